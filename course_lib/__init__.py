@@ -1,0 +1,11 @@
+"""Helper library for the course "Image classification, pixels to production".
+
+Notebooks import the modules they need, one style everywhere::
+
+    from course_lib import data, plots, checks
+
+Importing ``course_lib`` itself is cheap: TensorFlow is imported only by the
+modules that need it, when they are first used.
+"""
+
+__version__ = "0.1.0"

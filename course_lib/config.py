@@ -1,0 +1,49 @@
+"""Course-wide settings read from the environment.
+
+``COURSE_FAST=1`` switches every lesson to a quick run (tiny seeded subsets,
+one or two epochs) so that CI can execute all notebooks in minutes; without it
+lessons run in full, as students should see them. ``COURSE_DATA_DIR`` moves the
+dataset cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+KERNEL_NAME = "image-course"
+KERNEL_DISPLAY_NAME = "Python 3 (image classification course)"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_fast() -> bool:
+    """True when ``COURSE_FAST`` is set to 1/true/yes/on (read on every call)."""
+    return os.environ.get("COURSE_FAST", "").strip().lower() in _TRUE
+
+
+def pick(full: T, fast: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` otherwise.
+
+    Used in a lesson's set-up cell, e.g. ``EPOCHS = config.pick(full=EPOCHS, fast=1)``.
+    """
+    return fast if is_fast() else full
+
+
+def data_dir() -> Path:
+    """The dataset cache: ``$COURSE_DATA_DIR`` or ``~/.cache/course_lib``."""
+    env = os.environ.get("COURSE_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "course_lib"
+
+
+def project_root() -> Path:
+    """The course checkout (the folder that holds ``course_lib/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def build_dir() -> Path:
+    """Where executed notebooks, saved models and reports go: ``<root>/build``."""
+    return project_root() / "build"
