@@ -1,0 +1,85 @@
+"""Machine-readable results that notebooks leave in their outputs.
+
+A lesson states its numbers in plain text for the student; the same numbers
+also travel as a JSON output with a course-specific MIME type, so that
+``make course`` (and the grader) can read them from an executed notebook
+instead of scraping printed text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+METRIC_MIME = "application/vnd.course.metric+json"
+CHECK_MIME = "application/vnd.course.check+json"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number a lesson computed, e.g. ``Metric("test accuracy", 0.9132)``."""
+
+    name: str
+    value: float
+    headline: bool = True
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/plain": f"{self.name}: {_format(self.value)}", METRIC_MIME: asdict(self)}
+
+
+def metric(name: str, value: float, headline: bool = True) -> Metric:
+    """Report a figure the notebook computed; shows ``name: value`` in the notebook.
+
+    ``headline=True`` marks the figure that the ``make course`` table and report
+    show for this lesson.
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"metric {name!r} is not a finite number: {value}")
+    return Metric(name, value, headline)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one exercise check; shown as a friendly line in the notebook."""
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def text(self) -> str:
+        mark = "✅ Correct" if self.passed else "❌ Not yet"
+        return f"{mark} (exercise {self.exercise}): {self.message}"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        colour = "#1a7f37" if self.passed else "#b42318"
+        page = f'<p style="color:{colour};font-weight:600">{html.escape(self.text)}</p>'
+        return {"text/plain": self.text, "text/html": page, CHECK_MIME: asdict(self)}
+
+
+def read_outputs(cells: Iterable[dict[str, Any]], mime: str) -> list[dict[str, Any]]:
+    """All payloads of type ``mime`` in the outputs of executed notebook cells."""
+    found = []
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(mime)
+            if payload is not None:
+                found.append(json.loads(payload) if isinstance(payload, str) else dict(payload))
+    return found
+
+
+def _format(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4f}"
