@@ -1,0 +1,59 @@
+# Image classification, pixels to production: the course's commands.
+#   make course   execute every lesson (full mode; COURSE_FAST=1 for a quick run)
+#   make test     the whole test suite, offline, in fast mode (what CI runs)
+# Each target sets itself up first: .venv, the course package, the Jupyter
+# kernel and, when run as root on Debian/Ubuntu, the Fashion-MNIST package.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.course-installed
+KERNEL := image-course
+
+# TensorFlow's C++ start-up messages would otherwise land in every notebook's stderr.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup data course test notebooks lab lint clean
+
+help:
+	@sed -n '2,6p' Makefile
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python 3 (image classification course)" >/dev/null
+	@touch $(STAMP)
+
+# Fashion-MNIST from Debian's package: the course then needs no download at all.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian package dataset-fashion-mnist"; \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) || \
+		echo "warning: could not install dataset-fashion-mnist; the course will download Fashion-MNIST"; \
+	else \
+		echo "note: Fashion-MNIST will be downloaded on first use (or: sudo apt-get install dataset-fashion-mnist)"; \
+	fi
+
+setup: $(STAMP) data
+
+course: setup
+	$(PY) -m course_lib.cli run
+
+test: setup
+	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(PY) -m course_lib.cli notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check course_lib tests
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+clean:
+	rm -rf build

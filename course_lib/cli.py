@@ -1,0 +1,75 @@
+"""The ``course`` command: ``course run``, ``course notebooks``, ``course strip``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course_lib import config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute lessons headless into build/ and print a table")
+    run.add_argument("lessons", nargs="*", type=Path, help="notebooks (default: solutions/*)")
+    run.add_argument("--output", type=Path, default=config.build_dir() / "executed")
+    run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+
+    nbs = sub.add_parser("notebooks", help="write notebooks/ from solutions/")
+    nbs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+
+    strip = sub.add_parser("strip", help="strip outputs from notebooks in place")
+    strip.add_argument("paths", nargs="+", type=Path)
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "notebooks":
+        return _notebooks(args.check)
+    return _strip(args.paths)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from course_lib import runner
+
+    lessons = args.lessons or sorted((config.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    missing = [str(p) for p in lessons if not p.is_file()]
+    if missing:
+        print(f"course run: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    print(f"Executing {len(lessons)} lesson(s) in {runner.mode()} mode into {args.output}")
+    runs = runner.run_lessons(lessons, args.output, args.timeout)
+    print()
+    print(runner.format_table(runs))
+    return 0 if runs and all(r.ok for r in runs) else 1
+
+
+def _notebooks(check: bool) -> int:
+    from course_lib import notebooks
+
+    root = config.project_root()
+    result = notebooks.build_student_notebooks(root / "solutions", root / "notebooks", check=check)
+    for path in result.written:
+        print(("out of date: " if check else "wrote ") + str(path.relative_to(root)))
+    for path in result.stale:
+        print(f"no solution for {path.relative_to(root)}: delete it or restore its solution")
+    if check:
+        return 1 if result.written or result.stale else 0
+    print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
+    return 1 if result.stale else 0
+
+
+def _strip(paths: list[Path]) -> int:
+    from course_lib import notebooks
+
+    for path in paths:
+        if notebooks.strip_in_place(path):
+            print(f"stripped {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

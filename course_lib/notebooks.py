@@ -1,0 +1,170 @@
+"""Build the student notebooks from the solution notebooks, and keep both clean.
+
+``solutions/`` is the only source. Inside an exercise cell the solution sits
+between nbgrader-compatible markers::
+
+    ### BEGIN SOLUTION
+    gray = photo.mean(axis=-1)
+    ### END SOLUTION
+
+The student version replaces each marked region with
+``raise NotImplementedError("Exercise 1.2: …")`` at the same indentation, and
+tags the exercise cell and its check cell ``raises-exception`` so the student
+notebook still runs top to bottom (nbval and "Run all" carry on past them).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_lib.config import KERNEL_DISPLAY_NAME, KERNEL_NAME
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+RAISES_TAG = "raises-exception"
+_EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–:-]?\s*(.*)$", re.MULTILINE)
+_CHECK_CALL = re.compile(r"\bchecks\.exercise_\d+_\d+\(")
+# Metadata that execution adds and that must not reach git.
+_VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+
+
+class NotebookSourceError(ValueError):
+    """A solution notebook whose markers or exercise headings are malformed."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: str  # "1.2"
+    title: str
+
+
+def strip_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove outputs, execution counts and run metadata; set the course kernel."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        for key in _VOLATILE_CELL_KEYS:
+            cell.metadata.pop(key, None)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": KERNEL_DISPLAY_NAME,
+        "language": "python",
+    }
+    return nb
+
+
+def exercises(nb: nbformat.NotebookNode) -> list[Exercise]:
+    """The exercises announced by Markdown headings like ``### Exercise 1.2 — Title``."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for number, title in _EXERCISE_HEADING.findall(cell.source):
+                found.append(Exercise(number, title.strip()))
+    return found
+
+
+def make_student_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student version of a solution notebook (outputs stripped)."""
+    nb = strip_outputs(solution)
+    current: Exercise | None = None
+    awaiting_check = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            headings = _EXERCISE_HEADING.findall(cell.source)
+            if headings:
+                current = Exercise(headings[-1][0], headings[-1][1].strip())
+            continue
+        if cell.cell_type != "code":
+            continue
+        if BEGIN in cell.source or END in cell.source:
+            if current is None:
+                raise NotebookSourceError(
+                    "a solution region comes before any '### Exercise N.M — Title' heading"
+                )
+            cell.source = _replace_solutions(cell.source, current)
+            _add_tag(cell, RAISES_TAG)
+            awaiting_check = True
+        elif awaiting_check and _CHECK_CALL.search(cell.source):
+            _add_tag(cell, RAISES_TAG)
+            awaiting_check = False
+    return nb
+
+
+def _replace_solutions(source: str, exercise: Exercise) -> str:
+    lines = source.split("\n")
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(lines, start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise NotebookSourceError(f"exercise {exercise.number}: nested {BEGIN} (line {number})")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            title = f": {exercise.title}" if exercise.title else ""
+            message = f"Exercise {exercise.number}{title}"
+            out.append(f"{indent}raise NotImplementedError({message!r})")
+        elif marker == END:
+            if not inside:
+                raise NotebookSourceError(f"exercise {exercise.number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise NotebookSourceError(f"exercise {exercise.number}: {BEGIN} without {END}")
+    return "\n".join(out)
+
+
+def _add_tag(cell: nbformat.NotebookNode, tag: str) -> None:
+    tags = cell.metadata.setdefault("tags", [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def dumps(nb: nbformat.NotebookNode) -> str:
+    """Serialise a notebook the one way the repository stores it."""
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    written: list[Path]
+    unchanged: list[Path]
+    stale: list[Path]  # student notebooks with no solution any more
+
+
+def build_student_notebooks(solutions: Path, notebooks: Path, check: bool = False) -> BuildResult:
+    """Write ``notebooks/NN_*.ipynb`` from ``solutions/``; with ``check`` only compare."""
+    notebooks.mkdir(parents=True, exist_ok=True)
+    written, unchanged = [], []
+    sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    for source in sources:
+        target = notebooks / source.name
+        text = dumps(make_student_notebook(nbformat.read(source, as_version=4)))
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            unchanged.append(target)
+            continue
+        if not check:
+            target.write_text(text, encoding="utf-8")
+        written.append(target)
+    names = {s.name for s in sources}
+    stale = [p for p in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")) if p.name not in names]
+    return BuildResult(written, unchanged, stale)
+
+
+def strip_in_place(path: Path) -> bool:
+    """Strip one notebook file; True if it changed."""
+    before = path.read_text(encoding="utf-8")
+    after = dumps(strip_outputs(nbformat.reads(before, as_version=4)))
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
