@@ -52,8 +52,8 @@ def strip_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.execution_count = None
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
-    nb.metadata.pop("papermill", None)
-    nb.metadata.pop("widgets", None)
+    for key in ("papermill", "widgets", "jupytext", "language_info"):
+        nb.metadata.pop(key, None)
     nb.metadata["kernelspec"] = {
         "name": KERNEL_NAME,
         "display_name": KERNEL_DISPLAY_NAME,

@@ -1,0 +1,95 @@
+"""The student notebooks are built from the solutions by replacing marked regions."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course_lib import notebooks
+from course_lib.config import KERNEL_NAME
+
+
+def _solution(*cells):
+    return new_notebook(cells=list(cells))
+
+
+def test_solution_region_is_replaced_by_raise_at_the_same_indent():
+    nb = _solution(
+        new_markdown_cell("### Exercise 2.1 — Normalise the batch"),
+        new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x / 255\n    ### END SOLUTION\n"),
+    )
+    student = notebooks.make_student_notebook(nb)
+    source = student.cells[1].source
+    assert "return x / 255" not in source
+    assert "BEGIN SOLUTION" not in source
+    assert "    raise NotImplementedError('Exercise 2.1: Normalise the batch')" in source
+    compile(source, "<cell>", "exec")  # still valid Python
+
+
+def test_code_outside_the_markers_is_kept():
+    nb = _solution(
+        new_markdown_cell("### Exercise 1.4 — Count"),
+        new_code_cell("before = 1\n### BEGIN SOLUTION\nsecret = 2\n### END SOLUTION\nafter = 3"),
+    )
+    source = notebooks.make_student_notebook(nb).cells[1].source
+    assert source.splitlines() == ["before = 1", "raise NotImplementedError('Exercise 1.4: Count')", "after = 3"]
+
+
+def test_exercise_and_check_cells_are_tagged_raises_exception_and_others_not():
+    nb = _solution(
+        new_code_cell("x = 1"),
+        new_markdown_cell("### Exercise 1.1 — Gray"),
+        new_code_cell("### BEGIN SOLUTION\ng = 1\n### END SOLUTION"),
+        new_code_cell("checks.exercise_1_1(g)"),
+        new_code_cell("y = 2"),
+    )
+    student = notebooks.make_student_notebook(nb)
+    tags = [c.metadata.get("tags", []) for c in student.cells]
+    assert "raises-exception" in tags[2] and "raises-exception" in tags[3]
+    assert "raises-exception" not in tags[0] and "raises-exception" not in tags[4]
+
+
+def test_solution_notebook_is_left_untouched():
+    nb = _solution(new_markdown_cell("### Exercise 1.1 — A"), new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"))
+    notebooks.make_student_notebook(nb)
+    assert "a = 1" in nb.cells[1].source
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["### BEGIN SOLUTION\na = 1", "a = 1\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"],
+)
+def test_unbalanced_markers_are_an_error(source):
+    nb = _solution(new_markdown_cell("### Exercise 1.1 — A"), new_code_cell(source))
+    with pytest.raises(notebooks.NotebookSourceError):
+        notebooks.make_student_notebook(nb)
+
+
+def test_solution_before_any_exercise_heading_is_an_error():
+    nb = _solution(new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"))
+    with pytest.raises(notebooks.NotebookSourceError, match="Exercise"):
+        notebooks.make_student_notebook(nb)
+
+
+def test_strip_outputs_removes_outputs_counts_and_run_metadata_and_sets_kernel():
+    cell = new_code_cell("1 + 1", execution_count=3)
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3)]
+    cell.metadata["execution"] = {"iopub.status.busy": "now"}
+    nb = _solution(cell)
+    nb.metadata["papermill"] = {"duration": 1}
+    stripped = notebooks.strip_outputs(nb)
+    assert stripped.cells[0].outputs == [] and stripped.cells[0].execution_count is None
+    assert "execution" not in stripped.cells[0].metadata and "papermill" not in stripped.metadata
+    assert stripped.metadata["kernelspec"]["name"] == KERNEL_NAME
+
+
+def test_build_writes_then_reports_nothing_to_do_and_detects_drift(tmp_path):
+    solutions, student = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    nb = _solution(new_markdown_cell("### Exercise 9.1 — A"), new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"))
+    nbformat.write(nb, solutions / "09_demo.ipynb")
+    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).written] == ["09_demo.ipynb"]
+    assert notebooks.build_student_notebooks(solutions, student, check=True).written == []
+    (student / "09_demo.ipynb").write_text((student / "09_demo.ipynb").read_text().replace("raise", "pass;"))
+    assert notebooks.build_student_notebooks(solutions, student, check=True).written
+    (student / "10_orphan.ipynb").write_text("{}")
+    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).stale] == ["10_orphan.ipynb"]
