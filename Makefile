@@ -22,8 +22,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --env TF_CPP_MIN_LOG_LEVEL 2 \
-		--display-name "Python 3 (image classification course)" >/dev/null
+	$(PY) -m course_lib.cli kernel
 	@touch $(STAMP)
 
 # Fashion-MNIST from Debian's package: the course then needs no download at all.

@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course run``, ``course notebooks``, ``course strip``."""
+"""The ``course`` command: run lessons, build student notebooks, strip, register the kernel."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from course_lib import config
+
+_LOADERS = {"fashion-mnist": "load_fashion_mnist", "mnist": "load_mnist", "cifar10": "load_cifar10"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     strip = sub.add_parser("strip", help="strip outputs from notebooks in place")
     strip.add_argument("paths", nargs="+", type=Path)
 
+    sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
+
+    download = sub.add_parser("download", help="fetch datasets into the cache (for offline use)")
+    download.add_argument("names", nargs="*", metavar="NAME",
+                          help=f"default: fashion-mnist; any of {', '.join(sorted(_LOADERS))}")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "notebooks":
         return _notebooks(args.check)
+    if args.command == "kernel":
+        return _kernel()
+    if args.command == "download":
+        return _download(args.names or ["fashion-mnist"])
     return _strip(args.paths)
 
 
@@ -60,6 +72,32 @@ def _notebooks(check: bool) -> int:
         return 1 if result.written or result.stale else 0
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 1 if result.stale else 0
+
+
+def _kernel() -> int:
+    from course_lib import kernel
+
+    path = kernel.install()
+    print(f"registered Jupyter kernel {config.KERNEL_NAME!r} in {path}")
+    return 0
+
+
+def _download(names: list[str]) -> int:
+    from course_lib import data
+
+    unknown = [n for n in names if n not in _LOADERS]
+    if unknown:
+        print(f"course download: unknown dataset {', '.join(unknown)}; "
+              f"choose from {', '.join(sorted(_LOADERS))}", file=sys.stderr)
+        return 2
+    for name in names:
+        try:
+            dataset = getattr(data, _LOADERS[name])(subset=None)
+        except data.DatasetUnavailableError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+        print(f"{name}: ready ({len(dataset.x_train)} training, {len(dataset.x_test)} test images)")
+    return 0
 
 
 def _strip(paths: list[Path]) -> int:
