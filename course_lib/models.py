@@ -1,0 +1,130 @@
+"""Model builders and saving a model together with what serving needs to know.
+
+Models take float32 images in [0, 1] with a channel axis, ``(h, w, c)``; the
+input pipeline does the scaling (lesson 02). A saved course model is a
+``.keras`` file plus a JSON sidecar with its class names and preprocessing, so
+that evaluation (lesson 05) and serving (lesson 07) prepare images exactly as
+training did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from course_lib import config
+
+if TYPE_CHECKING:  # keras is imported lazily: importing course_lib stays fast
+    import keras
+
+FASHION_MODEL_PATH = config.build_dir() / "models" / "fashion_cnn.keras"
+
+
+def build_baseline_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> keras.Model:
+    """The classic small CNN: Conv 32 → Pool → Conv 64 → Pool → Flatten → Dense 128 → Dense."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="baseline_cnn",
+    )
+
+
+def preprocessing_for(input_shape: Sequence[int], scale: float = 1 / 255) -> dict[str, Any]:
+    """The preprocessing record for a model trained on ``uint8`` images scaled by ``scale``."""
+    height, width, channels = (int(v) for v in input_shape)
+    return {
+        "height": height,
+        "width": width,
+        "color_mode": "grayscale" if channels == 1 else "rgb",
+        "scale": scale,
+        "offset": 0.0,
+        "resize": "bilinear",
+    }
+
+
+def metadata_path(model_path: str | Path) -> Path:
+    """The JSON sidecar next to a ``.keras`` file."""
+    return Path(model_path).with_suffix(".json")
+
+
+def save_model(
+    model: keras.Model,
+    path: str | Path,
+    class_names: Sequence[str],
+    preprocessing: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Save ``model`` as ``.keras`` plus its metadata (class names, preprocessing, extras)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"save course models as .keras files, got {path.name}")
+    if len(class_names) != model.output_shape[-1]:
+        raise ValueError(f"{len(class_names)} class names for a model with {model.output_shape[-1]} outputs")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    meta = {
+        "name": model.name,
+        "class_names": list(class_names),
+        "input_shape": list(model.input_shape[1:]),
+        "preprocessing": preprocessing or preprocessing_for(model.input_shape[1:]),
+        **extra,
+    }
+    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
+    """Load a model saved by :func:`save_model`; returns ``(model, metadata)``."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {path}")
+    meta_file = metadata_path(path)
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{path.name} has no metadata file {meta_file.name}: save it with models.save_model")
+    return keras.models.load_model(path), json.loads(meta_file.read_text(encoding="utf-8"))
+
+
+def load_or_train_fashion_cnn(path: str | Path = FASHION_MODEL_PATH, epochs: int | None = None) -> tuple[keras.Model, dict[str, Any]]:
+    """The Fashion-MNIST model saved by lesson 04, or a quick baseline trained now if it is missing.
+
+    Lets every later lesson run on its own. The quick model trains for
+    ``epochs`` (default 3, or 1 in fast mode) and is saved to ``path``.
+    """
+    path = Path(path)
+    if path.is_file() and metadata_path(path).is_file():
+        return load_model(path)
+    from course_lib import data
+
+    print(f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the better one).")
+    fashion = data.load_fashion_mnist()
+    x_train = fashion.x_train[..., None].astype("float32") / 255.0
+    model = build_baseline_cnn(x_train.shape[1:], fashion.num_classes)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, fashion.y_train, epochs=epochs or config.pick(full=3, fast=1), batch_size=128, verbose=0)
+    save_model(model, path, fashion.class_names, dataset="fashion-mnist")
+    return load_model(path)
+
+
+def as_model_input(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+    """uint8 images ``(n, h, w)`` or ``(n, h, w, c)`` → float32 model input per ``preprocessing``."""
+    x = np.asarray(images)
+    if x.ndim == 3 and preprocessing["color_mode"] == "grayscale":
+        x = x[..., None]
+    return (x.astype("float32") * preprocessing["scale"] + preprocessing["offset"]).astype("float32")

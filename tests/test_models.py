@@ -1,0 +1,64 @@
+"""Course models build as documented and survive a save/load round trip with metadata."""
+
+import json
+
+import numpy as np
+import pytest
+
+from course_lib import models
+
+
+def test_baseline_cnn_has_the_classic_layers_and_parameter_count():
+    model = models.build_baseline_cnn((28, 28, 1), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    conv1 = 3 * 3 * 1 * 32 + 32
+    conv2 = 3 * 3 * 32 * 64 + 64
+    dense1 = 5 * 5 * 64 * 128 + 128  # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5
+    dense2 = 128 * 10 + 10
+    assert model.count_params() == conv1 + conv2 + dense1 + dense2
+
+
+def test_saved_model_reloads_with_identical_predictions_and_metadata(tmp_path):
+    model = models.build_baseline_cnn((28, 28, 1), 3)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    path = models.save_model(model, tmp_path / "m.keras", ["a", "b", "c"], dataset="toy")
+    loaded, meta = models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict_on_batch(x), model.predict_on_batch(x))
+    assert meta["class_names"] == ["a", "b", "c"] and meta["dataset"] == "toy"
+    assert meta["preprocessing"]["color_mode"] == "grayscale" and meta["input_shape"] == [28, 28, 1]
+    assert json.loads(models.metadata_path(path).read_text()) == meta
+
+
+def test_save_refuses_wrong_suffix_and_mismatched_class_names(tmp_path):
+    model = models.build_baseline_cnn((28, 28, 1), 3)
+    with pytest.raises(ValueError, match=".keras"):
+        models.save_model(model, tmp_path / "m.h5", ["a", "b", "c"])
+    with pytest.raises(ValueError, match="2 class names for a model with 3 outputs"):
+        models.save_model(model, tmp_path / "m.keras", ["a", "b"])
+
+
+def test_load_without_metadata_says_how_to_fix_it(tmp_path):
+    model = models.build_baseline_cnn((28, 28, 1), 2)
+    model.save(tmp_path / "bare.keras")
+    with pytest.raises(FileNotFoundError, match="save_model"):
+        models.load_model(tmp_path / "bare.keras")
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        models.load_model(tmp_path / "missing.keras")
+
+
+def test_load_or_train_trains_once_then_reuses_the_saved_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    path = tmp_path / "fashion.keras"
+    model, meta = models.load_or_train_fashion_cnn(path, epochs=1)
+    assert path.is_file() and meta["class_names"][0] == "T-shirt/top"
+    mtime = path.stat().st_mtime_ns
+    again, _ = models.load_or_train_fashion_cnn(path)
+    assert path.stat().st_mtime_ns == mtime
+    assert again.count_params() == model.count_params()
+
+
+def test_as_model_input_adds_the_channel_axis_and_scales():
+    meta = models.preprocessing_for((28, 28, 1))
+    x = models.as_model_input(np.full((2, 28, 28), 255, np.uint8), meta)
+    assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
