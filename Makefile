@@ -14,7 +14,7 @@ KERNEL := image-course
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup data course test notebooks lab lint clean
+.PHONY: help setup data course test notebooks lab lint bench clean
 
 help:
 	@sed -n '2,6p' Makefile
@@ -50,6 +50,10 @@ notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check course_lib tests
+
+# Speed and accuracy figures, measured on this machine: never part of `make test`.
+bench: setup
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=.
