@@ -89,3 +89,77 @@ def plot_class_counts(labels: np.ndarray, class_names: Sequence[str], title: str
     ax.set_ylabel("examples")
     ax.set_title(title or "Examples per class")
     fig.tight_layout()
+
+
+def plot_feature_maps(
+    feature_maps: np.ndarray,
+    ncols: int = 8,
+    size: float = 1.3,
+    max_maps: int | None = None,
+    title: str | None = None,
+) -> None:
+    """Show the channels of one image's activations ``(h, w, channels)``, one panel each.
+
+    Each map gets its own colour scale (bright = strong activation), because maps of one
+    layer differ a lot in range; the panel title is the channel index.
+    """
+    maps = np.asarray(feature_maps)
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps of shape (h, w, channels), got {maps.shape}")
+    count = maps.shape[-1] if max_maps is None else min(max_maps, maps.shape[-1])
+    ncols = max(1, min(ncols, count))
+    nrows = math.ceil(count / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < count:
+            ax.imshow(maps[..., i], cmap="viridis", interpolation="nearest")
+            ax.set_title(str(i), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+
+
+def plot_filters(
+    kernels: np.ndarray,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.1,
+    title: str | None = None,
+) -> None:
+    """Show convolution kernels in Keras' layout ``(kh, kw, in_channels, filters)``, one per panel.
+
+    Single-channel kernels are drawn red for positive and blue for negative weights, white
+    for 0, each on a scale symmetric around 0 so the sign pattern shows. RGB kernels
+    (3 input channels) are drawn as colour images, each stretched to its own min and max.
+    """
+    kernels = np.asarray(kernels, dtype=np.float64)
+    if kernels.ndim != 4 or kernels.shape[2] not in (1, 3):
+        raise ValueError(
+            f"expected kernels of shape (kh, kw, 1 or 3, filters), got {kernels.shape}"
+        )
+    count = kernels.shape[-1]
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"{count} filters but {len(titles)} titles")
+    ncols = max(1, min(ncols, count))
+    nrows = math.ceil(count / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= count:
+            ax.axis("off")
+            continue
+        kernel = kernels[..., i]
+        if kernel.shape[-1] == 1:
+            limit = np.abs(kernel).max() or 1.0
+            ax.imshow(kernel[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        else:
+            spread = np.ptp(kernel) or 1.0
+            ax.imshow((kernel - kernel.min()) / spread, interpolation="nearest")
+        ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
