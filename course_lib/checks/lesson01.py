@@ -14,9 +14,8 @@ from course_lib.checks._core import (
     run_check,
     shape_problem,
 )
+from course_lib.images import LUMA_WEIGHTS
 from course_lib.record import CheckResult
-
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, what Pillow's convert("L") uses
 
 
 def _test_photo() -> np.ndarray:
