@@ -96,7 +96,11 @@ def _tensors_in(model: keras.Model, layer: Any) -> tuple[Any, Any]:
 
 
 def _forward(model: keras.Model, path: Sequence[Any], x: Any) -> tuple[Any, Any]:
-    """Run ``model`` on ``x``; return (output of ``path[-1]``, model output)."""
+    """Run ``model`` on ``x`` in inference mode; return (output of ``path[-1]``, model output).
+
+    ``training=False`` everywhere: augmentation layers would otherwise transform
+    the image (their default is training mode) and dropout would drop features.
+    """
     import keras
 
     head = path[0]
@@ -106,21 +110,21 @@ def _forward(model: keras.Model, path: Sequence[Any], x: Any) -> tuple[Any, Any]
         activation = None
         for layer in _sublayers(model):
             if layer is head and len(path) == 1:
-                x = activation = layer(x)
+                x = activation = layer(x, training=False)
             elif layer is head:
                 activation, x = _forward(layer, path[1:], x)
             else:
-                x = layer(x)
+                x = layer(x, training=False)
         return activation, x
     head_input, head_output = _tensors_in(model, head)
     if len(path) == 1:
-        return keras.Model(model.inputs, [head_output, model.outputs[0]])(x)
+        return keras.Model(model.inputs, [head_output, model.outputs[0]])(x, training=False)
     # The layer sits inside a nested model: run the part before it, the nested
     # model (recursively), then the part after it.
     if head_input is not model.inputs[0]:
-        x = keras.Model(model.inputs, head_input)(x)
+        x = keras.Model(model.inputs, head_input)(x, training=False)
     activation, x = _forward(head, path[1:], x)
-    return activation, keras.Model(head_output, model.outputs[0])(x)
+    return activation, keras.Model(head_output, model.outputs[0])(x, training=False)
 
 
 def grad_cam(

@@ -31,17 +31,44 @@ def _nested_backbone_cnn(num_classes=3) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
+def _regularised_sequential(num_classes=3) -> keras.Model:
+    # Augmentation, batch norm and dropout must all run in inference mode.
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.RandomFlip("horizontal"),
+            layers.Conv2D(8, 3),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Dropout(0.5),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+def _reloaded_baseline(tmp_path_factory) -> keras.Model:
+    path = tmp_path_factory.mktemp("model") / "baseline.keras"
+    models.save_model(models.build_baseline_cnn(), path, [str(i) for i in range(10)])
+    return models.load_model(path)[0]
+
+
 @pytest.fixture(scope="module")
 def images():
     return np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
 
 
-@pytest.mark.parametrize("build", [models.build_baseline_cnn, _functional_cnn, _nested_backbone_cnn],
-                         ids=["sequential", "functional", "nested-backbone"])
-def test_heatmaps_have_the_image_size_and_lie_in_0_1(build, images):
+@pytest.mark.parametrize(
+    "build",
+    [models.build_baseline_cnn, _regularised_sequential, _functional_cnn, _nested_backbone_cnn, "reloaded"],
+    ids=["sequential", "regularised-sequential", "functional", "nested-backbone", "reloaded-from-file"],
+)
+def test_heatmaps_have_the_image_size_and_lie_in_0_1(build, images, tmp_path_factory):
     training.set_seed(0)
-    model = build()
+    model = _reloaded_baseline(tmp_path_factory) if build == "reloaded" else build()
     heatmaps = explain.grad_cam(model, images)
+    # Grad-CAM is deterministic: no dropout or random flips at work.
+    np.testing.assert_array_equal(heatmaps, explain.grad_cam(model, images))
     assert heatmaps.shape == (3, 28, 28) and heatmaps.dtype == np.float32
     assert heatmaps.min() >= 0.0 and heatmaps.max() <= 1.0
     # Each map is scaled to peak at 1, unless it is empty.
