@@ -141,12 +141,13 @@ def plot_reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: 
     used = table["count"] > 0
     top.bar(table["lower"][used], table["accuracy"][used], width=width, align="edge",
             color="tab:blue", edgecolor="white", label="accuracy in the bin")
-    top.bar(table["lower"][used], (table["confidence"] - table["accuracy"])[used], width=width,
-            bottom=table["accuracy"][used], align="edge", color="tab:red", alpha=0.3, label="gap to confidence")
+    gap = (table["confidence"] - table["accuracy"])[used]
+    top.bar(table["lower"][used], gap.abs(), width=width, bottom=np.minimum(table["accuracy"], table["confidence"])[used],
+            align="edge", fill=False, hatch="//", edgecolor="tab:red", linewidth=1, label="gap to mean confidence")
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper left", fontsize=8, framealpha=0.95)
     top.set_title(title or f"Reliability diagram (ECE {ece:.3f})")
     bottom.bar(table["lower"], table["count"], width=width, align="edge", color="gray", edgecolor="white")
     bottom.set_xlim(0, 1)
