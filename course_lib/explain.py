@@ -87,11 +87,14 @@ def _tensors_in(model: keras.Model, layer: Any) -> tuple[Any, Any]:
     ``layer.input`` is the layer's first call, which belongs to another model
     when a backbone is shared by several models; pick the call ``model`` uses.
     """
-    from keras.src.ops.function import make_node_key
+    try:  # Keras keeps no public record of which call of a layer belongs to which model
+        from keras.src.ops.function import make_node_key
 
-    for index, node in enumerate(getattr(layer, "_inbound_nodes", [])):
-        if make_node_key(layer, index) in getattr(model, "_nodes", ()):
-            return node.input_tensors[0], node.outputs[0]
+        for index, node in enumerate(layer._inbound_nodes):
+            if make_node_key(layer, index) in model._nodes:
+                return node.input_tensors[0], node.outputs[0]
+    except (ImportError, AttributeError):
+        pass
     return layer.input, layer.output
 
 
