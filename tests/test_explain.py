@@ -131,3 +131,13 @@ def test_grad_cam_peak_falls_on_a_planted_square():
         # One pixel of slack: the map is computed at half resolution and upsampled.
         hits += (r - 1 <= peak_r <= r + 5) and (c - 1 <= peak_c <= c + 5)
     assert hits >= 0.8 * len(squares), f"peak on the square in only {hits} of {len(squares)} images"
+
+
+def test_a_backbone_shared_by_two_models_is_explained_in_the_right_one(images):
+    backbone = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu")], name="shared")
+    first_inputs = keras.Input((28, 28, 1))
+    keras.Model(first_inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(backbone(layers.Rescaling(2.0)(first_inputs)))))
+    inputs = keras.Input((28, 28, 1))
+    outputs = layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(backbone(inputs)))
+    heatmaps = explain.grad_cam(keras.Model(inputs, outputs), images)
+    assert heatmaps.shape == (3, 28, 28)
