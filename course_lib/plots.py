@@ -162,4 +162,98 @@ def plot_filters(
         ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
     if title:
         fig.suptitle(title)
+
+def plot_confusion_matrix(
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    normalize: bool = False,
+    title: str | None = None,
+) -> None:
+    """Confusion matrix as a seaborn heatmap: rows are true classes, columns predictions.
+
+    ``cm`` is :func:`sklearn.metrics.confusion_matrix` output. ``normalize=True``
+    shows each row as shares of its true class (so the diagonal is per-class recall).
+    """
+    import seaborn as sns
+
+    cm = np.asarray(cm)
+    if cm.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"a {cm.shape} matrix for {len(class_names)} class names")
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        values = np.divide(cm, totals, out=np.zeros(cm.shape), where=totals > 0)
+        fmt = ".2f"
+    else:
+        values, fmt = cm, "d"
+    size = 0.6 * len(class_names) + 2
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", square=True, cbar=False,
+                xticklabels=class_names, yticklabels=class_names, annot_kws={"fontsize": 8}, ax=ax)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.tick_params(axis="y", labelrotation=0)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.set_title(title or ("Confusion matrix (share of each true class)" if normalize else "Confusion matrix"))
+    fig.tight_layout()
+
+
+def plot_reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: str | None = None) -> None:
+    """Reliability diagram: accuracy per confidence bin against the diagonal, and bin sizes below.
+
+    Confidence is each prediction's top softmax probability. A calibrated model's
+    bars touch the diagonal; bars below it mean the model is over-confident.
+    """
+    from course_lib import metrics
+
+    table = metrics.reliability_table(probs, y, n_bins)
+    ece = metrics.expected_calibration_error(probs, y, n_bins)
+    width = 1.0 / n_bins
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.5), sharex=True, height_ratios=(3, 1))
+    used = table["count"] > 0
+    top.bar(table["lower"][used], table["accuracy"][used], width=width, align="edge",
+            color="tab:blue", edgecolor="white", label="accuracy in the bin")
+    gap = (table["confidence"] - table["accuracy"])[used]
+    top.bar(table["lower"][used], gap.abs(), width=width, bottom=np.minimum(table["accuracy"], table["confidence"])[used],
+            align="edge", fill=False, hatch="//", edgecolor="tab:red", linewidth=1, label="gap to mean confidence")
+    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(loc="upper left", fontsize=8, framealpha=0.95)
+    top.set_title(title or f"Reliability diagram (ECE {ece:.3f})")
+    bottom.bar(table["lower"], table["count"], width=width, align="edge", color="gray", edgecolor="white")
+    bottom.set_xlim(0, 1)
+    bottom.set_xlabel("confidence (top softmax probability)")
+    bottom.set_ylabel("predictions")
+    fig.tight_layout()
+
+
+def plot_grad_cam(
+    images: Sequence[np.ndarray] | np.ndarray,
+    heatmaps: Sequence[np.ndarray] | np.ndarray,
+    titles: Sequence[str] | None = None,
+    size: float = 1.8,
+    alpha: float = 0.5,
+) -> None:
+    """Grad-CAM: each image on top, its heatmap laid over it below (red = most evidence)."""
+    images, heatmaps = list(images), list(heatmaps)
+    if not images or len(images) != len(heatmaps):
+        raise ValueError(f"{len(images)} images but {len(heatmaps)} heatmaps")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(images)} images but {len(titles)} titles")
+    ncols = len(images)
+    fig, axes = plt.subplots(2, ncols, figsize=(size * ncols, 2 * size + 0.5), squeeze=False)
+    for i, (image, heatmap) in enumerate(zip(images, heatmaps, strict=True)):
+        image, cmap = _as_displayable(image)
+        vmax = 255 if image.dtype == np.uint8 else 1.0
+        if np.shape(heatmap) != image.shape[:2]:
+            raise ValueError(f"heatmap {np.shape(heatmap)} does not match image {image.shape[:2]}")
+        for ax in axes[:, i]:
+            ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax)
+            ax.axis("off")
+        axes[1, i].imshow(heatmap, cmap="jet", vmin=0, vmax=1, alpha=alpha)
+        if titles is not None:
+            axes[0, i].set_title(str(titles[i]), fontsize=9)
+    axes[0, 0].text(-0.1, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center")
+    axes[1, 0].text(-0.1, 0.5, "Grad-CAM", transform=axes[1, 0].transAxes, rotation=90, ha="right", va="center")
     fig.tight_layout()

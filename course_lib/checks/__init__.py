@@ -4,18 +4,20 @@ A check never raises on a wrong answer: it returns a
 :class:`~course_lib.record.CheckResult` that the notebook shows as one line
 ("✅ Correct …" or "❌ Not yet … <what is wrong>") and that also carries a
 machine-readable copy for ``make course`` and the grader.
+
+Each lesson's checks live in ``lessonNN.py``; every ``exercise_*`` function found
+there is exported here, so adding a lesson needs no edit of this file.
 """
 
-from course_lib.checks.lesson01 import exercise_1_1, exercise_1_2, exercise_1_3, exercise_1_4
-from course_lib.checks.lesson03 import exercise_3_1, exercise_3_2, exercise_3_3, exercise_3_4
+import importlib
+import pkgutil
 
-__all__ = [
-    "exercise_1_1",
-    "exercise_1_2",
-    "exercise_1_3",
-    "exercise_1_4",
-    "exercise_3_1",
-    "exercise_3_2",
-    "exercise_3_3",
-    "exercise_3_4",
-]
+__all__: list[str] = []
+
+for _module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _module_info.name.startswith("lesson"):
+        _module = importlib.import_module(f"{__name__}.{_module_info.name}")
+        for _name in sorted(vars(_module)):
+            if _name.startswith("exercise_"):
+                globals()[_name] = getattr(_module, _name)
+                __all__.append(_name)

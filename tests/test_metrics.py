@@ -1,0 +1,65 @@
+"""Most-confused pairs and calibration summaries, on examples small enough to check by hand."""
+
+import numpy as np
+import pytest
+from sklearn.calibration import calibration_curve
+
+from course_lib import metrics
+
+CM = np.array(
+    [
+        [50, 2, 8],
+        [9, 40, 1],
+        [3, 3, 44],
+    ]
+)
+
+
+def test_most_confused_pairs_are_off_diagonal_and_largest_first():
+    table = metrics.most_confused_pairs(CM, ["a", "b", "c"], k=4)
+    assert list(zip(table["true"], table["predicted"], strict=True)) == [("b", "a"), ("a", "c"), ("c", "a"), ("c", "b")]
+    assert list(table["count"]) == [9, 8, 3, 3]
+    assert table["share of true class"].iloc[0] == pytest.approx(9 / 50)
+
+
+def test_most_confused_pairs_rejects_a_mismatch():
+    with pytest.raises(ValueError, match="2 class names"):
+        metrics.most_confused_pairs(CM, ["a", "b"])
+    with pytest.raises(ValueError, match="square"):
+        metrics.most_confused_pairs(CM[:2], ["a", "b"])
+
+
+# Four predictions over two classes; their top probabilities are 0.9, 0.8, 0.6 and 0.65.
+PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.35, 0.65]])
+Y = np.array([0, 0, 0, 1])  # right, wrong, right, right
+
+
+def test_expected_calibration_error_matches_a_hand_computation():
+    # With 2 bins, (0, 0.5] is empty and (0.5, 1] holds all four: confidence
+    # (0.9 + 0.8 + 0.6 + 0.65) / 4 = 0.7375, accuracy 3/4, ECE = |0.75 - 0.7375|.
+    assert metrics.expected_calibration_error(PROBS, Y, n_bins=2) == pytest.approx(0.0125)
+    # With 5 bins: (0.8, 1] holds 0.9 (right); (0.6, 0.8] holds 0.8 (wrong) and
+    # 0.65 (right); (0.4, 0.6] holds 0.6 (right).
+    # ECE = 1/4 |1 - 0.9| + 2/4 |0.5 - 0.725| + 1/4 |1 - 0.6| = 0.025 + 0.1125 + 0.1
+    assert metrics.expected_calibration_error(PROBS, Y, n_bins=5) == pytest.approx(0.2375)
+
+
+def test_a_perfectly_calibrated_and_a_perfect_model_score_zero():
+    certain = np.eye(3)[[0, 1, 2, 1]]
+    assert metrics.expected_calibration_error(certain, [0, 1, 2, 1]) == 0.0
+    assert metrics.expected_calibration_error(certain, [1, 1, 2, 1]) == pytest.approx(0.25)
+
+
+def test_reliability_table_bins_like_sklearn_calibration_curve():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(300, 4)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = rng.integers(0, 4, 300)
+    table = metrics.reliability_table(probs, y, n_bins=10)
+    assert table["count"].sum() == 300 and len(table) == 10
+    correct = probs.argmax(axis=1) == y
+    accuracy, confidence = calibration_curve(correct, probs.max(axis=1), n_bins=10)
+    used = table[table["count"] > 0]
+    np.testing.assert_allclose(used["accuracy"], accuracy)
+    np.testing.assert_allclose(used["confidence"], confidence)
+    assert table[table["count"] == 0]["accuracy"].isna().all()
