@@ -24,6 +24,17 @@ if TYPE_CHECKING:  # keras is imported lazily: importing course_lib stays fast
 FASHION_MODEL_PATH = config.build_dir() / "models" / "fashion_cnn.keras"
 
 
+def fashion_model_path() -> Path:
+    """Where lesson 04 saves its Fashion-MNIST model and later lessons look for it.
+
+    Fast mode (``COURSE_FAST=1``) uses its own folder, so a quick CI-sized run
+    never overwrites, nor is mistaken for, the model a full run trained.
+    """
+    if config.is_fast():
+        return FASHION_MODEL_PATH.parent / "fast" / FASHION_MODEL_PATH.name
+    return FASHION_MODEL_PATH
+
+
 def build_baseline_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> keras.Model:
     """The classic small CNN: Conv 32 → Pool → Conv 64 → Pool → Flatten → Dense 128 → Dense."""
     import keras
@@ -101,13 +112,16 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     return keras.models.load_model(path), json.loads(meta_file.read_text(encoding="utf-8"))
 
 
-def load_or_train_fashion_cnn(path: str | Path = FASHION_MODEL_PATH, epochs: int | None = None) -> tuple[keras.Model, dict[str, Any]]:
+def load_or_train_fashion_cnn(
+    path: str | Path | None = None, epochs: int | None = None
+) -> tuple[keras.Model, dict[str, Any]]:
     """The Fashion-MNIST model saved by lesson 04, or a quick baseline trained now if it is missing.
 
-    Lets every later lesson run on its own. The quick model trains for
-    ``epochs`` (default 3, or 1 in fast mode) and is saved to ``path``.
+    Lets every later lesson run on its own. ``path`` defaults to
+    :func:`fashion_model_path`. The quick model trains for ``epochs`` (default 3,
+    or 1 in fast mode) and is saved to ``path``.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else fashion_model_path()
     if path.is_file() and metadata_path(path).is_file():
         return load_model(path)
     from course_lib import data

@@ -62,3 +62,12 @@ def test_as_model_input_adds_the_channel_axis_and_scales():
     meta = models.preprocessing_for((28, 28, 1))
     x = models.as_model_input(np.full((2, 28, 28), 255, np.uint8), meta)
     assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
+
+
+def test_fast_mode_models_live_apart_from_full_mode_models(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    full = models.fashion_model_path()
+    monkeypatch.setenv("COURSE_FAST", "1")
+    fast = models.fashion_model_path()
+    assert full == models.FASHION_MODEL_PATH and fast != full
+    assert fast.name == full.name and fast.parent.name == "fast"
