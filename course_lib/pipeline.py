@@ -1,0 +1,237 @@
+"""Input pipelines: ``tf.data`` datasets, augmentation layers, and measuring their speed.
+
+The two functions other lessons use::
+
+    augment = pipeline.augmentation_layers(seed=SEED)
+    ds_train = pipeline.make_dataset(x_train, y_train, BATCH_SIZE, shuffle=True, augment=augment, seed=SEED)
+    ds_val = pipeline.make_dataset(x_val, y_val, BATCH_SIZE)
+
+Both produce what course models take: float32 images in [0, 1] with a channel axis,
+``(batch, h, w, c)``, and integer labels. Lesson 02 also compares a ``tf.data`` pipeline with
+the legacy ``ImageDataGenerator`` on the same image folder; :func:`folder_dataset`,
+:func:`legacy_folder_iterator` and :func:`measure_throughput` are shared by the notebook and
+``bench/bench_pipeline.py`` so both measure exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# Where ImageDataGenerator has lived; under Keras 3 only the tf.keras path still exports it.
+LEGACY_IMPORT_PATHS = ("tensorflow.keras.preprocessing.image", "keras.preprocessing.image")
+
+
+def augmentation_layers(
+    flip: str | None = "horizontal",
+    rotation: float = 0.05,
+    zoom: float = 0.1,
+    translation: float = 0.1,
+    contrast: float = 0.1,
+    seed: int | None = None,
+) -> keras.Sequential:
+    """Random augmentation for float images in [0, 1], as a ``keras.Sequential``.
+
+    ``flip`` is a ``RandomFlip`` mode (``"horizontal"``, ``"vertical"``,
+    ``"horizontal_and_vertical"``) or None; ``rotation`` is a fraction of a full turn
+    (0.05 = up to ±18°); ``zoom`` and ``translation`` are fractions of the image size;
+    ``contrast`` is the largest relative change of contrast. A strength of 0 leaves that
+    layer out. The layers change images only when called with ``training=True`` (which
+    ``fit`` does); at inference they return their input unchanged.
+    """
+    # Each layer gets its own seed: with one shared seed they would draw the same numbers.
+    seeds = iter(range(seed, seed + 5)) if seed is not None else iter([None] * 5)
+    layers: list[keras.layers.Layer] = []
+    if flip:
+        layers.append(keras.layers.RandomFlip(flip, seed=next(seeds)))
+    else:
+        next(seeds)
+    candidates = [
+        (rotation, lambda s: keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=s)),
+        (zoom, lambda s: keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=s)),
+        (translation, lambda s: keras.layers.RandomTranslation(translation, translation, seed=s)),
+        (contrast, lambda s: keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=s)),
+    ]
+    for strength, build in candidates:
+        layer_seed = next(seeds)
+        if strength:
+            layers.append(build(layer_seed))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def _scale(image: tf.Tensor) -> tf.Tensor:
+    """uint8 ``(h, w)`` or ``(h, w, c)`` → float32 ``(h, w, c)`` in [0, 1]."""
+    image = tf.cast(image, tf.float32) / 255.0
+    return image[..., tf.newaxis] if image.shape.rank == 2 else image
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    augment: keras.layers.Layer | None = None,
+    cache: bool = True,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is None).
+
+    ``x`` holds uint8 images ``(n, h, w)`` or ``(n, h, w, c)``; the dataset yields float32
+    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps run in the usual order:
+    scale → cache → shuffle (whole dataset, reshuffled every epoch, seeded) → batch →
+    ``augment(images, training=True)`` → prefetch. Pass ``augment`` only for training data.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ValueError(f"make_dataset expects uint8 images in [0, 255], got dtype {x.dtype}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, c), got {x.shape}")
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    if y is None:
+        ds = tf.data.Dataset.from_tensor_slices(x).map(_scale, num_parallel_calls=AUTOTUNE)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y))).map(
+            lambda image, label: (_scale(image), label), num_parallel_calls=AUTOTUNE
+        )
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        if y is None:
+            ds = ds.map(lambda images: augment(images, training=True), num_parallel_calls=AUTOTUNE)
+        else:
+            ds = ds.map(
+                lambda images, labels: (augment(images, training=True), labels),
+                num_parallel_calls=AUTOTUNE,
+            )
+    return ds.prefetch(AUTOTUNE)
+
+
+def folder_dataset(
+    root: str | Path,
+    class_names: Sequence[str],
+    image_size: tuple[int, int] = (28, 28),
+    batch_size: int = 64,
+    augment: keras.layers.Layer | None = None,
+    cache: bool = False,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Grayscale PNGs in ``root/<class>/`` as a shuffled, scaled, prefetched ``tf.data`` pipeline.
+
+    ``class_names`` are the folder names in label order. Files are decoded in parallel and
+    the order is reshuffled every epoch; ``cache=True`` keeps the decoded images in memory
+    after the first epoch, so later epochs read no files.
+    """
+    ds = keras.utils.image_dataset_from_directory(
+        root, class_names=list(class_names), color_mode="grayscale", image_size=image_size,
+        batch_size=None, shuffle=True, seed=seed, verbose=False,
+    )  # fmt: skip
+    ds = ds.map(lambda image, label: (image / 255.0, label), num_parallel_calls=AUTOTUNE)
+    if cache:
+        # The loader shuffles file paths every epoch, but a cache replays the first epoch's
+        # order: shuffle again after it.
+        ds = ds.cache().shuffle(int(ds.cardinality()), seed=seed)
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
+    """Try every known import path of the legacy ``ImageDataGenerator``.
+
+    Returns the class (or None) and, for each path, ``"ok"`` or the error it raised.
+    """
+    import importlib
+
+    found, report = None, {}
+    for path in LEGACY_IMPORT_PATHS:
+        try:
+            cls = importlib.import_module(path).ImageDataGenerator
+        except (ImportError, AttributeError) as exc:
+            report[path] = f"{type(exc).__name__}: {exc}"
+            continue
+        report[path] = "ok"
+        found = found or cls
+    return found, report
+
+
+# The legacy generator's arguments for the same augmentation as augmentation_layers(contrast=0).
+def legacy_augmentation_kwargs(rotation: float = 0.05, zoom: float = 0.1, translation: float = 0.1) -> dict[str, Any]:
+    """``ImageDataGenerator`` keyword arguments equivalent to :func:`augmentation_layers`."""
+    return {
+        "horizontal_flip": True,
+        "rotation_range": rotation * 360,  # degrees, where Keras layers use fractions of a turn
+        "zoom_range": zoom,
+        "width_shift_range": translation,
+        "height_shift_range": translation,
+        "fill_mode": "reflect",
+    }
+
+
+def legacy_folder_iterator(
+    generator_class: type,
+    root: str | Path,
+    class_names: Sequence[str],
+    image_size: tuple[int, int] = (28, 28),
+    batch_size: int = 64,
+    augment: bool = False,
+    seed: int | None = None,
+) -> Any:
+    """The legacy equivalent of :func:`folder_dataset`: ``flow_from_directory`` over ``root``."""
+    generator = generator_class(rescale=1 / 255, **(legacy_augmentation_kwargs() if augment else {}))
+    return generator.flow_from_directory(
+        root, target_size=image_size, color_mode="grayscale", classes=list(class_names),
+        class_mode="sparse", batch_size=batch_size, shuffle=True, seed=seed,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """How many images a pipeline delivered, and in how many seconds."""
+
+    images: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _batch_length(batch: Any) -> int:
+    images = batch[0] if isinstance(batch, tuple | list) else batch
+    return int(images.shape[0]) if hasattr(images, "shape") else len(images)
+
+
+def measure_throughput(batches: Iterable[Any], n_images: int, warmup_batches: int = 1) -> Throughput:
+    """Time how long ``batches`` takes to deliver ``n_images`` images (after ``warmup_batches``).
+
+    ``batches`` yields ``(images, labels)`` tuples or image arrays/tensors, finite or endless;
+    timing stops at the first batch that reaches ``n_images`` or when it runs out. Warm-up
+    batches (building graphs, opening files, filling buffers) are not counted.
+    """
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1, got {n_images}")
+    iterator = iter(batches)
+    for _ in range(warmup_batches):
+        if next(iterator, None) is None:
+            raise ValueError("the pipeline ran out during warm-up: give it more images")
+    images = 0
+    start = time.perf_counter()
+    for batch in iterator:
+        images += _batch_length(batch)
+        if images >= n_images:
+            break
+    return Throughput(images, time.perf_counter() - start)
