@@ -7,5 +7,7 @@ machine-readable copy for ``make course`` and the grader.
 """
 
 from course_lib.checks.lesson01 import exercise_1_1, exercise_1_2, exercise_1_3, exercise_1_4
+from course_lib.checks.lesson02 import exercise_2_1, exercise_2_2, exercise_2_3, exercise_2_4
 
 __all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3", "exercise_1_4"]
+__all__ += ["exercise_2_1", "exercise_2_2", "exercise_2_3", "exercise_2_4"]
