@@ -8,8 +8,8 @@ The two functions other lessons use::
 
 Both produce what course models take: float32 images in [0, 1] with a channel axis,
 ``(batch, h, w, c)``, and integer labels. Lesson 02 also compares a ``tf.data`` pipeline with
-the legacy ``ImageDataGenerator`` on the same image folder; :func:`folder_dataset`,
-:func:`legacy_folder_iterator` and :func:`measure_throughput` are shared by the notebook and
+the legacy ``ImageDataGenerator`` (:mod:`course_lib.legacy`) on the same image folder;
+:func:`folder_dataset` and :func:`measure_throughput` are shared by the notebook and
 ``bench/bench_pipeline.py`` so both measure exactly the same thing.
 """
 
@@ -26,9 +26,6 @@ import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-# Where ImageDataGenerator has lived; under Keras 3 only the tf.keras path still exports it.
-LEGACY_IMPORT_PATHS = ("tensorflow.keras.preprocessing.image", "keras.preprocessing.image")
 
 
 def augmentation_layers(
@@ -134,68 +131,20 @@ def folder_dataset(
     the order is reshuffled every epoch; ``cache=True`` keeps the decoded images in memory
     after the first epoch, so later epochs read no files.
     """
+    # The loader decodes files in parallel and batches them; scaling and augmenting whole
+    # batches is much cheaper than one image at a time.
     ds = keras.utils.image_dataset_from_directory(
         root, class_names=list(class_names), color_mode="grayscale", image_size=image_size,
-        batch_size=None, shuffle=True, seed=seed, verbose=False,
+        batch_size=None if cache else batch_size, shuffle=True, seed=seed, verbose=False,
     )  # fmt: skip
-    ds = ds.map(lambda image, label: (image / 255.0, label), num_parallel_calls=AUTOTUNE)
     if cache:
-        # The loader shuffles file paths every epoch, but a cache replays the first epoch's
-        # order: shuffle again after it.
-        ds = ds.cache().shuffle(int(ds.cardinality()), seed=seed)
-    ds = ds.batch(batch_size)
+        # The loader reshuffles file paths every epoch, but a cache replays the first epoch's
+        # order: cache single images, then shuffle and batch them.
+        ds = ds.cache().shuffle(int(ds.cardinality()), seed=seed).batch(batch_size)
+    ds = ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=AUTOTUNE)
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
-
-
-def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
-    """Try every known import path of the legacy ``ImageDataGenerator``.
-
-    Returns the class (or None) and, for each path, ``"ok"`` or the error it raised.
-    """
-    import importlib
-
-    found, report = None, {}
-    for path in LEGACY_IMPORT_PATHS:
-        try:
-            cls = importlib.import_module(path).ImageDataGenerator
-        except (ImportError, AttributeError) as exc:
-            report[path] = f"{type(exc).__name__}: {exc}"
-            continue
-        report[path] = "ok"
-        found = found or cls
-    return found, report
-
-
-# The legacy generator's arguments for the same augmentation as augmentation_layers(contrast=0).
-def legacy_augmentation_kwargs(rotation: float = 0.05, zoom: float = 0.1, translation: float = 0.1) -> dict[str, Any]:
-    """``ImageDataGenerator`` keyword arguments equivalent to :func:`augmentation_layers`."""
-    return {
-        "horizontal_flip": True,
-        "rotation_range": rotation * 360,  # degrees, where Keras layers use fractions of a turn
-        "zoom_range": zoom,
-        "width_shift_range": translation,
-        "height_shift_range": translation,
-        "fill_mode": "reflect",
-    }
-
-
-def legacy_folder_iterator(
-    generator_class: type,
-    root: str | Path,
-    class_names: Sequence[str],
-    image_size: tuple[int, int] = (28, 28),
-    batch_size: int = 64,
-    augment: bool = False,
-    seed: int | None = None,
-) -> Any:
-    """The legacy equivalent of :func:`folder_dataset`: ``flow_from_directory`` over ``root``."""
-    generator = generator_class(rescale=1 / 255, **(legacy_augmentation_kwargs() if augment else {}))
-    return generator.flow_from_directory(
-        root, target_size=image_size, color_mode="grayscale", classes=list(class_names),
-        class_mode="sparse", batch_size=batch_size, shuffle=True, seed=seed,
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """course_lib.pipeline: datasets in the shape models expect, augmentation, throughput."""
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
@@ -121,22 +120,11 @@ def _labels_match_pixels(images, labels, truth):
     return all(truth[p.tobytes()] == int(label) for p, label in zip(pixels, labels, strict=True))
 
 
-def test_folder_dataset_and_legacy_iterator_read_the_same_images_with_the_same_labels(folder):
+def test_folder_dataset_reads_the_images_with_labels_in_the_given_order(folder):
     root, names, truth = folder
     ds = pipeline.folder_dataset(root, names, image_size=(8, 8), batch_size=30, seed=0)
     (images, labels), = list(ds)
     assert images.shape == (30, 8, 8, 1) and _labels_match_pixels(images, labels.numpy(), truth)
-
-    generator_class, report = pipeline.import_image_data_generator()
-    assert set(report) == set(pipeline.LEGACY_IMPORT_PATHS)
-    if generator_class is None:
-        pytest.skip(f"ImageDataGenerator does not import here: {report}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        iterator = pipeline.legacy_folder_iterator(generator_class, root, names, (8, 8), batch_size=30, seed=0)
-        legacy_images, legacy_labels = iterator[0]
-    assert legacy_images.shape == (30, 8, 8, 1)
-    assert _labels_match_pixels(legacy_images, legacy_labels, truth)
 
 
 def test_folder_dataset_with_cache_still_reshuffles_every_epoch(folder):
@@ -144,8 +132,3 @@ def test_folder_dataset_with_cache_still_reshuffles_every_epoch(folder):
     ds = pipeline.folder_dataset(root, names, image_size=(8, 8), batch_size=30, cache=True, seed=0)
     first, second = _labels_in_order(ds), _labels_in_order(ds)
     assert sorted(first) == sorted(second) and not np.array_equal(first, second)
-
-
-def test_legacy_augmentation_kwargs_convert_turns_to_degrees():
-    kwargs = pipeline.legacy_augmentation_kwargs(rotation=0.05, zoom=0.2, translation=0.1)
-    assert kwargs["rotation_range"] == pytest.approx(18) and kwargs["zoom_range"] == 0.2
