@@ -120,10 +120,19 @@ def arguments(generator_class: type) -> dict[str, Any]:
     return found
 
 
-def equivalents_markdown(generator_class: type) -> str:
-    """A Markdown table: each argument the installed class takes, its default, the modern way."""
+def equivalents_markdown(generator_class: type | None) -> str:
+    """A Markdown table: each argument the installed class takes, its default, the modern way.
+
+    Without the class (it no longer imports), the table lists :data:`EQUIVALENTS`, without defaults.
+    """
     rows = ["| legacy argument | default | tf.data / Keras 3 |", "|---|---|---|"]
-    for name, default in arguments(generator_class).items():
-        shown = "required" if default is inspect.Parameter.empty else f"`{default!r}`"
+    found = arguments(generator_class) if generator_class is not None else dict.fromkeys(EQUIVALENTS)
+    for name, default in found.items():
+        if default is None and generator_class is None:
+            shown = "?"
+        elif default is inspect.Parameter.empty:
+            shown = "required"
+        else:
+            shown = f"`{default!r}`"
         rows.append(f"| `{name}` | {shown} | {EQUIVALENTS.get(name, 'no direct equivalent')} |")
     return "\n".join(rows)

@@ -47,3 +47,9 @@ def test_folder_iterator_reads_the_folder_with_labels_in_the_given_order(tmp_pat
 def test_augmentation_kwargs_convert_turns_to_degrees():
     kwargs = legacy.augmentation_kwargs(rotation=0.05, zoom=0.2, translation=0.1)
     assert kwargs["rotation_range"] == pytest.approx(18) and kwargs["zoom_range"] == 0.2
+
+
+def test_equivalents_table_still_lists_every_argument_without_the_class():
+    table = legacy.equivalents_markdown(None).splitlines()
+    assert len(table) == 2 + len(legacy.EQUIVALENTS)
+    assert "| `rescale` | ? | `Rescaling(1 / 255)`" in "\n".join(table)
