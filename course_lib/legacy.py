@@ -78,15 +78,15 @@ def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
     return found, report
 
 
-def augmentation_kwargs(rotation: float = 0.05, zoom: float = 0.1, translation: float = 0.1) -> dict[str, Any]:
+def augmentation_kwargs(rotation: float = 0.03, zoom: float = 0.05, translation: float = 0.05) -> dict[str, Any]:
     """``ImageDataGenerator`` arguments for what ``pipeline.augmentation_layers(contrast=0)`` does."""
     return {
         "horizontal_flip": True,
-        "rotation_range": rotation * 360,  # degrees, where Keras layers use fractions of a turn
+        "rotation_range": round(rotation * 360, 6),  # degrees; Keras layers use fractions of a turn
         "zoom_range": zoom,
         "width_shift_range": translation,
         "height_shift_range": translation,
-        "fill_mode": "reflect",
+        "fill_mode": "constant",
     }
 
 

@@ -53,3 +53,16 @@ def test_equivalents_table_still_lists_every_argument_without_the_class():
     table = legacy.equivalents_markdown(None).splitlines()
     assert len(table) == 2 + len(legacy.EQUIVALENTS)
     assert "| `rescale` | ? | `Rescaling(1 / 255)`" in "\n".join(table)
+
+
+def test_augmentation_kwargs_default_to_what_augmentation_layers_does_by_default():
+    import inspect
+
+    from course_lib import pipeline
+
+    defaults = {k: p.default for k, p in inspect.signature(pipeline.augmentation_layers).parameters.items()}
+    kwargs = legacy.augmentation_kwargs()
+    assert kwargs["rotation_range"] == pytest.approx(defaults["rotation"] * 360)
+    assert kwargs["zoom_range"] == defaults["zoom"]
+    assert kwargs["width_shift_range"] == kwargs["height_shift_range"] == defaults["translation"]
+    assert kwargs["fill_mode"] == defaults["fill_mode"] and defaults["flip"] == "horizontal"
