@@ -79,7 +79,9 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b), "add .prefetch"),
         (lambda ds, b, s: ds.cache().prefetch(AUTOTUNE).shuffle(1000, seed=s).batch(b), "last step"),
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE), "never ends"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "exactly once"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "only 50 of the 96"),
+        (lambda ds, b, s: ds.concatenate(ds.take(12)).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "more than once"),
+        (lambda ds, b, s: ds.map(lambda x, y: x).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "keep the labels"),
         (lambda ds, b, s: list(ds), "return the tf.data.Dataset"),
     ],
 )

@@ -19,7 +19,7 @@ from course_lib.record import CheckResult
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return f"{type(exc).__name__}: {text[0].rstrip(' .') if text else ''}"
 
 
 def _not_attempted(exc: BaseException) -> bool:
@@ -123,8 +123,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return f"return the tf.data.Dataset; got {type(ds).__name__}."
         if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
             return "the dataset never ends: leave out .repeat(), fit loops over the epochs itself."
-        label_spec = ds.element_spec[1] if isinstance(ds.element_spec, tuple) else None
-        if label_spec is None or label_spec.shape.rank == 0:
+        if not isinstance(ds.element_spec, tuple) or len(ds.element_spec) != 2:
+            return "each element should stay an (images, labels) pair: keep the labels."
+        if ds.element_spec[1].shape.rank == 0:
             return "elements are single images, not batches: add .batch(batch_size)."
         epochs = [[labels.numpy() for _, labels in ds] for _ in range(2)]
         sizes = [len(b) for b in epochs[0]]
@@ -132,9 +133,12 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return (f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
                     "use the argument, not a fixed number.")
         order = np.concatenate(epochs[0])
+        if len(order) < n:
+            return (f"one epoch gave only {len(order)} of the {n} images: each image must appear "
+                    "once per epoch (no .take, no drop_remainder).")
         if sorted(order.tolist()) != list(range(n)):
-            return (f"one epoch gave {len(order)} images, some repeated or missing; each of the "
-                    f"{n} images must appear exactly once per epoch.")
+            return (f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
+                    "image must appear exactly once per epoch.")
         if np.array_equal(order, np.arange(n)):
             return "the images come out in their original order: add .shuffle(...)."
         if all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in epochs[0]):
