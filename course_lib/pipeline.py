@@ -66,10 +66,10 @@ def augmentation_layers(
     return keras.Sequential(layers, name="augmentation")
 
 
-def _scale(image: tf.Tensor) -> tf.Tensor:
-    """uint8 ``(h, w)`` or ``(h, w, c)`` → float32 ``(h, w, c)`` in [0, 1]."""
-    image = tf.cast(image, tf.float32) / 255.0
-    return image[..., tf.newaxis] if image.shape.rank == 2 else image
+def _scale_batch(images: tf.Tensor) -> tf.Tensor:
+    """uint8 ``(b, h, w)`` or ``(b, h, w, c)`` → float32 ``(b, h, w, c)`` in [0, 1]."""
+    images = tf.cast(images, tf.float32) / 255.0
+    return images[..., tf.newaxis] if images.shape.rank == 3 else images
 
 
 def make_dataset(
@@ -84,9 +84,11 @@ def make_dataset(
     """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is None).
 
     ``x`` holds uint8 images ``(n, h, w)`` or ``(n, h, w, c)``; the dataset yields float32
-    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps run in the usual order:
-    scale → cache → shuffle (whole dataset, reshuffled every epoch, seeded) → batch →
-    ``augment(images, training=True)`` → prefetch. Pass ``augment`` only for training data.
+    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps: cache → shuffle (the whole
+    dataset, seeded, a new order every epoch) → batch → scale → ``augment(images,
+    training=True)`` → prefetch. Scaling whole batches after batching is cheaper than one
+    image at a time, and keeps the cache and shuffle buffer in compact uint8; with arrays
+    already in memory, ``cache`` changes little. Pass ``augment`` only for training data.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -95,25 +97,21 @@ def make_dataset(
         raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, c), got {x.shape}")
     if y is not None and len(y) != len(x):
         raise ValueError(f"{len(x)} images but {len(y)} labels")
-    if y is None:
-        ds = tf.data.Dataset.from_tensor_slices(x).map(_scale, num_parallel_calls=AUTOTUNE)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y))).map(
-            lambda image, label: (_scale(image), label), num_parallel_calls=AUTOTUNE
-        )
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
     if cache:
         ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    if augment is not None:
-        if y is None:
-            ds = ds.map(lambda images: augment(images, training=True), num_parallel_calls=AUTOTUNE)
-        else:
-            ds = ds.map(
-                lambda images, labels: (augment(images, training=True), labels),
-                num_parallel_calls=AUTOTUNE,
-            )
+
+    def prepare(images: tf.Tensor) -> tf.Tensor:
+        images = _scale_batch(images)
+        return images if augment is None else augment(images, training=True)
+
+    if y is None:
+        ds = ds.map(prepare, num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(lambda images, labels: (prepare(images), labels), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
