@@ -256,4 +256,29 @@ def plot_grad_cam(
             axes[0, i].set_title(str(titles[i]), fontsize=9)
     axes[0, 0].text(-0.1, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center")
     axes[1, 0].text(-0.1, 0.5, "Grad-CAM", transform=axes[1, 0].transAxes, rotation=90, ha="right", va="center")
+
+def plot_throughput(
+    rates: dict[str, float], baseline: str | None = None, title: str | None = None
+) -> None:
+    """Horizontal bars of images per second, one per pipeline, each labelled with its rate.
+
+    With ``baseline`` (one of the keys), each label also gives the speed-up over it, e.g. "×3.4".
+    """
+    if not rates:
+        raise ValueError("plot_throughput needs at least one pipeline")
+    if baseline is not None and baseline not in rates:
+        raise ValueError(f"baseline {baseline!r} is not one of {list(rates)}")
+    names, values = list(rates), [float(v) for v in rates.values()]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.2))
+    colours = ["tab:gray" if name == baseline else "tab:blue" for name in names]
+    ax.barh(names, values, color=colours)
+    ax.invert_yaxis()  # first pipeline on top, in the order given
+    for y, value in enumerate(values):
+        label = f" {value:,.0f}/s"
+        if baseline is not None:
+            label += f" (×{value / rates[baseline]:.1f})"
+        ax.text(value, y, label, va="center", fontsize=9)
+    ax.set_xlim(0, max(values) * 1.3)
+    ax.set_xlabel("images per second")
+    ax.set_title(title or "Pipeline throughput")
     fig.tight_layout()

@@ -1,0 +1,301 @@
+"""Checks for lesson 02, preprocessing and data pipelines.
+
+TensorFlow and Keras are imported inside the checks, so that ``from course_lib import
+checks`` stays quick for lessons that do not need them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_lib.checks._core import StudentCodeFailed, call_student, run_check, shape_problem
+from course_lib.data import ImageDataset, folder_name
+from course_lib.record import CheckResult
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0].rstrip(' .') if text else ''}"
+
+
+def _not_attempted(exc: BaseException) -> bool:
+    # tf.data re-raises errors from traced code, sometimes under another type.
+    return isinstance(exc, NotImplementedError) or "NotImplementedError" in str(exc)
+
+
+# ---------------------------------------------------------------- 2.1 map function
+
+
+def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
+    """preprocess(image, label) -> (float32 (h, w, 1) in [0, 1], the same label), usable in map."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(21)
+    images = rng.integers(0, 256, size=(3, 5, 7), dtype=np.uint8)
+    images[0, 0, 0], images[1] = 255, np.clip(images[1], 20, 100)  # one image far from 255
+    labels = np.array([3, 7, 1], dtype=np.int64)
+    expected = (images.astype(np.float32) / 255.0)[..., None]
+
+    def diagnose() -> str | None:
+        if not callable(preprocess):
+            raise StudentCodeFailed(f"expected a function, got {type(preprocess).__name__}.")
+        try:
+            ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(preprocess)
+            elements = list(ds.as_numpy_iterator())
+        except Exception as exc:  # student code, traced by tf.data
+            if _not_attempted(exc):
+                raise StudentCodeFailed(
+                    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+                ) from None
+            return (f"tf.data could not run your function ({_first_line(exc)}). Inside `map`, use "
+                    "TensorFlow operations such as tf.cast and tf.expand_dims: NumPy methods like "
+                    "`.astype` do not work on the symbolic tensors tf.data passes in.")
+        first = elements[0]
+        if not isinstance(first, tuple) or len(first) != 2:
+            return "return two things, `(image, label)`: Keras's fit needs the label next to each image."
+        for (image, label), source, original, want in zip(elements, images, labels, expected, strict=True):
+            image, label = np.asarray(image), np.asarray(label)
+            if np.issubdtype(image.dtype, np.integer):
+                return (f"image dtype is {image.dtype}; cast to float32 before dividing "
+                        "(`tf.cast(image, tf.float32)`).")
+            problem = shape_problem(image, want.shape, "the image")
+            if problem:
+                if image.shape == (1, *source.shape):
+                    return f"the image has shape {image.shape}: the channel axis goes last, (h, w, 1)."
+                return problem
+            if image.max() > 1.0 + 1e-6:
+                return f"values go up to {image.max():.1f}: did you forget to divide by 255?"
+            if source.max() < 255 and np.allclose(image[..., 0], source / source.max(), atol=1e-4):
+                return ("you divided by the image's own maximum; divide by 255 so the same "
+                        "brightness means the same number in every image.")
+            if not np.allclose(image, want, atol=1e-4):
+                return "image values differ from image / 255."
+            if image.dtype != np.float32:
+                return f"values are right but dtype is {image.dtype}; use float32, what Keras models use."
+            if label.shape != ():
+                return (f"the label has shape {label.shape}; leave it as the single class index "
+                        "(the loss `sparse_categorical_crossentropy` expects that).")
+            if not np.issubdtype(label.dtype, np.integer):
+                return f"the label became {label.dtype}; leave it unchanged (an integer class index)."
+            if int(label) != int(original):
+                return f"the label changed from {original} to {label}: return it unchanged."
+        return None
+
+    return run_check("2.1", diagnose, "float32 (h, w, 1) images in [0, 1], labels untouched.")
+
+
+# ---------------------------------------------------------------- 2.2 pipeline order
+
+PIPELINE_SIZE = 96
+PIPELINE_BATCH = 12
+
+
+def _transformations(ds: Any) -> list[str]:
+    """The dataset's steps from source to end, e.g. ['tensorslice', 'cache', 'shuffle', ...]."""
+    steps = []
+    while ds is not None:
+        steps.append(type(ds).__name__.strip("_").removesuffix("Dataset").lower())
+        ds = getattr(ds, "_input_dataset", None)
+    return steps[::-1]
+
+
+def _positions(steps: list[str], word: str) -> list[int]:
+    return [i for i, step in enumerate(steps) if word in step]
+
+
+def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
+    """make_train_pipeline(ds, batch_size, seed) -> ds.cache().shuffle(len).batch().prefetch()."""
+    import tensorflow as tf
+
+    n = PIPELINE_SIZE
+    images = np.zeros((n, 2, 2, 1), dtype=np.float32)
+    # Labels 0..n-1 record where each element started, so the order of the output shows
+    # what was shuffled.
+    source = tf.data.Dataset.from_tensor_slices((images, np.arange(n)))
+
+    def diagnose() -> str | None:
+        ds = call_student(make_train_pipeline, source, PIPELINE_BATCH, 0)
+        if not isinstance(ds, tf.data.Dataset):
+            return f"return the tf.data.Dataset; got {type(ds).__name__}."
+        if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+            return "the dataset never ends: leave out .repeat(), fit loops over the epochs itself."
+        if not isinstance(ds.element_spec, tuple) or len(ds.element_spec) != 2:
+            return "each element should stay an (images, labels) pair: keep the labels."
+        if ds.element_spec[1].shape.rank == 0:
+            return "elements are single images, not batches: add .batch(batch_size)."
+        epochs = [[labels.numpy() for _, labels in ds] for _ in range(2)]
+        sizes = [len(b) for b in epochs[0]]
+        if sizes[0] != PIPELINE_BATCH:
+            return (f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
+                    "use the argument, not a fixed number.")
+        order = np.concatenate(epochs[0])
+        if len(order) < n:
+            return (f"one epoch gave only {len(order)} of the {n} images: each image must appear "
+                    "once per epoch (no .take, no drop_remainder).")
+        if sorted(order.tolist()) != list(range(n)):
+            return (f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
+                    "image must appear exactly once per epoch.")
+        if np.array_equal(order, np.arange(n)):
+            return "the images come out in their original order: add .shuffle(...)."
+        if all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in epochs[0]):
+            return ("each batch holds consecutive images: you shuffled after batching, so whole "
+                    "batches were shuffled and neighbours stay together. Shuffle before batch.")
+        if np.corrcoef(np.arange(n), order)[0, 1] > 0.5:
+            return ("images barely move from their original position: the shuffle buffer is too "
+                    "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality().")
+        steps = _transformations(ds)
+        cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
+        if np.array_equal(np.concatenate(epochs[1]), order):
+            if cache and shuffle and cache[-1] > shuffle[0]:
+                return ("both epochs came out in the same order: .cache() after .shuffle() stores the "
+                        "first epoch's order and replays it. Cache first, then shuffle.")
+            return "both epochs came out in the same order: keep reshuffle_each_iteration=True."
+        if not cache:
+            return "add .cache() before shuffling, so the preprocessing runs once, not every epoch."
+        if not _positions(steps, "prefetch"):
+            return "add .prefetch(tf.data.AUTOTUNE) at the end, so batches are prepared while the model trains."
+        if "prefetch" not in steps[-1]:
+            return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
+        return None
+
+    return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
+
+
+# ---------------------------------------------------------------- 2.3 image folder
+
+
+def exercise_2_3(
+    ds_folder_train: Any,
+    ds_folder_val: Any,
+    folder: str | Path,
+    dataset: ImageDataset,
+    validation_split: float = 0.2,
+    image_size: tuple[int, int] = (28, 28),
+) -> CheckResult:
+    """(train, val) from image_dataset_from_directory: grayscale, right size, labels in our order."""
+    import tensorflow as tf
+
+    truth: dict[bytes, set[int]] = {}
+    for x, y in zip(dataset.x_train, dataset.y_train, strict=True):
+        truth.setdefault(x.tobytes(), set()).add(int(y))
+    folders = [folder_name(c) for c in dataset.class_names]
+    alphabetical = {k: sorted(folders).index(f) for k, f in enumerate(folders)}
+    n_files = sum(1 for _ in Path(folder).rglob("*.png"))
+
+    def read(ds: Any) -> tuple[np.ndarray, np.ndarray]:
+        batches = [(x.numpy(), y.numpy()) for x, y in ds]
+        if not batches:
+            return np.zeros((0, *image_size, 1), np.float32), np.zeros(0, np.int64)
+        return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+    def diagnose() -> str | None:
+        for name, ds in (("ds_folder_train", ds_folder_train), ("ds_folder_val", ds_folder_val)):
+            if not isinstance(ds, tf.data.Dataset):
+                return (f"{name} is a {type(ds).__name__}, not a tf.data.Dataset: with subset='both', "
+                        "image_dataset_from_directory returns (train, validation).")
+        image_spec, label_spec = ds_folder_train.element_spec
+        if image_spec.shape.rank != 4:
+            return "the datasets should yield batches: pass batch_size=BATCH_SIZE, not None."
+        if image_spec.shape[-1] == 3:
+            return "images have 3 channels: Fashion-MNIST is grayscale, pass color_mode='grayscale'."
+        if tuple(image_spec.shape[1:3]) != image_size:
+            return (f"images are {tuple(image_spec.shape[1:3])}; pass image_size={image_size}, "
+                    "or the loader resizes every image to its default 256 x 256.")
+        if label_spec.shape.rank != 1:
+            return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
+        x_train, y_train = read(ds_folder_train)
+        x_val, y_val = read(ds_folder_val)
+        keys = [np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])]
+        if any(k not in truth for k in keys):
+            return "some images differ from the files in the folder: leave the pixels as loaded (0-255)."
+        if len(set(keys[: len(x_train)]) & set(keys[len(x_train):])) > 0:
+            return ("some images are in both training and validation: make one call with "
+                    "subset='both', or give both calls the same seed.")
+        if len(keys) != n_files:
+            return f"the two datasets hold {len(keys)} images, but the folder has {n_files}."
+        share = len(x_val) / len(keys)
+        if abs(share - validation_split) > 1.5 / len(keys) + 1e-9:
+            return f"validation holds {share:.0%} of the images; asked for validation_split={validation_split}."
+        labels = np.concatenate([y_train, y_val])
+        right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
+        if right.all():
+            return None
+        as_sorted = np.array([int(y) in {alphabetical[t] for t in truth[k]} for k, y in zip(keys, labels, strict=True)])
+        if as_sorted.all():
+            return ("labels follow the alphabetical order of the folder names (Ankle boot = 0, …), "
+                    "not class_names: pass class_names=[data.folder_name(c) for c in class_names].")
+        return f"{(~right).sum()} of {len(right)} labels do not match their images."
+
+    size = f"{image_size[0]} x {image_size[1]}"
+    return run_check("2.3", diagnose, f"grayscale {size}, labels in the course's order, a clean split.")
+
+
+# ---------------------------------------------------------------- 2.4 augmentation
+
+
+def _augmentation_test_images() -> np.ndarray:
+    # Bright shapes on dark, not symmetric, covering a quarter of each image: flips and
+    # contrast changes both show.
+    images = np.zeros((8, 16, 16, 1), dtype=np.float32)
+    for i, image in enumerate(images):
+        image[2 + i % 3 : 10, 1:9] = 1.0
+    return images
+
+
+def exercise_2_4(augment: Any) -> CheckResult:
+    """augment: random layers only, horizontal flip + a geometric one, identity at inference."""
+    import keras
+
+    x = _augmentation_test_images()
+
+    def run(layer: Any, training: bool) -> np.ndarray:
+        try:
+            return np.asarray(layer(x, training=training))
+        except Exception as exc:  # student layers
+            if _not_attempted(exc):
+                raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line.") from None
+            raise StudentCodeFailed(f"calling your augmentation raised {_first_line(exc)}") from None
+
+    def diagnose() -> str | None:
+        if not isinstance(augment, keras.layers.Layer):
+            return f"augment should be a keras.Sequential of layers; got {type(augment).__name__}."
+        layers = list(getattr(augment, "layers", [augment]))
+        inference = run(augment, training=False)
+        if inference.shape != x.shape or not np.allclose(inference, x):
+            for layer in layers:
+                out = run(layer, training=False)
+                if out.shape == x.shape and np.allclose(out, x):
+                    continue
+                name = type(layer).__name__
+                if isinstance(layer, keras.layers.Rescaling):
+                    return ("the Rescaling layer changes images at inference too (the pipeline has "
+                            "already scaled them to [0, 1]): leave it out of the augmentation.")
+                return (f"the {name} layer is not random: it changes every image, at inference "
+                        "too. Augmentation uses the Random* layers, which switch off outside training.")
+            return "the augmentation changes images when called with training=False."
+        for layer in layers:
+            if isinstance(layer, keras.layers.RandomFlip) and "vertical" in layer.mode:
+                return (f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which Fashion-MNIST "
+                        "never shows (and RandomFlip() does that by default): use mode='horizontal'.")
+        draws = [run(augment, training=True) for _ in range(3)]
+        if any(d.shape != x.shape for d in draws):
+            return (f"augmented images have shape {draws[0].shape[1:]}, not {x.shape[1:]}: "
+                    "augmentation must keep the size the model expects.")
+        if all(np.allclose(d, x) for d in draws):
+            return "in training the images never change: give the layers a nonzero factor."
+        low, high = min(d.min() for d in draws), max(d.max() for d in draws)
+        if low < -1e-4 or high > 1 + 1e-4:
+            return (f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]: RandomContrast "
+                    "and RandomBrightness assume 0-255 unless you pass value_range=(0, 1).")
+        if not any(isinstance(layer, keras.layers.RandomFlip) for layer in layers):
+            return "add RandomFlip('horizontal'): a mirrored garment is still the same garment."
+        geometric = (keras.layers.RandomRotation, keras.layers.RandomZoom, keras.layers.RandomTranslation)
+        if not any(isinstance(layer, geometric) for layer in layers):
+            return "add at least one of RandomRotation, RandomZoom or RandomTranslation."
+        return None
+
+    return run_check("2.4", diagnose, "random in training, exactly the input at inference.")

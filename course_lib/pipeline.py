@@ -1,0 +1,185 @@
+"""Input pipelines: ``tf.data`` datasets, augmentation layers, and measuring their speed.
+
+The two functions other lessons use::
+
+    augment = pipeline.augmentation_layers(seed=SEED)
+    ds_train = pipeline.make_dataset(x_train, y_train, BATCH_SIZE, shuffle=True, augment=augment, seed=SEED)
+    ds_val = pipeline.make_dataset(x_val, y_val, BATCH_SIZE)
+
+Both produce what course models take: float32 images in [0, 1] with a channel axis,
+``(batch, h, w, c)``, and integer labels. Lesson 02 also compares a ``tf.data`` pipeline with
+the legacy ``ImageDataGenerator`` (:mod:`course_lib.legacy`) on the same image folder;
+:func:`folder_dataset` and :func:`measure_throughput` are shared by the notebook and
+``bench/bench_pipeline.py`` so both measure exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def augmentation_layers(
+    flip: str | None = "horizontal",
+    rotation: float = 0.03,
+    zoom: float = 0.05,
+    translation: float = 0.05,
+    contrast: float = 0.1,
+    fill_mode: str = "constant",
+    seed: int | None = None,
+) -> keras.Sequential:
+    """Random augmentation for float images in [0, 1], as a ``keras.Sequential``.
+
+    ``flip`` is a ``RandomFlip`` mode (``"horizontal"``, ``"vertical"``,
+    ``"horizontal_and_vertical"``) or None; ``rotation`` is a fraction of a full turn
+    (0.03 = up to ±11°); ``zoom`` and ``translation`` are fractions of the image size;
+    ``contrast`` is the largest relative change of contrast. A strength of 0 leaves that
+    layer out. The defaults are mild, for 28 x 28 Fashion-MNIST; ``fill_mode="constant"``
+    fills uncovered corners with black, like its background (``"reflect"`` suits photos).
+    The layers change images only when called with ``training=True`` (which ``fit`` does);
+    at inference they return their input unchanged.
+    """
+    # Each layer gets its own seed: with one shared seed they would draw the same numbers.
+    seeds = [None] * 5 if seed is None else [seed + i for i in range(5)]
+    layers: list[keras.layers.Layer] = []
+    if flip:
+        layers.append(keras.layers.RandomFlip(flip, seed=seeds[0]))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode=fill_mode, seed=seeds[1]))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seeds[2]))
+    if translation:
+        layers.append(
+            keras.layers.RandomTranslation(translation, translation, fill_mode=fill_mode, seed=seeds[3])
+        )
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=seeds[4]))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def _scale_batch(images: tf.Tensor) -> tf.Tensor:
+    """uint8 ``(b, h, w)`` or ``(b, h, w, c)`` → float32 ``(b, h, w, c)`` in [0, 1]."""
+    images = tf.cast(images, tf.float32) / 255.0
+    return images[..., tf.newaxis] if images.shape.rank == 3 else images
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    augment: keras.layers.Layer | None = None,
+    cache: bool = True,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is None).
+
+    ``x`` holds uint8 images ``(n, h, w)`` or ``(n, h, w, c)``; the dataset yields float32
+    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps: cache → shuffle (the whole
+    dataset, seeded, a new order every epoch) → batch → scale → ``augment(images,
+    training=True)`` → prefetch. Scaling whole batches after batching is cheaper than one
+    image at a time, and keeps the cache and shuffle buffer in compact uint8; with arrays
+    already in memory, ``cache`` changes little. Pass ``augment`` only for training data.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ValueError(f"make_dataset expects uint8 images in [0, 255], got dtype {x.dtype}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, c), got {x.shape}")
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def prepare(images: tf.Tensor) -> tf.Tensor:
+        images = _scale_batch(images)
+        return images if augment is None else augment(images, training=True)
+
+    if y is None:
+        ds = ds.map(prepare, num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(lambda images, labels: (prepare(images), labels), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def folder_dataset(
+    root: str | Path,
+    class_names: Sequence[str],
+    image_size: tuple[int, int] = (28, 28),
+    batch_size: int = 64,
+    augment: keras.layers.Layer | None = None,
+    cache: bool = False,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Grayscale PNGs in ``root/<class>/`` as a shuffled, scaled, prefetched ``tf.data`` pipeline.
+
+    ``class_names`` are the folder names in label order. Files are decoded in parallel and
+    the order is reshuffled every epoch; ``cache=True`` keeps the decoded images in memory
+    after the first epoch, so later epochs read no files.
+    """
+    # The loader decodes files in parallel and batches them; scaling and augmenting whole
+    # batches is much cheaper than one image at a time.
+    ds = keras.utils.image_dataset_from_directory(
+        root, class_names=list(class_names), color_mode="grayscale", image_size=image_size,
+        batch_size=None if cache else batch_size, shuffle=True, seed=seed, verbose=False,
+    )  # fmt: skip
+    if cache:
+        # The loader reshuffles file paths every epoch, but a cache replays the first epoch's
+        # order: cache single images, then shuffle and batch them.
+        ds = ds.cache().shuffle(int(ds.cardinality()), seed=seed).batch(batch_size)
+    ds = ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=AUTOTUNE)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """How many images a pipeline delivered, and in how many seconds."""
+
+    images: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _batch_length(batch: Any) -> int:
+    images = batch[0] if isinstance(batch, tuple | list) else batch
+    return int(images.shape[0]) if hasattr(images, "shape") else len(images)
+
+
+def measure_throughput(batches: Iterable[Any], n_images: int, warmup_batches: int = 1) -> Throughput:
+    """Time how long ``batches`` takes to deliver ``n_images`` images (after ``warmup_batches``).
+
+    ``batches`` yields ``(images, labels)`` tuples or image arrays/tensors, finite or endless;
+    timing stops at the first batch that reaches ``n_images`` or when it runs out. Warm-up
+    batches (building graphs, opening files, filling buffers) are not counted.
+    """
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1, got {n_images}")
+    iterator = iter(batches)
+    for _ in range(warmup_batches):
+        if next(iterator, None) is None:
+            raise ValueError("the pipeline ran out during warm-up: give it more images")
+    images = 0
+    start = time.perf_counter()
+    for batch in iterator:
+        images += _batch_length(batch)
+        if images >= n_images:
+            break
+    return Throughput(images, time.perf_counter() - start)

@@ -1,0 +1,186 @@
+"""Lesson 02 checks accept the right answer and name each common mistake."""
+
+import keras
+import pytest
+import tensorflow as tf
+
+from course_lib import checks, data
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _fails_with(result, phrase):
+    assert not result.passed, result.message
+    assert phrase in result.message, result.message
+    return True
+
+
+# ---------------------------------------------------------------- 2.1
+
+
+def _preprocess(image, label):
+    return tf.cast(image, tf.float32)[..., tf.newaxis] / 255.0, label
+
+
+def test_2_1_accepts_cast_scale_and_channel_axis():
+    assert checks.exercise_2_1(_preprocess).passed
+    assert checks.exercise_2_1(lambda im, y: (tf.expand_dims(tf.cast(im, tf.float32) / 255, -1), y)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda im, y: (tf.cast(im, tf.float32) / 255.0, y), "add a channel axis"),
+        (lambda im, y: (im[..., tf.newaxis], y), "cast to float32"),
+        (lambda im, y: (tf.cast(im, tf.float32)[..., tf.newaxis], y), "divide by 255"),
+        (lambda im, y: (tf.cast(im, tf.float64)[..., tf.newaxis] / 255.0, y), "float64"),
+        (lambda im, y: (tf.cast(im, tf.float32)[tf.newaxis] / 255.0, y), "channel axis goes last"),
+        (lambda im, y: (tf.cast(im, tf.float32)[..., tf.newaxis] / tf.cast(tf.reduce_max(im), tf.float32), y), "own maximum"),
+        (lambda im, y: (_preprocess(im, y)[0], tf.one_hot(y, 10)), "single class index"),
+        (lambda im, y: (_preprocess(im, y)[0], tf.cast(y, tf.float32)), "leave it unchanged"),
+        (lambda im, y: (_preprocess(im, y)[0], y + 1), "label changed"),
+        (lambda im, y: _preprocess(im, y)[0], "(image, label)"),
+        (lambda im, y: (im.astype("float32") / 255, y), "TensorFlow operations"),
+    ],
+)
+def test_2_1_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_2_1(answer), phrase)
+
+
+def test_2_1_unattempted_exercise_says_so():
+    def untouched(image, label):
+        raise NotImplementedError("Exercise 2.1")
+
+    assert _fails_with(checks.exercise_2_1(untouched), "not attempted yet")
+
+
+# ---------------------------------------------------------------- 2.2
+
+
+def test_2_2_accepts_cache_shuffle_batch_prefetch():
+    def right(ds, batch_size, seed):
+        return ds.cache().shuffle(ds.cardinality(), seed=seed).batch(batch_size).prefetch(AUTOTUNE)
+
+    assert checks.exercise_2_2(right).passed
+    assert checks.exercise_2_2(lambda ds, b, s: ds.cache().shuffle(10_000).batch(b).prefetch(2)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).prefetch(AUTOTUNE), "shuffled after batching"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).prefetch(AUTOTUNE), "add .batch"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(32).prefetch(AUTOTUNE), "use the argument"),
+        (lambda ds, b, s: ds.cache().batch(b).prefetch(AUTOTUNE), "add .shuffle"),
+        (lambda ds, b, s: ds.cache().shuffle(4, seed=s).batch(b).prefetch(AUTOTUNE), "buffer is too small"),
+        (lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE), "Cache first"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s, reshuffle_each_iteration=False).batch(b).prefetch(AUTOTUNE), "reshuffle_each_iteration"),
+        (lambda ds, b, s: ds.shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "add .cache()"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b), "add .prefetch"),
+        (lambda ds, b, s: ds.cache().prefetch(AUTOTUNE).shuffle(1000, seed=s).batch(b), "last step"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE), "never ends"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "only 50 of the 96"),
+        (lambda ds, b, s: ds.concatenate(ds.take(12)).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "more than once"),
+        (lambda ds, b, s: ds.map(lambda x, y: x).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "keep the labels"),
+        (lambda ds, b, s: list(ds), "return the tf.data.Dataset"),
+    ],
+)
+def test_2_2_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_2_2(answer), phrase)
+
+
+# ---------------------------------------------------------------- 2.3
+
+
+DEFAULT = object()  # leave the argument out: the loader's own default
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    fashion = data.load_digits()  # small and offline; the check only needs an ImageDataset
+    root = data.make_image_folder(fashion, tmp_path_factory.mktemp("folder"), per_class=5)
+    return root, fashion
+
+
+def _load(root, fashion, **overrides):
+    kwargs = dict(
+        validation_split=0.2, subset="both", seed=1, color_mode="grayscale", image_size=(8, 8),
+        class_names=[data.folder_name(c) for c in fashion.class_names], batch_size=16, verbose=False,
+    )  # fmt: skip
+    kwargs.update(overrides)
+    kwargs = {k: v for k, v in kwargs.items() if v is not DEFAULT}
+    return keras.utils.image_dataset_from_directory(root, **kwargs)
+
+
+def test_2_3_accepts_a_seeded_split_in_the_course_label_order(folder):
+    root, fashion = folder
+    train, val = _load(root, fashion)
+    assert checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)).passed
+
+
+def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
+    fashion = data.load_fashion_mnist(subset=2)
+    root = data.make_image_folder(fashion, tmp_path, per_class=2)
+    train, val = _load(root, fashion, class_names=DEFAULT, image_size=(28, 28), validation_split=0.25)
+    result = checks.exercise_2_3(train, val, root, fashion, validation_split=0.25)
+    assert _fails_with(result, "alphabetical order")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "phrase"),
+    [
+        ({"color_mode": DEFAULT}, "color_mode='grayscale'"),
+        ({"image_size": DEFAULT}, "image_size=(8, 8)"),
+        ({"label_mode": "categorical"}, "label_mode='int'"),
+        ({"batch_size": None}, "batch_size"),
+        ({"validation_split": 0.4}, "validation_split=0.2"),
+    ],
+)
+def test_2_3_names_the_mistake(folder, overrides, phrase):
+    root, fashion = folder
+    train, val = _load(root, fashion, **overrides)
+    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), phrase)
+
+
+def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folder):
+    root, fashion = folder
+    train = _load(root, fashion, subset="training", seed=1)
+    val = _load(root, fashion, subset="validation", seed=2)
+    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "both training and validation")
+    both = _load(root, fashion)
+    assert _fails_with(checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8)), "subset='both'")
+
+
+# ---------------------------------------------------------------- 2.4
+
+
+def _augment(*extra, flip="horizontal"):
+    return keras.Sequential([keras.layers.RandomFlip(flip, seed=1), keras.layers.RandomRotation(0.05, seed=2), *extra])
+
+
+def test_2_4_accepts_random_layers_only():
+    assert checks.exercise_2_4(_augment()).passed
+    assert checks.exercise_2_4(_augment(keras.layers.RandomContrast(0.2, value_range=(0, 1), seed=3))).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda: _augment(keras.layers.Rescaling(1 / 255)), "Rescaling layer changes images at inference"),
+        (lambda: _augment(keras.layers.Lambda(tf.image.flip_left_right)), "Lambda layer is not random"),
+        (lambda: _augment(flip="horizontal_and_vertical"), "upside down"),
+        (lambda: keras.Sequential([keras.layers.RandomRotation(0.05)]), "add RandomFlip('horizontal')"),
+        (lambda: keras.Sequential([keras.layers.RandomFlip("horizontal")]), "RandomZoom"),
+        (lambda: _augment(keras.layers.RandomCrop(10, 10)), "keep the size"),
+        (lambda: _augment(keras.layers.RandomContrast(0.5, seed=3)), "value_range=(0, 1)"),
+        (lambda: _augment(keras.layers.RandomBrightness(0.2, seed=3)), "value_range=(0, 1)"),
+        (lambda: [keras.layers.RandomFlip("horizontal")], "keras.Sequential"),
+    ],
+)
+def test_2_4_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_2_4(answer()), phrase)
+
+
+def test_2_4_recognises_augmentation_that_never_changes_anything():
+    idle = keras.Sequential([keras.layers.RandomRotation(0.0)])
+    assert _fails_with(checks.exercise_2_4(idle), "never change")
