@@ -1,4 +1,4 @@
-"""The ``course`` command: run lessons, build student notebooks, strip, register the kernel."""
+"""The ``course`` command: run lessons, grade submissions, build student notebooks, check set-up."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
 
+    grade = sub.add_parser("grade", help="grade a folder of student notebooks into grades.csv")
+    grade.add_argument("submissions", type=Path,
+                       help="folder of notebooks: STUDENT/NN_topic.ipynb or STUDENT_NN_topic.ipynb")
+    grade.add_argument("--output", type=Path, default=config.build_dir() / "grades",
+                       help="where grades.csv, summary.csv and executed/ go (default: build/grades)")
+    grade.add_argument("--timeout", type=int, default=600,
+                       help="seconds for all of one notebook's cells (default: 600)")
+    grade.add_argument("--cell-timeout", type=int, default=120,
+                       help="seconds for any one cell, and for each check (default: 120)")
+    grade.add_argument("--full", action="store_true",
+                       help="run lessons in full mode (default: fast mode, COURSE_FAST=1)")
+    grade.add_argument("--solutions", type=Path, default=config.project_root() / "solutions",
+                       help="the lessons whose checks are used (default: solutions/)")
+
     download = sub.add_parser("download", help="fetch datasets into the cache (for offline use)")
     download.add_argument("names", nargs="*", metavar="NAME",
                           help=f"default: fashion-mnist; any of {', '.join(sorted(_LOADERS))}")
@@ -39,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return _notebooks(args.check)
     if args.command == "kernel":
         return _kernel()
+    if args.command == "grade":
+        return _grade(args)
     if args.command == "download":
         return _download(args.names or ["fashion-mnist"])
     return _strip(args.paths)
@@ -57,6 +73,31 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(runner.format_table(runs))
     return 0 if runs and all(r.ok for r in runs) else 1
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from course_lib import grading
+
+    if not args.submissions.is_dir():
+        print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
+        return 2
+    keys = grading.answer_keys(args.solutions)
+    if not grading.find_submissions(args.submissions, list(keys)):
+        print(f"course grade: no .ipynb files under {args.submissions}", file=sys.stderr)
+        return 2
+    options = grading.GradeOptions(timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                   fast=not args.full, executed_dir=args.output / "executed")
+    print(f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "
+          f"(at most {args.timeout} s per notebook, {args.cell_timeout} s per cell)")
+    rows = grading.rows_of(grading.grade_folder(args.submissions, args.solutions, options))
+    exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
+    grading.write_grades_csv(rows, args.output / "grades.csv")
+    grading.write_summary_csv(rows, exercises, args.output / "summary.csv")
+    print()
+    print(grading.format_summary(rows, exercises))
+    print(f"\nwrote {args.output / 'grades.csv'} and {args.output / 'summary.csv'}; "
+          f"executed notebooks in {args.output / 'executed'}")
+    return 0
 
 
 def _notebooks(check: bool) -> int:

@@ -1,0 +1,152 @@
+"""What the grader makes of a student notebook's structure and of the grader cells' results."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from course_lib import notebooks
+from course_lib.grading.submissions import ExerciseKey, LessonKey
+
+TAMPERING = "tampering:"
+_SHOWN_NAMES = 6
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``, validated; ValueError with a short reason otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError("not a text file") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(content, dict) or "cells" not in content:
+        raise ValueError("JSON, but not a notebook (no cells)")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat's validation and conversion errors
+        raise ValueError(f"not a valid notebook ({first_line(exc)})") from None
+    return nb
+
+
+@dataclass
+class Layout:
+    """Where a student notebook's exercises are, and what its cells raised."""
+
+    nb: nbformat.NotebookNode
+    key: LessonKey
+    region: dict[int, str] = field(default_factory=dict)  # code cell index -> exercise number
+    errors: dict[int, tuple[str, str]] = field(default_factory=dict)
+    timed_out: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, nb: nbformat.NotebookNode, key: LessonKey) -> Layout:
+        layout = cls(nb, key)
+        current = None
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                found = notebooks.exercises(nbformat.v4.new_notebook(cells=[cell]))
+                current = found[-1].number if found else None
+            elif cell.cell_type == "code" and current:
+                layout.region[index] = current
+        return layout
+
+    def describe(self, index: int) -> str:
+        lines = [line for line in self.nb.cells[index].source.splitlines() if line.strip()]
+        start = lines[0].strip() if lines else ""
+        start = start if len(start) <= 40 else start[:39] + "…"
+        return f'cell {index + 1} ("{start}")'
+
+    def record_outputs(self, index: int, cell: nbformat.NotebookNode) -> None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                self.errors[index] = (output.get("ename", ""), _short(output.get("evalue", "")))
+                return
+
+    def errors_outside_exercises(self) -> list[str]:
+        outside = [i for i in sorted(self.errors) if i not in self.region]
+        if not outside:
+            return []
+        ename, evalue = self.errors[outside[0]]
+        more = f"; {len(outside) - 1} more cells outside the exercises raised too" if outside[1:] else ""
+        return [f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more}"]
+
+    def exercise_trouble(self, number: str) -> str:
+        """What went wrong in the student's own cells of exercise ``number``, if anything."""
+        for index, exercise in self.region.items():
+            if exercise != number:
+                continue
+            if index in self.timed_out:
+                return "the exercise's cells timed out"
+            if index in self.errors:
+                ename, evalue = self.errors[index]
+                return f"the exercise cell raised {ename}: {evalue}"
+        return ""
+
+    def check_cell_problems(self) -> list[str]:
+        problems = []
+        code = [cell.source for cell in self.nb.cells if cell.cell_type == "code"]
+        for exercise in self.key.exercises:
+            call = f"checks.exercise_{exercise.number.replace('.', '_')}("
+            calls = [source.strip() for source in code if call in source]
+            if not calls:
+                problems.append(f"the check cell of exercise {exercise.number} was deleted; "
+                                "the grader ran the check itself")
+            elif exercise.check not in calls:
+                problems.append(f"the check cell of exercise {exercise.number} was changed; "
+                                "the grader ran the original check")
+        return problems
+
+
+def exercise_result(exercise: ExerciseKey, result: dict[str, Any] | None, layout: Layout,
+                    stopped: str = "") -> tuple[bool, str]:
+    """(passed, message) for one exercise from its grader cell's payload."""
+    if result is None:
+        return False, f"check did not run: {stopped or 'the grader cell gave no result'}"
+    status, message = result.get("status"), str(result.get("message", ""))
+    if status == "passed":
+        return True, message
+    if status == "failed":
+        return False, message
+    if status == "timeout":
+        message = f"it did not finish within {message} s"
+    trouble = layout.exercise_trouble(exercise.number)
+    return False, f"check did not run: {message}" + (f"; {trouble}" if trouble else "")
+
+
+def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: str) -> list[str]:
+    """A ``tampering:`` finding if ``after`` differs from ``before`` in what checks rely on."""
+    if before is None or after is None:
+        return [f"{TAMPERING} the grader could not inspect the kernel after {who} ran"]
+    old, new = before.get("entries", {}), after.get("entries", {})
+    # Libraries legitimately swap hooks (ipykernel's input, matplotlib's event callbacks);
+    # only a replacement that the notebook's own code defined counts.
+    changed = sorted(name for name, (identity, _) in old.items()
+                     if name in new and new[name][0] != identity and new[name][1])
+    findings = []
+    if changed:
+        shown = ", ".join(changed[:_SHOWN_NAMES]) + (" …" if changed[_SHOWN_NAMES:] else "")
+        findings.append(f"{TAMPERING} {who} changed {shown}")
+    threads = [t for t in after.get("threads", []) if t not in before.get("threads", [])]
+    if threads:
+        findings.append(f"{TAMPERING} threads started by {who} are still running "
+                        f"({', '.join(threads)})")
+    return findings
+
+
+def _short(text: str) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text)).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= 120 else line[:119] + "…"

@@ -1,0 +1,244 @@
+"""Grade one student notebook: run it in its own kernel, then run the checks in grader cells.
+
+The student's cells run first, as "Run all" would (errors allowed, each cell
+under a time limit, the whole notebook under a budget). Then the grader adds
+cells of its own to the same kernel: each one re-imports ``course_lib`` from
+the course folder and evaluates an exercise's check expression from the
+*solution* notebook against the student's variables. Only the outputs of these
+cells count, and only when they carry the nonce the grader made for that cell:
+whatever the student's notebook printed, displayed or redefined earlier earns
+nothing. See ``docs/INSTRUCTORS.md`` for what this does and does not defend.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from course_lib import config
+from course_lib.grading import analysis, kernel_code
+from course_lib.grading.submissions import LessonKey, Submission
+
+_KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
+_TIMEOUT_ENAME = "CourseGraderTimeout"
+_PING_TIMEOUT = 15
+_STARTUP_TIMEOUT = 120
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    passed: bool
+    message: str
+
+
+@dataclass
+class GradeOptions:
+    """Time limits (seconds) and mode for grading."""
+
+    timeout: int = 600  # the student's cells, all together
+    cell_timeout: int = 120  # any one cell, and each check
+    fast: bool = True  # COURSE_FAST=1 in the student's kernel
+    kernel_name: str = config.KERNEL_NAME
+    executed_dir: Path | None = None  # keep each executed notebook here
+
+
+@dataclass
+class NotebookGrade:
+    submission: Submission
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notebook-level findings
+    seconds: float = 0.0
+
+
+class _Stop(Exception):
+    """The kernel can no longer run anything: stop and report ``reason``."""
+
+
+class _Session:
+    """One kernel running one student notebook plus the grader's own cells."""
+
+    def __init__(self, student_nb: nbformat.NotebookNode, options: GradeOptions, cwd: str):
+        from nbclient import NotebookClient
+
+        self.nb = new_notebook(metadata=student_nb.metadata)
+        self.options = options
+        self.timeouts: list[int] = []  # indexes in self.nb of cells that timed out
+        self.client = NotebookClient(
+            self.nb,
+            kernel_name=options.kernel_name,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": "time limit", "traceback": []},
+            startup_timeout=_STARTUP_TIMEOUT,
+            shutdown_kernel="immediate",
+            record_timing=False,
+            resources={"metadata": {"path": cwd}},
+            on_cell_error=self._on_error,
+        )
+
+    def _on_error(self, cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        if execute_reply["content"].get("ename") == _TIMEOUT_ENAME:
+            self.timeouts.append(cell_index)
+
+    def run(self, cell: nbformat.NotebookNode, timeout: float) -> nbformat.NotebookNode:
+        from nbclient.exceptions import DeadKernelError
+
+        self.nb.cells.append(cell)
+        self.client.timeout = max(1, int(timeout))
+        try:
+            return self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        except DeadKernelError:
+            raise _Stop("the kernel died (the notebook ran out of memory or ended the process)"
+                        ) from None
+
+    def timed_out(self) -> bool:
+        return bool(self.timeouts) and self.timeouts[-1] == len(self.nb.cells) - 1
+
+    def grader(self, action: str, args: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Run one grader cell; its payload, or None if it produced no trustworthy one."""
+        nonce = secrets.token_hex(16)
+        source = (
+            f"exec(compile({_KERNEL_SOURCE!r}, 'course-grader', 'exec'), "
+            f"{{'__name__': '__course_grader__', 'ACTION': {action!r}, "
+            f"'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
+        )
+        cell = self.run(new_code_cell(source, metadata={"tags": ["course-grader"]}), timeout)
+        payloads = [
+            output["data"][kernel_code.GRADER_MIME]
+            for output in cell.get("outputs", [])
+            if kernel_code.GRADER_MIME in output.get("data", {})
+        ]
+        genuine = [p for p in payloads if isinstance(p, dict) and p.get("nonce") == nonce]
+        if len(payloads) != 1 or len(genuine) != 1 or genuine[0].get("action") != action:
+            return None
+        return genuine[0]
+
+    def ensure_alive(self, after: str) -> None:
+        """After a timeout: stop unless the kernel answers again."""
+        if self.grader("ping", {}, _PING_TIMEOUT) is None:
+            raise _Stop(f"{after} did not stop when interrupted; nothing after it could run")
+
+
+def kernel_env(options: GradeOptions) -> dict[str, str]:
+    """The student's kernel environment: the course's own course_lib first, fast mode set."""
+    env = dict(os.environ)
+    root = str(config.project_root())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if options.fast:
+        env["COURSE_FAST"] = "1"
+    else:
+        env.pop("COURSE_FAST", None)
+    return env
+
+
+def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions) -> NotebookGrade:
+    """Grade one notebook; never raises for anything the notebook does."""
+    started = time.perf_counter()
+    grade = NotebookGrade(submission)
+    try:
+        student_nb = analysis.read_notebook(submission.path)
+    except (OSError, ValueError) as exc:
+        grade.problems.append(f"could not read the notebook: {analysis.first_line(exc)}")
+        return grade
+    layout = analysis.Layout.of(student_nb, key)
+    grade.problems.extend(layout.check_cell_problems())
+    results: dict[str, dict[str, Any] | None] = {}
+    stopped = ""
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
+        session = _Session(student_nb, options, cwd)
+        try:
+            # The kernel's own stderr is TensorFlow's start-up chatter; what the
+            # notebook prints reaches the grader as cell outputs either way.
+            with session.client.setup_kernel(env=kernel_env(options), cwd=cwd,
+                                             stderr=subprocess.DEVNULL):
+                _grade_in_kernel(session, student_nb, key, layout, grade, results, options)
+        except _Stop as stop:
+            stopped = str(stop)
+            grade.problems.append(stopped)
+        except Exception as exc:  # the kernel failed to start, or the connection broke
+            stopped = f"the notebook could not be run ({analysis.first_line(exc)})"
+            grade.problems.append(stopped)
+        finally:
+            _save_executed(session.nb, submission, options)
+    for exercise in key.exercises:
+        passed, message = analysis.exercise_result(exercise, results.get(exercise.number),
+                                                   layout, stopped)
+        grade.exercises.append(ExerciseResult(exercise.number, passed, message))
+    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
+        for result in grade.exercises:
+            result.passed = False
+            result.message = f"not credited, the notebook tampers with grading; {result.message}"
+    grade.seconds = time.perf_counter() - started
+    return grade
+
+
+def _grade_in_kernel(session: _Session, student_nb: nbformat.NotebookNode, key: LessonKey,
+                     layout: analysis.Layout, grade: NotebookGrade,
+                     results: dict[str, dict[str, Any] | None], options: GradeOptions) -> None:
+    baseline = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+    if baseline is None:
+        raise _Stop("the kernel could not run the grader's set-up cell")
+    _run_student_cells(session, student_nb, layout, grade, options)
+    grade.problems.extend(layout.errors_outside_exercises())
+    after_notebook = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+    grade.problems.extend(analysis.tampering(baseline, after_notebook, "the notebook"))
+    root = str(config.project_root())
+    for position, exercise in enumerate(key.exercises):
+        args = {"exercise": exercise.number, "expression": exercise.check, "root": root,
+                "compare": position == 0}
+        result = session.grader("check", args, options.cell_timeout)
+        if session.timed_out():
+            results[exercise.number] = {"status": "timeout", "message": str(options.cell_timeout)}
+            session.ensure_alive(f"the check of exercise {exercise.number}")
+            continue
+        results[exercise.number] = result
+        if result and result.get("replaced"):
+            names = ", ".join(result["replaced"])
+            grade.problems.append(f"the notebook replaced course_lib code in memory ({names}); "
+                                  "the checks ran on a fresh copy from disk")
+    if after_notebook is not None:
+        after_checks = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+        grade.problems.extend(analysis.tampering(after_notebook, after_checks,
+                                                 "the student's code while it was checked"))
+
+
+def _run_student_cells(session: _Session, student_nb: nbformat.NotebookNode,
+                       layout: analysis.Layout, grade: NotebookGrade, options: GradeOptions) -> None:
+    deadline = time.monotonic() + options.timeout
+    for index, cell in enumerate(student_nb.cells):
+        if cell.cell_type != "code":
+            session.nb.cells.append(cell)
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 1:
+            grade.problems.append(f"the notebook used up its time limit of {options.timeout} s; "
+                                  f"{layout.describe(index)} and the cells after it were not run")
+            return
+        limit = int(min(options.cell_timeout, remaining))
+        executed = session.run(cell, limit)
+        if session.timed_out():
+            grade.problems.append(f"{layout.describe(index)} did not finish within {limit} s "
+                                  "and was interrupted")
+            layout.timed_out.add(index)
+            session.ensure_alive(layout.describe(index))
+        else:
+            layout.record_outputs(index, executed)
+
+
+def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions) -> None:
+    if options.executed_dir is None or not nb.cells:
+        return
+    folder = options.executed_dir / submission.student
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / submission.path.name)
