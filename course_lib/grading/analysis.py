@@ -80,8 +80,10 @@ class Layout:
         if not outside:
             return []
         ename, evalue = self.errors[outside[0]]
-        more = f"; {len(outside) - 1} more cells outside the exercises raised too" if outside[1:] else ""
-        return [f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more}"]
+        more = len(outside) - 1
+        more_text = (f"; {more} more cell{'s' if more > 1 else ''} outside the exercises "
+                     f"raised an error too") if more else ""
+        return [f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more_text}"]
 
     def exercise_trouble(self, number: str) -> str:
         """What went wrong in the student's own cells of exercise ``number``, if anything."""
