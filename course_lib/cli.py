@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("lessons", nargs="*", type=Path, help="notebooks (default: solutions/*)")
     run.add_argument("--output", type=Path, default=config.build_dir() / "executed")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    run.add_argument("--report", type=Path, default=config.build_dir() / "report.md",
+                     help="run report (also .html and .json next to it; default: build/report.md)")
 
     nbs = sub.add_parser("notebooks", help="write notebooks/ from solutions/")
     nbs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
@@ -72,6 +74,11 @@ def _run(args: argparse.Namespace) -> int:
     runs = runner.run_lessons(lessons, args.output, args.timeout)
     print()
     print(runner.format_table(runs))
+    from course_lib import report
+
+    env = report.Environment.current(runner.mode(), config.project_root())
+    written = report.write(runs, args.report, env, config.project_root())
+    print(f"\nreport: {', '.join(str(p) for p in written)}")
     return 0 if runs and all(r.ok for r in runs) else 1
 
 
