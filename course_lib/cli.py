@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     strip.add_argument("paths", nargs="+", type=Path)
 
     sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
+    sub.add_parser("doctor", help="check Python, TensorFlow, the kernel, data, weights, disk, memory")
 
     grade = sub.add_parser("grade", help="grade a folder of student notebooks into grades.csv")
     grade.add_argument("submissions", type=Path,
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return _notebooks(args.check)
     if args.command == "kernel":
         return _kernel()
+    if args.command == "doctor":
+        from course_lib import doctor
+
+        return doctor.main()
     if args.command == "grade":
         return _grade(args)
     if args.command == "download":
