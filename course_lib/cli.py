@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     strip.add_argument("paths", nargs="+", type=Path)
 
     sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
-    sub.add_parser("doctor", help="check Python, TensorFlow, the kernel, data, weights, disk, memory")
+    doctor = sub.add_parser("doctor",
+                            help="check Python, TensorFlow, the kernel, data, weights, disk, memory")
+    doctor.add_argument("--skip", action="append", default=[], metavar="CHECK",
+                        help="leave out a check (python, tensorflow, kernel, dataset, weights, "
+                             "disk, memory); repeatable")
 
     grade = sub.add_parser("grade", help="grade a folder of student notebooks into grades.csv")
     grade.add_argument("submissions", type=Path,
@@ -59,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         from course_lib import doctor
 
-        return doctor.main()
+        unknown = sorted(set(args.skip) - set(doctor.check_names()))
+        if unknown:
+            print(f"course doctor: unknown check {', '.join(unknown)}; choose from "
+                  f"{', '.join(doctor.check_names())}", file=sys.stderr)
+            return 2
+        return doctor.main(args.skip)
     if args.command == "grade":
         return _grade(args)
     if args.command == "download":

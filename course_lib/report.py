@@ -86,7 +86,8 @@ def _summary(runs: list[LessonRun]) -> str:
     failed = [r.lesson for r in runs if not r.ok]
     total = sum(r.seconds for r in runs)
     verdict = f"{len(failed)} FAILED ({', '.join(failed)})" if failed else "all ok"
-    return f"{len(runs)} lessons, {verdict}, {total:.0f} s in all"
+    lessons = f"{len(runs)} lesson" + ("" if len(runs) == 1 else "s")
+    return f"{lessons}, {verdict}, {total:.0f} s in all"
 
 
 def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:

@@ -135,3 +135,16 @@ def test_table_marks_each_check_and_main_exits_1_on_any_failure(monkeypatch, cap
 def test_the_cheap_checks_pass_on_this_machine():
     assert doctor.check_python().ok
     assert doctor.check_disk(config.project_root(), minimum_gb=0.1).ok
+
+
+def test_skip_leaves_checks_out_and_the_cli_rejects_unknown_names(monkeypatch, capsys):
+    from course_lib import cli
+
+    assert doctor.check_names() == ["python", "tensorflow", "kernel", "dataset", "weights",
+                                    "disk", "memory"]
+    assert cli.main(["doctor", "--skip", "memroy"]) == 2
+    assert "unknown check memroy" in capsys.readouterr().err
+    everything_but_python = [n for n in doctor.check_names() if n != "python"]
+    assert cli.main(["doctor", *[a for n in everything_but_python for a in ("--skip", n)]]) == 0
+    out = capsys.readouterr().out
+    assert "✓  Python" in out and "memory" not in out
