@@ -106,6 +106,14 @@ def _grade(args: argparse.Namespace) -> int:
     if not grading.find_submissions(args.submissions, list(keys)):
         print(f"course grade: no .ipynb files under {args.submissions}", file=sys.stderr)
         return 2
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(config.KERNEL_NAME)
+    except NoSuchKernel:
+        print(f"course grade: the Jupyter kernel {config.KERNEL_NAME!r} is not registered; "
+              "run `course kernel` (or `make setup`) first", file=sys.stderr)
+        return 2
     options = grading.GradeOptions(timeout=args.timeout, cell_timeout=args.cell_timeout,
                                    fast=not args.full, executed_dir=args.output / "executed")
     print(f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "

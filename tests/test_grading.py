@@ -164,9 +164,9 @@ def _make_submissions(folder):
                    "1.2": (False, TAMPERED + "the image is unchanged: reverse the order of the columns."),
                    "1.3": (False, TAMPERED + MISTAKE["1.3"]),
                    "1.4": (False, TAMPERED + MISTAKE["1.4"])},
-         ["tampering: the notebook changed numpy.array_equal",
-          "the notebook replaced course_lib code in memory (checks.exercise_1_2, "
-          "checks.lesson01.run_check); the checks ran on a fresh copy from disk"])
+         ["the notebook replaced course_lib code in memory (checks.exercise_1_2, "
+          "checks.lesson01.run_check); the checks ran on a fresh copy from disk",
+          "tampering: the notebook changed numpy.array_equal"])
     return expected
 
 

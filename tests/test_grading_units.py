@@ -109,6 +109,7 @@ def _error(ename, evalue):
 def test_layout_finds_exercise_cells_and_errors_outside_them():
     layout = analysis.Layout.of(_student_nb(), KEY)
     assert layout.region == {2: "1.1", 3: "1.1", 7: "1.2"}
+    assert layout.check_points() == {3: ["1.1"], 7: ["1.2"]}
     layout.record_outputs(3, _error("NameError", "name 'x' is not defined"))
     layout.record_outputs(5, _error("NameError", "\x1b[0;31mname 'plot_everything' is not defined"))
     layout.record_outputs(0, _error("ImportError", "no numpy"))
@@ -148,14 +149,20 @@ def test_a_stopped_kernel_is_named_in_every_check_that_did_not_run():
         False, "check did not run: the kernel died")
 
 
-def test_tampering_counts_only_replacements_made_by_the_notebook():
-    before = {"entries": {"numpy.mean": [1, False], "builtins.input": [2, False],
-                          "sys.excepthook": [3, False]}, "threads": []}
-    after = {"entries": {"numpy.mean": [9, True], "builtins.input": [8, False],
-                         "sys.excepthook": [3, False]}, "threads": ["Thread-1 (spy)"]}
+def test_tampering_is_any_change_to_numpy_or_builtins_and_notebook_code_in_hooks():
+    before = {"entries": {"numpy.mean": [1, False], "numpy.sum": [2, False],
+                          "builtins.input": [3, False], "sys.excepthook": [4, False],
+                          "ipython.events.pre_run_cell": [5, False]}, "threads": []}
+    after = {"entries": {"numpy.mean": [9, True], "numpy.sum": [8, False],  # np.sum = np.prod
+                         "builtins.input": [7, False],  # ipykernel does this for every cell
+                         "sys.excepthook": [6, False],  # a library's hook
+                         "ipython.events.pre_run_cell": [5, True]},  # unchanged
+             "threads": ["Thread-1 (spy)"]}
     assert analysis.tampering(before, after, "the notebook") == [
-        "tampering: the notebook changed numpy.mean",
+        "tampering: the notebook changed numpy.mean, numpy.sum",
         "tampering: threads started by the notebook are still running (Thread-1 (spy))"]
+    after["entries"]["ipython.events.pre_run_cell"] = [10, True]
+    assert "ipython.events.pre_run_cell" in analysis.tampering(before, after, "x")[0]
     assert analysis.tampering(before, before, "the notebook") == []
     assert analysis.tampering(before, None, "the notebook")[0].startswith("tampering:")
 
@@ -198,14 +205,14 @@ def test_replaced_names_the_course_lib_functions_and_methods_changed_in_memory()
     Result.__module__ = "course_lib.record"
     fresh = {"course_lib.checks": module("course_lib.checks", exercise_1_2=good),
              "course_lib.record": module("course_lib.record", CheckResult=Result)}
-    assert kernel_code._replaced(fresh, fresh) == []
+    assert kernel_code._replaced(list(fresh.values()), fresh) == []
 
     class Patched:
         def __bool__(self):
             return False
 
-    stale = {"course_lib.checks": module("course_lib.checks", exercise_1_2=lambda x: True),
-             "course_lib.record": module("course_lib.record", CheckResult=Patched)}
+    stale = [module("course_lib.checks", exercise_1_2=lambda x: True),
+             module("course_lib.record", CheckResult=Patched)]
     assert kernel_code._replaced(stale, fresh) == ["checks.exercise_1_2", "record.CheckResult.__bool__"]
 
 
@@ -245,3 +252,12 @@ def test_rows_csv_and_summary(tmp_path):
     assert table == [["ann", "1/2", "1/3", "2/5", ""], ["ben", "0/2", "-", "0/2", "2"]]
     text = tables.format_summary(rows, {"01_pixels": 2, "02_pipelines": 3})
     assert text.splitlines()[2].split() == ["ann", "1/2", "1/3", "2/5"]
+
+
+def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
+    from course_lib import cli
+
+    assert cli.main(["grade", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert "no .ipynb files" in capsys.readouterr().err

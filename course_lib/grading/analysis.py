@@ -14,6 +14,10 @@ from course_lib import notebooks
 from course_lib.grading.submissions import ExerciseKey, LessonKey
 
 TAMPERING = "tampering:"
+# NumPy's and Python's own functions must never change; other hooks (sys, IPython) are
+# rebound by libraries too, so only replacements the notebook defined count there.
+_STRICT = ("numpy.", "builtins.")
+_LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6
 
 
@@ -62,6 +66,16 @@ class Layout:
             elif cell.cell_type == "code" and current:
                 layout.region[index] = current
         return layout
+
+    def check_points(self) -> dict[int, list[str]]:
+        """Cell index -> the exercises to check right after that cell (each one's last cell)."""
+        last: dict[str, int] = {}
+        for index, number in self.region.items():
+            last[number] = max(index, last.get(number, index))
+        due: dict[int, list[str]] = {}
+        for number, index in last.items():
+            due.setdefault(index, []).append(number)
+        return due
 
     def describe(self, index: int) -> str:
         lines = [line for line in self.nb.cells[index].source.splitlines() if line.strip()]
@@ -133,10 +147,11 @@ def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: 
     if before is None or after is None:
         return [f"{TAMPERING} the grader could not inspect the kernel after {who} ran"]
     old, new = before.get("entries", {}), after.get("entries", {})
-    # Libraries legitimately swap hooks (ipykernel's input, matplotlib's event callbacks);
-    # only a replacement that the notebook's own code defined counts.
-    changed = sorted(name for name, (identity, _) in old.items()
-                     if name in new and new[name][0] != identity and new[name][1])
+    changed = sorted(
+        name for name, (identity, made_by_notebook) in new.items()
+        if name in old and old[name][0] != identity and name not in _LIBRARY_SWAPS
+        and (made_by_notebook or name.startswith(_STRICT))
+    )
     findings = []
     if changed:
         shown = ", ".join(changed[:_SHOWN_NAMES]) + (" …" if changed[_SHOWN_NAMES:] else "")

@@ -13,14 +13,14 @@ Actions:
     Identities of the objects a check's outcome depends on beyond course_lib
     (NumPy and built-in functions, ``sys`` hooks, IPython's input transformers,
     event callbacks and display machinery), plus threads started by notebook
-    code. Run once before the student's cells and again after them and after
-    the checks; the grader compares the copies.
+    code. Taken in full before the student's cells run; later, given that
+    baseline, only what has changed since.
 ``check``
     Drop every ``course_lib`` module from ``sys.modules``, import the package
-    afresh from the course's own folder, and evaluate one exercise's check
+    afresh from the course's own folder, report which course_lib functions the
+    notebook had replaced in memory, and evaluate one exercise's check
     expression (taken from the solution notebook) against the student's
-    variables. On the first check it also reports which course_lib functions
-    the notebook had replaced in memory.
+    variables, with a fingerprint just before and just after.
 ``ping``
     Answers at once: tells the grader the kernel recovered after an interrupt.
 """
@@ -78,8 +78,12 @@ def _methods_of(owner: Any, entries: dict[str, list[Any]]) -> None:
             entries[f"{label}.instance.{name}"] = _entry(value)
 
 
-def fingerprint() -> dict[str, Any]:
-    """What checks rely on outside course_lib, and notebook code that is still running."""
+def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
+    """What checks rely on outside course_lib, and notebook code that is still running.
+
+    ``entries`` maps names (``"numpy.array_equal"``) to ``[identity, made by the notebook?]``;
+    given the identities of an earlier ``baseline``, only the entries that differ from it.
+    """
     import builtins
     import sys
     import threading
@@ -109,6 +113,8 @@ def fingerprint() -> dict[str, Any]:
         for thread in threading.enumerate()
         if thread.is_alive() and made_here(getattr(thread, "_target", None) or type(thread))
     ]
+    if baseline is not None:
+        entries = {k: v for k, v in entries.items() if k in baseline and baseline[k] != v[0]}
     return {"entries": entries, "threads": sorted(started_here)}
 
 
@@ -120,14 +126,15 @@ def _same_code(stale: Any, fresh: Any) -> bool:
     return True
 
 
-def _replaced(stale_modules: dict[str, Any], fresh_modules: dict[str, Any]) -> list[str]:
+def _replaced(stale_modules: list[Any], fresh_modules: dict[str, Any]) -> list[str]:
     """Names of course_lib functions and methods that differ from the files on disk."""
     import inspect
 
     changed = []
-    for module_name, fresh in fresh_modules.items():
-        stale = stale_modules.get(module_name)
-        if stale is None:
+    for stale in stale_modules:
+        module_name = getattr(stale, "__name__", "")
+        fresh = fresh_modules.get(module_name)
+        if fresh is None or fresh is stale:
             continue
         short = module_name.removeprefix("course_lib.")
         for name, value in vars(fresh).items():
@@ -146,11 +153,11 @@ def _replaced(stale_modules: dict[str, Any], fresh_modules: dict[str, Any]) -> l
     return sorted(set(changed))
 
 
-def fresh_course_lib(root: str, every: bool) -> tuple[Any, dict[str, Any]]:
+def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
     """Re-import course_lib from ``root``; return its checks and the replaced modules.
 
-    With ``every``, re-import every course_lib module the notebook had loaded, not only
-    those the checks need, so that each can be compared with its stale copy.
+    Every course_lib module the notebook had loaded is imported again, not only those
+    the checks need, so that each can be compared with its stale copy.
     """
     import importlib
     import os
@@ -164,7 +171,7 @@ def fresh_course_lib(root: str, every: bool) -> tuple[Any, dict[str, Any]]:
     importlib.invalidate_caches()
     checks = importlib.import_module("course_lib.checks")
     importlib.import_module("course_lib.record")
-    for name in stale if every else ():
+    for name in stale:
         try:
             importlib.import_module(name)
         except Exception:  # a module that fails to import cannot be compared
@@ -178,23 +185,30 @@ def fresh_course_lib(root: str, every: bool) -> tuple[Any, dict[str, Any]]:
 def run_check(args: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one check expression on the student's variables with a fresh course_lib."""
     import sys
+    import types
 
     from IPython import get_ipython
 
-    result: dict[str, Any] = {"exercise": args["exercise"]}
+    result: dict[str, Any] = {"exercise": args["exercise"], "before": fingerprint(args["baseline"])}
     try:
-        checks, stale = fresh_course_lib(args["root"], bool(args.get("compare")))
+        checks, stale = fresh_course_lib(args["root"])
     except Exception as exc:
         return result | {"status": "error", "message": f"course_lib failed to load: {exc}"}
     fresh = {n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")}
-    if args.get("compare"):
-        result["replaced"] = _replaced(stale, fresh)
     namespace = dict(get_ipython().user_ns)
+    # The notebook's own names may still point at modules from an earlier import.
+    held = [v for v in namespace.values() if isinstance(v, types.ModuleType)
+            and v.__name__.partition(".")[0] == "course_lib"]
+    candidates = {id(m): m for m in [*stale.values(), *held]}
+    result["replaced"] = _replaced(list(candidates.values()), fresh)
     namespace["checks"] = checks
     try:
-        outcome = eval(compile(args["expression"], "<exercise check>", "eval"), namespace)
+        outcome, error = eval(compile(args["expression"], "<exercise check>", "eval"), namespace), ""
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
-        return result | {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
+        outcome, error = None, f"{type(exc).__name__}: {exc}"
+    result["after"] = fingerprint(args["baseline"])
+    if error:
+        return result | {"status": "error", "message": error}
     check_result = sys.modules["course_lib.record"].CheckResult
     if type(outcome) is not check_result:
         return result | {"status": "error",
@@ -205,7 +219,7 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
 
 def main(action: str, args: dict[str, Any], nonce: str) -> None:
     if action == "fingerprint":
-        _emit({"action": action, **fingerprint()}, nonce)
+        _emit({"action": action, **fingerprint(args.get("baseline"))}, nonce)
     elif action == "check":
         _emit({"action": action, **run_check(args)}, nonce)
     else:

@@ -1,13 +1,14 @@
-"""Grade one student notebook: run it in its own kernel, then run the checks in grader cells.
+"""Grade one student notebook in its own kernel, with the checks in grader-owned cells.
 
-The student's cells run first, as "Run all" would (errors allowed, each cell
-under a time limit, the whole notebook under a budget). Then the grader adds
-cells of its own to the same kernel: each one re-imports ``course_lib`` from
-the course folder and evaluates an exercise's check expression from the
-*solution* notebook against the student's variables. Only the outputs of these
-cells count, and only when they carry the nonce the grader made for that cell:
-whatever the student's notebook printed, displayed or redefined earlier earns
-nothing. See ``docs/INSTRUCTORS.md`` for what this does and does not defend.
+The student's cells run as "Run all" would (errors allowed, each cell under a
+time limit, the whole notebook under a budget). Right after each exercise's
+cells the grader adds a cell of its own to the same kernel: it re-imports
+``course_lib`` from the course folder and evaluates the exercise's check
+expression from the *solution* notebook against the student's variables. Only
+the outputs of these cells count, and only when they carry the nonce the grader
+made for that cell: whatever the student's notebook printed, displayed or
+redefined earns nothing. See ``docs/INSTRUCTORS.md`` for what this does and
+does not defend.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.grading import analysis, kernel_code
-from course_lib.grading.submissions import LessonKey, Submission
+from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
 _TIMEOUT_ENAME = "CourseGraderTimeout"
+GRADER_TAG = "course-grader"
 _PING_TIMEOUT = 15
 _STARTUP_TIMEOUT = 120
 
@@ -112,7 +114,9 @@ class _Session:
             f"{{'__name__': '__course_grader__', 'ACTION': {action!r}, "
             f"'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
         )
-        cell = self.run(new_code_cell(source, metadata={"tags": ["course-grader"]}), timeout)
+        cell = self.run(new_code_cell(source, metadata={"tags": [GRADER_TAG]}), timeout)
+        # The saved copy shows what the cell did, not the grader's whole source.
+        cell.source = f"# course grader: {action} {args.get('exercise', '')}".rstrip()
         payloads = [
             output["data"][kernel_code.GRADER_MIME]
             for output in cell.get("outputs", [])
@@ -162,7 +166,7 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
             # notebook prints reaches the grader as cell outputs either way.
             with session.client.setup_kernel(env=kernel_env(options), cwd=cwd,
                                              stderr=subprocess.DEVNULL):
-                _grade_in_kernel(session, student_nb, key, layout, grade, results, options)
+                _Grading(session, student_nb, key, layout, grade, results, options).run()
         except _Stop as stop:
             stopped = str(stop)
             grade.problems.append(stopped)
@@ -183,57 +187,98 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
     return grade
 
 
-def _grade_in_kernel(session: _Session, student_nb: nbformat.NotebookNode, key: LessonKey,
-                     layout: analysis.Layout, grade: NotebookGrade,
-                     results: dict[str, dict[str, Any] | None], options: GradeOptions) -> None:
-    baseline = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
-    if baseline is None:
-        raise _Stop("the kernel could not run the grader's set-up cell")
-    _run_student_cells(session, student_nb, layout, grade, options)
-    grade.problems.extend(layout.errors_outside_exercises())
-    after_notebook = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
-    grade.problems.extend(analysis.tampering(baseline, after_notebook, "the notebook"))
-    root = str(config.project_root())
-    for position, exercise in enumerate(key.exercises):
-        args = {"exercise": exercise.number, "expression": exercise.check, "root": root,
-                "compare": position == 0}
-        result = session.grader("check", args, options.cell_timeout)
-        if session.timed_out():
-            results[exercise.number] = {"status": "timeout", "message": str(options.cell_timeout)}
-            session.ensure_alive(f"the check of exercise {exercise.number}")
-            continue
-        results[exercise.number] = result
-        if result and result.get("replaced"):
-            names = ", ".join(result["replaced"])
-            grade.problems.append(f"the notebook replaced course_lib code in memory ({names}); "
-                                  "the checks ran on a fresh copy from disk")
-    if after_notebook is not None:
-        after_checks = session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
-        grade.problems.extend(analysis.tampering(after_notebook, after_checks,
-                                                 "the student's code while it was checked"))
+class _Grading:
+    """Run the student's cells with the grader's checks in between, collecting findings.
 
+    Each exercise is checked right after its last cell in the student's notebook (where
+    its check cell stands in the lesson), so later cells cannot change what is checked;
+    an exercise whose heading the student removed is checked at the end.
+    """
 
-def _run_student_cells(session: _Session, student_nb: nbformat.NotebookNode,
-                       layout: analysis.Layout, grade: NotebookGrade, options: GradeOptions) -> None:
-    deadline = time.monotonic() + options.timeout
-    for index, cell in enumerate(student_nb.cells):
-        if cell.cell_type != "code":
-            session.nb.cells.append(cell)
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 1:
-            grade.problems.append(f"the notebook used up its time limit of {options.timeout} s; "
-                                  f"{layout.describe(index)} and the cells after it were not run")
+    def __init__(self, session: _Session, student_nb: nbformat.NotebookNode, key: LessonKey,
+                 layout: analysis.Layout, grade: NotebookGrade,
+                 results: dict[str, dict[str, Any] | None], options: GradeOptions):
+        self.session, self.student_nb, self.key, self.layout = session, student_nb, key, layout
+        self.grade, self.results, self.options = grade, results, options
+        self.baseline: dict[str, Any] = {}
+        self.replaced: set[str] = set()
+        self.tampering: list[str] = []
+
+    def run(self) -> None:
+        try:
+            baseline = self.session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+            if baseline is None:
+                raise _Stop("the kernel could not run the grader's set-up cell")
+            self.baseline = baseline
+            self._student_cells()
+            for exercise in self.key.exercises:
+                if exercise.number not in self.results:
+                    self._check(exercise)
+            self.grade.problems.extend(self.layout.errors_outside_exercises())
+            final = self.session.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
+            self._note_tampering(final, "the notebook")
+        finally:
+            if self.replaced:
+                self.grade.problems.append(
+                    f"the notebook replaced course_lib code in memory "
+                    f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk")
+            self.grade.problems.extend(self.tampering)
+
+    def _ids(self) -> dict[str, int]:
+        return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}
+
+    def _note_tampering(self, found: dict[str, Any] | None, who: str) -> None:
+        for finding in analysis.tampering(self.baseline, found, who):
+            if finding not in self.tampering:
+                self.tampering.append(finding)
+
+    def _student_cells(self) -> None:
+        due = self.layout.check_points()
+        exercises = {e.number: e for e in self.key.exercises}
+        deadline = time.monotonic() + self.options.timeout
+        for index, cell in enumerate(self.student_nb.cells):
+            if cell.cell_type != "code":
+                self.session.nb.cells.append(cell)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 1:
+                self.grade.problems.append(
+                    f"the notebook used up its time limit of {self.options.timeout} s; "
+                    f"{self.layout.describe(index)} and the cells after it were not run")
+                return
+            limit = int(min(self.options.cell_timeout, remaining))
+            executed = self.session.run(cell, limit)
+            if self.session.timed_out():
+                self.grade.problems.append(f"{self.layout.describe(index)} did not finish within "
+                                           f"{limit} s and was interrupted")
+                self.layout.timed_out.add(index)
+                self.session.ensure_alive(self.layout.describe(index))
+            else:
+                self.layout.record_outputs(index, executed)
+            for number in due.get(index, []):
+                if number in exercises:
+                    self._check(exercises[number])
+
+    def _check(self, exercise: ExerciseKey) -> None:
+        args = {"exercise": exercise.number, "expression": exercise.check,
+                "root": str(config.project_root()), "baseline": self._ids()}
+        result = self.session.grader("check", args, self.options.cell_timeout)
+        if self.session.timed_out():
+            self.results[exercise.number] = {"status": "timeout",
+                                             "message": str(self.options.cell_timeout)}
+            self.session.ensure_alive(f"the check of exercise {exercise.number}")
             return
-        limit = int(min(options.cell_timeout, remaining))
-        executed = session.run(cell, limit)
-        if session.timed_out():
-            grade.problems.append(f"{layout.describe(index)} did not finish within {limit} s "
-                                  "and was interrupted")
-            layout.timed_out.add(index)
-            session.ensure_alive(layout.describe(index))
-        else:
-            layout.record_outputs(index, executed)
+        self.results[exercise.number] = result
+        if result is None:
+            return
+        self.replaced.update(result.get("replaced", []))
+        before, after = result.get("before"), result.get("after")
+        self._note_tampering(before, "the notebook")
+        if before is not None and after is not None:  # only what changed during the check
+            during = {"entries": {k: v for k, v in after["entries"].items()
+                                  if before["entries"].get(k) != v},
+                      "threads": [t for t in after["threads"] if t not in before["threads"]]}
+            self._note_tampering(during, "the student's code, while it was checked,")
 
 
 def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions) -> None:
