@@ -170,24 +170,44 @@ def _make_submissions(folder):
     return expected
 
 
-@pytest.mark.timeout(900)
+def _grade(submissions, output, *options):
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "grade", str(submissions), "--output", str(output),
+         *options],
+        capture_output=True, text=True, cwd=ROOT, timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with (output / "grades.csv").open(newline="", encoding="utf-8") as handle:
+        rows = [tuple(row) for row in csv.reader(handle)]
+    assert rows[0] == ("student", "lesson", "exercise", "passed", "message")
+    return result, rows[1:]
+
+
+@pytest.mark.timeout(1500)
 def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     expected = _make_submissions(submissions)
     output = tmp_path / "grades"
-    result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "grade", str(submissions), "--output", str(output),
-         "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400"],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    with (output / "grades.csv").open(newline="", encoding="utf-8") as handle:
-        got = [tuple(row) for row in csv.reader(handle)]
-    assert got[0] == ("student", "lesson", "exercise", "passed", "message")
-    assert got[1:] == expected
+    result, rows = _grade(submissions, output, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400")
+    assert rows == expected
     summary = (output / "summary.csv").read_text(encoding="utf-8").splitlines()
     assert summary == [f"student,{LESSON},total,notes", "alice,4/4,4/4,", "bob,0/4,0/4,",
                        "carol,2/4,2/4,2", "dave,0/4,0/4,2", "erin,3/4,3/4,1", "frank,0/4,0/4,2"]
     assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()
     assert "alice" in result.stdout and "4/4" in result.stdout
+
+
+OTHER_LESSONS = [p for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) if p.stem != LESSON]
+
+
+@pytest.mark.skipif(not OTHER_LESSONS, reason="lesson 01 is the only lesson")
+@pytest.mark.timeout(1500)
+def test_the_grader_gives_every_solution_full_marks_and_no_finding(tmp_path):
+    """The grader never fails a right answer (lesson 01's is alice's, above)."""
+    (tmp_path / "teacher").mkdir()
+    for solution in OTHER_LESSONS:
+        (tmp_path / "teacher" / solution.name).write_bytes(solution.read_bytes())
+    _, rows = _grade(tmp_path, tmp_path / "grades")
+    assert {row[1] for row in rows} == {p.stem for p in OTHER_LESSONS}
+    assert all(row[3] == "True" and row[2] != "notebook" for row in rows), rows
