@@ -81,12 +81,24 @@ def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, p
 @pytest.mark.parametrize("text, reason", [
     ('{"cells": [', "not valid JSON (Expecting value at line 1, column 12)"),
     ("[1, 2]", "JSON, but not a notebook (no cells)"),
-    ('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "not a valid notebook"),
+    ('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+     "not a valid notebook (its cells are not a list)"),
+    ('{"cells": [{"cell_type": "widget"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+     "not a valid notebook (cell 1 has no known type)"),
 ])
 def test_unreadable_notebooks_give_a_short_reason(tmp_path, text, reason):
     (tmp_path / "x.ipynb").write_text(text)
     with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         analysis.read_notebook(tmp_path / "x.ipynb")
+
+
+def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_path):
+    # No cell ids, no metadata, no outputs: nbformat's schema says no, Jupyter runs it.
+    text = ('{"cells": [{"cell_type": "code", "source": ["x = 1\\n", "y = 2"]}], '
+            '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (tmp_path / "x.ipynb").write_text(text)
+    nb = analysis.read_notebook(tmp_path / "x.ipynb")
+    assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].outputs == []
 
 
 def _student_nb():

@@ -159,7 +159,7 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
     grade.problems.extend(layout.check_cell_problems())
     results: dict[str, dict[str, Any] | None] = {}
     stopped = ""
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
+    with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
         session = _Session(student_nb, options, cwd)
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
@@ -285,5 +285,8 @@ def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: G
     if options.executed_dir is None or not nb.cells:
         return
     folder = options.executed_dir / submission.student
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / submission.path.name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / submission.path.name)
+    except (OSError, ValueError):  # the copy is for reading only; grading goes on without it
+        pass
