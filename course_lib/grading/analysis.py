@@ -67,7 +67,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if not isinstance(content.get("metadata"), dict):
         content["metadata"] = {}
     content["nbformat"] = 4
-    content.setdefault("nbformat_minor", 5)
+    content["nbformat_minor"] = 5  # cell ids, as added above
     return nbformat.from_dict(content)
 
 
