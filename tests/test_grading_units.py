@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_lib.grading import analysis, kernel_code, submissions, tables
-from course_lib.grading.session import ExerciseResult, GradeOptions, NotebookGrade, kernel_env
+from course_lib.grading.execute import ExerciseResult, GradeOptions, NotebookGrade, kernel_env
 from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
 
 LESSONS = ["01_pixels", "02_pipelines", "03_cnn_layers"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from course_lib.grading.session import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.grading.execute import GradeOptions, NotebookGrade, grade_notebook
 from course_lib.grading.submissions import answer_keys, find_submissions
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")

@@ -66,7 +66,7 @@ class _Stop(Exception):
     """The kernel can no longer run anything: stop and report ``reason``."""
 
 
-class _Session:
+class _KernelRun:
     """One kernel running one student notebook plus the grader's own cells."""
 
     def __init__(self, student_nb: nbformat.NotebookNode, options: GradeOptions, cwd: str):
@@ -160,13 +160,13 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
     results: dict[str, dict[str, Any] | None] = {}
     stopped = ""
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
-        session = _Session(student_nb, options, cwd)
+        kernel = _KernelRun(student_nb, options, cwd)
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
-            with session.client.setup_kernel(env=kernel_env(options), cwd=cwd,
+            with kernel.client.setup_kernel(env=kernel_env(options), cwd=cwd,
                                              stderr=subprocess.DEVNULL):
-                _Grading(session, student_nb, key, layout, grade, results, options).run()
+                _Grading(kernel, student_nb, key, layout, grade, results, options).run()
         except _Stop as stop:
             stopped = str(stop)
             grade.problems.append(stopped)
@@ -174,7 +174,7 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
             stopped = f"the notebook could not be run ({analysis.first_line(exc)})"
             grade.problems.append(stopped)
         finally:
-            _save_executed(session.nb, submission, options)
+            _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
         passed, message = analysis.exercise_result(exercise, results.get(exercise.number),
                                                    layout, stopped)
@@ -195,10 +195,10 @@ class _Grading:
     an exercise whose heading the student removed is checked at the end.
     """
 
-    def __init__(self, session: _Session, student_nb: nbformat.NotebookNode, key: LessonKey,
+    def __init__(self, kernel: _KernelRun, student_nb: nbformat.NotebookNode, key: LessonKey,
                  layout: analysis.Layout, grade: NotebookGrade,
                  results: dict[str, dict[str, Any] | None], options: GradeOptions):
-        self.session, self.student_nb, self.key, self.layout = session, student_nb, key, layout
+        self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
         self.grade, self.results, self.options = grade, results, options
         self.baseline: dict[str, Any] = {}
         self.replaced: set[str] = set()
@@ -206,7 +206,7 @@ class _Grading:
 
     def run(self) -> None:
         try:
-            baseline = self.session.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+            baseline = self.kernel.grader("fingerprint", {}, _STARTUP_TIMEOUT)
             if baseline is None:
                 raise _Stop("the kernel could not run the grader's set-up cell")
             self.baseline = baseline
@@ -215,7 +215,7 @@ class _Grading:
                 if exercise.number not in self.results:
                     self._check(exercise)
             self.grade.problems.extend(self.layout.errors_outside_exercises())
-            final = self.session.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
+            final = self.kernel.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
             self._note_tampering(final, "the notebook")
         finally:
             if self.replaced:
@@ -238,7 +238,7 @@ class _Grading:
         deadline = time.monotonic() + self.options.timeout
         for index, cell in enumerate(self.student_nb.cells):
             if cell.cell_type != "code":
-                self.session.nb.cells.append(cell)
+                self.kernel.nb.cells.append(cell)
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 1:
@@ -247,12 +247,12 @@ class _Grading:
                     f"{self.layout.describe(index)} and the cells after it were not run")
                 return
             limit = int(min(self.options.cell_timeout, remaining))
-            executed = self.session.run(cell, limit)
-            if self.session.timed_out():
+            executed = self.kernel.run(cell, limit)
+            if self.kernel.timed_out():
                 self.grade.problems.append(f"{self.layout.describe(index)} did not finish within "
                                            f"{limit} s and was interrupted")
                 self.layout.timed_out.add(index)
-                self.session.ensure_alive(self.layout.describe(index))
+                self.kernel.ensure_alive(self.layout.describe(index))
             else:
                 self.layout.record_outputs(index, executed)
             for number in due.get(index, []):
@@ -262,11 +262,11 @@ class _Grading:
     def _check(self, exercise: ExerciseKey) -> None:
         args = {"exercise": exercise.number, "expression": exercise.check,
                 "root": str(config.project_root()), "baseline": self._ids()}
-        result = self.session.grader("check", args, self.options.cell_timeout)
-        if self.session.timed_out():
+        result = self.kernel.grader("check", args, self.options.cell_timeout)
+        if self.kernel.timed_out():
             self.results[exercise.number] = {"status": "timeout",
                                              "message": str(self.options.cell_timeout)}
-            self.session.ensure_alive(f"the check of exercise {exercise.number}")
+            self.kernel.ensure_alive(f"the check of exercise {exercise.number}")
             return
         self.results[exercise.number] = result
         if result is None:
