@@ -1,6 +1,9 @@
 # Image classification, pixels to production: the course's commands.
 #   make course   execute every lesson (full mode; COURSE_FAST=1 for a quick run)
-#   make test     the whole test suite, offline, in fast mode (what CI runs)
+#                 and write build/report.md and build/report.html
+#   make test     lint, then the whole test suite, offline, in fast mode (what CI runs)
+#   make grade DIR=submissions/   grade students' notebooks into build/grades/
+#   make doctor   check that this machine is ready for the course
 # Each target sets itself up first: .venv, the course package, the Jupyter
 # kernel and, when run as root on Debian/Ubuntu, the Fashion-MNIST package.
 
@@ -14,10 +17,10 @@ KERNEL := image-course
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup data course test notebooks lab lint bench clean
+.PHONY: help setup data course test grade doctor notebooks lab lint bench clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,9p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,17 +42,34 @@ data:
 
 setup: $(STAMP) data
 
+LINTED := course_lib tests bench solutions notebooks
+
 course: setup
-	$(PY) -m course_lib.cli run
+	$(PY) -m course_lib.cli run --report build/report.md
 
 test: setup
+	$(VENV)/bin/ruff check $(LINTED)
 	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+# Checked before anything is set up, so a missing DIR fails at once.
+ifneq ($(filter grade,$(MAKECMDGOALS)),)
+ifeq ($(strip $(DIR)),)
+$(error usage: make grade DIR=path/to/submissions   (writes build/grades/grades.csv))
+endif
+endif
+
+grade: setup
+	$(PY) -m course_lib.cli grade "$(DIR)"
+
+doctor: $(STAMP)
+	$(PY) -m course_lib.cli doctor
 
 notebooks: $(STAMP)
 	$(PY) -m course_lib.cli notebooks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check course_lib tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(PY) -m course_lib.cli notebooks --check
 
 # Speed and accuracy figures, measured on this machine: never part of `make test`.
 bench: setup

@@ -1,4 +1,4 @@
-"""The ``course`` command: run lessons, build student notebooks, strip, register the kernel."""
+"""The ``course`` command: run lessons, grade submissions, build student notebooks, check set-up."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("lessons", nargs="*", type=Path, help="notebooks (default: solutions/*)")
     run.add_argument("--output", type=Path, default=config.build_dir() / "executed")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    run.add_argument("--report", type=Path, default=config.build_dir() / "report.md",
+                     help="run report (also .html and .json next to it; default: build/report.md)")
 
     nbs = sub.add_parser("notebooks", help="write notebooks/ from solutions/")
     nbs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
@@ -27,6 +29,25 @@ def main(argv: list[str] | None = None) -> int:
     strip.add_argument("paths", nargs="+", type=Path)
 
     sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
+    doctor = sub.add_parser("doctor",
+                            help="check Python, TensorFlow, the kernel, data, weights, disk, memory")
+    doctor.add_argument("--skip", action="append", default=[], metavar="CHECK",
+                        help="leave out a check (python, tensorflow, kernel, dataset, weights, "
+                             "disk, memory); repeatable")
+
+    grade = sub.add_parser("grade", help="grade a folder of student notebooks into grades.csv")
+    grade.add_argument("submissions", type=Path,
+                       help="folder of notebooks: STUDENT/NN_topic.ipynb or STUDENT_NN_topic.ipynb")
+    grade.add_argument("--output", type=Path, default=config.build_dir() / "grades",
+                       help="where grades.csv, summary.csv and executed/ go (default: build/grades)")
+    grade.add_argument("--timeout", type=int, default=600,
+                       help="seconds for all of one notebook's cells (default: 600)")
+    grade.add_argument("--cell-timeout", type=int, default=120,
+                       help="seconds for any one cell, and for each check (default: 120)")
+    grade.add_argument("--full", action="store_true",
+                       help="run lessons in full mode (default: fast mode, COURSE_FAST=1)")
+    grade.add_argument("--solutions", type=Path, default=config.project_root() / "solutions",
+                       help="the lessons whose checks are used (default: solutions/)")
 
     download = sub.add_parser("download", help="fetch datasets into the cache (for offline use)")
     download.add_argument("names", nargs="*", metavar="NAME",
@@ -39,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         return _notebooks(args.check)
     if args.command == "kernel":
         return _kernel()
+    if args.command == "doctor":
+        from course_lib import doctor
+
+        unknown = sorted(set(args.skip) - set(doctor.check_names()))
+        if unknown:
+            print(f"course doctor: unknown check {', '.join(unknown)}; choose from "
+                  f"{', '.join(doctor.check_names())}", file=sys.stderr)
+            return 2
+        return doctor.main(args.skip)
+    if args.command == "grade":
+        return _grade(args)
     if args.command == "download":
         return _download(args.names or ["fashion-mnist"])
     return _strip(args.paths)
@@ -56,7 +88,45 @@ def _run(args: argparse.Namespace) -> int:
     runs = runner.run_lessons(lessons, args.output, args.timeout)
     print()
     print(runner.format_table(runs))
+    from course_lib import report
+
+    env = report.Environment.current(runner.mode(), config.project_root())
+    written = report.write(runs, args.report, env, config.project_root())
+    print(f"\nreport: {', '.join(str(p) for p in written)}")
     return 0 if runs and all(r.ok for r in runs) else 1
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from course_lib import grading
+
+    if not args.submissions.is_dir():
+        print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
+        return 2
+    keys = grading.answer_keys(args.solutions)
+    if not grading.find_submissions(args.submissions, list(keys)):
+        print(f"course grade: no .ipynb files under {args.submissions}", file=sys.stderr)
+        return 2
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(config.KERNEL_NAME)
+    except NoSuchKernel:
+        print(f"course grade: the Jupyter kernel {config.KERNEL_NAME!r} is not registered; "
+              "run `course kernel` (or `make setup`) first", file=sys.stderr)
+        return 2
+    options = grading.GradeOptions(timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                   fast=not args.full, executed_dir=args.output / "executed")
+    print(f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "
+          f"(at most {args.timeout} s per notebook, {args.cell_timeout} s per cell)")
+    rows = grading.rows_of(grading.grade_folder(args.submissions, args.solutions, options))
+    exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
+    grading.write_grades_csv(rows, args.output / "grades.csv")
+    grading.write_summary_csv(rows, exercises, args.output / "summary.csv")
+    print()
+    print(grading.format_summary(rows, exercises))
+    print(f"\nwrote {args.output / 'grades.csv'} and {args.output / 'summary.csv'}; "
+          f"executed notebooks in {args.output / 'executed'}")
+    return 0
 
 
 def _notebooks(check: bool) -> int:

@@ -283,3 +283,13 @@ def make_image_folder(
     for i in indices:
         Image.fromarray(x[i]).save(root / folders[y[i]] / f"{i:0{width}d}.png")
     return root
+
+
+def offline_location(name: str) -> Path | None:
+    """Where dataset ``name`` (``"fashion-mnist"``, ``"mnist"``, ``"cifar10"``) can be loaded
+    from without a download: the course cache or, for Fashion-MNIST, the Debian package.
+    None when the loader would have to download it."""
+    from course_lib.downloads import find_offline
+
+    offline = [DEBIAN_FASHION_MNIST_DIR] if name == "fashion-mnist" else []
+    return find_offline(name, config.data_dir() / name, offline)

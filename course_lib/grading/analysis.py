@@ -1,0 +1,195 @@
+"""What the grader makes of a student notebook's structure and of the grader cells' results."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from course_lib import notebooks
+from course_lib.grading.submissions import ExerciseKey, LessonKey
+
+TAMPERING = "tampering:"
+# NumPy's and Python's own functions must never change; other hooks (sys, IPython) are
+# rebound by libraries too, so only replacements the notebook defined count there.
+_STRICT = ("numpy.", "builtins.")
+_LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
+_SHOWN_NAMES = 6
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``, validated; ValueError with a short reason otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError("not a text file") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(content, dict) or "cells" not in content:
+        raise ValueError("JSON, but not a notebook (no cells)")
+    version = content.get("nbformat", 4)
+    if not isinstance(version, int):
+        raise ValueError("not a valid notebook (no format version)")
+    if version < 4:  # old formats go through nbformat's converter
+        try:
+            return nbformat.reads(text, as_version=4)
+        except Exception as exc:  # nbformat's conversion errors
+            raise ValueError(f"not a valid notebook ({first_line(exc)})") from None
+    # Only what running it needs: editors other than Jupyter write notebooks that fail
+    # nbformat's strict schema (no cell ids, no metadata) yet run perfectly well.
+    cells = content["cells"]
+    if not isinstance(cells, list):
+        raise ValueError("not a valid notebook (its cells are not a list)")
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise ValueError(f"not a valid notebook (cell {number} has no known type)")
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise ValueError(f"not a valid notebook (cell {number} has no text)")
+        cell["source"] = source
+        cell.setdefault("id", f"cell-{number}")
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None  # run afresh anyway
+    if not isinstance(content.get("metadata"), dict):
+        content["metadata"] = {}
+    content["nbformat"] = 4
+    content["nbformat_minor"] = 5  # cell ids, as added above
+    return nbformat.from_dict(content)
+
+
+@dataclass
+class Layout:
+    """Where a student notebook's exercises are, and what its cells raised."""
+
+    nb: nbformat.NotebookNode
+    key: LessonKey
+    region: dict[int, str] = field(default_factory=dict)  # code cell index -> exercise number
+    errors: dict[int, tuple[str, str]] = field(default_factory=dict)
+    timed_out: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, nb: nbformat.NotebookNode, key: LessonKey) -> Layout:
+        layout = cls(nb, key)
+        current = None
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                found = notebooks.exercises(nbformat.v4.new_notebook(cells=[cell]))
+                current = found[-1].number if found else None
+            elif cell.cell_type == "code" and current:
+                layout.region[index] = current
+        return layout
+
+    def check_points(self) -> dict[int, list[str]]:
+        """Cell index -> the exercises to check right after that cell (each one's last cell)."""
+        last: dict[str, int] = {}
+        for index, number in self.region.items():
+            last[number] = max(index, last.get(number, index))
+        due: dict[int, list[str]] = {}
+        for number, index in last.items():
+            due.setdefault(index, []).append(number)
+        return due
+
+    def describe(self, index: int) -> str:
+        lines = [line for line in self.nb.cells[index].source.splitlines() if line.strip()]
+        start = lines[0].strip() if lines else ""
+        start = start if len(start) <= 40 else start[:39] + "…"
+        return f'cell {index + 1} ("{start}")'
+
+    def record_outputs(self, index: int, cell: nbformat.NotebookNode) -> None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                self.errors[index] = (output.get("ename", ""), _short(output.get("evalue", "")))
+                return
+
+    def errors_outside_exercises(self) -> list[str]:
+        outside = [i for i in sorted(self.errors) if i not in self.region]
+        if not outside:
+            return []
+        ename, evalue = self.errors[outside[0]]
+        more = len(outside) - 1
+        more_text = (f"; {more} more cell{'s' if more > 1 else ''} outside the exercises "
+                     f"raised an error too") if more else ""
+        return [f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more_text}"]
+
+    def exercise_trouble(self, number: str) -> str:
+        """What went wrong in the student's own cells of exercise ``number``, if anything."""
+        for index, exercise in self.region.items():
+            if exercise != number:
+                continue
+            if index in self.timed_out:
+                return "the exercise's cells timed out"
+            if index in self.errors:
+                ename, evalue = self.errors[index]
+                return f"the exercise cell raised {ename}: {evalue}"
+        return ""
+
+    def check_cell_problems(self) -> list[str]:
+        problems = []
+        code = [cell.source for cell in self.nb.cells if cell.cell_type == "code"]
+        for exercise in self.key.exercises:
+            call = f"checks.exercise_{exercise.number.replace('.', '_')}("
+            calls = [source.strip() for source in code if call in source]
+            if not calls:
+                problems.append(f"the check cell of exercise {exercise.number} was deleted; "
+                                "the grader ran the check itself")
+            elif exercise.check not in calls:
+                problems.append(f"the check cell of exercise {exercise.number} was changed; "
+                                "the grader ran the original check")
+        return problems
+
+
+def exercise_result(exercise: ExerciseKey, result: dict[str, Any] | None, layout: Layout,
+                    stopped: str = "") -> tuple[bool, str]:
+    """(passed, message) for one exercise from its grader cell's payload."""
+    if result is None:
+        return False, f"check did not run: {stopped or 'the grader cell gave no result'}"
+    status, message = result.get("status"), str(result.get("message", ""))
+    if status == "passed":
+        return True, message
+    if status == "failed":
+        return False, message
+    if status == "timeout":
+        message = f"it did not finish within {message} s"
+    trouble = layout.exercise_trouble(exercise.number)
+    return False, f"check did not run: {message}" + (f"; {trouble}" if trouble else "")
+
+
+def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: str) -> list[str]:
+    """A ``tampering:`` finding if ``after`` differs from ``before`` in what checks rely on."""
+    if before is None or after is None:
+        return [f"{TAMPERING} the grader could not inspect the kernel after {who} ran"]
+    old, new = before.get("entries", {}), after.get("entries", {})
+    changed = sorted(
+        name for name, (identity, made_by_notebook) in new.items()
+        if name in old and old[name][0] != identity and name not in _LIBRARY_SWAPS
+        and (made_by_notebook or name.startswith(_STRICT))
+    )
+    findings = []
+    if changed:
+        shown = ", ".join(changed[:_SHOWN_NAMES]) + (" …" if changed[_SHOWN_NAMES:] else "")
+        findings.append(f"{TAMPERING} {who} changed {shown}")
+    threads = [t for t in after.get("threads", []) if t not in before.get("threads", [])]
+    if threads:
+        findings.append(f"{TAMPERING} threads started by {who} are still running "
+                        f"({', '.join(threads)})")
+    return findings
+
+
+def _short(text: str) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text)).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= 120 else line[:119] + "…"

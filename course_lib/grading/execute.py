@@ -1,0 +1,292 @@
+"""Grade one student notebook in its own kernel, with the checks in grader-owned cells.
+
+The student's cells run as "Run all" would (errors allowed, each cell under a
+time limit, the whole notebook under a budget). Right after each exercise's
+cells the grader adds a cell of its own to the same kernel: it re-imports
+``course_lib`` from the course folder and evaluates the exercise's check
+expression from the *solution* notebook against the student's variables. Only
+the outputs of these cells count, and only when they carry the nonce the grader
+made for that cell: whatever the student's notebook printed, displayed or
+redefined earns nothing. See ``docs/INSTRUCTORS.md`` for what this does and
+does not defend.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from course_lib import config
+from course_lib.grading import analysis, kernel_code
+from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
+
+_KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
+_TIMEOUT_ENAME = "CourseGraderTimeout"
+GRADER_TAG = "course-grader"
+_PING_TIMEOUT = 15
+_STARTUP_TIMEOUT = 120
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    passed: bool
+    message: str
+
+
+@dataclass
+class GradeOptions:
+    """Time limits (seconds) and mode for grading."""
+
+    timeout: int = 600  # the student's cells, all together
+    cell_timeout: int = 120  # any one cell, and each check
+    fast: bool = True  # COURSE_FAST=1 in the student's kernel
+    kernel_name: str = config.KERNEL_NAME
+    executed_dir: Path | None = None  # keep each executed notebook here
+
+
+@dataclass
+class NotebookGrade:
+    submission: Submission
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notebook-level findings
+    seconds: float = 0.0
+
+
+class _Stop(Exception):
+    """The kernel can no longer run anything: stop and report ``reason``."""
+
+
+class _KernelRun:
+    """One kernel running one student notebook plus the grader's own cells."""
+
+    def __init__(self, student_nb: nbformat.NotebookNode, options: GradeOptions, cwd: str):
+        from nbclient import NotebookClient
+
+        self.nb = new_notebook(metadata=student_nb.metadata)
+        self.options = options
+        self.timeouts: list[int] = []  # indexes in self.nb of cells that timed out
+        self.client = NotebookClient(
+            self.nb,
+            kernel_name=options.kernel_name,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": "time limit", "traceback": []},
+            startup_timeout=_STARTUP_TIMEOUT,
+            shutdown_kernel="immediate",
+            record_timing=False,
+            resources={"metadata": {"path": cwd}},
+            on_cell_error=self._on_error,
+        )
+
+    def _on_error(self, cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        if execute_reply["content"].get("ename") == _TIMEOUT_ENAME:
+            self.timeouts.append(cell_index)
+
+    def run(self, cell: nbformat.NotebookNode, timeout: float) -> nbformat.NotebookNode:
+        from nbclient.exceptions import DeadKernelError
+
+        self.nb.cells.append(cell)
+        self.client.timeout = max(1, int(timeout))
+        try:
+            return self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        except DeadKernelError:
+            raise _Stop("the kernel died (the notebook ran out of memory or ended the process)"
+                        ) from None
+
+    def timed_out(self) -> bool:
+        return bool(self.timeouts) and self.timeouts[-1] == len(self.nb.cells) - 1
+
+    def grader(self, action: str, args: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Run one grader cell; its payload, or None if it produced no trustworthy one."""
+        nonce = secrets.token_hex(16)
+        source = (
+            f"exec(compile({_KERNEL_SOURCE!r}, 'course-grader', 'exec'), "
+            f"{{'__name__': '__course_grader__', 'ACTION': {action!r}, "
+            f"'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
+        )
+        cell = self.run(new_code_cell(source, metadata={"tags": [GRADER_TAG]}), timeout)
+        # The saved copy shows what the cell did, not the grader's whole source.
+        cell.source = f"# course grader: {action} {args.get('exercise', '')}".rstrip()
+        payloads = [
+            output["data"][kernel_code.GRADER_MIME]
+            for output in cell.get("outputs", [])
+            if kernel_code.GRADER_MIME in output.get("data", {})
+        ]
+        genuine = [p for p in payloads if isinstance(p, dict) and p.get("nonce") == nonce]
+        if len(payloads) != 1 or len(genuine) != 1 or genuine[0].get("action") != action:
+            return None
+        return genuine[0]
+
+    def ensure_alive(self, after: str) -> None:
+        """After a timeout: stop unless the kernel answers again."""
+        if self.grader("ping", {}, _PING_TIMEOUT) is None:
+            raise _Stop(f"{after} did not stop when interrupted; nothing after it could run")
+
+
+def kernel_env(options: GradeOptions) -> dict[str, str]:
+    """The student's kernel environment: the course's own course_lib first, fast mode set."""
+    env = dict(os.environ)
+    root = str(config.project_root())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if options.fast:
+        env["COURSE_FAST"] = "1"
+    else:
+        env.pop("COURSE_FAST", None)
+    return env
+
+
+def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions) -> NotebookGrade:
+    """Grade one notebook; never raises for anything the notebook does."""
+    started = time.perf_counter()
+    grade = NotebookGrade(submission)
+    try:
+        student_nb = analysis.read_notebook(submission.path)
+    except (OSError, ValueError) as exc:
+        grade.problems.append(f"could not read the notebook: {analysis.first_line(exc)}")
+        return grade
+    layout = analysis.Layout.of(student_nb, key)
+    grade.problems.extend(layout.check_cell_problems())
+    results: dict[str, dict[str, Any] | None] = {}
+    stopped = ""
+    with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
+        kernel = _KernelRun(student_nb, options, cwd)
+        try:
+            # The kernel's own stderr is TensorFlow's start-up chatter; what the
+            # notebook prints reaches the grader as cell outputs either way.
+            with kernel.client.setup_kernel(env=kernel_env(options), cwd=cwd,
+                                             stderr=subprocess.DEVNULL):
+                _Grading(kernel, student_nb, key, layout, grade, results, options).run()
+        except _Stop as stop:
+            stopped = str(stop)
+            grade.problems.append(stopped)
+        except Exception as exc:  # the kernel failed to start, or the connection broke
+            stopped = f"the notebook could not be run ({analysis.first_line(exc)})"
+            grade.problems.append(stopped)
+        finally:
+            _save_executed(kernel.nb, submission, options)
+    for exercise in key.exercises:
+        passed, message = analysis.exercise_result(exercise, results.get(exercise.number),
+                                                   layout, stopped)
+        grade.exercises.append(ExerciseResult(exercise.number, passed, message))
+    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
+        for result in grade.exercises:
+            result.passed = False
+            result.message = f"not credited, the notebook tampers with grading; {result.message}"
+    grade.seconds = time.perf_counter() - started
+    return grade
+
+
+class _Grading:
+    """Run the student's cells with the grader's checks in between, collecting findings.
+
+    Each exercise is checked right after its last cell in the student's notebook (where
+    its check cell stands in the lesson), so later cells cannot change what is checked;
+    an exercise whose heading the student removed is checked at the end.
+    """
+
+    def __init__(self, kernel: _KernelRun, student_nb: nbformat.NotebookNode, key: LessonKey,
+                 layout: analysis.Layout, grade: NotebookGrade,
+                 results: dict[str, dict[str, Any] | None], options: GradeOptions):
+        self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
+        self.grade, self.results, self.options = grade, results, options
+        self.baseline: dict[str, Any] = {}
+        self.replaced: set[str] = set()
+        self.tampering: list[str] = []
+
+    def run(self) -> None:
+        try:
+            baseline = self.kernel.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+            if baseline is None:
+                raise _Stop("the kernel could not run the grader's set-up cell")
+            self.baseline = baseline
+            self._student_cells()
+            for exercise in self.key.exercises:
+                if exercise.number not in self.results:
+                    self._check(exercise)
+            self.grade.problems.extend(self.layout.errors_outside_exercises())
+            final = self.kernel.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
+            self._note_tampering(final, "the notebook")
+        finally:
+            if self.replaced:
+                self.grade.problems.append(
+                    f"the notebook replaced course_lib code in memory "
+                    f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk")
+            self.grade.problems.extend(self.tampering)
+
+    def _ids(self) -> dict[str, int]:
+        return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}
+
+    def _note_tampering(self, found: dict[str, Any] | None, who: str) -> None:
+        for finding in analysis.tampering(self.baseline, found, who):
+            if finding not in self.tampering:
+                self.tampering.append(finding)
+
+    def _student_cells(self) -> None:
+        due = self.layout.check_points()
+        exercises = {e.number: e for e in self.key.exercises}
+        deadline = time.monotonic() + self.options.timeout
+        for index, cell in enumerate(self.student_nb.cells):
+            if cell.cell_type != "code":
+                self.kernel.nb.cells.append(cell)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 1:
+                self.grade.problems.append(
+                    f"the notebook used up its time limit of {self.options.timeout} s; "
+                    f"{self.layout.describe(index)} and the cells after it were not run")
+                return
+            limit = int(min(self.options.cell_timeout, remaining))
+            executed = self.kernel.run(cell, limit)
+            if self.kernel.timed_out():
+                self.grade.problems.append(f"{self.layout.describe(index)} did not finish within "
+                                           f"{limit} s and was interrupted")
+                self.layout.timed_out.add(index)
+                self.kernel.ensure_alive(self.layout.describe(index))
+            else:
+                self.layout.record_outputs(index, executed)
+            for number in due.get(index, []):
+                if number in exercises:
+                    self._check(exercises[number])
+
+    def _check(self, exercise: ExerciseKey) -> None:
+        args = {"exercise": exercise.number, "expression": exercise.check,
+                "root": str(config.project_root()), "baseline": self._ids()}
+        result = self.kernel.grader("check", args, self.options.cell_timeout)
+        if self.kernel.timed_out():
+            self.results[exercise.number] = {"status": "timeout",
+                                             "message": str(self.options.cell_timeout)}
+            self.kernel.ensure_alive(f"the check of exercise {exercise.number}")
+            return
+        self.results[exercise.number] = result
+        if result is None:
+            return
+        self.replaced.update(result.get("replaced", []))
+        before, after = result.get("before"), result.get("after")
+        self._note_tampering(before, "the notebook")
+        if before is not None and after is not None:  # only what changed during the check
+            during = {"entries": {k: v for k, v in after["entries"].items()
+                                  if before["entries"].get(k) != v},
+                      "threads": [t for t in after["threads"] if t not in before["threads"]]}
+            self._note_tampering(during, "the student's code, while it was checked,")
+
+
+def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions) -> None:
+    if options.executed_dir is None or not nb.cells:
+        return
+    folder = options.executed_dir / submission.student
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / submission.path.name)
+    except (OSError, ValueError):  # the copy is for reading only; grading goes on without it
+        pass

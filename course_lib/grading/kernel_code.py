@@ -1,0 +1,230 @@
+"""Code that the grader runs inside a student's kernel, in cells the student never saw.
+
+The grader does not import this module in the kernel (the student could have
+replaced it there): it sends this file's *text* as the source of each of its own
+cells, executed by ``exec`` in a private namespace holding ``ACTION``, ``ARGS``
+and ``NONCE``. Every cell emits exactly one JSON output of type
+:data:`GRADER_MIME` carrying the cell's fresh random ``NONCE``; the grader
+process reads only those outputs of its own cells.
+
+Actions:
+
+``fingerprint``
+    Identities of the objects a check's outcome depends on beyond course_lib
+    (NumPy and built-in functions, ``sys`` hooks, IPython's input transformers,
+    event callbacks and display machinery), plus threads started by notebook
+    code. Taken in full before the student's cells run; later, given that
+    baseline, only what has changed since.
+``check``
+    Drop every ``course_lib`` module from ``sys.modules``, import the package
+    afresh from the course's own folder, report which course_lib functions the
+    notebook had replaced in memory, and evaluate one exercise's check
+    expression (taken from the solution notebook) against the student's
+    variables, with a fingerprint just before and just after.
+``ping``
+    Answers at once: tells the grader the kernel recovered after an interrupt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GRADER_MIME = "application/vnd.course.grader+json"
+
+
+def _emit(payload: dict[str, Any], nonce: str) -> None:
+    from IPython.display import display
+
+    display({GRADER_MIME: {"nonce": nonce, **payload}}, raw=True)
+
+
+def made_here(obj: Any) -> bool:
+    """True for code the notebook itself defined (or exec'd), False for library code."""
+    import functools
+    import inspect
+
+    if inspect.isclass(obj):
+        return obj.__module__ == "__main__"
+    func = getattr(obj, "__func__", obj)
+    while isinstance(func, functools.partial):
+        func = func.func
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        return getattr(func, "__module__", None) == "__main__" or code.co_filename.startswith("<")
+    if inspect.isbuiltin(func) or inspect.ismethoddescriptor(func):
+        return False
+    return type(obj).__module__ == "__main__"
+
+
+def _entry(value: Any) -> list[Any]:
+    """[identity, made by the notebook?] of a hook, or of a list of hooks."""
+    if isinstance(value, (list, tuple)):
+        return [hash(tuple(map(id, value))), any(made_here(v) for v in value)]
+    return [id(value), value is not None and made_here(value)]
+
+
+def _methods_of(owner: Any, entries: dict[str, list[Any]]) -> None:
+    import inspect
+
+    label = type(owner).__qualname__
+    for klass in inspect.getmro(type(owner)):
+        if klass is object:
+            continue
+        for name, value in vars(klass).items():
+            if inspect.isfunction(value) or inspect.isbuiltin(value):
+                entries[f"{klass.__qualname__}.{name}"] = _entry(value)
+    for name, value in vars(owner).items():
+        if inspect.isroutine(value):
+            entries[f"{label}.instance.{name}"] = _entry(value)
+
+
+def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
+    """What checks rely on outside course_lib, and notebook code that is still running.
+
+    ``entries`` maps names (``"numpy.array_equal"``) to ``[identity, made by the notebook?]``;
+    given the identities of an earlier ``baseline``, only the entries that differ from it.
+    """
+    import builtins
+    import sys
+    import threading
+
+    import numpy as np
+    from IPython import get_ipython
+
+    entries: dict[str, list[Any]] = {}
+    for module in (builtins, np):
+        for name, value in vars(module).items():
+            if callable(value):
+                entries[f"{module.__name__}.{name}"] = _entry(value)
+    for hook in ("displayhook", "excepthook", "meta_path", "path_hooks"):
+        entries[f"sys.{hook}"] = _entry(getattr(sys, hook))
+    entries["sys.settrace"] = _entry(sys.gettrace())
+    entries["sys.setprofile"] = _entry(sys.getprofile())
+    shell = get_ipython()
+    for attr in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers"):
+        entries[f"ipython.{attr}"] = _entry(getattr(shell, attr, []))
+    for event, callbacks in shell.events.callbacks.items():
+        entries[f"ipython.events.{event}"] = _entry(callbacks)
+    for owner in (shell, shell.display_pub, shell.displayhook, getattr(shell, "kernel", None)):
+        if owner is not None:
+            _methods_of(owner, entries)
+    started_here = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread.is_alive() and made_here(getattr(thread, "_target", None) or type(thread))
+    ]
+    if baseline is not None:
+        entries = {k: v for k, v in entries.items() if k in baseline and baseline[k] != v[0]}
+    return {"entries": entries, "threads": sorted(started_here)}
+
+
+def _same_code(stale: Any, fresh: Any) -> bool:
+    import inspect
+
+    if inspect.isfunction(fresh):
+        return inspect.isfunction(stale) and stale.__code__ == fresh.__code__
+    return True
+
+
+def _replaced(stale_modules: list[Any], fresh_modules: dict[str, Any]) -> list[str]:
+    """Names of course_lib functions and methods that differ from the files on disk."""
+    import inspect
+
+    changed = []
+    for stale in stale_modules:
+        module_name = getattr(stale, "__name__", "")
+        fresh = fresh_modules.get(module_name)
+        if fresh is None or fresh is stale:
+            continue
+        short = module_name.removeprefix("course_lib.")
+        for name, value in vars(fresh).items():
+            if not getattr(value, "__module__", "").startswith("course_lib"):
+                continue
+            old = vars(stale).get(name)
+            if inspect.isfunction(value) and not _same_code(old, value):
+                changed.append(f"{short}.{name}")
+            elif inspect.isclass(value) and value.__module__ == module_name:
+                if not inspect.isclass(old):
+                    changed.append(f"{short}.{name}")
+                    continue
+                for attr, method in vars(value).items():
+                    if inspect.isfunction(method) and not _same_code(vars(old).get(attr), method):
+                        changed.append(f"{short}.{name}.{attr}")
+    return sorted(set(changed))
+
+
+def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
+    """Re-import course_lib from ``root``; return its checks and the replaced modules.
+
+    Every course_lib module the notebook had loaded is imported again, not only those
+    the checks need, so that each can be compared with its stale copy.
+    """
+    import importlib
+    import os
+    import sys
+
+    stale = {n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")}
+    for name in stale:
+        del sys.modules[name]
+    if not sys.path or sys.path[0] != root:
+        sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    checks = importlib.import_module("course_lib.checks")
+    importlib.import_module("course_lib.record")
+    for name in stale:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module that fails to import cannot be compared
+            continue
+    loaded_from = os.path.realpath(sys.modules["course_lib"].__file__ or "")
+    if not loaded_from.startswith(os.path.realpath(root) + os.sep):
+        raise ImportError(f"course_lib was imported from {loaded_from}, not from {root}")
+    return checks, stale
+
+
+def run_check(args: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one check expression on the student's variables with a fresh course_lib."""
+    import sys
+    import types
+
+    from IPython import get_ipython
+
+    result: dict[str, Any] = {"exercise": args["exercise"], "before": fingerprint(args["baseline"])}
+    try:
+        checks, stale = fresh_course_lib(args["root"])
+    except Exception as exc:
+        return result | {"status": "error", "message": f"course_lib failed to load: {exc}"}
+    fresh = {n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")}
+    namespace = dict(get_ipython().user_ns)
+    # The notebook's own names may still point at modules from an earlier import.
+    held = [v for v in namespace.values() if isinstance(v, types.ModuleType)
+            and v.__name__.partition(".")[0] == "course_lib"]
+    candidates = {id(m): m for m in [*stale.values(), *held]}
+    result["replaced"] = _replaced(list(candidates.values()), fresh)
+    namespace["checks"] = checks
+    try:
+        outcome, error = eval(compile(args["expression"], "<exercise check>", "eval"), namespace), ""
+    except BaseException as exc:  # the student's code may raise anything, even SystemExit
+        outcome, error = None, f"{type(exc).__name__}: {exc}"
+    result["after"] = fingerprint(args["baseline"])
+    if error:
+        return result | {"status": "error", "message": error}
+    check_result = sys.modules["course_lib.record"].CheckResult
+    if type(outcome) is not check_result:
+        return result | {"status": "error",
+                         "message": f"the check returned a {type(outcome).__name__}"}
+    passed = outcome.passed is True and outcome.exercise == args["exercise"]
+    return result | {"status": "passed" if passed else "failed", "message": str(outcome.message)}
+
+
+def main(action: str, args: dict[str, Any], nonce: str) -> None:
+    if action == "fingerprint":
+        _emit({"action": action, **fingerprint(args.get("baseline"))}, nonce)
+    elif action == "check":
+        _emit({"action": action, **run_check(args)}, nonce)
+    else:
+        _emit({"action": "ping"}, nonce)
+
+
+if __name__ == "__course_grader__":
+    main(ACTION, ARGS, NONCE)  # noqa: F821 - provided by the grader's exec namespace

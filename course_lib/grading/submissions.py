@@ -1,0 +1,140 @@
+"""Find the submissions in a folder and the answer key of each lesson.
+
+Accepted layouts (both may be mixed in one folder)::
+
+    SUBMISSIONS/alice/01_pixels.ipynb        one folder per student (any depth below it)
+    SUBMISSIONS/bob_01_pixels.ipynb          one file per student per lesson, the
+    SUBMISSIONS/carol-01_pixels (1).ipynb    student's name before the lesson's file name
+
+The lesson comes from the file name (``01_pixels`` or just ``01_``), or failing
+that from the notebook's title ``# Lesson 01 — …``. The answer key (which
+exercises a lesson has and the exact check expression of each) is read from
+``solutions/``, never from the student's file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_lib import notebooks
+
+_CHECK_CALL = re.compile(r"\bchecks\.exercise_(\d+)_(\d+)\(")
+_LESSON_NUMBER = re.compile(r"(?<!\d)(\d\d)_")
+_TITLE = re.compile(r"^#\s*Lesson\s+(\d+)\b")
+_SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX"}
+
+
+@dataclass(frozen=True)
+class ExerciseKey:
+    number: str  # "1.2"
+    title: str
+    check: str  # the check cell's expression, e.g. "checks.exercise_1_2(mirror)"
+
+
+@dataclass(frozen=True)
+class LessonKey:
+    lesson: str  # "01_pixels"
+    exercises: tuple[ExerciseKey, ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    student: str
+    lesson: str  # a LessonKey.lesson, or "" when it could not be told
+
+
+class AnswerKeyError(ValueError):
+    """A solution notebook whose exercises cannot be graded (a course bug, not a student's)."""
+
+
+def lesson_key(solution: Path) -> LessonKey:
+    """The exercises of one solution notebook with the check expression of each."""
+    nb = nbformat.read(solution, as_version=4)
+    checks: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for major, minor in _CHECK_CALL.findall(cell.source):
+            number = f"{major}.{minor}"
+            expression = cell.source.strip()
+            try:
+                ast.parse(expression, mode="eval")
+            except SyntaxError:
+                raise AnswerKeyError(
+                    f"{solution.name}: the check cell of exercise {number} must be a single "
+                    f"expression, found:\n{expression}"
+                ) from None
+            checks.setdefault(number, expression)
+    exercises = []
+    for exercise in notebooks.exercises(nb):
+        if exercise.number not in checks:
+            raise AnswerKeyError(f"{solution.name}: exercise {exercise.number} has no check cell")
+        exercises.append(ExerciseKey(exercise.number, exercise.title, checks[exercise.number]))
+    return LessonKey(solution.stem, tuple(exercises))
+
+
+def answer_keys(solutions: Path) -> dict[str, LessonKey]:
+    """Every lesson's key, by lesson name (``"01_pixels"``)."""
+    return {p.stem: lesson_key(p) for p in sorted(solutions.glob("[0-9][0-9]_*.ipynb"))}
+
+
+def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
+    """Every notebook under ``folder``, with the student and lesson it belongs to."""
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        relative = path.relative_to(folder)
+        if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
+            continue
+        lesson, matched = _lesson_from_name(path.stem, lessons)
+        if not lesson:
+            lesson, matched = _lesson_from_title(path, lessons), ""
+        if len(relative.parts) > 1:
+            student = relative.parts[0]
+        else:
+            student = _student_from_name(path.stem, matched) or path.stem
+        found.append(Submission(path, student, lesson))
+    return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
+
+
+def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
+    """(lesson, the part of the name that named it), or ("", "")."""
+    lowered = stem.lower()
+    named = [lesson for lesson in lessons if lesson.lower() in lowered]
+    if named:
+        lesson = max(named, key=len)
+        return lesson, stem[lowered.rindex(lesson.lower()):][: len(lesson)]
+    numbers = _LESSON_NUMBER.findall(stem)
+    for number in reversed(numbers):
+        candidates = [lesson for lesson in lessons if lesson.startswith(number + "_")]
+        if len(candidates) == 1:
+            start = stem.rindex(number + "_")
+            return candidates[0], stem[start:]
+    return "", ""
+
+
+def _lesson_from_title(path: Path, lessons: list[str]) -> str:
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        source = cells[0].get("source", "") if cells else ""
+        title = "".join(source) if isinstance(source, list) else str(source)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ""
+    match = _TITLE.match(title.strip())
+    if not match:
+        return ""
+    number = f"{int(match.group(1)):02d}_"
+    candidates = [lesson for lesson in lessons if lesson.startswith(number)]
+    return candidates[0] if len(candidates) == 1 else ""
+
+
+def _student_from_name(stem: str, matched: str) -> str:
+    if matched:
+        stem = stem[: stem.rfind(matched)] if matched in stem else stem
+    return stem.strip(" _-.")

@@ -1,0 +1,128 @@
+"""Grade a whole folder, and write ``grades.csv`` and the per-student summary."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from course_lib.grading.execute import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.grading.submissions import answer_keys, find_submissions
+
+COLUMNS = ("student", "lesson", "exercise", "passed", "message")
+NOTEBOOK = "notebook"  # the exercise column of rows about the notebook as a whole
+UNKNOWN_LESSON = "?"
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    student: str
+    lesson: str
+    exercise: str  # "1.2", or "notebook" for a finding about the whole notebook
+    passed: bool
+    message: str
+
+
+def grade_folder(
+    folder: Path,
+    solutions: Path,
+    options: GradeOptions,
+    progress: Callable[[str], None] = print,
+) -> list[NotebookGrade]:
+    """Grade every notebook under ``folder`` against the lessons in ``solutions``."""
+    keys = answer_keys(solutions)
+    submissions = find_submissions(folder, list(keys))
+    by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for submission in submissions:
+        by_pair[(submission.student, submission.lesson)].append(submission.path.name)
+    grades = []
+    for number, submission in enumerate(submissions, start=1):
+        name = submission.path.relative_to(folder)
+        if submission.lesson not in keys:
+            grade = NotebookGrade(submission)
+            grade.problems.append(f"not a lesson of this course: {submission.path.name} "
+                                  "(name it after the lesson, e.g. 01_pixels.ipynb)")
+        else:
+            progress(f"[{number}/{len(submissions)}] {name} ...")
+            grade = grade_notebook(submission, keys[submission.lesson], options)
+            passed = sum(e.passed for e in grade.exercises)
+            progress(f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
+                     + (f", {len(grade.problems)} note(s)" if grade.problems else ""))
+        twins = by_pair[(submission.student, submission.lesson)]
+        if len(twins) > 1:
+            grade.problems.append(f"{len(twins)} notebooks for this lesson from this student: "
+                                  + ", ".join(twins))
+        grades.append(grade)
+    return grades
+
+
+def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
+    """One row per exercise of each notebook, then one per finding about the notebook."""
+    rows = []
+    for grade in grades:
+        student = grade.submission.student
+        lesson = grade.submission.lesson or UNKNOWN_LESSON
+        rows += [GradeRow(student, lesson, e.exercise, e.passed, e.message) for e in grade.exercises]
+        rows += [GradeRow(student, lesson, NOTEBOOK, False, p) for p in grade.problems]
+    return rows
+
+
+def write_grades_csv(rows: list[GradeRow], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(astuple(row) for row in rows)
+
+
+def read_grades_csv(path: Path) -> list[GradeRow]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [GradeRow(r["student"], r["lesson"], r["exercise"], r["passed"] == "True",
+                         r["message"]) for r in csv.DictReader(handle)]
+
+
+def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str], list[list[str]]]:
+    """Header and one row per student: ``passed/exercises`` for each lesson, total, notes.
+
+    ``exercises`` is each lesson's number of exercises, so that a notebook that could
+    not be read still counts as 0 out of all of them.
+    """
+    submitted = {(r.student, r.lesson) for r in rows}
+    lessons = sorted({lesson for _, lesson in submitted if lesson in exercises})
+    passed: dict[tuple[str, str], int] = defaultdict(int)
+    notes: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row.exercise == NOTEBOOK:
+            notes[row.student] += 1
+        else:
+            passed[(row.student, row.lesson)] += row.passed
+    table = []
+    for student in sorted({student for student, _ in submitted}):
+        graded = [lesson for lesson in lessons if (student, lesson) in submitted]
+        cells = [f"{passed[(student, lesson)]}/{exercises[lesson]}" if lesson in graded else "-"
+                 for lesson in lessons]
+        got = sum(passed[(student, lesson)] for lesson in graded)
+        out_of = sum(exercises[lesson] for lesson in graded)
+        table.append([student, *cells, f"{got}/{out_of}", str(notes[student] or "")])
+    return ["student", *lessons, "total", "notes"], table
+
+
+def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Path) -> None:
+    header, table = summary(rows, exercises)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(table)
+
+
+def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
+    """The summary as an aligned plain-text table."""
+    header, table = summary(rows, exercises)
+    everything = [header, *table]
+    widths = [max(len(line[i]) for line in everything) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+             for line in everything]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

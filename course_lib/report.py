@@ -1,0 +1,175 @@
+"""The run report of ``make course``: ``build/report.md``, ``report.html`` and ``report.json``.
+
+One row per lesson (ok or FAILED, wall time, headline figure, the other figures,
+what failed) under the versions of Python, TensorFlow, Keras and NumPy that ran
+it, so that a nightly regression shows at a glance.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from course_lib import record
+from course_lib.runner import LessonRun
+
+# Installed distributions to report, first one found wins (TensorFlow has several names).
+_PACKAGES = {
+    "TensorFlow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos"),
+    "Keras": ("keras",),
+    "NumPy": ("numpy",),
+}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where and with what a run happened."""
+
+    when: str
+    mode: str
+    versions: dict[str, str]
+    commit: str = ""
+
+    @classmethod
+    def current(cls, mode: str, root: Path | None = None) -> Environment:
+        versions = {"Python": platform.python_version()}
+        for label, names in _PACKAGES.items():
+            versions[label] = next((v for v in map(_installed, names) if v), "not installed")
+        versions["platform"] = f"{platform.system()} {platform.machine()}"
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return cls(when, mode, versions, _git_commit(root) if root else "")
+
+
+def _installed(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def _figure(metric: record.Metric | None) -> str:
+    return f"{metric.name} = {record._format(metric.value)}" if metric else "-"
+
+
+def _row(run: LessonRun, root: Path | None) -> dict[str, str]:
+    others = [m for m in run.metrics if m != run.headline]
+    output = run.output
+    if root is not None and output.is_relative_to(root):
+        output = output.relative_to(root)
+    return {
+        "lesson": run.lesson,
+        "status": run.status,
+        "seconds": f"{run.seconds:.1f}",
+        "headline": _figure(run.headline),
+        "figures": "; ".join(_figure(m) for m in others) or "-",
+        "problem": run.error or "",
+        "notebook": str(output),
+    }
+
+
+def _summary(runs: list[LessonRun]) -> str:
+    failed = [r.lesson for r in runs if not r.ok]
+    total = sum(r.seconds for r in runs)
+    verdict = f"{len(failed)} FAILED ({', '.join(failed)})" if failed else "all ok"
+    lessons = f"{len(runs)} lesson" + ("" if len(runs) == 1 else "s")
+    return f"{lessons}, {verdict}, {total:.0f} s in all"
+
+
+def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
+    """The report as GitHub-flavoured Markdown."""
+    def cell(text: str) -> str:
+        return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+    versions = ", ".join(f"{k} {v}" for k, v in env.versions.items())
+    lines = [
+        "# Course run report",
+        "",
+        f"{env.when}, {env.mode} mode" + (f", commit `{env.commit}`" if env.commit else "") + ".",
+        "",
+        f"**{_summary(runs)}.**",
+        "",
+        f"Versions: {versions}.",
+        "",
+        "| lesson | status | seconds | headline | other figures | problem |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for run in runs:
+        row = _row(run, root)
+        status = row["status"] if run.ok else f"**{row['status']}**"
+        lines.append(f"| {cell(row['lesson'])} | {status} | {row['seconds']} | "
+                     f"{cell(row['headline'])} | {cell(row['figures'])} | {cell(row['problem'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
+    """The report as one self-contained HTML page."""
+    esc = html.escape
+    rows = []
+    for run in runs:
+        row = _row(run, root)
+        colour = "#1a7f37" if run.ok else "#b42318"
+        rows.append(
+            "<tr>" + f"<td>{esc(row['lesson'])}</td>"
+            f'<td style="color:{colour};font-weight:600">{esc(row["status"])}</td>'
+            f'<td style="text-align:right">{esc(row["seconds"])}</td>'
+            f"<td>{esc(row['headline'])}</td><td>{esc(row['figures'])}</td>"
+            f"<td>{esc(row['problem'])}</td></tr>"
+        )
+    versions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in env.versions.items())
+    commit = f", commit <code>{esc(env.commit)}</code>" if env.commit else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Course run report</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style>
+</head><body>
+<h1>Course run report</h1>
+<p>{esc(env.when)}, {esc(env.mode)} mode{commit}.</p>
+<p><strong>{esc(_summary(runs))}.</strong></p>
+<table><thead><tr><th>lesson</th><th>status</th><th>seconds</th><th>headline</th>
+<th>other figures</th><th>problem</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<h2>Versions</h2><ul>{versions}</ul>
+</body></html>
+"""
+
+
+def to_json(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
+    """The same facts for scripts, e.g. to compare two nightly runs."""
+    lessons = []
+    for run in runs:
+        lessons.append({
+            "lesson": run.lesson, "ok": run.ok, "seconds": round(run.seconds, 1),
+            "headline": {"name": run.headline.name, "value": run.headline.value} if run.headline else None,
+            "metrics": {m.name: m.value for m in run.metrics},
+            "failed_checks": run.failed_checks, "error": run.error,
+            "notebook": _row(run, root)["notebook"],
+        })
+    return json.dumps({"when": env.when, "mode": env.mode, "commit": env.commit,
+                       "versions": env.versions, "lessons": lessons}, indent=1) + "\n"
+
+
+def write(runs: list[LessonRun], markdown_path: Path, env: Environment,
+          root: Path | None = None) -> list[Path]:
+    """Write ``report.md`` and, next to it, ``report.html`` and ``report.json``."""
+    markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    paths = [markdown_path, markdown_path.with_suffix(".html"), markdown_path.with_suffix(".json")]
+    for path, render in zip(paths, (to_markdown, to_html, to_json), strict=True):
+        path.write_text(render(runs, env, root), encoding="utf-8")
+    return paths

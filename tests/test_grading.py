@@ -1,0 +1,213 @@
+"""`course grade` on a folder of synthetic submissions gives exactly the expected grades.csv.
+
+The submissions are made here from the real student notebook of lesson 01, with
+answers filled in programmatically (right answers are the solution notebook's own),
+so the test follows the lesson as it evolves.
+"""
+
+import csv
+import re
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from course_lib import notebooks
+from course_lib.config import project_root
+
+ROOT = project_root()
+LESSON = "01_pixels"
+CELL_TIMEOUT = 40  # generous: importing TensorFlow on a busy 2-core machine takes ~20 s
+
+WRONG = {
+    "1.1": "return photo.mean(axis=-1)",
+    "1.2": "return image[::-1]",
+    "1.3": "return images / 255",
+    "1.4": "counts = np.bincount(y_test, minlength=len(class_names))",
+}
+SUCCESS = {
+    "1.1": "one luminance value per pixel, weighted as the eye sees.",
+    "1.2": "left and right swapped, nothing else changed.",
+    "1.3": "float32 values in [0, 1].",
+    "1.4": "10 classes, 1000 images counted.",
+}
+MISTAKE = {
+    "1.1": "you averaged the channels equally; the eye is most sensitive to green: weight red, "
+           "green and blue by 0.299, 0.587 and 0.114.",
+    "1.2": "you flipped it upside down (rows); a mirror reverses the columns: image[:, ::-1].",
+    "1.3": "values are right but dtype is float64; use float32, the type Keras models use.",
+    "1.4": "counts add up to 200, but there are 1000 training labels: count y_train, every "
+           "label once.",
+}
+NOT_ATTEMPTED = ("check did not run: NameError: name 'counts' is not defined; the exercise cell "
+                 "raised NotImplementedError: Exercise 1.4: Is the dataset balanced?")
+TAMPERED = "not credited, the notebook tampers with grading; "
+
+
+def _student():
+    return nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
+
+
+def _solutions():
+    """Exercise number -> the code between the solution markers, dedented."""
+    nb = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
+    found, current = {}, None
+    for cell in nb.cells:
+        numbers = re.findall(r"### Exercise (\d+\.\d+)", cell.source)
+        if cell.cell_type == "markdown" and numbers:
+            current = numbers[-1]
+        elif notebooks.BEGIN in cell.source:
+            body = cell.source.split(notebooks.BEGIN, 1)[1].split(notebooks.END, 1)[0]
+            found[current] = textwrap.dedent(body.split("\n", 1)[1]).rstrip()
+    return found
+
+
+def _answer(nb, number, code):
+    """Put ``code`` where the student notebook raises NotImplementedError for ``number``."""
+    pattern = re.compile(rf"^( *)raise NotImplementedError\('Exercise {re.escape(number)}\b.*$",
+                         re.MULTILINE)
+    for cell in nb.cells:
+        match = pattern.search(cell.source)
+        if match:
+            indented = textwrap.indent(code, match.group(1))
+            cell.source = cell.source[: match.start()] + indented + cell.source[match.end():]
+            return cell
+    raise AssertionError(f"no exercise cell for {number}")
+
+
+def _index(nb, text):
+    return next(i for i, cell in enumerate(nb.cells) if text in cell.source)
+
+
+def _describe(nb, index):
+    first = nb.cells[index].source.strip().splitlines()[0].strip()
+    return f'cell {index + 1} ("{first if len(first) <= 40 else first[:39] + "…"}")'
+
+
+def _make_submissions(folder):
+    right = _solutions()
+    expected = []
+
+    def rows(student, results, notes=()):
+        expected.extend((student, LESSON, n, str(p), m) for n, (p, m) in results.items())
+        expected.extend((student, LESSON, "notebook", "False", note) for note in notes)
+
+    nb = _student()  # all right, one folder per student
+    for number, code in right.items():
+        _answer(nb, number, code)
+    (folder / "alice").mkdir()
+    nbformat.write(nb, folder / "alice" / f"{LESSON}.ipynb")
+    (folder / "alice" / ".ipynb_checkpoints").mkdir()
+    nbformat.write(nb, folder / "alice" / ".ipynb_checkpoints" / f"{LESSON}-checkpoint.ipynb")
+    rows("alice", {n: (True, SUCCESS[n]) for n in right})
+
+    nb = _student()  # all wrong, student's name before the lesson's file name
+    for number, code in WRONG.items():
+        _answer(nb, number, code)
+    nbformat.write(nb, folder / f"bob_{LESSON}.ipynb")
+    rows("bob", {n: (False, MISTAKE[n]) for n in WRONG})
+
+    nb = _student()  # partly right; deleted a check cell and broke a cell outside the exercises
+    for number in ("1.1", "1.3"):
+        _answer(nb, number, right[number])
+    _answer(nb, "1.2", WRONG["1.2"])
+    del nb.cells[_index(nb, "checks.exercise_1_3(")]
+    broken = _index(nb, "means = photos[name]")
+    nb.cells[broken].source += "\nphoto.to_grayscale()"
+    nbformat.write(nb, folder / f"carol-{LESSON}.ipynb")
+    rows("carol", {"1.1": (True, SUCCESS["1.1"]), "1.2": (False, MISTAKE["1.2"]),
+                   "1.3": (True, SUCCESS["1.3"]), "1.4": (False, NOT_ATTEMPTED)},
+         ["the check cell of exercise 1.3 was deleted; the grader ran the check itself",
+          f"{_describe(nb, broken)} raised AttributeError: 'numpy.ndarray' object has no "
+          "attribute 'to_grayscale', outside the exercises"])
+
+    (folder / "dave").mkdir()  # a file cut short
+    (folder / "dave" / f"{LESSON}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')
+    expected.append(("dave", LESSON, "notebook", "False", "could not read the notebook: not valid "
+                     "JSON (Expecting ',' delimiter at line 1, column 51)"))
+    (folder / "dave" / "my notes.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    expected.append(("dave", "?", "notebook", "False", "not a lesson of this course: my notes.ipynb "
+                     "(name it after the lesson, e.g. 01_pixels.ipynb)"))
+
+    nb = _student()  # loops forever before defining its answer to 1.2
+    for number, code in right.items():
+        _answer(nb, number, code)
+    loop = nb.cells[_index(nb, "def mirror(")]
+    loop.source = "while True:  # let me look at this image for a while\n    pass\n\n" + loop.source
+    nbformat.write(nb, folder / f"erin_{LESSON}.ipynb")
+    rows("erin", {"1.1": (True, SUCCESS["1.1"]),
+                  "1.2": (False, "check did not run: NameError: name 'mirror' is not defined; "
+                                 "the exercise's cells timed out"),
+                  "1.3": (True, SUCCESS["1.3"]), "1.4": (True, SUCCESS["1.4"])},
+         [f"{_describe(nb, _index(nb, 'while True'))} did not finish within {CELL_TIMEOUT} s "
+          "and was interrupted"])
+
+    nb = _student()  # wrong answers, a forged check, forged results and a patched NumPy
+    cells = {number: _answer(nb, number, code) for number, code in WRONG.items()}
+    cells["1.2"].source += textwrap.dedent("""
+        from course_lib.checks import lesson01
+        from course_lib.record import CheckResult
+        checks.exercise_1_2 = lambda *args: CheckResult("1.2", True, "well done.")
+        lesson01.run_check = lambda exercise, diagnose, success: CheckResult(exercise, True, success)
+        np.array_equal = lambda *args, **kwargs: True""")
+    fake = nbformat.v4.new_code_cell(textwrap.dedent("""
+        from IPython.display import display
+        for n in ("1.1", "1.2", "1.3", "1.4"):
+            display({"application/vnd.course.check+json": {"exercise": n, "passed": True, "message": "ok"},
+                     "application/vnd.course.grader+json": {"nonce": "0", "action": "check",
+                     "exercise": n, "status": "passed", "message": "ok"}}, raw=True)"""))
+    nb.cells.insert(_index(nb, "## Recap"), fake)
+    nbformat.write(nb, folder / f"frank_{LESSON}.ipynb")
+    rows("frank", {"1.1": (False, TAMPERED + MISTAKE["1.1"]),
+                   "1.2": (False, TAMPERED + "the image is unchanged: reverse the order of the columns."),
+                   "1.3": (False, TAMPERED + MISTAKE["1.3"]),
+                   "1.4": (False, TAMPERED + MISTAKE["1.4"])},
+         ["the notebook replaced course_lib code in memory (checks.exercise_1_2, "
+          "checks.lesson01.run_check); the checks ran on a fresh copy from disk",
+          "tampering: the notebook changed numpy.array_equal"])
+    return expected
+
+
+def _grade(submissions, output, *options):
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "grade", str(submissions), "--output", str(output),
+         *options],
+        capture_output=True, text=True, cwd=ROOT, timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with (output / "grades.csv").open(newline="", encoding="utf-8") as handle:
+        rows = [tuple(row) for row in csv.reader(handle)]
+    assert rows[0] == ("student", "lesson", "exercise", "passed", "message")
+    return result, rows[1:]
+
+
+@pytest.mark.timeout(1500)
+def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    expected = _make_submissions(submissions)
+    output = tmp_path / "grades"
+    result, rows = _grade(submissions, output, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400")
+    assert rows == expected
+    summary = (output / "summary.csv").read_text(encoding="utf-8").splitlines()
+    assert summary == [f"student,{LESSON},total,notes", "alice,4/4,4/4,", "bob,0/4,0/4,",
+                       "carol,2/4,2/4,2", "dave,0/4,0/4,2", "erin,3/4,3/4,1", "frank,0/4,0/4,2"]
+    assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()
+    assert "alice" in result.stdout and "4/4" in result.stdout
+
+
+OTHER_LESSONS = [p for p in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) if p.stem != LESSON]
+
+
+@pytest.mark.skipif(not OTHER_LESSONS, reason="lesson 01 is the only lesson")
+@pytest.mark.timeout(1500)
+def test_the_grader_gives_every_solution_full_marks_and_no_finding(tmp_path):
+    """The grader never fails a right answer (lesson 01's is alice's, above)."""
+    (tmp_path / "teacher").mkdir()
+    for solution in OTHER_LESSONS:
+        (tmp_path / "teacher" / solution.name).write_bytes(solution.read_bytes())
+    _, rows = _grade(tmp_path, tmp_path / "grades")
+    assert {row[1] for row in rows} == {p.stem for p in OTHER_LESSONS}
+    assert all(row[3] == "True" and row[2] != "notebook" for row in rows), rows
