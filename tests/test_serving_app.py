@@ -310,13 +310,14 @@ def test_no_row_is_written_for_a_failed_request(client):
 # ---------------------------------------------------------------- loading and failures
 
 def test_health_and_predict_answer_503_until_the_model_is_warm(tmp_path):
+    # A request that arrives while the model loads waits up to COURSE_SERVE_TIMEOUT_S, then gets 503.
     release = threading.Event()
 
     def slow_loader():
         release.wait(10)
         return FakeClassifier()
 
-    config = ServeConfig(db=tmp_path / "p.sqlite3", load_in_background=True)
+    config = ServeConfig(db=tmp_path / "p.sqlite3", load_in_background=True, timeout_s=0.1)
     app = create_app(config, slow_loader)
     client = app.test_client()
     assert_error(upload(client, ("a.png", png())), 503, "still loading")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -71,8 +72,11 @@ def _state() -> tuple[ServeConfig, PredictionStore, ModelHost]:
     return ext["config"], ext["store"], ext["host"]
 
 
-def _ready_classifier() -> Classifier:
-    _, _, host = _state()
+def _ready_classifier(wait: bool = True) -> Classifier:
+    """The loaded classifier; a request that arrives while it loads waits up to the request timeout."""
+    config, _, host = _state()
+    if wait and host.state == "loading":
+        host.wait(config.timeout_s)
     if host.state == "failed":
         raise ApiError(f"the model could not be loaded: {host.error}", 503)
     if not host.ready or host.classifier is None:
@@ -147,7 +151,7 @@ def _register_routes(app: Flask) -> None:
     @app.get("/health")
     def health() -> tuple[Response, int]:
         _, _, host = _state()
-        body: dict[str, Any] = {"status": {"ready": "ok"}.get(host.state, host.state)}
+        body: dict[str, Any] = {"status": {"ready": "ok"}.get(host.state, host.state), "worker": os.getpid()}
         if host.ready and host.classifier is not None:
             body["model"] = {"name": host.classifier.name, "version": host.classifier.version}
             body["load_seconds"] = round(host.load_seconds or 0.0, 2)
@@ -158,7 +162,7 @@ def _register_routes(app: Flask) -> None:
     @app.get("/model")
     def model_info() -> Response:
         config, _, _ = _state()
-        info = _ready_classifier().describe()
+        info = _ready_classifier(wait=False).describe()
         info["limits"] = {"max_upload_mb": config.max_upload_mb, "max_pixels": config.max_pixels,
                           "max_files": config.max_files, "top_k": config.top_k}
         return jsonify(info)

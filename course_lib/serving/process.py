@@ -56,20 +56,32 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def wait_until_ready(self, timeout: float = 180.0) -> dict[str, Any]:
-        """Poll ``/health`` until it answers 200; returns its JSON body."""
+    def wait_until_ready(self, timeout: float = 180.0, workers: int = 1) -> dict[str, Any]:
+        """Poll ``/health`` until ``workers`` processes answer 200; returns the last JSON body.
+
+        Each gunicorn worker loads its own model, so one worker can be ready while
+        another is still loading. Polls use fresh connections, which the kernel
+        hands to whichever worker is free; after the first 200, twenty answers in
+        a row without a 503 also count as everyone being ready.
+        """
         import requests
 
         deadline = time.monotonic() + timeout
-        last = "no answer yet"
+        last, ready, streak = "no answer yet", set(), 0
+        body: dict[str, Any] = {}
         while time.monotonic() < deadline:
             if not self.running():
                 raise RuntimeError(f"the server exited (code {self.process.returncode}):\n{self.log_tail()}")
             try:
-                response = requests.get(f"{self.url}/health", timeout=5)
-                if response.status_code == 200:
-                    return response.json()
+                response = requests.get(f"{self.url}/health", timeout=5, headers={"Connection": "close"})
                 body = response.json()
+                if response.status_code == 200:
+                    ready.add(body.get("worker"))
+                    streak += 1
+                    if len(ready) >= workers or streak >= 20:
+                        return body
+                    continue
+                streak = 0
                 if body.get("status") == "failed":
                     raise RuntimeError(f"the server could not load its model: {body.get('error')}")
                 last = f"{response.status_code} {body.get('status')}"
@@ -140,7 +152,7 @@ def start_server(
     atexit.register(server.stop)
     if wait:
         try:
-            server.wait_until_ready(timeout)
+            server.wait_until_ready(timeout, workers=config.workers)
         except BaseException:
             server.stop()
             raise
