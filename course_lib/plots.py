@@ -89,3 +89,45 @@ def plot_class_counts(labels: np.ndarray, class_names: Sequence[str], title: str
     ax.set_ylabel("examples")
     ax.set_title(title or "Examples per class")
     fig.tight_layout()
+
+
+def plot_top_predictions(
+    images: Sequence[np.ndarray],
+    top_k: Sequence[Sequence[tuple[int, str, float]]],
+    titles: Sequence[str] | None = None,
+) -> None:
+    """Each image beside a bar chart of its top predictions ``(index, name, probability)``."""
+    if len(images) != len(top_k):
+        raise ValueError(f"{len(images)} images but {len(top_k)} lists of predictions")
+    fig, axes = plt.subplots(len(images), 2, figsize=(8, 2.2 * len(images)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 2.2]})
+    for i, (image, predictions) in enumerate(zip(images, top_k, strict=True)):
+        picture, cmap = _as_displayable(image)
+        axes[i, 0].imshow(picture, cmap=cmap)
+        axes[i, 0].axis("off")
+        if titles is not None:
+            axes[i, 0].set_title(str(titles[i]), fontsize=9)
+        names = [f"{name} ({index})" for index, name, _ in predictions]
+        probabilities = [p for _, _, p in predictions]
+        bars = axes[i, 1].barh(range(len(names)), probabilities, color="tab:blue")
+        axes[i, 1].set_yticks(range(len(names)), names, fontsize=9)
+        axes[i, 1].invert_yaxis()  # the most probable class on top
+        axes[i, 1].set_xlim(0, 1)
+        axes[i, 1].bar_label(bars, [f"{p:.2f}" for p in probabilities], padding=3, fontsize=8)
+    axes[-1, 1].set_xlabel("probability")
+    fig.tight_layout()
+
+
+def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = None) -> None:
+    """Bar chart of test accuracy per approach, each bar labelled with its value."""
+    if not accuracies:
+        raise ValueError("plot_accuracy_comparison needs at least one accuracy")
+    names, values = list(accuracies), [float(v) for v in accuracies.values()]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bars = ax.bar(names, values, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
+    ax.bar_label(bars, [f"{v:.1%}" for v in values], padding=3)
+    low = max(0.0, min(values) - 0.15)
+    ax.set_ylim(low, 1.0)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title or "Test accuracy")
+    fig.tight_layout()
