@@ -15,7 +15,13 @@ micro-batch), :mod:`~course_lib.serving.store` (SQLite), :mod:`~course_lib.servi
 
 from course_lib.serving.app import create_app
 from course_lib.serving.batching import MicroBatcher, ModelHost
-from course_lib.serving.classifier import Classifier, KerasClassifier, load_classifier, top_k
+from course_lib.serving.classifier import (
+    Classifier,
+    KerasClassifier,
+    load_classifier,
+    load_imagenet_classifier,
+    top_k,
+)
 from course_lib.serving.config import ServeConfig
 from course_lib.serving.process import ServerProcess, free_port, start_server
 from course_lib.serving.store import PredictionStore
@@ -34,6 +40,7 @@ __all__ = [
     "decode_image",
     "free_port",
     "load_classifier",
+    "load_imagenet_classifier",
     "start_server",
     "to_model_pixels",
     "top_k",

@@ -130,10 +130,39 @@ def file_digest(path: str | Path, length: int = 12) -> str:
     return digest.hexdigest()[:length]
 
 
+def imagenet_preprocessing() -> dict[str, Any]:
+    """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, squashed bilinearly, ``(x - 127) / 128``."""
+    from course_lib import pretrained
+
+    return {"height": 224, "width": 224, "color_mode": "rgb", "scale": 1 / pretrained.LITE0_STD,
+            "offset": -pretrained.LITE0_MEAN / pretrained.LITE0_STD, "resize": "bilinear"}
+
+
+def load_imagenet_classifier() -> KerasClassifier:
+    """The ImageNet EfficientNet-Lite0 of lesson 06: real photos in, 1000 ImageNet labels out.
+
+    Its weights ship with a Python package, so it works offline with no training
+    step; the version names the weights file's digest.
+    """
+    from course_lib import pretrained
+
+    model = pretrained.efficientnet_lite0(include_top=True, weights="imagenet")
+    version = "imagenet-" + file_digest(pretrained.lite0_weights_path(), 8)
+    return KerasClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
+                           name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
+
+
 def load_classifier(spec: str) -> Classifier:
-    """The classifier named by ``COURSE_SERVE_MODEL``: ``"fashion"`` or a path to a ``.keras`` file."""
+    """The classifier named by ``COURSE_SERVE_MODEL``.
+
+    ``"imagenet"`` (the default): EfficientNet-Lite0 with ImageNet weights;
+    ``"fashion"``: the Fashion-MNIST model lesson 04 saved; or the path of any
+    ``.keras`` file saved with ``models.save_model``.
+    """
     from course_lib import models
 
+    if spec == "imagenet":
+        return load_imagenet_classifier()
     if spec == "fashion":
         if not models.FASHION_MODEL_PATH.is_file():
             raise FileNotFoundError(f"no saved Fashion-MNIST model at {models.FASHION_MODEL_PATH}: run lesson 04 "
@@ -141,7 +170,7 @@ def load_classifier(spec: str) -> Classifier:
         return KerasClassifier.from_saved(models.FASHION_MODEL_PATH)
     if spec.endswith(".keras"):
         return KerasClassifier.from_saved(spec)
-    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'fashion' or the path of a saved .keras model")
+    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model")
 
 
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:
