@@ -150,6 +150,9 @@ function showResult(prediction) {
   $("result-top-k").replaceWith(Object.assign(topKBars(prediction.top_k), { id: "result-top-k" }));
   const holder = $("result-feedback");
   holder.replaceChildren(feedbackControl(prediction));
+  if (window.matchMedia("(max-width: 640px)").matches) {
+    $("result").scrollIntoView({ behavior: "smooth", block: "start" });  // on a phone the result is below the fold
+  }
 }
 
 // ------------------------------------------------------------ feedback
