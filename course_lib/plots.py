@@ -131,3 +131,24 @@ def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = N
     ax.set_ylabel("test accuracy")
     ax.set_title(title or "Test accuracy")
     fig.tight_layout()
+
+
+def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None, unit: str = "ms") -> None:
+    """One horizontal box plot per named set of timings, on a log scale, each labelled with its median."""
+    if not samples or any(len(v) == 0 for v in samples.values()):
+        raise ValueError("plot_latencies needs at least one non-empty set of timings")
+    names = list(samples)
+    values = [np.asarray(samples[name], dtype=float) for name in names]
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.4))
+    ax.boxplot(values, vert=False, whis=(1, 99), showfliers=True, widths=0.6,
+               flierprops={"markersize": 3, "alpha": 0.4})
+    ax.set_yticks(range(1, len(names) + 1), names)
+    ax.invert_yaxis()  # the first set on top
+    ax.set_xscale("log")
+    for row, v in enumerate(values, start=1):
+        median = float(np.median(v))
+        ax.annotate(f"median {median:.3g} {unit}", (median, row), xytext=(0, 14), textcoords="offset points",
+                    ha="center", fontsize=8)
+    ax.set_xlabel(f"{unit} (log scale; whiskers at the 1st and 99th percentiles)")
+    ax.set_title(title or "Latency")
+    fig.tight_layout()

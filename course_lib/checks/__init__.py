@@ -8,8 +8,10 @@ machine-readable copy for ``make course`` and the grader.
 
 from course_lib.checks.lesson01 import exercise_1_1, exercise_1_2, exercise_1_3, exercise_1_4
 from course_lib.checks.lesson06 import exercise_6_1, exercise_6_2, exercise_6_3, exercise_6_4
+from course_lib.checks.lesson07 import exercise_7_1, exercise_7_2, exercise_7_3
 
 __all__ = [
     "exercise_1_1", "exercise_1_2", "exercise_1_3", "exercise_1_4",
     "exercise_6_1", "exercise_6_2", "exercise_6_3", "exercise_6_4",
+    "exercise_7_1", "exercise_7_2", "exercise_7_3",
 ]  # fmt: skip
