@@ -140,7 +140,7 @@ def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None
     names = list(samples)
     values = [np.asarray(samples[name], dtype=float) for name in names]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.4))
-    ax.boxplot(values, vert=False, whis=(1, 99), showfliers=True, widths=0.6,
+    ax.boxplot(values, orientation="horizontal", whis=(1, 99), showfliers=True, widths=0.6,
                flierprops={"markersize": 3, "alpha": 0.4})
     ax.set_yticks(range(1, len(names) + 1), names)
     ax.invert_yaxis()  # the first set on top
