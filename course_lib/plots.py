@@ -146,9 +146,11 @@ def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None
     ax.invert_yaxis()  # the first set on top
     ax.set_xscale("log")
     for row, v in enumerate(values, start=1):
-        median = float(np.median(v))
-        ax.annotate(f"median {median:.3g} {unit}", (median, row), xytext=(0, 14), textcoords="offset points",
-                    ha="center", fontsize=8)
+        # right of the slowest point, where it covers nothing
+        ax.annotate(f"median {float(np.median(v)):.3g} {unit}", (float(v.max()), row),
+                    xytext=(8, 0), textcoords="offset points", ha="left", va="center", fontsize=8)
+    low, high = min(v.min() for v in values), max(v.max() for v in values)
+    ax.set_xlim(low / 1.5, high * 6)  # room for the labels on the right
     ax.set_xlabel(f"{unit} (log scale; whiskers at the 1st and 99th percentiles)")
     ax.set_title(title or "Latency")
     fig.tight_layout()
