@@ -177,6 +177,9 @@ def report(results: list[dict], calls: dict[str, float]) -> str:
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"load average at start {os.getloadavg()[0]:.1f}.",
         "",
+        *([f"The machine was busy with other work (a load average above its {os.cpu_count()} cores), which "
+           "slows both apps alike: read the ratios more than the absolute times.", ""]
+          if os.getloadavg()[0] > (os.cpu_count() or 1) else []),
         f"Both apps run at the same time under gunicorn (1 worker, {THREADS} threads) on 127.0.0.1, load the "
         "same `.keras` file and receive the same image files over HTTP. *Sequential*: one client, one request "
         "at a time, rounds alternating between the apps. *Concurrent*: "

@@ -107,6 +107,14 @@ def test_bad_files_raise_a_readable_upload_error(data, status, phrase):
     assert "'x.png'" in info.value.message
 
 
+def test_formats_a_browser_would_not_send_are_refused():
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(UploadError) as info:
+        decode_image(eps)
+    assert info.value.status == 415 and "JPEG, PNG" in info.value.message
+    assert decode_image(encode(photo(), "WEBP")).mode == "RGB"
+
+
 def test_too_many_pixels_is_refused_before_decoding():
     data = encode(Image.new("L", (2000, 1000)))
     with pytest.raises(UploadError) as info:

@@ -20,6 +20,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Pillow warns above ~89 Mpx and refuses above ~179 Mpx; the service applies its own,
 # lower limit before decoding, so Pillow's guard only ever backs it up.
 DEFAULT_MAX_PIXELS = 40_000_000
+# Formats a browser or phone produces. Pillow can open many more (EPS, for one, runs
+# Ghostscript on the file), and an upload has no business reaching those decoders.
+FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "PPM")
 RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
               "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX,
               "lanczos": Image.Resampling.LANCZOS}
@@ -44,10 +47,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
     if not data:
         raise UploadError(f"{name} is empty (0 bytes).")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=_formats())
         _check_size(image, max_pixels, name)
         image.verify()  # checks the file's structure without decoding all of it
-        image = Image.open(io.BytesIO(data))  # verify() leaves the image unusable
+        image = Image.open(io.BytesIO(data), formats=_formats())  # verify() leaves the image unusable
         image.seek(0)  # animated GIF/PNG/WebP: the first frame
         image.load()
     except UploadError:
@@ -56,8 +59,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         raise UploadError(f"{name} claims more pixels than can be decoded safely; "
                           f"the limit is {max_pixels:,}. Resize it and try again.", 413) from None
     except UnidentifiedImageError:
-        raise UploadError(f"{name} is not an image Pillow can read (JPEG, PNG, GIF, WebP, BMP, TIFF, ...).",
-                          415) from None
+        raise UploadError(f"{name} is not an image in a format the service accepts "
+                          f"({', '.join(f for f in _formats() if f != 'MPO')}).", 415) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UploadError(f"{name} looks like an image but could not be decoded ({_short(exc)}); "
                           "the file may be truncated or corrupt.") from None
@@ -66,6 +69,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
     except Exception:  # a broken EXIF block should not lose the picture itself
         upright = image
     return normalise_mode(upright if upright is not None else image)
+
+
+def _formats() -> tuple[str, ...]:
+    """:data:`FORMATS` that this Pillow build can open (AVIF support is optional)."""
+    Image.init()
+    return tuple(f for f in FORMATS if f in Image.OPEN)
 
 
 def normalise_mode(image: Image.Image) -> Image.Image:
