@@ -184,3 +184,28 @@ def test_classifier_refuses_pixels_of_the_wrong_shape_or_type():
         CountingClassifier().predict_batch(np.zeros((1, 3, 3, 1), np.uint8))
     with pytest.raises(ValueError, match="float32"):
         CountingClassifier().predict_batch(np.zeros((1, 2, 2, 1), np.float32))
+
+
+# ---------------------------------------------------------------- starting the server
+
+
+def test_servers_run_under_gunicorn_and_fall_back_to_flask_without_debug_where_it_cannot(monkeypatch):
+    from course_lib.serving import process
+
+    config = ServeConfig(port=8123)
+    command = process.server_command("course_lib.serving.wsgi:app", config)
+    assert command[1:4] == ["-m", "gunicorn", "-c"] and command[-1] == "course_lib.serving.wsgi:app"
+    monkeypatch.setattr(process, "POSIX", False)
+    fallback = process.server_command("course_lib.serving.wsgi:app", config)
+    assert fallback[1:3] == ["-m", "flask"] and "--no-debugger" in fallback and "--debug" not in fallback
+    assert fallback[fallback.index("--host") + 1] == "127.0.0.1" and "8123" in fallback
+
+
+def test_make_serve_and_the_browser_set_up():
+    from course_lib.config import project_root
+
+    makefile = (project_root() / "Makefile").read_text()
+    assert "\n\t$(PY) -m course_lib.serving\n" in makefile.split("\nserve:")[1]
+    browser = makefile.split("\nbrowser:")[1].split("\n\n")[0]
+    assert "/usr/bin/chromium" in browser and "apt-get install -y -qq chromium chromium-driver" in browser
+    assert "browser" in makefile.split("\nsetup:")[1].splitlines()[0]

@@ -9,6 +9,7 @@ by itself if the Python process that started it dies, and at interpreter exit.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import signal
 import socket
@@ -24,6 +25,20 @@ from course_lib import config as course_config
 from course_lib.serving.config import ServeConfig
 
 GUNICORN_CONF = "python:course_lib.serving.gunicorn_conf"
+POSIX = os.name == "posix"
+
+
+def server_command(app: str, config: ServeConfig) -> list[str]:
+    """The command that serves ``app``: gunicorn, or Flask's own server where gunicorn cannot run.
+
+    gunicorn needs a POSIX system. On Windows the lessons fall back to Flask's
+    development server, threaded and without debug mode, which is fine for one
+    person on one machine and nothing more.
+    """
+    if importlib.util.find_spec("gunicorn") is not None and POSIX:
+        return [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, app]
+    return [sys.executable, "-m", "flask", "--app", app, "run", "--host", config.host,
+            "--port", str(config.port), "--with-threads", "--no-reload", "--no-debugger"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -95,6 +110,14 @@ class ServerProcess:
         if self._stopped:
             return self.process.returncode
         self._stopped = True
+        if not POSIX:  # no process groups: the development server is a single process
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5.0)
+            return self.process.returncode
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(self.process.pid, sig)
@@ -129,6 +152,8 @@ def start_server(
 ) -> ServerProcess:
     """Run the service under gunicorn in the background and return a handle to it.
 
+    (On Windows, where gunicorn does not run, under Flask's server: see :func:`server_command`.)
+
     ``config`` defaults to the environment's settings on a free port of 127.0.0.1.
     The process inherits this one's environment plus ``config``'s ``COURSE_SERVE_*``
     variables and ``env``. With ``wait`` it returns once ``/health`` is 200.
@@ -142,12 +167,11 @@ def start_server(
     if log_path is None:
         log_path = Path(tempfile.gettempdir()) / f"course-serve-{config.port}.log"
     log_path = Path(log_path)
+    # Its own process group, so that stop() ends gunicorn's master and workers together.
+    group = {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, app],
-            env=child_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stop() ends master and workers together
-        )
+        process = subprocess.Popen(server_command(app, config), env=child_env, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **group)
     server = ServerProcess(process, f"http://{config.host}:{config.port}", log_path)
     atexit.register(server.stop)
     if wait:
