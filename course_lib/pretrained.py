@@ -34,6 +34,20 @@ IMAGENET_CLASSES_FILE = config.project_root() / "datasets" / "imagenet_class_nam
 
 OFFLINE_BACKBONE = "efficientnet_lite0"
 BACKBONES = ("efficientnet_lite0", "mobilenet_v2", "vgg16")
+# Where fine-tuning starts in each backbone: the first layer of its top blocks ...
+TOP_BLOCKS_START = {
+    "efficientnet_lite0": "block11_expand_conv",  # stage 6: blocks 11-14, 192 channels
+    "mobilenet_v2": "block_13_expand",  # its 160-channel stage: blocks 13-15
+    "vgg16": "block5_conv1",  # the last of the five convolution blocks
+}
+# ... and the layer whose output, averaged over the image, gives the features: the end of
+# those top blocks, before the last layers that specialise in ImageNet's 1000 classes
+FEATURE_LAYER = {
+    "efficientnet_lite0": "block14_add",
+    "mobilenet_v2": "block_15_add",
+    "vgg16": "block5_conv3",
+}
+
 
 @cache
 def _imagenet_classes() -> tuple[tuple[str, str], ...]:
@@ -84,8 +98,13 @@ class Backbone:
     scale: Callable[[np.ndarray], np.ndarray]
     input_range: tuple[float, float]
 
-    def prepare(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images of any size → model input: resized, RGB, scaled for this backbone."""
+    def prepare(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """uint8 images → model input: resized, RGB, scaled for this backbone.
+
+        ``images`` is a batch array, or a list of images that may differ in size.
+        """
+        if isinstance(images, list | tuple):
+            return np.concatenate([self.prepare(np.asarray(image)[None]) for image in images])
         return self.scale(resize(images, self.input_size))
 
     def check_input(self, x: np.ndarray) -> None:
@@ -175,16 +194,20 @@ def unfreeze_from(model: keras.Model, first_layer: str) -> None:
         layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def split_at(model: keras.Model, layer_name: str) -> tuple[keras.Model, keras.Model]:
-    """Cut ``model`` just before ``layer_name``: ``top(bottom(x))`` computes ``model(x)``.
+def split_at(model: keras.Model, first_layer: str, last_layer: str | None = None) -> tuple[keras.Model, keras.Model]:
+    """Cut ``model`` just before ``first_layer`` into ``bottom`` and ``top``.
 
-    Both halves share the model's layers (and so its weights and trainable flags).
-    The cut must be where one tensor carries everything forward, e.g. before a
-    block's first layer (``"block14_expand_conv"``), not inside a residual block.
+    ``top(bottom(x))`` computes ``model(x)``; with ``last_layer``, ``top`` stops at that
+    layer's output, averaged over height and width: one feature vector per image from the
+    middle of the network. Both halves share the model's layers (and so its weights and
+    trainable flags). Cut where one tensor carries everything forward, e.g. before a
+    block's first layer (``"block11_expand_conv"``), not inside a residual block.
     """
     import keras
 
-    cut = model.get_layer(layer_name).input
+    cut = model.get_layer(first_layer).input
     bottom = keras.Model(model.input, cut, name=f"{model.name}_bottom")
-    top = keras.Model(cut, model.output, name=f"{model.name}_top")
-    return bottom, top
+    if last_layer is None:
+        return bottom, keras.Model(cut, model.output, name=f"{model.name}_top")
+    pooled = keras.layers.GlobalAveragePooling2D(name=f"{last_layer}_pool")(model.get_layer(last_layer).output)
+    return bottom, keras.Model(cut, pooled, name=f"{model.name}_top_to_{last_layer}")

@@ -177,7 +177,11 @@ def test_online_backbones_build_through_the_same_path_without_downloading(name, 
     assert backbone.name == name and len(backbone.model.layers) > layer_count
     x = backbone.prepare(np.full((1, 28, 28), 255, np.uint8))
     backbone.check_input(x)
-    assert backbone.model.predict_on_batch(x).shape[0] == 1
+    features = backbone.model.predict_on_batch(x)
+    bottom, top = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name])
+    np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), features, rtol=1e-4, atol=1e-4)
+    _, middle = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name], pretrained.FEATURE_LAYER[name])
+    assert middle.predict_on_batch(bottom.predict_on_batch(x)).ndim == 2
 
 
 def test_a_failed_download_falls_back_to_the_offline_backbone(monkeypatch, capsys):
@@ -213,6 +217,8 @@ def test_check_input_names_unscaled_pixels_and_wrong_sizes():
 
 
 def test_split_at_gives_halves_that_compose_to_the_whole_model():
+    import keras
+
     model = efficientnet_lite.efficientnet_lite0((64, 64, 3), include_top=False)
     bottom, top = pretrained.split_at(model, "block14_expand_conv")
     assert bottom.output_shape == (None, 2, 2, 192) and top.output_shape == (None, 1280)
@@ -220,6 +226,11 @@ def test_split_at_gives_halves_that_compose_to_the_whole_model():
     whole = model.predict_on_batch(x)
     np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), whole, atol=1e-5)
     assert top.get_layer("head_conv") is model.get_layer("head_conv")  # shared, not copied
+    bottom11, middle = pretrained.split_at(model, "block11_expand_conv", "block14_add")
+    assert middle.output_shape == (None, 192)
+    block14 = keras.Model(model.input, model.get_layer("block14_add").output).predict_on_batch(x)
+    np.testing.assert_allclose(middle.predict_on_batch(bottom11.predict_on_batch(x)), block14.mean(axis=(1, 2)),
+                               atol=1e-5)
 
 
 def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
