@@ -55,11 +55,11 @@ def fashion_case() -> tuple[Path, list[tuple[str, bytes]]]:
 
 
 def imagenet_case() -> tuple[Path, list[tuple[str, bytes]]]:
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite, pretrained
 
     path = WORK / "efficientnet_lite0.keras"
     if not path.is_file():
-        model = pretrained.efficientnet_lite0(include_top=True)
+        model = efficientnet_lite.efficientnet_lite0(include_top=True)
         models.save_model(model, path, pretrained.imagenet_class_names(), imagenet_preprocessing(),
                           outputs="logits")
     photos = data.sample_photos()

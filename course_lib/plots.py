@@ -10,6 +10,7 @@ or float in [0, 1].
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -123,8 +124,9 @@ def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = N
     if not accuracies:
         raise ValueError("plot_accuracy_comparison needs at least one accuracy")
     names, values = list(accuracies), [float(v) for v in accuracies.values()]
-    fig, ax = plt.subplots(figsize=(6, 3))
-    bars = ax.bar(names, values, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
+    fig, ax = plt.subplots(figsize=(1.2 + 1.6 * len(names), 3.2))
+    bars = ax.bar(range(len(names)), values, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
+    ax.set_xticks(range(len(names)), [textwrap.fill(name, 16) for name in names], fontsize=9)
     ax.bar_label(bars, [f"{v:.1%}" for v in values], padding=3)
     low = max(0.0, min(values) - 0.15)
     ax.set_ylim(low, 1.0)

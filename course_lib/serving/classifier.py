@@ -132,10 +132,10 @@ def file_digest(path: str | Path, length: int = 12) -> str:
 
 def imagenet_preprocessing() -> dict[str, Any]:
     """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, squashed bilinearly, ``(x - 127) / 128``."""
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite
 
-    return {"height": 224, "width": 224, "color_mode": "rgb", "scale": 1 / pretrained.LITE0_STD,
-            "offset": -pretrained.LITE0_MEAN / pretrained.LITE0_STD, "resize": "bilinear"}
+    return {"height": 224, "width": 224, "color_mode": "rgb", "scale": 1 / efficientnet_lite.STD,
+            "offset": -efficientnet_lite.MEAN / efficientnet_lite.STD, "resize": "bilinear"}
 
 
 def load_imagenet_classifier() -> KerasClassifier:
@@ -144,10 +144,10 @@ def load_imagenet_classifier() -> KerasClassifier:
     Its weights ship with a Python package, so it works offline with no training
     step; the version names the weights file's digest.
     """
-    from course_lib import pretrained
+    from course_lib import efficientnet_lite, pretrained
 
-    model = pretrained.efficientnet_lite0(include_top=True, weights="imagenet")
-    version = "imagenet-" + file_digest(pretrained.lite0_weights_path(), 8)
+    model = efficientnet_lite.efficientnet_lite0(include_top=True, weights="imagenet")
+    version = "imagenet-" + file_digest(efficientnet_lite.weights_path(), 8)
     return KerasClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
                            name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
 
