@@ -4,6 +4,7 @@
 #   make test     lint, then the whole test suite, offline, in fast mode (what CI runs)
 #   make grade DIR=submissions/   grade students' notebooks into build/grades/
 #   make doctor   check that this machine is ready for the course
+#   make serve    the classifier service on http://127.0.0.1:8000 (gunicorn)
 # Each target sets itself up first: .venv, the course package, the Jupyter
 # kernel and, when run as root on Debian/Ubuntu, the Fashion-MNIST package.
 
@@ -17,10 +18,10 @@ KERNEL := image-course
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup data course test grade doctor notebooks lab lint bench clean
+.PHONY: help setup data browser course test grade doctor notebooks lab lint bench serve clean
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +41,19 @@ data:
 		echo "note: Fashion-MNIST will be downloaded on first use (or: sudo apt-get install dataset-fashion-mnist)"; \
 	fi
 
-setup: $(STAMP) data
+# Headless Chromium for the browser test of the web page (Debian packages).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian packages chromium chromium-driver"; \
+		(apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)) || \
+		echo "warning: could not install chromium; the browser test will be skipped"; \
+	else \
+		echo "note: the browser test needs Chromium (sudo apt-get install chromium chromium-driver)"; \
+	fi
+
+setup: $(STAMP) data browser
 
 LINTED := course_lib tests bench solutions notebooks
 
@@ -74,6 +87,10 @@ lint: $(STAMP)
 # Speed and accuracy figures, measured on this machine: never part of `make test`.
 bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# The classifier service under gunicorn; settings are COURSE_SERVE_* variables (README).
+serve: $(STAMP)
+	$(PY) -m course_lib.serving
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -1,0 +1,47 @@
+"""The classifier service: a Flask app with a web page, a JSON API, and SQLite history.
+
+::
+
+    from course_lib import serving
+    app = serving.create_app()                      # settings from COURSE_SERVE_* variables
+    server = serving.start_server()                 # the same app under gunicorn, in the background
+
+Modules: :mod:`~course_lib.serving.config` (settings), :mod:`~course_lib.serving.uploads`
+(untrusted bytes → model pixels), :mod:`~course_lib.serving.classifier` (the model
+interface and adapters), :mod:`~course_lib.serving.batching` (load, warm up,
+micro-batch), :mod:`~course_lib.serving.store` (SQLite), :mod:`~course_lib.serving.app`
+(routes), :mod:`~course_lib.serving.process` (run gunicorn from Python).
+"""
+
+from course_lib.serving.app import create_app
+from course_lib.serving.batching import MicroBatcher, ModelHost
+from course_lib.serving.classifier import (
+    Classifier,
+    KerasClassifier,
+    load_classifier,
+    load_imagenet_classifier,
+    top_k,
+)
+from course_lib.serving.config import ServeConfig
+from course_lib.serving.process import ServerProcess, free_port, start_server
+from course_lib.serving.store import PredictionStore
+from course_lib.serving.uploads import UploadError, decode_image, to_model_pixels
+
+__all__ = [
+    "Classifier",
+    "KerasClassifier",
+    "MicroBatcher",
+    "ModelHost",
+    "PredictionStore",
+    "ServeConfig",
+    "ServerProcess",
+    "UploadError",
+    "create_app",
+    "decode_image",
+    "free_port",
+    "load_classifier",
+    "load_imagenet_classifier",
+    "start_server",
+    "to_model_pixels",
+    "top_k",
+]

@@ -1,0 +1,182 @@
+"""The model behind the service: a small interface, adapters, and micro-batching.
+
+The web app only needs a :class:`Classifier`: its name, version, class names
+and preprocessing, and ``predict_batch(uint8 pixels) -> probabilities``, safe to
+call from many threads. :class:`KerasClassifier` provides it for any Keras model
+through one compiled call (``tf.function``), never ``model.predict``, whose
+per-call set-up costs tens of milliseconds on a batch of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+
+class Classifier(ABC):
+    """An image classifier as the service sees it.
+
+    ``preprocessing`` is the record saved with a course model: ``height``, ``width``,
+    ``color_mode``, ``scale``, ``offset``, ``resize``. Model input is
+    ``pixels * scale + offset`` in float32.
+    """
+
+    name: str
+    version: str
+    class_names: list[str]
+    preprocessing: dict[str, Any]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        p = self.preprocessing
+        return int(p["height"]), int(p["width"]), 1 if p.get("color_mode") == "grayscale" else 3
+
+    def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels ``(n, h, w, c)`` → the float32 model input."""
+        p = self.preprocessing
+        return (np.asarray(pixels, np.float32) * np.float32(p.get("scale", 1 / 255))
+                + np.float32(p.get("offset", 0.0)))
+
+    def predict_batch(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels ``(n, h, w, c)`` → class probabilities ``(n, classes)``, float32."""
+        pixels = np.asarray(pixels)
+        if pixels.dtype != np.uint8 or pixels.shape[1:] != self.input_shape:
+            raise ValueError(f"expected uint8 pixels of shape (n, {', '.join(map(str, self.input_shape))}), "
+                             f"got {pixels.dtype} {pixels.shape}")
+        return self.predict_inputs(self.to_inputs(pixels))
+
+    @abstractmethod
+    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Preprocessed float32 model input ``(n, h, w, c)`` → probabilities ``(n, classes)``."""
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> float:
+        """Run blank batches once so the first real request pays no tracing cost; returns seconds."""
+        started = time.perf_counter()
+        for n in batch_sizes:
+            self.predict_batch(np.zeros((n, *self.input_shape), np.uint8))
+        return time.perf_counter() - started
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, classes and preprocessing, as the ``/model`` route shows them."""
+        return {"name": self.name, "version": self.version, "class_names": list(self.class_names),
+                "input_shape": list(self.input_shape), "preprocessing": dict(self.preprocessing)}
+
+
+class KerasClassifier(Classifier):
+    """A Keras model called through one ``tf.function`` with a fixed input signature.
+
+    The signature leaves the batch size open, so one trace serves every batch
+    size. A lock makes each call exclusive: TensorFlow already uses every core
+    inside one call, and the lock keeps threads from interleaving.
+    """
+
+    def __init__(self, model: keras.Model, class_names: Sequence[str], preprocessing: dict[str, Any],
+                 name: str, version: str, outputs: str = "probabilities") -> None:
+        import tensorflow as tf
+
+        if outputs not in ("probabilities", "logits"):
+            raise ValueError(f"outputs must be 'probabilities' or 'logits', got {outputs!r}")
+        self.model = model
+        self.class_names = list(class_names)
+        self.preprocessing = dict(preprocessing)
+        self.name, self.version = name, version
+        if model.output_shape[-1] != len(self.class_names):
+            raise ValueError(f"{len(self.class_names)} class names for a model with {model.output_shape[-1]} outputs")
+        spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+
+        @tf.function(input_signature=[spec])
+        def call(x: tf.Tensor) -> tf.Tensor:
+            y = model(x, training=False)
+            return tf.nn.softmax(y) if outputs == "logits" else y
+
+        self._call = call
+        self._lock = threading.Lock()
+
+    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.asarray(inputs, np.float32)
+        if inputs.shape[1:] != self.input_shape:
+            raise ValueError(f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), got {inputs.shape}")
+        with self._lock:
+            return self._call(inputs).numpy()
+
+    @classmethod
+    def from_saved(cls, path: str | Path) -> KerasClassifier:
+        """A course model saved with ``models.save_model`` (``.keras`` + JSON metadata)."""
+        from course_lib import models
+
+        path = Path(path)
+        model, meta = models.load_model(path)
+        version = str(meta.get("version") or file_digest(path))
+        return cls(model, meta["class_names"], meta["preprocessing"], name=path.stem, version=version,
+                   outputs=meta.get("outputs", "probabilities"))
+
+
+def file_digest(path: str | Path, length: int = 12) -> str:
+    """The first ``length`` hex digits of a file's SHA-256: a version that changes with the weights."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def imagenet_preprocessing() -> dict[str, Any]:
+    """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, squashed bilinearly, ``(x - 127) / 128``."""
+    from course_lib import efficientnet_lite
+
+    return {"height": 224, "width": 224, "color_mode": "rgb", "scale": 1 / efficientnet_lite.STD,
+            "offset": -efficientnet_lite.MEAN / efficientnet_lite.STD, "resize": "bilinear"}
+
+
+def load_imagenet_classifier() -> KerasClassifier:
+    """The ImageNet EfficientNet-Lite0 of lesson 06: real photos in, 1000 ImageNet labels out.
+
+    Its weights ship with a Python package, so it works offline with no training
+    step; the version names the weights file's digest.
+    """
+    from course_lib import efficientnet_lite, pretrained
+
+    model = efficientnet_lite.efficientnet_lite0(include_top=True, weights="imagenet")
+    version = "imagenet-" + file_digest(efficientnet_lite.weights_path(), 8)
+    return KerasClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
+                           name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
+
+
+def load_classifier(spec: str) -> Classifier:
+    """The classifier named by ``COURSE_SERVE_MODEL``.
+
+    ``"imagenet"`` (the default): EfficientNet-Lite0 with ImageNet weights;
+    ``"fashion"``: the Fashion-MNIST model lesson 04 saved; or the path of any
+    ``.keras`` file saved with ``models.save_model``.
+    """
+    from course_lib import models
+
+    if spec == "imagenet":
+        return load_imagenet_classifier()
+    if spec == "fashion":
+        if not models.FASHION_MODEL_PATH.is_file():
+            raise FileNotFoundError(f"no saved Fashion-MNIST model at {models.FASHION_MODEL_PATH}: run lesson 04 "
+                                    "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a .keras file")
+        return KerasClassifier.from_saved(models.FASHION_MODEL_PATH)
+    if spec.endswith(".keras"):
+        return KerasClassifier.from_saved(spec)
+    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model")
+
+
+def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:
+    """The ``k`` most probable classes of one image, most probable first."""
+    probabilities = np.asarray(probabilities, np.float64)
+    k = max(1, min(int(k), len(class_names)))
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return [{"label": class_names[i], "class_index": int(i), "confidence": round(float(probabilities[i]), 6)}
+            for i in order]

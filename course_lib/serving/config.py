@@ -1,0 +1,104 @@
+"""Settings of the classifier service, read from environment variables.
+
+Every setting has a default that works on a laptop; README's "Serving the
+classifier" section lists them. Values are checked when read, so a typo in a
+variable fails at start-up with a message naming it, not later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from course_lib import config
+
+PREFIX = "COURSE_SERVE_"
+
+
+def default_db_path() -> Path:
+    """Where predictions and feedback are stored unless ``COURSE_SERVE_DB`` says otherwise."""
+    return config.build_dir() / "serving" / "predictions.sqlite3"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What the service needs to know; build it with :meth:`from_env` or directly in tests."""
+
+    model: str = "imagenet"  # "imagenet" (lesson 06's EfficientNet-Lite0), "fashion" (lesson 04's) or a .keras path
+    db: Path = Path()  # empty: default_db_path()
+    max_upload_mb: float = 10.0  # whole request body, enforced by Flask before reading it
+    max_pixels: int = 40_000_000  # per image, checked before decoding
+    max_files: int = 16  # images per /predict request
+    top_k: int = 5
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 8
+    batch_size: int = 32  # largest micro-batch sent to the model at once
+    batch_wait_ms: float = 0.0  # extra wait for a batch to fill; 0 batches only what is queued
+    timeout_s: float = 30.0  # longest a request waits for its prediction
+    load_in_background: bool = True  # /health answers 503 while the model loads
+
+    def __post_init__(self) -> None:
+        if self.db == Path():
+            object.__setattr__(self, "db", default_db_path())
+        object.__setattr__(self, "db", Path(self.db))
+        for name in ("max_pixels", "max_files", "top_k", "workers", "threads", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{PREFIX}{name.upper()} must be at least 1, got {getattr(self, name)}")
+        for name in ("max_upload_mb", "timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"{PREFIX}BATCH_WAIT_MS must be 0 or more, got {self.batch_wait_ms}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"{PREFIX}PORT must be a TCP port (1-65535), got {self.port}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServeConfig:
+        """Defaults, then ``COURSE_SERVE_<FIELD>`` variables, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(PREFIX + field.name.upper())
+            if raw is None or raw.strip() == "":
+                continue
+            values[field.name] = _parse(field.name, field.type, raw.strip())
+        return replace(cls(**values), **overrides) if overrides else cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The ``COURSE_SERVE_*`` variables that reproduce this configuration in another process."""
+        out = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            out[PREFIX + field.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = kind if isinstance(kind, str) else kind.__name__
+    variable = PREFIX + name.upper()
+    if kind == "bool":
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ValueError(f"{variable} must be 1/0 (or true/false), got {raw!r}")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a number, got {raw!r}") from None
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw

@@ -1,0 +1,236 @@
+"""Predictions and feedback in SQLite (standard library, WAL mode).
+
+Every prediction the service makes becomes a row; feedback ("was this right?",
+the correct label) is attached to it. The history is for monitoring a model in
+use, the feedback for improving it: :meth:`PredictionStore.export_feedback_csv`
+writes the corrected examples out for retraining.
+
+Each thread gets its own connection. WAL mode lets readers work while one
+writer commits, and ``busy_timeout`` makes a writer wait for the lock instead
+of failing, which is what keeps every row under concurrent requests, also
+across several server processes sharing one file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at    TEXT    NOT NULL,
+    filename      TEXT    NOT NULL,
+    model_name    TEXT    NOT NULL,
+    model_version TEXT    NOT NULL,
+    label         TEXT    NOT NULL,
+    class_index   INTEGER NOT NULL,
+    confidence    REAL    NOT NULL,
+    top_k         TEXT    NOT NULL,
+    latency_ms    REAL    NOT NULL,
+    width         INTEGER,
+    height        INTEGER,
+    source        TEXT    NOT NULL DEFAULT 'upload',
+    image         BLOB,
+    image_type    TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    prediction_id INTEGER PRIMARY KEY REFERENCES predictions(id) ON DELETE CASCADE,
+    correct       INTEGER NOT NULL CHECK (correct IN (0, 1)),
+    correct_label TEXT,
+    comment       TEXT,
+    created_at    TEXT    NOT NULL
+);
+"""
+
+_COLUMNS = ("p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
+            "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
+            "f.correct, f.correct_label, f.comment, f.created_at AS feedback_at")
+_SELECT = f"SELECT {_COLUMNS} FROM predictions p LEFT JOIN feedback f ON f.prediction_id = p.id"
+
+CSV_FIELDS = ["prediction_id", "created_at", "filename", "model_name", "model_version", "predicted_label",
+              "confidence", "correct", "correct_label", "comment", "feedback_at", "image_url"]
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    """What the service records for one classified image."""
+
+    filename: str
+    model_name: str
+    model_version: str
+    label: str
+    class_index: int
+    confidence: float
+    top_k: Sequence[dict[str, Any]]
+    latency_ms: float
+    width: int | None = None
+    height: int | None = None
+    source: str = "upload"
+    image: bytes | None = None
+    image_type: str | None = None
+
+
+def now() -> str:
+    """The current time in UTC, ISO 8601 with milliseconds: sorts as text."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class PredictionStore:
+    """The service's SQLite database; safe to share between threads."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connection() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit does not wait for fsync
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock on upgrade
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def add(self, predictions: Sequence[NewPrediction], created_at: str | None = None) -> list[int]:
+        """Record predictions in one transaction; returns their ids, in order."""
+        created = created_at or now()
+        ids = []
+        with self._transaction() as conn:
+            for p in predictions:
+                cur = conn.execute(
+                    "INSERT INTO predictions (created_at, filename, model_name, model_version, label, "
+                    "class_index, confidence, top_k, latency_ms, width, height, source, image, image_type) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (created, p.filename, p.model_name, p.model_version, p.label, int(p.class_index),
+                     float(p.confidence), json.dumps(list(p.top_k)), float(p.latency_ms), p.width, p.height,
+                     p.source, p.image, p.image_type),
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def get(self, prediction_id: int) -> dict[str, Any] | None:
+        """One prediction with its feedback, or None."""
+        with self._connection() as conn:
+            row = conn.execute(f"{_SELECT} WHERE p.id = ?", (prediction_id,)).fetchone()
+        return _as_dict(row) if row else None
+
+    def history(self, page: int = 1, per_page: int = 20) -> dict[str, Any]:
+        """A page of predictions, latest first, with the total count."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")  # one snapshot for the count and the page
+            try:
+                total = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+                rows = conn.execute(f"{_SELECT} ORDER BY p.id DESC LIMIT ? OFFSET ?",
+                                    (per_page, (page - 1) * per_page)).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return {"items": [_as_dict(r) for r in rows], "page": page, "per_page": per_page, "total": total,
+                "pages": max(1, -(-total // per_page))}
+
+    def count(self) -> int:
+        with self._connection() as conn:
+            return conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+
+    def image(self, prediction_id: int) -> tuple[bytes, str] | None:
+        """The stored preview of an upload: ``(bytes, mime type)``, or None."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT image, image_type FROM predictions WHERE id = ?", (prediction_id,)).fetchone()
+        return (bytes(row["image"]), row["image_type"]) if row and row["image"] is not None else None
+
+    def set_feedback(self, prediction_id: int, correct: bool, correct_label: str | None = None,
+                     comment: str | None = None) -> dict[str, Any] | None:
+        """Attach (or replace) feedback; returns the updated prediction, or None if the id is unknown."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM predictions WHERE id = ?", (prediction_id,)).fetchone() is None:
+                return None
+            conn.execute(
+                "INSERT INTO feedback (prediction_id, correct, correct_label, comment, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(prediction_id) DO UPDATE SET correct = excluded.correct, "
+                "correct_label = excluded.correct_label, comment = excluded.comment, created_at = excluded.created_at",
+                (prediction_id, int(bool(correct)), correct_label, comment, now()),
+            )
+        return self.get(prediction_id)
+
+    def export_feedback_csv(self, base_url: str = "") -> str:
+        """Every prediction that has feedback, as CSV (one row each); returns the text.
+
+        ``correct_label`` is the label to train on: the predicted one when the
+        prediction was confirmed, the user's correction otherwise.
+        """
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        with self._connection() as conn:
+            rows = conn.execute(f"{_SELECT} WHERE f.prediction_id IS NOT NULL ORDER BY p.id").fetchall()
+        for row in rows:
+            item = _as_dict(row)
+            feedback = item["feedback"]
+            writer.writerow({
+                "prediction_id": item["id"], "created_at": item["created_at"], "filename": _cell(item["filename"]),
+                "model_name": item["model"]["name"], "model_version": item["model"]["version"],
+                "predicted_label": item["label"], "confidence": item["confidence"],
+                "correct": int(feedback["correct"]),
+                "correct_label": _cell(item["label"] if feedback["correct"] else (feedback["correct_label"] or "")),
+                "comment": _cell(feedback["comment"] or ""), "feedback_at": feedback["created_at"],
+                "image_url": f"{base_url}/history/{item['id']}/image" if item["has_image"] else "",
+            })
+        return buffer.getvalue()
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _cell(text: str) -> str:
+    """Text as a CSV cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
+    feedback = None
+    if row["correct"] is not None:
+        feedback = {"correct": bool(row["correct"]), "correct_label": row["correct_label"],
+                    "comment": row["comment"], "created_at": row["feedback_at"]}
+    return {
+        "id": row["id"], "created_at": row["created_at"], "filename": row["filename"],
+        "label": row["label"], "class_index": row["class_index"], "confidence": row["confidence"],
+        "top_k": json.loads(row["top_k"]), "latency_ms": row["latency_ms"],
+        "model": {"name": row["model_name"], "version": row["model_version"]},
+        "width": row["width"], "height": row["height"], "source": row["source"],
+        "has_image": bool(row["has_image"]), "feedback": feedback,
+    }

@@ -1,0 +1,171 @@
+"""Turning uploaded bytes into the pixels a model was trained on.
+
+An upload is untrusted: it may be empty, not an image, a truncated file, a
+"decompression bomb" (a small file that claims billions of pixels), or an
+image in any of Pillow's modes. :func:`decode_image` opens it, checks it and
+returns a plain RGB or grayscale image in the orientation the camera meant;
+:func:`to_model_pixels` then applies the model's recorded preprocessing
+(colour mode and size). Anything wrong raises :class:`UploadError`, whose
+message is meant for the person who sent the file.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow warns above ~89 Mpx and refuses above ~179 Mpx; the service applies its own,
+# lower limit before decoding, so Pillow's guard only ever backs it up.
+DEFAULT_MAX_PIXELS = 40_000_000
+# Formats a browser or phone produces. Pillow can open many more (EPS, for one, runs
+# Ghostscript on the file), and an upload has no business reaching those decoders.
+FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "PPM")
+RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
+              "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX,
+              "lanczos": Image.Resampling.LANCZOS}
+
+
+class UploadError(ValueError):
+    """An upload the service cannot classify; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "the upload") -> Image.Image:
+    """Decode ``data`` into an ``RGB`` or ``L`` image, upright, first frame only.
+
+    Transparency is composited on white (how a browser shows it), CMYK and
+    palette images become RGB, 16-bit and float images are scaled to 8 bits,
+    and the EXIF orientation a phone records is applied.
+    """
+    if not data:
+        raise UploadError(f"{name} is empty (0 bytes).")
+    try:
+        image = Image.open(io.BytesIO(data), formats=_formats())
+        _check_size(image, max_pixels, name)
+        image.verify()  # checks the file's structure without decoding all of it
+        image = Image.open(io.BytesIO(data), formats=_formats())  # verify() leaves the image unusable
+        image.seek(0)  # animated GIF/PNG/WebP: the first frame
+        image.load()
+    except UploadError:
+        raise
+    except Image.DecompressionBombError:
+        raise UploadError(f"{name} claims more pixels than can be decoded safely; "
+                          f"the limit is {max_pixels:,}. Resize it and try again.", 413) from None
+    except UnidentifiedImageError:
+        raise UploadError(f"{name} is not an image in a format the service accepts "
+                          f"({', '.join(f for f in _formats() if f != 'MPO')}).", 415) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UploadError(f"{name} looks like an image but could not be decoded ({_short(exc)}); "
+                          "the file may be truncated or corrupt.") from None
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block should not lose the picture itself
+        upright = image
+    return normalise_mode(upright if upright is not None else image)
+
+
+def _formats() -> tuple[str, ...]:
+    """:data:`FORMATS` that this Pillow build can open (AVIF support is optional)."""
+    Image.init()
+    return tuple(f for f in FORMATS if f in Image.OPEN)
+
+
+def normalise_mode(image: Image.Image) -> Image.Image:
+    """Any Pillow mode → ``L`` (gray, no alpha) or ``RGB``."""
+    mode = image.mode
+    if mode in ("RGB", "L"):
+        return image
+    if mode == "P":
+        has_alpha = "transparency" in image.info or image.palette.mode == "RGBA"
+        return _on_white(image.convert("RGBA")) if has_alpha else image.convert("RGB")
+    if mode in ("RGBA", "RGBa", "LA", "La", "PA"):
+        return _on_white(image.convert("RGBA"))
+    if mode == "1":
+        return image.convert("L")
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_to_uint8(np.asarray(image)), mode="L")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """16-bit, 32-bit and float pixel values → 0..255."""
+    values = values.astype(np.float64)
+    if values.size and np.isfinite(values).all() and 0 <= values.min() and values.max() <= 1.0:
+        values = values * 255  # float images in [0, 1]
+    elif values.size and values.max() > 255:
+        values = values / 257  # 16-bit: 65535 → 255
+    return np.clip(np.nan_to_num(values), 0, 255).round().astype(np.uint8)
+
+
+def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise UploadError(f"{name} has no pixels ({width}×{height}).")
+    if width * height > max_pixels:
+        raise UploadError(f"{name} is {width}×{height} = {width * height:,} pixels; "
+                          f"the limit is {max_pixels:,}. Resize it and try again.", 413)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def to_model_pixels(image: Image.Image, preprocessing: dict[str, Any]) -> np.ndarray:
+    """A decoded image → uint8 ``(height, width, channels)`` as the model's preprocessing records.
+
+    ``preprocessing`` holds ``height``, ``width``, ``color_mode`` (``"rgb"`` or
+    ``"grayscale"``) and ``resize`` (an interpolation name, optionally with
+    ``"center_crop": true`` to crop to the model's aspect ratio first). Scaling
+    to floats happens in the classifier, next to the model.
+    """
+    height, width = int(preprocessing["height"]), int(preprocessing["width"])
+    mode = "L" if preprocessing.get("color_mode", "rgb") == "grayscale" else "RGB"
+    image = image.convert(mode) if image.mode != mode else image
+    if preprocessing.get("center_crop"):
+        image = _crop_to_aspect(image, width / height)
+    if image.size != (width, height):
+        method = RESAMPLING.get(str(preprocessing.get("resize", "bilinear")).lower())
+        if method is None:
+            raise ValueError(f"unknown resize method {preprocessing.get('resize')!r}; use one of {sorted(RESAMPLING)}")
+        image = image.resize((width, height), method)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def _crop_to_aspect(image: Image.Image, aspect: float) -> Image.Image:
+    width, height = image.size
+    if width / height > aspect:
+        new_width = max(1, round(height * aspect))
+        left = (width - new_width) // 2
+        return image.crop((left, 0, left + new_width, height))
+    new_height = max(1, round(width / aspect))
+    top = (height - new_height) // 2
+    return image.crop((0, top, width, top + new_height))
+
+
+def preview_bytes(image: Image.Image, max_side: int = 256) -> tuple[bytes, str]:
+    """A small copy of the upload for the history page: ``(bytes, mime type)``.
+
+    Small images (Fashion-MNIST size) stay lossless PNG; photos become JPEG.
+    """
+    small = image.copy()
+    small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    if small.width * small.height <= 64 * 64:
+        small.save(out, "PNG")
+        return out.getvalue(), "image/png"
+    small.save(out, "JPEG", quality=85)
+    return out.getvalue(), "image/jpeg"

@@ -1,0 +1,58 @@
+"""Shared pieces of the serving tests: a tiny saved model and image files in many formats."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_model_path() -> Path:
+    """An untrained baseline CNN saved with its metadata, once per test session.
+
+    Its predictions mean nothing, but they are deterministic, which is all the
+    service tests need; it loads in a fraction of a second.
+    """
+    from course_lib import models, training
+
+    training.set_seed(0, deterministic_ops=False)
+    folder = Path(tempfile.mkdtemp(prefix="course-serving-model-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    model = models.build_baseline_cnn((28, 28, 1), len(FASHION_CLASSES))
+    return models.save_model(model, folder / "tiny_fashion.keras", FASHION_CLASSES, version="test-1")
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def photo(size: tuple[int, int] = (64, 48), seed: int = 0) -> Image.Image:
+    """A small RGB picture with structure (a gradient and a bright square)."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[..., 0] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    pixels[..., 1] = np.linspace(0, 255, height, dtype=np.uint8)[:, None]
+    pixels[..., 2] = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    pixels[height // 4: height // 2, width // 4: width // 2] = 255
+    return Image.fromarray(pixels)
+
+
+def png(size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    return encode(photo(size, seed))
+
+
+def jpeg(size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    return encode(photo(size, seed), "JPEG", quality=90)
