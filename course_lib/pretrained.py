@@ -40,8 +40,9 @@ TOP_BLOCKS_START = {
     "mobilenet_v2": "block_13_expand",  # its 160-channel stage: blocks 13-15
     "vgg16": "block5_conv1",  # the last of the five convolution blocks
 }
-# ... and the layer whose output, averaged over the image, gives the features: the end of
-# those top blocks, before the last layers that specialise in ImageNet's 1000 classes
+# ... and a candidate layer for features (its output averaged over the image): the end of
+# those top blocks, before the last layers that specialise in ImageNet's 1000 classes.
+# Lesson 06 compares it with the backbone output on validation data and keeps the better.
 FEATURE_LAYER = {
     "efficientnet_lite0": "block14_add",
     "mobilenet_v2": "block_15_add",
