@@ -1,20 +1,10 @@
 """Each plot draws one figure with the content it promises."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
+from course_lib import plots
 
 
 def test_show_images_draws_a_grid_with_titles_and_hides_spare_axes():

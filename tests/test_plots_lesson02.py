@@ -1,19 +1,9 @@
 """Lesson 02's plots draw what they promise."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
+from course_lib import plots
 
 
 def test_plot_throughput_draws_one_bar_per_pipeline_with_rate_and_speed_up():

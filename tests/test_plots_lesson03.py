@@ -1,20 +1,10 @@
 """Lesson 03 plots: feature maps and convolution filters."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
+from course_lib import plots
 
 
 def test_feature_maps_draw_one_panel_per_channel_with_its_own_scale():

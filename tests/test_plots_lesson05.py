@@ -1,21 +1,10 @@
 """Lesson 05 figures: confusion matrix, reliability diagram and Grad-CAM overlays."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
-
+from course_lib import plots
 
 CM = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 9]])
 NAMES = ["cat", "dog", "bird"]

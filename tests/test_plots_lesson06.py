@@ -1,20 +1,10 @@
 """Lesson 06 figures: top predictions per photo, and accuracy per approach."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
+from course_lib import plots
 
 
 def test_plot_top_predictions_shows_each_image_beside_its_ranked_bars():

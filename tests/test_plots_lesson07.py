@@ -1,19 +1,9 @@
 """Lesson 07's figure: latency distributions on a log scale."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
+from course_lib import plots
 
 
 def test_plot_latencies_draws_one_box_per_set_with_its_median():
