@@ -51,7 +51,7 @@ def encode(pixels: np.ndarray, fmt: str) -> bytes:
 def fashion_case() -> tuple[Path, list[tuple[str, bytes]]]:
     _, _ = models.load_or_train_fashion_cnn()
     test = data.load_fashion_mnist().x_test[:200]
-    return models.FASHION_MODEL_PATH, [(f"fashion{i}.png", encode(x, "PNG")) for i, x in enumerate(test)]
+    return models.fashion_model_path(), [(f"fashion{i}.png", encode(x, "PNG")) for i, x in enumerate(test)]
 
 
 def imagenet_case() -> tuple[Path, list[tuple[str, bytes]]]:

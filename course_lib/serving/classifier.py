@@ -164,10 +164,10 @@ def load_classifier(spec: str) -> Classifier:
     if spec == "imagenet":
         return load_imagenet_classifier()
     if spec == "fashion":
-        if not models.FASHION_MODEL_PATH.is_file():
-            raise FileNotFoundError(f"no saved Fashion-MNIST model at {models.FASHION_MODEL_PATH}: run lesson 04 "
+        if not models.fashion_model_path().is_file():
+            raise FileNotFoundError(f"no saved Fashion-MNIST model at {models.fashion_model_path()}: run lesson 04 "
                                     "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a .keras file")
-        return KerasClassifier.from_saved(models.FASHION_MODEL_PATH)
+        return KerasClassifier.from_saved(models.fashion_model_path())
     if spec.endswith(".keras"):
         return KerasClassifier.from_saved(spec)
     raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model")
