@@ -176,7 +176,7 @@ def build_better_cnn(
 
 @contextlib.contextmanager
 def captured_messages() -> Iterator[list[str]]:
-    """Collect the warnings Keras gives inside the ``with`` block, as strings.
+    """Collect (instead of printing) the warnings Keras gives inside the ``with`` block.
 
     Keras reports some things (saving to the legacy ``.h5`` format, for one)
     through ``absl`` logging rather than Python warnings; this catches both, so
@@ -187,11 +187,14 @@ def captured_messages() -> Iterator[list[str]]:
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
     absl_logger = logging.getLogger("absl")
+    propagate = absl_logger.propagate
     absl_logger.addHandler(handler)
+    absl_logger.propagate = False  # collected here instead of printed
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield messages
     finally:
         absl_logger.removeHandler(handler)
+        absl_logger.propagate = propagate
     messages.extend(str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning))

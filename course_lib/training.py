@@ -6,6 +6,8 @@ TensorFlow and Keras are imported inside the functions that need them, so
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import random
 from collections.abc import Mapping, Sequence
@@ -39,34 +41,68 @@ def set_seed(seed: int = 42, deterministic_ops: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def cosine_learning_rate(epoch: int, epochs: int, initial: float = 1e-3, final: float = 1e-5) -> float:
+    """Learning rate for ``epoch`` (counted from 0) on a cosine curve from ``initial`` to ``final``.
+
+    Large steps early, when the weights are far from good ones; small steps at
+    the end, to settle into a minimum. The last epoch trains at ``final``.
+    """
+    if epochs < 2:
+        return initial
+    progress = min(epoch, epochs - 1) / (epochs - 1)
+    return final + 0.5 * (initial - final) * (1 + math.cos(math.pi * progress))
+
+
 def make_callbacks(
     checkpoint_path: str | Path | None = None,
+    *,
     monitor: str = "val_loss",
     patience: int = 3,
+    schedule: str = "plateau",
+    epochs: int | None = None,
+    learning_rate: float = 1e-3,
     lr_patience: int = 1,
     lr_factor: float = 0.5,
     min_lr: float = 1e-5,
 ) -> list[keras.callbacks.Callback]:
-    """The course's callbacks: stop early, keep the best checkpoint, lower the learning rate.
+    """The course's callbacks: stop early, keep the best checkpoint, adjust the learning rate.
 
     - ``EarlyStopping`` stops after ``patience`` epochs without a better ``monitor``
       and puts back the weights of the best epoch (``restore_best_weights``);
-    - ``ModelCheckpoint`` (when ``checkpoint_path`` is given, a ``.keras`` file)
+    - ``ModelCheckpoint`` (when ``checkpoint_path``, a ``.keras`` file, is given)
       saves the model each time ``monitor`` improves, so a crash loses nothing;
-    - ``ReduceLROnPlateau`` multiplies the learning rate by ``lr_factor`` after
-      ``lr_patience`` epochs without improvement: smaller steps settle into the minimum.
+    - the learning rate follows ``schedule``:
 
-    ``lr_patience`` should be smaller than ``patience``, or training stops
-    before the learning rate ever drops.
+      - ``"plateau"``: ``ReduceLROnPlateau`` multiplies it by ``lr_factor`` after
+        ``lr_patience`` epochs without improvement (``lr_patience < patience``, or
+        training stops before the rate ever drops);
+      - ``"cosine"``: a ``LearningRateScheduler`` lowers it every epoch from
+        ``learning_rate`` to ``min_lr`` along :func:`cosine_learning_rate`,
+        planned for ``epochs`` epochs.
     """
     import keras
 
-    if lr_patience >= patience:
-        raise ValueError(f"lr_patience ({lr_patience}) must be smaller than patience ({patience})")
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=lr_factor, patience=lr_patience, min_lr=min_lr),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True, verbose=1),
     ]
+    if schedule == "plateau":
+        if lr_patience >= patience:
+            raise ValueError(f"lr_patience ({lr_patience}) must be smaller than patience ({patience})")
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=lr_factor, patience=lr_patience, min_lr=min_lr, verbose=1
+            )
+        )
+    elif schedule == "cosine":
+        if not epochs:
+            raise ValueError("a cosine schedule needs the number of epochs it is planned for")
+        callbacks.append(
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch: cosine_learning_rate(epoch, epochs, learning_rate, min_lr)
+            )
+        )
+    else:
+        raise ValueError(f"schedule must be 'plateau' or 'cosine', got {schedule!r}")
     if checkpoint_path is not None:
         checkpoint_path = Path(checkpoint_path)
         if checkpoint_path.suffix != ".keras":
@@ -74,6 +110,25 @@ def make_callbacks(
         checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(checkpoint_path, monitor=monitor, save_best_only=True))
     return callbacks
+
+
+def hide_retracing_warnings() -> None:
+    """Hide TensorFlow's "triggered tf.function retracing" warning.
+
+    Every new model traces its own ``predict`` function, so a lesson that
+    compares several models (or reloads one from several files) on purpose
+    sets this warning off although nothing is wrong. Other warnings still show.
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    if not any(isinstance(f, _RetracingFilter) for f in logger.filters):
+        logger.addFilter(_RetracingFilter())
+
+
+class _RetracingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def fit_classifier(

@@ -23,6 +23,35 @@ def test_make_callbacks_without_a_path_has_no_checkpoint_and_refuses_bad_setting
         training.make_callbacks(patience=2, lr_patience=2)
     with pytest.raises(ValueError, match=".keras"):
         training.make_callbacks(tmp_path / "best.h5")
+    with pytest.raises(ValueError, match="number of epochs"):
+        training.make_callbacks(schedule="cosine")
+    with pytest.raises(ValueError, match="'plateau' or 'cosine'"):
+        training.make_callbacks(schedule="step")
+
+
+def test_cosine_schedule_falls_from_the_initial_to_the_final_rate():
+    rates = [training.cosine_learning_rate(e, 5, 1e-3, 1e-5) for e in range(5)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
+    assert rates[2] == pytest.approx((1e-3 + 1e-5) / 2)
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    assert training.cosine_learning_rate(9, 5, 1e-3, 1e-5) == pytest.approx(1e-5)  # past the plan: stays low
+    (scheduler,) = [c for c in training.make_callbacks(schedule="cosine", epochs=5)
+                    if isinstance(c, keras.callbacks.LearningRateScheduler)]
+    assert scheduler.schedule(4) == pytest.approx(1e-5)
+
+
+def test_hide_retracing_warnings_drops_only_that_warning(caplog):
+    import tensorflow as tf
+
+    training.hide_retracing_warnings()
+    training.hide_retracing_warnings()  # a second call adds no second filter
+    logger = tf.get_logger()
+    assert sum(type(f).__name__ == "_RetracingFilter" for f in logger.filters) == 1
+    record = logger.makeRecord("tensorflow", 30, __file__, 1, "5 out of the last 5 calls to f "
+                               "triggered tf.function retracing", None, None)
+    assert not logger.filter(record)
+    record.msg = "something else"
+    assert logger.filter(record)
 
 
 def _toy_problem(n=64):
