@@ -67,7 +67,8 @@ def test_as_model_input_adds_the_channel_axis_and_scales():
 def test_better_cnn_adds_batchnorm_and_dropout_to_the_baseline_shape():
     model = models.build_better_cnn((28, 28, 1), 10)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds.count("Conv2D") == 2 and kinds.count("BatchNormalization") == 2
+    assert kinds.count("Conv2D") == 3 and kinds.count("BatchNormalization") == 3
+    assert model.get_layer(index=kinds.index("Flatten")).output.shape == (None, 3 * 3 * 128)
     assert kinds.count("Dropout") == 2 and kinds[-1] == "Dense"
     assert model.output_shape == (None, 10)
     assert all(not layer.use_bias for layer in model.layers if type(layer).__name__ == "Conv2D")
