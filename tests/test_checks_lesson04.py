@@ -58,35 +58,10 @@ def test_4_1_notices_a_model_left_uncompiled_or_an_unattempted_exercise():
     assert _fails_with(checks.exercise_4_1(untouched), "not attempted yet")
 
 
-def test_4_2_accepts_validation_loss_patience_and_restore():
-    es = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    assert checks.exercise_4_2(es).passed
-    assert checks.exercise_4_2(keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)).passed
-
-
-@pytest.mark.parametrize(
-    ("answer", "phrase"),
-    [
-        (keras.callbacks.EarlyStopping(monitor="loss", patience=3, restore_best_weights=True), "training set"),
-        (keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3, restore_best_weights=True),
-         "monitor='val_loss'"),
-        (keras.callbacks.EarlyStopping(patience=3), "last epoch"),
-        (keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True), "at least 2"),
-        (keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True, mode="max"), "mode='max'"),
-        (keras.callbacks.EarlyStopping, "the class itself"),
-        ([keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)], "not a list"),
-        (keras.callbacks.ReduceLROnPlateau(), "ReduceLROnPlateau"),
-        (None, "is None"),
-    ],
-)
-def test_4_2_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_4_2(answer), phrase)
-
-
-def test_4_3_accepts_the_one_based_epoch_of_lowest_val_loss():
-    assert checks.exercise_4_3(lambda h: int(np.argmin(h["val_loss"])) + 1).passed
-    assert checks.exercise_4_3(lambda h: h["val_loss"].index(min(h["val_loss"])) + 1).passed
-    assert checks.exercise_4_3(lambda h: np.argmin(h["val_loss"]) + 1).passed  # a NumPy integer is fine
+def test_4_2_accepts_the_one_based_epoch_of_lowest_val_loss():
+    assert checks.exercise_4_2(lambda h: int(np.argmin(h["val_loss"])) + 1).passed
+    assert checks.exercise_4_2(lambda h: h["val_loss"].index(min(h["val_loss"])) + 1).passed
+    assert checks.exercise_4_2(lambda h: np.argmin(h["val_loss"]) + 1).passed  # a NumPy integer is fine
 
 
 @pytest.mark.parametrize(
@@ -102,6 +77,31 @@ def test_4_3_accepts_the_one_based_epoch_of_lowest_val_loss():
         (lambda h: str(np.argmin(h["val_loss"]) + 1), "as an int"),
         (lambda h: 2, "expected epoch 4"),
         (lambda h: h.history["val_loss"], "AttributeError"),
+    ],
+)
+def test_4_2_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_4_2(answer), phrase)
+
+
+def test_4_3_accepts_validation_loss_patience_and_restore():
+    es = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    assert checks.exercise_4_3(es).passed
+    assert checks.exercise_4_3(keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (keras.callbacks.EarlyStopping(monitor="loss", patience=3, restore_best_weights=True), "training set"),
+        (keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3, restore_best_weights=True),
+         "monitor='val_loss'"),
+        (keras.callbacks.EarlyStopping(patience=3), "last epoch"),
+        (keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True), "at least 2"),
+        (keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True, mode="max"), "mode='max'"),
+        (keras.callbacks.EarlyStopping, "the class itself"),
+        ([keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)], "not a list"),
+        (keras.callbacks.ReduceLROnPlateau(), "ReduceLROnPlateau"),
+        (None, "is None"),
     ],
 )
 def test_4_3_names_the_mistake(answer, phrase):

@@ -73,6 +73,7 @@ def test_better_cnn_adds_batchnorm_and_dropout_to_the_baseline_shape():
     assert model.output_shape == (None, 10)
     assert all(not layer.use_bias for layer in model.layers if type(layer).__name__ == "Conv2D")
     assert model.layers[-1].activation.__name__ == "softmax"
+    assert {layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"} == {0.9}
 
 
 def test_better_cnn_augments_only_when_asked_and_only_while_training():

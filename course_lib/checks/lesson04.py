@@ -106,38 +106,6 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     return run_check("4.1", diagnose, "sparse cross-entropy on softmax probabilities, and accuracy reported.")
 
 
-def exercise_4_2(early_stopping: Any) -> CheckResult:
-    """early_stopping: EarlyStopping on val_loss, patience >= 2, restore_best_weights=True."""
-    import keras
-
-    def diagnose() -> str | None:
-        if early_stopping is None:
-            return "early_stopping is None: assign the callback to it."
-        if early_stopping is keras.callbacks.EarlyStopping:
-            return "that is the class itself: create one with keras.callbacks.EarlyStopping(...)."
-        if isinstance(early_stopping, list | tuple):
-            return "pass the EarlyStopping callback itself, not a list."
-        if not isinstance(early_stopping, keras.callbacks.EarlyStopping):
-            return f"expected a keras.callbacks.EarlyStopping, got {type(early_stopping).__name__}."
-        monitor = early_stopping.monitor
-        if monitor in ("loss", "accuracy", "acc"):
-            return (f"monitor={monitor!r} watches the training set, which keeps improving while the "
-                    "model overfits: monitor 'val_loss'.")
-        if monitor != "val_loss":
-            return f"monitor={monitor!r}; this lesson stops on the validation loss: monitor='val_loss'."
-        if early_stopping.mode == "max":
-            return "mode='max' treats a rising loss as progress: leave mode='auto' (or 'min') for a loss."
-        if early_stopping.patience < 2:
-            return (f"patience={early_stopping.patience} stops at the first epoch that is not better; "
-                    "validation loss is noisy, so allow at least 2.")
-        if not early_stopping.restore_best_weights:
-            return (f"without restore_best_weights=True the model keeps the weights of the last epoch, "
-                    f"{early_stopping.patience} epochs past the best one.")
-        return None
-
-    return run_check("4.2", diagnose, "stops on validation loss and gives back the best epoch's weights.")
-
-
 # Epochs are 1-based as Keras prints them. In the first history every plausible
 # wrong answer gives a different number: val_loss is lowest at epoch 4,
 # val_accuracy highest at epoch 6, training loss lowest at the last epoch, 8.
@@ -157,7 +125,7 @@ _HISTORIES = (
 )
 
 
-def exercise_4_3(best_epoch: Callable[[dict[str, list[float]]], Any]) -> CheckResult:
+def exercise_4_2(best_epoch: Callable[[dict[str, list[float]]], Any]) -> CheckResult:
     """best_epoch(history_dict) -> the 1-based epoch with the lowest val_loss, as an int."""
 
     def diagnose() -> str | None:
@@ -187,7 +155,39 @@ def exercise_4_3(best_epoch: Callable[[dict[str, list[float]]], Any]) -> CheckRe
             return f"expected epoch {expected} (lowest val_loss), got {answer}."
         return None
 
-    return run_check("4.3", diagnose, "the epoch with the lowest validation loss, counted from 1.")
+    return run_check("4.2", diagnose, "the epoch with the lowest validation loss, counted from 1.")
+
+
+def exercise_4_3(early_stopping: Any) -> CheckResult:
+    """early_stopping: EarlyStopping on val_loss, patience >= 2, restore_best_weights=True."""
+    import keras
+
+    def diagnose() -> str | None:
+        if early_stopping is None:
+            return "early_stopping is None: assign the callback to it."
+        if early_stopping is keras.callbacks.EarlyStopping:
+            return "that is the class itself: create one with keras.callbacks.EarlyStopping(...)."
+        if isinstance(early_stopping, list | tuple):
+            return "pass the EarlyStopping callback itself, not a list."
+        if not isinstance(early_stopping, keras.callbacks.EarlyStopping):
+            return f"expected a keras.callbacks.EarlyStopping, got {type(early_stopping).__name__}."
+        monitor = early_stopping.monitor
+        if monitor in ("loss", "accuracy", "acc"):
+            return (f"monitor={monitor!r} watches the training set, which keeps improving while the "
+                    "model overfits: monitor 'val_loss'.")
+        if monitor != "val_loss":
+            return f"monitor={monitor!r}; this lesson stops on the validation loss: monitor='val_loss'."
+        if early_stopping.mode == "max":
+            return "mode='max' treats a rising loss as progress: leave mode='auto' (or 'min') for a loss."
+        if early_stopping.patience < 2:
+            return (f"patience={early_stopping.patience} stops at the first epoch that is not better; "
+                    "validation loss is noisy, so allow at least 2.")
+        if not early_stopping.restore_best_weights:
+            return (f"without restore_best_weights=True the model keeps the weights of the last epoch, "
+                    f"{early_stopping.patience} epochs past the best one.")
+        return None
+
+    return run_check("4.3", diagnose, "stops on validation loss and gives back the best epoch's weights.")
 
 
 def exercise_4_4(save_and_reload: Callable[[Any, Path], Any]) -> CheckResult:
