@@ -347,3 +347,32 @@ def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None
     ax.set_xlabel(f"{unit} (log scale; whiskers at the 1st and 99th percentiles)")
     ax.set_title(title or "Latency")
     fig.tight_layout()
+
+def plot_history(history: object, title: str | None = None, mark_best: bool = True) -> None:
+    """Learning curves from ``model.fit``: loss and accuracy per epoch, training vs validation.
+
+    ``history`` is the ``History`` that ``fit`` returns or its ``.history``
+    dict. Epochs are counted from 1, as Keras prints them. With ``mark_best``,
+    a dotted line marks the epoch of the lowest validation loss.
+    """
+    values = getattr(history, "history", history)
+    if not isinstance(values, dict) or "loss" not in values:
+        raise ValueError("expected a keras History (or its .history dict) with at least a 'loss' entry")
+    panels = [name for name in ("loss", "accuracy") if name in values]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
+    epochs = np.arange(1, len(values["loss"]) + 1)
+    best = int(np.argmin(values["val_loss"])) + 1 if mark_best and "val_loss" in values else None
+    for ax, name in zip(axes.flat, panels, strict=True):
+        ax.plot(epochs, values[name], "o-", color="tab:blue", markersize=3, label="training")
+        if f"val_{name}" in values:
+            ax.plot(epochs, values[f"val_{name}"], "o-", color="tab:orange", markersize=3, label="validation")
+        if best is not None:
+            ax.axvline(best, color="gray", linestyle=":", label=f"lowest val loss (epoch {best})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()

@@ -71,3 +71,33 @@ def test_fast_mode_models_live_apart_from_full_mode_models(monkeypatch):
     fast = models.fashion_model_path()
     assert full == models.FASHION_MODEL_PATH and fast != full
     assert fast.name == full.name and fast.parent.name == "fast"
+
+def test_better_cnn_adds_batchnorm_and_dropout_to_the_baseline_shape():
+    model = models.build_better_cnn((28, 28, 1), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == 3 and kinds.count("BatchNormalization") == 3
+    assert model.get_layer(index=kinds.index("Flatten")).output.shape == (None, 3 * 3 * 128)
+    assert kinds.count("Dropout") == 2 and kinds[-1] == "Dense"
+    assert model.output_shape == (None, 10)
+    assert all(not layer.use_bias for layer in model.layers if type(layer).__name__ == "Conv2D")
+    assert model.layers[-1].activation.__name__ == "softmax"
+    assert {layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"} == {0.9}
+
+
+def test_better_cnn_augments_only_when_asked_and_only_while_training():
+    plain = models.build_better_cnn((28, 28, 1), 10, filters=(8, 16), dense_units=16)
+    augmented = models.build_better_cnn((28, 28, 1), 10, filters=(8, 16), dense_units=16, augment=True)
+    assert [type(layer).__name__ for layer in augmented.layers[:2]] == ["RandomTranslation", "RandomFlip"]
+    assert augmented.count_params() == plain.count_params()
+    x = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_array_equal(augmented(x, training=False), augmented(x, training=False))
+
+
+def test_captured_messages_catches_the_legacy_h5_warning(tmp_path):
+    model = models.build_baseline_cnn((28, 28, 1), 2)
+    with models.captured_messages() as messages:
+        model.save(tmp_path / "old.h5")
+    assert any("legacy" in m for m in messages)
+    with models.captured_messages() as messages:
+        model.save(tmp_path / "new.keras")
+    assert messages == []
