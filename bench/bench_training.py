@@ -87,6 +87,7 @@ def main() -> None:
     rows = [train_once(p, augment=p["AUGMENT"])]
     if args.augment and not p["AUGMENT"]:
         rows.append(train_once(p, augment=True))
+    cpus, load = os.cpu_count() or 1, os.getloadavg()[0]
     lines = [
         "# Training benchmark (lesson 04)",
         "",
@@ -105,8 +106,8 @@ def main() -> None:
         "",
         f"- parameters: batch {p['BATCH_SIZE']}, learning rate {p['LEARNING_RATE']} ({p['LR_SCHEDULE']} schedule), "
         f"early-stopping patience {p['PATIENCE']}, validation fraction {p['VAL_FRACTION']}, seed {p['SEED']}",
-        f"- machine: {os.cpu_count()} CPUs ({platform.machine()}, {platform.system()}), "
-        f"load average at the end {os.getloadavg()[0]:.1f}",
+        f"- machine: {cpus} CPUs ({platform.machine()}, {platform.system()}), load average at the end "
+        f"{load:.1f}" + (" (above the CPU count: other processes were competing for the CPUs)" if load > cpus else ""),
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}",
         f"- date: {dt.date.today().isoformat()}",
         "",
