@@ -142,9 +142,11 @@ def load_or_train_fashion_cnn(
 def as_model_input(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
     """uint8 images ``(n, h, w)`` or ``(n, h, w, c)`` → float32 model input per ``preprocessing``."""
     x = np.asarray(images)
-    if x.ndim == 3 and preprocessing["color_mode"] == "grayscale":
+    if x.ndim == 3 and preprocessing.get("color_mode") == "grayscale":
         x = x[..., None]
-    return (x.astype("float32") * preprocessing["scale"] + preprocessing["offset"]).astype("float32")
+    # The one place the scale/offset rule lives: lessons, serving and checks all call it.
+    scale = np.float32(preprocessing.get("scale", 1 / 255))
+    return x.astype(np.float32) * scale + np.float32(preprocessing.get("offset", 0.0))
 
 
 def build_better_cnn(

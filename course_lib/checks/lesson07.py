@@ -37,11 +37,12 @@ def _test_uploads() -> dict[str, bytes]:
 
 
 def _expected_input(data: bytes, preprocessing: dict[str, Any], resize: str | None = None) -> np.ndarray:
+    from course_lib import models
     from course_lib.serving.uploads import decode_image, to_model_pixels
 
     prep = dict(preprocessing, resize=resize or preprocessing.get("resize", "bilinear"))
-    pixels = to_model_pixels(decode_image(data), prep).astype(np.float32)
-    return pixels * np.float32(prep["scale"]) + np.float32(prep.get("offset", 0.0))
+    pixels = to_model_pixels(decode_image(data), prep)
+    return models.as_model_input(pixels[None], prep)[0]
 
 
 def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any]) -> CheckResult:

@@ -43,9 +43,9 @@ class Classifier(ABC):
 
     def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels ``(n, h, w, c)`` → the float32 model input."""
-        p = self.preprocessing
-        return (np.asarray(pixels, np.float32) * np.float32(p.get("scale", 1 / 255))
-                + np.float32(p.get("offset", 0.0)))
+        from course_lib import models
+
+        return models.as_model_input(pixels, self.preprocessing)
 
     def predict_batch(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels ``(n, h, w, c)`` → class probabilities ``(n, classes)``, float32."""
