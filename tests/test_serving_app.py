@@ -377,7 +377,16 @@ def test_tf_serving_tensor_and_named_instances(client):
     assert len(client.post("/v1/models/fake:predict", json={"instances": [tensor, tensor]}).get_json()["predictions"]) == 2
     named = client.post("/v1/models/fake/versions/1:predict", json={"instances": [{"image_bytes": {"b64": b64(png())}}]})
     assert named.status_code == 200
-    assert client.post("/v1/models/fake:predict", json={"inputs": [tensor]}).status_code == 200
+    columnar = client.post("/v1/models/fake:predict", json={"inputs": [tensor]})
+    assert columnar.status_code == 200 and list(columnar.get_json()) == ["outputs"]
+
+
+def test_tf_serving_accepts_its_default_signature_name_and_refuses_others(client):
+    tensor = np.full((8, 8, 3), 0.5).tolist()
+    named = client.post("/v1/models/fake:predict", json={"signature_name": "serving_default", "instances": [tensor]})
+    assert named.status_code == 200 and len(named.get_json()["predictions"]) == 1
+    assert_error(client.post("/v1/models/fake:predict", json={"signature_name": "classify", "instances": [tensor]}),
+                 400, "'classify' not found")
 
 
 def test_tf_serving_model_status(client):
@@ -390,7 +399,7 @@ def test_tf_serving_model_status(client):
     [("other", {"instances": [[0]]}, 404, "Servable not found"),
      ("fake", None, 400, "JSON object"),
      ("fake", {"instances": []}, 400, "non-empty list"),
-     ("fake", {"signature_name": "x"}, 400, "non-empty list"),
+     ("fake", {"signature_name": "serving_default"}, 400, "non-empty list"),
      ("fake", {"instances": [np.zeros((4, 4, 3)).tolist()]}, 400, "the model takes [8, 8, 3]"),
      ("fake", {"instances": [[1, 2], [3]]}, 400, "all the same shape"),
      ("fake", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),

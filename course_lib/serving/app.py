@@ -255,6 +255,11 @@ def _register_routes(app: Flask) -> None:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise ApiError('send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)')
+        signature = body.get("signature_name", "serving_default")
+        if signature != "serving_default":
+            raise ApiError(f'signature_name {signature!r} not found; this model has "serving_default"')
+        # Row format ("instances") answers with "predictions", columnar ("inputs") with "outputs".
+        answer_key = "outputs" if "inputs" in body and "instances" not in body else "predictions"
         instances = body.get("instances", body.get("inputs"))
         if not isinstance(instances, list) or not instances:
             raise ApiError('"instances" must be a non-empty list (of image tensors or {"b64": ...} objects)')
@@ -274,7 +279,7 @@ def _register_routes(app: Flask) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         names = [f"instance-{i}" for i in range(len(instances))]
         _record(store, classifier, probabilities, 1, latency_ms, names, images, "tf-serving")
-        return jsonify({"predictions": probabilities.astype(float).tolist()})
+        return jsonify({answer_key: probabilities.astype(float).tolist()})
 
 
 # ---------------------------------------------------------------- helpers

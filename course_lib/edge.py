@@ -1,0 +1,147 @@
+"""TensorFlow Lite (LiteRT) models for phones and small boards (lesson 08).
+
+:func:`convert_to_tflite` turns a SavedModel into a ``.tflite`` flatbuffer:
+float32 as it is, or fully integer (int8 weights and activations, uint8 image
+in and probabilities out) with post-training quantisation calibrated on a
+representative dataset. :class:`TFLiteModel` runs either with the LiteRT
+interpreter (``ai-edge-litert``), falling back to ``tf.lite.Interpreter``, and
+hides the quantise/dequantise arithmetic so both take the same float batch.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RepresentativeDataset = Callable[[], Iterable[list[np.ndarray]]]
+
+
+def convert_to_tflite(export_dir: str | Path, representative_dataset: RepresentativeDataset | None = None) -> bytes:
+    """Convert a SavedModel; with ``representative_dataset``, quantise it fully to integers.
+
+    ``representative_dataset`` is TensorFlow's own protocol: a function that
+    yields ``[batch]`` lists of float32 input batches (usually one image each,
+    a few hundred in all) from which the converter measures each tensor's range.
+    """
+    import tensorflow as tf
+
+    path = Path(export_dir)
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"no SavedModel in {path}: export the model first")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
+    if representative_dataset is not None:
+        if not callable(representative_dataset):
+            raise TypeError("representative_dataset must be a function that yields [batch] lists")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+        # Integer-only ops, so the model also runs on int8 accelerators (Edge TPU, NPUs, MCUs).
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    with warnings.catch_warnings():
+        # Asks for TF1-style input statistics; the representative dataset already provides them.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
+
+
+def _interpreter_class() -> type:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own copy (deprecated in favour of LiteRT, still present)
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+class TFLiteModel:
+    """A ``.tflite`` model ready to run: ``TFLiteModel(content).predict(float_batch)``."""
+
+    def __init__(self, content: bytes, num_threads: int | None = None) -> None:
+        if not content:
+            raise ValueError("empty TFLite model")
+        self.content = bytes(content)
+        self.interpreter = _interpreter_class()(model_content=self.content, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self._batch = 1
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @classmethod
+    def from_file(cls, path: str | Path, num_threads: int | None = None) -> TFLiteModel:
+        return cls(Path(path).read_bytes(), num_threads)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.content)
+        return path
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.content)
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self.input["dtype"])
+
+    @property
+    def input_quantization(self) -> tuple[float, int]:
+        """``(scale, zero_point)`` of the input; ``(0.0, 0)`` for a float input."""
+        scale, zero_point = self.input["quantization"]
+        return float(scale), int(zero_point)
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            shape = [batch, *self.input["shape"][1:]]
+            self.interpreter.resize_tensor_input(self.input["index"], shape)
+            self.interpreter.allocate_tensors()
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self._batch = batch
+
+    def _quantise(self, x: np.ndarray) -> np.ndarray:
+        scale, zero_point = self.input_quantization
+        if not scale:
+            return x.astype(self.input_dtype)
+        info = np.iinfo(self.input_dtype)
+        return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(self.input_dtype)
+
+    def _dequantise(self, y: np.ndarray) -> np.ndarray:
+        scale, zero_point = self.output["quantization"]
+        if not scale:
+            return y.astype(np.float32)
+        return ((y.astype(np.int32) - zero_point) * scale).astype(np.float32)
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Float model input ``(n, h, w, c)`` → float outputs ``(n, k)``, in batches."""
+        x = np.asarray(x, dtype=np.float32)
+        expected = tuple(int(d) for d in self.input["shape"][1:])
+        if x.shape[1:] != expected:
+            raise ValueError(f"input batch has images of shape {x.shape[1:]}; this model takes {expected}")
+        outputs = []
+        for start in range(0, len(x), batch_size):
+            chunk = x[start:start + batch_size]
+            self._resize(len(chunk))
+            self.interpreter.set_tensor(self.input["index"], self._quantise(chunk))
+            self.interpreter.invoke()
+            outputs.append(self._dequantise(self.interpreter.get_tensor(self.output["index"])))
+        return np.concatenate(outputs)
+
+
+def median_latency_ms(predict_one: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 50) -> float:
+    """Median wall time of ``predict_one(image[None])`` in milliseconds, after two warm-up calls."""
+    batch = np.asarray(image)[None]
+    for _ in range(2):  # the first calls build graphs and allocate buffers
+        predict_one(batch)
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        predict_one(batch)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
