@@ -17,6 +17,7 @@ from typing import Any
 
 METRIC_MIME = "application/vnd.course.metric+json"
 CHECK_MIME = "application/vnd.course.check+json"
+TABLE_MIME = "application/vnd.course.table+json"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,47 @@ class CheckResult:
         colour = "#1a7f37" if self.passed else "#b42318"
         page = f'<p style="color:{colour};font-weight:600">{html.escape(self.text)}</p>'
         return {"text/plain": self.text, "text/html": page, CHECK_MIME: asdict(self)}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table a lesson computed, e.g. model formats against size and accuracy."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_markdown(self) -> str:
+        def cell(value: Any) -> str:
+            text = _format(value) if isinstance(value, float) else str(value)
+            return html.escape(text, quote=False).replace("|", "\\|")
+
+        lines = ["| " + " | ".join(map(cell, self.columns)) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(map(cell, row)) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/plain": f"(table for the run report: {self.title})", TABLE_MIME: asdict(self)}
+
+
+def table(title: str, frame: Any) -> Table:
+    """Hand a pandas DataFrame to the ``make course`` report, under ``title``.
+
+    The index becomes the first column. Cells must be numbers or text; a
+    non-finite number is refused, as in :func:`metric`.
+    """
+    flat = frame.reset_index() if getattr(frame.index, "name", None) is not None else frame
+    rows = []
+    for values in flat.itertuples(index=False):
+        row = []
+        for value in values:
+            if hasattr(value, "item"):  # NumPy scalars become plain Python numbers for JSON
+                value = value.item()
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"table {title!r} has a non-finite number: {value}")
+            row.append(value if isinstance(value, int | float | str) else str(value))
+        rows.append(row)
+    return Table(title, [str(c) for c in flat.columns], rows)
 
 
 def read_outputs(cells: Iterable[dict[str, Any]], mime: str) -> list[dict[str, Any]]:

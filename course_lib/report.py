@@ -11,7 +11,7 @@ import html
 import json
 import platform
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -113,6 +113,9 @@ def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = Non
         status = row["status"] if run.ok else f"**{row['status']}**"
         lines.append(f"| {cell(row['lesson'])} | {status} | {row['seconds']} | "
                      f"{cell(row['headline'])} | {cell(row['figures'])} | {cell(row['problem'])} |")
+    for run in runs:
+        for table in run.tables:
+            lines += ["", f"## {cell(run.lesson)}: {cell(table.title)}", "", table.to_markdown()]
     return "\n".join(lines) + "\n"
 
 
@@ -131,6 +134,7 @@ def to_html(runs: list[LessonRun], env: Environment, root: Path | None = None) -
             f"<td>{esc(row['problem'])}</td></tr>"
         )
     versions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in env.versions.items())
+    tables = "".join(_html_table(run.lesson, table) for run in runs for table in run.tables)
     commit = f", commit <code>{esc(env.commit)}</code>" if env.commit else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Course run report</title>
@@ -145,9 +149,22 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
+{tables}
 <h2>Versions</h2><ul>{versions}</ul>
 </body></html>
 """
+
+
+def _html_table(lesson: str, table: record.Table) -> str:
+    esc = html.escape
+
+    def cell(value: object) -> str:
+        return esc(record._format(value) if isinstance(value, float) else str(value))
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in table.rows)
+    return (f"<h2>{esc(lesson)}: {esc(table.title)}</h2>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def to_json(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
@@ -159,6 +176,7 @@ def to_json(runs: list[LessonRun], env: Environment, root: Path | None = None) -
             "headline": {"name": run.headline.name, "value": run.headline.value} if run.headline else None,
             "metrics": {m.name: m.value for m in run.metrics},
             "failed_checks": run.failed_checks, "error": run.error,
+            "tables": [asdict(table) for table in run.tables],
             "notebook": _row(run, root)["notebook"],
         })
     return json.dumps({"when": env.when, "mode": env.mode, "commit": env.commit,

@@ -25,6 +25,7 @@ class LessonRun:
     metrics: list[record.Metric] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     error: str = ""
+    tables: list[record.Table] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -62,6 +63,7 @@ def execute_lesson(
         cells = nbformat.read(output, as_version=4).cells
         run.metrics = [record.Metric(**m) for m in record.read_outputs(cells, record.METRIC_MIME)]
         run.headline = next((m for m in run.metrics if m.headline), None)
+        run.tables = [record.Table(**t) for t in record.read_outputs(cells, record.TABLE_MIME)]
         checks = record.read_outputs(cells, record.CHECK_MIME)
         run.failed_checks = [c["exercise"] for c in checks if not c["passed"]]
         if run.failed_checks and not error:

@@ -1,5 +1,6 @@
 """Metrics and check results travel as JSON outputs that the runner reads back."""
 
+import json
 import math
 
 import pytest
@@ -34,3 +35,27 @@ def test_read_outputs_finds_payloads_in_executed_cells():
     ]
     assert record.read_outputs(cells, record.METRIC_MIME) == [{"name": "a", "value": 1.0, "headline": True}]
     assert record.read_outputs(cells, record.CHECK_MIME) == []
+
+
+def test_table_keeps_the_index_as_first_column_and_travels_as_json():
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"model": ["a|b", "int8"], "size (KB)": [np.float64(880.5), 230.0],
+                          "n": [np.int64(3), 4]}).set_index("model")
+    table = record.table("Formats", frame)
+    assert table.columns == ["model", "size (KB)", "n"]
+    assert table.rows == [["a|b", 880.5, 3], ["int8", 230.0, 4]]
+    assert type(table.rows[0][2]) is int
+    bundle = table._repr_mimebundle_()
+    cells = [{"outputs": [{"data": {record.TABLE_MIME: json.dumps(bundle[record.TABLE_MIME])}}]}]
+    assert record.Table(**record.read_outputs(cells, record.TABLE_MIME)[0]) == table
+    assert table.to_markdown().splitlines() == [
+        "| model | size (KB) | n |", "|---|---|---|", "| a\\|b | 880.5000 | 3 |", "| int8 | 230 | 4 |"]
+
+
+def test_table_refuses_non_finite_numbers():
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="non-finite"):
+        record.table("bad", pd.DataFrame({"x": [math.inf]}))
