@@ -57,8 +57,10 @@ def use_logical_cpus(n: int = 2) -> list[str]:
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-    except RuntimeError as exc:  # raised once the devices exist, unless they are already n
+    except RuntimeError as exc:  # raised once the devices exist, unless they are configured alike
         found = len(tf.config.list_logical_devices("CPU"))
+        if found == n:
+            return [device.name for device in tf.config.list_logical_devices("CPU")]
         raise RuntimeError(
             f"TensorFlow already set up {found} CPU device(s) and cannot split the CPU into {n} now. "
             "Restart the kernel and run the set-up cell (which calls use_logical_cpus) first."
@@ -76,7 +78,7 @@ class TrainingPlan:
     learning_rate: float = 1e-3
     optimizer: str = "adam"  # "adam" or "sgd"
     seed: int = 0
-    subset: int | None = None  # training images per class; None: the course default (fast mode: 100)
+    subset: int = field(default_factory=lambda: config.pick(full=1000, fast=100))  # training images per class
 
 
 @dataclass

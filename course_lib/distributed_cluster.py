@@ -28,6 +28,12 @@ from course_lib.distributed_worker import PARENT_PID_VARIABLE
 from course_lib.serving.process import free_port
 
 HOST = "127.0.0.1"
+POSIX = os.name == "posix"
+# Each worker in its own process group: signals for the notebook's kernel (Ctrl-C, interrupt)
+# do not reach the workers, and stop() ends a worker together with anything it started.
+NEW_PROCESS_GROUP = (
+    {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+)
 
 
 def worker_addresses(n: int = 2) -> list[str]:
@@ -103,7 +109,7 @@ class WorkerCluster:
 
     def kill(self, index: int) -> None:
         """Kill worker ``index`` at once (SIGKILL), as a crashed machine would stop."""
-        _signal_group(self.processes[index], signal.SIGKILL)
+        _signal_group(self.processes[index], getattr(signal, "SIGKILL", signal.SIGTERM))
         self.processes[index].wait(10.0)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -119,8 +125,8 @@ class WorkerCluster:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        for process in self.processes:  # the stubborn ones, and anything they started
-            _signal_group(process, signal.SIGKILL)
+        for process in self.processes:  # the stubborn ones
+            _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
             process.wait(10.0)
 
     def __enter__(self) -> WorkerCluster:
@@ -131,9 +137,15 @@ class WorkerCluster:
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    """Send ``sig`` to the worker's process group, unless the worker has been reaped already."""
+    if process.poll() is not None:  # once reaped, its id may be given to an unrelated process
+        return
+    if not POSIX:  # no process groups: end the worker itself
+        process.terminate()  # on Windows the same as kill()
+        return
     try:
         os.killpg(process.pid, sig)
-    except ProcessLookupError:  # already gone
+    except ProcessLookupError:  # exited between poll() and here
         pass
 
 
@@ -169,10 +181,9 @@ def start_workers(
                        f"--time-limit={time_limit}", *args, *(extra_args or [])]
             env["TF_CONFIG"] = json.dumps(tf_config(addresses, index))
             with open(cluster.log_path(index), "wb") as log:
-                # Its own process group, so that stop() also ends anything the worker started.
                 cluster.processes.append(subprocess.Popen(
                     command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True))
+                    **NEW_PROCESS_GROUP))
     except BaseException:
         cluster.stop()
         raise

@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before the worker gives up")
     defaults = TrainingPlan()
     for plan_field in fields(TrainingPlan):
-        kind = int if plan_field.name == "subset" else type(getattr(defaults, plan_field.name))
+        kind = type(getattr(defaults, plan_field.name))
         parser.add_argument(f"--{plan_field.name.replace('_', '-')}", type=kind,
                             default=getattr(defaults, plan_field.name))
     args = parser.parse_args(argv)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     index, num_workers = distributed.worker_index(strategy)
     print(f"worker {index} of {num_workers}: {plan}", flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    progress = open(args.out_dir / "progress.jsonl", "a") if index == 0 else None  # noqa: SIM115
+    progress = open(args.out_dir / "progress.jsonl", "w") if index == 0 else None  # noqa: SIM115
 
     def report(step: int, loss: float) -> None:
         if progress is not None:
