@@ -74,7 +74,7 @@ class TrainingPlan:
 
     steps: int = field(default_factory=lambda: config.pick(full=300, fast=40))
     global_batch_size: int = 64
-    checkpoint_every: int = 10
+    checkpoint_every: int = field(default_factory=lambda: config.pick(full=50, fast=10))
     learning_rate: float = 1e-3
     optimizer: str = "adam"  # "adam" or "sgd"
     seed: int = 0
