@@ -56,6 +56,7 @@ class WorkerCluster:
 
     processes: list[subprocess.Popen]
     out_dir: Path
+    addresses: list[str] = field(default_factory=list)  # "host:port" of each worker, in TF_CONFIG order
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -173,7 +174,7 @@ def start_workers(
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = str(course_config.project_root())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    cluster = WorkerCluster([], out_dir)
+    cluster = WorkerCluster([], out_dir, addresses)
     atexit.register(cluster.stop)
     try:
         for index in range(n):

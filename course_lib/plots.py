@@ -9,6 +9,7 @@ or float in [0, 1].
 
 from __future__ import annotations
 
+import itertools
 import math
 import textwrap
 from collections.abc import Sequence
@@ -376,3 +377,30 @@ def plot_history(history: object, title: str | None = None, mark_best: bool = Tr
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+
+
+def plot_step_losses(curves: dict[str, dict[int, float]], title: str | None = None,
+                     marks: dict[str, int] | None = None) -> None:
+    """Training loss per step for several runs (``{label: {step: loss}}``), on one axis.
+
+    ``marks`` draws a dotted vertical line per ``{label: step}``, e.g. the
+    checkpoint a restarted run resumed from.
+    """
+    if not curves or not all(curves.values()):
+        raise ValueError("expected at least one run with at least one step")
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    styles = ["o-", "x--", "s:", "^-."]
+    for (label, losses), style in zip(curves.items(), itertools.cycle(styles), strict=False):
+        steps = sorted(losses)
+        ax.plot(steps, [losses[s] for s in steps], style, markersize=3, label=label)
+    for label, step in (marks or {}).items():
+        ax.axvline(step, color="gray", linestyle=":", label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.show()

@@ -79,8 +79,7 @@ class Table:
 
     def to_markdown(self) -> str:
         def cell(value: Any) -> str:
-            text = _format(value) if isinstance(value, float) else str(value)
-            return html.escape(text, quote=False).replace("|", "\\|")
+            return html.escape(_format_cell(value), quote=False).replace("|", "\\|")
 
         lines = ["| " + " | ".join(map(cell, self.columns)) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(map(cell, row)) + " |" for row in self.rows]
@@ -124,4 +123,11 @@ def read_outputs(cells: Iterable[dict[str, Any]], mime: str) -> list[dict[str, A
 def _format(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if abs(value) < 1e-3:  # a tiny difference must not read as 0.0000
+        return f"{value:.1e}"
     return f"{value:.4f}"
+
+
+def _format_cell(value: Any) -> str:
+    """A table cell: numbers to 6 significant digits (sizes, latencies and accuracies alike)."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -159,7 +159,7 @@ def _html_table(lesson: str, table: record.Table) -> str:
     esc = html.escape
 
     def cell(value: object) -> str:
-        return esc(record._format(value) if isinstance(value, float) else str(value))
+        return esc(record._format_cell(value))
 
     head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in table.rows)

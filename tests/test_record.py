@@ -51,7 +51,7 @@ def test_table_keeps_the_index_as_first_column_and_travels_as_json():
     cells = [{"outputs": [{"data": {record.TABLE_MIME: json.dumps(bundle[record.TABLE_MIME])}}]}]
     assert record.Table(**record.read_outputs(cells, record.TABLE_MIME)[0]) == table
     assert table.to_markdown().splitlines() == [
-        "| model | size (KB) | n |", "|---|---|---|", "| a\\|b | 880.5000 | 3 |", "| int8 | 230 | 4 |"]
+        "| model | size (KB) | n |", "|---|---|---|", "| a\\|b | 880.5 | 3 |", "| int8 | 230 | 4 |"]
 
 
 def test_table_refuses_non_finite_numbers():
@@ -59,3 +59,8 @@ def test_table_refuses_non_finite_numbers():
 
     with pytest.raises(ValueError, match="non-finite"):
         record.table("bad", pd.DataFrame({"x": [math.inf]}))
+
+
+def test_tiny_figures_are_not_shown_as_zero():
+    assert record.metric("weight difference", 4.5e-7)._repr_mimebundle_()["text/plain"] == "weight difference: 4.5e-07"
+    assert record.metric("accuracy", 0.91234)._repr_mimebundle_()["text/plain"] == "accuracy: 0.9123"

@@ -83,9 +83,9 @@ def test_lesson_tables_follow_the_summary_in_every_format(tmp_path):
     runs = _runs(tmp_path)
     runs[0].tables = [record.Table("Model formats", ["model", "size (KB)"], [["TFLite <int8>", 230.5]])]
     text = report.to_markdown(runs, ENV, tmp_path)
-    assert "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n| TFLite &lt;int8&gt; | 230.5000 |" in text
+    assert "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n| TFLite &lt;int8&gt; | 230.5 |" in text
     page = report.to_html(runs, ENV, tmp_path)
-    assert "<h2>01_pixels: Model formats</h2>" in page and "<td>TFLite &lt;int8&gt;</td><td>230.5000</td>" in page
+    assert "<h2>01_pixels: Model formats</h2>" in page and "<td>TFLite &lt;int8&gt;</td><td>230.5</td>" in page
     facts = json.loads(report.to_json(runs, ENV, tmp_path))
     assert facts["lessons"][0]["tables"] == [{"title": "Model formats", "columns": ["model", "size (KB)"],
                                              "rows": [["TFLite <int8>", 230.5]]}]
