@@ -21,6 +21,24 @@ import numpy as np
 RepresentativeDataset = Callable[[], Iterable[list[np.ndarray]]]
 
 
+def representative_dataset(images: np.ndarray, count: int = 300, seed: int = 0) -> RepresentativeDataset:
+    """A calibration generator: ``count`` of ``images`` (model input, float) in a seeded order, one per batch.
+
+    Pass training images, never test images: calibration shapes the quantised
+    model, and the test set must stay unseen to measure it honestly.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if not 1 <= count <= len(images):
+        raise ValueError(f"count must be between 1 and the {len(images)} images given, got {count}")
+    chosen = np.random.default_rng(seed).permutation(len(images))[:count]
+
+    def dataset() -> Iterable[list[np.ndarray]]:
+        for index in chosen:
+            yield [images[index][None]]
+
+    return dataset
+
+
 def convert_to_tflite(export_dir: str | Path, representative_dataset: RepresentativeDataset | None = None) -> bytes:
     """Convert a SavedModel; with ``representative_dataset``, quantise it fully to integers.
 
