@@ -349,6 +349,15 @@ def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None
     ax.set_title(title or "Latency")
     fig.tight_layout()
 
+def _label_counted_axis(ax: plt.Axes, xlabel: str, ylabel: str) -> None:
+    """Labels, whole-number ticks on x (epochs, steps), a light grid and a small legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plot_history(history: object, title: str | None = None, mark_best: bool = True) -> None:
     """Learning curves from ``model.fit``: loss and accuracy per epoch, training vs validation.
 
@@ -369,11 +378,7 @@ def plot_history(history: object, title: str | None = None, mark_best: bool = Tr
             ax.plot(epochs, values[f"val_{name}"], "o-", color="tab:orange", markersize=3, label="validation")
         if best is not None:
             ax.axvline(best, color="gray", linestyle=":", label=f"lowest val loss (epoch {best})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label_counted_axis(ax, "epoch", name)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -395,11 +400,7 @@ def plot_step_losses(curves: dict[str, dict[int, float]], title: str | None = No
         ax.plot(steps, [losses[s] for s in steps], style, markersize=3, label=label)
     for label, step in (marks or {}).items():
         ax.axvline(step, color="gray", linestyle=":", label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _label_counted_axis(ax, "step", "training loss")
     if title:
         ax.set_title(title)
     fig.tight_layout()
