@@ -208,10 +208,11 @@ class ResumeReport:
         return self.steps_before_crash - self.resumed_from
 
     def __str__(self) -> str:
+        redone = f"{self.steps_redone} step{'' if self.steps_redone == 1 else 's'} redone"
         return (
             f"crashed after step {self.steps_before_crash}, resumed from checkpoint step "
-            f"{self.resumed_from} ({self.steps_redone} steps redone), finished at step "
-            f"{self.final_step}; workers agree: {self.workers_agree}"
+            f"{self.resumed_from} ({redone}), finished at step {self.final_step}; "
+            f"workers agree: {self.workers_agree}"
         )
 
 

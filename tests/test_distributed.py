@@ -208,3 +208,11 @@ def test_a_worker_exits_by_itself_at_its_time_limit(tmp_path):
 def test_crash_and_resume_refuses_a_crash_outside_the_run():
     with pytest.raises(ValueError, match="between the first checkpoint"):
         distributed_cluster.crash_and_resume(PLAN, crash_after_step=PLAN.steps)
+
+
+def test_resume_report_reads_as_one_sentence_with_the_steps_redone():
+    report = distributed_cluster.ResumeReport(26, 25, 200, True, {}, [])
+    assert report.steps_redone == 1
+    assert str(report) == ("crashed after step 26, resumed from checkpoint step 25 (1 step redone), "
+                           "finished at step 200; workers agree: True")
+    assert "(3 steps redone)" in str(dataclasses.replace(report, steps_before_crash=28))
