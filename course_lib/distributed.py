@@ -105,9 +105,11 @@ def training_dataset(
     """Global batches in a seeded order, starting with the batch of step ``start_step + 1``."""
     import tensorflow as tf
 
-    x = images.astype("float32") / 255.0
-    if x.ndim == 3:  # grayscale (n, h, w): the model wants a channel axis
-        x = x[..., None]
+    from course_lib import models
+
+    channels = 1 if images.ndim == 3 else images.shape[-1]
+    # The course's one scale rule; it also adds the channel axis that grayscale images lack.
+    x = models.as_model_input(images, models.preprocessing_for((*images.shape[1:3], channels)))
     ds = tf.data.Dataset.from_tensor_slices((x, labels))
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(global_batch_size, drop_remainder=True).skip(start_step)
