@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     run.add_argument("--report", type=Path, default=config.build_dir() / "report.md",
                      help="run report (also .html and .json next to it; default: build/report.md)")
+    run.add_argument("--logs", type=Path, default=config.build_dir() / "logs",
+                     help="where each lesson's kernel log goes, as LESSON.log (default: build/logs)")
 
     nbs = sub.add_parser("notebooks", help="write notebooks/ from solutions/")
     nbs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
@@ -84,10 +86,14 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         print(f"course run: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
-    print(f"Executing {len(lessons)} lesson(s) in {runner.mode()} mode into {args.output}")
-    runs = runner.run_lessons(lessons, args.output, args.timeout)
+    print(f"Executing {len(lessons)} lesson(s) in {runner.mode()} mode into {args.output} "
+          f"(kernel logs in {args.logs})", flush=True)
+    runs = runner.run_lessons(lessons, args.output, args.timeout, log_dir=args.logs)
     print()
     print(runner.format_table(runs))
+    verdict = runner.memory_verdict(runs)
+    # over budget is flagged, not failed: the lesson's figures are still right
+    print(("\nWARNING: " if any(r.over_budget for r in runs) else "\n") + verdict)
     from course_lib import report
 
     env = report.Environment.current(runner.mode(), config.project_root())

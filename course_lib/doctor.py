@@ -8,8 +8,10 @@ check failed. Nothing here downloads anything.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,20 +43,38 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Find
                    "rm -rf .venv && make setup")
 
 
-def check_tensorflow() -> Finding:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+# Run in a child Python: TensorFlow prints start-up banners (oneDNN, absl) straight to
+# file descriptor 2, before TF_CPP_MIN_LOG_LEVEL is read, and a broken wheel can crash
+# the interpreter; a child's output is captured and its crash is just a failed check.
+_TENSORFLOW_PROBE = """
+import json
+import tensorflow as tf
+import keras
+print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__,
+                  "backend": keras.backend.backend()}))
+"""
+
+
+def check_tensorflow(python: str = sys.executable, timeout: float = 300) -> Finding:
+    """Import TensorFlow and Keras in ``python`` (a child process) and read their versions."""
+    label, fix = "TensorFlow and Keras", "pip install -e . (it picks tensorflow-cpu or tensorflow for your platform)"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        tf = importlib.import_module("tensorflow")
-        keras = importlib.import_module("keras")
-    except Exception as exc:  # ImportError, or a broken wheel failing while it loads
-        return Finding("TensorFlow and Keras", False, f"import failed: {exc}".splitlines()[0],
-                       "pip install -e . (it picks tensorflow-cpu or tensorflow for your platform)")
-    backend = keras.backend.backend()
-    detail = f"TensorFlow {tf.__version__}, Keras {keras.__version__}, backend {backend}"
-    if backend != "tensorflow":
-        return Finding("TensorFlow and Keras", False, detail,
+        result = subprocess.run([python, "-c", _TENSORFLOW_PROBE], capture_output=True, text=True,
+                                timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Finding(label, False, f"import failed: {exc}".splitlines()[0], fix)
+    try:
+        facts = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):  # it crashed, or never printed its answer
+        errors = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        why = errors[-1] if errors else f"exit status {result.returncode}"
+        return Finding(label, False, f"import failed: {why}", fix)
+    detail = f"TensorFlow {facts['tensorflow']}, Keras {facts['keras']}, backend {facts['backend']}"
+    if facts["backend"] != "tensorflow":
+        return Finding(label, False, detail,
                        "set KERAS_BACKEND=tensorflow (or remove it from ~/.keras/keras.json)")
-    return Finding("TensorFlow and Keras", True, detail)
+    return Finding(label, True, detail)
 
 
 def check_kernel(manager: object | None = None) -> Finding:

@@ -39,6 +39,11 @@ class Usage:
     def __str__(self) -> str:
         return f"{self.gb:.2f} GB ({self.kind.upper()}, {self.processes} processes)"
 
+    @property
+    def short(self) -> str:
+        """``0.81 GB`` for tables; ``(RSS)`` is added when PSS could not be read."""
+        return f"{self.gb:.2f} GB" + (" (RSS)" if self.kind == "rss" else "")
+
 
 def _process_memory(process: psutil.Process) -> tuple[int, str]:
     try:
@@ -140,4 +145,10 @@ def container_limit_bytes(cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 
 def over_budget(usage: Usage, budget: int = BUDGET_BYTES) -> bool:
+    """True when ``usage`` is above ``budget`` bytes (the budget itself is allowed)."""
     return usage.bytes > budget
+
+
+def gb_label(amount: int) -> str:
+    """A byte count as the lessons state budgets: ``1.5 GB`` (decimal, shortest form)."""
+    return f"{amount / GB:g} GB"

@@ -4,13 +4,20 @@ A lesson states its numbers in plain text for the student; the same numbers
 also travel as a JSON output with a course-specific MIME type, so that
 ``make course`` (and the grader) can read them from an executed notebook
 instead of scraping printed text.
+
+:func:`metric` and :func:`table` publish their output themselves when they run
+in a notebook, so a figure reaches the report whether the call ends its cell,
+sits in the middle of one, or is wrapped in ``display(...)``; the object they
+return then displays nothing more, so the notebook shows each figure once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,21 +34,32 @@ class Metric:
     name: str
     value: float
     headline: bool = True
+    # True once the notebook shows it (see metric()): displaying it again would duplicate it
+    shown: bool = dataclasses.field(default=False, compare=False, repr=False)
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "headline": self.headline}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": f"{self.name}: {_format(self.value)}", METRIC_MIME: asdict(self)}
+        return {"text/plain": f"{self.name}: {_format(self.value)}", METRIC_MIME: self.payload()}
+
+    def _ipython_display_(self) -> None:
+        if not self.shown:
+            _publish(self._repr_mimebundle_())
 
 
 def metric(name: str, value: float, headline: bool = True) -> Metric:
     """Report a figure the notebook computed; shows ``name: value`` in the notebook.
 
     ``headline=True`` marks the figure that the ``make course`` table and report
-    show for this lesson.
+    show for this lesson. In a notebook the line is shown at once, wherever the
+    call is in its cell.
     """
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"metric {name!r} is not a finite number: {value}")
-    return Metric(name, value, headline)
+    result = Metric(name, value, headline)
+    return dataclasses.replace(result, shown=_publish(result._repr_mimebundle_()))
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,10 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]]
+    shown: bool = dataclasses.field(default=False, compare=False, repr=False)  # as Metric.shown
+
+    def payload(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows}
 
     def to_markdown(self) -> str:
         def cell(value: Any) -> str:
@@ -86,12 +108,19 @@ class Table:
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": f"(table for the run report: {self.title})", TABLE_MIME: asdict(self)}
+        # The lesson displays its own DataFrame; this output only carries the data. An empty
+        # text/plain keeps Jupyter from saying that it has no renderer for the course's type.
+        return {"text/plain": "", TABLE_MIME: self.payload()}
+
+    def _ipython_display_(self) -> None:
+        if not self.shown:
+            _publish(self._repr_mimebundle_())
 
 
 def table(title: str, frame: Any) -> Table:
     """Hand a pandas DataFrame to the ``make course`` report, under ``title``.
 
+    Nothing is shown in the notebook (display the DataFrame itself for that).
     The index becomes the first column. Cells must be numbers or text; a
     non-finite number is refused, as in :func:`metric`.
     """
@@ -106,7 +135,8 @@ def table(title: str, frame: Any) -> Table:
                 raise ValueError(f"table {title!r} has a non-finite number: {value}")
             row.append(value if isinstance(value, int | float | str) else str(value))
         rows.append(row)
-    return Table(title, [str(c) for c in flat.columns], rows)
+    result = Table(title, [str(c) for c in flat.columns], rows)
+    return dataclasses.replace(result, shown=_publish(result._repr_mimebundle_()))
 
 
 def read_outputs(cells: Iterable[dict[str, Any]], mime: str) -> list[dict[str, Any]]:
@@ -118,6 +148,20 @@ def read_outputs(cells: Iterable[dict[str, Any]], mime: str) -> list[dict[str, A
             if payload is not None:
                 found.append(json.loads(payload) if isinstance(payload, str) else dict(payload))
     return found
+
+
+def _publish(bundle: dict[str, Any]) -> bool:
+    """Show ``bundle`` as a display output if this runs in IPython; True if it did.
+
+    IPython is looked up, not imported: a plain script never loads it.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return False
+    from IPython.display import display
+
+    display(bundle, raw=True)
+    return True
 
 
 def _format(value: float) -> str:

@@ -1,8 +1,11 @@
 """The run report of ``make course``: ``build/report.md``, ``report.html`` and ``report.json``.
 
-One row per lesson (ok or FAILED, wall time, headline figure, the other figures,
-what failed) under the versions of Python, TensorFlow, Keras and NumPy that ran
-it, so that a nightly regression shows at a glance.
+One row per lesson (ok or FAILED, wall time, peak memory, headline figure, the
+other figures, what failed) under the versions of Python, TensorFlow, Keras and
+NumPy that ran it, so that a nightly regression shows at a glance. A lesson whose
+peak memory exceeds the course's budget (1.5 GB) is flagged, in its row and in a
+line under the summary; it does not count as failed, since its figures are still
+right, but it would not fit a 2 GB Binder pod.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from course_lib import record
-from course_lib.runner import LessonRun
+from course_lib import memory, record
+from course_lib.runner import LessonRun, memory_verdict
 
 # Installed distributions to report, first one found wins (TensorFlow has several names).
 _PACKAGES = {
@@ -68,18 +71,29 @@ def _figure(metric: record.Metric | None) -> str:
 
 def _row(run: LessonRun, root: Path | None) -> dict[str, str]:
     others = [m for m in run.metrics if m != run.headline]
-    output = run.output
-    if root is not None and output.is_relative_to(root):
-        output = output.relative_to(root)
     return {
         "lesson": run.lesson,
         "status": run.status,
         "seconds": f"{run.seconds:.1f}",
+        "peak memory": run.peak_label,
         "headline": _figure(run.headline),
         "figures": "; ".join(_figure(m) for m in others) or "-",
         "problem": run.error or "",
-        "notebook": str(output),
+        "notebook": _relative(run.output, root),
     }
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    return str(path.relative_to(root) if root is not None and path.is_relative_to(root) else path)
+
+
+def _memory_line(runs: list[LessonRun], bold: bool = False) -> str:
+    """Under the summary: which lessons exceed the memory budget, prominently, or that none does."""
+    text = memory_verdict(runs)
+    text = text[0].upper() + text[1:] + "."
+    if any(r.over_budget for r in runs):
+        return f"**⚠ {text}**" if bold else f"⚠ {text}"
+    return text
 
 
 def _summary(runs: list[LessonRun]) -> str:
@@ -103,15 +117,18 @@ def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = Non
         "",
         f"**{_summary(runs)}.**",
         "",
+        _memory_line(runs, bold=True),
+        "",
         f"Versions: {versions}.",
         "",
-        "| lesson | status | seconds | headline | other figures | problem |",
-        "|---|---|---:|---|---|---|",
+        "| lesson | status | seconds | peak memory | headline | other figures | problem |",
+        "|---|---|---:|---:|---|---|---|",
     ]
     for run in runs:
         row = _row(run, root)
         status = row["status"] if run.ok else f"**{row['status']}**"
-        lines.append(f"| {cell(row['lesson'])} | {status} | {row['seconds']} | "
+        peak = f"**⚠ {row['peak memory']} over budget**" if run.over_budget else row["peak memory"]
+        lines.append(f"| {cell(row['lesson'])} | {status} | {row['seconds']} | {peak} | "
                      f"{cell(row['headline'])} | {cell(row['figures'])} | {cell(row['problem'])} |")
     for run in runs:
         for table in run.tables:
@@ -126,16 +143,21 @@ def to_html(runs: list[LessonRun], env: Environment, root: Path | None = None) -
     for run in runs:
         row = _row(run, root)
         colour = "#1a7f37" if run.ok else "#b42318"
+        peak = esc(row["peak memory"])
+        peak_cell = (f'<td style="text-align:right;color:#b42318;font-weight:600">⚠ {peak} over budget</td>'
+                     if run.over_budget else f'<td style="text-align:right">{peak}</td>')
         rows.append(
             "<tr>" + f"<td>{esc(row['lesson'])}</td>"
             f'<td style="color:{colour};font-weight:600">{esc(row["status"])}</td>'
-            f'<td style="text-align:right">{esc(row["seconds"])}</td>'
+            f'<td style="text-align:right">{esc(row["seconds"])}</td>{peak_cell}'
             f"<td>{esc(row['headline'])}</td><td>{esc(row['figures'])}</td>"
             f"<td>{esc(row['problem'])}</td></tr>"
         )
     versions = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in env.versions.items())
     tables = "".join(_html_table(run.lesson, table) for run in runs for table in run.tables)
     commit = f", commit <code>{esc(env.commit)}</code>" if env.commit else ""
+    over = any(r.over_budget for r in runs)
+    memory_style = ' style="color:#b42318;font-weight:600"' if over else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Course run report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
@@ -144,7 +166,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 <h1>Course run report</h1>
 <p>{esc(env.when)}, {esc(env.mode)} mode{commit}.</p>
 <p><strong>{esc(_summary(runs))}.</strong></p>
-<table><thead><tr><th>lesson</th><th>status</th><th>seconds</th><th>headline</th>
+<p{memory_style}>{esc(_memory_line(runs))}</p>
+<table><thead><tr><th>lesson</th><th>status</th><th>seconds</th><th>peak memory</th><th>headline</th>
 <th>other figures</th><th>problem</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
@@ -176,11 +199,17 @@ def to_json(runs: list[LessonRun], env: Environment, root: Path | None = None) -
             "headline": {"name": run.headline.name, "value": run.headline.value} if run.headline else None,
             "metrics": {m.name: m.value for m in run.metrics},
             "failed_checks": run.failed_checks, "error": run.error,
-            "tables": [asdict(table) for table in run.tables],
+            "peak_memory": asdict(run.peak) if run.peak else None,
+            "over_budget": run.over_budget,
+            "tables": [table.payload() for table in run.tables],
             "notebook": _row(run, root)["notebook"],
+            "log": _relative(run.log, root) if run.log else None,
         })
+    budget = runs[0].budget_bytes if runs else memory.BUDGET_BYTES
     return json.dumps({"when": env.when, "mode": env.mode, "commit": env.commit,
-                       "versions": env.versions, "lessons": lessons}, indent=1) + "\n"
+                       "versions": env.versions, "memory_budget_bytes": budget,
+                       "over_budget": [r.lesson for r in runs if r.over_budget],
+                       "lessons": lessons}, indent=1) + "\n"
 
 
 def write(runs: list[LessonRun], markdown_path: Path, env: Environment,

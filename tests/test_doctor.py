@@ -14,21 +14,41 @@ def test_python_version():
     assert not old.ok and "3.10.4 is too old" in old.detail and "3.11" in old.fix
 
 
-def _fake_keras(backend):
-    return types.SimpleNamespace(__version__="3.15.0",
-                                 backend=types.SimpleNamespace(backend=lambda: backend))
+def _fake_python(tmp_path, script):
+    """An executable standing in for the environment's Python in the TensorFlow probe."""
+    path = tmp_path / "python"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return str(path)
 
 
-def test_tensorflow_and_keras(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(__version__="2.21.0"))
-    monkeypatch.setitem(sys.modules, "keras", _fake_keras("tensorflow"))
-    found = doctor.check_tensorflow()
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in Python is a shell script")
+def test_tensorflow_and_keras_are_probed_in_a_child_python(tmp_path):
+    answer = '{"tensorflow": "2.21.0", "keras": "3.15.0", "backend": "%s"}'
+    found = doctor.check_tensorflow(_fake_python(tmp_path, f"echo '{answer % 'tensorflow'}'"))
     assert found.ok and found.detail == "TensorFlow 2.21.0, Keras 3.15.0, backend tensorflow"
-    monkeypatch.setitem(sys.modules, "keras", _fake_keras("jax"))
-    assert "KERAS_BACKEND=tensorflow" in doctor.check_tensorflow().fix
-    monkeypatch.setitem(sys.modules, "tensorflow", None)  # what an absent package looks like
-    missing = doctor.check_tensorflow()
-    assert not missing.ok and "import failed" in missing.detail and "pip install -e ." in missing.fix
+    jax = doctor.check_tensorflow(_fake_python(tmp_path, f"echo '{answer % 'jax'}'"))
+    assert not jax.ok and "KERAS_BACKEND=tensorflow" in jax.fix
+    missing = doctor.check_tensorflow(_fake_python(
+        tmp_path, "echo 'I0000 banner' >&2; echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1"))
+    assert not missing.ok and missing.detail == "import failed: ModuleNotFoundError: No module named 'tensorflow'"
+    assert "pip install -e ." in missing.fix
+    crashed = doctor.check_tensorflow(_fake_python(tmp_path, "kill -SEGV $$"))
+    assert not crashed.ok and crashed.detail.startswith("import failed: exit status")
+    absent = doctor.check_tensorflow(str(tmp_path / "no-such-python"))
+    assert not absent.ok and absent.detail.startswith("import failed:")
+
+
+def test_course_doctor_prints_no_tensorflow_banners():
+    import subprocess
+
+    others = [a for n in doctor.check_names() if n not in ("python", "tensorflow") for a in ("--skip", n)]
+    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "doctor", *others], capture_output=True,
+                            text=True, timeout=300, cwd=config.project_root())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert any(line.startswith("  ✓  TensorFlow and Keras") for line in result.stdout.splitlines())
+    assert result.stderr == ""  # no oneDNN or absl start-up lines
+    assert result.stdout.splitlines()[0] == "Course environment"
 
 
 class _Kernels:

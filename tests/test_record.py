@@ -64,3 +64,50 @@ def test_table_refuses_non_finite_numbers():
 def test_tiny_figures_are_not_shown_as_zero():
     assert record.metric("weight difference", 4.5e-7)._repr_mimebundle_()["text/plain"] == "weight difference: 4.5e-07"
     assert record.metric("accuracy", 0.91234)._repr_mimebundle_()["text/plain"] == "accuracy: 0.9123"
+
+
+def test_outside_a_notebook_metric_and_table_publish_nothing_and_keep_their_bundle():
+    import pandas as pd
+
+    figure = record.metric("accuracy", 0.5)
+    assert not figure.shown and figure == record.Metric("accuracy", 0.5)
+    assert figure._repr_mimebundle_()[record.METRIC_MIME] == {"name": "accuracy", "value": 0.5, "headline": True}
+    table = record.table("T", pd.DataFrame({"a": [1]}))
+    assert not table.shown and table._repr_mimebundle_()["text/plain"] == ""
+
+
+def _visible(output):
+    """What a student sees of one output: its text, if any."""
+    if output["output_type"] == "stream":
+        return output["text"].strip()
+    return output.get("data", {}).get("text/plain", "").strip()
+
+
+def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_report_once(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course_lib import runner
+    from course_lib.config import KERNEL_NAME
+
+    cells = [
+        "from course_lib import record\nimport pandas as pd\nrecord.metric('last expression', 1)",
+        "display(record.metric('displayed', 2, headline=False))",
+        "record.metric('mid-cell', 3, headline=False)\nanswer = 6 * 7\nanswer",
+        "frame = pd.DataFrame({'model': ['a'], 'KB': [1.5]}).set_index('model')\n"
+        "record.table('Sizes', frame)\n'after the table'",
+        "record.table('Sizes again', frame)",
+    ]
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_NAME, "language": "python"}
+    nbformat.write(nb, tmp_path / "01_forms.ipynb")
+    run = runner.execute_lesson(tmp_path / "01_forms.ipynb", tmp_path / "out", timeout=120)
+    assert run.ok, run.details
+    assert [(m.name, m.value, m.headline) for m in run.metrics] == [
+        ("last expression", 1, True), ("displayed", 2, False), ("mid-cell", 3, False)]
+    assert run.headline == record.Metric("last expression", 1)
+    assert run.tables == [record.Table("Sizes", ["model", "KB"], [["a", 1.5]]),
+                          record.Table("Sizes again", ["model", "KB"], [["a", 1.5]])]
+    executed = nbformat.read(run.output, as_version=4).cells
+    shown = [[text for text in map(_visible, cell.outputs) if text] for cell in executed]
+    assert shown == [["last expression: 1"], ["displayed: 2"], ["mid-cell: 3", "42"], ["'after the table'"], []]
