@@ -5,27 +5,39 @@
 #   make grade DIR=submissions/   grade students' notebooks into build/grades/
 #   make doctor   check that this machine is ready for the course
 #   make serve    the classifier service on http://127.0.0.1:8000 (gunicorn)
-# Each target sets itself up first: .venv, the course package, the Jupyter
-# kernel and, when run as root on Debian/Ubuntu, the Fashion-MNIST package.
+#   make lock     refresh requirements/lock.txt and environment.yml (UPGRADE=1: newest allowed)
+# Each target sets itself up first: .venv, the course package at the versions of
+# requirements/lock.txt, the Jupyter kernel and, when run as root on Debian/Ubuntu,
+# the Fashion-MNIST package.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.course-installed
+LOCK   := requirements/lock.txt
+# The lock is compiled for Linux x86-64 and Python 3.11; elsewhere pyproject.toml's ranges.
+ON_LOCKED_PLATFORM := import platform, sys; sys.exit(not (sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)))
 KERNEL := image-course
 
 # TensorFlow's C++ start-up messages would otherwise land in every notebook's stderr.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup data browser course test grade doctor notebooks lab lint bench serve clean
+.PHONY: help setup data browser course test grade doctor notebooks lab lint lock bench serve clean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,13p' Makefile
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@if $(PY) -c '$(ON_LOCKED_PLATFORM)'; then \
+		echo "Installing the exact versions of $(LOCK)"; \
+		$(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK) && \
+		$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
+	else \
+		echo "note: $(LOCK) is for Linux x86-64 with Python 3.11; installing pyproject.toml's ranges"; \
+		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[tf,lab,dev]'; \
+	fi
 	$(PY) -m course_lib.cli kernel
 	@touch $(STAMP)
 
@@ -77,12 +89,20 @@ grade: setup
 doctor: $(STAMP)
 	$(PY) -m course_lib.cli doctor
 
+# Student notebooks from solutions/, and README's badges from [tool.course] repository.
 notebooks: $(STAMP)
 	$(PY) -m course_lib.cli notebooks
+	$(PY) -m course_lib.cli badges
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(PY) -m course_lib.cli notebooks --check
+	$(PY) -m course_lib.cli badges --check
+
+# pip-compile (pip-tools): exact versions for Linux x86-64 and Python 3.11, within
+# pyproject.toml's ranges. Existing pins are kept unless UPGRADE=1.
+lock: $(STAMP)
+	$(PY) -m course_lib.cli lock $(if $(UPGRADE),--upgrade)
 
 # Speed and accuracy figures, measured on this machine: never part of `make test`.
 bench: setup

@@ -55,7 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     download.add_argument("names", nargs="*", metavar="NAME",
                           help=f"default: fashion-mnist; any of {', '.join(sorted(_LOADERS))}")
 
+    lock = sub.add_parser("lock", help="refresh requirements/lock.txt and environment.yml "
+                                        "with pip-compile (Linux x86-64, Python 3.11)")
+    lock.add_argument("--upgrade", action="store_true",
+                      help="move every package to its newest release that pyproject.toml allows")
+    lock_diff = sub.add_parser("lock-diff",
+                               help="list the packages installed here at other versions than the lock")
+    lock_diff.add_argument("lock", nargs="?", type=Path, default=None,
+                           help="default: the course's requirements/lock.txt")
+    badges = sub.add_parser("badges", help="write README's badges from [tool.course] repository")
+    badges.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+
     args = parser.parse_args(argv)
+    if args.command in ("lock", "lock-diff", "badges"):
+        return _environment_command(args)
     if args.command == "run":
         return _run(args)
     if args.command == "notebooks":
@@ -173,6 +186,33 @@ def _download(names: list[str]) -> int:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
         print(f"{name}: ready ({len(dataset.x_train)} training, {len(dataset.x_test)} test images)")
+    return 0
+
+
+def _environment_command(args: argparse.Namespace) -> int:
+    """``course lock``, ``course lock-diff`` and ``course badges``."""
+    from course_lib import links, lockfile
+
+    root = config.project_root()
+    if args.command == "lock":
+        for path in lockfile.compile_lock(root, upgrade=args.upgrade):
+            print(f"wrote {path.relative_to(root)}")
+        return 0
+    if args.command == "lock-diff":
+        lock = args.lock or root / lockfile.LOCK
+        found = lockfile.moves(lockfile.read_lock(lock), lockfile.installed_versions())
+        print(lockfile.format_moves(found, lock))
+        return 0
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    updated = links.update_readme(text, links.repository(root / "pyproject.toml"))
+    if updated == text:
+        return 0
+    if args.check:
+        print("out of date: README.md badges (run `make notebooks`)")
+        return 1
+    readme.write_text(updated, encoding="utf-8")
+    print("wrote README.md badges")
     return 0
 
 

@@ -29,6 +29,10 @@ from pathlib import Path
 import numpy as np
 
 KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# A classroom or CI mirror: a base URL (https://, http:// or file://) holding one folder per
+# dataset, e.g. $COURSE_MIRROR/fashion-mnist/train-images-idx3-ubyte.gz. When it is set it is
+# the only place files are downloaded from; the checksums below still have to match.
+MIRROR_ENV = "COURSE_MIRROR"
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
@@ -143,6 +147,15 @@ def download(url: str, dest: Path, expected: str, hash_of: str = "file") -> Path
     return dest
 
 
+def mirrors(name: str) -> tuple[str, ...]:
+    """Base URLs that dataset ``name``'s files are downloaded from, in order: only
+    ``$COURSE_MIRROR/<name>/`` when that variable is set, else the official ones."""
+    base = os.environ.get(MIRROR_ENV, "").strip()
+    if base:
+        return (f"{base.rstrip('/')}/{name}/",)
+    return SOURCES[name].mirrors
+
+
 def fetch(name: str, cache: Path, offline_dirs: Iterable[Path] = ()) -> dict[str, bytes]:
     """Verified payloads of every file of dataset ``name``, keyed by file name.
 
@@ -166,7 +179,7 @@ def fetch(name: str, cache: Path, offline_dirs: Iterable[Path] = ()) -> dict[str
     for fname, sha in src.files.items():
         if (cache / fname).is_file():
             continue
-        for mirror in src.mirrors:
+        for mirror in mirrors(name):
             url = mirror + fname
             try:
                 download(url, cache / fname, sha, src.hash_of)
@@ -195,6 +208,10 @@ def _unavailable_message(src: Source, cache: Path, failures: list[str]) -> str:
         f"copy {', '.join(src.files)} into {cache} (or set COURSE_DATA_DIR to a folder "
         f"whose {cache.name}/ subfolder holds them)",
     ]
+    if os.environ.get(MIRROR_ENV, "").strip():
+        fixes.insert(0, f"check that ${MIRROR_ENV} ({os.environ[MIRROR_ENV]}) has a "
+                        f"{cache.name}/ folder with these files, or unset {MIRROR_ENV} "
+                        "to download from the official mirrors")
     return (
         f"{src.title} is not available offline and could not be downloaded.\nTried:\n"
         + "\n".join(failures)

@@ -10,11 +10,15 @@ import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
+from course_lib import links
 from course_lib.config import project_root
 
 ROOT = project_root()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-DEPENDENCIES = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+# What make setup and Binder install: the package, TensorFlow and JupyterLab.
+DEPENDENCIES = [Requirement(r) for r in PYPROJECT["project"]["dependencies"] + EXTRAS["tf"] + EXTRAS["lab"]]
+REPO = links.repository(ROOT / "pyproject.toml")
 
 PLATFORMS = {
     "linux-x86_64": {"sys_platform": "linux", "platform_machine": "x86_64", "platform_system": "Linux"},
@@ -26,7 +30,7 @@ PLATFORMS = {
 
 
 def _selected(platform):
-    env = default_environment() | PLATFORMS[platform]
+    env = default_environment() | PLATFORMS[platform] | {"extra": ""}
     return [r for r in DEPENDENCIES if r.marker is None or r.marker.evaluate(env)]
 
 
@@ -38,17 +42,19 @@ def test_exactly_one_tensorflow_distribution_installs_on_each_platform(platform)
     assert names == [expected]
 
 
-def test_binder_environment_installs_the_same_packages_as_pyproject():
+def test_binder_environment_pins_every_package_pyproject_asks_for_on_linux():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    binder = {Requirement(r).name: str(Requirement(r).specifier) for r in pip_list}
-    linux = {r.name: str(r.specifier) for r in _selected("linux-x86_64")}  # Binder runs on Linux x86-64
-    assert binder == linux
+    binder = {Requirement(r).name: Requirement(r) for r in pip_list}
+    for req in _selected("linux-x86_64"):  # Binder runs on Linux x86-64
+        pinned = binder[req.name]
+        assert str(pinned.specifier).startswith("=="), pinned
+        assert req.specifier.contains(next(iter(pinned.specifier)).version), (req, pinned)
 
 
 def test_postbuild_installs_the_package_kernel_and_data():
     text = (ROOT / "postBuild").read_text()
-    assert "pip install --no-deps -e ." in text
+    assert "pip install --no-deps -e ." in text  # the pins of environment.yml stay as they are
     assert "course_lib.cli kernel" in text and "course_lib.cli download" in text
 
 
@@ -83,3 +89,54 @@ def test_course_cli_rejects_an_unknown_dataset_with_a_clear_message():
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2
     assert "unknown dataset imagenet" in result.stderr and "fashion-mnist" in result.stderr
+
+
+def test_repository_setting_is_owner_slash_name_and_bad_values_are_refused(tmp_path):
+    owner, name = REPO.split("/")
+    assert owner and name
+    for bad in ("OWNER", "a/b/c", "https://github.com/a/b", ""):
+        path = tmp_path / "pyproject.toml"
+        path.write_text(f'[tool.course]\nrepository = "{bad}"\n')
+        with pytest.raises(ValueError, match="owner/name"):
+            links.repository(path)
+
+
+def test_link_formats_for_binder_colab_and_the_ci_badge():
+    assert links.binder_url("me/course") == (
+        "https://mybinder.org/v2/gh/me/course/HEAD?urlpath=lab/tree/notebooks/01_pixels.ipynb")
+    assert links.colab_url("me/course", "03_cnn_layers.ipynb") == (
+        "https://colab.research.google.com/github/me/course/blob/main/notebooks/03_cnn_layers.ipynb")
+    assert links.actions_url("me/course") + "/badge.svg" == (
+        "https://github.com/me/course/actions/workflows/course.yml/badge.svg")
+    assert links.pip_url("me/course") == "course-lib @ git+https://github.com/me/course"
+
+
+def test_readme_badges_are_made_from_the_repository_setting():
+    readme = (ROOT / "README.md").read_text()
+    assert links.update_readme(readme, REPO) == readme, "run `make notebooks`"
+    owner, name = (re.escape(part) for part in REPO.split("/"))
+    badges = readme.split(links.BADGES_START)[1].split(links.BADGES_END)[0]
+    assert re.search(rf"\(https://mybinder\.org/v2/gh/{owner}/{name}/HEAD\?urlpath=lab/tree/"
+                     rf"notebooks/01_pixels\.ipynb\)", badges)
+    assert re.search(rf"\(https://colab\.research\.google\.com/github/{owner}/{name}/blob/main/"
+                     rf"notebooks/01_pixels\.ipynb\)", badges)
+    assert re.search(rf"\(https://github\.com/{owner}/{name}/actions/workflows/course\.yml/"
+                     rf"badge\.svg\)", badges)
+    for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        linked = re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", notebook.read_text())
+        assert linked == [links.colab_url(REPO, notebook.name)], notebook.name
+
+
+def test_update_readme_replaces_only_the_badge_block_and_needs_its_markers():
+    text = f"# Title\n\n{links.BADGES_START}\nold\n{links.BADGES_END}\n\nBody OWNER/REPO stays.\n"
+    updated = links.update_readme(text, "me/course")
+    assert "old" not in updated and "mybinder.org/v2/gh/me/course/" in updated
+    assert updated.endswith("\n\nBody OWNER/REPO stays.\n") and updated.startswith("# Title\n\n")
+    with pytest.raises(ValueError, match="badge block"):
+        links.update_readme("# no markers", "me/course")
+
+
+def test_course_badges_check_passes_on_the_committed_readme():
+    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "badges", "--check"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
