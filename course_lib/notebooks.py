@@ -11,6 +11,11 @@ The student version replaces each marked region with
 ``raise NotImplementedError("Exercise 1.2: …")`` at the same indentation, and
 tags the exercise cell and its check cell ``raises-exception`` so the student
 notebook still runs top to bottom (nbval and "Run all" carry on past them).
+
+Each student notebook also gets an "Open in Colab" badge under its title and, as its
+first code cell, a set-up cell that acts only on Colab (:func:`colab_setup_source`):
+it installs the course package around Colab's own TensorFlow, Keras and NumPy and
+fetches Fashion-MNIST; anywhere else it does nothing and prints nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.config import KERNEL_DISPLAY_NAME, KERNEL_NAME
+from course_lib import links
+from course_lib.config import KERNEL_DISPLAY_NAME, KERNEL_NAME, project_root
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 RAISES_TAG = "raises-exception"
 _EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–:-]?\s*(.*)$", re.MULTILINE)
 _CHECK_CALL = re.compile(r"\bchecks\.exercise_\d+_\d+\(")
+COLAB_TAG = "colab"
+COLAB_CELL_ID = "colab-setup"
+# Distributions Colab ships that the course must never replace.
+COLAB_KEEP = ("tensorflow", "tensorflow-cpu", "keras", "numpy")
 # Metadata that execution adds and that must not reach git.
 _VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
 
@@ -72,8 +82,59 @@ def exercises(nb: nbformat.NotebookNode) -> list[Exercise]:
     return found
 
 
-def make_student_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The student version of a solution notebook (outputs stripped)."""
+def colab_setup_source(repository: str) -> str:
+    """The first code cell of a student notebook: on Colab only, install the course and
+    fetch Fashion-MNIST; elsewhere nothing happens and nothing is printed.
+
+    pip is asked for Colab's installed TensorFlow, Keras and NumPy at their exact
+    versions next to the course package. They are then part of what pip resolves, so it
+    keeps them and their own requirements (protobuf, ml-dtypes...) satisfied, and it fails
+    rather than replace one. TensorFlow itself is no dependency of the course package
+    (only of its ``tf`` extra), so nothing asks for a second TensorFlow.
+    """
+    keep = ", ".join(f'"{dist}"' for dist in COLAB_KEEP)
+    return f"""\
+# Colab only: install the course package next to Colab's own TensorFlow, Keras and NumPy
+# (kept at their versions), then fetch Fashion-MNIST, checked against its SHA-256.
+# Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    from importlib import metadata
+
+    keep = []
+    for dist in ({keep}):
+        try:
+            keep.append(f"{{dist}}=={{metadata.version(dist)}}")
+        except metadata.PackageNotFoundError:
+            pass
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "{links.pip_url(repository)}", *keep], check=True)
+    subprocess.run([sys.executable, "-m", "course_lib.cli", "download", "fashion-mnist"],
+                   check=True)"""
+
+
+def add_colab(nb: nbformat.NotebookNode, filename: str, repository: str) -> None:
+    """Put the Colab badge under the notebook's title and the Colab set-up cell before its
+    first code cell (in place)."""
+    title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    badge = links.colab_badge(repository, filename)
+    if title is not None:
+        heading, _, body = title.source.partition("\n")
+        title.source = "\n\n".join([heading, badge, *([body.strip("\n")] if body.strip() else [])])
+    setup = nbformat.v4.new_code_cell(colab_setup_source(repository))
+    setup.id = COLAB_CELL_ID
+    setup.metadata["tags"] = [COLAB_TAG]
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    nb.cells.insert(first_code, setup)
+
+
+def make_student_notebook(solution: nbformat.NotebookNode, filename: str | None = None,
+                          repository: str | None = None) -> nbformat.NotebookNode:
+    """The student version of a solution notebook (outputs stripped). With ``filename``
+    (e.g. ``01_pixels.ipynb``) and ``repository`` (``owner/name``) it also gets the Colab
+    badge and set-up cell (:func:`add_colab`)."""
     nb = strip_outputs(solution)
     current: Exercise | None = None
     awaiting_check = False
@@ -96,6 +157,8 @@ def make_student_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookN
         elif awaiting_check and _CHECK_CALL.search(cell.source):
             _add_tag(cell, RAISES_TAG)
             awaiting_check = False
+    if filename and repository:
+        add_colab(nb, filename, repository)
     return nb
 
 
@@ -142,14 +205,21 @@ class BuildResult:
     stale: list[Path]  # student notebooks with no solution any more
 
 
-def build_student_notebooks(solutions: Path, notebooks: Path, check: bool = False) -> BuildResult:
-    """Write ``notebooks/NN_*.ipynb`` from ``solutions/``; with ``check`` only compare."""
+def build_student_notebooks(solutions: Path, notebooks: Path, check: bool = False,
+                            repository: str | None = None) -> BuildResult:
+    """Write ``notebooks/NN_*.ipynb`` from ``solutions/``; with ``check`` only compare.
+
+    ``repository`` (``owner/name``) is where the Colab links point; by default the
+    ``[tool.course] repository`` setting of the course's ``pyproject.toml``.
+    """
+    repository = repository or links.repository(project_root() / "pyproject.toml")
     notebooks.mkdir(parents=True, exist_ok=True)
     written, unchanged = [], []
     sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
     for source in sources:
         target = notebooks / source.name
-        text = dumps(make_student_notebook(nbformat.read(source, as_version=4)))
+        solution = nbformat.read(source, as_version=4)
+        text = dumps(make_student_notebook(solution, source.name, repository))
         if target.exists() and target.read_text(encoding="utf-8") == text:
             unchanged.append(target)
             continue

@@ -35,6 +35,7 @@ REAL_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 def isolated(tmp_path, monkeypatch):
     """Full mode, an empty cache, and no Debian files unless a test puts some there."""
     monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.delenv(downloads.MIRROR_ENV, raising=False)  # the tests choose their mirrors
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
 
@@ -319,3 +320,47 @@ def test_load_digits_uses_full_uint8_range_with_stratified_split():
     assert ds.x_train.dtype == np.uint8 and ds.x_train.min() == 0 and ds.x_train.max() == 255
     assert ds.num_classes == 10 and set(ds.y_test.tolist()) == set(range(10))
     assert np.bincount(ds.y_test).min() >= 40
+
+
+# ---- COURSE_MIRROR: a classroom or CI mirror of the dataset files ------------------------
+
+
+def test_course_mirror_replaces_the_official_mirrors_with_a_folder_per_dataset(monkeypatch):
+    monkeypatch.delenv(downloads.MIRROR_ENV, raising=False)
+    assert downloads.mirrors("mnist") == downloads.SOURCES["mnist"].mirrors
+    monkeypatch.setenv(downloads.MIRROR_ENV, "http://127.0.0.1:8123/datasets/")
+    assert downloads.mirrors("fashion-mnist") == ("http://127.0.0.1:8123/datasets/fashion-mnist/",)
+
+
+def test_fashion_mnist_downloads_from_course_mirror_with_the_official_checksums(fashion, tmp_path,
+                                                                                 monkeypatch):
+    served, arrays = fashion
+    # The official entry (mirrors on the internet) with this test's checksums; only the
+    # variable points at the files.
+    official = downloads.SOURCES["fashion-mnist"]
+    monkeypatch.setitem(downloads.SOURCES, "fashion-mnist",
+                        dataclasses.replace(official, mirrors=("https://unreachable.invalid/",)))
+    mirror = tmp_path / "classroom"
+    (mirror / "fashion-mnist").mkdir(parents=True)
+    for f in served.iterdir():
+        (mirror / "fashion-mnist" / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv(downloads.MIRROR_ENV, mirror.as_uri())
+    assert_same(data.load_fashion_mnist(), arrays)
+    assert len(list((tmp_path / "cache" / "fashion-mnist").iterdir())) == 4
+
+
+def test_course_mirror_with_a_tampered_file_is_refused_and_the_message_names_it(fashion, tmp_path,
+                                                                                 monkeypatch):
+    served, _ = fashion
+    mirror = tmp_path / "classroom"
+    (mirror / "fashion-mnist").mkdir(parents=True)
+    for f in served.iterdir():
+        payload = gzip.decompress(f.read_bytes())
+        if f.name.startswith("t10k-labels"):
+            payload = payload[:-1] + bytes([(payload[-1] + 1) % 10])  # one label changed
+        (mirror / "fashion-mnist" / f.name).write_bytes(gzip.compress(payload))
+    monkeypatch.setenv(downloads.MIRROR_ENV, mirror.as_uri())
+    with pytest.raises(data.DatasetUnavailableError) as err:
+        data.load_fashion_mnist()
+    assert "SHA-256 mismatch" in str(err.value) and downloads.MIRROR_ENV in str(err.value)
+    assert not (tmp_path / "cache" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").exists()

@@ -93,3 +93,80 @@ def test_build_writes_then_reports_nothing_to_do_and_detects_drift(tmp_path):
     assert notebooks.build_student_notebooks(solutions, student, check=True).written
     (student / "10_orphan.ipynb").write_text("{}")
     assert [p.name for p in notebooks.build_student_notebooks(solutions, student).stale] == ["10_orphan.ipynb"]
+
+
+# ---- Colab: badge under the title, set-up cell first among the code cells ----------------
+
+
+def _lesson():
+    return _solution(
+        new_markdown_cell("# Lesson 09 — Demo\n\nWhat it teaches."),
+        new_code_cell("SEED = 1", metadata={"tags": ["parameters"]}),
+        new_markdown_cell("### Exercise 9.1 — A"),
+        new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+    )
+
+
+def test_student_notebook_gets_the_colab_badge_under_its_title_and_the_setup_cell_first():
+    student = notebooks.make_student_notebook(_lesson(), "09_demo.ipynb", "me/course")
+    title = student.cells[0].source
+    assert title.startswith("# Lesson 09 — Demo\n\n[![Open In Colab]")
+    assert "(https://colab.research.google.com/github/me/course/blob/main/notebooks/09_demo.ipynb)" in title
+    assert title.endswith("\n\nWhat it teaches.")
+    code = [c for c in student.cells if c.cell_type == "code"]
+    assert code[0].id == notebooks.COLAB_CELL_ID and code[0].metadata["tags"] == ["colab"]
+    assert code[1].metadata["tags"] == ["parameters"], "papermill still finds its parameters"
+    assert "git+https://github.com/me/course" in code[0].source
+    assert len({c.id for c in student.cells}) == len(student.cells)
+
+
+def test_without_a_repository_the_student_notebook_has_no_colab_additions():
+    student = notebooks.make_student_notebook(_lesson())
+    assert "colab" not in nbformat.writes(student).lower()
+
+
+def _run_colab_cell(monkeypatch, capsys, on_colab):
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append((args, kw)))
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(notebooks.colab_setup_source("me/course"), "<colab cell>", "exec"), {})
+    return calls, capsys.readouterr()
+
+
+def test_colab_cell_does_nothing_and_prints_nothing_off_colab(monkeypatch, capsys):
+    calls, printed = _run_colab_cell(monkeypatch, capsys, on_colab=False)
+    assert calls == [] and printed.out == "" and printed.err == ""
+
+
+def test_colab_cell_installs_the_course_pinning_the_installed_tensorflow_keras_numpy(
+        monkeypatch, capsys):
+    from importlib import metadata
+
+    calls, _ = _run_colab_cell(monkeypatch, capsys, on_colab=True)
+    (install, install_kw), (download, download_kw) = calls
+    assert install[1:5] == ["-m", "pip", "install", "--quiet"]
+    assert install[5] == "course-lib @ git+https://github.com/me/course", "no [tf] extra"
+    kept = dict(arg.split("==") for arg in install[6:])
+    for dist in ("keras", "numpy"):
+        assert kept[dist] == metadata.version(dist)
+    installed_tf = [d for d in ("tensorflow", "tensorflow-cpu") if d in kept]
+    assert installed_tf and all(kept[d] == metadata.version(d) for d in installed_tf)
+    assert download[1:] == ["-m", "course_lib.cli", "download", "fashion-mnist"]
+    assert install_kw == download_kw == {"check": True}
+
+
+def test_build_takes_the_colab_links_from_the_repository_setting(tmp_path):
+    solutions, student = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    nbformat.write(_lesson(), solutions / "09_demo.ipynb")
+    notebooks.build_student_notebooks(solutions, student, repository="someone/fork")
+    text = (student / "09_demo.ipynb").read_text()
+    assert "github/someone/fork/blob/main/notebooks/09_demo.ipynb" in text
+    assert "git+https://github.com/someone/fork" in text
