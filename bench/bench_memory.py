@@ -111,15 +111,22 @@ def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
     runs = runner.run_lessons(lessons, config.build_dir() / "bench" / tag / "executed",
                               log_dir=config.build_dir() / "bench" / tag / "logs")
     env = report.Environment.current(runner.mode(), ROOT)
-    data = load(results)
-    entry = data["sets"].setdefault(label, {"lessons": {}})
-    entry.update({
+    facts = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "fast" if config.is_fast() else "full",
         "commit": env.commit,
         "versions": env.versions,
         "machine": machine_facts(cpus),
-    })
+    }
+    data = merge(load(results), label, runs, facts)
+    save(data, results)
+    return data
+
+
+def merge(data: dict[str, Any], label: str, runs: list[Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """Put ``runs`` (``runner.LessonRun``) into the set ``label``; other sets and lessons stay."""
+    entry = data["sets"].setdefault(label, {"lessons": {}})
+    entry.update(facts)
     for run in runs:
         entry["lessons"][run.lesson] = {
             "ok": run.ok,
@@ -129,7 +136,6 @@ def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
             "memory_kind": run.peak.kind if run.peak else None,
             "processes": run.peak.processes if run.peak else None,
         }
-    save(data, results)
     return data
 
 
@@ -142,7 +148,7 @@ def load(results: Path) -> dict[str, Any]:
 
 def save(data: dict[str, Any], results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
-    (results / "memory.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (results / "memory.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     (results / "memory.md").write_text(render(data, [p.stem for p in all_lessons()]), encoding="utf-8")
 
 
@@ -161,6 +167,12 @@ def _time(figures: dict[str, Any] | None) -> str:
     if not figures:
         return "-"
     return _minutes(figures["seconds"]) + ("" if figures["ok"] else " FAILED")
+
+
+def _unjudged(missing: list[str], failed: list[str]) -> str:
+    reasons = [f"{', '.join(missing)} not measured" if missing else "",
+               f"{', '.join(failed)} failed (their figures stop where they failed)" if failed else ""]
+    return "; ".join(filter(None, reasons))
 
 
 def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
@@ -183,8 +195,8 @@ def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
     if over:
         named = ", ".join(f"{lesson} ({peak / memory.GB:.2f} GB)" for lesson, peak in sorted(over.items()))
         judged.append((goal, f"**not met**: {named}"))
-    elif missing:
-        judged.append((goal, f"not judged: {', '.join(missing)} not measured"))
+    elif missing or failed:
+        judged.append((goal, "not judged: " + _unjudged(missing, sorted(failed))))
     else:
         top = max(peaks, key=peaks.__getitem__)
         judged.append((goal, f"met: highest {peaks[top] / memory.GB:.2f} GB ({top})"))
@@ -198,9 +210,7 @@ def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
         named = ", ".join(f"{lesson} ({_minutes(s)})" for lesson, s in sorted(slow.items()))
         judged.append((goal, f"**not met**: {named}"))
     elif missing or broken:
-        judged.append((goal, "not judged: " + "; ".join(filter(None, [
-            f"{', '.join(missing)} not measured" if missing else "",
-            f"{', '.join(broken)} failed" if broken else ""]))))
+        judged.append((goal, "not judged: " + _unjudged(missing, broken)))
     else:
         top = max(one, key=lambda lesson: one[lesson]["seconds"])
         judged.append((goal, f"met: longest {_minutes(one[top]['seconds'])} ({top})"))

@@ -143,7 +143,8 @@ class Progress:
 
     def text(self) -> str:
         elapsed = int(time.monotonic() - self.started)
-        parts = [f"{self.lesson}: cell {self.position}/{self.total}", f"{elapsed // 60}:{elapsed % 60:02d}"]
+        where = f"cell {self.position}/{self.total}" if self.position else "starting the kernel"
+        parts = [f"{self.lesson}: {where}", f"{elapsed // 60}:{elapsed % 60:02d}"]
         if self.section:
             parts.append(self.section)
         return ", ".join(parts)

@@ -8,7 +8,7 @@ which ``make test`` runs in the same session.
 import nbformat
 import pytest
 
-from course_lib import notebooks, record, runner
+from course_lib import memory, notebooks, record, runner
 from course_lib.config import KERNEL_NAME, project_root
 
 ROOT = project_root()
@@ -69,7 +69,12 @@ def test_student_version_raises_in_every_exercise_and_nowhere_else(path):
 def test_solution_notebook_executes_and_passes_its_own_checks(path, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "1")  # the kernel inherits it: tiny subsets, few epochs
     run = runner.execute_lesson(path, tmp_path, timeout=600)
-    assert run.ok, run.error
+    assert run.ok, "\n".join([run.error, *run.details, f"log: {run.log}"])
+    # The memory watchdog: the kernel and all it starts, at their largest. A kernel that has
+    # imported TensorFlow is far above 100 MB, so a smaller figure means nothing was measured.
+    assert run.peak is not None and run.peak.bytes > 100_000_000, f"peak not measured: {run.peak}"
+    assert run.peak.bytes <= memory.BUDGET_BYTES, (
+        f"{path.stem} peaked at {run.peak}, over the {memory.gb_label(memory.BUDGET_BYTES)} budget")
     nb = nbformat.read(run.output, as_version=4)
     results = record.read_outputs(nb.cells, record.CHECK_MIME)
     expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]

@@ -142,3 +142,64 @@ def test_instructors_guide_covers_its_topics():
     for heading in ("## Assign a lesson", "## Collect submissions", "## Grade", "## Add an exercise",
                     "## Add a lesson", "## What CI checks"):
         assert heading in guide
+
+
+def _bench_memory():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_memory", ROOT / "bench" / "bench_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _measured(bench, data, label, figures):
+    from course_lib import memory
+    from course_lib.runner import LessonRun
+
+    runs = [LessonRun(lesson, seconds, ok, ROOT / f"{lesson}.ipynb",
+                      peak=memory.Usage(int(gb * 1e9), "pss", 2)) for lesson, gb, seconds, ok in figures]
+    machine = {"cpus_used": [0], "cpus_online": 2, "cpu_model": "x", "memory_bytes": 24 * 2**30,
+               "container_limit_bytes": None, "platform": "Linux x86_64", "load_average_at_end": 0.5}
+    return bench.merge(data, label, runs, {"date": "2026-01-02 03:04 UTC", "mode": "full", "commit": "abc",
+                                           "versions": {"Python": "3.11.9"}, "machine": machine})
+
+
+def test_bench_memory_keeps_both_core_counts_and_judges_the_goals(tmp_path):
+    bench = _bench_memory()
+    lessons = ["01_a", "02_b"]
+    data = bench.load(tmp_path)
+    data = _measured(bench, data, "2 cores", [("01_a", 0.8, 60, True), ("02_b", 1.2, 300, True)])
+    assert bench.goals(data, lessons)[0][1] == "met: highest 1.20 GB (02_b)"
+    assert bench.goals(data, lessons)[1][1].startswith("not judged: 01_a, 02_b not measured")
+    data = _measured(bench, data, "1 core", [("01_a", 0.7, 120, True), ("02_b", 1.1, 540, True)])
+    assert [result for _, result in bench.goals(data, lessons)] == [
+        "met: highest 1.20 GB (02_b)", "met: longest 9.0 min (02_b)", "met: 11.0 min"]
+    text = bench.render(data, lessons)
+    assert "| 01_a | 0.80 GB | 1.0 min | 0.70 GB | 2.0 min |" in text
+    assert "| **all lessons** | | 6.0 min | | 11.0 min |" in text
+    # one lesson measured again on one core: it alone changes, the two-core figures stay
+    data = _measured(bench, data, "1 core", [("02_b", 1.6, 700, True)])
+    assert "| 02_b | 1.20 GB | 5.0 min | 1.60 GB | 11.7 min |" in bench.render(data, lessons)
+    assert [result for _, result in bench.goals(data, lessons)] == [
+        "**not met**: 02_b (1.60 GB)", "**not met**: 02_b (11.7 min)", "met: 13.7 min"]
+    bench.save(data, tmp_path)
+    assert bench.load(tmp_path) == data and (tmp_path / "memory.md").read_text().startswith("# Memory and time")
+
+
+def test_bench_memory_does_not_judge_what_failed_or_was_not_measured():
+    bench = _bench_memory()
+    data = _measured(bench, {"budget_bytes": 1_500_000_000, "sets": {}}, "1 core",
+                     [("01_a", 0.5, 2000, True), ("02_b", 0.5, 10, False)])
+    results = [result for _, result in bench.goals(data, ["01_a", "02_b", "03_c"])]
+    assert results[0].startswith("not judged: 03_c not measured; 02_b failed")
+    assert results[1] == "**not met**: 01_a (33.3 min)"
+    assert results[2] == "**not met**: 33.5 min already, with lessons missing"
+    assert "| 02_b | - | - | 0.50 GB FAILED | 0.2 min FAILED |" in bench.render(data, ["01_a", "02_b", "03_c"])
+
+
+def test_bench_memory_selects_lessons_by_number():
+    bench = _bench_memory()
+    assert [p.name for p in bench.select_lessons(["1", "05"])] == [
+        next(p.name for p in bench.all_lessons() if p.name.startswith(n)) for n in ("01_", "05_")]
+    assert bench.select_lessons([]) == bench.all_lessons()
