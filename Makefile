@@ -26,7 +26,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup data browser course test grade doctor notebooks lab lint lock bench serve clean
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,11p' Makefile
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
