@@ -57,7 +57,8 @@ print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__,
 
 def check_tensorflow(python: str = sys.executable, timeout: float = 300) -> Finding:
     """Import TensorFlow and Keras in ``python`` (a child process) and read their versions."""
-    label, fix = "TensorFlow and Keras", "pip install -e . (it picks tensorflow-cpu or tensorflow for your platform)"
+    label, fix = "TensorFlow and Keras", ('pip install -e ".[tf]"   (the tf extra picks tensorflow-cpu or tensorflow '
+                                     "for your platform; or: make setup)")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         result = subprocess.run([python, "-c", _TENSORFLOW_PROBE], capture_output=True, text=True,

@@ -32,7 +32,7 @@ def test_tensorflow_and_keras_are_probed_in_a_child_python(tmp_path):
     missing = doctor.check_tensorflow(_fake_python(
         tmp_path, "echo 'I0000 banner' >&2; echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1"))
     assert not missing.ok and missing.detail == "import failed: ModuleNotFoundError: No module named 'tensorflow'"
-    assert "pip install -e ." in missing.fix
+    assert 'pip install -e ".[tf]"' in missing.fix
     crashed = doctor.check_tensorflow(_fake_python(tmp_path, "kill -SEGV $$"))
     assert not crashed.ok and crashed.detail.startswith("import failed: exit status")
     absent = doctor.check_tensorflow(str(tmp_path / "no-such-python"))
