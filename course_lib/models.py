@@ -127,15 +127,20 @@ def load_or_train_fashion_cnn(
     path = Path(path) if path is not None else fashion_model_path()
     if path.is_file() and metadata_path(path).is_file():
         return load_model(path)
-    from course_lib import data
+    from course_lib import data, pipeline
 
     print(f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the better one).")
     fashion = data.load_fashion_mnist()
-    x_train = fashion.x_train[..., None].astype("float32") / 255.0
+    # One float32 copy of the images, scaled in place, fed to fit a batch at a time:
+    # the lesson that called this still has its own work to do within the same memory.
+    x_train = fashion.x_train[..., None].astype("float32")
+    x_train /= 255.0
     model = build_baseline_cnn(x_train.shape[1:], fashion.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, fashion.y_train, epochs=epochs or config.pick(full=3, fast=1), batch_size=128, verbose=0)
+    batches = pipeline.ArrayBatches(x_train, fashion.y_train, batch_size=128, shuffle=True, seed=0)
+    model.fit(batches, epochs=epochs or config.pick(full=3, fast=1), verbose=0)
     save_model(model, path, fashion.class_names, dataset="fashion-mnist")
+    del model, batches, x_train, fashion
     return load_model(path)
 
 

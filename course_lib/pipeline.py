@@ -7,7 +7,8 @@ The two functions other lessons use::
     ds_val = pipeline.make_dataset(x_val, y_val, BATCH_SIZE)
 
 Both produce what course models take: float32 images in [0, 1] with a channel axis,
-``(batch, h, w, c)``, and integer labels. Lesson 02 also compares a ``tf.data`` pipeline with
+``(batch, h, w, c)``, and integer labels. :class:`ArrayBatches` hands arrays that are already
+scaled to ``fit`` one batch at a time (``training.fit_classifier`` uses it). Lesson 02 also compares a ``tf.data`` pipeline with
 the legacy ``ImageDataGenerator`` (:mod:`course_lib.legacy`) on the same image folder;
 :func:`folder_dataset` and :func:`measure_throughput` are shared by the notebook and
 ``bench/bench_pipeline.py`` so both measure exactly the same thing.
@@ -113,6 +114,46 @@ def make_dataset(
     else:
         ds = ds.map(lambda images, labels: (prepare(images), labels), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of in-memory arrays for ``model.fit``, sliced one batch at a time.
+
+    ``model.fit(x, y)`` on NumPy arrays first copies the whole of ``x`` into a
+    TensorFlow tensor: for Fashion-MNIST in float32, 170 MB more for as long as
+    training lasts. This ``keras.utils.PyDataset`` hands Keras one batch at a time,
+    taken from the arrays themselves, so no second copy is made. With ``shuffle``
+    every epoch visits the examples in a new order, drawn from ``seed``; without it
+    (validation data) the order is the arrays' own. Every example is seen once per
+    epoch; the last batch may be smaller.
+    """
+
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle: bool = False, seed: int | None = None
+    ) -> None:
+        super().__init__()
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} examples but {len(y)} labels")
+        if len(x) == 0 or batch_size < 1:
+            raise ValueError(f"need at least one example and a batch size of at least 1, got {len(x)} and {batch_size}")
+        self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)  # batches per epoch, the last one possibly short
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        if not self.shuffle:  # consecutive rows: a slice is a view, not a copy
+            return self.x[rows[0] : rows[-1] + 1], self.y[rows[0] : rows[-1] + 1]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._order = self._rng.permutation(len(self.x))
 
 
 def folder_dataset(

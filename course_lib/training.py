@@ -143,23 +143,31 @@ def fit_classifier(
     learning_rate: float = 1e-3,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 2,
+    seed: int | None = None,
 ) -> keras.callbacks.History:
     """Compile ``model`` for integer labels (Adam, sparse cross-entropy, accuracy) and fit it.
 
-    The validation set is evaluated after every epoch; the returned
-    ``History`` holds one value per epoch for ``loss``, ``accuracy``,
-    ``val_loss`` and ``val_accuracy`` (and ``learning_rate`` when a callback
-    changes it).
+    The training examples are shuffled anew every epoch (from ``seed``, or from
+    NumPy's global generator, which :func:`set_seed` seeds) and the validation
+    set is evaluated after every epoch; the returned ``History`` holds one value
+    per epoch for ``loss``, ``accuracy``, ``val_loss`` and ``val_accuracy`` (and
+    ``learning_rate`` when a callback changes it).
+
+    The arrays reach Keras as :class:`~course_lib.pipeline.ArrayBatches`, one
+    batch at a time: ``model.fit(x, y)`` would first copy all of them into one
+    tensor, which for the whole of Fashion-MNIST is memory a 2 GB machine lacks.
     """
     import keras
 
+    from course_lib import pipeline  # imports TensorFlow: only when training
+
+    if seed is None:
+        seed = int(np.random.randint(2**31 - 1))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSS, metrics=list(METRICS))
     return model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
+        pipeline.ArrayBatches(x_train, y_train, batch_size, shuffle=True, seed=seed),
+        validation_data=pipeline.ArrayBatches(x_val, y_val, batch_size),
         epochs=epochs,
-        batch_size=batch_size,
         callbacks=list(callbacks),
         verbose=verbose,
     )

@@ -132,3 +132,40 @@ def test_folder_dataset_with_cache_still_reshuffles_every_epoch(folder):
     ds = pipeline.folder_dataset(root, names, image_size=(8, 8), batch_size=30, cache=True, seed=0)
     first, second = _labels_in_order(ds), _labels_in_order(ds)
     assert sorted(first) == sorted(second) and not np.array_equal(first, second)
+
+
+def _epoch_labels(batches):
+    return np.concatenate([batches[i][1] for i in range(len(batches))])
+
+
+def test_array_batches_cover_every_example_once_per_epoch_with_a_short_last_batch():
+    x, y = _images(10).astype(np.float32), np.arange(10)
+    batches = pipeline.ArrayBatches(x, y, batch_size=4)
+    assert len(batches) == 3
+    assert [len(batches[i][0]) for i in range(3)] == [4, 4, 2]
+    np.testing.assert_array_equal(_epoch_labels(batches), y)  # unshuffled: the arrays' own order
+    np.testing.assert_array_equal(np.concatenate([batches[i][0] for i in range(3)]), x)
+    assert np.shares_memory(batches[0][0], x), "an unshuffled batch is a view of the array, not a copy"
+    with pytest.raises(IndexError):
+        batches[3]
+
+
+def test_array_batches_shuffle_is_seeded_and_new_every_epoch():
+    x, y = _images(40).astype(np.float32), np.arange(40)
+    batches = pipeline.ArrayBatches(x, y, batch_size=8, shuffle=True, seed=1)
+    first = _epoch_labels(batches)
+    images, labels = batches[0]
+    np.testing.assert_array_equal(images, x[labels])  # images stay with their labels
+    batches.on_epoch_end()
+    second = _epoch_labels(batches)
+    assert sorted(first) == sorted(second) == list(range(40))
+    assert not np.array_equal(first, y) and not np.array_equal(first, second)
+    again = _epoch_labels(pipeline.ArrayBatches(x, y, batch_size=8, shuffle=True, seed=1))
+    np.testing.assert_array_equal(first, again)
+
+
+def test_array_batches_refuse_labels_of_another_length_and_empty_sets():
+    with pytest.raises(ValueError, match="10 examples but 3 labels"):
+        pipeline.ArrayBatches(_images(10), np.arange(3))
+    with pytest.raises(ValueError, match="at least one example"):
+        pipeline.ArrayBatches(_images(0), np.arange(0))

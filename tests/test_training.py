@@ -76,6 +76,20 @@ def test_fit_classifier_compiles_for_integer_labels_and_checkpoints_the_best(tmp
     assert path.is_file()
 
 
+def test_fit_classifier_gives_the_same_history_twice_after_the_same_seed():
+    x, y = _toy_problem(96)
+
+    def run() -> dict[str, list[float]]:
+        training.set_seed(3)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        history = training.fit_classifier(model, x[:64], y[:64], x[64:], y[64:], epochs=2, batch_size=8, verbose=0)
+        return training.history_dict(history)
+
+    first = run()
+    assert len(first["loss"]) == len(first["val_loss"]) == 2
+    assert first == run()
+
+
 def test_best_epoch_counts_from_one_and_knows_losses_from_accuracies():
     history = {"loss": [0.9, 0.5, 0.3], "val_loss": [0.6, 0.4, 0.45], "val_accuracy": [0.8, 0.82, 0.86]}
     assert training.best_epoch(history) == 2
