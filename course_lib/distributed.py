@@ -16,9 +16,11 @@ TensorFlow is imported inside the functions, so importing this module stays chea
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +70,25 @@ def use_logical_cpus(n: int = 2) -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
+def release_freed_memory() -> bool:
+    """Hand the memory this process has freed back to the system; False where the C library can't.
+
+    glibc's ``malloc`` keeps freed memory for the process's later allocations, and in a
+    TensorFlow process with a hundred threads much of it stays there, counted against the
+    machine's memory. ``malloc_trim`` returns it. Call it before starting other processes
+    (:func:`course_lib.distributed_cluster.start_workers` does). Other C libraries (macOS,
+    Windows, musl) have no such call, and nothing happens there.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim  # the C library this process already uses
+    except (OSError, AttributeError):
+        return False
+    malloc_trim(0)  # returns whether anything was given back; either way the call was made
+    return True
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
     """Everything that decides what a run computes; two runs with equal plans train alike."""
@@ -107,12 +128,27 @@ def training_dataset(
 
     from course_lib import models
 
-    channels = 1 if images.ndim == 3 else images.shape[-1]
-    # The course's one scale rule; it also adds the channel axis that grayscale images lack.
-    x = models.as_model_input(images, models.preprocessing_for((*images.shape[1:3], channels)))
-    ds = tf.data.Dataset.from_tensor_slices((x, labels))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(global_batch_size, drop_remainder=True).skip(start_step)
+    images = np.asarray(images)
+    if images.ndim == 3:  # grayscale without a channel axis: the model wants (h, w, 1)
+        images = images[..., None]
+    prep = models.preprocessing_for(images.shape[1:])
+    # The images stay uint8 in memory (a quarter of float32's size: every worker is a process of
+    # its own holding a copy) and each batch is scaled as it is gathered, with the arithmetic of
+    # models.as_model_input, the course's one scale rule: float32 multiply, then add, which gives
+    # bit-identical values (tests/test_distributed.py checks it).
+    x = tf.constant(images)
+    y = tf.constant(labels)
+    scale, offset = np.float32(prep["scale"]), np.float32(prep["offset"])
+
+    def gather(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.cast(tf.gather(x, batch), tf.float32) * scale + offset, tf.gather(y, batch)
+
+    # Shuffle the images' *indices*, not the images: the same batches in the same order (same
+    # seed, same shuffle), without the copies of the data that from_tensor_slices and a
+    # shuffle buffer of images would hold.
+    ds = tf.data.Dataset.range(len(labels))
+    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(global_batch_size, drop_remainder=True).skip(start_step).map(gather)
     options = tf.data.Options()
     # The data is in memory, not in files: each worker takes its share of every global batch.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -230,6 +266,8 @@ def train(
         checkpoints = tf.train.CheckpointManager(checkpoint, scratch or str(checkpoint_dir), max_to_keep=3)
     start_step = int(step)
     dataset = training_dataset(fashion.x_train, fashion.y_train, plan.global_batch_size, plan.seed, start_step)
+    del fashion  # the dataset holds the images it needs; the rest is not kept for the whole run
+    release_freed_memory()  # what loading the data left behind
     try:
         losses = train_loop(strategy, model, optimizer, dataset, step, plan, checkpoints, on_step)
     finally:

@@ -18,12 +18,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from course_lib import config as course_config
-from course_lib.distributed import TrainingPlan, TrainingRun, load_run
+from course_lib.distributed import TrainingPlan, TrainingRun, load_run, release_freed_memory
 from course_lib.distributed_worker import PARENT_PID_VARIABLE
 from course_lib.serving.process import free_port
 
@@ -34,6 +35,16 @@ POSIX = os.name == "posix"
 NEW_PROCESS_GROUP = (
     {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 )
+#: Set in every worker's environment: each worker is a whole process with TensorFlow, and a
+#: lesson runs two of them next to its kernel within a 2 GB Binder session.
+WORKER_ENVIRONMENT = {
+    # oneDNN's own allocator keeps every freed tensor's memory for reuse; the system's gives it back.
+    "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
+    # glibc gives a process up to 8 memory arenas per CPU core, each keeping freed memory of its
+    # own, and a worker runs ~120 threads. On 2 cores this made no difference we could measure;
+    # on a many-core host it keeps a small worker from spreading over dozens of arenas.
+    "MALLOC_ARENA_MAX": "2",
+}
 
 
 def worker_addresses(n: int = 2) -> list[str]:
@@ -150,6 +161,19 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
         pass
 
 
+def worker_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a worker started from a process with environment ``parent``.
+
+    :data:`WORKER_ENVIRONMENT` and a quiet TensorFlow log unless ``parent`` sets them
+    otherwise, the project on ``PYTHONPATH``, and this process's id so that the worker
+    stops when this process is gone.
+    """
+    env = {**WORKER_ENVIRONMENT, "TF_CPP_MIN_LOG_LEVEL": "2", **parent, PARENT_PID_VARIABLE: str(os.getpid())}
+    root = str(course_config.project_root())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def start_workers(
     n: int = 2,
     out_dir: str | Path | None = None,
@@ -170,10 +194,8 @@ def start_workers(
     args = [f"--{name.replace('_', '-')}={value}" for name, value in asdict(plan).items() if value is not None]
     if checkpoint_dir is not None:
         args.append(f"--checkpoint-dir={checkpoint_dir}")
-    env = {**os.environ, PARENT_PID_VARIABLE: str(os.getpid())}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    root = str(course_config.project_root())
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env = worker_environment(os.environ)
+    release_freed_memory()  # room for the workers: give back what this process has freed
     cluster = WorkerCluster([], out_dir, addresses)
     atexit.register(cluster.stop)
     try:

@@ -19,11 +19,39 @@ def _fails_with(result, phrase):
     return True
 
 
-# ---------------------------------------------------------------- 8.1 the TF Serving request body
+# ---------------------------------------------------------------- 8.1 TF_CONFIG
 
-def test_8_1_accepts_the_row_format_with_or_without_the_signature_name():
-    assert checks.exercise_8_1(lambda x: {"instances": x.tolist()}, IMAGES).passed
-    assert checks.exercise_8_1(lambda x: {"signature_name": "serving_default", "instances": x.tolist()},
+def _tf_config(addresses, index):
+    return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
+
+
+def test_8_1_accepts_the_cluster_and_this_process_task():
+    assert checks.exercise_8_1(_tf_config).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda a, i: json.dumps(_tf_config(a, i)), "json.dumps(config)"),
+        (lambda a, i: {"cluster": {"worker": a}}, "missing ['task']"),
+        (lambda a, i: {"cluster": a, "task": {"type": "worker", "index": i}}, 'by job'),
+        (lambda a, i: _tf_config(a[::-1], i), "same order"),
+        (lambda a, i: _tf_config(a[:1], i), "every worker's address"),
+        (lambda a, i: {**_tf_config(a, i), "task": {"type": "chief", "index": i}}, 'must be "worker"'),
+        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": 0}}, "its own position"),
+        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": str(i)}}, "the integer"),
+        (lambda a, i: [a, i], "a dict"),
+    ],
+)
+def test_8_1_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_1(answer), phrase)
+
+
+# ---------------------------------------------------------------- 8.2 the TF Serving request body
+
+def test_8_2_accepts_the_row_format_with_or_without_the_signature_name():
+    assert checks.exercise_8_2(lambda x: {"instances": x.tolist()}, IMAGES).passed
+    assert checks.exercise_8_2(lambda x: {"signature_name": "serving_default", "instances": x.tolist()},
                                IMAGES).passed
 
 
@@ -44,11 +72,11 @@ def test_8_1_accepts_the_row_format_with_or_without_the_signature_name():
         (lambda x: None, "forget to `return`"),
     ],
 )
-def test_8_1_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_1(answer, IMAGES), phrase)
+def test_8_2_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_2(answer, IMAGES), phrase)
 
 
-# ---------------------------------------------------------------- 8.2 the representative dataset
+# ---------------------------------------------------------------- 8.3 the representative dataset
 
 def _representative(images, count=200, wrap=lambda image: [image[None]]):
     def representative_dataset():
@@ -57,13 +85,13 @@ def _representative(images, count=200, wrap=lambda image: [image[None]]):
     return representative_dataset
 
 
-def test_8_2_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches():
-    assert checks.exercise_8_2(_representative(X_TRAIN), X_TRAIN, X_TEST).passed
+def test_8_3_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches():
+    assert checks.exercise_8_3(_representative(X_TRAIN), X_TRAIN, X_TEST).passed
 
     def batches_of_ten():
         for start in range(0, 300, 10):
             yield [X_TRAIN[start:start + 10]]
-    assert checks.exercise_8_2(batches_of_ten, X_TRAIN, X_TEST).passed
+    assert checks.exercise_8_3(batches_of_ten, X_TRAIN, X_TEST).passed
 
 
 @pytest.mark.parametrize(
@@ -83,15 +111,15 @@ def test_8_2_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches()
         (_representative(X_TRAIN)(), "the function itself"),
     ],
 )
-def test_8_2_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_2(answer, X_TRAIN, X_TEST), phrase)
+def test_8_3_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_3(answer, X_TRAIN, X_TEST), phrase)
 
 
-# ---------------------------------------------------------------- 8.3 dequantising
+# ---------------------------------------------------------------- 8.4 dequantising
 
-def test_8_3_accepts_subtract_then_scale_in_int32_or_float():
-    assert checks.exercise_8_3(lambda q, s, z: (q.astype(np.int32) - z) * s).passed
-    assert checks.exercise_8_3(lambda q, s, z: ((q.astype("float32") - z) * s).astype("float32")).passed
+def test_8_4_accepts_subtract_then_scale_in_int32_or_float():
+    assert checks.exercise_8_4(lambda q, s, z: (q.astype(np.int32) - z) * s).passed
+    assert checks.exercise_8_4(lambda q, s, z: ((q.astype("float32") - z) * s).astype("float32")).passed
 
 
 @pytest.mark.parametrize(
@@ -104,34 +132,6 @@ def test_8_3_accepts_subtract_then_scale_in_int32_or_float():
         (lambda q, s, z: (q.astype(np.int32) - z), "return floats"),
         (lambda q, s, z: (q.astype(np.int32) - z)[:2] * s, "every value"),
         (lambda q, s, z: q.astype(np.float32) * s * 0.5, "values are off"),
-    ],
-)
-def test_8_3_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_3(answer), phrase)
-
-
-# ---------------------------------------------------------------- 8.4 TF_CONFIG
-
-def _tf_config(addresses, index):
-    return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
-
-
-def test_8_4_accepts_the_cluster_and_this_process_task():
-    assert checks.exercise_8_4(_tf_config).passed
-
-
-@pytest.mark.parametrize(
-    ("answer", "phrase"),
-    [
-        (lambda a, i: json.dumps(_tf_config(a, i)), "json.dumps(config)"),
-        (lambda a, i: {"cluster": {"worker": a}}, "missing ['task']"),
-        (lambda a, i: {"cluster": a, "task": {"type": "worker", "index": i}}, 'by job'),
-        (lambda a, i: _tf_config(a[::-1], i), "same order"),
-        (lambda a, i: _tf_config(a[:1], i), "every worker's address"),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "chief", "index": i}}, 'must be "worker"'),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": 0}}, "its own position"),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": str(i)}}, "the integer"),
-        (lambda a, i: [a, i], "a dict"),
     ],
 )
 def test_8_4_names_the_mistake(answer, phrase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import distributed, distributed_cluster
+from course_lib import config, distributed, distributed_cluster, distributed_worker
 
 # Short SGD runs: the regime where one device and two replicas agree to MATCH_TOLERANCE.
 PLAN = distributed.TrainingPlan(steps=40, checkpoint_every=10, optimizer="sgd", learning_rate=0.01)
@@ -94,6 +95,70 @@ def test_max_weight_difference_finds_the_largest_gap_and_rejects_other_shapes():
     assert distributed.weights_digest(a) != distributed.weights_digest(b)
     with pytest.raises(ValueError, match="different shapes"):
         distributed.max_weight_difference(a, b[:1])
+
+
+def test_training_dataset_gives_the_batches_of_shuffling_the_scaled_images_bit_for_bit():
+    import tensorflow as tf
+
+    from course_lib import data, models
+
+    fashion = data.load_fashion_mnist(subset=20)  # 200 images: twelve 64-image batches cross epochs
+    x = models.as_model_input(fashion.x_train, models.preprocessing_for((28, 28, 1)))
+    # The plain way, with the scaled images themselves in the shuffle buffer.
+    plain = tf.data.Dataset.from_tensor_slices((x, fashion.y_train))
+    plain = plain.shuffle(len(x), seed=3, reshuffle_each_iteration=True).repeat()
+    plain = plain.batch(64, drop_remainder=True).skip(5)
+    lean = distributed.training_dataset(fashion.x_train, fashion.y_train, 64, seed=3, start_step=5)
+    for (images, labels), (lean_images, lean_labels) in zip(plain.take(12), lean.take(12), strict=True):
+        assert lean_images.dtype == tf.float32 and tuple(lean_images.shape) == (64, 28, 28, 1)
+        np.testing.assert_array_equal(lean_images.numpy(), images.numpy())
+        np.testing.assert_array_equal(lean_labels.numpy(), labels.numpy())
+
+
+def test_worker_environment_adds_the_memory_settings_unless_the_caller_set_its_own():
+    env = distributed_cluster.worker_environment({"PATH": "/bin", "MALLOC_ARENA_MAX": "8"})
+    assert env["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] == "1"
+    assert env["MALLOC_ARENA_MAX"] == "8"
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "2" and env["PATH"] == "/bin"
+    assert env[distributed_worker.PARENT_PID_VARIABLE] == str(os.getpid())
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(config.project_root())
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_trains_without_importing_the_packages_keras_only_might_use():
+    script = textwrap.dedent("""
+        import sys
+        from course_lib import distributed_worker
+        skipped = distributed_worker.skip_optional_packages()
+        from course_lib import distributed
+        run = distributed.train(distributed.TrainingPlan(steps=3, subset=10))
+        loaded = [name for name in distributed_worker.OPTIONAL_PACKAGES if sys.modules.get(name) is not None]
+        print("skipped", ",".join(skipped))
+        print("loaded", ",".join(loaded) or "none")
+        print("steps", run.final_step)
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=110,
+                         cwd=ROOT, env=env)
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert lines.get("skipped") == ",".join(distributed_worker.OPTIONAL_PACKAGES), out.stderr[-2000:]
+    assert lines["loaded"] == "none"
+    assert lines["steps"] == "3"
+
+
+def test_skip_optional_packages_leaves_imported_ones_alone_and_makes_the_others_fail_to_import():
+    name = "course_no_such_optional_package"
+    try:
+        assert distributed_worker.skip_optional_packages(("json", name)) == [name]
+        assert sys.modules["json"] is not None
+        with pytest.raises(ImportError):
+            __import__(name)
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_release_freed_memory_is_available_wherever_glibc_is():
+    assert distributed.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
 
 
 @pytest.mark.timeout(120)

@@ -1,4 +1,4 @@
-"""Checks for lesson 08, beyond one laptop: TF Serving requests, quantisation and TF_CONFIG."""
+"""Checks for lesson 08, beyond one laptop: TF_CONFIG, TF Serving requests and quantisation."""
 
 from __future__ import annotations
 
@@ -23,7 +23,42 @@ def _json_problem(value: Any, what: str) -> str | None:
     return None
 
 
-def exercise_8_1(make_predict_request: Callable[[np.ndarray], Any], images: np.ndarray) -> CheckResult:
+def exercise_8_1(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckResult:
+    """make_tf_config(addresses, index) -> ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``."""
+    addresses = ["127.0.0.1:23456", "127.0.0.1:23457"]
+
+    def diagnose() -> str | None:
+        for index in range(len(addresses)):
+            config = call_student(make_tf_config, list(addresses), index)
+            if isinstance(config, str):
+                return ("return the dict; it becomes a string only when it goes into the environment: "
+                        "os.environ['TF_CONFIG'] = json.dumps(config).")
+            if not isinstance(config, dict):
+                return f"got a {type(config).__name__}; TF_CONFIG is a dict with \"cluster\" and \"task\"."
+            problem = _json_problem(config, "your TF_CONFIG")
+            if problem:
+                return problem
+            missing = {"cluster", "task"} - set(config)
+            if missing:
+                return f"missing {sorted(missing)}: TF_CONFIG says who is in the cluster and which one this process is."
+            cluster, task = config["cluster"], config["task"]
+            if not isinstance(cluster, dict) or "worker" not in cluster:
+                return 'the cluster must list its machines by job: {"worker": ["host:port", ...]}.'
+            if cluster["worker"] != addresses:
+                return ("cluster[\"worker\"] must be every worker's address, the same list in the same order on "
+                        f"every worker; got {cluster['worker']!r}.")
+            if not isinstance(task, dict) or task.get("type") != "worker":
+                return ('task["type"] must be "worker": with MultiWorkerMirroredStrategy worker 0 also acts as chief.')
+            if task.get("index") != index or isinstance(task.get("index"), bool):
+                if str(task.get("index")) == str(index):
+                    return f'task["index"] is {task["index"]!r}: make it the integer {index}.'
+                return f'for worker {index}, task["index"] is {task.get("index")!r}: each process gives its own position.'
+        return None
+
+    return run_check("8.1", diagnose, "each worker will find the others and know its own place.")
+
+
+def exercise_8_2(make_predict_request: Callable[[np.ndarray], Any], images: np.ndarray) -> CheckResult:
     """make_predict_request(batch) -> TF Serving's row-format body ``{"instances": [...]}``."""
     x = np.asarray(images, dtype=np.float32)
 
@@ -69,7 +104,7 @@ def exercise_8_1(make_predict_request: Callable[[np.ndarray], Any], images: np.n
             return "the instances are not the images you were given (same order, same values)."
         return None
 
-    return run_check("8.1", diagnose, "TF Serving (and the course service) will accept this body.")
+    return run_check("8.2", diagnose, "TF Serving (and the course service) will accept this body.")
 
 
 def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> list[Any]:
@@ -85,7 +120,7 @@ def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> li
         raise StudentCodeFailed(f"your generator raised {type(exc).__name__}: {exc}") from None
 
 
-def exercise_8_2(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
+def exercise_8_3(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
     """A generator of ``[batch]`` lists of float32 training images, scaled like training, 100–500 in all."""
     shape = tuple(np.shape(x_train)[1:])
 
@@ -127,10 +162,10 @@ def exercise_8_2(representative_dataset: Callable[[], Any], x_train: np.ndarray,
                     "you then score on it. Use training images.")
         return None
 
-    return run_check("8.2", diagnose, "a calibration set the int8 converter can use.")
+    return run_check("8.3", diagnose, "a calibration set the int8 converter can use.")
 
 
-def exercise_8_3(dequantize: Callable[[np.ndarray, float, int], Any]) -> CheckResult:
+def exercise_8_4(dequantize: Callable[[np.ndarray, float, int], Any]) -> CheckResult:
     """dequantize(q, scale, zero_point) -> float32 real values ``(q - zero_point) * scale``."""
     q = np.array([0, 3, 100, 128, 200, 255], dtype=np.uint8)
     cases = [(q, 1 / 256, 0), (q, 0.05, 128), (q.astype(np.int8, casting="unsafe"), 0.1, -20)]
@@ -159,39 +194,4 @@ def exercise_8_3(dequantize: Callable[[np.ndarray, float, int], Any]) -> CheckRe
                     "real = (q - zero_point) * scale.")
         return None
 
-    return run_check("8.3", diagnose, "that is how every int8 tensor turns back into real numbers.")
-
-
-def exercise_8_4(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckResult:
-    """make_tf_config(addresses, index) -> ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``."""
-    addresses = ["127.0.0.1:23456", "127.0.0.1:23457"]
-
-    def diagnose() -> str | None:
-        for index in range(len(addresses)):
-            config = call_student(make_tf_config, list(addresses), index)
-            if isinstance(config, str):
-                return ("return the dict; it becomes a string only when it goes into the environment: "
-                        "os.environ['TF_CONFIG'] = json.dumps(config).")
-            if not isinstance(config, dict):
-                return f"got a {type(config).__name__}; TF_CONFIG is a dict with \"cluster\" and \"task\"."
-            problem = _json_problem(config, "your TF_CONFIG")
-            if problem:
-                return problem
-            missing = {"cluster", "task"} - set(config)
-            if missing:
-                return f"missing {sorted(missing)}: TF_CONFIG says who is in the cluster and which one this process is."
-            cluster, task = config["cluster"], config["task"]
-            if not isinstance(cluster, dict) or "worker" not in cluster:
-                return 'the cluster must list its machines by job: {"worker": ["host:port", ...]}.'
-            if cluster["worker"] != addresses:
-                return ("cluster[\"worker\"] must be every worker's address, the same list in the same order on "
-                        f"every worker; got {cluster['worker']!r}.")
-            if not isinstance(task, dict) or task.get("type") != "worker":
-                return ('task["type"] must be "worker": with MultiWorkerMirroredStrategy worker 0 also acts as chief.')
-            if task.get("index") != index or isinstance(task.get("index"), bool):
-                if str(task.get("index")) == str(index):
-                    return f'task["index"] is {task["index"]!r}: make it the integer {index}.'
-                return f'for worker {index}, task["index"] is {task.get("index")!r}: each process gives its own position.'
-        return None
-
-    return run_check("8.4", diagnose, "each worker will find the others and know its own place.")
+    return run_check("8.4", diagnose, "that is how every int8 tensor turns back into real numbers.")
