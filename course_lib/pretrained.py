@@ -21,16 +21,18 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from course_lib import config, efficientnet_lite
+from course_lib import efficientnet_lite
 
 if TYPE_CHECKING:  # keras is imported lazily: importing course_lib stays fast
     import keras
 
-IMAGENET_CLASSES_FILE = config.project_root() / "datasets" / "imagenet_class_names.json"
+# package data, so that a plain (non-editable) install, as on Colab, has it too
+IMAGENET_CLASSES_FILE = Path(__file__).resolve().parent / "resources" / "imagenet_class_names.json"
 
 OFFLINE_BACKBONE = "efficientnet_lite0"
 BACKBONES = ("efficientnet_lite0", "mobilenet_v2", "vgg16")
@@ -59,7 +61,7 @@ def _imagenet_classes() -> tuple[tuple[str, str], ...]:
 def imagenet_class_names() -> list[str]:
     """The 1000 ImageNet class names, in the order of the classifier's outputs.
 
-    Read from ``datasets/imagenet_class_names.json`` (offline); each name is the first
+    Read from ``course_lib/resources/imagenet_class_names.json`` (offline); each name is the first
     of the class's WordNet synonyms, e.g. 285 → ``"Egyptian cat"``.
     """
     return [words.split(", ")[0] for _, words in _imagenet_classes()]
