@@ -53,6 +53,32 @@ def test_lesson_follows_the_template(path):
     assert "## Recap" in nb.cells[-1].source
 
 
+def _solution_line_counts(nb):
+    """Per solution region, how many lines of code the answer takes (comments and blanks aside)."""
+    counts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or notebooks.BEGIN not in cell.source:
+            continue
+        inside, lines = False, 0
+        for line in cell.source.splitlines():
+            if line.strip() == notebooks.BEGIN:
+                inside, lines = True, 0
+            elif line.strip() == notebooks.END:
+                inside = False
+                counts.append(lines)
+            elif inside and line.strip() and not line.strip().startswith("#"):
+                lines += 1
+    return counts
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
+def test_lesson_has_at_most_one_one_line_exercise(path):
+    counts = _solution_line_counts(nbformat.read(path, as_version=4))
+    assert counts, "no solution regions found"
+    one_liners = sum(1 for n in counts if n <= 1)
+    assert one_liners <= 1, f"{one_liners} exercise answers are one line long (at most one per lesson)"
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
 def test_student_version_raises_in_every_exercise_and_nowhere_else(path):
     student = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
