@@ -4,12 +4,14 @@ Accuracy, precision, recall, F1, confusion matrices and calibration curves
 come from :mod:`sklearn.metrics` and :mod:`sklearn.calibration`; this module
 adds the few summaries a lesson needs on top of them: the most confused class
 pairs of a confusion matrix, and the per-bin calibration table with its
-expected calibration error (ECE).
+expected calibration error (ECE); and McNemar's test for two classifiers scored on
+one set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -85,3 +87,42 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 1
     used = table[table["count"] > 0]
     gaps = (used["accuracy"] - used["confidence"]).abs()
     return float((used["count"] * gaps).sum() / table["count"].sum())
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two classifiers scored on the same examples: where they disagree, and how surprising that is."""
+
+    n: int
+    accuracy_a: float
+    accuracy_b: float
+    only_a_right: int  # examples A gets right and B wrong
+    only_b_right: int
+    p_value: float  # exact McNemar test: two-sided binomial test on the disagreements
+
+    def summary(self, name_a: str = "A", name_b: str = "B") -> str:
+        return (f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} examples; "
+                f"only {name_a} right on {self.only_a_right}, only {name_b} right on {self.only_b_right}; "
+                f"McNemar p = {self.p_value:.3g}")
+
+
+def compare_classifiers(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> PairedComparison:
+    """Compare two classifiers' labels on one set with McNemar's exact test.
+
+    Only the examples where exactly one of them is right carry information; if both were
+    equally good, each such example would be a fair coin. A small p-value (say below 0.05)
+    says the difference is unlikely to be luck of this particular set; a large one says the
+    set cannot tell them apart. Used where lessons compare two models (scipy's ``binomtest`` does the
+    arithmetic).
+    """
+    from scipy.stats import binomtest
+
+    y_true, pred_a, pred_b = (np.asarray(v).ravel() for v in (y_true, pred_a, pred_b))
+    if not (len(y_true) == len(pred_a) == len(pred_b)) or len(y_true) == 0:
+        raise ValueError(f"need three equal, non-empty label arrays, got lengths "
+                         f"{len(y_true)}, {len(pred_a)}, {len(pred_b)}")
+    right_a, right_b = pred_a == y_true, pred_b == y_true
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    p_value = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return PairedComparison(len(y_true), float(right_a.mean()), float(right_b.mean()), only_a, only_b,
+                            float(p_value))

@@ -63,3 +63,29 @@ def test_reliability_table_bins_like_sklearn_calibration_curve():
     np.testing.assert_allclose(used["accuracy"], accuracy)
     np.testing.assert_allclose(used["confidence"], confidence)
     assert table[table["count"] == 0]["accuracy"].isna().all()
+
+
+def test_compare_classifiers_counts_disagreements_and_gives_mcnemars_exact_p_value():
+    from scipy.stats import binomtest
+
+    y = np.zeros(100, dtype=int)
+    pred_a = y.copy()
+    pred_b = y.copy()
+    pred_b[:12] = 1  # B wrong on 12 that A gets right
+    pred_a[90:93] = 1  # A wrong on 3 that B gets right
+    result = metrics.compare_classifiers(y, pred_a, pred_b)
+    assert (result.only_a_right, result.only_b_right) == (12, 3)
+    assert result.accuracy_a == 0.97 and result.accuracy_b == 0.88
+    assert result.p_value == pytest.approx(binomtest(12, 15, 0.5).pvalue)
+    assert result.p_value < 0.05
+    assert "McNemar p" in result.summary("cnn", "dense")
+
+
+def test_compare_classifiers_that_never_disagree_cannot_be_told_apart():
+    y = np.arange(10) % 3
+    assert metrics.compare_classifiers(y, y, y).p_value == 1.0
+
+
+def test_compare_classifiers_refuses_arrays_of_different_lengths():
+    with pytest.raises(ValueError, match="equal"):
+        metrics.compare_classifiers(np.zeros(3), np.zeros(3), np.zeros(2))
