@@ -3,7 +3,7 @@
 ``COURSE_FAST=1`` switches every lesson to a quick run (tiny seeded subsets,
 one or two epochs) so that CI can execute all notebooks in minutes; without it
 lessons run in full, as students should see them. ``COURSE_DATA_DIR`` moves the
-dataset cache.
+dataset cache and ``COURSE_BUILD_DIR`` the folder of saved models and run outputs.
 """
 
 from __future__ import annotations
@@ -44,6 +44,20 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def is_checkout() -> bool:
+    """True when the package runs from a copy of the course (``pip install -e .``), not an install."""
+    root = project_root()
+    return (root / "pyproject.toml").is_file() and (root / "solutions").is_dir()
+
+
 def build_dir() -> Path:
-    """Where executed notebooks, saved models and reports go: ``<root>/build``."""
-    return project_root() / "build"
+    """Where executed notebooks, saved models and reports go.
+
+    ``$COURSE_BUILD_DIR`` if set; else ``build/`` in the course folder; else, when the
+    package is installed without the course folder (as on Colab), ``build/`` in the current
+    directory, never beside the installed package.
+    """
+    env = os.environ.get("COURSE_BUILD_DIR")
+    if env:
+        return Path(env).expanduser()
+    return (project_root() if is_checkout() else Path.cwd()) / "build"
