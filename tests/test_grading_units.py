@@ -143,6 +143,20 @@ def test_deleted_and_changed_check_cells_are_reported():
         "the check cell of exercise 1.1 was deleted; the grader ran the check itself")
 
 
+def test_headings_from_another_version_of_the_lesson_are_named():
+    assert analysis.Layout.of(_student_nb(), KEY).outdated_headings() == []
+    nb = _student_nb()
+    nb.cells[6] = new_markdown_cell("### Exercise 1.2 — Build  the REQUEST body")
+    nb.cells.append(new_markdown_cell("### Exercise 1.3 — Dequantize"))
+    problems = analysis.Layout.of(nb, KEY).outdated_headings()
+    assert problems == [
+        "exercise 1.2 is 'Build  the REQUEST body' in this notebook but 'Mirror' in the current lesson: "
+        "the notebook comes from another version of it, and its answer was checked against the current task",
+        "exercise 1.3 ('Dequantize') is not in the current lesson: the notebook comes from another version of it"]
+    nb.cells[6] = new_markdown_cell("### Exercise 1.2 —  mirror ")  # spacing and case are not a version
+    assert len(analysis.Layout.of(nb, KEY).outdated_headings()) == 1
+
+
 @pytest.mark.parametrize("payload, expected", [
     ({"status": "passed", "message": "well done."}, (True, "well done.")),
     ({"status": "failed", "message": "upside down."}, (False, "upside down.")),

@@ -80,6 +80,7 @@ class Layout:
     region: dict[int, str] = field(default_factory=dict)  # code cell index -> exercise number
     errors: dict[int, tuple[str, str]] = field(default_factory=dict)
     timed_out: set[int] = field(default_factory=set)
+    headings: dict[str, str] = field(default_factory=dict)  # exercise number -> title in the notebook
 
     @classmethod
     def of(cls, nb: nbformat.NotebookNode, key: LessonKey) -> Layout:
@@ -89,6 +90,7 @@ class Layout:
             if cell.cell_type == "markdown":
                 found = notebooks.exercises(nbformat.v4.new_notebook(cells=[cell]))
                 current = found[-1].number if found else None
+                layout.headings.update((e.number, e.title) for e in found)
             elif cell.cell_type == "code" and current:
                 layout.region[index] = current
         return layout
@@ -150,6 +152,29 @@ class Layout:
                 problems.append(f"the check cell of exercise {exercise.number} was changed; "
                                 "the grader ran the original check")
         return problems
+
+    def outdated_headings(self) -> list[str]:
+        """Exercises whose heading differs from the current lesson's: the notebook is an older version.
+
+        Exercises are graded by number, so an answer written for an older lesson, where that
+        number was another task, is checked against the current task. Say so, so that an
+        instructor can tell a wrong answer from an outdated notebook.
+        """
+        current = {e.number: e.title for e in self.key.exercises}
+        problems = []
+        for number, title in self.headings.items():
+            if number not in current:
+                problems.append(f"exercise {number} ({title!r}) is not in the current lesson: "
+                                "the notebook comes from another version of it")
+            elif _normal(title) != _normal(current[number]):
+                problems.append(f"exercise {number} is {title!r} in this notebook but {current[number]!r} "
+                                "in the current lesson: the notebook comes from another version of it, "
+                                "and its answer was checked against the current task")
+        return problems
+
+
+def _normal(title: str) -> str:
+    return " ".join(title.casefold().split())
 
 
 def exercise_result(exercise: ExerciseKey, result: dict[str, Any] | None, layout: Layout,

@@ -157,6 +157,7 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
         return grade
     layout = analysis.Layout.of(student_nb, key)
     grade.problems.extend(layout.check_cell_problems())
+    grade.problems.extend(layout.outdated_headings())
     results: dict[str, dict[str, Any] | None] = {}
     stopped = ""
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
