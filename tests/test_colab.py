@@ -50,6 +50,14 @@ print(json.dumps(found))
 """
 
 
+_INSTALLED = """
+import json
+from course_lib import config, pretrained
+print(json.dumps({"imagenet_classes": len(pretrained.imagenet_class_names()),
+                  "build_dir": str(config.build_dir())}))
+"""
+
+
 def test_colab_cell_installs_the_course_around_colabs_tensorflow_and_lesson_01_runs(tmp_path):
     require_reference_platform_and_data()
     started = time.perf_counter()
@@ -81,4 +89,11 @@ def test_colab_cell_installs_the_course_around_colabs_tensorflow_and_lesson_01_r
     executed = run_student_lesson(python, checkout, tmp_path / "01_executed.ipynb", env)
     assert errors_outside_exercises(executed) == []
     assert colab_cell(executed)["outputs"] == [], "off Colab (the kernel) the cell is silent"
+
+    # What later lessons need from a plain (non-editable) install, run from Colab's /content.
+    content = tmp_path / "content"
+    content.mkdir()
+    found = json.loads(run([str(python), "-c", _INSTALLED], env, content, 300).strip().splitlines()[-1])
+    assert found["imagenet_classes"] == 1000, "the ImageNet class names ship with the package"
+    assert found["build_dir"] == str(content / "build"), "outputs go beside the notebooks, not into site-packages"
     print(f"Colab simulation: {time.perf_counter() - started:.0f} s")
