@@ -39,20 +39,24 @@ def fashion_model_path() -> Path:
 
 
 def build_baseline_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> keras.Model:
-    """The classic small CNN: Conv 32 → Pool → Conv 64 → Pool → Flatten → Dense 128 → Dense."""
+    """The classic small CNN: Conv 32 → Pool → Conv 64 → Pool → Flatten → Dense 128 → Dense softmax.
+
+    Taught in lesson 03, which writes the same network in plain Keras (a test checks
+    that the two agree). Takes float32 images in [0, 1]; outputs class probabilities.
+    """
     import keras
     from keras import layers
 
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(num_classes, activation="softmax"),
+            layers.Conv2D(32, 3, activation="relu"),   # 32 filters of 3x3: 28x28 -> 26x26 (valid padding)
+            layers.MaxPooling2D(2),                    # the strongest response of each 2x2 block: -> 13x13
+            layers.Conv2D(64, 3, activation="relu"),   # each filter spans all 32 maps: -> 11x11
+            layers.MaxPooling2D(2),                    # -> 5x5 (the odd last row and column are dropped)
+            layers.Flatten(),                          # 5 * 5 * 64 = 1,600 numbers per image
+            layers.Dense(128, activation="relu"),      # every one of the 1,600 to each of 128 units
+            layers.Dense(num_classes, activation="softmax"),  # one probability per class
         ],
         name="baseline_cnn",
     )

@@ -2,8 +2,11 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
+import scipy.signal
+from keras import layers
 
 from course_lib import checks, images
 
@@ -79,55 +82,270 @@ def test_3_2_names_the_mistake(kernel, phrase):
     assert _fails_with(checks.exercise_3_2(kernel), phrase)
 
 
-def test_3_3_accepts_the_formula():
-    assert checks.exercise_3_3(lambda n, k, s, p: (n + 2 * p - k) // s + 1).passed
-    assert checks.exercise_3_3(lambda n, k, s, p: math.floor((n + 2 * p - k) / s) + 1).passed
+# --- 3.3: one filter over all channels ---------------------------------------------------------
+
+
+def _loop_channels(image, kernel):
+    k = kernel.shape[0]
+    h, w, _ = image.shape
+    out = np.zeros((h - k + 1, w - k + 1))
+    for i in range(h - k + 1):
+        for j in range(w - k + 1):
+            out[i, j] = (image[i : i + k, j : j + k, :] * kernel).sum()
+    return out
+
+
+def _per_channel_maps(image, kernel):
+    return np.stack([images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1)
+
+
+def _einsum_channels(image, kernel):
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)[:, :, 0]
+    return np.einsum("ijklc,klc->ij", windows, kernel)
+
+
+def _keras_channels(image, kernel):
+    # One Conv2D filter holding the kernel: float32 arithmetic, a right answer all the same.
+    conv = layers.Conv2D(1, kernel.shape[0], use_bias=False)
+    conv.build((None, *image.shape))
+    conv.set_weights([kernel[..., None].astype("float32")])
+    return conv(image[None].astype("float32"))[0, :, :, 0]
+
+
+def _three_channels_only(image, kernel):
+    k = kernel.shape[0]
+    return sum(images.convolve2d(image[..., c], kernel[:, :, c]) for c in range(3)) + 0 * k
+
+
+def _output_sized_for_k_three(image, kernel):
+    k = kernel.shape[0]
+    h, w, _ = image.shape
+    out = np.zeros((h - 2, w - 2))  # h - 3 + 1: the size written for the 3x3 kernel of the example
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = (image[i : i + k, j : j + k, :] * kernel).sum()
+    return out
+
+
+def _window_of_three(image, kernel):
+    h, w, _ = image.shape
+    out = np.zeros((h - 2, w - 2))
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = (image[i : i + 3, j : j + 3, :] * kernel).sum()  # fails for a 2x2 kernel
+    return out
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_loop_channels, _einsum_channels, _keras_channels,
+     lambda im, k: scipy.signal.correlate(im, k, mode="valid")[..., 0]],
+)
+def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
+    assert checks.exercise_3_3(answer).passed, checks.exercise_3_3(answer).message
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda n, k, s, p: (n + 2 * p - k) // s, "forgot the + 1"),
-        (lambda n, k, s, p: (n + p - k) // s + 1, "n + 2p, not n + p"),
-        (lambda n, k, s, p: (n - k) // s + 1, "padding p is missing"),
-        (lambda n, k, s, p: math.ceil((n + 2 * p - k) / s) + 1, "round down"),
-        (lambda n, k, s, p: n + 2 * p - k + 1, "stride is ignored"),
-        (lambda n, k, s, p: (n + 2 * p - k) / s + 1, "floor division"),
-        (lambda n, k, s, p: n // s, "the layer gives"),
-        (lambda n, k, s, p: None, "forget to `return`"),
-        (lambda n, k, s, p: "14", "not a single number"),
+        (_per_channel_maps, "one map per channel"),
+        (lambda im, k: _per_channel_maps(im, k).mean(axis=-1), "averaged the channels"),
+        (lambda im, k: images.convolve2d(im[..., 0], k[..., 0]), "only the first channel"),
+        (lambda im, k: sum(images.convolve2d(im[..., c], k[..., 0]) for c in range(im.shape[-1])), "kernel[:, :, 0]"),
+        (lambda im, k: _loop_channels(im, k[..., ::-1]), "reverse order"),
+        (lambda im, k: _loop_channels(im, k[::-1, ::-1]), "flipped the kernel"),
+        (_three_channels_only, "right for an RGB image with a 3x3 kernel, but with a 2-channel"),
+        (_output_sized_for_k_three, "take k from kernel.shape[0]"),
+        (_window_of_three, "your code raised ValueError"),
+        (lambda im, k: sum(images.convolve2d(im[..., c], k[..., c], padding="same") for c in range(im.shape[-1])),
+         "fits only"),
+        (lambda im, k: _loop_channels(im, k) + 1, "values differ"),
+        (lambda im, k: None, "forget to `return`"),
+        (lambda im, k: {"out": 1}, "not numbers"),
     ],
 )
 def test_3_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_3(answer), phrase)
 
 
-def test_3_4_accepts_the_formula_and_a_real_layer_count():
-    assert checks.exercise_3_4(lambda k, c_in, c_out: k * k * c_in * c_out + c_out).passed
-    assert checks.exercise_3_4(lambda k, c_in, c_out: (k * k * c_in + 1) * c_out).passed
+# --- 3.4: where 'same' puts its zeros ------------------------------------------------------------
+
+
+def _same_padding_with_ceil(n, k, s):
+    out = math.ceil(n / s)
+    total = max((out - 1) * s + k - n, 0)
+    before = total // 2
+    return before, total - before
+
+
+def _same_padding_by_search(n, k, s):
+    # The fewest zeros that give ceil(n / s) windows, the odd one at the end.
+    total = 0
+    while (n + total - k) // s + 1 < -(-n // s):
+        total += 1
+    return [total // 2, total - total // 2]
+
+
+@pytest.mark.parametrize("answer", [_same_padding_with_ceil, _same_padding_by_search, images.same_padding])
+def test_3_4_accepts_tensorflows_rule_written_three_ways(answer):
+    assert checks.exercise_3_4(answer).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda k, c_in, c_out: k * k * c_in * c_out, "forgot the biases"),
-        (lambda k, c_in, c_out: k * k * c_out + c_out, "forgot the input channels"),
-        (lambda k, c_in, c_out: k * k * c_out, "both the input channels and the biases"),
-        (lambda k, c_in, c_out: k * c_in * c_out + c_out, "k * k weights"),
-        (lambda k, c_in, c_out: k * k * c_in * c_out + c_in * c_out, "one bias per filter"),
-        (lambda k, c_in, c_out: k * k * c_in * c_out + c_in, "+ c_out, not + c_in"),
-        (lambda k, c_in, c_out: 0, "Conv2D has"),
+        (lambda n, k, s: ((k - 1) // 2, (k - 1) // 2), "rule for stride 1"),
+        (lambda n, k, s: ((k - 1) // 2, k - 1 - (k - 1) // 2), "k - 1 zeros in total"),
+        (lambda n, k, s: images.same_padding(n, k, s)[::-1], "odd zero at the end"),
+        (lambda n, k, s: (((-(-n // s) - 1) * s + k - n) // 2,
+                          (-(-n // s) - 1) * s + k - n - ((-(-n // s) - 1) * s + k - n) // 2), "max(..., 0)"),
+        (lambda n, k, s: ((max((n // s - 1) * s + k - n, 0)) // 2,
+                          max((n // s - 1) * s + k - n, 0) - max((n // s - 1) * s + k - n, 0) // 2), "ceil(n / s)"),
+        (lambda n, k, s: sum(images.same_padding(n, k, s)), "return two"),
+        (lambda n, k, s: (sum(images.same_padding(n, k, s)) / 2,) * 2, "whole number"),
+        (lambda n, k, s: (0, 0), "TensorFlow pads"),
+        (lambda n, k, s: None, "forget to `return`"),
+        (lambda n, k, s: (1, 2, 3), "return two numbers"),
     ],
 )
 def test_3_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_4(answer), phrase)
 
 
-def test_3_4_reference_matches_keras():
-    import keras
+# --- 3.5: build the stated CNN -------------------------------------------------------------------
 
-    layer = keras.layers.Conv2D(16, 5)
-    layer.build((None, 8, 8, 3))
-    assert layer.count_params() == 5 * 5 * 3 * 16 + 16
-    assert checks.exercise_3_4(lambda k, c_in, c_out: layer.count_params() if (k, c_in, c_out) == (5, 3, 16)
-                               else k * k * c_in * c_out + c_out).passed
+
+def _cnn(input_shape, num_classes, filters=(16, 32, 8), kernels=(3, 3, 1), padding="same", flatten=True,
+         one_by_one=True, conv_activation="relu", hidden_activation="relu", last_activation="softmax",
+         declared_shape=None, pool=2):
+    stack = [keras.Input(shape=declared_shape or input_shape),
+             layers.Conv2D(filters[0], kernels[0], padding=padding, activation=conv_activation),
+             layers.MaxPooling2D(pool),
+             layers.Conv2D(filters[1], kernels[1], padding=padding, activation=conv_activation),
+             layers.MaxPooling2D(pool)]
+    if one_by_one:
+        stack.append(layers.Conv2D(filters[2], kernels[2], activation=conv_activation))
+    if flatten:
+        stack.append(layers.Flatten())
+    stack += [layers.Dense(64, activation=hidden_activation), layers.Dense(num_classes, activation=last_activation)]
+    return keras.Sequential(stack)
+
+
+def _functional_cnn(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Conv2D(16, (3, 3), padding="same")(inputs)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(pool_size=(2, 2))(x)
+    x = layers.Conv2D(32, (3, 3), padding="same")(x)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(pool_size=(2, 2))(x)
+    x = layers.Conv2D(8, (1, 1), activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Softmax()(layers.Dense(num_classes)(x))
+    return keras.Model(inputs, outputs)
+
+
+def _added_one_by_one(input_shape, num_classes):
+    model = keras.Sequential()
+    model.add(keras.Input(shape=input_shape))
+    for filters, size in ((16, 3), (32, 3)):
+        model.add(layers.Conv2D(filters, size, strides=1, padding="same"))
+        model.add(layers.Activation("relu"))
+        model.add(layers.MaxPooling2D(2, strides=2))
+    model.add(layers.Conv2D(8, 1, padding="same", activation="relu"))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(64, activation="relu"))
+    model.add(layers.Dense(num_classes))
+    model.add(layers.Activation("softmax"))
+    return model
+
+
+@pytest.mark.parametrize("answer", [_cnn, _functional_cnn, _added_one_by_one])
+def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer):
+    result = checks.exercise_3_5(answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda shape, n: _cnn(shape, n, flatten=False), "there is no Flatten"),
+        (lambda shape, n: _cnn(shape, n, last_activation=None), "outputs logits"),
+        (lambda shape, n: _cnn(shape, n, hidden_activation="softmax"), "softmax belongs on the last Dense only"),
+        (lambda shape, n: _cnn(shape, n, filters=(32, 64, 8)), "the first Conv2D has 32 filters; the architecture says 16"),
+        (lambda shape, n: _cnn(shape, n, declared_shape=(28, 28, 1)), "use keras.Input(shape=input_shape)"),
+        (lambda shape, n: _cnn(shape, 10), "num_classes is 4"),
+        (lambda shape, n: _cnn(shape, n, padding="valid"), "padding='valid'"),
+        (lambda shape, n: _cnn(shape, n, one_by_one=False), "1x1 Conv2D with 8 filters is missing"),
+        (lambda shape, n: _cnn(shape, n, kernels=(3, 3, 3)), "the third Conv2D has a 3x3 kernel"),
+        (lambda shape, n: _cnn(shape, n, conv_activation=None), "collapse into one linear map"),
+        (lambda shape, n: _cnn(shape, n, pool=4), "use MaxPooling2D(2)"),
+        (lambda shape, n: keras.Sequential([keras.Input(shape=shape), layers.Conv2D(16, 3, padding="same"),
+                                            layers.GlobalAveragePooling2D(), layers.Dense(n, activation="softmax")]),
+         "GlobalAveragePooling2D where the architecture has Flatten"),
+        (lambda shape, n: [layers.Conv2D(16, 3), layers.Flatten()], "not a Keras model"),
+        (lambda shape, n: None, "forget to `return`"),
+        (lambda shape, n: keras.Sequential([layers.Dense(n)]).not_a_method(), "raised AttributeError"),
+    ],
+)
+def test_3_5_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_3_5(answer), phrase)
+
+
+# --- 3.6: receptive field ------------------------------------------------------------------------
+
+
+def _field_forward(stack):
+    field, jump = 1, 1
+    for k, s in stack:
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def _field_backward(stack):
+    # From one output value down to the input: r pixels of a layer's output need (r - 1) * s + k inputs.
+    r = 1
+    for k, s in reversed(stack):
+        r = (r - 1) * s + k
+    return r
+
+
+def _field_numpy(stack):
+    kernels, strides = np.array(stack).T
+    jumps = np.concatenate([[1], np.cumprod(strides)[:-1]])
+    return np.int64(1 + ((kernels - 1) * jumps).sum())
+
+
+def _field_stride_first(stack):
+    field, jump = 1, 1
+    for k, s in stack:
+        jump *= s  # updated before it is used: the layer's own stride counted in its own window
+        field += (k - 1) * jump
+    return field
+
+
+@pytest.mark.parametrize("answer", [_field_forward, _field_backward, _field_numpy])
+def test_3_6_accepts_forward_backward_and_vectorised_answers(answer):
+    assert checks.exercise_3_6(answer).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda stack: 1 + sum(k - 1 for k, _ in stack), "you ignored the strides"),
+        (lambda stack: sum(k for k, _ in stack), "counts the overlap"),
+        (lambda stack: math.prod(k for k, _ in stack), "multiplying the kernel sizes"),
+        (_field_stride_first, "own stride does not widen its own window"),
+        (lambda stack: 1 + sum((k - 1) * (stack[i - 1][1] if i else 1) for i, (k, _) in enumerate(stack)),
+         "strides multiply"),
+        (lambda stack: math.prod(s for _, s in stack), "that is the jump"),
+        (lambda stack: _field_forward(stack) - 1, "for [(3, 1)]"),
+        (lambda stack: _field_forward(stack) + (len(stack) > 3), "each output value there sees"),
+        (lambda stack: None, "forget to `return`"),
+        (lambda stack: [_field_forward(stack)], "not a single number"),
+    ],
+)
+def test_3_6_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_3_6(answer), phrase)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,7 @@ def exercise_3_2(kernel: Any) -> CheckResult:
     return run_check("3.2", diagnose, "0 on flat areas and horizontal edges, strong on vertical edges.")
 
 
-def _numbers_returned(func: Callable[..., Any], cases: list[tuple[int, ...]]) -> list[float]:
+def _numbers_returned(func: Callable[..., Any], cases: list[tuple[Any, ...]]) -> list[float]:
     """The student's function called on every case; each result must be a number."""
     answers = []
     for case in cases:
@@ -122,83 +123,422 @@ def _numbers_returned(func: Callable[..., Any], cases: list[tuple[int, ...]]) ->
     return answers
 
 
-def _reference_output_size(n: int, k: int, s: int, p: int) -> int:
-    return (n + 2 * p - k) // s + 1
+# --- 3.3: a convolution over all the channels -------------------------------------------------
 
 
-_OUTPUT_SIZE_CASES = [(28, 3, 1, 0), (28, 3, 2, 1), (32, 5, 2, 2), (7, 3, 2, 0), (13, 2, 2, 0), (10, 4, 3, 1)]
+def _channels_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    # A float32 RGB-like image with a float64 kernel, then a float64 image with 2 channels and a
+    # 2x2 kernel: hard-coded 3 channels or k = 3 show, and each channel has its own kernel slice,
+    # so using kernel[:, :, 0] everywhere or pairing channels in the wrong order shows too.
+    rng = np.random.default_rng(5)
+    return [
+        (rng.random((6, 7, 3), dtype=np.float32), rng.normal(size=(3, 3, 3))),
+        (rng.random((5, 8, 2)), rng.normal(size=(2, 2, 2))),
+    ]
 
-_OUTPUT_SIZE_MISTAKES: list[tuple[Callable[[int, int, int, int], float], str]] = [
-    (lambda n, k, s, p: (n + 2 * p - k) // s,
-     "you forgot the + 1: a window also fits at the very first position."),
-    (lambda n, k, s, p: (n + p - k) // s + 1,
-     "padding is added on both sides, so the padded size is n + 2p, not n + p."),
-    (lambda n, k, s, p: (n - k) // s + 1,
-     "the padding p is missing: the kernel slides over the padded image, n + 2p."),
-    (lambda n, k, s, p: math.ceil((n + 2 * p - k) / s) + 1,
-     "you rounded up; a window that would stick out past the edge is not used: round down (//)."),
-    (lambda n, k, s, p: n + 2 * p - k + 1,
-     "the stride is ignored: the window jumps s pixels at a time, so divide by s."),
-    (lambda n, k, s, p: (n + 2 * p - k) / s + 1,
-     "the result is not a whole number: use floor division (//)."),
+
+def _per_channel(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """One valid convolution per channel, channel c of the image with kernel[:, :, c]: (h', w', c)."""
+    return np.stack([images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1)
+
+
+def _channels_problem(convolve_channels: Callable[..., Any], image: np.ndarray, kernel: np.ndarray) -> str | None:
+    h, w, c = image.shape
+    k = kernel.shape[0]
+    expected_maps = _per_channel(image, kernel)
+    expected = expected_maps.sum(axis=-1)
+    out = as_array(call_student(convolve_channels, image.copy(), kernel.copy()), "your output")
+    if out.dtype.kind not in "iuf":
+        raise StudentCodeFailed(f"your output holds {out.dtype} values ({type(out).__name__}), not numbers.")
+    if out.shape == expected_maps.shape:
+        if np.allclose(out, expected_maps):
+            return (f"you return one map per channel, shape {out.shape}: a filter adds the weighted sums of "
+                    f"all {c} channels into one number per position. Sum over the channel axis too.")
+        return (f"your output has shape {out.shape}, one map per channel; one filter gives a single map of "
+                f"shape {expected.shape}.")
+    if out.shape[:2] == (h, w):
+        return (f"the output has the image's height and width {(h, w)}; with valid padding the {k}x{k} window "
+                f"fits only (h - k + 1, w - k + 1) = {expected.shape} times.")
+    if k != 3 and out.shape[:2] == (h - 2, w - 2):
+        return f"your output is the size a 3x3 kernel gives; this kernel is {k}x{k}: take k from kernel.shape[0]."
+    problem = shape_problem(out, expected.shape, "your output")
+    if problem:
+        return problem
+    out = out.astype(np.float64)
+    if np.allclose(out, expected):
+        return None
+    if np.allclose(out, expected / c):
+        return ("you averaged the channels; Conv2D adds them (the kernel's weights already say how much "
+                "each channel counts).")
+    if np.allclose(out, expected_maps[..., 0]):
+        return (f"only the first channel is used; the window spans all {c} channels: "
+                "(image[i:i+k, j:j+k, :] * kernel).sum().")
+    same_slice = _per_channel(image, np.repeat(kernel[..., :1], c, axis=-1)).sum(axis=-1)
+    if np.allclose(out, same_slice):
+        return "every channel is multiplied by kernel[:, :, 0]; channel c of the image goes with kernel[:, :, c]."
+    if np.allclose(out, _per_channel(image, kernel[..., ::-1]).sum(axis=-1)):
+        return "the channels are paired in reverse order: image channel c goes with kernel[:, :, c]."
+    if np.allclose(out, _per_channel(image, kernel[::-1, ::-1]).sum(axis=-1)):
+        return ("you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
+                "multiply each window by the kernel as it is.")
+    return ("right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * kernel).sum(), "
+            "the window taken across all channels.")
+
+
+def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
+    """convolve_channels(image (h, w, c), kernel (k, k, c)) -> (h - k + 1, w - k + 1): one Conv2D filter."""
+
+    def diagnose() -> str | None:
+        for number, (image, kernel) in enumerate(_channels_test_cases()):
+            where = f"with a {image.shape[-1]}-channel {image.dtype} image and a {kernel.shape[0]}x{kernel.shape[0]} kernel"
+            try:
+                problem = _channels_problem(convolve_channels, image, kernel)
+            except StudentCodeFailed as exc:
+                if number == 0:
+                    raise
+                return (f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip('.')}. "
+                        "Take the number of channels and k from the arrays' shapes.")
+            if problem:
+                return problem if number == 0 else f"{where}: {problem}"
+        return None
+
+    return run_check("3.3", diagnose, "each window is weighed across all channels and summed, as one Conv2D filter does.")
+
+
+# --- 3.4: where 'same' puts its zeros ---------------------------------------------------------
+
+_SAME_CASES = [(28, 3, 1), (28, 3, 2), (27, 3, 2), (28, 4, 1), (28, 5, 2), (28, 1, 2), (7, 2, 2), (10, 5, 3), (28, 2, 2)]
+
+
+def _tf_same_padding(n: int, k: int, s: int) -> tuple[int, int]:
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def _split_at_end(total: int) -> tuple[int, int]:
+    return total // 2, total - total // 2
+
+
+_SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
+    (lambda n, k, s: ((k - 1) // 2, (k - 1) // 2),
+     "(k - 1) / 2 zeros on each side is the rule for stride 1 and an odd kernel. With stride 2 on 28 pixels "
+     "'same' keeps ceil(28 / 2) = 14 positions; the last window starts at 26 and needs 1 zero, not 2."),
+    (lambda n, k, s: _split_at_end(k - 1),
+     "k - 1 zeros in total is right only for stride 1: the padded axis only has to reach the end of the last "
+     "window, which starts at (ceil(n / s) - 1) * s."),
+    (lambda n, k, s: _tf_same_padding(n, k, s)[::-1],
+     "TensorFlow puts the odd zero at the end (bottom or right), not at the start."),
+    (lambda n, k, s: _split_at_end((-(-n // s) - 1) * s + k - n),
+     "you return negative padding when the windows already fit (e.g. n=28, k=1, s=2): no zeros are added "
+     "then, use max(..., 0)."),
+    (lambda n, k, s: _split_at_end(max((n // s - 1) * s + k - n, 0)),
+     "'same' keeps ceil(n / s) positions (a last, partial step still gets a window), not n // s."),
 ]
 
 
-def exercise_3_3(conv_output_size: Callable[[int, int, int, int], Any]) -> CheckResult:
-    """conv_output_size(n, k, s, p) -> floor((n + 2p - k) / s) + 1."""
+def _pairs_returned(func: Callable[..., Any], cases: list[tuple[int, ...]]) -> list[tuple[float, float]]:
+    """The student's function called on every case; each result must be two numbers."""
+    answers = []
+    for case in cases:
+        value = as_array(call_student(func, *case), "your result")
+        if value.dtype.kind not in "iuf":
+            raise StudentCodeFailed(f"your function returned {value!r}, not two numbers.")
+        if value.ndim == 0:
+            raise StudentCodeFailed(f"your function returned one number ({value.item()!r}); "
+                                    "return two, the zeros (before, after).")
+        if value.shape != (2,):
+            raise StudentCodeFailed(f"your function returned {value.tolist()!r}; return two numbers, (before, after).")
+        answers.append((float(value[0]), float(value[1])))
+    return answers
+
+
+def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
+    """same_padding(n, k, s) -> (before, after), the zeros TensorFlow adds for padding='same'."""
 
     def diagnose() -> str | None:
-        answers = _numbers_returned(conv_output_size, _OUTPUT_SIZE_CASES)
-        expected = [_reference_output_size(*case) for case in _OUTPUT_SIZE_CASES]
+        answers = _pairs_returned(same_padding, _SAME_CASES)
+        expected = [_tf_same_padding(*case) for case in _SAME_CASES]
         if answers == expected:
             return None
-        for formula, message in _OUTPUT_SIZE_MISTAKES:
-            if answers == [float(formula(*case)) for case in _OUTPUT_SIZE_CASES]:
+        for formula, message in _SAME_MISTAKES:
+            if answers == [formula(*case) for case in _SAME_CASES]:
                 return message
-        if any(not a.is_integer() for a in answers):
-            return "the result is not a whole number: use floor division (//)."
+        if any(not v.is_integer() for pair in answers for v in pair):
+            return "the padding is a number of zeros, a whole number: use // to split it."
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
-        n, k, s, p = _OUTPUT_SIZE_CASES[i]
-        return f"for n={n}, k={k}, s={s}, p={p} you return {answers[i]:g}; the layer gives {expected[i]}."
+        n, k, s = _SAME_CASES[i]
+        got = tuple(int(v) if v.is_integer() else v for v in answers[i])
+        return f"for n={n}, k={k}, s={s} you return {got}; TensorFlow pads {expected[i]}."
 
-    return run_check("3.3", diagnose, "floor((n + 2p - k) / s) + 1, the size every Keras layer reports.")
-
-
-def _reference_conv_params(k: int, c_in: int, c_out: int) -> int:
-    return k * k * c_in * c_out + c_out
+    return run_check("3.4", diagnose, "ceil(n / s) positions, just enough zeros, the odd one at the end.")
 
 
-_PARAM_CASES = [(3, 1, 32), (3, 32, 64), (5, 3, 16), (1, 64, 8)]
+# --- 3.5: build a CNN ---------------------------------------------------------------------------
 
-_PARAM_MISTAKES: list[tuple[Callable[[int, int, int], int], str]] = [
-    (lambda k, c_in, c_out: k * k * c_out,
-     "you forgot both the input channels and the biases: each filter has k x k x c_in weights, plus one bias."),
-    (lambda k, c_in, c_out: k * k * c_in * c_out,
-     "you forgot the biases: each of the c_out filters adds one bias."),
-    (lambda k, c_in, c_out: k * k * c_out + c_out,
-     "you forgot the input channels: each filter spans all c_in channels, so it has k x k x c_in weights."),
-    (lambda k, c_in, c_out: k * c_in * c_out + c_out,
-     "a k x k kernel has k * k weights per channel, not k."),
-    (lambda k, c_in, c_out: k * k * c_in * c_out + c_in * c_out,
-     "there is one bias per filter (c_out of them), not one per input channel and filter."),
-    (lambda k, c_in, c_out: k * k * c_in * c_out + c_in,
-     "there is one bias per output channel (filter): + c_out, not + c_in."),
+# The architecture the exercise states, one step per layer (activations folded into their layer).
+_CNN_STEPS: list[dict[str, Any]] = [
+    {"kind": "Conv2D", "filters": 16, "kernel_size": (3, 3), "padding": "same", "activation": "relu"},
+    {"kind": "MaxPooling2D", "pool_size": (2, 2)},
+    {"kind": "Conv2D", "filters": 32, "kernel_size": (3, 3), "padding": "same", "activation": "relu"},
+    {"kind": "MaxPooling2D", "pool_size": (2, 2)},
+    {"kind": "Conv2D", "filters": 8, "kernel_size": (1, 1), "activation": "relu"},
+    {"kind": "Flatten"},
+    {"kind": "Dense", "units": 64, "activation": "relu"},
+    {"kind": "Dense", "units": None, "activation": "softmax"},  # None: num_classes
+]
+_CNN_CASES: list[tuple[tuple[int, int, int], int]] = [((32, 32, 3), 10), ((28, 28, 1), 4)]
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+
+
+def reference_cnn(input_shape: tuple[int, int, int], num_classes: int) -> Any:
+    """The network exercise 3.5 asks for, as the course writes it."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(8, 1, activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(num_classes, activation="softmax"),
+    ])
+
+
+def _activation_name(layer: Any) -> str:
+    kind = type(layer).__name__
+    if kind == "ReLU":
+        return "relu"
+    if kind == "Softmax":
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def _steps(model: Any) -> list[dict[str, Any]]:
+    """The model's layers in order; a separate ReLU/Softmax/Activation layer joins the layer before it."""
+    steps: list[dict[str, Any]] = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        if kind in ("ReLU", "Softmax", "Activation"):
+            if steps and steps[-1].get("activation", "linear") == "linear" and "activation" in steps[-1]:
+                steps[-1]["activation"] = _activation_name(layer)
+                continue
+            steps.append({"kind": kind, "activation": _activation_name(layer)})
+            continue
+        step: dict[str, Any] = {"kind": kind}
+        config = layer.get_config()
+        if hasattr(layer, "activation"):
+            step["activation"] = _activation_name(layer)
+        for key in ("filters", "units", "padding"):
+            if key in config:
+                step[key] = config[key]
+        for key in ("kernel_size", "pool_size", "strides"):
+            if key in config and config[key] is not None:
+                value = config[key]
+                step[key] = tuple(value) if isinstance(value, list | tuple) else (value, value)
+        steps.append(step)
+    return steps
+
+
+def _describe(kinds: list[str]) -> str:
+    return " -> ".join(kinds)
+
+
+def _order_problem(kinds: list[str]) -> str | None:
+    expected = [step["kind"] for step in _CNN_STEPS]
+    if kinds == expected:
+        return None
+    if "Flatten" not in kinds:
+        for pooling in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+            if pooling in kinds:
+                return (f"you used {pooling} where the architecture has Flatten; it keeps one number per channel "
+                        "instead of every value of the maps, a different model.")
+        return ("there is no Flatten: a Dense layer on (height, width, channels) maps works on each position "
+                "separately, so the model would output one prediction per position, not one per image. "
+                "Put layers.Flatten() between the last Conv2D and the first Dense.")
+    if kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]:
+        return "the 1x1 Conv2D with 8 filters is missing: it goes after the second pooling, before Flatten."
+    if kinds.count("Conv2D") == 3 and kinds.count("MaxPooling2D") < 2:
+        return f"your layers are {_describe(kinds)}: each of the two 3x3 Conv2D layers is followed by MaxPooling2D."
+    return f"your layers are {_describe(kinds)}; the architecture is {_describe(expected)}."
+
+
+def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | None:
+    softmax_at = [i for i, step in enumerate(steps) if step.get("activation") == "softmax"]
+    last = len(steps) - 1
+    if any(i != last for i in softmax_at):
+        i = next(i for i in softmax_at if i != last)
+        return (f"the {_ORDINALS[i]} layer ({steps[i]['kind']}) has the softmax; softmax belongs on the last "
+                "Dense only, where it turns the class scores into probabilities. Hidden layers use ReLU.")
+    if last not in softmax_at:
+        return (f"the last layer's activation is {steps[last].get('activation', 'linear')}, so the model outputs "
+                "logits (any real numbers), not probabilities that add up to 1: use activation='softmax'.")
+    convs = [i for i, step in enumerate(steps) if step["kind"] == "Conv2D"]
+    for n, i in enumerate(convs):
+        want = _CNN_STEPS[i]
+        got = steps[i]
+        name = f"the {_ORDINALS[n]} Conv2D"
+        if got.get("filters") != want["filters"]:
+            return f"{name} has {got.get('filters')} filters; the architecture says {want['filters']}."
+        if got.get("kernel_size") != want["kernel_size"]:
+            size = "x".join(map(str, want["kernel_size"]))
+            return f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the architecture says {size}."
+        if got.get("strides", (1, 1)) != (1, 1):
+            return f"{name} has strides {got.get('strides')}; the architecture uses stride 1 (the default)."
+        if want.get("padding") == "same" and got.get("padding") != "same":
+            return (f"{name} uses padding='{got.get('padding')}', which trims a pixel on each side; the "
+                    "architecture says padding='same', so only pooling halves the size.")
+        if got.get("activation") != "relu":
+            return (f"{name} has activation {got.get('activation')}; use 'relu'. Without it, stacked layers "
+                    "collapse into one linear map.")
+    pools = [step for step in steps if step["kind"] == "MaxPooling2D"]
+    for n, step in enumerate(pools):
+        if step.get("pool_size") != (2, 2) or step.get("strides") != (2, 2):
+            return (f"the {_ORDINALS[n]} MaxPooling2D has pool size {step.get('pool_size')} and strides "
+                    f"{step.get('strides')}; use MaxPooling2D(2), which halves the size.")
+    hidden, output = steps[-2], steps[-1]
+    if hidden.get("units") != 64:
+        return f"the hidden Dense layer has {hidden.get('units')} units; the architecture says 64."
+    if hidden.get("activation") != "relu":
+        return f"the hidden Dense layer has activation {hidden.get('activation')}; use 'relu'."
+    if output.get("units") != num_classes:
+        return (f"the last Dense has {output.get('units')} units but num_classes is {num_classes}: one output "
+                "per class, units=num_classes.")
+    return None
+
+
+def _cnn_problem(build_cnn: Callable[..., Any], input_shape: tuple[int, int, int], num_classes: int) -> str | None:
+    import keras
+
+    model = call_student(build_cnn, input_shape, num_classes)
+    if model is None:
+        return "build_cnn returned None: did you forget to `return` the model?"
+    if not isinstance(model, keras.Model):
+        return f"build_cnn returned a {type(model).__name__}, not a Keras model: return the keras.Sequential([...])."
+    try:
+        declared = tuple(model.inputs[0].shape[1:]) if model.built and model.inputs else None
+    except Exception:  # a subclassed or unbuilt model has no inputs yet
+        declared = None
+    if declared is not None and declared != tuple(input_shape):
+        return (f"your model takes inputs of shape {declared}, but input_shape was {tuple(input_shape)}: "
+                "use keras.Input(shape=input_shape), not fixed numbers.")
+    batch = np.zeros((2, *input_shape), dtype="float32")
+    try:
+        output_shape = tuple(keras.ops.shape(model(batch)))
+    except Exception as exc:  # a wrong model is feedback, not a crash
+        return f"calling your model on a batch of shape {batch.shape} raised {type(exc).__name__}: {exc}"
+    try:
+        steps = _steps(model)
+    except Exception as exc:
+        return f"could not read your model's layers ({type(exc).__name__}: {exc}): build it from keras.layers."
+    problem = _order_problem([step["kind"] for step in steps]) or _settings_problem(steps, num_classes)
+    if problem:
+        return problem
+    if output_shape != (2, num_classes):
+        return f"your model's output has shape {output_shape} for 2 images; expected (2, {num_classes})."
+    expected_params = _reference_params(tuple(input_shape), num_classes)
+    if model.count_params() != expected_params:
+        return f"your model has {model.count_params():,} parameters; the architecture has {expected_params:,}."
+    return None
+
+
+@lru_cache(maxsize=8)
+def _reference_params(input_shape: tuple[int, int, int], num_classes: int) -> int:
+    return int(reference_cnn(input_shape, num_classes).count_params())
+
+
+def exercise_3_5(build_cnn: Callable[[tuple[int, int, int], int], Any]) -> CheckResult:
+    """build_cnn(input_shape, num_classes) -> the stated CNN: layer order, settings, output shape, parameters."""
+
+    def diagnose() -> str | None:
+        for number, (input_shape, num_classes) in enumerate(_CNN_CASES):
+            problem = _cnn_problem(build_cnn, input_shape, num_classes)
+            if problem:
+                where = f"for input_shape={input_shape}, num_classes={num_classes}: "
+                return where + problem if number else problem
+        return None
+
+    return run_check("3.5", diagnose,
+                     f"the layers in order, output (batch, num_classes), {_reference_params(*_CNN_CASES[0]):,} parameters "
+                     f"for {_CNN_CASES[0][0]} images and {_CNN_CASES[0][1]} classes.")
+
+
+# --- 3.6: the receptive field ------------------------------------------------------------------
+
+_FIELD_CASES: list[list[tuple[int, int]]] = [
+    [(3, 1)], [(3, 1), (3, 1)], [(3, 1), (2, 2), (3, 1), (2, 2)], [(5, 2), (3, 1)],
+    [(3, 2), (3, 2), (3, 2)], [(7, 2), (3, 2), (3, 1), (1, 1)], [(2, 2), (2, 2), (3, 1)],
 ]
 
 
-def exercise_3_4(conv_params: Callable[[int, int, int], Any]) -> CheckResult:
-    """conv_params(k, c_in, c_out) -> k*k*c_in*c_out weights + c_out biases."""
+def _field_reference(stack: list[tuple[int, int]]) -> int:
+    field, jump = 1, 1
+    for k, s in stack:
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def _field_own_stride_first(stack: list[tuple[int, int]]) -> int:
+    field, jump = 1, 1
+    for k, s in stack:
+        jump *= s
+        field += (k - 1) * jump
+    return field
+
+
+def _field_previous_stride_only(stack: list[tuple[int, int]]) -> int:
+    field, previous = 1, 1
+    for k, s in stack:
+        field += (k - 1) * previous
+        previous = s
+    return field
+
+
+def _field_jump(stack: list[tuple[int, int]]) -> int:
+    return int(np.prod([s for _, s in stack]))
+
+
+_FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
+    (lambda stack: 1 + sum(k - 1 for k, _ in stack),
+     "you ignored the strides: after a stride-2 layer, one step of the next kernel moves 2 input pixels, "
+     "so its k - 1 extra steps widen the field by 2 * (k - 1)."),
+    (lambda stack: sum(k for k, _ in stack),
+     "adding the kernel sizes counts the overlap: neighbouring windows share all but one pixel, so each "
+     "layer widens the field by (k - 1) steps, not k."),
+    (lambda stack: int(np.prod([k for k, _ in stack])),
+     "multiplying the kernel sizes grows too fast: each layer adds (k - 1) steps to the field."),
+    (_field_own_stride_first,
+     "a layer's own stride does not widen its own window: add (k - 1) * jump first, then multiply the jump by s."),
+    (_field_previous_stride_only,
+     "strides multiply: after two stride-2 layers one step is 4 input pixels, so keep a running product."),
+    (_field_jump,
+     "that is the jump (the product of the strides), how far apart neighbouring outputs look; the field is "
+     "1 + the sum of (k - 1) * jump so far."),
+]
+
+
+def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> CheckResult:
+    """receptive_field([(k, s), ...]) -> the side of the input square one output value sees."""
 
     def diagnose() -> str | None:
-        answers = _numbers_returned(conv_params, _PARAM_CASES)
-        expected = [_reference_conv_params(*case) for case in _PARAM_CASES]
+        answers = _numbers_returned(receptive_field, [([*stack],) for stack in _FIELD_CASES])
+        expected = [_field_reference(stack) for stack in _FIELD_CASES]
         if answers == expected:
             return None
-        for formula, message in _PARAM_MISTAKES:
-            if answers == [formula(*case) for case in _PARAM_CASES]:
+        for formula, message in _FIELD_MISTAKES:
+            if answers == [formula(stack) for stack in _FIELD_CASES]:
                 return message
+        if answers[0] != 3:
+            return f"a single 3x3 convolution sees a 3x3 patch, but you return {answers[0]:g} for [(3, 1)]."
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
-        k, c_in, c_out = _PARAM_CASES[i]
-        return f"for k={k}, c_in={c_in}, c_out={c_out} you return {answers[i]:g}; Conv2D has {expected[i]}."
+        return f"for {_FIELD_CASES[i]} you return {answers[i]:g}; each output value there sees {expected[i]} pixels."
 
-    return run_check("3.4", diagnose, "k x k x c_in weights per filter, plus one bias, times c_out filters.")
+    return run_check("3.6", diagnose, "each layer widens the field by (k - 1) times the product of the strides before it.")
