@@ -196,7 +196,7 @@ def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> 
             except StudentCodeFailed as exc:
                 if number == 0:
                     raise
-                return (f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip('.')}. "
+                return (f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
                         "Take the number of channels and k from the arrays' shapes.")
             if problem:
                 return problem if number == 0 else f"{where}: {problem}"
@@ -375,8 +375,10 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
     last = len(steps) - 1
     if any(i != last for i in softmax_at):
         i = next(i for i in softmax_at if i != last)
-        return (f"the {_ORDINALS[i]} layer ({steps[i]['kind']}) has the softmax; softmax belongs on the last "
-                "Dense only, where it turns the class scores into probabilities. Hidden layers use ReLU.")
+        kind = steps[i]["kind"]
+        nth = sum(step["kind"] == kind for step in steps[:i])
+        return (f"the {_ORDINALS[nth]} {kind} layer has the softmax; softmax belongs on the last Dense only, "
+                "where it turns the class scores into probabilities. Hidden layers use ReLU.")
     if last not in softmax_at:
         return (f"the last layer's activation is {steps[last].get('activation', 'linear')}, so the model outputs "
                 "logits (any real numbers), not probabilities that add up to 1: use activation='softmax'.")
@@ -396,7 +398,8 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
             return (f"{name} uses padding='{got.get('padding')}', which trims a pixel on each side; the "
                     "architecture says padding='same', so only pooling halves the size.")
         if got.get("activation") != "relu":
-            return (f"{name} has activation {got.get('activation')}; use 'relu'. Without it, stacked layers "
+            has = "no activation" if got.get("activation") == "linear" else f"activation {got.get('activation')}"
+            return (f"{name} has {has}; use activation='relu'. Without a ReLU, stacked convolutions "
                     "collapse into one linear map.")
     pools = [step for step in steps if step["kind"] == "MaxPooling2D"]
     for n, step in enumerate(pools):
