@@ -1,7 +1,8 @@
-"""Lesson 01 checks accept the right answer and name each common mistake."""
+"""Lesson 01 checks accept right answers written in different ways and name each common mistake."""
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from course_lib import checks
 
@@ -10,94 +11,311 @@ WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 def _fails_with(result, phrase):
     assert not result.passed, result.message
-    assert phrase in result.message
+    assert phrase in result.message, result.message
     return True
 
 
-def test_1_1_accepts_the_weighted_luminance_float_or_rounded():
-    assert checks.exercise_1_1(lambda p: p @ WEIGHTS).passed
-    assert checks.exercise_1_1(lambda p: np.round(p @ WEIGHTS).astype(np.uint8)).passed
+def _untouched(*args):
+    raise NotImplementedError("Exercise")
+
+
+JUNK = [lambda *a: None, lambda *a: {"image": 1}, lambda *a: "text", lambda *a: [1, 2, 3], lambda *a: 3.5,
+        lambda *a: [np.zeros(2), np.zeros(3)], lambda *a: (None, None), lambda *a: np.zeros((2, 2), object)]
+
+
+@pytest.mark.parametrize("exercise", ["1_1", "1_2", "1_3", "1_4"])
+@pytest.mark.parametrize("junk", JUNK)
+def test_any_return_value_gives_not_yet_and_never_crashes(exercise, junk):
+    result = getattr(checks, f"exercise_{exercise}")(junk)
+    assert not result.passed and result.message
+
+
+@pytest.mark.parametrize("exercise", ["1_1", "1_2", "1_3", "1_4"])
+def test_unattempted_exercise_says_so_and_a_non_function_is_named(exercise):
+    check = getattr(checks, f"exercise_{exercise}")
+    assert _fails_with(check(_untouched), "not attempted yet")
+    assert _fails_with(check(np.zeros(3)), "expected a function")
+
+
+# ---------------------------------------------------------------- 1.1 grayscale
+
+
+def _pillow(photo):
+    return np.asarray(Image.fromarray(photo).convert("L"))
+
+
+def _channels_by_hand(photo):
+    red, green, blue = (photo[..., c].astype(np.float32) for c in range(3))
+    return np.rint(0.299 * red + 0.587 * green + 0.114 * blue).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda p: np.round(p.astype(np.float64) @ WEIGHTS).astype(np.uint8),
+        _pillow,
+        _channels_by_hand,
+        lambda p: np.clip(np.einsum("hwc,c->hw", p, WEIGHTS) + 0.5, 0, 255).astype(np.uint8),
+    ],
+)
+def test_1_1_accepts_rounded_luminance_however_computed(answer):
+    assert checks.exercise_1_1(answer).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
         (lambda p: p.mean(axis=-1), "averaged the channels equally"),
+        (lambda p: (p[..., 0] + p[..., 1] + p[..., 2]) / 3, "wraps around to 44"),
+        (lambda p: (p @ WEIGHTS).astype(np.uint8), "pixels are one too low"),
+        (lambda p: p @ WEIGHTS, "still has fractions"),
+        (lambda p: np.round(p @ WEIGHTS), "type is float64"),
         (lambda p: p, "still has 3 channels"),
-        (lambda p: (p @ WEIGHTS)[..., None], "drop the last axis"),
+        (lambda p: np.round(p @ WEIGHTS).astype(np.uint8)[..., None], "drop the last axis"),
         (lambda p: (p @ WEIGHTS) / 255, "keep the 0-255 scale"),
-        (lambda p: p[..., ::-1] @ WEIGHTS, "reverse (BGR)"),
-        (lambda p: p @ np.array([0.2, 0.7, 0.1]), "check the weights"),
+        (lambda p: np.round(p[..., ::-1] @ WEIGHTS).astype(np.uint8), "reverse (BGR)"),
+        (lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8), "check the weights"),
+        (lambda p: (p * np.array([77, 150, 29], np.uint8)).sum(axis=-1, dtype=np.uint8), "uint8 wraps"),
         (lambda p: None, "forget to `return`"),
-        (lambda p: (p @ WEIGHTS).T, "swapped"),
+        (lambda p: np.round(p @ WEIGHTS).astype(np.uint8).T, "swapped"),
+        (lambda p: p @ np.ones(4), "ValueError"),
     ],
 )
 def test_1_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_1(answer), phrase)
 
 
-def test_1_1_unattempted_exercise_says_so_instead_of_raising():
-    def untouched(photo):
-        raise NotImplementedError("Exercise 1.1")
-
-    assert _fails_with(checks.exercise_1_1(untouched), "not attempted yet")
+# ---------------------------------------------------------------- 1.2 centre crop
 
 
-def test_1_1_bug_in_student_code_becomes_feedback():
-    assert _fails_with(checks.exercise_1_1(lambda p: p @ np.ones(4)), "ValueError")
+def _crop(image, height, width):
+    rows, cols = image.shape[:2]
+    if height > rows or width > cols:
+        raise ValueError("too large")
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return image[top : top + height, left : left + width]
 
 
-def test_1_2_accepts_column_reversal():
-    assert checks.exercise_1_2(lambda im: im[:, ::-1]).passed
-    assert checks.exercise_1_2(np.fliplr).passed
+def _crop_with_divmod(image, height, width):
+    if height > image.shape[0] or width > image.shape[1]:
+        raise ValueError(f"{height}x{width} does not fit in {image.shape}")
+    cut_rows, cut_cols = image.shape[0] - height, image.shape[1] - width
+    top, bottom = divmod(cut_rows, 2)[0], image.shape[0] - (cut_rows - cut_rows // 2)
+    left, right = cut_cols // 2, image.shape[1] - (cut_cols - cut_cols // 2)
+    return image[np.s_[top:bottom], np.s_[left:right]].copy()
+
+
+def _crop_with_keras(image, height, width):
+    import keras
+
+    if height > image.shape[0] or width > image.shape[1]:
+        raise ValueError("the crop is larger than the image")
+    batch = image.reshape(1, *image.shape[:2], -1).astype(np.float32)
+    out = keras.ops.convert_to_numpy(keras.layers.CenterCrop(height, width)(batch))[0]
+    return out.reshape(height, width, *image.shape[2:]).astype(image.dtype)
+
+
+def _crop_top_extra(image, height, width):
+    if height > image.shape[0] or width > image.shape[1]:
+        raise ValueError
+    top, left = -(-(image.shape[0] - height) // 2), -(-(image.shape[1] - width) // 2)
+    return image[top : top + height, left : left + width]
+
+
+def _crop_halves(image, height, width):
+    if height > image.shape[0] or width > image.shape[1]:
+        raise ValueError
+    top, left = image.shape[0] // 2 - height // 2, image.shape[1] // 2 - width // 2
+    return image[top : top + height, left : left + width]
+
+
+def _crop_minus_margin(image, height, width):
+    m, n = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+    return image[m:-m, n:-n]
+
+
+def _crop_negative_end(image, height, width):
+    # Right for every odd and even margin, except a margin of 0: image[0:-0] is empty.
+    cut_rows, cut_cols = image.shape[0] - height, image.shape[1] - width
+    top, left = cut_rows // 2, cut_cols // 2
+    return image[top : -(cut_rows - top), left : -(cut_cols - left)]
+
+
+@pytest.mark.parametrize("answer", [_crop, _crop_with_divmod, _crop_with_keras])
+def test_1_2_accepts_the_centred_crop_however_sliced(answer):
+    assert checks.exercise_1_2(answer).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda im: im[::-1], "upside down"),
-        (lambda im: im, "unchanged"),
-        (lambda im: im[:, :, ::-1], "colour channels"),
-        (lambda im: im[::-1, ::-1], "180"),
-        (lambda im: np.roll(im, 1, axis=1), "not the columns"),
-        (lambda im: im[:, ::-1, 0], "expected"),
+        (_crop_top_extra, "one too far down or right"),
+        (_crop_halves, "rounds twice"),
+        (_crop_minus_margin, "one too many rows or columns"),
+        (_crop_negative_end, "is empty"),
+        (lambda im, h, w: im[:h, :w], "top-left corner"),
+        (lambda im, h, w: im[(im.shape[0] - h) // 2 :][:h, (im.shape[1] - w) // 2 :][:, :w], "without complaint"),
+        (lambda im, h, w: _crop(im, w, h), "swapped"),
+        (lambda im, h, w: _crop(im, h, w).astype(np.float64), "changed the dtype"),
+        (lambda im, h, w: _crop(im, h, w) if h <= im.shape[0] else im[h], "raised IndexError"),
+        (lambda im, h, w: im[-h:, -w:] if h <= im.shape[0] else _crop(im, h, w), "starts at row"),
     ],
 )
 def test_1_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_2(answer), phrase)
 
 
-def test_1_3_accepts_float32_division():
-    assert checks.exercise_1_3(lambda x: x.astype(np.float32) / 255).passed
+# ---------------------------------------------------------------- 1.3 nearest-neighbour resize
+
+
+def _resize(image, height, width):
+    rows = ((np.arange(height) + 0.5) * image.shape[0] / height).astype(int)
+    cols = ((np.arange(width) + 0.5) * image.shape[1] / width).astype(int)
+    return image[rows[:, None], cols]
+
+
+def _resize_with_loops(image, height, width):
+    out = np.empty((height, width, *image.shape[2:]), dtype=image.dtype)
+    for i in range(height):
+        for j in range(width):
+            out[i, j] = image[int((2 * i + 1) * image.shape[0] // (2 * height)),
+                              int((2 * j + 1) * image.shape[1] // (2 * width))]
+    return out
+
+
+def _resize_with_pillow(image, height, width):
+    channels = [np.asarray(Image.fromarray(image[..., c] if image.ndim == 3 else image)
+                           .resize((width, height), Image.Resampling.NEAREST))
+                for c in range(image.shape[2] if image.ndim == 3 else 1)]
+    return np.stack(channels, axis=-1) if image.ndim == 3 else channels[0]
+
+
+def _resize_with_take(image, height, width):
+    rows = np.floor((np.arange(height) + 0.5) * (image.shape[0] / height)).astype(np.intp)
+    cols = np.floor((np.arange(width) + 0.5) * (image.shape[1] / width)).astype(np.intp)
+    return np.take(np.take(image, rows, axis=0), cols, axis=1)
+
+
+@pytest.mark.parametrize("answer", [_resize, _resize_with_loops, _resize_with_pillow, _resize_with_take])
+def test_1_3_accepts_centre_sampling_however_computed(answer):
+    assert checks.exercise_1_3(answer).passed
+
+
+def _resize_gray_only(image, height, width):
+    out = np.zeros((height, width), dtype=image.dtype)
+    for i in range(height):
+        for j in range(width):
+            out[i, j] = image[(2 * i + 1) * image.shape[0] // (2 * height), (2 * j + 1) * image.shape[1] // (2 * width)]
+    return out
+
+
+def _by_rule(rule):
+    def resize(image, height, width):
+        return image[rule(image.shape[0], height)[:, None], rule(image.shape[1], width)]
+
+    return resize
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda x: x.astype(np.float32), "divide by 255"),
-        (lambda x: x // 255, "convert to float32"),
-        (lambda x: x / 255, "float64"),
-        (lambda x: np.stack([(i - i.min()) / (i.max() - i.min()) for i in x.astype(np.float32)]), "own min and max"),
-        (lambda x: x.astype(np.float32) / 256, "differ from images / 255"),
-        (lambda x: (x.astype(np.float32) / 255).reshape(len(x), -1), "shape"),
+        (_by_rule(lambda n, m: np.arange(m) * n // m), "top-left edge"),
+        (_by_rule(lambda n, m: np.round((np.arange(m) + 0.5) * n / m).astype(int)), "not round"),
+        (_by_rule(lambda n, m: ((np.arange(m) + 1) * n / m).astype(int)), "never round up"),
+        (_by_rule(lambda n, m: np.round(np.linspace(0, n - 1, m)).astype(int)), "align corners"),
+        (lambda im, h, w: im[:: im.shape[0] // h, :: im.shape[1] // w], "divide exactly"),
+        (lambda im, h, w: _resize(im, w, h), "swapped"),
+        (lambda im, h, w: _resize(im, h, w).astype(np.float64), "keep the dtype"),
+        (lambda im, h, w: _by_rule(lambda n, m: ((np.arange(m) + 0.5) * im.shape[0] / h).astype(int))(im, h, w),
+         "rows' scale"),
+        (lambda im, h, w: _resize(im, h, w)[::-1], "not the source pixel under their centre"),
+        (_resize_gray_only, "ValueError"),
     ],
 )
 def test_1_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_3(answer), phrase)
 
 
-def test_1_4_accepts_bincount_and_names_wrong_counts():
-    y = np.array([0, 0, 1, 2, 2, 2, 3])
-    right = np.bincount(y, minlength=5)
-    assert checks.exercise_1_4(right, y, num_classes=5).passed
-    assert checks.exercise_1_4(right.astype(float), y, num_classes=5).passed
-    assert _fails_with(checks.exercise_1_4(right[:4], y, num_classes=5), "one number per class")
-    assert _fails_with(checks.exercise_1_4(right * 2, y, num_classes=5), "add up to 14")
-    assert _fails_with(checks.exercise_1_4(right[::-1], y, num_classes=5), "some classes are off")
-    assert _fails_with(checks.exercise_1_4(right + 0.5, y, num_classes=5), "whole numbers")
+def test_1_3_rounding_kept_in_bounds_is_still_named():
+    rounded = _by_rule(lambda n, m: np.minimum(np.round((np.arange(m) + 0.5) * n / m), n - 1).astype(int))
+    assert _fails_with(checks.exercise_1_3(rounded), "use np.floor or int(), not round")
+
+
+# ---------------------------------------------------------------- 1.4 standardise
+
+
+def _standardise(x_train, x_test):
+    train = x_train.astype(np.float64)
+    mean, std = train.mean(), train.std()
+    return ((train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
+
+
+def _standardise_with_keras(x_train, x_test):
+    import keras
+
+    layer = keras.layers.Normalization(axis=None)
+    layer.adapt(x_train.astype(np.float32))
+    return (keras.ops.convert_to_numpy(layer(x_train.astype(np.float32))),
+            keras.ops.convert_to_numpy(layer(x_test.astype(np.float32))))
+
+
+def _standardise_scaled_first(x_train, x_test):
+    scale = 255.0 if x_train.dtype == np.uint8 else 1.0
+    train, test = x_train / np.float32(scale), x_test / np.float32(scale)
+    mean, std = np.mean(train, dtype=np.float64), np.std(train, ddof=1, dtype=np.float64)
+    return [np.float32((train - mean) / std), np.float32((test - mean) / std)]
+
+
+@pytest.mark.parametrize("answer", [_standardise, _standardise_with_keras, _standardise_scaled_first])
+def test_1_4_accepts_training_statistics_however_computed(answer):
+    assert checks.exercise_1_4(answer).passed
+
+
+def _with(mean_std):
+    def standardise(x_train, x_test):
+        train, test = x_train.astype(np.float64), x_test.astype(np.float64)
+        m_train, s_train, m_test, s_test = mean_std(train, test)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((train - m_train) / s_train).astype(np.float32), ((test - m_test) / s_test).astype(np.float32)
+
+    return standardise
+
+
+def _pooled(train, test):
+    both = np.concatenate([train.ravel(), test.ravel()])
+    return both.mean(), both.std(), both.mean(), both.std()
+
+
+def _per_image(train, test):
+    axes = (1, 2)
+    return (train.mean(axes, keepdims=True), train.std(axes, keepdims=True),
+            test.mean(axes, keepdims=True), test.std(axes, keepdims=True))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_with(lambda a, b: (a.mean(), a.std(), b.mean(), b.std())), "test images were standardised with their own"),
+        (_with(_pooled), "training and test images together"),
+        (_with(_per_image), "each image was standardised on its own"),
+        (_with(lambda a, b: (a.mean(0), a.std(0), a.mean(0), a.std(0))), "per pixel position"),
+        (_with(lambda a, b: (0, 255, 0, 255)), "only scaled"),
+        (_with(lambda a, b: (a.mean(), 1, a.mean(), 1)), "divide by the training std"),
+        (_with(lambda a, b: (0, a.std(), 0, a.std())), "subtract the training mean"),
+        (lambda a, b: tuple(((x - x.mean().astype(a.dtype)) / x.std()).astype(np.float32) for x in (a, b)),
+         "wrap around"),
+        (lambda a, b: tuple(x.astype(np.float64) for x in _standardise(a, b)), "float64"),
+        (lambda a, b: _standardise(a, b)[0], "return two arrays"),
+        (lambda a, b: _standardise(a, b) + (None,), "length 3"),
+        (lambda a, b: (_standardise(a, b)[0], _standardise(a, b)[1][:2]), "expected (10, 6, 6)"),
+        (_with(lambda a, b: (a.mean(), 0.0, a.mean(), 0.0)), "inf or NaN"),
+    ],
+)
+def test_1_4_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_1_4(answer), phrase)
 
 
 def test_check_result_shows_a_friendly_line():
-    text = checks.exercise_1_2(lambda im: im[::-1]).text
+    text = checks.exercise_1_2(lambda im, h, w: im[:h, :w]).text
     assert text.startswith("❌ Not yet (exercise 1.2)")
-    assert checks.exercise_1_2(lambda im: im[:, ::-1]).text.startswith("✅ Correct (exercise 1.2)")
+    assert checks.exercise_1_2(_crop).text.startswith("✅ Correct (exercise 1.2)")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from course_lib.checks._core import (
     StudentCodeFailed,
@@ -17,19 +18,28 @@ from course_lib.checks._core import (
 from course_lib.images import LUMA_WEIGHTS
 from course_lib.record import CheckResult
 
+# ---------------------------------------------------------------- 1.1 grayscale
+
 
 def _test_photo() -> np.ndarray:
-    # Small and seeded, with distinct channels so that channel mix-ups show.
+    # Seeded, with distinct channels so that channel mix-ups show, and the pure colours on
+    # which the plain average and luminance differ most.
     rng = np.random.default_rng(1)
-    photo = rng.integers(0, 256, size=(6, 9, 3), dtype=np.uint8)
-    photo[..., 1] = np.linspace(0, 255, 9, dtype=np.uint8)[None, :]
+    photo = rng.integers(0, 256, size=(8, 12, 3), dtype=np.uint8)
+    photo[..., 1] = np.linspace(0, 255, 12, dtype=np.uint8)[None, :]
+    photo[0, :3] = np.eye(3, dtype=np.uint8) * 255
     return photo
 
 
 def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
-    """to_grayscale(photo) -> (h, w) luminance with weights 0.299, 0.587, 0.114, scale 0-255."""
+    """to_grayscale(photo) -> uint8 (h, w): 0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's convert("L")."""
     photo = _test_photo()
-    expected = photo.astype(np.float64) @ LUMA_WEIGHTS
+    exact = photo.astype(np.float64) @ LUMA_WEIGHTS
+    expected = np.round(exact)
+    pillow = np.asarray(Image.fromarray(photo).convert("L"), dtype=np.float64)
+    # Pillow works in fixed point, float32 weights round a little differently: a pixel whose
+    # exact value lies within a hair of .5 may go either way.
+    near_half = np.abs(exact - np.floor(exact) - 0.5) < 0.01
 
     def diagnose() -> str | None:
         gray = as_array(call_student(to_grayscale, photo.copy()), "your grayscale image")
@@ -38,94 +48,306 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
         problem = shape_problem(gray, expected.shape, "your grayscale image")
         if problem:
             return problem
-        gray = gray.astype(np.float64)
-        if gray.max() <= 1.0 < expected.max():
-            return "values are in [0, 1]; keep the 0-255 scale of the photo (no division here)."
-        if np.allclose(gray, photo.mean(axis=-1), atol=0.51):
+        if not (np.issubdtype(gray.dtype, np.integer) or np.issubdtype(gray.dtype, np.floating)):
+            return f"the values are of type {gray.dtype}; return numbers, a uint8 array."
+        values = gray.astype(np.float64)
+        if np.allclose(values, photo.mean(axis=-1), atol=0.51):
             return ("you averaged the channels equally; the eye is most sensitive to green: "
                     "weight red, green and blue by 0.299, 0.587 and 0.114.")
-        if np.allclose(gray, photo[..., ::-1].astype(np.float64) @ LUMA_WEIGHTS, atol=0.51):
+        wrapped = (photo[..., 0] + photo[..., 1] + photo[..., 2]) / 3  # uint8 sum wraps at 256
+        if np.allclose(values, wrapped, atol=0.51):
+            return ("you added the channels as uint8, where 200 + 100 wraps around to 44, and "
+                    "averaged them equally: convert to float first and use the luminance weights.")
+        if values.max() <= 1.0 < expected.max():
+            return "values are in [0, 1]; keep the 0-255 scale of the photo (no division here)."
+        if np.allclose(values, photo[..., ::-1].astype(np.float64) @ LUMA_WEIGHTS, atol=0.51):
             return "the weights are applied to the channels in reverse (BGR) order: the photo is RGB."
-        if not np.allclose(gray, expected, atol=0.51):
-            worst = np.abs(gray - expected).max()
-            return f"values differ from the weighted sum by up to {worst:.1f}: check the weights."
+        right = (values == expected) | (near_half & (np.abs(values - expected) <= 1))
+        if not (right.all() or np.array_equal(values, pillow)):
+            if np.issubdtype(gray.dtype, np.floating) and np.allclose(values, exact, atol=1e-3):
+                return ("the weighted sum is right but it still has fractions: round to the nearest "
+                        "whole number (np.round) and return uint8, as Pillow does.")
+            low = expected - values
+            if np.all((low == 0) | (low == 1)):
+                return (f"{int((low == 1).sum())} of {low.size} pixels are one too low: .astype(np.uint8) "
+                        "cuts the fraction off (199.9 becomes 199); round first with np.round.")
+            worst = np.abs(values - expected).max()
+            return (f"values differ from the rounded weighted sum by up to {worst:.0f}: check the "
+                    "weights, and do the arithmetic in float (uint8 wraps around at 256).")
+        if gray.dtype != np.uint8:
+            return (f"the values are right but their type is {gray.dtype}; return uint8 as Pillow "
+                    "does: .astype(np.uint8) after rounding.")
         return None
 
     return run_check("1.1", diagnose, "one luminance value per pixel, weighted as the eye sees.")
 
 
-def exercise_1_2(mirror: Callable[[np.ndarray], Any]) -> CheckResult:
-    """mirror(image) -> the image flipped left-right (columns reversed), same shape."""
-    photo = _test_photo()
+# ---------------------------------------------------------------- 1.2 centre crop
+
+
+def _crop_cases() -> list[tuple[np.ndarray, int, int]]:
+    rng = np.random.default_rng(12)
+    flat = rng.integers(0, 256, size=(7, 10), dtype=np.uint8)  # odd margins on both axes
+    colour = rng.integers(0, 256, size=(9, 8, 3), dtype=np.uint8)  # no margin on the rows
+    floats = rng.random((12, 11, 2)).astype(np.float32)  # even and odd margins, float32
+    return [(flat, 4, 3), (colour, 9, 5), (floats, 5, 6)]
+
+
+def _find_window(image: np.ndarray, crop: np.ndarray) -> tuple[int, int] | None:
+    height, width = crop.shape[:2]
+    for top in range(image.shape[0] - height + 1):
+        for left in range(image.shape[1] - width + 1):
+            if np.array_equal(image[top : top + height, left : left + width], crop):
+                return top, left
+    return None
+
+
+def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
+    """centre_crop(image, height, width) -> the central region, the odd extra cut at the bottom/right."""
+
+    def check_case(image: np.ndarray, height: int, width: int) -> str | None:
+        rows, cols = image.shape[:2]
+        what = f"your crop of a {rows} x {cols} image"
+        out = as_array(call_student(centre_crop, image.copy(), height, width), what)
+        want = (height, width, *image.shape[2:])
+        if out.shape != want:
+            if out.ndim < 2:
+                return shape_problem(out, want, what)
+            if out.shape[:2] == (width, height) and height != width:
+                return shape_problem(out, want, what)
+            if 0 in out.shape[:2]:
+                return (f"{what} is empty, shape {out.shape}: with nothing to cut on an axis, "
+                        "image[m:-m] is image[0:0]. Slice image[top : top + height] instead.")
+            got_rows, got_cols = out.shape[:2]
+            if got_rows == height + 1 or got_cols == width + 1:
+                return (f"{what} has shape {out.shape}, one too many rows or columns for a "
+                        f"{height} x {width} crop: when the margin is odd, image[m:-m] keeps an "
+                        "extra one. Slice image[top : top + height].")
+            return f"{what} has shape {out.shape}; asked for {want} (height {height}, width {width})."
+        if out.dtype != image.dtype:
+            return f"{what} changed the dtype from {image.dtype} to {out.dtype}: cropping only selects pixels."
+        top, left = (rows - height) // 2, (cols - width) // 2
+        if np.array_equal(out, image[top : top + height, left : left + width]):
+            return None
+        found = _find_window(image, out)
+        if found is None:
+            return f"{what} holds pixels that are not one {height} x {width} block of the image."
+        if found == (0, 0):
+            return f"{what} is the top-left corner; cut (h - height) // 2 rows at the top to centre it."
+        if found[0] in (top, top + 1) and found[1] in (left, left + 1):
+            return (f"{what} starts at row {found[0]}, column {found[1]}, one too far down or right: "
+                    f"with an odd margin the extra row goes at the bottom, so top = (h - height) // 2 "
+                    f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be one off.)")
+        return f"{what} starts at row {found[0]}, column {found[1]}; the centred crop starts at {top}, {left}."
+
+    def check_too_large() -> str | None:
+        image = np.zeros((5, 6), dtype=np.uint8)
+        if not callable(centre_crop):
+            raise StudentCodeFailed(f"expected a function, got {type(centre_crop).__name__}.")
+        try:
+            out = centre_crop(image, 6, 4)
+        except ValueError:
+            return None
+        except NotImplementedError:
+            raise StudentCodeFailed(
+                "not attempted yet: replace the `raise NotImplementedError(...)` line with your code.") from None
+        except Exception as exc:  # a crash is feedback, not a failure of the check
+            return (f"asked for a 6 x 4 crop of a 5 x 6 image, your code raised {type(exc).__name__}; "
+                    "raise ValueError, the exception for an argument with a bad value.")
+        shape = getattr(out, "shape", type(out).__name__)
+        return (f"asked for a 6 x 4 crop of a 5 x 6 image, your function returned {shape} without "
+                "complaint: NumPy slicing stops silently at the edge. Raise a ValueError when the "
+                "crop is larger than the image.")
 
     def diagnose() -> str | None:
-        out = as_array(call_student(mirror, photo.copy()), "your mirrored image")
-        problem = shape_problem(out, photo.shape, "your mirrored image")
-        if problem:
-            return problem
-        if np.array_equal(out, photo):
-            return "the image is unchanged: reverse the order of the columns."
-        if np.array_equal(out, photo[::-1]):
-            return "you flipped it upside down (rows); a mirror reverses the columns: image[:, ::-1]."
-        if np.array_equal(out, photo[:, :, ::-1]):
-            return "you reversed the colour channels (RGB -> BGR), not the columns."
-        if np.array_equal(out, photo[::-1, ::-1]):
-            return "you flipped both axes (a 180° rotation); reverse only the columns."
-        if not np.array_equal(out, photo[:, ::-1]):
-            return "the pixels are not the columns of the image in reverse order."
+        for image, height, width in _crop_cases():
+            problem = check_case(image, height, width)
+            if problem:
+                return problem
+        return check_too_large()
+
+    return run_check("1.2", diagnose, "centred, the odd row and column cut at the bottom and right.")
+
+
+# ---------------------------------------------------------------- 1.3 nearest-neighbour resize
+
+
+def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
+    # Odd source sizes: no output centre falls exactly on a border between two source
+    # pixels, so every correct way of computing the index agrees (Pillow's too).
+    rng = np.random.default_rng(13)
+    shrink = rng.integers(0, 256, size=(9, 13), dtype=np.uint8)
+    grow = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
+    mixed = rng.random((15, 5, 2)).astype(np.float32)
+    return [(shrink, 4, 5), (grow, 10, 15), (mixed, 6, 8)]
+
+
+def _sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+    if rows.min() < 0 or cols.min() < 0 or rows.max() >= image.shape[0] or cols.max() >= image.shape[1]:
         return None
+    return image[rows[:, None], cols]
 
-    return run_check("1.2", diagnose, "left and right swapped, nothing else changed.")
+
+# Index rules students use, as (source size, output size) -> source indices.
+_RULES: dict[str, Callable[[int, int], np.ndarray]] = {
+    "centre": lambda n, m: np.floor((np.arange(m) + 0.5) * n / m),
+    "corner": lambda n, m: np.floor(np.arange(m) * n / m),
+    "round": lambda n, m: np.round((np.arange(m) + 0.5) * n / m),
+    "corners": lambda n, m: np.round(np.linspace(0, n - 1, m)),
+    "corners_floor": lambda n, m: np.floor(np.linspace(0, n - 1, m)),
+}
+
+_RULE_HINTS = {
+    "corner": ("you copied the source pixel under each output pixel's top-left edge (i * h / height); "
+               "take the one under its centre, (i + 0.5) * h / height, or the image shifts by half a pixel."),
+    "round": ("you rounded the centre's position to the nearest whole number; the centre lies inside "
+              "the source pixel given by its whole-number part: use np.floor or int(), not round."),
+    "corners": ("the first and last output pixels copy the image's corner pixels (np.linspace(0, h - 1, "
+                "height)): that rule is called 'align corners'; use the pixel centres, (i + 0.5) * h / height."),
+}
+_RULE_HINTS["corners_floor"] = _RULE_HINTS["corners"]
 
 
-def exercise_1_3(normalise: Callable[[np.ndarray], Any]) -> CheckResult:
-    """normalise(images) -> float32 in [0, 1], dividing uint8 values by 255."""
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, 256, size=(4, 5, 5), dtype=np.uint8)
-    images[0] = np.clip(images[0], 40, 120)  # an image that does not span 0..255
-    expected = images.astype(np.float32) / 255.0
+def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
+    """resize_nearest(image, height, width) -> each output pixel copies the source pixel under its centre."""
+
+    def check_case(image: np.ndarray, height: int, width: int) -> str | None:
+        rows, cols = image.shape[:2]
+        what = f"resizing {rows} x {cols} to {height} x {width}"
+        try:
+            out = as_array(call_student(resize_nearest, image.copy(), height, width), f"your result of {what}")
+        except StudentCodeFailed as exc:
+            if "IndexError" in str(exc) or "out of bounds" in str(exc):
+                raise StudentCodeFailed(
+                    f"{what}: {exc} An index reached the image's size, one past the last pixel: "
+                    "the last output pixel's centre lies inside the last source pixel, so take the "
+                    "whole-number part (floor) of (i + 0.5) * h / height, never round up.") from None
+            raise
+        want = (height, width, *image.shape[2:])
+        if out.shape != want:
+            steps = image[:: max(rows // height, 1), :: max(cols // width, 1)].shape
+            if out.shape == steps and out.shape != want:
+                return (f"{what} gave shape {out.shape}: a step of h // height only fits when the "
+                        "sizes divide exactly. Compute one source index per output pixel instead.")
+            return shape_problem(out, want, f"your result of {what}")
+        if out.dtype != image.dtype:
+            return (f"{what} turned {image.dtype} into {out.dtype}: nearest neighbour copies pixels, "
+                    "so keep the dtype (index the image rather than filling np.zeros).")
+        sampled = {name: _sample(image, rule(rows, height), rule(cols, width)) for name, rule in _RULES.items()}
+        if np.array_equal(out, sampled["centre"]):
+            return None
+        for name, hint in _RULE_HINTS.items():
+            candidate = sampled[name]
+            if candidate is not None and np.array_equal(out, candidate):
+                return f"{what}: {hint}"
+        row_scale = np.floor((np.arange(width) + 0.5) * rows / height)  # columns scaled like rows
+        by_rows = _sample(image, _RULES["centre"](rows, height), row_scale)
+        if by_rows is not None and np.array_equal(out, by_rows):
+            return f"{what}: the columns use the rows' scale; scale columns by w / width."
+        wrong = np.any(out != sampled["centre"], axis=tuple(range(2, out.ndim))).mean()
+        return (f"{what}: {wrong:.0%} of the output pixels are not the source pixel under their "
+                "centre, (i + 0.5) * h / height for rows and (j + 0.5) * w / width for columns.")
 
     def diagnose() -> str | None:
-        out = as_array(call_student(normalise, images.copy()), "your normalised images")
-        problem = shape_problem(out, images.shape, "your normalised images")
-        if problem:
-            return problem
-        if np.issubdtype(out.dtype, np.integer):
-            return (f"dtype is {out.dtype}; convert to float32 before dividing, "
-                    "or the values are truncated to 0 and 1.")
-        if out.max() > 1.0 + 1e-6:
-            return f"your values go up to {out.max():.1f}: did you forget to divide by 255?"
-        per_image = [(im - im.min()) / (im.max() - im.min()) for im in images.astype(np.float64)]
-        if np.allclose(out, np.stack(per_image), atol=1e-4) and not np.allclose(out, expected, atol=1e-4):
-            return ("you stretched each image to its own min and max; divide by 255 so "
-                    "every image keeps the same scale.")
-        if not np.allclose(out, expected, atol=1e-4):
-            return "values differ from images / 255."
-        if out.dtype != np.float32:
-            return f"values are right but dtype is {out.dtype}; use float32, the type Keras models use."
+        for image, height, width in _resize_cases():
+            problem = check_case(image, height, width)
+            if problem:
+                return problem
         return None
 
-    return run_check("1.3", diagnose, "float32 values in [0, 1].")
+    return run_check("1.3", diagnose, "each new pixel is the source pixel under its centre, as Pillow's NEAREST.")
 
 
-def exercise_1_4(counts: Any, y_train: np.ndarray, num_classes: int = 10) -> CheckResult:
-    """counts -> number of training images per class, an integer array of length num_classes."""
-    y_train = np.asarray(y_train)
-    expected = np.bincount(y_train, minlength=num_classes)
+# ---------------------------------------------------------------- 1.4 standardise
+
+
+def _standardise_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(14)
+    # The training images never reach 255 and the test images are brighter, so statistics
+    # taken from the wrong set, or a division by the maximum, show.
+    train = rng.integers(10, 201, size=(40, 6, 6), dtype=np.uint8)
+    train[:20] //= 2  # some darker images: per-image statistics differ from the global ones
+    test = rng.integers(60, 256, size=(10, 6, 6), dtype=np.uint8)
+    return [(train, test), (train.astype(np.float64) / 255, test.astype(np.float64) / 255)]
+
+
+def _standardised(x: np.ndarray, mean: Any, std: Any) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (x.astype(np.float64) - mean) / std
+
+
+def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
+    """standardise(x_train, x_test) -> both as float32, (x - train mean) / train std, one mean and one std."""
+
+    def check_case(train: np.ndarray, test: np.ndarray) -> str | None:
+        kind = f"{train.dtype} images"
+        result = call_student(standardise, train.copy(), test.copy())
+        if isinstance(result, np.ndarray) or not isinstance(result, tuple | list) or len(result) != 2:
+            shown = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, tuple | list) else "")
+            return f"return two arrays, `return train_std, test_std`; got {shown}."
+        out_train = as_array(result[0], "the standardised training images")
+        out_test = as_array(result[1], "the standardised test images")
+        for name, out, source in (("training", out_train, train), ("test", out_test, test)):
+            problem = shape_problem(out, source.shape, f"the standardised {name} images")
+            if problem:
+                return problem
+        if not (np.issubdtype(out_train.dtype, np.number) and np.issubdtype(out_test.dtype, np.number)):
+            return f"the results hold {out_train.dtype} values; return float32 arrays."
+        a, b = out_train.astype(np.float64), out_test.astype(np.float64)
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return ("the results contain inf or NaN: a standard deviation of 0 somewhere? Use one "
+                    "mean and one standard deviation over all training pixels.")
+        data = train.astype(np.float64)
+        mean, std = data.mean(), data.std()
+        want_train, want_test = _standardised(train, mean, std), _standardised(test, mean, std)
+
+        def close(x: np.ndarray, y: np.ndarray) -> bool:
+            return bool(np.allclose(x, y, atol=2e-3))
+
+        if close(a, want_train) and not close(b, want_test):
+            if close(b, _standardised(test, test.mean(), test.std())):
+                return ("the test images were standardised with their own mean and standard deviation: "
+                        "use the training statistics for both sets. The test set stands for images that "
+                        "arrive later, which you cannot measure while training.")
+            return "the training images are right but the test images are not: apply the same mean and std to both."
+        both = np.concatenate([data.ravel(), test.astype(np.float64).ravel()])
+        if close(a, _standardised(train, both.mean(), both.std())):
+            return ("the statistics come from the training and test images together: compute them on "
+                    "the training images only, then apply them to both.")
+        axes = tuple(range(1, train.ndim))
+        per_image = _standardised(train, data.mean(axis=axes, keepdims=True), data.std(axis=axes, keepdims=True))
+        if close(a, per_image):
+            return ("each image was standardised on its own (its own mean and std): use one mean and "
+                    "one std over all training pixels, so the same pixel value means the same in every image.")
+        per_position = _standardised(train, data.mean(axis=0), data.std(axis=0))
+        if close(a, per_position):
+            return ("you computed a mean and std per pixel position (axis=0); the exercise asks for one "
+                    "mean and one standard deviation over all training pixels (axis=None).")
+        scale = 255.0 if np.issubdtype(train.dtype, np.integer) else 1.0
+        if close(a, data / scale) or close(a, data / data.max()):
+            return ("the values are only scaled, not standardised: subtract the training mean and "
+                    "divide by the training standard deviation.")
+        if close(a, data - mean) or close(a, (data - mean) / scale):
+            return f"the values are centred but their spread is {a.std():.2f}, not 1: divide by the training std."
+        if close(a, data / std):
+            return f"the values have spread 1 but their mean is {a.mean():.2f}, not 0: subtract the training mean."
+        if a.min() >= 0 and np.issubdtype(train.dtype, np.integer) and abs(a.mean()) > 0.5:
+            return ("values are far from mean 0: did the subtraction happen in uint8, where values "
+                    "below 0 wrap around to 255? Convert to float first.")
+        if not close(a, want_train):
+            return (f"the standardised training images have mean {a.mean():.2f} and std {a.std():.2f}; "
+                    "(x - mean) / std with the training statistics gives mean 0 and std 1.")
+        if out_train.dtype != np.float32 or out_test.dtype != np.float32:
+            return (f"the values are right but of type {out_train.dtype} and {out_test.dtype}: "
+                    f"return float32 (for {kind}), what Keras models use.")
+        return None
 
     def diagnose() -> str | None:
-        got = as_array(counts, "counts")
-        if got.ndim != 1 or got.shape[0] != num_classes:
-            return f"counts should hold one number per class: shape ({num_classes},), got {got.shape}."
-        if not np.issubdtype(got.dtype, np.integer):
-            if not np.allclose(got, np.round(got)):
-                raise StudentCodeFailed("counts should be whole numbers of images.")
-            got = got.astype(np.int64)
-        if got.sum() != len(y_train):
-            return (f"counts add up to {got.sum()}, but there are {len(y_train)} training labels: "
-                    "count y_train, every label once.")
-        if not np.array_equal(got, expected):
-            return "the total is right but some classes are off: count label k at position k."
+        for train, test in _standardise_cases():
+            problem = check_case(train, test)
+            if problem:
+                return problem
         return None
 
-    return run_check("1.4", diagnose, f"{num_classes} classes, {len(y_train)} images counted.")
+    return run_check("1.4", diagnose, "training statistics applied to both sets, float32, mean 0 and std 1 on training.")
