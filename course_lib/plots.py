@@ -230,6 +230,38 @@ def plot_reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: 
     fig.tight_layout()
 
 
+def plot_precision_recall(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    points: dict[str, tuple[float, float]] | None = None,
+    min_precision: float | None = None,
+    title: str | None = None,
+) -> None:
+    """Precision–recall curve of one class: each threshold on ``scores`` is one (recall, precision).
+
+    ``y_true`` marks the images of the class, ``scores`` is its probability. ``points`` maps a
+    label to a ``(recall, precision)`` pair drawn as a marker (the argmax rule, a chosen
+    threshold); ``min_precision`` draws a required precision as a dashed line. Both axes run
+    from 0 to 1; the title gives the average precision (the area under the curve).
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.plot(recall, precision, drawstyle="steps-post", color="tab:blue", label="every threshold")
+    if min_precision is not None:
+        ax.axhline(min_precision, color="tab:red", linestyle="--", linewidth=1,
+                   label=f"required precision {min_precision:g}")
+    for (label, (r, p)), marker in zip((points or {}).items(), itertools.cycle("os^D"), strict=False):
+        ax.plot([r], [p], marker=marker, markersize=8, linestyle="none", label=label)
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.legend(loc="lower left", fontsize=8, framealpha=0.95)
+    ax.set_title(title or f"Precision–recall curve (average precision {average_precision_score(y_true, scores):.3f})")
+    fig.tight_layout()
+
 def plot_grad_cam(
     images: Sequence[np.ndarray] | np.ndarray,
     heatmaps: Sequence[np.ndarray] | np.ndarray,
@@ -311,8 +343,15 @@ def plot_top_predictions(
     fig.tight_layout()
 
 
-def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = None) -> None:
-    """Bar chart of test accuracy per approach, each bar labelled with its value."""
+def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = None,
+                             ylabel: str = "test accuracy") -> None:
+    """Bar chart of accuracy per approach, from 0 to 1, each bar labelled with its value.
+
+    The axis starts at 0, so that bar heights compare as the numbers do; the value printed
+    on each bar keeps small differences readable.
+    """
+    from matplotlib.ticker import PercentFormatter
+
     if not accuracies:
         raise ValueError("plot_accuracy_comparison needs at least one accuracy")
     names, values = list(accuracies), [float(v) for v in accuracies.values()]
@@ -320,10 +359,11 @@ def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = N
     bars = ax.bar(range(len(names)), values, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
     ax.set_xticks(range(len(names)), [textwrap.fill(name, 16) for name in names], fontsize=9)
     ax.bar_label(bars, [f"{v:.1%}" for v in values], padding=3)
-    low = max(0.0, min(values) - 0.15)
-    ax.set_ylim(low, 1.0)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title or "Test accuracy")
+    ax.set_ylim(0.0, 1.08)  # room above a bar at 100% for its label
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or ylabel[:1].upper() + ylabel[1:])
     fig.tight_layout()
 
 

@@ -18,6 +18,7 @@ into exactly what that network saw in training.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -180,6 +181,33 @@ def decode_top_k(probabilities: np.ndarray, k: int = 5,
     probabilities = np.atleast_2d(probabilities)
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
     return [[(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probabilities, top, strict=True)]
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """A photo file (JPEG, PNG, ...) → uint8 RGB array ``(h, w, 3)``, at the file's own size.
+
+    Decoded as the course's web service decodes an upload (lesson 07): upright as the
+    camera's EXIF orientation says, transparency composited on white, grayscale and palette
+    files turned into three channels. Resizing is left to :meth:`Backbone.prepare`, so that
+    a file gets exactly the preparation an array gets.
+    """
+    from course_lib.serving.uploads import decode_image
+
+    path = Path(path)
+    return np.asarray(decode_image(path.read_bytes(), name=path.name).convert("RGB"))
+
+
+def classify_file(path: str | os.PathLike[str], backbone: Backbone, class_names: Sequence[str] | None = None,
+                  k: int = 5) -> list[tuple[int, str, float]]:
+    """The ``k`` most probable classes of the photo at ``path``: ``(index, name, probability)``, best first.
+
+    ``backbone`` must end in logits (``load_backbone(..., include_top=True)``, or a model of
+    the same kind); ``class_names`` defaults to ImageNet's. The photo is read with
+    :func:`read_image` and prepared with ``backbone.prepare``, as every array in lesson 06 is.
+    """
+    image = read_image(path)
+    logits = backbone.model.predict_on_batch(backbone.prepare(image[None]))
+    return decode_top_k(softmax(logits), k, class_names)[0]
 
 
 def unfreeze_from(model: keras.Model, first_layer: str) -> None:

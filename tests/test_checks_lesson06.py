@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from course_lib import checks
+from course_lib import checks, metrics, pretrained
 
 
 def _fails_with(result, phrase):
@@ -74,7 +75,86 @@ def test_6_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_2(answer), phrase)
 
 
-# --- 6.3 transfer model ----------------------------------------------------------------
+# --- 6.3 a photo from a file -----------------------------------------------------------
+
+
+def _read_pil(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _classify(read=_read_pil, softmax=True, batch=lambda image: image[None], scale_first=None, order=1, k_fix=None,
+              resize=None, pairs=False):
+    """A student's classify_file, right by default; each argument plants one mistake."""
+
+    def classify_file(path, backbone, class_names, k):
+        image = read(path)
+        if resize is not None:
+            image = np.asarray(Image.fromarray(image).resize((backbone.input_size,) * 2, resize))
+        if scale_first is not None:
+            image = scale_first(image)
+        logits = backbone.model.predict_on_batch(backbone.prepare(batch(image)))
+        values = pretrained.softmax(logits) if softmax else np.asarray(logits)
+        top = pretrained.decode_top_k(values, k_fix or k, class_names)[0][::order]
+        return [(name, p) for _, name, p in top] if pairs else top
+
+    return classify_file
+
+
+def _classify_with_tensorflow(path, backbone, class_names, k):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    x = backbone.prepare(image.numpy()[None])
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(backbone.model(x, training=False)))[0]
+    best = np.argsort(probabilities)[::-1][:k]
+    return [(int(i), class_names[i], float(probabilities[i])) for i in best]
+
+
+def _classify_with_keras_load_img(path, backbone, class_names, k):
+    pixels = keras.utils.img_to_array(keras.utils.load_img(path))  # float32, 0-255, RGB
+    logits = backbone.model.predict(backbone.prepare(pixels[None]), verbose=0)
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    order = np.argsort(-probabilities[0])[:k]
+    return tuple((i, class_names[i], probabilities[0, i]) for i in order)
+
+
+def test_6_3_accepts_pillow_tensorflow_and_keras_ways_of_reading_the_file():
+    assert checks.exercise_6_3(_classify()).passed
+    assert checks.exercise_6_3(_classify_with_tensorflow).passed
+    assert checks.exercise_6_3(_classify_with_keras_load_img).passed
+    assert checks.exercise_6_3(lambda path, backbone, names, k: pretrained.classify_file(path, backbone, names, k)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_classify(read=lambda path: np.asarray(Image.open(path))), "alpha channel (four channels, RGBA), your code raised"),
+        (_classify(softmax=False), "logits, not probabilities"),
+        (_classify(scale_first=lambda image: image / 255.0), "divided by 255 first"),
+        (_classify(scale_first=lambda image: (image.astype("float32") - 127) / 128), "scaled twice"),
+        (_classify(batch=lambda image: image), "batch axis"),
+        (_classify(resize=Image.Resampling.NEAREST), "resized by Pillow (nearest"),
+        (_classify(read=lambda path: _read_pil(path)[..., ::-1]), "BGR"),
+        (_classify(order=-1), "least probable first"),
+        (_classify(k_fix=5), "5 predictions for k=3"),
+        (_classify(pairs=True), "(index, name, probability)"),
+        (lambda path, backbone, names, k: pretrained.decode_top_k(
+            pretrained.softmax(backbone.model.predict_on_batch(backbone.prepare(_read_pil(path)[None]))), k, names),
+         "take the first, [0]"),
+        (lambda path, backbone, names, k: None, "forget to `return`"),
+    ],
+)
+def test_6_3_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_6_3(answer), phrase)
+
+
+def test_6_3_a_file_read_in_grayscale_only_is_named():
+    def gray_everywhere(path, backbone, class_names, k):
+        gray = np.asarray(Image.open(path).convert("L"))  # every file as grayscale
+        return _classify(read=lambda _: np.repeat(gray[..., None], 3, axis=-1))(path, backbone, class_names, k)
+
+    assert _fails_with(checks.exercise_6_3(gray_everywhere), "predictions differ")
+
+
+# --- 6.4 transfer model ----------------------------------------------------------------
 
 
 def _transfer(freeze=True, units=None, activation="softmax", use_backbone=True):
@@ -91,8 +171,8 @@ def _transfer(freeze=True, units=None, activation="softmax", use_backbone=True):
     return build
 
 
-def test_6_3_accepts_a_frozen_backbone_with_a_softmax_head():
-    assert checks.exercise_6_3(_transfer()).passed
+def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head():
+    assert checks.exercise_6_4(_transfer()).passed
 
 
 @pytest.mark.parametrize(
@@ -106,20 +186,20 @@ def test_6_3_accepts_a_frozen_backbone_with_a_softmax_head():
         (lambda backbone, n: None, "forget to `return`"),
     ],
 )
-def test_6_3_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_6_3(answer), phrase)
+def test_6_4_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_6_4(answer), phrase)
 
 
-def test_6_3_a_frozen_head_is_named():
+def test_6_4_a_frozen_head_is_named():
     def everything_frozen(backbone, num_classes):
         model = _transfer()(backbone, num_classes)
         model.trainable = False
         return model
 
-    assert _fails_with(checks.exercise_6_3(everything_frozen), "nothing is trainable")
+    assert _fails_with(checks.exercise_6_4(everything_frozen), "nothing is trainable")
 
 
-# --- 6.4 unfreezing --------------------------------------------------------------------
+# --- 6.5 unfreezing --------------------------------------------------------------------
 
 
 def _unfreeze(set_backbone=True, keep_bn_frozen=True, freeze_below=True, unfreeze_above=True):
@@ -139,8 +219,8 @@ def _unfreeze(set_backbone=True, keep_bn_frozen=True, freeze_below=True, unfreez
     return unfreeze_top
 
 
-def test_6_4_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen():
-    assert checks.exercise_6_4(_unfreeze()).passed
+def test_6_5_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen():
+    assert checks.exercise_6_5(_unfreeze()).passed
 
 
 @pytest.mark.parametrize(
@@ -153,13 +233,70 @@ def test_6_4_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen():
         (lambda b, first: None, "backbone.trainable is still False"),
     ],
 )
-def test_6_4_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_6_4(answer), phrase)
+def test_6_5_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_6_5(answer), phrase)
 
 
-def test_6_4_a_few_lower_layers_left_trainable_are_named():
+def test_6_5_a_few_lower_layers_left_trainable_are_named():
     def leaky(backbone, first_layer):
         _unfreeze()(backbone, first_layer)
         backbone.get_layer("block3_dw_conv").trainable = True
 
-    assert _fails_with(checks.exercise_6_4(leaky), "block3_dw_conv")
+    assert _fails_with(checks.exercise_6_5(leaky), "block3_dw_conv")
+
+
+# --- 6.6 keep the fine-tuned model? ----------------------------------------------------
+
+
+def _keep_with_binomtest(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+    from scipy.stats import binomtest
+
+    only_features = int(np.sum((pred_features == y_val) & (pred_fine_tuned != y_val)))
+    only_fine_tuned = int(np.sum((pred_fine_tuned == y_val) & (pred_features != y_val)))
+    if only_fine_tuned <= only_features:
+        return False
+    return binomtest(only_fine_tuned, only_features + only_fine_tuned).pvalue < alpha
+
+
+def _keep_on_accuracy_and_p(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+    comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)
+    return comparison.accuracy_b > comparison.accuracy_a and comparison.p_value < alpha
+
+
+def _keep_with_math_comb(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+    from math import comb
+
+    right_f, right_t = pred_features == y_val, pred_fine_tuned == y_val
+    b, c = int((right_t & ~right_f).sum()), int((right_f & ~right_t).sum())
+    n = b + c
+    tail = sum(comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return bool(b > c and min(1.0, 2 * tail) < alpha)
+
+
+def test_6_6_accepts_mcnemar_written_three_ways():
+    assert checks.exercise_6_6(_keep_with_binomtest).passed
+    assert checks.exercise_6_6(_keep_on_accuracy_and_p).passed
+    assert checks.exercise_6_6(_keep_with_math_comb).passed
+
+
+def _accuracy(y, pred):
+    return np.mean(pred == y)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda y, f, t, alpha=0.05: _accuracy(y, t) > _accuracy(y, f), "often luck"),
+        (lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value < alpha, "check the direction"),
+        (lambda y, f, t, alpha=0.05: False, "that is evidence, keep it"),
+        (lambda y, f, t, alpha=0.05: bool(metrics.compare_classifiers(y, f, t).p_value > alpha),
+         "a small p is the evidence"),
+        (lambda y, f, t, alpha=0.05: _keep_on_accuracy_and_p(y, f, t), "not a fixed 0.05"),
+        (lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value, "return the decision"),
+        (lambda y, f, t, alpha=0.05: "fine-tuned", "return the decision"),
+        (lambda y, f, t, alpha=0.05: None, "forget to `return`"),
+        (lambda y, f, t: True, "TypeError"),
+    ],
+)
+def test_6_6_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_6_6(answer), phrase)

@@ -30,5 +30,16 @@ def test_plot_accuracy_comparison_labels_every_bar():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["scratch", "features", "fine-tuned"]
     assert [round(p.get_height(), 2) for p in ax.patches] == [0.79, 0.84, 0.86]
     assert [t.get_text() for t in ax.texts] == ["79.0%", "84.0%", "86.0%"]
+    assert ax.get_ylabel() == "test accuracy"
     with pytest.raises(ValueError):
         plots.plot_accuracy_comparison({})
+
+
+def test_plot_accuracy_comparison_axis_starts_at_zero_whatever_the_values():
+    # close accuracies must not be magnified into a large visual gap
+    plots.plot_accuracy_comparison({"a": 0.842, "b": 0.846}, ylabel="validation accuracy")
+    ax = plt.gcf().axes[0]
+    low, high = ax.get_ylim()
+    assert low == 0.0 and high >= 1.0
+    assert ax.get_ylabel() == "validation accuracy" and ax.get_title() == "Validation accuracy"
+    assert [t.get_text() for t in ax.get_yticklabels()][:1] == ["0%"]

@@ -244,3 +244,61 @@ def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
     assert not any(layer.trainable for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
     with pytest.raises(ValueError, match="no layer 'block99'"):
         pretrained.unfreeze_from(model, "block99")
+
+
+# --- a photo from a file ---------------------------------------------------------------
+
+
+def _texture(height, width, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_read_image_gives_uint8_rgb_at_the_files_own_size_for_any_colour_mode(tmp_path):
+    rgb = _texture(30, 40)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "gray.png")
+    Image.fromarray(np.dstack([rgb, np.full((30, 40), 255, np.uint8)])).save(tmp_path / "opaque.png")
+    for name in ("rgb.png", "opaque.png"):
+        image = pretrained.read_image(tmp_path / name)
+        assert image.dtype == np.uint8 and image.shape == (30, 40, 3)
+        np.testing.assert_array_equal(image, rgb)
+    gray = pretrained.read_image(str(tmp_path / "gray.png"))  # a str path works too
+    np.testing.assert_array_equal(gray, np.repeat(rgb[..., :1], 3, axis=-1))
+
+
+def test_read_image_puts_transparent_pixels_on_white_and_turns_phone_photos_upright(tmp_path):
+    clear = np.zeros((4, 6, 4), np.uint8)  # black, fully transparent
+    Image.fromarray(clear).save(tmp_path / "clear.png")
+    assert (pretrained.read_image(tmp_path / "clear.png") == 255).all()
+    # a phone stores a portrait photo as landscape pixels plus an EXIF "rotate" tag
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    Image.fromarray(_texture(20, 32)).save(tmp_path / "portrait.jpg", exif=exif)
+    assert pretrained.read_image(tmp_path / "portrait.jpg").shape == (32, 20, 3)
+
+
+def test_classify_file_agrees_with_preparing_the_decoded_array(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(3)
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model.set_weights([rng.normal(0, 0.1, (768, 5)), np.zeros(5)])
+    backbone = pretrained.Backbone("tiny", model, 16, efficientnet_lite.scale, (-127 / 128, 1.0))
+    photo = _texture(40, 50, seed=4)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    names = ["a", "b", "c", "d", "e"]
+    top = pretrained.classify_file(tmp_path / "photo.png", backbone, names, k=3)
+    expected = pretrained.decode_top_k(
+        pretrained.softmax(model.predict_on_batch(backbone.prepare(photo[None]))), 3, names)[0]
+    assert [(i, n) for i, n, _ in top] == [(i, n) for i, n, _ in expected]
+    np.testing.assert_allclose([p for *_, p in top], [p for *_, p in expected], atol=1e-6)
+    assert top[0][2] >= top[1][2] >= top[2][2]
+
+
+def test_classify_file_recognises_a_photo_saved_as_jpeg(classifier, tmp_path):
+    import skimage.data
+
+    motorcycle = skimage.data.stereo_motorcycle()[0]
+    Image.fromarray(motorcycle).save(tmp_path / "motorcycle.jpg", quality=90)
+    top = pretrained.classify_file(tmp_path / "motorcycle.jpg", classifier, k=3)
+    assert {name for _, name, _ in top[:2]} == {"moped", "motor scooter"}

@@ -106,11 +106,182 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
     return run_check("6.2", diagnose, "224x224 RGB, scaled the way the backbone was trained.")
 
 
+# --- 6.3: a photo from a file ------------------------------------------------------------
+
+_TINY_CLASSES = ["ant", "bee", "cat", "dog", "eel", "fox"]
+_TINY_SIZE = 32
+_FILE_KINDS = {"colour": "colour PNG", "grayscale": "grayscale PNG (one channel)",
+               "alpha": "PNG with an alpha channel (four channels, RGBA)"}
+
+
+def _tiny_classifier() -> Any:
+    """A small stand-in for the ImageNet classifier: same ``Backbone`` interface, six classes.
+
+    Its logits depend on every input pixel, so a different resize or scaling changes them.
+    """
+    import keras
+
+    from course_lib import efficientnet_lite, pretrained
+
+    rng = np.random.default_rng(63)
+    model = keras.Sequential([keras.Input((_TINY_SIZE, _TINY_SIZE, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(len(_TINY_CLASSES))], name="tiny_classifier")
+    model.set_weights([rng.normal(0, 0.05, (_TINY_SIZE * _TINY_SIZE * 3, len(_TINY_CLASSES))).astype("float32"),
+                       rng.normal(0, 0.5, len(_TINY_CLASSES)).astype("float32")])
+    return pretrained.Backbone("tiny", model, _TINY_SIZE, efficientnet_lite.scale, (-127 / 128, 1.0))
+
+
+def _photo_files(folder: Any) -> dict[str, str]:
+    """Three files as a user has them: colour PNG, grayscale PNG, PNG with an alpha channel.
+
+    All larger than the model's input and not square, so that they must be resized; the alpha
+    channel is opaque, so that dropping it and compositing it agree.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(630)
+    yy, xx = np.mgrid[0:45, 0:60]
+    smooth = np.stack([yy * 5, xx * 4, 250 - yy * 2 - xx * 2], axis=-1)
+    colour = np.clip(smooth + rng.normal(0, 40, (45, 60, 3)), 0, 255).astype(np.uint8)
+    files = {"colour": f"{folder}/photo.png", "grayscale": f"{folder}/gray.png", "alpha": f"{folder}/logo.png"}
+    Image.fromarray(colour).save(files["colour"])
+    Image.fromarray(np.clip(yy * 4 + xx * 2 + rng.normal(0, 30, yy.shape), 0, 255).astype(np.uint8)[:, 5:55]).save(
+        files["grayscale"])
+    opaque = np.full((45, 60, 1), 255, np.uint8)
+    Image.fromarray(np.concatenate([colour[::-1], opaque], axis=-1)).save(files["alpha"])
+    return files
+
+
+def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
+    """The student's return value as ``(index, name, probability)`` triples, or a message saying what it was."""
+    if value is None:
+        raise StudentCodeFailed("your function returned None: did you forget to `return` the predictions?")
+    if isinstance(value, dict):
+        raise StudentCodeFailed("you returned a dict; return a list of (index, name, probability) tuples, "
+                                "most probable first.")
+    if hasattr(value, "numpy") or isinstance(value, np.ndarray):
+        array = as_array(value)
+        raise StudentCodeFailed(f"you returned an array of shape {array.shape}; return a list of k "
+                                "(index, name, probability) tuples, e.g. pretrained.decode_top_k(...)[0].")
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise StudentCodeFailed(f"you returned a {type(value).__name__}; return a list of (index, name, "
+                                "probability) tuples.")
+    if len(value) == 1 and isinstance(value[0], list | tuple) and value[0] and isinstance(value[0][0], list | tuple):
+        raise StudentCodeFailed("you returned a list holding one list: decode_top_k gives one list per image "
+                                "in the batch; take the first, [0].")
+    if len(value) != k:
+        raise StudentCodeFailed(f"you returned {len(value)} predictions for k={k}: return the k most probable.")
+    triples = []
+    for item in value:
+        if isinstance(item, str):
+            raise StudentCodeFailed("you returned class names only; return (index, name, probability) tuples.")
+        if not isinstance(item, list | tuple) or len(item) != 3:
+            raise StudentCodeFailed(f"each prediction should be (index, name, probability); one is {item!r}.")
+        index, name, probability = item
+        if not isinstance(name, str):
+            raise StudentCodeFailed(f"the second item of each prediction should be the class name; got {name!r}.")
+        try:
+            triples.append((int(index), name, float(probability)))
+        except (TypeError, ValueError):
+            raise StudentCodeFailed(f"each prediction should be (index, name, probability); one is {item!r}.") from None
+    return triples
+
+
+def _same_predictions(got: list[tuple[int, str, float]], expected: list[tuple[int, str, float]]) -> bool:
+    return ([i for i, _, _ in got] == [i for i, _, _ in expected]
+            and np.allclose([p for *_, p in got], [p for *_, p in expected], atol=1e-3))
+
+
+def _top_k_of(backbone: Any, x: np.ndarray, k: int, probabilities: bool = True) -> list[tuple[int, str, float]]:
+    from course_lib import pretrained
+
+    logits = np.asarray(backbone.model.predict_on_batch(x))[:1]
+    values = pretrained.softmax(logits) if probabilities else logits
+    return pretrained.decode_top_k(values, k, _TINY_CLASSES)[0]
+
+
+def _diagnose_colour_file(got: list[tuple[int, str, float]], path: str, backbone: Any, k: int) -> str:
+    """Name the mistake behind wrong predictions for the colour file."""
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    small = {method: np.asarray(Image.fromarray(image).resize((_TINY_SIZE, _TINY_SIZE), resample))
+             for method, resample in [("nearest", Image.Resampling.NEAREST), ("bilinear", Image.Resampling.BILINEAR)]}
+    variants: list[tuple[str, Callable[[], list[tuple[int, str, float]]]]] = [
+        ("these are logits, not probabilities: apply softmax (pretrained.softmax) before taking the top k.",
+         lambda: _top_k_of(backbone, backbone.prepare(image[None]), k, probabilities=False)),
+        ("backbone.prepare takes 0-255 pixels and scales them itself; you divided by 255 first.",
+         lambda: _top_k_of(backbone, backbone.prepare(image[None] / 255.0), k)),
+        ("the pixels were scaled twice: backbone.prepare already applies the backbone's scaling.",
+         lambda: _top_k_of(backbone, backbone.prepare(((image.astype("float32") - 127) / 128)[None]), k)),
+        ("the colour channels are reversed (BGR, as OpenCV reads files); the model takes RGB.",
+         lambda: _top_k_of(backbone, backbone.prepare(image[None, ..., ::-1]), k)),
+        ("without a batch axis, prepare took the image's rows for a batch of grayscale images: "
+         "pass image[None], a batch of one.",
+         lambda: _top_k_of(backbone, backbone.prepare(image), k)),
+    ] + [
+        (f"the image was resized by Pillow ({method}, e.g. load_img's target_size) before backbone.prepare; "
+         "pass it at its own size and let prepare resize it, with TensorFlow in float, as everywhere in "
+         "the lesson.", lambda small=small[method]: _top_k_of(backbone, backbone.prepare(small[None]), k))
+        for method in small
+    ]
+    for message, compute in variants:
+        try:
+            if _same_predictions(got, compute()):
+                return message
+        except Exception:  # noqa: S112 - a variant that cannot even run is not what the student did
+            continue
+    return ("the predictions differ from reading the file, backbone.prepare(image[None]), the model, "
+            "softmax and the top k.")
+
+
+def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> CheckResult:
+    """classify_file(path, backbone, class_names, k) -> the k best (index, name, probability) of a photo file."""
+    import tempfile
+
+    from course_lib import pretrained
+
+    k = 3
+
+    def diagnose() -> str | None:
+        backbone = _tiny_classifier()
+        with tempfile.TemporaryDirectory() as folder:
+            files = _photo_files(folder)
+            for kind, path in files.items():
+                expected = pretrained.classify_file(path, backbone, _TINY_CLASSES, k)
+                try:
+                    got = _as_predictions(call_student(classify_file, path, backbone, list(_TINY_CLASSES), k), k)
+                except StudentCodeFailed as failure:
+                    if kind == "colour" or "raised" not in str(failure):
+                        raise
+                    reason = str(failure).splitlines()[0][:160].rstrip(".:")
+                    return (f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. Convert every file "
+                            "to RGB when you read it (Image.open(path).convert('RGB'), or "
+                            "tf.io.decode_image(..., channels=3)).")
+                if any(class_name != _TINY_CLASSES[index] if 0 <= index < len(_TINY_CLASSES) else True
+                       for index, class_name, _ in got):
+                    return "an index and its name do not match: the name of class i is class_names[i]."
+                probabilities = [p for *_, p in got]
+                if min(probabilities) < 0 or max(probabilities) > 1:
+                    return "these are logits, not probabilities: apply softmax (pretrained.softmax) before the top k."
+                if _same_predictions(got[::-1], expected):
+                    return "the right classes, but least probable first: put the most probable first."
+                if not _same_predictions(got, expected):
+                    if kind != "colour":
+                        return (f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert every file "
+                                "to RGB when you read it, and keep its pixels as they are.")
+                    return _diagnose_colour_file(got, path, backbone, k)
+        return None
+
+    return run_check("6.3", diagnose, "colour, grayscale and RGBA files read, prepared and classified "
+                     "as the model expects.")
+
+
 def _trainable_count(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def exercise_6_3(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
+def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
 
@@ -143,11 +314,11 @@ def exercise_6_3(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
             return "the outputs are not probabilities: give the last Dense layer activation='softmax'."
         return None
 
-    return run_check("6.3", diagnose, f"a frozen backbone under a new {num_classes}-class head "
+    return run_check("6.4", diagnose, f"a frozen backbone under a new {num_classes}-class head "
                      f"({head_params:,} trainable weights).")
 
 
-def exercise_6_4(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
+def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
     """unfreeze_top(backbone, first_layer) makes layers from first_layer on trainable, BatchNorm excepted."""
     import keras
 
@@ -184,4 +355,67 @@ def exercise_6_4(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
             return f"{frozen[0]} (from {first} on) is still frozen: unfreeze every non-BatchNorm layer."
         return None
 
-    return run_check("6.4", diagnose, f"the layers from {first} on learn, BatchNorm and everything below stay frozen.")
+    return run_check("6.5", diagnose, f"the layers from {first} on learn, BatchNorm and everything below stay frozen.")
+
+
+# --- 6.6: keep the fine-tuned model? -------------------------------------------------------
+
+
+def _paired_predictions(only_a: int, only_b: int, n: int = 200, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Labels and two classifiers' predictions that disagree exactly as asked (10 classes)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    kind = np.array(["a"] * only_a + ["b"] * only_b + ["both"] * (n - only_a - only_b - 20) + ["neither"] * 20)
+    rng.shuffle(kind)
+    wrong = (y + 1) % 10
+    pred_a = np.where((kind == "a") | (kind == "both"), y, wrong)
+    pred_b = np.where((kind == "b") | (kind == "both"), y, np.where(kind == "neither", (y + 2) % 10, wrong))
+    return y, pred_a, pred_b
+
+
+def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
+    """keep_fine_tuned(y_val, pred_features, pred_fine_tuned, alpha=0.05) -> bool."""
+    from course_lib import metrics
+
+    # (only feature extraction right, only fine-tuned right, alpha or None for the default, the right answer)
+    cases = {
+        "ahead by luck": (4, 9, None, False),
+        "clearly better": (3, 20, None, True),
+        "clearly worse": (20, 3, None, False),
+        "strict alpha": (5, 17, 0.01, False),
+    }
+
+    def diagnose() -> str | None:
+        answers, p_values = {}, {}
+        for seed, (name, (only_fe, only_ft, alpha, _)) in enumerate(cases.items()):
+            y, pred_fe, pred_ft = _paired_predictions(only_fe, only_ft, seed=seed)
+            p_values[name] = metrics.compare_classifiers(y, pred_fe, pred_ft).p_value
+            args = (y, pred_fe, pred_ft) if alpha is None else (y, pred_fe, pred_ft, alpha)
+            answer = call_student(keep_fine_tuned, *args)
+            if answer is None:
+                return "your function returned None: did you forget to `return` the decision?"
+            if not isinstance(answer, bool | np.bool_):
+                return (f"you returned a {type(answer).__name__} ({answer!r:.60}); return the decision, "
+                        "True (keep the fine-tuned model) or False (keep feature extraction).")
+            answers[name] = bool(answer)
+        luck, better, worse = (cases[name][:2] for name in ("ahead by luck", "clearly better", "clearly worse"))
+        if answers["ahead by luck"] and not answers["clearly better"]:
+            return (f"you keep fine-tuning when p is large ({p_values['ahead by luck']:.2f}) and drop it when p is "
+                    f"small ({p_values['clearly better']:.4f}): a small p is the evidence that it is better.")
+        if not answers["clearly better"]:
+            return (f"fine-tuning is right on {better[1]} validation images that feature extraction gets wrong, "
+                    f"against {better[0]} the other way (McNemar p = {p_values['clearly better']:.4f}): "
+                    "that is evidence, keep it.")
+        if answers["ahead by luck"]:
+            return (f"fine-tuning is right on {luck[1]} images that feature extraction gets wrong and wrong on "
+                    f"{luck[0]} it gets right: McNemar p = {p_values['ahead by luck']:.2f}, a difference that "
+                    "size is often luck. Keep it only when p < alpha.")
+        if answers["clearly worse"]:
+            return (f"here feature extraction is the better one ({worse[0]} against {worse[1]} images, "
+                    f"p = {p_values['clearly worse']:.4f}): a small p alone is not enough, check the direction.")
+        if answers["strict alpha"]:
+            return (f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not enough: "
+                    "compare p with the alpha argument, not a fixed 0.05.")
+        return None
+
+    return run_check("6.6", diagnose, "fine-tuning kept only when it is better beyond luck.")
