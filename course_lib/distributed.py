@@ -158,7 +158,12 @@ def training_dataset(
 def make_train_step(
     strategy: tf.distribute.Strategy, model: keras.Model, optimizer: keras.Optimizer, global_batch_size: int
 ) -> Callable:
-    """One synchronous training step on every replica; returns the loss of the global batch."""
+    """One synchronous training step on every replica; returns the loss of the global batch.
+
+    Taught in lesson 08, where students write it (exercise 8.1) because Keras 3's ``fit`` does not
+    run under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585). This copy is the one
+    :func:`train` and the workers of :mod:`course_lib.distributed_worker` run.
+    """
     import keras
     import tensorflow as tf
 

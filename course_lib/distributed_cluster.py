@@ -223,16 +223,35 @@ class ResumeReport:
     workers_agree: bool  # the restarted workers ended with bit-identical weights
     losses_before_crash: dict[int, float]
     runs: list[TrainingRun]  # the restarted workers' runs
+    kill_after_step: int | None = None  # the step whose report the killer waited for
+    kill_sent_at: float | None = None  # time.time() when the kill was sent
+    step_finished_at: dict[int, float] = field(default_factory=dict)  # chief's step -> time.time() it finished
 
     @property
     def steps_redone(self) -> int:
         """Steps finished before the crash but after the last checkpoint, so trained twice."""
         return self.steps_before_crash - self.resumed_from
 
+    def kill_timeline(self, before: int = 2) -> list[tuple[str, float]]:
+        """The chief's last steps and the kill, in milliseconds from the moment the kill was sent.
+
+        ``[("step 25 finished", -95.2), ("step 26 finished", -41.0), ("kill sent", 0.0),
+        ("step 27 finished", 12.3)]``: a step finished after the kill was sent is one the killed
+        worker had already done its share of. Empty if the times were not recorded.
+        """
+        if self.kill_sent_at is None or not self.step_finished_at:
+            return []
+        first = (self.kill_after_step or self.steps_before_crash) - before
+        events = [(f"step {step} finished", (at - self.kill_sent_at) * 1000)
+                  for step, at in sorted(self.step_finished_at.items()) if step >= first]
+        events.append(("kill sent", 0.0))
+        return sorted(events, key=lambda event: event[1])
+
     def __str__(self) -> str:
         redone = f"{self.steps_redone} step{'' if self.steps_redone == 1 else 's'} redone"
+        asked = "" if self.kill_after_step is None else f"worker killed once step {self.kill_after_step} was done; "
         return (
-            f"crashed after step {self.steps_before_crash}, resumed from checkpoint step "
+            f"{asked}crashed after step {self.steps_before_crash}, resumed from checkpoint step "
             f"{self.resumed_from} ({redone}), finished at step {self.final_step}; "
             f"workers agree: {self.workers_agree}"
         )
@@ -251,6 +270,11 @@ def crash_and_resume(
     ``crash_after_step`` defaults to the first checkpoint, ``plan.checkpoint_every``.
     The first cluster writes to ``out_dir/before-crash``, the second to
     ``out_dir/after-restart``; both share ``out_dir/checkpoints``.
+
+    The kill is asynchronous: this process sees the chief's report of ``crash_after_step`` at
+    its next look at the progress file, and meanwhile the workers carry on, so the crash can
+    come a step or more later. ``steps_before_crash`` is what the chief really finished, and
+    :meth:`ResumeReport.kill_timeline` lines its steps up with the kill.
     """
     plan = plan or TrainingPlan()
     crash_after_step = crash_after_step or plan.checkpoint_every
@@ -263,14 +287,17 @@ def crash_and_resume(
         raise ValueError(f"{checkpoint_dir} already holds checkpoints; give crash_and_resume a new out_dir")
     with start_workers(n, out_dir / "before-crash", plan, checkpoint_dir) as cluster:
         _wait_for_step(cluster, crash_after_step, plan.steps, timeout)
+        kill_sent_at = time.time()
         cluster.kill(kill_worker)
     # Leaving the block stopped the survivors too: they wait for the dead worker in a collective op.
-    losses_before_crash = {entry["step"]: entry["loss"] for entry in cluster.progress()}
+    progress = cluster.progress()
+    losses_before_crash = {entry["step"]: entry["loss"] for entry in progress}
+    finished_at = {entry["step"]: entry["time"] for entry in progress if "time" in entry}
     with start_workers(n, out_dir / "after-restart", plan, checkpoint_dir) as cluster:
         runs = cluster.wait(timeout)
     digests = {run.digest for run in runs}
     return ResumeReport(max(losses_before_crash), runs[0].start_step, runs[0].final_step,
-                        len(digests) == 1, losses_before_crash, runs)
+                        len(digests) == 1, losses_before_crash, runs, crash_after_step, kill_sent_at, finished_at)
 
 
 def _wait_for_step(cluster: WorkerCluster, step: int, last_step: int, timeout: float) -> None:

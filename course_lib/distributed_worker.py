@@ -4,8 +4,8 @@ It reads its place in the cluster from the ``TF_CONFIG`` environment variable
 (see :func:`course_lib.distributed_cluster.tf_config`), trains with
 ``MultiWorkerMirroredStrategy`` and :func:`course_lib.distributed.train`, and
 writes ``worker-<i>.json`` and ``worker-<i>.npz`` into ``OUT_DIR``. The chief
-(worker 0) also appends one line per step to ``progress.jsonl``, so that the
-process that started the cluster can follow it.
+(worker 0) also appends one line per step to ``progress.jsonl`` (step, loss and
+the time it finished), so that the process that started the cluster can follow it.
 
 A worker never outlives its time limit, nor the process that started it:
 a worker whose partner died waits in a collective operation for ever otherwise.
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     progress = open(args.out_dir / "progress.jsonl", "w") if index == 0 else None  # noqa: SIM115
 
     def report(step: int, loss: float) -> None:
-        if progress is not None:
-            progress.write(json.dumps({"step": step, "loss": loss}) + "\n")
+        if progress is not None:  # the time lets the starter line the steps up with what it did (a kill)
+            progress.write(json.dumps({"step": step, "loss": loss, "time": time.time()}) + "\n")
             progress.flush()
 
     try:

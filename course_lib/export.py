@@ -11,12 +11,18 @@ per version, each a SavedModel, and serves the highest number::
 ``model.export()``; :func:`describe_signature` shows what a client must send;
 :func:`load_serving_function` reloads the export with plain TensorFlow, as the
 server would, to prove it predicts exactly what the Keras model did.
+:func:`checkpoint_groups` and :func:`keras_file_contents` say what the bytes of a
+SavedModel and of a ``.keras`` file are.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import shlex
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,11 +133,93 @@ def rest_url(model_name: str, host: str = "localhost", port: int = REST_PORT,
     return f"http://{host}:{port}{path}:predict"
 
 
-def docker_command(base_dir: str | Path, model_name: str, port: int = REST_PORT) -> str:
-    """The ``docker run`` line that serves ``base_dir`` with the official ``tensorflow/serving`` image."""
-    source = Path(base_dir).resolve()
+def docker_command(base_dir: str | Path, model_name: str, port: int = REST_PORT,
+                   run_from: str | Path | None = None) -> str:
+    """The ``docker run`` line that serves ``base_dir`` with the official ``tensorflow/serving`` image.
+
+    Docker wants an absolute folder to mount. With ``run_from`` (the folder the command is meant
+    to be typed in) the line names it as ``"$(pwd)"/<path from there>``, which the shell makes
+    absolute on whichever machine runs it; without, it is ``base_dir``'s absolute path here.
+    """
+    base = Path(base_dir).resolve()
+    if run_from is None:
+        source = shlex.quote(str(base))
+    else:
+        relative = Path(os.path.relpath(base, Path(run_from).resolve())).as_posix()
+        source = '"$(pwd)"/' + shlex.quote(relative)
     return " ".join([
         "docker run --rm", f"-p {int(port)}:8501",
-        shlex.quote(f"--mount=type=bind,source={source},target=/models/{model_name}"),
+        f"--mount=type=bind,source={source},target=/models/{shlex.quote(model_name)}",
         f"-e MODEL_NAME={shlex.quote(model_name)}", "tensorflow/serving",
     ])
+
+
+def checkpoint_groups(export_dir: str | Path) -> dict[str, dict[str, int]]:
+    """What a SavedModel's ``variables/`` checkpoint holds, grouped by the first part of each tensor's key.
+
+    ``{"variables": {"tensors": 21, "values": 242222, "bytes": 968888}, "_all_variables": {...}}``:
+    the count of tensors, of numbers and of their bytes, per group (the checkpoint's own
+    object graph aside). Keras 3's export saves the model's Keras variables under ``variables``
+    and the TensorFlow variables its serving function reads under ``_all_variables``.
+    """
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(Path(export_dir) / "variables" / "variables"))
+    dtypes = reader.get_variable_to_dtype_map()
+    groups: dict[str, dict[str, int]] = {}
+    for key, shape in sorted(reader.get_variable_to_shape_map().items()):
+        if key == "_CHECKPOINTABLE_OBJECT_GRAPH":
+            continue
+        group = groups.setdefault(key.split("/", 1)[0], {"tensors": 0, "values": 0, "bytes": 0})
+        values = int(np.prod(shape, dtype=np.int64))
+        group["tensors"] += 1
+        group["values"] += values
+        group["bytes"] += values * dtypes[key].size
+    return groups
+
+
+def tensors_found_in(export_dir: str | Path, group: str, other: str) -> tuple[int, int]:
+    """How many of ``group``'s tensors also stand in ``other``, bit for bit, and how many ``group`` has."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(Path(export_dir) / "variables" / "variables"))
+    keys = reader.get_variable_to_shape_map()
+
+    def digests(prefix: str) -> list[str]:
+        found = []
+        for key in sorted(keys):
+            if key.split("/", 1)[0] == prefix:
+                array = np.ascontiguousarray(reader.get_tensor(key))
+                found.append(hashlib.sha256(str(array.shape).encode() + array.tobytes()).hexdigest())
+        return found
+
+    found, pool = digests(group), digests(other)
+    return sum(1 for digest in found if digest in pool), len(found)
+
+
+def keras_file_contents(path: str | Path) -> dict[str, dict[str, int]]:
+    """What a ``.keras`` file holds: each member of the zip archive, and the weights file split by its groups.
+
+    ``{"config.json": {"bytes": ...}, "model.weights.h5": {"bytes": ...},
+    "model.weights.h5: layers": {"tensors": 19, "bytes": ...}, "model.weights.h5: optimizer": {...}}``;
+    the groups count the bytes of their arrays (HDF5's own bookkeeping aside). The optimizer
+    group is there when the model was saved with its optimizer, as ``model.save`` does by default.
+    """
+    import h5py
+
+    contents: dict[str, dict[str, int]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            contents[member.filename] = {"bytes": member.file_size}
+        weights = archive.read("model.weights.h5") if "model.weights.h5" in archive.namelist() else None
+    if weights is not None:
+        with h5py.File(io.BytesIO(weights), "r") as h5:
+            def count(name: str, item: object) -> None:
+                if isinstance(item, h5py.Dataset):
+                    group = contents.setdefault(f"model.weights.h5: {name.split('/', 1)[0]}",
+                                                {"tensors": 0, "bytes": 0})
+                    group["tensors"] += 1
+                    group["bytes"] += int(item.nbytes)
+
+            h5.visititems(count)
+    return contents

@@ -1,14 +1,21 @@
-"""Lesson 08 checks accept the right answer and name each common mistake."""
+"""Lesson 08 checks accept right answers written in several ways and name each common mistake."""
 
 import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course_lib import checks
 
+TESTS = Path(__file__).resolve().parent
+
 RNG = np.random.default_rng(8)
-IMAGES = RNG.random((3, 28, 28, 1), dtype=np.float32)
 X_TRAIN = RNG.random((600, 28, 28, 1), dtype=np.float32)
 X_TEST = RNG.random((50, 28, 28, 1), dtype=np.float32)
 
@@ -19,14 +26,76 @@ def _fails_with(result, phrase):
     return True
 
 
-# ---------------------------------------------------------------- 8.1 TF_CONFIG
+# ---------------------------------------------------------------- 8.1 the distributed train step
+# The check needs two replicas, and TensorFlow fixes its devices when it starts: every answer
+# is checked in one fresh process with the CPU split in two (tests/lesson08_support.py).
+
+@pytest.fixture(scope="module")
+def train_step_checks() -> dict:
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(TESTS)!r})
+        import lesson08_support
+        print("RESULTS", json.dumps(lesson08_support.check_train_steps(list(lesson08_support.STEP_ANSWERS))))
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         cwd=TESTS.parent, env=env)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, out.stderr[-3000:]
+    return json.loads(lines[-1].removeprefix("RESULTS "))
+
+
+@pytest.mark.timeout(630)
+@pytest.mark.parametrize("answer", ["step_solution", "step_right_sum_over_global_batch_eager",
+                                    "step_right_keras_default_reduction"])
+def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(train_step_checks, answer):
+    result = train_step_checks[answer]
+    assert result["passed"], result["message"]
+    assert "largest difference" in result["message"] and "distributed.make_train_step" in result["message"]
+
+
+@pytest.mark.timeout(630)
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        ("step_wrong_per_replica_mean", "its own share (24 images) instead of the global batch (48)"),
+        ("step_wrong_no_strategy_run", "never calls strategy.run"),
+        ("step_wrong_no_apply", "the weights did not change"),
+        ("step_wrong_tape_outside_the_step", "a tape around strategy.run"),
+        ("step_wrong_forward_pass_before_the_tape", "no gradient reached the weights"),
+        ("step_wrong_mean_reduce", "not average them with ReduceOp.MEAN"),
+        ("step_wrong_no_reduce", "one loss per replica"),
+        ("step_wrong_lesson_batch_size", "not the lesson's GLOBAL_BATCH of 64"),
+        ("step_wrong_returns_nothing", "make_train_step returned a NoneType"),
+        ("step_not_attempted", "not attempted yet"),
+    ],
+)
+def test_8_1_names_the_mistake(train_step_checks, answer, phrase):
+    result = train_step_checks[answer]
+    assert not result["passed"], answer
+    assert phrase in result["message"], result["message"]
+
+
+def test_8_1_needs_two_replicas_and_a_function_and_never_raises():
+    import tensorflow as tf
+
+    one_device = tf.distribute.get_strategy()
+    assert _fails_with(checks.exercise_8_1(lambda *args: None, one_device), "two devices")
+    assert _fails_with(checks.exercise_8_1(None, one_device), "expected the function make_train_step")
+    assert _fails_with(checks.exercise_8_1(lambda *args: None, None), "two devices")
+
+
+# ---------------------------------------------------------------- 8.2 TF_CONFIG
 
 def _tf_config(addresses, index):
     return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
 
 
-def test_8_1_accepts_the_cluster_and_this_process_task():
-    assert checks.exercise_8_1(_tf_config).passed
+def test_8_2_accepts_the_cluster_and_this_process_task_however_built():
+    assert checks.exercise_8_2(_tf_config).passed
+    assert checks.exercise_8_2(lambda a, i: dict(task=dict(index=i, type="worker"), cluster=dict(worker=[*a]))).passed
+    assert checks.exercise_8_2(lambda a, i: json.loads(json.dumps(_tf_config(a, i)))).passed
 
 
 @pytest.mark.parametrize(
@@ -43,40 +112,87 @@ def test_8_1_accepts_the_cluster_and_this_process_task():
         (lambda a, i: [a, i], "a dict"),
     ],
 )
-def test_8_1_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_1(answer), phrase)
+def test_8_2_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_2(answer), phrase)
 
 
-# ---------------------------------------------------------------- 8.2 the TF Serving request body
+# ---------------------------------------------------------------- 8.3 a client within the request limit
 
-def test_8_2_accepts_the_row_format_with_or_without_the_signature_name():
-    assert checks.exercise_8_2(lambda x: {"instances": x.tolist()}, IMAGES).passed
-    assert checks.exercise_8_2(lambda x: {"signature_name": "serving_default", "instances": x.tolist()},
-                               IMAGES).passed
+WEIGHTS = RNG.random((28 * 28, 10))
+CLIENT_IMAGES = RNG.random((300, 28, 28, 1), dtype=np.float32)
+
+
+def _predict(x):
+    """A stand-in model: softmax of a fixed linear map, so every image gets its own answer."""
+    z = x.reshape(len(x), -1) @ WEIGHTS
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _predict_all(post, images, max_instances):
+    predictions = []
+    for start in range(0, len(images), max_instances):
+        response = post({"instances": images[start:start + max_instances].tolist()})
+        response.raise_for_status()
+        predictions.extend(response.json()["predictions"])
+    return np.asarray(predictions, dtype=np.float32)
+
+
+def _predict_all_balanced(post, images, max_instances):
+    """Right, written differently: as many requests as needed, of near-equal size."""
+    parts = np.array_split(images, math.ceil(len(images) / max_instances))
+    return np.concatenate([post({"instances": part.tolist()}).json()["predictions"] for part in parts])
+
+
+def _predict_all_while(post, images, max_instances):
+    """Right, written differently: a while loop over what is left, answers as a list of lists."""
+    rest, out = images, []
+    while len(rest):
+        chunk, rest = rest[:max_instances], rest[max_instances:]
+        out += post({"signature_name": "serving_default", "instances": chunk.tolist()}).json()["predictions"]
+    return out
+
+
+@pytest.mark.parametrize("answer", [_predict_all, _predict_all_balanced, _predict_all_while])
+def test_8_3_accepts_every_image_in_order_within_the_limit(answer):
+    assert checks.exercise_8_3(answer, _predict, CLIENT_IMAGES).passed
+
+
+def test_8_3_repeats_a_small_set_up_to_the_sizes_it_needs():
+    assert checks.exercise_8_3(_predict_all, _predict, CLIENT_IMAGES[:40]).passed
+
+
+def _in_requests_of(size):
+    return lambda post, images, max_instances: _predict_all(post, images, size)
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda x: {"instances": x}, ".tolist()"),
-        (lambda x: json.dumps({"instances": x.tolist()}), "return the dict itself"),
-        (lambda x: {"inputs": x.tolist()}, "columnar"),
-        (lambda x: {"images": x.tolist()}, '"instances"'),
-        (lambda x: {"instances": x.tolist(), "model": "fashion_cnn"}, "unexpected keys"),
-        (lambda x: {"instances": [x.tolist()]}, "no extra brackets"),
-        (lambda x: {"instances": x[..., 0].tolist()}, "keep the channel axis"),
-        (lambda x: {"instances": (x * 255).tolist()}, "up to 255"),
-        (lambda x: {"instances": x[::-1].tolist()}, "same order"),
-        (lambda x: {"instances": x.tolist(), "signature_name": "predict"}, "serving_default"),
-        (lambda x: [x.tolist()], "a dict"),
-        (lambda x: None, "forget to `return`"),
+        (lambda post, x, k: post({"instances": x.tolist()}).json()["predictions"], "refused it (413"),
+        (_in_requests_of(256), "max_instances, the argument"),
+        (lambda post, x, k: np.concatenate([post({"instances": x[i * k:(i + 1) * k].tolist()}).json()["predictions"]
+                                            for i in range(len(x) // k)]), "the 50 images left over"),
+        (lambda post, x, k: np.concatenate([post({"instances": x[i * k:(i + 1) * k].tolist()}).json()["predictions"]
+                                            for i in range(len(x) // k + 1)]), "no instances at all"),
+        (lambda post, x, k: _predict_all(lambda body: post({"instances": np.asarray(body["instances"])}), x, k),
+         "chunk.tolist()"),
+        (lambda post, x, k: [post({"instances": x[s:s + k].tolist()}).json()["predictions"]
+                             for s in range(0, len(x), k)], "one row per image"),
+        (_in_requests_of(1), "250 requests for 250 images where 3 suffice"),
+        (lambda post, x, k: [post({"instances": x[s:s + k].tolist()}).json()["outputs"]
+                             for s in range(0, len(x), k)], 'read response.json()["predictions"]'),
+        (lambda post, x, k: _predict_all(post, x, k)[::-1], "reverse order"),
+        (lambda post, x, k: _predict_all(post, x[np.random.default_rng(0).permutation(len(x))], k),
+         "in the order they come back"),
+        (lambda post, x, k: None, "returned None"),
     ],
 )
-def test_8_2_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_2(answer, IMAGES), phrase)
+def test_8_3_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_3(answer, _predict, CLIENT_IMAGES), phrase)
 
 
-# ---------------------------------------------------------------- 8.3 the representative dataset
+# ---------------------------------------------------------------- 8.4 the representative dataset
 
 def _representative(images, count=200, wrap=lambda image: [image[None]]):
     def representative_dataset():
@@ -85,13 +201,13 @@ def _representative(images, count=200, wrap=lambda image: [image[None]]):
     return representative_dataset
 
 
-def test_8_3_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches():
-    assert checks.exercise_8_3(_representative(X_TRAIN), X_TRAIN, X_TEST).passed
+def test_8_4_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches():
+    assert checks.exercise_8_4(_representative(X_TRAIN), X_TRAIN, X_TEST).passed
 
     def batches_of_ten():
         for start in range(0, 300, 10):
             yield [X_TRAIN[start:start + 10]]
-    assert checks.exercise_8_3(batches_of_ten, X_TRAIN, X_TEST).passed
+    assert checks.exercise_8_4(batches_of_ten, X_TRAIN, X_TEST).passed
 
 
 @pytest.mark.parametrize(
@@ -111,28 +227,69 @@ def test_8_3_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches()
         (_representative(X_TRAIN)(), "the function itself"),
     ],
 )
-def test_8_3_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_3(answer, X_TRAIN, X_TEST), phrase)
+def test_8_4_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_4(answer, X_TRAIN, X_TEST), phrase)
 
 
-# ---------------------------------------------------------------- 8.4 dequantising
+# ---------------------------------------------------------------- 8.5 the quantisation parameters
 
-def test_8_4_accepts_subtract_then_scale_in_int32_or_float():
-    assert checks.exercise_8_4(lambda q, s, z: (q.astype(np.int32) - z) * s).passed
-    assert checks.exercise_8_4(lambda q, s, z: ((q.astype("float32") - z) * s).astype("float32")).passed
+def _quantization(low, high, dtype):
+    info = np.iinfo(dtype)
+    low, high = min(low, 0.0), max(high, 0.0)
+    scale = (high - low) / (int(info.max) - int(info.min))
+    return scale, int(info.min) - round(low / scale)
+
+
+def _quantization_by_table(low, high, dtype):
+    """Right, written differently: the integer range by hand, NumPy's rounding, an array back."""
+    qmin, qmax = {np.uint8: (0, 255), np.int8: (-128, 127)}[dtype]
+    low, high = np.minimum(low, 0), np.maximum(high, 0)
+    scale = (high - low) / (qmax - qmin)
+    return np.array([scale, np.round(qmin - low / scale)])
+
+
+def _quantization_clipped(low, high, dtype):
+    """Right, written differently: clip the range to include 0, zero point from the top end."""
+    info = np.iinfo(dtype)
+    low, high = np.clip([low, high], None, 0)[0], np.clip([low, high], 0, None)[1]
+    scale = (high - low) / (float(info.max) - float(info.min))
+    return float(scale), int(info.max - round(high / scale))
+
+
+@pytest.mark.parametrize("answer", [_quantization, _quantization_by_table, _quantization_clipped])
+def test_8_5_accepts_tflites_rule_however_written(answer):
+    assert checks.exercise_8_5(answer).passed
+
+
+def _step(low, high, dtype):
+    return (max(high, 0.0) - min(low, 0.0)) / 255
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda q, s, z: ((q - z) * s), "wrapped around"),
-        (lambda q, s, z: q * s - z, "after scaling"),
-        (lambda q, s, z: q * s + z, "not added"),
-        (lambda q, s, z: (q.astype(np.int32) - z) / s, "divided by scale"),
-        (lambda q, s, z: (q.astype(np.int32) - z), "return floats"),
-        (lambda q, s, z: (q.astype(np.int32) - z)[:2] * s, "every value"),
-        (lambda q, s, z: q.astype(np.float32) * s * 0.5, "values are off"),
+        (lambda lo, hi, d: ((max(hi, 0.0) - min(lo, 0.0)) / 256,
+                            int(np.iinfo(d).min) - round(min(lo, 0.0) / ((max(hi, 0.0) - min(lo, 0.0)) / 256))),
+         "255 steps"),
+        (lambda lo, hi, d: (_step(lo, hi, d), -round(min(lo, 0.0) / _step(lo, hi, d))), "low must map onto qmin"),
+        (lambda lo, hi, d: (_step(lo, hi, d), int(np.iinfo(d).min) - min(lo, 0.0) / _step(lo, hi, d)), "round it"),
+        (lambda lo, hi, d: ((hi - lo) / 255, int(np.iinfo(d).min) - round(lo / ((hi - lo) / 255))),
+         "widen the range to include 0"),
+        (lambda lo, hi, d: (255 / (hi - lo), 0), "not its inverse"),
+        (lambda lo, hi, d: (max(abs(lo), abs(hi)) / np.iinfo(d).max, 0), "symmetric quantisation"),
+        (lambda lo, hi, d: (_step(lo, hi, d), int(np.iinfo(d).min) + round(min(lo, 0.0) / _step(lo, hi, d))),
+         "wrong sign"),
+        (lambda lo, hi, d: _step(lo, hi, d), "return the pair (scale, zero_point)"),
+        (lambda lo, hi, d: ("1/255", 0), "are numbers"),
+        (lambda lo, hi, d: None, "you returned None"),
     ],
 )
-def test_8_4_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_8_4(answer), phrase)
+def test_8_5_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_8_5(answer), phrase)
+
+
+def test_8_5_reports_code_that_raises_as_not_yet():
+    def raises(low, high, dtype):
+        raise ZeroDivisionError("division by zero")
+
+    assert _fails_with(checks.exercise_8_5(raises), "ZeroDivisionError")

@@ -232,6 +232,13 @@ def test_killed_worker_is_reaped_and_a_new_cluster_resumes_from_the_last_checkpo
     # Same batches for the same steps: the crash changed nothing in the result.
     assert report.runs[0].digest == two_workers[0].digest
     assert "resumed from checkpoint step" in str(report)
+    # The chief timed every step it finished; the kill came once it had reported the step asked for.
+    assert report.kill_after_step == PLAN.checkpoint_every
+    assert sorted(report.step_finished_at) == sorted(report.losses_before_crash)
+    asked_for = report.step_finished_at[report.kill_after_step]
+    assert asked_for <= report.kill_sent_at
+    timeline = report.kill_timeline()
+    assert ("kill sent", 0.0) in timeline and [ms for _, ms in timeline] == sorted(ms for _, ms in timeline)
 
 
 @pytest.mark.timeout(120)
@@ -281,3 +288,16 @@ def test_resume_report_reads_as_one_sentence_with_the_steps_redone():
     assert str(report) == ("crashed after step 26, resumed from checkpoint step 25 (1 step redone), "
                            "finished at step 200; workers agree: True")
     assert "(3 steps redone)" in str(dataclasses.replace(report, steps_before_crash=28))
+    asked = dataclasses.replace(report, steps_before_crash=27, kill_after_step=26)
+    assert str(asked).startswith("worker killed once step 26 was done; crashed after step 27, ")
+
+
+def test_kill_timeline_puts_the_chiefs_last_steps_and_the_kill_in_order_of_time():
+    finished = {24: 100.0, 25: 100.1, 26: 100.2, 27: 100.3}
+    report = distributed_cluster.ResumeReport(27, 25, 200, True, {}, [], kill_after_step=26, kill_sent_at=100.25,
+                                              step_finished_at=finished)
+    timeline = report.kill_timeline()
+    assert [event for event, _ in timeline] == ["step 24 finished", "step 25 finished", "step 26 finished",
+                                                "kill sent", "step 27 finished"]
+    assert [round(ms) for _, ms in timeline] == [-250, -150, -50, 0, 50]
+    assert distributed_cluster.ResumeReport(26, 25, 200, True, {}, []).kill_timeline() == []

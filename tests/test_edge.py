@@ -102,7 +102,7 @@ def test_representative_dataset_yields_distinct_images_one_per_batch_in_a_seeded
     assert len(samples) == 150 and all(b.shape == (1, 28, 28, 1) and b.dtype == np.float32 for b in samples)
     again = [batch for (batch,) in make(trained_fashion.x_train, 150, seed=3)()]
     assert all(np.array_equal(a, b) for a, b in zip(samples, again, strict=True))
-    assert checks.exercise_8_3(make(trained_fashion.x_train, 150), trained_fashion.x_train,
+    assert checks.exercise_8_4(make(trained_fashion.x_train, 150), trained_fashion.x_train,
                                trained_fashion.x_test).passed
     with pytest.raises(ValueError, match="between 1 and"):
         make(trained_fashion.x_train[:10], 11)

@@ -54,6 +54,40 @@ def test_rest_url_and_docker_command_follow_tf_serving_conventions(tmp_path):
     command = export.docker_command(tmp_path / "fashion_cnn", "fashion_cnn")
     assert "tensorflow/serving" in command and "-e MODEL_NAME=fashion_cnn" in command
     assert "target=/models/fashion_cnn" in command and "-p 8501:8501" in command
+    assert f"source={(tmp_path / 'fashion_cnn').resolve()}," in command
+
+
+def test_docker_command_names_the_folder_from_where_it_is_typed_without_this_machines_path(tmp_path):
+    command = export.docker_command(tmp_path / "build" / "export" / "fashion_cnn", "fashion_cnn", run_from=tmp_path)
+    assert '--mount=type=bind,source="$(pwd)"/build/export/fashion_cnn,target=/models/fashion_cnn' in command
+    assert str(tmp_path) not in command
+    # A folder with a space stays one shell word.
+    spaced = export.docker_command(tmp_path / "my models" / "m", "m", run_from=tmp_path)
+    assert "source=\"$(pwd)\"/'my models/m',target=/models/m" in spaced
+
+
+def test_checkpoint_of_a_keras_export_holds_the_weights_twice_bit_for_bit(trained_fashion, fashion_export):
+    model = trained_fashion.model
+    groups = export.checkpoint_groups(fashion_export)
+    assert set(groups) == {"variables", "_all_variables"}
+    weights = {"tensors": len(model.weights), "values": model.count_params(), "bytes": model.count_params() * 4}
+    assert groups["_all_variables"] == weights  # the variables the serving function reads
+    # The model's Keras variables: the same weights (this model has no Dropout, so no seed states).
+    assert groups["variables"] == weights
+    assert export.tensors_found_in(fashion_export, "_all_variables", "variables") == (len(model.weights),) * 2
+
+
+def test_keras_file_contents_separates_the_weights_from_the_optimizers_slots(trained_fashion, tmp_path):
+    path = models.save_model(trained_fashion.model, tmp_path / "m.keras", trained_fashion.class_names)
+    contents = export.keras_file_contents(path)
+    model = trained_fashion.model
+    assert contents["model.weights.h5: layers"] == {"tensors": len(model.weights), "bytes": model.count_params() * 4}
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    optimizer = contents["model.weights.h5: optimizer"]
+    # Adam: a momentum and a velocity per trainable weight, plus its step count and learning rate.
+    assert optimizer["tensors"] == 2 * len(model.trainable_variables) + 2
+    assert 2 * trainable * 4 <= optimizer["bytes"] <= 2 * trainable * 4 + 16
+    assert {"config.json", "metadata.json", "model.weights.h5"} <= set(contents)
 
 
 def test_course_service_answers_a_tf_serving_request_like_tf_serving(trained_fashion, fashion_export, tmp_path):

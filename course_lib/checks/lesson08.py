@@ -1,15 +1,18 @@
-"""Checks for lesson 08, beyond one laptop: TF_CONFIG, TF Serving requests and quantisation."""
+"""Checks for lesson 08, beyond one laptop: the distributed train step, TF_CONFIG, a TF Serving client,
+the representative dataset and quantisation parameters."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, as_array, call_student, run_check
+from course_lib.checks._core import StudentCodeFailed, as_array, call_student, correct, run_check
 from course_lib.record import CheckResult
 
 
@@ -23,7 +26,181 @@ def _json_problem(value: Any, what: str) -> str | None:
     return None
 
 
-def exercise_8_1(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckResult:
+# ---------------------------------------------------------------- 8.1 the distributed train step
+
+STEP_BATCH = 48  # the check's global batch: not the lesson's 64, so a batch size written in by hand shows
+STEP_LEARNING_RATE = 0.1
+
+
+class _WatchedStrategy:
+    """The student's strategy, counting the calls of ``run``; everything else goes to the real one."""
+
+    def __init__(self, strategy: Any) -> None:
+        self._strategy = strategy
+        self.runs = 0
+
+    def run(self, fn: Callable, args: Any = (), kwargs: Any = None, options: Any = None) -> Any:
+        self.runs += 1
+        return self._strategy.run(fn, args=args, kwargs=kwargs, options=options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._strategy, name)
+
+
+def _step_model() -> Any:
+    """A small CNN that ends in softmax, like the course's models: quick to trace and to run."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input((12, 12, 1)), layers.Conv2D(4, 3, activation="relu"),
+                             layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10, activation="softmax")])
+
+
+def _error_line(exc: BaseException) -> str:
+    """What went wrong, in one line: TensorFlow's errors carry the traced code and end with the cause."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"^\w+(Error|Exception): ", line)]
+    return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+
+
+def _run_steps(make_step: Callable, strategy: Any, given: Any, start: list[np.ndarray],
+               batches: list[Any]) -> tuple[list[Any], list[list[np.ndarray]]]:
+    """Build the model from ``start`` under ``strategy``, make the step with ``given`` and run it on ``batches``."""
+    import keras
+
+    with strategy.scope():
+        model = _step_model()
+        model.set_weights(start)
+        optimizer = keras.optimizers.SGD(STEP_LEARNING_RATE)  # updates proportional to the gradients
+    step = make_step(given, model, optimizer, STEP_BATCH)
+    if not callable(step):
+        raise StudentCodeFailed(f"make_train_step returned a {type(step).__name__}; return the step function "
+                                "(train_step) that takes one distributed batch.")
+    losses, weights = [], []
+    for batch in batches:
+        losses.append(step(batch))
+        weights.append([np.array(w) for w in model.get_weights()])
+    return losses, weights
+
+
+def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.ravel(a).astype(np.float64) for a in arrays])
+
+
+def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckResult:
+    """make_train_step(strategy, model, optimizer, global_batch_size) -> train_step(batch) -> the global batch's loss.
+
+    The student's step and the library's (:func:`course_lib.distributed.make_train_step`) each train
+    the same small CNN for two steps from the same weights, on the same two global batches of
+    ``STEP_BATCH`` images, under ``strategy`` (two replicas or more). The optimizer is plain SGD, whose
+    update is the gradient times the learning rate: a loss scaled by a wrong factor moves the
+    weights by that same factor, which tells the mistakes apart.
+    """
+    import tensorflow as tf
+
+    from course_lib import distributed
+
+    def diagnose() -> str | None:
+        if not callable(make_train_step):
+            return f"expected the function make_train_step, got a {type(make_train_step).__name__}."
+        replicas = int(getattr(strategy, "num_replicas_in_sync", 1))
+        if replicas < 2:
+            return ("the check needs the lesson's MirroredStrategy on two devices (`strategy`); with one replica "
+                    "a step that forgets the other replicas cannot be told from a right one.")
+        rng = np.random.default_rng(81)
+        images = rng.random((2 * STEP_BATCH, 12, 12, 1), dtype=np.float32)
+        labels = rng.integers(0, 10, 2 * STEP_BATCH)
+        start = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in _step_model().get_weights()]
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(STEP_BATCH)
+        batches = list(strategy.experimental_distribute_dataset(dataset))
+        reference_losses, reference_weights = _run_steps(distributed.make_train_step, strategy, strategy,
+                                                         start, batches)
+        expected = [float(loss) for loss in reference_losses]
+
+        watched = _WatchedStrategy(strategy)
+        try:
+            losses, weights = _run_steps(make_train_step, strategy, watched, start, batches)
+        except (NotImplementedError, StudentCodeFailed) as exc:
+            if isinstance(exc, StudentCodeFailed):
+                raise
+            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` lines "
+                                    "with your code.") from None
+        except Exception as exc:  # the student's code failed while tracing or running: say why
+            message = _error_line(exc)
+            if watched.runs == 0:
+                failure = ("the model was handed a PerReplica value" if "PerReplica" in message
+                           else message[:160])
+                return (f"your step never calls strategy.run, and failed ({failure}): a distributed batch holds "
+                        "one share per replica, and strategy.run(replica_step, args=batch) runs the step on each "
+                        "replica with its own share.")
+            if "No gradients provided" in message:
+                return ("no gradient reached the weights: the tape must record the forward pass. Inside the "
+                        "function that strategy.run runs on each replica, call the model and compute the loss "
+                        "within `with tf.GradientTape() as tape:`; a tape around strategy.run, outside the "
+                        "replica step, or a model called before the tape, records nothing to differentiate.")
+            return f"your step raised {message[:300]}."
+        if watched.runs == 0:
+            return ("strategy.run is never called: each replica must run the step on its own share of the "
+                    "batch, with strategy.run(replica_step, args=batch).")
+        first = losses[0]
+        if first is None:
+            return "train_step returns None: return the loss of the global batch (a scalar)."
+        if isinstance(first, tf.distribute.DistributedValues):
+            return ("train_step returns one loss per replica (a PerReplica value): add them into the global "
+                    "batch's loss with strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None).")
+        try:
+            got = [float(np.asarray(loss)) for loss in losses]
+        except (TypeError, ValueError):
+            shape = getattr(first, "shape", None)
+            return (f"train_step returns a {type(first).__name__}" + (f" of shape {tuple(shape)}" if shape else "")
+                    + "; return one number, the loss of the global batch.")
+        moved = _flat(weights[0]) - _flat(start)
+        if not np.any(moved):
+            return ("the weights did not change: compute the gradients with tape.gradient(loss, "
+                    "model.trainable_variables) and apply them with optimizer.apply_gradients(zip(gradients, "
+                    "model.trainable_variables)).")
+        reference_move = _flat(reference_weights[0]) - _flat(start)
+        move_ratio = float(moved @ reference_move / (reference_move @ reference_move))
+        loss_ratio = got[0] / expected[0]
+        weight_gap = max(float(np.abs(_flat(a) - _flat(b)).max())
+                         for a, b in zip(weights, reference_weights, strict=True))
+        weights_right = weight_gap <= 1e-5
+        if weights_right and np.allclose(got, expected, rtol=1e-5, atol=1e-6):
+            agreement.append(
+                f"two steps from the same start give the losses of the library's distributed.make_train_step "
+                f"({expected[0]:.4f}, {expected[1]:.4f}; largest difference "
+                f"{max(abs(a - b) for a, b in zip(got, expected, strict=True)):.1e}) and its weights "
+                f"(largest difference {weight_gap:.1e}).")
+            return None
+        if weights_right and math.isclose(loss_ratio, 1 / replicas, rel_tol=1e-3):
+            return (f"the weights are right, but the loss returned is 1/{replicas} of the global batch's: each "
+                    "replica's loss is already its share of the global mean, so add them with ReduceOp.SUM, "
+                    "not average them with ReduceOp.MEAN.")
+        if math.isclose(move_ratio, replicas, rel_tol=1e-3):
+            return (f"each step moves the weights {replicas}x too far and the loss is {loss_ratio:.2f}x too big: "
+                    f"every replica averaged its loss over its own share ({STEP_BATCH // replicas} images) "
+                    f"instead of the global batch ({STEP_BATCH}), so the {replicas} replicas' gradients add up to "
+                    f"{replicas}x the mean. Divide the sum of the per-example losses by global_batch_size, e.g. "
+                    "tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size).")
+        if math.isclose(move_ratio, loss_ratio, rel_tol=1e-2) and weight_gap > 1e-5:
+            hint = f" ({STEP_BATCH} in this check)"
+            if math.isclose(move_ratio, STEP_BATCH / 64, rel_tol=1e-3):
+                hint = f": use the argument, {STEP_BATCH} in this check, not the lesson's GLOBAL_BATCH of 64"
+            return (f"your loss, and so each step, is {loss_ratio:.3g}x the mean over the global batch: divide "
+                    f"the sum of the per-example losses by global_batch_size{hint}.")
+        return (f"after two steps your weights differ from the library's step by up to {weight_gap:.1e} "
+                f"(losses {got[0]:.4f}, {got[1]:.4f}; expected {expected[0]:.4f}, {expected[1]:.4f}): "
+                "check the loss, the tape, and that every replica's gradients are applied once.")
+
+    agreement: list[str] = []  # the success message: the library's copy and yours, side by side
+    result = run_check("8.1", diagnose, "")
+    return correct("8.1", agreement[0]) if result.passed else result
+
+
+# ---------------------------------------------------------------- 8.2 TF_CONFIG
+
+
+def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckResult:
     """make_tf_config(addresses, index) -> ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``."""
     addresses = ["127.0.0.1:23456", "127.0.0.1:23457"]
 
@@ -55,56 +232,135 @@ def exercise_8_1(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
                 return f'for worker {index}, task["index"] is {task.get("index")!r}: each process gives its own position.'
         return None
 
-    return run_check("8.1", diagnose, "each worker will find the others and know its own place.")
+    return run_check("8.2", diagnose, "each worker will find the others and know its own place.")
 
 
-def exercise_8_2(make_predict_request: Callable[[np.ndarray], Any], images: np.ndarray) -> CheckResult:
-    """make_predict_request(batch) -> TF Serving's row-format body ``{"instances": [...]}``."""
-    x = np.asarray(images, dtype=np.float32)
+# ---------------------------------------------------------------- 8.3 a client that respects the request limit
+
+CLIENT_LIMIT = 100  # the check's limit per request: not the service's 256, so a limit written in by hand shows
+
+
+class _FakeService:
+    """A stand-in for the course service's ``:predict`` route: the same JSON in and out, the same limit.
+
+    ``post(body)`` encodes ``body`` as ``requests.post(url, json=body)`` would, answers as the service
+    does (413 above ``limit`` instances, 400 for an empty or malformed request) with a real
+    ``requests.Response``, and records how many instances each request carried.
+    """
+
+    def __init__(self, predict: Callable[[np.ndarray], Any], shape: tuple[int, ...], limit: int) -> None:
+        self.predict, self.shape, self.limit = predict, shape, limit
+        self.requests: list[int] = []
+
+    def _response(self, status: int, payload: dict[str, Any]) -> Any:
+        import requests
+
+        response = requests.Response()
+        response.status_code = status
+        response.reason = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}[status]
+        response.url = "http://127.0.0.1:8000/v1/models/fashion_cnn:predict"
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps(payload).encode()
+        return response
+
+    def post(self, body: Any) -> Any:
+        body = json.loads(json.dumps(body))  # what requests does with json=: NumPy values fail here
+        instances = body.get("instances") if isinstance(body, dict) else None
+        self.requests.append(len(instances) if isinstance(instances, list) else -1)
+        if not isinstance(instances, list) or not instances:
+            return self._response(400, {"error": '"instances" must be a non-empty list'})
+        if len(instances) > self.limit:
+            return self._response(413, {"error": f"{len(instances)} instances in one request; "
+                                                 f"the limit is {self.limit}"})
+        try:
+            x = np.asarray(instances, dtype=np.float32)
+        except (ValueError, TypeError):
+            return self._response(400, {"error": "instances must be numbers, all of the same shape"})
+        if x.shape[1:] != self.shape:
+            return self._response(400, {"error": f"instances must be shaped {list(self.shape)}"})
+        return self._response(200, {"predictions": np.asarray(self.predict(x), dtype=float).tolist()})
+
+
+def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray], Any],
+                 images: np.ndarray) -> CheckResult:
+    """predict_all(post, images, max_instances) -> the (n, classes) predictions, in order, in requests of at most
+    ``max_instances`` images.
+
+    ``post(body)`` is a stand-in for ``requests.post(url, json=body)`` in front of a service that
+    answers with ``predict`` and refuses more than ``max_instances`` instances per request (413), as
+    the course service does. Two sets are sent: one that does not divide into full requests, one that does.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    shape = tuple(images.shape[1:])
+    sizes = (2 * CLIENT_LIMIT + CLIENT_LIMIT // 2, 2 * CLIENT_LIMIT)  # the last request part-filled, then full
+    if len(images) < sizes[0]:  # a small set (fast mode) is repeated up to the size the check needs
+        images = np.resize(images, (sizes[0], *shape))
 
     def diagnose() -> str | None:
-        body = call_student(make_predict_request, x)
-        if body is None:
-            return "your function returned None: did you forget to `return` the body?"
-        if isinstance(body, str | bytes):
-            return "return the dict itself; `requests.post(url, json=body)` turns it into JSON text."
-        if not isinstance(body, dict):
-            return f"the body is a {type(body).__name__}; TF Serving expects a JSON object (a dict)."
-        if "instances" not in body:
-            if "inputs" in body:
-                return ('"inputs" is TF Serving\'s columnar format; this exercise asks for the row format, '
-                        '{"instances": [...]}, one entry per image.')
-            return f'the body has keys {sorted(body)}; TF Serving reads the images from "instances".'
-        extra = set(body) - {"instances", "signature_name"}
-        if extra:
-            return f"unexpected keys {sorted(extra)}: send only \"instances\" (and, if you like, \"signature_name\")."
-        if body.get("signature_name", "serving_default") != "serving_default":
-            return f"signature_name {body['signature_name']!r}: Keras exports its signature as \"serving_default\"."
-        problem = _json_problem(body, '"instances"')
-        if problem:
-            return problem
-        instances = body["instances"]
-        if not isinstance(instances, list):
-            return f'"instances" is a {type(instances).__name__}; it must be a list with one entry per image.'
-        if len(instances) != len(x):
-            if len(instances) == 1 and len(x) > 1:
-                return "one instance for the whole batch: the list needs one entry per image (no extra brackets)."
-            return f"{len(instances)} instances for {len(x)} images: one entry per image."
-        try:
-            sent = np.asarray(instances, dtype=np.float64)
-        except (ValueError, TypeError):
-            return "the instances are not all numbers of the same shape."
-        if sent.shape[1:] != x.shape[1:]:
-            if sent.shape[1:] + (1,) == x.shape[1:]:
-                return f"each instance is {list(sent.shape[1:])}; the signature wants {list(x.shape[1:])}: keep the channel axis."
-            return f"each instance has shape {list(sent.shape[1:])}; the signature wants {list(x.shape[1:])}."
-        if np.allclose(sent, x * 255, atol=1e-3) and x.max() > 0:
-            return "the values go up to 255: send the model input (scaled to [0, 1]), exactly what model.predict takes."
-        if not np.allclose(sent, x, atol=1e-6):
-            return "the instances are not the images you were given (same order, same values)."
+        expected_all = np.asarray(predict(images), dtype=np.float64)
+        for count in sizes:
+            x, expected = images[:count], expected_all[:count]
+            service = _FakeService(predict, shape, CLIENT_LIMIT)
+            try:
+                out = call_student(predict_all, service.post, x.copy(), CLIENT_LIMIT)
+            except StudentCodeFailed as exc:
+                if any(n > CLIENT_LIMIT for n in service.requests):
+                    return _too_big(service.requests)
+                if 0 in service.requests:
+                    return _empty_request(count)
+                if "not JSON serializable" in str(exc):
+                    return ("a request holds NumPy values, which JSON cannot encode (requests fails the same "
+                            "way): send each chunk as nested lists, chunk.tolist().")
+                if "KeyError" in str(exc):
+                    return (f"{exc}. The service answers a row-format request with {{\"predictions\": [...]}}: "
+                            "read response.json()[\"predictions\"].")
+                raise
+            if any(n > CLIENT_LIMIT for n in service.requests):
+                return _too_big(service.requests)
+            if 0 in service.requests:
+                return _empty_request(count)
+            if out is None:
+                return "predict_all returned None: return the predictions of every image."
+            try:
+                got = np.asarray(out, dtype=np.float64)
+            except (ValueError, TypeError):
+                return (f"predict_all returned a {type(out).__name__} that is not one array of numbers: put the "
+                        "predictions of every request together, in order, one row per image.")
+            needed = math.ceil(count / CLIENT_LIMIT)
+            if got.ndim == 3 or (got.dtype == object):
+                return ("you returned one list per request: put the requests' predictions together into one "
+                        "row per image (list.extend, or np.concatenate).")
+            if got.shape != expected.shape:
+                if got.ndim == 2 and len(got) < count and len(got) % CLIENT_LIMIT == 0:
+                    return (f"{len(got)} rows for {count} images: the last, smaller request with the "
+                            f"{count - len(got)} images left over is missing.")
+                return f"the predictions have shape {got.shape}; for {count} images expected {expected.shape}."
+            if not np.allclose(got, expected, atol=1e-5):
+                if np.allclose(got, expected[::-1], atol=1e-5):
+                    return "the rows come back in reverse order: keep them in the order of the images."
+                return ("the rows are not the predictions of the images in their order: send the images in order "
+                        "and keep the answers in the order they come back.")
+            if len(service.requests) > needed:
+                return (f"{len(service.requests)} requests for {count} images where {needed} suffice: every "
+                        f"request costs a round trip, so fill each one up to max_instances ({CLIENT_LIMIT} here).")
         return None
 
-    return run_check("8.2", diagnose, "TF Serving (and the course service) will accept this body.")
+    return run_check("8.3", diagnose, "every image classified, in order, and no request above the service's limit.")
+
+
+def _too_big(sizes: list[int]) -> str:
+    return (f"a request carried {max(sizes)} instances and the service refused it (413: at most {CLIENT_LIMIT} in "
+            f"this check): split the images into requests of at most max_instances, the argument (the course "
+            f"service allows 256).")
+
+
+def _empty_request(count: int) -> str:
+    return (f"one request had no instances at all, and the service refused it (400): with {count} images the last "
+            f"request is full, so no extra request is needed (range(0, len(images), max_instances) gives "
+            f"the starts).")
+
+
+# ---------------------------------------------------------------- 8.4 the representative dataset
 
 
 def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> list[Any]:
@@ -120,7 +376,7 @@ def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> li
         raise StudentCodeFailed(f"your generator raised {type(exc).__name__}: {exc}") from None
 
 
-def exercise_8_3(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
+def exercise_8_4(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
     """A generator of ``[batch]`` lists of float32 training images, scaled like training, 100–500 in all."""
     shape = tuple(np.shape(x_train)[1:])
 
@@ -162,36 +418,80 @@ def exercise_8_3(representative_dataset: Callable[[], Any], x_train: np.ndarray,
                     "you then score on it. Use training images.")
         return None
 
-    return run_check("8.3", diagnose, "a calibration set the int8 converter can use.")
+    return run_check("8.4", diagnose, "a calibration set the int8 converter can use.")
 
 
-def exercise_8_4(dequantize: Callable[[np.ndarray, float, int], Any]) -> CheckResult:
-    """dequantize(q, scale, zero_point) -> float32 real values ``(q - zero_point) * scale``."""
-    q = np.array([0, 3, 100, 128, 200, 255], dtype=np.uint8)
-    cases = [(q, 1 / 256, 0), (q, 0.05, 128), (q.astype(np.int8, casting="unsafe"), 0.1, -20)]
+
+# ---------------------------------------------------------------- 8.5 the quantisation parameters of a range
+
+QUANTIZATION_CASES = [  # (low, high, dtype): (scale, zero_point), by TensorFlow Lite's rule
+    (0.0, 1.0, np.uint8),  # the model's input: pixels in [0, 1]
+    (-1.0, 3.0, np.int8),  # an activation that goes below 0
+    (0.5, 2.0, np.uint8),  # a range that does not include 0
+    (-6.0, -0.5, np.int8),  # nor this one, from below
+]
+
+
+def _quantization(low: float, high: float, dtype: Any) -> tuple[float, int]:
+    info = np.iinfo(dtype)
+    low, high = min(low, 0.0), max(high, 0.0)
+    scale = (high - low) / (int(info.max) - int(info.min))
+    return scale, int(info.min) - round(low / scale)
+
+
+def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> CheckResult:
+    """choose_quantization(low, high, dtype) -> (scale, zero_point): the range, widened to include 0, onto the
+    dtype's integers from its smallest to its largest."""
 
     def diagnose() -> str | None:
-        for values, scale, zero_point in cases:
-            out = as_array(call_student(dequantize, values.copy(), scale, zero_point), "your result")
-            expected = (values.astype(np.int32) - zero_point) * scale
-            if out.shape != values.shape:
-                return f"shape {out.shape} for input of shape {values.shape}: dequantise every value."
-            if np.issubdtype(out.dtype, np.integer):
-                return f"dtype {out.dtype}: real values are fractions; return floats (e.g. .astype('float32'))."
-            if np.allclose(out, expected, atol=1e-5):
-                continue
-            wrapped = (values - np.asarray(zero_point).astype(values.dtype)).astype(np.int32) * scale
-            if np.allclose(out, wrapped, atol=1e-5):
-                return (f"q is {values.dtype}: q - zero_point wrapped around instead of going below 0. "
-                        "Convert q to int32 (or float) before subtracting.")
-            if np.allclose(out, values.astype(np.float64) * scale - zero_point, atol=1e-5):
-                return "you subtracted zero_point after scaling: it is in integer units, subtract it from q first."
-            if np.allclose(out, values.astype(np.float64) * scale + zero_point, atol=1e-5):
-                return "zero_point is subtracted from q (before scaling), not added after."
-            if np.allclose(out, (values.astype(np.float64) - zero_point) / scale, atol=1e-3):
-                return "you divided by scale: dequantising multiplies, real = (q - zero_point) * scale."
-            return (f"for scale={scale}, zero_point={zero_point} the values are off; "
-                    "real = (q - zero_point) * scale.")
+        for low, high, dtype in QUANTIZATION_CASES:
+            answer = call_student(choose_quantization, low, high, dtype)
+            name = np.dtype(dtype).name
+            if isinstance(answer, np.ndarray) and answer.shape == (2,):
+                answer = tuple(answer)
+            if not isinstance(answer, tuple | list) or len(answer) != 2:
+                return f"for ({low}, {high}, {name}) you returned {answer!r}; return the pair (scale, zero_point)."
+            try:
+                scale, zero_point = float(answer[0]), float(answer[1])
+            except (TypeError, ValueError):
+                return f"for ({low}, {high}, {name}) you returned {answer!r}: scale and zero_point are numbers."
+            expected_scale, expected_zero = _quantization(low, high, dtype)
+            info = np.iinfo(dtype)
+            steps = int(info.max) - int(info.min)
+            span = high - low
+            if math.isclose(scale, steps / span, rel_tol=1e-6) or math.isclose(scale, 1 / expected_scale, rel_tol=1e-6):
+                return ("scale is the real size of one integer step, (high - low) / (qmax - qmin), "
+                        "not its inverse.")
+            if math.isclose(scale, span / (steps + 1), rel_tol=1e-6) or math.isclose(
+                    scale, (max(high, 0.0) - min(low, 0.0)) / (steps + 1), rel_tol=1e-6):
+                return (f"{name} has {steps + 1} values but {steps} steps between its smallest and its largest: "
+                        f"divide the range by qmax - qmin = {steps}.")
+            if zero_point == 0 and math.isclose(scale, max(abs(low), abs(high)) / int(info.max), rel_tol=1e-6) \
+                    and not math.isclose(scale, expected_scale, rel_tol=1e-6):
+                return ("that is symmetric quantisation (zero point 0, scale max|x| / qmax), which TensorFlow Lite "
+                        "uses for weights; activations use the whole range [low, high] with a zero point.")
+            if math.isclose(scale, span / steps, rel_tol=1e-6) and not math.isclose(scale, expected_scale,
+                                                                                      rel_tol=1e-6):
+                return (f"for the range [{low}, {high}] the real number 0 falls between two integers: widen the "
+                        "range to include 0 first (low = min(low, 0), high = max(high, 0)), so that 0, the "
+                        "padding and ReLU's output, is stored exactly.")
+            if not math.isclose(scale, expected_scale, rel_tol=1e-6):
+                return (f"for ({low}, {high}, {name}) scale is {scale:.6g}; expected {expected_scale:.6g}, "
+                        "(high - low) / (qmax - qmin).")
+            if zero_point != round(zero_point):
+                return (f"zero_point is {zero_point:g}: it is the integer that stands for 0, so round it "
+                        "(the stored q values are integers too).")
+            if zero_point == -round(low / scale) != expected_zero:
+                return (f"for {name}, zero_point is {zero_point:g}, which maps low onto 0; but {name}'s integers run "
+                        f"from {info.min} to {info.max}: low must map onto qmin, so zero_point = qmin - "
+                        "round(low / scale).")
+            if zero_point == int(info.min) + round(low / scale) != expected_zero:
+                return ("zero_point has the wrong sign of low / scale: low must map onto qmin, "
+                        "qmin = low / scale + zero_point, so zero_point = qmin - round(low / scale).")
+            if zero_point != expected_zero:
+                return (f"for ({low}, {high}, {name}) zero_point is {zero_point:g}; expected {expected_zero}: "
+                        "low maps onto qmin, so zero_point = qmin - round(low / scale).")
         return None
 
-    return run_check("8.4", diagnose, "that is how every int8 tensor turns back into real numbers.")
+    return run_check("8.5", diagnose, "low maps onto the smallest integer, high onto the largest, 0 exactly onto "
+                                      "zero_point: TensorFlow Lite's rule for activations.")
