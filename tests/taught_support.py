@@ -26,7 +26,7 @@ import nbformat
 
 from course_lib.config import project_root
 
-MARKER = re.compile(r"^#\s*Kept in the library as\s+`?(?:course_lib\.)?([\w.]+?)`?[\s(.]", re.MULTILINE)
+MARKER = re.compile(r"^#\s*Kept in the library as\s+`?(?:course_lib\.)?([\w.]*\w)`?[\s(.]", re.MULTILINE)
 TAUGHT_IN = re.compile(r"Taught in lesson (\d\d)")
 SOLUTIONS = project_root() / "solutions"
 
