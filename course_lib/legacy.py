@@ -28,10 +28,13 @@ EQUIVALENTS = {
     "rotation_range": "`RandomRotation(degrees / 360)`: a fraction of a full turn",
     "width_shift_range": "`RandomTranslation(height_factor, width_factor)`",
     "height_shift_range": "`RandomTranslation(height_factor, width_factor)`",
-    "brightness_range": "`RandomBrightness(factor, value_range=(0, 1))`",
+    "brightness_range": ("`RandomBrightness(factor, value_range=(0, 1))`, which adds a random amount "
+                         "where brightness_range multiplies by one (Pillow's `ImageEnhance.Brightness`)"),
     "shear_range": "`RandomShear(x_factor, y_factor)`",
     "zoom_range": "`RandomZoom(height_factor)`",
-    "channel_shift_range": "`RandomColorJitter` or `RandomHue`",
+    "channel_shift_range": ("`RandomBrightness(factor, value_range=(0, 255))`: both add one random amount "
+                            "to every channel of an image. channel_shift_range counts in pixel values (it runs "
+                            "before `rescale`) and clips to the image's own darkest and brightest values"),
     "fill_mode": "`fill_mode=` of RandomRotation, RandomZoom, RandomTranslation",
     "cval": "`fill_value=` of the same layers",
     "horizontal_flip": '`RandomFlip("horizontal")`',
@@ -61,17 +64,35 @@ EQUIVALENTS = {
 }
 
 
+def describe_error(exc: BaseException) -> str:
+    """``"ImportError: cannot import name ..."`` without the file path an ImportError appends.
+
+    Python adds the path of the module it searched, ``(/home/.../site-packages/...)``, which
+    names one machine's folders and means nothing on another.
+    """
+    text = str(exc)
+    path = getattr(exc, "path", None)
+    if path:
+        text = text.replace(f" ({path})", "").replace(str(path), "<file>")
+    return f"{type(exc).__name__}: {text}"
+
+
 def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
     """Try every path in :data:`IMPORT_PATHS`.
 
-    Returns the class (or None) and, for each path, ``"ok"`` or the error it raised.
+    Returns the class (or None) and, for each path, ``"ok"`` or the error it raised
+    (:func:`describe_error`: no file paths).
     """
     found, report = None, {}
     for path in IMPORT_PATHS:
         try:
-            cls = importlib.import_module(path).ImageDataGenerator
-        except (ImportError, AttributeError) as exc:
-            report[path] = f"{type(exc).__name__}: {exc}"
+            module = importlib.import_module(path)
+        except ImportError as exc:
+            report[path] = describe_error(exc)
+            continue
+        cls = getattr(module, "ImageDataGenerator", None)
+        if cls is None:  # what `from <path> import ImageDataGenerator` says, without the file path
+            report[path] = f"ImportError: cannot import name 'ImageDataGenerator' from {path!r}"
             continue
         report[path] = "ok"
         found = found or cls

@@ -1,6 +1,7 @@
 """Lesson 02 checks accept the right answer and name each common mistake."""
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -154,13 +155,23 @@ def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folde
 # ---------------------------------------------------------------- 2.4
 
 
-def _augment(*extra, flip="horizontal"):
-    return keras.Sequential([keras.layers.RandomFlip(flip, seed=1), keras.layers.RandomRotation(0.05, seed=2), *extra])
+def _brightness(**kwargs):
+    return keras.layers.RandomBrightness(0.1, **{"value_range": (0, 1), "seed": 4, **kwargs})
+
+
+def _augment(*extra, flip="horizontal", brightness=True):
+    return keras.Sequential([keras.layers.RandomFlip(flip, seed=1), keras.layers.RandomRotation(0.05, seed=2),
+                             *([_brightness()] if brightness else []), *extra])
 
 
 def test_2_4_accepts_random_layers_only():
     assert checks.exercise_2_4(_augment()).passed
     assert checks.exercise_2_4(_augment(keras.layers.RandomContrast(0.2, value_range=(0, 1), seed=3))).passed
+    assert checks.exercise_2_4(keras.Sequential([
+        keras.layers.RandomBrightness((-0.05, 0.1), value_range=(0.0, 1.0)),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+        keras.layers.RandomFlip(mode="horizontal"),
+    ])).passed
 
 
 @pytest.mark.parametrize(
@@ -173,7 +184,9 @@ def test_2_4_accepts_random_layers_only():
         (lambda: keras.Sequential([keras.layers.RandomFlip("horizontal")]), "RandomZoom"),
         (lambda: _augment(keras.layers.RandomCrop(10, 10)), "keep the size"),
         (lambda: _augment(keras.layers.RandomContrast(0.5, seed=3)), "value_range=(0, 1)"),
-        (lambda: _augment(keras.layers.RandomBrightness(0.2, seed=3)), "value_range=(0, 1)"),
+        (lambda: _augment(keras.layers.RandomBrightness(0.2, seed=3), brightness=False), "value_range=(0, 1)"),
+        (lambda: _augment(brightness=False), "add RandomBrightness"),
+        (lambda: _augment(keras.layers.RandomContrast(0.2, value_range=(0, 1)), brightness=False), "add RandomBrightness"),
         (lambda: [keras.layers.RandomFlip("horizontal")], "keras.Sequential"),
     ],
 )
@@ -184,3 +197,108 @@ def test_2_4_names_the_mistake(answer, phrase):
 def test_2_4_recognises_augmentation_that_never_changes_anything():
     idle = keras.Sequential([keras.layers.RandomRotation(0.0)])
     assert _fails_with(checks.exercise_2_4(idle), "never change")
+
+
+# ---------------------------------------------------------------- 2.5
+
+
+def _pipelines(train, val, augment, batch_size, seed):
+    train = (train.cache().shuffle(train.cardinality(), seed=seed).batch(batch_size)
+             .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE))
+    return train, val.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _pipelines_per_image(train, val, augment, batch_size, seed):
+    # Augmenting single images before batching is right too, as long as it comes after the cache.
+    train = train.cache().shuffle(10_000, seed=seed).map(lambda x, y: (augment(x), y)).batch(batch_size)
+    return [train.prefetch(2), val.cache().batch(batch_size).prefetch(2)]
+
+
+@pytest.mark.parametrize("answer", [_pipelines, _pipelines_per_image])
+def test_2_5_accepts_augmentation_after_the_cache_on_training_only(answer):
+    assert checks.exercise_2_5(answer).passed
+
+
+def _augmented(ds, augment):
+    return ds.map(lambda x, y: (augment(x, training=True), y))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda t, v, a, b, s: (_augmented(t, a).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
+                                v.batch(b).prefetch(AUTOTUNE)), "Cache first, then augment"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], _augmented(v, a).batch(b).prefetch(AUTOTUNE)),
+         "validation images are augmented"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.shuffle(100, seed=s).batch(b).prefetch(AUTOTUNE)),
+         "line up with the labels"),
+        (lambda t, v, a, b, s: (t.cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
+                                v.batch(b).prefetch(AUTOTUNE)), "come out unchanged"),
+        (lambda t, v, a, b, s: (t.cache().shuffle(1000, seed=s).batch(b).map(lambda x, y: (a(x, training=False), y)),
+                                v.batch(b)), "training=True"),
+        (lambda t, v, a, b, s: (_augmented(t, a).cache().batch(b).prefetch(AUTOTUNE), v.batch(b).prefetch(AUTOTUNE)),
+         "original order"),
+        (lambda t, v, a, b, s: (_augmented(t.shuffle(1000, seed=s).cache(), a).batch(b).prefetch(AUTOTUNE),
+                                v.batch(b).prefetch(AUTOTUNE)), ".cache() after .shuffle()"),
+        (lambda t, v, a, b, s: (_augmented(t.shuffle(1000, seed=s), a).batch(b).prefetch(AUTOTUNE),
+                                v.batch(b).prefetch(AUTOTUNE)), "add .cache()"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.batch(b)), "end both pipelines with .prefetch"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, 32, s)[0], v.batch(b).prefetch(AUTOTUNE)), "use the batch_size"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.prefetch(AUTOTUNE)), "not batches"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].repeat(), v.batch(b)), "never ends"),
+        (lambda t, v, a, b, s: _pipelines(t, v, a, b, s)[0], "return two datasets"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], list(v)), "not a tf.data.Dataset"),
+        (lambda t, v, a, b, s: (_pipelines(t.take(10), v, a, b, s)[0], _pipelines(t, v, a, b, s)[1]), "exactly once per epoch"),
+        (lambda t, v, a, b, s: _pipelines(t, t, a, b, s), "val holds training images"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(lambda x, y: x), v.batch(b)), "keep the labels"),
+        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(
+            lambda x, y: (tf.debugging.assert_less(x, 0.0) or x, y)), v.batch(b).prefetch(AUTOTUNE)), "raised"),
+    ],
+)
+def test_2_5_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_2_5(answer), phrase)
+
+
+# ---------------------------------------------------------------- any answer at all
+
+
+JUNK = [None, 3, "text", {"a": 1}, [1, 2], (None, None), np.zeros(3)]
+
+
+@pytest.mark.parametrize("junk", JUNK, ids=[type(j).__name__ for j in JUNK])
+@pytest.mark.parametrize("exercise", ["2_1", "2_2", "2_5"])
+def test_functions_returning_anything_give_not_yet_without_crashing(exercise, junk):
+    result = getattr(checks, f"exercise_{exercise}")(lambda *args: junk)
+    assert not result.passed and result.message
+
+
+@pytest.mark.parametrize("exercise", ["2_1", "2_2", "2_4", "2_5"])
+@pytest.mark.parametrize("junk", JUNK, ids=[type(j).__name__ for j in JUNK])
+def test_values_that_are_not_functions_give_not_yet_without_crashing(exercise, junk):
+    assert not getattr(checks, f"exercise_{exercise}")(junk).passed
+
+
+@pytest.mark.parametrize("exercise", ["2_2", "2_5"])
+def test_unattempted_pipeline_exercises_say_so(exercise):
+    def untouched(*args):
+        raise NotImplementedError("Exercise")
+
+    assert _fails_with(getattr(checks, f"exercise_{exercise}")(untouched), "not attempted yet")
+
+
+def test_2_2_an_empty_dataset_or_one_that_fails_while_read_is_named():
+    assert _fails_with(checks.exercise_2_2(lambda ds, b, s: ds.take(0).batch(b)), "empty")
+    failing = lambda ds, b, s: ds.batch(b).map(lambda x, y: (tf.debugging.assert_less(x, -1.0) or x, y))  # noqa: E731
+    assert _fails_with(checks.exercise_2_2(failing), "raised")
+
+
+@pytest.mark.parametrize("junk", JUNK, ids=[type(j).__name__ for j in JUNK])
+def test_2_3_anything_instead_of_datasets_gives_not_yet(folder, junk):
+    root, fashion = folder
+    assert _fails_with(checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8)), "not a tf.data.Dataset")
+
+
+def test_2_3_datasets_without_labels_are_named(folder):
+    root, fashion = folder
+    train, val = _load(root, fashion, labels=None, class_names=DEFAULT)
+    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "(images, labels) pairs")

@@ -23,6 +23,24 @@ def test_import_report_says_ok_or_names_the_error():
         assert outcome == "ok" or "Error" in outcome
 
 
+def test_import_errors_are_reported_without_the_file_path_python_appends():
+    try:
+        from keras.preprocessing.image import ImageDataGenerator  # noqa: F401
+    except ImportError as exc:
+        assert exc.path and exc.path in str(exc)  # what Python prints: a path of this machine
+        text = legacy.describe_error(exc)
+        assert text.startswith("ImportError: cannot import name 'ImageDataGenerator'")
+        assert exc.path not in text and "site-packages" not in text
+    else:
+        pytest.skip("keras.preprocessing.image still exports ImageDataGenerator")
+    _, report = legacy.import_image_data_generator()
+    assert report["keras.preprocessing.image"] == text
+
+
+def test_an_error_without_a_path_is_described_as_it_is():
+    assert legacy.describe_error(AttributeError("no attribute 'x'")) == "AttributeError: no attribute 'x'"
+
+
 def test_every_argument_of_the_installed_generator_has_a_modern_equivalent(generator_class):
     missing = set(legacy.arguments(generator_class)) - set(legacy.EQUIVALENTS)
     assert not missing, f"add to legacy.EQUIVALENTS: {sorted(missing)}"
@@ -42,6 +60,21 @@ def test_folder_iterator_reads_the_folder_with_labels_in_the_given_order(tmp_pat
     assert images.shape == (30, 8, 8, 1) and images.dtype == np.float32 and images.max() <= 1.0
     pixels = np.round(images[..., 0] * 255).astype(np.uint8)
     assert all(truth[p.tobytes()] == int(y) for p, y in zip(pixels, labels, strict=True))
+
+
+def test_channel_shift_range_adds_one_amount_to_every_channel_as_random_brightness_does(generator_class):
+    import keras
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(30, 200, size=(6, 7, 3)).astype(np.float32)
+    shifted = generator_class().apply_transform(image, {"channel_shift_intensity": 20.0})
+    # The same 20 in every channel, stopped at the image's own brightest value.
+    np.testing.assert_allclose(shifted, np.clip(image + 20, image.min(), image.max()), atol=1e-4)
+    brightness = keras.layers.RandomBrightness((20 / 255, 20 / 255), value_range=(0, 255))
+    brighter = keras.ops.convert_to_numpy(brightness(image, training=True))
+    unclipped = image + 20 <= image.max()
+    np.testing.assert_allclose(brighter[unclipped], shifted[unclipped], atol=1e-3)
+    assert legacy.EQUIVALENTS["channel_shift_range"].startswith("`RandomBrightness(")
 
 
 def test_augmentation_kwargs_convert_turns_to_degrees():

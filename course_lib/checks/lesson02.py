@@ -59,6 +59,8 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
             return "return two things, `(image, label)`: Keras's fit needs the label next to each image."
         for (image, label), source, original, want in zip(elements, images, labels, expected, strict=True):
             image, label = np.asarray(image), np.asarray(label)
+            if not (np.issubdtype(image.dtype, np.number) and np.issubdtype(label.dtype, np.number)):
+                return f"the image and label should be numbers; got {image.dtype} and {label.dtype}."
             if np.issubdtype(image.dtype, np.integer):
                 return (f"image dtype is {image.dtype}; cast to float32 before dividing "
                         "(`tf.cast(image, tf.float32)`).")
@@ -127,7 +129,12 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return "each element should stay an (images, labels) pair: keep the labels."
         if ds.element_spec[1].shape.rank == 0:
             return "elements are single images, not batches: add .batch(batch_size)."
-        epochs = [[labels.numpy() for _, labels in ds] for _ in range(2)]
+        try:
+            epochs = [[np.atleast_1d(np.asarray(labels)) for _, labels in ds] for _ in range(2)]
+        except Exception as exc:  # the student's pipeline fails while it runs
+            raise StudentCodeFailed(f"reading your dataset raised {_first_line(exc)}") from None
+        if not epochs[0]:
+            return "your dataset is empty: it must hold every image once per epoch."
         sizes = [len(b) for b in epochs[0]]
         if sizes[0] != PIPELINE_BATCH:
             return (f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
@@ -197,7 +204,13 @@ def exercise_2_3(
             if not isinstance(ds, tf.data.Dataset):
                 return (f"{name} is a {type(ds).__name__}, not a tf.data.Dataset: with subset='both', "
                         "image_dataset_from_directory returns (train, validation).")
-        image_spec, label_spec = ds_folder_train.element_spec
+        spec = ds_folder_train.element_spec
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            return ("ds_folder_train should yield (images, labels) pairs: leave labels='inferred', so the "
+                    "folder names give the labels.")
+        image_spec, label_spec = spec
+        if not all(isinstance(part, tf.TensorSpec) for part in spec):
+            return "images and labels should be plain tensors: use the loader's defaults for them."
         if image_spec.shape.rank != 4:
             return "the datasets should yield batches: pass batch_size=BATCH_SIZE, not None."
         if image_spec.shape[-1] == 3:
@@ -207,8 +220,13 @@ def exercise_2_3(
                     "or the loader resizes every image to its default 256 x 256.")
         if label_spec.shape.rank != 1:
             return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
-        x_train, y_train = read(ds_folder_train)
-        x_val, y_val = read(ds_folder_val)
+        if ds_folder_val.element_spec != spec:
+            return "ds_folder_val should yield the same kind of batches as ds_folder_train: load both in one call."
+        try:
+            x_train, y_train = read(ds_folder_train)
+            x_val, y_val = read(ds_folder_val)
+        except Exception as exc:  # a dataset that fails while it runs
+            raise StudentCodeFailed(f"reading your datasets raised {_first_line(exc)}") from None
         keys = [np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])]
         if any(k not in truth for k in keys):
             return "some images differ from the files in the folder: leave the pixels as loaded (0-255)."
@@ -296,6 +314,121 @@ def exercise_2_4(augment: Any) -> CheckResult:
         geometric = (keras.layers.RandomRotation, keras.layers.RandomZoom, keras.layers.RandomTranslation)
         if not any(isinstance(layer, geometric) for layer in layers):
             return "add at least one of RandomRotation, RandomZoom or RandomTranslation."
+        if not any(isinstance(layer, keras.layers.RandomBrightness) for layer in layers):
+            return ("add RandomBrightness(factor, value_range=(0, 1)): the same garment photographed "
+                    "in other light is lighter or darker, and still the same garment.")
         return None
 
     return run_check("2.4", diagnose, "random in training, exactly the input at inference.")
+
+
+# ---------------------------------------------------------------- 2.5 augmenting the training pipeline
+
+AUGMENT_TRAIN = 48
+AUGMENT_VAL = 20
+AUGMENT_BATCH = 8
+
+
+def _augment_pipeline_data() -> tuple[Any, Any, Any]:
+    """Mid-gray images with their own index as the label, and a brightness shift to apply."""
+    import keras
+    import tensorflow as tf
+
+    def source(n: int, first_id: int) -> Any:
+        images = np.full((n, 4, 4, 1), 0.5, dtype=np.float32)
+        images += np.linspace(-0.1, 0.1, n, dtype=np.float32)[:, None, None, None]  # tell images apart
+        return tf.data.Dataset.from_tensor_slices((images, np.arange(first_id, first_id + n)))
+
+    # Per image one random shift of at most 0.2: nothing is clipped, so each image stays flat
+    # and its shift shows how it was augmented.
+    augment = keras.layers.RandomBrightness(0.2, value_range=(0, 1), seed=25)
+    return source(AUGMENT_TRAIN, 0), source(AUGMENT_VAL, 1000), augment
+
+
+def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]:
+    """One pass: batch sizes, labels in order, and each image's mean value by label."""
+    sizes, labels, values = [], [], {}
+    try:
+        for element in ds:
+            if not isinstance(element, tuple) or len(element) != 2:
+                raise StudentCodeFailed(f"{what} should yield (images, labels) pairs: keep the labels.")
+            images, ids = (np.asarray(t) for t in element)
+            if ids.ndim != 1 or images.ndim != 4:
+                raise StudentCodeFailed(f"{what} yields single images, not batches: add .batch(batch_size).")
+            sizes.append(len(ids))
+            labels.extend(int(i) for i in ids)
+            values.update({int(i): float(image.mean()) for i, image in zip(ids, images, strict=True)})
+    except StudentCodeFailed:
+        raise
+    except Exception as exc:  # the student's pipeline fails while it runs
+        if _not_attempted(exc):
+            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line.") from None
+        raise StudentCodeFailed(f"reading {what} raised {_first_line(exc)}") from None
+    if not sizes:
+        raise StudentCodeFailed(f"{what} is empty.")
+    return sizes, np.array(labels), values
+
+
+def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
+    """make_pipelines(ds_train, ds_val, augment, batch_size, seed) -> (train, val); only train is augmented."""
+    import tensorflow as tf
+
+    ds_train, ds_val, augment = _augment_pipeline_data()
+    originals = {**{i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_TRAIN))},
+                 **{1000 + i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_VAL))}}
+
+    def diagnose() -> str | None:
+        result = call_student(make_pipelines, ds_train, ds_val, augment, AUGMENT_BATCH, 0)
+        if not isinstance(result, tuple | list) or len(result) != 2:
+            return f"return two datasets, `return train, val`; got {type(result).__name__}."
+        train, val = result
+        for name, ds in (("train", train), ("val", val)):
+            if not isinstance(ds, tf.data.Dataset):
+                return f"{name} is a {type(ds).__name__}, not a tf.data.Dataset."
+            if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+                return f"{name} never ends: leave out .repeat(), fit loops over the epochs itself."
+        sizes, labels, values = _epoch(val, "val")
+        if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
+            if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
+                return "val holds training images: keep the two datasets apart."
+            return (f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
+                    "image must come exactly once.")
+        if any(abs(values[i] - originals[i]) > 1e-5 for i in labels):
+            return ("the validation images are augmented: validation must measure the model on images "
+                    "as they are. Apply augment to the training dataset only.")
+        if not np.array_equal(labels, np.sort(labels)):
+            return ("val comes out in another order than it went in: model.predict(val) would no longer "
+                    "line up with the labels. Do not shuffle validation data.")
+        if sizes[0] != AUGMENT_BATCH:
+            return f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for both datasets."
+        epochs = [_epoch(train, "train") for _ in range(2)]
+        sizes, labels, values = epochs[0]
+        if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
+            return (f"one epoch of train gave {len(labels)} images for {AUGMENT_TRAIN}: each training "
+                    "image must come exactly once per epoch.")
+        if sizes[0] != AUGMENT_BATCH:
+            return f"train batches hold {sizes[0]} images; use the batch_size argument ({AUGMENT_BATCH})."
+        shifted = [abs(values[i] - originals[i]) > 1e-4 for i in labels]
+        if not any(shifted):
+            return ("the training images come out unchanged: apply augment to them, "
+                    "augment(images, training=True), in a .map.")
+        if np.array_equal(labels, np.arange(AUGMENT_TRAIN)):
+            return "the training images come out in their original order: shuffle them (before batching)."
+        steps = _transformations(train)
+        cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
+        if np.array_equal(epochs[1][1], labels):
+            if cache and shuffle and cache[-1] > shuffle[0]:
+                return ("both epochs come out in the same order: .cache() after .shuffle() stores the "
+                        "first epoch's order and replays it. Cache first, then shuffle.")
+            return "both epochs come out in the same order: keep reshuffle_each_iteration=True."
+        if all(abs(epochs[1][2][i] - values[i]) < 1e-6 for i in labels):
+            return ("every epoch sees exactly the same augmented images: .cache() after the augmentation "
+                    "stores one random draw and replays it. Cache first, then augment, so each epoch "
+                    "draws anew.")
+        if not cache:
+            return "add .cache() to train, before the augmentation, so the preparation runs once."
+        if "prefetch" not in steps[-1] or "prefetch" not in _transformations(val)[-1]:
+            return "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready before they are needed."
+        return None
+
+    return run_check("2.5", diagnose, "new random versions every epoch for training, validation untouched and in order.")
