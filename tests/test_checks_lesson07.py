@@ -1,19 +1,23 @@
-"""Lesson 07 checks accept the right answer and name each common mistake."""
+"""Lesson 07 checks accept right answers written in different ways and name each common mistake."""
 
 import io
 import threading
 
+import keras
 import numpy as np
 import pytest
 import requests
+from flask import Flask, abort, jsonify, request
 from PIL import Image, UnidentifiedImageError
 from werkzeug.serving import make_server
 
 from course_lib import checks
-from course_lib.serving import Classifier, ServeConfig, create_app, free_port
+from course_lib.serving import Classifier, ServeConfig, create_app, create_minimal_app, free_port
+from course_lib.serving.uploads import header_only_png
 
 GRAY_28 = {"height": 28, "width": 28, "color_mode": "grayscale", "scale": 1 / 255, "offset": 0.0,
            "resize": "bilinear"}
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def _fails_with(result, phrase):
@@ -73,7 +77,171 @@ def test_7_1_catches_swapped_width_and_height_for_a_non_square_model():
     assert _fails_with(checks.exercise_7_1(swapped, wide), "height and width swapped")
 
 
-# ---------------------------------------------------------------- 7.2 reject a bad upload
+# ---------------------------------------------------------------- 7.2 the minimal Flask app
+
+@pytest.fixture(scope="module")
+def model():
+    """A linear softmax model whose answers are confident and change a lot when pixels are not scaled."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(3)
+    model.layers[-1].set_weights([rng.normal(0, 0.3, (784, 10)).astype("float32"), np.zeros(10, "float32")])
+    return model
+
+
+def _pixels(image, prep, scale=True):
+    image = image.convert("L").resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR)
+    x = np.asarray(image, dtype=np.float32)
+    return (x * prep["scale"] + prep["offset"] if scale else x)[None, ..., None]
+
+
+def _app(route):
+    """A factory whose POST /predict is ``route(model, class_names, prep)``'s view."""
+    def factory(model, class_names, prep):
+        app = Flask(__name__)
+        app.add_url_rule("/predict", "predict", route(model, class_names, prep), methods=["POST"])
+        return app
+    return factory
+
+
+def test_7_2_accepts_the_library_app(model):
+    assert checks.exercise_7_2(create_minimal_app, model, CLASSES, GRAY_28).passed
+
+
+def test_7_2_accepts_an_app_written_another_way(model):
+    def create(model, class_names, prep):
+        app = Flask("another")
+
+        @app.errorhandler(OSError)
+        def not_an_image(exc):
+            return {"error": f"cannot read the image ({exc})"}, 400
+
+        @app.route("/predict", methods=["POST"])
+        def predict():
+            files = request.files.getlist("file")
+            if not files:
+                return {"error": "no file"}, 400
+            image = Image.open(files[0].stream)
+            image = image.resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR).convert("L")
+            x = (np.asarray(image, dtype=np.float32) / 255.0).reshape(1, 28, 28, 1)
+            p = model.predict(x, verbose=0)[0]
+            return {"label": class_names[p.argmax()], "confidence": p.max().item(), "all": p.tolist()}
+
+        return app
+
+    assert checks.exercise_7_2(create, model, CLASSES, GRAY_28).passed
+
+
+def test_7_2_accepts_a_route_that_catches_everything_pillow_raises(model):
+    def route(model, class_names, prep):
+        def predict():
+            if "file" not in request.files:
+                return jsonify({"error": "please attach an image as 'file'"}), 400
+            try:
+                x = _pixels(Image.open(io.BytesIO(request.files["file"].read())), prep)
+            except Exception as exc:
+                return jsonify({"error": str(exc)}), 400
+            p = np.asarray(model(x))[0]
+            i = int(np.argmax(p))
+            return jsonify({"label": class_names[i], "confidence": round(float(p[i]), 6)})
+        return predict
+
+    assert checks.exercise_7_2(_app(route), model, CLASSES, GRAY_28).passed
+
+
+def _route(read=None, scale=True, to_json=None, bad_status=400, catch=(OSError,), softmax_again=False):
+    """A mostly right route with one thing changed."""
+    def route(model, class_names, prep):
+        def predict():
+            upload = read() if read else request.files.get("file")
+            if upload is None:
+                return jsonify(error="no file"), 400
+            try:
+                x = _pixels(Image.open(io.BytesIO(upload.read())), prep, scale)
+            except catch:
+                return jsonify(error="not an image"), bad_status
+            p = np.asarray(model(x))[0]
+            if softmax_again:
+                p = np.exp(p) / np.exp(p).sum()
+            best = int(p.argmax())
+            if to_json:
+                return to_json(class_names[best], p, best)
+            return jsonify(label=class_names[best], confidence=float(p[best]))
+        return predict
+    return _app(route)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_route(read=lambda: request.form["file"]), "uploaded files are in request.files['file']"),
+        (_route(read=lambda: request.form.get("file")), "It is in request.files['file']; request.form"),
+        (_route(to_json=lambda label, p, i: jsonify(label=label, confidence=p[i])), "NumPy numbers are not JSON"),
+        (_route(to_json=lambda label, p, i: jsonify({"label": label, "confidence": p[i], "index": i})),
+         "NumPy numbers are not JSON"),
+        (_route(scale=False), "not scaled"),
+        (_route(bad_status=200), "got status 200"),
+        (_route(catch=(UnidentifiedImageError,)), "a truncated file's error are both OSErrors"),
+        (_route(catch=()), "made your route raise UnidentifiedImageError"),
+        (_route(read=lambda: request.files["file"]), "check `'file' in request.files` first"),
+        (_route(softmax_again=True), "do not apply it again"),
+        (_route(to_json=lambda label, p, i: jsonify(label=i, confidence=float(p[i]))), "not one of the class names"),
+        (_route(to_json=lambda label, p, i: jsonify(label=label, confidence=f"{p[i]:.0%}")), "send a number"),
+        (_route(to_json=lambda label, p, i: jsonify(prediction=label)), "it needs 'label' and 'confidence'"),
+        (_route(to_json=lambda label, p, i: f"{label} ({p[i]:.0%})"), "not a JSON object"),
+    ],
+)
+def test_7_2_names_the_mistake(model, answer, phrase):
+    assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
+
+
+def test_7_2_names_mistakes_in_the_app_itself(model):
+    def abort_html(model, class_names, prep):
+        def predict():
+            upload = request.files.get("file")
+            try:
+                x = _pixels(Image.open(io.BytesIO(upload.read())), prep)
+            except (OSError, AttributeError):
+                abort(400)
+            p = np.asarray(model(x))[0]
+            return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+        return predict
+
+    def no_batch_axis(model, class_names, prep):
+        def predict():
+            x = _pixels(Image.open(request.files["file"].stream), prep)[0]
+            p = np.asarray(model(x))[0]
+            return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+        return predict
+
+    def get_only(model, class_names, prep):
+        app = Flask(__name__)
+        app.add_url_rule("/predict", "predict", lambda: "hello")
+        return app
+
+    def unfinished(model, class_names, prep):
+        app = Flask(__name__)
+
+        @app.post("/predict")
+        def predict():
+            raise NotImplementedError("Exercise 7.2")
+
+        return app
+
+    cases = [(_app(abort_html), "but not JSON"), (_app(no_batch_axis), "add the batch axis"),
+             (get_only, "register the route for POST"), (unfinished, "not attempted yet"),
+             (lambda m, c, p: None, "forget to `return app`"), (lambda m, c, p: "app", "return the Flask app"),
+             (_app(lambda m, c, p: lambda: None), "your route returned None")]
+    for answer, phrase in cases:
+        assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
+
+
+# ---------------------------------------------------------------- 7.3 reject a bad upload
+
+def _open(data):
+    return Image.open(io.BytesIO(data))
+
 
 def check_upload(data, max_pixels):
     if not data:
@@ -84,28 +252,78 @@ def check_upload(data, max_pixels):
             if width * height > max_pixels:
                 return f"{width}×{height} pixels is over the limit"
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError):
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         return "not a readable image"
     return None
 
 
-def test_7_2_accepts_a_careful_check():
-    assert checks.exercise_7_2(check_upload).passed
-    assert checks.exercise_7_2(check_upload, max_pixels=2_500).passed
+def test_7_3_accepts_a_careful_check():
+    assert checks.exercise_7_3(check_upload).passed
+    assert checks.exercise_7_3(check_upload, max_pixels=2_500).passed
 
 
-def test_7_2_names_the_mistake():
+def test_7_3_accepts_checks_written_other_ways():
+    def broad(data, max_pixels):
+        try:
+            image = _open(data)
+        except Exception as exc:
+            return f"cannot open it: {type(exc).__name__}"
+        if image.width * image.height > max_pixels:
+            return "too many pixels"
+        try:
+            image.verify()
+        except Exception:
+            return "damaged image"
+        return None
+
+    def with_reasons(data, max_pixels):
+        reasons = {Image.DecompressionBombError: "far too many pixels", UnidentifiedImageError: "not an image",
+                   OSError: "damaged or truncated"}
+        try:
+            with _open(data) as image:
+                if image.size[0] * image.size[1] > max_pixels:
+                    return "over the pixel limit"
+                image.convert("RGB")
+        except tuple(reasons) as exc:
+            return next(reason for kind, reason in reasons.items() if isinstance(exc, kind))
+        return None
+
+    assert checks.exercise_7_3(broad).passed
+    assert checks.exercise_7_3(with_reasons).passed
+
+
+def test_7_3_names_the_mistake():
+    def no_bomb(data, max_pixels):  # catches Pillow's errors but not DecompressionBombError
+        if not data:
+            return "the file is empty"
+        try:
+            with _open(data) as image:
+                if image.width * image.height > max_pixels:
+                    return "too big"
+                image.load()
+        except (UnidentifiedImageError, OSError, SyntaxError):
+            return "not an image"
+        return None
+
     def no_load(data, max_pixels):
         if not data:
             return "empty"
         try:
             width, height = _open(data).size
-        except OSError:
+        except (OSError, Image.DecompressionBombError):
             return "not an image"
         return "too big" if width * height > max_pixels else None
 
+    def load_first(data, max_pixels):
+        try:
+            image = _open(data)
+            image.load()
+        except (OSError, Image.DecompressionBombError):
+            return "not an image"
+        return "too big" if image.width * image.height > max_pixels else None
+
     def no_limit(data, max_pixels):
-        return check_upload(data, 10**9)
+        return check_upload(data, 10**12)
 
     def greater_or_equal(data, max_pixels):
         return check_upload(data, max_pixels - 1)
@@ -116,16 +334,25 @@ def test_7_2_names_the_mistake():
     def extension_only(data, max_pixels):
         return None if data else "empty"
 
-    cases = [(no_load, "truncated PNG passed"), (no_limit, "compare width × height"),
+    cases = [(no_bomb, "DecompressionBombError, which is not an OSError"), (no_load, "truncated PNG passed"),
+             (load_first, "before finding it too big"), (no_limit, "compare width × height"),
              (greater_or_equal, "use >, not >="), (raises, "catch Pillow's errors"),
              (extension_only, "a text file passed"), (lambda d, m: "bad", "you rejected a valid PNG"),
              (lambda d, m: False, "return None for a good upload"), (lambda d, m: "", "empty string"),
              (lambda d, m: check_upload(d, m) if d else None, "an empty file passed")]
     for answer, phrase in cases:
-        assert _fails_with(checks.exercise_7_2(answer), phrase)
+        assert _fails_with(checks.exercise_7_3(answer), phrase)
 
 
-# ---------------------------------------------------------------- 7.3 a client that sends a batch
+def test_7_3_bomb_is_a_few_dozen_bytes_that_pillow_refuses_with_a_non_oserror():
+    bomb = header_only_png(20_000, 20_000)
+    assert len(bomb) < 60
+    with pytest.raises(Image.DecompressionBombError) as caught:
+        _open(bomb)
+    assert not isinstance(caught.value, OSError)
+
+
+# ---------------------------------------------------------------- 7.4 a client that sends a batch
 
 class Fake(Classifier):
     name, version, class_names = "fake", "1", ["dark", "mid", "bright"]
@@ -161,11 +388,11 @@ def classify_batch(url, files):
     return [p["label"] for p in response.json()["predictions"]]
 
 
-def test_7_3_accepts_one_request_with_every_file(url):
-    assert checks.exercise_7_3(classify_batch, url).passed
+def test_7_4_accepts_one_request_with_every_file(url):
+    assert checks.exercise_7_4(classify_batch, url).passed
 
 
-def test_7_3_names_the_mistake(url):
+def test_7_4_names_the_mistake(url):
     def one_by_one(url, files):
         return [requests.post(f"{url}/predict", files={"file": f}, timeout=30).json()["label"] for f in files]
 
@@ -188,5 +415,95 @@ def test_7_3_names_the_mistake(url):
              (first_only, "1 label(s) for 4 files"), (wrong_field, "multipart field 'file'"),
              (lambda u, f: None, "forget to `return`")]
     for answer, phrase in cases:
-        assert _fails_with(checks.exercise_7_3(answer, url), phrase)
-    assert _fails_with(checks.exercise_7_3(reversed_labels, url), "not in the order of the files")
+        assert _fails_with(checks.exercise_7_4(answer, url), phrase)
+    assert _fails_with(checks.exercise_7_4(reversed_labels, url), "not in the order of the files")
+
+
+# ---------------------------------------------------------------- 7.5 one client, several services
+
+def top_label(body):
+    if isinstance(body, list):  # Hugging Face
+        best = max(body, key=lambda e: e["score"])
+        return best["label"], best["score"]
+    if "label" in body and "confidence" in body:  # the course service
+        return body["label"], body["confidence"]
+    if "responses" in body:  # Google Cloud Vision
+        best = max(body["responses"][0]["labelAnnotations"], key=lambda e: e["score"])
+        return best["description"], best["score"]
+    if "Labels" in body:  # Amazon Rekognition, in percent
+        best = max(body["Labels"], key=lambda e: e["Confidence"])
+        return best["Name"], best["Confidence"] / 100
+    if "tagsResult" in body:  # Azure AI Vision
+        best = max(body["tagsResult"]["values"], key=lambda e: e["confidence"])
+        return best["name"], best["confidence"]
+    raise ValueError(f"unknown answer: {body!r:.60}")
+
+
+def test_7_5_accepts_adapters_written_differently():
+    readers = {  # where the entries are, and their label and score keys
+        "responses": (lambda b: b["responses"][0]["labelAnnotations"], "description", "score", 1),
+        "Labels": (lambda b: b["Labels"], "Name", "Confidence", 100),
+        "tagsResult": (lambda b: b["tagsResult"]["values"], "name", "confidence", 1),
+    }
+
+    def by_table(body):
+        if isinstance(body, list):
+            entries, name, score, scale = body, "label", "score", 1
+        elif "confidence" in body:
+            return [body["label"], np.float64(body["confidence"])]
+        else:
+            key = next((k for k in readers if k in body), None)
+            if key is None:
+                raise ValueError("not a shape I know")
+            get, name, score, scale = readers[key]
+            entries = get(body)
+        ranked = sorted(entries, key=lambda e: e[score], reverse=True)
+        return ranked[0][name], ranked[0][score] / scale
+
+    assert checks.exercise_7_5(top_label).passed
+    assert checks.exercise_7_5(by_table).passed
+
+
+def test_7_5_names_the_mistake():
+    def no_percent(body):
+        if "Labels" in body:
+            best = max(body["Labels"], key=lambda e: e["Confidence"])
+            return best["Name"], best["Confidence"]
+        return top_label(body)
+
+    def first_entry(body):
+        if isinstance(body, list):
+            return body[0]["label"], body[0]["score"]
+        return top_label(body)
+
+    def key_error_when_unknown(body):
+        if isinstance(body, list) or "label" in body or "responses" in body or "Labels" in body:
+            return top_label(body)
+        best = max(body["tagsResult"]["values"], key=lambda e: e["confidence"])
+        return best["name"], best["confidence"]
+
+    def none_when_unknown(body):
+        try:
+            return top_label(body)
+        except ValueError:
+            return None
+
+    def google_not_nested(body):
+        if isinstance(body, dict) and "responses" in body:
+            best = max(body["labelAnnotations"], key=lambda e: e["score"])
+            return best["description"], best["score"]
+        return top_label(body)
+
+    def whole_entry(body):
+        if isinstance(body, list):
+            return max(body, key=lambda e: e["score"])
+        return top_label(body)
+
+    cases = [(no_percent, "percentage (0–100)"), (first_entry, "you took the first entry"),
+             (key_error_when_unknown, "raise ValueError('...') instead"),
+             (none_when_unknown, "you returned None"), (google_not_nested, "for Google Cloud Vision's answer, your code raised KeyError"),
+             (whole_entry, "return a pair (label, confidence)"),
+             (lambda body: ("Cat", "97%") if isinstance(body, dict) and "responses" in body else top_label(body),
+              "must be a number")]
+    for answer, phrase in cases:
+        assert _fails_with(checks.exercise_7_5(answer), phrase)

@@ -1,15 +1,19 @@
 """Uploads: every common image mode becomes plain RGB or gray; bad files get a clear UploadError."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 from serving_support import encode, jpeg, photo, png
 
-from course_lib.serving.uploads import UploadError, decode_image, preview_bytes, to_model_pixels
+from course_lib.serving.uploads import (
+    UploadError,
+    decode_image,
+    header_only_png,
+    preview_bytes,
+    to_model_pixels,
+)
 
 GRAY_28 = {"height": 28, "width": 28, "color_mode": "grayscale", "scale": 1 / 255, "offset": 0.0,
            "resize": "bilinear"}
@@ -123,16 +127,17 @@ def test_too_many_pixels_is_refused_before_decoding():
     assert decode_image(data, max_pixels=2_000_000).size == (2000, 1000)
 
 
-def _png_header_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+def test_a_header_only_png_claims_its_size_in_a_few_dozen_bytes():
+    probe = header_only_png(6_000, 4_000)
+    assert len(probe) < 60
+    assert Image.open(io.BytesIO(probe)).size == (6_000, 4_000)  # the header alone: nothing decoded yet
+    with pytest.raises(UploadError) as info:
+        decode_image(probe, max_pixels=1_000_000)
+    assert info.value.status == 413 and "6000×4000 = 24,000,000 pixels" in info.value.message
 
 
 def test_a_decompression_bomb_is_refused_without_allocating_it():
-    bomb = _png_header_claiming(50_000, 50_000)  # 2.5 billion pixels in a ~100-byte file
+    bomb = header_only_png(50_000, 50_000)  # 2.5 billion pixels in a 45-byte file
     assert len(bomb) < 200
     with pytest.raises(UploadError) as info:
         decode_image(bomb, max_pixels=10**12)  # even with our limit off, Pillow's guard holds

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -88,11 +90,186 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
     return run_check("7.1", diagnose, "every upload becomes exactly the input the model was trained on.")
 
 
+# ---------------------------------------------------------------- 7.2 the minimal Flask app
+
+def _model_input(data: bytes, preprocessing: dict[str, Any], *, convert_first: bool = True,
+                 scaled: bool = True) -> np.ndarray:
+    """The batch of one the minimal app should give the model (or a common variant of it)."""
+    height, width = int(preprocessing["height"]), int(preprocessing["width"])
+    mode = "L" if preprocessing.get("color_mode") == "grayscale" else "RGB"
+    image = Image.open(io.BytesIO(data))
+    size = (width, height)
+    if convert_first:
+        image = image.convert(mode).resize(size, Image.Resampling.BILINEAR)
+    else:
+        image = image.resize(size, Image.Resampling.BILINEAR).convert(mode)
+    pixels = np.asarray(image, dtype=np.float32)
+    if scaled:
+        pixels = pixels * float(preprocessing["scale"]) + float(preprocessing["offset"])
+    return pixels.reshape(1, height, width, -1)
+
+
+def _probabilities(model: Any, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model(x, training=False), dtype=np.float64)[0]
+
+
+def _consistent(label: str, confidence: float, probabilities: np.ndarray, class_names: list[str],
+                tolerance: float = 0.02) -> bool:
+    """Is (label, confidence) what these probabilities say, up to resizing differences?"""
+    if label not in class_names:
+        return False
+    p = probabilities[class_names.index(label)]
+    return p >= probabilities.max() - tolerance and abs(confidence - p) <= tolerance
+
+
+def _truncated_png() -> bytes:
+    """A PNG cut in the middle of its pixel data: Image.open reads it, decoding the pixels fails."""
+    noise = _encode(np.random.default_rng(5).integers(0, 256, (28, 28), dtype=np.uint8))
+    return noise[: len(noise) // 2]
+
+
+def _bad_uploads() -> list[tuple[str, dict[str, Any]]]:
+    png = _encode(np.full((20, 30), 120, np.uint8))
+    return [
+        ("a request with no file (the image is in the field 'image')",
+         {"image": (io.BytesIO(png), "photo.png")}),
+        ("an empty file", {"file": (io.BytesIO(b""), "empty.png")}),
+        ("a text file", {"file": (io.BytesIO(b"name,label\ncat.jpg,cat\n"), "notes.png")}),
+        ("a truncated PNG", {"file": (io.BytesIO(_truncated_png()), "cut.png")}),
+    ]
+
+
+def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
+    """Name the mistake behind an exception the student's route raised."""
+    from werkzeug.exceptions import BadRequestKeyError
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, NotImplementedError):
+        return "not attempted yet: replace the `raise NotImplementedError(...)` line with your route."
+    if isinstance(exc, BadRequestKeyError):
+        key = exc.args[0] if exc.args else "?"
+        if good_upload:
+            return (f"for {what}, your route raised KeyError {key!r} although the request carries the image in "
+                    "the form field 'file': uploaded files are in request.files['file']; request.form holds only "
+                    "the text fields of a form.")
+        return (f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` first (or use "
+                "request.files.get('file')) and answer 400 with a JSON error.")
+    if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
+        return (f"for {what}, jsonify failed ({exc}): NumPy numbers are not JSON. Convert them first: "
+                "float(probabilities[i]), int(index), or array.tolist().")
+    if isinstance(exc, TypeError) and "did not return a valid response" in str(exc):
+        return f"for {what} your route returned None: every path through it must `return jsonify(...)`."
+    if isinstance(exc, AttributeError) and "NoneType" in str(exc) and good_upload:
+        return (f"for {what}, your route raised {text}: the upload was not found where you looked. It is in "
+                "request.files['file'] (request.form holds only text fields).")
+    if good_upload:
+        hint = ""
+        if isinstance(exc, ValueError) and ("shape" in str(exc) or "incompatible" in str(exc)):
+            hint = (" The model takes a batch of shape (1, height, width, channels): convert the image to the "
+                    "model's colour mode, resize it, and add the batch axis.")
+        return f"for {what}, your route raised {text}.{hint}"
+    return (f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the error and "
+            "answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a truncated file's error are "
+            "both OSErrors).")
+
+
+def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> Any:
+    from werkzeug.exceptions import BadRequestKeyError, HTTPException
+
+    try:
+        return client.post("/predict", data=form, content_type="multipart/form-data")
+    except HTTPException as exc:
+        if isinstance(exc, BadRequestKeyError):
+            raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
+        return exc.get_response()  # abort(400) and the like: the page Flask would have sent
+    except Exception as exc:  # app.testing passes the route's exceptions up to here
+        raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
+
+
+def exercise_7_2(create_minimal_app: Callable[..., Any], model: Any, class_names: list[str],
+                 preprocessing: dict[str, Any]) -> CheckResult:
+    """create_minimal_app(model, class_names, preprocessing) -> a Flask app with a JSON POST /predict."""
+    class_names = list(class_names)
+
+    def diagnose() -> str | None:
+        app = call_student(create_minimal_app, model, class_names, dict(preprocessing))
+        if app is None:
+            return "create_minimal_app returned None: did you forget to `return app`?"
+        if not hasattr(app, "test_client"):
+            return f"create_minimal_app returned a {type(app).__name__}; return the Flask app itself."
+        app.testing = True  # the route's exceptions reach this check instead of becoming a 500 page
+        app.config["TRAP_BAD_REQUEST_ERRORS"] = True  # request.form['file'] raises KeyError here, visibly
+        client = app.test_client()
+        for name, data in _test_uploads().items():
+            what = f"the {name}"
+            response = _post(client, {"file": (io.BytesIO(data), name.replace(" ", "_"))}, what, True)
+            body = response.get_json(silent=True)
+            if response.status_code in (404, 405):
+                return (f"POST /predict answered {response.status_code}: register the route for POST, "
+                        "@app.post('/predict') (or @app.route('/predict', methods=['POST'])).")
+            if response.status_code != 200:
+                reason = f" ({body['error']!r})" if isinstance(body, dict) and "error" in body else ""
+                hint = (" Did the route find the file? It is in request.files['file']; request.form holds only "
+                        "the text fields of a form." if response.status_code == 400 else "")
+                return (f"{what} is a valid image but got status {response.status_code}{reason}; it should get "
+                        f"200.{hint}")
+            if not isinstance(body, dict):
+                return (f"for {what} the answer is not a JSON object (content type {response.content_type!r}); "
+                        "return jsonify(label=..., confidence=...).")
+            if "label" not in body or "confidence" not in body:
+                return f"the answer for {what} has the keys {sorted(body)}; it needs 'label' and 'confidence'."
+            label, confidence = body["label"], body["confidence"]
+            if not isinstance(label, str) or label not in class_names:
+                return f"the label {label!r} for {what} is not one of the class names; use class_names[index]."
+            if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
+                return (f"the confidence for {what} is {confidence!r} ({type(confidence).__name__}); send a number "
+                        "in [0, 1], float(probabilities[index]).")
+            expected = [_probabilities(model, _model_input(data, preprocessing, convert_first=order))
+                        for order in (True, False)]
+            if any(_consistent(label, confidence, p, class_names) for p in expected):
+                continue
+            unscaled = _probabilities(model, _model_input(data, preprocessing, scaled=False))
+            if _consistent(label, confidence, unscaled, class_names, tolerance=1e-3):
+                return (f"for {what} you answered {label!r} at {confidence:.3f}, what the model says about pixels "
+                        f"that were not scaled: multiply them by {float(preprocessing['scale']):.6g} (divide by "
+                        "255), as in training.")
+            p = expected[0]
+            best = int(p.argmax())
+            soft = np.exp(p - p.max()) / np.exp(p - p.max()).sum()
+            if label == class_names[best] and abs(confidence - soft[best]) < 1e-3:
+                return ("the label is right but the confidence is not the model's probability: the model already "
+                        "ends in softmax, so do not apply it again.")
+            return (f"for {what} you answered {label!r} at {confidence:.3f}; the model says {class_names[best]!r} "
+                    f"at {p[best]:.3f} for the image prepared as in training (grayscale/RGB as the model expects, "
+                    "bilinear resize, scaled).")
+        for what, form in _bad_uploads():
+            response = _post(client, form, what, False)
+            body = response.get_json(silent=True)
+            if response.status_code == 200:
+                return (f"{what} got status 200: a bad upload must get status 400, "
+                        "e.g. `return jsonify(error='...'), 400`.")
+            if response.status_code != 400:
+                return f"{what} got status {response.status_code}; a bad upload is the client's mistake: answer 400."
+            if not isinstance(body, dict):
+                return (f"{what} got 400 but not JSON (content type {response.content_type!r}): programs read "
+                        "the reason from JSON, `return jsonify(error='...'), 400`.")
+            if not isinstance(body.get("error"), str) or not body["error"].strip():
+                return f"{what} got 400 with {body!r}; say why in the key 'error': jsonify(error='...')."
+        return None
+
+    return run_check("7.2", diagnose, "valid uploads get the model's label as JSON; every bad upload gets a clear 400.")
+
+
+# ---------------------------------------------------------------- 7.3 reject a bad upload
+
 def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
-    """(name, bytes, should pass, what the mistake means) for exercise 7.2."""
+    """(name, bytes, should pass, what the mistake means) for exercise 7.3."""
     side = int(max_pixels**0.5)
     exact = np.zeros((max_pixels // side, side), np.uint8)
     png = _encode(np.full((20, 30, 3), 120, np.uint8))
+    from course_lib.serving.uploads import header_only_png
+
+    bomb = header_only_png(20_000, 20_000)
     return [
         ("a small PNG", png, True, "you rejected a valid PNG"),
         ("a JPEG photo", _encode(np.full((24, 32, 3), 90, np.uint8), "JPEG"), True, "you rejected a valid JPEG"),
@@ -101,24 +278,52 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
         ("an empty file", b"", False, "an empty file passed: check `if not data` first"),
         ("a text file", b"name,label\ncat.jpg,cat\n", False,
          "a text file passed: open the bytes with Pillow to find out whether they are an image"),
-        ("a truncated PNG", png[: len(png) // 2], False,
+        ("a truncated PNG", _truncated_png(), False,
          "a truncated PNG passed: Image.open only reads the header; call image.load() to decode the pixels"),
         (f"an image of {(side + 10) ** 2:,} pixels", _encode(np.zeros((side + 10, side + 10), np.uint8)), False,
          f"an image of {side + 10}×{side + 10} pixels passed with max_pixels={max_pixels:,}: "
          "compare width × height with the limit"),
+        (f"a {len(bomb)}-byte PNG header claiming 20000×20000 pixels", bomb, False,
+         "a file claiming 400 million pixels passed: compare width × height with the limit"),
     ]
 
 
-def exercise_7_2(check_upload: Callable[[bytes, int], Any], max_pixels: int = 10_000) -> CheckResult:
-    """check_upload(data, max_pixels) -> None for a usable image, else a reason (a non-empty string)."""
+@contextmanager
+def _decoded_sizes() -> Iterator[list[tuple[int, int]]]:
+    """Record the size of every image whose pixels Pillow decodes (load) inside the block."""
+    from PIL import ImageFile
+
+    sizes: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(self.size)
+        return original(self, *args, **kwargs)
+
+    ImageFile.ImageFile.load = load
+    try:
+        yield sizes
+    finally:
+        ImageFile.ImageFile.load = original
+
+
+def exercise_7_3(check_upload: Callable[[bytes, int], Any], max_pixels: int = 10_000) -> CheckResult:
+    """check_upload(data, max_pixels) -> None for a usable image, else a reason (a non-empty string); never raises."""
 
     def diagnose() -> str | None:
         for name, data, should_pass, mistake in _upload_cases(max_pixels):
-            try:
-                answer = call_student(check_upload, data, max_pixels)
-            except StudentCodeFailed as exc:
-                return (f"for {name}, {exc} A check returns a reason instead of raising: "
-                        "catch Pillow's errors (UnidentifiedImageError, OSError, SyntaxError).")
+            with _decoded_sizes() as decoded:
+                try:
+                    answer = call_student(check_upload, data, max_pixels)
+                except StudentCodeFailed as exc:
+                    raised = str(exc).rstrip(".")
+                    if "DecompressionBombError" in raised:
+                        return (f"for {name}, {raised}. Pillow refuses such files already in Image.open, with "
+                                "Image.DecompressionBombError, which is not an OSError: catch it too and "
+                                "return a reason.")
+                    return (f"for {name}, {raised}. A check returns a reason instead of raising: catch Pillow's "
+                            "errors (UnidentifiedImageError and other OSErrors, SyntaxError, "
+                            "Image.DecompressionBombError).")
             if answer is not None and not isinstance(answer, str):
                 return f"for {name} you returned {answer!r}; return None for a good upload or a reason (a string)."
             if answer == "":
@@ -127,10 +332,18 @@ def exercise_7_2(check_upload: Callable[[bytes, int], Any], max_pixels: int = 10
                 return f"{mistake} (your reason: {answer!r})."
             if not should_pass and answer is None:
                 return f"{mistake}."
+            too_big = [size for size in decoded if size[0] * size[1] > max_pixels]
+            if too_big:
+                width, height = too_big[0]
+                return (f"you decoded the pixels of {name} ({width}×{height}) before finding it too big: compare "
+                        "image.size with the limit before image.load(), so that a small file claiming millions "
+                        "of pixels is never decoded.")
         return None
 
-    return run_check("7.2", diagnose, "good images pass, and every bad upload gets a reason.")
+    return run_check("7.3", diagnose, "good images pass, and every bad upload gets a reason, without decoding it.")
 
+
+# ---------------------------------------------------------------- 7.4 a client that sends a batch
 
 def _batch_files(n: int = 4) -> list[tuple[str, bytes]]:
     rng = np.random.default_rng(11)
@@ -139,7 +352,7 @@ def _batch_files(n: int = 4) -> list[tuple[str, bytes]]:
             for i, level in enumerate(levels)]
 
 
-def exercise_7_3(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], url: str,
+def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], url: str,
                  files: list[tuple[str, bytes]] | None = None) -> CheckResult:
     """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request."""
     import requests
@@ -183,4 +396,92 @@ def exercise_7_3(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], 
             return f"the labels {labels} differ from what the server answers for each file, {expected}."
         return None
 
-    return run_check("7.3", diagnose, f"{len(files)} images classified in a single request.")
+    return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
+
+
+# ---------------------------------------------------------------- 7.5 one client, several services
+
+def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
+    """(service, a body of its shape with the entries out of order, the expected (label, confidence))."""
+    return [
+        ("the course service", {"id": 7, "label": "Sneaker", "class_index": 7, "confidence": 0.91,
+                                "top_k": [{"label": "Sneaker", "class_index": 7, "confidence": 0.91},
+                                          {"label": "Sandal", "class_index": 5, "confidence": 0.06}]},
+         ("Sneaker", 0.91)),
+        ("Google Cloud Vision", {"responses": [{"labelAnnotations": [
+            {"mid": "<id>", "description": "Whiskers", "score": 0.91, "topicality": 0.91},
+            {"mid": "<id>", "description": "Cat", "score": 0.97, "topicality": 0.97},
+            {"mid": "<id>", "description": "Carnivore", "score": 0.88, "topicality": 0.88}]}]},
+         ("Cat", 0.97)),
+        ("Amazon Rekognition", {"Labels": [
+            {"Name": "Pet", "Confidence": 93.1, "Instances": [], "Parents": [{"Name": "Animal"}]},
+            {"Name": "Cat", "Confidence": 97.4, "Instances": [], "Parents": [{"Name": "Animal"}]},
+            {"Name": "Mammal", "Confidence": 96.2, "Instances": [], "Parents": [{"Name": "Animal"}]}],
+            "LabelModelVersion": "3.0"},
+         ("Cat", 0.974)),
+        ("Azure AI Vision", {"metadata": {"width": 640, "height": 480}, "tagsResult": {"values": [
+            {"name": "indoor", "confidence": 0.62}, {"name": "cat", "confidence": 0.99},
+            {"name": "whiskers", "confidence": 0.95}]}},
+         ("cat", 0.99)),
+        ("Hugging Face", [{"label": "tiger cat", "score": 0.25}, {"label": "tabby, tabby cat", "score": 0.58},
+                          {"label": "Egyptian cat", "score": 0.12}],
+         ("tabby, tabby cat", 0.58)),
+    ]
+
+
+def _first_entry(body: Any) -> str | None:
+    """The label of a list answer's first entry (what taking [0] gives), or None."""
+    if isinstance(body, list):
+        entries = body
+    elif isinstance(body, dict) and "Labels" in body:
+        entries = body["Labels"]
+    elif isinstance(body, dict) and "tagsResult" in body:
+        entries = body["tagsResult"]["values"]
+    elif isinstance(body, dict) and "responses" in body:
+        entries = body["responses"][0]["labelAnnotations"]
+    else:
+        return None
+    first = entries[0]
+    return first.get("label") or first.get("Name") or first.get("name") or first.get("description")
+
+
+def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
+    """top_label(json body) -> (label, confidence in [0, 1]) for five services' shapes; ValueError for others."""
+
+    def diagnose() -> str | None:
+        for service, body, (label, confidence) in _answers():
+            try:
+                answer = call_student(top_label, copy.deepcopy(body))
+            except StudentCodeFailed as exc:
+                if str(exc).startswith("not attempted"):
+                    raise
+                raise StudentCodeFailed(f"for {service}'s answer, {exc}") from None
+            if answer is None:
+                return f"for {service}'s answer you returned None: did you forget to `return (label, confidence)`?"
+            if isinstance(answer, (str, bytes, dict)) or not isinstance(answer, (tuple, list)) or len(answer) != 2:
+                return f"for {service}'s answer you returned {answer!r}; return a pair (label, confidence)."
+            got_label, got_confidence = answer
+            if isinstance(got_confidence, bool) or not isinstance(got_confidence, (int, float, np.floating)):
+                return f"for {service} the confidence is {got_confidence!r}; it must be a number in [0, 1]."
+            if got_label == label and abs(float(got_confidence) - confidence * 100) < 1e-6:
+                return (f"for {service} you returned a confidence of {got_confidence}: its Confidence is a "
+                        "percentage (0–100); divide by 100 so every service speaks in [0, 1].")
+            if got_label != label and got_label == _first_entry(body):
+                return (f"for {service} you took the first entry, {got_label!r}; these lists are not always sorted: "
+                        "take the entry with the highest score (max(entries, key=...)).")
+            if got_label != label or abs(float(got_confidence) - confidence) > 1e-6:
+                return f"for {service}'s answer you returned {answer!r}; expected ({label!r}, {confidence})."
+        unknown = {"outputs": [[0.02, 0.98]]}
+        try:
+            answer = top_label(copy.deepcopy(unknown))
+        except NotImplementedError:
+            return "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+        except ValueError:
+            return None
+        except Exception as exc:  # the student's bug is feedback, not a crash
+            return (f"for a body of no known shape, {unknown}, your code raised {type(exc).__name__}: {exc}; raise "
+                    "ValueError('...') instead, so the caller knows the answer's shape is not one you read.")
+        return (f"for a body of no known shape, {unknown}, you returned {answer!r}; raise ValueError('...') "
+                "instead of guessing.")
+
+    return run_check("7.5", diagnose, "one function reads the top label of all five services' answers.")

@@ -12,6 +12,8 @@ message is meant for the person who sent the file.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -169,3 +171,18 @@ def preview_bytes(image: Image.Image, max_side: int = 256) -> tuple[bytes, str]:
         return out.getvalue(), "image/png"
     small.save(out, "JPEG", quality=85)
     return out.getvalue(), "image/jpeg"
+
+
+def header_only_png(width: int, height: int) -> bytes:
+    """A few dozen bytes of PNG that claim ``width`` × ``height`` gray pixels and hold none of them.
+
+    What a decompression-bomb probe looks like: the header alone decides how much memory
+    a decoder would reserve. Used by lesson 07 and the tests to check that uploads are
+    refused by their size before anything is decoded.
+    """
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IEND", b""))
