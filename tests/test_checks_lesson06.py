@@ -300,3 +300,18 @@ def _accuracy(y, pred):
 )
 def test_6_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_6(answer), phrase)
+
+
+@pytest.mark.parametrize(
+    ("value", "phrase_6_3", "phrase_6_6"),
+    [
+        (tf.constant([1, 2, 3]), "array of shape (3,)", "type EagerTensor"),
+        ({"ant": 0.9}, "returned a dict", "type dict"),
+        ([], "0 predictions for k=3", "type list"),
+        (np.array([True]), "array of shape (1,)", "type ndarray"),
+        ([(99, "ant", 0.5)] * 3, "do not match", "type list"),
+    ],
+)
+def test_6_3_and_6_6_say_what_came_back_whatever_it_is(value, phrase_6_3, phrase_6_6):
+    assert _fails_with(checks.exercise_6_3(lambda *args: value), phrase_6_3)
+    assert _fails_with(checks.exercise_6_6(lambda *args: value), phrase_6_6)

@@ -170,7 +170,8 @@ def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
         raise StudentCodeFailed("you returned a list holding one list: decode_top_k gives one list per image "
                                 "in the batch; take the first, [0].")
     if len(value) != k:
-        raise StudentCodeFailed(f"you returned {len(value)} predictions for k={k}: return the k most probable.")
+        raise StudentCodeFailed(f"you returned {len(value)} prediction{'' if len(value) == 1 else 's'} for k={k}: "
+                                "return the k most probable.")
     triples = []
     for item in value:
         if isinstance(item, str):
@@ -395,7 +396,7 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
             if answer is None:
                 return "your function returned None: did you forget to `return` the decision?"
             if not isinstance(answer, bool | np.bool_):
-                return (f"you returned a {type(answer).__name__} ({answer!r:.60}); return the decision, "
+                return (f"you returned {answer!r:.60} (type {type(answer).__name__}); return the decision, "
                         "True (keep the fine-tuned model) or False (keep feature extraction).")
             answers[name] = bool(answer)
         luck, better, worse = (cases[name][:2] for name in ("ahead by luck", "clearly better", "clearly worse"))
