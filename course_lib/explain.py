@@ -1,20 +1,28 @@
 """Grad-CAM: which parts of an image a CNN's decision depends on.
 
-Grad-CAM (Selvaraju et al., 2017) takes the feature maps ``A_k`` of a
-convolution layer and the gradient of a class score with respect to them. Each
-map gets the weight ``w_k = mean(d score / d A_k)``; the heatmap is
-``ReLU(sum_k w_k A_k)``, scaled to [0, 1] and resized to the input image. The
-score is the class *logit* (before softmax): a softmax output close to 1 has
-almost no gradient left, and its map would fade to nothing.
+Grad-CAM (Selvaraju et al., 2017) takes the feature maps ``A_k`` of a late
+layer and the gradient of a class score with respect to them. Each map gets
+the weight ``w_k = mean(d score / d A_k)`` (the gradients pooled over height and
+width); the heatmap is ``ReLU(sum_k w_k A_k)``, scaled to [0, 1] and resized to
+the input image. The score is the class *logit* (before softmax): a softmax
+output close to 1 has almost no gradient left, and its map would fade.
 
-Works for the course's Sequential and functional models, including a
-functional model with a nested backbone (lesson 06).
+Which layer: the last *rectified* activation of the last convolution block,
+as keras.io's Grad-CAM example does (for a Conv → BatchNorm → ReLU block, the
+ReLU). The maps there are what the rest of the network reads, and they are
+never negative. The raw convolution before BatchNorm and ReLU is not: where a
+pattern is absent its output is negative, and a negative weight times a
+negative activation paints heat where the pattern is *missing* (on a black
+background, often the background).
+
+Lesson 05 teaches :func:`grad_cam_heatmaps`; :func:`grad_model` builds the
+model it differentiates, for Sequential and functional models (a layer inside
+a nested backbone included), with Keras's public API only.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,11 +40,11 @@ def _sublayers(layer: Any) -> list[Any]:
     return [sub for sub in layer.layers if not isinstance(sub, keras.layers.InputLayer)]
 
 
-def _path_to(model: keras.Model, wanted: Any) -> list[Any] | None:
+def _path_to(model: Any, wanted: Callable[[Any], bool]) -> list[Any] | None:
     """Layers from ``model`` down to the last layer for which ``wanted(layer)`` holds.
 
-    The path has one entry per level of nesting: ``[backbone, conv]`` when the
-    layer sits inside a nested backbone, ``[conv]`` when it is a direct child.
+    The path has one entry per level of nesting: ``[backbone, relu]`` when the
+    layer sits inside a nested backbone, ``[relu]`` when it is a direct child.
     """
     for layer in reversed(_sublayers(model)):
         inner = _path_to(layer, wanted)
@@ -47,14 +55,36 @@ def _path_to(model: keras.Model, wanted: Any) -> list[Any] | None:
     return None
 
 
-def find_conv_path(model: keras.Model, layer_name: str | None = None) -> list[Any]:
-    """The path to the last ``Conv2D`` (or to the layer called ``layer_name``)."""
+def _is_feature_map(layer: Any) -> bool:
+    try:
+        return len(layer.output.shape) == 4
+    except (AttributeError, ValueError):  # a layer that was never called has no output
+        return False
+
+
+def is_rectified(layer: Any) -> bool:
+    """Whether ``layer``'s output is a ReLU (or ReLU6): never negative."""
     import keras
 
+    if isinstance(layer, keras.layers.ReLU):
+        return float(layer.negative_slope) == 0.0
+    activation = getattr(layer, "activation", None)
+    return activation in (keras.activations.relu, keras.activations.relu6) or (
+        getattr(activation, "__name__", "") in ("relu", "relu6")
+    )
+
+
+def feature_layer_path(model: keras.Model, layer_name: str | None = None) -> list[Any]:
+    """The path to the layer Grad-CAM reads: ``layer_name``, or the last rectified 2-D activation.
+
+    The default is the last layer whose output is a 4-D feature map ``(n, h, w, k)``
+    and is rectified (a ``ReLU`` layer, or a convolution with ``activation="relu"``),
+    found inside a nested backbone too. Raises ``ValueError`` when there is none.
+    """
     if layer_name is None:
-        path = _path_to(model, lambda layer: isinstance(layer, keras.layers.Conv2D))
+        path = _path_to(model, lambda layer: _is_feature_map(layer) and is_rectified(layer))
         if not path:
-            raise ValueError(f"model {model.name!r} has no Conv2D layer; pass layer_name=")
+            raise ValueError(f"model {model.name!r} has no rectified 4-D activation; pass layer_name=")
     else:
         path = _path_to(model, lambda layer: layer.name == layer_name)
         if not path:
@@ -62,72 +92,96 @@ def find_conv_path(model: keras.Model, layer_name: str | None = None) -> list[An
     return path
 
 
-@contextlib.contextmanager
-def _logits_instead_of_softmax(model: keras.Model) -> Iterator[None]:
-    """Temporarily switch off a final softmax, so the model returns class logits."""
+def last_rectified_layer(model: keras.Model) -> str:
+    """The name of the layer :func:`grad_cam` reads by default (see :func:`feature_layer_path`)."""
+    return feature_layer_path(model)[-1].name
+
+
+def _logits_copy(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with the same weights whose last layer returns logits (no softmax).
+
+    A copy, so that the model itself keeps predicting probabilities; and a
+    snapshot: build it again after the model trains further.
+    """
     import keras
 
-    last = model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    last = copy
     while _sublayers(last):
         last = _sublayers(last)[-1]
-    activation = getattr(last, "activation", None)
-    if getattr(activation, "__name__", "") != "softmax":
-        yield
-        return
-    last.activation = keras.activations.linear
-    try:
-        yield
-    finally:
-        last.activation = activation
+    if getattr(getattr(last, "activation", None), "__name__", "") == "softmax":
+        last.activation = None  # Dense (and Conv) layers skip their activation when it is None
+    return copy
 
 
-def _tensors_in(model: keras.Model, layer: Any) -> tuple[Any, Any]:
-    """The symbolic input and output of ``layer`` inside ``model``'s graph.
-
-    ``layer.input`` is the layer's first call, which belongs to another model
-    when a backbone is shared by several models; pick the call ``model`` uses.
-    """
-    try:  # Keras keeps no public record of which call of a layer belongs to which model
-        from keras.src.ops.function import make_node_key
-
-        for index, node in enumerate(layer._inbound_nodes):
-            if make_node_key(layer, index) in model._nodes:
-                return node.input_tensors[0], node.outputs[0]
-    except (ImportError, AttributeError):
-        pass
-    return layer.input, layer.output
-
-
-def _forward(model: keras.Model, path: Sequence[Any], x: Any) -> tuple[Any, Any]:
-    """Run ``model`` on ``x`` in inference mode; return (output of ``path[-1]``, model output).
-
-    ``training=False`` everywhere: augmentation layers would otherwise transform
-    the image (their default is training mode) and dropout would drop features.
-    """
+def _with_two_outputs(model: keras.Model, path: Sequence[str]) -> keras.Model:
+    """``model`` as a model with outputs ``[output of the layer at path, model output]``."""
     import keras
 
-    head = path[0]
-    if isinstance(model, keras.Sequential):
-        # A Keras 3 Sequential model that was never called has no symbolic
-        # outputs to build a sub-model from, so call its layers one by one.
-        activation = None
-        for layer in _sublayers(model):
-            if layer is head and len(path) == 1:
-                x = activation = layer(x, training=False)
-            elif layer is head:
-                activation, x = _forward(layer, path[1:], x)
-            else:
-                x = layer(x, training=False)
-        return activation, x
-    head_input, head_output = _tensors_in(model, head)
+    head = model.get_layer(path[0])
     if len(path) == 1:
-        return keras.Model(model.inputs, [head_output, model.outputs[0]])(x, training=False)
-    # The layer sits inside a nested model: run the part before it, the nested
-    # model (recursively), then the part after it.
-    if head_input is not model.inputs[0]:
-        x = keras.Model(model.inputs, head_input)(x, training=False)
-    activation, x = _forward(head, path[1:], x)
-    return activation, keras.Model(head_output, model.outputs[0])(x, training=False)
+        return keras.Model(model.inputs[0], [head.output, model.outputs[0]], name=f"{model.name}_grad")
+    # The layer sits inside the nested model ``head``: give ``head`` two outputs, then
+    # rebuild this level's graph around it (public API: a layer call per layer).
+    inner = _with_two_outputs(head, path[1:])
+    captured: list[Any] = []
+
+    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        if layer is not head:
+            return layer(*args, **kwargs)
+        maps, out = inner(*args, **kwargs)
+        captured.append(maps)
+        return out
+
+    if isinstance(model, keras.Sequential):
+        inputs = keras.Input(batch_shape=model.inputs[0].shape)
+        x = inputs
+        for layer in _sublayers(model):
+            x = call(layer, x)
+    else:  # clone_model with the same layers: only the calls are new
+        rebuilt = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+        inputs, x = rebuilt.inputs[0], rebuilt.outputs[0]
+    if len(captured) != 1:
+        raise ValueError(f"{head.name!r} is called {len(captured)} times in {model.name!r}; pass a model that calls it once")
+    return keras.Model(inputs, [captured[0], x], name=f"{model.name}_grad")
+
+
+def grad_model(model: keras.Model, layer_name: str | None = None) -> keras.Model:
+    """A model that maps images to ``[feature maps, class logits]``, for :func:`grad_cam_heatmaps`.
+
+    The feature maps are the output of ``layer_name`` or, by default, of the last
+    rectified activation (:func:`feature_layer_path`); the logits are the model's
+    last layer without its softmax. ``model`` itself is left unchanged.
+    """
+    path = [layer.name for layer in feature_layer_path(model, layer_name)]
+    built = _with_two_outputs(_logits_copy(model), path)
+    if len(built.outputs[0].shape) != 4:
+        raise ValueError(f"layer {path[-1]!r} has output shape {tuple(built.outputs[0].shape)}; pick a 2-D feature map")
+    return built
+
+
+def grad_cam_heatmaps(grad_model: keras.Model, images: Any, class_index: Any) -> np.ndarray:
+    """Grad-CAM maps at the feature maps' resolution, one per image, each scaled to peak at 1.
+
+    Taught in lesson 05. ``grad_model`` maps images to ``[feature maps, logits]``
+    (see :func:`grad_model`); ``class_index`` holds one class per image. Returns
+    float32 ``(n, h, w)`` in [0, 1]; a map that is zero everywhere stays zero.
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, dtype=tf.float32)
+    class_index = tf.convert_to_tensor(class_index, dtype=tf.int32)
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images, training=False)  # (n, h, w, k) and (n, classes)
+        # Each image's own class: logits[:, class_index] would mix in the other images' classes.
+        scores = tf.gather(logits, class_index, axis=1, batch_dims=1)
+    gradients = tape.gradient(scores, maps)  # (n, h, w, k): images do not interact in inference
+    weights = tf.reduce_mean(gradients, axis=(1, 2))  # one weight per feature map: (n, k)
+    cam = tf.einsum("nhwk,nk->nhw", maps, weights)  # the maps, weighted and summed
+    cam = tf.nn.relu(cam)  # keep only evidence *for* the class
+    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+    return tf.math.divide_no_nan(cam, peak).numpy()  # each map peaks at 1; an empty map stays 0
 
 
 def grad_cam(
@@ -136,34 +190,27 @@ def grad_cam(
     class_index: int | Sequence[int] | np.ndarray | None = None,
     layer_name: str | None = None,
 ) -> np.ndarray:
-    """Grad-CAM heatmaps for a batch of model-ready images.
+    """Grad-CAM heatmaps for a batch of model-ready images, at the images' size.
 
     ``images``: float32 model input, ``(n, h, w, c)``. ``class_index``: the class
     to explain, one for all images or one per image; ``None`` explains each
-    image's predicted class. ``layer_name``: the convolution layer to use;
-    ``None`` takes the last ``Conv2D`` (also inside a nested backbone).
-    Returns float32 heatmaps ``(n, h, w)`` in [0, 1]; an image whose map is
-    zero everywhere (no evidence for the class) gets all zeros.
+    image's predicted class. ``layer_name``: the layer to read; ``None`` takes
+    the last rectified activation (:func:`feature_layer_path`).
+    Returns float32 heatmaps ``(n, h, w)``: :func:`grad_cam_heatmaps` bilinearly
+    resized, each scaled to peak at 1 again; an image with no evidence for the
+    class gets all zeros.
     """
     import tensorflow as tf
 
-    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-    if x.shape.rank != 4:
-        raise ValueError(f"expected a batch of images (n, h, w, c), got shape {tuple(x.shape)}")
-    path = find_conv_path(model, layer_name)
-    with _logits_instead_of_softmax(model), tf.GradientTape() as tape:
-        activation, logits = _forward(model, path, x)
-        if class_index is None:
-            classes = tf.argmax(logits, axis=-1)
-        else:
-            classes = tf.broadcast_to(tf.constant(class_index, dtype=tf.int64), [x.shape[0]])
-        score = tf.reduce_sum(tf.gather(logits, classes, axis=1, batch_dims=1))
-    if activation.shape.rank != 4:
-        raise ValueError(f"layer {path[-1].name!r} has output shape {tuple(activation.shape)}; pick a 2-D feature map")
-    gradients = tape.gradient(score, activation)
-    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1))
-    cam = tf.image.resize(cam[..., None], tuple(x.shape[1:3]), method="bilinear")[..., 0]
-    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-    cam = tf.math.divide_no_nan(cam, peak)
-    return np.clip(cam.numpy(), 0.0, 1.0).astype(np.float32)
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"expected a batch of images (n, h, w, c), got shape {x.shape}")
+    explainer = grad_model(model, layer_name)
+    if class_index is None:
+        class_index = np.argmax(explainer(x, training=False)[1], axis=-1)
+    classes = np.broadcast_to(np.asarray(class_index, dtype=np.int32), (len(x),))
+    cams = grad_cam_heatmaps(explainer, x, classes)
+    resized = tf.image.resize(cams[..., None], x.shape[1:3], method="bilinear")[..., 0]
+    # Interpolation lowers a peak that falls between pixel centres: scale to 1 again.
+    peak = tf.reduce_max(resized, axis=(1, 2), keepdims=True)
+    return np.clip(tf.math.divide_no_nan(resized, peak).numpy(), 0.0, 1.0).astype(np.float32)

@@ -1,10 +1,12 @@
-"""Lesson 05 checks accept the right answer and name each common mistake."""
+"""Lesson 05 checks accept right answers written in different ways and name each common mistake."""
 
 import numpy as np
+import pandas as pd
 import pytest
-from sklearn.metrics import top_k_accuracy_score
+import tensorflow as tf
+from sklearn.metrics import precision_recall_curve, top_k_accuracy_score
 
-from course_lib import checks
+from course_lib import checks, explain
 
 
 def _fails_with(result, phrase):
@@ -41,25 +43,144 @@ def test_5_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_1(answer), phrase)
 
 
-def test_5_2_accepts_the_diagonal_over_the_row_sums():
-    assert checks.exercise_5_2(lambda cm: np.diag(cm) / cm.sum(axis=1)).passed
-    assert checks.exercise_5_2(lambda cm: [cm[k, k] / cm[k].sum() for k in range(len(cm))]).passed
+def _precision_at_prevalence(cm, k, factor):
+    tp = cm[k, k] * factor
+    fp = cm[:, k].sum() - cm[k, k]
+    return tp / (tp + fp)
+
+
+def _scaled_row_copy(cm, k, factor):
+    scaled = cm.astype(float)
+    scaled[k] *= factor  # the whole row: false negatives shrink too, and do not matter here
+    return scaled[k, k] / scaled[:, k].sum()
+
+
+def test_5_2_accepts_true_positives_scaled_and_false_positives_kept():
+    assert checks.exercise_5_2(_precision_at_prevalence).passed
+    assert checks.exercise_5_2(_scaled_row_copy).passed
+    assert checks.exercise_5_2(
+        lambda cm, k, f: 1 / (1 + (cm[:, k].sum() - cm[k, k]) / (f * cm[k, k]))).passed
+
+
+def _scaled_integer_copy(cm, k, factor):
+    scaled = cm.copy()
+    scaled[k] = scaled[k] * factor  # an integer matrix: 12.5 is stored as 12
+    return scaled[k, k] / scaled[:, k].sum()
+
+
+def _scaled_float_in_place(cm, k, factor):
+    cm = cm.astype(float)
+    cm[:, k] *= factor  # the column: true and false positives alike
+    return cm[k, k] / cm[:, k].sum()
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda cm: np.diag(cm) / cm.sum(axis=0), "column sums: that is precision"),
-        (lambda cm: np.diag(cm), "counts on the diagonal"),
-        (lambda cm: np.diag(cm) / cm.sum(), "all images"),
-        (lambda cm: cm.sum(axis=1) / np.diag(cm), "upside down"),
-        (lambda cm: (np.diag(cm) / cm.sum(axis=1)).mean(), "one number"),
-        (lambda cm: cm / cm.sum(axis=1, keepdims=True), "shape"),
-        (lambda cm: np.ones(len(cm)), "values differ"),
+        (_scaled_float_in_place, "does not change with factor"),
+        (lambda cm, k, f: cm[k, k] / cm[k].sum(), "that is recall"),
+        (lambda cm, k, f: _precision_at_prevalence(cm, k, 1 / f), "wrong way round"),
+        (lambda cm, k, f: cm[k, k] / (cm[k, k] + f * (cm[:, k].sum() - cm[k, k])), "wrong way round"),
+        (_scaled_integer_copy, "whole numbers"),
+        (lambda cm, k, f: np.floor(cm[k, k] * f) / (np.floor(cm[k, k] * f) + cm[:, k].sum() - cm[k, k]),
+         "whole numbers"),
+        (lambda cm, k, f: f * cm[k, k], "between 0 and 1"),
+        (lambda cm, k, f: [_precision_at_prevalence(cm, k, f)] * 2, "one number"),
+        (lambda cm, k, f: None, "forget to `return`"),
+        (lambda cm, k, f: 0.5, "values differ"),
     ],
 )
 def test_5_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_2(answer), phrase)
+
+
+def test_5_2_names_a_matrix_changed_in_place_and_an_integer_multiply():
+    def changes_its_input(cm, k, f):
+        cm[:, :] = 0
+        return 0.5
+
+    def multiplies_integers_in_place(cm, k, f):
+        cm[k, k] *= f
+        return 0.5
+
+    def assigns_in_place(cm, k, f):
+        cm[k] = cm[k] * f
+        return cm[k, k] / cm[:, k].sum()
+
+    assert _fails_with(checks.exercise_5_2(changes_its_input), "changed the matrix")
+    assert _fails_with(checks.exercise_5_2(assigns_in_place), "changed the matrix")
+    assert _fails_with(checks.exercise_5_2(multiplies_integers_in_place), "cm.astype(float)")
+
+
+def _pr_threshold(y, scores, target):
+    precision, _, thresholds = precision_recall_curve(y, scores)
+    reached = np.flatnonzero(precision[:-1] >= target)
+    return float(thresholds[reached[0]]) if len(reached) else None
+
+
+def _loop_threshold(y, scores, target):
+    y = np.asarray(y, bool)
+    for threshold in sorted(set(scores.tolist())):  # ascending: the first that reaches it keeps most recall
+        flagged = scores >= threshold
+        if y[flagged].sum() / flagged.sum() >= target:
+            return threshold
+    return None
+
+
+def _pandas_threshold(y, scores, target):
+    table = pd.DataFrame({"score": scores, "positive": np.asarray(y, int)}).groupby("score").sum()
+    table = table.assign(count=pd.Series(scores).value_counts().sort_index().to_numpy()).sort_index(ascending=False)
+    precision = table["positive"].cumsum() / table["count"].cumsum()  # flagging everything at or above the score
+    reached = precision[precision >= target]
+    return reached.index.min() if len(reached) else None
+
+
+def test_5_3_accepts_the_lowest_threshold_that_reaches_the_precision():
+    assert checks.exercise_5_3(_pr_threshold).passed
+    assert checks.exercise_5_3(_loop_threshold).passed
+    assert checks.exercise_5_3(_pandas_threshold).passed
+
+
+def _curve_answer(pick):
+    def answer(y, scores, target):
+        precision, recall, thresholds = precision_recall_curve(y, scores)
+        return pick(precision, recall, thresholds, target)
+    return answer
+
+
+def _first(mask):
+    found = np.flatnonzero(mask)
+    return found[0] if len(found) else None
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_curve_answer(lambda p, r, t, target: t[np.flatnonzero(p[:-1] >= target)[-1]]
+                       if (p[:-1] >= target).any() else None), "*highest* threshold"),
+        (_curve_answer(lambda p, r, t, target: t[np.argmax(p[:-1])]), "highest precision"),
+        (_curve_answer(lambda p, r, t, target: t[np.argmin(np.abs(p[:-1] - target))]), "*closest*"),
+        (_curve_answer(lambda p, r, t, target: None if _first(p[:-1] > target) is None
+                       else t[_first(p[:-1] > target)]), "includes equality"),
+        (_curve_answer(lambda p, r, t, target: None if _first(p[1:] >= target) is None
+                       else t[_first(p[1:] >= target)]), "neighbouring threshold"),
+        (lambda y, s, target: next((t for t in np.unique(s) if y[s > t].mean() >= target), None),
+         "neighbouring threshold"),
+        (_curve_answer(lambda p, r, t, target: t[np.flatnonzero(p >= target)[0]]), "one entry more"),
+        (_curve_answer(lambda p, r, t, target: t[0] if _first(p[:-1] >= target) is None
+                       else t[_first(p[:-1] >= target)]), "return None when"),
+        (_curve_answer(lambda p, r, t, target: np.nan if _first(p[:-1] >= target) is None
+                       else t[_first(p[:-1] >= target)]), "not NaN"),
+        (_curve_answer(lambda p, r, t, target: None if _first(p[:-1] >= target) is None
+                       else p[_first(p[:-1] >= target)]), "precision reached"),
+        (_curve_answer(lambda p, r, t, target: _first(p[:-1] >= target)), "an index"),
+        (lambda y, s, target: None, "can be reached here"),
+        (_curve_answer(lambda p, r, t, target: t), "one threshold"),
+        (lambda y, s, target: "0.5", "not a str"),
+    ],
+)
+def test_5_3_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_5_3(answer), phrase)
 
 
 def _most_confused(cm):
@@ -68,9 +189,9 @@ def _most_confused(cm):
     return np.unravel_index(np.argmax(off), cm.shape)
 
 
-def test_5_3_accepts_the_largest_off_diagonal_cell():
-    assert checks.exercise_5_3(_most_confused).passed
-    assert checks.exercise_5_3(lambda cm: [int(i) for i in _most_confused(cm)]).passed
+def test_5_4_accepts_the_largest_off_diagonal_cell():
+    assert checks.exercise_5_4(_most_confused).passed
+    assert checks.exercise_5_4(lambda cm: [int(i) for i in _most_confused(cm)]).passed
 
 
 @pytest.mark.parametrize(
@@ -84,8 +205,8 @@ def test_5_3_accepts_the_largest_off_diagonal_cell():
         (lambda cm: (1, 2, 3), "two class indices"),
     ],
 )
-def test_5_3_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_5_3(answer), phrase)
+def test_5_4_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_5_4(answer), phrase)
 
 
 def _top_k_accuracy(probs, y, k):
@@ -93,9 +214,9 @@ def _top_k_accuracy(probs, y, k):
     return (top == y[:, None]).any(axis=1).mean()
 
 
-def test_5_4_accepts_top_k_accuracy_and_agrees_with_sklearn():
-    assert checks.exercise_5_4(_top_k_accuracy).passed
-    assert checks.exercise_5_4(
+def test_5_5_accepts_top_k_accuracy_and_agrees_with_sklearn():
+    assert checks.exercise_5_5(_top_k_accuracy).passed
+    assert checks.exercise_5_5(
         lambda probs, y, k: top_k_accuracy_score(y, probs, k=k, labels=range(probs.shape[1]))
     ).passed
 
@@ -112,5 +233,115 @@ def test_5_4_accepts_top_k_accuracy_and_agrees_with_sklearn():
         (lambda p, y, k: 0.5, "values differ"),
     ],
 )
-def test_5_4_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_5_4(answer), phrase)
+def test_5_5_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_5_5(answer), phrase)
+
+
+def _numpy_grad_cam(grad_model, images, class_index):
+    # One tape per image, the weights summed rather than averaged (the scale cancels out),
+    # NumPy for the rest.
+    maps_out = []
+    for image, c in zip(images, class_index, strict=True):
+        with tf.GradientTape() as tape:
+            maps, logits = grad_model(image[None], training=False)
+            score = logits[0, int(c)]
+        grads = tape.gradient(score, maps).numpy()[0]
+        cam = np.maximum((maps.numpy()[0] * grads.sum(axis=(0, 1))).sum(axis=-1), 0)
+        maps_out.append(cam / cam.max() if cam.max() > 0 else cam)
+    return np.stack(maps_out)
+
+
+def _gather_nd_grad_cam(grad_model, images, class_index):
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images)
+        rows = tf.range(tf.shape(logits)[0])
+        scores = tf.gather_nd(logits, tf.stack([rows, tf.cast(class_index, tf.int32)], axis=1))
+    weights = tf.reduce_mean(tape.gradient(scores, maps), axis=[1, 2], keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights, axis=-1))
+    peak = tf.reduce_max(cam, axis=[1, 2], keepdims=True)
+    return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), 0.0)
+
+
+def test_5_6_accepts_grad_cam_written_in_different_ways():
+    assert checks.exercise_5_6(explain.grad_cam_heatmaps).passed
+    assert checks.exercise_5_6(_numpy_grad_cam).passed
+    assert checks.exercise_5_6(_gather_nd_grad_cam).passed
+
+
+def _grad_cam_with(*, score=None, pool_axis=(1, 2), pooled=True, relu=True, normalise="per image",
+                   outside_tape=False, resize=False, keepdims=False):
+    """A Grad-CAM with one deliberate mistake, as students write them."""
+
+    def answer(grad_model, images, class_index):
+        if outside_tape:
+            maps, logits = grad_model(images, training=False)
+        with tf.GradientTape() as tape:
+            if not outside_tape:
+                maps, logits = grad_model(images, training=False)
+            chosen = (score or (lambda lg, c: tf.gather(lg, c, axis=1, batch_dims=1)))(logits, class_index)
+        grads = tape.gradient(chosen, maps)
+        weights = tf.reduce_mean(grads, axis=pool_axis, keepdims=True) if pooled else grads
+        cam = tf.reduce_sum(maps * weights, axis=-1)
+        if relu:
+            cam = tf.nn.relu(cam)
+        if normalise == "per image":
+            cam = tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
+        elif normalise == "batch":
+            cam = cam / tf.reduce_max(cam)
+        elif normalise == "plain":
+            cam = cam / tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+        if resize:
+            cam = tf.image.resize(cam[..., None], images.shape[1:3])[..., 0]
+        return cam[..., None] if keepdims else cam
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_grad_cam_with(relu=False), "negative values"),
+        (_grad_cam_with(normalise=None), "not scaled"),
+        (_grad_cam_with(normalise="batch"), "whole batch"),
+        (_grad_cam_with(normalise="plain"), "NaN in the maps of the blank image"),
+        (_grad_cam_with(pooled=False), "pools the gradients first"),
+        (_grad_cam_with(pool_axis=(0, 1, 2)), "over the batch too"),
+        (_grad_cam_with(pool_axis=-1), "over the feature maps"),
+        (_grad_cam_with(score=lambda lg, c: tf.gather(lg, c, axis=1)), "other images' classes"),
+        (_grad_cam_with(score=lambda lg, c: tf.reduce_max(lg, axis=1)), "*predicted* class"),
+        (_grad_cam_with(score=lambda lg, c: tf.gather(tf.nn.softmax(lg), c, axis=1, batch_dims=1)), "softmax"),
+        (_grad_cam_with(outside_tape=True), "inside the `with tf.GradientTape()`"),
+        (_grad_cam_with(resize=True), "feature maps' resolution"),
+        (_grad_cam_with(keepdims=True), "drop the last axis"),
+        (lambda grad_model, images, class_index: None, "forget to `return`"),
+    ],
+)
+def test_5_6_names_the_mistake(answer, phrase):
+    assert _fails_with(checks.exercise_5_6(answer), phrase)
+
+
+def test_5_6_test_data_tells_each_mistake_apart():
+    from course_lib.checks import lesson05
+
+    grad_model, images = lesson05._grad_cam_case()
+    variants = lesson05._grad_cam_variants(grad_model, images, lesson05.GRAD_CAM_CLASSES)
+    names = list(variants)
+    for i, a in enumerate(names):
+        assert variants[a][:-1].max(axis=(1, 2)).min() > 0, f"{a}: an image other than the blank one has an empty map"
+        for b in names[i + 1 :]:
+            assert not np.allclose(variants[a], variants[b], atol=1e-3), f"{a} and {b} give the same maps"
+
+
+def _raises(*args):
+    raise ValueError("student bug")
+
+
+@pytest.mark.parametrize("exercise", ["5_1", "5_2", "5_3", "5_4", "5_5", "5_6"])
+@pytest.mark.parametrize(
+    "answer",
+    [_raises, lambda *args: "text", lambda *args: {"a": 1}, lambda *args: tf.constant([1.0, 2.0]), 42],
+    ids=["raises", "a string", "a dict", "a tensor", "not a function"],
+)
+def test_every_check_says_not_yet_to_any_odd_answer_without_crashing(exercise, answer):
+    result = getattr(checks, f"exercise_{exercise}")(answer)
+    assert not result.passed and result.message

@@ -1,13 +1,20 @@
-"""Checks for lesson 05, metrics."""
+"""Checks for lesson 05, metrics: counts, prevalence, thresholds, confusions, top-k and Grad-CAM."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, as_array, call_student, run_check
+from course_lib.checks._core import (
+    StudentCodeFailed,
+    as_array,
+    call_student,
+    run_check,
+    shape_problem,
+)
 from course_lib.record import CheckResult
 
 # Rows are true classes, columns predictions. Every class has different row and
@@ -22,12 +29,20 @@ TEST_CM = np.array(
 )
 
 
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """as_array, refusing what is not numbers (a string, a dict, a list of those)."""
+    array = as_array(value, what)
+    if array.dtype != bool and not np.issubdtype(array.dtype, np.number):
+        raise StudentCodeFailed(f"{what} should be numbers; got a {type(value).__name__} ({array.dtype}).")
+    return array
+
+
 def _precision_recall(cm: np.ndarray, k: int) -> tuple[float, float]:
     return cm[k, k] / cm[:, k].sum(), cm[k, k] / cm[k].sum()
 
 
 def _pair(value: Any) -> np.ndarray:
-    pair = as_array(value, "your result").astype(np.float64).ravel()
+    pair = _numbers(value, "your result").astype(np.float64).ravel()
     if pair.shape != (2,):
         raise StudentCodeFailed(f"return two numbers, (precision, recall); got {np.size(pair)} values.")
     return pair
@@ -66,34 +81,200 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
     return run_check("5.1", diagnose, "precision over the column, recall over the row.")
 
 
-def exercise_5_2(per_class_recall: Callable[[np.ndarray], Any]) -> CheckResult:
-    """per_class_recall(cm) -> array (n_classes,): the recall of every class."""
-    cm = TEST_CM
-    expected = np.diag(cm) / cm.sum(axis=1)
+# Exceptions students meet, and what each usually means here.
+_HINTS = (
+    ("NoneType", "tape.gradient gave None: call grad_model inside the `with tf.GradientTape()` block, "
+                 "so the tape records how the scores follow from the maps."),
+    ("Cannot cast ufunc", "the matrix holds integers: multiply a float copy, cm.astype(float)."),
+    ("index", "sklearn's precision and recall have one entry more than thresholds: the last point, "
+              "at recall 0, has no threshold."),
+)
+
+
+def _call_with_hints(func: Any, *args: Any) -> Any:
+    """call_student, with a hint added to the errors students meet most in this lesson."""
+    try:
+        return call_student(func, *args)
+    except StudentCodeFailed as exc:
+        message = str(exc)
+        if message.startswith("your code raised"):
+            for clue, hint in _HINTS:
+                if clue in message:
+                    raise StudentCodeFailed(f"{message} Hint: {hint}") from None
+        raise
+
+
+def _precision_at(cm: np.ndarray, k: int, factor: float, rounding: Callable[[float], float] | None = None) -> float:
+    tp = cm[k, k] * factor
+    if rounding is not None:
+        tp = rounding(tp)
+    fp = cm[:, k].sum() - cm[k, k]
+    return float(tp / (tp + fp)) if tp + fp else 0.0
+
+
+# 0.25 and 0.1 of the diagonal counts are not whole numbers: rounding shows.
+PREVALENCE_FACTORS = (0.1, 0.25, 3.0)
+
+
+def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any]) -> CheckResult:
+    """precision_at_prevalence(cm, k, factor) -> class k's precision if it were factor times as common."""
+    cm = TEST_CM  # integers, like confusion_matrix's: multiplying in place fails, assigning truncates
+    cases = [(k, f) for f in PREVALENCE_FACTORS for k in range(len(cm))]
+    expected = np.array([_precision_at(cm, k, f) for k, f in cases])
+
+    def variant(**kwargs: Any) -> np.ndarray:
+        return np.array([_precision_at(cm, k, f, **kwargs) for k, f in cases])
 
     def diagnose() -> str | None:
-        got = as_array(call_student(per_class_recall, cm.copy()), "your recalls").astype(np.float64)
-        if got.ndim == 0:
-            return f"you returned one number; return one recall per class, shape ({len(cm)},)."
-        if got.shape != expected.shape:
-            return f"shape {got.shape}; expected one recall per class, shape ({len(cm)},)."
+        got = []
+        for k, factor in cases:
+            given = cm.copy()
+            value = _numbers(_call_with_hints(precision_at_prevalence, given, k, factor), "your precision")
+            if not np.array_equal(given, cm):
+                return ("your function changed the matrix it was given: work on a copy "
+                        "(cm.astype(float) makes one), the caller still needs the original counts.")
+            if value.size != 1:
+                return f"return one number, the precision of class k; got shape {value.shape}."
+            got.append(float(value.ravel()[0]))
+        got = np.array(got)
         if np.allclose(got, expected):
             return None
-        if np.allclose(got, np.diag(cm) / cm.sum(axis=0)):
-            return ("you divided by the column sums: that is precision. Recall divides by the row "
-                    "sums, cm.sum(axis=1): all images whose true class is k.")
-        if np.allclose(got, np.diag(cm)):
-            return "those are the counts on the diagonal; divide each by its row total."
-        if np.allclose(got, np.diag(cm) / cm.sum()):
-            return "you divided by the number of all images; divide each class by its own row total."
-        if np.allclose(got, cm.sum(axis=1) / np.diag(cm)):
-            return "the ratio is upside down: recall[k] = cm[k, k] / cm[k, :].sum()."
-        return "values differ from recall[k] = cm[k, k] / cm[k, :].sum()."
+        today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
+        if np.allclose(got, today):
+            return ("your precision does not change with factor: did you scale the false positives too? "
+                    "Only class k's own images become rarer, so TP = cm[k, k] shrinks with the factor; "
+                    "the false positives are images of *other* classes, and there are as many as before.")
+        if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
+            return ("that is recall, and recall does not depend on how common the class is (both of its "
+                    "counts shrink together). The question is about precision: TP / (TP + FP).")
+        # Multiplying FP by the factor gives the same numbers as dividing TP by it.
+        if np.allclose(got, [_precision_at(cm, k, 1 / f) for k, f in cases]):
+            return ("the factor works the wrong way round (TP divided by it, or FP multiplied by it). Class k "
+                    "becomes factor times as common: multiply its true positives, cm[k, k], by the factor; "
+                    "the false positives come from the other classes, which keep their size.")
+        for rounding in (np.floor, np.round):
+            if np.allclose(got, variant(rounding=rounding)):
+                return ("the scaled counts became whole numbers (assigning into an integer matrix truncates "
+                        "7.5 to 7): an expected count may be 7.5; work on cm.astype(float).")
+        if (got > 1).any() or (got < 0).any():
+            return "a precision lies between 0 and 1: divide TP by TP + FP."
+        return ("values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
+                "column k, unchanged.")
 
-    return run_check("5.2", diagnose, "the diagonal divided by the row sums.")
+    return run_check("5.2", diagnose, "true positives scale with the class, false positives do not.")
 
 
-def exercise_5_3(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
+# Labels of images ranked by score, high to low, chosen so that precision rises and falls
+# as the threshold moves: 9 of the top 12 are positive (exactly 0.75), 7 of the top 10
+# (exactly 0.7), and the top-scored image is a negative (no threshold reaches 0.99).
+_RANKED_LABELS = np.array([0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+
+
+def _threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(53)
+    n = len(_RANKED_LABELS)
+    scores = np.round(np.linspace(0.97, 0.02, n), 2)
+    order = rng.permutation(n)  # not sorted, as a model's scores come
+    y, s = _RANKED_LABELS[order].astype(np.int64), scores[order]
+    # A larger set with tied scores and boolean labels.
+    y_big = rng.random(300) < 0.3
+    s_big = np.round(np.clip(0.35 * y_big + rng.normal(0.35, 0.2, 300), 0, 1), 2)
+    return [(y, s, 0.7), (y, s, 0.75), (y, s, 0.99), (y_big, s_big, 0.8)]
+
+
+def _curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds (the distinct scores, ascending) with the precision and recall of score >= t."""
+    thresholds = np.unique(s)
+    positives = np.asarray(y, bool)
+    predicted = s[None, :] >= thresholds[:, None]
+    tp = (predicted & positives).sum(axis=1)
+    return thresholds, tp / predicted.sum(axis=1), tp / positives.sum()
+
+
+def _lowest(thresholds: np.ndarray, ok: np.ndarray) -> float | None:
+    return float(thresholds[np.flatnonzero(ok)[0]]) if ok.any() else None
+
+
+def _threshold_for_precision(y: np.ndarray, s: np.ndarray, target: float) -> float | None:
+    thresholds, precision, _ = _curve(y, s)
+    return _lowest(thresholds, precision >= target)
+
+
+def _as_threshold(value: Any) -> float | None:
+    if value is None:
+        return None
+    array = as_array(value, "your threshold")
+    if not np.issubdtype(array.dtype, np.number):
+        raise StudentCodeFailed(f"return a threshold (a float), not a {type(value).__name__}.")
+    if array.size != 1:
+        raise StudentCodeFailed(f"return one threshold (a float), or None; got shape {array.shape}.")
+    return float(array.ravel()[0])
+
+
+def _threshold_problem(got: float | None, y: np.ndarray, s: np.ndarray, target: float) -> str | None:
+    thresholds, precision, recall = _curve(y, s)
+    expected = _lowest(thresholds, precision >= target)
+    if expected is None:
+        if got is None:
+            return None
+        if np.isnan(got):
+            return f"no threshold reaches precision {target} here: return None, not NaN."
+        return (f"no threshold reaches precision {target} on this data (the best is {precision.max():.3f}), "
+                f"yet you returned {got:.3g}: return None when the target cannot be met.")
+    if got is None or np.isnan(got):
+        return (f"precision {target} can be reached here (at threshold {expected}); return that threshold. "
+                "None is for a target no threshold meets.")
+    if np.isclose(got, expected):
+        return None
+    at = int(np.flatnonzero(thresholds == expected)[0])
+    if np.isclose(got, precision[at]) and not np.isclose(got, thresholds).any():
+        return "that is the precision reached; return the threshold that reaches it."
+    if float(got).is_integer() and 0 <= got < len(thresholds) and not np.isclose(got, thresholds).any():
+        return "that looks like an index into the thresholds; return the threshold itself, thresholds[i]."
+    if np.isclose(got, _lowest(thresholds, precision > target) or np.nan):
+        return (f"'reaches' includes equality: at threshold {expected} the precision is exactly "
+                f"{precision[at]:.2f}; use >= target.")
+    for i in (at - 1, at + 1):
+        if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
+            return ("that is the neighbouring threshold. sklearn's precision and recall have one entry more "
+                    "than thresholds (the last point, at recall 0, has none): precision[i] belongs to "
+                    "thresholds[i], and an image counts as positive when score >= threshold.")
+    highest = thresholds[np.flatnonzero(precision >= target)[-1]]
+    if np.isclose(got, highest):
+        return ("that is the *highest* threshold that reaches the target: it keeps the least recall. "
+                "Take the lowest one, which finds the most images of the class.")
+    if np.isclose(got, thresholds[np.argmax(precision)]):
+        return ("that threshold gives the highest precision, at the cost of most of the recall; the task is "
+                "to *reach* the required precision, keeping as much recall as possible.")
+    if np.isclose(got, thresholds[np.argmin(np.abs(precision - target))]):
+        return ("that threshold has the precision *closest* to the target, which may be below it; take the "
+                "lowest threshold whose precision is at least the target.")
+    with_recall = thresholds[recall >= target]
+    if len(with_recall) and (np.isclose(got, with_recall[0]) or np.isclose(got, with_recall[-1])):
+        return "that threshold meets the target in recall; the requirement is on precision."
+    if np.isin(got, thresholds).any() and precision[np.argmin(np.abs(thresholds - got))] < target:
+        return (f"at that threshold the precision is only {precision[np.argmin(np.abs(thresholds - got))]:.3f}, "
+                f"below {target}. Precision does not rise steadily with the threshold, so a sorted search "
+                "(np.searchsorted) can land on the wrong side; test every threshold.")
+    return (f"expected threshold {expected}: the lowest threshold whose precision (of score >= threshold) "
+            f"is at least {target}.")
+
+
+def exercise_5_3(threshold_for_precision: Callable[[np.ndarray, np.ndarray, float], Any]) -> CheckResult:
+    """threshold_for_precision(y_true, scores, min_precision) -> lowest threshold reaching it, or None."""
+
+    def diagnose() -> str | None:
+        for y, s, target in _threshold_cases():
+            got = _as_threshold(_call_with_hints(threshold_for_precision, y.copy(), s.copy(), target))
+            problem = _threshold_problem(got, y, s, target)
+            if problem:
+                return problem
+        return None
+
+    return run_check("5.3", diagnose, "the lowest threshold that reaches the precision, so the most recall.")
+
+
+def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
     """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell."""
     cm = TEST_CM
     off = cm.copy()
@@ -101,7 +282,7 @@ def exercise_5_3(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
     expected = tuple(int(i) for i in np.unravel_index(np.argmax(off), cm.shape))
 
     def diagnose() -> str | None:
-        got = as_array(call_student(most_confused, cm.copy()), "your pair").ravel()
+        got = _numbers(call_student(most_confused, cm.copy()), "your pair").ravel()
         if got.size == 1:
             flat = int(got[0])
             if flat == np.ravel_multi_index(expected, cm.shape):
@@ -124,7 +305,7 @@ def exercise_5_3(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
             return "that is the smallest cell; look for the largest off-diagonal count."
         return f"cm{list(pair)} = {cm[pair]} is not the largest count off the diagonal."
 
-    return run_check("5.3", diagnose, "the largest count off the diagonal, as (true, predicted).")
+    return run_check("5.4", diagnose, "the largest count off the diagonal, as (true, predicted).")
 
 
 def _top_k_probs() -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +320,7 @@ def _top_k(probs: np.ndarray, y: np.ndarray, k: int, ascending: bool = False) ->
     return float((order[:, :max(k, 0)] == y[:, None]).any(axis=1).mean())
 
 
-def exercise_5_4(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -> CheckResult:
+def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -> CheckResult:
     """top_k_accuracy(probs, y, k) -> share of images whose true class is among the k most likely."""
     probs, y = _top_k_probs()
     ks = (1, 2, 3)
@@ -148,7 +329,7 @@ def exercise_5_4(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
     def diagnose() -> str | None:
         got = []
         for k in ks:
-            value = as_array(call_student(top_k_accuracy, probs.copy(), y.copy(), k), "your accuracy")
+            value = _numbers(call_student(top_k_accuracy, probs.copy(), y.copy(), k), "your accuracy")
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -168,4 +349,137 @@ def exercise_5_4(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
             return "the result is the same for every k: it is top-1 accuracy. Use k."
         return "values differ from the share of images whose label is among the k highest probabilities."
 
-    return run_check("5.4", diagnose, "the label is among the k highest probabilities this often.")
+    return run_check("5.5", diagnose, "the label is among the k highest probabilities this often.")
+
+
+# --- Exercise 5.6: the Grad-CAM core -------------------------------------------------------
+
+GRAD_CAM_CLASSES = np.array([0, 3, 1, 2, 3, 1])  # a different class for neighbouring images
+
+
+@functools.lru_cache(maxsize=1)
+def _grad_cam_case() -> tuple[Any, np.ndarray]:
+    """A small CNN with fixed weights, as a grad model, and six images (the last one blank).
+
+    Conv → ReLU → pool → Conv → ReLU (the 5×5 feature maps) → pool → Flatten → Dense (ReLU)
+    → Dense (logits). Flatten makes the gradients differ from place to place, so pooling them
+    matters; the hidden ReLU makes them differ from image to image, so each image needs its
+    own weights; the blank image has maps of zeros and an empty heatmap.
+    """
+    import keras
+    from keras import layers
+
+    rng = np.random.default_rng(61)  # a seed where every mistake below gives a different, non-empty map
+    inputs = keras.Input((10, 10, 1))
+    x = layers.Conv2D(4, 3, padding="same", use_bias=False, activation="relu")(inputs)
+    x = layers.MaxPooling2D()(x)
+    maps = layers.ReLU()(layers.Conv2D(6, 3, padding="same", use_bias=False)(x))
+    hidden = layers.Dense(8, activation="relu")(layers.Flatten()(layers.MaxPooling2D()(maps)))
+    logits = layers.Dense(4)(hidden)
+    grad_model = keras.Model(inputs, [maps, logits], name="check_grad_model")
+    grad_model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in grad_model.get_weights()])
+    images = rng.random((len(GRAD_CAM_CLASSES), 10, 10, 1)).astype(np.float32)
+    images[-1] = 0.0
+    return grad_model, images
+
+
+def _normalise(cam: np.ndarray, per_image: bool = True) -> np.ndarray:
+    peak = cam.max(axis=(1, 2), keepdims=True) if per_image else np.full((len(cam), 1, 1), cam.max())
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+
+
+def _grad_cam_variants(grad_model: Any, images: np.ndarray, classes: np.ndarray) -> dict[str, np.ndarray]:
+    """The right heatmaps and the ones that common mistakes produce, as float64 arrays."""
+    import tensorflow as tf
+
+    x = tf.constant(images)
+    with tf.GradientTape(persistent=True) as tape:
+        maps, logits = grad_model(x, training=False)
+        scores = {
+            "right": tf.gather(logits, classes, axis=1, batch_dims=1),
+            "mixed classes": tf.reduce_sum(tf.gather(logits, classes, axis=1)),
+            "predicted class": tf.reduce_max(logits, axis=1),
+            "softmax": tf.gather(tf.nn.softmax(logits), classes, axis=1, batch_dims=1),
+        }
+    grads = {name: tape.gradient(score, maps).numpy().astype(np.float64) for name, score in scores.items()}
+    del tape
+    a = maps.numpy().astype(np.float64)
+
+    def pooled(g: np.ndarray, axis: Any = (1, 2)) -> np.ndarray:
+        weights = g.mean(axis=axis, keepdims=True)
+        return (a * weights).sum(axis=-1)
+
+    right = pooled(grads["right"])
+    variants = {
+        "right": _normalise(np.maximum(right, 0)),
+        "no relu": _normalise(right),
+        "not normalised": np.maximum(right, 0),
+        "batch max": _normalise(np.maximum(right, 0), per_image=False),
+        "not pooled": _normalise(np.maximum((a * grads["right"]).sum(axis=-1), 0)),
+        "pooled over the batch": _normalise(np.maximum(pooled(grads["right"], (0, 1, 2)), 0)),
+        "pooled over the maps": _normalise(np.maximum(pooled(grads["right"], -1), 0)),
+        "pooled over everything": _normalise(np.maximum(pooled(grads["right"], (0, 1, 2, 3)), 0)),
+    }
+    for name in ("mixed classes", "predicted class", "softmax"):
+        variants[name] = _normalise(np.maximum(pooled(grads[name]), 0))
+    return variants
+
+
+_GRAD_CAM_MESSAGES = {
+    "not normalised": ("the maps are not scaled: divide each by its own maximum, so it peaks at 1 "
+                       "(tf.math.divide_no_nan keeps an empty map at 0)."),
+    "batch max": "you divided by the largest value of the whole batch; scale each map by its own maximum.",
+    "not pooled": ("you multiplied each map by its gradient pixel by pixel. Grad-CAM pools the gradients first: "
+                   "one weight per feature map, their mean over height and width (axis=(1, 2))."),
+    "pooled over the batch": ("your weights are averaged over the batch too (axis 0): each image needs its own "
+                              "weights, the mean over height and width only, axis=(1, 2)."),
+    "pooled over the maps": ("you averaged the gradients over the feature maps (the last axis); average over "
+                             "height and width, axis=(1, 2), to get one weight per map."),
+    "pooled over everything": ("you averaged the gradients into a single number; average over height and width "
+                               "only, axis=(1, 2), to get one weight per map and image."),
+    "mixed classes": ("each image's map mixes in the other images' classes: logits[:, class_index] is an n × n "
+                      "table. Take each image's own class, tf.gather(logits, class_index, axis=1, batch_dims=1)."),
+    "predicted class": ("those are the maps of each image's *predicted* class; explain the class asked for in "
+                        "class_index."),
+    "softmax": ("you differentiated a softmax probability; Grad-CAM uses the class logit that grad_model returns "
+                "(a probability near 1 has almost no gradient left)."),
+}
+
+
+def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]) -> CheckResult:
+    """grad_cam_heatmaps(grad_model, images, class_index) -> (n, h, w) maps in [0, 1], one per image."""
+
+    def diagnose() -> str | None:
+        grad_model, images = _grad_cam_case()
+        variants = _grad_cam_variants(grad_model, images, GRAD_CAM_CLASSES)
+        expected = variants["right"]
+        value = _call_with_hints(grad_cam_heatmaps, grad_model, images.copy(), GRAD_CAM_CLASSES.copy())
+        got = _numbers(value, "your heatmaps").astype(np.float64)
+        n, h, w = expected.shape
+        if got.shape == (n, *images.shape[1:3]):
+            return (f"your maps have the image's size {images.shape[1:3]}; return them at the feature maps' "
+                    f"resolution, ({h}, {w}): resizing is a separate step.")
+        if got.shape == (h, w):
+            return "that is a single map; return one map per image, shape (n, h, w)."
+        problem = shape_problem(got, expected.shape, "your heatmaps")
+        if problem:
+            return problem
+        if np.isnan(got).any():
+            blank_only = np.isnan(got[-1]).all() and not np.isnan(got[:-1]).any()
+            return ("NaN in the maps" + (" of the blank image, whose map is zero everywhere: 0 / 0" if blank_only
+                                         else "") + ". Divide with tf.math.divide_no_nan so an empty map stays 0.")
+        if np.allclose(got, expected, atol=1e-4):
+            return None
+        if got.min() < -1e-6:
+            return ("your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), keeping only "
+                    "the evidence *for* the class.")
+        for name, message in _GRAD_CAM_MESSAGES.items():
+            if np.allclose(got, variants[name], atol=1e-4):
+                return message
+        peaks = got.max(axis=(1, 2))
+        if not np.all(np.isclose(peaks, 1.0, atol=1e-4) | np.isclose(peaks, 0.0)):
+            return "each map should peak at 1 (or be all zeros): divide it by its own maximum."
+        return ("the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each scaled to peak "
+                "at 1, computed for each image's class in class_index.")
+
+    return run_check("5.6", diagnose, "pooled gradients weigh the maps; ReLU and scaling give the heatmap.")
