@@ -23,26 +23,28 @@ CELL_TIMEOUT = 40  # generous: importing TensorFlow on a busy 2-core machine tak
 
 WRONG = {
     "1.1": "return photo.mean(axis=-1)",
-    "1.2": "return image[::-1]",
-    "1.3": "return images / 255",
-    "1.4": "counts = np.bincount(y_test, minlength=len(class_names))",
+    "1.2": "return image[:height, :width]",
+    "1.3": "return image[:: image.shape[0] // height, :: image.shape[1] // width]",
+    "1.4": "return (x_train - x_train.mean()) / x_train.std(), (x_test - x_test.mean()) / x_test.std()",
 }
 SUCCESS = {
     "1.1": "one luminance value per pixel, weighted as the eye sees.",
-    "1.2": "left and right swapped, nothing else changed.",
-    "1.3": "float32 values in [0, 1].",
-    "1.4": "10 classes, 1000 images counted.",
+    "1.2": "centred, the odd row and column cut at the bottom and right.",
+    "1.3": "each new pixel is the source pixel under its centre, as Pillow's NEAREST.",
+    "1.4": "training statistics applied to both sets, float32, mean 0 and std 1 on training.",
 }
 MISTAKE = {
     "1.1": "you averaged the channels equally; the eye is most sensitive to green: weight red, "
            "green and blue by 0.299, 0.587 and 0.114.",
-    "1.2": "you flipped it upside down (rows); a mirror reverses the columns: image[:, ::-1].",
-    "1.3": "values are right but dtype is float64; use float32, the type Keras models use.",
-    "1.4": "counts add up to 200, but there are 1000 training labels: count y_train, every "
-           "label once.",
+    "1.2": "your crop of a 7 x 10 image is the top-left corner; cut (h - height) // 2 rows at the "
+           "top to centre it.",
+    "1.3": "resizing 9 x 13 to 4 x 5 gave shape (5, 7): a step of h // height only fits when the "
+           "sizes divide exactly. Compute one source index per output pixel instead.",
+    "1.4": "the test images were standardised with their own mean and standard deviation: use the "
+           "training statistics for both sets. The test set stands for images that arrive later, "
+           "which you cannot measure while training.",
 }
-NOT_ATTEMPTED = ("check did not run: NameError: name 'counts' is not defined; the exercise cell "
-                 "raised NotImplementedError: Exercise 1.4: Is the dataset balanced?")
+NOT_ATTEMPTED = "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
 TAMPERED = "not credited, the notebook tampers with grading; "
 
 
@@ -134,11 +136,11 @@ def _make_submissions(folder):
     nb = _student()  # loops forever before defining its answer to 1.2
     for number, code in right.items():
         _answer(nb, number, code)
-    loop = nb.cells[_index(nb, "def mirror(")]
+    loop = nb.cells[_index(nb, "def centre_crop(")]
     loop.source = "while True:  # let me look at this image for a while\n    pass\n\n" + loop.source
     nbformat.write(nb, folder / f"erin_{LESSON}.ipynb")
     rows("erin", {"1.1": (True, SUCCESS["1.1"]),
-                  "1.2": (False, "check did not run: NameError: name 'mirror' is not defined; "
+                  "1.2": (False, "check did not run: NameError: name 'centre_crop' is not defined; "
                                  "the exercise's cells timed out"),
                   "1.3": (True, SUCCESS["1.3"]), "1.4": (True, SUCCESS["1.4"])},
          [f"{_describe(nb, _index(nb, 'while True'))} did not finish within {CELL_TIMEOUT} s "
@@ -161,7 +163,9 @@ def _make_submissions(folder):
     nb.cells.insert(_index(nb, "## Recap"), fake)
     nbformat.write(nb, folder / f"frank_{LESSON}.ipynb")
     rows("frank", {"1.1": (False, TAMPERED + MISTAKE["1.1"]),
-                   "1.2": (False, TAMPERED + "the image is unchanged: reverse the order of the columns."),
+                   "1.2": (False, TAMPERED + "asked for a 6 x 4 crop of a 5 x 6 image, your function "
+                                   "returned (5, 4) without complaint: NumPy slicing stops silently at the "
+                                   "edge. Raise a ValueError when the crop is larger than the image."),
                    "1.3": (False, TAMPERED + MISTAKE["1.3"]),
                    "1.4": (False, TAMPERED + MISTAKE["1.4"])},
          ["the notebook replaced course_lib code in memory (checks.exercise_1_2, "

@@ -34,7 +34,7 @@ _SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX"}
 class ExerciseKey:
     number: str  # "1.2"
     title: str
-    check: str  # the check cell's expression, e.g. "checks.exercise_1_2(mirror)"
+    check: str  # the check cell's expression, e.g. "checks.exercise_1_2(centre_crop)"
 
 
 @dataclass(frozen=True)
