@@ -7,8 +7,9 @@ The two functions other lessons use::
     ds_val = pipeline.make_dataset(x_val, y_val, BATCH_SIZE)
 
 Both produce what course models take: float32 images in [0, 1] with a channel axis,
-``(batch, h, w, c)``, and integer labels. :class:`ArrayBatches` hands arrays that are already
-scaled to ``fit`` one batch at a time (``training.fit_classifier`` uses it). Lesson 02 also compares a ``tf.data`` pipeline with
+``(batch, h, w, c)``, and integer labels; lesson 04 trains from them. :class:`ArrayBatches`
+hands arrays that are already scaled to ``fit`` one batch at a time (lesson 03 and the
+quick fallback model train from it). Lesson 02 also compares a ``tf.data`` pipeline with
 the legacy ``ImageDataGenerator`` (:mod:`course_lib.legacy`) on the same image folder;
 :func:`folder_dataset` and :func:`measure_throughput` are shared by the notebook and
 ``bench/bench_pipeline.py`` so both measure exactly the same thing.

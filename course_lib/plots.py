@@ -445,3 +445,56 @@ def plot_step_losses(curves: dict[str, dict[int, float]], title: str | None = No
         ax.set_title(title)
     fig.tight_layout()
     plt.show()
+
+
+def plot_runs(runs: dict[str, object], title: str | None = None,
+              panels: Sequence[str] = ("loss", "val_loss")) -> None:
+    """Several training runs on shared axes: one panel per entry of ``panels``, one line per run.
+
+    ``runs`` maps a label to a ``History`` (or its ``.history`` dict). Epochs are counted
+    from 1; the y-axes start at 0, so that the heights of the curves compare as the
+    numbers do. Used to compare runs that differ in one setting.
+    """
+    if not runs:
+        raise ValueError("plot_runs needs at least one run")
+    histories = {label: getattr(run, "history", run) for label, run in runs.items()}
+    for label, values in histories.items():
+        missing = [p for p in panels if p not in values]
+        if missing:
+            raise ValueError(f"run {label!r} has no {missing}; it has {sorted(values)}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
+    names = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
+             "val_accuracy": "validation accuracy"}
+    for ax, panel in zip(axes.flat, panels, strict=True):
+        for (label, values), style in zip(histories.items(), itertools.cycle(["o-", "s--", "^-.", "x:"]),
+                                          strict=False):
+            series = values[panel]
+            ax.plot(np.arange(1, len(series) + 1), series, style, markersize=3, label=label)
+        _label_counted_axis(ax, "epoch", names.get(panel, panel))
+        ax.set_ylim(bottom=0)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+
+
+def plot_learning_rate(rates: dict[str, Sequence[float]], steps_per_epoch: int, title: str | None = None) -> None:
+    """Learning rate per training step for one or more schedules, against epochs (from 0).
+
+    ``rates`` maps a label to the learning rate at every step; the x-axis shows
+    ``step / steps_per_epoch``, so a tick at 3 is the end of the third epoch.
+    """
+    if not rates or not all(len(v) for v in rates.values()):
+        raise ValueError("plot_learning_rate needs at least one schedule with at least one step")
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for label, values in rates.items():
+        ax.plot(np.arange(len(values)) / steps_per_epoch, values, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_ylim(bottom=0)
+    if len(rates) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()

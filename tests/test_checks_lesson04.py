@@ -1,10 +1,13 @@
 """Lesson 04 checks accept the right answer and name each common mistake."""
 
+import operator
+
 import keras
 import numpy as np
 import pytest
+from keras import layers
 
-from course_lib import checks
+from course_lib import checks, models
 
 
 def _fails_with(result, phrase):
@@ -58,90 +61,230 @@ def test_4_1_notices_a_model_left_uncompiled_or_an_unattempted_exercise():
     assert _fails_with(checks.exercise_4_1(untouched), "not attempted yet")
 
 
-def test_4_2_accepts_the_one_based_epoch_of_lowest_val_loss():
-    assert checks.exercise_4_2(lambda h: int(np.argmin(h["val_loss"])) + 1).passed
-    assert checks.exercise_4_2(lambda h: h["val_loss"].index(min(h["val_loss"])) + 1).passed
-    assert checks.exercise_4_2(lambda h: np.argmin(h["val_loss"]) + 1).passed  # a NumPy integer is fine
+RIGHT_VERDICTS = {"A": "overfitting", "B": "underfitting", "C": "still improving"}
 
 
 @pytest.mark.parametrize(
-    ("answer", "phrase"),
+    ("verdicts", "best"),
     [
-        (lambda h: int(np.argmin(h["val_loss"])), "0-based"),
-        (lambda h: int(np.argmin(h["loss"])) + 1, "training loss"),
-        (lambda h: int(np.argmin(h["loss"])), "training loss"),
-        (lambda h: len(h["loss"]), "training loss"),
-        (lambda h: int(np.argmax(h["val_accuracy"])) + 1, "highest val_accuracy"),
-        (lambda h: min(h["val_loss"]), "a value from the history"),
-        (lambda h: None, "forget to `return`"),
-        (lambda h: str(np.argmin(h["val_loss"]) + 1), "as an int"),
-        (lambda h: 2, "expected epoch 4"),
-        (lambda h: h.history["val_loss"], "AttributeError"),
+        (RIGHT_VERDICTS, 7),
+        ({"A": "Over-fitting ", "B": "underfit", "C": "Improving"}, np.int64(7)),  # other spellings, a NumPy int
+        ({"C": "still learning", "B": "UNDERFITTING", "A": "overfit"}, 7.0),
+        (RIGHT_VERDICTS, np.array(7)),
     ],
 )
-def test_4_2_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_4_2(answer), phrase)
-
-
-def test_4_3_accepts_validation_loss_patience_and_restore():
-    es = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    assert checks.exercise_4_3(es).passed
-    assert checks.exercise_4_3(keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)).passed
+def test_4_2_accepts_the_diagnosis_however_it_is_spelled(verdicts, best):
+    assert checks.exercise_4_2(verdicts, best).passed
 
 
 @pytest.mark.parametrize(
-    ("answer", "phrase"),
+    ("verdicts", "best", "phrase"),
     [
-        (keras.callbacks.EarlyStopping(monitor="loss", patience=3, restore_best_weights=True), "training set"),
-        (keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3, restore_best_weights=True),
-         "monitor='val_loss'"),
-        (keras.callbacks.EarlyStopping(patience=3), "last epoch"),
-        (keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True), "at least 2"),
-        (keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True, mode="max"), "mode='max'"),
-        (keras.callbacks.EarlyStopping, "the class itself"),
-        ([keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)], "not a list"),
-        (keras.callbacks.ReduceLROnPlateau(), "ReduceLROnPlateau"),
-        (None, "is None"),
+        ({**RIGHT_VERDICTS, "A": "still improving"}, 7, "made it worse on new images"),
+        ({**RIGHT_VERDICTS, "A": "underfitting"}, 7, "capacity is not what it lacks"),
+        ({**RIGHT_VERDICTS, "B": "overfitting"}, 7, "cannot fit even the images it trains on"),
+        ({**RIGHT_VERDICTS, "B": "still improving"}, 7, "more epochs will not lower it"),
+        ({**RIGHT_VERDICTS, "C": "overfitting"}, 7, "a one-epoch bump is noise"),
+        ({**RIGHT_VERDICTS, "C": "underfitting"}, 7, "has not reached its limit"),
+        ({**RIGHT_VERDICTS, "B": "fine"}, 7, "not one of the three verdicts"),
+        ({"A": "overfitting", "B": "underfitting"}, 7, "no entry for curve 'C'"),
+        (["overfitting", "underfitting", "still improving"], 7, "should be a dict"),
+        (RIGHT_VERDICTS, 6, "0-based index"),
+        (RIGHT_VERDICTS, 9, "highest validation accuracy"),
+        (RIGHT_VERDICTS, 15, "training loss keeps falling"),
+        (RIGHT_VERDICTS, 5, "falls lower again"),
+        (RIGHT_VERDICTS, 0.52, "looks like a loss"),
+        (RIGHT_VERDICTS, None, "is None"),
+        (RIGHT_VERDICTS, "7", "an epoch number (an int)"),
+        (RIGHT_VERDICTS, 11, "not where A's validation loss is lowest"),
+        (RIGHT_VERDICTS, np.array([7, 9]), "an epoch number (an int)"),
     ],
 )
-def test_4_3_names_the_mistake(answer, phrase):
-    assert _fails_with(checks.exercise_4_3(answer), phrase)
+def test_4_2_names_the_mistake(verdicts, best, phrase):
+    assert _fails_with(checks.exercise_4_2(verdicts, best), phrase)
 
 
-def test_4_4_accepts_a_keras_round_trip():
-    def save_and_reload(model, folder):
-        model.save(folder / "model.keras")
-        return keras.models.load_model(folder / "model.keras")
+def test_4_2_curves_say_what_the_verdicts_claim():
+    curves = checks.lesson04.LEARNING_CURVES
+    a, b, c = curves["A"], curves["B"], curves["C"]
+    assert int(np.argmin(a["val_loss"])) + 1 == 7 and a["val_loss"][-1] > 1.5 * min(a["val_loss"])
+    assert int(np.argmax(a["val_accuracy"])) + 1 == 9 and a["loss"][-1] == min(a["loss"])
+    assert min(b["loss"]) > 0.9 and abs(b["loss"][-1] - b["val_loss"][-1]) < 0.05
+    assert int(np.argmin(c["val_loss"])) + 1 == len(c["val_loss"]) and c["loss"][-1] < c["loss"][-2]
 
-    assert checks.exercise_4_4(save_and_reload).passed
+
+# Exercise 4.3: the regularised CNN. Right answers written three ways, wrong ones as students write them.
+def _block(width, order=("conv", "bn", "relu", "pool"), **conv):
+    make = {
+        "conv": lambda: layers.Conv2D(width, 3, **{"padding": "same", "use_bias": False, **conv}),
+        "bn": lambda: layers.BatchNormalization(momentum=0.9),
+        "relu": layers.ReLU,
+        "pool": layers.MaxPooling2D,
+        "dropout": lambda: layers.Dropout(0.1),
+    }
+    return [make[step]() for step in order]
 
 
-def _saves(filename, returns="loaded"):
-    def save_and_reload(model, folder):
-        path = folder / filename
-        if filename.endswith(".weights.h5"):
-            model.save_weights(path)
+def _builder(widths=(16, 32, 64), order=("conv", "bn", "relu", "pool"), head=None, classes=None, shape=None,
+             **conv):
+    def build(input_shape, num_classes):
+        stack = [keras.Input(shape=shape or input_shape)]
+        for width in widths:
+            stack += _block(width, order, **conv)
+        stack += head() if head else [layers.Dropout(0.1), layers.Flatten(), layers.Dense(128, activation="relu"),
+                                      layers.Dropout(0.2), layers.Dense(classes or num_classes, activation="softmax")]
+        return keras.Sequential(stack)
+    return build
+
+
+def _functional(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for width in (16, 32, 64):
+        x = layers.Conv2D(width, (3, 3), padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(pool_size=2)(x)
+    x = layers.Flatten()(layers.Dropout(0.1)(x))
+    x = layers.Dropout(0.2)(layers.Dense(128, activation="relu")(x))
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x))
+
+
+def _nested_blocks(input_shape, num_classes):
+    model = keras.Sequential([keras.Input(shape=input_shape)])
+    for width in (16, 32, 64):
+        model.add(keras.Sequential(_block(width)))
+    for layer in (layers.Dropout(0.1), layers.Flatten(), layers.Dense(128), layers.ReLU(), layers.Dropout(0.2),
+                  layers.Dense(num_classes), layers.Softmax()):
+        model.add(layer)
+    return model
+
+
+@pytest.mark.parametrize("build", [models.build_better_cnn, _builder(), _functional, _nested_blocks],
+                         ids=["library", "loop", "functional", "nested-blocks"])
+def test_4_3_accepts_the_stated_network_however_it_is_written(build):
+    result = checks.exercise_4_3(build)
+    assert result.passed, result.message
+    assert "largest difference between outputs is 0.0e+00" in result.message
+
+
+def _head(*extra):
+    def head():
+        return list(extra)
+    return head
+
+
+@pytest.mark.parametrize(
+    ("build", "phrase"),
+    [
+        (_builder(order=("conv", "bn", "relu", "pool"), activation="relu"), "ReLU comes before BatchNorm"),
+        (_builder(order=("conv", "relu", "bn", "pool")), "in block 1 ReLU comes before BatchNorm"),
+        (_builder(order=("conv", "relu", "pool", "bn")), "ReLU comes before BatchNorm"),
+        (_builder(order=("conv", "bn", "pool", "relu")), "block 1 is conv -> bn -> pool -> relu"),
+        (_builder(order=("conv", "relu", "pool")), "no BatchNormalization"),
+        (_builder(order=("conv", "pool", "bn", "relu")), "BatchNorm comes after pooling"),
+        (_builder(use_bias=True), "use_bias=False"),
+        (_builder(padding="valid"), "padding='same'"),
+        (_builder(widths=(32, 64, 128)), "16, 32, 64 filters"),
+        (_builder(widths=(16, 32)), "2 Conv2D layers"),
+        (_builder(order=("conv", "bn", "relu", "pool", "dropout")), "inside the convolution blocks"),
+        (_builder(head=_head(layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax"))),
+         "no Dropout"),
+        (_builder(head=_head(layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.2),
+                             layers.Dense(10, activation="softmax"), layers.Dropout(0.1))),
+         "after the output layer"),
+        (_builder(head=_head(layers.Dropout(0.1), layers.Flatten(), layers.Dense(128, activation="relu"),
+                             layers.Dropout(0.2), layers.Dense(10))), "activation='softmax'"),
+        (_builder(head=_head(layers.Dropout(0.5), layers.Flatten(), layers.Dense(128, activation="relu"),
+                             layers.Dropout(0.5), layers.Dense(10, activation="softmax"))), "rate 0.5"),
+        (_builder(classes=10), "use the num_classes argument"),
+        (_builder(shape=(28, 28, 1)), "use the input_shape argument"),
+        (lambda input_shape, num_classes: None, "forget to `return`"),
+        (lambda input_shape, num_classes: keras.Sequential([layers.Conv2D(16, 3), layers.Flatten(),
+                                                            layers.Dense(num_classes)]), "keras.Input"),
+        (lambda input_shape, num_classes: [layers.Conv2D(16, 3)], "should return a keras Model"),
+    ],
+)
+def test_4_3_names_the_mistake(build, phrase):
+    assert _fails_with(checks.exercise_4_3(build), phrase)
+
+
+def test_4_3_notices_a_momentum_left_at_the_keras_default():
+    def default_momentum(input_shape, num_classes):
+        model = _builder()(input_shape, num_classes)
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = 0.99
+        return model
+
+    assert _fails_with(checks.exercise_4_3(default_momentum), "momentum=0.99")
+
+
+def test_4_3_reports_an_unattempted_exercise():
+    def untouched(input_shape, num_classes):
+        raise NotImplementedError("Exercise 4.3")
+
+    assert _fails_with(checks.exercise_4_3(untouched), "not attempted yet")
+
+
+# Exercise 4.4: Keras' EarlyStopping, simulated. Right answers three ways, wrong ones as students write them.
+def _loop(val_loss, patience, improves=operator.lt):
+    best, wait = None, 0
+    for epoch, value in enumerate(val_loss, start=1):
+        if best is None or improves(value, val_loss[best - 1]):
+            best, wait = epoch, 0
         else:
-            model.save(path)
-        if returns == "loaded":
-            return keras.models.load_model(path)
-        if returns == "original":
-            return model
-        if returns == "fresh":
-            return keras.models.clone_model(model)
-        return None
-    return save_and_reload
+            wait += 1
+            if wait >= patience:
+                return epoch, best
+    return len(val_loss), best
+
+
+def _vectorised(val_loss, patience):
+    losses = np.asarray(val_loss, dtype=float)
+    running_best = np.minimum.accumulate(losses)
+    improved = np.r_[True, losses[1:] < running_best[:-1]]
+    last_improvement = np.maximum.accumulate(np.where(improved, np.arange(len(losses)), 0))
+    stalled = np.flatnonzero(np.arange(len(losses)) - last_improvement >= patience)
+    stop = int(stalled[0]) if len(stalled) else len(losses) - 1
+    return np.int64(stop + 1), np.int64(last_improvement[stop] + 1)
+
+
+def _recorded_by_keras(val_loss, patience):
+    return list(checks.lesson04.keras_early_stopping(val_loss, patience))
+
+
+@pytest.mark.parametrize("answer", [_loop, _vectorised, _recorded_by_keras])
+def test_4_4_accepts_what_keras_does_however_it_is_computed(answer):
+    assert checks.exercise_4_4(answer).passed
+
+
+def _shifted(stop_shift=0, restore_shift=0):
+    def answer(val_loss, patience):
+        stop, best = _loop(val_loss, patience)
+        return stop + stop_shift, best + restore_shift
+    return answer
+
+
+def _ties_improve(val_loss, patience):  # counts an equal loss as an improvement
+    return _loop(val_loss, patience, improves=operator.le)
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_saves("model.h5"), "legacy HDF5"),
-        (_saves("model.weights.h5", returns="original"), "only the weights"),
-        (_saves("model.keras", returns="original"), "returned the original model"),
-        (_saves("model.keras", returns="none"), "returned None"),
-        (_saves("model.keras", returns="fresh"), "predicts differently"),
-        (lambda model, folder: keras.models.clone_model(model), "nothing was saved"),
+        (_shifted(stop_shift=1), "one too late"),
+        (_shifted(stop_shift=-1), "one too early"),
+        (_shifted(-1, -1), "counted from 0"),
+        (_ties_improve, "strictly lower"),
+        (lambda v, p: (_loop(v, p)[0], _loop(v, p)[0]), "the last one run"),
+        (lambda v, p: (_loop(v, p)[0], int(np.argmin(v)) + 1), "never got there"),
+        (lambda v, p: (len(v), _loop(v, p)[1]), "you let all 7 epochs run"),
+        (lambda v, p: (_loop(v, p)[1] + p, _loop(v, p)[1]), "the run has only 5"),
+        (lambda v, p: _loop(v, p)[0], "one number"),
+        (lambda v, p: None, "returned None"),
+        (lambda v, p: (3.5, 1), "ints"),
+        (lambda v, p: (v.tolist(), p), "AttributeError"),  # lists have no .tolist: the check passes both kinds
     ],
 )
 def test_4_4_names_the_mistake(answer, phrase):

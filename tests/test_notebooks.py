@@ -71,13 +71,7 @@ def _solution_line_counts(nb):
     return counts
 
 
-# Lessons whose exercises are being reworked; strict, so the mark must go when they pass.
-REWORK_PENDING = {"04_training": "lesson 04's exercises are still three one-liners"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=REWORK_PENDING[p.stem]))
-    if p.stem in REWORK_PENDING else p for p in SOLUTIONS], ids=IDS)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
 def test_lesson_has_at_most_one_one_line_exercise(path):
     counts = _solution_line_counts(nbformat.read(path, as_version=4))
     assert counts, "no solution regions found"

@@ -31,13 +31,7 @@ def _library_objects_taught_in_lessons():
                     yield info.name.removeprefix("course_lib.") + "." + name, match.group(1)
 
 
-# Lessons whose core-code cell is being written; strict, so the mark must go when they pass.
-REWORK_PENDING = {"04": "lesson 04 does not yet write its regularised model in a marked cell"}
-
-
-@pytest.mark.parametrize("lesson", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=REWORK_PENDING[n]))
-    if n in REWORK_PENDING else n for n in LESSONS_WITH_CORE_CODE])
+@pytest.mark.parametrize("lesson", LESSONS_WITH_CORE_CODE)
 def test_lesson_writes_its_core_code_in_a_cell_kept_in_the_library(lesson):
     assert definitions(lesson), (
         f"lesson {lesson} has no cell starting '# Kept in the library as <module>.<name>'")

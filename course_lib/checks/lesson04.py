@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -106,120 +104,433 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     return run_check("4.1", diagnose, "sparse cross-entropy on softmax probabilities, and accuracy reported.")
 
 
-# Epochs are 1-based as Keras prints them. In the first history every plausible
-# wrong answer gives a different number: val_loss is lowest at epoch 4,
-# val_accuracy highest at epoch 6, training loss lowest at the last epoch, 8.
-_HISTORIES = (
-    {
-        "loss": [0.90, 0.60, 0.48, 0.40, 0.34, 0.29, 0.25, 0.21],
-        "accuracy": [0.68, 0.78, 0.83, 0.86, 0.88, 0.90, 0.91, 0.92],
-        "val_loss": [0.70, 0.52, 0.45, 0.43, 0.44, 0.47, 0.51, 0.56],
-        "val_accuracy": [0.75, 0.81, 0.84, 0.85, 0.85, 0.86, 0.85, 0.84],
+
+
+# Exercise 4.2: three learning curves to diagnose. Invented for the exercise, shaped like real
+# runs: A overfits (its validation loss is lowest at epoch 7, after a bump at epoch 6, while
+# its validation accuracy peaks later, at epoch 9), B is too small a model, C still learns.
+LEARNING_CURVES: dict[str, dict[str, list[float]]] = {
+    "A": {
+        "loss": [1.10, 0.72, 0.58, 0.49, 0.42, 0.37, 0.32, 0.28, 0.24, 0.21, 0.18, 0.15, 0.13, 0.11, 0.09],
+        "accuracy": [0.62, 0.75, 0.80, 0.83, 0.85, 0.87, 0.89, 0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.97],
+        "val_loss": [0.80, 0.66, 0.58, 0.55, 0.53, 0.54, 0.52, 0.53, 0.56, 0.58, 0.62, 0.66, 0.70, 0.75, 0.80],
+        "val_accuracy": [0.71, 0.76, 0.79, 0.80, 0.81, 0.81, 0.82, 0.82, 0.83, 0.82, 0.82, 0.82, 0.81, 0.81, 0.81],
     },
-    {
-        "loss": [0.80, 0.50, 0.30],
-        "accuracy": [0.70, 0.80, 0.90],
-        "val_loss": [0.40, 0.45, 0.60],
-        "val_accuracy": [0.83, 0.82, 0.80],
+    "B": {
+        "loss": [1.60, 1.25, 1.12, 1.06, 1.03, 1.01, 0.99, 0.98, 0.97, 0.97, 0.96, 0.97, 0.96, 0.96, 0.97],
+        "accuracy": [0.45, 0.55, 0.59, 0.61, 0.62, 0.63, 0.63, 0.64, 0.64, 0.64, 0.65, 0.64, 0.65, 0.65, 0.64],
+        "val_loss": [1.30, 1.14, 1.07, 1.03, 1.01, 1.00, 0.99, 0.98, 0.97, 0.97, 0.97, 0.96, 0.97, 0.96, 0.97],
+        "val_accuracy": [0.55, 0.59, 0.61, 0.62, 0.63, 0.63, 0.64, 0.64, 0.64, 0.65, 0.64, 0.65, 0.65, 0.65, 0.64],
     },
+    "C": {
+        "loss": [0.95, 0.62, 0.52, 0.47, 0.43, 0.40, 0.38, 0.36, 0.34, 0.33, 0.31, 0.30, 0.29, 0.28, 0.27],
+        "accuracy": [0.66, 0.77, 0.81, 0.83, 0.84, 0.85, 0.86, 0.87, 0.88, 0.88, 0.89, 0.89, 0.90, 0.90, 0.90],
+        "val_loss": [0.70, 0.52, 0.46, 0.44, 0.40, 0.41, 0.37, 0.36, 0.35, 0.33, 0.33, 0.32, 0.31, 0.30, 0.29],
+        "val_accuracy": [0.74, 0.81, 0.83, 0.84, 0.85, 0.85, 0.86, 0.87, 0.87, 0.88, 0.88, 0.88, 0.89, 0.89, 0.89],
+    },
+}
+VERDICTS = ("overfitting", "underfitting", "still improving")
+_SYNONYMS = {
+    "overfitting": "overfitting", "overfit": "overfitting", "overfits": "overfitting",
+    "underfitting": "underfitting", "underfit": "underfitting", "underfits": "underfitting",
+    "still improving": "still improving", "improving": "still improving", "still learning": "still improving",
+}  # fmt: skip
+
+
+def _verdict(value: Any) -> str | None:
+    """A verdict in its canonical spelling ('Over-fitting ' -> 'overfitting'), or None if unknown."""
+    if not isinstance(value, str):
+        return None
+    words = " ".join(value.lower().replace("-", "").replace("_", " ").split())
+    return _SYNONYMS.get(words)
+
+
+def _epoch(series: Sequence[float], best: str) -> int:
+    """1-based epoch of the lowest (best='min') or highest value."""
+    return int(np.argmin(series) if best == "min" else np.argmax(series)) + 1
+
+
+def _verdict_problem(name: str, got: str) -> str | None:
+    curve = LEARNING_CURVES[name]
+    loss, val_loss = curve["loss"], curve["val_loss"]
+    best = _epoch(val_loss, "min")
+    expected = {"A": "overfitting", "B": "underfitting", "C": "still improving"}[name]
+    if got == expected:
+        return None
+    if name == "A" and got == "still improving":
+        return (f"A's training loss is still falling, but its validation loss has climbed from {val_loss[best - 1]} "
+                f"(epoch {best}) to {val_loss[-1]}: every epoch after {best} made it worse on new images.")
+    if name == "A":
+        return (f"A's training loss reaches {loss[-1]}, so the model fits its training images very well: capacity "
+                f"is not what it lacks. Look at its validation loss after epoch {best}.")
+    if name == "B" and got == "overfitting":
+        return (f"B's validation loss never climbs; it stays as high as its training loss (both about {loss[-1]}): "
+                "the model cannot fit even the images it trains on.")
+    if name == "B":
+        return (f"B's training loss has stayed between {min(loss[-5:])} and {max(loss[-5:])} for the last five "
+                "epochs: more epochs will not lower it. A model that cannot fit its own training images needs "
+                "more capacity.")
+    if got == "overfitting":
+        return (f"C's validation loss rose once (epoch 6) and fell again; it is lowest at the last epoch, "
+                f"{len(val_loss)}: a one-epoch bump is noise, not overfitting.")
+    return (f"C's training loss is still falling ({loss[-2]} -> {loss[-1]} in the last epoch) and so is its "
+            "validation loss: this model has not reached its limit yet.")
+
+
+def _best_epoch_problem(answer: Any) -> str | None:
+    curve = LEARNING_CURVES["A"]
+    expected = _epoch(curve["val_loss"], "min")
+    if answer is None:
+        return "best_epoch_a is None: set it to the epoch number (1 for the first epoch)."
+    if hasattr(answer, "numpy"):  # a TensorFlow scalar
+        answer = answer.numpy()
+    if isinstance(answer, np.ndarray) and answer.ndim == 0:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, int | np.integer | float | np.floating):
+        return f"best_epoch_a should be an epoch number (an int), got {type(answer).__name__}."
+    if not float(answer).is_integer():
+        return (f"best_epoch_a = {answer} looks like a loss or an accuracy; give the epoch number "
+                "(the x-axis) where A's validation loss is lowest.")
+    answer = int(answer)
+    if answer == expected:
+        return None
+    if answer == expected - 1:
+        return f"{answer} is the 0-based index; epochs are counted from 1, as Keras prints them ('Epoch 1/15')."
+    if answer == _epoch(curve["val_accuracy"], "max"):
+        return (f"epoch {answer} has A's highest validation accuracy; accuracy only counts right answers and "
+                "moves in steps. Stop where the validation loss is lowest.")
+    if answer == len(curve["loss"]):
+        return (f"epoch {answer} is the last one, where the training loss is lowest: the training loss keeps "
+                "falling while the model overfits. Look at the validation loss.")
+    first_rise = next(i for i in range(1, len(curve["val_loss"])) if curve["val_loss"][i] > curve["val_loss"][i - 1])
+    if answer == first_rise:
+        return (f"epoch {answer} is just before A's validation loss first rises, but it falls lower again "
+                "after that: the best epoch is the lowest point over the whole run.")
+    return f"best_epoch_a = {answer}: that is not where A's validation loss is lowest."
+
+
+def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
+    """verdicts: {'A': ..., 'B': ..., 'C': ...} from VERDICTS; best_epoch_a: A's epoch of lowest val_loss."""
+
+    def diagnose() -> str | None:
+        if not isinstance(verdicts, Mapping):
+            return (f"verdicts should be a dict such as {{'A': 'overfitting', 'B': ..., 'C': ...}}, "
+                    f"got {type(verdicts).__name__}.")
+        for name in LEARNING_CURVES:
+            if name not in verdicts:
+                return f"verdicts has no entry for curve {name!r}."
+            got = _verdict(verdicts[name])
+            if got is None:
+                return (f"verdicts[{name!r}] = {verdicts[name]!r} is not one of the three verdicts: "
+                        + ", ".join(repr(v) for v in VERDICTS) + ".")
+            problem = _verdict_problem(name, got)
+            if problem:
+                return problem
+        return _best_epoch_problem(best_epoch_a)
+
+    return run_check("4.2", diagnose,
+                     "A overfits after its best epoch, B is too small a model, C has not finished learning.")
+
+
+# Exercise 4.3: the regularised CNN, compared layer by layer with the library's copy.
+def _flat_layers(model: Any) -> list[Any]:
+    """The model's layers in order, with nested models (blocks built as Sequentials) opened up."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out += _flat_layers(layer)
+        elif type(layer).__name__ != "InputLayer":
+            out.append(layer)
+    return out
+
+
+def _kind(layer: Any) -> str:
+    """A short name per layer: 'conv', 'conv+relu' (activation inside), 'bn', 'relu', 'pool', ..."""
+    name = type(layer).__name__
+    activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
+    if name == "Conv2D":
+        return "conv" if activation == "linear" else f"conv+{activation}"
+    if name == "Dense":
+        return "dense" if activation == "linear" else f"dense+{activation}"
+    if name == "Activation":
+        return activation
+    return {"BatchNormalization": "bn", "ReLU": "relu", "MaxPooling2D": "pool", "Dropout": "dropout",
+            "Flatten": "flatten", "Softmax": "softmax"}.get(name, name)
+
+
+def _reference_model(input_shape: tuple[int, ...], num_classes: int) -> Any:
+    from course_lib import models
+
+    return models.build_better_cnn(input_shape, num_classes)
+
+
+def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str | None:
+    if kinds == expected:
+        return None
+    convs = sum(k.startswith("conv") for k in kinds)
+    if convs != n_blocks:
+        return f"your model has {convs} Conv2D layers; the task has {n_blocks} blocks, one Conv2D each."
+    if any(k.startswith("conv+") for k in kinds):
+        return ("a Conv2D has its own activation (activation='relu'), so the ReLU comes before BatchNorm: "
+                "leave the Conv2D linear and put BatchNormalization, then ReLU, after it.")
+    if "bn" not in kinds:
+        return "there is no BatchNormalization: add one after each Conv2D, before the ReLU."
+    blocks = [i for i, k in enumerate(kinds) if k == "conv"] + [kinds.index("flatten") if "flatten" in kinds else len(kinds)]
+    for b, (start, end) in enumerate(zip(blocks, blocks[1:], strict=False), start=1):
+        block = [k for k in kinds[start:end] if k != "dropout"]
+        if block[:4] == ["conv", "bn", "relu", "pool"]:
+            continue
+        if "bn" in block and "relu" in block and block.index("relu") < block.index("bn"):
+            return (f"in block {b} ReLU comes before BatchNorm: normalise the convolution's output first "
+                    "(Conv2D -> BatchNormalization -> ReLU), so that ReLU cuts at the normalised zero.")
+        if "bn" in block and "pool" in block and block.index("pool") < block.index("bn"):
+            return (f"in block {b} BatchNorm comes after pooling; it should normalise the convolution's "
+                    "output: Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D.")
+        return f"block {b} is {' -> '.join(block)}; each block is conv -> bn -> relu -> pool."
+    dropouts = [i for i, k in enumerate(kinds) if k == "dropout"]
+    if not dropouts:
+        return "there is no Dropout: add one after the last block and one before the output layer."
+    if kinds[-1] == "dropout":
+        return ("a Dropout comes after the output layer: it would zero some of the class probabilities. "
+                "Put it before the last Dense.")
+    if any(i < blocks[-2] for i in dropouts):
+        return ("a Dropout sits inside the convolution blocks; the task puts one after the last block "
+                "(before Flatten) and one before the output layer.")
+    if kinds[-1] != "dense+softmax":
+        return f"the last layer is {kinds[-1]}; end with Dense(num_classes, activation='softmax')."
+    return f"your layers are {' -> '.join(kinds)};\nexpected {' -> '.join(expected)}."
+
+
+def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
+    for mine, ref in zip(layers, reference, strict=True):
+        kind = _kind(ref)
+        if kind == "conv":
+            if mine.filters != ref.filters or tuple(mine.kernel_size) != tuple(ref.kernel_size):
+                widths = [la.filters for la in reference if _kind(la) == "conv"]
+                return (f"a Conv2D has {mine.filters} filters of {mine.kernel_size}; the blocks have "
+                        f"{', '.join(map(str, widths))} filters of 3x3.")
+            if mine.padding != "same":
+                return ("a Conv2D uses padding='valid', which trims the border: 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1, "
+                        "and little is left for the last block. Use padding='same'.")
+            if mine.use_bias:
+                return ("a Conv2D has a bias (use_bias=True, the default); BatchNormalization subtracts the mean "
+                        "and adds its own shift right after, so the bias does nothing: use_bias=False.")
+        elif kind == "bn" and not np.isclose(mine.momentum, ref.momentum):
+            return (f"BatchNormalization(momentum={mine.momentum}); the task uses {ref.momentum}. The moving "
+                    "averages used at inference weigh about the last 1 / (1 - momentum) batches: about 10 with "
+                    "0.9, 100 with 0.99, which on a small training set lag behind the weights for epochs.")
+        elif kind == "dropout" and not np.isclose(mine.rate, ref.rate):
+            rates = [la.rate for la in reference if _kind(la) == "dropout"]
+            return f"a Dropout has rate {mine.rate}; the task asks for {rates[0]} after the blocks and {rates[1]} before the output."
+        elif kind.startswith("dense") and mine is not layers[-1] and mine.units != ref.units:
+            return f"the hidden Dense layer has {mine.units} units; the task asks for {ref.units}."
+    return None
+
+
+def _model_problem(build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int) -> str | None:
+    import keras
+
+    model = call_student(build, input_shape, num_classes)
+    if model is None:
+        return "build_better_cnn returned None: did you forget to `return` the model?"
+    if not isinstance(model, keras.Model):
+        return f"build_better_cnn should return a keras Model, got {type(model).__name__}."
+    try:
+        model_input, model_output = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):
+        return ("your model does not know its input shape yet: start it with keras.Input(shape=input_shape), "
+                "so that Keras can build every layer and count the parameters.")
+    if not isinstance(model_input, tuple) or not isinstance(model_output, tuple):
+        return "your model should have one input and one output."
+    if tuple(model.input_shape[1:]) != tuple(input_shape):
+        return (f"for input_shape={input_shape} your model takes {tuple(model.input_shape[1:])}: "
+                "use the input_shape argument in keras.Input.")
+    if model.output_shape[-1] != num_classes:
+        return (f"for num_classes={num_classes} your model has {model.output_shape[-1]} outputs: "
+                "use the num_classes argument in the last Dense.")
+    reference = _reference_model(input_shape, num_classes)
+    layers, ref_layers = _flat_layers(model), _flat_layers(reference)
+    # A Dense followed by a separate ReLU or softmax layer is the same step as Dense(activation=...).
+    kinds: list[str] = []
+    dense_layers: list[Any] = []
+    for layer in layers:
+        kind = _kind(layer)
+        if kind in ("relu", "softmax") and kinds and kinds[-1] == "dense":
+            kinds[-1] = f"dense+{kind}"
+            continue
+        kinds.append(kind)
+        dense_layers.append(layer)
+    layers = dense_layers
+    problem = _order_problem(kinds, [_kind(la) for la in ref_layers], sum(_kind(la) == "conv" for la in ref_layers))
+    if problem:
+        return problem
+    problem = _settings_problem(layers, ref_layers)
+    if problem:
+        return problem
+    if model.count_params() != reference.count_params():
+        return f"your model has {model.count_params():,} parameters; the stated one has {reference.count_params():,}."
+    return None
+
+
+def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
+    """build_better_cnn(input_shape, num_classes): Conv -> BN -> ReLU -> pool blocks, dropout, softmax.
+
+    Checked on two input shapes and class counts (so nothing is hard-coded), on the layer order,
+    where BatchNorm and Dropout sit, the settings, the parameter count, and finally, given the
+    library copy's weights, on producing the same outputs as ``models.build_better_cnn``.
+    """
+    outcome: dict[str, Any] = {}
+
+    def diagnose() -> str | None:
+        for input_shape, num_classes in (((28, 28, 1), 10), ((32, 32, 3), 7)):
+            problem = _model_problem(build_better_cnn, input_shape, num_classes)
+            if problem:
+                return problem
+        model = call_student(build_better_cnn, (28, 28, 1), 10)
+        reference = _reference_model((28, 28, 1), 10)
+        try:
+            model.set_weights(reference.get_weights())
+        except ValueError as exc:
+            return f"your weights do not line up with the stated model's: {exc}"
+        x = np.random.default_rng(3).random((16, 28, 28, 1), dtype=np.float32)
+        try:
+            yours = np.asarray(model(x, training=False))
+        except Exception as exc:  # whatever the model does wrong, say so instead of crashing
+            raise StudentCodeFailed(f"calling your model failed: {type(exc).__name__}: {exc}") from None
+        difference = float(np.max(np.abs(yours - np.asarray(reference(x, training=False)))))
+        if difference > 1e-5:
+            return (f"with the same weights your model's outputs differ from the stated model's by up to "
+                    f"{difference:.2g}: compare each layer's settings with the task.")
+        outcome.update(params=reference.count_params(), difference=difference)
+        return None
+
+    result = run_check("4.3", diagnose, "")
+    if result.passed:
+        result = run_check("4.3", lambda: None,
+                           f"the same network as models.build_better_cnn: {outcome['params']:,} parameters, and "
+                           f"with the same weights the largest difference between outputs is {outcome['difference']:.1e}.")
+    return result
+
+
+# Exercise 4.4: what Keras' EarlyStopping(patience, restore_best_weights=True) does, epoch by epoch.
+_STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
+    ((0.90, 0.70, 0.60, 0.62, 0.65, 0.70, 0.80), 2),  # stops 2 epochs after the best: (5, 3)
+    ((0.80, 0.60, 0.60, 0.61, 0.59, 0.70, 0.72, 0.75), 2),  # a tie is no improvement: (4, 2)
+    ((0.90, 0.80, 0.85, 0.70, 0.65), 2),  # never stops: all 5 epochs run, the last is best
+    ((0.50, 0.60, 0.70, 0.30), 2),  # stops at 3, before the lowest value ever comes
+    ((0.50, 0.40, 0.45), 5),  # patience longer than the run
+    ((0.60, 0.50, 0.55, 0.40, 0.45, 0.47), 1),  # patience 1
 )
 
 
-def exercise_4_2(best_epoch: Callable[[dict[str, list[float]]], Any]) -> CheckResult:
-    """best_epoch(history_dict) -> the 1-based epoch with the lowest val_loss, as an int."""
+def keras_early_stopping(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """What Keras' own ``EarlyStopping`` does with these validation losses: (epochs run, epoch restored).
 
-    def diagnose() -> str | None:
-        for history in _HISTORIES:
-            answer = call_student(best_epoch, {k: list(v) for k, v in history.items()})
-            expected = int(np.argmin(history["val_loss"])) + 1
-            if answer is None:
-                return "your function returned None: did you forget to `return` the epoch?"
-            if isinstance(answer, float | np.floating) and not float(answer).is_integer():
-                return (f"you returned {answer}, a value from the history; return the epoch number "
-                        "(1 for the first epoch) where val_loss is lowest.")
-            if not isinstance(answer, int | np.integer | float | np.floating) or isinstance(answer, bool):
-                return f"return the epoch as an int, got {type(answer).__name__}."
-            answer = int(answer)
-            if answer == expected:
-                continue
-            if answer == expected - 1:
-                return (f"you returned {answer}, the 0-based index; Keras counts epochs from 1 "
-                        "('Epoch 1/...'), so add 1.")
-            train_best = int(np.argmin(history["loss"])) + 1
-            if answer in (train_best, train_best - 1):
-                return ("that is where the training loss is lowest, and it keeps falling while the model "
-                        "overfits: look at val_loss.")
-            acc_best = int(np.argmax(history["val_accuracy"])) + 1
-            if answer in (acc_best, acc_best - 1):
-                return "that is the epoch of the highest val_accuracy; the question asks for the lowest val_loss."
-            return f"expected epoch {expected} (lowest val_loss), got {answer}."
-        return None
-
-    return run_check("4.2", diagnose, "the epoch with the lowest validation loss, counted from 1.")
-
-
-def exercise_4_3(early_stopping: Any) -> CheckResult:
-    """early_stopping: EarlyStopping on val_loss, patience >= 2, restore_best_weights=True."""
+    The callback is fed the losses one epoch at a time, as ``fit`` would, on a stand-in model;
+    both numbers count epochs from 1.
+    """
     import keras
 
+    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
+    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_begin()
+    epochs_run = 0
+    for epoch, value in enumerate(val_loss):
+        callback.on_epoch_end(epoch, {"val_loss": float(value)})
+        epochs_run = epoch + 1
+        if model.stop_training:
+            break
+    return epochs_run, callback.best_epoch + 1
+
+
+def _pair(answer: Any) -> tuple[int, int] | str:
+    """The student's (epochs run, epoch restored) as two ints, or what is wrong with it."""
+    if answer is None:
+        return "your function returned None: return the two numbers, (epochs_run, restored_epoch)."
+    if isinstance(answer, int | np.integer | float | np.floating):
+        return f"your function returned one number, {answer}; return two: (epochs_run, restored_epoch)."
+    try:
+        first, second = answer
+    except (TypeError, ValueError):
+        return f"return a pair (epochs_run, restored_epoch), got {answer!r}."
+    values = []
+    for value in (first, second):
+        if hasattr(value, "numpy"):
+            value = value.numpy()
+        if isinstance(value, bool) or not isinstance(value, int | np.integer | float | np.floating) \
+                or not float(value).is_integer():
+            return f"both numbers should be epoch numbers (ints), got {answer!r}."
+        values.append(int(value))
+    return values[0], values[1]
+
+
+def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """The answer of someone who counts an equal loss as an improvement (``<=`` instead of ``<``)."""
+    best, wait = 1, 0
+    for epoch in range(2, len(val_loss) + 1):
+        if val_loss[epoch - 1] <= val_loss[best - 1]:
+            best, wait = epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best
+    return len(val_loss), best
+
+
+def _waited(best: int, stopped: int) -> str:
+    after = f"epoch {stopped}" if stopped == best + 1 else f"epochs {best + 1} to {stopped}"
+    return f"the best was epoch {best}, and {after} brought no lower loss"
+
+
+def _stopping_problem(val_loss: tuple[float, ...], patience: int, got: tuple[int, int]) -> str | None:
+    run, restored = keras_early_stopping(val_loss, patience)
+    if got == (run, restored):
+        return None
+    shown = f"for val_loss {list(val_loss)} and patience={patience}"
+    best = min(range(len(val_loss)), key=lambda i: (val_loss[i], i)) + 1  # the lowest value anywhere
+    if got == (run - 1, restored - 1):
+        return f"{shown} you returned {got}, counted from 0; count epochs from 1 as Keras prints them: {(run, restored)}."
+    if got[1] == restored and got[0] == run + 1:
+        return (f"{shown} you stop at epoch {got[0]}, one too late: Keras stops at the end of epoch {run}: "
+                f"{_waited(restored, run)}.")
+    if got[1] == restored and got[0] == run - 1:
+        return (f"{shown} you stop at epoch {got[0]}, one too early: after the best epoch, {restored}, "
+                f"Keras waits {patience} full epochs without improvement and stops at the end of epoch {run}.")
+    if got[1] == restored and got[0] > len(val_loss):
+        return (f"{shown} you return {got[0]} epochs run, but the run has only {len(val_loss)}: if patience "
+                "never runs out, training simply ends after the last epoch.")
+    if got[0] == run and got[1] == run and restored != run:
+        return (f"{shown} you restore epoch {got[1]}, the last one run; restore_best_weights=True gives back "
+                f"the weights of the best epoch, {restored}.")
+    if got == _ties_count(val_loss, patience) != (run, restored):
+        return (f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal to the best so far "
+                "is not an improvement: the loss has to go strictly lower to reset the count.")
+    if got[0] == len(val_loss) and run < len(val_loss):
+        return (f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of epoch {run}: "
+                f"{_waited(restored, run)}.")
+    if got[1] == best and best > run:
+        return (f"{shown} you restore epoch {got[1]}, the lowest value of the whole list, but training stopped "
+                f"at epoch {run} and never got there.")
+    return f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch {restored}."
+
+
+def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> CheckResult:
+    """early_stopping_epochs(val_loss, patience) -> (epochs run, epoch restored), as Keras' EarlyStopping."""
+
     def diagnose() -> str | None:
-        if early_stopping is None:
-            return "early_stopping is None: assign the callback to it."
-        if early_stopping is keras.callbacks.EarlyStopping:
-            return "that is the class itself: create one with keras.callbacks.EarlyStopping(...)."
-        if isinstance(early_stopping, list | tuple):
-            return "pass the EarlyStopping callback itself, not a list."
-        if not isinstance(early_stopping, keras.callbacks.EarlyStopping):
-            return f"expected a keras.callbacks.EarlyStopping, got {type(early_stopping).__name__}."
-        monitor = early_stopping.monitor
-        if monitor in ("loss", "accuracy", "acc"):
-            return (f"monitor={monitor!r} watches the training set, which keeps improving while the "
-                    "model overfits: monitor 'val_loss'.")
-        if monitor != "val_loss":
-            return f"monitor={monitor!r}; this lesson stops on the validation loss: monitor='val_loss'."
-        if early_stopping.mode == "max":
-            return "mode='max' treats a rising loss as progress: leave mode='auto' (or 'min') for a loss."
-        if early_stopping.patience < 2:
-            return (f"patience={early_stopping.patience} stops at the first epoch that is not better; "
-                    "validation loss is noisy, so allow at least 2.")
-        if not early_stopping.restore_best_weights:
-            return (f"without restore_best_weights=True the model keeps the weights of the last epoch, "
-                    f"{early_stopping.patience} epochs past the best one.")
+        for number, (val_loss, patience) in enumerate(_STOPPING_CASES):
+            # Half the cases come as a NumPy array, as a History's values often end up.
+            losses = list(val_loss) if number % 2 == 0 else np.array(val_loss)
+            got = _pair(call_student(early_stopping_epochs, losses, patience))
+            if isinstance(got, str):
+                return got
+            problem = _stopping_problem(val_loss, patience, got)
+            if problem:
+                return problem
         return None
 
-    return run_check("4.3", diagnose, "stops on validation loss and gives back the best epoch's weights.")
-
-
-def exercise_4_4(save_and_reload: Callable[[Any, Path], Any]) -> CheckResult:
-    """save_and_reload(model, folder) saves a .keras file in folder and returns the model loaded from it."""
-    import keras
-
-    model = _tiny_classifier()
-    x = np.random.default_rng(4).random((5, 6, 6, 1), dtype=np.float32)
-    expected = model.predict_on_batch(x)
-
-    def diagnose() -> str | None:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            loaded = call_student(save_and_reload, model, folder)
-            files = sorted(p.name for p in folder.rglob("*") if p.is_file())
-            if not files:
-                return "nothing was saved in `folder`: save the model to a file inside it."
-            if not any(name.endswith(".keras") for name in files):
-                if any(name.endswith(".weights.h5") for name in files):
-                    return ("a .weights.h5 file holds only the weights, not the architecture: save the whole "
-                            "model with model.save(folder / 'name.keras').")
-                if any(name.endswith((".h5", ".hdf5")) for name in files):
-                    return "that is the legacy HDF5 format; save in the native format: a path ending in .keras."
-                return f"no .keras file in the folder (found {files}): give the path a .keras extension."
-        if loaded is None:
-            return "your function returned None: return the model loaded with keras.models.load_model."
-        if loaded is model:
-            return "you returned the original model; load it back from the file and return that."
-        if not isinstance(loaded, keras.Model):
-            return f"expected the loaded keras Model, got {type(loaded).__name__}."
-        if not np.array_equal(loaded.predict_on_batch(x), expected):
-            return "the reloaded model predicts differently: return the model loaded from the file you saved."
-        return None
-
-    return run_check("4.4", diagnose, "saved as .keras and reloaded with identical predictions.")
+    return run_check("4.4", diagnose, "the same epochs as Keras' EarlyStopping, ties and short runs included.")
