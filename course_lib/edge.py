@@ -39,8 +39,12 @@ def representative_dataset(images: np.ndarray, count: int = 300, seed: int = 0) 
     return dataset
 
 
-def convert_to_tflite(export_dir: str | Path, representative_dataset: RepresentativeDataset | None = None) -> bytes:
-    """Convert a SavedModel; with ``representative_dataset``, quantise it fully to integers.
+def convert_to_tflite(export_dir: str | Path, representative_dataset: RepresentativeDataset | None = None,
+                      signature: str = "serving_default") -> bytes:
+    """Convert a SavedModel's ``signature``; with ``representative_dataset``, quantise it fully to integers.
+
+    One signature only: an export may hold others that TFLite cannot run, such as
+    ``export.export_images_in``'s ``serving_bytes``, which decodes JPEG and PNG files.
 
     ``representative_dataset`` is TensorFlow's own protocol: a function that
     yields ``[batch]`` lists of float32 input batches (usually one image each,
@@ -51,7 +55,7 @@ def convert_to_tflite(export_dir: str | Path, representative_dataset: Representa
     path = Path(export_dir)
     if not (path / "saved_model.pb").is_file():
         raise FileNotFoundError(f"no SavedModel in {path}: export the model first")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(path), signature_keys=[signature])
     if representative_dataset is not None:
         if not callable(representative_dataset):
             raise TypeError("representative_dataset must be a function that yields [batch] lists")
@@ -150,6 +154,29 @@ class TFLiteModel:
             self.interpreter.invoke()
             outputs.append(self._dequantise(self.interpreter.get_tensor(self.output["index"])))
         return np.concatenate(outputs)
+
+
+def classify_pixels(model: TFLiteModel, pixels: np.ndarray) -> np.ndarray:
+    """One uint8 photo ``(h, w, 3)`` at its own size → the outputs of a model whose input size is free.
+
+    For a ``.tflite`` converted from an images-in model (``export.export_images_in``): its
+    input is ``(-1, -1, -1, 3)`` uint8 and the resize happens inside, so the input tensor is
+    resized to this photo before each call.
+    """
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3:
+        raise ValueError(f"expected one uint8 photo (h, w, channels), got {pixels.dtype} {pixels.shape}")
+    if model.input_dtype != np.uint8 or -1 not in model.input.get("shape_signature", [])[1:3]:
+        raise ValueError("this TFLite model takes a fixed size; resize the photo and use predict()")
+    interpreter = model.interpreter
+    interpreter.resize_tensor_input(model.input["index"], [1, *pixels.shape])
+    interpreter.allocate_tensors()
+    model.input = interpreter.get_input_details()[0]
+    model.output = interpreter.get_output_details()[0]
+    model._batch = -1  # the next predict() resizes again
+    interpreter.set_tensor(model.input["index"], pixels[None])
+    interpreter.invoke()
+    return model._dequantise(interpreter.get_tensor(model.output["index"]))[0]
 
 
 def median_latency_ms(predict_one: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 50) -> float:

@@ -76,6 +76,64 @@ def export_for_serving(
     return target
 
 
+BYTES_SIGNATURE = "serving_bytes"
+
+
+def export_images_in(model: keras.Model, base_dir: str | Path, version: int | None = None,
+                     metadata: dict[str, Any] | None = None) -> Path:
+    """Export an images-in model (``photos.build_images_in_model``) with two signatures.
+
+    - ``serving_default``: input ``image``, uint8 ``(n, height, width, 3)``, any size (the
+      model crops, resizes and scales inside); output ``probabilities``.
+    - ``serving_bytes``: input ``image_bytes``, a batch of encoded JPEG/PNG/GIF/BMP files as
+      strings, each decoded with TensorFlow and classified on its own (so they may differ in
+      size). TensorFlow Serving decodes ``{"b64": ...}`` JSON for inputs whose name ends in
+      ``_bytes``: a client can send photos as they are. TensorFlow's decoder does not apply
+      EXIF orientation or composite transparency on white, as the course's service does.
+
+    Versions are numbered folders under ``base_dir``, as :func:`export_for_serving` writes them.
+    """
+    import keras
+    import tensorflow as tf
+
+    base = Path(base_dir)
+    versions = serving_versions(base)
+    version = (versions[-1] + 1 if versions else 1) if version is None else int(version)
+    target = base / str(version)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists: export to a new version (the default) "
+                              "or delete the old one first")
+    spec = model.inputs[0] if getattr(model, "inputs", None) else None
+    if spec is None or spec.dtype != "uint8" or len(spec.shape) != 4:
+        raise ValueError(f"{model.name} takes {getattr(spec, 'dtype', '?')} {getattr(spec, 'shape', '?')}; "
+                         "export_images_in wants "
+                         "an images-in model (uint8 pixels of any size in): see photos.build_images_in_model")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def from_pixels(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": model(image, training=False)}
+
+    def from_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        def one(encoded: tf.Tensor) -> tf.Tensor:
+            pixels = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+            return model(pixels[None], training=False)[0]
+
+        return {"probabilities": tf.map_fn(one, image_bytes, fn_output_signature=tf.float32)}
+
+    archive.add_endpoint(SIGNATURE, from_pixels,
+                         input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8, name="image")])
+    archive.add_endpoint(BYTES_SIGNATURE, from_bytes,
+                         input_signature=[tf.TensorSpec((None,), tf.string, name="image_bytes")])
+    base.mkdir(parents=True, exist_ok=True)
+    archive.write_out(str(target), verbose=False)
+    if metadata is not None:
+        extra = target / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        (extra / "course.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
 def _loaded_signature(export_dir: str | Path, name: str = SIGNATURE) -> Any:
     import tensorflow as tf
 

@@ -41,6 +41,18 @@ class Classifier(ABC):
         p = self.preprocessing
         return int(p["height"]), int(p["width"]), 1 if p.get("color_mode") == "grayscale" else 3
 
+    def prepare(self, image: Any) -> np.ndarray:
+        """A decoded upload (a Pillow image) → one float32 model input ``(h, w, c)``.
+
+        The whole way from photo to model input in one place. By default the recorded
+        preprocessing (Pillow's resize to uint8, then the scaling); classifiers whose lessons
+        resize with TensorFlow in float override it with that same resize, so that a photo gets
+        the same input here as in the lesson: ``predict_inputs(prepare(image)[None])``.
+        """
+        from course_lib.serving import uploads
+
+        return self.to_inputs(uploads.to_model_pixels(image, self.preprocessing)[None])[0]
+
     def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels ``(n, h, w, c)`` → the float32 model input."""
         from course_lib import models
@@ -82,6 +94,7 @@ class KerasClassifier(Classifier):
 
     def __init__(self, model: keras.Model, class_names: Sequence[str], preprocessing: dict[str, Any],
                  name: str, version: str, outputs: str = "probabilities") -> None:
+        import keras
         import tensorflow as tf
 
         if outputs not in ("probabilities", "logits"):
@@ -93,14 +106,32 @@ class KerasClassifier(Classifier):
         if model.output_shape[-1] != len(self.class_names):
             raise ValueError(f"{len(self.class_names)} class names for a model with {model.output_shape[-1]} outputs")
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+        self._resize = None
+        body = model
+        if self.preprocessing.get("in_model"):
+            # An images-in model (photos.build_images_in_model) resizes and scales inside. Its
+            # input is uint8, so float pixels resized in float would be truncated on the way in:
+            # the service calls the part after the model's own resize layer, and prepare() calls
+            # that layer itself, in float, as a Keras call on the photo does.
+            resize = model.get_layer("resize")
+            self._resize = keras.Model(model.input, resize.output, name=f"{model.name}_resize")
+            body = keras.Model(resize.output, model.output, name=f"{model.name}_after_resize")
 
         @tf.function(input_signature=[spec])
         def call(x: tf.Tensor) -> tf.Tensor:
-            y = model(x, training=False)
+            y = body(x, training=False)
             return tf.nn.softmax(y) if outputs == "logits" else y
 
         self._call = call
         self._lock = threading.Lock()
+
+    def prepare(self, image: Any) -> np.ndarray:
+        if self._resize is None:
+            return super().prepare(image)
+        pixels = np.asarray(image.convert("RGB"), np.uint8)
+        with self._lock:
+            resized = np.asarray(self._resize(pixels[None], training=False))[0]
+        return self.to_inputs(resized[None])[0]
 
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.asarray(inputs, np.float32)
@@ -110,15 +141,32 @@ class KerasClassifier(Classifier):
             return self._call(inputs).numpy()
 
     @classmethod
-    def from_saved(cls, path: str | Path) -> KerasClassifier:
-        """A course model saved with ``models.save_model`` (``.keras`` + JSON metadata)."""
+    def from_saved(cls, path: str | Path, name: str | None = None, version: str | None = None) -> KerasClassifier:
+        """A course model saved with ``models.save_model`` (``.keras`` + JSON metadata).
+
+        ``name`` defaults to the file's stem, ``version`` to the metadata's or the file's digest.
+        """
         from course_lib import models
 
         path = Path(path)
         model, meta = models.load_model(path)
-        version = str(meta.get("version") or file_digest(path))
-        return cls(model, meta["class_names"], meta["preprocessing"], name=path.stem, version=version,
+        version = version or str(meta.get("version") or file_digest(path))
+        return cls(model, meta["class_names"], meta["preprocessing"], name=name or path.stem, version=version,
                    outputs=meta.get("outputs", "probabilities"))
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> KerasClassifier:
+        """A model folder written by ``photos.save_photo_model`` (``model.keras`` + ``model.json``).
+
+        In a TF Serving-style layout, ``models/<name>/<version>/``, a numbered folder is the
+        version and its parent the name; otherwise the folder's name is the model's name.
+        """
+        from course_lib import photos
+
+        folder = Path(folder)
+        if folder.name.isdigit():
+            return cls.from_saved(folder / photos.MODEL_FILE, name=folder.parent.name, version=folder.name)
+        return cls.from_saved(folder / photos.MODEL_FILE, name=folder.name)
 
 
 def file_digest(path: str | Path, length: int = 12) -> str:
@@ -148,18 +196,30 @@ def load_imagenet_classifier() -> KerasClassifier:
 
     model = efficientnet_lite.efficientnet_lite0(include_top=True, weights="imagenet")
     version = "imagenet-" + file_digest(efficientnet_lite.weights_path(), 8)
-    return KerasClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
-                           name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
+    return ImageNetClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
+                              name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
+
+
+class ImageNetClassifier(KerasClassifier):
+    """Lesson 06's ImageNet classifier; :meth:`prepare` resizes as lesson 06 does."""
+
+    def prepare(self, image: Any) -> np.ndarray:
+        # pretrained.resize: TensorFlow, bilinear with antialiasing, in float, as Backbone.prepare
+        from course_lib import pretrained
+
+        pixels = np.asarray(image.convert("RGB"), np.uint8)
+        return self.to_inputs(pretrained.resize(pixels[None], int(self.preprocessing["height"])))[0]
 
 
 def load_classifier(spec: str) -> Classifier:
     """The classifier named by ``COURSE_SERVE_MODEL``.
 
     ``"imagenet"`` (the default): EfficientNet-Lite0 with ImageNet weights;
-    ``"fashion"``: the Fashion-MNIST model lesson 04 saved; or the path of any
-    ``.keras`` file saved with ``models.save_model``.
+    ``"fashion"``: the Fashion-MNIST model lesson 04 saved; the path of any
+    ``.keras`` file saved with ``models.save_model``; or a model folder saved with
+    ``photos.save_photo_model`` (lesson 09), e.g. ``models/flowers/1``.
     """
-    from course_lib import models
+    from course_lib import models, photos
 
     if spec == "imagenet":
         return load_imagenet_classifier()
@@ -170,7 +230,13 @@ def load_classifier(spec: str) -> Classifier:
         return KerasClassifier.from_saved(models.fashion_model_path())
     if spec.endswith(".keras"):
         return KerasClassifier.from_saved(spec)
-    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model")
+    if Path(spec).is_dir():
+        if not (Path(spec) / photos.MODEL_FILE).is_file():
+            raise FileNotFoundError(f"COURSE_SERVE_MODEL={spec!r} is a folder without {photos.MODEL_FILE}: "
+                                    "give the folder photos.save_photo_model wrote")
+        return KerasClassifier.from_folder(spec)
+    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model "
+                     "or of a model folder")
 
 
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:

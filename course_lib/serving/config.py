@@ -27,7 +27,7 @@ def default_db_path() -> Path:
 class ServeConfig:
     """What the service needs to know; build it with :meth:`from_env` or directly in tests."""
 
-    model: str = "imagenet"  # "imagenet" (lesson 06's EfficientNet-Lite0), "fashion" (lesson 04's) or a .keras path
+    model: str = "imagenet"  # "imagenet" (lesson 06), "fashion" (lesson 04), a .keras path or a model folder (lesson 09)
     db: Path = Path()  # empty: default_db_path()
     max_upload_mb: float = 10.0  # whole request body, enforced by Flask before reading it
     max_pixels: int = 40_000_000  # per image, checked before decoding
