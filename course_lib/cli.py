@@ -8,7 +8,8 @@ from pathlib import Path
 
 from course_lib import config
 
-_LOADERS = {"fashion-mnist": "load_fashion_mnist", "mnist": "load_mnist", "cifar10": "load_cifar10"}
+_LOADERS = {"fashion-mnist": "load_fashion_mnist", "mnist": "load_mnist", "cifar10": "load_cifar10",
+            "flowers": "photos.flowers_folder"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +173,7 @@ def _kernel() -> int:
 
 
 def _download(names: list[str]) -> int:
-    from course_lib import data
+    from course_lib import data, photos
 
     unknown = [n for n in names if n not in _LOADERS]
     if unknown:
@@ -181,6 +182,11 @@ def _download(names: list[str]) -> int:
         return 2
     for name in names:
         try:
+            if name == "flowers":  # a folder of photos, not arrays
+                folder = photos.flowers_folder()
+                count = sum(1 for p in folder.rglob("*.jpg"))
+                print(f"{name}: ready, {count} photos in {folder} (lesson 09: DATA_DIR = \"{folder}\")")
+                continue
             dataset = getattr(data, _LOADERS[name])(subset=None)
         except data.DatasetUnavailableError as exc:
             print(f"{name}: {exc}", file=sys.stderr)

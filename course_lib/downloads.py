@@ -88,6 +88,14 @@ SOURCES: dict[str, Source] = {
         mirrors=(KERAS_MIRROR,),
         files={"mnist.npz": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"},
     ),
+    "flowers": Source(
+        title="TensorFlow flower photos",
+        note="3,670 photos of daisies, dandelions, roses, sunflowers and tulips from Flickr, "
+        "CC BY 2.0 (LICENSE.txt in the archive lists each photo's author). "
+        "Size (228,813,984 bytes) and checksum from tensorflow_datasets' url_checksums/tf_flowers.txt.",
+        mirrors=("https://storage.googleapis.com/download.tensorflow.org/example_images/",),
+        files={"flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"},
+    ),
     "cifar10": Source(
         title="CIFAR-10",
         note="Alex Krizhevsky, 2009 (www.cs.toronto.edu/~kriz/cifar.html), python version. "
@@ -292,6 +300,65 @@ def parse_cifar10_tar(
         raise ValueError("cifar-10-batches-py/ lacks batches.meta")
     names = [n.decode() for n in batches["batches.meta"][b"label_names"]]
     return x_train, y_train, x_test, y_test, names
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MB blocks (an archive need not fit in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_file(name: str, cache: Path) -> Path:
+    """The verified path of dataset ``name``'s single file (an archive), downloaded into ``cache`` if needed.
+
+    Like :func:`fetch`, but streams: the file is hashed from disk and never read into memory whole.
+    """
+    src = SOURCES[name]
+    if len(src.files) != 1 or src.hash_of != "file":
+        raise ValueError(f"{name} is not a single-file dataset; use fetch()")
+    ((fname, sha),) = src.files.items()
+    path = Path(cache) / fname
+    if path.is_file():
+        got = file_sha256(path)
+        if got == sha:
+            return path
+        warnings.warn(f"SHA-256 mismatch for {path}: expected {sha}, got {got}. "
+                      "Deleting the cached copy and fetching it again.", stacklevel=2)
+        path.unlink()
+    failures: list[str] = []
+    for mirror in mirrors(name):
+        try:
+            return download(mirror + fname, path, sha)
+        except (OSError, ValueError, HTTPException, ChecksumError) as err:
+            failures.append(f"  - {mirror + fname}: {err}")
+    raise DatasetUnavailableError(_unavailable_message(src, Path(cache), failures))
+
+
+def extract_image_folder(archive: Path, destination: Path) -> Path:
+    """Unpack a ``.tgz`` of ``<top>/<class>/<photo>`` into ``destination`` and return ``destination/<top>``.
+
+    Only regular files and folders are written, and only inside ``destination`` (tarfile's
+    ``data`` filter refuses links, devices and paths that climb out). The archive is unpacked
+    into a temporary folder and renamed into place, so an interrupted run never leaves half a
+    folder that looks complete; an existing ``destination/<top>`` is kept as it is.
+    """
+    destination = Path(destination)
+    with tarfile.open(archive, "r:gz") as tar:
+        tops = {Path(m.name).parts[0] for m in tar.getmembers() if m.name not in ("", ".")}
+        if len(tops) != 1:
+            raise ValueError(f"{archive.name} should hold one top folder, found {sorted(tops)}")
+        (top,) = tops
+        target = destination / top
+        if target.is_dir():
+            return target
+        destination.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=destination, prefix=f".{top}.") as tmp:
+            tar.extractall(tmp, filter="data")
+            os.replace(Path(tmp) / top, target)
+    return target
 
 
 def find_offline(name: str, cache: Path, offline_dirs: Iterable[Path] = ()) -> Path | None:

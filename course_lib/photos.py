@@ -331,6 +331,20 @@ def predict_file(model: keras.Model, class_names: Sequence[str], path: str | os.
     return [(int(i), class_names[i], float(probabilities[i])) for i in order]
 
 
+def flowers_folder(cache: str | os.PathLike[str] | None = None) -> Path:
+    """TensorFlow's flower photos (5 classes, 3,670 JPEGs) as a class folder, downloaded once.
+
+    ``course download flowers`` calls it. The 218 MB archive is fetched into
+    ``config.data_dir()/flowers`` (or ``cache``), checked against its SHA-256 and unpacked
+    next to it; the folder it returns, ``.../flowers/flower_photos``, is a ``DATA_DIR`` for
+    lesson 09. ``$COURSE_MIRROR/flowers/flower_photos.tgz`` is used instead when set.
+    """
+    from course_lib import config, downloads
+
+    cache = Path(cache) if cache is not None else config.data_dir() / "flowers"
+    return downloads.extract_image_folder(downloads.fetch_file("flowers", cache), cache)
+
+
 # ------------------------------------------------------------------ the offline sample folder
 
 SAMPLE_CLASSES = {"T-shirt/top": "tshirt", "Trouser": "trousers", "Sneaker": "sneaker", "Bag": "bag"}
