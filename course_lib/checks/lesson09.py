@@ -1,0 +1,253 @@
+"""Checks for lesson 09, your own photos: from a folder to a served model."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from course_lib.checks._core import StudentCodeFailed, call_student, describe, run_check
+from course_lib.record import CheckResult
+
+# ------------------------------------------------------------------ 9.1 upright RGB
+
+
+def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
+    """Pillow images as opened from files, and the upright RGB pixels each should give."""
+    from PIL import Image
+
+    def reopen(image: Image.Image, fmt: str, **options: Any) -> Image.Image:
+        out = io.BytesIO()
+        image.save(out, fmt, **options)
+        return Image.open(io.BytesIO(out.getvalue()))
+
+    height, width = 30, 48
+    base = np.zeros((height, width, 3), np.uint8)
+    base[..., 0] = 180
+    base[..., 1] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    base[:8, :12] = (20, 20, 240)  # a blue mark at the top-left: which way is up
+    upright = Image.fromarray(base)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned a quarter to the left; shown after turning it back
+    phone = reopen(upright.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
+    rgba = upright.convert("RGBA")
+    alpha = np.full((height, width), 255, np.uint8)
+    alpha[:, -10:] = 0  # a transparent band on the right
+    rgba.putalpha(Image.fromarray(alpha))
+    on_white = base.copy()
+    on_white[:, -10:] = 255
+    palette = Image.fromarray(np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P")
+    palette.putpalette([200, 30, 30, 30, 200, 30, 30, 30, 200, 0, 0, 0] + [0] * (256 - 4) * 3)
+    palette_file = reopen(palette, "PNG", transparency=3)  # colour 3 (black) is transparent
+    palette_expected = np.asarray(palette.convert("RGB")).copy()
+    palette_expected[:, 36:] = 255
+    gray = Image.fromarray(base).convert("L")
+    return {
+        "plain RGB PNG": (reopen(upright, "PNG"), base),
+        "phone photo stored sideways with an EXIF orientation tag": (phone, base),
+        "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white),
+        "palette PNG with a transparent colour": (palette_file, palette_expected),
+        "grayscale PNG": (reopen(gray, "PNG"), np.repeat(np.asarray(gray)[..., None], 3, axis=-1)),
+    }
+
+
+def _pixels_of(value: Any, what: str) -> np.ndarray:
+    from PIL import Image
+
+    if isinstance(value, Image.Image):
+        if value.mode != "RGB":
+            raise StudentCodeFailed(f"on the {what}, your function returned a Pillow image in mode "
+                                    f"'{value.mode}'; the model takes 3 channels: return it in mode 'RGB'.")
+        return np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3:
+        return value
+    raise StudentCodeFailed(f"on the {what}, your function returned {describe(value)}; "
+                            "return the Pillow image in mode 'RGB' (or its uint8 (h, w, 3) pixels).")
+
+
+def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
+    """upright_rgb(image) -> upright RGB, transparency on white."""
+
+    def diagnose() -> str | None:
+        for what, (image, expected) in _test_images().items():
+            got = _pixels_of(call_student(upright_rgb, image), what)
+            if got.shape != expected.shape:
+                if got.shape[:2] == expected.shape[1::-1]:
+                    return (f"the {what} is still sideways ({got.shape[1]}×{got.shape[0]} instead of "
+                            f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
+                            "e.g. PIL.ImageOps.exif_transpose(image).")
+                return f"on the {what}, the pixels have shape {got.shape}, expected {expected.shape}."
+            wrong = np.abs(got.astype(int) - expected.astype(int)).max(axis=-1) > 2
+            if not wrong.any():
+                continue
+            if "transparent" in what:
+                rows, cols = np.nonzero(wrong)
+                colour = tuple(int(v) for v in got[rows[0], cols[0]])
+                if "palette" in what:
+                    return (f"on the {what}, the transparent pixels came out as {colour}, not white: a palette "
+                            "image keeps its transparency in image.info['transparency']; convert it to "
+                            "'RGBA' first, then put it on white like any RGBA image.")
+                return (f"on the {what}, the transparent pixels came out as {colour}, not white (255, 255, 255): "
+                        "convert('RGB') drops the alpha channel and keeps whatever colour lies under it. "
+                        "Composite on a white background first (Image.alpha_composite).")
+            if "EXIF" in what:
+                return (f"the {what} has the right size but is upside down or mirrored: "
+                        "apply the orientation tag once, with PIL.ImageOps.exif_transpose(image).")
+            return f"on the {what}, {int(wrong.sum())} of {wrong.size} pixels differ from the file's own colours."
+        return None
+
+    return run_check("9.1", diagnose, "plain, sideways, transparent, palette and gray files all come out upright "
+                     "RGB, transparency on white.")
+
+
+# ------------------------------------------------------------------ 9.2 split per class
+
+
+def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
+    """split_files(files, labels, fractions, seed) -> (train, validation, test) lists, stratified and seeded."""
+    sizes = {"roses": 20, "tulips": 4, "daisy": 3}
+    files = [f"{name}/{i:02d}.jpg" for name, n in sizes.items() for i in range(n)]
+    labels = [k for k, n in enumerate(sizes.values()) for _ in range(n)]
+    label_of = dict(zip(files, labels, strict=True))
+    names = list(sizes)
+    fractions = (0.7, 0.15, 0.15)
+
+    def parts(seed: int) -> tuple[list[str], list[str], list[str]]:
+        result = call_student(split_files, list(files), list(labels), fractions, seed)
+        if not isinstance(result, tuple | list) or len(result) != 3:
+            raise StudentCodeFailed(f"your function returned {describe(result)}; return three lists: "
+                                    "(train, validation, test).")
+        out = []
+        for split, part in zip(("train", "validation", "test"), result, strict=True):
+            try:
+                items = [str(f) if isinstance(f, str | np.str_) else f for f in list(part)]
+            except TypeError:
+                raise StudentCodeFailed(f"the {split} part is {describe(part)}, not a list of file names.") from None
+            if any(not isinstance(f, str) for f in items):
+                raise StudentCodeFailed(f"the {split} part holds {describe(next(f for f in items if not isinstance(f, str)))}"
+                                        "; return the file names themselves.")
+            out.append(items)
+        return out[0], out[1], out[2]
+
+    def diagnose() -> str | None:
+        train, val, test = parts(0)
+        seen = train + val + test
+        doubles = sorted({f for f in seen if seen.count(f) > 1})
+        if doubles:
+            return (f"{doubles[0]} is in two splits ({len(doubles)} such files): a file used for training must "
+                    "never be used to validate or test.")
+        unknown = sorted(set(seen) - set(files))
+        if unknown:
+            return f"{unknown[0]} is not one of the files given."
+        missing = sorted(set(files) - set(seen))
+        if missing:
+            return (f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your rounding, every "
+                    "file should land somewhere.")
+        for split, part in (("train", train), ("validation", val), ("test", test)):
+            present = {label_of[f] for f in part}
+            for k, name in enumerate(names):
+                if k not in present:
+                    return (f"class '{name}' ({sizes[name]} files) has no file in {split}: split each class "
+                            "on its own, so that every class is in every split.")
+        for k, name in enumerate(names):
+            n = sizes[name]
+            counts = [sum(label_of[f] == k for f in part) for part in (train, val, test)]
+            for count, fraction, split in zip(counts[1:], fractions[1:], ("validation", "test"), strict=True):
+                low, high = max(1, int(np.floor(n * fraction))), max(1, int(np.ceil(n * fraction)))
+                if not low <= count <= high:
+                    return (f"class '{name}' has {n} files and {count} of them in {split}; a share of "
+                            f"{fraction:.0%} is {low}" + (f" or {high}" if high != low else "") + " files.")
+        if parts(0) != (train, val, test):
+            return ("two calls with seed=0 gave different splits: shuffle with a generator made from the seed, "
+                    "e.g. np.random.default_rng(seed), so that the split can be repeated.")
+        if all(parts(seed) == (train, val, test) for seed in (1, 2, 3)):
+            return ("seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. Files listed in "
+                    "name order often follow the order they were taken in; shuffle each class with the seed.")
+        roses_train = [f for f in train if f.startswith("roses/")]
+        if sorted(roses_train) == sorted(files[: len(roses_train)]):
+            return ("the training files of each class are its first files by name: shuffle each class "
+                    "with the seed before cutting it.")
+        return None
+
+    return run_check("9.2", diagnose, "every file in exactly one split, every class in every split, "
+                     "in the right shares, repeatable with the seed.")
+
+
+# ------------------------------------------------------------------ 9.3 images-in model
+
+_SIZE = 16
+
+
+def _tiny_parts() -> tuple[Any, Any]:
+    import keras
+
+    keras.utils.set_random_seed(9)
+    backbone = keras.Sequential([keras.Input((_SIZE, _SIZE, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                                 keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
+    head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")], name="head")
+    return backbone, head
+
+
+def _reference(backbone: Any, head: Any, image: np.ndarray, crop: bool, scale: float, offset: float) -> np.ndarray:
+    import keras
+
+    x = keras.ops.image.resize(image[None].astype("float32"), (_SIZE, _SIZE), crop_to_aspect_ratio=crop)
+    return np.asarray(head(backbone(x * scale + offset, training=False)))[0]
+
+
+def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> CheckResult:
+    """build_images_in_model(backbone, head, image_size) -> uint8 photos of any size in, probabilities out."""
+    import keras
+
+    rng = np.random.default_rng(93)
+    photos = {"wide photo (40×90)": rng.integers(0, 256, (40, 90, 3), dtype=np.uint8),
+              "tall photo (70×30)": rng.integers(0, 256, (70, 30, 3), dtype=np.uint8)}
+
+    def diagnose() -> str | None:
+        backbone, head = _tiny_parts()
+        model = call_student(build_images_in_model, backbone, head, _SIZE)
+        if not isinstance(model, keras.Model):
+            return f"your function returned {describe(model)}; return the keras.Model."
+        inputs = getattr(model, "inputs", None) or []
+        if len(inputs) != 1:
+            return f"the model has {len(inputs)} inputs; it takes one: the photo."
+        spec = inputs[0]
+        if str(spec.dtype) != "uint8":
+            return (f"the model's input is {spec.dtype}; photos arrive as uint8 pixels: "
+                    "keras.Input((None, None, 3), dtype='uint8').")
+        if tuple(spec.shape)[1:3] != (None, None):
+            return (f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one size. "
+                    "Leave height and width free, (None, None, 3), and resize inside the model.")
+        for what, image in photos.items():
+            try:
+                got = np.asarray(model(image[None], training=False))[0]
+            except Exception as exc:
+                raise StudentCodeFailed(f"calling your model on a {what} raised {type(exc).__name__}: "
+                                        f"{' '.join(str(exc).split())[:160]}") from None
+            expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128)
+            if got.shape != expected.shape:
+                return f"on a {what}, the model returned shape {got.shape}, expected {expected.shape}."
+            if np.allclose(got, expected, atol=1e-4):
+                continue
+            variants = {
+                "the photo was squashed to a square, not cropped: pass crop_to_aspect_ratio=True to the resize, "
+                "as image_dataset_from_directory did for the training images.": (False, 1 / 128, -127 / 128),
+                "the pixels were scaled to [0, 1]; EfficientNet-Lite was trained on (x - 127) / 128.":
+                    (True, 1 / 255, 0.0),
+                "the pixels reach the backbone unscaled, 0 to 255; scale them to (x - 127) / 128 inside the model.":
+                    (True, 1.0, 0.0),
+                "the photo was squashed, not cropped, and scaled to [0, 1]: crop_to_aspect_ratio=True, and "
+                "(x - 127) / 128.": (False, 1 / 255, 0.0),
+            }
+            for message, (crop, scale, offset) in variants.items():
+                if np.allclose(got, _reference(backbone, head, image, crop, scale, offset), atol=1e-4):
+                    return f"on a {what}: {message}"
+            return (f"on a {what}, the probabilities differ from the expected ones by up to "
+                    f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect ratio), "
+                    "scale, then the backbone and the head, in that order.")
+        return None
+
+    return run_check("9.3", diagnose, "uint8 photos of any size in: cropped, resized and scaled inside the model, "
+                     "as the training images were.")

@@ -1,0 +1,177 @@
+"""Lesson 09's checks: each names the mistakes students make, and passes answers written other ways."""
+
+import random
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from course_lib import checks, photos
+
+
+def verdict(result, passed, phrase=""):
+    assert result.passed is passed, result.message
+    assert phrase in result.message, result.message
+
+
+# ------------------------------------------------------------------ 9.1
+
+
+def upright_by_hand(image):
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        white = Image.new("RGBA", image.size, "white")
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def turned_the_wrong_way(image):
+    """Reads the tag by hand and turns the photo a quarter the wrong way (rotate() turns anticlockwise)."""
+    image.load()  # a PNG's eXIf chunk is read with the pixels
+    if image.getexif().get(0x0112) == 6:
+        return image.rotate(90, expand=True).convert("RGB")
+    return upright_by_hand(image)
+
+
+def upright_as_array(image):
+    rgba = np.asarray(ImageOps.exif_transpose(image).convert("RGBA"), np.float64)
+    alpha = rgba[..., 3:] / 255
+    return (rgba[..., :3] * alpha + 255 * (1 - alpha)).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("answer", [photos.upright_rgb, upright_by_hand, upright_as_array])
+def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
+    verdict(checks.exercise_9_1(answer), True)
+
+
+@pytest.mark.parametrize(("answer", "phrase"), [
+    (lambda im: im.convert("RGB"), "is still sideways"),
+    (lambda im: ImageOps.exif_transpose(im).convert("RGB"), "convert('RGB') drops the alpha channel"),
+    (lambda im: upright_by_hand(im) if im.mode != "P" else ImageOps.exif_transpose(im).convert("RGB"),
+     "a palette image keeps its transparency"),
+    (lambda im: ImageOps.exif_transpose(im), "in mode 'RGBA'"),
+    (lambda im: np.asarray(upright_by_hand(im), np.float32) / 255, "float32 array"),
+    (lambda im: None, "returned None"),
+    (turned_the_wrong_way, "upside down or mirrored"),
+])
+def test_9_1_names_each_mistake(answer, phrase):
+    verdict(checks.exercise_9_1(answer), False, phrase)
+
+
+# ------------------------------------------------------------------ 9.2
+
+
+def split_with_random(files, labels, fractions, seed):
+    """Python's random module, one class at a time."""
+    rng = random.Random(seed)
+    out = ([], [], [])
+    for label in sorted(set(labels)):
+        members = [f for f, lab in zip(files, labels, strict=True) if lab == label]
+        rng.shuffle(members)
+        n_val = max(1, round(len(members) * fractions[1]))
+        n_test = max(1, round(len(members) * fractions[2]))
+        out[1].extend(members[:n_val])
+        out[2].extend(members[n_val:n_val + n_test])
+        out[0].extend(members[n_val + n_test:])
+    return out
+
+
+@pytest.mark.parametrize("answer", [photos.split_files, split_with_random])
+def test_9_2_accepts_stratified_seeded_splits(answer):
+    verdict(checks.exercise_9_2(answer), True)
+
+
+def unstratified(files, labels, fractions, seed):
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_train, n_val = int(len(files) * fractions[0]), int(len(files) * fractions[1])
+    cut = [files[i] for i in order]
+    return cut[:n_train], cut[n_train:n_train + n_val], cut[n_train + n_val:]
+
+
+def unshuffled(files, labels, fractions, seed):
+    out = ([], [], [])
+    for label in sorted(set(labels)):
+        members = [f for f, lab in zip(files, labels, strict=True) if lab == label]
+        n_val, n_test = max(1, round(len(members) * fractions[1])), max(1, round(len(members) * fractions[2]))
+        out[0].extend(members[: len(members) - n_val - n_test])
+        out[1].extend(members[len(members) - n_val - n_test: len(members) - n_test])
+        out[2].extend(members[len(members) - n_test:])
+    return out
+
+
+def unseeded(files, labels, fractions, seed):
+    return photos.split_files(files, labels, fractions, seed=np.random.SeedSequence().entropy % 1000)
+
+
+def floor_rounding(files, labels, fractions, seed):
+    """int() truncates: the small classes lose their validation and test files."""
+    rng = np.random.default_rng(seed)
+    out = ([], [], [])
+    for label in sorted(set(labels)):
+        members = [files[i] for i in rng.permutation([i for i, lab in enumerate(labels) if lab == label])]
+        n_train, n_val = int(len(members) * fractions[0]), int(len(members) * fractions[1])
+        out[0].extend(members[:n_train])
+        out[1].extend(members[n_train:n_train + n_val])
+        out[2].extend(members[n_train + n_val:n_train + n_val + int(len(members) * fractions[2])])
+    return out
+
+
+def overlapping(files, labels, fractions, seed):
+    train, val, test = photos.split_files(files, labels, fractions, seed)
+    return train + test[:1], val, test
+
+
+@pytest.mark.parametrize(("answer", "phrase"), [
+    (unstratified, "has no file in"),
+    (unshuffled, "the files are not shuffled"),
+    (unseeded, "two calls with seed=0 gave different splits"),
+    (floor_rounding, "are in no split"),
+    (overlapping, "is in two splits"),
+    (lambda files, labels, fractions, seed: {"train": files}, "return three lists"),
+    (lambda files, labels, fractions, seed: (files[:20], files[20:24], files[24:]), "has no file in"),
+])
+def test_9_2_names_each_mistake(answer, phrase):
+    verdict(checks.exercise_9_2(answer), False, phrase)
+
+
+# ------------------------------------------------------------------ 9.3
+
+
+def build_with_ops(backbone, head, image_size):
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Lambda(lambda t: keras.ops.image.resize(keras.ops.cast(t, "float32"), (image_size, image_size),
+                                                             crop_to_aspect_ratio=True))(inputs)
+    x = keras.layers.Lambda(lambda t: (t - 127.0) / 128.0)(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_ops])
+def test_9_3_accepts_images_in_models_built_differently(answer):
+    verdict(checks.exercise_9_3(answer), True)
+
+
+def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((size, size, 3), dtype=dtype)
+        x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=crop)(inputs)
+        x = keras.layers.Rescaling(scale, offset=offset)(x)
+        return keras.Model(inputs, head(backbone(x, training=False)))
+
+    return build
+
+
+@pytest.mark.parametrize(("answer", "phrase"), [
+    (variant(crop=False), "squashed to a square, not cropped"),
+    (variant(scale=1 / 255, offset=0.0), "scaled to [0, 1]"),
+    (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
+    (variant(dtype="float32"), "input is float32"),
+    (variant(size=224), "only takes photos of one size"),
+    (lambda backbone, head, image_size: keras.Sequential([backbone, head]), "input is float32"),
+    (lambda backbone, head, image_size: head, "input is float32"),
+    (lambda backbone, head, image_size: None, "returned None"),
+])
+def test_9_3_names_each_mistake(answer, phrase):
+    verdict(checks.exercise_9_3(answer), False, phrase)
