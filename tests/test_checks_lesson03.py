@@ -161,7 +161,7 @@ def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
          "fits only"),
         (lambda im, k: _loop_channels(im, k) + 1, "values differ"),
         (lambda im, k: None, "forget to `return`"),
-        (lambda im, k: {"out": 1}, "not numbers"),
+        (lambda im, k: {"out": 1}, "a dict of length 1, not an array of numbers"),
     ],
 )
 def test_3_3_names_the_mistake(answer, phrase):

@@ -193,6 +193,29 @@ def test_5_4_accepts_the_largest_off_diagonal_cell():
     assert checks.exercise_5_4(_most_confused).passed
     assert checks.exercise_5_4(lambda cm: [int(i) for i in _most_confused(cm)]).passed
 
+    def with_masked_array(cm):  # another way to set the diagonal aside
+        masked = np.ma.masked_array(cm, mask=np.eye(len(cm), dtype=bool))
+        row, col = divmod(int(masked.argmax()), cm.shape[1])
+        return row, col
+
+    def with_a_loop(cm):
+        best, pair = -1, None
+        for i in range(len(cm)):
+            for j in range(len(cm)):
+                if i != j and cm[i, j] > best:
+                    best, pair = cm[i, j], (i, j)
+        return pair
+
+    assert checks.exercise_5_4(with_masked_array).passed
+    assert checks.exercise_5_4(with_a_loop).passed
+    assert checks.exercise_5_4(lambda cm: tf.unravel_index(
+        tf.argmax(tf.reshape(tf.linalg.set_diag(cm, tf.zeros(len(cm), cm.dtype)), [-1])), cm.shape).numpy()).passed
+
+
+def _in_place(cm):
+    np.fill_diagonal(cm, 0)  # the caller's matrix loses its diagonal
+    return np.unravel_index(np.argmax(cm), cm.shape)
+
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
@@ -200,9 +223,15 @@ def test_5_4_accepts_the_largest_off_diagonal_cell():
         (lambda cm: np.unravel_index(np.argmax(cm), cm.shape), "diagonal"),
         (lambda cm: _most_confused(cm)[::-1], "(predicted, true)"),
         (lambda cm: np.argmax(cm - np.diag(np.diag(cm))), "np.unravel_index"),
-        (lambda cm: (0, 3), "smallest cell"),
-        (lambda cm: (1, 2), "not the largest"),
+        (lambda cm: tuple(int(i) for i in np.unravel_index(
+            np.argmin(cm + np.diag(np.full(len(cm), 10**6))), cm.shape)), "smallest cell"),
+        (lambda cm: (1, 2), "cm[1, 2] = 3 is not the largest"),
         (lambda cm: (1, 2, 3), "two class indices"),
+        (_in_place, "changed its input `cm` in place"),
+        (lambda cm: np.array(_most_confused(cm)) == 3, "booleans"),
+        (lambda cm: tuple(float(i) for i in _most_confused(cm)), "float64 numbers"),
+        (lambda cm: (7, 1), "not a cell of the 5 x 5 matrix"),
+        (lambda cm: str(_most_confused(cm)), "a str"),
     ],
 )
 def test_5_4_names_the_mistake(answer, phrase):

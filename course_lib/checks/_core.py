@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -33,28 +35,151 @@ def call_student(func: Any, *args: Any) -> Any:
             "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
         ) from None
     except Exception as exc:  # any bug in student code is feedback, not a crash
-        raise StudentCodeFailed(f"your code raised {type(exc).__name__}: {exc}") from None
+        raise StudentCodeFailed(f"your code raised {student_error(exc)}") from None
+
+
+def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
+    """Call the student's function on copies of ``args`` and make sure it left them unchanged.
+
+    The arrays a caller passes (its photo, ``x_train``, a confusion matrix) are still needed
+    after the call: a function that writes into them (``x -= mean``, ``np.fill_diagonal(cm, 0)``)
+    corrupts the caller's data. ``names`` are the parameters' names, for the message.
+    """
+    given = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    result = call_student(func, *given)
+    for position, (before, after) in enumerate(zip(args, given, strict=True)):
+        if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
+            name = names[position] if position < len(names) else f"argument {position + 1}"
+            changed = int(np.sum(before != after))
+            raise StudentCodeFailed(
+                f"your function changed its input `{name}` in place ({changed} of {before.size} values): "
+                "the caller still needs it. Work on a copy (`.copy()`, or operations that return a new "
+                "array such as `x - mean` instead of `x -= mean`).")
+    return result
+
+
+CHECK_FAILED = "the check itself failed on what your code gave it"
 
 
 def run_check(exercise: str, diagnose: Callable[[], str | None], success: str) -> CheckResult:
-    """Run ``diagnose`` (returns a problem description, or None when right)."""
+    """Run ``diagnose`` (returns a problem description, or None when right).
+
+    Whatever ``diagnose`` raises is a "Not yet": an answer the check did not foresee must
+    never crash the student's notebook, nor pass.
+    """
     try:
         problem = diagnose()
     except StudentCodeFailed as exc:
         return not_yet(exercise, str(exc))
+    except Exception as exc:  # a return value no rule of the check foresaw
+        return not_yet(exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at what your code returns.")
+    if problem is not None and not isinstance(problem, str):
+        return not_yet(exercise, f"{CHECK_FAILED}.")
     return not_yet(exercise, problem) if problem else correct(exercise, success)
 
 
+def guarded(exercise: str, check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+    """``check`` that answers "Not yet" instead of raising, whatever the notebook passes it.
+
+    A check's other arguments (the notebook's ``model``, ``prep``, a server's URL) come from
+    the student's variables as well, and may be anything.
+    """
+
+    @functools.wraps(check)
+    def safe(*args: Any, **kwargs: Any) -> CheckResult:
+        try:
+            result = check(*args, **kwargs)
+        except Exception as exc:
+            return not_yet(exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at the values "
+                                     "passed to the check and at what your code returns.")
+        if not isinstance(result, CheckResult):
+            return not_yet(exercise, f"{CHECK_FAILED}.")
+        return result
+
+    safe.__wrapped__ = check  # type: ignore[attr-defined]
+    return safe
+
+
+def describe(value: Any) -> str:
+    """What a value is, in the words a student recognises: "None", "a dict", "a float32 array of shape (2, 3)"."""
+    try:
+        if value is None:
+            return "None"
+        if isinstance(value, np.ndarray):
+            return f"a {value.dtype} array of shape {value.shape}"
+        if isinstance(value, np.generic):
+            return f"a NumPy {value.dtype} scalar ({value!r})"
+        module = type(value).__module__ or ""
+        if module.startswith(("tensorflow", "keras")) and hasattr(value, "dtype") and hasattr(value, "shape"):
+            dtype = getattr(value.dtype, "name", value.dtype)
+            return f"a {type(value).__name__} of dtype {dtype} and shape {tuple(value.shape)}"
+        if isinstance(value, (bool, int, float, complex)):
+            return f"a {type(value).__name__} ({value!r})"
+        if isinstance(value, (str, bytes)):
+            shown = value if len(value) <= 30 else value[:29] + (b"..." if isinstance(value, bytes) else "...")
+            return f"a {type(value).__name__} ({shown!r})"
+        if isinstance(value, (list, tuple, set, frozenset, dict)):
+            return f"a {type(value).__name__} of length {len(value)}"
+        if inspect.isgenerator(value) or isinstance(value, Iterator):
+            return f"a {type(value).__name__} (an iterator: its values are produced once, on demand)"
+        if inspect.isroutine(value):
+            return f"a function ({getattr(value, '__name__', '?')})"
+        if inspect.isclass(value):
+            return f"the class {value.__name__}"
+        return f"a {type(value).__name__}"
+    except Exception:  # an object that raises even on these questions
+        return "an object the check cannot inspect"
+
+
+def student_error(exc: BaseException) -> str:
+    """``ValueError: bad input``, kept to one line of reasonable length."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def as_array(value: Any, what: str = "your result") -> np.ndarray:
-    """The student's value as an array, or a StudentCodeFailed naming what it was."""
+    """The student's value as a numeric array, or a StudentCodeFailed naming what it was.
+
+    Accepts NumPy arrays, TensorFlow/Keras tensors, Python numbers and (nested) lists or tuples
+    of numbers. Anything else (None, a dict, a generator, strings, ragged lists, objects) is
+    answered with what it was, never converted into a meaningless 0-d object array.
+    """
     if value is None:
         raise StudentCodeFailed(f"{what} is None: did you forget to `return` it?")
-    if hasattr(value, "numpy") and callable(value.numpy):  # a TensorFlow tensor
-        value = value.numpy()
+    if isinstance(value, (dict, set, frozenset, str, bytes)) or inspect.isroutine(value) \
+            or inspect.isclass(value) or (isinstance(value, Iterator) and not isinstance(value, np.ndarray)):
+        raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.")
     try:
-        return np.asarray(value)
+        if not isinstance(value, np.ndarray) and hasattr(value, "numpy") and callable(value.numpy):
+            value = value.numpy()  # a TensorFlow tensor, or a Keras variable
+        array = np.asarray(value)
     except Exception:
-        raise StudentCodeFailed(f"{what} is a {type(value).__name__}, not an array.") from None
+        raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.") from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise StudentCodeFailed(f"{what} is {describe(value)}, holding {array.dtype} values, "
+                                "not an array of numbers.")
+    return array
+
+
+def first_difference(got: np.ndarray, expected: np.ndarray, what: str = "your result",
+                     atol: float = 1e-5, rtol: float = 1e-5) -> str:
+    """Where ``got`` first differs from ``expected``: index, expected against got, shape and dtype.
+
+    The message for an answer that matches no known mistake, so that it still says what differs.
+    """
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape:
+        return (f"{what} has shape {got.shape} and dtype {got.dtype}; expected shape "
+                f"{expected.shape} and dtype {expected.dtype}.")
+    with np.errstate(invalid="ignore"):
+        wrong = ~np.isclose(got.astype(np.float64), expected.astype(np.float64), atol=atol, rtol=rtol)
+    if not wrong.any():
+        return f"{what} has the right values (shape {got.shape}, dtype {got.dtype})."
+    index = tuple(int(i) for i in np.argwhere(wrong)[0])
+    where = f"[{', '.join(map(str, index))}]" if index else ""
+    return (f"{what}{where} is {got[index]!r}, expected {expected[index]!r} "
+            f"({int(wrong.sum())} of {wrong.size} values differ; shape {got.shape}, dtype {got.dtype}).")
 
 
 def shape_problem(got: np.ndarray, expected_shape: tuple[int, ...], what: str = "your result") -> str | None:

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, call_student, run_check, shape_problem
+from course_lib.checks._core import (
+    StudentCodeFailed,
+    call_student,
+    describe,
+    run_check,
+    shape_problem,
+    student_error,
+)
 from course_lib.data import ImageDataset, folder_name
 from course_lib.record import CheckResult
 
@@ -42,7 +49,25 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
 
     def diagnose() -> str | None:
         if not callable(preprocess):
-            raise StudentCodeFailed(f"expected a function, got {type(preprocess).__name__}.")
+            raise StudentCodeFailed(f"expected a function, got {describe(preprocess)}.")
+        # One eager call first: what the function returns (or raises) reads plainly there,
+        # while tf.data wraps both in its own errors.
+        try:
+            probe = preprocess(tf.constant(images[0]), tf.constant(labels[0]))
+        except Exception as exc:
+            if _not_attempted(exc):
+                raise StudentCodeFailed(
+                    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+                ) from None
+            probe = exc
+        if probe is None:
+            raise StudentCodeFailed("your function returned None: did you forget to `return image, label`?")
+        if not isinstance(probe, (BaseException, tuple, list)):
+            return (f"return two things, `(image, label)`: Keras's fit needs the label next to each "
+                    f"image; your function returned {describe(probe)}.")
+        if isinstance(probe, BaseException) and not isinstance(probe, (TypeError, AttributeError, NotImplementedError)) \
+                and "tensor" not in str(probe).lower():
+            raise StudentCodeFailed(f"your code raised {student_error(probe)}")
         try:
             ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(preprocess)
             elements = list(ds.as_numpy_iterator())
@@ -56,7 +81,9 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                     "`.astype` do not work on the symbolic tensors tf.data passes in.")
         first = elements[0]
         if not isinstance(first, tuple) or len(first) != 2:
-            return "return two things, `(image, label)`: Keras's fit needs the label next to each image."
+            got = f"a tuple of {len(first)}" if isinstance(first, tuple) else describe(first)
+            return (f"return two things, `(image, label)`: Keras's fit needs the label next to each "
+                    f"image; each element of your dataset is {got}.")
         for (image, label), source, original, want in zip(elements, images, labels, expected, strict=True):
             image, label = np.asarray(image), np.asarray(label)
             if not (np.issubdtype(image.dtype, np.number) and np.issubdtype(label.dtype, np.number)):
@@ -187,11 +214,23 @@ def exercise_2_3(
     import tensorflow as tf
 
     truth: dict[bytes, set[int]] = {}
-    for x, y in zip(dataset.x_train, dataset.y_train, strict=True):
-        truth.setdefault(x.tobytes(), set()).add(int(y))
-    folders = [folder_name(c) for c in dataset.class_names]
-    alphabetical = {k: sorted(folders).index(f) for k, f in enumerate(folders)}
-    n_files = sum(1 for _ in Path(folder).rglob("*.png"))
+    alphabetical: dict[int, int] = {}
+    n_files = 0
+
+    def context() -> None:
+        # `folder` and `dataset` are notebook variables as well: say so if they were overwritten.
+        nonlocal n_files
+        if not isinstance(dataset, ImageDataset):
+            raise StudentCodeFailed(f"the check needs the lesson's dataset (an ImageDataset) as its fourth "
+                                    f"argument; it got {describe(dataset)}. Re-run the cell that loads it.")
+        if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
+            raise StudentCodeFailed(f"the check needs the image folder's path as its third argument; "
+                                    f"it got {describe(folder)}. Re-run the cell that writes the folder.")
+        for x, y in zip(dataset.x_train, dataset.y_train, strict=True):
+            truth.setdefault(x.tobytes(), set()).add(int(y))
+        folders = [folder_name(c) for c in dataset.class_names]
+        alphabetical.update({k: sorted(folders).index(f) for k, f in enumerate(folders)})
+        n_files = sum(1 for _ in Path(folder).rglob("*.png"))
 
     def read(ds: Any) -> tuple[np.ndarray, np.ndarray]:
         batches = [(x.numpy(), y.numpy()) for x, y in ds]
@@ -202,8 +241,9 @@ def exercise_2_3(
     def diagnose() -> str | None:
         for name, ds in (("ds_folder_train", ds_folder_train), ("ds_folder_val", ds_folder_val)):
             if not isinstance(ds, tf.data.Dataset):
-                return (f"{name} is a {type(ds).__name__}, not a tf.data.Dataset: with subset='both', "
+                return (f"{name} is {describe(ds)}, not a tf.data.Dataset: with subset='both', "
                         "image_dataset_from_directory returns (train, validation).")
+        context()
         spec = ds_folder_train.element_spec
         if not isinstance(spec, tuple) or len(spec) != 2:
             return ("ds_folder_train should yield (images, labels) pairs: leave labels='inferred', so the "

@@ -11,7 +11,9 @@ import numpy as np
 from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
+    call_pure,
     call_student,
+    describe,
     run_check,
     shape_problem,
 )
@@ -203,9 +205,12 @@ def _threshold_for_precision(y: np.ndarray, s: np.ndarray, target: float) -> flo
 def _as_threshold(value: Any) -> float | None:
     if value is None:
         return None
+    if isinstance(value, (str, bytes, dict)) or not np.issubdtype(np.asarray(
+            value if isinstance(value, (int, float, np.ndarray, np.generic)) else 0).dtype, np.number):
+        raise StudentCodeFailed(f"return a threshold (a float), not {describe(value)}.")
     array = as_array(value, "your threshold")
-    if not np.issubdtype(array.dtype, np.number):
-        raise StudentCodeFailed(f"return a threshold (a float), not a {type(value).__name__}.")
+    if array.dtype == np.bool_:
+        raise StudentCodeFailed(f"return a threshold (a float), not {describe(value)}.")
     if array.size != 1:
         raise StudentCodeFailed(f"return one threshold (a float), or None; got shape {array.shape}.")
     return float(array.ravel()[0])
@@ -274,25 +279,53 @@ def exercise_5_3(threshold_for_precision: Callable[[np.ndarray, np.ndarray, floa
     return run_check("5.3", diagnose, "the lowest threshold that reaches the precision, so the most recall.")
 
 
+# The largest count off the diagonal is at (3, 1), below the diagonal, so that (row, column)
+# and (column, row) differ; the largest count of all is on the diagonal (argmax without setting
+# the diagonal aside), the smallest off-diagonal count is 0 in one place only, and no count ties.
+CONFUSED_CM = np.array(
+    [
+        [61, 4, 2, 7, 0],
+        [6, 48, 3, 5, 9],
+        [1, 5, 70, 8, 2],
+        [3, 17, 11, 55, 4],
+        [2, 10, 6, 12, 66],
+    ]
+)
+
+
 def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
-    """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell."""
-    cm = TEST_CM
+    """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell, cm unchanged."""
+    cm = CONFUSED_CM
     off = cm.copy()
     np.fill_diagonal(off, -1)
     expected = tuple(int(i) for i in np.unravel_index(np.argmax(off), cm.shape))
 
     def diagnose() -> str | None:
-        got = _numbers(call_student(most_confused, cm.copy()), "your pair").ravel()
+        raw = call_pure(most_confused, cm, names=("cm",))
+        if isinstance(raw, (str, bytes, dict)) or raw is None:
+            raise StudentCodeFailed(f"return two ints, (true_class, predicted_class); got {describe(raw)}.")
+        got = _numbers(raw, "your pair").ravel()
+        if not np.isfinite(got.astype(np.float64)).all():
+            return f"return two class indices; got {tuple(got.tolist())}."
         if got.size == 1:
             flat = int(got[0])
             if flat == np.ravel_multi_index(expected, cm.shape):
                 return ("that is the flat index from argmax; turn it into (row, column) with "
                         "np.unravel_index(index, cm.shape).")
-            return "return two class indices, (true_class, predicted_class)."
+            return f"return two class indices, (true_class, predicted_class); got one number, {got[0]!r}."
         if got.size != 2:
             return f"return two class indices, (true_class, predicted_class); got {got.size} values."
+        if got.dtype == np.bool_:
+            return f"return two ints, (true_class, predicted_class); got booleans {tuple(got.tolist())}."
+        if not np.all(got == np.round(got)):
+            return f"return two class indices (whole numbers); got {tuple(got.tolist())}."
         pair = tuple(int(v) for v in got)
+        if not all(0 <= v < len(cm) for v in pair):
+            return f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from 0 to {len(cm) - 1}."
         if pair == expected:
+            if not np.issubdtype(got.dtype, np.integer):
+                return (f"the cell is right, but its indices are {got.dtype} numbers; return two ints "
+                        "(int(row), int(column)), what indexing expects.")
             return None
         if pair[0] == pair[1]:
             return ("that cell is on the diagonal: those are correct predictions. Set the diagonal "
@@ -303,7 +336,8 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
         np.fill_diagonal(off_no_diag, np.inf)
         if pair == tuple(int(i) for i in np.unravel_index(np.argmin(off_no_diag), cm.shape)):
             return "that is the smallest cell; look for the largest off-diagonal count."
-        return f"cm{list(pair)} = {cm[pair]} is not the largest count off the diagonal."
+        return (f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is not the largest count off the diagonal: "
+                f"that is {cm[expected]}.")
 
     return run_check("5.4", diagnose, "the largest count off the diagonal, as (true, predicted).")
 

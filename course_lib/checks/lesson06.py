@@ -11,6 +11,7 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_student,
+    describe,
     run_check,
     shape_problem,
 )
@@ -159,12 +160,12 @@ def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
     if isinstance(value, dict):
         raise StudentCodeFailed("you returned a dict; return a list of (index, name, probability) tuples, "
                                 "most probable first.")
-    if hasattr(value, "numpy") or isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or (type(value).__module__ or "").startswith(("tensorflow", "keras")):
         array = as_array(value)
         raise StudentCodeFailed(f"you returned an array of shape {array.shape}; return a list of k "
                                 "(index, name, probability) tuples, e.g. pretrained.decode_top_k(...)[0].")
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise StudentCodeFailed(f"you returned a {type(value).__name__}; return a list of (index, name, "
+        raise StudentCodeFailed(f"you returned {describe(value)}; return a list of (index, name, "
                                 "probability) tuples.")
     if len(value) == 1 and isinstance(value[0], list | tuple) and value[0] and isinstance(value[0][0], list | tuple):
         raise StudentCodeFailed("you returned a list holding one list: decode_top_k gives one list per image "

@@ -15,7 +15,10 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_student,
+    describe,
+    not_yet,
     run_check,
+    student_error,
 )
 from course_lib.record import CheckResult
 
@@ -47,8 +50,21 @@ def _expected_input(data: bytes, preprocessing: dict[str, Any], resize: str | No
     return models.as_model_input(pixels[None], prep)[0]
 
 
+def _preprocessing_problem(preprocessing: Any) -> str | None:
+    """Why the notebook's ``prep`` cannot be the record the checks read, or None."""
+    try:
+        int(preprocessing["height"]), int(preprocessing["width"]), float(preprocessing["scale"])
+    except Exception:
+        return (f"the check needs the lesson's preprocessing record (`prep`, a dict with height, width, "
+                f"scale, ...) as an argument; it got {describe(preprocessing)}. Re-run the cell that defines it.")
+    return None
+
+
 def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any]) -> CheckResult:
     """prepare(upload bytes) -> one model input (h, w, c), float32, as ``preprocessing`` records."""
+    problem = _preprocessing_problem(preprocessing)
+    if problem:
+        return not_yet("7.1", problem)
     height, width = int(preprocessing["height"]), int(preprocessing["width"])
     channels = 1 if preprocessing.get("color_mode") == "grayscale" else 3
     shape = (height, width, channels)
@@ -189,6 +205,15 @@ def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> An
 def exercise_7_2(create_minimal_app: Callable[..., Any], model: Any, class_names: list[str],
                  preprocessing: dict[str, Any]) -> CheckResult:
     """create_minimal_app(model, class_names, preprocessing) -> a Flask app with a JSON POST /predict."""
+    problem = _preprocessing_problem(preprocessing)
+    if problem:
+        return not_yet("7.2", problem)
+    if not isinstance(class_names, (list, tuple)) or not all(isinstance(c, str) for c in class_names):
+        return not_yet("7.2", f"the check needs the lesson's `class_names` (a list of str) as its third "
+                              f"argument; it got {describe(class_names)}. Re-run the cell that defines it.")
+    if not callable(getattr(model, "predict", None)):
+        return not_yet("7.2", f"the check needs the lesson's Keras `model` as its second argument; it got "
+                              f"{describe(model)}. Re-run the cell that loads it.")
     class_names = list(class_names)
 
     def diagnose() -> str | None:
@@ -357,14 +382,28 @@ def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], 
     """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request."""
     import requests
 
-    files = list(files) if files else _batch_files()
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return not_yet("7.4", f"the check needs the running server's address (`server.url`, "
+                              f"'http://127.0.0.1:…') as its second argument; it got {describe(url)}.")
+    try:
+        files = list(files) if files else _batch_files()
+        if not all(isinstance(f, tuple) and len(f) == 2 and isinstance(f[1], bytes) for f in files):
+            raise TypeError
+    except Exception:
+        return not_yet("7.4", f"the check needs the lesson's `batch_files`, a list of (name, bytes) pairs, as "
+                              f"its third argument; it got {describe(files)}.")
     url = url.rstrip("/")
 
     def total() -> int:
         return requests.get(f"{url}/history", params={"per_page": 1}, timeout=30).json()["total"]
 
     def diagnose() -> str | None:
-        expected = [requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"] for f in files]
+        try:
+            expected = [requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"]
+                        for f in files]
+        except Exception as exc:  # not this course's server, or not running
+            return (f"the check could not ask the server at {url} itself ({student_error(exc)}): start it "
+                    "with the lesson's cell and pass `server.url`.")
         before = total()
         try:
             labels = call_student(classify_batch, url, list(files))

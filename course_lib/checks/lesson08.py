@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, as_array, call_student, correct, run_check
+from course_lib.checks._core import (
+    StudentCodeFailed,
+    as_array,
+    call_student,
+    correct,
+    describe,
+    not_yet,
+    run_check,
+)
 from course_lib.record import CheckResult
 
 
@@ -290,7 +298,17 @@ def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray]
     answers with ``predict`` and refuses more than ``max_instances`` instances per request (413), as
     the course service does. Two sets are sent: one that does not divide into full requests, one that does.
     """
-    images = np.asarray(images, dtype=np.float32)
+    try:  # `serve` and `x_test` are notebook variables too
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim < 2 or len(images) == 0 or not callable(predict):
+            raise ValueError
+        reference = np.asarray(predict(images[:2]), dtype=np.float64)
+        if reference.shape[:1] != (2,):
+            raise ValueError
+    except Exception:
+        return not_yet("8.3", f"the check needs the lesson's model function (`serve`) and a batch of images "
+                              f"(`x_test[:300]`); it got {describe(predict)} and {describe(images)}. "
+                              "Re-run the cells that define them.")
     shape = tuple(images.shape[1:])
     sizes = (2 * CLIENT_LIMIT + CLIENT_LIMIT // 2, 2 * CLIENT_LIMIT)  # the last request part-filled, then full
     if len(images) < sizes[0]:  # a small set (fast mode) is repeated up to the size the check needs
@@ -323,8 +341,8 @@ def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray]
                 return "predict_all returned None: return the predictions of every image."
             try:
                 got = np.asarray(out, dtype=np.float64)
-            except (ValueError, TypeError):
-                return (f"predict_all returned a {type(out).__name__} that is not one array of numbers: put the "
+            except Exception:
+                return (f"predict_all returned {describe(out)}, not one array of numbers: put the "
                         "predictions of every request together, in order, one row per image.")
             needed = math.ceil(count / CLIENT_LIMIT)
             if got.ndim == 3 or (got.dtype == object):
@@ -378,6 +396,13 @@ def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> li
 
 def exercise_8_4(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
     """A generator of ``[batch]`` lists of float32 training images, scaled like training, 100–500 in all."""
+    try:  # x_train and x_test are notebook variables too
+        x_train, x_test = as_array(x_train), as_array(x_test)
+        if x_train.ndim < 2 or x_test.ndim < 2:
+            raise StudentCodeFailed("")
+    except StudentCodeFailed:
+        return not_yet("8.4", f"the check needs the lesson's `x_train` and `x_test` image arrays; it got "
+                              f"{describe(x_train)} and {describe(x_test)}. Re-run the cells that load them.")
     shape = tuple(np.shape(x_train)[1:])
 
     def diagnose() -> str | None:
