@@ -319,3 +319,25 @@ def test_check_result_shows_a_friendly_line():
     text = checks.exercise_1_2(lambda im, h, w: im[:h, :w]).text
     assert text.startswith("❌ Not yet (exercise 1.2)")
     assert checks.exercise_1_2(_crop).text.startswith("✅ Correct (exercise 1.2)")
+
+
+def _standardise_in_place(x_train, x_test):
+    # Works on float images, and overwrites the caller's x_train while doing so.
+    x_train = x_train if x_train.dtype.kind == "f" else x_train.astype(np.float32)
+    mean, std = x_train.mean(), x_train.std()
+    x_train -= mean
+    x_train /= std
+    return x_train.astype(np.float32), ((x_test - mean) / std).astype(np.float32)
+
+
+def test_1_4_names_a_training_set_changed_in_place():
+    assert _fails_with(checks.exercise_1_4(_standardise_in_place), "changed its input `x_train` in place")
+
+
+def _grayscale_into_the_photo(photo):
+    photo[..., 0] = np.round(photo.astype(np.float64) @ [0.299, 0.587, 0.114])  # reuses the red channel
+    return photo[..., 0]
+
+
+def test_1_1_names_a_photo_overwritten_in_place():
+    assert _fails_with(checks.exercise_1_1(_grayscale_into_the_photo), "changed its input `photo` in place")

@@ -374,3 +374,14 @@ def _raises(*args):
 def test_every_check_says_not_yet_to_any_odd_answer_without_crashing(exercise, answer):
     result = getattr(checks, f"exercise_{exercise}")(answer)
     assert not result.passed and result.message
+
+
+def _threshold_sorting_in_place(y_true, scores, min_precision):
+    order = np.argsort(scores)
+    y_true[:] = y_true[order]  # sorted "to walk the curve": the caller's labels are reordered
+    scores.sort()
+    return _pr_threshold(y_true, scores, min_precision)
+
+
+def test_5_3_names_labels_and_scores_sorted_in_place():
+    assert _fails_with(checks.exercise_5_3(_threshold_sorting_in_place), "in place")

@@ -315,3 +315,13 @@ def test_6_6_names_the_mistake(answer, phrase):
 def test_6_3_and_6_6_say_what_came_back_whatever_it_is(value, phrase_6_3, phrase_6_6):
     assert _fails_with(checks.exercise_6_3(lambda *args: value), phrase_6_3)
     assert _fails_with(checks.exercise_6_6(lambda *args: value), phrase_6_6)
+
+
+def _top_k_sorting_in_place(probabilities, k):
+    order = np.argsort(-probabilities, axis=1)[:, :k]
+    probabilities.sort(axis=1)  # to look at the k largest values: the caller's array is now sorted
+    return order
+
+
+def test_6_1_names_probabilities_sorted_in_place():
+    assert _fails_with(checks.exercise_6_1(_top_k_sorting_in_place), "changed its input `probabilities` in place")

@@ -11,7 +11,7 @@ from PIL import Image
 from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
-    call_student,
+    call_pure,
     run_check,
     shape_problem,
 )
@@ -42,7 +42,7 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
     near_half = np.abs(exact - np.floor(exact) - 0.5) < 0.01
 
     def diagnose() -> str | None:
-        gray = as_array(call_student(to_grayscale, photo.copy()), "your grayscale image")
+        gray = as_array(call_pure(to_grayscale, photo, names=("photo",)), "your grayscale image")
         if gray.ndim == 3 and gray.shape[-1] == 3:
             return "the result still has 3 channels: combine them into one value per pixel."
         problem = shape_problem(gray, expected.shape, "your grayscale image")
@@ -108,7 +108,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
         what = f"your crop of a {rows} x {cols} image"
-        out = as_array(call_student(centre_crop, image.copy(), height, width), what)
+        out = as_array(call_pure(centre_crop, image, height, width, names=("image",)), what)
         want = (height, width, *image.shape[2:])
         if out.shape != want:
             if out.ndim < 2:
@@ -216,7 +216,7 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         rows, cols = image.shape[:2]
         what = f"resizing {rows} x {cols} to {height} x {width}"
         try:
-            out = as_array(call_student(resize_nearest, image.copy(), height, width), f"your result of {what}")
+            out = as_array(call_pure(resize_nearest, image, height, width, names=("image",)), f"your result of {what}")
         except StudentCodeFailed as exc:
             if "IndexError" in str(exc) or "out of bounds" in str(exc):
                 raise StudentCodeFailed(
@@ -282,7 +282,7 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
 
     def check_case(train: np.ndarray, test: np.ndarray) -> str | None:
         kind = f"{train.dtype} images"
-        result = call_student(standardise, train.copy(), test.copy())
+        result = call_pure(standardise, train, test, names=("x_train", "x_test"))
         if isinstance(result, np.ndarray) or not isinstance(result, tuple | list) or len(result) != 2:
             shown = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, tuple | list) else "")
             return f"return two arrays, `return train_std, test_std`; got {shown}."

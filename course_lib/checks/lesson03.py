@@ -13,7 +13,9 @@ from course_lib import images
 from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
+    call_pure,
     call_student,
+    first_difference,
     run_check,
     shape_problem,
 )
@@ -33,7 +35,7 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
     k = kernel.shape[0]
 
     def diagnose() -> str | None:
-        out = as_array(call_student(convolve_valid, image.copy(), kernel.copy()), "your output")
+        out = as_array(call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output")
         h, w = image.shape
         if out.shape == image.shape:
             return (f"the output has the image's shape {image.shape}; with valid padding the {k}x{k} "
@@ -57,7 +59,7 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
             return "you used the kernel transposed (rows and columns swapped)."
         if not np.allclose(out, expected):
             return ("right shape, but the values differ: output[i, j] should be "
-                    "(image[i:i+k, j:j+k] * kernel).sum().")
+                    "(image[i:i+k, j:j+k] * kernel).sum(); " + first_difference(out, expected, "output"))
         return None
 
     return run_check("3.1", diagnose, "the kernel slides over every valid window, exactly like Conv2D.")
@@ -147,7 +149,7 @@ def _channels_problem(convolve_channels: Callable[..., Any], image: np.ndarray, 
     k = kernel.shape[0]
     expected_maps = _per_channel(image, kernel)
     expected = expected_maps.sum(axis=-1)
-    out = as_array(call_student(convolve_channels, image.copy(), kernel.copy()), "your output")
+    out = as_array(call_pure(convolve_channels, image, kernel, names=("image", "kernel")), "your output")
     if out.dtype.kind not in "iuf":
         raise StudentCodeFailed(f"your output holds {out.dtype} values ({type(out).__name__}), not numbers.")
     if out.shape == expected_maps.shape:
@@ -182,7 +184,8 @@ def _channels_problem(convolve_channels: Callable[..., Any], image: np.ndarray, 
         return ("you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
                 "multiply each window by the kernel as it is.")
     return ("right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * kernel).sum(), "
-            "the window taken across all channels.")
+            "the window taken across all channels; "
+            + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out"))
 
 
 def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:

@@ -12,8 +12,8 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_pure,
-    call_student,
     describe,
+    first_difference,
     run_check,
     shape_problem,
 )
@@ -57,7 +57,7 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
     expected = np.array([_precision_recall(cm, k) for k in classes])
 
     def diagnose() -> str | None:
-        got = np.array([_pair(call_student(precision_and_recall, cm.copy(), k)) for k in classes])
+        got = np.array([_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for k in classes])
         if np.allclose(got, expected):
             return None
         if np.allclose(got, expected[:, ::-1]):
@@ -93,10 +93,10 @@ _HINTS = (
 )
 
 
-def _call_with_hints(func: Any, *args: Any) -> Any:
+def _call_with_hints(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
     """call_student, with a hint added to the errors students meet most in this lesson."""
     try:
-        return call_student(func, *args)
+        return call_pure(func, *args, names=names)
     except StudentCodeFailed as exc:
         message = str(exc)
         if message.startswith("your code raised"):
@@ -130,11 +130,14 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
     def diagnose() -> str | None:
         got = []
         for k, factor in cases:
-            given = cm.copy()
-            value = _numbers(_call_with_hints(precision_at_prevalence, given, k, factor), "your precision")
-            if not np.array_equal(given, cm):
-                return ("your function changed the matrix it was given: work on a copy "
-                        "(cm.astype(float) makes one), the caller still needs the original counts.")
+            try:
+                value = _numbers(_call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",)),
+                                 "your precision")
+            except StudentCodeFailed as exc:
+                if "in place" in str(exc):
+                    return ("your function changed the matrix it was given: work on a copy "
+                            "(cm.astype(float) makes one), the caller still needs the original counts.")
+                raise
             if value.size != 1:
                 return f"return one number, the precision of class k; got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -160,8 +163,11 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
                         "7.5 to 7): an expected count may be 7.5; work on cm.astype(float).")
         if (got > 1).any() or (got < 0).any():
             return "a precision lies between 0 and 1: divide TP by TP + FP."
+        first = int(np.flatnonzero(~np.isclose(got, expected))[0])
+        k, factor = cases[first]
         return ("values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
-                "column k, unchanged.")
+                f"column k, unchanged: for k={k} and factor={factor} you returned {got[first]:.4f}, "
+                f"expected {expected[first]:.4f}.")
 
     return run_check("5.2", diagnose, "true positives scale with the class, false positives do not.")
 
@@ -270,7 +276,7 @@ def exercise_5_3(threshold_for_precision: Callable[[np.ndarray, np.ndarray, floa
 
     def diagnose() -> str | None:
         for y, s, target in _threshold_cases():
-            got = _as_threshold(_call_with_hints(threshold_for_precision, y.copy(), s.copy(), target))
+            got = _as_threshold(_call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores")))
             problem = _threshold_problem(got, y, s, target)
             if problem:
                 return problem
@@ -363,7 +369,7 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
     def diagnose() -> str | None:
         got = []
         for k in ks:
-            value = _numbers(call_student(top_k_accuracy, probs.copy(), y.copy(), k), "your accuracy")
+            value = _numbers(call_pure(top_k_accuracy, probs, y, k, names=("probs", "y")), "your accuracy")
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -381,7 +387,9 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
             return "off by one: you kept k - 1 classes; keep exactly k columns, [:, :k]."
         if np.allclose(got, expected[0]):
             return "the result is the same for every k: it is top-1 accuracy. Use k."
-        return "values differ from the share of images whose label is among the k highest probabilities."
+        first = int(np.flatnonzero(~np.isclose(got, expected))[0])
+        return ("values differ from the share of images whose label is among the k highest probabilities: "
+                f"for k={ks[first]} you returned {got[first]:.4f}, expected {expected[first]:.4f}.")
 
     return run_check("5.5", diagnose, "the label is among the k highest probabilities this often.")
 
@@ -487,7 +495,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         grad_model, images = _grad_cam_case()
         variants = _grad_cam_variants(grad_model, images, GRAD_CAM_CLASSES)
         expected = variants["right"]
-        value = _call_with_hints(grad_cam_heatmaps, grad_model, images.copy(), GRAD_CAM_CLASSES.copy())
+        value = _call_with_hints(grad_cam_heatmaps, grad_model, images, GRAD_CAM_CLASSES, names=("grad_model", "images", "class_index"))
         got = _numbers(value, "your heatmaps").astype(np.float64)
         n, h, w = expected.shape
         if got.shape == (n, *images.shape[1:3]):
@@ -514,6 +522,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         if not np.all(np.isclose(peaks, 1.0, atol=1e-4) | np.isclose(peaks, 0.0)):
             return "each map should peak at 1 (or be all zeros): divide it by its own maximum."
         return ("the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each scaled to peak "
-                "at 1, computed for each image's class in class_index.")
+                "at 1, computed for each image's class in class_index; "
+                + first_difference(got, expected, "your maps", atol=1e-4))
 
     return run_check("5.6", diagnose, "pooled gradients weigh the maps; ReLU and scaling give the heatmap.")

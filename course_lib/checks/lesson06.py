@@ -10,8 +10,10 @@ import numpy as np
 from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
+    call_pure,
     call_student,
     describe,
+    first_difference,
     run_check,
     shape_problem,
 )
@@ -29,7 +31,7 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
     expected = np.argsort(-probabilities, axis=1)[:, :k]
 
     def diagnose() -> str | None:
-        got = as_array(call_student(top_k, probabilities.copy(), k), "your top-k")
+        got = as_array(call_pure(top_k, probabilities, k, names=("probabilities",)), "your top-k")
         if got.shape == (k,) or got.shape == (1, k):
             return f"you returned one row, shape {got.shape}; keep one row of {k} per image: shape (3, {k})."
         problem = shape_problem(got, expected.shape, "your top-k")
@@ -72,7 +74,7 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
     expected = (resized - 127.0) / 128.0
 
     def diagnose() -> str | None:
-        got = as_array(call_student(prepare, images.copy()), "your prepared batch")
+        got = as_array(call_pure(prepare, images, names=("images",)), "your prepared batch")
         if got.shape == images.shape:
             return f"the images are still {images.shape[1]}x{images.shape[2]}: resize them to 224x224."
         problem = shape_problem(got, expected.shape, "your prepared batch")
@@ -99,7 +101,8 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         if np.abs(values - (_resize(images, LITE0_SIZE, "nearest") - 127.0) / 128.0).mean() < close / 2:
             return "you resized with nearest-neighbour; use bilinear, as the backbone's training did."
         if np.abs(values - expected).mean() > close:
-            return "values differ from a bilinear resize followed by (x - 127) / 128."
+            return ("values differ from a bilinear resize followed by (x - 127) / 128; "
+                    + first_difference(values, expected, "your batch", atol=close))
         if got.dtype != np.float32:
             return f"values are right but dtype is {got.dtype}; use float32, the type Keras models use."
         return None

@@ -16,6 +16,7 @@ from course_lib.checks._core import (
     as_array,
     call_student,
     describe,
+    first_difference,
     not_yet,
     run_check,
     student_error,
@@ -98,7 +99,8 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
                     return (f"the {name} was resized with nearest-neighbour; the model's preprocessing "
                             f"says {preprocessing.get('resize', 'bilinear')!r} (Image.Resampling.BILINEAR).")
                 worst = np.abs(out - expected).max()
-                return f"for the {name}, values differ from the expected input by up to {worst:.3f}."
+                return (f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
+                        + first_difference(out, expected, "your input", atol=tolerance))
             if raw_dtype != np.float32:
                 return f"values are right but the dtype is {raw_dtype}; models take float32."
         return None
