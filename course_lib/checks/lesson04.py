@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, call_student, run_check
+from course_lib.checks._core import StudentCodeFailed, call_student, describe, run_check
 from course_lib.record import CheckResult
 
 _ACCURACY_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy"}
@@ -455,8 +455,8 @@ def _pair(answer: Any) -> tuple[int, int] | str:
         return f"your function returned one number, {answer}; return two: (epochs_run, restored_epoch)."
     try:
         first, second = answer
-    except (TypeError, ValueError):
-        return f"return a pair (epochs_run, restored_epoch), got {answer!r}."
+    except Exception:  # not a pair, or an object that cannot even be unpacked
+        return f"return a pair (epochs_run, restored_epoch), got {describe(answer)}."
     values = []
     for value in (first, second):
         if hasattr(value, "numpy"):
