@@ -74,13 +74,13 @@ course: setup
 
 # The suite on two pytest-xdist workers, one per core of the reference machine (each runs
 # at most one lesson kernel at a time, within its memory budget); tests/conftest.py groups
-# what must run in order on one worker and starts the longest work first.
+# what must run in order on one worker and starts the longest work first. TEST_WORKERS=0:
+# one process, as before.
 TEST_WORKERS ?= 2
 
 test: setup
 	$(VENV)/bin/ruff check $(LINTED)
-	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider \
-		-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n $(TEST_WORKERS)
 
 # Checked before anything is set up, so a missing DIR fails at once.
 ifneq ($(filter grade,$(MAKECMDGOALS)),)

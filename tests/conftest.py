@@ -15,15 +15,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+_BUILD_DIR = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Lessons and the grader save models and run outputs under config.build_dir(). Two
     # xdist workers running lessons at the same time must not write the same files, and a
-    # test run must not overwrite the build/ of a course run; so each pytest process (each
-    # worker) gets a folder of its own. Set before any test module imports course_lib
+    # test run must not overwrite what a course run left in build/; so each pytest process
+    # (each worker) gets a folder of its own, inside build/ since lessons show their paths
+    # relative to the course folder. Set before any test module imports course_lib
     # (course_lib.models reads it at import), and inherited by kernels and subprocesses.
-    build = Path(tempfile.mkdtemp(prefix=f"course-build-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+    (ROOT / "build").mkdir(exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    build = Path(tempfile.mkdtemp(prefix=f"pytest-{worker}-", dir=ROOT / "build"))
     config.stash[_BUILD_DIR] = build
     os.environ["COURSE_BUILD_DIR"] = str(build)
 
@@ -34,17 +38,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(build, ignore_errors=True)
 
 
-_BUILD_DIR = pytest.StashKey[Path]()
-
-
 # --- Scheduling under pytest-xdist -----------------------------------------------------
-# `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`: xdist hands each
-# worker whole groups, in the order collected here. By default a test file is one group (as
-# with --dist loadfile), so module fixtures are built once and a file's tests keep their
-# order; a student notebook (nbval: one test per cell, all in one kernel) is one group.
-# Tests that take minutes each and share nothing run as groups of their own, and lessons
-# that hand a saved model on (lesson 04 saves it, later lessons load it from the build
-# folder) run in lesson order in one group, as they do in a course run.
+# `make test` runs `pytest -n 2`. xdist hands each worker whole groups of tests, in the
+# order collected. By default a test file is one group (as with --dist loadfile), so module
+# fixtures are built once and a file's tests keep their order; a student notebook (nbval:
+# one test per cell, all in one kernel) is one group. Tests that take minutes each and share
+# nothing are groups of their own, and the lessons that hand a saved model on (lesson 04
+# saves it in the build folder, later lessons load it) run in lesson order in one group, as
+# in a course run. The groups are made from node ids, by the scheduler below, because
+# `xdist_group` marks are not applied under pytest 9 (xdist 3.8 renames `item._nodeid`,
+# which pytest 9 no longer reads).
 
 # Scheduled first, in this order (each the start of a node id): the longest groups, so
 # that the two workers finish close together instead of one waiting on a late long test.
@@ -56,6 +59,7 @@ LONG_FIRST = (
     "tests/test_colab.py",
     "tests/test_binder.py",
 )
+SOLUTION_RUNS = LONG_FIRST[1]
 # Files whose tests are groups of their own: long, and independent of each other.
 ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.
@@ -68,19 +72,15 @@ def _uses_the_saved_model(lesson: str) -> bool:
     return any(marker in text for marker in _MODEL_CHAIN_MARKERS)
 
 
-def _group(item: pytest.Item) -> str:
-    path = item.nodeid.split("::", 1)[0]
-    if path.startswith("notebooks/") and path.endswith(".ipynb"):  # nbval cells
-        lesson = Path(path).stem
-        return "notebooks-model-chain" if _uses_the_saved_model(lesson) else path
-    callspec = getattr(item, "callspec", None)
-    lesson_path = callspec.params.get("path") if callspec is not None else None
-    if (item.nodeid.startswith(LONG_FIRST[1]) and isinstance(lesson_path, Path)
-            and _uses_the_saved_model(lesson_path.stem)):
+def xdist_group_of(nodeid: str) -> str:
+    """The xdist group of a test: tests of one group run on one worker, in collection order."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("notebooks/") and path.endswith(".ipynb"):  # nbval: a notebook's cells
+        return "notebooks-model-chain" if _uses_the_saved_model(Path(path).stem) else path
+    if nodeid.startswith(SOLUTION_RUNS + "[") and _uses_the_saved_model(nodeid[len(SOLUTION_RUNS) + 1:-1]):
         return "solutions-model-chain"
-    if path in ONE_GROUP_PER_TEST:
-        return item.nodeid
-    return path
+    return nodeid if path in ONE_GROUP_PER_TEST else path
+
 
 
 def _rank(item: pytest.Item) -> int:
@@ -88,12 +88,27 @@ def _rank(item: pytest.Item) -> int:
                 len(LONG_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
-    items.sort(key=_rank)  # stable: within a rank, collection order (and so lesson order)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a plain run keeps pytest's order
+        items.sort(key=_rank)  # stable: within a rank, collection order (and so lesson order)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") == "each":
+        return None  # every test on every worker: nothing to group
+
+    class LessonGroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling, with :func:`xdist_group_of` as the scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+    # Keep the order collected above (longest first) rather than the largest groups first.
+    config.option.loadscopereorder = False
+    return LessonGroupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
