@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterator
@@ -10,6 +11,27 @@ from typing import Any
 import numpy as np
 
 from course_lib.record import CheckResult
+
+_SALTS: list[int] = []
+
+
+@contextlib.contextmanager
+def fresh_inputs(salt: int) -> Iterator[None]:
+    """Within this block, :func:`check_rng` draws test data that depend on ``salt`` too.
+
+    The grader uses it with a salt drawn for each grading run, so that answers computed in
+    advance for the test data in this (public) file do not match.
+    """
+    _SALTS.append(int(salt))
+    try:
+        yield
+    finally:
+        _SALTS.pop()
+
+
+def check_rng(seed: int) -> np.random.Generator:
+    """The random generator a check draws its test data from: ``seed``'s, salted when grading."""
+    return np.random.default_rng([seed, _SALTS[-1]] if _SALTS else seed)
 
 
 class StudentCodeFailed(Exception):

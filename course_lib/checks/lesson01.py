@@ -14,6 +14,7 @@ from course_lib.checks._core import (
     call_pure,
     run_check,
     shape_problem,
+    check_rng,
 )
 from course_lib.images import LUMA_WEIGHTS
 from course_lib.record import CheckResult
@@ -24,7 +25,7 @@ from course_lib.record import CheckResult
 def _test_photo() -> np.ndarray:
     # Seeded, with distinct channels so that channel mix-ups show, and the pure colours on
     # which the plain average and luminance differ most.
-    rng = np.random.default_rng(1)
+    rng = check_rng(1)
     photo = rng.integers(0, 256, size=(8, 12, 3), dtype=np.uint8)
     photo[..., 1] = np.linspace(0, 255, 12, dtype=np.uint8)[None, :]
     photo[0, :3] = np.eye(3, dtype=np.uint8) * 255
@@ -86,7 +87,7 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
 
 
 def _crop_cases() -> list[tuple[np.ndarray, int, int]]:
-    rng = np.random.default_rng(12)
+    rng = check_rng(12)
     flat = rng.integers(0, 256, size=(7, 10), dtype=np.uint8)  # odd margins on both axes
     colour = rng.integers(0, 256, size=(9, 8, 3), dtype=np.uint8)  # no margin on the rows
     floats = rng.random((12, 11, 2)).astype(np.float32)  # even and odd margins, float32
@@ -175,7 +176,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
 def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
     # Odd source sizes: no output centre falls exactly on a border between two source
     # pixels, so every correct way of computing the index agrees (Pillow's too).
-    rng = np.random.default_rng(13)
+    rng = check_rng(13)
     shrink = rng.integers(0, 256, size=(9, 13), dtype=np.uint8)
     grow = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
     mixed = rng.random((15, 5, 2)).astype(np.float32)
@@ -263,7 +264,7 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
 
 
 def _standardise_cases() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(14)
+    rng = check_rng(14)
     # The training images never reach 255 and the test images are brighter, so statistics
     # taken from the wrong set, or a division by the maximum, show.
     train = rng.integers(10, 201, size=(40, 6, 6), dtype=np.uint8)

@@ -13,9 +13,12 @@ does not defend.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import select
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
-from course_lib.grading import analysis, kernel_code
+from course_lib.grading import analysis, judge, kernel_code
 from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -34,6 +37,15 @@ _TIMEOUT_ENAME = "CourseGraderTimeout"
 GRADER_TAG = "course-grader"
 _PING_TIMEOUT = 15
 _STARTUP_TIMEOUT = 120
+_EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported answers
+
+# Exercises judged in two phases (the kernel exports data, another process judges it; see
+# course_lib.grading.judge). The others still run their check inside the student's kernel,
+# with the defences described in docs/INSTRUCTORS.md: their answers are models, datasets,
+# servers or callbacks that need their own export before they can move to phase B. A fixed
+# list, never a decision on what a notebook exports, so that no notebook can choose the
+# weaker path.
+TWO_PHASE = frozenset({"1.1", "1.2", "1.3", "1.4"})
 
 
 @dataclass
@@ -60,6 +72,39 @@ class NotebookGrade:
     exercises: list[ExerciseResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # notebook-level findings
     seconds: float = 0.0
+
+
+class _Judge:
+    """Phase B: a process of the grader's own that judges the kernel's exports (never its code)."""
+
+    def __init__(self) -> None:
+        root = str(config.project_root())
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
+        env["PYTHONPATH"] = root
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.pop("COURSE_FAST", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+             "from course_lib.grading.judge import main; main()", root],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=root, env=env, text=True, bufsize=1)
+
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            ready, _, _ = select.select([stdout], [], [], timeout)
+            line = stdout.readline() if ready else ""
+            return json.loads(line) if line else {"status": "error", "message": "the judge gave no answer"}
+        except (OSError, ValueError) as exc:
+            return {"status": "error", "message": f"the judge failed ({analysis.first_line(exc)})"}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()  # by its own handle: the process this object started
+        self.process.wait(timeout=30)
 
 
 class _Stop(Exception):
@@ -162,12 +207,14 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
     stopped = ""
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
         kernel = _KernelRun(student_nb, options, cwd)
+        judge_process = _Judge() if any(e.number in TWO_PHASE for e in key.exercises) else None
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
             with kernel.client.setup_kernel(env=kernel_env(options), cwd=cwd,
                                              stderr=subprocess.DEVNULL):
-                _Grading(kernel, student_nb, key, layout, grade, results, options).run()
+                _Grading(kernel, student_nb, key, layout, grade, results, options,
+                         judge_process, os.path.join(cwd, _EXCHANGE)).run()
         except _Stop as stop:
             stopped = str(stop)
             grade.problems.append(stopped)
@@ -175,6 +222,8 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
             stopped = f"the notebook could not be run ({analysis.first_line(exc)})"
             grade.problems.append(stopped)
         finally:
+            if judge_process is not None:
+                judge_process.close()
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
         passed, message = analysis.exercise_result(exercise, results.get(exercise.number),
@@ -198,9 +247,12 @@ class _Grading:
 
     def __init__(self, kernel: _KernelRun, student_nb: nbformat.NotebookNode, key: LessonKey,
                  layout: analysis.Layout, grade: NotebookGrade,
-                 results: dict[str, dict[str, Any] | None], options: GradeOptions):
+                 results: dict[str, dict[str, Any] | None], options: GradeOptions,
+                 judge_process: _Judge | None = None, exchange: str = ""):
         self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
         self.grade, self.results, self.options = grade, results, options
+        self.judge, self.exchange = judge_process, exchange
+        self.salt = secrets.randbits(62)  # this run's test data: drawn afresh, never sent to the kernel
         self.baseline: dict[str, Any] = {}
         self.replaced: set[str] = set()
         self.tampering: list[str] = []
@@ -224,6 +276,12 @@ class _Grading:
                     f"the notebook replaced course_lib code in memory "
                     f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk")
             self.grade.problems.extend(self.tampering)
+
+    def _judge(self, exercise: ExerciseKey) -> None:
+        try:
+            self.results[exercise.number] = _two_phase(self, exercise)
+        except judge.Unsupported as exc:  # a check expression of the course that takes no plain names
+            self.results[exercise.number] = {"status": "error", "message": str(exc)}
 
     def _ids(self) -> dict[str, int]:
         return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}
@@ -261,6 +319,9 @@ class _Grading:
                     self._check(exercises[number])
 
     def _check(self, exercise: ExerciseKey) -> None:
+        if exercise.number in TWO_PHASE and self.judge is not None:
+            self._judge(exercise)
+            return
         args = {"exercise": exercise.number, "expression": exercise.check,
                 "root": str(config.project_root()), "baseline": self._ids()}
         result = self.kernel.grader("check", args, self.options.cell_timeout)
@@ -280,6 +341,48 @@ class _Grading:
                                   if before["entries"].get(k) != v},
                       "threads": [t for t in after["threads"] if t not in before["threads"]]}
             self._note_tampering(during, "the student's code, while it was checked,")
+
+
+def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | None:
+    """Phase A exports the check's arguments and makes the calls phase B asks for; B judges."""
+    kernel, timeout = grading.kernel, grading.options.cell_timeout
+    folder = os.path.join(grading.exchange, exercise.number)
+    values = os.path.join(folder, "values")
+    names = judge.answer_names(exercise.check)
+
+    def in_kernel(action: str, args: dict[str, Any], what: str) -> bool | None:
+        """Run one grader cell; None if it gave no result, False if it timed out."""
+        payload = kernel.grader(action, args, timeout)
+        if kernel.timed_out():
+            kernel.ensure_alive(what)
+            return False
+        return payload is not None and payload.get("action") == action or None
+
+    done = in_kernel("values", {"names": names, "dir": values}, f"the export of exercise {exercise.number}")
+    if done is False:
+        return {"status": "timeout", "message": str(timeout)}
+    if done is None:
+        return None
+    calls: list[dict[str, str]] = []
+    assert grading.judge is not None
+    for round_number in range(judge.MAX_CALLS + 1):
+        reply = grading.judge.ask({"expression": exercise.check, "values": values, "calls": calls,
+                                   "salt": grading.salt, "next": os.path.join(folder, f"call{round_number}")},
+                                  timeout=max(timeout, _STARTUP_TIMEOUT))
+        if reply.get("status") != "need":
+            if reply.get("status") == "unsupported":
+                return {"status": "failed", "message": "the grader cannot judge what your code gave it: "
+                                                       f"{reply.get('message', '')}"}
+            return reply
+        out = os.path.join(folder, f"out{round_number}")
+        call = {"name": str(reply["name"]), "request": str(reply["request"]), "out": out}
+        done = in_kernel("call", call, f"your code, called by the check of exercise {exercise.number},")
+        if done is False:
+            return {"status": "timeout", "message": str(timeout)}
+        if done is None:
+            return None
+        calls.append(call)
+    return {"status": "error", "message": "the check needed too many calls"}
 
 
 def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions) -> None:

@@ -21,6 +21,15 @@ Actions:
     notebook had replaced in memory, and evaluate one exercise's check
     expression (taken from the solution notebook) against the student's
     variables, with a fingerprint just before and just after.
+``values``
+    Export the notebook variables an exercise's check takes, as data only (see
+    :func:`encode`): functions are marked as such, to be called later by ``call``.
+``call``
+    Call one of the student's functions on arguments the grader wrote (``.npy``
+    files read without pickle, JSON), and export what it returned or raised, and
+    any argument it changed in place. The grader judges these data in another
+    process (:mod:`course_lib.grading.judge`): no check, expected value or course
+    answer is ever loaded here.
 ``ping``
     Answers at once: tells the grader the kernel recovered after an interrupt.
 """
@@ -217,11 +226,164 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
     return result | {"status": "passed" if passed else "failed", "message": str(outcome.message)}
 
 
+MAX_ITEMS = 10_000  # longer containers are exported as opaque: no answer needs more
+
+
+def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[str, Any]:
+    """``value`` as JSON, arrays saved in ``folder`` as ``.npy`` without pickle.
+
+    Shared by the kernel (which sends this file's text) and the judge (which writes the
+    arguments of the calls it needs). Whatever is not plain data (a model, a dataset, a
+    generator, an object) becomes ``{"t": "opaque"}`` with its type's name: the judge sees
+    what kind of thing came back, never the thing.
+    """
+    import base64
+    import math
+    import os
+
+    import numpy as np
+
+    counter = counter if counter is not None else [0]
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int) and type(value) is int:
+        return {"t": "int", "v": str(value)}
+    if isinstance(value, float) and type(value) is float:
+        return {"t": "float", "v": repr(value) if not math.isfinite(value) else value}
+    if type(value) is str:
+        return {"t": "str", "v": value}
+    if type(value) is bytes:
+        return {"t": "bytes", "v": base64.b64encode(value).decode("ascii")}
+    kind = "array"
+    array = None
+    if isinstance(value, (np.ndarray, np.generic)):
+        array, kind = np.asarray(value), "array" if isinstance(value, np.ndarray) else "scalar"
+    elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy") \
+            and type(value).__name__ in ("EagerTensor", "ResourceVariable", "Tensor"):
+        try:
+            array, kind = np.asarray(value.numpy()), "tensor"
+        except Exception:
+            array = None
+    if array is not None and array.dtype.kind in "biufcUS" and array.dtype.hasobject is False:
+        counter[0] += 1
+        name = f"v{counter[0]}.npy"
+        np.save(os.path.join(folder, name), array, allow_pickle=False)
+        return {"t": kind, "file": name}
+    if type(value) in (tuple, list) and len(value) <= MAX_ITEMS:
+        return {"t": type(value).__name__, "items": [encode(v, folder, counter) for v in value]}
+    if type(value) is dict and len(value) <= MAX_ITEMS:
+        return {"t": "dict", "items": [[encode(k, folder, counter), encode(v, folder, counter)]
+                                       for k, v in value.items()]}
+    try:
+        if callable(value) and not isinstance(value, type):
+            return {"t": "function", "type": type(value).__name__}
+    except Exception:
+        pass
+    return {"t": "opaque", "type": type(value).__name__[:80], "module": str(type(value).__module__)[:80]}
+
+
+def decode_plain(tree: dict[str, Any], folder: str) -> Any:
+    """The inverse of :func:`encode` for plain data (what the grader sends the kernel)."""
+    import base64
+    import os
+
+    import numpy as np
+
+    kind = tree["t"]
+    if kind == "none":
+        return None
+    if kind in ("bool", "str"):
+        return tree["v"]
+    if kind == "int":
+        return int(tree["v"])
+    if kind == "float":
+        return float(tree["v"])
+    if kind == "bytes":
+        return base64.b64decode(tree["v"])
+    if kind in ("array", "scalar", "tensor"):
+        array = np.load(os.path.join(folder, os.path.basename(tree["file"])), allow_pickle=False)
+        return array[()] if kind == "scalar" else array
+    if kind in ("tuple", "list"):
+        items = [decode_plain(v, folder) for v in tree["items"]]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict":
+        return {decode_plain(k, folder): decode_plain(v, folder) for k, v in tree["items"]}
+    raise ValueError(f"cannot send a {kind} to the kernel")
+
+
+def export_values(args: dict[str, Any], namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The notebook variables named in ``args["names"]``, as data (functions marked as such)."""
+    import json
+    import os
+
+    if namespace is None:
+        from IPython import get_ipython
+
+        namespace = get_ipython().user_ns
+    folder = args["dir"]
+    os.makedirs(folder, exist_ok=True)
+    values: dict[str, Any] = {}
+    for name in args["names"]:
+        if name not in namespace:
+            values[name] = {"t": "missing"}
+            continue
+        try:
+            values[name] = encode(namespace[name], folder)
+        except Exception as exc:  # an object that fights being looked at
+            values[name] = {"t": "opaque", "type": type(exc).__name__, "module": "error"}
+    with open(os.path.join(folder, "values.json"), "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    return {"exported": sorted(values)}
+
+
+def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call the student's function ``args["name"]`` on the grader's arguments; export the outcome."""
+    import json
+    import os
+
+    import numpy as np
+
+    if namespace is None:
+        from IPython import get_ipython
+
+        namespace = get_ipython().user_ns
+
+    with open(os.path.join(args["request"], "call.json"), encoding="utf-8") as handle:
+        request = json.load(handle)
+    given = [decode_plain(tree, args["request"]) for tree in request["args"]]
+    pristine = [a.copy() if isinstance(a, np.ndarray) else None for a in given]
+    out = args["out"]
+    os.makedirs(out, exist_ok=True)
+    func = namespace.get(args["name"])
+    try:
+        outcome = {"returned": encode(func(*given), out)}
+    except BaseException as exc:  # the student's code may raise anything
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        outcome = {"raised": {"type": type(exc).__name__[:80], "message": str(exc)[:500],
+                              "builtin": type(exc).__module__ == "builtins"}}
+    counter = [1000]
+    changed = {}
+    for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
+        if before is not None and not np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
+            changed[str(position)] = encode(np.asarray(after), out, counter)
+    outcome["changed"] = changed
+    with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle)
+    return {"called": args["name"]}
+
+
 def main(action: str, args: dict[str, Any], nonce: str) -> None:
     if action == "fingerprint":
         _emit({"action": action, **fingerprint(args.get("baseline"))}, nonce)
     elif action == "check":
         _emit({"action": action, **run_check(args)}, nonce)
+    elif action == "values":
+        _emit({"action": action, **export_values(args)}, nonce)
+    elif action == "call":
+        _emit({"action": action, **call_answer(args)}, nonce)
     else:
         _emit({"action": "ping"}, nonce)
 

@@ -1,0 +1,285 @@
+"""Phase B of grading: judge what a student's kernel exported, in a process of the grader's own.
+
+The student's notebook runs in its kernel (phase A, :mod:`course_lib.grading.execute`). For
+each exercise, the kernel exports the check's arguments as data (:func:`kernel_code.encode`:
+JSON and ``.npy`` files written without pickle). This process runs the exercise's *own
+check*, from ``course_lib.checks``, with stand-ins for the student's functions: a stand-in
+answers a call with what the student's function returned (or raised, or changed in place)
+when the kernel called it with the same arguments. A call the kernel has not made yet stops
+the check: the grader has the kernel make it, and runs the check again with one more answer
+known. The check's verdict and message are those a student sees in the notebook.
+
+Nothing here imports the student's code or unpickles anything, and the kernel never sees a
+check, an expected value or a seed: the checks draw their test data from a salt chosen
+afresh for each grading run (:func:`course_lib.checks._core.fresh_inputs`), so answers
+computed in advance for the published test data do not match.
+
+Run as ``python -m course_lib.grading.judge``: one JSON request per line on stdin, one JSON
+reply per line on stdout (see :func:`handle`).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import json
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from course_lib.grading import kernel_code
+
+MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
+
+
+class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the grader
+    """The check called a student's function with arguments the kernel has not been given yet.
+
+    A BaseException, so that the checks' ``except Exception`` (student bugs become feedback)
+    lets it through.
+    """
+
+    def __init__(self, name: str, args: tuple[Any, ...]):
+        super().__init__(name)
+        self.name, self.args_given = name, args
+
+
+class Unsupported(BaseException):  # noqa: N818
+    """An argument the grader cannot send to the kernel as data (a model, a dataset, a function).
+
+    A BaseException for the same reason as :class:`NeedCall`.
+    """
+
+
+def answer_names(expression: str) -> list[str]:
+    """The notebook variables a check expression takes, e.g. ``['prepare', 'prep']``."""
+    call = ast.parse(expression, mode="eval").body
+    if not isinstance(call, ast.Call):
+        raise ValueError(f"not a call: {expression}")
+    names = []
+    for arg in [*call.args, *(k.value for k in call.keywords)]:
+        if not isinstance(arg, ast.Name):
+            raise Unsupported(f"argument {ast.unparse(arg)} is not a plain variable")
+        names.append(arg.id)
+    return names
+
+
+def _fingerprint(value: Any, digest: Any) -> None:
+    """Feed ``value`` into ``digest``: equal data give equal digests, whatever the container type."""
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        array = np.ascontiguousarray(value)
+        digest.update(f"a{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    elif value is None or isinstance(value, (bool, int, float, str)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, bytes):
+        digest.update(b"bytes:" + hashlib.sha256(value).digest())
+    elif isinstance(value, (tuple, list)):
+        digest.update(f"{type(value).__name__}[{len(value)}".encode())
+        for item in value:
+            _fingerprint(item, digest)
+        digest.update(b"]")
+    elif isinstance(value, dict):
+        digest.update(f"dict[{len(value)}".encode())
+        for key, item in value.items():
+            _fingerprint(key, digest)
+            _fingerprint(item, digest)
+        digest.update(b"]")
+    elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy"):
+        try:
+            _fingerprint(np.asarray(value.numpy()), digest)
+        except Exception:
+            raise Unsupported(f"a {type(value).__name__} argument") from None
+    else:
+        raise Unsupported(f"a {type(value).__name__} argument")
+
+
+def fingerprint(name: str, args: tuple[Any, ...]) -> str:
+    digest = hashlib.sha256(name.encode() + b"(")
+    _fingerprint(list(args), digest)
+    return digest.hexdigest()
+
+
+class _Opaque:
+    """Stands for a value the kernel would not export as data; only its type's name travels."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def _opaque(type_name: str, module: str) -> Any:
+    # Same name and module as the student's object, so that the checks describe it the same way.
+    return type(type_name or "object", (_Opaque,), {"__module__": module or "builtins"})()
+
+
+def decode(tree: dict[str, Any], folder: str) -> Any:
+    """A value the kernel exported; never unpickles, never runs the student's code."""
+    kind = tree.get("t")
+    if kind == "tensor":
+        import tensorflow as tf
+
+        return tf.constant(kernel_code.decode_plain({"t": "array", "file": tree["file"]}, folder))
+    if kind in ("tuple", "list"):
+        items = [decode(v, folder) for v in tree["items"]]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict":
+        result = {}
+        for k, v in tree["items"]:
+            key = decode(k, folder)
+            try:
+                result[key] = decode(v, folder)
+            except TypeError:  # an unhashable key (a list): keep the dict's kind, not its content
+                return _opaque("dict", "builtins")
+        return result
+    if kind == "opaque":
+        return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
+    if kind == "missing":
+        raise NameError("not defined in the notebook")
+    return kernel_code.decode_plain(tree, folder)
+
+
+def _exception(raised: dict[str, Any]) -> BaseException:
+    """The student's exception, as its built-in type when it was one (checks test ``ValueError``)."""
+    name, message = str(raised.get("type", "Exception")), str(raised.get("message", ""))
+    builtin = getattr(builtins, name, None) if raised.get("builtin") else None
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message)
+        except Exception:
+            pass
+    return type(name, (Exception,), {"__module__": "student"})(message)
+
+
+class Replay:
+    """Stands for one of the student's functions: answers the calls the kernel has made."""
+
+    def __init__(self, name: str, outcomes: dict[str, tuple[dict[str, Any], str]]):
+        self.__name__ = name
+        self.name, self.outcomes = name, outcomes
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            raise Unsupported("a call with keyword arguments")
+        key = fingerprint(self.name, args)
+        if key not in self.outcomes:
+            raise NeedCall(self.name, args)
+        outcome, folder = self.outcomes[key]
+        for position, tree in outcome.get("changed", {}).items():
+            target = args[int(position)]
+            if isinstance(target, np.ndarray) and target.flags.writeable:
+                changed = decode(tree, folder)
+                if changed.shape == target.shape:
+                    np.copyto(target, changed, casting="unsafe")
+        if "raised" in outcome:
+            raise _exception(outcome["raised"])
+        return decode(outcome["returned"], folder)
+
+
+def judge(request: dict[str, Any]) -> dict[str, Any]:
+    """One round of judging an exercise; see :func:`handle` for the request's fields."""
+    from course_lib import checks
+    from course_lib.checks import _core
+
+    names = answer_names(request["expression"])
+    with open(os.path.join(request["values"], "values.json"), encoding="utf-8") as handle:
+        exported = json.load(handle)
+    outcomes: dict[str, tuple[dict[str, Any], str]] = {}
+    for call in request.get("calls", []):
+        with open(os.path.join(call["request"], "call.json"), encoding="utf-8") as handle:
+            sent = json.load(handle)
+        with open(os.path.join(call["out"], "outcome.json"), encoding="utf-8") as handle:
+            outcome = json.load(handle)
+        args = tuple(decode(tree, call["request"]) for tree in sent["args"])
+        outcomes[fingerprint(call["name"], args)] = (outcome, call["out"])
+    namespace: dict[str, Any] = {"checks": checks}
+    for name in names:
+        tree = exported.get(name, {"t": "missing"})
+        if tree.get("t") == "missing":
+            return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
+        namespace[name] = Replay(name, outcomes) if tree.get("t") == "function" else decode(tree, request["values"])
+    try:
+        with _core.fresh_inputs(int(request["salt"])):
+            outcome = eval(compile(request["expression"], "<exercise check>", "eval"), namespace)
+    except NeedCall as need:
+        if len(outcomes) >= MAX_CALLS:
+            return {"status": "error", "message": "the check needed too many calls"}
+        folder = request["next"]
+        os.makedirs(folder, exist_ok=True)
+        counter = [0]
+        try:
+            trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
+        except Exception as exc:
+            return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
+        if any(t["t"] in ("opaque", "function") for t in trees):
+            return {"status": "unsupported", "message": "an argument is not plain data"}
+        with open(os.path.join(folder, "call.json"), "w", encoding="utf-8") as handle:
+            json.dump({"args": trees}, handle)
+        return {"status": "need", "name": need.name, "request": folder}
+    except Unsupported as exc:
+        return {"status": "unsupported", "message": str(exc)}
+    if not isinstance(outcome, _core.CheckResult):
+        return {"status": "error", "message": f"the check returned a {type(outcome).__name__}"}
+    message = str(outcome.message)
+    return {"status": "passed" if outcome.passed is True else "failed", "message": message}
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer one request, never raising.
+
+    ``request``: ``expression`` (the check cell's, from the solution notebook), ``values`` (the
+    folder the kernel exported the check's arguments to), ``calls`` (the calls the kernel made:
+    ``name``, ``request`` and ``out`` folders), ``next`` (where to write the next call's
+    arguments) and ``salt`` (this grading run's).
+    Reply ``status``: ``passed``/``failed`` with the check's ``message``; ``need`` with the
+    ``name`` of the function to call on the arguments in ``request``; ``unsupported`` or ``error``.
+    """
+    try:
+        return judge(request)
+    except Unsupported as exc:
+        return {"status": "unsupported", "message": str(exc)}
+    except Exception as exc:  # a malformed export: the student's kernel wrote it
+        return {"status": "error", "message": f"the exported answer could not be read ({type(exc).__name__}: "
+                                              f"{str(exc)[:200]})"}
+
+
+def main() -> None:
+    replies = sys.stdout
+    sys.stdout = sys.stderr  # whatever the checks print must not mix with the replies
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError:
+            reply = {"status": "error", "message": "unreadable request"}
+        else:
+            reply = handle(request)
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    main()
+
+
+def judge_locally(expression: str, namespace: dict[str, Any], salt: int, folder: str) -> dict[str, Any]:
+    """Both phases in this process, with ``namespace`` standing for the kernel's variables.
+
+    For tests of the protocol: the calls go through the same export (:mod:`kernel_code`) and
+    the same files as in grading, only without a kernel in between.
+    """
+    values = os.path.join(folder, "values")
+    kernel_code.export_values({"names": answer_names(expression), "dir": values}, namespace)
+    calls: list[dict[str, str]] = []
+    for round_number in range(MAX_CALLS + 1):
+        reply = handle({"expression": expression, "values": values, "calls": calls, "salt": salt,
+                        "next": os.path.join(folder, f"call{round_number}")})
+        if reply["status"] != "need":
+            return reply
+        out = os.path.join(folder, f"out{round_number}")
+        kernel_code.call_answer({"name": reply["name"], "request": reply["request"], "out": out}, namespace)
+        calls.append({"name": reply["name"], "request": reply["request"], "out": out})
+    return {"status": "error", "message": "the check needed too many calls"}

@@ -1,0 +1,138 @@
+"""Phase B judges exported answers with the notebook's own checks, on test data drawn afresh."""
+
+import numpy as np
+import pytest
+
+from course_lib import checks
+from course_lib.checks._core import check_rng, fresh_inputs
+from course_lib.grading import judge
+
+
+def _to_grayscale(photo):
+    return np.round(photo.astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)
+
+
+def _centre_crop(image, height, width):
+    rows, cols = image.shape[:2]
+    if height > rows or width > cols:
+        raise ValueError("crop larger than the image")
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return image[top : top + height, left : left + width]
+
+
+def _resize_nearest(image, height, width):
+    rows = np.floor((np.arange(height) + 0.5) * image.shape[0] / height).astype(int)
+    cols = np.floor((np.arange(width) + 0.5) * image.shape[1] / width).astype(int)
+    return image[rows[:, None], cols]
+
+
+def _standardise(x_train, x_test):
+    mean, std = x_train.astype(np.float64).mean(), x_train.astype(np.float64).std()
+    return ((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
+
+
+RIGHT = {"to_grayscale": _to_grayscale, "centre_crop": _centre_crop,
+         "resize_nearest": _resize_nearest, "standardise": _standardise}
+EXPRESSIONS = {"1.1": "checks.exercise_1_1(to_grayscale)", "1.2": "checks.exercise_1_2(centre_crop)",
+               "1.3": "checks.exercise_1_3(resize_nearest)", "1.4": "checks.exercise_1_4(standardise)"}
+
+
+def _judge(tmp_path, number, namespace, salt=12345):
+    return judge.judge_locally(EXPRESSIONS[number], namespace, salt, str(tmp_path / number))
+
+
+@pytest.mark.parametrize("salt", [1, 2, 3, 2**31 + 7])
+@pytest.mark.parametrize("number", sorted(EXPRESSIONS))
+def test_right_answers_pass_on_every_fresh_draw_of_the_test_data(tmp_path, number, salt):
+    reply = _judge(tmp_path, number, RIGHT, salt)
+    assert reply["status"] == "passed", reply
+
+
+@pytest.mark.parametrize(
+    ("number", "answer", "message"),
+    [
+        ("1.1", {"to_grayscale": lambda p: p.mean(axis=-1)}, "you averaged the channels equally"),
+        ("1.2", {"centre_crop": lambda im, h, w: im[:h, :w]}, "is the top-left corner"),
+        ("1.2", {"centre_crop": lambda im, h, w: im[(im.shape[0] - h) // 2:][:h, (im.shape[1] - w) // 2:][:, :w]},
+         "Raise a ValueError when the crop is larger than the image"),
+        ("1.3", {"resize_nearest": lambda im, h, w: None}, "did you forget to `return` it?"),
+        ("1.4", {"standardise": lambda a, b: ((a - a.mean()) / a.std(), (b - b.mean()) / b.std())},
+         "standardised with their own mean"),
+    ],
+)
+def test_wrong_answers_get_the_notebook_check_message(tmp_path, number, answer, message):
+    reply = _judge(tmp_path, number, answer)
+    assert reply["status"] == "failed" and message in reply["message"], reply
+    with fresh_inputs(12345):  # the same verdict as the check itself on the same test data
+        direct = getattr(checks, f"exercise_{number.replace('.', '_')}")(*answer.values())
+    assert reply["message"] == direct.message
+
+
+def test_a_change_to_the_input_in_place_is_seen_across_the_process_boundary(tmp_path):
+    def grayscale_in_place(photo):
+        photo[..., 0] = _to_grayscale(photo)
+        return photo[..., 0]
+
+    reply = _judge(tmp_path, "1.1", {"to_grayscale": grayscale_in_place})
+    assert reply["status"] == "failed" and "changed its input `photo` in place" in reply["message"]
+
+
+def test_answers_computed_for_the_published_test_data_fail_on_a_fresh_draw(tmp_path):
+    # A lookup table of the right outputs for the check's own seeded inputs: right in the
+    # notebook (the test data are public), wrong when the grader draws new ones.
+    photo_outputs = {}
+
+    def memorising(photo):
+        return photo_outputs.get(photo.tobytes(), np.zeros(photo.shape[:2], np.uint8))
+
+    photo = None
+    for _ in range(1):
+        from course_lib.checks import lesson01
+
+        photo = lesson01._test_photo()
+        photo_outputs[photo.tobytes()] = _to_grayscale(photo)
+    assert checks.exercise_1_1(memorising).passed
+    reply = _judge(tmp_path, "1.1", {"to_grayscale": memorising})
+    assert reply["status"] == "failed", reply
+
+
+def test_salted_test_data_differ_between_runs_and_repeat_within_one():
+    with fresh_inputs(1):
+        a = check_rng(5).integers(0, 1000, 8)
+    with fresh_inputs(2):
+        b = check_rng(5).integers(0, 1000, 8)
+    with fresh_inputs(1):
+        c = check_rng(5).integers(0, 1000, 8)
+    assert not np.array_equal(a, b) and np.array_equal(a, c)
+    assert np.array_equal(check_rng(5).integers(0, 1000, 8), np.random.default_rng(5).integers(0, 1000, 8))
+
+
+@pytest.mark.parametrize(
+    ("namespace", "message"),
+    [
+        ({}, "NameError"),
+        ({"to_grayscale": (x for x in range(3))}, "generator"),
+        ({"to_grayscale": lambda p: (x for x in range(3))}, "generator"),
+        ({"to_grayscale": lambda p: {"gray": p}}, "dict"),
+        ({"to_grayscale": lambda p: 1 / 0}, "ZeroDivisionError"),
+    ],
+)
+def test_junk_exported_by_the_kernel_is_judged_without_crashing(tmp_path, namespace, message):
+    reply = _judge(tmp_path, "1.1", namespace)
+    assert reply["status"] in ("failed", "error") and message in reply["message"], reply
+
+
+def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
+    folder = tmp_path / "values"
+    folder.mkdir()
+    (folder / "values.json").write_text('{"to_grayscale": {"t": "array", "file": "../../etc/passwd"}}')
+    reply = judge.handle({"expression": EXPRESSIONS["1.1"], "values": str(folder), "calls": [],
+                          "salt": 1, "next": str(tmp_path / "next")})
+    assert reply["status"] == "error"
+    pickled = tmp_path / "values2"
+    pickled.mkdir()
+    np.save(pickled / "v1.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (pickled / "values.json").write_text('{"to_grayscale": {"t": "array", "file": "v1.npy"}}')
+    reply = judge.handle({"expression": EXPRESSIONS["1.1"], "values": str(pickled), "calls": [],
+                          "salt": 1, "next": str(tmp_path / "next2")})
+    assert reply["status"] == "error" and "pickle" in reply["message"].lower(), reply
