@@ -163,15 +163,90 @@ def _make_submissions(folder):
     nb.cells.insert(_index(nb, "## Recap"), fake)
     nbformat.write(nb, folder / f"frank_{LESSON}.ipynb")
     rows("frank", {"1.1": (False, TAMPERED + MISTAKE["1.1"]),
-                   "1.2": (False, TAMPERED + "asked for a 6 x 4 crop of a 5 x 6 image, your function "
-                                   "returned (5, 4) without complaint: NumPy slicing stops silently at the "
-                                   "edge. Raise a ValueError when the crop is larger than the image."),
+                   # judged outside the kernel, with NumPy's own array_equal: the real mistake
+                   "1.2": (False, TAMPERED + MISTAKE["1.2"]),
                    "1.3": (False, TAMPERED + MISTAKE["1.3"]),
                    "1.4": (False, TAMPERED + MISTAKE["1.4"])},
-         ["the notebook replaced course_lib code in memory (checks.exercise_1_2, "
-          "checks.lesson01.run_check); the checks ran on a fresh copy from disk",
-          "tampering: the notebook changed numpy.array_equal"])
+         ["tampering: the notebook changed numpy.array_equal"])
+
+    # Unsolved notebooks that try to score anyway, one per strategy class; judged in another
+    # process on data the kernel exported, none of them can.
+    for student, code in STRATEGIES.items():
+        nb = _student()
+        nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(textwrap.dedent(code)))
+        for number, answer in STRATEGY_ANSWERS.get(student, {}).items():
+            _answer(nb, number, answer)
+        nbformat.write(nb, folder / f"{student}_{LESSON}.ipynb")
+        expected.extend((student, LESSON, n, "False") for n in SUCCESS)
     return expected
+
+
+STRATEGIES = {
+    # Replace every check as soon as the grader imports course_lib.checks again.
+    "importer": """
+        import importlib
+        from course_lib.record import CheckResult
+        _real = importlib.import_module
+        def _import(name, *args, **kwargs):
+            module = _real(name, *args, **kwargs)
+            if name.startswith("course_lib.checks"):
+                for attr in dir(module):
+                    if attr.startswith("exercise_"):
+                        number = attr.removeprefix("exercise_").replace("_", ".")
+                        setattr(module, attr, lambda *a, n=number: CheckResult(n, True, "well done."))
+            return module
+        importlib.import_module = _import
+    """,
+    # Rewrite whatever the grader's cells display into a pass.
+    "displayer": """
+        import IPython.display, IPython.core.display_functions
+        _show = IPython.display.display
+        def display(*objs, **kwargs):
+            forged = []
+            for obj in objs:
+                if isinstance(obj, dict):
+                    obj = {mime: (dict(body, status="passed", message="well done.", passed=True)
+                                  if isinstance(body, dict) else body) for mime, body in obj.items()}
+                forged.append(obj)
+            return _show(*forged, **kwargs)
+        IPython.display.display = IPython.core.display_functions.display = display
+    """,
+    # Make NumPy's comparisons agree only while a check calls the answer, then put them back,
+    # so that fingerprints taken before and after the check match.
+    "patcher": """
+        import numpy as np
+        _saved = {n: getattr(np, n) for n in ("array_equal", "allclose", "isclose")}
+        def _always(*args, **kwargs):
+            return True
+        def _patch_until_next_cell(*args, **kwargs):
+            for n in _saved:
+                setattr(np, n, _always)
+            return np.zeros((1, 1), np.uint8)
+        def _restore(*args, **kwargs):
+            for n, f in _saved.items():
+                setattr(np, n, f)
+        get_ipython().events.register("post_run_cell", _restore)
+    """,
+    # Read the expected values out of the check's own frames.
+    "inspector": """
+        import inspect
+        import numpy as np
+        def _expected(*args, **kwargs):
+            for frame in inspect.stack():
+                for name in ("expected", "want", "want_train"):
+                    value = frame.frame.f_locals.get(name)
+                    if isinstance(value, np.ndarray):
+                        return value.astype(np.uint8) if value.max() > 1 else value
+            return None
+    """,
+}
+STRATEGY_ANSWERS = {  # the exercise cells' answers that go with a strategy
+    "patcher": {"1.1": "return _patch_until_next_cell()", "1.2": "return _patch_until_next_cell()",
+                "1.3": "return _patch_until_next_cell()",
+                "1.4": "return _patch_until_next_cell(), _patch_until_next_cell()"},
+    "inspector": {"1.1": "return _expected()", "1.2": "return _expected()", "1.3": "return _expected()",
+                  "1.4": "return _expected(), _expected()"},
+}
 
 
 def _grade(submissions, output, *options):
@@ -194,10 +269,18 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     expected = _make_submissions(submissions)
     output = tmp_path / "grades"
     result, rows = _grade(submissions, output, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400")
-    assert rows == expected
+    exact = [row for row in expected if len(row) == 5]
+    assert [row for row in rows if row[0] not in STRATEGIES] == exact
+    # The tampering attempts: every exercise of every one of them is not credited.
+    attempts = [row[:4] for row in rows if row[0] in STRATEGIES and row[2] != "notebook"]
+    assert sorted(attempts) == sorted(row for row in expected if len(row) == 4)
     summary = (output / "summary.csv").read_text(encoding="utf-8").splitlines()
-    assert summary == [f"student,{LESSON},total,notes", "alice,4/4,4/4,", "bob,0/4,0/4,",
-                       "carol,2/4,2/4,2", "dave,0/4,0/4,2", "erin,3/4,3/4,1", "frank,0/4,0/4,2"]
+    assert summary[0] == f"student,{LESSON},total,notes"
+    by_student = {line.split(",")[0]: line for line in summary[1:]}
+    assert [by_student[s] for s in ("alice", "bob", "carol", "dave", "erin", "frank")] == [
+        "alice,4/4,4/4,", "bob,0/4,0/4,", "carol,2/4,2/4,2", "dave,0/4,0/4,2", "erin,3/4,3/4,1",
+        "frank,0/4,0/4,1"]
+    assert {s: by_student[s].split(",")[2] for s in STRATEGIES} == {s: "0/4" for s in STRATEGIES}
     assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()
     assert "alice" in result.stdout and "4/4" in result.stdout
 

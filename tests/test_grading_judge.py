@@ -1,11 +1,13 @@
 """Phase B judges exported answers with the notebook's own checks, on test data drawn afresh."""
 
+import ast
+
 import numpy as np
 import pytest
 
 from course_lib import checks
 from course_lib.checks._core import check_rng, fresh_inputs
-from course_lib.grading import judge
+from course_lib.grading import execute, judge
 
 
 def _to_grayscale(photo):
@@ -136,3 +138,65 @@ def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
     reply = judge.handle({"expression": EXPRESSIONS["1.1"], "values": str(pickled), "calls": [],
                           "salt": 1, "next": str(tmp_path / "next2")})
     assert reply["status"] == "error" and "pickle" in reply["message"].lower(), reply
+
+
+# ---------------------------------------------------------------- every two-phase exercise
+
+def _solution_namespace(number):
+    """The solution notebook's answer to exercise ``number``, defined as the student would."""
+    import json
+    import re
+
+    from course_lib.config import project_root
+
+    lesson = number.split(".")[0].zfill(2)
+    path = next((project_root() / "solutions").glob(f"{lesson}_*.ipynb"))
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    namespace = {}
+    for cell in cells:  # the notebook's imports, as its set-up cells make them
+        try:
+            tree = ast.parse("".join(cell["source"])) if cell["cell_type"] == "code" else None
+        except SyntaxError:  # a cell with IPython magics
+            continue
+        for node in tree.body if tree else []:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                exec(ast.unparse(node), namespace)
+    current = None
+    for cell in cells:
+        source = "".join(cell["source"])
+        found = re.findall(r"### Exercise (\d+\.\d+)", source)
+        if cell["cell_type"] == "markdown" and found:
+            current = found[-1]
+        elif current == number and "BEGIN SOLUTION" in source:
+            exec(source, namespace)
+            return namespace
+    raise AssertionError(f"no solution cell for {number}")
+
+
+def _check_expression(number):
+    from course_lib.config import project_root
+    from course_lib.grading.submissions import lesson_key
+
+    lesson = number.split(".")[0].zfill(2)
+    path = next((project_root() / "solutions").glob(f"{lesson}_*.ipynb"))
+    return next(e.check for e in lesson_key(path).exercises if e.number == number)
+
+
+@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE))
+@pytest.mark.parametrize("salt", [11, 2**40 + 3])
+def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number, salt):
+    reply = judge.judge_locally(_check_expression(number), _solution_namespace(number), salt, str(tmp_path))
+    assert reply["status"] == "passed", reply
+
+
+@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE))
+def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_path, number):
+    namespace = _solution_namespace(number)
+    names = judge.answer_names(_check_expression(number))
+    for name in names:
+        if callable(namespace.get(name)):
+            namespace[name] = lambda *args: (_ for _ in ()).throw(ZeroDivisionError("student bug"))
+    if not any(callable(namespace.get(name)) for name in names):  # the answer is a value
+        namespace[names[0]] = None
+    reply = judge.judge_locally(_check_expression(number), namespace, 5, str(tmp_path))
+    assert reply["status"] == "failed", reply

@@ -15,6 +15,7 @@ from course_lib.checks._core import (
     as_array,
     call_pure,
     call_student,
+    check_rng,
     first_difference,
     run_check,
     shape_problem,
@@ -24,7 +25,7 @@ from course_lib.record import CheckResult
 
 def _slide_test_case() -> tuple[np.ndarray, np.ndarray]:
     # Not square and not symmetric, so swapped axes and a flipped kernel both show.
-    rng = np.random.default_rng(3)
+    rng = check_rng(3)
     return rng.random((6, 8)), np.array([[1.0, 0.0, -1.0], [2.0, 0.5, -2.0], [1.0, 0.0, -3.0]])
 
 
@@ -132,7 +133,7 @@ def _channels_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     # A float32 RGB-like image with a float64 kernel, then a float64 image with 2 channels and a
     # 2x2 kernel: hard-coded 3 channels or k = 3 show, and each channel has its own kernel slice,
     # so using kernel[:, :, 0] everywhere or pairing channels in the wrong order shows too.
-    rng = np.random.default_rng(5)
+    rng = check_rng(5)
     return [
         (rng.random((6, 7, 3), dtype=np.float32), rng.normal(size=(3, 3, 3))),
         (rng.random((5, 8, 2)), rng.normal(size=(2, 2, 2))),

@@ -12,6 +12,7 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_pure,
+    check_rng,
     describe,
     first_difference,
     run_check,
@@ -179,7 +180,7 @@ _RANKED_LABELS = np.array([0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0,
 
 
 def _threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
-    rng = np.random.default_rng(53)
+    rng = check_rng(53)
     n = len(_RANKED_LABELS)
     scores = np.round(np.linspace(0.97, 0.02, n), 2)
     order = rng.permutation(n)  # not sorted, as a model's scores come
@@ -349,7 +350,7 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
 
 
 def _top_k_probs() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(5)
+    rng = check_rng(5)
     probs = rng.dirichlet(np.full(6, 0.7), size=60)
     y = rng.integers(0, 6, size=60)
     return probs, y

@@ -12,6 +12,7 @@ from course_lib.checks._core import (
     as_array,
     call_pure,
     call_student,
+    check_rng,
     describe,
     first_difference,
     run_check,
@@ -24,7 +25,7 @@ LITE0_SIZE = 224
 
 def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
     """top_k(probabilities, k) -> (n, k) class indices, most probable first."""
-    rng = np.random.default_rng(6)
+    rng = check_rng(6)
     logits = rng.normal(size=(3, 12)) * 3
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     k = 4
@@ -54,7 +55,7 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
 
 def _photo_batch() -> np.ndarray:
     # Smooth gradients plus texture, smaller than 224 so that any bilinear upsampling agrees
-    rng = np.random.default_rng(61)
+    rng = check_rng(61)
     yy, xx = np.mgrid[0:40, 0:56]
     base = np.stack([yy * 6, xx * 4, 255 - yy * 3 - xx * 2], axis=-1).astype(np.float64)
     batch = np.clip(base[None] + rng.normal(0, 25, size=(2, 40, 56, 3)), 0, 255)
@@ -127,7 +128,7 @@ def _tiny_classifier() -> Any:
 
     from course_lib import efficientnet_lite, pretrained
 
-    rng = np.random.default_rng(63)
+    rng = check_rng(63)
     model = keras.Sequential([keras.Input((_TINY_SIZE, _TINY_SIZE, 3)), keras.layers.Flatten(),
                               keras.layers.Dense(len(_TINY_CLASSES))], name="tiny_classifier")
     model.set_weights([rng.normal(0, 0.05, (_TINY_SIZE * _TINY_SIZE * 3, len(_TINY_CLASSES))).astype("float32"),
@@ -143,7 +144,7 @@ def _photo_files(folder: Any) -> dict[str, str]:
     """
     from PIL import Image
 
-    rng = np.random.default_rng(630)
+    rng = check_rng(630)
     yy, xx = np.mgrid[0:45, 0:60]
     smooth = np.stack([yy * 5, xx * 4, 250 - yy * 2 - xx * 2], axis=-1)
     colour = np.clip(smooth + rng.normal(0, 40, (45, 60, 3)), 0, 255).astype(np.uint8)
@@ -296,7 +297,7 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
     backbone = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
     features = backbone.output_shape[-1]
     head_params = features * num_classes + num_classes
-    x = np.random.default_rng(63).uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
+    x = check_rng(63).uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
 
     def diagnose() -> str | None:
         model = call_student(build_transfer_model, backbone, num_classes)
