@@ -80,17 +80,21 @@ def make_dataset(
     batch_size: int = 32,
     shuffle: bool = False,
     augment: keras.layers.Layer | None = None,
-    cache: bool = True,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is None).
 
     ``x`` holds uint8 images ``(n, h, w)`` or ``(n, h, w, c)``; the dataset yields float32
-    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps: cache → shuffle (the whole
+    ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps: shuffle (the whole
     dataset, seeded, a new order every epoch) → batch → scale → ``augment(images,
-    training=True)`` → prefetch. Scaling whole batches after batching is cheaper than one
-    image at a time, and keeps the cache and shuffle buffer in compact uint8; with arrays
-    already in memory, ``cache`` changes little. Pass ``augment`` only for training data.
+    training=True)`` → prefetch. Pass ``augment`` only for training data.
+
+    The arrays are already in memory, so the pipeline shuffles and batches the images'
+    *indices* and gathers each batch from one uint8 copy of the arrays: the shuffle buffer
+    holds n numbers instead of n images, and is refilled every epoch without the per-image
+    allocations that make a process's memory creep up epoch after epoch. The order is the
+    one shuffling the images themselves with the same seed would give. Scaling whole
+    batches is cheaper than one image at a time.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -99,22 +103,20 @@ def make_dataset(
         raise ValueError(f"expected images of shape (n, h, w) or (n, h, w, c), got {x.shape}")
     if y is not None and len(y) != len(x):
         raise ValueError(f"{len(x)} images but {len(y)} labels")
-    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
-    if cache:
-        ds = ds.cache()
+    images = tf.constant(x)
+    labels = None if y is None else tf.constant(np.asarray(y))
+    ds = tf.data.Dataset.range(len(x))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
-    def prepare(images: tf.Tensor) -> tf.Tensor:
-        images = _scale_batch(images)
-        return images if augment is None else augment(images, training=True)
+    def gather(indices: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+        batch = _scale_batch(tf.gather(images, indices))
+        if augment is not None:
+            batch = augment(batch, training=True)
+        return batch if labels is None else (batch, tf.gather(labels, indices))
 
-    if y is None:
-        ds = ds.map(prepare, num_parallel_calls=AUTOTUNE)
-    else:
-        ds = ds.map(lambda images, labels: (prepare(images), labels), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+    return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 class ArrayBatches(keras.utils.PyDataset):

@@ -51,6 +51,18 @@ def test_make_dataset_shuffle_is_seeded_and_reshuffles_every_epoch():
     assert not np.array_equal(first, other)
 
 
+def test_make_dataset_batches_images_in_the_order_shuffling_the_images_themselves_gives():
+    import tensorflow as tf
+
+    x, y = _images(50), np.arange(50)
+    ds = pipeline.make_dataset(x, y, batch_size=8, shuffle=True, seed=3)
+    reference = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(50, seed=3).batch(8)
+    for _ in range(2):  # two epochs: each reshuffles, both the same way
+        for (images, labels), (ref_images, ref_labels) in zip(ds, reference, strict=True):
+            np.testing.assert_array_equal(labels.numpy(), ref_labels.numpy())
+            np.testing.assert_allclose(images.numpy()[..., 0], ref_images.numpy() / 255.0, atol=1e-6)
+
+
 def test_make_dataset_applies_augmentation_in_training_mode_only_to_images():
     x, y = _images(8, shape=(12, 12)), np.arange(8)
     augment = pipeline.augmentation_layers(seed=0)
