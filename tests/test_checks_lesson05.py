@@ -1,5 +1,6 @@
 """Lesson 05 checks accept right answers written in different ways and name each common mistake."""
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -385,3 +386,18 @@ def _threshold_sorting_in_place(y_true, scores, min_precision):
 
 def test_5_3_names_labels_and_scores_sorted_in_place():
     assert _fails_with(checks.exercise_5_3(_threshold_sorting_in_place), "in place")
+
+
+def _top_k_with_keras_metric(probs, y, k):
+    metric = keras.metrics.SparseTopKCategoricalAccuracy(k=k)
+    metric.update_state(y, probs)
+    return float(metric.result())
+
+
+def _top_k_with_in_top_k(probs, y, k):
+    return float(tf.reduce_mean(tf.cast(tf.math.in_top_k(tf.cast(y, tf.int32), probs, k), tf.float32)))
+
+
+@pytest.mark.parametrize("answer", [_top_k_with_keras_metric, _top_k_with_in_top_k])
+def test_5_5_accepts_keras_and_tensorflow_on_the_float32_probabilities_a_model_gives(answer):
+    assert checks.exercise_5_5(answer).passed

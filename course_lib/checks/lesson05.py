@@ -350,8 +350,10 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
 
 
 def _top_k_probs() -> tuple[np.ndarray, np.ndarray]:
+    # What the lesson passes: a Keras model's float32 probabilities (Keras's top-k metrics
+    # refuse float64) and integer labels.
     rng = check_rng(5)
-    probs = rng.dirichlet(np.full(6, 0.7), size=60)
+    probs = rng.dirichlet(np.full(6, 0.7), size=60).astype(np.float32)
     y = rng.integers(0, 6, size=60)
     return probs, y
 
