@@ -65,7 +65,9 @@ def convert_to_tflite(export_dir: str | Path, representative_dataset: Representa
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
-    with warnings.catch_warnings():
+    from course_lib.export import quiet_tensorflow_logs
+
+    with warnings.catch_warnings(), quiet_tensorflow_logs():
         # Asks for TF1-style input statistics; the representative dataset already provides them.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return converter.convert()

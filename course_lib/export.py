@@ -17,13 +17,14 @@ SavedModel and of a ``.keras`` file are.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import shlex
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,12 +127,27 @@ def export_images_in(model: keras.Model, base_dir: str | Path, version: int | No
     archive.add_endpoint(BYTES_SIGNATURE, from_bytes,
                          input_signature=[tf.TensorSpec((None,), tf.string, name="image_bytes")])
     base.mkdir(parents=True, exist_ok=True)
-    archive.write_out(str(target), verbose=False)
+    with quiet_tensorflow_logs():  # "Assets written to: <absolute path>" says nothing the caller does not know
+        archive.write_out(str(target), verbose=False)
     if metadata is not None:
         extra = target / "assets.extra"
         extra.mkdir(exist_ok=True)
         (extra / "course.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_logs() -> Iterator[None]:
+    """TensorFlow's Python INFO lines off for the duration (its warnings and errors still show)."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _loaded_signature(export_dir: str | Path, name: str = SIGNATURE) -> Any:

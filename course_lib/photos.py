@@ -144,11 +144,11 @@ def split_files(files: Sequence[str], labels: Sequence[int], fractions: Sequence
     out: tuple[list[str], list[str], list[str]] = ([], [], [])
     for label in sorted(set(labels.tolist())):
         members = [files[i] for i in np.flatnonzero(labels == label)]
-        order = rng.permutation(len(members))
-        n_train, n_val, _ = split_counts(len(members), fractions)
-        cuts = (0, n_train, n_train + n_val, len(members))
-        for split in range(3):
-            out[split].extend(members[i] for i in order[cuts[split]:cuts[split + 1]])
+        shuffled = [members[i] for i in rng.permutation(len(members))]
+        _, n_val, n_test = split_counts(len(members), fractions)
+        out[1].extend(shuffled[:n_val])
+        out[2].extend(shuffled[n_val:n_val + n_test])
+        out[0].extend(shuffled[n_val + n_test:])
     return out
 
 
@@ -348,6 +348,7 @@ def flowers_folder(cache: str | os.PathLike[str] | None = None) -> Path:
 # ------------------------------------------------------------------ the offline sample folder
 
 SAMPLE_CLASSES = {"T-shirt/top": "tshirt", "Trouser": "trousers", "Sneaker": "sneaker", "Bag": "bag"}
+MESSY_KINDS = ("gray", "palette", "rgba", "exif")
 
 
 def render_item(item: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -383,9 +384,10 @@ def make_sample_folder(root: str | os.PathLike[str], per_class: int = 100, seed:
 
     Four classes of Fashion-MNIST's test split (t-shirts, trousers, sneakers, bags), each file
     a different item rendered by :func:`render_item` over a crop of one of scikit-image's colour
-    photos. Files are JPEG (quality 70-95) or PNG; with ``messy``, some are gray, palette,
-    transparent or stored sideways with an EXIF orientation tag, one is truncated and an empty
-    class folder ``hats`` waits to be filled: what a folder collected by hand looks like.
+    photos. Files are JPEG (quality 70-95) or PNG; with ``messy``, the first four of each class
+    are a gray PNG, a palette PNG, a PNG with a transparent band and a JPEG stored sideways with
+    an EXIF orientation tag (``MESSY_KINDS``), ``bag/broken.jpg`` is truncated and an empty class
+    folder ``hats`` waits to be filled: what a folder collected by hand looks like.
     """
     from PIL import Image
 
@@ -403,9 +405,10 @@ def make_sample_folder(root: str | os.PathLike[str], per_class: int = 100, seed:
         items = rng.choice(np.flatnonzero(fashion.y_test == index), size=per_class, replace=False)
         for n, i in enumerate(items):
             photo = render_item(fashion.x_test[i], backgrounds[int(rng.integers(len(backgrounds)))], rng)
-            kind = rng.choice(["jpeg", "png", "gray", "palette", "rgba", "exif"], p=[0.6, 0.2, 0.05, 0.05, 0.05, 0.05]) \
-                if messy else rng.choice(["jpeg", "png"], p=[0.75, 0.25])
-            _save_sample(Image.fromarray(photo), root / folder / f"{n:03d}", str(kind), rng)
+            # with messy, each class's first four files are one of each odd kind; the rest are
+            # what cameras and screenshots give, JPEG mostly and some PNG
+            kind = MESSY_KINDS[n] if messy and n < len(MESSY_KINDS) else str(rng.choice(["jpeg", "png"], p=[0.75, 0.25]))
+            _save_sample(Image.fromarray(photo), root / folder / f"{n:03d}", kind, rng)
     if messy:
         good = next((root / "bag").glob("*.jpg"))
         (root / "bag" / "broken.jpg").write_bytes(good.read_bytes()[:300])  # a download cut short
