@@ -401,3 +401,9 @@ def _top_k_with_in_top_k(probs, y, k):
 @pytest.mark.parametrize("answer", [_top_k_with_keras_metric, _top_k_with_in_top_k])
 def test_5_5_accepts_keras_and_tensorflow_on_the_float32_probabilities_a_model_gives(answer):
     assert checks.exercise_5_5(answer).passed
+
+
+def test_5_1_names_integer_division_and_says_where_an_unknown_answer_differs():
+    assert _fails_with(checks.exercise_5_1(lambda cm, k: (cm[k, k] // cm[:, k].sum(), cm[k, k] // cm[k].sum())),
+                       "`//` divides and drops the fraction")
+    assert _fails_with(checks.exercise_5_1(lambda cm, k: (0.5, 0.25)), "For k=0 you returned (0.5000, 0.2500), expected")

@@ -293,3 +293,18 @@ def test_8_5_reports_code_that_raises_as_not_yet():
         raise ZeroDivisionError("division by zero")
 
     assert _fails_with(checks.exercise_8_5(raises), "ZeroDivisionError")
+
+
+def test_8_2_accepts_the_workers_as_a_tuple_json_writes_it_as_a_list():
+    def as_tuple(addresses, index):
+        return {"cluster": {"worker": tuple(addresses)}, "task": {"type": "worker", "index": index}}
+
+    assert checks.exercise_8_2(as_tuple).passed
+
+
+def test_8_2_names_an_answer_written_for_two_workers_only():
+    def two_only(addresses, index):
+        return {"cluster": {"worker": addresses[:2]}, "task": {"type": "worker", "index": index}}
+
+    result = checks.exercise_8_2(two_only)
+    assert not result.passed and "every worker's address" in result.message

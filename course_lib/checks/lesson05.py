@@ -74,12 +74,18 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
             if np.allclose(got, np.roll(expected, -shift, axis=0)):
                 return ("those are the numbers of a neighbouring class: the counts of class k "
                         "are cm[k, k], cm[:, k] and cm[k, :].")
+        if np.allclose(got, np.floor(expected)):
+            return ("every value is a whole number (0 or 1): `//` divides and drops the fraction. Use `/`, "
+                    "and float(...) to return plain floats.")
         if np.allclose(got[:, 0], expected[:, 0]):
             return "precision is right; recall is cm[k, k] divided by the row total cm[k, :].sum()."
         if np.allclose(got[:, 1], expected[:, 1]):
             return "recall is right; precision is cm[k, k] divided by the column total cm[:, k].sum()."
+        first = int(np.flatnonzero(~np.isclose(got, expected).all(axis=1))[0])
         return ("neither number matches: precision = cm[k, k] / cm[:, k].sum(), "
-                "recall = cm[k, k] / cm[k, :].sum().")
+                f"recall = cm[k, k] / cm[k, :].sum(). For k={classes[first]} you returned "
+                f"({got[first, 0]:.4f}, {got[first, 1]:.4f}), expected "
+                f"({expected[first, 0]:.4f}, {expected[first, 1]:.4f}).")
 
     return run_check("5.1", diagnose, "precision over the column, recall over the row.")
 

@@ -210,7 +210,8 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
 
 def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckResult:
     """make_tf_config(addresses, index) -> ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``."""
-    addresses = ["127.0.0.1:23456", "127.0.0.1:23457"]
+    # Three workers: an answer written for the lesson's two (index 0 or 1 only, a list of two) shows.
+    addresses = ["127.0.0.1:23456", "127.0.0.1:23457", "10.0.0.7:2222"]
 
     def diagnose() -> str | None:
         for index in range(len(addresses)):
@@ -219,7 +220,7 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
                 return ("return the dict; it becomes a string only when it goes into the environment: "
                         "os.environ['TF_CONFIG'] = json.dumps(config).")
             if not isinstance(config, dict):
-                return f"got a {type(config).__name__}; TF_CONFIG is a dict with \"cluster\" and \"task\"."
+                return f"got {describe(config)}; TF_CONFIG is a dict with \"cluster\" and \"task\"."
             problem = _json_problem(config, "your TF_CONFIG")
             if problem:
                 return problem
@@ -229,7 +230,9 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
             cluster, task = config["cluster"], config["task"]
             if not isinstance(cluster, dict) or "worker" not in cluster:
                 return 'the cluster must list its machines by job: {"worker": ["host:port", ...]}.'
-            if cluster["worker"] != addresses:
+            workers = cluster["worker"]
+            # A tuple is the same list to JSON (json.dumps writes both as an array).
+            if not isinstance(workers, (list, tuple)) or list(workers) != addresses:
                 return ("cluster[\"worker\"] must be every worker's address, the same list in the same order on "
                         f"every worker; got {cluster['worker']!r}.")
             if not isinstance(task, dict) or task.get("type") != "worker":
