@@ -96,12 +96,24 @@ class _Judge:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=root, env=env, text=True, bufsize=1)
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the judge has loaded every check (it then ignores changes on disk)."""
+        return self._reply(timeout).get("status") == "ready"
+
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
+        stdin = self.process.stdin
+        assert stdin is not None
         try:
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
+        except OSError as exc:
+            return {"status": "error", "message": f"the judge failed ({analysis.first_line(exc)})"}
+        return self._reply(timeout)
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
             ready, _, _ = select.select([stdout], [], [], timeout)
             line = stdout.readline() if ready else ""
             return json.loads(line) if line else {"status": "error", "message": "the judge gave no answer"}
@@ -270,6 +282,8 @@ class _Grading:
             if baseline is None:
                 raise _Stop("the kernel could not run the grader's set-up cell")
             self.baseline = baseline
+            if self.judge is not None and not self.judge.wait_ready(_STARTUP_TIMEOUT):
+                raise _Stop("the grader's judge process did not start")
             self._student_cells()
             for exercise in self.key.exercises:
                 if exercise.number not in self.results:
