@@ -79,7 +79,21 @@ def split_with_random(files, labels, fractions, seed):
     return out
 
 
-@pytest.mark.parametrize("answer", [photos.split_files, split_with_random])
+def split_by_random_keys(files, labels, fractions, seed):
+    """One random key per file, then each class in key order."""
+    keys = np.random.default_rng(seed).random(len(files))
+    out = ([], [], [])
+    for label in set(labels):
+        members = sorted((k, f) for k, f, lab in zip(keys, files, labels, strict=True) if lab == label)
+        n = len(members)
+        n_val, n_test = max(1, round(n * fractions[1])), max(1, round(n * fractions[2]))
+        out[0].extend(f for _, f in members[: n - n_val - n_test])
+        out[1].extend(f for _, f in members[n - n_val - n_test: n - n_test])
+        out[2].extend(f for _, f in members[n - n_test:])
+    return out
+
+
+@pytest.mark.parametrize("answer", [photos.split_files, split_with_random, split_by_random_keys])
 def test_9_2_accepts_stratified_seeded_splits(answer):
     verdict(checks.exercise_9_2(answer), True)
 
@@ -148,7 +162,14 @@ def build_with_ops(backbone, head, image_size):
     return keras.Model(inputs, head(backbone(x, training=False)))
 
 
-@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_ops])
+def build_with_a_scaling_function(backbone, head, image_size):
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True)(inputs)
+    x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32") / 128.0 - 127.0 / 128.0)(x)
+    return keras.Model(inputs, head(backbone(x)))
+
+
+@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_ops, build_with_a_scaling_function])
 def test_9_3_accepts_images_in_models_built_differently(answer):
     verdict(checks.exercise_9_3(answer), True)
 
