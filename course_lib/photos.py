@@ -261,9 +261,10 @@ def build_images_in_model(backbone: keras.Model, head: keras.Model, image_size: 
     """uint8 photos of any size in, class probabilities out: resize and scaling inside the model.
 
     ``keras.Input((None, None, 3), dtype="uint8")``, then ``Resizing(image_size, image_size,
-    crop_to_aspect_ratio=True)`` (a centred crop to a square, then bilinear, in float: exactly
-    what ``image_dataset_from_directory(..., crop_to_aspect_ratio=True)`` does to training
-    images), then ``Rescaling(scale, offset)``, the backbone (called with ``training=False``)
+    crop_to_aspect_ratio=True)`` (a centred crop to a square, then bilinear: the crop and resize
+    ``image_dataset_from_directory(..., crop_to_aspect_ratio=True)`` applies to training images,
+    except that for uint8 input the layer rounds its result to uint8, at most half a level
+    away), then ``Rescaling(scale, offset)``, the backbone (called with ``training=False``)
     and the head. Taught in lesson 09.
     """
     import keras

@@ -109,10 +109,9 @@ class KerasClassifier(Classifier):
         self._resize = None
         body = model
         if self.preprocessing.get("in_model"):
-            # An images-in model (photos.build_images_in_model) resizes and scales inside. Its
-            # input is uint8, so float pixels resized in float would be truncated on the way in:
-            # the service calls the part after the model's own resize layer, and prepare() calls
-            # that layer itself, in float, as a Keras call on the photo does.
+            # An images-in model (photos.build_images_in_model) resizes and scales inside. The
+            # service calls the part after the model's own resize layer, and prepare() calls that
+            # layer itself on the photo at its own size, exactly as a Keras call on the photo does.
             resize = model.get_layer("resize")
             self._resize = keras.Model(model.input, resize.output, name=f"{model.name}_resize")
             body = keras.Model(resize.output, model.output, name=f"{model.name}_after_resize")
