@@ -12,9 +12,9 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_pure,
+    check_rng,
     run_check,
     shape_problem,
-    check_rng,
 )
 from course_lib.images import LUMA_WEIGHTS
 from course_lib.record import CheckResult
