@@ -1,5 +1,7 @@
 """Lesson 02 checks accept the right answer and name each common mistake."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -117,6 +119,17 @@ def test_2_3_accepts_a_seeded_split_in_the_course_label_order(folder):
     root, fashion = folder
     train, val = _load(root, fashion)
     assert checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)).passed
+
+
+def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
+    """The grader re-imports course_lib before each check: the notebook's dataset then belongs
+    to a class of the same name that is no longer ``data.ImageDataset``."""
+    root, fashion = folder
+    train, val = _load(root, fashion)
+    earlier = dataclasses.make_dataclass("ImageDataset", [f.name for f in dataclasses.fields(fashion)])
+    stale = earlier(**{f.name: getattr(fashion, f.name) for f in dataclasses.fields(fashion)})
+    assert not isinstance(stale, data.ImageDataset)
+    assert checks.exercise_2_3(train, val, root, stale, image_size=(8, 8)).passed
 
 
 def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
