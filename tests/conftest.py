@@ -52,14 +52,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # Scheduled first, in this order (each the start of a node id): the longest groups, so
 # that the two workers finish close together instead of one waiting on a late long test.
 LONG_FIRST = (
-    "tests/test_grading.py::test_the_grader_gives_every_solution_full_marks_and_no_finding",
-    "tests/test_notebooks.py::test_solution_notebook_executes_and_passes_its_own_checks",
+    "tests/test_notebooks.py::test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks",
     "notebooks/",
     "tests/test_grading.py",
     "tests/test_colab.py",
     "tests/test_binder.py",
 )
-SOLUTION_RUNS = LONG_FIRST[1]
+SOLUTION_RUNS = LONG_FIRST[0]
 # Files whose tests are groups of their own: long, and independent of each other.
 ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.

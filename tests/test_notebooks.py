@@ -1,20 +1,30 @@
 """Every lesson runs, and the repository's notebooks are clean and consistent.
 
-The solution notebooks are executed here with papermill (fast mode, offline);
-the student notebooks are executed by nbval (``pytest --nbval-lax notebooks``),
-which ``make test`` runs in the same session.
+Each solution notebook is executed once here (fast mode, offline), by the grader: one run
+shows that the lesson runs top to bottom within its memory budget, that its own checks
+pass and that the grader gives it full marks. `make course`'s papermill path runs lesson 01.
+The student notebooks are executed by nbval (``pytest --nbval-lax notebooks``), which
+``make test`` runs in the same session.
 """
 
+import contextlib
+import os
+
 import nbformat
+import psutil
 import pytest
 
-from course_lib import memory, notebooks, record, runner
+from course_lib import grading, memory, notebooks, record, runner
 from course_lib.config import KERNEL_NAME, project_root
+from course_lib.grading.execute import GRADER_TAG
+from course_lib.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 ALL_NOTEBOOKS = SOLUTIONS + sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.stem for p in SOLUTIONS]
+CELL_TIMEOUT = 600  # any one cell: a guard against a hung cell, not a speed target
+LESSON_TIMEOUT = 1100  # the whole lesson, within pytest's hang guard (pyproject.toml)
 
 
 def test_there_are_lessons():
@@ -91,19 +101,81 @@ def test_student_version_raises_in_every_exercise_and_nowhere_else(path):
             assert tagged
 
 
+def _is_kernel(process: psutil.Process) -> bool:
+    try:
+        return any("ipykernel" in part for part in process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+class KernelPeak(memory.PeakSampler):
+    """The peak of the Jupyter kernels this process starts, each with everything it starts.
+
+    The grader's kernel is a child of this process, as papermill's is under ``make course``;
+    the grader's own judge process is not the lesson's, so it is left out.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        super().__init__(os.getpid(), interval, include_root=False)
+
+    def sample(self) -> memory.Usage:
+        processes: set[psutil.Process] = set()
+        for kernel in filter(_is_kernel, self.root.children(recursive=True)):
+            processes.add(kernel)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                processes.update(kernel.children(recursive=True))
+        now = memory.usage_of(processes)
+        if now.bytes > self.peak.bytes:
+            self.peak = now
+        return now
+
+
+def _errors(cell) -> list[str]:
+    return [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+# Each solution runs once, in fast mode, in the grader's kernel: the grader's full marks and
+# the lesson's own checks, outputs and memory are all read from that one execution.
 @pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
-def test_solution_notebook_executes_and_passes_its_own_checks(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_FAST", "1")  # the kernel inherits it: tiny subsets, few epochs
-    run = runner.execute_lesson(path, tmp_path, timeout=600)
-    assert run.ok, "\n".join([run.error, *run.details, f"log: {run.log}"])
+def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(path, tmp_path):
+    options = grading.GradeOptions(timeout=LESSON_TIMEOUT, cell_timeout=CELL_TIMEOUT, fast=True,
+                                   executed_dir=tmp_path)
+    with KernelPeak() as sampler:
+        grade = grading.grade_notebook(Submission(path, "solution", path.stem), lesson_key(path), options)
+    expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]
+    # The grader never fails a right answer, and finds nothing wrong with the lesson as written.
+    assert [e.exercise for e in grade.exercises] == expected
+    assert all(e.passed for e in grade.exercises), [e for e in grade.exercises if not e.passed]
+    assert not grade.problems, grade.problems
+    executed = nbformat.read(tmp_path / "solution" / path.name, as_version=4)
+    cells = [c for c in executed.cells if GRADER_TAG not in c.metadata.get("tags", [])]
+    code = [c for c in cells if c.cell_type == "code"]
+    assert len(code) == sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells), (
+        "every cell of the lesson ran")
+    raised = {c.source.splitlines()[0]: _errors(c) for c in code
+              if _errors(c) and "raises-exception" not in c.metadata.get("tags", [])}
+    assert not raised, raised
     # The memory watchdog: the kernel and all it starts, at their largest. A kernel that has
     # imported TensorFlow is far above 100 MB, so a smaller figure means nothing was measured.
-    assert run.peak is not None and run.peak.bytes > 100_000_000, f"peak not measured: {run.peak}"
-    assert run.peak.bytes <= memory.BUDGET_BYTES, (
-        f"{path.stem} peaked at {run.peak}, over the {memory.gb_label(memory.BUDGET_BYTES)} budget")
-    nb = nbformat.read(run.output, as_version=4)
-    results = record.read_outputs(nb.cells, record.CHECK_MIME)
-    expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]
-    assert [r["exercise"] for r in results] == expected, "every exercise check ran, in order"
+    peak = sampler.peak
+    assert peak.bytes > 100_000_000, f"peak not measured: {peak}"
+    assert peak.bytes <= memory.BUDGET_BYTES, (
+        f"{path.stem} peaked at {peak}, over the {memory.gb_label(memory.BUDGET_BYTES)} budget")
+    results = record.read_outputs(cells, record.CHECK_MIME)
+    assert [r["exercise"] for r in results] == expected, "every exercise check cell ran, in order"
     assert all(r["passed"] for r in results), [r for r in results if not r["passed"]]
-    assert run.headline is not None, "each lesson records a headline figure with record.metric"
+    metrics = [record.Metric(**m) for m in record.read_outputs(cells, record.METRIC_MIME)]
+    assert any(m.headline for m in metrics), "each lesson records a headline figure with record.metric"
+
+
+def test_make_course_runs_a_lesson_with_papermill_and_reads_its_results(tmp_path, monkeypatch):
+    """`make course`'s own path (papermill, its memory sampler, the report's reading) on lesson 01."""
+    monkeypatch.setenv("COURSE_FAST", "1")  # the kernel inherits it
+    path = ROOT / "solutions" / "01_pixels.ipynb"
+    run = runner.execute_lesson(path, tmp_path, timeout=CELL_TIMEOUT)
+    assert run.ok, "\n".join([run.error, *run.details, f"log: {run.log}"])
+    assert run.peak is not None and 100_000_000 < run.peak.bytes <= memory.BUDGET_BYTES, run.peak
+    nb = nbformat.read(run.output, as_version=4)
+    expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]
+    assert [r["exercise"] for r in record.read_outputs(nb.cells, record.CHECK_MIME)] == expected
+    assert run.headline is not None and not run.failed_checks
