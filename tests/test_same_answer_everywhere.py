@@ -5,6 +5,7 @@ The model is an images-in model (photos.build_images_in_model) around the ImageN
 EfficientNet-Lite0, so that the answers are real labels with 1000 ways to disagree.
 """
 
+import base64
 import io
 
 import keras
@@ -80,9 +81,11 @@ def test_the_classifier_the_service_loads_gives_the_keras_top_1(photo_files, ima
     assert served == keras_top_1(model, photo_files)
 
 
-@pytest.mark.xfail(strict=True, reason="/predict resizes uploads with Pillow (uploads.to_model_pixels) before "
-                   "the model instead of calling classifier.prepare; the astronaut flips to another label")
-def test_service_predict_route_gives_the_keras_top_1(photo_files, imagenet_images_in, tmp_path):
+def keras_probabilities(model, photo_files):
+    return np.concatenate([np.asarray(model(photos.read_photo(path)[None], training=False)) for path in photo_files])
+
+
+def test_service_predict_and_tf_serving_routes_give_the_keras_answer(photo_files, imagenet_images_in, tmp_path):
     model, saved, _ = imagenet_images_in
     app = create_app(ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False))
     try:
@@ -91,9 +94,16 @@ def test_service_predict_route_gives_the_keras_top_1(photo_files, imagenet_image
         body = client.post("/predict", data={"file": files}, content_type="multipart/form-data").get_json()
         assert body["predictions"][0]["model"] == {"name": "imagenet_photos", "version": "1"}
         service_top = [item["class_index"] for item in body["predictions"]]
+        instances = [{"b64": base64.b64encode(path.read_bytes()).decode()} for path in photo_files]
+        tf_serving = client.post("/v1/models/imagenet_photos:predict", json={"instances": instances}).get_json()
     finally:
         app.extensions["course_serving"]["host"].close()
-    assert service_top == keras_top_1(model, photo_files)
+    expected = keras_probabilities(model, photo_files)
+    assert service_top == expected.argmax(axis=1).tolist()
+    # Not only the top-1: the service computes the Keras call's probabilities on the file itself.
+    confidences = [item["confidence"] for item in body["predictions"]]
+    np.testing.assert_allclose(confidences, expected.max(axis=1), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(tf_serving["predictions"]), expected, atol=1e-5)
 
 
 def test_service_serves_a_model_folder_and_names_its_version(imagenet_images_in, tmp_path):

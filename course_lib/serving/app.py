@@ -174,14 +174,14 @@ def _register_routes(app: Flask) -> None:
         classifier = _ready_classifier()
         k = _int_arg("top_k", config.top_k, 1, len(classifier.class_names))
         files = _uploaded_files(config)
-        names, images, pixels = [], [], []
+        names, images, inputs = [], [], []
         for file in files:
             name = secure_filename(file.filename or "") or "upload"
             image = uploads.decode_image(file.read(), config.max_pixels, name=f"'{name}'")
             names.append(name)
             images.append(image)
-            pixels.append(uploads.to_model_pixels(image, classifier.preprocessing))
-        probabilities = _run_model(host, np.stack(pixels), config)
+            inputs.append(classifier.prepare(image))  # the lesson's own way from photo to model input
+        probabilities = _run_model(host, np.stack(inputs), config)
         latency_ms = (time.perf_counter() - started) * 1000
         items = _record(store, classifier, probabilities, k, latency_ms, names, images, "upload")
         return jsonify(items[0] if len(items) == 1 else {"predictions": items})
@@ -269,8 +269,7 @@ def _register_routes(app: Flask) -> None:
         if all(e is not None for e in encoded):
             images = [uploads.decode_image(_decode_b64(e, i), config.max_pixels, name=f"instance {i}")
                       for i, e in enumerate(encoded)]
-            pixels = np.stack([uploads.to_model_pixels(im, classifier.preprocessing) for im in images])
-            probabilities = _run_model(host, pixels, config)
+            probabilities = _run_model(host, np.stack([classifier.prepare(im) for im in images]), config)
         elif any(e is not None for e in encoded):
             raise ApiError('mix of {"b64": ...} and tensor instances; send one kind per request')
         else:
@@ -298,9 +297,9 @@ def _uploaded_files(config: ServeConfig) -> list[Any]:
     return files
 
 
-def _run_model(host: ModelHost, pixels: np.ndarray, config: ServeConfig) -> np.ndarray:
+def _run_model(host: ModelHost, inputs: np.ndarray, config: ServeConfig) -> np.ndarray:
     try:
-        return host.predict(pixels, timeout=config.timeout_s)
+        return host.predict_inputs(inputs, timeout=config.timeout_s)
     except ModelNotReady as exc:
         raise ApiError(str(exc), 503) from None
     except TimeoutError:

@@ -30,10 +30,12 @@ class BatcherClosed(RuntimeError):
 class MicroBatcher:
     """Collects concurrent requests into one model call from a single inference thread.
 
-    Each request hands in its images and waits for its own rows of the result.
+    Each request hands in its model inputs and waits for its own rows of the result.
     The thread takes the first waiting request, adds whatever else is already
     queued (up to ``max_batch`` images, waiting at most ``max_wait_ms`` for more)
-    and calls the model once. Under no load a request runs alone at once; under
+    and calls the model once, through ``classifier.predict_inputs``: the batcher
+    does no preprocessing of its own, so a photo the service prepared with
+    ``classifier.prepare`` reaches the model exactly as in a lesson. Under no load a request runs alone at once; under
     load, requests that arrived while the model was busy share the next call.
     """
 
@@ -48,11 +50,23 @@ class MicroBatcher:
         self._thread.start()
 
     def predict(self, pixels: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
-        """Probabilities for ``pixels`` (n, h, w, c), computed in a shared batch."""
+        """Probabilities for uint8 ``pixels`` (n, h, w, c) at the model's size, computed in a shared batch.
+
+        The pixels are scaled here, in the caller's thread, as ``classifier.predict_batch`` would.
+        """
+        pixels = np.asarray(pixels)
+        shape = self.classifier.input_shape
+        if pixels.dtype != np.uint8 or pixels.shape[1:] != shape:
+            raise ValueError(f"expected uint8 pixels of shape (n, {', '.join(map(str, shape))}), "
+                             f"got {pixels.dtype} {pixels.shape}")
+        return self.predict_inputs(self.classifier.to_inputs(pixels), timeout)
+
+    def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
+        """Probabilities for float32 model inputs (n, h, w, c), e.g. ``classifier.prepare`` of each photo."""
         if self._closed:
             raise BatcherClosed("the model is shutting down")
         future: Future = Future()
-        self._queue.put((np.asarray(pixels), future))
+        self._queue.put((np.asarray(inputs, np.float32), future))
         return future.result(timeout=timeout)
 
     def close(self) -> None:
@@ -93,20 +107,20 @@ class MicroBatcher:
                 item[1].set_exception(BatcherClosed("the model is shutting down"))
 
     def _run_batch(self, batch: list[tuple[np.ndarray, Future]]) -> None:
-        live = [(pixels, future) for pixels, future in batch if future.set_running_or_notify_cancel()]
+        live = [(inputs, future) for inputs, future in batch if future.set_running_or_notify_cancel()]
         if not live:
             return
         try:
-            probabilities = self.classifier.predict_batch(np.concatenate([p for p, _ in live]))
+            probabilities = self.classifier.predict_inputs(np.concatenate([x for x, _ in live]))
             self.calls += 1
         except Exception as exc:  # hand the error to every waiting request
             for _, future in live:
                 future.set_exception(exc)
             return
         start = 0
-        for pixels, future in live:
-            future.set_result(probabilities[start:start + len(pixels)])
-            start += len(pixels)
+        for inputs, future in live:
+            future.set_result(probabilities[start:start + len(inputs)])
+            start += len(inputs)
 
 
 class ModelNotReady(RuntimeError):
@@ -169,6 +183,12 @@ class ModelHost:
         if not self.ready or self.batcher is None:
             raise ModelNotReady(self.error or "the model is still loading")
         return self.batcher.predict(pixels, timeout)
+
+    def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
+        """Probabilities for float32 model inputs ``(n, h, w, c)``, through the micro-batcher."""
+        if not self.ready or self.batcher is None:
+            raise ModelNotReady(self.error or "the model is still loading")
+        return self.batcher.predict_inputs(inputs, timeout)
 
     def close(self) -> None:
         if self.batcher is not None:
