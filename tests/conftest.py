@@ -49,20 +49,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # `xdist_group` marks are not applied under pytest 9 (xdist 3.8 renames `item._nodeid`,
 # which pytest 9 no longer reads).
 
-# Scheduled first, in this order (each the start of a node id): the longest groups, so
-# that the two workers finish close together instead of one waiting on a late long test.
-LONG_FIRST = (
-    "tests/test_notebooks.py::test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks",
-    "notebooks/",
-    "tests/test_grading.py",
-    "tests/test_colab.py",
-    "tests/test_binder.py",
-)
-SOLUTION_RUNS = LONG_FIRST[0]
+SOLUTION_RUNS = "tests/test_notebooks.py::test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks"
 # Files whose tests are groups of their own: long, and independent of each other.
 ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.
 _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
+# Scheduled first, in this order (each an xdist group, or the start of node ids): the longest
+# groups, so that the two workers finish close together instead of one waiting on a late long
+# test. The two model chains (several minutes each) start at once, one on each worker.
+LONG_FIRST = (
+    "solutions-model-chain",
+    "notebooks-model-chain",
+    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv",
+    "tests/test_colab.py",
+    "tests/test_binder.py",
+    SOLUTION_RUNS,
+    "notebooks/",
+)
 
 
 def _uses_the_saved_model(lesson: str) -> bool:
@@ -81,9 +84,9 @@ def xdist_group_of(nodeid: str) -> str:
     return nodeid if path in ONE_GROUP_PER_TEST else path
 
 
-
 def _rank(item: pytest.Item) -> int:
-    return next((i for i, start in enumerate(LONG_FIRST) if item.nodeid.startswith(start)),
+    group = xdist_group_of(item.nodeid)
+    return next((i for i, start in enumerate(LONG_FIRST) if group == start or item.nodeid.startswith(start)),
                 len(LONG_FIRST))
 
 
