@@ -67,6 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     badges = sub.add_parser("badges", help="write README's badges from [tool.course] repository")
     badges.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
 
+    retrain = sub.add_parser("retrain", help="train the next version of a model from the service's feedback, "
+                                            "compare it on a holdout folder, promote it if not worse")
+    retrain.add_argument("model_root", type=Path, help="models/<name>: a folder of numbered versions")
+    retrain.add_argument("--train", type=Path, required=True, metavar="FOLDER",
+                         help="the original training photos, one subfolder per class")
+    retrain.add_argument("--holdout", type=Path, required=True, metavar="FOLDER",
+                         help="fixed photos to compare versions on, one subfolder per class; never feedback")
+    retrain.add_argument("--db", type=Path, default=None,
+                         help="the service's prediction database (default: COURSE_SERVE_DB or the service's default)")
+    retrain.add_argument("--epochs", type=int, default=5, help="epochs of training for the head (default: 5)")
+    retrain.add_argument("--seed", type=int, default=0)
+    retrain.add_argument("--no-promote", action="store_true", help="write the new version, never promote it")
+    rollback = sub.add_parser("rollback", help="serve the previously served version of a model again")
+    rollback.add_argument("model_root", type=Path, help="models/<name>: a folder of numbered versions")
+
     args = parser.parse_args(argv)
     if args.command in ("lock", "lock-diff", "badges"):
         return _environment_command(args)
@@ -89,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         return _grade(args)
     if args.command == "download":
         return _download(args.names or ["fashion-mnist"])
+    if args.command == "retrain":
+        return _retrain(args)
+    if args.command == "rollback":
+        return _rollback(args.model_root)
     return _strip(args.paths)
 
 
@@ -192,6 +211,60 @@ def _download(names: list[str]) -> int:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
         print(f"{name}: ready ({len(dataset.x_train)} training, {len(dataset.x_test)} test images)")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    import os
+    import warnings
+
+    from course_lib import versions
+
+    if not versions.is_model_root(args.model_root):
+        print(f"course retrain: {args.model_root} is not a model folder: it needs numbered version "
+              f"subfolders (1/, 2/, ...) holding model.keras", file=sys.stderr)
+        return 2
+    for name, folder in (("--train", args.train), ("--holdout", args.holdout)):
+        if not folder.is_dir():
+            print(f"course retrain: {name} {folder} is not a folder of class subfolders", file=sys.stderr)
+            return 2
+    if args.epochs < 1:
+        print(f"course retrain: --epochs must be at least 1, got {args.epochs}", file=sys.stderr)
+        return 2
+    from course_lib import retrain
+    from course_lib.serving.config import default_db_path
+
+    db = args.db or Path(os.environ.get("COURSE_SERVE_DB") or default_db_path())
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = retrain.feedback_from_store(db)
+            print(f"{len(rows)} feedback rows in {db}", flush=True)
+            result = retrain.retrain(args.model_root, rows, args.train, args.holdout, epochs=args.epochs,
+                                     seed=args.seed, promote=not args.no_promote)
+    except ValueError as error:  # bad data or folders: the message says what to fix
+        print(f"course retrain: {error}", file=sys.stderr)
+        return 1
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"warning: {warning.message}")
+    print(result.summary())
+    return 0
+
+
+def _rollback(model_root: Path) -> int:
+    from course_lib import versions
+
+    if not versions.is_model_root(model_root):
+        print(f"course rollback: {model_root} is not a model folder (numbered version subfolders holding "
+              "model.keras)", file=sys.stderr)
+        return 2
+    try:
+        version = versions.rollback(model_root, reason="rolled back with course rollback")
+    except ValueError as error:
+        print(f"course rollback: {error}", file=sys.stderr)
+        return 1
+    print(f"{model_root}: version {version} is served again")
     return 0
 
 

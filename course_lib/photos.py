@@ -105,6 +105,16 @@ def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
     return pretrained.read_image(path)
 
 
+def read_photo_bytes(data: bytes, name: str = "the photo") -> np.ndarray:
+    """An encoded photo (a file's bytes, an upload) → uint8 RGB ``(h, w, 3)``, as :func:`read_photo` reads a file.
+
+    Raises ``serving.uploads.UploadError`` naming ``name`` when the bytes cannot be decoded.
+    """
+    from course_lib.serving.uploads import decode_image
+
+    return np.asarray(decode_image(data, name=name).convert("RGB"))
+
+
 def _needs_rewrite(data: bytes) -> str | None:
     """Why TensorFlow's decoder would read this file differently from the service, or None."""
     from PIL import Image

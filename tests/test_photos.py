@@ -173,3 +173,16 @@ def test_sample_folder_has_four_classes_of_colour_photos_and_the_messy_cases(tmp
     assert (again / "bag" / "000.jpg").exists() == (root / "bag" / "000.jpg").exists()
     first = sorted(p.name for p in (root / "bag").iterdir())
     assert first == sorted(p.name for p in (again / "bag").iterdir())
+
+
+def test_read_photo_bytes_reads_an_upload_as_read_photo_reads_the_file(messy_folder):
+    from course_lib.serving.uploads import UploadError
+
+    for path in sorted((messy_folder / "cats").iterdir()):
+        if path.name == "broken.jpg":
+            with pytest.raises(UploadError, match="broken.jpg"):
+                photos.read_photo_bytes(path.read_bytes(), name="broken.jpg")
+            continue
+        from_bytes = photos.read_photo_bytes(path.read_bytes(), name=path.name)
+        assert from_bytes.dtype == np.uint8 and from_bytes.shape[2] == 3
+        np.testing.assert_array_equal(from_bytes, photos.read_photo(path))
