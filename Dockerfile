@@ -1,16 +1,24 @@
 # The classifier service (`make serve`) in a container.
 #
 #   docker build -t course-serve .
-#   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data course-serve
+#   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data \
+#       -e COURSE_SERVE_TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe())')" course-serve
+#
+# Inside the container the service listens on every interface (or -p could not reach it), so it
+# refuses to start without COURSE_SERVE_TOKEN: the routes that hand out or delete uploaded photos
+# (/history/<id>/image, /history/<id>/original, DELETE /history/<id>/image, /feedback.csv) ask
+# for "Authorization: Bearer <token>". Predicting, the page and /health need no token.
 #
 # It serves the ImageNet EfficientNet-Lite0 by default (its weights come with a Python
 # package: no download at start). To serve a model folder saved by lesson 09, mount it:
 #
-#   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data \
+#   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data -e COURSE_SERVE_TOKEN=... \
 #       -v "$(pwd)/build/lesson09/full/models:/models:ro" \
 #       -e COURSE_SERVE_MODEL=/models/photo_classifier/1 course-serve
 #
-# or bake it in with `COPY build/lesson09/full/models /models` below (and remove `build`
+# (COURSE_SERVE_MODEL=/models/photo_classifier, the folder of numbered versions, serves the
+# promoted version and follows promotions and rollbacks without a restart.)
+# Or bake it in with `COPY build/lesson09/full/models /models` below (and remove `build`
 # from .dockerignore). Every COURSE_SERVE_* variable of README's table works with -e.
 FROM python:3.11-slim
 

@@ -50,9 +50,12 @@ def test_image_is_slim_runs_as_a_user_and_checks_health():
     assert json.loads(health.split("CMD", 1)[1]) == ["python", "-m", "course_lib.serving.healthcheck"]
 
 
-def test_container_settings_are_valid_service_settings():
+def test_container_settings_are_valid_service_settings_once_given_a_token():
     env = dict(re.findall(r"(COURSE_SERVE_\w+)=(\S+)", " ".join(args for i, args in instructions() if i == "ENV")))
-    config = ServeConfig.from_env(env)
+    assert "COURSE_SERVE_TOKEN" not in env  # a secret is never baked into an image
+    with pytest.raises(ValueError, match="set COURSE_SERVE_TOKEN"):
+        ServeConfig.from_env(env)  # every interface, no token: the container refuses to start
+    config = ServeConfig.from_env(env | {"COURSE_SERVE_TOKEN": "from docker run -e"})
     assert config.model == "imagenet" and str(config.db) == "/data/predictions.sqlite3"
     assert config.port == 8000 and f"EXPOSE {config.port}" in " ".join(" ".join(i) for i in instructions())
     # everything else as `make serve` has it
@@ -92,7 +95,8 @@ def docker_works():
 def test_image_builds_and_answers_health():
     tag = f"course-serve-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=1800)
-    container = subprocess.run(["docker", "run", "-d", "--rm", "-p", "127.0.0.1::8000", tag], check=True,
+    container = subprocess.run(["docker", "run", "-d", "--rm", "-p", "127.0.0.1::8000",
+                                "-e", f"COURSE_SERVE_TOKEN={uuid.uuid4().hex}", tag], check=True,
                                capture_output=True, text=True, timeout=60).stdout.strip()
     try:
         port = subprocess.run(["docker", "port", container, "8000"], check=True, capture_output=True,

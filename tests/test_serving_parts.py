@@ -4,6 +4,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from course_lib.serving.batching import MicroBatcher, ModelHost, ModelNotReady
 from course_lib.serving.classifier import Classifier, top_k
 from course_lib.serving.config import ServeConfig
-from course_lib.serving.store import NewPrediction, PredictionStore
+from course_lib.serving.store import SCHEMA, NewPrediction, PredictionStore, timestamp
 
 # ---------------------------------------------------------------- settings
 
@@ -82,6 +83,86 @@ def test_feedback_for_unknown_prediction_is_none_and_replaces_otherwise(tmp_path
     store.set_feedback(pid, False, "dog", "looks like a dog")
     assert store.set_feedback(pid, True)["feedback"]["correct"] is True
     assert store.export_feedback_csv().count("\n") == 2  # header + one row
+
+
+def test_store_keeps_the_original_upload_byte_for_byte_up_to_its_size_cap(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_bytes=1000)
+    small, large = bytes(range(256)) * 3, b"x" * 1001
+    kept, too_big, tensor = store.add([row(original=small, original_type="image/png"),
+                                       row(original=large, original_type="image/jpeg"), row()])
+    assert store.original(kept) == (small, "image/png")
+    assert store.original(too_big) is None and store.original(tensor) is None
+    assert store.original_status(kept) == {"kept": True, "bytes": 768, "note": None}
+    status = store.original_status(too_big)
+    assert status["kept"] is False and status["bytes"] == 1001 and "only a preview is kept" in status["note"]
+    assert store.original_status(tensor) is None  # a tensor request has no file
+
+
+def test_store_removes_originals_past_retention_and_keeps_the_prediction(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=30)
+    recent = datetime.now(UTC) - timedelta(days=29)
+    (old,) = store.add([row(original=b"old photo", original_type="image/png")],
+                       created_at=timestamp(datetime.now(UTC) - timedelta(days=31)))
+    (new,) = store.add([row(original=b"new photo", original_type="image/png")], created_at=timestamp(recent))
+    for pid in (old, new):
+        store.set_feedback(pid, False, "dog")
+    assert store.original(old) is None and store.original(new) == (b"new photo", "image/png")  # before any purge
+    assert [r["image"] for r in store.feedback_rows()] == [None, b"new photo"]
+    assert store.purge_expired() == 1 and store.purge_expired() == 0
+    with sqlite3.connect(tmp_path / "p.sqlite3") as raw:
+        assert raw.execute("SELECT COUNT(*) FROM uploads WHERE data IS NOT NULL").fetchone()[0] == 1
+    assert store.get(old)["label"] == "cat" and store.get(old)["feedback"]["correct_label"] == "dog"
+    assert store.original_status(old)["note"] == "removed after 30 days"
+
+
+def test_store_with_zero_retention_keeps_no_original(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=0)
+    (pid,) = store.add([row(original=b"photo", original_type="image/png")])
+    assert store.original(pid) is None and "not kept" in store.original_status(pid)["note"]
+
+
+def test_deleting_an_image_removes_preview_and_original_and_keeps_the_feedback(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite3")
+    secret = b"SECRET-PHOTO-BYTES" * 2000  # larger than a page, as photos are
+    (pid,) = store.add([row(image=b"preview", image_type="image/png", original=secret, original_type="image/png")])
+    store.set_feedback(pid, True)
+    assert store.delete_image(pid) == {"preview": True, "original": True}
+    assert store.delete_image(pid) == {"preview": False, "original": False}
+    assert store.delete_image(999) is None
+    assert store.image(pid) is None and store.original(pid) is None
+    assert store.get(pid)["feedback"]["correct"] is True and store.feedback_rows()[0]["image"] is None
+    assert "deleted on request" in store.original_status(pid)["note"]
+    store.close()
+    # secure_delete: the bytes are gone from the file itself, not only from the table
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("p.sqlite3*"))
+    assert secret[:18] not in raw
+
+
+def test_feedback_rows_are_the_labelled_predictions_oldest_first_with_their_originals(tmp_path):
+    store = PredictionStore(tmp_path / "p.sqlite3")
+    ids = store.add([row("cat", original=b"one", original_type="image/jpeg"),
+                     row("dog", model_version="2", original=b"two", original_type="image/png"),
+                     row("cat", original=b"three", original_type="image/png"), row("fish")])
+    store.set_feedback(ids[1], False, "cat", "it is my cat")
+    store.set_feedback(ids[0], True, "ignored for a confirmed prediction")
+    store.set_feedback(ids[3], False)  # wrong, no label given
+    rows = store.feedback_rows()
+    assert [r["prediction_id"] for r in rows] == [ids[0], ids[1], ids[3]]
+    assert set(rows[0]) == {"prediction_id", "created_at", "model_name", "model_version", "label", "correct",
+                            "correct_label", "image", "image_type"}
+    assert (rows[0]["label"], rows[0]["correct"], rows[0]["correct_label"]) == ("cat", True, None)
+    assert (rows[1]["label"], rows[1]["correct"], rows[1]["correct_label"]) == ("dog", False, "cat")
+    assert (rows[1]["image"], rows[1]["image_type"], rows[1]["model_version"]) == (b"two", "image/png", "2")
+    assert (rows[2]["correct_label"], rows[2]["image"], rows[2]["image_type"]) == (None, None, None)
+
+
+def test_a_database_from_before_originals_were_kept_opens_and_gains_the_table(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS uploads")[0])
+    store = PredictionStore(path)
+    (pid,) = store.add([row(original=b"photo", original_type="image/png")])
+    assert store.original(pid) == (b"photo", "image/png")
 
 
 # ---------------------------------------------------------------- classifier and batching

@@ -7,7 +7,10 @@ from course_lib.serving.config import ServeConfig
 
 
 def main() -> None:
-    config = ServeConfig.from_env()  # fail here, with a clear message, on a bad variable
+    try:
+        config = ServeConfig.from_env()  # fail here, with a clear message, on a bad variable
+    except ValueError as exc:
+        sys.exit(f"course_lib.serving: {exc}")
     print(f"Serving model {config.model!r} on http://{config.host}:{config.port} "
           f"({config.workers} worker(s) x {config.threads} threads).\n"
           "The page answers as soon as the model is loaded; Ctrl+C stops the server.", flush=True)

@@ -4,12 +4,19 @@ Build it with :func:`create_app`; gunicorn imports ``course_lib.serving.wsgi:app
 Every error, including bad uploads, answers a JSON body ``{"error": reason,
 "status": code}`` with a 4xx status; only a bug in the service itself can
 produce a 500, and even that answers JSON without a traceback.
+
+The routes that hand out or delete people's photos (``/history/<id>/image``,
+``/history/<id>/original``, ``DELETE /history/<id>/image`` and ``/feedback.csv``)
+ask for ``Authorization: Bearer <COURSE_SERVE_TOKEN>`` whenever a token is set,
+and a token must be set to listen on any address other than loopback.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hmac
 import logging
 import os
 import time
@@ -59,7 +66,8 @@ def create_app(config: ServeConfig | None = None,
     app.config.update(MAX_CONTENT_LENGTH=config.max_upload_bytes, DEBUG=False, PROPAGATE_EXCEPTIONS=False)
     app.json.sort_keys = False
     source = classifier if classifier is not None else (lambda: load_classifier(config.model))
-    store = PredictionStore(config.db)
+    store = PredictionStore(config.db, keep_upload_bytes=config.keep_upload_bytes,
+                            keep_upload_days=config.keep_upload_days)
     host = ModelHost(source, config.batch_size, config.batch_wait_ms, background=config.load_in_background)
     app.extensions["course_serving"] = {"config": config, "store": store, "host": host}
     _register_errors(app)
@@ -91,6 +99,8 @@ def _error(message: str, status: int) -> Response:
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = "5"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="course-serve"'
     return response
 
 
@@ -174,16 +184,18 @@ def _register_routes(app: Flask) -> None:
         classifier = _ready_classifier()
         k = _int_arg("top_k", config.top_k, 1, len(classifier.class_names))
         files = _uploaded_files(config)
-        names, images, inputs = [], [], []
+        names, images, originals, inputs = [], [], [], []
         for file in files:
             name = secure_filename(file.filename or "") or "upload"
-            image = uploads.decode_image(file.read(), config.max_pixels, name=f"'{name}'")
+            data = file.read()
+            image = uploads.decode_image(data, config.max_pixels, name=f"'{name}'")
             names.append(name)
             images.append(image)
+            originals.append(data)
             inputs.append(classifier.prepare(image))  # the lesson's own way from photo to model input
         probabilities = _run_model(host, np.stack(inputs), config)
         latency_ms = (time.perf_counter() - started) * 1000
-        items = _record(store, classifier, probabilities, k, latency_ms, names, images, "upload")
+        items = _record(store, classifier, probabilities, k, latency_ms, names, images, "upload", originals)
         return jsonify(items[0] if len(items) == 1 else {"predictions": items})
 
     @app.get("/history")
@@ -201,6 +213,7 @@ def _register_routes(app: Flask) -> None:
         return jsonify(_public(_existing(store, prediction_id)))
 
     @app.get("/history/<int:prediction_id>/image")
+    @_needs_token
     def history_image(prediction_id: int) -> Response:
         _, store, _ = _state()
         found = store.image(_existing(store, prediction_id)["id"])
@@ -208,8 +221,43 @@ def _register_routes(app: Flask) -> None:
             raise ApiError(f"prediction {prediction_id} has no stored image", 404)
         data, mime = found
         response = Response(data, mimetype=mime)
-        response.headers["Cache-Control"] = "private, max-age=86400"
+        response.headers["Cache-Control"] = "private, no-cache"  # a deleted photo must not outlive its delete
         return response
+
+    @app.get("/history/<int:prediction_id>/original")
+    @_needs_token
+    def history_original(prediction_id: int) -> Response:
+        """The upload exactly as it was received, while it is kept (see COURSE_SERVE_KEEP_UPLOAD_*)."""
+        _, store, _ = _state()
+        _existing(store, prediction_id)
+        found = store.original(prediction_id)
+        if found is None:
+            status = store.original_status(prediction_id)
+            why = status["note"] if status else "it was sent as a tensor, not as a file"
+            raise ApiError(f"prediction {prediction_id} has no stored original: {why}", 404)
+        data, mime = found
+        response = Response(data, mimetype=mime)
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Content-Disposition"] = f"attachment; filename=prediction-{prediction_id}"
+        return response
+
+    @app.delete("/history/<int:prediction_id>/image")
+    @_needs_token
+    def delete_image(prediction_id: int) -> Response:
+        """Delete a prediction's photo: both the preview and the original upload.
+
+        The prediction itself (label, confidence, model version) and its feedback stay: they
+        are what monitoring counts and carry no picture. Without its photo the prediction
+        no longer reaches retraining (``feedback_rows`` gives it no image). Answers
+        ``{"id", "deleted": {"preview": bool, "original": bool}}``; 404 if the prediction
+        had no photo left to delete.
+        """
+        _, store, _ = _state()
+        _existing(store, prediction_id)
+        deleted = store.delete_image(prediction_id)
+        if not deleted or not any(deleted.values()):
+            raise ApiError(f"prediction {prediction_id} has no stored image", 404)
+        return jsonify({"id": prediction_id, "deleted": deleted})
 
     @app.post("/feedback/<int:prediction_id>")
     def feedback(prediction_id: int) -> Response:
@@ -233,6 +281,7 @@ def _register_routes(app: Flask) -> None:
         return jsonify(_public(item))
 
     @app.get("/feedback.csv")
+    @_needs_token
     def feedback_csv() -> Response:
         _, store, _ = _state()
         text = store.export_feedback_csv(base_url=request.host_url.rstrip("/"))
@@ -266,18 +315,20 @@ def _register_routes(app: Flask) -> None:
         if len(instances) > MAX_INSTANCES:
             raise ApiError(f"{len(instances)} instances in one request; the limit is {MAX_INSTANCES}", 413)
         encoded = [_b64_of(instance) for instance in instances]
+        originals: list[bytes | None]
         if all(e is not None for e in encoded):
-            images = [uploads.decode_image(_decode_b64(e, i), config.max_pixels, name=f"instance {i}")
-                      for i, e in enumerate(encoded)]
+            originals = [_decode_b64(e, i) for i, e in enumerate(encoded)]
+            images = [uploads.decode_image(data, config.max_pixels, name=f"instance {i}")
+                      for i, data in enumerate(originals)]
             probabilities = _run_model(host, np.stack([classifier.prepare(im) for im in images]), config)
         elif any(e is not None for e in encoded):
             raise ApiError('mix of {"b64": ...} and tensor instances; send one kind per request')
         else:
-            images = [None] * len(instances)
+            images, originals = [None] * len(instances), [None] * len(instances)
             probabilities = classifier.predict_inputs(_tensor_instances(instances, classifier))
         latency_ms = (time.perf_counter() - started) * 1000
         names = [f"instance-{i}" for i in range(len(instances))]
-        _record(store, classifier, probabilities, 1, latency_ms, names, images, "tf-serving")
+        _record(store, classifier, probabilities, 1, latency_ms, names, images, "tf-serving", originals)
         return jsonify({answer_key: probabilities.astype(float).tolist()})
 
 
@@ -308,10 +359,11 @@ def _run_model(host: ModelHost, inputs: np.ndarray, config: ServeConfig) -> np.n
 
 
 def _record(store: PredictionStore, classifier: Classifier, probabilities: np.ndarray, k: int,
-            latency_ms: float, names: list[str], images: list[Any], source: str) -> list[dict[str, Any]]:
+            latency_ms: float, names: list[str], images: list[Any], source: str,
+            originals: list[bytes | None]) -> list[dict[str, Any]]:
     created = now()
     rows, tops = [], []
-    for name, image, probs in zip(names, images, probabilities, strict=True):
+    for name, image, original, probs in zip(names, images, originals, probabilities, strict=True):
         top = top_k(probs, classifier.class_names, k)
         best = top[0]
         preview, mime = uploads.preview_bytes(image) if image is not None else (None, None)
@@ -319,21 +371,57 @@ def _record(store: PredictionStore, classifier: Classifier, probabilities: np.nd
             filename=name, model_name=classifier.name, model_version=classifier.version,
             label=best["label"], class_index=best["class_index"], confidence=best["confidence"],
             top_k=top, latency_ms=round(latency_ms, 3), width=image.width if image else None,
-            height=image.height if image else None, source=source, image=preview, image_type=mime))
+            height=image.height if image else None, source=source, image=preview, image_type=mime,
+            original=original, original_type=uploads.mime_type(original) if original is not None else None))
         tops.append(top)
     ids = store.add(rows, created_at=created)
     return [{"id": pid, "filename": row.filename, "label": row.label, "class_index": row.class_index,
              "confidence": row.confidence, "top_k": top,
              "model": {"name": row.model_name, "version": row.model_version},
              "latency_ms": row.latency_ms, "created_at": created,
-             "image_url": f"/history/{pid}/image" if row.image else None}
+             "image_url": f"/history/{pid}/image" if row.image else None,
+             **_original_fields(pid, _original_of(store, row.original))}
             for pid, row, top in zip(ids, rows, tops, strict=True)]
 
 
+def _original_of(store: PredictionStore, data: bytes | None) -> dict[str, Any] | None:
+    """What the store does with an upload of these bytes, as ``original_status`` reports it."""
+    if data is None:
+        return None
+    kept = store.keeps(len(data))
+    return {"kept": kept, "bytes": len(data), "note": None if kept else store.not_kept_reason(len(data))}
+
+
+def _original_fields(prediction_id: int, status: dict[str, Any] | None) -> dict[str, Any]:
+    url = f"/history/{prediction_id}/original" if status and status["kept"] else None
+    return {"original": status, "original_url": url}
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
+    _, store, _ = _state()
     item = dict(item)
     item["image_url"] = f"/history/{item['id']}/image" if item.pop("has_image") else None
+    item.update(_original_fields(item["id"], store.original_status(item["id"])))
     return item
+
+
+def _needs_token(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse the request with 401 unless it carries the service's token (when one is set)."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        config, _, _ = _state()
+        if config.token:
+            sent = request.headers.get("Authorization", "")
+            scheme, _, given = sent.partition(" ")
+            if not sent:
+                raise ApiError("this route hands out photos: send the service's token as "
+                               "'Authorization: Bearer <COURSE_SERVE_TOKEN>'", 401)
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
+                raise ApiError("the token sent does not match COURSE_SERVE_TOKEN", 401)
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def _existing(store: PredictionStore, prediction_id: int) -> dict[str, Any]:

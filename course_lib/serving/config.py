@@ -7,6 +7,8 @@ variable fails at start-up with a message naming it, not later in a request.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -41,6 +43,10 @@ class ServeConfig:
     batch_wait_ms: float = 0.0  # extra wait for a batch to fill; 0 batches only what is queued
     timeout_s: float = 30.0  # longest a request waits for its prediction
     load_in_background: bool = True  # /health answers 503 while the model loads
+    keep_upload_mb: float = 10.0  # the original upload is kept beside its prediction up to this size; 0: never
+    keep_upload_days: float = 30.0  # originals older than this are removed (the prediction row stays); 0: never kept
+    # Needed by the routes that hand out or delete photos; required to listen on a non-loopback address.
+    token: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.db == Path():
@@ -52,10 +58,21 @@ class ServeConfig:
         for name in ("max_upload_mb", "timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
-        if self.batch_wait_ms < 0:
-            raise ValueError(f"{PREFIX}BATCH_WAIT_MS must be 0 or more, got {self.batch_wait_ms}")
+        for name in ("batch_wait_ms", "keep_upload_mb", "keep_upload_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
         if not 0 < self.port < 65536:
             raise ValueError(f"{PREFIX}PORT must be a TCP port (1-65535), got {self.port}")
+        if not self.token and not is_loopback(self.host):
+            raise ValueError(
+                f"{PREFIX}HOST={self.host!r} lets other machines reach the service, and with it the uploaded "
+                f"photos: set {PREFIX}TOKEN to a secret (e.g. python -c \"import secrets; "
+                "print(secrets.token_urlsafe())\") that clients send as 'Authorization: Bearer <token>', "
+                f"or keep {PREFIX}HOST=127.0.0.1")
+
+    @property
+    def keep_upload_bytes(self) -> int:
+        return int(self.keep_upload_mb * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -80,6 +97,19 @@ class ServeConfig:
             value = getattr(self, field.name)
             out[PREFIX + field.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach: ``localhost``, 127.0.0.0/8, ``::1``.
+
+    Any other name counts as reachable from outside: what a name resolves to can change.
+    """
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

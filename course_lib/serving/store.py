@@ -2,8 +2,17 @@
 
 Every prediction the service makes becomes a row; feedback ("was this right?",
 the correct label) is attached to it. The history is for monitoring a model in
-use, the feedback for improving it: :meth:`PredictionStore.export_feedback_csv`
-writes the corrected examples out for retraining.
+use, the feedback for improving it: :meth:`PredictionStore.feedback_rows` hands
+the corrected examples, with the photos as they were uploaded, to retraining, and
+:meth:`PredictionStore.export_feedback_csv` writes them out for a spreadsheet.
+
+A photo is kept twice: a small preview beside the prediction (for the history
+page) and the original upload, byte for byte, in the ``uploads`` table (for
+retraining). Originals are capped in size (larger ones keep only the preview,
+and their row says so) and in age (older ones are removed; the prediction row
+stays); :meth:`PredictionStore.delete_image` removes both copies of one photo.
+Deleted photos are overwritten with zeros in the file (``secure_delete``), not
+only unlinked from the table.
 
 Each thread gets its own connection. WAL mode lets readers work while one
 writer commits, and ``busy_timeout`` makes a writer wait for the lock instead
@@ -18,10 +27,11 @@ import io
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +60,18 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment       TEXT,
     created_at    TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    prediction_id INTEGER PRIMARY KEY REFERENCES predictions(id) ON DELETE CASCADE,
+    created_at    TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    mime          TEXT,
+    data          BLOB,
+    note          TEXT
+);
+CREATE INDEX IF NOT EXISTS uploads_kept ON uploads(created_at) WHERE data IS NOT NULL;
 """
+# uploads: the original file as received (size in bytes, MIME type); data is NULL when it was
+# never kept or has been removed, and note says which.
 
 _COLUMNS = ("p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
             "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
@@ -58,7 +79,7 @@ _COLUMNS = ("p.id, p.created_at, p.filename, p.model_name, p.model_version, p.la
 _SELECT = f"SELECT {_COLUMNS} FROM predictions p LEFT JOIN feedback f ON f.prediction_id = p.id"
 
 CSV_FIELDS = ["prediction_id", "created_at", "filename", "model_name", "model_version", "predicted_label",
-              "confidence", "correct", "correct_label", "comment", "feedback_at", "image_url"]
+              "confidence", "correct", "correct_label", "comment", "feedback_at", "image_url", "original_url"]
 
 
 @dataclass(frozen=True)
@@ -76,26 +97,42 @@ class NewPrediction:
     width: int | None = None
     height: int | None = None
     source: str = "upload"
-    image: bytes | None = None
+    image: bytes | None = None  # the preview
     image_type: str | None = None
+    original: bytes | None = None  # the upload as received; the store decides whether to keep it
+    original_type: str | None = None
 
 
 def now() -> str:
     """The current time in UTC, ISO 8601 with milliseconds: sorts as text."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return timestamp(datetime.now(UTC))
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` in the store's text format (UTC, milliseconds, ``Z``)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class PredictionStore:
-    """The service's SQLite database; safe to share between threads."""
+    """The service's SQLite database; safe to share between threads.
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
+    ``keep_upload_bytes`` caps the size of an original upload that is kept (0 keeps none);
+    ``keep_upload_days`` is how long one is kept (0 keeps none).
+    """
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000, keep_upload_bytes: int = 10 * 2**20,
+                 keep_upload_days: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.keep_upload_bytes = int(keep_upload_bytes)
+        self.keep_upload_days = float(keep_upload_days)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._next_purge = 0.0
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
             conn.executescript(SCHEMA)
+        self.purge_expired()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
@@ -103,6 +140,7 @@ class PredictionStore:
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit does not wait for fsync
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")  # a deleted photo is overwritten, not left in free pages
         return conn
 
     @contextmanager
@@ -137,8 +175,77 @@ class PredictionStore:
                      float(p.confidence), json.dumps(list(p.top_k)), float(p.latency_ms), p.width, p.height,
                      p.source, p.image, p.image_type),
                 )
-                ids.append(int(cur.lastrowid))
+                pid = int(cur.lastrowid)
+                ids.append(pid)
+                if p.original is not None:
+                    kept = self.keeps(len(p.original))
+                    conn.execute(
+                        "INSERT INTO uploads (prediction_id, created_at, size, mime, data, note) VALUES (?, ?, ?, ?, ?, ?)",
+                        (pid, created, len(p.original), p.original_type, p.original if kept else None,
+                         None if kept else self.not_kept_reason(len(p.original))))
+        if time.monotonic() >= self._next_purge:
+            self.purge_expired()
         return ids
+
+    def keeps(self, size: int) -> bool:
+        """Whether an original upload of ``size`` bytes is kept."""
+        return self.keep_upload_days > 0 and 0 < size <= self.keep_upload_bytes
+
+    def not_kept_reason(self, size: int) -> str:
+        """Why an upload of ``size`` bytes is not kept, for the person who sent it."""
+        if self.keep_upload_days <= 0 or self.keep_upload_bytes <= 0:
+            return "originals are not kept on this service (only a preview)"
+        return (f"the upload ({size / 2**20:.1f} MB) is larger than the {self.keep_upload_bytes / 2**20:g} MB "
+                "kept per photo: only a preview is kept")
+
+    def _cutoff(self) -> str:
+        """The creation time before which originals are expired."""
+        return timestamp(datetime.now(UTC) - timedelta(days=self.keep_upload_days))
+
+    def purge_expired(self) -> int:
+        """Remove the originals older than ``keep_upload_days`` (their predictions stay); returns how many.
+
+        Runs when the store opens and then at most once a minute, on a write; reads never
+        return an expired original in between.
+        """
+        self._next_purge = time.monotonic() + 60
+        note = f"removed after {self.keep_upload_days:g} days"
+        with self._transaction() as conn:
+            return conn.execute("UPDATE uploads SET data = NULL, note = ? WHERE data IS NOT NULL AND created_at < ?",
+                                (note, self._cutoff())).rowcount
+
+    def original(self, prediction_id: int) -> tuple[bytes, str] | None:
+        """The original upload, as received: ``(bytes, mime type)``, or None if it is not (or no longer) kept."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT data, mime FROM uploads WHERE prediction_id = ? AND data IS NOT NULL "
+                               "AND created_at >= ?", (prediction_id, self._cutoff())).fetchone()
+        return (bytes(row["data"]), row["mime"] or "application/octet-stream") if row else None
+
+    def original_status(self, prediction_id: int) -> dict[str, Any] | None:
+        """``{"kept", "bytes", "note"}`` for a prediction's original upload; None if it had none (tensor input)."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT size, data IS NOT NULL AND created_at >= ? AS kept, note FROM uploads "
+                               "WHERE prediction_id = ?", (self._cutoff(), prediction_id)).fetchone()
+        if row is None:
+            return None
+        note = row["note"] or (None if row["kept"] else f"removed after {self.keep_upload_days:g} days")
+        return {"kept": bool(row["kept"]), "bytes": row["size"], "note": note}
+
+    def delete_image(self, prediction_id: int) -> dict[str, bool] | None:
+        """Delete both stored copies of a prediction's photo, the preview and the original.
+
+        The prediction's numbers and its feedback stay. Returns which copies existed
+        (``{"preview": ..., "original": ...}``), or None if the id is unknown.
+        """
+        with self._transaction() as conn:
+            row = conn.execute("SELECT image IS NOT NULL AS has_preview FROM predictions WHERE id = ?",
+                               (prediction_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE predictions SET image = NULL, image_type = NULL WHERE id = ?", (prediction_id,))
+            original = conn.execute("UPDATE uploads SET data = NULL, note = ? WHERE prediction_id = ? "
+                                    "AND data IS NOT NULL", (f"deleted on request at {now()}", prediction_id))
+        return {"preview": bool(row["has_preview"]), "original": original.rowcount > 0}
 
     def get(self, prediction_id: int) -> dict[str, Any] | None:
         """One prediction with its feedback, or None."""
@@ -183,6 +290,32 @@ class PredictionStore:
             )
         return self.get(prediction_id)
 
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        """Every prediction that has feedback, oldest first, with its original upload, for retraining.
+
+        Keys: ``prediction_id``, ``created_at``, ``model_name``, ``model_version``, ``label``
+        (predicted), ``correct``, ``correct_label`` (None when correct), ``image`` (the original
+        upload's bytes as received; None when it was never kept, was deleted or has expired) and
+        ``image_type`` (its MIME type, or None). The label to train on is ``label if correct
+        else correct_label``.
+        """
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.created_at, p.model_name, p.model_version, p.label, f.correct, f.correct_label, "
+                "CASE WHEN u.created_at >= ? THEN u.data END AS data, u.mime "
+                "FROM predictions p JOIN feedback f ON f.prediction_id = p.id "
+                "LEFT JOIN uploads u ON u.prediction_id = p.id ORDER BY p.id", (self._cutoff(),)).fetchall()
+        out = []
+        for row in rows:
+            correct = bool(row["correct"])
+            image = bytes(row["data"]) if row["data"] is not None else None
+            out.append({"prediction_id": int(row["id"]), "created_at": row["created_at"],
+                        "model_name": row["model_name"], "model_version": row["model_version"],
+                        "label": row["label"], "correct": correct,
+                        "correct_label": None if correct else row["correct_label"],
+                        "image": image, "image_type": row["mime"] if image is not None else None})
+        return out
+
     def export_feedback_csv(self, base_url: str = "") -> str:
         """Every prediction that has feedback, as CSV (one row each); returns the text.
 
@@ -205,6 +338,7 @@ class PredictionStore:
                 "correct_label": _cell(item["label"] if feedback["correct"] else (feedback["correct_label"] or "")),
                 "comment": _cell(feedback["comment"] or ""), "feedback_at": feedback["created_at"],
                 "image_url": f"{base_url}/history/{item['id']}/image" if item["has_image"] else "",
+                "original_url": f"{base_url}/history/{item['id']}/original" if (self.original_status(item["id"]) or {}).get("kept") else "",
             })
         return buffer.getvalue()
 

@@ -158,6 +158,16 @@ def _crop_to_aspect(image: Image.Image, aspect: float) -> Image.Image:
     return image.crop((0, top, width, top + new_height))
 
 
+def mime_type(data: bytes) -> str | None:
+    """The MIME type of an image file from its header (``image/jpeg``, ...), or None if unknown."""
+    try:
+        with Image.open(io.BytesIO(data), formats=_formats()) as image:
+            # A phone's multi-picture JPEG (MPO) is a JPEG to every reader that matters.
+            return "image/jpeg" if image.format == "MPO" else Image.MIME.get(image.format or "")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 def preview_bytes(image: Image.Image, max_side: int = 256) -> tuple[bytes, str]:
     """A small copy of the upload for the history page: ``(bytes, mime type)``.
 

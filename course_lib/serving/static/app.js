@@ -220,6 +220,8 @@ function historyRow(item) {
   const thumb = el("img", "thumb");
   thumb.alt = "";
   thumb.loading = "lazy";
+  // A photo behind the service's token (or deleted since) leaves an empty frame, not a broken icon.
+  thumb.addEventListener("error", () => thumb.removeAttribute("src"));
   if (item.image_url) thumb.src = item.image_url;
   const body = el("div", "history-body");
   const title = el("div", "history-title");
