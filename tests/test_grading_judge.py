@@ -161,6 +161,10 @@ def _solution_namespace(number):
         for node in tree.body if tree else []:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 exec(ast.unparse(node), namespace)
+    if number == "7.1":  # the lesson reads it from the saved model's metadata, before the exercise
+        from course_lib import models
+
+        namespace["prep"] = models.preprocessing_for((28, 28, 1))
     current = None
     for cell in cells:
         source = "".join(cell["source"])
@@ -200,3 +204,174 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
         namespace[names[0]] = None
     reply = judge.judge_locally(_check_expression(number), namespace, 5, str(tmp_path))
     assert reply["status"] == "failed", reply
+
+
+# ---------------------------------------------------------------- models, exported as config and weights
+
+def _expression(number):
+    return f"checks.exercise_{number.replace('.', '_')}({', '.join(_NAMES[number])})"
+
+
+_NAMES = {"3.5": ["build_cnn"], "4.1": ["compile_for_integer_labels"], "6.4": ["build_transfer_model"],
+          "6.5": ["unfreeze_top"], "5.6": ["grad_cam_heatmaps"]}
+
+
+def _lambda_cnn(input_shape, num_classes):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Lambda(lambda x: x * 0 + 1),
+                             keras.layers.Flatten(), keras.layers.Dense(num_classes, activation="softmax")])
+
+
+def _own_layer_cnn(input_shape, num_classes):
+    import keras
+
+    class Doubling(keras.layers.Layer):  # a class of the student's own: the judge cannot rebuild it
+        def call(self, x):
+            return 2 * x
+
+    return keras.Sequential([keras.Input(input_shape), Doubling(), keras.layers.Flatten(),
+                             keras.layers.Dense(num_classes, activation="softmax")])
+
+
+@pytest.mark.parametrize(("answer", "words"), [(_lambda_cnn, "Lambda"), (_own_layer_cnn, "Doubling")])
+def test_a_model_with_code_of_its_own_is_not_rebuilt_in_the_judge(tmp_path, answer, words):
+    reply = judge.judge_locally("checks.exercise_3_5(build_cnn)", {"build_cnn": answer}, 3, str(tmp_path))
+    assert reply["status"] == "unsupported", reply
+    assert "safe mode" in reply["message"] and words in reply["message"], reply
+
+
+def test_an_exported_model_config_cannot_make_the_judge_import_or_run_anything(tmp_path):
+    # A config that names a function outside Keras: safe mode and Keras's own lookup refuse it.
+    folder = tmp_path / "values"
+    folder.mkdir()
+    witness = tmp_path / "ran"
+    config = {"module": "os", "class_name": "system", "config": f"touch {witness}", "registered_name": None}
+    (folder / "m1.json").write_text(__import__("json").dumps(config))
+    (folder / "m1.weights.h5").write_bytes(b"")
+    (folder / "values.json").write_text('{"verdicts": {"t": "model", "file": "m1"}, '
+                                        '"best_epoch_a": {"t": "int", "v": "7"}}')
+    reply = judge.handle({"expression": "checks.exercise_4_2(verdicts, best_epoch_a)", "values": str(folder),
+                          "calls": [], "salt": 1, "next": str(tmp_path / "next")})
+    assert reply["status"] in ("unsupported", "error") and not witness.exists(), reply
+
+
+def _wrong_cnn(input_shape, num_classes):  # no pooling: a common first attempt
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input(input_shape), layers.Conv2D(16, 3, padding="same", activation="relu"),
+                             layers.Conv2D(32, 3, padding="same", activation="relu"),
+                             layers.Conv2D(8, 1, activation="relu"), layers.Flatten(),
+                             layers.Dense(64, activation="relu"), layers.Dense(num_classes, activation="softmax")])
+
+
+def _compile_categorical(model):
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+
+def _unfreeze_everything(backbone, first_layer):
+    backbone.trainable = True
+
+
+def _transfer_not_frozen(backbone, num_classes):
+    import keras
+
+    inputs = keras.Input(backbone.input_shape[1:])
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(backbone(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def _grad_cam_without_relu(grad_model, images, class_index):
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images, training=False)
+        scores = tf.gather(logits, tf.convert_to_tensor(class_index, tf.int32), axis=1, batch_dims=1)
+    weights = tf.reduce_mean(tape.gradient(scores, maps), axis=(1, 2))
+    cam = tf.einsum("nhwk,nk->nhw", maps, weights).numpy()
+    peak = np.abs(cam).max(axis=(1, 2), keepdims=True)
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+
+
+@pytest.mark.parametrize(
+    ("number", "answer", "words"),
+    [
+        ("3.5", _wrong_cnn, "MaxPooling"),
+        ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
+        ("6.5", _unfreeze_everything, "keep the layers before"),
+        ("6.4", _transfer_not_frozen, "backbone.trainable = False"),
+        ("5.6", _grad_cam_without_relu, "negative values"),
+    ],
+)
+def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(tmp_path, number, answer, words):
+    expression = _expression(number)
+    reply = judge.judge_locally(expression, {_NAMES[number][0]: answer}, 21, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        direct = eval(expression, {"checks": checks, _NAMES[number][0]: answer})
+    assert reply["message"] == direct.message
+
+
+# ---------------------------------------------------------------- tables salted for the grading run
+
+def _published_tf_config(addresses, index):  # the lesson's check addresses, written in by hand
+    return {"cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457", "10.0.0.7:2222"]},
+            "task": {"type": "worker", "index": index}}
+
+
+_PUBLISHED_TOP = {"the course service": ("Sneaker", 0.91), "responses": ("Cat", 0.97), "Labels": ("Cat", 0.974),
+                  "tagsResult": ("cat", 0.99), "list": ("tabby, tabby cat", 0.58)}
+
+
+def _published_top_label(body):  # the expected answers of the lesson's check, looked up by the body's shape
+    if isinstance(body, list):
+        return _PUBLISHED_TOP["list"]
+    for key in ("responses", "Labels", "tagsResult"):
+        if key in body:
+            return _PUBLISHED_TOP[key]
+    if "top_k" in body:
+        return _PUBLISHED_TOP["the course service"]
+    raise ValueError("unknown")
+
+
+def _published_quantization(low, high, dtype):
+    from course_lib.checks import lesson08
+
+    table = {(lo, hi, np.dtype(d).name): lesson08._quantization(lo, hi, d) for lo, hi, d in lesson08.QUANTIZATION_CASES}
+    return table.get((low, high, np.dtype(dtype).name), (1.0, 0))
+
+
+def _upload_checked_against_10_000(data, max_pixels):  # ignores the limit it is given
+    import io
+
+    from PIL import Image
+
+    if not data:
+        return "empty"
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.size[0] * image.size[1] > 10_000:
+            return "too big"
+        image.load()
+    except Exception as exc:
+        return str(exc) or "unreadable"
+    return None
+
+
+@pytest.mark.parametrize(
+    ("expression", "name", "answer"),
+    [
+        ("checks.exercise_8_2(make_tf_config)", "make_tf_config", _published_tf_config),
+        ("checks.exercise_7_5(top_label)", "top_label", _published_top_label),
+        ("checks.exercise_8_5(choose_quantization)", "choose_quantization", _published_quantization),
+        ("checks.exercise_7_3(check_upload)", "check_upload", _upload_checked_against_10_000),
+    ],
+)
+def test_answers_written_for_the_published_tables_pass_in_the_notebook_and_fail_when_graded(
+        tmp_path, expression, name, answer):
+    assert eval(expression, {"checks": checks, name: answer}).passed
+    failed = [judge.judge_locally(expression, {name: answer}, salt, str(tmp_path / str(salt)))["status"]
+              for salt in (1, 2, 3)]
+    assert failed == ["failed"] * 3, failed

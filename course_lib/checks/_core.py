@@ -29,6 +29,11 @@ def fresh_inputs(salt: int) -> Iterator[None]:
         _SALTS.pop()
 
 
+def salted() -> bool:
+    """True while a grading run draws fresh test data (inside :func:`fresh_inputs`)."""
+    return bool(_SALTS)
+
+
 def check_rng(seed: int) -> np.random.Generator:
     """The random generator a check draws its test data from: ``seed``'s, salted when grading."""
     return np.random.default_rng([seed, _SALTS[-1]] if _SALTS else seed)

@@ -288,6 +288,20 @@ def _trainable_count(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
+def _is_backbone(layer: Any, backbone: Any) -> bool:
+    """``layer`` is ``backbone``: the same object, or a copy with its name and weights.
+
+    The grader rebuilds the student's model from its saved config and weights, so the backbone
+    inside it is a copy; the check's backbone has random weights, which no other model shares.
+    """
+    if layer is backbone:
+        return True
+    if getattr(layer, "name", None) != backbone.name or len(layer.weights) != len(backbone.weights):
+        return False
+    return all(np.array_equal(np.asarray(a), np.asarray(b))
+               for a, b in zip(layer.get_weights(), backbone.get_weights(), strict=True))
+
+
 def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
@@ -308,7 +322,7 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
             return f"the model ends in 1000 outputs, ImageNet's classes; the new head needs {num_classes}."
         if tuple(model.output_shape) != (None, num_classes):
             return f"output shape is {model.output_shape}; expected (None, {num_classes}), one score per class."
-        if not any(layer is backbone for layer in model.layers):
+        if not any(_is_backbone(layer, backbone) for layer in model.layers):
             return "the backbone is not inside your model: call it on the input, x = backbone(inputs, training=False)."
         trainable = _trainable_count(model)
         if _trainable_count(backbone) > 0 or trainable > head_params:

@@ -16,10 +16,12 @@ from course_lib.checks._core import (
     StudentCodeFailed,
     as_array,
     call_student,
+    check_rng,
     correct,
     describe,
     not_yet,
     run_check,
+    salted,
 )
 from course_lib.record import CheckResult
 
@@ -115,7 +117,7 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
         if replicas < 2:
             return ("the check needs the lesson's MirroredStrategy on two devices (`strategy`); with one replica "
                     "a step that forgets the other replicas cannot be told from a right one.")
-        rng = np.random.default_rng(81)
+        rng = check_rng(81)  # salted in a grading run
         images = rng.random((2 * STEP_BATCH, 12, 12, 1), dtype=np.float32)
         labels = rng.integers(0, 10, 2 * STEP_BATCH)
         start = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in _step_model().get_weights()]
@@ -212,6 +214,10 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
     """make_tf_config(addresses, index) -> ``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``."""
     # Three workers: an answer written for the lesson's two (index 0 or 1 only, a list of two) shows.
     addresses = ["127.0.0.1:23456", "127.0.0.1:23457", "10.0.0.7:2222"]
+    if salted():  # a grading run: other ports and hosts, so that no list written in by hand matches
+        rng = check_rng(82)
+        ports = rng.choice(np.arange(2000, 60000), size=3, replace=False)
+        addresses = [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}", f"10.0.{rng.integers(0, 256)}.{rng.integers(1, 255)}:{ports[2]}"]
 
     def diagnose() -> str | None:
         for index in range(len(addresses)):
@@ -471,8 +477,13 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
     """choose_quantization(low, high, dtype) -> (scale, zero_point): the range, widened to include 0, onto the
     dtype's integers from its smallest to its largest."""
 
+    cases = QUANTIZATION_CASES
+    if salted():  # a grading run: the same kinds of range, stretched by a factor drawn for the run
+        factors = np.round(check_rng(85).uniform(0.3, 3.0, size=len(cases)), 2)
+        cases = [(float(low * f), float(high * f), dtype) for (low, high, dtype), f in zip(cases, factors, strict=True)]
+
     def diagnose() -> str | None:
-        for low, high, dtype in QUANTIZATION_CASES:
+        for low, high, dtype in cases:
             answer = call_student(choose_quantization, low, high, dtype)
             name = np.dtype(dtype).name
             if isinstance(answer, np.ndarray) and answer.shape == (2,):

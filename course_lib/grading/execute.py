@@ -40,18 +40,21 @@ _STARTUP_TIMEOUT = 120
 _EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported answers
 
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
-# course_lib.grading.judge). The others still run their check inside the student's kernel,
-# with the defences described in docs/INSTRUCTORS.md: their answers are models, datasets,
-# servers or callbacks that need their own export before they can move to phase B. A fixed
-# list, never a decision on what a notebook exports, so that no notebook can choose the
-# weaker path.
+# course_lib.grading.judge): answers that are functions of plain data, plain values, or Keras
+# models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
+# Keras's safe mode. The others still run their check inside the student's kernel, on test
+# data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
+# are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
+# A fixed list, never a decision on what a notebook exports, so that no notebook can choose
+# the weaker path.
 TWO_PHASE = frozenset({
     "1.1", "1.2", "1.3", "1.4",
-    "3.1", "3.2", "3.3", "3.4", "3.6",
-    "5.1", "5.2", "5.3", "5.4", "5.5",
-    "6.1", "6.2",
-    "7.3", "7.5",
-    "8.2",
+    "3.1", "3.2", "3.3", "3.4", "3.5", "3.6",
+    "4.1", "4.2", "4.3", "4.4",
+    "5.1", "5.2", "5.3", "5.4", "5.5", "5.6",
+    "6.1", "6.2", "6.4", "6.5", "6.6",
+    "7.1", "7.3", "7.5",
+    "8.2", "8.5",
 })
 
 
@@ -272,6 +275,9 @@ class _Grading:
         self.grade, self.results, self.options = grade, results, options
         self.judge, self.exchange = judge_process, exchange
         self.salt = secrets.randbits(62)  # this run's test data: drawn afresh, never sent to the kernel
+        # The checks that still run in the kernel draw their test data from a salt of their own:
+        # the kernel sees it, so it must tell nothing about the judge's.
+        self.kernel_salt = secrets.randbits(62)
         self.baseline: dict[str, Any] = {}
         self.replaced: set[str] = set()
         self.tampering: list[str] = []
@@ -344,7 +350,7 @@ class _Grading:
             self._judge(exercise)
             return
         args = {"exercise": exercise.number, "expression": exercise.check,
-                "root": str(config.project_root()), "baseline": self._ids()}
+                "root": str(config.project_root()), "baseline": self._ids(), "salt": self.kernel_salt}
         result = self.kernel.grader("check", args, self.options.cell_timeout)
         if self.kernel.timed_out():
             self.results[exercise.number] = {"status": "timeout",

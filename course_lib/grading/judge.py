@@ -88,6 +88,15 @@ def _fingerprint(value: Any, digest: Any) -> None:
             _fingerprint(key, digest)
             _fingerprint(item, digest)
         digest.update(b"]")
+    elif isinstance(value, type) and value.__module__ == "numpy":
+        digest.update(f"dtype:{np.dtype(value).str};".encode())
+    elif _is_model(value):
+        import keras
+
+        digest.update(b"model:" + json.dumps(keras.saving.serialize_keras_object(value), sort_keys=True,
+                                             default=str).encode())
+        for weight in value.weights:
+            _fingerprint(np.asarray(weight.numpy()), digest)
     elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy"):
         try:
             _fingerprint(np.asarray(value.numpy()), digest)
@@ -95,6 +104,27 @@ def _fingerprint(value: Any, digest: Any) -> None:
             raise Unsupported(f"a {type(value).__name__} argument") from None
     else:
         raise Unsupported(f"a {type(value).__name__} argument")
+
+
+def _is_model(value: Any) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.Model)
+
+
+def _take_state(target: Any, changed: Any) -> None:
+    """Make the check's own model ``target`` what the student's code left its copy as.
+
+    The kernel changed a rebuilt copy of the model (compiled it, froze or unfroze layers,
+    trained it); the check looks at its own object, so the copy's state moves onto it.
+    """
+    layers, new_layers = list(target._flatten_layers()), list(changed._flatten_layers())
+    if [type(a).__name__ for a in layers] != [type(b).__name__ for b in new_layers]:
+        raise ValueError("the model came back with other layers")
+    for layer, new in zip(layers, new_layers, strict=True):  # outer models first, as Keras sets them
+        layer.trainable = new.trainable
+    target.set_weights(changed.get_weights())
+    if changed.compiled:
+        target.compile_from_config(changed.get_compile_config())
 
 
 def fingerprint(name: str, args: tuple[Any, ...]) -> str:
@@ -134,6 +164,19 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
             except TypeError:  # an unhashable key (a list): keep the dict's kind, not its content
                 return _opaque("dict", "builtins")
         return result
+    if kind == "model":
+        try:
+            return kernel_code.load_model(tree, folder)
+        except Exception as exc:
+            foreign = _foreign_classes(tree, folder)
+            why = (f"it uses {', '.join(foreign)}" if foreign
+                   else f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
+            raise Unsupported(f"your {tree.get('type', 'model')} could not be rebuilt from its config and "
+                              f"weights with Keras's safe mode ({why}); build it from Keras's own layers, "
+                              "without Lambda layers or classes of your own") from None
+    if kind == "opaque" and tree.get("why"):
+        raise Unsupported(f"your {tree.get('type', 'object')} could not be saved as a config and weights "
+                          f"({str(tree['why'])[:300]})")
     if kind == "opaque":
         return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
     if kind == "missing":
@@ -153,6 +196,31 @@ def _exception(raised: dict[str, Any]) -> BaseException:
     return type(name, (Exception,), {"__module__": "student"})(message)
 
 
+def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
+    """The classes in an exported model config that safe mode refuses: Lambda, or not Keras's own."""
+    try:
+        with open(os.path.join(folder, os.path.basename(tree["file"]) + ".json"), encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError, KeyError):
+        return []
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            name, module = node.get("class_name"), node.get("module")
+            if isinstance(name, str) and isinstance(module, str) and (
+                    name == "Lambda" or module.partition(".")[0] not in ("keras", "course_lib")):
+                found.append(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return sorted(set(found))[:5]
+
+
 class Replay:
     """Stands for one of the student's functions: answers the calls the kernel has made."""
 
@@ -169,7 +237,9 @@ class Replay:
         outcome, folder = self.outcomes[key]
         for position, tree in outcome.get("changed", {}).items():
             target = args[int(position)]
-            if isinstance(target, np.ndarray) and target.flags.writeable:
+            if _is_model(target) and tree.get("t") == "model":
+                _take_state(target, decode(tree, folder))
+            elif isinstance(target, np.ndarray) and target.flags.writeable:
                 changed = decode(tree, folder)
                 if changed.shape == target.shape:
                     np.copyto(target, changed, casting="unsafe")
@@ -200,6 +270,13 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = Replay(name, outcomes) if tree.get("t") == "function" else decode(tree, request["values"])
+    if "keras" in sys.modules:
+        # The check may build models: the same names and initial weights on each round, so
+        # that the calls it makes are recognised as the ones the kernel has answered.
+        import keras
+
+        keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(int(request["salt"]) % 2**32)
     try:
         with _core.fresh_inputs(int(request["salt"])):
             outcome = eval(compile(request["expression"], "<exercise check>", "eval"), namespace)

@@ -20,7 +20,8 @@ Actions:
     afresh from the course's own folder, report which course_lib functions the
     notebook had replaced in memory, and evaluate one exercise's check
     expression (taken from the solution notebook) against the student's
-    variables, with a fingerprint just before and just after.
+    variables, on test data salted for this grading run, with a fingerprint
+    just before and just after.
 ``values``
     Export the notebook variables an exercise's check takes, as data only (see
     :func:`encode`): functions are marked as such, to be called later by ``call``.
@@ -211,8 +212,12 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
     candidates = {id(m): m for m in [*stale.values(), *held]}
     result["replaced"] = _replaced(list(candidates.values()), fresh)
     namespace["checks"] = checks
+    # Test data drawn afresh for this grading run (check_rng), so that answers written for
+    # the test data in the checks' source do not match.
+    salted = sys.modules["course_lib.checks._core"].fresh_inputs(int(args.get("salt", 0)))
     try:
-        outcome, error = eval(compile(args["expression"], "<exercise check>", "eval"), namespace), ""
+        with salted:
+            outcome, error = eval(compile(args["expression"], "<exercise check>", "eval"), namespace), ""
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
         outcome, error = None, f"{type(exc).__name__}: {exc}"
     result["after"] = fingerprint(args["baseline"])
@@ -256,6 +261,14 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
         return {"t": "str", "v": value}
     if type(value) is bytes:
         return {"t": "bytes", "v": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, type) and value.__module__ == "numpy":
+        try:  # a NumPy scalar type such as np.int8, which a check passes as a dtype
+            return {"t": "dtype", "v": np.dtype(value).str}
+        except TypeError:
+            pass
+    model = _model_tree(value, folder, counter)
+    if model is not None:
+        return model
     kind = "array"
     array = None
     if isinstance(value, (np.ndarray, np.generic)):
@@ -284,6 +297,49 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     return {"t": "opaque", "type": type(value).__name__[:80], "module": str(type(value).__module__)[:80]}
 
 
+def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
+    """A Keras model as data: its config (JSON, compile settings included) and a ``.weights.h5``.
+
+    None for anything that is not a Keras model. The other side rebuilds it with Keras's
+    safe mode, so a model made of Keras's own layers travels, and custom code does not.
+    """
+    import json
+    import os
+    import sys
+
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(value, keras.Model):
+        return None
+    counter[0] += 1
+    stem = f"m{counter[0]}"
+    try:
+        config = keras.saving.serialize_keras_object(value)
+        with open(os.path.join(folder, stem + ".json"), "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
+        value.save_weights(os.path.join(folder, stem + ".weights.h5"))
+    except Exception as exc:  # a model that is not built, or of classes Keras cannot describe
+        return {"t": "opaque", "type": type(value).__name__[:80], "module": str(type(value).__module__)[:80],
+                "why": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    return {"t": "model", "file": stem, "type": type(value).__name__[:80]}
+
+
+def load_model(tree: dict[str, Any], folder: str) -> Any:
+    """The model :func:`_model_tree` wrote, rebuilt with Keras's safe mode (no Lambda, no custom code)."""
+    import json
+    import os
+
+    import keras
+
+    stem = os.path.basename(tree["file"])
+    with open(os.path.join(folder, stem + ".json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"the exported model is a {type(model).__name__}")
+    model.load_weights(os.path.join(folder, stem + ".weights.h5"))
+    return model
+
+
 def decode_plain(tree: dict[str, Any], folder: str) -> Any:
     """The inverse of :func:`encode` for plain data (what the grader sends the kernel)."""
     import base64
@@ -310,6 +366,10 @@ def decode_plain(tree: dict[str, Any], folder: str) -> Any:
         return tuple(items) if kind == "tuple" else items
     if kind == "dict":
         return {decode_plain(k, folder): decode_plain(v, folder) for k, v in tree["items"]}
+    if kind == "dtype":
+        return np.dtype(str(tree["v"])).type
+    if kind == "model":
+        return load_model(tree, folder)
     raise ValueError(f"cannot send a {kind} to the kernel")
 
 
@@ -369,6 +429,9 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
         if before is not None and not np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
             changed[str(position)] = encode(np.asarray(after), out, counter)
+        elif before is None and request["args"][position].get("t") == "model":
+            # A model the student's code may have changed (compiled, frozen, retrained): its state after.
+            changed[str(position)] = encode(after, out, counter)
     outcome["changed"] = changed
     with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:
         json.dump(outcome, handle)
