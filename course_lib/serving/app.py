@@ -20,7 +20,8 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,14 @@ from werkzeug.utils import secure_filename
 
 import course_lib
 from course_lib.serving import uploads
-from course_lib.serving.batching import ModelHost, ModelNotReady
-from course_lib.serving.classifier import Classifier, load_classifier, top_k
+from course_lib.serving.batching import BatcherClosed, ModelHost, ModelNotReady, Served
+from course_lib.serving.classifier import (
+    Classifier,
+    VersionWatch,
+    load_classifier,
+    top_k,
+    version_watch,
+)
 from course_lib.serving.config import ServeConfig
 from course_lib.serving.store import NewPrediction, PredictionStore, now
 
@@ -68,8 +75,12 @@ def create_app(config: ServeConfig | None = None,
     source = classifier if classifier is not None else (lambda: load_classifier(config.model))
     store = PredictionStore(config.db, keep_upload_bytes=config.keep_upload_bytes,
                             keep_upload_days=config.keep_upload_days)
-    host = ModelHost(source, config.batch_size, config.batch_wait_ms, background=config.load_in_background)
+    watch = version_watch(config.model) if classifier is None else None
+    host = ModelHost(source, config.batch_size, config.batch_wait_ms, background=config.load_in_background,
+                     watch=watch)
     app.extensions["course_serving"] = {"config": config, "store": store, "host": host}
+    # A folder of versions: each request looks (at most once a second) whether another is served.
+    app.before_request(host.refresh)
     _register_errors(app)
     _register_routes(app)
     return app
@@ -90,6 +101,18 @@ def _ready_classifier(wait: bool = True) -> Classifier:
     if not host.ready or host.classifier is None:
         raise ApiError("the model is still loading; try again in a few seconds", 503)
     return host.classifier
+
+
+@contextmanager
+def _served() -> Iterator[Served]:
+    """The served model for this request (waiting while it loads), kept until the request is done."""
+    _, _, host = _state()
+    _ready_classifier()
+    try:
+        with host.lease() as served:
+            yield served
+    except ModelNotReady as exc:
+        raise ApiError(str(exc), 503) from None
 
 
 # ---------------------------------------------------------------- errors
@@ -165,14 +188,19 @@ def _register_routes(app: Flask) -> None:
         if host.ready and host.classifier is not None:
             body["model"] = {"name": host.classifier.name, "version": host.classifier.version}
             body["load_seconds"] = round(host.load_seconds or 0.0, 2)
-        if host.error:
-            body["error"] = host.error
+        if host.reloading:
+            body["loading_version"] = host.reloading
+        if host.error or host.reload_error:
+            body["error"] = host.error or host.reload_error
         return jsonify(body), 200 if host.ready else 503
 
     @app.get("/model")
     def model_info() -> Response:
         config, _, _ = _state()
         info = _ready_classifier(wait=False).describe()
+        watch = _state()[2].watch
+        if isinstance(watch, VersionWatch):
+            info["versions"] = watch.describe()
         info["limits"] = {"max_upload_mb": config.max_upload_mb, "max_pixels": config.max_pixels,
                           "max_files": config.max_files, "top_k": config.top_k}
         return jsonify(info)
@@ -180,23 +208,24 @@ def _register_routes(app: Flask) -> None:
     @app.post("/predict")
     def predict() -> Response:
         started = time.perf_counter()
-        config, store, host = _state()
-        classifier = _ready_classifier()
-        k = _int_arg("top_k", config.top_k, 1, len(classifier.class_names))
-        files = _uploaded_files(config)
-        names, images, originals, inputs = [], [], [], []
-        for file in files:
-            name = secure_filename(file.filename or "") or "upload"
-            data = file.read()
-            image = uploads.decode_image(data, config.max_pixels, name=f"'{name}'")
-            names.append(name)
-            images.append(image)
-            originals.append(data)
-            inputs.append(classifier.prepare(image))  # the lesson's own way from photo to model input
-        probabilities = _run_model(host, np.stack(inputs), config)
-        latency_ms = (time.perf_counter() - started) * 1000
-        items = _record(store, classifier, probabilities, k, latency_ms, names, images, "upload", originals)
-        return jsonify(items[0] if len(items) == 1 else {"predictions": items})
+        config, store, _ = _state()
+        with _served() as served:  # one version from start to end, even if another is swapped in meanwhile
+            classifier = served.classifier
+            k = _int_arg("top_k", config.top_k, 1, len(classifier.class_names))
+            files = _uploaded_files(config)
+            names, images, originals, inputs = [], [], [], []
+            for file in files:
+                name = secure_filename(file.filename or "") or "upload"
+                data = file.read()
+                image = uploads.decode_image(data, config.max_pixels, name=f"'{name}'")
+                names.append(name)
+                images.append(image)
+                originals.append(data)
+                inputs.append(classifier.prepare(image))  # the lesson's own way from photo to model input
+            probabilities = _run_model(served, np.stack(inputs), config)
+            latency_ms = (time.perf_counter() - started) * 1000
+            items = _record(store, classifier, probabilities, k, latency_ms, names, images, "upload", originals)
+            return jsonify(items[0] if len(items) == 1 else {"predictions": items})
 
     @app.get("/history")
     def history() -> Response:
@@ -299,37 +328,38 @@ def _register_routes(app: Flask) -> None:
     @app.post("/v1/models/<name>/versions/<version>:predict")
     def tf_serving_predict(name: str, version: str | None = None) -> Response:
         started = time.perf_counter()
-        config, store, host = _state()
-        classifier = _tf_serving_model(name)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ApiError('send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)')
-        signature = body.get("signature_name", "serving_default")
-        if signature != "serving_default":
-            raise ApiError(f'signature_name {signature!r} not found; this model has "serving_default"')
-        # Row format ("instances") answers with "predictions", columnar ("inputs") with "outputs".
-        answer_key = "outputs" if "inputs" in body and "instances" not in body else "predictions"
-        instances = body.get("instances", body.get("inputs"))
-        if not isinstance(instances, list) or not instances:
-            raise ApiError('"instances" must be a non-empty list (of image tensors or {"b64": ...} objects)')
-        if len(instances) > MAX_INSTANCES:
-            raise ApiError(f"{len(instances)} instances in one request; the limit is {MAX_INSTANCES}", 413)
-        encoded = [_b64_of(instance) for instance in instances]
-        originals: list[bytes | None]
-        if all(e is not None for e in encoded):
-            originals = [_decode_b64(e, i) for i, e in enumerate(encoded)]
-            images = [uploads.decode_image(data, config.max_pixels, name=f"instance {i}")
-                      for i, data in enumerate(originals)]
-            probabilities = _run_model(host, np.stack([classifier.prepare(im) for im in images]), config)
-        elif any(e is not None for e in encoded):
-            raise ApiError('mix of {"b64": ...} and tensor instances; send one kind per request')
-        else:
-            images, originals = [None] * len(instances), [None] * len(instances)
-            probabilities = classifier.predict_inputs(_tensor_instances(instances, classifier))
-        latency_ms = (time.perf_counter() - started) * 1000
-        names = [f"instance-{i}" for i in range(len(instances))]
-        _record(store, classifier, probabilities, 1, latency_ms, names, images, "tf-serving", originals)
-        return jsonify({answer_key: probabilities.astype(float).tolist()})
+        config, store, _ = _state()
+        with _served() as served:
+            classifier = _tf_serving_model(name, served.classifier)
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                raise ApiError('send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)')
+            signature = body.get("signature_name", "serving_default")
+            if signature != "serving_default":
+                raise ApiError(f'signature_name {signature!r} not found; this model has "serving_default"')
+            # Row format ("instances") answers with "predictions", columnar ("inputs") with "outputs".
+            answer_key = "outputs" if "inputs" in body and "instances" not in body else "predictions"
+            instances = body.get("instances", body.get("inputs"))
+            if not isinstance(instances, list) or not instances:
+                raise ApiError('"instances" must be a non-empty list (of image tensors or {"b64": ...} objects)')
+            if len(instances) > MAX_INSTANCES:
+                raise ApiError(f"{len(instances)} instances in one request; the limit is {MAX_INSTANCES}", 413)
+            encoded = [_b64_of(instance) for instance in instances]
+            originals: list[bytes | None]
+            if all(e is not None for e in encoded):
+                originals = [_decode_b64(e, i) for i, e in enumerate(encoded)]
+                images = [uploads.decode_image(data, config.max_pixels, name=f"instance {i}")
+                          for i, data in enumerate(originals)]
+                probabilities = _run_model(served, np.stack([classifier.prepare(im) for im in images]), config)
+            elif any(e is not None for e in encoded):
+                raise ApiError('mix of {"b64": ...} and tensor instances; send one kind per request')
+            else:
+                images, originals = [None] * len(instances), [None] * len(instances)
+                probabilities = classifier.predict_inputs(_tensor_instances(instances, classifier))
+            latency_ms = (time.perf_counter() - started) * 1000
+            names = [f"instance-{i}" for i in range(len(instances))]
+            _record(store, classifier, probabilities, 1, latency_ms, names, images, "tf-serving", originals)
+            return jsonify({answer_key: probabilities.astype(float).tolist()})
 
 
 # ---------------------------------------------------------------- helpers
@@ -348,10 +378,10 @@ def _uploaded_files(config: ServeConfig) -> list[Any]:
     return files
 
 
-def _run_model(host: ModelHost, inputs: np.ndarray, config: ServeConfig) -> np.ndarray:
+def _run_model(served: Served, inputs: np.ndarray, config: ServeConfig) -> np.ndarray:
     try:
-        return host.predict_inputs(inputs, timeout=config.timeout_s)
-    except ModelNotReady as exc:
+        return served.predict_inputs(inputs, timeout=config.timeout_s)
+    except BatcherClosed as exc:
         raise ApiError(str(exc), 503) from None
     except TimeoutError:
         raise ApiError(f"the model did not answer within {config.timeout_s:g} s; the server is overloaded, "
@@ -463,8 +493,8 @@ def _clean_text(value: Any, field: str, limit: int) -> str | None:
     return value or None
 
 
-def _tf_serving_model(name: str) -> Classifier:
-    classifier = _ready_classifier()
+def _tf_serving_model(name: str, classifier: Classifier | None = None) -> Classifier:
+    classifier = classifier or _ready_classifier()
     if name != classifier.name:
         raise ApiError(f"Servable not found for request: Latest({name}); this server serves "
                        f"{classifier.name!r}", 404)

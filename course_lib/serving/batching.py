@@ -3,8 +3,8 @@
 :class:`MicroBatcher` runs every model call on one inference thread and lets
 requests that arrive while the model is busy share the next call.
 :class:`ModelHost` loads the classifier (in the background, so the server can
-answer ``/health`` with "loading" meanwhile), warms it up, and reports whether
-it is ready.
+answer ``/health`` with "loading" meanwhile), warms it up, reports whether
+it is ready, and swaps in another version when a folder of versions says so.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -68,6 +71,10 @@ class MicroBatcher:
         future: Future = Future()
         self._queue.put((np.asarray(inputs, np.float32), future))
         return future.result(timeout=timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """Stop the inference thread after the requests already queued."""
@@ -127,23 +134,67 @@ class ModelNotReady(RuntimeError):
     """A prediction was asked for before the model finished loading (or after it failed to)."""
 
 
+class Watch(Protocol):
+    """Where the model to serve can change while the service runs: a folder of versions."""
+
+    def stamp(self) -> Hashable:
+        """A cheap key (a file's stat) that changes when the model to serve may have changed."""
+
+    def wanted(self) -> str | None:
+        """The version the host's source would load now."""
+
+
+@dataclass
+class Served:
+    """One loaded classifier with its own micro-batcher: what a request uses from start to end.
+
+    A newly served version replaces the whole object; the old one keeps answering the
+    requests that hold it (``users``) and closes when the last of them is done.
+    """
+
+    classifier: Classifier
+    batcher: MicroBatcher
+    users: int = 0
+    retired: bool = False
+
+    def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
+        return self.batcher.predict_inputs(inputs, timeout)
+
+
 class ModelHost:
-    """Owns the classifier of one server process: loading, warm-up, readiness, batching.
+    """Owns the classifier of one server process: loading, warm-up, readiness, batching, new versions.
 
     ``source`` is a ready :class:`Classifier` or a function that loads one. With
     ``background=True`` loading runs on a thread and :attr:`state` reads
     ``"loading"`` until the warm-up is done, then ``"ready"`` (or ``"failed"``).
+
+    With a ``watch`` (a folder of versions), :meth:`refresh` looks at most every
+    ``check_every_s`` seconds whether another version is to be served; if so it calls
+    ``source`` again, warms the new model up (in the background with ``background=True``,
+    meanwhile the old one answers) and swaps it in at once: a request uses one
+    :class:`Served` from start to end (:meth:`lease`), so requests in flight finish on the
+    old version and every later one gets the new. A version that fails to load leaves the
+    old one serving, with the reason in :attr:`reload_error`.
     """
 
     def __init__(self, source: Classifier | Callable[[], Classifier], max_batch: int = 32,
-                 max_wait_ms: float = 0.0, background: bool = True) -> None:
+                 max_wait_ms: float = 0.0, background: bool = True, watch: Watch | None = None,
+                 check_every_s: float = 1.0) -> None:
         self._source = source
         self._max_batch, self._max_wait_ms = max_batch, max_wait_ms
+        self._background = background
+        self.watch, self.check_every_s = watch, check_every_s
         self.state = "loading"
         self.error: str | None = None
-        self.classifier: Classifier | None = None
-        self.batcher: MicroBatcher | None = None
         self.load_seconds: float | None = None
+        self.reloading: str | None = None  # the version being loaded to replace the served one
+        self.reload_error: str | None = None
+        self.swaps = 0  # versions swapped in after the first, for tests and /health
+        self._current: Served | None = None
+        self._lock = threading.Lock()  # guards _current and the users counts
+        self._checking = threading.Lock()  # one version check (and load) at a time
+        self._stamp: Hashable = None
+        self._last_check = 0.0
         self._ready = threading.Event()
         if background:
             threading.Thread(target=self._load, name="model-loader", daemon=True).start()
@@ -152,22 +203,110 @@ class ModelHost:
             if self.state == "failed":
                 raise RuntimeError(f"could not load the model: {self.error}")
 
+    @property
+    def classifier(self) -> Classifier | None:
+        """The classifier serving now (None until loaded)."""
+        current = self._current
+        return current.classifier if current else None
+
+    @property
+    def batcher(self) -> MicroBatcher | None:
+        current = self._current
+        return current.batcher if current else None
+
+    def _build(self) -> Served:
+        classifier = self._source if isinstance(self._source, Classifier) else self._source()
+        classifier.warm_up(sorted({1, self._max_batch}))
+        return Served(classifier, MicroBatcher(classifier, self._max_batch, self._max_wait_ms))
+
     def _load(self) -> None:
         started = time.perf_counter()
         try:
-            classifier = self._source if isinstance(self._source, Classifier) else self._source()
-            classifier.warm_up(sorted({1, self._max_batch}))
-            self.batcher = MicroBatcher(classifier, self._max_batch, self._max_wait_ms)
-            self.classifier = classifier
+            if self.watch is not None:
+                self._stamp = self.watch.stamp()  # before loading: a change during the load is seen later
+                self._last_check = time.monotonic()
+            served = self._build()
+            self._swap(served)
             self.load_seconds = time.perf_counter() - started
             self.state = "ready"
-            log.info("model %s %s ready in %.1f s", classifier.name, classifier.version, self.load_seconds)
+            log.info("model %s %s ready in %.1f s", served.classifier.name, served.classifier.version,
+                     self.load_seconds)
         except Exception as exc:  # reported by /health; the process stays up to say why
             self.error = f"{type(exc).__name__}: {exc}"
             self.state = "failed"
             log.exception("could not load the model")
         finally:
             self._ready.set()
+
+    def refresh(self) -> None:
+        """Serve another version if the watch says so; cheap when nothing changed (one stat a second)."""
+        if self.watch is None or not self.ready or time.monotonic() - self._last_check < self.check_every_s:
+            return
+        if not self._checking.acquire(blocking=False):
+            return  # another request is checking or loading
+        wanted = None
+        try:
+            self._last_check = time.monotonic()
+            stamp = self.watch.stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp  # a version that fails to load is not retried until the record changes again
+                wanted = self.watch.wanted()
+                current = self.classifier
+                if current is not None and wanted == current.version:
+                    wanted = None
+        except Exception:  # a broken record must not fail the request that noticed it
+            log.exception("could not check which version to serve")
+            wanted = None
+        if wanted is None:
+            self._checking.release()
+            return
+        self.reloading = wanted  # _reload releases the check lock when it is done
+        if self._background:
+            threading.Thread(target=self._reload, name="model-reloader", daemon=True).start()
+        else:
+            self._reload()
+
+    def _reload(self) -> None:
+        started = time.perf_counter()
+        try:
+            served = self._build()
+            self._swap(served)
+            self.swaps += 1
+            self.reload_error = None
+            log.info("now serving %s %s (loaded in %.1f s)", served.classifier.name, served.classifier.version,
+                     time.perf_counter() - started)
+        except Exception as exc:  # keep serving the old version
+            self.reload_error = f"version {self.reloading}: {type(exc).__name__}: {exc}"
+            log.exception("could not load version %s; still serving the previous one", self.reloading)
+        finally:
+            self.reloading = None
+            self._checking.release()
+
+    def _swap(self, served: Served) -> None:
+        with self._lock:
+            old, self._current = self._current, served
+            close_old = old is not None and old.users == 0
+            if old is not None:
+                old.retired = True
+        if close_old:
+            old.batcher.close()
+
+    @contextmanager
+    def lease(self) -> Iterator[Served]:
+        """The served model for one request: it stays usable until the request is done, even after a swap."""
+        with self._lock:
+            served = self._current
+            if not self.ready or served is None:
+                raise ModelNotReady(self.error or "the model is still loading")
+            served.users += 1
+        try:
+            yield served
+        finally:
+            with self._lock:
+                served.users -= 1
+                close = served.retired and served.users == 0
+            if close:
+                served.batcher.close()
 
     @property
     def ready(self) -> bool:
@@ -180,16 +319,15 @@ class ModelHost:
 
     def predict(self, pixels: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
         """Probabilities for uint8 pixels ``(n, h, w, c)``, through the micro-batcher."""
-        if not self.ready or self.batcher is None:
-            raise ModelNotReady(self.error or "the model is still loading")
-        return self.batcher.predict(pixels, timeout)
+        with self.lease() as served:
+            return served.batcher.predict(pixels, timeout)
 
     def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
         """Probabilities for float32 model inputs ``(n, h, w, c)``, through the micro-batcher."""
-        if not self.ready or self.batcher is None:
-            raise ModelNotReady(self.error or "the model is still loading")
-        return self.batcher.predict_inputs(inputs, timeout)
+        with self.lease() as served:
+            return served.predict_inputs(inputs, timeout)
 
     def close(self) -> None:
-        if self.batcher is not None:
-            self.batcher.close()
+        current = self._current
+        if current is not None:
+            current.batcher.close()

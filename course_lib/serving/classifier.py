@@ -215,11 +215,18 @@ def load_classifier(spec: str) -> Classifier:
 
     ``"imagenet"`` (the default): EfficientNet-Lite0 with ImageNet weights;
     ``"fashion"``: the Fashion-MNIST model lesson 04 saved; the path of any
-    ``.keras`` file saved with ``models.save_model``; or a model folder saved with
-    ``photos.save_photo_model`` (lesson 09), e.g. ``models/flowers/1``.
+    ``.keras`` file saved with ``models.save_model``; a model folder saved with
+    ``photos.save_photo_model`` (lesson 09), e.g. ``models/flowers/1``; or a folder of
+    such numbered versions, e.g. ``models/flowers``, whose served version
+    (:func:`course_lib.versions.served_version`) is loaded.
     """
-    from course_lib import models, photos
+    from course_lib import models, photos, versions
 
+    if spec not in ("imagenet", "fashion") and versions.is_model_root(spec):
+        served = versions.served_version(spec)
+        if served is None:  # every version was removed since is_model_root looked
+            raise FileNotFoundError(f"COURSE_SERVE_MODEL={spec!r} holds no saved version any more")
+        return KerasClassifier.from_folder(versions.version_folder(spec, served))
     if spec == "imagenet":
         return load_imagenet_classifier()
     if spec == "fashion":
@@ -236,6 +243,42 @@ def load_classifier(spec: str) -> Classifier:
         return KerasClassifier.from_folder(spec)
     raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model "
                      "or of a model folder")
+
+
+class VersionWatch:
+    """The served version of a folder of versions (``models/<name>/``), as :class:`ModelHost` watches it.
+
+    ``stamp`` is one ``stat`` of ``serving.json``, cheap enough for every request;
+    ``wanted`` reads which version that record (or, without one, the highest folder) serves.
+    """
+
+    def __init__(self, model_root: str | Path) -> None:
+        self.model_root = Path(model_root)
+
+    def stamp(self) -> tuple[int, int] | None:
+        from course_lib import versions
+
+        return versions.serving_stamp(self.model_root)
+
+    def wanted(self) -> str | None:
+        from course_lib import versions
+
+        served = versions.served_version(self.model_root)
+        return None if served is None else str(served)
+
+    def describe(self) -> dict[str, Any]:
+        """The versions on disk and the one served, for ``/model``."""
+        from course_lib import versions
+
+        return {"available": versions.list_versions(self.model_root),
+                "served": versions.served_version(self.model_root)}
+
+
+def version_watch(spec: str) -> VersionWatch | None:
+    """A :class:`VersionWatch` when ``COURSE_SERVE_MODEL`` names a folder of versions, else None."""
+    from course_lib import versions
+
+    return VersionWatch(spec) if spec not in ("imagenet", "fashion") and versions.is_model_root(spec) else None
 
 
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:
