@@ -177,12 +177,15 @@ class RetrainResult:
     n_original: int
     n_feedback: int
     skipped: tuple[tuple[str, str], ...]
+    holdout_labels: np.ndarray  # the holdout photos' classes, and each version's answers on them
+    old_predictions: np.ndarray
+    new_predictions: np.ndarray
 
     def summary(self) -> str:
-        verdict = "promoted" if self.promoted else "written, not promoted"
+        verdict = self.reason if self.promoted else f"written, not promoted: {self.reason}"
         return (f"version {self.new_version} trained from version {self.old_version} on {self.n_original} original "
                 f"photos + {self.n_feedback} feedback photos ({len(self.skipped)} skipped)\n"
-                f"{self.comparison.summary()}\nrule: {PROMOTION_RULE}\n{verdict}: {self.reason}")
+                f"{self.comparison.summary()}\nrule: {PROMOTION_RULE}\n{verdict}")
 
 
 class _Features:
@@ -207,7 +210,9 @@ class _Features:
         self.rest = keras.Model(inputs, x)
         self.cache, self.key, self.checked = ({} if cache is None else cache), key, False
 
-    def __call__(self, examples: Examples, chunk: int = 16) -> np.ndarray:
+    def __call__(self, examples: Examples, chunk: int = 4) -> np.ndarray:
+        # a few photos per call: a backbone's first layers take megabytes per photo at 224 pixels,
+        # and TensorFlow keeps the memory of the largest call for later ones
         todo = [i for i, digest in enumerate(examples.digests) if (self.key, digest) not in self.cache]
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
@@ -239,9 +244,10 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     """One round: feedback + original photos → a new version, compared on the holdout, promoted by the rule.
 
     ``cache`` (a dict kept between calls) saves recomputing the features of photos already seen
-    from the same served version. With ``promote=False`` the new version is written and never promoted.
+    by the same saved model (the same ``model.keras`` bytes, wherever they lie). With ``promote=False`` the new version is written and never promoted.
     """
     import keras
+    import tensorflow as tf
 
     from course_lib import training
 
@@ -258,7 +264,9 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     if not holdout.images:
         raise ValueError(f"{holdout_dir} holds no photo of the model's classes {class_names}")
     check_holdout_untouched(feedback, holdout)
-    features = _Features(model, cache, str(versions.version_folder(root, old_version).resolve()))
+    # features depend only on the frozen layers: keyed by the saved model's bytes, a copy of a version shares them
+    model_file = versions.version_folder(root, old_version) / photos.MODEL_FILE
+    features = _Features(model, cache, hashlib.sha256(model_file.read_bytes()).hexdigest())
     x_holdout, y_holdout = features(holdout), np.asarray(holdout.labels)
     old_pred = features.predict(x_holdout)
     x_train = np.concatenate([features(part) for part in (original, feedback) if part.images])
@@ -266,8 +274,15 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     training.set_seed(seed)
     features.head.trainable = True
     features.head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
-    features.head.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    comparison = compare_on_holdout(y_holdout, old_pred, features.predict(x_holdout), seed=seed)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # each round's head traces a training function of its own: the retracing warning is expected
+    try:
+        features.head.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    finally:
+        logger.setLevel(level)
+    new_pred = features.predict(x_holdout)
+    comparison = compare_on_holdout(y_holdout, old_pred, new_pred, seed=seed)
     if versions.SERVING_FILE not in {p.name for p in root.iterdir()}:
         # without a record the highest version is served: pin the served one before writing a higher one
         versions.promote(root, old_version, reason="served before retraining")
@@ -287,8 +302,8 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     else:
         reason = f"worse on the holdout: {numbers}; version {old_version} stays served"
     return RetrainResult(root, old_version, new_version, promote and should_promote(comparison), reason, comparison,
-                         len(original.images), len(feedback.images), tuple(original.skipped + feedback.skipped
-                                                                             + holdout.skipped))
+                         len(original.images), len(feedback.images),
+                         tuple(original.skipped + feedback.skipped + holdout.skipped), y_holdout, old_pred, new_pred)
 
 
 def feedback_from_store(db_path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -117,6 +117,7 @@ def test_a_better_version_is_written_promoted_and_recorded(setup):
     assert (result.old_version, result.new_version) == (1, 2)
     assert result.n_original == 12 and result.n_feedback == 20
     assert result.promoted and result.reason.startswith("promoted: holdout")
+    assert "promoted: promoted" not in result.summary()
     assert result.comparison.new_correct >= result.comparison.old_correct
     assert result.comparison.new_accuracy > 0.9  # the colours are easy once trained
     assert versions.served_version(root) == 2
