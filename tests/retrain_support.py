@@ -67,3 +67,14 @@ def labelled_rows(per_class: int, seed: int, flip: bool = False) -> list[dict]:
             else:
                 rows.append(feedback_row(len(rows) + 1, photo_bytes(name, rng), "other", False, label))
     return rows
+
+
+def store_feedback(store, rows: list[dict]) -> None:
+    """Record each row as the service would: a prediction with its original upload, then the user's feedback."""
+    from course_lib.serving.store import NewPrediction
+
+    for row in rows:
+        (pid,) = store.add([NewPrediction(filename=f"{row['prediction_id']}.png", model_name="tiny", model_version="1",
+                                          label=row["label"], class_index=0, confidence=0.5, top_k=[],
+                                          latency_ms=1.0, original=row["image"], original_type="image/png")])
+        store.set_feedback(pid, row["correct"], row["correct_label"])

@@ -7,20 +7,17 @@ import time
 
 import numpy as np
 import pytest
-from retrain_support import CLASSES, labelled_rows, photo_bytes, photo_folder, tiny_model_root
+from retrain_support import (
+    CLASSES,
+    labelled_rows,
+    photo_bytes,
+    photo_folder,
+    store_feedback,
+    tiny_model_root,
+)
 
 from course_lib import cli, retrain, versions
 from course_lib.serving import PredictionStore, ServeConfig, create_app
-from course_lib.serving.store import NewPrediction
-
-
-def store_feedback(store: PredictionStore, rows: list[dict]) -> None:
-    """Record each row as the service would: a prediction with its original upload, then the user's feedback."""
-    for row in rows:
-        (pid,) = store.add([NewPrediction(filename=f"{row['prediction_id']}.png", model_name="tiny", model_version="1",
-                                          label=row["label"], class_index=0, confidence=0.5, top_k=[],
-                                          latency_ms=1.0, original=row["image"], original_type="image/png")])
-        store.set_feedback(pid, row["correct"], row["correct_label"])
 
 
 def served_version(client, photo: bytes, expected: str, timeout_s: float = 20.0) -> str:

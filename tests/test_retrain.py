@@ -13,6 +13,7 @@ from retrain_support import (
     labelled_rows,
     photo_bytes,
     photo_folder,
+    store_feedback,
     tiny_model_root,
 )
 
@@ -162,6 +163,24 @@ def test_retrain_command_rejects_bad_paths_without_a_traceback(setup, tmp_path, 
     err = capsys.readouterr().err
     assert "no prediction database" in err and "Traceback" not in err
     assert cli.main(["retrain", str(root), "--train", str(train), "--holdout", str(holdout), "--epochs", "0"]) == 2
+
+
+def test_retrain_command_reads_the_service_database_and_prints_the_decision_with_its_numbers(setup, tmp_path,
+                                                                                            capsys):
+    from course_lib.serving import PredictionStore
+
+    root, train, holdout = setup
+    store = PredictionStore(tmp_path / "predictions.sqlite3")
+    store_feedback(store, labelled_rows(10, seed=3))
+    store.close()
+    assert cli.main(["retrain", str(root), "--train", str(train), "--holdout", str(holdout),
+                     "--db", str(tmp_path / "predictions.sqlite3"), "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "20 feedback rows" in out and "version 2 trained from version 1" in out
+    assert "95% interval" in out and retrain.PROMOTION_RULE in out
+    decision = out.strip().splitlines()[-1]
+    assert decision.startswith("promoted: holdout") == (versions.served_version(root) == 2)
+    assert decision.startswith(("promoted: holdout", "written, not promoted: worse on the holdout"))
 
 
 def test_rollback_command_says_when_there_is_nothing_to_go_back_to(setup, capsys):
