@@ -115,6 +115,16 @@ def test_store_removes_originals_past_retention_and_keeps_the_prediction(tmp_pat
     assert store.original_status(old)["note"] == "removed after 30 days"
 
 
+def test_a_program_opening_the_file_applies_the_services_recorded_retention(tmp_path):
+    service = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=90)
+    (pid,) = service.add([row(original=b"photo", original_type="image/png")],
+                         created_at=timestamp(datetime.now(UTC) - timedelta(days=60)))
+    service.set_feedback(pid, True)
+    reader = PredictionStore(tmp_path / "p.sqlite3")  # as course retrain opens it, with no setting of its own
+    assert reader.keep_upload_days == 90 and reader.feedback_rows()[0]["image"] == b"photo"  # not purged at 30
+    assert PredictionStore(tmp_path / "other.sqlite3").keep_upload_days is None  # nothing recorded: none expire
+
+
 def test_store_with_zero_retention_keeps_no_original(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=0)
     (pid,) = store.add([row(original=b"photo", original_type="image/png")])

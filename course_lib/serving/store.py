@@ -69,9 +69,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     note          TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_kept ON uploads(created_at) WHERE data IS NOT NULL;
+CREATE TABLE IF NOT EXISTS settings (
+    name          TEXT    PRIMARY KEY,
+    value         TEXT    NOT NULL
+);
 """
 # uploads: the original file as received (size in bytes, MIME type); data is NULL when it was
-# never kept or has been removed, and note says which.
+# never kept or has been removed, and note says which. settings: the service's retention, so
+# that another program opening the file (course retrain) applies the same one.
 
 _COLUMNS = ("p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
             "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
@@ -117,22 +122,35 @@ class PredictionStore:
     """The service's SQLite database; safe to share between threads.
 
     ``keep_upload_bytes`` caps the size of an original upload that is kept (0 keeps none);
-    ``keep_upload_days`` is how long one is kept (0 keeps none).
+    ``keep_upload_days`` is how long one is kept (0 keeps none). The service passes its
+    settings and the file records the retention; a program that opens the file without one
+    (``keep_upload_days=None``, e.g. retraining) applies the recorded retention, so it can
+    neither see older originals nor remove younger ones.
     """
 
     def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000, keep_upload_bytes: int = 10 * 2**20,
-                 keep_upload_days: float = 30.0) -> None:
+                 keep_upload_days: float | None = None) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.keep_upload_bytes = int(keep_upload_bytes)
-        self.keep_upload_days = float(keep_upload_days)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._next_purge = 0.0
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
             conn.executescript(SCHEMA)
+        self.keep_upload_days = self._retention(keep_upload_days)
         self.purge_expired()
+
+    def _retention(self, days: float | None) -> float | None:
+        """Record the service's retention in the file, or read it back (None: none recorded, nothing expires)."""
+        with self._transaction() as conn:
+            if days is not None:
+                conn.execute("INSERT INTO settings (name, value) VALUES ('keep_upload_days', ?) "
+                             "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (repr(float(days)),))
+                return float(days)
+            row = conn.execute("SELECT value FROM settings WHERE name = 'keep_upload_days'").fetchone()
+        return float(row["value"]) if row else None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
@@ -189,17 +207,19 @@ class PredictionStore:
 
     def keeps(self, size: int) -> bool:
         """Whether an original upload of ``size`` bytes is kept."""
-        return self.keep_upload_days > 0 and 0 < size <= self.keep_upload_bytes
+        return self.keep_upload_days != 0 and 0 < size <= self.keep_upload_bytes
 
     def not_kept_reason(self, size: int) -> str:
         """Why an upload of ``size`` bytes is not kept, for the person who sent it."""
-        if self.keep_upload_days <= 0 or self.keep_upload_bytes <= 0:
+        if self.keep_upload_days == 0 or self.keep_upload_bytes <= 0:
             return "originals are not kept on this service (only a preview)"
         return (f"the upload ({size / 2**20:.1f} MB) is larger than the {self.keep_upload_bytes / 2**20:g} MB "
                 "kept per photo: only a preview is kept")
 
     def _cutoff(self) -> str:
-        """The creation time before which originals are expired."""
+        """The creation time before which originals are expired ("" when nothing expires)."""
+        if self.keep_upload_days is None:
+            return ""
         return timestamp(datetime.now(UTC) - timedelta(days=self.keep_upload_days))
 
     def purge_expired(self) -> int:
@@ -209,6 +229,8 @@ class PredictionStore:
         return an expired original in between.
         """
         self._next_purge = time.monotonic() + 60
+        if self.keep_upload_days is None:
+            return 0
         note = f"removed after {self.keep_upload_days:g} days"
         with self._transaction() as conn:
             return conn.execute("UPDATE uploads SET data = NULL, note = ? WHERE data IS NOT NULL AND created_at < ?",
