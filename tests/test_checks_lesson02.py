@@ -65,7 +65,8 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         return ds.cache().shuffle(ds.cardinality(), seed=seed).batch(batch_size).prefetch(AUTOTUNE)
 
     assert checks.exercise_2_2(right).passed
-    assert checks.exercise_2_2(lambda ds, b, s: ds.cache().shuffle(10_000).batch(b).prefetch(2)).passed
+    # Written differently: a larger buffer, the seed passed by keyword, a fixed prefetch depth.
+    assert checks.exercise_2_2(lambda ds, b, s: ds.cache().shuffle(buffer_size=10_000, seed=s).batch(b).prefetch(2)).passed
 
 
 @pytest.mark.parametrize(
@@ -82,10 +83,14 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b), "add .prefetch"),
         (lambda ds, b, s: ds.cache().prefetch(AUTOTUNE).shuffle(1000, seed=s).batch(b), "last step"),
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE), "never ends"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "only 50 of the 96"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "only 50 of the 100"),
         (lambda ds, b, s: ds.concatenate(ds.take(12)).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "more than once"),
         (lambda ds, b, s: ds.map(lambda x, y: x).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "keep the labels"),
         (lambda ds, b, s: list(ds), "return the tf.data.Dataset"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b, drop_remainder=True).prefetch(AUTOTUNE),
+         "only 96 of the 100"),
+        (lambda ds, b, s: ds.cache().shuffle(1000).batch(b).prefetch(AUTOTUNE), "same seed gave different orders"),
+        (lambda ds, b, s: ds.cache().shuffle(1000, seed=42).batch(b).prefetch(AUTOTUNE), "seeds 0 and 1 gave the same order"),
     ],
 )
 def test_2_2_names_the_mistake(answer, phrase):

@@ -46,6 +46,10 @@ def test_4_1_accepts_sparse_cross_entropy_with_accuracy(kwargs):
         ({"loss": "sparse_categorical_crossentropy", "metrics": [keras.metrics.Accuracy()]}, "exact equality"),
         ({"loss": "sparse_categorical_crossentropy", "metrics": ["categorical_accuracy"]}, "one-hot labels"),
         ({"metrics": ["accuracy"]}, "no loss"),
+        ({"optimizer": "sgd", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+         "the optimizer is SGD; the task asks for Adam"),
+        ({"optimizer": keras.optimizers.RMSprop(), "loss": "sparse_categorical_crossentropy",
+          "metrics": ["accuracy"]}, "the optimizer is RMSprop"),
     ],
 )
 def test_4_1_names_the_mistake(kwargs, phrase):

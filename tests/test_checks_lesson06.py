@@ -157,14 +157,18 @@ def test_6_3_a_file_read_in_grayscale_only_is_named():
 # --- 6.4 transfer model ----------------------------------------------------------------
 
 
-def _transfer(freeze=True, units=None, activation="softmax", use_backbone=True):
+def _transfer(freeze=True, units=None, activation="softmax", use_backbone=True, training=False, rate=0.5):
     def build(backbone, num_classes):
         backbone.trainable = not freeze and backbone.trainable or (freeze is False)
         if freeze:
             backbone.trainable = False
         inputs = keras.Input(backbone.input_shape[1:])
-        x = backbone(inputs, training=False) if use_backbone else keras.layers.GlobalAveragePooling2D()(inputs)
-        x = keras.layers.Dropout(0.2)(x)
+        if not use_backbone:
+            x = keras.layers.GlobalAveragePooling2D()(inputs)
+        else:
+            x = backbone(inputs, training=training) if training is not None else backbone(inputs)
+        if rate:
+            x = keras.layers.Dropout(rate)(x)
         outputs = keras.layers.Dense(units or num_classes, activation=activation)(x)
         return keras.Model(inputs, outputs)
 
@@ -184,6 +188,10 @@ def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head():
         (_transfer(activation=None), "activation='softmax'"),
         (_transfer(use_backbone=False), "not inside your model"),
         (lambda backbone, n: None, "forget to `return`"),
+        (_transfer(training=None), "without training=False"),
+        (_transfer(training=True), "without training=False"),
+        (_transfer(rate=0.2), "Dropout with rate [0.2]"),
+        (_transfer(rate=0), "no Dropout"),
     ],
 )
 def test_6_4_names_the_mistake(answer, phrase):

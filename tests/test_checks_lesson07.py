@@ -409,11 +409,15 @@ def test_7_4_names_the_mistake(url):
     def reversed_labels(url, files):
         return classify_batch(url, files)[::-1]
 
+    def no_status_check(url, files):  # a refused request comes back as an empty list of labels
+        body = requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30).json()
+        return [p["label"] for p in body.get("predictions", [])]
+
     cases = [(one_by_one, "made 4 requests"), (whole_body, "whole JSON body"),
              (lambda u, f: requests.post(f"{u}/predict", files=[("file", x) for x in f], timeout=30)
               .json()["predictions"], "whole predictions"),
              (first_only, "1 label(s) for 4 files"), (wrong_field, "multipart field 'file'"),
-             (lambda u, f: None, "forget to `return`")]
+             (lambda u, f: None, "forget to `return`"), (no_status_check, "response.raise_for_status()")]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_4(answer, url), phrase)
     assert _fails_with(checks.exercise_7_4(reversed_labels, url), "not in the order of the files")

@@ -120,7 +120,7 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
 
 # ---------------------------------------------------------------- 2.2 pipeline order
 
-PIPELINE_SIZE = 96
+PIPELINE_SIZE = 100  # not a multiple of the batch size: a dropped remainder shows
 PIPELINE_BATCH = 12
 
 
@@ -135,6 +135,14 @@ def _transformations(ds: Any) -> list[str]:
 
 def _positions(steps: list[str], word: str) -> list[int]:
     return [i for i, step in enumerate(steps) if word in step]
+
+
+def _first_epoch(ds: Any) -> np.ndarray:
+    """The labels of one pass over ``ds``, in order."""
+    try:
+        return np.concatenate([np.atleast_1d(np.asarray(labels)) for _, labels in ds])
+    except Exception as exc:  # the student's pipeline fails while it runs
+        raise StudentCodeFailed(f"reading your dataset raised {_first_line(exc)}") from None
 
 
 def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
@@ -195,6 +203,13 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return "add .prefetch(tf.data.AUTOTUNE) at the end, so batches are prepared while the model trains."
         if "prefetch" not in steps[-1]:
             return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
+        again, other = (_first_epoch(call_student(make_train_pipeline, source, PIPELINE_BATCH, seed))
+                        for seed in (0, 1))
+        if not np.array_equal(again, order):
+            return ("two pipelines made with the same seed gave different orders: pass the argument to "
+                    "shuffle, .shuffle(buffer, seed=seed), so that a run can be repeated.")
+        if np.array_equal(other, order):
+            return ("seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not a fixed number.")
         return None
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")

@@ -86,6 +86,10 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
         if from_logits:
             return ("from_logits=True says the outputs are raw scores, but the model ends in softmax, so "
                     "they are already probabilities: leave from_logits=False (the default).")
+        optimizer = type(getattr(model, "optimizer", None)).__name__
+        if optimizer != "Adam":
+            return (f"the optimizer is {optimizer}; the task asks for Adam: optimizer='adam' "
+                    "(or keras.optimizers.Adam()).")
         metrics = _metric_names(model.get_compile_config().get("metrics"))
         if "Accuracy" in metrics:
             return ("keras.metrics.Accuracy() counts exact equality of prediction and label, which "

@@ -302,6 +302,17 @@ def _is_backbone(layer: Any, backbone: Any) -> bool:
                for a, b in zip(layer.get_weights(), backbone.get_weights(), strict=True))
 
 
+def _called_in_training_mode(model: Any, backbone: Any) -> bool:
+    """True unless every call of the backbone inside ``model`` passes ``training=False``."""
+    for layer in model.get_config().get("layers", []):
+        if layer.get("config", {}).get("name") != backbone.name:
+            continue
+        nodes = layer.get("inbound_nodes") or [{}]
+        return any(not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
+                   for node in nodes)
+    return True
+
+
 def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
@@ -330,6 +341,13 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                     "so that training only changes the new head.")
         if trainable == 0:
             return "nothing is trainable: freeze the backbone, not the new head."
+        if _called_in_training_mode(model, backbone):
+            return ("the backbone is called without training=False: call it as backbone(inputs, training=False), "
+                    "so that its BatchNormalization layers keep their statistics, also once you unfreeze it.")
+        rates = [float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        if rates != [0.5]:
+            return ("the head should be Dropout(0.5) then the Dense layer; "
+                    + (f"your model has Dropout with rate {rates}." if rates else "your model has no Dropout."))
         out = np.asarray(model(x, training=False))
         if not np.allclose(out.sum(axis=-1), 1.0, atol=1e-4) or out.min() < 0:
             return "the outputs are not probabilities: give the last Dense layer activation='softmax'."

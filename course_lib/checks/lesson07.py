@@ -455,7 +455,16 @@ def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], 
             if sorted(labels) == sorted(expected):
                 return "the labels are not in the order of the files: keep the order of body['predictions']."
             return f"the labels {labels} differ from what the server answers for each file, {expected}."
-        return None
+        # A file that is not an image: the server answers 400, and the client must not pass that on as labels.
+        try:
+            refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
+        except NotImplementedError:
+            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line "
+                                    "with your code.") from None
+        except Exception:
+            return None
+        return (f"for a file the server refuses with status 400 (a text file) your function returned "
+                f"{describe(refused)} instead of raising: call response.raise_for_status() before reading the body.")
 
     return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
 

@@ -1,0 +1,181 @@
+"""The two-phase grader, in a real kernel, on the exercises whose answers are Keras models or tables.
+
+One notebook per case holds the exercises of lessons 03 to 08 that are judged in two phases and
+were not lesson 01's (models built, compiled, frozen or explained; curves read; uploads, service
+answers, TF_CONFIG and quantisation): an honest one scores full marks, an empty one 0, and one
+per tampering strategy class (the same classes as ``test_grading.py``'s) scores 0 on every
+exercise while leaving them unsolved.
+"""
+
+import ast
+import json
+import re
+import textwrap
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course_lib.config import project_root
+from course_lib.grading import judge
+from course_lib.grading.execute import TWO_PHASE, GradeOptions, grade_notebook
+from course_lib.grading.submissions import LessonKey, Submission, lesson_key
+
+ROOT = project_root()
+EXERCISES = ("3.5", "4.1", "4.2", "4.3", "4.4", "5.6", "6.4", "6.5", "6.6", "7.1", "7.3", "7.5", "8.2", "8.5")
+CELL_TIMEOUT = 240  # a busy 2-core machine: importing TensorFlow alone has taken over 40 s
+
+
+def _lesson(number):
+    return next((ROOT / "solutions").glob(f"{number.split('.')[0].zfill(2)}_*.ipynb"))
+
+
+def _key():
+    keys = {}
+    for number in EXERCISES:
+        keys.update({e.number: e for e in lesson_key(_lesson(number)).exercises})
+    return LessonKey("two_phase", tuple(keys[n] for n in EXERCISES))
+
+
+def _solutions():
+    """Exercise number -> its solution cell; and the imports of the lessons they come from."""
+    found, imports = {}, []
+    for path in sorted({_lesson(n) for n in EXERCISES}):
+        current = None
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            numbers = re.findall(r"### Exercise (\d+\.\d+)", source)
+            if cell["cell_type"] == "markdown" and numbers:
+                current = numbers[-1]
+            elif cell["cell_type"] == "code":
+                if current in EXERCISES and "BEGIN SOLUTION" in source:
+                    found[current] = source
+                try:
+                    tree = ast.parse(source)
+                except SyntaxError:  # a cell with IPython magics
+                    continue
+                imports += [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return found, list(dict.fromkeys(imports))
+
+
+def _notebook(answers, prelude=""):
+    """The set-up cell, then for each exercise its heading, ``answers[number]`` and its check cell."""
+    _, imports = _solutions()
+    setup = "\n".join([*imports, "from course_lib import checks, models",
+                       "prep = models.preprocessing_for((28, 28, 1))  # the lesson reads it from the model's metadata"])
+    cells = [new_markdown_cell("# Lesson 99 — Two-phase exercises"), new_code_cell(setup)]
+    if prelude:
+        cells.append(new_code_cell(textwrap.dedent(prelude)))
+    for exercise in _key().exercises:
+        cells.append(new_markdown_cell(f"### Exercise {exercise.number} — {exercise.title}"))
+        if exercise.number in answers:
+            cells.append(new_code_cell(answers[exercise.number]))
+        cells.append(new_code_cell(exercise.check))
+    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "image-course", "display_name": "Python 3"}})
+
+
+def _names(number):
+    return judge.answer_names(next(e.check for e in _key().exercises if e.number == number))
+
+
+def _answering(make):
+    """Every exercise answered by ``make()``'s expression: functions return it, values are it."""
+    answers = {}
+    for number in EXERCISES:
+        solution = _solutions()[0][number]
+        lines = []
+        for name in _names(number):
+            if re.search(rf"^def {name}\(", solution, re.MULTILINE):
+                lines.append(f"def {name}(*args, **kwargs):\n    return {make}")
+            else:
+                lines.append(f"{name} = {make}")
+        answers[number] = "\n".join(lines)
+    return answers
+
+
+STRATEGIES = {
+    # Replace every check as soon as the grader imports course_lib.checks again.
+    "importer": ("""
+        import importlib
+        from course_lib.record import CheckResult
+        _real = importlib.import_module
+        def _import(name, *args, **kwargs):
+            module = _real(name, *args, **kwargs)
+            if name.startswith("course_lib.checks"):
+                for attr in dir(module):
+                    if attr.startswith("exercise_"):
+                        number = attr.removeprefix("exercise_").replace("_", ".")
+                        setattr(module, attr, lambda *a, n=number: CheckResult(n, True, "well done."))
+            return module
+        importlib.import_module = _import
+    """, None),
+    # Rewrite whatever the grader's cells display into a pass.
+    "displayer": ("""
+        import IPython.display, IPython.core.display_functions
+        _show = IPython.display.display
+        def display(*objs, **kwargs):
+            forged = []
+            for obj in objs:
+                if isinstance(obj, dict):
+                    obj = {mime: (dict(body, status="passed", message="well done.", passed=True)
+                                  if isinstance(body, dict) else body) for mime, body in obj.items()}
+                forged.append(obj)
+            return _show(*forged, **kwargs)
+        IPython.display.display = IPython.core.display_functions.display = display
+    """, None),
+    # Make NumPy's comparisons agree only while the answer runs, then put them back.
+    "patcher": ("""
+        import numpy as np
+        _saved = {n: getattr(np, n) for n in ("array_equal", "allclose", "isclose")}
+        def _always(*args, **kwargs):
+            return True
+        def _patch_until_next_cell(*args, **kwargs):
+            for n in _saved:
+                setattr(np, n, _always)
+            return np.zeros((1, 1), np.uint8)
+        def _restore(*args, **kwargs):
+            for n, f in _saved.items():
+                setattr(np, n, f)
+        get_ipython().events.register("post_run_cell", _restore)
+    """, "_patch_until_next_cell()"),
+    # Read the expected values (or the check's own models) out of the check's frames.
+    "inspector": ("""
+        import inspect
+        def _expected(*args, **kwargs):
+            for frame in inspect.stack():
+                for name in ("expected", "want", "model", "reference", "label", "addresses", "backbone"):
+                    if name in frame.frame.f_locals and frame.frame.f_code.co_filename.startswith("/"):
+                        return frame.frame.f_locals[name]
+            return None
+    """, "_expected()"),
+}
+
+
+def _grade(tmp_path, name, nb):
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    options = GradeOptions(timeout=1500, cell_timeout=CELL_TIMEOUT, fast=True)
+    return grade_notebook(Submission(path, name, "two_phase"), _key(), options)
+
+
+def test_every_exercise_here_is_judged_in_two_phases():
+    assert set(EXERCISES) <= TWO_PHASE
+
+
+@pytest.mark.timeout(1800)
+def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path):
+    honest = _grade(tmp_path, "honest", _notebook(_solutions()[0]))
+    assert [(r.exercise, r.passed) for r in honest.exercises] == [(n, True) for n in EXERCISES], \
+        [(r.exercise, r.message) for r in honest.exercises if not r.passed]
+    empty = _grade(tmp_path, "empty", _notebook({}))
+    assert [(r.exercise, r.passed) for r in empty.exercises] == [(n, False) for n in EXERCISES]
+    assert all("is not defined" in r.message for r in empty.exercises), [r.message for r in empty.exercises]
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_an_unsolved_notebook_that_tampers_scores_zero(tmp_path, strategy):
+    prelude, answer = STRATEGIES[strategy]
+    grade = _grade(tmp_path, strategy, _notebook(_answering(answer) if answer else {}, prelude))
+    assert [(r.exercise, r.passed) for r in grade.exercises] == [(n, False) for n in EXERCISES], \
+        [(r.exercise, r.message) for r in grade.exercises if r.passed]
