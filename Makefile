@@ -75,12 +75,14 @@ course: setup
 # The suite on two pytest-xdist workers, one per core of the reference machine (each runs
 # at most one lesson kernel at a time, within its memory budget); tests/conftest.py groups
 # what must run in order on one worker and starts the longest work first. TEST_WORKERS=0:
-# one process, as before.
+# one process, as before. Each lesson runs twice: its solution once, by the grader
+# (tests/test_notebooks.py), its student notebook once, by nbval (notebooks/). The slowest
+# tests are listed at the end (bench/results/tests.md says where the time goes).
 TEST_WORKERS ?= 2
 
 test: setup
 	$(VENV)/bin/ruff check $(LINTED)
-	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n $(TEST_WORKERS)
+	COURSE_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n $(TEST_WORKERS) --durations=25
 
 # Checked before anything is set up, so a missing DIR fails at once.
 ifneq ($(filter grade,$(MAKECMDGOALS)),)
