@@ -252,6 +252,8 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     from course_lib import training
 
     root = Path(model_root)
+    # before loading: the loaded head's dropout takes its random state from the global seed when it is built
+    training.set_seed(seed)
     old_version = versions.served_version(root)
     if old_version is None:
         raise ValueError(f"{root} holds no model version (no <version>/{photos.MODEL_FILE}): save one first")

@@ -40,7 +40,8 @@ def tiny_model_root(root: Path, seed: int = 0) -> Path:
     training.set_seed(seed)
     backbone = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(6, 3, activation="relu"),
                                  keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
-    head = keras.Sequential([keras.Input((6,)), keras.layers.Dense(len(CLASSES), activation="softmax")],
+    head = keras.Sequential([keras.Input((6,)), keras.layers.Dropout(0.3),
+                             keras.layers.Dense(len(CLASSES), activation="softmax")],
                             name="head")
     photos.save_photo_model(photos.build_images_in_model(backbone, head, 16), root / "1", CLASSES)
     return root

@@ -130,6 +130,21 @@ def test_a_better_version_is_written_promoted_and_recorded(setup):
     assert f"{result.comparison.new_correct}/30" in result.summary() and retrain.PROMOTION_RULE in result.summary()
 
 
+def test_the_same_feedback_and_seed_give_the_same_version_whatever_ran_before(setup):
+    import keras
+
+    root, train, holdout = setup
+    rows = labelled_rows(5, seed=3)
+    first = retrain.retrain(root, rows, train, holdout, epochs=3, learning_rate=0.05, seed=7, promote=False)
+    keras.utils.set_random_seed(123)  # other work in between moves the global random state
+    np.random.default_rng().random(10)
+    second = retrain.retrain(root, rows, train, holdout, epochs=3, learning_rate=0.05, seed=7, promote=False)
+    a, b = (photos.load_photo_model(root / str(r.new_version))[0] for r in (first, second))
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(first.new_predictions, second.new_predictions)
+
+
 def test_a_worse_version_is_written_but_not_promoted_and_the_served_one_stays(setup):
     root, train, holdout = setup
     good = retrain.retrain(root, labelled_rows(10, seed=3), train, holdout, epochs=40, learning_rate=0.05)
