@@ -11,8 +11,13 @@ write first); the service is that route plus the hardening the lesson measures.
 Modules: :mod:`~course_lib.serving.config` (settings), :mod:`~course_lib.serving.uploads`
 (untrusted bytes → model pixels), :mod:`~course_lib.serving.classifier` (the model
 interface and adapters), :mod:`~course_lib.serving.batching` (load, warm up,
-micro-batch), :mod:`~course_lib.serving.store` (SQLite), :mod:`~course_lib.serving.app`
-(routes), :mod:`~course_lib.serving.process` (run gunicorn from Python),
+micro-batch, swap in a new version), :mod:`~course_lib.serving.store` (SQLite),
+:mod:`~course_lib.serving.app` (the app factory and the views' shared :class:`Service`),
+:mod:`~course_lib.serving.predicting` (the predict path), the Blueprints
+:mod:`~course_lib.serving.api`, :mod:`~course_lib.serving.photo_routes` and
+:mod:`~course_lib.serving.tf_serving`, :mod:`~course_lib.serving.errors` (JSON errors),
+:mod:`~course_lib.serving.params` (request parameters),
+:mod:`~course_lib.serving.process` (run gunicorn from Python),
 :mod:`~course_lib.serving.forking` (why workers load the model after the fork),
 :mod:`~course_lib.serving.managed` (what managed vision APIs answer) and
 :mod:`~course_lib.serving.screenshot` (a browser's picture of the page).
