@@ -327,7 +327,10 @@ def main() -> None:
     sys.stdout = sys.stderr  # whatever the checks print must not mix with the replies
     # Every check is in memory before the grader lets the student's first cell run: a notebook
     # that rewrites the course's files on disk (possible outside a read-only container) does
-    # not change the checks that judge it.
+    # not change the checks that judge it. Keras too, while the student's kernel starts: model
+    # checks then build the same models (names, seeded weights) from their first round on.
+    import keras  # noqa: F401
+
     from course_lib import checks  # noqa: F401
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
