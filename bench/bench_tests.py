@@ -33,8 +33,8 @@ from conftest import xdist_group_of  # noqa: E402
 def node_id(testcase: ET.Element) -> str:
     """The pytest node id of a JUnit test case (its file and name)."""
     classname, name = testcase.get("classname", ""), testcase.get("name", "")
-    if classname.startswith("notebooks."):  # nbval: "notebooks.04_training" + "Cell 3"
-        return f"{classname.replace('.', '/', 1)}.ipynb::{name}"
+    if classname.startswith("notebooks."):  # nbval: "notebooks.04_training.ipynb" + "Cell 3"
+        return f"{classname.replace('.', '/', 1)}::{name}"
     parts = classname.split(".")
     return "/".join(parts[:2]) + ".py::" + "::".join([*parts[2:], name])
 

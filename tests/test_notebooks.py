@@ -142,11 +142,16 @@ def _errors(cell) -> list[str]:
 # the lesson's own checks, outputs and memory are all read from that one execution.
 @pytest.mark.parametrize("path", GRADED, ids=[p.stem for p in GRADED])
 def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(path, tmp_path):
+    # One copy is graded and compared with: the lesson as it was when the test started.
+    lesson = tmp_path / "lesson" / path.name
+    lesson.parent.mkdir()
+    lesson.write_bytes(path.read_bytes())
     options = grading.GradeOptions(timeout=LESSON_TIMEOUT, cell_timeout=CELL_TIMEOUT, fast=True,
                                    executed_dir=tmp_path)
     with KernelPeak() as sampler:
-        grade = grading.grade_notebook(Submission(path, "solution", path.stem), lesson_key(path), options)
-    expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]
+        grade = grading.grade_notebook(Submission(lesson, "solution", path.stem), lesson_key(lesson), options)
+    solution = nbformat.read(lesson, as_version=4)
+    expected = [e.number for e in notebooks.exercises(solution)]
     # The grader never fails a right answer, and finds nothing wrong with the lesson as written.
     assert [e.exercise for e in grade.exercises] == expected
     assert all(e.passed for e in grade.exercises), [e for e in grade.exercises if not e.passed]
@@ -154,8 +159,7 @@ def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(pa
     executed = nbformat.read(tmp_path / "solution" / path.name, as_version=4)
     cells = [c for c in executed.cells if GRADER_TAG not in c.metadata.get("tags", [])]
     code = [c for c in cells if c.cell_type == "code"]
-    assert len(code) == sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells), (
-        "every cell of the lesson ran")
+    assert len(code) == sum(c.cell_type == "code" for c in solution.cells), "every cell of the lesson ran"
     raised = {c.source.splitlines()[0]: _errors(c) for c in code
               if _errors(c) and "raises-exception" not in c.metadata.get("tags", [])}
     assert not raised, raised

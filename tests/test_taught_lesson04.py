@@ -1,5 +1,6 @@
 """Lesson 04 writes the regularised CNN and its learning-rate schedule; the library's copies agree."""
 
+import keras
 import numpy as np
 import pytest
 from taught_support import taught
@@ -45,11 +46,21 @@ def test_lesson_and_library_models_give_the_same_outputs_with_the_same_weights(l
     assert not np.allclose(lesson_out, models.build_better_cnn().predict_on_batch(x))
 
 
+def _rates(schedule, n_steps: int) -> np.ndarray:
+    """The schedule's rate at steps 0 .. n_steps - 1, in one vectorised call (a call per step
+    takes about 5 ms in eager mode: 40 s for the lesson's 4,221 steps, twice)."""
+    return keras.ops.convert_to_numpy(keras.ops.vectorized_map(schedule, keras.ops.arange(n_steps)))
+
+
 @pytest.mark.parametrize(("peak", "epochs", "steps_per_epoch"), [(3e-3, 10, 422), (1e-3, 2, 5), (1e-2, 1, 3)])
 def test_lesson_and_library_schedules_give_the_same_rate_at_every_step(peak, epochs, steps_per_epoch):
     lesson = taught("04", "warmup_cosine")(peak, epochs, steps_per_epoch)
     library = training.warmup_cosine(peak, epochs, steps_per_epoch)
-    steps = range(epochs * steps_per_epoch + 1)
-    lesson_rates = np.array([float(lesson(step)) for step in steps])
-    np.testing.assert_array_equal(lesson_rates, [float(library(step)) for step in steps])
+    n_steps = epochs * steps_per_epoch + 1
+    lesson_rates = _rates(lesson, n_steps)
+    np.testing.assert_array_equal(lesson_rates, _rates(library, n_steps))
     assert lesson_rates.max() == pytest.approx(peak) and lesson_rates[0] == pytest.approx(peak / 10)
+    # What an optimizer gets, one step at a time, is what the vectorised call gave.
+    for step in sorted({0, 1, steps_per_epoch, n_steps // 2, n_steps - 1}):
+        assert float(lesson(step)) == pytest.approx(lesson_rates[step], rel=1e-6)
+        assert float(library(step)) == pytest.approx(lesson_rates[step], rel=1e-6)
