@@ -244,7 +244,9 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     """One round: feedback + original photos → a new version, compared on the holdout, promoted by the rule.
 
     ``cache`` (a dict kept between calls) saves recomputing the features of photos already seen
-    by the same saved model (the same ``model.keras`` bytes, wherever they lie). With ``promote=False`` the new version is written and never promoted.
+    by the same saved model (the same ``model.keras`` bytes, wherever they lie). With
+    ``promote=False`` the new version is written and never promoted. The same rows and ``seed``
+    give the same version.
     """
     import keras
     import tensorflow as tf
@@ -296,14 +298,15 @@ def retrain(model_root: str | os.PathLike[str], feedback_rows: Sequence[dict[str
     os.replace(staging, versions.version_folder(root, new_version))
     numbers = (f"holdout {comparison.new_correct}/{comparison.n} right vs {comparison.old_correct}/{comparison.n} "
                f"for version {old_version}")
-    if not promote:
-        reason = f"promotion not asked for; {numbers}"
-    elif should_promote(comparison):
+    promoted = promote and should_promote(comparison)
+    if promoted:
         reason = f"promoted: {numbers}"
         versions.promote(root, new_version, reason=reason)
+    elif not promote:
+        reason = f"promotion not asked for; {numbers}"
     else:
         reason = f"worse on the holdout: {numbers}; version {old_version} stays served"
-    return RetrainResult(root, old_version, new_version, promote and should_promote(comparison), reason, comparison,
+    return RetrainResult(root, old_version, new_version, promoted, reason, comparison,
                          len(original.images), len(feedback.images),
                          tuple(original.skipped + feedback.skipped + holdout.skipped), y_holdout, old_pred, new_pred)
 
