@@ -39,10 +39,14 @@ def predict():
     image = image.resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR)
     x = np.array(image, dtype=np.float32) * np.float32(prep["scale"]) + np.float32(prep["offset"])
     x = x.reshape(1, prep["height"], prep["width"], -1)
-    prediction = model.predict(x, verbose=0)  # the seed's call (minus its progress bar): a full predict loop
+    prediction = model.predict(
+        x, verbose=0
+    )  # the seed's call (minus its progress bar): a full predict loop
     probabilities = prediction[0]
     if metadata.get("outputs") == "logits":
         probabilities = np.exp(probabilities - probabilities.max())
         probabilities /= probabilities.sum()
     index = int(np.argmax(probabilities))
-    return jsonify(label=class_names[index], class_index=index, confidence=float(probabilities[index]))
+    return jsonify(
+        label=class_names[index], class_index=index, confidence=float(probabilities[index])
+    )

@@ -62,7 +62,11 @@ def select_lessons(names: list[str]) -> list[Path]:
                 sys.exit(f"no such notebook: {name}")
             chosen.append(path)
             continue
-        found = [p for p in all_lessons() if p.name.startswith(f"{int(name):02d}_")] if name.isdigit() else []
+        found = (
+            [p for p in all_lessons() if p.name.startswith(f"{int(name):02d}_")]
+            if name.isdigit()
+            else []
+        )
         if not found:
             sys.exit(f"no lesson numbered {name!r} in {lessons_dir()}")
         chosen += found
@@ -108,8 +112,11 @@ def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
     cpus = pin_to(SETS[label])
     tag = label.replace(" ", "-")
     print(f"{label} (CPUs {cpus}), {runner.mode()} mode: {len(lessons)} lesson(s)", flush=True)
-    runs = runner.run_lessons(lessons, config.build_dir() / "bench" / tag / "executed",
-                              log_dir=config.build_dir() / "bench" / tag / "logs")
+    runs = runner.run_lessons(
+        lessons,
+        config.build_dir() / "bench" / tag / "executed",
+        log_dir=config.build_dir() / "bench" / tag / "logs",
+    )
     env = report.Environment.current(runner.mode(), ROOT)
     facts = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -123,7 +130,9 @@ def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
     return data
 
 
-def merge(data: dict[str, Any], label: str, runs: list[Any], facts: dict[str, Any]) -> dict[str, Any]:
+def merge(
+    data: dict[str, Any], label: str, runs: list[Any], facts: dict[str, Any]
+) -> dict[str, Any]:
     """Put ``runs`` (``runner.LessonRun``) into the set ``label``; other sets and lessons stay."""
     entry = data["sets"].setdefault(label, {"lessons": {}})
     entry.update(facts)
@@ -149,7 +158,9 @@ def load(results: Path) -> dict[str, Any]:
 def save(data: dict[str, Any], results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     (results / "memory.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    (results / "memory.md").write_text(render(data, [p.stem for p in all_lessons()]), encoding="utf-8")
+    (results / "memory.md").write_text(
+        render(data, [p.stem for p in all_lessons()]), encoding="utf-8"
+    )
 
 
 def _minutes(seconds: float) -> str:
@@ -159,7 +170,9 @@ def _minutes(seconds: float) -> str:
 def _peak(figures: dict[str, Any] | None) -> str:
     if not figures or figures.get("peak_bytes") is None:
         return "-"
-    shown = f"{figures['peak_bytes'] / memory.GB:.2f} GB" + (" (RSS)" if figures["memory_kind"] == "rss" else "")
+    shown = f"{figures['peak_bytes'] / memory.GB:.2f} GB" + (
+        " (RSS)" if figures["memory_kind"] == "rss" else ""
+    )
     return shown + ("" if figures["ok"] else " FAILED")
 
 
@@ -170,8 +183,10 @@ def _time(figures: dict[str, Any] | None) -> str:
 
 
 def _unjudged(missing: list[str], failed: list[str]) -> str:
-    reasons = [f"{', '.join(missing)} not measured" if missing else "",
-               f"{', '.join(failed)} failed (their figures stop where they failed)" if failed else ""]
+    reasons = [
+        f"{', '.join(missing)} not measured" if missing else "",
+        f"{', '.join(failed)} failed (their figures stop where they failed)" if failed else "",
+    ]
     return "; ".join(filter(None, reasons))
 
 
@@ -193,7 +208,9 @@ def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
     missing = [lesson for lesson in lessons if lesson not in peaks]
     goal = f"each lesson ≤ {memory.gb_label(budget)} (on 2 cores and on 1)"
     if over:
-        named = ", ".join(f"{lesson} ({peak / memory.GB:.2f} GB)" for lesson, peak in sorted(over.items()))
+        named = ", ".join(
+            f"{lesson} ({peak / memory.GB:.2f} GB)" for lesson, peak in sorted(over.items())
+        )
         judged.append((goal, f"**not met**: {named}"))
     elif missing or failed:
         judged.append((goal, "not judged: " + _unjudged(missing, sorted(failed))))
@@ -205,7 +222,11 @@ def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
     missing = [lesson for lesson in lessons if lesson not in one]
     broken = sorted(lesson for lesson, figures in one.items() if not figures["ok"])
     goal = f"on 1 core, each lesson ≤ {LESSON_MINUTES_ONE_CORE} min"
-    slow = {lesson: f["seconds"] for lesson, f in one.items() if f["seconds"] > LESSON_MINUTES_ONE_CORE * 60}
+    slow = {
+        lesson: f["seconds"]
+        for lesson, f in one.items()
+        if f["seconds"] > LESSON_MINUTES_ONE_CORE * 60
+    }
     if slow:
         named = ", ".join(f"{lesson} ({_minutes(s)})" for lesson, s in sorted(slow.items()))
         judged.append((goal, f"**not met**: {named}"))
@@ -218,9 +239,17 @@ def goals(data: dict[str, Any], lessons: list[str]) -> list[tuple[str, str]]:
     goal = f"on 1 core, the whole course ≤ {COURSE_MINUTES_ONE_CORE} min"
     total = sum(one[lesson]["seconds"] for lesson in lessons if lesson in one)
     if total > COURSE_MINUTES_ONE_CORE * 60:
-        judged.append((goal, f"**not met**: {_minutes(total)}" + (" already, with lessons missing" if missing else "")))
+        judged.append(
+            (
+                goal,
+                f"**not met**: {_minutes(total)}"
+                + (" already, with lessons missing" if missing else ""),
+            )
+        )
     elif missing or broken:
-        judged.append((goal, f"not judged: {_minutes(total)} for the {len(one)} lesson(s) measured"))
+        judged.append(
+            (goal, f"not judged: {_minutes(total)} for the {len(one)} lesson(s) measured")
+        )
     else:
         judged.append((goal, f"met: {_minutes(total)}"))
     return judged
@@ -237,7 +266,11 @@ def render(data: dict[str, Any], lessons: list[str]) -> str:
         "# Memory and time per lesson",
         "",
         "Each lesson executed by the course's runner (`bench/bench_memory.py`, as `make course` executes it)"
-        + (" in **fast mode (COURSE_FAST=1): not the course's figures**." if "fast" in modes else " in full mode."),
+        + (
+            " in **fast mode (COURSE_FAST=1): not the course's figures**."
+            if "fast" in modes
+            else " in full mode."
+        ),
         "Peak memory is the summed PSS of the lesson's kernel and of every process it starts (servers,",
         "workers), sampled every quarter of a second; time is the lesson's wall time, kernel start included.",
         "On 1 core the runner and everything it starts are pinned to a single CPU.",
@@ -246,9 +279,14 @@ def render(data: dict[str, Any], lessons: list[str]) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for lesson in names:
-        lines.append(f"| {lesson} | {_peak(two.get(lesson))} | {_time(two.get(lesson))} | "
-                     f"{_peak(one.get(lesson))} | {_time(one.get(lesson))} |")
-    totals = [_minutes(sum(f["seconds"] for f in figures.values())) if figures else "-" for figures in (two, one)]
+        lines.append(
+            f"| {lesson} | {_peak(two.get(lesson))} | {_time(two.get(lesson))} | "
+            f"{_peak(one.get(lesson))} | {_time(one.get(lesson))} |"
+        )
+    totals = [
+        _minutes(sum(f["seconds"] for f in figures.values())) if figures else "-"
+        for figures in (two, one)
+    ]
     lines.append(f"| **all lessons** | | {totals[0]} | | {totals[1]} |")
     lines += ["", "## Goals", "", "| goal | result |", "|---|---|"]
     lines += [f"| {goal} | {result} |" for goal, result in goals(data, lessons)]
@@ -256,8 +294,10 @@ def render(data: dict[str, Any], lessons: list[str]) -> str:
     for label in SETS:
         entry = sets.get(label)
         if not entry:
-            lines.append(f"- {label}: not measured yet (`python bench/bench_memory.py"
-                         + (" --one-core`)" if label == "1 core" else "`)"))
+            lines.append(
+                f"- {label}: not measured yet (`python bench/bench_memory.py"
+                + (" --one-core`)" if label == "1 core" else "`)")
+            )
             continue
         m = entry["machine"]
         limit = m["container_limit_bytes"]
@@ -267,25 +307,43 @@ def render(data: dict[str, Any], lessons: list[str]) -> str:
             + (f", commit `{entry['commit']}`" if entry.get("commit") else "")
             + f"; CPUs {m['cpus_used']} of {m['cpus_online']} ({m['cpu_model']}), "
             f"{m['memory_bytes'] / 2**30:.0f} GiB RAM, "
-            + (f"container limit {limit / memory.GB:.1f} GB" if limit else "no container memory limit")
+            + (
+                f"container limit {limit / memory.GB:.1f} GB"
+                if limit
+                else "no container memory limit"
+            )
             + f", {m['platform']}; load average at the end {load:.1f}"
-            + (" (other processes were competing for the CPUs: times are inflated)" if load > m["cpus_online"] else "")
+            + (
+                " (other processes were competing for the CPUs: times are inflated)"
+                if load > m["cpus_online"]
+                else ""
+            )
         )
-        lines.append("  - " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items() if k != "platform"))
+        lines.append(
+            "  - " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items() if k != "platform")
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lessons", nargs="*", help="lesson numbers (01 05) or notebook paths; default: all")
+    parser.add_argument(
+        "lessons", nargs="*", help="lesson numbers (01 05) or notebook paths; default: all"
+    )
     cores = parser.add_mutually_exclusive_group()
     cores.add_argument("--one-core", action="store_true", help="measure on one core (default: two)")
     cores.add_argument("--both", action="store_true", help="measure on two cores, then on one")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="folder of memory.md and memory.json (default: bench/results, "
-                             "or build/bench-fast with COURSE_FAST=1)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="folder of memory.md and memory.json (default: bench/results, "
+        "or build/bench-fast with COURSE_FAST=1)",
+    )
     args = parser.parse_args(argv)
-    results = args.results or (config.build_dir() / "bench-fast" if config.is_fast() else ROOT / "bench" / "results")
+    results = args.results or (
+        config.build_dir() / "bench-fast" if config.is_fast() else ROOT / "bench" / "results"
+    )
     lessons = select_lessons(args.lessons)
     if args.both:
         # each core count in a fresh process: threads started by the first run keep its CPUs

@@ -51,14 +51,18 @@ def median_rate(make_batches, n_images: int, repeats: int, fill_cache: bool = Fa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=1000, help="images per class in the folder")
+    parser.add_argument(
+        "--per-class", type=int, default=1000, help="images per class in the folder"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    args.load_at_start = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    args.load_at_start = (
+        ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    )
     generator_class, import_report = legacy.import_image_data_generator()
     if generator_class is None:
         sys.exit(f"ImageDataGenerator does not import here, nothing to compare: {import_report}")
@@ -80,21 +84,33 @@ def main() -> None:
 
             def tf_data(cache: bool, a: bool = augmented) -> tf.data.Dataset:
                 augment = pipeline.augmentation_layers(contrast=0, seed=args.seed) if a else None
-                return pipeline.folder_dataset(root, names, batch_size=args.batch_size,
-                                               augment=augment, cache=cache, seed=args.seed)
+                return pipeline.folder_dataset(
+                    root,
+                    names,
+                    batch_size=args.batch_size,
+                    augment=augment,
+                    cache=cache,
+                    seed=args.seed,
+                )
 
             from_files = median_rate(lambda: tf_data(cache=False), n_files, args.repeats)
-            cached = median_rate(lambda: tf_data(cache=True), n_files, args.repeats, fill_cache=True)
+            cached = median_rate(
+                lambda: tf_data(cache=True), n_files, args.repeats, fill_cache=True
+            )
             work = "decode + scale + flip/rotate/zoom/shift" if augmented else "decode + scale"
             rows.append((work, old_way, from_files, cached))
-            print(f"{work}: legacy {old_way:,.0f}/s, tf.data {from_files:,.0f}/s, "
-                  f"tf.data cached {cached:,.0f}/s")
+            print(
+                f"{work}: legacy {old_way:,.0f}/s, tf.data {from_files:,.0f}/s, "
+                f"tf.data cached {cached:,.0f}/s"
+            )
 
     write_results(args, rows, n_files)
     print(f"wrote {args.output}")
 
 
-def write_results(args: argparse.Namespace, rows: list[tuple[str, float, float, float]], n_files: int) -> None:
+def write_results(
+    args: argparse.Namespace, rows: list[tuple[str, float, float, float]], n_files: int
+) -> None:
     import scipy
 
     lines = [
@@ -103,16 +119,18 @@ def write_results(args: argparse.Namespace, rows: list[tuple[str, float, float, 
         f"Measured by `bench/bench_pipeline.py` on {dt.date.today().isoformat()}. Both pipelines read "
         f"the same folder of {n_files:,} Fashion-MNIST PNG files (28 x 28 grayscale), scale them to "
         f"[0, 1] and deliver batches of {args.batch_size}; images per second are the median of "
-        f"{args.repeats} epochs, each after one warm-up batch. \"tf.data\" reads and decodes the files "
-        "every epoch, as the legacy generator does; \"tf.data cached\" is an epoch after the first, "
+        f'{args.repeats} epochs, each after one warm-up batch. "tf.data" reads and decodes the files '
+        'every epoch, as the legacy generator does; "tf.data cached" is an epoch after the first, '
         "served from the decoded images `cache()` kept in memory.",
         "",
         "| work per image | ImageDataGenerator | tf.data | speed-up | tf.data cached | speed-up |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for work, old_way, from_files, cached in rows:
-        lines.append(f"| {work} | {old_way:,.0f}/s | {from_files:,.0f}/s | ×{from_files / old_way:.1f} "
-                     f"| {cached:,.0f}/s | ×{cached / old_way:.1f} |")
+        lines.append(
+            f"| {work} | {old_way:,.0f}/s | {from_files:,.0f}/s | ×{from_files / old_way:.1f} "
+            f"| {cached:,.0f}/s | ×{cached / old_way:.1f} |"
+        )
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     verdicts = [
         f"{'met' if from_files / old_way >= GOAL else 'not met'} for {work} "

@@ -51,7 +51,9 @@ def encode(pixels: np.ndarray, fmt: str) -> bytes:
 def fashion_case() -> tuple[Path, list[tuple[str, bytes]]]:
     _, _ = models.load_or_train_fashion_cnn()
     test = data.load_fashion_mnist().x_test[:200]
-    return models.fashion_model_path(), [(f"fashion{i}.png", encode(x, "PNG")) for i, x in enumerate(test)]
+    return models.fashion_model_path(), [
+        (f"fashion{i}.png", encode(x, "PNG")) for i, x in enumerate(test)
+    ]
 
 
 def imagenet_case() -> tuple[Path, list[tuple[str, bytes]]]:
@@ -60,8 +62,13 @@ def imagenet_case() -> tuple[Path, list[tuple[str, bytes]]]:
     path = WORK / "efficientnet_lite0.keras"
     if not path.is_file():
         model = efficientnet_lite.efficientnet_lite0(include_top=True)
-        models.save_model(model, path, pretrained.imagenet_class_names(), imagenet_preprocessing(),
-                          outputs="logits")
+        models.save_model(
+            model,
+            path,
+            pretrained.imagenet_class_names(),
+            imagenet_preprocessing(),
+            outputs="logits",
+        )
     photos = data.sample_photos()
     return path, [(f"{name}.jpg", encode(pixels, "JPEG")) for name, pixels in photos.items()]
 
@@ -74,7 +81,9 @@ def post(session: requests.Session, url: str, name: str, payload: bytes) -> tupl
     return elapsed, response.json()
 
 
-def sequential(url: str, images: list[tuple[str, bytes]], n: int, start: int = 0) -> tuple[list[float], dict[str, dict]]:
+def sequential(
+    url: str, images: list[tuple[str, bytes]], n: int, start: int = 0
+) -> tuple[list[float], dict[str, dict]]:
     latencies, answers = [], {}
     with requests.Session() as session:
         for i in range(start, start + n):
@@ -85,7 +94,9 @@ def sequential(url: str, images: list[tuple[str, bytes]], n: int, start: int = 0
     return latencies, answers
 
 
-def concurrent(url: str, images: list[tuple[str, bytes]], per_client: int) -> tuple[list[float], float, int]:
+def concurrent(
+    url: str, images: list[tuple[str, bytes]], per_client: int
+) -> tuple[list[float], float, int]:
     def client(k: int) -> tuple[list[float], int]:
         times, errors = [], 0
         with requests.Session() as session:
@@ -109,42 +120,75 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def bench_model(label: str, model_path: Path, images: list[tuple[str, bytes]], rounds: int, per_round: int,
-                per_client: int) -> dict:
-    print(f"\n== {label}: {len(images)} images, {rounds} rounds of {per_round} sequential requests per app")
+def bench_model(
+    label: str,
+    model_path: Path,
+    images: list[tuple[str, bytes]],
+    rounds: int,
+    per_round: int,
+    per_client: int,
+) -> dict:
+    print(
+        f"\n== {label}: {len(images)} images, {rounds} rounds of {per_round} sequential requests per app"
+    )
     db = WORK / f"{model_path.stem}.sqlite3"
     db.unlink(missing_ok=True)
-    service_config = ServeConfig.from_env({}, model=str(model_path), db=db, port=free_port(), threads=THREADS)
+    service_config = ServeConfig.from_env(
+        {}, model=str(model_path), db=db, port=free_port(), threads=THREADS
+    )
     baseline_config = ServeConfig.from_env({}, port=free_port(), threads=THREADS)
     servers = {}
     try:
-        servers["service"] = start_server(service_config, log_path=WORK / "service.log", timeout=600)
+        servers["service"] = start_server(
+            service_config, log_path=WORK / "service.log", timeout=600
+        )
         servers["baseline"] = start_server(
-            baseline_config, app="baseline_app:app", log_path=WORK / "baseline.log", timeout=600,
-            env={"BASELINE_MODEL": str(model_path), "PYTHONPATH": str(ROOT / "bench")})
+            baseline_config,
+            app="baseline_app:app",
+            log_path=WORK / "baseline.log",
+            timeout=600,
+            env={"BASELINE_MODEL": str(model_path), "PYTHONPATH": str(ROOT / "bench")},
+        )
         for server in servers.values():  # warm both up (first calls trace and allocate)
             sequential(server.url, images, min(20, 2 * len(images)))
         latencies: dict[str, list[float]] = {"service": [], "baseline": []}
         answers: dict[str, dict] = {"service": {}, "baseline": {}}
         for r in range(rounds):
-            for name in (("baseline", "service") if r % 2 else ("service", "baseline")):
+            for name in ("baseline", "service") if r % 2 else ("service", "baseline"):
                 times, seen = sequential(servers[name].url, images, per_round, start=r * per_round)
                 latencies[name] += times
                 answers[name].update(seen)
-            print(f"round {r + 1}: p50 service {statistics.median(latencies['service']):.1f} ms, "
-                  f"baseline {statistics.median(latencies['baseline']):.1f} ms", flush=True)
+            print(
+                f"round {r + 1}: p50 service {statistics.median(latencies['service']):.1f} ms, "
+                f"baseline {statistics.median(latencies['baseline']):.1f} ms",
+                flush=True,
+            )
         loaded = {}
         for name in ("service", "baseline"):
             loaded[name] = concurrent(servers[name].url, images, per_client)
-            print(f"{name}: {loaded[name][1]:.0f} requests/s with {THREADS} concurrent clients", flush=True)
+            print(
+                f"{name}: {loaded[name][1]:.0f} requests/s with {THREADS} concurrent clients",
+                flush=True,
+            )
     finally:
         for server in servers.values():
             server.stop()
-    same_label = sum(answers["service"][k]["label"] == answers["baseline"][k]["label"] for k in answers["baseline"])
-    gap = max(abs(answers["service"][k]["confidence"] - answers["baseline"][k]["confidence"])
-              for k in answers["baseline"])
-    return {"label": label, "images": len(answers["baseline"]), "same_label": same_label, "gap": gap,
-            "latencies": latencies, "loaded": loaded}
+    same_label = sum(
+        answers["service"][k]["label"] == answers["baseline"][k]["label"]
+        for k in answers["baseline"]
+    )
+    gap = max(
+        abs(answers["service"][k]["confidence"] - answers["baseline"][k]["confidence"])
+        for k in answers["baseline"]
+    )
+    return {
+        "label": label,
+        "images": len(answers["baseline"]),
+        "same_label": same_label,
+        "gap": gap,
+        "latencies": latencies,
+        "loaded": loaded,
+    }
 
 
 def in_process_call_costs(model_path: Path, repeats: int = 50) -> dict[str, float]:
@@ -154,8 +198,10 @@ def in_process_call_costs(model_path: Path, repeats: int = 50) -> dict[str, floa
     classifier = KerasClassifier.from_saved(model_path)
     x = np.zeros((1, *classifier.input_shape), np.float32)
     out = {}
-    for name, call in (("model.predict", lambda: classifier.model.predict(x, verbose=0)),
-                       ("compiled call (tf.function)", lambda: classifier.predict_inputs(x))):
+    for name, call in (
+        ("model.predict", lambda: classifier.model.predict(x, verbose=0)),
+        ("compiled call (tf.function)", lambda: classifier.predict_inputs(x)),
+    ):
         call()
         times = []
         for _ in range(repeats):
@@ -177,9 +223,15 @@ def report(results: list[dict], calls: dict[str, float]) -> str:
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"load average at start {os.getloadavg()[0]:.1f}.",
         "",
-        *([f"The machine was busy with other work (a load average above its {os.cpu_count()} cores), which "
-           "slows both apps alike: read the ratios more than the absolute times.", ""]
-          if os.getloadavg()[0] > (os.cpu_count() or 1) else []),
+        *(
+            [
+                f"The machine was busy with other work (a load average above its {os.cpu_count()} cores), which "
+                "slows both apps alike: read the ratios more than the absolute times.",
+                "",
+            ]
+            if os.getloadavg()[0] > (os.cpu_count() or 1)
+            else []
+        ),
         f"Both apps run at the same time under gunicorn (1 worker, {THREADS} threads) on 127.0.0.1, load the "
         "same `.keras` file and receive the same image files over HTTP. *Sequential*: one client, one request "
         "at a time, rounds alternating between the apps. *Concurrent*: "
@@ -194,35 +246,71 @@ def report(results: list[dict], calls: dict[str, float]) -> str:
         for name in ("baseline", "service"):
             seq = r["latencies"][name]
             conc, rate, errors = r["loaded"][name]
-            app = "baseline: `model.predict` per request" if name == "baseline" else "course service"
-            lines.append(f"| {r['label']} | {app} | {percentile(seq, 50):.1f} | {percentile(seq, 99):.1f} | "
-                         f"{1000 / statistics.mean(seq):.0f} | {percentile(conc, 50):.1f} | "
-                         f"{percentile(conc, 99):.1f} | {rate:.0f}{f' ({errors} errors)' if errors else ''} |")
-        ratio = percentile(r["latencies"]["baseline"], 50) / percentile(r["latencies"]["service"], 50)
+            app = (
+                "baseline: `model.predict` per request" if name == "baseline" else "course service"
+            )
+            lines.append(
+                f"| {r['label']} | {app} | {percentile(seq, 50):.1f} | {percentile(seq, 99):.1f} | "
+                f"{1000 / statistics.mean(seq):.0f} | {percentile(conc, 50):.1f} | "
+                f"{percentile(conc, 99):.1f} | {rate:.0f}{f' ({errors} errors)' if errors else ''} |"
+            )
+        ratio = percentile(r["latencies"]["baseline"], 50) / percentile(
+            r["latencies"]["service"], 50
+        )
         rate_ratio = r["loaded"]["service"][1] / r["loaded"]["baseline"][1]
-        summary.append(f"- **{r['label']}**: p50 latency **{ratio:.1f}× lower** than the baseline "
-                       f"(sequential); {rate_ratio:.1f}× the requests/s with {THREADS} clients. "
-                       f"Same label for {r['same_label']} of {r['images']} images; largest confidence "
-                       f"difference {r['gap']:.1e}.")
-    lines += ["", *summary, "", "In-process cost of one call on one image (Fashion-MNIST CNN, median):", ""]
+        summary.append(
+            f"- **{r['label']}**: p50 latency **{ratio:.1f}× lower** than the baseline "
+            f"(sequential); {rate_ratio:.1f}× the requests/s with {THREADS} clients. "
+            f"Same label for {r['same_label']} of {r['images']} images; largest confidence "
+            f"difference {r['gap']:.1e}."
+        )
+    lines += [
+        "",
+        *summary,
+        "",
+        "In-process cost of one call on one image (Fashion-MNIST CNN, median):",
+        "",
+    ]
     lines += [f"- {name}: {ms:.2f} ms" for name, ms in calls.items()]
-    lines += ["", "The service also decodes and checks each upload, keeps a preview and writes a SQLite row, "
-              "which the baseline does not; the gap comes from how the model is called.", ""]
+    lines += [
+        "",
+        "The service also decodes and checks each upload, keeps a preview and writes a SQLite row, "
+        "which the baseline does not; the gap comes from how the model is called.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests, Fashion-MNIST model only")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer requests, Fashion-MNIST model only"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     fashion_path, fashion_images = fashion_case()
-    results = [bench_model("Fashion-MNIST CNN", fashion_path, fashion_images, rounds=2 if args.quick else 4,
-                           per_round=50 if args.quick else 150, per_client=10 if args.quick else 40)]
+    results = [
+        bench_model(
+            "Fashion-MNIST CNN",
+            fashion_path,
+            fashion_images,
+            rounds=2 if args.quick else 4,
+            per_round=50 if args.quick else 150,
+            per_client=10 if args.quick else 40,
+        )
+    ]
     if not args.quick:
         imagenet_path, photos = imagenet_case()
-        results.append(bench_model("EfficientNet-Lite0 (ImageNet)", imagenet_path, photos, rounds=4,
-                                   per_round=30, per_client=10))
+        results.append(
+            bench_model(
+                "EfficientNet-Lite0 (ImageNet)",
+                imagenet_path,
+                photos,
+                rounds=4,
+                per_round=30,
+                per_client=10,
+            )
+        )
     calls = in_process_call_costs(fashion_path)
     text = report(results, calls)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -51,8 +51,20 @@ def group_seconds(report: Path) -> tuple[Counter[str], int]:
 
 def run_suite(report: Path, workers: int) -> float:
     report.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pytest", "tests", "notebooks", "--nbval-lax", "-p", "no:cacheprovider",
-               "-n", str(workers), "-q", f"--junitxml={report}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        "notebooks",
+        "--nbval-lax",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        str(workers),
+        "-q",
+        f"--junitxml={report}",
+    ]
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env={**os.environ, "COURSE_FAST": "1"}, check=False)
     return time.perf_counter() - started
@@ -60,20 +72,28 @@ def run_suite(report: Path, workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--junit", type=Path, help="summarise this JUnit report instead of running the suite")
-    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (0: one process)")
+    parser.add_argument(
+        "--junit", type=Path, help="summarise this JUnit report instead of running the suite"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="pytest-xdist workers (0: one process)"
+    )
     parser.add_argument("--top", type=int, default=25, help="groups shown")
     args = parser.parse_args()
     report = args.junit or ROOT / "build" / "bench" / "tests.xml"
     if args.junit is None:
         before = os.getloadavg()[0]
         wall = run_suite(report, args.workers)
-        print(f"\npytest wall time {wall:.0f} s with {args.workers} worker(s); "
-              f"load average {before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print(
+            f"\npytest wall time {wall:.0f} s with {args.workers} worker(s); "
+            f"load average {before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        )
     seconds, count = group_seconds(report)
     total = sum(seconds.values())
-    print(f"{count} test cases, {total:.0f} s summed over all of them; longest group "
-          f"{max(seconds.values(), default=0):.0f} s\n")
+    print(
+        f"{count} test cases, {total:.0f} s summed over all of them; longest group "
+        f"{max(seconds.values(), default=0):.0f} s\n"
+    )
     print("| group | seconds | share |\n|---|---:|---:|")
     for group, value in seconds.most_common(args.top):
         print(f"| `{group}` | {value:.0f} | {value / total:.0%} |")

@@ -64,7 +64,9 @@ class Candidate:
     callbacks: Callable[[], list] = list  # extra callbacks (a per-epoch learning-rate scheduler)
 
 
-def _previous_cosine(epoch: int, epochs: int = 12, initial: float = 1e-3, final: float = 1e-5) -> float:
+def _previous_cosine(
+    epoch: int, epochs: int = 12, initial: float = 1e-3, final: float = 1e-5
+) -> float:
     """The per-epoch cosine the lesson used before: 1e-3 down to 1e-5 over 12 epochs."""
     progress = min(epoch, epochs - 1) / (epochs - 1)
     return final + 0.5 * (initial - final) * (1 + math.cos(math.pi * progress))
@@ -77,32 +79,62 @@ def candidates(p: dict[str, object]) -> dict[str, Candidate]:
     def adam_warmup(peak: float, epochs: int) -> Callable[[int], object]:
         return lambda steps: keras.optimizers.Adam(training.warmup_cosine(peak, epochs, steps))
 
-    def gap_head() -> object:  # the lesson's blocks, one more 128-filter conv on 3x3, global average pooling
+    def gap_head() -> (
+        object
+    ):  # the lesson's blocks, one more 128-filter conv on 3x3, global average pooling
         stack = [keras.Input((28, 28, 1))]
         for width, pool in ((16, True), (32, True), (64, True), (128, False)):
-            stack += [layers.Conv2D(width, 3, padding="same", use_bias=False),
-                      layers.BatchNormalization(momentum=0.9), layers.ReLU()] + ([layers.MaxPooling2D()] if pool else [])
-        stack += [layers.GlobalAveragePooling2D(), layers.Dropout(0.3), layers.Dense(10, activation="softmax")]
+            stack += [
+                layers.Conv2D(width, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(momentum=0.9),
+                layers.ReLU(),
+            ] + ([layers.MaxPooling2D()] if pool else [])
+        stack += [
+            layers.GlobalAveragePooling2D(),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ]
         return keras.Sequential(stack, name="better_cnn_gap")
 
     epochs, peak = int(p["EPOCHS"]), float(p["PEAK_LEARNING_RATE"])
     lesson = f"filters 16-32-64, Dense 128, dropout 0.1 / 0.2; warm-up + cosine to a peak of {peak:g}, {epochs} epochs"
     return {
-        "lesson": Candidate("lesson", lesson, lambda: models.build_better_cnn(), epochs, adam_warmup(peak, epochs)),
+        "lesson": Candidate(
+            "lesson", lesson, lambda: models.build_better_cnn(), epochs, adam_warmup(peak, epochs)
+        ),
         "previous": Candidate(
-            "previous", "filters 32-64-128, Dense 128, dropout 0.25 / 0.3; per-epoch cosine 1e-3 -> 1e-5, 12 epochs "
+            "previous",
+            "filters 32-64-128, Dense 128, dropout 0.25 / 0.3; per-epoch cosine 1e-3 -> 1e-5, 12 epochs "
             "(the lesson before this benchmark)",
-            lambda: models.build_better_cnn(filters=(32, 64, 128), conv_dropout=0.25, dense_dropout=0.3), 12,
-            lambda steps: keras.optimizers.Adam(1e-3), lambda: [keras.callbacks.LearningRateScheduler(_previous_cosine)]),
+            lambda: models.build_better_cnn(
+                filters=(32, 64, 128), conv_dropout=0.25, dense_dropout=0.3
+            ),
+            12,
+            lambda steps: keras.optimizers.Adam(1e-3),
+            lambda: [keras.callbacks.LearningRateScheduler(_previous_cosine)],
+        ),
         "dropout-0.25-0.3": Candidate(
-            "dropout-0.25-0.3", "the lesson's, with dropout 0.25 / 0.3",
-            lambda: models.build_better_cnn(conv_dropout=0.25, dense_dropout=0.3), epochs, adam_warmup(peak, epochs)),
+            "dropout-0.25-0.3",
+            "the lesson's, with dropout 0.25 / 0.3",
+            lambda: models.build_better_cnn(conv_dropout=0.25, dense_dropout=0.3),
+            epochs,
+            adam_warmup(peak, epochs),
+        ),
         "peak-3e-3": Candidate(
-            "peak-3e-3", "the lesson's, with a peak learning rate of 3e-3", lambda: models.build_better_cnn(), epochs,
-            adam_warmup(3e-3, epochs)),
+            "peak-3e-3",
+            "the lesson's, with a peak learning rate of 3e-3",
+            lambda: models.build_better_cnn(),
+            epochs,
+            adam_warmup(3e-3, epochs),
+        ),
         "gap": Candidate(
-            "gap", "the lesson's three blocks, then Conv 128 on 3x3 and global average pooling instead of "
-            "Flatten + Dense 128 (dropout 0.3 before the output)", gap_head, epochs, adam_warmup(peak, epochs)),
+            "gap",
+            "the lesson's three blocks, then Conv 128 on 3x3 and global average pooling instead of "
+            "Flatten + Dense 128 (dropout 0.3 before the output)",
+            gap_head,
+            epochs,
+            adam_warmup(peak, epochs),
+        ),
     }
 
 
@@ -117,40 +149,66 @@ def train_once(candidate: Candidate, p: dict[str, object], seed: int) -> dict[st
 
     fashion = data.load_fashion_mnist()
     x_train, x_val, y_train, y_val = train_test_split(
-        fashion.x_train, fashion.y_train, test_size=p["VAL_FRACTION"], stratify=fashion.y_train,
+        fashion.x_train,
+        fashion.y_train,
+        test_size=p["VAL_FRACTION"],
+        stratify=fashion.y_train,
         random_state=p["SEED"],
     )
     training.set_seed(seed)
     ds_train = pipeline.make_dataset(x_train, y_train, p["BATCH_SIZE"], shuffle=True, seed=seed)
     ds_val = pipeline.make_dataset(x_val, y_val, p["BATCH_SIZE"])
     model = candidate.build()
-    model.compile(optimizer=candidate.optimizer(int(ds_train.cardinality())),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=candidate.optimizer(int(ds_train.cardinality())),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=p["PATIENCE"], restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(config.build_dir() / "bench" / "checkpoint.keras", save_best_only=True),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=p["PATIENCE"], restore_best_weights=True
+        ),
+        keras.callbacks.ModelCheckpoint(
+            config.build_dir() / "bench" / "checkpoint.keras", save_best_only=True
+        ),
         *candidate.callbacks(),
     ]
     load_before = os.getloadavg()[0]
     cpu, started = _cpu_seconds(), time.perf_counter()
-    history = model.fit(ds_train, validation_data=ds_val, epochs=candidate.epochs, callbacks=callbacks, verbose=2)
+    history = model.fit(
+        ds_train, validation_data=ds_val, epochs=candidate.epochs, callbacks=callbacks, verbose=2
+    )
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-    _, test_accuracy = model.evaluate(pipeline.make_dataset(fashion.x_test, fashion.y_test, 512), verbose=0)
+    _, test_accuracy = model.evaluate(
+        pipeline.make_dataset(fashion.x_test, fashion.y_test, 512), verbose=0
+    )
     epochs = len(history.history["loss"])
     best = training.best_epoch(history)
     return {
-        "name": candidate.name, "seed": seed, "params": model.count_params(), "epochs": epochs,
-        "max_epochs": candidate.epochs, "best_epoch": best, "seconds": seconds, "cpu": cpu,
-        "val_accuracy": history.history["val_accuracy"][best - 1], "test_accuracy": test_accuracy,
+        "name": candidate.name,
+        "seed": seed,
+        "params": model.count_params(),
+        "epochs": epochs,
+        "max_epochs": candidate.epochs,
+        "best_epoch": best,
+        "seconds": seconds,
+        "cpu": cpu,
+        "val_accuracy": history.history["val_accuracy"][best - 1],
+        "test_accuracy": test_accuracy,
         "load": (load_before, os.getloadavg()[0]),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", default="lesson,previous",
-                        help="comma-separated, from: lesson, previous, dropout-0.25-0.3, peak-3e-3, gap")
-    parser.add_argument("--seeds", default="", help="comma-separated training seeds (default: the lesson's SEED)")
+    parser.add_argument(
+        "--candidates",
+        default="lesson,previous",
+        help="comma-separated, from: lesson, previous, dropout-0.25-0.3, peak-3e-3, gap",
+    )
+    parser.add_argument(
+        "--seeds", default="", help="comma-separated training seeds (default: the lesson's SEED)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     if config.is_fast():

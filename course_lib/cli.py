@@ -8,8 +8,12 @@ from pathlib import Path
 
 from course_lib import config
 
-_LOADERS = {"fashion-mnist": "load_fashion_mnist", "mnist": "load_mnist", "cifar10": "load_cifar10",
-            "flowers": "photos.flowers_folder"}
+_LOADERS = {
+    "fashion-mnist": "load_fashion_mnist",
+    "mnist": "load_mnist",
+    "cifar10": "load_cifar10",
+    "flowers": "photos.flowers_folder",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,10 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("lessons", nargs="*", type=Path, help="notebooks (default: solutions/*)")
     run.add_argument("--output", type=Path, default=config.build_dir() / "executed")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
-    run.add_argument("--report", type=Path, default=config.build_dir() / "report.md",
-                     help="run report (also .html and .json next to it; default: build/report.md)")
-    run.add_argument("--logs", type=Path, default=config.build_dir() / "logs",
-                     help="where each lesson's kernel log goes, as LESSON.log (default: build/logs)")
+    run.add_argument(
+        "--report",
+        type=Path,
+        default=config.build_dir() / "report.md",
+        help="run report (also .html and .json next to it; default: build/report.md)",
+    )
+    run.add_argument(
+        "--logs",
+        type=Path,
+        default=config.build_dir() / "logs",
+        help="where each lesson's kernel log goes, as LESSON.log (default: build/logs)",
+    )
 
     nbs = sub.add_parser("notebooks", help="write notebooks/ from solutions/")
     nbs.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
@@ -32,55 +44,126 @@ def main(argv: list[str] | None = None) -> int:
     strip.add_argument("paths", nargs="+", type=Path)
 
     sub.add_parser("kernel", help="register this environment's Jupyter kernel for the course")
-    doctor = sub.add_parser("doctor",
-                            help="check Python, TensorFlow, the kernel, data, weights, disk, memory")
-    doctor.add_argument("--skip", action="append", default=[], metavar="CHECK",
-                        help="leave out a check (python, tensorflow, kernel, dataset, weights, "
-                             "disk, memory); repeatable")
+    doctor = sub.add_parser(
+        "doctor", help="check Python, TensorFlow, the kernel, data, weights, disk, memory"
+    )
+    doctor.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="leave out a check (python, tensorflow, kernel, dataset, weights, "
+        "disk, memory); repeatable",
+    )
 
     grade = sub.add_parser("grade", help="grade a folder of student notebooks into grades.csv")
-    grade.add_argument("submissions", type=Path,
-                       help="folder of notebooks: STUDENT/NN_topic.ipynb or STUDENT_NN_topic.ipynb")
-    grade.add_argument("--output", type=Path, default=config.build_dir() / "grades",
-                       help="where grades.csv, summary.csv and executed/ go (default: build/grades)")
-    grade.add_argument("--timeout", type=int, default=600,
-                       help="seconds for all of one notebook's cells (default: 600)")
-    grade.add_argument("--cell-timeout", type=int, default=120,
-                       help="seconds for any one cell, and for each check (default: 120)")
-    grade.add_argument("--full", action="store_true",
-                       help="run lessons in full mode (default: fast mode, COURSE_FAST=1)")
-    grade.add_argument("--solutions", type=Path, default=config.project_root() / "solutions",
-                       help="the lessons whose checks are used (default: solutions/)")
+    grade.add_argument(
+        "submissions",
+        type=Path,
+        help="folder of notebooks: STUDENT/NN_topic.ipynb or STUDENT_NN_topic.ipynb",
+    )
+    grade.add_argument(
+        "--output",
+        type=Path,
+        default=config.build_dir() / "grades",
+        help="where grades.csv, summary.csv and executed/ go (default: build/grades)",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=int,
+        default=600,
+        help="seconds for all of one notebook's cells (default: 600)",
+    )
+    grade.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=120,
+        help="seconds for any one cell, and for each check (default: 120)",
+    )
+    grade.add_argument(
+        "--full",
+        action="store_true",
+        help="run lessons in full mode (default: fast mode, COURSE_FAST=1)",
+    )
+    grade.add_argument(
+        "--solutions",
+        type=Path,
+        default=config.project_root() / "solutions",
+        help="the lessons whose checks are used (default: solutions/)",
+    )
 
     download = sub.add_parser("download", help="fetch datasets into the cache (for offline use)")
-    download.add_argument("names", nargs="*", metavar="NAME",
-                          help=f"default: fashion-mnist; any of {', '.join(sorted(_LOADERS))}")
+    download.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"default: fashion-mnist; any of {', '.join(sorted(_LOADERS))}",
+    )
 
-    lock = sub.add_parser("lock", help="refresh requirements/lock.txt and environment.yml "
-                                        "with pip-compile (Linux x86-64, Python 3.11)")
-    lock.add_argument("--upgrade", action="store_true",
-                      help="move every package to its newest release that pyproject.toml allows")
-    lock_diff = sub.add_parser("lock-diff",
-                               help="list the packages installed here at other versions than the lock")
-    lock_diff.add_argument("lock", nargs="?", type=Path, default=None,
-                           help="default: the course's requirements/lock.txt")
+    lock = sub.add_parser(
+        "lock",
+        help="refresh requirements/lock.txt and environment.yml "
+        "with pip-compile (Linux x86-64, Python 3.11)",
+    )
+    lock.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="move every package to its newest release that pyproject.toml allows",
+    )
+    lock_diff = sub.add_parser(
+        "lock-diff", help="list the packages installed here at other versions than the lock"
+    )
+    lock_diff.add_argument(
+        "lock",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="default: the course's requirements/lock.txt",
+    )
     badges = sub.add_parser("badges", help="write README's badges from [tool.course] repository")
     badges.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
 
-    retrain = sub.add_parser("retrain", help="train the next version of a model from the service's feedback, "
-                                            "compare it on a holdout folder, promote it if not worse")
-    retrain.add_argument("model_root", type=Path, help="models/<name>: a folder of numbered versions")
-    retrain.add_argument("--train", type=Path, required=True, metavar="FOLDER",
-                         help="the original training photos, one subfolder per class")
-    retrain.add_argument("--holdout", type=Path, required=True, metavar="FOLDER",
-                         help="fixed photos to compare versions on, one subfolder per class; never feedback")
-    retrain.add_argument("--db", type=Path, default=None,
-                         help="the service's prediction database (default: COURSE_SERVE_DB or the service's default)")
-    retrain.add_argument("--epochs", type=int, default=5, help="epochs of training for the head (default: 5)")
+    retrain = sub.add_parser(
+        "retrain",
+        help="train the next version of a model from the service's feedback, "
+        "compare it on a holdout folder, promote it if not worse",
+    )
+    retrain.add_argument(
+        "model_root", type=Path, help="models/<name>: a folder of numbered versions"
+    )
+    retrain.add_argument(
+        "--train",
+        type=Path,
+        required=True,
+        metavar="FOLDER",
+        help="the original training photos, one subfolder per class",
+    )
+    retrain.add_argument(
+        "--holdout",
+        type=Path,
+        required=True,
+        metavar="FOLDER",
+        help="fixed photos to compare versions on, one subfolder per class; never feedback",
+    )
+    retrain.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the service's prediction database (default: COURSE_SERVE_DB or the service's default)",
+    )
+    retrain.add_argument(
+        "--epochs", type=int, default=5, help="epochs of training for the head (default: 5)"
+    )
     retrain.add_argument("--seed", type=int, default=0)
-    retrain.add_argument("--no-promote", action="store_true", help="write the new version, never promote it")
-    rollback = sub.add_parser("rollback", help="serve the previously served version of a model again")
-    rollback.add_argument("model_root", type=Path, help="models/<name>: a folder of numbered versions")
+    retrain.add_argument(
+        "--no-promote", action="store_true", help="write the new version, never promote it"
+    )
+    rollback = sub.add_parser(
+        "rollback", help="serve the previously served version of a model again"
+    )
+    rollback.add_argument(
+        "model_root", type=Path, help="models/<name>: a folder of numbered versions"
+    )
 
     args = parser.parse_args(argv)
     if args.command in ("lock", "lock-diff", "badges"):
@@ -96,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
 
         unknown = sorted(set(args.skip) - set(doctor.check_names()))
         if unknown:
-            print(f"course doctor: unknown check {', '.join(unknown)}; choose from "
-                  f"{', '.join(doctor.check_names())}", file=sys.stderr)
+            print(
+                f"course doctor: unknown check {', '.join(unknown)}; choose from "
+                f"{', '.join(doctor.check_names())}",
+                file=sys.stderr,
+            )
             return 2
         return doctor.main(args.skip)
     if args.command == "grade":
@@ -114,13 +200,18 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from course_lib import runner
 
-    lessons = args.lessons or sorted((config.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    lessons = args.lessons or sorted(
+        (config.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb")
+    )
     missing = [str(p) for p in lessons if not p.is_file()]
     if missing:
         print(f"course run: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
-    print(f"Executing {len(lessons)} lesson(s) in {runner.mode()} mode into {args.output} "
-          f"(kernel logs in {args.logs})", flush=True)
+    print(
+        f"Executing {len(lessons)} lesson(s) in {runner.mode()} mode into {args.output} "
+        f"(kernel logs in {args.logs})",
+        flush=True,
+    )
     runs = runner.run_lessons(lessons, args.output, args.timeout, log_dir=args.logs)
     print()
     print(runner.format_table(runs))
@@ -150,21 +241,32 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         KernelSpecManager().get_kernel_spec(config.KERNEL_NAME)
     except NoSuchKernel:
-        print(f"course grade: the Jupyter kernel {config.KERNEL_NAME!r} is not registered; "
-              "run `course kernel` (or `make setup`) first", file=sys.stderr)
+        print(
+            f"course grade: the Jupyter kernel {config.KERNEL_NAME!r} is not registered; "
+            "run `course kernel` (or `make setup`) first",
+            file=sys.stderr,
+        )
         return 2
-    options = grading.GradeOptions(timeout=args.timeout, cell_timeout=args.cell_timeout,
-                                   fast=not args.full, executed_dir=args.output / "executed")
-    print(f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "
-          f"(at most {args.timeout} s per notebook, {args.cell_timeout} s per cell)")
+    options = grading.GradeOptions(
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        fast=not args.full,
+        executed_dir=args.output / "executed",
+    )
+    print(
+        f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "
+        f"(at most {args.timeout} s per notebook, {args.cell_timeout} s per cell)"
+    )
     rows = grading.rows_of(grading.grade_folder(args.submissions, args.solutions, options))
     exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
     grading.write_grades_csv(rows, args.output / "grades.csv")
     grading.write_summary_csv(rows, exercises, args.output / "summary.csv")
     print()
     print(grading.format_summary(rows, exercises))
-    print(f"\nwrote {args.output / 'grades.csv'} and {args.output / 'summary.csv'}; "
-          f"executed notebooks in {args.output / 'executed'}")
+    print(
+        f"\nwrote {args.output / 'grades.csv'} and {args.output / 'summary.csv'}; "
+        f"executed notebooks in {args.output / 'executed'}"
+    )
     return 0
 
 
@@ -196,15 +298,20 @@ def _download(names: list[str]) -> int:
 
     unknown = [n for n in names if n not in _LOADERS]
     if unknown:
-        print(f"course download: unknown dataset {', '.join(unknown)}; "
-              f"choose from {', '.join(sorted(_LOADERS))}", file=sys.stderr)
+        print(
+            f"course download: unknown dataset {', '.join(unknown)}; "
+            f"choose from {', '.join(sorted(_LOADERS))}",
+            file=sys.stderr,
+        )
         return 2
     for name in names:
         try:
             if name == "flowers":  # a folder of photos, not arrays
                 folder = photos.flowers_folder()
                 count = sum(1 for p in folder.rglob("*.jpg"))
-                print(f"{name}: ready, {count} photos in {folder} (lesson 09: DATA_DIR = \"{folder}\")")
+                print(
+                    f'{name}: ready, {count} photos in {folder} (lesson 09: DATA_DIR = "{folder}")'
+                )
                 continue
             dataset = getattr(data, _LOADERS[name])(subset=None)
         except data.DatasetUnavailableError as exc:
@@ -221,12 +328,18 @@ def _retrain(args: argparse.Namespace) -> int:
     from course_lib import versions
 
     if not versions.is_model_root(args.model_root):
-        print(f"course retrain: {args.model_root} is not a model folder: it needs numbered version "
-              f"subfolders (1/, 2/, ...) holding model.keras", file=sys.stderr)
+        print(
+            f"course retrain: {args.model_root} is not a model folder: it needs numbered version "
+            f"subfolders (1/, 2/, ...) holding model.keras",
+            file=sys.stderr,
+        )
         return 2
     for name, folder in (("--train", args.train), ("--holdout", args.holdout)):
         if not folder.is_dir():
-            print(f"course retrain: {name} {folder} is not a folder of class subfolders", file=sys.stderr)
+            print(
+                f"course retrain: {name} {folder} is not a folder of class subfolders",
+                file=sys.stderr,
+            )
             return 2
     if args.epochs < 1:
         print(f"course retrain: --epochs must be at least 1, got {args.epochs}", file=sys.stderr)
@@ -240,8 +353,15 @@ def _retrain(args: argparse.Namespace) -> int:
             warnings.simplefilter("always")
             rows = retrain.feedback_from_store(db)
             print(f"{len(rows)} feedback rows in {db}", flush=True)
-            result = retrain.retrain(args.model_root, rows, args.train, args.holdout, epochs=args.epochs,
-                                     seed=args.seed, promote=not args.no_promote)
+            result = retrain.retrain(
+                args.model_root,
+                rows,
+                args.train,
+                args.holdout,
+                epochs=args.epochs,
+                seed=args.seed,
+                promote=not args.no_promote,
+            )
     except ValueError as error:  # bad data or folders: the message says what to fix
         print(f"course retrain: {error}", file=sys.stderr)
         return 1
@@ -256,8 +376,11 @@ def _rollback(model_root: Path) -> int:
     from course_lib import versions
 
     if not versions.is_model_root(model_root):
-        print(f"course rollback: {model_root} is not a model folder (numbered version subfolders holding "
-              "model.keras)", file=sys.stderr)
+        print(
+            f"course rollback: {model_root} is not a model folder (numbered version subfolders holding "
+            "model.keras)",
+            file=sys.stderr,
+        )
         return 2
     try:
         version = versions.rollback(model_root, reason="rolled back with course rollback")

@@ -58,7 +58,9 @@ def use_logical_cpus(n: int = 2) -> list[str]:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n
+        )
     except RuntimeError as exc:  # raised once the devices exist, unless they are configured alike
         found = len(tf.config.list_logical_devices("CPU"))
         if found == n:
@@ -99,7 +101,9 @@ class TrainingPlan:
     learning_rate: float = 1e-3
     optimizer: str = "adam"  # "adam" or "sgd"
     seed: int = 0
-    subset: int = field(default_factory=lambda: config.pick(full=1000, fast=100))  # training images per class
+    subset: int = field(
+        default_factory=lambda: config.pick(full=1000, fast=100)
+    )  # training images per class
 
 
 @dataclass
@@ -156,7 +160,10 @@ def training_dataset(
 
 
 def make_train_step(
-    strategy: tf.distribute.Strategy, model: keras.Model, optimizer: keras.Optimizer, global_batch_size: int
+    strategy: tf.distribute.Strategy,
+    model: keras.Model,
+    optimizer: keras.Optimizer,
+    global_batch_size: int,
 ) -> Callable:
     """One synchronous training step on every replica; returns the loss of the global batch.
 
@@ -207,7 +214,9 @@ def train_loop(
         step.assign_add(1)
         losses[int(step)] = loss
         if checkpoints is not None and int(step) % plan.checkpoint_every == 0:
-            checkpoints.save(checkpoint_number=int(step))  # every worker saves: it may need collectives
+            checkpoints.save(
+                checkpoint_number=int(step)
+            )  # every worker saves: it may need collectives
         if on_step is not None:  # after the save: a step reported is a step that survives a crash
             on_step(int(step), loss)
     return losses
@@ -257,7 +266,9 @@ def train(
     with strategy.scope():
         model = models.build_baseline_cnn((28, 28, 1), fashion.num_classes)
         optimizer = build_optimizer(plan)
-        optimizer.build(model.trainable_variables)  # its slots must exist before a restore fills them
+        optimizer.build(
+            model.trainable_variables
+        )  # its slots must exist before a restore fills them
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     index, num_workers = worker_index(strategy)
     checkpoints, scratch = None, None
@@ -268,9 +279,13 @@ def train(
             checkpoint.restore(latest).assert_existing_objects_matched()
         if index != 0:  # two workers writing one folder would corrupt it
             scratch = tempfile.mkdtemp(prefix=f"course-worker{index}-checkpoints-")
-        checkpoints = tf.train.CheckpointManager(checkpoint, scratch or str(checkpoint_dir), max_to_keep=3)
+        checkpoints = tf.train.CheckpointManager(
+            checkpoint, scratch or str(checkpoint_dir), max_to_keep=3
+        )
     start_step = int(step)
-    dataset = training_dataset(fashion.x_train, fashion.y_train, plan.global_batch_size, plan.seed, start_step)
+    dataset = training_dataset(
+        fashion.x_train, fashion.y_train, plan.global_batch_size, plan.seed, start_step
+    )
     del fashion  # the dataset holds the images it needs; the rest is not kept for the whole run
     release_freed_memory()  # what loading the data left behind
     try:
@@ -278,8 +293,15 @@ def train(
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    return TrainingRun(index, num_workers, start_step, int(step), losses, model.get_weights(),
-                       time.perf_counter() - started)
+    return TrainingRun(
+        index,
+        num_workers,
+        start_step,
+        int(step),
+        losses,
+        model.get_weights(),
+        time.perf_counter() - started,
+    )
 
 
 def weights_digest(weights: Sequence[np.ndarray]) -> str:
@@ -294,7 +316,9 @@ def max_weight_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> f
     """The largest absolute difference between two models' corresponding weights."""
     if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
         raise ValueError("the two lists of weights have different shapes")
-    return max(float(np.max(np.abs(np.asarray(x, np.float64) - y))) for x, y in zip(a, b, strict=True))
+    return max(
+        float(np.max(np.abs(np.asarray(x, np.float64) - y))) for x, y in zip(a, b, strict=True)
+    )
 
 
 def save_run(run: TrainingRun, out_dir: str | Path) -> Path:
@@ -319,5 +343,12 @@ def load_run(path: str | Path) -> TrainingRun:
     with np.load(path.parent / summary["weights_file"]) as npz:
         weights = [npz[f"arr_{i}"] for i in range(len(npz.files))]
     losses = {int(step): loss for step, loss in summary["losses"].items()}
-    return TrainingRun(summary["worker"], summary["num_workers"], summary["start_step"],
-                       summary["final_step"], losses, weights, summary["seconds"])
+    return TrainingRun(
+        summary["worker"],
+        summary["num_workers"],
+        summary["start_step"],
+        summary["final_step"],
+        losses,
+        weights,
+        summary["seconds"],
+    )

@@ -67,7 +67,9 @@ class WorkerCluster:
 
     processes: list[subprocess.Popen]
     out_dir: Path
-    addresses: list[str] = field(default_factory=list)  # "host:port" of each worker, in TF_CONFIG order
+    addresses: list[str] = field(
+        default_factory=list
+    )  # "host:port" of each worker, in TF_CONFIG order
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -88,7 +90,9 @@ class WorkerCluster:
         """The steps the chief has finished so far: ``[{"step": 1, "loss": 2.3}, ...]``."""
         path = self.out_dir / "progress.jsonl"
         lines = path.read_text().splitlines() if path.exists() else []
-        return [json.loads(line) for line in lines if line.endswith("}")]  # the last may be half-written
+        return [
+            json.loads(line) for line in lines if line.endswith("}")
+        ]  # the last may be half-written
 
     def wait(self, timeout: float = 300.0) -> list[TrainingRun]:
         """Wait for every worker to finish and return their runs, in worker order.
@@ -168,7 +172,12 @@ def worker_environment(parent: Mapping[str, str]) -> dict[str, str]:
     otherwise, the project on ``PYTHONPATH``, and this process's id so that the worker
     stops when this process is gone.
     """
-    env = {**WORKER_ENVIRONMENT, "TF_CPP_MIN_LOG_LEVEL": "2", **parent, PARENT_PID_VARIABLE: str(os.getpid())}
+    env = {
+        **WORKER_ENVIRONMENT,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **parent,
+        PARENT_PID_VARIABLE: str(os.getpid()),
+    }
     root = str(course_config.project_root())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
@@ -191,7 +200,11 @@ def start_workers(
     out_dir = Path(out_dir or course_config.build_dir() / "distributed" / f"run-{time.time_ns()}")
     out_dir.mkdir(parents=True, exist_ok=True)
     addresses = worker_addresses(n)
-    args = [f"--{name.replace('_', '-')}={value}" for name, value in asdict(plan).items() if value is not None]
+    args = [
+        f"--{name.replace('_', '-')}={value}"
+        for name, value in asdict(plan).items()
+        if value is not None
+    ]
     if checkpoint_dir is not None:
         args.append(f"--checkpoint-dir={checkpoint_dir}")
     env = worker_environment(os.environ)
@@ -200,13 +213,27 @@ def start_workers(
     atexit.register(cluster.stop)
     try:
         for index in range(n):
-            command = [sys.executable, "-m", "course_lib.distributed_worker", str(out_dir),
-                       f"--time-limit={time_limit}", *args, *(extra_args or [])]
+            command = [
+                sys.executable,
+                "-m",
+                "course_lib.distributed_worker",
+                str(out_dir),
+                f"--time-limit={time_limit}",
+                *args,
+                *(extra_args or []),
+            ]
             env["TF_CONFIG"] = json.dumps(tf_config(addresses, index))
             with open(cluster.log_path(index), "wb") as log:
-                cluster.processes.append(subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    **NEW_PROCESS_GROUP))
+                cluster.processes.append(
+                    subprocess.Popen(
+                        command,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        **NEW_PROCESS_GROUP,
+                    )
+                )
     except BaseException:
         cluster.stop()
         raise
@@ -225,7 +252,9 @@ class ResumeReport:
     runs: list[TrainingRun]  # the restarted workers' runs
     kill_after_step: int | None = None  # the step whose report the killer waited for
     kill_sent_at: float | None = None  # time.time() when the kill was sent
-    step_finished_at: dict[int, float] = field(default_factory=dict)  # chief's step -> time.time() it finished
+    step_finished_at: dict[int, float] = field(
+        default_factory=dict
+    )  # chief's step -> time.time() it finished
 
     @property
     def steps_redone(self) -> int:
@@ -242,14 +271,21 @@ class ResumeReport:
         if self.kill_sent_at is None or not self.step_finished_at:
             return []
         first = (self.kill_after_step or self.steps_before_crash) - before
-        events = [(f"step {step} finished", (at - self.kill_sent_at) * 1000)
-                  for step, at in sorted(self.step_finished_at.items()) if step >= first]
+        events = [
+            (f"step {step} finished", (at - self.kill_sent_at) * 1000)
+            for step, at in sorted(self.step_finished_at.items())
+            if step >= first
+        ]
         events.append(("kill sent", 0.0))
         return sorted(events, key=lambda event: event[1])
 
     def __str__(self) -> str:
         redone = f"{self.steps_redone} step{'' if self.steps_redone == 1 else 's'} redone"
-        asked = "" if self.kill_after_step is None else f"worker killed once step {self.kill_after_step} was done; "
+        asked = (
+            ""
+            if self.kill_after_step is None
+            else f"worker killed once step {self.kill_after_step} was done; "
+        )
         return (
             f"{asked}crashed after step {self.steps_before_crash}, resumed from checkpoint step "
             f"{self.resumed_from} ({redone}), finished at step {self.final_step}; "
@@ -279,12 +315,16 @@ def crash_and_resume(
     plan = plan or TrainingPlan()
     crash_after_step = crash_after_step or plan.checkpoint_every
     if not plan.checkpoint_every <= crash_after_step < plan.steps:
-        raise ValueError(f"crash_after_step must be between the first checkpoint "
-                         f"({plan.checkpoint_every}) and the last step ({plan.steps}), got {crash_after_step}")
+        raise ValueError(
+            f"crash_after_step must be between the first checkpoint "
+            f"({plan.checkpoint_every}) and the last step ({plan.steps}), got {crash_after_step}"
+        )
     out_dir = Path(out_dir or course_config.build_dir() / "distributed" / f"crash-{time.time_ns()}")
     checkpoint_dir = out_dir / "checkpoints"
     if (checkpoint_dir / "checkpoint").exists():
-        raise ValueError(f"{checkpoint_dir} already holds checkpoints; give crash_and_resume a new out_dir")
+        raise ValueError(
+            f"{checkpoint_dir} already holds checkpoints; give crash_and_resume a new out_dir"
+        )
     with start_workers(n, out_dir / "before-crash", plan, checkpoint_dir) as cluster:
         _wait_for_step(cluster, crash_after_step, plan.steps, timeout)
         kill_sent_at = time.time()
@@ -296,8 +336,17 @@ def crash_and_resume(
     with start_workers(n, out_dir / "after-restart", plan, checkpoint_dir) as cluster:
         runs = cluster.wait(timeout)
     digests = {run.digest for run in runs}
-    return ResumeReport(max(losses_before_crash), runs[0].start_step, runs[0].final_step,
-                        len(digests) == 1, losses_before_crash, runs, crash_after_step, kill_sent_at, finished_at)
+    return ResumeReport(
+        max(losses_before_crash),
+        runs[0].start_step,
+        runs[0].final_step,
+        len(digests) == 1,
+        losses_before_crash,
+        runs,
+        crash_after_step,
+        kill_sent_at,
+        finished_at,
+    )
 
 
 def _wait_for_step(cluster: WorkerCluster, step: int, last_step: int, timeout: float) -> None:
@@ -306,13 +355,19 @@ def _wait_for_step(cluster: WorkerCluster, step: int, last_step: int, timeout: f
     while time.monotonic() < deadline:
         done = max((entry["step"] for entry in cluster.progress()), default=0)
         if done >= last_step:
-            raise RuntimeError(f"the run reached its last step ({last_step}) before the crash; "
-                               "plan more steps or crash earlier")
+            raise RuntimeError(
+                f"the run reached its last step ({last_step}) before the crash; "
+                "plan more steps or crash earlier"
+            )
         if done >= step:
             return
         for index, process in enumerate(cluster.processes):
             if process.poll() is not None:
-                raise RuntimeError(f"worker {index} exited (code {process.returncode}) before step "
-                                   f"{step}; the end of its log:\n{cluster.log_tail(index)}")
+                raise RuntimeError(
+                    f"worker {index} exited (code {process.returncode}) before step "
+                    f"{step}; the end of its log:\n{cluster.log_tail(index)}"
+                )
         time.sleep(0.05)
-    raise TimeoutError(f"the chief did not reach step {step} within {timeout:.0f} s:\n{cluster.log_tail(0)}")
+    raise TimeoutError(
+        f"the chief did not reach step {step} within {timeout:.0f} s:\n{cluster.log_tail(0)}"
+    )

@@ -37,15 +37,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: the output folder, a training plan and where checkpoints go."""
     from course_lib.distributed import TrainingPlan
 
-    parser = argparse.ArgumentParser(prog="python -m course_lib.distributed_worker", description=__doc__)
-    parser.add_argument("out_dir", type=Path, help="where worker-<i>.json/.npz and progress.jsonl go")
-    parser.add_argument("--checkpoint-dir", type=Path, help="restore from and save checkpoints here")
-    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before the worker gives up")
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.distributed_worker", description=__doc__
+    )
+    parser.add_argument(
+        "out_dir", type=Path, help="where worker-<i>.json/.npz and progress.jsonl go"
+    )
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, help="restore from and save checkpoints here"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=600.0, help="seconds before the worker gives up"
+    )
     defaults = TrainingPlan()
     for plan_field in fields(TrainingPlan):
         kind = type(getattr(defaults, plan_field.name))
-        parser.add_argument(f"--{plan_field.name.replace('_', '-')}", type=kind,
-                            default=getattr(defaults, plan_field.name))
+        parser.add_argument(
+            f"--{plan_field.name.replace('_', '-')}",
+            type=kind,
+            default=getattr(defaults, plan_field.name),
+        )
     args = parser.parse_args(argv)
     if args.steps < 1 or args.global_batch_size < 1 or args.checkpoint_every < 1:
         parser.error("--steps, --global-batch-size and --checkpoint-every must be at least 1")
@@ -60,7 +71,9 @@ def exit_when_stranded(time_limit: float) -> None:
     def watch() -> None:
         while time.monotonic() < deadline:
             if parent and not _alive(int(parent)):
-                print(f"the process that started this worker ({parent}) is gone: exiting", flush=True)
+                print(
+                    f"the process that started this worker ({parent}) is gone: exiting", flush=True
+                )
                 os._exit(1)
             time.sleep(1.0)
         print(f"time limit of {time_limit:.0f} s reached: exiting", flush=True)
@@ -102,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     if "TF_CONFIG" not in os.environ:
         print("TF_CONFIG is not set: this worker does not know its cluster", file=sys.stderr)
         return 2
-    plan = distributed.TrainingPlan(**{f.name: getattr(args, f.name) for f in fields(distributed.TrainingPlan)})
+    plan = distributed.TrainingPlan(
+        **{f.name: getattr(args, f.name) for f in fields(distributed.TrainingPlan)}
+    )
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     index, num_workers = distributed.worker_index(strategy)
     print(f"worker {index} of {num_workers}: {plan}", flush=True)
@@ -110,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     progress = open(args.out_dir / "progress.jsonl", "w") if index == 0 else None  # noqa: SIM115
 
     def report(step: int, loss: float) -> None:
-        if progress is not None:  # the time lets the starter line the steps up with what it did (a kill)
+        if (
+            progress is not None
+        ):  # the time lets the starter line the steps up with what it did (a kill)
             progress.write(json.dumps({"step": step, "loss": loss, "time": time.time()}) + "\n")
             progress.flush()
 
@@ -120,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if progress is not None:
             progress.close()
     path = distributed.save_run(run, args.out_dir)
-    print(f"worker {index}: steps {run.start_step}..{run.final_step} in {run.seconds:.1f} s -> {path}", flush=True)
+    print(
+        f"worker {index}: steps {run.start_step}..{run.final_step} in {run.seconds:.1f} s -> {path}",
+        flush=True,
+    )
     return 0
 
 

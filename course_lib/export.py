@@ -42,8 +42,11 @@ def serving_versions(base_dir: str | Path) -> list[int]:
     base = Path(base_dir)
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir()
-                  if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file())
+    return sorted(
+        int(p.name)
+        for p in base.iterdir()
+        if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file()
+    )
 
 
 def export_for_serving(
@@ -66,8 +69,10 @@ def export_for_serving(
         raise ValueError(f"TensorFlow Serving versions are positive integers, got {version}")
     target = base / str(version)
     if target.exists():
-        raise FileExistsError(f"{target} already exists: export to a new version (the default) "
-                              "or delete the old one first")
+        raise FileExistsError(
+            f"{target} already exists: export to a new version (the default) "
+            "or delete the old one first"
+        )
     base.mkdir(parents=True, exist_ok=True)
     model.export(str(target), format="tf_saved_model", verbose=False)
     if metadata is not None:
@@ -80,8 +85,12 @@ def export_for_serving(
 BYTES_SIGNATURE = "serving_bytes"
 
 
-def export_images_in(model: keras.Model, base_dir: str | Path, version: int | None = None,
-                     metadata: dict[str, Any] | None = None) -> Path:
+def export_images_in(
+    model: keras.Model,
+    base_dir: str | Path,
+    version: int | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Export an images-in model (``photos.build_images_in_model``) with two signatures.
 
     - ``serving_default``: input ``image``, uint8 ``(n, height, width, 3)``, any size (the
@@ -102,13 +111,17 @@ def export_images_in(model: keras.Model, base_dir: str | Path, version: int | No
     version = (versions[-1] + 1 if versions else 1) if version is None else int(version)
     target = base / str(version)
     if target.exists():
-        raise FileExistsError(f"{target} already exists: export to a new version (the default) "
-                              "or delete the old one first")
+        raise FileExistsError(
+            f"{target} already exists: export to a new version (the default) "
+            "or delete the old one first"
+        )
     spec = model.inputs[0] if getattr(model, "inputs", None) else None
     if spec is None or spec.dtype != "uint8" or len(spec.shape) != 4:
-        raise ValueError(f"{model.name} takes {getattr(spec, 'dtype', '?')} {getattr(spec, 'shape', '?')}; "
-                         "export_images_in wants "
-                         "an images-in model (uint8 pixels of any size in): see photos.build_images_in_model")
+        raise ValueError(
+            f"{model.name} takes {getattr(spec, 'dtype', '?')} {getattr(spec, 'shape', '?')}; "
+            "export_images_in wants "
+            "an images-in model (uint8 pixels of any size in): see photos.build_images_in_model"
+        )
     archive = keras.export.ExportArchive()
     archive.track(model)
 
@@ -122,12 +135,20 @@ def export_images_in(model: keras.Model, base_dir: str | Path, version: int | No
 
         return {"probabilities": tf.map_fn(one, image_bytes, fn_output_signature=tf.float32)}
 
-    archive.add_endpoint(SIGNATURE, from_pixels,
-                         input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8, name="image")])
-    archive.add_endpoint(BYTES_SIGNATURE, from_bytes,
-                         input_signature=[tf.TensorSpec((None,), tf.string, name="image_bytes")])
+    archive.add_endpoint(
+        SIGNATURE,
+        from_pixels,
+        input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8, name="image")],
+    )
+    archive.add_endpoint(
+        BYTES_SIGNATURE,
+        from_bytes,
+        input_signature=[tf.TensorSpec((None,), tf.string, name="image_bytes")],
+    )
     base.mkdir(parents=True, exist_ok=True)
-    with quiet_tensorflow_logs():  # "Assets written to: <absolute path>" says nothing the caller does not know
+    with (
+        quiet_tensorflow_logs()
+    ):  # "Assets written to: <absolute path>" says nothing the caller does not know
         archive.write_out(str(target), verbose=False)
     if metadata is not None:
         extra = target / "assets.extra"
@@ -163,7 +184,10 @@ def _loaded_signature(export_dir: str | Path, name: str = SIGNATURE) -> Any:
 
 
 def _spec(spec: Any) -> dict[str, Any]:
-    return {"shape": [None if d is None else int(d) for d in spec.shape.as_list()], "dtype": spec.dtype.name}
+    return {
+        "shape": [None if d is None else int(d) for d in spec.shape.as_list()],
+        "dtype": spec.dtype.name,
+    }
 
 
 def describe_signature(export_dir: str | Path, name: str = SIGNATURE) -> dict[str, dict[str, Any]]:
@@ -180,7 +204,9 @@ def describe_signature(export_dir: str | Path, name: str = SIGNATURE) -> dict[st
     }
 
 
-def load_serving_function(export_dir: str | Path, name: str = SIGNATURE) -> Callable[[np.ndarray], np.ndarray]:
+def load_serving_function(
+    export_dir: str | Path, name: str = SIGNATURE
+) -> Callable[[np.ndarray], np.ndarray]:
     """Reload an export with ``tf.saved_model.load``; returns ``f(batch) -> outputs`` as NumPy.
 
     Only TensorFlow is needed, not Keras nor the Python code that built the
@@ -189,7 +215,7 @@ def load_serving_function(export_dir: str | Path, name: str = SIGNATURE) -> Call
     import tensorflow as tf
 
     loaded, signature = _loaded_signature(export_dir, name)
-    (input_name, input_spec), = signature.structured_input_signature[1].items()
+    ((input_name, input_spec),) = signature.structured_input_signature[1].items()
     (output_name,) = signature.structured_outputs
 
     def predict(batch: np.ndarray) -> np.ndarray:
@@ -200,15 +226,17 @@ def load_serving_function(export_dir: str | Path, name: str = SIGNATURE) -> Call
     return predict
 
 
-def rest_url(model_name: str, host: str = "localhost", port: int = REST_PORT,
-             version: int | None = None) -> str:
+def rest_url(
+    model_name: str, host: str = "localhost", port: int = REST_PORT, version: int | None = None
+) -> str:
     """TF Serving's REST ``:predict`` address for ``model_name`` (latest version unless ``version``)."""
     path = f"/v1/models/{model_name}" + (f"/versions/{int(version)}" if version is not None else "")
     return f"http://{host}:{port}{path}:predict"
 
 
-def docker_command(base_dir: str | Path, model_name: str, port: int = REST_PORT,
-                   run_from: str | Path | None = None) -> str:
+def docker_command(
+    base_dir: str | Path, model_name: str, port: int = REST_PORT, run_from: str | Path | None = None
+) -> str:
     """The ``docker run`` line that serves ``base_dir`` with the official ``tensorflow/serving`` image.
 
     Docker wants an absolute folder to mount. With ``run_from`` (the folder the command is meant
@@ -221,11 +249,15 @@ def docker_command(base_dir: str | Path, model_name: str, port: int = REST_PORT,
     else:
         relative = Path(os.path.relpath(base, Path(run_from).resolve())).as_posix()
         source = '"$(pwd)"/' + shlex.quote(relative)
-    return " ".join([
-        "docker run --rm", f"-p {int(port)}:8501",
-        f"--mount=type=bind,source={source},target=/models/{shlex.quote(model_name)}",
-        f"-e MODEL_NAME={shlex.quote(model_name)}", "tensorflow/serving",
-    ])
+    return " ".join(
+        [
+            "docker run --rm",
+            f"-p {int(port)}:8501",
+            f"--mount=type=bind,source={source},target=/models/{shlex.quote(model_name)}",
+            f"-e MODEL_NAME={shlex.quote(model_name)}",
+            "tensorflow/serving",
+        ]
+    )
 
 
 def checkpoint_groups(export_dir: str | Path) -> dict[str, dict[str, int]]:
@@ -264,7 +296,9 @@ def tensors_found_in(export_dir: str | Path, group: str, other: str) -> tuple[in
         for key in sorted(keys):
             if key.split("/", 1)[0] == prefix:
                 array = np.ascontiguousarray(reader.get_tensor(key))
-                found.append(hashlib.sha256(str(array.shape).encode() + array.tobytes()).hexdigest())
+                found.append(
+                    hashlib.sha256(str(array.shape).encode() + array.tobytes()).hexdigest()
+                )
         return found
 
     found, pool = digests(group), digests(other)
@@ -285,13 +319,17 @@ def keras_file_contents(path: str | Path) -> dict[str, dict[str, int]]:
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             contents[member.filename] = {"bytes": member.file_size}
-        weights = archive.read("model.weights.h5") if "model.weights.h5" in archive.namelist() else None
+        weights = (
+            archive.read("model.weights.h5") if "model.weights.h5" in archive.namelist() else None
+        )
     if weights is not None:
         with h5py.File(io.BytesIO(weights), "r") as h5:
+
             def count(name: str, item: object) -> None:
                 if isinstance(item, h5py.Dataset):
-                    group = contents.setdefault(f"model.weights.h5: {name.split('/', 1)[0]}",
-                                                {"tensors": 0, "bytes": 0})
+                    group = contents.setdefault(
+                        f"model.weights.h5: {name.split('/', 1)[0]}", {"tensors": 0, "bytes": 0}
+                    )
                     group["tensors"] += 1
                     group["bytes"] += int(item.nbytes)
 

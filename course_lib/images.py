@@ -52,7 +52,9 @@ def convolve2d(
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
     if image.ndim != 2 or kernel.ndim != 2:
-        raise ValueError(f"expected a 2-D image and kernel, got shapes {image.shape} and {kernel.shape}")
+        raise ValueError(
+            f"expected a 2-D image and kernel, got shapes {image.shape} and {kernel.shape}"
+        )
     if stride < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
     if padding == "same":

@@ -28,13 +28,17 @@ EQUIVALENTS = {
     "rotation_range": "`RandomRotation(degrees / 360)`: a fraction of a full turn",
     "width_shift_range": "`RandomTranslation(height_factor, width_factor)`",
     "height_shift_range": "`RandomTranslation(height_factor, width_factor)`",
-    "brightness_range": ("`RandomBrightness(factor, value_range=(0, 1))`, which adds a random amount "
-                         "where brightness_range multiplies by one (Pillow's `ImageEnhance.Brightness`)"),
+    "brightness_range": (
+        "`RandomBrightness(factor, value_range=(0, 1))`, which adds a random amount "
+        "where brightness_range multiplies by one (Pillow's `ImageEnhance.Brightness`)"
+    ),
     "shear_range": "`RandomShear(x_factor, y_factor)`",
     "zoom_range": "`RandomZoom(height_factor)`",
-    "channel_shift_range": ("`RandomBrightness(factor, value_range=(0, 255))`: both add one random amount "
-                            "to every channel of an image. channel_shift_range counts in pixel values (it runs "
-                            "before `rescale`) and clips to the image's own darkest and brightest values"),
+    "channel_shift_range": (
+        "`RandomBrightness(factor, value_range=(0, 255))`: both add one random amount "
+        "to every channel of an image. channel_shift_range counts in pixel values (it runs "
+        "before `rescale`) and clips to the image's own darkest and brightest values"
+    ),
     "fill_mode": "`fill_mode=` of RandomRotation, RandomZoom, RandomTranslation",
     "cval": "`fill_value=` of the same layers",
     "horizontal_flip": '`RandomFlip("horizontal")`',
@@ -99,7 +103,9 @@ def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
     return found, report
 
 
-def augmentation_kwargs(rotation: float = 0.03, zoom: float = 0.05, translation: float = 0.05) -> dict[str, Any]:
+def augmentation_kwargs(
+    rotation: float = 0.03, zoom: float = 0.05, translation: float = 0.05
+) -> dict[str, Any]:
     """``ImageDataGenerator`` arguments for what ``pipeline.augmentation_layers(contrast=0)`` does."""
     return {
         "horizontal_flip": True,
@@ -147,7 +153,9 @@ def equivalents_markdown(generator_class: type | None) -> str:
     Without the class (it no longer imports), the table lists :data:`EQUIVALENTS`, without defaults.
     """
     rows = ["| legacy argument | default | tf.data / Keras 3 |", "|---|---|---|"]
-    found = arguments(generator_class) if generator_class is not None else dict.fromkeys(EQUIVALENTS)
+    found = (
+        arguments(generator_class) if generator_class is not None else dict.fromkeys(EQUIVALENTS)
+    )
     for name, default in found.items():
         if default is None and generator_class is None:
             shown = "?"

@@ -25,9 +25,9 @@ def repository(pyproject: Path) -> str:
     try:
         value = settings["tool"]["course"]["repository"]
     except KeyError:
-        raise ValueError(f"{pyproject} has no [tool.course] repository = \"owner/name\"") from None
+        raise ValueError(f'{pyproject} has no [tool.course] repository = "owner/name"') from None
     if not isinstance(value, str) or not _REPOSITORY.match(value):
-        raise ValueError(f"[tool.course] repository must look like \"owner/name\", not {value!r}")
+        raise ValueError(f'[tool.course] repository must look like "owner/name", not {value!r}')
     return value
 
 
@@ -56,19 +56,23 @@ def colab_badge(repo: str, notebook: str) -> str:
 
 def readme_badges(repo: str) -> str:
     """README's badge block, markers included."""
-    return "\n".join([
-        BADGES_START,
-        f"[![Binder]({BINDER_BADGE_SVG})]({binder_url(repo)})",
-        colab_badge(repo, "01_pixels.ipynb"),
-        f"[![course]({actions_url(repo)}/badge.svg)]({actions_url(repo)})",
-        BADGES_END,
-    ])
+    return "\n".join(
+        [
+            BADGES_START,
+            f"[![Binder]({BINDER_BADGE_SVG})]({binder_url(repo)})",
+            colab_badge(repo, "01_pixels.ipynb"),
+            f"[![course]({actions_url(repo)}/badge.svg)]({actions_url(repo)})",
+            BADGES_END,
+        ]
+    )
 
 
 def update_readme(text: str, repo: str) -> str:
     """``text`` with its badge block (between the markers) made from ``repo``."""
     pattern = re.compile(re.escape(BADGES_START) + r".*?" + re.escape(BADGES_END), re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"README has no badge block: add the lines {BADGES_START!r} and "
-                         f"{BADGES_END!r} where the badges go")
+        raise ValueError(
+            f"README has no badge block: add the lines {BADGES_START!r} and "
+            f"{BADGES_END!r} where the badges go"
+        )
     return pattern.sub(lambda _: readme_badges(repo), text, count=1)

@@ -42,7 +42,8 @@ LOCK_HEADER = f"""\
 
 
 def is_reference_platform(
-    system: str = sys.platform, machine: str = platform.machine(),
+    system: str = sys.platform,
+    machine: str = platform.machine(),
     version: tuple[int, ...] = tuple(sys.version_info[:2]),
 ) -> bool:
     """True on the platform the lock was compiled for (Linux x86-64, Python 3.11)."""
@@ -124,14 +125,20 @@ class Move:
         return f"{self.name}: {self.locked or 'not in the lock'} -> {self.installed or 'not installed'}"
 
 
-def moves(locked: Mapping[str, str], installed: Mapping[str, str],
-          ignore: Iterable[str] = ("course-lib", "pip")) -> list[Move]:
+def moves(
+    locked: Mapping[str, str],
+    installed: Mapping[str, str],
+    ignore: Iterable[str] = ("course-lib", "pip"),
+) -> list[Move]:
     """Packages of the lock that are installed at another version or not at all, and
     packages installed beyond the lock, sorted by name."""
     skip = {canonicalize_name(n) for n in ignore}
     names = (set(locked) | set(installed)) - skip
-    return [Move(n, locked.get(n), installed.get(n)) for n in sorted(names)
-            if locked.get(n) != installed.get(n)]
+    return [
+        Move(n, locked.get(n), installed.get(n))
+        for n in sorted(names)
+        if locked.get(n) != installed.get(n)
+    ]
 
 
 def format_moves(found: list[Move], lock: Path) -> str:
@@ -139,8 +146,10 @@ def format_moves(found: list[Move], lock: Path) -> str:
     if not found:
         return f"Every package is at the version pinned in {lock}."
     changed = [m for m in found if m.locked and m.installed]
-    lines = [f"{len(changed)} package(s) moved relative to {lock}"
-             f" ({len(found) - len(changed)} added or missing):"]
+    lines = [
+        f"{len(changed)} package(s) moved relative to {lock}"
+        f" ({len(found) - len(changed)} added or missing):"
+    ]
     lines += [f"  {m}" for m in found]
     return "\n".join(lines)
 
@@ -152,8 +161,10 @@ def compile_lock(root: Path, upgrade: bool = False) -> list[Path]:
     ``upgrade`` moves everything to the newest allowed release. Returns the files written.
     """
     if not is_reference_platform():
-        raise RuntimeError(f"the lock is compiled on {REFERENCE_PLATFORM}; this is "
-                           f"{sys.platform} {platform.machine()}, Python {platform.python_version()}")
+        raise RuntimeError(
+            f"the lock is compiled on {REFERENCE_PLATFORM}; this is "
+            f"{sys.platform} {platform.machine()}, Python {platform.python_version()}"
+        )
     lock = root / LOCK
     lock.parent.mkdir(parents=True, exist_ok=True)
     _pip_compile(root, LOCK_EXTRAS, lock, upgrade=upgrade)
@@ -167,21 +178,36 @@ def compile_lock(root: Path, upgrade: bool = False) -> list[Path]:
     return [lock, root / ENVIRONMENT_YML]
 
 
-def _pip_compile(root: Path, extras: tuple[str, ...], output: Path, upgrade: bool = False,
-                 constraints: Path | None = None) -> None:
+def _pip_compile(
+    root: Path,
+    extras: tuple[str, ...],
+    output: Path,
+    upgrade: bool = False,
+    constraints: Path | None = None,
+) -> None:
     command = [
-        sys.executable, "-m", "piptools", "compile", "--quiet",
+        sys.executable,
+        "-m",
+        "piptools",
+        "compile",
+        "--quiet",
         # The lock names packages, not this machine's package indexes or wheel folders.
-        "--no-emit-index-url", "--no-emit-find-links", "--strip-extras",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--strip-extras",
         # setuptools is pinned (TensorFlow needs it at run time); pip is left to the venv.
-        "--unsafe-package", "pip",
+        "--unsafe-package",
+        "pip",
         # A real metadata build: pip-tools' static reading of pyproject.toml drops the
         # platform markers of optional dependencies, and would lock both TensorFlows.
-        "--build-deps-for", "wheel",
+        "--build-deps-for",
+        "wheel",
         *[arg for extra in extras for arg in ("--extra", extra)],
         *(["--upgrade"] if upgrade else []),
         *(["--constraint", str(constraints)] if constraints else []),
-        "--output-file", str(output), "pyproject.toml",
+        "--output-file",
+        str(output),
+        "pyproject.toml",
     ]
     env = os.environ | {"CUSTOM_COMPILE_COMMAND": "make lock"}
     subprocess.run(command, cwd=root, env=env, check=True)

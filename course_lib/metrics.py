@@ -41,7 +41,10 @@ def most_confused_pairs(cm: np.ndarray, class_names: Sequence[str], k: int = 5) 
             "predicted": [class_names[j] for j in cols],
             "count": cm[rows, cols],
             "share of true class": np.divide(
-                cm[rows, cols], row_totals[rows], out=np.zeros(len(rows)), where=row_totals[rows] > 0
+                cm[rows, cols],
+                row_totals[rows],
+                out=np.zeros(len(rows)),
+                where=row_totals[rows] > 0,
             ),
         }
     )
@@ -51,7 +54,9 @@ def _confidence_and_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y).ravel()
     if probs.ndim != 2 or len(probs) != len(y):
-        raise ValueError(f"expected probabilities (n, classes) for {len(y)} labels, got shape {probs.shape}")
+        raise ValueError(
+            f"expected probabilities (n, classes) for {len(y)} labels, got shape {probs.shape}"
+        )
     return probs.max(axis=1), probs.argmax(axis=1) == y
 
 
@@ -72,7 +77,13 @@ def reliability_table(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.
         mean_confidence = np.bincount(bins, weights=confidence, minlength=n_bins) / count
         accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / count
     return pd.DataFrame(
-        {"lower": edges[:-1], "upper": edges[1:], "count": count, "confidence": mean_confidence, "accuracy": accuracy}
+        {
+            "lower": edges[:-1],
+            "upper": edges[1:],
+            "count": count,
+            "confidence": mean_confidence,
+            "accuracy": accuracy,
+        }
     )
 
 
@@ -101,12 +112,16 @@ class PairedComparison:
     p_value: float  # exact McNemar test: two-sided binomial test on the disagreements
 
     def summary(self, name_a: str = "A", name_b: str = "B") -> str:
-        return (f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} examples; "
-                f"only {name_a} right on {self.only_a_right}, only {name_b} right on {self.only_b_right}; "
-                f"McNemar p = {self.p_value:.3g}")
+        return (
+            f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} examples; "
+            f"only {name_a} right on {self.only_a_right}, only {name_b} right on {self.only_b_right}; "
+            f"McNemar p = {self.p_value:.3g}"
+        )
 
 
-def compare_classifiers(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> PairedComparison:
+def compare_classifiers(
+    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray
+) -> PairedComparison:
     """Compare two classifiers' labels on one set with McNemar's exact test.
 
     Only the examples where exactly one of them is right carry information; if both were
@@ -119,10 +134,13 @@ def compare_classifiers(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarr
 
     y_true, pred_a, pred_b = (np.asarray(v).ravel() for v in (y_true, pred_a, pred_b))
     if not (len(y_true) == len(pred_a) == len(pred_b)) or len(y_true) == 0:
-        raise ValueError(f"need three equal, non-empty label arrays, got lengths "
-                         f"{len(y_true)}, {len(pred_a)}, {len(pred_b)}")
+        raise ValueError(
+            f"need three equal, non-empty label arrays, got lengths "
+            f"{len(y_true)}, {len(pred_a)}, {len(pred_b)}"
+        )
     right_a, right_b = pred_a == y_true, pred_b == y_true
     only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
     p_value = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    return PairedComparison(len(y_true), float(right_a.mean()), float(right_b.mean()), only_a, only_b,
-                            float(p_value))
+    return PairedComparison(
+        len(y_true), float(right_a.mean()), float(right_b.mean()), only_a, only_b, float(p_value)
+    )

@@ -38,7 +38,9 @@ def fashion_model_path() -> Path:
     return FASHION_MODEL_PATH
 
 
-def build_baseline_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> keras.Model:
+def build_baseline_cnn(
+    input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10
+) -> keras.Model:
     """The classic small CNN: Conv 32 → Pool → Conv 64 → Pool → Flatten → Dense 128 → Dense softmax.
 
     Taught in lesson 03, which writes the same network in plain Keras (a test checks
@@ -50,12 +52,14 @@ def build_baseline_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: in
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(32, 3, activation="relu"),   # 32 filters of 3x3: 28x28 -> 26x26 (valid padding)
-            layers.MaxPooling2D(2),                    # the strongest response of each 2x2 block: -> 13x13
-            layers.Conv2D(64, 3, activation="relu"),   # each filter spans all 32 maps: -> 11x11
-            layers.MaxPooling2D(2),                    # -> 5x5 (the odd last row and column are dropped)
-            layers.Flatten(),                          # 5 * 5 * 64 = 1,600 numbers per image
-            layers.Dense(128, activation="relu"),      # every one of the 1,600 to each of 128 units
+            layers.Conv2D(
+                32, 3, activation="relu"
+            ),  # 32 filters of 3x3: 28x28 -> 26x26 (valid padding)
+            layers.MaxPooling2D(2),  # the strongest response of each 2x2 block: -> 13x13
+            layers.Conv2D(64, 3, activation="relu"),  # each filter spans all 32 maps: -> 11x11
+            layers.MaxPooling2D(2),  # -> 5x5 (the odd last row and column are dropped)
+            layers.Flatten(),  # 5 * 5 * 64 = 1,600 numbers per image
+            layers.Dense(128, activation="relu"),  # every one of the 1,600 to each of 128 units
             layers.Dense(num_classes, activation="softmax"),  # one probability per class
         ],
         name="baseline_cnn",
@@ -92,7 +96,9 @@ def save_model(
     if path.suffix != ".keras":
         raise ValueError(f"save course models as .keras files, got {path.name}")
     if len(class_names) != model.output_shape[-1]:
-        raise ValueError(f"{len(class_names)} class names for a model with {model.output_shape[-1]} outputs")
+        raise ValueError(
+            f"{len(class_names)} class names for a model with {model.output_shape[-1]} outputs"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     meta = {
@@ -115,7 +121,9 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
         raise FileNotFoundError(f"no saved model at {path}")
     meta_file = metadata_path(path)
     if not meta_file.is_file():
-        raise FileNotFoundError(f"{path.name} has no metadata file {meta_file.name}: save it with models.save_model")
+        raise FileNotFoundError(
+            f"{path.name} has no metadata file {meta_file.name}: save it with models.save_model"
+        )
     return keras.models.load_model(path), json.loads(meta_file.read_text(encoding="utf-8"))
 
 
@@ -133,7 +141,9 @@ def load_or_train_fashion_cnn(
         return load_model(path)
     from course_lib import data, pipeline
 
-    print(f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the better one).")
+    print(
+        f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the better one)."
+    )
     fashion = data.load_fashion_mnist()
     # One float32 copy of the images, scaled in place, fed to fit a batch at a time:
     # the lesson that called this still has its own work to do within the same memory.
@@ -226,4 +236,6 @@ def captured_messages() -> Iterator[list[str]]:
     finally:
         absl_logger.removeHandler(handler)
         absl_logger.propagate = propagate
-    messages.extend(str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning))
+    messages.extend(
+        str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)
+    )

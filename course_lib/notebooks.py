@@ -130,8 +130,9 @@ def add_colab(nb: nbformat.NotebookNode, filename: str, repository: str) -> None
     nb.cells.insert(first_code, setup)
 
 
-def make_student_notebook(solution: nbformat.NotebookNode, filename: str | None = None,
-                          repository: str | None = None) -> nbformat.NotebookNode:
+def make_student_notebook(
+    solution: nbformat.NotebookNode, filename: str | None = None, repository: str | None = None
+) -> nbformat.NotebookNode:
     """The student version of a solution notebook (outputs stripped). With ``filename``
     (e.g. ``01_pixels.ipynb``) and ``repository`` (``owner/name``) it also gets the Colab
     badge and set-up cell (:func:`add_colab`)."""
@@ -170,7 +171,9 @@ def _replace_solutions(source: str, exercise: Exercise) -> str:
         marker = line.strip()
         if marker == BEGIN:
             if inside:
-                raise NotebookSourceError(f"exercise {exercise.number}: nested {BEGIN} (line {number})")
+                raise NotebookSourceError(
+                    f"exercise {exercise.number}: nested {BEGIN} (line {number})"
+                )
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
             title = f": {exercise.title}" if exercise.title else ""
@@ -205,8 +208,9 @@ class BuildResult:
     stale: list[Path]  # student notebooks with no solution any more
 
 
-def build_student_notebooks(solutions: Path, notebooks: Path, check: bool = False,
-                            repository: str | None = None) -> BuildResult:
+def build_student_notebooks(
+    solutions: Path, notebooks: Path, check: bool = False, repository: str | None = None
+) -> BuildResult:
     """Write ``notebooks/NN_*.ipynb`` from ``solutions/``; with ``check`` only compare.
 
     ``repository`` (``owner/name``) is where the Colab links point; by default the

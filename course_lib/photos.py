@@ -77,8 +77,12 @@ class FolderReport:
         width = max(len(c) for c in [*self.class_names, "class"])
         lines = [f"{'class':{width}s} " + " ".join(f"{s:>10s}" for s in SPLITS)]
         for name in self.class_names:
-            lines.append(f"{name:{width}s} " + " ".join(f"{self.counts[s][name]:10d}" for s in SPLITS))
-        lines.append(f"{'total':{width}s} " + " ".join(f"{sum(self.counts[s].values()):10d}" for s in SPLITS))
+            lines.append(
+                f"{name:{width}s} " + " ".join(f"{self.counts[s][name]:10d}" for s in SPLITS)
+            )
+        lines.append(
+            f"{'total':{width}s} " + " ".join(f"{sum(self.counts[s].values()):10d}" for s in SPLITS)
+        )
         return "\n".join(lines)
 
 
@@ -123,8 +127,12 @@ def _needs_rewrite(data: bytes) -> str | None:
         if image.format not in ("JPEG", "PNG"):
             return f"{image.format} file"
         if image.mode not in ("RGB", "L"):
-            return {"P": "palette colours", "RGBA": "transparency", "LA": "transparency",
-                    "CMYK": "CMYK colours"}.get(image.mode, f"mode {image.mode}")
+            return {
+                "P": "palette colours",
+                "RGBA": "transparency",
+                "LA": "transparency",
+                "CMYK": "CMYK colours",
+            }.get(image.mode, f"mode {image.mode}")
         if image.format == "PNG" and getattr(image, "n_frames", 1) > 1:
             return "animated PNG"
         orientation = image.getexif().get(0x0112, 1)  # EXIF Orientation
@@ -142,8 +150,12 @@ def split_counts(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
     return n - n_val - n_test, n_val, n_test
 
 
-def split_files(files: Sequence[str], labels: Sequence[int], fractions: Sequence[float] = (0.7, 0.15, 0.15),
-                seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+def split_files(
+    files: Sequence[str],
+    labels: Sequence[int],
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+) -> tuple[list[str], list[str], list[str]]:
     """Stratified train/validation/test lists of ``files``: every class in every split, seeded.
 
     Each class's files are shuffled with ``seed`` and cut by :func:`split_counts`, so a class
@@ -157,14 +169,19 @@ def split_files(files: Sequence[str], labels: Sequence[int], fractions: Sequence
         shuffled = [members[i] for i in rng.permutation(len(members))]
         _, n_val, n_test = split_counts(len(members), fractions)
         out[1].extend(shuffled[:n_val])
-        out[2].extend(shuffled[n_val:n_val + n_test])
-        out[0].extend(shuffled[n_val + n_test:])
+        out[2].extend(shuffled[n_val : n_val + n_test])
+        out[0].extend(shuffled[n_val + n_test :])
     return out
 
 
-def prepare_folder(source: str | os.PathLike[str], destination: str | os.PathLike[str],
-                   fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0,
-                   max_pixels: int = 40_000_000, keep_jpeg: bool = False) -> FolderReport:
+def prepare_folder(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+    max_pixels: int = 40_000_000,
+    keep_jpeg: bool = False,
+) -> FolderReport:
     """Check every file of ``source/<class>/...`` and write ``destination/<split>/<class>/`` copies.
 
     - a file that cannot be decoded (truncated, not an image, too many pixels) is skipped
@@ -187,19 +204,30 @@ def prepare_folder(source: str | os.PathLike[str], destination: str | os.PathLik
 
     source, destination = Path(source), Path(destination)
     if not source.is_dir():
-        raise PhotoFolderError(f"{source} is not a folder: give a folder with one subfolder per class")
-    if destination.resolve() == source.resolve() or source.resolve() in destination.resolve().parents:
+        raise PhotoFolderError(
+            f"{source} is not a folder: give a folder with one subfolder per class"
+        )
+    if (
+        destination.resolve() == source.resolve()
+        or source.resolve() in destination.resolve().parents
+    ):
         raise PhotoFolderError("write the prepared copy outside the source folder")
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions are train, validation, test shares adding up to 1, got {fractions}")
+        raise ValueError(
+            f"fractions are train, validation, test shares adding up to 1, got {fractions}"
+        )
     class_dirs = sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise PhotoFolderError(f"{source} has no subfolders: put each class's photos in a folder named after it")
+        raise PhotoFolderError(
+            f"{source} has no subfolders: put each class's photos in a folder named after it"
+        )
     report = FolderReport(source, destination, [], {s: {} for s in SPLITS})
     usable: dict[str, list[tuple[Path, bytes | None, str | None]]] = {}
     for class_dir in class_dirs:
         found = []
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in sorted(
+            p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+        ):
             relative = path.relative_to(source).as_posix()
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 _skip(report, relative, f"not an image file ({path.suffix or 'no extension'})")
@@ -223,8 +251,10 @@ def prepare_folder(source: str | os.PathLike[str], destination: str | os.PathLik
             continue
         usable[class_dir.name] = found
     if len(usable) < 2:
-        raise PhotoFolderError(f"{source} has {len(usable)} class(es) with at least 3 usable images; "
-                               "a classifier needs at least 2")
+        raise PhotoFolderError(
+            f"{source} has {len(usable)} class(es) with at least 3 usable images; "
+            "a classifier needs at least 2"
+        )
     report.class_names = sorted(usable)
     for split in SPLITS:
         shutil.rmtree(destination / split, ignore_errors=True)
@@ -265,9 +295,14 @@ def _write(folder: Path, path: Path, png: bytes | None) -> None:
         target.write_bytes(png)
 
 
-def build_images_in_model(backbone: keras.Model, head: keras.Model, image_size: int,
-                          scale: float = SCALE, offset: float = OFFSET,
-                          name: str = "photo_classifier") -> keras.Model:
+def build_images_in_model(
+    backbone: keras.Model,
+    head: keras.Model,
+    image_size: int,
+    scale: float = SCALE,
+    offset: float = OFFSET,
+    name: str = "photo_classifier",
+) -> keras.Model:
     """uint8 photos of any size in, class probabilities out: resize and scaling inside the model.
 
     ``keras.Input((None, None, 3), dtype="uint8")``, then ``Resizing(image_size, image_size,
@@ -280,8 +315,9 @@ def build_images_in_model(backbone: keras.Model, head: keras.Model, image_size: 
     import keras
 
     inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
-    x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear", crop_to_aspect_ratio=True,
-                              name="resize")(inputs)
+    x = keras.layers.Resizing(
+        image_size, image_size, interpolation="bilinear", crop_to_aspect_ratio=True, name="resize"
+    )(inputs)
     x = keras.layers.Rescaling(scale, offset=offset, name="scale")(x)
     x = backbone(x, training=False)
     return keras.Model(inputs, head(x), name=name)
@@ -295,12 +331,21 @@ def images_in_preprocessing(image_size: int) -> dict[str, Any]:
     (``height``, ``width``, ``center_crop``, ``resize``) should resize to the model's own size,
     where the model's resize changes nothing.
     """
-    return {"height": int(image_size), "width": int(image_size), "color_mode": "rgb", "scale": 1.0,
-            "offset": 0.0, "resize": "bilinear", "center_crop": True, "in_model": True}
+    return {
+        "height": int(image_size),
+        "width": int(image_size),
+        "color_mode": "rgb",
+        "scale": 1.0,
+        "offset": 0.0,
+        "resize": "bilinear",
+        "center_crop": True,
+        "in_model": True,
+    }
 
 
-def save_photo_model(model: keras.Model, directory: str | os.PathLike[str], class_names: Sequence[str],
-                     **extra: Any) -> Path:
+def save_photo_model(
+    model: keras.Model, directory: str | os.PathLike[str], class_names: Sequence[str], **extra: Any
+) -> Path:
     """Save an images-in model into ``directory`` (``model.keras`` + ``model.json``); returns the folder.
 
     One folder per saved model, so that versions can sit side by side as
@@ -310,8 +355,14 @@ def save_photo_model(model: keras.Model, directory: str | os.PathLike[str], clas
 
     directory = Path(directory)
     size = _image_size(model)
-    models.save_model(model, directory / MODEL_FILE, class_names, images_in_preprocessing(size),
-                      images_in=True, **extra)
+    models.save_model(
+        model,
+        directory / MODEL_FILE,
+        class_names,
+        images_in_preprocessing(size),
+        images_in=True,
+        **extra,
+    )
     return directory
 
 
@@ -321,7 +372,9 @@ def load_photo_model(directory: str | os.PathLike[str]) -> tuple[keras.Model, di
 
     directory = Path(directory)
     if not (directory / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"no {MODEL_FILE} in {directory}: save the model with photos.save_photo_model")
+        raise FileNotFoundError(
+            f"no {MODEL_FILE} in {directory}: save the model with photos.save_photo_model"
+        )
     return models.load_model(directory / MODEL_FILE)
 
 
@@ -329,12 +382,15 @@ def _image_size(model: keras.Model) -> int:
     try:
         layer = model.get_layer("resize")
     except ValueError:
-        raise ValueError(f"{model.name} has no layer named 'resize': build it with build_images_in_model") from None
+        raise ValueError(
+            f"{model.name} has no layer named 'resize': build it with build_images_in_model"
+        ) from None
     return int(layer.get_config()["height"])
 
 
-def predict_file(model: keras.Model, class_names: Sequence[str], path: str | os.PathLike[str],
-                 k: int = 3) -> list[tuple[int, str, float]]:
+def predict_file(
+    model: keras.Model, class_names: Sequence[str], path: str | os.PathLike[str], k: int = 3
+) -> list[tuple[int, str, float]]:
     """The ``k`` most probable classes of the photo file at ``path``: ``(index, name, probability)``."""
     pixels = read_photo(path)
     probabilities = np.asarray(model(pixels[None], training=False))[0]
@@ -358,7 +414,12 @@ def flowers_folder(cache: str | os.PathLike[str] | None = None) -> Path:
 
 # ------------------------------------------------------------------ the offline sample folder
 
-SAMPLE_CLASSES = {"T-shirt/top": "tshirt", "Trouser": "trousers", "Sneaker": "sneaker", "Bag": "bag"}
+SAMPLE_CLASSES = {
+    "T-shirt/top": "tshirt",
+    "Trouser": "trousers",
+    "Sneaker": "sneaker",
+    "Bag": "bag",
+}
 MESSY_KINDS = ("gray", "palette", "rgba", "exif")
 
 
@@ -374,23 +435,28 @@ def render_item(item: np.ndarray, background: np.ndarray, rng: np.random.Generat
     bh, bw = background.shape[:2]
     crop = int(rng.integers(min(bh, bw) // 3, min(bh, bw) + 1))
     top, left = int(rng.integers(0, bh - crop + 1)), int(rng.integers(0, bw - crop + 1))
-    canvas = Image.fromarray(background[top:top + crop, left:left + crop]).resize((width, height),
-                                                                                Image.Resampling.BILINEAR)
+    canvas = Image.fromarray(background[top : top + crop, left : left + crop]).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
     side = int(min(height, width) * rng.uniform(0.45, 0.8))
-    alpha = np.asarray(Image.fromarray(item).resize((side, side), Image.Resampling.BICUBIC), np.float32) / 255
+    alpha = (
+        np.asarray(Image.fromarray(item).resize((side, side), Image.Resampling.BICUBIC), np.float32)
+        / 255
+    )
     colour = rng.integers(0, 256, size=3).astype(np.float32)
     y = (height - side) // 2 + int(rng.integers(-(height - side) // 5, (height - side) // 5 + 1))
     x = (width - side) // 2 + int(rng.integers(-(width - side) // 5, (width - side) // 5 + 1))
     out = np.asarray(canvas, np.float32).copy()
-    patch = out[y:y + side, x:x + side]
+    patch = out[y : y + side, x : x + side]
     a = alpha[..., None]
     # the item's own shading survives: darker folds stay darker in the tint
-    out[y:y + side, x:x + side] = patch * (1 - a) + colour * (0.35 + 0.65 * a) * a
+    out[y : y + side, x : x + side] = patch * (1 - a) + colour * (0.35 + 0.65 * a) * a
     return np.clip(out, 0, 255).round().astype(np.uint8)
 
 
-def make_sample_folder(root: str | os.PathLike[str], per_class: int = 100, seed: int = 0,
-                       messy: bool = True) -> Path:
+def make_sample_folder(
+    root: str | os.PathLike[str], per_class: int = 100, seed: int = 0, messy: bool = True
+) -> Path:
     """Write the course's offline folder of colour photos, ``root/<class>/<n>.<ext>``; returns ``root``.
 
     Four classes of Fashion-MNIST's test split (t-shirts, trousers, sneakers, bags), each file
@@ -415,10 +481,16 @@ def make_sample_folder(root: str | os.PathLike[str], per_class: int = 100, seed:
         index = fashion.class_names.index(label)
         items = rng.choice(np.flatnonzero(fashion.y_test == index), size=per_class, replace=False)
         for n, i in enumerate(items):
-            photo = render_item(fashion.x_test[i], backgrounds[int(rng.integers(len(backgrounds)))], rng)
+            photo = render_item(
+                fashion.x_test[i], backgrounds[int(rng.integers(len(backgrounds)))], rng
+            )
             # with messy, each class's first four files are one of each odd kind; the rest are
             # what cameras and screenshots give, JPEG mostly and some PNG
-            kind = MESSY_KINDS[n] if messy and n < len(MESSY_KINDS) else str(rng.choice(["jpeg", "png"], p=[0.75, 0.25]))
+            kind = (
+                MESSY_KINDS[n]
+                if messy and n < len(MESSY_KINDS)
+                else str(rng.choice(["jpeg", "png"], p=[0.75, 0.25]))
+            )
             _save_sample(Image.fromarray(photo), root / folder / f"{n:03d}", kind, rng)
     if messy:
         good = next((root / "bag").glob("*.jpg"))
@@ -446,4 +518,6 @@ def _save_sample(image: Image.Image, stem: Path, kind: str, rng: np.random.Gener
     else:  # a phone's photo: pixels stored turned, with the tag that turns them back
         exif = Image.Exif()
         exif[0x0112] = 6  # "rotate 90° clockwise to display"
-        image.transpose(Image.Transpose.ROTATE_90).save(stem.with_suffix(".jpg"), quality=90, exif=exif)
+        image.transpose(Image.Transpose.ROTATE_90).save(
+            stem.with_suffix(".jpg"), quality=90, exif=exif
+        )

@@ -61,7 +61,9 @@ def augmentation_layers(
         layers.append(keras.layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seeds[2]))
     if translation:
         layers.append(
-            keras.layers.RandomTranslation(translation, translation, fill_mode=fill_mode, seed=seeds[3])
+            keras.layers.RandomTranslation(
+                translation, translation, fill_mode=fill_mode, seed=seeds[3]
+            )
         )
     if contrast:
         layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=seeds[4]))
@@ -132,13 +134,20 @@ class ArrayBatches(keras.utils.PyDataset):
     """
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle: bool = False, seed: int | None = None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int = 32,
+        shuffle: bool = False,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if len(x) != len(y):
             raise ValueError(f"{len(x)} examples but {len(y)} labels")
         if len(x) == 0 or batch_size < 1:
-            raise ValueError(f"need at least one example and a batch size of at least 1, got {len(x)} and {batch_size}")
+            raise ValueError(
+                f"need at least one example and a batch size of at least 1, got {len(x)} and {batch_size}"
+            )
         self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
         self._rng = np.random.default_rng(seed)
         self._order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
@@ -207,7 +216,9 @@ def _batch_length(batch: Any) -> int:
     return int(images.shape[0]) if hasattr(images, "shape") else len(images)
 
 
-def measure_throughput(batches: Iterable[Any], n_images: int, warmup_batches: int = 1) -> Throughput:
+def measure_throughput(
+    batches: Iterable[Any], n_images: int, warmup_batches: int = 1
+) -> Throughput:
     """Time how long ``batches`` takes to deliver ``n_images`` images (after ``warmup_batches``).
 
     ``batches`` yields ``(images, labels)`` tuples or image arrays/tensors, finite or endless;

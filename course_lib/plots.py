@@ -45,7 +45,9 @@ def show_images(
         raise ValueError(f"{len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -82,7 +84,9 @@ def plot_pixel_histogram(image: np.ndarray, bins: int = 64, title: str | None = 
     fig.tight_layout()
 
 
-def plot_class_counts(labels: np.ndarray, class_names: Sequence[str], title: str | None = None) -> None:
+def plot_class_counts(
+    labels: np.ndarray, class_names: Sequence[str], title: str | None = None
+) -> None:
     """Bar chart of how many examples each class has."""
     counts = np.bincount(np.asarray(labels).ravel(), minlength=len(class_names))
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -113,7 +117,9 @@ def plot_feature_maps(
     count = maps.shape[-1] if max_maps is None else min(max_maps, maps.shape[-1])
     ncols = max(1, min(ncols, count))
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < count:
@@ -147,7 +153,9 @@ def plot_filters(
         raise ValueError(f"{count} filters but {len(titles)} titles")
     ncols = max(1, min(ncols, count))
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -157,13 +165,16 @@ def plot_filters(
         kernel = kernels[..., i]
         if kernel.shape[-1] == 1:
             limit = np.abs(kernel).max() or 1.0
-            ax.imshow(kernel[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+            ax.imshow(
+                kernel[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+            )
         else:
             spread = np.ptp(kernel) or 1.0
             ax.imshow((kernel - kernel.min()) / spread, interpolation="nearest")
         ax.set_title(str(titles[i]) if titles is not None else str(i), fontsize=8)
     if title:
         fig.suptitle(title)
+
 
 def plot_confusion_matrix(
     cm: np.ndarray,
@@ -189,18 +200,33 @@ def plot_confusion_matrix(
         values, fmt = cm, "d"
     size = 0.6 * len(class_names) + 2
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", square=True, cbar=False,
-                xticklabels=class_names, yticklabels=class_names, annot_kws={"fontsize": 8}, ax=ax)
+    sns.heatmap(
+        values,
+        annot=True,
+        fmt=fmt,
+        cmap="Blues",
+        square=True,
+        cbar=False,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        annot_kws={"fontsize": 8},
+        ax=ax,
+    )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.tick_params(axis="x", labelrotation=45)
     ax.tick_params(axis="y", labelrotation=0)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
-    ax.set_title(title or ("Confusion matrix (share of each true class)" if normalize else "Confusion matrix"))
+    ax.set_title(
+        title
+        or ("Confusion matrix (share of each true class)" if normalize else "Confusion matrix")
+    )
     fig.tight_layout()
 
 
-def plot_reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: str | None = None) -> None:
+def plot_reliability(
+    probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: str | None = None
+) -> None:
     """Reliability diagram: accuracy per confidence bin against the diagonal, and bin sizes below.
 
     Confidence is each prediction's top softmax probability. A calibrated model's
@@ -213,17 +239,36 @@ def plot_reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: 
     width = 1.0 / n_bins
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.5), sharex=True, height_ratios=(3, 1))
     used = table["count"] > 0
-    top.bar(table["lower"][used], table["accuracy"][used], width=width, align="edge",
-            color="tab:blue", edgecolor="white", label="accuracy in the bin")
+    top.bar(
+        table["lower"][used],
+        table["accuracy"][used],
+        width=width,
+        align="edge",
+        color="tab:blue",
+        edgecolor="white",
+        label="accuracy in the bin",
+    )
     gap = (table["confidence"] - table["accuracy"])[used]
-    top.bar(table["lower"][used], gap.abs(), width=width, bottom=np.minimum(table["accuracy"], table["confidence"])[used],
-            align="edge", fill=False, hatch="//", edgecolor="tab:red", linewidth=1, label="gap to mean confidence")
+    top.bar(
+        table["lower"][used],
+        gap.abs(),
+        width=width,
+        bottom=np.minimum(table["accuracy"], table["confidence"])[used],
+        align="edge",
+        fill=False,
+        hatch="//",
+        edgecolor="tab:red",
+        linewidth=1,
+        label="gap to mean confidence",
+    )
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
     top.legend(loc="upper left", fontsize=8, framealpha=0.95)
     top.set_title(title or f"Reliability diagram (ECE {ece:.3f})")
-    bottom.bar(table["lower"], table["count"], width=width, align="edge", color="gray", edgecolor="white")
+    bottom.bar(
+        table["lower"], table["count"], width=width, align="edge", color="gray", edgecolor="white"
+    )
     bottom.set_xlim(0, 1)
     bottom.set_xlabel("confidence (top softmax probability)")
     bottom.set_ylabel("predictions")
@@ -250,17 +295,28 @@ def plot_precision_recall(
     fig, ax = plt.subplots(figsize=(5, 4.2))
     ax.plot(recall, precision, drawstyle="steps-post", color="tab:blue", label="every threshold")
     if min_precision is not None:
-        ax.axhline(min_precision, color="tab:red", linestyle="--", linewidth=1,
-                   label=f"required precision {min_precision:g}")
-    for (label, (r, p)), marker in zip((points or {}).items(), itertools.cycle("os^D"), strict=False):
+        ax.axhline(
+            min_precision,
+            color="tab:red",
+            linestyle="--",
+            linewidth=1,
+            label=f"required precision {min_precision:g}",
+        )
+    for (label, (r, p)), marker in zip(
+        (points or {}).items(), itertools.cycle("os^D"), strict=False
+    ):
         ax.plot([r], [p], marker=marker, markersize=8, linestyle="none", label=label)
     ax.set_xlim(0, 1.01)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.legend(loc="lower left", fontsize=8, framealpha=0.95)
-    ax.set_title(title or f"Precision–recall curve (average precision {average_precision_score(y_true, scores):.3f})")
+    ax.set_title(
+        title
+        or f"Precision–recall curve (average precision {average_precision_score(y_true, scores):.3f})"
+    )
     fig.tight_layout()
+
 
 def plot_grad_cam(
     images: Sequence[np.ndarray] | np.ndarray,
@@ -288,8 +344,13 @@ def plot_grad_cam(
         axes[1, i].imshow(heatmap, cmap="jet", vmin=0, vmax=1, alpha=alpha)
         if titles is not None:
             axes[0, i].set_title(str(titles[i]), fontsize=9)
-    axes[0, 0].text(-0.1, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center")
-    axes[1, 0].text(-0.1, 0.5, "Grad-CAM", transform=axes[1, 0].transAxes, rotation=90, ha="right", va="center")
+    axes[0, 0].text(
+        -0.1, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center"
+    )
+    axes[1, 0].text(
+        -0.1, 0.5, "Grad-CAM", transform=axes[1, 0].transAxes, rotation=90, ha="right", va="center"
+    )
+
 
 def plot_throughput(
     rates: dict[str, float], baseline: str | None = None, title: str | None = None
@@ -316,6 +377,7 @@ def plot_throughput(
     ax.set_xlabel("images per second")
     ax.set_title(title or "Pipeline throughput")
 
+
 def plot_top_predictions(
     images: Sequence[np.ndarray],
     top_k: Sequence[Sequence[tuple[int, str, float]]],
@@ -324,8 +386,13 @@ def plot_top_predictions(
     """Each image beside a bar chart of its top predictions ``(index, name, probability)``."""
     if len(images) != len(top_k):
         raise ValueError(f"{len(images)} images but {len(top_k)} lists of predictions")
-    fig, axes = plt.subplots(len(images), 2, figsize=(8, 2.2 * len(images)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 2.2]})
+    fig, axes = plt.subplots(
+        len(images),
+        2,
+        figsize=(8, 2.2 * len(images)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 2.2]},
+    )
     for i, (image, predictions) in enumerate(zip(images, top_k, strict=True)):
         picture, cmap = _as_displayable(image)
         axes[i, 0].imshow(picture, cmap=cmap)
@@ -343,8 +410,9 @@ def plot_top_predictions(
     fig.tight_layout()
 
 
-def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = None,
-                             ylabel: str = "test accuracy") -> None:
+def plot_accuracy_comparison(
+    accuracies: dict[str, float], title: str | None = None, ylabel: str = "test accuracy"
+) -> None:
     """Bar chart of accuracy per approach, from 0 to 1, each bar labelled with its value.
 
     The axis starts at 0, so that bar heights compare as the numbers do; the value printed
@@ -367,27 +435,43 @@ def plot_accuracy_comparison(accuracies: dict[str, float], title: str | None = N
     fig.tight_layout()
 
 
-def plot_latencies(samples: dict[str, Sequence[float]], title: str | None = None, unit: str = "ms") -> None:
+def plot_latencies(
+    samples: dict[str, Sequence[float]], title: str | None = None, unit: str = "ms"
+) -> None:
     """One horizontal box plot per named set of timings, on a log scale, each labelled with its median."""
     if not samples or any(len(v) == 0 for v in samples.values()):
         raise ValueError("plot_latencies needs at least one non-empty set of timings")
     names = list(samples)
     values = [np.asarray(samples[name], dtype=float) for name in names]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.4))
-    ax.boxplot(values, orientation="horizontal", whis=(1, 99), showfliers=True, widths=0.6,
-               flierprops={"markersize": 3, "alpha": 0.4})
+    ax.boxplot(
+        values,
+        orientation="horizontal",
+        whis=(1, 99),
+        showfliers=True,
+        widths=0.6,
+        flierprops={"markersize": 3, "alpha": 0.4},
+    )
     ax.set_yticks(range(1, len(names) + 1), names)
     ax.invert_yaxis()  # the first set on top
     ax.set_xscale("log")
     for row, v in enumerate(values, start=1):
         # right of the slowest point, where it covers nothing
-        ax.annotate(f"median {float(np.median(v)):.3g} {unit}", (float(v.max()), row),
-                    xytext=(8, 0), textcoords="offset points", ha="left", va="center", fontsize=8)
+        ax.annotate(
+            f"median {float(np.median(v)):.3g} {unit}",
+            (float(v.max()), row),
+            xytext=(8, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=8,
+        )
     low, high = min(v.min() for v in values), max(v.max() for v in values)
     ax.set_xlim(low / 1.5, high * 6)  # room for the labels on the right
     ax.set_xlabel(f"{unit} (log scale; whiskers at the 1st and 99th percentiles)")
     ax.set_title(title or "Latency")
     fig.tight_layout()
+
 
 def _label_counted_axis(ax: plt.Axes, xlabel: str, ylabel: str) -> None:
     """Labels, whole-number ticks on x (epochs, steps), a light grid and a small legend."""
@@ -407,7 +491,9 @@ def plot_history(history: object, title: str | None = None, mark_best: bool = Tr
     """
     values = getattr(history, "history", history)
     if not isinstance(values, dict) or "loss" not in values:
-        raise ValueError("expected a keras History (or its .history dict) with at least a 'loss' entry")
+        raise ValueError(
+            "expected a keras History (or its .history dict) with at least a 'loss' entry"
+        )
     panels = [name for name in ("loss", "accuracy") if name in values]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
     epochs = np.arange(1, len(values["loss"]) + 1)
@@ -415,7 +501,14 @@ def plot_history(history: object, title: str | None = None, mark_best: bool = Tr
     for ax, name in zip(axes.flat, panels, strict=True):
         ax.plot(epochs, values[name], "o-", color="tab:blue", markersize=3, label="training")
         if f"val_{name}" in values:
-            ax.plot(epochs, values[f"val_{name}"], "o-", color="tab:orange", markersize=3, label="validation")
+            ax.plot(
+                epochs,
+                values[f"val_{name}"],
+                "o-",
+                color="tab:orange",
+                markersize=3,
+                label="validation",
+            )
         if best is not None:
             ax.axvline(best, color="gray", linestyle=":", label=f"lowest val loss (epoch {best})")
         _label_counted_axis(ax, "epoch", name)
@@ -424,8 +517,11 @@ def plot_history(history: object, title: str | None = None, mark_best: bool = Tr
     fig.tight_layout()
 
 
-def plot_step_losses(curves: dict[str, dict[int, float]], title: str | None = None,
-                     marks: dict[str, int] | None = None) -> None:
+def plot_step_losses(
+    curves: dict[str, dict[int, float]],
+    title: str | None = None,
+    marks: dict[str, int] | None = None,
+) -> None:
     """Training loss per step for several runs (``{label: {step: loss}}``), on one axis.
 
     ``marks`` draws a dotted vertical line per ``{label: step}``, e.g. the
@@ -447,8 +543,9 @@ def plot_step_losses(curves: dict[str, dict[int, float]], title: str | None = No
     plt.show()
 
 
-def plot_runs(runs: dict[str, object], title: str | None = None,
-              panels: Sequence[str] = ("loss", "val_loss")) -> None:
+def plot_runs(
+    runs: dict[str, object], title: str | None = None, panels: Sequence[str] = ("loss", "val_loss")
+) -> None:
     """Several training runs on shared axes: one panel per entry of ``panels``, one line per run.
 
     ``runs`` maps a label to a ``History`` (or its ``.history`` dict). Epochs are counted
@@ -463,11 +560,16 @@ def plot_runs(runs: dict[str, object], title: str | None = None,
         if missing:
             raise ValueError(f"run {label!r} has no {missing}; it has {sorted(values)}")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
-    names = {"loss": "training loss", "val_loss": "validation loss", "accuracy": "training accuracy",
-             "val_accuracy": "validation accuracy"}
+    names = {
+        "loss": "training loss",
+        "val_loss": "validation loss",
+        "accuracy": "training accuracy",
+        "val_accuracy": "validation accuracy",
+    }
     for ax, panel in zip(axes.flat, panels, strict=True):
-        for (label, values), style in zip(histories.items(), itertools.cycle(["o-", "s--", "^-.", "x:"]),
-                                          strict=False):
+        for (label, values), style in zip(
+            histories.items(), itertools.cycle(["o-", "s--", "^-.", "x:"]), strict=False
+        ):
             series = values[panel]
             ax.plot(np.arange(1, len(series) + 1), series, style, markersize=3, label=label)
         _label_counted_axis(ax, "epoch", names.get(panel, panel))
@@ -477,7 +579,9 @@ def plot_runs(runs: dict[str, object], title: str | None = None,
     fig.tight_layout()
 
 
-def plot_learning_rate(rates: dict[str, Sequence[float]], steps_per_epoch: int, title: str | None = None) -> None:
+def plot_learning_rate(
+    rates: dict[str, Sequence[float]], steps_per_epoch: int, title: str | None = None
+) -> None:
     """Learning rate per training step for one or more schedules, against epochs (from 0).
 
     ``rates`` maps a label to the learning rate at every step; the x-axis shows

@@ -84,7 +84,9 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
     if x.shape[1:3] == (size, size):
         return x.astype("float32")
     # antialias=True averages when shrinking, as Pillow's bilinear does
-    return tf.image.resize(x.astype("float32"), (size, size), method="bilinear", antialias=True).numpy()
+    return tf.image.resize(
+        x.astype("float32"), (size, size), method="bilinear", antialias=True
+    ).numpy()
 
 
 @dataclass
@@ -116,19 +118,29 @@ class Backbone:
         x = np.asarray(x)
         expected = (self.input_size, self.input_size, 3)
         if x.ndim != 4 or x.shape[1:] != expected:
-            raise ValueError(f"{self.name} expects a batch of shape (n, {self.input_size}, {self.input_size}, 3), "
-                             f"got {x.shape}: use backbone.prepare(images) to resize")
+            raise ValueError(
+                f"{self.name} expects a batch of shape (n, {self.input_size}, {self.input_size}, 3), "
+                f"got {x.shape}: use backbone.prepare(images) to resize"
+            )
         low, high = self.input_range
         if x.min() >= 0 and x.max() > max(high + 0.5, 2.0):
-            raise ValueError(f"inputs go up to {x.max():.1f}, but {self.name} expects values in "
-                             f"[{low:g}, {high:g}]: these look like unscaled 0-255 pixels; use backbone.prepare")
+            raise ValueError(
+                f"inputs go up to {x.max():.1f}, but {self.name} expects values in "
+                f"[{low:g}, {high:g}]: these look like unscaled 0-255 pixels; use backbone.prepare"
+            )
         if x.min() < low - 0.5 or x.max() > high + 0.5:
-            raise ValueError(f"inputs span [{x.min():.2f}, {x.max():.2f}], but {self.name} expects "
-                             f"[{low:g}, {high:g}]: the scaling does not match the backbone's training")
+            raise ValueError(
+                f"inputs span [{x.min():.2f}, {x.max():.2f}], but {self.name} expects "
+                f"[{low:g}, {high:g}]: the scaling does not match the backbone's training"
+            )
 
 
-def load_backbone(name: str = OFFLINE_BACKBONE, include_top: bool = False, input_size: int = 224,
-                  weights: str | None = "imagenet") -> Backbone:
+def load_backbone(
+    name: str = OFFLINE_BACKBONE,
+    include_top: bool = False,
+    input_size: int = 224,
+    weights: str | None = "imagenet",
+) -> Backbone:
     """A pretrained backbone by name: ``"efficientnet_lite0"`` (offline), ``"mobilenet_v2"`` or ``"vgg16"``.
 
     The Keras applications download their ImageNet weights on first use; when that
@@ -142,23 +154,39 @@ def load_backbone(name: str = OFFLINE_BACKBONE, include_top: bool = False, input
         raise ValueError("the ImageNet classifier head needs 224-pixel inputs")
     shape = (input_size, input_size, 3)
     if name == OFFLINE_BACKBONE:
-        model = efficientnet_lite.efficientnet_lite0(shape, include_top=include_top, weights=weights)
+        model = efficientnet_lite.efficientnet_lite0(
+            shape, include_top=include_top, weights=weights
+        )
         return Backbone(name, model, input_size, efficientnet_lite.scale, (-127 / 128, 1.0))
     import keras
 
     application, preprocess_input, input_range = {
         # MobileNetV2 scales to [-1, 1]; VGG16 uses Caffe's BGR order minus the ImageNet mean
-        "mobilenet_v2": (keras.applications.MobileNetV2, keras.applications.mobilenet_v2.preprocess_input,
-                         (-1.0, 1.0)),
-        "vgg16": (keras.applications.VGG16, keras.applications.vgg16.preprocess_input, (-124.0, 152.0)),
+        "mobilenet_v2": (
+            keras.applications.MobileNetV2,
+            keras.applications.mobilenet_v2.preprocess_input,
+            (-1.0, 1.0),
+        ),
+        "vgg16": (
+            keras.applications.VGG16,
+            keras.applications.vgg16.preprocess_input,
+            (-124.0, 152.0),
+        ),
     }[name]
     try:
         # classifier_activation=None: logits, like EfficientNet-Lite0 (softmax comes later)
-        model = application(input_shape=shape, include_top=include_top, weights=weights,
-                            pooling=None if include_top else "avg", classifier_activation=None)
+        model = application(
+            input_shape=shape,
+            include_top=include_top,
+            weights=weights,
+            pooling=None if include_top else "avg",
+            classifier_activation=None,
+        )
     except Exception as exc:  # Keras wraps every download failure in a bare Exception
-        print(f"Could not download the ImageNet weights of {name} ({type(exc).__name__}: {exc}).\n"
-              f"Falling back to the offline backbone {OFFLINE_BACKBONE}.")
+        print(
+            f"Could not download the ImageNet weights of {name} ({type(exc).__name__}: {exc}).\n"
+            f"Falling back to the offline backbone {OFFLINE_BACKBONE}."
+        )
         return load_backbone(OFFLINE_BACKBONE, include_top, input_size, weights)
 
     def scale(x: np.ndarray) -> np.ndarray:
@@ -174,13 +202,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def decode_top_k(probabilities: np.ndarray, k: int = 5,
-                 class_names: Sequence[str] | None = None) -> list[list[tuple[int, str, float]]]:
+def decode_top_k(
+    probabilities: np.ndarray, k: int = 5, class_names: Sequence[str] | None = None
+) -> list[list[tuple[int, str, float]]]:
     """For each row of ``probabilities`` (n, 1000): the ``k`` best ``(index, name, probability)``."""
     names = class_names if class_names is not None else imagenet_class_names()
     probabilities = np.atleast_2d(probabilities)
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
-    return [[(int(i), names[i], float(row[i])) for i in idx] for row, idx in zip(probabilities, top, strict=True)]
+    return [
+        [(int(i), names[i], float(row[i])) for i in idx]
+        for row, idx in zip(probabilities, top, strict=True)
+    ]
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -197,8 +229,12 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return np.asarray(decode_image(path.read_bytes(), name=path.name).convert("RGB"))
 
 
-def classify_file(path: str | os.PathLike[str], backbone: Backbone, class_names: Sequence[str] | None = None,
-                  k: int = 5) -> list[tuple[int, str, float]]:
+def classify_file(
+    path: str | os.PathLike[str],
+    backbone: Backbone,
+    class_names: Sequence[str] | None = None,
+    k: int = 5,
+) -> list[tuple[int, str, float]]:
     """The ``k`` most probable classes of the photo at ``path``: ``(index, name, probability)``, best first.
 
     ``backbone`` must end in logits (``load_backbone(..., include_top=True)``, or a model of
@@ -225,7 +261,9 @@ def unfreeze_from(model: keras.Model, first_layer: str) -> None:
         layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def split_at(model: keras.Model, first_layer: str, last_layer: str | None = None) -> tuple[keras.Model, keras.Model]:
+def split_at(
+    model: keras.Model, first_layer: str, last_layer: str | None = None
+) -> tuple[keras.Model, keras.Model]:
     """Cut ``model`` just before ``first_layer`` into ``bottom`` and ``top``.
 
     ``top(bottom(x))`` computes ``model(x)``; with ``last_layer``, ``top`` stops at that
@@ -240,5 +278,7 @@ def split_at(model: keras.Model, first_layer: str, last_layer: str | None = None
     bottom = keras.Model(model.input, cut, name=f"{model.name}_bottom")
     if last_layer is None:
         return bottom, keras.Model(cut, model.output, name=f"{model.name}_top")
-    pooled = keras.layers.GlobalAveragePooling2D(name=f"{last_layer}_pool")(model.get_layer(last_layer).output)
+    pooled = keras.layers.GlobalAveragePooling2D(name=f"{last_layer}_pool")(
+        model.get_layer(last_layer).output
+    )
     return bottom, keras.Model(cut, pooled, name=f"{model.name}_top_to_{last_layer}")

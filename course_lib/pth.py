@@ -79,7 +79,9 @@ class _Tensor:
     extra: list[Any] = field(default_factory=list)
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *extra: Any) -> _Tensor:
+def _rebuild_tensor(
+    storage: _Storage, offset: int, size: tuple, stride: tuple, *extra: Any
+) -> _Tensor:
     return _Tensor(storage, int(offset), tuple(size), tuple(stride), list(extra))
 
 
@@ -122,7 +124,12 @@ class _Unpickler(pickle.Unpickler):
         if view is None:
             return self.storages[key]
         view_key, view_offset, view_size = view
-        return _Storage(str(view_key), storage_type.dtype, int(view_size), view=(key, int(view_offset), int(view_size)))
+        return _Storage(
+            str(view_key),
+            storage_type.dtype,
+            int(view_size),
+            view=(key, int(view_offset), int(view_size)),
+        )
 
 
 def _read_storage_bytes(file: BinaryIO, storage: _Storage, little_endian: bool) -> None:
@@ -131,7 +138,9 @@ def _read_storage_bytes(file: BinaryIO, storage: _Storage, little_endian: bool) 
         raise PthFormatError(f"file ends before the data of storage {storage.key}")
     count = int.from_bytes(header, "little" if little_endian else "big")
     if count != storage.numel:
-        raise PthFormatError(f"storage {storage.key}: {count} elements on disk, {storage.numel} expected")
+        raise PthFormatError(
+            f"storage {storage.key}: {count} elements on disk, {storage.numel} expected"
+        )
     dtype = storage.dtype.newbyteorder("<" if little_endian else ">")
     payload = file.read(count * dtype.itemsize)
     if len(payload) != count * dtype.itemsize:
@@ -174,12 +183,16 @@ def load_state_dict(path: str | Path) -> collections.OrderedDict[str, np.ndarray
     """
     with open(path, "rb") as file:
         if file.read(2) == b"PK":
-            raise PthFormatError(f"{Path(path).name} is a zip-based PyTorch file; this reader reads the legacy format")
+            raise PthFormatError(
+                f"{Path(path).name} is a zip-based PyTorch file; this reader reads the legacy format"
+            )
         file.seek(0)
         try:
             magic = _Unpickler(file, {}).load()
             if magic != MAGIC_NUMBER:
-                raise PthFormatError(f"{Path(path).name} is not a legacy PyTorch file (magic number {magic!r})")
+                raise PthFormatError(
+                    f"{Path(path).name} is not a legacy PyTorch file (magic number {magic!r})"
+                )
             version = _Unpickler(file, {}).load()
             if version != PROTOCOL_VERSION:
                 raise PthFormatError(f"unsupported protocol version {version!r}")

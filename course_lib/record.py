@@ -103,7 +103,10 @@ class Table:
         def cell(value: Any) -> str:
             return html.escape(_format_cell(value), quote=False).replace("|", "\\|")
 
-        lines = ["| " + " | ".join(map(cell, self.columns)) + " |", "|" + "---|" * len(self.columns)]
+        lines = [
+            "| " + " | ".join(map(cell, self.columns)) + " |",
+            "|" + "---|" * len(self.columns),
+        ]
         lines += ["| " + " | ".join(map(cell, row)) + " |" for row in self.rows]
         return "\n".join(lines)
 

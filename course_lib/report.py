@@ -58,8 +58,13 @@ def _installed(name: str) -> str:
 
 def _git_commit(root: Path) -> str:
     try:
-        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                                capture_output=True, text=True, timeout=10)
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
@@ -106,6 +111,7 @@ def _summary(runs: list[LessonRun]) -> str:
 
 def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
     """The report as GitHub-flavoured Markdown."""
+
     def cell(text: str) -> str:
         return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
@@ -128,8 +134,10 @@ def to_markdown(runs: list[LessonRun], env: Environment, root: Path | None = Non
         row = _row(run, root)
         status = row["status"] if run.ok else f"**{row['status']}**"
         peak = f"**⚠ {row['peak memory']} over budget**" if run.over_budget else row["peak memory"]
-        lines.append(f"| {cell(row['lesson'])} | {status} | {row['seconds']} | {peak} | "
-                     f"{cell(row['headline'])} | {cell(row['figures'])} | {cell(row['problem'])} |")
+        lines.append(
+            f"| {cell(row['lesson'])} | {status} | {row['seconds']} | {peak} | "
+            f"{cell(row['headline'])} | {cell(row['figures'])} | {cell(row['problem'])} |"
+        )
     for run in runs:
         for table in run.tables:
             lines += ["", f"## {cell(run.lesson)}: {cell(table.title)}", "", table.to_markdown()]
@@ -144,8 +152,11 @@ def to_html(runs: list[LessonRun], env: Environment, root: Path | None = None) -
         row = _row(run, root)
         colour = "#1a7f37" if run.ok else "#b42318"
         peak = esc(row["peak memory"])
-        peak_cell = (f'<td style="text-align:right;color:#b42318;font-weight:600">⚠ {peak} over budget</td>'
-                     if run.over_budget else f'<td style="text-align:right">{peak}</td>')
+        peak_cell = (
+            f'<td style="text-align:right;color:#b42318;font-weight:600">⚠ {peak} over budget</td>'
+            if run.over_budget
+            else f'<td style="text-align:right">{peak}</td>'
+        )
         rows.append(
             "<tr>" + f"<td>{esc(row['lesson'])}</td>"
             f'<td style="color:{colour};font-weight:600">{esc(row["status"])}</td>'
@@ -185,35 +196,58 @@ def _html_table(lesson: str, table: record.Table) -> str:
         return esc(record._format_cell(value))
 
     head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in table.rows)
-    return (f"<h2>{esc(lesson)}: {esc(table.title)}</h2>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in table.rows
+    )
+    return (
+        f"<h2>{esc(lesson)}: {esc(table.title)}</h2>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def to_json(runs: list[LessonRun], env: Environment, root: Path | None = None) -> str:
     """The same facts for scripts, e.g. to compare two nightly runs."""
     lessons = []
     for run in runs:
-        lessons.append({
-            "lesson": run.lesson, "ok": run.ok, "seconds": round(run.seconds, 1),
-            "headline": {"name": run.headline.name, "value": run.headline.value} if run.headline else None,
-            "metrics": {m.name: m.value for m in run.metrics},
-            "failed_checks": run.failed_checks, "error": run.error,
-            "peak_memory": asdict(run.peak) if run.peak else None,
-            "over_budget": run.over_budget,
-            "tables": [table.payload() for table in run.tables],
-            "notebook": _row(run, root)["notebook"],
-            "log": _relative(run.log, root) if run.log else None,
-        })
+        lessons.append(
+            {
+                "lesson": run.lesson,
+                "ok": run.ok,
+                "seconds": round(run.seconds, 1),
+                "headline": {"name": run.headline.name, "value": run.headline.value}
+                if run.headline
+                else None,
+                "metrics": {m.name: m.value for m in run.metrics},
+                "failed_checks": run.failed_checks,
+                "error": run.error,
+                "peak_memory": asdict(run.peak) if run.peak else None,
+                "over_budget": run.over_budget,
+                "tables": [table.payload() for table in run.tables],
+                "notebook": _row(run, root)["notebook"],
+                "log": _relative(run.log, root) if run.log else None,
+            }
+        )
     budget = runs[0].budget_bytes if runs else memory.BUDGET_BYTES
-    return json.dumps({"when": env.when, "mode": env.mode, "commit": env.commit,
-                       "versions": env.versions, "memory_budget_bytes": budget,
-                       "over_budget": [r.lesson for r in runs if r.over_budget],
-                       "lessons": lessons}, indent=1) + "\n"
+    return (
+        json.dumps(
+            {
+                "when": env.when,
+                "mode": env.mode,
+                "commit": env.commit,
+                "versions": env.versions,
+                "memory_budget_bytes": budget,
+                "over_budget": [r.lesson for r in runs if r.over_budget],
+                "lessons": lessons,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
-def write(runs: list[LessonRun], markdown_path: Path, env: Environment,
-          root: Path | None = None) -> list[Path]:
+def write(
+    runs: list[LessonRun], markdown_path: Path, env: Environment, root: Path | None = None
+) -> list[Path]:
     """Write ``report.md`` and, next to it, ``report.html`` and ``report.json``."""
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
     paths = [markdown_path, markdown_path.with_suffix(".html"), markdown_path.with_suffix(".json")]

@@ -80,8 +80,16 @@ class Progress:
     still tracked, to say where a lesson failed.
     """
 
-    def __init__(self, lesson: str, cells: list[Any], stream: TextIO | None = None, *,
-                 live: bool | None = None, tick: float = 1.0, quiet_after: float = 60.0) -> None:
+    def __init__(
+        self,
+        lesson: str,
+        cells: list[Any],
+        stream: TextIO | None = None,
+        *,
+        live: bool | None = None,
+        tick: float = 1.0,
+        quiet_after: float = 60.0,
+    ) -> None:
         self.lesson = lesson
         self.stream = stream
         self.live = bool(stream is not None and stream.isatty()) if live is None else live
@@ -104,8 +112,11 @@ class Progress:
         section, count = "", 0
         for index, cell in enumerate(self.cells):
             if cell["cell_type"] == "markdown":
-                headings = [line[3:].strip() for line in _text(cell["source"]).splitlines()
-                            if line.startswith("## ")]
+                headings = [
+                    line[3:].strip()
+                    for line in _text(cell["source"]).splitlines()
+                    if line.startswith("## ")
+                ]
                 section = headings[-1] if headings else section
             elif cell["cell_type"] == "code" and _text(cell["source"]).strip():
                 count += 1
@@ -185,8 +196,14 @@ class Progress:
 
 
 def execute_lesson(
-    notebook: Path, output_dir: Path, timeout: int | None = None, kernel_name: str = KERNEL_NAME, *,
-    log_dir: Path | None = None, budget_bytes: int = memory.BUDGET_BYTES, stream: TextIO | None = None,
+    notebook: Path,
+    output_dir: Path,
+    timeout: int | None = None,
+    kernel_name: str = KERNEL_NAME,
+    *,
+    log_dir: Path | None = None,
+    budget_bytes: int = memory.BUDGET_BYTES,
+    stream: TextIO | None = None,
 ) -> LessonRun:
     """Run one notebook with papermill in its own folder and read its recorded results.
 
@@ -207,8 +224,11 @@ def execute_lesson(
     error, details = "", []
     cells = nbformat.read(notebook, as_version=4).cells
     started = time.perf_counter()
-    with (open(log_path, "w", encoding="utf-8") as log, _library_logs_to(log),
-          Progress(notebook.stem, cells, stream) as progress):
+    with (
+        open(log_path, "w", encoding="utf-8") as log,
+        _library_logs_to(log),
+        Progress(notebook.stem, cells, stream) as progress,
+    ):
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -218,13 +238,16 @@ def execute_lesson(
                 progress_bar=False,
                 execution_timeout=timeout,
                 kernel_manager_class=_kernel_manager_class(
-                    log, lambda pid: samplers.append(memory.PeakSampler(pid).start())),
+                    log, lambda pid: samplers.append(memory.PeakSampler(pid).start())
+                ),
                 on_notebook_start=progress.notebook_started,
                 on_cell_start=progress.cell_started,
             )
         except PapermillExecutionError as exc:  # a cell raised: papermill saved the notebook so far
             error = f"{exc.ename}: {_first_line(exc.evalue)}"
-            details = _cell_excerpt(progress, exc.cell_index, exc.source) + _error_excerpt(exc.traceback)
+            details = _cell_excerpt(progress, exc.cell_index, exc.source) + _error_excerpt(
+                exc.traceback
+            )
         except Exception as exc:  # a cell timed out, the kernel died or never started, ...
             error = f"{type(exc).__name__}: {_first_line(str(exc))}"
             where = progress.cell_index
@@ -236,9 +259,17 @@ def execute_lesson(
         finally:
             peaks = [sampler.stop() for sampler in samplers]
     seconds = time.perf_counter() - started
-    run = LessonRun(notebook.stem, seconds, ok=not error, output=output, error=error, log=log_path,
-                    budget_bytes=budget_bytes, details=details,
-                    peak=max(peaks, key=lambda usage: usage.bytes, default=None))
+    run = LessonRun(
+        notebook.stem,
+        seconds,
+        ok=not error,
+        output=output,
+        error=error,
+        log=log_path,
+        budget_bytes=budget_bytes,
+        details=details,
+        peak=max(peaks, key=lambda usage: usage.bytes, default=None),
+    )
     if output.exists():
         cells = nbformat.read(output, as_version=4).cells
         run.metrics = [record.Metric(**m) for m in record.read_outputs(cells, record.METRIC_MIME)]
@@ -255,8 +286,12 @@ def execute_lesson(
 
 
 def run_lessons(
-    notebooks: list[Path], output_dir: Path, timeout: int | None = None, *,
-    log_dir: Path | None = None, stream: TextIO | None = None,
+    notebooks: list[Path],
+    output_dir: Path,
+    timeout: int | None = None,
+    *,
+    log_dir: Path | None = None,
+    stream: TextIO | None = None,
 ) -> list[LessonRun]:
     """Execute each notebook in order, with a progress line and a result line for each.
 
@@ -305,7 +340,9 @@ def memory_verdict(runs: list[LessonRun]) -> str:
     if not measured:
         return "peak memory was not measured"
     top = max(measured, key=lambda r: r.peak.bytes if r.peak else 0)
-    return f"every lesson within the {budget} memory budget (highest: {top.lesson}, {top.peak_label})"
+    return (
+        f"every lesson within the {budget} memory budget (highest: {top.lesson}, {top.peak_label})"
+    )
 
 
 def mode() -> str:

@@ -39,7 +39,9 @@ def set_seed(seed: int = 42, deterministic_ops: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def warmup_cosine(peak: float, epochs: int, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def warmup_cosine(
+    peak: float, epochs: int, steps_per_epoch: int
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """From peak / 10 up to ``peak`` during the first epoch, then down along a cosine to 0 at the last step.
 
     Taught in lesson 04, which writes the same schedule (a test checks that the two
@@ -51,8 +53,11 @@ def warmup_cosine(peak: float, epochs: int, steps_per_epoch: int) -> keras.optim
     import keras
 
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=peak / 10, warmup_target=peak, warmup_steps=steps_per_epoch,
-        decay_steps=max(1, (epochs - 1) * steps_per_epoch), alpha=0.0,
+        initial_learning_rate=peak / 10,
+        warmup_target=peak,
+        warmup_steps=steps_per_epoch,
+        decay_steps=max(1, (epochs - 1) * steps_per_epoch),
+        alpha=0.0,
     )
 
 
@@ -75,15 +80,21 @@ class _RetracingFilter(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
-def history_dict(history: keras.callbacks.History | Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+def history_dict(
+    history: keras.callbacks.History | Mapping[str, Sequence[float]],
+) -> dict[str, list[float]]:
     """``history.history`` as plain lists of floats; accepts a ``History`` or the dict itself."""
     values = getattr(history, "history", history)
     if not isinstance(values, Mapping):
-        raise TypeError(f"expected a keras History or its .history dict, got {type(history).__name__}")
+        raise TypeError(
+            f"expected a keras History or its .history dict, got {type(history).__name__}"
+        )
     return {key: [float(v) for v in series] for key, series in values.items()}
 
 
-def best_epoch(history: keras.callbacks.History | Mapping[str, Sequence[float]], monitor: str = "val_loss") -> int:
+def best_epoch(
+    history: keras.callbacks.History | Mapping[str, Sequence[float]], monitor: str = "val_loss"
+) -> int:
     """The epoch (counted from 1, as Keras prints them) where ``monitor`` was best.
 
     Lowest for losses, highest for anything else (accuracies). The first such

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 SERVING_FILE = "serving.json"
-MODEL_FILE = "model.keras"  # the same name as photos.MODEL_FILE; photos imports numpy, this module does not
+MODEL_FILE = (
+    "model.keras"  # the same name as photos.MODEL_FILE; photos imports numpy, this module does not
+)
 
 
 def _root(model_root: str | os.PathLike[str]) -> Path:
@@ -38,8 +40,12 @@ def list_versions(model_root: str | os.PathLike[str]) -> list[int]:
     found = []
     for child in root.iterdir():
         # "01" or "+1" would name the same number as "1": only the plain spelling counts
-        if child.name.isdigit() and str(int(child.name)) == child.name and int(child.name) > 0 \
-                and (child / MODEL_FILE).is_file():
+        if (
+            child.name.isdigit()
+            and str(int(child.name)) == child.name
+            and int(child.name) > 0
+            and (child / MODEL_FILE).is_file()
+        ):
             found.append(int(child.name))
     return sorted(found)
 
@@ -69,14 +75,21 @@ def _read_record(model_root: str | os.PathLike[str]) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise ValueError(f"{path} cannot be read as JSON ({error}); delete it to serve the highest version") from None
+        raise ValueError(
+            f"{path} cannot be read as JSON ({error}); delete it to serve the highest version"
+        ) from None
     if not isinstance(record, dict) or not isinstance(record.get("version"), int):
-        raise ValueError(f"{path} has no whole-number 'version'; delete it to serve the highest version")
+        raise ValueError(
+            f"{path} has no whole-number 'version'; delete it to serve the highest version"
+        )
     history = record.get("history")
     if not isinstance(history, list) or not all(isinstance(v, int) for v in history):
         record["history"] = [record["version"]]
     elif not history or history[-1] != record["version"]:
-        record["history"] = [*history, record["version"]]  # the served version is always the last entry
+        record["history"] = [
+            *history,
+            record["version"],
+        ]  # the served version is always the last entry
     return record
 
 
@@ -125,12 +138,16 @@ def promote(model_root: str | os.PathLike[str], version: int, reason: str = "") 
     versions = list_versions(root)
     if version not in versions:
         saved = ", ".join(map(str, versions)) or "none"
-        raise ValueError(f"cannot promote version {version!r} of {root}: no {MODEL_FILE} in "
-                         f"{root / str(version)} (saved versions: {saved})")
+        raise ValueError(
+            f"cannot promote version {version!r} of {root}: no {MODEL_FILE} in "
+            f"{root / str(version)} (saved versions: {saved})"
+        )
     history = _history(root)
     if not history or history[-1] != version:
         history.append(version)
-    _write_record(root, {"version": version, "history": history, "updated_at": _now(), "reason": reason})
+    _write_record(
+        root, {"version": version, "history": history, "updated_at": _now(), "reason": reason}
+    )
 
 
 def rollback(model_root: str | os.PathLike[str], reason: str = "") -> int:
@@ -142,13 +159,22 @@ def rollback(model_root: str | os.PathLike[str], reason: str = "") -> int:
     earlier = [v for v in history[:-1] if v in versions]
     if not earlier:
         served = history[-1] if history else None
-        raise ValueError(f"no earlier served version to roll back to in {root} (served: {served}, "
-                         f"history: {history}); promote a version first")
+        raise ValueError(
+            f"no earlier served version to roll back to in {root} (served: {served}, "
+            f"history: {history}); promote a version first"
+        )
     while history and history[-1] != earlier[-1]:
         history.pop()
     version = history[-1]
-    _write_record(root, {"version": version, "history": history, "updated_at": _now(),
-                         "reason": reason or "rolled back"})
+    _write_record(
+        root,
+        {
+            "version": version,
+            "history": history,
+            "updated_at": _now(),
+            "reason": reason or "rolled back",
+        },
+    )
     return version
 
 

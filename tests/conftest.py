@@ -79,15 +79,23 @@ def xdist_group_of(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path.startswith("notebooks/") and path.endswith(".ipynb"):  # nbval: a notebook's cells
         return "notebooks-model-chain" if _uses_the_saved_model(Path(path).stem) else path
-    if nodeid.startswith(SOLUTION_RUNS + "[") and _uses_the_saved_model(nodeid[len(SOLUTION_RUNS) + 1:-1]):
+    if nodeid.startswith(SOLUTION_RUNS + "[") and _uses_the_saved_model(
+        nodeid[len(SOLUTION_RUNS) + 1 : -1]
+    ):
         return "solutions-model-chain"
     return nodeid if path in ONE_GROUP_PER_TEST else path
 
 
 def _rank(item: pytest.Item) -> int:
     group = xdist_group_of(item.nodeid)
-    return next((i for i, start in enumerate(LONG_FIRST) if group == start or item.nodeid.startswith(start)),
-                len(LONG_FIRST))
+    return next(
+        (
+            i
+            for i, start in enumerate(LONG_FIRST)
+            if group == start or item.nodeid.startswith(start)
+        ),
+        len(LONG_FIRST),
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -134,5 +142,6 @@ def fashion_export(trained_fashion, tmp_path_factory):
     from course_lib import export
 
     base = tmp_path_factory.mktemp("export") / "fashion_cnn"
-    return export.export_for_serving(trained_fashion.model, base,
-                                     metadata={"class_names": trained_fashion.class_names})
+    return export.export_for_serving(
+        trained_fashion.model, base, metadata={"class_names": trained_fashion.class_names}
+    )

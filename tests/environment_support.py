@@ -54,15 +54,28 @@ nbformat.write(nb, sys.argv[2])
 def require_reference_platform_and_data() -> None:
     if not lockfile.is_reference_platform():
         pytest.skip(f"the pins are for {lockfile.REFERENCE_PLATFORM}")
-    if not all((DEBIAN_FASHION_MNIST / f).is_file() for f in downloads.SOURCES["fashion-mnist"].files):
+    if not all(
+        (DEBIAN_FASHION_MNIST / f).is_file() for f in downloads.SOURCES["fashion-mnist"].files
+    ):
         pytest.skip("needs Debian's dataset-fashion-mnist (make setup installs it as root)")
 
 
 def copy_checkout(dest: Path) -> Path:
     """The course as a fresh clone has it: no venv, build output, caches or git folder."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        ".venv", "build", ".git", "__pycache__", "*.egg-info", ".ipynb_checkpoints",
-        ".pytest_cache", ".ruff_cache"))
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            "build",
+            ".git",
+            "__pycache__",
+            "*.egg-info",
+            ".ipynb_checkpoints",
+            ".pytest_cache",
+            ".ruff_cache",
+        ),
+    )
     return dest
 
 
@@ -84,12 +97,16 @@ def new_venv(path: Path) -> Path:
 
 def _pip_indexes() -> list[str]:
     """uv options for the indexes and wheel folders pip is configured with here."""
-    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True,
-                            text=True, timeout=60).stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
+    ).stdout
     options = []
     for key, value in re.findall(r"^\S*?\.?([a-z-]+)='(.*)'$", listed, re.MULTILINE):
-        flag = {"index-url": "--index-url", "extra-index-url": "--extra-index-url",
-                "find-links": "--find-links"}.get(key)
+        flag = {
+            "index-url": "--index-url",
+            "extra-index-url": "--extra-index-url",
+            "find-links": "--find-links",
+        }.get(key)
         for item in value.split() if flag else []:
             if item not in options:  # the same setting may come from a file and a variable
                 options += [flag, item]
@@ -102,8 +119,23 @@ def preinstall(python: Path, requirements: list[str], env: dict[str, str], cwd: 
     if uv is None:
         pytest.skip("needs uv (the dev extra installs it)")
     # unsafe-best-match: like pip, the best version across all indexes, not the first index's.
-    run([uv, "pip", "install", "--quiet", "--python", str(python),
-         "--index-strategy", "unsafe-best-match", *_pip_indexes(), *requirements], env, cwd, 1200)
+    run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "--index-strategy",
+            "unsafe-best-match",
+            *_pip_indexes(),
+            *requirements,
+        ],
+        env,
+        cwd,
+        1200,
+    )
 
 
 def sandbox_env(tmp: Path, venv: Path, mirror: Path) -> dict[str, str]:
@@ -111,8 +143,11 @@ def sandbox_env(tmp: Path, venv: Path, mirror: Path) -> dict[str, str]:
     hide = tmp / "hide-debian"
     hide.mkdir(exist_ok=True)
     (hide / "sitecustomize.py").write_text(_HIDE_DEBIAN)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("COURSE_", "JUPYTER", "PYTHON", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COURSE_", "JUPYTER", "PYTHON", "VIRTUAL_ENV"))
+    }
     return env | {
         "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         "VIRTUAL_ENV": str(venv),
@@ -129,20 +164,24 @@ def sandbox_env(tmp: Path, venv: Path, mirror: Path) -> dict[str, str]:
 def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
     """Run ``command``; on failure, fail the test with its output. Returns stdout."""
     started = time.perf_counter()
-    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     took = time.perf_counter() - started
     print(f"[{took:6.1f} s] {' '.join(command)[:120]}")
     if result.returncode != 0:
-        pytest.fail(f"{command} exited {result.returncode} after {took:.0f} s\n"
-                    f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        pytest.fail(
+            f"{command} exited {result.returncode} after {took:.0f} s\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result.stdout
 
 
 def kernel_python(python: Path, env: dict[str, str], cwd: Path) -> str:
     """The interpreter that the ``image-course`` kernel seen from ``python`` runs."""
-    specs = json.loads(run([str(python), "-m", "jupyter", "kernelspec", "list", "--json"],
-                           env, cwd, 120))["kernelspecs"]
+    specs = json.loads(
+        run([str(python), "-m", "jupyter", "kernelspec", "list", "--json"], env, cwd, 120)
+    )["kernelspecs"]
     return specs[KERNEL_NAME]["spec"]["argv"][0]
 
 
@@ -152,8 +191,12 @@ def run_student_lesson(python: Path, checkout: Path, out: Path, env: dict[str, s
     script = out.parent / "run_notebook.py"
     script.write_text(_RUN_NOTEBOOK)
     notebook = checkout / "notebooks" / "01_pixels.ipynb"
-    run([str(python), str(script), str(notebook), str(out), KERNEL_NAME, str(notebook.parent)],
-        env | {"COURSE_FAST": "1"}, checkout, 900)
+    run(
+        [str(python), str(script), str(notebook), str(out), KERNEL_NAME, str(notebook.parent)],
+        env | {"COURSE_FAST": "1"},
+        checkout,
+        900,
+    )
     return json.loads(out.read_text(encoding="utf-8"))
 
 

@@ -31,6 +31,7 @@ def train_small_fashion_cnn() -> TrainedFashion:
 # ---------------------------------------------------------------- exercise 8.1: train steps students write
 # Module-level functions, so that a subprocess with two logical CPUs can import and check them.
 
+
 def _replica_step_factory(model, optimizer, loss_of, apply=True):
     import tensorflow as tf
 
@@ -85,15 +86,18 @@ def step_right_sum_over_global_batch_eager(strategy, model, optimizer, global_ba
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
-            losses = keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True))
+            losses = keras.losses.sparse_categorical_crossentropy(
+                labels, model(images, training=True)
+            )
             loss = tf.reduce_sum(losses) / global_batch_size
         optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
 
     def train_step(batch):
         images, labels = batch
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(images, labels)),
-                               axis=None)
+        return strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(images, labels)), axis=None
+        )
 
     return train_step
 
@@ -113,8 +117,14 @@ def step_wrong_per_replica_mean(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    return _step_with(strategy, _replica_step_factory(
-        model, optimizer, lambda labels, probabilities: tf.reduce_mean(loss_fn(labels, probabilities))))
+    return _step_with(
+        strategy,
+        _replica_step_factory(
+            model,
+            optimizer,
+            lambda labels, probabilities: tf.reduce_mean(loss_fn(labels, probabilities)),
+        ),
+    )
 
 
 def step_wrong_no_strategy_run(strategy, model, optimizer, global_batch_size):
@@ -123,8 +133,13 @@ def step_wrong_no_strategy_run(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    replica_step = _replica_step_factory(model, optimizer, lambda labels, probabilities: tf.nn.compute_average_loss(
-        loss_fn(labels, probabilities), global_batch_size=global_batch_size))
+    replica_step = _replica_step_factory(
+        model,
+        optimizer,
+        lambda labels, probabilities: tf.nn.compute_average_loss(
+            loss_fn(labels, probabilities), global_batch_size=global_batch_size
+        ),
+    )
 
     @tf.function
     def train_step(batch):
@@ -139,9 +154,17 @@ def step_wrong_no_apply(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    return _step_with(strategy, _replica_step_factory(model, optimizer, lambda labels, probabilities: (
-        tf.nn.compute_average_loss(loss_fn(labels, probabilities), global_batch_size=global_batch_size)),
-        apply=False))
+    return _step_with(
+        strategy,
+        _replica_step_factory(
+            model,
+            optimizer,
+            lambda labels, probabilities: tf.nn.compute_average_loss(
+                loss_fn(labels, probabilities), global_batch_size=global_batch_size
+            ),
+            apply=False,
+        ),
+    )
 
 
 def step_wrong_tape_outside_the_step(strategy, model, optimizer, global_batch_size):
@@ -152,8 +175,9 @@ def step_wrong_tape_outside_the_step(strategy, model, optimizer, global_batch_si
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
 
     def replica_loss(images, labels):
-        return tf.nn.compute_average_loss(loss_fn(labels, model(images, training=True)),
-                                          global_batch_size=global_batch_size)
+        return tf.nn.compute_average_loss(
+            loss_fn(labels, model(images, training=True)), global_batch_size=global_batch_size
+        )
 
     @tf.function
     def train_step(batch):
@@ -176,9 +200,16 @@ def step_wrong_forward_pass_before_the_tape(strategy, model, optimizer, global_b
     def replica_step(images, labels):
         probabilities = model(images, training=True)
         with tf.GradientTape() as tape:
-            loss = tf.nn.compute_average_loss(loss_fn(labels, probabilities), global_batch_size=global_batch_size)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables,
-                                      strict=True))
+            loss = tf.nn.compute_average_loss(
+                loss_fn(labels, probabilities), global_batch_size=global_batch_size
+            )
+        optimizer.apply_gradients(
+            zip(
+                tape.gradient(loss, model.trainable_variables),
+                model.trainable_variables,
+                strict=True,
+            )
+        )
         return loss
 
     return _step_with(strategy, replica_step)
@@ -190,9 +221,17 @@ def step_wrong_mean_reduce(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    return _step_with(strategy, _replica_step_factory(model, optimizer, lambda labels, probabilities: (
-        tf.nn.compute_average_loss(loss_fn(labels, probabilities), global_batch_size=global_batch_size))),
-        reduce="MEAN")
+    return _step_with(
+        strategy,
+        _replica_step_factory(
+            model,
+            optimizer,
+            lambda labels, probabilities: tf.nn.compute_average_loss(
+                loss_fn(labels, probabilities), global_batch_size=global_batch_size
+            ),
+        ),
+        reduce="MEAN",
+    )
 
 
 def step_wrong_no_reduce(strategy, model, optimizer, global_batch_size):
@@ -201,8 +240,13 @@ def step_wrong_no_reduce(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    replica_step = _replica_step_factory(model, optimizer, lambda labels, probabilities: (
-        tf.nn.compute_average_loss(loss_fn(labels, probabilities), global_batch_size=global_batch_size)))
+    replica_step = _replica_step_factory(
+        model,
+        optimizer,
+        lambda labels, probabilities: tf.nn.compute_average_loss(
+            loss_fn(labels, probabilities), global_batch_size=global_batch_size
+        ),
+    )
 
     @tf.function
     def train_step(batch):
@@ -217,8 +261,16 @@ def step_wrong_lesson_batch_size(strategy, model, optimizer, global_batch_size):
     import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
-    return _step_with(strategy, _replica_step_factory(model, optimizer, lambda labels, probabilities: (
-        tf.nn.compute_average_loss(loss_fn(labels, probabilities), global_batch_size=64))))
+    return _step_with(
+        strategy,
+        _replica_step_factory(
+            model,
+            optimizer,
+            lambda labels, probabilities: tf.nn.compute_average_loss(
+                loss_fn(labels, probabilities), global_batch_size=64
+            ),
+        ),
+    )
 
 
 def step_wrong_returns_nothing(strategy, model, optimizer, global_batch_size):
@@ -289,20 +341,26 @@ def compare_taught_train_step(steps: int = 2) -> dict[str, dict]:
     versions = {"notebook": taught("08", "make_train_step"), "library": distributed.make_train_step}
     results = {}
     for optimizer in ("sgd", "adam"):
-        plan = distributed.TrainingPlan(optimizer=optimizer, learning_rate=0.01 if optimizer == "sgd" else 1e-3)
+        plan = distributed.TrainingPlan(
+            optimizer=optimizer, learning_rate=0.01 if optimizer == "sgd" else 1e-3
+        )
         runs = {}
         for name, make_train_step in versions.items():
             with strategy.scope():
                 model = models.build_baseline_cnn((28, 28, 1), fashion.num_classes)
                 model.set_weights(start)
                 step_optimizer = distributed.build_optimizer(plan)
-                step_optimizer.build(model.trainable_variables)  # Adam's slots, made under the strategy
+                step_optimizer.build(
+                    model.trainable_variables
+                )  # Adam's slots, made under the strategy
             train_step = make_train_step(strategy, model, step_optimizer, 64)
             losses = [float(train_step(batch)) for batch in batches]
             runs[name] = (losses, model.get_weights())
         results[optimizer] = {
             "losses": {name: losses for name, (losses, _) in runs.items()},
-            "weight_difference": distributed.max_weight_difference(runs["notebook"][1], runs["library"][1]),
+            "weight_difference": distributed.max_weight_difference(
+                runs["notebook"][1], runs["library"][1]
+            ),
             "weights_moved": distributed.max_weight_difference(runs["library"][1], start),
         }
     return results

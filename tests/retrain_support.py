@@ -38,21 +38,45 @@ def tiny_model_root(root: Path, seed: int = 0) -> Path:
     from course_lib import photos, training
 
     training.set_seed(seed)
-    backbone = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(6, 3, activation="relu"),
-                                 keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
-    head = keras.Sequential([keras.Input((6,)), keras.layers.Dropout(0.3),
-                             keras.layers.Dense(len(CLASSES), activation="softmax")],
-                            name="head")
+    backbone = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(6, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+        ],
+        name="tiny_backbone",
+    )
+    head = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(len(CLASSES), activation="softmax"),
+        ],
+        name="head",
+    )
     photos.save_photo_model(photos.build_images_in_model(backbone, head, 16), root / "1", CLASSES)
     return root
 
 
-def feedback_row(prediction_id: int, image: bytes | None, predicted: str, correct: bool,
-                 correct_label: str | None = None) -> dict:
+def feedback_row(
+    prediction_id: int,
+    image: bytes | None,
+    predicted: str,
+    correct: bool,
+    correct_label: str | None = None,
+) -> dict:
     """One row as ``PredictionStore.feedback_rows()`` returns it."""
-    return {"prediction_id": prediction_id, "created_at": "2026-12-02T08:00:00.000Z", "model_name": "tiny",
-            "model_version": "1", "label": predicted, "correct": correct, "correct_label": correct_label,
-            "image": image, "image_type": "image/png"}
+    return {
+        "prediction_id": prediction_id,
+        "created_at": "2026-12-02T08:00:00.000Z",
+        "model_name": "tiny",
+        "model_version": "1",
+        "label": predicted,
+        "correct": correct,
+        "correct_label": correct_label,
+        "image": image,
+        "image_type": "image/png",
+    }
 
 
 def labelled_rows(per_class: int, seed: int, flip: bool = False) -> list[dict]:
@@ -66,7 +90,9 @@ def labelled_rows(per_class: int, seed: int, flip: bool = False) -> list[dict]:
             if len(rows) % 2:
                 rows.append(feedback_row(len(rows) + 1, photo_bytes(name, rng), label, True))
             else:
-                rows.append(feedback_row(len(rows) + 1, photo_bytes(name, rng), "other", False, label))
+                rows.append(
+                    feedback_row(len(rows) + 1, photo_bytes(name, rng), "other", False, label)
+                )
     return rows
 
 
@@ -75,7 +101,20 @@ def store_feedback(store, rows: list[dict]) -> None:
     from course_lib.serving.store import NewPrediction
 
     for row in rows:
-        (pid,) = store.add([NewPrediction(filename=f"{row['prediction_id']}.png", model_name="tiny", model_version="1",
-                                          label=row["label"], class_index=0, confidence=0.5, top_k=[],
-                                          latency_ms=1.0, original=row["image"], original_type="image/png")])
+        (pid,) = store.add(
+            [
+                NewPrediction(
+                    filename=f"{row['prediction_id']}.png",
+                    model_name="tiny",
+                    model_version="1",
+                    label=row["label"],
+                    class_index=0,
+                    confidence=0.5,
+                    top_k=[],
+                    latency_ms=1.0,
+                    original=row["image"],
+                    original_type="image/png",
+                )
+            ]
+        )
         store.set_feedback(pid, row["correct"], row["correct_label"])

@@ -12,8 +12,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,7 +39,9 @@ def tiny_model_path() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="course-serving-model-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     model = models.build_baseline_cnn((28, 28, 1), len(FASHION_CLASSES))
-    return models.save_model(model, folder / "tiny_fashion.keras", FASHION_CLASSES, version="test-1")
+    return models.save_model(
+        model, folder / "tiny_fashion.keras", FASHION_CLASSES, version="test-1"
+    )
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -46,7 +58,7 @@ def photo(size: tuple[int, int] = (64, 48), seed: int = 0) -> Image.Image:
     pixels[..., 0] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
     pixels[..., 1] = np.linspace(0, 255, height, dtype=np.uint8)[:, None]
     pixels[..., 2] = rng.integers(0, 256, (height, width), dtype=np.uint8)
-    pixels[height // 4: height // 2, width // 4: width // 2] = 255
+    pixels[height // 4 : height // 2, width // 4 : width // 2] = 255
     return Image.fromarray(pixels)
 
 

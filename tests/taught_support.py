@@ -26,7 +26,9 @@ import nbformat
 
 from course_lib.config import project_root
 
-MARKER = re.compile(r"^#\s*Kept in the library as\s+`?(?:course_lib\.)?([\w.]*\w)`?[\s(.]", re.MULTILINE)
+MARKER = re.compile(
+    r"^#\s*Kept in the library as\s+`?(?:course_lib\.)?([\w.]*\w)`?[\s(.]", re.MULTILINE
+)
 TAUGHT_IN = re.compile(r"Taught in lesson (\d\d)")
 SOLUTIONS = project_root() / "solutions"
 
@@ -56,8 +58,11 @@ def lesson_path(lesson: str) -> Path:
 
 def _solution_text(source: str) -> str:
     # The solution notebook keeps its answers; only the marker lines go.
-    return "\n".join(line for line in source.splitlines()
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return "\n".join(
+        line
+        for line in source.splitlines()
+        if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
 
 
 def definitions(lesson: str) -> list[TaughtDefinition]:
@@ -73,7 +78,11 @@ def definitions(lesson: str) -> list[TaughtDefinition]:
 
 
 def all_definitions() -> list[TaughtDefinition]:
-    return [d for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")) for d in definitions(path.name[:2])]
+    return [
+        d
+        for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+        for d in definitions(path.name[:2])
+    ]
 
 
 def _definitions_only(source: str) -> ast.Module:
@@ -106,7 +115,13 @@ def taught(lesson: str, name: str, **namespace: Any) -> Any:
     matches = [d for d in definitions(lesson) if d.name == name or d.library_name == name]
     if len(matches) != 1:
         raise LookupError(f"lesson {lesson} marks {len(matches)} cells as kept as {name!r}")
-    scope: dict[str, Any] = {"np": np, "tf": tf, "keras": keras, "layers": keras.layers, **namespace}
+    scope: dict[str, Any] = {
+        "np": np,
+        "tf": tf,
+        "keras": keras,
+        "layers": keras.layers,
+        **namespace,
+    }
     code = compile(_definitions_only(matches[0].source), f"<lesson {lesson}: {name}>", "exec")
     exec(code, scope)  # noqa: S102 -- the course's own notebook, run to compare it with the library
     return scope[matches[0].name]

@@ -48,13 +48,19 @@ def test_binder_build_installs_the_pins_runs_postbuild_and_lesson_01(tmp_path):
 
     # postBuild downloaded every file through the mirror into the course cache, checked.
     cache = tmp_path / "course-data" / "fashion-mnist"
-    assert sorted(p.name for p in cache.iterdir()) == sorted(downloads.SOURCES["fashion-mnist"].files)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        downloads.SOURCES["fashion-mnist"].files
+    )
     # The kernel is this environment's, registered inside it, not in the user's folders.
     assert kernel_python(python, env, checkout) == str(python)
     assert not (tmp_path / "jupyter-data" / "kernels").exists()
     # pip left the pinned versions alone: --no-deps installed only the course package.
-    installed = run([str(python), "-m", "pip", "freeze", "--all", "--exclude-editable"], env, checkout, 120)
-    assert {n: v for n, v in lockfile.read_pins(installed.splitlines()).items() if n in pins} == pins
+    installed = run(
+        [str(python), "-m", "pip", "freeze", "--all", "--exclude-editable"], env, checkout, 120
+    )
+    assert {
+        n: v for n, v in lockfile.read_pins(installed.splitlines()).items() if n in pins
+    } == pins
     run([str(python), "-m", "pip", "check"], env, checkout, 120)  # pip's view: nothing missing
 
     executed = run_student_lesson(python, checkout, tmp_path / "01_executed.ipynb", env)

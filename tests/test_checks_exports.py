@@ -33,8 +33,12 @@ def test_each_export_is_the_guarded_check_of_its_own_number():
     for name, module in _defined().items():
         exported = getattr(checks, name)
         lesson = getattr(checks, module)
-        assert exported is not getattr(lesson, name), name  # the guarded wrapper, not the bare check
+        assert exported is not getattr(lesson, name), (
+            name
+        )  # the guarded wrapper, not the bare check
         assert exported.__wrapped__ is getattr(lesson, name), name
         # The number its "Not yet" carries when the check itself fails.
-        assert inspect.getclosurevars(exported).nonlocals["exercise"] == name.removeprefix("exercise_").replace("_", ".")
+        assert inspect.getclosurevars(exported).nonlocals["exercise"] == name.removeprefix(
+            "exercise_"
+        ).replace("_", ".")
         assert exported.__code__ is _core.guarded("0.0", print).__code__

@@ -97,15 +97,23 @@ def _junk_answers() -> dict[str, Any]:
     answers["function raising StopIteration"] = _raising(StopIteration())
     answers["function raising RecursionError"] = _raising(RecursionError("too deep"))
     answers["function raising NotImplementedError"] = _raising(NotImplementedError("write me"))
-    answers["function raising a tf error"] = _raising(tf.errors.InvalidArgumentError(None, None, "bad"))
+    answers["function raising a tf error"] = _raising(
+        tf.errors.InvalidArgumentError(None, None, "bad")
+    )
     answers["function with no parameters"] = lambda: np.zeros(3)
     return answers
 
 
 # Real context of the checks whose other arguments are cheap to build, by check name.
 def _contexts() -> dict[str, tuple[Any, ...]]:
-    gray_28 = {"height": 28, "width": 28, "color_mode": "grayscale", "scale": 1 / 255,
-               "offset": 0.0, "resize": "bilinear"}
+    gray_28 = {
+        "height": 28,
+        "width": 28,
+        "color_mode": "grayscale",
+        "scale": 1 / 255,
+        "offset": 0.0,
+        "resize": "bilinear",
+    }
     images = np.random.default_rng(0).random((7, 28, 28, 1)).astype(np.float32)
     return {
         "exercise_7_1": (gray_28,),
@@ -193,8 +201,16 @@ _NAMED_VALUES = {
 # compile_model and unfreeze_top work in place (returns None), check_upload returns None for a good upload,
 # make_tf_config returns a dict, representative_dataset is a generator function.
 _LEGITIMATE = {
-    "exercise_4_1": {"function returning None", "function returning dict", "function returning generator"},
-    "exercise_6_5": {"function returning None", "function returning dict", "function returning generator"},
+    "exercise_4_1": {
+        "function returning None",
+        "function returning dict",
+        "function returning generator",
+    },
+    "exercise_6_5": {
+        "function returning None",
+        "function returning dict",
+        "function returning generator",
+    },
     "exercise_7_3": {"function returning None"},
     "exercise_8_2": {"function returning dict"},
     "exercise_8_4": {"function returning dict", "function returning generator"},

@@ -19,8 +19,16 @@ def _untouched(*args):
     raise NotImplementedError("Exercise")
 
 
-JUNK = [lambda *a: None, lambda *a: {"image": 1}, lambda *a: "text", lambda *a: [1, 2, 3], lambda *a: 3.5,
-        lambda *a: [np.zeros(2), np.zeros(3)], lambda *a: (None, None), lambda *a: np.zeros((2, 2), object)]
+JUNK = [
+    lambda *a: None,
+    lambda *a: {"image": 1},
+    lambda *a: "text",
+    lambda *a: [1, 2, 3],
+    lambda *a: 3.5,
+    lambda *a: [np.zeros(2), np.zeros(3)],
+    lambda *a: (None, None),
+    lambda *a: np.zeros((2, 2), object),
+]
 
 
 @pytest.mark.parametrize("exercise", ["1_1", "1_2", "1_3", "1_4"])
@@ -75,7 +83,10 @@ def test_1_1_accepts_rounded_luminance_however_computed(answer):
         (lambda p: (p @ WEIGHTS) / 255, "keep the 0-255 scale"),
         (lambda p: np.round(p[..., ::-1] @ WEIGHTS).astype(np.uint8), "reverse (BGR)"),
         (lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8), "check the weights"),
-        (lambda p: (p * np.array([77, 150, 29], np.uint8)).sum(axis=-1, dtype=np.uint8), "uint8 wraps"),
+        (
+            lambda p: (p * np.array([77, 150, 29], np.uint8)).sum(axis=-1, dtype=np.uint8),
+            "uint8 wraps",
+        ),
         (lambda p: None, "forget to `return`"),
         (lambda p: np.round(p @ WEIGHTS).astype(np.uint8).T, "swapped"),
         (lambda p: p @ np.ones(4), "ValueError"),
@@ -154,7 +165,10 @@ def test_1_2_accepts_the_centred_crop_however_sliced(answer):
         (_crop_minus_margin, "one too many rows or columns"),
         (_crop_negative_end, "is empty"),
         (lambda im, h, w: im[:h, :w], "top-left corner"),
-        (lambda im, h, w: im[(im.shape[0] - h) // 2 :][:h, (im.shape[1] - w) // 2 :][:, :w], "without complaint"),
+        (
+            lambda im, h, w: im[(im.shape[0] - h) // 2 :][:h, (im.shape[1] - w) // 2 :][:, :w],
+            "without complaint",
+        ),
         (lambda im, h, w: _crop(im, w, h), "swapped"),
         (lambda im, h, w: _crop(im, h, w).astype(np.float64), "changed the dtype"),
         (lambda im, h, w: _crop(im, h, w) if h <= im.shape[0] else im[h], "raised IndexError"),
@@ -178,15 +192,22 @@ def _resize_with_loops(image, height, width):
     out = np.empty((height, width, *image.shape[2:]), dtype=image.dtype)
     for i in range(height):
         for j in range(width):
-            out[i, j] = image[int((2 * i + 1) * image.shape[0] // (2 * height)),
-                              int((2 * j + 1) * image.shape[1] // (2 * width))]
+            out[i, j] = image[
+                int((2 * i + 1) * image.shape[0] // (2 * height)),
+                int((2 * j + 1) * image.shape[1] // (2 * width)),
+            ]
     return out
 
 
 def _resize_with_pillow(image, height, width):
-    channels = [np.asarray(Image.fromarray(image[..., c] if image.ndim == 3 else image)
-                           .resize((width, height), Image.Resampling.NEAREST))
-                for c in range(image.shape[2] if image.ndim == 3 else 1)]
+    channels = [
+        np.asarray(
+            Image.fromarray(image[..., c] if image.ndim == 3 else image).resize(
+                (width, height), Image.Resampling.NEAREST
+            )
+        )
+        for c in range(image.shape[2] if image.ndim == 3 else 1)
+    ]
     return np.stack(channels, axis=-1) if image.ndim == 3 else channels[0]
 
 
@@ -196,7 +217,9 @@ def _resize_with_take(image, height, width):
     return np.take(np.take(image, rows, axis=0), cols, axis=1)
 
 
-@pytest.mark.parametrize("answer", [_resize, _resize_with_loops, _resize_with_pillow, _resize_with_take])
+@pytest.mark.parametrize(
+    "answer", [_resize, _resize_with_loops, _resize_with_pillow, _resize_with_take]
+)
 def test_1_3_accepts_centre_sampling_however_computed(answer):
     assert checks.exercise_1_3(answer).passed
 
@@ -205,7 +228,10 @@ def _resize_gray_only(image, height, width):
     out = np.zeros((height, width), dtype=image.dtype)
     for i in range(height):
         for j in range(width):
-            out[i, j] = image[(2 * i + 1) * image.shape[0] // (2 * height), (2 * j + 1) * image.shape[1] // (2 * width)]
+            out[i, j] = image[
+                (2 * i + 1) * image.shape[0] // (2 * height),
+                (2 * j + 1) * image.shape[1] // (2 * width),
+            ]
     return out
 
 
@@ -226,8 +252,12 @@ def _by_rule(rule):
         (lambda im, h, w: im[:: im.shape[0] // h, :: im.shape[1] // w], "divide exactly"),
         (lambda im, h, w: _resize(im, w, h), "swapped"),
         (lambda im, h, w: _resize(im, h, w).astype(np.float64), "keep the dtype"),
-        (lambda im, h, w: _by_rule(lambda n, m: ((np.arange(m) + 0.5) * im.shape[0] / h).astype(int))(im, h, w),
-         "rows' scale"),
+        (
+            lambda im, h, w: _by_rule(
+                lambda n, m: ((np.arange(m) + 0.5) * im.shape[0] / h).astype(int)
+            )(im, h, w),
+            "rows' scale",
+        ),
         (lambda im, h, w: _resize(im, h, w)[::-1], "not the source pixel under their centre"),
         (_resize_gray_only, "ValueError"),
     ],
@@ -237,7 +267,9 @@ def test_1_3_names_the_mistake(answer, phrase):
 
 
 def test_1_3_rounding_kept_in_bounds_is_still_named():
-    rounded = _by_rule(lambda n, m: np.minimum(np.round((np.arange(m) + 0.5) * n / m), n - 1).astype(int))
+    rounded = _by_rule(
+        lambda n, m: np.minimum(np.round((np.arange(m) + 0.5) * n / m), n - 1).astype(int)
+    )
     assert _fails_with(checks.exercise_1_3(rounded), "use np.floor or int(), not round")
 
 
@@ -255,8 +287,10 @@ def _standardise_with_keras(x_train, x_test):
 
     layer = keras.layers.Normalization(axis=None)
     layer.adapt(x_train.astype(np.float32))
-    return (keras.ops.convert_to_numpy(layer(x_train.astype(np.float32))),
-            keras.ops.convert_to_numpy(layer(x_test.astype(np.float32))))
+    return (
+        keras.ops.convert_to_numpy(layer(x_train.astype(np.float32))),
+        keras.ops.convert_to_numpy(layer(x_test.astype(np.float32))),
+    )
 
 
 def _standardise_scaled_first(x_train, x_test):
@@ -266,7 +300,9 @@ def _standardise_scaled_first(x_train, x_test):
     return [np.float32((train - mean) / std), np.float32((test - mean) / std)]
 
 
-@pytest.mark.parametrize("answer", [_standardise, _standardise_with_keras, _standardise_scaled_first])
+@pytest.mark.parametrize(
+    "answer", [_standardise, _standardise_with_keras, _standardise_scaled_first]
+)
 def test_1_4_accepts_training_statistics_however_computed(answer):
     assert checks.exercise_1_4(answer).passed
 
@@ -276,7 +312,9 @@ def _with(mean_std):
         train, test = x_train.astype(np.float64), x_test.astype(np.float64)
         m_train, s_train, m_test, s_test = mean_std(train, test)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return ((train - m_train) / s_train).astype(np.float32), ((test - m_test) / s_test).astype(np.float32)
+            return ((train - m_train) / s_train).astype(np.float32), (
+                (test - m_test) / s_test
+            ).astype(np.float32)
 
     return standardise
 
@@ -288,22 +326,33 @@ def _pooled(train, test):
 
 def _per_image(train, test):
     axes = (1, 2)
-    return (train.mean(axes, keepdims=True), train.std(axes, keepdims=True),
-            test.mean(axes, keepdims=True), test.std(axes, keepdims=True))
+    return (
+        train.mean(axes, keepdims=True),
+        train.std(axes, keepdims=True),
+        test.mean(axes, keepdims=True),
+        test.std(axes, keepdims=True),
+    )
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_with(lambda a, b: (a.mean(), a.std(), b.mean(), b.std())), "test images were standardised with their own"),
+        (
+            _with(lambda a, b: (a.mean(), a.std(), b.mean(), b.std())),
+            "test images were standardised with their own",
+        ),
         (_with(_pooled), "training and test images together"),
         (_with(_per_image), "each image was standardised on its own"),
         (_with(lambda a, b: (a.mean(0), a.std(0), a.mean(0), a.std(0))), "per pixel position"),
         (_with(lambda a, b: (0, 255, 0, 255)), "only scaled"),
         (_with(lambda a, b: (a.mean(), 1, a.mean(), 1)), "divide by the training std"),
         (_with(lambda a, b: (0, a.std(), 0, a.std())), "subtract the training mean"),
-        (lambda a, b: tuple(((x - x.mean().astype(a.dtype)) / x.std()).astype(np.float32) for x in (a, b)),
-         "wrap around"),
+        (
+            lambda a, b: tuple(
+                ((x - x.mean().astype(a.dtype)) / x.std()).astype(np.float32) for x in (a, b)
+            ),
+            "wrap around",
+        ),
         (lambda a, b: tuple(x.astype(np.float64) for x in _standardise(a, b)), "float64"),
         (lambda a, b: _standardise(a, b)[0], "return two arrays"),
         (lambda a, b: _standardise(a, b) + (None,), "length 3"),
@@ -331,13 +380,19 @@ def _standardise_in_place(x_train, x_test):
 
 
 def test_1_4_names_a_training_set_changed_in_place():
-    assert _fails_with(checks.exercise_1_4(_standardise_in_place), "changed its input `x_train` in place")
+    assert _fails_with(
+        checks.exercise_1_4(_standardise_in_place), "changed its input `x_train` in place"
+    )
 
 
 def _grayscale_into_the_photo(photo):
-    photo[..., 0] = np.round(photo.astype(np.float64) @ [0.299, 0.587, 0.114])  # reuses the red channel
+    photo[..., 0] = np.round(
+        photo.astype(np.float64) @ [0.299, 0.587, 0.114]
+    )  # reuses the red channel
     return photo[..., 0]
 
 
 def test_1_1_names_a_photo_overwritten_in_place():
-    assert _fails_with(checks.exercise_1_1(_grayscale_into_the_photo), "changed its input `photo` in place")
+    assert _fails_with(
+        checks.exercise_1_1(_grayscale_into_the_photo), "changed its input `photo` in place"
+    )

@@ -27,7 +27,9 @@ def _preprocess(image, label):
 
 def test_2_1_accepts_cast_scale_and_channel_axis():
     assert checks.exercise_2_1(_preprocess).passed
-    assert checks.exercise_2_1(lambda im, y: (tf.expand_dims(tf.cast(im, tf.float32) / 255, -1), y)).passed
+    assert checks.exercise_2_1(
+        lambda im, y: (tf.expand_dims(tf.cast(im, tf.float32) / 255, -1), y)
+    ).passed
 
 
 @pytest.mark.parametrize(
@@ -38,7 +40,13 @@ def test_2_1_accepts_cast_scale_and_channel_axis():
         (lambda im, y: (tf.cast(im, tf.float32)[..., tf.newaxis], y), "divide by 255"),
         (lambda im, y: (tf.cast(im, tf.float64)[..., tf.newaxis] / 255.0, y), "float64"),
         (lambda im, y: (tf.cast(im, tf.float32)[tf.newaxis] / 255.0, y), "channel axis goes last"),
-        (lambda im, y: (tf.cast(im, tf.float32)[..., tf.newaxis] / tf.cast(tf.reduce_max(im), tf.float32), y), "own maximum"),
+        (
+            lambda im, y: (
+                tf.cast(im, tf.float32)[..., tf.newaxis] / tf.cast(tf.reduce_max(im), tf.float32),
+                y,
+            ),
+            "own maximum",
+        ),
         (lambda im, y: (_preprocess(im, y)[0], tf.one_hot(y, 10)), "single class index"),
         (lambda im, y: (_preprocess(im, y)[0], tf.cast(y, tf.float32)), "leave it unchanged"),
         (lambda im, y: (_preprocess(im, y)[0], y + 1), "label changed"),
@@ -66,31 +74,86 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
 
     assert checks.exercise_2_2(right).passed
     # Written differently: a larger buffer, the seed passed by keyword, a fixed prefetch depth.
-    assert checks.exercise_2_2(lambda ds, b, s: ds.cache().shuffle(buffer_size=10_000, seed=s).batch(b).prefetch(2)).passed
+    assert checks.exercise_2_2(
+        lambda ds, b, s: ds.cache().shuffle(buffer_size=10_000, seed=s).batch(b).prefetch(2)
+    ).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).prefetch(AUTOTUNE), "shuffled after batching"),
+        (
+            lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).prefetch(AUTOTUNE),
+            "shuffled after batching",
+        ),
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).prefetch(AUTOTUNE), "add .batch"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(32).prefetch(AUTOTUNE), "use the argument"),
+        (
+            lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(32).prefetch(AUTOTUNE),
+            "use the argument",
+        ),
         (lambda ds, b, s: ds.cache().batch(b).prefetch(AUTOTUNE), "add .shuffle"),
-        (lambda ds, b, s: ds.cache().shuffle(4, seed=s).batch(b).prefetch(AUTOTUNE), "buffer is too small"),
-        (lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE), "Cache first"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s, reshuffle_each_iteration=False).batch(b).prefetch(AUTOTUNE), "reshuffle_each_iteration"),
+        (
+            lambda ds, b, s: ds.cache().shuffle(4, seed=s).batch(b).prefetch(AUTOTUNE),
+            "buffer is too small",
+        ),
+        (
+            lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE),
+            "Cache first",
+        ),
+        (
+            lambda ds, b, s: (
+                ds.cache()
+                .shuffle(1000, seed=s, reshuffle_each_iteration=False)
+                .batch(b)
+                .prefetch(AUTOTUNE)
+            ),
+            "reshuffle_each_iteration",
+        ),
         (lambda ds, b, s: ds.shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "add .cache()"),
         (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b), "add .prefetch"),
-        (lambda ds, b, s: ds.cache().prefetch(AUTOTUNE).shuffle(1000, seed=s).batch(b), "last step"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE), "never ends"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE), "only 50 of the 100"),
-        (lambda ds, b, s: ds.concatenate(ds.take(12)).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "more than once"),
-        (lambda ds, b, s: ds.map(lambda x, y: x).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE), "keep the labels"),
+        (
+            lambda ds, b, s: ds.cache().prefetch(AUTOTUNE).shuffle(1000, seed=s).batch(b),
+            "last step",
+        ),
+        (
+            lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE),
+            "never ends",
+        ),
+        (
+            lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE),
+            "only 50 of the 100",
+        ),
+        (
+            lambda ds, b, s: (
+                ds.concatenate(ds.take(12))
+                .cache()
+                .shuffle(1000, seed=s)
+                .batch(b)
+                .prefetch(AUTOTUNE)
+            ),
+            "more than once",
+        ),
+        (
+            lambda ds, b, s: (
+                ds.map(lambda x, y: x).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE)
+            ),
+            "keep the labels",
+        ),
         (lambda ds, b, s: list(ds), "return the tf.data.Dataset"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b, drop_remainder=True).prefetch(AUTOTUNE),
-         "only 96 of the 100"),
-        (lambda ds, b, s: ds.cache().shuffle(1000).batch(b).prefetch(AUTOTUNE), "same seed gave different orders"),
-        (lambda ds, b, s: ds.cache().shuffle(1000, seed=42).batch(b).prefetch(AUTOTUNE), "seeds 0 and 1 gave the same order"),
+        (
+            lambda ds, b, s: (
+                ds.cache().shuffle(1000, seed=s).batch(b, drop_remainder=True).prefetch(AUTOTUNE)
+            ),
+            "only 96 of the 100",
+        ),
+        (
+            lambda ds, b, s: ds.cache().shuffle(1000).batch(b).prefetch(AUTOTUNE),
+            "same seed gave different orders",
+        ),
+        (
+            lambda ds, b, s: ds.cache().shuffle(1000, seed=42).batch(b).prefetch(AUTOTUNE),
+            "seeds 0 and 1 gave the same order",
+        ),
     ],
 )
 def test_2_2_names_the_mistake(answer, phrase):
@@ -131,7 +194,9 @@ def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
     to a class of the same name that is no longer ``data.ImageDataset``."""
     root, fashion = folder
     train, val = _load(root, fashion)
-    earlier = dataclasses.make_dataclass("ImageDataset", [f.name for f in dataclasses.fields(fashion)])
+    earlier = dataclasses.make_dataclass(
+        "ImageDataset", [f.name for f in dataclasses.fields(fashion)]
+    )
     stale = earlier(**{f.name: getattr(fashion, f.name) for f in dataclasses.fields(fashion)})
     assert not isinstance(stale, data.ImageDataset)
     assert checks.exercise_2_3(train, val, root, stale, image_size=(8, 8)).passed
@@ -140,7 +205,9 @@ def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
 def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
     fashion = data.load_fashion_mnist(subset=2)
     root = data.make_image_folder(fashion, tmp_path, per_class=2)
-    train, val = _load(root, fashion, class_names=DEFAULT, image_size=(28, 28), validation_split=0.25)
+    train, val = _load(
+        root, fashion, class_names=DEFAULT, image_size=(28, 28), validation_split=0.25
+    )
     result = checks.exercise_2_3(train, val, root, fashion, validation_split=0.25)
     assert _fails_with(result, "alphabetical order")
 
@@ -165,9 +232,14 @@ def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folde
     root, fashion = folder
     train = _load(root, fashion, subset="training", seed=1)
     val = _load(root, fashion, subset="validation", seed=2)
-    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "both training and validation")
+    assert _fails_with(
+        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)),
+        "both training and validation",
+    )
     both = _load(root, fashion)
-    assert _fails_with(checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8)), "subset='both'")
+    assert _fails_with(
+        checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8)), "subset='both'"
+    )
 
 
 # ---------------------------------------------------------------- 2.4
@@ -178,33 +250,62 @@ def _brightness(**kwargs):
 
 
 def _augment(*extra, flip="horizontal", brightness=True):
-    return keras.Sequential([keras.layers.RandomFlip(flip, seed=1), keras.layers.RandomRotation(0.05, seed=2),
-                             *([_brightness()] if brightness else []), *extra])
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip(flip, seed=1),
+            keras.layers.RandomRotation(0.05, seed=2),
+            *([_brightness()] if brightness else []),
+            *extra,
+        ]
+    )
 
 
 def test_2_4_accepts_random_layers_only():
     assert checks.exercise_2_4(_augment()).passed
-    assert checks.exercise_2_4(_augment(keras.layers.RandomContrast(0.2, value_range=(0, 1), seed=3))).passed
-    assert checks.exercise_2_4(keras.Sequential([
-        keras.layers.RandomBrightness((-0.05, 0.1), value_range=(0.0, 1.0)),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
-        keras.layers.RandomFlip(mode="horizontal"),
-    ])).passed
+    assert checks.exercise_2_4(
+        _augment(keras.layers.RandomContrast(0.2, value_range=(0, 1), seed=3))
+    ).passed
+    assert checks.exercise_2_4(
+        keras.Sequential(
+            [
+                keras.layers.RandomBrightness((-0.05, 0.1), value_range=(0.0, 1.0)),
+                keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+                keras.layers.RandomFlip(mode="horizontal"),
+            ]
+        )
+    ).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda: _augment(keras.layers.Rescaling(1 / 255)), "Rescaling layer changes images at inference"),
-        (lambda: _augment(keras.layers.Lambda(tf.image.flip_left_right)), "Lambda layer is not random"),
+        (
+            lambda: _augment(keras.layers.Rescaling(1 / 255)),
+            "Rescaling layer changes images at inference",
+        ),
+        (
+            lambda: _augment(keras.layers.Lambda(tf.image.flip_left_right)),
+            "Lambda layer is not random",
+        ),
         (lambda: _augment(flip="horizontal_and_vertical"), "upside down"),
-        (lambda: keras.Sequential([keras.layers.RandomRotation(0.05)]), "add RandomFlip('horizontal')"),
+        (
+            lambda: keras.Sequential([keras.layers.RandomRotation(0.05)]),
+            "add RandomFlip('horizontal')",
+        ),
         (lambda: keras.Sequential([keras.layers.RandomFlip("horizontal")]), "RandomZoom"),
         (lambda: _augment(keras.layers.RandomCrop(10, 10)), "keep the size"),
         (lambda: _augment(keras.layers.RandomContrast(0.5, seed=3)), "value_range=(0, 1)"),
-        (lambda: _augment(keras.layers.RandomBrightness(0.2, seed=3), brightness=False), "value_range=(0, 1)"),
+        (
+            lambda: _augment(keras.layers.RandomBrightness(0.2, seed=3), brightness=False),
+            "value_range=(0, 1)",
+        ),
         (lambda: _augment(brightness=False), "add RandomBrightness"),
-        (lambda: _augment(keras.layers.RandomContrast(0.2, value_range=(0, 1)), brightness=False), "add RandomBrightness"),
+        (
+            lambda: _augment(
+                keras.layers.RandomContrast(0.2, value_range=(0, 1)), brightness=False
+            ),
+            "add RandomBrightness",
+        ),
         (lambda: [keras.layers.RandomFlip("horizontal")], "keras.Sequential"),
     ],
 )
@@ -221,14 +322,21 @@ def test_2_4_recognises_augmentation_that_never_changes_anything():
 
 
 def _pipelines(train, val, augment, batch_size, seed):
-    train = (train.cache().shuffle(train.cardinality(), seed=seed).batch(batch_size)
-             .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE))
+    train = (
+        train.cache()
+        .shuffle(train.cardinality(), seed=seed)
+        .batch(batch_size)
+        .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
+        .prefetch(AUTOTUNE)
+    )
     return train, val.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def _pipelines_per_image(train, val, augment, batch_size, seed):
     # Augmenting single images before batching is right too, as long as it comes after the cache.
-    train = train.cache().shuffle(10_000, seed=seed).map(lambda x, y: (augment(x), y)).batch(batch_size)
+    train = (
+        train.cache().shuffle(10_000, seed=seed).map(lambda x, y: (augment(x), y)).batch(batch_size)
+    )
     return [train.prefetch(2), val.cache().batch(batch_size).prefetch(2)]
 
 
@@ -244,33 +352,98 @@ def _augmented(ds, augment):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda t, v, a, b, s: (_augmented(t, a).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
-                                v.batch(b).prefetch(AUTOTUNE)), "Cache first, then augment"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], _augmented(v, a).batch(b).prefetch(AUTOTUNE)),
-         "validation images are augmented"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.shuffle(100, seed=s).batch(b).prefetch(AUTOTUNE)),
-         "line up with the labels"),
-        (lambda t, v, a, b, s: (t.cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
-                                v.batch(b).prefetch(AUTOTUNE)), "come out unchanged"),
-        (lambda t, v, a, b, s: (t.cache().shuffle(1000, seed=s).batch(b).map(lambda x, y: (a(x, training=False), y)),
-                                v.batch(b)), "training=True"),
-        (lambda t, v, a, b, s: (_augmented(t, a).cache().batch(b).prefetch(AUTOTUNE), v.batch(b).prefetch(AUTOTUNE)),
-         "original order"),
-        (lambda t, v, a, b, s: (_augmented(t.shuffle(1000, seed=s).cache(), a).batch(b).prefetch(AUTOTUNE),
-                                v.batch(b).prefetch(AUTOTUNE)), ".cache() after .shuffle()"),
-        (lambda t, v, a, b, s: (_augmented(t.shuffle(1000, seed=s), a).batch(b).prefetch(AUTOTUNE),
-                                v.batch(b).prefetch(AUTOTUNE)), "add .cache()"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.batch(b)), "end both pipelines with .prefetch"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, 32, s)[0], v.batch(b).prefetch(AUTOTUNE)), "use the batch_size"),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t, a).cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "Cache first, then augment",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _pipelines(t, v, a, b, s)[0],
+                _augmented(v, a).batch(b).prefetch(AUTOTUNE),
+            ),
+            "validation images are augmented",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _pipelines(t, v, a, b, s)[0],
+                v.shuffle(100, seed=s).batch(b).prefetch(AUTOTUNE),
+            ),
+            "line up with the labels",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                t.cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "come out unchanged",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                t.cache()
+                .shuffle(1000, seed=s)
+                .batch(b)
+                .map(lambda x, y: (a(x, training=False), y)),
+                v.batch(b),
+            ),
+            "training=True",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t, a).cache().batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "original order",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t.shuffle(1000, seed=s).cache(), a).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            ".cache() after .shuffle()",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t.shuffle(1000, seed=s), a).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "add .cache()",
+        ),
+        (
+            lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.batch(b)),
+            "end both pipelines with .prefetch",
+        ),
+        (
+            lambda t, v, a, b, s: (_pipelines(t, v, a, 32, s)[0], v.batch(b).prefetch(AUTOTUNE)),
+            "use the batch_size",
+        ),
         (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], v.prefetch(AUTOTUNE)), "not batches"),
         (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].repeat(), v.batch(b)), "never ends"),
         (lambda t, v, a, b, s: _pipelines(t, v, a, b, s)[0], "return two datasets"),
         (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0], list(v)), "not a tf.data.Dataset"),
-        (lambda t, v, a, b, s: (_pipelines(t.take(10), v, a, b, s)[0], _pipelines(t, v, a, b, s)[1]), "exactly once per epoch"),
+        (
+            lambda t, v, a, b, s: (
+                _pipelines(t.take(10), v, a, b, s)[0],
+                _pipelines(t, v, a, b, s)[1],
+            ),
+            "exactly once per epoch",
+        ),
         (lambda t, v, a, b, s: _pipelines(t, t, a, b, s), "val holds training images"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(lambda x, y: x), v.batch(b)), "keep the labels"),
-        (lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(
-            lambda x, y: (tf.debugging.assert_less(x, 0.0) or x, y)), v.batch(b).prefetch(AUTOTUNE)), "raised"),
+        (
+            lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(lambda x, y: x), v.batch(b)),
+            "keep the labels",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _pipelines(t, v, a, b, s)[0].map(
+                    lambda x, y: (tf.debugging.assert_less(x, 0.0) or x, y)
+                ),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "raised",
+        ),
     ],
 )
 def test_2_5_names_the_mistake(answer, phrase):
@@ -306,17 +479,24 @@ def test_unattempted_pipeline_exercises_say_so(exercise):
 
 def test_2_2_an_empty_dataset_or_one_that_fails_while_read_is_named():
     assert _fails_with(checks.exercise_2_2(lambda ds, b, s: ds.take(0).batch(b)), "empty")
-    failing = lambda ds, b, s: ds.batch(b).map(lambda x, y: (tf.debugging.assert_less(x, -1.0) or x, y))  # noqa: E731
+
+    def failing(ds, b, s):
+        return ds.batch(b).map(lambda x, y: (tf.debugging.assert_less(x, -1.0) or x, y))
+
     assert _fails_with(checks.exercise_2_2(failing), "raised")
 
 
 @pytest.mark.parametrize("junk", JUNK, ids=[type(j).__name__ for j in JUNK])
 def test_2_3_anything_instead_of_datasets_gives_not_yet(folder, junk):
     root, fashion = folder
-    assert _fails_with(checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8)), "not a tf.data.Dataset")
+    assert _fails_with(
+        checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8)), "not a tf.data.Dataset"
+    )
 
 
 def test_2_3_datasets_without_labels_are_named(folder):
     root, fashion = folder
     train, val = _load(root, fashion, labels=None, class_names=DEFAULT)
-    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "(images, labels) pairs")
+    assert _fails_with(
+        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "(images, labels) pairs"
+    )

@@ -59,7 +59,9 @@ def test_3_1_unattempted_exercise_says_so():
 SOBEL_X = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
 
 
-@pytest.mark.parametrize("kernel", [SOBEL_X, np.array(SOBEL_X).T.T * -1.0, [[-1, 0, 1]] * 3, [[0, 1, -1]] * 3])
+@pytest.mark.parametrize(
+    "kernel", [SOBEL_X, np.array(SOBEL_X).T.T * -1.0, [[-1, 0, 1]] * 3, [[0, 1, -1]] * 3]
+)
 def test_3_2_accepts_vertical_edge_kernels_of_either_sign(kernel):
     assert checks.exercise_3_2(kernel).passed
 
@@ -96,7 +98,9 @@ def _loop_channels(image, kernel):
 
 
 def _per_channel_maps(image, kernel):
-    return np.stack([images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1)
+    return np.stack(
+        [images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1
+    )
 
 
 def _einsum_channels(image, kernel):
@@ -138,8 +142,12 @@ def _window_of_three(image, kernel):
 
 @pytest.mark.parametrize(
     "answer",
-    [_loop_channels, _einsum_channels, _keras_channels,
-     lambda im, k: scipy.signal.correlate(im, k, mode="valid")[..., 0]],
+    [
+        _loop_channels,
+        _einsum_channels,
+        _keras_channels,
+        lambda im, k: scipy.signal.correlate(im, k, mode="valid")[..., 0],
+    ],
 )
 def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
     assert checks.exercise_3_3(answer).passed, checks.exercise_3_3(answer).message
@@ -151,14 +159,24 @@ def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
         (_per_channel_maps, "one map per channel"),
         (lambda im, k: _per_channel_maps(im, k).mean(axis=-1), "averaged the channels"),
         (lambda im, k: images.convolve2d(im[..., 0], k[..., 0]), "only the first channel"),
-        (lambda im, k: sum(images.convolve2d(im[..., c], k[..., 0]) for c in range(im.shape[-1])), "kernel[:, :, 0]"),
+        (
+            lambda im, k: sum(
+                images.convolve2d(im[..., c], k[..., 0]) for c in range(im.shape[-1])
+            ),
+            "kernel[:, :, 0]",
+        ),
         (lambda im, k: _loop_channels(im, k[..., ::-1]), "reverse order"),
         (lambda im, k: _loop_channels(im, k[::-1, ::-1]), "flipped the kernel"),
         (_three_channels_only, "right for an RGB image with a 3x3 kernel, but with a 2-channel"),
         (_output_sized_for_k_three, "take k from kernel.shape[0]"),
         (_window_of_three, "your code raised ValueError"),
-        (lambda im, k: sum(images.convolve2d(im[..., c], k[..., c], padding="same") for c in range(im.shape[-1])),
-         "fits only"),
+        (
+            lambda im, k: sum(
+                images.convolve2d(im[..., c], k[..., c], padding="same")
+                for c in range(im.shape[-1])
+            ),
+            "fits only",
+        ),
         (lambda im, k: _loop_channels(im, k) + 1, "values differ"),
         (lambda im, k: None, "forget to `return`"),
         (lambda im, k: {"out": 1}, "a dict of length 1, not an array of numbers"),
@@ -186,7 +204,9 @@ def _same_padding_by_search(n, k, s):
     return [total // 2, total - total // 2]
 
 
-@pytest.mark.parametrize("answer", [_same_padding_with_ceil, _same_padding_by_search, images.same_padding])
+@pytest.mark.parametrize(
+    "answer", [_same_padding_with_ceil, _same_padding_by_search, images.same_padding]
+)
 def test_3_4_accepts_tensorflows_rule_written_three_ways(answer):
     assert checks.exercise_3_4(answer).passed
 
@@ -197,10 +217,20 @@ def test_3_4_accepts_tensorflows_rule_written_three_ways(answer):
         (lambda n, k, s: ((k - 1) // 2, (k - 1) // 2), "rule for stride 1"),
         (lambda n, k, s: ((k - 1) // 2, k - 1 - (k - 1) // 2), "k - 1 zeros in total"),
         (lambda n, k, s: images.same_padding(n, k, s)[::-1], "odd zero at the end"),
-        (lambda n, k, s: (((-(-n // s) - 1) * s + k - n) // 2,
-                          (-(-n // s) - 1) * s + k - n - ((-(-n // s) - 1) * s + k - n) // 2), "max(..., 0)"),
-        (lambda n, k, s: ((max((n // s - 1) * s + k - n, 0)) // 2,
-                          max((n // s - 1) * s + k - n, 0) - max((n // s - 1) * s + k - n, 0) // 2), "ceil(n / s)"),
+        (
+            lambda n, k, s: (
+                ((-(-n // s) - 1) * s + k - n) // 2,
+                (-(-n // s) - 1) * s + k - n - ((-(-n // s) - 1) * s + k - n) // 2,
+            ),
+            "max(..., 0)",
+        ),
+        (
+            lambda n, k, s: (
+                (max((n // s - 1) * s + k - n, 0)) // 2,
+                max((n // s - 1) * s + k - n, 0) - max((n // s - 1) * s + k - n, 0) // 2,
+            ),
+            "ceil(n / s)",
+        ),
         (lambda n, k, s: sum(images.same_padding(n, k, s)), "return two"),
         (lambda n, k, s: (sum(images.same_padding(n, k, s)) / 2,) * 2, "whole number"),
         (lambda n, k, s: (0, 0), "TensorFlow pads"),
@@ -215,19 +245,35 @@ def test_3_4_names_the_mistake(answer, phrase):
 # --- 3.5: build the stated CNN -------------------------------------------------------------------
 
 
-def _cnn(input_shape, num_classes, filters=(16, 32, 8), kernels=(3, 3, 1), padding="same", flatten=True,
-         one_by_one=True, conv_activation="relu", hidden_activation="relu", last_activation="softmax",
-         declared_shape=None, pool=2):
-    stack = [keras.Input(shape=declared_shape or input_shape),
-             layers.Conv2D(filters[0], kernels[0], padding=padding, activation=conv_activation),
-             layers.MaxPooling2D(pool),
-             layers.Conv2D(filters[1], kernels[1], padding=padding, activation=conv_activation),
-             layers.MaxPooling2D(pool)]
+def _cnn(
+    input_shape,
+    num_classes,
+    filters=(16, 32, 8),
+    kernels=(3, 3, 1),
+    padding="same",
+    flatten=True,
+    one_by_one=True,
+    conv_activation="relu",
+    hidden_activation="relu",
+    last_activation="softmax",
+    declared_shape=None,
+    pool=2,
+):
+    stack = [
+        keras.Input(shape=declared_shape or input_shape),
+        layers.Conv2D(filters[0], kernels[0], padding=padding, activation=conv_activation),
+        layers.MaxPooling2D(pool),
+        layers.Conv2D(filters[1], kernels[1], padding=padding, activation=conv_activation),
+        layers.MaxPooling2D(pool),
+    ]
     if one_by_one:
         stack.append(layers.Conv2D(filters[2], kernels[2], activation=conv_activation))
     if flatten:
         stack.append(layers.Flatten())
-    stack += [layers.Dense(64, activation=hidden_activation), layers.Dense(num_classes, activation=last_activation)]
+    stack += [
+        layers.Dense(64, activation=hidden_activation),
+        layers.Dense(num_classes, activation=last_activation),
+    ]
     return keras.Sequential(stack)
 
 
@@ -272,21 +318,44 @@ def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer
     [
         (lambda shape, n: _cnn(shape, n, flatten=False), "there is no Flatten"),
         (lambda shape, n: _cnn(shape, n, last_activation=None), "outputs logits"),
-        (lambda shape, n: _cnn(shape, n, hidden_activation="softmax"), "the first Dense layer has the softmax"),
-        (lambda shape, n: _cnn(shape, n, filters=(32, 64, 8)), "the first Conv2D has 32 filters; the architecture says 16"),
-        (lambda shape, n: _cnn(shape, n, declared_shape=(28, 28, 1)), "use keras.Input(shape=input_shape)"),
+        (
+            lambda shape, n: _cnn(shape, n, hidden_activation="softmax"),
+            "the first Dense layer has the softmax",
+        ),
+        (
+            lambda shape, n: _cnn(shape, n, filters=(32, 64, 8)),
+            "the first Conv2D has 32 filters; the architecture says 16",
+        ),
+        (
+            lambda shape, n: _cnn(shape, n, declared_shape=(28, 28, 1)),
+            "use keras.Input(shape=input_shape)",
+        ),
         (lambda shape, n: _cnn(shape, 10), "num_classes is 4"),
         (lambda shape, n: _cnn(shape, n, padding="valid"), "padding='valid'"),
         (lambda shape, n: _cnn(shape, n, one_by_one=False), "1x1 Conv2D with 8 filters is missing"),
         (lambda shape, n: _cnn(shape, n, kernels=(3, 3, 3)), "the third Conv2D has a 3x3 kernel"),
-        (lambda shape, n: _cnn(shape, n, conv_activation=None), "the first Conv2D has no activation"),
+        (
+            lambda shape, n: _cnn(shape, n, conv_activation=None),
+            "the first Conv2D has no activation",
+        ),
         (lambda shape, n: _cnn(shape, n, pool=4), "use MaxPooling2D(2)"),
-        (lambda shape, n: keras.Sequential([keras.Input(shape=shape), layers.Conv2D(16, 3, padding="same"),
-                                            layers.GlobalAveragePooling2D(), layers.Dense(n, activation="softmax")]),
-         "GlobalAveragePooling2D where the architecture has Flatten"),
+        (
+            lambda shape, n: keras.Sequential(
+                [
+                    keras.Input(shape=shape),
+                    layers.Conv2D(16, 3, padding="same"),
+                    layers.GlobalAveragePooling2D(),
+                    layers.Dense(n, activation="softmax"),
+                ]
+            ),
+            "GlobalAveragePooling2D where the architecture has Flatten",
+        ),
         (lambda shape, n: [layers.Conv2D(16, 3), layers.Flatten()], "not a Keras model"),
         (lambda shape, n: None, "forget to `return`"),
-        (lambda shape, n: keras.Sequential([layers.Dense(n)]).not_a_method(), "raised AttributeError"),
+        (
+            lambda shape, n: keras.Sequential([layers.Dense(n)]).not_a_method(),
+            "raised AttributeError",
+        ),
     ],
 )
 def test_3_5_names_the_mistake(answer, phrase):
@@ -338,8 +407,12 @@ def test_3_6_accepts_forward_backward_and_vectorised_answers(answer):
         (lambda stack: sum(k for k, _ in stack), "counts the overlap"),
         (lambda stack: math.prod(k for k, _ in stack), "multiplying the kernel sizes"),
         (_field_stride_first, "own stride does not widen its own window"),
-        (lambda stack: 1 + sum((k - 1) * (stack[i - 1][1] if i else 1) for i, (k, _) in enumerate(stack)),
-         "strides multiply"),
+        (
+            lambda stack: (
+                1 + sum((k - 1) * (stack[i - 1][1] if i else 1) for i, (k, _) in enumerate(stack))
+            ),
+            "strides multiply",
+        ),
         (lambda stack: math.prod(s for _, s in stack), "that is the jump"),
         (lambda stack: _field_forward(stack) - 1, "for [(3, 1)]"),
         (lambda stack: _field_forward(stack) + (len(stack) > 3), "each output value there sees"),

@@ -19,6 +19,7 @@ def _fails_with(result, phrase):
 def _compiler(**kwargs):
     def compile_model(model):
         model.compile(**{"optimizer": "adam", **kwargs})
+
     return compile_model
 
 
@@ -27,7 +28,10 @@ def _compiler(**kwargs):
     [
         {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
         {"loss": keras.losses.SparseCategoricalCrossentropy(), "metrics": ["acc"]},
-        {"loss": keras.losses.sparse_categorical_crossentropy, "metrics": [keras.metrics.SparseCategoricalAccuracy()]},
+        {
+            "loss": keras.losses.sparse_categorical_crossentropy,
+            "metrics": [keras.metrics.SparseCategoricalAccuracy()],
+        },
     ],
 )
 def test_4_1_accepts_sparse_cross_entropy_with_accuracy(kwargs):
@@ -40,16 +44,39 @@ def test_4_1_accepts_sparse_cross_entropy_with_accuracy(kwargs):
         ({"loss": "categorical_crossentropy", "metrics": ["accuracy"]}, "one-hot"),
         ({"loss": "binary_crossentropy", "metrics": ["accuracy"]}, "yes/no"),
         ({"loss": "mse", "metrics": ["accuracy"]}, "the loss is mean_squared_error"),
-        ({"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]},
-         "already probabilities"),
+        (
+            {
+                "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                "metrics": ["accuracy"],
+            },
+            "already probabilities",
+        ),
         ({"loss": "sparse_categorical_crossentropy"}, "no accuracy metric"),
-        ({"loss": "sparse_categorical_crossentropy", "metrics": [keras.metrics.Accuracy()]}, "exact equality"),
-        ({"loss": "sparse_categorical_crossentropy", "metrics": ["categorical_accuracy"]}, "one-hot labels"),
+        (
+            {"loss": "sparse_categorical_crossentropy", "metrics": [keras.metrics.Accuracy()]},
+            "exact equality",
+        ),
+        (
+            {"loss": "sparse_categorical_crossentropy", "metrics": ["categorical_accuracy"]},
+            "one-hot labels",
+        ),
         ({"metrics": ["accuracy"]}, "no loss"),
-        ({"optimizer": "sgd", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-         "the optimizer is SGD; the task asks for Adam"),
-        ({"optimizer": keras.optimizers.RMSprop(), "loss": "sparse_categorical_crossentropy",
-          "metrics": ["accuracy"]}, "the optimizer is RMSprop"),
+        (
+            {
+                "optimizer": "sgd",
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"],
+            },
+            "the optimizer is SGD; the task asks for Adam",
+        ),
+        (
+            {
+                "optimizer": keras.optimizers.RMSprop(),
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"],
+            },
+            "the optimizer is RMSprop",
+        ),
     ],
 )
 def test_4_1_names_the_mistake(kwargs, phrase):
@@ -72,7 +99,10 @@ RIGHT_VERDICTS = {"A": "overfitting", "B": "underfitting", "C": "still improving
     ("verdicts", "best"),
     [
         (RIGHT_VERDICTS, 7),
-        ({"A": "Over-fitting ", "B": "underfit", "C": "Improving"}, np.int64(7)),  # other spellings, a NumPy int
+        (
+            {"A": "Over-fitting ", "B": "underfit", "C": "Improving"},
+            np.int64(7),
+        ),  # other spellings, a NumPy int
         ({"C": "still learning", "B": "UNDERFITTING", "A": "overfit"}, 7.0),
         (RIGHT_VERDICTS, np.array(7)),
     ],
@@ -129,15 +159,31 @@ def _block(width, order=("conv", "bn", "relu", "pool"), **conv):
     return [make[step]() for step in order]
 
 
-def _builder(widths=(16, 32, 64), order=("conv", "bn", "relu", "pool"), head=None, classes=None, shape=None,
-             **conv):
+def _builder(
+    widths=(16, 32, 64),
+    order=("conv", "bn", "relu", "pool"),
+    head=None,
+    classes=None,
+    shape=None,
+    **conv,
+):
     def build(input_shape, num_classes):
         stack = [keras.Input(shape=shape or input_shape)]
         for width in widths:
             stack += _block(width, order, **conv)
-        stack += head() if head else [layers.Dropout(0.1), layers.Flatten(), layers.Dense(128, activation="relu"),
-                                      layers.Dropout(0.2), layers.Dense(classes or num_classes, activation="softmax")]
+        stack += (
+            head()
+            if head
+            else [
+                layers.Dropout(0.1),
+                layers.Flatten(),
+                layers.Dense(128, activation="relu"),
+                layers.Dropout(0.2),
+                layers.Dense(classes or num_classes, activation="softmax"),
+            ]
+        )
         return keras.Sequential(stack)
+
     return build
 
 
@@ -158,14 +204,24 @@ def _nested_blocks(input_shape, num_classes):
     model = keras.Sequential([keras.Input(shape=input_shape)])
     for width in (16, 32, 64):
         model.add(keras.Sequential(_block(width)))
-    for layer in (layers.Dropout(0.1), layers.Flatten(), layers.Dense(128), layers.ReLU(), layers.Dropout(0.2),
-                  layers.Dense(num_classes), layers.Softmax()):
+    for layer in (
+        layers.Dropout(0.1),
+        layers.Flatten(),
+        layers.Dense(128),
+        layers.ReLU(),
+        layers.Dropout(0.2),
+        layers.Dense(num_classes),
+        layers.Softmax(),
+    ):
         model.add(layer)
     return model
 
 
-@pytest.mark.parametrize("build", [models.build_better_cnn, _builder(), _functional, _nested_blocks],
-                         ids=["library", "loop", "functional", "nested-blocks"])
+@pytest.mark.parametrize(
+    "build",
+    [models.build_better_cnn, _builder(), _functional, _nested_blocks],
+    ids=["library", "loop", "functional", "nested-blocks"],
+)
 def test_4_3_accepts_the_stated_network_however_it_is_written(build):
     result = checks.exercise_4_3(build)
     assert result.passed, result.message
@@ -175,13 +231,17 @@ def test_4_3_accepts_the_stated_network_however_it_is_written(build):
 def _head(*extra):
     def head():
         return list(extra)
+
     return head
 
 
 @pytest.mark.parametrize(
     ("build", "phrase"),
     [
-        (_builder(order=("conv", "bn", "relu", "pool"), activation="relu"), "ReLU comes before BatchNorm"),
+        (
+            _builder(order=("conv", "bn", "relu", "pool"), activation="relu"),
+            "ReLU comes before BatchNorm",
+        ),
         (_builder(order=("conv", "relu", "bn", "pool")), "in block 1 ReLU comes before BatchNorm"),
         (_builder(order=("conv", "relu", "pool", "bn")), "ReLU comes before BatchNorm"),
         (_builder(order=("conv", "bn", "pool", "relu")), "block 1 is conv -> bn -> pool -> relu"),
@@ -191,21 +251,65 @@ def _head(*extra):
         (_builder(padding="valid"), "padding='same'"),
         (_builder(widths=(32, 64, 128)), "16, 32, 64 filters"),
         (_builder(widths=(16, 32)), "2 Conv2D layers"),
-        (_builder(order=("conv", "bn", "relu", "pool", "dropout")), "inside the convolution blocks"),
-        (_builder(head=_head(layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax"))),
-         "no Dropout"),
-        (_builder(head=_head(layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.2),
-                             layers.Dense(10, activation="softmax"), layers.Dropout(0.1))),
-         "after the output layer"),
-        (_builder(head=_head(layers.Dropout(0.1), layers.Flatten(), layers.Dense(128, activation="relu"),
-                             layers.Dropout(0.2), layers.Dense(10))), "activation='softmax'"),
-        (_builder(head=_head(layers.Dropout(0.5), layers.Flatten(), layers.Dense(128, activation="relu"),
-                             layers.Dropout(0.5), layers.Dense(10, activation="softmax"))), "rate 0.5"),
+        (
+            _builder(order=("conv", "bn", "relu", "pool", "dropout")),
+            "inside the convolution blocks",
+        ),
+        (
+            _builder(
+                head=_head(
+                    layers.Flatten(),
+                    layers.Dense(128, activation="relu"),
+                    layers.Dense(10, activation="softmax"),
+                )
+            ),
+            "no Dropout",
+        ),
+        (
+            _builder(
+                head=_head(
+                    layers.Flatten(),
+                    layers.Dense(128, activation="relu"),
+                    layers.Dropout(0.2),
+                    layers.Dense(10, activation="softmax"),
+                    layers.Dropout(0.1),
+                )
+            ),
+            "after the output layer",
+        ),
+        (
+            _builder(
+                head=_head(
+                    layers.Dropout(0.1),
+                    layers.Flatten(),
+                    layers.Dense(128, activation="relu"),
+                    layers.Dropout(0.2),
+                    layers.Dense(10),
+                )
+            ),
+            "activation='softmax'",
+        ),
+        (
+            _builder(
+                head=_head(
+                    layers.Dropout(0.5),
+                    layers.Flatten(),
+                    layers.Dense(128, activation="relu"),
+                    layers.Dropout(0.5),
+                    layers.Dense(10, activation="softmax"),
+                )
+            ),
+            "rate 0.5",
+        ),
         (_builder(classes=10), "use the num_classes argument"),
         (_builder(shape=(28, 28, 1)), "use the input_shape argument"),
         (lambda input_shape, num_classes: None, "forget to `return`"),
-        (lambda input_shape, num_classes: keras.Sequential([layers.Conv2D(16, 3), layers.Flatten(),
-                                                            layers.Dense(num_classes)]), "keras.Input"),
+        (
+            lambda input_shape, num_classes: keras.Sequential(
+                [layers.Conv2D(16, 3), layers.Flatten(), layers.Dense(num_classes)]
+            ),
+            "keras.Input",
+        ),
         (lambda input_shape, num_classes: [layers.Conv2D(16, 3)], "should return a keras Model"),
     ],
 )
@@ -267,6 +371,7 @@ def _shifted(stop_shift=0, restore_shift=0):
     def answer(val_loss, patience):
         stop, best = _loop(val_loss, patience)
         return stop + stop_shift, best + restore_shift
+
     return answer
 
 
@@ -288,7 +393,10 @@ def _ties_improve(val_loss, patience):  # counts an equal loss as an improvement
         (lambda v, p: _loop(v, p)[0], "one number"),
         (lambda v, p: None, "returned None"),
         (lambda v, p: (3.5, 1), "ints"),
-        (lambda v, p: (v.tolist(), p), "AttributeError"),  # lists have no .tolist: the check passes both kinds
+        (
+            lambda v, p: (v.tolist(), p),
+            "AttributeError",
+        ),  # lists have no .tolist: the check passes both kinds
     ],
 )
 def test_4_4_names_the_mistake(answer, phrase):

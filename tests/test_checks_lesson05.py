@@ -22,7 +22,9 @@ def _precision_and_recall(cm, k):
 
 def test_5_1_accepts_precision_over_the_column_and_recall_over_the_row():
     assert checks.exercise_5_1(_precision_and_recall).passed
-    assert checks.exercise_5_1(lambda cm, k: np.array(_precision_and_recall(cm, k), dtype=np.float32)).passed
+    assert checks.exercise_5_1(
+        lambda cm, k: np.array(_precision_and_recall(cm, k), dtype=np.float32)
+    ).passed
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,8 @@ def test_5_2_accepts_true_positives_scaled_and_false_positives_kept():
     assert checks.exercise_5_2(_precision_at_prevalence).passed
     assert checks.exercise_5_2(_scaled_row_copy).passed
     assert checks.exercise_5_2(
-        lambda cm, k, f: 1 / (1 + (cm[:, k].sum() - cm[k, k]) / (f * cm[k, k]))).passed
+        lambda cm, k, f: 1 / (1 + (cm[:, k].sum() - cm[k, k]) / (f * cm[k, k]))
+    ).passed
 
 
 def _scaled_integer_copy(cm, k, factor):
@@ -81,10 +84,17 @@ def _scaled_float_in_place(cm, k, factor):
         (_scaled_float_in_place, "does not change with factor"),
         (lambda cm, k, f: cm[k, k] / cm[k].sum(), "that is recall"),
         (lambda cm, k, f: _precision_at_prevalence(cm, k, 1 / f), "wrong way round"),
-        (lambda cm, k, f: cm[k, k] / (cm[k, k] + f * (cm[:, k].sum() - cm[k, k])), "wrong way round"),
+        (
+            lambda cm, k, f: cm[k, k] / (cm[k, k] + f * (cm[:, k].sum() - cm[k, k])),
+            "wrong way round",
+        ),
         (_scaled_integer_copy, "whole numbers"),
-        (lambda cm, k, f: np.floor(cm[k, k] * f) / (np.floor(cm[k, k] * f) + cm[:, k].sum() - cm[k, k]),
-         "whole numbers"),
+        (
+            lambda cm, k, f: (
+                np.floor(cm[k, k] * f) / (np.floor(cm[k, k] * f) + cm[:, k].sum() - cm[k, k])
+            ),
+            "whole numbers",
+        ),
         (lambda cm, k, f: f * cm[k, k], "between 0 and 1"),
         (lambda cm, k, f: [_precision_at_prevalence(cm, k, f)] * 2, "one number"),
         (lambda cm, k, f: None, "forget to `return`"),
@@ -121,7 +131,9 @@ def _pr_threshold(y, scores, target):
 
 def _loop_threshold(y, scores, target):
     y = np.asarray(y, bool)
-    for threshold in sorted(set(scores.tolist())):  # ascending: the first that reaches it keeps most recall
+    for threshold in sorted(
+        set(scores.tolist())
+    ):  # ascending: the first that reaches it keeps most recall
         flagged = scores >= threshold
         if y[flagged].sum() / flagged.sum() >= target:
             return threshold
@@ -130,8 +142,12 @@ def _loop_threshold(y, scores, target):
 
 def _pandas_threshold(y, scores, target):
     table = pd.DataFrame({"score": scores, "positive": np.asarray(y, int)}).groupby("score").sum()
-    table = table.assign(count=pd.Series(scores).value_counts().sort_index().to_numpy()).sort_index(ascending=False)
-    precision = table["positive"].cumsum() / table["count"].cumsum()  # flagging everything at or above the score
+    table = table.assign(count=pd.Series(scores).value_counts().sort_index().to_numpy()).sort_index(
+        ascending=False
+    )
+    precision = (
+        table["positive"].cumsum() / table["count"].cumsum()
+    )  # flagging everything at or above the score
     reached = precision[precision >= target]
     return reached.index.min() if len(reached) else None
 
@@ -146,6 +162,7 @@ def _curve_answer(pick):
     def answer(y, scores, target):
         precision, recall, thresholds = precision_recall_curve(y, scores)
         return pick(precision, recall, thresholds, target)
+
     return answer
 
 
@@ -157,23 +174,64 @@ def _first(mask):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_curve_answer(lambda p, r, t, target: t[np.flatnonzero(p[:-1] >= target)[-1]]
-                       if (p[:-1] >= target).any() else None), "*highest* threshold"),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    t[np.flatnonzero(p[:-1] >= target)[-1]] if (p[:-1] >= target).any() else None
+                )
+            ),
+            "*highest* threshold",
+        ),
         (_curve_answer(lambda p, r, t, target: t[np.argmax(p[:-1])]), "highest precision"),
         (_curve_answer(lambda p, r, t, target: t[np.argmin(np.abs(p[:-1] - target))]), "*closest*"),
-        (_curve_answer(lambda p, r, t, target: None if _first(p[:-1] > target) is None
-                       else t[_first(p[:-1] > target)]), "includes equality"),
-        (_curve_answer(lambda p, r, t, target: None if _first(p[1:] >= target) is None
-                       else t[_first(p[1:] >= target)]), "neighbouring threshold"),
-        (lambda y, s, target: next((t for t in np.unique(s) if y[s > t].mean() >= target), None),
-         "neighbouring threshold"),
-        (_curve_answer(lambda p, r, t, target: t[np.flatnonzero(p >= target)[0]]), "one entry more"),
-        (_curve_answer(lambda p, r, t, target: t[0] if _first(p[:-1] >= target) is None
-                       else t[_first(p[:-1] >= target)]), "return None when"),
-        (_curve_answer(lambda p, r, t, target: np.nan if _first(p[:-1] >= target) is None
-                       else t[_first(p[:-1] >= target)]), "not NaN"),
-        (_curve_answer(lambda p, r, t, target: None if _first(p[:-1] >= target) is None
-                       else p[_first(p[:-1] >= target)]), "precision reached"),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    None if _first(p[:-1] > target) is None else t[_first(p[:-1] > target)]
+                )
+            ),
+            "includes equality",
+        ),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    None if _first(p[1:] >= target) is None else t[_first(p[1:] >= target)]
+                )
+            ),
+            "neighbouring threshold",
+        ),
+        (
+            lambda y, s, target: next((t for t in np.unique(s) if y[s > t].mean() >= target), None),
+            "neighbouring threshold",
+        ),
+        (
+            _curve_answer(lambda p, r, t, target: t[np.flatnonzero(p >= target)[0]]),
+            "one entry more",
+        ),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    t[0] if _first(p[:-1] >= target) is None else t[_first(p[:-1] >= target)]
+                )
+            ),
+            "return None when",
+        ),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    np.nan if _first(p[:-1] >= target) is None else t[_first(p[:-1] >= target)]
+                )
+            ),
+            "not NaN",
+        ),
+        (
+            _curve_answer(
+                lambda p, r, t, target: (
+                    None if _first(p[:-1] >= target) is None else p[_first(p[:-1] >= target)]
+                )
+            ),
+            "precision reached",
+        ),
         (_curve_answer(lambda p, r, t, target: _first(p[:-1] >= target)), "an index"),
         (lambda y, s, target: None, "can be reached here"),
         (_curve_answer(lambda p, r, t, target: t), "one threshold"),
@@ -209,8 +267,12 @@ def test_5_4_accepts_the_largest_off_diagonal_cell():
 
     assert checks.exercise_5_4(with_masked_array).passed
     assert checks.exercise_5_4(with_a_loop).passed
-    assert checks.exercise_5_4(lambda cm: tf.unravel_index(
-        tf.argmax(tf.reshape(tf.linalg.set_diag(cm, tf.zeros(len(cm), cm.dtype)), [-1])), cm.shape).numpy()).passed
+    assert checks.exercise_5_4(
+        lambda cm: tf.unravel_index(
+            tf.argmax(tf.reshape(tf.linalg.set_diag(cm, tf.zeros(len(cm), cm.dtype)), [-1])),
+            cm.shape,
+        ).numpy()
+    ).passed
 
 
 def _in_place(cm):
@@ -224,8 +286,15 @@ def _in_place(cm):
         (lambda cm: np.unravel_index(np.argmax(cm), cm.shape), "diagonal"),
         (lambda cm: _most_confused(cm)[::-1], "(predicted, true)"),
         (lambda cm: np.argmax(cm - np.diag(np.diag(cm))), "np.unravel_index"),
-        (lambda cm: tuple(int(i) for i in np.unravel_index(
-            np.argmin(cm + np.diag(np.full(len(cm), 10**6))), cm.shape)), "smallest cell"),
+        (
+            lambda cm: tuple(
+                int(i)
+                for i in np.unravel_index(
+                    np.argmin(cm + np.diag(np.full(len(cm), 10**6))), cm.shape
+                )
+            ),
+            "smallest cell",
+        ),
         (lambda cm: (1, 2), "cm[1, 2] = 3 is not the largest"),
         (lambda cm: (1, 2, 3), "two class indices"),
         (_in_place, "changed its input `cm` in place"),
@@ -259,7 +328,10 @@ def test_5_5_accepts_top_k_accuracy_and_agrees_with_sklearn():
         (lambda p, y, k: _top_k_accuracy(p, y, k - 1), "k - 1"),
         (lambda p, y, k: _top_k_accuracy(p, y, 1), "same for every k"),
         (lambda p, y, k: _top_k_accuracy(p, y, k) * len(y), "counts"),
-        (lambda p, y, k: (np.argsort(-p, axis=1)[:, :k] == y[:, None]).any(axis=1), "single number"),
+        (
+            lambda p, y, k: (np.argsort(-p, axis=1)[:, :k] == y[:, None]).any(axis=1),
+            "single number",
+        ),
         (lambda p, y, k: 0.5, "values differ"),
     ],
 )
@@ -298,8 +370,17 @@ def test_5_6_accepts_grad_cam_written_in_different_ways():
     assert checks.exercise_5_6(_gather_nd_grad_cam).passed
 
 
-def _grad_cam_with(*, score=None, pool_axis=(1, 2), pooled=True, relu=True, normalise="per image",
-                   outside_tape=False, resize=False, keepdims=False):
+def _grad_cam_with(
+    *,
+    score=None,
+    pool_axis=(1, 2),
+    pooled=True,
+    relu=True,
+    normalise="per image",
+    outside_tape=False,
+    resize=False,
+    keepdims=False,
+):
     """A Grad-CAM with one deliberate mistake, as students write them."""
 
     def answer(grad_model, images, class_index):
@@ -308,7 +389,9 @@ def _grad_cam_with(*, score=None, pool_axis=(1, 2), pooled=True, relu=True, norm
         with tf.GradientTape() as tape:
             if not outside_tape:
                 maps, logits = grad_model(images, training=False)
-            chosen = (score or (lambda lg, c: tf.gather(lg, c, axis=1, batch_dims=1)))(logits, class_index)
+            chosen = (score or (lambda lg, c: tf.gather(lg, c, axis=1, batch_dims=1)))(
+                logits, class_index
+            )
         grads = tape.gradient(chosen, maps)
         weights = tf.reduce_mean(grads, axis=pool_axis, keepdims=True) if pooled else grads
         cam = tf.reduce_sum(maps * weights, axis=-1)
@@ -339,7 +422,12 @@ def _grad_cam_with(*, score=None, pool_axis=(1, 2), pooled=True, relu=True, norm
         (_grad_cam_with(pool_axis=-1), "over the feature maps"),
         (_grad_cam_with(score=lambda lg, c: tf.gather(lg, c, axis=1)), "other images' classes"),
         (_grad_cam_with(score=lambda lg, c: tf.reduce_max(lg, axis=1)), "*predicted* class"),
-        (_grad_cam_with(score=lambda lg, c: tf.gather(tf.nn.softmax(lg), c, axis=1, batch_dims=1)), "softmax"),
+        (
+            _grad_cam_with(
+                score=lambda lg, c: tf.gather(tf.nn.softmax(lg), c, axis=1, batch_dims=1)
+            ),
+            "softmax",
+        ),
         (_grad_cam_with(outside_tape=True), "inside the `with tf.GradientTape()`"),
         (_grad_cam_with(resize=True), "feature maps' resolution"),
         (_grad_cam_with(keepdims=True), "drop the last axis"),
@@ -357,9 +445,13 @@ def test_5_6_test_data_tells_each_mistake_apart():
     variants = lesson05._grad_cam_variants(grad_model, images, lesson05.GRAD_CAM_CLASSES)
     names = list(variants)
     for i, a in enumerate(names):
-        assert variants[a][:-1].max(axis=(1, 2)).min() > 0, f"{a}: an image other than the blank one has an empty map"
+        assert variants[a][:-1].max(axis=(1, 2)).min() > 0, (
+            f"{a}: an image other than the blank one has an empty map"
+        )
         for b in names[i + 1 :]:
-            assert not np.allclose(variants[a], variants[b], atol=1e-3), f"{a} and {b} give the same maps"
+            assert not np.allclose(variants[a], variants[b], atol=1e-3), (
+                f"{a} and {b} give the same maps"
+            )
 
 
 def _raises(*args):
@@ -369,7 +461,13 @@ def _raises(*args):
 @pytest.mark.parametrize("exercise", ["5_1", "5_2", "5_3", "5_4", "5_5", "5_6"])
 @pytest.mark.parametrize(
     "answer",
-    [_raises, lambda *args: "text", lambda *args: {"a": 1}, lambda *args: tf.constant([1.0, 2.0]), 42],
+    [
+        _raises,
+        lambda *args: "text",
+        lambda *args: {"a": 1},
+        lambda *args: tf.constant([1.0, 2.0]),
+        42,
+    ],
     ids=["raises", "a string", "a dict", "a tensor", "not a function"],
 )
 def test_every_check_says_not_yet_to_any_odd_answer_without_crashing(exercise, answer):
@@ -395,7 +493,9 @@ def _top_k_with_keras_metric(probs, y, k):
 
 
 def _top_k_with_in_top_k(probs, y, k):
-    return float(tf.reduce_mean(tf.cast(tf.math.in_top_k(tf.cast(y, tf.int32), probs, k), tf.float32)))
+    return float(
+        tf.reduce_mean(tf.cast(tf.math.in_top_k(tf.cast(y, tf.int32), probs, k), tf.float32))
+    )
 
 
 @pytest.mark.parametrize("answer", [_top_k_with_keras_metric, _top_k_with_in_top_k])
@@ -404,6 +504,11 @@ def test_5_5_accepts_keras_and_tensorflow_on_the_float32_probabilities_a_model_g
 
 
 def test_5_1_names_integer_division_and_says_where_an_unknown_answer_differs():
-    assert _fails_with(checks.exercise_5_1(lambda cm, k: (cm[k, k] // cm[:, k].sum(), cm[k, k] // cm[k].sum())),
-                       "`//` divides and drops the fraction")
-    assert _fails_with(checks.exercise_5_1(lambda cm, k: (0.5, 0.25)), "For k=0 you returned (0.5000, 0.2500), expected")
+    assert _fails_with(
+        checks.exercise_5_1(lambda cm, k: (cm[k, k] // cm[:, k].sum(), cm[k, k] // cm[k].sum())),
+        "`//` divides and drops the fraction",
+    )
+    assert _fails_with(
+        checks.exercise_5_1(lambda cm, k: (0.5, 0.25)),
+        "For k=0 you returned (0.5000, 0.2500), expected",
+    )

@@ -31,8 +31,8 @@ def test_6_1_accepts_argsort_and_argpartition_variants():
         (lambda p, k: np.argsort(-p, axis=1)[:, :k][:, ::-1], "least probable first"),
         (lambda p, k: np.sort(p, axis=1)[:, ::-1][:, :k], "probabilities themselves"),
         (lambda p, k: np.argsort(-p, axis=1)[0, :k], "one row"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, :k + 1], "expected (3, 4)"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, 1:k + 1], "not the most probable"),
+        (lambda p, k: np.argsort(-p, axis=1)[:, : k + 1], "expected (3, 4)"),
+        (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "not the most probable"),
         (lambda p, k: None, "forget to `return`"),
     ],
 )
@@ -60,7 +60,12 @@ def test_6_2_accepts_a_bilinear_resize_then_the_lite0_scaling():
     [
         (lambda im: _resize(im), "still 0-255 pixels"),
         (lambda im: _resize(im) / 255, "divided by 255"),
-        (lambda im: ((_resize(im) / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).astype("float32"), "mean/std"),
+        (
+            lambda im: ((_resize(im) / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).astype(
+                "float32"
+            ),
+            "mean/std",
+        ),
         (lambda im: (_resize(im)[..., ::-1] - 127) / 128, "BGR"),
         (lambda im: (keras.ops.image.resize(im, (224, 224)).numpy() - 127) / 128, "wrapped around"),
         (lambda im: (_resize(im, "nearest") - 127) / 128, "nearest-neighbour"),
@@ -82,8 +87,16 @@ def _read_pil(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def _classify(read=_read_pil, softmax=True, batch=lambda image: image[None], scale_first=None, order=1, k_fix=None,
-              resize=None, pairs=False):
+def _classify(
+    read=_read_pil,
+    softmax=True,
+    batch=lambda image: image[None],
+    scale_first=None,
+    order=1,
+    k_fix=None,
+    resize=None,
+    pairs=False,
+):
     """A student's classify_file, right by default; each argument plants one mistake."""
 
     def classify_file(path, backbone, class_names, k):
@@ -103,7 +116,9 @@ def _classify(read=_read_pil, softmax=True, batch=lambda image: image[None], sca
 def _classify_with_tensorflow(path, backbone, class_names, k):
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     x = backbone.prepare(image.numpy()[None])
-    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(backbone.model(x, training=False)))[0]
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(backbone.model(x, training=False))
+    )[0]
     best = np.argsort(probabilities)[::-1][:k]
     return [(int(i), class_names[i], float(probabilities[i])) for i in best]
 
@@ -120,25 +135,40 @@ def test_6_3_accepts_pillow_tensorflow_and_keras_ways_of_reading_the_file():
     assert checks.exercise_6_3(_classify()).passed
     assert checks.exercise_6_3(_classify_with_tensorflow).passed
     assert checks.exercise_6_3(_classify_with_keras_load_img).passed
-    assert checks.exercise_6_3(lambda path, backbone, names, k: pretrained.classify_file(path, backbone, names, k)).passed
+    assert checks.exercise_6_3(
+        lambda path, backbone, names, k: pretrained.classify_file(path, backbone, names, k)
+    ).passed
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_classify(read=lambda path: np.asarray(Image.open(path))), "alpha channel (four channels, RGBA), your code raised"),
+        (
+            _classify(read=lambda path: np.asarray(Image.open(path))),
+            "alpha channel (four channels, RGBA), your code raised",
+        ),
         (_classify(softmax=False), "logits, not probabilities"),
         (_classify(scale_first=lambda image: image / 255.0), "divided by 255 first"),
-        (_classify(scale_first=lambda image: (image.astype("float32") - 127) / 128), "scaled twice"),
+        (
+            _classify(scale_first=lambda image: (image.astype("float32") - 127) / 128),
+            "scaled twice",
+        ),
         (_classify(batch=lambda image: image), "batch axis"),
         (_classify(resize=Image.Resampling.NEAREST), "resized by Pillow (nearest"),
         (_classify(read=lambda path: _read_pil(path)[..., ::-1]), "BGR"),
         (_classify(order=-1), "least probable first"),
         (_classify(k_fix=5), "5 predictions for k=3"),
         (_classify(pairs=True), "(index, name, probability)"),
-        (lambda path, backbone, names, k: pretrained.decode_top_k(
-            pretrained.softmax(backbone.model.predict_on_batch(backbone.prepare(_read_pil(path)[None]))), k, names),
-         "take the first, [0]"),
+        (
+            lambda path, backbone, names, k: pretrained.decode_top_k(
+                pretrained.softmax(
+                    backbone.model.predict_on_batch(backbone.prepare(_read_pil(path)[None]))
+                ),
+                k,
+                names,
+            ),
+            "take the first, [0]",
+        ),
         (lambda path, backbone, names, k: None, "forget to `return`"),
     ],
 )
@@ -149,7 +179,9 @@ def test_6_3_names_the_mistake(answer, phrase):
 def test_6_3_a_file_read_in_grayscale_only_is_named():
     def gray_everywhere(path, backbone, class_names, k):
         gray = np.asarray(Image.open(path).convert("L"))  # every file as grayscale
-        return _classify(read=lambda _: np.repeat(gray[..., None], 3, axis=-1))(path, backbone, class_names, k)
+        return _classify(read=lambda _: np.repeat(gray[..., None], 3, axis=-1))(
+            path, backbone, class_names, k
+        )
 
     assert _fails_with(checks.exercise_6_3(gray_everywhere), "predictions differ")
 
@@ -157,7 +189,9 @@ def test_6_3_a_file_read_in_grayscale_only_is_named():
 # --- 6.4 transfer model ----------------------------------------------------------------
 
 
-def _transfer(freeze=True, units=None, activation="softmax", use_backbone=True, training=False, rate=0.5):
+def _transfer(
+    freeze=True, units=None, activation="softmax", use_backbone=True, training=False, rate=0.5
+):
     def build(backbone, num_classes):
         backbone.trainable = not freeze and backbone.trainable or (freeze is False)
         if freeze:
@@ -295,12 +329,20 @@ def _accuracy(y, pred):
     ("answer", "phrase"),
     [
         (lambda y, f, t, alpha=0.05: _accuracy(y, t) > _accuracy(y, f), "often luck"),
-        (lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value < alpha, "check the direction"),
+        (
+            lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value < alpha,
+            "check the direction",
+        ),
         (lambda y, f, t, alpha=0.05: False, "that is evidence, keep it"),
-        (lambda y, f, t, alpha=0.05: bool(metrics.compare_classifiers(y, f, t).p_value > alpha),
-         "a small p is the evidence"),
+        (
+            lambda y, f, t, alpha=0.05: bool(metrics.compare_classifiers(y, f, t).p_value > alpha),
+            "a small p is the evidence",
+        ),
         (lambda y, f, t, alpha=0.05: _keep_on_accuracy_and_p(y, f, t), "not a fixed 0.05"),
-        (lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value, "return the decision"),
+        (
+            lambda y, f, t, alpha=0.05: metrics.compare_classifiers(y, f, t).p_value,
+            "return the decision",
+        ),
         (lambda y, f, t, alpha=0.05: "fine-tuned", "return the decision"),
         (lambda y, f, t, alpha=0.05: None, "forget to `return`"),
         (lambda y, f, t: True, "TypeError"),
@@ -332,4 +374,6 @@ def _top_k_sorting_in_place(probabilities, k):
 
 
 def test_6_1_names_probabilities_sorted_in_place():
-    assert _fails_with(checks.exercise_6_1(_top_k_sorting_in_place), "changed its input `probabilities` in place")
+    assert _fails_with(
+        checks.exercise_6_1(_top_k_sorting_in_place), "changed its input `probabilities` in place"
+    )

@@ -15,9 +15,26 @@ from course_lib import checks
 from course_lib.serving import Classifier, ServeConfig, create_app, create_minimal_app, free_port
 from course_lib.serving.uploads import header_only_png
 
-GRAY_28 = {"height": 28, "width": 28, "color_mode": "grayscale", "scale": 1 / 255, "offset": 0.0,
-           "resize": "bilinear"}
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+GRAY_28 = {
+    "height": 28,
+    "width": 28,
+    "color_mode": "grayscale",
+    "scale": 1 / 255,
+    "offset": 0.0,
+    "resize": "bilinear",
+}
+CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _fails_with(result, phrase):
@@ -27,6 +44,7 @@ def _fails_with(result, phrase):
 
 
 # ---------------------------------------------------------------- 7.1 prepare an upload
+
 
 def _open(data):
     return Image.open(io.BytesIO(data))
@@ -55,9 +73,20 @@ def test_7_1_accepts_convert_resize_scale_in_either_order():
         (lambda d: prepare(d)[None], "return one image"),
         (lambda d: np.repeat(prepare(d), 3, axis=-1), "convert the image to grayscale"),
         (lambda d: 1.0 - prepare(d), "inverted"),
-        (lambda d: (np.asarray(_open(d).convert("L"), dtype=np.float32) / 255)[..., None], "resize it to 28×28"),
-        (lambda d: (np.asarray(_open(d).convert("L").resize((28, 28), Image.Resampling.NEAREST),
-                               dtype=np.float32) / 255)[..., None], "nearest-neighbour"),
+        (
+            lambda d: (np.asarray(_open(d).convert("L"), dtype=np.float32) / 255)[..., None],
+            "resize it to 28×28",
+        ),
+        (
+            lambda d: (
+                np.asarray(
+                    _open(d).convert("L").resize((28, 28), Image.Resampling.NEAREST),
+                    dtype=np.float32,
+                )
+                / 255
+            )[..., None],
+            "nearest-neighbour",
+        ),
         (lambda d: prepare(d).astype(np.float64), "float32"),
         (lambda d: prepare(d) * 0.9, "differ from the expected input"),
         (lambda d: None, "forget to `return`"),
@@ -79,14 +108,22 @@ def test_7_1_catches_swapped_width_and_height_for_a_non_square_model():
 
 # ---------------------------------------------------------------- 7.2 the minimal Flask app
 
+
 @pytest.fixture(scope="module")
 def model():
     """A linear softmax model whose answers are confident and change a lot when pixels are not scaled."""
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     rng = np.random.default_rng(3)
-    model.layers[-1].set_weights([rng.normal(0, 0.3, (784, 10)).astype("float32"), np.zeros(10, "float32")])
+    model.layers[-1].set_weights(
+        [rng.normal(0, 0.3, (784, 10)).astype("float32"), np.zeros(10, "float32")]
+    )
     return model
 
 
@@ -98,10 +135,12 @@ def _pixels(image, prep, scale=True):
 
 def _app(route):
     """A factory whose POST /predict is ``route(model, class_names, prep)``'s view."""
+
     def factory(model, class_names, prep):
         app = Flask(__name__)
         app.add_url_rule("/predict", "predict", route(model, class_names, prep), methods=["POST"])
         return app
+
     return factory
 
 
@@ -123,10 +162,16 @@ def test_7_2_accepts_an_app_written_another_way(model):
             if not files:
                 return {"error": "no file"}, 400
             image = Image.open(files[0].stream)
-            image = image.resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR).convert("L")
+            image = image.resize(
+                (prep["width"], prep["height"]), Image.Resampling.BILINEAR
+            ).convert("L")
             x = (np.asarray(image, dtype=np.float32) / 255.0).reshape(1, 28, 28, 1)
             p = model.predict(x, verbose=0)[0]
-            return {"label": class_names[p.argmax()], "confidence": p.max().item(), "all": p.tolist()}
+            return {
+                "label": class_names[p.argmax()],
+                "confidence": p.max().item(),
+                "all": p.tolist(),
+            }
 
         return app
 
@@ -145,13 +190,17 @@ def test_7_2_accepts_a_route_that_catches_everything_pillow_raises(model):
             p = np.asarray(model(x))[0]
             i = int(np.argmax(p))
             return jsonify({"label": class_names[i], "confidence": round(float(p[i]), 6)})
+
         return predict
 
     assert checks.exercise_7_2(_app(route), model, CLASSES, GRAY_28).passed
 
 
-def _route(read=None, scale=True, to_json=None, bad_status=400, catch=(OSError,), softmax_again=False):
+def _route(
+    read=None, scale=True, to_json=None, bad_status=400, catch=(OSError,), softmax_again=False
+):
     """A mostly right route with one thing changed."""
+
     def route(model, class_names, prep):
         def predict():
             upload = read() if read else request.files.get("file")
@@ -168,7 +217,9 @@ def _route(read=None, scale=True, to_json=None, bad_status=400, catch=(OSError,)
             if to_json:
                 return to_json(class_names[best], p, best)
             return jsonify(label=class_names[best], confidence=float(p[best]))
+
         return predict
+
     return _app(route)
 
 
@@ -176,19 +227,40 @@ def _route(read=None, scale=True, to_json=None, bad_status=400, catch=(OSError,)
     ("answer", "phrase"),
     [
         (_route(read=lambda: request.form["file"]), "uploaded files are in request.files['file']"),
-        (_route(read=lambda: request.form.get("file")), "It is in request.files['file']; request.form"),
-        (_route(to_json=lambda label, p, i: jsonify(label=label, confidence=p[i])), "NumPy numbers are not JSON"),
-        (_route(to_json=lambda label, p, i: jsonify({"label": label, "confidence": p[i], "index": i})),
-         "NumPy numbers are not JSON"),
+        (
+            _route(read=lambda: request.form.get("file")),
+            "It is in request.files['file']; request.form",
+        ),
+        (
+            _route(to_json=lambda label, p, i: jsonify(label=label, confidence=p[i])),
+            "NumPy numbers are not JSON",
+        ),
+        (
+            _route(
+                to_json=lambda label, p, i: jsonify(
+                    {"label": label, "confidence": p[i], "index": i}
+                )
+            ),
+            "NumPy numbers are not JSON",
+        ),
         (_route(scale=False), "not scaled"),
         (_route(bad_status=200), "got status 200"),
         (_route(catch=(UnidentifiedImageError,)), "a truncated file's error are both OSErrors"),
         (_route(catch=()), "made your route raise UnidentifiedImageError"),
         (_route(read=lambda: request.files["file"]), "check `'file' in request.files` first"),
         (_route(softmax_again=True), "do not apply it again"),
-        (_route(to_json=lambda label, p, i: jsonify(label=i, confidence=float(p[i]))), "not one of the class names"),
-        (_route(to_json=lambda label, p, i: jsonify(label=label, confidence=f"{p[i]:.0%}")), "send a number"),
-        (_route(to_json=lambda label, p, i: jsonify(prediction=label)), "it needs 'label' and 'confidence'"),
+        (
+            _route(to_json=lambda label, p, i: jsonify(label=i, confidence=float(p[i]))),
+            "not one of the class names",
+        ),
+        (
+            _route(to_json=lambda label, p, i: jsonify(label=label, confidence=f"{p[i]:.0%}")),
+            "send a number",
+        ),
+        (
+            _route(to_json=lambda label, p, i: jsonify(prediction=label)),
+            "it needs 'label' and 'confidence'",
+        ),
         (_route(to_json=lambda label, p, i: f"{label} ({p[i]:.0%})"), "not a JSON object"),
     ],
 )
@@ -206,6 +278,7 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
                 abort(400)
             p = np.asarray(model(x))[0]
             return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
         return predict
 
     def no_batch_axis(model, class_names, prep):
@@ -213,6 +286,7 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
             x = _pixels(Image.open(request.files["file"].stream), prep)[0]
             p = np.asarray(model(x))[0]
             return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
         return predict
 
     def get_only(model, class_names, prep):
@@ -229,15 +303,21 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
 
         return app
 
-    cases = [(_app(abort_html), "but not JSON"), (_app(no_batch_axis), "add the batch axis"),
-             (get_only, "register the route for POST"), (unfinished, "not attempted yet"),
-             (lambda m, c, p: None, "forget to `return app`"), (lambda m, c, p: "app", "return the Flask app"),
-             (_app(lambda m, c, p: lambda: None), "your route returned None")]
+    cases = [
+        (_app(abort_html), "but not JSON"),
+        (_app(no_batch_axis), "add the batch axis"),
+        (get_only, "register the route for POST"),
+        (unfinished, "not attempted yet"),
+        (lambda m, c, p: None, "forget to `return app`"),
+        (lambda m, c, p: "app", "return the Flask app"),
+        (_app(lambda m, c, p: lambda: None), "your route returned None"),
+    ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
 
 
 # ---------------------------------------------------------------- 7.3 reject a bad upload
+
 
 def _open(data):
     return Image.open(io.BytesIO(data))
@@ -277,8 +357,11 @@ def test_7_3_accepts_checks_written_other_ways():
         return None
 
     def with_reasons(data, max_pixels):
-        reasons = {Image.DecompressionBombError: "far too many pixels", UnidentifiedImageError: "not an image",
-                   OSError: "damaged or truncated"}
+        reasons = {
+            Image.DecompressionBombError: "far too many pixels",
+            UnidentifiedImageError: "not an image",
+            OSError: "damaged or truncated",
+        }
         try:
             with _open(data) as image:
                 if image.size[0] * image.size[1] > max_pixels:
@@ -334,12 +417,19 @@ def test_7_3_names_the_mistake():
     def extension_only(data, max_pixels):
         return None if data else "empty"
 
-    cases = [(no_bomb, "DecompressionBombError, which is not an OSError"), (no_load, "truncated PNG passed"),
-             (load_first, "before finding it too big"), (no_limit, "compare width × height"),
-             (greater_or_equal, "use >, not >="), (raises, "catch Pillow's errors"),
-             (extension_only, "a text file passed"), (lambda d, m: "bad", "you rejected a valid PNG"),
-             (lambda d, m: False, "return None for a good upload"), (lambda d, m: "", "empty string"),
-             (lambda d, m: check_upload(d, m) if d else None, "an empty file passed")]
+    cases = [
+        (no_bomb, "DecompressionBombError, which is not an OSError"),
+        (no_load, "truncated PNG passed"),
+        (load_first, "before finding it too big"),
+        (no_limit, "compare width × height"),
+        (greater_or_equal, "use >, not >="),
+        (raises, "catch Pillow's errors"),
+        (extension_only, "a text file passed"),
+        (lambda d, m: "bad", "you rejected a valid PNG"),
+        (lambda d, m: False, "return None for a good upload"),
+        (lambda d, m: "", "empty string"),
+        (lambda d, m: check_upload(d, m) if d else None, "an empty file passed"),
+    ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_3(answer), phrase)
 
@@ -353,6 +443,7 @@ def test_7_3_bomb_is_a_few_dozen_bytes_that_pillow_refuses_with_a_non_oserror():
 
 
 # ---------------------------------------------------------------- 7.4 a client that sends a batch
+
 
 class Fake(Classifier):
     name, version, class_names = "fake", "1", ["dark", "mid", "bright"]
@@ -383,7 +474,9 @@ def url(tmp_path_factory):
 
 
 def classify_batch(url, files):
-    response = requests.post(f"{url}/predict", files=[("file", (name, data)) for name, data in files], timeout=30)
+    response = requests.post(
+        f"{url}/predict", files=[("file", (name, data)) for name, data in files], timeout=30
+    )
     response.raise_for_status()
     return [p["label"] for p in response.json()["predictions"]]
 
@@ -394,13 +487,20 @@ def test_7_4_accepts_one_request_with_every_file(url):
 
 def test_7_4_names_the_mistake(url):
     def one_by_one(url, files):
-        return [requests.post(f"{url}/predict", files={"file": f}, timeout=30).json()["label"] for f in files]
+        return [
+            requests.post(f"{url}/predict", files={"file": f}, timeout=30).json()["label"]
+            for f in files
+        ]
 
     def whole_body(url, files):
-        return requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30).json()
+        return requests.post(
+            f"{url}/predict", files=[("file", f) for f in files], timeout=30
+        ).json()
 
     def first_only(url, files):
-        return [requests.post(f"{url}/predict", files={"file": files[0]}, timeout=30).json()["label"]]
+        return [
+            requests.post(f"{url}/predict", files={"file": files[0]}, timeout=30).json()["label"]
+        ]
 
     def wrong_field(url, files):
         response = requests.post(f"{url}/predict", files=[("image", f) for f in files], timeout=30)
@@ -410,20 +510,32 @@ def test_7_4_names_the_mistake(url):
         return classify_batch(url, files)[::-1]
 
     def no_status_check(url, files):  # a refused request comes back as an empty list of labels
-        body = requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30).json()
+        body = requests.post(
+            f"{url}/predict", files=[("file", f) for f in files], timeout=30
+        ).json()
         return [p["label"] for p in body.get("predictions", [])]
 
-    cases = [(one_by_one, "made 4 requests"), (whole_body, "whole JSON body"),
-             (lambda u, f: requests.post(f"{u}/predict", files=[("file", x) for x in f], timeout=30)
-              .json()["predictions"], "whole predictions"),
-             (first_only, "1 label(s) for 4 files"), (wrong_field, "multipart field 'file'"),
-             (lambda u, f: None, "forget to `return`"), (no_status_check, "response.raise_for_status()")]
+    cases = [
+        (one_by_one, "made 4 requests"),
+        (whole_body, "whole JSON body"),
+        (
+            lambda u, f: requests.post(
+                f"{u}/predict", files=[("file", x) for x in f], timeout=30
+            ).json()["predictions"],
+            "whole predictions",
+        ),
+        (first_only, "1 label(s) for 4 files"),
+        (wrong_field, "multipart field 'file'"),
+        (lambda u, f: None, "forget to `return`"),
+        (no_status_check, "response.raise_for_status()"),
+    ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_4(answer, url), phrase)
     assert _fails_with(checks.exercise_7_4(reversed_labels, url), "not in the order of the files")
 
 
 # ---------------------------------------------------------------- 7.5 one client, several services
+
 
 def top_label(body):
     if isinstance(body, list):  # Hugging Face
@@ -503,11 +615,21 @@ def test_7_5_names_the_mistake():
             return max(body, key=lambda e: e["score"])
         return top_label(body)
 
-    cases = [(no_percent, "percentage (0–100)"), (first_entry, "you took the first entry"),
-             (key_error_when_unknown, "raise ValueError('...') instead"),
-             (none_when_unknown, "you returned None"), (google_not_nested, "for Google Cloud Vision's answer, your code raised KeyError"),
-             (whole_entry, "return a pair (label, confidence)"),
-             (lambda body: ("Cat", "97%") if isinstance(body, dict) and "responses" in body else top_label(body),
-              "must be a number")]
+    cases = [
+        (no_percent, "percentage (0–100)"),
+        (first_entry, "you took the first entry"),
+        (key_error_when_unknown, "raise ValueError('...') instead"),
+        (none_when_unknown, "you returned None"),
+        (google_not_nested, "for Google Cloud Vision's answer, your code raised KeyError"),
+        (whole_entry, "return a pair (label, confidence)"),
+        (
+            lambda body: (
+                ("Cat", "97%")
+                if isinstance(body, dict) and "responses" in body
+                else top_label(body)
+            ),
+            "must be a number",
+        ),
+    ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_5(answer), phrase)

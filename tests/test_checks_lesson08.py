@@ -30,6 +30,7 @@ def _fails_with(result, phrase):
 # The check needs two replicas, and TensorFlow fixes its devices when it starts: every answer
 # is checked in one fresh process with the CPU split in two (tests/lesson08_support.py).
 
+
 @pytest.fixture(scope="module")
 def train_step_checks() -> dict:
     script = textwrap.dedent(f"""
@@ -39,27 +40,47 @@ def train_step_checks() -> dict:
         print("RESULTS", json.dumps(lesson08_support.check_train_steps(list(lesson08_support.STEP_ANSWERS))))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                         cwd=TESTS.parent, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=TESTS.parent,
+        env=env,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULTS ")]
     assert lines, out.stderr[-3000:]
     return json.loads(lines[-1].removeprefix("RESULTS "))
 
 
 @pytest.mark.timeout(630)
-@pytest.mark.parametrize("answer", ["step_solution", "step_right_sum_over_global_batch_eager",
-                                    "step_right_keras_default_reduction"])
-def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(train_step_checks, answer):
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "step_solution",
+        "step_right_sum_over_global_batch_eager",
+        "step_right_keras_default_reduction",
+    ],
+)
+def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
+    train_step_checks, answer
+):
     result = train_step_checks[answer]
     assert result["passed"], result["message"]
-    assert "largest difference" in result["message"] and "distributed.make_train_step" in result["message"]
+    assert (
+        "largest difference" in result["message"]
+        and "distributed.make_train_step" in result["message"]
+    )
 
 
 @pytest.mark.timeout(630)
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        ("step_wrong_per_replica_mean", "its own share (24 images) instead of the global batch (48)"),
+        (
+            "step_wrong_per_replica_mean",
+            "its own share (24 images) instead of the global batch (48)",
+        ),
         ("step_wrong_no_strategy_run", "never calls strategy.run"),
         ("step_wrong_no_apply", "the weights did not change"),
         ("step_wrong_tape_outside_the_step", "a tape around strategy.run"),
@@ -82,11 +103,14 @@ def test_8_1_needs_two_replicas_and_a_function_and_never_raises():
 
     one_device = tf.distribute.get_strategy()
     assert _fails_with(checks.exercise_8_1(lambda *args: None, one_device), "two devices")
-    assert _fails_with(checks.exercise_8_1(None, one_device), "expected the function make_train_step")
+    assert _fails_with(
+        checks.exercise_8_1(None, one_device), "expected the function make_train_step"
+    )
     assert _fails_with(checks.exercise_8_1(lambda *args: None, None), "two devices")
 
 
 # ---------------------------------------------------------------- 8.2 TF_CONFIG
+
 
 def _tf_config(addresses, index):
     return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
@@ -94,7 +118,9 @@ def _tf_config(addresses, index):
 
 def test_8_2_accepts_the_cluster_and_this_process_task_however_built():
     assert checks.exercise_8_2(_tf_config).passed
-    assert checks.exercise_8_2(lambda a, i: dict(task=dict(index=i, type="worker"), cluster=dict(worker=[*a]))).passed
+    assert checks.exercise_8_2(
+        lambda a, i: dict(task=dict(index=i, type="worker"), cluster=dict(worker=[*a]))
+    ).passed
     assert checks.exercise_8_2(lambda a, i: json.loads(json.dumps(_tf_config(a, i)))).passed
 
 
@@ -103,12 +129,21 @@ def test_8_2_accepts_the_cluster_and_this_process_task_however_built():
     [
         (lambda a, i: json.dumps(_tf_config(a, i)), "json.dumps(config)"),
         (lambda a, i: {"cluster": {"worker": a}}, "missing ['task']"),
-        (lambda a, i: {"cluster": a, "task": {"type": "worker", "index": i}}, 'by job'),
+        (lambda a, i: {"cluster": a, "task": {"type": "worker", "index": i}}, "by job"),
         (lambda a, i: _tf_config(a[::-1], i), "same order"),
         (lambda a, i: _tf_config(a[:1], i), "every worker's address"),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "chief", "index": i}}, 'must be "worker"'),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": 0}}, "its own position"),
-        (lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": str(i)}}, "the integer"),
+        (
+            lambda a, i: {**_tf_config(a, i), "task": {"type": "chief", "index": i}},
+            'must be "worker"',
+        ),
+        (
+            lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": 0}},
+            "its own position",
+        ),
+        (
+            lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": str(i)}},
+            "the integer",
+        ),
         (lambda a, i: [a, i], "a dict"),
     ],
 )
@@ -132,7 +167,7 @@ def _predict(x):
 def _predict_all(post, images, max_instances):
     predictions = []
     for start in range(0, len(images), max_instances):
-        response = post({"instances": images[start:start + max_instances].tolist()})
+        response = post({"instances": images[start : start + max_instances].tolist()})
         response.raise_for_status()
         predictions.extend(response.json()["predictions"])
     return np.asarray(predictions, dtype=np.float32)
@@ -141,7 +176,9 @@ def _predict_all(post, images, max_instances):
 def _predict_all_balanced(post, images, max_instances):
     """Right, written differently: as many requests as needed, of near-equal size."""
     parts = np.array_split(images, math.ceil(len(images) / max_instances))
-    return np.concatenate([post({"instances": part.tolist()}).json()["predictions"] for part in parts])
+    return np.concatenate(
+        [post({"instances": part.tolist()}).json()["predictions"] for part in parts]
+    )
 
 
 def _predict_all_while(post, images, max_instances):
@@ -149,7 +186,9 @@ def _predict_all_while(post, images, max_instances):
     rest, out = images, []
     while len(rest):
         chunk, rest = rest[:max_instances], rest[max_instances:]
-        out += post({"signature_name": "serving_default", "instances": chunk.tolist()}).json()["predictions"]
+        out += post({"signature_name": "serving_default", "instances": chunk.tolist()}).json()[
+            "predictions"
+        ]
     return out
 
 
@@ -169,22 +208,57 @@ def _in_requests_of(size):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda post, x, k: post({"instances": x.tolist()}).json()["predictions"], "refused it (413"),
+        (
+            lambda post, x, k: post({"instances": x.tolist()}).json()["predictions"],
+            "refused it (413",
+        ),
         (_in_requests_of(256), "max_instances, the argument"),
-        (lambda post, x, k: np.concatenate([post({"instances": x[i * k:(i + 1) * k].tolist()}).json()["predictions"]
-                                            for i in range(len(x) // k)]), "the 50 images left over"),
-        (lambda post, x, k: np.concatenate([post({"instances": x[i * k:(i + 1) * k].tolist()}).json()["predictions"]
-                                            for i in range(len(x) // k + 1)]), "no instances at all"),
-        (lambda post, x, k: _predict_all(lambda body: post({"instances": np.asarray(body["instances"])}), x, k),
-         "chunk.tolist()"),
-        (lambda post, x, k: [post({"instances": x[s:s + k].tolist()}).json()["predictions"]
-                             for s in range(0, len(x), k)], "one row per image"),
+        (
+            lambda post, x, k: np.concatenate(
+                [
+                    post({"instances": x[i * k : (i + 1) * k].tolist()}).json()["predictions"]
+                    for i in range(len(x) // k)
+                ]
+            ),
+            "the 50 images left over",
+        ),
+        (
+            lambda post, x, k: np.concatenate(
+                [
+                    post({"instances": x[i * k : (i + 1) * k].tolist()}).json()["predictions"]
+                    for i in range(len(x) // k + 1)
+                ]
+            ),
+            "no instances at all",
+        ),
+        (
+            lambda post, x, k: _predict_all(
+                lambda body: post({"instances": np.asarray(body["instances"])}), x, k
+            ),
+            "chunk.tolist()",
+        ),
+        (
+            lambda post, x, k: [
+                post({"instances": x[s : s + k].tolist()}).json()["predictions"]
+                for s in range(0, len(x), k)
+            ],
+            "one row per image",
+        ),
         (_in_requests_of(1), "250 requests for 250 images where 3 suffice"),
-        (lambda post, x, k: [post({"instances": x[s:s + k].tolist()}).json()["outputs"]
-                             for s in range(0, len(x), k)], 'read response.json()["predictions"]'),
+        (
+            lambda post, x, k: [
+                post({"instances": x[s : s + k].tolist()}).json()["outputs"]
+                for s in range(0, len(x), k)
+            ],
+            'read response.json()["predictions"]',
+        ),
         (lambda post, x, k: _predict_all(post, x, k)[::-1], "reverse order"),
-        (lambda post, x, k: _predict_all(post, x[np.random.default_rng(0).permutation(len(x))], k),
-         "in the order they come back"),
+        (
+            lambda post, x, k: _predict_all(
+                post, x[np.random.default_rng(0).permutation(len(x))], k
+            ),
+            "in the order they come back",
+        ),
         (lambda post, x, k: None, "returned None"),
     ],
 )
@@ -194,10 +268,12 @@ def test_8_3_names_the_mistake(answer, phrase):
 
 # ---------------------------------------------------------------- 8.4 the representative dataset
 
+
 def _representative(images, count=200, wrap=lambda image: [image[None]]):
     def representative_dataset():
         for image in images[:count]:
             yield wrap(image)
+
     return representative_dataset
 
 
@@ -206,7 +282,8 @@ def test_8_4_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches()
 
     def batches_of_ten():
         for start in range(0, 300, 10):
-            yield [X_TRAIN[start:start + 10]]
+            yield [X_TRAIN[start : start + 10]]
+
     assert checks.exercise_8_4(batches_of_ten, X_TRAIN, X_TEST).passed
 
 
@@ -232,6 +309,7 @@ def test_8_4_names_the_mistake(answer, phrase):
 
 
 # ---------------------------------------------------------------- 8.5 the quantisation parameters
+
 
 def _quantization(low, high, dtype):
     info = np.iinfo(dtype)
@@ -268,17 +346,40 @@ def _step(low, high, dtype):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda lo, hi, d: ((max(hi, 0.0) - min(lo, 0.0)) / 256,
-                            int(np.iinfo(d).min) - round(min(lo, 0.0) / ((max(hi, 0.0) - min(lo, 0.0)) / 256))),
-         "255 steps"),
-        (lambda lo, hi, d: (_step(lo, hi, d), -round(min(lo, 0.0) / _step(lo, hi, d))), "low must map onto qmin"),
-        (lambda lo, hi, d: (_step(lo, hi, d), int(np.iinfo(d).min) - min(lo, 0.0) / _step(lo, hi, d)), "round it"),
-        (lambda lo, hi, d: ((hi - lo) / 255, int(np.iinfo(d).min) - round(lo / ((hi - lo) / 255))),
-         "widen the range to include 0"),
+        (
+            lambda lo, hi, d: (
+                (max(hi, 0.0) - min(lo, 0.0)) / 256,
+                int(np.iinfo(d).min) - round(min(lo, 0.0) / ((max(hi, 0.0) - min(lo, 0.0)) / 256)),
+            ),
+            "255 steps",
+        ),
+        (
+            lambda lo, hi, d: (_step(lo, hi, d), -round(min(lo, 0.0) / _step(lo, hi, d))),
+            "low must map onto qmin",
+        ),
+        (
+            lambda lo, hi, d: (
+                _step(lo, hi, d),
+                int(np.iinfo(d).min) - min(lo, 0.0) / _step(lo, hi, d),
+            ),
+            "round it",
+        ),
+        (
+            lambda lo, hi, d: (
+                (hi - lo) / 255,
+                int(np.iinfo(d).min) - round(lo / ((hi - lo) / 255)),
+            ),
+            "widen the range to include 0",
+        ),
         (lambda lo, hi, d: (255 / (hi - lo), 0), "not its inverse"),
         (lambda lo, hi, d: (max(abs(lo), abs(hi)) / np.iinfo(d).max, 0), "symmetric quantisation"),
-        (lambda lo, hi, d: (_step(lo, hi, d), int(np.iinfo(d).min) + round(min(lo, 0.0) / _step(lo, hi, d))),
-         "wrong sign"),
+        (
+            lambda lo, hi, d: (
+                _step(lo, hi, d),
+                int(np.iinfo(d).min) + round(min(lo, 0.0) / _step(lo, hi, d)),
+            ),
+            "wrong sign",
+        ),
         (lambda lo, hi, d: _step(lo, hi, d), "return the pair (scale, zero_point)"),
         (lambda lo, hi, d: ("1/255", 0), "are numbers"),
         (lambda lo, hi, d: None, "you returned None"),

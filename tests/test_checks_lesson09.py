@@ -47,16 +47,28 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
     verdict(checks.exercise_9_1(answer), True)
 
 
-@pytest.mark.parametrize(("answer", "phrase"), [
-    (lambda im: im.convert("RGB"), "is still sideways"),
-    (lambda im: ImageOps.exif_transpose(im).convert("RGB"), "convert('RGB') drops the alpha channel"),
-    (lambda im: upright_by_hand(im) if im.mode != "P" else ImageOps.exif_transpose(im).convert("RGB"),
-     "a palette image keeps its transparency"),
-    (lambda im: ImageOps.exif_transpose(im), "in mode 'RGBA'"),
-    (lambda im: np.asarray(upright_by_hand(im), np.float32) / 255, "float32 array"),
-    (lambda im: None, "returned None"),
-    (turned_the_wrong_way, "upside down or mirrored"),
-])
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda im: im.convert("RGB"), "is still sideways"),
+        (
+            lambda im: ImageOps.exif_transpose(im).convert("RGB"),
+            "convert('RGB') drops the alpha channel",
+        ),
+        (
+            lambda im: (
+                upright_by_hand(im)
+                if im.mode != "P"
+                else ImageOps.exif_transpose(im).convert("RGB")
+            ),
+            "a palette image keeps its transparency",
+        ),
+        (lambda im: ImageOps.exif_transpose(im), "in mode 'RGBA'"),
+        (lambda im: np.asarray(upright_by_hand(im), np.float32) / 255, "float32 array"),
+        (lambda im: None, "returned None"),
+        (turned_the_wrong_way, "upside down or mirrored"),
+    ],
+)
 def test_9_1_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_1(answer), False, phrase)
 
@@ -74,8 +86,8 @@ def split_with_random(files, labels, fractions, seed):
         n_val = max(1, round(len(members) * fractions[1]))
         n_test = max(1, round(len(members) * fractions[2]))
         out[1].extend(members[:n_val])
-        out[2].extend(members[n_val:n_val + n_test])
-        out[0].extend(members[n_val + n_test:])
+        out[2].extend(members[n_val : n_val + n_test])
+        out[0].extend(members[n_val + n_test :])
     return out
 
 
@@ -84,12 +96,14 @@ def split_by_random_keys(files, labels, fractions, seed):
     keys = np.random.default_rng(seed).random(len(files))
     out = ([], [], [])
     for label in set(labels):
-        members = sorted((k, f) for k, f, lab in zip(keys, files, labels, strict=True) if lab == label)
+        members = sorted(
+            (k, f) for k, f, lab in zip(keys, files, labels, strict=True) if lab == label
+        )
         n = len(members)
         n_val, n_test = max(1, round(n * fractions[1])), max(1, round(n * fractions[2]))
         out[0].extend(f for _, f in members[: n - n_val - n_test])
-        out[1].extend(f for _, f in members[n - n_val - n_test: n - n_test])
-        out[2].extend(f for _, f in members[n - n_test:])
+        out[1].extend(f for _, f in members[n - n_val - n_test : n - n_test])
+        out[2].extend(f for _, f in members[n - n_test :])
     return out
 
 
@@ -102,22 +116,27 @@ def unstratified(files, labels, fractions, seed):
     order = np.random.default_rng(seed).permutation(len(files))
     n_train, n_val = int(len(files) * fractions[0]), int(len(files) * fractions[1])
     cut = [files[i] for i in order]
-    return cut[:n_train], cut[n_train:n_train + n_val], cut[n_train + n_val:]
+    return cut[:n_train], cut[n_train : n_train + n_val], cut[n_train + n_val :]
 
 
 def unshuffled(files, labels, fractions, seed):
     out = ([], [], [])
     for label in sorted(set(labels)):
         members = [f for f, lab in zip(files, labels, strict=True) if lab == label]
-        n_val, n_test = max(1, round(len(members) * fractions[1])), max(1, round(len(members) * fractions[2]))
+        n_val, n_test = (
+            max(1, round(len(members) * fractions[1])),
+            max(1, round(len(members) * fractions[2])),
+        )
         out[0].extend(members[: len(members) - n_val - n_test])
-        out[1].extend(members[len(members) - n_val - n_test: len(members) - n_test])
-        out[2].extend(members[len(members) - n_test:])
+        out[1].extend(members[len(members) - n_val - n_test : len(members) - n_test])
+        out[2].extend(members[len(members) - n_test :])
     return out
 
 
 def unseeded(files, labels, fractions, seed):
-    return photos.split_files(files, labels, fractions, seed=np.random.SeedSequence().entropy % 1000)
+    return photos.split_files(
+        files, labels, fractions, seed=np.random.SeedSequence().entropy % 1000
+    )
 
 
 def floor_rounding(files, labels, fractions, seed):
@@ -125,11 +144,13 @@ def floor_rounding(files, labels, fractions, seed):
     rng = np.random.default_rng(seed)
     out = ([], [], [])
     for label in sorted(set(labels)):
-        members = [files[i] for i in rng.permutation([i for i, lab in enumerate(labels) if lab == label])]
+        members = [
+            files[i] for i in rng.permutation([i for i, lab in enumerate(labels) if lab == label])
+        ]
         n_train, n_val = int(len(members) * fractions[0]), int(len(members) * fractions[1])
         out[0].extend(members[:n_train])
-        out[1].extend(members[n_train:n_train + n_val])
-        out[2].extend(members[n_train + n_val:n_train + n_val + int(len(members) * fractions[2])])
+        out[1].extend(members[n_train : n_train + n_val])
+        out[2].extend(members[n_train + n_val : n_train + n_val + int(len(members) * fractions[2])])
     return out
 
 
@@ -138,15 +159,21 @@ def overlapping(files, labels, fractions, seed):
     return train + test[:1], val, test
 
 
-@pytest.mark.parametrize(("answer", "phrase"), [
-    (unstratified, "has no file in"),
-    (unshuffled, "the files are not shuffled"),
-    (unseeded, "two calls with seed=0 gave different splits"),
-    (floor_rounding, "are in no split"),
-    (overlapping, "is in two splits"),
-    (lambda files, labels, fractions, seed: {"train": files}, "return three lists"),
-    (lambda files, labels, fractions, seed: (files[:20], files[20:24], files[24:]), "has no file in"),
-])
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (unstratified, "has no file in"),
+        (unshuffled, "the files are not shuffled"),
+        (unseeded, "two calls with seed=0 gave different splits"),
+        (floor_rounding, "are in no split"),
+        (overlapping, "is in two splits"),
+        (lambda files, labels, fractions, seed: {"train": files}, "return three lists"),
+        (
+            lambda files, labels, fractions, seed: (files[:20], files[20:24], files[24:]),
+            "has no file in",
+        ),
+    ],
+)
 def test_9_2_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_2(answer), False, phrase)
 
@@ -156,8 +183,11 @@ def test_9_2_names_each_mistake(answer, phrase):
 
 def build_with_ops(backbone, head, image_size):
     inputs = keras.Input((None, None, 3), dtype="uint8")
-    x = keras.layers.Lambda(lambda t: keras.ops.image.resize(keras.ops.cast(t, "float32"), (image_size, image_size),
-                                                             crop_to_aspect_ratio=True))(inputs)
+    x = keras.layers.Lambda(
+        lambda t: keras.ops.image.resize(
+            keras.ops.cast(t, "float32"), (image_size, image_size), crop_to_aspect_ratio=True
+        )
+    )(inputs)
     x = keras.layers.Lambda(lambda t: (t - 127.0) / 128.0)(x)
     return keras.Model(inputs, head(backbone(x, training=False)))
 
@@ -169,7 +199,9 @@ def build_with_a_scaling_function(backbone, head, image_size):
     return keras.Model(inputs, head(backbone(x)))
 
 
-@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_ops, build_with_a_scaling_function])
+@pytest.mark.parametrize(
+    "answer", [photos.build_images_in_model, build_with_ops, build_with_a_scaling_function]
+)
 def test_9_3_accepts_images_in_models_built_differently(answer):
     verdict(checks.exercise_9_3(answer), True)
 
@@ -184,15 +216,18 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
     return build
 
 
-@pytest.mark.parametrize(("answer", "phrase"), [
-    (variant(crop=False), "squashed to a square, not cropped"),
-    (variant(scale=1 / 255, offset=0.0), "scaled to [0, 1]"),
-    (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
-    (variant(dtype="float32"), "input is float32"),
-    (variant(size=224), "only takes photos of one size"),
-    (lambda backbone, head, image_size: keras.Sequential([backbone, head]), "input is float32"),
-    (lambda backbone, head, image_size: head, "input is float32"),
-    (lambda backbone, head, image_size: None, "returned None"),
-])
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (variant(crop=False), "squashed to a square, not cropped"),
+        (variant(scale=1 / 255, offset=0.0), "scaled to [0, 1]"),
+        (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
+        (variant(dtype="float32"), "input is float32"),
+        (variant(size=224), "only takes photos of one size"),
+        (lambda backbone, head, image_size: keras.Sequential([backbone, head]), "input is float32"),
+        (lambda backbone, head, image_size: head, "input is float32"),
+        (lambda backbone, head, image_size: None, "returned None"),
+    ],
+)
 def test_9_3_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_3(answer), False, phrase)

@@ -75,15 +75,19 @@ def test_colab_cell_installs_the_course_around_colabs_tensorflow_and_lesson_01_r
     github = f"git+https://github.com/{repo}"
     assert github in source
     cell = tmp_path / "colab_cell.py"
-    cell.write_text('import sys, types\nsys.modules["google.colab"] = types.ModuleType("google.colab")\n'
-                    + source.replace(github, checkout.as_uri()))
+    cell.write_text(
+        'import sys, types\nsys.modules["google.colab"] = types.ModuleType("google.colab")\n'
+        + source.replace(github, checkout.as_uri())
+    )
     run([str(python), str(cell)], env, checkout, 1200)
 
     after = json.loads(run([str(python), "-c", _VERSIONS], env, checkout, 120))
     assert after == before, "Colab's TensorFlow, Keras and NumPy are untouched"
     run([str(python), "-m", "pip", "check"], env, checkout, 120)
     cache = tmp_path / "course-data" / "fashion-mnist"
-    assert sorted(p.name for p in cache.iterdir()) == sorted(downloads.SOURCES["fashion-mnist"].files)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        downloads.SOURCES["fashion-mnist"].files
+    )
 
     run([str(python), "-m", "course_lib.cli", "kernel"], env, checkout, 120)
     executed = run_student_lesson(python, checkout, tmp_path / "01_executed.ipynb", env)
@@ -93,7 +97,11 @@ def test_colab_cell_installs_the_course_around_colabs_tensorflow_and_lesson_01_r
     # What later lessons need from a plain (non-editable) install, run from Colab's /content.
     content = tmp_path / "content"
     content.mkdir()
-    found = json.loads(run([str(python), "-c", _INSTALLED], env, content, 300).strip().splitlines()[-1])
+    found = json.loads(
+        run([str(python), "-c", _INSTALLED], env, content, 300).strip().splitlines()[-1]
+    )
     assert found["imagenet_classes"] == 1000, "the ImageNet class names ship with the package"
-    assert found["build_dir"] == str(content / "build"), "outputs go beside the notebooks, not into site-packages"
+    assert found["build_dir"] == str(content / "build"), (
+        "outputs go beside the notebooks, not into site-packages"
+    )
     print(f"Colab simulation: {time.perf_counter() - started:.0f} s")

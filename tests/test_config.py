@@ -9,7 +9,9 @@ def test_build_dir_is_inside_the_course_folder_in_a_checkout(monkeypatch):
     assert config.build_dir() == config.project_root() / "build"
 
 
-def test_build_dir_follows_the_working_directory_when_installed_without_the_course(monkeypatch, tmp_path):
+def test_build_dir_follows_the_working_directory_when_installed_without_the_course(
+    monkeypatch, tmp_path
+):
     # As on Colab: the package sits in site-packages, with no course folder around it.
     site_packages = tmp_path / "site-packages"
     (site_packages / "course_lib").mkdir(parents=True)

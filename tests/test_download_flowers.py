@@ -20,6 +20,7 @@ CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 
 def small_flowers_archive(path, per_class=3, extra=None):
     with tarfile.open(path, "w:gz") as tar:
+
         def add(name, payload):
             info = tarfile.TarInfo(name)
             info.size = len(payload)
@@ -30,7 +31,9 @@ def small_flowers_archive(path, per_class=3, extra=None):
         for name in CLASSES:
             for i in range(per_class):
                 out = io.BytesIO()
-                Image.fromarray(rng.integers(0, 256, (24 + i, 32, 3), dtype=np.uint8)).save(out, "JPEG")
+                Image.fromarray(rng.integers(0, 256, (24 + i, 32, 3), dtype=np.uint8)).save(
+                    out, "JPEG"
+                )
                 add(f"flower_photos/{name}/{i}.jpg", out.getvalue())
         for name, payload in (extra or {}).items():
             add(name, payload)
@@ -51,8 +54,12 @@ def mirror(tmp_path, monkeypatch):
 
 def test_flowers_source_records_the_published_archive():
     source = downloads.SOURCES["flowers"]
-    assert source.mirrors == ("https://storage.googleapis.com/download.tensorflow.org/example_images/",)
-    assert source.files == {"flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"}
+    assert source.mirrors == (
+        "https://storage.googleapis.com/download.tensorflow.org/example_images/",
+    )
+    assert source.files == {
+        "flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"
+    }
 
 
 def test_course_download_flowers_fetches_checks_and_unpacks_a_class_folder(mirror, capsys):
@@ -60,7 +67,9 @@ def test_course_download_flowers_fetches_checks_and_unpacks_a_class_folder(mirro
     folder = mirror / "cache" / "flowers" / "flower_photos"
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == CLASSES
     assert "15 photos" in capsys.readouterr().out
-    assert not [p for p in (mirror / "cache" / "flowers").iterdir() if p.name.startswith(".")]  # no temp left
+    assert not [
+        p for p in (mirror / "cache" / "flowers").iterdir() if p.name.startswith(".")
+    ]  # no temp left
     report = photos.prepare_folder(folder, mirror / "prepared")
     assert report.class_names == CLASSES and sum(report.counts["test"].values()) == 5
 
@@ -77,7 +86,10 @@ def test_a_wrong_checksum_leaves_nothing_behind_and_names_the_fix(mirror, monkey
     assert cli.main(["download", "flowers"]) == 1
     err = capsys.readouterr().err
     assert "SHA-256 mismatch" in err and "could not be downloaded" in err
-    assert not list((mirror / "cache").rglob("*.tgz")) and not (mirror / "cache" / "flowers" / "flower_photos").exists()
+    assert (
+        not list((mirror / "cache").rglob("*.tgz"))
+        and not (mirror / "cache" / "flowers" / "flower_photos").exists()
+    )
 
 
 def test_a_corrupted_cached_archive_is_fetched_again(mirror):

@@ -14,25 +14,31 @@ def representative(x, count=200):
     def dataset():
         for image in x[:count]:
             yield [image[None]]
+
     return dataset
 
 
 @pytest.fixture(scope="module")
 def keras_predictions(trained_fashion):
-    return trained_fashion.model.predict(trained_fashion.x_test, batch_size=500, verbose=0).argmax(axis=1)
+    return trained_fashion.model.predict(trained_fashion.x_test, batch_size=500, verbose=0).argmax(
+        axis=1
+    )
 
 
 @pytest.fixture(scope="module")
 def int8_model(trained_fashion, fashion_export):
-    return edge.TFLiteModel(edge.convert_to_tflite(fashion_export, representative(trained_fashion.x_train)))
+    return edge.TFLiteModel(
+        edge.convert_to_tflite(fashion_export, representative(trained_fashion.x_train))
+    )
 
 
 def accuracy(predictions, labels):
     return float(np.mean(predictions == labels))
 
 
-def test_float_tflite_agrees_with_keras_on_99_percent_of_the_test_set(trained_fashion, fashion_export,
-                                                                       keras_predictions):
+def test_float_tflite_agrees_with_keras_on_99_percent_of_the_test_set(
+    trained_fashion, fashion_export, keras_predictions
+):
     model = edge.TFLiteModel(edge.convert_to_tflite(fashion_export))
     assert model.input_dtype == np.float32 and model.input_quantization == (0.0, 0)
     predictions = model.predict(trained_fashion.x_test).argmax(axis=1)
@@ -40,14 +46,17 @@ def test_float_tflite_agrees_with_keras_on_99_percent_of_the_test_set(trained_fa
     assert np.mean(predictions == keras_predictions) >= 0.99
 
 
-def test_int8_model_takes_raw_pixels_and_loses_at_most_the_allowed_accuracy(trained_fashion, int8_model,
-                                                                            keras_predictions):
+def test_int8_model_takes_raw_pixels_and_loses_at_most_the_allowed_accuracy(
+    trained_fashion, int8_model, keras_predictions
+):
     scale, zero_point = int8_model.input_quantization
     assert int8_model.input_dtype == np.uint8
     # Calibrated on images in [0, 1]: one uint8 step is 1/255, so raw pixel bytes go in unchanged.
     assert zero_point == 0 and scale == pytest.approx(1 / 255, rel=1e-3)
     keras_accuracy = accuracy(keras_predictions, trained_fashion.y_test)
-    int8_accuracy = accuracy(int8_model.predict(trained_fashion.x_test).argmax(axis=1), trained_fashion.y_test)
+    int8_accuracy = accuracy(
+        int8_model.predict(trained_fashion.x_test).argmax(axis=1), trained_fashion.y_test
+    )
     assert keras_accuracy > 0.7, "the test model did not train"
     assert int8_accuracy >= keras_accuracy - MAX_INT8_LOSS
 
@@ -58,9 +67,14 @@ def test_int8_model_is_about_four_times_smaller(fashion_export, int8_model):
 
 
 def test_calibrating_on_unscaled_pixels_breaks_the_int8_model_and_the_bound_catches_it(
-        trained_fashion, fashion_export, keras_predictions):
-    wrong = edge.TFLiteModel(edge.convert_to_tflite(fashion_export, representative(trained_fashion.x_train * 255)))
-    broken_accuracy = accuracy(wrong.predict(trained_fashion.x_test).argmax(axis=1), trained_fashion.y_test)
+    trained_fashion, fashion_export, keras_predictions
+):
+    wrong = edge.TFLiteModel(
+        edge.convert_to_tflite(fashion_export, representative(trained_fashion.x_train * 255))
+    )
+    broken_accuracy = accuracy(
+        wrong.predict(trained_fashion.x_test).argmax(axis=1), trained_fashion.y_test
+    )
     assert broken_accuracy < accuracy(keras_predictions, trained_fashion.y_test) - MAX_INT8_LOSS
 
 
@@ -90,19 +104,26 @@ def test_wrong_inputs_are_clear_errors(tmp_path, int8_model):
 
 def test_median_latency_is_measured_after_warm_up():
     calls = []
-    latency = edge.median_latency_ms(lambda batch: calls.append(batch.shape), np.zeros((28, 28, 1)), repeats=5)
+    latency = edge.median_latency_ms(
+        lambda batch: calls.append(batch.shape), np.zeros((28, 28, 1)), repeats=5
+    )
     assert calls == [(1, 28, 28, 1)] * 7 and latency >= 0
 
 
-def test_representative_dataset_yields_distinct_images_one_per_batch_in_a_seeded_order(trained_fashion):
+def test_representative_dataset_yields_distinct_images_one_per_batch_in_a_seeded_order(
+    trained_fashion,
+):
     from course_lib import checks
 
     make = edge.representative_dataset
     samples = [batch for (batch,) in make(trained_fashion.x_train, 150, seed=3)()]
-    assert len(samples) == 150 and all(b.shape == (1, 28, 28, 1) and b.dtype == np.float32 for b in samples)
+    assert len(samples) == 150 and all(
+        b.shape == (1, 28, 28, 1) and b.dtype == np.float32 for b in samples
+    )
     again = [batch for (batch,) in make(trained_fashion.x_train, 150, seed=3)()]
     assert all(np.array_equal(a, b) for a, b in zip(samples, again, strict=True))
-    assert checks.exercise_8_4(make(trained_fashion.x_train, 150), trained_fashion.x_train,
-                               trained_fashion.x_test).passed
+    assert checks.exercise_8_4(
+        make(trained_fashion.x_train, 150), trained_fashion.x_train, trained_fashion.x_test
+    ).passed
     with pytest.raises(ValueError, match="between 1 and"):
         make(trained_fashion.x_train[:10], 11)

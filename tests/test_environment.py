@@ -23,13 +23,19 @@ from course_lib.config import project_root
 ROOT = project_root()
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 BASE = [Requirement(r) for r in PROJECT["dependencies"]]
-EXTRAS = {name: [Requirement(r) for r in reqs] for name, reqs in PROJECT["optional-dependencies"].items()}
+EXTRAS = {
+    name: [Requirement(r) for r in reqs] for name, reqs in PROJECT["optional-dependencies"].items()
+}
 LOCK = lockfile.read_lock(ROOT / lockfile.LOCK)
 BINDER = lockfile.binder_pins(ROOT / "environment.yml")
 WORKFLOW = yaml.safe_load((ROOT / ".github/workflows/course.yml").read_text())
 # Where the lock is compiled and Binder runs.
-REFERENCE = default_environment() | {"sys_platform": "linux", "platform_machine": "x86_64",
-                                     "platform_system": "Linux", "python_version": "3.11"}
+REFERENCE = default_environment() | {
+    "sys_platform": "linux",
+    "platform_machine": "x86_64",
+    "platform_system": "Linux",
+    "python_version": "3.11",
+}
 BIG_THREE = ("tensorflow", "tensorflow-cpu", "keras", "numpy")
 
 
@@ -50,7 +56,8 @@ def test_every_runtime_dependency_is_pinned_in_lock_and_binder_within_its_range(
         for where, pins in (("requirements/lock.txt", LOCK), ("environment.yml", BINDER)):
             assert _name(req) in pins, f"{req.name} is not pinned in {where}"
             assert req.specifier.contains(pins[_name(req)], prereleases=True), (
-                f"{where} pins {req.name}=={pins[_name(req)]}, outside {req.specifier}")
+                f"{where} pins {req.name}=={pins[_name(req)]}, outside {req.specifier}"
+            )
 
 
 def test_every_dev_dependency_is_pinned_in_the_lock_within_its_range():
@@ -68,7 +75,8 @@ def test_tensorflow_keras_and_numpy_ranges_have_upper_bounds():
     ranges = {_name(r): r.specifier for r in BASE + EXTRAS["tf"]}
     for name in BIG_THREE:
         assert any(s.operator in ("<", "<=", "==", "~=") for s in ranges[name]), (
-            f"{name} {ranges[name]} has no upper bound")
+            f"{name} {ranges[name]} has no upper bound"
+        )
 
 
 def test_every_runtime_range_has_an_upper_bound():
@@ -125,8 +133,15 @@ def test_installed_versions_equal_the_lock():
 
 
 def test_read_pins_takes_names_versions_and_markers_and_skips_comments():
-    lines = ["# header", "Foo_Bar==1.2.3", "    # via x", "baz==4.0 ; sys_platform == 'linux'",
-             "", "--no-binary :none:", "qux==2  # trailing comment"]
+    lines = [
+        "# header",
+        "Foo_Bar==1.2.3",
+        "    # via x",
+        "baz==4.0 ; sys_platform == 'linux'",
+        "",
+        "--no-binary :none:",
+        "qux==2  # trailing comment",
+    ]
     assert lockfile.read_pins(lines) == {"foo-bar": "1.2.3", "baz": "4.0", "qux": "2"}
 
 
@@ -153,7 +168,10 @@ def test_moves_lists_changed_missing_and_extra_packages_and_ignores_the_course_i
     installed = {"numpy": "2.1.0", "keras": "3.5.0", "new": "0.3", "course-lib": "0.1.0"}
     found = lockfile.moves(locked, installed)
     assert [(m.name, m.locked, m.installed) for m in found] == [
-        ("gone", "1.0", None), ("new", None, "0.3"), ("numpy", "2.0.0", "2.1.0")]
+        ("gone", "1.0", None),
+        ("new", None, "0.3"),
+        ("numpy", "2.0.0", "2.1.0"),
+    ]
     report = lockfile.format_moves(found, lockfile.LOCK)
     assert "1 package(s) moved" in report and "numpy: 2.0.0 -> 2.1.0" in report
     assert "gone: 1.0 -> not installed" in report
@@ -168,9 +186,15 @@ def test_lock_diff_command_reports_against_the_given_lock(tmp_path, capsys):
     assert f"keras: 0.0.1 -> {metadata.version('keras')}" in out and "numpy:" not in out
 
 
-@pytest.mark.parametrize(("system", "machine", "version", "expected"), [
-    ("linux", "x86_64", (3, 11), True), ("linux", "aarch64", (3, 11), False),
-    ("darwin", "x86_64", (3, 11), False), ("linux", "x86_64", (3, 12), False)])
+@pytest.mark.parametrize(
+    ("system", "machine", "version", "expected"),
+    [
+        ("linux", "x86_64", (3, 11), True),
+        ("linux", "aarch64", (3, 11), False),
+        ("darwin", "x86_64", (3, 11), False),
+        ("linux", "x86_64", (3, 12), False),
+    ],
+)
 def test_reference_platform_is_linux_x86_64_python_311(system, machine, version, expected):
     assert lockfile.is_reference_platform(system, machine, version) is expected
 

@@ -21,8 +21,12 @@ def _functional_cnn(input_shape=(28, 28, 1), num_classes=3) -> keras.Model:
 
 def _nested_backbone_cnn(num_classes=3) -> keras.Model:
     backbone = keras.Sequential(
-        [keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"), layers.Conv2D(4, 3, name="inner_conv"),
-         layers.ReLU(name="inner_relu")],
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.Conv2D(4, 3, name="inner_conv"),
+            layers.ReLU(name="inner_relu"),
+        ],
         name="backbone",
     )
     inputs = keras.Input((28, 28, 1))
@@ -62,9 +66,22 @@ def images():
 
 @pytest.mark.parametrize(
     "build",
-    [models.build_baseline_cnn, models.build_better_cnn, _regularised_sequential, _functional_cnn,
-     _nested_backbone_cnn, "reloaded"],
-    ids=["sequential", "better-cnn", "regularised-sequential", "functional", "nested-backbone", "reloaded-from-file"],
+    [
+        models.build_baseline_cnn,
+        models.build_better_cnn,
+        _regularised_sequential,
+        _functional_cnn,
+        _nested_backbone_cnn,
+        "reloaded",
+    ],
+    ids=[
+        "sequential",
+        "better-cnn",
+        "regularised-sequential",
+        "functional",
+        "nested-backbone",
+        "reloaded-from-file",
+    ],
 )
 def test_heatmaps_have_the_image_size_and_lie_in_0_1(build, images, tmp_path_factory):
     training.set_seed(0)
@@ -81,17 +98,23 @@ def test_heatmaps_have_the_image_size_and_lie_in_0_1(build, images, tmp_path_fac
 def test_the_default_layer_is_the_last_rectified_activation_of_the_last_conv_block():
     better = models.build_better_cnn()
     relus = [layer.name for layer in better.layers if isinstance(layer, layers.ReLU)]
-    assert explain.last_rectified_layer(better) == relus[-1]  # after the last BatchNorm, not its Conv2D
+    assert (
+        explain.last_rectified_layer(better) == relus[-1]
+    )  # after the last BatchNorm, not its Conv2D
     baseline = models.build_baseline_cnn()
     convs = [layer.name for layer in baseline.layers if isinstance(layer, layers.Conv2D)]
-    assert explain.last_rectified_layer(baseline) == convs[-1]  # Conv2D(activation="relu") is rectified
+    assert (
+        explain.last_rectified_layer(baseline) == convs[-1]
+    )  # Conv2D(activation="relu") is rectified
     assert explain.last_rectified_layer(_functional_cnn()) == "last_conv"
     path = explain.feature_layer_path(_nested_backbone_cnn())
     assert [layer.name for layer in path] == ["backbone", "inner_relu"]
 
 
 def test_a_model_without_a_rectified_feature_map_or_the_named_layer_is_refused():
-    linear = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(2)])
+    linear = keras.Sequential(
+        [keras.Input((8, 8, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(2)]
+    )
     with pytest.raises(ValueError, match="no rectified"):
         explain.last_rectified_layer(linear)
     with pytest.raises(ValueError, match="no layer named"):
@@ -124,7 +147,9 @@ def test_each_image_is_explained_for_its_own_class(images):
     model = models.build_better_cnn(num_classes=3)
     mixed = explain.grad_cam(model, images, class_index=[0, 1, 2])
     for i, c in enumerate([0, 1, 2]):
-        np.testing.assert_allclose(mixed[i], explain.grad_cam(model, images[i : i + 1], class_index=c)[0], atol=1e-5)
+        np.testing.assert_allclose(
+            mixed[i], explain.grad_cam(model, images[i : i + 1], class_index=c)[0], atol=1e-5
+        )
 
 
 def test_the_library_grad_cam_is_the_taught_core_resized():
@@ -170,10 +195,16 @@ def _planted_square_model() -> keras.Model:
     model.get_layer("conv").set_weights([np.array([1.0, -1.0], np.float32).reshape(1, 1, 1, 2)])
     # gamma, beta, moving mean, moving variance
     model.get_layer("batch_norm").set_weights(
-        [np.ones(2, np.float32), np.array([-0.5, 0.5], np.float32), np.zeros(2, np.float32), np.ones(2, np.float32)]
+        [
+            np.ones(2, np.float32),
+            np.array([-0.5, 0.5], np.float32),
+            np.zeros(2, np.float32),
+            np.ones(2, np.float32),
+        ]
     )
     model.get_layer("classes").set_weights(
-        [np.array([[0.0, 40.0], [0.0, 3.0]], np.float32), np.array([0.0, -1.64], np.float32)])
+        [np.array([[0.0, 40.0], [0.0, 3.0]], np.float32), np.array([0.0, -1.64], np.float32)]
+    )
     return model
 
 
@@ -198,7 +229,9 @@ def _square_contrast(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def _peak_on_square(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    return np.array([h.max() > 0 and m.flat[np.argmax(h)] for h, m in zip(heatmaps, masks, strict=True)])
+    return np.array(
+        [h.max() > 0 and m.flat[np.argmax(h)] for h, m in zip(heatmaps, masks, strict=True)]
+    )
 
 
 def test_the_planted_square_model_recognises_the_square():
@@ -242,27 +275,47 @@ def test_grad_cam_peak_falls_on_a_planted_square_a_cnn_learned():
             layers.Dense(2, activation="softmax"),
         ]
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=5, batch_size=32, verbose=0)
 
     x_test, y_test, masks = _square_images(40, np.random.default_rng(2))
-    assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.9, "the tiny CNN did not learn the task"
+    assert model.evaluate(x_test, y_test, verbose=0)[1] >= 0.9, (
+        "the tiny CNN did not learn the task"
+    )
     squares = np.flatnonzero(y_test)
     heatmaps = explain.grad_cam(model, x_test[squares], class_index=1)
     # One pixel of slack: the map is computed at half resolution and upsampled.
-    near_square = np.stack([ndimage.binary_dilation(m, np.ones((3, 3), bool)) for m in masks[squares]])
+    near_square = np.stack(
+        [ndimage.binary_dilation(m, np.ones((3, 3), bool)) for m in masks[squares]]
+    )
     peaks = [np.unravel_index(np.argmax(h), h.shape) for h in heatmaps]
     hits = sum(bool(near[r, c]) for near, (r, c) in zip(near_square, peaks, strict=True))
     assert hits >= 0.8 * len(squares), f"peak on the square in only {hits} of {len(squares)} images"
 
 
 def test_a_backbone_shared_by_two_models_is_explained_in_the_right_one(images):
-    backbone = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu")], name="shared")
+    backbone = keras.Sequential(
+        [keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu")], name="shared"
+    )
     first_inputs = keras.Input((28, 28, 1))
-    keras.Model(first_inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(backbone(layers.Rescaling(2.0)(first_inputs)))))
+    keras.Model(
+        first_inputs,
+        layers.Dense(2)(
+            layers.GlobalAveragePooling2D()(backbone(layers.Rescaling(2.0)(first_inputs)))
+        ),
+    )
     inputs = keras.Input((28, 28, 1))
-    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(backbone(inputs))))
+    model = keras.Model(
+        inputs,
+        layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(backbone(inputs))),
+    )
     heatmaps = explain.grad_cam(model, images)
     assert heatmaps.shape == (3, 28, 28)
     _, logits = explain.grad_model(model)(images, training=False)
-    np.testing.assert_allclose(keras.ops.softmax(logits).numpy(), model.predict_on_batch(images), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.softmax(logits).numpy(), model.predict_on_batch(images), atol=1e-6
+    )

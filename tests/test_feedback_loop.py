@@ -24,8 +24,11 @@ def served_version(client, photo: bytes, expected: str, timeout_s: float = 20.0)
     """The version in /predict's answer, asked until it is ``expected`` (the service looks once a second)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        answer = client.post("/predict", data={"file": (io.BytesIO(photo), "x.png")},
-                             content_type="multipart/form-data")
+        answer = client.post(
+            "/predict",
+            data={"file": (io.BytesIO(photo), "x.png")},
+            content_type="multipart/form-data",
+        )
         assert answer.status_code == 200, answer.get_json()
         version = str(answer.get_json()["model"]["version"])
         if version == expected or time.monotonic() > deadline:
@@ -36,9 +39,14 @@ def served_version(client, photo: bytes, expected: str, timeout_s: float = 20.0)
 @pytest.fixture
 def loop(tmp_path):
     root = tiny_model_root(tmp_path / "models" / "tiny")
-    train, holdout = photo_folder(tmp_path / "train", 6, seed=1), photo_folder(tmp_path / "holdout", 15, seed=2)
+    train, holdout = (
+        photo_folder(tmp_path / "train", 6, seed=1),
+        photo_folder(tmp_path / "holdout", 15, seed=2),
+    )
     store = PredictionStore(tmp_path / "feedback.sqlite3")
-    app = create_app(ServeConfig(model=str(root), db=tmp_path / "served.sqlite3", load_in_background=False))
+    app = create_app(
+        ServeConfig(model=str(root), db=tmp_path / "served.sqlite3", load_in_background=False)
+    )
     try:
         yield root, train, holdout, store, app.test_client()
     finally:
@@ -46,7 +54,9 @@ def loop(tmp_path):
         store.close()
 
 
-def test_feedback_becomes_a_promoted_version_the_service_answers_with_and_rollback_restores_the_old(loop):
+def test_feedback_becomes_a_promoted_version_the_service_answers_with_and_rollback_restores_the_old(
+    loop,
+):
     root, train, holdout, store, client = loop
     photo = photo_bytes("red", np.random.default_rng(9))
     assert str(client.get("/model").get_json()["version"]) == "1"
@@ -54,7 +64,9 @@ def test_feedback_becomes_a_promoted_version_the_service_answers_with_and_rollba
 
     store_feedback(store, labelled_rows(10, seed=3))
     rows = store.feedback_rows()
-    assert len(rows) == 20 and all(row["image"] for row in rows)  # the originals came back from the store
+    assert len(rows) == 20 and all(
+        row["image"] for row in rows
+    )  # the originals came back from the store
     result = retrain.retrain(root, rows, train, holdout, epochs=40, learning_rate=0.05)
     assert result.new_version == 2 and result.promoted, result.summary()
     assert served_version(client, photo, "2") == "2"
@@ -69,7 +81,9 @@ def test_a_clearly_worse_candidate_is_refused_and_the_service_keeps_the_served_v
     root, train, holdout, store, client = loop
     photo = photo_bytes("blue", np.random.default_rng(9))
     store_feedback(store, labelled_rows(10, seed=3))
-    good = retrain.retrain(root, store.feedback_rows(), train, holdout, epochs=40, learning_rate=0.05)
+    good = retrain.retrain(
+        root, store.feedback_rows(), train, holdout, epochs=40, learning_rate=0.05
+    )
     assert good.promoted and served_version(client, photo, "2") == "2"
 
     # every photo taught as the other class: a candidate much worse than version 2
@@ -77,7 +91,9 @@ def test_a_clearly_worse_candidate_is_refused_and_the_service_keeps_the_served_v
     for row in worse:
         row["prediction_id"] += 1000
     store_feedback(store, worse)
-    bad = retrain.retrain(root, store.feedback_rows()[20:], train, holdout, epochs=40, learning_rate=0.05)
+    bad = retrain.retrain(
+        root, store.feedback_rows()[20:], train, holdout, epochs=40, learning_rate=0.05
+    )
     assert bad.new_version == 3 and not bad.promoted
     assert bad.comparison.new_correct < bad.comparison.old_correct
     assert versions.list_versions(root) == [1, 2, 3] and versions.served_version(root) == 2

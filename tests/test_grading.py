@@ -37,16 +37,18 @@ SUCCESS = {
 }
 MISTAKE = {
     "1.1": "you averaged the channels equally; the eye is most sensitive to green: weight red, "
-           "green and blue by 0.299, 0.587 and 0.114.",
+    "green and blue by 0.299, 0.587 and 0.114.",
     "1.2": "your crop of a 7 x 10 image is the top-left corner; cut (h - height) // 2 rows at the "
-           "top to centre it.",
+    "top to centre it.",
     "1.3": "resizing 9 x 13 to 4 x 5 gave shape (5, 7): a step of h // height only fits when the "
-           "sizes divide exactly. Compute one source index per output pixel instead.",
+    "sizes divide exactly. Compute one source index per output pixel instead.",
     "1.4": "the test images were standardised with their own mean and standard deviation: use the "
-           "training statistics for both sets. The test set stands for images that arrive later, "
-           "which you cannot measure while training.",
+    "training statistics for both sets. The test set stands for images that arrive later, "
+    "which you cannot measure while training.",
 }
-NOT_ATTEMPTED = "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+NOT_ATTEMPTED = (
+    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+)
 TAMPERED = "not credited, the notebook tampers with grading; "
 
 
@@ -70,13 +72,14 @@ def _solutions():
 
 def _answer(nb, number, code):
     """Put ``code`` where the student notebook raises NotImplementedError for ``number``."""
-    pattern = re.compile(rf"^( *)raise NotImplementedError\('Exercise {re.escape(number)}\b.*$",
-                         re.MULTILINE)
+    pattern = re.compile(
+        rf"^( *)raise NotImplementedError\('Exercise {re.escape(number)}\b.*$", re.MULTILINE
+    )
     for cell in nb.cells:
         match = pattern.search(cell.source)
         if match:
             indented = textwrap.indent(code, match.group(1))
-            cell.source = cell.source[: match.start()] + indented + cell.source[match.end():]
+            cell.source = cell.source[: match.start()] + indented + cell.source[match.end() :]
             return cell
     raise AssertionError(f"no exercise cell for {number}")
 
@@ -121,34 +124,74 @@ def _make_submissions(folder):
     broken = _index(nb, "means = photos[name]")
     nb.cells[broken].source += "\nphoto.to_grayscale()"
     nbformat.write(nb, folder / f"carol-{LESSON}.ipynb")
-    rows("carol", {"1.1": (True, SUCCESS["1.1"]), "1.2": (False, MISTAKE["1.2"]),
-                   "1.3": (True, SUCCESS["1.3"]), "1.4": (False, NOT_ATTEMPTED)},
-         ["the check cell of exercise 1.3 was deleted; the grader ran the check itself",
-          f"{_describe(nb, broken)} raised AttributeError: 'numpy.ndarray' object has no "
-          "attribute 'to_grayscale', outside the exercises"])
+    rows(
+        "carol",
+        {
+            "1.1": (True, SUCCESS["1.1"]),
+            "1.2": (False, MISTAKE["1.2"]),
+            "1.3": (True, SUCCESS["1.3"]),
+            "1.4": (False, NOT_ATTEMPTED),
+        },
+        [
+            "the check cell of exercise 1.3 was deleted; the grader ran the check itself",
+            f"{_describe(nb, broken)} raised AttributeError: 'numpy.ndarray' object has no "
+            "attribute 'to_grayscale', outside the exercises",
+        ],
+    )
 
     (folder / "dave").mkdir()  # a file cut short
-    (folder / "dave" / f"{LESSON}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')
-    expected.append(("dave", LESSON, "notebook", "False", "could not read the notebook: not valid "
-                     "JSON (Expecting ',' delimiter at line 1, column 51)"))
+    (folder / "dave" / f"{LESSON}.ipynb").write_text(
+        '{"cells": [{"cell_type": "code", "source": "x = 1"'
+    )
+    expected.append(
+        (
+            "dave",
+            LESSON,
+            "notebook",
+            "False",
+            "could not read the notebook: not valid "
+            "JSON (Expecting ',' delimiter at line 1, column 51)",
+        )
+    )
     (folder / "dave" / "my notes.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
-    expected.append(("dave", "?", "notebook", "False", "not a lesson of this course: my notes.ipynb "
-                     "(name it after the lesson, e.g. 01_pixels.ipynb)"))
+    expected.append(
+        (
+            "dave",
+            "?",
+            "notebook",
+            "False",
+            "not a lesson of this course: my notes.ipynb "
+            "(name it after the lesson, e.g. 01_pixels.ipynb)",
+        )
+    )
 
     nb = _student()  # loops forever before defining its answer to 1.2
     for number, code in right.items():
         _answer(nb, number, code)
     loop = nb.cells[_index(nb, "def centre_crop(")]
     # A loop that never ends; it sleeps, so that the other pytest worker keeps the CPU meanwhile.
-    loop.source = ("import time\n\nwhile True:  # let me look at this image for a while\n    time.sleep(1)\n\n"
-                   + loop.source)
+    loop.source = (
+        "import time\n\nwhile True:  # let me look at this image for a while\n    time.sleep(1)\n\n"
+        + loop.source
+    )
     nbformat.write(nb, folder / f"erin_{LESSON}.ipynb")
-    rows("erin", {"1.1": (True, SUCCESS["1.1"]),
-                  "1.2": (False, "check did not run: NameError: name 'centre_crop' is not defined; "
-                                 "the exercise's cells timed out"),
-                  "1.3": (True, SUCCESS["1.3"]), "1.4": (True, SUCCESS["1.4"])},
-         [f"{_describe(nb, _index(nb, 'while True'))} did not finish within {CELL_TIMEOUT} s "
-          "and was interrupted"])
+    rows(
+        "erin",
+        {
+            "1.1": (True, SUCCESS["1.1"]),
+            "1.2": (
+                False,
+                "check did not run: NameError: name 'centre_crop' is not defined; "
+                "the exercise's cells timed out",
+            ),
+            "1.3": (True, SUCCESS["1.3"]),
+            "1.4": (True, SUCCESS["1.4"]),
+        },
+        [
+            f"{_describe(nb, _index(nb, 'while True'))} did not finish within {CELL_TIMEOUT} s "
+            "and was interrupted"
+        ],
+    )
 
     nb = _student()  # wrong answers, a forged check, forged results and a patched NumPy
     cells = {number: _answer(nb, number, code) for number, code in WRONG.items()}
@@ -158,26 +201,35 @@ def _make_submissions(folder):
         checks.exercise_1_2 = lambda *args: CheckResult("1.2", True, "well done.")
         lesson01.run_check = lambda exercise, diagnose, success: CheckResult(exercise, True, success)
         np.array_equal = lambda *args, **kwargs: True""")
-    fake = nbformat.v4.new_code_cell(textwrap.dedent("""
+    fake = nbformat.v4.new_code_cell(
+        textwrap.dedent("""
         from IPython.display import display
         for n in ("1.1", "1.2", "1.3", "1.4"):
             display({"application/vnd.course.check+json": {"exercise": n, "passed": True, "message": "ok"},
                      "application/vnd.course.grader+json": {"nonce": "0", "action": "check",
-                     "exercise": n, "status": "passed", "message": "ok"}}, raw=True)"""))
+                     "exercise": n, "status": "passed", "message": "ok"}}, raw=True)""")
+    )
     nb.cells.insert(_index(nb, "## Recap"), fake)
     nbformat.write(nb, folder / f"frank_{LESSON}.ipynb")
-    rows("frank", {"1.1": (False, TAMPERED + MISTAKE["1.1"]),
-                   # judged outside the kernel, with NumPy's own array_equal: the real mistake
-                   "1.2": (False, TAMPERED + MISTAKE["1.2"]),
-                   "1.3": (False, TAMPERED + MISTAKE["1.3"]),
-                   "1.4": (False, TAMPERED + MISTAKE["1.4"])},
-         ["tampering: the notebook changed numpy.array_equal"])
+    rows(
+        "frank",
+        {
+            "1.1": (False, TAMPERED + MISTAKE["1.1"]),
+            # judged outside the kernel, with NumPy's own array_equal: the real mistake
+            "1.2": (False, TAMPERED + MISTAKE["1.2"]),
+            "1.3": (False, TAMPERED + MISTAKE["1.3"]),
+            "1.4": (False, TAMPERED + MISTAKE["1.4"]),
+        },
+        ["tampering: the notebook changed numpy.array_equal"],
+    )
 
     # Unsolved notebooks that try to score anyway, one per strategy class; judged in another
     # process on data the kernel exported, none of them can.
     for student, code in STRATEGIES.items():
         nb = _student()
-        nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(textwrap.dedent(code)))
+        nb.cells.insert(
+            _index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(textwrap.dedent(code))
+        )
         for number, answer in STRATEGY_ANSWERS.get(student, {}).items():
             _answer(nb, number, answer)
         nbformat.write(nb, folder / f"{student}_{LESSON}.ipynb")
@@ -245,19 +297,37 @@ STRATEGIES = {
     """,
 }
 STRATEGY_ANSWERS = {  # the exercise cells' answers that go with a strategy
-    "patcher": {"1.1": "return _patch_until_next_cell()", "1.2": "return _patch_until_next_cell()",
-                "1.3": "return _patch_until_next_cell()",
-                "1.4": "return _patch_until_next_cell(), _patch_until_next_cell()"},
-    "inspector": {"1.1": "return _expected()", "1.2": "return _expected()", "1.3": "return _expected()",
-                  "1.4": "return _expected(), _expected()"},
+    "patcher": {
+        "1.1": "return _patch_until_next_cell()",
+        "1.2": "return _patch_until_next_cell()",
+        "1.3": "return _patch_until_next_cell()",
+        "1.4": "return _patch_until_next_cell(), _patch_until_next_cell()",
+    },
+    "inspector": {
+        "1.1": "return _expected()",
+        "1.2": "return _expected()",
+        "1.3": "return _expected()",
+        "1.4": "return _expected(), _expected()",
+    },
 }
 
 
 def _grade(submissions, output, *options):
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "grade", str(submissions), "--output", str(output),
-         *options],
-        capture_output=True, text=True, cwd=ROOT, timeout=1500,
+        [
+            sys.executable,
+            "-m",
+            "course_lib.cli",
+            "grade",
+            str(submissions),
+            "--output",
+            str(output),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     with (output / "grades.csv").open(newline="", encoding="utf-8") as handle:
@@ -272,7 +342,9 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     submissions.mkdir()
     expected = _make_submissions(submissions)
     output = tmp_path / "grades"
-    result, rows = _grade(submissions, output, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400")
+    result, rows = _grade(
+        submissions, output, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400"
+    )
     exact = [row for row in expected if len(row) == 5]
     assert [row for row in rows if row[0] not in STRATEGIES] == exact
     # The tampering attempts: every exercise of every one of them is not credited.
@@ -282,8 +354,13 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     assert summary[0] == f"student,{LESSON},total,notes"
     by_student = {line.split(",")[0]: line for line in summary[1:]}
     assert [by_student[s] for s in ("alice", "bob", "carol", "dave", "erin", "frank")] == [
-        "alice,4/4,4/4,", "bob,0/4,0/4,", "carol,2/4,2/4,2", "dave,0/4,0/4,2", "erin,3/4,3/4,1",
-        "frank,0/4,0/4,1"]
+        "alice,4/4,4/4,",
+        "bob,0/4,0/4,",
+        "carol,2/4,2/4,2",
+        "dave,0/4,0/4,2",
+        "erin,3/4,3/4,1",
+        "frank,0/4,0/4,1",
+    ]
     assert {s: by_student[s].split(",")[2] for s in STRATEGIES} == {s: "0/4" for s in STRATEGIES}
     assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()
     assert "alice" in result.stdout and "4/4" in result.stdout

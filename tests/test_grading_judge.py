@@ -33,10 +33,18 @@ def _standardise(x_train, x_test):
     return ((x_train - mean) / std).astype(np.float32), ((x_test - mean) / std).astype(np.float32)
 
 
-RIGHT = {"to_grayscale": _to_grayscale, "centre_crop": _centre_crop,
-         "resize_nearest": _resize_nearest, "standardise": _standardise}
-EXPRESSIONS = {"1.1": "checks.exercise_1_1(to_grayscale)", "1.2": "checks.exercise_1_2(centre_crop)",
-               "1.3": "checks.exercise_1_3(resize_nearest)", "1.4": "checks.exercise_1_4(standardise)"}
+RIGHT = {
+    "to_grayscale": _to_grayscale,
+    "centre_crop": _centre_crop,
+    "resize_nearest": _resize_nearest,
+    "standardise": _standardise,
+}
+EXPRESSIONS = {
+    "1.1": "checks.exercise_1_1(to_grayscale)",
+    "1.2": "checks.exercise_1_2(centre_crop)",
+    "1.3": "checks.exercise_1_3(resize_nearest)",
+    "1.4": "checks.exercise_1_4(standardise)",
+}
 
 
 def _judge(tmp_path, number, namespace, salt=12345):
@@ -55,11 +63,21 @@ def test_right_answers_pass_on_every_fresh_draw_of_the_test_data(tmp_path, numbe
     [
         ("1.1", {"to_grayscale": lambda p: p.mean(axis=-1)}, "you averaged the channels equally"),
         ("1.2", {"centre_crop": lambda im, h, w: im[:h, :w]}, "is the top-left corner"),
-        ("1.2", {"centre_crop": lambda im, h, w: im[(im.shape[0] - h) // 2:][:h, (im.shape[1] - w) // 2:][:, :w]},
-         "Raise a ValueError when the crop is larger than the image"),
+        (
+            "1.2",
+            {
+                "centre_crop": lambda im, h, w: im[(im.shape[0] - h) // 2 :][
+                    :h, (im.shape[1] - w) // 2 :
+                ][:, :w]
+            },
+            "Raise a ValueError when the crop is larger than the image",
+        ),
         ("1.3", {"resize_nearest": lambda im, h, w: None}, "did you forget to `return` it?"),
-        ("1.4", {"standardise": lambda a, b: ((a - a.mean()) / a.std(), (b - b.mean()) / b.std())},
-         "standardised with their own mean"),
+        (
+            "1.4",
+            {"standardise": lambda a, b: ((a - a.mean()) / a.std(), (b - b.mean()) / b.std())},
+            "standardised with their own mean",
+        ),
     ],
 )
 def test_wrong_answers_get_the_notebook_check_message(tmp_path, number, answer, message):
@@ -106,7 +124,9 @@ def test_salted_test_data_differ_between_runs_and_repeat_within_one():
     with fresh_inputs(1):
         c = check_rng(5).integers(0, 1000, 8)
     assert not np.array_equal(a, b) and np.array_equal(a, c)
-    assert np.array_equal(check_rng(5).integers(0, 1000, 8), np.random.default_rng(5).integers(0, 1000, 8))
+    assert np.array_equal(
+        check_rng(5).integers(0, 1000, 8), np.random.default_rng(5).integers(0, 1000, 8)
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,20 +147,37 @@ def test_junk_exported_by_the_kernel_is_judged_without_crashing(tmp_path, namesp
 def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
     folder = tmp_path / "values"
     folder.mkdir()
-    (folder / "values.json").write_text('{"to_grayscale": {"t": "array", "file": "../../etc/passwd"}}')
-    reply = judge.handle({"expression": EXPRESSIONS["1.1"], "values": str(folder), "calls": [],
-                          "salt": 1, "next": str(tmp_path / "next")})
+    (folder / "values.json").write_text(
+        '{"to_grayscale": {"t": "array", "file": "../../etc/passwd"}}'
+    )
+    reply = judge.handle(
+        {
+            "expression": EXPRESSIONS["1.1"],
+            "values": str(folder),
+            "calls": [],
+            "salt": 1,
+            "next": str(tmp_path / "next"),
+        }
+    )
     assert reply["status"] == "error"
     pickled = tmp_path / "values2"
     pickled.mkdir()
     np.save(pickled / "v1.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     (pickled / "values.json").write_text('{"to_grayscale": {"t": "array", "file": "v1.npy"}}')
-    reply = judge.handle({"expression": EXPRESSIONS["1.1"], "values": str(pickled), "calls": [],
-                          "salt": 1, "next": str(tmp_path / "next2")})
+    reply = judge.handle(
+        {
+            "expression": EXPRESSIONS["1.1"],
+            "values": str(pickled),
+            "calls": [],
+            "salt": 1,
+            "next": str(tmp_path / "next2"),
+        }
+    )
     assert reply["status"] == "error" and "pickle" in reply["message"].lower(), reply
 
 
 # ---------------------------------------------------------------- every two-phase exercise
+
 
 def _solution_namespace(number):
     """The solution notebook's answer to exercise ``number``, defined as the student would."""
@@ -189,7 +226,9 @@ def _check_expression(number):
 @pytest.mark.parametrize("number", sorted(execute.TWO_PHASE))
 @pytest.mark.parametrize("salt", [11, 2**40 + 3])
 def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number, salt):
-    reply = judge.judge_locally(_check_expression(number), _solution_namespace(number), salt, str(tmp_path))
+    reply = judge.judge_locally(
+        _check_expression(number), _solution_namespace(number), salt, str(tmp_path)
+    )
     assert reply["status"] == "passed", reply
 
 
@@ -208,19 +247,31 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
 
 # ---------------------------------------------------------------- models, exported as config and weights
 
+
 def _expression(number):
     return f"checks.exercise_{number.replace('.', '_')}({', '.join(_NAMES[number])})"
 
 
-_NAMES = {"3.5": ["build_cnn"], "4.1": ["compile_for_integer_labels"], "6.4": ["build_transfer_model"],
-          "6.5": ["unfreeze_top"], "5.6": ["grad_cam_heatmaps"]}
+_NAMES = {
+    "3.5": ["build_cnn"],
+    "4.1": ["compile_for_integer_labels"],
+    "6.4": ["build_transfer_model"],
+    "6.5": ["unfreeze_top"],
+    "5.6": ["grad_cam_heatmaps"],
+}
 
 
 def _lambda_cnn(input_shape, num_classes):
     import keras
 
-    return keras.Sequential([keras.Input(input_shape), keras.layers.Lambda(lambda x: x * 0 + 1),
-                             keras.layers.Flatten(), keras.layers.Dense(num_classes, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Lambda(lambda x: x * 0 + 1),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
 
 
 def _own_layer_cnn(input_shape, num_classes):
@@ -230,13 +281,23 @@ def _own_layer_cnn(input_shape, num_classes):
         def call(self, x):
             return 2 * x
 
-    return keras.Sequential([keras.Input(input_shape), Doubling(), keras.layers.Flatten(),
-                             keras.layers.Dense(num_classes, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            Doubling(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
 
 
-@pytest.mark.parametrize(("answer", "words"), [(_lambda_cnn, "Lambda"), (_own_layer_cnn, "Doubling")])
+@pytest.mark.parametrize(
+    ("answer", "words"), [(_lambda_cnn, "Lambda"), (_own_layer_cnn, "Doubling")]
+)
 def test_a_model_with_code_of_its_own_is_not_rebuilt_in_the_judge(tmp_path, answer, words):
-    reply = judge.judge_locally("checks.exercise_3_5(build_cnn)", {"build_cnn": answer}, 3, str(tmp_path))
+    reply = judge.judge_locally(
+        "checks.exercise_3_5(build_cnn)", {"build_cnn": answer}, 3, str(tmp_path)
+    )
     assert reply["status"] == "unsupported", reply
     assert "safe mode" in reply["message"] and words in reply["message"], reply
 
@@ -246,13 +307,26 @@ def test_an_exported_model_config_cannot_make_the_judge_import_or_run_anything(t
     folder = tmp_path / "values"
     folder.mkdir()
     witness = tmp_path / "ran"
-    config = {"module": "os", "class_name": "system", "config": f"touch {witness}", "registered_name": None}
+    config = {
+        "module": "os",
+        "class_name": "system",
+        "config": f"touch {witness}",
+        "registered_name": None,
+    }
     (folder / "m1.json").write_text(__import__("json").dumps(config))
     (folder / "m1.weights.h5").write_bytes(b"")
-    (folder / "values.json").write_text('{"verdicts": {"t": "model", "file": "m1"}, '
-                                        '"best_epoch_a": {"t": "int", "v": "7"}}')
-    reply = judge.handle({"expression": "checks.exercise_4_2(verdicts, best_epoch_a)", "values": str(folder),
-                          "calls": [], "salt": 1, "next": str(tmp_path / "next")})
+    (folder / "values.json").write_text(
+        '{"verdicts": {"t": "model", "file": "m1"}, "best_epoch_a": {"t": "int", "v": "7"}}'
+    )
+    reply = judge.handle(
+        {
+            "expression": "checks.exercise_4_2(verdicts, best_epoch_a)",
+            "values": str(folder),
+            "calls": [],
+            "salt": 1,
+            "next": str(tmp_path / "next"),
+        }
+    )
     assert reply["status"] in ("unsupported", "error") and not witness.exists(), reply
 
 
@@ -260,10 +334,17 @@ def _wrong_cnn(input_shape, num_classes):  # no pooling: a common first attempt
     import keras
     from keras import layers
 
-    return keras.Sequential([keras.Input(input_shape), layers.Conv2D(16, 3, padding="same", activation="relu"),
-                             layers.Conv2D(32, 3, padding="same", activation="relu"),
-                             layers.Conv2D(8, 1, activation="relu"), layers.Flatten(),
-                             layers.Dense(64, activation="relu"), layers.Dense(num_classes, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
 
 
 def _compile_categorical(model):
@@ -288,7 +369,9 @@ def _grad_cam_without_relu(grad_model, images, class_index):
     images = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape() as tape:
         maps, logits = grad_model(images, training=False)
-        scores = tf.gather(logits, tf.convert_to_tensor(class_index, tf.int32), axis=1, batch_dims=1)
+        scores = tf.gather(
+            logits, tf.convert_to_tensor(class_index, tf.int32), axis=1, batch_dims=1
+        )
     weights = tf.reduce_mean(tape.gradient(scores, maps), axis=(1, 2))
     cam = tf.einsum("nhwk,nk->nhw", maps, weights).numpy()
     peak = np.abs(cam).max(axis=(1, 2), keepdims=True)
@@ -305,7 +388,9 @@ def _grad_cam_without_relu(grad_model, images, class_index):
         ("5.6", _grad_cam_without_relu, "negative values"),
     ],
 )
-def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(tmp_path, number, answer, words):
+def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
+    tmp_path, number, answer, words
+):
     expression = _expression(number)
     reply = judge.judge_locally(expression, {_NAMES[number][0]: answer}, 21, str(tmp_path))
     assert reply["status"] == "failed" and words in reply["message"], reply
@@ -316,16 +401,26 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(tmp
 
 # ---------------------------------------------------------------- tables salted for the grading run
 
+
 def _published_tf_config(addresses, index):  # the lesson's check addresses, written in by hand
-    return {"cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457", "10.0.0.7:2222"]},
-            "task": {"type": "worker", "index": index}}
+    return {
+        "cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457", "10.0.0.7:2222"]},
+        "task": {"type": "worker", "index": index},
+    }
 
 
-_PUBLISHED_TOP = {"the course service": ("Sneaker", 0.91), "responses": ("Cat", 0.97), "Labels": ("Cat", 0.974),
-                  "tagsResult": ("cat", 0.99), "list": ("tabby, tabby cat", 0.58)}
+_PUBLISHED_TOP = {
+    "the course service": ("Sneaker", 0.91),
+    "responses": ("Cat", 0.97),
+    "Labels": ("Cat", 0.974),
+    "tagsResult": ("cat", 0.99),
+    "list": ("tabby, tabby cat", 0.58),
+}
 
 
-def _published_top_label(body):  # the expected answers of the lesson's check, looked up by the body's shape
+def _published_top_label(
+    body,
+):  # the expected answers of the lesson's check, looked up by the body's shape
     if isinstance(body, list):
         return _PUBLISHED_TOP["list"]
     for key in ("responses", "Labels", "tagsResult"):
@@ -339,7 +434,10 @@ def _published_top_label(body):  # the expected answers of the lesson's check, l
 def _published_quantization(low, high, dtype):
     from course_lib.checks import lesson08
 
-    table = {(lo, hi, np.dtype(d).name): lesson08._quantization(lo, hi, d) for lo, hi, d in lesson08.QUANTIZATION_CASES}
+    table = {
+        (lo, hi, np.dtype(d).name): lesson08._quantization(lo, hi, d)
+        for lo, hi, d in lesson08.QUANTIZATION_CASES
+    }
     return table.get((low, high, np.dtype(dtype).name), (1.0, 0))
 
 
@@ -365,13 +463,20 @@ def _upload_checked_against_10_000(data, max_pixels):  # ignores the limit it is
     [
         ("checks.exercise_8_2(make_tf_config)", "make_tf_config", _published_tf_config),
         ("checks.exercise_7_5(top_label)", "top_label", _published_top_label),
-        ("checks.exercise_8_5(choose_quantization)", "choose_quantization", _published_quantization),
+        (
+            "checks.exercise_8_5(choose_quantization)",
+            "choose_quantization",
+            _published_quantization,
+        ),
         ("checks.exercise_7_3(check_upload)", "check_upload", _upload_checked_against_10_000),
     ],
 )
 def test_answers_written_for_the_published_tables_pass_in_the_notebook_and_fail_when_graded(
-        tmp_path, expression, name, answer):
+    tmp_path, expression, name, answer
+):
     assert eval(expression, {"checks": checks, name: answer}).passed
-    failed = [judge.judge_locally(expression, {name: answer}, salt, str(tmp_path / str(salt)))["status"]
-              for salt in (1, 2, 3)]
+    failed = [
+        judge.judge_locally(expression, {name: answer}, salt, str(tmp_path / str(salt)))["status"]
+        for salt in (1, 2, 3)
+    ]
     assert failed == ["failed"] * 3, failed

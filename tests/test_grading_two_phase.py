@@ -22,7 +22,22 @@ from course_lib.grading.execute import TWO_PHASE, GradeOptions, grade_notebook
 from course_lib.grading.submissions import LessonKey, Submission, lesson_key
 
 ROOT = project_root()
-EXERCISES = ("3.5", "4.1", "4.2", "4.3", "4.4", "5.6", "6.4", "6.5", "6.6", "7.1", "7.3", "7.5", "8.2", "8.5")
+EXERCISES = (
+    "3.5",
+    "4.1",
+    "4.2",
+    "4.3",
+    "4.4",
+    "5.6",
+    "6.4",
+    "6.5",
+    "6.6",
+    "7.1",
+    "7.3",
+    "7.5",
+    "8.2",
+    "8.5",
+)
 CELL_TIMEOUT = 240  # a busy 2-core machine: importing TensorFlow alone has taken over 40 s
 
 
@@ -54,15 +69,22 @@ def _solutions():
                     tree = ast.parse(source)
                 except SyntaxError:  # a cell with IPython magics
                     continue
-                imports += [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+                imports += [
+                    ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                ]
     return found, list(dict.fromkeys(imports))
 
 
 def _notebook(answers, prelude=""):
     """The set-up cell, then for each exercise its heading, ``answers[number]`` and its check cell."""
     _, imports = _solutions()
-    setup = "\n".join([*imports, "from course_lib import checks, models",
-                       "prep = models.preprocessing_for((28, 28, 1))  # the lesson reads it from the model's metadata"])
+    setup = "\n".join(
+        [
+            *imports,
+            "from course_lib import checks, models",
+            "prep = models.preprocessing_for((28, 28, 1))  # the lesson reads it from the model's metadata",
+        ]
+    )
     cells = [new_markdown_cell("# Lesson 99 — Two-phase exercises"), new_code_cell(setup)]
     if prelude:
         cells.append(new_code_cell(textwrap.dedent(prelude)))
@@ -71,7 +93,9 @@ def _notebook(answers, prelude=""):
         if exercise.number in answers:
             cells.append(new_code_cell(answers[exercise.number]))
         cells.append(new_code_cell(exercise.check))
-    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "image-course", "display_name": "Python 3"}})
+    return new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "image-course", "display_name": "Python 3"}}
+    )
 
 
 def _names(number):
@@ -95,7 +119,8 @@ def _answering(make):
 
 STRATEGIES = {
     # Replace every check as soon as the grader imports course_lib.checks again.
-    "importer": ("""
+    "importer": (
+        """
         import importlib
         from course_lib.record import CheckResult
         _real = importlib.import_module
@@ -108,9 +133,12 @@ STRATEGIES = {
                         setattr(module, attr, lambda *a, n=number: CheckResult(n, True, "well done."))
             return module
         importlib.import_module = _import
-    """, None),
+    """,
+        None,
+    ),
     # Rewrite whatever the grader's cells display into a pass.
-    "displayer": ("""
+    "displayer": (
+        """
         import IPython.display, IPython.core.display_functions
         _show = IPython.display.display
         def display(*objs, **kwargs):
@@ -122,9 +150,12 @@ STRATEGIES = {
                 forged.append(obj)
             return _show(*forged, **kwargs)
         IPython.display.display = IPython.core.display_functions.display = display
-    """, None),
+    """,
+        None,
+    ),
     # Make NumPy's comparisons agree only while the answer runs, then put them back.
-    "patcher": ("""
+    "patcher": (
+        """
         import numpy as np
         _saved = {n: getattr(np, n) for n in ("array_equal", "allclose", "isclose")}
         def _always(*args, **kwargs):
@@ -137,9 +168,12 @@ STRATEGIES = {
             for n, f in _saved.items():
                 setattr(np, n, f)
         get_ipython().events.register("post_run_cell", _restore)
-    """, "_patch_until_next_cell()"),
+    """,
+        "_patch_until_next_cell()",
+    ),
     # Read the expected values (or the check's own models) out of the check's frames.
-    "inspector": ("""
+    "inspector": (
+        """
         import inspect
         def _expected(*args, **kwargs):
             for frame in inspect.stack():
@@ -147,7 +181,9 @@ STRATEGIES = {
                     if name in frame.frame.f_locals and frame.frame.f_code.co_filename.startswith("/"):
                         return frame.frame.f_locals[name]
             return None
-    """, "_expected()"),
+    """,
+        "_expected()",
+    ),
 }
 
 
@@ -165,11 +201,14 @@ def test_every_exercise_here_is_judged_in_two_phases():
 @pytest.mark.timeout(1800)
 def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path):
     honest = _grade(tmp_path, "honest", _notebook(_solutions()[0]))
-    assert [(r.exercise, r.passed) for r in honest.exercises] == [(n, True) for n in EXERCISES], \
-        [(r.exercise, r.message) for r in honest.exercises if not r.passed]
+    assert [(r.exercise, r.passed) for r in honest.exercises] == [(n, True) for n in EXERCISES], [
+        (r.exercise, r.message) for r in honest.exercises if not r.passed
+    ]
     empty = _grade(tmp_path, "empty", _notebook({}))
     assert [(r.exercise, r.passed) for r in empty.exercises] == [(n, False) for n in EXERCISES]
-    assert all("is not defined" in r.message for r in empty.exercises), [r.message for r in empty.exercises]
+    assert all("is not defined" in r.message for r in empty.exercises), [
+        r.message for r in empty.exercises
+    ]
 
 
 @pytest.mark.timeout(1800)
@@ -177,5 +216,6 @@ def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path):
 def test_an_unsolved_notebook_that_tampers_scores_zero(tmp_path, strategy):
     prelude, answer = STRATEGIES[strategy]
     grade = _grade(tmp_path, strategy, _notebook(_answering(answer) if answer else {}, prelude))
-    assert [(r.exercise, r.passed) for r in grade.exercises] == [(n, False) for n in EXERCISES], \
-        [(r.exercise, r.message) for r in grade.exercises if r.passed]
+    assert [(r.exercise, r.passed) for r in grade.exercises] == [(n, False) for n in EXERCISES], [
+        (r.exercise, r.message) for r in grade.exercises if r.passed
+    ]

@@ -12,8 +12,13 @@ from course_lib.grading.execute import ExerciseResult, GradeOptions, NotebookGra
 from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
 
 LESSONS = ["01_pixels", "02_pipelines", "03_cnn_layers"]
-KEY = LessonKey("01_pixels", (ExerciseKey("1.1", "Grey", "checks.exercise_1_1(to_grayscale)"),
-                              ExerciseKey("1.2", "Mirror", "checks.exercise_1_2(mirror)")))
+KEY = LessonKey(
+    "01_pixels",
+    (
+        ExerciseKey("1.1", "Grey", "checks.exercise_1_1(to_grayscale)"),
+        ExerciseKey("1.2", "Mirror", "checks.exercise_1_2(mirror)"),
+    ),
+)
 
 
 def _touch(path, text="{}"):
@@ -22,11 +27,20 @@ def _touch(path, text="{}"):
 
 
 def test_students_and_lessons_come_from_folders_or_file_names(tmp_path):
-    for name in ("alice/01_pixels.ipynb", "alice/week 2/02_pipelines.ipynb", "bob_01_pixels.ipynb",
-                 "carol-02_pipelines (1).ipynb", "dan.03_CNN_layers.ipynb", "erin_01_pixel.ipynb",
-                 "alice/.ipynb_checkpoints/01_pixels-checkpoint.ipynb", "__MACOSX/x_01_pixels.ipynb"):
+    for name in (
+        "alice/01_pixels.ipynb",
+        "alice/week 2/02_pipelines.ipynb",
+        "bob_01_pixels.ipynb",
+        "carol-02_pipelines (1).ipynb",
+        "dan.03_CNN_layers.ipynb",
+        "erin_01_pixel.ipynb",
+        "alice/.ipynb_checkpoints/01_pixels-checkpoint.ipynb",
+        "__MACOSX/x_01_pixels.ipynb",
+    ):
         _touch(tmp_path / name)
-    found = {(s.student, s.lesson, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)}
+    found = {
+        (s.student, s.lesson, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)
+    }
     assert found == {
         ("alice", "01_pixels", "01_pixels.ipynb"),
         ("alice", "02_pipelines", "02_pipelines.ipynb"),
@@ -43,7 +57,11 @@ def test_the_lesson_falls_back_to_the_notebook_title_and_otherwise_stays_unknown
     _touch(tmp_path / "frank" / "scratch.ipynb", nbformat.writes(new_notebook()))
     _touch(tmp_path / "frank" / "broken.ipynb", "{not json")
     found = [(s.path.name, s.lesson) for s in submissions.find_submissions(tmp_path, LESSONS)]
-    assert found == [("homework.ipynb", "03_cnn_layers"), ("broken.ipynb", ""), ("scratch.ipynb", "")]
+    assert found == [
+        ("homework.ipynb", "03_cnn_layers"),
+        ("broken.ipynb", ""),
+        ("scratch.ipynb", ""),
+    ]
 
 
 def test_a_top_level_file_without_a_student_name_is_named_after_itself(tmp_path):
@@ -57,20 +75,31 @@ def _solution(*cells):
 
 
 def test_answer_key_takes_each_check_expression_from_the_solution(tmp_path):
-    nb = _solution(new_markdown_cell("### Exercise 9.1 — Add"), new_code_cell("x = 1"),
-                   new_code_cell("checks.exercise_9_1(x, y_train)\n"),
-                   new_markdown_cell("### Exercise 9.2 — Sub"), new_code_cell("checks.exercise_9_2(f)"))
+    nb = _solution(
+        new_markdown_cell("### Exercise 9.1 — Add"),
+        new_code_cell("x = 1"),
+        new_code_cell("checks.exercise_9_1(x, y_train)\n"),
+        new_markdown_cell("### Exercise 9.2 — Sub"),
+        new_code_cell("checks.exercise_9_2(f)"),
+    )
     nbformat.write(nb, tmp_path / "09_test.ipynb")
     keys = submissions.answer_keys(tmp_path)
-    assert keys["09_test"] == LessonKey("09_test", (
-        ExerciseKey("9.1", "Add", "checks.exercise_9_1(x, y_train)"),
-        ExerciseKey("9.2", "Sub", "checks.exercise_9_2(f)")))
+    assert keys["09_test"] == LessonKey(
+        "09_test",
+        (
+            ExerciseKey("9.1", "Add", "checks.exercise_9_1(x, y_train)"),
+            ExerciseKey("9.2", "Sub", "checks.exercise_9_2(f)"),
+        ),
+    )
 
 
-@pytest.mark.parametrize("check_cell, problem", [
-    ("print(1)", "has no check cell"),
-    ("r = checks.exercise_9_1(x)\nprint(r)", "must be a single expression"),
-])
+@pytest.mark.parametrize(
+    "check_cell, problem",
+    [
+        ("print(1)", "has no check cell"),
+        ("r = checks.exercise_9_1(x)\nprint(r)", "must be a single expression"),
+    ],
+)
 def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, problem):
     nb = _solution(new_markdown_cell("### Exercise 9.1 — Add"), new_code_cell(check_cell))
     nbformat.write(nb, tmp_path / "09_test.ipynb")
@@ -78,14 +107,21 @@ def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, p
         submissions.answer_keys(tmp_path)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ('{"cells": [', "not valid JSON (Expecting value at line 1, column 12)"),
-    ("[1, 2]", "JSON, but not a notebook (no cells)"),
-    ('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-     "not a valid notebook (its cells are not a list)"),
-    ('{"cells": [{"cell_type": "widget"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-     "not a valid notebook (cell 1 has no known type)"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"cells": [', "not valid JSON (Expecting value at line 1, column 12)"),
+        ("[1, 2]", "JSON, but not a notebook (no cells)"),
+        (
+            '{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "not a valid notebook (its cells are not a list)",
+        ),
+        (
+            '{"cells": [{"cell_type": "widget"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "not a valid notebook (cell 1 has no known type)",
+        ),
+    ],
+)
 def test_unreadable_notebooks_give_a_short_reason(tmp_path, text, reason):
     (tmp_path / "x.ipynb").write_text(text)
     with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
@@ -94,24 +130,28 @@ def test_unreadable_notebooks_give_a_short_reason(tmp_path, text, reason):
 
 def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_path):
     # No cell ids, no metadata, no outputs: nbformat's schema says no, Jupyter runs it.
-    text = ('{"cells": [{"cell_type": "code", "source": ["x = 1\\n", "y = 2"]}], '
-            '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    text = (
+        '{"cells": [{"cell_type": "code", "source": ["x = 1\\n", "y = 2"]}], '
+        '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
     (tmp_path / "x.ipynb").write_text(text)
     nb = analysis.read_notebook(tmp_path / "x.ipynb")
     assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].outputs == []
 
 
 def _student_nb():
-    return new_notebook(cells=[
-        new_code_cell("import numpy as np"),
-        new_markdown_cell("### Exercise 1.1 — Grey"),
-        new_code_cell("def to_grayscale(p):\n    raise NotImplementedError"),
-        new_code_cell("checks.exercise_1_1(to_grayscale)"),
-        new_markdown_cell("Some narrative."),
-        new_code_cell("plot_everything()  # a long line that will be shortened in messages"),
-        new_markdown_cell("### Exercise 1.2 — Mirror"),
-        new_code_cell("checks.exercise_1_2(lambda image: image)"),
-    ])
+    return new_notebook(
+        cells=[
+            new_code_cell("import numpy as np"),
+            new_markdown_cell("### Exercise 1.1 — Grey"),
+            new_code_cell("def to_grayscale(p):\n    raise NotImplementedError"),
+            new_code_cell("checks.exercise_1_1(to_grayscale)"),
+            new_markdown_cell("Some narrative."),
+            new_code_cell("plot_everything()  # a long line that will be shortened in messages"),
+            new_markdown_cell("### Exercise 1.2 — Mirror"),
+            new_code_cell("checks.exercise_1_2(lambda image: image)"),
+        ]
+    )
 
 
 def _error(ename, evalue):
@@ -127,20 +167,27 @@ def test_layout_finds_exercise_cells_and_errors_outside_them():
     layout.record_outputs(0, _error("ImportError", "no numpy"))
     assert layout.errors_outside_exercises() == [
         'cell 1 ("import numpy as np") raised ImportError: no numpy, outside the exercises; '
-        "1 more cell outside the exercises raised an error too"]
+        "1 more cell outside the exercises raised an error too"
+    ]
     assert layout.describe(5) == 'cell 6 ("plot_everything()  # a long line that w…")'
-    assert layout.exercise_trouble("1.1") == "the exercise cell raised NameError: name 'x' is not defined"
+    assert (
+        layout.exercise_trouble("1.1")
+        == "the exercise cell raised NameError: name 'x' is not defined"
+    )
     layout.timed_out.add(7)
     assert layout.exercise_trouble("1.2") == "the exercise's cells timed out"
 
 
 def test_deleted_and_changed_check_cells_are_reported():
     problems = analysis.Layout.of(_student_nb(), KEY).check_cell_problems()
-    assert problems == ["the check cell of exercise 1.2 was changed; the grader ran the original check"]
+    assert problems == [
+        "the check cell of exercise 1.2 was changed; the grader ran the original check"
+    ]
     nb = _student_nb()
     del nb.cells[3]
     assert analysis.Layout.of(nb, KEY).check_cell_problems()[0] == (
-        "the check cell of exercise 1.1 was deleted; the grader ran the check itself")
+        "the check cell of exercise 1.1 was deleted; the grader ran the check itself"
+    )
 
 
 def test_headings_from_another_version_of_the_lesson_are_named():
@@ -152,18 +199,30 @@ def test_headings_from_another_version_of_the_lesson_are_named():
     assert problems == [
         "exercise 1.2 is 'Build  the REQUEST body' in this notebook but 'Mirror' in the current lesson: "
         "the notebook comes from another version of it, and its answer was checked against the current task",
-        "exercise 1.3 ('Dequantize') is not in the current lesson: the notebook comes from another version of it"]
-    nb.cells[6] = new_markdown_cell("### Exercise 1.2 —  mirror ")  # spacing and case are not a version
+        "exercise 1.3 ('Dequantize') is not in the current lesson: the notebook comes from another version of it",
+    ]
+    nb.cells[6] = new_markdown_cell(
+        "### Exercise 1.2 —  mirror "
+    )  # spacing and case are not a version
     assert len(analysis.Layout.of(nb, KEY).outdated_headings()) == 1
 
 
-@pytest.mark.parametrize("payload, expected", [
-    ({"status": "passed", "message": "well done."}, (True, "well done.")),
-    ({"status": "failed", "message": "upside down."}, (False, "upside down.")),
-    ({"status": "timeout", "message": "30"}, (False, "check did not run: it did not finish within 30 s")),
-    ({"status": "error", "message": "NameError: x"}, (False, "check did not run: NameError: x")),
-    (None, (False, "check did not run: the grader cell gave no result")),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        ({"status": "passed", "message": "well done."}, (True, "well done.")),
+        ({"status": "failed", "message": "upside down."}, (False, "upside down.")),
+        (
+            {"status": "timeout", "message": "30"},
+            (False, "check did not run: it did not finish within 30 s"),
+        ),
+        (
+            {"status": "error", "message": "NameError: x"},
+            (False, "check did not run: NameError: x"),
+        ),
+        (None, (False, "check did not run: the grader cell gave no result")),
+    ],
+)
 def test_exercise_results_never_credit_a_check_that_did_not_pass(payload, expected):
     layout = analysis.Layout.of(_student_nb(), KEY)
     assert analysis.exercise_result(KEY.exercises[1], payload, layout) == expected
@@ -172,21 +231,36 @@ def test_exercise_results_never_credit_a_check_that_did_not_pass(payload, expect
 def test_a_stopped_kernel_is_named_in_every_check_that_did_not_run():
     layout = analysis.Layout.of(_student_nb(), KEY)
     assert analysis.exercise_result(KEY.exercises[0], None, layout, "the kernel died") == (
-        False, "check did not run: the kernel died")
+        False,
+        "check did not run: the kernel died",
+    )
 
 
 def test_tampering_is_any_change_to_numpy_or_builtins_and_notebook_code_in_hooks():
-    before = {"entries": {"numpy.mean": [1, False], "numpy.sum": [2, False],
-                          "builtins.input": [3, False], "sys.excepthook": [4, False],
-                          "ipython.events.pre_run_cell": [5, False]}, "threads": []}
-    after = {"entries": {"numpy.mean": [9, True], "numpy.sum": [8, False],  # np.sum = np.prod
-                         "builtins.input": [7, False],  # ipykernel does this for every cell
-                         "sys.excepthook": [6, False],  # a library's hook
-                         "ipython.events.pre_run_cell": [5, True]},  # unchanged
-             "threads": ["Thread-1 (spy)"]}
+    before = {
+        "entries": {
+            "numpy.mean": [1, False],
+            "numpy.sum": [2, False],
+            "builtins.input": [3, False],
+            "sys.excepthook": [4, False],
+            "ipython.events.pre_run_cell": [5, False],
+        },
+        "threads": [],
+    }
+    after = {
+        "entries": {
+            "numpy.mean": [9, True],
+            "numpy.sum": [8, False],  # np.sum = np.prod
+            "builtins.input": [7, False],  # ipykernel does this for every cell
+            "sys.excepthook": [6, False],  # a library's hook
+            "ipython.events.pre_run_cell": [5, True],
+        },  # unchanged
+        "threads": ["Thread-1 (spy)"],
+    }
     assert analysis.tampering(before, after, "the notebook") == [
         "tampering: the notebook changed numpy.mean, numpy.sum",
-        "tampering: threads started by the notebook are still running (Thread-1 (spy))"]
+        "tampering: threads started by the notebook are still running (Thread-1 (spy))",
+    ]
     after["entries"]["ipython.events.pre_run_cell"] = [10, True]
     assert "ipython.events.pre_run_cell" in analysis.tampering(before, after, "x")[0]
     assert analysis.tampering(before, before, "the notebook") == []
@@ -229,21 +303,28 @@ def test_replaced_names_the_course_lib_functions_and_methods_changed_in_memory()
             return True
 
     Result.__module__ = "course_lib.record"
-    fresh = {"course_lib.checks": module("course_lib.checks", exercise_1_2=good),
-             "course_lib.record": module("course_lib.record", CheckResult=Result)}
+    fresh = {
+        "course_lib.checks": module("course_lib.checks", exercise_1_2=good),
+        "course_lib.record": module("course_lib.record", CheckResult=Result),
+    }
     assert kernel_code._replaced(list(fresh.values()), fresh) == []
 
     class Patched:
         def __bool__(self):
             return False
 
-    stale = [module("course_lib.checks", exercise_1_2=lambda x: True),
-             module("course_lib.record", CheckResult=Patched)]
-    assert kernel_code._replaced(stale, fresh) == ["checks.exercise_1_2", "record.CheckResult.__bool__"]
+    stale = [
+        module("course_lib.checks", exercise_1_2=lambda x: True),
+        module("course_lib.record", CheckResult=Patched),
+    ]
+    assert kernel_code._replaced(stale, fresh) == [
+        "checks.exercise_1_2",
+        "record.CheckResult.__bool__",
+    ]
 
 
 def test_grader_cells_read_only_the_kernel_code_entry_point():
-    source = (kernel_code.__file__ and open(kernel_code.__file__).read())
+    source = kernel_code.__file__ and open(kernel_code.__file__).read()
     assert 'if __name__ == "__course_grader__":' in source
     compile(source, "course-grader", "exec")
 
@@ -264,13 +345,17 @@ def _grade(student, lesson, passed, problems=()):
 
 
 def test_rows_csv_and_summary(tmp_path):
-    grades = [_grade("ann", "01_pixels", [True, False]),
-              _grade("ann", "02_pipelines", [True]),
-              _grade("ben", "01_pixels", [], ["could not read the notebook: not valid JSON"]),
-              _grade("ben", "", [], ["not a lesson of this course: x.ipynb"])]
+    grades = [
+        _grade("ann", "01_pixels", [True, False]),
+        _grade("ann", "02_pipelines", [True]),
+        _grade("ben", "01_pixels", [], ["could not read the notebook: not valid JSON"]),
+        _grade("ben", "", [], ["not a lesson of this course: x.ipynb"]),
+    ]
     rows = tables.rows_of(grades)
     assert rows[0] == tables.GradeRow("ann", "01_pixels", "1.1", True, "m")
-    assert rows[-1] == tables.GradeRow("ben", "?", "notebook", False, "not a lesson of this course: x.ipynb")
+    assert rows[-1] == tables.GradeRow(
+        "ben", "?", "notebook", False, "not a lesson of this course: x.ipynb"
+    )
     tables.write_grades_csv(rows, tmp_path / "grades.csv")
     assert tables.read_grades_csv(tmp_path / "grades.csv") == rows
     header, table = tables.summary(rows, {"01_pixels": 2, "02_pipelines": 3})

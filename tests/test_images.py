@@ -17,7 +17,9 @@ def _conv2d_layer_output(image, kernel, stride, padding):
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("stride", [1, 2])
-@pytest.mark.parametrize(("shape", "kernel_shape"), [((10, 13), (3, 3)), ((9, 8), (2, 4)), ((12, 12), (5, 5))])
+@pytest.mark.parametrize(
+    ("shape", "kernel_shape"), [((10, 13), (3, 3)), ((9, 8), (2, 4)), ((12, 12), (5, 5))]
+)
 def test_convolve2d_matches_conv2d(shape, kernel_shape, stride, padding):
     rng = np.random.default_rng(0)
     image = rng.random(shape)
@@ -36,7 +38,10 @@ def test_convolve2d_is_cross_correlation_written_out():
     assert got[1, 2] == image[1, 2] - image[2, 3]
 
 
-@pytest.mark.parametrize(("size", "k", "stride", "expected"), [(28, 3, 1, (1, 1)), (28, 3, 2, (0, 1)), (5, 4, 1, (1, 2)), (7, 1, 1, (0, 0))])
+@pytest.mark.parametrize(
+    ("size", "k", "stride", "expected"),
+    [(28, 3, 1, (1, 1)), (28, 3, 2, (0, 1)), (5, 4, 1, (1, 2)), (7, 1, 1, (0, 0))],
+)
 def test_same_padding_puts_the_odd_zero_after(size, k, stride, expected):
     assert images.same_padding(size, k, stride) == expected
 

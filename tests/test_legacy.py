@@ -38,14 +38,19 @@ def test_import_errors_are_reported_without_the_file_path_python_appends():
 
 
 def test_an_error_without_a_path_is_described_as_it_is():
-    assert legacy.describe_error(AttributeError("no attribute 'x'")) == "AttributeError: no attribute 'x'"
+    assert (
+        legacy.describe_error(AttributeError("no attribute 'x'"))
+        == "AttributeError: no attribute 'x'"
+    )
 
 
 def test_every_argument_of_the_installed_generator_has_a_modern_equivalent(generator_class):
     missing = set(legacy.arguments(generator_class)) - set(legacy.EQUIVALENTS)
     assert not missing, f"add to legacy.EQUIVALENTS: {sorted(missing)}"
     table = legacy.equivalents_markdown(generator_class).splitlines()
-    assert table[0].startswith("| legacy argument") and len(table) == 2 + len(legacy.arguments(generator_class))
+    assert table[0].startswith("| legacy argument") and len(table) == 2 + len(
+        legacy.arguments(generator_class)
+    )
     assert any(row.startswith("| `rotation_range` | `0` | `RandomRotation") for row in table)
 
 
@@ -56,13 +61,17 @@ def test_folder_iterator_reads_the_folder_with_labels_in_the_given_order(tmp_pat
     names = [data.folder_name(c) for c in digits.class_names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        images, labels = legacy.folder_iterator(generator_class, root, names, (8, 8), batch_size=30, seed=0)[0]
+        images, labels = legacy.folder_iterator(
+            generator_class, root, names, (8, 8), batch_size=30, seed=0
+        )[0]
     assert images.shape == (30, 8, 8, 1) and images.dtype == np.float32 and images.max() <= 1.0
     pixels = np.round(images[..., 0] * 255).astype(np.uint8)
     assert all(truth[p.tobytes()] == int(y) for p, y in zip(pixels, labels, strict=True))
 
 
-def test_channel_shift_range_adds_one_amount_to_every_channel_as_random_brightness_does(generator_class):
+def test_channel_shift_range_adds_one_amount_to_every_channel_as_random_brightness_does(
+    generator_class,
+):
     import keras
 
     rng = np.random.default_rng(0)
@@ -93,7 +102,9 @@ def test_augmentation_kwargs_default_to_what_augmentation_layers_does_by_default
 
     from course_lib import pipeline
 
-    defaults = {k: p.default for k, p in inspect.signature(pipeline.augmentation_layers).parameters.items()}
+    defaults = {
+        k: p.default for k, p in inspect.signature(pipeline.augmentation_layers).parameters.items()
+    }
     kwargs = legacy.augmentation_kwargs()
     assert kwargs["rotation_range"] == pytest.approx(defaults["rotation"] * 360)
     assert kwargs["zoom_range"] == defaults["zoom"]

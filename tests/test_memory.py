@@ -17,8 +17,11 @@ ALLOCATE_300_MB = "import sys, time\nblock = b'x' * 300_000_000\nprint('ready', 
 
 
 def _allocating_child(seconds: float) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", ALLOCATE_300_MB.format(seconds=seconds)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", ALLOCATE_300_MB.format(seconds=seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "ready"
     return child
 
@@ -27,7 +30,9 @@ def test_tree_usage_counts_a_childs_memory():
     child = _allocating_child(seconds=30)
     try:
         assert memory.tree_usage(child.pid).bytes > 300 * MB
-        mine = memory.tree_usage(psutil.Process(), include_root=False)  # only the descendants of this test
+        mine = memory.tree_usage(
+            psutil.Process(), include_root=False
+        )  # only the descendants of this test
         assert mine.bytes > 300 * MB and mine.processes >= 1
     finally:
         child.kill()
@@ -89,15 +94,23 @@ def test_runner_measures_what_a_lesson_starts_and_flags_a_run_over_budget(tmp_pa
         subprocess.run([sys.executable, "-c", {ALLOCATE_300_MB.format(seconds=1.5)!r}], check=True)
     """)
     nb = new_notebook(cells=[new_code_cell(cell)])
-    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_NAME, "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": KERNEL_NAME,
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "01_allocates.ipynb")
-    run = runner.execute_lesson(tmp_path / "01_allocates.ipynb", tmp_path / "out", timeout=120,
-                                budget_bytes=200 * MB)
+    run = runner.execute_lesson(
+        tmp_path / "01_allocates.ipynb", tmp_path / "out", timeout=120, budget_bytes=200 * MB
+    )
     assert run.ok, run.details
     assert run.peak is not None and run.peak.bytes > 300 * MB and run.peak.processes >= 2
     assert run.over_budget
     assert "OVER BUDGET" in runner.format_table([run])
-    assert runner.memory_verdict([run]) == f"over the 0.2 GB memory budget: 01_allocates ({run.peak.short})"
+    assert (
+        runner.memory_verdict([run])
+        == f"over the 0.2 GB memory budget: 01_allocates ({run.peak.short})"
+    )
     env = report.Environment("2025-01-02 03:04 UTC", "fast", {"Python": "3.11"})
     assert "**⚠ Over the 0.2 GB memory budget: 01_allocates" in report.to_markdown([run], env)
 

@@ -17,7 +17,12 @@ CM = np.array(
 
 def test_most_confused_pairs_are_off_diagonal_and_largest_first():
     table = metrics.most_confused_pairs(CM, ["a", "b", "c"], k=4)
-    assert list(zip(table["true"], table["predicted"], strict=True)) == [("b", "a"), ("a", "c"), ("c", "a"), ("c", "b")]
+    assert list(zip(table["true"], table["predicted"], strict=True)) == [
+        ("b", "a"),
+        ("a", "c"),
+        ("c", "a"),
+        ("c", "b"),
+    ]
     assert list(table["count"]) == [9, 8, 3, 3]
     assert table["share of true class"].iloc[0] == pytest.approx(9 / 50)
 

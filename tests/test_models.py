@@ -12,7 +12,15 @@ from course_lib import models
 def test_baseline_cnn_has_the_classic_layers_and_parameter_count():
     model = models.build_baseline_cnn((28, 28, 1), 10)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
+    ]
     conv1 = 3 * 3 * 1 * 32 + 32
     conv2 = 3 * 3 * 32 * 64 + 64
     dense1 = 5 * 5 * 64 * 128 + 128  # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5
@@ -73,17 +81,32 @@ def test_fast_mode_models_live_apart_from_full_mode_models(monkeypatch):
     assert full == models.FASHION_MODEL_PATH and fast != full
     assert fast.name == full.name and fast.parent.name == "fast"
 
+
 def test_better_cnn_has_conv_bn_relu_pool_blocks_then_dropout_around_the_dense_layer():
     model = models.build_better_cnn((28, 28, 1), 10)
     kinds = [type(layer).__name__ for layer in model.layers]
     block = ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"]
     assert kinds == block * 3 + ["Dropout", "Flatten", "Dense", "Dropout", "Dense"]
-    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == [16, 32, 64]
+    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == [
+        16,
+        32,
+        64,
+    ]
     assert model.get_layer(index=kinds.index("Flatten")).output.shape == (None, 3 * 3 * 64)
-    assert all(not layer.use_bias and layer.padding == "same"
-               for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
-    assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
-    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.1, 0.2]
+    assert all(
+        not layer.use_bias and layer.padding == "same"
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    )
+    assert {
+        layer.momentum
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    } == {0.9}
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [
+        0.1,
+        0.2,
+    ]
     assert model.layers[-1].activation.__name__ == "softmax" and model.output_shape == (None, 10)
     convs = 3 * 3 * 1 * 16 + 3 * 3 * 16 * 32 + 3 * 3 * 32 * 64  # no biases
     batch_norms = 4 * (16 + 32 + 64)  # gamma, beta, moving mean and variance per channel
@@ -92,11 +115,21 @@ def test_better_cnn_has_conv_bn_relu_pool_blocks_then_dropout_around_the_dense_l
 
 
 def test_better_cnn_takes_other_shapes_widths_and_rates():
-    model = models.build_better_cnn((32, 32, 3), 7, filters=(8, 16), dense_units=16, conv_dropout=0.25,
-                                    dense_dropout=0.5, bn_momentum=0.99)
+    model = models.build_better_cnn(
+        (32, 32, 3),
+        7,
+        filters=(8, 16),
+        dense_units=16,
+        conv_dropout=0.25,
+        dense_dropout=0.5,
+        bn_momentum=0.99,
+    )
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 7)
     assert [type(layer).__name__ for layer in model.layers].count("Conv2D") == 2
-    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.25, 0.5]
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [
+        0.25,
+        0.5,
+    ]
     assert model.layers[1].momentum == 0.99
 
 
@@ -104,7 +137,9 @@ def test_better_cnn_is_deterministic_at_inference_and_random_in_training():
     model = models.build_better_cnn()
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
-    assert not np.allclose(model(x, training=True), model(x, training=False))  # batch statistics and dropout
+    assert not np.allclose(
+        model(x, training=True), model(x, training=False)
+    )  # batch statistics and dropout
 
 
 def test_captured_messages_catches_the_legacy_h5_warning(tmp_path):

@@ -15,7 +15,9 @@ def _solution(*cells):
 def test_solution_region_is_replaced_by_raise_at_the_same_indent():
     nb = _solution(
         new_markdown_cell("### Exercise 2.1 — Normalise the batch"),
-        new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x / 255\n    ### END SOLUTION\n"),
+        new_code_cell(
+            "def f(x):\n    ### BEGIN SOLUTION\n    return x / 255\n    ### END SOLUTION\n"
+        ),
     )
     student = notebooks.make_student_notebook(nb)
     source = student.cells[1].source
@@ -31,7 +33,11 @@ def test_code_outside_the_markers_is_kept():
         new_code_cell("before = 1\n### BEGIN SOLUTION\nsecret = 2\n### END SOLUTION\nafter = 3"),
     )
     source = notebooks.make_student_notebook(nb).cells[1].source
-    assert source.splitlines() == ["before = 1", "raise NotImplementedError('Exercise 1.4: Count')", "after = 3"]
+    assert source.splitlines() == [
+        "before = 1",
+        "raise NotImplementedError('Exercise 1.4: Count')",
+        "after = 3",
+    ]
 
 
 def test_exercise_and_check_cells_are_tagged_raises_exception_and_others_not():
@@ -49,14 +55,21 @@ def test_exercise_and_check_cells_are_tagged_raises_exception_and_others_not():
 
 
 def test_solution_notebook_is_left_untouched():
-    nb = _solution(new_markdown_cell("### Exercise 1.1 — A"), new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"))
+    nb = _solution(
+        new_markdown_cell("### Exercise 1.1 — A"),
+        new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+    )
     notebooks.make_student_notebook(nb)
     assert "a = 1" in nb.cells[1].source
 
 
 @pytest.mark.parametrize(
     "source",
-    ["### BEGIN SOLUTION\na = 1", "a = 1\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"],
+    [
+        "### BEGIN SOLUTION\na = 1",
+        "a = 1\n### END SOLUTION",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+    ],
 )
 def test_unbalanced_markers_are_an_error(source):
     nb = _solution(new_markdown_cell("### Exercise 1.1 — A"), new_code_cell(source))
@@ -72,7 +85,9 @@ def test_solution_before_any_exercise_heading_is_an_error():
 
 def test_strip_outputs_removes_outputs_counts_and_run_metadata_and_sets_kernel():
     cell = new_code_cell("1 + 1", execution_count=3)
-    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3)]
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3)
+    ]
     cell.metadata["execution"] = {"iopub.status.busy": "now"}
     nb = _solution(cell)
     nb.metadata["papermill"] = {"duration": 1}
@@ -85,14 +100,23 @@ def test_strip_outputs_removes_outputs_counts_and_run_metadata_and_sets_kernel()
 def test_build_writes_then_reports_nothing_to_do_and_detects_drift(tmp_path):
     solutions, student = tmp_path / "solutions", tmp_path / "notebooks"
     solutions.mkdir()
-    nb = _solution(new_markdown_cell("### Exercise 9.1 — A"), new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"))
+    nb = _solution(
+        new_markdown_cell("### Exercise 9.1 — A"),
+        new_code_cell("### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+    )
     nbformat.write(nb, solutions / "09_demo.ipynb")
-    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).written] == ["09_demo.ipynb"]
+    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).written] == [
+        "09_demo.ipynb"
+    ]
     assert notebooks.build_student_notebooks(solutions, student, check=True).written == []
-    (student / "09_demo.ipynb").write_text((student / "09_demo.ipynb").read_text().replace("raise", "pass;"))
+    (student / "09_demo.ipynb").write_text(
+        (student / "09_demo.ipynb").read_text().replace("raise", "pass;")
+    )
     assert notebooks.build_student_notebooks(solutions, student, check=True).written
     (student / "10_orphan.ipynb").write_text("{}")
-    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).stale] == ["10_orphan.ipynb"]
+    assert [p.name for p in notebooks.build_student_notebooks(solutions, student).stale] == [
+        "10_orphan.ipynb"
+    ]
 
 
 # ---- Colab: badge under the title, set-up cell first among the code cells ----------------
@@ -111,7 +135,10 @@ def test_student_notebook_gets_the_colab_badge_under_its_title_and_the_setup_cel
     student = notebooks.make_student_notebook(_lesson(), "09_demo.ipynb", "me/course")
     title = student.cells[0].source
     assert title.startswith("# Lesson 09 — Demo\n\n[![Open In Colab]")
-    assert "(https://colab.research.google.com/github/me/course/blob/main/notebooks/09_demo.ipynb)" in title
+    assert (
+        "(https://colab.research.google.com/github/me/course/blob/main/notebooks/09_demo.ipynb)"
+        in title
+    )
     assert title.endswith("\n\nWhat it teaches.")
     code = [c for c in student.cells if c.cell_type == "code"]
     assert code[0].id == notebooks.COLAB_CELL_ID and code[0].metadata["tags"] == ["colab"]
@@ -146,7 +173,8 @@ def test_colab_cell_does_nothing_and_prints_nothing_off_colab(monkeypatch, capsy
 
 
 def test_colab_cell_installs_the_course_pinning_the_installed_tensorflow_keras_numpy(
-        monkeypatch, capsys):
+    monkeypatch, capsys
+):
     from importlib import metadata
 
     calls, _ = _run_colab_cell(monkeypatch, capsys, on_colab=True)

@@ -35,7 +35,9 @@ def test_there_are_lessons():
     assert SOLUTIONS, "no solutions/NN_*.ipynb found"
 
 
-@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in ALL_NOTEBOOKS])
+@pytest.mark.parametrize(
+    "path", ALL_NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in ALL_NOTEBOOKS]
+)
 def test_notebook_is_stored_stripped_with_the_course_kernel(path):
     text = path.read_text(encoding="utf-8")
     assert text == notebooks.dumps(notebooks.strip_outputs(nbformat.reads(text, as_version=4))), (
@@ -90,7 +92,9 @@ def test_lesson_has_at_most_one_one_line_exercise(path):
     counts = _solution_line_counts(nbformat.read(path, as_version=4))
     assert counts, "no solution regions found"
     one_liners = sum(1 for n in counts if n <= 1)
-    assert one_liners <= 1, f"{one_liners} exercise answers are one line long (at most one per lesson)"
+    assert one_liners <= 1, (
+        f"{one_liners} exercise answers are one line long (at most one per lesson)"
+    )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
@@ -135,7 +139,11 @@ class KernelPeak(memory.PeakSampler):
 
 
 def _errors(cell) -> list[str]:
-    return [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
 # Each solution runs once, in fast mode, in the grader's kernel: the grader's full marks and
@@ -146,10 +154,13 @@ def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(pa
     lesson = tmp_path / "lesson" / path.name
     lesson.parent.mkdir()
     lesson.write_bytes(path.read_bytes())
-    options = grading.GradeOptions(timeout=LESSON_TIMEOUT, cell_timeout=CELL_TIMEOUT, fast=True,
-                                   executed_dir=tmp_path)
+    options = grading.GradeOptions(
+        timeout=LESSON_TIMEOUT, cell_timeout=CELL_TIMEOUT, fast=True, executed_dir=tmp_path
+    )
     with KernelPeak() as sampler:
-        grade = grading.grade_notebook(Submission(lesson, "solution", path.stem), lesson_key(lesson), options)
+        grade = grading.grade_notebook(
+            Submission(lesson, "solution", path.stem), lesson_key(lesson), options
+        )
     solution = nbformat.read(lesson, as_version=4)
     expected = [e.number for e in notebooks.exercises(solution)]
     # The grader never fails a right answer, and finds nothing wrong with the lesson as written.
@@ -159,21 +170,29 @@ def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(pa
     executed = nbformat.read(tmp_path / "solution" / path.name, as_version=4)
     cells = [c for c in executed.cells if GRADER_TAG not in c.metadata.get("tags", [])]
     code = [c for c in cells if c.cell_type == "code"]
-    assert len(code) == sum(c.cell_type == "code" for c in solution.cells), "every cell of the lesson ran"
-    raised = {c.source.splitlines()[0]: _errors(c) for c in code
-              if _errors(c) and "raises-exception" not in c.metadata.get("tags", [])}
+    assert len(code) == sum(c.cell_type == "code" for c in solution.cells), (
+        "every cell of the lesson ran"
+    )
+    raised = {
+        c.source.splitlines()[0]: _errors(c)
+        for c in code
+        if _errors(c) and "raises-exception" not in c.metadata.get("tags", [])
+    }
     assert not raised, raised
     # The memory watchdog: the kernel and all it starts, at their largest. A kernel that has
     # imported TensorFlow is far above 100 MB, so a smaller figure means nothing was measured.
     peak = sampler.peak
     assert peak.bytes > 100_000_000, f"peak not measured: {peak}"
     assert peak.bytes <= memory.BUDGET_BYTES, (
-        f"{path.stem} peaked at {peak}, over the {memory.gb_label(memory.BUDGET_BYTES)} budget")
+        f"{path.stem} peaked at {peak}, over the {memory.gb_label(memory.BUDGET_BYTES)} budget"
+    )
     results = record.read_outputs(cells, record.CHECK_MIME)
     assert [r["exercise"] for r in results] == expected, "every exercise check cell ran, in order"
     assert all(r["passed"] for r in results), [r for r in results if not r["passed"]]
     metrics = [record.Metric(**m) for m in record.read_outputs(cells, record.METRIC_MIME)]
-    assert any(m.headline for m in metrics), "each lesson records a headline figure with record.metric"
+    assert any(m.headline for m in metrics), (
+        "each lesson records a headline figure with record.metric"
+    )
 
 
 def test_make_course_runs_a_lesson_with_papermill_and_reads_its_results(tmp_path, monkeypatch):

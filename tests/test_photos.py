@@ -31,12 +31,18 @@ def messy_folder(tmp_path):
         picture(90, 90, colour).convert("L").save(root / name / "gray.png")
         picture(90, 90, colour).quantize(16).save(root / name / "palette.png")
         rgba = picture(90, 90, colour).convert("RGBA")
-        rgba.putalpha(Image.fromarray(np.where(np.arange(90)[:, None] < 30, 0, 255).astype(np.uint8)
-                                      * np.ones((1, 90), np.uint8)))
+        rgba.putalpha(
+            Image.fromarray(
+                np.where(np.arange(90)[:, None] < 30, 0, 255).astype(np.uint8)
+                * np.ones((1, 90), np.uint8)
+            )
+        )
         rgba.save(root / name / "transparent.png")
         exif = Image.Exif()
         exif[0x0112] = 6  # stored turned; displayed after rotating 90° clockwise
-        picture(160, 100, colour).transpose(Image.Transpose.ROTATE_90).save(root / name / "phone.jpg", exif=exif)
+        picture(160, 100, colour).transpose(Image.Transpose.ROTATE_90).save(
+            root / name / "phone.jpg", exif=exif
+        )
     (root / "cats" / "broken.jpg").write_bytes((root / "cats" / "wide.jpg").read_bytes()[:200])
     (root / "dogs" / "notes.txt").write_text("not a photo")
     (root / "birds").mkdir()
@@ -48,23 +54,40 @@ def test_a_messy_folder_is_checked_cleaned_and_split(messy_folder, tmp_path):
         warnings.simplefilter("always")
         report = photos.prepare_folder(messy_folder, tmp_path / "prepared", seed=0)
     messages = [str(w.message) for w in caught]
-    assert any("skipped cats/broken.jpg" in m and "truncated or corrupt" in m for m in messages), messages
+    assert any("skipped cats/broken.jpg" in m and "truncated or corrupt" in m for m in messages), (
+        messages
+    )
     assert any("skipped dogs/notes.txt: not an image file (.txt)" in m for m in messages), messages
     assert any("class folder 'birds' is empty: left out" in m for m in messages), messages
     assert report.class_names == ["cats", "dogs"]
-    assert {split: sum(c.values()) for split, c in report.counts.items()} == {"train": 8, "validation": 2, "test": 2}
+    assert {split: sum(c.values()) for split, c in report.counts.items()} == {
+        "train": 8,
+        "validation": 2,
+        "test": 2,
+    }
     reasons = dict(report.rewritten)
-    assert reasons["cats/palette.png"] == "palette colours" and reasons["cats/transparent.png"] == "transparency"
+    assert (
+        reasons["cats/palette.png"] == "palette colours"
+        and reasons["cats/transparent.png"] == "transparency"
+    )
     assert reasons["cats/phone.jpg"].startswith("EXIF orientation 6")
-    assert "cats/tall.png" not in reasons and "cats/gray.png" not in reasons  # plain PNGs are copied as they are
+    assert (
+        "cats/tall.png" not in reasons and "cats/gray.png" not in reasons
+    )  # plain PNGs are copied as they are
     written = {p.name: p for p in (tmp_path / "prepared").rglob("*") if p.is_file()}
-    assert (written["tall.png"].read_bytes() == (messy_folder / "cats" / "tall.png").read_bytes()
-            or written["tall.png"].read_bytes() == (messy_folder / "dogs" / "tall.png").read_bytes())
+    assert (
+        written["tall.png"].read_bytes() == (messy_folder / "cats" / "tall.png").read_bytes()
+        or written["tall.png"].read_bytes() == (messy_folder / "dogs" / "tall.png").read_bytes()
+    )
     with Image.open(next(p for p in (tmp_path / "prepared").rglob("phone.jpg.png"))) as phone:
         assert phone.size == (160, 100) and phone.mode == "RGB"  # upright: wider than tall again
         assert np.asarray(phone)[:10, :10].max() < 30  # the dark corner is back at the top-left
     with Image.open(next(p for p in (tmp_path / "prepared").rglob("transparent.png.png"))) as flat:
-        assert flat.mode == "RGB" and np.asarray(flat)[5, 60].tolist() == [255, 255, 255]  # on white
+        assert flat.mode == "RGB" and np.asarray(flat)[5, 60].tolist() == [
+            255,
+            255,
+            255,
+        ]  # on white
 
 
 def test_prepared_folders_load_with_keras_without_errors(messy_folder, tmp_path):
@@ -73,9 +96,15 @@ def test_prepared_folders_load_with_keras_without_errors(messy_folder, tmp_path)
         report = photos.prepare_folder(messy_folder, tmp_path / "prepared", seed=0)
     total = 0
     for split in photos.SPLITS:
-        ds = keras.utils.image_dataset_from_directory(report.split_dir(split), image_size=(32, 32),
-                                                      crop_to_aspect_ratio=True, class_names=report.class_names,
-                                                      shuffle=False, batch_size=4, verbose=False)
+        ds = keras.utils.image_dataset_from_directory(
+            report.split_dir(split),
+            image_size=(32, 32),
+            crop_to_aspect_ratio=True,
+            class_names=report.class_names,
+            shuffle=False,
+            batch_size=4,
+            verbose=False,
+        )
         for x, _ in ds:
             assert x.shape[1:] == (32, 32, 3)
             total += len(x)
@@ -87,9 +116,14 @@ def test_jpegs_are_stored_lossless_unless_asked_to_keep_them(messy_folder, tmp_p
         warnings.simplefilter("ignore")
         lossless = photos.prepare_folder(messy_folder, tmp_path / "a", seed=0)
         kept = photos.prepare_folder(messy_folder, tmp_path / "b", seed=0, keep_jpeg=True)
-    assert not list(lossless.destination.rglob("wide.jpg")) and len(list(lossless.destination.rglob("wide.jpg.png"))) == 2
+    assert (
+        not list(lossless.destination.rglob("wide.jpg"))
+        and len(list(lossless.destination.rglob("wide.jpg.png"))) == 2
+    )
     assert len(list(kept.destination.rglob("wide.jpg"))) == 2
-    assert len(list(kept.destination.rglob("phone.jpg.png"))) == 2  # a rotated JPEG is rewritten either way
+    assert (
+        len(list(kept.destination.rglob("phone.jpg.png"))) == 2
+    )  # a rotated JPEG is rewritten either way
 
 
 def test_folders_that_cannot_train_a_classifier_say_why(tmp_path):
@@ -122,20 +156,36 @@ def test_split_files_puts_every_class_in_every_split_and_every_file_once():
 
 
 def tiny_images_in_model(size=16, classes=3):
-    backbone = keras.Sequential([keras.Input((size, size, 3)), keras.layers.Conv2D(4, 3),
-                                 keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
-    head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(classes, activation="softmax")], name="head")
+    backbone = keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.GlobalAveragePooling2D(),
+        ],
+        name="tiny_backbone",
+    )
+    head = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(classes, activation="softmax")], name="head"
+    )
     return photos.build_images_in_model(backbone, head, size)
 
 
 def test_images_in_model_takes_uint8_photos_of_any_size_and_crops_the_centre():
     keras.utils.set_random_seed(0)
     model = tiny_images_in_model()
-    assert model.inputs[0].dtype == "uint8" and tuple(model.inputs[0].shape) == (None, None, None, 3)
+    assert model.inputs[0].dtype == "uint8" and tuple(model.inputs[0].shape) == (
+        None,
+        None,
+        None,
+        3,
+    )
     wide = np.random.default_rng(0).integers(0, 256, (40, 80, 3), dtype=np.uint8)
     centre = wide[:, 20:60]  # the square a centred crop keeps
     np.testing.assert_allclose(model(wide[None]), model(centre[None]), atol=1e-6)
-    by_hand = keras.ops.image.resize(centre[None].astype("float32"), (16, 16)) * photos.SCALE + photos.OFFSET
+    by_hand = (
+        keras.ops.image.resize(centre[None].astype("float32"), (16, 16)) * photos.SCALE
+        + photos.OFFSET
+    )
     expected = model.layers[-1](model.get_layer("tiny_backbone")(by_hand))
     np.testing.assert_allclose(model(wide[None]), expected, atol=1e-5)
 
@@ -155,7 +205,11 @@ def test_a_saved_photo_model_loads_predicts_a_file_and_is_served(tmp_path):
     direct = np.asarray(model(photos.read_photo(path)[None]))[0]
     assert top[0][0] == int(direct.argmax()) and abs(top[0][2] - direct.max()) < 1e-6
     classifier = load_classifier(str(folder))
-    assert (classifier.name, classifier.version, classifier.class_names) == ("shapes", "3", ["a", "b", "c"])
+    assert (classifier.name, classifier.version, classifier.class_names) == (
+        "shapes",
+        "3",
+        ["a", "b", "c"],
+    )
     with pytest.raises(FileNotFoundError, match="without model.keras"):
         load_classifier(str(tmp_path))
 

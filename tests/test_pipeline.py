@@ -60,13 +60,15 @@ def test_make_dataset_batches_images_in_the_order_shuffling_the_images_themselve
     for _ in range(2):  # two epochs: each reshuffles, both the same way
         for (images, labels), (ref_images, ref_labels) in zip(ds, reference, strict=True):
             np.testing.assert_array_equal(labels.numpy(), ref_labels.numpy())
-            np.testing.assert_allclose(images.numpy()[..., 0], ref_images.numpy() / 255.0, atol=1e-6)
+            np.testing.assert_allclose(
+                images.numpy()[..., 0], ref_images.numpy() / 255.0, atol=1e-6
+            )
 
 
 def test_make_dataset_applies_augmentation_in_training_mode_only_to_images():
     x, y = _images(8, shape=(12, 12)), np.arange(8)
     augment = pipeline.augmentation_layers(seed=0)
-    (images, labels), = list(pipeline.make_dataset(x, y, batch_size=8, augment=augment))
+    ((images, labels),) = list(pipeline.make_dataset(x, y, batch_size=8, augment=augment))
     assert images.shape == (8, 12, 12, 1)
     assert not np.allclose(images.numpy()[..., 0], x / 255.0)
     assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
@@ -84,7 +86,9 @@ def test_augmentation_layers_are_a_no_op_at_inference_and_random_in_training():
 
 
 def test_augmentation_layers_leave_out_transforms_of_strength_zero():
-    augment = pipeline.augmentation_layers(flip=None, rotation=0.1, zoom=0, translation=0, contrast=0)
+    augment = pipeline.augmentation_layers(
+        flip=None, rotation=0.1, zoom=0, translation=0, contrast=0
+    )
     assert [type(layer).__name__ for layer in augment.layers] == ["RandomRotation"]
     assert augment.layers[0].seed is None
 
@@ -135,7 +139,7 @@ def _labels_match_pixels(images, labels, truth):
 def test_folder_dataset_reads_the_images_with_labels_in_the_given_order(folder):
     root, names, truth = folder
     ds = pipeline.folder_dataset(root, names, image_size=(8, 8), batch_size=30, seed=0)
-    (images, labels), = list(ds)
+    ((images, labels),) = list(ds)
     assert images.shape == (30, 8, 8, 1) and _labels_match_pixels(images, labels.numpy(), truth)
 
 
@@ -157,7 +161,9 @@ def test_array_batches_cover_every_example_once_per_epoch_with_a_short_last_batc
     assert [len(batches[i][0]) for i in range(3)] == [4, 4, 2]
     np.testing.assert_array_equal(_epoch_labels(batches), y)  # unshuffled: the arrays' own order
     np.testing.assert_array_equal(np.concatenate([batches[i][0] for i in range(3)]), x)
-    assert np.shares_memory(batches[0][0], x), "an unshuffled batch is a view of the array, not a copy"
+    assert np.shares_memory(batches[0][0], x), (
+        "an unshuffled batch is a view of the array, not a copy"
+    )
     with pytest.raises(IndexError):
         batches[3]
 

@@ -14,7 +14,6 @@ HISTORY = {
 }
 
 
-
 class _History:  # what model.fit returns, as far as the plot cares
     history = HISTORY
 
@@ -29,7 +28,9 @@ def test_plot_history_draws_loss_and_accuracy_for_train_and_validation():
     np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3, 4])
     np.testing.assert_array_equal(val.get_ydata(), HISTORY["val_loss"])
     assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == [
-        "training", "validation", "lowest val loss (epoch 2)"
+        "training",
+        "validation",
+        "lowest val loss (epoch 2)",
     ]
     assert fig._suptitle.get_text() == "run"
 
@@ -65,10 +66,14 @@ def test_plot_runs_takes_other_panels_and_names_a_missing_one():
 
 
 def test_plot_learning_rate_puts_steps_on_an_epoch_axis():
-    plots.plot_learning_rate({"a": [0.1, 0.2, 0.3, 0.4], "b": [0.4, 0.4, 0.4, 0.4]}, steps_per_epoch=2, title="lr")
+    plots.plot_learning_rate(
+        {"a": [0.1, 0.2, 0.3, 0.4], "b": [0.4, 0.4, 0.4, 0.4]}, steps_per_epoch=2, title="lr"
+    )
     ax = plt.gca()
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 0.5, 1, 1.5])
-    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "learning rate" and ax.get_ylim()[0] == 0
+    assert (
+        ax.get_xlabel() == "epoch" and ax.get_ylabel() == "learning rate" and ax.get_ylim()[0] == 0
+    )
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
     with pytest.raises(ValueError, match="steps_per_epoch"):
         plots.plot_learning_rate({"a": [0.1]}, steps_per_epoch=0)

@@ -60,7 +60,9 @@ def test_precision_recall_curve_draws_every_threshold_the_marked_points_and_the_
     rng = np.random.default_rng(0)
     y = rng.random(200) < 0.3
     scores = np.clip(0.3 * y + rng.normal(0.4, 0.2, 200), 0, 1)
-    plots.plot_precision_recall(y, scores, points={"argmax": (0.6, 0.7), "chosen": (0.4, 0.9)}, min_precision=0.9)
+    plots.plot_precision_recall(
+        y, scores, points={"argmax": (0.6, 0.7), "chosen": (0.4, 0.9)}, min_precision=0.9
+    )
     ax = plt.gcf().axes[0]
     precision, recall, _ = precision_recall_curve(y, scores)
     curve = ax.lines[0]
@@ -69,12 +71,18 @@ def test_precision_recall_curve_draws_every_threshold_the_marked_points_and_the_
     assert curve.get_drawstyle() == "steps-post"
     assert [list(line.get_ydata()) for line in ax.lines[1:]] == [[0.9, 0.9], [0.7], [0.9]]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "every threshold", "required precision 0.9", "argmax", "chosen"]
+        "every threshold",
+        "required precision 0.9",
+        "argmax",
+        "chosen",
+    ]
     assert ax.get_xlim()[0] == 0 and ax.get_ylim()[0] == 0
     assert f"{average_precision_score(y, scores):.3f}" in ax.get_title()
 
 
 def test_precision_recall_curve_without_points_or_requirement_draws_the_curve_only():
-    plots.plot_precision_recall(np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.35]), title="one class")
+    plots.plot_precision_recall(
+        np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.35]), title="one class"
+    )
     ax = plt.gcf().axes[0]
     assert len(ax.lines) == 1 and ax.get_title() == "one class"

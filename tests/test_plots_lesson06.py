@@ -9,12 +9,18 @@ from course_lib import plots
 
 def test_plot_top_predictions_shows_each_image_beside_its_ranked_bars():
     images = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)]
-    top = [[(285, "Egyptian cat", 0.8), (282, "tiger cat", 0.1)], [(967, "espresso", 0.9), (968, "cup", 0.05)]]
+    top = [
+        [(285, "Egyptian cat", 0.8), (282, "tiger cat", 0.1)],
+        [(967, "espresso", 0.9), (968, "cup", 0.05)],
+    ]
     plots.plot_top_predictions(images, top, titles=["cat", "coffee"])
     fig = plt.gcf()
     assert len(plt.get_fignums()) == 1 and len(fig.axes) == 4
     bars = fig.axes[1]
-    assert [t.get_text() for t in bars.get_yticklabels()] == ["Egyptian cat (285)", "tiger cat (282)"]
+    assert [t.get_text() for t in bars.get_yticklabels()] == [
+        "Egyptian cat (285)",
+        "tiger cat (282)",
+    ]
     assert [p.get_width() for p in bars.patches] == [0.8, 0.1]
     assert bars.yaxis_inverted() and fig.axes[0].get_title() == "cat"
 

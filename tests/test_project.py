@@ -17,14 +17,32 @@ ROOT = project_root()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 # What make setup and Binder install: the package, TensorFlow and JupyterLab.
-DEPENDENCIES = [Requirement(r) for r in PYPROJECT["project"]["dependencies"] + EXTRAS["tf"] + EXTRAS["lab"]]
+DEPENDENCIES = [
+    Requirement(r) for r in PYPROJECT["project"]["dependencies"] + EXTRAS["tf"] + EXTRAS["lab"]
+]
 REPO = links.repository(ROOT / "pyproject.toml")
 
 PLATFORMS = {
-    "linux-x86_64": {"sys_platform": "linux", "platform_machine": "x86_64", "platform_system": "Linux"},
-    "linux-aarch64": {"sys_platform": "linux", "platform_machine": "aarch64", "platform_system": "Linux"},
-    "macos-arm64": {"sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin"},
-    "macos-x86_64": {"sys_platform": "darwin", "platform_machine": "x86_64", "platform_system": "Darwin"},
+    "linux-x86_64": {
+        "sys_platform": "linux",
+        "platform_machine": "x86_64",
+        "platform_system": "Linux",
+    },
+    "linux-aarch64": {
+        "sys_platform": "linux",
+        "platform_machine": "aarch64",
+        "platform_system": "Linux",
+    },
+    "macos-arm64": {
+        "sys_platform": "darwin",
+        "platform_machine": "arm64",
+        "platform_system": "Darwin",
+    },
+    "macos-x86_64": {
+        "sys_platform": "darwin",
+        "platform_machine": "x86_64",
+        "platform_system": "Darwin",
+    },
     "windows": {"sys_platform": "win32", "platform_machine": "AMD64", "platform_system": "Windows"},
 }
 
@@ -61,8 +79,11 @@ def test_postbuild_installs_the_package_kernel_and_data():
 def test_readme_gives_two_commands_and_ci_runs_exactly_the_test_one():
     readme = (ROOT / "README.md").read_text()
     assert "make course" in readme and "make test" in readme
-    ci_commands = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()
-                   if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))]
+    ci_commands = [
+        line.strip()
+        for line in (ROOT / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))
+    ]
     assert ci_commands == ["make test"]
 
 
@@ -73,20 +94,41 @@ def test_make_test_runs_the_whole_suite_in_fast_mode_including_student_notebooks
 
 
 def test_top_level_layout_is_the_documented_one():
-    for name in ("notebooks", "solutions", "course_lib", "datasets", "tests", "environment.yml",
-                 "README.md", "postBuild", "pyproject.toml", "Makefile", ".ci/run"):
+    for name in (
+        "notebooks",
+        "solutions",
+        "course_lib",
+        "datasets",
+        "tests",
+        "environment.yml",
+        "README.md",
+        "postBuild",
+        "pyproject.toml",
+        "Makefile",
+        ".ci/run",
+    ):
         assert (ROOT / name).exists(), name
 
 
 def test_course_cli_reports_no_drift_between_solutions_and_notebooks():
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "notebooks", "--check"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "notebooks", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_course_cli_rejects_an_unknown_dataset_with_a_clear_message():
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "download", "imagenet"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "download", "imagenet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "unknown dataset imagenet" in result.stderr and "fashion-mnist" in result.stderr
 
@@ -103,11 +145,14 @@ def test_repository_setting_is_owner_slash_name_and_bad_values_are_refused(tmp_p
 
 def test_link_formats_for_binder_colab_and_the_ci_badge():
     assert links.binder_url("me/course") == (
-        "https://mybinder.org/v2/gh/me/course/HEAD?urlpath=lab/tree/notebooks/01_pixels.ipynb")
+        "https://mybinder.org/v2/gh/me/course/HEAD?urlpath=lab/tree/notebooks/01_pixels.ipynb"
+    )
     assert links.colab_url("me/course", "03_cnn_layers.ipynb") == (
-        "https://colab.research.google.com/github/me/course/blob/main/notebooks/03_cnn_layers.ipynb")
+        "https://colab.research.google.com/github/me/course/blob/main/notebooks/03_cnn_layers.ipynb"
+    )
     assert links.actions_url("me/course") + "/badge.svg" == (
-        "https://github.com/me/course/actions/workflows/course.yml/badge.svg")
+        "https://github.com/me/course/actions/workflows/course.yml/badge.svg"
+    )
     assert links.pip_url("me/course") == "course-lib @ git+https://github.com/me/course"
 
 
@@ -116,14 +161,25 @@ def test_readme_badges_are_made_from_the_repository_setting():
     assert links.update_readme(readme, REPO) == readme, "run `make notebooks`"
     owner, name = (re.escape(part) for part in REPO.split("/"))
     badges = readme.split(links.BADGES_START)[1].split(links.BADGES_END)[0]
-    assert re.search(rf"\(https://mybinder\.org/v2/gh/{owner}/{name}/HEAD\?urlpath=lab/tree/"
-                     rf"notebooks/01_pixels\.ipynb\)", badges)
-    assert re.search(rf"\(https://colab\.research\.google\.com/github/{owner}/{name}/blob/main/"
-                     rf"notebooks/01_pixels\.ipynb\)", badges)
-    assert re.search(rf"\(https://github\.com/{owner}/{name}/actions/workflows/course\.yml/"
-                     rf"badge\.svg\)", badges)
+    assert re.search(
+        rf"\(https://mybinder\.org/v2/gh/{owner}/{name}/HEAD\?urlpath=lab/tree/"
+        rf"notebooks/01_pixels\.ipynb\)",
+        badges,
+    )
+    assert re.search(
+        rf"\(https://colab\.research\.google\.com/github/{owner}/{name}/blob/main/"
+        rf"notebooks/01_pixels\.ipynb\)",
+        badges,
+    )
+    assert re.search(
+        rf"\(https://github\.com/{owner}/{name}/actions/workflows/course\.yml/"
+        rf"badge\.svg\)",
+        badges,
+    )
     for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
-        linked = re.findall(r"https://colab\.research\.google\.com/github/[^)\s]+", notebook.read_text())
+        linked = re.findall(
+            r"https://colab\.research\.google\.com/github/[^)\s]+", notebook.read_text()
+        )
         assert linked == [links.colab_url(REPO, notebook.name)], notebook.name
 
 
@@ -137,6 +193,11 @@ def test_update_readme_replaces_only_the_badge_block_and_needs_its_markers():
 
 
 def test_course_badges_check_passes_on_the_committed_readme():
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "badges", "--check"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.cli", "badges", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -63,9 +63,15 @@ def write_legacy_pth(path, state, storages, little_endian=True, magic=pth.MAGIC_
     """Write ``state`` (values are _TensorRef) and the raw bytes of ``storages`` in the legacy layout."""
     order = "<" if little_endian else ">"
     with open(path, "wb") as f:
-        for header in (magic, pth.PROTOCOL_VERSION,
-                       {"protocol_version": pth.PROTOCOL_VERSION, "little_endian": little_endian,
-                        "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        for header in (
+            magic,
+            pth.PROTOCOL_VERSION,
+            {
+                "protocol_version": pth.PROTOCOL_VERSION,
+                "little_endian": little_endian,
+                "type_sizes": {"short": 2, "int": 4, "long": 4},
+            },
+        ):
             pickle.dump(header, f, protocol=2)
         _Pickler(f, protocol=2).dump(state)
         pickle.dump([s.key for s in storages], f, protocol=2)
@@ -122,7 +128,9 @@ def test_storage_views(fake_torch, tmp_path):
     data = np.arange(10, dtype=np.float32)
     root = _StorageRef(fake_torch.FloatStorage, "1", data)
     view = _StorageRef(fake_torch.FloatStorage, "1", data, view=("1v", 4, 3))
-    state = collections.OrderedDict(a=_TensorRef(root, 0, (10,), (1,)), b=_TensorRef(view, 1, (2,), (1,)))
+    state = collections.OrderedDict(
+        a=_TensorRef(root, 0, (10,), (1,)), b=_TensorRef(view, 1, (2,), (1,))
+    )
     write_legacy_pth(tmp_path / "view.pth", state, [root])
     np.testing.assert_array_equal(pth.load_state_dict(tmp_path / "view.pth")["b"], [5, 6])
 
@@ -164,5 +172,7 @@ def test_the_efficientnet_lite0_file():
     assert sum(v.size for v in state.values()) == pytest.approx(4.69e6, rel=0.005)
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_fc.weight"].shape == (1000, 1280)
-    assert all(v.dtype == np.float32 for k, v in state.items() if not k.endswith("num_batches_tracked"))
+    assert all(
+        v.dtype == np.float32 for k, v in state.items() if not k.endswith("num_batches_tracked")
+    )
     assert all(np.isfinite(v).all() for v in state.values())

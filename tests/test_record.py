@@ -11,7 +11,11 @@ from course_lib import record
 def test_metric_bundle_shows_text_and_carries_json():
     bundle = record.metric("test accuracy", 0.91234)._repr_mimebundle_()
     assert bundle["text/plain"] == "test accuracy: 0.9123"
-    assert bundle[record.METRIC_MIME] == {"name": "test accuracy", "value": 0.91234, "headline": True}
+    assert bundle[record.METRIC_MIME] == {
+        "name": "test accuracy",
+        "value": 0.91234,
+        "headline": True,
+    }
 
 
 def test_metric_refuses_nan():
@@ -29,11 +33,21 @@ def test_check_result_is_falsy_when_wrong_and_escapes_html():
 
 def test_read_outputs_finds_payloads_in_executed_cells():
     cells = [
-        {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {record.METRIC_MIME: {"name": "a", "value": 1.0, "headline": True}}}]},
+        {
+            "cell_type": "code",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "data": {record.METRIC_MIME: {"name": "a", "value": 1.0, "headline": True}},
+                }
+            ],
+        },
         {"cell_type": "code", "outputs": [{"output_type": "stream", "text": "hi"}]},
         {"cell_type": "markdown"},
     ]
-    assert record.read_outputs(cells, record.METRIC_MIME) == [{"name": "a", "value": 1.0, "headline": True}]
+    assert record.read_outputs(cells, record.METRIC_MIME) == [
+        {"name": "a", "value": 1.0, "headline": True}
+    ]
     assert record.read_outputs(cells, record.CHECK_MIME) == []
 
 
@@ -41,8 +55,9 @@ def test_table_keeps_the_index_as_first_column_and_travels_as_json():
     import numpy as np
     import pandas as pd
 
-    frame = pd.DataFrame({"model": ["a|b", "int8"], "size (KB)": [np.float64(880.5), 230.0],
-                          "n": [np.int64(3), 4]}).set_index("model")
+    frame = pd.DataFrame(
+        {"model": ["a|b", "int8"], "size (KB)": [np.float64(880.5), 230.0], "n": [np.int64(3), 4]}
+    ).set_index("model")
     table = record.table("Formats", frame)
     assert table.columns == ["model", "size (KB)", "n"]
     assert table.rows == [["a|b", 880.5, 3], ["int8", 230.0, 4]]
@@ -51,7 +66,11 @@ def test_table_keeps_the_index_as_first_column_and_travels_as_json():
     cells = [{"outputs": [{"data": {record.TABLE_MIME: json.dumps(bundle[record.TABLE_MIME])}}]}]
     assert record.Table(**record.read_outputs(cells, record.TABLE_MIME)[0]) == table
     assert table.to_markdown().splitlines() == [
-        "| model | size (KB) | n |", "|---|---|---|", "| a\\|b | 880.5 | 3 |", "| int8 | 230 | 4 |"]
+        "| model | size (KB) | n |",
+        "|---|---|---|",
+        "| a\\|b | 880.5 | 3 |",
+        "| int8 | 230 | 4 |",
+    ]
 
 
 def test_table_refuses_non_finite_numbers():
@@ -62,8 +81,13 @@ def test_table_refuses_non_finite_numbers():
 
 
 def test_tiny_figures_are_not_shown_as_zero():
-    assert record.metric("weight difference", 4.5e-7)._repr_mimebundle_()["text/plain"] == "weight difference: 4.5e-07"
-    assert record.metric("accuracy", 0.91234)._repr_mimebundle_()["text/plain"] == "accuracy: 0.9123"
+    assert (
+        record.metric("weight difference", 4.5e-7)._repr_mimebundle_()["text/plain"]
+        == "weight difference: 4.5e-07"
+    )
+    assert (
+        record.metric("accuracy", 0.91234)._repr_mimebundle_()["text/plain"] == "accuracy: 0.9123"
+    )
 
 
 def test_outside_a_notebook_metric_and_table_publish_nothing_and_keep_their_bundle():
@@ -71,7 +95,11 @@ def test_outside_a_notebook_metric_and_table_publish_nothing_and_keep_their_bund
 
     figure = record.metric("accuracy", 0.5)
     assert not figure.shown and figure == record.Metric("accuracy", 0.5)
-    assert figure._repr_mimebundle_()[record.METRIC_MIME] == {"name": "accuracy", "value": 0.5, "headline": True}
+    assert figure._repr_mimebundle_()[record.METRIC_MIME] == {
+        "name": "accuracy",
+        "value": 0.5,
+        "headline": True,
+    }
     table = record.table("T", pd.DataFrame({"a": [1]}))
     assert not table.shown and table._repr_mimebundle_()["text/plain"] == ""
 
@@ -99,15 +127,30 @@ def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_repo
         "record.table('Sizes again', frame)",
     ]
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
-    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_NAME, "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": KERNEL_NAME,
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "01_forms.ipynb")
     run = runner.execute_lesson(tmp_path / "01_forms.ipynb", tmp_path / "out", timeout=120)
     assert run.ok, run.details
     assert [(m.name, m.value, m.headline) for m in run.metrics] == [
-        ("last expression", 1, True), ("displayed", 2, False), ("mid-cell", 3, False)]
+        ("last expression", 1, True),
+        ("displayed", 2, False),
+        ("mid-cell", 3, False),
+    ]
     assert run.headline == record.Metric("last expression", 1)
-    assert run.tables == [record.Table("Sizes", ["model", "KB"], [["a", 1.5]]),
-                          record.Table("Sizes again", ["model", "KB"], [["a", 1.5]])]
+    assert run.tables == [
+        record.Table("Sizes", ["model", "KB"], [["a", 1.5]]),
+        record.Table("Sizes again", ["model", "KB"], [["a", 1.5]]),
+    ]
     executed = nbformat.read(run.output, as_version=4).cells
     shown = [[text for text in map(_visible, cell.outputs) if text] for cell in executed]
-    assert shown == [["last expression: 1"], ["displayed: 2"], ["mid-cell: 3", "42"], ["'after the table'"], []]
+    assert shown == [
+        ["last expression: 1"],
+        ["displayed: 2"],
+        ["mid-cell: 3", "42"],
+        ["'after the table'"],
+        [],
+    ]

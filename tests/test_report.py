@@ -14,20 +14,37 @@ from course_lib import memory, record, report, runner
 from course_lib.config import KERNEL_NAME, project_root
 from course_lib.runner import LessonRun
 
-ENV = report.Environment("2025-01-02 03:04 UTC", "full",
-                         {"Python": "3.11.9", "TensorFlow": "2.21.0", "Keras": "3.15.0"}, "abc1234")
+ENV = report.Environment(
+    "2025-01-02 03:04 UTC",
+    "full",
+    {"Python": "3.11.9", "TensorFlow": "2.21.0", "Keras": "3.15.0"},
+    "abc1234",
+)
 
 
 def _runs(root):
     accuracy = record.Metric("test accuracy", 0.9132)
-    ok = LessonRun("01_pixels", 12.34, True, root / "build/executed/01_pixels.ipynb",
-                   headline=record.Metric("training images", 60000),
-                   metrics=[record.Metric("training images", 60000)],
-                   peak=memory.Usage(812_000_000, "pss", 2), log=root / "build/logs/01_pixels.log")
-    failed = LessonRun("04_training", 301.0, False, root / "build/executed/04_training.ipynb",
-                       headline=accuracy, metrics=[accuracy, record.Metric("epochs", 3, headline=False)],
-                       failed_checks=["4.2"], error="exercise checks failed: 4.2 | <b>",
-                       peak=memory.Usage(1_620_000_000, "pss", 3))
+    ok = LessonRun(
+        "01_pixels",
+        12.34,
+        True,
+        root / "build/executed/01_pixels.ipynb",
+        headline=record.Metric("training images", 60000),
+        metrics=[record.Metric("training images", 60000)],
+        peak=memory.Usage(812_000_000, "pss", 2),
+        log=root / "build/logs/01_pixels.log",
+    )
+    failed = LessonRun(
+        "04_training",
+        301.0,
+        False,
+        root / "build/executed/04_training.ipynb",
+        headline=accuracy,
+        metrics=[accuracy, record.Metric("epochs", 3, headline=False)],
+        failed_checks=["4.2"],
+        error="exercise checks failed: 4.2 | <b>",
+        peak=memory.Usage(1_620_000_000, "pss", 3),
+    )
     return [ok, failed]
 
 
@@ -37,8 +54,10 @@ def test_markdown_report_shows_status_time_figures_and_versions(tmp_path):
     assert "**2 lessons, 1 FAILED (04_training), 313 s in all.**" in text
     assert "Python 3.11.9, TensorFlow 2.21.0, Keras 3.15.0" in text
     assert "| 01_pixels | ok | 12.3 | 0.81 GB | training images = 60000 | - |  |" in text
-    assert ("| 04_training | **FAILED** | 301.0 | **⚠ 1.62 GB over budget** | test accuracy = 0.9132 | "
-            "epochs = 3 | exercise checks failed: 4.2 \\| &lt;b&gt; |") in text
+    assert (
+        "| 04_training | **FAILED** | 301.0 | **⚠ 1.62 GB over budget** | test accuracy = 0.9132 | "
+        "epochs = 3 | exercise checks failed: 4.2 \\| &lt;b&gt; |"
+    ) in text
 
 
 def test_reports_flag_lessons_over_the_memory_budget_under_the_summary(tmp_path):
@@ -50,8 +69,14 @@ def test_reports_flag_lessons_over_the_memory_budget_under_the_summary(tmp_path)
     assert "⚠ 1.62 GB over budget</td>" in page
     facts = json.loads(report.to_json(runs, ENV, tmp_path))
     assert facts["memory_budget_bytes"] == 1_500_000_000 and facts["over_budget"] == ["04_training"]
-    assert facts["lessons"][1]["peak_memory"] == {"bytes": 1_620_000_000, "kind": "pss", "processes": 3}
-    assert facts["lessons"][1]["over_budget"] is True and facts["lessons"][0]["over_budget"] is False
+    assert facts["lessons"][1]["peak_memory"] == {
+        "bytes": 1_620_000_000,
+        "kind": "pss",
+        "processes": 3,
+    }
+    assert (
+        facts["lessons"][1]["over_budget"] is True and facts["lessons"][0]["over_budget"] is False
+    )
     assert facts["lessons"][0]["log"] == str(Path("build/logs/01_pixels.log"))
     within = runs[:1]
     text = report.to_markdown(within, ENV, tmp_path)
@@ -96,26 +121,57 @@ def test_current_environment_reads_the_installed_versions():
 
 
 def _notebook(path, cells):
-    nb = new_notebook(cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_NAME, "language": "python"}
+    nb = new_notebook(
+        cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c) for c in cells]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": KERNEL_NAME,
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
 
 def test_course_run_is_quiet_shows_progress_and_says_where_a_lesson_failed(tmp_path):
-    ok = _notebook(tmp_path / "01_tiny.ipynb", [
-        "md:## 1. Answer", "from course_lib import record\nrecord.metric('answer', 42)",
-        "md:## 2. Noise", "import os\nos.write(2, b'fd-level noise\\n')",  # as TensorFlow's C++ logging does
-    ])
-    broken = _notebook(tmp_path / "02_broken.ipynb", [
-        "md:## 1. Set-up", "x = 1",
-        "md:## 2. Trouble", "\n".join([f"line_{i} = {i}" for i in range(1, 8)] + ["1 / 0"]),
-        "never = 'reached'",
-    ])
+    ok = _notebook(
+        tmp_path / "01_tiny.ipynb",
+        [
+            "md:## 1. Answer",
+            "from course_lib import record\nrecord.metric('answer', 42)",
+            "md:## 2. Noise",
+            "import os\nos.write(2, b'fd-level noise\\n')",  # as TensorFlow's C++ logging does
+        ],
+    )
+    broken = _notebook(
+        tmp_path / "02_broken.ipynb",
+        [
+            "md:## 1. Set-up",
+            "x = 1",
+            "md:## 2. Trouble",
+            "\n".join([f"line_{i} = {i}" for i in range(1, 8)] + ["1 / 0"]),
+            "never = 'reached'",
+        ],
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "run", str(ok), str(broken), "--output", str(tmp_path / "executed"),
-         "--logs", str(tmp_path / "logs"), "--report", str(tmp_path / "report.md")],
-        capture_output=True, text=True, cwd=project_root(), timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "course_lib.cli",
+            "run",
+            str(ok),
+            str(broken),
+            "--output",
+            str(tmp_path / "executed"),
+            "--logs",
+            str(tmp_path / "logs"),
+            "--report",
+            str(tmp_path / "report.md"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project_root(),
+        timeout=300,
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
@@ -129,13 +185,16 @@ def test_course_run_is_quiet_shows_progress_and_says_where_a_lesson_failed(tmp_p
     assert "\r" not in out
     assert "01_tiny: ok in " in out and ", peak memory 0." in out
     # a failure: the cell's first 5 lines, the end of the error, the log
-    failure = out[out.index("02_broken: FAILED"):out.index("lesson  ")]
+    failure = out[out.index("02_broken: FAILED") : out.index("lesson  ")]
     assert "ZeroDivisionError: division by zero" in failure.splitlines()[0]
     assert "in cell 2 of 3 (2. Trouble):" in failure
     assert "| line_5 = 5" in failure and "line_6" not in failure.split("error:")[0]
     assert "| ... (3 more lines)" in failure
     error_lines = failure.split("error:")[1].split("log:")[0].strip().splitlines()
-    assert 1 <= len(error_lines) <= 10 and error_lines[-1].strip() == "ZeroDivisionError: division by zero"
+    assert (
+        1 <= len(error_lines) <= 10
+        and error_lines[-1].strip() == "ZeroDivisionError: division by zero"
+    )
     assert f"log: {tmp_path / 'logs' / '02_broken.log'}" in failure
     # the summary table and the report
     assert "peak memory" in out.split("lesson  ", 1)[1].splitlines()[0]
@@ -145,9 +204,16 @@ def test_course_run_is_quiet_shows_progress_and_says_where_a_lesson_failed(tmp_p
 
 
 def _cells():
-    return [new_markdown_cell("# Lesson 1"), new_code_cell("a = 1"), new_markdown_cell("## 1. Pixels\ntext"),
-            new_code_cell("b = 2"), new_code_cell(""), new_code_cell("c = 3"),
-            new_markdown_cell("## 2. Arrays\n### a detail"), new_code_cell("d = 4")]
+    return [
+        new_markdown_cell("# Lesson 1"),
+        new_code_cell("a = 1"),
+        new_markdown_cell("## 1. Pixels\ntext"),
+        new_code_cell("b = 2"),
+        new_code_cell(""),
+        new_code_cell("c = 3"),
+        new_markdown_cell("## 2. Arrays\n### a detail"),
+        new_code_cell("d = 4"),
+    ]
 
 
 def test_progress_off_a_terminal_prints_a_line_per_section():
@@ -156,7 +222,10 @@ def test_progress_off_a_terminal_prints_a_line_per_section():
     for index, cell in enumerate(cells):
         progress.cell_started(cell=cell, cell_index=index)
     assert out.getvalue().splitlines() == [
-        "  01_x: cell 1/4, 0:00", "  01_x: cell 2/4, 0:00, 1. Pixels", "  01_x: cell 4/4, 0:00, 2. Arrays"]
+        "  01_x: cell 1/4, 0:00",
+        "  01_x: cell 2/4, 0:00, 1. Pixels",
+        "  01_x: cell 4/4, 0:00, 2. Arrays",
+    ]
     assert (progress.position, progress.section) == (4, "2. Arrays")
 
 
@@ -168,7 +237,9 @@ def test_progress_off_a_terminal_repeats_itself_when_a_cell_runs_long():
         while out.getvalue().count("\n") < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
     lines = out.getvalue().splitlines()
-    assert len(lines) >= 2 and all(line.startswith("  01_x: cell 2/4, 0:00, 1. Pixels") for line in lines)
+    assert len(lines) >= 2 and all(
+        line.startswith("  01_x: cell 2/4, 0:00, 1. Pixels") for line in lines
+    )
 
 
 def test_progress_on_a_terminal_rewrites_one_line_that_fits_the_width(monkeypatch):
@@ -187,12 +258,25 @@ def test_progress_on_a_terminal_rewrites_one_line_that_fits_the_width(monkeypatc
 
 def test_lesson_tables_follow_the_summary_in_every_format(tmp_path):
     runs = _runs(tmp_path)
-    runs[0].tables = [record.Table("Model formats", ["model", "size (KB)"], [["TFLite <int8>", 230.5]])]
+    runs[0].tables = [
+        record.Table("Model formats", ["model", "size (KB)"], [["TFLite <int8>", 230.5]])
+    ]
     text = report.to_markdown(runs, ENV, tmp_path)
-    assert "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n| TFLite &lt;int8&gt; | 230.5 |" in text
+    assert (
+        "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n| TFLite &lt;int8&gt; | 230.5 |"
+        in text
+    )
     page = report.to_html(runs, ENV, tmp_path)
-    assert "<h2>01_pixels: Model formats</h2>" in page and "<td>TFLite &lt;int8&gt;</td><td>230.5</td>" in page
+    assert (
+        "<h2>01_pixels: Model formats</h2>" in page
+        and "<td>TFLite &lt;int8&gt;</td><td>230.5</td>" in page
+    )
     facts = json.loads(report.to_json(runs, ENV, tmp_path))
-    assert facts["lessons"][0]["tables"] == [{"title": "Model formats", "columns": ["model", "size (KB)"],
-                                             "rows": [["TFLite <int8>", 230.5]]}]
+    assert facts["lessons"][0]["tables"] == [
+        {
+            "title": "Model formats",
+            "columns": ["model", "size (KB)"],
+            "rows": [["TFLite <int8>", 230.5]],
+        }
+    ]
     assert facts["lessons"][1]["tables"] == []

@@ -39,15 +39,20 @@ def photo_files(tmp_path_factory):
 def imagenet_images_in(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     backbone = efficientnet_lite.efficientnet_lite0(include_top=True, weights="imagenet")
-    model = photos.build_images_in_model(backbone, keras.layers.Softmax(name="probabilities"), 224,
-                                         name="imagenet_photos")
-    saved = photos.save_photo_model(model, folder / "imagenet_photos" / "1", pretrained.imagenet_class_names())
+    model = photos.build_images_in_model(
+        backbone, keras.layers.Softmax(name="probabilities"), 224, name="imagenet_photos"
+    )
+    saved = photos.save_photo_model(
+        model, folder / "imagenet_photos" / "1", pretrained.imagenet_class_names()
+    )
     exported = export.export_images_in(model, folder / "export")
     return model, saved, exported
 
 
 def keras_top_1(model, photo_files):
-    return [int(np.argmax(model(photos.read_photo(path)[None], training=False))) for path in photo_files]
+    return [
+        int(np.argmax(model(photos.read_photo(path)[None], training=False))) for path in photo_files
+    ]
 
 
 def test_keras_savedmodel_and_tflite_give_the_same_top_1(photo_files, imagenet_images_in):
@@ -66,36 +71,61 @@ def test_keras_savedmodel_and_tflite_give_the_same_top_1(photo_files, imagenet_i
     tflite_top = [int(np.argmax(edge.classify_pixels(lite, p))) for p in pixels]
 
     names = pretrained.imagenet_class_names()
-    assert names[keras_top[0]] in {"Egyptian cat", "tabby", "tiger cat"}  # the model is the real one
-    answers = {"Keras": keras_top, "SavedModel uint8": savedmodel_top, "SavedModel bytes": bytes_top,
-               "TFLite": tflite_top}
-    assert all(top == keras_top for top in answers.values()), str({k: [names[i] for i in v]
-                                                                    for k, v in answers.items()})
+    assert names[keras_top[0]] in {
+        "Egyptian cat",
+        "tabby",
+        "tiger cat",
+    }  # the model is the real one
+    answers = {
+        "Keras": keras_top,
+        "SavedModel uint8": savedmodel_top,
+        "SavedModel bytes": bytes_top,
+        "TFLite": tflite_top,
+    }
+    assert all(top == keras_top for top in answers.values()), str(
+        {k: [names[i] for i in v] for k, v in answers.items()}
+    )
 
 
 def test_the_classifier_the_service_loads_gives_the_keras_top_1(photo_files, imagenet_images_in):
     model, saved, _ = imagenet_images_in
     classifier = load_classifier(str(saved))
-    served = [int(np.argmax(classifier.predict_inputs(classifier.prepare(decode_image(path.read_bytes()))[None])))
-              for path in photo_files]
+    served = [
+        int(
+            np.argmax(
+                classifier.predict_inputs(classifier.prepare(decode_image(path.read_bytes()))[None])
+            )
+        )
+        for path in photo_files
+    ]
     assert served == keras_top_1(model, photo_files)
 
 
 def keras_probabilities(model, photo_files):
-    return np.concatenate([np.asarray(model(photos.read_photo(path)[None], training=False)) for path in photo_files])
+    return np.concatenate(
+        [np.asarray(model(photos.read_photo(path)[None], training=False)) for path in photo_files]
+    )
 
 
-def test_service_predict_and_tf_serving_routes_give_the_keras_answer(photo_files, imagenet_images_in, tmp_path):
+def test_service_predict_and_tf_serving_routes_give_the_keras_answer(
+    photo_files, imagenet_images_in, tmp_path
+):
     model, saved, _ = imagenet_images_in
-    app = create_app(ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False))
+    app = create_app(
+        ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False)
+    )
     try:
         client = app.test_client()
         files = [(io.BytesIO(path.read_bytes()), path.name) for path in photo_files]
-        body = client.post("/predict", data={"file": files}, content_type="multipart/form-data").get_json()
+        body = client.post(
+            "/predict", data={"file": files}, content_type="multipart/form-data"
+        ).get_json()
         assert body["predictions"][0]["model"] == {"name": "imagenet_photos", "version": "1"}
         service_top = [item["class_index"] for item in body["predictions"]]
         instances = [{"b64": base64.b64encode(path.read_bytes()).decode()} for path in photo_files]
-        tf_serving = client.post("/v1/models/imagenet_photos:predict", json={"instances": instances}).get_json()
+        tf_serving = client.post(
+            "/v1/models/imagenet_photos:predict", json={"instances": instances}
+        ).get_json()
     finally:
         app.extensions["course_serving"]["host"].close()
     expected = keras_probabilities(model, photo_files)
@@ -108,16 +138,24 @@ def test_service_predict_and_tf_serving_routes_give_the_keras_answer(photo_files
 
 def test_service_serves_a_model_folder_and_names_its_version(imagenet_images_in, tmp_path):
     _, saved, _ = imagenet_images_in
-    app = create_app(ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False))
+    app = create_app(
+        ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False)
+    )
     try:
         client = app.test_client()
         info = client.get("/model").get_json()
-        assert (info["name"], info["version"], len(info["class_names"])) == ("imagenet_photos", "1", 1000)
+        assert (info["name"], info["version"], len(info["class_names"])) == (
+            "imagenet_photos",
+            "1",
+            1000,
+        )
         assert info["preprocessing"]["in_model"] is True
         cat = io.BytesIO()
         Image.fromarray(data.sample_photos()["cat"]).save(cat, "PNG")
         cat.seek(0)
-        body = client.post("/predict", data={"file": (cat, "cat.png")}, content_type="multipart/form-data").get_json()
+        body = client.post(
+            "/predict", data={"file": (cat, "cat.png")}, content_type="multipart/form-data"
+        ).get_json()
         assert body["label"] in {"Egyptian cat", "tabby", "tiger cat"}
         assert body["model"] == {"name": "imagenet_photos", "version": "1"}
     finally:
@@ -147,13 +185,18 @@ def test_service_prepare_is_the_keras_call_on_the_photo(photo_files, imagenet_im
 def test_imagenet_service_prepares_a_photo_as_lesson_06_does():
     classifier = load_classifier("imagenet")
     rocket = data.sample_photos()["rocket"]
-    lesson06 = pretrained.softmax(classifier.model.predict_on_batch(
-        efficientnet_lite.scale(pretrained.resize(rocket[None], 224))))[0]
+    lesson06 = pretrained.softmax(
+        classifier.model.predict_on_batch(
+            efficientnet_lite.scale(pretrained.resize(rocket[None], 224))
+        )
+    )[0]
     served = classifier.predict_inputs(classifier.prepare(Image.fromarray(rocket))[None])[0]
     np.testing.assert_allclose(served, lesson06, atol=1e-5)
 
 
 def test_export_images_in_refuses_a_fixed_size_float_model(tmp_path):
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
     with pytest.raises(ValueError, match="images-in model"):
         export.export_images_in(model, tmp_path / "export")

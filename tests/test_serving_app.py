@@ -22,8 +22,14 @@ class FakeClassifier(Classifier):
 
     name, version = "fake", "v1"
     class_names = CLASSES
-    preprocessing = {"height": 8, "width": 8, "color_mode": "rgb", "scale": 1 / 255, "offset": 0.0,
-                     "resize": "bilinear"}
+    preprocessing = {
+        "height": 8,
+        "width": 8,
+        "color_mode": "rgb",
+        "scale": 1 / 255,
+        "offset": 0.0,
+        "resize": "bilinear",
+    }
 
     def predict_inputs(self, inputs):
         means = inputs.reshape(len(inputs), -1).mean(axis=1)
@@ -63,17 +69,30 @@ def assert_error(response, status, phrase):
 
 # ---------------------------------------------------------------- happy paths
 
+
 def test_health_reports_the_warm_model(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.get_json()["status"] == "ok" and response.get_json()["model"] == {"name": "fake", "version": "v1"}
+    assert response.get_json()["status"] == "ok" and response.get_json()["model"] == {
+        "name": "fake",
+        "version": "v1",
+    }
 
 
 def test_predict_one_image_returns_label_confidence_top_k_model_and_latency(client):
     response = upload(client, ("photo.png", png()))
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) >= {"id", "label", "class_index", "confidence", "top_k", "model", "latency_ms", "image_url"}
+    assert set(body) >= {
+        "id",
+        "label",
+        "class_index",
+        "confidence",
+        "top_k",
+        "model",
+        "latency_ms",
+        "image_url",
+    }
     assert body["label"] == CLASSES[body["class_index"]] and body["filename"] == "photo.png"
     assert len(body["top_k"]) == 4  # TOP_K=5, capped at the number of classes
     confidences = [t["confidence"] for t in body["top_k"]]
@@ -91,7 +110,9 @@ def test_predictions_are_exactly_the_classifier_on_the_preprocessed_upload(clien
 
 
 def test_several_files_in_one_request_come_back_in_order(client):
-    response = upload(client, ("a.png", png(seed=1)), ("b.jpg", jpeg(seed=2)), ("c.png", png(seed=3)))
+    response = upload(
+        client, ("a.png", png(seed=1)), ("b.jpg", jpeg(seed=2)), ("c.png", png(seed=3))
+    )
     predictions = response.get_json()["predictions"]
     assert [p["filename"] for p in predictions] == ["a.png", "b.jpg", "c.png"]
     assert [p["id"] for p in predictions] == sorted(p["id"] for p in predictions)
@@ -124,17 +145,25 @@ def test_feedback_is_stored_replaced_and_shown_in_the_history(client):
     pid = upload(client, ("a.png", png())).get_json()["id"]
     right = client.post(f"/feedback/{pid}", json={"correct": True}).get_json()
     assert right["feedback"]["correct"] is True and right["feedback"]["correct_label"] is None
-    wrong = client.post(f"/feedback/{pid}", json={"correct": False, "label": "dog", "comment": " blurry "})
+    wrong = client.post(
+        f"/feedback/{pid}", json={"correct": False, "label": "dog", "comment": " blurry "}
+    )
     assert wrong.status_code == 200
     assert wrong.get_json()["feedback"] | {"created_at": None} == {
-        "correct": False, "correct_label": "dog", "comment": "blurry", "created_at": None}
+        "correct": False,
+        "correct_label": "dog",
+        "comment": "blurry",
+        "created_at": None,
+    }
     assert client.get("/history").get_json()["items"][0]["feedback"]["correct_label"] == "dog"
 
 
 def test_feedback_also_accepts_a_plain_form(client):
     pid = upload(client, ("a.png", png())).get_json()["id"]
     response = client.post(f"/feedback/{pid}", data={"correct": "no", "label": "fish"})
-    assert response.status_code == 200 and response.get_json()["feedback"]["correct_label"] == "fish"
+    assert (
+        response.status_code == 200 and response.get_json()["feedback"]["correct_label"] == "fish"
+    )
 
 
 def test_feedback_exports_as_csv_ready_for_retraining(client):
@@ -142,9 +171,14 @@ def test_feedback_exports_as_csv_ready_for_retraining(client):
     second = upload(client, ("=cmd.png", png(seed=2))).get_json()
     upload(client, ("no-feedback.png", png(seed=3)))
     client.post(f"/feedback/{first['id']}", json={"correct": True})
-    client.post(f"/feedback/{second['id']}", json={"correct": False, "label": "fish", "comment": "=HYPERLINK(1)"})
+    client.post(
+        f"/feedback/{second['id']}",
+        json={"correct": False, "label": "fish", "comment": "=HYPERLINK(1)"},
+    )
     response = client.get("/feedback.csv")
-    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    assert (
+        response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    )
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [int(r["prediction_id"]) for r in rows] == [first["id"], second["id"]]
     assert rows[0]["correct"] == "1" and rows[0]["correct_label"] == first["label"]
@@ -172,6 +206,7 @@ def test_model_route_lists_classes_and_limits(client):
 
 # ---------------------------------------------------------------- the page
 
+
 def test_page_serves_html_with_escaped_class_names_and_its_assets(client):
     page = client.get("/")
     assert page.status_code == 200 and page.mimetype == "text/html"
@@ -190,26 +225,37 @@ def test_page_script_inserts_user_text_as_text_never_as_html():
 
 def test_uploaded_file_names_are_made_safe(client):
     body = upload(client, ("<img src=x onerror=alert(1)>.png", png())).get_json()
-    assert "<" not in body["filename"] and ">" not in body["filename"] and body["filename"].endswith(".png")
+    assert (
+        "<" not in body["filename"]
+        and ">" not in body["filename"]
+        and body["filename"].endswith(".png")
+    )
     assert upload(client, ("../../etc/passwd", png())).get_json()["filename"] == "etc_passwd"
 
 
 def test_responses_carry_security_headers(client):
     headers = client.get("/").headers
-    assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'self' covers scripts
+    assert (
+        "script-src" not in headers["Content-Security-Policy"]
+    )  # default-src 'self' covers scripts
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 # ---------------------------------------------------------------- bad requests
 
+
 def test_missing_field_names_the_field_that_was_sent(client):
-    assert_error(upload(client, ("a.png", png()), field="image"), 400, "no image in the field 'file'")
+    assert_error(
+        upload(client, ("a.png", png()), field="image"), 400, "no image in the field 'file'"
+    )
     assert_error(upload(client, ("a.png", png()), field="image"), 400, "'image'")
 
 
 def test_no_file_chosen_in_the_browser(client):
-    response = client.post("/predict", data={"file": (io.BytesIO(b""), "")}, content_type="multipart/form-data")
+    response = client.post(
+        "/predict", data={"file": (io.BytesIO(b""), "")}, content_type="multipart/form-data"
+    )
     assert_error(response, 400, "choose an image")
 
 
@@ -238,14 +284,18 @@ def test_one_bad_file_in_a_batch_names_it_and_records_nothing(client):
 
 def test_request_larger_than_the_upload_limit(tmp_path):
     client = make_app(tmp_path, max_upload_mb=0.01).test_client()
-    big = encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)))
+    big = encode(
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8))
+    )
     assert len(big) > 0.01 * 1024 * 1024
     assert_error(upload(client, ("big.png", big)), 413, "0.01 MB upload limit")
 
 
 def test_image_with_too_many_pixels(tmp_path):
     client = make_app(tmp_path, max_pixels=10_000).test_client()
-    assert_error(upload(client, ("wide.png", encode(Image.new("L", (200, 100))))), 413, "20,000 pixels")
+    assert_error(
+        upload(client, ("wide.png", encode(Image.new("L", (200, 100))))), 413, "20,000 pixels"
+    )
 
 
 def test_too_many_files(tmp_path):
@@ -256,8 +306,13 @@ def test_too_many_files(tmp_path):
 
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
-    [("get", "/predict", "POST"), ("get", "/feedback/1", "POST"), ("post", "/history", "GET"),
-     ("delete", "/history/1", "GET"), ("put", "/", "GET")],
+    [
+        ("get", "/predict", "POST"),
+        ("get", "/feedback/1", "POST"),
+        ("post", "/history", "GET"),
+        ("delete", "/history/1", "GET"),
+        ("put", "/", "GET"),
+    ],
 )
 def test_wrong_method(client, method, path, allowed):
     response = getattr(client, method)(path)
@@ -271,7 +326,9 @@ def test_unknown_prediction_id(client, path):
 
 
 def test_feedback_on_unknown_id(client):
-    assert_error(client.post("/feedback/999", json={"correct": True}), 404, "no prediction with id 999")
+    assert_error(
+        client.post("/feedback/999", json={"correct": True}), 404, "no prediction with id 999"
+    )
 
 
 def test_unknown_route_is_json_too(client):
@@ -281,24 +338,36 @@ def test_unknown_route_is_json_too(client):
 
 @pytest.mark.parametrize(
     ("body", "phrase"),
-    [({}, '"correct" must be true or false'), ({"correct": "maybe"}, '"correct" must be true or false'),
-     ({"correct": False, "label": "unicorn"}, "unknown label 'unicorn'"),
-     ({"correct": False, "comment": "x" * 501}, "the limit is 500"),
-     ({"correct": False, "label": 7}, '"label" must be text'), ([1, 2], "JSON object")],
+    [
+        ({}, '"correct" must be true or false'),
+        ({"correct": "maybe"}, '"correct" must be true or false'),
+        ({"correct": False, "label": "unicorn"}, "unknown label 'unicorn'"),
+        ({"correct": False, "comment": "x" * 501}, "the limit is 500"),
+        ({"correct": False, "label": 7}, '"label" must be text'),
+        ([1, 2], "JSON object"),
+    ],
 )
 def test_bad_feedback(client, body, phrase):
     pid = upload(client, ("a.png", png())).get_json()["id"]
     assert_error(client.post(f"/feedback/{pid}", json=body), 400, phrase)
 
 
-@pytest.mark.parametrize(("query", "phrase"), [("page=0", "page must be between"), ("page=x", "whole number"),
-                                               ("per_page=1000", "per_page must be between 1 and 100")])
+@pytest.mark.parametrize(
+    ("query", "phrase"),
+    [
+        ("page=0", "page must be between"),
+        ("page=x", "whole number"),
+        ("per_page=1000", "per_page must be between 1 and 100"),
+    ],
+)
 def test_bad_history_query(client, query, phrase):
     assert_error(client.get(f"/history?{query}"), 400, phrase)
 
 
 def test_bad_top_k(client):
-    assert_error(upload(client, ("a.png", png()), query="?top_k=0"), 400, "top_k must be between 1 and 4")
+    assert_error(
+        upload(client, ("a.png", png()), query="?top_k=0"), 400, "top_k must be between 1 and 4"
+    )
 
 
 def test_no_row_is_written_for_a_failed_request(client):
@@ -308,6 +377,7 @@ def test_no_row_is_written_for_a_failed_request(client):
 
 
 # ---------------------------------------------------------------- loading and failures
+
 
 def test_health_and_predict_answer_503_until_the_model_is_warm(tmp_path):
     # A request that arrives while the model loads waits up to COURSE_SERVE_TIMEOUT_S, then gets 503.
@@ -321,11 +391,17 @@ def test_health_and_predict_answer_503_until_the_model_is_warm(tmp_path):
     app = create_app(config, slow_loader)
     client = app.test_client()
     assert_error(upload(client, ("a.png", png())), 503, "still loading")
-    assert client.get("/health").status_code == 503 and client.get("/health").get_json()["status"] == "loading"
+    assert (
+        client.get("/health").status_code == 503
+        and client.get("/health").get_json()["status"] == "loading"
+    )
     assert upload(client, ("a.png", png())).headers["Retry-After"]
     release.set()
     assert app.extensions["course_serving"]["host"].wait(10)
-    assert client.get("/health").status_code == 200 and upload(client, ("a.png", png())).status_code == 200
+    assert (
+        client.get("/health").status_code == 200
+        and upload(client, ("a.png", png())).status_code == 200
+    )
     app.extensions["course_serving"]["host"].close()
 
 
@@ -357,6 +433,7 @@ def test_a_crash_inside_the_service_is_a_json_500_without_a_traceback(tmp_path):
 
 # ---------------------------------------------------------------- TensorFlow Serving's REST API
 
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -364,7 +441,10 @@ def b64(data: bytes) -> str:
 def test_tf_serving_b64_instances_give_the_same_probabilities_as_predict(client):
     data = png(seed=5)
     mine = upload(client, ("a.png", data), query="?top_k=4").get_json()
-    response = client.post("/v1/models/fake:predict", json={"instances": [{"b64": b64(data)}, {"b64": b64(png(seed=6))}]})
+    response = client.post(
+        "/v1/models/fake:predict",
+        json={"instances": [{"b64": b64(data)}, {"b64": b64(png(seed=6))}]},
+    )
     assert response.status_code == 200
     predictions = response.get_json()["predictions"]
     assert len(predictions) == 2 and len(predictions[0]) == 4
@@ -374,8 +454,18 @@ def test_tf_serving_b64_instances_give_the_same_probabilities_as_predict(client)
 
 def test_tf_serving_tensor_and_named_instances(client):
     tensor = np.full((8, 8, 3), 0.5).tolist()
-    assert len(client.post("/v1/models/fake:predict", json={"instances": [tensor, tensor]}).get_json()["predictions"]) == 2
-    named = client.post("/v1/models/fake/versions/1:predict", json={"instances": [{"image_bytes": {"b64": b64(png())}}]})
+    assert (
+        len(
+            client.post("/v1/models/fake:predict", json={"instances": [tensor, tensor]}).get_json()[
+                "predictions"
+            ]
+        )
+        == 2
+    )
+    named = client.post(
+        "/v1/models/fake/versions/1:predict",
+        json={"instances": [{"image_bytes": {"b64": b64(png())}}]},
+    )
     assert named.status_code == 200
     columnar = client.post("/v1/models/fake:predict", json={"inputs": [tensor]})
     assert columnar.status_code == 200 and list(columnar.get_json()) == ["outputs"]
@@ -383,10 +473,17 @@ def test_tf_serving_tensor_and_named_instances(client):
 
 def test_tf_serving_accepts_its_default_signature_name_and_refuses_others(client):
     tensor = np.full((8, 8, 3), 0.5).tolist()
-    named = client.post("/v1/models/fake:predict", json={"signature_name": "serving_default", "instances": [tensor]})
+    named = client.post(
+        "/v1/models/fake:predict", json={"signature_name": "serving_default", "instances": [tensor]}
+    )
     assert named.status_code == 200 and len(named.get_json()["predictions"]) == 1
-    assert_error(client.post("/v1/models/fake:predict", json={"signature_name": "classify", "instances": [tensor]}),
-                 400, "'classify' not found")
+    assert_error(
+        client.post(
+            "/v1/models/fake:predict", json={"signature_name": "classify", "instances": [tensor]}
+        ),
+        400,
+        "'classify' not found",
+    )
 
 
 def test_tf_serving_model_status(client):
@@ -396,24 +493,36 @@ def test_tf_serving_model_status(client):
 
 @pytest.mark.parametrize(
     ("name", "body", "status", "phrase"),
-    [("other", {"instances": [[0]]}, 404, "Servable not found"),
-     ("fake", None, 400, "JSON object"),
-     ("fake", {"instances": []}, 400, "non-empty list"),
-     ("fake", {"signature_name": "serving_default"}, 400, "non-empty list"),
-     ("fake", {"instances": [np.zeros((4, 4, 3)).tolist()]}, 400, "the model takes [8, 8, 3]"),
-     ("fake", {"instances": [[1, 2], [3]]}, 400, "all the same shape"),
-     ("fake", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),
-     ("fake", {"instances": [{"b64": b64(b"text")}]}, 415, "not an image"),
-     ("fake", {"instances": [{"b64": b64(png())}, np.zeros((8, 8, 3)).tolist()]}, 400, "mix of"),
-     ("fake", {"instances": [np.full((8, 8, 3), np.nan).tolist()]}, 400, "NaN"),
-     ("fake", {"instances": [[0]] * 300}, 413, "the limit is 256")],
+    [
+        ("other", {"instances": [[0]]}, 404, "Servable not found"),
+        ("fake", None, 400, "JSON object"),
+        ("fake", {"instances": []}, 400, "non-empty list"),
+        ("fake", {"signature_name": "serving_default"}, 400, "non-empty list"),
+        ("fake", {"instances": [np.zeros((4, 4, 3)).tolist()]}, 400, "the model takes [8, 8, 3]"),
+        ("fake", {"instances": [[1, 2], [3]]}, 400, "all the same shape"),
+        ("fake", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),
+        ("fake", {"instances": [{"b64": b64(b"text")}]}, 415, "not an image"),
+        ("fake", {"instances": [{"b64": b64(png())}, np.zeros((8, 8, 3)).tolist()]}, 400, "mix of"),
+        ("fake", {"instances": [np.full((8, 8, 3), np.nan).tolist()]}, 400, "NaN"),
+        ("fake", {"instances": [[0]] * 300}, 413, "the limit is 256"),
+    ],
 )
 def test_tf_serving_bad_requests(client, name, body, status, phrase):
-    kwargs = {"json": body} if body is not None else {"data": "not json", "content_type": "application/json"}
-    if isinstance(body, dict) and body.get("instances") and isinstance(body["instances"][0], list) and \
-            np.isnan(np.asarray(body["instances"][0], dtype=float)).any():
-        kwargs = {"data": '{"instances": [' + str(body["instances"][0]).replace("nan", "NaN") + "]}",
-                  "content_type": "application/json"}
+    kwargs = (
+        {"json": body}
+        if body is not None
+        else {"data": "not json", "content_type": "application/json"}
+    )
+    if (
+        isinstance(body, dict)
+        and body.get("instances")
+        and isinstance(body["instances"][0], list)
+        and np.isnan(np.asarray(body["instances"][0], dtype=float)).any()
+    ):
+        kwargs = {
+            "data": '{"instances": [' + str(body["instances"][0]).replace("nan", "NaN") + "]}",
+            "content_type": "application/json",
+        }
     assert_error(client.post(f"/v1/models/{name}:predict", **kwargs), status, phrase)
 
 
@@ -429,7 +538,9 @@ def test_real_keras_model_serves_its_own_exact_outputs(tmp_path):
     data = png((40, 40), seed=9)
     body = upload(app.test_client(), ("a.png", data), query="?top_k=10").get_json()
     model, meta = models.load_model(tiny_model_path())
-    x = models.as_model_input(to_model_pixels(decode_image(data), meta["preprocessing"])[None], meta["preprocessing"])
+    x = models.as_model_input(
+        to_model_pixels(decode_image(data), meta["preprocessing"])[None], meta["preprocessing"]
+    )
     expected = model.predict_on_batch(x)[0]
     by_index = {t["class_index"]: t["confidence"] for t in body["top_k"]}
     assert np.allclose([by_index[i] for i in range(10)], expected, atol=1e-6)

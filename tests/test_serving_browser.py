@@ -16,23 +16,38 @@ from PIL import Image
 from course_lib import data
 from course_lib.serving import ServeConfig, free_port, start_server
 
-expect = pytest.importorskip("playwright.sync_api", reason="needs Playwright (pip install playwright)").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="needs Playwright (pip install playwright)"
+).expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
 TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)",
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    config = ServeConfig.from_env({}, db=folder / "predictions.sqlite3", port=free_port(), threads=4)
-    server = start_server(config, log_path=folder / "server.log", timeout=300)  # the default: ImageNet
+    config = ServeConfig.from_env(
+        {}, db=folder / "predictions.sqlite3", port=free_port(), threads=4
+    )
+    server = start_server(
+        config, log_path=folder / "server.log", timeout=300
+    )  # the default: ImageNet
     try:
         yield server
     finally:
@@ -45,7 +60,9 @@ def browser():
 
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -94,7 +111,7 @@ def test_upload_predict_history_and_feedback_in_a_real_browser(server, browser, 
     result_feedback = page.locator("#result-feedback")
     result_feedback.get_by_role("button", name="No").click()
     result_feedback.locator(".correct-label").fill("tabby")
-    result_feedback.locator(".comment").fill("<img src=x onerror=\"window.__hacked=1\">")
+    result_feedback.locator(".comment").fill('<img src=x onerror="window.__hacked=1">')
     result_feedback.get_by_role("button", name="Send").click()
     state = result_feedback.locator(".feedback-state")
     expect(state).to_contain_text("Thank you")
@@ -102,7 +119,9 @@ def test_upload_predict_history_and_feedback_in_a_real_browser(server, browser, 
     assert '<img src=x onerror="window.__hacked=1">' in state.text_content()  # shown as text
     assert page.locator("#result-feedback img, #history-list .feedback img").count() == 0
     assert page.evaluate("window.__hacked") is None
-    history_row = page.locator(f'#history-list li[data-prediction-id="{prediction_id}"] .feedback-state')
+    history_row = page.locator(
+        f'#history-list li[data-prediction-id="{prediction_id}"] .feedback-state'
+    )
     assert "tabby" in history_row.text_content()
     stored = requests.get(f"{server.url}/history/{prediction_id}", timeout=30).json()
     assert stored["feedback"]["correct_label"] == "tabby" and stored["feedback"]["correct"] is False
@@ -125,8 +144,12 @@ def test_the_page_explains_a_bad_upload(server, browser, tmp_path):
 
 
 def test_the_page_fits_a_phone_screen(server, browser, photo_file):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server.url)
@@ -156,6 +179,8 @@ def test_history_pages_through_older_predictions(server, browser):
     first_page_ids = page.locator("#history-list li").first.get_attribute("data-prediction-id")
     page.click("#next-page")
     expect(page.locator("#page-info")).to_have_text("page 2 of 2")
-    assert page.locator("#history-list li").first.get_attribute("data-prediction-id") != first_page_ids
+    assert (
+        page.locator("#history-list li").first.get_attribute("data-prediction-id") != first_page_ids
+    )
     assert page.locator("#prev-page").is_enabled()
     page.close()

@@ -18,11 +18,26 @@ from course_lib.serving.store import SCHEMA, NewPrediction, PredictionStore, tim
 
 
 def test_settings_come_from_course_serve_variables():
-    config = ServeConfig.from_env({"COURSE_SERVE_MODEL": "/m/a.keras", "COURSE_SERVE_PORT": "9001",
-                                   "COURSE_SERVE_MAX_UPLOAD_MB": "2.5", "COURSE_SERVE_LOAD_IN_BACKGROUND": "no",
-                                   "COURSE_SERVE_DB": "/tmp/x.sqlite3", "COURSE_SERVE_THREADS": ""})
-    assert config.model == "/m/a.keras" and config.port == 9001 and config.max_upload_bytes == int(2.5 * 2**20)
-    assert config.load_in_background is False and str(config.db) == "/tmp/x.sqlite3" and config.threads == 8
+    config = ServeConfig.from_env(
+        {
+            "COURSE_SERVE_MODEL": "/m/a.keras",
+            "COURSE_SERVE_PORT": "9001",
+            "COURSE_SERVE_MAX_UPLOAD_MB": "2.5",
+            "COURSE_SERVE_LOAD_IN_BACKGROUND": "no",
+            "COURSE_SERVE_DB": "/tmp/x.sqlite3",
+            "COURSE_SERVE_THREADS": "",
+        }
+    )
+    assert (
+        config.model == "/m/a.keras"
+        and config.port == 9001
+        and config.max_upload_bytes == int(2.5 * 2**20)
+    )
+    assert (
+        config.load_in_background is False
+        and str(config.db) == "/tmp/x.sqlite3"
+        and config.threads == 8
+    )
     assert ServeConfig.from_env({}).host == "127.0.0.1"  # loopback unless asked otherwise
     assert ServeConfig.from_env({}, port=1234).port == 1234
     assert ServeConfig.from_env(config.as_env()) == config
@@ -30,11 +45,13 @@ def test_settings_come_from_course_serve_variables():
 
 @pytest.mark.parametrize(
     ("variables", "phrase"),
-    [({"COURSE_SERVE_PORT": "eighty"}, "COURSE_SERVE_PORT must be a number"),
-     ({"COURSE_SERVE_PORT": "70000"}, "must be a TCP port"),
-     ({"COURSE_SERVE_THREADS": "0"}, "COURSE_SERVE_THREADS must be at least 1"),
-     ({"COURSE_SERVE_MAX_UPLOAD_MB": "-1"}, "must be positive"),
-     ({"COURSE_SERVE_LOAD_IN_BACKGROUND": "maybe"}, "must be 1/0")],
+    [
+        ({"COURSE_SERVE_PORT": "eighty"}, "COURSE_SERVE_PORT must be a number"),
+        ({"COURSE_SERVE_PORT": "70000"}, "must be a TCP port"),
+        ({"COURSE_SERVE_THREADS": "0"}, "COURSE_SERVE_THREADS must be at least 1"),
+        ({"COURSE_SERVE_MAX_UPLOAD_MB": "-1"}, "must be positive"),
+        ({"COURSE_SERVE_LOAD_IN_BACKGROUND": "maybe"}, "must be 1/0"),
+    ],
 )
 def test_bad_settings_fail_at_start_naming_the_variable(variables, phrase):
     with pytest.raises(ValueError, match=phrase):
@@ -45,9 +62,16 @@ def test_bad_settings_fail_at_start_naming_the_variable(variables, phrase):
 
 
 def row(label="cat", **extra):
-    values = {"filename": "a.png", "model_name": "m", "model_version": "1", "label": label, "class_index": 0,
-              "confidence": 0.9, "top_k": [{"label": label, "class_index": 0, "confidence": 0.9}],
-              "latency_ms": 1.5}
+    values = {
+        "filename": "a.png",
+        "model_name": "m",
+        "model_version": "1",
+        "label": label,
+        "class_index": 0,
+        "confidence": 0.9,
+        "top_k": [{"label": label, "class_index": 0, "confidence": 0.9}],
+        "latency_ms": 1.5,
+    }
     return NewPrediction(**(values | extra))
 
 
@@ -88,25 +112,41 @@ def test_feedback_for_unknown_prediction_is_none_and_replaces_otherwise(tmp_path
 def test_store_keeps_the_original_upload_byte_for_byte_up_to_its_size_cap(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_bytes=1000)
     small, large = bytes(range(256)) * 3, b"x" * 1001
-    kept, too_big, tensor = store.add([row(original=small, original_type="image/png"),
-                                       row(original=large, original_type="image/jpeg"), row()])
+    kept, too_big, tensor = store.add(
+        [
+            row(original=small, original_type="image/png"),
+            row(original=large, original_type="image/jpeg"),
+            row(),
+        ]
+    )
     assert store.original(kept) == (small, "image/png")
     assert store.original(too_big) is None and store.original(tensor) is None
     assert store.original_status(kept) == {"kept": True, "bytes": 768, "note": None}
     status = store.original_status(too_big)
-    assert status["kept"] is False and status["bytes"] == 1001 and "only a preview is kept" in status["note"]
+    assert (
+        status["kept"] is False
+        and status["bytes"] == 1001
+        and "only a preview is kept" in status["note"]
+    )
     assert store.original_status(tensor) is None  # a tensor request has no file
 
 
 def test_store_removes_originals_past_retention_and_keeps_the_prediction(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=30)
     recent = datetime.now(UTC) - timedelta(days=29)
-    (old,) = store.add([row(original=b"old photo", original_type="image/png")],
-                       created_at=timestamp(datetime.now(UTC) - timedelta(days=31)))
-    (new,) = store.add([row(original=b"new photo", original_type="image/png")], created_at=timestamp(recent))
+    (old,) = store.add(
+        [row(original=b"old photo", original_type="image/png")],
+        created_at=timestamp(datetime.now(UTC) - timedelta(days=31)),
+    )
+    (new,) = store.add(
+        [row(original=b"new photo", original_type="image/png")], created_at=timestamp(recent)
+    )
     for pid in (old, new):
         store.set_feedback(pid, False, "dog")
-    assert store.original(old) is None and store.original(new) == (b"new photo", "image/png")  # before any purge
+    assert store.original(old) is None and store.original(new) == (
+        b"new photo",
+        "image/png",
+    )  # before any purge
     assert [r["image"] for r in store.feedback_rows()] == [None, b"new photo"]
     assert store.purge_expired() == 1 and store.purge_expired() == 0
     with sqlite3.connect(tmp_path / "p.sqlite3") as raw:
@@ -117,12 +157,20 @@ def test_store_removes_originals_past_retention_and_keeps_the_prediction(tmp_pat
 
 def test_a_program_opening_the_file_applies_the_services_recorded_retention(tmp_path):
     service = PredictionStore(tmp_path / "p.sqlite3", keep_upload_days=90)
-    (pid,) = service.add([row(original=b"photo", original_type="image/png")],
-                         created_at=timestamp(datetime.now(UTC) - timedelta(days=60)))
+    (pid,) = service.add(
+        [row(original=b"photo", original_type="image/png")],
+        created_at=timestamp(datetime.now(UTC) - timedelta(days=60)),
+    )
     service.set_feedback(pid, True)
-    reader = PredictionStore(tmp_path / "p.sqlite3")  # as course retrain opens it, with no setting of its own
-    assert reader.keep_upload_days == 90 and reader.feedback_rows()[0]["image"] == b"photo"  # not purged at 30
-    assert PredictionStore(tmp_path / "other.sqlite3").keep_upload_days is None  # nothing recorded: none expire
+    reader = PredictionStore(
+        tmp_path / "p.sqlite3"
+    )  # as course retrain opens it, with no setting of its own
+    assert (
+        reader.keep_upload_days == 90 and reader.feedback_rows()[0]["image"] == b"photo"
+    )  # not purged at 30
+    assert (
+        PredictionStore(tmp_path / "other.sqlite3").keep_upload_days is None
+    )  # nothing recorded: none expire
 
 
 def test_store_with_zero_retention_keeps_no_original(tmp_path):
@@ -134,13 +182,17 @@ def test_store_with_zero_retention_keeps_no_original(tmp_path):
 def test_deleting_an_image_removes_preview_and_original_and_keeps_the_feedback(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3")
     secret = b"SECRET-PHOTO-BYTES" * 2000  # larger than a page, as photos are
-    (pid,) = store.add([row(image=b"preview", image_type="image/png", original=secret, original_type="image/png")])
+    (pid,) = store.add(
+        [row(image=b"preview", image_type="image/png", original=secret, original_type="image/png")]
+    )
     store.set_feedback(pid, True)
     assert store.delete_image(pid) == {"preview": True, "original": True}
     assert store.delete_image(pid) == {"preview": False, "original": False}
     assert store.delete_image(999) is None
     assert store.image(pid) is None and store.original(pid) is None
-    assert store.get(pid)["feedback"]["correct"] is True and store.feedback_rows()[0]["image"] is None
+    assert (
+        store.get(pid)["feedback"]["correct"] is True and store.feedback_rows()[0]["image"] is None
+    )
     assert "deleted on request" in store.original_status(pid)["note"]
     store.close()
     # secure_delete: the bytes are gone from the file itself, not only from the table
@@ -150,19 +202,37 @@ def test_deleting_an_image_removes_preview_and_original_and_keeps_the_feedback(t
 
 def test_feedback_rows_are_the_labelled_predictions_oldest_first_with_their_originals(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3")
-    ids = store.add([row("cat", original=b"one", original_type="image/jpeg"),
-                     row("dog", model_version="2", original=b"two", original_type="image/png"),
-                     row("cat", original=b"three", original_type="image/png"), row("fish")])
+    ids = store.add(
+        [
+            row("cat", original=b"one", original_type="image/jpeg"),
+            row("dog", model_version="2", original=b"two", original_type="image/png"),
+            row("cat", original=b"three", original_type="image/png"),
+            row("fish"),
+        ]
+    )
     store.set_feedback(ids[1], False, "cat", "it is my cat")
     store.set_feedback(ids[0], True, "ignored for a confirmed prediction")
     store.set_feedback(ids[3], False)  # wrong, no label given
     rows = store.feedback_rows()
     assert [r["prediction_id"] for r in rows] == [ids[0], ids[1], ids[3]]
-    assert set(rows[0]) == {"prediction_id", "created_at", "model_name", "model_version", "label", "correct",
-                            "correct_label", "image", "image_type"}
+    assert set(rows[0]) == {
+        "prediction_id",
+        "created_at",
+        "model_name",
+        "model_version",
+        "label",
+        "correct",
+        "correct_label",
+        "image",
+        "image_type",
+    }
     assert (rows[0]["label"], rows[0]["correct"], rows[0]["correct_label"]) == ("cat", True, None)
     assert (rows[1]["label"], rows[1]["correct"], rows[1]["correct_label"]) == ("dog", False, "cat")
-    assert (rows[1]["image"], rows[1]["image_type"], rows[1]["model_version"]) == (b"two", "image/png", "2")
+    assert (rows[1]["image"], rows[1]["image_type"], rows[1]["model_version"]) == (
+        b"two",
+        "image/png",
+        "2",
+    )
     assert (rows[2]["correct_label"], rows[2]["image"], rows[2]["image_type"]) == (None, None, None)
 
 
@@ -180,7 +250,13 @@ def test_a_database_from_before_originals_were_kept_opens_and_gains_the_table(tm
 
 class CountingClassifier(Classifier):
     name, version, class_names = "count", "1", ["a", "b"]
-    preprocessing = {"height": 2, "width": 2, "color_mode": "grayscale", "scale": 1.0, "offset": 0.0}
+    preprocessing = {
+        "height": 2,
+        "width": 2,
+        "color_mode": "grayscale",
+        "scale": 1.0,
+        "offset": 0.0,
+    }
 
     def __init__(self, delay=0.0):
         self.batch_sizes = []
@@ -265,8 +341,11 @@ def test_model_host_warms_up_before_saying_ready_and_refuses_early_requests():
 
 def test_top_k_orders_by_confidence_and_caps_k():
     result = top_k(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], 5)
-    assert [r["label"] for r in result] == ["b", "c", "a"] and result[0] == {"label": "b", "class_index": 1,
-                                                                          "confidence": 0.6}
+    assert [r["label"] for r in result] == ["b", "c", "a"] and result[0] == {
+        "label": "b",
+        "class_index": 1,
+        "confidence": 0.6,
+    }
     assert len(top_k(np.array([0.5, 0.5]), ["a", "b"], 1)) == 1
 
 
@@ -280,7 +359,9 @@ def test_classifier_refuses_pixels_of_the_wrong_shape_or_type():
 # ---------------------------------------------------------------- starting the server
 
 
-def test_servers_run_under_gunicorn_and_fall_back_to_flask_without_debug_where_it_cannot(monkeypatch):
+def test_servers_run_under_gunicorn_and_fall_back_to_flask_without_debug_where_it_cannot(
+    monkeypatch,
+):
     from course_lib.serving import process
 
     config = ServeConfig(port=8123)
@@ -288,7 +369,11 @@ def test_servers_run_under_gunicorn_and_fall_back_to_flask_without_debug_where_i
     assert command[1:4] == ["-m", "gunicorn", "-c"] and command[-1] == "course_lib.serving.wsgi:app"
     monkeypatch.setattr(process, "POSIX", False)
     fallback = process.server_command("course_lib.serving.wsgi:app", config)
-    assert fallback[1:3] == ["-m", "flask"] and "--no-debugger" in fallback and "--debug" not in fallback
+    assert (
+        fallback[1:3] == ["-m", "flask"]
+        and "--no-debugger" in fallback
+        and "--debug" not in fallback
+    )
     assert fallback[fallback.index("--host") + 1] == "127.0.0.1" and "8123" in fallback
 
 
@@ -298,5 +383,8 @@ def test_make_serve_and_the_browser_set_up():
     makefile = (project_root() / "Makefile").read_text()
     assert "\n\t$(PY) -m course_lib.serving\n" in makefile.split("\nserve:")[1]
     browser = makefile.split("\nbrowser:")[1].split("\n\n")[0]
-    assert "/usr/bin/chromium" in browser and "apt-get install -y -qq chromium chromium-driver" in browser
+    assert (
+        "/usr/bin/chromium" in browser
+        and "apt-get install -y -qq chromium chromium-driver" in browser
+    )
     assert "browser" in makefile.split("\nsetup:")[1].splitlines()[0]

@@ -37,13 +37,19 @@ def bearer(token=TOKEN):
 
 # ---------------------------------------------------------------- originals
 
+
 def test_the_original_upload_is_kept_byte_for_byte_beside_its_prediction(client):
     data = jpeg((800, 400), seed=4)
     body = upload(client, ("big.jpg", data)).get_json()
     assert body["original"] == {"kept": True, "bytes": len(data), "note": None}
     original = client.get(body["original_url"])
-    assert original.status_code == 200 and original.data == data and original.mimetype == "image/jpeg"
-    assert Image.open(io.BytesIO(client.get(body["image_url"]).data)).size == (256, 128)  # the preview
+    assert (
+        original.status_code == 200 and original.data == data and original.mimetype == "image/jpeg"
+    )
+    assert Image.open(io.BytesIO(client.get(body["image_url"]).data)).size == (
+        256,
+        128,
+    )  # the preview
     assert client.get(f"/history/{body['id']}").get_json()["original"]["kept"] is True
 
 
@@ -53,7 +59,9 @@ def test_an_upload_over_the_keep_limit_keeps_the_preview_and_says_so(tmp_path):
     data = png((80, 80), seed=1)
     assert len(data) > 0.001 * 2**20
     body = upload(client, ("a.png", data)).get_json()
-    assert body["original"]["kept"] is False and "only a preview is kept" in body["original"]["note"]
+    assert (
+        body["original"]["kept"] is False and "only a preview is kept" in body["original"]["note"]
+    )
     assert body["original_url"] is None and client.get(body["image_url"]).status_code == 200
     assert_error(client.get(f"/history/{body['id']}/original"), 404, "only a preview is kept")
     assert client.get(f"/history/{body['id']}").get_json()["original"] == body["original"]
@@ -62,7 +70,9 @@ def test_an_upload_over_the_keep_limit_keeps_the_preview_and_says_so(tmp_path):
 
 def test_tf_serving_b64_files_are_kept_too_and_tensors_have_no_original(client):
     data = png(seed=7)
-    client.post("/v1/models/fake:predict", json={"instances": [{"b64": base64.b64encode(data).decode()}]})
+    client.post(
+        "/v1/models/fake:predict", json={"instances": [{"b64": base64.b64encode(data).decode()}]}
+    )
     client.post("/v1/models/fake:predict", json={"instances": [[[[0.5] * 3] * 8] * 8]})
     tensor, b64 = client.get("/history").get_json()["items"]
     assert client.get(b64["original_url"]).data == data
@@ -79,6 +89,7 @@ def test_feedback_export_links_the_originals(client):
 
 # ---------------------------------------------------------------- deletion
 
+
 def test_deleting_a_photo_removes_preview_and_original_and_keeps_the_prediction(client):
     data = png(seed=2)
     pid = upload(client, ("a.png", data)).get_json()["id"]
@@ -89,17 +100,26 @@ def test_deleting_a_photo_removes_preview_and_original_and_keeps_the_prediction(
     assert_error(client.get(f"/history/{pid}/image"), 404, "no stored image")
     assert_error(client.get(f"/history/{pid}/original"), 404, "deleted on request")
     item = client.get(f"/history/{pid}").get_json()
-    assert item["image_url"] is None and item["original_url"] is None and item["feedback"]["correct"] is True
-    assert_error(client.delete(f"/history/{pid}/image"), 404, "no stored image")  # nothing left to delete
+    assert (
+        item["image_url"] is None
+        and item["original_url"] is None
+        and item["feedback"]["correct"] is True
+    )
+    assert_error(
+        client.delete(f"/history/{pid}/image"), 404, "no stored image"
+    )  # nothing left to delete
 
 
-@pytest.mark.parametrize(("method", "path", "status", "phrase"), [
-    ("delete", "/history/999/image", 404, "no prediction with id 999"),
-    ("delete", "/history/abc/image", 404, "/history/abc/image"),
-    ("get", "/history/999/original", 404, "no prediction with id 999"),
-    ("post", "/history/1/original", 405, "use GET"),
-    ("put", "/history/1/image", 405, "use DELETE or GET"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "phrase"),
+    [
+        ("delete", "/history/999/image", 404, "no prediction with id 999"),
+        ("delete", "/history/abc/image", 404, "/history/abc/image"),
+        ("get", "/history/999/original", 404, "no prediction with id 999"),
+        ("post", "/history/1/original", 405, "use GET"),
+        ("put", "/history/1/image", 405, "use DELETE or GET"),
+    ],
+)
 def test_bad_requests_to_the_photo_routes(client, method, path, status, phrase):
     upload(client, ("a.png", png()))
     assert_error(getattr(client, method)(path), status, phrase)
@@ -107,18 +127,35 @@ def test_bad_requests_to_the_photo_routes(client, method, path, status, phrase):
 
 # ---------------------------------------------------------------- the token rule
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True),
-                                                ("::1", True), ("[::1]", True), ("0.0.0.0", False),
-                                                ("192.168.1.20", False), ("::", False), ("example.org", False)])
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("192.168.1.20", False),
+        ("::", False),
+        ("example.org", False),
+    ],
+)
 def test_which_addresses_count_as_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
 
 def test_a_non_loopback_address_without_a_token_refuses_to_start():
-    with pytest.raises(ValueError, match="COURSE_SERVE_HOST='0.0.0.0' lets other machines reach") as refused:
+    with pytest.raises(
+        ValueError, match="COURSE_SERVE_HOST='0.0.0.0' lets other machines reach"
+    ) as refused:
         ServeConfig.from_env({"COURSE_SERVE_HOST": "0.0.0.0"})
     assert "COURSE_SERVE_TOKEN" in str(refused.value)
-    assert ServeConfig.from_env({"COURSE_SERVE_HOST": "0.0.0.0", "COURSE_SERVE_TOKEN": TOKEN}).token == TOKEN
+    assert (
+        ServeConfig.from_env({"COURSE_SERVE_HOST": "0.0.0.0", "COURSE_SERVE_TOKEN": TOKEN}).token
+        == TOKEN
+    )
     assert TOKEN not in repr(ServeConfig(host="0.0.0.0", token=TOKEN))  # never in a log line
 
 
@@ -130,7 +167,9 @@ def test_the_command_line_refuses_with_a_message_not_a_traceback(monkeypatch, ca
     monkeypatch.setattr(entry.os, "execv", lambda *args: pytest.fail("the server was started"))
     with pytest.raises(SystemExit) as stopped:
         entry.main()
-    assert "set COURSE_SERVE_TOKEN" in str(stopped.value.code) and "Traceback" not in str(stopped.value.code)
+    assert "set COURSE_SERVE_TOKEN" in str(stopped.value.code) and "Traceback" not in str(
+        stopped.value.code
+    )
 
 
 def test_create_app_refuses_a_shared_address_without_a_token(tmp_path):
@@ -139,20 +178,25 @@ def test_create_app_refuses_a_shared_address_without_a_token(tmp_path):
 
 
 @pytest.mark.parametrize("route", PHOTO_ROUTES + ["DELETE /history/{id}/image"])
-@pytest.mark.parametrize(("headers", "phrase"), [
-    ({}, "send the service's token as 'Authorization: Bearer"),
-    (bearer("wrong"), "does not match COURSE_SERVE_TOKEN"),
-    (bearer(TOKEN + "x"), "does not match"),
-    ({"Authorization": f"Basic {TOKEN}"}, "does not match"),
-    ({"Authorization": "Bearer"}, "does not match"),
-])
+@pytest.mark.parametrize(
+    ("headers", "phrase"),
+    [
+        ({}, "send the service's token as 'Authorization: Bearer"),
+        (bearer("wrong"), "does not match COURSE_SERVE_TOKEN"),
+        (bearer(TOKEN + "x"), "does not match"),
+        ({"Authorization": f"Basic {TOKEN}"}, "does not match"),
+        ({"Authorization": "Bearer"}, "does not match"),
+    ],
+)
 def test_photo_routes_answer_401_without_the_right_token(guarded, route, headers, phrase):
     pid = upload(guarded, ("a.png", png())).get_json()["id"]
     method, _, path = route.rpartition(" ")
     response = getattr(guarded, (method or "get").lower())(path.format(id=pid), headers=headers)
     assert_error(response, 401, phrase)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert guarded.get(f"/history/{pid}/image", headers=bearer()).status_code == 200  # nothing was deleted
+    assert (
+        guarded.get(f"/history/{pid}/image", headers=bearer()).status_code == 200
+    )  # nothing was deleted
 
 
 def test_photo_routes_answer_with_the_token_and_the_rest_needs_none(guarded):

@@ -15,12 +15,15 @@ from PIL import Image
 from course_lib.serving import screenshot
 
 pytest.importorskip("playwright.sync_api", reason="needs Playwright (pip install playwright)")
-pytestmark = pytest.mark.skipif(not screenshot.CHROMIUM.exists(),
-                                reason="needs Chromium at /usr/bin/chromium (make browser)")
+pytestmark = pytest.mark.skipif(
+    not screenshot.CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (make browser)"
+)
 
 
 def test_the_committed_screenshot_is_what_the_code_makes(tmp_path: Path):
-    fresh = np.asarray(Image.open(screenshot.take_screenshot(tmp_path / "page.png")).convert("RGB"), dtype=np.int16)
+    fresh = np.asarray(
+        Image.open(screenshot.take_screenshot(tmp_path / "page.png")).convert("RGB"), dtype=np.int16
+    )
     committed = np.asarray(Image.open(screenshot.SCREENSHOT).convert("RGB"), dtype=np.int16)
     assert fresh.shape == committed.shape, "the page's layout changed: regenerate the screenshot"
     differing = (np.abs(fresh - committed).max(axis=-1) > 0).mean()

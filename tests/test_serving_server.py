@@ -24,8 +24,14 @@ TIMEOUT = 30
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
-    config = ServeConfig(model=str(tiny_model_path()), db=folder / "predictions.sqlite3", port=free_port(),
-                         workers=2, threads=8, max_upload_mb=1)
+    config = ServeConfig(
+        model=str(tiny_model_path()),
+        db=folder / "predictions.sqlite3",
+        port=free_port(),
+        workers=2,
+        threads=8,
+        max_upload_mb=1,
+    )
     server = start_server(config, log_path=folder / "server.log", timeout=240)
     try:
         yield server
@@ -40,24 +46,33 @@ def test_health_page_and_a_real_upload(server):
     assert health.status_code == 200 and health.json()["model"]["name"] == "tiny_fashion"
     page = requests.get(server.url, timeout=TIMEOUT)
     assert page.status_code == 200 and "Predict" in page.text
-    response = requests.post(f"{server.url}/predict", files={"file": ("shirt.jpg", jpeg((120, 90)), "image/jpeg")},
-                             timeout=TIMEOUT)
+    response = requests.post(
+        f"{server.url}/predict",
+        files={"file": ("shirt.jpg", jpeg((120, 90)), "image/jpeg")},
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["label"] in FASHION_CLASSES and body["model"]["version"] == "test-1"
-    feedback = requests.post(f"{server.url}/feedback/{body['id']}", json={"correct": False, "label": "Shirt"},
-                             timeout=TIMEOUT)
+    feedback = requests.post(
+        f"{server.url}/feedback/{body['id']}",
+        json={"correct": False, "label": "Shirt"},
+        timeout=TIMEOUT,
+    )
     assert feedback.json()["feedback"]["correct_label"] == "Shirt"
     assert "Shirt" in requests.get(f"{server.url}/feedback.csv", timeout=TIMEOUT).text
 
 
 def test_bad_requests_over_the_wire_are_json_4xx(server):
-    too_big = requests.post(f"{server.url}/predict", files={"file": ("big.bin", b"\0" * (2 * 2**20))},
-                            timeout=TIMEOUT)
+    too_big = requests.post(
+        f"{server.url}/predict", files={"file": ("big.bin", b"\0" * (2 * 2**20))}, timeout=TIMEOUT
+    )
     assert too_big.status_code == 413 and "1 MB upload limit" in too_big.json()["error"]
     wrong = requests.get(f"{server.url}/predict", timeout=TIMEOUT)
     assert wrong.status_code == 405 and wrong.json()["error"]
-    not_image = requests.post(f"{server.url}/predict", files={"file": ("a.png", b"text")}, timeout=TIMEOUT)
+    not_image = requests.post(
+        f"{server.url}/predict", files={"file": ("a.png", b"text")}, timeout=TIMEOUT
+    )
     assert not_image.status_code == 415
 
 
@@ -70,8 +85,11 @@ def test_concurrent_load_has_no_errors_and_loses_no_row(server):
         with requests.Session() as session:
             for i in range(REQUESTS_EACH):
                 try:
-                    response = session.post(f"{server.url}/predict", timeout=TIMEOUT,
-                                            files={"file": (f"{worker}-{i}.png", images[(worker + i) % 8])})
+                    response = session.post(
+                        f"{server.url}/predict",
+                        timeout=TIMEOUT,
+                        files={"file": (f"{worker}-{i}.png", images[(worker + i) % 8])},
+                    )
                     statuses.append(response.status_code)
                 except requests.RequestException:
                     statuses.append(0)
@@ -98,8 +116,13 @@ def test_the_server_stops_itself_when_its_parent_dies(tmp_path):
         f"s = start_server(ServeConfig(model='no-such-model', db={str(tmp_path / 'p.sqlite3')!r}, port={port}, "
         "threads=2), wait=False); print(s.pid, flush=True); sys.stdin.read()"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     server_pid = None
     try:
         server_pid = int(parent.stdout.readline())

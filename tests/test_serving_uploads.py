@@ -15,8 +15,14 @@ from course_lib.serving.uploads import (
     to_model_pixels,
 )
 
-GRAY_28 = {"height": 28, "width": 28, "color_mode": "grayscale", "scale": 1 / 255, "offset": 0.0,
-           "resize": "bilinear"}
+GRAY_28 = {
+    "height": 28,
+    "width": 28,
+    "color_mode": "grayscale",
+    "scale": 1 / 255,
+    "offset": 0.0,
+    "resize": "bilinear",
+}
 
 
 def pixel(image, xy=(0, 0)):
@@ -41,7 +47,11 @@ def test_transparency_is_composited_on_white():
     rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))  # fully transparent red
     rgba.putpixel((1, 1), (0, 0, 255, 255))
     decoded = decode_image(encode(rgba))
-    assert decoded.mode == "RGB" and pixel(decoded) == (255, 255, 255) and pixel(decoded, (1, 1)) == (0, 0, 255)
+    assert (
+        decoded.mode == "RGB"
+        and pixel(decoded) == (255, 255, 255)
+        and pixel(decoded, (1, 1)) == (0, 0, 255)
+    )
     half = decode_image(encode(Image.new("LA", (2, 2), (0, 128))))  # black at half opacity
     assert half.mode == "RGB" and all(abs(v - 127) <= 1 for v in pixel(half))
 
@@ -51,7 +61,11 @@ def test_palette_images_with_and_without_a_transparent_colour():
     palette.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
     palette.putpixel((2, 2), 1)
     opaque = decode_image(encode(palette))
-    assert opaque.mode == "RGB" and pixel(opaque) == (255, 0, 0) and pixel(opaque, (2, 2)) == (0, 255, 0)
+    assert (
+        opaque.mode == "RGB"
+        and pixel(opaque) == (255, 0, 0)
+        and pixel(opaque, (2, 2)) == (0, 255, 0)
+    )
     see_through = decode_image(encode(palette, "GIF", transparency=0))
     assert pixel(see_through) == (255, 255, 255) and pixel(see_through, (2, 2)) == (0, 255, 0)
 
@@ -130,7 +144,10 @@ def test_too_many_pixels_is_refused_before_decoding():
 def test_a_header_only_png_claims_its_size_in_a_few_dozen_bytes():
     probe = header_only_png(6_000, 4_000)
     assert len(probe) < 60
-    assert Image.open(io.BytesIO(probe)).size == (6_000, 4_000)  # the header alone: nothing decoded yet
+    assert Image.open(io.BytesIO(probe)).size == (
+        6_000,
+        4_000,
+    )  # the header alone: nothing decoded yet
     with pytest.raises(UploadError) as info:
         decode_image(probe, max_pixels=1_000_000)
     assert info.value.status == 413 and "6000×4000 = 24,000,000 pixels" in info.value.message
@@ -141,7 +158,9 @@ def test_a_decompression_bomb_is_refused_without_allocating_it():
     assert len(bomb) < 200
     with pytest.raises(UploadError) as info:
         decode_image(bomb, max_pixels=10**12)  # even with our limit off, Pillow's guard holds
-    assert info.value.status == 413 and "more pixels than can be decoded safely" in info.value.message
+    assert (
+        info.value.status == 413 and "more pixels than can be decoded safely" in info.value.message
+    )
     with pytest.raises(UploadError, match="limit is 40,000,000"):
         decode_image(bomb)
 
@@ -153,14 +172,25 @@ def test_model_pixels_follow_the_recorded_preprocessing():
     rgb = to_model_pixels(image, {**GRAY_28, "color_mode": "rgb", "height": 32, "width": 16})
     assert rgb.shape == (32, 16, 3)
     exact = Image.fromarray(np.arange(28 * 28, dtype=np.uint16).reshape(28, 28).astype(np.uint8))
-    assert np.array_equal(to_model_pixels(exact, GRAY_28)[..., 0], np.asarray(exact))  # no resize, no change
+    assert np.array_equal(
+        to_model_pixels(exact, GRAY_28)[..., 0], np.asarray(exact)
+    )  # no resize, no change
 
 
 def test_center_crop_keeps_the_middle_of_a_wide_image():
     wide = np.zeros((10, 30, 3), np.uint8)
     wide[:, 10:20] = 255  # a white middle third
-    square = to_model_pixels(Image.fromarray(wide), {**GRAY_28, "color_mode": "rgb", "height": 10, "width": 10,
-                                                     "center_crop": True, "resize": "nearest"})
+    square = to_model_pixels(
+        Image.fromarray(wide),
+        {
+            **GRAY_28,
+            "color_mode": "rgb",
+            "height": 10,
+            "width": 10,
+            "center_crop": True,
+            "resize": "nearest",
+        },
+    )
     assert square.min() == 255
 
 

@@ -23,11 +23,18 @@ def save_version(root, version, favourite):
     """A tiny images-in model that answers ``favourite`` for every photo, saved as ``root/<version>``."""
     import keras
 
-    backbone = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D()], name="backbone")
+    backbone = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D()], name="backbone"
+    )
     bias = [0.0, 0.0]
     bias[CLASSES.index(favourite)] = 4.0
-    head = keras.layers.Dense(2, activation="softmax", kernel_initializer="zeros",
-                              bias_initializer=keras.initializers.Constant(bias), name="probabilities")
+    head = keras.layers.Dense(
+        2,
+        activation="softmax",
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(bias),
+        name="probabilities",
+    )
     model = photos.build_images_in_model(backbone, head, 8, name="fruit")
     return photos.save_photo_model(model, versions.version_folder(root, version), CLASSES)
 
@@ -52,13 +59,21 @@ def root(saved_root, tmp_path):
 
 
 def make_app(root, tmp_path, **settings):
-    app = create_app(ServeConfig(model=str(root), db=tmp_path / "p.sqlite3", load_in_background=False, **settings))
-    app.extensions["course_serving"]["host"].check_every_s = 0  # look at the record on every request
+    app = create_app(
+        ServeConfig(
+            model=str(root), db=tmp_path / "p.sqlite3", load_in_background=False, **settings
+        )
+    )
+    app.extensions["course_serving"][
+        "host"
+    ].check_every_s = 0  # look at the record on every request
     return app
 
 
 def predict(client):
-    response = client.post("/predict", data={"file": (io.BytesIO(png()), "a.png")}, content_type="multipart/form-data")
+    response = client.post(
+        "/predict", data={"file": (io.BytesIO(png()), "a.png")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
     return body["label"], body["model"]["version"]
@@ -81,7 +96,9 @@ def test_the_service_follows_promotion_and_rollback_without_a_restart(root, tmp_
 
         assert versions.rollback(root) == 1
         assert predict(client) == ("apple", "1")
-        tf_serving = client.post("/v1/models/fruit:predict", json={"instances": [np.zeros((8, 8, 3)).tolist()]})
+        tf_serving = client.post(
+            "/v1/models/fruit:predict", json={"instances": [np.zeros((8, 8, 3)).tolist()]}
+        )
         assert np.argmax(tf_serving.get_json()["predictions"][0]) == 0  # apple, from version 1
 
         history = client.get("/history?per_page=10").get_json()["items"]
@@ -120,7 +137,11 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(root, tmp_path)
         versions.promote(root, 3, "broken on purpose")
         assert predict(client) == ("apple", "1")
         health = client.get("/health").get_json()
-        assert health["status"] == "ok" and health["model"]["version"] == "1" and "version 3" in health["error"]
+        assert (
+            health["status"] == "ok"
+            and health["model"]["version"] == "1"
+            and "version 3" in health["error"]
+        )
         versions.promote(root, 2)  # the next promotion is followed as usual
         assert predict(client) == ("pear", "2")
     finally:
@@ -129,11 +150,18 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(root, tmp_path)
 
 # ---------------------------------------------------------------- the host on its own
 
+
 class Numbered(Classifier):
     """Answers its own version number as the first probability; can hold a call until released."""
 
     class_names = ["version", "other"]
-    preprocessing = {"height": 2, "width": 2, "color_mode": "grayscale", "scale": 1.0, "offset": 0.0}
+    preprocessing = {
+        "height": 2,
+        "width": 2,
+        "color_mode": "grayscale",
+        "scale": 1.0,
+        "offset": 0.0,
+    }
 
     def __init__(self, version):
         self.name, self.version = "numbered", str(version)
@@ -198,13 +226,17 @@ def test_requests_in_flight_finish_on_the_old_version_and_later_ones_get_the_new
 
 def test_the_record_is_looked_at_no_more_than_once_per_interval():
     watch = FakeWatch()
-    host = ModelHost(lambda: Numbered(watch.version), background=False, watch=watch, check_every_s=60)
+    host = ModelHost(
+        lambda: Numbered(watch.version), background=False, watch=watch, check_every_s=60
+    )
     stamps = watch.stamps
     for _ in range(200):
         host.refresh()
     watch.version = 2
     host.refresh()
-    assert watch.stamps == stamps and host.classifier.version == "1"  # not looked at again within 60 s
+    assert (
+        watch.stamps == stamps and host.classifier.version == "1"
+    )  # not looked at again within 60 s
     host.check_every_s = 0
     host.refresh()
     assert host.classifier.version == "2"
@@ -235,13 +267,19 @@ def test_in_the_background_the_old_version_answers_while_the_new_one_loads():
 
 # ---------------------------------------------------------------- a real server
 
+
 def test_a_running_server_follows_promotion_and_rollback(root, tmp_path):
     versions.promote(root, 1)
-    config = ServeConfig(model=str(root), db=tmp_path / "p.sqlite3", port=free_port(), workers=1, threads=2)
+    config = ServeConfig(
+        model=str(root), db=tmp_path / "p.sqlite3", port=free_port(), workers=1, threads=2
+    )
     server = start_server(config, log_path=tmp_path / "server.log", timeout=240)
     try:
+
         def served_label():
-            body = requests.post(f"{server.url}/predict", files={"file": ("a.png", png())}, timeout=30).json()
+            body = requests.post(
+                f"{server.url}/predict", files={"file": ("a.png", png())}, timeout=30
+            ).json()
             return body["label"], body["model"]["version"]
 
         def wait_for(version):

@@ -34,20 +34,28 @@ def _library_objects_taught_in_lessons():
 @pytest.mark.parametrize("lesson", LESSONS_WITH_CORE_CODE)
 def test_lesson_writes_its_core_code_in_a_cell_kept_in_the_library(lesson):
     assert definitions(lesson), (
-        f"lesson {lesson} has no cell starting '# Kept in the library as <module>.<name>'")
+        f"lesson {lesson} has no cell starting '# Kept in the library as <module>.<name>'"
+    )
 
 
-@pytest.mark.parametrize("definition", DEFINITIONS, ids=[f"{d.lesson}:{d.library_name}" for d in DEFINITIONS])
+@pytest.mark.parametrize(
+    "definition", DEFINITIONS, ids=[f"{d.lesson}:{d.library_name}" for d in DEFINITIONS]
+)
 def test_library_copy_exists_and_names_the_lesson_that_teaches_it(definition):
     obj = definition.library_object()
     assert f"Taught in lesson {definition.lesson}" in (inspect.getdoc(obj) or ""), (
-        f"course_lib.{definition.library_name}'s docstring should say 'Taught in lesson {definition.lesson}'")
-    assert f"def {definition.name}(" in definition.source or f"class {definition.name}" in definition.source, (
-        f"the marked cell of lesson {definition.lesson} does not define {definition.name}")
+        f"course_lib.{definition.library_name}'s docstring should say 'Taught in lesson {definition.lesson}'"
+    )
+    assert (
+        f"def {definition.name}(" in definition.source
+        or f"class {definition.name}" in definition.source
+    ), f"the marked cell of lesson {definition.lesson} does not define {definition.name}"
 
 
 def test_every_library_copy_that_names_a_lesson_is_taught_there():
     marked = {(d.library_name, d.lesson) for d in DEFINITIONS}
     claimed = set(_library_objects_taught_in_lessons())
     assert claimed, "no library docstring says 'Taught in lesson NN'"
-    assert claimed <= marked, f"named as taught but no lesson cell is marked: {sorted(claimed - marked)}"
+    assert claimed <= marked, (
+        f"named as taught but no lesson cell is marked: {sorted(claimed - marked)}"
+    )

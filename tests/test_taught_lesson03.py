@@ -17,14 +17,25 @@ def lesson_builder():
 
 
 @pytest.mark.parametrize(("input_shape", "num_classes"), [((28, 28, 1), 10), ((32, 32, 3), 4)])
-def test_lesson_and_library_cnn_have_the_same_layers_shapes_and_parameters(lesson_builder, input_shape, num_classes):
-    lesson, library = lesson_builder(input_shape, num_classes), models.build_baseline_cnn(input_shape, num_classes)
-    assert _kinds(lesson) == _kinds(library) == [
-        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
-    assert [tuple(la.output.shape) for la in lesson.layers] == [tuple(la.output.shape) for la in library.layers]
+def test_lesson_and_library_cnn_have_the_same_layers_shapes_and_parameters(
+    lesson_builder, input_shape, num_classes
+):
+    lesson, library = (
+        lesson_builder(input_shape, num_classes),
+        models.build_baseline_cnn(input_shape, num_classes),
+    )
+    assert (
+        _kinds(lesson)
+        == _kinds(library)
+        == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    )
+    assert [tuple(la.output.shape) for la in lesson.layers] == [
+        tuple(la.output.shape) for la in library.layers
+    ]
     assert lesson.count_params() == library.count_params()
     assert [la.get_config().get("activation") for la in lesson.layers] == [
-        la.get_config().get("activation") for la in library.layers]
+        la.get_config().get("activation") for la in library.layers
+    ]
     assert lesson.output_shape == (None, num_classes)
 
 
@@ -34,9 +45,13 @@ def test_lesson_and_library_cnn_give_the_same_outputs_with_the_same_weights(less
     x = np.random.default_rng(0).random((6, 28, 28, 1), dtype=np.float32)
     lesson_out, library_out = lesson.predict_on_batch(x), library.predict_on_batch(x)
     np.testing.assert_array_equal(lesson_out, library_out)
-    np.testing.assert_allclose(lesson_out.sum(axis=1), 1.0, rtol=1e-5)  # softmax: probabilities per image
+    np.testing.assert_allclose(
+        lesson_out.sum(axis=1), 1.0, rtol=1e-5
+    )  # softmax: probabilities per image
     # Different weights give different outputs: the comparison above can fail.
-    assert not np.allclose(lesson_out, models.build_baseline_cnn((28, 28, 1), 10).predict_on_batch(x))
+    assert not np.allclose(
+        lesson_out, models.build_baseline_cnn((28, 28, 1), 10).predict_on_batch(x)
+    )
 
 
 def test_lesson_builder_accepts_the_calls_later_lessons_make(lesson_builder):

@@ -29,8 +29,15 @@ def test_lesson_and_library_models_have_the_same_layers_settings_shapes_and_para
     lesson = lesson_builder(input_shape, num_classes)
     library = models.build_better_cnn(input_shape, num_classes)
     assert _layers(lesson) == _layers(library)
-    assert [type(la).__name__ for la in lesson.layers][:4] == ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"]
-    assert [tuple(la.output.shape) for la in lesson.layers] == [tuple(la.output.shape) for la in library.layers]
+    assert [type(la).__name__ for la in lesson.layers][:4] == [
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+        "MaxPooling2D",
+    ]
+    assert [tuple(la.output.shape) for la in lesson.layers] == [
+        tuple(la.output.shape) for la in library.layers
+    ]
     assert lesson.count_params() == library.count_params()
     assert lesson.output_shape == (None, num_classes) and lesson.name == library.name
 
@@ -52,8 +59,12 @@ def _rates(schedule, n_steps: int) -> np.ndarray:
     return keras.ops.convert_to_numpy(keras.ops.vectorized_map(schedule, keras.ops.arange(n_steps)))
 
 
-@pytest.mark.parametrize(("peak", "epochs", "steps_per_epoch"), [(3e-3, 10, 422), (1e-3, 2, 5), (1e-2, 1, 3)])
-def test_lesson_and_library_schedules_give_the_same_rate_at_every_step(peak, epochs, steps_per_epoch):
+@pytest.mark.parametrize(
+    ("peak", "epochs", "steps_per_epoch"), [(3e-3, 10, 422), (1e-3, 2, 5), (1e-2, 1, 3)]
+)
+def test_lesson_and_library_schedules_give_the_same_rate_at_every_step(
+    peak, epochs, steps_per_epoch
+):
     lesson = taught("04", "warmup_cosine")(peak, epochs, steps_per_epoch)
     library = training.warmup_cosine(peak, epochs, steps_per_epoch)
     n_steps = epochs * steps_per_epoch + 1

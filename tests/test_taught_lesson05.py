@@ -25,7 +25,9 @@ def _lesson_grad_model(model: keras.Model, layer_name: str) -> keras.Model:
     logits_model = keras.models.clone_model(model)
     logits_model.set_weights(model.get_weights())
     logits_model.layers[-1].activation = None
-    return keras.Model(logits_model.inputs[0], [logits_model.get_layer(layer_name).output, logits_model.outputs[0]])
+    return keras.Model(
+        logits_model.inputs[0], [logits_model.get_layer(layer_name).output, logits_model.outputs[0]]
+    )
 
 
 def test_the_notebook_grad_cam_core_gives_the_library_heatmaps(model, images):
@@ -45,12 +47,17 @@ def test_the_lesson_builds_the_same_grad_model_as_the_library(model, images):
     library_maps, library_logits = explain.grad_model(model)(images, training=False)
     np.testing.assert_allclose(lesson_maps, library_maps, atol=1e-6)
     np.testing.assert_allclose(lesson_logits, library_logits, atol=1e-5)
-    np.testing.assert_allclose(tf.nn.softmax(lesson_logits), model.predict_on_batch(images), atol=1e-6)
+    np.testing.assert_allclose(
+        tf.nn.softmax(lesson_logits), model.predict_on_batch(images), atol=1e-6
+    )
 
 
 def test_the_notebook_core_explains_each_image_for_its_own_class(model, images):
     notebook_core = taught("05", "grad_cam_heatmaps")
     grad_model = explain.grad_model(model)
     together = np.asarray(notebook_core(grad_model, images[:2], np.array([2, 7])))
-    alone = [np.asarray(notebook_core(grad_model, images[i : i + 1], np.array([c])))[0] for i, c in [(0, 2), (1, 7)]]
+    alone = [
+        np.asarray(notebook_core(grad_model, images[i : i + 1], np.array([c])))[0]
+        for i, c in [(0, 2), (1, 7)]
+    ]
     np.testing.assert_allclose(together, np.stack(alone), atol=1e-5)

@@ -26,8 +26,14 @@ def taught_and_library() -> dict:
         print("RESULTS", json.dumps(lesson08_support.compare_taught_train_step()))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         cwd=TESTS.parent, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=TESTS.parent,
+        env=env,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULTS ")]
     assert lines, out.stderr[-3000:]
     return json.loads(lines[-1].removeprefix("RESULTS "))
@@ -35,7 +41,9 @@ def taught_and_library() -> dict:
 
 @pytest.mark.timeout(330)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_notebook_train_step_gives_the_library_steps_losses_and_weights(taught_and_library, optimizer):
+def test_notebook_train_step_gives_the_library_steps_losses_and_weights(
+    taught_and_library, optimizer
+):
     result = taught_and_library[optimizer]
     notebook, library = result["losses"]["notebook"], result["losses"]["library"]
     assert len(notebook) == len(library) == 2

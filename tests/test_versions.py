@@ -20,8 +20,8 @@ def make_versions(root, *numbers):
 
 def test_list_versions_counts_only_numbered_folders_holding_a_model(tmp_path):
     root = make_versions(tmp_path / "m", 10, 2, 1)
-    (root / "3").mkdir()                      # no model.keras yet: half-written
-    (root / "01").mkdir()                     # another spelling of 1
+    (root / "3").mkdir()  # no model.keras yet: half-written
+    (root / "01").mkdir()  # another spelling of 1
     (root / "01" / versions.MODEL_FILE).write_bytes(b"x")
     (root / "latest").mkdir()
     (root / "0").mkdir()
@@ -148,7 +148,9 @@ def test_the_record_is_replaced_whole_and_leaves_no_temporary_file(tmp_path, mon
     # a failed write leaves the old record untouched and no temporary file behind
     assert (root / versions.SERVING_FILE).read_text() == before
     assert sorted(p.name for p in root.iterdir()) == ["1", "2", versions.SERVING_FILE]
-    assert replaced and os.path.dirname(replaced[0][0]) == str(root)  # same folder: os.replace is atomic
+    assert replaced and os.path.dirname(replaced[0][0]) == str(
+        root
+    )  # same folder: os.replace is atomic
     monkeypatch.setattr(versions.os, "replace", real_replace)
     versions.promote(root, 2)
     assert versions.served_version(root) == 2

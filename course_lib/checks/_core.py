@@ -75,13 +75,16 @@ def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
     given = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     result = call_student(func, *given)
     for position, (before, after) in enumerate(zip(args, given, strict=True)):
-        if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
+        if isinstance(before, np.ndarray) and not np.array_equal(
+            before, after, equal_nan=before.dtype.kind == "f"
+        ):
             name = names[position] if position < len(names) else f"argument {position + 1}"
             changed = int(np.sum(before != after))
             raise StudentCodeFailed(
                 f"your function changed its input `{name}` in place ({changed} of {before.size} values): "
                 "the caller still needs it. Work on a copy (`.copy()`, or operations that return a new "
-                "array such as `x - mean` instead of `x -= mean`).")
+                "array such as `x - mean` instead of `x -= mean`)."
+            )
     return result
 
 
@@ -99,7 +102,9 @@ def run_check(exercise: str, diagnose: Callable[[], str | None], success: str) -
     except StudentCodeFailed as exc:
         return not_yet(exercise, str(exc))
     except Exception as exc:  # a return value no rule of the check foresaw
-        return not_yet(exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at what your code returns.")
+        return not_yet(
+            exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at what your code returns."
+        )
     if problem is not None and not isinstance(problem, str):
         return not_yet(exercise, f"{CHECK_FAILED}.")
     return not_yet(exercise, problem) if problem else correct(exercise, success)
@@ -117,8 +122,11 @@ def guarded(exercise: str, check: Callable[..., CheckResult]) -> Callable[..., C
         try:
             result = check(*args, **kwargs)
         except Exception as exc:
-            return not_yet(exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at the values "
-                                     "passed to the check and at what your code returns.")
+            return not_yet(
+                exercise,
+                f"{CHECK_FAILED} ({student_error(exc)}); look at the values "
+                "passed to the check and at what your code returns.",
+            )
         if not isinstance(result, CheckResult):
             return not_yet(exercise, f"{CHECK_FAILED}.")
         return result
@@ -137,18 +145,28 @@ def describe(value: Any) -> str:
         if isinstance(value, np.generic):
             return f"a NumPy {value.dtype} scalar ({value!r})"
         module = type(value).__module__ or ""
-        if module.startswith(("tensorflow", "keras")) and hasattr(value, "dtype") and hasattr(value, "shape"):
+        if (
+            module.startswith(("tensorflow", "keras"))
+            and hasattr(value, "dtype")
+            and hasattr(value, "shape")
+        ):
             dtype = getattr(value.dtype, "name", value.dtype)
             return f"a {type(value).__name__} of dtype {dtype} and shape {tuple(value.shape)}"
         if isinstance(value, (bool, int, float, complex)):
             return f"a {type(value).__name__} ({value!r})"
         if isinstance(value, (str, bytes)):
-            shown = value if len(value) <= 30 else value[:29] + (b"..." if isinstance(value, bytes) else "...")
+            shown = (
+                value
+                if len(value) <= 30
+                else value[:29] + (b"..." if isinstance(value, bytes) else "...")
+            )
             return f"a {type(value).__name__} ({shown!r})"
         if isinstance(value, (list, tuple, set, frozenset, dict)):
             return f"a {type(value).__name__} of length {len(value)}"
         if inspect.isgenerator(value) or isinstance(value, Iterator):
-            return f"a {type(value).__name__} (an iterator: its values are produced once, on demand)"
+            return (
+                f"a {type(value).__name__} (an iterator: its values are produced once, on demand)"
+            )
         if inspect.isroutine(value):
             return f"a function ({getattr(value, '__name__', '?')})"
         if inspect.isclass(value):
@@ -174,8 +192,12 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
     """
     if value is None:
         raise StudentCodeFailed(f"{what} is None: did you forget to `return` it?")
-    if isinstance(value, (dict, set, frozenset, str, bytes)) or inspect.isroutine(value) \
-            or inspect.isclass(value) or (isinstance(value, Iterator) and not isinstance(value, np.ndarray)):
+    if (
+        isinstance(value, (dict, set, frozenset, str, bytes))
+        or inspect.isroutine(value)
+        or inspect.isclass(value)
+        or (isinstance(value, Iterator) and not isinstance(value, np.ndarray))
+    ):
         raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.")
     try:
         if not isinstance(value, np.ndarray) and hasattr(value, "numpy") and callable(value.numpy):
@@ -184,39 +206,58 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
     except Exception:
         raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.") from None
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise StudentCodeFailed(f"{what} is {describe(value)}, holding {array.dtype} values, "
-                                "not an array of numbers.")
+        raise StudentCodeFailed(
+            f"{what} is {describe(value)}, holding {array.dtype} values, not an array of numbers."
+        )
     return array
 
 
-def first_difference(got: np.ndarray, expected: np.ndarray, what: str = "your result",
-                     atol: float = 1e-5, rtol: float = 1e-5) -> str:
+def first_difference(
+    got: np.ndarray,
+    expected: np.ndarray,
+    what: str = "your result",
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+) -> str:
     """Where ``got`` first differs from ``expected``: index, expected against got, shape and dtype.
 
     The message for an answer that matches no known mistake, so that it still says what differs.
     """
     got, expected = np.asarray(got), np.asarray(expected)
     if got.shape != expected.shape:
-        return (f"{what} has shape {got.shape} and dtype {got.dtype}; expected shape "
-                f"{expected.shape} and dtype {expected.dtype}.")
+        return (
+            f"{what} has shape {got.shape} and dtype {got.dtype}; expected shape "
+            f"{expected.shape} and dtype {expected.dtype}."
+        )
     with np.errstate(invalid="ignore"):
-        wrong = ~np.isclose(got.astype(np.float64), expected.astype(np.float64), atol=atol, rtol=rtol)
+        wrong = ~np.isclose(
+            got.astype(np.float64), expected.astype(np.float64), atol=atol, rtol=rtol
+        )
     if not wrong.any():
         return f"{what} has the right values (shape {got.shape}, dtype {got.dtype})."
     index = tuple(int(i) for i in np.argwhere(wrong)[0])
     where = f"[{', '.join(map(str, index))}]" if index else ""
-    return (f"{what}{where} is {got[index]!r}, expected {expected[index]!r} "
-            f"({int(wrong.sum())} of {wrong.size} values differ; shape {got.shape}, dtype {got.dtype}).")
+    return (
+        f"{what}{where} is {got[index]!r}, expected {expected[index]!r} "
+        f"({int(wrong.sum())} of {wrong.size} values differ; shape {got.shape}, dtype {got.dtype})."
+    )
 
 
-def shape_problem(got: np.ndarray, expected_shape: tuple[int, ...], what: str = "your result") -> str | None:
+def shape_problem(
+    got: np.ndarray, expected_shape: tuple[int, ...], what: str = "your result"
+) -> str | None:
     """Explain a shape mismatch in the terms students meet most often."""
     if got.shape == expected_shape:
         return None
-    if got.ndim == len(expected_shape) and got.shape == tuple(reversed(expected_shape[:2])) + expected_shape[2:]:
+    if (
+        got.ndim == len(expected_shape)
+        and got.shape == tuple(reversed(expected_shape[:2])) + expected_shape[2:]
+    ):
         return f"{what} has shape {got.shape}, height and width swapped; expected {expected_shape}."
     if got.shape == expected_shape + (1,):
-        return f"{what} has shape {got.shape}: drop the last axis of size 1 to get {expected_shape}."
+        return (
+            f"{what} has shape {got.shape}: drop the last axis of size 1 to get {expected_shape}."
+        )
     if got.shape + (1,) == expected_shape:
         return f"{what} has shape {got.shape}; add a channel axis to get {expected_shape}."
     return f"{what} has shape {got.shape}; expected {expected_shape}."

@@ -53,31 +53,45 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
             return f"the values are of type {gray.dtype}; return numbers, a uint8 array."
         values = gray.astype(np.float64)
         if np.allclose(values, photo.mean(axis=-1), atol=0.51):
-            return ("you averaged the channels equally; the eye is most sensitive to green: "
-                    "weight red, green and blue by 0.299, 0.587 and 0.114.")
+            return (
+                "you averaged the channels equally; the eye is most sensitive to green: "
+                "weight red, green and blue by 0.299, 0.587 and 0.114."
+            )
         wrapped = (photo[..., 0] + photo[..., 1] + photo[..., 2]) / 3  # uint8 sum wraps at 256
         if np.allclose(values, wrapped, atol=0.51):
-            return ("you added the channels as uint8, where 200 + 100 wraps around to 44, and "
-                    "averaged them equally: convert to float first and use the luminance weights.")
+            return (
+                "you added the channels as uint8, where 200 + 100 wraps around to 44, and "
+                "averaged them equally: convert to float first and use the luminance weights."
+            )
         if values.max() <= 1.0 < expected.max():
             return "values are in [0, 1]; keep the 0-255 scale of the photo (no division here)."
         if np.allclose(values, photo[..., ::-1].astype(np.float64) @ LUMA_WEIGHTS, atol=0.51):
-            return "the weights are applied to the channels in reverse (BGR) order: the photo is RGB."
+            return (
+                "the weights are applied to the channels in reverse (BGR) order: the photo is RGB."
+            )
         right = (values == expected) | (near_half & (np.abs(values - expected) <= 1))
         if not (right.all() or np.array_equal(values, pillow)):
             if np.issubdtype(gray.dtype, np.floating) and np.allclose(values, exact, atol=1e-3):
-                return ("the weighted sum is right but it still has fractions: round to the nearest "
-                        "whole number (np.round) and return uint8, as Pillow does.")
+                return (
+                    "the weighted sum is right but it still has fractions: round to the nearest "
+                    "whole number (np.round) and return uint8, as Pillow does."
+                )
             low = expected - values
             if np.all((low == 0) | (low == 1)):
-                return (f"{int((low == 1).sum())} of {low.size} pixels are one too low: .astype(np.uint8) "
-                        "cuts the fraction off (199.9 becomes 199); round first with np.round.")
+                return (
+                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: .astype(np.uint8) "
+                    "cuts the fraction off (199.9 becomes 199); round first with np.round."
+                )
             worst = np.abs(values - expected).max()
-            return (f"values differ from the rounded weighted sum by up to {worst:.0f}: check the "
-                    "weights, and do the arithmetic in float (uint8 wraps around at 256).")
+            return (
+                f"values differ from the rounded weighted sum by up to {worst:.0f}: check the "
+                "weights, and do the arithmetic in float (uint8 wraps around at 256)."
+            )
         if gray.dtype != np.uint8:
-            return (f"the values are right but their type is {gray.dtype}; return uint8 as Pillow "
-                    "does: .astype(np.uint8) after rounding.")
+            return (
+                f"the values are right but their type is {gray.dtype}; return uint8 as Pillow "
+                "does: .astype(np.uint8) after rounding."
+            )
         return None
 
     return run_check("1.1", diagnose, "one luminance value per pixel, weighted as the eye sees.")
@@ -117,14 +131,20 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             if out.shape[:2] == (width, height) and height != width:
                 return shape_problem(out, want, what)
             if 0 in out.shape[:2]:
-                return (f"{what} is empty, shape {out.shape}: with nothing to cut on an axis, "
-                        "image[m:-m] is image[0:0]. Slice image[top : top + height] instead.")
+                return (
+                    f"{what} is empty, shape {out.shape}: with nothing to cut on an axis, "
+                    "image[m:-m] is image[0:0]. Slice image[top : top + height] instead."
+                )
             got_rows, got_cols = out.shape[:2]
             if got_rows == height + 1 or got_cols == width + 1:
-                return (f"{what} has shape {out.shape}, one too many rows or columns for a "
-                        f"{height} x {width} crop: when the margin is odd, image[m:-m] keeps an "
-                        "extra one. Slice image[top : top + height].")
-            return f"{what} has shape {out.shape}; asked for {want} (height {height}, width {width})."
+                return (
+                    f"{what} has shape {out.shape}, one too many rows or columns for a "
+                    f"{height} x {width} crop: when the margin is odd, image[m:-m] keeps an "
+                    "extra one. Slice image[top : top + height]."
+                )
+            return (
+                f"{what} has shape {out.shape}; asked for {want} (height {height}, width {width})."
+            )
         if out.dtype != image.dtype:
             return f"{what} changed the dtype from {image.dtype} to {out.dtype}: cropping only selects pixels."
         top, left = (rows - height) // 2, (cols - width) // 2
@@ -136,9 +156,11 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
         if found == (0, 0):
             return f"{what} is the top-left corner; cut (h - height) // 2 rows at the top to centre it."
         if found[0] in (top, top + 1) and found[1] in (left, left + 1):
-            return (f"{what} starts at row {found[0]}, column {found[1]}, one too far down or right: "
-                    f"with an odd margin the extra row goes at the bottom, so top = (h - height) // 2 "
-                    f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be one off.)")
+            return (
+                f"{what} starts at row {found[0]}, column {found[1]}, one too far down or right: "
+                f"with an odd margin the extra row goes at the bottom, so top = (h - height) // 2 "
+                f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be one off.)"
+            )
         return f"{what} starts at row {found[0]}, column {found[1]}; the centred crop starts at {top}, {left}."
 
     def check_too_large() -> str | None:
@@ -151,14 +173,19 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             return None
         except NotImplementedError:
             raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` line with your code.") from None
+                "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+            ) from None
         except Exception as exc:  # a crash is feedback, not a failure of the check
-            return (f"asked for a 6 x 4 crop of a 5 x 6 image, your code raised {type(exc).__name__}; "
-                    "raise ValueError, the exception for an argument with a bad value.")
+            return (
+                f"asked for a 6 x 4 crop of a 5 x 6 image, your code raised {type(exc).__name__}; "
+                "raise ValueError, the exception for an argument with a bad value."
+            )
         shape = getattr(out, "shape", type(out).__name__)
-        return (f"asked for a 6 x 4 crop of a 5 x 6 image, your function returned {shape} without "
-                "complaint: NumPy slicing stops silently at the edge. Raise a ValueError when the "
-                "crop is larger than the image.")
+        return (
+            f"asked for a 6 x 4 crop of a 5 x 6 image, your function returned {shape} without "
+            "complaint: NumPy slicing stops silently at the edge. Raise a ValueError when the "
+            "crop is larger than the image."
+        )
 
     def diagnose() -> str | None:
         for image, height, width in _crop_cases():
@@ -167,7 +194,9 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
                 return problem
         return check_too_large()
 
-    return run_check("1.2", diagnose, "centred, the odd row and column cut at the bottom and right.")
+    return run_check(
+        "1.2", diagnose, "centred, the odd row and column cut at the bottom and right."
+    )
 
 
 # ---------------------------------------------------------------- 1.3 nearest-neighbour resize
@@ -185,7 +214,12 @@ def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
 
 def _sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
     rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
-    if rows.min() < 0 or cols.min() < 0 or rows.max() >= image.shape[0] or cols.max() >= image.shape[1]:
+    if (
+        rows.min() < 0
+        or cols.min() < 0
+        or rows.max() >= image.shape[0]
+        or cols.max() >= image.shape[1]
+    ):
         return None
     return image[rows[:, None], cols]
 
@@ -200,12 +234,18 @@ _RULES: dict[str, Callable[[int, int], np.ndarray]] = {
 }
 
 _RULE_HINTS = {
-    "corner": ("you copied the source pixel under each output pixel's top-left edge (i * h / height); "
-               "take the one under its centre, (i + 0.5) * h / height, or the image shifts by half a pixel."),
-    "round": ("you rounded the centre's position to the nearest whole number; the centre lies inside "
-              "the source pixel given by its whole-number part: use np.floor or int(), not round."),
-    "corners": ("the first and last output pixels copy the image's corner pixels (np.linspace(0, h - 1, "
-                "height)): that rule is called 'align corners'; use the pixel centres, (i + 0.5) * h / height."),
+    "corner": (
+        "you copied the source pixel under each output pixel's top-left edge (i * h / height); "
+        "take the one under its centre, (i + 0.5) * h / height, or the image shifts by half a pixel."
+    ),
+    "round": (
+        "you rounded the centre's position to the nearest whole number; the centre lies inside "
+        "the source pixel given by its whole-number part: use np.floor or int(), not round."
+    ),
+    "corners": (
+        "the first and last output pixels copy the image's corner pixels (np.linspace(0, h - 1, "
+        "height)): that rule is called 'align corners'; use the pixel centres, (i + 0.5) * h / height."
+    ),
 }
 _RULE_HINTS["corners_floor"] = _RULE_HINTS["corners"]
 
@@ -217,25 +257,36 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         rows, cols = image.shape[:2]
         what = f"resizing {rows} x {cols} to {height} x {width}"
         try:
-            out = as_array(call_pure(resize_nearest, image, height, width, names=("image",)), f"your result of {what}")
+            out = as_array(
+                call_pure(resize_nearest, image, height, width, names=("image",)),
+                f"your result of {what}",
+            )
         except StudentCodeFailed as exc:
             if "IndexError" in str(exc) or "out of bounds" in str(exc):
                 raise StudentCodeFailed(
                     f"{what}: {exc} An index reached the image's size, one past the last pixel: "
                     "the last output pixel's centre lies inside the last source pixel, so take the "
-                    "whole-number part (floor) of (i + 0.5) * h / height, never round up.") from None
+                    "whole-number part (floor) of (i + 0.5) * h / height, never round up."
+                ) from None
             raise
         want = (height, width, *image.shape[2:])
         if out.shape != want:
             steps = image[:: max(rows // height, 1), :: max(cols // width, 1)].shape
             if out.shape == steps and out.shape != want:
-                return (f"{what} gave shape {out.shape}: a step of h // height only fits when the "
-                        "sizes divide exactly. Compute one source index per output pixel instead.")
+                return (
+                    f"{what} gave shape {out.shape}: a step of h // height only fits when the "
+                    "sizes divide exactly. Compute one source index per output pixel instead."
+                )
             return shape_problem(out, want, f"your result of {what}")
         if out.dtype != image.dtype:
-            return (f"{what} turned {image.dtype} into {out.dtype}: nearest neighbour copies pixels, "
-                    "so keep the dtype (index the image rather than filling np.zeros).")
-        sampled = {name: _sample(image, rule(rows, height), rule(cols, width)) for name, rule in _RULES.items()}
+            return (
+                f"{what} turned {image.dtype} into {out.dtype}: nearest neighbour copies pixels, "
+                "so keep the dtype (index the image rather than filling np.zeros)."
+            )
+        sampled = {
+            name: _sample(image, rule(rows, height), rule(cols, width))
+            for name, rule in _RULES.items()
+        }
         if np.array_equal(out, sampled["centre"]):
             return None
         for name, hint in _RULE_HINTS.items():
@@ -247,8 +298,10 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         if by_rows is not None and np.array_equal(out, by_rows):
             return f"{what}: the columns use the rows' scale; scale columns by w / width."
         wrong = np.any(out != sampled["centre"], axis=tuple(range(2, out.ndim))).mean()
-        return (f"{what}: {wrong:.0%} of the output pixels are not the source pixel under their "
-                "centre, (i + 0.5) * h / height for rows and (j + 0.5) * w / width for columns.")
+        return (
+            f"{what}: {wrong:.0%} of the output pixels are not the source pixel under their "
+            "centre, (i + 0.5) * h / height for rows and (j + 0.5) * w / width for columns."
+        )
 
     def diagnose() -> str | None:
         for image, height, width in _resize_cases():
@@ -257,7 +310,9 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
                 return problem
         return None
 
-    return run_check("1.3", diagnose, "each new pixel is the source pixel under its centre, as Pillow's NEAREST.")
+    return run_check(
+        "1.3", diagnose, "each new pixel is the source pixel under its centre, as Pillow's NEAREST."
+    )
 
 
 # ---------------------------------------------------------------- 1.4 standardise
@@ -284,8 +339,14 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
     def check_case(train: np.ndarray, test: np.ndarray) -> str | None:
         kind = f"{train.dtype} images"
         result = call_pure(standardise, train, test, names=("x_train", "x_test"))
-        if isinstance(result, np.ndarray) or not isinstance(result, tuple | list) or len(result) != 2:
-            shown = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, tuple | list) else "")
+        if (
+            isinstance(result, np.ndarray)
+            or not isinstance(result, tuple | list)
+            or len(result) != 2
+        ):
+            shown = f"a {type(result).__name__}" + (
+                f" of length {len(result)}" if isinstance(result, tuple | list) else ""
+            )
             return f"return two arrays, `return train_std, test_std`; got {shown}."
         out_train = as_array(result[0], "the standardised training images")
         out_test = as_array(result[1], "the standardised test images")
@@ -293,12 +354,16 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
             problem = shape_problem(out, source.shape, f"the standardised {name} images")
             if problem:
                 return problem
-        if not (np.issubdtype(out_train.dtype, np.number) and np.issubdtype(out_test.dtype, np.number)):
+        if not (
+            np.issubdtype(out_train.dtype, np.number) and np.issubdtype(out_test.dtype, np.number)
+        ):
             return f"the results hold {out_train.dtype} values; return float32 arrays."
         a, b = out_train.astype(np.float64), out_test.astype(np.float64)
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
-            return ("the results contain inf or NaN: a standard deviation of 0 somewhere? Use one "
-                    "mean and one standard deviation over all training pixels.")
+            return (
+                "the results contain inf or NaN: a standard deviation of 0 somewhere? Use one "
+                "mean and one standard deviation over all training pixels."
+            )
         data = train.astype(np.float64)
         mean, std = data.mean(), data.std()
         want_train, want_test = _standardised(train, mean, std), _standardised(test, mean, std)
@@ -308,40 +373,58 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
 
         if close(a, want_train) and not close(b, want_test):
             if close(b, _standardised(test, test.mean(), test.std())):
-                return ("the test images were standardised with their own mean and standard deviation: "
-                        "use the training statistics for both sets. The test set stands for images that "
-                        "arrive later, which you cannot measure while training.")
+                return (
+                    "the test images were standardised with their own mean and standard deviation: "
+                    "use the training statistics for both sets. The test set stands for images that "
+                    "arrive later, which you cannot measure while training."
+                )
             return "the training images are right but the test images are not: apply the same mean and std to both."
         both = np.concatenate([data.ravel(), test.astype(np.float64).ravel()])
         if close(a, _standardised(train, both.mean(), both.std())):
-            return ("the statistics come from the training and test images together: compute them on "
-                    "the training images only, then apply them to both.")
+            return (
+                "the statistics come from the training and test images together: compute them on "
+                "the training images only, then apply them to both."
+            )
         axes = tuple(range(1, train.ndim))
-        per_image = _standardised(train, data.mean(axis=axes, keepdims=True), data.std(axis=axes, keepdims=True))
+        per_image = _standardised(
+            train, data.mean(axis=axes, keepdims=True), data.std(axis=axes, keepdims=True)
+        )
         if close(a, per_image):
-            return ("each image was standardised on its own (its own mean and std): use one mean and "
-                    "one std over all training pixels, so the same pixel value means the same in every image.")
+            return (
+                "each image was standardised on its own (its own mean and std): use one mean and "
+                "one std over all training pixels, so the same pixel value means the same in every image."
+            )
         per_position = _standardised(train, data.mean(axis=0), data.std(axis=0))
         if close(a, per_position):
-            return ("you computed a mean and std per pixel position (axis=0); the exercise asks for one "
-                    "mean and one standard deviation over all training pixels (axis=None).")
+            return (
+                "you computed a mean and std per pixel position (axis=0); the exercise asks for one "
+                "mean and one standard deviation over all training pixels (axis=None)."
+            )
         scale = 255.0 if np.issubdtype(train.dtype, np.integer) else 1.0
         if close(a, data / scale) or close(a, data / data.max()):
-            return ("the values are only scaled, not standardised: subtract the training mean and "
-                    "divide by the training standard deviation.")
+            return (
+                "the values are only scaled, not standardised: subtract the training mean and "
+                "divide by the training standard deviation."
+            )
         if close(a, data - mean) or close(a, (data - mean) / scale):
             return f"the values are centred but their spread is {a.std():.2f}, not 1: divide by the training std."
         if close(a, data / std):
             return f"the values have spread 1 but their mean is {a.mean():.2f}, not 0: subtract the training mean."
         if a.min() >= 0 and np.issubdtype(train.dtype, np.integer) and abs(a.mean()) > 0.5:
-            return ("values are far from mean 0: did the subtraction happen in uint8, where values "
-                    "below 0 wrap around to 255? Convert to float first.")
+            return (
+                "values are far from mean 0: did the subtraction happen in uint8, where values "
+                "below 0 wrap around to 255? Convert to float first."
+            )
         if not close(a, want_train):
-            return (f"the standardised training images have mean {a.mean():.2f} and std {a.std():.2f}; "
-                    "(x - mean) / std with the training statistics gives mean 0 and std 1.")
+            return (
+                f"the standardised training images have mean {a.mean():.2f} and std {a.std():.2f}; "
+                "(x - mean) / std with the training statistics gives mean 0 and std 1."
+            )
         if out_train.dtype != np.float32 or out_test.dtype != np.float32:
-            return (f"the values are right but of type {out_train.dtype} and {out_test.dtype}: "
-                    f"return float32 (for {kind}), what Keras models use.")
+            return (
+                f"the values are right but of type {out_train.dtype} and {out_test.dtype}: "
+                f"return float32 (for {kind}), what Keras models use."
+            )
         return None
 
     def diagnose() -> str | None:
@@ -351,4 +434,8 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                 return problem
         return None
 
-    return run_check("1.4", diagnose, "training statistics applied to both sets, float32, mean 0 and std 1 on training.")
+    return run_check(
+        "1.4",
+        diagnose,
+        "training statistics applied to both sets, float32, mean 0 and std 1 on training.",
+    )

@@ -62,12 +62,19 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                 ) from None
             probe = exc
         if probe is None:
-            raise StudentCodeFailed("your function returned None: did you forget to `return image, label`?")
+            raise StudentCodeFailed(
+                "your function returned None: did you forget to `return image, label`?"
+            )
         if not isinstance(probe, (BaseException, tuple, list)):
-            return (f"return two things, `(image, label)`: Keras's fit needs the label next to each "
-                    f"image; your function returned {describe(probe)}.")
-        if isinstance(probe, BaseException) and not isinstance(probe, (TypeError, AttributeError, NotImplementedError)) \
-                and "tensor" not in str(probe).lower():
+            return (
+                f"return two things, `(image, label)`: Keras's fit needs the label next to each "
+                f"image; your function returned {describe(probe)}."
+            )
+        if (
+            isinstance(probe, BaseException)
+            and not isinstance(probe, (TypeError, AttributeError, NotImplementedError))
+            and "tensor" not in str(probe).lower()
+        ):
             raise StudentCodeFailed(f"your code raised {student_error(probe)}")
         try:
             ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(preprocess)
@@ -77,40 +84,60 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                 raise StudentCodeFailed(
                     "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
                 ) from None
-            return (f"tf.data could not run your function ({_first_line(exc)}). Inside `map`, use "
-                    "TensorFlow operations such as tf.cast and tf.expand_dims: NumPy methods like "
-                    "`.astype` do not work on the symbolic tensors tf.data passes in.")
+            return (
+                f"tf.data could not run your function ({_first_line(exc)}). Inside `map`, use "
+                "TensorFlow operations such as tf.cast and tf.expand_dims: NumPy methods like "
+                "`.astype` do not work on the symbolic tensors tf.data passes in."
+            )
         first = elements[0]
         if not isinstance(first, tuple) or len(first) != 2:
             got = f"a tuple of {len(first)}" if isinstance(first, tuple) else describe(first)
-            return (f"return two things, `(image, label)`: Keras's fit needs the label next to each "
-                    f"image; each element of your dataset is {got}.")
-        for (image, label), source, original, want in zip(elements, images, labels, expected, strict=True):
+            return (
+                f"return two things, `(image, label)`: Keras's fit needs the label next to each "
+                f"image; each element of your dataset is {got}."
+            )
+        for (image, label), source, original, want in zip(
+            elements, images, labels, expected, strict=True
+        ):
             image, label = np.asarray(image), np.asarray(label)
-            if not (np.issubdtype(image.dtype, np.number) and np.issubdtype(label.dtype, np.number)):
-                return f"the image and label should be numbers; got {image.dtype} and {label.dtype}."
+            if not (
+                np.issubdtype(image.dtype, np.number) and np.issubdtype(label.dtype, np.number)
+            ):
+                return (
+                    f"the image and label should be numbers; got {image.dtype} and {label.dtype}."
+                )
             if np.issubdtype(image.dtype, np.integer):
-                return (f"image dtype is {image.dtype}; cast to float32 before dividing "
-                        "(`tf.cast(image, tf.float32)`).")
+                return (
+                    f"image dtype is {image.dtype}; cast to float32 before dividing "
+                    "(`tf.cast(image, tf.float32)`)."
+                )
             problem = shape_problem(image, want.shape, "the image")
             if problem:
                 if image.shape == (1, *source.shape):
-                    return f"the image has shape {image.shape}: the channel axis goes last, (h, w, 1)."
+                    return (
+                        f"the image has shape {image.shape}: the channel axis goes last, (h, w, 1)."
+                    )
                 return problem
             if image.max() > 1.0 + 1e-6:
                 return f"values go up to {image.max():.1f}: did you forget to divide by 255?"
             if source.max() < 255 and np.allclose(image[..., 0], source / source.max(), atol=1e-4):
-                return ("you divided by the image's own maximum; divide by 255 so the same "
-                        "brightness means the same number in every image.")
+                return (
+                    "you divided by the image's own maximum; divide by 255 so the same "
+                    "brightness means the same number in every image."
+                )
             if not np.allclose(image, want, atol=1e-4):
                 return "image values differ from image / 255."
             if image.dtype != np.float32:
                 return f"values are right but dtype is {image.dtype}; use float32, what Keras models use."
             if label.shape != ():
-                return (f"the label has shape {label.shape}; leave it as the single class index "
-                        "(the loss `sparse_categorical_crossentropy` expects that).")
+                return (
+                    f"the label has shape {label.shape}; leave it as the single class index "
+                    "(the loss `sparse_categorical_crossentropy` expects that)."
+                )
             if not np.issubdtype(label.dtype, np.integer):
-                return f"the label became {label.dtype}; leave it unchanged (an integer class index)."
+                return (
+                    f"the label became {label.dtype}; leave it unchanged (an integer class index)."
+                )
             if int(label) != int(original):
                 return f"the label changed from {original} to {label}: return it unchanged."
         return None
@@ -173,29 +200,41 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return "your dataset is empty: it must hold every image once per epoch."
         sizes = [len(b) for b in epochs[0]]
         if sizes[0] != PIPELINE_BATCH:
-            return (f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
-                    "use the argument, not a fixed number.")
+            return (
+                f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
+                "use the argument, not a fixed number."
+            )
         order = np.concatenate(epochs[0])
         if len(order) < n:
-            return (f"one epoch gave only {len(order)} of the {n} images: each image must appear "
-                    "once per epoch (no .take, no drop_remainder).")
+            return (
+                f"one epoch gave only {len(order)} of the {n} images: each image must appear "
+                "once per epoch (no .take, no drop_remainder)."
+            )
         if sorted(order.tolist()) != list(range(n)):
-            return (f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
-                    "image must appear exactly once per epoch.")
+            return (
+                f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
+                "image must appear exactly once per epoch."
+            )
         if np.array_equal(order, np.arange(n)):
             return "the images come out in their original order: add .shuffle(...)."
         if all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in epochs[0]):
-            return ("each batch holds consecutive images: you shuffled after batching, so whole "
-                    "batches were shuffled and neighbours stay together. Shuffle before batch.")
+            return (
+                "each batch holds consecutive images: you shuffled after batching, so whole "
+                "batches were shuffled and neighbours stay together. Shuffle before batch."
+            )
         if np.corrcoef(np.arange(n), order)[0, 1] > 0.5:
-            return ("images barely move from their original position: the shuffle buffer is too "
-                    "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality().")
+            return (
+                "images barely move from their original position: the shuffle buffer is too "
+                "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality()."
+            )
         steps = _transformations(ds)
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(np.concatenate(epochs[1]), order):
             if cache and shuffle and cache[-1] > shuffle[0]:
-                return ("both epochs came out in the same order: .cache() after .shuffle() stores the "
-                        "first epoch's order and replays it. Cache first, then shuffle.")
+                return (
+                    "both epochs came out in the same order: .cache() after .shuffle() stores the "
+                    "first epoch's order and replays it. Cache first, then shuffle."
+                )
             return "both epochs came out in the same order: keep reshuffle_each_iteration=True."
         if not cache:
             return "add .cache() before shuffling, so the preprocessing runs once, not every epoch."
@@ -203,13 +242,17 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return "add .prefetch(tf.data.AUTOTUNE) at the end, so batches are prepared while the model trains."
         if "prefetch" not in steps[-1]:
             return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
-        again, other = (_first_epoch(call_student(make_train_pipeline, source, PIPELINE_BATCH, seed))
-                        for seed in (0, 1))
+        again, other = (
+            _first_epoch(call_student(make_train_pipeline, source, PIPELINE_BATCH, seed))
+            for seed in (0, 1)
+        )
         if not np.array_equal(again, order):
-            return ("two pipelines made with the same seed gave different orders: pass the argument to "
-                    "shuffle, .shuffle(buffer, seed=seed), so that a run can be repeated.")
+            return (
+                "two pipelines made with the same seed gave different orders: pass the argument to "
+                "shuffle, .shuffle(buffer, seed=seed), so that a run can be repeated."
+            )
         if np.array_equal(other, order):
-            return ("seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not a fixed number.")
+            return "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not a fixed number."
         return None
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
@@ -238,13 +281,23 @@ def exercise_2_3(
         nonlocal n_files
         # By its fields, not its class: the grader re-imports course_lib before a check, so the
         # notebook's dataset is an instance of the ImageDataset class of the earlier import.
-        if not all(isinstance(getattr(dataset, field, None), kind) for field, kind in
-                   (("x_train", np.ndarray), ("y_train", np.ndarray), ("class_names", list))):
-            raise StudentCodeFailed(f"the check needs the lesson's dataset (an ImageDataset) as its fourth "
-                                    f"argument; it got {describe(dataset)}. Re-run the cell that loads it.")
+        if not all(
+            isinstance(getattr(dataset, field, None), kind)
+            for field, kind in (
+                ("x_train", np.ndarray),
+                ("y_train", np.ndarray),
+                ("class_names", list),
+            )
+        ):
+            raise StudentCodeFailed(
+                f"the check needs the lesson's dataset (an ImageDataset) as its fourth "
+                f"argument; it got {describe(dataset)}. Re-run the cell that loads it."
+            )
         if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
-            raise StudentCodeFailed(f"the check needs the image folder's path as its third argument; "
-                                    f"it got {describe(folder)}. Re-run the cell that writes the folder.")
+            raise StudentCodeFailed(
+                f"the check needs the image folder's path as its third argument; "
+                f"it got {describe(folder)}. Re-run the cell that writes the folder."
+            )
         for x, y in zip(dataset.x_train, dataset.y_train, strict=True):
             truth.setdefault(x.tobytes(), set()).add(int(y))
         folders = [folder_name(c) for c in dataset.class_names]
@@ -260,23 +313,31 @@ def exercise_2_3(
     def diagnose() -> str | None:
         for name, ds in (("ds_folder_train", ds_folder_train), ("ds_folder_val", ds_folder_val)):
             if not isinstance(ds, tf.data.Dataset):
-                return (f"{name} is {describe(ds)}, not a tf.data.Dataset: with subset='both', "
-                        "image_dataset_from_directory returns (train, validation).")
+                return (
+                    f"{name} is {describe(ds)}, not a tf.data.Dataset: with subset='both', "
+                    "image_dataset_from_directory returns (train, validation)."
+                )
         context()
         spec = ds_folder_train.element_spec
         if not isinstance(spec, tuple) or len(spec) != 2:
-            return ("ds_folder_train should yield (images, labels) pairs: leave labels='inferred', so the "
-                    "folder names give the labels.")
+            return (
+                "ds_folder_train should yield (images, labels) pairs: leave labels='inferred', so the "
+                "folder names give the labels."
+            )
         image_spec, label_spec = spec
         if not all(isinstance(part, tf.TensorSpec) for part in spec):
             return "images and labels should be plain tensors: use the loader's defaults for them."
         if image_spec.shape.rank != 4:
             return "the datasets should yield batches: pass batch_size=BATCH_SIZE, not None."
         if image_spec.shape[-1] == 3:
-            return "images have 3 channels: Fashion-MNIST is grayscale, pass color_mode='grayscale'."
+            return (
+                "images have 3 channels: Fashion-MNIST is grayscale, pass color_mode='grayscale'."
+            )
         if tuple(image_spec.shape[1:3]) != image_size:
-            return (f"images are {tuple(image_spec.shape[1:3])}; pass image_size={image_size}, "
-                    "or the loader resizes every image to its default 256 x 256.")
+            return (
+                f"images are {tuple(image_spec.shape[1:3])}; pass image_size={image_size}, "
+                "or the loader resizes every image to its default 256 x 256."
+            )
         if label_spec.shape.rank != 1:
             return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
         if ds_folder_val.element_spec != spec:
@@ -286,12 +347,16 @@ def exercise_2_3(
             x_val, y_val = read(ds_folder_val)
         except Exception as exc:  # a dataset that fails while it runs
             raise StudentCodeFailed(f"reading your datasets raised {_first_line(exc)}") from None
-        keys = [np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])]
+        keys = [
+            np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])
+        ]
         if any(k not in truth for k in keys):
             return "some images differ from the files in the folder: leave the pixels as loaded (0-255)."
-        if len(set(keys[: len(x_train)]) & set(keys[len(x_train):])) > 0:
-            return ("some images are in both training and validation: make one call with "
-                    "subset='both', or give both calls the same seed.")
+        if len(set(keys[: len(x_train)]) & set(keys[len(x_train) :])) > 0:
+            return (
+                "some images are in both training and validation: make one call with "
+                "subset='both', or give both calls the same seed."
+            )
         if len(keys) != n_files:
             return f"the two datasets hold {len(keys)} images, but the folder has {n_files}."
         share = len(x_val) / len(keys)
@@ -301,14 +366,23 @@ def exercise_2_3(
         right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
         if right.all():
             return None
-        as_sorted = np.array([int(y) in {alphabetical[t] for t in truth[k]} for k, y in zip(keys, labels, strict=True)])
+        as_sorted = np.array(
+            [
+                int(y) in {alphabetical[t] for t in truth[k]}
+                for k, y in zip(keys, labels, strict=True)
+            ]
+        )
         if as_sorted.all():
-            return ("labels follow the alphabetical order of the folder names (Ankle boot = 0, …), "
-                    "not class_names: pass class_names=[data.folder_name(c) for c in class_names].")
+            return (
+                "labels follow the alphabetical order of the folder names (Ankle boot = 0, …), "
+                "not class_names: pass class_names=[data.folder_name(c) for c in class_names]."
+            )
         return f"{(~right).sum()} of {len(right)} labels do not match their images."
 
     size = f"{image_size[0]} x {image_size[1]}"
-    return run_check("2.3", diagnose, f"grayscale {size}, labels in the course's order, a clean split.")
+    return run_check(
+        "2.3", diagnose, f"grayscale {size}, labels in the course's order, a clean split."
+    )
 
 
 # ---------------------------------------------------------------- 2.4 augmentation
@@ -334,8 +408,12 @@ def exercise_2_4(augment: Any) -> CheckResult:
             return np.asarray(layer(x, training=training))
         except Exception as exc:  # student layers
             if _not_attempted(exc):
-                raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line.") from None
-            raise StudentCodeFailed(f"calling your augmentation raised {_first_line(exc)}") from None
+                raise StudentCodeFailed(
+                    "not attempted yet: replace the `raise NotImplementedError(...)` line."
+                ) from None
+            raise StudentCodeFailed(
+                f"calling your augmentation raised {_first_line(exc)}"
+            ) from None
 
     def diagnose() -> str | None:
         if not isinstance(augment, keras.layers.Layer):
@@ -349,33 +427,49 @@ def exercise_2_4(augment: Any) -> CheckResult:
                     continue
                 name = type(layer).__name__
                 if isinstance(layer, keras.layers.Rescaling):
-                    return ("the Rescaling layer changes images at inference too (the pipeline has "
-                            "already scaled them to [0, 1]): leave it out of the augmentation.")
-                return (f"the {name} layer is not random: it changes every image, at inference "
-                        "too. Augmentation uses the Random* layers, which switch off outside training.")
+                    return (
+                        "the Rescaling layer changes images at inference too (the pipeline has "
+                        "already scaled them to [0, 1]): leave it out of the augmentation."
+                    )
+                return (
+                    f"the {name} layer is not random: it changes every image, at inference "
+                    "too. Augmentation uses the Random* layers, which switch off outside training."
+                )
             return "the augmentation changes images when called with training=False."
         for layer in layers:
             if isinstance(layer, keras.layers.RandomFlip) and "vertical" in layer.mode:
-                return (f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which Fashion-MNIST "
-                        "never shows (and RandomFlip() does that by default): use mode='horizontal'.")
+                return (
+                    f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which Fashion-MNIST "
+                    "never shows (and RandomFlip() does that by default): use mode='horizontal'."
+                )
         draws = [run(augment, training=True) for _ in range(3)]
         if any(d.shape != x.shape for d in draws):
-            return (f"augmented images have shape {draws[0].shape[1:]}, not {x.shape[1:]}: "
-                    "augmentation must keep the size the model expects.")
+            return (
+                f"augmented images have shape {draws[0].shape[1:]}, not {x.shape[1:]}: "
+                "augmentation must keep the size the model expects."
+            )
         if all(np.allclose(d, x) for d in draws):
             return "in training the images never change: give the layers a nonzero factor."
         low, high = min(d.min() for d in draws), max(d.max() for d in draws)
         if low < -1e-4 or high > 1 + 1e-4:
-            return (f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]: RandomContrast "
-                    "and RandomBrightness assume 0-255 unless you pass value_range=(0, 1).")
+            return (
+                f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]: RandomContrast "
+                "and RandomBrightness assume 0-255 unless you pass value_range=(0, 1)."
+            )
         if not any(isinstance(layer, keras.layers.RandomFlip) for layer in layers):
             return "add RandomFlip('horizontal'): a mirrored garment is still the same garment."
-        geometric = (keras.layers.RandomRotation, keras.layers.RandomZoom, keras.layers.RandomTranslation)
+        geometric = (
+            keras.layers.RandomRotation,
+            keras.layers.RandomZoom,
+            keras.layers.RandomTranslation,
+        )
         if not any(isinstance(layer, geometric) for layer in layers):
             return "add at least one of RandomRotation, RandomZoom or RandomTranslation."
         if not any(isinstance(layer, keras.layers.RandomBrightness) for layer in layers):
-            return ("add RandomBrightness(factor, value_range=(0, 1)): the same garment photographed "
-                    "in other light is lighter or darker, and still the same garment.")
+            return (
+                "add RandomBrightness(factor, value_range=(0, 1)): the same garment photographed "
+                "in other light is lighter or darker, and still the same garment."
+            )
         return None
 
     return run_check("2.4", diagnose, "random in training, exactly the input at inference.")
@@ -395,7 +489,9 @@ def _augment_pipeline_data() -> tuple[Any, Any, Any]:
 
     def source(n: int, first_id: int) -> Any:
         images = np.full((n, 4, 4, 1), 0.5, dtype=np.float32)
-        images += np.linspace(-0.1, 0.1, n, dtype=np.float32)[:, None, None, None]  # tell images apart
+        images += np.linspace(-0.1, 0.1, n, dtype=np.float32)[
+            :, None, None, None
+        ]  # tell images apart
         return tf.data.Dataset.from_tensor_slices((images, np.arange(first_id, first_id + n)))
 
     # Per image one random shift of at most 0.2: nothing is clipped, so each image stays flat
@@ -410,18 +506,26 @@ def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]
     try:
         for element in ds:
             if not isinstance(element, tuple) or len(element) != 2:
-                raise StudentCodeFailed(f"{what} should yield (images, labels) pairs: keep the labels.")
+                raise StudentCodeFailed(
+                    f"{what} should yield (images, labels) pairs: keep the labels."
+                )
             images, ids = (np.asarray(t) for t in element)
             if ids.ndim != 1 or images.ndim != 4:
-                raise StudentCodeFailed(f"{what} yields single images, not batches: add .batch(batch_size).")
+                raise StudentCodeFailed(
+                    f"{what} yields single images, not batches: add .batch(batch_size)."
+                )
             sizes.append(len(ids))
             labels.extend(int(i) for i in ids)
-            values.update({int(i): float(image.mean()) for i, image in zip(ids, images, strict=True)})
+            values.update(
+                {int(i): float(image.mean()) for i, image in zip(ids, images, strict=True)}
+            )
     except StudentCodeFailed:
         raise
     except Exception as exc:  # the student's pipeline fails while it runs
         if _not_attempted(exc):
-            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line.") from None
+            raise StudentCodeFailed(
+                "not attempted yet: replace the `raise NotImplementedError(...)` line."
+            ) from None
         raise StudentCodeFailed(f"reading {what} raised {_first_line(exc)}") from None
     if not sizes:
         raise StudentCodeFailed(f"{what} is empty.")
@@ -433,8 +537,10 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
     import tensorflow as tf
 
     ds_train, ds_val, augment = _augment_pipeline_data()
-    originals = {**{i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_TRAIN))},
-                 **{1000 + i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_VAL))}}
+    originals = {
+        **{i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_TRAIN))},
+        **{1000 + i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_VAL))},
+    }
 
     def diagnose() -> str | None:
         result = call_student(make_pipelines, ds_train, ds_val, augment, AUGMENT_BATCH, 0)
@@ -450,44 +556,62 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
                 return "val holds training images: keep the two datasets apart."
-            return (f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
-                    "image must come exactly once.")
+            return (
+                f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
+                "image must come exactly once."
+            )
         if any(abs(values[i] - originals[i]) > 1e-5 for i in labels):
-            return ("the validation images are augmented: validation must measure the model on images "
-                    "as they are. Apply augment to the training dataset only.")
+            return (
+                "the validation images are augmented: validation must measure the model on images "
+                "as they are. Apply augment to the training dataset only."
+            )
         if not np.array_equal(labels, np.sort(labels)):
-            return ("val comes out in another order than it went in: model.predict(val) would no longer "
-                    "line up with the labels. Do not shuffle validation data.")
+            return (
+                "val comes out in another order than it went in: model.predict(val) would no longer "
+                "line up with the labels. Do not shuffle validation data."
+            )
         if sizes[0] != AUGMENT_BATCH:
             return f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for both datasets."
         epochs = [_epoch(train, "train") for _ in range(2)]
         sizes, labels, values = epochs[0]
         if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
-            return (f"one epoch of train gave {len(labels)} images for {AUGMENT_TRAIN}: each training "
-                    "image must come exactly once per epoch.")
+            return (
+                f"one epoch of train gave {len(labels)} images for {AUGMENT_TRAIN}: each training "
+                "image must come exactly once per epoch."
+            )
         if sizes[0] != AUGMENT_BATCH:
             return f"train batches hold {sizes[0]} images; use the batch_size argument ({AUGMENT_BATCH})."
         shifted = [abs(values[i] - originals[i]) > 1e-4 for i in labels]
         if not any(shifted):
-            return ("the training images come out unchanged: apply augment to them, "
-                    "augment(images, training=True), in a .map.")
+            return (
+                "the training images come out unchanged: apply augment to them, "
+                "augment(images, training=True), in a .map."
+            )
         if np.array_equal(labels, np.arange(AUGMENT_TRAIN)):
             return "the training images come out in their original order: shuffle them (before batching)."
         steps = _transformations(train)
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(epochs[1][1], labels):
             if cache and shuffle and cache[-1] > shuffle[0]:
-                return ("both epochs come out in the same order: .cache() after .shuffle() stores the "
-                        "first epoch's order and replays it. Cache first, then shuffle.")
+                return (
+                    "both epochs come out in the same order: .cache() after .shuffle() stores the "
+                    "first epoch's order and replays it. Cache first, then shuffle."
+                )
             return "both epochs come out in the same order: keep reshuffle_each_iteration=True."
         if all(abs(epochs[1][2][i] - values[i]) < 1e-6 for i in labels):
-            return ("every epoch sees exactly the same augmented images: .cache() after the augmentation "
-                    "stores one random draw and replays it. Cache first, then augment, so each epoch "
-                    "draws anew.")
+            return (
+                "every epoch sees exactly the same augmented images: .cache() after the augmentation "
+                "stores one random draw and replays it. Cache first, then augment, so each epoch "
+                "draws anew."
+            )
         if not cache:
             return "add .cache() to train, before the augmentation, so the preparation runs once."
         if "prefetch" not in steps[-1] or "prefetch" not in _transformations(val)[-1]:
             return "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready before they are needed."
         return None
 
-    return run_check("2.5", diagnose, "new random versions every epoch for training, validation untouched and in order.")
+    return run_check(
+        "2.5",
+        diagnose,
+        "new random versions every epoch for training, validation untouched and in order.",
+    )

@@ -36,14 +36,20 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
     k = kernel.shape[0]
 
     def diagnose() -> str | None:
-        out = as_array(call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output")
+        out = as_array(
+            call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output"
+        )
         h, w = image.shape
         if out.shape == image.shape:
-            return (f"the output has the image's shape {image.shape}; with valid padding the {k}x{k} "
-                    f"window fits only {h - k + 1}x{w - k + 1} times: (h - k + 1, w - k + 1).")
+            return (
+                f"the output has the image's shape {image.shape}; with valid padding the {k}x{k} "
+                f"window fits only {h - k + 1}x{w - k + 1} times: (h - k + 1, w - k + 1)."
+            )
         if out.shape == (h - k, w - k):
-            return ("the output is one row and one column short: the last window starts at row h - k, "
-                    "so there are h - k + 1 positions (range(h - k + 1)).")
+            return (
+                "the output is one row and one column short: the last window starts at row h - k, "
+                "so there are h - k + 1 positions (range(h - k + 1))."
+            )
         problem = shape_problem(out, expected.shape, "your output")
         if problem:
             return problem
@@ -51,19 +57,27 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
         if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
             np.allclose(out[-1], 0) or np.allclose(out[:, -1], 0)
         ):
-            return ("the last row or column is still 0: your loops stop one step early; "
-                    "use range(h - k + 1) and range(w - k + 1).")
+            return (
+                "the last row or column is still 0: your loops stop one step early; "
+                "use range(h - k + 1) and range(w - k + 1)."
+            )
         if np.allclose(out, images.convolve2d(image, kernel[::-1, ::-1])):
-            return ("you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
-                    "multiply each window by the kernel as it is.")
+            return (
+                "you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
+                "multiply each window by the kernel as it is."
+            )
         if np.allclose(out, images.convolve2d(image, kernel.T)):
             return "you used the kernel transposed (rows and columns swapped)."
         if not np.allclose(out, expected):
-            return ("right shape, but the values differ: output[i, j] should be "
-                    "(image[i:i+k, j:j+k] * kernel).sum(); " + first_difference(out, expected, "output"))
+            return (
+                "right shape, but the values differ: output[i, j] should be "
+                "(image[i:i+k, j:j+k] * kernel).sum(); " + first_difference(out, expected, "output")
+            )
         return None
 
-    return run_check("3.1", diagnose, "the kernel slides over every valid window, exactly like Conv2D.")
+    return run_check(
+        "3.1", diagnose, "the kernel slides over every valid window, exactly like Conv2D."
+    )
 
 
 def _step_image(vertical: bool, size: int = 9) -> np.ndarray:
@@ -94,22 +108,32 @@ def exercise_3_2(kernel: Any) -> CheckResult:
         horizontal = np.abs(images.convolve2d(_step_image(vertical=False), got)).max() / scale
         flat_response = got.sum()
         if np.all(got > 0) or np.all(got < 0):
-            return ("every weight has the same sign: that is a blur, an average of the neighbourhood. "
-                    "An edge detector subtracts one side from the other.")
+            return (
+                "every weight has the same sign: that is a blur, an average of the neighbourhood. "
+                "An edge detector subtracts one side from the other."
+            )
         if not math.isclose(flat_response, 0.0, abs_tol=1e-6 * scale):
-            return (f"on a flat area (all pixels 1) your kernel gives {flat_response:g}, not 0: "
-                    "make the weights add up to 0 so that only changes light it up.")
+            return (
+                f"on a flat area (all pixels 1) your kernel gives {flat_response:g}, not 0: "
+                "make the weights add up to 0 so that only changes light it up."
+            )
         if horizontal > 1e-6 and vertical <= 1e-6:
-            return ("your kernel detects horizontal edges (a change from top to bottom); a vertical edge "
-                    "is a change from left to right: transpose it.")
+            return (
+                "your kernel detects horizontal edges (a change from top to bottom); a vertical edge "
+                "is a change from left to right: transpose it."
+            )
         if horizontal > 1e-6:
-            return ("your kernel also responds to horizontal edges; give every row the same "
-                    "left-to-right pattern, e.g. [-1, 0, 1].")
+            return (
+                "your kernel also responds to horizontal edges; give every row the same "
+                "left-to-right pattern, e.g. [-1, 0, 1]."
+            )
         if vertical <= 1e-6:
             return "your kernel gives 0 on a vertical edge too: the left and right columns need opposite weights."
         return None
 
-    return run_check("3.2", diagnose, "0 on flat areas and horizontal edges, strong on vertical edges.")
+    return run_check(
+        "3.2", diagnose, "0 on flat areas and horizontal edges, strong on vertical edges."
+    )
 
 
 def _numbers_returned(func: Callable[..., Any], cases: list[tuple[Any, ...]]) -> list[float]:
@@ -142,26 +166,40 @@ def _channels_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _per_channel(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """One valid convolution per channel, channel c of the image with kernel[:, :, c]: (h', w', c)."""
-    return np.stack([images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1)
+    return np.stack(
+        [images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1
+    )
 
 
-def _channels_problem(convolve_channels: Callable[..., Any], image: np.ndarray, kernel: np.ndarray) -> str | None:
+def _channels_problem(
+    convolve_channels: Callable[..., Any], image: np.ndarray, kernel: np.ndarray
+) -> str | None:
     h, w, c = image.shape
     k = kernel.shape[0]
     expected_maps = _per_channel(image, kernel)
     expected = expected_maps.sum(axis=-1)
-    out = as_array(call_pure(convolve_channels, image, kernel, names=("image", "kernel")), "your output")
+    out = as_array(
+        call_pure(convolve_channels, image, kernel, names=("image", "kernel")), "your output"
+    )
     if out.dtype.kind not in "iuf":
-        raise StudentCodeFailed(f"your output holds {out.dtype} values ({type(out).__name__}), not numbers.")
+        raise StudentCodeFailed(
+            f"your output holds {out.dtype} values ({type(out).__name__}), not numbers."
+        )
     if out.shape == expected_maps.shape:
         if np.allclose(out, expected_maps):
-            return (f"you return one map per channel, shape {out.shape}: a filter adds the weighted sums of "
-                    f"all {c} channels into one number per position. Sum over the channel axis too.")
-        return (f"your output has shape {out.shape}, one map per channel; one filter gives a single map of "
-                f"shape {expected.shape}.")
+            return (
+                f"you return one map per channel, shape {out.shape}: a filter adds the weighted sums of "
+                f"all {c} channels into one number per position. Sum over the channel axis too."
+            )
+        return (
+            f"your output has shape {out.shape}, one map per channel; one filter gives a single map of "
+            f"shape {expected.shape}."
+        )
     if out.shape[:2] == (h, w):
-        return (f"the output has the image's height and width {(h, w)}; with valid padding the {k}x{k} window "
-                f"fits only (h - k + 1, w - k + 1) = {expected.shape} times.")
+        return (
+            f"the output has the image's height and width {(h, w)}; with valid padding the {k}x{k} window "
+            f"fits only (h - k + 1, w - k + 1) = {expected.shape} times."
+        )
     if k != 3 and out.shape[:2] == (h - 2, w - 2):
         return f"your output is the size a 3x3 kernel gives; this kernel is {k}x{k}: take k from kernel.shape[0]."
     problem = shape_problem(out, expected.shape, "your output")
@@ -171,22 +209,32 @@ def _channels_problem(convolve_channels: Callable[..., Any], image: np.ndarray, 
     if np.allclose(out, expected):
         return None
     if np.allclose(out, expected / c):
-        return ("you averaged the channels; Conv2D adds them (the kernel's weights already say how much "
-                "each channel counts).")
+        return (
+            "you averaged the channels; Conv2D adds them (the kernel's weights already say how much "
+            "each channel counts)."
+        )
     if np.allclose(out, expected_maps[..., 0]):
-        return (f"only the first channel is used; the window spans all {c} channels: "
-                "(image[i:i+k, j:j+k, :] * kernel).sum().")
+        return (
+            f"only the first channel is used; the window spans all {c} channels: "
+            "(image[i:i+k, j:j+k, :] * kernel).sum()."
+        )
     same_slice = _per_channel(image, np.repeat(kernel[..., :1], c, axis=-1)).sum(axis=-1)
     if np.allclose(out, same_slice):
         return "every channel is multiplied by kernel[:, :, 0]; channel c of the image goes with kernel[:, :, c]."
     if np.allclose(out, _per_channel(image, kernel[..., ::-1]).sum(axis=-1)):
-        return "the channels are paired in reverse order: image channel c goes with kernel[:, :, c]."
+        return (
+            "the channels are paired in reverse order: image channel c goes with kernel[:, :, c]."
+        )
     if np.allclose(out, _per_channel(image, kernel[::-1, ::-1]).sum(axis=-1)):
-        return ("you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
-                "multiply each window by the kernel as it is.")
-    return ("right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * kernel).sum(), "
-            "the window taken across all channels; "
-            + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out"))
+        return (
+            "you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
+            "multiply each window by the kernel as it is."
+        )
+    return (
+        "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * kernel).sum(), "
+        "the window taken across all channels; "
+        + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out")
+    )
 
 
 def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
@@ -200,18 +248,34 @@ def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> 
             except StudentCodeFailed as exc:
                 if number == 0:
                     raise
-                return (f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
-                        "Take the number of channels and k from the arrays' shapes.")
+                return (
+                    f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
+                    "Take the number of channels and k from the arrays' shapes."
+                )
             if problem:
                 return problem if number == 0 else f"{where}: {problem}"
         return None
 
-    return run_check("3.3", diagnose, "each window is weighed across all channels and summed, as one Conv2D filter does.")
+    return run_check(
+        "3.3",
+        diagnose,
+        "each window is weighed across all channels and summed, as one Conv2D filter does.",
+    )
 
 
 # --- 3.4: where 'same' puts its zeros ---------------------------------------------------------
 
-_SAME_CASES = [(28, 3, 1), (28, 3, 2), (27, 3, 2), (28, 4, 1), (28, 5, 2), (28, 1, 2), (7, 2, 2), (10, 5, 3), (28, 2, 2)]
+_SAME_CASES = [
+    (28, 3, 1),
+    (28, 3, 2),
+    (27, 3, 2),
+    (28, 4, 1),
+    (28, 5, 2),
+    (28, 1, 2),
+    (7, 2, 2),
+    (10, 5, 3),
+    (28, 2, 2),
+]
 
 
 def _tf_same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -225,23 +289,35 @@ def _split_at_end(total: int) -> tuple[int, int]:
 
 
 _SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
-    (lambda n, k, s: ((k - 1) // 2, (k - 1) // 2),
-     "(k - 1) / 2 zeros on each side is the rule for stride 1 and an odd kernel. With stride 2 on 28 pixels "
-     "'same' keeps ceil(28 / 2) = 14 positions; the last window starts at 26 and needs 1 zero, not 2."),
-    (lambda n, k, s: _split_at_end(k - 1),
-     "k - 1 zeros in total is right only for stride 1: the padded axis only has to reach the end of the last "
-     "window, which starts at (ceil(n / s) - 1) * s."),
-    (lambda n, k, s: _tf_same_padding(n, k, s)[::-1],
-     "TensorFlow puts the odd zero at the end (bottom or right), not at the start."),
-    (lambda n, k, s: _split_at_end((-(-n // s) - 1) * s + k - n),
-     "you return negative padding when the windows already fit (e.g. n=28, k=1, s=2): no zeros are added "
-     "then, use max(..., 0)."),
-    (lambda n, k, s: _split_at_end(max((n // s - 1) * s + k - n, 0)),
-     "'same' keeps ceil(n / s) positions (a last, partial step still gets a window), not n // s."),
+    (
+        lambda n, k, s: ((k - 1) // 2, (k - 1) // 2),
+        "(k - 1) / 2 zeros on each side is the rule for stride 1 and an odd kernel. With stride 2 on 28 pixels "
+        "'same' keeps ceil(28 / 2) = 14 positions; the last window starts at 26 and needs 1 zero, not 2.",
+    ),
+    (
+        lambda n, k, s: _split_at_end(k - 1),
+        "k - 1 zeros in total is right only for stride 1: the padded axis only has to reach the end of the last "
+        "window, which starts at (ceil(n / s) - 1) * s.",
+    ),
+    (
+        lambda n, k, s: _tf_same_padding(n, k, s)[::-1],
+        "TensorFlow puts the odd zero at the end (bottom or right), not at the start.",
+    ),
+    (
+        lambda n, k, s: _split_at_end((-(-n // s) - 1) * s + k - n),
+        "you return negative padding when the windows already fit (e.g. n=28, k=1, s=2): no zeros are added "
+        "then, use max(..., 0).",
+    ),
+    (
+        lambda n, k, s: _split_at_end(max((n // s - 1) * s + k - n, 0)),
+        "'same' keeps ceil(n / s) positions (a last, partial step still gets a window), not n // s.",
+    ),
 ]
 
 
-def _pairs_returned(func: Callable[..., Any], cases: list[tuple[int, ...]]) -> list[tuple[float, float]]:
+def _pairs_returned(
+    func: Callable[..., Any], cases: list[tuple[int, ...]]
+) -> list[tuple[float, float]]:
     """The student's function called on every case; each result must be two numbers."""
     answers = []
     for case in cases:
@@ -249,10 +325,14 @@ def _pairs_returned(func: Callable[..., Any], cases: list[tuple[int, ...]]) -> l
         if value.dtype.kind not in "iuf":
             raise StudentCodeFailed(f"your function returned {value!r}, not two numbers.")
         if value.ndim == 0:
-            raise StudentCodeFailed(f"your function returned one number ({value.item()!r}); "
-                                    "return two, the zeros (before, after).")
+            raise StudentCodeFailed(
+                f"your function returned one number ({value.item()!r}); "
+                "return two, the zeros (before, after)."
+            )
         if value.shape != (2,):
-            raise StudentCodeFailed(f"your function returned {value.tolist()!r}; return two numbers, (before, after).")
+            raise StudentCodeFailed(
+                f"your function returned {value.tolist()!r}; return two numbers, (before, after)."
+            )
         answers.append((float(value[0]), float(value[1])))
     return answers
 
@@ -275,16 +355,30 @@ def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
         got = tuple(int(v) if v.is_integer() else v for v in answers[i])
         return f"for n={n}, k={k}, s={s} you return {got}; TensorFlow pads {expected[i]}."
 
-    return run_check("3.4", diagnose, "ceil(n / s) positions, just enough zeros, the odd one at the end.")
+    return run_check(
+        "3.4", diagnose, "ceil(n / s) positions, just enough zeros, the odd one at the end."
+    )
 
 
 # --- 3.5: build a CNN ---------------------------------------------------------------------------
 
 # The architecture the exercise states, one step per layer (activations folded into their layer).
 _CNN_STEPS: list[dict[str, Any]] = [
-    {"kind": "Conv2D", "filters": 16, "kernel_size": (3, 3), "padding": "same", "activation": "relu"},
+    {
+        "kind": "Conv2D",
+        "filters": 16,
+        "kernel_size": (3, 3),
+        "padding": "same",
+        "activation": "relu",
+    },
     {"kind": "MaxPooling2D", "pool_size": (2, 2)},
-    {"kind": "Conv2D", "filters": 32, "kernel_size": (3, 3), "padding": "same", "activation": "relu"},
+    {
+        "kind": "Conv2D",
+        "filters": 32,
+        "kernel_size": (3, 3),
+        "padding": "same",
+        "activation": "relu",
+    },
     {"kind": "MaxPooling2D", "pool_size": (2, 2)},
     {"kind": "Conv2D", "filters": 8, "kernel_size": (1, 1), "activation": "relu"},
     {"kind": "Flatten"},
@@ -292,7 +386,18 @@ _CNN_STEPS: list[dict[str, Any]] = [
     {"kind": "Dense", "units": None, "activation": "softmax"},  # None: num_classes
 ]
 _CNN_CASES: list[tuple[tuple[int, int, int], int]] = [((32, 32, 3), 10), ((28, 28, 1), 4)]
-_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+]
 
 
 def reference_cnn(input_shape: tuple[int, int, int], num_classes: int) -> Any:
@@ -300,17 +405,19 @@ def reference_cnn(input_shape: tuple[int, int, int], num_classes: int) -> Any:
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(8, 1, activation="relu"),
-        layers.Flatten(),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
 
 
 def _activation_name(layer: Any) -> str:
@@ -331,7 +438,11 @@ def _steps(model: Any) -> list[dict[str, Any]]:
         if kind == "InputLayer":
             continue
         if kind in ("ReLU", "Softmax", "Activation"):
-            if steps and steps[-1].get("activation", "linear") == "linear" and "activation" in steps[-1]:
+            if (
+                steps
+                and steps[-1].get("activation", "linear") == "linear"
+                and "activation" in steps[-1]
+            ):
                 steps[-1]["activation"] = _activation_name(layer)
                 continue
             steps.append({"kind": kind, "activation": _activation_name(layer)})
@@ -362,11 +473,15 @@ def _order_problem(kinds: list[str]) -> str | None:
     if "Flatten" not in kinds:
         for pooling in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
             if pooling in kinds:
-                return (f"you used {pooling} where the architecture has Flatten; it keeps one number per channel "
-                        "instead of every value of the maps, a different model.")
-        return ("there is no Flatten: a Dense layer on (height, width, channels) maps works on each position "
-                "separately, so the model would output one prediction per position, not one per image. "
-                "Put layers.Flatten() between the last Conv2D and the first Dense.")
+                return (
+                    f"you used {pooling} where the architecture has Flatten; it keeps one number per channel "
+                    "instead of every value of the maps, a different model."
+                )
+        return (
+            "there is no Flatten: a Dense layer on (height, width, channels) maps works on each position "
+            "separately, so the model would output one prediction per position, not one per image. "
+            "Put layers.Flatten() between the last Conv2D and the first Dense."
+        )
     if kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]:
         return "the 1x1 Conv2D with 8 filters is missing: it goes after the second pooling, before Flatten."
     if kinds.count("Conv2D") == 3 and kinds.count("MaxPooling2D") < 2:
@@ -381,47 +496,67 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         i = next(i for i in softmax_at if i != last)
         kind = steps[i]["kind"]
         nth = sum(step["kind"] == kind for step in steps[:i])
-        return (f"the {_ORDINALS[nth]} {kind} layer has the softmax; softmax belongs on the last Dense only, "
-                "where it turns the class scores into probabilities. Hidden layers use ReLU.")
+        return (
+            f"the {_ORDINALS[nth]} {kind} layer has the softmax; softmax belongs on the last Dense only, "
+            "where it turns the class scores into probabilities. Hidden layers use ReLU."
+        )
     if last not in softmax_at:
-        return (f"the last layer's activation is {steps[last].get('activation', 'linear')}, so the model outputs "
-                "logits (any real numbers), not probabilities that add up to 1: use activation='softmax'.")
+        return (
+            f"the last layer's activation is {steps[last].get('activation', 'linear')}, so the model outputs "
+            "logits (any real numbers), not probabilities that add up to 1: use activation='softmax'."
+        )
     convs = [i for i, step in enumerate(steps) if step["kind"] == "Conv2D"]
     for n, i in enumerate(convs):
         want = _CNN_STEPS[i]
         got = steps[i]
         name = f"the {_ORDINALS[n]} Conv2D"
         if got.get("filters") != want["filters"]:
-            return f"{name} has {got.get('filters')} filters; the architecture says {want['filters']}."
+            return (
+                f"{name} has {got.get('filters')} filters; the architecture says {want['filters']}."
+            )
         if got.get("kernel_size") != want["kernel_size"]:
             size = "x".join(map(str, want["kernel_size"]))
             return f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the architecture says {size}."
         if got.get("strides", (1, 1)) != (1, 1):
             return f"{name} has strides {got.get('strides')}; the architecture uses stride 1 (the default)."
         if want.get("padding") == "same" and got.get("padding") != "same":
-            return (f"{name} uses padding='{got.get('padding')}', which trims a pixel on each side; the "
-                    "architecture says padding='same', so only pooling halves the size.")
+            return (
+                f"{name} uses padding='{got.get('padding')}', which trims a pixel on each side; the "
+                "architecture says padding='same', so only pooling halves the size."
+            )
         if got.get("activation") != "relu":
-            has = "no activation" if got.get("activation") == "linear" else f"activation {got.get('activation')}"
-            return (f"{name} has {has}; use activation='relu'. Without a ReLU, stacked convolutions "
-                    "collapse into one linear map.")
+            has = (
+                "no activation"
+                if got.get("activation") == "linear"
+                else f"activation {got.get('activation')}"
+            )
+            return (
+                f"{name} has {has}; use activation='relu'. Without a ReLU, stacked convolutions "
+                "collapse into one linear map."
+            )
     pools = [step for step in steps if step["kind"] == "MaxPooling2D"]
     for n, step in enumerate(pools):
         if step.get("pool_size") != (2, 2) or step.get("strides") != (2, 2):
-            return (f"the {_ORDINALS[n]} MaxPooling2D has pool size {step.get('pool_size')} and strides "
-                    f"{step.get('strides')}; use MaxPooling2D(2), which halves the size.")
+            return (
+                f"the {_ORDINALS[n]} MaxPooling2D has pool size {step.get('pool_size')} and strides "
+                f"{step.get('strides')}; use MaxPooling2D(2), which halves the size."
+            )
     hidden, output = steps[-2], steps[-1]
     if hidden.get("units") != 64:
         return f"the hidden Dense layer has {hidden.get('units')} units; the architecture says 64."
     if hidden.get("activation") != "relu":
         return f"the hidden Dense layer has activation {hidden.get('activation')}; use 'relu'."
     if output.get("units") != num_classes:
-        return (f"the last Dense has {output.get('units')} units but num_classes is {num_classes}: one output "
-                "per class, units=num_classes.")
+        return (
+            f"the last Dense has {output.get('units')} units but num_classes is {num_classes}: one output "
+            "per class, units=num_classes."
+        )
     return None
 
 
-def _cnn_problem(build_cnn: Callable[..., Any], input_shape: tuple[int, int, int], num_classes: int) -> str | None:
+def _cnn_problem(
+    build_cnn: Callable[..., Any], input_shape: tuple[int, int, int], num_classes: int
+) -> str | None:
     import keras
 
     model = call_student(build_cnn, input_shape, num_classes)
@@ -434,8 +569,10 @@ def _cnn_problem(build_cnn: Callable[..., Any], input_shape: tuple[int, int, int
     except Exception:  # a subclassed or unbuilt model has no inputs yet
         declared = None
     if declared is not None and declared != tuple(input_shape):
-        return (f"your model takes inputs of shape {declared}, but input_shape was {tuple(input_shape)}: "
-                "use keras.Input(shape=input_shape), not fixed numbers.")
+        return (
+            f"your model takes inputs of shape {declared}, but input_shape was {tuple(input_shape)}: "
+            "use keras.Input(shape=input_shape), not fixed numbers."
+        )
     batch = np.zeros((2, *input_shape), dtype="float32")
     try:
         output_shape = tuple(keras.ops.shape(model(batch)))
@@ -445,7 +582,9 @@ def _cnn_problem(build_cnn: Callable[..., Any], input_shape: tuple[int, int, int
         steps = _steps(model)
     except Exception as exc:
         return f"could not read your model's layers ({type(exc).__name__}: {exc}): build it from keras.layers."
-    problem = _order_problem([step["kind"] for step in steps]) or _settings_problem(steps, num_classes)
+    problem = _order_problem([step["kind"] for step in steps]) or _settings_problem(
+        steps, num_classes
+    )
     if problem:
         return problem
     if output_shape != (2, num_classes):
@@ -472,16 +611,24 @@ def exercise_3_5(build_cnn: Callable[[tuple[int, int, int], int], Any]) -> Check
                 return where + problem if number else problem
         return None
 
-    return run_check("3.5", diagnose,
-                     f"the layers in order, output (batch, num_classes), {_reference_params(*_CNN_CASES[0]):,} parameters "
-                     f"for {_CNN_CASES[0][0]} images and {_CNN_CASES[0][1]} classes.")
+    return run_check(
+        "3.5",
+        diagnose,
+        f"the layers in order, output (batch, num_classes), {_reference_params(*_CNN_CASES[0]):,} parameters "
+        f"for {_CNN_CASES[0][0]} images and {_CNN_CASES[0][1]} classes.",
+    )
 
 
 # --- 3.6: the receptive field ------------------------------------------------------------------
 
 _FIELD_CASES: list[list[tuple[int, int]]] = [
-    [(3, 1)], [(3, 1), (3, 1)], [(3, 1), (2, 2), (3, 1), (2, 2)], [(5, 2), (3, 1)],
-    [(3, 2), (3, 2), (3, 2)], [(7, 2), (3, 2), (3, 1), (1, 1)], [(2, 2), (2, 2), (3, 1)],
+    [(3, 1)],
+    [(3, 1), (3, 1)],
+    [(3, 1), (2, 2), (3, 1), (2, 2)],
+    [(5, 2), (3, 1)],
+    [(3, 2), (3, 2), (3, 2)],
+    [(7, 2), (3, 2), (3, 1), (1, 1)],
+    [(2, 2), (2, 2), (3, 1)],
 ]
 
 
@@ -514,21 +661,33 @@ def _field_jump(stack: list[tuple[int, int]]) -> int:
 
 
 _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
-    (lambda stack: 1 + sum(k - 1 for k, _ in stack),
-     "you ignored the strides: after a stride-2 layer, one step of the next kernel moves 2 input pixels, "
-     "so its k - 1 extra steps widen the field by 2 * (k - 1)."),
-    (lambda stack: sum(k for k, _ in stack),
-     "adding the kernel sizes counts the overlap: neighbouring windows share all but one pixel, so each "
-     "layer widens the field by (k - 1) steps, not k."),
-    (lambda stack: int(np.prod([k for k, _ in stack])),
-     "multiplying the kernel sizes grows too fast: each layer adds (k - 1) steps to the field."),
-    (_field_own_stride_first,
-     "a layer's own stride does not widen its own window: add (k - 1) * jump first, then multiply the jump by s."),
-    (_field_previous_stride_only,
-     "strides multiply: after two stride-2 layers one step is 4 input pixels, so keep a running product."),
-    (_field_jump,
-     "that is the jump (the product of the strides), how far apart neighbouring outputs look; the field is "
-     "1 + the sum of (k - 1) * jump so far."),
+    (
+        lambda stack: 1 + sum(k - 1 for k, _ in stack),
+        "you ignored the strides: after a stride-2 layer, one step of the next kernel moves 2 input pixels, "
+        "so its k - 1 extra steps widen the field by 2 * (k - 1).",
+    ),
+    (
+        lambda stack: sum(k for k, _ in stack),
+        "adding the kernel sizes counts the overlap: neighbouring windows share all but one pixel, so each "
+        "layer widens the field by (k - 1) steps, not k.",
+    ),
+    (
+        lambda stack: int(np.prod([k for k, _ in stack])),
+        "multiplying the kernel sizes grows too fast: each layer adds (k - 1) steps to the field.",
+    ),
+    (
+        _field_own_stride_first,
+        "a layer's own stride does not widen its own window: add (k - 1) * jump first, then multiply the jump by s.",
+    ),
+    (
+        _field_previous_stride_only,
+        "strides multiply: after two stride-2 layers one step is 4 input pixels, so keep a running product.",
+    ),
+    (
+        _field_jump,
+        "that is the jump (the product of the strides), how far apart neighbouring outputs look; the field is "
+        "1 + the sum of (k - 1) * jump so far.",
+    ),
 ]
 
 
@@ -548,4 +707,8 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
         return f"for {_FIELD_CASES[i]} you return {answers[i]:g}; each output value there sees {expected[i]} pixels."
 
-    return run_check("3.6", diagnose, "each layer widens the field by (k - 1) times the product of the strides before it.")
+    return run_check(
+        "3.6",
+        diagnose,
+        "each layer widens the field by (k - 1) times the product of the strides before it.",
+    )

@@ -51,14 +51,20 @@ def _metric_names(metrics: Any) -> list[str]:
     if not metrics:
         return []
     if isinstance(metrics, dict):
-        metrics = [m for group in metrics.values() for m in (group if isinstance(group, list) else [group])]
+        metrics = [
+            m for group in metrics.values() for m in (group if isinstance(group, list) else [group])
+        ]
     names = []
     for metric in metrics if isinstance(metrics, list | tuple) else [metrics]:
         if isinstance(metric, str):
             names.append(metric.lower())
         elif isinstance(metric, dict):  # a serialised metric object
             class_name = metric.get("class_name", "")
-            names.append("Accuracy" if class_name == "Accuracy" else metric.get("config", {}).get("name", class_name))
+            names.append(
+                "Accuracy"
+                if class_name == "Accuracy"
+                else metric.get("config", {}).get("name", class_name)
+            )
         else:
             names.append(getattr(metric, "__name__", type(metric).__name__))
     return names
@@ -76,38 +82,52 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
         if name is None:
             return "no loss given: pass loss=... to compile."
         if name == "categorical_crossentropy":
-            return ("categorical_crossentropy expects one-hot labels such as [0, 0, 1, 0, ...]; our labels "
-                    "are integers 0-9: use sparse_categorical_crossentropy.")
+            return (
+                "categorical_crossentropy expects one-hot labels such as [0, 0, 1, 0, ...]; our labels "
+                "are integers 0-9: use sparse_categorical_crossentropy."
+            )
         if name == "binary_crossentropy":
-            return ("binary_crossentropy is for yes/no outputs; with 10 classes and one label per image "
-                    "use sparse_categorical_crossentropy.")
+            return (
+                "binary_crossentropy is for yes/no outputs; with 10 classes and one label per image "
+                "use sparse_categorical_crossentropy."
+            )
         if name != "sparse_categorical_crossentropy":
             return f"the loss is {name}; a classifier with integer labels uses sparse_categorical_crossentropy."
         if from_logits:
-            return ("from_logits=True says the outputs are raw scores, but the model ends in softmax, so "
-                    "they are already probabilities: leave from_logits=False (the default).")
+            return (
+                "from_logits=True says the outputs are raw scores, but the model ends in softmax, so "
+                "they are already probabilities: leave from_logits=False (the default)."
+            )
         optimizer = type(getattr(model, "optimizer", None)).__name__
         if optimizer != "Adam":
-            return (f"the optimizer is {optimizer}; the task asks for Adam: optimizer='adam' "
-                    "(or keras.optimizers.Adam()).")
+            return (
+                f"the optimizer is {optimizer}; the task asks for Adam: optimizer='adam' "
+                "(or keras.optimizers.Adam())."
+            )
         metrics = _metric_names(model.get_compile_config().get("metrics"))
         if "Accuracy" in metrics:
-            return ("keras.metrics.Accuracy() counts exact equality of prediction and label, which "
-                    "probabilities never reach: pass the string 'accuracy' and Keras picks the right one.")
+            return (
+                "keras.metrics.Accuracy() counts exact equality of prediction and label, which "
+                "probabilities never reach: pass the string 'accuracy' and Keras picks the right one."
+            )
         if "categorical_accuracy" in metrics:
             return "categorical_accuracy compares with one-hot labels; with integer labels use 'accuracy'."
         if not _ACCURACY_NAMES.intersection(metrics):
-            return "no accuracy metric: add metrics=['accuracy'] so that fit reports it every epoch."
+            return (
+                "no accuracy metric: add metrics=['accuracy'] so that fit reports it every epoch."
+            )
         x = np.random.default_rng(0).random((4, 6, 6, 1), dtype=np.float32)
         try:
             model.train_on_batch(x, np.array([0, 1, 2, 1]))
         except Exception as exc:  # whatever the compile set-up broke, say so
-            raise StudentCodeFailed(f"one training step on integer labels failed: {type(exc).__name__}: {exc}") from None
+            raise StudentCodeFailed(
+                f"one training step on integer labels failed: {type(exc).__name__}: {exc}"
+            ) from None
         return None
 
-    return run_check("4.1", diagnose, "sparse cross-entropy on softmax probabilities, and accuracy reported.")
-
-
+    return run_check(
+        "4.1", diagnose, "sparse cross-entropy on softmax probabilities, and accuracy reported."
+    )
 
 
 # Exercise 4.2: three learning curves to diagnose. Invented for the exercise, shaped like real
@@ -115,22 +135,214 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
 # its validation accuracy peaks later, at epoch 9), B is too small a model, C still learns.
 LEARNING_CURVES: dict[str, dict[str, list[float]]] = {
     "A": {
-        "loss": [1.10, 0.72, 0.58, 0.49, 0.42, 0.37, 0.32, 0.28, 0.24, 0.21, 0.18, 0.15, 0.13, 0.11, 0.09],
-        "accuracy": [0.62, 0.75, 0.80, 0.83, 0.85, 0.87, 0.89, 0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.97],
-        "val_loss": [0.80, 0.66, 0.58, 0.55, 0.53, 0.54, 0.52, 0.53, 0.56, 0.58, 0.62, 0.66, 0.70, 0.75, 0.80],
-        "val_accuracy": [0.71, 0.76, 0.79, 0.80, 0.81, 0.81, 0.82, 0.82, 0.83, 0.82, 0.82, 0.82, 0.81, 0.81, 0.81],
+        "loss": [
+            1.10,
+            0.72,
+            0.58,
+            0.49,
+            0.42,
+            0.37,
+            0.32,
+            0.28,
+            0.24,
+            0.21,
+            0.18,
+            0.15,
+            0.13,
+            0.11,
+            0.09,
+        ],
+        "accuracy": [
+            0.62,
+            0.75,
+            0.80,
+            0.83,
+            0.85,
+            0.87,
+            0.89,
+            0.90,
+            0.92,
+            0.93,
+            0.94,
+            0.95,
+            0.96,
+            0.97,
+            0.97,
+        ],
+        "val_loss": [
+            0.80,
+            0.66,
+            0.58,
+            0.55,
+            0.53,
+            0.54,
+            0.52,
+            0.53,
+            0.56,
+            0.58,
+            0.62,
+            0.66,
+            0.70,
+            0.75,
+            0.80,
+        ],
+        "val_accuracy": [
+            0.71,
+            0.76,
+            0.79,
+            0.80,
+            0.81,
+            0.81,
+            0.82,
+            0.82,
+            0.83,
+            0.82,
+            0.82,
+            0.82,
+            0.81,
+            0.81,
+            0.81,
+        ],
     },
     "B": {
-        "loss": [1.60, 1.25, 1.12, 1.06, 1.03, 1.01, 0.99, 0.98, 0.97, 0.97, 0.96, 0.97, 0.96, 0.96, 0.97],
-        "accuracy": [0.45, 0.55, 0.59, 0.61, 0.62, 0.63, 0.63, 0.64, 0.64, 0.64, 0.65, 0.64, 0.65, 0.65, 0.64],
-        "val_loss": [1.30, 1.14, 1.07, 1.03, 1.01, 1.00, 0.99, 0.98, 0.97, 0.97, 0.97, 0.96, 0.97, 0.96, 0.97],
-        "val_accuracy": [0.55, 0.59, 0.61, 0.62, 0.63, 0.63, 0.64, 0.64, 0.64, 0.65, 0.64, 0.65, 0.65, 0.65, 0.64],
+        "loss": [
+            1.60,
+            1.25,
+            1.12,
+            1.06,
+            1.03,
+            1.01,
+            0.99,
+            0.98,
+            0.97,
+            0.97,
+            0.96,
+            0.97,
+            0.96,
+            0.96,
+            0.97,
+        ],
+        "accuracy": [
+            0.45,
+            0.55,
+            0.59,
+            0.61,
+            0.62,
+            0.63,
+            0.63,
+            0.64,
+            0.64,
+            0.64,
+            0.65,
+            0.64,
+            0.65,
+            0.65,
+            0.64,
+        ],
+        "val_loss": [
+            1.30,
+            1.14,
+            1.07,
+            1.03,
+            1.01,
+            1.00,
+            0.99,
+            0.98,
+            0.97,
+            0.97,
+            0.97,
+            0.96,
+            0.97,
+            0.96,
+            0.97,
+        ],
+        "val_accuracy": [
+            0.55,
+            0.59,
+            0.61,
+            0.62,
+            0.63,
+            0.63,
+            0.64,
+            0.64,
+            0.64,
+            0.65,
+            0.64,
+            0.65,
+            0.65,
+            0.65,
+            0.64,
+        ],
     },
     "C": {
-        "loss": [0.95, 0.62, 0.52, 0.47, 0.43, 0.40, 0.38, 0.36, 0.34, 0.33, 0.31, 0.30, 0.29, 0.28, 0.27],
-        "accuracy": [0.66, 0.77, 0.81, 0.83, 0.84, 0.85, 0.86, 0.87, 0.88, 0.88, 0.89, 0.89, 0.90, 0.90, 0.90],
-        "val_loss": [0.70, 0.52, 0.46, 0.44, 0.40, 0.41, 0.37, 0.36, 0.35, 0.33, 0.33, 0.32, 0.31, 0.30, 0.29],
-        "val_accuracy": [0.74, 0.81, 0.83, 0.84, 0.85, 0.85, 0.86, 0.87, 0.87, 0.88, 0.88, 0.88, 0.89, 0.89, 0.89],
+        "loss": [
+            0.95,
+            0.62,
+            0.52,
+            0.47,
+            0.43,
+            0.40,
+            0.38,
+            0.36,
+            0.34,
+            0.33,
+            0.31,
+            0.30,
+            0.29,
+            0.28,
+            0.27,
+        ],
+        "accuracy": [
+            0.66,
+            0.77,
+            0.81,
+            0.83,
+            0.84,
+            0.85,
+            0.86,
+            0.87,
+            0.88,
+            0.88,
+            0.89,
+            0.89,
+            0.90,
+            0.90,
+            0.90,
+        ],
+        "val_loss": [
+            0.70,
+            0.52,
+            0.46,
+            0.44,
+            0.40,
+            0.41,
+            0.37,
+            0.36,
+            0.35,
+            0.33,
+            0.33,
+            0.32,
+            0.31,
+            0.30,
+            0.29,
+        ],
+        "val_accuracy": [
+            0.74,
+            0.81,
+            0.83,
+            0.84,
+            0.85,
+            0.85,
+            0.86,
+            0.87,
+            0.87,
+            0.88,
+            0.88,
+            0.88,
+            0.89,
+            0.89,
+            0.89,
+        ],
     },
 }
 VERDICTS = ("overfitting", "underfitting", "still improving")
@@ -162,23 +374,35 @@ def _verdict_problem(name: str, got: str) -> str | None:
     if got == expected:
         return None
     if name == "A" and got == "still improving":
-        return (f"A's training loss is still falling, but its validation loss has climbed from {val_loss[best - 1]} "
-                f"(epoch {best}) to {val_loss[-1]}: every epoch after {best} made it worse on new images.")
+        return (
+            f"A's training loss is still falling, but its validation loss has climbed from {val_loss[best - 1]} "
+            f"(epoch {best}) to {val_loss[-1]}: every epoch after {best} made it worse on new images."
+        )
     if name == "A":
-        return (f"A's training loss reaches {loss[-1]}, so the model fits its training images very well: capacity "
-                f"is not what it lacks. Look at its validation loss after epoch {best}.")
+        return (
+            f"A's training loss reaches {loss[-1]}, so the model fits its training images very well: capacity "
+            f"is not what it lacks. Look at its validation loss after epoch {best}."
+        )
     if name == "B" and got == "overfitting":
-        return (f"B's validation loss never climbs; it stays as high as its training loss (both about {loss[-1]}): "
-                "the model cannot fit even the images it trains on.")
+        return (
+            f"B's validation loss never climbs; it stays as high as its training loss (both about {loss[-1]}): "
+            "the model cannot fit even the images it trains on."
+        )
     if name == "B":
-        return (f"B's training loss has stayed between {min(loss[-5:])} and {max(loss[-5:])} for the last five "
-                "epochs: more epochs will not lower it. A model that cannot fit its own training images needs "
-                "more capacity.")
+        return (
+            f"B's training loss has stayed between {min(loss[-5:])} and {max(loss[-5:])} for the last five "
+            "epochs: more epochs will not lower it. A model that cannot fit its own training images needs "
+            "more capacity."
+        )
     if got == "overfitting":
-        return (f"C's validation loss rose once (epoch 6) and fell again; it is lowest at the last epoch, "
-                f"{len(val_loss)}: a one-epoch bump is noise, not overfitting.")
-    return (f"C's training loss is still falling ({loss[-2]} -> {loss[-1]} in the last epoch) and so is its "
-            "validation loss: this model has not reached its limit yet.")
+        return (
+            f"C's validation loss rose once (epoch 6) and fell again; it is lowest at the last epoch, "
+            f"{len(val_loss)}: a one-epoch bump is noise, not overfitting."
+        )
+    return (
+        f"C's training loss is still falling ({loss[-2]} -> {loss[-1]} in the last epoch) and so is its "
+        "validation loss: this model has not reached its limit yet."
+    )
 
 
 def _best_epoch_problem(answer: Any) -> str | None:
@@ -193,23 +417,35 @@ def _best_epoch_problem(answer: Any) -> str | None:
     if isinstance(answer, bool) or not isinstance(answer, int | np.integer | float | np.floating):
         return f"best_epoch_a should be an epoch number (an int), got {type(answer).__name__}."
     if not float(answer).is_integer():
-        return (f"best_epoch_a = {answer} looks like a loss or an accuracy; give the epoch number "
-                "(the x-axis) where A's validation loss is lowest.")
+        return (
+            f"best_epoch_a = {answer} looks like a loss or an accuracy; give the epoch number "
+            "(the x-axis) where A's validation loss is lowest."
+        )
     answer = int(answer)
     if answer == expected:
         return None
     if answer == expected - 1:
         return f"{answer} is the 0-based index; epochs are counted from 1, as Keras prints them ('Epoch 1/15')."
     if answer == _epoch(curve["val_accuracy"], "max"):
-        return (f"epoch {answer} has A's highest validation accuracy; accuracy only counts right answers and "
-                "moves in steps. Stop where the validation loss is lowest.")
+        return (
+            f"epoch {answer} has A's highest validation accuracy; accuracy only counts right answers and "
+            "moves in steps. Stop where the validation loss is lowest."
+        )
     if answer == len(curve["loss"]):
-        return (f"epoch {answer} is the last one, where the training loss is lowest: the training loss keeps "
-                "falling while the model overfits. Look at the validation loss.")
-    first_rise = next(i for i in range(1, len(curve["val_loss"])) if curve["val_loss"][i] > curve["val_loss"][i - 1])
+        return (
+            f"epoch {answer} is the last one, where the training loss is lowest: the training loss keeps "
+            "falling while the model overfits. Look at the validation loss."
+        )
+    first_rise = next(
+        i
+        for i in range(1, len(curve["val_loss"]))
+        if curve["val_loss"][i] > curve["val_loss"][i - 1]
+    )
     if answer == first_rise:
-        return (f"epoch {answer} is just before A's validation loss first rises, but it falls lower again "
-                "after that: the best epoch is the lowest point over the whole run.")
+        return (
+            f"epoch {answer} is just before A's validation loss first rises, but it falls lower again "
+            "after that: the best epoch is the lowest point over the whole run."
+        )
     return f"best_epoch_a = {answer}: that is not where A's validation loss is lowest."
 
 
@@ -218,22 +454,30 @@ def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
 
     def diagnose() -> str | None:
         if not isinstance(verdicts, Mapping):
-            return (f"verdicts should be a dict such as {{'A': 'overfitting', 'B': ..., 'C': ...}}, "
-                    f"got {type(verdicts).__name__}.")
+            return (
+                f"verdicts should be a dict such as {{'A': 'overfitting', 'B': ..., 'C': ...}}, "
+                f"got {type(verdicts).__name__}."
+            )
         for name in LEARNING_CURVES:
             if name not in verdicts:
                 return f"verdicts has no entry for curve {name!r}."
             got = _verdict(verdicts[name])
             if got is None:
-                return (f"verdicts[{name!r}] = {verdicts[name]!r} is not one of the three verdicts: "
-                        + ", ".join(repr(v) for v in VERDICTS) + ".")
+                return (
+                    f"verdicts[{name!r}] = {verdicts[name]!r} is not one of the three verdicts: "
+                    + ", ".join(repr(v) for v in VERDICTS)
+                    + "."
+                )
             problem = _verdict_problem(name, got)
             if problem:
                 return problem
         return _best_epoch_problem(best_epoch_a)
 
-    return run_check("4.2", diagnose,
-                     "A overfits after its best epoch, B is too small a model, C has not finished learning.")
+    return run_check(
+        "4.2",
+        diagnose,
+        "A overfits after its best epoch, B is too small a model, C has not finished learning.",
+    )
 
 
 # Exercise 4.3: the regularised CNN, compared layer by layer with the library's copy.
@@ -260,8 +504,14 @@ def _kind(layer: Any) -> str:
         return "dense" if activation == "linear" else f"dense+{activation}"
     if name == "Activation":
         return activation
-    return {"BatchNormalization": "bn", "ReLU": "relu", "MaxPooling2D": "pool", "Dropout": "dropout",
-            "Flatten": "flatten", "Softmax": "softmax"}.get(name, name)
+    return {
+        "BatchNormalization": "bn",
+        "ReLU": "relu",
+        "MaxPooling2D": "pool",
+        "Dropout": "dropout",
+        "Flatten": "flatten",
+        "Softmax": "softmax",
+    }.get(name, name)
 
 
 def _reference_model(input_shape: tuple[int, ...], num_classes: int) -> Any:
@@ -277,31 +527,43 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
     if convs != n_blocks:
         return f"your model has {convs} Conv2D layers; the task has {n_blocks} blocks, one Conv2D each."
     if any(k.startswith("conv+") for k in kinds):
-        return ("a Conv2D has its own activation (activation='relu'), so the ReLU comes before BatchNorm: "
-                "leave the Conv2D linear and put BatchNormalization, then ReLU, after it.")
+        return (
+            "a Conv2D has its own activation (activation='relu'), so the ReLU comes before BatchNorm: "
+            "leave the Conv2D linear and put BatchNormalization, then ReLU, after it."
+        )
     if "bn" not in kinds:
         return "there is no BatchNormalization: add one after each Conv2D, before the ReLU."
-    blocks = [i for i, k in enumerate(kinds) if k == "conv"] + [kinds.index("flatten") if "flatten" in kinds else len(kinds)]
+    blocks = [i for i, k in enumerate(kinds) if k == "conv"] + [
+        kinds.index("flatten") if "flatten" in kinds else len(kinds)
+    ]
     for b, (start, end) in enumerate(zip(blocks, blocks[1:], strict=False), start=1):
         block = [k for k in kinds[start:end] if k != "dropout"]
         if block[:4] == ["conv", "bn", "relu", "pool"]:
             continue
         if "bn" in block and "relu" in block and block.index("relu") < block.index("bn"):
-            return (f"in block {b} ReLU comes before BatchNorm: normalise the convolution's output first "
-                    "(Conv2D -> BatchNormalization -> ReLU), so that ReLU cuts at the normalised zero.")
+            return (
+                f"in block {b} ReLU comes before BatchNorm: normalise the convolution's output first "
+                "(Conv2D -> BatchNormalization -> ReLU), so that ReLU cuts at the normalised zero."
+            )
         if "bn" in block and "pool" in block and block.index("pool") < block.index("bn"):
-            return (f"in block {b} BatchNorm comes after pooling; it should normalise the convolution's "
-                    "output: Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D.")
+            return (
+                f"in block {b} BatchNorm comes after pooling; it should normalise the convolution's "
+                "output: Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D."
+            )
         return f"block {b} is {' -> '.join(block)}; each block is conv -> bn -> relu -> pool."
     dropouts = [i for i, k in enumerate(kinds) if k == "dropout"]
     if not dropouts:
         return "there is no Dropout: add one after the last block and one before the output layer."
     if kinds[-1] == "dropout":
-        return ("a Dropout comes after the output layer: it would zero some of the class probabilities. "
-                "Put it before the last Dense.")
+        return (
+            "a Dropout comes after the output layer: it would zero some of the class probabilities. "
+            "Put it before the last Dense."
+        )
     if any(i < blocks[-2] for i in dropouts):
-        return ("a Dropout sits inside the convolution blocks; the task puts one after the last block "
-                "(before Flatten) and one before the output layer.")
+        return (
+            "a Dropout sits inside the convolution blocks; the task puts one after the last block "
+            "(before Flatten) and one before the output layer."
+        )
     if kinds[-1] != "dense+softmax":
         return f"the last layer is {kinds[-1]}; end with Dense(num_classes, activation='softmax')."
     return f"your layers are {' -> '.join(kinds)};\nexpected {' -> '.join(expected)}."
@@ -313,18 +575,26 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
         if kind == "conv":
             if mine.filters != ref.filters or tuple(mine.kernel_size) != tuple(ref.kernel_size):
                 widths = [la.filters for la in reference if _kind(la) == "conv"]
-                return (f"a Conv2D has {mine.filters} filters of {mine.kernel_size}; the blocks have "
-                        f"{', '.join(map(str, widths))} filters of 3x3.")
+                return (
+                    f"a Conv2D has {mine.filters} filters of {mine.kernel_size}; the blocks have "
+                    f"{', '.join(map(str, widths))} filters of 3x3."
+                )
             if mine.padding != "same":
-                return ("a Conv2D uses padding='valid', which trims the border: 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1, "
-                        "and little is left for the last block. Use padding='same'.")
+                return (
+                    "a Conv2D uses padding='valid', which trims the border: 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1, "
+                    "and little is left for the last block. Use padding='same'."
+                )
             if mine.use_bias:
-                return ("a Conv2D has a bias (use_bias=True, the default); BatchNormalization subtracts the mean "
-                        "and adds its own shift right after, so the bias does nothing: use_bias=False.")
+                return (
+                    "a Conv2D has a bias (use_bias=True, the default); BatchNormalization subtracts the mean "
+                    "and adds its own shift right after, so the bias does nothing: use_bias=False."
+                )
         elif kind == "bn" and not np.isclose(mine.momentum, ref.momentum):
-            return (f"BatchNormalization(momentum={mine.momentum}); the task uses {ref.momentum}. The moving "
-                    "averages used at inference weigh about the last 1 / (1 - momentum) batches: about 10 with "
-                    "0.9, 100 with 0.99, which on a small training set lag behind the weights for epochs.")
+            return (
+                f"BatchNormalization(momentum={mine.momentum}); the task uses {ref.momentum}. The moving "
+                "averages used at inference weigh about the last 1 / (1 - momentum) batches: about 10 with "
+                "0.9, 100 with 0.99, which on a small training set lag behind the weights for epochs."
+            )
         elif kind == "dropout" and not np.isclose(mine.rate, ref.rate):
             rates = [la.rate for la in reference if _kind(la) == "dropout"]
             return f"a Dropout has rate {mine.rate}; the task asks for {rates[0]} after the blocks and {rates[1]} before the output."
@@ -333,7 +603,9 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
     return None
 
 
-def _model_problem(build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int) -> str | None:
+def _model_problem(
+    build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int
+) -> str | None:
     import keras
 
     model = call_student(build, input_shape, num_classes)
@@ -344,16 +616,22 @@ def _model_problem(build: Callable[..., Any], input_shape: tuple[int, ...], num_
     try:
         model_input, model_output = model.input_shape, model.output_shape
     except (AttributeError, ValueError):
-        return ("your model does not know its input shape yet: start it with keras.Input(shape=input_shape), "
-                "so that Keras can build every layer and count the parameters.")
+        return (
+            "your model does not know its input shape yet: start it with keras.Input(shape=input_shape), "
+            "so that Keras can build every layer and count the parameters."
+        )
     if not isinstance(model_input, tuple) or not isinstance(model_output, tuple):
         return "your model should have one input and one output."
     if tuple(model.input_shape[1:]) != tuple(input_shape):
-        return (f"for input_shape={input_shape} your model takes {tuple(model.input_shape[1:])}: "
-                "use the input_shape argument in keras.Input.")
+        return (
+            f"for input_shape={input_shape} your model takes {tuple(model.input_shape[1:])}: "
+            "use the input_shape argument in keras.Input."
+        )
     if model.output_shape[-1] != num_classes:
-        return (f"for num_classes={num_classes} your model has {model.output_shape[-1]} outputs: "
-                "use the num_classes argument in the last Dense.")
+        return (
+            f"for num_classes={num_classes} your model has {model.output_shape[-1]} outputs: "
+            "use the num_classes argument in the last Dense."
+        )
     reference = _reference_model(input_shape, num_classes)
     layers, ref_layers = _flat_layers(model), _flat_layers(reference)
     # A Dense followed by a separate ReLU or softmax layer is the same step as Dense(activation=...).
@@ -367,7 +645,9 @@ def _model_problem(build: Callable[..., Any], input_shape: tuple[int, ...], num_
         kinds.append(kind)
         dense_layers.append(layer)
     layers = dense_layers
-    problem = _order_problem(kinds, [_kind(la) for la in ref_layers], sum(_kind(la) == "conv" for la in ref_layers))
+    problem = _order_problem(
+        kinds, [_kind(la) for la in ref_layers], sum(_kind(la) == "conv" for la in ref_layers)
+    )
     if problem:
         return problem
     problem = _settings_problem(layers, ref_layers)
@@ -402,19 +682,26 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
         try:
             yours = np.asarray(model(x, training=False))
         except Exception as exc:  # whatever the model does wrong, say so instead of crashing
-            raise StudentCodeFailed(f"calling your model failed: {type(exc).__name__}: {exc}") from None
+            raise StudentCodeFailed(
+                f"calling your model failed: {type(exc).__name__}: {exc}"
+            ) from None
         difference = float(np.max(np.abs(yours - np.asarray(reference(x, training=False)))))
         if difference > 1e-5:
-            return (f"with the same weights your model's outputs differ from the stated model's by up to "
-                    f"{difference:.2g}: compare each layer's settings with the task.")
+            return (
+                f"with the same weights your model's outputs differ from the stated model's by up to "
+                f"{difference:.2g}: compare each layer's settings with the task."
+            )
         outcome.update(params=reference.count_params(), difference=difference)
         return None
 
     result = run_check("4.3", diagnose, "")
     if result.passed:
-        result = run_check("4.3", lambda: None,
-                           f"the same network as models.build_better_cnn: {outcome['params']:,} parameters, and "
-                           f"with the same weights the largest difference between outputs is {outcome['difference']:.1e}.")
+        result = run_check(
+            "4.3",
+            lambda: None,
+            f"the same network as models.build_better_cnn: {outcome['params']:,} parameters, and "
+            f"with the same weights the largest difference between outputs is {outcome['difference']:.1e}.",
+        )
     return result
 
 
@@ -438,7 +725,9 @@ def keras_early_stopping(val_loss: Sequence[float], patience: int) -> tuple[int,
     import keras
 
     model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
-    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    callback = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
     callback.set_model(model)
     model.stop_training = False
     callback.on_train_begin()
@@ -465,8 +754,11 @@ def _pair(answer: Any) -> tuple[int, int] | str:
     for value in (first, second):
         if hasattr(value, "numpy"):
             value = value.numpy()
-        if isinstance(value, bool) or not isinstance(value, int | np.integer | float | np.floating) \
-                or not float(value).is_integer():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | np.integer | float | np.floating)
+            or not float(value).is_integer()
+        ):
             return f"both numbers should be epoch numbers (ints), got {answer!r}."
         values.append(int(value))
     return values[0], values[1]
@@ -490,35 +782,53 @@ def _waited(best: int, stopped: int) -> str:
     return f"the best was epoch {best}, and {after} brought no lower loss"
 
 
-def _stopping_problem(val_loss: tuple[float, ...], patience: int, got: tuple[int, int]) -> str | None:
+def _stopping_problem(
+    val_loss: tuple[float, ...], patience: int, got: tuple[int, int]
+) -> str | None:
     run, restored = keras_early_stopping(val_loss, patience)
     if got == (run, restored):
         return None
     shown = f"for val_loss {list(val_loss)} and patience={patience}"
-    best = min(range(len(val_loss)), key=lambda i: (val_loss[i], i)) + 1  # the lowest value anywhere
+    best = (
+        min(range(len(val_loss)), key=lambda i: (val_loss[i], i)) + 1
+    )  # the lowest value anywhere
     if got == (run - 1, restored - 1):
         return f"{shown} you returned {got}, counted from 0; count epochs from 1 as Keras prints them: {(run, restored)}."
     if got[1] == restored and got[0] == run + 1:
-        return (f"{shown} you stop at epoch {got[0]}, one too late: Keras stops at the end of epoch {run}: "
-                f"{_waited(restored, run)}.")
+        return (
+            f"{shown} you stop at epoch {got[0]}, one too late: Keras stops at the end of epoch {run}: "
+            f"{_waited(restored, run)}."
+        )
     if got[1] == restored and got[0] == run - 1:
-        return (f"{shown} you stop at epoch {got[0]}, one too early: after the best epoch, {restored}, "
-                f"Keras waits {patience} full epochs without improvement and stops at the end of epoch {run}.")
+        return (
+            f"{shown} you stop at epoch {got[0]}, one too early: after the best epoch, {restored}, "
+            f"Keras waits {patience} full epochs without improvement and stops at the end of epoch {run}."
+        )
     if got[1] == restored and got[0] > len(val_loss):
-        return (f"{shown} you return {got[0]} epochs run, but the run has only {len(val_loss)}: if patience "
-                "never runs out, training simply ends after the last epoch.")
+        return (
+            f"{shown} you return {got[0]} epochs run, but the run has only {len(val_loss)}: if patience "
+            "never runs out, training simply ends after the last epoch."
+        )
     if got[0] == run and got[1] == run and restored != run:
-        return (f"{shown} you restore epoch {got[1]}, the last one run; restore_best_weights=True gives back "
-                f"the weights of the best epoch, {restored}.")
+        return (
+            f"{shown} you restore epoch {got[1]}, the last one run; restore_best_weights=True gives back "
+            f"the weights of the best epoch, {restored}."
+        )
     if got == _ties_count(val_loss, patience) != (run, restored):
-        return (f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal to the best so far "
-                "is not an improvement: the loss has to go strictly lower to reset the count.")
+        return (
+            f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal to the best so far "
+            "is not an improvement: the loss has to go strictly lower to reset the count."
+        )
     if got[0] == len(val_loss) and run < len(val_loss):
-        return (f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of epoch {run}: "
-                f"{_waited(restored, run)}.")
+        return (
+            f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of epoch {run}: "
+            f"{_waited(restored, run)}."
+        )
     if got[1] == best and best > run:
-        return (f"{shown} you restore epoch {got[1]}, the lowest value of the whole list, but training stopped "
-                f"at epoch {run} and never got there.")
+        return (
+            f"{shown} you restore epoch {got[1]}, the lowest value of the whole list, but training stopped "
+            f"at epoch {run} and never got there."
+        )
     return f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch {restored}."
 
 
@@ -537,4 +847,6 @@ def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> Ch
                 return problem
         return None
 
-    return run_check("4.4", diagnose, "the same epochs as Keras' EarlyStopping, ties and short runs included.")
+    return run_check(
+        "4.4", diagnose, "the same epochs as Keras' EarlyStopping, ties and short runs included."
+    )

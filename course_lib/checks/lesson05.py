@@ -36,7 +36,9 @@ def _numbers(value: Any, what: str) -> np.ndarray:
     """as_array, refusing what is not numbers (a string, a dict, a list of those)."""
     array = as_array(value, what)
     if array.dtype != bool and not np.issubdtype(array.dtype, np.number):
-        raise StudentCodeFailed(f"{what} should be numbers; got a {type(value).__name__} ({array.dtype}).")
+        raise StudentCodeFailed(
+            f"{what} should be numbers; got a {type(value).__name__} ({array.dtype})."
+        )
     return array
 
 
@@ -47,7 +49,9 @@ def _precision_recall(cm: np.ndarray, k: int) -> tuple[float, float]:
 def _pair(value: Any) -> np.ndarray:
     pair = _numbers(value, "your result").astype(np.float64).ravel()
     if pair.shape != (2,):
-        raise StudentCodeFailed(f"return two numbers, (precision, recall); got {np.size(pair)} values.")
+        raise StudentCodeFailed(
+            f"return two numbers, (precision, recall); got {np.size(pair)} values."
+        )
     return pair
 
 
@@ -58,45 +62,65 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
     expected = np.array([_precision_recall(cm, k) for k in classes])
 
     def diagnose() -> str | None:
-        got = np.array([_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for k in classes])
+        got = np.array(
+            [_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for k in classes]
+        )
         if np.allclose(got, expected):
             return None
         if np.allclose(got, expected[:, ::-1]):
-            return ("precision and recall are swapped. Precision divides by the column total "
-                    "(everything predicted as k); recall by the row total (everything truly k).")
+            return (
+                "precision and recall are swapped. Precision divides by the column total "
+                "(everything predicted as k); recall by the row total (everything truly k)."
+            )
         if got.max() > 1.0:
             return "values above 1: those are counts; divide the diagonal count by a total."
         share_of_all = np.diag(cm) / cm.sum()
         if np.allclose(got, np.stack([share_of_all] * 2, axis=1)):
-            return ("you divided by the number of all images; precision divides by the column "
-                    "total of class k, recall by its row total.")
+            return (
+                "you divided by the number of all images; precision divides by the column "
+                "total of class k, recall by its row total."
+            )
         for shift in (-1, 1):
             if np.allclose(got, np.roll(expected, -shift, axis=0)):
-                return ("those are the numbers of a neighbouring class: the counts of class k "
-                        "are cm[k, k], cm[:, k] and cm[k, :].")
+                return (
+                    "those are the numbers of a neighbouring class: the counts of class k "
+                    "are cm[k, k], cm[:, k] and cm[k, :]."
+                )
         if np.allclose(got, np.floor(expected)):
-            return ("every value is a whole number (0 or 1): `//` divides and drops the fraction. Use `/`, "
-                    "and float(...) to return plain floats.")
+            return (
+                "every value is a whole number (0 or 1): `//` divides and drops the fraction. Use `/`, "
+                "and float(...) to return plain floats."
+            )
         if np.allclose(got[:, 0], expected[:, 0]):
             return "precision is right; recall is cm[k, k] divided by the row total cm[k, :].sum()."
         if np.allclose(got[:, 1], expected[:, 1]):
-            return "recall is right; precision is cm[k, k] divided by the column total cm[:, k].sum()."
+            return (
+                "recall is right; precision is cm[k, k] divided by the column total cm[:, k].sum()."
+            )
         first = int(np.flatnonzero(~np.isclose(got, expected).all(axis=1))[0])
-        return ("neither number matches: precision = cm[k, k] / cm[:, k].sum(), "
-                f"recall = cm[k, k] / cm[k, :].sum(). For k={classes[first]} you returned "
-                f"({got[first, 0]:.4f}, {got[first, 1]:.4f}), expected "
-                f"({expected[first, 0]:.4f}, {expected[first, 1]:.4f}).")
+        return (
+            "neither number matches: precision = cm[k, k] / cm[:, k].sum(), "
+            f"recall = cm[k, k] / cm[k, :].sum(). For k={classes[first]} you returned "
+            f"({got[first, 0]:.4f}, {got[first, 1]:.4f}), expected "
+            f"({expected[first, 0]:.4f}, {expected[first, 1]:.4f})."
+        )
 
     return run_check("5.1", diagnose, "precision over the column, recall over the row.")
 
 
 # Exceptions students meet, and what each usually means here.
 _HINTS = (
-    ("NoneType", "tape.gradient gave None: call grad_model inside the `with tf.GradientTape()` block, "
-                 "so the tape records how the scores follow from the maps."),
+    (
+        "NoneType",
+        "tape.gradient gave None: call grad_model inside the `with tf.GradientTape()` block, "
+        "so the tape records how the scores follow from the maps.",
+    ),
     ("Cannot cast ufunc", "the matrix holds integers: multiply a float copy, cm.astype(float)."),
-    ("index", "sklearn's precision and recall have one entry more than thresholds: the last point, "
-              "at recall 0, has no threshold."),
+    (
+        "index",
+        "sklearn's precision and recall have one entry more than thresholds: the last point, "
+        "at recall 0, has no threshold.",
+    ),
 )
 
 
@@ -113,7 +137,9 @@ def _call_with_hints(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
         raise
 
 
-def _precision_at(cm: np.ndarray, k: int, factor: float, rounding: Callable[[float], float] | None = None) -> float:
+def _precision_at(
+    cm: np.ndarray, k: int, factor: float, rounding: Callable[[float], float] | None = None
+) -> float:
     tp = cm[k, k] * factor
     if rounding is not None:
         tp = rounding(tp)
@@ -138,12 +164,16 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         got = []
         for k, factor in cases:
             try:
-                value = _numbers(_call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",)),
-                                 "your precision")
+                value = _numbers(
+                    _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",)),
+                    "your precision",
+                )
             except StudentCodeFailed as exc:
                 if "in place" in str(exc):
-                    return ("your function changed the matrix it was given: work on a copy "
-                            "(cm.astype(float) makes one), the caller still needs the original counts.")
+                    return (
+                        "your function changed the matrix it was given: work on a copy "
+                        "(cm.astype(float) makes one), the caller still needs the original counts."
+                    )
                 raise
             if value.size != 1:
                 return f"return one number, the precision of class k; got shape {value.shape}."
@@ -153,30 +183,42 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
             return None
         today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
         if np.allclose(got, today):
-            return ("your precision does not change with factor: did you scale the false positives too? "
-                    "Only class k's own images become rarer, so TP = cm[k, k] shrinks with the factor; "
-                    "the false positives are images of *other* classes, and there are as many as before.")
+            return (
+                "your precision does not change with factor: did you scale the false positives too? "
+                "Only class k's own images become rarer, so TP = cm[k, k] shrinks with the factor; "
+                "the false positives are images of *other* classes, and there are as many as before."
+            )
         if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
-            return ("that is recall, and recall does not depend on how common the class is (both of its "
-                    "counts shrink together). The question is about precision: TP / (TP + FP).")
+            return (
+                "that is recall, and recall does not depend on how common the class is (both of its "
+                "counts shrink together). The question is about precision: TP / (TP + FP)."
+            )
         # Multiplying FP by the factor gives the same numbers as dividing TP by it.
         if np.allclose(got, [_precision_at(cm, k, 1 / f) for k, f in cases]):
-            return ("the factor works the wrong way round (TP divided by it, or FP multiplied by it). Class k "
-                    "becomes factor times as common: multiply its true positives, cm[k, k], by the factor; "
-                    "the false positives come from the other classes, which keep their size.")
+            return (
+                "the factor works the wrong way round (TP divided by it, or FP multiplied by it). Class k "
+                "becomes factor times as common: multiply its true positives, cm[k, k], by the factor; "
+                "the false positives come from the other classes, which keep their size."
+            )
         for rounding in (np.floor, np.round):
             if np.allclose(got, variant(rounding=rounding)):
-                return ("the scaled counts became whole numbers (assigning into an integer matrix truncates "
-                        "7.5 to 7): an expected count may be 7.5; work on cm.astype(float).")
+                return (
+                    "the scaled counts became whole numbers (assigning into an integer matrix truncates "
+                    "7.5 to 7): an expected count may be 7.5; work on cm.astype(float)."
+                )
         if (got > 1).any() or (got < 0).any():
             return "a precision lies between 0 and 1: divide TP by TP + FP."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
         k, factor = cases[first]
-        return ("values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
-                f"column k, unchanged: for k={k} and factor={factor} you returned {got[first]:.4f}, "
-                f"expected {expected[first]:.4f}.")
+        return (
+            "values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
+            f"column k, unchanged: for k={k} and factor={factor} you returned {got[first]:.4f}, "
+            f"expected {expected[first]:.4f}."
+        )
 
-    return run_check("5.2", diagnose, "true positives scale with the class, false positives do not.")
+    return run_check(
+        "5.2", diagnose, "true positives scale with the class, false positives do not."
+    )
 
 
 # Labels of images ranked by score, high to low, chosen so that precision rises and falls
@@ -218,18 +260,24 @@ def _threshold_for_precision(y: np.ndarray, s: np.ndarray, target: float) -> flo
 def _as_threshold(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, (str, bytes, dict)) or not np.issubdtype(np.asarray(
-            value if isinstance(value, (int, float, np.ndarray, np.generic)) else 0).dtype, np.number):
+    if isinstance(value, (str, bytes, dict)) or not np.issubdtype(
+        np.asarray(value if isinstance(value, (int, float, np.ndarray, np.generic)) else 0).dtype,
+        np.number,
+    ):
         raise StudentCodeFailed(f"return a threshold (a float), not {describe(value)}.")
     array = as_array(value, "your threshold")
     if array.dtype == np.bool_:
         raise StudentCodeFailed(f"return a threshold (a float), not {describe(value)}.")
     if array.size != 1:
-        raise StudentCodeFailed(f"return one threshold (a float), or None; got shape {array.shape}.")
+        raise StudentCodeFailed(
+            f"return one threshold (a float), or None; got shape {array.shape}."
+        )
     return float(array.ravel()[0])
 
 
-def _threshold_problem(got: float | None, y: np.ndarray, s: np.ndarray, target: float) -> str | None:
+def _threshold_problem(
+    got: float | None, y: np.ndarray, s: np.ndarray, target: float
+) -> str | None:
     thresholds, precision, recall = _curve(y, s)
     expected = _lowest(thresholds, precision >= target)
     if expected is None:
@@ -237,59 +285,87 @@ def _threshold_problem(got: float | None, y: np.ndarray, s: np.ndarray, target: 
             return None
         if np.isnan(got):
             return f"no threshold reaches precision {target} here: return None, not NaN."
-        return (f"no threshold reaches precision {target} on this data (the best is {precision.max():.3f}), "
-                f"yet you returned {got:.3g}: return None when the target cannot be met.")
+        return (
+            f"no threshold reaches precision {target} on this data (the best is {precision.max():.3f}), "
+            f"yet you returned {got:.3g}: return None when the target cannot be met."
+        )
     if got is None or np.isnan(got):
-        return (f"precision {target} can be reached here (at threshold {expected}); return that threshold. "
-                "None is for a target no threshold meets.")
+        return (
+            f"precision {target} can be reached here (at threshold {expected}); return that threshold. "
+            "None is for a target no threshold meets."
+        )
     if np.isclose(got, expected):
         return None
     at = int(np.flatnonzero(thresholds == expected)[0])
     if np.isclose(got, precision[at]) and not np.isclose(got, thresholds).any():
         return "that is the precision reached; return the threshold that reaches it."
-    if float(got).is_integer() and 0 <= got < len(thresholds) and not np.isclose(got, thresholds).any():
+    if (
+        float(got).is_integer()
+        and 0 <= got < len(thresholds)
+        and not np.isclose(got, thresholds).any()
+    ):
         return "that looks like an index into the thresholds; return the threshold itself, thresholds[i]."
     if np.isclose(got, _lowest(thresholds, precision > target) or np.nan):
-        return (f"'reaches' includes equality: at threshold {expected} the precision is exactly "
-                f"{precision[at]:.2f}; use >= target.")
+        return (
+            f"'reaches' includes equality: at threshold {expected} the precision is exactly "
+            f"{precision[at]:.2f}; use >= target."
+        )
     for i in (at - 1, at + 1):
         if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
-            return ("that is the neighbouring threshold. sklearn's precision and recall have one entry more "
-                    "than thresholds (the last point, at recall 0, has none): precision[i] belongs to "
-                    "thresholds[i], and an image counts as positive when score >= threshold.")
+            return (
+                "that is the neighbouring threshold. sklearn's precision and recall have one entry more "
+                "than thresholds (the last point, at recall 0, has none): precision[i] belongs to "
+                "thresholds[i], and an image counts as positive when score >= threshold."
+            )
     highest = thresholds[np.flatnonzero(precision >= target)[-1]]
     if np.isclose(got, highest):
-        return ("that is the *highest* threshold that reaches the target: it keeps the least recall. "
-                "Take the lowest one, which finds the most images of the class.")
+        return (
+            "that is the *highest* threshold that reaches the target: it keeps the least recall. "
+            "Take the lowest one, which finds the most images of the class."
+        )
     if np.isclose(got, thresholds[np.argmax(precision)]):
-        return ("that threshold gives the highest precision, at the cost of most of the recall; the task is "
-                "to *reach* the required precision, keeping as much recall as possible.")
+        return (
+            "that threshold gives the highest precision, at the cost of most of the recall; the task is "
+            "to *reach* the required precision, keeping as much recall as possible."
+        )
     if np.isclose(got, thresholds[np.argmin(np.abs(precision - target))]):
-        return ("that threshold has the precision *closest* to the target, which may be below it; take the "
-                "lowest threshold whose precision is at least the target.")
+        return (
+            "that threshold has the precision *closest* to the target, which may be below it; take the "
+            "lowest threshold whose precision is at least the target."
+        )
     with_recall = thresholds[recall >= target]
     if len(with_recall) and (np.isclose(got, with_recall[0]) or np.isclose(got, with_recall[-1])):
         return "that threshold meets the target in recall; the requirement is on precision."
     if np.isin(got, thresholds).any() and precision[np.argmin(np.abs(thresholds - got))] < target:
-        return (f"at that threshold the precision is only {precision[np.argmin(np.abs(thresholds - got))]:.3f}, "
-                f"below {target}. Precision does not rise steadily with the threshold, so a sorted search "
-                "(np.searchsorted) can land on the wrong side; test every threshold.")
-    return (f"expected threshold {expected}: the lowest threshold whose precision (of score >= threshold) "
-            f"is at least {target}.")
+        return (
+            f"at that threshold the precision is only {precision[np.argmin(np.abs(thresholds - got))]:.3f}, "
+            f"below {target}. Precision does not rise steadily with the threshold, so a sorted search "
+            "(np.searchsorted) can land on the wrong side; test every threshold."
+        )
+    return (
+        f"expected threshold {expected}: the lowest threshold whose precision (of score >= threshold) "
+        f"is at least {target}."
+    )
 
 
-def exercise_5_3(threshold_for_precision: Callable[[np.ndarray, np.ndarray, float], Any]) -> CheckResult:
+def exercise_5_3(
+    threshold_for_precision: Callable[[np.ndarray, np.ndarray, float], Any],
+) -> CheckResult:
     """threshold_for_precision(y_true, scores, min_precision) -> lowest threshold reaching it, or None."""
 
     def diagnose() -> str | None:
         for y, s, target in _threshold_cases():
-            got = _as_threshold(_call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores")))
+            got = _as_threshold(
+                _call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores"))
+            )
             problem = _threshold_problem(got, y, s, target)
             if problem:
                 return problem
         return None
 
-    return run_check("5.3", diagnose, "the lowest threshold that reaches the precision, so the most recall.")
+    return run_check(
+        "5.3", diagnose, "the lowest threshold that reaches the precision, so the most recall."
+    )
 
 
 # The largest count off the diagonal is at (3, 1), below the diagonal, so that (row, column)
@@ -316,18 +392,24 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
     def diagnose() -> str | None:
         raw = call_pure(most_confused, cm, names=("cm",))
         if isinstance(raw, (str, bytes, dict)) or raw is None:
-            raise StudentCodeFailed(f"return two ints, (true_class, predicted_class); got {describe(raw)}.")
+            raise StudentCodeFailed(
+                f"return two ints, (true_class, predicted_class); got {describe(raw)}."
+            )
         got = _numbers(raw, "your pair").ravel()
         if not np.isfinite(got.astype(np.float64)).all():
             return f"return two class indices; got {tuple(got.tolist())}."
         if got.size == 1:
             flat = int(got[0])
             if flat == np.ravel_multi_index(expected, cm.shape):
-                return ("that is the flat index from argmax; turn it into (row, column) with "
-                        "np.unravel_index(index, cm.shape).")
+                return (
+                    "that is the flat index from argmax; turn it into (row, column) with "
+                    "np.unravel_index(index, cm.shape)."
+                )
             return f"return two class indices, (true_class, predicted_class); got one number, {got[0]!r}."
         if got.size != 2:
-            return f"return two class indices, (true_class, predicted_class); got {got.size} values."
+            return (
+                f"return two class indices, (true_class, predicted_class); got {got.size} values."
+            )
         if got.dtype == np.bool_:
             return f"return two ints, (true_class, predicted_class); got booleans {tuple(got.tolist())}."
         if not np.all(got == np.round(got)):
@@ -337,20 +419,26 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
             return f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from 0 to {len(cm) - 1}."
         if pair == expected:
             if not np.issubdtype(got.dtype, np.integer):
-                return (f"the cell is right, but its indices are {got.dtype} numbers; return two ints "
-                        "(int(row), int(column)), what indexing expects.")
+                return (
+                    f"the cell is right, but its indices are {got.dtype} numbers; return two ints "
+                    "(int(row), int(column)), what indexing expects."
+                )
             return None
         if pair[0] == pair[1]:
-            return ("that cell is on the diagonal: those are correct predictions. Set the diagonal "
-                    "aside first (np.fill_diagonal on a copy).")
+            return (
+                "that cell is on the diagonal: those are correct predictions. Set the diagonal "
+                "aside first (np.fill_diagonal on a copy)."
+            )
         if pair == expected[::-1]:
             return "the order is (predicted, true); rows are true classes, so return (row, column)."
         off_no_diag = cm.astype(float)
         np.fill_diagonal(off_no_diag, np.inf)
         if pair == tuple(int(i) for i in np.unravel_index(np.argmin(off_no_diag), cm.shape)):
             return "that is the smallest cell; look for the largest off-diagonal count."
-        return (f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is not the largest count off the diagonal: "
-                f"that is {cm[expected]}.")
+        return (
+            f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is not the largest count off the diagonal: "
+            f"that is {cm[expected]}."
+        )
 
     return run_check("5.4", diagnose, "the largest count off the diagonal, as (true, predicted).")
 
@@ -366,7 +454,7 @@ def _top_k_probs() -> tuple[np.ndarray, np.ndarray]:
 
 def _top_k(probs: np.ndarray, y: np.ndarray, k: int, ascending: bool = False) -> float:
     order = np.argsort(probs, axis=1) if ascending else np.argsort(-probs, axis=1)
-    return float((order[:, :max(k, 0)] == y[:, None]).any(axis=1).mean())
+    return float((order[:, : max(k, 0)] == y[:, None]).any(axis=1).mean())
 
 
 def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -> CheckResult:
@@ -378,7 +466,9 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
     def diagnose() -> str | None:
         got = []
         for k in ks:
-            value = _numbers(call_pure(top_k_accuracy, probs, y, k, names=("probs", "y")), "your accuracy")
+            value = _numbers(
+                call_pure(top_k_accuracy, probs, y, k, names=("probs", "y")), "your accuracy"
+            )
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -388,8 +478,10 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
         if np.allclose(got, expected * len(y)):
             return f"those are counts of images; divide by the number of images ({len(y)})."
         if np.allclose(got, [_top_k(probs, y, k, ascending=True) for k in ks]):
-            return ("you took the k *least* likely classes: np.argsort sorts ascending; sort "
-                    "-probs, or take the last k columns.")
+            return (
+                "you took the k *least* likely classes: np.argsort sorts ascending; sort "
+                "-probs, or take the last k columns."
+            )
         if np.allclose(got, [_top_k(probs, y, k + 1) for k in ks]):
             return "off by one: you kept k + 1 classes; keep exactly k columns, [:, :k]."
         if np.allclose(got, [_top_k(probs, y, k - 1) for k in ks]):
@@ -397,8 +489,10 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
         if np.allclose(got, expected[0]):
             return "the result is the same for every k: it is top-1 accuracy. Use k."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
-        return ("values differ from the share of images whose label is among the k highest probabilities: "
-                f"for k={ks[first]} you returned {got[first]:.4f}, expected {expected[first]:.4f}.")
+        return (
+            "values differ from the share of images whose label is among the k highest probabilities: "
+            f"for k={ks[first]} you returned {got[first]:.4f}, expected {expected[first]:.4f}."
+        )
 
     return run_check("5.5", diagnose, "the label is among the k highest probabilities this often.")
 
@@ -420,7 +514,9 @@ def _grad_cam_case() -> tuple[Any, np.ndarray]:
     import keras
     from keras import layers
 
-    rng = np.random.default_rng(61)  # a seed where every mistake below gives a different, non-empty map
+    rng = np.random.default_rng(
+        61
+    )  # a seed where every mistake below gives a different, non-empty map
     inputs = keras.Input((10, 10, 1))
     x = layers.Conv2D(4, 3, padding="same", use_bias=False, activation="relu")(inputs)
     x = layers.MaxPooling2D()(x)
@@ -428,18 +524,24 @@ def _grad_cam_case() -> tuple[Any, np.ndarray]:
     hidden = layers.Dense(8, activation="relu")(layers.Flatten()(layers.MaxPooling2D()(maps)))
     logits = layers.Dense(4)(hidden)
     grad_model = keras.Model(inputs, [maps, logits], name="check_grad_model")
-    grad_model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in grad_model.get_weights()])
+    grad_model.set_weights(
+        [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in grad_model.get_weights()]
+    )
     images = rng.random((len(GRAD_CAM_CLASSES), 10, 10, 1)).astype(np.float32)
     images[-1] = 0.0
     return grad_model, images
 
 
 def _normalise(cam: np.ndarray, per_image: bool = True) -> np.ndarray:
-    peak = cam.max(axis=(1, 2), keepdims=True) if per_image else np.full((len(cam), 1, 1), cam.max())
+    peak = (
+        cam.max(axis=(1, 2), keepdims=True) if per_image else np.full((len(cam), 1, 1), cam.max())
+    )
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
 
 
-def _grad_cam_variants(grad_model: Any, images: np.ndarray, classes: np.ndarray) -> dict[str, np.ndarray]:
+def _grad_cam_variants(
+    grad_model: Any, images: np.ndarray, classes: np.ndarray
+) -> dict[str, np.ndarray]:
     """The right heatmaps and the ones that common mistakes produce, as float64 arrays."""
     import tensorflow as tf
 
@@ -452,7 +554,10 @@ def _grad_cam_variants(grad_model: Any, images: np.ndarray, classes: np.ndarray)
             "predicted class": tf.reduce_max(logits, axis=1),
             "softmax": tf.gather(tf.nn.softmax(logits), classes, axis=1, batch_dims=1),
         }
-    grads = {name: tape.gradient(score, maps).numpy().astype(np.float64) for name, score in scores.items()}
+    grads = {
+        name: tape.gradient(score, maps).numpy().astype(np.float64)
+        for name, score in scores.items()
+    }
     del tape
     a = maps.numpy().astype(np.float64)
 
@@ -477,23 +582,39 @@ def _grad_cam_variants(grad_model: Any, images: np.ndarray, classes: np.ndarray)
 
 
 _GRAD_CAM_MESSAGES = {
-    "not normalised": ("the maps are not scaled: divide each by its own maximum, so it peaks at 1 "
-                       "(tf.math.divide_no_nan keeps an empty map at 0)."),
+    "not normalised": (
+        "the maps are not scaled: divide each by its own maximum, so it peaks at 1 "
+        "(tf.math.divide_no_nan keeps an empty map at 0)."
+    ),
     "batch max": "you divided by the largest value of the whole batch; scale each map by its own maximum.",
-    "not pooled": ("you multiplied each map by its gradient pixel by pixel. Grad-CAM pools the gradients first: "
-                   "one weight per feature map, their mean over height and width (axis=(1, 2))."),
-    "pooled over the batch": ("your weights are averaged over the batch too (axis 0): each image needs its own "
-                              "weights, the mean over height and width only, axis=(1, 2)."),
-    "pooled over the maps": ("you averaged the gradients over the feature maps (the last axis); average over "
-                             "height and width, axis=(1, 2), to get one weight per map."),
-    "pooled over everything": ("you averaged the gradients into a single number; average over height and width "
-                               "only, axis=(1, 2), to get one weight per map and image."),
-    "mixed classes": ("each image's map mixes in the other images' classes: logits[:, class_index] is an n × n "
-                      "table. Take each image's own class, tf.gather(logits, class_index, axis=1, batch_dims=1)."),
-    "predicted class": ("those are the maps of each image's *predicted* class; explain the class asked for in "
-                        "class_index."),
-    "softmax": ("you differentiated a softmax probability; Grad-CAM uses the class logit that grad_model returns "
-                "(a probability near 1 has almost no gradient left)."),
+    "not pooled": (
+        "you multiplied each map by its gradient pixel by pixel. Grad-CAM pools the gradients first: "
+        "one weight per feature map, their mean over height and width (axis=(1, 2))."
+    ),
+    "pooled over the batch": (
+        "your weights are averaged over the batch too (axis 0): each image needs its own "
+        "weights, the mean over height and width only, axis=(1, 2)."
+    ),
+    "pooled over the maps": (
+        "you averaged the gradients over the feature maps (the last axis); average over "
+        "height and width, axis=(1, 2), to get one weight per map."
+    ),
+    "pooled over everything": (
+        "you averaged the gradients into a single number; average over height and width "
+        "only, axis=(1, 2), to get one weight per map and image."
+    ),
+    "mixed classes": (
+        "each image's map mixes in the other images' classes: logits[:, class_index] is an n × n "
+        "table. Take each image's own class, tf.gather(logits, class_index, axis=1, batch_dims=1)."
+    ),
+    "predicted class": (
+        "those are the maps of each image's *predicted* class; explain the class asked for in "
+        "class_index."
+    ),
+    "softmax": (
+        "you differentiated a softmax probability; Grad-CAM uses the class logit that grad_model returns "
+        "(a probability near 1 has almost no gradient left)."
+    ),
 }
 
 
@@ -504,12 +625,20 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         grad_model, images = _grad_cam_case()
         variants = _grad_cam_variants(grad_model, images, GRAD_CAM_CLASSES)
         expected = variants["right"]
-        value = _call_with_hints(grad_cam_heatmaps, grad_model, images, GRAD_CAM_CLASSES, names=("grad_model", "images", "class_index"))
+        value = _call_with_hints(
+            grad_cam_heatmaps,
+            grad_model,
+            images,
+            GRAD_CAM_CLASSES,
+            names=("grad_model", "images", "class_index"),
+        )
         got = _numbers(value, "your heatmaps").astype(np.float64)
         n, h, w = expected.shape
         if got.shape == (n, *images.shape[1:3]):
-            return (f"your maps have the image's size {images.shape[1:3]}; return them at the feature maps' "
-                    f"resolution, ({h}, {w}): resizing is a separate step.")
+            return (
+                f"your maps have the image's size {images.shape[1:3]}; return them at the feature maps' "
+                f"resolution, ({h}, {w}): resizing is a separate step."
+            )
         if got.shape == (h, w):
             return "that is a single map; return one map per image, shape (n, h, w)."
         problem = shape_problem(got, expected.shape, "your heatmaps")
@@ -517,21 +646,30 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
             return problem
         if np.isnan(got).any():
             blank_only = np.isnan(got[-1]).all() and not np.isnan(got[:-1]).any()
-            return ("NaN in the maps" + (" of the blank image, whose map is zero everywhere: 0 / 0" if blank_only
-                                         else "") + ". Divide with tf.math.divide_no_nan so an empty map stays 0.")
+            return (
+                "NaN in the maps"
+                + (" of the blank image, whose map is zero everywhere: 0 / 0" if blank_only else "")
+                + ". Divide with tf.math.divide_no_nan so an empty map stays 0."
+            )
         if np.allclose(got, expected, atol=1e-4):
             return None
         if got.min() < -1e-6:
-            return ("your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), keeping only "
-                    "the evidence *for* the class.")
+            return (
+                "your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), keeping only "
+                "the evidence *for* the class."
+            )
         for name, message in _GRAD_CAM_MESSAGES.items():
             if np.allclose(got, variants[name], atol=1e-4):
                 return message
         peaks = got.max(axis=(1, 2))
         if not np.all(np.isclose(peaks, 1.0, atol=1e-4) | np.isclose(peaks, 0.0)):
             return "each map should peak at 1 (or be all zeros): divide it by its own maximum."
-        return ("the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each scaled to peak "
-                "at 1, computed for each image's class in class_index; "
-                + first_difference(got, expected, "your maps", atol=1e-4))
+        return (
+            "the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each scaled to peak "
+            "at 1, computed for each image's class in class_index; "
+            + first_difference(got, expected, "your maps", atol=1e-4)
+        )
 
-    return run_check("5.6", diagnose, "pooled gradients weigh the maps; ReLU and scaling give the heatmap.")
+    return run_check(
+        "5.6", diagnose, "pooled gradients weigh the maps; ReLU and scaling give the heatmap."
+    )

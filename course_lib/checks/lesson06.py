@@ -41,7 +41,9 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
             return problem
         if not np.issubdtype(got.dtype, np.integer):
             if np.allclose(got, np.sort(probabilities, axis=1)[:, ::-1][:, :k]):
-                return "these are the probabilities themselves; return the class indices (np.argsort)."
+                return (
+                    "these are the probabilities themselves; return the class indices (np.argsort)."
+                )
             raise StudentCodeFailed("top-k should hold integer class indices.")
         if np.array_equal(got, expected[:, ::-1]):
             return "the right classes, but least probable first: put the most probable first."
@@ -78,33 +80,50 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
     def diagnose() -> str | None:
         got = as_array(call_pure(prepare, images, names=("images",)), "your prepared batch")
         if got.shape == images.shape:
-            return f"the images are still {images.shape[1]}x{images.shape[2]}: resize them to 224x224."
+            return (
+                f"the images are still {images.shape[1]}x{images.shape[2]}: resize them to 224x224."
+            )
         problem = shape_problem(got, expected.shape, "your prepared batch")
         if problem:
             return problem
         values = got.astype(np.float64)
         close = 0.02  # about 2.5 grey levels: different resize implementations agree this well
         if values.max() > 10:
-            return (f"values go up to {values.max():.0f}: these are still 0-255 pixels; "
-                    "scale them as the backbone was trained, (x - 127) / 128.")
+            return (
+                f"values go up to {values.max():.0f}: these are still 0-255 pixels; "
+                "scale them as the backbone was trained, (x - 127) / 128."
+            )
         wrapped = ((np.round(resized) - 127) % 256) / 128.0
         if np.abs(values - wrapped).mean() < close:
-            return ("uint8 arithmetic wrapped around (dark pixels became bright): convert to float32 "
-                    "before subtracting 127.")
+            return (
+                "uint8 arithmetic wrapped around (dark pixels became bright): convert to float32 "
+                "before subtracting 127."
+            )
         if np.abs(values - resized / 255.0).mean() < close:
-            return ("values are in [0, 1] (divided by 255), the convention of our own models; "
-                    "EfficientNet-Lite0 was trained on (x - 127) / 128, which spans [-1, 1].")
+            return (
+                "values are in [0, 1] (divided by 255), the convention of our own models; "
+                "EfficientNet-Lite0 was trained on (x - 127) / 128, which spans [-1, 1]."
+            )
         imagenet = (resized / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
         if np.abs(values - imagenet).mean() < close:
-            return ("that is the ImageNet mean/std scaling used by PyTorch models; this backbone was "
-                    "trained in TensorFlow on (x - 127) / 128: use that.")
+            return (
+                "that is the ImageNet mean/std scaling used by PyTorch models; this backbone was "
+                "trained in TensorFlow on (x - 127) / 128: use that."
+            )
         if np.abs(values - (resized[..., ::-1] - 127.0) / 128.0).mean() < close:
             return "the colour channels are reversed (BGR); the backbone takes RGB as loaded."
-        if np.abs(values - (_resize(images, LITE0_SIZE, "nearest") - 127.0) / 128.0).mean() < close / 2:
-            return "you resized with nearest-neighbour; use bilinear, as the backbone's training did."
+        if (
+            np.abs(values - (_resize(images, LITE0_SIZE, "nearest") - 127.0) / 128.0).mean()
+            < close / 2
+        ):
+            return (
+                "you resized with nearest-neighbour; use bilinear, as the backbone's training did."
+            )
         if np.abs(values - expected).mean() > close:
-            return ("values differ from a bilinear resize followed by (x - 127) / 128; "
-                    + first_difference(values, expected, "your batch", atol=close))
+            return (
+                "values differ from a bilinear resize followed by (x - 127) / 128; "
+                + first_difference(values, expected, "your batch", atol=close)
+            )
         if got.dtype != np.float32:
             return f"values are right but dtype is {got.dtype}; use float32, the type Keras models use."
         return None
@@ -116,8 +135,11 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
 
 _TINY_CLASSES = ["ant", "bee", "cat", "dog", "eel", "fox"]
 _TINY_SIZE = 32
-_FILE_KINDS = {"colour": "colour PNG", "grayscale": "grayscale PNG (one channel)",
-               "alpha": "PNG with an alpha channel (four channels, RGBA)"}
+_FILE_KINDS = {
+    "colour": "colour PNG",
+    "grayscale": "grayscale PNG (one channel)",
+    "alpha": "PNG with an alpha channel (four channels, RGBA)",
+}
 
 
 def _tiny_classifier() -> Any:
@@ -130,11 +152,25 @@ def _tiny_classifier() -> Any:
     from course_lib import efficientnet_lite, pretrained
 
     rng = check_rng(63)
-    model = keras.Sequential([keras.Input((_TINY_SIZE, _TINY_SIZE, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(len(_TINY_CLASSES))], name="tiny_classifier")
-    model.set_weights([rng.normal(0, 0.05, (_TINY_SIZE * _TINY_SIZE * 3, len(_TINY_CLASSES))).astype("float32"),
-                       rng.normal(0, 0.5, len(_TINY_CLASSES)).astype("float32")])
-    return pretrained.Backbone("tiny", model, _TINY_SIZE, efficientnet_lite.scale, (-127 / 128, 1.0))
+    model = keras.Sequential(
+        [
+            keras.Input((_TINY_SIZE, _TINY_SIZE, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(len(_TINY_CLASSES)),
+        ],
+        name="tiny_classifier",
+    )
+    model.set_weights(
+        [
+            rng.normal(0, 0.05, (_TINY_SIZE * _TINY_SIZE * 3, len(_TINY_CLASSES))).astype(
+                "float32"
+            ),
+            rng.normal(0, 0.5, len(_TINY_CLASSES)).astype("float32"),
+        ]
+    )
+    return pretrained.Backbone(
+        "tiny", model, _TINY_SIZE, efficientnet_lite.scale, (-127 / 128, 1.0)
+    )
 
 
 def _photo_files(folder: Any) -> dict[str, str]:
@@ -149,10 +185,15 @@ def _photo_files(folder: Any) -> dict[str, str]:
     yy, xx = np.mgrid[0:45, 0:60]
     smooth = np.stack([yy * 5, xx * 4, 250 - yy * 2 - xx * 2], axis=-1)
     colour = np.clip(smooth + rng.normal(0, 40, (45, 60, 3)), 0, 255).astype(np.uint8)
-    files = {"colour": f"{folder}/photo.png", "grayscale": f"{folder}/gray.png", "alpha": f"{folder}/logo.png"}
+    files = {
+        "colour": f"{folder}/photo.png",
+        "grayscale": f"{folder}/gray.png",
+        "alpha": f"{folder}/logo.png",
+    }
     Image.fromarray(colour).save(files["colour"])
-    Image.fromarray(np.clip(yy * 4 + xx * 2 + rng.normal(0, 30, yy.shape), 0, 255).astype(np.uint8)[:, 5:55]).save(
-        files["grayscale"])
+    Image.fromarray(
+        np.clip(yy * 4 + xx * 2 + rng.normal(0, 30, yy.shape), 0, 255).astype(np.uint8)[:, 5:55]
+    ).save(files["grayscale"])
     opaque = np.full((45, 60, 1), 255, np.uint8)
     Image.fromarray(np.concatenate([colour[::-1], opaque], axis=-1)).save(files["alpha"])
     return files
@@ -161,45 +202,76 @@ def _photo_files(folder: Any) -> dict[str, str]:
 def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
     """The student's return value as ``(index, name, probability)`` triples, or a message saying what it was."""
     if value is None:
-        raise StudentCodeFailed("your function returned None: did you forget to `return` the predictions?")
+        raise StudentCodeFailed(
+            "your function returned None: did you forget to `return` the predictions?"
+        )
     if isinstance(value, dict):
-        raise StudentCodeFailed("you returned a dict; return a list of (index, name, probability) tuples, "
-                                "most probable first.")
-    if isinstance(value, np.ndarray) or (type(value).__module__ or "").startswith(("tensorflow", "keras")):
+        raise StudentCodeFailed(
+            "you returned a dict; return a list of (index, name, probability) tuples, "
+            "most probable first."
+        )
+    if isinstance(value, np.ndarray) or (type(value).__module__ or "").startswith(
+        ("tensorflow", "keras")
+    ):
         array = as_array(value)
-        raise StudentCodeFailed(f"you returned an array of shape {array.shape}; return a list of k "
-                                "(index, name, probability) tuples, e.g. pretrained.decode_top_k(...)[0].")
+        raise StudentCodeFailed(
+            f"you returned an array of shape {array.shape}; return a list of k "
+            "(index, name, probability) tuples, e.g. pretrained.decode_top_k(...)[0]."
+        )
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise StudentCodeFailed(f"you returned {describe(value)}; return a list of (index, name, "
-                                "probability) tuples.")
-    if len(value) == 1 and isinstance(value[0], list | tuple) and value[0] and isinstance(value[0][0], list | tuple):
-        raise StudentCodeFailed("you returned a list holding one list: decode_top_k gives one list per image "
-                                "in the batch; take the first, [0].")
+        raise StudentCodeFailed(
+            f"you returned {describe(value)}; return a list of (index, name, probability) tuples."
+        )
+    if (
+        len(value) == 1
+        and isinstance(value[0], list | tuple)
+        and value[0]
+        and isinstance(value[0][0], list | tuple)
+    ):
+        raise StudentCodeFailed(
+            "you returned a list holding one list: decode_top_k gives one list per image "
+            "in the batch; take the first, [0]."
+        )
     if len(value) != k:
-        raise StudentCodeFailed(f"you returned {len(value)} prediction{'' if len(value) == 1 else 's'} for k={k}: "
-                                "return the k most probable.")
+        raise StudentCodeFailed(
+            f"you returned {len(value)} prediction{'' if len(value) == 1 else 's'} for k={k}: "
+            "return the k most probable."
+        )
     triples = []
     for item in value:
         if isinstance(item, str):
-            raise StudentCodeFailed("you returned class names only; return (index, name, probability) tuples.")
+            raise StudentCodeFailed(
+                "you returned class names only; return (index, name, probability) tuples."
+            )
         if not isinstance(item, list | tuple) or len(item) != 3:
-            raise StudentCodeFailed(f"each prediction should be (index, name, probability); one is {item!r}.")
+            raise StudentCodeFailed(
+                f"each prediction should be (index, name, probability); one is {item!r}."
+            )
         index, name, probability = item
         if not isinstance(name, str):
-            raise StudentCodeFailed(f"the second item of each prediction should be the class name; got {name!r}.")
+            raise StudentCodeFailed(
+                f"the second item of each prediction should be the class name; got {name!r}."
+            )
         try:
             triples.append((int(index), name, float(probability)))
         except (TypeError, ValueError):
-            raise StudentCodeFailed(f"each prediction should be (index, name, probability); one is {item!r}.") from None
+            raise StudentCodeFailed(
+                f"each prediction should be (index, name, probability); one is {item!r}."
+            ) from None
     return triples
 
 
-def _same_predictions(got: list[tuple[int, str, float]], expected: list[tuple[int, str, float]]) -> bool:
-    return ([i for i, _, _ in got] == [i for i, _, _ in expected]
-            and np.allclose([p for *_, p in got], [p for *_, p in expected], atol=1e-3))
+def _same_predictions(
+    got: list[tuple[int, str, float]], expected: list[tuple[int, str, float]]
+) -> bool:
+    return [i for i, _, _ in got] == [i for i, _, _ in expected] and np.allclose(
+        [p for *_, p in got], [p for *_, p in expected], atol=1e-3
+    )
 
 
-def _top_k_of(backbone: Any, x: np.ndarray, k: int, probabilities: bool = True) -> list[tuple[int, str, float]]:
+def _top_k_of(
+    backbone: Any, x: np.ndarray, k: int, probabilities: bool = True
+) -> list[tuple[int, str, float]]:
     from course_lib import pretrained
 
     logits = np.asarray(backbone.model.predict_on_batch(x))[:1]
@@ -207,29 +279,51 @@ def _top_k_of(backbone: Any, x: np.ndarray, k: int, probabilities: bool = True) 
     return pretrained.decode_top_k(values, k, _TINY_CLASSES)[0]
 
 
-def _diagnose_colour_file(got: list[tuple[int, str, float]], path: str, backbone: Any, k: int) -> str:
+def _diagnose_colour_file(
+    got: list[tuple[int, str, float]], path: str, backbone: Any, k: int
+) -> str:
     """Name the mistake behind wrong predictions for the colour file."""
     from PIL import Image
 
     image = np.asarray(Image.open(path).convert("RGB"))
-    small = {method: np.asarray(Image.fromarray(image).resize((_TINY_SIZE, _TINY_SIZE), resample))
-             for method, resample in [("nearest", Image.Resampling.NEAREST), ("bilinear", Image.Resampling.BILINEAR)]}
+    small = {
+        method: np.asarray(Image.fromarray(image).resize((_TINY_SIZE, _TINY_SIZE), resample))
+        for method, resample in [
+            ("nearest", Image.Resampling.NEAREST),
+            ("bilinear", Image.Resampling.BILINEAR),
+        ]
+    }
     variants: list[tuple[str, Callable[[], list[tuple[int, str, float]]]]] = [
-        ("these are logits, not probabilities: apply softmax (pretrained.softmax) before taking the top k.",
-         lambda: _top_k_of(backbone, backbone.prepare(image[None]), k, probabilities=False)),
-        ("backbone.prepare takes 0-255 pixels and scales them itself; you divided by 255 first.",
-         lambda: _top_k_of(backbone, backbone.prepare(image[None] / 255.0), k)),
-        ("the pixels were scaled twice: backbone.prepare already applies the backbone's scaling.",
-         lambda: _top_k_of(backbone, backbone.prepare(((image.astype("float32") - 127) / 128)[None]), k)),
-        ("the colour channels are reversed (BGR, as OpenCV reads files); the model takes RGB.",
-         lambda: _top_k_of(backbone, backbone.prepare(image[None, ..., ::-1]), k)),
-        ("without a batch axis, prepare took the image's rows for a batch of grayscale images: "
-         "pass image[None], a batch of one.",
-         lambda: _top_k_of(backbone, backbone.prepare(image), k)),
+        (
+            "these are logits, not probabilities: apply softmax (pretrained.softmax) before taking the top k.",
+            lambda: _top_k_of(backbone, backbone.prepare(image[None]), k, probabilities=False),
+        ),
+        (
+            "backbone.prepare takes 0-255 pixels and scales them itself; you divided by 255 first.",
+            lambda: _top_k_of(backbone, backbone.prepare(image[None] / 255.0), k),
+        ),
+        (
+            "the pixels were scaled twice: backbone.prepare already applies the backbone's scaling.",
+            lambda: _top_k_of(
+                backbone, backbone.prepare(((image.astype("float32") - 127) / 128)[None]), k
+            ),
+        ),
+        (
+            "the colour channels are reversed (BGR, as OpenCV reads files); the model takes RGB.",
+            lambda: _top_k_of(backbone, backbone.prepare(image[None, ..., ::-1]), k),
+        ),
+        (
+            "without a batch axis, prepare took the image's rows for a batch of grayscale images: "
+            "pass image[None], a batch of one.",
+            lambda: _top_k_of(backbone, backbone.prepare(image), k),
+        ),
     ] + [
-        (f"the image was resized by Pillow ({method}, e.g. load_img's target_size) before backbone.prepare; "
-         "pass it at its own size and let prepare resize it, with TensorFlow in float, as everywhere in "
-         "the lesson.", lambda small=small[method]: _top_k_of(backbone, backbone.prepare(small[None]), k))
+        (
+            f"the image was resized by Pillow ({method}, e.g. load_img's target_size) before backbone.prepare; "
+            "pass it at its own size and let prepare resize it, with TensorFlow in float, as everywhere in "
+            "the lesson.",
+            lambda small=small[method]: _top_k_of(backbone, backbone.prepare(small[None]), k),
+        )
         for method in small
     ]
     for message, compute in variants:
@@ -238,8 +332,10 @@ def _diagnose_colour_file(got: list[tuple[int, str, float]], path: str, backbone
                 return message
         except Exception:  # noqa: S112 - a variant that cannot even run is not what the student did
             continue
-    return ("the predictions differ from reading the file, backbone.prepare(image[None]), the model, "
-            "softmax and the top k.")
+    return (
+        "the predictions differ from reading the file, backbone.prepare(image[None]), the model, "
+        "softmax and the top k."
+    )
 
 
 def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> CheckResult:
@@ -257,31 +353,46 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
             for kind, path in files.items():
                 expected = pretrained.classify_file(path, backbone, _TINY_CLASSES, k)
                 try:
-                    got = _as_predictions(call_student(classify_file, path, backbone, list(_TINY_CLASSES), k), k)
+                    got = _as_predictions(
+                        call_student(classify_file, path, backbone, list(_TINY_CLASSES), k), k
+                    )
                 except StudentCodeFailed as failure:
                     if kind == "colour" or "raised" not in str(failure):
                         raise
                     reason = str(failure).splitlines()[0][:160].rstrip(".:")
-                    return (f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. Convert every file "
-                            "to RGB when you read it (Image.open(path).convert('RGB'), or "
-                            "tf.io.decode_image(..., channels=3)).")
-                if any(class_name != _TINY_CLASSES[index] if 0 <= index < len(_TINY_CLASSES) else True
-                       for index, class_name, _ in got):
-                    return "an index and its name do not match: the name of class i is class_names[i]."
+                    return (
+                        f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. Convert every file "
+                        "to RGB when you read it (Image.open(path).convert('RGB'), or "
+                        "tf.io.decode_image(..., channels=3))."
+                    )
+                if any(
+                    class_name != _TINY_CLASSES[index] if 0 <= index < len(_TINY_CLASSES) else True
+                    for index, class_name, _ in got
+                ):
+                    return (
+                        "an index and its name do not match: the name of class i is class_names[i]."
+                    )
                 probabilities = [p for *_, p in got]
                 if min(probabilities) < 0 or max(probabilities) > 1:
                     return "these are logits, not probabilities: apply softmax (pretrained.softmax) before the top k."
                 if _same_predictions(got[::-1], expected):
-                    return "the right classes, but least probable first: put the most probable first."
+                    return (
+                        "the right classes, but least probable first: put the most probable first."
+                    )
                 if not _same_predictions(got, expected):
                     if kind != "colour":
-                        return (f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert every file "
-                                "to RGB when you read it, and keep its pixels as they are.")
+                        return (
+                            f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert every file "
+                            "to RGB when you read it, and keep its pixels as they are."
+                        )
                     return _diagnose_colour_file(got, path, backbone, k)
         return None
 
-    return run_check("6.3", diagnose, "colour, grayscale and RGBA files read, prepared and classified "
-                     "as the model expects.")
+    return run_check(
+        "6.3",
+        diagnose,
+        "colour, grayscale and RGBA files read, prepared and classified as the model expects.",
+    )
 
 
 def _trainable_count(model: Any) -> int:
@@ -298,8 +409,10 @@ def _is_backbone(layer: Any, backbone: Any) -> bool:
         return True
     if getattr(layer, "name", None) != backbone.name or len(layer.weights) != len(backbone.weights):
         return False
-    return all(np.array_equal(np.asarray(a), np.asarray(b))
-               for a, b in zip(layer.get_weights(), backbone.get_weights(), strict=True))
+    return all(
+        np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(layer.get_weights(), backbone.get_weights(), strict=True)
+    )
 
 
 def _called_in_training_mode(model: Any, backbone: Any) -> bool:
@@ -308,8 +421,10 @@ def _called_in_training_mode(model: Any, backbone: Any) -> bool:
         if layer.get("config", {}).get("name") != backbone.name:
             continue
         nodes = layer.get("inbound_nodes") or [{}]
-        return any(not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
-                   for node in nodes)
+        return any(
+            not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
+            for node in nodes
+        )
     return True
 
 
@@ -337,24 +452,39 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
             return "the backbone is not inside your model: call it on the input, x = backbone(inputs, training=False)."
         trainable = _trainable_count(model)
         if _trainable_count(backbone) > 0 or trainable > head_params:
-            return (f"{trainable:,} weights are trainable, the backbone's too: set backbone.trainable = False "
-                    "so that training only changes the new head.")
+            return (
+                f"{trainable:,} weights are trainable, the backbone's too: set backbone.trainable = False "
+                "so that training only changes the new head."
+            )
         if trainable == 0:
             return "nothing is trainable: freeze the backbone, not the new head."
         if _called_in_training_mode(model, backbone):
-            return ("the backbone is called without training=False: call it as backbone(inputs, training=False), "
-                    "so that its BatchNormalization layers keep their statistics, also once you unfreeze it.")
-        rates = [float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+            return (
+                "the backbone is called without training=False: call it as backbone(inputs, training=False), "
+                "so that its BatchNormalization layers keep their statistics, also once you unfreeze it."
+            )
+        rates = [
+            float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+        ]
         if rates != [0.5]:
-            return ("the head should be Dropout(0.5) then the Dense layer; "
-                    + (f"your model has Dropout with rate {rates}." if rates else "your model has no Dropout."))
+            return "the head should be Dropout(0.5) then the Dense layer; " + (
+                f"your model has Dropout with rate {rates}."
+                if rates
+                else "your model has no Dropout."
+            )
         out = np.asarray(model(x, training=False))
         if not np.allclose(out.sum(axis=-1), 1.0, atol=1e-4) or out.min() < 0:
-            return "the outputs are not probabilities: give the last Dense layer activation='softmax'."
+            return (
+                "the outputs are not probabilities: give the last Dense layer activation='softmax'."
+            )
         return None
 
-    return run_check("6.4", diagnose, f"a frozen backbone under a new {num_classes}-class head "
-                     f"({head_params:,} trainable weights).")
+    return run_check(
+        "6.4",
+        diagnose,
+        f"a frozen backbone under a new {num_classes}-class head "
+        f"({head_params:,} trainable weights).",
+    )
 
 
 def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
@@ -375,18 +505,24 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
     def diagnose() -> str | None:
         call_student(unfreeze_top, backbone, first)
         if not backbone.trainable:
-            return ("backbone.trainable is still False, which keeps every layer inside frozen: "
-                    "set backbone.trainable = True first, then freeze the lower layers again.")
+            return (
+                "backbone.trainable is still False, which keeps every layer inside frozen: "
+                "set backbone.trainable = True first, then freeze the lower layers again."
+            )
         weighted = [layer for layer in backbone.layers if layer.weights]
-        below = [layer.name for layer in weighted if names.index(layer.name) < start and layer.trainable]
+        below = [
+            layer.name for layer in weighted if names.index(layer.name) < start and layer.trainable
+        ]
         above = [layer for layer in weighted if names.index(layer.name) >= start]
         if len(below) == len([layer for layer in weighted if names.index(layer.name) < start]):
             return f"every layer is trainable; keep the layers before {first} frozen."
         if below:
             return f"{len(below)} layers before {first} are trainable too, e.g. {below[0]}: keep them frozen."
         if any(is_bn(layer) and layer.trainable for layer in above):
-            return ("the BatchNormalization layers are trainable: keep them frozen so they stay in "
-                    "inference mode and keep ImageNet's statistics.")
+            return (
+                "the BatchNormalization layers are trainable: keep them frozen so they stay in "
+                "inference mode and keep ImageNet's statistics."
+            )
         frozen = [layer.name for layer in above if not is_bn(layer) and not layer.trainable]
         if len(frozen) == len([layer for layer in above if not is_bn(layer)]):
             return f"no layer from {first} on is trainable: unfreeze them."
@@ -394,21 +530,31 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
             return f"{frozen[0]} (from {first} on) is still frozen: unfreeze every non-BatchNorm layer."
         return None
 
-    return run_check("6.5", diagnose, f"the layers from {first} on learn, BatchNorm and everything below stay frozen.")
+    return run_check(
+        "6.5",
+        diagnose,
+        f"the layers from {first} on learn, BatchNorm and everything below stay frozen.",
+    )
 
 
 # --- 6.6: keep the fine-tuned model? -------------------------------------------------------
 
 
-def _paired_predictions(only_a: int, only_b: int, n: int = 200, seed: int = 0) -> tuple[np.ndarray, ...]:
+def _paired_predictions(
+    only_a: int, only_b: int, n: int = 200, seed: int = 0
+) -> tuple[np.ndarray, ...]:
     """Labels and two classifiers' predictions that disagree exactly as asked (10 classes)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 10, n)
-    kind = np.array(["a"] * only_a + ["b"] * only_b + ["both"] * (n - only_a - only_b - 20) + ["neither"] * 20)
+    kind = np.array(
+        ["a"] * only_a + ["b"] * only_b + ["both"] * (n - only_a - only_b - 20) + ["neither"] * 20
+    )
     rng.shuffle(kind)
     wrong = (y + 1) % 10
     pred_a = np.where((kind == "a") | (kind == "both"), y, wrong)
-    pred_b = np.where((kind == "b") | (kind == "both"), y, np.where(kind == "neither", (y + 2) % 10, wrong))
+    pred_b = np.where(
+        (kind == "b") | (kind == "both"), y, np.where(kind == "neither", (y + 2) % 10, wrong)
+    )
     return y, pred_a, pred_b
 
 
@@ -434,27 +580,41 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
             if answer is None:
                 return "your function returned None: did you forget to `return` the decision?"
             if not isinstance(answer, bool | np.bool_):
-                return (f"you returned {answer!r:.60} (type {type(answer).__name__}); return the decision, "
-                        "True (keep the fine-tuned model) or False (keep feature extraction).")
+                return (
+                    f"you returned {answer!r:.60} (type {type(answer).__name__}); return the decision, "
+                    "True (keep the fine-tuned model) or False (keep feature extraction)."
+                )
             answers[name] = bool(answer)
-        luck, better, worse = (cases[name][:2] for name in ("ahead by luck", "clearly better", "clearly worse"))
+        luck, better, worse = (
+            cases[name][:2] for name in ("ahead by luck", "clearly better", "clearly worse")
+        )
         if answers["ahead by luck"] and not answers["clearly better"]:
-            return (f"you keep fine-tuning when p is large ({p_values['ahead by luck']:.2f}) and drop it when p is "
-                    f"small ({p_values['clearly better']:.4f}): a small p is the evidence that it is better.")
+            return (
+                f"you keep fine-tuning when p is large ({p_values['ahead by luck']:.2f}) and drop it when p is "
+                f"small ({p_values['clearly better']:.4f}): a small p is the evidence that it is better."
+            )
         if not answers["clearly better"]:
-            return (f"fine-tuning is right on {better[1]} validation images that feature extraction gets wrong, "
-                    f"against {better[0]} the other way (McNemar p = {p_values['clearly better']:.4f}): "
-                    "that is evidence, keep it.")
+            return (
+                f"fine-tuning is right on {better[1]} validation images that feature extraction gets wrong, "
+                f"against {better[0]} the other way (McNemar p = {p_values['clearly better']:.4f}): "
+                "that is evidence, keep it."
+            )
         if answers["ahead by luck"]:
-            return (f"fine-tuning is right on {luck[1]} images that feature extraction gets wrong and wrong on "
-                    f"{luck[0]} it gets right: McNemar p = {p_values['ahead by luck']:.2f}, a difference that "
-                    "size is often luck. Keep it only when p < alpha.")
+            return (
+                f"fine-tuning is right on {luck[1]} images that feature extraction gets wrong and wrong on "
+                f"{luck[0]} it gets right: McNemar p = {p_values['ahead by luck']:.2f}, a difference that "
+                "size is often luck. Keep it only when p < alpha."
+            )
         if answers["clearly worse"]:
-            return (f"here feature extraction is the better one ({worse[0]} against {worse[1]} images, "
-                    f"p = {p_values['clearly worse']:.4f}): a small p alone is not enough, check the direction.")
+            return (
+                f"here feature extraction is the better one ({worse[0]} against {worse[1]} images, "
+                f"p = {p_values['clearly worse']:.4f}): a small p alone is not enough, check the direction."
+            )
         if answers["strict alpha"]:
-            return (f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not enough: "
-                    "compare p with the alpha argument, not a fixed 0.05.")
+            return (
+                f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not enough: "
+                "compare p with the alpha argument, not a fixed 0.05."
+            )
         return None
 
     return run_check("6.6", diagnose, "fine-tuning kept only when it is better beyond luck.")

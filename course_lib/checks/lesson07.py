@@ -41,10 +41,16 @@ def _test_uploads() -> dict[str, bytes]:
     tall[..., 0] = np.linspace(0, 255, 60, dtype=np.uint8)[None, :]
     tall[..., 2] = np.linspace(255, 0, 90, dtype=np.uint8)[:, None]
     small = rng.integers(0, 256, (28, 28), dtype=np.uint8)
-    return {"wide RGB PNG": _encode(wide), "tall RGB JPEG": _encode(tall, "JPEG"), "28×28 gray PNG": _encode(small)}
+    return {
+        "wide RGB PNG": _encode(wide),
+        "tall RGB JPEG": _encode(tall, "JPEG"),
+        "28×28 gray PNG": _encode(small),
+    }
 
 
-def _expected_input(data: bytes, preprocessing: dict[str, Any], resize: str | None = None) -> np.ndarray:
+def _expected_input(
+    data: bytes, preprocessing: dict[str, Any], resize: str | None = None
+) -> np.ndarray:
     from course_lib import models
     from course_lib.serving.uploads import decode_image, to_model_pixels
 
@@ -58,8 +64,10 @@ def _preprocessing_problem(preprocessing: Any) -> str | None:
     try:
         int(preprocessing["height"]), int(preprocessing["width"]), float(preprocessing["scale"])
     except Exception:
-        return (f"the check needs the lesson's preprocessing record (`prep`, a dict with height, width, "
-                f"scale, ...) as an argument; it got {describe(preprocessing)}. Re-run the cell that defines it.")
+        return (
+            f"the check needs the lesson's preprocessing record (`prep`, a dict with height, width, "
+            f"scale, ...) as an argument; it got {describe(preprocessing)}. Re-run the cell that defines it."
+        )
     return None
 
 
@@ -71,7 +79,9 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
     height, width = int(preprocessing["height"]), int(preprocessing["width"])
     channels = 1 if preprocessing.get("color_mode") == "grayscale" else 3
     shape = (height, width, channels)
-    tolerance = 1.5 * float(preprocessing["scale"])  # convert-then-resize or resize-then-convert: both fine
+    tolerance = 1.5 * float(
+        preprocessing["scale"]
+    )  # convert-then-resize or resize-then-convert: both fine
 
     def diagnose() -> str | None:
         for name, data in _test_uploads().items():
@@ -87,33 +97,45 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
             if out.shape[:2] == (width, height) and width != height:
                 return f"shape {out.shape}: height and width swapped (Pillow's resize takes (width, height))."
             if out.shape != shape:
-                return (f"the {name} gave shape {out.shape}; every upload must become {shape}: "
-                        f"resize it to {width}×{height}.")
+                return (
+                    f"the {name} gave shape {out.shape}; every upload must become {shape}: "
+                    f"resize it to {width}×{height}."
+                )
             if np.issubdtype(out.dtype, np.integer) or out.max() > 1.5:
-                return (f"values go up to {out.max():.0f}: scale them as in training "
-                        f"(× {preprocessing['scale']:.6g}, i.e. divide by 255).")
+                return (
+                    f"values go up to {out.max():.0f}: scale them as in training "
+                    f"(× {preprocessing['scale']:.6g}, i.e. divide by 255)."
+                )
             raw_dtype, out = out.dtype, out.astype(np.float64)
             if np.allclose(out, 1.0 - expected, atol=tolerance):
                 return "the image is inverted (1 - x): keep the pixel values as they are."
             if not np.allclose(out, expected, atol=tolerance):
                 nearest = _expected_input(data, preprocessing, resize="nearest")
                 if np.allclose(out, nearest, atol=tolerance):
-                    return (f"the {name} was resized with nearest-neighbour; the model's preprocessing "
-                            f"says {preprocessing.get('resize', 'bilinear')!r} (Image.Resampling.BILINEAR).")
+                    return (
+                        f"the {name} was resized with nearest-neighbour; the model's preprocessing "
+                        f"says {preprocessing.get('resize', 'bilinear')!r} (Image.Resampling.BILINEAR)."
+                    )
                 worst = np.abs(out - expected).max()
-                return (f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
-                        + first_difference(out, expected, "your input", atol=tolerance))
+                return (
+                    f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
+                    + first_difference(out, expected, "your input", atol=tolerance)
+                )
             if raw_dtype != np.float32:
                 return f"values are right but the dtype is {raw_dtype}; models take float32."
         return None
 
-    return run_check("7.1", diagnose, "every upload becomes exactly the input the model was trained on.")
+    return run_check(
+        "7.1", diagnose, "every upload becomes exactly the input the model was trained on."
+    )
 
 
 # ---------------------------------------------------------------- 7.2 the minimal Flask app
 
-def _model_input(data: bytes, preprocessing: dict[str, Any], *, convert_first: bool = True,
-                 scaled: bool = True) -> np.ndarray:
+
+def _model_input(
+    data: bytes, preprocessing: dict[str, Any], *, convert_first: bool = True, scaled: bool = True
+) -> np.ndarray:
     """The batch of one the minimal app should give the model (or a common variant of it)."""
     height, width = int(preprocessing["height"]), int(preprocessing["width"])
     mode = "L" if preprocessing.get("color_mode") == "grayscale" else "RGB"
@@ -133,8 +155,13 @@ def _probabilities(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(model(x, training=False), dtype=np.float64)[0]
 
 
-def _consistent(label: str, confidence: float, probabilities: np.ndarray, class_names: list[str],
-                tolerance: float = 0.02) -> bool:
+def _consistent(
+    label: str,
+    confidence: float,
+    probabilities: np.ndarray,
+    class_names: list[str],
+    tolerance: float = 0.02,
+) -> bool:
     """Is (label, confidence) what these probabilities say, up to resizing differences?"""
     if label not in class_names:
         return False
@@ -151,8 +178,10 @@ def _truncated_png() -> bytes:
 def _bad_uploads() -> list[tuple[str, dict[str, Any]]]:
     png = _encode(np.full((20, 30), 120, np.uint8))
     return [
-        ("a request with no file (the image is in the field 'image')",
-         {"image": (io.BytesIO(png), "photo.png")}),
+        (
+            "a request with no file (the image is in the field 'image')",
+            {"image": (io.BytesIO(png), "photo.png")},
+        ),
         ("an empty file", {"file": (io.BytesIO(b""), "empty.png")}),
         ("a text file", {"file": (io.BytesIO(b"name,label\ncat.jpg,cat\n"), "notes.png")}),
         ("a truncated PNG", {"file": (io.BytesIO(_truncated_png()), "cut.png")}),
@@ -165,32 +194,46 @@ def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
 
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, NotImplementedError):
-        return "not attempted yet: replace the `raise NotImplementedError(...)` line with your route."
+        return (
+            "not attempted yet: replace the `raise NotImplementedError(...)` line with your route."
+        )
     if isinstance(exc, BadRequestKeyError):
         key = exc.args[0] if exc.args else "?"
         if good_upload:
-            return (f"for {what}, your route raised KeyError {key!r} although the request carries the image in "
-                    "the form field 'file': uploaded files are in request.files['file']; request.form holds only "
-                    "the text fields of a form.")
-        return (f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` first (or use "
-                "request.files.get('file')) and answer 400 with a JSON error.")
+            return (
+                f"for {what}, your route raised KeyError {key!r} although the request carries the image in "
+                "the form field 'file': uploaded files are in request.files['file']; request.form holds only "
+                "the text fields of a form."
+            )
+        return (
+            f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` first (or use "
+            "request.files.get('file')) and answer 400 with a JSON error."
+        )
     if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
-        return (f"for {what}, jsonify failed ({exc}): NumPy numbers are not JSON. Convert them first: "
-                "float(probabilities[i]), int(index), or array.tolist().")
+        return (
+            f"for {what}, jsonify failed ({exc}): NumPy numbers are not JSON. Convert them first: "
+            "float(probabilities[i]), int(index), or array.tolist()."
+        )
     if isinstance(exc, TypeError) and "did not return a valid response" in str(exc):
         return f"for {what} your route returned None: every path through it must `return jsonify(...)`."
     if isinstance(exc, AttributeError) and "NoneType" in str(exc) and good_upload:
-        return (f"for {what}, your route raised {text}: the upload was not found where you looked. It is in "
-                "request.files['file'] (request.form holds only text fields).")
+        return (
+            f"for {what}, your route raised {text}: the upload was not found where you looked. It is in "
+            "request.files['file'] (request.form holds only text fields)."
+        )
     if good_upload:
         hint = ""
         if isinstance(exc, ValueError) and ("shape" in str(exc) or "incompatible" in str(exc)):
-            hint = (" The model takes a batch of shape (1, height, width, channels): convert the image to the "
-                    "model's colour mode, resize it, and add the batch axis.")
+            hint = (
+                " The model takes a batch of shape (1, height, width, channels): convert the image to the "
+                "model's colour mode, resize it, and add the batch axis."
+            )
         return f"for {what}, your route raised {text}.{hint}"
-    return (f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the error and "
-            "answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a truncated file's error are "
-            "both OSErrors).")
+    return (
+        f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the error and "
+        "answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a truncated file's error are "
+        "both OSErrors)."
+    )
 
 
 def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> Any:
@@ -206,18 +249,30 @@ def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> An
         raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
 
 
-def exercise_7_2(create_minimal_app: Callable[..., Any], model: Any, class_names: list[str],
-                 preprocessing: dict[str, Any]) -> CheckResult:
+def exercise_7_2(
+    create_minimal_app: Callable[..., Any],
+    model: Any,
+    class_names: list[str],
+    preprocessing: dict[str, Any],
+) -> CheckResult:
     """create_minimal_app(model, class_names, preprocessing) -> a Flask app with a JSON POST /predict."""
     problem = _preprocessing_problem(preprocessing)
     if problem:
         return not_yet("7.2", problem)
-    if not isinstance(class_names, (list, tuple)) or not all(isinstance(c, str) for c in class_names):
-        return not_yet("7.2", f"the check needs the lesson's `class_names` (a list of str) as its third "
-                              f"argument; it got {describe(class_names)}. Re-run the cell that defines it.")
+    if not isinstance(class_names, (list, tuple)) or not all(
+        isinstance(c, str) for c in class_names
+    ):
+        return not_yet(
+            "7.2",
+            f"the check needs the lesson's `class_names` (a list of str) as its third "
+            f"argument; it got {describe(class_names)}. Re-run the cell that defines it.",
+        )
     if not callable(getattr(model, "predict", None)):
-        return not_yet("7.2", f"the check needs the lesson's Keras `model` as its second argument; it got "
-                              f"{describe(model)}. Re-run the cell that loads it.")
+        return not_yet(
+            "7.2",
+            f"the check needs the lesson's Keras `model` as its second argument; it got "
+            f"{describe(model)}. Re-run the cell that loads it.",
+        )
     class_names = list(class_names)
 
     def diagnose() -> str | None:
@@ -225,105 +280,174 @@ def exercise_7_2(create_minimal_app: Callable[..., Any], model: Any, class_names
         if app is None:
             return "create_minimal_app returned None: did you forget to `return app`?"
         if not hasattr(app, "test_client"):
-            return f"create_minimal_app returned a {type(app).__name__}; return the Flask app itself."
+            return (
+                f"create_minimal_app returned a {type(app).__name__}; return the Flask app itself."
+            )
         app.testing = True  # the route's exceptions reach this check instead of becoming a 500 page
-        app.config["TRAP_BAD_REQUEST_ERRORS"] = True  # request.form['file'] raises KeyError here, visibly
+        app.config["TRAP_BAD_REQUEST_ERRORS"] = (
+            True  # request.form['file'] raises KeyError here, visibly
+        )
         client = app.test_client()
         for name, data in _test_uploads().items():
             what = f"the {name}"
-            response = _post(client, {"file": (io.BytesIO(data), name.replace(" ", "_"))}, what, True)
+            response = _post(
+                client, {"file": (io.BytesIO(data), name.replace(" ", "_"))}, what, True
+            )
             body = response.get_json(silent=True)
             if response.status_code in (404, 405):
-                return (f"POST /predict answered {response.status_code}: register the route for POST, "
-                        "@app.post('/predict') (or @app.route('/predict', methods=['POST'])).")
+                return (
+                    f"POST /predict answered {response.status_code}: register the route for POST, "
+                    "@app.post('/predict') (or @app.route('/predict', methods=['POST']))."
+                )
             if response.status_code != 200:
-                reason = f" ({body['error']!r})" if isinstance(body, dict) and "error" in body else ""
-                hint = (" Did the route find the file? It is in request.files['file']; request.form holds only "
-                        "the text fields of a form." if response.status_code == 400 else "")
-                return (f"{what} is a valid image but got status {response.status_code}{reason}; it should get "
-                        f"200.{hint}")
+                reason = (
+                    f" ({body['error']!r})" if isinstance(body, dict) and "error" in body else ""
+                )
+                hint = (
+                    " Did the route find the file? It is in request.files['file']; request.form holds only "
+                    "the text fields of a form."
+                    if response.status_code == 400
+                    else ""
+                )
+                return (
+                    f"{what} is a valid image but got status {response.status_code}{reason}; it should get "
+                    f"200.{hint}"
+                )
             if not isinstance(body, dict):
-                return (f"for {what} the answer is not a JSON object (content type {response.content_type!r}); "
-                        "return jsonify(label=..., confidence=...).")
+                return (
+                    f"for {what} the answer is not a JSON object (content type {response.content_type!r}); "
+                    "return jsonify(label=..., confidence=...)."
+                )
             if "label" not in body or "confidence" not in body:
                 return f"the answer for {what} has the keys {sorted(body)}; it needs 'label' and 'confidence'."
             label, confidence = body["label"], body["confidence"]
             if not isinstance(label, str) or label not in class_names:
                 return f"the label {label!r} for {what} is not one of the class names; use class_names[index]."
             if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
-                return (f"the confidence for {what} is {confidence!r} ({type(confidence).__name__}); send a number "
-                        "in [0, 1], float(probabilities[index]).")
-            expected = [_probabilities(model, _model_input(data, preprocessing, convert_first=order))
-                        for order in (True, False)]
+                return (
+                    f"the confidence for {what} is {confidence!r} ({type(confidence).__name__}); send a number "
+                    "in [0, 1], float(probabilities[index])."
+                )
+            expected = [
+                _probabilities(model, _model_input(data, preprocessing, convert_first=order))
+                for order in (True, False)
+            ]
             if any(_consistent(label, confidence, p, class_names) for p in expected):
                 continue
             unscaled = _probabilities(model, _model_input(data, preprocessing, scaled=False))
             if _consistent(label, confidence, unscaled, class_names, tolerance=1e-3):
-                return (f"for {what} you answered {label!r} at {confidence:.3f}, what the model says about pixels "
-                        f"that were not scaled: multiply them by {float(preprocessing['scale']):.6g} (divide by "
-                        "255), as in training.")
+                return (
+                    f"for {what} you answered {label!r} at {confidence:.3f}, what the model says about pixels "
+                    f"that were not scaled: multiply them by {float(preprocessing['scale']):.6g} (divide by "
+                    "255), as in training."
+                )
             p = expected[0]
             best = int(p.argmax())
             soft = np.exp(p - p.max()) / np.exp(p - p.max()).sum()
             if label == class_names[best] and abs(confidence - soft[best]) < 1e-3:
-                return ("the label is right but the confidence is not the model's probability: the model already "
-                        "ends in softmax, so do not apply it again.")
-            return (f"for {what} you answered {label!r} at {confidence:.3f}; the model says {class_names[best]!r} "
-                    f"at {p[best]:.3f} for the image prepared as in training (grayscale/RGB as the model expects, "
-                    "bilinear resize, scaled).")
+                return (
+                    "the label is right but the confidence is not the model's probability: the model already "
+                    "ends in softmax, so do not apply it again."
+                )
+            return (
+                f"for {what} you answered {label!r} at {confidence:.3f}; the model says {class_names[best]!r} "
+                f"at {p[best]:.3f} for the image prepared as in training (grayscale/RGB as the model expects, "
+                "bilinear resize, scaled)."
+            )
         for what, form in _bad_uploads():
             response = _post(client, form, what, False)
             body = response.get_json(silent=True)
             if response.status_code == 200:
-                return (f"{what} got status 200: a bad upload must get status 400, "
-                        "e.g. `return jsonify(error='...'), 400`.")
+                return (
+                    f"{what} got status 200: a bad upload must get status 400, "
+                    "e.g. `return jsonify(error='...'), 400`."
+                )
             if response.status_code != 400:
                 return f"{what} got status {response.status_code}; a bad upload is the client's mistake: answer 400."
             if not isinstance(body, dict):
-                return (f"{what} got 400 but not JSON (content type {response.content_type!r}): programs read "
-                        "the reason from JSON, `return jsonify(error='...'), 400`.")
+                return (
+                    f"{what} got 400 but not JSON (content type {response.content_type!r}): programs read "
+                    "the reason from JSON, `return jsonify(error='...'), 400`."
+                )
             if not isinstance(body.get("error"), str) or not body["error"].strip():
                 return f"{what} got 400 with {body!r}; say why in the key 'error': jsonify(error='...')."
         return None
 
-    return run_check("7.2", diagnose, "valid uploads get the model's label as JSON; every bad upload gets a clear 400.")
+    return run_check(
+        "7.2",
+        diagnose,
+        "valid uploads get the model's label as JSON; every bad upload gets a clear 400.",
+    )
 
 
 # ---------------------------------------------------------------- 7.3 reject a bad upload
+
 
 def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
     """(name, bytes, should pass, what the mistake means) for exercise 7.3."""
     side = int(max_pixels**0.5)
     exact = np.zeros((max_pixels // side, side), np.uint8)
-    rng = check_rng(73)  # the same files in the notebook; other pixels and sizes in each grading run
+    rng = check_rng(
+        73
+    )  # the same files in the notebook; other pixels and sizes in each grading run
     small, photo = (20, 30), (24, 32)
     if salted():
         small, photo = tuple(rng.integers(12, 40, 2)), tuple(rng.integers(12, 40, 2))
     png = _encode(rng.integers(0, 256, (*small, 3), dtype=np.uint8))
     from course_lib.serving.uploads import header_only_png
 
-    claimed = (20_000, 20_000) if not salted() else tuple(int(n) for n in rng.integers(15_000, 30_000, 2))
+    claimed = (
+        (20_000, 20_000) if not salted() else tuple(int(n) for n in rng.integers(15_000, 30_000, 2))
+    )
     bomb = header_only_png(*claimed)
     return [
         ("a small PNG", png, True, "you rejected a valid PNG"),
-        ("a JPEG photo", _encode(rng.integers(0, 256, (*photo, 3), dtype=np.uint8), "JPEG"), True,
-         "you rejected a valid JPEG"),
-        (f"an image of exactly {exact.size:,} pixels", _encode(exact), True,
-         f"an image with exactly max_pixels={max_pixels:,} pixels is allowed (use >, not >=)"),
+        (
+            "a JPEG photo",
+            _encode(rng.integers(0, 256, (*photo, 3), dtype=np.uint8), "JPEG"),
+            True,
+            "you rejected a valid JPEG",
+        ),
+        (
+            f"an image of exactly {exact.size:,} pixels",
+            _encode(exact),
+            True,
+            f"an image with exactly max_pixels={max_pixels:,} pixels is allowed (use >, not >=)",
+        ),
         ("an empty file", b"", False, "an empty file passed: check `if not data` first"),
-        ("a text file", b"name,label\ncat.jpg,cat\n", False,
-         "a text file passed: open the bytes with Pillow to find out whether they are an image"),
-        ("a truncated PNG", _truncated_png(), False,
-         "a truncated PNG passed: Image.open only reads the header; call image.load() to decode the pixels"),
-        (f"an image of {exact.size + side:,} pixels", _encode(np.zeros((exact.shape[0] + 1, side), np.uint8)), False,
-         f"an image of {exact.size + side:,} pixels, one row more than {exact.size:,}, passed with "
-         f"max_pixels={max_pixels:,}: compare width × height with the limit"),
-        (f"an image of {(side + 10) ** 2:,} pixels", _encode(np.zeros((side + 10, side + 10), np.uint8)), False,
-         f"an image of {side + 10}×{side + 10} pixels passed with max_pixels={max_pixels:,}: "
-         "compare width × height with the limit"),
-        (f"a {len(bomb)}-byte PNG header claiming {claimed[0]}×{claimed[1]} pixels", bomb, False,
-         f"a file claiming {claimed[0] * claimed[1] / 1e6:,.0f} million pixels passed: compare width × height "
-         "with the limit"),
+        (
+            "a text file",
+            b"name,label\ncat.jpg,cat\n",
+            False,
+            "a text file passed: open the bytes with Pillow to find out whether they are an image",
+        ),
+        (
+            "a truncated PNG",
+            _truncated_png(),
+            False,
+            "a truncated PNG passed: Image.open only reads the header; call image.load() to decode the pixels",
+        ),
+        (
+            f"an image of {exact.size + side:,} pixels",
+            _encode(np.zeros((exact.shape[0] + 1, side), np.uint8)),
+            False,
+            f"an image of {exact.size + side:,} pixels, one row more than {exact.size:,}, passed with "
+            f"max_pixels={max_pixels:,}: compare width × height with the limit",
+        ),
+        (
+            f"an image of {(side + 10) ** 2:,} pixels",
+            _encode(np.zeros((side + 10, side + 10), np.uint8)),
+            False,
+            f"an image of {side + 10}×{side + 10} pixels passed with max_pixels={max_pixels:,}: "
+            "compare width × height with the limit",
+        ),
+        (
+            f"a {len(bomb)}-byte PNG header claiming {claimed[0]}×{claimed[1]} pixels",
+            bomb,
+            False,
+            f"a file claiming {claimed[0] * claimed[1] / 1e6:,.0f} million pixels passed: compare width × height "
+            "with the limit",
+        ),
     ]
 
 
@@ -346,7 +470,9 @@ def _decoded_sizes() -> Iterator[list[tuple[int, int]]]:
         ImageFile.ImageFile.load = original
 
 
-def exercise_7_3(check_upload: Callable[[bytes, int], Any], max_pixels: int | None = None) -> CheckResult:
+def exercise_7_3(
+    check_upload: Callable[[bytes, int], Any], max_pixels: int | None = None
+) -> CheckResult:
     """check_upload(data, max_pixels) -> None for a usable image, else a reason (a non-empty string); never raises.
 
     ``max_pixels`` is 10,000 in the notebook, and drawn afresh (between about 5,000 and 15,000) in a grading run.
@@ -354,7 +480,9 @@ def exercise_7_3(check_upload: Callable[[bytes, int], Any], max_pixels: int | No
     if max_pixels is None:
         max_pixels = 10_000
         rng = check_rng(730)
-        while salted() and abs(max_pixels - 10_000) < 500:  # far enough from 10,000 that a limit written in shows
+        while (
+            salted() and abs(max_pixels - 10_000) < 500
+        ):  # far enough from 10,000 that a limit written in shows
             max_pixels = int(np.prod(rng.integers(70, 123, 2)))
 
     def diagnose() -> str | None:
@@ -365,12 +493,16 @@ def exercise_7_3(check_upload: Callable[[bytes, int], Any], max_pixels: int | No
                 except StudentCodeFailed as exc:
                     raised = str(exc).rstrip(".")
                     if "DecompressionBombError" in raised:
-                        return (f"for {name}, {raised}. Pillow refuses such files already in Image.open, with "
-                                "Image.DecompressionBombError, which is not an OSError: catch it too and "
-                                "return a reason.")
-                    return (f"for {name}, {raised}. A check returns a reason instead of raising: catch Pillow's "
-                            "errors (UnidentifiedImageError and other OSErrors, SyntaxError, "
-                            "Image.DecompressionBombError).")
+                        return (
+                            f"for {name}, {raised}. Pillow refuses such files already in Image.open, with "
+                            "Image.DecompressionBombError, which is not an OSError: catch it too and "
+                            "return a reason."
+                        )
+                    return (
+                        f"for {name}, {raised}. A check returns a reason instead of raising: catch Pillow's "
+                        "errors (UnidentifiedImageError and other OSErrors, SyntaxError, "
+                        "Image.DecompressionBombError)."
+                    )
             if answer is not None and not isinstance(answer, str):
                 return f"for {name} you returned {answer!r}; return None for a good upload or a reason (a string)."
             if answer == "":
@@ -382,38 +514,56 @@ def exercise_7_3(check_upload: Callable[[bytes, int], Any], max_pixels: int | No
             too_big = [size for size in decoded if size[0] * size[1] > max_pixels]
             if too_big:
                 width, height = too_big[0]
-                return (f"you decoded the pixels of {name} ({width}×{height}) before finding it too big: compare "
-                        "image.size with the limit before image.load(), so that a small file claiming millions "
-                        "of pixels is never decoded.")
+                return (
+                    f"you decoded the pixels of {name} ({width}×{height}) before finding it too big: compare "
+                    "image.size with the limit before image.load(), so that a small file claiming millions "
+                    "of pixels is never decoded."
+                )
         return None
 
-    return run_check("7.3", diagnose, "good images pass, and every bad upload gets a reason, without decoding it.")
+    return run_check(
+        "7.3",
+        diagnose,
+        "good images pass, and every bad upload gets a reason, without decoding it.",
+    )
 
 
 # ---------------------------------------------------------------- 7.4 a client that sends a batch
 
+
 def _batch_files(n: int = 4) -> list[tuple[str, bytes]]:
     rng = check_rng(11)
     levels = np.linspace(20, 235, n)  # from dark to bright, so the labels differ
-    return [(f"item{i}.png", _encode(np.clip(rng.normal(level, 20, (28, 28)), 0, 255).astype(np.uint8)))
-            for i, level in enumerate(levels)]
+    return [
+        (f"item{i}.png", _encode(np.clip(rng.normal(level, 20, (28, 28)), 0, 255).astype(np.uint8)))
+        for i, level in enumerate(levels)
+    ]
 
 
-def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], url: str,
-                 files: list[tuple[str, bytes]] | None = None) -> CheckResult:
+def exercise_7_4(
+    classify_batch: Callable[[str, list[tuple[str, bytes]]], Any],
+    url: str,
+    files: list[tuple[str, bytes]] | None = None,
+) -> CheckResult:
     """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request."""
     import requests
 
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        return not_yet("7.4", f"the check needs the running server's address (`server.url`, "
-                              f"'http://127.0.0.1:…') as its second argument; it got {describe(url)}.")
+        return not_yet(
+            "7.4",
+            f"the check needs the running server's address (`server.url`, "
+            f"'http://127.0.0.1:…') as its second argument; it got {describe(url)}.",
+        )
     try:
         files = list(files) if files else _batch_files()
         if not all(isinstance(f, tuple) and len(f) == 2 and isinstance(f[1], bytes) for f in files):
             raise TypeError
     except Exception:
-        return not_yet("7.4", f"the check needs the lesson's `batch_files`, a list of (name, bytes) pairs, as "
-                              f"its third argument; it got {describe(files)}.")
+        return not_yet(
+            "7.4",
+            f"the check needs the lesson's `batch_files`, a list of (name, bytes) pairs, as "
+            f"its third argument; it got {describe(files)}.",
+        )
     url = url.rstrip("/")
 
     def total() -> int:
@@ -421,36 +571,52 @@ def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], 
 
     def diagnose() -> str | None:
         try:
-            expected = [requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"]
-                        for f in files]
+            expected = [
+                requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"]
+                for f in files
+            ]
         except Exception as exc:  # not this course's server, or not running
-            return (f"the check could not ask the server at {url} itself ({student_error(exc)}): start it "
-                    "with the lesson's cell and pass `server.url`.")
+            return (
+                f"the check could not ask the server at {url} itself ({student_error(exc)}): start it "
+                "with the lesson's cell and pass `server.url`."
+            )
         before = total()
         try:
             labels = call_student(classify_batch, url, list(files))
         except StudentCodeFailed as exc:
             if "HTTPError" in str(exc) and "400" in str(exc):
-                raise StudentCodeFailed(f"{exc}. The server refused the request: send the images in the "
-                                        "multipart field 'file', e.g. files=[('file', (name, data)), ...].") from None
+                raise StudentCodeFailed(
+                    f"{exc}. The server refused the request: send the images in the "
+                    "multipart field 'file', e.g. files=[('file', (name, data)), ...]."
+                ) from None
             raise
         if labels is None:
             return "your function returned None: did you forget to `return` the labels?"
         if isinstance(labels, dict):
-            return ("you returned the whole JSON body; return its labels: "
-                    "[p['label'] for p in body['predictions']].")
+            return (
+                "you returned the whole JSON body; return its labels: "
+                "[p['label'] for p in body['predictions']]."
+            )
         labels = list(labels)
         if labels and isinstance(labels[0], dict):
-            return "you returned whole predictions; return just the labels: [p['label'] for p in ...]."
-        new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()["items"]
+            return (
+                "you returned whole predictions; return just the labels: [p['label'] for p in ...]."
+            )
+        new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()[
+            "items"
+        ]
         new_rows = new_rows[: total() - before]
         requests_made = len({row["created_at"] for row in new_rows})
         if len(labels) != len(files):
-            return (f"{len(labels)} label(s) for {len(files)} files: send every file in the same request "
-                    "(a list of ('file', (name, bytes)) pairs) and read body['predictions'].")
+            return (
+                f"{len(labels)} label(s) for {len(files)} files: send every file in the same request "
+                "(a list of ('file', (name, bytes)) pairs) and read body['predictions']."
+            )
         if requests_made > 1:
-            return (f"your function made {requests_made} requests; send all {len(files)} files in one POST: "
-                    "files=[('file', (name, data)) for name, data in files].")
+            return (
+                f"your function made {requests_made} requests; send all {len(files)} files in one POST: "
+                "files=[('file', (name, data)) for name, data in files]."
+            )
         if labels != expected:
             if sorted(labels) == sorted(expected):
                 return "the labels are not in the order of the files: keep the order of body['predictions']."
@@ -459,43 +625,120 @@ def exercise_7_4(classify_batch: Callable[[str, list[tuple[str, bytes]]], Any], 
         try:
             refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
         except NotImplementedError:
-            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` line "
-                                    "with your code.") from None
+            raise StudentCodeFailed(
+                "not attempted yet: replace the `raise NotImplementedError(...)` line "
+                "with your code."
+            ) from None
         except Exception:
             return None
-        return (f"for a file the server refuses with status 400 (a text file) your function returned "
-                f"{describe(refused)} instead of raising: call response.raise_for_status() before reading the body.")
+        return (
+            f"for a file the server refuses with status 400 (a text file) your function returned "
+            f"{describe(refused)} instead of raising: call response.raise_for_status() before reading the body."
+        )
 
     return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
 
 
 # ---------------------------------------------------------------- 7.5 one client, several services
 
+
 def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
     """(service, a body of its shape with the entries out of order, the expected (label, confidence))."""
     return [
-        ("the course service", {"id": 7, "label": "Sneaker", "class_index": 7, "confidence": 0.91,
-                                "top_k": [{"label": "Sneaker", "class_index": 7, "confidence": 0.91},
-                                          {"label": "Sandal", "class_index": 5, "confidence": 0.06}]},
-         ("Sneaker", 0.91)),
-        ("Google Cloud Vision", {"responses": [{"labelAnnotations": [
-            {"mid": "<id>", "description": "Whiskers", "score": 0.91, "topicality": 0.91},
-            {"mid": "<id>", "description": "Cat", "score": 0.97, "topicality": 0.97},
-            {"mid": "<id>", "description": "Carnivore", "score": 0.88, "topicality": 0.88}]}]},
-         ("Cat", 0.97)),
-        ("Amazon Rekognition", {"Labels": [
-            {"Name": "Pet", "Confidence": 93.1, "Instances": [], "Parents": [{"Name": "Animal"}]},
-            {"Name": "Cat", "Confidence": 97.4, "Instances": [], "Parents": [{"Name": "Animal"}]},
-            {"Name": "Mammal", "Confidence": 96.2, "Instances": [], "Parents": [{"Name": "Animal"}]}],
-            "LabelModelVersion": "3.0"},
-         ("Cat", 0.974)),
-        ("Azure AI Vision", {"metadata": {"width": 640, "height": 480}, "tagsResult": {"values": [
-            {"name": "indoor", "confidence": 0.62}, {"name": "cat", "confidence": 0.99},
-            {"name": "whiskers", "confidence": 0.95}]}},
-         ("cat", 0.99)),
-        ("Hugging Face", [{"label": "tiger cat", "score": 0.25}, {"label": "tabby, tabby cat", "score": 0.58},
-                          {"label": "Egyptian cat", "score": 0.12}],
-         ("tabby, tabby cat", 0.58)),
+        (
+            "the course service",
+            {
+                "id": 7,
+                "label": "Sneaker",
+                "class_index": 7,
+                "confidence": 0.91,
+                "top_k": [
+                    {"label": "Sneaker", "class_index": 7, "confidence": 0.91},
+                    {"label": "Sandal", "class_index": 5, "confidence": 0.06},
+                ],
+            },
+            ("Sneaker", 0.91),
+        ),
+        (
+            "Google Cloud Vision",
+            {
+                "responses": [
+                    {
+                        "labelAnnotations": [
+                            {
+                                "mid": "<id>",
+                                "description": "Whiskers",
+                                "score": 0.91,
+                                "topicality": 0.91,
+                            },
+                            {
+                                "mid": "<id>",
+                                "description": "Cat",
+                                "score": 0.97,
+                                "topicality": 0.97,
+                            },
+                            {
+                                "mid": "<id>",
+                                "description": "Carnivore",
+                                "score": 0.88,
+                                "topicality": 0.88,
+                            },
+                        ]
+                    }
+                ]
+            },
+            ("Cat", 0.97),
+        ),
+        (
+            "Amazon Rekognition",
+            {
+                "Labels": [
+                    {
+                        "Name": "Pet",
+                        "Confidence": 93.1,
+                        "Instances": [],
+                        "Parents": [{"Name": "Animal"}],
+                    },
+                    {
+                        "Name": "Cat",
+                        "Confidence": 97.4,
+                        "Instances": [],
+                        "Parents": [{"Name": "Animal"}],
+                    },
+                    {
+                        "Name": "Mammal",
+                        "Confidence": 96.2,
+                        "Instances": [],
+                        "Parents": [{"Name": "Animal"}],
+                    },
+                ],
+                "LabelModelVersion": "3.0",
+            },
+            ("Cat", 0.974),
+        ),
+        (
+            "Azure AI Vision",
+            {
+                "metadata": {"width": 640, "height": 480},
+                "tagsResult": {
+                    "values": [
+                        {"name": "indoor", "confidence": 0.62},
+                        {"name": "cat", "confidence": 0.99},
+                        {"name": "whiskers", "confidence": 0.95},
+                    ]
+                },
+            },
+            ("cat", 0.99),
+        ),
+        (
+            "Hugging Face",
+            [
+                {"label": "tiger cat", "score": 0.25},
+                {"label": "tabby, tabby cat", "score": 0.58},
+                {"label": "Egyptian cat", "score": 0.12},
+            ],
+            ("tabby, tabby cat", 0.58),
+        ),
     ]
 
 
@@ -513,12 +756,23 @@ def _salted_answers() -> list[tuple[str, Any, tuple[str, float]]]:
             salted_answers.append((service, body, (label, top)))
             continue
         percent = isinstance(body, dict) and "Labels" in body
-        entries = (body if isinstance(body, list) else body["Labels"] if percent
-                   else body["tagsResult"]["values"] if "tagsResult" in body
-                   else body["responses"][0]["labelAnnotations"])
-        scores = sorted((float(v) for v in rng.choice(np.arange(5, 100), len(entries), replace=False) / 100),
-                        reverse=True)
-        names = [e.get("label") or e.get("Name") or e.get("name") or e.get("description") for e in entries]
+        entries = (
+            body
+            if isinstance(body, list)
+            else body["Labels"]
+            if percent
+            else body["tagsResult"]["values"]
+            if "tagsResult" in body
+            else body["responses"][0]["labelAnnotations"]
+        )
+        scores = sorted(
+            (float(v) for v in rng.choice(np.arange(5, 100), len(entries), replace=False) / 100),
+            reverse=True,
+        )
+        names = [
+            e.get("label") or e.get("Name") or e.get("name") or e.get("description")
+            for e in entries
+        ]
         others = [i for i in range(len(entries)) if names[i] != label]
         order = [names.index(label)] + [others[i] for i in rng.permutation(len(others))]
         for position, score in zip(order, scores, strict=True):
@@ -552,7 +806,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
     """top_label(json body) -> (label, confidence in [0, 1]) for five services' shapes; ValueError for others."""
 
     def diagnose() -> str | None:
-        for service, body, (label, confidence) in (_salted_answers() if salted() else _answers()):
+        for service, body, (label, confidence) in _salted_answers() if salted() else _answers():
             try:
                 answer = call_student(top_label, copy.deepcopy(body))
             except StudentCodeFailed as exc:
@@ -561,17 +815,27 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 raise StudentCodeFailed(f"for {service}'s answer, {exc}") from None
             if answer is None:
                 return f"for {service}'s answer you returned None: did you forget to `return (label, confidence)`?"
-            if isinstance(answer, (str, bytes, dict)) or not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            if (
+                isinstance(answer, (str, bytes, dict))
+                or not isinstance(answer, (tuple, list))
+                or len(answer) != 2
+            ):
                 return f"for {service}'s answer you returned {answer!r}; return a pair (label, confidence)."
             got_label, got_confidence = answer
-            if isinstance(got_confidence, bool) or not isinstance(got_confidence, (int, float, np.floating)):
+            if isinstance(got_confidence, bool) or not isinstance(
+                got_confidence, (int, float, np.floating)
+            ):
                 return f"for {service} the confidence is {got_confidence!r}; it must be a number in [0, 1]."
             if got_label == label and abs(float(got_confidence) - confidence * 100) < 1e-6:
-                return (f"for {service} you returned a confidence of {got_confidence}: its Confidence is a "
-                        "percentage (0–100); divide by 100 so every service speaks in [0, 1].")
+                return (
+                    f"for {service} you returned a confidence of {got_confidence}: its Confidence is a "
+                    "percentage (0–100); divide by 100 so every service speaks in [0, 1]."
+                )
             if got_label != label and got_label == _first_entry(body):
-                return (f"for {service} you took the first entry, {got_label!r}; these lists are not always sorted: "
-                        "take the entry with the highest score (max(entries, key=...)).")
+                return (
+                    f"for {service} you took the first entry, {got_label!r}; these lists are not always sorted: "
+                    "take the entry with the highest score (max(entries, key=...))."
+                )
             if got_label != label or abs(float(got_confidence) - confidence) > 1e-6:
                 return f"for {service}'s answer you returned {answer!r}; expected ({label!r}, {confidence})."
         unknown = {"outputs": [[0.02, 0.98]]}
@@ -582,9 +846,15 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
         except ValueError:
             return None
         except Exception as exc:  # the student's bug is feedback, not a crash
-            return (f"for a body of no known shape, {unknown}, your code raised {type(exc).__name__}: {exc}; raise "
-                    "ValueError('...') instead, so the caller knows the answer's shape is not one you read.")
-        return (f"for a body of no known shape, {unknown}, you returned {answer!r}; raise ValueError('...') "
-                "instead of guessing.")
+            return (
+                f"for a body of no known shape, {unknown}, your code raised {type(exc).__name__}: {exc}; raise "
+                "ValueError('...') instead, so the caller knows the answer's shape is not one you read."
+            )
+        return (
+            f"for a body of no known shape, {unknown}, you returned {answer!r}; raise ValueError('...') "
+            "instead of guessing."
+        )
 
-    return run_check("7.5", diagnose, "one function reads the top label of all five services' answers.")
+    return run_check(
+        "7.5", diagnose, "one function reads the top label of all five services' answers."
+    )

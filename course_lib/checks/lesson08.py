@@ -38,7 +38,9 @@ def _json_problem(value: Any, what: str) -> str | None:
 
 # ---------------------------------------------------------------- 8.1 the distributed train step
 
-STEP_BATCH = 48  # the check's global batch: not the lesson's 64, so a batch size written in by hand shows
+STEP_BATCH = (
+    48  # the check's global batch: not the lesson's 64, so a batch size written in by hand shows
+)
 STEP_LEARNING_RATE = 0.1
 
 
@@ -62,8 +64,15 @@ def _step_model() -> Any:
     import keras
     from keras import layers
 
-    return keras.Sequential([keras.Input((12, 12, 1)), layers.Conv2D(4, 3, activation="relu"),
-                             layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def _error_line(exc: BaseException) -> str:
@@ -73,19 +82,24 @@ def _error_line(exc: BaseException) -> str:
     return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
-def _run_steps(make_step: Callable, strategy: Any, given: Any, start: list[np.ndarray],
-               batches: list[Any]) -> tuple[list[Any], list[list[np.ndarray]]]:
+def _run_steps(
+    make_step: Callable, strategy: Any, given: Any, start: list[np.ndarray], batches: list[Any]
+) -> tuple[list[Any], list[list[np.ndarray]]]:
     """Build the model from ``start`` under ``strategy``, make the step with ``given`` and run it on ``batches``."""
     import keras
 
     with strategy.scope():
         model = _step_model()
         model.set_weights(start)
-        optimizer = keras.optimizers.SGD(STEP_LEARNING_RATE)  # updates proportional to the gradients
+        optimizer = keras.optimizers.SGD(
+            STEP_LEARNING_RATE
+        )  # updates proportional to the gradients
     step = make_step(given, model, optimizer, STEP_BATCH)
     if not callable(step):
-        raise StudentCodeFailed(f"make_train_step returned a {type(step).__name__}; return the step function "
-                                "(train_step) that takes one distributed batch.")
+        raise StudentCodeFailed(
+            f"make_train_step returned a {type(step).__name__}; return the step function "
+            "(train_step) that takes one distributed batch."
+        )
     losses, weights = [], []
     for batch in batches:
         losses.append(step(batch))
@@ -115,16 +129,21 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
             return f"expected the function make_train_step, got a {type(make_train_step).__name__}."
         replicas = int(getattr(strategy, "num_replicas_in_sync", 1))
         if replicas < 2:
-            return ("the check needs the lesson's MirroredStrategy on two devices (`strategy`); with one replica "
-                    "a step that forgets the other replicas cannot be told from a right one.")
+            return (
+                "the check needs the lesson's MirroredStrategy on two devices (`strategy`); with one replica "
+                "a step that forgets the other replicas cannot be told from a right one."
+            )
         rng = check_rng(81)  # salted in a grading run
         images = rng.random((2 * STEP_BATCH, 12, 12, 1), dtype=np.float32)
         labels = rng.integers(0, 10, 2 * STEP_BATCH)
-        start = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in _step_model().get_weights()]
+        start = [
+            rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in _step_model().get_weights()
+        ]
         dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(STEP_BATCH)
         batches = list(strategy.experimental_distribute_dataset(dataset))
-        reference_losses, reference_weights = _run_steps(distributed.make_train_step, strategy, strategy,
-                                                         start, batches)
+        reference_losses, reference_weights = _run_steps(
+            distributed.make_train_step, strategy, strategy, start, batches
+        )
         expected = [float(loss) for loss in reference_losses]
 
         watched = _WatchedStrategy(strategy)
@@ -133,74 +152,103 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
         except (NotImplementedError, StudentCodeFailed) as exc:
             if isinstance(exc, StudentCodeFailed):
                 raise
-            raise StudentCodeFailed("not attempted yet: replace the `raise NotImplementedError(...)` lines "
-                                    "with your code.") from None
+            raise StudentCodeFailed(
+                "not attempted yet: replace the `raise NotImplementedError(...)` lines "
+                "with your code."
+            ) from None
         except Exception as exc:  # the student's code failed while tracing or running: say why
             message = _error_line(exc)
             if watched.runs == 0:
-                failure = ("the model was handed a PerReplica value" if "PerReplica" in message
-                           else message[:160])
-                return (f"your step never calls strategy.run, and failed ({failure}): a distributed batch holds "
-                        "one share per replica, and strategy.run(replica_step, args=batch) runs the step on each "
-                        "replica with its own share.")
+                failure = (
+                    "the model was handed a PerReplica value"
+                    if "PerReplica" in message
+                    else message[:160]
+                )
+                return (
+                    f"your step never calls strategy.run, and failed ({failure}): a distributed batch holds "
+                    "one share per replica, and strategy.run(replica_step, args=batch) runs the step on each "
+                    "replica with its own share."
+                )
             if "No gradients provided" in message:
-                return ("no gradient reached the weights: the tape must record the forward pass. Inside the "
-                        "function that strategy.run runs on each replica, call the model and compute the loss "
-                        "within `with tf.GradientTape() as tape:`; a tape around strategy.run, outside the "
-                        "replica step, or a model called before the tape, records nothing to differentiate.")
+                return (
+                    "no gradient reached the weights: the tape must record the forward pass. Inside the "
+                    "function that strategy.run runs on each replica, call the model and compute the loss "
+                    "within `with tf.GradientTape() as tape:`; a tape around strategy.run, outside the "
+                    "replica step, or a model called before the tape, records nothing to differentiate."
+                )
             return f"your step raised {message[:300]}."
         if watched.runs == 0:
-            return ("strategy.run is never called: each replica must run the step on its own share of the "
-                    "batch, with strategy.run(replica_step, args=batch).")
+            return (
+                "strategy.run is never called: each replica must run the step on its own share of the "
+                "batch, with strategy.run(replica_step, args=batch)."
+            )
         first = losses[0]
         if first is None:
             return "train_step returns None: return the loss of the global batch (a scalar)."
         if isinstance(first, tf.distribute.DistributedValues):
-            return ("train_step returns one loss per replica (a PerReplica value): add them into the global "
-                    "batch's loss with strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None).")
+            return (
+                "train_step returns one loss per replica (a PerReplica value): add them into the global "
+                "batch's loss with strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)."
+            )
         try:
             got = [float(np.asarray(loss)) for loss in losses]
         except (TypeError, ValueError):
             shape = getattr(first, "shape", None)
-            return (f"train_step returns a {type(first).__name__}" + (f" of shape {tuple(shape)}" if shape else "")
-                    + "; return one number, the loss of the global batch.")
+            return (
+                f"train_step returns a {type(first).__name__}"
+                + (f" of shape {tuple(shape)}" if shape else "")
+                + "; return one number, the loss of the global batch."
+            )
         moved = _flat(weights[0]) - _flat(start)
         if not np.any(moved):
-            return ("the weights did not change: compute the gradients with tape.gradient(loss, "
-                    "model.trainable_variables) and apply them with optimizer.apply_gradients(zip(gradients, "
-                    "model.trainable_variables)).")
+            return (
+                "the weights did not change: compute the gradients with tape.gradient(loss, "
+                "model.trainable_variables) and apply them with optimizer.apply_gradients(zip(gradients, "
+                "model.trainable_variables))."
+            )
         reference_move = _flat(reference_weights[0]) - _flat(start)
         move_ratio = float(moved @ reference_move / (reference_move @ reference_move))
         loss_ratio = got[0] / expected[0]
-        weight_gap = max(float(np.abs(_flat(a) - _flat(b)).max())
-                         for a, b in zip(weights, reference_weights, strict=True))
+        weight_gap = max(
+            float(np.abs(_flat(a) - _flat(b)).max())
+            for a, b in zip(weights, reference_weights, strict=True)
+        )
         weights_right = weight_gap <= 1e-5
         if weights_right and np.allclose(got, expected, rtol=1e-5, atol=1e-6):
             agreement.append(
                 f"two steps from the same start give the losses of the library's distributed.make_train_step "
                 f"({expected[0]:.4f}, {expected[1]:.4f}; largest difference "
                 f"{max(abs(a - b) for a, b in zip(got, expected, strict=True)):.1e}) and its weights "
-                f"(largest difference {weight_gap:.1e}).")
+                f"(largest difference {weight_gap:.1e})."
+            )
             return None
         if weights_right and math.isclose(loss_ratio, 1 / replicas, rel_tol=1e-3):
-            return (f"the weights are right, but the loss returned is 1/{replicas} of the global batch's: each "
-                    "replica's loss is already its share of the global mean, so add them with ReduceOp.SUM, "
-                    "not average them with ReduceOp.MEAN.")
+            return (
+                f"the weights are right, but the loss returned is 1/{replicas} of the global batch's: each "
+                "replica's loss is already its share of the global mean, so add them with ReduceOp.SUM, "
+                "not average them with ReduceOp.MEAN."
+            )
         if math.isclose(move_ratio, replicas, rel_tol=1e-3):
-            return (f"each step moves the weights {replicas}x too far and the loss is {loss_ratio:.2f}x too big: "
-                    f"every replica averaged its loss over its own share ({STEP_BATCH // replicas} images) "
-                    f"instead of the global batch ({STEP_BATCH}), so the {replicas} replicas' gradients add up to "
-                    f"{replicas}x the mean. Divide the sum of the per-example losses by global_batch_size, e.g. "
-                    "tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size).")
+            return (
+                f"each step moves the weights {replicas}x too far and the loss is {loss_ratio:.2f}x too big: "
+                f"every replica averaged its loss over its own share ({STEP_BATCH // replicas} images) "
+                f"instead of the global batch ({STEP_BATCH}), so the {replicas} replicas' gradients add up to "
+                f"{replicas}x the mean. Divide the sum of the per-example losses by global_batch_size, e.g. "
+                "tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)."
+            )
         if math.isclose(move_ratio, loss_ratio, rel_tol=1e-2) and weight_gap > 1e-5:
             hint = f" ({STEP_BATCH} in this check)"
             if math.isclose(move_ratio, STEP_BATCH / 64, rel_tol=1e-3):
                 hint = f": use the argument, {STEP_BATCH} in this check, not the lesson's GLOBAL_BATCH of 64"
-            return (f"your loss, and so each step, is {loss_ratio:.3g}x the mean over the global batch: divide "
-                    f"the sum of the per-example losses by global_batch_size{hint}.")
-        return (f"after two steps your weights differ from the library's step by up to {weight_gap:.1e} "
-                f"(losses {got[0]:.4f}, {got[1]:.4f}; expected {expected[0]:.4f}, {expected[1]:.4f}): "
-                "check the loss, the tape, and that every replica's gradients are applied once.")
+            return (
+                f"your loss, and so each step, is {loss_ratio:.3g}x the mean over the global batch: divide "
+                f"the sum of the per-example losses by global_batch_size{hint}."
+            )
+        return (
+            f"after two steps your weights differ from the library's step by up to {weight_gap:.1e} "
+            f"(losses {got[0]:.4f}, {got[1]:.4f}; expected {expected[0]:.4f}, {expected[1]:.4f}): "
+            "check the loss, the tape, and that every replica's gradients are applied once."
+        )
 
     agreement: list[str] = []  # the success message: the library's copy and yours, side by side
     result = run_check("8.1", diagnose, "")
@@ -217,16 +265,22 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
     if salted():  # a grading run: other ports and hosts, so that no list written in by hand matches
         rng = check_rng(82)
         ports = rng.choice(np.arange(2000, 60000), size=3, replace=False)
-        addresses = [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}", f"10.0.{rng.integers(0, 256)}.{rng.integers(1, 255)}:{ports[2]}"]
+        addresses = [
+            f"127.0.0.1:{ports[0]}",
+            f"127.0.0.1:{ports[1]}",
+            f"10.0.{rng.integers(0, 256)}.{rng.integers(1, 255)}:{ports[2]}",
+        ]
 
     def diagnose() -> str | None:
         for index in range(len(addresses)):
             config = call_student(make_tf_config, list(addresses), index)
             if isinstance(config, str):
-                return ("return the dict; it becomes a string only when it goes into the environment: "
-                        "os.environ['TF_CONFIG'] = json.dumps(config).")
+                return (
+                    "return the dict; it becomes a string only when it goes into the environment: "
+                    "os.environ['TF_CONFIG'] = json.dumps(config)."
+                )
             if not isinstance(config, dict):
-                return f"got {describe(config)}; TF_CONFIG is a dict with \"cluster\" and \"task\"."
+                return f'got {describe(config)}; TF_CONFIG is a dict with "cluster" and "task".'
             problem = _json_problem(config, "your TF_CONFIG")
             if problem:
                 return problem
@@ -239,10 +293,12 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
             workers = cluster["worker"]
             # A tuple is the same list to JSON (json.dumps writes both as an array).
             if not isinstance(workers, (list, tuple)) or list(workers) != addresses:
-                return ("cluster[\"worker\"] must be every worker's address, the same list in the same order on "
-                        f"every worker; got {cluster['worker']!r}.")
+                return (
+                    'cluster["worker"] must be every worker\'s address, the same list in the same order on '
+                    f"every worker; got {cluster['worker']!r}."
+                )
             if not isinstance(task, dict) or task.get("type") != "worker":
-                return ('task["type"] must be "worker": with MultiWorkerMirroredStrategy worker 0 also acts as chief.')
+                return 'task["type"] must be "worker": with MultiWorkerMirroredStrategy worker 0 also acts as chief.'
             if task.get("index") != index or isinstance(task.get("index"), bool):
                 if str(task.get("index")) == str(index):
                     return f'task["index"] is {task["index"]!r}: make it the integer {index}.'
@@ -254,7 +310,9 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
 
 # ---------------------------------------------------------------- 8.3 a client that respects the request limit
 
-CLIENT_LIMIT = 100  # the check's limit per request: not the service's 256, so a limit written in by hand shows
+CLIENT_LIMIT = (
+    100  # the check's limit per request: not the service's 256, so a limit written in by hand shows
+)
 
 
 class _FakeService:
@@ -265,7 +323,9 @@ class _FakeService:
     ``requests.Response``, and records how many instances each request carried.
     """
 
-    def __init__(self, predict: Callable[[np.ndarray], Any], shape: tuple[int, ...], limit: int) -> None:
+    def __init__(
+        self, predict: Callable[[np.ndarray], Any], shape: tuple[int, ...], limit: int
+    ) -> None:
         self.predict, self.shape, self.limit = predict, shape, limit
         self.requests: list[int] = []
 
@@ -287,19 +347,26 @@ class _FakeService:
         if not isinstance(instances, list) or not instances:
             return self._response(400, {"error": '"instances" must be a non-empty list'})
         if len(instances) > self.limit:
-            return self._response(413, {"error": f"{len(instances)} instances in one request; "
-                                                 f"the limit is {self.limit}"})
+            return self._response(
+                413,
+                {"error": f"{len(instances)} instances in one request; the limit is {self.limit}"},
+            )
         try:
             x = np.asarray(instances, dtype=np.float32)
         except (ValueError, TypeError):
-            return self._response(400, {"error": "instances must be numbers, all of the same shape"})
+            return self._response(
+                400, {"error": "instances must be numbers, all of the same shape"}
+            )
         if x.shape[1:] != self.shape:
             return self._response(400, {"error": f"instances must be shaped {list(self.shape)}"})
-        return self._response(200, {"predictions": np.asarray(self.predict(x), dtype=float).tolist()})
+        return self._response(
+            200, {"predictions": np.asarray(self.predict(x), dtype=float).tolist()}
+        )
 
 
-def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray], Any],
-                 images: np.ndarray) -> CheckResult:
+def exercise_8_3(
+    predict_all: Callable[..., Any], predict: Callable[[np.ndarray], Any], images: np.ndarray
+) -> CheckResult:
     """predict_all(post, images, max_instances) -> the (n, classes) predictions, in order, in requests of at most
     ``max_instances`` images.
 
@@ -315,11 +382,17 @@ def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray]
         if reference.shape[:1] != (2,):
             raise ValueError
     except Exception:
-        return not_yet("8.3", f"the check needs the lesson's model function (`serve`) and a batch of images "
-                              f"(`x_test[:300]`); it got {describe(predict)} and {describe(images)}. "
-                              "Re-run the cells that define them.")
+        return not_yet(
+            "8.3",
+            f"the check needs the lesson's model function (`serve`) and a batch of images "
+            f"(`x_test[:300]`); it got {describe(predict)} and {describe(images)}. "
+            "Re-run the cells that define them.",
+        )
     shape = tuple(images.shape[1:])
-    sizes = (2 * CLIENT_LIMIT + CLIENT_LIMIT // 2, 2 * CLIENT_LIMIT)  # the last request part-filled, then full
+    sizes = (
+        2 * CLIENT_LIMIT + CLIENT_LIMIT // 2,
+        2 * CLIENT_LIMIT,
+    )  # the last request part-filled, then full
     if len(images) < sizes[0]:  # a small set (fast mode) is repeated up to the size the check needs
         images = np.resize(images, (sizes[0], *shape))
 
@@ -336,11 +409,15 @@ def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray]
                 if 0 in service.requests:
                     return _empty_request(count)
                 if "not JSON serializable" in str(exc):
-                    return ("a request holds NumPy values, which JSON cannot encode (requests fails the same "
-                            "way): send each chunk as nested lists, chunk.tolist().")
+                    return (
+                        "a request holds NumPy values, which JSON cannot encode (requests fails the same "
+                        "way): send each chunk as nested lists, chunk.tolist()."
+                    )
                 if "KeyError" in str(exc):
-                    return (f"{exc}. The service answers a row-format request with {{\"predictions\": [...]}}: "
-                            "read response.json()[\"predictions\"].")
+                    return (
+                        f'{exc}. The service answers a row-format request with {{"predictions": [...]}}: '
+                        'read response.json()["predictions"].'
+                    )
                 raise
             if any(n > CLIENT_LIMIT for n in service.requests):
                 return _too_big(service.requests)
@@ -351,40 +428,60 @@ def exercise_8_3(predict_all: Callable[..., Any], predict: Callable[[np.ndarray]
             try:
                 got = np.asarray(out, dtype=np.float64)
             except Exception:
-                return (f"predict_all returned {describe(out)}, not one array of numbers: put the "
-                        "predictions of every request together, in order, one row per image.")
+                return (
+                    f"predict_all returned {describe(out)}, not one array of numbers: put the "
+                    "predictions of every request together, in order, one row per image."
+                )
             needed = math.ceil(count / CLIENT_LIMIT)
             if got.ndim == 3 or (got.dtype == object):
-                return ("you returned one list per request: put the requests' predictions together into one "
-                        "row per image (list.extend, or np.concatenate).")
+                return (
+                    "you returned one list per request: put the requests' predictions together into one "
+                    "row per image (list.extend, or np.concatenate)."
+                )
             if got.shape != expected.shape:
                 if got.ndim == 2 and len(got) < count and len(got) % CLIENT_LIMIT == 0:
-                    return (f"{len(got)} rows for {count} images: the last, smaller request with the "
-                            f"{count - len(got)} images left over is missing.")
+                    return (
+                        f"{len(got)} rows for {count} images: the last, smaller request with the "
+                        f"{count - len(got)} images left over is missing."
+                    )
                 return f"the predictions have shape {got.shape}; for {count} images expected {expected.shape}."
             if not np.allclose(got, expected, atol=1e-5):
                 if np.allclose(got, expected[::-1], atol=1e-5):
-                    return "the rows come back in reverse order: keep them in the order of the images."
-                return ("the rows are not the predictions of the images in their order: send the images in order "
-                        "and keep the answers in the order they come back.")
+                    return (
+                        "the rows come back in reverse order: keep them in the order of the images."
+                    )
+                return (
+                    "the rows are not the predictions of the images in their order: send the images in order "
+                    "and keep the answers in the order they come back."
+                )
             if len(service.requests) > needed:
-                return (f"{len(service.requests)} requests for {count} images where {needed} suffice: every "
-                        f"request costs a round trip, so fill each one up to max_instances ({CLIENT_LIMIT} here).")
+                return (
+                    f"{len(service.requests)} requests for {count} images where {needed} suffice: every "
+                    f"request costs a round trip, so fill each one up to max_instances ({CLIENT_LIMIT} here)."
+                )
         return None
 
-    return run_check("8.3", diagnose, "every image classified, in order, and no request above the service's limit.")
+    return run_check(
+        "8.3",
+        diagnose,
+        "every image classified, in order, and no request above the service's limit.",
+    )
 
 
 def _too_big(sizes: list[int]) -> str:
-    return (f"a request carried {max(sizes)} instances and the service refused it (413: at most {CLIENT_LIMIT} in "
-            f"this check): split the images into requests of at most max_instances, the argument (the course "
-            f"service allows 256).")
+    return (
+        f"a request carried {max(sizes)} instances and the service refused it (413: at most {CLIENT_LIMIT} in "
+        f"this check): split the images into requests of at most max_instances, the argument (the course "
+        f"service allows 256)."
+    )
 
 
 def _empty_request(count: int) -> str:
-    return (f"one request had no instances at all, and the service refused it (400): with {count} images the last "
-            f"request is full, so no extra request is needed (range(0, len(images), max_instances) gives "
-            f"the starts).")
+    return (
+        f"one request had no instances at all, and the service refused it (400): with {count} images the last "
+        f"request is full, so no extra request is needed (range(0, len(images), max_instances) gives "
+        f"the starts)."
+    )
 
 
 # ---------------------------------------------------------------- 8.4 the representative dataset
@@ -393,31 +490,42 @@ def _empty_request(count: int) -> str:
 def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> list[Any]:
     produced = call_student(representative_dataset)
     if produced is None:
-        raise StudentCodeFailed("calling representative_dataset() gave None: use `yield` inside it (a generator).")
+        raise StudentCodeFailed(
+            "calling representative_dataset() gave None: use `yield` inside it (a generator)."
+        )
     try:
         return list(itertools.islice(iter(produced), limit + 1))
     except TypeError:
-        raise StudentCodeFailed(f"representative_dataset() returned a {type(produced).__name__}, "
-                                "which cannot be iterated: `yield` the samples one at a time.") from None
+        raise StudentCodeFailed(
+            f"representative_dataset() returned a {type(produced).__name__}, "
+            "which cannot be iterated: `yield` the samples one at a time."
+        ) from None
     except Exception as exc:
         raise StudentCodeFailed(f"your generator raised {type(exc).__name__}: {exc}") from None
 
 
-def exercise_8_4(representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray) -> CheckResult:
+def exercise_8_4(
+    representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray
+) -> CheckResult:
     """A generator of ``[batch]`` lists of float32 training images, scaled like training, 100–500 in all."""
     try:  # x_train and x_test are notebook variables too
         x_train, x_test = as_array(x_train), as_array(x_test)
         if x_train.ndim < 2 or x_test.ndim < 2:
             raise StudentCodeFailed("")
     except StudentCodeFailed:
-        return not_yet("8.4", f"the check needs the lesson's `x_train` and `x_test` image arrays; it got "
-                              f"{describe(x_train)} and {describe(x_test)}. Re-run the cells that load them.")
+        return not_yet(
+            "8.4",
+            f"the check needs the lesson's `x_train` and `x_test` image arrays; it got "
+            f"{describe(x_train)} and {describe(x_test)}. Re-run the cells that load them.",
+        )
     shape = tuple(np.shape(x_train)[1:])
 
     def diagnose() -> str | None:
         if not callable(representative_dataset):
-            return ("pass the function itself (representative_dataset, no parentheses): "
-                    "the converter calls it when it needs samples.")
+            return (
+                "pass the function itself (representative_dataset, no parentheses): "
+                "the converter calls it when it needs samples."
+            )
         samples = _samples(representative_dataset)
         if not samples:
             return "the generator yields nothing: loop over training images and `yield [batch]`."
@@ -431,14 +539,18 @@ def exercise_8_4(representative_dataset: Callable[[], Any], x_train: np.ndarray,
             if batch.shape == shape:
                 return f"a sample has shape {batch.shape}: add the batch axis, image[None] → {(1, *shape)}."
             if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape:
-                return f"a sample has shape {batch.shape}; expected (1, {', '.join(map(str, shape))})."
+                return (
+                    f"a sample has shape {batch.shape}; expected (1, {', '.join(map(str, shape))})."
+                )
             if batch.dtype != np.float32:
                 return f"a sample has dtype {batch.dtype}: the converter wants float32, like the model input."
             batches.append(batch)
         images = np.concatenate(batches)
         if images.max() > 1.5:
-            return (f"values go up to {images.max():.0f}: calibrate on what the model really sees, "
-                    "images scaled to [0, 1] as in training.")
+            return (
+                f"values go up to {images.max():.0f}: calibrate on what the model really sees, "
+                "images scaled to [0, 1] as in training."
+            )
         if len(images) < 100:
             return f"{len(images)} images: too few to measure each layer's range reliably; use a few hundred (100–500)."
         if len(images) > 1000:
@@ -446,14 +558,17 @@ def exercise_8_4(representative_dataset: Callable[[], Any], x_train: np.ndarray,
         flat = images.reshape(len(images), -1)
         if len(np.unique(flat, axis=0)) < len(images) // 2:
             return "most samples are the same image: the ranges need varied images (different training images)."
-        test_rows = {row.tobytes() for row in np.asarray(x_test, np.float32).reshape(len(x_test), -1)}
+        test_rows = {
+            row.tobytes() for row in np.asarray(x_test, np.float32).reshape(len(x_test), -1)
+        }
         if any(row.tobytes() in test_rows for row in flat):
-            return ("some samples are test images: calibrating on the test set lets it shape the model "
-                    "you then score on it. Use training images.")
+            return (
+                "some samples are test images: calibrating on the test set lets it shape the model "
+                "you then score on it. Use training images."
+            )
         return None
 
     return run_check("8.4", diagnose, "a calibration set the int8 converter can use.")
-
 
 
 # ---------------------------------------------------------------- 8.5 the quantisation parameters of a range
@@ -480,7 +595,10 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
     cases = QUANTIZATION_CASES
     if salted():  # a grading run: the same kinds of range, stretched by a factor drawn for the run
         factors = np.round(check_rng(85).uniform(0.3, 3.0, size=len(cases)), 2)
-        cases = [(float(low * f), float(high * f), dtype) for (low, high, dtype), f in zip(cases, factors, strict=True)]
+        cases = [
+            (float(low * f), float(high * f), dtype)
+            for (low, high, dtype), f in zip(cases, factors, strict=True)
+        ]
 
     def diagnose() -> str | None:
         for low, high, dtype in cases:
@@ -498,39 +616,68 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
             info = np.iinfo(dtype)
             steps = int(info.max) - int(info.min)
             span = high - low
-            if math.isclose(scale, steps / span, rel_tol=1e-6) or math.isclose(scale, 1 / expected_scale, rel_tol=1e-6):
-                return ("scale is the real size of one integer step, (high - low) / (qmax - qmin), "
-                        "not its inverse.")
+            if math.isclose(scale, steps / span, rel_tol=1e-6) or math.isclose(
+                scale, 1 / expected_scale, rel_tol=1e-6
+            ):
+                return (
+                    "scale is the real size of one integer step, (high - low) / (qmax - qmin), "
+                    "not its inverse."
+                )
             if math.isclose(scale, span / (steps + 1), rel_tol=1e-6) or math.isclose(
-                    scale, (max(high, 0.0) - min(low, 0.0)) / (steps + 1), rel_tol=1e-6):
-                return (f"{name} has {steps + 1} values but {steps} steps between its smallest and its largest: "
-                        f"divide the range by qmax - qmin = {steps}.")
-            if zero_point == 0 and math.isclose(scale, max(abs(low), abs(high)) / int(info.max), rel_tol=1e-6) \
-                    and not math.isclose(scale, expected_scale, rel_tol=1e-6):
-                return ("that is symmetric quantisation (zero point 0, scale max|x| / qmax), which TensorFlow Lite "
-                        "uses for weights; activations use the whole range [low, high] with a zero point.")
-            if math.isclose(scale, span / steps, rel_tol=1e-6) and not math.isclose(scale, expected_scale,
-                                                                                      rel_tol=1e-6):
-                return (f"for the range [{low}, {high}] the real number 0 falls between two integers: widen the "
-                        "range to include 0 first (low = min(low, 0), high = max(high, 0)), so that 0, the "
-                        "padding and ReLU's output, is stored exactly.")
+                scale, (max(high, 0.0) - min(low, 0.0)) / (steps + 1), rel_tol=1e-6
+            ):
+                return (
+                    f"{name} has {steps + 1} values but {steps} steps between its smallest and its largest: "
+                    f"divide the range by qmax - qmin = {steps}."
+                )
+            if (
+                zero_point == 0
+                and math.isclose(scale, max(abs(low), abs(high)) / int(info.max), rel_tol=1e-6)
+                and not math.isclose(scale, expected_scale, rel_tol=1e-6)
+            ):
+                return (
+                    "that is symmetric quantisation (zero point 0, scale max|x| / qmax), which TensorFlow Lite "
+                    "uses for weights; activations use the whole range [low, high] with a zero point."
+                )
+            if math.isclose(scale, span / steps, rel_tol=1e-6) and not math.isclose(
+                scale, expected_scale, rel_tol=1e-6
+            ):
+                return (
+                    f"for the range [{low}, {high}] the real number 0 falls between two integers: widen the "
+                    "range to include 0 first (low = min(low, 0), high = max(high, 0)), so that 0, the "
+                    "padding and ReLU's output, is stored exactly."
+                )
             if not math.isclose(scale, expected_scale, rel_tol=1e-6):
-                return (f"for ({low}, {high}, {name}) scale is {scale:.6g}; expected {expected_scale:.6g}, "
-                        "(high - low) / (qmax - qmin).")
+                return (
+                    f"for ({low}, {high}, {name}) scale is {scale:.6g}; expected {expected_scale:.6g}, "
+                    "(high - low) / (qmax - qmin)."
+                )
             if zero_point != round(zero_point):
-                return (f"zero_point is {zero_point:g}: it is the integer that stands for 0, so round it "
-                        "(the stored q values are integers too).")
+                return (
+                    f"zero_point is {zero_point:g}: it is the integer that stands for 0, so round it "
+                    "(the stored q values are integers too)."
+                )
             if zero_point == -round(low / scale) != expected_zero:
-                return (f"for {name}, zero_point is {zero_point:g}, which maps low onto 0; but {name}'s integers run "
-                        f"from {info.min} to {info.max}: low must map onto qmin, so zero_point = qmin - "
-                        "round(low / scale).")
+                return (
+                    f"for {name}, zero_point is {zero_point:g}, which maps low onto 0; but {name}'s integers run "
+                    f"from {info.min} to {info.max}: low must map onto qmin, so zero_point = qmin - "
+                    "round(low / scale)."
+                )
             if zero_point == int(info.min) + round(low / scale) != expected_zero:
-                return ("zero_point has the wrong sign of low / scale: low must map onto qmin, "
-                        "qmin = low / scale + zero_point, so zero_point = qmin - round(low / scale).")
+                return (
+                    "zero_point has the wrong sign of low / scale: low must map onto qmin, "
+                    "qmin = low / scale + zero_point, so zero_point = qmin - round(low / scale)."
+                )
             if zero_point != expected_zero:
-                return (f"for ({low}, {high}, {name}) zero_point is {zero_point:g}; expected {expected_zero}: "
-                        "low maps onto qmin, so zero_point = qmin - round(low / scale).")
+                return (
+                    f"for ({low}, {high}, {name}) zero_point is {zero_point:g}; expected {expected_zero}: "
+                    "low maps onto qmin, so zero_point = qmin - round(low / scale)."
+                )
         return None
 
-    return run_check("8.5", diagnose, "low maps onto the smallest integer, high onto the largest, 0 exactly onto "
-                                      "zero_point: TensorFlow Lite's rule for activations.")
+    return run_check(
+        "8.5",
+        diagnose,
+        "low maps onto the smallest integer, high onto the largest, 0 exactly onto "
+        "zero_point: TensorFlow Lite's rule for activations.",
+    )

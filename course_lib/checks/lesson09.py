@@ -38,7 +38,9 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     rgba.putalpha(Image.fromarray(alpha))
     on_white = base.copy()
     on_white[:, -10:] = 255
-    palette = Image.fromarray(np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P")
+    palette = Image.fromarray(
+        np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P"
+    )
     palette.putpalette([200, 30, 30, 30, 200, 30, 30, 30, 200, 0, 0, 0] + [0] * (256 - 4) * 3)
     palette_file = reopen(palette, "PNG", transparency=3)  # colour 3 (black) is transparent
     palette_expected = np.asarray(palette.convert("RGB")).copy()
@@ -58,13 +60,22 @@ def _pixels_of(value: Any, what: str) -> np.ndarray:
 
     if isinstance(value, Image.Image):
         if value.mode != "RGB":
-            raise StudentCodeFailed(f"on the {what}, your function returned a Pillow image in mode "
-                                    f"'{value.mode}'; the model takes 3 channels: return it in mode 'RGB'.")
+            raise StudentCodeFailed(
+                f"on the {what}, your function returned a Pillow image in mode "
+                f"'{value.mode}'; the model takes 3 channels: return it in mode 'RGB'."
+            )
         return np.asarray(value)
-    if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3 and value.shape[-1] == 3:
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype == np.uint8
+        and value.ndim == 3
+        and value.shape[-1] == 3
+    ):
         return value
-    raise StudentCodeFailed(f"on the {what}, your function returned {describe(value)}; "
-                            "return the Pillow image in mode 'RGB' (or its uint8 (h, w, 3) pixels).")
+    raise StudentCodeFailed(
+        f"on the {what}, your function returned {describe(value)}; "
+        "return the Pillow image in mode 'RGB' (or its uint8 (h, w, 3) pixels)."
+    )
 
 
 def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
@@ -75,10 +86,14 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
             got = _pixels_of(call_student(upright_rgb, image), what)
             if got.shape != expected.shape:
                 if got.shape[:2] == expected.shape[1::-1]:
-                    return (f"the {what} is still sideways ({got.shape[1]}×{got.shape[0]} instead of "
-                            f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
-                            "e.g. PIL.ImageOps.exif_transpose(image).")
-                return f"on the {what}, the pixels have shape {got.shape}, expected {expected.shape}."
+                    return (
+                        f"the {what} is still sideways ({got.shape[1]}×{got.shape[0]} instead of "
+                        f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
+                        "e.g. PIL.ImageOps.exif_transpose(image)."
+                    )
+                return (
+                    f"on the {what}, the pixels have shape {got.shape}, expected {expected.shape}."
+                )
             wrong = np.abs(got.astype(int) - expected.astype(int)).max(axis=-1) > 2
             if not wrong.any():
                 continue
@@ -86,20 +101,30 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                 rows, cols = np.nonzero(wrong)
                 colour = tuple(int(v) for v in got[rows[0], cols[0]])
                 if "palette" in what:
-                    return (f"on the {what}, the transparent pixels came out as {colour}, not white: a palette "
-                            "image keeps its transparency in image.info['transparency']; convert it to "
-                            "'RGBA' first, then put it on white like any RGBA image.")
-                return (f"on the {what}, the transparent pixels came out as {colour}, not white (255, 255, 255): "
-                        "convert('RGB') drops the alpha channel and keeps whatever colour lies under it. "
-                        "Composite on a white background first (Image.alpha_composite).")
+                    return (
+                        f"on the {what}, the transparent pixels came out as {colour}, not white: a palette "
+                        "image keeps its transparency in image.info['transparency']; convert it to "
+                        "'RGBA' first, then put it on white like any RGBA image."
+                    )
+                return (
+                    f"on the {what}, the transparent pixels came out as {colour}, not white (255, 255, 255): "
+                    "convert('RGB') drops the alpha channel and keeps whatever colour lies under it. "
+                    "Composite on a white background first (Image.alpha_composite)."
+                )
             if "EXIF" in what:
-                return (f"the {what} has the right size but is upside down or mirrored: "
-                        "apply the orientation tag once, with PIL.ImageOps.exif_transpose(image).")
+                return (
+                    f"the {what} has the right size but is upside down or mirrored: "
+                    "apply the orientation tag once, with PIL.ImageOps.exif_transpose(image)."
+                )
             return f"on the {what}, {int(wrong.sum())} of {wrong.size} pixels differ from the file's own colours."
         return None
 
-    return run_check("9.1", diagnose, "plain, sideways, transparent, palette and gray files all come out upright "
-                     "RGB, transparency on white.")
+    return run_check(
+        "9.1",
+        diagnose,
+        "plain, sideways, transparent, palette and gray files all come out upright "
+        "RGB, transparency on white.",
+    )
 
 
 # ------------------------------------------------------------------ 9.2 split per class
@@ -117,17 +142,23 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     def parts(seed: int) -> tuple[list[str], list[str], list[str]]:
         result = call_student(split_files, list(files), list(labels), fractions, seed)
         if not isinstance(result, tuple | list) or len(result) != 3:
-            raise StudentCodeFailed(f"your function returned {describe(result)}; return three lists: "
-                                    "(train, validation, test).")
+            raise StudentCodeFailed(
+                f"your function returned {describe(result)}; return three lists: "
+                "(train, validation, test)."
+            )
         out = []
         for split, part in zip(("train", "validation", "test"), result, strict=True):
             try:
                 items = [str(f) if isinstance(f, str | np.str_) else f for f in list(part)]
             except TypeError:
-                raise StudentCodeFailed(f"the {split} part is {describe(part)}, not a list of file names.") from None
+                raise StudentCodeFailed(
+                    f"the {split} part is {describe(part)}, not a list of file names."
+                ) from None
             if any(not isinstance(f, str) for f in items):
-                raise StudentCodeFailed(f"the {split} part holds {describe(next(f for f in items if not isinstance(f, str)))}"
-                                        "; return the file names themselves.")
+                raise StudentCodeFailed(
+                    f"the {split} part holds {describe(next(f for f in items if not isinstance(f, str)))}"
+                    "; return the file names themselves."
+                )
             out.append(items)
         return out[0], out[1], out[2]
 
@@ -136,43 +167,65 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
         seen = train + val + test
         doubles = sorted({f for f in seen if seen.count(f) > 1})
         if doubles:
-            return (f"{doubles[0]} is in two splits ({len(doubles)} such files): a file used for training must "
-                    "never be used to validate or test.")
+            return (
+                f"{doubles[0]} is in two splits ({len(doubles)} such files): a file used for training must "
+                "never be used to validate or test."
+            )
         unknown = sorted(set(seen) - set(files))
         if unknown:
             return f"{unknown[0]} is not one of the files given."
         missing = sorted(set(files) - set(seen))
         if missing:
-            return (f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your rounding, every "
-                    "file should land somewhere.")
+            return (
+                f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your rounding, every "
+                "file should land somewhere."
+            )
         for split, part in (("train", train), ("validation", val), ("test", test)):
             present = {label_of[f] for f in part}
             for k, name in enumerate(names):
                 if k not in present:
-                    return (f"class '{name}' ({sizes[name]} files) has no file in {split}: split each class "
-                            "on its own, so that every class is in every split.")
+                    return (
+                        f"class '{name}' ({sizes[name]} files) has no file in {split}: split each class "
+                        "on its own, so that every class is in every split."
+                    )
         for k, name in enumerate(names):
             n = sizes[name]
             counts = [sum(label_of[f] == k for f in part) for part in (train, val, test)]
-            for count, fraction, split in zip(counts[1:], fractions[1:], ("validation", "test"), strict=True):
+            for count, fraction, split in zip(
+                counts[1:], fractions[1:], ("validation", "test"), strict=True
+            ):
                 low, high = max(1, int(np.floor(n * fraction))), max(1, int(np.ceil(n * fraction)))
                 if not low <= count <= high:
-                    return (f"class '{name}' has {n} files and {count} of them in {split}; a share of "
-                            f"{fraction:.0%} is {low}" + (f" or {high}" if high != low else "") + " files.")
+                    return (
+                        f"class '{name}' has {n} files and {count} of them in {split}; a share of "
+                        f"{fraction:.0%} is {low}"
+                        + (f" or {high}" if high != low else "")
+                        + " files."
+                    )
         if parts(0) != (train, val, test):
-            return ("two calls with seed=0 gave different splits: shuffle with a generator made from the seed, "
-                    "e.g. np.random.default_rng(seed), so that the split can be repeated.")
+            return (
+                "two calls with seed=0 gave different splits: shuffle with a generator made from the seed, "
+                "e.g. np.random.default_rng(seed), so that the split can be repeated."
+            )
         if all(parts(seed) == (train, val, test) for seed in (1, 2, 3)):
-            return ("seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. Files listed in "
-                    "name order often follow the order they were taken in; shuffle each class with the seed.")
+            return (
+                "seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. Files listed in "
+                "name order often follow the order they were taken in; shuffle each class with the seed."
+            )
         roses_train = [f for f in train if f.startswith("roses/")]
         if sorted(roses_train) == sorted(files[: len(roses_train)]):
-            return ("the training files of each class are its first files by name: shuffle each class "
-                    "with the seed before cutting it.")
+            return (
+                "the training files of each class are its first files by name: shuffle each class "
+                "with the seed before cutting it."
+            )
         return None
 
-    return run_check("9.2", diagnose, "every file in exactly one split, every class in every split, "
-                     "in the right shares, repeatable with the seed.")
+    return run_check(
+        "9.2",
+        diagnose,
+        "every file in exactly one split, every class in every split, "
+        "in the right shares, repeatable with the seed.",
+    )
 
 
 # ------------------------------------------------------------------ 9.3 images-in model
@@ -184,16 +237,28 @@ def _tiny_parts() -> tuple[Any, Any]:
     import keras
 
     keras.utils.set_random_seed(9)
-    backbone = keras.Sequential([keras.Input((_SIZE, _SIZE, 3)), keras.layers.Conv2D(4, 3, name="conv"),
-                                 keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
-    head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")], name="head")
+    backbone = keras.Sequential(
+        [
+            keras.Input((_SIZE, _SIZE, 3)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+        ],
+        name="tiny_backbone",
+    )
+    head = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="softmax")], name="head"
+    )
     return backbone, head
 
 
-def _reference(backbone: Any, head: Any, image: np.ndarray, crop: bool, scale: float, offset: float) -> np.ndarray:
+def _reference(
+    backbone: Any, head: Any, image: np.ndarray, crop: bool, scale: float, offset: float
+) -> np.ndarray:
     import keras
 
-    x = keras.ops.image.resize(image[None].astype("float32"), (_SIZE, _SIZE), crop_to_aspect_ratio=crop)
+    x = keras.ops.image.resize(
+        image[None].astype("float32"), (_SIZE, _SIZE), crop_to_aspect_ratio=crop
+    )
     return np.asarray(head(backbone(x * scale + offset, training=False)))[0]
 
 
@@ -202,8 +267,10 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
     import keras
 
     rng = np.random.default_rng(93)
-    photos = {"wide photo (40×90)": rng.integers(0, 256, (40, 90, 3), dtype=np.uint8),
-              "tall photo (70×30)": rng.integers(0, 256, (70, 30, 3), dtype=np.uint8)}
+    photos = {
+        "wide photo (40×90)": rng.integers(0, 256, (40, 90, 3), dtype=np.uint8),
+        "tall photo (70×30)": rng.integers(0, 256, (70, 30, 3), dtype=np.uint8),
+    }
 
     def diagnose() -> str | None:
         backbone, head = _tiny_parts()
@@ -215,39 +282,65 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
             return f"the model has {len(inputs)} inputs; it takes one: the photo."
         spec = inputs[0]
         if str(spec.dtype) != "uint8":
-            return (f"the model's input is {spec.dtype}; photos arrive as uint8 pixels: "
-                    "keras.Input((None, None, 3), dtype='uint8').")
+            return (
+                f"the model's input is {spec.dtype}; photos arrive as uint8 pixels: "
+                "keras.Input((None, None, 3), dtype='uint8')."
+            )
         if tuple(spec.shape)[1:3] != (None, None):
-            return (f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one size. "
-                    "Leave height and width free, (None, None, 3), and resize inside the model.")
+            return (
+                f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one size. "
+                "Leave height and width free, (None, None, 3), and resize inside the model."
+            )
         for what, image in photos.items():
             try:
                 got = np.asarray(model(image[None], training=False))[0]
             except Exception as exc:
-                raise StudentCodeFailed(f"calling your model on a {what} raised {type(exc).__name__}: "
-                                        f"{' '.join(str(exc).split())[:160]}") from None
+                raise StudentCodeFailed(
+                    f"calling your model on a {what} raised {type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:160]}"
+                ) from None
             expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128)
             if got.shape != expected.shape:
-                return f"on a {what}, the model returned shape {got.shape}, expected {expected.shape}."
+                return (
+                    f"on a {what}, the model returned shape {got.shape}, expected {expected.shape}."
+                )
             if np.allclose(got, expected, atol=1e-4):
                 continue
             variants = {
                 "the photo was squashed to a square, not cropped: pass crop_to_aspect_ratio=True to the resize, "
-                "as image_dataset_from_directory did for the training images.": (False, 1 / 128, -127 / 128),
-                "the pixels were scaled to [0, 1]; EfficientNet-Lite was trained on (x - 127) / 128.":
-                    (True, 1 / 255, 0.0),
-                "the pixels reach the backbone unscaled, 0 to 255; scale them to (x - 127) / 128 inside the model.":
-                    (True, 1.0, 0.0),
+                "as image_dataset_from_directory did for the training images.": (
+                    False,
+                    1 / 128,
+                    -127 / 128,
+                ),
+                "the pixels were scaled to [0, 1]; EfficientNet-Lite was trained on (x - 127) / 128.": (
+                    True,
+                    1 / 255,
+                    0.0,
+                ),
+                "the pixels reach the backbone unscaled, 0 to 255; scale them to (x - 127) / 128 inside the model.": (
+                    True,
+                    1.0,
+                    0.0,
+                ),
                 "the photo was squashed, not cropped, and scaled to [0, 1]: crop_to_aspect_ratio=True, and "
                 "(x - 127) / 128.": (False, 1 / 255, 0.0),
             }
             for message, (crop, scale, offset) in variants.items():
-                if np.allclose(got, _reference(backbone, head, image, crop, scale, offset), atol=1e-4):
+                if np.allclose(
+                    got, _reference(backbone, head, image, crop, scale, offset), atol=1e-4
+                ):
                     return f"on a {what}: {message}"
-            return (f"on a {what}, the probabilities differ from the expected ones by up to "
-                    f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect ratio), "
-                    "scale, then the backbone and the head, in that order.")
+            return (
+                f"on a {what}, the probabilities differ from the expected ones by up to "
+                f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect ratio), "
+                "scale, then the backbone and the head, in that order."
+            )
         return None
 
-    return run_check("9.3", diagnose, "uint8 photos of any size in: cropped, resized and scaled inside the model, "
-                     "as the training images were.")
+    return run_check(
+        "9.3",
+        diagnose,
+        "uint8 photos of any size in: cropped, resized and scaled inside the model, "
+        "as the training images were.",
+    )

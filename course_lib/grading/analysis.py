@@ -34,7 +34,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except UnicodeDecodeError:
         raise ValueError("not a text file") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise ValueError(
+            f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
     if not isinstance(content, dict) or "cells" not in content:
         raise ValueError("JSON, but not a notebook (no cells)")
     version = content.get("nbformat", 4)
@@ -80,7 +82,9 @@ class Layout:
     region: dict[int, str] = field(default_factory=dict)  # code cell index -> exercise number
     errors: dict[int, tuple[str, str]] = field(default_factory=dict)
     timed_out: set[int] = field(default_factory=set)
-    headings: dict[str, str] = field(default_factory=dict)  # exercise number -> title in the notebook
+    headings: dict[str, str] = field(
+        default_factory=dict
+    )  # exercise number -> title in the notebook
 
     @classmethod
     def of(cls, nb: nbformat.NotebookNode, key: LessonKey) -> Layout:
@@ -123,9 +127,17 @@ class Layout:
             return []
         ename, evalue = self.errors[outside[0]]
         more = len(outside) - 1
-        more_text = (f"; {more} more cell{'s' if more > 1 else ''} outside the exercises "
-                     f"raised an error too") if more else ""
-        return [f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more_text}"]
+        more_text = (
+            (
+                f"; {more} more cell{'s' if more > 1 else ''} outside the exercises "
+                f"raised an error too"
+            )
+            if more
+            else ""
+        )
+        return [
+            f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more_text}"
+        ]
 
     def exercise_trouble(self, number: str) -> str:
         """What went wrong in the student's own cells of exercise ``number``, if anything."""
@@ -146,11 +158,15 @@ class Layout:
             call = f"checks.exercise_{exercise.number.replace('.', '_')}("
             calls = [source.strip() for source in code if call in source]
             if not calls:
-                problems.append(f"the check cell of exercise {exercise.number} was deleted; "
-                                "the grader ran the check itself")
+                problems.append(
+                    f"the check cell of exercise {exercise.number} was deleted; "
+                    "the grader ran the check itself"
+                )
             elif exercise.check not in calls:
-                problems.append(f"the check cell of exercise {exercise.number} was changed; "
-                                "the grader ran the original check")
+                problems.append(
+                    f"the check cell of exercise {exercise.number} was changed; "
+                    "the grader ran the original check"
+                )
         return problems
 
     def outdated_headings(self) -> list[str]:
@@ -164,12 +180,16 @@ class Layout:
         problems = []
         for number, title in self.headings.items():
             if number not in current:
-                problems.append(f"exercise {number} ({title!r}) is not in the current lesson: "
-                                "the notebook comes from another version of it")
+                problems.append(
+                    f"exercise {number} ({title!r}) is not in the current lesson: "
+                    "the notebook comes from another version of it"
+                )
             elif _normal(title) != _normal(current[number]):
-                problems.append(f"exercise {number} is {title!r} in this notebook but {current[number]!r} "
-                                "in the current lesson: the notebook comes from another version of it, "
-                                "and its answer was checked against the current task")
+                problems.append(
+                    f"exercise {number} is {title!r} in this notebook but {current[number]!r} "
+                    "in the current lesson: the notebook comes from another version of it, "
+                    "and its answer was checked against the current task"
+                )
         return problems
 
 
@@ -177,8 +197,9 @@ def _normal(title: str) -> str:
     return " ".join(title.casefold().split())
 
 
-def exercise_result(exercise: ExerciseKey, result: dict[str, Any] | None, layout: Layout,
-                    stopped: str = "") -> tuple[bool, str]:
+def exercise_result(
+    exercise: ExerciseKey, result: dict[str, Any] | None, layout: Layout, stopped: str = ""
+) -> tuple[bool, str]:
     """(passed, message) for one exercise from its grader cell's payload."""
     if result is None:
         return False, f"check did not run: {stopped or 'the grader cell gave no result'}"
@@ -199,8 +220,11 @@ def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: 
         return [f"{TAMPERING} the grader could not inspect the kernel after {who} ran"]
     old, new = before.get("entries", {}), after.get("entries", {})
     changed = sorted(
-        name for name, (identity, made_by_notebook) in new.items()
-        if name in old and old[name][0] != identity and name not in _LIBRARY_SWAPS
+        name
+        for name, (identity, made_by_notebook) in new.items()
+        if name in old
+        and old[name][0] != identity
+        and name not in _LIBRARY_SWAPS
         and (made_by_notebook or name.startswith(_STRICT))
     )
     findings = []
@@ -209,8 +233,9 @@ def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: 
         findings.append(f"{TAMPERING} {who} changed {shown}")
     threads = [t for t in after.get("threads", []) if t not in before.get("threads", [])]
     if threads:
-        findings.append(f"{TAMPERING} threads started by {who} are still running "
-                        f"({', '.join(threads)})")
+        findings.append(
+            f"{TAMPERING} threads started by {who} are still running ({', '.join(threads)})"
+        )
     return findings
 
 

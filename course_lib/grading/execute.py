@@ -47,15 +47,40 @@ _EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported ans
 # are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
-TWO_PHASE = frozenset({
-    "1.1", "1.2", "1.3", "1.4",
-    "3.1", "3.2", "3.3", "3.4", "3.5", "3.6",
-    "4.1", "4.2", "4.3", "4.4",
-    "5.1", "5.2", "5.3", "5.4", "5.5", "5.6",
-    "6.1", "6.2", "6.4", "6.5", "6.6",
-    "7.1", "7.3", "7.5",
-    "8.2", "8.5",
-})
+TWO_PHASE = frozenset(
+    {
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "3.5",
+        "3.6",
+        "4.1",
+        "4.2",
+        "4.3",
+        "4.4",
+        "5.1",
+        "5.2",
+        "5.3",
+        "5.4",
+        "5.5",
+        "5.6",
+        "6.1",
+        "6.2",
+        "6.4",
+        "6.5",
+        "6.6",
+        "7.1",
+        "7.3",
+        "7.5",
+        "8.2",
+        "8.5",
+    }
+)
 
 
 @dataclass
@@ -94,10 +119,22 @@ class _Judge:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.pop("COURSE_FAST", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-             "from course_lib.grading.judge import main; main()", root],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=root, env=env, text=True, bufsize=1)
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                "import sys; sys.path.insert(0, sys.argv[1]); "
+                "from course_lib.grading.judge import main; main()",
+                root,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=root,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the judge has loaded every check (it then ignores changes on disk)."""
@@ -119,7 +156,11 @@ class _Judge:
         try:
             ready, _, _ = select.select([stdout], [], [], timeout)
             line = stdout.readline() if ready else ""
-            return json.loads(line) if line else {"status": "error", "message": "the judge gave no answer"}
+            return (
+                json.loads(line)
+                if line
+                else {"status": "error", "message": "the judge gave no answer"}
+            )
         except (OSError, ValueError) as exc:
             return {"status": "error", "message": f"the judge failed ({analysis.first_line(exc)})"}
 
@@ -167,8 +208,9 @@ class _KernelRun:
         try:
             return self.client.execute_cell(cell, len(self.nb.cells) - 1)
         except DeadKernelError:
-            raise _Stop("the kernel died (the notebook ran out of memory or ended the process)"
-                        ) from None
+            raise _Stop(
+                "the kernel died (the notebook ran out of memory or ended the process)"
+            ) from None
 
     def timed_out(self) -> bool:
         return bool(self.timeouts) and self.timeouts[-1] == len(self.nb.cells) - 1
@@ -233,10 +275,20 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
-            with kernel.client.setup_kernel(env=kernel_env(options), cwd=cwd,
-                                             stderr=subprocess.DEVNULL):
-                _Grading(kernel, student_nb, key, layout, grade, results, options,
-                         judge_process, os.path.join(cwd, _EXCHANGE)).run()
+            with kernel.client.setup_kernel(
+                env=kernel_env(options), cwd=cwd, stderr=subprocess.DEVNULL
+            ):
+                _Grading(
+                    kernel,
+                    student_nb,
+                    key,
+                    layout,
+                    grade,
+                    results,
+                    options,
+                    judge_process,
+                    os.path.join(cwd, _EXCHANGE),
+                ).run()
         except _Stop as stop:
             stopped = str(stop)
             grade.problems.append(stopped)
@@ -248,8 +300,9 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
                 judge_process.close()
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
-        passed, message = analysis.exercise_result(exercise, results.get(exercise.number),
-                                                   layout, stopped)
+        passed, message = analysis.exercise_result(
+            exercise, results.get(exercise.number), layout, stopped
+        )
         grade.exercises.append(ExerciseResult(exercise.number, passed, message))
     if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
         for result in grade.exercises:
@@ -267,14 +320,24 @@ class _Grading:
     an exercise whose heading the student removed is checked at the end.
     """
 
-    def __init__(self, kernel: _KernelRun, student_nb: nbformat.NotebookNode, key: LessonKey,
-                 layout: analysis.Layout, grade: NotebookGrade,
-                 results: dict[str, dict[str, Any] | None], options: GradeOptions,
-                 judge_process: _Judge | None = None, exchange: str = ""):
+    def __init__(
+        self,
+        kernel: _KernelRun,
+        student_nb: nbformat.NotebookNode,
+        key: LessonKey,
+        layout: analysis.Layout,
+        grade: NotebookGrade,
+        results: dict[str, dict[str, Any] | None],
+        options: GradeOptions,
+        judge_process: _Judge | None = None,
+        exchange: str = "",
+    ):
         self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
         self.grade, self.results, self.options = grade, results, options
         self.judge, self.exchange = judge_process, exchange
-        self.salt = secrets.randbits(62)  # this run's test data: drawn afresh, never sent to the kernel
+        self.salt = secrets.randbits(
+            62
+        )  # this run's test data: drawn afresh, never sent to the kernel
         # The checks that still run in the kernel draw their test data from a salt of their own:
         # the kernel sees it, so it must tell nothing about the judge's.
         self.kernel_salt = secrets.randbits(62)
@@ -301,13 +364,16 @@ class _Grading:
             if self.replaced:
                 self.grade.problems.append(
                     f"the notebook replaced course_lib code in memory "
-                    f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk")
+                    f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk"
+                )
             self.grade.problems.extend(self.tampering)
 
     def _judge(self, exercise: ExerciseKey) -> None:
         try:
             self.results[exercise.number] = _two_phase(self, exercise)
-        except judge.Unsupported as exc:  # a check expression of the course that takes no plain names
+        except (
+            judge.Unsupported
+        ) as exc:  # a check expression of the course that takes no plain names
             self.results[exercise.number] = {"status": "error", "message": str(exc)}
 
     def _ids(self) -> dict[str, int]:
@@ -330,13 +396,16 @@ class _Grading:
             if remaining <= 1:
                 self.grade.problems.append(
                     f"the notebook used up its time limit of {self.options.timeout} s; "
-                    f"{self.layout.describe(index)} and the cells after it were not run")
+                    f"{self.layout.describe(index)} and the cells after it were not run"
+                )
                 return
             limit = int(min(self.options.cell_timeout, remaining))
             executed = self.kernel.run(cell, limit)
             if self.kernel.timed_out():
-                self.grade.problems.append(f"{self.layout.describe(index)} did not finish within "
-                                           f"{limit} s and was interrupted")
+                self.grade.problems.append(
+                    f"{self.layout.describe(index)} did not finish within "
+                    f"{limit} s and was interrupted"
+                )
                 self.layout.timed_out.add(index)
                 self.kernel.ensure_alive(self.layout.describe(index))
             else:
@@ -349,12 +418,19 @@ class _Grading:
         if exercise.number in TWO_PHASE and self.judge is not None:
             self._judge(exercise)
             return
-        args = {"exercise": exercise.number, "expression": exercise.check,
-                "root": str(config.project_root()), "baseline": self._ids(), "salt": self.kernel_salt}
+        args = {
+            "exercise": exercise.number,
+            "expression": exercise.check,
+            "root": str(config.project_root()),
+            "baseline": self._ids(),
+            "salt": self.kernel_salt,
+        }
         result = self.kernel.grader("check", args, self.options.cell_timeout)
         if self.kernel.timed_out():
-            self.results[exercise.number] = {"status": "timeout",
-                                             "message": str(self.options.cell_timeout)}
+            self.results[exercise.number] = {
+                "status": "timeout",
+                "message": str(self.options.cell_timeout),
+            }
             self.kernel.ensure_alive(f"the check of exercise {exercise.number}")
             return
         self.results[exercise.number] = result
@@ -364,9 +440,12 @@ class _Grading:
         before, after = result.get("before"), result.get("after")
         self._note_tampering(before, "the notebook")
         if before is not None and after is not None:  # only what changed during the check
-            during = {"entries": {k: v for k, v in after["entries"].items()
-                                  if before["entries"].get(k) != v},
-                      "threads": [t for t in after["threads"] if t not in before["threads"]]}
+            during = {
+                "entries": {
+                    k: v for k, v in after["entries"].items() if before["entries"].get(k) != v
+                },
+                "threads": [t for t in after["threads"] if t not in before["threads"]],
+            }
             self._note_tampering(during, "the student's code, while it was checked,")
 
 
@@ -385,7 +464,9 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             return False
         return payload is not None and payload.get("action") == action or None
 
-    done = in_kernel("values", {"names": names, "dir": values}, f"the export of exercise {exercise.number}")
+    done = in_kernel(
+        "values", {"names": names, "dir": values}, f"the export of exercise {exercise.number}"
+    )
     if done is False:
         return {"status": "timeout", "message": str(timeout)}
     if done is None:
@@ -393,17 +474,29 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
     calls: list[dict[str, str]] = []
     assert grading.judge is not None
     for round_number in range(judge.MAX_CALLS + 1):
-        reply = grading.judge.ask({"expression": exercise.check, "values": values, "calls": calls,
-                                   "salt": grading.salt, "next": os.path.join(folder, f"call{round_number}")},
-                                  timeout=max(timeout, _STARTUP_TIMEOUT))
+        reply = grading.judge.ask(
+            {
+                "expression": exercise.check,
+                "values": values,
+                "calls": calls,
+                "salt": grading.salt,
+                "next": os.path.join(folder, f"call{round_number}"),
+            },
+            timeout=max(timeout, _STARTUP_TIMEOUT),
+        )
         if reply.get("status") != "need":
             if reply.get("status") == "unsupported":
-                return {"status": "failed", "message": "the grader cannot judge what your code gave it: "
-                                                       f"{reply.get('message', '')}"}
+                return {
+                    "status": "failed",
+                    "message": "the grader cannot judge what your code gave it: "
+                    f"{reply.get('message', '')}",
+                }
             return reply
         out = os.path.join(folder, f"out{round_number}")
         call = {"name": str(reply["name"]), "request": str(reply["request"]), "out": out}
-        done = in_kernel("call", call, f"your code, called by the check of exercise {exercise.number},")
+        done = in_kernel(
+            "call", call, f"your code, called by the check of exercise {exercise.number},"
+        )
         if done is False:
             return {"status": "timeout", "message": str(timeout)}
         if done is None:
@@ -412,7 +505,9 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
     return {"status": "error", "message": "the check needed too many calls"}
 
 
-def _save_executed(nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions) -> None:
+def _save_executed(
+    nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions
+) -> None:
     if options.executed_dir is None or not nb.cells:
         return
     folder = options.executed_dir / submission.student

@@ -93,8 +93,12 @@ def _fingerprint(value: Any, digest: Any) -> None:
     elif _is_model(value):
         import keras
 
-        digest.update(b"model:" + json.dumps(keras.saving.serialize_keras_object(value), sort_keys=True,
-                                             default=str).encode())
+        digest.update(
+            b"model:"
+            + json.dumps(
+                keras.saving.serialize_keras_object(value), sort_keys=True, default=str
+            ).encode()
+        )
         for weight in value.weights:
             _fingerprint(np.asarray(weight.numpy()), digest)
     elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy"):
@@ -120,7 +124,9 @@ def _take_state(target: Any, changed: Any) -> None:
     layers, new_layers = list(target._flatten_layers()), list(changed._flatten_layers())
     if [type(a).__name__ for a in layers] != [type(b).__name__ for b in new_layers]:
         raise ValueError("the model came back with other layers")
-    for layer, new in zip(layers, new_layers, strict=True):  # outer models first, as Keras sets them
+    for layer, new in zip(
+        layers, new_layers, strict=True
+    ):  # outer models first, as Keras sets them
         layer.trainable = new.trainable
     target.set_weights(changed.get_weights())
     if changed.compiled:
@@ -169,14 +175,21 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
             return kernel_code.load_model(tree, folder)
         except Exception as exc:
             foreign = _foreign_classes(tree, folder)
-            why = (f"it uses {', '.join(foreign)}" if foreign
-                   else f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
-            raise Unsupported(f"your {tree.get('type', 'model')} could not be rebuilt from its config and "
-                              f"weights with Keras's safe mode ({why}); build it from Keras's own layers, "
-                              "without Lambda layers or classes of your own") from None
+            why = (
+                f"it uses {', '.join(foreign)}"
+                if foreign
+                else f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+            )
+            raise Unsupported(
+                f"your {tree.get('type', 'model')} could not be rebuilt from its config and "
+                f"weights with Keras's safe mode ({why}); build it from Keras's own layers, "
+                "without Lambda layers or classes of your own"
+            ) from None
     if kind == "opaque" and tree.get("why"):
-        raise Unsupported(f"your {tree.get('type', 'object')} could not be saved as a config and weights "
-                          f"({str(tree['why'])[:300]})")
+        raise Unsupported(
+            f"your {tree.get('type', 'object')} could not be saved as a config and weights "
+            f"({str(tree['why'])[:300]})"
+        )
     if kind == "opaque":
         return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
     if kind == "missing":
@@ -199,7 +212,9 @@ def _exception(raised: dict[str, Any]) -> BaseException:
 def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
     """The classes in an exported model config that safe mode refuses: Lambda, or not Keras's own."""
     try:
-        with open(os.path.join(folder, os.path.basename(tree["file"]) + ".json"), encoding="utf-8") as handle:
+        with open(
+            os.path.join(folder, os.path.basename(tree["file"]) + ".json"), encoding="utf-8"
+        ) as handle:
             config = json.load(handle)
     except (OSError, ValueError, KeyError):
         return []
@@ -208,8 +223,11 @@ def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             name, module = node.get("class_name"), node.get("module")
-            if isinstance(name, str) and isinstance(module, str) and (
-                    name == "Lambda" or module.partition(".")[0] not in ("keras", "course_lib")):
+            if (
+                isinstance(name, str)
+                and isinstance(module, str)
+                and (name == "Lambda" or module.partition(".")[0] not in ("keras", "course_lib"))
+            ):
                 found.append(name)
             for value in node.values():
                 walk(value)
@@ -269,7 +287,11 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         tree = exported.get(name, {"t": "missing"})
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
-        namespace[name] = Replay(name, outcomes) if tree.get("t") == "function" else decode(tree, request["values"])
+        namespace[name] = (
+            Replay(name, outcomes)
+            if tree.get("t") == "function"
+            else decode(tree, request["values"])
+        )
     if "keras" in sys.modules:
         # The check may build models: the same names and initial weights on each round, so
         # that the calls it makes are recognised as the ones the kernel has answered.
@@ -318,8 +340,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
     except Exception as exc:  # a malformed export: the student's kernel wrote it
-        return {"status": "error", "message": f"the exported answer could not be read ({type(exc).__name__}: "
-                                              f"{str(exc)[:200]})"}
+        return {
+            "status": "error",
+            "message": f"the exported answer could not be read ({type(exc).__name__}: "
+            f"{str(exc)[:200]})",
+        }
 
 
 def main() -> None:
@@ -352,7 +377,9 @@ if __name__ == "__main__":
     main()
 
 
-def judge_locally(expression: str, namespace: dict[str, Any], salt: int, folder: str) -> dict[str, Any]:
+def judge_locally(
+    expression: str, namespace: dict[str, Any], salt: int, folder: str
+) -> dict[str, Any]:
     """Both phases in this process, with ``namespace`` standing for the kernel's variables.
 
     For tests of the protocol: the calls go through the same export (:mod:`kernel_code`) and
@@ -362,11 +389,20 @@ def judge_locally(expression: str, namespace: dict[str, Any], salt: int, folder:
     kernel_code.export_values({"names": answer_names(expression), "dir": values}, namespace)
     calls: list[dict[str, str]] = []
     for round_number in range(MAX_CALLS + 1):
-        reply = handle({"expression": expression, "values": values, "calls": calls, "salt": salt,
-                        "next": os.path.join(folder, f"call{round_number}")})
+        reply = handle(
+            {
+                "expression": expression,
+                "values": values,
+                "calls": calls,
+                "salt": salt,
+                "next": os.path.join(folder, f"call{round_number}"),
+            }
+        )
         if reply["status"] != "need":
             return reply
         out = os.path.join(folder, f"out{round_number}")
-        kernel_code.call_answer({"name": reply["name"], "request": reply["request"], "out": out}, namespace)
+        kernel_code.call_answer(
+            {"name": reply["name"], "request": reply["request"], "out": out}, namespace
+        )
         calls.append({"name": reply["name"], "request": reply["request"], "out": out})
     return {"status": "error", "message": "the check needed too many calls"}

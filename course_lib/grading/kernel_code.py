@@ -173,7 +173,9 @@ def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
     import os
     import sys
 
-    stale = {n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")}
+    stale = {
+        n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")
+    }
     for name in stale:
         del sys.modules[name]
     if not sys.path or sys.path[0] != root:
@@ -204,11 +206,16 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
         checks, stale = fresh_course_lib(args["root"])
     except Exception as exc:
         return result | {"status": "error", "message": f"course_lib failed to load: {exc}"}
-    fresh = {n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")}
+    fresh = {
+        n: m for n, m in sys.modules.items() if n == "course_lib" or n.startswith("course_lib.")
+    }
     namespace = dict(get_ipython().user_ns)
     # The notebook's own names may still point at modules from an earlier import.
-    held = [v for v in namespace.values() if isinstance(v, types.ModuleType)
-            and v.__name__.partition(".")[0] == "course_lib"]
+    held = [
+        v
+        for v in namespace.values()
+        if isinstance(v, types.ModuleType) and v.__name__.partition(".")[0] == "course_lib"
+    ]
     candidates = {id(m): m for m in [*stale.values(), *held]}
     result["replaced"] = _replaced(list(candidates.values()), fresh)
     namespace["checks"] = checks
@@ -217,7 +224,10 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
     salted = sys.modules["course_lib.checks._core"].fresh_inputs(int(args.get("salt", 0)))
     try:
         with salted:
-            outcome, error = eval(compile(args["expression"], "<exercise check>", "eval"), namespace), ""
+            outcome, error = (
+                eval(compile(args["expression"], "<exercise check>", "eval"), namespace),
+                "",
+            )
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
         outcome, error = None, f"{type(exc).__name__}: {exc}"
     result["after"] = fingerprint(args["baseline"])
@@ -225,8 +235,10 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
         return result | {"status": "error", "message": error}
     check_result = sys.modules["course_lib.record"].CheckResult
     if type(outcome) is not check_result:
-        return result | {"status": "error",
-                         "message": f"the check returned a {type(outcome).__name__}"}
+        return result | {
+            "status": "error",
+            "message": f"the check returned a {type(outcome).__name__}",
+        }
     passed = outcome.passed is True and outcome.exercise == args["exercise"]
     return result | {"status": "passed" if passed else "failed", "message": str(outcome.message)}
 
@@ -273,8 +285,11 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     array = None
     if isinstance(value, (np.ndarray, np.generic)):
         array, kind = np.asarray(value), "array" if isinstance(value, np.ndarray) else "scalar"
-    elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy") \
-            and type(value).__name__ in ("EagerTensor", "ResourceVariable", "Tensor"):
+    elif (
+        type(value).__module__.startswith("tensorflow")
+        and hasattr(value, "numpy")
+        and type(value).__name__ in ("EagerTensor", "ResourceVariable", "Tensor")
+    ):
         try:
             array, kind = np.asarray(value.numpy()), "tensor"
         except Exception:
@@ -287,14 +302,22 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     if type(value) in (tuple, list) and len(value) <= MAX_ITEMS:
         return {"t": type(value).__name__, "items": [encode(v, folder, counter) for v in value]}
     if type(value) is dict and len(value) <= MAX_ITEMS:
-        return {"t": "dict", "items": [[encode(k, folder, counter), encode(v, folder, counter)]
-                                       for k, v in value.items()]}
+        return {
+            "t": "dict",
+            "items": [
+                [encode(k, folder, counter), encode(v, folder, counter)] for k, v in value.items()
+            ],
+        }
     try:
         if callable(value) and not isinstance(value, type):
             return {"t": "function", "type": type(value).__name__}
     except Exception:
         pass
-    return {"t": "opaque", "type": type(value).__name__[:80], "module": str(type(value).__module__)[:80]}
+    return {
+        "t": "opaque",
+        "type": type(value).__name__[:80],
+        "module": str(type(value).__module__)[:80],
+    }
 
 
 def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
@@ -318,8 +341,12 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
             json.dump(config, handle)
         value.save_weights(os.path.join(folder, stem + ".weights.h5"))
     except Exception as exc:  # a model that is not built, or of classes Keras cannot describe
-        return {"t": "opaque", "type": type(value).__name__[:80], "module": str(type(value).__module__)[:80],
-                "why": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        return {
+            "t": "opaque",
+            "type": type(value).__name__[:80],
+            "module": str(type(value).__module__)[:80],
+            "why": f"{type(exc).__name__}: {str(exc)[:300]}",
+        }
     return {"t": "model", "file": stem, "type": type(value).__name__[:80]}
 
 
@@ -422,12 +449,19 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     except BaseException as exc:  # the student's code may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
-        outcome = {"raised": {"type": type(exc).__name__[:80], "message": str(exc)[:500],
-                              "builtin": type(exc).__module__ == "builtins"}}
+        outcome = {
+            "raised": {
+                "type": type(exc).__name__[:80],
+                "message": str(exc)[:500],
+                "builtin": type(exc).__module__ == "builtins",
+            }
+        }
     counter = [1000]
     changed = {}
     for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
-        if before is not None and not np.array_equal(before, after, equal_nan=before.dtype.kind == "f"):
+        if before is not None and not np.array_equal(
+            before, after, equal_nan=before.dtype.kind == "f"
+        ):
             changed[str(position)] = encode(np.asarray(after), out, counter)
         elif before is None and request["args"][position].get("t") == "model":
             # A model the student's code may have changed (compiled, frozen, retrained): its state after.

@@ -109,7 +109,7 @@ def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
     named = [lesson for lesson in lessons if lesson.lower() in lowered]
     if named:
         lesson = max(named, key=len)
-        return lesson, stem[lowered.rindex(lesson.lower()):][: len(lesson)]
+        return lesson, stem[lowered.rindex(lesson.lower()) :][: len(lesson)]
     numbers = _LESSON_NUMBER.findall(stem)
     for number in reversed(numbers):
         candidates = [lesson for lesson in lessons if lesson.startswith(number + "_")]

@@ -42,18 +42,23 @@ def grade_folder(
         name = submission.path.relative_to(folder)
         if submission.lesson not in keys:
             grade = NotebookGrade(submission)
-            grade.problems.append(f"not a lesson of this course: {submission.path.name} "
-                                  "(name it after the lesson, e.g. 01_pixels.ipynb)")
+            grade.problems.append(
+                f"not a lesson of this course: {submission.path.name} "
+                "(name it after the lesson, e.g. 01_pixels.ipynb)"
+            )
         else:
             progress(f"[{number}/{len(submissions)}] {name} ...")
             grade = grade_notebook(submission, keys[submission.lesson], options)
             passed = sum(e.passed for e in grade.exercises)
-            progress(f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
-                     + (f", {len(grade.problems)} note(s)" if grade.problems else ""))
+            progress(
+                f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
+                + (f", {len(grade.problems)} note(s)" if grade.problems else "")
+            )
         twins = by_pair[(submission.student, submission.lesson)]
         if len(twins) > 1:
-            grade.problems.append(f"{len(twins)} notebooks for this lesson from this student: "
-                                  + ", ".join(twins))
+            grade.problems.append(
+                f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
+            )
         grades.append(grade)
     return grades
 
@@ -64,7 +69,9 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     for grade in grades:
         student = grade.submission.student
         lesson = grade.submission.lesson or UNKNOWN_LESSON
-        rows += [GradeRow(student, lesson, e.exercise, e.passed, e.message) for e in grade.exercises]
+        rows += [
+            GradeRow(student, lesson, e.exercise, e.passed, e.message) for e in grade.exercises
+        ]
         rows += [GradeRow(student, lesson, NOTEBOOK, False, p) for p in grade.problems]
     return rows
 
@@ -79,8 +86,10 @@ def write_grades_csv(rows: list[GradeRow], path: Path) -> None:
 
 def read_grades_csv(path: Path) -> list[GradeRow]:
     with path.open(newline="", encoding="utf-8") as handle:
-        return [GradeRow(r["student"], r["lesson"], r["exercise"], r["passed"] == "True",
-                         r["message"]) for r in csv.DictReader(handle)]
+        return [
+            GradeRow(r["student"], r["lesson"], r["exercise"], r["passed"] == "True", r["message"])
+            for r in csv.DictReader(handle)
+        ]
 
 
 def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str], list[list[str]]]:
@@ -101,8 +110,10 @@ def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str],
     table = []
     for student in sorted({student for student, _ in submitted}):
         graded = [lesson for lesson in lessons if (student, lesson) in submitted]
-        cells = [f"{passed[(student, lesson)]}/{exercises[lesson]}" if lesson in graded else "-"
-                 for lesson in lessons]
+        cells = [
+            f"{passed[(student, lesson)]}/{exercises[lesson]}" if lesson in graded else "-"
+            for lesson in lessons
+        ]
         got = sum(passed[(student, lesson)] for lesson in graded)
         out_of = sum(exercises[lesson] for lesson in graded)
         table.append([student, *cells, f"{got}/{out_of}", str(notes[student] or "")])
@@ -122,7 +133,9 @@ def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
     header, table = summary(rows, exercises)
     everything = [header, *table]
     widths = [max(len(line[i]) for line in everything) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-             for line in everything]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in everything
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

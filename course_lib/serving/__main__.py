@@ -11,11 +11,21 @@ def main() -> None:
         config = ServeConfig.from_env()  # fail here, with a clear message, on a bad variable
     except ValueError as exc:
         sys.exit(f"course_lib.serving: {exc}")
-    print(f"Serving model {config.model!r} on http://{config.host}:{config.port} "
-          f"({config.workers} worker(s) x {config.threads} threads).\n"
-          "The page answers as soon as the model is loaded; Ctrl+C stops the server.", flush=True)
-    args = [sys.executable, "-m", "gunicorn", "-c", "python:course_lib.serving.gunicorn_conf",
-            "course_lib.serving.wsgi:app", *sys.argv[1:]]
+    print(
+        f"Serving model {config.model!r} on http://{config.host}:{config.port} "
+        f"({config.workers} worker(s) x {config.threads} threads).\n"
+        "The page answers as soon as the model is loaded; Ctrl+C stops the server.",
+        flush=True,
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:course_lib.serving.gunicorn_conf",
+        "course_lib.serving.wsgi:app",
+        *sys.argv[1:],
+    ]
     os.execv(sys.executable, args)
 
 

@@ -32,7 +32,10 @@ def index() -> str:
 @bp.get("/health")
 def health() -> tuple[Response, int]:
     host = service().host
-    body: dict[str, Any] = {"status": {"ready": "ok"}.get(host.state, host.state), "worker": os.getpid()}
+    body: dict[str, Any] = {
+        "status": {"ready": "ok"}.get(host.state, host.state),
+        "worker": os.getpid(),
+    }
     if host.ready and host.classifier is not None:
         body["model"] = {"name": host.classifier.name, "version": host.classifier.version}
         body["load_seconds"] = round(host.load_seconds or 0.0, 2)
@@ -49,8 +52,12 @@ def model_info() -> Response:
     info = ready_classifier(wait=False).describe()
     if isinstance(service().host.watch, VersionWatch):
         info["versions"] = service().host.watch.describe()
-    info["limits"] = {"max_upload_mb": config.max_upload_mb, "max_pixels": config.max_pixels,
-                      "max_files": config.max_files, "top_k": config.top_k}
+    info["limits"] = {
+        "max_upload_mb": config.max_upload_mb,
+        "max_pixels": config.max_pixels,
+        "max_files": config.max_files,
+        "top_k": config.top_k,
+    }
     return jsonify(info)
 
 
@@ -58,7 +65,9 @@ def model_info() -> Response:
 def predict() -> Response:
     started = time.perf_counter()
     config = service().config
-    with served() as model:  # one version from start to end, even if another is swapped in meanwhile
+    with (
+        served() as model
+    ):  # one version from start to end, even if another is swapped in meanwhile
         k = int_arg("top_k", config.top_k, 1, len(model.classifier.class_names))
         files = []
         for file in uploaded_files(config):
@@ -89,7 +98,9 @@ def feedback(prediction_id: int) -> Response:
     if request.is_json:
         form = request.get_json(silent=True)
         if not isinstance(form, dict):
-            raise ApiError('send feedback as a JSON object, e.g. {"correct": false, "label": "Sneaker"}')
+            raise ApiError(
+                'send feedback as a JSON object, e.g. {"correct": false, "label": "Sneaker"}'
+            )
     correct = parse_bool(form.get("correct"))
     label = clean_text(form.get("label"), "label", 200)
     comment = clean_text(form.get("comment"), "comment", MAX_COMMENT)
@@ -98,6 +109,8 @@ def feedback(prediction_id: int) -> Response:
     classifier = service().host.classifier
     names = classifier.class_names if classifier else []
     if label and names and label not in names:
-        raise ApiError(f"unknown label {label!r}: use one of the model's {len(names)} class names "
-                       "(GET /model lists them)")
+        raise ApiError(
+            f"unknown label {label!r}: use one of the model's {len(names)} class names "
+            "(GET /model lists them)"
+        )
     return jsonify(public(service().store.set_feedback(prediction_id, correct, label, comment)))

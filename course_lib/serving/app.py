@@ -45,8 +45,10 @@ def service() -> Service:
     return current_app.extensions[EXTENSION]
 
 
-def create_app(config: ServeConfig | None = None,
-               classifier: Classifier | Callable[[], Classifier] | None = None) -> Flask:
+def create_app(
+    config: ServeConfig | None = None,
+    classifier: Classifier | Callable[[], Classifier] | None = None,
+) -> Flask:
     """The classifier service.
 
     ``config`` defaults to :meth:`ServeConfig.from_env`. ``classifier`` is a ready
@@ -58,14 +60,24 @@ def create_app(config: ServeConfig | None = None,
 
     config = config or ServeConfig.from_env()
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=config.max_upload_bytes, DEBUG=False, PROPAGATE_EXCEPTIONS=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_upload_bytes, DEBUG=False, PROPAGATE_EXCEPTIONS=False
+    )
     app.json.sort_keys = False
     source = classifier if classifier is not None else (lambda: load_classifier(config.model))
-    store = PredictionStore(config.db, keep_upload_bytes=config.keep_upload_bytes,
-                            keep_upload_days=config.keep_upload_days)
+    store = PredictionStore(
+        config.db,
+        keep_upload_bytes=config.keep_upload_bytes,
+        keep_upload_days=config.keep_upload_days,
+    )
     watch = version_watch(config.model) if classifier is None else None
-    host = ModelHost(source, config.batch_size, config.batch_wait_ms, background=config.load_in_background,
-                     watch=watch)
+    host = ModelHost(
+        source,
+        config.batch_size,
+        config.batch_wait_ms,
+        background=config.load_in_background,
+        watch=watch,
+    )
     app.extensions[EXTENSION] = Service(config, store, host)
     # A folder of versions: each request looks (at most once a second) whether another is served.
     app.before_request(host.refresh)

@@ -42,7 +42,9 @@ class MicroBatcher:
     load, requests that arrived while the model was busy share the next call.
     """
 
-    def __init__(self, classifier: Classifier, max_batch: int = 32, max_wait_ms: float = 0.0) -> None:
+    def __init__(
+        self, classifier: Classifier, max_batch: int = 32, max_wait_ms: float = 0.0
+    ) -> None:
         self.classifier = classifier
         self.max_batch = max(1, int(max_batch))
         self.max_wait = max(0.0, max_wait_ms) / 1000
@@ -60,8 +62,10 @@ class MicroBatcher:
         pixels = np.asarray(pixels)
         shape = self.classifier.input_shape
         if pixels.dtype != np.uint8 or pixels.shape[1:] != shape:
-            raise ValueError(f"expected uint8 pixels of shape (n, {', '.join(map(str, shape))}), "
-                             f"got {pixels.dtype} {pixels.shape}")
+            raise ValueError(
+                f"expected uint8 pixels of shape (n, {', '.join(map(str, shape))}), "
+                f"got {pixels.dtype} {pixels.shape}"
+            )
         return self.predict_inputs(self.classifier.to_inputs(pixels), timeout)
 
     def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
@@ -94,7 +98,11 @@ class MicroBatcher:
             while size < self.max_batch:
                 try:
                     remaining = deadline - time.monotonic()
-                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    nxt = (
+                        self._queue.get(timeout=remaining)
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if nxt is None:
@@ -114,7 +122,9 @@ class MicroBatcher:
                 item[1].set_exception(BatcherClosed("the model is shutting down"))
 
     def _run_batch(self, batch: list[tuple[np.ndarray, Future]]) -> None:
-        live = [(inputs, future) for inputs, future in batch if future.set_running_or_notify_cancel()]
+        live = [
+            (inputs, future) for inputs, future in batch if future.set_running_or_notify_cancel()
+        ]
         if not live:
             return
         try:
@@ -126,7 +136,7 @@ class MicroBatcher:
             return
         start = 0
         for inputs, future in live:
-            future.set_result(probabilities[start:start + len(inputs)])
+            future.set_result(probabilities[start : start + len(inputs)])
             start += len(inputs)
 
 
@@ -177,9 +187,15 @@ class ModelHost:
     old one serving, with the reason in :attr:`reload_error`.
     """
 
-    def __init__(self, source: Classifier | Callable[[], Classifier], max_batch: int = 32,
-                 max_wait_ms: float = 0.0, background: bool = True, watch: Watch | None = None,
-                 check_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        source: Classifier | Callable[[], Classifier],
+        max_batch: int = 32,
+        max_wait_ms: float = 0.0,
+        background: bool = True,
+        watch: Watch | None = None,
+        check_every_s: float = 1.0,
+    ) -> None:
         self._source = source
         self._max_batch, self._max_wait_ms = max_batch, max_wait_ms
         self._background = background
@@ -223,14 +239,20 @@ class ModelHost:
         started = time.perf_counter()
         try:
             if self.watch is not None:
-                self._stamp = self.watch.stamp()  # before loading: a change during the load is seen later
+                self._stamp = (
+                    self.watch.stamp()
+                )  # before loading: a change during the load is seen later
                 self._last_check = time.monotonic()
             served = self._build()
             self._swap(served)
             self.load_seconds = time.perf_counter() - started
             self.state = "ready"
-            log.info("model %s %s ready in %.1f s", served.classifier.name, served.classifier.version,
-                     self.load_seconds)
+            log.info(
+                "model %s %s ready in %.1f s",
+                served.classifier.name,
+                served.classifier.version,
+                self.load_seconds,
+            )
         except Exception as exc:  # reported by /health; the process stays up to say why
             self.error = f"{type(exc).__name__}: {exc}"
             self.state = "failed"
@@ -240,7 +262,11 @@ class ModelHost:
 
     def refresh(self) -> None:
         """Serve another version if the watch says so; cheap when nothing changed (one stat a second)."""
-        if self.watch is None or not self.ready or time.monotonic() - self._last_check < self.check_every_s:
+        if (
+            self.watch is None
+            or not self.ready
+            or time.monotonic() - self._last_check < self.check_every_s
+        ):
             return
         if not self._checking.acquire(blocking=False):
             return  # another request is checking or loading
@@ -273,11 +299,17 @@ class ModelHost:
             self._swap(served)
             self.swaps += 1
             self.reload_error = None
-            log.info("now serving %s %s (loaded in %.1f s)", served.classifier.name, served.classifier.version,
-                     time.perf_counter() - started)
+            log.info(
+                "now serving %s %s (loaded in %.1f s)",
+                served.classifier.name,
+                served.classifier.version,
+                time.perf_counter() - started,
+            )
         except Exception as exc:  # keep serving the old version
             self.reload_error = f"version {self.reloading}: {type(exc).__name__}: {exc}"
-            log.exception("could not load version %s; still serving the previous one", self.reloading)
+            log.exception(
+                "could not load version %s; still serving the previous one", self.reloading
+            )
         finally:
             self.reloading = None
             self._checking.release()

@@ -63,8 +63,10 @@ class Classifier(ABC):
         """uint8 pixels ``(n, h, w, c)`` → class probabilities ``(n, classes)``, float32."""
         pixels = np.asarray(pixels)
         if pixels.dtype != np.uint8 or pixels.shape[1:] != self.input_shape:
-            raise ValueError(f"expected uint8 pixels of shape (n, {', '.join(map(str, self.input_shape))}), "
-                             f"got {pixels.dtype} {pixels.shape}")
+            raise ValueError(
+                f"expected uint8 pixels of shape (n, {', '.join(map(str, self.input_shape))}), "
+                f"got {pixels.dtype} {pixels.shape}"
+            )
         return self.predict_inputs(self.to_inputs(pixels))
 
     @abstractmethod
@@ -80,8 +82,13 @@ class Classifier(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Name, version, classes and preprocessing, as the ``/model`` route shows them."""
-        return {"name": self.name, "version": self.version, "class_names": list(self.class_names),
-                "input_shape": list(self.input_shape), "preprocessing": dict(self.preprocessing)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "class_names": list(self.class_names),
+            "input_shape": list(self.input_shape),
+            "preprocessing": dict(self.preprocessing),
+        }
 
 
 class KerasClassifier(Classifier):
@@ -92,8 +99,15 @@ class KerasClassifier(Classifier):
     inside one call, and the lock keeps threads from interleaving.
     """
 
-    def __init__(self, model: keras.Model, class_names: Sequence[str], preprocessing: dict[str, Any],
-                 name: str, version: str, outputs: str = "probabilities") -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        class_names: Sequence[str],
+        preprocessing: dict[str, Any],
+        name: str,
+        version: str,
+        outputs: str = "probabilities",
+    ) -> None:
         import keras
         import tensorflow as tf
 
@@ -104,7 +118,9 @@ class KerasClassifier(Classifier):
         self.preprocessing = dict(preprocessing)
         self.name, self.version = name, version
         if model.output_shape[-1] != len(self.class_names):
-            raise ValueError(f"{len(self.class_names)} class names for a model with {model.output_shape[-1]} outputs")
+            raise ValueError(
+                f"{len(self.class_names)} class names for a model with {model.output_shape[-1]} outputs"
+            )
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._resize = None
         body = model
@@ -135,12 +151,16 @@ class KerasClassifier(Classifier):
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.asarray(inputs, np.float32)
         if inputs.shape[1:] != self.input_shape:
-            raise ValueError(f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), got {inputs.shape}")
+            raise ValueError(
+                f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), got {inputs.shape}"
+            )
         with self._lock:
             return self._call(inputs).numpy()
 
     @classmethod
-    def from_saved(cls, path: str | Path, name: str | None = None, version: str | None = None) -> KerasClassifier:
+    def from_saved(
+        cls, path: str | Path, name: str | None = None, version: str | None = None
+    ) -> KerasClassifier:
         """A course model saved with ``models.save_model`` (``.keras`` + JSON metadata).
 
         ``name`` defaults to the file's stem, ``version`` to the metadata's or the file's digest.
@@ -150,8 +170,14 @@ class KerasClassifier(Classifier):
         path = Path(path)
         model, meta = models.load_model(path)
         version = version or str(meta.get("version") or file_digest(path))
-        return cls(model, meta["class_names"], meta["preprocessing"], name=name or path.stem, version=version,
-                   outputs=meta.get("outputs", "probabilities"))
+        return cls(
+            model,
+            meta["class_names"],
+            meta["preprocessing"],
+            name=name or path.stem,
+            version=version,
+            outputs=meta.get("outputs", "probabilities"),
+        )
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> KerasClassifier:
@@ -164,7 +190,9 @@ class KerasClassifier(Classifier):
 
         folder = Path(folder)
         if folder.name.isdigit():
-            return cls.from_saved(folder / photos.MODEL_FILE, name=folder.parent.name, version=folder.name)
+            return cls.from_saved(
+                folder / photos.MODEL_FILE, name=folder.parent.name, version=folder.name
+            )
         return cls.from_saved(folder / photos.MODEL_FILE, name=folder.name)
 
 
@@ -181,8 +209,14 @@ def imagenet_preprocessing() -> dict[str, Any]:
     """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, squashed bilinearly, ``(x - 127) / 128``."""
     from course_lib import efficientnet_lite
 
-    return {"height": 224, "width": 224, "color_mode": "rgb", "scale": 1 / efficientnet_lite.STD,
-            "offset": -efficientnet_lite.MEAN / efficientnet_lite.STD, "resize": "bilinear"}
+    return {
+        "height": 224,
+        "width": 224,
+        "color_mode": "rgb",
+        "scale": 1 / efficientnet_lite.STD,
+        "offset": -efficientnet_lite.MEAN / efficientnet_lite.STD,
+        "resize": "bilinear",
+    }
 
 
 def load_imagenet_classifier() -> KerasClassifier:
@@ -195,8 +229,14 @@ def load_imagenet_classifier() -> KerasClassifier:
 
     model = efficientnet_lite.efficientnet_lite0(include_top=True, weights="imagenet")
     version = "imagenet-" + file_digest(efficientnet_lite.weights_path(), 8)
-    return ImageNetClassifier(model, pretrained.imagenet_class_names(), imagenet_preprocessing(),
-                              name=pretrained.OFFLINE_BACKBONE, version=version, outputs="logits")
+    return ImageNetClassifier(
+        model,
+        pretrained.imagenet_class_names(),
+        imagenet_preprocessing(),
+        name=pretrained.OFFLINE_BACKBONE,
+        version=version,
+        outputs="logits",
+    )
 
 
 class ImageNetClassifier(KerasClassifier):
@@ -231,18 +271,24 @@ def load_classifier(spec: str) -> Classifier:
         return load_imagenet_classifier()
     if spec == "fashion":
         if not models.fashion_model_path().is_file():
-            raise FileNotFoundError(f"no saved Fashion-MNIST model at {models.fashion_model_path()}: run lesson 04 "
-                                    "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a .keras file")
+            raise FileNotFoundError(
+                f"no saved Fashion-MNIST model at {models.fashion_model_path()}: run lesson 04 "
+                "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a .keras file"
+            )
         return KerasClassifier.from_saved(models.fashion_model_path())
     if spec.endswith(".keras"):
         return KerasClassifier.from_saved(spec)
     if Path(spec).is_dir():
         if not (Path(spec) / photos.MODEL_FILE).is_file():
-            raise FileNotFoundError(f"COURSE_SERVE_MODEL={spec!r} is a folder without {photos.MODEL_FILE}: "
-                                    "give the folder photos.save_photo_model wrote")
+            raise FileNotFoundError(
+                f"COURSE_SERVE_MODEL={spec!r} is a folder without {photos.MODEL_FILE}: "
+                "give the folder photos.save_photo_model wrote"
+            )
         return KerasClassifier.from_folder(spec)
-    raise ValueError(f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model "
-                     "or of a model folder")
+    raise ValueError(
+        f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model "
+        "or of a model folder"
+    )
 
 
 class VersionWatch:
@@ -270,15 +316,21 @@ class VersionWatch:
         """The versions on disk and the one served, for ``/model``."""
         from course_lib import versions
 
-        return {"available": versions.list_versions(self.model_root),
-                "served": versions.served_version(self.model_root)}
+        return {
+            "available": versions.list_versions(self.model_root),
+            "served": versions.served_version(self.model_root),
+        }
 
 
 def version_watch(spec: str) -> VersionWatch | None:
     """A :class:`VersionWatch` when ``COURSE_SERVE_MODEL`` names a folder of versions, else None."""
     from course_lib import versions
 
-    return VersionWatch(spec) if spec not in ("imagenet", "fashion") and versions.is_model_root(spec) else None
+    return (
+        VersionWatch(spec)
+        if spec not in ("imagenet", "fashion") and versions.is_model_root(spec)
+        else None
+    )
 
 
 def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:
@@ -286,5 +338,11 @@ def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list
     probabilities = np.asarray(probabilities, np.float64)
     k = max(1, min(int(k), len(class_names)))
     order = np.argsort(-probabilities, kind="stable")[:k]
-    return [{"label": class_names[i], "class_index": int(i), "confidence": round(float(probabilities[i]), 6)}
-            for i in order]
+    return [
+        {
+            "label": class_names[i],
+            "class_index": int(i),
+            "confidence": round(float(probabilities[i]), 6),
+        }
+        for i in order
+    ]

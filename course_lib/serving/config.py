@@ -43,8 +43,12 @@ class ServeConfig:
     batch_wait_ms: float = 0.0  # extra wait for a batch to fill; 0 batches only what is queued
     timeout_s: float = 30.0  # longest a request waits for its prediction
     load_in_background: bool = True  # /health answers 503 while the model loads
-    keep_upload_mb: float = 10.0  # the original upload is kept beside its prediction up to this size; 0: never
-    keep_upload_days: float = 30.0  # originals older than this are removed (the prediction row stays); 0: never kept
+    keep_upload_mb: float = (
+        10.0  # the original upload is kept beside its prediction up to this size; 0: never
+    )
+    keep_upload_days: float = (
+        30.0  # originals older than this are removed (the prediction row stays); 0: never kept
+    )
     # Needed by the routes that hand out or delete photos; required to listen on a non-loopback address.
     token: str = dataclasses.field(default="", repr=False)
 
@@ -54,21 +58,28 @@ class ServeConfig:
         object.__setattr__(self, "db", Path(self.db))
         for name in ("max_pixels", "max_files", "top_k", "workers", "threads", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{PREFIX}{name.upper()} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{PREFIX}{name.upper()} must be at least 1, got {getattr(self, name)}"
+                )
         for name in ("max_upload_mb", "timeout_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}"
+                )
         for name in ("batch_wait_ms", "keep_upload_mb", "keep_upload_days"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}"
+                )
         if not 0 < self.port < 65536:
             raise ValueError(f"{PREFIX}PORT must be a TCP port (1-65535), got {self.port}")
         if not self.token and not is_loopback(self.host):
             raise ValueError(
                 f"{PREFIX}HOST={self.host!r} lets other machines reach the service, and with it the uploaded "
-                f"photos: set {PREFIX}TOKEN to a secret (e.g. python -c \"import secrets; "
+                f'photos: set {PREFIX}TOKEN to a secret (e.g. python -c "import secrets; '
                 "print(secrets.token_urlsafe())\") that clients send as 'Authorization: Bearer <token>', "
-                f"or keep {PREFIX}HOST=127.0.0.1")
+                f"or keep {PREFIX}HOST=127.0.0.1"
+            )
 
     @property
     def keep_upload_bytes(self) -> int:
@@ -95,7 +106,9 @@ class ServeConfig:
         out = {}
         for field in fields(self):
             value = getattr(self, field.name)
-            out[PREFIX + field.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            out[PREFIX + field.name.upper()] = (
+                ("1" if value else "0") if isinstance(value, bool) else str(value)
+            )
         return out
 
 

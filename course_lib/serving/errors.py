@@ -17,8 +17,10 @@ from course_lib.serving.uploads import UploadError
 log = logging.getLogger(__name__)
 bp = Blueprint("errors", __name__)
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class ApiError(Exception):
@@ -47,14 +49,19 @@ def refused(exc: ApiError | UploadError) -> Response:
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> Response:
-    return error_response(f"the request is larger than the {service().config.max_upload_mb:g} MB upload limit; "
-                          "send a smaller image (or fewer at once)", 413)
+    return error_response(
+        f"the request is larger than the {service().config.max_upload_mb:g} MB upload limit; "
+        "send a smaller image (or fewer at once)",
+        413,
+    )
 
 
 @bp.app_errorhandler(MethodNotAllowed)
 def wrong_method(exc: MethodNotAllowed) -> Response:
     allowed = sorted(set(exc.valid_methods or []) - {"HEAD", "OPTIONS"})
-    response = error_response(f"{request.method} is not allowed on {request.path}; use {' or '.join(allowed)}", 405)
+    response = error_response(
+        f"{request.method} is not allowed on {request.path}; use {' or '.join(allowed)}", 405
+    )
     response.headers["Allow"] = ", ".join(exc.valid_methods or [])
     return response
 

@@ -44,8 +44,13 @@ def fork_experiment(load: str, child_timeout: float = 30.0) -> ForkResult:
     if not hasattr(os, "fork"):
         raise OSError("this system has no fork(); gunicorn does not run here either")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen([sys.executable, "-m", "course_lib.serving.forking", load, str(child_timeout)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "course_lib.serving.forking", load, str(child_timeout)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     try:
         # Importing TensorFlow takes a while on a busy machine; the child's own wait is bounded inside.
         out, _ = process.communicate(timeout=child_timeout + 300)
@@ -65,8 +70,14 @@ def _small_model():
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     return tf.function(lambda x: model(x, training=False))
 
 
@@ -74,6 +85,7 @@ def _run(load: str, child_timeout: float) -> dict[str, object]:
     x = np.zeros((8, 28, 28, 1), np.float32)
     call = None
     import keras  # noqa: F401  TensorFlow imported both ways: the child's time is the model's alone
+
     if load == "before":
         call = _small_model()
         call(x)  # TensorFlow's thread pools are running now, as in a preloaded gunicorn master
@@ -89,8 +101,10 @@ def _run(load: str, child_timeout: float) -> dict[str, object]:
     while time.perf_counter() < deadline:
         done, status = os.waitpid(child, os.WNOHANG)
         if done:
-            return {"answered": os.waitstatus_to_exitcode(status) == 0,
-                    "seconds": round(time.perf_counter() - started, 2)}
+            return {
+                "answered": os.waitstatus_to_exitcode(status) == 0,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
         time.sleep(0.05)
     os.kill(child, signal.SIGKILL)  # hung: stop it by its id
     os.waitpid(child, 0)
@@ -99,4 +113,6 @@ def _run(load: str, child_timeout: float) -> dict[str, object]:
 
 if __name__ == "__main__":
     print(json.dumps(_run(sys.argv[1], float(sys.argv[2]))), flush=True)
-    os._exit(0)  # skip TensorFlow's shutdown, which can itself wait on the threads a fork left behind
+    os._exit(
+        0
+    )  # skip TensorFlow's shutdown, which can itself wait on the threads a fork left behind

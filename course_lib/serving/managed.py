@@ -30,22 +30,51 @@ class ManagedAPI:
 
 GOOGLE_VISION = ManagedAPI(
     name="Google Cloud Vision (LABEL_DETECTION)",
-    request=("POST https://vision.googleapis.com/v1/images:annotate, a JSON body "
-             '{"requests": [{"image": {"content": <base64>}, "features": [{"type": "LABEL_DETECTION"}]}]} '
-             "with an API key or OAuth token"),
-    example_response={"responses": [{"labelAnnotations": [
-        {"mid": "<knowledge graph id>", "description": "Cat", "score": 0.97, "topicality": 0.97},
-        {"mid": "<knowledge graph id>", "description": "Whiskers", "score": 0.91, "topicality": 0.91},
-        {"mid": "<knowledge graph id>", "description": "Carnivore", "score": 0.88, "topicality": 0.88},
-    ]}]},
+    request=(
+        "POST https://vision.googleapis.com/v1/images:annotate, a JSON body "
+        '{"requests": [{"image": {"content": <base64>}, "features": [{"type": "LABEL_DETECTION"}]}]} '
+        "with an API key or OAuth token"
+    ),
+    example_response={
+        "responses": [
+            {
+                "labelAnnotations": [
+                    {
+                        "mid": "<knowledge graph id>",
+                        "description": "Cat",
+                        "score": 0.97,
+                        "topicality": 0.97,
+                    },
+                    {
+                        "mid": "<knowledge graph id>",
+                        "description": "Whiskers",
+                        "score": 0.91,
+                        "topicality": 0.91,
+                    },
+                    {
+                        "mid": "<knowledge graph id>",
+                        "description": "Carnivore",
+                        "score": 0.88,
+                        "topicality": 0.88,
+                    },
+                ]
+            }
+        ]
+    },
     confidence_scale="score in [0, 1]",
-    price=("first 1,000 units a month free, then $1.50 per 1,000 units up to 5,000,000, "
-           "$1.00 per 1,000 beyond (one unit = one feature on one image)"),
-    privacy=("online requests are processed in memory and not written to disk; Google does not use "
-             "the content to train its models; request metadata is logged for a while"),
-    sources=("https://cloud.google.com/vision/pricing",
-             "https://cloud.google.com/vision/docs/labels",
-             "https://cloud.google.com/vision/docs/data-usage"),
+    price=(
+        "first 1,000 units a month free, then $1.50 per 1,000 units up to 5,000,000, "
+        "$1.00 per 1,000 beyond (one unit = one feature on one image)"
+    ),
+    privacy=(
+        "online requests are processed in memory and not written to disk; Google does not use "
+        "the content to train its models; request metadata is logged for a while"
+    ),
+    sources=(
+        "https://cloud.google.com/vision/pricing",
+        "https://cloud.google.com/vision/docs/labels",
+        "https://cloud.google.com/vision/docs/data-usage",
+    ),
 )
 
 AUTOML_VISION = ManagedAPI(
@@ -60,63 +89,109 @@ AUTOML_VISION = ManagedAPI(
 
 REKOGNITION = ManagedAPI(
     name="Amazon Rekognition (DetectLabels)",
-    request=("DetectLabels through an AWS SDK, e.g. boto3's detect_labels(Image={'Bytes': data}), "
-             "a signed request carrying the image bytes or an S3 object name"),
-    example_response={"Labels": [
-        {"Name": "Cat", "Confidence": 97.4, "Instances": [], "Parents": [{"Name": "Animal"}, {"Name": "Mammal"}],
-         "Aliases": [], "Categories": [{"Name": "Animals and Pets"}]},
-        {"Name": "Pet", "Confidence": 97.4, "Instances": [], "Parents": [{"Name": "Animal"}],
-         "Aliases": [], "Categories": [{"Name": "Animals and Pets"}]},
-    ], "LabelModelVersion": "3.0"},
+    request=(
+        "DetectLabels through an AWS SDK, e.g. boto3's detect_labels(Image={'Bytes': data}), "
+        "a signed request carrying the image bytes or an S3 object name"
+    ),
+    example_response={
+        "Labels": [
+            {
+                "Name": "Cat",
+                "Confidence": 97.4,
+                "Instances": [],
+                "Parents": [{"Name": "Animal"}, {"Name": "Mammal"}],
+                "Aliases": [],
+                "Categories": [{"Name": "Animals and Pets"}],
+            },
+            {
+                "Name": "Pet",
+                "Confidence": 97.4,
+                "Instances": [],
+                "Parents": [{"Name": "Animal"}],
+                "Aliases": [],
+                "Categories": [{"Name": "Animals and Pets"}],
+            },
+        ],
+        "LabelModelVersion": "3.0",
+    },
     confidence_scale="Confidence in [0, 100] (a percentage)",
-    price=("per image, DetectLabels priced in 'Group 2', tiered by monthly volume, with a 12-month free "
-           "tier; the per-image figures were not in the stored copy of the pricing page"),
-    privacy=("AWS AI services may store and use the content for service improvement, including model "
-             "training, possibly in another region, unless the account opts out (AI services opt-out policy)"),
-    sources=("https://aws.amazon.com/rekognition/pricing/",
-             "https://docs.aws.amazon.com/rekognition/latest/APIReference/API_Label.html",
-             "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_ai-opt-out.html"),
+    price=(
+        "per image, DetectLabels priced in 'Group 2', tiered by monthly volume, with a 12-month free "
+        "tier; the per-image figures were not in the stored copy of the pricing page"
+    ),
+    privacy=(
+        "AWS AI services may store and use the content for service improvement, including model "
+        "training, possibly in another region, unless the account opts out (AI services opt-out policy)"
+    ),
+    sources=(
+        "https://aws.amazon.com/rekognition/pricing/",
+        "https://docs.aws.amazon.com/rekognition/latest/APIReference/API_Label.html",
+        "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_ai-opt-out.html",
+    ),
 )
 
 AZURE_VISION = ManagedAPI(
     name="Azure AI Vision (Image Analysis 4.0, tags)",
-    request=("Analyze Image with the tags feature: the image as binary data in the request body "
-             "(or a URL), with a resource key or Entra ID token"),
-    example_response={"metadata": {"width": 300, "height": 200}, "tagsResult": {"values": [
-        {"name": "grass", "confidence": 0.9960499405860901},
-        {"name": "outdoor", "confidence": 0.9956876635551453},
-        {"name": "building", "confidence": 0.9893627166748047},
-    ]}},  # the documentation's own example (a house), first three tags
+    request=(
+        "Analyze Image with the tags feature: the image as binary data in the request body "
+        "(or a URL), with a resource key or Entra ID token"
+    ),
+    example_response={
+        "metadata": {"width": 300, "height": 200},
+        "tagsResult": {
+            "values": [
+                {"name": "grass", "confidence": 0.9960499405860901},
+                {"name": "outdoor", "confidence": 0.9956876635551453},
+                {"name": "building", "confidence": 0.9893627166748047},
+            ]
+        },
+    },  # the documentation's own example (a house), first three tags
     confidence_scale="confidence in [0, 1]",
-    price=("not found in the provider pages consulted; note that Image Analysis 4.0 is deprecated "
-           "and will be retired on 25 September 2028"),
+    price=(
+        "not found in the provider pages consulted; note that Image Analysis 4.0 is deprecated "
+        "and will be retired on 25 September 2028"
+    ),
     privacy="Microsoft publishes a data and privacy page for Image Analysis; its retention terms were not checked",
-    sources=("https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/concept-tag-images-40",
-             "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/sdk/overview-sdk",
-             "https://learn.microsoft.com/en-us/legal/cognitive-services/computer-vision/"
-             "imageanalysis-data-privacy-security"),
+    sources=(
+        "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/concept-tag-images-40",
+        "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/sdk/overview-sdk",
+        "https://learn.microsoft.com/en-us/legal/cognitive-services/computer-vision/"
+        "imageanalysis-data-privacy-security",
+    ),
 )
 
 HUGGING_FACE = ManagedAPI(
     name="Hugging Face Inference Providers (image-classification)",
-    request=("POST the image's raw bytes (or base64 in 'inputs', with optional 'top_k') to the model's "
-             "address, with a Bearer token"),
-    example_response=[{"label": "tabby, tabby cat", "score": 0.58},
-                      {"label": "tiger cat", "score": 0.25},
-                      {"label": "Egyptian cat", "score": 0.12}],
+    request=(
+        "POST the image's raw bytes (or base64 in 'inputs', with optional 'top_k') to the model's "
+        "address, with a Bearer token"
+    ),
+    example_response=[
+        {"label": "tabby, tabby cat", "score": 0.58},
+        {"label": "tiger cat", "score": 0.25},
+        {"label": "Egyptian cat", "score": 0.12},
+    ],
     confidence_scale="score in [0, 1] (softmax of the chosen model)",
-    price=("monthly credits ($2.00 for PRO accounts; the stored copies of the page disagree for free "
-           "accounts), then pay-as-you-go at the provider's rate; a dedicated endpoint on 2 vCPUs "
-           "costs $0.067 an hour"),
+    price=(
+        "monthly credits ($2.00 for PRO accounts; the stored copies of the page disagree for free "
+        "accounts), then pay-as-you-go at the provider's rate; a dedicated endpoint on 2 vCPUs "
+        "costs $0.067 an hour"
+    ),
     privacy="depends on the provider the request is routed to; not checked",
-    sources=("https://huggingface.co/docs/inference-providers/tasks/image-classification",
-             "https://huggingface.co/docs/inference-providers/pricing",
-             "https://huggingface.co/docs/inference-endpoints/support/pricing"),
+    sources=(
+        "https://huggingface.co/docs/inference-providers/tasks/image-classification",
+        "https://huggingface.co/docs/inference-providers/pricing",
+        "https://huggingface.co/docs/inference-endpoints/support/pricing",
+    ),
 )
 
 MANAGED_APIS = (GOOGLE_VISION, AUTOML_VISION, REKOGNITION, AZURE_VISION, HUGGING_FACE)
 
 # Prices used in lesson 07's arithmetic, each from the page named beside it (read on READ_ON).
-GOOGLE_LABELS_PER_1000_USD = 1.50  # units 1,001 to 5,000,000 a month; https://cloud.google.com/vision/pricing
+GOOGLE_LABELS_PER_1000_USD = (
+    1.50  # units 1,001 to 5,000,000 a month; https://cloud.google.com/vision/pricing
+)
 GOOGLE_FREE_UNITS_PER_MONTH = 1_000  # same page
-CPU_ENDPOINT_2_VCPU_USD_PER_HOUR = 0.067  # aws intel-spr x2; https://huggingface.co/docs/inference-endpoints/support/pricing
+CPU_ENDPOINT_2_VCPU_USD_PER_HOUR = (
+    0.067  # aws intel-spr x2; https://huggingface.co/docs/inference-endpoints/support/pricing
+)

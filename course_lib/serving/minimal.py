@@ -29,20 +29,28 @@ def create_minimal_app(model: Any, class_names: list[str], preprocessing: dict[s
 
     @app.post("/predict")
     def predict():
-        upload = request.files.get("file")  # uploads arrive in request.files; request.form holds text fields
+        upload = request.files.get(
+            "file"
+        )  # uploads arrive in request.files; request.form holds text fields
         if upload is None:
             return jsonify(error="send the image in the form field 'file'"), 400
         try:
             image = Image.open(io.BytesIO(upload.read()))
             image = image.convert("L" if preprocessing["color_mode"] == "grayscale" else "RGB")
-            image = image.resize((preprocessing["width"], preprocessing["height"]), Image.Resampling.BILINEAR)
+            image = image.resize(
+                (preprocessing["width"], preprocessing["height"]), Image.Resampling.BILINEAR
+            )
         except OSError:  # not an image (UnidentifiedImageError is an OSError), empty or truncated
             return jsonify(error="the file is not an image Pillow can read"), 400
-        pixels = np.asarray(image, dtype=np.float32) * preprocessing["scale"] + preprocessing["offset"]
+        pixels = (
+            np.asarray(image, dtype=np.float32) * preprocessing["scale"] + preprocessing["offset"]
+        )
         x = pixels.reshape(1, preprocessing["height"], preprocessing["width"], -1)  # a batch of one
         probabilities = np.asarray(model(x, training=False))[0]
         best = int(probabilities.argmax())
         # jsonify cannot serialise NumPy numbers: hand it Python's int and float
-        return jsonify(label=class_names[best], class_index=best, confidence=float(probabilities[best]))
+        return jsonify(
+            label=class_names[best], class_index=best, confidence=float(probabilities[best])
+        )
 
     return app

@@ -47,8 +47,10 @@ def clean_text(value: Any, field: str, limit: int) -> str | None:
 def uploaded_files(config: ServeConfig) -> list[Any]:
     """The files of the multipart field ``file``, at most ``config.max_files`` of them."""
     if not request.content_type or not request.content_type.startswith("multipart/form-data"):
-        raise ApiError("send the image as multipart/form-data in the field 'file' "
-                       "(curl: -F file=@photo.jpg)", 415)
+        raise ApiError(
+            "send the image as multipart/form-data in the field 'file' (curl: -F file=@photo.jpg)",
+            415,
+        )
     files = [f for f in request.files.getlist("file") if f.filename or f.content_length]
     if not files:
         others = sorted(set(request.files))

@@ -31,9 +31,14 @@ def needs_token(view: Callable[..., Any]) -> Callable[..., Any]:
             sent = request.headers.get("Authorization", "")
             scheme, _, given = sent.partition(" ")
             if not sent:
-                raise ApiError("this route hands out photos: send the service's token as "
-                               "'Authorization: Bearer <COURSE_SERVE_TOKEN>'", 401)
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+                raise ApiError(
+                    "this route hands out photos: send the service's token as "
+                    "'Authorization: Bearer <COURSE_SERVE_TOKEN>'",
+                    401,
+                )
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
                 raise ApiError("the token sent does not match COURSE_SERVE_TOKEN", 401)
         return view(*args, **kwargs)
 
@@ -48,7 +53,9 @@ def history_image(prediction_id: int) -> Response:
         raise ApiError(f"prediction {prediction_id} has no stored image", 404)
     data, mime = found
     response = Response(data, mimetype=mime)
-    response.headers["Cache-Control"] = "private, no-cache"  # a deleted photo must not outlive its delete
+    response.headers["Cache-Control"] = (
+        "private, no-cache"  # a deleted photo must not outlive its delete
+    )
     return response
 
 
@@ -92,4 +99,8 @@ def delete_image(prediction_id: int) -> Response:
 @needs_token
 def feedback_csv() -> Response:
     text = service().store.export_feedback_csv(base_url=request.host_url.rstrip("/"))
-    return Response(text, mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=feedback.csv"})
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=feedback.csv"},
+    )

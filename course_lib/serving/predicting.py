@@ -45,20 +45,39 @@ def served() -> Iterator[Served]:
         raise ApiError(str(exc), 503) from None
 
 
-def classify_files(model: Served, files: Sequence[tuple[str, bytes, str]], k: int, source: str,
-                   started: float) -> tuple[list[dict[str, Any]], np.ndarray]:
+def classify_files(
+    model: Served, files: Sequence[tuple[str, bytes, str]], k: int, source: str, started: float
+) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Classify encoded images ``(file name, bytes, how an error names it)``; returns the stored items."""
     config = service().config
-    images = [uploads.decode_image(data, config.max_pixels, name=described) for _, data, described in files]
+    images = [
+        uploads.decode_image(data, config.max_pixels, name=described)
+        for _, data, described in files
+    ]
     # classifier.prepare: the lesson's own way from photo to model input
     inputs = np.stack([model.classifier.prepare(image) for image in images])
-    return classify_inputs(model, inputs, [name for name, _, _ in files], k, source, started, images,
-                           [data for _, data, _ in files])
+    return classify_inputs(
+        model,
+        inputs,
+        [name for name, _, _ in files],
+        k,
+        source,
+        started,
+        images,
+        [data for _, data, _ in files],
+    )
 
 
-def classify_inputs(model: Served, inputs: np.ndarray, names: Sequence[str], k: int, source: str, started: float,
-                    images: Sequence[Any] | None = None, originals: Sequence[bytes | None] | None = None,
-                    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+def classify_inputs(
+    model: Served,
+    inputs: np.ndarray,
+    names: Sequence[str],
+    k: int,
+    source: str,
+    started: float,
+    images: Sequence[Any] | None = None,
+    originals: Sequence[bytes | None] | None = None,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Run the model on prepared inputs and record one row each; returns the items and the probabilities."""
     config = service().config
     try:
@@ -66,16 +85,35 @@ def classify_inputs(model: Served, inputs: np.ndarray, names: Sequence[str], k: 
     except BatcherClosed as exc:
         raise ApiError(str(exc), 503) from None
     except TimeoutError:
-        raise ApiError(f"the model did not answer within {config.timeout_s:g} s; the server is overloaded, "
-                       "try again", 503) from None
+        raise ApiError(
+            f"the model did not answer within {config.timeout_s:g} s; the server is overloaded, "
+            "try again",
+            503,
+        ) from None
     latency_ms = (time.perf_counter() - started) * 1000
-    items = _record(model.classifier, probabilities, k, latency_ms, names, images or [None] * len(names),
-                    source, originals or [None] * len(names))
+    items = _record(
+        model.classifier,
+        probabilities,
+        k,
+        latency_ms,
+        names,
+        images or [None] * len(names),
+        source,
+        originals or [None] * len(names),
+    )
     return items, probabilities
 
 
-def _record(classifier: Classifier, probabilities: np.ndarray, k: int, latency_ms: float, names: Sequence[str],
-            images: Sequence[Any], source: str, originals: Sequence[bytes | None]) -> list[dict[str, Any]]:
+def _record(
+    classifier: Classifier,
+    probabilities: np.ndarray,
+    k: int,
+    latency_ms: float,
+    names: Sequence[str],
+    images: Sequence[Any],
+    source: str,
+    originals: Sequence[bytes | None],
+) -> list[dict[str, Any]]:
     store = service().store
     created = now()
     rows, tops = [], []
@@ -83,21 +121,43 @@ def _record(classifier: Classifier, probabilities: np.ndarray, k: int, latency_m
         top = top_k(probs, classifier.class_names, k)
         best = top[0]
         preview, mime = uploads.preview_bytes(image) if image is not None else (None, None)
-        rows.append(NewPrediction(
-            filename=name, model_name=classifier.name, model_version=classifier.version,
-            label=best["label"], class_index=best["class_index"], confidence=best["confidence"],
-            top_k=top, latency_ms=round(latency_ms, 3), width=image.width if image else None,
-            height=image.height if image else None, source=source, image=preview, image_type=mime,
-            original=original, original_type=uploads.mime_type(original) if original is not None else None))
+        rows.append(
+            NewPrediction(
+                filename=name,
+                model_name=classifier.name,
+                model_version=classifier.version,
+                label=best["label"],
+                class_index=best["class_index"],
+                confidence=best["confidence"],
+                top_k=top,
+                latency_ms=round(latency_ms, 3),
+                width=image.width if image else None,
+                height=image.height if image else None,
+                source=source,
+                image=preview,
+                image_type=mime,
+                original=original,
+                original_type=uploads.mime_type(original) if original is not None else None,
+            )
+        )
         tops.append(top)
     ids = store.add(rows, created_at=created)
-    return [{"id": pid, "filename": row.filename, "label": row.label, "class_index": row.class_index,
-             "confidence": row.confidence, "top_k": top,
-             "model": {"name": row.model_name, "version": row.model_version},
-             "latency_ms": row.latency_ms, "created_at": created,
-             "image_url": f"/history/{pid}/image" if row.image else None,
-             **original_fields(pid, _original_of(row.original))}
-            for pid, row, top in zip(ids, rows, tops, strict=True)]
+    return [
+        {
+            "id": pid,
+            "filename": row.filename,
+            "label": row.label,
+            "class_index": row.class_index,
+            "confidence": row.confidence,
+            "top_k": top,
+            "model": {"name": row.model_name, "version": row.model_version},
+            "latency_ms": row.latency_ms,
+            "created_at": created,
+            "image_url": f"/history/{pid}/image" if row.image else None,
+            **original_fields(pid, _original_of(row.original)),
+        }
+        for pid, row, top in zip(ids, rows, tops, strict=True)
+    ]
 
 
 def _original_of(data: bytes | None) -> dict[str, Any] | None:
@@ -106,7 +166,11 @@ def _original_of(data: bytes | None) -> dict[str, Any] | None:
         return None
     store = service().store
     kept = store.keeps(len(data))
-    return {"kept": kept, "bytes": len(data), "note": None if kept else store.not_kept_reason(len(data))}
+    return {
+        "kept": kept,
+        "bytes": len(data),
+        "note": None if kept else store.not_kept_reason(len(data)),
+    }
 
 
 def original_fields(prediction_id: int, status: dict[str, Any] | None) -> dict[str, Any]:

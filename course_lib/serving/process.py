@@ -37,8 +37,21 @@ def server_command(app: str, config: ServeConfig) -> list[str]:
     """
     if importlib.util.find_spec("gunicorn") is not None and POSIX:
         return [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, app]
-    return [sys.executable, "-m", "flask", "--app", app, "run", "--host", config.host,
-            "--port", str(config.port), "--with-threads", "--no-reload", "--no-debugger"]
+    return [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        app,
+        "run",
+        "--host",
+        config.host,
+        "--port",
+        str(config.port),
+        "--with-threads",
+        "--no-reload",
+        "--no-debugger",
+    ]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -86,9 +99,13 @@ class ServerProcess:
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:
             if not self.running():
-                raise RuntimeError(f"the server exited (code {self.process.returncode}):\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the server exited (code {self.process.returncode}):\n{self.log_tail()}"
+                )
             try:
-                response = requests.get(f"{self.url}/health", timeout=5, headers={"Connection": "close"})
+                response = requests.get(
+                    f"{self.url}/health", timeout=5, headers={"Connection": "close"}
+                )
                 body = response.json()
                 if response.status_code == 200:
                     ready.add(body.get("worker"))
@@ -103,7 +120,9 @@ class ServerProcess:
             except requests.RequestException as exc:
                 last = type(exc).__name__
             time.sleep(0.25)
-        raise TimeoutError(f"the server was not ready after {timeout:.0f} s ({last}):\n{self.log_tail()}")
+        raise TimeoutError(
+            f"the server was not ready after {timeout:.0f} s ({last}):\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """Stop gunicorn's whole process group (gracefully, then by force); returns the exit code."""
@@ -161,17 +180,29 @@ def start_server(
     config = config or ServeConfig.from_env(host="127.0.0.1", port=free_port())
     child_env = {**os.environ, **config.as_env(), **(env or {})}
     root = str(course_config.project_root())
-    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, child_env.get("PYTHONPATH", "")) if p)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, child_env.get("PYTHONPATH", "")) if p
+    )
     child_env["COURSE_SERVE_PARENT_PID"] = str(os.getpid())
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if log_path is None:
         log_path = Path(tempfile.gettempdir()) / f"course-serve-{config.port}.log"
     log_path = Path(log_path)
     # Its own process group, so that stop() ends gunicorn's master and workers together.
-    group = {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    group = (
+        {"start_new_session": True}
+        if POSIX
+        else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    )
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(server_command(app, config), env=child_env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **group)
+        process = subprocess.Popen(
+            server_command(app, config),
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **group,
+        )
     server = ServerProcess(process, f"http://{config.host}:{config.port}", log_path)
     atexit.register(server.stop)
     if wait:

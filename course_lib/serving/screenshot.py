@@ -23,13 +23,23 @@ from PIL import Image
 
 SCREENSHOT = Path(__file__).parent / "static" / "page-screenshot.png"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--font-render-hinting=none"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--font-render-hinting=none",
+]
 VIEWPORT = {"width": 1000, "height": 900}
 TIMEOUT_MS = 120_000
 
 
-def take_screenshot(path: str | Path = SCREENSHOT, chromium: str | Path = CHROMIUM, photo: str = "cat") -> Path:
+def take_screenshot(
+    path: str | Path = SCREENSHOT, chromium: str | Path = CHROMIUM, photo: str = "cat"
+) -> Path:
     """Serve the ImageNet model, classify ``photo`` (a name from ``data.sample_photos()``) in the page, save it."""
     from playwright.sync_api import sync_playwright
 
@@ -41,13 +51,20 @@ def take_screenshot(path: str | Path = SCREENSHOT, chromium: str | Path = CHROMI
         folder = Path(tmp)
         upload = folder / f"{photo}.jpg"
         Image.fromarray(data.sample_photos()[photo]).save(upload, quality=92)
-        config = ServeConfig.from_env({}, model="imagenet", db=folder / "predictions.sqlite3", port=free_port(),
-                                      threads=2)
-        with start_server(config, log_path=folder / "server.log", timeout=300) as server, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        config = ServeConfig.from_env(
+            {}, model="imagenet", db=folder / "predictions.sqlite3", port=free_port(), threads=2
+        )
+        with (
+            start_server(config, log_path=folder / "server.log", timeout=300) as server,
+            sync_playwright() as pw,
+        ):
+            browser = pw.chromium.launch(
+                executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+            )
             try:
-                context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="en-US",
-                                              timezone_id="UTC")
+                context = browser.new_context(
+                    viewport=VIEWPORT, device_scale_factor=1, locale="en-US", timezone_id="UTC"
+                )
                 page = context.new_page()
                 page.set_default_timeout(TIMEOUT_MS)
                 page.goto(server.url)

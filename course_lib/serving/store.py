@@ -78,13 +78,28 @@ CREATE TABLE IF NOT EXISTS settings (
 # never kept or has been removed, and note says which. settings: the service's retention, so
 # that another program opening the file (course retrain) applies the same one.
 
-_COLUMNS = ("p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
-            "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
-            "f.correct, f.correct_label, f.comment, f.created_at AS feedback_at")
+_COLUMNS = (
+    "p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
+    "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
+    "f.correct, f.correct_label, f.comment, f.created_at AS feedback_at"
+)
 _SELECT = f"SELECT {_COLUMNS} FROM predictions p LEFT JOIN feedback f ON f.prediction_id = p.id"
 
-CSV_FIELDS = ["prediction_id", "created_at", "filename", "model_name", "model_version", "predicted_label",
-              "confidence", "correct", "correct_label", "comment", "feedback_at", "image_url", "original_url"]
+CSV_FIELDS = [
+    "prediction_id",
+    "created_at",
+    "filename",
+    "model_name",
+    "model_version",
+    "predicted_label",
+    "confidence",
+    "correct",
+    "correct_label",
+    "comment",
+    "feedback_at",
+    "image_url",
+    "original_url",
+]
 
 
 @dataclass(frozen=True)
@@ -128,8 +143,13 @@ class PredictionStore:
     neither see older originals nor remove younger ones.
     """
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000, keep_upload_bytes: int = 10 * 2**20,
-                 keep_upload_days: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_ms: int = 10_000,
+        keep_upload_bytes: int = 10 * 2**20,
+        keep_upload_days: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.keep_upload_bytes = int(keep_upload_bytes)
@@ -146,10 +166,15 @@ class PredictionStore:
         """Record the service's retention in the file, or read it back (None: none recorded, nothing expires)."""
         with self._transaction() as conn:
             if days is not None:
-                conn.execute("INSERT INTO settings (name, value) VALUES ('keep_upload_days', ?) "
-                             "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (repr(float(days)),))
+                conn.execute(
+                    "INSERT INTO settings (name, value) VALUES ('keep_upload_days', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (repr(float(days)),),
+                )
                 return float(days)
-            row = conn.execute("SELECT value FROM settings WHERE name = 'keep_upload_days'").fetchone()
+            row = conn.execute(
+                "SELECT value FROM settings WHERE name = 'keep_upload_days'"
+            ).fetchone()
         return float(row["value"]) if row else None
 
     def _connect(self) -> sqlite3.Connection:
@@ -158,7 +183,9 @@ class PredictionStore:
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit does not wait for fsync
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA secure_delete=ON")  # a deleted photo is overwritten, not left in free pages
+        conn.execute(
+            "PRAGMA secure_delete=ON"
+        )  # a deleted photo is overwritten, not left in free pages
         return conn
 
     @contextmanager
@@ -189,9 +216,22 @@ class PredictionStore:
                     "INSERT INTO predictions (created_at, filename, model_name, model_version, label, "
                     "class_index, confidence, top_k, latency_ms, width, height, source, image, image_type) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (created, p.filename, p.model_name, p.model_version, p.label, int(p.class_index),
-                     float(p.confidence), json.dumps(list(p.top_k)), float(p.latency_ms), p.width, p.height,
-                     p.source, p.image, p.image_type),
+                    (
+                        created,
+                        p.filename,
+                        p.model_name,
+                        p.model_version,
+                        p.label,
+                        int(p.class_index),
+                        float(p.confidence),
+                        json.dumps(list(p.top_k)),
+                        float(p.latency_ms),
+                        p.width,
+                        p.height,
+                        p.source,
+                        p.image,
+                        p.image_type,
+                    ),
                 )
                 pid = int(cur.lastrowid)
                 ids.append(pid)
@@ -199,8 +239,15 @@ class PredictionStore:
                     kept = self.keeps(len(p.original))
                     conn.execute(
                         "INSERT INTO uploads (prediction_id, created_at, size, mime, data, note) VALUES (?, ?, ?, ?, ?, ?)",
-                        (pid, created, len(p.original), p.original_type, p.original if kept else None,
-                         None if kept else self.not_kept_reason(len(p.original))))
+                        (
+                            pid,
+                            created,
+                            len(p.original),
+                            p.original_type,
+                            p.original if kept else None,
+                            None if kept else self.not_kept_reason(len(p.original)),
+                        ),
+                    )
         if time.monotonic() >= self._next_purge:
             self.purge_expired()
         return ids
@@ -213,8 +260,10 @@ class PredictionStore:
         """Why an upload of ``size`` bytes is not kept, for the person who sent it."""
         if self.keep_upload_days == 0 or self.keep_upload_bytes <= 0:
             return "originals are not kept on this service (only a preview)"
-        return (f"the upload ({size / 2**20:.1f} MB) is larger than the {self.keep_upload_bytes / 2**20:g} MB "
-                "kept per photo: only a preview is kept")
+        return (
+            f"the upload ({size / 2**20:.1f} MB) is larger than the {self.keep_upload_bytes / 2**20:g} MB "
+            "kept per photo: only a preview is kept"
+        )
 
     def _cutoff(self) -> str:
         """The creation time before which originals are expired ("" when nothing expires)."""
@@ -233,24 +282,34 @@ class PredictionStore:
             return 0
         note = f"removed after {self.keep_upload_days:g} days"
         with self._transaction() as conn:
-            return conn.execute("UPDATE uploads SET data = NULL, note = ? WHERE data IS NOT NULL AND created_at < ?",
-                                (note, self._cutoff())).rowcount
+            return conn.execute(
+                "UPDATE uploads SET data = NULL, note = ? WHERE data IS NOT NULL AND created_at < ?",
+                (note, self._cutoff()),
+            ).rowcount
 
     def original(self, prediction_id: int) -> tuple[bytes, str] | None:
         """The original upload, as received: ``(bytes, mime type)``, or None if it is not (or no longer) kept."""
         with self._connection() as conn:
-            row = conn.execute("SELECT data, mime FROM uploads WHERE prediction_id = ? AND data IS NOT NULL "
-                               "AND created_at >= ?", (prediction_id, self._cutoff())).fetchone()
+            row = conn.execute(
+                "SELECT data, mime FROM uploads WHERE prediction_id = ? AND data IS NOT NULL "
+                "AND created_at >= ?",
+                (prediction_id, self._cutoff()),
+            ).fetchone()
         return (bytes(row["data"]), row["mime"] or "application/octet-stream") if row else None
 
     def original_status(self, prediction_id: int) -> dict[str, Any] | None:
         """``{"kept", "bytes", "note"}`` for a prediction's original upload; None if it had none (tensor input)."""
         with self._connection() as conn:
-            row = conn.execute("SELECT size, data IS NOT NULL AND created_at >= ? AS kept, note FROM uploads "
-                               "WHERE prediction_id = ?", (self._cutoff(), prediction_id)).fetchone()
+            row = conn.execute(
+                "SELECT size, data IS NOT NULL AND created_at >= ? AS kept, note FROM uploads "
+                "WHERE prediction_id = ?",
+                (self._cutoff(), prediction_id),
+            ).fetchone()
         if row is None:
             return None
-        note = row["note"] or (None if row["kept"] else f"removed after {self.keep_upload_days:g} days")
+        note = row["note"] or (
+            None if row["kept"] else f"removed after {self.keep_upload_days:g} days"
+        )
         return {"kept": bool(row["kept"]), "bytes": row["size"], "note": note}
 
     def delete_image(self, prediction_id: int) -> dict[str, bool] | None:
@@ -260,13 +319,21 @@ class PredictionStore:
         (``{"preview": ..., "original": ...}``), or None if the id is unknown.
         """
         with self._transaction() as conn:
-            row = conn.execute("SELECT image IS NOT NULL AS has_preview FROM predictions WHERE id = ?",
-                               (prediction_id,)).fetchone()
+            row = conn.execute(
+                "SELECT image IS NOT NULL AS has_preview FROM predictions WHERE id = ?",
+                (prediction_id,),
+            ).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE predictions SET image = NULL, image_type = NULL WHERE id = ?", (prediction_id,))
-            original = conn.execute("UPDATE uploads SET data = NULL, note = ? WHERE prediction_id = ? "
-                                    "AND data IS NOT NULL", (f"deleted on request at {now()}", prediction_id))
+            conn.execute(
+                "UPDATE predictions SET image = NULL, image_type = NULL WHERE id = ?",
+                (prediction_id,),
+            )
+            original = conn.execute(
+                "UPDATE uploads SET data = NULL, note = ? WHERE prediction_id = ? "
+                "AND data IS NOT NULL",
+                (f"deleted on request at {now()}", prediction_id),
+            )
         return {"preview": bool(row["has_preview"]), "original": original.rowcount > 0}
 
     def get(self, prediction_id: int) -> dict[str, Any] | None:
@@ -281,12 +348,19 @@ class PredictionStore:
             conn.execute("BEGIN")  # one snapshot for the count and the page
             try:
                 total = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-                rows = conn.execute(f"{_SELECT} ORDER BY p.id DESC LIMIT ? OFFSET ?",
-                                    (per_page, (page - 1) * per_page)).fetchall()
+                rows = conn.execute(
+                    f"{_SELECT} ORDER BY p.id DESC LIMIT ? OFFSET ?",
+                    (per_page, (page - 1) * per_page),
+                ).fetchall()
             finally:
                 conn.execute("COMMIT")
-        return {"items": [_as_dict(r) for r in rows], "page": page, "per_page": per_page, "total": total,
-                "pages": max(1, -(-total // per_page))}
+        return {
+            "items": [_as_dict(r) for r in rows],
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": max(1, -(-total // per_page)),
+        }
 
     def count(self) -> int:
         with self._connection() as conn:
@@ -295,14 +369,26 @@ class PredictionStore:
     def image(self, prediction_id: int) -> tuple[bytes, str] | None:
         """The stored preview of an upload: ``(bytes, mime type)``, or None."""
         with self._connection() as conn:
-            row = conn.execute("SELECT image, image_type FROM predictions WHERE id = ?", (prediction_id,)).fetchone()
-        return (bytes(row["image"]), row["image_type"]) if row and row["image"] is not None else None
+            row = conn.execute(
+                "SELECT image, image_type FROM predictions WHERE id = ?", (prediction_id,)
+            ).fetchone()
+        return (
+            (bytes(row["image"]), row["image_type"]) if row and row["image"] is not None else None
+        )
 
-    def set_feedback(self, prediction_id: int, correct: bool, correct_label: str | None = None,
-                     comment: str | None = None) -> dict[str, Any] | None:
+    def set_feedback(
+        self,
+        prediction_id: int,
+        correct: bool,
+        correct_label: str | None = None,
+        comment: str | None = None,
+    ) -> dict[str, Any] | None:
         """Attach (or replace) feedback; returns the updated prediction, or None if the id is unknown."""
         with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM predictions WHERE id = ?", (prediction_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM predictions WHERE id = ?", (prediction_id,)).fetchone()
+                is None
+            ):
                 return None
             conn.execute(
                 "INSERT INTO feedback (prediction_id, correct, correct_label, comment, created_at) "
@@ -326,16 +412,26 @@ class PredictionStore:
                 "SELECT p.id, p.created_at, p.model_name, p.model_version, p.label, f.correct, f.correct_label, "
                 "CASE WHEN u.created_at >= ? THEN u.data END AS data, u.mime "
                 "FROM predictions p JOIN feedback f ON f.prediction_id = p.id "
-                "LEFT JOIN uploads u ON u.prediction_id = p.id ORDER BY p.id", (self._cutoff(),)).fetchall()
+                "LEFT JOIN uploads u ON u.prediction_id = p.id ORDER BY p.id",
+                (self._cutoff(),),
+            ).fetchall()
         out = []
         for row in rows:
             correct = bool(row["correct"])
             image = bytes(row["data"]) if row["data"] is not None else None
-            out.append({"prediction_id": int(row["id"]), "created_at": row["created_at"],
-                        "model_name": row["model_name"], "model_version": row["model_version"],
-                        "label": row["label"], "correct": correct,
-                        "correct_label": None if correct else row["correct_label"],
-                        "image": image, "image_type": row["mime"] if image is not None else None})
+            out.append(
+                {
+                    "prediction_id": int(row["id"]),
+                    "created_at": row["created_at"],
+                    "model_name": row["model_name"],
+                    "model_version": row["model_version"],
+                    "label": row["label"],
+                    "correct": correct,
+                    "correct_label": None if correct else row["correct_label"],
+                    "image": image,
+                    "image_type": row["mime"] if image is not None else None,
+                }
+            )
         return out
 
     def export_feedback_csv(self, base_url: str = "") -> str:
@@ -348,20 +444,35 @@ class PredictionStore:
         writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         with self._connection() as conn:
-            rows = conn.execute(f"{_SELECT} WHERE f.prediction_id IS NOT NULL ORDER BY p.id").fetchall()
+            rows = conn.execute(
+                f"{_SELECT} WHERE f.prediction_id IS NOT NULL ORDER BY p.id"
+            ).fetchall()
         for row in rows:
             item = _as_dict(row)
             feedback = item["feedback"]
-            writer.writerow({
-                "prediction_id": item["id"], "created_at": item["created_at"], "filename": _cell(item["filename"]),
-                "model_name": item["model"]["name"], "model_version": item["model"]["version"],
-                "predicted_label": item["label"], "confidence": item["confidence"],
-                "correct": int(feedback["correct"]),
-                "correct_label": _cell(item["label"] if feedback["correct"] else (feedback["correct_label"] or "")),
-                "comment": _cell(feedback["comment"] or ""), "feedback_at": feedback["created_at"],
-                "image_url": f"{base_url}/history/{item['id']}/image" if item["has_image"] else "",
-                "original_url": f"{base_url}/history/{item['id']}/original" if (self.original_status(item["id"]) or {}).get("kept") else "",
-            })
+            writer.writerow(
+                {
+                    "prediction_id": item["id"],
+                    "created_at": item["created_at"],
+                    "filename": _cell(item["filename"]),
+                    "model_name": item["model"]["name"],
+                    "model_version": item["model"]["version"],
+                    "predicted_label": item["label"],
+                    "confidence": item["confidence"],
+                    "correct": int(feedback["correct"]),
+                    "correct_label": _cell(
+                        item["label"] if feedback["correct"] else (feedback["correct_label"] or "")
+                    ),
+                    "comment": _cell(feedback["comment"] or ""),
+                    "feedback_at": feedback["created_at"],
+                    "image_url": f"{base_url}/history/{item['id']}/image"
+                    if item["has_image"]
+                    else "",
+                    "original_url": f"{base_url}/history/{item['id']}/original"
+                    if (self.original_status(item["id"]) or {}).get("kept")
+                    else "",
+                }
+            )
         return buffer.getvalue()
 
     def close(self) -> None:
@@ -380,13 +491,25 @@ def _cell(text: str) -> str:
 def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
     feedback = None
     if row["correct"] is not None:
-        feedback = {"correct": bool(row["correct"]), "correct_label": row["correct_label"],
-                    "comment": row["comment"], "created_at": row["feedback_at"]}
+        feedback = {
+            "correct": bool(row["correct"]),
+            "correct_label": row["correct_label"],
+            "comment": row["comment"],
+            "created_at": row["feedback_at"],
+        }
     return {
-        "id": row["id"], "created_at": row["created_at"], "filename": row["filename"],
-        "label": row["label"], "class_index": row["class_index"], "confidence": row["confidence"],
-        "top_k": json.loads(row["top_k"]), "latency_ms": row["latency_ms"],
+        "id": row["id"],
+        "created_at": row["created_at"],
+        "filename": row["filename"],
+        "label": row["label"],
+        "class_index": row["class_index"],
+        "confidence": row["confidence"],
+        "top_k": json.loads(row["top_k"]),
+        "latency_ms": row["latency_ms"],
         "model": {"name": row["model_name"], "version": row["model_version"]},
-        "width": row["width"], "height": row["height"], "source": row["source"],
-        "has_image": bool(row["has_image"]), "feedback": feedback,
+        "width": row["width"],
+        "height": row["height"],
+        "source": row["source"],
+        "has_image": bool(row["has_image"]),
+        "feedback": feedback,
     }

@@ -29,8 +29,17 @@ MAX_INSTANCES = 256  # per request
 @bp.get("/v1/models/<name>/versions/<version>")
 def status(name: str, version: str | None = None) -> Response:
     classifier = _model_named(name, ready_classifier())
-    return jsonify({"model_version_status": [{"version": classifier.version, "state": "AVAILABLE",
-                                              "status": {"error_code": "OK", "error_message": ""}}]})
+    return jsonify(
+        {
+            "model_version_status": [
+                {
+                    "version": classifier.version,
+                    "state": "AVAILABLE",
+                    "status": {"error_code": "OK", "error_message": ""},
+                }
+            ]
+        }
+    )
 
 
 @bp.post("/v1/models/<name>:predict")
@@ -41,21 +50,32 @@ def predict(name: str, version: str | None = None) -> Response:
         classifier = _model_named(name, model.classifier)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise ApiError('send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)')
+            raise ApiError(
+                'send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)'
+            )
         signature = body.get("signature_name", "serving_default")
         if signature != "serving_default":
-            raise ApiError(f'signature_name {signature!r} not found; this model has "serving_default"')
+            raise ApiError(
+                f'signature_name {signature!r} not found; this model has "serving_default"'
+            )
         # Row format ("instances") answers with "predictions", columnar ("inputs") with "outputs".
         answer_key = "outputs" if "inputs" in body and "instances" not in body else "predictions"
         instances = body.get("instances", body.get("inputs"))
         if not isinstance(instances, list) or not instances:
-            raise ApiError('"instances" must be a non-empty list (of image tensors or {"b64": ...} objects)')
+            raise ApiError(
+                '"instances" must be a non-empty list (of image tensors or {"b64": ...} objects)'
+            )
         if len(instances) > MAX_INSTANCES:
-            raise ApiError(f"{len(instances)} instances in one request; the limit is {MAX_INSTANCES}", 413)
+            raise ApiError(
+                f"{len(instances)} instances in one request; the limit is {MAX_INSTANCES}", 413
+            )
         encoded = [_b64_of(instance) for instance in instances]
         names = [f"instance-{i}" for i in range(len(instances))]
         if all(e is not None for e in encoded):
-            files = [(name, _decode_b64(e, i), f"instance {i}") for i, (name, e) in enumerate(zip(names, encoded, strict=True))]
+            files = [
+                (name, _decode_b64(e, i), f"instance {i}")
+                for i, (name, e) in enumerate(zip(names, encoded, strict=True))
+            ]
             _, probabilities = classify_files(model, files, 1, "tf-serving", started)
         elif any(e is not None for e in encoded):
             raise ApiError('mix of {"b64": ...} and tensor instances; send one kind per request')
@@ -67,8 +87,11 @@ def predict(name: str, version: str | None = None) -> Response:
 
 def _model_named(name: str, classifier: Classifier) -> Classifier:
     if name != classifier.name:
-        raise ApiError(f"Servable not found for request: Latest({name}); this server serves "
-                       f"{classifier.name!r}", 404)
+        raise ApiError(
+            f"Servable not found for request: Latest({name}); this server serves "
+            f"{classifier.name!r}",
+            404,
+        )
     return classifier
 
 
@@ -79,7 +102,7 @@ def _b64_of(instance: Any) -> str | None:
             return instance["b64"] if isinstance(instance["b64"], str) else ""
         if len(instance) == 1:
             return _b64_of(next(iter(instance.values())))
-        raise ApiError("an instance object must be {\"b64\": ...} or hold one named input")
+        raise ApiError('an instance object must be {"b64": ...} or hold one named input')
     return None
 
 
@@ -95,11 +118,15 @@ def _tensor_instances(instances: list[Any], classifier: Classifier) -> np.ndarra
     try:
         x = np.asarray(instances, dtype=np.float32)
     except (ValueError, TypeError):
-        raise ApiError(f"instances must be numbers shaped {list(expected)} (all the same shape)") from None
+        raise ApiError(
+            f"instances must be numbers shaped {list(expected)} (all the same shape)"
+        ) from None
     if x.ndim == len(expected) and expected[-1] == 1:
         x = x[..., None]  # grayscale sent without its channel axis
     if x.shape[1:] != expected:
-        raise ApiError(f"each instance has shape {list(x.shape[1:])}; the model takes {list(expected)}")
+        raise ApiError(
+            f"each instance has shape {list(x.shape[1:])}; the model takes {list(expected)}"
+        )
     if not np.isfinite(x).all():
         raise ApiError("instances contain NaN or infinite values")
     return x

@@ -25,9 +25,13 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # Formats a browser or phone produces. Pillow can open many more (EPS, for one, runs
 # Ghostscript on the file), and an upload has no business reaching those decoders.
 FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "PPM")
-RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
-              "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX,
-              "lanczos": Image.Resampling.LANCZOS}
+RESAMPLING = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+    "bicubic": Image.Resampling.BICUBIC,
+    "area": Image.Resampling.BOX,
+    "lanczos": Image.Resampling.LANCZOS,
+}
 
 
 class UploadError(ValueError):
@@ -39,7 +43,9 @@ class UploadError(ValueError):
         self.status = status
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "the upload") -> Image.Image:
+def decode_image(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "the upload"
+) -> Image.Image:
     """Decode ``data`` into an ``RGB`` or ``L`` image, upright, first frame only.
 
     Transparency is composited on white (how a browser shows it), CMYK and
@@ -52,20 +58,30 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         image = Image.open(io.BytesIO(data), formats=_formats())
         _check_size(image, max_pixels, name)
         image.verify()  # checks the file's structure without decoding all of it
-        image = Image.open(io.BytesIO(data), formats=_formats())  # verify() leaves the image unusable
+        image = Image.open(
+            io.BytesIO(data), formats=_formats()
+        )  # verify() leaves the image unusable
         image.seek(0)  # animated GIF/PNG/WebP: the first frame
         image.load()
     except UploadError:
         raise
     except Image.DecompressionBombError:
-        raise UploadError(f"{name} claims more pixels than can be decoded safely; "
-                          f"the limit is {max_pixels:,}. Resize it and try again.", 413) from None
+        raise UploadError(
+            f"{name} claims more pixels than can be decoded safely; "
+            f"the limit is {max_pixels:,}. Resize it and try again.",
+            413,
+        ) from None
     except UnidentifiedImageError:
-        raise UploadError(f"{name} is not an image in a format the service accepts "
-                          f"({', '.join(f for f in _formats() if f != 'MPO')}).", 415) from None
+        raise UploadError(
+            f"{name} is not an image in a format the service accepts "
+            f"({', '.join(f for f in _formats() if f != 'MPO')}).",
+            415,
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UploadError(f"{name} looks like an image but could not be decoded ({_short(exc)}); "
-                          "the file may be truncated or corrupt.") from None
+        raise UploadError(
+            f"{name} looks like an image but could not be decoded ({_short(exc)}); "
+            "the file may be truncated or corrupt."
+        ) from None
     try:
         upright = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block should not lose the picture itself
@@ -116,8 +132,11 @@ def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
     if width < 1 or height < 1:
         raise UploadError(f"{name} has no pixels ({width}×{height}).")
     if width * height > max_pixels:
-        raise UploadError(f"{name} is {width}×{height} = {width * height:,} pixels; "
-                          f"the limit is {max_pixels:,}. Resize it and try again.", 413)
+        raise UploadError(
+            f"{name} is {width}×{height} = {width * height:,} pixels; "
+            f"the limit is {max_pixels:,}. Resize it and try again.",
+            413,
+        )
 
 
 def _short(exc: BaseException) -> str:
@@ -141,7 +160,9 @@ def to_model_pixels(image: Image.Image, preprocessing: dict[str, Any]) -> np.nda
     if image.size != (width, height):
         method = RESAMPLING.get(str(preprocessing.get("resize", "bilinear")).lower())
         if method is None:
-            raise ValueError(f"unknown resize method {preprocessing.get('resize')!r}; use one of {sorted(RESAMPLING)}")
+            raise ValueError(
+                f"unknown resize method {preprocessing.get('resize')!r}; use one of {sorted(RESAMPLING)}"
+            )
         image = image.resize((width, height), method)
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[..., None] if pixels.ndim == 2 else pixels
@@ -190,9 +211,17 @@ def header_only_png(width: int, height: int) -> bytes:
     a decoder would reserve. Used by lesson 07 and the tests to check that uploads are
     refused by their size before anything is decoded.
     """
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (struct.pack(">I", len(payload)) + kind + payload
-                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IEND", b""))
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
