@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml $(LOCK)
 		echo "note: $(LOCK) is for Linux x86-64 with Python 3.11; installing pyproject.toml's ranges"; \
 		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[tf,lab,dev]'; \
 	fi
-	$(PY) -m course_lib.cli kernel
+	$(PY) -m course_lib.tools.cli kernel
 	@touch $(STAMP)
 
 # Fashion-MNIST from Debian's package: the course then needs no download at all.
@@ -70,7 +70,7 @@ setup: $(STAMP) data browser
 LINTED := course_lib tests bench solutions notebooks
 
 course: setup
-	$(PY) -m course_lib.cli run --report build/report.md
+	$(PY) -m course_lib.tools.cli run --report build/report.md
 
 # The suite on two pytest-xdist workers, one per core of the reference machine (each runs
 # at most one lesson kernel at a time, within its memory budget); tests/conftest.py groups
@@ -92,25 +92,25 @@ endif
 endif
 
 grade: setup
-	$(PY) -m course_lib.cli grade "$(DIR)"
+	$(PY) -m course_lib.tools.cli grade "$(DIR)"
 
 doctor: $(STAMP)
-	$(PY) -m course_lib.cli doctor
+	$(PY) -m course_lib.tools.cli doctor
 
 # Student notebooks from solutions/, and README's badges from [tool.course] repository.
 notebooks: $(STAMP)
-	$(PY) -m course_lib.cli notebooks
-	$(PY) -m course_lib.cli badges
+	$(PY) -m course_lib.tools.cli notebooks
+	$(PY) -m course_lib.tools.cli badges
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
-	$(PY) -m course_lib.cli notebooks --check
-	$(PY) -m course_lib.cli badges --check
+	$(PY) -m course_lib.tools.cli notebooks --check
+	$(PY) -m course_lib.tools.cli badges --check
 
 # pip-compile (pip-tools): exact versions for Linux x86-64 and Python 3.11, within
 # pyproject.toml's ranges. Existing pins are kept unless UPGRADE=1.
 lock: $(STAMP)
-	$(PY) -m course_lib.cli lock $(if $(UPGRADE),--upgrade)
+	$(PY) -m course_lib.tools.cli lock $(if $(UPGRADE),--upgrade)
 
 # Speed and accuracy figures, measured on this machine: never part of `make test`.
 bench: setup

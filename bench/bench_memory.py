@@ -11,7 +11,7 @@ figures of both runs so that they can be taken at different times:
 Each run replaces only its own figures (its core count, its lessons) and the
 Markdown is rebuilt from the JSON, with the course's goals judged on what is
 there: each lesson within 1.5 GB; on one core each lesson within 10 minutes and
-the whole course within 30. Lessons are executed by ``course_lib.runner``, as
+the whole course within 30. Lessons are executed by ``course_lib.tools.runner``, as
 ``make course`` executes them. The core count is set with the CPU affinity of this
 process, which the lessons' kernels and everything they start inherit.
 
@@ -35,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_lib import config, memory  # noqa: E402
+from course_lib import config  # noqa: E402
+from course_lib.tools import memory  # noqa: E402
 
 SETS = {"2 cores": 2, "1 core": 1}
 LESSON_MINUTES_ONE_CORE = 10  # goals of the course on one core
@@ -107,7 +108,7 @@ def machine_facts(cpus: list[int]) -> dict[str, Any]:
 
 def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
     """Execute ``lessons`` on the cores of ``label`` and merge their figures into ``memory.json``."""
-    from course_lib import report, runner
+    from course_lib.tools import report, runner
 
     cpus = pin_to(SETS[label])
     tag = label.replace(" ", "-")

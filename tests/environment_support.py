@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import downloads, lockfile
+from course_lib import downloads
 from course_lib.config import KERNEL_NAME, project_root
+from course_lib.tools import lockfile
 
 ROOT = project_root()
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

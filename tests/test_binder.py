@@ -29,7 +29,8 @@ from environment_support import (
     write_mirror,
 )
 
-from course_lib import downloads, lockfile
+from course_lib import downloads
+from course_lib.tools import lockfile
 
 pytestmark = [pytest.mark.environment, pytest.mark.timeout(1500)]
 

@@ -1,4 +1,5 @@
-"""``course_lib.checks`` exports exactly the exercise checks its lesson modules define, each guarded."""
+"""``course_lib.checks`` exports exactly the exercise checks its lesson modules define, each
+guarded."""
 
 import ast
 import inspect

@@ -176,7 +176,8 @@ def folder(tmp_path_factory):
 def _load(root, fashion, **overrides):
     kwargs = dict(
         validation_split=0.2, subset="both", seed=1, color_mode="grayscale", image_size=(8, 8),
-        class_names=[data.folder_name(c) for c in fashion.class_names], batch_size=16, verbose=False,
+        class_names=[data.folder_name(c) for c in fashion.class_names], batch_size=16,
+        verbose=False,
     )  # fmt: skip
     kwargs.update(overrides)
     kwargs = {k: v for k, v in kwargs.items() if v is not DEFAULT}

@@ -374,7 +374,8 @@ def _field_forward(stack):
 
 
 def _field_backward(stack):
-    # From one output value down to the input: r pixels of a layer's output need (r - 1) * s + k inputs.
+    # From one output value down to the input: r pixels of a layer's output need (r - 1) * s + k
+    # inputs.
     r = 1
     for k, s in reversed(stack):
         r = (r - 1) * s + k

@@ -147,7 +147,8 @@ def test_4_2_curves_say_what_the_verdicts_claim():
     assert int(np.argmin(c["val_loss"])) + 1 == len(c["val_loss"]) and c["loss"][-1] < c["loss"][-2]
 
 
-# Exercise 4.3: the regularised CNN. Right answers written three ways, wrong ones as students write them.
+# Exercise 4.3: the regularised CNN. Right answers written three ways, wrong ones as students write
+# them.
 def _block(width, order=("conv", "bn", "relu", "pool"), **conv):
     make = {
         "conv": lambda: layers.Conv2D(width, 3, **{"padding": "same", "use_bias": False, **conv}),
@@ -335,7 +336,8 @@ def test_4_3_reports_an_unattempted_exercise():
     assert _fails_with(checks.exercise_4_3(untouched), "not attempted yet")
 
 
-# Exercise 4.4: Keras' EarlyStopping, simulated. Right answers three ways, wrong ones as students write them.
+# Exercise 4.4: Keras' EarlyStopping, simulated. Right answers three ways, wrong ones as students
+# write them.
 def _loop(val_loss, patience, improves=operator.lt):
     best, wait = None, 0
     for epoch, value in enumerate(val_loss, start=1):

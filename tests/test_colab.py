@@ -29,8 +29,9 @@ from environment_support import (
     write_mirror,
 )
 
-from course_lib import downloads, links
+from course_lib import downloads
 from course_lib.config import project_root
+from course_lib.tools import links
 
 pytestmark = [pytest.mark.environment, pytest.mark.timeout(1500)]
 
@@ -89,7 +90,7 @@ def test_colab_cell_installs_the_course_around_colabs_tensorflow_and_lesson_01_r
         downloads.SOURCES["fashion-mnist"].files
     )
 
-    run([str(python), "-m", "course_lib.cli", "kernel"], env, checkout, 120)
+    run([str(python), "-m", "course_lib.tools.cli", "kernel"], env, checkout, 120)
     executed = run_student_lesson(python, checkout, tmp_path / "01_executed.ipynb", env)
     assert errors_outside_exercises(executed) == []
     assert colab_cell(executed)["outputs"] == [], "off Colab (the kernel) the cell is silent"

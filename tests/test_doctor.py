@@ -5,7 +5,8 @@ import types
 
 import pytest
 
-from course_lib import config, data, doctor
+from course_lib import config, data
+from course_lib.tools import doctor
 
 
 def test_python_version():
@@ -53,7 +54,7 @@ def test_course_doctor_prints_no_tensorflow_banners():
         a for n in doctor.check_names() if n not in ("python", "tensorflow") for a in ("--skip", n)
     ]
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "doctor", *others],
+        [sys.executable, "-m", "course_lib.tools.cli", "doctor", *others],
         capture_output=True,
         text=True,
         timeout=300,
@@ -81,7 +82,7 @@ def test_kernel_registration():
     assert doctor.check_kernel(_Kernels([sys.executable, "-m", "ipykernel_launcher"])).ok
     absent = doctor.check_kernel(_Kernels())
     assert not absent.ok and "not registered" in absent.detail
-    assert absent.fix.startswith("python -m course_lib.cli kernel")
+    assert absent.fix.startswith("python -m course_lib.tools.cli kernel")
     gone = doctor.check_kernel(_Kernels(["/nowhere/bin/python"]))
     assert not gone.ok and "does not exist" in gone.detail
     other = doctor.check_kernel(_Kernels(["/bin/sh"]))
@@ -94,10 +95,10 @@ def test_dataset_available_offline_or_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "offline_location", lambda name: None)
     fashion = doctor.check_dataset("fashion-mnist")
     assert not fashion.ok and "apt-get install dataset-fashion-mnist" in fashion.fix
-    assert "course_lib.cli download fashion-mnist" in fashion.fix
+    assert "course_lib.tools.cli download fashion-mnist" in fashion.fix
     assert (
         doctor.check_dataset("cifar10").fix
-        == "with internet once: python -m course_lib.cli download cifar10"
+        == "with internet once: python -m course_lib.tools.cli download cifar10"
     )
 
 
@@ -180,7 +181,7 @@ def test_the_cheap_checks_pass_on_this_machine():
 
 
 def test_skip_leaves_checks_out_and_the_cli_rejects_unknown_names(monkeypatch, capsys):
-    from course_lib import cli
+    from course_lib.tools import cli
 
     assert doctor.check_names() == [
         "python",

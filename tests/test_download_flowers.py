@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import cli, downloads, photos
+from course_lib import downloads, photos
+from course_lib.tools import cli
 
 CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 

@@ -17,8 +17,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from course_lib import cli, lockfile
 from course_lib.config import project_root
+from course_lib.tools import cli, lockfile
 
 ROOT = project_root()
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -129,7 +129,7 @@ def test_installed_versions_equal_the_lock():
     assert not drift, lockfile.format_moves(drift, lockfile.LOCK) + "\nrun `make setup`"
 
 
-# ---- course_lib.lockfile ---------------------------------------------------------------
+# ---- course_lib.tools.lockfile ---------------------------------------------------------------
 
 
 def test_read_pins_takes_names_versions_and_markers_and_skips_comments():
@@ -209,7 +209,7 @@ def test_make_setup_installs_the_lock_then_the_course_without_dependencies():
     assert "pip install --quiet --disable-pip-version-check -r $(LOCK)" in recipe.group(2)
     assert "--no-deps -e ." in recipe.group(2)
     assert "LOCK   := requirements/lock.txt" in makefile
-    assert re.search(r"^lock: .*\n\t\$\(PY\) -m course_lib.cli lock", makefile, re.MULTILINE)
+    assert re.search(r"^lock: .*\n\t\$\(PY\) -m course_lib.tools.cli lock", makefile, re.MULTILINE)
 
 
 def test_postbuild_installs_the_course_without_dependencies_so_the_pins_stay():
@@ -223,7 +223,7 @@ def test_nightly_latest_job_runs_unlocked_and_reports_what_moved():
     assert "pip install --upgrade -e '.[tf,lab,dev]'" in runs
     assert "-r requirements/lock.txt" not in runs, "the newest releases, not the lock"
     assert job["env"]["COURSE_UNLOCKED"] == "1"
-    diff = [s for s in job["steps"] if "course_lib.cli lock-diff" in s.get("run", "")]
+    diff = [s for s in job["steps"] if "course_lib.tools.cli lock-diff" in s.get("run", "")]
     assert diff and diff[0]["if"] == "failure()"
 
 

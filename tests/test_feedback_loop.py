@@ -16,8 +16,9 @@ from retrain_support import (
     tiny_model_root,
 )
 
-from course_lib import cli, retrain, versions
+from course_lib import retrain, versions
 from course_lib.serving import PredictionStore, ServeConfig, create_app
+from course_lib.tools import cli
 
 
 def served_version(client, photo: bytes, expected: str, timeout_s: float = 20.0) -> str:

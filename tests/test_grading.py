@@ -15,9 +15,9 @@ import textwrap
 import nbformat
 import pytest
 
-from course_lib import notebooks
 from course_lib.config import project_root
-from course_lib.grading import answer_keys, find_submissions
+from course_lib.tools import notebooks
+from course_lib.tools.grading import answer_keys, find_submissions
 
 ROOT = project_root()
 LESSON = "01_pixels"
@@ -317,7 +317,7 @@ def _grade(submissions, output, *options):
         [
             sys.executable,
             "-m",
-            "course_lib.cli",
+            "course_lib.tools.cli",
             "grade",
             str(submissions),
             "--output",

@@ -7,7 +7,7 @@ import pytest
 
 from course_lib import checks
 from course_lib.checks._core import check_rng, fresh_inputs
-from course_lib.grading import execute, judge
+from course_lib.tools.grading import execute, judge
 
 
 def _to_grayscale(photo):
@@ -216,7 +216,7 @@ def _solution_namespace(number):
 
 def _check_expression(number):
     from course_lib.config import project_root
-    from course_lib.grading.submissions import lesson_key
+    from course_lib.tools.grading.submissions import lesson_key
 
     lesson = number.split(".")[0].zfill(2)
     path = next((project_root() / "solutions").glob(f"{lesson}_*.ipynb"))

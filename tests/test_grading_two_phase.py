@@ -17,9 +17,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.config import project_root
-from course_lib.grading import judge
-from course_lib.grading.execute import TWO_PHASE, GradeOptions, grade_notebook
-from course_lib.grading.submissions import LessonKey, Submission, lesson_key
+from course_lib.tools.grading import judge
+from course_lib.tools.grading.execute import TWO_PHASE, GradeOptions, grade_notebook
+from course_lib.tools.grading.submissions import LessonKey, Submission, lesson_key
 
 ROOT = project_root()
 EXERCISES = (

@@ -7,9 +7,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_lib.grading import analysis, kernel_code, submissions, tables
-from course_lib.grading.execute import ExerciseResult, GradeOptions, NotebookGrade, kernel_env
-from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
+from course_lib.tools.grading import analysis, kernel_code, submissions, tables
+from course_lib.tools.grading.execute import ExerciseResult, GradeOptions, NotebookGrade, kernel_env
+from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 LESSONS = ["01_pixels", "02_pipelines", "03_cnn_layers"]
 KEY = LessonKey(
@@ -366,7 +366,7 @@ def test_rows_csv_and_summary(tmp_path):
 
 
 def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
-    from course_lib import cli
+    from course_lib.tools import cli
 
     assert cli.main(["grade", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err

@@ -4,8 +4,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import notebooks
 from course_lib.config import KERNEL_NAME
+from course_lib.tools import notebooks
 
 
 def _solution(*cells):
@@ -186,7 +186,7 @@ def test_colab_cell_installs_the_course_pinning_the_installed_tensorflow_keras_n
         assert kept[dist] == metadata.version(dist)
     installed_tf = [d for d in ("tensorflow", "tensorflow-cpu") if d in kept]
     assert installed_tf and all(kept[d] == metadata.version(d) for d in installed_tf)
-    assert download[1:] == ["-m", "course_lib.cli", "download", "fashion-mnist"]
+    assert download[1:] == ["-m", "course_lib.tools.cli", "download", "fashion-mnist"]
     assert install_kw == download_kw == {"check": True}
 
 

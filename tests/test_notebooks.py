@@ -14,10 +14,11 @@ import nbformat
 import psutil
 import pytest
 
-from course_lib import grading, memory, notebooks, record, runner
+from course_lib import record
 from course_lib.config import KERNEL_NAME, project_root
-from course_lib.grading.execute import GRADER_TAG
-from course_lib.grading.submissions import Submission, lesson_key
+from course_lib.tools import grading, memory, notebooks, runner
+from course_lib.tools.grading.execute import GRADER_TAG
+from course_lib.tools.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

@@ -10,8 +10,8 @@ import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from course_lib import links
 from course_lib.config import project_root
+from course_lib.tools import links
 
 ROOT = project_root()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -73,7 +73,7 @@ def test_binder_environment_pins_every_package_pyproject_asks_for_on_linux():
 def test_postbuild_installs_the_package_kernel_and_data():
     text = (ROOT / "postBuild").read_text()
     assert "pip install --no-deps -e ." in text  # the pins of environment.yml stay as they are
-    assert "course_lib.cli kernel" in text and "course_lib.cli download" in text
+    assert "course_lib.tools.cli kernel" in text and "course_lib.tools.cli download" in text
 
 
 def test_readme_gives_two_commands_and_ci_runs_exactly_the_test_one():
@@ -112,7 +112,7 @@ def test_top_level_layout_is_the_documented_one():
 
 def test_course_cli_reports_no_drift_between_solutions_and_notebooks():
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "notebooks", "--check"],
+        [sys.executable, "-m", "course_lib.tools.cli", "notebooks", "--check"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -123,7 +123,7 @@ def test_course_cli_reports_no_drift_between_solutions_and_notebooks():
 
 def test_course_cli_rejects_an_unknown_dataset_with_a_clear_message():
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "download", "imagenet"],
+        [sys.executable, "-m", "course_lib.tools.cli", "download", "imagenet"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -194,7 +194,7 @@ def test_update_readme_replaces_only_the_badge_block_and_needs_its_markers():
 
 def test_course_badges_check_passes_on_the_committed_readme():
     result = subprocess.run(
-        [sys.executable, "-m", "course_lib.cli", "badges", "--check"],
+        [sys.executable, "-m", "course_lib.tools.cli", "badges", "--check"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -115,8 +115,8 @@ def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_repo
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from course_lib import runner
     from course_lib.config import KERNEL_NAME
+    from course_lib.tools import runner
 
     cells = [
         "from course_lib import record\nimport pandas as pd\nrecord.metric('last expression', 1)",

@@ -10,9 +10,10 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import memory, record, report, runner
+from course_lib import record
 from course_lib.config import KERNEL_NAME, project_root
-from course_lib.runner import LessonRun
+from course_lib.tools import memory, report, runner
+from course_lib.tools.runner import LessonRun
 
 ENV = report.Environment(
     "2025-01-02 03:04 UTC",
@@ -157,7 +158,7 @@ def test_course_run_is_quiet_shows_progress_and_says_where_a_lesson_failed(tmp_p
         [
             sys.executable,
             "-m",
-            "course_lib.cli",
+            "course_lib.tools.cli",
             "run",
             str(ok),
             str(broken),

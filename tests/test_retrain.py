@@ -17,7 +17,8 @@ from retrain_support import (
     tiny_model_root,
 )
 
-from course_lib import cli, photos, retrain, versions
+from course_lib import photos, retrain, versions
+from course_lib.tools import cli
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import yaml
 from nbformat.v4 import new_output
 from packaging.specifiers import SpecifierSet
 
-from course_lib import cli, downloads, notebooks
+from course_lib import downloads
 from course_lib.config import project_root
+from course_lib.tools import cli, notebooks
 
 ROOT = project_root()
 WORKFLOW = yaml.safe_load((ROOT / ".github/workflows/course.yml").read_text())
@@ -71,7 +72,7 @@ def test_nightly_run_uploads_the_executed_notebooks_and_the_report():
 
 
 def test_make_course_writes_the_report_that_ci_uploads():
-    assert "course_lib.cli run --report build/report.md" in _recipe("course")
+    assert "course_lib.tools.cli run --report build/report.md" in _recipe("course")
     assert "build/report.md" in " ".join(_runs("course"))
 
 
@@ -83,8 +84,8 @@ def test_make_test_lints_code_and_notebooks_before_pytest():
 
 
 def test_make_grade_and_doctor_call_the_cli():
-    assert 'course_lib.cli grade "$(DIR)"' in _recipe("grade")
-    assert "course_lib.cli doctor" in _recipe("doctor")
+    assert 'course_lib.tools.cli grade "$(DIR)"' in _recipe("grade")
+    assert "course_lib.tools.cli doctor" in _recipe("doctor")
     result = (
         subprocess.run(
             ["make", "-s", "grade"], cwd=ROOT, capture_output=True, text=True, timeout=60
@@ -102,7 +103,7 @@ def test_precommit_strips_lints_and_checks_drift_like_make_test():
     assert (
         hooks["ruff"]["entry"].startswith("ruff check") and "jupyter" in hooks["ruff"]["types_or"]
     )
-    assert hooks["student-notebooks"]["entry"] == "python -m course_lib.cli notebooks --check"
+    assert hooks["student-notebooks"]["entry"] == "python -m course_lib.tools.cli notebooks --check"
     assert "--keep-id" in hooks["nbstripout"]["entry"]
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
         "dev"
@@ -140,7 +141,7 @@ def test_binder_python_satisfies_the_package_and_postbuild_uses_real_commands():
     commands = [
         line.split()
         for line in (ROOT / "postBuild").read_text().splitlines()
-        if line.startswith("python -m course_lib.cli")
+        if line.startswith("python -m course_lib.tools.cli")
     ]
     for command in commands:  # argparse exits 0 on --help only when the arguments before it parse
         with pytest.raises(SystemExit) as done:
@@ -154,7 +155,7 @@ def test_binder_python_satisfies_the_package_and_postbuild_uses_real_commands():
 def test_readme_has_the_binder_badge_a_run_locally_section_and_the_instructors_guide():
     assert "https://mybinder.org/badge_logo.svg" in README
     assert re.search(r"https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/HEAD\?urlpath=lab", README)
-    assert "## Run locally" in README and "course_lib.cli doctor" in README
+    assert "## Run locally" in README and "course_lib.tools.cli doctor" in README
     assert "docs/INSTRUCTORS.md" in README and (ROOT / "docs" / "INSTRUCTORS.md").is_file()
 
 
@@ -183,8 +184,8 @@ def _bench_memory():
 
 
 def _measured(bench, data, label, figures):
-    from course_lib import memory
-    from course_lib.runner import LessonRun
+    from course_lib.tools import memory
+    from course_lib.tools.runner import LessonRun
 
     runs = [
         LessonRun(

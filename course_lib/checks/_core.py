@@ -81,8 +81,10 @@ def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
             name = names[position] if position < len(names) else f"argument {position + 1}"
             changed = int(np.sum(before != after))
             raise StudentCodeFailed(
-                f"your function changed its input `{name}` in place ({changed} of {before.size} values): "
-                "the caller still needs it. Work on a copy (`.copy()`, or operations that return a new "
+                f"your function changed its input `{name}` in place ({changed} of "
+                f"{before.size} values): "
+                "the caller still needs it. Work on a copy (`.copy()`, or operations that "
+                "return a new "
                 "array such as `x - mean` instead of `x -= mean`)."
             )
     return result
@@ -136,7 +138,8 @@ def guarded(exercise: str, check: Callable[..., CheckResult]) -> Callable[..., C
 
 
 def describe(value: Any) -> str:
-    """What a value is, in the words a student recognises: "None", "a dict", "a float32 array of shape (2, 3)"."""
+    """What a value is, in the words a student recognises: "None", "a dict", "a float32 array of
+    shape (2, 3)"."""
     try:
         if value is None:
             return "None"

@@ -33,7 +33,8 @@ def _test_photo() -> np.ndarray:
 
 
 def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
-    """to_grayscale(photo) -> uint8 (h, w): 0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's convert("L")."""
+    """to_grayscale(photo) -> uint8 (h, w): 0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's
+    convert("L")."""
     photo = _test_photo()
     exact = photo.astype(np.float64) @ LUMA_WEIGHTS
     expected = np.round(exact)
@@ -79,7 +80,8 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
             low = expected - values
             if np.all((low == 0) | (low == 1)):
                 return (
-                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: .astype(np.uint8) "
+                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: "
+                    ".astype(np.uint8) "
                     "cuts the fraction off (199.9 becomes 199); round first with np.round."
                 )
             worst = np.abs(values - expected).max()
@@ -118,7 +120,8 @@ def _find_window(image: np.ndarray, crop: np.ndarray) -> tuple[int, int] | None:
 
 
 def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
-    """centre_crop(image, height, width) -> the central region, the odd extra cut at the bottom/right."""
+    """centre_crop(image, height, width) -> the central region, the odd extra cut at the
+    bottom/right."""
 
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
@@ -146,7 +149,10 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
                 f"{what} has shape {out.shape}; asked for {want} (height {height}, width {width})."
             )
         if out.dtype != image.dtype:
-            return f"{what} changed the dtype from {image.dtype} to {out.dtype}: cropping only selects pixels."
+            return (
+                f"{what} changed the dtype from {image.dtype} to {out.dtype}: cropping only "
+                "selects pixels."
+            )
         top, left = (rows - height) // 2, (cols - width) // 2
         if np.array_equal(out, image[top : top + height, left : left + width]):
             return None
@@ -154,14 +160,21 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
         if found is None:
             return f"{what} holds pixels that are not one {height} x {width} block of the image."
         if found == (0, 0):
-            return f"{what} is the top-left corner; cut (h - height) // 2 rows at the top to centre it."
+            return (
+                f"{what} is the top-left corner; cut (h - height) // 2 rows at the top to "
+                "centre it."
+            )
         if found[0] in (top, top + 1) and found[1] in (left, left + 1):
             return (
                 f"{what} starts at row {found[0]}, column {found[1]}, one too far down or right: "
                 f"with an odd margin the extra row goes at the bottom, so top = (h - height) // 2 "
-                f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be one off.)"
+                f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be "
+                "one off.)"
             )
-        return f"{what} starts at row {found[0]}, column {found[1]}; the centred crop starts at {top}, {left}."
+        return (
+            f"{what} starts at row {found[0]}, column {found[1]}; the centred crop starts at "
+            f"{top}, {left}."
+        )
 
     def check_too_large() -> str | None:
         image = np.zeros((5, 6), dtype=np.uint8)
@@ -173,7 +186,8 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             return None
         except NotImplementedError:
             raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+                "not attempted yet: replace the `raise NotImplementedError(...)` line with "
+                "your code."
             ) from None
         except Exception as exc:  # a crash is feedback, not a failure of the check
             return (
@@ -236,7 +250,8 @@ _RULES: dict[str, Callable[[int, int], np.ndarray]] = {
 _RULE_HINTS = {
     "corner": (
         "you copied the source pixel under each output pixel's top-left edge (i * h / height); "
-        "take the one under its centre, (i + 0.5) * h / height, or the image shifts by half a pixel."
+        "take the one under its centre, (i + 0.5) * h / height, or the image shifts by "
+        "half a pixel."
     ),
     "round": (
         "you rounded the centre's position to the nearest whole number; the centre lies inside "
@@ -244,14 +259,16 @@ _RULE_HINTS = {
     ),
     "corners": (
         "the first and last output pixels copy the image's corner pixels (np.linspace(0, h - 1, "
-        "height)): that rule is called 'align corners'; use the pixel centres, (i + 0.5) * h / height."
+        "height)): that rule is called 'align corners'; use the pixel centres, (i + 0.5) * "
+        "h / height."
     ),
 }
 _RULE_HINTS["corners_floor"] = _RULE_HINTS["corners"]
 
 
 def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
-    """resize_nearest(image, height, width) -> each output pixel copies the source pixel under its centre."""
+    """resize_nearest(image, height, width) -> each output pixel copies the source pixel under its
+    centre."""
 
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
@@ -334,7 +351,8 @@ def _standardised(x: np.ndarray, mean: Any, std: Any) -> np.ndarray:
 
 
 def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
-    """standardise(x_train, x_test) -> both as float32, (x - train mean) / train std, one mean and one std."""
+    """standardise(x_train, x_test) -> both as float32, (x - train mean) / train std, one mean and
+    one std."""
 
     def check_case(train: np.ndarray, test: np.ndarray) -> str | None:
         kind = f"{train.dtype} images"
@@ -375,10 +393,14 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
             if close(b, _standardised(test, test.mean(), test.std())):
                 return (
                     "the test images were standardised with their own mean and standard deviation: "
-                    "use the training statistics for both sets. The test set stands for images that "
+                    "use the training statistics for both sets. The test set stands for "
+                    "images that "
                     "arrive later, which you cannot measure while training."
                 )
-            return "the training images are right but the test images are not: apply the same mean and std to both."
+            return (
+                "the training images are right but the test images are not: apply the same "
+                "mean and std to both."
+            )
         both = np.concatenate([data.ravel(), test.astype(np.float64).ravel()])
         if close(a, _standardised(train, both.mean(), both.std())):
             return (
@@ -392,12 +414,14 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
         if close(a, per_image):
             return (
                 "each image was standardised on its own (its own mean and std): use one mean and "
-                "one std over all training pixels, so the same pixel value means the same in every image."
+                "one std over all training pixels, so the same pixel value means the same "
+                "in every image."
             )
         per_position = _standardised(train, data.mean(axis=0), data.std(axis=0))
         if close(a, per_position):
             return (
-                "you computed a mean and std per pixel position (axis=0); the exercise asks for one "
+                "you computed a mean and std per pixel position (axis=0); the exercise "
+                "asks for one "
                 "mean and one standard deviation over all training pixels (axis=None)."
             )
         scale = 255.0 if np.issubdtype(train.dtype, np.integer) else 1.0
@@ -407,9 +431,15 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                 "divide by the training standard deviation."
             )
         if close(a, data - mean) or close(a, (data - mean) / scale):
-            return f"the values are centred but their spread is {a.std():.2f}, not 1: divide by the training std."
+            return (
+                f"the values are centred but their spread is {a.std():.2f}, not 1: divide by "
+                "the training std."
+            )
         if close(a, data / std):
-            return f"the values have spread 1 but their mean is {a.mean():.2f}, not 0: subtract the training mean."
+            return (
+                f"the values have spread 1 but their mean is {a.mean():.2f}, not 0: subtract "
+                "the training mean."
+            )
         if a.min() >= 0 and np.issubdtype(train.dtype, np.integer) and abs(a.mean()) > 0.5:
             return (
                 "values are far from mean 0: did the subtraction happen in uint8, where values "

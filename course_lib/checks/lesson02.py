@@ -58,7 +58,8 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         except Exception as exc:
             if _not_attempted(exc):
                 raise StudentCodeFailed(
-                    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+                    "not attempted yet: replace the `raise NotImplementedError(...)` line "
+                    "with your code."
                 ) from None
             probe = exc
         if probe is None:
@@ -82,7 +83,8 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         except Exception as exc:  # student code, traced by tf.data
             if _not_attempted(exc):
                 raise StudentCodeFailed(
-                    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+                    "not attempted yet: replace the `raise NotImplementedError(...)` line "
+                    "with your code."
                 ) from None
             return (
                 f"tf.data could not run your function ({_first_line(exc)}). Inside `map`, use "
@@ -128,7 +130,10 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
             if not np.allclose(image, want, atol=1e-4):
                 return "image values differ from image / 255."
             if image.dtype != np.float32:
-                return f"values are right but dtype is {image.dtype}; use float32, what Keras models use."
+                return (
+                    f"values are right but dtype is {image.dtype}; use float32, what Keras "
+                    "models use."
+                )
             if label.shape != ():
                 return (
                     f"the label has shape {label.shape}; leave it as the single class index "
@@ -239,7 +244,10 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         if not cache:
             return "add .cache() before shuffling, so the preprocessing runs once, not every epoch."
         if not _positions(steps, "prefetch"):
-            return "add .prefetch(tf.data.AUTOTUNE) at the end, so batches are prepared while the model trains."
+            return (
+                "add .prefetch(tf.data.AUTOTUNE) at the end, so batches are prepared while the "
+                "model trains."
+            )
         if "prefetch" not in steps[-1]:
             return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
         again, other = (
@@ -252,7 +260,10 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "shuffle, .shuffle(buffer, seed=seed), so that a run can be repeated."
             )
         if np.array_equal(other, order):
-            return "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not a fixed number."
+            return (
+                "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not "
+                "a fixed number."
+            )
         return None
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
@@ -269,7 +280,7 @@ def exercise_2_3(
     validation_split: float = 0.2,
     image_size: tuple[int, int] = (28, 28),
 ) -> CheckResult:
-    """(train, val) from image_dataset_from_directory: grayscale, right size, labels in our order."""
+    """(train, val) from image_dataset_from_directory: grayscale, right size, our label order."""
     import tensorflow as tf
 
     truth: dict[bytes, set[int]] = {}
@@ -321,7 +332,8 @@ def exercise_2_3(
         spec = ds_folder_train.element_spec
         if not isinstance(spec, tuple) or len(spec) != 2:
             return (
-                "ds_folder_train should yield (images, labels) pairs: leave labels='inferred', so the "
+                "ds_folder_train should yield (images, labels) pairs: leave "
+                "labels='inferred', so the "
                 "folder names give the labels."
             )
         image_spec, label_spec = spec
@@ -341,7 +353,10 @@ def exercise_2_3(
         if label_spec.shape.rank != 1:
             return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
         if ds_folder_val.element_spec != spec:
-            return "ds_folder_val should yield the same kind of batches as ds_folder_train: load both in one call."
+            return (
+                "ds_folder_val should yield the same kind of batches as ds_folder_train: load "
+                "both in one call."
+            )
         try:
             x_train, y_train = read(ds_folder_train)
             x_val, y_val = read(ds_folder_val)
@@ -351,7 +366,10 @@ def exercise_2_3(
             np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])
         ]
         if any(k not in truth for k in keys):
-            return "some images differ from the files in the folder: leave the pixels as loaded (0-255)."
+            return (
+                "some images differ from the files in the folder: leave the pixels as loaded "
+                "(0-255)."
+            )
         if len(set(keys[: len(x_train)]) & set(keys[len(x_train) :])) > 0:
             return (
                 "some images are in both training and validation: make one call with "
@@ -361,7 +379,10 @@ def exercise_2_3(
             return f"the two datasets hold {len(keys)} images, but the folder has {n_files}."
         share = len(x_val) / len(keys)
         if abs(share - validation_split) > 1.5 / len(keys) + 1e-9:
-            return f"validation holds {share:.0%} of the images; asked for validation_split={validation_split}."
+            return (
+                f"validation holds {share:.0%} of the images; asked for "
+                f"validation_split={validation_split}."
+            )
         labels = np.concatenate([y_train, y_val])
         right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
         if right.all():
@@ -439,7 +460,8 @@ def exercise_2_4(augment: Any) -> CheckResult:
         for layer in layers:
             if isinstance(layer, keras.layers.RandomFlip) and "vertical" in layer.mode:
                 return (
-                    f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which Fashion-MNIST "
+                    f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which "
+                    "Fashion-MNIST "
                     "never shows (and RandomFlip() does that by default): use mode='horizontal'."
                 )
         draws = [run(augment, training=True) for _ in range(3)]
@@ -475,7 +497,8 @@ def exercise_2_4(augment: Any) -> CheckResult:
     return run_check("2.4", diagnose, "random in training, exactly the input at inference.")
 
 
-# ---------------------------------------------------------------- 2.5 augmenting the training pipeline
+# ---------------------------------------------------------------- 2.5 augmenting the training
+# pipeline
 
 AUGMENT_TRAIN = 48
 AUGMENT_VAL = 20
@@ -533,7 +556,8 @@ def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]
 
 
 def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
-    """make_pipelines(ds_train, ds_val, augment, batch_size, seed) -> (train, val); only train is augmented."""
+    """make_pipelines(ds_train, ds_val, augment, batch_size, seed) -> (train, val); only train is
+    augmented."""
     import tensorflow as tf
 
     ds_train, ds_val, augment = _augment_pipeline_data()
@@ -567,11 +591,15 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             )
         if not np.array_equal(labels, np.sort(labels)):
             return (
-                "val comes out in another order than it went in: model.predict(val) would no longer "
+                "val comes out in another order than it went in: model.predict(val) would "
+                "no longer "
                 "line up with the labels. Do not shuffle validation data."
             )
         if sizes[0] != AUGMENT_BATCH:
-            return f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for both datasets."
+            return (
+                f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for "
+                "both datasets."
+            )
         epochs = [_epoch(train, "train") for _ in range(2)]
         sizes, labels, values = epochs[0]
         if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
@@ -580,7 +608,10 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "image must come exactly once per epoch."
             )
         if sizes[0] != AUGMENT_BATCH:
-            return f"train batches hold {sizes[0]} images; use the batch_size argument ({AUGMENT_BATCH})."
+            return (
+                f"train batches hold {sizes[0]} images; use the batch_size argument "
+                f"({AUGMENT_BATCH})."
+            )
         shifted = [abs(values[i] - originals[i]) > 1e-4 for i in labels]
         if not any(shifted):
             return (
@@ -588,7 +619,10 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "augment(images, training=True), in a .map."
             )
         if np.array_equal(labels, np.arange(AUGMENT_TRAIN)):
-            return "the training images come out in their original order: shuffle them (before batching)."
+            return (
+                "the training images come out in their original order: shuffle them (before "
+                "batching)."
+            )
         steps = _transformations(train)
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(epochs[1][1], labels):
@@ -600,14 +634,18 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             return "both epochs come out in the same order: keep reshuffle_each_iteration=True."
         if all(abs(epochs[1][2][i] - values[i]) < 1e-6 for i in labels):
             return (
-                "every epoch sees exactly the same augmented images: .cache() after the augmentation "
+                "every epoch sees exactly the same augmented images: .cache() after the "
+                "augmentation "
                 "stores one random draw and replays it. Cache first, then augment, so each epoch "
                 "draws anew."
             )
         if not cache:
             return "add .cache() to train, before the augmentation, so the preparation runs once."
         if "prefetch" not in steps[-1] or "prefetch" not in _transformations(val)[-1]:
-            return "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready before they are needed."
+            return (
+                "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready "
+                "before they are needed."
+            )
         return None
 
     return run_check(

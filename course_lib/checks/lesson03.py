@@ -63,7 +63,8 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
             )
         if np.allclose(out, images.convolve2d(image, kernel[::-1, ::-1])):
             return (
-                "you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
+                "you flipped the kernel (convolution as in a maths textbook); Conv2D does "
+                "not flip: "
                 "multiply each window by the kernel as it is."
             )
         if np.allclose(out, images.convolve2d(image, kernel.T)):
@@ -91,7 +92,8 @@ def _step_image(vertical: bool, size: int = 9) -> np.ndarray:
 
 
 def exercise_3_2(kernel: Any) -> CheckResult:
-    """A 3x3 kernel that responds to vertical edges, not to horizontal ones, and gives 0 on flat areas."""
+    """A 3x3 kernel that responds to vertical edges, not to horizontal ones, and gives 0 on flat
+    areas."""
 
     def diagnose() -> str | None:
         got = as_array(kernel, "your kernel")
@@ -103,7 +105,10 @@ def exercise_3_2(kernel: Any) -> CheckResult:
         got = got.astype(np.float64)
         scale = np.abs(got).max()
         if scale == 0:
-            return "all weights are 0, so the output is 0 everywhere: give the columns different weights."
+            return (
+                "all weights are 0, so the output is 0 everywhere: give the columns different "
+                "weights."
+            )
         vertical = np.abs(images.convolve2d(_step_image(vertical=True), got)).max() / scale
         horizontal = np.abs(images.convolve2d(_step_image(vertical=False), got)).max() / scale
         flat_response = got.sum()
@@ -119,7 +124,8 @@ def exercise_3_2(kernel: Any) -> CheckResult:
             )
         if horizontal > 1e-6 and vertical <= 1e-6:
             return (
-                "your kernel detects horizontal edges (a change from top to bottom); a vertical edge "
+                "your kernel detects horizontal edges (a change from top to bottom); a "
+                "vertical edge "
                 "is a change from left to right: transpose it."
             )
         if horizontal > 1e-6:
@@ -128,7 +134,10 @@ def exercise_3_2(kernel: Any) -> CheckResult:
                 "left-to-right pattern, e.g. [-1, 0, 1]."
             )
         if vertical <= 1e-6:
-            return "your kernel gives 0 on a vertical edge too: the left and right columns need opposite weights."
+            return (
+                "your kernel gives 0 on a vertical edge too: the left and right columns need "
+                "opposite weights."
+            )
         return None
 
     return run_check(
@@ -165,7 +174,7 @@ def _channels_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _per_channel(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """One valid convolution per channel, channel c of the image with kernel[:, :, c]: (h', w', c)."""
+    """One valid convolution per channel, image channel c with kernel[:, :, c]: (h', w', c)."""
     return np.stack(
         [images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1
     )
@@ -188,20 +197,26 @@ def _channels_problem(
     if out.shape == expected_maps.shape:
         if np.allclose(out, expected_maps):
             return (
-                f"you return one map per channel, shape {out.shape}: a filter adds the weighted sums of "
+                f"you return one map per channel, shape {out.shape}: a filter adds the "
+                "weighted sums of "
                 f"all {c} channels into one number per position. Sum over the channel axis too."
             )
         return (
-            f"your output has shape {out.shape}, one map per channel; one filter gives a single map of "
+            f"your output has shape {out.shape}, one map per channel; one filter gives a "
+            "single map of "
             f"shape {expected.shape}."
         )
     if out.shape[:2] == (h, w):
         return (
-            f"the output has the image's height and width {(h, w)}; with valid padding the {k}x{k} window "
+            f"the output has the image's height and width {(h, w)}; with valid padding the "
+            f"{k}x{k} window "
             f"fits only (h - k + 1, w - k + 1) = {expected.shape} times."
         )
     if k != 3 and out.shape[:2] == (h - 2, w - 2):
-        return f"your output is the size a 3x3 kernel gives; this kernel is {k}x{k}: take k from kernel.shape[0]."
+        return (
+            f"your output is the size a 3x3 kernel gives; this kernel is {k}x{k}: take k from "
+            "kernel.shape[0]."
+        )
     problem = shape_problem(out, expected.shape, "your output")
     if problem:
         return problem
@@ -210,7 +225,8 @@ def _channels_problem(
         return None
     if np.allclose(out, expected / c):
         return (
-            "you averaged the channels; Conv2D adds them (the kernel's weights already say how much "
+            "you averaged the channels; Conv2D adds them (the kernel's weights already say "
+            "how much "
             "each channel counts)."
         )
     if np.allclose(out, expected_maps[..., 0]):
@@ -220,7 +236,10 @@ def _channels_problem(
         )
     same_slice = _per_channel(image, np.repeat(kernel[..., :1], c, axis=-1)).sum(axis=-1)
     if np.allclose(out, same_slice):
-        return "every channel is multiplied by kernel[:, :, 0]; channel c of the image goes with kernel[:, :, c]."
+        return (
+            "every channel is multiplied by kernel[:, :, 0]; channel c of the image goes with "
+            "kernel[:, :, c]."
+        )
     if np.allclose(out, _per_channel(image, kernel[..., ::-1]).sum(axis=-1)):
         return (
             "the channels are paired in reverse order: image channel c goes with kernel[:, :, c]."
@@ -231,25 +250,31 @@ def _channels_problem(
             "multiply each window by the kernel as it is."
         )
     return (
-        "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * kernel).sum(), "
+        "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * "
+        "kernel).sum(), "
         "the window taken across all channels; "
         + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out")
     )
 
 
 def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
-    """convolve_channels(image (h, w, c), kernel (k, k, c)) -> (h - k + 1, w - k + 1): one Conv2D filter."""
+    """convolve_channels(image (h, w, c), kernel (k, k, c)) -> (h - k + 1, w - k + 1): one Conv2D
+    filter."""
 
     def diagnose() -> str | None:
         for number, (image, kernel) in enumerate(_channels_test_cases()):
-            where = f"with a {image.shape[-1]}-channel {image.dtype} image and a {kernel.shape[0]}x{kernel.shape[0]} kernel"
+            where = (
+                f"with a {image.shape[-1]}-channel {image.dtype} image and a "
+                f"{kernel.shape[0]}x{kernel.shape[0]} kernel"
+            )
             try:
                 problem = _channels_problem(convolve_channels, image, kernel)
             except StudentCodeFailed as exc:
                 if number == 0:
                     raise
                 return (
-                    f"right for an RGB image with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
+                    f"right for an RGB image with a 3x3 kernel, but {where}, "
+                    f"{str(exc).rstrip(' .')}. "
                     "Take the number of channels and k from the arrays' shapes."
                 )
             if problem:
@@ -291,12 +316,15 @@ def _split_at_end(total: int) -> tuple[int, int]:
 _SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
     (
         lambda n, k, s: ((k - 1) // 2, (k - 1) // 2),
-        "(k - 1) / 2 zeros on each side is the rule for stride 1 and an odd kernel. With stride 2 on 28 pixels "
-        "'same' keeps ceil(28 / 2) = 14 positions; the last window starts at 26 and needs 1 zero, not 2.",
+        "(k - 1) / 2 zeros on each side is the rule for stride 1 and an odd kernel. With "
+        "stride 2 on 28 pixels "
+        "'same' keeps ceil(28 / 2) = 14 positions; the last window starts at 26 and needs "
+        "1 zero, not 2.",
     ),
     (
         lambda n, k, s: _split_at_end(k - 1),
-        "k - 1 zeros in total is right only for stride 1: the padded axis only has to reach the end of the last "
+        "k - 1 zeros in total is right only for stride 1: the padded axis only has to "
+        "reach the end of the last "
         "window, which starts at (ceil(n / s) - 1) * s.",
     ),
     (
@@ -305,12 +333,14 @@ _SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
     ),
     (
         lambda n, k, s: _split_at_end((-(-n // s) - 1) * s + k - n),
-        "you return negative padding when the windows already fit (e.g. n=28, k=1, s=2): no zeros are added "
+        "you return negative padding when the windows already fit (e.g. n=28, k=1, s=2): "
+        "no zeros are added "
         "then, use max(..., 0).",
     ),
     (
         lambda n, k, s: _split_at_end(max((n // s - 1) * s + k - n, 0)),
-        "'same' keeps ceil(n / s) positions (a last, partial step still gets a window), not n // s.",
+        "'same' keeps ceil(n / s) positions (a last, partial step still gets a window), "
+        "not n // s.",
     ),
 ]
 
@@ -431,7 +461,8 @@ def _activation_name(layer: Any) -> str:
 
 
 def _steps(model: Any) -> list[dict[str, Any]]:
-    """The model's layers in order; a separate ReLU/Softmax/Activation layer joins the layer before it."""
+    """The model's layers in order; a separate ReLU/Softmax/Activation layer joins the layer before
+    it."""
     steps: list[dict[str, Any]] = []
     for layer in model.layers:
         kind = type(layer).__name__
@@ -474,18 +505,26 @@ def _order_problem(kinds: list[str]) -> str | None:
         for pooling in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
             if pooling in kinds:
                 return (
-                    f"you used {pooling} where the architecture has Flatten; it keeps one number per channel "
+                    f"you used {pooling} where the architecture has Flatten; it keeps one "
+                    "number per channel "
                     "instead of every value of the maps, a different model."
                 )
         return (
-            "there is no Flatten: a Dense layer on (height, width, channels) maps works on each position "
+            "there is no Flatten: a Dense layer on (height, width, channels) maps works on "
+            "each position "
             "separately, so the model would output one prediction per position, not one per image. "
             "Put layers.Flatten() between the last Conv2D and the first Dense."
         )
     if kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]:
-        return "the 1x1 Conv2D with 8 filters is missing: it goes after the second pooling, before Flatten."
+        return (
+            "the 1x1 Conv2D with 8 filters is missing: it goes after the second pooling, "
+            "before Flatten."
+        )
     if kinds.count("Conv2D") == 3 and kinds.count("MaxPooling2D") < 2:
-        return f"your layers are {_describe(kinds)}: each of the two 3x3 Conv2D layers is followed by MaxPooling2D."
+        return (
+            f"your layers are {_describe(kinds)}: each of the two 3x3 Conv2D layers is "
+            "followed by MaxPooling2D."
+        )
     return f"your layers are {_describe(kinds)}; the architecture is {_describe(expected)}."
 
 
@@ -497,13 +536,16 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         kind = steps[i]["kind"]
         nth = sum(step["kind"] == kind for step in steps[:i])
         return (
-            f"the {_ORDINALS[nth]} {kind} layer has the softmax; softmax belongs on the last Dense only, "
+            f"the {_ORDINALS[nth]} {kind} layer has the softmax; softmax belongs on the "
+            "last Dense only, "
             "where it turns the class scores into probabilities. Hidden layers use ReLU."
         )
     if last not in softmax_at:
         return (
-            f"the last layer's activation is {steps[last].get('activation', 'linear')}, so the model outputs "
-            "logits (any real numbers), not probabilities that add up to 1: use activation='softmax'."
+            f"the last layer's activation is {steps[last].get('activation', 'linear')}, so "
+            "the model outputs "
+            "logits (any real numbers), not probabilities that add up to 1: use "
+            "activation='softmax'."
         )
     convs = [i for i, step in enumerate(steps) if step["kind"] == "Conv2D"]
     for n, i in enumerate(convs):
@@ -516,12 +558,19 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
             )
         if got.get("kernel_size") != want["kernel_size"]:
             size = "x".join(map(str, want["kernel_size"]))
-            return f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the architecture says {size}."
+            return (
+                f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the "
+                f"architecture says {size}."
+            )
         if got.get("strides", (1, 1)) != (1, 1):
-            return f"{name} has strides {got.get('strides')}; the architecture uses stride 1 (the default)."
+            return (
+                f"{name} has strides {got.get('strides')}; the architecture uses stride 1 (the "
+                "default)."
+            )
         if want.get("padding") == "same" and got.get("padding") != "same":
             return (
-                f"{name} uses padding='{got.get('padding')}', which trims a pixel on each side; the "
+                f"{name} uses padding='{got.get('padding')}', which trims a pixel on each "
+                "side; the "
                 "architecture says padding='same', so only pooling halves the size."
             )
         if got.get("activation") != "relu":
@@ -538,7 +587,8 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
     for n, step in enumerate(pools):
         if step.get("pool_size") != (2, 2) or step.get("strides") != (2, 2):
             return (
-                f"the {_ORDINALS[n]} MaxPooling2D has pool size {step.get('pool_size')} and strides "
+                f"the {_ORDINALS[n]} MaxPooling2D has pool size {step.get('pool_size')} "
+                "and strides "
                 f"{step.get('strides')}; use MaxPooling2D(2), which halves the size."
             )
     hidden, output = steps[-2], steps[-1]
@@ -548,7 +598,8 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         return f"the hidden Dense layer has activation {hidden.get('activation')}; use 'relu'."
     if output.get("units") != num_classes:
         return (
-            f"the last Dense has {output.get('units')} units but num_classes is {num_classes}: one output "
+            f"the last Dense has {output.get('units')} units but num_classes is "
+            f"{num_classes}: one output "
             "per class, units=num_classes."
         )
     return None
@@ -563,35 +614,51 @@ def _cnn_problem(
     if model is None:
         return "build_cnn returned None: did you forget to `return` the model?"
     if not isinstance(model, keras.Model):
-        return f"build_cnn returned a {type(model).__name__}, not a Keras model: return the keras.Sequential([...])."
+        return (
+            f"build_cnn returned a {type(model).__name__}, not a Keras model: return the "
+            "keras.Sequential([...])."
+        )
     try:
         declared = tuple(model.inputs[0].shape[1:]) if model.built and model.inputs else None
     except Exception:  # a subclassed or unbuilt model has no inputs yet
         declared = None
     if declared is not None and declared != tuple(input_shape):
         return (
-            f"your model takes inputs of shape {declared}, but input_shape was {tuple(input_shape)}: "
+            f"your model takes inputs of shape {declared}, but input_shape was "
+            f"{tuple(input_shape)}: "
             "use keras.Input(shape=input_shape), not fixed numbers."
         )
     batch = np.zeros((2, *input_shape), dtype="float32")
     try:
         output_shape = tuple(keras.ops.shape(model(batch)))
     except Exception as exc:  # a wrong model is feedback, not a crash
-        return f"calling your model on a batch of shape {batch.shape} raised {type(exc).__name__}: {exc}"
+        return (
+            f"calling your model on a batch of shape {batch.shape} raised "
+            f"{type(exc).__name__}: {exc}"
+        )
     try:
         steps = _steps(model)
     except Exception as exc:
-        return f"could not read your model's layers ({type(exc).__name__}: {exc}): build it from keras.layers."
+        return (
+            f"could not read your model's layers ({type(exc).__name__}: {exc}): build it from "
+            "keras.layers."
+        )
     problem = _order_problem([step["kind"] for step in steps]) or _settings_problem(
         steps, num_classes
     )
     if problem:
         return problem
     if output_shape != (2, num_classes):
-        return f"your model's output has shape {output_shape} for 2 images; expected (2, {num_classes})."
+        return (
+            f"your model's output has shape {output_shape} for 2 images; expected (2, "
+            f"{num_classes})."
+        )
     expected_params = _reference_params(tuple(input_shape), num_classes)
     if model.count_params() != expected_params:
-        return f"your model has {model.count_params():,} parameters; the architecture has {expected_params:,}."
+        return (
+            f"your model has {model.count_params():,} parameters; the architecture has "
+            f"{expected_params:,}."
+        )
     return None
 
 
@@ -601,7 +668,8 @@ def _reference_params(input_shape: tuple[int, int, int], num_classes: int) -> in
 
 
 def exercise_3_5(build_cnn: Callable[[tuple[int, int, int], int], Any]) -> CheckResult:
-    """build_cnn(input_shape, num_classes) -> the stated CNN: layer order, settings, output shape, parameters."""
+    """build_cnn(input_shape, num_classes) -> the stated CNN: layer order, settings, output shape,
+    parameters."""
 
     def diagnose() -> str | None:
         for number, (input_shape, num_classes) in enumerate(_CNN_CASES):
@@ -614,7 +682,8 @@ def exercise_3_5(build_cnn: Callable[[tuple[int, int, int], int], Any]) -> Check
     return run_check(
         "3.5",
         diagnose,
-        f"the layers in order, output (batch, num_classes), {_reference_params(*_CNN_CASES[0]):,} parameters "
+        "the layers in order, output (batch, num_classes), "
+        f"{_reference_params(*_CNN_CASES[0]):,} parameters "
         f"for {_CNN_CASES[0][0]} images and {_CNN_CASES[0][1]} classes.",
     )
 
@@ -663,12 +732,14 @@ def _field_jump(stack: list[tuple[int, int]]) -> int:
 _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
     (
         lambda stack: 1 + sum(k - 1 for k, _ in stack),
-        "you ignored the strides: after a stride-2 layer, one step of the next kernel moves 2 input pixels, "
+        "you ignored the strides: after a stride-2 layer, one step of the next kernel "
+        "moves 2 input pixels, "
         "so its k - 1 extra steps widen the field by 2 * (k - 1).",
     ),
     (
         lambda stack: sum(k for k, _ in stack),
-        "adding the kernel sizes counts the overlap: neighbouring windows share all but one pixel, so each "
+        "adding the kernel sizes counts the overlap: neighbouring windows share all but "
+        "one pixel, so each "
         "layer widens the field by (k - 1) steps, not k.",
     ),
     (
@@ -677,15 +748,18 @@ _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
     ),
     (
         _field_own_stride_first,
-        "a layer's own stride does not widen its own window: add (k - 1) * jump first, then multiply the jump by s.",
+        "a layer's own stride does not widen its own window: add (k - 1) * jump first, "
+        "then multiply the jump by s.",
     ),
     (
         _field_previous_stride_only,
-        "strides multiply: after two stride-2 layers one step is 4 input pixels, so keep a running product.",
+        "strides multiply: after two stride-2 layers one step is 4 input pixels, so keep a "
+        "running product.",
     ),
     (
         _field_jump,
-        "that is the jump (the product of the strides), how far apart neighbouring outputs look; the field is "
+        "that is the jump (the product of the strides), how far apart neighbouring outputs "
+        "look; the field is "
         "1 + the sum of (k - 1) * jump so far.",
     ),
 ]
@@ -703,9 +777,15 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
             if answers == [formula(stack) for stack in _FIELD_CASES]:
                 return message
         if answers[0] != 3:
-            return f"a single 3x3 convolution sees a 3x3 patch, but you return {answers[0]:g} for [(3, 1)]."
+            return (
+                f"a single 3x3 convolution sees a 3x3 patch, but you return {answers[0]:g} for "
+                "[(3, 1)]."
+            )
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
-        return f"for {_FIELD_CASES[i]} you return {answers[i]:g}; each output value there sees {expected[i]} pixels."
+        return (
+            f"for {_FIELD_CASES[i]} you return {answers[i]:g}; each output value there sees "
+            f"{expected[i]} pixels."
+        )
 
     return run_check(
         "3.6",

@@ -47,7 +47,8 @@ def _loss_name_and_logits(loss: Any) -> tuple[str | None, bool]:
 
 
 def _metric_names(metrics: Any) -> list[str]:
-    """Names of the compiled metrics; Keras metric objects by their class, ``Accuracy`` as ``Accuracy``."""
+    """Names of the compiled metrics; Keras metric objects by their class, ``Accuracy`` as
+    ``Accuracy``."""
     if not metrics:
         return []
     if isinstance(metrics, dict):
@@ -77,25 +78,34 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     def diagnose() -> str | None:
         call_student(compile_model, model)
         if not model.compiled:
-            return "the model is not compiled: call model.compile(optimizer=..., loss=..., metrics=[...])."
+            return (
+                "the model is not compiled: call model.compile(optimizer=..., loss=..., "
+                "metrics=[...])."
+            )
         name, from_logits = _loss_name_and_logits(model.loss)
         if name is None:
             return "no loss given: pass loss=... to compile."
         if name == "categorical_crossentropy":
             return (
-                "categorical_crossentropy expects one-hot labels such as [0, 0, 1, 0, ...]; our labels "
+                "categorical_crossentropy expects one-hot labels such as [0, 0, 1, 0, "
+                "...]; our labels "
                 "are integers 0-9: use sparse_categorical_crossentropy."
             )
         if name == "binary_crossentropy":
             return (
-                "binary_crossentropy is for yes/no outputs; with 10 classes and one label per image "
+                "binary_crossentropy is for yes/no outputs; with 10 classes and one label "
+                "per image "
                 "use sparse_categorical_crossentropy."
             )
         if name != "sparse_categorical_crossentropy":
-            return f"the loss is {name}; a classifier with integer labels uses sparse_categorical_crossentropy."
+            return (
+                f"the loss is {name}; a classifier with integer labels uses "
+                "sparse_categorical_crossentropy."
+            )
         if from_logits:
             return (
-                "from_logits=True says the outputs are raw scores, but the model ends in softmax, so "
+                "from_logits=True says the outputs are raw scores, but the model ends in "
+                "softmax, so "
                 "they are already probabilities: leave from_logits=False (the default)."
             )
         optimizer = type(getattr(model, "optimizer", None)).__name__
@@ -108,10 +118,14 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
         if "Accuracy" in metrics:
             return (
                 "keras.metrics.Accuracy() counts exact equality of prediction and label, which "
-                "probabilities never reach: pass the string 'accuracy' and Keras picks the right one."
+                "probabilities never reach: pass the string 'accuracy' and Keras picks the "
+                "right one."
             )
         if "categorical_accuracy" in metrics:
-            return "categorical_accuracy compares with one-hot labels; with integer labels use 'accuracy'."
+            return (
+                "categorical_accuracy compares with one-hot labels; with integer labels use "
+                "'accuracy'."
+            )
         if not _ACCURACY_NAMES.intersection(metrics):
             return (
                 "no accuracy metric: add metrics=['accuracy'] so that fit reports it every epoch."
@@ -349,12 +363,13 @@ VERDICTS = ("overfitting", "underfitting", "still improving")
 _SYNONYMS = {
     "overfitting": "overfitting", "overfit": "overfitting", "overfits": "overfitting",
     "underfitting": "underfitting", "underfit": "underfitting", "underfits": "underfitting",
-    "still improving": "still improving", "improving": "still improving", "still learning": "still improving",
+    "still improving": "still improving", "improving": "still improving",
+    "still learning": "still improving",
 }  # fmt: skip
 
 
 def _verdict(value: Any) -> str | None:
-    """A verdict in its canonical spelling ('Over-fitting ' -> 'overfitting'), or None if unknown."""
+    """A verdict in its canonical spelling ('Over-fitting ' -> 'overfitting'), else None."""
     if not isinstance(value, str):
         return None
     words = " ".join(value.lower().replace("-", "").replace("_", " ").split())
@@ -375,32 +390,40 @@ def _verdict_problem(name: str, got: str) -> str | None:
         return None
     if name == "A" and got == "still improving":
         return (
-            f"A's training loss is still falling, but its validation loss has climbed from {val_loss[best - 1]} "
-            f"(epoch {best}) to {val_loss[-1]}: every epoch after {best} made it worse on new images."
+            "A's training loss is still falling, but its validation loss has climbed from "
+            f"{val_loss[best - 1]} "
+            f"(epoch {best}) to {val_loss[-1]}: every epoch after {best} made it worse on "
+            "new images."
         )
     if name == "A":
         return (
-            f"A's training loss reaches {loss[-1]}, so the model fits its training images very well: capacity "
+            f"A's training loss reaches {loss[-1]}, so the model fits its training images "
+            "very well: capacity "
             f"is not what it lacks. Look at its validation loss after epoch {best}."
         )
     if name == "B" and got == "overfitting":
         return (
-            f"B's validation loss never climbs; it stays as high as its training loss (both about {loss[-1]}): "
+            "B's validation loss never climbs; it stays as high as its training loss "
+            f"(both about {loss[-1]}): "
             "the model cannot fit even the images it trains on."
         )
     if name == "B":
         return (
-            f"B's training loss has stayed between {min(loss[-5:])} and {max(loss[-5:])} for the last five "
-            "epochs: more epochs will not lower it. A model that cannot fit its own training images needs "
+            f"B's training loss has stayed between {min(loss[-5:])} and {max(loss[-5:])} "
+            "for the last five "
+            "epochs: more epochs will not lower it. A model that cannot fit its own "
+            "training images needs "
             "more capacity."
         )
     if got == "overfitting":
         return (
-            f"C's validation loss rose once (epoch 6) and fell again; it is lowest at the last epoch, "
+            "C's validation loss rose once (epoch 6) and fell again; it is lowest at the "
+            "last epoch, "
             f"{len(val_loss)}: a one-epoch bump is noise, not overfitting."
         )
     return (
-        f"C's training loss is still falling ({loss[-2]} -> {loss[-1]} in the last epoch) and so is its "
+        f"C's training loss is still falling ({loss[-2]} -> {loss[-1]} in the last epoch) "
+        "and so is its "
         "validation loss: this model has not reached its limit yet."
     )
 
@@ -425,15 +448,20 @@ def _best_epoch_problem(answer: Any) -> str | None:
     if answer == expected:
         return None
     if answer == expected - 1:
-        return f"{answer} is the 0-based index; epochs are counted from 1, as Keras prints them ('Epoch 1/15')."
+        return (
+            f"{answer} is the 0-based index; epochs are counted from 1, as Keras prints them "
+            "('Epoch 1/15')."
+        )
     if answer == _epoch(curve["val_accuracy"], "max"):
         return (
-            f"epoch {answer} has A's highest validation accuracy; accuracy only counts right answers and "
+            f"epoch {answer} has A's highest validation accuracy; accuracy only counts "
+            "right answers and "
             "moves in steps. Stop where the validation loss is lowest."
         )
     if answer == len(curve["loss"]):
         return (
-            f"epoch {answer} is the last one, where the training loss is lowest: the training loss keeps "
+            f"epoch {answer} is the last one, where the training loss is lowest: the "
+            "training loss keeps "
             "falling while the model overfits. Look at the validation loss."
         )
     first_rise = next(
@@ -443,14 +471,16 @@ def _best_epoch_problem(answer: Any) -> str | None:
     )
     if answer == first_rise:
         return (
-            f"epoch {answer} is just before A's validation loss first rises, but it falls lower again "
+            f"epoch {answer} is just before A's validation loss first rises, but it falls "
+            "lower again "
             "after that: the best epoch is the lowest point over the whole run."
         )
     return f"best_epoch_a = {answer}: that is not where A's validation loss is lowest."
 
 
 def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
-    """verdicts: {'A': ..., 'B': ..., 'C': ...} from VERDICTS; best_epoch_a: A's epoch of lowest val_loss."""
+    """verdicts: {'A': ..., 'B': ..., 'C': ...} from VERDICTS; best_epoch_a: A's epoch of lowest
+    val_loss."""
 
     def diagnose() -> str | None:
         if not isinstance(verdicts, Mapping):
@@ -525,10 +555,14 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
         return None
     convs = sum(k.startswith("conv") for k in kinds)
     if convs != n_blocks:
-        return f"your model has {convs} Conv2D layers; the task has {n_blocks} blocks, one Conv2D each."
+        return (
+            f"your model has {convs} Conv2D layers; the task has {n_blocks} blocks, one Conv2D "
+            "each."
+        )
     if any(k.startswith("conv+") for k in kinds):
         return (
-            "a Conv2D has its own activation (activation='relu'), so the ReLU comes before BatchNorm: "
+            "a Conv2D has its own activation (activation='relu'), so the ReLU comes before "
+            "BatchNorm: "
             "leave the Conv2D linear and put BatchNormalization, then ReLU, after it."
         )
     if "bn" not in kinds:
@@ -542,12 +576,14 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
             continue
         if "bn" in block and "relu" in block and block.index("relu") < block.index("bn"):
             return (
-                f"in block {b} ReLU comes before BatchNorm: normalise the convolution's output first "
+                f"in block {b} ReLU comes before BatchNorm: normalise the convolution's "
+                "output first "
                 "(Conv2D -> BatchNormalization -> ReLU), so that ReLU cuts at the normalised zero."
             )
         if "bn" in block and "pool" in block and block.index("pool") < block.index("bn"):
             return (
-                f"in block {b} BatchNorm comes after pooling; it should normalise the convolution's "
+                f"in block {b} BatchNorm comes after pooling; it should normalise the "
+                "convolution's "
                 "output: Conv2D -> BatchNormalization -> ReLU -> MaxPooling2D."
             )
         return f"block {b} is {' -> '.join(block)}; each block is conv -> bn -> relu -> pool."
@@ -556,7 +592,8 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
         return "there is no Dropout: add one after the last block and one before the output layer."
     if kinds[-1] == "dropout":
         return (
-            "a Dropout comes after the output layer: it would zero some of the class probabilities. "
+            "a Dropout comes after the output layer: it would zero some of the class "
+            "probabilities. "
             "Put it before the last Dense."
         )
     if any(i < blocks[-2] for i in dropouts):
@@ -581,23 +618,31 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
                 )
             if mine.padding != "same":
                 return (
-                    "a Conv2D uses padding='valid', which trims the border: 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1, "
+                    "a Conv2D uses padding='valid', which trims the border: 28 -> 26 -> 13 "
+                    "-> 11 -> 5 -> 3 -> 1, "
                     "and little is left for the last block. Use padding='same'."
                 )
             if mine.use_bias:
                 return (
-                    "a Conv2D has a bias (use_bias=True, the default); BatchNormalization subtracts the mean "
+                    "a Conv2D has a bias (use_bias=True, the default); BatchNormalization "
+                    "subtracts the mean "
                     "and adds its own shift right after, so the bias does nothing: use_bias=False."
                 )
         elif kind == "bn" and not np.isclose(mine.momentum, ref.momentum):
             return (
-                f"BatchNormalization(momentum={mine.momentum}); the task uses {ref.momentum}. The moving "
-                "averages used at inference weigh about the last 1 / (1 - momentum) batches: about 10 with "
-                "0.9, 100 with 0.99, which on a small training set lag behind the weights for epochs."
+                f"BatchNormalization(momentum={mine.momentum}); the task uses "
+                f"{ref.momentum}. The moving "
+                "averages used at inference weigh about the last 1 / (1 - momentum) "
+                "batches: about 10 with "
+                "0.9, 100 with 0.99, which on a small training set lag behind the weights "
+                "for epochs."
             )
         elif kind == "dropout" and not np.isclose(mine.rate, ref.rate):
             rates = [la.rate for la in reference if _kind(la) == "dropout"]
-            return f"a Dropout has rate {mine.rate}; the task asks for {rates[0]} after the blocks and {rates[1]} before the output."
+            return (
+                f"a Dropout has rate {mine.rate}; the task asks for {rates[0]} after the "
+                f"blocks and {rates[1]} before the output."
+            )
         elif kind.startswith("dense") and mine is not layers[-1] and mine.units != ref.units:
             return f"the hidden Dense layer has {mine.units} units; the task asks for {ref.units}."
     return None
@@ -617,7 +662,8 @@ def _model_problem(
         model_input, model_output = model.input_shape, model.output_shape
     except (AttributeError, ValueError):
         return (
-            "your model does not know its input shape yet: start it with keras.Input(shape=input_shape), "
+            "your model does not know its input shape yet: start it with "
+            "keras.Input(shape=input_shape), "
             "so that Keras can build every layer and count the parameters."
         )
     if not isinstance(model_input, tuple) or not isinstance(model_output, tuple):
@@ -634,7 +680,8 @@ def _model_problem(
         )
     reference = _reference_model(input_shape, num_classes)
     layers, ref_layers = _flat_layers(model), _flat_layers(reference)
-    # A Dense followed by a separate ReLU or softmax layer is the same step as Dense(activation=...).
+    # A Dense followed by a separate ReLU or softmax layer is the same step as
+    # Dense(activation=...).
     kinds: list[str] = []
     dense_layers: list[Any] = []
     for layer in layers:
@@ -654,12 +701,16 @@ def _model_problem(
     if problem:
         return problem
     if model.count_params() != reference.count_params():
-        return f"your model has {model.count_params():,} parameters; the stated one has {reference.count_params():,}."
+        return (
+            f"your model has {model.count_params():,} parameters; the stated one has "
+            f"{reference.count_params():,}."
+        )
     return None
 
 
 def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
-    """build_better_cnn(input_shape, num_classes): Conv -> BN -> ReLU -> pool blocks, dropout, softmax.
+    """build_better_cnn(input_shape, num_classes): Conv -> BN -> ReLU -> pool blocks, dropout,
+    softmax.
 
     Checked on two input shapes and class counts (so nothing is hard-coded), on the layer order,
     where BatchNorm and Dropout sit, the settings, the parameter count, and finally, given the
@@ -688,7 +739,8 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
         difference = float(np.max(np.abs(yours - np.asarray(reference(x, training=False)))))
         if difference > 1e-5:
             return (
-                f"with the same weights your model's outputs differ from the stated model's by up to "
+                "with the same weights your model's outputs differ from the stated "
+                "model's by up to "
                 f"{difference:.2g}: compare each layer's settings with the task."
             )
         outcome.update(params=reference.count_params(), difference=difference)
@@ -700,7 +752,8 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             "4.3",
             lambda: None,
             f"the same network as models.build_better_cnn: {outcome['params']:,} parameters, and "
-            f"with the same weights the largest difference between outputs is {outcome['difference']:.1e}.",
+            "with the same weights the largest difference between outputs is "
+            f"{outcome['difference']:.1e}.",
         )
     return result
 
@@ -717,7 +770,8 @@ _STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
 
 
 def keras_early_stopping(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
-    """What Keras' own ``EarlyStopping`` does with these validation losses: (epochs run, epoch restored).
+    """What Keras' own ``EarlyStopping`` does with these validation losses: (epochs run, epoch
+    restored).
 
     The callback is fed the losses one epoch at a time, as ``fit`` would, on a stand-in model;
     both numbers count epochs from 1.
@@ -745,7 +799,10 @@ def _pair(answer: Any) -> tuple[int, int] | str:
     if answer is None:
         return "your function returned None: return the two numbers, (epochs_run, restored_epoch)."
     if isinstance(answer, int | np.integer | float | np.floating):
-        return f"your function returned one number, {answer}; return two: (epochs_run, restored_epoch)."
+        return (
+            f"your function returned one number, {answer}; return two: (epochs_run, "
+            "restored_epoch)."
+        )
     try:
         first, second = answer
     except Exception:  # not a pair, or an object that cannot even be unpacked
@@ -765,7 +822,7 @@ def _pair(answer: Any) -> tuple[int, int] | str:
 
 
 def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
-    """The answer of someone who counts an equal loss as an improvement (``<=`` instead of ``<``)."""
+    """The answer of someone who counts an equal loss as an improvement (``<=``, not ``<``)."""
     best, wait = 1, 0
     for epoch in range(2, len(val_loss) + 1):
         if val_loss[epoch - 1] <= val_loss[best - 1]:
@@ -793,47 +850,61 @@ def _stopping_problem(
         min(range(len(val_loss)), key=lambda i: (val_loss[i], i)) + 1
     )  # the lowest value anywhere
     if got == (run - 1, restored - 1):
-        return f"{shown} you returned {got}, counted from 0; count epochs from 1 as Keras prints them: {(run, restored)}."
+        return (
+            f"{shown} you returned {got}, counted from 0; count epochs from 1 as Keras prints "
+            f"them: {(run, restored)}."
+        )
     if got[1] == restored and got[0] == run + 1:
         return (
-            f"{shown} you stop at epoch {got[0]}, one too late: Keras stops at the end of epoch {run}: "
+            f"{shown} you stop at epoch {got[0]}, one too late: Keras stops at the end of "
+            f"epoch {run}: "
             f"{_waited(restored, run)}."
         )
     if got[1] == restored and got[0] == run - 1:
         return (
             f"{shown} you stop at epoch {got[0]}, one too early: after the best epoch, {restored}, "
-            f"Keras waits {patience} full epochs without improvement and stops at the end of epoch {run}."
+            f"Keras waits {patience} full epochs without improvement and stops at the end "
+            f"of epoch {run}."
         )
     if got[1] == restored and got[0] > len(val_loss):
         return (
-            f"{shown} you return {got[0]} epochs run, but the run has only {len(val_loss)}: if patience "
+            f"{shown} you return {got[0]} epochs run, but the run has only "
+            f"{len(val_loss)}: if patience "
             "never runs out, training simply ends after the last epoch."
         )
     if got[0] == run and got[1] == run and restored != run:
         return (
-            f"{shown} you restore epoch {got[1]}, the last one run; restore_best_weights=True gives back "
+            f"{shown} you restore epoch {got[1]}, the last one run; "
+            "restore_best_weights=True gives back "
             f"the weights of the best epoch, {restored}."
         )
     if got == _ties_count(val_loss, patience) != (run, restored):
         return (
-            f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal to the best so far "
+            f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal "
+            "to the best so far "
             "is not an improvement: the loss has to go strictly lower to reset the count."
         )
     if got[0] == len(val_loss) and run < len(val_loss):
         return (
-            f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of epoch {run}: "
+            f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of "
+            f"epoch {run}: "
             f"{_waited(restored, run)}."
         )
     if got[1] == best and best > run:
         return (
-            f"{shown} you restore epoch {got[1]}, the lowest value of the whole list, but training stopped "
+            f"{shown} you restore epoch {got[1]}, the lowest value of the whole list, but "
+            "training stopped "
             f"at epoch {run} and never got there."
         )
-    return f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch {restored}."
+    return (
+        f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch "
+        f"{restored}."
+    )
 
 
 def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> CheckResult:
-    """early_stopping_epochs(val_loss, patience) -> (epochs run, epoch restored), as Keras' EarlyStopping."""
+    """early_stopping_epochs(val_loss, patience) -> (epochs run, epoch restored), as Keras'
+    EarlyStopping."""
 
     def diagnose() -> str | None:
         for number, (val_loss, patience) in enumerate(_STOPPING_CASES):
