@@ -66,7 +66,8 @@ def use_logical_cpus(n: int = 2) -> list[str]:
         if found == n:
             return [device.name for device in tf.config.list_logical_devices("CPU")]
         raise RuntimeError(
-            f"TensorFlow already set up {found} CPU device(s) and cannot split the CPU into {n} now. "
+            f"TensorFlow already set up {found} CPU device(s) and cannot split the CPU into {n} "
+            "now. "
             "Restart the kernel and run the set-up cell (which calls use_logical_cpus) first."
         ) from exc
     return [device.name for device in tf.config.list_logical_devices("CPU")]
@@ -137,15 +138,14 @@ def training_dataset(
         images = images[..., None]
     prep = models.preprocessing_for(images.shape[1:])
     # The images stay uint8 in memory (a quarter of float32's size: every worker is a process of
-    # its own holding a copy) and each batch is scaled as it is gathered, with the arithmetic of
-    # models.as_model_input, the course's one scale rule: float32 multiply, then add, which gives
-    # bit-identical values (tests/test_distributed.py checks it).
+    # its own holding a copy) and each batch is scaled as it is gathered by models.scale_pixels,
+    # the course's one scale rule, which as_model_input applies too: bit-identical values
+    # (tests/test_distributed.py checks it).
     x = tf.constant(images)
     y = tf.constant(labels)
-    scale, offset = np.float32(prep["scale"]), np.float32(prep["offset"])
 
     def gather(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.cast(tf.gather(x, batch), tf.float32) * scale + offset, tf.gather(y, batch)
+        return models.scale_pixels(tf.gather(x, batch), prep), tf.gather(y, batch)
 
     # Shuffle the images' *indices*, not the images: the same batches in the same order (same
     # seed, same shuffle), without the copies of the data that from_tensor_slices and a
@@ -205,7 +205,7 @@ def train_loop(
     checkpoints: tf.train.CheckpointManager | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> dict[int, float]:
-    """Train from ``step`` up to ``plan.steps``, saving a checkpoint every ``plan.checkpoint_every`` steps."""
+    """Train from ``step`` to ``plan.steps``, with a checkpoint every ``plan.checkpoint_every``."""
     train_step = make_train_step(strategy, model, optimizer, plan.global_batch_size)
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     losses = {}
@@ -231,7 +231,7 @@ def worker_index(strategy: tf.distribute.Strategy) -> tuple[int, int]:
 
 
 def build_optimizer(plan: TrainingPlan) -> keras.Optimizer:
-    """The plan's optimizer; Adam by default, plain SGD for the closest single/multi-worker match."""
+    """The plan's optimizer: Adam by default, plain SGD for the closest 1-vs-n-worker match."""
     import keras
 
     if plan.optimizer == "adam":

@@ -101,14 +101,14 @@ def save_model(
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
-    meta = {
+    metadata = {
         "name": model.name,
         "class_names": list(class_names),
         "input_shape": list(model.input_shape[1:]),
         "preprocessing": preprocessing or preprocessing_for(model.input_shape[1:]),
         **extra,
     }
-    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    metadata_path(path).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -119,12 +119,12 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved model at {path}")
-    meta_file = metadata_path(path)
-    if not meta_file.is_file():
+    metadata_file = metadata_path(path)
+    if not metadata_file.is_file():
         raise FileNotFoundError(
-            f"{path.name} has no metadata file {meta_file.name}: save it with models.save_model"
+            f"{path.name} has no metadata file {metadata_file.name}: save it with models.save_model"
         )
-    return keras.models.load_model(path), json.loads(meta_file.read_text(encoding="utf-8"))
+    return keras.models.load_model(path), json.loads(metadata_file.read_text(encoding="utf-8"))
 
 
 def load_or_train_fashion_cnn(
@@ -142,30 +142,56 @@ def load_or_train_fashion_cnn(
     from course_lib import data, pipeline
 
     print(
-        f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the better one)."
+        f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the "
+        "better one)."
     )
     fashion = data.load_fashion_mnist()
-    # One float32 copy of the images, scaled in place, fed to fit a batch at a time:
-    # the lesson that called this still has its own work to do within the same memory.
-    x_train = fashion.x_train[..., None].astype("float32")
-    x_train /= 255.0
+    # One float32 copy of the images, fed to fit a batch at a time: the lesson that called
+    # this still has its own work to do within the same memory.
+    prep = preprocessing_for((*fashion.x_train.shape[1:], 1))
+    x_train = as_model_input(fashion.x_train, prep)
     model = build_baseline_cnn(x_train.shape[1:], fashion.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     batches = pipeline.ArrayBatches(x_train, fashion.y_train, batch_size=128, shuffle=True, seed=0)
     model.fit(batches, epochs=epochs or config.pick(full=3, fast=1), verbose=0)
-    save_model(model, path, fashion.class_names, dataset="fashion-mnist")
+    save_model(model, path, fashion.class_names, prep, dataset="fashion-mnist")
     del model, batches, x_train, fashion
     return load_model(path)
 
 
+def scale_pixels(images: Any, preprocessing: dict[str, Any] | None = None) -> Any:
+    """Pixels → float32 model values by the course's one scale rule: ``x * scale + offset``.
+
+    The one place that rule lives: :func:`as_model_input` (lessons, serving, checks), the
+    ``tf.data`` pipelines of :mod:`course_lib.pipeline` and distributed training all call it,
+    so a model sees bit-identical values however its images reach it. ``images`` is a NumPy
+    array or a TensorFlow tensor (uint8, or float holding 0-255); ``scale`` and ``offset``
+    come from ``preprocessing`` (default ``1/255`` and ``0``). Both are float32 and applied as
+    a float32 multiply, then an add: ``x * (1/255)`` and ``x / 255`` differ in the last bit
+    for 126 of the 256 pixel values, so mixing the two would feed a model other numbers.
+    """
+    preprocessing = preprocessing or {}
+    scale = np.float32(preprocessing.get("scale", 1 / 255))
+    offset = np.float32(preprocessing.get("offset", 0.0))
+    if isinstance(images, np.ndarray | np.generic | list | tuple):
+        x = np.asarray(images).astype(np.float32)  # a fresh copy, then scaled in place:
+        x *= scale  # one float32 copy of the images in memory, not three
+        x += offset
+        return x
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) * scale + offset
+
+
 def as_model_input(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
-    """uint8 images ``(n, h, w)`` or ``(n, h, w, c)`` → float32 model input per ``preprocessing``."""
+    """uint8 images ``(n, h, w)`` or ``(n, h, w, c)`` → float32 model input, per ``preprocessing``.
+
+    Grayscale images without a channel axis get one; the values follow :func:`scale_pixels`.
+    """
     x = np.asarray(images)
     if x.ndim == 3 and preprocessing.get("color_mode") == "grayscale":
         x = x[..., None]
-    # The one place the scale/offset rule lives: lessons, serving and checks all call it.
-    scale = np.float32(preprocessing.get("scale", 1 / 255))
-    return x.astype(np.float32) * scale + np.float32(preprocessing.get("offset", 0.0))
+    return scale_pixels(x, preprocessing)
 
 
 def build_better_cnn(
@@ -178,7 +204,8 @@ def build_better_cnn(
     dense_dropout: float = 0.2,
     bn_momentum: float = 0.9,
 ) -> keras.Model:
-    """The regularised CNN: Conv → BatchNorm → ReLU → MaxPool blocks, then dropout around a Dense layer.
+    """The regularised CNN: Conv → BatchNorm → ReLU → MaxPool blocks, then dropout around a Dense
+    layer.
 
     Taught in lesson 04, where students write it (a test checks that the two agree).
     One block per entry of ``filters``: a 3x3 ``Conv2D`` with ``same`` padding and no
@@ -224,7 +251,9 @@ def captured_messages() -> Iterator[list[str]]:
     """
     messages: list[str] = []
     handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = lambda record: messages.append(  # type: ignore[method-assign]
+        record.getMessage()
+    )
     absl_logger = logging.getLogger("absl")
     propagate = absl_logger.propagate
     absl_logger.addHandler(handler)

@@ -3,7 +3,9 @@
 The two functions other lessons use::
 
     augment = pipeline.augmentation_layers(seed=SEED)
-    ds_train = pipeline.make_dataset(x_train, y_train, BATCH_SIZE, shuffle=True, augment=augment, seed=SEED)
+    ds_train = pipeline.make_dataset(
+        x_train, y_train, BATCH_SIZE, shuffle=True, augment=augment, seed=SEED
+    )
     ds_val = pipeline.make_dataset(x_val, y_val, BATCH_SIZE)
 
 Both produce what course models take: float32 images in [0, 1] with a channel axis,
@@ -26,6 +28,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from course_lib import models
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -72,7 +76,7 @@ def augmentation_layers(
 
 def _scale_batch(images: tf.Tensor) -> tf.Tensor:
     """uint8 ``(b, h, w)`` or ``(b, h, w, c)`` → float32 ``(b, h, w, c)`` in [0, 1]."""
-    images = tf.cast(images, tf.float32) / 255.0
+    images = models.scale_pixels(images)  # the rule as_model_input applies, to the last bit
     return images[..., tf.newaxis] if images.shape.rank == 3 else images
 
 
@@ -84,7 +88,8 @@ def make_dataset(
     augment: keras.layers.Layer | None = None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
-    """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is None).
+    """A batched, prefetched ``tf.data.Dataset`` of ``(images, labels)`` (or images if ``y`` is
+    None).
 
     ``x`` holds uint8 images ``(n, h, w)`` or ``(n, h, w, c)``; the dataset yields float32
     ``(batch, h, w, c)`` in [0, 1] and ``y`` unchanged. The steps: shuffle (the whole
@@ -146,7 +151,8 @@ class ArrayBatches(keras.utils.PyDataset):
             raise ValueError(f"{len(x)} examples but {len(y)} labels")
         if len(x) == 0 or batch_size < 1:
             raise ValueError(
-                f"need at least one example and a batch size of at least 1, got {len(x)} and {batch_size}"
+                f"need at least one example and a batch size of at least 1, got {len(x)} and "
+                f"{batch_size}"
             )
         self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
         self._rng = np.random.default_rng(seed)
@@ -193,7 +199,7 @@ def folder_dataset(
         # The loader reshuffles file paths every epoch, but a cache replays the first epoch's
         # order: cache single images, then shuffle and batch them.
         ds = ds.cache().shuffle(int(ds.cardinality()), seed=seed).batch(batch_size)
-    ds = ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda x, y: (models.scale_pixels(x), y), num_parallel_calls=AUTOTUNE)
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
@@ -232,9 +238,9 @@ def measure_throughput(
         if next(iterator, None) is None:
             raise ValueError("the pipeline ran out during warm-up: give it more images")
     images = 0
-    start = time.perf_counter()
+    started = time.perf_counter()
     for batch in iterator:
         images += _batch_length(batch)
         if images >= n_images:
             break
-    return Throughput(images, time.perf_counter() - start)
+    return Throughput(images, time.perf_counter() - started)

@@ -32,11 +32,15 @@ def test_saved_model_reloads_with_identical_predictions_and_metadata(tmp_path):
     model = models.build_baseline_cnn((28, 28, 1), 3)
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     path = models.save_model(model, tmp_path / "m.keras", ["a", "b", "c"], dataset="toy")
-    loaded, meta = models.load_model(path)
+    loaded, metadata = models.load_model(path)
     np.testing.assert_array_equal(loaded.predict_on_batch(x), model.predict_on_batch(x))
-    assert meta["class_names"] == ["a", "b", "c"] and meta["dataset"] == "toy"
-    assert meta["preprocessing"]["color_mode"] == "grayscale" and meta["input_shape"] == [28, 28, 1]
-    assert json.loads(models.metadata_path(path).read_text()) == meta
+    assert metadata["class_names"] == ["a", "b", "c"] and metadata["dataset"] == "toy"
+    assert metadata["preprocessing"]["color_mode"] == "grayscale" and metadata["input_shape"] == [
+        28,
+        28,
+        1,
+    ]
+    assert json.loads(models.metadata_path(path).read_text()) == metadata
 
 
 def test_save_refuses_wrong_suffix_and_mismatched_class_names(tmp_path):
@@ -59,8 +63,8 @@ def test_load_without_metadata_says_how_to_fix_it(tmp_path):
 def test_load_or_train_trains_once_then_reuses_the_saved_file(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "1")
     path = tmp_path / "fashion.keras"
-    model, meta = models.load_or_train_fashion_cnn(path, epochs=1)
-    assert path.is_file() and meta["class_names"][0] == "T-shirt/top"
+    model, metadata = models.load_or_train_fashion_cnn(path, epochs=1)
+    assert path.is_file() and metadata["class_names"][0] == "T-shirt/top"
     mtime = path.stat().st_mtime_ns
     again, _ = models.load_or_train_fashion_cnn(path)
     assert path.stat().st_mtime_ns == mtime
@@ -68,9 +72,32 @@ def test_load_or_train_trains_once_then_reuses_the_saved_file(tmp_path, monkeypa
 
 
 def test_as_model_input_adds_the_channel_axis_and_scales():
-    meta = models.preprocessing_for((28, 28, 1))
-    x = models.as_model_input(np.full((2, 28, 28), 255, np.uint8), meta)
+    prep = models.preprocessing_for((28, 28, 1))
+    x = models.as_model_input(np.full((2, 28, 28), 255, np.uint8), prep)
     assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
+
+
+def test_scale_pixels_gives_numpy_and_tensorflow_the_same_bits_for_every_pixel_value():
+    import tensorflow as tf
+
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    prep = {"scale": 1 / 255, "offset": 0.0}
+    by_numpy = models.scale_pixels(pixels, prep)
+    by_tensorflow = models.scale_pixels(tf.constant(pixels), prep).numpy()
+    assert by_numpy.dtype == by_tensorflow.dtype == np.float32
+    np.testing.assert_array_equal(by_numpy.view(np.uint32), by_tensorflow.view(np.uint32))
+    # the rule is a multiply by float32(1/255): dividing by 255 differs in the last bit
+    multiplied = pixels.astype(np.float32) * np.float32(1 / 255)
+    np.testing.assert_array_equal(by_numpy.view(np.uint32), multiplied.view(np.uint32))
+    assert (by_numpy != pixels.astype(np.float32) / 255).sum() == 126
+    assert by_numpy.min() == 0.0 and by_numpy.max() == 1.0
+
+
+def test_scale_pixels_applies_the_offset_and_leaves_its_input_alone():
+    pixels = np.array([[0, 127, 255]], dtype=np.uint8)
+    x = models.scale_pixels(pixels, {"scale": 1 / 128, "offset": -127 / 128})
+    np.testing.assert_allclose(x, [[-127 / 128, 0.0, 1.0]], atol=1e-7)
+    assert pixels.tolist() == [[0, 127, 255]]
 
 
 def test_fast_mode_models_live_apart_from_full_mode_models(monkeypatch):

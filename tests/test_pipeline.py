@@ -26,6 +26,17 @@ def test_make_dataset_yields_scaled_float32_batches_with_a_channel_axis():
     np.testing.assert_array_equal(_labels_in_order(batches), y)
 
 
+def test_make_dataset_scales_exactly_as_models_as_model_input_does():
+    # Training (this pipeline) and serving and evaluation (as_model_input) must feed a model
+    # the same numbers to the last bit: x / 255 and x * (1/255) differ for 126 pixel values.
+    from course_lib import models
+
+    x = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)
+    (images,) = list(pipeline.make_dataset(x, batch_size=4))
+    expected = models.as_model_input(x, models.preprocessing_for((8, 8, 1)))
+    np.testing.assert_array_equal(images.numpy().view(np.uint32), expected.view(np.uint32))
+
+
 def test_make_dataset_keeps_colour_channels_and_works_without_labels():
     x = _images(3, shape=(4, 4, 3))
     (batch,) = list(pipeline.make_dataset(x, batch_size=8))
