@@ -24,7 +24,8 @@ RepresentativeDataset = Callable[[], Iterable[list[np.ndarray]]]
 def representative_dataset(
     images: np.ndarray, count: int = 300, seed: int = 0
 ) -> RepresentativeDataset:
-    """A calibration generator: ``count`` of ``images`` (model input, float) in a seeded order, one per batch.
+    """A calibration generator: ``count`` of ``images`` (model input, float) in a seeded order, one
+    per batch.
 
     Pass training images, never test images: calibration shapes the quantised
     model, and the test set must stay unseen to measure it honestly.
@@ -46,7 +47,8 @@ def convert_to_tflite(
     representative_dataset: RepresentativeDataset | None = None,
     signature: str = "serving_default",
 ) -> bytes:
-    """Convert a SavedModel's ``signature``; with ``representative_dataset``, quantise it fully to integers.
+    """Convert a SavedModel's ``signature``; with ``representative_dataset``, quantise it fully to
+    integers.
 
     One signature only: an export may hold others that TFLite cannot run, such as
     ``export.export_images_in``'s ``serving_bytes``, which decodes JPEG and PNG files.
@@ -168,7 +170,8 @@ class TFLiteModel:
 
 
 def classify_pixels(model: TFLiteModel, pixels: np.ndarray) -> np.ndarray:
-    """One uint8 photo ``(h, w, 3)`` at its own size → the outputs of a model whose input size is free.
+    """One uint8 photo ``(h, w, 3)`` at its own size → the outputs of a model whose input size is
+    free.
 
     For a ``.tflite`` converted from an images-in model (``export.export_images_in``): its
     input is ``(-1, -1, -1, 3)`` uint8 and the resize happens inside, so the input tensor is
@@ -192,16 +195,25 @@ def classify_pixels(model: TFLiteModel, pixels: np.ndarray) -> np.ndarray:
     return model._dequantise(interpreter.get_tensor(model.output["index"]))[0]
 
 
+def latencies_ms(call: Callable[[], Any], repeats: int = 50, warmup: int = 2) -> list[float]:
+    """Wall time of each of ``repeats`` calls of ``call()`` in milliseconds, after ``warmup`` calls.
+
+    The first calls trace graphs and allocate buffers: timing them would measure set-up, not
+    the calls a running service makes. ``time.perf_counter`` is the clock made for this.
+    """
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def median_latency_ms(
     predict_one: Callable[[np.ndarray], Any], image: np.ndarray, repeats: int = 50
 ) -> float:
     """Median wall time of ``predict_one(image[None])`` in milliseconds, after two warm-up calls."""
     batch = np.asarray(image)[None]
-    for _ in range(2):  # the first calls build graphs and allocate buffers
-        predict_one(batch)
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        predict_one(batch)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    return float(np.median(latencies_ms(lambda: predict_one(batch), repeats)))

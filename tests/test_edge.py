@@ -110,6 +110,12 @@ def test_median_latency_is_measured_after_warm_up():
     assert calls == [(1, 28, 28, 1)] * 7 and latency >= 0
 
 
+def test_latencies_are_one_per_timed_call_in_milliseconds_after_the_warm_up_calls():
+    calls = []
+    times = edge.latencies_ms(lambda: calls.append(1), repeats=4, warmup=1)
+    assert len(calls) == 5 and len(times) == 4 and all(t >= 0 for t in times)
+
+
 def test_representative_dataset_yields_distinct_images_one_per_batch_in_a_seeded_order(
     trained_fashion,
 ):
