@@ -45,7 +45,7 @@ def project_root() -> Path:
 
 
 def is_checkout() -> bool:
-    """True when the package runs from a copy of the course (``pip install -e .``), not an install."""
+    """True when the package runs from a copy of the course (``pip install -e .``)."""
     root = project_root()
     return (root / "pyproject.toml").is_file() and (root / "solutions").is_dir()
 

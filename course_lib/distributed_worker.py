@@ -1,4 +1,6 @@
-"""One worker of a multi-worker training run: ``python -m course_lib.distributed_worker OUT_DIR ...``.
+"""One worker of a multi-worker training run.
+
+Started as ``python -m course_lib.distributed_worker OUT_DIR ...``.
 
 It reads its place in the cluster from the ``TF_CONFIG`` environment variable
 (see :func:`course_lib.distributed_cluster.tf_config`), trains with
@@ -83,7 +85,8 @@ def exit_when_stranded(time_limit: float) -> None:
 
 
 def skip_optional_packages(names: tuple[str, ...] = OPTIONAL_PACKAGES) -> list[str]:
-    """Make ``import name`` fail with ImportError for the given packages not imported yet; returns those.
+    """Make ``import name`` fail with ImportError for the given packages not imported yet; returns
+    those.
 
     Call before importing TensorFlow. ``None`` in ``sys.modules`` is Python's own way of
     saying "this module cannot be imported here".
@@ -138,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             progress.close()
     path = distributed.save_run(run, args.out_dir)
     print(
-        f"worker {index}: steps {run.start_step}..{run.final_step} in {run.seconds:.1f} s -> {path}",
+        f"worker {index}: steps {run.start_step}..{run.final_step} in {run.seconds:.1f} s -> "
+        f"{path}",
         flush=True,
     )
     return 0

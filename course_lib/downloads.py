@@ -70,10 +70,18 @@ SOURCES: dict[str, Source] = {
         # that is safe here because every payload is checked against the hashes below.
         mirrors=(KERAS_MIRROR, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
         files={
-            "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            "train-images-idx3-ubyte.gz": (
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+            ),
         },
         # Debian recompressed the .gz files, so only the decompressed IDX bytes agree everywhere.
         hash_of="gunzipped",
@@ -92,7 +100,8 @@ SOURCES: dict[str, Source] = {
         title="TensorFlow flower photos",
         note="3,670 photos of daisies, dandelions, roses, sunflowers and tulips from Flickr, "
         "CC BY 2.0 (LICENSE.txt in the archive lists each photo's author). "
-        "Size (228,813,984 bytes) and checksum from tensorflow_datasets' url_checksums/tf_flowers.txt.",
+        "Size (228,813,984 bytes) and checksum from tensorflow_datasets' "
+        "url_checksums/tf_flowers.txt.",
         mirrors=("https://storage.googleapis.com/download.tensorflow.org/example_images/",),
         files={
             "flower_photos.tgz": "4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c"
@@ -104,7 +113,9 @@ SOURCES: dict[str, Source] = {
         "Checksum from keras/src/datasets/cifar10.py.",
         mirrors=("https://www.cs.toronto.edu/~kriz/",),
         files={
-            "cifar-10-python.tar.gz": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+            "cifar-10-python.tar.gz": (
+                "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+            )
         },
     ),
 }
@@ -317,7 +328,8 @@ def file_sha256(path: Path) -> str:
 
 
 def fetch_file(name: str, cache: Path) -> Path:
-    """The verified path of dataset ``name``'s single file (an archive), downloaded into ``cache`` if needed.
+    """The verified path of dataset ``name``'s single file (an archive), downloaded into ``cache``
+    if needed.
 
     Like :func:`fetch`, but streams: the file is hashed from disk and never read into memory whole.
     """
@@ -346,7 +358,8 @@ def fetch_file(name: str, cache: Path) -> Path:
 
 
 def extract_image_folder(archive: Path, destination: Path) -> Path:
-    """Unpack a ``.tgz`` of ``<top>/<class>/<photo>`` into ``destination`` and return ``destination/<top>``.
+    """Unpack a ``.tgz`` of ``<top>/<class>/<photo>`` into ``destination`` and return
+    ``destination/<top>``.
 
     Only regular files and folders are written, and only inside ``destination`` (tarfile's
     ``data`` filter refuses links, devices and paths that climb out). The archive is unpacked

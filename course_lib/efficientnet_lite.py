@@ -49,7 +49,7 @@ def weights_path() -> Path:
 
 
 def scale(x: np.ndarray) -> np.ndarray:
-    """Pixels on the 0–255 scale → ``(x - 127) / 128``, the scaling EfficientNet-Lite was trained with."""
+    """Pixels on the 0–255 scale → ``(x - 127) / 128``, as EfficientNet-Lite was trained."""
     return ((np.asarray(x, dtype="float32") - MEAN) / STD).astype("float32")
 
 

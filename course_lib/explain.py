@@ -150,7 +150,8 @@ def _with_two_outputs(model: keras.Model, path: Sequence[str]) -> keras.Model:
         inputs, x = rebuilt.inputs[0], rebuilt.outputs[0]
     if len(captured) != 1:
         raise ValueError(
-            f"{head.name!r} is called {len(captured)} times in {model.name!r}; pass a model that calls it once"
+            f"{head.name!r} is called {len(captured)} times in {model.name!r}; pass a model that "
+            "calls it once"
         )
     return keras.Model(inputs, [captured[0], x], name=f"{model.name}_grad")
 
@@ -166,7 +167,8 @@ def grad_model(model: keras.Model, layer_name: str | None = None) -> keras.Model
     built = _with_two_outputs(_logits_copy(model), path)
     if len(built.outputs[0].shape) != 4:
         raise ValueError(
-            f"layer {path[-1]!r} has output shape {tuple(built.outputs[0].shape)}; pick a 2-D feature map"
+            f"layer {path[-1]!r} has output shape {tuple(built.outputs[0].shape)}; pick a 2-D "
+            "feature map"
         )
     return built
 

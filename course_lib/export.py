@@ -191,7 +191,9 @@ def _spec(spec: Any) -> dict[str, Any]:
 
 
 def describe_signature(export_dir: str | Path, name: str = SIGNATURE) -> dict[str, dict[str, Any]]:
-    """Inputs and outputs of a SavedModel signature: ``{"inputs": {name: {shape, dtype}}, "outputs": ...}``.
+    """Inputs and outputs of a SavedModel signature.
+
+    ``{"inputs": {name: {shape, dtype}}, "outputs": ...}``.
 
     The same facts ``saved_model_cli show --all`` prints; ``None`` in a shape is
     the batch axis, free to be any size.
@@ -229,7 +231,7 @@ def load_serving_function(
 def rest_url(
     model_name: str, host: str = "localhost", port: int = REST_PORT, version: int | None = None
 ) -> str:
-    """TF Serving's REST ``:predict`` address for ``model_name`` (latest version unless ``version``)."""
+    """TF Serving's REST ``:predict`` address for ``model_name`` (the latest unless ``version``)."""
     path = f"/v1/models/{model_name}" + (f"/versions/{int(version)}" if version is not None else "")
     return f"http://{host}:{port}{path}:predict"
 
@@ -237,7 +239,8 @@ def rest_url(
 def docker_command(
     base_dir: str | Path, model_name: str, port: int = REST_PORT, run_from: str | Path | None = None
 ) -> str:
-    """The ``docker run`` line that serves ``base_dir`` with the official ``tensorflow/serving`` image.
+    """The ``docker run`` line that serves ``base_dir`` with the official ``tensorflow/serving``
+    image.
 
     Docker wants an absolute folder to mount. With ``run_from`` (the folder the command is meant
     to be typed in) the line names it as ``"$(pwd)"/<path from there>``, which the shell makes
@@ -261,7 +264,8 @@ def docker_command(
 
 
 def checkpoint_groups(export_dir: str | Path) -> dict[str, dict[str, int]]:
-    """What a SavedModel's ``variables/`` checkpoint holds, grouped by the first part of each tensor's key.
+    """What a SavedModel's ``variables/`` checkpoint holds, grouped by the first part of each
+    tensor's key.
 
     ``{"variables": {"tensors": 21, "values": 242222, "bytes": 968888}, "_all_variables": {...}}``:
     the count of tensors, of numbers and of their bytes, per group (the checkpoint's own
@@ -285,7 +289,7 @@ def checkpoint_groups(export_dir: str | Path) -> dict[str, dict[str, int]]:
 
 
 def tensors_found_in(export_dir: str | Path, group: str, other: str) -> tuple[int, int]:
-    """How many of ``group``'s tensors also stand in ``other``, bit for bit, and how many ``group`` has."""
+    """How many of ``group``'s tensors also stand in ``other`` bit for bit, and how many it has."""
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(str(Path(export_dir) / "variables" / "variables"))
@@ -306,10 +310,12 @@ def tensors_found_in(export_dir: str | Path, group: str, other: str) -> tuple[in
 
 
 def keras_file_contents(path: str | Path) -> dict[str, dict[str, int]]:
-    """What a ``.keras`` file holds: each member of the zip archive, and the weights file split by its groups.
+    """What a ``.keras`` file holds: each member of the zip archive, and the weights file split by
+    its groups.
 
     ``{"config.json": {"bytes": ...}, "model.weights.h5": {"bytes": ...},
-    "model.weights.h5: layers": {"tensors": 19, "bytes": ...}, "model.weights.h5: optimizer": {...}}``;
+    "model.weights.h5: layers": {"tensors": 19, "bytes": ...},
+    "model.weights.h5: optimizer": {...}}``;
     the groups count the bytes of their arrays (HDF5's own bookkeeping aside). The optimizer
     group is there when the model was saved with its optimizer, as ``model.save`` does by default.
     """

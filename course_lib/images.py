@@ -19,7 +19,7 @@ Padding = Literal["valid", "same"]
 
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """RGB ``(h, w, 3)`` → luminance ``(h, w)`` as float32 in [0, 1] (uint8 input is scaled by 1/255)."""
+    """RGB ``(h, w, 3)`` → luminance ``(h, w)``, float32 in [0, 1] (uint8 input scaled by 1/255)."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected an RGB image of shape (h, w, 3), got {image.shape}")

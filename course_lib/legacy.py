@@ -46,7 +46,9 @@ EQUIVALENTS = {
     "rescale": "`Rescaling(1 / 255)`, or `/ 255.0` in `map`",
     "preprocessing_function": "`dataset.map(function)`",
     "data_format": "`data_format=` of each layer (channels last by default)",
-    "validation_split": '`image_dataset_from_directory(validation_split=0.2, subset="both", seed=...)`',
+    "validation_split": (
+        '`image_dataset_from_directory(validation_split=0.2, subset="both", seed=...)`'
+    ),
     "interpolation_order": '`interpolation="bilinear"` (or `"nearest"`) of each layer',
     "dtype": "`tf.cast` in `map` (the loaders give float32)",
     # .flow_from_directory(...)
@@ -54,7 +56,9 @@ EQUIVALENTS = {
     "target_size": "`image_size=`",
     "color_mode": '`color_mode=` (`"grayscale"`, `"rgb"`, `"rgba"`)',
     "classes": "`class_names=`",
-    "class_mode": '`label_mode=`: `"sparse"` is `"int"`, `"categorical"` and `"binary"` keep their names',
+    "class_mode": (
+        '`label_mode=`: `"sparse"` is `"int"`, `"categorical"` and `"binary"` keep their names'
+    ),
     "batch_size": "`batch_size=`",
     "shuffle": "`shuffle=`, or `dataset.shuffle(buffer_size)`",
     "seed": "`seed=`",
@@ -106,7 +110,7 @@ def import_image_data_generator() -> tuple[type | None, dict[str, str]]:
 def augmentation_kwargs(
     rotation: float = 0.03, zoom: float = 0.05, translation: float = 0.05
 ) -> dict[str, Any]:
-    """``ImageDataGenerator`` arguments for what ``pipeline.augmentation_layers(contrast=0)`` does."""
+    """``ImageDataGenerator`` arguments for ``pipeline.augmentation_layers(contrast=0)``'s work."""
     return {
         "horizontal_flip": True,
         "rotation_range": round(rotation * 360, 6),  # degrees; Keras layers use fractions of a turn
@@ -138,7 +142,7 @@ def folder_iterator(
 
 
 def arguments(generator_class: type) -> dict[str, Any]:
-    """Every argument of ``ImageDataGenerator(...)`` and ``.flow_from_directory(...)``, with its default."""
+    """Each argument of ``ImageDataGenerator(...)`` and ``.flow_from_directory(...)``: defaults."""
     found = {}
     for function in (generator_class.__init__, generator_class.flow_from_directory):
         for name, parameter in inspect.signature(function).parameters.items():

@@ -50,17 +50,20 @@ def most_confused_pairs(cm: np.ndarray, class_names: Sequence[str], k: int = 5) 
     )
 
 
-def _confidence_and_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    probs = np.asarray(probs, dtype=np.float64)
+def _confidence_and_correct(
+    probabilities: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = np.asarray(probabilities, dtype=np.float64)
     y = np.asarray(y).ravel()
-    if probs.ndim != 2 or len(probs) != len(y):
+    if probabilities.ndim != 2 or len(probabilities) != len(y):
         raise ValueError(
-            f"expected probabilities (n, classes) for {len(y)} labels, got shape {probs.shape}"
+            f"expected probabilities (n, classes) for {len(y)} labels, "
+            f"got shape {probabilities.shape}"
         )
-    return probs.max(axis=1), probs.argmax(axis=1) == y
+    return probabilities.max(axis=1), probabilities.argmax(axis=1) == y
 
 
-def reliability_table(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+def reliability_table(probabilities: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
     """Group predictions by confidence (the top probability) into ``n_bins`` equal-width bins.
 
     One row per bin: ``lower``, ``upper``, ``count``, ``confidence`` (the mean
@@ -69,7 +72,7 @@ def reliability_table(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.
     upper]``, the first also holds 0, as in
     :func:`sklearn.calibration.calibration_curve`.
     """
-    confidence, correct = _confidence_and_correct(probs, y)
+    confidence, correct = _confidence_and_correct(probabilities, y)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges[1:-1], confidence)
     count = np.bincount(bins, minlength=n_bins)
@@ -87,14 +90,14 @@ def reliability_table(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.
     )
 
 
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
+def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
     """ECE: the gap between confidence and accuracy, averaged over bins weighted by their size.
 
     ``ECE = sum over bins of (count / n) * |accuracy - confidence|``, with the
     bins of :func:`reliability_table`. 0 means "70 % sure" is right 70 % of the
     time, at every confidence level.
     """
-    table = reliability_table(probs, y, n_bins)
+    table = reliability_table(probabilities, y, n_bins)
     used = table[table["count"] > 0]
     gaps = (used["accuracy"] - used["confidence"]).abs()
     return float((used["count"] * gaps).sum() / table["count"].sum())
@@ -102,7 +105,7 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 1
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Two classifiers scored on the same examples: where they disagree, and how surprising that is."""
+    """Two classifiers scored on the same examples: where they disagree, how surprising that is."""
 
     n: int
     accuracy_a: float
@@ -113,8 +116,10 @@ class PairedComparison:
 
     def summary(self, name_a: str = "A", name_b: str = "B") -> str:
         return (
-            f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} examples; "
-            f"only {name_a} right on {self.only_a_right}, only {name_b} right on {self.only_b_right}; "
+            f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} "
+            "examples; "
+            f"only {name_a} right on {self.only_a_right}, only {name_b} right on "
+            f"{self.only_b_right}; "
             f"McNemar p = {self.p_value:.3g}"
         )
 
@@ -127,7 +132,8 @@ def compare_classifiers(
     Only the examples where exactly one of them is right carry information; if both were
     equally good, each such example would be a fair coin. A small p-value (say below 0.05)
     says the difference is unlikely to be luck of this particular set; a large one says the
-    set cannot tell them apart. Used where lessons compare two models (scipy's ``binomtest`` does the
+    set cannot tell them apart. Used where lessons compare two models (scipy's ``binomtest`` does
+    the
     arithmetic).
     """
     from scipy.stats import binomtest

@@ -225,7 +225,7 @@ def plot_confusion_matrix(
 
 
 def plot_reliability(
-    probs: np.ndarray, y: np.ndarray, n_bins: int = 10, title: str | None = None
+    probabilities: np.ndarray, y: np.ndarray, n_bins: int = 10, title: str | None = None
 ) -> None:
     """Reliability diagram: accuracy per confidence bin against the diagonal, and bin sizes below.
 
@@ -234,8 +234,8 @@ def plot_reliability(
     """
     from course_lib import metrics
 
-    table = metrics.reliability_table(probs, y, n_bins)
-    ece = metrics.expected_calibration_error(probs, y, n_bins)
+    table = metrics.reliability_table(probabilities, y, n_bins)
+    ece = metrics.expected_calibration_error(probabilities, y, n_bins)
     width = 1.0 / n_bins
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5.5), sharex=True, height_ratios=(3, 1))
     used = table["count"] > 0
@@ -313,7 +313,8 @@ def plot_precision_recall(
     ax.legend(loc="lower left", fontsize=8, framealpha=0.95)
     ax.set_title(
         title
-        or f"Precision–recall curve (average precision {average_precision_score(y_true, scores):.3f})"
+        or "Precision–recall curve (average precision "
+        f"{average_precision_score(y_true, scores):.3f})"
     )
     fig.tight_layout()
 
@@ -438,7 +439,7 @@ def plot_accuracy_comparison(
 def plot_latencies(
     samples: dict[str, Sequence[float]], title: str | None = None, unit: str = "ms"
 ) -> None:
-    """One horizontal box plot per named set of timings, on a log scale, each labelled with its median."""
+    """A horizontal box plot per named set of timings, log scale, each labelled with its median."""
     if not samples or any(len(v) == 0 for v in samples.values()):
         raise ValueError("plot_latencies needs at least one non-empty set of timings")
     names = list(samples)

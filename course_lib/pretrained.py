@@ -119,7 +119,8 @@ class Backbone:
         expected = (self.input_size, self.input_size, 3)
         if x.ndim != 4 or x.shape[1:] != expected:
             raise ValueError(
-                f"{self.name} expects a batch of shape (n, {self.input_size}, {self.input_size}, 3), "
+                f"{self.name} expects a batch of shape (n, {self.input_size}, {self.input_size}, "
+                "3), "
                 f"got {x.shape}: use backbone.prepare(images) to resize"
             )
         low, high = self.input_range
@@ -141,7 +142,8 @@ def load_backbone(
     input_size: int = 224,
     weights: str | None = "imagenet",
 ) -> Backbone:
-    """A pretrained backbone by name: ``"efficientnet_lite0"`` (offline), ``"mobilenet_v2"`` or ``"vgg16"``.
+    """A pretrained backbone by name: ``"efficientnet_lite0"`` (offline), ``"mobilenet_v2"`` or
+    ``"vgg16"``.
 
     The Keras applications download their ImageNet weights on first use; when that
     fails (no internet), this prints why and returns EfficientNet-Lite0 instead.
@@ -205,7 +207,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def decode_top_k(
     probabilities: np.ndarray, k: int = 5, class_names: Sequence[str] | None = None
 ) -> list[list[tuple[int, str, float]]]:
-    """For each row of ``probabilities`` (n, 1000): the ``k`` best ``(index, name, probability)``."""
+    """Each row of ``probabilities`` (n, 1000) → its ``k`` best ``(index, name, probability)``."""
     names = class_names if class_names is not None else imagenet_class_names()
     probabilities = np.atleast_2d(probabilities)
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
@@ -235,7 +237,8 @@ def classify_file(
     class_names: Sequence[str] | None = None,
     k: int = 5,
 ) -> list[tuple[int, str, float]]:
-    """The ``k`` most probable classes of the photo at ``path``: ``(index, name, probability)``, best first.
+    """The ``k`` most probable classes of the photo at ``path``: ``(index, name, probability)``,
+    best first.
 
     ``backbone`` must end in logits (``load_backbone(..., include_top=True)``, or a model of
     the same kind); ``class_names`` defaults to ImageNet's. The photo is read with

@@ -184,7 +184,8 @@ def load_state_dict(path: str | Path) -> collections.OrderedDict[str, np.ndarray
     with open(path, "rb") as file:
         if file.read(2) == b"PK":
             raise PthFormatError(
-                f"{Path(path).name} is a zip-based PyTorch file; this reader reads the legacy format"
+                f"{Path(path).name} is a zip-based PyTorch file; this reader reads the legacy "
+                "format"
             )
         file.seek(0)
         try:

@@ -42,7 +42,8 @@ def set_seed(seed: int = 42, deterministic_ops: bool = True) -> None:
 def warmup_cosine(
     peak: float, epochs: int, steps_per_epoch: int
 ) -> keras.optimizers.schedules.LearningRateSchedule:
-    """From peak / 10 up to ``peak`` during the first epoch, then down along a cosine to 0 at the last step.
+    """From peak / 10 up to ``peak`` during the first epoch, then down along a cosine to 0 at the
+    last step.
 
     Taught in lesson 04, which writes the same schedule (a test checks that the two
     agree). Warm-up, because the first steps of a fresh network are the least reliable;

@@ -1,4 +1,4 @@
-"""Grad-CAM reads the right layer, returns well-formed heatmaps and points at the evidence for a class."""
+"""Grad-CAM reads the right layer, returns well-formed heatmaps, points at a class's evidence."""
 
 import keras
 import numpy as np

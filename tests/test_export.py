@@ -120,7 +120,7 @@ def test_keras_file_contents_separates_the_weights_from_the_optimizers_slots(
 def test_course_service_answers_a_tf_serving_request_like_tf_serving(
     trained_fashion, fashion_export, tmp_path
 ):
-    """The same {"instances": ...} body and URL path work on the course service and on TF Serving."""
+    """The same {"instances": ...} body and URL path work on the course service and TF Serving."""
     path = models.save_model(
         trained_fashion.model, tmp_path / "fashion_cnn.keras", trained_fashion.class_names
     )
@@ -133,7 +133,8 @@ def test_course_service_answers_a_tf_serving_request_like_tf_serving(
         response = app.test_client().post("/v1/models/fashion_cnn:predict", json=body)
         assert response.status_code == 200, response.get_data(as_text=True)
         answer = response.get_json()
-        # TF Serving's REST API: row-format requests answer {"predictions": [one output per instance]}
+        # TF Serving's REST API: row-format requests answer {"predictions": [one output per
+        # instance]}
         assert list(answer) == ["predictions"]
         predictions = np.asarray(answer["predictions"])
         assert predictions.shape == (3, 10)

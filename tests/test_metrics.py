@@ -58,12 +58,12 @@ def test_a_perfectly_calibrated_and_a_perfect_model_score_zero():
 def test_reliability_table_bins_like_sklearn_calibration_curve():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(300, 4)) * 2
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     y = rng.integers(0, 4, 300)
-    table = metrics.reliability_table(probs, y, n_bins=10)
+    table = metrics.reliability_table(probabilities, y, n_bins=10)
     assert table["count"].sum() == 300 and len(table) == 10
-    correct = probs.argmax(axis=1) == y
-    accuracy, confidence = calibration_curve(correct, probs.max(axis=1), n_bins=10)
+    correct = probabilities.argmax(axis=1) == y
+    accuracy, confidence = calibration_curve(correct, probabilities.max(axis=1), n_bins=10)
     used = table[table["count"] > 0]
     np.testing.assert_allclose(used["accuracy"], accuracy)
     np.testing.assert_allclose(used["confidence"], confidence)

@@ -44,7 +44,8 @@ def test_lesson_writes_its_core_code_in_a_cell_kept_in_the_library(lesson):
 def test_library_copy_exists_and_names_the_lesson_that_teaches_it(definition):
     obj = definition.library_object()
     assert f"Taught in lesson {definition.lesson}" in (inspect.getdoc(obj) or ""), (
-        f"course_lib.{definition.library_name}'s docstring should say 'Taught in lesson {definition.lesson}'"
+        f"course_lib.{definition.library_name}'s docstring should say 'Taught in lesson "
+        f"{definition.lesson}'"
     )
     assert (
         f"def {definition.name}(" in definition.source

@@ -1,4 +1,4 @@
-"""Lesson 04 writes the regularised CNN and its learning-rate schedule; the library's copies agree."""
+"""Lesson 04 writes the regularised CNN and its learning-rate schedule; the library's agree."""
 
 import keras
 import numpy as np
@@ -9,7 +9,7 @@ from course_lib import models, training
 
 
 def _layers(model):
-    """Each layer's type and settings, without its name (names differ from one build to the next)."""
+    """Each layer's type and settings, without its name (names change from build to build)."""
     described = []
     for layer in model.layers:
         config = {k: v for k, v in layer.get_config().items() if k not in ("name", "dtype", "seed")}

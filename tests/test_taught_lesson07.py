@@ -76,7 +76,8 @@ def _requests():
 
 @pytest.fixture(scope="module")
 def notebook_factory():
-    # Flask(__name__) finds the app's folder by its module name; the notebook runs as a module of its own.
+    # Flask(__name__) finds the app's folder by its module name; the notebook runs as a module of
+    # its own.
     return taught("07", "create_minimal_app", __name__="lesson_07")
 
 
