@@ -396,3 +396,39 @@ def test_1_1_names_a_photo_overwritten_in_place():
     assert _fails_with(
         checks.exercise_1_1(_grayscale_into_the_photo), "changed its input `photo` in place"
     )
+
+
+def _crop_checks_height_only(image, height, width):
+    if height > image.shape[0]:
+        raise ValueError("the crop is taller than the image")
+    return _crop(image, height, min(width, image.shape[1]))
+
+
+def test_1_2_names_a_crop_too_wide_that_raises_nothing():
+    assert _fails_with(checks.exercise_1_2(_crop_checks_height_only), "in height or in width")
+
+
+def test_1_1_names_truncation_by_tensorflows_grayscale():
+    import tensorflow as tf
+
+    def with_tensorflow(photo):
+        return tf.squeeze(tf.image.rgb_to_grayscale(photo), -1)
+
+    assert _fails_with(checks.exercise_1_1(with_tensorflow), "cut off instead of rounded")
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "where"),
+    [
+        ("1_1", lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8), "image["),
+        ("1_3", lambda im, h, w: _resize(im, h, w)[::-1], "your result["),
+        (
+            "1_4",
+            lambda a, b: tuple(x.astype(np.float32) * 2 for x in _standardise(a, b)),
+            "training images[",
+        ),
+    ],
+)
+def test_unrecognised_answers_say_where_they_first_differ(exercise, answer, where):
+    result = getattr(checks, f"exercise_{exercise}")(answer)
+    assert _fails_with(result, where) and "expected" in result.message

@@ -25,11 +25,28 @@ def _preprocess(image, label):
     return tf.cast(image, tf.float32)[..., tf.newaxis] / 255.0, label
 
 
-def test_2_1_accepts_cast_scale_and_channel_axis():
-    assert checks.exercise_2_1(_preprocess).passed
-    assert checks.exercise_2_1(
-        lambda im, y: (tf.expand_dims(tf.cast(im, tf.float32) / 255, -1), y)
-    ).passed
+def _preprocess_with_convert_image_dtype(image, label):
+    # convert_image_dtype scales a uint8 image into [0, 1] as it casts.
+    return tf.image.convert_image_dtype(image, tf.float32)[..., None], label
+
+
+def _preprocess_with_rescaling(image, label):
+    return keras.layers.Rescaling(1 / 255)(tf.reshape(image, (28, 28, 1))), label
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _preprocess,
+        lambda im, y: (tf.expand_dims(tf.cast(im, tf.float32) / 255, -1), y),
+        _preprocess_with_convert_image_dtype,
+        _preprocess_with_rescaling,
+        lambda im, y: [tf.reshape(tf.cast(im, "float32") * (1 / 255), [28, 28, 1]), y],
+    ],
+)
+def test_2_1_accepts_cast_scale_and_channel_axis_however_written(answer):
+    result = checks.exercise_2_1(answer)
+    assert result.passed, result.message
 
 
 @pytest.mark.parametrize(
@@ -52,6 +69,12 @@ def test_2_1_accepts_cast_scale_and_channel_axis():
         (lambda im, y: (_preprocess(im, y)[0], y + 1), "label changed"),
         (lambda im, y: _preprocess(im, y)[0], "(image, label)"),
         (lambda im, y: (im.astype("float32") / 255, y), "TensorFlow operations"),
+        (
+            lambda im, y: (_preprocess_with_convert_image_dtype(im, y)[0] / 255.0, y),
+            "divided by 255 twice",
+        ),
+        (lambda im, y: (_preprocess(im, y)[0] + 0.01, y), "above 1. First difference: the image["),
+        (lambda im, y: (_preprocess(im, y)[0] * 0.9, y), "First difference: the image["),
     ],
 )
 def test_2_1_names_the_mistake(answer, phrase):
@@ -77,6 +100,15 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
     assert checks.exercise_2_2(
         lambda ds, b, s: ds.cache().shuffle(buffer_size=10_000, seed=s).batch(b).prefetch(2)
     ).passed
+    # The size counted by hand, every argument by keyword.
+    assert checks.exercise_2_2(
+        lambda ds, batch_size, seed: (
+            ds.cache()
+            .shuffle(buffer_size=len(list(ds)), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size=batch_size, drop_remainder=False)
+            .prefetch(buffer_size=AUTOTUNE)
+        )
+    ).passed
 
 
 @pytest.mark.parametrize(
@@ -95,6 +127,10 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         (
             lambda ds, b, s: ds.cache().shuffle(4, seed=s).batch(b).prefetch(AUTOTUNE),
             "buffer is too small",
+        ),
+        (
+            lambda ds, b, s: ds.cache().shuffle(60, seed=s).batch(b).prefetch(AUTOTUNE),
+            "holds 60 elements, fewer than the 100",
         ),
         (
             lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE),
@@ -187,7 +223,15 @@ def _load(root, fashion, **overrides):
 def test_2_3_accepts_a_seeded_split_in_the_course_label_order(folder):
     root, fashion = folder
     train, val = _load(root, fashion)
-    assert checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)).passed
+    assert checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16).passed
+
+
+def test_2_3_accepts_two_calls_with_the_same_seed_and_the_defaults_spelled_out(folder):
+    root, fashion = folder
+    train = _load(root, fashion, subset="training", seed=7, labels="inferred", label_mode="int")
+    val = _load(root, fashion, subset="validation", seed=7, image_size=[8, 8], shuffle=True)
+    result = checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16)
+    assert result.passed, result.message
 
 
 def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
@@ -200,7 +244,7 @@ def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
     )
     stale = earlier(**{f.name: getattr(fashion, f.name) for f in dataclasses.fields(fashion)})
     assert not isinstance(stale, data.ImageDataset)
-    assert checks.exercise_2_3(train, val, root, stale, image_size=(8, 8)).passed
+    assert checks.exercise_2_3(train, val, root, stale, image_size=(8, 8), batch_size=16).passed
 
 
 def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
@@ -221,12 +265,16 @@ def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(t
         ({"label_mode": "categorical"}, "label_mode='int'"),
         ({"batch_size": None}, "batch_size"),
         ({"validation_split": 0.4}, "validation_split=0.2"),
+        ({"batch_size": DEFAULT}, "hold 32 images (32 is the loader's default)"),
+        ({"batch_size": 8}, "pass batch_size=BATCH_SIZE (16)"),
     ],
 )
 def test_2_3_names_the_mistake(folder, overrides, phrase):
     root, fashion = folder
     train, val = _load(root, fashion, **overrides)
-    assert _fails_with(checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), phrase)
+    assert _fails_with(
+        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16), phrase
+    )
 
 
 def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folder):
@@ -234,12 +282,13 @@ def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folde
     train = _load(root, fashion, subset="training", seed=1)
     val = _load(root, fashion, subset="validation", seed=2)
     assert _fails_with(
-        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)),
+        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16),
         "both training and validation",
     )
     both = _load(root, fashion)
     assert _fails_with(
-        checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8)), "subset='both'"
+        checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8), batch_size=16),
+        "subset='both'",
     )
 
 
@@ -314,6 +363,18 @@ def test_2_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_4(answer()), phrase)
 
 
+def test_2_4_accepts_blocks_of_layers_nested_in_sequentials():
+    nested = keras.Sequential(
+        [
+            keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomZoom(0.1)]),
+            keras.Sequential([_brightness()]),
+        ]
+    )
+    assert checks.exercise_2_4(nested).passed
+    upside_down = keras.Sequential([keras.Sequential([keras.layers.RandomFlip()]), _augment()])
+    assert _fails_with(checks.exercise_2_4(upside_down), "upside down")
+
+
 def test_2_4_recognises_augmentation_that_never_changes_anything():
     idle = keras.Sequential([keras.layers.RandomRotation(0.0)])
     assert _fails_with(checks.exercise_2_4(idle), "never change")
@@ -341,7 +402,17 @@ def _pipelines_per_image(train, val, augment, batch_size, seed):
     return [train.prefetch(2), val.cache().batch(batch_size).prefetch(2)]
 
 
-@pytest.mark.parametrize("answer", [_pipelines, _pipelines_per_image])
+def _pipelines_written_out(ds_train, ds_val, augment, batch_size, seed):
+    def augment_batch(images, labels):
+        return augment(images, training=True), labels
+
+    size = int(ds_train.cardinality())
+    train = ds_train.cache().shuffle(size, seed=seed).batch(batch_size).map(augment_batch)
+    val = ds_val.batch(batch_size)
+    return train.prefetch(buffer_size=AUTOTUNE), val.prefetch(buffer_size=AUTOTUNE)
+
+
+@pytest.mark.parametrize("answer", [_pipelines, _pipelines_per_image, _pipelines_written_out])
 def test_2_5_accepts_augmentation_after_the_cache_on_training_only(answer):
     assert checks.exercise_2_5(answer).passed
 
@@ -433,6 +504,36 @@ def _augmented(ds, augment):
         ),
         (lambda t, v, a, b, s: _pipelines(t, t, a, b, s), "val holds training images"),
         (
+            lambda t, v, a, b, s: (
+                _augmented(t.cache().shuffle(1000), a).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "same seed gave the training images in different orders",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t.cache().shuffle(1000, seed=42), a).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "seeds 0 and 1 gave the training images in the same order",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t.cache().shuffle(10, seed=s), a).batch(b).prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "holds 10 elements, fewer than the 50",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _augmented(t.cache().shuffle(1000, seed=s), a)
+                .batch(b, drop_remainder=True)
+                .prefetch(AUTOTUNE),
+                v.batch(b).prefetch(AUTOTUNE),
+            ),
+            "gave 48 images for 50",
+        ),
+        (
             lambda t, v, a, b, s: (_pipelines(t, v, a, b, s)[0].map(lambda x, y: x), v.batch(b)),
             "keep the labels",
         ),
@@ -491,7 +592,8 @@ def test_2_2_an_empty_dataset_or_one_that_fails_while_read_is_named():
 def test_2_3_anything_instead_of_datasets_gives_not_yet(folder, junk):
     root, fashion = folder
     assert _fails_with(
-        checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8)), "not a tf.data.Dataset"
+        checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8), batch_size=16),
+        "not a tf.data.Dataset",
     )
 
 
@@ -499,5 +601,6 @@ def test_2_3_datasets_without_labels_are_named(folder):
     root, fashion = folder
     train, val = _load(root, fashion, labels=None, class_names=DEFAULT)
     assert _fails_with(
-        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8)), "(images, labels) pairs"
+        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16),
+        "(images, labels) pairs",
     )

@@ -241,9 +241,15 @@ def first_difference(
     index = tuple(int(i) for i in np.argwhere(wrong)[0])
     where = f"[{', '.join(map(str, index))}]" if index else ""
     return (
-        f"{what}{where} is {got[index]!r}, expected {expected[index]!r} "
+        f"{what}{where} is {_number(got[index])}, expected {_number(expected[index])} "
         f"({int(wrong.sum())} of {wrong.size} values differ; shape {got.shape}, dtype {got.dtype})."
     )
+
+
+def _number(value: Any) -> str:
+    """One array element as a student writes it: 76, 0.25, -1.01459 (no ``np.uint8(...)``)."""
+    item = np.asarray(value).item()
+    return f"{item:.6g}" if isinstance(item, float) else repr(item)
 
 
 def shape_problem(

@@ -13,6 +13,7 @@ from course_lib.checks._core import (
     as_array,
     call_pure,
     check_rng,
+    first_difference,
     run_check,
     shape_problem,
 )
@@ -80,14 +81,16 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
             low = expected - values
             if np.all((low == 0) | (low == 1)):
                 return (
-                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: "
-                    ".astype(np.uint8) "
-                    "cuts the fraction off (199.9 becomes 199); round first with np.round."
+                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: the fraction "
+                    "was cut off instead of rounded (.astype(np.uint8) does that: 199.9 becomes "
+                    "199); round first with np.round."
                 )
             worst = np.abs(values - expected).max()
             return (
                 f"values differ from the rounded weighted sum by up to {worst:.0f}: check the "
-                "weights, and do the arithmetic in float (uint8 wraps around at 256)."
+                "weights, and do the arithmetic in float (uint8 wraps around at 256). "
+                "First difference: "
+                + first_difference(gray, expected.astype(np.uint8), "your grayscale image", atol=0)
             )
         if gray.dtype != np.uint8:
             return (
@@ -176,12 +179,14 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             f"{top}, {left}."
         )
 
-    def check_too_large() -> str | None:
+    def check_too_large(height: int, width: int) -> str | None:
+        # Too tall, then too wide: a test of one axis only lets the other slice silently.
         image = np.zeros((5, 6), dtype=np.uint8)
+        asked = f"asked for a {height} x {width} crop of a 5 x 6 image"
         if not callable(centre_crop):
             raise StudentCodeFailed(f"expected a function, got {type(centre_crop).__name__}.")
         try:
-            out = centre_crop(image, 6, 4)
+            out = centre_crop(image, height, width)
         except ValueError:
             return None
         except NotImplementedError:
@@ -191,14 +196,15 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             ) from None
         except Exception as exc:  # a crash is feedback, not a failure of the check
             return (
-                f"asked for a 6 x 4 crop of a 5 x 6 image, your code raised {type(exc).__name__}; "
+                f"{asked}, your code raised {type(exc).__name__}; "
                 "raise ValueError, the exception for an argument with a bad value."
             )
         shape = getattr(out, "shape", type(out).__name__)
         return (
-            f"asked for a 6 x 4 crop of a 5 x 6 image, your function returned {shape} without "
+            f"{asked}, your function returned {shape} without "
             "complaint: NumPy slicing stops silently at the edge. Raise a ValueError when the "
-            "crop is larger than the image."
+            "crop is larger than the image"
+            + (", in height or in width." if (height, width) == (4, 7) else ".")
         )
 
     def diagnose() -> str | None:
@@ -206,7 +212,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             problem = check_case(image, height, width)
             if problem:
                 return problem
-        return check_too_large()
+        return check_too_large(6, 4) or check_too_large(4, 7)
 
     return run_check(
         "1.2", diagnose, "centred, the odd row and column cut at the bottom and right."
@@ -317,7 +323,9 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         wrong = np.any(out != sampled["centre"], axis=tuple(range(2, out.ndim))).mean()
         return (
             f"{what}: {wrong:.0%} of the output pixels are not the source pixel under their "
-            "centre, (i + 0.5) * h / height for rows and (j + 0.5) * w / width for columns."
+            "centre, (i + 0.5) * h / height for rows and (j + 0.5) * w / width for "
+            "columns. First difference: "
+            + first_difference(out, sampled["centre"], "your result", atol=0, rtol=0)
         )
 
     def diagnose() -> str | None:
@@ -342,7 +350,12 @@ def _standardise_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     train = rng.integers(10, 201, size=(40, 6, 6), dtype=np.uint8)
     train[:20] //= 2  # some darker images: per-image statistics differ from the global ones
     test = rng.integers(60, 256, size=(10, 6, 6), dtype=np.uint8)
-    return [(train, test), (train.astype(np.float64) / 255, test.astype(np.float64) / 255)]
+    # Float images as the lesson scales them (float32 / 255), and in float64 too.
+    return [
+        (train, test),
+        (train.astype(np.float32) / 255, test.astype(np.float32) / 255),
+        (train.astype(np.float64) / 255, test.astype(np.float64) / 255),
+    ]
 
 
 def _standardised(x: np.ndarray, mean: Any, std: Any) -> np.ndarray:
@@ -399,7 +412,8 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                 )
             return (
                 "the training images are right but the test images are not: apply the same "
-                "mean and std to both."
+                "mean and std to both. First difference: "
+                + first_difference(out_test, want_test, "the standardised test images", atol=2e-3)
             )
         both = np.concatenate([data.ravel(), test.astype(np.float64).ravel()])
         if close(a, _standardised(train, both.mean(), both.std())):
@@ -448,7 +462,11 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
         if not close(a, want_train):
             return (
                 f"the standardised training images have mean {a.mean():.2f} and std {a.std():.2f}; "
-                "(x - mean) / std with the training statistics gives mean 0 and std 1."
+                "(x - mean) / std with the training statistics gives mean 0 and std 1. "
+                "First difference: "
+                + first_difference(
+                    out_train, want_train, "the standardised training images", atol=2e-3
+                )
             )
         if out_train.dtype != np.float32 or out_test.dtype != np.float32:
             return (

@@ -17,6 +17,7 @@ from course_lib.checks._core import (
     call_student,
     check_rng,
     describe,
+    first_difference,
     run_check,
     shape_problem,
     student_error,
@@ -43,7 +44,8 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
     import tensorflow as tf
 
     rng = check_rng(21)  # salted in a grading run
-    images = rng.integers(0, 256, size=(3, 5, 7), dtype=np.uint8)
+    # 28 x 28 uint8 images with int64 labels, as the lesson's Fashion-MNIST arrays are.
+    images = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     images[0, 0, 0], images[1] = 255, np.clip(images[1], 20, 100)  # one image far from 255
     labels = np.array([3, 7, 1], dtype=np.int64)
     expected = (images.astype(np.float32) / 255.0)[..., None]
@@ -120,15 +122,26 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                         f"the image has shape {image.shape}: the channel axis goes last, (h, w, 1)."
                     )
                 return problem
-            if image.max() > 1.0 + 1e-6:
+            if image.max() > 2.0:
                 return f"values go up to {image.max():.1f}: did you forget to divide by 255?"
+            if image.max() > 1.0 + 1e-6:
+                return f"values go up to {image.max():.4g}, above 1. First difference: " + (
+                    first_difference(image, want, "the image", atol=1e-4)
+                )
             if source.max() < 255 and np.allclose(image[..., 0], source / source.max(), atol=1e-4):
                 return (
                     "you divided by the image's own maximum; divide by 255 so the same "
                     "brightness means the same number in every image."
                 )
             if not np.allclose(image, want, atol=1e-4):
-                return "image values differ from image / 255."
+                if np.allclose(image, want / 255.0, atol=1e-6):
+                    return (
+                        "the image was divided by 255 twice: its values end below 1 / 255. "
+                        "Divide once, after the cast to float32."
+                    )
+                return "image values differ from image / 255. First difference: " + (
+                    first_difference(image, want, "the image", atol=1e-4)
+                )
             if image.dtype != np.float32:
                 return (
                     f"values are right but dtype is {image.dtype}; use float32, what Keras "
@@ -167,6 +180,30 @@ def _transformations(ds: Any) -> list[str]:
 
 def _positions(steps: list[str], word: str) -> list[int]:
     return [i for i, step in enumerate(steps) if word in step]
+
+
+def _shuffle_buffers(ds: Any) -> list[int]:
+    """The buffer size of each shuffle step of ``ds``, where the dataset says it."""
+    sizes = []
+    while ds is not None:
+        if "shuffle" in type(ds).__name__.lower():
+            try:
+                sizes.append(int(ds._buffer_size))
+            except Exception:  # a buffer only known inside a graph: the order test decides
+                pass
+        ds = getattr(ds, "_input_dataset", None)
+    return sizes
+
+
+def _buffer_problem(ds: Any, n: int, name: str = "the dataset") -> str | None:
+    small = [b for b in _shuffle_buffers(ds) if 0 < b < n]
+    if not small:
+        return None
+    return (
+        f"the shuffle buffer holds {small[0]} elements, fewer than the {n} of {name}: an "
+        "element can then only move a limited distance. Use a buffer as large as the dataset, "
+        "ds.cardinality()."
+    )
 
 
 def _first_epoch(ds: Any) -> np.ndarray:
@@ -232,6 +269,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "images barely move from their original position: the shuffle buffer is too "
                 "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality()."
             )
+        problem = _buffer_problem(ds, n)
+        if problem:
+            return problem
         steps = _transformations(ds)
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(np.concatenate(epochs[1]), order):
@@ -279,8 +319,12 @@ def exercise_2_3(
     dataset: ImageDataset,
     validation_split: float = 0.2,
     image_size: tuple[int, int] = (28, 28),
+    batch_size: int = 64,
 ) -> CheckResult:
-    """(train, val) from image_dataset_from_directory: grayscale, right size, our label order."""
+    """(train, val) from image_dataset_from_directory: grayscale, right size, our label order.
+
+    ``batch_size`` is the lesson's BATCH_SIZE, which the loader must be given.
+    """
     import tensorflow as tf
 
     truth: dict[bytes, set[int]] = {}
@@ -360,6 +404,7 @@ def exercise_2_3(
         try:
             x_train, y_train = read(ds_folder_train)
             x_val, y_val = read(ds_folder_val)
+            first_batch = len(next(iter(ds_folder_train))[1]) if len(x_train) else 0
         except Exception as exc:  # a dataset that fails while it runs
             raise StudentCodeFailed(f"reading your datasets raised {_first_line(exc)}") from None
         keys = [
@@ -382,6 +427,12 @@ def exercise_2_3(
             return (
                 f"validation holds {share:.0%} of the images; asked for "
                 f"validation_split={validation_split}."
+            )
+        if first_batch != min(batch_size, len(x_train)):
+            default = " (32 is the loader's default)" if first_batch == 32 else ""
+            return (
+                f"ds_folder_train's batches hold {first_batch} images{default}; pass "
+                f"batch_size=BATCH_SIZE ({batch_size})."
             )
         labels = np.concatenate([y_train, y_val])
         right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
@@ -410,12 +461,20 @@ def exercise_2_3(
 
 
 def _augmentation_test_images() -> np.ndarray:
-    # Bright shapes on dark, not symmetric, covering a quarter of each image: flips and
-    # contrast changes both show.
-    images = np.zeros((8, 16, 16, 1), dtype=np.float32)
+    # 28 x 28 x 1 in [0, 1], as the lesson's images. Bright shapes on dark, not symmetric,
+    # covering a quarter of each image: flips and contrast changes both show.
+    images = np.zeros((8, 28, 28, 1), dtype=np.float32)
     for i, image in enumerate(images):
-        image[2 + i % 3 : 10, 1:9] = 1.0
+        image[4 + i % 5 : 18, 2:16] = 1.0
     return images
+
+
+def _all_layers(model: Any) -> list[Any]:
+    """The layers of ``model``, with nested Sequentials opened up."""
+    found = []
+    for layer in getattr(model, "layers", [model]):
+        found += _all_layers(layer) if hasattr(layer, "layers") else [layer]
+    return found
 
 
 def exercise_2_4(augment: Any) -> CheckResult:
@@ -439,7 +498,7 @@ def exercise_2_4(augment: Any) -> CheckResult:
     def diagnose() -> str | None:
         if not isinstance(augment, keras.layers.Layer):
             return f"augment should be a keras.Sequential of layers; got {type(augment).__name__}."
-        layers = list(getattr(augment, "layers", [augment]))
+        layers = _all_layers(augment)
         inference = run(augment, training=False)
         if inference.shape != x.shape or not np.allclose(inference, x):
             for layer in layers:
@@ -500,8 +559,9 @@ def exercise_2_4(augment: Any) -> CheckResult:
 # ---------------------------------------------------------------- 2.5 augmenting the training
 # pipeline
 
-AUGMENT_TRAIN = 48
-AUGMENT_VAL = 20
+# Neither size a multiple of the batch size: a dropped remainder shows.
+AUGMENT_TRAIN = 50
+AUGMENT_VAL = 21
 AUGMENT_BATCH = 8
 
 
@@ -553,6 +613,15 @@ def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]
     if not sizes:
         raise StudentCodeFailed(f"{what} is empty.")
     return sizes, np.array(labels), values
+
+
+def _train_of(result: Any) -> Any:
+    """The training dataset of what make_pipelines returned (a pair, checked before)."""
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise StudentCodeFailed(
+            f"called a second time, your function returned {describe(result)}, not (train, val)."
+        )
+    return result[0]
 
 
 def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
@@ -645,6 +714,29 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             return (
                 "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready "
                 "before they are needed."
+            )
+        problem = _buffer_problem(train, AUGMENT_TRAIN, "the training dataset")
+        if problem:
+            return problem
+        again, other = (
+            _epoch(
+                _train_of(
+                    call_student(make_pipelines, ds_train, ds_val, augment, AUGMENT_BATCH, s)
+                ),
+                "train",
+            )
+            for s in (0, 1)
+        )
+        if not np.array_equal(again[1], labels):
+            return (
+                "two pipelines made with the same seed gave the training images in different "
+                "orders: pass the argument to shuffle, .shuffle(buffer, seed=seed), so that a run "
+                "can be repeated."
+            )
+        if np.array_equal(other[1], labels):
+            return (
+                "seeds 0 and 1 gave the training images in the same order: shuffle with the "
+                "argument, seed=seed, not a fixed number."
             )
         return None
 
