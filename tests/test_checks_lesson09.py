@@ -1,5 +1,7 @@
-"""Lesson 09's checks: each names the mistakes students make, and passes answers written other ways."""
+"""Lesson 09's checks: each names the mistakes students make, and passes answers written other
+ways."""
 
+import math
 import random
 
 import keras
@@ -29,7 +31,8 @@ def upright_by_hand(image):
 
 
 def turned_the_wrong_way(image):
-    """Reads the tag by hand and turns the photo a quarter the wrong way (rotate() turns anticlockwise)."""
+    """Reads the tag by hand and turns the photo a quarter the wrong way (rotate() turns
+    anticlockwise)."""
     image.load()  # a PNG's eXIf chunk is read with the pixels
     if image.getexif().get(0x0112) == 6:
         return image.rotate(90, expand=True).convert("RGB")
@@ -154,6 +157,24 @@ def floor_rounding(files, labels, fractions, seed):
     return out
 
 
+def rounding_with(to_int):
+    """Each class shuffled with the seed, validation and test cut with max(1, to_int(n * f))."""
+
+    def split(files, labels, fractions, seed):
+        rng = np.random.default_rng(seed)
+        out = ([], [], [])
+        for label in sorted(set(labels)):
+            members = [files[i] for i, lab in enumerate(labels) if lab == label]
+            members = [members[i] for i in rng.permutation(len(members))]
+            n_val, n_test = (max(1, int(to_int(len(members) * f))) for f in fractions[1:])
+            out[1].extend(members[:n_val])
+            out[2].extend(members[n_val : n_val + n_test])
+            out[0].extend(members[n_val + n_test :])
+        return out
+
+    return split
+
+
 def overlapping(files, labels, fractions, seed):
     train, val, test = photos.split_files(files, labels, fractions, seed)
     return train + test[:1], val, test
@@ -166,6 +187,9 @@ def overlapping(files, labels, fractions, seed):
         (unshuffled, "the files are not shuffled"),
         (unseeded, "two calls with seed=0 gave different splits"),
         (floor_rounding, "are in no split"),
+        (rounding_with(math.floor), "iris' has 13 files and 1 of them in validation"),
+        (rounding_with(math.floor), "int() and // drop the fraction"),
+        (rounding_with(math.ceil), "math.ceil rounds up"),
         (overlapping, "is in two splits"),
         (lambda files, labels, fractions, seed: {"train": files}, "return three lists"),
         (
@@ -196,7 +220,7 @@ def build_with_a_scaling_function(backbone, head, image_size):
     inputs = keras.Input((None, None, 3), dtype="uint8")
     x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True)(inputs)
     x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32") / 128.0 - 127.0 / 128.0)(x)
-    return keras.Model(inputs, head(backbone(x)))
+    return keras.Model(inputs, head(backbone(x, training=False)))
 
 
 @pytest.mark.parametrize(
@@ -206,12 +230,13 @@ def test_9_3_accepts_images_in_models_built_differently(answer):
     verdict(checks.exercise_9_3(answer), True)
 
 
-def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None):
+def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None, training=False):
     def build(backbone, head, image_size):
         inputs = keras.Input((size, size, 3), dtype=dtype)
         x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=crop)(inputs)
         x = keras.layers.Rescaling(scale, offset=offset)(x)
-        return keras.Model(inputs, head(backbone(x, training=False)))
+        features = backbone(x) if training is None else backbone(x, training=training)
+        return keras.Model(inputs, head(features))
 
     return build
 
@@ -224,6 +249,8 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
         (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
         (variant(dtype="float32"), "input is float32"),
         (variant(size=224), "only takes photos of one size"),
+        (variant(training=None), "without training=False"),
+        (variant(training=True), "without training=False"),
         (lambda backbone, head, image_size: keras.Sequential([backbone, head]), "input is float32"),
         (lambda backbone, head, image_size: head, "input is float32"),
         (lambda backbone, head, image_size: None, "returned None"),

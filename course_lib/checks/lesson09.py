@@ -132,7 +132,8 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
 
 def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     """split_files(files, labels, fractions, seed) -> (train, validation, test) lists, stratified and seeded."""
-    sizes = {"roses": 20, "tulips": 4, "daisy": 3}
+    # 13 × 0.15 = 1.95 and 9 × 0.15 = 1.35: int() and math.ceil give other counts than round().
+    sizes = {"roses": 20, "tulips": 4, "daisy": 3, "iris": 13, "lilac": 9}
     files = [f"{name}/{i:02d}.jpg" for name, n in sizes.items() for i in range(n)]
     labels = [k for k, n in enumerate(sizes.values()) for _ in range(n)]
     label_of = dict(zip(files, labels, strict=True))
@@ -194,13 +195,18 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
             for count, fraction, split in zip(
                 counts[1:], fractions[1:], ("validation", "test"), strict=True
             ):
-                low, high = max(1, int(np.floor(n * fraction))), max(1, int(np.ceil(n * fraction)))
-                if not low <= count <= high:
+                expected = max(1, round(n * fraction))
+                if count != expected:
+                    cause = (
+                        " int() and // drop the fraction: use round()."
+                        if count == max(1, int(np.floor(n * fraction)))
+                        else " math.ceil rounds up: use round()."
+                        if count == max(1, int(np.ceil(n * fraction)))
+                        else ""
+                    )
                     return (
-                        f"class '{name}' has {n} files and {count} of them in {split}; a share of "
-                        f"{fraction:.0%} is {low}"
-                        + (f" or {high}" if high != low else "")
-                        + " files."
+                        f"class '{name}' has {n} files and {count} of them in {split}; "
+                        f"max(1, round({n} × {fraction})) = {expected}.{cause}"
                     )
         if parts(0) != (train, val, test):
             return (
@@ -260,6 +266,23 @@ def _reference(
         image[None].astype("float32"), (_SIZE, _SIZE), crop_to_aspect_ratio=crop
     )
     return np.asarray(head(backbone(x * scale + offset, training=False)))[0]
+
+
+def _called_without_training_false(model: Any, backbone: Any) -> bool:
+    """True when the model's config shows a call of ``backbone`` without ``training=False``."""
+    try:
+        layers = model.get_config().get("layers", [])
+    except Exception:  # a config Keras cannot write: nothing to tell
+        return False
+    for layer in layers:
+        if not isinstance(layer, dict) or layer.get("config", {}).get("name") != backbone.name:
+            continue
+        nodes = layer.get("inbound_nodes") or [{}]
+        return any(
+            not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
+            for node in nodes
+        )
+    return False
 
 
 def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> CheckResult:
@@ -335,6 +358,12 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 f"on a {what}, the probabilities differ from the expected ones by up to "
                 f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect ratio), "
                 "scale, then the backbone and the head, in that order."
+            )
+        if _called_without_training_false(model, backbone):
+            return (
+                "the backbone is called without training=False: call it as "
+                "backbone(x, training=False), so that its BatchNormalization layers keep "
+                "their statistics if the model is ever trained or fine-tuned."
             )
         return None
 
