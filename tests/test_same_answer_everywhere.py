@@ -107,12 +107,15 @@ def keras_probabilities(model, photo_files):
     )
 
 
+@pytest.mark.parametrize("runtime", ["keras", "litert"])
 def test_service_predict_and_tf_serving_routes_give_the_keras_answer(
-    photo_files, imagenet_images_in, tmp_path
+    photo_files, imagenet_images_in, tmp_path, runtime
 ):
     model, saved, _ = imagenet_images_in
     app = create_app(
-        ServeConfig(model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False)
+        ServeConfig(
+            model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False, runtime=runtime
+        )
     )
     try:
         client = app.test_client()
@@ -120,7 +123,11 @@ def test_service_predict_and_tf_serving_routes_give_the_keras_answer(
         body = client.post(
             "/predict", data={"file": files}, content_type="multipart/form-data"
         ).get_json()
-        assert body["predictions"][0]["model"] == {"name": "imagenet_photos", "version": "1"}
+        assert body["predictions"][0]["model"] == {
+            "name": "imagenet_photos",
+            "version": "1",
+            "runtime": runtime,
+        }
         service_top = [item["class_index"] for item in body["predictions"]]
         instances = [{"b64": base64.b64encode(path.read_bytes()).decode()} for path in photo_files]
         tf_serving = client.post(
@@ -157,7 +164,7 @@ def test_service_serves_a_model_folder_and_names_its_version(imagenet_images_in,
             "/predict", data={"file": (cat, "cat.png")}, content_type="multipart/form-data"
         ).get_json()
         assert body["label"] in {"Egyptian cat", "tabby", "tiger cat"}
-        assert body["model"] == {"name": "imagenet_photos", "version": "1"}
+        assert body["model"]["name"] == "imagenet_photos" and body["model"]["version"] == "1"
     finally:
         app.extensions["course_serving"]["host"].close()
 

@@ -97,7 +97,8 @@ def test_predict_one_image_returns_label_confidence_top_k_model_and_latency(clie
     assert len(body["top_k"]) == 4  # TOP_K=5, capped at the number of classes
     confidences = [t["confidence"] for t in body["top_k"]]
     assert confidences == sorted(confidences, reverse=True) and body["confidence"] == confidences[0]
-    assert body["model"] == {"name": "fake", "version": "v1"} and body["latency_ms"] > 0
+    assert body["model"] == {"name": "fake", "version": "v1", "runtime": "keras"}
+    assert body["latency_ms"] > 0
 
 
 def test_predictions_are_exactly_the_classifier_on_the_preprocessed_upload(client):

@@ -9,42 +9,22 @@ import time
 import numpy as np
 import pytest
 import requests
-from serving_support import png
+from serving_support import FRUIT_CLASSES, png, save_fruit_version
 
 from course_lib import photos, versions
 from course_lib.serving import ServeConfig, create_app, free_port, start_server
 from course_lib.serving.batching import ModelHost
 from course_lib.serving.classifier import Classifier
 
-CLASSES = ["apple", "pear"]
-
-
-def save_version(root, version, favourite):
-    """A tiny images-in model that answers ``favourite`` for every photo, saved as ``root/<version>``."""
-    import keras
-
-    backbone = keras.Sequential(
-        [keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D()], name="backbone"
-    )
-    bias = [0.0, 0.0]
-    bias[CLASSES.index(favourite)] = 4.0
-    head = keras.layers.Dense(
-        2,
-        activation="softmax",
-        kernel_initializer="zeros",
-        bias_initializer=keras.initializers.Constant(bias),
-        name="probabilities",
-    )
-    model = photos.build_images_in_model(backbone, head, 8, name="fruit")
-    return photos.save_photo_model(model, versions.version_folder(root, version), CLASSES)
+CLASSES = FRUIT_CLASSES
 
 
 @pytest.fixture(scope="module")
 def saved_root(tmp_path_factory):
     """models/fruit/1 answers apple, models/fruit/2 answers pear; nothing promoted yet."""
     root = tmp_path_factory.mktemp("models") / "fruit"
-    save_version(root, 1, "apple")
-    save_version(root, 2, "pear")
+    save_fruit_version(root, 1, "apple")
+    save_fruit_version(root, 2, "pear")
     return root
 
 
@@ -61,7 +41,10 @@ def root(saved_root, tmp_path):
 def make_app(root, tmp_path, **settings):
     app = create_app(
         ServeConfig(
-            model=str(root), db=tmp_path / "p.sqlite3", load_in_background=False, **settings
+            model=str(root),
+            db=tmp_path / "p.sqlite3",
+            load_in_background=False,
+            **{"runtime": "keras", **settings},  # test_serving_litert follows versions on LiteRT
         )
     )
     app.extensions["course_serving"][
@@ -271,7 +254,12 @@ def test_in_the_background_the_old_version_answers_while_the_new_one_loads():
 def test_a_running_server_follows_promotion_and_rollback(root, tmp_path):
     versions.promote(root, 1)
     config = ServeConfig(
-        model=str(root), db=tmp_path / "p.sqlite3", port=free_port(), workers=1, threads=2
+        model=str(root),
+        db=tmp_path / "p.sqlite3",
+        port=free_port(),
+        workers=1,
+        threads=2,
+        runtime="keras",
     )
     server = start_server(config, log_path=tmp_path / "server.log", timeout=240)
     try:

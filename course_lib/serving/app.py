@@ -11,6 +11,8 @@ flaskr's views reach the database through ``get_db()``.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +20,12 @@ from typing import Any
 from flask import Flask, current_app
 
 from course_lib.serving.batching import ModelHost
-from course_lib.serving.classifier import Classifier, load_classifier, version_watch
+from course_lib.serving.classifier import Classifier, version_watch
 from course_lib.serving.config import ServeConfig
 from course_lib.serving.store import PredictionStore
 
 EXTENSION = "course_serving"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Service:
     host: ModelHost
 
     def __getitem__(self, name: str) -> Any:
-        # app.extensions["course_serving"]["host"] keeps working for code written against the earlier dict
+        # app.extensions["course_serving"]["host"] still works for code written for a dict
         if name not in ("config", "store", "host"):
             raise KeyError(name)
         return getattr(self, name)
@@ -53,18 +56,27 @@ def create_app(
 
     ``config`` defaults to :meth:`ServeConfig.from_env`. ``classifier`` is a ready
     :class:`Classifier`, a function that loads one, or None to load
-    ``config.model``. Loading runs in the background when
+    ``config.model``, run by ``config.runtime`` (see :mod:`~course_lib.serving.litert`).
+    Loading runs in the background when
     ``config.load_in_background`` (``/health`` answers 503 until it is warm).
     """
-    from course_lib.serving import api, errors, photo_routes, tf_serving
+    from course_lib.serving import api, errors, litert, photo_routes, tf_serving
 
     config = config or ServeConfig.from_env()
+    # Chosen once, at start-up; each version served later is run the same way.
+    runtime, note = litert.resolve_runtime(config.runtime)
+    if note:
+        log.warning("COURSE_SERVE_RUNTIME=%s: %s", config.runtime, note)
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_upload_bytes, DEBUG=False, PROPAGATE_EXCEPTIONS=False
     )
     app.json.sort_keys = False
-    source = classifier if classifier is not None else (lambda: load_classifier(config.model))
+    source = (
+        classifier
+        if classifier is not None
+        else functools.partial(litert.load_served, config, runtime, note)
+    )
     store = PredictionStore(
         config.db,
         keep_upload_bytes=config.keep_upload_bytes,

@@ -35,6 +35,8 @@ class Classifier(ABC):
     version: str
     class_names: list[str]
     preprocessing: dict[str, Any]
+    runtime: str = "keras"  # what runs the model: "keras" or "litert"
+    runtime_note: str | None = None  # why it is not the runtime asked for, if it is not
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -81,10 +83,12 @@ class Classifier(ABC):
         return time.perf_counter() - started
 
     def describe(self) -> dict[str, Any]:
-        """Name, version, classes and preprocessing, as the ``/model`` route shows them."""
+        """Name, version, runtime, classes and preprocessing, as ``/model`` shows them."""
         return {
             "name": self.name,
             "version": self.version,
+            "runtime": self.runtime,
+            "runtime_note": self.runtime_note,
             "class_names": list(self.class_names),
             "input_shape": list(self.input_shape),
             "preprocessing": dict(self.preprocessing),
@@ -107,19 +111,23 @@ class KerasClassifier(Classifier):
         name: str,
         version: str,
         outputs: str = "probabilities",
+        source_file: str | Path | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
 
         if outputs not in ("probabilities", "logits"):
             raise ValueError(f"outputs must be 'probabilities' or 'logits', got {outputs!r}")
-        self.model = model
+        self.model, self.outputs = model, outputs
+        # The file the weights came from: its digest names the LiteRT conversion of the model.
+        self.source_file = None if source_file is None else Path(source_file)
         self.class_names = list(class_names)
         self.preprocessing = dict(preprocessing)
         self.name, self.version = name, version
         if model.output_shape[-1] != len(self.class_names):
             raise ValueError(
-                f"{len(self.class_names)} class names for a model with {model.output_shape[-1]} outputs"
+                f"{len(self.class_names)} class names for a model with "
+                f"{model.output_shape[-1]} outputs"
             )
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._resize = None
@@ -131,6 +139,7 @@ class KerasClassifier(Classifier):
             resize = model.get_layer("resize")
             self._resize = keras.Model(model.input, resize.output, name=f"{model.name}_resize")
             body = keras.Model(resize.output, model.output, name=f"{model.name}_after_resize")
+        self.body = body  # what predict_inputs runs, from the model input on
 
         @tf.function(input_signature=[spec])
         def call(x: tf.Tensor) -> tf.Tensor:
@@ -152,7 +161,8 @@ class KerasClassifier(Classifier):
         inputs = np.asarray(inputs, np.float32)
         if inputs.shape[1:] != self.input_shape:
             raise ValueError(
-                f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), got {inputs.shape}"
+                f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), "
+                f"got {inputs.shape}"
             )
         with self._lock:
             return self._call(inputs).numpy()
@@ -177,6 +187,7 @@ class KerasClassifier(Classifier):
             name=name or path.stem,
             version=version,
             outputs=meta.get("outputs", "probabilities"),
+            source_file=path,
         )
 
     @classmethod
@@ -236,6 +247,7 @@ def load_imagenet_classifier() -> KerasClassifier:
         name=pretrained.OFFLINE_BACKBONE,
         version=version,
         outputs="logits",
+        source_file=efficientnet_lite.weights_path(),
     )
 
 

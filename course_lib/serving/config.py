@@ -18,6 +18,7 @@ from typing import Any
 from course_lib import config
 
 PREFIX = "COURSE_SERVE_"
+RUNTIMES = ("auto", "keras", "litert")
 
 
 def default_db_path() -> Path:
@@ -29,7 +30,11 @@ def default_db_path() -> Path:
 class ServeConfig:
     """What the service needs to know; build it with :meth:`from_env` or directly in tests."""
 
-    model: str = "imagenet"  # "imagenet" (lesson 06), "fashion" (lesson 04), a .keras path or a model folder (lesson 09)
+    # "imagenet" (lesson 06), "fashion" (lesson 04), a .keras path or a model folder (lesson 09)
+    model: str = "imagenet"
+    # What runs the model: "keras", "litert" (a float .tflite made from it) or "auto", which
+    # picks LiteRT when ai_edge_litert imports and the conversion works, else Keras.
+    runtime: str = "auto"
     db: Path = Path()  # empty: default_db_path()
     max_upload_mb: float = 10.0  # whole request body, enforced by Flask before reading it
     max_pixels: int = 40_000_000  # per image, checked before decoding
@@ -43,13 +48,11 @@ class ServeConfig:
     batch_wait_ms: float = 0.0  # extra wait for a batch to fill; 0 batches only what is queued
     timeout_s: float = 30.0  # longest a request waits for its prediction
     load_in_background: bool = True  # /health answers 503 while the model loads
-    keep_upload_mb: float = (
-        10.0  # the original upload is kept beside its prediction up to this size; 0: never
-    )
-    keep_upload_days: float = (
-        30.0  # originals older than this are removed (the prediction row stays); 0: never kept
-    )
-    # Needed by the routes that hand out or delete photos; required to listen on a non-loopback address.
+    # The original upload is kept beside its prediction up to this size; 0: never.
+    keep_upload_mb: float = 10.0
+    # Originals older than this are removed (the prediction row stays); 0: never kept.
+    keep_upload_days: float = 30.0
+    # Needed by the routes that hand out or delete photos; required to listen beyond loopback.
     token: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
@@ -71,14 +74,18 @@ class ServeConfig:
                 raise ValueError(
                     f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}"
                 )
+        if self.runtime not in RUNTIMES:
+            raise ValueError(
+                f"{PREFIX}RUNTIME must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}"
+            )
         if not 0 < self.port < 65536:
             raise ValueError(f"{PREFIX}PORT must be a TCP port (1-65535), got {self.port}")
         if not self.token and not is_loopback(self.host):
             raise ValueError(
-                f"{PREFIX}HOST={self.host!r} lets other machines reach the service, and with it the uploaded "
-                f'photos: set {PREFIX}TOKEN to a secret (e.g. python -c "import secrets; '
-                "print(secrets.token_urlsafe())\") that clients send as 'Authorization: Bearer <token>', "
-                f"or keep {PREFIX}HOST=127.0.0.1"
+                f"{PREFIX}HOST={self.host!r} lets other machines reach the service, and with it "
+                f"the uploaded photos: set {PREFIX}TOKEN to a secret (e.g. python -c "
+                '"import secrets; print(secrets.token_urlsafe())") that clients send as '
+                f"'Authorization: Bearer <token>', or keep {PREFIX}HOST=127.0.0.1"
             )
 
     @property

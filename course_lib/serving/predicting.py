@@ -150,7 +150,11 @@ def _record(
             "class_index": row.class_index,
             "confidence": row.confidence,
             "top_k": top,
-            "model": {"name": row.model_name, "version": row.model_version},
+            "model": {
+                "name": row.model_name,
+                "version": row.model_version,
+                "runtime": classifier.runtime,
+            },
             "latency_ms": row.latency_ms,
             "created_at": created,
             "image_url": f"/history/{pid}/image" if row.image else None,
