@@ -209,8 +209,47 @@ def _transfer(
     return build
 
 
-def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head():
-    assert checks.exercise_6_4(_transfer()).passed
+def _frozen_after_building(backbone, num_classes):
+    """Right, written differently: the backbone frozen once the model is built, keras.layers.Input,
+    the softmax as a layer of its own."""
+    inputs = keras.layers.Input(shape=backbone.input_shape[1:])
+    features = backbone(inputs, training=False)
+    scores = keras.layers.Dense(num_classes)(keras.layers.Dropout(rate=0.5)(features))
+    model = keras.Model(inputs, keras.layers.Softmax()(scores))
+    backbone.trainable = False
+    return model
+
+
+def _frozen_by_layer(backbone, num_classes):
+    """Right, written differently: every layer frozen one by one, the layers chained in a loop."""
+    for layer in backbone.layers:
+        layer.trainable = False
+    x = inputs = keras.Input(backbone.input_shape[1:])
+    x = backbone(x, training=False)
+    for layer in (
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(num_classes, activation=keras.activations.softmax),
+    ):
+        x = layer(x)
+    return keras.Model(inputs=inputs, outputs=x)
+
+
+@pytest.mark.parametrize("answer", [_transfer(), _frozen_after_building, _frozen_by_layer])
+def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head(answer):
+    assert checks.exercise_6_4(answer).passed
+
+
+def _dropout_after(where):
+    def build(backbone, num_classes):
+        backbone.trainable = False
+        inputs = keras.Input(backbone.input_shape[1:])
+        x = keras.layers.Dropout(0.5)(inputs) if where == "input" else inputs
+        x = keras.layers.Dense(num_classes, activation="softmax")(backbone(x, training=False))
+        if where == "dense":
+            x = keras.layers.Dropout(0.5)(x)
+        return keras.Model(inputs, x)
+
+    return build
 
 
 @pytest.mark.parametrize(
@@ -226,6 +265,8 @@ def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head():
         (_transfer(training=True), "without training=False"),
         (_transfer(rate=0.2), "Dropout with rate [0.2]"),
         (_transfer(rate=0), "no Dropout"),
+        (_dropout_after("dense"), "Dropout comes after the Dense layer"),
+        (_dropout_after("input"), "Dropout comes before the backbone"),
     ],
 )
 def test_6_4_names_the_mistake(answer, phrase):
@@ -261,8 +302,30 @@ def _unfreeze(set_backbone=True, keep_bn_frozen=True, freeze_below=True, unfreez
     return unfreeze_top
 
 
-def test_6_5_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen():
-    assert checks.exercise_6_5(_unfreeze()).passed
+def _unfreeze_by_slices(backbone, first_layer):
+    """Right, written differently: the layers before and from first_layer as two slices."""
+    backbone.trainable = True
+    start = [layer.name for layer in backbone.layers].index(first_layer)
+    for layer in backbone.layers[:start]:
+        layer.trainable = False
+    for layer in backbone.layers[start:]:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+def _unfreeze_with_a_flag(backbone, first_layer):
+    """Right, written differently: one pass that switches on at first_layer, a returned backbone."""
+    backbone.trainable = True
+    reached = False
+    for layer in backbone.layers:
+        reached = reached or layer.name == first_layer
+        layer.trainable = reached and type(layer).__name__ != "BatchNormalization"
+    return backbone
+
+
+@pytest.mark.parametrize("answer", [_unfreeze(), _unfreeze_by_slices, _unfreeze_with_a_flag])
+def test_6_5_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen(answer):
+    assert checks.exercise_6_5(answer).passed
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from course_lib.checks._core import (
     describe,
     first_difference,
     run_check,
+    salted,
     shape_problem,
 )
 from course_lib.record import CheckResult
@@ -35,7 +36,10 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
     def diagnose() -> str | None:
         got = as_array(call_pure(top_k, probabilities, k, names=("probabilities",)), "your top-k")
         if got.shape == (k,) or got.shape == (1, k):
-            return f"you returned one row, shape {got.shape}; keep one row of {k} per image: shape (3, {k})."
+            return (
+                f"you returned one row, shape {got.shape}; keep one row of {k} per image: "
+                f"shape (3, {k})."
+            )
         problem = shape_problem(got, expected.shape, "your top-k")
         if problem:
             return problem
@@ -48,7 +52,10 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
         if np.array_equal(got, expected[:, ::-1]):
             return "the right classes, but least probable first: put the most probable first."
         if np.array_equal(got, np.argsort(probabilities, axis=1)[:, :k]):
-            return "these are the k *least* probable classes: sort in descending order (argsort of -probabilities)."
+            return (
+                "these are the k *least* probable classes: sort in descending order "
+                "(argsort of -probabilities)."
+            )
         if not np.array_equal(got, expected):
             return "some indices are not the most probable classes of their row."
         return None
@@ -125,7 +132,10 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 + first_difference(values, expected, "your batch", atol=close)
             )
         if got.dtype != np.float32:
-            return f"values are right but dtype is {got.dtype}; use float32, the type Keras models use."
+            return (
+                f"values are right but dtype is {got.dtype}; use float32, the type Keras "
+                "models use."
+            )
         return None
 
     return run_check("6.2", diagnose, "224x224 RGB, scaled the way the backbone was trained.")
@@ -200,7 +210,8 @@ def _photo_files(folder: Any) -> dict[str, str]:
 
 
 def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
-    """The student's return value as ``(index, name, probability)`` triples, or a message saying what it was."""
+    """The student's return value as ``(index, name, probability)`` triples, or a message saying
+    what it was."""
     if value is None:
         raise StudentCodeFailed(
             "your function returned None: did you forget to `return` the predictions?"
@@ -295,7 +306,8 @@ def _diagnose_colour_file(
     }
     variants: list[tuple[str, Callable[[], list[tuple[int, str, float]]]]] = [
         (
-            "these are logits, not probabilities: apply softmax (pretrained.softmax) before taking the top k.",
+            "these are logits, not probabilities: apply softmax (pretrained.softmax) before "
+            "taking the top k.",
             lambda: _top_k_of(backbone, backbone.prepare(image[None]), k, probabilities=False),
         ),
         (
@@ -303,7 +315,8 @@ def _diagnose_colour_file(
             lambda: _top_k_of(backbone, backbone.prepare(image[None] / 255.0), k),
         ),
         (
-            "the pixels were scaled twice: backbone.prepare already applies the backbone's scaling.",
+            "the pixels were scaled twice: backbone.prepare already applies the backbone's "
+            "scaling.",
             lambda: _top_k_of(
                 backbone, backbone.prepare(((image.astype("float32") - 127) / 128)[None]), k
             ),
@@ -319,9 +332,9 @@ def _diagnose_colour_file(
         ),
     ] + [
         (
-            f"the image was resized by Pillow ({method}, e.g. load_img's target_size) before backbone.prepare; "
-            "pass it at its own size and let prepare resize it, with TensorFlow in float, as everywhere in "
-            "the lesson.",
+            f"the image was resized by Pillow ({method}, e.g. load_img's target_size) before "
+            "backbone.prepare; pass it at its own size and let prepare resize it, with "
+            "TensorFlow in float, as everywhere in the lesson.",
             lambda small=small[method]: _top_k_of(backbone, backbone.prepare(small[None]), k),
         )
         for method in small
@@ -339,7 +352,8 @@ def _diagnose_colour_file(
 
 
 def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> CheckResult:
-    """classify_file(path, backbone, class_names, k) -> the k best (index, name, probability) of a photo file."""
+    """classify_file(path, backbone, class_names, k) -> the k best (index, name, probability) of
+    a photo file."""
     import tempfile
 
     from course_lib import pretrained
@@ -361,9 +375,10 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                         raise
                     reason = str(failure).splitlines()[0][:160].rstrip(".:")
                     return (
-                        f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. Convert every file "
-                        "to RGB when you read it (Image.open(path).convert('RGB'), or "
-                        "tf.io.decode_image(..., channels=3))."
+                        f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. "
+                        "Convert every file to RGB when you read it "
+                        "(Image.open(path).convert('RGB'), or tf.io.decode_image(..., "
+                        "channels=3))."
                     )
                 if any(
                     class_name != _TINY_CLASSES[index] if 0 <= index < len(_TINY_CLASSES) else True
@@ -374,7 +389,10 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                     )
                 probabilities = [p for *_, p in got]
                 if min(probabilities) < 0 or max(probabilities) > 1:
-                    return "these are logits, not probabilities: apply softmax (pretrained.softmax) before the top k."
+                    return (
+                        "these are logits, not probabilities: apply softmax "
+                        "(pretrained.softmax) before the top k."
+                    )
                 if _same_predictions(got[::-1], expected):
                     return (
                         "the right classes, but least probable first: put the most probable first."
@@ -382,8 +400,9 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                 if not _same_predictions(got, expected):
                     if kind != "colour":
                         return (
-                            f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert every file "
-                            "to RGB when you read it, and keep its pixels as they are."
+                            f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert "
+                            "every file to RGB when you read it, and keep its pixels as they "
+                            "are."
                         )
                     return _diagnose_colour_file(got, path, backbone, k)
         return None
@@ -428,14 +447,40 @@ def _called_in_training_mode(model: Any, backbone: Any) -> bool:
     return True
 
 
+# A backbone built once, with its first weights and trainable flags.
+_LITE0: list[tuple[Any, list[np.ndarray], list[bool]]] = []
+
+
+def _small_lite0() -> Any:
+    """EfficientNet-Lite0 at 32×32 with random weights, as built: every layer trainable.
+
+    Building it takes seconds, so outside a grading run one backbone is built once and put
+    back as built (weights and trainable flags) for each check. A grading run builds it afresh
+    in each round (the judge seeds Keras for each round, and recognises the calls it has
+    answered by the backbone's weights).
+    """
+    from course_lib import efficientnet_lite
+
+    if salted():
+        return efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    if not _LITE0:
+        built = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+        flags = [layer.trainable for layer in built._flatten_layers()]
+        _LITE0.append((built, built.get_weights(), flags))
+    backbone, weights, flags = _LITE0[0]
+    # Outer layers first: setting a model's flag sets every layer inside it.
+    for layer, trainable in zip(backbone._flatten_layers(), flags, strict=True):
+        layer.trainable = trainable
+    backbone.set_weights(weights)
+    return backbone
+
+
 def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
 
-    from course_lib import efficientnet_lite
-
     num_classes = 7
-    backbone = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    backbone = _small_lite0()
     features = backbone.output_shape[-1]
     head_params = features * num_classes + num_classes
     x = check_rng(63).uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
@@ -443,25 +488,38 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
     def diagnose() -> str | None:
         model = call_student(build_transfer_model, backbone, num_classes)
         if not isinstance(model, keras.Model):
-            return f"expected a keras.Model, got {type(model).__name__}: did you forget to `return` it?"
+            return (
+                f"expected a keras.Model, got {type(model).__name__}: did you forget to "
+                "`return` it?"
+            )
         if model.output_shape[-1] == 1000:
-            return f"the model ends in 1000 outputs, ImageNet's classes; the new head needs {num_classes}."
+            return (
+                "the model ends in 1000 outputs, ImageNet's classes; the new head needs "
+                f"{num_classes}."
+            )
         if tuple(model.output_shape) != (None, num_classes):
-            return f"output shape is {model.output_shape}; expected (None, {num_classes}), one score per class."
+            return (
+                f"output shape is {model.output_shape}; expected (None, {num_classes}), one "
+                "score per class."
+            )
         if not any(_is_backbone(layer, backbone) for layer in model.layers):
-            return "the backbone is not inside your model: call it on the input, x = backbone(inputs, training=False)."
+            return (
+                "the backbone is not inside your model: call it on the input, x = "
+                "backbone(inputs, training=False)."
+            )
         trainable = _trainable_count(model)
         if _trainable_count(backbone) > 0 or trainable > head_params:
             return (
-                f"{trainable:,} weights are trainable, the backbone's too: set backbone.trainable = False "
-                "so that training only changes the new head."
+                f"{trainable:,} weights are trainable, the backbone's too: set "
+                "backbone.trainable = False so that training only changes the new head."
             )
         if trainable == 0:
             return "nothing is trainable: freeze the backbone, not the new head."
         if _called_in_training_mode(model, backbone):
             return (
-                "the backbone is called without training=False: call it as backbone(inputs, training=False), "
-                "so that its BatchNormalization layers keep their statistics, also once you unfreeze it."
+                "the backbone is called without training=False: call it as backbone(inputs, "
+                "training=False), so that its BatchNormalization layers keep their statistics, "
+                "also once you unfreeze it."
             )
         rates = [
             float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
@@ -471,6 +529,24 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 f"your model has Dropout with rate {rates}."
                 if rates
                 else "your model has no Dropout."
+            )
+        # Functional models list their layers in the order the data flows through them.
+        layers = list(model.layers)
+        dropout = next(
+            i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dropout)
+        )
+        dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
+        inside = [i for i, layer in enumerate(layers) if _is_backbone(layer, backbone)]
+        if dense and dropout > dense[-1]:
+            return (
+                "Dropout comes after the Dense layer, where it drops class scores; put "
+                "Dropout(0.5) between the backbone's features and the Dense layer, so that "
+                "training drops features."
+            )
+        if inside and dropout < inside[0]:
+            return (
+                "Dropout comes before the backbone, where it drops input pixels; put "
+                "Dropout(0.5) after the backbone, before the Dense layer."
             )
         out = np.asarray(model(x, training=False))
         if not np.allclose(out.sum(axis=-1), 1.0, atol=1e-4) or out.min() < 0:
@@ -488,12 +564,11 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
 
 
 def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
-    """unfreeze_top(backbone, first_layer) makes layers from first_layer on trainable, BatchNorm excepted."""
+    """unfreeze_top(backbone, first_layer) makes layers from first_layer on trainable, BatchNorm
+    excepted."""
     import keras
 
-    from course_lib import efficientnet_lite
-
-    backbone = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    backbone = _small_lite0()
     first = "block15_expand_conv"
     names = [layer.name for layer in backbone.layers]
     start = names.index(first)
@@ -517,7 +592,10 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
         if len(below) == len([layer for layer in weighted if names.index(layer.name) < start]):
             return f"every layer is trainable; keep the layers before {first} frozen."
         if below:
-            return f"{len(below)} layers before {first} are trainable too, e.g. {below[0]}: keep them frozen."
+            return (
+                f"{len(below)} layers before {first} are trainable too, e.g. {below[0]}: "
+                "keep them frozen."
+            )
         if any(is_bn(layer) and layer.trainable for layer in above):
             return (
                 "the BatchNormalization layers are trainable: keep them frozen so they stay in "
@@ -527,7 +605,10 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
         if len(frozen) == len([layer for layer in above if not is_bn(layer)]):
             return f"no layer from {first} on is trainable: unfreeze them."
         if frozen:
-            return f"{frozen[0]} (from {first} on) is still frozen: unfreeze every non-BatchNorm layer."
+            return (
+                f"{frozen[0]} (from {first} on) is still frozen: unfreeze every "
+                "non-BatchNorm layer."
+            )
         return None
 
     return run_check(
@@ -562,7 +643,8 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
     """keep_fine_tuned(y_val, pred_features, pred_fine_tuned, alpha=0.05) -> bool."""
     from course_lib import metrics
 
-    # (only feature extraction right, only fine-tuned right, alpha or None for the default, the right answer)
+    # (only feature extraction right, only fine-tuned right, alpha or None for the default, the
+    # right answer)
     cases = {
         "ahead by luck": (4, 9, None, False),
         "clearly better": (3, 20, None, True),
@@ -581,8 +663,9 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 return "your function returned None: did you forget to `return` the decision?"
             if not isinstance(answer, bool | np.bool_):
                 return (
-                    f"you returned {answer!r:.60} (type {type(answer).__name__}); return the decision, "
-                    "True (keep the fine-tuned model) or False (keep feature extraction)."
+                    f"you returned {answer!r:.60} (type {type(answer).__name__}); return the "
+                    "decision, True (keep the fine-tuned model) or False (keep feature "
+                    "extraction)."
                 )
             answers[name] = bool(answer)
         luck, better, worse = (
@@ -590,30 +673,33 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
         )
         if answers["ahead by luck"] and not answers["clearly better"]:
             return (
-                f"you keep fine-tuning when p is large ({p_values['ahead by luck']:.2f}) and drop it when p is "
-                f"small ({p_values['clearly better']:.4f}): a small p is the evidence that it is better."
+                f"you keep fine-tuning when p is large ({p_values['ahead by luck']:.2f}) and "
+                f"drop it when p is small ({p_values['clearly better']:.4f}): a small p is the "
+                "evidence that it is better."
             )
         if not answers["clearly better"]:
             return (
-                f"fine-tuning is right on {better[1]} validation images that feature extraction gets wrong, "
-                f"against {better[0]} the other way (McNemar p = {p_values['clearly better']:.4f}): "
-                "that is evidence, keep it."
+                f"fine-tuning is right on {better[1]} validation images that feature extraction "
+                f"gets wrong, against {better[0]} the other way (McNemar p = "
+                f"{p_values['clearly better']:.4f}): that is evidence, keep it."
             )
         if answers["ahead by luck"]:
             return (
-                f"fine-tuning is right on {luck[1]} images that feature extraction gets wrong and wrong on "
-                f"{luck[0]} it gets right: McNemar p = {p_values['ahead by luck']:.2f}, a difference that "
-                "size is often luck. Keep it only when p < alpha."
+                f"fine-tuning is right on {luck[1]} images that feature extraction gets wrong "
+                f"and wrong on {luck[0]} it gets right: McNemar p = "
+                f"{p_values['ahead by luck']:.2f}, a difference that size is often luck. Keep "
+                "it only when p < alpha."
             )
         if answers["clearly worse"]:
             return (
-                f"here feature extraction is the better one ({worse[0]} against {worse[1]} images, "
-                f"p = {p_values['clearly worse']:.4f}): a small p alone is not enough, check the direction."
+                f"here feature extraction is the better one ({worse[0]} against {worse[1]} "
+                f"images, p = {p_values['clearly worse']:.4f}): a small p alone is not enough, "
+                "check the direction."
             )
         if answers["strict alpha"]:
             return (
-                f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not enough: "
-                "compare p with the alpha argument, not a fixed 0.05."
+                f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not "
+                "enough: compare p with the alpha argument, not a fixed 0.05."
             )
         return None
 
