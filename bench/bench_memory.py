@@ -35,8 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_lib import config  # noqa: E402
-from course_lib.tools import memory  # noqa: E402
+from course_lib import config, memory  # noqa: E402
 
 SETS = {"2 cores": 2, "1 core": 1}
 LESSON_MINUTES_ONE_CORE = 10  # goals of the course on one core

@@ -6,6 +6,10 @@ Notebooks import the modules they need, one style everywhere::
 
 Importing ``course_lib`` itself is cheap: TensorFlow is imported only by the
 modules that need it, when they are first used.
+
+The maintainers' tooling (the ``course`` command, the lesson runner and its report, the
+grader, the notebook builder, the set-up doctor) is in :mod:`course_lib.tools`, which no
+lesson imports.
 """
 
 __version__ = "0.1.0"

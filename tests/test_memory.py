@@ -8,8 +8,9 @@ import nbformat
 import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
+from course_lib import memory
 from course_lib.config import KERNEL_NAME
-from course_lib.tools import memory, report, runner
+from course_lib.tools import report, runner
 
 MB = 1_000_000
 # A child that fills 300 MB (filled bytes: untouched pages would not count), says so, then waits.

@@ -14,9 +14,9 @@ import nbformat
 import psutil
 import pytest
 
-from course_lib import record
+from course_lib import memory, record
 from course_lib.config import KERNEL_NAME, project_root
-from course_lib.tools import grading, memory, notebooks, runner
+from course_lib.tools import grading, notebooks, runner
 from course_lib.tools.grading.execute import GRADER_TAG
 from course_lib.tools.grading.submissions import Submission, lesson_key
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import record
+from course_lib import memory, record
 from course_lib.config import KERNEL_NAME, project_root
-from course_lib.tools import memory, report, runner
+from course_lib.tools import report, runner
 from course_lib.tools.runner import LessonRun
 
 ENV = report.Environment(

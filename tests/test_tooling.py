@@ -184,7 +184,7 @@ def _bench_memory():
 
 
 def _measured(bench, data, label, figures):
-    from course_lib.tools import memory
+    from course_lib import memory
     from course_lib.tools.runner import LessonRun
 
     runs = [

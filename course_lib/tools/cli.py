@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kernel":
         return _kernel()
     if args.command == "doctor":
-        from course_lib import doctor
+        from course_lib.tools import doctor
 
         unknown = sorted(set(args.skip) - set(doctor.check_names()))
         if unknown:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from course_lib import runner
+    from course_lib.tools import runner
 
     lessons = args.lessons or sorted(
         (config.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb")
@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     verdict = runner.memory_verdict(runs)
     # over budget is flagged, not failed: the lesson's figures are still right
     print(("\nWARNING: " if any(r.over_budget for r in runs) else "\n") + verdict)
-    from course_lib import report
+    from course_lib.tools import report
 
     env = report.Environment.current(runner.mode(), config.project_root())
     written = report.write(runs, args.report, env, config.project_root())
@@ -227,7 +227,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from course_lib import grading
+    from course_lib.tools import grading
 
     if not args.submissions.is_dir():
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
@@ -271,7 +271,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _notebooks(check: bool) -> int:
-    from course_lib import notebooks
+    from course_lib.tools import notebooks
 
     root = config.project_root()
     result = notebooks.build_student_notebooks(root / "solutions", root / "notebooks", check=check)
@@ -286,7 +286,7 @@ def _notebooks(check: bool) -> int:
 
 
 def _kernel() -> int:
-    from course_lib import kernel
+    from course_lib.tools import kernel
 
     path = kernel.install()
     print(f"registered Jupyter kernel {config.KERNEL_NAME!r} in {path}")
@@ -393,7 +393,7 @@ def _rollback(model_root: Path) -> int:
 
 def _environment_command(args: argparse.Namespace) -> int:
     """``course lock``, ``course lock-diff`` and ``course badges``."""
-    from course_lib import links, lockfile
+    from course_lib.tools import links, lockfile
 
     root = config.project_root()
     if args.command == "lock":
@@ -419,7 +419,7 @@ def _environment_command(args: argparse.Namespace) -> int:
 
 
 def _strip(paths: list[Path]) -> int:
-    from course_lib import notebooks
+    from course_lib.tools import notebooks
 
     for path in paths:
         if notebooks.strip_in_place(path):

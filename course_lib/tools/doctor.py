@@ -97,7 +97,7 @@ def check_tensorflow(python: str = sys.executable, timeout: float = 300) -> Find
 
 
 def check_kernel(manager: object | None = None) -> Finding:
-    fix = "python -m course_lib.cli kernel   (or: make setup)"
+    fix = "python -m course_lib.tools.cli kernel   (or: make setup)"
     try:
         from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     except ImportError:
@@ -135,7 +135,7 @@ def check_dataset(name: str = "fashion-mnist") -> Finding:
     where = data.offline_location(name)
     if where is not None:
         return Finding(label, True, f"available offline in {where}")
-    fix = f"with internet once: python -m course_lib.cli download {name}"
+    fix = f"with internet once: python -m course_lib.tools.cli download {name}"
     if name == "fashion-mnist":
         fix = f"sudo apt-get install dataset-fashion-mnist   (Debian/Ubuntu), or {fix}"
     return Finding(label, False, "not available offline (it would be downloaded on first use)", fix)

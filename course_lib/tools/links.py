@@ -2,7 +2,7 @@
 
 ``[tool.course] repository = "owner/name"`` in ``pyproject.toml`` is the only place the
 GitHub repository is written. The student notebooks' Colab badge and set-up cell
-(:mod:`course_lib.notebooks`) and README's badges (``course badges``, run by
+(:mod:`course_lib.tools.notebooks`) and README's badges (``course badges``, run by
 ``make notebooks``) are made from it, so a fork changes one line and rebuilds.
 """
 

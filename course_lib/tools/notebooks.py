@@ -27,8 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib import links
 from course_lib.config import KERNEL_DISPLAY_NAME, KERNEL_NAME, project_root
+from course_lib.tools import links
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -111,7 +111,7 @@ if "google.colab" in sys.modules:
             pass
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                     "{links.pip_url(repository)}", *keep], check=True)
-    subprocess.run([sys.executable, "-m", "course_lib.cli", "download", "fashion-mnist"],
+    subprocess.run([sys.executable, "-m", "course_lib.tools.cli", "download", "fashion-mnist"],
                    check=True)"""
 
 

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from course_lib import memory, record
-from course_lib.runner import LessonRun, memory_verdict
+from course_lib.tools.runner import LessonRun, memory_verdict
 
 # Installed distributions to report, first one found wins (TensorFlow has several names).
 _PACKAGES = {

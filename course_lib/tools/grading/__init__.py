@@ -1,14 +1,14 @@
 """Grade a folder of student notebooks: ``course grade SUBMISSIONS/``.
 
-Each notebook runs in its own kernel (:mod:`course_lib.grading.execute`); the
+Each notebook runs in its own kernel (:mod:`course_lib.tools.grading.execute`); the
 results become one row per exercise in ``grades.csv`` plus a per-student summary
-(:mod:`course_lib.grading.tables`). Layouts and lesson detection are described in
-:mod:`course_lib.grading.submissions`.
+(:mod:`course_lib.tools.grading.tables`). Layouts and lesson detection are described in
+:mod:`course_lib.tools.grading.submissions`.
 """
 
-from course_lib.grading.execute import GradeOptions, NotebookGrade, grade_notebook
-from course_lib.grading.submissions import answer_keys, find_submissions
-from course_lib.grading.tables import (
+from course_lib.tools.grading.execute import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.tools.grading.submissions import answer_keys, find_submissions
+from course_lib.tools.grading.tables import (
     GradeRow,
     format_summary,
     grade_folder,

@@ -10,8 +10,8 @@ from typing import Any
 
 import nbformat
 
-from course_lib import notebooks
-from course_lib.grading.submissions import ExerciseKey, LessonKey
+from course_lib.tools import notebooks
+from course_lib.tools.grading.submissions import ExerciseKey, LessonKey
 
 TAMPERING = "tampering:"
 # NumPy's and Python's own functions must never change; other hooks (sys, IPython) are

@@ -29,8 +29,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
-from course_lib.grading import analysis, judge, kernel_code
-from course_lib.grading.submissions import ExerciseKey, LessonKey, Submission
+from course_lib.tools.grading import analysis, judge, kernel_code
+from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
 _TIMEOUT_ENAME = "CourseGraderTimeout"
@@ -40,7 +40,7 @@ _STARTUP_TIMEOUT = 120
 _EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported answers
 
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
-# course_lib.grading.judge): answers that are functions of plain data, plain values, or Keras
+# course_lib.tools.grading.judge): answers that are functions of plain data, plain values, or Keras
 # models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
 # Keras's safe mode. The others still run their check inside the student's kernel, on test
 # data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
@@ -124,7 +124,7 @@ class _Judge:
                 "-I",
                 "-c",
                 "import sys; sys.path.insert(0, sys.argv[1]); "
-                "from course_lib.grading.judge import main; main()",
+                "from course_lib.tools.grading.judge import main; main()",
                 root,
             ],
             stdin=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """Phase B of grading: judge what a student's kernel exported, in a process of the grader's own.
 
-The student's notebook runs in its kernel (phase A, :mod:`course_lib.grading.execute`). For
+The student's notebook runs in its kernel (phase A, :mod:`course_lib.tools.grading.execute`). For
 each exercise, the kernel exports the check's arguments as data (:func:`kernel_code.encode`:
 JSON and ``.npy`` files written without pickle). This process runs the exercise's *own
 check*, from ``course_lib.checks``, with stand-ins for the student's functions: a stand-in
@@ -14,7 +14,7 @@ check, an expected value or a seed: the checks draw their test data from a salt 
 afresh for each grading run (:func:`course_lib.checks._core.fresh_inputs`), so answers
 computed in advance for the published test data do not match.
 
-Run as ``python -m course_lib.grading.judge``: one JSON request per line on stdin, one JSON
+Run as ``python -m course_lib.tools.grading.judge``: one JSON request per line on stdin, one JSON
 reply per line on stdout (see :func:`handle`).
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.grading import kernel_code
+from course_lib.tools.grading import kernel_code
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
 

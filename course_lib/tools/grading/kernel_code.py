@@ -29,7 +29,7 @@ Actions:
     Call one of the student's functions on arguments the grader wrote (``.npy``
     files read without pickle, JSON), and export what it returned or raised, and
     any argument it changed in place. The grader judges these data in another
-    process (:mod:`course_lib.grading.judge`): no check, expected value or course
+    process (:mod:`course_lib.tools.grading.judge`): no check, expected value or course
     answer is ever loaded here.
 ``ping``
     Answers at once: tells the grader the kernel recovered after an interrupt.

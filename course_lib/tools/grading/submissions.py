@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib import notebooks
+from course_lib.tools import notebooks
 
 _CHECK_CALL = re.compile(r"\bchecks\.exercise_(\d+)_(\d+)\(")
 _LESSON_NUMBER = re.compile(r"(?<!\d)(\d\d)_")

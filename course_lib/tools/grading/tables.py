@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from course_lib.grading.execute import GradeOptions, NotebookGrade, grade_notebook
-from course_lib.grading.submissions import answer_keys, find_submissions
+from course_lib.tools.grading.execute import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.tools.grading.submissions import answer_keys, find_submissions
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
 NOTEBOOK = "notebook"  # the exercise column of rows about the notebook as a whole
