@@ -16,7 +16,6 @@ import sys
 
 import pytest
 
-import course_lib
 from course_lib.config import project_root
 
 TOOLS = [
@@ -57,22 +56,14 @@ def test_lessons_import_course_lib_modules():
     assert expected <= _lesson_imports()
 
 
-def test_package_exports_no_tooling():
-    public = set(getattr(course_lib, "__all__", [])) | {
-        n for n in vars(course_lib) if not n.startswith("_")
-    }
-    assert not public & {*TOOLS, "tools"}
-
-
-def test_lessons_imports_bring_no_tooling_into_the_package():
-    # A fresh interpreter, as a lesson's kernel: import course_lib, then what the lessons import.
-    modules = sorted(_lesson_imports())
+def _fresh_course_lib(modules: list[str]) -> dict[str, list[str]]:
+    """``dir(course_lib)`` and the tools loaded, in a new interpreter that imports ``modules``."""
     code = (
         "import importlib, json, sys\n"
         "import course_lib\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
-        "print(json.dumps({'dir': dir(course_lib),"
+        "print(json.dumps({'dir': dir(course_lib), 'all': getattr(course_lib, '__all__', []),"
         " 'tools': sorted(m for m in sys.modules if m.startswith('course_lib.tools'))}))\n"
     )
     done = subprocess.run(
@@ -84,7 +75,18 @@ def test_lessons_imports_bring_no_tooling_into_the_package():
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_package_exports_no_tooling():
+    seen = _fresh_course_lib([])
+    assert not set(seen["dir"] + seen["all"]) & {*TOOLS, "tools"}
+    assert seen["tools"] == []
+
+
+def test_lessons_imports_bring_no_tooling_into_the_package():
+    # As a lesson's kernel: import course_lib, then every module the lessons import.
+    seen = _fresh_course_lib(sorted(_lesson_imports()))
     assert not set(seen["dir"]) & {*TOOLS, "tools"}
     assert seen["tools"] == []
 
