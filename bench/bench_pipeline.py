@@ -117,15 +117,13 @@ def write_results(
     lines = [
         "# Pipeline throughput: tf.data against ImageDataGenerator",
         "",
-        f"Measured by `bench/bench_pipeline.py` on {dt.date.today().isoformat()}. Both pipelines "
-        "read "
-        f"the same folder of {n_files:,} Fashion-MNIST PNG files (28 x 28 grayscale), scale them "
-        "to "
-        f"[0, 1] and deliver batches of {args.batch_size}; images per second are the median of "
-        f'{args.repeats} epochs, each after one warm-up batch. "tf.data" reads and decodes the '
-        "files "
-        'every epoch, as the legacy generator does; "tf.data cached" is an epoch after the first, '
-        "served from the decoded images `cache()` kept in memory.",
+        f"Measured by `bench/bench_pipeline.py` on {dt.date.today().isoformat()}. "
+        f"Both pipelines read the same folder of {n_files:,} Fashion-MNIST PNG files "
+        f"(28 x 28 grayscale), scale them to [0, 1] and deliver batches of {args.batch_size}; "
+        f"images per second are the median of {args.repeats} epochs, each after one warm-up "
+        'batch. "tf.data" reads and decodes the files every epoch, as the legacy generator does; '
+        '"tf.data cached" is an epoch after the first, served from the decoded images `cache()` '
+        "kept in memory.",
         "",
         "| work per image | ImageDataGenerator | tf.data | speed-up | tf.data cached | speed-up |",
         "|---|---:|---:|---:|---:|---:|",
@@ -143,20 +141,18 @@ def write_results(
     ]
     lines += [
         "",
-        f"Goal, tf.data at least {GOAL:g} times as fast as the legacy generator while both read "
-        "the "
-        f"files every epoch: {'; '.join(verdicts)}.",
+        f"Goal, tf.data at least {GOAL:g} times as fast as the legacy generator while both "
+        f"read the files every epoch: {'; '.join(verdicts)}.",
         "",
         "## Machine",
         "",
         f"- CPUs: {os.cpu_count()} ({affinity} available to the process); {platform.machine()}, "
         f"{platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras "
-        f"{keras.__version__}, "
-        f"NumPy {np.__version__}, SciPy {scipy.__version__}",
-        f"- Load average when the run started: {args.load_at_start}. Other processes were free to "
-        "run at the same time; on a busy machine the figures move by tens of percent from run to "
-        "run.",
+        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, NumPy {np.__version__}, SciPy {scipy.__version__}",
+        f"- Load average when the run started: {args.load_at_start}. Other processes were free "
+        "to run at the same time; on a busy machine the figures move by tens of percent from "
+        "run to run.",
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)

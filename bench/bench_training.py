@@ -107,9 +107,8 @@ def candidates(p: dict[str, object]) -> dict[str, Candidate]:
         ),
         "previous": Candidate(
             "previous",
-            "filters 32-64-128, Dense 128, dropout 0.25 / 0.3; per-epoch cosine 1e-3 -> 1e-5, 12 "
-            "epochs "
-            "(the lesson before this benchmark)",
+            "filters 32-64-128, Dense 128, dropout 0.25 / 0.3; per-epoch cosine 1e-3 -> 1e-5, "
+            "12 epochs (the lesson before this benchmark)",
             lambda: models.build_better_cnn(
                 filters=(32, 64, 128), conv_dropout=0.25, dense_dropout=0.3
             ),
@@ -229,25 +228,22 @@ def main() -> None:
     lines = [
         "# Training benchmark (lesson 04)",
         "",
-        "Lesson 04's full run and the candidates it was chosen from, trained one after the other "
-        "in one",
-        f"process (`bench/bench_training.py`, parameters read from `{LESSON.relative_to(ROOT)}`): "
-        "the same",
-        "split, `pipeline.make_dataset` batches of "
+        "Lesson 04's full run and the candidates it was chosen from, trained one after the other",
+        "in one process (`bench/bench_training.py`, parameters read from",
+        f"`{LESSON.relative_to(ROOT)}`): the same split, `pipeline.make_dataset` batches of",
         f"{p['BATCH_SIZE']}, Adam, early stopping (patience {p['PATIENCE']}) on the validation "
         "loss.",
         "",
-        "| candidate | seed | parameters | epochs run (max) | best epoch | wall s / epoch | CPU s "
-        "/ epoch "
-        "| training wall time | load before → after | val accuracy (best epoch) | test accuracy |",
+        "| candidate | seed | parameters | epochs run (max) | best epoch | wall s / epoch "
+        "| CPU s / epoch | training wall time | load before → after "
+        "| val accuracy (best epoch) | test accuracy |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['name']} | {r['seed']} | {r['params']:,} | {r['epochs']} ({r['max_epochs']}) | "
-            f"{r['best_epoch']} "
-            f"| {r['seconds'] / r['epochs']:.1f} | {r['cpu'] / r['epochs']:.1f} | "
-            f"{r['seconds'] / 60:.1f} min "
+            f"| {r['name']} | {r['seed']} | {r['params']:,} | {r['epochs']} ({r['max_epochs']}) "
+            f"| {r['best_epoch']} | {r['seconds'] / r['epochs']:.1f} "
+            f"| {r['cpu'] / r['epochs']:.1f} | {r['seconds'] / 60:.1f} min "
             f"| {r['load'][0]:.1f} → {r['load'][1]:.1f} | {r['val_accuracy']:.4f} | "
             f"{r['test_accuracy']:.4f} |"
         )
@@ -255,11 +251,10 @@ def main() -> None:
     lines += [f"- `{c.name}`: {c.description}" for c in chosen]
     lines += [
         "",
-        f"- machine: {cpus} CPU(s) available to the process ({platform.machine()}, "
-        f"{platform.system()}); "
-        f"the load average is the 1-minute one. Above {cpus}, other processes were competing for "
-        "the CPUs "
-        "and the wall times are inflated; the CPU times much less so.",
+        f"- machine: {cpus} CPU(s) available to the process "
+        f"({platform.machine()}, {platform.system()}); the load average is the 1-minute one. "
+        f"Above {cpus}, other processes were competing for the CPUs and the wall times are "
+        "inflated; the CPU times much less so.",
         "- peak resident memory of the benchmark process: "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB",
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras "

@@ -116,11 +116,9 @@ class PairedComparison:
 
     def summary(self, name_a: str = "A", name_b: str = "B") -> str:
         return (
-            f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} on {self.n} "
-            "examples; "
-            f"only {name_a} right on {self.only_a_right}, only {name_b} right on "
-            f"{self.only_b_right}; "
-            f"McNemar p = {self.p_value:.3g}"
+            f"{name_a} {self.accuracy_a:.4f} vs {name_b} {self.accuracy_b:.4f} "
+            f"on {self.n} examples; only {name_a} right on {self.only_a_right}, "
+            f"only {name_b} right on {self.only_b_right}; McNemar p = {self.p_value:.3g}"
         )
 
 
