@@ -7,11 +7,13 @@ at phone width. Set COURSE_SCREENSHOTS=<folder> to keep screenshots of the page.
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
 import requests
 from PIL import Image
+from serving_support import png, tiny_model_path
 
 from course_lib import data
 from course_lib.serving import ServeConfig, free_port, start_server
@@ -31,6 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
+TOKEN = "browser-test-token"
 TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.skipif(
@@ -184,3 +187,63 @@ def test_history_pages_through_older_predictions(server, browser):
     )
     assert page.locator("#prev-page").is_enabled()
     page.close()
+
+
+@pytest.fixture(scope="module")
+def guarded_server(tmp_path_factory):
+    """A service with a token (the tiny model on Keras: quick to start) and one stored photo."""
+    folder = tmp_path_factory.mktemp("guarded")
+    config = ServeConfig.from_env(
+        {},
+        model=str(tiny_model_path()),
+        runtime="keras",
+        db=folder / "predictions.sqlite3",
+        port=free_port(),
+        threads=2,
+        token=TOKEN,
+    )
+    server = start_server(config, log_path=folder / "server.log", timeout=300)
+    try:
+        files = {"file": ("a.png", png(size=(96, 96)))}
+        assert requests.post(f"{server.url}/predict", files=files, timeout=60).status_code == 200
+        yield server
+    finally:
+        server.stop()
+
+
+def test_history_photos_behind_the_token_show_once_the_page_has_it(guarded_server, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(guarded_server.url)
+    row = page.locator("#history-list li").first
+    row.wait_for()
+    # No token: a message in the frame and above the list, not an empty frame.
+    expect(row.locator(".thumb.locked")).to_have_text("token needed")
+    assert row.locator("img").count() == 0
+    expect(page.locator("#token-message")).to_contain_text("protected by the service's token")
+
+    page.fill("#token-input", "not the token")
+    page.click("#token-save")
+    expect(page.locator("#history-list li .thumb.locked").first).to_have_text("token refused")
+    expect(page.locator("#token-message")).to_contain_text("refused")
+
+    page.fill("#token-input", TOKEN)
+    page.click("#token-save")
+    thumb = page.locator("#history-list li img.thumb").first
+    expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("document.querySelector('#history-list img.thumb').naturalWidth > 0")
+    expect(page.locator("#token-forget")).to_be_visible()
+    page.close()
+
+    # The token in the address's fragment: used, kept for the tab, removed from the address.
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{guarded_server.url}/#token={TOKEN}")
+    expect(page.locator("#history-list li img.thumb").first).to_have_attribute(
+        "src", re.compile(r"^blob:")
+    )
+    assert TOKEN not in page.url
+    page.close()
+    assert not errors, errors

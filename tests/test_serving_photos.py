@@ -224,3 +224,25 @@ def test_loopback_without_a_token_serves_the_photo_routes_openly(client):
     pid = upload(client, ("a.png", png())).get_json()["id"]
     for route in PHOTO_ROUTES:
         assert client.get(route.format(id=pid)).status_code == 200, route
+
+
+# ---------------------------------------------------------------- the page and the token
+
+
+def test_the_page_asks_for_the_token_only_when_the_service_has_one(client, guarded):
+    open_page = client.get("/").get_data(as_text=True)
+    assert 'data-token-required="0"' in open_page
+    page = guarded.get("/").get_data(as_text=True)
+    assert 'data-token-required="1"' in page and 'id="token-form"' in page
+    assert TOKEN not in page  # the page asks for it; the server never hands it out
+
+
+def test_the_page_fetches_photos_with_the_token_instead_of_plain_img_src(client):
+    script = client.get("/static/app.js").get_data(as_text=True)
+    # An <img src> cannot send a header: photos come through fetch() with the token,
+    # into blob: URLs, and without a token the page says so rather than showing an empty frame.
+    assert "Authorization: `Bearer ${getToken()}`" in script
+    assert "URL.createObjectURL(await response.blob())" in script
+    assert "sessionStorage" in script and "#token=" in script
+    assert "thumb.src = item.image_url" not in script
+    assert '"token needed"' in script

@@ -26,7 +26,13 @@ MAX_COMMENT = 500
 def index() -> str:
     config, host = service().config, service().host
     model = host.classifier.describe() if host.ready and host.classifier else None
-    return render_template("index.html", model=model, config=config, version=course_lib.__version__)
+    return render_template(
+        "index.html",
+        model=model,
+        config=config,
+        version=course_lib.__version__,
+        token_required=bool(config.token),  # the page then asks for it to show the photos
+    )
 
 
 @bp.get("/health")

@@ -5,7 +5,7 @@
 
 const PER_PAGE = 10;
 const $ = (id) => document.getElementById(id);
-const state = { page: 1, pages: 1, file: null, previewUrl: null };
+const state = { page: 1, pages: 1, file: null, previewUrl: null, photoUrls: [] };
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -41,14 +41,136 @@ function setStatus(text, kind = "") {
   status.className = `status ${kind}`;
 }
 
+// ------------------------------------------------------------ the token
+// When the service has a token (COURSE_SERVE_TOKEN), the routes that hand out photos need it
+// as "Authorization: Bearer <token>", which an <img src> cannot send. The page asks for the
+// token (or takes it from the address's fragment, #token=..., which the browser never sends
+// to any server), keeps it for this tab only (sessionStorage), and fetches each photo with
+// the header into a blob: URL. Without a token it says so instead of showing empty frames.
+
+const TOKEN_KEY = "course-serve-token";
+const tokenRequired = () => document.body.dataset.tokenRequired === "1";
+
+function getToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch (err) {
+    return "";  // storage disabled: the token lasts until the page is left
+  }
+}
+
+function setToken(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch (err) {
+    // storage disabled: nothing kept
+  }
+}
+
+function takeTokenFromFragment() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const token = params.get("token");
+  if (!token) return;
+  setToken(token.trim());
+  params.delete("token");
+  const rest = params.toString();
+  // out of the address bar (and so out of bookmarks and screenshots)
+  history.replaceState(null, "", window.location.pathname + window.location.search +
+    (rest ? `#${rest}` : ""));
+}
+
+const authHeaders = () => (getToken() ? { Authorization: `Bearer ${getToken()}` } : {});
+
+function showTokenForm(message) {
+  const form = $("token-form");
+  form.hidden = !tokenRequired();
+  if (form.hidden) return;
+  const known = Boolean(getToken());
+  $("token-message").textContent = message || (known
+    ? "Photos are shown with the token entered in this tab."
+    : "Photos in the history are protected by the service's token: enter it to see them.");
+  $("token-message").className = `small${message ? " error" : ""}`;
+  for (const id of ["token-input", "token-save"]) $(id).hidden = known && !message;
+  $("token-forget").hidden = !known;
+}
+
+function setUpToken() {
+  takeTokenFromFragment();
+  showTokenForm();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setToken($("token-input").value.trim());
+    $("token-input").value = "";
+    showTokenForm();
+    loadHistory();
+  });
+  $("token-forget").addEventListener("click", () => {
+    setToken("");
+    showTokenForm();
+    loadHistory();
+  });
+  $("feedback-csv").addEventListener("click", async (event) => {
+    if (!tokenRequired()) return;  // a plain link works
+    event.preventDefault();
+    try {
+      const url = await fetchBlob("/feedback.csv");
+      const link = Object.assign(document.createElement("a"), { href: url, download: "feedback.csv" });
+      link.click();
+    } catch (err) {
+      showTokenForm(err.message);
+    }
+  });
+}
+
+async function fetchBlob(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: authHeaders() });
+  } catch (err) {
+    throw new Error("the server cannot be reached; is it running?");
+  }
+  if (!response.ok) {
+    const error = new Error(response.status === 401
+      ? "The token was refused: enter the service's token (COURSE_SERVE_TOKEN)."
+      : `the server answered ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  state.photoUrls.push(url);  // revoked when the history is drawn again
+  return url;
+}
+
+function lockedThumb(text) {
+  const node = el("div", "thumb locked", text);
+  node.setAttribute("role", "img");
+  node.setAttribute("aria-label", text);
+  return node;
+}
+
+function photoThumb(item) {
+  if (!item.image_url) return lockedThumb("no photo");
+  if (tokenRequired() && !getToken()) return lockedThumb("token needed");
+  const thumb = el("img", "thumb");
+  thumb.alt = `photo of prediction #${item.id}`;
+  fetchBlob(item.image_url)
+    .then((url) => { thumb.src = url; })
+    .catch((err) => {
+      thumb.replaceWith(lockedThumb(err.status === 401 ? "token refused" : "photo unavailable"));
+      if (err.status === 401) showTokenForm(err.message);
+    });
+  return thumb;
+}
+
 // ------------------------------------------------------------ the model
 
 async function loadModel() {
   for (let attempt = 0; attempt < 120; attempt += 1) {
     try {
       const model = await api("/model");
-      $("model-info").textContent =
-        `${model.name} · version ${model.version} · ${model.class_names.length} classes`;
+      $("model-info").textContent = `${model.name} · version ${model.version} · ` +
+        `${model.runtime} · ${model.class_names.length} classes`;
       const list = $("class-names");
       list.replaceChildren(...model.class_names.map((name) => {
         const option = document.createElement("option");
@@ -146,7 +268,7 @@ function showResult(prediction) {
   $("result-label").textContent = prediction.label;
   $("result-meta").textContent =
     `${percent(prediction.confidence)} confident · ${prediction.latency_ms.toFixed(1)} ms · ` +
-    `${prediction.model.name} ${prediction.model.version}`;
+    `${prediction.model.name} ${prediction.model.version} (${prediction.model.runtime})`;
   $("result-top-k").replaceWith(Object.assign(topKBars(prediction.top_k), { id: "result-top-k" }));
   const holder = $("result-feedback");
   holder.replaceChildren(feedbackControl(prediction));
@@ -217,12 +339,7 @@ function syncHistoryRow(updated) {
 function historyRow(item) {
   const row = el("li", "history-row");
   row.dataset.predictionId = String(item.id);
-  const thumb = el("img", "thumb");
-  thumb.alt = "";
-  thumb.loading = "lazy";
-  // A photo behind the service's token (or deleted since) leaves an empty frame, not a broken icon.
-  thumb.addEventListener("error", () => thumb.removeAttribute("src"));
-  if (item.image_url) thumb.src = item.image_url;
+  const thumb = photoThumb(item);
   const body = el("div", "history-body");
   const title = el("div", "history-title");
   title.append(el("strong", "history-label", item.label), el("span", "muted", ` ${percent(item.confidence)}`));
@@ -238,6 +355,7 @@ async function loadHistory() {
   try {
     const data = await api(`/history?page=${state.page}&per_page=${PER_PAGE}`);
     state.pages = data.pages;
+    for (const url of state.photoUrls.splice(0)) URL.revokeObjectURL(url);
     $("history-list").replaceChildren(...data.items.map(historyRow));
     $("history-summary").textContent = data.total
       ? `${data.total} prediction${data.total === 1 ? "" : "s"}, latest first.`
@@ -262,6 +380,7 @@ function setUpPager() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setUpToken();
   setUpDropZone();
   setUpPager();
   $("upload-form").addEventListener("submit", predict);
