@@ -25,7 +25,8 @@ from course_lib.record import CheckResult
 
 
 class Hostile:
-    """An object every operation on which raises: len, iteration, comparison, conversion, attributes."""
+    """An object every operation on which raises: len, iteration, comparison, conversion,
+    attributes."""
 
     def _boom(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("hostile object")
@@ -198,8 +199,8 @@ _NAMED_VALUES = {
 
 
 # Checks for which one of those is a legitimate kind of answer, judged on its merits instead:
-# compile_model and unfreeze_top work in place (returns None), check_upload returns None for a good upload,
-# make_tf_config returns a dict, representative_dataset is a generator function.
+# compile_model and unfreeze_top work in place (returns None), check_upload returns None for a
+# good upload, make_tf_config returns a dict, representative_dataset is a generator function.
 _LEGITIMATE = {
     "exercise_4_1": {
         "function returning None",

@@ -37,7 +37,8 @@ def train_step_checks() -> dict:
         import json, sys
         sys.path.insert(0, {str(TESTS)!r})
         import lesson08_support
-        print("RESULTS", json.dumps(lesson08_support.check_train_steps(list(lesson08_support.STEP_ANSWERS))))
+        results = lesson08_support.check_train_steps(list(lesson08_support.STEP_ANSWERS))
+        print("RESULTS", json.dumps(results))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run(
@@ -151,7 +152,7 @@ def test_8_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_2(answer), phrase)
 
 
-# ---------------------------------------------------------------- 8.3 a client within the request limit
+# ------------------------------------------------------------ 8.3 a client within the request limit
 
 WEIGHTS = RNG.random((28 * 28, 10))
 CLIENT_IMAGES = RNG.random((300, 28, 28, 1), dtype=np.float32)
@@ -277,14 +278,39 @@ def _representative(images, count=200, wrap=lambda image: [image[None]]):
     return representative_dataset
 
 
+SHUFFLED = np.random.default_rng(84).permutation(len(X_TRAIN))
+
+
 def test_8_4_accepts_a_few_hundred_training_images_one_at_a_time_or_in_batches():
-    assert checks.exercise_8_4(_representative(X_TRAIN), X_TRAIN, X_TEST).passed
+    assert checks.exercise_8_4(_representative(X_TRAIN[SHUFFLED]), X_TRAIN, X_TEST).passed
 
     def batches_of_ten():
         for start in range(0, 300, 10):
-            yield [X_TRAIN[start : start + 10]]
+            yield [X_TRAIN[SHUFFLED[start : start + 10]]]
+
+    def from_a_shuffled_copy():
+        shuffled = X_TRAIN.copy()
+        np.random.default_rng(0).shuffle(shuffled)  # the copy, not x_train
+        for image in shuffled[:250]:
+            yield [np.expand_dims(image, 0)]
 
     assert checks.exercise_8_4(batches_of_ten, X_TRAIN, X_TEST).passed
+    assert checks.exercise_8_4(from_a_shuffled_copy, X_TRAIN, X_TEST).passed
+
+
+def test_8_4_names_x_train_shuffled_in_place_and_images_in_their_stored_order():
+    x_train = X_TRAIN.copy()  # the notebook's x_train, which the generator reads
+
+    def shuffles_x_train():
+        np.random.default_rng(0).shuffle(x_train)  # x_train no longer matches y_train
+        for image in x_train[:200]:
+            yield [image[None]]
+
+    assert _fails_with(checks.exercise_8_4(shuffles_x_train, x_train, X_TEST), "in place")
+    assert _fails_with(
+        checks.exercise_8_4(_representative(X_TRAIN), X_TRAIN, X_TEST),
+        "the first 200 training images in their stored order",
+    )
 
 
 @pytest.mark.parametrize(

@@ -65,8 +65,9 @@ def _preprocessing_problem(preprocessing: Any) -> str | None:
         int(preprocessing["height"]), int(preprocessing["width"]), float(preprocessing["scale"])
     except Exception:
         return (
-            f"the check needs the lesson's preprocessing record (`prep`, a dict with height, width, "
-            f"scale, ...) as an argument; it got {describe(preprocessing)}. Re-run the cell that defines it."
+            "the check needs the lesson's preprocessing record (`prep`, a dict with height, "
+            f"width, scale, ...) as an argument; it got {describe(preprocessing)}. Re-run the "
+            "cell that defines it."
         )
     return None
 
@@ -88,14 +89,26 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
             out = as_array(call_student(prepare, data), f"your input for the {name}")
             expected = _expected_input(data, preprocessing)
             if out.shape == (1, *shape):
-                return f"shape {out.shape}: return one image {shape}; the server stacks images into a batch."
+                return (
+                    f"shape {out.shape}: return one image {shape}; the server stacks images "
+                    "into a batch."
+                )
             if out.shape == shape[:2] and channels == 1:
-                return f"shape {out.shape}: add the channel axis the model expects, {shape} (x[..., None])."
+                return (
+                    f"shape {out.shape}: add the channel axis the model expects, {shape} "
+                    "(x[..., None])."
+                )
             if out.ndim == 3 and out.shape[:2] == shape[:2] and out.shape[-1] != channels:
                 mode = "grayscale: .convert('L')" if channels == 1 else "RGB: .convert('RGB')"
-                return f"{out.shape[-1]} channels, but the model takes {channels}; convert the image to {mode}."
+                return (
+                    f"{out.shape[-1]} channels, but the model takes {channels}; convert the "
+                    f"image to {mode}."
+                )
             if out.shape[:2] == (width, height) and width != height:
-                return f"shape {out.shape}: height and width swapped (Pillow's resize takes (width, height))."
+                return (
+                    f"shape {out.shape}: height and width swapped (Pillow's resize takes "
+                    "(width, height))."
+                )
             if out.shape != shape:
                 return (
                     f"the {name} gave shape {out.shape}; every upload must become {shape}: "
@@ -113,8 +126,9 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
                 nearest = _expected_input(data, preprocessing, resize="nearest")
                 if np.allclose(out, nearest, atol=tolerance):
                     return (
-                        f"the {name} was resized with nearest-neighbour; the model's preprocessing "
-                        f"says {preprocessing.get('resize', 'bilinear')!r} (Image.Resampling.BILINEAR)."
+                        f"the {name} was resized with nearest-neighbour; the model's "
+                        f"preprocessing says {preprocessing.get('resize', 'bilinear')!r} "
+                        "(Image.Resampling.BILINEAR)."
                     )
                 worst = np.abs(out - expected).max()
                 return (
@@ -201,13 +215,13 @@ def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
         key = exc.args[0] if exc.args else "?"
         if good_upload:
             return (
-                f"for {what}, your route raised KeyError {key!r} although the request carries the image in "
-                "the form field 'file': uploaded files are in request.files['file']; request.form holds only "
-                "the text fields of a form."
+                f"for {what}, your route raised KeyError {key!r} although the request carries "
+                "the image in the form field 'file': uploaded files are in "
+                "request.files['file']; request.form holds only the text fields of a form."
             )
         return (
-            f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` first (or use "
-            "request.files.get('file')) and answer 400 with a JSON error."
+            f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` "
+            "first (or use request.files.get('file')) and answer 400 with a JSON error."
         )
     if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
         return (
@@ -215,24 +229,27 @@ def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
             "float(probabilities[i]), int(index), or array.tolist()."
         )
     if isinstance(exc, TypeError) and "did not return a valid response" in str(exc):
-        return f"for {what} your route returned None: every path through it must `return jsonify(...)`."
+        return (
+            f"for {what} your route returned None: every path through it must `return "
+            "jsonify(...)`."
+        )
     if isinstance(exc, AttributeError) and "NoneType" in str(exc) and good_upload:
         return (
-            f"for {what}, your route raised {text}: the upload was not found where you looked. It is in "
-            "request.files['file'] (request.form holds only text fields)."
+            f"for {what}, your route raised {text}: the upload was not found where you looked. "
+            "It is in request.files['file'] (request.form holds only text fields)."
         )
     if good_upload:
         hint = ""
         if isinstance(exc, ValueError) and ("shape" in str(exc) or "incompatible" in str(exc)):
             hint = (
-                " The model takes a batch of shape (1, height, width, channels): convert the image to the "
-                "model's colour mode, resize it, and add the batch axis."
+                " The model takes a batch of shape (1, height, width, channels): convert the "
+                "image to the model's colour mode, resize it, and add the batch axis."
             )
         return f"for {what}, your route raised {text}.{hint}"
     return (
-        f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the error and "
-        "answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a truncated file's error are "
-        "both OSErrors)."
+        f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the "
+        "error and answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a "
+        "truncated file's error are both OSErrors)."
     )
 
 
@@ -255,7 +272,8 @@ def exercise_7_2(
     class_names: list[str],
     preprocessing: dict[str, Any],
 ) -> CheckResult:
-    """create_minimal_app(model, class_names, preprocessing) -> a Flask app with a JSON POST /predict."""
+    """create_minimal_app(model, class_names, preprocessing) -> a Flask app with a JSON POST
+    /predict."""
     problem = _preprocessing_problem(preprocessing)
     if problem:
         return not_yet("7.2", problem)
@@ -304,29 +322,36 @@ def exercise_7_2(
                     f" ({body['error']!r})" if isinstance(body, dict) and "error" in body else ""
                 )
                 hint = (
-                    " Did the route find the file? It is in request.files['file']; request.form holds only "
-                    "the text fields of a form."
+                    " Did the route find the file? It is in request.files['file']; "
+                    "request.form holds only the text fields of a form."
                     if response.status_code == 400
                     else ""
                 )
                 return (
-                    f"{what} is a valid image but got status {response.status_code}{reason}; it should get "
-                    f"200.{hint}"
+                    f"{what} is a valid image but got status {response.status_code}{reason}; it "
+                    f"should get 200.{hint}"
                 )
             if not isinstance(body, dict):
                 return (
-                    f"for {what} the answer is not a JSON object (content type {response.content_type!r}); "
-                    "return jsonify(label=..., confidence=...)."
+                    f"for {what} the answer is not a JSON object (content type "
+                    f"{response.content_type!r}); return jsonify(label=..., confidence=...)."
                 )
             if "label" not in body or "confidence" not in body:
-                return f"the answer for {what} has the keys {sorted(body)}; it needs 'label' and 'confidence'."
+                return (
+                    f"the answer for {what} has the keys {sorted(body)}; it needs 'label' "
+                    "and 'confidence'."
+                )
             label, confidence = body["label"], body["confidence"]
             if not isinstance(label, str) or label not in class_names:
-                return f"the label {label!r} for {what} is not one of the class names; use class_names[index]."
+                return (
+                    f"the label {label!r} for {what} is not one of the class names; use "
+                    "class_names[index]."
+                )
             if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
                 return (
-                    f"the confidence for {what} is {confidence!r} ({type(confidence).__name__}); send a number "
-                    "in [0, 1], float(probabilities[index])."
+                    f"the confidence for {what} is {confidence!r} "
+                    f"({type(confidence).__name__}); send a number in [0, 1], "
+                    "float(probabilities[index])."
                 )
             expected = [
                 _probabilities(model, _model_input(data, preprocessing, convert_first=order))
@@ -337,22 +362,22 @@ def exercise_7_2(
             unscaled = _probabilities(model, _model_input(data, preprocessing, scaled=False))
             if _consistent(label, confidence, unscaled, class_names, tolerance=1e-3):
                 return (
-                    f"for {what} you answered {label!r} at {confidence:.3f}, what the model says about pixels "
-                    f"that were not scaled: multiply them by {float(preprocessing['scale']):.6g} (divide by "
-                    "255), as in training."
+                    f"for {what} you answered {label!r} at {confidence:.3f}, what the model "
+                    "says about pixels that were not scaled: multiply them by "
+                    f"{float(preprocessing['scale']):.6g} (divide by 255), as in training."
                 )
             p = expected[0]
             best = int(p.argmax())
             soft = np.exp(p - p.max()) / np.exp(p - p.max()).sum()
             if label == class_names[best] and abs(confidence - soft[best]) < 1e-3:
                 return (
-                    "the label is right but the confidence is not the model's probability: the model already "
-                    "ends in softmax, so do not apply it again."
+                    "the label is right but the confidence is not the model's probability: the "
+                    "model already ends in softmax, so do not apply it again."
                 )
             return (
-                f"for {what} you answered {label!r} at {confidence:.3f}; the model says {class_names[best]!r} "
-                f"at {p[best]:.3f} for the image prepared as in training (grayscale/RGB as the model expects, "
-                "bilinear resize, scaled)."
+                f"for {what} you answered {label!r} at {confidence:.3f}; the model says "
+                f"{class_names[best]!r} at {p[best]:.3f} for the image prepared as in training "
+                "(grayscale/RGB as the model expects, bilinear resize, scaled)."
             )
         for what, form in _bad_uploads():
             response = _post(client, form, what, False)
@@ -363,14 +388,20 @@ def exercise_7_2(
                     "e.g. `return jsonify(error='...'), 400`."
                 )
             if response.status_code != 400:
-                return f"{what} got status {response.status_code}; a bad upload is the client's mistake: answer 400."
+                return (
+                    f"{what} got status {response.status_code}; a bad upload is the client's "
+                    "mistake: answer 400."
+                )
             if not isinstance(body, dict):
                 return (
-                    f"{what} got 400 but not JSON (content type {response.content_type!r}): programs read "
-                    "the reason from JSON, `return jsonify(error='...'), 400`."
+                    f"{what} got 400 but not JSON (content type {response.content_type!r}): "
+                    "programs read the reason from JSON, `return jsonify(error='...'), 400`."
                 )
             if not isinstance(body.get("error"), str) or not body["error"].strip():
-                return f"{what} got 400 with {body!r}; say why in the key 'error': jsonify(error='...')."
+                return (
+                    f"{what} got 400 with {body!r}; say why in the key 'error': "
+                    "jsonify(error='...')."
+                )
         return None
 
     return run_check(
@@ -425,14 +456,15 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             "a truncated PNG",
             _truncated_png(),
             False,
-            "a truncated PNG passed: Image.open only reads the header; call image.load() to decode the pixels",
+            "a truncated PNG passed: Image.open only reads the header; call image.load() to "
+            "decode the pixels",
         ),
         (
             f"an image of {exact.size + side:,} pixels",
             _encode(np.zeros((exact.shape[0] + 1, side), np.uint8)),
             False,
-            f"an image of {exact.size + side:,} pixels, one row more than {exact.size:,}, passed with "
-            f"max_pixels={max_pixels:,}: compare width × height with the limit",
+            f"an image of {exact.size + side:,} pixels, one row more than {exact.size:,}, "
+            f"passed with max_pixels={max_pixels:,}: compare width × height with the limit",
         ),
         (
             f"an image of {(side + 10) ** 2:,} pixels",
@@ -445,8 +477,8 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             f"a {len(bomb)}-byte PNG header claiming {claimed[0]}×{claimed[1]} pixels",
             bomb,
             False,
-            f"a file claiming {claimed[0] * claimed[1] / 1e6:,.0f} million pixels passed: compare width × height "
-            "with the limit",
+            f"a file claiming {claimed[0] * claimed[1] / 1e6:,.0f} million pixels passed: "
+            "compare width × height with the limit",
         ),
     ]
 
@@ -473,10 +505,11 @@ def _decoded_sizes() -> Iterator[list[tuple[int, int]]]:
 def exercise_7_3(
     check_upload: Callable[[bytes, int], Any], max_pixels: int | None = None
 ) -> CheckResult:
-    """check_upload(data, max_pixels) -> None for a usable image, else a reason (a non-empty string); never raises.
+    """check_upload(data, max_pixels) -> None for a usable image, else a reason (a non-empty
+    string); never raises.
 
-    ``max_pixels`` is 10,000 in the notebook, and drawn afresh (between about 5,000 and 15,000) in a grading run.
-    """
+    ``max_pixels`` is 10,000 in the notebook, and drawn afresh (between about 5,000 and 15,000)
+    in a grading run."""
     if max_pixels is None:
         max_pixels = 10_000
         rng = check_rng(730)
@@ -494,17 +527,20 @@ def exercise_7_3(
                     raised = str(exc).rstrip(".")
                     if "DecompressionBombError" in raised:
                         return (
-                            f"for {name}, {raised}. Pillow refuses such files already in Image.open, with "
-                            "Image.DecompressionBombError, which is not an OSError: catch it too and "
-                            "return a reason."
+                            f"for {name}, {raised}. Pillow refuses such files already in "
+                            "Image.open, with Image.DecompressionBombError, which is not an "
+                            "OSError: catch it too and return a reason."
                         )
                     return (
-                        f"for {name}, {raised}. A check returns a reason instead of raising: catch Pillow's "
-                        "errors (UnidentifiedImageError and other OSErrors, SyntaxError, "
-                        "Image.DecompressionBombError)."
+                        f"for {name}, {raised}. A check returns a reason instead of raising: "
+                        "catch Pillow's errors (UnidentifiedImageError and other OSErrors, "
+                        "SyntaxError, Image.DecompressionBombError)."
                     )
             if answer is not None and not isinstance(answer, str):
-                return f"for {name} you returned {answer!r}; return None for a good upload or a reason (a string)."
+                return (
+                    f"for {name} you returned {answer!r}; return None for a good upload or a "
+                    "reason (a string)."
+                )
             if answer == "":
                 return f"for {name} you returned an empty string; give a reason the user can read."
             if should_pass and answer is not None:
@@ -515,9 +551,9 @@ def exercise_7_3(
             if too_big:
                 width, height = too_big[0]
                 return (
-                    f"you decoded the pixels of {name} ({width}×{height}) before finding it too big: compare "
-                    "image.size with the limit before image.load(), so that a small file claiming millions "
-                    "of pixels is never decoded."
+                    f"you decoded the pixels of {name} ({width}×{height}) before finding it too "
+                    "big: compare image.size with the limit before image.load(), so that a "
+                    "small file claiming millions of pixels is never decoded."
                 )
         return None
 
@@ -577,8 +613,8 @@ def exercise_7_4(
             ]
         except Exception as exc:  # not this course's server, or not running
             return (
-                f"the check could not ask the server at {url} itself ({student_error(exc)}): start it "
-                "with the lesson's cell and pass `server.url`."
+                f"the check could not ask the server at {url} itself ({student_error(exc)}): "
+                "start it with the lesson's cell and pass `server.url`."
             )
         before = total()
         try:
@@ -609,19 +645,27 @@ def exercise_7_4(
         requests_made = len({row["created_at"] for row in new_rows})
         if len(labels) != len(files):
             return (
-                f"{len(labels)} label(s) for {len(files)} files: send every file in the same request "
-                "(a list of ('file', (name, bytes)) pairs) and read body['predictions']."
+                f"{len(labels)} label(s) for {len(files)} files: send every file in the same "
+                "request (a list of ('file', (name, bytes)) pairs) and read "
+                "body['predictions']."
             )
         if requests_made > 1:
             return (
-                f"your function made {requests_made} requests; send all {len(files)} files in one POST: "
-                "files=[('file', (name, data)) for name, data in files]."
+                f"your function made {requests_made} requests; send all {len(files)} files in "
+                "one POST: files=[('file', (name, data)) for name, data in files]."
             )
         if labels != expected:
             if sorted(labels) == sorted(expected):
-                return "the labels are not in the order of the files: keep the order of body['predictions']."
-            return f"the labels {labels} differ from what the server answers for each file, {expected}."
-        # A file that is not an image: the server answers 400, and the client must not pass that on as labels.
+                return (
+                    "the labels are not in the order of the files: keep the order of "
+                    "body['predictions']."
+                )
+            return (
+                f"the labels {labels} differ from what the server answers for each file, "
+                f"{expected}."
+            )
+        # A file that is not an image: the server answers 400, and the client must not pass that on
+        # as labels.
         try:
             refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
         except NotImplementedError:
@@ -632,8 +676,9 @@ def exercise_7_4(
         except Exception:
             return None
         return (
-            f"for a file the server refuses with status 400 (a text file) your function returned "
-            f"{describe(refused)} instead of raising: call response.raise_for_status() before reading the body."
+            "for a file the server refuses with status 400 (a text file) your function "
+            f"returned {describe(refused)} instead of raising: call response.raise_for_status() "
+            "before reading the body."
         )
 
     return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
@@ -643,7 +688,8 @@ def exercise_7_4(
 
 
 def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
-    """(service, a body of its shape with the entries out of order, the expected (label, confidence))."""
+    """(service, a body of its shape with the entries out of order, the expected (label,
+    confidence))."""
     return [
         (
             "the course service",
@@ -743,8 +789,8 @@ def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
 
 
 def _salted_answers() -> list[tuple[str, Any, tuple[str, float]]]:
-    """:func:`_answers` with scores drawn for this grading run: the same shapes, the same label on top
-    (never the first entry of a list), other confidences."""
+    """:func:`_answers` with scores drawn for this grading run: the same shapes, the same label
+    on top (never the first entry of a list), other confidences."""
     rng = check_rng(75)
     salted_answers = []
     for service, body, (label, _) in _answers():
@@ -803,7 +849,8 @@ def _first_entry(body: Any) -> str | None:
 
 
 def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
-    """top_label(json body) -> (label, confidence in [0, 1]) for five services' shapes; ValueError for others."""
+    """top_label(json body) -> (label, confidence in [0, 1]) for five services' shapes;
+    ValueError for others."""
 
     def diagnose() -> str | None:
         for service, body, (label, confidence) in _salted_answers() if salted() else _answers():
@@ -814,45 +861,63 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     raise
                 raise StudentCodeFailed(f"for {service}'s answer, {exc}") from None
             if answer is None:
-                return f"for {service}'s answer you returned None: did you forget to `return (label, confidence)`?"
+                return (
+                    f"for {service}'s answer you returned None: did you forget to `return "
+                    "(label, confidence)`?"
+                )
             if (
                 isinstance(answer, (str, bytes, dict))
                 or not isinstance(answer, (tuple, list))
                 or len(answer) != 2
             ):
-                return f"for {service}'s answer you returned {answer!r}; return a pair (label, confidence)."
+                return (
+                    f"for {service}'s answer you returned {answer!r}; return a pair (label, "
+                    "confidence)."
+                )
             got_label, got_confidence = answer
             if isinstance(got_confidence, bool) or not isinstance(
                 got_confidence, (int, float, np.floating)
             ):
-                return f"for {service} the confidence is {got_confidence!r}; it must be a number in [0, 1]."
+                return (
+                    f"for {service} the confidence is {got_confidence!r}; it must be a "
+                    "number in [0, 1]."
+                )
             if got_label == label and abs(float(got_confidence) - confidence * 100) < 1e-6:
                 return (
-                    f"for {service} you returned a confidence of {got_confidence}: its Confidence is a "
-                    "percentage (0–100); divide by 100 so every service speaks in [0, 1]."
+                    f"for {service} you returned a confidence of {got_confidence}: its "
+                    "Confidence is a percentage (0–100); divide by 100 so every service speaks "
+                    "in [0, 1]."
                 )
             if got_label != label and got_label == _first_entry(body):
                 return (
-                    f"for {service} you took the first entry, {got_label!r}; these lists are not always sorted: "
-                    "take the entry with the highest score (max(entries, key=...))."
+                    f"for {service} you took the first entry, {got_label!r}; these lists are "
+                    "not always sorted: take the entry with the highest score (max(entries, "
+                    "key=...))."
                 )
             if got_label != label or abs(float(got_confidence) - confidence) > 1e-6:
-                return f"for {service}'s answer you returned {answer!r}; expected ({label!r}, {confidence})."
+                return (
+                    f"for {service}'s answer you returned {answer!r}; expected ({label!r}, "
+                    f"{confidence})."
+                )
         unknown = {"outputs": [[0.02, 0.98]]}
         try:
             answer = top_label(copy.deepcopy(unknown))
         except NotImplementedError:
-            return "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+            return (
+                "not attempted yet: replace the `raise NotImplementedError(...)` line with "
+                "your code."
+            )
         except ValueError:
             return None
         except Exception as exc:  # the student's bug is feedback, not a crash
             return (
-                f"for a body of no known shape, {unknown}, your code raised {type(exc).__name__}: {exc}; raise "
-                "ValueError('...') instead, so the caller knows the answer's shape is not one you read."
+                f"for a body of no known shape, {unknown}, your code raised "
+                f"{type(exc).__name__}: {exc}; raise ValueError('...') instead, so the caller "
+                "knows the answer's shape is not one you read."
             )
         return (
-            f"for a body of no known shape, {unknown}, you returned {answer!r}; raise ValueError('...') "
-            "instead of guessing."
+            f"for a body of no known shape, {unknown}, you returned {answer!r}; raise "
+            "ValueError('...') instead of guessing."
         )
 
     return run_check(
