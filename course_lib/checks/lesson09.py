@@ -102,21 +102,26 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                 colour = tuple(int(v) for v in got[rows[0], cols[0]])
                 if "palette" in what:
                     return (
-                        f"on the {what}, the transparent pixels came out as {colour}, not white: a palette "
-                        "image keeps its transparency in image.info['transparency']; convert it to "
-                        "'RGBA' first, then put it on white like any RGBA image."
+                        f"on the {what}, the transparent pixels came out as {colour}, not "
+                        "white: a palette image keeps its transparency in "
+                        "image.info['transparency']; convert it to 'RGBA' first, then put it "
+                        "on white like any RGBA image."
                     )
                 return (
-                    f"on the {what}, the transparent pixels came out as {colour}, not white (255, 255, 255): "
-                    "convert('RGB') drops the alpha channel and keeps whatever colour lies under it. "
-                    "Composite on a white background first (Image.alpha_composite)."
+                    f"on the {what}, the transparent pixels came out as {colour}, not white "
+                    "(255, 255, 255): convert('RGB') drops the alpha channel and keeps "
+                    "whatever colour lies under it. Composite on a white background first "
+                    "(Image.alpha_composite)."
                 )
             if "EXIF" in what:
                 return (
                     f"the {what} has the right size but is upside down or mirrored: "
                     "apply the orientation tag once, with PIL.ImageOps.exif_transpose(image)."
                 )
-            return f"on the {what}, {int(wrong.sum())} of {wrong.size} pixels differ from the file's own colours."
+            return (
+                f"on the {what}, {int(wrong.sum())} of {wrong.size} pixels differ from the "
+                "file's own colours."
+            )
         return None
 
     return run_check(
@@ -131,7 +136,8 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
 
 
 def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
-    """split_files(files, labels, fractions, seed) -> (train, validation, test) lists, stratified and seeded."""
+    """split_files(files, labels, fractions, seed) -> (train, validation, test) lists, stratified
+    and seeded."""
     # 13 × 0.15 = 1.95 and 9 × 0.15 = 1.35: int() and math.ceil give other counts than round().
     sizes = {"roses": 20, "tulips": 4, "daisy": 3, "iris": 13, "lilac": 9}
     files = [f"{name}/{i:02d}.jpg" for name, n in sizes.items() for i in range(n)]
@@ -157,8 +163,9 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                 ) from None
             if any(not isinstance(f, str) for f in items):
                 raise StudentCodeFailed(
-                    f"the {split} part holds {describe(next(f for f in items if not isinstance(f, str)))}"
-                    "; return the file names themselves."
+                    f"the {split} part holds "
+                    f"{describe(next(f for f in items if not isinstance(f, str)))}; return the "
+                    "file names themselves."
                 )
             out.append(items)
         return out[0], out[1], out[2]
@@ -169,8 +176,8 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
         doubles = sorted({f for f in seen if seen.count(f) > 1})
         if doubles:
             return (
-                f"{doubles[0]} is in two splits ({len(doubles)} such files): a file used for training must "
-                "never be used to validate or test."
+                f"{doubles[0]} is in two splits ({len(doubles)} such files): a file used for "
+                "training must never be used to validate or test."
             )
         unknown = sorted(set(seen) - set(files))
         if unknown:
@@ -178,16 +185,16 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
         missing = sorted(set(files) - set(seen))
         if missing:
             return (
-                f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your rounding, every "
-                "file should land somewhere."
+                f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your "
+                "rounding, every file should land somewhere."
             )
         for split, part in (("train", train), ("validation", val), ("test", test)):
             present = {label_of[f] for f in part}
             for k, name in enumerate(names):
                 if k not in present:
                     return (
-                        f"class '{name}' ({sizes[name]} files) has no file in {split}: split each class "
-                        "on its own, so that every class is in every split."
+                        f"class '{name}' ({sizes[name]} files) has no file in {split}: split "
+                        "each class on its own, so that every class is in every split."
                     )
         for k, name in enumerate(names):
             n = sizes[name]
@@ -210,13 +217,15 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                     )
         if parts(0) != (train, val, test):
             return (
-                "two calls with seed=0 gave different splits: shuffle with a generator made from the seed, "
-                "e.g. np.random.default_rng(seed), so that the split can be repeated."
+                "two calls with seed=0 gave different splits: shuffle with a generator made "
+                "from the seed, e.g. np.random.default_rng(seed), so that the split can be "
+                "repeated."
             )
         if all(parts(seed) == (train, val, test) for seed in (1, 2, 3)):
             return (
-                "seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. Files listed in "
-                "name order often follow the order they were taken in; shuffle each class with the seed."
+                "seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. "
+                "Files listed in name order often follow the order they were taken in; shuffle "
+                "each class with the seed."
             )
         roses_train = [f for f in train if f.startswith("roses/")]
         if sorted(roses_train) == sorted(files[: len(roses_train)]):
@@ -286,7 +295,8 @@ def _called_without_training_false(model: Any, backbone: Any) -> bool:
 
 
 def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> CheckResult:
-    """build_images_in_model(backbone, head, image_size) -> uint8 photos of any size in, probabilities out."""
+    """build_images_in_model(backbone, head, image_size) -> uint8 photos of any size in,
+    probabilities out."""
     import keras
 
     rng = np.random.default_rng(93)
@@ -311,8 +321,9 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
             )
         if tuple(spec.shape)[1:3] != (None, None):
             return (
-                f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one size. "
-                "Leave height and width free, (None, None, 3), and resize inside the model."
+                f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one "
+                "size. Leave height and width free, (None, None, 3), and resize inside the "
+                "model."
             )
         for what, image in photos.items():
             try:
@@ -330,24 +341,27 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
             if np.allclose(got, expected, atol=1e-4):
                 continue
             variants = {
-                "the photo was squashed to a square, not cropped: pass crop_to_aspect_ratio=True to the resize, "
-                "as image_dataset_from_directory did for the training images.": (
+                "the photo was squashed to a square, not cropped: pass "
+                "crop_to_aspect_ratio=True to the resize, as image_dataset_from_directory did "
+                "for the training images.": (
                     False,
                     1 / 128,
                     -127 / 128,
                 ),
-                "the pixels were scaled to [0, 1]; EfficientNet-Lite was trained on (x - 127) / 128.": (
+                "the pixels were scaled to [0, 1]; EfficientNet-Lite was trained on (x - 127) "
+                "/ 128.": (
                     True,
                     1 / 255,
                     0.0,
                 ),
-                "the pixels reach the backbone unscaled, 0 to 255; scale them to (x - 127) / 128 inside the model.": (
+                "the pixels reach the backbone unscaled, 0 to 255; scale them to (x - 127) / "
+                "128 inside the model.": (
                     True,
                     1.0,
                     0.0,
                 ),
-                "the photo was squashed, not cropped, and scaled to [0, 1]: crop_to_aspect_ratio=True, and "
-                "(x - 127) / 128.": (False, 1 / 255, 0.0),
+                "the photo was squashed, not cropped, and scaled to [0, 1]: "
+                "crop_to_aspect_ratio=True, and (x - 127) / 128.": (False, 1 / 255, 0.0),
             }
             for message, (crop, scale, offset) in variants.items():
                 if np.allclose(
@@ -356,8 +370,8 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     return f"on a {what}: {message}"
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
-                f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect ratio), "
-                "scale, then the backbone and the head, in that order."
+                f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect "
+                "ratio), scale, then the backbone and the head, in that order."
             )
         if _called_without_training_false(model, backbone):
             return (
