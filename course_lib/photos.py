@@ -103,14 +103,16 @@ def upright_rgb(image: Image.Image) -> Image.Image:
 
 
 def read_photo(path: str | os.PathLike[str]) -> np.ndarray:
-    """A photo file → uint8 RGB ``(h, w, 3)`` at its own size, decoded as the web service decodes an upload."""
+    """A photo file → uint8 RGB ``(h, w, 3)`` at its own size, decoded as the web service decodes
+    an upload."""
     from course_lib import pretrained
 
     return pretrained.read_image(path)
 
 
 def read_photo_bytes(data: bytes, name: str = "the photo") -> np.ndarray:
-    """An encoded photo (a file's bytes, an upload) → uint8 RGB ``(h, w, 3)``, as :func:`read_photo` reads a file.
+    """An encoded photo (a file's bytes, an upload) → uint8 RGB ``(h, w, 3)``, as
+    :func:`read_photo` reads a file.
 
     Raises ``serving.uploads.UploadError`` naming ``name`` when the bytes cannot be decoded.
     """
@@ -142,7 +144,8 @@ def _needs_rewrite(data: bytes) -> str | None:
 
 
 def split_counts(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
-    """How many of ``n`` files go to train, validation and test: at least one each, the rest by ``fractions``."""
+    """How many of ``n`` files go to train, validation and test: at least one each, the rest by
+    ``fractions``."""
     if n < len(SPLITS):
         raise ValueError(f"{n} files cannot fill {len(SPLITS)} splits")
     n_val = max(1, round(n * fractions[1]))
@@ -245,7 +248,10 @@ def prepare_folder(
                 report.rewritten.append((relative, reason))
         if len(found) < len(SPLITS):
             why = "is empty" if not found else f"has only {len(found)} usable image(s)"
-            message = f"class folder '{class_dir.name}' {why}: left out (each class needs at least 3, one per split)"
+            message = (
+                f"class folder '{class_dir.name}' {why}: left out "
+                "(each class needs at least 3, one per split)"
+            )
             warnings.warn(message, stacklevel=2)
             report.left_out.append((class_dir.name, message))
             continue
@@ -346,7 +352,8 @@ def images_in_preprocessing(image_size: int) -> dict[str, Any]:
 def save_photo_model(
     model: keras.Model, directory: str | os.PathLike[str], class_names: Sequence[str], **extra: Any
 ) -> Path:
-    """Save an images-in model into ``directory`` (``model.keras`` + ``model.json``); returns the folder.
+    """Save an images-in model into ``directory`` (``model.keras`` + ``model.json``); returns the
+    folder.
 
     One folder per saved model, so that versions can sit side by side as
     ``models/<name>/<version>/``; ``COURSE_SERVE_MODEL=<folder>`` serves it.
@@ -391,7 +398,8 @@ def _image_size(model: keras.Model) -> int:
 def predict_file(
     model: keras.Model, class_names: Sequence[str], path: str | os.PathLike[str], k: int = 3
 ) -> list[tuple[int, str, float]]:
-    """The ``k`` most probable classes of the photo file at ``path``: ``(index, name, probability)``."""
+    """The ``k`` most probable classes of the photo file at ``path``: ``(index, name,
+    probability)``."""
     pixels = read_photo(path)
     probabilities = np.asarray(model(pixels[None], training=False))[0]
     order = np.argsort(-probabilities, kind="stable")[:k]
@@ -457,7 +465,8 @@ def render_item(item: np.ndarray, background: np.ndarray, rng: np.random.Generat
 def make_sample_folder(
     root: str | os.PathLike[str], per_class: int = 100, seed: int = 0, messy: bool = True
 ) -> Path:
-    """Write the course's offline folder of colour photos, ``root/<class>/<n>.<ext>``; returns ``root``.
+    """Write the course's offline folder of colour photos, ``root/<class>/<n>.<ext>``; returns
+    ``root``.
 
     Four classes of Fashion-MNIST's test split (t-shirts, trousers, sneakers, bags), each file
     a different item rendered by :func:`render_item` over a crop of one of scikit-image's colour

@@ -1,8 +1,8 @@
 """Model versions side by side, TF Serving-style: ``models/<name>/<version>/``.
 
-Each version is a positive whole-number folder holding what :func:`course_lib.photos.save_photo_model`
-writes (``model.keras`` + ``model.json``). Which version is served is recorded in
-``models/<name>/serving.json``::
+Each version is a positive whole-number folder holding what
+:func:`course_lib.photos.save_photo_model` writes (``model.keras`` + ``model.json``). Which
+version is served is recorded in ``models/<name>/serving.json``::
 
     {"version": 3, "history": [1, 3], "updated_at": "2026-12-02T08:00:00.000Z",
      "reason": "promoted: holdout 0.81 vs 0.79"}
@@ -33,7 +33,8 @@ def _root(model_root: str | os.PathLike[str]) -> Path:
 
 
 def list_versions(model_root: str | os.PathLike[str]) -> list[int]:
-    """The versions under ``model_root``, ascending: whole-number folders that hold ``model.keras``."""
+    """The versions under ``model_root``, ascending: whole-number folders that hold
+    ``model.keras``."""
     root = _root(model_root)
     if not root.is_dir():
         return []
@@ -94,7 +95,8 @@ def _read_record(model_root: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def served_version(model_root: str | os.PathLike[str]) -> int | None:
-    """The version to serve: ``serving.json``'s if that folder exists, else the highest, else None."""
+    """The version to serve: ``serving.json``'s if that folder exists, else the highest, else
+    None."""
     versions = list_versions(model_root)
     try:
         record = _read_record(model_root)
@@ -133,7 +135,8 @@ def _history(model_root: Path) -> list[int]:
 
 
 def promote(model_root: str | os.PathLike[str], version: int, reason: str = "") -> None:
-    """Serve ``version`` from now on, appending it to the history; ValueError if it does not exist."""
+    """Serve ``version`` from now on, appending it to the history; ValueError if it does not
+    exist."""
     root = _root(model_root)
     versions = list_versions(root)
     if version not in versions:

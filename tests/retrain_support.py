@@ -80,7 +80,8 @@ def feedback_row(
 
 
 def labelled_rows(per_class: int, seed: int, flip: bool = False) -> list[dict]:
-    """Feedback rows whose label to train on is each photo's class (or the other class, with ``flip``)."""
+    """Feedback rows whose label to train on is each photo's class (or the other class, with
+    ``flip``)."""
     rng = np.random.default_rng(seed)
     rows = []
     for name in CLASSES:
@@ -97,7 +98,8 @@ def labelled_rows(per_class: int, seed: int, flip: bool = False) -> list[dict]:
 
 
 def store_feedback(store, rows: list[dict]) -> None:
-    """Record each row as the service would: a prediction with its original upload, then the user's feedback."""
+    """Record each row as the service would: a prediction with its original upload, then the
+    user's feedback."""
     from course_lib.serving.store import NewPrediction
 
     for row in rows:

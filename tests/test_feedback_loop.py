@@ -22,7 +22,8 @@ from course_lib.tools import cli
 
 
 def served_version(client, photo: bytes, expected: str, timeout_s: float = 20.0) -> str:
-    """The version in /predict's answer, asked until it is ``expected`` (the service looks once a second)."""
+    """The version in /predict's answer, asked until it is ``expected`` (the service looks once
+    a second)."""
     deadline = time.monotonic() + timeout_s
     while True:
         answer = client.post(

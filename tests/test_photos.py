@@ -1,4 +1,5 @@
-"""A messy folder of photos becomes clean split folders; an images-in model saves, loads and predicts a file."""
+"""A messy folder of photos becomes clean split folders; an images-in model saves, loads and
+predicts a file."""
 
 import warnings
 
@@ -194,11 +195,13 @@ def test_a_saved_photo_model_loads_predicts_a_file_and_is_served(tmp_path):
     keras.utils.set_random_seed(0)
     model = tiny_images_in_model()
     folder = photos.save_photo_model(model, tmp_path / "models" / "shapes" / "3", ["a", "b", "c"])
-    loaded, meta = photos.load_photo_model(folder)
-    assert meta["class_names"] == ["a", "b", "c"] and meta["preprocessing"]["in_model"] is True
+    loaded, metadata = photos.load_photo_model(folder)
+    assert (
+        metadata["class_names"] == ["a", "b", "c"] and metadata["preprocessing"]["in_model"] is True
+    )
     path = tmp_path / "photo.png"
     picture(50, 30, (10, 20, 30)).convert("P").save(path)  # a palette file: read as RGB
-    top = photos.predict_file(loaded, meta["class_names"], path, k=3)
+    top = photos.predict_file(loaded, metadata["class_names"], path, k=3)
     assert sorted(name for _, name, _ in top) == ["a", "b", "c"]
     assert [p for _, _, p in top] == sorted((p for _, _, p in top), reverse=True)
     assert abs(sum(p for _, _, p in top) - 1) < 1e-5

@@ -139,8 +139,8 @@ def test_a_better_version_is_written_promoted_and_recorded(setup):
     assert versions.served_version(root) == 2
     record = json.loads((root / versions.SERVING_FILE).read_text())
     assert record["history"] == [1, 2] and record["reason"] == result.reason
-    model, meta = photos.load_photo_model(root / "2")
-    assert meta["class_names"] == CLASSES and meta["retrained_from"] == 1
+    model, metadata = photos.load_photo_model(root / "2")
+    assert metadata["class_names"] == CLASSES and metadata["retrained_from"] == 1
     assert not [p for p in root.iterdir() if p.name.startswith(".incoming")]
     assert (
         f"{result.comparison.new_correct}/30" in result.summary()
