@@ -24,17 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from course_lib import config as course_config
+from course_lib import processes
 from course_lib.distributed import TrainingPlan, TrainingRun, load_run, release_freed_memory
 from course_lib.distributed_worker import PARENT_PID_VARIABLE
 from course_lib.serving.process import free_port
 
 HOST = "127.0.0.1"
-POSIX = os.name == "posix"
+POSIX = processes.POSIX
 # Each worker in its own process group: signals for the notebook's kernel (Ctrl-C, interrupt)
 # do not reach the workers, and stop() ends a worker together with anything it started.
-NEW_PROCESS_GROUP = (
-    {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-)
+NEW_PROCESS_GROUP = processes.NEW_PROCESS_GROUP
 #: Set in every worker's environment: each worker is a whole process with TensorFlow, and a
 #: lesson runs two of them next to its kernel within a 2 GB Binder session.
 WORKER_ENVIRONMENT = {
@@ -153,16 +152,11 @@ class WorkerCluster:
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
-    """Send ``sig`` to the worker's process group, unless the worker has been reaped already."""
-    if process.poll() is not None:  # once reaped, its id may be given to an unrelated process
-        return
-    if not POSIX:  # no process groups: end the worker itself
-        process.terminate()  # on Windows the same as kill()
-        return
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:  # exited between poll() and here
-        pass
+    """Send ``sig`` to the worker's process group, unless the worker has been reaped already.
+
+    Once reaped, its id may be given to an unrelated process.
+    """
+    processes.signal_group(process, sig)
 
 
 def worker_environment(parent: Mapping[str, str]) -> dict[str, str]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course_lib import processes
+
 
 @dataclass(frozen=True)
 class ForkResult:
@@ -38,7 +40,7 @@ class ForkResult:
 
 
 def fork_experiment(load: str, child_timeout: float = 30.0) -> ForkResult:
-    """Fork a process with a Keras model loaded ``"before"`` or ``"after"`` the fork; see the module doc."""
+    """Fork a process with a Keras model loaded ``"before"`` or ``"after"`` the fork (see above)."""
     if load not in ("before", "after"):
         raise ValueError(f"load must be 'before' or 'after', got {load!r}")
     if not hasattr(os, "fork"):
@@ -49,14 +51,14 @@ def fork_experiment(load: str, child_timeout: float = 30.0) -> ForkResult:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
-        start_new_session=True,
+        **processes.NEW_PROCESS_GROUP,
     )
     try:
-        # Importing TensorFlow takes a while on a busy machine; the child's own wait is bounded inside.
+        # Importing TensorFlow takes a while on a busy machine; the child bounds its own wait.
         out, _ = process.communicate(timeout=child_timeout + 300)
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            processes.signal_group(process, signal.SIGKILL)
             process.wait(10)
     lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     if process.returncode != 0 or not lines:

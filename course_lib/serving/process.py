@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from course_lib import config as course_config
+from course_lib import processes
 from course_lib.serving.config import ServeConfig
 
 GUNICORN_CONF = "python:course_lib.serving.gunicorn_conf"
-POSIX = os.name == "posix"
+POSIX = processes.POSIX
 
 
 def server_command(app: str, config: ServeConfig) -> list[str]:
@@ -125,33 +125,12 @@ class ServerProcess:
         )
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """Stop gunicorn's whole process group (gracefully, then by force); returns the exit code."""
+        """Stop gunicorn's process group (gracefully, then by force); returns the exit code."""
         if self._stopped:
             return self.process.returncode
         self._stopped = True
-        if not POSIX:  # no process groups: the development server is a single process
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5.0)
-            return self.process.returncode
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:  # workers left behind by a master that died first
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return self.process.returncode
+        # Without process groups (Windows) the development server is a single process.
+        return processes.stop_group(self.process, timeout)
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -189,11 +168,6 @@ def start_server(
         log_path = Path(tempfile.gettempdir()) / f"course-serve-{config.port}.log"
     log_path = Path(log_path)
     # Its own process group, so that stop() ends gunicorn's master and workers together.
-    group = (
-        {"start_new_session": True}
-        if POSIX
-        else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    )
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             server_command(app, config),
@@ -201,7 +175,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            **group,
+            **processes.NEW_PROCESS_GROUP,
         )
     server = ServerProcess(process, f"http://{config.host}:{config.port}", log_path)
     atexit.register(server.stop)
