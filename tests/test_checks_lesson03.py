@@ -27,9 +27,42 @@ def _loop_convolve(image, kernel, stop_short=0):
     return out
 
 
-def test_3_1_accepts_a_double_loop_and_the_library_function():
-    assert checks.exercise_3_1(_loop_convolve).passed
-    assert checks.exercise_3_1(images.convolve2d).passed
+def _windows_convolve(image, kernel):
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def _three_by_three_only(image, kernel):
+    h, w = image.shape
+    out = np.zeros((h - 2, w - 2))
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = (image[i : i + 3, j : j + 3] * kernel).sum()
+    return out
+
+
+def _output_sized_for_three(image, kernel):
+    k = kernel.shape[0]
+    h, w = image.shape
+    out = np.zeros((h - 2, w - 2))
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = (image[i : i + k, j : j + k] * kernel).sum()
+    return out
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _loop_convolve,
+        images.convolve2d,
+        _windows_convolve,
+        lambda im, k: scipy.signal.correlate2d(im, k, mode="valid"),
+    ],
+)
+def test_3_1_accepts_a_double_loop_sliding_windows_and_library_functions(answer):
+    result = checks.exercise_3_1(answer)
+    assert result.passed, result.message
 
 
 @pytest.mark.parametrize(
@@ -43,6 +76,15 @@ def test_3_1_accepts_a_double_loop_and_the_library_function():
         (lambda im, k: _loop_convolve(im, k).T, "swapped"),
         (lambda im, k: _loop_convolve(im, k) * 2, "values differ"),
         (lambda im, k: None, "forget to `return`"),
+        (
+            _three_by_three_only,
+            "but with a 7x5 image and a 2x2 kernel, your code raised ValueError",
+        ),
+        (_output_sized_for_three, "but with a 7x5 image and a 2x2 kernel: the output is one row"),
+        (
+            lambda im, k: _loop_convolve(im, k) + (k.shape[0] == 2),
+            "First difference: output[0, 0]",
+        ),
     ],
 )
 def test_3_1_names_the_mistake(answer, phrase):
@@ -419,6 +461,8 @@ def test_3_6_accepts_forward_backward_and_vectorised_answers(answer):
         (lambda stack: _field_forward(stack) + (len(stack) > 3), "each output value there sees"),
         (lambda stack: None, "forget to `return`"),
         (lambda stack: [_field_forward(stack)], "not a single number"),
+        (lambda stack: _field_forward(stack) / 1, "you return a float (10 for the baseline CNN)"),
+        (lambda stack: np.float64(_field_backward(stack)), "return a float64"),
     ],
 )
 def test_3_6_names_the_mistake(answer, phrase):

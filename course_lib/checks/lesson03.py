@@ -19,66 +19,93 @@ from course_lib.checks._core import (
     first_difference,
     run_check,
     shape_problem,
+    student_error,
 )
 from course_lib.record import CheckResult
 
 
-def _slide_test_case() -> tuple[np.ndarray, np.ndarray]:
-    # Not square and not symmetric, so swapped axes and a flipped kernel both show.
+def _slide_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    # Not square and not symmetric, so swapped axes and a flipped kernel both show; then a
+    # 2x2 kernel on a taller image, so that a k of 3 written into the loops shows too.
     rng = check_rng(3)
-    return rng.random((6, 8)), np.array([[1.0, 0.0, -1.0], [2.0, 0.5, -2.0], [1.0, 0.0, -3.0]])
+    return [
+        (rng.random((6, 8)), np.array([[1.0, 0.0, -1.0], [2.0, 0.5, -2.0], [1.0, 0.0, -3.0]])),
+        (rng.random((7, 5)), np.array([[2.0, -1.0], [0.5, -3.0]])),
+    ]
 
 
 def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
     """convolve_valid(image, kernel) -> cross-correlation, stride 1, valid padding."""
-    image, kernel = _slide_test_case()
-    expected = images.convolve2d(image, kernel)
-    k = kernel.shape[0]
 
     def diagnose() -> str | None:
-        out = as_array(
-            call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output"
-        )
-        h, w = image.shape
-        if out.shape == image.shape:
-            return (
-                f"the output has the image's shape {image.shape}; with valid padding the {k}x{k} "
-                f"window fits only {h - k + 1}x{w - k + 1} times: (h - k + 1, w - k + 1)."
-            )
-        if out.shape == (h - k, w - k):
-            return (
-                "the output is one row and one column short: the last window starts at row h - k, "
-                "so there are h - k + 1 positions (range(h - k + 1))."
-            )
-        problem = shape_problem(out, expected.shape, "your output")
-        if problem:
-            return problem
-        out = out.astype(np.float64)
-        if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
-            np.allclose(out[-1], 0) or np.allclose(out[:, -1], 0)
-        ):
-            return (
-                "the last row or column is still 0: your loops stop one step early; "
-                "use range(h - k + 1) and range(w - k + 1)."
-            )
-        if np.allclose(out, images.convolve2d(image, kernel[::-1, ::-1])):
-            return (
-                "you flipped the kernel (convolution as in a maths textbook); Conv2D does "
-                "not flip: "
-                "multiply each window by the kernel as it is."
-            )
-        if np.allclose(out, images.convolve2d(image, kernel.T)):
-            return "you used the kernel transposed (rows and columns swapped)."
-        if not np.allclose(out, expected):
-            return (
-                "right shape, but the values differ: output[i, j] should be "
-                "(image[i:i+k, j:j+k] * kernel).sum(); " + first_difference(out, expected, "output")
-            )
+        for number, (image, kernel) in enumerate(_slide_test_cases()):
+            k = len(kernel)
+            where = f"with a {image.shape[0]}x{image.shape[1]} image and a {k}x{k} kernel"
+            try:
+                problem = _slide_problem(convolve_valid, image, kernel)
+            except StudentCodeFailed as exc:
+                if number == 0:
+                    raise
+                return (
+                    f"right with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
+                    "Does your code take k from the kernel's shape, kernel.shape[0]?"
+                )
+            if problem:
+                return (
+                    problem if number == 0 else f"right with a 3x3 kernel, but {where}: {problem}"
+                )
         return None
 
     return run_check(
         "3.1", diagnose, "the kernel slides over every valid window, exactly like Conv2D."
     )
+
+
+def _slide_problem(
+    convolve_valid: Callable[..., Any], image: np.ndarray, kernel: np.ndarray
+) -> str | None:
+    expected = images.convolve2d(image, kernel)
+    k = kernel.shape[0]
+    out = as_array(
+        call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output"
+    )
+    h, w = image.shape
+    if out.shape == image.shape:
+        return (
+            f"the output has the image's shape {image.shape}; with valid padding the {k}x{k} "
+            f"window fits only {h - k + 1}x{w - k + 1} times: (h - k + 1, w - k + 1)."
+        )
+    if out.shape == (h - k, w - k):
+        return (
+            "the output is one row and one column short: the last window starts at row h - k, "
+            "so there are h - k + 1 positions (range(h - k + 1))."
+        )
+    problem = shape_problem(out, expected.shape, "your output")
+    if problem:
+        return problem
+    out = out.astype(np.float64)
+    if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
+        np.allclose(out[-1], 0) or np.allclose(out[:, -1], 0)
+    ):
+        return (
+            "the last row or column is still 0: your loops stop one step early; "
+            "use range(h - k + 1) and range(w - k + 1)."
+        )
+    if np.allclose(out, images.convolve2d(image, kernel[::-1, ::-1])):
+        return (
+            "you flipped the kernel (convolution as in a maths textbook); Conv2D does "
+            "not flip: "
+            "multiply each window by the kernel as it is."
+        )
+    if np.allclose(out, images.convolve2d(image, kernel.T)):
+        return "you used the kernel transposed (rows and columns swapped)."
+    if not np.allclose(out, expected):
+        return (
+            "right shape, but the values differ: output[i, j] should be "
+            "(image[i:i+k, j:j+k] * kernel).sum(). First difference: "
+            + first_difference(out, expected, "output")
+        )
+    return None
 
 
 def _step_image(vertical: bool, size: int = 9) -> np.ndarray:
@@ -145,16 +172,23 @@ def exercise_3_2(kernel: Any) -> CheckResult:
     )
 
 
-def _numbers_returned(func: Callable[..., Any], cases: list[tuple[Any, ...]]) -> list[float]:
-    """The student's function called on every case; each result must be a number."""
+def _numbers_returned(
+    func: Callable[..., Any], cases: list[tuple[Any, ...]], kinds: list[str] | None = None
+) -> list[float]:
+    """The student's function called on every case; each result must be a number.
+
+    ``kinds`` receives each result's kind: 'int' (a Python or NumPy integer), or its type's name.
+    """
     answers = []
     for case in cases:
-        value = call_student(func, *case)
+        value = raw = call_student(func, *case)
         if value is None:
             raise StudentCodeFailed("your function returned None: did you forget to `return`?")
         value = as_array(value, "your result")
         if value.ndim != 0 or value.dtype.kind not in "iuf":
             raise StudentCodeFailed(f"your function returned {value!r}, not a single number.")
+        if kinds is not None:
+            kinds.append("int" if value.dtype.kind in "iu" else type(raw).__name__)
         answers.append(float(value))
     return answers
 
@@ -252,7 +286,7 @@ def _channels_problem(
     return (
         "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * "
         "kernel).sum(), "
-        "the window taken across all channels; "
+        "the window taken across all channels. First difference: "
         + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out")
     )
 
@@ -632,15 +666,12 @@ def _cnn_problem(
     try:
         output_shape = tuple(keras.ops.shape(model(batch)))
     except Exception as exc:  # a wrong model is feedback, not a crash
-        return (
-            f"calling your model on a batch of shape {batch.shape} raised "
-            f"{type(exc).__name__}: {exc}"
-        )
+        return f"calling your model on a batch of shape {batch.shape} raised {student_error(exc)}"
     try:
         steps = _steps(model)
     except Exception as exc:
         return (
-            f"could not read your model's layers ({type(exc).__name__}: {exc}): build it from "
+            f"could not read your model's layers ({student_error(exc)}): build it from "
             "keras.layers."
         )
     problem = _order_problem([step["kind"] for step in steps]) or _settings_problem(
@@ -769,9 +800,17 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
     """receptive_field([(k, s), ...]) -> the side of the input square one output value sees."""
 
     def diagnose() -> str | None:
-        answers = _numbers_returned(receptive_field, [([*stack],) for stack in _FIELD_CASES])
+        kinds: list[str] = []
+        answers = _numbers_returned(receptive_field, [([*stack],) for stack in _FIELD_CASES], kinds)
         expected = [_field_reference(stack) for stack in _FIELD_CASES]
         if answers == expected:
+            if any(kind != "int" for kind in kinds):
+                kind = next(kind for kind in kinds if kind != "int")
+                return (
+                    f"the values are right, but you return a {kind} ({answers[2]:g} for the "
+                    f"baseline CNN); the task asks for an int: a number of pixels is whole. "
+                    "Use // instead of /, or int(...)."
+                )
             return None
         for formula, message in _FIELD_MISTAKES:
             if answers == [formula(stack) for stack in _FIELD_CASES]:
