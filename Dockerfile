@@ -10,14 +10,18 @@
 # for "Authorization: Bearer <token>". Predicting, the page and /health need no token.
 #
 # It serves the ImageNet EfficientNet-Lite0 by default (its weights come with a Python
-# package: no download at start). To serve a model folder saved by lesson 09, mount it:
+# package: no download at start), run by LiteRT as `make serve` does (COURSE_SERVE_RUNTIME=auto;
+# =keras runs it on Keras). The first start converts the model to .tflite, which takes a minute
+# or two and is kept in /data/litert, so later starts reuse it. To serve a model folder saved
+# by lesson 09, mount it:
 #
 #   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data -e COURSE_SERVE_TOKEN=... \
 #       -v "$(pwd)/build/lesson09/full/models:/models:ro" \
 #       -e COURSE_SERVE_MODEL=/models/photo_classifier/1 course-serve
 #
 # (COURSE_SERVE_MODEL=/models/photo_classifier, the folder of numbered versions, serves the
-# promoted version and follows promotions and rollbacks without a restart.)
+# promoted version and follows promotions and rollbacks without a restart. Each version's
+# .tflite goes beside its model.keras, or to /data/litert when /models is mounted read-only.)
 # Or bake it in with `COPY build/lesson09/full/models /models` below (and remove `build`
 # from .dockerignore). Every COURSE_SERVE_* variable of README's table works with -e.
 FROM python:3.11-slim
@@ -49,8 +53,8 @@ VOLUME ["/data"]
 USER course
 EXPOSE 8000
 
-# /health answers 503 while the model loads: give it a start period.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+# /health answers 503 while the model loads (and, on the first start, converts): give it time.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "-m", "course_lib.serving.healthcheck"]
 
 # What `make serve` runs: gunicorn with course_lib/serving/gunicorn_conf.py's settings.

@@ -74,7 +74,7 @@ FRUIT_CLASSES = ["apple", "pear"]
 
 
 def save_fruit_version(root: Path, version: int, favourite: str) -> Path:
-    """A tiny images-in model that answers ``favourite`` for every photo, saved as ``root/<version>``."""
+    """A tiny images-in model answering ``favourite`` for any photo, saved as ``root/<version>``."""
     import keras
 
     from course_lib import photos, versions

@@ -1,4 +1,4 @@
-"""The Dockerfile runs what `make serve` runs, as a non-root user, with a health check on /health."""
+"""The Dockerfile runs what `make serve` runs, as a non-root user, with a health check (/health)."""
 
 import json
 import re
@@ -17,7 +17,7 @@ ROOT = project_root()
 
 
 def instructions():
-    """(INSTRUCTION, arguments) pairs of the Dockerfile, continuation lines joined, comments dropped."""
+    """(INSTRUCTION, arguments) pairs of the Dockerfile, continuations joined, comments dropped."""
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
@@ -70,10 +70,11 @@ def test_container_settings_are_valid_service_settings_once_given_a_token():
     )
     # everything else as `make serve` has it
     defaults = ServeConfig()
-    assert (config.workers, config.threads, config.timeout_s) == (
+    assert (config.workers, config.threads, config.timeout_s, config.runtime) == (
         defaults.workers,
         defaults.threads,
         defaults.timeout_s,
+        defaults.runtime,
     )
 
 

@@ -381,7 +381,7 @@ def test_no_row_is_written_for_a_failed_request(client):
 
 
 def test_health_and_predict_answer_503_until_the_model_is_warm(tmp_path):
-    # A request that arrives while the model loads waits up to COURSE_SERVE_TIMEOUT_S, then gets 503.
+    # A request that comes while the model loads waits up to COURSE_SERVE_TIMEOUT_S, then 503.
     release = threading.Event()
 
     def slow_loader():

@@ -1,4 +1,4 @@
-"""The default model of `make serve`: ImageNet EfficientNet-Lite0, real photos in, real labels out."""
+"""The default model of `make serve`: ImageNet EfficientNet-Lite0, real photos in, labels out."""
 
 import base64
 import io

@@ -1,4 +1,4 @@
-"""Who sees the photos: originals kept beside their predictions, retention, deletion and the token rule."""
+"""Who sees the photos: originals kept beside predictions, retention, deletion, the token rule."""
 
 import base64
 import csv

@@ -113,7 +113,8 @@ def test_the_server_stops_itself_when_its_parent_dies(tmp_path):
     port = free_port()
     script = (
         "import sys; from course_lib.serving import ServeConfig, start_server;"
-        f"s = start_server(ServeConfig(model='no-such-model', db={str(tmp_path / 'p.sqlite3')!r}, port={port}, "
+        "s = start_server(ServeConfig(model='no-such-model', "
+        f"db={str(tmp_path / 'p.sqlite3')!r}, port={port}, "
         "threads=2), wait=False); print(s.pid, flush=True); sys.stdin.read()"
     )
     parent = subprocess.Popen(

@@ -38,8 +38,9 @@ class MicroBatcher:
     queued (up to ``max_batch`` images, waiting at most ``max_wait_ms`` for more)
     and calls the model once, through ``classifier.predict_inputs``: the batcher
     does no preprocessing of its own, so a photo the service prepared with
-    ``classifier.prepare`` reaches the model exactly as in a lesson. Under no load a request runs alone at once; under
-    load, requests that arrived while the model was busy share the next call.
+    ``classifier.prepare`` reaches the model exactly as in a lesson. Under no load a request
+    runs alone at once; under load, requests that arrived while the model was busy share the
+    next call.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class MicroBatcher:
         self._thread.start()
 
     def predict(self, pixels: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
-        """Probabilities for uint8 ``pixels`` (n, h, w, c) at the model's size, computed in a shared batch.
+        """Probabilities for uint8 ``pixels`` (n, h, w, c) at the model's size, in a shared batch.
 
         The pixels are scaled here, in the caller's thread, as ``classifier.predict_batch`` would.
         """
@@ -69,7 +70,7 @@ class MicroBatcher:
         return self.predict_inputs(self.classifier.to_inputs(pixels), timeout)
 
     def predict_inputs(self, inputs: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
-        """Probabilities for float32 model inputs (n, h, w, c), e.g. ``classifier.prepare`` of each photo."""
+        """Probabilities for float32 model inputs (n, h, w, c), e.g. ``classifier.prepare``'s."""
         if self._closed:
             raise BatcherClosed("the model is shutting down")
         future: Future = Future()
@@ -172,7 +173,7 @@ class Served:
 
 
 class ModelHost:
-    """Owns the classifier of one server process: loading, warm-up, readiness, batching, new versions.
+    """The classifier of one server process: loading, warm-up, readiness, batching, new versions.
 
     ``source`` is a ready :class:`Classifier` or a function that loads one. With
     ``background=True`` loading runs on a thread and :attr:`state` reads
@@ -261,7 +262,7 @@ class ModelHost:
             self._ready.set()
 
     def refresh(self) -> None:
-        """Serve another version if the watch says so; cheap when nothing changed (one stat a second)."""
+        """Serve the version the watch names; cheap if nothing changed (a stat a second)."""
         if (
             self.watch is None
             or not self.ready
@@ -275,7 +276,8 @@ class ModelHost:
             self._last_check = time.monotonic()
             stamp = self.watch.stamp()
             if stamp != self._stamp:
-                self._stamp = stamp  # a version that fails to load is not retried until the record changes again
+                # a version that fails to load is not retried until the record changes again
+                self._stamp = stamp
                 wanted = self.watch.wanted()
                 current = self.classifier
                 if current is not None and wanted == current.version:
@@ -325,7 +327,7 @@ class ModelHost:
 
     @contextmanager
     def lease(self) -> Iterator[Served]:
-        """The served model for one request: it stays usable until the request is done, even after a swap."""
+        """The served model for one request: usable until the request is done, even after a swap."""
         with self._lock:
             served = self._current
             if not self.ready or served is None:

@@ -76,7 +76,7 @@ class Classifier(ABC):
         """Preprocessed float32 model input ``(n, h, w, c)`` → probabilities ``(n, classes)``."""
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> float:
-        """Run blank batches once so the first real request pays no tracing cost; returns seconds."""
+        """Run blank batches once, so the first request pays no tracing cost; returns seconds."""
         started = time.perf_counter()
         for n in batch_sizes:
             self.predict_batch(np.zeros((n, *self.input_shape), np.uint8))
@@ -208,7 +208,7 @@ class KerasClassifier(Classifier):
 
 
 def file_digest(path: str | Path, length: int = 12) -> str:
-    """The first ``length`` hex digits of a file's SHA-256: a version that changes with the weights."""
+    """The first ``length`` hex digits of a file's SHA-256: a version that changes with the file."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -217,7 +217,7 @@ def file_digest(path: str | Path, length: int = 12) -> str:
 
 
 def imagenet_preprocessing() -> dict[str, Any]:
-    """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, squashed bilinearly, ``(x - 127) / 128``."""
+    """What EfficientNet-Lite0 expects (lesson 06): 224×224 RGB, bilinear, ``(x - 127) / 128``."""
     from course_lib import efficientnet_lite
 
     return {
@@ -285,7 +285,8 @@ def load_classifier(spec: str) -> Classifier:
         if not models.fashion_model_path().is_file():
             raise FileNotFoundError(
                 f"no saved Fashion-MNIST model at {models.fashion_model_path()}: run lesson 04 "
-                "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a .keras file"
+                "(or models.load_or_train_fashion_cnn()), or set COURSE_SERVE_MODEL to a "
+                ".keras file"
             )
         return KerasClassifier.from_saved(models.fashion_model_path())
     if spec.endswith(".keras"):
@@ -298,13 +299,13 @@ def load_classifier(spec: str) -> Classifier:
             )
         return KerasClassifier.from_folder(spec)
     raise ValueError(
-        f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved .keras model "
-        "or of a model folder"
+        f"COURSE_SERVE_MODEL={spec!r}: use 'imagenet', 'fashion' or the path of a saved "
+        ".keras model or of a model folder"
     )
 
 
 class VersionWatch:
-    """The served version of a folder of versions (``models/<name>/``), as :class:`ModelHost` watches it.
+    """The served version of a folder of versions (``models/<name>/``), for :class:`ModelHost`.
 
     ``stamp`` is one ``stat`` of ``serving.json``, cheap enough for every request;
     ``wanted`` reads which version that record (or, without one, the highest folder) serves.

@@ -1,4 +1,4 @@
-"""``python -m course_lib.serving.healthcheck``: exit 0 when the local service answers ``/health`` with 200.
+"""``python -m course_lib.serving.healthcheck``: exit 0 if the local service's ``/health`` is 200.
 
 The container's ``HEALTHCHECK`` runs it (the slim image has no curl). It asks
 ``127.0.0.1`` on ``COURSE_SERVE_PORT``, whatever address the service binds.

@@ -212,7 +212,7 @@ def default_cache_dir(db: str | Path) -> Path:
 
 
 def load_served(serve_config: ServeConfig, runtime: str, note: str | None = None) -> Classifier:
-    """The classifier ``COURSE_SERVE_MODEL`` names, run by ``runtime`` (from :func:`resolve_runtime`).
+    """The classifier ``COURSE_SERVE_MODEL`` names, run by ``runtime`` (:func:`resolve_runtime`).
 
     ``note`` is why the runtime is not the one asked for (LiteRT unavailable), shown in ``/model``.
     The service calls this for the first model and again for each newly served version.

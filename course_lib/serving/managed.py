@@ -32,7 +32,8 @@ GOOGLE_VISION = ManagedAPI(
     name="Google Cloud Vision (LABEL_DETECTION)",
     request=(
         "POST https://vision.googleapis.com/v1/images:annotate, a JSON body "
-        '{"requests": [{"image": {"content": <base64>}, "features": [{"type": "LABEL_DETECTION"}]}]} '
+        '{"requests": [{"image": {"content": <base64>}, '
+        '"features": [{"type": "LABEL_DETECTION"}]}]} '
         "with an API key or OAuth token"
     ),
     example_response={
@@ -79,7 +80,9 @@ GOOGLE_VISION = ManagedAPI(
 
 AUTOML_VISION = ManagedAPI(
     name="Google AutoML Vision (Vertex AI)",
-    request="you upload labelled training images; Google trains and hosts a model of your own classes",
+    request=(
+        "you upload labelled training images; Google trains and hosts a model of your own classes"
+    ),
     example_response=None,
     confidence_scale="not looked at",
     price="not found in the provider pages consulted",
@@ -116,12 +119,14 @@ REKOGNITION = ManagedAPI(
     },
     confidence_scale="Confidence in [0, 100] (a percentage)",
     price=(
-        "per image, DetectLabels priced in 'Group 2', tiered by monthly volume, with a 12-month free "
+        "per image, DetectLabels priced in 'Group 2', tiered by monthly volume, with a 12-month "
+        "free "
         "tier; the per-image figures were not in the stored copy of the pricing page"
     ),
     privacy=(
         "AWS AI services may store and use the content for service improvement, including model "
-        "training, possibly in another region, unless the account opts out (AI services opt-out policy)"
+        "training, possibly in another region, unless the account opts out "
+        "(AI services opt-out policy)"
     ),
     sources=(
         "https://aws.amazon.com/rekognition/pricing/",
@@ -151,7 +156,10 @@ AZURE_VISION = ManagedAPI(
         "not found in the provider pages consulted; note that Image Analysis 4.0 is deprecated "
         "and will be retired on 25 September 2028"
     ),
-    privacy="Microsoft publishes a data and privacy page for Image Analysis; its retention terms were not checked",
+    privacy=(
+        "Microsoft publishes a data and privacy page for Image Analysis; its retention terms "
+        "were not checked"
+    ),
     sources=(
         "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/concept-tag-images-40",
         "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/sdk/overview-sdk",

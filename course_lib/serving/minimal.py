@@ -18,7 +18,7 @@ from PIL import Image
 
 
 def create_minimal_app(model: Any, class_names: list[str], preprocessing: dict[str, Any]) -> Flask:
-    """A Flask app whose ``POST /predict`` takes an image in the form field ``file`` and answers JSON.
+    """A Flask app whose ``POST /predict`` takes an image in the form field ``file``, answers JSON.
 
     Taught in lesson 07. The answer is ``{"label": ..., "class_index": ..., "confidence": ...}``;
     a request without a file, or with a file Pillow cannot read, gets status 400 and

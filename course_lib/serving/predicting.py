@@ -1,4 +1,4 @@
-"""The predict path, written once for every route: photos → model inputs → the served model → the store.
+"""The predict path, written once for every route: photos → model inputs → the model → the store.
 
 ``/predict`` and TensorFlow Serving's route both call :func:`classify_files` (encoded files)
 or :func:`classify_inputs` (ready model inputs) inside :func:`served`, which holds one model
@@ -23,7 +23,7 @@ from course_lib.serving.store import NewPrediction, now
 
 
 def ready_classifier(wait: bool = True) -> Classifier:
-    """The loaded classifier; a request that arrives while it loads waits up to the request timeout."""
+    """The loaded classifier; a request made while it loads waits up to the request timeout."""
     config, host = service().config, service().host
     if wait and host.state == "loading":
         host.wait(config.timeout_s)
@@ -36,7 +36,7 @@ def ready_classifier(wait: bool = True) -> Classifier:
 
 @contextmanager
 def served() -> Iterator[Served]:
-    """The served model for this request (waiting while it loads), kept until the request is done."""
+    """The served model for this request (waiting while it loads), kept until the request ends."""
     ready_classifier()
     try:
         with service().host.lease() as model:
@@ -48,7 +48,7 @@ def served() -> Iterator[Served]:
 def classify_files(
     model: Served, files: Sequence[tuple[str, bytes, str]], k: int, source: str, started: float
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Classify encoded images ``(file name, bytes, how an error names it)``; returns the stored items."""
+    """Classify encoded images ``(file name, bytes, how an error names it)``; returns the items."""
     config = service().config
     images = [
         uploads.decode_image(data, config.max_pixels, name=described)
@@ -78,7 +78,7 @@ def classify_inputs(
     images: Sequence[Any] | None = None,
     originals: Sequence[bytes | None] | None = None,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Run the model on prepared inputs and record one row each; returns the items and the probabilities."""
+    """Run the model on prepared inputs, record a row each; returns the items and probabilities."""
     config = service().config
     try:
         probabilities = model.predict_inputs(inputs, timeout=config.timeout_s)

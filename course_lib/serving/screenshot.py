@@ -40,7 +40,7 @@ TIMEOUT_MS = 120_000
 def take_screenshot(
     path: str | Path = SCREENSHOT, chromium: str | Path = CHROMIUM, photo: str = "cat"
 ) -> Path:
-    """Serve the ImageNet model, classify ``photo`` (a name from ``data.sample_photos()``) in the page, save it."""
+    """Serve the ImageNet model, classify ``photo`` (of ``data.sample_photos()``), save the page."""
     from playwright.sync_api import sync_playwright
 
     from course_lib import data

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS settings (
 
 _COLUMNS = (
     "p.id, p.created_at, p.filename, p.model_name, p.model_version, p.label, p.class_index, "
-    "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, p.image IS NOT NULL AS has_image, "
+    "p.confidence, p.top_k, p.latency_ms, p.width, p.height, p.source, "
+    "p.image IS NOT NULL AS has_image, "
     "f.correct, f.correct_label, f.comment, f.created_at AS feedback_at"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM predictions p LEFT JOIN feedback f ON f.prediction_id = p.id"
@@ -163,7 +164,7 @@ class PredictionStore:
         self.purge_expired()
 
     def _retention(self, days: float | None) -> float | None:
-        """Record the service's retention in the file, or read it back (None: none recorded, nothing expires)."""
+        """Record the service's retention in the file, or read it back (None: nothing expires)."""
         with self._transaction() as conn:
             if days is not None:
                 conn.execute(
@@ -213,8 +214,9 @@ class PredictionStore:
         with self._transaction() as conn:
             for p in predictions:
                 cur = conn.execute(
-                    "INSERT INTO predictions (created_at, filename, model_name, model_version, label, "
-                    "class_index, confidence, top_k, latency_ms, width, height, source, image, image_type) "
+                    "INSERT INTO predictions (created_at, filename, model_name, model_version, "
+                    "label, class_index, confidence, top_k, latency_ms, width, height, source, "
+                    "image, image_type) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         created,
@@ -238,7 +240,8 @@ class PredictionStore:
                 if p.original is not None:
                     kept = self.keeps(len(p.original))
                     conn.execute(
-                        "INSERT INTO uploads (prediction_id, created_at, size, mime, data, note) VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO uploads (prediction_id, created_at, size, mime, data, note) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         (
                             pid,
                             created,
@@ -261,7 +264,8 @@ class PredictionStore:
         if self.keep_upload_days == 0 or self.keep_upload_bytes <= 0:
             return "originals are not kept on this service (only a preview)"
         return (
-            f"the upload ({size / 2**20:.1f} MB) is larger than the {self.keep_upload_bytes / 2**20:g} MB "
+            f"the upload ({size / 2**20:.1f} MB) is larger than the "
+            f"{self.keep_upload_bytes / 2**20:g} MB "
             "kept per photo: only a preview is kept"
         )
 
@@ -272,7 +276,7 @@ class PredictionStore:
         return timestamp(datetime.now(UTC) - timedelta(days=self.keep_upload_days))
 
     def purge_expired(self) -> int:
-        """Remove the originals older than ``keep_upload_days`` (their predictions stay); returns how many.
+        """Remove originals older than ``keep_upload_days`` (predictions stay); returns how many.
 
         Runs when the store opens and then at most once a minute, on a write; reads never
         return an expired original in between.
@@ -283,12 +287,13 @@ class PredictionStore:
         note = f"removed after {self.keep_upload_days:g} days"
         with self._transaction() as conn:
             return conn.execute(
-                "UPDATE uploads SET data = NULL, note = ? WHERE data IS NOT NULL AND created_at < ?",
+                "UPDATE uploads SET data = NULL, note = ? "
+                "WHERE data IS NOT NULL AND created_at < ?",
                 (note, self._cutoff()),
             ).rowcount
 
     def original(self, prediction_id: int) -> tuple[bytes, str] | None:
-        """The original upload, as received: ``(bytes, mime type)``, or None if it is not (or no longer) kept."""
+        """The upload as received, ``(bytes, mime type)``; None if not (or no more) kept."""
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT data, mime FROM uploads WHERE prediction_id = ? AND data IS NOT NULL "
@@ -298,7 +303,7 @@ class PredictionStore:
         return (bytes(row["data"]), row["mime"] or "application/octet-stream") if row else None
 
     def original_status(self, prediction_id: int) -> dict[str, Any] | None:
-        """``{"kept", "bytes", "note"}`` for a prediction's original upload; None if it had none (tensor input)."""
+        """``{"kept", "bytes", "note"}`` of a prediction's original upload; None for a tensor."""
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT size, data IS NOT NULL AND created_at >= ? AS kept, note FROM uploads "
@@ -383,7 +388,7 @@ class PredictionStore:
         correct_label: str | None = None,
         comment: str | None = None,
     ) -> dict[str, Any] | None:
-        """Attach (or replace) feedback; returns the updated prediction, or None if the id is unknown."""
+        """Attach (or replace) feedback; returns the updated prediction, None for an unknown id."""
         with self._transaction() as conn:
             if (
                 conn.execute("SELECT 1 FROM predictions WHERE id = ?", (prediction_id,)).fetchone()
@@ -392,14 +397,15 @@ class PredictionStore:
                 return None
             conn.execute(
                 "INSERT INTO feedback (prediction_id, correct, correct_label, comment, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(prediction_id) DO UPDATE SET correct = excluded.correct, "
-                "correct_label = excluded.correct_label, comment = excluded.comment, created_at = excluded.created_at",
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(prediction_id) DO UPDATE SET "
+                "correct = excluded.correct, correct_label = excluded.correct_label, "
+                "comment = excluded.comment, created_at = excluded.created_at",
                 (prediction_id, int(bool(correct)), correct_label, comment, now()),
             )
         return self.get(prediction_id)
 
     def feedback_rows(self) -> list[dict[str, Any]]:
-        """Every prediction that has feedback, oldest first, with its original upload, for retraining.
+        """Every prediction with feedback, oldest first, with its original upload, for retraining.
 
         Keys: ``prediction_id``, ``created_at``, ``model_name``, ``model_version``, ``label``
         (predicted), ``correct``, ``correct_label`` (None when correct), ``image`` (the original
@@ -409,7 +415,8 @@ class PredictionStore:
         """
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT p.id, p.created_at, p.model_name, p.model_version, p.label, f.correct, f.correct_label, "
+                "SELECT p.id, p.created_at, p.model_name, p.model_version, p.label, f.correct, "
+                "f.correct_label, "
                 "CASE WHEN u.created_at >= ? THEN u.data END AS data, u.mime "
                 "FROM predictions p JOIN feedback f ON f.prediction_id = p.id "
                 "LEFT JOIN uploads u ON u.prediction_id = p.id ORDER BY p.id",

@@ -1,4 +1,4 @@
-"""TensorFlow Serving's REST API on the course service: a client written for TF Serving works unchanged.
+"""TensorFlow Serving's REST API on the course service: a TF Serving client works unchanged.
 
 ``GET /v1/models/<name>`` reports the model's status; ``POST /v1/models/<name>:predict``
 takes ``{"instances": [...]}`` (row format, answered with ``"predictions"``) or

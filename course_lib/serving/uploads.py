@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from course_lib.messages import first_line
+
 # Pillow warns above ~89 Mpx and refuses above ~179 Mpx; the service applies its own,
 # lower limit before decoding, so Pillow's guard only ever backs it up.
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -79,7 +81,7 @@ def decode_image(
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UploadError(
-            f"{name} looks like an image but could not be decoded ({_short(exc)}); "
+            f"{name} looks like an image but could not be decoded ({first_line(exc, 120)}); "
             "the file may be truncated or corrupt."
         ) from None
     try:
@@ -139,11 +141,6 @@ def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
         )
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
-
-
 def to_model_pixels(image: Image.Image, preprocessing: dict[str, Any]) -> np.ndarray:
     """A decoded image → uint8 ``(height, width, channels)`` as the model's preprocessing records.
 
@@ -161,7 +158,8 @@ def to_model_pixels(image: Image.Image, preprocessing: dict[str, Any]) -> np.nda
         method = RESAMPLING.get(str(preprocessing.get("resize", "bilinear")).lower())
         if method is None:
             raise ValueError(
-                f"unknown resize method {preprocessing.get('resize')!r}; use one of {sorted(RESAMPLING)}"
+                f"unknown resize method {preprocessing.get('resize')!r}; "
+                f"use one of {sorted(RESAMPLING)}"
             )
         image = image.resize((width, height), method)
     pixels = np.asarray(image, dtype=np.uint8)
