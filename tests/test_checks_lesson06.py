@@ -33,6 +33,8 @@ def test_6_1_accepts_argsort_and_argpartition_variants():
         (lambda p, k: np.argsort(-p, axis=1)[0, :k], "one row"),
         (lambda p, k: np.argsort(-p, axis=1)[:, : k + 1], "expected (3, 4)"),
         (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "not the most probable"),
+        (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "row 0 is ["),
+        (lambda p, k: np.argsort(-p, axis=1)[:, :k].astype(float), "holds float64 values"),
         (lambda p, k: None, "forget to `return`"),
     ],
 )
@@ -183,7 +185,9 @@ def test_6_3_a_file_read_in_grayscale_only_is_named():
             path, backbone, class_names, k
         )
 
-    assert _fails_with(checks.exercise_6_3(gray_everywhere), "predictions differ")
+    result = checks.exercise_6_3(gray_everywhere)
+    assert _fails_with(result, "predictions differ")
+    assert _fails_with(result, "you returned [(") and "expected [(" in result.message
 
 
 # --- 6.4 transfer model ----------------------------------------------------------------

@@ -267,6 +267,18 @@ def test_8_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_3(answer, _predict, CLIENT_IMAGES), phrase)
 
 
+def _predict_all_last_request_first(post, images, max_instances):
+    starts = list(range(0, len(images), max_instances))
+    chunks = [images[start : start + max_instances] for start in starts[-1:] + starts[:-1]]
+    return np.concatenate([post({"instances": c.tolist()}).json()["predictions"] for c in chunks])
+
+
+def test_8_3_says_which_row_differs_when_the_requests_come_back_out_of_order():
+    result = checks.exercise_8_3(_predict_all_last_request_first, _predict, CLIENT_IMAGES)
+    assert _fails_with(result, "not the predictions of the images in their order")
+    assert _fails_with(result, "of 250 images, row 0 is [")
+
+
 # ---------------------------------------------------------------- 8.4 the representative dataset
 
 

@@ -70,6 +70,10 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
         (lambda im: np.asarray(upright_by_hand(im), np.float32) / 255, "float32 array"),
         (lambda im: None, "returned None"),
         (turned_the_wrong_way, "upside down or mirrored"),
+        (
+            lambda im: Image.fromarray(np.asarray(upright_by_hand(im))[..., ::-1]),
+            "pixel (0, 0) is (240, 20, 20), expected (20, 20, 240)",
+        ),
     ],
 )
 def test_9_1_names_each_mistake(answer, phrase):

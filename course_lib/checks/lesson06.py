@@ -48,7 +48,10 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
                 return (
                     "these are the probabilities themselves; return the class indices (np.argsort)."
                 )
-            raise StudentCodeFailed("top-k should hold integer class indices.")
+            raise StudentCodeFailed(
+                f"your top-k holds {got.dtype} values; it should hold integer class indices "
+                "(np.argsort gives them)."
+            )
         if np.array_equal(got, expected[:, ::-1]):
             return "the right classes, but least probable first: put the most probable first."
         if np.array_equal(got, np.argsort(probabilities, axis=1)[:, :k]):
@@ -57,7 +60,11 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
                 "(argsort of -probabilities)."
             )
         if not np.array_equal(got, expected):
-            return "some indices are not the most probable classes of their row."
+            row = int(np.flatnonzero((got != expected).any(axis=1))[0])
+            return (
+                f"some indices are not the most probable classes of their row: row {row} is "
+                f"{got[row].tolist()}, expected {expected[row].tolist()}."
+            )
         return None
 
     return run_check("6.1", diagnose, "the k most probable classes of each image, best first.")
@@ -290,10 +297,15 @@ def _top_k_of(
     return pretrained.decode_top_k(values, k, _TINY_CLASSES)[0]
 
 
+def _shown(predictions: list[tuple[int, str, float]]) -> str:
+    """Predictions as a student would print them, probabilities to 3 places."""
+    return "[" + ", ".join(f"({i}, {name!r}, {p:.3f})" for i, name, p in predictions) + "]"
+
+
 def _diagnose_colour_file(
     got: list[tuple[int, str, float]], path: str, backbone: Any, k: int
-) -> str:
-    """Name the mistake behind wrong predictions for the colour file."""
+) -> str | None:
+    """Name the mistake behind wrong predictions for the colour file, or None."""
     from PIL import Image
 
     image = np.asarray(Image.open(path).convert("RGB"))
@@ -345,10 +357,7 @@ def _diagnose_colour_file(
                 return message
         except Exception:  # noqa: S112 - a variant that cannot even run is not what the student did
             continue
-    return (
-        "the predictions differ from reading the file, backbone.prepare(image[None]), the model, "
-        "softmax and the top k."
-    )
+    return None
 
 
 def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> CheckResult:
@@ -398,13 +407,18 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                         "the right classes, but least probable first: put the most probable first."
                     )
                 if not _same_predictions(got, expected):
+                    difference = f"you returned {_shown(got)}, expected {_shown(expected)}."
                     if kind != "colour":
                         return (
                             f"right on a colour PNG, not on a {_FILE_KINDS[kind]}: convert "
                             "every file to RGB when you read it, and keep its pixels as they "
-                            "are."
+                            f"are; {difference}"
                         )
-                    return _diagnose_colour_file(got, path, backbone, k)
+                    return _diagnose_colour_file(got, path, backbone, k) or (
+                        "the predictions differ from reading the file, "
+                        "backbone.prepare(image[None]), the model, softmax and the top k: "
+                        + difference
+                    )
         return None
 
     return run_check(

@@ -490,9 +490,12 @@ def exercise_8_3(
                     return (
                         "the rows come back in reverse order: keep them in the order of the images."
                     )
+                row = int(np.flatnonzero(~np.isclose(got, expected, atol=1e-5).all(axis=1))[0])
                 return (
                     "the rows are not the predictions of the images in their order: send the "
-                    "images in order and keep the answers in the order they come back."
+                    "images in order and keep the answers in the order they come back (of "
+                    f"{count} images, row {row} is {np.round(got[row], 3).tolist()}, expected "
+                    f"{np.round(expected[row], 3).tolist()})."
                 )
             if len(service.requests) > needed:
                 return (

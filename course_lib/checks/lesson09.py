@@ -118,9 +118,12 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                     f"the {what} has the right size but is upside down or mirrored: "
                     "apply the orientation tag once, with PIL.ImageOps.exif_transpose(image)."
                 )
+            rows, cols = np.nonzero(wrong)
             return (
                 f"on the {what}, {int(wrong.sum())} of {wrong.size} pixels differ from the "
-                "file's own colours."
+                f"file's own colours: pixel ({rows[0]}, {cols[0]}) is "
+                f"{tuple(int(v) for v in got[rows[0], cols[0]])}, expected "
+                f"{tuple(int(v) for v in expected[rows[0], cols[0]])}."
             )
         return None
 
