@@ -10,8 +10,9 @@ Lesson 07 starts from :mod:`~course_lib.serving.minimal` (one Flask route, what 
 write first); the service is that route plus the hardening the lesson measures.
 Modules: :mod:`~course_lib.serving.config` (settings), :mod:`~course_lib.serving.uploads`
 (untrusted bytes → model pixels), :mod:`~course_lib.serving.classifier` (the model
-interface and adapters), :mod:`~course_lib.serving.batching` (load, warm up,
-micro-batch, swap in a new version), :mod:`~course_lib.serving.store` (SQLite),
+interface and adapters), :mod:`~course_lib.serving.litert` (the model on LiteRT),
+:mod:`~course_lib.serving.batching` (load, warm up, micro-batch, swap in a new version),
+:mod:`~course_lib.serving.store` (SQLite),
 :mod:`~course_lib.serving.app` (the app factory and the views' shared :class:`Service`),
 :mod:`~course_lib.serving.predicting` (the predict path), the Blueprints
 :mod:`~course_lib.serving.api`, :mod:`~course_lib.serving.photo_routes` and
