@@ -178,6 +178,16 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         (lambda ds, b, s: list(ds), "return the tf.data.Dataset"),
         (
             lambda ds, b, s: (
+                ds.map(lambda x, y: (x / 255, y))
+                .cache()
+                .shuffle(1000, seed=s)
+                .batch(b)
+                .prefetch(AUTOTUNE)
+            ),
+            "divided by 255 again",
+        ),
+        (
+            lambda ds, b, s: (
                 ds.cache().shuffle(1000, seed=s).batch(b, drop_remainder=True).prefetch(AUTOTUNE)
             ),
             "only 96 of the 100",
@@ -351,6 +361,10 @@ def test_2_4_accepts_random_layers_only():
         ),
         (lambda: _augment(brightness=False), "add RandomBrightness"),
         (
+            lambda: _augment(keras.layers.GaussianNoise(0.3, seed=5)),
+            "call each layer on its own with training=True",
+        ),
+        (
             lambda: _augment(
                 keras.layers.RandomContrast(0.2, value_range=(0, 1)), brightness=False
             ),
@@ -503,6 +517,17 @@ def _augmented(ds, augment):
             "exactly once per epoch",
         ),
         (lambda t, v, a, b, s: _pipelines(t, t, a, b, s), "val holds training images"),
+        (
+            lambda t, v, a, b, s: (
+                _pipelines(t, v, a, b, s)[0],
+                v.map(lambda x, y: (x / 255.0, y)).batch(b).prefetch(AUTOTUNE),
+            ),
+            "validation images were divided by 255 again",
+        ),
+        (
+            lambda t, v, a, b, s: _pipelines(t.map(lambda x, y: (x / 255.0, y)), v, a, b, s),
+            "Were they divided by 255 again?",
+        ),
         (
             lambda t, v, a, b, s: (
                 _augmented(t.cache().shuffle(1000), a).batch(b).prefetch(AUTOTUNE),

@@ -214,12 +214,41 @@ def _first_epoch(ds: Any) -> np.ndarray:
         raise StudentCodeFailed(f"reading your dataset raised {_first_line(exc)}") from None
 
 
+def _images_problem(ds: Any, images: np.ndarray) -> str | None:
+    """Whether each image comes out as it went in (``images[label]``): pipelines only reorder."""
+    try:
+        pairs = [(np.asarray(x), np.atleast_1d(np.asarray(y))) for x, y in ds]
+    except Exception as exc:  # the student's pipeline fails while it runs
+        raise StudentCodeFailed(f"reading your dataset raised {student_error(exc)}") from None
+    for batch, labels in pairs:
+        want = images[labels]
+        if batch.shape != want.shape:
+            return (
+                f"a batch of {len(labels)} images has shape {batch.shape}, not {want.shape}: "
+                "the elements arrive prepared; the pipeline only reorders and groups them."
+            )
+        if not np.allclose(batch, want, atol=1e-6):
+            if np.allclose(batch, want / 255, atol=1e-6):
+                return (
+                    "the images were divided by 255 again: the elements arrive prepared, in "
+                    "[0, 1]; the pipeline only reorders and groups them."
+                )
+            return (
+                "the images change on their way through your pipeline, which should only "
+                "reorder and group them. First difference: "
+                + first_difference(batch, want, "a batch")
+            )
+    return None
+
+
 def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
     """make_train_pipeline(ds, batch_size, seed) -> ds.cache().shuffle(len).batch().prefetch()."""
     import tensorflow as tf
 
     n = PIPELINE_SIZE
-    images = np.zeros((n, 2, 2, 1), dtype=np.float32)
+    # Prepared images in [0, 1], as the lesson's: a pipeline that changes them (a second
+    # division by 255, say) shows.
+    images = check_rng(22).random((n, 2, 2, 1), dtype=np.float32)
     # Labels 0..n-1 record where each element started, so the order of the output shows
     # what was shuffled.
     source = tf.data.Dataset.from_tensor_slices((images, np.arange(n)))
@@ -257,6 +286,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
                 "image must appear exactly once per epoch."
             )
+        problem = _images_problem(ds, images)
+        if problem:
+            return problem
         if np.array_equal(order, np.arange(n)):
             return "the images come out in their original order: add .shuffle(...)."
         if all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in epochs[0]):
@@ -533,9 +565,21 @@ def exercise_2_4(augment: Any) -> CheckResult:
             return "in training the images never change: give the layers a nonzero factor."
         low, high = min(d.min() for d in draws), max(d.max() for d in draws)
         if low < -1e-4 or high > 1 + 1e-4:
+            reached = f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]"
+            ranged = [
+                type(layer).__name__
+                for layer in layers
+                if getattr(layer, "value_range", None) is not None
+                and [float(v) for v in layer.value_range] != [0.0, 1.0]
+            ]
+            if ranged:
+                return (
+                    f"{reached}: {' and '.join(ranged)} assume{'s' if len(ranged) == 1 else ''} "
+                    "pixel values in 0-255 unless you pass value_range=(0, 1)."
+                )
             return (
-                f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]: RandomContrast "
-                "and RandomBrightness assume 0-255 unless you pass value_range=(0, 1)."
+                f"{reached}, where the images must stay: call each layer on its own with "
+                "training=True to find the one that moves them."
             )
         if not any(isinstance(layer, keras.layers.RandomFlip) for layer in layers):
             return "add RandomFlip('horizontal'): a mirrored garment is still the same garment."
@@ -653,6 +697,11 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
                 "image must come exactly once."
             )
+        if all(abs(values[i] - originals[i] / 255) < 1e-5 for i in labels):
+            return (
+                "the validation images were divided by 255 again: the datasets arrive prepared, "
+                "in [0, 1]. Leave val as it is, only batched."
+            )
         if any(abs(values[i] - originals[i]) > 1e-5 for i in labels):
             return (
                 "the validation images are augmented: validation must measure the model on images "
@@ -686,6 +735,18 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             return (
                 "the training images come out unchanged: apply augment to them, "
                 "augment(images, training=True), in a .map."
+            )
+        moved = max(labels, key=lambda i: abs(values[i] - originals[i]))
+        if abs(values[moved] - originals[moved]) > 0.2 + 1e-3:
+            again = (
+                " Were they divided by 255 again? They arrive prepared, in [0, 1]."
+                if max(values.values()) < 0.25
+                else ""
+            )
+            return (
+                f"training image {moved} went from {originals[moved]:.3f} to "
+                f"{values[moved]:.3f}, further than the test's augmentation (a brightness "
+                f"shift of at most 0.2) moves it: apply augment and nothing else.{again}"
             )
         if np.array_equal(labels, np.arange(AUGMENT_TRAIN)):
             return (
