@@ -104,6 +104,7 @@ notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m course_lib.tools.cli notebooks --check
 	$(PY) -m course_lib.tools.cli badges --check
 

@@ -1,5 +1,9 @@
 """The student notebooks are built from the solutions by replacing marked regions."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -23,7 +27,7 @@ def test_solution_region_is_replaced_by_raise_at_the_same_indent():
     source = student.cells[1].source
     assert "return x / 255" not in source
     assert "BEGIN SOLUTION" not in source
-    assert "    raise NotImplementedError('Exercise 2.1: Normalise the batch')" in source
+    assert '    raise NotImplementedError("Exercise 2.1: Normalise the batch")' in source
     compile(source, "<cell>", "exec")  # still valid Python
 
 
@@ -35,7 +39,7 @@ def test_code_outside_the_markers_is_kept():
     source = notebooks.make_student_notebook(nb).cells[1].source
     assert source.splitlines() == [
         "before = 1",
-        "raise NotImplementedError('Exercise 1.4: Count')",
+        'raise NotImplementedError("Exercise 1.4: Count")',
         "after = 3",
     ]
 
@@ -198,3 +202,35 @@ def test_build_takes_the_colab_links_from_the_repository_setting(tmp_path):
     text = (student / "09_demo.ipynb").read_text()
     assert "github/someone/fork/blob/main/notebooks/09_demo.ipynb" in text
     assert "git+https://github.com/someone/fork" in text
+
+
+def test_student_notebooks_are_as_ruff_format_writes_them(tmp_path):
+    # `make lint` checks notebooks/ with `ruff format --check`: what the builder adds (the
+    # raise lines, short and long, and the Colab cell) must already be formatted.
+    long_title = "An augmentation for clothes that switches itself off when it is not training"
+    solution = _solution(
+        new_markdown_cell("# Lesson 09 — Demo"),
+        new_code_cell("import numpy as np"),
+        new_markdown_cell("### Exercise 9.1 — It's short"),
+        new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        new_markdown_cell(f"### Exercise 9.2 — {long_title}"),
+        new_code_cell(
+            "class A:\n    def f(self, x):\n        ### BEGIN SOLUTION\n        return x\n"
+            "        ### END SOLUTION"
+        ),
+    )
+    solutions, student = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    nbformat.write(solution, solutions / "09_demo.ipynb")
+    repository = "a-rather-long-organisation-name/image-classification-course"
+    notebooks.build_student_notebooks(solutions, student, repository=repository)
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run(
+        [str(ruff), "format", "--check", "--diff", "--line-length", "100", str(student)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (student / "09_demo.ipynb").read_text()
+    assert long_title in text and repository in text

@@ -99,11 +99,12 @@ def test_make_grade_and_doctor_call_the_cli():
 
 def test_precommit_strips_lints_and_checks_drift_like_make_test():
     hooks = {h["id"]: h for repo in PRECOMMIT["repos"] for h in repo["hooks"]}
-    assert set(hooks) == {"nbstripout", "ruff", "student-notebooks"}
+    assert set(hooks) == {"nbstripout", "ruff", "ruff-format", "student-notebooks"}
     assert (
         hooks["ruff"]["entry"].startswith("ruff check") and "jupyter" in hooks["ruff"]["types_or"]
     )
-    assert hooks["student-notebooks"]["entry"] == "python -m course_lib.tools.cli notebooks --check"
+    notebooks_entry = hooks["student-notebooks"]["entry"]
+    assert notebooks_entry == "python -m course_lib.tools.cli notebooks --check"
     assert "--keep-id" in hooks["nbstripout"]["entry"]
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
         "dev"

@@ -33,6 +33,7 @@ from course_lib.tools import links
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 RAISES_TAG = "raises-exception"
+LINE_LENGTH = 100  # pyproject.toml's [tool.ruff] line-length: student notebooks are formatted
 _EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–:-]?\s*(.*)$", re.MULTILINE)
 _CHECK_CALL = re.compile(r"\bchecks\.exercise_\d+_\d+\(")
 COLAB_TAG = "colab"
@@ -93,6 +94,7 @@ def colab_setup_source(repository: str) -> str:
     (only of its ``tf`` extra), so nothing asks for a second TensorFlow.
     """
     keep = ", ".join(f'"{dist}"' for dist in COLAB_KEEP)
+    # Written as `ruff format` writes it: the student notebooks are checked against it.
     return f"""\
 # Colab only: install the course package next to Colab's own TensorFlow, Keras and NumPy
 # (kept at their versions), then fetch Fashion-MNIST, checked against its SHA-256.
@@ -109,10 +111,18 @@ if "google.colab" in sys.modules:
             keep.append(f"{{dist}}=={{metadata.version(dist)}}")
         except metadata.PackageNotFoundError:
             pass
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "{links.pip_url(repository)}", *keep], check=True)
-    subprocess.run([sys.executable, "-m", "course_lib.tools.cli", "download", "fashion-mnist"],
-                   check=True)"""
+    course = {_quoted(links.pip_url(repository))}
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", course, *keep], check=True)
+    download = ["download", "fashion-mnist"]
+    subprocess.run([sys.executable, "-m", "course_lib.tools.cli", *download], check=True)"""
+
+
+def _quoted(text: str) -> str:
+    """A Python string literal for ``text`` in double quotes, as `ruff format` writes it."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        literal = '"' + literal[1:-1] + '"'
+    return literal
 
 
 def add_colab(nb: nbformat.NotebookNode, filename: str, repository: str) -> None:
@@ -178,7 +188,7 @@ def _replace_solutions(source: str, exercise: Exercise) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             title = f": {exercise.title}" if exercise.title else ""
             message = f"Exercise {exercise.number}{title}"
-            out.append(f"{indent}raise NotImplementedError({message!r})")
+            out.extend(_raise_not_implemented(indent, message))
         elif marker == END:
             if not inside:
                 raise NotebookSourceError(f"exercise {exercise.number}: {END} without {BEGIN}")
@@ -188,6 +198,18 @@ def _replace_solutions(source: str, exercise: Exercise) -> str:
     if inside:
         raise NotebookSourceError(f"exercise {exercise.number}: {BEGIN} without {END}")
     return "\n".join(out)
+
+
+def _raise_not_implemented(indent: str, message: str) -> list[str]:
+    """``raise NotImplementedError("...")`` at ``indent``, wrapped as `ruff format` wraps it."""
+    line = f"{indent}raise NotImplementedError({_quoted(message)})"
+    if len(line) <= LINE_LENGTH:
+        return [line]
+    return [
+        f"{indent}raise NotImplementedError(",
+        f"{indent}    {_quoted(message)}",
+        f"{indent})",
+    ]
 
 
 def _add_tag(cell: nbformat.NotebookNode, tag: str) -> None:
