@@ -26,6 +26,12 @@ def test_5_1_accepts_precision_over_the_column_and_recall_over_the_row():
         lambda cm, k: np.array(_precision_and_recall(cm, k), dtype=np.float32)
     ).passed
 
+    def from_the_totals(cm, k):  # the diagonal over the column and row totals, as floats
+        predicted, actual, right = cm.sum(axis=0), cm.sum(axis=1), np.diag(cm)
+        return [float(right[k] / predicted[k]), float(right[k] / actual[k])]
+
+    assert checks.exercise_5_1(from_the_totals).passed
+
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
