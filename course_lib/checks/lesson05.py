@@ -88,8 +88,8 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
                 )
         if np.allclose(got, np.floor(expected)):
             return (
-                "every value is a whole number (0 or 1): `//` divides and drops the fraction. Use `/`, "
-                "and float(...) to return plain floats."
+                "every value is a whole number (0 or 1): `//` divides and drops the fraction. "
+                "Use `/`, and float(...) to return plain floats."
             )
         if np.allclose(got[:, 0], expected[:, 0]):
             return "precision is right; recall is cm[k, k] divided by the row total cm[k, :].sum()."
@@ -152,8 +152,10 @@ PREVALENCE_FACTORS = (0.1, 0.25, 3.0)
 
 
 def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any]) -> CheckResult:
-    """precision_at_prevalence(cm, k, factor) -> class k's precision if it were factor times as common."""
-    cm = TEST_CM  # integers, like confusion_matrix's: multiplying in place fails, assigning truncates
+    """precision_at_prevalence(cm, k, factor) -> class k's precision if it were factor times as
+    common."""
+    # integers, like confusion_matrix's: multiplying in place fails, assigning truncates
+    cm = TEST_CM
     cases = [(k, f) for f in PREVALENCE_FACTORS for k in range(len(cm))]
     expected = np.array([_precision_at(cm, k, f) for k, f in cases])
 
@@ -184,27 +186,31 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
         if np.allclose(got, today):
             return (
-                "your precision does not change with factor: did you scale the false positives too? "
-                "Only class k's own images become rarer, so TP = cm[k, k] shrinks with the factor; "
-                "the false positives are images of *other* classes, and there are as many as before."
+                "your precision does not change with factor: did you scale the false positives "
+                "too? Only class k's own images become rarer, so TP = cm[k, k] shrinks with "
+                "the factor; the false positives are images of *other* classes, and there are "
+                "as many as before."
             )
         if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
             return (
-                "that is recall, and recall does not depend on how common the class is (both of its "
-                "counts shrink together). The question is about precision: TP / (TP + FP)."
+                "that is recall, and recall does not depend on how common the class is (both "
+                "of its counts shrink together). The question is about precision: TP / (TP + "
+                "FP)."
             )
         # Multiplying FP by the factor gives the same numbers as dividing TP by it.
         if np.allclose(got, [_precision_at(cm, k, 1 / f) for k, f in cases]):
             return (
-                "the factor works the wrong way round (TP divided by it, or FP multiplied by it). Class k "
-                "becomes factor times as common: multiply its true positives, cm[k, k], by the factor; "
-                "the false positives come from the other classes, which keep their size."
+                "the factor works the wrong way round (TP divided by it, or FP multiplied by "
+                "it). Class k becomes factor times as common: multiply its true positives, "
+                "cm[k, k], by the factor; the false positives come from the other classes, "
+                "which keep their size."
             )
         for rounding in (np.floor, np.round):
             if np.allclose(got, variant(rounding=rounding)):
                 return (
-                    "the scaled counts became whole numbers (assigning into an integer matrix truncates "
-                    "7.5 to 7): an expected count may be 7.5; work on cm.astype(float)."
+                    "the scaled counts became whole numbers (assigning into an integer matrix "
+                    "truncates 7.5 to 7): an expected count may be 7.5; work on "
+                    "cm.astype(float)."
                 )
         if (got > 1).any() or (got < 0).any():
             return "a precision lies between 0 and 1: divide TP by TP + FP."
@@ -286,13 +292,14 @@ def _threshold_problem(
         if np.isnan(got):
             return f"no threshold reaches precision {target} here: return None, not NaN."
         return (
-            f"no threshold reaches precision {target} on this data (the best is {precision.max():.3f}), "
-            f"yet you returned {got:.3g}: return None when the target cannot be met."
+            f"no threshold reaches precision {target} on this data (the best is "
+            f"{precision.max():.3f}), yet you returned {got:.3g}: return None when the target "
+            "cannot be met."
         )
     if got is None or np.isnan(got):
         return (
-            f"precision {target} can be reached here (at threshold {expected}); return that threshold. "
-            "None is for a target no threshold meets."
+            f"precision {target} can be reached here (at threshold {expected}); return that "
+            "threshold. None is for a target no threshold meets."
         )
     if np.isclose(got, expected):
         return None
@@ -304,7 +311,10 @@ def _threshold_problem(
         and 0 <= got < len(thresholds)
         and not np.isclose(got, thresholds).any()
     ):
-        return "that looks like an index into the thresholds; return the threshold itself, thresholds[i]."
+        return (
+            "that looks like an index into the thresholds; return the threshold itself, "
+            "thresholds[i]."
+        )
     if np.isclose(got, _lowest(thresholds, precision > target) or np.nan):
         return (
             f"'reaches' includes equality: at threshold {expected} the precision is exactly "
@@ -313,9 +323,10 @@ def _threshold_problem(
     for i in (at - 1, at + 1):
         if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
             return (
-                "that is the neighbouring threshold. sklearn's precision and recall have one entry more "
-                "than thresholds (the last point, at recall 0, has none): precision[i] belongs to "
-                "thresholds[i], and an image counts as positive when score >= threshold."
+                "that is the neighbouring threshold. sklearn's precision and recall have one "
+                "entry more than thresholds (the last point, at recall 0, has none): "
+                "precision[i] belongs to thresholds[i], and an image counts as positive when "
+                "score >= threshold."
             )
     highest = thresholds[np.flatnonzero(precision >= target)[-1]]
     if np.isclose(got, highest):
@@ -325,33 +336,36 @@ def _threshold_problem(
         )
     if np.isclose(got, thresholds[np.argmax(precision)]):
         return (
-            "that threshold gives the highest precision, at the cost of most of the recall; the task is "
-            "to *reach* the required precision, keeping as much recall as possible."
+            "that threshold gives the highest precision, at the cost of most of the recall; "
+            "the task is to *reach* the required precision, keeping as much recall as "
+            "possible."
         )
     if np.isclose(got, thresholds[np.argmin(np.abs(precision - target))]):
         return (
-            "that threshold has the precision *closest* to the target, which may be below it; take the "
-            "lowest threshold whose precision is at least the target."
+            "that threshold has the precision *closest* to the target, which may be below it; "
+            "take the lowest threshold whose precision is at least the target."
         )
     with_recall = thresholds[recall >= target]
     if len(with_recall) and (np.isclose(got, with_recall[0]) or np.isclose(got, with_recall[-1])):
         return "that threshold meets the target in recall; the requirement is on precision."
     if np.isin(got, thresholds).any() and precision[np.argmin(np.abs(thresholds - got))] < target:
         return (
-            f"at that threshold the precision is only {precision[np.argmin(np.abs(thresholds - got))]:.3f}, "
-            f"below {target}. Precision does not rise steadily with the threshold, so a sorted search "
-            "(np.searchsorted) can land on the wrong side; test every threshold."
+            "at that threshold the precision is only "
+            f"{precision[np.argmin(np.abs(thresholds - got))]:.3f}, below {target}. Precision "
+            "does not rise steadily with the threshold, so a sorted search (np.searchsorted) "
+            "can land on the wrong side; test every threshold."
         )
     return (
-        f"expected threshold {expected}: the lowest threshold whose precision (of score >= threshold) "
-        f"is at least {target}."
+        f"expected threshold {expected}: the lowest threshold whose precision (of score >= "
+        f"threshold) is at least {target}."
     )
 
 
 def exercise_5_3(
     threshold_for_precision: Callable[[np.ndarray, np.ndarray, float], Any],
 ) -> CheckResult:
-    """threshold_for_precision(y_true, scores, min_precision) -> lowest threshold reaching it, or None."""
+    """threshold_for_precision(y_true, scores, min_precision) -> lowest threshold reaching it,
+    or None."""
 
     def diagnose() -> str | None:
         for y, s, target in _threshold_cases():
@@ -383,7 +397,8 @@ CONFUSED_CM = np.array(
 
 
 def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
-    """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell, cm unchanged."""
+    """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell, cm
+    unchanged."""
     cm = CONFUSED_CM
     off = cm.copy()
     np.fill_diagonal(off, -1)
@@ -405,18 +420,27 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
                     "that is the flat index from argmax; turn it into (row, column) with "
                     "np.unravel_index(index, cm.shape)."
                 )
-            return f"return two class indices, (true_class, predicted_class); got one number, {got[0]!r}."
+            return (
+                "return two class indices, (true_class, predicted_class); got one number, "
+                f"{got[0]!r}."
+            )
         if got.size != 2:
             return (
                 f"return two class indices, (true_class, predicted_class); got {got.size} values."
             )
         if got.dtype == np.bool_:
-            return f"return two ints, (true_class, predicted_class); got booleans {tuple(got.tolist())}."
+            return (
+                "return two ints, (true_class, predicted_class); got booleans "
+                f"{tuple(got.tolist())}."
+            )
         if not np.all(got == np.round(got)):
             return f"return two class indices (whole numbers); got {tuple(got.tolist())}."
         pair = tuple(int(v) for v in got)
         if not all(0 <= v < len(cm) for v in pair):
-            return f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from 0 to {len(cm) - 1}."
+            return (
+                f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from "
+                f"0 to {len(cm) - 1}."
+            )
         if pair == expected:
             if not np.issubdtype(got.dtype, np.integer):
                 return (
@@ -458,7 +482,8 @@ def _top_k(probs: np.ndarray, y: np.ndarray, k: int, ascending: bool = False) ->
 
 
 def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -> CheckResult:
-    """top_k_accuracy(probs, y, k) -> share of images whose true class is among the k most likely."""
+    """top_k_accuracy(probs, y, k) -> share of images whose true class is among the k most
+    likely."""
     probs, y = _top_k_probs()
     ks = (1, 2, 3)
     expected = np.array([_top_k(probs, y, k) for k in ks])
@@ -490,8 +515,9 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
             return "the result is the same for every k: it is top-1 accuracy. Use k."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
         return (
-            "values differ from the share of images whose label is among the k highest probabilities: "
-            f"for k={ks[first]} you returned {got[first]:.4f}, expected {expected[first]:.4f}."
+            "values differ from the share of images whose label is among the k highest "
+            f"probabilities: for k={ks[first]} you returned {got[first]:.4f}, expected "
+            f"{expected[first]:.4f}."
         )
 
     return run_check("5.5", diagnose, "the label is among the k highest probabilities this often.")
@@ -586,10 +612,11 @@ _GRAD_CAM_MESSAGES = {
         "the maps are not scaled: divide each by its own maximum, so it peaks at 1 "
         "(tf.math.divide_no_nan keeps an empty map at 0)."
     ),
-    "batch max": "you divided by the largest value of the whole batch; scale each map by its own maximum.",
+    "batch max": "you divided by the largest value of the whole batch; scale each map by its "
+    "own maximum.",
     "not pooled": (
-        "you multiplied each map by its gradient pixel by pixel. Grad-CAM pools the gradients first: "
-        "one weight per feature map, their mean over height and width (axis=(1, 2))."
+        "you multiplied each map by its gradient pixel by pixel. Grad-CAM pools the gradients "
+        "first: one weight per feature map, their mean over height and width (axis=(1, 2))."
     ),
     "pooled over the batch": (
         "your weights are averaged over the batch too (axis 0): each image needs its own "
@@ -612,14 +639,15 @@ _GRAD_CAM_MESSAGES = {
         "class_index."
     ),
     "softmax": (
-        "you differentiated a softmax probability; Grad-CAM uses the class logit that grad_model returns "
-        "(a probability near 1 has almost no gradient left)."
+        "you differentiated a softmax probability; Grad-CAM uses the class logit that "
+        "grad_model returns (a probability near 1 has almost no gradient left)."
     ),
 }
 
 
 def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]) -> CheckResult:
-    """grad_cam_heatmaps(grad_model, images, class_index) -> (n, h, w) maps in [0, 1], one per image."""
+    """grad_cam_heatmaps(grad_model, images, class_index) -> (n, h, w) maps in [0, 1], one per
+    image."""
 
     def diagnose() -> str | None:
         grad_model, images = _grad_cam_case()
@@ -636,8 +664,8 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         n, h, w = expected.shape
         if got.shape == (n, *images.shape[1:3]):
             return (
-                f"your maps have the image's size {images.shape[1:3]}; return them at the feature maps' "
-                f"resolution, ({h}, {w}): resizing is a separate step."
+                f"your maps have the image's size {images.shape[1:3]}; return them at the "
+                f"feature maps' resolution, ({h}, {w}): resizing is a separate step."
             )
         if got.shape == (h, w):
             return "that is a single map; return one map per image, shape (n, h, w)."
@@ -655,8 +683,8 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
             return None
         if got.min() < -1e-6:
             return (
-                "your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), keeping only "
-                "the evidence *for* the class."
+                "your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), "
+                "keeping only the evidence *for* the class."
             )
         for name, message in _GRAD_CAM_MESSAGES.items():
             if np.allclose(got, variants[name], atol=1e-4):
@@ -665,8 +693,8 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         if not np.all(np.isclose(peaks, 1.0, atol=1e-4) | np.isclose(peaks, 0.0)):
             return "each map should peak at 1 (or be all zeros): divide it by its own maximum."
         return (
-            "the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each scaled to peak "
-            "at 1, computed for each image's class in class_index; "
+            "the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each "
+            "scaled to peak at 1, computed for each image's class in class_index; "
             + first_difference(got, expected, "your maps", atol=1e-4)
         )
 
