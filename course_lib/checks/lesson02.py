@@ -352,10 +352,12 @@ def exercise_2_3(
     validation_split: float = 0.2,
     image_size: tuple[int, int] = (28, 28),
     batch_size: int = 64,
+    seed: int = 42,
 ) -> CheckResult:
     """(train, val) from image_dataset_from_directory: grayscale, right size, our label order.
 
-    ``batch_size`` is the lesson's BATCH_SIZE, which the loader must be given.
+    ``batch_size`` and ``seed`` are the lesson's BATCH_SIZE and SEED, which the loader must be
+    given: the split is then the one seed=SEED makes.
     """
     import tensorflow as tf
 
@@ -396,6 +398,31 @@ def exercise_2_3(
         if not batches:
             return np.zeros((0, *image_size, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+    def seed_problem() -> str | None:
+        # The files the loader puts in validation with seed=SEED, known without reading them.
+        import keras
+
+        paths = getattr(ds_folder_val, "file_paths", None)
+        if paths is None:  # a dataset transformed after loading: the split cannot be told
+            return None
+        _, reference = keras.utils.image_dataset_from_directory(
+            folder,
+            class_names=[folder_name(c) for c in dataset.class_names],
+            color_mode="grayscale",
+            image_size=image_size,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            subset="both",
+            seed=seed,
+            verbose=False,
+        )
+        if {str(p) for p in paths} == {str(p) for p in reference.file_paths}:
+            return None
+        return (
+            f"the validation split is not the one seed=SEED ({seed}) makes: pass seed=SEED, so "
+            "that the split is the same on every run, and the same as everyone's."
+        )
 
     def diagnose() -> str | None:
         for name, ds in (("ds_folder_train", ds_folder_train), ("ds_folder_val", ds_folder_val)):
@@ -469,7 +496,7 @@ def exercise_2_3(
         labels = np.concatenate([y_train, y_val])
         right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
         if right.all():
-            return None
+            return seed_problem()
         as_sorted = np.array(
             [
                 int(y) in {alphabetical[t] for t in truth[k]}
