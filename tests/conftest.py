@@ -49,23 +49,40 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # `xdist_group` marks are not applied under pytest 9 (xdist 3.8 renames `item._nodeid`,
 # which pytest 9 no longer reads).
 
-SOLUTION_RUNS = "tests/test_notebooks.py::test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks"
+SOLUTION_RUNS = (
+    "tests/test_notebooks.py::"
+    "test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks"
+)
 # Files whose tests are groups of their own: long, and independent of each other.
 ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.
 _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
-# Scheduled first, in this order (each an xdist group, or the start of node ids): the longest
-# groups, so that the two workers finish close together instead of one waiting on a late long
-# test. The two model chains (several minutes each) start at once, one on each worker.
-LONG_FIRST = (
-    "solutions-model-chain",
-    "notebooks-model-chain",
-    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv",
-    "tests/test_colab.py",
-    "tests/test_binder.py",
-    SOLUTION_RUNS,
-    "notebooks/",
-)
+# The longest groups, with the seconds each took in the last measured run
+# (bench/bench_tests.py; bench/results/tests.md). They are handed out longest first, so
+# that the two workers finish close together instead of one waiting on a late long group;
+# the two model chains start at once, one on each worker. Only the order matters, so
+# figures from a loaded machine do; a group not listed (a short one) comes after, in
+# collection order, and a new test file needs nothing here.
+LONGEST_GROUPS = {
+    "solutions-model-chain": 957,
+    "notebooks-model-chain": 817,
+    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 783,
+    f"{SOLUTION_RUNS}[09_your_own_photos]": 404,
+    "tests/test_colab.py": 330,
+    "tests/test_binder.py": 295,
+    "tests/test_checks_junk.py": 229,
+    "tests/test_distributed.py": 178,
+    "tests/test_same_answer_everywhere.py": 160,
+    "tests/test_checks_lesson08.py": 153,
+    f"{SOLUTION_RUNS}[02_pipelines]": 122,
+    "notebooks/09_your_own_photos.ipynb": 110,
+    f"{SOLUTION_RUNS}[03_cnn_layers]": 99,
+    f"{SOLUTION_RUNS}[06_transfer_learning]": 99,
+    "notebooks/06_transfer_learning.ipynb": 91,
+    "notebooks/03_cnn_layers.ipynb": 65,
+    "notebooks/01_pixels.ipynb": 56,
+    "notebooks/02_pipelines.ipynb": 28,
+}
 
 
 def _uses_the_saved_model(lesson: str) -> bool:
@@ -86,16 +103,9 @@ def xdist_group_of(nodeid: str) -> str:
     return nodeid if path in ONE_GROUP_PER_TEST else path
 
 
-def _rank(item: pytest.Item) -> int:
-    group = xdist_group_of(item.nodeid)
-    return next(
-        (
-            i
-            for i, start in enumerate(LONG_FIRST)
-            if group == start or item.nodeid.startswith(start)
-        ),
-        len(LONG_FIRST),
-    )
+def _rank(item: pytest.Item) -> float:
+    """Longest listed group first; groups not listed keep their collection order, after."""
+    return -LONGEST_GROUPS.get(xdist_group_of(item.nodeid), 0)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -115,6 +125,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
         def _split_scope(self, nodeid: str) -> str:
             return xdist_group_of(nodeid)
+
+        def _reschedule(self, node) -> None:
+            # xdist gives a worker its next group once it has two tests or fewer left. A
+            # worker starts a test as soon as it holds the one after it, so one left is
+            # enough: a group handed out earlier waits behind two tests (two lessons, at
+            # the end of a model chain) while the other worker may have nothing to do.
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
 
     # Keep the order collected above (longest first) rather than the largest groups first.
     config.option.loadscopereorder = False
