@@ -1,6 +1,6 @@
 """Where `make test`'s pytest spends its time: the suite as `make test` runs it, summed per group.
 
-    python bench/bench_tests.py                 # run the suite (fast mode, two workers), then summarise
+    python bench/bench_tests.py                 # the suite (fast mode, two workers), summarised
     python bench/bench_tests.py --workers 0     # one process
     python bench/bench_tests.py --junit FILE    # summarise an earlier run's JUnit report
 

@@ -28,7 +28,7 @@ def train_small_fashion_cnn() -> TrainedFashion:
     return TrainedFashion(model, x_train, x_test, fashion.y_test, fashion.class_names)
 
 
-# ---------------------------------------------------------------- exercise 8.1: train steps students write
+# ------------------------------------------------ exercise 8.1: train steps students write
 # Module-level functions, so that a subprocess with two logical CPUs can import and check them.
 
 
@@ -80,7 +80,8 @@ def step_solution(strategy, model, optimizer, global_batch_size):
 
 
 def step_right_sum_over_global_batch_eager(strategy, model, optimizer, global_batch_size):
-    """Right, written differently: the sum divided by the global batch by hand, optimizer.apply, no tf.function."""
+    """Right, written differently: the sum divided by the global batch by hand,
+    optimizer.apply, no tf.function."""
     import keras
     import tensorflow as tf
 
@@ -103,8 +104,9 @@ def step_right_sum_over_global_batch_eager(strategy, model, optimizer, global_ba
 
 
 def step_right_keras_default_reduction(strategy, model, optimizer, global_batch_size):
-    """Right, written differently: a Keras loss object with its default reduction, which under a strategy
-    already divides each replica's mean by the number of replicas (equal shares of the global batch)."""
+    """Right, written differently: a Keras loss object with its default reduction, which
+    under a strategy already divides each replica's mean by the number of replicas (equal
+    shares of the global batch)."""
     import keras
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
@@ -112,7 +114,8 @@ def step_right_keras_default_reduction(strategy, model, optimizer, global_batch_
 
 
 def step_wrong_per_replica_mean(strategy, model, optimizer, global_batch_size):
-    """Averages each replica's losses over its own share: tf.reduce_mean of the per-example losses."""
+    """Averages each replica's losses over its own share: tf.reduce_mean of the
+    per-example losses."""
     import keras
     import tensorflow as tf
 
@@ -168,7 +171,8 @@ def step_wrong_no_apply(strategy, model, optimizer, global_batch_size):
 
 
 def step_wrong_tape_outside_the_step(strategy, model, optimizer, global_batch_size):
-    """Records with a tape around strategy.run and applies the gradients outside the replica step."""
+    """Records with a tape around strategy.run and applies the gradients outside the
+    replica step."""
     import keras
     import tensorflow as tf
 

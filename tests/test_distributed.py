@@ -138,7 +138,8 @@ def test_a_worker_trains_without_importing_the_packages_keras_only_might_use():
         skipped = distributed_worker.skip_optional_packages()
         from course_lib import distributed
         run = distributed.train(distributed.TrainingPlan(steps=3, subset=10))
-        loaded = [name for name in distributed_worker.OPTIONAL_PACKAGES if sys.modules.get(name) is not None]
+        loaded = [name for name in distributed_worker.OPTIONAL_PACKAGES
+                  if sys.modules.get(name) is not None]
         print("skipped", ",".join(skipped))
         print("loaded", ",".join(loaded) or "none")
         print("steps", run.final_step)

@@ -1,4 +1,5 @@
-"""TensorFlow Lite: the float model agrees with Keras, int8 keeps its accuracy, and a bad calibration shows."""
+"""TensorFlow Lite: the float model agrees with Keras, int8 keeps its accuracy, and a bad
+calibration shows."""
 
 import numpy as np
 import pytest

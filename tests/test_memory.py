@@ -14,7 +14,10 @@ from course_lib.tools import report, runner
 
 MB = 1_000_000
 # A child that fills 300 MB (filled bytes: untouched pages would not count), says so, then waits.
-ALLOCATE_300_MB = "import sys, time\nblock = b'x' * 300_000_000\nprint('ready', flush=True)\ntime.sleep({seconds})"
+ALLOCATE_300_MB = (
+    "import sys, time\nblock = b'x' * 300_000_000\nprint('ready', flush=True)\n"
+    "time.sleep({seconds})"
+)
 
 
 def _allocating_child(seconds: float) -> subprocess.Popen:

@@ -43,7 +43,8 @@ class _StorageRef:
 
 
 class _TensorRef:
-    """Pickles as torch does: _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)."""
+    """Pickles as torch does:
+    _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)."""
 
     def __init__(self, storage, offset, size, stride):
         self.args = (storage, offset, tuple(size), tuple(stride), False, collections.OrderedDict())
@@ -60,7 +61,8 @@ class _Pickler(pickle.Pickler):
 
 
 def write_legacy_pth(path, state, storages, little_endian=True, magic=pth.MAGIC_NUMBER):
-    """Write ``state`` (values are _TensorRef) and the raw bytes of ``storages`` in the legacy layout."""
+    """Write ``state`` (values are _TensorRef) and the raw bytes of ``storages`` in the
+    legacy layout."""
     order = "<" if little_endian else ">"
     with open(path, "wb") as f:
         for header in (

@@ -1,4 +1,5 @@
-"""Lesson 09's core pieces, as students write them, agree with the library copies later code uses."""
+"""Lesson 09's core pieces, as students write them, agree with the library copies later
+code uses."""
 
 import keras
 import numpy as np
