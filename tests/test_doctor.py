@@ -33,7 +33,8 @@ def test_tensorflow_and_keras_are_probed_in_a_child_python(tmp_path):
     missing = doctor.check_tensorflow(
         _fake_python(
             tmp_path,
-            "echo 'I0000 banner' >&2; echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1",
+            "echo 'I0000 banner' >&2; "
+            "echo \"ModuleNotFoundError: No module named 'tensorflow'\" >&2; exit 1",
         )
     )
     assert (

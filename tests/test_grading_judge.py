@@ -245,7 +245,7 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
     assert reply["status"] == "failed", reply
 
 
-# ---------------------------------------------------------------- models, exported as config and weights
+# -------------------------------------------------- models, exported as config and weights
 
 
 def _expression(number):

@@ -117,7 +117,8 @@ def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, p
             "not a valid notebook (its cells are not a list)",
         ),
         (
-            '{"cells": [{"cell_type": "widget"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            '{"cells": [{"cell_type": "widget"}], "metadata": {}, '
+            '"nbformat": 4, "nbformat_minor": 5}',
             "not a valid notebook (cell 1 has no known type)",
         ),
     ],
@@ -197,9 +198,11 @@ def test_headings_from_another_version_of_the_lesson_are_named():
     nb.cells.append(new_markdown_cell("### Exercise 1.3 — Dequantize"))
     problems = analysis.Layout.of(nb, KEY).outdated_headings()
     assert problems == [
-        "exercise 1.2 is 'Build  the REQUEST body' in this notebook but 'Mirror' in the current lesson: "
-        "the notebook comes from another version of it, and its answer was checked against the current task",
-        "exercise 1.3 ('Dequantize') is not in the current lesson: the notebook comes from another version of it",
+        "exercise 1.2 is 'Build  the REQUEST body' in this notebook but 'Mirror' in the current "
+        "lesson: the notebook comes from another version of it, and its answer was checked "
+        "against the current task",
+        "exercise 1.3 ('Dequantize') is not in the current lesson: the notebook comes from "
+        "another version of it",
     ]
     nb.cells[6] = new_markdown_cell(
         "### Exercise 1.2 —  mirror "
@@ -372,3 +375,47 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "no .ipynb files" in capsys.readouterr().err
+
+
+def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path, monkeypatch):
+    started, closed, given = [], [], []
+
+    class FakeJudge:
+        def __init__(self):
+            started.append(self)
+
+        def close(self):
+            closed.append(self)
+
+    def fake_grade(submission, key, options, judge_process=None):
+        given.append((submission.student, key.lesson, judge_process))
+        if submission.student == "dan":
+            raise RuntimeError("the run stops here")
+        return NotebookGrade(submission)
+
+    monkeypatch.setattr(tables, "Judge", FakeJudge)
+    monkeypatch.setattr(tables, "grade_notebook", fake_grade)
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    for lesson, number in (("01_pixels", "1.1"), ("02_pipelines", "2.1")):
+        nb = _solution(
+            new_markdown_cell(f"### Exercise {number} — Do"),
+            new_code_cell(f"checks.exercise_{number.replace('.', '_')}(x)"),
+        )
+        nbformat.write(nb, solutions / f"{lesson}.ipynb")
+    folder = tmp_path / "submissions"
+    for student, lesson in (("ann", "02_pipelines"), ("ben", "01_pixels"), ("cal", "01_pixels")):
+        _touch(folder / student / f"{lesson}.ipynb")
+    grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    assert len(grades) == 3 and len(started) == 1 and closed == started
+    # Lesson 02 has no exercise judged in two phases: it starts no judge; lesson 01's share one.
+    judge = started[0]
+    assert given == [
+        ("ann", "02_pipelines", None),
+        ("ben", "01_pixels", judge),
+        ("cal", "01_pixels", judge),
+    ]
+    _touch(folder / "dan" / "01_pixels.ipynb")
+    with pytest.raises(RuntimeError):
+        tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    assert len(started) == 2 and closed == started

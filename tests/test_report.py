@@ -264,8 +264,8 @@ def test_lesson_tables_follow_the_summary_in_every_format(tmp_path):
     ]
     text = report.to_markdown(runs, ENV, tmp_path)
     assert (
-        "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n| TFLite &lt;int8&gt; | 230.5 |"
-        in text
+        "## 01_pixels: Model formats\n\n| model | size (KB) |\n|---|---|\n"
+        "| TFLite &lt;int8&gt; | 230.5 |" in text
     )
     page = report.to_html(runs, ENV, tmp_path)
     assert (

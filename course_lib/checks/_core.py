@@ -51,6 +51,11 @@ def not_yet(exercise: str, message: str) -> CheckResult:
     return CheckResult(exercise, False, message)
 
 
+NOT_ATTEMPTED = (
+    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+)
+
+
 def call_student(func: Any, *args: Any) -> Any:
     """Call the student's function, turning its exceptions into a readable reason."""
     if not callable(func):
@@ -58,9 +63,7 @@ def call_student(func: Any, *args: Any) -> Any:
     try:
         return func(*args)
     except NotImplementedError:
-        raise StudentCodeFailed(
-            "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
-        ) from None
+        raise StudentCodeFailed(NOT_ATTEMPTED) from None
     except Exception as exc:  # any bug in student code is feedback, not a crash
         raise StudentCodeFailed(f"your code raised {student_error(exc)}") from None
 

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from course_lib.checks._core import (
+    NOT_ATTEMPTED,
     StudentCodeFailed,
     as_array,
     call_pure,
@@ -190,10 +191,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
         except ValueError:
             return None
         except NotImplementedError:
-            raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` line with "
-                "your code."
-            ) from None
+            raise StudentCodeFailed(NOT_ATTEMPTED) from None
         except Exception as exc:  # a crash is feedback, not a failure of the check
             return (
                 f"{asked}, your code raised {type(exc).__name__}; "

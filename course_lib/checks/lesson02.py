@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.checks._core import (
+    NOT_ATTEMPTED,
     StudentCodeFailed,
     call_student,
     check_rng,
@@ -23,12 +24,8 @@ from course_lib.checks._core import (
     student_error,
 )
 from course_lib.data import ImageDataset, folder_name
+from course_lib.messages import first_line
 from course_lib.record import CheckResult
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0].rstrip(' .') if text else ''}"
 
 
 def _not_attempted(exc: BaseException) -> bool:
@@ -59,10 +56,7 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
             probe = preprocess(tf.constant(images[0]), tf.constant(labels[0]))
         except Exception as exc:
             if _not_attempted(exc):
-                raise StudentCodeFailed(
-                    "not attempted yet: replace the `raise NotImplementedError(...)` line "
-                    "with your code."
-                ) from None
+                raise StudentCodeFailed(NOT_ATTEMPTED) from None
             probe = exc
         if probe is None:
             raise StudentCodeFailed(
@@ -84,12 +78,10 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
             elements = list(ds.as_numpy_iterator())
         except Exception as exc:  # student code, traced by tf.data
             if _not_attempted(exc):
-                raise StudentCodeFailed(
-                    "not attempted yet: replace the `raise NotImplementedError(...)` line "
-                    "with your code."
-                ) from None
+                raise StudentCodeFailed(NOT_ATTEMPTED) from None
             return (
-                f"tf.data could not run your function ({_first_line(exc)}). Inside `map`, use "
+                f"tf.data could not run your function ({first_line(exc, with_type=True)}). "
+                "Inside `map`, use "
                 "TensorFlow operations such as tf.cast and tf.expand_dims: NumPy methods like "
                 "`.astype` do not work on the symbolic tensors tf.data passes in."
             )
@@ -211,7 +203,9 @@ def _first_epoch(ds: Any) -> np.ndarray:
     try:
         return np.concatenate([np.atleast_1d(np.asarray(labels)) for _, labels in ds])
     except Exception as exc:  # the student's pipeline fails while it runs
-        raise StudentCodeFailed(f"reading your dataset raised {_first_line(exc)}") from None
+        raise StudentCodeFailed(
+            f"reading your dataset raised {first_line(exc, with_type=True)}"
+        ) from None
 
 
 def _images_problem(ds: Any, images: np.ndarray) -> str | None:
@@ -266,7 +260,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         try:
             epochs = [[np.atleast_1d(np.asarray(labels)) for _, labels in ds] for _ in range(2)]
         except Exception as exc:  # the student's pipeline fails while it runs
-            raise StudentCodeFailed(f"reading your dataset raised {_first_line(exc)}") from None
+            raise StudentCodeFailed(
+                f"reading your dataset raised {first_line(exc, with_type=True)}"
+            ) from None
         if not epochs[0]:
             return "your dataset is empty: it must hold every image once per epoch."
         sizes = [len(b) for b in epochs[0]]
@@ -465,7 +461,9 @@ def exercise_2_3(
             x_val, y_val = read(ds_folder_val)
             first_batch = len(next(iter(ds_folder_train))[1]) if len(x_train) else 0
         except Exception as exc:  # a dataset that fails while it runs
-            raise StudentCodeFailed(f"reading your datasets raised {_first_line(exc)}") from None
+            raise StudentCodeFailed(
+                f"reading your datasets raised {first_line(exc, with_type=True)}"
+            ) from None
         keys = [
             np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])
         ]
@@ -547,11 +545,9 @@ def exercise_2_4(augment: Any) -> CheckResult:
             return np.asarray(layer(x, training=training))
         except Exception as exc:  # student layers
             if _not_attempted(exc):
-                raise StudentCodeFailed(
-                    "not attempted yet: replace the `raise NotImplementedError(...)` line."
-                ) from None
+                raise StudentCodeFailed(NOT_ATTEMPTED) from None
             raise StudentCodeFailed(
-                f"calling your augmentation raised {_first_line(exc)}"
+                f"calling your augmentation raised {first_line(exc, with_type=True)}"
             ) from None
 
     def diagnose() -> str | None:
@@ -677,10 +673,10 @@ def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]
         raise
     except Exception as exc:  # the student's pipeline fails while it runs
         if _not_attempted(exc):
-            raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` line."
-            ) from None
-        raise StudentCodeFailed(f"reading {what} raised {_first_line(exc)}") from None
+            raise StudentCodeFailed(NOT_ATTEMPTED) from None
+        raise StudentCodeFailed(
+            f"reading {what} raised {first_line(exc, with_type=True)}"
+        ) from None
     if not sizes:
         raise StudentCodeFailed(f"{what} is empty.")
     return sizes, np.array(labels), values

@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         "--db",
         type=Path,
         default=None,
-        help="the service's prediction database (default: COURSE_SERVE_DB or the service's default)",
+        help="the service's prediction database "
+        "(default: COURSE_SERVE_DB or the service's default)",
     )
     retrain.add_argument(
         "--epochs", type=int, default=5, help="epochs of training for the head (default: 5)"
@@ -377,8 +378,8 @@ def _rollback(model_root: Path) -> int:
 
     if not versions.is_model_root(model_root):
         print(
-            f"course rollback: {model_root} is not a model folder (numbered version subfolders holding "
-            "model.keras)",
+            f"course rollback: {model_root} is not a model folder "
+            "(numbered version subfolders holding model.keras)",
             file=sys.stderr,
         )
         return 2

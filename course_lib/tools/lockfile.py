@@ -122,7 +122,8 @@ class Move:
     installed: str | None
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.locked or 'not in the lock'} -> {self.installed or 'not installed'}"
+        locked, installed = self.locked or "not in the lock", self.installed or "not installed"
+        return f"{self.name}: {locked} -> {installed}"
 
 
 def moves(

@@ -172,14 +172,15 @@ def to_html(runs: list[LessonRun], env: Environment, root: Path | None = None) -
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Course run report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style>
+table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style>
 </head><body>
 <h1>Course run report</h1>
 <p>{esc(env.when)}, {esc(env.mode)} mode{commit}.</p>
 <p><strong>{esc(_summary(runs))}.</strong></p>
 <p{memory_style}>{esc(_memory_line(runs))}</p>
-<table><thead><tr><th>lesson</th><th>status</th><th>seconds</th><th>peak memory</th><th>headline</th>
-<th>other figures</th><th>problem</th></tr></thead>
+<table><thead><tr><th>lesson</th><th>status</th><th>seconds</th><th>peak memory</th>
+<th>headline</th><th>other figures</th><th>problem</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>

@@ -33,6 +33,7 @@ import nbformat
 
 from course_lib import memory, record
 from course_lib.config import KERNEL_NAME
+from course_lib.messages import first_line
 
 CELL_LINES = 5  # first lines of a failing cell shown in the terminal
 ERROR_LINES = 10  # last lines of its error
@@ -244,12 +245,12 @@ def execute_lesson(
                 on_cell_start=progress.cell_started,
             )
         except PapermillExecutionError as exc:  # a cell raised: papermill saved the notebook so far
-            error = f"{exc.ename}: {_first_line(exc.evalue)}"
+            error = f"{exc.ename}: {first_line(exc.evalue, 300)}"
             details = _cell_excerpt(progress, exc.cell_index, exc.source) + _error_excerpt(
                 exc.traceback
             )
         except Exception as exc:  # a cell timed out, the kernel died or never started, ...
-            error = f"{type(exc).__name__}: {_first_line(str(exc))}"
+            error = f"{type(exc).__name__}: {first_line(str(exc), 300)}"
             where = progress.cell_index
             if where is not None:
                 details = _cell_excerpt(progress, where, _text(progress.cells[where]["source"]))
@@ -402,11 +403,6 @@ def _error_excerpt(lines: list[str]) -> list[str]:
     text = _ANSI.sub("", "\n".join(lines))
     tail = [line for line in text.splitlines() if line.strip()][-ERROR_LINES:]
     return ["error:", *("  " + line for line in tail)] if tail else []
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
-    return (lines[0] if lines else "")[:300]
 
 
 def _text(source: str | list[str]) -> str:

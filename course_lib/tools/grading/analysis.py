@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from course_lib.messages import first_line
 from course_lib.tools import notebooks
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey
 
@@ -19,11 +19,6 @@ TAMPERING = "tampering:"
 _STRICT = ("numpy.", "builtins.")
 _LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -118,7 +113,10 @@ class Layout:
     def record_outputs(self, index: int, cell: nbformat.NotebookNode) -> None:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                self.errors[index] = (output.get("ename", ""), _short(output.get("evalue", "")))
+                self.errors[index] = (
+                    output.get("ename", ""),
+                    first_line(str(output.get("evalue", "")), 120),
+                )
                 return
 
     def errors_outside_exercises(self) -> list[str]:
@@ -136,7 +134,8 @@ class Layout:
             else ""
         )
         return [
-            f"{self.describe(outside[0])} raised {ename}: {evalue}, outside the exercises{more_text}"
+            f"{self.describe(outside[0])} raised {ename}: {evalue}, "
+            f"outside the exercises{more_text}"
         ]
 
     def exercise_trouble(self, number: str) -> str:
@@ -170,7 +169,7 @@ class Layout:
         return problems
 
     def outdated_headings(self) -> list[str]:
-        """Exercises whose heading differs from the current lesson's: the notebook is an older version.
+        """Exercises whose heading differs from the current lesson's: an older notebook.
 
         Exercises are graded by number, so an answer written for an older lesson, where that
         number was another task, is checked against the current task. Say so, so that an
@@ -237,9 +236,3 @@ def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: 
             f"{TAMPERING} threads started by {who} are still running ({', '.join(threads)})"
         )
     return findings
-
-
-def _short(text: str) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text)).strip()
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= 120 else line[:119] + "…"

@@ -29,6 +29,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
+from course_lib.messages import first_line
 from course_lib.tools.grading import analysis, judge, kernel_code
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
@@ -109,16 +110,28 @@ class NotebookGrade:
     seconds: float = 0.0
 
 
-class _Judge:
-    """Phase B: a process of the grader's own that judges the kernel's exports (never its code)."""
+class Judge:
+    """Phase B: a process of the grader's own that judges the kernel's exports (never its code).
+
+    One serves a whole ``course grade`` run, judging each notebook's exports in turn: it loads
+    Keras and every check once, while the first student's kernel starts. A judge that stopped
+    answering (it died, or a check outlasted its time limit and may still be running) is
+    replaced before the next notebook, so no notebook reads a reply meant for another.
+    """
 
     def __init__(self) -> None:
+        self.process = self._start()
+        self.ready = False
+        self.broken = False
+
+    @staticmethod
+    def _start() -> subprocess.Popen[str]:
         root = str(config.project_root())
         env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
         env["PYTHONPATH"] = root
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.pop("COURSE_FAST", None)
-        self.process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-I",
@@ -136,9 +149,18 @@ class _Judge:
             bufsize=1,
         )
 
+    def for_next_notebook(self) -> Judge:
+        """This judge, or a fresh one in its place if it stopped answering."""
+        if self.broken or self.process.poll() is not None:
+            self.close()
+            self.process, self.ready, self.broken = self._start(), False, False
+        return self
+
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the judge has loaded every check (it then ignores changes on disk)."""
-        return self._reply(timeout).get("status") == "ready"
+        if not self.ready:
+            self.ready = self._reply(timeout).get("status") == "ready"
+        return self.ready
 
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         stdin = self.process.stdin
@@ -147,7 +169,8 @@ class _Judge:
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
         except OSError as exc:
-            return {"status": "error", "message": f"the judge failed ({analysis.first_line(exc)})"}
+            self.broken = True
+            return {"status": "error", "message": f"the judge failed ({first_line(exc)})"}
         return self._reply(timeout)
 
     def _reply(self, timeout: float) -> dict[str, Any]:
@@ -156,13 +179,13 @@ class _Judge:
         try:
             ready, _, _ = select.select([stdout], [], [], timeout)
             line = stdout.readline() if ready else ""
-            return (
-                json.loads(line)
-                if line
-                else {"status": "error", "message": "the judge gave no answer"}
-            )
+            if line:
+                return json.loads(line)
+            self.broken = True
+            return {"status": "error", "message": "the judge gave no answer"}
         except (OSError, ValueError) as exc:
-            return {"status": "error", "message": f"the judge failed ({analysis.first_line(exc)})"}
+            self.broken = True
+            return {"status": "error", "message": f"the judge failed ({first_line(exc)})"}
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -255,14 +278,28 @@ def kernel_env(options: GradeOptions) -> dict[str, str]:
     return env
 
 
-def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions) -> NotebookGrade:
-    """Grade one notebook; never raises for anything the notebook does."""
+def needs_judge(key: LessonKey) -> bool:
+    """Whether grading this lesson needs a :class:`Judge` (an exercise judged in two phases)."""
+    return any(e.number in TWO_PHASE for e in key.exercises)
+
+
+def grade_notebook(
+    submission: Submission,
+    key: LessonKey,
+    options: GradeOptions,
+    judge_process: Judge | None = None,
+) -> NotebookGrade:
+    """Grade one notebook; never raises for anything the notebook does.
+
+    ``judge_process``: the run's judge, shared by its notebooks (:func:`tables.grade_folder`);
+    without one, a notebook that needs it starts its own and stops it when it is graded.
+    """
     started = time.perf_counter()
     grade = NotebookGrade(submission)
     try:
         student_nb = analysis.read_notebook(submission.path)
     except (OSError, ValueError) as exc:
-        grade.problems.append(f"could not read the notebook: {analysis.first_line(exc)}")
+        grade.problems.append(f"could not read the notebook: {first_line(exc)}")
         return grade
     layout = analysis.Layout.of(student_nb, key)
     grade.problems.extend(layout.check_cell_problems())
@@ -271,7 +308,11 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
     stopped = ""
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
         kernel = _KernelRun(student_nb, options, cwd)
-        judge_process = _Judge() if any(e.number in TWO_PHASE for e in key.exercises) else None
+        own_judge = judge_process is None and needs_judge(key)
+        if own_judge:
+            judge_process = Judge()
+        elif judge_process is not None:
+            judge_process = judge_process.for_next_notebook() if needs_judge(key) else None
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
@@ -293,10 +334,10 @@ def grade_notebook(submission: Submission, key: LessonKey, options: GradeOptions
             stopped = str(stop)
             grade.problems.append(stopped)
         except Exception as exc:  # the kernel failed to start, or the connection broke
-            stopped = f"the notebook could not be run ({analysis.first_line(exc)})"
+            stopped = f"the notebook could not be run ({first_line(exc)})"
             grade.problems.append(stopped)
         finally:
-            if judge_process is not None:
+            if own_judge and judge_process is not None:
                 judge_process.close()
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
@@ -329,7 +370,7 @@ class _Grading:
         grade: NotebookGrade,
         results: dict[str, dict[str, Any] | None],
         options: GradeOptions,
-        judge_process: _Judge | None = None,
+        judge_process: Judge | None = None,
         exchange: str = "",
     ):
         self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
@@ -364,7 +405,8 @@ class _Grading:
             if self.replaced:
                 self.grade.problems.append(
                     f"the notebook replaced course_lib code in memory "
-                    f"({', '.join(sorted(self.replaced))}); the checks ran on a fresh copy from disk"
+                    f"({', '.join(sorted(self.replaced))}); "
+                    "the checks ran on a fresh copy from disk"
                 )
             self.grade.problems.extend(self.tampering)
 

@@ -68,7 +68,7 @@ def answer_names(expression: str) -> list[str]:
 
 
 def _fingerprint(value: Any, digest: Any) -> None:
-    """Feed ``value`` into ``digest``: equal data give equal digests, whatever the container type."""
+    """Feed ``value`` into ``digest``: equal data, equal digests, whatever the container type."""
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         array = np.ascontiguousarray(value)
         digest.update(f"a{array.dtype.str}{array.shape}".encode())
@@ -198,7 +198,7 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
 
 
 def _exception(raised: dict[str, Any]) -> BaseException:
-    """The student's exception, as its built-in type when it was one (checks test ``ValueError``)."""
+    """The student's exception, as its built-in type if it was one (checks test ``ValueError``)."""
     name, message = str(raised.get("type", "Exception")), str(raised.get("message", ""))
     builtin = getattr(builtins, name, None) if raised.get("builtin") else None
     if isinstance(builtin, type) and issubclass(builtin, Exception):
@@ -210,7 +210,7 @@ def _exception(raised: dict[str, Any]) -> BaseException:
 
 
 def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
-    """The classes in an exported model config that safe mode refuses: Lambda, or not Keras's own."""
+    """The classes of an exported model config that safe mode refuses: Lambda, not Keras's own."""
     try:
         with open(
             os.path.join(folder, os.path.basename(tree["file"]) + ".json"), encoding="utf-8"

@@ -351,7 +351,7 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
 
 
 def load_model(tree: dict[str, Any], folder: str) -> Any:
-    """The model :func:`_model_tree` wrote, rebuilt with Keras's safe mode (no Lambda, no custom code)."""
+    """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code)."""
     import json
     import os
 
@@ -426,7 +426,7 @@ def export_values(args: dict[str, Any], namespace: dict[str, Any] | None = None)
 
 
 def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Call the student's function ``args["name"]`` on the grader's arguments; export the outcome."""
+    """Call the student's ``args["name"]`` on the grader's arguments; export the outcome."""
     import json
     import os
 
@@ -464,7 +464,8 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
         ):
             changed[str(position)] = encode(np.asarray(after), out, counter)
         elif before is None and request["args"][position].get("t") == "model":
-            # A model the student's code may have changed (compiled, frozen, retrained): its state after.
+            # A model the student's code may have changed (compiled, frozen, retrained):
+            # its state after.
             changed[str(position)] = encode(after, out, counter)
     outcome["changed"] = changed
     with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from course_lib.tools.grading.execute import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.tools.grading.execute import (
+    GradeOptions,
+    Judge,
+    NotebookGrade,
+    grade_notebook,
+    needs_judge,
+)
 from course_lib.tools.grading.submissions import answer_keys, find_submissions
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
@@ -38,28 +44,38 @@ def grade_folder(
     for submission in submissions:
         by_pair[(submission.student, submission.lesson)].append(submission.path.name)
     grades = []
-    for number, submission in enumerate(submissions, start=1):
-        name = submission.path.relative_to(folder)
-        if submission.lesson not in keys:
-            grade = NotebookGrade(submission)
-            grade.problems.append(
-                f"not a lesson of this course: {submission.path.name} "
-                "(name it after the lesson, e.g. 01_pixels.ipynb)"
-            )
-        else:
-            progress(f"[{number}/{len(submissions)}] {name} ...")
-            grade = grade_notebook(submission, keys[submission.lesson], options)
-            passed = sum(e.passed for e in grade.exercises)
-            progress(
-                f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
-                + (f", {len(grade.problems)} note(s)" if grade.problems else "")
-            )
-        twins = by_pair[(submission.student, submission.lesson)]
-        if len(twins) > 1:
-            grade.problems.append(
-                f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
-            )
-        grades.append(grade)
+    # One judge process for the whole run, started by the first notebook that needs one and
+    # stopped when the run ends, whatever happened.
+    judge_process: Judge | None = None
+    try:
+        for number, submission in enumerate(submissions, start=1):
+            name = submission.path.relative_to(folder)
+            if submission.lesson not in keys:
+                grade = NotebookGrade(submission)
+                grade.problems.append(
+                    f"not a lesson of this course: {submission.path.name} "
+                    "(name it after the lesson, e.g. 01_pixels.ipynb)"
+                )
+            else:
+                progress(f"[{number}/{len(submissions)}] {name} ...")
+                key = keys[submission.lesson]
+                if judge_process is None and needs_judge(key):
+                    judge_process = Judge()
+                grade = grade_notebook(submission, key, options, judge_process)
+                passed = sum(e.passed for e in grade.exercises)
+                progress(
+                    f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
+                    + (f", {len(grade.problems)} note(s)" if grade.problems else "")
+                )
+            twins = by_pair[(submission.student, submission.lesson)]
+            if len(twins) > 1:
+                grade.problems.append(
+                    f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
+                )
+            grades.append(grade)
+    finally:
+        if judge_process is not None:
+            judge_process.close()
     return grades
 
 
