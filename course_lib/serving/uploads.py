@@ -158,7 +158,8 @@ def to_model_pixels(image: Image.Image, preprocessing: dict[str, Any]) -> np.nda
         method = RESAMPLING.get(str(preprocessing.get("resize", "bilinear")).lower())
         if method is None:
             raise ValueError(
-                f"unknown resize method {preprocessing.get('resize')!r}; use one of {sorted(RESAMPLING)}"
+                f"unknown resize method {preprocessing.get('resize')!r}; "
+                f"use one of {sorted(RESAMPLING)}"
             )
         image = image.resize((width, height), method)
     pixels = np.asarray(image, dtype=np.uint8)
