@@ -248,6 +248,30 @@ def test_2_3_accepts_two_calls_with_the_same_seed_and_the_defaults_spelled_out(f
     assert result.passed, result.message
 
 
+def test_2_3_accepts_one_call_with_its_arguments_written_otherwise(folder):
+    root, fashion = folder
+    folders = [data.folder_name(name) for name in fashion.class_names]
+    train, val = keras.utils.image_dataset_from_directory(
+        str(root),
+        labels="inferred",
+        label_mode="int",
+        class_names=folders,
+        color_mode="grayscale",
+        batch_size=16,
+        image_size=[8, 8],
+        shuffle=True,
+        seed=1,
+        validation_split=0.2,
+        subset="both",
+        interpolation="nearest",
+        verbose=False,
+    )
+    result = checks.exercise_2_3(
+        train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1
+    )
+    assert result.passed, result.message
+
+
 def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
     """The grader re-imports course_lib before each check: the notebook's dataset then belongs
     to a class of the same name that is no longer ``data.ImageDataset``."""

@@ -226,7 +226,7 @@ def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
     rng = check_rng(13)
     shrink = rng.integers(0, 256, size=(9, 13), dtype=np.uint8)
     grow = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
-    mixed = rng.random((15, 5, 2)).astype(np.float32)
+    mixed = rng.random((15, 5, 3)).astype(np.float32)  # (h, w, 3), as the task names
     return [(shrink, 4, 5), (grow, 10, 15), (mixed, 6, 8)]
 
 
