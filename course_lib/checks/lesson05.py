@@ -482,7 +482,7 @@ def _top_k(probs: np.ndarray, y: np.ndarray, k: int, ascending: bool = False) ->
 
 
 def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -> CheckResult:
-    """top_k_accuracy(probs, y, k) -> share of images whose true class is among the k most
+    """top_k_accuracy(probabilities, y, k) -> share of images whose true class is among the k most
     likely."""
     probs, y = _top_k_probs()
     ks = (1, 2, 3)
@@ -491,9 +491,8 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
     def diagnose() -> str | None:
         got = []
         for k in ks:
-            value = _numbers(
-                call_pure(top_k_accuracy, probs, y, k, names=("probs", "y")), "your accuracy"
-            )
+            called = call_pure(top_k_accuracy, probs, y, k, names=("probabilities", "y"))
+            value = _numbers(called, "your accuracy")
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -505,7 +504,7 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
         if np.allclose(got, [_top_k(probs, y, k, ascending=True) for k in ks]):
             return (
                 "you took the k *least* likely classes: np.argsort sorts ascending; sort "
-                "-probs, or take the last k columns."
+                "-probabilities, or take the last k columns."
             )
         if np.allclose(got, [_top_k(probs, y, k + 1) for k in ks]):
             return "off by one: you kept k + 1 classes; keep exactly k columns, [:, :k]."
