@@ -444,3 +444,23 @@ def test_6_1_names_probabilities_sorted_in_place():
     assert _fails_with(
         checks.exercise_6_1(_top_k_sorting_in_place), "changed its input `probabilities` in place"
     )
+
+
+def test_6_5_gets_the_backbone_as_built_whatever_the_last_answer_did_to_it():
+    seen = []
+
+    def records(backbone, first_layer):
+        weights = [np.array(w) for w in backbone.get_weights()]
+        seen.append(([layer.trainable for layer in backbone.layers], weights))
+        _unfreeze()(backbone, first_layer)
+
+    def ruins_the_backbone(backbone, first_layer):
+        backbone.trainable = True
+        backbone.set_weights([np.zeros_like(w) for w in backbone.get_weights()])
+
+    assert checks.exercise_6_5(records).passed
+    assert _fails_with(checks.exercise_6_5(ruins_the_backbone), "every layer is trainable")
+    assert checks.exercise_6_5(records).passed
+    (flags_before, weights_before), (flags_after, weights_after) = seen
+    assert flags_before == flags_after and not any(flags_before)
+    assert all(np.array_equal(a, b) for a, b in zip(weights_before, weights_after, strict=True))
