@@ -51,6 +51,23 @@ def test_peak_sampler_keeps_the_peak_of_a_child_that_has_exited():
     assert memory.tree_usage(psutil.Process(), include_root=False).bytes < sampler.peak.bytes
 
 
+def test_rss_bounds_pss_so_the_sampler_reads_pss_only_for_a_possible_new_peak():
+    child = _allocating_child(seconds=30)
+    try:
+        process = psutil.Process(child.pid)
+        bound, usage = memory.rss_of([process]), memory.usage_of([process])
+        assert usage.kind == "pss" and bound.bytes >= usage.bytes > 300 * MB
+        sampler = memory.PeakSampler(child.pid)
+        first = sampler.sample()  # nothing measured yet: PSS is read and is the peak
+        assert first.kind == "pss" and sampler.peak == first and first.bytes > 300 * MB
+        higher = memory.Usage(bound.bytes + 100 * MB, "pss", 1)
+        sampler.peak = higher  # now no PSS can beat the peak: only the RSS is read
+        assert sampler.sample().kind == "rss" and sampler.peak == higher
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
 def test_usage_is_shown_in_gb_and_says_when_it_is_rss():
     assert memory.Usage(812_000_000, "pss", 3).short == "0.81 GB"
     assert memory.Usage(812_000_000, "rss", 3).short == "0.81 GB (RSS)"

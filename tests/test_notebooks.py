@@ -133,27 +133,15 @@ class KernelPeak(memory.PeakSampler):
             processes.add(kernel)
             with contextlib.suppress(psutil.NoSuchProcess):
                 processes.update(kernel.children(recursive=True))
-        # Reading a process's PSS makes Linux walk all its pages: tens of milliseconds of
-        # CPU for a kernel holding TensorFlow, four times a second for the whole lesson.
-        # Its RSS is one cheap read, and PSS is never above RSS: while the summed RSS is
-        # at most the peak so far, no PSS can be a new peak, and none is read.
-        bound = _summed_rss(processes)
+        # As PeakSampler does: PSS is read only when the summed RSS, its cheap upper
+        # bound, could make a new peak (four samples a second, for the whole lesson).
+        bound = memory.rss_of(processes)
         if bound.bytes <= self.peak.bytes:
             return bound
         now = memory.usage_of(processes)
         if now.bytes > self.peak.bytes:
             self.peak = now
         return now
-
-
-def _summed_rss(processes: set[psutil.Process]) -> memory.Usage:
-    """The summed RSS of ``processes`` (those still running): an upper bound of their PSS."""
-    total, count = 0, 0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
-            total += process.memory_info().rss
-            count += 1
-    return memory.Usage(total, "rss", count)
 
 
 def _errors(cell) -> list[str]:
