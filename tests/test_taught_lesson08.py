@@ -30,7 +30,7 @@ def taught_and_library() -> dict:
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=TESTS.parent,
         env=env,
     )
@@ -39,7 +39,7 @@ def taught_and_library() -> dict:
     return json.loads(lines[-1].removeprefix("RESULTS "))
 
 
-@pytest.mark.timeout(330)
+@pytest.mark.timeout(660)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_notebook_train_step_gives_the_library_steps_losses_and_weights(
     taught_and_library, optimizer
