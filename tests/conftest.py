@@ -61,18 +61,21 @@ _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
 # (bench/bench_tests.py; bench/results/tests.md). They are handed out longest first, so
 # that the two workers finish close together instead of one waiting on a late long group;
 # the two model chains start at once, one on each worker. Only the order matters, so
-# figures from a loaded machine do; a group not listed (a short one) comes after, in
-# collection order, and a new test file needs nothing here.
+# figures from a loaded machine do (test files measured at another load are scaled by
+# test_distributed.py, measured in both runs); a group not listed (a short one) comes
+# after, in collection order, and a new test file needs nothing here.
 LONGEST_GROUPS = {
     "solutions-model-chain": 957,
     "notebooks-model-chain": 817,
     "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 783,
     f"{SOLUTION_RUNS}[09_your_own_photos]": 404,
     "tests/test_colab.py": 330,
+    "tests/test_same_answer_everywhere.py": 300,
     "tests/test_binder.py": 295,
     "tests/test_checks_junk.py": 229,
+    "tests/test_retrain.py": 185,
     "tests/test_distributed.py": 178,
-    "tests/test_same_answer_everywhere.py": 160,
+    "tests/test_pretrained.py": 175,
     "tests/test_checks_lesson08.py": 153,
     f"{SOLUTION_RUNS}[02_pipelines]": 122,
     "notebooks/09_your_own_photos.ipynb": 110,
@@ -80,6 +83,7 @@ LONGEST_GROUPS = {
     f"{SOLUTION_RUNS}[06_transfer_learning]": 99,
     "notebooks/06_transfer_learning.ipynb": 91,
     "notebooks/03_cnn_layers.ipynb": 65,
+    "tests/test_taught_lesson08.py": 80,
     "notebooks/01_pixels.ipynb": 56,
     "notebooks/02_pipelines.ipynb": 28,
 }

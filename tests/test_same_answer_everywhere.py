@@ -49,6 +49,13 @@ def imagenet_images_in(tmp_path_factory):
     return model, saved, exported
 
 
+@pytest.fixture(scope="module")
+def photo_classifier(imagenet_images_in):
+    """The saved photo model as the service loads it (one load for the tests that read it)."""
+    _, saved, _ = imagenet_images_in
+    return load_classifier(str(saved))
+
+
 def keras_top_1(model, photo_files):
     return [
         int(np.argmax(model(photos.read_photo(path)[None], training=False))) for path in photo_files
@@ -87,9 +94,11 @@ def test_keras_savedmodel_and_tflite_give_the_same_top_1(photo_files, imagenet_i
     )
 
 
-def test_the_classifier_the_service_loads_gives_the_keras_top_1(photo_files, imagenet_images_in):
-    model, saved, _ = imagenet_images_in
-    classifier = load_classifier(str(saved))
+def test_the_classifier_the_service_loads_gives_the_keras_top_1(
+    photo_files, imagenet_images_in, photo_classifier
+):
+    model, _, _ = imagenet_images_in
+    classifier = photo_classifier
     served = [
         int(
             np.argmax(
@@ -178,9 +187,11 @@ def test_savedmodel_signatures_name_their_inputs(imagenet_images_in):
     assert encoded["inputs"] == {"image_bytes": {"shape": [None], "dtype": "string"}}
 
 
-def test_service_prepare_is_the_keras_call_on_the_photo(photo_files, imagenet_images_in):
-    model, saved, _ = imagenet_images_in
-    classifier = load_classifier(str(saved))
+def test_service_prepare_is_the_keras_call_on_the_photo(
+    photo_files, imagenet_images_in, photo_classifier
+):
+    model, _, _ = imagenet_images_in
+    classifier = photo_classifier
     assert isinstance(classifier, KerasClassifier) and classifier.name == "imagenet_photos"
     for path in photo_files[:3]:
         image = decode_image(path.read_bytes())
