@@ -37,8 +37,20 @@ def server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+        # master and workers are all gone, once the killed workers have been reaped
+        deadline = time.monotonic() + 10
+        while group_exists(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
         with pytest.raises(ProcessLookupError):
-            os.killpg(server.pid, 0)  # master and workers are all gone
+            os.killpg(server.pid, 0)
+
+
+def group_exists(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_health_page_and_a_real_upload(server):
