@@ -82,8 +82,8 @@ LONGEST_GROUPS = {
     f"{SOLUTION_RUNS}[03_cnn_layers]": 99,
     f"{SOLUTION_RUNS}[06_transfer_learning]": 99,
     "notebooks/06_transfer_learning.ipynb": 91,
-    "notebooks/03_cnn_layers.ipynb": 65,
     "tests/test_taught_lesson08.py": 80,
+    "notebooks/03_cnn_layers.ipynb": 65,
     "notebooks/01_pixels.ipynb": 56,
     "notebooks/02_pipelines.ipynb": 28,
 }
