@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from course_lib.checks._core import (
+    NOT_ATTEMPTED,
     StudentCodeFailed,
     as_array,
     call_student,
@@ -669,10 +670,7 @@ def exercise_7_4(
         try:
             refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
         except NotImplementedError:
-            raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` line "
-                "with your code."
-            ) from None
+            raise StudentCodeFailed(NOT_ATTEMPTED) from None
         except Exception:
             return None
         return (
@@ -903,10 +901,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
         try:
             answer = top_label(copy.deepcopy(unknown))
         except NotImplementedError:
-            return (
-                "not attempted yet: replace the `raise NotImplementedError(...)` line with "
-                "your code."
-            )
+            return NOT_ATTEMPTED
         except ValueError:
             return None
         except Exception as exc:  # the student's bug is feedback, not a crash
