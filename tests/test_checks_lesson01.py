@@ -422,6 +422,7 @@ def test_1_1_names_truncation_by_tensorflows_grayscale():
     [
         ("1_1", lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8), "image["),
         ("1_3", lambda im, h, w: _resize(im, h, w)[::-1], "your result["),
+        ("1_2", lambda im, h, w: _crop(im, h, w)[::-1], "your crop["),
         (
             "1_4",
             lambda a, b: tuple(x.astype(np.float32) * 2 for x in _standardise(a, b)),

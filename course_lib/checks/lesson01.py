@@ -162,7 +162,13 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             return None
         found = _find_window(image, out)
         if found is None:
-            return f"{what} holds pixels that are not one {height} x {width} block of the image."
+            return (
+                f"{what} holds pixels that are not one {height} x {width} block of the image. "
+                "First difference: "
+                + first_difference(
+                    out, image[top : top + height, left : left + width], "your crop", atol=0
+                )
+            )
         if found == (0, 0):
             return (
                 f"{what} is the top-left corner; cut (h - height) // 2 rows at the top to "
