@@ -16,7 +16,7 @@ from course_lib.tools.grading.submissions import ExerciseKey, LessonKey
 TAMPERING = "tampering:"
 # NumPy's and Python's own functions must never change; other hooks (sys, IPython) are
 # rebound by libraries too, so only replacements the notebook defined count there.
-_STRICT = ("numpy.", "builtins.")
+_STRICT = ("numpy.", "builtins.", "importlib.")  # the grader re-imports through these
 _LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6
 

@@ -30,7 +30,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.messages import first_line
-from course_lib.tools.grading import analysis, judge, kernel_code
+from course_lib.tools.grading import analysis, judge, kernel_code, leftovers
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -306,6 +306,8 @@ def grade_notebook(
     grade.problems.extend(layout.outdated_headings())
     results: dict[str, dict[str, Any] | None] = {}
     stopped = ""
+    leftovers.become_subreaper()
+    running_before = leftovers.descendants()
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
         kernel = _KernelRun(student_nb, options, cwd)
         own_judge = judge_process is None and needs_judge(key)
@@ -339,6 +341,15 @@ def grade_notebook(
         finally:
             if own_judge and judge_process is not None:
                 judge_process.close()
+            # The kernel has shut down: whatever the notebook started is stopped now,
+            # before it could touch the grades (the run's shared judge is kept).
+            keep = [judge_process.process.pid] if judge_process is not None else []
+            stopped_processes = leftovers.stop_new_descendants(running_before, keep)
+            if stopped_processes:
+                grade.problems.append(
+                    "the grader stopped processes the notebook left running: "
+                    + ", ".join(stopped_processes)
+                )
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
         passed, message = analysis.exercise_result(

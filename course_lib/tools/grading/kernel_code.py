@@ -88,6 +88,34 @@ def _methods_of(owner: Any, entries: dict[str, list[Any]]) -> None:
             entries[f"{label}.instance.{name}"] = _entry(value)
 
 
+def _import_machinery(entries: dict[str, list[Any]]) -> None:
+    """How the grader re-imports course_lib from disk: loaders, finders, their caches."""
+    import importlib
+    import importlib.machinery
+    import importlib.util
+    import inspect
+    import marshal
+    import sys
+
+    modules = [importlib, importlib.util, marshal]
+    modules += [sys.modules[n] for n in ("_frozen_importlib", "_frozen_importlib_external")]
+    for module in modules:
+        for name, value in vars(module).items():
+            if callable(value):
+                entries[f"importlib.{module.__name__}.{name}"] = _entry(value)
+    machinery = importlib.machinery
+    for klass in (machinery.SourceFileLoader, machinery.SourcelessFileLoader, machinery.FileFinder,
+                  machinery.PathFinder, machinery.ModuleSpec):  # fmt: skip
+        # Every attribute as the class resolves it, so that an override set on the class
+        # itself (not on the base that defines the method) changes an entry too.
+        for name in dir(klass):
+            value = inspect.getattr_static(klass, name)
+            value = getattr(value, "__func__", value)  # classmethod, staticmethod
+            if callable(value) and not name.startswith("__"):
+                entries[f"importlib.{klass.__qualname__}.{name}"] = _entry(value)
+    entries["sys.path_importer_cache"] = _entry(list(sys.path_importer_cache.values()))
+
+
 def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
     """What checks rely on outside course_lib, and notebook code that is still running.
 
@@ -108,6 +136,7 @@ def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
                 entries[f"{module.__name__}.{name}"] = _entry(value)
     for hook in ("displayhook", "excepthook", "meta_path", "path_hooks"):
         entries[f"sys.{hook}"] = _entry(getattr(sys, hook))
+    _import_machinery(entries)
     entries["sys.settrace"] = _entry(sys.gettrace())
     entries["sys.setprofile"] = _entry(sys.getprofile())
     shell = get_ipython()
