@@ -1,10 +1,10 @@
-"""The two-phase grader, in a real kernel, on the exercises whose answers are Keras models or tables.
+"""The two-phase grader, in a real kernel, on exercises whose answers are Keras models or tables.
 
 One notebook per case holds the exercises of lessons 03 to 08 that are judged in two phases and
 were not lesson 01's (models built, compiled, frozen or explained; curves read; uploads, service
 answers, TF_CONFIG and quantisation): an honest one scores full marks, an empty one 0, and one
-per tampering strategy class (the same classes as ``test_grading.py``'s) scores 0 on every
-exercise while leaving them unsolved.
+per tampering strategy class (``grading_support.py``, shared with ``test_grading.py``) scores
+0 on every exercise while leaving them unsolved.
 """
 
 import ast
@@ -14,6 +14,8 @@ import textwrap
 
 import nbformat
 import pytest
+from grading_support import ANSWERS
+from grading_support import STRATEGIES as TAMPERING
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.config import project_root
@@ -76,13 +78,14 @@ def _solutions():
 
 
 def _notebook(answers, prelude=""):
-    """The set-up cell, then for each exercise its heading, ``answers[number]`` and its check cell."""
+    """The set-up cell, then for each exercise its heading, ``answers[number]``, its check cell."""
     _, imports = _solutions()
     setup = "\n".join(
         [
             *imports,
             "from course_lib import checks, models",
-            "prep = models.preprocessing_for((28, 28, 1))  # the lesson reads it from the model's metadata",
+            # the lesson reads it from the model's metadata
+            "prep = models.preprocessing_for((28, 28, 1))",
         ]
     )
     cells = [new_markdown_cell("# Lesson 99 — Two-phase exercises"), new_code_cell(setup)]
@@ -117,74 +120,8 @@ def _answering(make):
     return answers
 
 
-STRATEGIES = {
-    # Replace every check as soon as the grader imports course_lib.checks again.
-    "importer": (
-        """
-        import importlib
-        from course_lib.record import CheckResult
-        _real = importlib.import_module
-        def _import(name, *args, **kwargs):
-            module = _real(name, *args, **kwargs)
-            if name.startswith("course_lib.checks"):
-                for attr in dir(module):
-                    if attr.startswith("exercise_"):
-                        number = attr.removeprefix("exercise_").replace("_", ".")
-                        setattr(module, attr, lambda *a, n=number: CheckResult(n, True, "well done."))
-            return module
-        importlib.import_module = _import
-    """,
-        None,
-    ),
-    # Rewrite whatever the grader's cells display into a pass.
-    "displayer": (
-        """
-        import IPython.display, IPython.core.display_functions
-        _show = IPython.display.display
-        def display(*objs, **kwargs):
-            forged = []
-            for obj in objs:
-                if isinstance(obj, dict):
-                    obj = {mime: (dict(body, status="passed", message="well done.", passed=True)
-                                  if isinstance(body, dict) else body) for mime, body in obj.items()}
-                forged.append(obj)
-            return _show(*forged, **kwargs)
-        IPython.display.display = IPython.core.display_functions.display = display
-    """,
-        None,
-    ),
-    # Make NumPy's comparisons agree only while the answer runs, then put them back.
-    "patcher": (
-        """
-        import numpy as np
-        _saved = {n: getattr(np, n) for n in ("array_equal", "allclose", "isclose")}
-        def _always(*args, **kwargs):
-            return True
-        def _patch_until_next_cell(*args, **kwargs):
-            for n in _saved:
-                setattr(np, n, _always)
-            return np.zeros((1, 1), np.uint8)
-        def _restore(*args, **kwargs):
-            for n, f in _saved.items():
-                setattr(np, n, f)
-        get_ipython().events.register("post_run_cell", _restore)
-    """,
-        "_patch_until_next_cell()",
-    ),
-    # Read the expected values (or the check's own models) out of the check's frames.
-    "inspector": (
-        """
-        import inspect
-        def _expected(*args, **kwargs):
-            for frame in inspect.stack():
-                for name in ("expected", "want", "model", "reference", "label", "addresses", "backbone"):
-                    if name in frame.frame.f_locals and frame.frame.f_code.co_filename.startswith("/"):
-                        return frame.frame.f_locals[name]
-            return None
-    """,
-        "_expected()",
-    ),
-}
+# Each strategy's prelude and what every answer returns (None: the answers stay unsolved).
+STRATEGIES = {name: (prelude, ANSWERS.get(name)) for name, prelude in TAMPERING.items()}
 
 
 def _grade(tmp_path, name, nb):

@@ -1,0 +1,79 @@
+"""Unsolved notebooks that try to score anyway: one prelude per class of tampering strategy.
+
+Shared by ``test_grading.py`` (lesson 01, through ``course grade``) and
+``test_grading_two_phase.py`` (the two-phase exercises of lessons 03 to 08): each prelude is a
+code cell put before the first exercise; :data:`ANSWERS` is what an exercise's answer returns
+for the strategies that need the answers' help.
+"""
+
+STRATEGIES = {
+    # Replace every check as soon as the grader imports course_lib.checks again.
+    "importer": """
+        import importlib
+        from course_lib.record import CheckResult
+        _real = importlib.import_module
+        def _import(name, *args, **kwargs):
+            module = _real(name, *args, **kwargs)
+            if name.startswith("course_lib.checks"):
+                for attr in dir(module):
+                    if attr.startswith("exercise_"):
+                        number = attr.removeprefix("exercise_").replace("_", ".")
+                        forged = lambda *a, n=number: CheckResult(n, True, "well done.")
+                        setattr(module, attr, forged)
+            return module
+        importlib.import_module = _import
+    """,
+    # Rewrite whatever the grader's cells display into a pass.
+    "displayer": """
+        import IPython.display, IPython.core.display_functions
+        _show = IPython.display.display
+        def display(*objs, **kwargs):
+            forged = []
+            for obj in objs:
+                if isinstance(obj, dict):
+                    obj = {
+                        mime: (dict(body, status="passed", message="well done.", passed=True)
+                               if isinstance(body, dict) else body)
+                        for mime, body in obj.items()
+                    }
+                forged.append(obj)
+            return _show(*forged, **kwargs)
+        IPython.display.display = IPython.core.display_functions.display = display
+    """,
+    # Make NumPy's comparisons agree only while a check calls the answer, then put them back,
+    # so that fingerprints taken before and after the check match.
+    "patcher": """
+        import numpy as np
+        _saved = {n: getattr(np, n) for n in ("array_equal", "allclose", "isclose")}
+        def _always(*args, **kwargs):
+            return True
+        def _patch_until_next_cell(*args, **kwargs):
+            for n in _saved:
+                setattr(np, n, _always)
+            return np.zeros((1, 1), np.uint8)
+        def _restore(*args, **kwargs):
+            for n, f in _saved.items():
+                setattr(np, n, f)
+        get_ipython().events.register("post_run_cell", _restore)
+    """,
+    # Read the expected values (or the check's own models) out of the check's frames.
+    "inspector": """
+        import inspect
+        import numpy as np
+        _WANTED = ("expected", "want", "want_train", "model", "reference", "label", "addresses",
+                   "backbone")
+        def _expected(*args, **kwargs):
+            for frame in inspect.stack():
+                if not frame.frame.f_code.co_filename.startswith("/"):
+                    continue
+                for name in _WANTED:
+                    if name in frame.frame.f_locals:
+                        value = frame.frame.f_locals[name]
+                        if isinstance(value, np.ndarray) and value.size and value.max() > 1:
+                            return value.astype(np.uint8)
+                        return value
+            return None
+    """,
+}
+# The expression an exercise's answer returns, for the strategies that need it.
+ANSWERS = {"patcher": "_patch_until_next_cell()", "inspector": "_expected()"}
