@@ -45,12 +45,12 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
+    # The default model, ImageNet; on Keras, so that the start needs no conversion (the page is
+    # the same on both runtimes; test_serving_litert covers LiteRT).
     config = ServeConfig.from_env(
-        {}, db=folder / "predictions.sqlite3", port=free_port(), threads=4
+        {}, db=folder / "predictions.sqlite3", port=free_port(), threads=4, runtime="keras"
     )
-    server = start_server(
-        config, log_path=folder / "server.log", timeout=300
-    )  # the default: ImageNet
+    server = start_server(config, log_path=folder / "server.log", timeout=300)
     try:
         yield server
     finally:

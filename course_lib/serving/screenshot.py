@@ -55,7 +55,8 @@ def take_screenshot(
             {}, model="imagenet", db=folder / "predictions.sqlite3", port=free_port(), threads=2
         )
         with (
-            start_server(config, log_path=folder / "server.log", timeout=300) as server,
+            # the first start on LiteRT converts the model: allow minutes on a busy machine
+            start_server(config, log_path=folder / "server.log", timeout=900) as server,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(
