@@ -209,9 +209,11 @@ def test_logical_cpus_run_mirrored_training_and_refuse_a_late_change():
     assert "Restart the kernel" in lines["refused"]
 
 
-@pytest.mark.timeout(120)
-def test_training_resumed_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(tmp_path):
-    uninterrupted = distributed.train(PLAN)
+@pytest.mark.timeout(300)
+def test_training_resumed_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(
+    tmp_path, single_worker
+):
+    uninterrupted = single_worker  # the same plan, trained once for the module
     first_half = dataclasses.replace(PLAN, steps=20)
     stopped = distributed.train(first_half, checkpoint_dir=tmp_path)
     resumed = distributed.train(PLAN, checkpoint_dir=tmp_path)
