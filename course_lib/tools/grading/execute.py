@@ -157,9 +157,13 @@ class Judge:
         return self
 
     def wait_ready(self, timeout: float) -> bool:
-        """Wait until the judge has loaded every check (it then ignores changes on disk)."""
+        """Wait until the judge has loaded every check (it then ignores changes on disk).
+
+        A judge still loading when ``timeout`` runs out is kept: its "ready" comes later,
+        for the next notebook.
+        """
         if not self.ready:
-            self.ready = self._reply(timeout).get("status") == "ready"
+            self.ready = self._reply(timeout, loading=True).get("status") == "ready"
         return self.ready
 
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -173,7 +177,7 @@ class Judge:
             return {"status": "error", "message": f"the judge failed ({first_line(exc)})"}
         return self._reply(timeout)
 
-    def _reply(self, timeout: float) -> dict[str, Any]:
+    def _reply(self, timeout: float, loading: bool = False) -> dict[str, Any]:
         stdout = self.process.stdout
         assert stdout is not None
         try:
@@ -181,7 +185,7 @@ class Judge:
             line = stdout.readline() if ready else ""
             if line:
                 return json.loads(line)
-            self.broken = True
+            self.broken = not loading or ready or self.process.poll() is not None
             return {"status": "error", "message": "the judge gave no answer"}
         except (OSError, ValueError) as exc:
             self.broken = True
