@@ -162,6 +162,11 @@ class LiteRTClassifier(Classifier):
             raise ValueError(f"{tflite_path} takes {self._input['shape']}, not {expected}")
         self._lock = threading.Lock()  # one interpreter: one call at a time
 
+    @property
+    def model(self) -> Any:
+        """The Keras model the ``.tflite`` was converted from (for code written for Keras)."""
+        return self.keras.model
+
     def prepare(self, image: Any) -> np.ndarray:
         return self.keras.prepare(image)
 
