@@ -51,10 +51,28 @@ def _resize(images, method="bilinear"):
 
 def test_6_2_accepts_a_bilinear_resize_then_the_lite0_scaling():
     assert checks.exercise_6_2(lambda im: (_resize(im) - 127) / 128).passed
-    # Keras' own resize, and MobileNet's nearly identical (x / 127.5 - 1), pass too
+    # Keras' own resize, Pillow's bilinear and an antialiased resize pass too
     resized = lambda im: keras.ops.image.resize(im.astype("float32"), (224, 224)).numpy()  # noqa: E731
     assert checks.exercise_6_2(lambda im: (resized(im) - 127) / 128).passed
-    assert checks.exercise_6_2(lambda im: _resize(im) / 127.5 - 1).passed
+    assert checks.exercise_6_2(lambda im: (_resize_pillow(im) - 127) / 128).passed
+    assert checks.exercise_6_2(
+        lambda im: (
+            (tf.image.resize(tf.cast(im, tf.float32), (224, 224), antialias=True) - 127) / 128
+        )
+    ).passed
+
+
+def _resize_pillow(images):
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(i).resize((224, 224), Image.BILINEAR), dtype="float32")
+            for i in images
+        ]
+    )
+
+
+def _subtract_in_uint8(images):
+    return (tf.image.resize(images - 127, (224, 224)).numpy() / 128).astype(np.float32)
 
 
 @pytest.mark.parametrize(
@@ -74,6 +92,11 @@ def test_6_2_accepts_a_bilinear_resize_then_the_lite0_scaling():
         (lambda im: (im.astype("float32") - 127) / 128, "resize them to 224x224"),
         (lambda im: (_resize(im)[..., :1] - 127) / 128, "expected (2, 224, 224, 3)"),
         (lambda im: (_resize(im) - 100) / 128, "differ from a bilinear resize"),
+        (lambda im: (_resize(im) - 127) / 128 + 0.5, "dtype float32)"),
+        (lambda im: _resize(im) / 127.5 - 1, "MobileNetV2's scaling"),
+        (lambda im: (_resize_pillow(im) - 127.5) / 127.5, "MobileNetV2's scaling"),
+        (lambda im: (_resize(im) - 128) / 128, "exactly 127"),
+        (_subtract_in_uint8, "images - 127 on uint8 pixels"),
         (lambda im: (_resize(im).astype("float64") - 127) / 128, "float64"),
         (lambda im: None, "forget to `return`"),
     ],
@@ -133,6 +156,20 @@ def _classify_with_keras_load_img(path, backbone, class_names, k):
     return tuple((i, class_names[i], probabilities[0, i]) for i in order)
 
 
+def _least_probable(ascending):
+    """np.argsort without the minus sign: the k least probable classes, in either order."""
+
+    def classify_file(path, backbone, class_names, k):
+        x = np.asarray(Image.open(path).convert("RGB"))
+        logits = backbone.model.predict_on_batch(backbone.prepare(x[None]))
+        probabilities = pretrained.softmax(logits)[0]
+        order = np.argsort(probabilities)[:k]
+        order = order if ascending else order[::-1]
+        return [(int(i), class_names[i], float(probabilities[i])) for i in order]
+
+    return classify_file
+
+
 def test_6_3_accepts_pillow_tensorflow_and_keras_ways_of_reading_the_file():
     assert checks.exercise_6_3(_classify()).passed
     assert checks.exercise_6_3(_classify_with_tensorflow).passed
@@ -159,6 +196,8 @@ def test_6_3_accepts_pillow_tensorflow_and_keras_ways_of_reading_the_file():
         (_classify(resize=Image.Resampling.NEAREST), "resized by Pillow (nearest"),
         (_classify(read=lambda path: _read_pil(path)[..., ::-1]), "BGR"),
         (_classify(order=-1), "least probable first"),
+        (_least_probable(ascending=True), "*least* probable classes, least probable first"),
+        (_least_probable(ascending=False), "3 *least* probable classes: take the first k"),
         (_classify(k_fix=5), "5 predictions for k=3"),
         (_classify(pairs=True), "(index, name, probability)"),
         (
