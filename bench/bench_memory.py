@@ -106,7 +106,7 @@ def machine_facts(cpus: list[int]) -> dict[str, Any]:
 
 
 def measure(label: str, lessons: list[Path], results: Path) -> dict[str, Any]:
-    """Execute ``lessons`` on the cores of ``label`` and merge their figures into ``memory.json``."""
+    """Execute ``lessons`` on the cores of ``label``; merge their figures into ``memory.json``."""
     from course_lib.tools import report, runner
 
     cpus = pin_to(SETS[label])
@@ -265,14 +265,17 @@ def render(data: dict[str, Any], lessons: list[str]) -> str:
     lines = [
         "# Memory and time per lesson",
         "",
-        "Each lesson executed by the course's runner (`bench/bench_memory.py`, as `make course` executes it)"
+        "Each lesson executed by the course's runner (`bench/bench_memory.py`, as `make course`"
+        " executes it)"
         + (
             " in **fast mode (COURSE_FAST=1): not the course's figures**."
             if "fast" in modes
             else " in full mode."
         ),
-        "Peak memory is the summed PSS of the lesson's kernel and of every process it starts (servers,",
-        "workers), sampled every quarter of a second; time is the lesson's wall time, kernel start included.",
+        "Peak memory is the summed PSS of the lesson's kernel and of every process it starts"
+        " (servers,",
+        "workers), sampled every quarter of a second; time is the lesson's wall time, kernel start"
+        " included.",
         "On 1 core the runner and everything it starts are pinned to a single CPU.",
         "",
         "| lesson | peak, 2 cores | time, 2 cores | peak, 1 core | time, 1 core |",

@@ -1,4 +1,4 @@
-"""A cluster of training workers on one machine: start, watch, kill and always reap them (lesson 08).
+"""A cluster of training workers on one machine: start, watch, kill, always reap (lesson 08).
 
 :func:`start_workers` starts ``n`` processes of :mod:`course_lib.distributed_worker`,
 each in its own process group and listening on 127.0.0.1 only, and tells each one its
@@ -37,7 +37,7 @@ NEW_PROCESS_GROUP = processes.NEW_PROCESS_GROUP
 #: Set in every worker's environment: each worker is a whole process with TensorFlow, and a
 #: lesson runs two of them next to its kernel within a 2 GB Binder session.
 WORKER_ENVIRONMENT = {
-    # oneDNN's own allocator keeps every freed tensor's memory for reuse; the system's gives it back.
+    # oneDNN's own allocator keeps every freed tensor's memory for reuse; the system's returns it.
     "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
     # glibc gives a process up to 8 memory arenas per CPU core, each keeping freed memory of its
     # own, and a worker runs ~120 threads. On 2 cores this made no difference we could measure;
@@ -52,7 +52,7 @@ def worker_addresses(n: int = 2) -> list[str]:
 
 
 def tf_config(addresses: list[str], index: int) -> dict[str, Any]:
-    """The ``TF_CONFIG`` of worker ``index`` in a cluster of ``addresses`` (worker 0 is the chief)."""
+    """The ``TF_CONFIG`` of worker ``index`` in a cluster of ``addresses`` (worker 0: the chief)."""
     if not addresses:
         raise ValueError("a cluster needs at least one worker address")
     if not 0 <= index < len(addresses):
@@ -236,7 +236,7 @@ def start_workers(
 
 @dataclass
 class ResumeReport:
-    """What :func:`crash_and_resume` saw: how far the first cluster got and where the second began."""
+    """What :func:`crash_and_resume` saw: how far the first cluster got, where the second began."""
 
     steps_before_crash: int  # the last step the chief finished before a worker was killed
     resumed_from: int  # the step of the checkpoint the restarted workers restored
@@ -295,7 +295,7 @@ def crash_and_resume(
     kill_worker: int = 1,
     timeout: float = 300.0,
 ) -> ResumeReport:
-    """Kill a worker once step ``crash_after_step`` is done, then restart the cluster from its checkpoints.
+    """Kill a worker after step ``crash_after_step``; restart the cluster from its checkpoints.
 
     ``crash_after_step`` defaults to the first checkpoint, ``plan.checkpoint_every``.
     The first cluster writes to ``out_dir/before-crash``, the second to
