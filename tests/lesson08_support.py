@@ -130,6 +130,26 @@ def step_wrong_per_replica_mean(strategy, model, optimizer, global_batch_size):
     )
 
 
+def step_wrong_inference_mode(strategy, model, optimizer, global_batch_size):
+    """The lesson's step with the model called with training=False."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            probabilities = model(images, training=False)
+            loss = tf.nn.compute_average_loss(
+                loss_fn(labels, probabilities), global_batch_size=global_batch_size
+            )
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss
+
+    return _step_with(strategy, replica_step)
+
+
 def step_wrong_no_strategy_run(strategy, model, optimizer, global_batch_size):
     """Calls the replica step on the distributed batch directly."""
     import keras

@@ -91,6 +91,7 @@ def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
         ("step_wrong_lesson_batch_size", "not the lesson's GLOBAL_BATCH of 64"),
         ("step_wrong_returns_nothing", "make_train_step returned a NoneType"),
         ("step_not_attempted", "not attempted yet"),
+        ("step_wrong_inference_mode", "calls the model in inference mode (training=False"),
     ],
 )
 def test_8_1_names_the_mistake(train_step_checks, answer, phrase):

@@ -61,14 +61,20 @@ class _WatchedStrategy:
 
 
 def _step_model() -> Any:
-    """A small CNN that ends in softmax, like the course's models: quick to trace and to run."""
+    """A small CNN that ends in softmax, like the course's models: quick to trace and to run.
+
+    Its BatchNormalization normalises by each replica's batch and updates its moving statistics
+    with training=True only, so a step that calls the model in inference mode shows (without the
+    randomness Dropout would bring into the comparison)."""
     import keras
     from keras import layers
 
     return keras.Sequential(
         [
             keras.Input((12, 12, 1)),
-            layers.Conv2D(4, 3, activation="relu"),
+            layers.Conv2D(4, 3),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
             layers.MaxPooling2D(),
             layers.Flatten(),
             layers.Dense(10, activation="softmax"),
@@ -131,7 +137,11 @@ def _reference_run(strategy: Any) -> tuple[list[np.ndarray], list[Any], list[flo
     rng = check_rng(81)  # salted in a grading run
     images = rng.random((2 * STEP_BATCH, 12, 12, 1), dtype=np.float32)
     labels = rng.integers(0, 10, 2 * STEP_BATCH)
-    start = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in _step_model().get_weights()]
+    model = _step_model()
+    start = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()]
+    for index, variable in enumerate(model.weights):
+        if "variance" in variable.path:  # a variance is positive, as after some training
+            start[index] = 0.5 + np.abs(start[index])
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(STEP_BATCH)
     batches = list(strategy.experimental_distribute_dataset(dataset))
     losses, weights = _run_steps(distributed.make_train_step, strategy, strategy, start, batches)
@@ -218,14 +228,31 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                 + (f" of shape {tuple(shape)}" if shape else "")
                 + "; return one number, the loss of the global batch."
             )
-        moved = _flat(weights[0]) - _flat(start)
+        statistics = [
+            index
+            for index, variable in enumerate(_step_model().weights)
+            if "moving" in variable.path
+        ]
+
+        def learned(arrays: Sequence[np.ndarray]) -> np.ndarray:
+            """The weights that gradients move, without the BatchNormalization statistics."""
+            return _flat([a for index, a in enumerate(arrays) if index not in statistics])
+
+        moved = learned(weights[0]) - learned(start)
         if not np.any(moved):
             return (
                 "the weights did not change: compute the gradients with tape.gradient(loss, "
                 "model.trainable_variables) and apply them with "
                 "optimizer.apply_gradients(zip(gradients, model.trainable_variables))."
             )
-        reference_move = _flat(reference_weights[0]) - _flat(start)
+        if all(np.array_equal(weights[0][i], start[i]) for i in statistics):
+            return (
+                "your step calls the model in inference mode (training=False, or no training "
+                "argument): BatchNormalization then normalises with its stored statistics and "
+                "never updates them, and Dropout drops nothing. In a training step call "
+                "model(images, training=True)."
+            )
+        reference_move = learned(reference_weights[0]) - learned(start)
         move_ratio = float(moved @ reference_move / (reference_move @ reference_move))
         loss_ratio = got[0] / expected[0]
         weight_gap = max(
