@@ -580,8 +580,8 @@ def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> li
 def exercise_8_4(
     representative_dataset: Callable[[], Any], x_train: np.ndarray, x_test: np.ndarray
 ) -> CheckResult:
-    """A generator of ``[batch]`` lists of float32 training images, scaled like training,
-    100–500 in all."""
+    """A generator of ``[batch]`` lists, each one float32 training image of shape (1, h, w, c),
+    scaled like training, 100–500 in all."""
     try:  # x_train and x_test are notebook variables too
         x_train, x_test = as_array(x_train), as_array(x_test)
         if x_train.ndim < 2 or x_test.ndim < 2:
@@ -633,6 +633,12 @@ def exercise_8_4(
             if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape:
                 return (
                     f"a sample has shape {batch.shape}; expected (1, {', '.join(map(str, shape))})."
+                )
+            if batch.shape[0] != 1:
+                return (
+                    f"a sample holds a batch of {batch.shape[0]} images, shape {batch.shape}; "
+                    f"the task asks for one image per sample, shape {(1, *shape)}: "
+                    "x_train[i:i + 1] or x_train[i][None]."
                 )
             if batch.dtype != np.float32:
                 return (
