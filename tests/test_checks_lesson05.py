@@ -158,6 +158,13 @@ def _pandas_threshold(y, scores, target):
     return reached.index.min() if len(reached) else None
 
 
+def _searchsorted_threshold(y_true, scores, min_precision):
+    """Uses >=, as the task asks, but assumes precision rises with the threshold."""
+    p, r, t = precision_recall_curve(y_true, scores)
+    i = np.searchsorted(p[:-1], min_precision)
+    return float(t[i]) if i < len(t) else None
+
+
 def test_5_3_accepts_the_lowest_threshold_that_reaches_the_precision():
     assert checks.exercise_5_3(_pr_threshold).passed
     assert checks.exercise_5_3(_loop_threshold).passed
@@ -240,6 +247,7 @@ def _first(mask):
         ),
         (_curve_answer(lambda p, r, t, target: _first(p[:-1] >= target)), "an index"),
         (lambda y, s, target: None, "can be reached here"),
+        (_searchsorted_threshold, "a sorted search (np.searchsorted) can land past it"),
         (_curve_answer(lambda p, r, t, target: t), "one threshold"),
         (lambda y, s, target: "0.5", "not a str"),
     ],

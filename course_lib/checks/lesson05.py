@@ -242,7 +242,9 @@ def _threshold_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
     # A larger set with tied scores and boolean labels.
     y_big = rng.random(300) < 0.3
     s_big = np.round(np.clip(0.35 * y_big + rng.normal(0.35, 0.2, 300), 0, 1), 2)
-    return [(y, s, 0.7), (y, s, 0.75), (y, s, 0.99), (y_big, s_big, 0.8)]
+    # 0.72 is met first at 0.42 (precision 0.75), but a sorted search of the unsorted
+    # precision lands on 0.72; 0.75 is met exactly, which > misses.
+    return [(y, s, 0.7), (y, s, 0.72), (y, s, 0.75), (y, s, 0.99), (y_big, s_big, 0.8)]
 
 
 def _curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -319,6 +321,15 @@ def _threshold_problem(
         return (
             f"'reaches' includes equality: at threshold {expected} the precision is exactly "
             f"{precision[at]:.2f}; use >= target."
+        )
+    index = int(np.searchsorted(precision, target))  # as if precision rose with the threshold
+    searched = float(thresholds[index]) if index < len(thresholds) else np.nan
+    if np.isclose(got, searched) and not np.all(np.diff(precision) >= 0):
+        return (
+            f"you returned {got:.3g} (precision {precision[index]:.3f}), but the lower threshold "
+            f"{expected} already reaches {target} (precision {precision[at]:.3f}). Precision "
+            "does not rise steadily with the threshold, so a sorted search (np.searchsorted) "
+            "can land past it: test every threshold and take the lowest that reaches the target."
         )
     for i in (at - 1, at + 1):
         if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
