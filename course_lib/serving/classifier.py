@@ -158,12 +158,7 @@ class KerasClassifier(Classifier):
         return self.to_inputs(resized[None])[0]
 
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        inputs = np.asarray(inputs, np.float32)
-        if inputs.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), "
-                f"got {inputs.shape}"
-            )
+        inputs = model_inputs(inputs, self.input_shape)
         with self._lock:
             return self._call(inputs).numpy()
 
@@ -359,3 +354,14 @@ def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list
         }
         for i in order
     ]
+
+
+def model_inputs(inputs: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    """``inputs`` as float32, or a ValueError naming the shape a model of ``input_shape`` takes."""
+    inputs = np.asarray(inputs, np.float32)
+    if inputs.shape[1:] != tuple(input_shape):
+        raise ValueError(
+            f"expected model input of shape (n, {', '.join(map(str, input_shape))}), "
+            f"got {inputs.shape}"
+        )
+    return inputs

@@ -31,7 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.serving.classifier import Classifier, KerasClassifier, file_digest
+from course_lib.serving.classifier import (
+    Classifier,
+    KerasClassifier,
+    file_digest,
+    model_inputs,
+)
 from course_lib.serving.config import ServeConfig
 
 log = logging.getLogger(__name__)
@@ -174,12 +179,7 @@ class LiteRTClassifier(Classifier):
         return self.keras.to_inputs(pixels)
 
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        inputs = np.asarray(inputs, np.float32)
-        if inputs.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"expected model input of shape (n, {', '.join(map(str, self.input_shape))}), "
-                f"got {inputs.shape}"
-            )
+        inputs = model_inputs(inputs, self.input_shape)
         out = np.empty((len(inputs), len(self.class_names)), np.float32)
         with self._lock:
             for i in range(len(inputs)):
