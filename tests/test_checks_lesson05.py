@@ -424,6 +424,12 @@ def _grad_cam_with(
     return answer
 
 
+def _shifted_grad_cam(grad_model, images, class_index):
+    """Right maps, each rolled by one pixel: no known mistake, so the message says where."""
+    maps = explain.grad_cam_heatmaps(grad_model, images, class_index)
+    return np.roll(np.asarray(maps, dtype=np.float32), 1, axis=2)
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -443,7 +449,9 @@ def _grad_cam_with(
             "softmax",
         ),
         (_grad_cam_with(outside_tape=True), "inside the `with tf.GradientTape()`"),
-        (_grad_cam_with(resize=True), "feature maps' resolution"),
+        (_grad_cam_with(resize=True), "image's size (28, 28)"),
+        (_grad_cam_with(resize=True), "feature maps' resolution, (14, 14)"),
+        (_shifted_grad_cam, "values differ; shape (6, 14, 14), dtype float32)"),
         (_grad_cam_with(keepdims=True), "drop the last axis"),
         (lambda grad_model, images, class_index: None, "forget to `return`"),
     ],

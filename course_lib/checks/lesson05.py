@@ -542,7 +542,7 @@ GRAD_CAM_CLASSES = np.array([0, 3, 1, 2, 3, 1])  # a different class for neighbo
 def _grad_cam_case() -> tuple[Any, np.ndarray]:
     """A small CNN with fixed weights, as a grad model, and six images (the last one blank).
 
-    Conv → ReLU → pool → Conv → ReLU (the 5×5 feature maps) → pool → Flatten → Dense (ReLU)
+    Conv → ReLU → pool → Conv → ReLU (the 14×14 feature maps) → pool → Flatten → Dense (ReLU)
     → Dense (logits). Flatten makes the gradients differ from place to place, so pooling them
     matters; the hidden ReLU makes them differ from image to image, so each image needs its
     own weights; the blank image has maps of zeros and an empty heatmap.
@@ -553,7 +553,7 @@ def _grad_cam_case() -> tuple[Any, np.ndarray]:
     rng = np.random.default_rng(
         61
     )  # a seed where every mistake below gives a different, non-empty map
-    inputs = keras.Input((10, 10, 1))
+    inputs = keras.Input((28, 28, 1))  # the size of the lesson's Fashion-MNIST images
     x = layers.Conv2D(4, 3, padding="same", use_bias=False, activation="relu")(inputs)
     x = layers.MaxPooling2D()(x)
     maps = layers.ReLU()(layers.Conv2D(6, 3, padding="same", use_bias=False)(x))
@@ -563,7 +563,7 @@ def _grad_cam_case() -> tuple[Any, np.ndarray]:
     grad_model.set_weights(
         [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in grad_model.get_weights()]
     )
-    images = rng.random((len(GRAD_CAM_CLASSES), 10, 10, 1)).astype(np.float32)
+    images = rng.random((len(GRAD_CAM_CLASSES), 28, 28, 1)).astype(np.float32)
     images[-1] = 0.0
     return grad_model, images
 
@@ -670,7 +670,8 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
             GRAD_CAM_CLASSES,
             names=("grad_model", "images", "class_index"),
         )
-        got = _numbers(value, "your heatmaps").astype(np.float64)
+        returned = _numbers(value, "your heatmaps")  # its own dtype, for the messages
+        got = returned.astype(np.float64)
         n, h, w = expected.shape
         if got.shape == (n, *images.shape[1:3]):
             return (
@@ -705,7 +706,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         return (
             "the maps differ from ReLU(sum over k of mean(gradients of map k) × map k), each "
             "scaled to peak at 1, computed for each image's class in class_index; "
-            + first_difference(got, expected, "your maps", atol=1e-4)
+            + first_difference(returned, expected, "your maps", atol=1e-4)
         )
 
     return run_check(
