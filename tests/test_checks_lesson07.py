@@ -64,6 +64,25 @@ def test_7_1_accepts_convert_resize_scale_in_either_order():
 
     assert checks.exercise_7_1(resize_first, GRAY_28).passed
 
+    def with_numpy_scaling(data):
+        image = _open(data).convert("L").resize((28, 28), resample=Image.BILINEAR)
+        return np.expand_dims(np.array(image).astype("float32") * GRAY_28["scale"], -1)
+
+    assert checks.exercise_7_1(with_numpy_scaling, GRAY_28).passed
+
+
+def _default_filter(upload):
+    image = Image.open(io.BytesIO(upload)).convert("L").resize((28, 28))
+    return (np.asarray(image, dtype=np.float32) * GRAY_28["scale"])[..., None]
+
+
+def _filter(method):
+    def prepare_with(upload):
+        image = _open(upload).convert("L").resize((28, 28), method)
+        return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
+
+    return prepare_with
+
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
@@ -89,6 +108,9 @@ def test_7_1_accepts_convert_resize_scale_in_either_order():
         ),
         (lambda d: prepare(d).astype(np.float64), "float32"),
         (lambda d: prepare(d) * 0.9, "differ from the expected input"),
+        (lambda d: prepare(d) * 0.9, "dtype float32)"),
+        (_default_filter, "Pillow's BICUBIC filter (what Image.resize uses when given none)"),
+        (_filter(Image.Resampling.LANCZOS), "Pillow's LANCZOS filter;"),
         (lambda d: None, "forget to `return`"),
     ],
 )

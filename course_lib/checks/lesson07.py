@@ -73,6 +73,47 @@ def _preprocessing_problem(preprocessing: Any) -> str | None:
     return None
 
 
+# Pillow's other resampling filters, the default of Image.resize (BICUBIC) first
+_OTHER_FILTERS = [
+    ("BICUBIC", Image.Resampling.BICUBIC),
+    ("LANCZOS", Image.Resampling.LANCZOS),
+    ("HAMMING", Image.Resampling.HAMMING),
+    ("BOX", Image.Resampling.BOX),
+]
+
+
+def _pillow_input(
+    data: bytes, preprocessing: dict[str, Any], method: Any, convert_first: bool
+) -> np.ndarray:
+    """The model input made with Pillow's ``method``, converted before or after the resize."""
+    height, width = int(preprocessing["height"]), int(preprocessing["width"])
+    mode = "L" if preprocessing.get("color_mode") == "grayscale" else "RGB"
+    image = Image.open(io.BytesIO(data))
+    if convert_first:
+        image = image.convert(mode).resize((width, height), method)
+    else:
+        image = image.resize((width, height), method).convert(mode)
+    pixels = np.asarray(image, dtype=np.float64)
+    pixels = pixels * float(preprocessing["scale"]) + float(preprocessing["offset"])
+    return pixels.reshape(height, width, -1)
+
+
+def _same_input(
+    out: np.ndarray,
+    data: bytes,
+    preprocessing: dict[str, Any],
+    method: Any,
+    convert_first: bool,
+    tolerance: float,
+) -> bool:
+    """Is ``out`` the input Pillow's ``method`` makes? False when Pillow cannot make it."""
+    try:
+        made = _pillow_input(data, preprocessing, method, convert_first)
+    except Exception:  # a file that filter cannot resize is not what the student did
+        return False
+    return made.shape == out.shape and np.allclose(out, made, atol=tolerance)
+
+
 def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any]) -> CheckResult:
     """prepare(upload bytes) -> one model input (h, w, c), float32, as ``preprocessing`` records."""
     problem = _preprocessing_problem(preprocessing)
@@ -120,7 +161,7 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
                     f"values go up to {out.max():.0f}: scale them as in training "
                     f"(× {preprocessing['scale']:.6g}, i.e. divide by 255)."
                 )
-            raw_dtype, out = out.dtype, out.astype(np.float64)
+            returned, out = out, out.astype(np.float64)  # returned: the dtype messages show
             if np.allclose(out, 1.0 - expected, atol=tolerance):
                 return "the image is inverted (1 - x): keep the pixel values as they are."
             if not np.allclose(out, expected, atol=tolerance):
@@ -131,13 +172,25 @@ def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any])
                         f"preprocessing says {preprocessing.get('resize', 'bilinear')!r} "
                         "(Image.Resampling.BILINEAR)."
                     )
+                for label, method in _OTHER_FILTERS:
+                    if any(
+                        _same_input(out, data, preprocessing, method, first, tolerance)
+                        for first in (True, False)
+                    ):
+                        default = " (what Image.resize uses when given none)" * (label == "BICUBIC")
+                        return (
+                            f"the {name} was resized with Pillow's {label} filter{default}; the "
+                            f"model's preprocessing says "
+                            f"{preprocessing.get('resize', 'bilinear')!r}: pass it, "
+                            ".resize((width, height), Image.Resampling.BILINEAR)."
+                        )
                 worst = np.abs(out - expected).max()
                 return (
                     f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
-                    + first_difference(out, expected, "your input", atol=tolerance)
+                    + first_difference(returned, expected, "your input", atol=tolerance)
                 )
-            if raw_dtype != np.float32:
-                return f"values are right but the dtype is {raw_dtype}; models take float32."
+            if returned.dtype != np.float32:
+                return f"values are right but the dtype is {returned.dtype}; models take float32."
         return None
 
     return run_check(
