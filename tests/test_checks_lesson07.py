@@ -291,6 +291,34 @@ def test_7_2_names_the_mistake(model, answer, phrase):
     assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
 
 
+def _rgb_for_a_grayscale_model(model, class_names, preprocessing):
+    app = Flask(__name__)
+
+    @app.post("/predict")
+    def predict():
+        upload = request.files.get("file")
+        if upload is None:
+            return jsonify(error="no file"), 400
+        try:
+            image = Image.open(io.BytesIO(upload.read())).convert("RGB")
+            size = (preprocessing["width"], preprocessing["height"])
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        except OSError:
+            return jsonify(error="not an image"), 400
+        x = np.asarray(image, dtype=np.float32) * preprocessing["scale"]
+        p = model.predict(x[None], verbose=0)[0]
+        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+    return app
+
+
+def test_7_2_names_an_rgb_batch_for_a_grayscale_model_in_one_line(model):
+    result = checks.exercise_7_2(_rgb_for_a_grayscale_model, model, CLASSES, GRAY_28)
+    assert _fails_with(result, "a batch of shape (1, 28, 28, 3), but it takes (1, 28, 28, 1)")
+    assert "convert every upload with .convert('L')" in result.message
+    assert "\n" not in result.message and len(result.message) < 400, result.message
+
+
 def test_7_2_names_mistakes_in_the_app_itself(model):
     def abort_html(model, class_names, prep):
         def predict():

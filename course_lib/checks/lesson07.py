@@ -256,11 +256,75 @@ def _bad_uploads() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
-    """Name the mistake behind an exception the student's route raised."""
+class _WatchedModel:
+    """The lesson's model, noting the shape of each batch the route gives it; everything else
+    goes to the model itself."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.given: tuple[int, ...] | None = None
+
+    def _note(self, x: Any) -> None:
+        try:
+            self.given = tuple(int(n) for n in np.shape(x))
+        except Exception:  # a batch without a shape: the model's own error says more
+            self.given = None
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model(x, *args, **kwargs)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model.predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model.predict_on_batch(x, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _wrong_batch(watched: _WatchedModel | None, preprocessing: dict[str, Any]) -> str | None:
+    """Why the batch the route gave the model has the wrong shape, in one sentence, or None."""
+    given = watched.given if watched is not None else None
+    try:
+        wanted = tuple(watched.input_shape)[1:] if watched is not None else None
+    except Exception:  # a model without one input shape: nothing to compare with
+        wanted = None
+    if given is None or not wanted or len(given) != len(wanted) + 1:
+        return None
+    if all(w is None or g == w for g, w in zip(given[1:], wanted, strict=True)):
+        return None
+    shown = "(1, " + ", ".join("?" if w is None else str(w) for w in wanted) + ")"
+    if given[1:-1] == tuple(wanted[:-1]) and given[-1] != wanted[-1]:
+        mode = preprocessing.get("color_mode", "rgb")
+        convert = ".convert('L')" if wanted[-1] == 1 else ".convert('RGB')"
+        return (
+            f"your route gave the model a batch of shape {given}, but it takes {shown}: "
+            f"{given[-1]} channels instead of {wanted[-1]}. Its preprocessing says color_mode "
+            f"{mode!r}: convert every upload with {convert}."
+        )
+    return (
+        f"your route gave the model a batch of shape {given}, but it takes {shown}: convert "
+        "the image to the model's colour mode, resize it, and add the batch axis."
+    )
+
+
+def _route_failure(
+    exc: BaseException,
+    what: str,
+    good_upload: bool,
+    watched: _WatchedModel | None = None,
+    preprocessing: dict[str, Any] | None = None,
+) -> str:
+    """Name the mistake behind an exception the student's route raised, in one line."""
     from werkzeug.exceptions import BadRequestKeyError
 
-    text = f"{type(exc).__name__}: {exc}"
+    from course_lib.messages import first_line
+
+    text = first_line(exc, with_type=True)  # TensorFlow's errors run to pages of graph
     if isinstance(exc, NotImplementedError):
         return (
             "not attempted yet: replace the `raise NotImplementedError(...)` line with your route."
@@ -293,6 +357,9 @@ def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
             "It is in request.files['file'] (request.form holds only text fields)."
         )
     if good_upload:
+        wrong = _wrong_batch(watched, preprocessing or {})
+        if wrong:
+            return f"for {what}, {wrong}"
         hint = ""
         if isinstance(exc, ValueError) and ("shape" in str(exc) or "incompatible" in str(exc)):
             hint = (
@@ -307,7 +374,14 @@ def _route_failure(exc: BaseException, what: str, good_upload: bool) -> str:
     )
 
 
-def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> Any:
+def _post(
+    client: Any,
+    form: dict[str, Any],
+    what: str,
+    good_upload: bool,
+    watched: _WatchedModel | None = None,
+    preprocessing: dict[str, Any] | None = None,
+) -> Any:
     from werkzeug.exceptions import BadRequestKeyError, HTTPException
 
     try:
@@ -317,7 +391,9 @@ def _post(client: Any, form: dict[str, Any], what: str, good_upload: bool) -> An
             raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
         return exc.get_response()  # abort(400) and the like: the page Flask would have sent
     except Exception as exc:  # app.testing passes the route's exceptions up to here
-        raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
+        raise StudentCodeFailed(
+            _route_failure(exc, what, good_upload, watched, preprocessing)
+        ) from None
 
 
 def exercise_7_2(
@@ -348,7 +424,8 @@ def exercise_7_2(
     class_names = list(class_names)
 
     def diagnose() -> str | None:
-        app = call_student(create_minimal_app, model, class_names, dict(preprocessing))
+        watched = _WatchedModel(model)  # notes the batch the route gives the model
+        app = call_student(create_minimal_app, watched, class_names, dict(preprocessing))
         if app is None:
             return "create_minimal_app returned None: did you forget to `return app`?"
         if not hasattr(app, "test_client"):
@@ -362,8 +439,14 @@ def exercise_7_2(
         client = app.test_client()
         for name, data in _test_uploads().items():
             what = f"the {name}"
+            watched.given = None
             response = _post(
-                client, {"file": (io.BytesIO(data), name.replace(" ", "_"))}, what, True
+                client,
+                {"file": (io.BytesIO(data), name.replace(" ", "_"))},
+                what,
+                True,
+                watched,
+                dict(preprocessing),
             )
             body = response.get_json(silent=True)
             if response.status_code in (404, 405):
