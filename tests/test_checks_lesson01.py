@@ -64,6 +64,7 @@ def _channels_by_hand(photo):
         _pillow,
         _channels_by_hand,
         lambda p: np.clip(np.einsum("hwc,c->hw", p, WEIGHTS) + 0.5, 0, 255).astype(np.uint8),
+        lambda p: np.asarray([[round(float(px @ WEIGHTS)) for px in row] for row in p], "uint8"),
     ],
 )
 def test_1_1_accepts_rounded_luminance_however_computed(answer):
@@ -78,6 +79,10 @@ def test_1_1_accepts_rounded_luminance_however_computed(answer):
         (lambda p: (p @ WEIGHTS).astype(np.uint8), "pixels are one too low"),
         (lambda p: p @ WEIGHTS, "still has fractions"),
         (lambda p: np.round(p @ WEIGHTS), "type is float64"),
+        (
+            lambda p: np.round(p @ WEIGHTS).astype(np.uint8).tolist(),
+            "you returned a list (of lists), not an image array",
+        ),
         (lambda p: p, "still has 3 channels"),
         (lambda p: np.round(p @ WEIGHTS).astype(np.uint8)[..., None], "drop the last axis"),
         (lambda p: (p @ WEIGHTS) / 255, "keep the 0-255 scale"),

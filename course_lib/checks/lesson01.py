@@ -46,7 +46,8 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
     near_half = np.abs(exact - np.floor(exact) - 0.5) < 0.01
 
     def diagnose() -> str | None:
-        gray = as_array(call_pure(to_grayscale, photo, names=("photo",)), "your grayscale image")
+        returned = call_pure(to_grayscale, photo, names=("photo",))
+        gray = as_array(returned, "your grayscale image")
         if gray.ndim == 3 and gray.shape[-1] == 3:
             return "the result still has 3 channels: combine them into one value per pixel."
         problem = shape_problem(gray, expected.shape, "your grayscale image")
@@ -92,6 +93,12 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                 "weights, and do the arithmetic in float (uint8 wraps around at 256). "
                 "First difference: "
                 + first_difference(gray, expected.astype(np.uint8), "your grayscale image", atol=0)
+            )
+        if isinstance(returned, list | tuple):
+            return (
+                f"the values are right but you returned a {type(returned).__name__} (of "
+                "lists), not an image array: return the uint8 NumPy array itself, as Pillow "
+                "gives it (no .tolist())."
             )
         if gray.dtype != np.uint8:
             return (
