@@ -51,9 +51,39 @@ def _output_sized_for_three(image, kernel):
     return out
 
 
+def _output_of_the_image_dtype(image, kernel):
+    k = kernel.shape[0]
+    h, w = image.shape
+    out = np.zeros((h - k + 1, w - k + 1), dtype=image.dtype)
+    for i in range(h - k + 1):
+        for j in range(w - k + 1):
+            out[i, j] = (image[i : i + k, j : j + k] * kernel).sum()
+    return out
+
+
+def _list_of_rows(image, kernel):
+    k = kernel.shape[0]
+    h, w = image.shape
+    return [
+        [float((image[i : i + k, j : j + k] * kernel).sum()) for j in range(w - k + 1)]
+        for i in range(h - k + 1)
+    ]
+
+
+def _float32_from_windows(image, kernel):
+    k = len(kernel)
+    rows, cols = image.shape[0] - k + 1, image.shape[1] - k + 1
+    out = np.empty((rows, cols), dtype=np.float32)
+    for i, j in np.ndindex(rows, cols):
+        out[i, j] = np.sum(image[i : i + k, j : j + k] * kernel)
+    return out
+
+
 @pytest.mark.parametrize(
     "answer",
     [
+        _float32_from_windows,
+        lambda im, k: np.array(_list_of_rows(im, k)),
         _loop_convolve,
         images.convolve2d,
         _windows_convolve,
@@ -76,6 +106,13 @@ def test_3_1_accepts_a_double_loop_sliding_windows_and_library_functions(answer)
         (lambda im, k: _loop_convolve(im, k).T, "swapped"),
         (lambda im, k: _loop_convolve(im, k) * 2, "values differ"),
         (lambda im, k: None, "forget to `return`"),
+        (
+            _output_of_the_image_dtype,
+            "right with float images, but with a 5x6 uint8 image and a 3x3 kernel: your output "
+            "has dtype uint8",
+        ),
+        (_list_of_rows, "you returned a list of rows; the task asks for a float array"),
+        (lambda im, k: (_loop_convolve(im, k) * 2).astype(np.float32), "dtype float32)"),
         (
             _three_by_three_only,
             "but with a 7x5 image and a 2x2 kernel, your code raised ValueError",

@@ -27,10 +27,15 @@ from course_lib.record import CheckResult
 def _slide_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
     # Not square and not symmetric, so swapped axes and a flipped kernel both show; then a
     # 2x2 kernel on a taller image, so that a k of 3 written into the loops shows too.
+    # Last, 8-bit pixels as photos come: an output of the image's integer dtype shows.
     rng = check_rng(3)
     return [
         (rng.random((6, 8)), np.array([[1.0, 0.0, -1.0], [2.0, 0.5, -2.0], [1.0, 0.0, -3.0]])),
         (rng.random((7, 5)), np.array([[2.0, -1.0], [0.5, -3.0]])),
+        (
+            rng.integers(0, 256, (5, 6), dtype=np.uint8),
+            np.array([[0.25, -0.5, 0.1], [0.3, 1.0, -0.7], [0.05, -0.2, 0.45]]),
+        ),
     ]
 
 
@@ -40,20 +45,22 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
     def diagnose() -> str | None:
         for number, (image, kernel) in enumerate(_slide_test_cases()):
             k = len(kernel)
-            where = f"with a {image.shape[0]}x{image.shape[1]} image and a {k}x{k} kernel"
+            pixels = f" {image.dtype}" if np.issubdtype(image.dtype, np.integer) else ""
+            where = f"with a {image.shape[0]}x{image.shape[1]}{pixels} image and a {k}x{k} kernel"
+            right = "right with float images" if pixels else "right with a 3x3 kernel"
             try:
                 problem = _slide_problem(convolve_valid, image, kernel)
             except StudentCodeFailed as exc:
                 if number == 0:
                     raise
-                return (
-                    f"right with a 3x3 kernel, but {where}, {str(exc).rstrip(' .')}. "
-                    "Does your code take k from the kernel's shape, kernel.shape[0]?"
+                hint = (
+                    ""
+                    if pixels
+                    else " Does your code take k from the kernel's shape, kernel.shape[0]?"
                 )
+                return f"{right}, but {where}, {str(exc).rstrip(' .')}.{hint}"
             if problem:
-                return (
-                    problem if number == 0 else f"right with a 3x3 kernel, but {where}: {problem}"
-                )
+                return problem if number == 0 else f"{right}, but {where}: {problem}"
         return None
 
     return run_check(
@@ -66,9 +73,8 @@ def _slide_problem(
 ) -> str | None:
     expected = images.convolve2d(image, kernel)
     k = kernel.shape[0]
-    out = as_array(
-        call_pure(convolve_valid, image, kernel, names=("image", "kernel")), "your output"
-    )
+    returned = call_pure(convolve_valid, image, kernel, names=("image", "kernel"))
+    out = as_array(returned, "your output")
     h, w = image.shape
     if out.shape == image.shape:
         return (
@@ -83,7 +89,14 @@ def _slide_problem(
     problem = shape_problem(out, expected.shape, "your output")
     if problem:
         return problem
-    out = out.astype(np.float64)
+    if np.issubdtype(out.dtype, np.integer) or out.dtype == np.bool_:
+        return (
+            f"your output has dtype {out.dtype}, so each weighted sum lost its fraction (and a "
+            "negative one wrapped around, in unsigned pixels); the task asks for a float array: "
+            "create out with np.zeros((h - k + 1, w - k + 1)), float64 whatever the image's "
+            "dtype."
+        )
+    given, out = out, out.astype(np.float64)  # given: the dtype the message shows
     if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
         np.allclose(out[-1], 0) or np.allclose(out[:, -1], 0)
     ):
@@ -103,7 +116,13 @@ def _slide_problem(
         return (
             "right shape, but the values differ: output[i, j] should be "
             "(image[i:i+k, j:j+k] * kernel).sum(). First difference: "
-            + first_difference(out, expected, "output")
+            + first_difference(given, expected, "output")
+        )
+    if isinstance(returned, list | tuple):
+        return (
+            f"the values are right, but you returned a {type(returned).__name__} of rows; the "
+            "task asks for a float array: fill np.zeros((h - k + 1, w - k + 1)), or wrap "
+            "your rows in np.array(...)."
         )
     return None
 
