@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from course_lib import photos, versions
+from course_lib.distributed import release_freed_memory
 from course_lib.holdout import (
     PROMOTION_RULE,
     HoldoutComparison,
@@ -112,6 +114,10 @@ def retrain(
     from course_lib import training
 
     root = Path(model_root)
+    # What the caller has freed goes back to the system first: a kernel that trained and
+    # served models before holds freed memory that this round's model would add to.
+    gc.collect()
+    release_freed_memory()
     # before loading: the loaded head's dropout takes its random state from the global seed
     training.set_seed(seed)
     old_version = versions.served_version(root)
