@@ -7,6 +7,7 @@ which the grader re-imports course_lib from disk for the checks that run in the 
 """
 
 import os
+import sys
 import textwrap
 
 import nbformat
@@ -95,3 +96,16 @@ def test_a_notebook_that_patches_the_import_system_is_flagged_and_scores_zero(gr
     flagged = [p for p in grade.problems if p.startswith("tampering:")]
     assert any("SourceFileLoader.get_code" in p for p in flagged), grade.problems
     assert [r.passed for r in grade.exercises] == [False] * len(grade.exercises)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.timeout(900)
+def test_grading_gives_up_the_subreaper_role_when_it_is_done(graded):
+    # Orphans of later, unrelated work must go to init again, which reaps them: a process
+    # that stayed a subreaper would keep them as zombies.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    state = ctypes.c_int(-1)
+    assert libc.prctl(37, ctypes.byref(state), 0, 0, 0) == 0  # PR_GET_CHILD_SUBREAPER
+    assert state.value == 0

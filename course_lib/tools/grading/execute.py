@@ -349,6 +349,7 @@ def grade_notebook(
             # before it could touch the grades (the run's shared judge is kept).
             keep = [judge_process.process.pid] if judge_process is not None else []
             stopped_processes = leftovers.stop_new_descendants(running_before, keep)
+            leftovers.become_subreaper(False)
             if stopped_processes:
                 grade.problems.append(
                     "the grader stopped processes the notebook left running: "

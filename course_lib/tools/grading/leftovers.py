@@ -18,13 +18,17 @@ import psutil
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 
-def become_subreaper() -> bool:
-    """Make orphaned descendants of this process its children (Linux); True if it took."""
+def become_subreaper(on: bool = True) -> bool:
+    """Make orphaned descendants of this process its children (Linux); True if it took.
+
+    ``on=False`` gives the role up again: a subreaper must reap what comes to it, so a
+    process that goes on doing other work (a test run) keeps it only while it grades.
+    """
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
