@@ -16,11 +16,9 @@ TensorFlow is imported inside the functions, so importing this module stays chea
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from course_lib import config
+from course_lib.allocator import release_freed_memory
 
 if TYPE_CHECKING:
     import keras
@@ -71,25 +70,6 @@ def use_logical_cpus(n: int = 2) -> list[str]:
             "Restart the kernel and run the set-up cell (which calls use_logical_cpus) first."
         ) from exc
     return [device.name for device in tf.config.list_logical_devices("CPU")]
-
-
-def release_freed_memory() -> bool:
-    """Hand the memory this process has freed back to the system; False where the C library can't.
-
-    glibc's ``malloc`` keeps freed memory for the process's later allocations, and in a
-    TensorFlow process with a hundred threads much of it stays there, counted against the
-    machine's memory. ``malloc_trim`` returns it. Call it before starting other processes
-    (:func:`course_lib.distributed_cluster.start_workers` does). Other C libraries (macOS,
-    Windows, musl) have no such call, and nothing happens there.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim  # the C library this process already uses
-    except (OSError, AttributeError):
-        return False
-    malloc_trim(0)  # returns whether anything was given back; either way the call was made
-    return True
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from typing import Any
 
 from course_lib import config as course_config
 from course_lib import processes
-from course_lib.distributed import TrainingPlan, TrainingRun, load_run, release_freed_memory
+from course_lib.allocator import release_freed_memory
+from course_lib.distributed import TrainingPlan, TrainingRun, load_run
 from course_lib.distributed_worker import PARENT_PID_VARIABLE
 from course_lib.serving.process import free_port
 

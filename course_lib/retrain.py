@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from course_lib import photos, versions
-from course_lib.distributed import release_freed_memory
+from course_lib.allocator import release_freed_memory
 from course_lib.holdout import (
     PROMOTION_RULE,
     HoldoutComparison,

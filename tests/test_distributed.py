@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -170,10 +169,6 @@ def test_skip_optional_packages_leaves_imported_ones_alone_and_makes_the_others_
             __import__(name)
     finally:
         sys.modules.pop(name, None)
-
-
-def test_release_freed_memory_is_available_wherever_glibc_is():
-    assert distributed.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
 
 
 @pytest.mark.timeout(360)
