@@ -212,3 +212,24 @@ def test_make_course_runs_a_lesson_with_papermill_and_reads_its_results(tmp_path
     expected = [e.number for e in notebooks.exercises(nbformat.read(path, as_version=4))]
     assert [r["exercise"] for r in record.read_outputs(nb.cells, record.CHECK_MIME)] == expected
     assert run.headline is not None and not run.failed_checks
+
+
+def test_lesson_01_runs_without_importing_tensorflow(tmp_path, monkeypatch):
+    """Pixels need NumPy and Pillow only: lesson 01's kernel starts fast and stays small."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_FAST", "1")  # the kernel inherits it
+    nb = nbformat.read(ROOT / "solutions" / "01_pixels.ipynb", as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import sys\nprint(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+        )
+    )
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(ROOT)}},
+    )
+    client.execute()
+    assert nb.cells[-1].outputs[0]["text"] == "[]\n"
