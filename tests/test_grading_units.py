@@ -1,5 +1,6 @@
 """The grader's parts that need no kernel: layouts, answer keys, findings, tables."""
 
+import dataclasses
 import functools
 import types
 
@@ -419,3 +420,63 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
     with pytest.raises(RuntimeError):
         tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
     assert len(started) == 2 and closed == started
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        # the standard library the checks' results are built with: any change counts
+        "import dataclasses\n_real = dataclasses.dataclass\n"
+        "def dataclass(cls=None, /, **kw):\n    return _real(cls, **kw)\n"
+        "dataclasses.dataclass = dataclass",
+        "import functools\nfunctools.wraps.__code__ = (lambda *a, **k: None).__code__",
+        "import dataclasses\ndataclasses.Field.__repr__ = lambda self: 'x'",
+        # elsewhere in the standard library: code the notebook wrote
+        "import logging\nlogging.getLogger = lambda name=None: None",
+        # a module loaded only after the baseline, then patched
+        "import fractions\nfractions.gcd = lambda a, b: 1",
+    ],
+    ids=["dataclass", "code-object", "class-method", "other-module", "loaded-later"],
+)
+def test_patching_the_standard_library_in_the_kernel_is_tampering(shell, patch, monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "fractions", raising=False)
+    baseline = kernel_code.fingerprint()
+    ids = {name: entry[0] for name, entry in baseline["entries"].items()}
+    assert "stdlib.dataclasses" in ids and "stdlib.fractions" not in ids
+    assert kernel_code.fingerprint(ids)["entries"] == {}  # nothing changed: nothing reported
+    saved = {
+        name: dict(vars(sys.modules[name])) for name in ("dataclasses", "functools", "logging")
+    }
+    saved_code, saved_repr = functools.wraps.__code__, vars(dataclasses.Field)["__repr__"]
+    try:
+        exec(compile(patch, "<ipython-input-1>", "exec"), {"__name__": "__main__"})
+        found = analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook")
+    finally:
+        functools.wraps.__code__ = saved_code
+        dataclasses.Field.__repr__ = saved_repr
+        for name, members in saved.items():
+            vars(sys.modules[name]).update(members)
+    assert len(found) == 1 and found[0].startswith("tampering: the notebook changed stdlib."), found
+
+
+def test_a_library_changing_the_standard_library_is_not_the_notebooks_doing(shell):
+    import logging
+
+    baseline = kernel_code.fingerprint()
+    ids = {name: entry[0] for name, entry in baseline["entries"].items()}
+    real = logging.getLogger
+    try:
+        logging.getLogger = functools.partial(real)  # library code, not the notebook's
+        found = analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook")
+    finally:
+        logging.getLogger = real
+    assert found == []

@@ -11,12 +11,19 @@ import nbformat
 
 from course_lib.messages import first_line
 from course_lib.tools import notebooks
+from course_lib.tools.grading import kernel_code
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey
 
 TAMPERING = "tampering:"
 # NumPy's and Python's own functions must never change; other hooks (sys, IPython) are
 # rebound by libraries too, so only replacements the notebook defined count there.
-_STRICT = ("numpy.", "builtins.", "importlib.")  # the grader re-imports through these
+# the grader re-imports through these, and builds the checks' results with these
+_STRICT = (
+    "numpy.",
+    "builtins.",
+    "importlib.",
+    *(f"stdlib.{name}" for name in kernel_code.RELIED_ON),
+)
 _LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6
 
@@ -213,6 +220,14 @@ def exercise_result(
     return False, f"check did not run: {message}" + (f"; {trouble}" if trouble else "")
 
 
+def _strict(name: str) -> bool:
+    return (
+        name.startswith(_STRICT[:3])
+        or name in _STRICT[3:]
+        or name.startswith(tuple(f"{prefix}." for prefix in _STRICT[3:]))
+    )
+
+
 def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: str) -> list[str]:
     """A ``tampering:`` finding if ``after`` differs from ``before`` in what checks rely on."""
     if before is None or after is None:
@@ -221,10 +236,13 @@ def tampering(before: dict[str, Any] | None, after: dict[str, Any] | None, who: 
     changed = sorted(
         name
         for name, (identity, made_by_notebook) in new.items()
-        if name in old
-        and old[name][0] != identity
-        and name not in _LIBRARY_SWAPS
-        and (made_by_notebook or name.startswith(_STRICT))
+        if (
+            name in old
+            and old[name][0] != identity
+            and name not in _LIBRARY_SWAPS
+            and (made_by_notebook or _strict(name))
+        )
+        or (name not in old and made_by_notebook)  # a module the notebook loaded, then patched
     )
     findings = []
     if changed:

@@ -116,6 +116,51 @@ def _import_machinery(entries: dict[str, list[Any]]) -> None:
     entries["sys.path_importer_cache"] = _entry(list(sys.path_importer_cache.values()))
 
 
+# Standard-library modules whose code course_lib's checks and their results are built with:
+# any change to them is tampering, whoever made it (elsewhere only code the notebook wrote is).
+RELIED_ON = (
+    "abc", "collections", "contextlib", "copy", "dataclasses", "enum", "functools", "inspect",
+    "io", "itertools", "json", "math", "numbers", "operator", "re", "traceback", "types",
+    "typing",
+)  # fmt: skip
+
+
+def _standard_library(entries: dict[str, list[Any]]) -> None:
+    """One entry per loaded standard-library module: a digest of its functions and classes,
+    and of the functions and methods each of its classes defines.
+
+    A patched ``dataclasses.dataclass``, say, would change every class the grader's fresh
+    course_lib builds with it. A function's code object counts too: assigning
+    ``f.__code__`` keeps ``id(f)``.
+    """
+    import inspect
+    import sys
+
+    for module_name, module in list(sys.modules.items()):
+        top = module_name.partition(".")[0]
+        if module is None or top not in sys.stdlib_module_names or top in ("builtins", "sys"):
+            continue
+        try:
+            members = list(vars(module).items())
+        except TypeError:
+            continue
+        identities, made = [], False
+        for name, value in members:
+            if not callable(value):
+                continue
+            found = [(name, value)]
+            if isinstance(value, type) and value.__dict__.get("__module__") == module_name:
+                found += [(f"{name}.{attr}", v) for attr, v in list(vars(value).items())]
+            for label, item in found:
+                item = item.__func__ if isinstance(item, (classmethod, staticmethod)) else item
+                if not (inspect.isfunction(item) or inspect.isbuiltin(item) or label == name):
+                    continue
+                code = item.__code__ if inspect.isfunction(item) else None
+                identities.append((label, id(item), id(code)))
+                made = made or made_here(item)
+        entries[f"stdlib.{module_name}"] = [hash(tuple(sorted(identities))), made]
+
+
 def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
     """What checks rely on outside course_lib, and notebook code that is still running.
 
@@ -137,6 +182,7 @@ def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
     for hook in ("displayhook", "excepthook", "meta_path", "path_hooks"):
         entries[f"sys.{hook}"] = _entry(getattr(sys, hook))
     _import_machinery(entries)
+    _standard_library(entries)
     entries["sys.settrace"] = _entry(sys.gettrace())
     entries["sys.setprofile"] = _entry(sys.getprofile())
     shell = get_ipython()
@@ -152,8 +198,12 @@ def fingerprint(baseline: dict[str, int] | None = None) -> dict[str, Any]:
         for thread in threading.enumerate()
         if thread.is_alive() and made_here(getattr(thread, "_target", None) or type(thread))
     ]
-    if baseline is not None:
-        entries = {k: v for k, v in entries.items() if k in baseline and baseline[k] != v[0]}
+    if baseline is not None:  # what changed, and what the notebook's own code added since
+        entries = {
+            k: v
+            for k, v in entries.items()
+            if (k in baseline and baseline[k] != v[0]) or (k not in baseline and v[1])
+        }
     return {"entries": entries, "threads": sorted(started_here)}
 
 

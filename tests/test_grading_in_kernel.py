@@ -1,0 +1,63 @@
+"""Checks that run in the student's kernel: a notebook that patches the standard library the
+checks build their results with scores nothing, and the grader says why."""
+
+import nbformat
+import pytest
+
+from course_lib.config import project_root
+from course_lib.tools.grading.execute import GradeOptions, grade_notebook
+from course_lib.tools.grading.submissions import Submission, lesson_key
+
+ROOT = project_root()
+LESSON = "02_pipelines"  # every check of lesson 02 runs in the kernel
+CELL_TIMEOUT = 240  # a busy 2-core machine: importing TensorFlow alone has taken over 40 s
+
+# Every CheckResult built after this reads as passed, whatever the check found.
+PATCH = """\
+import dataclasses
+
+_real_dataclass = dataclasses.dataclass
+
+
+class _AlwaysTrue:
+    def __get__(self, obj, owner=None):
+        return True if obj is not None else self
+
+    def __set__(self, obj, value):
+        pass
+
+
+def _dataclass(cls=None, /, **kwargs):
+    def wrap(c):
+        made = _real_dataclass(**kwargs)(c)
+        if c.__name__ == "CheckResult":
+            made.passed = _AlwaysTrue()
+        return made
+
+    return wrap if cls is None else wrap(cls)
+
+
+dataclasses.dataclass = _dataclass
+"""
+
+
+@pytest.mark.timeout(900)
+def test_an_unsolved_notebook_that_patches_dataclasses_scores_zero_and_is_named(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
+    setup = next(
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and "from course_lib import" in cell.source
+    )
+    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(PATCH))
+    path = tmp_path / f"mallory_{LESSON}.ipynb"
+    nbformat.write(nb, path)
+    key = lesson_key(ROOT / "solutions" / f"{LESSON}.ipynb")
+    options = GradeOptions(timeout=900, cell_timeout=CELL_TIMEOUT, fast=True)
+    grade = grade_notebook(Submission(path, "mallory", LESSON), key, options)
+    assert [(r.exercise, r.passed) for r in grade.exercises] == [
+        (e.number, False) for e in key.exercises
+    ]
+    assert any(p.startswith("tampering:") and "stdlib.dataclasses" in p for p in grade.problems), (
+        grade.problems
+    )
