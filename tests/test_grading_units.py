@@ -480,3 +480,14 @@ def test_a_library_changing_the_standard_library_is_not_the_notebooks_doing(shel
     finally:
         logging.getLogger = real
     assert found == []
+
+
+def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(shell, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sched", raising=False)  # its Event is a namedtuple,
+    baseline = kernel_code.fingerprint()  # whose __new__ the standard library makes from a string
+    ids = {name: entry[0] for name, entry in baseline["entries"].items()}
+    importlib.import_module("sched")
+    assert analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook") == []

@@ -125,6 +125,15 @@ RELIED_ON = (
 )  # fmt: skip
 
 
+def _in_main(obj: Any) -> bool:
+    """Defined by a notebook cell (``__main__``). Stricter than :func:`made_here`: the
+    standard library makes code from strings too (``namedtuple``'s ``__new__``)."""
+    try:
+        return getattr(obj, "__module__", None) == "__main__"
+    except Exception:  # an object of the notebook's whose attributes raise
+        return True
+
+
 def _standard_library(entries: dict[str, list[Any]]) -> None:
     """One entry per loaded standard-library module: a digest of its functions and classes,
     and of the functions and methods each of its classes defines.
@@ -157,7 +166,7 @@ def _standard_library(entries: dict[str, list[Any]]) -> None:
                     continue
                 code = item.__code__ if inspect.isfunction(item) else None
                 identities.append((label, id(item), id(code)))
-                made = made or made_here(item)
+                made = made or _in_main(item)
         entries[f"stdlib.{module_name}"] = [hash(tuple(sorted(identities))), made]
 
 
