@@ -438,3 +438,31 @@ def test_1_1_names_truncation_by_tensorflows_grayscale():
 def test_unrecognised_answers_say_where_they_first_differ(exercise, answer, where):
     result = getattr(checks, f"exercise_{exercise}")(answer)
     assert _fails_with(result, where) and "expected" in result.message
+
+
+def _crop_as_list(image, height, width):
+    rows, cols = image.shape[:2]
+    if height > rows or width > cols:
+        raise ValueError
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return image[top : top + height, left : left + width].tolist()
+
+
+def _standardise_as_lists(x_train, x_test):
+    m, s = x_train.mean(), x_train.std()
+    return [((x - m) / s).astype(np.float32).tolist() for x in (x_train, x_test)]
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "phrase"),
+    [
+        ("1_2", _crop_as_list, "your crop of a 7 x 10 image is a Python list"),
+        ("1_3", lambda im, h, w: tuple(map(tuple, _resize(im, h, w))), "is a Python tuple"),
+        ("1_4", _standardise_as_lists, "training images is a Python list"),
+    ],
+)
+def test_a_python_list_is_named_as_such_not_as_a_dtype_change(exercise, answer, phrase):
+    result = getattr(checks, f"exercise_{exercise}")(answer)
+    assert _fails_with(result, phrase)
+    assert "return the NumPy array itself" in result.message
+    assert "dtype from" not in result.message and "float64" not in result.message

@@ -88,6 +88,27 @@ def test_2_1_unattempted_exercise_says_so():
     assert _fails_with(checks.exercise_2_1(untouched), "not attempted yet")
 
 
+def test_2_1_numpy_inside_map_is_named_not_taken_for_an_unattempted_exercise():
+    # Eagerly np.asarray works; traced by map, TensorFlow raises NotImplementedError itself.
+    def with_numpy(image, label):
+        return (np.asarray(image, np.float32) / 255.0)[..., None], label
+
+    result = checks.exercise_2_1(with_numpy)
+    assert _fails_with(result, "NumPy cannot run inside `map`")
+    assert "tf.cast" in result.message and "not attempted" not in result.message
+
+
+def test_numpy_on_a_traced_tensor_in_a_pipeline_is_named_not_taken_for_an_unattempted_one():
+    # ds.map traces at once, inside the student's function: TensorFlow's NotImplementedError.
+    def pipeline_with_numpy(ds, batch_size, seed):
+        ds = ds.map(lambda x, y: (np.asarray(x) * 1.0, y))
+        return ds.cache().shuffle(1000, seed=seed).batch(batch_size).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_2(pipeline_with_numpy)
+    assert _fails_with(result, "NumPy cannot run on the symbolic tensors")
+    assert "not attempted" not in result.message
+
+
 # ---------------------------------------------------------------- 2.2
 
 

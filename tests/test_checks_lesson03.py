@@ -280,14 +280,41 @@ def _same_padding_by_search(n, k, s):
     total = 0
     while (n + total - k) // s + 1 < -(-n // s):
         total += 1
-    return [total // 2, total - total // 2]
+    return total // 2, total - total // 2
+
+
+def _same_padding_as_numpy_ints(n, k, s):
+    total = np.maximum((np.ceil(n / s) - 1) * s + k - n, 0).astype(np.int64)
+    return tuple(np.array([total // 2, total - total // 2]))
 
 
 @pytest.mark.parametrize(
-    "answer", [_same_padding_with_ceil, _same_padding_by_search, images.same_padding]
+    "answer",
+    [
+        _same_padding_with_ceil,
+        _same_padding_by_search,
+        images.same_padding,
+        _same_padding_as_numpy_ints,
+    ],
 )
-def test_3_4_accepts_tensorflows_rule_written_three_ways(answer):
-    assert checks.exercise_3_4(answer).passed
+def test_3_4_accepts_tensorflows_rule_written_several_ways(answer):
+    result = checks.exercise_3_4(answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (lambda n, k, s: list(images.same_padding(n, k, s)), "a list of length 2"),
+        (lambda n, k, s: np.array(images.same_padding(n, k, s)), "int64 array of shape (2,)"),
+    ],
+)
+def test_3_4_right_numbers_in_a_list_or_array_are_not_the_pair_the_text_tests(answer, shown):
+    # The exercise's own test, same_padding(28, 3, 1) == (1, 1), is False for [1, 1].
+    result = checks.exercise_3_4(answer)
+    assert _fails_with(result, "the numbers are right, but you return")
+    assert shown in result.message
+    assert "`return before, after`" in result.message
 
 
 @pytest.mark.parametrize(
@@ -397,6 +424,11 @@ def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer
     [
         (lambda shape, n: _cnn(shape, n, flatten=False), "there is no Flatten"),
         (lambda shape, n: _cnn(shape, n, last_activation=None), "outputs logits"),
+        (
+            lambda shape, n: _cnn(shape, n, last_activation="sigmoid"),
+            "activation is sigmoid, so the model outputs numbers in (0, 1), each squashed on "
+            "its own",
+        ),
         (
             lambda shape, n: _cnn(shape, n, hidden_activation="softmax"),
             "the first Dense layer has the softmax",

@@ -83,6 +83,35 @@ def test_4_1_names_the_mistake(kwargs, phrase):
     assert _fails_with(checks.exercise_4_1(_compiler(**kwargs)), phrase)
 
 
+@pytest.mark.parametrize(
+    "optimizer",
+    [keras.optimizers.Adam(1e-4), keras.optimizers.Adam(learning_rate=0.01), "Adam"],
+)
+def test_4_1_accepts_adam_at_a_learning_rate_the_lesson_trains_with(optimizer):
+    compile_model = _compiler(
+        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    result = checks.exercise_4_1(compile_model)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("rate", "phrase"),
+    [(10.0, "the loss blows up"), (1.0, "the loss blows up"), (1e-8, "almost where they")],
+)
+def test_4_1_names_a_learning_rate_far_from_adams_range(rate, phrase):
+    def compile_for_integer_labels(model):  # the red team's answer, with other rates
+        model.compile(
+            optimizer=keras.optimizers.Adam(rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, f"Adam's learning rate is {rate:g}: ")
+    assert phrase in result.message and "Keep Adam's default, 0.001" in result.message
+
+
 def test_4_1_notices_a_model_left_uncompiled_or_an_unattempted_exercise():
     assert _fails_with(checks.exercise_4_1(lambda model: model), "not compiled")
 

@@ -394,6 +394,7 @@ def _grad_cam_with(
     outside_tape=False,
     resize=False,
     keepdims=False,
+    training=False,
 ):
     """A Grad-CAM with one deliberate mistake, as students write them."""
 
@@ -402,7 +403,7 @@ def _grad_cam_with(
             maps, logits = grad_model(images, training=False)
         with tf.GradientTape() as tape:
             if not outside_tape:
-                maps, logits = grad_model(images, training=False)
+                maps, logits = grad_model(images, training=training)
             chosen = (score or (lambda lg, c: tf.gather(lg, c, axis=1, batch_dims=1)))(
                 logits, class_index
             )
@@ -417,6 +418,10 @@ def _grad_cam_with(
             cam = cam / tf.reduce_max(cam)
         elif normalise == "plain":
             cam = cam / tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+        elif normalise == "min-max":
+            low = tf.reduce_min(cam, axis=(1, 2), keepdims=True)
+            high = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+            cam = tf.math.divide_no_nan(cam - low, high - low)
         if resize:
             cam = tf.image.resize(cam[..., None], images.shape[1:3])[..., 0]
         return cam[..., None] if keepdims else cam
@@ -458,6 +463,47 @@ def _shifted_grad_cam(grad_model, images, class_index):
 )
 def test_5_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_6(answer), phrase)
+
+
+def _red_team_grad_cam(grad_model, images, class_index, training=True, min_max=False):
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images, training=training)
+        scores = tf.gather(logits, tf.convert_to_tensor(class_index), axis=1, batch_dims=1)
+    grads = tape.gradient(scores, maps)
+    w = tf.reduce_mean(grads, axis=(1, 2))
+    cam = tf.nn.relu(tf.einsum("nhwk,nk->nhw", maps, w))
+    low = tf.reduce_min(cam, axis=(1, 2), keepdims=True) if min_max else 0.0
+    return tf.math.divide_no_nan(cam - low, tf.reduce_max(cam, axis=(1, 2), keepdims=True) - low)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_red_team_grad_cam, "Call grad_model(images, training=False)"),
+        (_grad_cam_with(training=True), "run in training mode"),
+        (
+            lambda m, x, c: _red_team_grad_cam(m, x, c, training=False, min_max=True),
+            "you subtracted each map's minimum",
+        ),
+        (_grad_cam_with(normalise="min-max"), "Divide each map by its own maximum only"),
+    ],
+)
+def test_5_6_training_mode_and_min_max_scaling_are_named_on_a_second_model(answer, phrase):
+    # The first model has no BatchNormalization and its maps all reach 0: both pass there.
+    result = checks.exercise_5_6(answer)
+    assert _fails_with(result, phrase)
+    assert result.message.startswith("on a second grad model")
+
+
+def test_5_6_second_model_tells_training_mode_and_min_max_apart():
+    from course_lib.checks import lesson05
+
+    variants = lesson05._grad_cam_2_variants()
+    right = variants["right"]
+    assert right.min(axis=(1, 2)).min() > 0.05  # positive everywhere: min-max changes it
+    for name in ("training", "min-max"):
+        assert np.abs(variants[name] - right).max() > 0.05, name
 
 
 def test_5_6_test_data_tells_each_mistake_apart():

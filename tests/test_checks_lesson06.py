@@ -42,6 +42,19 @@ def test_6_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_1(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda p, k: np.argsort(-p, axis=1)[:, :k].tolist(),
+        lambda p, k: [tuple(row) for row in np.argsort(-p, axis=1)[:, :k]],
+    ],
+)
+def test_6_1_right_indices_in_python_lists_are_not_the_array_asked_for(answer):
+    result = checks.exercise_6_1(answer)
+    assert _fails_with(result, "the exercise asks for an integer array of shape (n, k)")
+    assert "without .tolist()" in result.message
+
+
 # --- 6.2 preprocessing -----------------------------------------------------------------
 
 

@@ -50,82 +50,123 @@ def _open(data):
     return Image.open(io.BytesIO(data))
 
 
-def prepare(data):
-    image = _open(data).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
-    return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
+def prepare(data, prep):
+    image = _open(data).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
 
 
-def test_7_1_accepts_convert_resize_scale_in_either_order():
-    assert checks.exercise_7_1(prepare, GRAY_28).passed
-
-    def resize_first(data):
-        image = _open(data).resize((28, 28), Image.Resampling.BILINEAR).convert("L")
-        return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
-
-    assert checks.exercise_7_1(resize_first, GRAY_28).passed
-
-    def with_numpy_scaling(data):
-        image = _open(data).convert("L").resize((28, 28), resample=Image.BILINEAR)
-        return np.expand_dims(np.array(image).astype("float32") * GRAY_28["scale"], -1)
-
-    assert checks.exercise_7_1(with_numpy_scaling, GRAY_28).passed
+def _prepare_with_numpy_scaling(data, prep):
+    size = (prep["width"], prep["height"])
+    image = _open(data).convert("L").resize(size, resample=Image.Resampling.BILINEAR)
+    pixels = np.array(image).astype("float32")
+    return np.expand_dims(pixels * np.float32(prep["scale"]) + np.float32(prep["offset"]), -1)
 
 
-def _default_filter(upload):
-    image = Image.open(io.BytesIO(upload)).convert("L").resize((28, 28))
-    return (np.asarray(image, dtype=np.float32) * GRAY_28["scale"])[..., None]
+def _prepare_with_keyword_arguments(upload, preprocessing):
+    with Image.open(io.BytesIO(upload)) as image:
+        gray = image.convert(mode="L")
+    gray = gray.resize(
+        size=(int(preprocessing["width"]), int(preprocessing["height"])),
+        resample=Image.Resampling.BILINEAR,
+    )
+    x = np.asarray(gray, dtype=np.float64) * preprocessing["scale"] + preprocessing["offset"]
+    return x.astype(np.float32).reshape(preprocessing["height"], preprocessing["width"], 1)
+
+
+@pytest.mark.parametrize(
+    "answer", [prepare, _prepare_with_numpy_scaling, _prepare_with_keyword_arguments]
+)
+def test_7_1_accepts_the_record_read_however_written(answer):
+    result = checks.exercise_7_1(answer, GRAY_28)
+    assert result.passed, result.message
+
+
+def _default_filter(upload, prep):
+    image = Image.open(io.BytesIO(upload)).convert("L").resize((prep["width"], prep["height"]))
+    return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
 
 
 def _filter(method):
-    def prepare_with(upload):
-        image = _open(upload).convert("L").resize((28, 28), method)
-        return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
+    def prepare_with(upload, prep):
+        image = _open(upload).convert("L").resize((prep["width"], prep["height"]), method)
+        return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
 
     return prepare_with
+
+
+def _typed_in_scale(upload, prep):  # the red team's: the size read, the scale typed in
+    image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, np.float32) / 255.0)[..., None]
+
+
+def _typed_in_size(upload, prep):
+    image = _open(upload).convert("L").resize((28, 28), Image.BILINEAR)
+    return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
+
+
+def _resize_before_convert(upload, prep):  # the red team's second answer
+    image = _open(upload).resize((prep["width"], prep["height"]), Image.BILINEAR).convert("L")
+    return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
+
+
+def _prepare_without_the_record(upload):  # the exercise as it was first written
+    return prepare(upload, GRAY_28)
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda d: prepare(d) * 255, "divide by 255"),
-        (lambda d: prepare(d)[..., 0], "add the channel axis"),
-        (lambda d: prepare(d)[None], "return one image"),
-        (lambda d: np.repeat(prepare(d), 3, axis=-1), "convert the image to grayscale"),
-        (lambda d: 1.0 - prepare(d), "inverted"),
+        (lambda d, p: prepare(d, p) * 255, "scale them as in training"),
+        (lambda d, p: prepare(d, p)[..., 0], "add the channel axis"),
+        (lambda d, p: prepare(d, p)[None], "return one image"),
+        (lambda d, p: np.repeat(prepare(d, p), 3, axis=-1), "convert the image to grayscale"),
+        (lambda d, p: 1.0 - prepare(d, p), "inverted"),
         (
-            lambda d: (np.asarray(_open(d).convert("L"), dtype=np.float32) / 255)[..., None],
+            lambda d, p: (np.asarray(_open(d).convert("L"), dtype=np.float32) / 255)[..., None],
             "resize it to 28×28",
         ),
-        (
-            lambda d: (
-                np.asarray(
-                    _open(d).convert("L").resize((28, 28), Image.Resampling.NEAREST),
-                    dtype=np.float32,
-                )
-                / 255
-            )[..., None],
-            "nearest-neighbour",
-        ),
-        (lambda d: prepare(d).astype(np.float64), "float32"),
-        (lambda d: prepare(d) * 0.9, "differ from the expected input"),
-        (lambda d: prepare(d) * 0.9, "dtype float32)"),
+        (_filter(Image.Resampling.NEAREST), "nearest-neighbour; the model's preprocessing"),
+        (lambda d, p: prepare(d, p).astype(np.float64), "float32"),
+        (lambda d, p: prepare(d, p) * 0.9, "differ from the expected input"),
+        (lambda d, p: prepare(d, p) * 0.9, "dtype float32)"),
         (_default_filter, "Pillow's BICUBIC filter (what Image.resize uses when given none)"),
         (_filter(Image.Resampling.LANCZOS), "Pillow's LANCZOS filter;"),
-        (lambda d: None, "forget to `return`"),
+        (lambda d, p: None, "forget to `return`"),
+        (_resize_before_convert, "the palette PNG was resized before it was converted"),
+        (_typed_in_scale, "instead of typing the numbers in"),
+        (_typed_in_scale, "with another model's record (height 20, width 30, scale 2/255"),
+        (_typed_in_size, "read the size from preprocessing['height']"),
+        (_prepare_without_the_record, "prepare takes two arguments"),
     ],
 )
 def test_7_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_7_1(answer, GRAY_28), phrase)
 
 
+def test_7_1_resizing_before_converting_differs_only_for_the_palette_upload():
+    # RGB and gray: the two orders agree within a grey level; a palette image is resized with
+    # nearest-neighbour by Pillow, so the order matters there.
+    from course_lib.checks import lesson07
+
+    for name, data in lesson07._test_uploads().items():
+        first = prepare(data, GRAY_28)
+        late = _resize_before_convert(data, GRAY_28)
+        worst = float(np.abs(first - late).max()) * 255
+        assert (worst > 20) if name == "palette PNG" else (worst < 1.01), (name, worst)
+
+
+def _swapped(data, prep):
+    image = _open(data).convert("L").resize((prep["height"], prep["width"]), Image.BILINEAR)
+    return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
+
+
 def test_7_1_catches_swapped_width_and_height_for_a_non_square_model():
     wide = dict(GRAY_28, height=20, width=30)
-
-    def swapped(data):
-        image = _open(data).convert("L").resize((20, 30), Image.Resampling.BILINEAR)
-        return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
-
-    assert _fails_with(checks.exercise_7_1(swapped, wide), "height and width swapped")
+    assert _fails_with(checks.exercise_7_1(_swapped, wide), "height and width swapped")
+    # With the lesson's square record, the other model's record shows it.
+    result = checks.exercise_7_1(_swapped, GRAY_28)
+    assert _fails_with(result, "another model's record")
+    assert "height and width swapped" in result.message
 
 
 # ---------------------------------------------------------------- 7.2 the minimal Flask app
@@ -151,9 +192,11 @@ def model():
 
 
 def _pixels(image, prep, scale=True):
-    image = image.convert("L").resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR)
+    mode = "L" if prep["color_mode"] == "grayscale" else "RGB"
+    image = image.convert(mode).resize((prep["width"], prep["height"]), Image.Resampling.BILINEAR)
     x = np.asarray(image, dtype=np.float32)
-    return (x * prep["scale"] + prep["offset"] if scale else x)[None, ..., None]
+    x = x * prep["scale"] + prep["offset"] if scale else x
+    return x.reshape(1, prep["height"], prep["width"], -1)
 
 
 def _app(route):
@@ -185,10 +228,11 @@ def test_7_2_accepts_an_app_written_another_way(model):
             if not files:
                 return {"error": "no file"}, 400
             image = Image.open(files[0].stream)
-            image = image.resize(
+            image = image.convert({"grayscale": "L"}.get(prep["color_mode"], "RGB")).resize(
                 (prep["width"], prep["height"]), Image.Resampling.BILINEAR
-            ).convert("L")
-            x = (np.asarray(image, dtype=np.float32) / 255.0).reshape(1, 28, 28, 1)
+            )
+            x = np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"]
+            x = x.reshape(1, prep["height"], prep["width"], -1)
             p = model.predict(x, verbose=0)[0]
             return {
                 "label": class_names[p.argmax()],
@@ -289,6 +333,122 @@ def _route(
 )
 def test_7_2_names_the_mistake(model, answer, phrase):
     assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
+
+
+def _red_team_route(method=Image.Resampling.BILINEAR, swap=False, training=False):
+    """The red team's route, with one of its three mistakes."""
+
+    def create_minimal_app(model, class_names, preprocessing):
+        app = Flask(__name__)
+
+        @app.post("/predict")
+        def predict():
+            f = request.files.get("file")
+            if f is None:
+                return jsonify(error="no file in field 'file'"), 400
+            try:
+                img = Image.open(io.BytesIO(f.read()))
+                img = img.convert("L" if preprocessing.get("color_mode") == "grayscale" else "RGB")
+                size = (preprocessing["width"], preprocessing["height"])
+                img = img.resize(size[::-1] if swap else size, method)
+            except OSError as e:
+                return jsonify(error=f"not an image: {e}"), 400
+            x = np.asarray(img, np.float32) * preprocessing["scale"] + preprocessing["offset"]
+            if x.ndim == 2:
+                x = x[..., None]
+            p = np.asarray(model(x[None], training=training))[0]
+            k = int(p.argmax())
+            return jsonify(label=class_names[k], class_index=k, confidence=float(p[k]))
+
+        return app
+
+    return create_minimal_app
+
+
+def _typed_in_route(model, class_names, preprocessing):
+    app = Flask(__name__)
+
+    @app.post("/predict")
+    def predict():
+        upload = request.files.get("file")
+        if upload is None:
+            return jsonify(error="no file"), 400
+        try:
+            image = Image.open(upload.stream).convert(
+                "RGB" * (preprocessing["color_mode"] != "grayscale") or "L"
+            )
+            image = image.resize((preprocessing["width"], preprocessing["height"]), Image.BILINEAR)
+        except OSError:
+            return jsonify(error="not an image"), 400
+        x = np.asarray(image, np.float32) / 255.0
+        p = model.predict(x.reshape(1, *x.shape[:2], -1), verbose=0)[0]
+        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+    return app
+
+
+def _always_gray_route(model, class_names, preprocessing):
+    app = Flask(__name__)
+
+    @app.post("/predict")
+    def predict():
+        if "file" not in request.files:
+            return jsonify(error="no file"), 400
+        try:
+            x = _pixels(
+                Image.open(request.files["file"]), dict(preprocessing, color_mode="grayscale")
+            )
+        except OSError:
+            return jsonify(error="not an image"), 400
+        p = model.predict(x, verbose=0)[0]
+        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_red_team_route(swap=True), "height and width swapped"),
+        (_red_team_route(training=True), "the model ran in training mode"),
+        (_typed_in_route, "instead of typing the numbers in"),
+        (_always_gray_route, "convert every upload with .convert('RGB')"),
+    ],
+)
+def test_7_2_names_on_a_second_model_what_the_lessons_model_cannot_show(model, answer, phrase):
+    # The lesson's model is square, grayscale, in [0, 1] and without Dropout.
+    result = checks.exercise_7_2(answer, model, CLASSES, GRAY_28)
+    assert _fails_with(result, phrase)
+    assert "with a second model (RGB input, 24 pixels high and 32 wide" in result.message
+
+
+def test_7_2_names_nearest_neighbour_resizing(model):
+    answer = _red_team_route(Image.Resampling.NEAREST)
+    result = checks.exercise_7_2(answer, model, CLASSES, GRAY_28)
+    assert _fails_with(result, "it was resized with nearest-neighbour")
+    assert "Image.Resampling.BILINEAR" in result.message
+
+
+def test_7_2_names_resizing_before_converting(model):
+    def route(model, class_names, prep):
+        def predict():
+            image = Image.open(request.files["file"].stream).resize(
+                (prep["width"], prep["height"]), Image.Resampling.BILINEAR
+            )
+            image = image.convert("L" if prep["color_mode"] == "grayscale" else "RGB")
+            x = np.asarray(image, np.float32) * prep["scale"] + prep["offset"]
+            p = np.asarray(model(x.reshape(1, prep["height"], prep["width"], -1)))[0]
+            return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+        return predict
+
+    result = checks.exercise_7_2(_app(route), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "for the palette PNG: it was resized before it was converted")
+
+
+def test_7_2_accepts_the_red_teams_route_without_its_mistakes(model):
+    result = checks.exercise_7_2(_red_team_route(), model, CLASSES, GRAY_28)
+    assert result.passed, result.message
 
 
 def _rgb_for_a_grayscale_model(model, class_names, preprocessing):

@@ -434,6 +434,35 @@ def test_8_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_5(answer), phrase)
 
 
+def _zero_point_cut(cut, whole_expression=True):
+    def choose_quantization(low, high, dtype):
+        info = np.iinfo(dtype)
+        low, high = min(low, 0.0), max(high, 0.0)
+        scale = (high - low) / (int(info.max) - int(info.min))
+        if whole_expression:
+            return float(scale), int(cut(int(info.min) - low / scale))
+        return float(scale), int(info.min) - int(cut(low / scale))
+
+    return choose_quantization
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _zero_point_cut(int),  # the red team's: int(i.min - low / s)
+        _zero_point_cut(math.floor),
+        _zero_point_cut(math.ceil),
+        _zero_point_cut(int, whole_expression=False),
+    ],
+)
+def test_8_5_names_a_zero_point_cut_instead_of_rounded(answer):
+    # (-0.3, 1.0, uint8): qmin - low / scale = 58.85, so the zero point is 59, not 58.
+    assert answer(-0.3, 1.0, np.uint8)[1] != 59 or answer(-0.1, 1.0, np.int8)[1] != -105
+    result = checks.exercise_8_5(answer)
+    assert _fails_with(result, "cut the fraction off")
+    assert "Round to the nearest integer" in result.message
+
+
 def test_8_5_reports_code_that_raises_as_not_yet():
     def raises(low, high, dtype):
         raise ZeroDivisionError("division by zero")

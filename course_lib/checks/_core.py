@@ -56,13 +56,29 @@ NOT_ATTEMPTED = (
 )
 
 
+NUMPY_IN_GRAPH = (
+    "NumPy cannot run on the symbolic tensors TensorFlow passes to a function it traces into "
+    "a graph (inside Dataset.map or tf.function): they have no values yet. Use TensorFlow "
+    "operations there, such as tf.cast and tf.expand_dims."
+)
+
+
+def numpy_on_symbolic(exc: BaseException) -> bool:
+    """Is ``exc`` TensorFlow refusing to hand a graph tensor to NumPy (a NotImplementedError)?"""
+    return "symbolic" in str(exc) and "numpy" in str(exc).lower()
+
+
 def call_student(func: Any, *args: Any) -> Any:
     """Call the student's function, turning its exceptions into a readable reason."""
     if not callable(func):
         raise StudentCodeFailed(f"expected a function, got {type(func).__name__}.")
     try:
         return func(*args)
-    except NotImplementedError:
+    except NotImplementedError as exc:
+        if numpy_on_symbolic(exc):  # TensorFlow's error, not the exercise's stub
+            raise StudentCodeFailed(
+                f"your code raised {student_error(exc)}. {NUMPY_IN_GRAPH}"
+            ) from None
         raise StudentCodeFailed(NOT_ATTEMPTED) from None
     except Exception as exc:  # any bug in student code is feedback, not a crash
         raise StudentCodeFailed(f"your code raised {student_error(exc)}") from None

@@ -21,6 +21,17 @@ from course_lib.checks._core import (
 from course_lib.images import LUMA_WEIGHTS
 from course_lib.record import CheckResult
 
+
+def _numpy_result(value: Any, what: str) -> np.ndarray:
+    """The student's array; a Python list or tuple is named as such, not as a dtype change."""
+    if isinstance(value, (list, tuple)):
+        raise StudentCodeFailed(
+            f"{what} is a Python {type(value).__name__}, which has no dtype: return the NumPy "
+            "array itself (leave out .tolist() and list(...))."
+        )
+    return as_array(value, what)
+
+
 # ---------------------------------------------------------------- 1.1 grayscale
 
 
@@ -137,7 +148,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
         what = f"your crop of a {rows} x {cols} image"
-        out = as_array(call_pure(centre_crop, image, height, width, names=("image",)), what)
+        out = _numpy_result(call_pure(centre_crop, image, height, width, names=("image",)), what)
         want = (height, width, *image.shape[2:])
         if out.shape != want:
             if out.ndim < 2:
@@ -291,7 +302,7 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         rows, cols = image.shape[:2]
         what = f"resizing {rows} x {cols} to {height} x {width}"
         try:
-            out = as_array(
+            out = _numpy_result(
                 call_pure(resize_nearest, image, height, width, names=("image",)),
                 f"your result of {what}",
             )
@@ -390,8 +401,8 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                 f" of length {len(result)}" if isinstance(result, tuple | list) else ""
             )
             return f"return two arrays, `return train_std, test_std`; got {shown}."
-        out_train = as_array(result[0], "the standardised training images")
-        out_test = as_array(result[1], "the standardised test images")
+        out_train = _numpy_result(result[0], "the standardised training images")
+        out_test = _numpy_result(result[1], "the standardised test images")
         for name, out, source in (("training", out_train, train), ("test", out_test, test)):
             problem = shape_problem(out, source.shape, f"the standardised {name} images")
             if problem:

@@ -14,11 +14,13 @@ import numpy as np
 
 from course_lib.checks._core import (
     NOT_ATTEMPTED,
+    NUMPY_IN_GRAPH,
     StudentCodeFailed,
     call_student,
     check_rng,
     describe,
     first_difference,
+    numpy_on_symbolic,
     run_check,
     shape_problem,
     student_error,
@@ -30,7 +32,17 @@ from course_lib.record import CheckResult
 
 def _not_attempted(exc: BaseException) -> bool:
     # tf.data re-raises errors from traced code, sometimes under another type.
+    if numpy_on_symbolic(exc):
+        return False
     return isinstance(exc, NotImplementedError) or "NotImplementedError" in str(exc)
+
+
+NUMPY_IN_MAP = (
+    "NumPy cannot run inside `map`: tf.data traces your function into a TensorFlow graph, "
+    "where `image` is a symbolic tensor with no values yet, so np.asarray, np.* functions and "
+    '`.astype` fail on it ("Cannot convert a symbolic tf.Tensor"). Use TensorFlow '
+    "operations instead, such as tf.cast and tf.expand_dims."
+)
 
 
 # ---------------------------------------------------------------- 2.1 map function
@@ -79,6 +91,8 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         except Exception as exc:  # student code, traced by tf.data
             if _not_attempted(exc):
                 raise StudentCodeFailed(NOT_ATTEMPTED) from None
+            if numpy_on_symbolic(exc):
+                return NUMPY_IN_MAP
             return (
                 f"tf.data could not run your function ({first_line(exc, with_type=True)}). "
                 "Inside `map`, use "
@@ -674,8 +688,9 @@ def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]
     except Exception as exc:  # the student's pipeline fails while it runs
         if _not_attempted(exc):
             raise StudentCodeFailed(NOT_ATTEMPTED) from None
+        hint = f" {NUMPY_IN_GRAPH}" if numpy_on_symbolic(exc) else ""
         raise StudentCodeFailed(
-            f"reading {what} raised {first_line(exc, with_type=True)}"
+            f"reading {what} raised {first_line(exc, with_type=True)}{hint}"
         ) from None
     if not sizes:
         raise StudentCodeFailed(f"{what} is empty.")

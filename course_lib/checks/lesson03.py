@@ -16,6 +16,7 @@ from course_lib.checks._core import (
     call_pure,
     call_student,
     check_rng,
+    describe,
     first_difference,
     run_check,
     shape_problem,
@@ -427,7 +428,15 @@ def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
         answers = _pairs_returned(same_padding, _SAME_CASES)
         expected = [_tf_same_padding(*case) for case in _SAME_CASES]
         if answers == expected:
-            return None
+            returned = call_student(same_padding, 28, 3, 1)
+            if isinstance(returned, tuple):
+                return None
+            return (
+                f"the numbers are right, but you return {describe(returned)}: return the pair "
+                "as a tuple, `return before, after`. The exercise's own test, "
+                "`same_padding(28, 3, 1) == (1, 1)`, is not True for "
+                f"{returned!r}."
+            )
         for formula, message in _SAME_MISTAKES:
             if answers == [formula(*case) for case in _SAME_CASES]:
                 return message
@@ -594,11 +603,15 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
             "where it turns the class scores into probabilities. Hidden layers use ReLU."
         )
     if last not in softmax_at:
+        activation = steps[last].get("activation") or "linear"
+        outputs = {
+            "linear": "logits (any real numbers)",
+            "sigmoid": "numbers in (0, 1), each squashed on its own, so the classes do not compete",
+            "relu": "scores of 0 or more",
+        }.get(activation, "scores")
         return (
-            f"the last layer's activation is {steps[last].get('activation', 'linear')}, so "
-            "the model outputs "
-            "logits (any real numbers), not probabilities that add up to 1: use "
-            "activation='softmax'."
+            f"the last layer's activation is {activation}, so the model outputs {outputs}, "
+            "not probabilities that add up to 1 over the classes: use activation='softmax'."
         )
     convs = [i for i, step in enumerate(steps) if step["kind"] == "Conv2D"]
     for n, i in enumerate(convs):

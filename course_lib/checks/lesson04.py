@@ -78,6 +78,10 @@ def _metric_names(metrics: Any) -> list[str]:
     return names
 
 
+# Learning rates for Adam that can train the lesson's CNN: section 5 compares 0.0001 to 0.01.
+ADAM_RATES = (1e-5, 0.1)
+
+
 def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     """compile_model(model) compiles a softmax classifier for integer labels, with accuracy."""
     model = _tiny_classifier()
@@ -120,6 +124,21 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
             return (
                 f"the optimizer is {optimizer}; the task asks for Adam: optimizer='adam' "
                 "(or keras.optimizers.Adam())."
+            )
+        try:
+            rate = float(np.asarray(model.optimizer.learning_rate))
+        except Exception:  # a schedule or a value the check cannot read: not this mistake
+            rate = None
+        if rate is not None and not ADAM_RATES[0] <= rate <= ADAM_RATES[1]:
+            effect = (
+                "steps that large overshoot every minimum and the loss blows up"
+                if rate > ADAM_RATES[1]
+                else "steps that small leave the weights almost where they started"
+            )
+            return (
+                f"Adam's learning rate is {rate:g}: {effect}. Keep Adam's default, 0.001 "
+                "(optimizer='adam'), or a rate near it; section 5 compares rates from "
+                "0.0001 to 0.01."
             )
         metrics = _metric_names(model.get_compile_config().get("metrics"))
         if "Accuracy" in metrics:

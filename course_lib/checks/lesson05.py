@@ -655,6 +655,110 @@ _GRAD_CAM_MESSAGES = {
 }
 
 
+GRAD_CAM_CLASSES_2 = np.array([1, 0, 3, 2])
+
+
+@functools.lru_cache(maxsize=1)
+def _grad_cam_case_2() -> tuple[Any, np.ndarray]:
+    """A second grad model, whose heatmaps tell apart what the first one cannot.
+
+    Its feature maps come out of a softplus, so they are positive everywhere, and every class
+    weighs them positively: each heatmap is positive everywhere, so subtracting its minimum
+    changes it. BatchNormalization follows the maps: run in training mode, it normalises with
+    the batch's statistics instead of the learnt ones, and the heatmaps change (its momentum of
+    1 keeps the learnt statistics unchanged whatever mode it runs in).
+    """
+    import keras
+    from keras import layers
+
+    rng = np.random.default_rng(56)
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(4, 3, padding="same", use_bias=False, activation="relu")(inputs)
+    maps = layers.Conv2D(5, 3, padding="same", activation="softplus")(layers.MaxPooling2D()(x))
+    normed = layers.BatchNormalization(momentum=1.0)(maps)
+    logits = layers.Dense(4)(layers.GlobalAveragePooling2D()(normed))
+    grad_model = keras.Model(inputs, [maps, logits], name="check_grad_model_2")
+    conv1, conv2, bias2, _, _, _, _, dense, dense_bias = grad_model.get_weights()
+    weights = [
+        rng.normal(0, 0.5, conv1.shape),
+        rng.normal(0, 0.5, conv2.shape),
+        rng.normal(0, 0.5, bias2.shape),
+        rng.uniform(0.5, 1.5, 5),  # gamma: positive, so are the classes' weights below
+        rng.normal(0, 0.5, 5),  # beta
+        rng.uniform(0.0, 1.0, 5),  # the learnt mean
+        rng.uniform(0.05, 0.2, 5),  # the learnt variance, unlike the batch's
+        np.abs(rng.normal(0, 1, dense.shape)),
+        rng.normal(0, 0.5, dense_bias.shape),
+    ]
+    grad_model.set_weights([w.astype(np.float32) for w in weights])
+    images = rng.random((len(GRAD_CAM_CLASSES_2), 28, 28, 1)).astype(np.float32)
+    return grad_model, images
+
+
+def _grad_cam_2_variants() -> dict[str, np.ndarray]:
+    """The second model's right heatmaps, in training mode, and min-max scaled."""
+    import tensorflow as tf
+
+    grad_model, images = _grad_cam_case_2()
+    cams = {}
+    for training in (False, True):
+        with tf.GradientTape() as tape:
+            maps, logits = grad_model(tf.constant(images), training=training)
+            scores = tf.gather(logits, GRAD_CAM_CLASSES_2, axis=1, batch_dims=1)
+        weights = tape.gradient(scores, maps).numpy().astype(np.float64).mean(axis=(1, 2))
+        cam = np.einsum("nhwk,nk->nhw", maps.numpy().astype(np.float64), weights)
+        cams[training] = np.maximum(cam, 0)
+    lowest = cams[False].min(axis=(1, 2), keepdims=True)
+    return {
+        "right": _normalise(cams[False]),
+        "training": _normalise(cams[True]),
+        "min-max": _normalise(cams[False] - lowest),
+    }
+
+
+_GRAD_CAM_2_MESSAGES = {
+    "training": (
+        "on a second grad model, one with BatchNormalization, your maps are those of the model "
+        "run in training mode: there BatchNormalization uses the batch's statistics (and "
+        "Dropout drops units at random), so the maps no longer explain the model's "
+        "predictions. Call grad_model(images, training=False)."
+    ),
+    "min-max": (
+        "on a second grad model, whose heatmaps are positive everywhere, you subtracted each "
+        "map's minimum before scaling (min-max): that erases evidence the class does have, "
+        "and the weakest place shows 0, as if it had none. Divide each map by its own "
+        "maximum only."
+    ),
+}
+
+
+def _grad_cam_2_problem(grad_cam_heatmaps: Any) -> str | None:
+    """What the second grad model shows wrong in heatmaps right for the first, or None."""
+    grad_model, images = _grad_cam_case_2()
+    variants = _grad_cam_2_variants()
+    value = _call_with_hints(
+        grad_cam_heatmaps,
+        grad_model,
+        images,
+        GRAD_CAM_CLASSES_2,
+        names=("grad_model", "images", "class_index"),
+    )
+    returned = _numbers(value, "your heatmaps")
+    got = returned.astype(np.float64)
+    expected = variants["right"]
+    if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
+        return None
+    for name, message in _GRAD_CAM_2_MESSAGES.items():
+        if got.shape == expected.shape and np.allclose(got, variants[name], atol=1e-4):
+            return message
+    return (
+        "on a second grad model (BatchNormalization after feature maps that are positive "
+        "everywhere) your maps differ from ReLU(sum over k of mean(gradients of map k) × map "
+        "k), each divided by its maximum, with the model run in inference mode; "
+        + first_difference(returned, expected, "your maps", atol=1e-4)
+    )
+
+
 def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]) -> CheckResult:
     """grad_cam_heatmaps(grad_model, images, class_index) -> (n, h, w) maps in [0, 1], one per
     image."""
@@ -691,7 +795,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
                 + ". Divide with tf.math.divide_no_nan so an empty map stays 0."
             )
         if np.allclose(got, expected, atol=1e-4):
-            return None
+            return _grad_cam_2_problem(grad_cam_heatmaps)
         if got.min() < -1e-6:
             return (
                 "your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), "

@@ -34,7 +34,15 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
     expected = np.argsort(-probabilities, axis=1)[:, :k]
 
     def diagnose() -> str | None:
-        got = as_array(call_pure(top_k, probabilities, k, names=("probabilities",)), "your top-k")
+        returned = call_pure(top_k, probabilities, k, names=("probabilities",))
+        if isinstance(returned, (list, tuple)):
+            return (
+                f"your top-k is a Python {type(returned).__name__}; the exercise asks for an "
+                "integer array of shape (n, k), which rows and columns can be sliced from "
+                "(top[:, 0] is every image's best class): return the array itself, without "
+                ".tolist()."
+            )
+        got = as_array(returned, "your top-k")
         if got.shape == (k,) or got.shape == (1, k):
             return (
                 f"you returned one row, shape {got.shape}; keep one row of {k} per image: "

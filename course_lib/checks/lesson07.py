@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,8 @@ def _encode(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
 
 
 def _test_uploads() -> dict[str, bytes]:
-    """Uploads of different sizes and modes: wide RGB, tall RGB JPEG, already-small gray."""
+    """Uploads of different sizes and modes: wide RGB, tall RGB JPEG, already-small gray, and a
+    palette PNG."""
     rng = check_rng(7)
     wide = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
     wide[10:30, 5:25] = (250, 240, 10)  # a bright block, so resizing mistakes show
@@ -42,10 +44,15 @@ def _test_uploads() -> dict[str, bytes]:
     tall[..., 0] = np.linspace(0, 255, 60, dtype=np.uint8)[None, :]
     tall[..., 2] = np.linspace(255, 0, 90, dtype=np.uint8)[:, None]
     small = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    # A palette image (PNG-8, like a GIF): Pillow resizes mode "P" with nearest-neighbour
+    # whatever filter it is given, so only converting first gives the bilinear input.
+    palette = io.BytesIO()
+    Image.fromarray(wide[::-1]).quantize(64).save(palette, "PNG")
     return {
         "wide RGB PNG": _encode(wide),
         "tall RGB JPEG": _encode(tall, "JPEG"),
         "28×28 gray PNG": _encode(small),
+        "palette PNG": palette.getvalue(),
     }
 
 
@@ -114,87 +121,150 @@ def _same_input(
     return made.shape == out.shape and np.allclose(out, made, atol=tolerance)
 
 
-def exercise_7_1(prepare: Callable[[bytes], Any], preprocessing: dict[str, Any]) -> CheckResult:
-    """prepare(upload bytes) -> one model input (h, w, c), float32, as ``preprocessing`` records."""
+RESIZE_BEFORE_CONVERT = (
+    "was resized before it was converted: Pillow resizes a palette image (a PNG-8 or a GIF, "
+    "mode 'P') with nearest-neighbour whatever filter it is given, since averaging palette "
+    "indices means nothing. Convert first, then resize."
+)
+
+
+def _other_record(preprocessing: dict[str, Any]) -> dict[str, Any]:
+    """Another model's preprocessing: not square, and inputs in [-1, 1] instead of [0, 1]."""
+    height, width = int(preprocessing["height"]), int(preprocessing["width"])
+    return dict(preprocessing, height=height - 8, width=width + 2, scale=2 / 255, offset=-1.0)
+
+
+def _prepare_problem(
+    prepare: Callable[[bytes, dict[str, Any]], Any],
+    name: str,
+    data: bytes,
+    record: dict[str, Any],
+    lesson: dict[str, Any] | None,
+) -> str | None:
+    """What is wrong with prepare's input for one upload and one record, or None.
+
+    ``lesson``: the lesson's record, when ``record`` is another one, to recognise numbers
+    typed in from it.
+    """
+    height, width = int(record["height"]), int(record["width"])
+    channels = 1 if record.get("color_mode") == "grayscale" else 3
+    shape = (height, width, channels)
+    scale, offset = float(record["scale"]), float(record["offset"])
+    tolerance = 1.5 * abs(scale)  # one grey level: Pillow rounds to whole levels at each step
+    out = as_array(call_student(prepare, data, dict(record)), f"your input for the {name}")
+    expected = _expected_input(data, record)
+    if lesson is not None:
+        typed = (int(lesson["height"]), int(lesson["width"]))
+        if out.shape[:2] == typed != shape[:2]:
+            return (
+                f"your input has shape {out.shape}, the size of the lesson's model, whatever "
+                "the record says: read the size from preprocessing['height'] and "
+                "preprocessing['width'] instead of typing it in."
+            )
+        typed_in = _expected_input(
+            data, dict(record, scale=lesson["scale"], offset=lesson["offset"])
+        )
+        if out.shape == shape and np.allclose(out, typed_in, atol=1.5 * float(lesson["scale"])):
+            return (
+                f"your input is scaled as for the lesson's model, whatever the record says "
+                f"(here scale {scale:.6g}, offset {offset:g}): compute pixels × "
+                "preprocessing['scale'] + preprocessing['offset'] instead of typing the "
+                "numbers in."
+            )
+    if out.shape == (1, *shape):
+        return (
+            f"shape {out.shape}: return one image {shape}; the server stacks images into a batch."
+        )
+    if out.shape == shape[:2] and channels == 1:
+        return f"shape {out.shape}: add the channel axis the model expects, {shape} (x[..., None])."
+    if out.ndim == 3 and out.shape[:2] == shape[:2] and out.shape[-1] != channels:
+        mode = "grayscale: .convert('L')" if channels == 1 else "RGB: .convert('RGB')"
+        return (
+            f"{out.shape[-1]} channels, but the model takes {channels}; convert the image to "
+            f"{mode}."
+        )
+    if out.shape[:2] == (width, height) and width != height:
+        return (
+            f"shape {out.shape}: height and width swapped (Pillow's resize takes (width, height))."
+        )
+    if out.shape != shape:
+        return (
+            f"the {name} gave shape {out.shape}; every upload must become {shape}: resize it to "
+            f"{width}×{height}."
+        )
+    if np.issubdtype(out.dtype, np.integer) or out.max() > 1.5:
+        return (
+            f"values go up to {out.max():.0f}: scale them as in training (× {scale:.6g}, "
+            f"+ {offset:g})."
+        )
+    returned, out = out, out.astype(np.float64)  # returned: the dtype messages show
+    if offset == 0 and np.allclose(out, 1.0 - expected, atol=tolerance):
+        return "the image is inverted (1 - x): keep the pixel values as they are."
+    if np.allclose(out, expected, atol=tolerance):
+        if returned.dtype != np.float32:
+            return f"values are right but the dtype is {returned.dtype}; models take float32."
+        return None
+    if _same_input(out, data, record, Image.Resampling.BILINEAR, False, tolerance):
+        return f"the {name} {RESIZE_BEFORE_CONVERT}"
+    nearest = _expected_input(data, record, resize="nearest")
+    if np.allclose(out, nearest, atol=tolerance):
+        return (
+            f"the {name} was resized with nearest-neighbour; the model's preprocessing says "
+            f"{record.get('resize', 'bilinear')!r} (Image.Resampling.BILINEAR)."
+        )
+    for label, method in _OTHER_FILTERS:
+        if any(_same_input(out, data, record, method, first, tolerance) for first in (True, False)):
+            default = " (what Image.resize uses when given none)" * (label == "BICUBIC")
+            return (
+                f"the {name} was resized with Pillow's {label} filter{default}; the model's "
+                f"preprocessing says {record.get('resize', 'bilinear')!r}: pass it, "
+                ".resize((width, height), Image.Resampling.BILINEAR)."
+            )
+    worst = np.abs(out - expected).max()
+    return (
+        f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
+        + first_difference(returned, expected, "your input", atol=tolerance)
+    )
+
+
+def exercise_7_1(
+    prepare: Callable[[bytes, dict[str, Any]], Any], preprocessing: dict[str, Any]
+) -> CheckResult:
+    """prepare(upload bytes, preprocessing) -> one model input (h, w, c), float32, as the record
+    says; tried with the lesson's record and with another model's."""
     problem = _preprocessing_problem(preprocessing)
     if problem:
         return not_yet("7.1", problem)
-    height, width = int(preprocessing["height"]), int(preprocessing["width"])
-    channels = 1 if preprocessing.get("color_mode") == "grayscale" else 3
-    shape = (height, width, channels)
-    tolerance = 1.5 * float(
-        preprocessing["scale"]
-    )  # convert-then-resize or resize-then-convert: both fine
+    lesson = dict(preprocessing)
+    other = _other_record(lesson)
 
     def diagnose() -> str | None:
-        for name, data in _test_uploads().items():
-            out = as_array(call_student(prepare, data), f"your input for the {name}")
-            expected = _expected_input(data, preprocessing)
-            if out.shape == (1, *shape):
+        uploads = _test_uploads()
+        for name, data in uploads.items():
+            try:
+                problem = _prepare_problem(prepare, name, data, lesson, None)
+            except StudentCodeFailed as exc:
+                if "positional argument" in str(exc) and "TypeError" in str(exc):
+                    raise StudentCodeFailed(
+                        f"{exc}. prepare takes two arguments, prepare(upload, preprocessing): "
+                        "the bytes and the model's preprocessing record."
+                    ) from None
+                raise
+            if problem:
+                return problem
+        for name, data in uploads.items():
+            problem = _prepare_problem(prepare, name, data, other, lesson)
+            if problem:
                 return (
-                    f"shape {out.shape}: return one image {shape}; the server stacks images "
-                    "into a batch."
+                    f"with another model's record (height {other['height']}, width "
+                    f"{other['width']}, scale 2/255, offset -1, inputs in [-1, 1]): {problem}"
                 )
-            if out.shape == shape[:2] and channels == 1:
-                return (
-                    f"shape {out.shape}: add the channel axis the model expects, {shape} "
-                    "(x[..., None])."
-                )
-            if out.ndim == 3 and out.shape[:2] == shape[:2] and out.shape[-1] != channels:
-                mode = "grayscale: .convert('L')" if channels == 1 else "RGB: .convert('RGB')"
-                return (
-                    f"{out.shape[-1]} channels, but the model takes {channels}; convert the "
-                    f"image to {mode}."
-                )
-            if out.shape[:2] == (width, height) and width != height:
-                return (
-                    f"shape {out.shape}: height and width swapped (Pillow's resize takes "
-                    "(width, height))."
-                )
-            if out.shape != shape:
-                return (
-                    f"the {name} gave shape {out.shape}; every upload must become {shape}: "
-                    f"resize it to {width}×{height}."
-                )
-            if np.issubdtype(out.dtype, np.integer) or out.max() > 1.5:
-                return (
-                    f"values go up to {out.max():.0f}: scale them as in training "
-                    f"(× {preprocessing['scale']:.6g}, i.e. divide by 255)."
-                )
-            returned, out = out, out.astype(np.float64)  # returned: the dtype messages show
-            if np.allclose(out, 1.0 - expected, atol=tolerance):
-                return "the image is inverted (1 - x): keep the pixel values as they are."
-            if not np.allclose(out, expected, atol=tolerance):
-                nearest = _expected_input(data, preprocessing, resize="nearest")
-                if np.allclose(out, nearest, atol=tolerance):
-                    return (
-                        f"the {name} was resized with nearest-neighbour; the model's "
-                        f"preprocessing says {preprocessing.get('resize', 'bilinear')!r} "
-                        "(Image.Resampling.BILINEAR)."
-                    )
-                for label, method in _OTHER_FILTERS:
-                    if any(
-                        _same_input(out, data, preprocessing, method, first, tolerance)
-                        for first in (True, False)
-                    ):
-                        default = " (what Image.resize uses when given none)" * (label == "BICUBIC")
-                        return (
-                            f"the {name} was resized with Pillow's {label} filter{default}; the "
-                            f"model's preprocessing says "
-                            f"{preprocessing.get('resize', 'bilinear')!r}: pass it, "
-                            ".resize((width, height), Image.Resampling.BILINEAR)."
-                        )
-                worst = np.abs(out - expected).max()
-                return (
-                    f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
-                    + first_difference(returned, expected, "your input", atol=tolerance)
-                )
-            if returned.dtype != np.float32:
-                return f"values are right but the dtype is {returned.dtype}; models take float32."
         return None
 
     return run_check(
-        "7.1", diagnose, "every upload becomes exactly the input the model was trained on."
+        "7.1",
+        diagnose,
+        "every upload becomes exactly the input the record describes, for any model.",
     )
 
 
@@ -298,6 +368,11 @@ def _wrong_batch(watched: _WatchedModel | None, preprocessing: dict[str, Any]) -
     if all(w is None or g == w for g, w in zip(given[1:], wanted, strict=True)):
         return None
     shown = "(1, " + ", ".join("?" if w is None else str(w) for w in wanted) + ")"
+    if given[1:3] == tuple(wanted[:2])[::-1] and given[-1] == wanted[-1]:
+        return (
+            f"your route gave the model a batch of shape {given}, but it takes {shown}: "
+            "height and width swapped. Pillow's resize takes (width, height)."
+        )
     if given[1:-1] == tuple(wanted[:-1]) and given[-1] != wanted[-1]:
         mode = preprocessing.get("color_mode", "rgb")
         convert = ".convert('L')" if wanted[-1] == 1 else ".convert('RGB')"
@@ -396,6 +471,172 @@ def _post(
         ) from None
 
 
+SECOND_MODEL = (
+    "with a second model (RGB input, 24 pixels high and 32 wide, scale 2/255 and offset -1, "
+    "and a Dropout layer)"
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _second_model(num_classes: int) -> Any:
+    """A model unlike the lesson's: not square, RGB, inputs in [-1, 1], with Dropout, so that
+    swapped sizes, typed-in numbers and training mode all change its answers."""
+    import keras
+
+    rng = np.random.default_rng(72)
+    model = keras.Sequential(
+        [
+            keras.Input((24, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="check_second_model",
+    )
+    inputs = 24 * 32 * 3
+    model.set_weights(
+        [
+            rng.normal(0, 1 / np.sqrt(inputs), (inputs, 32)).astype(np.float32),
+            np.zeros(32, np.float32),
+            rng.normal(0, 3 / np.sqrt(32), (32, num_classes)).astype(np.float32),
+            np.zeros(num_classes, np.float32),
+        ]
+    )
+    return model
+
+
+def _second_record(preprocessing: dict[str, Any]) -> dict[str, Any]:
+    return dict(
+        preprocessing,
+        height=24,
+        width=32,
+        color_mode="rgb",
+        scale=2 / 255,
+        offset=-1.0,
+        resize="bilinear",
+    )
+
+
+def _route_input(
+    data: bytes,
+    record: dict[str, Any],
+    method: Any = Image.Resampling.BILINEAR,
+    *,
+    swapped: bool = False,
+    scale: float | None = None,
+    offset: float = 0.0,
+    convert_first: bool = True,
+) -> np.ndarray:
+    """The batch a route makes with one mistake, reshaped to the model's (1, h, w, c)."""
+    height, width = int(record["height"]), int(record["width"])
+    size = (height, width) if swapped else (width, height)
+    image = Image.open(io.BytesIO(data))
+    mode = "L" if record.get("color_mode") == "grayscale" else "RGB"
+    if convert_first:
+        image = image.convert(mode).resize(size, method)
+    else:
+        image = image.resize(size, method).convert(mode)
+    pixels = np.asarray(image, dtype=np.float32)
+    if scale is None:
+        pixels = pixels * float(record["scale"]) + float(record["offset"])
+    else:
+        pixels = pixels * scale + offset
+    return pixels.reshape(1, height, width, -1)
+
+
+_ROUTE_MISTAKES: list[tuple[dict[str, Any], str]] = [
+    (
+        {"swapped": True},
+        "height and width swapped: Pillow's resize takes (width, height), "
+        "(preprocessing['width'], preprocessing['height']).",
+    ),
+    (
+        {"scale": 1 / 255},
+        "the pixels were scaled as for the lesson's model (× 1/255), not with this model's "
+        "record: compute pixels × preprocessing['scale'] + preprocessing['offset'] instead of "
+        "typing the numbers in.",
+    ),
+    ({"convert_first": False}, f"it {RESIZE_BEFORE_CONVERT}"),
+    (
+        {"method": Image.Resampling.NEAREST},
+        "it was resized with nearest-neighbour; the preprocessing says 'bilinear': "
+        "Image.Resampling.BILINEAR.",
+    ),
+]
+
+
+def _second_model_problem(
+    create_minimal_app: Callable[..., Any], class_names: list[str], preprocessing: dict[str, Any]
+) -> str | None:
+    """What a route right for the lesson's model gets wrong for another model, or None."""
+    model = _second_model(len(class_names))
+    record = _second_record(preprocessing)
+    watched = _WatchedModel(model)
+    app = call_student(create_minimal_app, watched, class_names, dict(record))
+    if not hasattr(app, "test_client"):
+        return f"{SECOND_MODEL}, create_minimal_app returned {describe(app)}; return the app."
+    app.testing = True
+    app.config["TRAP_BAD_REQUEST_ERRORS"] = True
+    client = app.test_client()
+
+    def ask(name: str, data: bytes) -> Any:
+        try:
+            return _post(
+                client,
+                {"file": (io.BytesIO(data), name.replace(" ", "_"))},
+                f"the {name}",
+                True,
+                watched,
+                record,
+            )
+        except StudentCodeFailed as exc:
+            raise StudentCodeFailed(f"{SECOND_MODEL}: {exc}") from None
+
+    for name, data in _test_uploads().items():
+        response = ask(name, data)
+        body = response.get_json(silent=True)
+        if (
+            response.status_code != 200
+            or not isinstance(body, dict)
+            or not isinstance(body.get("label"), str)
+            or isinstance(body.get("confidence"), bool)
+            or not isinstance(body.get("confidence"), (int, float))
+        ):
+            return (
+                f"{SECOND_MODEL}, the {name} got status {response.status_code} and "
+                f"{body!r}; it should get 200 and the label and confidence, as for the "
+                "lesson's model. Read everything from the arguments: model, class_names, "
+                "preprocessing."
+            )
+        label, confidence = body["label"], float(body["confidence"])
+        right = _probabilities(model, _route_input(data, record))
+        if _consistent(label, confidence, right, class_names):
+            continue
+        for mistake, message in _ROUTE_MISTAKES:
+            wrong = _probabilities(model, _route_input(data, record, **mistake))
+            if _consistent(label, confidence, wrong, class_names, tolerance=1e-3):
+                return f"{SECOND_MODEL}, for the {name}: {message}"
+        again = ask(name, data).get_json(silent=True) or {}
+        if (again.get("label"), again.get("confidence")) != (body["label"], body["confidence"]):
+            second = again.get("confidence")
+            shown = f"{second:.3f}" if isinstance(second, float) else repr(second)
+            return (
+                f"{SECOND_MODEL}, your route answered the same {name} twice differently "
+                f"({label!r} at {confidence:.3f}, then {again.get('label')!r} at {shown}): "
+                "the model ran in training mode, where Dropout drops units at random. Call "
+                "model(x, training=False), or model.predict(x)."
+            )
+        best = int(right.argmax())
+        return (
+            f"{SECOND_MODEL}, for the {name} you answered {label!r} at {confidence:.3f}; the "
+            f"model says {class_names[best]!r} at {right[best]:.3f} for the image prepared as "
+            "its record says (colour mode, bilinear resize to width × height, pixels × scale "
+            "+ offset)."
+        )
+    return None
+
+
 def exercise_7_2(
     create_minimal_app: Callable[..., Any],
     model: Any,
@@ -490,12 +731,17 @@ def exercise_7_2(
                     f"({type(confidence).__name__}); send a number in [0, 1], "
                     "float(probabilities[index])."
                 )
-            expected = [
-                _probabilities(model, _model_input(data, preprocessing, convert_first=order))
-                for order in (True, False)
-            ]
-            if any(_consistent(label, confidence, p, class_names) for p in expected):
+            expected = [_probabilities(model, _model_input(data, preprocessing))]
+            if _consistent(label, confidence, expected[0], class_names):
                 continue
+            right_input = _route_input(data, preprocessing)
+            for mistake, message in _ROUTE_MISTAKES:
+                wrong_input = _route_input(data, preprocessing, **mistake)
+                if np.array_equal(wrong_input, right_input):  # e.g. swapped, for a square model
+                    continue
+                wrong = _probabilities(model, wrong_input)
+                if _consistent(label, confidence, wrong, class_names, tolerance=1e-3):
+                    return f"for {what}: {message}"
             unscaled = _probabilities(model, _model_input(data, preprocessing, scaled=False))
             if _consistent(label, confidence, unscaled, class_names, tolerance=1e-3):
                 return (
@@ -539,7 +785,7 @@ def exercise_7_2(
                     f"{what} got 400 with {body!r}; say why in the key 'error': "
                     "jsonify(error='...')."
                 )
-        return None
+        return _second_model_problem(create_minimal_app, class_names, dict(preprocessing))
 
     return run_check(
         "7.2",

@@ -694,6 +694,10 @@ QUANTIZATION_CASES = [  # (low, high, dtype): (scale, zero_point), by TensorFlow
     (-1.0, 3.0, np.int8),  # an activation that goes below 0
     (0.5, 2.0, np.uint8),  # a range that does not include 0
     (-6.0, -0.5, np.int8),  # nor this one, from below
+    # Zero points that are not whole numbers before rounding: qmin - low / scale is 58.85 and
+    # -104.82 here, so cutting the fraction off (int, floor, ceil) gives 58 or -104, not 59, -105.
+    (-0.3, 1.0, np.uint8),
+    (-0.1, 1.0, np.int8),
 ]
 
 
@@ -780,6 +784,19 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                 return (
                     f"zero_point is {zero_point:g}: it is the integer that stands for 0, so "
                     "round it (the stored q values are integers too)."
+                )
+            exact_zero = int(info.min) - min(low, 0.0) / expected_scale
+            if zero_point != expected_zero and zero_point in (
+                math.trunc(exact_zero),
+                math.floor(exact_zero),
+                math.ceil(exact_zero),
+                int(info.min) - math.trunc(min(low, 0.0) / expected_scale),
+            ):
+                return (
+                    f"for ({low}, {high}, {name}) zero_point is {zero_point:g}, but qmin - low / "
+                    f"scale is {exact_zero:.2f} there: int(), floor or ceil cut the fraction "
+                    "off the wrong way. Round to the nearest integer, so that the real 0 lands "
+                    "as close as it can to an integer."
                 )
             if zero_point == -round(low / scale) != expected_zero:
                 return (
