@@ -30,7 +30,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.messages import first_line
-from course_lib.tools.grading import analysis, judge, kernel_code, leftovers
+from course_lib.tools.grading import analysis, isolation, judge, kernel_code, leftovers
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -299,6 +299,8 @@ def grade_notebook(
     without one, a notebook that needs it starts its own and stops it when it is graded.
     """
     started = time.perf_counter()
+    # Before any student code runs: the kernel may not trace this process or read its memory.
+    isolation.make_undumpable()
     grade = NotebookGrade(submission)
     try:
         student_nb = analysis.read_notebook(submission.path)
@@ -323,7 +325,10 @@ def grade_notebook(
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
             with kernel.client.setup_kernel(
-                env=kernel_env(options), cwd=cwd, stderr=subprocess.DEVNULL
+                env=kernel_env(options),
+                cwd=cwd,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=isolation.kernel_preexec(),
             ):
                 _Grading(
                     kernel,
