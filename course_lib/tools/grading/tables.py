@@ -20,6 +20,23 @@ from course_lib.tools.grading.submissions import answer_keys, find_submissions
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
 NOTEBOOK = "notebook"  # the exercise column of rows about the notebook as a whole
 UNKNOWN_LESSON = "?"
+# A cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...):
+# student names come from folder and file names, which the students choose.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text``, never a formula to a spreadsheet: a leading ``'`` if it could be one."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _from_spreadsheet_safe(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
+def printable(text: str) -> str:
+    """``text`` on one line of a terminal: newlines and control characters shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,7 @@ def grade_folder(
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
                 )
             else:
-                progress(f"[{number}/{len(submissions)}] {name} ...")
+                progress(f"[{number}/{len(submissions)}] {printable(str(name))} ...")
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
                     judge_process = Judge()
@@ -97,13 +114,19 @@ def write_grades_csv(rows: list[GradeRow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerows(astuple(row) for row in rows)
+        writer.writerows(
+            [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)] for row in rows
+        )
 
 
 def read_grades_csv(path: Path) -> list[GradeRow]:
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            GradeRow(r["student"], r["lesson"], r["exercise"], r["passed"] == "True", r["message"])
+            GradeRow(
+                *(_from_spreadsheet_safe(r[c]) for c in ("student", "lesson", "exercise")),
+                r["passed"] == "True",
+                _from_spreadsheet_safe(r["message"]),
+            )
             for r in csv.DictReader(handle)
         ]
 
@@ -141,13 +164,13 @@ def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Pat
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows(table)
+        writer.writerows([spreadsheet_safe(line[0]), *line[1:]] for line in table)
 
 
 def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
     """The summary as an aligned plain-text table."""
     header, table = summary(rows, exercises)
-    everything = [header, *table]
+    everything = [header, *([printable(cell) for cell in line] for line in table)]
     widths = [max(len(line[i]) for line in everything) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
