@@ -377,9 +377,9 @@ def grade_notebook(
 class _Grading:
     """Run the student's cells with the grader's checks in between, collecting findings.
 
-    Each exercise is checked right after its last cell in the student's notebook (where
-    its check cell stands in the lesson), so later cells cannot change what is checked;
-    an exercise whose heading the student removed is checked at the end.
+    Each exercise is checked right after its check cell in the student's notebook (or its
+    last cell, if the student deleted the check cell), so later cells cannot change or lose
+    what is checked; an exercise whose heading the student removed is checked at the end.
     """
 
     def __init__(
