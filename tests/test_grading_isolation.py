@@ -1,9 +1,9 @@
 """Notebooks that attack the grader's own processes, graded for real in one run.
 
 The folder holds the real student notebook of lesson 01, unsolved, with one extra cell per
-attack, then an untouched unsolved notebook graded after them by the same run (and so the
-same judge process): every attack is refused or caught, and the later student's grades are
-the honest ones.
+attack, then an untouched unsolved notebook graded after them by the same run (the same
+judge process, or a new one if an attack stopped it): every attack is refused or caught,
+and the later student's grades are the honest ones.
 """
 
 import json
@@ -54,6 +54,21 @@ PTRACE = """
     open(REPORT, "w").write(json.dumps(_found))
 """
 
+# Kill this run's judge, as a notebook that wants its checks (or a later student's) to fail.
+KILL_JUDGE = """
+    import glob, os, signal, time
+    for _stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            _pid, _fields = _stat.split("/")[2], open(_stat).read().rsplit(")", 1)[1].split()
+            _cmd = open(f"/proc/{_pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(_fields[1]) == os.getppid() and b"course_lib.tools.grading.judge" in _cmd:
+            os.kill(int(_pid), signal.SIGKILL)
+    time.sleep(1)
+"""
+KILLED = "the judge process was killed (SIGKILL) while this notebook ran"
+
 
 def _notebook(prelude=""):
     nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
@@ -70,6 +85,7 @@ def graded(tmp_path_factory):
     submissions = folder / "submissions"
     for student, prelude in {
         "a_ptrace": PTRACE.replace("REPORT", repr(str(report))),
+        "b_kill_judge": KILL_JUDGE,
         "z_later": "",
     }.items():
         (submissions / student).mkdir(parents=True)
@@ -97,3 +113,12 @@ def test_the_attacker_and_the_students_after_it_get_their_honest_grades(graded):
         exercises = grades[student].exercises
         assert [(e.passed, e.message) for e in exercises] == [(False, NOT_ATTEMPTED)] * 4, student
     assert grades["z_later"].problems == []
+
+
+@pytest.mark.timeout(900)
+def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded):
+    grades, _ = graded
+    grade = grades["b_kill_judge"]
+    assert f"tampering: {KILLED}" in grade.problems
+    expected = f"not credited, the notebook tampers with grading; check did not run: {KILLED}"
+    assert [(e.passed, e.message) for e in grade.exercises] == [(False, expected)] * 4

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
@@ -39,6 +41,11 @@ GRADER_TAG = "course-grader"
 _PING_TIMEOUT = 15
 _STARTUP_TIMEOUT = 120
 _EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported answers
+# Signals a process receives only from another one (not from its own crash).
+_SENT_SIGNALS = frozenset(
+    {signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+    | {signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM}
+)
 
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
 # course_lib.tools.grading.judge): answers that are functions of plain data, plain values, or Keras
@@ -190,6 +197,31 @@ class Judge:
         except (OSError, ValueError) as exc:
             self.broken = True
             return {"status": "error", "message": f"the judge failed ({first_line(exc)})"}
+
+    def fate(self) -> str:
+        """How the judge stopped answering when another process stopped it, "" otherwise.
+
+        A judge that dies of a signal that only another process sends (a kill, a stop)
+        was stopped by the notebook being graded: the grader's own processes never send
+        one while it runs, and the kernel goes first when memory runs out (its
+        ``oom_score_adj`` is the highest).
+        """
+        try:
+            code = self.process.wait(timeout=5) if self.broken else self.process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            try:
+                stopped = psutil.Process(self.process.pid).status() in (
+                    psutil.STATUS_STOPPED,
+                    psutil.STATUS_TRACING_STOP,
+                )
+            except psutil.Error:
+                return ""
+            return "was stopped" if stopped else ""
+        if code < 0 and -code in _SENT_SIGNALS:
+            return f"was killed ({signal.Signals(-code).name})"
+        return ""
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -423,6 +455,8 @@ class _Grading:
             final = self.kernel.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
             self._note_tampering(final, "the notebook")
         finally:
+            if self.judge is not None:  # killed after this notebook's last check, too
+                self._judge_fate()
             if self.replaced:
                 self.grade.problems.append(
                     f"the notebook replaced course_lib code in memory "
@@ -438,6 +472,19 @@ class _Grading:
             judge.Unsupported
         ) as exc:  # a check expression of the course that takes no plain names
             self.results[exercise.number] = {"status": "error", "message": str(exc)}
+        if self.judge is not None and self.judge.broken:
+            fate = self._judge_fate()
+            if fate:
+                message = f"the judge process {fate} while this notebook ran"
+                self.results[exercise.number] = {"status": "error", "message": message}
+
+    def _judge_fate(self) -> str:
+        """How the judge was stopped by another process (the notebook's), noted as tampering."""
+        fate = self.judge.fate() if self.judge is not None else ""
+        finding = f"{analysis.TAMPERING} the judge process {fate} while this notebook ran"
+        if fate and finding not in self.tampering:
+            self.tampering.append(finding)
+        return fate
 
     def _ids(self) -> dict[str, int]:
         return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}

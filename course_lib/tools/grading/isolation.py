@@ -10,7 +10,8 @@ could attach to them with ``ptrace`` (gdb, or ``ctypes``) or write their memory 
   ``CAP_SYS_PTRACE``;
 - the kernel starts without ``CAP_SYS_PTRACE`` (dropped from its capability sets and from
   its bounding set, so no program it starts gets it back) and with ``no_new_privs`` (no
-  set-user-id program gives it privileges), which matters when grading runs as root.
+  set-user-id program gives it privileges), which matters when grading runs as root;
+  and it is the first process the system kills when memory runs out.
 
 Elsewhere these are no-ops: see ``docs/INSTRUCTORS.md`` for what that leaves open.
 """
@@ -18,6 +19,7 @@ Elsewhere these are no-ops: see ``docs/INSTRUCTORS.md`` for what that leaves ope
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 from collections.abc import Callable
 
@@ -87,5 +89,15 @@ def kernel_preexec() -> Callable[[], None] | None:
             data[0].inheritable &= keep
             libc.capset(ctypes.byref(header), data)
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        # When memory runs out, the system kills the kernel first, never the judge: a judge
+        # killed while a notebook runs is then the notebook's doing.
+        try:
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(fd, b"1000")
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
     return confine
