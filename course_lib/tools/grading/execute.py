@@ -33,6 +33,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from course_lib import config
 from course_lib.messages import first_line
 from course_lib.tools.grading import analysis, isolation, judge, kernel_code, leftovers
+from course_lib.tools.grading.output import OutputFolder
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -107,6 +108,8 @@ class GradeOptions:
     fast: bool = True  # COURSE_FAST=1 in the student's kernel
     kernel_name: str = config.KERNEL_NAME
     executed_dir: Path | None = None  # keep each executed notebook here
+    # ...or in executed/ of the run's output folder, written safely (see grading.output)
+    output: OutputFolder | None = None
 
 
 @dataclass
@@ -398,12 +401,19 @@ def grade_notebook(
             exercise, results.get(exercise.number), layout, stopped
         )
         grade.exercises.append(ExerciseResult(exercise.number, passed, message))
-    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
-        for result in grade.exercises:
-            result.passed = False
-            result.message = f"not credited, the notebook tampers with grading; {result.message}"
+    discredit_tampering(grade)
     grade.seconds = time.perf_counter() - started
     return grade
+
+
+def discredit_tampering(grade: NotebookGrade) -> None:
+    """No exercise of a notebook with a ``tampering:`` finding is credited."""
+    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
+        prefix = "not credited, the notebook tampers with grading; "
+        for result in grade.exercises:
+            result.passed = False
+            if not result.message.startswith(prefix):
+                result.message = prefix + result.message
 
 
 class _Grading:
@@ -618,10 +628,15 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
 def _save_executed(
     nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions
 ) -> None:
-    if options.executed_dir is None or not nb.cells:
+    if not nb.cells or (options.output is None and options.executed_dir is None):
         return
-    folder = options.executed_dir / submission.student
     try:
+        if options.output is not None:
+            relative = f"executed/{submission.student}/{submission.path.name}"
+            options.output.write(relative, nbformat.writes(nb).encode("utf-8"))
+            return
+        assert options.executed_dir is not None
+        folder = options.executed_dir / submission.student
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / submission.path.name)
     except (OSError, ValueError):  # the copy is for reading only; grading goes on without it

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from course_lib.tools.grading.analysis import TAMPERING
 from course_lib.tools.grading.execute import (
     GradeOptions,
     Judge,
     NotebookGrade,
+    discredit_tampering,
     grade_notebook,
     needs_judge,
 )
@@ -53,8 +56,14 @@ def grade_folder(
     solutions: Path,
     options: GradeOptions,
     progress: Callable[[str], None] = print,
+    after_each: Callable[[list[NotebookGrade]], None] | None = None,
 ) -> list[NotebookGrade]:
-    """Grade every notebook under ``folder`` against the lessons in ``solutions``."""
+    """Grade every notebook under ``folder`` against the lessons in ``solutions``.
+
+    ``after_each`` is given the grades so far after each notebook (to write them, so that
+    nothing is lost if the run stops). A notebook that changed the run's output folder
+    (``options.output``) is flagged as tampering.
+    """
     keys = answer_keys(solutions)
     submissions = find_submissions(folder, list(keys))
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -89,7 +98,21 @@ def grade_folder(
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
                 )
+            if options.output is not None:
+                changed = options.output.changes()
+                if changed:
+                    shown = ", ".join(printable(c) for c in changed[:6])
+                    grade.problems.append(
+                        f"{TAMPERING} the notebook changed the grader's output folder ({shown}"
+                        + (" …)" if changed[6:] else ")")
+                    )
+                    discredit_tampering(grade)
+                    options.output.repair(changed)
             grades.append(grade)
+            if after_each is not None:
+                after_each(grades)
+            if options.output is not None:
+                options.output.accept()
     finally:
         if judge_process is not None:
             judge_process.close()
@@ -109,14 +132,21 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     return rows
 
 
+def grades_csv(rows: list[GradeRow]) -> str:
+    """The text of ``grades.csv``."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(COLUMNS)
+    writer.writerows(
+        [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)] for row in rows
+    )
+    return handle.getvalue()
+
+
 def write_grades_csv(rows: list[GradeRow], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(
-            [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)] for row in rows
-        )
+        handle.write(grades_csv(rows))
 
 
 def read_grades_csv(path: Path) -> list[GradeRow]:
@@ -159,12 +189,19 @@ def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str],
     return ["student", *lessons, "total", "notes"], table
 
 
-def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Path) -> None:
+def summary_csv(rows: list[GradeRow], exercises: dict[str, int]) -> str:
+    """The text of ``summary.csv``."""
     header, table = summary(rows, exercises)
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(line[0]), *line[1:]] for line in table)
+    return handle.getvalue()
+
+
+def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows([spreadsheet_safe(line[0]), *line[1:]] for line in table)
+        handle.write(summary_csv(rows, exercises))
 
 
 def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
