@@ -13,6 +13,7 @@ does not defend.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -34,6 +35,7 @@ from course_lib import config
 from course_lib.messages import first_line
 from course_lib.tools.grading import analysis, isolation, judge, kernel_code, leftovers
 from course_lib.tools.grading.output import OutputFolder
+from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -110,6 +112,8 @@ class GradeOptions:
     executed_dir: Path | None = None  # keep each executed notebook here
     # ...or in executed/ of the run's output folder, written safely (see grading.output)
     output: OutputFolder | None = None
+    # The course's files as grading started; taken by grade_folder (or grade_notebook)
+    snapshot: CourseSnapshot | None = None
 
 
 @dataclass
@@ -118,6 +122,17 @@ class NotebookGrade:
     exercises: list[ExerciseResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # notebook-level findings
     seconds: float = 0.0
+
+
+_JUDGE_BOOT = """
+import json, sys
+payload = json.loads(sys.stdin.readline())
+boot = {"__name__": "course_grader_boot"}
+exec(compile(payload["kernel_code"][1], payload["kernel_code"][0], "exec"), boot)
+sys.meta_path.insert(0, boot["SnapshotFinder"](payload["root"], payload["modules"]))
+from course_lib.tools.grading.judge import main
+main()
+"""
 
 
 class Judge:
@@ -129,27 +144,24 @@ class Judge:
     replaced before the next notebook, so no notebook reads a reply meant for another.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: CourseSnapshot | None = None) -> None:
+        self.snapshot = snapshot or CourseSnapshot.take()
         self.process = self._start()
         self.ready = False
         self.broken = False
 
-    @staticmethod
-    def _start() -> subprocess.Popen[str]:
-        root = str(config.project_root())
+    def _start(self) -> subprocess.Popen[str]:
+        """The judge, with every course_lib module served from the snapshot, never from disk.
+
+        Its first line on stdin carries the sources; it runs the snapshot's ``kernel_code``
+        to install :class:`kernel_code.SnapshotFinder`, then imports the judge through it.
+        """
+        root = str(self.snapshot.root)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
-        env["PYTHONPATH"] = root
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.pop("COURSE_FAST", None)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                "import sys; sys.path.insert(0, sys.argv[1]); "
-                "from course_lib.tools.grading.judge import main; main()",
-                root,
-            ],
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _JUDGE_BOOT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -158,6 +170,19 @@ class Judge:
             text=True,
             bufsize=1,
         )
+        modules = self.snapshot.modules()
+        payload = {
+            "root": root,
+            "modules": modules,
+            "kernel_code": modules["course_lib.tools.grading.kernel_code"][:2],
+        }
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(payload) + "\n")
+            process.stdin.flush()
+        except OSError:  # it died at once: for_next_notebook starts another
+            pass
+        return process
 
     def for_next_notebook(self) -> Judge:
         """This judge, or a fresh one in its place if it stopped answering."""
@@ -334,8 +359,12 @@ def grade_notebook(
     without one, a notebook that needs it starts its own and stops it when it is graded.
     """
     started = time.perf_counter()
-    # Before any student code runs: the kernel may not trace this process or read its memory.
+    # Before any student code runs: the kernel may not trace this process or read its memory,
+    # and the course's files are read once, for every later import by grading code.
     isolation.make_undumpable()
+    if options.snapshot is None:
+        options = dataclasses.replace(options, snapshot=CourseSnapshot.take())
+    assert options.snapshot is not None
     grade = NotebookGrade(submission)
     try:
         student_nb = analysis.read_notebook(submission.path)
@@ -353,7 +382,7 @@ def grade_notebook(
         kernel = _KernelRun(student_nb, options, cwd)
         own_judge = judge_process is None and needs_judge(key)
         if own_judge:
-            judge_process = Judge()
+            judge_process = Judge(options.snapshot)
         elif judge_process is not None:
             judge_process = judge_process.for_next_notebook() if needs_judge(key) else None
         try:
@@ -394,6 +423,15 @@ def grade_notebook(
                 grade.problems.append(
                     "the grader stopped processes the notebook left running: "
                     + ", ".join(stopped_processes)
+                )
+            # Nothing of the notebook runs any more: the course's files as they were, for
+            # the students after it, and a finding if the notebook had changed them.
+            changed = options.snapshot.restore()
+            if changed:
+                shown = ", ".join(changed[:6]) + (" …" if changed[6:] else "")
+                grade.problems.append(
+                    f"{analysis.TAMPERING} the notebook changed the course's files ({shown}); "
+                    "the grader restored them"
                 )
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
@@ -448,6 +486,7 @@ class _Grading:
         self.baseline: dict[str, Any] = {}
         self.replaced: set[str] = set()
         self.tampering: list[str] = []
+        self._kernel_modules = ""
 
     def run(self) -> None:
         try:
@@ -471,7 +510,7 @@ class _Grading:
                 self.grade.problems.append(
                     f"the notebook replaced course_lib code in memory "
                     f"({', '.join(sorted(self.replaced))}); "
-                    "the checks ran on a fresh copy from disk"
+                    "the checks ran on the course's own code, read when grading started"
                 )
             self.grade.problems.extend(self.tampering)
 
@@ -495,6 +534,13 @@ class _Grading:
         if fate and finding not in self.tampering:
             self.tampering.append(finding)
         return fate
+
+    def kernel_modules(self) -> str:
+        """course_lib's sources for a check cell (not its tools: the kernel's checks need none)."""
+        if not self._kernel_modules:
+            assert self.options.snapshot is not None
+            self._kernel_modules = self.options.snapshot.packed_modules(("course_lib.tools",))
+        return self._kernel_modules
 
     def _ids(self) -> dict[str, int]:
         return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}
@@ -541,7 +587,8 @@ class _Grading:
         args = {
             "exercise": exercise.number,
             "expression": exercise.check,
-            "root": str(config.project_root()),
+            "root": str(self.options.snapshot.root),
+            "modules": self.kernel_modules(),
             "baseline": self._ids(),
             "salt": self.kernel_salt,
         }

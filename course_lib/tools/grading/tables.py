@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from course_lib.tools.grading.execute import (
     grade_notebook,
     needs_judge,
 )
+from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import answer_keys, find_submissions
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
@@ -64,6 +66,10 @@ def grade_folder(
     nothing is lost if the run stops). A notebook that changed the run's output folder
     (``options.output``) is flagged as tampering.
     """
+    # Before any student code runs: the course's files as every import by grading code sees
+    # them (the answer keys are read here too), restored after each notebook.
+    if options.snapshot is None:
+        options = dataclasses.replace(options, snapshot=CourseSnapshot.take())
     keys = answer_keys(solutions)
     submissions = find_submissions(folder, list(keys))
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -86,7 +92,7 @@ def grade_folder(
                 progress(f"[{number}/{len(submissions)}] {printable(str(name))} ...")
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
-                    judge_process = Judge()
+                    judge_process = Judge(options.snapshot)
                 grade = grade_notebook(submission, key, options, judge_process)
                 passed = sum(e.passed for e in grade.exercises)
                 progress(
