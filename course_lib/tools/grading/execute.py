@@ -2,8 +2,10 @@
 
 The student's cells run as "Run all" would (errors allowed, each cell under a
 time limit, the whole notebook under a budget). Right after each exercise's
-cells the grader adds a cell of its own to the same kernel: it re-imports
-``course_lib`` from the course folder and evaluates the exercise's check
+check cell the grader adds cells of its own to the same kernel: they export the
+answer for the judge (:mod:`course_lib.tools.grading.judge`), or re-import
+``course_lib`` from the sources read when grading started
+(:mod:`course_lib.tools.grading.snapshot`) and evaluate the exercise's check
 expression from the *solution* notebook against the student's variables. Only
 the outputs of these cells count, and only when they carry the nonce the grader
 made for that cell: whatever the student's notebook printed, displayed or

@@ -90,7 +90,7 @@ def _methods_of(owner: Any, entries: dict[str, list[Any]]) -> None:
 
 
 def _import_machinery(entries: dict[str, list[Any]]) -> None:
-    """How the grader re-imports course_lib from disk: loaders, finders, their caches."""
+    """The import system the grader re-imports course_lib through: loaders, finders, caches."""
     import importlib
     import importlib.machinery
     import importlib.util
