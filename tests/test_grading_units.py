@@ -382,7 +382,7 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
     started, closed, given = [], [], []
 
     class FakeJudge:
-        def __init__(self):
+        def __init__(self, snapshot=None):
             started.append(self)
 
         def close(self):

@@ -248,22 +248,52 @@ def _grade(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from course_lib.tools.grading import tables
+    from course_lib.tools.grading.output import OutputFolder
+
+    try:
+        output = OutputFolder(args.output)
+    except OSError as exc:
+        print(f"course grade: cannot write to {args.output}: {exc}", file=sys.stderr)
+        return 2
     options = grading.GradeOptions(
-        timeout=args.timeout,
-        cell_timeout=args.cell_timeout,
-        fast=not args.full,
-        executed_dir=args.output / "executed",
+        timeout=args.timeout, cell_timeout=args.cell_timeout, fast=not args.full, output=output
     )
     print(
         f"Grading {args.submissions} in {'full' if args.full else 'fast'} mode "
         f"(at most {args.timeout} s per notebook, {args.cell_timeout} s per cell)"
     )
-    rows = grading.rows_of(grading.grade_folder(args.submissions, args.solutions, options))
     exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
-    grading.write_grades_csv(rows, args.output / "grades.csv")
-    grading.write_summary_csv(rows, exercises, args.output / "summary.csv")
+    failed: list[str] = []
+
+    def write(grades: list[grading.NotebookGrade]) -> None:
+        # After every notebook, so that a run that stops loses nothing already graded.
+        rows = grading.rows_of(grades)
+        failed.clear()
+        for name, text in (
+            ("grades.csv", tables.grades_csv(rows)),
+            ("summary.csv", tables.summary_csv(rows, exercises)),
+        ):
+            try:
+                output.write(name, text.encode("utf-8"))
+            except OSError as exc:
+                failed.append(f"{name} ({exc})")
+
+    grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
+    rows = grading.rows_of(grades)
+    write(grades)
     print()
     print(grading.format_summary(rows, exercises))
+    if output.moved_aside:
+        print(f"\nmoved aside what a notebook put in the grader's way: {output.moved_aside}")
+    if failed:
+        import tempfile
+
+        rescue = Path(tempfile.mkdtemp(prefix="course-grades-"))
+        grading.write_grades_csv(rows, rescue / "grades.csv")
+        grading.write_summary_csv(rows, exercises, rescue / "summary.csv")
+        print(f"\ncould not write {', '.join(failed)}; wrote them to {rescue} instead")
+        return 1
     print(
         f"\nwrote {args.output / 'grades.csv'} and {args.output / 'summary.csv'}; "
         f"executed notebooks in {args.output / 'executed'}"

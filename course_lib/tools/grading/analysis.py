@@ -102,13 +102,23 @@ class Layout:
         return layout
 
     def check_points(self) -> dict[int, list[str]]:
-        """Cell index -> the exercises to check right after that cell (each one's last cell)."""
+        """Cell index -> the exercises to check right after that cell.
+
+        An exercise is checked right after its check cell (the last of its cells that calls
+        its check), so that the cells after it can neither change what was checked nor lose
+        it (a cell that kills the kernel or never ends); an exercise without a check cell
+        among its cells, right after its last cell.
+        """
         last: dict[str, int] = {}
+        checked: dict[str, int] = {}
         for index, number in self.region.items():
             last[number] = max(index, last.get(number, index))
+            call = f"checks.exercise_{number.replace('.', '_')}("
+            if call in self.nb.cells[index].source:
+                checked[number] = max(index, checked.get(number, index))
         due: dict[int, list[str]] = {}
         for number, index in last.items():
-            due.setdefault(index, []).append(number)
+            due.setdefault(checked.get(number, index), []).append(number)
         return due
 
     def describe(self, index: int) -> str:

@@ -2,8 +2,10 @@
 
 The student's cells run as "Run all" would (errors allowed, each cell under a
 time limit, the whole notebook under a budget). Right after each exercise's
-cells the grader adds a cell of its own to the same kernel: it re-imports
-``course_lib`` from the course folder and evaluates the exercise's check
+check cell the grader adds cells of its own to the same kernel: they export the
+answer for the judge (:mod:`course_lib.tools.grading.judge`), or re-import
+``course_lib`` from the sources read when grading started
+(:mod:`course_lib.tools.grading.snapshot`) and evaluate the exercise's check
 expression from the *solution* notebook against the student's variables. Only
 the outputs of these cells count, and only when they carry the nonce the grader
 made for that cell: whatever the student's notebook printed, displayed or
@@ -13,10 +15,12 @@ does not defend.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,11 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.messages import first_line
-from course_lib.tools.grading import analysis, judge, kernel_code, leftovers
+from course_lib.tools.grading import analysis, isolation, judge, kernel_code, leftovers
+from course_lib.tools.grading.output import OutputFolder
+from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
@@ -39,6 +46,11 @@ GRADER_TAG = "course-grader"
 _PING_TIMEOUT = 15
 _STARTUP_TIMEOUT = 120
 _EXCHANGE = ".course-grader"  # in the kernel's working folder: the exported answers
+# Signals a process receives only from another one (not from its own crash).
+_SENT_SIGNALS = frozenset(
+    {signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+    | {signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM}
+)
 
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
 # course_lib.tools.grading.judge): answers that are functions of plain data, plain values, or Keras
@@ -100,6 +112,10 @@ class GradeOptions:
     fast: bool = True  # COURSE_FAST=1 in the student's kernel
     kernel_name: str = config.KERNEL_NAME
     executed_dir: Path | None = None  # keep each executed notebook here
+    # ...or in executed/ of the run's output folder, written safely (see grading.output)
+    output: OutputFolder | None = None
+    # The course's files as grading started; taken by grade_folder (or grade_notebook)
+    snapshot: CourseSnapshot | None = None
 
 
 @dataclass
@@ -108,6 +124,17 @@ class NotebookGrade:
     exercises: list[ExerciseResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # notebook-level findings
     seconds: float = 0.0
+
+
+_JUDGE_BOOT = """
+import json, sys
+payload = json.loads(sys.stdin.readline())
+boot = {"__name__": "course_grader_boot"}
+exec(compile(payload["kernel_code"][1], payload["kernel_code"][0], "exec"), boot)
+sys.meta_path.insert(0, boot["SnapshotFinder"](payload["root"], payload["modules"]))
+from course_lib.tools.grading.judge import main
+main()
+"""
 
 
 class Judge:
@@ -119,27 +146,24 @@ class Judge:
     replaced before the next notebook, so no notebook reads a reply meant for another.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: CourseSnapshot | None = None) -> None:
+        self.snapshot = snapshot or CourseSnapshot.take()
         self.process = self._start()
         self.ready = False
         self.broken = False
 
-    @staticmethod
-    def _start() -> subprocess.Popen[str]:
-        root = str(config.project_root())
+    def _start(self) -> subprocess.Popen[str]:
+        """The judge, with every course_lib module served from the snapshot, never from disk.
+
+        Its first line on stdin carries the sources; it runs the snapshot's ``kernel_code``
+        to install :class:`kernel_code.SnapshotFinder`, then imports the judge through it.
+        """
+        root = str(self.snapshot.root)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
-        env["PYTHONPATH"] = root
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.pop("COURSE_FAST", None)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                "import sys; sys.path.insert(0, sys.argv[1]); "
-                "from course_lib.tools.grading.judge import main; main()",
-                root,
-            ],
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _JUDGE_BOOT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -148,6 +172,19 @@ class Judge:
             text=True,
             bufsize=1,
         )
+        modules = self.snapshot.modules()
+        payload = {
+            "root": root,
+            "modules": modules,
+            "kernel_code": modules["course_lib.tools.grading.kernel_code"][:2],
+        }
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(payload) + "\n")
+            process.stdin.flush()
+        except OSError:  # it died at once: for_next_notebook starts another
+            pass
+        return process
 
     def for_next_notebook(self) -> Judge:
         """This judge, or a fresh one in its place if it stopped answering."""
@@ -190,6 +227,31 @@ class Judge:
         except (OSError, ValueError) as exc:
             self.broken = True
             return {"status": "error", "message": f"the judge failed ({first_line(exc)})"}
+
+    def fate(self) -> str:
+        """How the judge stopped answering when another process stopped it, "" otherwise.
+
+        A judge that dies of a signal that only another process sends (a kill, a stop)
+        was stopped by the notebook being graded: the grader's own processes never send
+        one while it runs, and the kernel goes first when memory runs out (its
+        ``oom_score_adj`` is the highest).
+        """
+        try:
+            code = self.process.wait(timeout=5) if self.broken else self.process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            try:
+                stopped = psutil.Process(self.process.pid).status() in (
+                    psutil.STATUS_STOPPED,
+                    psutil.STATUS_TRACING_STOP,
+                )
+            except psutil.Error:
+                return ""
+            return "was stopped" if stopped else ""
+        if code < 0 and -code in _SENT_SIGNALS:
+            return f"was killed ({signal.Signals(-code).name})"
+        return ""
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -299,6 +361,12 @@ def grade_notebook(
     without one, a notebook that needs it starts its own and stops it when it is graded.
     """
     started = time.perf_counter()
+    # Before any student code runs: the kernel may not trace this process or read its memory,
+    # and the course's files are read once, for every later import by grading code.
+    isolation.make_undumpable()
+    if options.snapshot is None:
+        options = dataclasses.replace(options, snapshot=CourseSnapshot.take())
+    assert options.snapshot is not None
     grade = NotebookGrade(submission)
     try:
         student_nb = analysis.read_notebook(submission.path)
@@ -316,14 +384,17 @@ def grade_notebook(
         kernel = _KernelRun(student_nb, options, cwd)
         own_judge = judge_process is None and needs_judge(key)
         if own_judge:
-            judge_process = Judge()
+            judge_process = Judge(options.snapshot)
         elif judge_process is not None:
             judge_process = judge_process.for_next_notebook() if needs_judge(key) else None
         try:
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
             with kernel.client.setup_kernel(
-                env=kernel_env(options), cwd=cwd, stderr=subprocess.DEVNULL
+                env=kernel_env(options),
+                cwd=cwd,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=isolation.kernel_preexec(),
             ):
                 _Grading(
                     kernel,
@@ -355,26 +426,42 @@ def grade_notebook(
                     "the grader stopped processes the notebook left running: "
                     + ", ".join(stopped_processes)
                 )
+            # Nothing of the notebook runs any more: the course's files as they were, for
+            # the students after it, and a finding if the notebook had changed them.
+            changed = options.snapshot.restore()
+            if changed:
+                shown = ", ".join(changed[:6]) + (" …" if changed[6:] else "")
+                grade.problems.append(
+                    f"{analysis.TAMPERING} the notebook changed the course's files ({shown}); "
+                    "the grader restored them"
+                )
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
         passed, message = analysis.exercise_result(
             exercise, results.get(exercise.number), layout, stopped
         )
         grade.exercises.append(ExerciseResult(exercise.number, passed, message))
-    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
-        for result in grade.exercises:
-            result.passed = False
-            result.message = f"not credited, the notebook tampers with grading; {result.message}"
+    discredit_tampering(grade)
     grade.seconds = time.perf_counter() - started
     return grade
+
+
+def discredit_tampering(grade: NotebookGrade) -> None:
+    """No exercise of a notebook with a ``tampering:`` finding is credited."""
+    if any(p.startswith(analysis.TAMPERING) for p in grade.problems):
+        prefix = "not credited, the notebook tampers with grading; "
+        for result in grade.exercises:
+            result.passed = False
+            if not result.message.startswith(prefix):
+                result.message = prefix + result.message
 
 
 class _Grading:
     """Run the student's cells with the grader's checks in between, collecting findings.
 
-    Each exercise is checked right after its last cell in the student's notebook (where
-    its check cell stands in the lesson), so later cells cannot change what is checked;
-    an exercise whose heading the student removed is checked at the end.
+    Each exercise is checked right after its check cell in the student's notebook (or its
+    last cell, if the student deleted the check cell), so later cells cannot change or lose
+    what is checked; an exercise whose heading the student removed is checked at the end.
     """
 
     def __init__(
@@ -401,6 +488,7 @@ class _Grading:
         self.baseline: dict[str, Any] = {}
         self.replaced: set[str] = set()
         self.tampering: list[str] = []
+        self._kernel_modules = ""
 
     def run(self) -> None:
         try:
@@ -418,11 +506,13 @@ class _Grading:
             final = self.kernel.grader("fingerprint", {"baseline": self._ids()}, _STARTUP_TIMEOUT)
             self._note_tampering(final, "the notebook")
         finally:
+            if self.judge is not None:  # killed after this notebook's last check, too
+                self._judge_fate()
             if self.replaced:
                 self.grade.problems.append(
                     f"the notebook replaced course_lib code in memory "
                     f"({', '.join(sorted(self.replaced))}); "
-                    "the checks ran on a fresh copy from disk"
+                    "the checks ran on the course's own code, read when grading started"
                 )
             self.grade.problems.extend(self.tampering)
 
@@ -433,6 +523,26 @@ class _Grading:
             judge.Unsupported
         ) as exc:  # a check expression of the course that takes no plain names
             self.results[exercise.number] = {"status": "error", "message": str(exc)}
+        if self.judge is not None and self.judge.broken:
+            fate = self._judge_fate()
+            if fate:
+                message = f"the judge process {fate} while this notebook ran"
+                self.results[exercise.number] = {"status": "error", "message": message}
+
+    def _judge_fate(self) -> str:
+        """How the judge was stopped by another process (the notebook's), noted as tampering."""
+        fate = self.judge.fate() if self.judge is not None else ""
+        finding = f"{analysis.TAMPERING} the judge process {fate} while this notebook ran"
+        if fate and finding not in self.tampering:
+            self.tampering.append(finding)
+        return fate
+
+    def kernel_modules(self) -> str:
+        """course_lib's sources for a check cell (not its tools: the kernel's checks need none)."""
+        if not self._kernel_modules:
+            assert self.options.snapshot is not None
+            self._kernel_modules = self.options.snapshot.packed_modules(("course_lib.tools",))
+        return self._kernel_modules
 
     def _ids(self) -> dict[str, int]:
         return {name: entry[0] for name, entry in self.baseline.get("entries", {}).items()}
@@ -479,7 +589,8 @@ class _Grading:
         args = {
             "exercise": exercise.number,
             "expression": exercise.check,
-            "root": str(config.project_root()),
+            "root": str(self.options.snapshot.root),
+            "modules": self.kernel_modules(),
             "baseline": self._ids(),
             "salt": self.kernel_salt,
         }
@@ -566,10 +677,15 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
 def _save_executed(
     nb: nbformat.NotebookNode, submission: Submission, options: GradeOptions
 ) -> None:
-    if options.executed_dir is None or not nb.cells:
+    if not nb.cells or (options.output is None and options.executed_dir is None):
         return
-    folder = options.executed_dir / submission.student
     try:
+        if options.output is not None:
+            relative = f"executed/{submission.student}/{submission.path.name}"
+            options.output.write(relative, nbformat.writes(nb).encode("utf-8"))
+            return
+        assert options.executed_dir is not None
+        folder = options.executed_dir / submission.student
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / submission.path.name)
     except (OSError, ValueError):  # the copy is for reading only; grading goes on without it

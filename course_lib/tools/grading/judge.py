@@ -348,6 +348,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    # First of all: no process of this user (a student's kernel) may trace this one or
+    # open its memory to change a verdict.
+    from course_lib.tools.grading import isolation
+
+    isolation.make_undumpable()
     replies = sys.stdout
     sys.stdout = sys.stderr  # whatever the checks print must not mix with the replies
     # Every check is in memory before the grader lets the student's first cell run: a notebook

@@ -17,8 +17,9 @@ Actions:
     baseline, only what has changed since.
 ``check``
     Drop every ``course_lib`` module from ``sys.modules``, import the package
-    afresh from the course's own folder, report which course_lib functions the
-    notebook had replaced in memory, and evaluate one exercise's check
+    afresh from the sources the grader read when grading started (sent with the
+    cell, served by :class:`SnapshotFinder`, never read from disk), report which
+    course_lib functions the notebook had replaced in memory, and evaluate one exercise's check
     expression (taken from the solution notebook) against the student's
     variables, on test data salted for this grading run, with a fingerprint
     just before and just after.
@@ -89,7 +90,7 @@ def _methods_of(owner: Any, entries: dict[str, list[Any]]) -> None:
 
 
 def _import_machinery(entries: dict[str, list[Any]]) -> None:
-    """How the grader re-imports course_lib from disk: loaders, finders, their caches."""
+    """The import system the grader re-imports course_lib through: loaders, finders, caches."""
     import importlib
     import importlib.machinery
     import importlib.util
@@ -251,14 +252,70 @@ def _replaced(stale_modules: list[Any], fresh_modules: dict[str, Any]) -> list[s
     return sorted(set(changed))
 
 
-def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
-    """Re-import course_lib from ``root``; return its checks and the replaced modules.
+class SnapshotFinder:
+    """Serves ``course_lib`` from the grader's snapshot of its sources, never from disk.
+
+    ``modules``: ``{name: [path relative to root, source, is a package]}``
+    (:meth:`snapshot.CourseSnapshot.modules`). A course_lib module that is not in it is not
+    found at all. Modules keep their usual ``__file__``, and their source is in
+    ``linecache``, so that tracebacks and ``inspect`` show the code that runs.
+    """
+
+    def __init__(self, root: str, modules: dict[str, list[Any]]):
+        self.root, self.modules = root, modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.util
+        import os
+
+        if name != "course_lib" and not name.startswith("course_lib."):
+            return None
+        if name not in self.modules:
+            raise ModuleNotFoundError(f"No module named {name!r} in the course", name=name)
+        relative, _, package = self.modules[name]
+        origin = os.path.join(self.root, relative)
+        spec = importlib.util.spec_from_loader(name, self, origin=origin, is_package=package)
+        spec.has_location = True
+        if package:
+            spec.submodule_search_locations = [os.path.dirname(origin)]
+        return spec
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        import linecache
+
+        source = self.modules[module.__name__][1]
+        filename = module.__spec__.origin
+        # mtime None: linecache keeps this text and never reads the file on disk instead.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+
+    def get_source(self, name: str) -> str:
+        return self.modules[name][1]
+
+    def is_package(self, name: str) -> bool:
+        return bool(self.modules[name][2])
+
+
+def unpack_modules(packed: str) -> dict[str, list[Any]]:
+    """What :meth:`snapshot.CourseSnapshot.packed_modules` packed."""
+    import base64
+    import json
+    import zlib
+
+    return json.loads(zlib.decompress(base64.b64decode(packed)))
+
+
+def fresh_course_lib(finder: SnapshotFinder) -> tuple[Any, dict[str, Any]]:
+    """Import course_lib afresh through ``finder``; return its checks and the replaced modules.
 
     Every course_lib module the notebook had loaded is imported again, not only those
-    the checks need, so that each can be compared with its stale copy.
+    the checks need, so that each can be compared with its stale copy. ``finder`` must be
+    first in ``sys.meta_path`` while the check runs (its lazy imports too).
     """
     import importlib
-    import os
     import sys
 
     stale = {
@@ -266,9 +323,6 @@ def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
     }
     for name in stale:
         del sys.modules[name]
-    if not sys.path or sys.path[0] != root:
-        sys.path.insert(0, root)
-    importlib.invalidate_caches()
     checks = importlib.import_module("course_lib.checks")
     importlib.import_module("course_lib.record")
     for name in stale:
@@ -276,22 +330,35 @@ def fresh_course_lib(root: str) -> tuple[Any, dict[str, Any]]:
             importlib.import_module(name)
         except Exception:  # a module that fails to import cannot be compared
             continue
-    loaded_from = os.path.realpath(sys.modules["course_lib"].__file__ or "")
-    if not loaded_from.startswith(os.path.realpath(root) + os.sep):
-        raise ImportError(f"course_lib was imported from {loaded_from}, not from {root}")
+    if sys.modules["course_lib"].__spec__.loader is not finder:
+        raise ImportError("course_lib was not imported from the grader's copy")
     return checks, stale
 
 
 def run_check(args: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one check expression on the student's variables with a fresh course_lib."""
     import sys
+
+    result: dict[str, Any] = {"exercise": args["exercise"], "before": fingerprint(args["baseline"])}
+    finder = SnapshotFinder(args["root"], unpack_modules(args["modules"]))
+    sys.meta_path.insert(0, finder)
+    try:
+        outcome = _checked(args, finder)
+    finally:  # the kernel's import system as it was, before the fingerprint after the check
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+    return result | outcome | {"after": fingerprint(args["baseline"])}
+
+
+def _checked(args: dict[str, Any], finder: SnapshotFinder) -> dict[str, Any]:
+    import sys
     import types
 
     from IPython import get_ipython
 
-    result: dict[str, Any] = {"exercise": args["exercise"], "before": fingerprint(args["baseline"])}
+    result: dict[str, Any] = {}
     try:
-        checks, stale = fresh_course_lib(args["root"])
+        checks, stale = fresh_course_lib(finder)
     except Exception as exc:
         return result | {"status": "error", "message": f"course_lib failed to load: {exc}"}
     fresh = {
@@ -318,7 +385,6 @@ def run_check(args: dict[str, Any]) -> dict[str, Any]:
             )
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
         outcome, error = None, f"{type(exc).__name__}: {exc}"
-    result["after"] = fingerprint(args["baseline"])
     if error:
         return result | {"status": "error", "message": error}
     check_result = sys.modules["course_lib.record"].CheckResult

@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from course_lib.tools.grading.analysis import TAMPERING
 from course_lib.tools.grading.execute import (
     GradeOptions,
     Judge,
     NotebookGrade,
+    discredit_tampering,
     grade_notebook,
     needs_judge,
 )
+from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import answer_keys, find_submissions
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
 NOTEBOOK = "notebook"  # the exercise column of rows about the notebook as a whole
 UNKNOWN_LESSON = "?"
+# A cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...):
+# student names come from folder and file names, which the students choose.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text``, never a formula to a spreadsheet: a leading ``'`` if it could be one."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _from_spreadsheet_safe(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
+def printable(text: str) -> str:
+    """``text`` on one line of a terminal: newlines and control characters shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass(frozen=True)
@@ -36,8 +58,18 @@ def grade_folder(
     solutions: Path,
     options: GradeOptions,
     progress: Callable[[str], None] = print,
+    after_each: Callable[[list[NotebookGrade]], None] | None = None,
 ) -> list[NotebookGrade]:
-    """Grade every notebook under ``folder`` against the lessons in ``solutions``."""
+    """Grade every notebook under ``folder`` against the lessons in ``solutions``.
+
+    ``after_each`` is given the grades so far after each notebook (to write them, so that
+    nothing is lost if the run stops). A notebook that changed the run's output folder
+    (``options.output``) is flagged as tampering.
+    """
+    # Before any student code runs: the course's files as every import by grading code sees
+    # them (the answer keys are read here too), restored after each notebook.
+    if options.snapshot is None:
+        options = dataclasses.replace(options, snapshot=CourseSnapshot.take())
     keys = answer_keys(solutions)
     submissions = find_submissions(folder, list(keys))
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -57,10 +89,10 @@ def grade_folder(
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
                 )
             else:
-                progress(f"[{number}/{len(submissions)}] {name} ...")
+                progress(f"[{number}/{len(submissions)}] {printable(str(name))} ...")
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
-                    judge_process = Judge()
+                    judge_process = Judge(options.snapshot)
                 grade = grade_notebook(submission, key, options, judge_process)
                 passed = sum(e.passed for e in grade.exercises)
                 progress(
@@ -72,7 +104,21 @@ def grade_folder(
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
                 )
+            if options.output is not None:
+                changed = options.output.changes()
+                if changed:
+                    shown = ", ".join(printable(c) for c in changed[:6])
+                    grade.problems.append(
+                        f"{TAMPERING} the notebook changed the grader's output folder ({shown}"
+                        + (" …)" if changed[6:] else ")")
+                    )
+                    discredit_tampering(grade)
+                    options.output.repair(changed)
             grades.append(grade)
+            if after_each is not None:
+                after_each(grades)
+            if options.output is not None:
+                options.output.accept()
     finally:
         if judge_process is not None:
             judge_process.close()
@@ -92,18 +138,31 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     return rows
 
 
+def grades_csv(rows: list[GradeRow]) -> str:
+    """The text of ``grades.csv``."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(COLUMNS)
+    writer.writerows(
+        [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)] for row in rows
+    )
+    return handle.getvalue()
+
+
 def write_grades_csv(rows: list[GradeRow], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(astuple(row) for row in rows)
+        handle.write(grades_csv(rows))
 
 
 def read_grades_csv(path: Path) -> list[GradeRow]:
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            GradeRow(r["student"], r["lesson"], r["exercise"], r["passed"] == "True", r["message"])
+            GradeRow(
+                *(_from_spreadsheet_safe(r[c]) for c in ("student", "lesson", "exercise")),
+                r["passed"] == "True",
+                _from_spreadsheet_safe(r["message"]),
+            )
             for r in csv.DictReader(handle)
         ]
 
@@ -136,18 +195,25 @@ def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str],
     return ["student", *lessons, "total", "notes"], table
 
 
-def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Path) -> None:
+def summary_csv(rows: list[GradeRow], exercises: dict[str, int]) -> str:
+    """The text of ``summary.csv``."""
     header, table = summary(rows, exercises)
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(line[0]), *line[1:]] for line in table)
+    return handle.getvalue()
+
+
+def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(table)
+        handle.write(summary_csv(rows, exercises))
 
 
 def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
     """The summary as an aligned plain-text table."""
     header, table = summary(rows, exercises)
-    everything = [header, *table]
+    everything = [header, *([printable(cell) for cell in line] for line in table)]
     widths = [max(len(line[i]) for line in everything) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()

@@ -1,0 +1,87 @@
+"""A notebook that rewrites the course's checks on disk, and puts them back, scores nothing.
+
+The real student notebook of lesson 02 (its checks run in the kernel), unsolved, with the
+answers of 2.3 and 2.4 set to None so that every check expression runs, and two cells
+added: after the set-up, one that appends to ``course_lib/checks/lesson02.py`` a forged pass
+for every exercise; at the end, one that writes the file back as it was. It is graded for
+real, with an untouched lesson-01 notebook after it, in one run.
+"""
+
+import textwrap
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from course_lib.config import project_root
+from course_lib.tools.grading import GradeOptions, grade_folder
+
+ROOT = project_root()
+CHECKS = ROOT / "course_lib" / "checks" / "lesson02.py"
+
+FORGE = """
+    import importlib
+    _path = importlib.import_module("course_lib.checks.lesson02").__file__
+    _orig = open(_path).read()
+    _extra = "\\nfrom course_lib.record import CheckResult as _RT_CR\\n" + "".join(
+        f"\\ndef exercise_{e.replace('.', '_')}(*a, **k):\\n"
+        f"    return _RT_CR({e!r}, True, 'looks right')\\n"
+        for e in ["2.1", "2.2", "2.3", "2.4", "2.5"]
+    )
+    open(_path, "w").write(_orig + _extra)
+"""
+PUT_BACK = 'open(_path, "w").write(_orig)'
+
+
+def _forging_notebook():
+    nb = nbformat.read(ROOT / "notebooks" / "02_pipelines.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.source.startswith("raise NotImplementedError(") and "2.3" in cell.source:
+            cell.source = "ds_folder_train = ds_folder_val = folder = fashion = None"
+        elif cell.source.startswith("raise NotImplementedError(") and "2.4" in cell.source:
+            cell.source = "augment_fashion = None"
+    setup = next(i for i, c in enumerate(nb.cells) if "from course_lib" in c.source)
+    nb.cells.insert(setup + 1, new_code_cell(textwrap.dedent(FORGE)))
+    nb.cells.append(new_code_cell(PUT_BACK))
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    submissions = tmp_path_factory.mktemp("course-files")
+    (submissions / "a_forger").mkdir()
+    nbformat.write(_forging_notebook(), submissions / "a_forger" / "02_pipelines.ipynb")
+    (submissions / "z_later").mkdir()
+    later = nbformat.read(ROOT / "notebooks" / "01_pixels.ipynb", as_version=4)
+    nbformat.write(later, submissions / "z_later" / "01_pixels.ipynb")
+    original = CHECKS.read_bytes()
+    options = GradeOptions(timeout=900, cell_timeout=180, fast=True)
+    try:
+        grades = grade_folder(submissions, ROOT / "solutions", options, progress=lambda _: None)
+        yield {g.submission.student: g for g in grades}, CHECKS.read_bytes() == original
+    finally:  # whatever the grader did, this working tree keeps the course's checks
+        if CHECKS.read_bytes() != original:
+            CHECKS.write_bytes(original)
+
+
+@pytest.mark.timeout(1500)
+def test_checks_rewritten_on_disk_and_put_back_are_not_the_ones_that_run(graded):
+    grades, _ = graded
+    forger = grades["a_forger"]
+    assert [e.passed for e in forger.exercises] == [False] * 5
+    assert not any("looks right" in e.message for e in forger.exercises)
+    # The course's own checks ran and judged the unsolved answers.
+    assert "NotImplementedError" in forger.exercises[0].message, forger.exercises[0].message
+    assert not any("failed to load" in e.message for e in forger.exercises)
+
+
+@pytest.mark.timeout(1500)
+def test_a_notebook_that_changed_the_course_files_is_flagged_and_they_are_restored(graded):
+    grades, unchanged = graded
+    assert (
+        "tampering: the notebook changed the course's files (course_lib/checks/lesson02.py); "
+        "the grader restored them"
+    ) in grades["a_forger"].problems
+    assert unchanged
+    later = grades["z_later"]
+    assert later.problems == [] and [e.passed for e in later.exercises] == [False] * 4

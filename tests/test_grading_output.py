@@ -1,0 +1,117 @@
+"""What ``course grade`` writes, when students choose names and notebooks aim at the output.
+
+One run of the command on a folder of real lesson-01 notebooks (unsolved, so each is quick):
+a student whose folder name is a spreadsheet formula with a newline in it, notebooks that
+attack the output folder, and an untouched notebook graded after them.
+"""
+
+import csv
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from course_lib.config import project_root
+
+ROOT = project_root()
+LESSON = "01_pixels"
+FORMULA = '=HYPERLINK("http:,evil")\nx,1.1,True'
+NOT_ATTEMPTED = (
+    "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
+)
+
+# Find the output folder on the grader's command line; put folders where grades.csv and
+# summary.csv go, a link to the instructor's file where summary.csv goes, and a link to
+# the instructor's folder where the next student's executed copy goes.
+GRIEF = """
+    import os
+    _argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().decode().split("\\0")
+    _out = _argv[_argv.index("--output") + 1]
+    for _name in ("grades.csv", "summary.csv"):  # written after the students before
+        if os.path.lexists(os.path.join(_out, _name)):
+            os.remove(os.path.join(_out, _name))
+    os.makedirs(os.path.join(_out, "grades.csv", "x"))
+    os.makedirs(os.path.join(_out, "executed"), exist_ok=True)
+    os.symlink(INSTRUCTOR + "/notes.txt", os.path.join(_out, "summary.csv"))
+    os.symlink(INSTRUCTOR, os.path.join(_out, "executed", "z_later"))
+"""
+
+
+def _notebook(prelude=""):
+    nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
+    if prelude:
+        setup = next(i for i, c in enumerate(nb.cells) if "from course_lib" in c.source)
+        nb.cells.insert(setup + 1, new_code_cell(textwrap.dedent(prelude)))
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("output")
+    submissions, output = folder / "submissions", folder / "grades"
+    instructor = folder / "instructor"
+    instructor.mkdir()
+    (instructor / "notes.txt").write_text("the instructor's notes")
+    students = {
+        FORMULA: "",
+        "b_grief": GRIEF.replace("INSTRUCTOR", repr(str(instructor))),
+        "z_later": "",
+    }
+    for student, prelude in students.items():
+        (submissions / student).mkdir(parents=True)
+        nbformat.write(_notebook(prelude), submissions / student / f"{LESSON}.ipynb")
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.tools.cli", "grade", str(submissions)]
+        + ["--output", str(output), "--cell-timeout", "120", "--timeout", "400"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1500,
+    )
+    return result, output, instructor
+
+
+def _rows(path):
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.timeout(1500)
+def test_student_names_never_become_spreadsheet_formulas_nor_break_the_printed_table(graded):
+    result, output, _ = graded
+    assert result.returncode == 0, result.stderr[-3000:]
+    grades = _rows(output / "grades.csv")
+    assert {row[0] for row in grades[1:]} == {"'" + FORMULA, "b_grief", "z_later"}
+    assert [row[4] for row in grades[1:] if row[0] == "'" + FORMULA] == [NOT_ATTEMPTED] * 4
+    summary = _rows(output / "summary.csv")
+    assert [row[0] for row in summary[1:]] == ["'" + FORMULA, "b_grief", "z_later"]
+    table = result.stdout[result.stdout.index("student ") :].split("\n\n")[0].splitlines()
+    assert len(table) == 5, table  # header, rule, one line per student
+    assert table[2].startswith('=HYPERLINK("http:,evil")\\nx,1.1,True  0/4'), table
+    assert '[1/3] =HYPERLINK("http:,evil")\\nx,1.1,True/01_pixels.ipynb ...' in result.stdout
+
+
+@pytest.mark.timeout(1500)
+def test_a_notebook_that_plants_folders_and_links_in_the_output_loses_nobody_s_results(graded):
+    result, output, instructor = graded
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for name in ("grades.csv", "summary.csv"):
+        assert (output / name).is_file() and not (output / name).is_symlink()
+    assert (instructor / "notes.txt").read_text() == "the instructor's notes"
+    assert sorted(p.name for p in instructor.iterdir()) == ["notes.txt"]
+    executed = output / "executed" / "z_later"
+    assert executed.is_dir() and not executed.is_symlink()
+    assert (executed / f"{LESSON}.ipynb").is_file()
+    grades = _rows(output / "grades.csv")
+    later = [row for row in grades[1:] if row[0] == "z_later"]
+    assert [(row[3], row[4]) for row in later] == [("False", NOT_ATTEMPTED)] * 4
+    notes = [row[4] for row in grades[1:] if row[0] == "b_grief" and row[2] == "notebook"]
+    assert any(
+        n.startswith("tampering: the notebook changed the grader's output folder (") for n in notes
+    ), notes
+    credited = {row[3] for row in grades[1:] if row[0] == "b_grief" and row[2] != "notebook"}
+    assert credited == {"False"}
