@@ -3,8 +3,15 @@
 Shared by ``test_grading.py`` (lesson 01, through ``course grade``) and
 ``test_grading_two_phase.py`` (the two-phase exercises of lessons 03 to 08): each prelude is a
 code cell put before the first exercise; :data:`ANSWERS` is what an exercise's answer returns
-for the strategies that need the answers' help.
+for the strategies that need the answers' help. :func:`student_notebook` gives a lesson's
+student notebook with an attack's cell after its set-up cell.
 """
+
+import textwrap
+
+import nbformat
+
+from course_lib.config import project_root
 
 STRATEGIES = {
     # Replace every check as soon as the grader imports course_lib.checks again.
@@ -77,3 +84,17 @@ STRATEGIES = {
 }
 # The expression an exercise's answer returns, for the strategies that need it.
 ANSWERS = {"patcher": "_patch_until_next_cell()", "inspector": "_expected()"}
+
+
+def student_notebook(lesson: str, prelude: str = "") -> nbformat.NotebookNode:
+    """The student notebook of ``lesson`` as students get it, with ``prelude`` (dedented) as a
+    code cell right after the set-up cell that imports course_lib."""
+    nb = nbformat.read(project_root() / "notebooks" / f"{lesson}.ipynb", as_version=4)
+    if prelude:
+        setup = next(
+            i
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and "from course_lib import" in cell.source
+        )
+        nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(textwrap.dedent(prelude)))
+    return nb

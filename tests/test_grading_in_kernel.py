@@ -3,6 +3,7 @@ checks build their results with scores nothing, and the grader says why."""
 
 import nbformat
 import pytest
+from grading_support import student_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading.execute import GradeOptions, grade_notebook
@@ -43,13 +44,7 @@ dataclasses.dataclass = _dataclass
 
 @pytest.mark.timeout(900)
 def test_an_unsolved_notebook_that_patches_dataclasses_scores_zero_and_is_named(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
-    setup = next(
-        i
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and "from course_lib import" in cell.source
-    )
-    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(PATCH))
+    nb = student_notebook(LESSON, PATCH)
     path = tmp_path / f"mallory_{LESSON}.ipynb"
     nbformat.write(nb, path)
     key = lesson_key(ROOT / "solutions" / f"{LESSON}.ipynb")

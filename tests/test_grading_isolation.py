@@ -8,11 +8,10 @@ and the later student's grades are the honest ones.
 
 import json
 import sys
-import textwrap
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
+from grading_support import student_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import GradeOptions, grade_folder, isolation
@@ -70,14 +69,6 @@ KILL_JUDGE = """
 KILLED = "the judge process was killed (SIGKILL) while this notebook ran"
 
 
-def _notebook(prelude=""):
-    nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
-    if prelude:
-        setup = next(i for i, c in enumerate(nb.cells) if "from course_lib" in c.source)
-        nb.cells.insert(setup + 1, new_code_cell(textwrap.dedent(prelude)))
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
@@ -89,7 +80,7 @@ def graded(tmp_path_factory):
         "z_later": "",
     }.items():
         (submissions / student).mkdir(parents=True)
-        nbformat.write(_notebook(prelude), submissions / student / f"{LESSON}.ipynb")
+        nbformat.write(student_notebook(LESSON, prelude), submissions / student / f"{LESSON}.ipynb")
     options = GradeOptions(timeout=600, cell_timeout=120, fast=True)
     grades = grade_folder(submissions, ROOT / "solutions", options, progress=lambda _: None)
     return {g.submission.student: g for g in grades}, folder

@@ -8,11 +8,10 @@ attack the output folder, and an untouched notebook graded after them.
 import csv
 import subprocess
 import sys
-import textwrap
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
+from grading_support import student_notebook
 
 from course_lib.config import project_root
 
@@ -40,14 +39,6 @@ GRIEF = """
 """
 
 
-def _notebook(prelude=""):
-    nb = nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
-    if prelude:
-        setup = next(i for i, c in enumerate(nb.cells) if "from course_lib" in c.source)
-        nb.cells.insert(setup + 1, new_code_cell(textwrap.dedent(prelude)))
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("output")
@@ -62,7 +53,7 @@ def graded(tmp_path_factory):
     }
     for student, prelude in students.items():
         (submissions / student).mkdir(parents=True)
-        nbformat.write(_notebook(prelude), submissions / student / f"{LESSON}.ipynb")
+        nbformat.write(student_notebook(LESSON, prelude), submissions / student / f"{LESSON}.ipynb")
     result = subprocess.run(
         [sys.executable, "-m", "course_lib.tools.cli", "grade", str(submissions)]
         + ["--output", str(output), "--cell-timeout", "120", "--timeout", "400"],
