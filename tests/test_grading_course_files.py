@@ -4,9 +4,16 @@ The real student notebook of lesson 02 (its checks run in the kernel), unsolved,
 answers of 2.3 and 2.4 set to None so that every check expression runs, and two cells
 added: after the set-up, one that appends to ``course_lib/checks/lesson02.py`` a forged pass
 for every exercise; at the end, one that writes the file back as it was. It is graded for
-real, with an untouched lesson-01 notebook after it, in one run.
+real, with an untouched lesson-01 notebook after it, in one run, in a copy of the course: the
+forger writes to the course it is graded with, and other tests of this checkout running
+meanwhile must not see that (nor another grading run take it for its own notebook's doing).
 """
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
 
 import nbformat
@@ -14,10 +21,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from course_lib.config import project_root
-from course_lib.tools.grading import GradeOptions, grade_folder
 
 ROOT = project_root()
-CHECKS = ROOT / "course_lib" / "checks" / "lesson02.py"
 
 FORGE = """
     import importlib
@@ -46,33 +51,63 @@ def _forging_notebook():
     return nb
 
 
+# Runs in the copy of the course: course_lib is imported from there, so the grader's root,
+# its snapshot and the kernels' course are the copy's.
+GRADE = """
+import json, sys
+from pathlib import Path
+from course_lib.tools.grading import GradeOptions, grade_folder
+from course_lib.config import project_root
+options = GradeOptions(timeout=900, cell_timeout=180, fast=True)
+grades = grade_folder(Path(sys.argv[1]), project_root() / "solutions", options,
+                      progress=lambda _: None)
+print(json.dumps({g.submission.student: {"problems": g.problems, "exercises": [
+    {"passed": e.passed, "message": e.message} for e in g.exercises]} for g in grades}))
+"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    ignore = shutil.ignore_patterns("__pycache__")
+    for folder in ("course_lib", "solutions", "notebooks", "datasets"):
+        shutil.copytree(ROOT / folder, course / folder, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", course / "pyproject.toml")
+    checks = course / "course_lib" / "checks" / "lesson02.py"
     submissions = tmp_path_factory.mktemp("course-files")
     (submissions / "a_forger").mkdir()
     nbformat.write(_forging_notebook(), submissions / "a_forger" / "02_pipelines.ipynb")
     (submissions / "z_later").mkdir()
     later = nbformat.read(ROOT / "notebooks" / "01_pixels.ipynb", as_version=4)
     nbformat.write(later, submissions / "z_later" / "01_pixels.ipynb")
-    original = CHECKS.read_bytes()
-    options = GradeOptions(timeout=900, cell_timeout=180, fast=True)
-    try:
-        grades = grade_folder(submissions, ROOT / "solutions", options, progress=lambda _: None)
-        yield {g.submission.student: g for g in grades}, CHECKS.read_bytes() == original
-    finally:  # whatever the grader did, this working tree keeps the course's checks
-        if CHECKS.read_bytes() != original:
-            CHECKS.write_bytes(original)
+    original = checks.read_bytes()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(course),
+        "COURSE_BUILD_DIR": str(tmp_path_factory.mktemp("build")),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", GRADE, str(submissions)],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1400,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    grades = json.loads(done.stdout.strip().splitlines()[-1])
+    yield grades, checks.read_bytes() == original
 
 
 @pytest.mark.timeout(1500)
 def test_checks_rewritten_on_disk_and_put_back_are_not_the_ones_that_run(graded):
     grades, _ = graded
-    forger = grades["a_forger"]
-    assert [e.passed for e in forger.exercises] == [False] * 5
-    assert not any("looks right" in e.message for e in forger.exercises)
+    exercises = grades["a_forger"]["exercises"]
+    assert [e["passed"] for e in exercises] == [False] * 5
+    assert not any("looks right" in e["message"] for e in exercises)
     # The course's own checks ran and judged the unsolved answers.
-    assert "NotImplementedError" in forger.exercises[0].message, forger.exercises[0].message
-    assert not any("failed to load" in e.message for e in forger.exercises)
+    assert "NotImplementedError" in exercises[0]["message"], exercises[0]["message"]
+    assert not any("failed to load" in e["message"] for e in exercises)
 
 
 @pytest.mark.timeout(1500)
@@ -81,7 +116,7 @@ def test_a_notebook_that_changed_the_course_files_is_flagged_and_they_are_restor
     assert (
         "tampering: the notebook changed the course's files (course_lib/checks/lesson02.py); "
         "the grader restored them"
-    ) in grades["a_forger"].problems
+    ) in grades["a_forger"]["problems"]
     assert unchanged
     later = grades["z_later"]
-    assert later.problems == [] and [e.passed for e in later.exercises] == [False] * 4
+    assert later["problems"] == [] and [e["passed"] for e in later["exercises"]] == [False] * 4

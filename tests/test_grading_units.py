@@ -424,9 +424,12 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
 
 @pytest.fixture
 def shell():
+    """An IPython shell in this process for the fingerprint, gone again afterwards: while it
+    exists, code here would believe it runs in a notebook (record.metric would display)."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    return InteractiveShell.instance()
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
 
 
 @pytest.mark.parametrize(
