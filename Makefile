@@ -32,7 +32,11 @@ $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if $(PY) -c '$(ON_LOCKED_PLATFORM)'; then \
 		echo "Installing the exact versions of $(LOCK)"; \
-		$(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK) && \
+		{ $(PY) -m pip install --quiet --disable-pip-version-check "$$(grep '^uv==' $(LOCK))" && \
+		  $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) \
+		    --index-strategy unsafe-best-match $$($(PY) course_lib/tools/pip_indexes.py) -r $(LOCK) || \
+		  { echo "note: uv could not install the lock; pip installs it (a few minutes)"; \
+		    $(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK); }; } && \
 		$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
 	else \
 		echo "note: $(LOCK) is for Linux x86-64 with Python 3.11; installing pyproject.toml's ranges"; \

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 from course_lib import downloads
 from course_lib.config import KERNEL_NAME, project_root
 from course_lib.tools import lockfile
+from course_lib.tools.pip_indexes import configured_uv_index_options
 
 ROOT = project_root()
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -96,24 +96,6 @@ def new_venv(path: Path) -> Path:
     return path / "bin" / "python"
 
 
-def _pip_indexes() -> list[str]:
-    """uv options for the indexes and wheel folders pip is configured with here."""
-    listed = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
-    ).stdout
-    options = []
-    for key, value in re.findall(r"^\S*?\.?([a-z-]+)='(.*)'$", listed, re.MULTILINE):
-        flag = {
-            "index-url": "--index-url",
-            "extra-index-url": "--extra-index-url",
-            "find-links": "--find-links",
-        }.get(key)
-        for item in value.split() if flag else []:
-            if item not in options:  # the same setting may come from a file and a variable
-                options += [flag, item]
-    return options
-
-
 def preinstall(python: Path, requirements: list[str], env: dict[str, str], cwd: Path) -> None:
     """Install ``requirements`` into ``python``'s environment, as the platform would."""
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
@@ -130,7 +112,7 @@ def preinstall(python: Path, requirements: list[str], env: dict[str, str], cwd: 
             str(python),
             "--index-strategy",
             "unsafe-best-match",
-            *_pip_indexes(),
+            *configured_uv_index_options(),
             *requirements,
         ],
         env,

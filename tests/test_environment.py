@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 
@@ -18,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from course_lib.config import project_root
-from course_lib.tools import cli, lockfile
+from course_lib.tools import cli, lockfile, pip_indexes
 
 ROOT = project_root()
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -206,6 +208,9 @@ def test_make_setup_installs_the_lock_then_the_course_without_dependencies():
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert "$(LOCK)" in recipe.group(1), "a new lock reinstalls"
+    # uv, from the indexes pip is configured with; pip if uv cannot
+    assert "uv pip install --quiet --compile-bytecode --python $(PY)" in recipe.group(2)
+    assert "$$($(PY) course_lib/tools/pip_indexes.py) -r $(LOCK) ||" in recipe.group(2)
     assert "pip install --quiet --disable-pip-version-check -r $(LOCK)" in recipe.group(2)
     assert "--no-deps -e ." in recipe.group(2)
     assert "LOCK   := requirements/lock.txt" in makefile
@@ -231,3 +236,47 @@ def test_pull_request_ci_caches_pip_by_the_lock():
     test_job = WORKFLOW["jobs"]["test"]
     cache = next(s for s in test_job["steps"] if s.get("uses", "").startswith("actions/cache"))
     assert "requirements/lock.txt" in cache["with"]["key"]
+
+
+def test_uv_gets_the_indexes_and_wheel_folders_pip_is_configured_with():
+    listed = (
+        "global.cert='/etc/ssl/certs/ca.crt'\n"
+        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
+        "global.find-links='/opt/wheels'\n"
+        ":env:.find-links='/opt/wheels'\n"
+        "user.index-url='https://mirror.example/simple'\n"
+    )
+    assert pip_indexes.uv_index_options(listed) == [
+        "--extra-index-url",
+        "file:///opt/a/simple",
+        "--extra-index-url",
+        "file:///opt/b/simple",
+        "--find-links",
+        "/opt/wheels",
+        "--index-url",
+        "https://mirror.example/simple",
+    ]
+    assert pip_indexes.uv_index_options("") == []
+
+
+def test_the_index_options_script_runs_where_nothing_is_installed_yet(tmp_path):
+    # make setup runs it in the new venv before anything is installed: no course_lib, no
+    # NumPy, not even pip (then there is no pip configuration to hand on, and no error)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+        check=True,
+        timeout=120,
+    )
+    script = ROOT / "course_lib" / "tools" / "pip_indexes.py"
+    bare = subprocess.run(
+        [str(tmp_path / "bare" / "bin" / "python"), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert bare.returncode == 0 and bare.stdout.strip() == "", bare.stderr
+    here = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert here.stdout.split() == pip_indexes.configured_uv_index_options()
