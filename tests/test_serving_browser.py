@@ -93,10 +93,12 @@ def test_upload_predict_history_and_feedback_in_a_real_browser(server, browser, 
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server.url)
     expect(page.locator("#model-info")).to_contain_text("efficientnet_lite0")
-    assert page.locator("#predict-button").is_disabled()
+    expect(page.locator("#predict-button")).to_be_disabled()
 
     page.set_input_files("#file-input", str(photo_file))
-    assert page.locator("#preview").is_visible() and page.locator("#predict-button").is_enabled()
+    # the page reads the file and shows it asynchronously: wait for it, as a user would
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#predict-button")).to_be_enabled()
     page.click("#predict-button")
     page.locator("#result-label").wait_for(state="visible")
     label = page.locator("#result-label").text_content()
@@ -106,9 +108,9 @@ def test_upload_predict_history_and_feedback_in_a_real_browser(server, browser, 
     row = page.locator("#history-list li").first
     row.wait_for()
     prediction_id = row.get_attribute("data-prediction-id")
-    assert row.locator(".history-label").text_content() == label
-    assert "1 prediction" in page.locator("#history-summary").text_content()
-    assert "my_cat_3.jpg" in row.locator(".history-meta").text_content()
+    expect(row.locator(".history-label")).to_have_text(label)
+    expect(page.locator("#history-summary")).to_contain_text("1 prediction")
+    expect(row.locator(".history-meta")).to_contain_text("my_cat_3.jpg")
     screenshot(page, "page-desktop.png")
 
     result_feedback = page.locator("#result-feedback")
@@ -125,7 +127,7 @@ def test_upload_predict_history_and_feedback_in_a_real_browser(server, browser, 
     history_row = page.locator(
         f'#history-list li[data-prediction-id="{prediction_id}"] .feedback-state'
     )
-    assert "tabby" in history_row.text_content()
+    expect(history_row).to_contain_text("tabby")
     stored = requests.get(f"{server.url}/history/{prediction_id}", timeout=30).json()
     assert stored["feedback"]["correct_label"] == "tabby" and stored["feedback"]["correct"] is False
     screenshot(page, "page-feedback.png")
@@ -185,7 +187,7 @@ def test_history_pages_through_older_predictions(server, browser):
     assert (
         page.locator("#history-list li").first.get_attribute("data-prediction-id") != first_page_ids
     )
-    assert page.locator("#prev-page").is_enabled()
+    expect(page.locator("#prev-page")).to_be_enabled()
     page.close()
 
 
