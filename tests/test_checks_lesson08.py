@@ -353,6 +353,22 @@ def test_8_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_4(answer, X_TRAIN, X_TEST), phrase)
 
 
+def test_8_4_finds_test_images_by_the_course_s_own_test_set_whatever_the_notebook_names_so():
+    # As the lesson's check cell calls it: the test set is read by the check, so a notebook that
+    # swaps x_train and x_test before the check (and back after) still calibrates on test images.
+    from course_lib import data, models
+
+    fashion = data.load_fashion_mnist()
+    prep = models.preprocessing_for((28, 28, 1))
+    real_train = models.as_model_input(fashion.x_train[:3000], prep)
+    real_test = models.as_model_input(fashion.x_test[:3000], prep)
+    order = np.random.default_rng(0).permutation(3000)[:300]
+    honest = _representative(real_train[order], count=300)
+    assert checks.exercise_8_4(honest, real_train).passed
+    leaking = _representative(real_test[order], count=300)
+    assert _fails_with(checks.exercise_8_4(leaking, real_test), "some samples are test images")
+
+
 # ---------------------------------------------------------------- 8.5 the quantisation parameters
 
 
