@@ -43,3 +43,12 @@ def test_each_export_is_the_guarded_check_of_its_own_number():
             "exercise_"
         ).replace("_", ".")
         assert exported.__code__ is _core.guarded("0.0", print).__code__
+
+
+def test_a_student_error_is_one_line_without_terminal_colour_codes():
+    exc = ValueError(
+        "Exception encountered when calling Sequential.call().\n\x1b[1mInput 0\x1b[0m bad"
+    )
+    assert _core.student_error(exc) == (
+        "ValueError: Exception encountered when calling Sequential.call(). Input 0 bad"
+    )

@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import types
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -341,8 +342,8 @@ def test_kernel_env_puts_the_course_first_and_sets_the_mode(monkeypatch):
     assert kernel_env(GradeOptions(fast=True))["COURSE_FAST"] == "1"
 
 
-def _grade(student, lesson, passed, problems=()):
-    grade = NotebookGrade(Submission(None, student, lesson))
+def _grade(student, lesson, passed, problems=(), name=None):
+    grade = NotebookGrade(Submission(Path(name or f"{student}_{lesson}.ipynb"), student, lesson))
     grade.exercises = [ExerciseResult(f"1.{i + 1}", p, "m") for i, p in enumerate(passed)]
     grade.problems = list(problems)
     return grade
@@ -367,6 +368,28 @@ def test_rows_csv_and_summary(tmp_path):
     assert table == [["ann", "1/2", "1/3", "2/5", ""], ["ben", "0/2", "-", "0/2", "2"]]
     text = tables.format_summary(rows, {"01_pixels": 2, "02_pipelines": 3})
     assert text.splitlines()[2].split() == ["ann", "1/2", "1/3", "2/5"]
+
+
+def test_a_lesson_handed_in_twice_counts_its_better_notebook_and_rows_say_which_is_which():
+    grades = [
+        _grade("ann", "02_pipelines", [False, False, True], name="02_pipelines.ipynb"),
+        _grade("ann", "02_pipelines", [True, True, False], name="02_pipelines (1).ipynb"),
+        _grade("ann", "01_pixels", [True]),
+    ]
+    rows = tables.rows_of(grades)
+    twins = [r.message for r in rows if r.lesson == "02_pipelines"]
+    assert twins[:3] == ["02_pipelines.ipynb: m"] * 3
+    assert twins[3:] == ["02_pipelines (1).ipynb: m"] * 3
+    assert [r.message for r in rows if r.lesson == "01_pixels"] == ["m"]  # handed in once
+    header, table = tables.summary(rows, {"01_pixels": 1, "02_pipelines": 3})
+    assert table == [["ann", "1/1", "2/3", "3/4", ""]]  # never more passes than exercises
+
+
+def test_terminal_colour_codes_never_reach_the_grades():
+    grade = _grade("ann", "09_your_own_photos", [False])
+    grade.exercises[0].message = "your code raised ValueError: \x1b[1mInput 0\x1b[0m is wrong"
+    (row,) = tables.rows_of([grade])
+    assert row.message == "your code raised ValueError: Input 0 is wrong"
 
 
 def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
@@ -494,3 +517,25 @@ def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(sh
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     importlib.import_module("sched")
     assert analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook") == []
+
+
+def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
+    monkeypatch.setattr(
+        tables, "grade_notebook", lambda submission, *args, **kwargs: NotebookGrade(submission)
+    )
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    nbformat.write(
+        _solution(
+            new_markdown_cell("### Exercise 2.1 — Do"), new_code_cell("checks.exercise_2_1(x)")
+        ),
+        solutions / "02_pipelines.ipynb",
+    )
+    folder = tmp_path / "submissions"
+    _touch(folder / "ann" / "02_pipelines.ipynb")
+    _touch(folder / "ann_02_pipelines.ipynb")
+    grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    notes = [p for g in grades for p in g.problems]
+    assert len(grades) == 2 and len(notes) == 1
+    assert notes[0].startswith("2 notebooks for this lesson from this student: ")

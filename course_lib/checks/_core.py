@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -198,9 +199,13 @@ def describe(value: Any) -> str:
         return "an object the check cannot inspect"
 
 
+# Terminal colour codes, which Keras puts in some error messages (ESC [ 1 m ... ESC [ 0 m)
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def student_error(exc: BaseException) -> str:
-    """``ValueError: bad input``, kept to one line of reasonable length."""
-    text = " ".join(str(exc).split())
+    """``ValueError: bad input``, kept to one line of reasonable length, without colour codes."""
+    text = " ".join(_TERMINAL_CODES.sub("", str(exc)).split())
     text = text if len(text) <= 200 else text[:199] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

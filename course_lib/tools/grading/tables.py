@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ UNKNOWN_LESSON = "?"
 # A cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...):
 # student names come from folder and file names, which the students choose.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Terminal colour codes, which some libraries put in their error messages
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -51,6 +54,9 @@ class GradeRow:
     exercise: str  # "1.2", or "notebook" for a finding about the whole notebook
     passed: bool
     message: str
+    # The notebook's path: when a student handed in a lesson twice, the summary counts the
+    # better one. Not a column of grades.csv (twins' messages start with its file name instead).
+    notebook: str = dataclasses.field(default="", compare=False)
 
 
 def grade_folder(
@@ -100,7 +106,7 @@ def grade_folder(
                     + (f", {len(grade.problems)} note(s)" if grade.problems else "")
                 )
             twins = by_pair[(submission.student, submission.lesson)]
-            if len(twins) > 1:
+            if len(twins) > 1 and submission.path.name == twins[0]:  # said once, not per twin
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
                 )
@@ -126,15 +132,35 @@ def grade_folder(
 
 
 def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
-    """One row per exercise of each notebook, then one per finding about the notebook."""
+    """One row per exercise of each notebook, then one per finding about the notebook.
+
+    When a student handed in several notebooks of one lesson, each of their messages starts
+    with the notebook's file name, so that their rows can be told apart.
+    """
+    handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
     rows = []
     for grade in grades:
         student = grade.submission.student
         lesson = grade.submission.lesson or UNKNOWN_LESSON
+        notebook = str(grade.submission.path)
+        prefix = (
+            f"{grade.submission.path.name}: "
+            if handed_in[(student, grade.submission.lesson)] > 1
+            else ""
+        )
+        findings = [(e.exercise, e.passed, e.message) for e in grade.exercises]
+        findings += [(NOTEBOOK, False, problem) for problem in grade.problems]
         rows += [
-            GradeRow(student, lesson, e.exercise, e.passed, e.message) for e in grade.exercises
+            GradeRow(
+                student,
+                lesson,
+                exercise,
+                passed,
+                prefix + _TERMINAL_CODES.sub("", message),
+                notebook,
+            )
+            for exercise, passed, message in findings
         ]
-        rows += [GradeRow(student, lesson, NOTEBOOK, False, p) for p in grade.problems]
     return rows
 
 
@@ -144,7 +170,8 @@ def grades_csv(rows: list[GradeRow]) -> str:
     writer = csv.writer(handle)
     writer.writerow(COLUMNS)
     writer.writerows(
-        [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)] for row in rows
+        [spreadsheet_safe(v) if isinstance(v, str) else v for v in astuple(row)[: len(COLUMNS)]]
+        for row in rows
     )
     return handle.getvalue()
 
@@ -175,13 +202,17 @@ def summary(rows: list[GradeRow], exercises: dict[str, int]) -> tuple[list[str],
     """
     submitted = {(r.student, r.lesson) for r in rows}
     lessons = sorted({lesson for _, lesson in submitted if lesson in exercises})
-    passed: dict[tuple[str, str], int] = defaultdict(int)
+    by_notebook: dict[tuple[str, str, str], int] = defaultdict(int)
     notes: dict[str, int] = defaultdict(int)
     for row in rows:
         if row.exercise == NOTEBOOK:
             notes[row.student] += 1
         else:
-            passed[(row.student, row.lesson)] += row.passed
+            by_notebook[(row.student, row.lesson, row.notebook)] += row.passed
+    # A lesson handed in twice counts once, its better notebook (the notes say there were two).
+    passed: dict[tuple[str, str], int] = defaultdict(int)
+    for (student, lesson, _), count in by_notebook.items():
+        passed[(student, lesson)] = max(passed[(student, lesson)], count)
     table = []
     for student in sorted({student for student, _ in submitted}):
         graded = [lesson for lesson in lessons if (student, lesson) in submitted]
