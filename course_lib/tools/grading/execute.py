@@ -267,13 +267,14 @@ class _KernelRun:
     """One kernel running one student notebook plus the grader's own cells."""
 
     def __init__(self, student_nb: nbformat.NotebookNode, options: GradeOptions, cwd: str):
-        from nbclient import NotebookClient
+        from course_lib.tools.grading.capped import CappedClient
 
         self.nb = new_notebook(metadata=student_nb.metadata)
         self.options = options
         self.timeouts: list[int] = []  # indexes in self.nb of cells that timed out
-        self.client = NotebookClient(
+        self.client = CappedClient(
             self.nb,
+            exempt_tag=GRADER_TAG,
             kernel_name=options.kernel_name,
             allow_errors=True,
             interrupt_on_timeout=True,
