@@ -353,6 +353,16 @@ def test_5_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_5(answer), phrase)
 
 
+def test_5_5_off_by_one_message_fits_an_ascending_sort_too():
+    # [:, -k - 1:] after an ascending argsort keeps k + 1 classes; "[:, :k]" would be wrong there
+    def ascending_one_too_many(p, y, k):
+        return (np.argsort(p, axis=1)[:, -k - 1 :] == y[:, None]).any(axis=1).mean()
+
+    result = checks.exercise_5_5(ascending_one_too_many)
+    assert _fails_with(result, "k + 1 most likely classes")
+    assert "[:, :k]" not in result.message
+
+
 def _numpy_grad_cam(grad_model, images, class_index):
     # One tape per image, the weights summed rather than averaged (the scale cancels out),
     # NumPy for the rest.

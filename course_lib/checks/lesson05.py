@@ -518,9 +518,15 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
                 "-probabilities, or take the last k columns."
             )
         if np.allclose(got, [_top_k(probs, y, k + 1) for k in ks]):
-            return "off by one: you kept k + 1 classes; keep exactly k columns, [:, :k]."
+            return (
+                "off by one: you kept the k + 1 most likely classes; keep exactly k of them "
+                "(count the columns your slice keeps)."
+            )
         if np.allclose(got, [_top_k(probs, y, k - 1) for k in ks]):
-            return "off by one: you kept k - 1 classes; keep exactly k columns, [:, :k]."
+            return (
+                "off by one: you kept the k - 1 most likely classes; keep exactly k of them "
+                "(count the columns your slice keeps)."
+            )
         if np.allclose(got, expected[0]):
             return "the result is the same for every k: it is top-1 accuracy. Use k."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
