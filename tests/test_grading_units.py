@@ -66,6 +66,35 @@ def test_the_lesson_falls_back_to_the_notebook_title_and_otherwise_stays_unknown
     ]
 
 
+def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
+    _touch(tmp_path / "gina_02_pipelines.ipynb" / "02_pipelines.ipynb")
+    found = [(s.student, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)]
+    assert found == [("gina_02_pipelines.ipynb", "02_pipelines.ipynb")]
+
+
+def test_a_lesson_told_from_the_title_alone_is_noted(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
+    monkeypatch.setattr(
+        tables, "grade_notebook", lambda submission, *args, **kwargs: NotebookGrade(submission)
+    )
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    nbformat.write(
+        _solution(
+            new_markdown_cell("### Exercise 2.1 — Do"), new_code_cell("checks.exercise_2_1(x)")
+        ),
+        solutions / "02_pipelines.ipynb",
+    )
+    titled = new_notebook(cells=[new_markdown_cell("# Lesson 2 — Pipelines")])
+    _touch(tmp_path / "in" / "frank_10_extra.ipynb", nbformat.writes(titled))
+    (grade,) = tables.grade_folder(tmp_path / "in", solutions, GradeOptions(), lambda _: None)
+    assert grade.submission.lesson == "02_pipelines"
+    assert grade.problems == [
+        "the file name frank_10_extra.ipynb names no lesson of this course; graded as "
+        "02_pipelines, the lesson its title names"
+    ]
+
+
 def test_a_top_level_file_without_a_student_name_is_named_after_itself(tmp_path):
     _touch(tmp_path / "01_pixels.ipynb")
     (found,) = submissions.find_submissions(tmp_path, LESSONS)
@@ -140,6 +169,15 @@ def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_
     (tmp_path / "x.ipynb").write_text(text)
     nb = analysis.read_notebook(tmp_path / "x.ipynb")
     assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].outputs == []
+
+
+def test_a_notebook_of_the_old_format_3_is_converted_not_refused(tmp_path):
+    from nbformat import v3
+
+    old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[v3.new_code_cell("x = 1")])])
+    (tmp_path / "x.ipynb").write_text(v3.writes_json(old))
+    nb = analysis.read_notebook(tmp_path / "x.ipynb")
+    assert nb.nbformat == 4 and nb.cells[0].source == "x = 1"
 
 
 def _student_nb():
@@ -397,6 +435,10 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
 
     assert cli.main(["grade", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    _touch(tmp_path / "alice_01_pixels.ipynb")
+    assert cli.main(["grade", str(tmp_path / "alice_01_pixels.ipynb")]) == 2
+    assert "is a file: give the folder that holds" in capsys.readouterr().err
+    (tmp_path / "alice_01_pixels.ipynb").unlink()
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "no .ipynb files" in capsys.readouterr().err
 

@@ -230,6 +230,13 @@ def _run(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from course_lib.tools import grading
 
+    if args.submissions.is_file():
+        print(
+            f"course grade: {args.submissions} is a file: give the folder that holds the "
+            "students' notebooks (one folder per student, or files named after the lesson)",
+            file=sys.stderr,
+        )
+        return 2
     if not args.submissions.is_dir():
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
         return 2

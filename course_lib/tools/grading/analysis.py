@@ -39,16 +39,20 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise ValueError(
             f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
-    if not isinstance(content, dict) or "cells" not in content:
+    if not isinstance(content, dict):
         raise ValueError("JSON, but not a notebook (no cells)")
     version = content.get("nbformat", 4)
     if not isinstance(version, int):
         raise ValueError("not a valid notebook (no format version)")
-    if version < 4:  # old formats go through nbformat's converter
+    if version < 4:  # old formats (cells in "worksheets") go through nbformat's converter
         try:
             return nbformat.reads(text, as_version=4)
         except Exception as exc:  # nbformat's conversion errors
-            raise ValueError(f"not a valid notebook ({first_line(exc)})") from None
+            raise ValueError(
+                f"not a valid notebook of format {version} ({first_line(exc)})"
+            ) from None
+    if "cells" not in content:
+        raise ValueError("JSON, but not a notebook (no cells)")
     # Only what running it needs: editors other than Jupyter write notebooks that fail
     # nbformat's strict schema (no cell ids, no metadata) yet run perfectly well.
     cells = content["cells"]

@@ -48,6 +48,7 @@ class Submission:
     path: Path
     student: str
     lesson: str  # a LessonKey.lesson, or "" when it could not be told
+    from_title: bool = False  # the file name names no lesson: the notebook's title did
 
 
 class AnswerKeyError(ValueError):
@@ -92,14 +93,17 @@ def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
         relative = path.relative_to(folder)
         if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
             continue
+        if not path.is_file():  # a folder named like a notebook: its notebooks are found too
+            continue
         lesson, matched = _lesson_from_name(path.stem, lessons)
-        if not lesson:
+        from_title = not lesson
+        if from_title:
             lesson, matched = _lesson_from_title(path, lessons), ""
         if len(relative.parts) > 1:
             student = relative.parts[0]
         else:
             student = _student_from_name(path.stem, matched) or path.stem
-        found.append(Submission(path, student, lesson))
+        found.append(Submission(path, student, lesson, from_title=from_title and bool(lesson)))
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
 
 

@@ -100,6 +100,11 @@ def grade_folder(
                 if judge_process is None and needs_judge(key):
                     judge_process = Judge(options.snapshot)
                 grade = grade_notebook(submission, key, options, judge_process)
+                if submission.from_title:
+                    grade.problems.append(
+                        f"the file name {submission.path.name} names no lesson of this course; "
+                        f"graded as {submission.lesson}, the lesson its title names"
+                    )
                 passed = sum(e.passed for e in grade.exercises)
                 progress(
                     f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
