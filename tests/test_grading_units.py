@@ -211,10 +211,12 @@ def test_layout_finds_exercise_cells_and_errors_outside_them():
         "1 more cell outside the exercises raised an error too"
     ]
     assert layout.describe(5) == 'cell 6 ("plot_everything()  # a long line that w…")'
-    assert (
-        layout.exercise_trouble("1.1")
-        == "the exercise cell raised NameError: name 'x' is not defined"
+    assert layout.exercise_trouble("1.1") == (
+        "the check cell raised NameError: name 'x' is not defined (cells run from top to "
+        "bottom: is the answer defined in a cell below its check, or not at all?)"
     )
+    layout.record_outputs(2, _error("ValueError", "bad"))
+    assert layout.exercise_trouble("1.1") == "the exercise cell raised ValueError: bad"
     layout.timed_out.add(7)
     assert layout.exercise_trouble("1.2") == "the exercise's cells timed out"
 

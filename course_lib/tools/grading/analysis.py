@@ -168,7 +168,16 @@ class Layout:
                 return "the exercise's cells timed out"
             if index in self.errors:
                 ename, evalue = self.errors[index]
-                return f"the exercise cell raised {ename}: {evalue}"
+                check = f"checks.exercise_{number.replace('.', '_')}("
+                if check not in self.nb.cells[index].source:
+                    return f"the exercise cell raised {ename}: {evalue}"
+                why = (
+                    " (cells run from top to bottom: is the answer defined in a cell below "
+                    "its check, or not at all?)"
+                    if ename == "NameError"
+                    else ""
+                )
+                return f"the check cell raised {ename}: {evalue}{why}"
         return ""
 
     def check_cell_problems(self) -> list[str]:
