@@ -93,9 +93,8 @@ def _slide_problem(
     if np.issubdtype(out.dtype, np.integer) or out.dtype == np.bool_:
         return (
             f"your output has dtype {out.dtype}, so each weighted sum lost its fraction (and a "
-            "negative one wrapped around, in unsigned pixels); the task asks for a float array: "
-            "create out with np.zeros((h - k + 1, w - k + 1)), float64 whatever the image's "
-            "dtype."
+            "negative one wrapped around, in unsigned pixels); the task asks for a float array, "
+            "whatever the image's dtype: start from an array of floats."
         )
     given, out = out, out.astype(np.float64)  # given: the dtype the message shows
     if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
@@ -115,15 +114,14 @@ def _slide_problem(
         return "you used the kernel transposed (rows and columns swapped)."
     if not np.allclose(out, expected):
         return (
-            "right shape, but the values differ: output[i, j] should be "
-            "(image[i:i+k, j:j+k] * kernel).sum(). First difference: "
-            + first_difference(given, expected, "output")
+            "right shape, but the values differ: each output value is the k x k window of the "
+            "image at that position, multiplied element by element with the kernel, and "
+            "summed. First difference: " + first_difference(given, expected, "output")
         )
     if isinstance(returned, list | tuple):
         return (
             f"the values are right, but you returned a {type(returned).__name__} of rows; the "
-            "task asks for a float array: fill np.zeros((h - k + 1, w - k + 1)), or wrap "
-            "your rows in np.array(...)."
+            "task asks for a float array: build one, or turn your rows into one."
         )
     return None
 
@@ -285,8 +283,8 @@ def _channels_problem(
         )
     if np.allclose(out, expected_maps[..., 0]):
         return (
-            f"only the first channel is used; the window spans all {c} channels: "
-            "(image[i:i+k, j:j+k, :] * kernel).sum()."
+            f"only the first channel is used; the window spans all {c} channels: each "
+            "output value sums over the window's rows, columns and channels."
         )
     same_slice = _per_channel(image, np.repeat(kernel[..., :1], c, axis=-1)).sum(axis=-1)
     if np.allclose(out, same_slice):

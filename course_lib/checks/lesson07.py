@@ -1035,7 +1035,7 @@ def exercise_7_4(
         if requests_made > 1:
             return (
                 f"your function made {requests_made} requests; send all {len(files)} files in "
-                "one POST: files=[('file', (name, data)) for name, data in files]."
+                "one POST, one entry of the `files` list per image."
             )
         if labels != expected:
             if sorted(labels) == sorted(expected):

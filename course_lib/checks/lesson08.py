@@ -279,10 +279,8 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                 f"each step moves the weights {replicas}x too far and the loss is "
                 f"{loss_ratio:.2f}x too big: every replica averaged its loss over its own share "
                 f"({STEP_BATCH // replicas} images) instead of the global batch ({STEP_BATCH}), "
-                f"so the {replicas} replicas' gradients add up to {replicas}x the mean. Divide "
-                "the sum of the per-example losses by global_batch_size, e.g. "
-                "tf.nn.compute_average_loss(per_example_loss, "
-                "global_batch_size=global_batch_size)."
+                f"so the {replicas} replicas' gradients add up to {replicas}x the mean. Average "
+                "over the global batch instead (TensorFlow has a function for exactly this)."
             )
         if math.isclose(move_ratio, loss_ratio, rel_tol=1e-2) and weight_gap > 1e-5:
             hint = f" ({STEP_BATCH} in this check)"
@@ -791,9 +789,8 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
             ):
                 return (
                     f"for the range [{low}, {high}] the real number 0 falls between two "
-                    "integers: widen the range to include 0 first (low = min(low, 0), high = "
-                    "max(high, 0)), so that 0, the padding and ReLU's output, is stored "
-                    "exactly."
+                    "integers: widen the range to include 0 before computing the scale, so "
+                    "that 0, the padding and ReLU's output, is stored exactly."
                 )
             if not math.isclose(scale, expected_scale, rel_tol=1e-6):
                 return (
