@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import judge
-from course_lib.tools.grading.execute import TWO_PHASE, GradeOptions, grade_notebook
+from course_lib.tools.grading.execute import TWO_PHASE, GradeOptions, Judge, grade_notebook
 from course_lib.tools.grading.submissions import LessonKey, Submission, lesson_key
 
 ROOT = project_root()
@@ -124,11 +124,19 @@ def _answering(make):
 STRATEGIES = {name: (prelude, ANSWERS.get(name)) for name, prelude in TAMPERING.items()}
 
 
-def _grade(tmp_path, name, nb):
+@pytest.fixture(scope="module")
+def shared_judge():
+    """One judge for the module's gradings, as `course grade` shares one across notebooks."""
+    process = Judge()
+    yield process
+    process.close()
+
+
+def _grade(tmp_path, name, nb, shared_judge):
     path = tmp_path / f"{name}.ipynb"
     nbformat.write(nb, path)
     options = GradeOptions(timeout=1500, cell_timeout=CELL_TIMEOUT, fast=True)
-    return grade_notebook(Submission(path, name, "two_phase"), _key(), options)
+    return grade_notebook(Submission(path, name, "two_phase"), _key(), options, shared_judge)
 
 
 def test_every_exercise_here_is_judged_in_two_phases():
@@ -136,12 +144,12 @@ def test_every_exercise_here_is_judged_in_two_phases():
 
 
 @pytest.mark.timeout(1800)
-def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path):
-    honest = _grade(tmp_path, "honest", _notebook(_solutions()[0]))
+def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path, shared_judge):
+    honest = _grade(tmp_path, "honest", _notebook(_solutions()[0]), shared_judge)
     assert [(r.exercise, r.passed) for r in honest.exercises] == [(n, True) for n in EXERCISES], [
         (r.exercise, r.message) for r in honest.exercises if not r.passed
     ]
-    empty = _grade(tmp_path, "empty", _notebook({}))
+    empty = _grade(tmp_path, "empty", _notebook({}), shared_judge)
     assert [(r.exercise, r.passed) for r in empty.exercises] == [(n, False) for n in EXERCISES]
     assert all("is not defined" in r.message for r in empty.exercises), [
         r.message for r in empty.exercises
@@ -150,9 +158,10 @@ def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path):
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
-def test_an_unsolved_notebook_that_tampers_scores_zero(tmp_path, strategy):
+def test_an_unsolved_notebook_that_tampers_scores_zero(tmp_path, strategy, shared_judge):
     prelude, answer = STRATEGIES[strategy]
-    grade = _grade(tmp_path, strategy, _notebook(_answering(answer) if answer else {}, prelude))
+    nb = _notebook(_answering(answer) if answer else {}, prelude)
+    grade = _grade(tmp_path, strategy, nb, shared_judge)
     assert [(r.exercise, r.passed) for r in grade.exercises] == [(n, False) for n in EXERCISES], [
         (r.exercise, r.message) for r in grade.exercises if r.passed
     ]

@@ -17,7 +17,7 @@ import pytest
 from course_lib import memory, record
 from course_lib.config import KERNEL_NAME, project_root
 from course_lib.tools import grading, notebooks, runner
-from course_lib.tools.grading.execute import GRADER_TAG
+from course_lib.tools.grading.execute import GRADER_TAG, Judge
 from course_lib.tools.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()
@@ -152,10 +152,20 @@ def _errors(cell) -> list[str]:
     ]
 
 
+@pytest.fixture(scope="session")
+def shared_judge():
+    """One judge for this worker's solution runs, as `course grade` shares one across a class."""
+    process = Judge()
+    yield process
+    process.close()
+
+
 # Each solution runs once, in fast mode, in the grader's kernel: the grader's full marks and
 # the lesson's own checks, outputs and memory are all read from that one execution.
 @pytest.mark.parametrize("path", GRADED, ids=[p.stem for p in GRADED])
-def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(path, tmp_path):
+def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(
+    path, tmp_path, shared_judge
+):
     # One copy is graded and compared with: the lesson as it was when the test started.
     lesson = tmp_path / "lesson" / path.name
     lesson.parent.mkdir()
@@ -165,7 +175,7 @@ def test_solution_notebook_executes_passes_its_own_checks_and_gets_full_marks(pa
     )
     with KernelPeak() as sampler:
         grade = grading.grade_notebook(
-            Submission(lesson, "solution", path.stem), lesson_key(lesson), options
+            Submission(lesson, "solution", path.stem), lesson_key(lesson), options, shared_judge
         )
     solution = nbformat.read(lesson, as_version=4)
     expected = [e.number for e in notebooks.exercises(solution)]
