@@ -424,6 +424,28 @@ def test_an_augmentation_that_turns_garments_upside_down_gets_the_notebook_messa
     assert reply["message"] == checks.exercise_2_4(_augment_upside_down()).message
 
 
+def test_a_built_model_exported_without_its_weights_is_not_judged(tmp_path):
+    """Only a model never called may come as a config alone: a built one needs its weights."""
+    from course_lib.tools.grading import kernel_code
+
+    augment = _augment_upside_down()
+    augment(np.zeros((1, 28, 28, 1), np.float32), training=True)
+    values = tmp_path / "values"
+    kernel_code.export_values({"names": ["augment"], "dir": str(values)}, {"augment": augment})
+    (weights,) = values.glob("*.weights.h5")
+    weights.unlink()
+    reply = judge.handle(
+        {
+            "expression": _expression("2.4"),
+            "values": str(values),
+            "calls": [],
+            "salt": 1,
+            "next": str(tmp_path / "next"),
+        }
+    )
+    assert reply["status"] == "unsupported" and "could not be rebuilt" in reply["message"], reply
+
+
 def test_an_augmentation_with_a_lambda_is_not_rebuilt_in_the_judge(tmp_path):
     import keras
 
