@@ -235,14 +235,15 @@ DEFAULT = object()  # leave the argument out: the loader's own default
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    fashion = data.load_digits()  # small and offline; the check only needs an ImageDataset
+    # The check reads the true labels from the course's own Fashion-MNIST: a few per class.
+    fashion = data.load_fashion_mnist(subset=5)
     root = data.make_image_folder(fashion, tmp_path_factory.mktemp("folder"), per_class=5)
     return root, fashion
 
 
 def _load(root, fashion, **overrides):
     kwargs = dict(
-        validation_split=0.2, subset="both", seed=1, color_mode="grayscale", image_size=(8, 8),
+        validation_split=0.2, subset="both", seed=1, color_mode="grayscale", image_size=(28, 28),
         class_names=[data.folder_name(c) for c in fashion.class_names], batch_size=16,
         verbose=False,
     )  # fmt: skip
@@ -254,18 +255,14 @@ def _load(root, fashion, **overrides):
 def test_2_3_accepts_a_seeded_split_in_the_course_label_order(folder):
     root, fashion = folder
     train, val = _load(root, fashion)
-    assert checks.exercise_2_3(
-        train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1
-    ).passed
+    assert checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1).passed
 
 
 def test_2_3_accepts_two_calls_with_the_same_seed_and_the_defaults_spelled_out(folder):
     root, fashion = folder
     train = _load(root, fashion, subset="training", labels="inferred", label_mode="int")
-    val = _load(root, fashion, subset="validation", image_size=[8, 8], shuffle=True)
-    result = checks.exercise_2_3(
-        train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1
-    )
+    val = _load(root, fashion, subset="validation", image_size=[28, 28], shuffle=True)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
     assert result.passed, result.message
 
 
@@ -279,7 +276,7 @@ def test_2_3_accepts_one_call_with_its_arguments_written_otherwise(folder):
         class_names=folders,
         color_mode="grayscale",
         batch_size=16,
-        image_size=[8, 8],
+        image_size=[28, 28],
         shuffle=True,
         seed=1,
         validation_split=0.2,
@@ -287,25 +284,37 @@ def test_2_3_accepts_one_call_with_its_arguments_written_otherwise(folder):
         interpolation="nearest",
         verbose=False,
     )
-    result = checks.exercise_2_3(
-        train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1
-    )
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
     assert result.passed, result.message
 
 
-def test_2_3_accepts_the_dataset_of_an_earlier_import_of_course_lib(folder):
-    """The grader re-imports course_lib before each check: the notebook's dataset then belongs
-    to a class of the same name that is no longer ``data.ImageDataset``."""
+def test_2_3_judges_labels_by_the_course_data_not_the_notebooks_dataset(folder):
+    """Alphabetical labels fail even when the notebook's dataset is relabelled to match them."""
     root, fashion = folder
-    train, val = _load(root, fashion)
-    earlier = dataclasses.make_dataclass(
-        "ImageDataset", [f.name for f in dataclasses.fields(fashion)]
+    train, val = _load(root, fashion, class_names=DEFAULT)
+    folders = [data.folder_name(c) for c in fashion.class_names]
+    to_sorted = np.array([sorted(folders).index(f) for f in folders])
+    forged = dataclasses.replace(
+        fashion,
+        class_names=sorted(fashion.class_names, key=data.folder_name),
+        y_train=to_sorted[fashion.y_train],
+        y_test=to_sorted[fashion.y_test],
     )
-    stale = earlier(**{f.name: getattr(fashion, f.name) for f in dataclasses.fields(fashion)})
-    assert not isinstance(stale, data.ImageDataset)
-    assert checks.exercise_2_3(
-        train, val, root, stale, image_size=(8, 8), batch_size=16, seed=1
-    ).passed
+    assert _fails_with(
+        checks.exercise_2_3(train, val, root, forged, batch_size=16, seed=1), "alphabetical order"
+    )
+    right_train, right_val = _load(root, fashion)
+    for dataset in (forged, None):  # the argument is not needed, and not trusted
+        result = checks.exercise_2_3(right_train, right_val, root, dataset, batch_size=16, seed=1)
+        assert result.passed, result.message
+
+
+def test_2_3_names_shuffle_false_not_the_seed_when_shuffle_false_made_the_split(folder):
+    root, fashion = folder
+    train, val = _load(root, fashion, shuffle=False)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "shuffle=False")
+    assert "seed=SEED" not in result.message
 
 
 def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
@@ -322,7 +331,7 @@ def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(t
     ("overrides", "phrase"),
     [
         ({"color_mode": DEFAULT}, "color_mode='grayscale'"),
-        ({"image_size": DEFAULT}, "image_size=(8, 8)"),
+        ({"image_size": DEFAULT}, "image_size=(28, 28)"),
         ({"label_mode": "categorical"}, "label_mode='int'"),
         ({"batch_size": None}, "batch_size"),
         ({"validation_split": 0.4}, "validation_split=0.2"),
@@ -335,7 +344,7 @@ def test_2_3_names_the_mistake(folder, overrides, phrase):
     root, fashion = folder
     train, val = _load(root, fashion, **overrides)
     assert _fails_with(
-        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1),
+        checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1),
         phrase,
     )
 
@@ -345,12 +354,12 @@ def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folde
     train = _load(root, fashion, subset="training", seed=1)
     val = _load(root, fashion, subset="validation", seed=2)
     assert _fails_with(
-        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1),
+        checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1),
         "both training and validation",
     )
     both = _load(root, fashion)
     assert _fails_with(
-        checks.exercise_2_3(both, None, root, fashion, image_size=(8, 8), batch_size=16, seed=1),
+        checks.exercise_2_3(both, None, root, fashion, batch_size=16, seed=1),
         "subset='both'",
     )
 
@@ -424,10 +433,20 @@ def test_2_4_accepts_random_layers_only():
             "add RandomBrightness",
         ),
         (lambda: [keras.layers.RandomFlip("horizontal")], "keras.Sequential"),
+        (lambda: _augment(keras.layers.RandomRotation(0.5)), "up to 180°"),
+        (lambda: _augment(keras.layers.RandomRotation((-0.1, 0.3))), "up to 108°"),
     ],
 )
 def test_2_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_4(answer()), phrase)
+
+
+def test_2_4_rotations_that_turn_garments_upside_down_fail_without_the_fixing_line():
+    result = checks.exercise_2_4(_augment(keras.layers.RandomRotation(0.5, seed=1)))
+    assert _fails_with(result, "upside down")
+    assert "RandomRotation(" not in result.message
+    # Up to a quarter turn is a tilt, however strong.
+    assert checks.exercise_2_4(_augment(keras.layers.RandomRotation(0.25, seed=1))).passed
 
 
 def test_2_4_accepts_blocks_of_layers_nested_in_sequentials():
@@ -670,7 +689,7 @@ def test_2_2_an_empty_dataset_or_one_that_fails_while_read_is_named():
 def test_2_3_anything_instead_of_datasets_gives_not_yet(folder, junk):
     root, fashion = folder
     assert _fails_with(
-        checks.exercise_2_3(junk, junk, root, fashion, image_size=(8, 8), batch_size=16, seed=1),
+        checks.exercise_2_3(junk, junk, root, fashion, batch_size=16, seed=1),
         "not a tf.data.Dataset",
     )
 
@@ -679,6 +698,6 @@ def test_2_3_datasets_without_labels_are_named(folder):
     root, fashion = folder
     train, val = _load(root, fashion, labels=None, class_names=DEFAULT)
     assert _fails_with(
-        checks.exercise_2_3(train, val, root, fashion, image_size=(8, 8), batch_size=16, seed=1),
+        checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1),
         "(images, labels) pairs",
     )

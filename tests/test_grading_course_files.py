@@ -1,6 +1,6 @@
 """A notebook that rewrites the course's checks on disk, and puts them back, scores nothing.
 
-The real student notebook of lesson 02 (its checks run in the kernel), unsolved, with the
+The real student notebook of lesson 02 (most of its checks run in the kernel), unsolved, with the
 answers of 2.3 and 2.4 set to None so that every check expression runs, and two cells
 added: after the set-up, one that appends to ``course_lib/checks/lesson02.py`` a forged pass
 for every exercise; at the end, one that writes the file back as it was. It is graded for

@@ -198,6 +198,12 @@ def _solution_namespace(number):
         for node in tree.body if tree else []:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 exec(ast.unparse(node), namespace)
+            elif (  # and its constants, such as SEED
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+            ):
+                exec(ast.unparse(node), namespace)
     if number == "7.1":  # the lesson reads it from the saved model's metadata, before the exercise
         from course_lib import models
 
@@ -253,6 +259,7 @@ def _expression(number):
 
 
 _NAMES = {
+    "2.4": ["augment"],
     "3.5": ["build_cnn"],
     "4.1": ["compile_for_integer_labels"],
     "6.4": ["build_transfer_model"],
@@ -376,6 +383,77 @@ def _grad_cam_without_relu(grad_model, images, class_index):
     cam = tf.einsum("nhwk,nk->nhw", maps, weights).numpy()
     peak = np.abs(cam).max(axis=(1, 2), keepdims=True)
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+
+
+def _augment_upside_down():
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomRotation(0.5),
+            keras.layers.RandomBrightness(0.1, value_range=(0, 1)),
+        ]
+    )
+
+
+@pytest.mark.parametrize("called_before", [False, True])
+def test_an_augmentation_travels_as_a_model_whether_or_not_it_was_called(tmp_path, called_before):
+    """A Sequential never called has no weights yet: its config is the whole answer."""
+    import keras
+
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=1),
+            keras.layers.RandomZoom(0.1, seed=2),
+            keras.layers.RandomBrightness(0.1, value_range=(0, 1), seed=3),
+        ]
+    )
+    if called_before:
+        augment(np.zeros((1, 28, 28, 1), np.float32), training=True)
+    assert augment.built is called_before
+    reply = judge.judge_locally(_expression("2.4"), {"augment": augment}, 4, str(tmp_path))
+    assert reply["status"] == "passed", reply
+
+
+def test_an_augmentation_that_turns_garments_upside_down_gets_the_notebook_message(tmp_path):
+    reply = judge.judge_locally(
+        _expression("2.4"), {"augment": _augment_upside_down()}, 21, str(tmp_path)
+    )
+    assert reply["status"] == "failed" and "upside down" in reply["message"], reply
+    assert reply["message"] == checks.exercise_2_4(_augment_upside_down()).message
+
+
+def test_a_built_model_exported_without_its_weights_is_not_judged(tmp_path):
+    """Only a model never called may come as a config alone: a built one needs its weights."""
+    from course_lib.tools.grading import kernel_code
+
+    augment = _augment_upside_down()
+    augment(np.zeros((1, 28, 28, 1), np.float32), training=True)
+    values = tmp_path / "values"
+    kernel_code.export_values({"names": ["augment"], "dir": str(values)}, {"augment": augment})
+    (weights,) = values.glob("*.weights.h5")
+    weights.unlink()
+    reply = judge.handle(
+        {
+            "expression": _expression("2.4"),
+            "values": str(values),
+            "calls": [],
+            "salt": 1,
+            "next": str(tmp_path / "next"),
+        }
+    )
+    assert reply["status"] == "unsupported" and "could not be rebuilt" in reply["message"], reply
+
+
+def test_an_augmentation_with_a_lambda_is_not_rebuilt_in_the_judge(tmp_path):
+    import keras
+
+    augment = keras.Sequential(
+        [keras.layers.RandomFlip("horizontal"), keras.layers.Lambda(lambda x: x)]
+    )
+    reply = judge.judge_locally(_expression("2.4"), {"augment": augment}, 4, str(tmp_path))
+    assert reply["status"] == "unsupported" and "Lambda" in reply["message"], reply
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from course_lib.checks._core import (
     shape_problem,
     student_error,
 )
-from course_lib.data import ImageDataset, folder_name
+from course_lib.data import folder_name
 from course_lib.messages import first_line
 from course_lib.record import CheckResult
 
@@ -354,11 +354,26 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
 # ---------------------------------------------------------------- 2.3 image folder
 
 
+def _course_labels() -> tuple[dict[bytes, set[int]], list[str]]:
+    """Each Fashion-MNIST training image's labels by its pixels, and the course's class order.
+
+    Read from the course's own copy: the notebook's ``fashion`` can be replaced, the course's
+    files cannot from a check cell.
+    """
+    from course_lib import data
+
+    fashion = data.load_fashion_mnist()
+    truth: dict[bytes, set[int]] = {}
+    for x, y in zip(fashion.x_train, fashion.y_train, strict=True):
+        truth.setdefault(x.tobytes(), set()).add(int(y))
+    return truth, list(data.FASHION_MNIST_CLASSES)
+
+
 def exercise_2_3(
     ds_folder_train: Any,
     ds_folder_val: Any,
     folder: str | Path,
-    dataset: ImageDataset,
+    dataset: object = None,
     validation_split: float = 0.2,
     image_size: tuple[int, int] = (28, 28),
     batch_size: int = 64,
@@ -367,39 +382,29 @@ def exercise_2_3(
     """(train, val) from image_dataset_from_directory: grayscale, right size, our label order.
 
     ``batch_size`` and ``seed`` are the lesson's BATCH_SIZE and SEED, which the loader must be
-    given: the split is then the one seed=SEED makes.
+    given: the split is then the one seed=SEED makes. ``dataset`` is ignored, kept so that
+    check cells that still pass ``fashion`` work: the labels and their order come from the
+    course's own Fashion-MNIST.
     """
     import tensorflow as tf
 
     truth: dict[bytes, set[int]] = {}
     alphabetical: dict[int, int] = {}
+    class_names: list[str] = []
     n_files = 0
 
     def context() -> None:
-        # `folder` and `dataset` are notebook variables as well: say so if they were overwritten.
+        # `folder` is a notebook variable as well: say so if it was overwritten.
         nonlocal n_files
-        # By its fields, not its class: the grader re-imports course_lib before a check, so the
-        # notebook's dataset is an instance of the ImageDataset class of the earlier import.
-        if not all(
-            isinstance(getattr(dataset, field, None), kind)
-            for field, kind in (
-                ("x_train", np.ndarray),
-                ("y_train", np.ndarray),
-                ("class_names", list),
-            )
-        ):
-            raise StudentCodeFailed(
-                f"the check needs the lesson's dataset (an ImageDataset) as its fourth "
-                f"argument; it got {describe(dataset)}. Re-run the cell that loads it."
-            )
         if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
             raise StudentCodeFailed(
                 f"the check needs the image folder's path as its third argument; "
                 f"it got {describe(folder)}. Re-run the cell that writes the folder."
             )
-        for x, y in zip(dataset.x_train, dataset.y_train, strict=True):
-            truth.setdefault(x.tobytes(), set()).add(int(y))
-        folders = [folder_name(c) for c in dataset.class_names]
+        labels, names = _course_labels()
+        truth.update(labels)
+        class_names.extend(names)
+        folders = [folder_name(c) for c in class_names]
         alphabetical.update({k: sorted(folders).index(f) for k, f in enumerate(folders)})
         n_files = sum(1 for _ in Path(folder).rglob("*.png"))
 
@@ -416,19 +421,31 @@ def exercise_2_3(
         paths = getattr(ds_folder_val, "file_paths", None)
         if paths is None:  # a dataset transformed after loading: the split cannot be told
             return None
-        _, reference = keras.utils.image_dataset_from_directory(
-            folder,
-            class_names=[folder_name(c) for c in dataset.class_names],
-            color_mode="grayscale",
-            image_size=image_size,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            subset="both",
-            seed=seed,
-            verbose=False,
-        )
-        if {str(p) for p in paths} == {str(p) for p in reference.file_paths}:
+
+        def validation_files(shuffle: bool) -> set[str]:
+            _, reference = keras.utils.image_dataset_from_directory(
+                folder,
+                class_names=[folder_name(c) for c in class_names],
+                color_mode="grayscale",
+                image_size=image_size,
+                batch_size=batch_size,
+                validation_split=validation_split,
+                subset="both",
+                shuffle=shuffle,
+                seed=seed,
+                verbose=False,
+            )
+            return {str(p) for p in reference.file_paths}
+
+        chosen = {str(p) for p in paths}
+        if chosen == validation_files(shuffle=True):
             return None
+        if chosen == validation_files(shuffle=False):
+            return (
+                "with shuffle=False the loader splits the files in folder order: validation "
+                "gets the files of the last classes, which training then barely or never sees. "
+                "Leave shuffle at its default, so that the split is drawn from all classes."
+            )
         return (
             f"the validation split is not the one seed=SEED ({seed}) makes: pass seed=SEED, so "
             "that the split is the same on every run, and the same as everyone's."
@@ -548,6 +565,22 @@ def _all_layers(model: Any) -> list[Any]:
     return found
 
 
+# A quarter turn: a garment turned further has its top below its middle, upside down, which
+# the check already forbids RandomFlip("vertical") for.
+MAX_TURN = 0.25
+
+
+def _largest_turn(layer: Any) -> float:
+    """The largest turn, as a fraction of a full one, a RandomRotation layer can draw; else 0."""
+    import keras
+
+    if not isinstance(layer, keras.layers.RandomRotation):
+        return 0.0
+    factor = layer.factor
+    bounds = factor if isinstance(factor, tuple | list) else (-factor, factor)
+    return max(abs(float(b)) for b in bounds)
+
+
 def exercise_2_4(augment: Any) -> CheckResult:
     """augment: random layers only, horizontal flip + a geometric one, identity at inference."""
     import keras
@@ -591,6 +624,13 @@ def exercise_2_4(augment: Any) -> CheckResult:
                     f"RandomFlip(mode={layer.mode!r}) turns clothes upside down, which "
                     "Fashion-MNIST "
                     "never shows (and RandomFlip() does that by default): use mode='horizontal'."
+                )
+            turn = _largest_turn(layer)
+            if turn > MAX_TURN:
+                return (
+                    f"{type(layer).__name__} turns images by up to {turn * 360:.0f}°: past "
+                    f"{MAX_TURN * 360:.0f}° a garment's top ends up below its middle, upside "
+                    "down, which Fashion-MNIST never shows."
                 )
         draws = [run(augment, training=True) for _ in range(3)]
         if any(d.shape != x.shape for d in draws):

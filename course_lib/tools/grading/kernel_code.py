@@ -493,7 +493,10 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
         config = keras.saving.serialize_keras_object(value)
         with open(os.path.join(folder, stem + ".json"), "w", encoding="utf-8") as handle:
             json.dump(config, handle)
-        value.save_weights(os.path.join(folder, stem + ".weights.h5"))
+        # A model never called (a Sequential of augmentation layers, say) has no weights yet:
+        # its config is all of it.
+        if value.built:
+            value.save_weights(os.path.join(folder, stem + ".weights.h5"))
     except Exception as exc:  # a model that is not built, or of classes Keras cannot describe
         return {
             "t": "opaque",
@@ -517,7 +520,9 @@ def load_model(tree: dict[str, Any], folder: str) -> Any:
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not isinstance(model, keras.Model):
         raise ValueError(f"the exported model is a {type(model).__name__}")
-    model.load_weights(os.path.join(folder, stem + ".weights.h5"))
+    weights = os.path.join(folder, stem + ".weights.h5")
+    if model.built or os.path.exists(weights):  # only a model not built yet comes without
+        model.load_weights(weights)
     return model
 
 
