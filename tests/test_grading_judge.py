@@ -258,6 +258,7 @@ _NAMES = {
     "6.4": ["build_transfer_model"],
     "6.5": ["unfreeze_top"],
     "5.6": ["grad_cam_heatmaps"],
+    "9.3": ["build_images_in_model"],
 }
 
 
@@ -378,9 +379,19 @@ def _grad_cam_without_relu(grad_model, images, class_index):
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
 
 
+def _images_in_squashed(backbone, head, image_size):
+    import keras
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Resizing(image_size, image_size)(inputs)
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
 @pytest.mark.parametrize(
     ("number", "answer", "words"),
     [
+        ("9.3", _images_in_squashed, "squashed to a square, not cropped"),
         ("3.5", _wrong_cnn, "MaxPooling"),
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
         ("6.5", _unfreeze_everything, "keep the layers before"),
@@ -397,6 +408,74 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     with fresh_inputs(21):
         direct = eval(expression, {"checks": checks, _NAMES[number][0]: answer})
     assert reply["message"] == direct.message
+
+
+# ---------------------------------------------------------------- lesson 09's split
+
+
+def _split_unseeded(files, labels, fractions, seed):
+    from course_lib import photos
+
+    return photos.split_files(files, labels, fractions, int(np.random.default_rng().integers(99)))
+
+
+def _split_truncating(files, labels, fractions, seed):
+    rng = np.random.default_rng(seed)
+    out = ([], [], [])
+    for label in sorted(set(labels)):
+        mine = [files[i] for i, lab in enumerate(labels) if lab == label]
+        mine = [mine[i] for i in rng.permutation(len(mine))]
+        n_val, n_test = (int(len(mine) * f) for f in fractions[1:])
+        out[1].extend(mine[:n_val])
+        out[2].extend(mine[n_val : n_val + n_test])
+        out[0].extend(mine[n_val + n_test :])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        # The judge answers each distinct call once: the repeated call must differ in form.
+        (_split_unseeded, "two calls with seed=0 gave different splits"),
+        (_split_truncating, "which int() and // cut down to 0"),
+    ],
+)
+def test_a_wrong_split_gets_the_notebook_check_message_from_the_judge(tmp_path, answer, words):
+    reply = judge.judge_locally(
+        "checks.exercise_9_2(split_files)", {"split_files": answer}, 21, str(tmp_path)
+    )
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        assert reply["message"] == checks.exercise_9_2(answer).message
+
+
+def test_splits_written_for_the_published_file_names_pass_in_the_notebook_and_fail_when_graded(
+    tmp_path,
+):
+    from course_lib import photos
+
+    table = {}
+
+    def recording(files, labels, fractions, seed):
+        table[seed] = photos.split_files(files, labels, fractions, seed)
+        return table[seed]
+
+    assert checks.exercise_9_2(recording).passed
+
+    def written_out(files, labels, fractions, seed):  # the published splits, by seed
+        return table[seed]
+
+    assert checks.exercise_9_2(written_out).passed
+    failed = [
+        judge.judge_locally(
+            "checks.exercise_9_2(split_files)",
+            {"split_files": written_out},
+            salt,
+            str(tmp_path / str(salt)),
+        )
+        for salt in (1, 2)
+    ]
+    assert [r["status"] for r in failed] == ["failed"] * 2, failed
 
 
 # ---------------------------------------------------------------- tables salted for the grading run
