@@ -410,7 +410,93 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     assert reply["message"] == direct.message
 
 
-# ---------------------------------------------------------------- lesson 09's split
+# ---------------------------------------------------------------- lesson 09's photos and split
+
+
+def _upright_by_hand(image):
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        white = Image.new("RGBA", image.size, "white")
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def _upright_keeping_alpha(image):
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image)
+
+
+def _upright_in_place_if_rgb(image):  # the image it was given, when that is already right
+    return image if image.mode == "RGB" and not image.getexif() else _upright_by_hand(image)
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (lambda image: image.convert("RGB"), "is still sideways"),
+        (_upright_keeping_alpha, "in mode 'RGBA'"),
+        (lambda image: np.asarray(_upright_by_hand(image), np.float32) / 255, "float32 array"),
+        (
+            lambda image: _upright_by_hand(image) if image.mode != "P" else image.convert("RGB"),
+            "a palette image keeps its transparency",
+        ),
+    ],
+)
+def test_a_wrong_photo_reading_gets_the_notebook_check_message_from_the_judge(
+    tmp_path, answer, words
+):
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": answer}, 21, str(tmp_path)
+    )
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        assert reply["message"] == checks.exercise_9_1(answer).message
+
+
+@pytest.mark.parametrize("answer", [_upright_by_hand, _upright_in_place_if_rgb])
+def test_photos_travel_to_the_kernel_as_their_files_and_back_as_pixels(tmp_path, answer):
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": answer}, 8, str(tmp_path)
+    )
+    assert reply["status"] == "passed", reply
+
+
+def test_an_image_file_from_the_kernel_is_never_opened_in_the_judge(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (3, 2), "red").save(out, "PNG")
+    tree = {"t": "image_file", "v": base64.b64encode(out.getvalue()).decode("ascii")}
+    decoded = judge.decode(tree, str(tmp_path))
+    assert isinstance(decoded, judge.SentFile) and not isinstance(decoded, Image.Image)
+    assert checks.exercise_9_1(lambda image: decoded).passed is False
+
+
+def test_photo_readings_written_for_the_published_pixels_fail_when_graded(tmp_path):
+    table = {}
+
+    def recording(image):
+        table[np.asarray(image).tobytes()] = np.asarray(_upright_by_hand(image))
+        return table[np.asarray(image).tobytes()]
+
+    assert checks.exercise_9_1(recording).passed
+
+    def written_out(image):  # the published files' outputs, looked up by their pixels
+        return table.get(np.asarray(image).tobytes(), np.asarray(image.convert("RGB")))
+
+    assert checks.exercise_9_1(written_out).passed
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": written_out}, 2, str(tmp_path)
+    )
+    assert reply["status"] == "failed", reply
 
 
 def _split_unseeded(files, labels, fractions, seed):

@@ -13,6 +13,7 @@ from course_lib.checks._core import (
     call_student,
     check_rng,
     describe,
+    opened_image,
     run_check,
     salted,
 )
@@ -28,12 +29,17 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     def reopen(image: Image.Image, fmt: str, **options: Any) -> Image.Image:
         out = io.BytesIO()
         image.save(out, fmt, **options)
-        return Image.open(io.BytesIO(out.getvalue()))
+        return opened_image(out.getvalue())
 
     height, width = 30, 48
     base = np.zeros((height, width, 3), np.uint8)
     base[..., 0] = 180
     base[..., 1] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    colours = [200, 30, 30, 30, 200, 30, 30, 30, 200]
+    if salted():  # other pixels in each grading run, so that outputs cannot be written in advance
+        rng = check_rng(91)
+        base = rng.integers(0, 256, base.shape, dtype=np.uint8)
+        colours = [int(v) for v in rng.integers(1, 256, 9)]
     base[:8, :12] = (20, 20, 240)  # a blue mark at the top-left: which way is up
     upright = Image.fromarray(base)
     exif = Image.Exif()
@@ -48,7 +54,7 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     palette = Image.fromarray(
         np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P"
     )
-    palette.putpalette([200, 30, 30, 30, 200, 30, 30, 30, 200, 0, 0, 0] + [0] * (256 - 4) * 3)
+    palette.putpalette(colours + [0, 0, 0] + [0] * (256 - 4) * 3)
     palette_file = reopen(palette, "PNG", transparency=3)  # colour 3 (black) is transparent
     palette_expected = np.asarray(palette.convert("RGB")).copy()
     palette_expected[:, 36:] = 255
