@@ -179,6 +179,36 @@ def rounding_with(to_int):
     return split
 
 
+def cut_per_class_with(to_int):
+    """Each class shuffled with the seed, validation and test cut with to_int(n * f), no max."""
+
+    def split(files, labels, fractions, seed):
+        rng = np.random.default_rng(seed)
+        out = ([], [], [])
+        for label in sorted(set(labels)):
+            mine = [files[i] for i, lab in enumerate(labels) if lab == label]
+            mine = [mine[i] for i in rng.permutation(len(mine))]
+            n_val = to_int(len(mine) * fractions[1])
+            n_test = to_int(len(mine) * fractions[2])
+            out[1].extend(mine[:n_val])
+            out[2].extend(mine[n_val : n_val + n_test])
+            out[0].extend(mine[n_val + n_test :])
+        return out
+
+    return split
+
+
+@pytest.mark.parametrize(
+    ("to_int", "phrase"),
+    [(int, "0.6, which int() and // cut down to 0"), (round, "round(3 × 0.15) is 0")],
+)
+def test_9_2_names_a_per_class_count_that_reaches_0_not_the_stratification(to_int, phrase):
+    result = checks.exercise_9_2(cut_per_class_with(to_int))
+    verdict(result, False, phrase)
+    assert "split each class on its own" not in result.message
+    assert "max(1" not in result.message  # the mistake is named, the fixing line is not given
+
+
 def overlapping(files, labels, fractions, seed):
     train, val, test = photos.split_files(files, labels, fractions, seed)
     return train + test[:1], val, test

@@ -265,6 +265,7 @@ _NAMES = {
     "6.4": ["build_transfer_model"],
     "6.5": ["unfreeze_top"],
     "5.6": ["grad_cam_heatmaps"],
+    "9.3": ["build_images_in_model"],
 }
 
 
@@ -456,9 +457,19 @@ def test_an_augmentation_with_a_lambda_is_not_rebuilt_in_the_judge(tmp_path):
     assert reply["status"] == "unsupported" and "Lambda" in reply["message"], reply
 
 
+def _images_in_squashed(backbone, head, image_size):
+    import keras
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Resizing(image_size, image_size)(inputs)
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
 @pytest.mark.parametrize(
     ("number", "answer", "words"),
     [
+        ("9.3", _images_in_squashed, "squashed to a square, not cropped"),
         ("3.5", _wrong_cnn, "MaxPooling"),
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
         ("6.5", _unfreeze_everything, "keep the layers before"),
@@ -475,6 +486,160 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     with fresh_inputs(21):
         direct = eval(expression, {"checks": checks, _NAMES[number][0]: answer})
     assert reply["message"] == direct.message
+
+
+# ---------------------------------------------------------------- lesson 09's photos and split
+
+
+def _upright_by_hand(image):
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        white = Image.new("RGBA", image.size, "white")
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def _upright_keeping_alpha(image):
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image)
+
+
+def _upright_in_place_if_rgb(image):  # the image it was given, when that is already right
+    return image if image.mode == "RGB" and not image.getexif() else _upright_by_hand(image)
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (lambda image: image.convert("RGB"), "is still sideways"),
+        (_upright_keeping_alpha, "in mode 'RGBA'"),
+        (lambda image: np.asarray(_upright_by_hand(image), np.float32) / 255, "float32 array"),
+        (
+            lambda image: _upright_by_hand(image) if image.mode != "P" else image.convert("RGB"),
+            "a palette image keeps its transparency",
+        ),
+    ],
+)
+def test_a_wrong_photo_reading_gets_the_notebook_check_message_from_the_judge(
+    tmp_path, answer, words
+):
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": answer}, 21, str(tmp_path)
+    )
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        assert reply["message"] == checks.exercise_9_1(answer).message
+
+
+@pytest.mark.parametrize("answer", [_upright_by_hand, _upright_in_place_if_rgb])
+def test_photos_travel_to_the_kernel_as_their_files_and_back_as_pixels(tmp_path, answer):
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": answer}, 8, str(tmp_path)
+    )
+    assert reply["status"] == "passed", reply
+
+
+def test_an_image_file_from_the_kernel_is_never_opened_in_the_judge(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (3, 2), "red").save(out, "PNG")
+    tree = {"t": "image_file", "v": base64.b64encode(out.getvalue()).decode("ascii")}
+    decoded = judge.decode(tree, str(tmp_path))
+    assert isinstance(decoded, judge.SentFile) and not isinstance(decoded, Image.Image)
+    assert checks.exercise_9_1(lambda image: decoded).passed is False
+
+
+def test_photo_readings_written_for_the_published_pixels_fail_when_graded(tmp_path):
+    table = {}
+
+    def recording(image):
+        table[np.asarray(image).tobytes()] = np.asarray(_upright_by_hand(image))
+        return table[np.asarray(image).tobytes()]
+
+    assert checks.exercise_9_1(recording).passed
+
+    def written_out(image):  # the published files' outputs, looked up by their pixels
+        return table.get(np.asarray(image).tobytes(), np.asarray(image.convert("RGB")))
+
+    assert checks.exercise_9_1(written_out).passed
+    reply = judge.judge_locally(
+        "checks.exercise_9_1(upright_rgb)", {"upright_rgb": written_out}, 2, str(tmp_path)
+    )
+    assert reply["status"] == "failed", reply
+
+
+def _split_unseeded(files, labels, fractions, seed):
+    from course_lib import photos
+
+    return photos.split_files(files, labels, fractions, int(np.random.default_rng().integers(99)))
+
+
+def _split_truncating(files, labels, fractions, seed):
+    rng = np.random.default_rng(seed)
+    out = ([], [], [])
+    for label in sorted(set(labels)):
+        mine = [files[i] for i, lab in enumerate(labels) if lab == label]
+        mine = [mine[i] for i in rng.permutation(len(mine))]
+        n_val, n_test = (int(len(mine) * f) for f in fractions[1:])
+        out[1].extend(mine[:n_val])
+        out[2].extend(mine[n_val : n_val + n_test])
+        out[0].extend(mine[n_val + n_test :])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        # The judge answers each distinct call once: the repeated call must differ in form.
+        (_split_unseeded, "two calls with seed=0 gave different splits"),
+        (_split_truncating, "which int() and // cut down to 0"),
+    ],
+)
+def test_a_wrong_split_gets_the_notebook_check_message_from_the_judge(tmp_path, answer, words):
+    reply = judge.judge_locally(
+        "checks.exercise_9_2(split_files)", {"split_files": answer}, 21, str(tmp_path)
+    )
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        assert reply["message"] == checks.exercise_9_2(answer).message
+
+
+def test_splits_written_for_the_published_file_names_pass_in_the_notebook_and_fail_when_graded(
+    tmp_path,
+):
+    from course_lib import photos
+
+    table = {}
+
+    def recording(files, labels, fractions, seed):
+        table[seed] = photos.split_files(files, labels, fractions, seed)
+        return table[seed]
+
+    assert checks.exercise_9_2(recording).passed
+
+    def written_out(files, labels, fractions, seed):  # the published splits, by seed
+        return table[seed]
+
+    assert checks.exercise_9_2(written_out).passed
+    failed = [
+        judge.judge_locally(
+            "checks.exercise_9_2(split_files)",
+            {"split_files": written_out},
+            salt,
+            str(tmp_path / str(salt)),
+        )
+        for salt in (1, 2)
+    ]
+    assert [r["status"] for r in failed] == ["failed"] * 2, failed
 
 
 # ---------------------------------------------------------------- tables salted for the grading run

@@ -1,10 +1,10 @@
 """The two-phase grader, in a real kernel, on exercises whose answers are Keras models or tables.
 
-One notebook per case holds the exercises of lessons 03 to 08 that are judged in two phases and
+One notebook per case holds the exercises of lessons 03 to 09 that are judged in two phases and
 were not lesson 01's (models built, compiled, frozen or explained; curves read; uploads, service
-answers, TF_CONFIG and quantisation): an honest one scores full marks, an empty one 0, and one
-per tampering strategy class (``grading_support.py``, shared with ``test_grading.py``) scores
-0 on every exercise while leaving them unsolved.
+answers, TF_CONFIG and quantisation; photos opened from files): an honest one scores full marks,
+an empty one 0, and one per tampering strategy class (``grading_support.py``, shared with
+``test_grading.py``) scores 0 on every exercise while leaving them unsolved.
 """
 
 import ast
@@ -39,6 +39,7 @@ EXERCISES = (
     "7.5",
     "8.2",
     "8.5",
+    "9.1",
 )
 CELL_TIMEOUT = 240  # a busy 2-core machine: importing TensorFlow alone has taken over 40 s
 

@@ -40,6 +40,21 @@ def check_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, _SALTS[-1]] if _SALTS else seed)
 
 
+def opened_image(data: bytes) -> Any:
+    """A Pillow image opened from the file ``data``, as ``Image.open`` gives it to a function.
+
+    It keeps the file as ``course_file``: the grader sends the student's kernel that file, to
+    open the same way, since an opened image's EXIF tag and palette transparency are in it.
+    """
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.course_file = data  # type: ignore[attr-defined]
+    return image
+
+
 class StudentCodeFailed(Exception):
     """Raised inside a check when calling the student's code failed; becomes a 'Not yet'."""
 

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.checks._core import StudentCodeFailed, call_student, describe, run_check
+from course_lib.checks._core import (
+    StudentCodeFailed,
+    call_student,
+    check_rng,
+    describe,
+    opened_image,
+    run_check,
+    salted,
+)
 from course_lib.record import CheckResult
 
 # ------------------------------------------------------------------ 9.1 upright RGB
@@ -21,12 +29,17 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     def reopen(image: Image.Image, fmt: str, **options: Any) -> Image.Image:
         out = io.BytesIO()
         image.save(out, fmt, **options)
-        return Image.open(io.BytesIO(out.getvalue()))
+        return opened_image(out.getvalue())
 
     height, width = 30, 48
     base = np.zeros((height, width, 3), np.uint8)
     base[..., 0] = 180
     base[..., 1] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    colours = [200, 30, 30, 30, 200, 30, 30, 30, 200]
+    if salted():  # other pixels in each grading run, so that outputs cannot be written in advance
+        rng = check_rng(91)
+        base = rng.integers(0, 256, base.shape, dtype=np.uint8)
+        colours = [int(v) for v in rng.integers(1, 256, 9)]
     base[:8, :12] = (20, 20, 240)  # a blue mark at the top-left: which way is up
     upright = Image.fromarray(base)
     exif = Image.Exif()
@@ -41,7 +54,7 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     palette = Image.fromarray(
         np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P"
     )
-    palette.putpalette([200, 30, 30, 30, 200, 30, 30, 30, 200, 0, 0, 0] + [0] * (256 - 4) * 3)
+    palette.putpalette(colours + [0, 0, 0] + [0] * (256 - 4) * 3)
     palette_file = reopen(palette, "PNG", transparency=3)  # colour 3 (black) is transparent
     palette_expected = np.asarray(palette.convert("RGB")).copy()
     palette_expected[:, 36:] = 255
@@ -143,14 +156,16 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     and seeded."""
     # 13 × 0.15 = 1.95 and 9 × 0.15 = 1.35: int() and math.ceil give other counts than round().
     sizes = {"roses": 20, "tulips": 4, "daisy": 3, "iris": 13, "lilac": 9}
-    files = [f"{name}/{i:02d}.jpg" for name, n in sizes.items() for i in range(n)]
+    # Other file names in each grading run, so that splits written out in advance do not match.
+    first = int(check_rng(92).integers(1000, 9000)) if salted() else 0
+    files = [f"{name}/{first + i:02d}.jpg" for name, n in sizes.items() for i in range(n)]
     labels = [k for k, n in enumerate(sizes.values()) for _ in range(n)]
     label_of = dict(zip(files, labels, strict=True))
     names = list(sizes)
     fractions = (0.7, 0.15, 0.15)
 
-    def parts(seed: int) -> tuple[list[str], list[str], list[str]]:
-        result = call_student(split_files, list(files), list(labels), fractions, seed)
+    def parts(seed: int, shares: Any = fractions) -> tuple[list[str], list[str], list[str]]:
+        result = call_student(split_files, list(files), list(labels), shares, seed)
         if not isinstance(result, tuple | list) or len(result) != 3:
             raise StudentCodeFailed(
                 f"your function returned {describe(result)}; return three lists: "
@@ -191,14 +206,31 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                 f"{len(missing)} file(s) are in no split, e.g. {missing[0]}: check your "
                 "rounding, every file should land somewhere."
             )
+        shares = dict(zip(("train", "validation", "test"), fractions, strict=True))
         for split, part in (("train", train), ("validation", val), ("test", test)):
-            present = {label_of[f] for f in part}
+            counts = [sum(label_of[f] == k for f in part) for k in range(len(names))]
             for k, name in enumerate(names):
-                if k not in present:
+                if counts[k]:
+                    continue
+                n, fraction = sizes[name], shares[split]
+                # Every class cut to the same share, only too small: the split is per class.
+                if counts == [int(np.floor(sizes[c] * fraction)) for c in names]:
                     return (
-                        f"class '{name}' ({sizes[name]} files) has no file in {split}: split "
-                        "each class on its own, so that every class is in every split."
+                        f"class '{name}' has {n} files and none in {split}: {n} × {fraction} = "
+                        f"{n * fraction:.3g}, which int() and // cut down to 0. The exercise "
+                        "rounds to the nearest whole number, and keeps at least one file of "
+                        "every class in every split."
                     )
+                if counts == [round(sizes[c] * fraction) for c in names]:
+                    return (
+                        f"class '{name}' has {n} files and none in {split}: round({n} × "
+                        f"{fraction}) is 0, and every class needs at least one file in every "
+                        "split."
+                    )
+                return (
+                    f"class '{name}' ({n} files) has no file in {split}: split "
+                    "each class on its own, so that every class is in every split."
+                )
         for k, name in enumerate(names):
             n = sizes[name]
             counts = [sum(label_of[f] == k for f in part) for part in (train, val, test)]
@@ -218,7 +250,9 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                         f"class '{name}' has {n} files and {count} of them in {split}; "
                         f"max(1, round({n} × {fraction})) = {expected}.{cause}"
                     )
-        if parts(0) != (train, val, test):
+        # The same shares as a list: a call of its own, also when the grader answers each
+        # distinct call once, so that an unseeded shuffle shows.
+        if parts(0, list(fractions)) != (train, val, test):
             return (
                 "two calls with seed=0 gave different splits: shuffle with a generator made "
                 "from the seed, e.g. np.random.default_rng(seed), so that the split can be "
@@ -254,7 +288,8 @@ _SIZE = 16
 def _tiny_parts() -> tuple[Any, Any]:
     import keras
 
-    keras.utils.set_random_seed(9)
+    # Other weights in each grading run, so that a model's outputs cannot be written in advance.
+    keras.utils.set_random_seed(int(check_rng(9).integers(2**31)) if salted() else 9)
     backbone = keras.Sequential(
         [
             keras.Input((_SIZE, _SIZE, 3)),
@@ -302,7 +337,7 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
     probabilities out."""
     import keras
 
-    rng = np.random.default_rng(93)
+    rng = check_rng(93)
     photos = {
         "wide photo (40×90)": rng.integers(0, 256, (40, 90, 3), dtype=np.uint8),
         "tall photo (70×30)": rng.integers(0, 256, (70, 30, 3), dtype=np.uint8),

@@ -21,6 +21,7 @@ reply per line on stdout (see :func:`handle`).
 from __future__ import annotations
 
 import ast
+import base64
 import builtins
 import hashlib
 import json
@@ -101,6 +102,13 @@ def _fingerprint(value: Any, digest: Any) -> None:
         )
         for weight in value.weights:
             _fingerprint(np.asarray(weight.numpy()), digest)
+    elif _is_image(value) or isinstance(value, SentFile):
+        data = getattr(value, "course_file", None)
+        if type(data) is bytes:  # opened from a file: the file is what the kernel gets
+            digest.update(b"image file:" + hashlib.sha256(data).digest())
+        else:
+            digest.update(f"image:{value.mode}{value.size}".encode())
+            digest.update(hashlib.sha256(value.tobytes()).digest())
     elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy"):
         try:
             _fingerprint(np.asarray(value.numpy()), digest)
@@ -113,6 +121,11 @@ def _fingerprint(value: Any, digest: Any) -> None:
 def _is_model(value: Any) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(value, keras.Model)
+
+
+def _is_image(value: Any) -> bool:
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(value, pil.Image)
 
 
 def _take_state(target: Any, changed: Any) -> None:
@@ -151,6 +164,17 @@ def _opaque(type_name: str, module: str) -> Any:
     return type(type_name or "object", (_Opaque,), {"__module__": module or "builtins"})()
 
 
+class SentFile:
+    """An image file the judge sent the kernel, known by its bytes: never opened here.
+
+    Only the arguments of calls the judge wrote travel as files (the kernel sends images back
+    as pixels), and they are decoded only to recognise a call already answered.
+    """
+
+    def __init__(self, data: bytes):
+        self.course_file = data
+
+
 def decode(tree: dict[str, Any], folder: str) -> Any:
     """A value the kernel exported; never unpickles, never runs the student's code."""
     kind = tree.get("t")
@@ -185,6 +209,13 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
                 f"weights with Keras's safe mode ({why}); build it from Keras's own layers, "
                 "without Lambda layers or classes of your own"
             ) from None
+    if kind == "image_file":
+        return SentFile(base64.b64decode(tree["v"]))
+    if kind == "image":
+        try:
+            return kernel_code.load_image(tree, folder)
+        except Exception:  # pixels that do not fit the mode and size the kernel gave with them
+            return _opaque("Image", "PIL.Image")
     if kind == "opaque" and tree.get("why"):
         raise Unsupported(
             f"your {tree.get('type', 'object')} could not be saved as a config and weights "

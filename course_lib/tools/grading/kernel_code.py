@@ -435,6 +435,9 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     model = _model_tree(value, folder, counter)
     if model is not None:
         return model
+    image = _image_tree(value, folder, counter)
+    if image is not None:
+        return image
     kind = "array"
     array = None
     if isinstance(value, (np.ndarray, np.generic)):
@@ -507,6 +510,53 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     return {"t": "model", "file": stem, "type": type(value).__name__[:80]}
 
 
+def _image_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
+    """A Pillow image as data; None for anything else.
+
+    An image a check opened from a file (it keeps the file as ``course_file``, see
+    ``checks._core.opened_image``) travels to the kernel as that file, which the kernel opens
+    as the student's function would get it (EXIF, palette, transparency and all). Any other
+    image, and every image the kernel sends back, as its mode, size and pixels: the judge
+    never parses a file the kernel wrote.
+    """
+    import base64
+    import os
+    import sys
+
+    import numpy as np
+
+    pil = sys.modules.get("PIL.Image")
+    if pil is None or not isinstance(value, pil.Image):
+        return None
+    data = getattr(value, "course_file", None)
+    if type(data) is bytes:
+        return {"t": "image_file", "v": base64.b64encode(data).decode("ascii")}
+    try:
+        pixels = np.frombuffer(value.tobytes(), np.uint8)
+    except Exception:  # a file that cannot be decoded: the judge sees an image it cannot read
+        return {"t": "opaque", "type": type(value).__name__[:80], "module": "PIL.Image"}
+    counter[0] += 1
+    name = f"v{counter[0]}.npy"
+    np.save(os.path.join(folder, name), pixels, allow_pickle=False)
+    return {"t": "image", "mode": str(value.mode)[:16], "size": list(value.size), "file": name}
+
+
+def load_image(tree: dict[str, Any], folder: str) -> Any:
+    """What :func:`_image_tree` wrote, as a Pillow image."""
+    import base64
+    import io
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    if tree["t"] == "image_file":  # returned as it is, it goes back as pixels
+        return Image.open(io.BytesIO(base64.b64decode(tree["v"])))
+    width, height = (int(v) for v in tree["size"])
+    pixels = np.load(os.path.join(folder, os.path.basename(tree["file"])), allow_pickle=False)
+    return Image.frombytes(str(tree["mode"]), (width, height), pixels.tobytes())
+
+
 def load_model(tree: dict[str, Any], folder: str) -> Any:
     """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code)."""
     import json
@@ -556,6 +606,8 @@ def decode_plain(tree: dict[str, Any], folder: str) -> Any:
         return np.dtype(str(tree["v"])).type
     if kind == "model":
         return load_model(tree, folder)
+    if kind in ("image_file", "image"):
+        return load_image(tree, folder)
     raise ValueError(f"cannot send a {kind} to the kernel")
 
 
