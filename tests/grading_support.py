@@ -1,7 +1,7 @@
 """Unsolved notebooks that try to score anyway: one prelude per class of tampering strategy.
 
 Shared by ``test_grading.py`` (lesson 01, through ``course grade``) and
-``test_grading_two_phase.py`` (the two-phase exercises of lessons 03 to 08): each prelude is a
+``test_grading_two_phase.py`` (two-phase exercises of lessons 02 to 09): each prelude is a
 code cell put before the first exercise; :data:`ANSWERS` is what an exercise's answer returns
 for the strategies that need the answers' help. :func:`student_notebook` gives a lesson's
 student notebook with an attack's cell after its set-up cell.
@@ -80,6 +80,21 @@ STRATEGIES = {
                             return value.astype(np.uint8)
                         return value
             return None
+    """,
+    # Rewrite the kernel's own outgoing messages (jupyter_client's Session.send), so that
+    # every verdict a grader cell sends from the kernel reads as passed.
+    "messenger": """
+        import jupyter_client.session as _session
+        _send = _session.Session.send
+        def _forging_send(self, stream, msg_or_type, content=None, *args, **kwargs):
+            body = msg_or_type.get("content") if isinstance(msg_or_type, dict) else content
+            data = body.get("data", {}) if isinstance(body, dict) else {}
+            for mime, value in data.items():
+                if mime.startswith("application/vnd.course") and isinstance(value, dict):
+                    if value.get("action") == "check" and value.get("status") != "passed":
+                        value["status"], value["message"] = "passed", "ok"
+            return _send(self, stream, msg_or_type, content, *args, **kwargs)
+        _session.Session.send = _forging_send
     """,
 }
 # The expression an exercise's answer returns, for the strategies that need it.
