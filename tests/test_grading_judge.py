@@ -4,6 +4,7 @@ import ast
 
 import numpy as np
 import pytest
+from test_checks_lesson09 import upright_by_hand  # the reference the check tests use too
 
 from course_lib import checks
 from course_lib.checks._core import check_rng, fresh_inputs
@@ -491,18 +492,6 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
 # ---------------------------------------------------------------- lesson 09's photos and split
 
 
-def _upright_by_hand(image):
-    from PIL import Image, ImageOps
-
-    image = ImageOps.exif_transpose(image)
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA"):
-        white = Image.new("RGBA", image.size, "white")
-        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
-    return image.convert("RGB")
-
-
 def _upright_keeping_alpha(image):
     from PIL import ImageOps
 
@@ -510,7 +499,7 @@ def _upright_keeping_alpha(image):
 
 
 def _upright_in_place_if_rgb(image):  # the image it was given, when that is already right
-    return image if image.mode == "RGB" and not image.getexif() else _upright_by_hand(image)
+    return image if image.mode == "RGB" and not image.getexif() else upright_by_hand(image)
 
 
 @pytest.mark.parametrize(
@@ -518,9 +507,9 @@ def _upright_in_place_if_rgb(image):  # the image it was given, when that is alr
     [
         (lambda image: image.convert("RGB"), "is still sideways"),
         (_upright_keeping_alpha, "in mode 'RGBA'"),
-        (lambda image: np.asarray(_upright_by_hand(image), np.float32) / 255, "float32 array"),
+        (lambda image: np.asarray(upright_by_hand(image), np.float32) / 255, "float32 array"),
         (
-            lambda image: _upright_by_hand(image) if image.mode != "P" else image.convert("RGB"),
+            lambda image: upright_by_hand(image) if image.mode != "P" else image.convert("RGB"),
             "a palette image keeps its transparency",
         ),
     ],
@@ -536,7 +525,7 @@ def test_a_wrong_photo_reading_gets_the_notebook_check_message_from_the_judge(
         assert reply["message"] == checks.exercise_9_1(answer).message
 
 
-@pytest.mark.parametrize("answer", [_upright_by_hand, _upright_in_place_if_rgb])
+@pytest.mark.parametrize("answer", [upright_by_hand, _upright_in_place_if_rgb])
 def test_photos_travel_to_the_kernel_as_their_files_and_back_as_pixels(tmp_path, answer):
     reply = judge.judge_locally(
         "checks.exercise_9_1(upright_rgb)", {"upright_rgb": answer}, 8, str(tmp_path)
@@ -562,7 +551,7 @@ def test_photo_readings_written_for_the_published_pixels_fail_when_graded(tmp_pa
     table = {}
 
     def recording(image):
-        table[np.asarray(image).tobytes()] = np.asarray(_upright_by_hand(image))
+        table[np.asarray(image).tobytes()] = np.asarray(upright_by_hand(image))
         return table[np.asarray(image).tobytes()]
 
     assert checks.exercise_9_1(recording).passed

@@ -72,7 +72,8 @@ def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     assert found == [("gina_02_pipelines.ipynb", "02_pipelines.ipynb")]
 
 
-def test_a_lesson_told_from_the_title_alone_is_noted(tmp_path, monkeypatch):
+def _graded_offline(tmp_path, monkeypatch, folder):
+    """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
     monkeypatch.setattr(
         tables, "grade_notebook", lambda submission, *args, **kwargs: NotebookGrade(submission)
@@ -85,9 +86,13 @@ def test_a_lesson_told_from_the_title_alone_is_noted(tmp_path, monkeypatch):
         ),
         solutions / "02_pipelines.ipynb",
     )
+    return tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+
+
+def test_a_lesson_told_from_the_title_alone_is_noted(tmp_path, monkeypatch):
     titled = new_notebook(cells=[new_markdown_cell("# Lesson 2 — Pipelines")])
     _touch(tmp_path / "in" / "frank_10_extra.ipynb", nbformat.writes(titled))
-    (grade,) = tables.grade_folder(tmp_path / "in", solutions, GradeOptions(), lambda _: None)
+    (grade,) = _graded_offline(tmp_path, monkeypatch, tmp_path / "in")
     assert grade.submission.lesson == "02_pipelines"
     assert grade.problems == [
         "the file name frank_10_extra.ipynb names no lesson of this course; graded as "
@@ -564,22 +569,10 @@ def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(sh
 
 
 def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
-    monkeypatch.setattr(
-        tables, "grade_notebook", lambda submission, *args, **kwargs: NotebookGrade(submission)
-    )
-    solutions = tmp_path / "solutions"
-    solutions.mkdir()
-    nbformat.write(
-        _solution(
-            new_markdown_cell("### Exercise 2.1 — Do"), new_code_cell("checks.exercise_2_1(x)")
-        ),
-        solutions / "02_pipelines.ipynb",
-    )
     folder = tmp_path / "submissions"
     _touch(folder / "ann" / "02_pipelines.ipynb")
     _touch(folder / "ann_02_pipelines.ipynb")
-    grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    grades = _graded_offline(tmp_path, monkeypatch, folder)
     notes = [p for g in grades for p in g.problems]
     assert len(grades) == 2 and len(notes) == 1
     assert notes[0].startswith("2 notebooks for this lesson from this student: ")
