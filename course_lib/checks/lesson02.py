@@ -19,6 +19,7 @@ from course_lib.checks._core import (
     call_student,
     check_rng,
     describe,
+    drive,
     first_difference,
     numpy_on_symbolic,
     run_check,
@@ -86,8 +87,7 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         ):
             raise StudentCodeFailed(f"your code raised {student_error(probe)}")
         try:
-            ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(preprocess)
-            elements = list(ds.as_numpy_iterator())
+            elements = drive("map_elements", preprocess, images, labels)
         except Exception as exc:  # student code, traced by tf.data
             if _not_attempted(exc):
                 raise StudentCodeFailed(NOT_ATTEMPTED) from None

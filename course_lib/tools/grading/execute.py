@@ -60,19 +60,20 @@ _SENT_SIGNALS = frozenset(
 # are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
-# Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. 2.1 to 2.3 and 2.5
-# cannot yet: 2.1's check runs `preprocess` inside Dataset.map, where it gets symbolic tensors
-# that the judge cannot send to the kernel as data; 2.2 and 2.5 pass the student's functions
-# tf.data datasets and judge the datasets they return (their steps, order and seeds, epoch by
-# epoch), none of which travels as data; 2.3's answers are datasets the loader made from the
-# kernel's folder of files. Each needs its check restructured so that the kernel exports
-# materialised batches (and a pipeline's steps) as arrays, and the judge judges those.
+# Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. 2.1's check has the
+# kernel run `preprocess` inside Dataset.map through a driver (course_lib.checks._drivers) and
+# judges the elements that came out. 2.2, 2.3 and 2.5 cannot yet: 2.2 and 2.5 pass the
+# student's functions tf.data datasets and judge the datasets they return (their steps, order
+# and seeds, epoch by epoch), none of which travels as data; 2.3's answers are datasets the
+# loader made from the kernel's folder of files. Each needs a driver that reads the datasets
+# in the kernel and returns their batches (and a pipeline's steps) as arrays.
 TWO_PHASE = frozenset(
     {
         "1.1",
         "1.2",
         "1.3",
         "1.4",
+        "2.1",
         "2.4",
         "3.1",
         "3.2",

@@ -43,9 +43,9 @@ class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the gr
     lets it through.
     """
 
-    def __init__(self, name: str, args: tuple[Any, ...]):
+    def __init__(self, name: str, args: tuple[Any, ...], driver: str = ""):
         super().__init__(name)
-        self.name, self.args_given = name, args
+        self.name, self.args_given, self.driver = name, args, driver
 
 
 class Unsupported(BaseException):  # noqa: N818
@@ -146,8 +146,8 @@ def _take_state(target: Any, changed: Any) -> None:
         target.compile_from_config(changed.get_compile_config())
 
 
-def fingerprint(name: str, args: tuple[Any, ...]) -> str:
-    digest = hashlib.sha256(name.encode() + b"(")
+def fingerprint(name: str, args: tuple[Any, ...], driver: str = "") -> str:
+    digest = hashlib.sha256(f"{name}/{driver}(".encode() if driver else name.encode() + b"(")
     _fingerprint(list(args), digest)
     return digest.hexdigest()
 
@@ -280,9 +280,20 @@ class Replay:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             raise Unsupported("a call with keyword arguments")
-        key = fingerprint(self.name, args)
+        return self._outcome(args, "")
+
+    def course_drive(self, driver: str, *args: Any) -> Any:
+        """What the driver ``driver`` (:mod:`course_lib.checks._drivers`) returned in the kernel."""
+        from course_lib.checks import _drivers
+
+        if driver not in _drivers.DRIVERS:
+            raise ValueError(f"no driver {driver!r}")
+        return self._outcome(args, driver)
+
+    def _outcome(self, args: tuple[Any, ...], driver: str) -> Any:
+        key = fingerprint(self.name, args, driver)
         if key not in self.outcomes:
-            raise NeedCall(self.name, args)
+            raise NeedCall(self.name, args, driver)
         outcome, folder = self.outcomes[key]
         for position, tree in outcome.get("changed", {}).items():
             target = args[int(position)]
@@ -295,6 +306,23 @@ class Replay:
         if "raised" in outcome:
             raise _exception(outcome["raised"])
         return decode(outcome["returned"], folder)
+
+
+_DRIVERS_SOURCE: list[str] = []
+
+
+def _drivers_source() -> str:
+    """The text of :mod:`course_lib.checks._drivers` as this process imported it.
+
+    Read once, when the judge starts (:func:`main`), never again from disk: the course's
+    files may have been changed by a notebook since.
+    """
+    if not _DRIVERS_SOURCE:
+        from course_lib.checks import _drivers
+
+        with open(_drivers.__file__, encoding="utf-8") as handle:
+            _DRIVERS_SOURCE.append(handle.read())
+    return _DRIVERS_SOURCE[0]
 
 
 def judge(request: dict[str, Any]) -> dict[str, Any]:
@@ -312,7 +340,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         with open(os.path.join(call["out"], "outcome.json"), encoding="utf-8") as handle:
             outcome = json.load(handle)
         args = tuple(decode(tree, call["request"]) for tree in sent["args"])
-        outcomes[fingerprint(call["name"], args)] = (outcome, call["out"])
+        outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, call["out"])
     namespace: dict[str, Any] = {"checks": checks}
     for name in names:
         tree = exported.get(name, {"t": "missing"})
@@ -345,8 +373,11 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
         if any(t["t"] in ("opaque", "function") for t in trees):
             return {"status": "unsupported", "message": "an argument is not plain data"}
+        sent: dict[str, Any] = {"args": trees}
+        if need.driver:  # the kernel runs the driver's code, sent as text with the call
+            sent |= {"driver": need.driver, "driver_source": _drivers_source()}
         with open(os.path.join(folder, "call.json"), "w", encoding="utf-8") as handle:
-            json.dump({"args": trees}, handle)
+            json.dump(sent, handle)
         return {"status": "need", "name": need.name, "request": folder}
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
@@ -393,6 +424,8 @@ def main() -> None:
     import keras  # noqa: F401
 
     from course_lib import checks  # noqa: F401
+
+    _drivers_source()
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
     replies.flush()

@@ -29,7 +29,9 @@ Actions:
 ``call``
     Call one of the student's functions on arguments the grader wrote (``.npy``
     files read without pickle, JSON), and export what it returned or raised, and
-    any argument it changed in place. The grader judges these data in another
+    any argument it changed in place; or run it through one of the grader's drivers
+    (``course_lib.checks._drivers``, sent as text with the call: tf.data's ``map``, say),
+    which returns data too. The grader judges these data in another
     process (:mod:`course_lib.tools.grading.judge`): no check, expected value or course
     answer is ever loaded here.
 ``ping``
@@ -596,6 +598,10 @@ def decode_plain(tree: dict[str, Any], folder: str) -> Any:
         return base64.b64decode(tree["v"])
     if kind in ("array", "scalar", "tensor"):
         array = np.load(os.path.join(folder, os.path.basename(tree["file"])), allow_pickle=False)
+        if kind == "tensor":  # the check made a tensor: the student's function gets one
+            import tensorflow as tf
+
+            return tf.constant(array)
         return array[()] if kind == "scalar" else array
     if kind in ("tuple", "list"):
         items = [decode_plain(v, folder) for v in tree["items"]]
@@ -636,6 +642,14 @@ def export_values(args: dict[str, Any], namespace: dict[str, Any] | None = None)
     return {"exported": sorted(values)}
 
 
+def _driven(func: Any, driver: str, source: str) -> Any:
+    """``func`` as the grader's driver runs it (course_lib.checks._drivers, sent as text)."""
+    drivers: dict[str, Any] = {"__name__": "course_grader_drivers"}
+    exec(compile(source, "<course grader drivers>", "exec", dont_inherit=True), drivers)
+    run = drivers["DRIVERS"][driver]
+    return lambda *given: run(func, *given)
+
+
 def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -> dict[str, Any]:
     """Call the student's ``args["name"]`` on the grader's arguments; export the outcome."""
     import json
@@ -655,6 +669,8 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     out = args["out"]
     os.makedirs(out, exist_ok=True)
     func = namespace.get(args["name"])
+    if request.get("driver"):
+        func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
     try:
         outcome = {"returned": encode(func(*given), out)}
     except BaseException as exc:  # the student's code may raise anything
