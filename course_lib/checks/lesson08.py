@@ -233,8 +233,7 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
             return NEEDS_TWO_REPLICAS
         shares = [[int(size) for size in sizes] for sizes in run["shares"]]
         if len(shares) != 2 or any(
-            len(sizes) != replicas or sum(sizes) != STEP_BATCH or min(sizes) < 1
-            for sizes in shares
+            len(sizes) != replicas or sum(sizes) != STEP_BATCH or min(sizes) < 1 for sizes in shares
         ):
             raise ValueError(f"the global batches were split as {shares}")
         expected, reference_weights = _reference_run(start, images, labels, shares)
