@@ -231,7 +231,13 @@ def _check_expression(number):
     return next(e.check for e in lesson_key(path).exercises if e.number == number)
 
 
-@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE))
+# 8.1 trains under a MirroredStrategy of two logical CPUs, which this process does not have
+# (TensorFlow fixes its devices when it starts): tests/test_grading_driven_lesson08_step.py
+# runs both of these for it in a process whose CPU is split in two.
+NEEDS_TWO_DEVICES = {"8.1"}
+
+
+@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE - NEEDS_TWO_DEVICES))
 @pytest.mark.parametrize("salt", [11, 2**40 + 3])
 def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number, salt):
     reply = judge.judge_locally(
@@ -240,7 +246,7 @@ def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number
     assert reply["status"] == "passed", reply
 
 
-@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE))
+@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE - NEEDS_TWO_DEVICES))
 def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_path, number):
     namespace = _solution_namespace(number)
     names = judge.answer_names(_check_expression(number))

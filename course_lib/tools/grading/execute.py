@@ -58,7 +58,7 @@ _SENT_SIGNALS = frozenset(
 # models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
 # Keras's safe mode. The others still run their check inside the student's kernel, on test
 # data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
-# are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
+# are datasets, Flask apps, servers or files the kernel must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
 # Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. 2.1's check has the
@@ -68,6 +68,11 @@ _SENT_SIGNALS = frozenset(
 # and seeds, epoch by epoch), none of which travels as data; 2.3's answers are datasets the
 # loader made from the kernel's folder of files. Each needs a driver that reads the datasets
 # in the kernel and returns their batches (and a pipeline's steps) as arrays.
+# Lesson 08: 8.1's answer is a train step that must run under a MirroredStrategy, which
+# cannot travel: the driver train_two_steps builds one over the kernel's logical CPUs (the
+# lesson splits the CPU in two), trains the check's CNN (sent as its config and weights) for
+# two steps with the student's step and returns the losses and weights; the judge computes
+# the library's steps itself. The notebook's `strategy` reaches the judge as its type's name.
 TWO_PHASE = frozenset(
     {
         "1.1",
@@ -100,6 +105,7 @@ TWO_PHASE = frozenset(
         "7.1",
         "7.3",
         "7.5",
+        "8.1",
         "8.2",
         "8.5",
         "9.1",
