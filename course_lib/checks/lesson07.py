@@ -1023,10 +1023,19 @@ def exercise_7_4(
     url: str,
     files: list[tuple[str, bytes]] | None = None,
 ) -> CheckResult:
-    """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request."""
+    """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request.
+
+    ``url``: the address of the lesson's running server, or the server itself (``server``).
+    In two-phase grading the check uses neither: the judge runs a service of its own
+    (:mod:`course_lib.checks._batch_service`), gives the kernel its address, and counts the
+    requests that reach it; the notebook's server could answer anything and count nothing.
+    """
     import requests
 
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    apart = _judged_apart(classify_batch)
+    if not apart and not isinstance(url, str) and isinstance(getattr(url, "url", None), str):
+        url = url.url  # the lesson's server itself: its address
+    if not apart and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         return not_yet(
             "7.4",
             f"the check needs the running server's address (`server.url`, "
@@ -1042,12 +1051,37 @@ def exercise_7_4(
             f"the check needs the lesson's `batch_files`, a list of (name, bytes) pairs, as "
             f"its third argument; it got {describe(files)}.",
         )
+    service = None
+    if apart:  # the judge's own service, files and labels, drawn for this grading run
+        from course_lib.checks import _batch_service
+
+        files = _batch_files()
+        service = _batch_service.running(FASHION_MNIST_CLASSES)
+        classes = check_rng(740).permutation(len(FASHION_MNIST_CLASSES))[: len(files)]
+        service.give_labels(files, [int(c) for c in classes])
+        url = service.url
     url = url.rstrip("/")
+
+    def call(name: str) -> Callable[..., Any]:
+        """classify_batch; in two-phase grading, noting when the kernel is to make the call."""
+
+        def made(*args: Any) -> Any:
+            try:
+                return classify_batch(*args)
+            except BaseException as exc:
+                if service is not None and not isinstance(exc, Exception):
+                    # The judge asks the kernel for this call: its requests come next.
+                    service.mark(name, first=name == "batch")
+                raise
+
+        return made if callable(classify_batch) else classify_batch
 
     def total() -> int:
         return requests.get(f"{url}/history", params={"per_page": 1}, timeout=30).json()["total"]
 
     def diagnose() -> str | None:
+        if service is not None:
+            return judged([service.label_of(data) for _, data in files])
         try:
             expected = [
                 requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"]
@@ -1059,8 +1093,12 @@ def exercise_7_4(
                 "start it with the lesson's cell and pass `server.url`."
             )
         before = total()
+        return judged(expected, before)
+
+    def judged(expected: list[str], before: int = 0) -> str | None:
+        """Everything after learning the label the server gives each file."""
         try:
-            labels = call_student(classify_batch, url, list(files))
+            labels = call_student(call("batch"), url, list(files))
         except StudentCodeFailed as exc:
             if "HTTPError" in str(exc) and "400" in str(exc):
                 raise StudentCodeFailed(
@@ -1080,11 +1118,16 @@ def exercise_7_4(
             return (
                 "you returned whole predictions; return just the labels: [p['label'] for p in ...]."
             )
-        new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()[
-            "items"
-        ]
-        new_rows = new_rows[: total() - before]
-        requests_made = len({row["created_at"] for row in new_rows})
+        if service is not None:  # the requests that made predictions, as the history counts
+            requests_made = sum(
+                r["path"] == "/predict" and r["status"] == 200 for r in service.requests_of("batch")
+            )
+        else:
+            new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()[
+                "items"
+            ]
+            new_rows = new_rows[: total() - before]
+            requests_made = len({row["created_at"] for row in new_rows})
         if len(labels) != len(files):
             return (
                 f"{len(labels)} label(s) for {len(files)} files: send every file in the same "
@@ -1109,7 +1152,7 @@ def exercise_7_4(
         # A file that is not an image: the server answers 400, and the client must not pass that on
         # as labels.
         try:
-            refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
+            refused = call("refused")(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
         except NotImplementedError:
             raise StudentCodeFailed(NOT_ATTEMPTED) from None
         except Exception:
@@ -1120,7 +1163,10 @@ def exercise_7_4(
             "before reading the body."
         )
 
-    return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
+    result = run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
+    if service is not None:  # done (a call the kernel is still to make leaves by exception)
+        _batch_service.stop()
+    return result
 
 
 # ---------------------------------------------------------------- 7.5 one client, several services
