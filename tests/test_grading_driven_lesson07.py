@@ -10,6 +10,7 @@ same fresh draw of test data.
 """
 
 import io
+import re
 import threading
 
 import keras
@@ -160,7 +161,13 @@ def test_7_2_a_wrong_app_gets_the_notebook_message_from_the_judge(tmp_path, answ
     reply, direct = _graded_and_direct_7_2(tmp_path, answer)
     assert reply["status"] == "failed", reply
     assert words in reply["message"], reply
-    assert reply["message"] == direct.message
+    assert _without_dropout_draws(reply["message"]) == _without_dropout_draws(direct.message)
+
+
+def _without_dropout_draws(message):
+    """The message without the two answers a model in training mode gave: Dropout draws them
+    at random, in the kernel as in a notebook."""
+    return re.sub(r"twice differently \(.*?\): ", "twice differently (...): ", message)
 
 
 def test_7_2_the_kernel_builds_the_app_around_the_checks_model_not_the_notebooks(tmp_path):
