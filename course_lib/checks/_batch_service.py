@@ -103,10 +103,11 @@ class BatchService:
 
     def _answer(self, path: str) -> Any:
         from flask import request
-
-        entry: dict[str, Any] = {"method": request.method, "path": "/" + path, "files": []}
         from werkzeug.exceptions import RequestEntityTooLarge
 
+        if len(self.records) >= MAX_RECORDS:  # a flood: refused unread (and not recorded)
+            return {"error": "too many requests", "status": 429}, 429
+        entry: dict[str, Any] = {"method": request.method, "path": "/" + path, "files": []}
         try:
             status, body = self._predict(entry) if path == "predict" else self._other(path)
         except RequestEntityTooLarge:
