@@ -68,6 +68,11 @@ _SENT_SIGNALS = frozenset(
 # and seeds, epoch by epoch), none of which travels as data; 2.3's answers are datasets the
 # loader made from the kernel's folder of files. Each needs a driver that reads the datasets
 # in the kernel and returns their batches (and a pipeline's steps) as arrays.
+# Lesson 07: 7.2's Flask app cannot travel: the driver flask_exchanges builds it in the kernel
+# around the check's own model, class names and record (not the notebook's), replays the
+# check's requests with Flask's test client and returns the answers as data. 7.4's client
+# talks to a service the judge runs itself (course_lib.checks._batch_service), which counts
+# the requests that reach it, instead of the notebook's server.
 # Lesson 08: 8.1's answer is a train step that must run under a MirroredStrategy, which
 # cannot travel: the driver train_two_steps builds one over the kernel's logical CPUs (the
 # lesson splits the CPU in two), trains the check's CNN (sent as its config and weights) for
@@ -103,7 +108,9 @@ TWO_PHASE = frozenset(
         "6.5",
         "6.6",
         "7.1",
+        "7.2",
         "7.3",
+        "7.4",
         "7.5",
         "8.1",
         "8.2",
