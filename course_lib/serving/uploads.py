@@ -190,10 +190,13 @@ def mime_type(data: bytes) -> str | None:
 def preview_bytes(image: Image.Image, max_side: int = 256) -> tuple[bytes, str]:
     """A small copy of the upload for the history page: ``(bytes, mime type)``.
 
-    Small images (Fashion-MNIST size) stay lossless PNG; photos become JPEG.
+    Small images (Fashion-MNIST size) stay lossless PNG; photos become JPEG. A photo is first
+    shrunk by a whole factor, averaging blocks of pixels (Pillow's ``reducing_gap=1``: what
+    ``Image.reduce`` does), then resized the rest of the way: a few times faster than a
+    bilinear resize from the full photo, and as sharp at preview size.
     """
     small = image.copy()
-    small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
     out = io.BytesIO()
     if small.width * small.height <= 64 * 64:
         small.save(out, "PNG")
