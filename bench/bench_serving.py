@@ -52,6 +52,11 @@ TARGET_P50_MS = 12.0
 OLD_SERVICE_RATE, TARGET_RATE_RATIO = 43.0, 2.5
 TARGET_FASHION_SPEEDUP = 12.0
 
+# The run counts as quiet when the 1-minute load average is below this many per core at the
+# start, before the benchmark's own apps and clients run (1.5 on 2 cores), and below twice
+# that at the end, when it includes them (a quiet run on 2 cores ended at 1.7).
+QUIET_LOAD_PER_CORE = 0.75
+
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 WORK = config.build_dir() / "bench" / "serving"
 THREADS = 8  # gunicorn threads per worker, and concurrent clients
@@ -148,9 +153,39 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.1f}, {five:.1f}, {fifteen:.1f}"
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages."""
+    return os.getloadavg()
+
+
+def shown(load: tuple[float, float, float]) -> str:
+    return ", ".join(f"{value:.1f}" for value in load)
+
+
+def machine_paragraph(loads: list[tuple[float, float, float]], cores: int) -> tuple[str, bool]:
+    """What the load averages say about the run, and whether the machine was quiet.
+
+    Quiet: the 1-minute load is below :data:`QUIET_LOAD_PER_CORE` per core at the start and
+    below twice that at the end, which includes the benchmark's own apps and clients.
+    """
+    limit = QUIET_LOAD_PER_CORE * cores
+    measured = (
+        f"load average (1, 5, 15 min) {shown(loads[0])} at the start and {shown(loads[-1])} "
+        f"at the end, on {cores} cores"
+    )
+    if loads[0][0] < limit and loads[-1][0] < 2 * limit:
+        return (
+            f"The machine was quiet: {measured} (the end includes the benchmark's own apps and "
+            "clients). The apps ran side by side, in rotating rounds, so the figures of one run "
+            "compare with each other.",
+            True,
+        )
+    return (
+        f"The machine was shared with other work during the run: {measured}. Absolute times "
+        "are slower than on an idle machine; the apps ran side by side, in rotating rounds, so "
+        "the figures of one run compare with each other, and the ratios are what to read.",
+        False,
+    )
 
 
 def start_apps(model_path: Path) -> dict:
@@ -300,10 +335,17 @@ def ratio_line(name: str, value: float, target: float, higher_is_better: bool) -
     return f"- {name}: **{'met' if met else 'not met'}** ({share:.2f}× the target)"
 
 
-def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[str]) -> str:
+def report(
+    results: list[dict],
+    calls: dict[str, dict[str, float]],
+    loads: list[tuple[float, float, float]],
+    cores: int | None = None,
+) -> str:
     import keras
     import tensorflow as tf
 
+    cores = cores or os.cpu_count() or 1
+    machine, quiet = machine_paragraph(loads, cores)
     lines = [
         "# Serving benchmark: the course service on Keras and on LiteRT vs `model.predict`",
         "",
@@ -311,11 +353,7 @@ def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}.",
         "",
-        "The machine was shared with other work during the run: load average (1, 5, 15 min) "
-        f"{loads[0]} at the start and {loads[1]} at the end, on {os.cpu_count()} cores. "
-        "Absolute times are slower than on an idle machine; the apps ran side by side, in "
-        "rotating rounds, so the figures of one run compare with each other, and the ratios "
-        "are what to read.",
+        machine,
         "",
         f"The three apps run at the same time under gunicorn (1 worker, {THREADS} threads) on "
         "127.0.0.1, load the same `.keras` file and receive the same image files over HTTP. "
@@ -352,16 +390,13 @@ def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[
             f"{r['same']['litert vs keras']}; largest confidence difference from the baseline "
             f"{r['gap']['keras']:.1e} (Keras), {r['gap']['litert']:.1e} (LiteRT)."
         )
-    lines += [
-        "",
-        *summary,
-        "",
-        "## Targets",
-        "",
-        "The targets in milliseconds and requests/s were set for an idle machine: under load "
-        "they say little on their own; read them with the same-run ratios above.",
-        "",
-    ]
+    lines += ["", *summary, "", "## Targets", ""]
+    if not quiet:
+        lines += [
+            "The targets in milliseconds and requests/s were set for an idle machine: under "
+            "load they say little on their own; read them with the same-run ratios above.",
+            "",
+        ]
     imagenet = by_label.get("EfficientNet-Lite0 (ImageNet)")
     if imagenet:
         p50 = percentile(imagenet["latencies"]["litert"], 50)
@@ -440,7 +475,7 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     loads = [load_average()]
-    print(f"load average at the start: {loads[0]}", flush=True)
+    print(f"load average at the start: {shown(loads[0])}", flush=True)
     fashion_path, fashion_images = fashion_case()
     results = [
         bench_model(
