@@ -13,7 +13,9 @@ affects them alike. Two models:
   network's own compute is a larger share of each request.
 
 Also measured in-process: one image at a time against batches of 8 on each runtime, which
-is what decides where micro-batching helps. Writes ``bench/results/serving.md``. Run with
+is what decides where micro-batching helps, and what each step of ``/predict`` costs on
+LiteRT (decoding, the model input, the model, the preview, the SQLite row, the whole request
+through Flask's test client). Writes ``bench/results/serving.md``. Run with
 ``make bench`` or ``python bench/bench_serving.py [--quick]``.
 """
 
@@ -342,6 +344,86 @@ def in_process_costs(model_path: Path, repeats: int) -> dict[str, float]:
     }
 
 
+def stage_costs(
+    model_path: Path, images: list[tuple[str, bytes]], requests_: int
+) -> dict[str, float]:
+    """Median ms per request of each step of ``/predict``, in-process, on LiteRT.
+
+    The steps are the service's own functions, called as ``/predict`` calls them, on the
+    benchmark's files in turn; the last row is the whole request through Flask's test client
+    (no HTTP), which also parses the upload, hands the input to the micro-batcher and answers
+    JSON.
+    """
+    from course_lib.serving import KerasClassifier, create_app, litert, uploads
+    from course_lib.serving.store import NewPrediction, PredictionStore
+
+    classifier = KerasClassifier.from_saved(model_path)
+    served = litert.with_runtime(classifier, "litert", WORK, threads=litert.cpu_threads())
+    needed = served.decode_at_least
+    at_least = None if needed is None else max(needed, uploads.PREVIEW_SIDE)
+    db = WORK / f"stages-{model_path.stem}.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = PredictionStore(db)
+    row = {"model_name": "m", "model_version": "1", "label": "x", "class_index": 0}
+    row |= {"confidence": 1.0, "top_k": [], "latency_ms": 1.0, "image_type": "image/jpeg"}
+    steps = {
+        "decode and check the upload": lambda payload: uploads.decode_upload(
+            payload, at_least=at_least
+        ),
+        "prepare the model input (resize, scale)": lambda upload: served.prepare(upload.image),
+        "the model (LiteRT, 1 image)": lambda x: served.predict_inputs(x[None]),
+        "the preview": lambda upload: uploads.preview_bytes(upload.image),
+        "the SQLite row (preview and original)": lambda both: store.add(
+            [NewPrediction(filename="a", **row, image=both[0], original=both[1])]
+        ),
+    }
+    decoded = [uploads.decode_upload(payload, at_least=at_least) for _, payload in images]
+    inputs = [served.prepare(upload.image) for upload in decoded]
+    previews = [uploads.preview_bytes(upload.image)[0] for upload in decoded]
+    arguments = {
+        "decode and check the upload": [payload for _, payload in images],
+        "prepare the model input (resize, scale)": decoded,
+        "the model (LiteRT, 1 image)": inputs,
+        "the preview": decoded,
+        "the SQLite row (preview and original)": [
+            (preview, payload) for preview, (_, payload) in zip(previews, images, strict=True)
+        ],
+    }
+    settings = ServeConfig.from_env(
+        {}, db=WORK / f"stages-app-{model_path.stem}.sqlite3", load_in_background=False
+    )
+    app = create_app(settings, served)
+    client = app.test_client()
+
+    def whole(item: tuple[str, bytes]) -> None:
+        name, payload = item
+        answer = client.post(
+            "/predict",
+            data={"file": (io.BytesIO(payload), name)},
+            content_type="multipart/form-data",
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(answer.get_data(as_text=True))
+
+    steps["the whole /predict, in-process (Flask test client)"] = whole
+    arguments["the whole /predict, in-process (Flask test client)"] = images
+    costs = {}
+    for step, call in steps.items():
+        values = arguments[step]
+        for value in values:  # warm up
+            call(value)
+        times = []
+        for i in range(requests_):
+            started = time.perf_counter()
+            call(values[i % len(values)])
+            times.append((time.perf_counter() - started) * 1000)
+        costs[step] = statistics.median(times)
+    app.extensions["course_serving"].host.close()
+    store.close()
+    return costs
+
+
 def ratio_line(name: str, value: float, target: float, higher_is_better: bool) -> str:
     met = value >= target if higher_is_better else value <= target
     share = value / target
@@ -353,6 +435,7 @@ def report(
     calls: dict[str, dict[str, float]],
     loads: list[tuple[float, float, float]],
     cores: int | None = None,
+    stages: dict[str, dict[str, float]] | None = None,
 ) -> str:
     import keras
     import tensorflow as tf
@@ -490,6 +573,25 @@ def report(
             "include it.",
             "",
         ]
+    if stages:
+        lines += [
+            "## Where a request's time goes (in-process, LiteRT, median ms per request)",
+            "",
+            "| step | " + " | ".join(stages) + " |",
+            "|---|" + "---:|" * len(stages),
+        ]
+        for step in next(iter(stages.values())):
+            lines.append(
+                f"| {step} | " + " | ".join(f"{c[step]:.2f}" for c in stages.values()) + " |"
+            )
+        lines += [
+            "",
+            "Each step is the service's own function on the benchmark's files in turn; the "
+            "whole request also parses the upload, hands the input to the micro-batcher's "
+            "thread and answers JSON. What the HTTP figures above add to it is gunicorn, the "
+            "connection and the client.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -514,6 +616,7 @@ def main() -> None:
         )
     ]
     calls = {"Fashion CNN": in_process_costs(fashion_path, 20 if args.quick else 50)}
+    stages = {"Fashion CNN": stage_costs(fashion_path, fashion_images, 40 if args.quick else 200)}
     if not args.quick:
         imagenet_path, photos = imagenet_case()
         results.append(
@@ -527,8 +630,9 @@ def main() -> None:
             )
         )
         calls["EfficientNet-Lite0"] = in_process_costs(imagenet_path, 24)
+        stages["EfficientNet-Lite0"] = stage_costs(imagenet_path, photos, 120)
     loads.append(load_average())
-    text = report(results, calls, loads)
+    text = report(results, calls, loads, stages=stages)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print("\n" + text)
