@@ -14,7 +14,7 @@ import pytest
 from grading_support import student_notebook
 
 from course_lib import config
-from course_lib.tools.grading import GradeOptions, grade_folder
+from course_lib.tools.grading import GradeOptions, grade_folder, snapshot
 
 LESSON = "01_pixels"
 
@@ -29,6 +29,9 @@ PLANT = """
         (_startup / "00-planted.py").write_text("PLANTED = True\\n")
         (_home / ".keras").mkdir(exist_ok=True)
         (_home / ".keras" / "keras.json").write_text(json.dumps({"floatx": "float16"}))
+    # And code every later Python process of the run would run at start-up.
+    (pathlib.Path(SITE_PACKAGES) / "zz_planted.pth").write_text("import os\\n")
+    (pathlib.Path(SITE_PACKAGES) / "kept.pth").write_text("import sys\\n")
     _models = _config.build_dir() / "models"
     _models.mkdir(parents=True, exist_ok=True)
     (_models / "planted.keras").write_text("not a model")
@@ -71,7 +74,13 @@ def test_a_notebook_s_planted_start_up_code_settings_and_models_reach_no_later_n
     monkeypatch.setenv("HOME", str(shared))
     monkeypatch.setenv("IPYTHONDIR", str(shared / ".ipython"))
     folder = tmp_path / "submissions"
-    plant = PLANT.replace("GRADER_HOME", repr(str(shared)))
+    site_packages = tmp_path / "site-packages"
+    site_packages.mkdir()
+    (site_packages / "kept.pth").write_text("# the environment's own\n")
+    monkeypatch.setattr(snapshot, "site_folders", lambda: [str(site_packages)])
+    plant = PLANT.replace("GRADER_HOME", repr(str(shared))).replace(
+        "SITE_PACKAGES", repr(str(site_packages))
+    )
     for student, prelude in (("a_planter", plant), ("b_victim", LOOK)):
         (folder / student).mkdir(parents=True)
         nbformat.write(
@@ -87,6 +96,11 @@ def test_a_notebook_s_planted_start_up_code_settings_and_models_reach_no_later_n
         progress=lambda _: None,
     )
     assert [g.submission.student for g in grades] == ["a_planter", "b_victim"]
+    # The start-up files are put back, and the notebook that changed them is named.
+    assert sorted(p.name for p in site_packages.iterdir()) == ["kept.pth"]
+    assert (site_packages / "kept.pth").read_text() == "# the environment's own\n"
+    assert any("files Python runs at start-up" in p for p in grades[0].problems), grades[0]
+    assert not any("start-up" in p for p in grades[1].problems), grades[1]
     planter = _printed(executed / "a_planter" / f"{LESSON}.ipynb", "planter")
     victim = _printed(executed / "b_victim" / f"{LESSON}.ipynb", "victim")
     assert victim == victim | {"planted": False, "planted_model": False, "keras_json": False}

@@ -582,6 +582,13 @@ def grade_notebook(
                     f"{analysis.TAMPERING} the notebook changed the course's files ({shown}); "
                     "the grader restored them"
                 )
+            planted = options.snapshot.restore_startup()
+            if planted:
+                shown = ", ".join(planted[:3]) + (" …" if planted[3:] else "")
+                grade.problems.append(
+                    f"{analysis.TAMPERING} the notebook changed the files Python runs at start-up "
+                    f"({shown}); the grader put them back"
+                )
             _save_executed(kernel.nb, submission, options)
     for exercise in key.exercises:
         passed, message = analysis.exercise_result(

@@ -36,12 +36,47 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_ino, info.st_ctime_ns
 
 
+def site_folders() -> list[str]:
+    """The folders whose ``.pth`` files Python's site module runs: site-packages, the user's."""
+    import site
+
+    return [*site.getsitepackages(), site.getusersitepackages()]
+
+
+def _startup_files() -> dict[str, bytes]:
+    """The files Python runs at every start: site-packages' ``.pth`` files (a line starting
+    with ``import`` is executed), ``sitecustomize`` and ``usercustomize`` anywhere on the path.
+    """
+    import sys
+
+    sites = site_folders()
+    found: dict[str, bytes] = {}
+    for folder in dict.fromkeys([*sites, *sys.path]):
+        if not folder or not os.path.isdir(folder):
+            continue
+        names = ["sitecustomize.py", "usercustomize.py"]
+        if folder in sites:
+            try:
+                names += [n for n in os.listdir(folder) if n.endswith(".pth")]
+            except OSError:
+                continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "rb") as handle:
+                    found[path] = handle.read()
+            except OSError:  # not there
+                continue
+    return found
+
+
 @dataclass
 class CourseSnapshot:
     root: Path
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content
     identities: dict[str, tuple[int, int]] = field(default_factory=dict)
     caches: dict[str, tuple[int, int]] = field(default_factory=dict)  # .pyc files
+    startup: dict[str, bytes] = field(default_factory=dict)  # absolute path -> content
 
     @classmethod
     def take(cls, root: Path | None = None) -> CourseSnapshot:
@@ -51,7 +86,29 @@ class CourseSnapshot:
             snapshot.files[relative] = path.read_bytes()
             snapshot.identities[relative] = _identity(path)
         snapshot.caches = snapshot._caches()
+        snapshot.startup = _startup_files()
         return snapshot
+
+    def restore_startup(self) -> list[str]:
+        """Python's start-up files changed or planted since the snapshot, put back; their paths.
+
+        Every later process of the run would otherwise run what a notebook wrote there (the
+        next students' kernels; the judge starts without them). Outside a read-only
+        environment a notebook can write them.
+        """
+        now = _startup_files()
+        changed = sorted(
+            p for p in now.keys() | self.startup.keys() if now.get(p) != self.startup.get(p)
+        )
+        for path in changed:
+            try:
+                if path in self.startup:
+                    self._write_back(Path(path), self.startup[path])
+                else:
+                    os.unlink(path)
+            except OSError:
+                continue
+        return changed
 
     def _tracked(self) -> list[tuple[Path, str]]:
         found = [p for p in (self.root / _PACKAGE).rglob("*") if _CACHE not in p.parts]
