@@ -34,6 +34,9 @@ import numpy as np
 from course_lib.tools.grading import kernel_code
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
+# What the kernel keeps and the judge only reaches through calls (kernel_code.encode): the
+# student's functions, and datasets and paths, which drivers read in the kernel.
+HELD = ("function", "dataset", "path")
 
 
 class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the grader
@@ -348,7 +351,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = (
             Replay(name, outcomes)
-            if tree.get("t") == "function"
+            if tree.get("t") in HELD
             else decode(tree, request["values"])
         )
     if "keras" in sys.modules:
@@ -371,7 +374,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
             trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
         except Exception as exc:
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
-        if any(t["t"] in ("opaque", "function") for t in trees):
+        if any(t["t"] in ("opaque", *HELD) for t in trees):
             return {"status": "unsupported", "message": "an argument is not plain data"}
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
