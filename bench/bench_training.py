@@ -114,7 +114,9 @@ def candidates(p: dict[str, object]) -> dict[str, Candidate]:
             ),
             12,
             lambda steps: keras.optimizers.Adam(1e-3),
-            lambda: [keras.callbacks.LearningRateScheduler(_previous_cosine)],
+            # Keras calls a schedule that takes two arguments as schedule(epoch, lr): the
+            # lambda keeps the current rate out of `epochs`.
+            lambda: [keras.callbacks.LearningRateScheduler(lambda epoch: _previous_cosine(epoch))],
         ),
         "dropout-0.25-0.3": Candidate(
             "dropout-0.25-0.3",

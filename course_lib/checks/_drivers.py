@@ -38,6 +38,29 @@ def map_elements(func: Callable[..., Any], images: Any, labels: Any) -> list[Any
     return list(ds.as_numpy_iterator())
 
 
+@_driver
+def decoding_watched(func: Callable[..., Any], *args: Any) -> tuple[Any, list[tuple[int, int]]]:
+    """``func(*args)``, and the (width, height) of each image whose pixels Pillow decoded meanwhile.
+
+    Pillow decodes in ``ImageFile.load``: a size check that comes before it decodes nothing.
+    """
+    from PIL import ImageFile
+
+    sizes: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: Any, *given: Any, **options: Any) -> Any:
+        sizes.append((int(self.size[0]), int(self.size[1])))
+        return original(self, *given, **options)
+
+    ImageFile.ImageFile.load = load
+    try:
+        result = func(*args)
+    finally:
+        ImageFile.ImageFile.load = original
+    return result, sizes
+
+
 # ---------------------------------------------------------------- datasets, read as data
 # Lesson 02's checks judge tf.data pipelines: what a dataset is (its steps, element spec,
 # cardinality) and what it yields, epoch by epoch. These drivers read a dataset in the process

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from course_lib.checks._core import (
     call_student,
     check_rng,
     describe,
+    drive,
     first_difference,
     not_yet,
     run_check,
@@ -866,25 +866,6 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
     ]
 
 
-@contextmanager
-def _decoded_sizes() -> Iterator[list[tuple[int, int]]]:
-    """Record the size of every image whose pixels Pillow decodes (load) inside the block."""
-    from PIL import ImageFile
-
-    sizes: list[tuple[int, int]] = []
-    original = ImageFile.ImageFile.load
-
-    def load(self: Any, *args: Any, **kwargs: Any) -> Any:
-        sizes.append(self.size)
-        return original(self, *args, **kwargs)
-
-    ImageFile.ImageFile.load = load
-    try:
-        yield sizes
-    finally:
-        ImageFile.ImageFile.load = original
-
-
 def exercise_7_3(
     check_upload: Callable[[bytes, int], Any], max_pixels: int | None = None
 ) -> CheckResult:
@@ -902,23 +883,29 @@ def exercise_7_3(
             max_pixels = int(np.prod(rng.integers(70, 123, 2)))
 
     def diagnose() -> str | None:
+        if not callable(check_upload):
+            raise StudentCodeFailed(f"expected a function, got {type(check_upload).__name__}.")
+
+        def watched(data: bytes, limit: int) -> Any:
+            # The answer, and the size of every image whose pixels Pillow decoded meanwhile.
+            return drive("decoding_watched", check_upload, data, limit)
+
         for name, data, should_pass, mistake in _upload_cases(max_pixels):
-            with _decoded_sizes() as decoded:
-                try:
-                    answer = call_student(check_upload, data, max_pixels)
-                except StudentCodeFailed as exc:
-                    raised = str(exc).rstrip(".")
-                    if "DecompressionBombError" in raised:
-                        return (
-                            f"for {name}, {raised}. Pillow refuses such files already in "
-                            "Image.open, with Image.DecompressionBombError, which is not an "
-                            "OSError: catch it too and return a reason."
-                        )
+            try:
+                answer, decoded = call_student(watched, data, max_pixels)
+            except StudentCodeFailed as exc:
+                raised = str(exc).rstrip(".")
+                if "DecompressionBombError" in raised:
                     return (
-                        f"for {name}, {raised}. A check returns a reason instead of raising: "
-                        "catch Pillow's errors (UnidentifiedImageError and other OSErrors, "
-                        "SyntaxError, Image.DecompressionBombError)."
+                        f"for {name}, {raised}. Pillow refuses such files already in "
+                        "Image.open, with Image.DecompressionBombError, which is not an "
+                        "OSError: catch it too and return a reason."
                     )
+                return (
+                    f"for {name}, {raised}. A check returns a reason instead of raising: "
+                    "catch Pillow's errors (UnidentifiedImageError and other OSErrors, "
+                    "SyntaxError, Image.DecompressionBombError)."
+                )
             if answer is not None and not isinstance(answer, str):
                 return (
                     f"for {name} you returned {answer!r}; return None for a good upload or a "
@@ -930,7 +917,7 @@ def exercise_7_3(
                 return f"{mistake} (your reason: {answer!r})."
             if not should_pass and answer is None:
                 return f"{mistake}."
-            too_big = [size for size in decoded if size[0] * size[1] > max_pixels]
+            too_big = [(int(w), int(h)) for w, h in decoded if int(w) * int(h) > max_pixels]
             if too_big:
                 width, height = too_big[0]
                 return (

@@ -55,9 +55,10 @@ _SENT_SIGNALS = frozenset(
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
 # course_lib.tools.grading.judge): answers that are functions of plain data, plain values, Keras
 # models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
-# Keras's safe mode, or answers a driver turns into data in the kernel. The others still run their check inside the student's kernel, on test
-# data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
-# are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
+# Keras's safe mode, or answers a driver turns into data in the kernel. The others still run
+# their check inside the student's kernel, on test data salted for the run, with the defences
+# described in docs/INSTRUCTORS.md: their answers are Flask apps, servers, distribution
+# strategies or files the kernel must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
 # Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. The others are

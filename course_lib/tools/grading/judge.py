@@ -350,9 +350,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = (
-            Replay(name, outcomes)
-            if tree.get("t") in HELD
-            else decode(tree, request["values"])
+            Replay(name, outcomes) if tree.get("t") in HELD else decode(tree, request["values"])
         )
     if "keras" in sys.modules:
         # The check may build models: the same names and initial weights on each round, so
