@@ -372,6 +372,8 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         if "prefetch" not in steps[-1]:
             return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
         # Two pipelines made afresh, one epoch each: the seed argument must decide the order.
+        # (One epoch, where the first call read two: the judge has the kernel make each
+        # distinct call once, so the same call again would be answered by the first.)
         again, other = (_first_epoch(made(seed, 1)) for seed in (0, 1))
         if not np.array_equal(again, order):
             return (
@@ -973,7 +975,8 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         problem = _buffer_problem(train["buffers"], AUGMENT_TRAIN, "the training dataset")
         if problem:
             return problem
-        # Two pipelines made afresh, one epoch of train each: the seed must decide the order.
+        # Two pipelines made afresh, one epoch of train each (and none of val: not the first
+        # call again, which the judge would answer from its record): the seed decides the order.
         again, other = (_epoch(_train_of(made(s, 1, 0)), 0, "train") for s in (0, 1))
         if not np.array_equal(again[1], labels):
             return (
