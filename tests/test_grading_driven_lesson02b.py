@@ -390,3 +390,14 @@ def test_the_pipeline_exercises_are_judged_in_two_phases():
     assert {"pipeline_epochs", "augmented_pipelines", "dataset_passes", "folder_files"} <= set(
         _drivers.DRIVERS
     )
+
+
+def test_a_dataset_or_path_a_function_returns_reaches_the_check_as_its_kind(tmp_path):
+    folder = str(tmp_path / "out")
+    Path(folder).mkdir()
+    for value, name in (
+        (tf.data.Dataset.range(2).batch(1), "_BatchDataset"),
+        (tmp_path, type(tmp_path).__name__),
+    ):
+        back = judge.decode(kernel_code.encode(value, folder), folder)
+        assert type(back).__name__ == name and checks._core.describe(back) == f"a {name}"

@@ -224,7 +224,8 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
             f"your {tree.get('type', 'object')} could not be saved as a config and weights "
             f"({str(tree['why'])[:300]})"
         )
-    if kind == "opaque":
+    if kind == "opaque" or kind in ("dataset", "path"):
+        # A dataset or a path the student's function returned: only its kind travels.
         return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
     if kind == "missing":
         raise NameError("not defined in the notebook")

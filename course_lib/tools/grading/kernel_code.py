@@ -496,10 +496,12 @@ def _held_tree(value: Any) -> dict[str, Any] | None:
 
     tf = sys.modules.get("tensorflow")
     if tf is not None and isinstance(value, tf.data.Dataset):
-        return {"t": "dataset", "type": type(value).__name__[:80]}
-    if isinstance(value, pathlib.PurePath):
-        return {"t": "path", "type": type(value).__name__[:80]}
-    return None
+        kind = "dataset"
+    elif isinstance(value, pathlib.PurePath):
+        kind = "path"
+    else:
+        return None
+    return {"t": kind, "type": type(value).__name__[:80], "module": type(value).__module__[:80]}
 
 
 def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
