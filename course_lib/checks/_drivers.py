@@ -75,8 +75,21 @@ def _described(value: Any) -> str:
     """What a value is, as the checks' ``describe`` words it, for values the judge never sees."""
     import inspect
 
+    import numpy as np
+
     if value is None:
         return "None"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    if isinstance(value, (bool, int, float, complex)):
+        return f"a {type(value).__name__} ({value!r})"
+    if isinstance(value, (str, bytes)):
+        shown = (
+            value
+            if len(value) <= 30
+            else value[:29] + ("..." if isinstance(value, str) else b"...")
+        )
+        return f"a {type(value).__name__} ({shown!r})"
     if inspect.isroutine(value):
         return f"a function ({getattr(value, '__name__', '?')})"
     if inspect.isclass(value):
