@@ -401,3 +401,16 @@ def test_a_dataset_or_path_a_function_returns_reaches_the_check_as_its_kind(tmp_
     ):
         back = judge.decode(kernel_code.encode(value, folder), folder)
         assert type(back).__name__ == name and checks._core.describe(back) == f"a {name}"
+
+
+JUNK = [None, 3, "text", [1, 2], (None, None), np.zeros(3)]
+
+
+@pytest.mark.parametrize("junk", JUNK, ids=[type(j).__name__ for j in JUNK])
+@pytest.mark.parametrize(("expression", "name"), [(PIPELINE, "make_train_pipeline"),
+                                                  (AUGMENTED, "make_pipelines")])  # fmt: skip
+def test_a_function_returning_anything_gets_the_notebook_message(tmp_path, expression, name, junk):
+    reply, direct = _graded_and_direct(tmp_path, expression, {name: lambda *args: junk})
+    _assert_fails_alike(reply, direct, "")
+    reply, direct = _graded_and_direct(tmp_path / "value", expression, {name: junk})
+    _assert_fails_alike(reply, direct, "")
