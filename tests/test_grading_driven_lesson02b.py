@@ -414,3 +414,16 @@ def test_a_function_returning_anything_gets_the_notebook_message(tmp_path, expre
     _assert_fails_alike(reply, direct, "")
     reply, direct = _graded_and_direct(tmp_path / "value", expression, {name: junk})
     _assert_fails_alike(reply, direct, "")
+
+
+def test_no_two_drivers_or_helpers_share_a_name_in_the_drivers_module():
+    """The module grows by appending: a helper defined twice would silently replace the other."""
+    import ast
+    import collections
+
+    tree = ast.parse(Path(_drivers.__file__).read_text(encoding="utf-8"))
+    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    names += [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+              if isinstance(t, ast.Name)]  # fmt: skip
+    twice = [name for name, count in collections.Counter(names).items() if count > 1]
+    assert not twice, twice

@@ -295,7 +295,7 @@ INFINITE = -1  # tf.data.INFINITE_CARDINALITY
 MAX_PASS_BYTES = 256 * 2**20  # one pass keeps at most this much data: the rest is cut
 
 
-def _described(value: Any) -> str:
+def _what_it_is(value: Any) -> str:
     """What a value is, as the checks' ``describe`` words it, for values the judge never sees."""
     import inspect
 
@@ -323,7 +323,7 @@ def _described(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _raised(exc: BaseException) -> dict[str, Any]:
+def _reading_error(exc: BaseException) -> dict[str, Any]:
     """An exception as data; the checks rebuild it (builtin types as themselves) to word it."""
     return {
         "type": type(exc).__name__[:80],
@@ -332,13 +332,13 @@ def _raised(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def _spec(spec: Any) -> dict[str, Any]:
+def _spec_data(spec: Any) -> dict[str, Any]:
     """An element_spec as data: tuples and dicts opened up, each TensorSpec as shape and dtype."""
     kind = type(spec).__name__
     if isinstance(spec, (tuple, list)):
-        return {"kind": "tuple", "items": [_spec(s) for s in spec]}
+        return {"kind": "tuple", "items": [_spec_data(s) for s in spec]}
     if isinstance(spec, dict):
-        return {"kind": "dict", "items": {str(k): _spec(v) for k, v in spec.items()}}
+        return {"kind": "dict", "items": {str(k): _spec_data(v) for k, v in spec.items()}}
     shape = getattr(spec, "shape", None)
     try:
         dims = None if shape is None or shape.rank is None else list(shape.as_list())
@@ -348,7 +348,7 @@ def _spec(spec: Any) -> dict[str, Any]:
     return {"kind": kind, "shape": dims, "dtype": dtype}
 
 
-def _steps(ds: Any) -> list[str]:
+def _pipeline_steps(ds: Any) -> list[str]:
     """The dataset's steps from source to end, e.g. ['tensorslice', 'cache', 'shuffle', ...]."""
     steps = []
     while ds is not None:
@@ -370,14 +370,14 @@ def _shuffle_buffers(ds: Any) -> list[int]:
     return sizes
 
 
-def _summary(ds: Any) -> dict[str, Any]:
+def _dataset_summary(ds: Any) -> dict[str, Any]:
     """What ``ds`` is, without reading it: a Dataset's type, cardinality, spec and steps."""
     import os
 
     import tensorflow as tf
 
     if not isinstance(ds, tf.data.Dataset):
-        return {"dataset": False, "type": type(ds).__name__, "described": _described(ds)}
+        return {"dataset": False, "type": type(ds).__name__, "described": _what_it_is(ds)}
     paths = getattr(ds, "file_paths", None)  # image_dataset_from_directory's own datasets
     if paths is not None:
         paths = [os.path.realpath(str(p)) for p in list(paths)]
@@ -385,34 +385,34 @@ def _summary(ds: Any) -> dict[str, Any]:
         "dataset": True,
         "type": type(ds).__name__,
         "cardinality": int(ds.cardinality()),
-        "spec": _spec(ds.element_spec),
-        "steps": _steps(ds),
+        "spec": _spec_data(ds.element_spec),
+        "steps": _pipeline_steps(ds),
         "buffers": _shuffle_buffers(ds),
         "file_paths": paths,
     }
 
 
-def _as_numpy(element: Any) -> Any:
+def _element_data(element: Any) -> Any:
     import numpy as np
 
     if isinstance(element, tuple):
-        return tuple(_as_numpy(e) for e in element)
+        return tuple(_element_data(e) for e in element)
     if isinstance(element, list):
-        return [_as_numpy(e) for e in element]
+        return [_element_data(e) for e in element]
     if isinstance(element, dict):
-        return {k: _as_numpy(v) for k, v in element.items()}
+        return {k: _element_data(v) for k, v in element.items()}
     return np.asarray(element.numpy() if hasattr(element, "numpy") else element)
 
 
-def _nbytes(element: Any) -> int:
+def _element_bytes(element: Any) -> int:
     if isinstance(element, (tuple, list)):
-        return sum(_nbytes(e) for e in element)
+        return sum(_element_bytes(e) for e in element)
     if isinstance(element, dict):
-        return sum(_nbytes(e) for e in element.values())
+        return sum(_element_bytes(e) for e in element.values())
     return int(getattr(element, "nbytes", 0))
 
 
-def _read_pass(ds: Any, limit: int) -> dict[str, Any]:
+def _dataset_pass(ds: Any, limit: int) -> dict[str, Any]:
     """One pass over ``ds``: its first ``limit`` elements as NumPy values, in order.
 
     ``cut``: the pass had more (or more than :data:`MAX_PASS_BYTES`), never read: a dataset
@@ -426,18 +426,18 @@ def _read_pass(ds: Any, limit: int) -> dict[str, Any]:
             if len(elements) >= limit or size > MAX_PASS_BYTES:
                 cut = True
                 break
-            element = _as_numpy(element)
-            size += _nbytes(element)
+            element = _element_data(element)
+            size += _element_bytes(element)
             elements.append(element)
     except Exception as exc:  # the student's pipeline fails while it runs
-        error = _raised(exc)
+        error = _reading_error(exc)
     return {"elements": elements, "cut": cut, "error": error}
 
 
-def _read(ds: Any, passes: int, limit: int) -> dict[str, Any]:
-    view = _summary(ds)
+def _dataset_read(ds: Any, passes: int, limit: int) -> dict[str, Any]:
+    view = _dataset_summary(ds)
     if view["dataset"] and view["cardinality"] != INFINITE:
-        view["passes"] = [_read_pass(ds, limit) for _ in range(passes)]
+        view["passes"] = [_dataset_pass(ds, limit) for _ in range(passes)]
     return view
 
 
@@ -450,7 +450,7 @@ def pipeline_epochs(
     import tensorflow as tf
 
     ds = make(tf.data.Dataset.from_tensor_slices((images, labels)), batch_size, seed)
-    return _read(ds, epochs, 2 * len(labels) + 2)
+    return _dataset_read(ds, epochs, 2 * len(labels) + 2)
 
 
 @_driver
@@ -481,10 +481,10 @@ def augmented_pipelines(
     )
     pair = isinstance(result, (tuple, list)) and len(result) == 2
     view: dict[str, Any] = {"pair": pair, "type": type(result).__name__}
-    view["described"] = _described(result)
+    view["described"] = _what_it_is(result)
     if pair:
-        view["val"] = _read(result[1], val_epochs, 2 * len(val[1]) + 2)
-        view["train"] = _read(result[0], train_epochs, 2 * len(train[1]) + 2)
+        view["val"] = _dataset_read(result[1], val_epochs, 2 * len(val[1]) + 2)
+        view["train"] = _dataset_read(result[0], train_epochs, 2 * len(train[1]) + 2)
     return view
 
 
@@ -493,9 +493,9 @@ def dataset_passes(ds: Any, limits: list[int]) -> dict[str, Any]:
     """A dataset the notebook made (image_dataset_from_directory's, say), described, and one
     pass over it per entry of ``limits``, each of at most that many elements (none: described
     only)."""
-    view = _summary(ds)
+    view = _dataset_summary(ds)
     if view["dataset"]:
-        view["passes"] = [_read_pass(ds, int(limit)) for limit in limits]
+        view["passes"] = [_dataset_pass(ds, int(limit)) for limit in limits]
     return view
 
 
@@ -511,7 +511,7 @@ def folder_files(held: Any, folder: Any = None, limit: int = 10_000) -> dict[str
 
     folder = held if folder is None else folder
     if not isinstance(folder, (str, os.PathLike)) or not os.path.isdir(folder):
-        return {"is_dir": False, "described": _described(folder)}
+        return {"is_dir": False, "described": _what_it_is(folder)}
     root = Path(os.path.realpath(folder))
     files, cut = [], False
     for path in sorted(root.rglob("*")):
