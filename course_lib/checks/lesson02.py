@@ -232,6 +232,11 @@ def _rank(spec: dict[str, Any]) -> int | None:
     return None if shape is None else len(shape)
 
 
+def _counted(count: int, view: dict[str, Any], index: int = 0) -> str:
+    """``count``, or "more than ``count``" when the driver stopped reading that pass early."""
+    return f"more than {count}" if view["passes"][index].get("cut") else str(count)
+
+
 def _positions(steps: list[str], word: str) -> list[int]:
     return [i for i, step in enumerate(steps) if word in step]
 
@@ -332,7 +337,8 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             )
         if sorted(order.tolist()) != list(range(n)):
             return (
-                f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
+                f"one epoch gave {_counted(len(order), view)} images for {n}: some came more "
+                "than once. Each "
                 "image must appear exactly once per epoch."
             )
         problem = _images_problem(passes[0], images)
@@ -612,7 +618,9 @@ def exercise_2_3(
                 "subset='both', or give both calls the same seed."
             )
         if len(keys) != n_files:
-            return f"the two datasets hold {len(keys)} images, but the folder has {n_files}."
+            cut = any(view["passes"][0].get("cut") for view in (train, val))
+            held = f"more than {len(keys)}" if cut else str(len(keys))
+            return f"the two datasets hold {held} images, but the folder has {n_files}."
         share = len(x_val) / len(keys)
         if abs(share - validation_split) > 1.5 / len(keys) + 1e-9:
             return (
@@ -890,7 +898,8 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
                 return "val holds training images: keep the two datasets apart."
             return (
-                f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
+                f"one pass over val gave {_counted(len(labels), val)} images for {AUGMENT_VAL}: "
+                "each validation "
                 "image must come exactly once."
             )
         if all(abs(values[i] - originals[i] / 255) < 1e-5 for i in labels):
@@ -918,7 +927,8 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         sizes, labels, values = epochs[0]
         if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
             return (
-                f"one epoch of train gave {len(labels)} images for {AUGMENT_TRAIN}: each training "
+                f"one epoch of train gave {_counted(len(labels), train)} images for "
+                f"{AUGMENT_TRAIN}: each training "
                 "image must come exactly once per epoch."
             )
         if sizes[0] != AUGMENT_BATCH:
