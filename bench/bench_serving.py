@@ -13,7 +13,9 @@ affects them alike. Two models:
   network's own compute is a larger share of each request.
 
 Also measured in-process: one image at a time against batches of 8 on each runtime, which
-is what decides where micro-batching helps. Writes ``bench/results/serving.md``. Run with
+is what decides where micro-batching helps, and what each step of ``/predict`` costs on
+LiteRT (decoding, the model input, the model, the preview, the SQLite row, the whole request
+through Flask's test client). Writes ``bench/results/serving.md``. Run with
 ``make bench`` or ``python bench/bench_serving.py [--quick]``.
 """
 
@@ -51,6 +53,11 @@ APPS = {
 TARGET_P50_MS = 12.0
 OLD_SERVICE_RATE, TARGET_RATE_RATIO = 43.0, 2.5
 TARGET_FASHION_SPEEDUP = 12.0
+
+# The run counts as quiet when the 1-minute load average is below this many per core at the
+# start, before the benchmark's own apps and clients run (1.5 on 2 cores), and below twice
+# that at the end, when it includes them (a quiet run on 2 cores ended at 1.7).
+QUIET_LOAD_PER_CORE = 0.75
 
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 WORK = config.build_dir() / "bench" / "serving"
@@ -148,9 +155,39 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.1f}, {five:.1f}, {fifteen:.1f}"
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages."""
+    return os.getloadavg()
+
+
+def shown(load: tuple[float, float, float]) -> str:
+    return ", ".join(f"{value:.1f}" for value in load)
+
+
+def machine_paragraph(loads: list[tuple[float, float, float]], cores: int) -> tuple[str, bool]:
+    """What the load averages say about the run, and whether the machine was quiet.
+
+    Quiet: the 1-minute load is below :data:`QUIET_LOAD_PER_CORE` per core at the start and
+    below twice that at the end, which includes the benchmark's own apps and clients.
+    """
+    limit = QUIET_LOAD_PER_CORE * cores
+    measured = (
+        f"load average (1, 5, 15 min) {shown(loads[0])} at the start and {shown(loads[-1])} "
+        f"at the end, on {cores} cores"
+    )
+    if loads[0][0] < limit and loads[-1][0] < 2 * limit:
+        return (
+            f"The machine was quiet: {measured} (the end includes the benchmark's own apps and "
+            "clients). The apps ran side by side, in rotating rounds, so the figures of one run "
+            "compare with each other.",
+            True,
+        )
+    return (
+        f"The machine was shared with other work during the run: {measured}. Absolute times "
+        "are slower than on an idle machine; the apps ran side by side, in rotating rounds, so "
+        "the figures of one run compare with each other, and the ratios are what to read.",
+        False,
+    )
 
 
 def start_apps(model_path: Path) -> dict:
@@ -233,12 +270,25 @@ def bench_model(
     }
     return {
         "label": label,
+        "reduced": reduced_scale(images),
         "images": len(base),
         "same": same,
         "gap": gap,
         "latencies": latencies,
         "loaded": loaded,
     }
+
+
+def reduced_scale(images: list[tuple[str, bytes]]) -> dict[str, str]:
+    """The images the service decodes at a reduced scale, with the scale (``"1/2"``, ...)."""
+    from course_lib.serving import uploads
+
+    out = {}
+    for name, payload in images:
+        upload = uploads.decode_upload(payload, at_least=uploads.PREVIEW_SIDE)
+        if upload.image.size != upload.size:
+            out[Path(name).stem] = f"1/{round(upload.size[0] / upload.image.size[0])}"
+    return out
 
 
 def per_image_ms(call, x: np.ndarray, repeats: int) -> float:
@@ -294,16 +344,104 @@ def in_process_costs(model_path: Path, repeats: int) -> dict[str, float]:
     }
 
 
+def stage_costs(
+    model_path: Path, images: list[tuple[str, bytes]], requests_: int
+) -> dict[str, float]:
+    """Median ms per request of each step of ``/predict``, in-process, on LiteRT.
+
+    The steps are the service's own functions, called as ``/predict`` calls them, on the
+    benchmark's files in turn; the last row is the whole request through Flask's test client
+    (no HTTP), which also parses the upload, hands the input to the micro-batcher and answers
+    JSON.
+    """
+    from course_lib.serving import KerasClassifier, create_app, litert, uploads
+    from course_lib.serving.store import NewPrediction, PredictionStore
+
+    classifier = KerasClassifier.from_saved(model_path)
+    served = litert.with_runtime(classifier, "litert", WORK, threads=litert.cpu_threads())
+    needed = served.decode_at_least
+    at_least = None if needed is None else max(needed, uploads.PREVIEW_SIDE)
+    db = WORK / f"stages-{model_path.stem}.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = PredictionStore(db)
+    row = {"model_name": "m", "model_version": "1", "label": "x", "class_index": 0}
+    row |= {"confidence": 1.0, "top_k": [], "latency_ms": 1.0, "image_type": "image/jpeg"}
+    steps = {
+        "decode and check the upload": lambda payload: uploads.decode_upload(
+            payload, at_least=at_least
+        ),
+        "prepare the model input (resize, scale)": lambda upload: served.prepare(upload.image),
+        "the model (LiteRT, 1 image)": lambda x: served.predict_inputs(x[None]),
+        "the preview": lambda upload: uploads.preview_bytes(upload.image),
+        "the SQLite row (preview and original)": lambda both: store.add(
+            [NewPrediction(filename="a", **row, image=both[0], original=both[1])]
+        ),
+    }
+    decoded = [uploads.decode_upload(payload, at_least=at_least) for _, payload in images]
+    inputs = [served.prepare(upload.image) for upload in decoded]
+    previews = [uploads.preview_bytes(upload.image)[0] for upload in decoded]
+    arguments = {
+        "decode and check the upload": [payload for _, payload in images],
+        "prepare the model input (resize, scale)": decoded,
+        "the model (LiteRT, 1 image)": inputs,
+        "the preview": decoded,
+        "the SQLite row (preview and original)": [
+            (preview, payload) for preview, (_, payload) in zip(previews, images, strict=True)
+        ],
+    }
+    settings = ServeConfig.from_env(
+        {}, db=WORK / f"stages-app-{model_path.stem}.sqlite3", load_in_background=False
+    )
+    app = create_app(settings, served)
+    client = app.test_client()
+
+    def whole(item: tuple[str, bytes]) -> None:
+        name, payload = item
+        answer = client.post(
+            "/predict",
+            data={"file": (io.BytesIO(payload), name)},
+            content_type="multipart/form-data",
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(answer.get_data(as_text=True))
+
+    steps["the whole /predict, in-process (Flask test client)"] = whole
+    arguments["the whole /predict, in-process (Flask test client)"] = images
+    costs = {}
+    for step, call in steps.items():
+        values = arguments[step]
+        for value in values:  # warm up
+            call(value)
+        times = []
+        for i in range(requests_):
+            started = time.perf_counter()
+            call(values[i % len(values)])
+            times.append((time.perf_counter() - started) * 1000)
+        costs[step] = statistics.median(times)
+    app.extensions["course_serving"].host.close()
+    store.close()
+    return costs
+
+
 def ratio_line(name: str, value: float, target: float, higher_is_better: bool) -> str:
     met = value >= target if higher_is_better else value <= target
     share = value / target
     return f"- {name}: **{'met' if met else 'not met'}** ({share:.2f}× the target)"
 
 
-def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[str]) -> str:
+def report(
+    results: list[dict],
+    calls: dict[str, dict[str, float]],
+    loads: list[tuple[float, float, float]],
+    cores: int | None = None,
+    stages: dict[str, dict[str, float]] | None = None,
+) -> str:
     import keras
     import tensorflow as tf
 
+    cores = cores or os.cpu_count() or 1
+    machine, quiet = machine_paragraph(loads, cores)
     lines = [
         "# Serving benchmark: the course service on Keras and on LiteRT vs `model.predict`",
         "",
@@ -311,11 +449,7 @@ def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}.",
         "",
-        "The machine was shared with other work during the run: load average (1, 5, 15 min) "
-        f"{loads[0]} at the start and {loads[1]} at the end, on {os.cpu_count()} cores. "
-        "Absolute times are slower than on an idle machine; the apps ran side by side, in "
-        "rotating rounds, so the figures of one run compare with each other, and the ratios "
-        "are what to read.",
+        machine,
         "",
         f"The three apps run at the same time under gunicorn (1 worker, {THREADS} threads) on "
         "127.0.0.1, load the same `.keras` file and receive the same image files over HTTP. "
@@ -352,16 +486,13 @@ def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[
             f"{r['same']['litert vs keras']}; largest confidence difference from the baseline "
             f"{r['gap']['keras']:.1e} (Keras), {r['gap']['litert']:.1e} (LiteRT)."
         )
-    lines += [
-        "",
-        *summary,
-        "",
-        "## Targets",
-        "",
-        "The targets in milliseconds and requests/s were set for an idle machine: under load "
-        "they say little on their own; read them with the same-run ratios above.",
-        "",
-    ]
+    lines += ["", *summary, "", "## Targets", ""]
+    if not quiet:
+        lines += [
+            "The targets in milliseconds and requests/s were set for an idle machine: under "
+            "load they say little on their own; read them with the same-run ratios above.",
+            "",
+        ]
     imagenet = by_label.get("EfficientNet-Lite0 (ImageNet)")
     if imagenet:
         p50 = percentile(imagenet["latencies"]["litert"], 50)
@@ -429,6 +560,38 @@ def report(results: list[dict], calls: dict[str, dict[str, float]], loads: list[
         "row, which the baseline does not; the differences come from how the model is called.",
         "",
     ]
+    reduced = [
+        f"{r['label']}: " + ", ".join(f"{name} at {scale}" for name, scale in r["reduced"].items())
+        for r in results
+        if r["reduced"]
+    ]
+    if reduced:
+        lines += [
+            "One difference in the input: the service decodes a JPEG at least twice the "
+            "preview's 256 pixels on both sides at a reduced scale (Pillow's `Image.draft`), "
+            f"here {'; '.join(reduced)}. The confidence differences from the baseline above "
+            "include it.",
+            "",
+        ]
+    if stages:
+        lines += [
+            "## Where a request's time goes (in-process, LiteRT, median ms per request)",
+            "",
+            "| step | " + " | ".join(stages) + " |",
+            "|---|" + "---:|" * len(stages),
+        ]
+        for step in next(iter(stages.values())):
+            lines.append(
+                f"| {step} | " + " | ".join(f"{c[step]:.2f}" for c in stages.values()) + " |"
+            )
+        lines += [
+            "",
+            "Each step is the service's own function on the benchmark's files in turn; the "
+            "whole request also parses the upload, hands the input to the micro-batcher's "
+            "thread and answers JSON. What the HTTP figures above add to it is gunicorn, the "
+            "connection and the client.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -440,7 +603,7 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     loads = [load_average()]
-    print(f"load average at the start: {loads[0]}", flush=True)
+    print(f"load average at the start: {shown(loads[0])}", flush=True)
     fashion_path, fashion_images = fashion_case()
     results = [
         bench_model(
@@ -453,6 +616,7 @@ def main() -> None:
         )
     ]
     calls = {"Fashion CNN": in_process_costs(fashion_path, 20 if args.quick else 50)}
+    stages = {"Fashion CNN": stage_costs(fashion_path, fashion_images, 40 if args.quick else 200)}
     if not args.quick:
         imagenet_path, photos = imagenet_case()
         results.append(
@@ -466,8 +630,9 @@ def main() -> None:
             )
         )
         calls["EfficientNet-Lite0"] = in_process_costs(imagenet_path, 24)
+        stages["EfficientNet-Lite0"] = stage_costs(imagenet_path, photos, 120)
     loads.append(load_average())
-    text = report(results, calls, loads)
+    text = report(results, calls, loads, stages=stages)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print("\n" + text)

@@ -7,6 +7,7 @@ has a home and a build folder of its own, and the course's build folder is as it
 
 import json
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -96,3 +97,27 @@ def test_a_notebook_s_planted_start_up_code_settings_and_models_reach_no_later_n
     assert sorted(p.name for p in (config.build_dir() / "models").glob("*")) == course_models
     for private in (planter["home"], planter["build"], victim["home"], victim["build"]):
         assert not (tmp_path / private).exists()
+
+
+@pytest.mark.timeout(300)
+def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_every_check():
+    import psutil
+
+    from course_lib.tools.grading.execute import Judge
+
+    judge = Judge()
+    try:
+        assert judge.wait_ready(240), "the judge never said it was ready"
+        command = psutil.Process(judge.process.pid).cmdline()
+        # -S: Python's site module never runs, and with it no .pth file a notebook planted in
+        # the environment's site-packages; -I: nor the user's site-packages or PYTHON* variables.
+        assert {"-I", "-S"} <= set(command[1:3]), command
+        home = psutil.Process(judge.process.pid).environ()["HOME"]
+        # A home of its own: nothing in it but what Keras writes and the font list it is given.
+        files = {p.name for p in Path(home).rglob("*") if p.is_file()}
+        assert home == judge.home and files <= {"keras.json"} | {
+            p.name for p in Path(home).rglob("fontlist-*.json")
+        }, files
+    finally:
+        judge.close()
+    assert not Path(judge.home).exists()

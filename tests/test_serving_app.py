@@ -12,7 +12,7 @@ from PIL import Image
 from serving_support import encode, jpeg, png
 
 from course_lib.serving import Classifier, ServeConfig, create_app
-from course_lib.serving.uploads import decode_image, to_model_pixels
+from course_lib.serving.uploads import decode_image, decode_upload, to_model_pixels
 
 CLASSES = ["cat", "dog", "<b>bird</b>", "fish"]
 
@@ -108,6 +108,32 @@ def test_predictions_are_exactly_the_classifier_on_the_preprocessed_upload(clien
     body = upload(client, ("x.jpg", data), query="?top_k=4").get_json()
     by_index = {t["class_index"]: t["confidence"] for t in body["top_k"]}
     assert np.allclose([by_index[i] for i in range(4)], expected, atol=1e-6)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_unless_the_classifier_needs_it_whole(
+    tmp_path, client
+):
+    data = jpeg((1200, 600), seed=4)
+    body = upload(client, ("big.jpg", data), query="?top_k=4").get_json()
+    reduced = decode_upload(data, at_least=256).image
+    assert reduced.size == (600, 300)
+    expected = FakeClassifier().predict_inputs(FakeClassifier().prepare(reduced)[None])[0]
+    by_index = {t["class_index"]: t["confidence"] for t in body["top_k"]}
+    assert np.allclose([by_index[i] for i in range(4)], expected, atol=1e-6)
+    row = client.get(f"/history/{body['id']}").get_json()
+    assert (row["width"], row["height"]) == (1200, 600)  # the photo's own size
+    assert Image.open(io.BytesIO(client.get(body["image_url"]).data)).size == (256, 128)
+
+    class Whole(FakeClassifier):
+        decode_at_least = None  # its prepare resizes the photo as decoded
+
+    whole = make_app(tmp_path / "whole", Whole())
+    body = upload(whole.test_client(), ("big.jpg", data), query="?top_k=4").get_json()
+    pixels = to_model_pixels(decode_image(data), FakeClassifier.preprocessing)
+    expected = Whole().predict_batch(pixels[None])[0]
+    by_index = {t["class_index"]: t["confidence"] for t in body["top_k"]}
+    assert np.allclose([by_index[i] for i in range(4)], expected, atol=1e-6)
+    whole.extensions["course_serving"]["host"].close()
 
 
 def test_several_files_in_one_request_come_back_in_order(client):

@@ -45,6 +45,7 @@ def test_litert_gives_the_keras_top_1_on_real_photos(imagenet_pair):
     np.testing.assert_allclose(on_litert, on_keras, atol=1e-4)
     names = keras_classifier.class_names
     assert names[int(on_litert[0].argmax())] in {"Egyptian cat", "tabby", "tiger cat"}
+    assert served.decode_at_least is keras_classifier.decode_at_least is None  # lesson 06's resize
 
 
 def test_a_batch_on_litert_is_its_images_one_by_one(imagenet_pair):
@@ -74,6 +75,8 @@ def test_the_conversion_is_cached_by_the_model_files_digest(tmp_path):
     classifier = KerasClassifier.from_saved(model_path)
     first, made = litert.cached_tflite(classifier, tmp_path / "cache")
     assert made and first.parent == model_path.parent and first.suffix == ".tflite"
+    served = litert.LiteRTClassifier(classifier, first, threads=1)
+    assert served.decode_at_least == classifier.decode_at_least == max(classifier.input_shape[:2])
     assert litert.cached_tflite(classifier, tmp_path / "cache") == (first, False)
 
     # Retrained weights in the same file: another digest, a new conversion beside the old one.

@@ -100,6 +100,29 @@ def test_store_loses_no_row_under_concurrent_writers_in_two_stores(tmp_path):
     assert len({item["label"] for item in stores[1].history(1, 100)["items"]}) == 100
 
 
+def test_a_commit_never_copies_the_log_and_the_store_s_own_thread_does(tmp_path, monkeypatch):
+    from course_lib.serving import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 10**9)
+    path = tmp_path / "p.sqlite3"
+    store = PredictionStore(path)
+    empty = path.stat().st_size
+    photo = bytes(range(256)) * 1024  # 256 kB kept as the original
+    for _ in range(20):  # 5 MB: past SQLite's own automatic checkpoint (4 MB)
+        store.add([row(original=photo, original_type="image/png")])
+    assert path.stat().st_size == empty, "a commit copied the log into the database"
+    assert store._checkpointer is None
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", len(photo))
+    store.add([row(original=photo, original_type="image/png")])
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 5 * len(photo) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= 5 * len(photo), "no checkpoint copied the rows"
+    assert store._checkpointer is not None and store._checkpointer.name == "sqlite-checkpoint"
+    assert store.count() == 21 and store.original(21) == (photo, "image/png")
+
+
 def test_feedback_for_unknown_prediction_is_none_and_replaces_otherwise(tmp_path):
     store = PredictionStore(tmp_path / "p.sqlite3")
     (pid,) = store.add([row()])

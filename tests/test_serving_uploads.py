@@ -10,6 +10,7 @@ from serving_support import encode, jpeg, photo, png
 from course_lib.serving.uploads import (
     UploadError,
     decode_image,
+    decode_upload,
     header_only_png,
     preview_bytes,
     to_model_pixels,
@@ -97,6 +98,32 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     upright = decode_image(encode(wide, "JPEG", exif=exif.tobytes()))
     assert upright.size == (20, 40)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_that_still_covers_what_is_asked():
+    data = jpeg((1000, 600))
+    upload = decode_upload(data, at_least=256)
+    assert upload.image.size == (500, 300) and upload.size == (1000, 600)  # 1/2: 1/4 is too small
+    assert decode_upload(data, at_least=100).image.size == (250, 150)
+    full = decode_upload(data)
+    assert full.image.size == full.size == (1000, 600)
+    # the same picture: its smooth channels (the third is noise) as the full one halved
+    reduced = np.asarray(decode_upload(data, at_least=256).image, np.float64)[..., :2]
+    halved = np.asarray(full.image.reduce(2), np.float64)[..., :2]
+    assert np.abs(reduced - halved).mean() < 2
+
+
+def test_only_jpegs_are_decoded_at_a_reduced_scale_and_each_keeps_its_upright_size():
+    assert decode_upload(png((1000, 600)), at_least=256).image.size == (1000, 600)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    turned = decode_upload(encode(photo((1000, 600)), "JPEG", exif=exif.tobytes()), at_least=256)
+    assert turned.image.size == (300, 500) and turned.size == (600, 1000)
+
+
+def test_a_truncated_jpeg_is_refused_also_at_a_reduced_scale():
+    with pytest.raises(UploadError, match="truncated or corrupt"):
+        decode_upload(jpeg((1000, 600))[:5000], at_least=256)
 
 
 def test_animated_gif_gives_its_first_frame():

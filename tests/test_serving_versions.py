@@ -62,6 +62,14 @@ def predict(client):
     return body["label"], body["model"]["version"]
 
 
+def test_a_photo_model_gets_each_upload_decoded_whole(saved_root):
+    # Its own resize layer resizes the photo as decoded: no JPEG is decoded at a reduced scale.
+    from course_lib.serving.classifier import ImageNetClassifier, KerasClassifier
+
+    classifier = KerasClassifier.from_folder(saved_root / "1")
+    assert classifier.decode_at_least is None and ImageNetClassifier.decode_at_least is None
+
+
 def test_the_service_follows_promotion_and_rollback_without_a_restart(root, tmp_path):
     versions.promote(root, 1, "first")
     app = make_app(root, tmp_path)

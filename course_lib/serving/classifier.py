@@ -55,6 +55,18 @@ class Classifier(ABC):
 
         return self.to_inputs(uploads.to_model_pixels(image, self.preprocessing)[None])[0]
 
+    @property
+    def decode_at_least(self) -> int | None:
+        """How many pixels a side of a photo needs before :meth:`prepare`; None: all of them.
+
+        The service decodes a JPEG upload larger than that at a reduced scale
+        (:func:`~course_lib.serving.uploads.decode_upload`). With the default :meth:`prepare`
+        (Pillow's resize) the model's larger side; a classifier whose :meth:`prepare` repeats a
+        lesson's own resize on the photo as decoded returns None, so that the service's input
+        stays the lesson's.
+        """
+        return max(self.input_shape[:2])
+
     def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels ``(n, h, w, c)`` → the float32 model input."""
         from course_lib import models
@@ -148,6 +160,11 @@ class KerasClassifier(Classifier):
 
         self._call = call
         self._lock = threading.Lock()
+
+    @property
+    def decode_at_least(self) -> int | None:
+        # An images-in model resizes the photo as decoded with its own layer.
+        return super().decode_at_least if self._resize is None else None
 
     def prepare(self, image: Any) -> np.ndarray:
         if self._resize is None:
@@ -248,6 +265,8 @@ def load_imagenet_classifier() -> KerasClassifier:
 
 class ImageNetClassifier(KerasClassifier):
     """Lesson 06's ImageNet classifier; :meth:`prepare` resizes as lesson 06 does."""
+
+    decode_at_least = None  # lesson 06 resizes the photo as decoded
 
     def prepare(self, image: Any) -> np.ndarray:
         # pretrained.resize: TensorFlow, bilinear with antialiasing, in float, as Backbone.prepare

@@ -175,6 +175,10 @@ class LiteRTClassifier(Classifier):
     def prepare(self, image: Any) -> np.ndarray:
         return self.keras.prepare(image)
 
+    @property
+    def decode_at_least(self) -> int | None:
+        return self.keras.decode_at_least
+
     def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
         return self.keras.to_inputs(pixels)
 

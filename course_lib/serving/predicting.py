@@ -50,12 +50,16 @@ def classify_files(
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Classify encoded images ``(file name, bytes, how an error names it)``; returns the items."""
     config = service().config
-    images = [
-        uploads.decode_image(data, config.max_pixels, name=described)
+    # A large JPEG is decoded at a reduced scale that still covers the model's input and the
+    # preview, unless the classifier's prepare needs the photo as decoded.
+    needed = model.classifier.decode_at_least
+    at_least = None if needed is None else max(needed, uploads.PREVIEW_SIDE)
+    decoded = [
+        uploads.decode_upload(data, config.max_pixels, name=described, at_least=at_least)
         for _, data, described in files
     ]
     # classifier.prepare: the lesson's own way from photo to model input
-    inputs = np.stack([model.classifier.prepare(image) for image in images])
+    inputs = np.stack([model.classifier.prepare(upload.image) for upload in decoded])
     return classify_inputs(
         model,
         inputs,
@@ -63,7 +67,7 @@ def classify_files(
         k,
         source,
         started,
-        images,
+        decoded,
         [data for _, data, _ in files],
     )
 
@@ -75,7 +79,7 @@ def classify_inputs(
     k: int,
     source: str,
     started: float,
-    images: Sequence[Any] | None = None,
+    decoded: Sequence[uploads.Upload] | None = None,
     originals: Sequence[bytes | None] | None = None,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Run the model on prepared inputs, record a row each; returns the items and probabilities."""
@@ -97,7 +101,7 @@ def classify_inputs(
         k,
         latency_ms,
         names,
-        images or [None] * len(names),
+        decoded or [None] * len(names),
         source,
         originals or [None] * len(names),
     )
@@ -110,17 +114,17 @@ def _record(
     k: int,
     latency_ms: float,
     names: Sequence[str],
-    images: Sequence[Any],
+    decoded: Sequence[uploads.Upload | None],
     source: str,
     originals: Sequence[bytes | None],
 ) -> list[dict[str, Any]]:
     store = service().store
     created = now()
     rows, tops = [], []
-    for name, image, original, probs in zip(names, images, originals, probabilities, strict=True):
+    for name, upload, original, probs in zip(names, decoded, originals, probabilities, strict=True):
         top = top_k(probs, classifier.class_names, k)
         best = top[0]
-        preview, mime = uploads.preview_bytes(image) if image is not None else (None, None)
+        preview, mime = uploads.preview_bytes(upload.image) if upload else (None, None)
         rows.append(
             NewPrediction(
                 filename=name,
@@ -131,8 +135,8 @@ def _record(
                 confidence=best["confidence"],
                 top_k=top,
                 latency_ms=round(latency_ms, 3),
-                width=image.width if image else None,
-                height=image.height if image else None,
+                width=upload.size[0] if upload else None,
+                height=upload.size[1] if upload else None,
                 source=source,
                 image=preview,
                 image_type=mime,
