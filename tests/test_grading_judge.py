@@ -210,6 +210,16 @@ def _solution_namespace(number):
         from course_lib import models
 
         namespace["prep"] = models.preprocessing_for((28, 28, 1))
+    if number == "2.3":  # the lesson writes its folder of PNG files before the exercise
+        import tempfile
+
+        from course_lib import data
+
+        fashion = data.load_fashion_mnist(subset=5)
+        namespace["class_names"] = fashion.class_names
+        namespace["folder"] = data.make_image_folder(
+            fashion, tempfile.mkdtemp(prefix="fashion-png-"), per_class=5
+        )
     if number == "7.2":  # loaded by the lesson before the exercise (the judge uses its own)
         from course_lib import data, models
 

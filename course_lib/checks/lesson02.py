@@ -7,7 +7,7 @@ checks`` stays quick for lessons that do not need them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -173,36 +173,76 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
 
 PIPELINE_SIZE = 100  # not a multiple of the batch size: a dropped remainder shows
 PIPELINE_BATCH = 12
+INFINITE = -1  # tf.data.INFINITE_CARDINALITY, as the drivers report a dataset's cardinality
+
+# The pipeline checks never read a dataset themselves: a driver (course_lib.checks._drivers)
+# builds the test dataset, calls the student's function and describes what came back as
+# plain data (type, cardinality, element spec, steps, shuffle buffers, and the elements of a
+# few passes). In a notebook the driver runs right here; in two-phase grading the student's
+# kernel runs it and the judge gets the description. The checks judge the description, so
+# both give the same message.
 
 
-def _transformations(ds: Any) -> list[str]:
-    """The dataset's steps from source to end, e.g. ['tensorslice', 'cache', 'shuffle', ...]."""
-    steps = []
-    while ds is not None:
-        steps.append(type(ds).__name__.strip("_").removesuffix("Dataset").lower())
-        ds = getattr(ds, "_input_dataset", None)
-    return steps[::-1]
+def _held(value: Any) -> bool:
+    """Whether ``value`` is the judge's stand-in for something the student's kernel holds."""
+    return getattr(value, "course_drive", None) is not None and type(value).__module__.startswith(
+        "course_lib.tools.grading"
+    )
+
+
+def _drive_student(driver: str, func: Any, *args: Any) -> Any:
+    """``func`` run by ``driver`` on ``args``; its exceptions worded as :func:`call_student`'s."""
+    import functools
+
+    if not callable(func):
+        raise StudentCodeFailed(f"expected a function, got {type(func).__name__}.")
+    return call_student(functools.partial(drive, driver, func), *args)
+
+
+def _rebuilt(raised: dict[str, Any]) -> BaseException:
+    """An exception a driver recorded while reading a dataset: the same type name and text
+    (a subclass of the built-in type when it was one, so that the checks recognise it)."""
+    import builtins
+
+    name, message = str(raised.get("type", "Exception")), str(raised.get("message", ""))
+    base = getattr(builtins, name, None) if raised.get("builtin") else None
+    if not (isinstance(base, type) and issubclass(base, Exception)):
+        base = Exception
+    for kind in (base, Exception):
+        module = "builtins" if kind is not Exception or name == "Exception" else "student"
+        try:  # some built-in exceptions need arguments of their own (UnicodeDecodeError)
+            return type(name, (kind,), {"__module__": module, "__str__": lambda _: message})()
+        except TypeError:
+            continue
+    return Exception(message)
+
+
+def _elements(view: dict[str, Any], index: int, what: str = "your dataset") -> list[Any]:
+    """The elements of pass ``index`` of a described dataset; what reading raised as feedback."""
+    read = view["passes"][index]
+    if read.get("error"):
+        raise StudentCodeFailed(
+            f"reading {what} raised {first_line(_rebuilt(read['error']), with_type=True)}"
+        )
+    return list(read["elements"])
+
+
+def _rank(spec: dict[str, Any]) -> int | None:
+    shape = spec.get("shape")
+    return None if shape is None else len(shape)
+
+
+def _counted(count: int, view: dict[str, Any], index: int = 0) -> str:
+    """``count``, or "more than ``count``" when the driver stopped reading that pass early."""
+    return f"more than {count}" if view["passes"][index].get("cut") else str(count)
 
 
 def _positions(steps: list[str], word: str) -> list[int]:
     return [i for i, step in enumerate(steps) if word in step]
 
 
-def _shuffle_buffers(ds: Any) -> list[int]:
-    """The buffer size of each shuffle step of ``ds``, where the dataset says it."""
-    sizes = []
-    while ds is not None:
-        if "shuffle" in type(ds).__name__.lower():
-            try:
-                sizes.append(int(ds._buffer_size))
-            except Exception:  # a buffer only known inside a graph: the order test decides
-                pass
-        ds = getattr(ds, "_input_dataset", None)
-    return sizes
-
-
-def _buffer_problem(ds: Any, n: int, name: str = "the dataset") -> str | None:
-    small = [b for b in _shuffle_buffers(ds) if 0 < b < n]
+def _buffer_problem(buffers: list[int], n: int, name: str = "the dataset") -> str | None:
+    small = [b for b in buffers if 0 < b < n]
     if not small:
         return None
     return (
@@ -212,22 +252,26 @@ def _buffer_problem(ds: Any, n: int, name: str = "the dataset") -> str | None:
     )
 
 
-def _first_epoch(ds: Any) -> np.ndarray:
-    """The labels of one pass over ``ds``, in order."""
-    try:
-        return np.concatenate([np.atleast_1d(np.asarray(labels)) for _, labels in ds])
-    except Exception as exc:  # the student's pipeline fails while it runs
+def _first_epoch(view: dict[str, Any]) -> np.ndarray:
+    """The labels of the first pass over a pipeline made again, in order."""
+    if not view.get("dataset"):
         raise StudentCodeFailed(
-            f"reading your dataset raised {first_line(exc, with_type=True)}"
-        ) from None
+            f"called a second time, your function returned {view.get('described', 'nothing')}, "
+            "not a tf.data.Dataset."
+        )
+    if view["cardinality"] == INFINITE:
+        raise StudentCodeFailed(
+            "called a second time, your function returned a dataset that never ends: leave out "
+            ".repeat(), fit loops over the epochs itself."
+        )
+    return np.concatenate(
+        [np.atleast_1d(np.asarray(labels)) for _, labels in _elements(view, 0)] or [np.zeros(0)]
+    )
 
 
-def _images_problem(ds: Any, images: np.ndarray) -> str | None:
+def _images_problem(elements: list[Any], images: np.ndarray) -> str | None:
     """Whether each image comes out as it went in (``images[label]``): pipelines only reorder."""
-    try:
-        pairs = [(np.asarray(x), np.atleast_1d(np.asarray(y))) for x, y in ds]
-    except Exception as exc:  # the student's pipeline fails while it runs
-        raise StudentCodeFailed(f"reading your dataset raised {student_error(exc)}") from None
+    pairs = [(np.asarray(x), np.atleast_1d(np.asarray(y))) for x, y in elements]
     for batch, labels in pairs:
         want = images[labels]
         if batch.shape != want.shape:
@@ -251,32 +295,32 @@ def _images_problem(ds: Any, images: np.ndarray) -> str | None:
 
 def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
     """make_train_pipeline(ds, batch_size, seed) -> ds.cache().shuffle(len).batch().prefetch()."""
-    import tensorflow as tf
-
     n = PIPELINE_SIZE
     # Prepared images in [0, 1], as the lesson's: a pipeline that changes them (a second
     # division by 255, say) shows.
     images = check_rng(22).random((n, 2, 2, 1), dtype=np.float32)
     # Labels 0..n-1 record where each element started, so the order of the output shows
-    # what was shuffled.
-    source = tf.data.Dataset.from_tensor_slices((images, np.arange(n)))
+    # what was shuffled. The driver makes them a dataset, from_tensor_slices((images, labels)).
+    labels = np.arange(n)
+
+    def made(seed: int, epochs: int) -> dict[str, Any]:
+        return _drive_student(
+            "pipeline_epochs", make_train_pipeline, images, labels, PIPELINE_BATCH, seed, epochs
+        )
 
     def diagnose() -> str | None:
-        ds = call_student(make_train_pipeline, source, PIPELINE_BATCH, 0)
-        if not isinstance(ds, tf.data.Dataset):
-            return f"return the tf.data.Dataset; got {type(ds).__name__}."
-        if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        view = made(0, 2)
+        if not view["dataset"]:
+            return f"return the tf.data.Dataset; got {view['type']}."
+        if view["cardinality"] == INFINITE:
             return "the dataset never ends: leave out .repeat(), fit loops over the epochs itself."
-        if not isinstance(ds.element_spec, tuple) or len(ds.element_spec) != 2:
+        spec = view["spec"]
+        if spec["kind"] != "tuple" or len(spec["items"]) != 2:
             return "each element should stay an (images, labels) pair: keep the labels."
-        if ds.element_spec[1].shape.rank == 0:
+        if _rank(spec["items"][1]) == 0:
             return "elements are single images, not batches: add .batch(batch_size)."
-        try:
-            epochs = [[np.atleast_1d(np.asarray(labels)) for _, labels in ds] for _ in range(2)]
-        except Exception as exc:  # the student's pipeline fails while it runs
-            raise StudentCodeFailed(
-                f"reading your dataset raised {first_line(exc, with_type=True)}"
-            ) from None
+        passes = [_elements(view, epoch) for epoch in range(2)]
+        epochs = [[np.atleast_1d(np.asarray(y)) for _, y in elements] for elements in passes]
         if not epochs[0]:
             return "your dataset is empty: it must hold every image once per epoch."
         sizes = [len(b) for b in epochs[0]]
@@ -293,10 +337,11 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             )
         if sorted(order.tolist()) != list(range(n)):
             return (
-                f"one epoch gave {len(order)} images for {n}: some came more than once. Each "
+                f"one epoch gave {_counted(len(order), view)} images for {n}: some came more "
+                "than once. Each "
                 "image must appear exactly once per epoch."
             )
-        problem = _images_problem(ds, images)
+        problem = _images_problem(passes[0], images)
         if problem:
             return problem
         if np.array_equal(order, np.arange(n)):
@@ -311,10 +356,10 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "images barely move from their original position: the shuffle buffer is too "
                 "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality()."
             )
-        problem = _buffer_problem(ds, n)
+        problem = _buffer_problem(view["buffers"], n)
         if problem:
             return problem
-        steps = _transformations(ds)
+        steps = view["steps"]
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(np.concatenate(epochs[1]), order):
             if cache and shuffle and cache[-1] > shuffle[0]:
@@ -332,10 +377,10 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             )
         if "prefetch" not in steps[-1]:
             return f"prefetch should be the last step; your pipeline ends with {steps[-1]}."
-        again, other = (
-            _first_epoch(call_student(make_train_pipeline, source, PIPELINE_BATCH, seed))
-            for seed in (0, 1)
-        )
+        # Two pipelines made afresh, one epoch each: the seed argument must decide the order.
+        # (One epoch, where the first call read two: the judge has the kernel make each
+        # distinct call once, so the same call again would be answered by the first.)
+        again, other = (_first_epoch(made(seed, 1)) for seed in (0, 1))
         if not np.array_equal(again, order):
             return (
                 "two pipelines made with the same seed gave different orders: pass the argument to "
@@ -369,6 +414,62 @@ def _course_labels() -> tuple[dict[bytes, set[int]], list[str]]:
     return truth, list(data.FASHION_MNIST_CLASSES)
 
 
+def _validation_files(
+    files: list[str],
+    class_names: list[str],
+    image_size: tuple[int, int],
+    batch_size: int,
+    validation_split: float,
+    seed: int,
+    shuffle: bool,
+) -> set[str]:
+    """The files (relative to the folder) the loader puts in validation with these arguments.
+
+    Known without the folder's pixels: the loader splits a list of file names. The check only
+    has the names (the student's kernel listed the folder in grading), so it asks the loader
+    itself on a copy of the folder made of empty files with those names.
+    """
+    import os
+    import tempfile
+
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="course-folder-") as scratch:
+        root = os.path.realpath(scratch)
+        for name in files:
+            parts = name.split("/")
+            # Only plain names below the copy: the list came from the student's kernel.
+            if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+                continue
+            os.makedirs(os.path.join(root, *parts[:-1]), exist_ok=True)
+            open(os.path.join(root, *parts), "wb").close()  # noqa: SIM115 - an empty file
+        for name in class_names:  # every class folder, as the course writes them
+            os.makedirs(os.path.join(root, name), exist_ok=True)
+        _, reference = keras.utils.image_dataset_from_directory(
+            root,
+            class_names=class_names,
+            color_mode="grayscale",
+            image_size=image_size,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            subset="both",
+            shuffle=shuffle,
+            seed=seed,
+            verbose=False,
+        )
+        return {_relative(str(p), root) for p in reference.file_paths}
+
+
+def _relative(path: str, root: str) -> str:
+    """``path`` relative to ``root``, ``/``-separated; as it is when not below ``root``."""
+    from pathlib import PurePath
+
+    try:
+        return PurePath(path).relative_to(PurePath(root)).as_posix()
+    except ValueError:
+        return path
+
+
 def exercise_2_3(
     ds_folder_train: Any,
     ds_folder_val: Any,
@@ -385,59 +486,60 @@ def exercise_2_3(
     given: the split is then the one seed=SEED makes. ``dataset`` is ignored, kept so that
     check cells that still pass ``fashion`` work: the labels and their order come from the
     course's own Fashion-MNIST.
-    """
-    import tensorflow as tf
 
+    The datasets and the folder are read by drivers (:mod:`course_lib.checks._drivers`) where
+    they are: here in a notebook, in the student's kernel in two-phase grading, where the judge
+    gets their batches and the folder's file names as data and never opens the folder.
+    """
     truth: dict[bytes, set[int]] = {}
     alphabetical: dict[int, int] = {}
     class_names: list[str] = []
-    n_files = 0
+    listing: dict[str, Any] = {}
 
     def context() -> None:
-        # `folder` is a notebook variable as well: say so if it was overwritten.
-        nonlocal n_files
-        if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
+        # `folder` is a notebook variable as well: say so if it was overwritten. Its files are
+        # listed by whoever holds the datasets (the kernel, in grading), never by the judge.
+        if isinstance(folder, (str, PurePath)):
+            found = drive("folder_files", ds_folder_train, str(folder))
+        else:
+            found = drive("folder_files", folder)
+        if not found["is_dir"]:
+            what = found["described"] if _held(folder) else describe(folder)
             raise StudentCodeFailed(
                 f"the check needs the image folder's path as its third argument; "
-                f"it got {describe(folder)}. Re-run the cell that writes the folder."
+                f"it got {what}. Re-run the cell that writes the folder."
             )
         labels, names = _course_labels()
         truth.update(labels)
         class_names.extend(names)
         folders = [folder_name(c) for c in class_names]
         alphabetical.update({k: sorted(folders).index(f) for k, f in enumerate(folders)})
-        n_files = sum(1 for _ in Path(folder).rglob("*.png"))
+        listing.update(found)
 
-    def read(ds: Any) -> tuple[np.ndarray, np.ndarray]:
-        batches = [(x.numpy(), y.numpy()) for x, y in ds]
+    def read(elements: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        batches = [(np.asarray(x), np.asarray(y)) for x, y in elements]
         if not batches:
             return np.zeros((0, *image_size, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
-    def seed_problem() -> str | None:
+    def seed_problem(val: dict[str, Any]) -> str | None:
         # The files the loader puts in validation with seed=SEED, known without reading them.
-        import keras
-
-        paths = getattr(ds_folder_val, "file_paths", None)
+        paths = val.get("file_paths")
         if paths is None:  # a dataset transformed after loading: the split cannot be told
             return None
 
         def validation_files(shuffle: bool) -> set[str]:
-            _, reference = keras.utils.image_dataset_from_directory(
-                folder,
-                class_names=[folder_name(c) for c in class_names],
-                color_mode="grayscale",
-                image_size=image_size,
-                batch_size=batch_size,
-                validation_split=validation_split,
-                subset="both",
-                shuffle=shuffle,
-                seed=seed,
-                verbose=False,
+            return _validation_files(
+                listing["files"],
+                [folder_name(c) for c in class_names],
+                image_size,
+                batch_size,
+                validation_split,
+                seed,
+                shuffle,
             )
-            return {str(p) for p in reference.file_paths}
 
-        chosen = {str(p) for p in paths}
+        chosen = {_relative(str(p), listing["root"]) for p in paths}
         if chosen == validation_files(shuffle=True):
             return None
         if chosen == validation_files(shuffle=False):
@@ -452,49 +554,56 @@ def exercise_2_3(
         )
 
     def diagnose() -> str | None:
+        views = {}
         for name, ds in (("ds_folder_train", ds_folder_train), ("ds_folder_val", ds_folder_val)):
-            if not isinstance(ds, tf.data.Dataset):
+            views[name] = view = drive("dataset_passes", ds, [])
+            if not view["dataset"]:
+                what = view["described"] if _held(ds) else describe(ds)
                 return (
-                    f"{name} is {describe(ds)}, not a tf.data.Dataset: with subset='both', "
+                    f"{name} is {what}, not a tf.data.Dataset: with subset='both', "
                     "image_dataset_from_directory returns (train, validation)."
                 )
         context()
-        spec = ds_folder_train.element_spec
-        if not isinstance(spec, tuple) or len(spec) != 2:
+        spec = views["ds_folder_train"]["spec"]
+        if spec["kind"] != "tuple" or len(spec["items"]) != 2:
             return (
                 "ds_folder_train should yield (images, labels) pairs: leave "
                 "labels='inferred', so the "
                 "folder names give the labels."
             )
-        image_spec, label_spec = spec
-        if not all(isinstance(part, tf.TensorSpec) for part in spec):
+        image_spec, label_spec = spec["items"]
+        if not all(part["kind"] == "TensorSpec" for part in spec["items"]):
             return "images and labels should be plain tensors: use the loader's defaults for them."
-        if image_spec.shape.rank != 4:
+        if _rank(image_spec) != 4:
             return "the datasets should yield batches: pass batch_size=BATCH_SIZE, not None."
-        if image_spec.shape[-1] == 3:
+        if image_spec["shape"][-1] == 3:
             return (
                 "images have 3 channels: Fashion-MNIST is grayscale, pass color_mode='grayscale'."
             )
-        if tuple(image_spec.shape[1:3]) != image_size:
+        if tuple(image_spec["shape"][1:3]) != image_size:
             return (
-                f"images are {tuple(image_spec.shape[1:3])}; pass image_size={image_size}, "
+                f"images are {tuple(image_spec['shape'][1:3])}; pass image_size={image_size}, "
                 "or the loader resizes every image to its default 256 x 256."
             )
-        if label_spec.shape.rank != 1:
+        if _rank(label_spec) != 1:
             return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
-        if ds_folder_val.element_spec != spec:
+        if views["ds_folder_val"]["spec"] != spec:
             return (
                 "ds_folder_val should yield the same kind of batches as ds_folder_train: load "
                 "both in one call."
             )
-        try:
-            x_train, y_train = read(ds_folder_train)
-            x_val, y_val = read(ds_folder_val)
-            first_batch = len(next(iter(ds_folder_train))[1]) if len(x_train) else 0
-        except Exception as exc:  # a dataset that fails while it runs
-            raise StudentCodeFailed(
-                f"reading your datasets raised {first_line(exc, with_type=True)}"
-            ) from None
+        n_files = sum(1 for name in listing["files"] if name.endswith(".png"))
+        # Every batch holds at least one image: more elements than files cannot be right, and
+        # are not read (a dataset without end must not hang the check).
+        train = drive("dataset_passes", ds_folder_train, [n_files + 1, 1])
+        val = drive("dataset_passes", ds_folder_val, [n_files + 1])
+        what = "your datasets"
+        x_train, y_train = read(_elements(train, 0, what))
+        x_val, y_val = read(_elements(val, 0, what))
+        again = _elements(train, 1, what)
+        if len(x_train) and not again:
+            raise StudentCodeFailed(f"reading {what} raised StopIteration")
+        first_batch = len(again[0][1]) if len(x_train) else 0
         keys = [
             np.round(x[..., 0]).astype(np.uint8).tobytes() for x in np.concatenate([x_train, x_val])
         ]
@@ -509,7 +618,9 @@ def exercise_2_3(
                 "subset='both', or give both calls the same seed."
             )
         if len(keys) != n_files:
-            return f"the two datasets hold {len(keys)} images, but the folder has {n_files}."
+            cut = any(view["passes"][0].get("cut") for view in (train, val))
+            held = f"more than {len(keys)}" if cut else str(len(keys))
+            return f"the two datasets hold {held} images, but the folder has {n_files}."
         share = len(x_val) / len(keys)
         if abs(share - validation_split) > 1.5 / len(keys) + 1e-9:
             return (
@@ -525,7 +636,7 @@ def exercise_2_3(
         labels = np.concatenate([y_train, y_val])
         right = np.array([int(y) in truth[k] for k, y in zip(keys, labels, strict=True)])
         if right.all():
-            return seed_problem()
+            return seed_problem(val)
         as_sorted = np.array(
             [
                 int(y) in {alphabetical[t] for t in truth[k]}
@@ -684,95 +795,111 @@ def exercise_2_4(augment: Any) -> CheckResult:
 AUGMENT_TRAIN = 50
 AUGMENT_VAL = 21
 AUGMENT_BATCH = 8
+# Per image one random shift of at most 0.2: nothing is clipped, so each image stays flat
+# and its shift shows how it was augmented. The driver builds the layer where the student's
+# function runs: RandomBrightness(AUGMENT_SHIFT, value_range=(0, 1), seed=AUGMENT_SEED).
+AUGMENT_SHIFT = 0.2
+AUGMENT_SEED = 25
 
 
-def _augment_pipeline_data() -> tuple[Any, Any, Any]:
-    """Mid-gray images with their own index as the label, and a brightness shift to apply."""
-    import keras
-    import tensorflow as tf
+def _augment_pipeline_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Mid-gray images with their own index as the label: (images, labels) for train and val."""
 
-    def source(n: int, first_id: int) -> Any:
+    def source(n: int, first_id: int) -> tuple[np.ndarray, np.ndarray]:
         images = np.full((n, 4, 4, 1), 0.5, dtype=np.float32)
         images += np.linspace(-0.1, 0.1, n, dtype=np.float32)[
             :, None, None, None
         ]  # tell images apart
-        return tf.data.Dataset.from_tensor_slices((images, np.arange(first_id, first_id + n)))
+        return images, np.arange(first_id, first_id + n)
 
-    # Per image one random shift of at most 0.2: nothing is clipped, so each image stays flat
-    # and its shift shows how it was augmented.
-    augment = keras.layers.RandomBrightness(0.2, value_range=(0, 1), seed=25)
-    return source(AUGMENT_TRAIN, 0), source(AUGMENT_VAL, 1000), augment
+    return source(AUGMENT_TRAIN, 0), source(AUGMENT_VAL, 1000)
 
 
-def _epoch(ds: Any, what: str) -> tuple[list[int], np.ndarray, dict[int, float]]:
+def _epoch(
+    view: dict[str, Any], index: int, what: str
+) -> tuple[list[int], np.ndarray, dict[int, float]]:
     """One pass: batch sizes, labels in order, and each image's mean value by label."""
-    sizes, labels, values = [], [], {}
-    try:
-        for element in ds:
-            if not isinstance(element, tuple) or len(element) != 2:
-                raise StudentCodeFailed(
-                    f"{what} should yield (images, labels) pairs: keep the labels."
-                )
-            images, ids = (np.asarray(t) for t in element)
-            if ids.ndim != 1 or images.ndim != 4:
-                raise StudentCodeFailed(
-                    f"{what} yields single images, not batches: add .batch(batch_size)."
-                )
-            sizes.append(len(ids))
-            labels.extend(int(i) for i in ids)
-            values.update(
-                {int(i): float(image.mean()) for i, image in zip(ids, images, strict=True)}
-            )
-    except StudentCodeFailed:
-        raise
-    except Exception as exc:  # the student's pipeline fails while it runs
-        if _not_attempted(exc):
-            raise StudentCodeFailed(NOT_ATTEMPTED) from None
-        hint = f" {NUMPY_IN_GRAPH}" if numpy_on_symbolic(exc) else ""
+    if not view.get("dataset"):
+        raise StudentCodeFailed(f"{what} is a {view.get('type')}, not a tf.data.Dataset.")
+    if view["cardinality"] == INFINITE:
         raise StudentCodeFailed(
-            f"reading {what} raised {first_line(exc, with_type=True)}{hint}"
-        ) from None
+            f"{what} never ends: leave out .repeat(), fit loops over the epochs itself."
+        )
+    read = view["passes"][index]
+    sizes, labels, values = [], [], {}
+    for element in read["elements"]:
+        if not isinstance(element, tuple) or len(element) != 2:
+            raise StudentCodeFailed(f"{what} should yield (images, labels) pairs: keep the labels.")
+        images, ids = (np.asarray(t) for t in element)
+        if ids.ndim != 1 or images.ndim != 4:
+            raise StudentCodeFailed(
+                f"{what} yields single images, not batches: add .batch(batch_size)."
+            )
+        sizes.append(len(ids))
+        labels.extend(int(i) for i in ids)
+        values.update({int(i): float(image.mean()) for i, image in zip(ids, images, strict=True)})
+    if read.get("error"):  # the student's pipeline failed while it ran
+        exc = _rebuilt(read["error"])
+        if _not_attempted(exc):
+            raise StudentCodeFailed(NOT_ATTEMPTED)
+        hint = f" {NUMPY_IN_GRAPH}" if numpy_on_symbolic(exc) else ""
+        raise StudentCodeFailed(f"reading {what} raised {first_line(exc, with_type=True)}{hint}")
     if not sizes:
         raise StudentCodeFailed(f"{what} is empty.")
     return sizes, np.array(labels), values
 
 
-def _train_of(result: Any) -> Any:
+def _train_of(view: dict[str, Any]) -> dict[str, Any]:
     """The training dataset of what make_pipelines returned (a pair, checked before)."""
-    if not isinstance(result, tuple | list) or len(result) != 2:
+    if not view["pair"]:
         raise StudentCodeFailed(
-            f"called a second time, your function returned {describe(result)}, not (train, val)."
+            f"called a second time, your function returned {view['described']}, not (train, val)."
         )
-    return result[0]
+    return view["train"]
 
 
 def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
     """make_pipelines(ds_train, ds_val, augment, batch_size, seed) -> (train, val); only train is
     augmented."""
-    import tensorflow as tf
-
-    ds_train, ds_val, augment = _augment_pipeline_data()
+    train_data, val_data = _augment_pipeline_data()
     originals = {
         **{i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_TRAIN))},
         **{1000 + i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_VAL))},
     }
 
+    def made(seed: int, train_epochs: int, val_epochs: int) -> dict[str, Any]:
+        # The driver makes the datasets (from_tensor_slices) and the augmentation layer, calls
+        # make_pipelines and reads val's epochs, then train's, as this check reads them.
+        return _drive_student(
+            "augmented_pipelines",
+            make_pipelines,
+            train_data,
+            val_data,
+            AUGMENT_SHIFT,
+            AUGMENT_SEED,
+            AUGMENT_BATCH,
+            seed,
+            train_epochs,
+            val_epochs,
+        )
+
     def diagnose() -> str | None:
-        result = call_student(make_pipelines, ds_train, ds_val, augment, AUGMENT_BATCH, 0)
-        if not isinstance(result, tuple | list) or len(result) != 2:
-            return f"return two datasets, `return train, val`; got {type(result).__name__}."
-        train, val = result
+        result = made(0, 2, 1)
+        if not result["pair"]:
+            return f"return two datasets, `return train, val`; got {result['type']}."
+        train, val = result["train"], result["val"]
         for name, ds in (("train", train), ("val", val)):
-            if not isinstance(ds, tf.data.Dataset):
-                return f"{name} is a {type(ds).__name__}, not a tf.data.Dataset."
-            if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+            if not ds["dataset"]:
+                return f"{name} is a {ds['type']}, not a tf.data.Dataset."
+            if ds["cardinality"] == INFINITE:
                 return f"{name} never ends: leave out .repeat(), fit loops over the epochs itself."
-        sizes, labels, values = _epoch(val, "val")
+        sizes, labels, values = _epoch(val, 0, "val")
         if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
                 return "val holds training images: keep the two datasets apart."
             return (
-                f"one pass over val gave {len(labels)} images for {AUGMENT_VAL}: each validation "
+                f"one pass over val gave {_counted(len(labels), val)} images for {AUGMENT_VAL}: "
+                "each validation "
                 "image must come exactly once."
             )
         if all(abs(values[i] - originals[i] / 255) < 1e-5 for i in labels):
@@ -796,11 +923,12 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for "
                 "both datasets."
             )
-        epochs = [_epoch(train, "train") for _ in range(2)]
+        epochs = [_epoch(train, epoch, "train") for epoch in range(2)]
         sizes, labels, values = epochs[0]
         if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
             return (
-                f"one epoch of train gave {len(labels)} images for {AUGMENT_TRAIN}: each training "
+                f"one epoch of train gave {_counted(len(labels), train)} images for "
+                f"{AUGMENT_TRAIN}: each training "
                 "image must come exactly once per epoch."
             )
         if sizes[0] != AUGMENT_BATCH:
@@ -831,7 +959,7 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "the training images come out in their original order: shuffle them (before "
                 "batching)."
             )
-        steps = _transformations(train)
+        steps = train["steps"]
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(epochs[1][1], labels):
             if cache and shuffle and cache[-1] > shuffle[0]:
@@ -849,23 +977,17 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             )
         if not cache:
             return "add .cache() to train, before the augmentation, so the preparation runs once."
-        if "prefetch" not in steps[-1] or "prefetch" not in _transformations(val)[-1]:
+        if "prefetch" not in steps[-1] or "prefetch" not in val["steps"][-1]:
             return (
                 "end both pipelines with .prefetch(tf.data.AUTOTUNE), so batches are ready "
                 "before they are needed."
             )
-        problem = _buffer_problem(train, AUGMENT_TRAIN, "the training dataset")
+        problem = _buffer_problem(train["buffers"], AUGMENT_TRAIN, "the training dataset")
         if problem:
             return problem
-        again, other = (
-            _epoch(
-                _train_of(
-                    call_student(make_pipelines, ds_train, ds_val, augment, AUGMENT_BATCH, s)
-                ),
-                "train",
-            )
-            for s in (0, 1)
-        )
+        # Two pipelines made afresh, one epoch of train each (and none of val: not the first
+        # call again, which the judge would answer from its record): the seed decides the order.
+        again, other = (_epoch(_train_of(made(s, 1, 0)), 0, "train") for s in (0, 1))
         if not np.array_equal(again[1], labels):
             return (
                 "two pipelines made with the same seed gave the training images in different "

@@ -56,20 +56,22 @@ _SENT_SIGNALS = frozenset(
 )
 
 # Exercises judged in two phases (the kernel exports data, another process judges it; see
-# course_lib.tools.grading.judge): answers that are functions of plain data, plain values, or Keras
+# course_lib.tools.grading.judge): answers that are functions of plain data, plain values, Keras
 # models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
-# Keras's safe mode. The others still run their check inside the student's kernel, on test
-# data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
-# are datasets, Flask apps, servers or files the kernel must read.
+# Keras's safe mode, or answers a driver turns into data in the kernel. The others still run
+# their check inside the student's kernel, on test data salted for the run, with the defences
+# described in docs/INSTRUCTORS.md: their answers are generators, servers or files the kernel
+# must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
-# Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. 2.1's check has the
-# kernel run `preprocess` inside Dataset.map through a driver (course_lib.checks._drivers) and
-# judges the elements that came out. 2.2, 2.3 and 2.5 cannot yet: 2.2 and 2.5 pass the
-# student's functions tf.data datasets and judge the datasets they return (their steps, order
-# and seeds, epoch by epoch), none of which travels as data; 2.3's answers are datasets the
-# loader made from the kernel's folder of files. Each needs a driver that reads the datasets
-# in the kernel and returns their batches (and a pipeline's steps) as arrays.
+# Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. The others are
+# tf.data pipelines, read by drivers (course_lib.checks._drivers) in the kernel: 2.1's check
+# has the kernel run `preprocess` inside Dataset.map and judges the elements that came out;
+# 2.2's and 2.5's drivers build the test datasets from the judge's arrays, call the student's
+# function and return what it made as data (type, cardinality, element spec, steps, shuffle
+# buffers, and the batches of each epoch, capped); 2.3's answers are datasets the notebook
+# made, kept in the kernel (exported as marks, like functions), whose batches a driver
+# returns, and the folder's file names too: the judge never opens the kernel's folder.
 # Lesson 07: 7.2's Flask app cannot travel: the driver flask_exchanges builds it in the kernel
 # around the check's own model, class names and record (not the notebook's), replays the
 # check's requests with Flask's test client and returns the answers as data. 7.4's client
@@ -87,7 +89,10 @@ TWO_PHASE = frozenset(
         "1.3",
         "1.4",
         "2.1",
+        "2.2",
+        "2.3",
         "2.4",
+        "2.5",
         "3.1",
         "3.2",
         "3.3",

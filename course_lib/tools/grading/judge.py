@@ -34,6 +34,9 @@ import numpy as np
 from course_lib.tools.grading import kernel_code
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
+# What the kernel keeps and the judge only reaches through calls (kernel_code.encode): the
+# student's functions, and datasets and paths, which drivers read in the kernel.
+HELD = ("function", "dataset", "path")
 
 
 class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the grader
@@ -221,7 +224,8 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
             f"your {tree.get('type', 'object')} could not be saved as a config and weights "
             f"({str(tree['why'])[:300]})"
         )
-    if kind == "opaque":
+    if kind == "opaque" or kind in ("dataset", "path"):
+        # A dataset or a path the student's function returned: only its kind travels.
         return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
     if kind == "missing":
         raise NameError("not defined in the notebook")
@@ -347,9 +351,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = (
-            Replay(name, outcomes)
-            if tree.get("t") == "function"
-            else decode(tree, request["values"])
+            Replay(name, outcomes) if tree.get("t") in HELD else decode(tree, request["values"])
         )
     if "keras" in sys.modules:
         # The check may build models: the same names and initial weights on each round, so
@@ -371,7 +373,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
             trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
         except Exception as exc:
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
-        if any(t["t"] in ("opaque", "function") for t in trees):
+        if any(t["t"] in ("opaque", *HELD) for t in trees):
             return {"status": "unsupported", "message": "an argument is not plain data"}
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call

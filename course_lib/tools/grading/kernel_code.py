@@ -406,9 +406,11 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     """``value`` as JSON, arrays saved in ``folder`` as ``.npy`` without pickle.
 
     Shared by the kernel (which sends this file's text) and the judge (which writes the
-    arguments of the calls it needs). Whatever is not plain data (a model, a dataset, a
-    generator, an object) becomes ``{"t": "opaque"}`` with its type's name: the judge sees
-    what kind of thing came back, never the thing.
+    arguments of the calls it needs). Whatever is not plain data (a generator, an object)
+    becomes ``{"t": "opaque"}`` with its type's name: the judge sees what kind of thing came
+    back, never the thing. A Keras model travels as its config and weights; a function, a
+    tf.data dataset or a path is only marked (``function``, ``dataset``, ``path``): it stays
+    here, for the grader's drivers to read.
     """
     import base64
     import math
@@ -434,6 +436,9 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
             return {"t": "dtype", "v": np.dtype(value).str}
         except TypeError:
             pass
+    held = _held_tree(value)
+    if held is not None:
+        return held
     model = _model_tree(value, folder, counter)
     if model is not None:
         return model
@@ -477,6 +482,26 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
         "type": type(value).__name__[:80],
         "module": str(type(value).__module__)[:80],
     }
+
+
+def _held_tree(value: Any) -> dict[str, Any] | None:
+    """A tf.data dataset or a filesystem path, marked as such (None for anything else).
+
+    Like a function, it stays in the kernel: a check reaches it only through a driver
+    (``checks._drivers``: the dataset's batches, the folder's file names), which the kernel
+    runs on it. A path is never sent as one: the judge must not open the kernel's files.
+    """
+    import pathlib
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(value, tf.data.Dataset):
+        kind = "dataset"
+    elif isinstance(value, pathlib.PurePath):
+        kind = "path"
+    else:
+        return None
+    return {"t": kind, "type": type(value).__name__[:80], "module": type(value).__module__[:80]}
 
 
 def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
