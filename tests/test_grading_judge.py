@@ -210,6 +210,11 @@ def _solution_namespace(number):
         from course_lib import models
 
         namespace["prep"] = models.preprocessing_for((28, 28, 1))
+    if number == "8.4":  # the lesson loads Fashion-MNIST early on; the exercise's cell reads it
+        from course_lib import data, models
+
+        namespace["fashion"] = data.load_fashion_mnist()
+        namespace["prep"] = models.preprocessing_for((28, 28, 1))
     current = None
     for cell in cells:
         source = "".join(cell["source"])

@@ -146,12 +146,18 @@ def with_file(
     import shutil
     import tempfile
 
+    import keras
+
+    # A model of its own for each call, as the kernel rebuilds it from the data it was sent:
+    # a model called before on other shapes answers a wrong input with another error.
+    model = keras.models.clone_model(backbone["model"])
+    model.set_weights(backbone["model"].get_weights())
     folder = tempfile.mkdtemp(prefix="course-check-")
     try:
         path = os.path.join(folder, os.path.basename(name))
         with open(path, "wb") as handle:
             handle.write(data)
-        return func(path, Backbone(**backbone), *rest)
+        return func(path, Backbone(**(backbone | {"model": model})), *rest)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -67,6 +67,10 @@ _SENT_SIGNALS = frozenset(
 # and seeds, epoch by epoch), none of which travels as data; 2.3's answers are datasets the
 # loader made from the kernel's folder of files. Each needs a driver that reads the datasets
 # in the kernel and returns their batches (and a pipeline's steps) as arrays.
+# 6.3, 8.3 and 8.4 through drivers too: 6.3's photo files travel as their bytes (the kernel
+# writes each in a folder of its own) and the backbone as its model; 8.3's stand-in service
+# runs beside predict_all in the kernel, on the check's own model and images, and returns the
+# size of every request; 8.4's generator is read in the kernel, at most 1,001 samples.
 TWO_PHASE = frozenset(
     {
         "1.1",
@@ -93,6 +97,7 @@ TWO_PHASE = frozenset(
         "5.6",
         "6.1",
         "6.2",
+        "6.3",
         "6.4",
         "6.5",
         "6.6",
@@ -100,6 +105,8 @@ TWO_PHASE = frozenset(
         "7.3",
         "7.5",
         "8.2",
+        "8.3",
+        "8.4",
         "8.5",
         "9.1",
         "9.2",
