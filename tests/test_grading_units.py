@@ -470,7 +470,8 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
     monkeypatch.setattr(tables, "grade_notebook", fake_grade)
     solutions = tmp_path / "solutions"
     solutions.mkdir()
-    for lesson, number in (("01_pixels", "1.1"), ("02_pipelines", "2.1")):
+    # 2.9: an exercise number no lesson has, and so not judged in two phases
+    for lesson, number in (("01_pixels", "1.1"), ("02_pipelines", "2.9")):
         nb = _solution(
             new_markdown_cell(f"### Exercise {number} — Do"),
             new_code_cell(f"checks.exercise_{number.replace('.', '_')}(x)"),
@@ -481,7 +482,7 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
         _touch(folder / student / f"{lesson}.ipynb")
     grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
     assert len(grades) == 3 and len(started) == 1 and closed == started
-    # Lesson 02 has no exercise judged in two phases: it starts no judge; lesson 01's share one.
+    # This lesson 02 has no exercise judged in two phases: it starts no judge; lesson 01's share one.
     judge = started[0]
     assert given == [
         ("ann", "02_pipelines", None),
@@ -576,3 +577,23 @@ def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):
     notes = [p for g in grades for p in g.problems]
     assert len(grades) == 2 and len(notes) == 1
     assert notes[0].startswith("2 notebooks for this lesson from this student: ")
+
+
+def test_a_file_name_at_the_system_s_limit_is_written_and_is_no_change_of_a_notebook(tmp_path):
+    from course_lib.tools.grading.output import OutputFolder
+
+    folder = OutputFolder(tmp_path / "out")
+    name = "x" * 249 + ".ipynb"  # 255 bytes: the longest name a submission can have here
+    written = folder.write(f"executed/student/{name}", b"{}")
+    assert written.read_bytes() == b"{}"
+    assert folder.changes() == []
+
+
+def test_a_file_the_grader_cannot_write_leaves_no_trace_it_would_blame_on_a_notebook(tmp_path):
+    from course_lib.tools.grading.output import OutputFolder
+
+    folder = OutputFolder(tmp_path / "out")
+    with pytest.raises(OSError):
+        folder.write("executed/student/" + "y" * 300 + ".ipynb", b"{}")  # over the limit
+    assert folder.changes() == []
+    assert not [p for p in (tmp_path / "out").rglob("*.tmp")]

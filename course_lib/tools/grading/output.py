@@ -36,18 +36,26 @@ class OutputFolder:
         parts = relative.split("/")
         *folders, name = parts
         dir_fd = self._folder(folders)
+        # The folders are the grader's even if the file cannot be written.
+        self.written.update("/".join(parts[: n + 1]) for n, _ in enumerate(folders))
         try:
-            temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+            # Not derived from `name`: a name near the system's limit (255 bytes) is a valid
+            # submission's, and must not fail for the temporary file's longer one.
+            temporary = f".grader-{secrets.token_hex(6)}.tmp"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             fd = os.open(temporary, flags, 0o644, dir_fd=dir_fd)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
             try:
-                if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
-                    self._move_aside(dir_fd, name, "/".join(folders))
-            except FileNotFoundError:
-                pass
-            os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                try:
+                    if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                        self._move_aside(dir_fd, name, "/".join(folders))
+                except FileNotFoundError:
+                    pass
+                os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError:  # a full disk, a name too long: no temporary file is left behind
+                os.unlink(temporary, dir_fd=dir_fd)
+                raise
             self.written.update("/".join(parts[: n + 1]) for n, _ in enumerate(parts))
         finally:
             if dir_fd != self.fd:
