@@ -482,7 +482,7 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
         _touch(folder / student / f"{lesson}.ipynb")
     grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
     assert len(grades) == 3 and len(started) == 1 and closed == started
-    # This lesson 02 has no exercise judged in two phases: it starts no judge; lesson 01's share one.
+    # This lesson 02 has no two-phase exercise: it starts no judge; lesson 01's share one.
     judge = started[0]
     assert given == [
         ("ann", "02_pipelines", None),

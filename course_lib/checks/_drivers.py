@@ -162,7 +162,7 @@ def with_file(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _raised(exc: BaseException) -> list[str]:
+def _exception_data(exc: BaseException) -> list[str]:
     """An exception of the student's code as data: its type's name and its text."""
     return [type(exc).__name__, str(exc)]
 
@@ -220,7 +220,7 @@ def behind_service(
     try:
         outcome["returned"] = func(post, np.array(images, copy=True), limit)
     except Exception as exc:  # the check needs the requests made before it too
-        outcome["raised"] = _raised(exc)
+        outcome["raised"] = _exception_data(exc)
     outcome["requests"] = sent
     return outcome
 
@@ -280,9 +280,233 @@ def generated_samples(
                         outcome["truncated"] = True
                         break
             except Exception as exc:
-                outcome["raised"] = _raised(exc)
+                outcome["raised"] = _exception_data(exc)
             outcome["samples"] = samples
     outcome["reordered"] = bool(
         array is not None and not np.array_equal(before, array[::step], equal_nan=True)
     )
     return outcome
+
+
+class _CountingStrategy:
+    """A strategy that counts the calls of ``run``; everything else goes to the real one."""
+
+    def __init__(self, strategy: Any) -> None:
+        self._strategy = strategy
+        self.runs = 0
+
+    def run(self, fn: Callable, args: Any = (), kwargs: Any = None, options: Any = None) -> Any:
+        self.runs += 1
+        return self._strategy.run(fn, args=args, kwargs=kwargs, options=options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._strategy, name)
+
+
+def _loss_record(loss: Any) -> dict[str, Any]:
+    """What a train step returned, as data: a number, None, per-replica values, or its type."""
+    import numpy as np
+    import tensorflow as tf
+
+    if loss is None:
+        return {"kind": "none"}
+    if isinstance(loss, tf.distribute.DistributedValues):
+        return {"kind": "per_replica"}
+    shape = getattr(loss, "shape", None)
+    record: dict[str, Any] = {
+        "kind": "other",
+        "type": type(loss).__name__,
+        "shape": None if shape is None else [None if d is None else int(d) for d in shape],
+    }
+    try:
+        return record | {"kind": "number", "value": float(np.asarray(loss))}
+    except (TypeError, ValueError):
+        return record
+
+
+@_driver
+def train_two_steps(
+    make_train_step: Callable[..., Any],
+    model_config: str,
+    start: list[Any],
+    learning_rate: float,
+    global_batch_size: int,
+    images: Any,
+    labels: Any,
+    devices: list[str] | None = None,
+) -> dict[str, Any]:
+    """Train a model with the step ``make_train_step`` makes, under a ``MirroredStrategy``.
+
+    The strategy mirrors ``devices``, or every logical CPU of this process (the lesson splits
+    the CPU in two before TensorFlow starts, and a strategy object cannot travel). The model
+    is rebuilt from ``model_config`` (Keras's serialised config, as JSON, with safe mode) under
+    the strategy's scope and starts from the weights ``start``; the optimizer is plain SGD.
+    Each global batch of ``global_batch_size`` of ``images``/``labels``, split by the strategy,
+    is one step. Returns ``replicas``, each batch's ``shares`` (images per replica), how often
+    the step called ``strategy.run`` (``runs``), what each step returned (``losses``) and the
+    weights after each step; ``step`` (its type's name) if make_train_step returned no
+    function; ``raised`` if the student's code raised (type, message, and whether it was a
+    NotImplementedError): a traced step's error ends with its cause, which the check reads.
+    """
+    import json
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    names = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+    # Sums gathered on one device, not collective all-reduces: every MirroredStrategy in a
+    # process numbers its collectives from the same key, so a second one (the lesson's
+    # `strategy` is the first, and a check may run twice) could meet the first's.
+    strategy = tf.distribute.MirroredStrategy(
+        names, cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(global_batch_size)
+    batches = list(strategy.experimental_distribute_dataset(dataset))
+    result: dict[str, Any] = {
+        "replicas": int(strategy.num_replicas_in_sync),
+        "shares": [
+            [int(share.shape[0]) for share in strategy.experimental_local_results(batch[0])]
+            for batch in batches
+        ],
+        "runs": 0,
+        "losses": [],
+        "weights": [],
+    }
+    with strategy.scope():
+        model = keras.saving.deserialize_keras_object(json.loads(model_config), safe_mode=True)
+        model.set_weights(start)
+        optimizer = keras.optimizers.SGD(learning_rate)  # updates proportional to the gradients
+    counting = _CountingStrategy(strategy)
+    try:
+        step = make_train_step(counting, model, optimizer, global_batch_size)
+        if not callable(step):
+            return result | {"step": type(step).__name__}
+        for batch in batches:
+            result["losses"].append(_loss_record(step(batch)))
+            result["weights"].append([np.array(w) for w in model.get_weights()])
+    except Exception as exc:  # the student's code failed while tracing or running
+        result["raised"] = {
+            "type": type(exc).__name__,
+            "message": str(exc)[-20_000:],  # the cause is at the end
+            "not_implemented": isinstance(exc, NotImplementedError),
+        }
+    result["runs"] = counting.runs
+    return result
+
+
+class _NotedModel:
+    """A model that notes the shape of the batch each call gives it; the rest is the model's."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.given: list[int] | None = None
+
+    def _note(self, x: Any) -> None:
+        import numpy as np
+
+        try:
+            self.given = [int(n) for n in np.shape(x)]
+        except Exception:  # a batch without a shape: the model's own error says more
+            self.given = None
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model(x, *args, **kwargs)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model.predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note(x)
+        return self._model.predict_on_batch(x, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _raised(exc: BaseException) -> dict[str, Any]:
+    """An exception as data: its type, the names of the classes it is an instance of, its text."""
+    key = exc.args[0] if exc.args and isinstance(exc.args[0], (str, int)) else None
+    return {
+        "type": type(exc).__name__,
+        "classes": [klass.__name__ for klass in type(exc).__mro__],
+        "message": str(exc)[:4000],
+        "key": key,
+    }
+
+
+def _plain_value(value: Any) -> Any:
+    """What a factory returned instead of an app, as data a check can describe."""
+    import inspect
+
+    if value is None or type(value) in (bool, int, float, str, bytes):
+        return ["value", value]
+    if type(value) in (list, tuple, dict, set, frozenset):
+        return ["container", type(value).__name__, len(value)]
+    if inspect.isroutine(value):
+        return ["function", str(getattr(value, "__name__", "?"))[:80]]
+    return ["object", type(value).__name__[:80]]
+
+
+MAX_EXCHANGES = 40  # requests one check replays against a student's app
+
+
+@_driver
+def flask_exchanges(
+    create_app: Callable[..., Any],
+    model: Any,
+    class_names: list[str],
+    preprocessing: dict[str, Any],
+    requests: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Build the student's Flask app and send it ``requests`` with Flask's test client.
+
+    ``requests``: dicts with ``path`` (POSTed to), ``files`` (``[field, file name, bytes]``
+    triples, sent as a multipart form) and ``fresh`` (forget the batch the model was last
+    given before this request). The app runs with ``testing`` and ``TRAP_BAD_REQUEST_ERRORS``
+    on, so that the route's exceptions come out here instead of as a 500 page.
+
+    Returns ``{"app": [...]}`` (what the factory returned instead of an app) or
+    ``{"responses": [...]}``, one per request: ``status``, ``content_type``, ``json`` (the
+    body as JSON, or None), ``raised`` (the route's exception, or None) and ``given`` (the
+    shape of the batch the model was given last, or None).
+    """
+    import io
+
+    from werkzeug.exceptions import BadRequestKeyError, HTTPException
+
+    noted = _NotedModel(model)
+    app = create_app(noted, list(class_names), dict(preprocessing))
+    if app is None or not hasattr(app, "test_client"):
+        return {"app": _plain_value(app)}
+    app.testing = True  # the route's exceptions reach the check instead of becoming a 500 page
+    app.config["TRAP_BAD_REQUEST_ERRORS"] = True  # request.form['file'] raises KeyError, visibly
+    client = app.test_client()
+    responses = []
+    for sent in requests[:MAX_EXCHANGES]:
+        if sent.get("fresh"):
+            noted.given = None
+        form: dict[str, Any] = {}
+        for field, name, data in sent["files"]:
+            form.setdefault(str(field), []).append((io.BytesIO(bytes(data)), str(name)))
+        answer: dict[str, Any] = {"status": None, "content_type": "", "json": None, "raised": None}
+        try:
+            response = client.post(str(sent["path"]), data=form, content_type="multipart/form-data")
+        except HTTPException as exc:
+            if isinstance(exc, BadRequestKeyError):
+                answer["raised"] = _raised(exc)
+                response = None
+            else:  # abort(400) and the like: the page Flask would have sent
+                response = exc.get_response()
+        except Exception as exc:  # app.testing passes the route's exceptions up to here
+            answer["raised"] = _raised(exc)
+            response = None
+        if response is not None:
+            answer["status"] = int(response.status_code)
+            answer["content_type"] = str(response.content_type or "")
+            answer["json"] = response.get_json(silent=True)
+        answer["given"] = noted.given
+        responses.append(answer)
+    return {"responses": responses}

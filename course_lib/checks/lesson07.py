@@ -25,6 +25,7 @@ from course_lib.checks._core import (
     salted,
     student_error,
 )
+from course_lib.data import FASHION_MNIST_CLASSES
 from course_lib.record import CheckResult
 
 
@@ -271,6 +272,46 @@ def exercise_7_1(
 # ---------------------------------------------------------------- 7.2 the minimal Flask app
 
 
+def _judged_apart(func: Any) -> bool:
+    """Is ``func`` the judge's stand-in for the student's function (two-phase grading)?
+
+    Then the student's code runs in its kernel, and the check chooses the objects it is
+    given there itself, instead of taking the notebook's.
+    """
+    kind = type(func)  # the type, not the object: a notebook's object may raise on any attribute
+    return str(getattr(kind, "__module__", "")).startswith("course_lib.tools.grading") and (
+        "course_drive" in dir(kind)
+    )
+
+
+def _lesson_record() -> dict[str, Any]:
+    """The preprocessing of the lesson's model: 28×28 grayscale, pixels × 1/255."""
+    from course_lib import models
+
+    return models.preprocessing_for((28, 28, 1))
+
+
+def _lesson_model() -> Any:
+    """A model of the lesson model's shape (28×28 grayscale in, 10 classes out) whose weights
+    are drawn for this grading run: confident, and far from its answers when pixels are not
+    scaled. Built by the check, never read from a file a notebook could have replaced."""
+    import keras
+
+    rng = check_rng(720)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(name="check_lesson_flatten"),
+            keras.layers.Dense(10, activation="softmax", name="check_lesson_dense"),
+        ],
+        name="check_lesson_model",
+    )
+    model.set_weights(
+        [rng.normal(0, 0.3, (28 * 28, 10)).astype(np.float32), np.zeros(10, np.float32)]
+    )
+    return model
+
+
 def _model_input(
     data: bytes, preprocessing: dict[str, Any], *, convert_first: bool = True, scaled: bool = True
 ) -> np.ndarray:
@@ -313,54 +354,28 @@ def _truncated_png() -> bytes:
     return noise[: len(noise) // 2]
 
 
-def _bad_uploads() -> list[tuple[str, dict[str, Any]]]:
+def _bad_uploads() -> list[tuple[str, list[list[Any]]]]:
+    """(what, the form's files as [field, file name, bytes]) for uploads a route must refuse."""
     png = _encode(np.full((20, 30), 120, np.uint8))
     return [
         (
             "a request with no file (the image is in the field 'image')",
-            {"image": (io.BytesIO(png), "photo.png")},
+            [["image", "photo.png", png]],
         ),
-        ("an empty file", {"file": (io.BytesIO(b""), "empty.png")}),
-        ("a text file", {"file": (io.BytesIO(b"name,label\ncat.jpg,cat\n"), "notes.png")}),
-        ("a truncated PNG", {"file": (io.BytesIO(_truncated_png()), "cut.png")}),
+        ("an empty file", [["file", "empty.png", b""]]),
+        ("a text file", [["file", "notes.png", b"name,label\ncat.jpg,cat\n"]]),
+        ("a truncated PNG", [["file", "cut.png", _truncated_png()]]),
     ]
 
 
-class _WatchedModel:
-    """The lesson's model, noting the shape of each batch the route gives it; everything else
-    goes to the model itself."""
+def _wrong_batch(given: Any, model: Any, preprocessing: dict[str, Any]) -> str | None:
+    """Why the batch the route gave the model has the wrong shape, in one sentence, or None.
 
-    def __init__(self, model: Any) -> None:
-        self._model = model
-        self.given: tuple[int, ...] | None = None
-
-    def _note(self, x: Any) -> None:
-        try:
-            self.given = tuple(int(n) for n in np.shape(x))
-        except Exception:  # a batch without a shape: the model's own error says more
-            self.given = None
-
-    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        self._note(x)
-        return self._model(x, *args, **kwargs)
-
-    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        self._note(x)
-        return self._model.predict(x, *args, **kwargs)
-
-    def predict_on_batch(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        self._note(x)
-        return self._model.predict_on_batch(x, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-def _wrong_batch(watched: _WatchedModel | None, preprocessing: dict[str, Any]) -> str | None:
-    """Why the batch the route gave the model has the wrong shape, in one sentence, or None."""
-    given = watched.given if watched is not None else None
+    ``given``: the shape of the batch the route gave the model last (the driver noted it).
+    """
+    given = tuple(given) if isinstance(given, (list, tuple)) else None
     try:
-        wanted = tuple(watched.input_shape)[1:] if watched is not None else None
+        wanted = tuple(model.input_shape)[1:] if model is not None else None
     except Exception:  # a model without one input shape: nothing to compare with
         wanted = None
     if given is None or not wanted or len(given) != len(wanted) + 1:
@@ -388,24 +403,30 @@ def _wrong_batch(watched: _WatchedModel | None, preprocessing: dict[str, Any]) -
 
 
 def _route_failure(
-    exc: BaseException,
+    raised: dict[str, Any],
     what: str,
     good_upload: bool,
-    watched: _WatchedModel | None = None,
+    given: Any = None,
+    model: Any = None,
     preprocessing: dict[str, Any] | None = None,
 ) -> str:
-    """Name the mistake behind an exception the student's route raised, in one line."""
-    from werkzeug.exceptions import BadRequestKeyError
+    """Name the mistake behind an exception the student's route raised, in one line.
 
+    ``raised``: the exception as the driver described it (its type, the names of its classes,
+    its text), since it may have been raised in another process.
+    """
     from course_lib.messages import first_line
 
-    text = first_line(exc, with_type=True)  # TensorFlow's errors run to pages of graph
-    if isinstance(exc, NotImplementedError):
+    classes, message = list(raised.get("classes") or []), str(raised.get("message", ""))
+    name = str(raised.get("type", "Exception"))
+    line = first_line(message)  # TensorFlow's errors run to pages of graph
+    text = f"{name}: {line.rstrip(' .')}" if line else name
+    if "NotImplementedError" in classes:
         return (
             "not attempted yet: replace the `raise NotImplementedError(...)` line with your route."
         )
-    if isinstance(exc, BadRequestKeyError):
-        key = exc.args[0] if exc.args else "?"
+    if "BadRequestKeyError" in classes:
+        key = raised.get("key", "?")
         if good_upload:
             return (
                 f"for {what}, your route raised KeyError {key!r} although the request carries "
@@ -416,27 +437,28 @@ def _route_failure(
             f"{what} made your route raise KeyError {key!r}: check `'file' in request.files` "
             "first (or use request.files.get('file')) and answer 400 with a JSON error."
         )
-    if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
+    if "TypeError" in classes and "JSON serializable" in message:
         return (
-            f"for {what}, jsonify failed ({exc}): NumPy numbers are not JSON. Convert them first: "
+            f"for {what}, jsonify failed ({message}): NumPy numbers are not JSON. Convert them "
+            "first: "
             "float(probabilities[i]), int(index), or array.tolist()."
         )
-    if isinstance(exc, TypeError) and "did not return a valid response" in str(exc):
+    if "TypeError" in classes and "did not return a valid response" in message:
         return (
             f"for {what} your route returned None: every path through it must `return "
             "jsonify(...)`."
         )
-    if isinstance(exc, AttributeError) and "NoneType" in str(exc) and good_upload:
+    if "AttributeError" in classes and "NoneType" in message and good_upload:
         return (
             f"for {what}, your route raised {text}: the upload was not found where you looked. "
             "It is in request.files['file'] (request.form holds only text fields)."
         )
     if good_upload:
-        wrong = _wrong_batch(watched, preprocessing or {})
+        wrong = _wrong_batch(given, model, preprocessing or {})
         if wrong:
             return f"for {what}, {wrong}"
         hint = ""
-        if isinstance(exc, ValueError) and ("shape" in str(exc) or "incompatible" in str(exc)):
+        if "ValueError" in classes and ("shape" in message or "incompatible" in message):
             hint = (
                 " The model takes a batch of shape (1, height, width, channels): convert the "
                 "image to the model's colour mode, resize it, and add the batch axis."
@@ -449,26 +471,59 @@ def _route_failure(
     )
 
 
-def _post(
-    client: Any,
-    form: dict[str, Any],
+def _response(
+    exchange: dict[str, Any],
     what: str,
     good_upload: bool,
-    watched: _WatchedModel | None = None,
+    model: Any = None,
     preprocessing: dict[str, Any] | None = None,
-) -> Any:
-    from werkzeug.exceptions import BadRequestKeyError, HTTPException
-
-    try:
-        return client.post("/predict", data=form, content_type="multipart/form-data")
-    except HTTPException as exc:
-        if isinstance(exc, BadRequestKeyError):
-            raise StudentCodeFailed(_route_failure(exc, what, good_upload)) from None
-        return exc.get_response()  # abort(400) and the like: the page Flask would have sent
-    except Exception as exc:  # app.testing passes the route's exceptions up to here
+) -> dict[str, Any]:
+    """One answer of the student's app (``status``, ``content_type``, ``json``), or the
+    StudentCodeFailed that names why its route raised instead."""
+    raised = exchange.get("raised")
+    if isinstance(raised, dict):
         raise StudentCodeFailed(
-            _route_failure(exc, what, good_upload, watched, preprocessing)
-        ) from None
+            _route_failure(raised, what, good_upload, exchange.get("given"), model, preprocessing)
+        )
+    return exchange
+
+
+def _exchanges(
+    create_minimal_app: Callable[..., Any],
+    model: Any,
+    class_names: list[str],
+    preprocessing: dict[str, Any],
+    sent: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The app ``create_minimal_app`` builds, asked ``sent`` with Flask's test client.
+
+    Run by the driver ``flask_exchanges`` (:mod:`course_lib.checks._drivers`): here in a
+    notebook, in the student's kernel in two-phase grading, where the app is built (it
+    cannot travel); either way the check judges the answers it returns, as data.
+    """
+    if not callable(create_minimal_app):
+        raise StudentCodeFailed(f"expected a function, got {type(create_minimal_app).__name__}.")
+    return call_student(
+        lambda *args: drive("flask_exchanges", create_minimal_app, *args),
+        model,
+        list(class_names),
+        dict(preprocessing),
+        sent,
+    )
+
+
+def _returned(app: Any) -> tuple[str, str]:
+    """(type name, description) of what the factory returned instead of an app, as the driver
+    recorded it: ``describe`` of the value itself, for the values a student returns."""
+    kind = app[0] if isinstance(app, list) and app else "object"
+    if kind == "value":
+        return type(app[1]).__name__, describe(app[1])
+    name = str(app[1]) if len(app) > 1 else "object"
+    if kind == "container":
+        return name, f"a {name} of length {app[2]}"
+    if kind == "function":
+        return "function", f"a function ({name})"
+    return name, f"a {name}"
 
 
 SECOND_MODEL = (
@@ -572,39 +627,40 @@ def _second_model_problem(
     """What a route right for the lesson's model gets wrong for another model, or None."""
     model = _second_model(len(class_names))
     record = _second_record(preprocessing)
-    watched = _WatchedModel(model)
-    app = call_student(create_minimal_app, watched, class_names, dict(record))
-    if not hasattr(app, "test_client"):
-        return f"{SECOND_MODEL}, create_minimal_app returned {describe(app)}; return the app."
-    app.testing = True
-    app.config["TRAP_BAD_REQUEST_ERRORS"] = True
-    client = app.test_client()
+    uploads = _test_uploads()
+    # Each upload twice: an answer that changes from one request to the next is a model run
+    # in training mode (its Dropout). Sent at once, so that the kernel builds the app once.
+    sent = [
+        {"path": "/predict", "files": [["file", name.replace(" ", "_"), data]], "fresh": False}
+        for name, data in uploads.items()
+        for _ in range(2)
+    ]
+    outcome = _exchanges(create_minimal_app, model, class_names, record, sent)
+    if "responses" not in outcome:
+        return (
+            f"{SECOND_MODEL}, create_minimal_app returned {_returned(outcome.get('app'))[1]}; "
+            "return the app."
+        )
+    exchanges = outcome["responses"]
 
-    def ask(name: str, data: bytes) -> Any:
+    def ask(index: int, name: str) -> dict[str, Any]:
         try:
-            return _post(
-                client,
-                {"file": (io.BytesIO(data), name.replace(" ", "_"))},
-                f"the {name}",
-                True,
-                watched,
-                record,
-            )
+            return _response(exchanges[index], f"the {name}", True, model, record)
         except StudentCodeFailed as exc:
             raise StudentCodeFailed(f"{SECOND_MODEL}: {exc}") from None
 
-    for name, data in _test_uploads().items():
-        response = ask(name, data)
-        body = response.get_json(silent=True)
+    for number, (name, data) in enumerate(uploads.items()):
+        response = ask(2 * number, name)
+        body = response["json"]
         if (
-            response.status_code != 200
+            response["status"] != 200
             or not isinstance(body, dict)
             or not isinstance(body.get("label"), str)
             or isinstance(body.get("confidence"), bool)
             or not isinstance(body.get("confidence"), (int, float))
         ):
             return (
-                f"{SECOND_MODEL}, the {name} got status {response.status_code} and "
+                f"{SECOND_MODEL}, the {name} got status {response['status']} and "
                 f"{body!r}; it should get 200 and the label and confidence, as for the "
                 "lesson's model. Read everything from the arguments: model, class_names, "
                 "preprocessing."
@@ -617,7 +673,7 @@ def _second_model_problem(
             wrong = _probabilities(model, _route_input(data, record, **mistake))
             if _consistent(label, confidence, wrong, class_names, tolerance=1e-3):
                 return f"{SECOND_MODEL}, for the {name}: {message}"
-        again = ask(name, data).get_json(silent=True) or {}
+        again = ask(2 * number + 1, name)["json"] or {}
         if (again.get("label"), again.get("confidence")) != (body["label"], body["confidence"]):
             second = again.get("confidence")
             shown = f"{second:.3f}" if isinstance(second, float) else repr(second)
@@ -663,56 +719,59 @@ def exercise_7_2(
             f"{describe(model)}. Re-run the cell that loads it.",
         )
     class_names = list(class_names)
+    if _judged_apart(create_minimal_app):
+        # Graded in two phases: the app is built in the student's kernel around a model, class
+        # names and record of the check's own, not the notebook's variables, which could be
+        # anything by then (a model that always says the same, say).
+        model, class_names = _lesson_model(), list(FASHION_MNIST_CLASSES)
+        preprocessing = _lesson_record()
 
     def diagnose() -> str | None:
-        watched = _WatchedModel(model)  # notes the batch the route gives the model
-        app = call_student(create_minimal_app, watched, class_names, dict(preprocessing))
-        if app is None:
-            return "create_minimal_app returned None: did you forget to `return app`?"
-        if not hasattr(app, "test_client"):
+        uploads = _test_uploads()
+        bad = _bad_uploads()
+        # Every request at once (the app is built once, where it runs); judged in order.
+        sent = [
+            {"path": "/predict", "files": [["file", name.replace(" ", "_"), data]], "fresh": True}
+            for name, data in uploads.items()
+        ]
+        sent += [{"path": "/predict", "files": files, "fresh": False} for _, files in bad]
+        outcome = _exchanges(create_minimal_app, model, class_names, preprocessing, sent)
+        if "responses" not in outcome:
+            returned = outcome.get("app")
+            if returned == ["value", None]:
+                return "create_minimal_app returned None: did you forget to `return app`?"
             return (
-                f"create_minimal_app returned a {type(app).__name__}; return the Flask app itself."
+                f"create_minimal_app returned a {_returned(returned)[0]}; return the Flask app "
+                "itself."
             )
-        app.testing = True  # the route's exceptions reach this check instead of becoming a 500 page
-        app.config["TRAP_BAD_REQUEST_ERRORS"] = (
-            True  # request.form['file'] raises KeyError here, visibly
-        )
-        client = app.test_client()
-        for name, data in _test_uploads().items():
+        exchanges = outcome["responses"]
+        for number, (name, data) in enumerate(uploads.items()):
             what = f"the {name}"
-            watched.given = None
-            response = _post(
-                client,
-                {"file": (io.BytesIO(data), name.replace(" ", "_"))},
-                what,
-                True,
-                watched,
-                dict(preprocessing),
-            )
-            body = response.get_json(silent=True)
-            if response.status_code in (404, 405):
+            response = _response(exchanges[number], what, True, model, dict(preprocessing))
+            body = response["json"]
+            if response["status"] in (404, 405):
                 return (
-                    f"POST /predict answered {response.status_code}: register the route for POST, "
+                    f"POST /predict answered {response['status']}: register the route for POST, "
                     "@app.post('/predict') (or @app.route('/predict', methods=['POST']))."
                 )
-            if response.status_code != 200:
+            if response["status"] != 200:
                 reason = (
                     f" ({body['error']!r})" if isinstance(body, dict) and "error" in body else ""
                 )
                 hint = (
                     " Did the route find the file? It is in request.files['file']; "
                     "request.form holds only the text fields of a form."
-                    if response.status_code == 400
+                    if response["status"] == 400
                     else ""
                 )
                 return (
-                    f"{what} is a valid image but got status {response.status_code}{reason}; it "
+                    f"{what} is a valid image but got status {response['status']}{reason}; it "
                     f"should get 200.{hint}"
                 )
             if not isinstance(body, dict):
                 return (
                     f"for {what} the answer is not a JSON object (content type "
-                    f"{response.content_type!r}); return jsonify(label=..., confidence=...)."
+                    f"{response['content_type']!r}); return jsonify(label=..., confidence=...)."
                 )
             if "label" not in body or "confidence" not in body:
                 return (
@@ -762,22 +821,22 @@ def exercise_7_2(
                 f"{class_names[best]!r} at {p[best]:.3f} for the image prepared as in training "
                 "(grayscale/RGB as the model expects, bilinear resize, scaled)."
             )
-        for what, form in _bad_uploads():
-            response = _post(client, form, what, False)
-            body = response.get_json(silent=True)
-            if response.status_code == 200:
+        for number, (what, _) in enumerate(bad, start=len(uploads)):
+            response = _response(exchanges[number], what, False)
+            body = response["json"]
+            if response["status"] == 200:
                 return (
                     f"{what} got status 200: a bad upload must get status 400, "
                     "e.g. `return jsonify(error='...'), 400`."
                 )
-            if response.status_code != 400:
+            if response["status"] != 400:
                 return (
-                    f"{what} got status {response.status_code}; a bad upload is the client's "
+                    f"{what} got status {response['status']}; a bad upload is the client's "
                     "mistake: answer 400."
                 )
             if not isinstance(body, dict):
                 return (
-                    f"{what} got 400 but not JSON (content type {response.content_type!r}): "
+                    f"{what} got 400 but not JSON (content type {response['content_type']!r}): "
                     "programs read the reason from JSON, `return jsonify(error='...'), 400`."
                 )
             if not isinstance(body.get("error"), str) or not body["error"].strip():
@@ -951,10 +1010,22 @@ def exercise_7_4(
     url: str,
     files: list[tuple[str, bytes]] | None = None,
 ) -> CheckResult:
-    """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request."""
+    """classify_batch(url, files) -> the labels of ``files`` ([(name, bytes)]), from ONE request.
+
+    ``url``: the address of the lesson's running server, or the server itself (``server``).
+    In two-phase grading the check uses neither: the judge runs a service of its own
+    (:mod:`course_lib.checks._batch_service`), gives the kernel its address, and counts the
+    requests that reach it; the notebook's server could answer anything and count nothing.
+    """
     import requests
 
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    apart = _judged_apart(classify_batch)
+    if not apart and not isinstance(url, str):
+        try:  # the lesson's server itself: its address
+            url = url.url if isinstance(url.url, str) else url
+        except Exception:  # anything else: the message below says what the check needs
+            pass
+    if not apart and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         return not_yet(
             "7.4",
             f"the check needs the running server's address (`server.url`, "
@@ -970,12 +1041,37 @@ def exercise_7_4(
             f"the check needs the lesson's `batch_files`, a list of (name, bytes) pairs, as "
             f"its third argument; it got {describe(files)}.",
         )
+    service = None
+    if apart:  # the judge's own service, files and labels, drawn for this grading run
+        from course_lib.checks import _batch_service
+
+        files = _batch_files()
+        service = _batch_service.running(FASHION_MNIST_CLASSES)
+        classes = check_rng(740).permutation(len(FASHION_MNIST_CLASSES))[: len(files)]
+        service.give_labels(files, [int(c) for c in classes])
+        url = service.url
     url = url.rstrip("/")
+
+    def call(name: str) -> Callable[..., Any]:
+        """classify_batch; in two-phase grading, noting when the kernel is to make the call."""
+
+        def made(*args: Any) -> Any:
+            try:
+                return classify_batch(*args)
+            except BaseException as exc:
+                if service is not None and not isinstance(exc, Exception):
+                    # The judge asks the kernel for this call: its requests come next.
+                    service.mark(name, first=name == "batch")
+                raise
+
+        return made if callable(classify_batch) else classify_batch
 
     def total() -> int:
         return requests.get(f"{url}/history", params={"per_page": 1}, timeout=30).json()["total"]
 
     def diagnose() -> str | None:
+        if service is not None:
+            return judged([service.label_of(data) for _, data in files])
         try:
             expected = [
                 requests.post(f"{url}/predict", files={"file": f}, timeout=60).json()["label"]
@@ -987,8 +1083,12 @@ def exercise_7_4(
                 "start it with the lesson's cell and pass `server.url`."
             )
         before = total()
+        return judged(expected, before)
+
+    def judged(expected: list[str], before: int = 0) -> str | None:
+        """Everything after learning the label the server gives each file."""
         try:
-            labels = call_student(classify_batch, url, list(files))
+            labels = call_student(call("batch"), url, list(files))
         except StudentCodeFailed as exc:
             if "HTTPError" in str(exc) and "400" in str(exc):
                 raise StudentCodeFailed(
@@ -1008,11 +1108,16 @@ def exercise_7_4(
             return (
                 "you returned whole predictions; return just the labels: [p['label'] for p in ...]."
             )
-        new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()[
-            "items"
-        ]
-        new_rows = new_rows[: total() - before]
-        requests_made = len({row["created_at"] for row in new_rows})
+        if service is not None:  # the requests that made predictions, as the history counts
+            requests_made = sum(
+                r["path"] == "/predict" and r["status"] == 200 for r in service.requests_of("batch")
+            )
+        else:
+            new_rows = requests.get(f"{url}/history", params={"per_page": 100}, timeout=30).json()[
+                "items"
+            ]
+            new_rows = new_rows[: total() - before]
+            requests_made = len({row["created_at"] for row in new_rows})
         if len(labels) != len(files):
             return (
                 f"{len(labels)} label(s) for {len(files)} files: send every file in the same "
@@ -1037,7 +1142,7 @@ def exercise_7_4(
         # A file that is not an image: the server answers 400, and the client must not pass that on
         # as labels.
         try:
-            refused = classify_batch(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
+            refused = call("refused")(url, [("notes.png", b"name,label\ncat.jpg,cat\n")])
         except NotImplementedError:
             raise StudentCodeFailed(NOT_ATTEMPTED) from None
         except Exception:
@@ -1048,7 +1153,10 @@ def exercise_7_4(
             "before reading the body."
         )
 
-    return run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
+    result = run_check("7.4", diagnose, f"{len(files)} images classified in a single request.")
+    if service is not None:  # done (a call the kernel is still to make leaves by exception)
+        _batch_service.stop()
+    return result
 
 
 # ---------------------------------------------------------------- 7.5 one client, several services

@@ -47,21 +47,24 @@ STEP_BATCH = (
 )
 STEP_LEARNING_RATE = 0.1
 
+# Strategies that can hold several replicas, by their class's name. In two-phase grading the
+# notebook's `strategy` cannot travel to the judge: only its type's name does, and the step is
+# run under a MirroredStrategy the grader builds in the student's kernel.
+_MULTI_REPLICA = frozenset(
+    {
+        "MirroredStrategy",
+        "MultiWorkerMirroredStrategy",
+        "CollectiveAllReduceStrategy",  # MultiWorkerMirroredStrategy's class
+        "CentralStorageStrategy",
+        "TPUStrategy",
+    }
+)
 
-class _WatchedStrategy:
-    """The student's strategy, counting the calls of ``run``; everything else goes to the real
-    one."""
-
-    def __init__(self, strategy: Any) -> None:
-        self._strategy = strategy
-        self.runs = 0
-
-    def run(self, fn: Callable, args: Any = (), kwargs: Any = None, options: Any = None) -> Any:
-        self.runs += 1
-        return self._strategy.run(fn, args=args, kwargs=kwargs, options=options)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._strategy, name)
+NEEDS_TWO_REPLICAS = (
+    "the check needs the lesson's MirroredStrategy on two devices (`strategy`); "
+    "with one replica a step that forgets the other replicas cannot be told from a "
+    "right one."
+)
 
 
 def _step_model() -> Any:
@@ -69,75 +72,42 @@ def _step_model() -> Any:
 
     Its BatchNormalization normalises by each replica's batch and updates its moving statistics
     with training=True only, so a step that calls the model in inference mode shows (without the
-    randomness Dropout would bring into the comparison)."""
+    randomness Dropout would bring into the comparison). Its layers are named, so that its
+    config is the same however many models the process built before (the judge recognises a
+    call by its arguments)."""
     import keras
     from keras import layers
 
     return keras.Sequential(
         [
-            keras.Input((12, 12, 1)),
-            layers.Conv2D(4, 3),
-            layers.BatchNormalization(),
-            layers.Activation("relu"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dense(10, activation="softmax"),
-        ]
+            keras.Input((12, 12, 1), name="images"),
+            layers.Conv2D(4, 3, name="conv"),
+            layers.BatchNormalization(name="batch_norm"),
+            layers.Activation("relu", name="relu"),
+            layers.MaxPooling2D(name="pool"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(10, activation="softmax", name="classes"),
+        ],
+        name="step_cnn",
     )
 
 
-def _error_line(exc: BaseException) -> str:
+def _error_line(kind: str, text: str) -> str:
     """What went wrong, in one line: TensorFlow's errors carry the traced code and end with the
     cause."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     causes = [line for line in lines if re.match(r"^\w+(Error|Exception): ", line)]
-    return causes[-1] if causes else f"{type(exc).__name__}: {lines[-1] if lines else ''}"
-
-
-def _run_steps(
-    make_step: Callable, strategy: Any, given: Any, start: list[np.ndarray], batches: list[Any]
-) -> tuple[list[Any], list[list[np.ndarray]]]:
-    """Build the model from ``start`` under ``strategy``, make the step with ``given`` and run
-    it on ``batches``."""
-    import keras
-
-    with strategy.scope():
-        model = _step_model()
-        model.set_weights(start)
-        optimizer = keras.optimizers.SGD(
-            STEP_LEARNING_RATE
-        )  # updates proportional to the gradients
-    step = make_step(given, model, optimizer, STEP_BATCH)
-    if not callable(step):
-        raise StudentCodeFailed(
-            f"make_train_step returned a {type(step).__name__}; return the step function "
-            "(train_step) that takes one distributed batch."
-        )
-    losses, weights = [], []
-    for batch in batches:
-        losses.append(step(batch))
-        weights.append([np.array(w) for w in model.get_weights()])
-    return losses, weights
+    return causes[-1] if causes else f"{kind}: {lines[-1] if lines else ''}"
 
 
 def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.ravel(a).astype(np.float64) for a in arrays])
 
 
-# The library's two steps under one strategy, on one salt's data: the same for every answer.
-_REFERENCE: dict[int, tuple[Any, list[np.ndarray], list[Any], list[float], Any]] = {}
+def _step_inputs() -> tuple[str, list[np.ndarray], np.ndarray, np.ndarray]:
+    """The model's config (JSON), its start weights and two global batches of images, labels."""
+    import keras
 
-
-def _reference_run(strategy: Any) -> tuple[list[np.ndarray], list[Any], list[float], Any]:
-    """The start weights, the two distributed batches, and the library's losses and weights."""
-    import tensorflow as tf
-
-    from course_lib import distributed
-
-    salt = int(check_rng(81).integers(2**62))  # tells the data of one salt from another's
-    cached = _REFERENCE.get(salt)
-    if cached is not None and cached[0] is strategy:
-        return cached[1:]
     rng = check_rng(81)  # salted in a grading run
     images = rng.random((2 * STEP_BATCH, 12, 12, 1), dtype=np.float32)
     labels = rng.integers(0, 10, 2 * STEP_BATCH)
@@ -146,50 +116,146 @@ def _reference_run(strategy: Any) -> tuple[list[np.ndarray], list[Any], list[flo
     for index, variable in enumerate(model.weights):
         if "variance" in variable.path:  # a variance is positive, as after some training
             start[index] = 0.5 + np.abs(start[index])
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(STEP_BATCH)
-    batches = list(strategy.experimental_distribute_dataset(dataset))
-    losses, weights = _run_steps(distributed.make_train_step, strategy, strategy, start, batches)
-    _REFERENCE.clear()  # one strategy and one salt at a time
-    _REFERENCE[salt] = (strategy, start, batches, [float(loss) for loss in losses], weights)
-    return start, batches, [float(loss) for loss in losses], weights
+    config = json.dumps(keras.saving.serialize_keras_object(model), sort_keys=True)
+    return config, start, images, labels
+
+
+# The library's two steps on one salt's data and one split: the same for every answer.
+_REFERENCE: dict[tuple[Any, ...], tuple[list[float], list[list[np.ndarray]]]] = {}
+
+
+def _reference_run(
+    start: list[np.ndarray], images: np.ndarray, labels: np.ndarray, shares: list[list[int]]
+) -> tuple[list[float], list[list[np.ndarray]]]:
+    """The losses and weights of the library's step (distributed.make_train_step) on replicas
+    that get ``shares`` of each global batch, computed on this process's one device.
+
+    Under MirroredStrategy each replica runs the model on its own share: BatchNormalization
+    normalises by that share's statistics, the loss of each replica is the sum of its
+    per-example losses over the global batch size, the optimizer applies the sum of the
+    replicas' gradients, and the moving statistics keep the first replica's update (what
+    Keras's non-trainable variables do under the strategy). So the same step on one device is
+    one tape around every share's forward pass, each share run statelessly from the same
+    statistics. tests/test_grading_driven_lesson08_step.py checks it against the library's
+    step under a real MirroredStrategy of two logical CPUs.
+    """
+    import keras
+    import tensorflow as tf
+
+    key = (int(check_rng(81).integers(2**62)), json.dumps(shares))  # one salt's data, one split
+    cached = _REFERENCE.get(key)
+    if cached is not None:
+        return cached
+    model = _step_model()
+    model.set_weights(start)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+    losses, weights = [], []
+    for index, sizes in enumerate(shares):
+        x = images[index * STEP_BATCH : (index + 1) * STEP_BATCH]
+        y = labels[index * STEP_BATCH : (index + 1) * STEP_BATCH]
+        trainable = list(model.trainable_variables)
+        statistics = [v.value for v in model.non_trainable_variables]
+        updated = []
+        with tf.GradientTape() as tape:
+            loss = tf.constant(0.0)
+            for first, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+                probabilities, new = model.stateless_call(
+                    [v.value for v in trainable], statistics, x[first : first + size],
+                    training=True,
+                )  # fmt: skip
+                per_example = loss_fn(y[first : first + size], probabilities)
+                loss = loss + tf.reduce_sum(per_example) / STEP_BATCH
+                updated.append(new)
+        gradients = tape.gradient(loss, [v.value for v in trainable])
+        for variable, gradient in zip(trainable, gradients, strict=True):
+            variable.assign(variable.value - STEP_LEARNING_RATE * gradient)
+        for variable, value in zip(model.non_trainable_variables, updated[0], strict=True):
+            variable.assign(value)
+        losses.append(float(loss))
+        weights.append([np.array(w) for w in model.get_weights()])
+    _REFERENCE.clear()  # one salt and one split at a time
+    _REFERENCE[key] = (losses, weights)
+    return losses, weights
+
+
+def _devices(strategy: Any) -> list[str] | None:
+    """The devices the notebook's strategy mirrors, or None (the kernel's logical CPUs)."""
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except Exception:  # not a strategy, or (in the judge) only its type's name
+        return None
+    return devices if devices and all(isinstance(d, str) for d in devices) else None
+
+
+def _loss_problem(record: dict[str, Any]) -> str | None:
+    """The message for a step that returned something other than one number."""
+    if record["kind"] == "none":
+        return "train_step returns None: return the loss of the global batch (a scalar)."
+    if record["kind"] == "per_replica":
+        return (
+            "train_step returns one loss per replica (a PerReplica value): add them into "
+            "the global batch's loss with strategy.reduce(tf.distribute.ReduceOp.SUM, "
+            "per_replica_loss, axis=None)."
+        )
+    shape = record.get("shape")
+    return (
+        f"train_step returns a {record['type']}"
+        + (f" of shape {tuple(shape)}" if shape else "")
+        + "; return one number, the loss of the global batch."
+    )
 
 
 def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckResult:
     """make_train_step(strategy, model, optimizer, global_batch_size) -> train_step(batch) -> the
     global batch's loss.
 
-    The student's step and the library's (:func:`course_lib.distributed.make_train_step`) each
-    train the same small CNN for two steps from the same weights, on the same two global batches
-    of ``STEP_BATCH`` images, under ``strategy`` (two replicas or more). The optimizer is plain
-    SGD, whose update is the gradient times the learning rate: a loss scaled by a wrong factor
-    moves the weights by that same factor, which tells the mistakes apart."""
-    import tensorflow as tf
+    The student's step trains a small CNN for two steps from given weights, on two global
+    batches of ``STEP_BATCH`` images, under a MirroredStrategy of two replicas or more (the
+    devices of ``strategy``; in two-phase grading the kernel's logical CPUs, as the lesson sets
+    them up), through the driver ``train_two_steps``. The library's step
+    (:func:`course_lib.distributed.make_train_step`) is computed from the same start on the
+    same shares. The optimizer is plain SGD, whose update is the gradient times the learning
+    rate: a loss scaled by a wrong factor moves the weights by that same factor, which tells
+    the mistakes apart."""
 
     def diagnose() -> str | None:
         if not callable(make_train_step):
             return f"expected the function make_train_step, got a {type(make_train_step).__name__}."
-        replicas = int(getattr(strategy, "num_replicas_in_sync", 1))
+        given = getattr(strategy, "num_replicas_in_sync", None)
+        if given is None:  # not a strategy, or (in the judge) a strategy known by its name only
+            if type(strategy).__name__ not in _MULTI_REPLICA:
+                return NEEDS_TWO_REPLICAS
+        elif int(given) < 2:
+            return NEEDS_TWO_REPLICAS
+        config, start, images, labels = _step_inputs()
+        devices = _devices(strategy)
+        args = (config, start, STEP_LEARNING_RATE, STEP_BATCH, images, labels)
+        run = drive("train_two_steps", make_train_step, *args, *([devices] if devices else []))
+        replicas = int(run["replicas"])
         if replicas < 2:
-            return (
-                "the check needs the lesson's MirroredStrategy on two devices (`strategy`); "
-                "with one replica a step that forgets the other replicas cannot be told from a "
-                "right one."
-            )
-        start, batches, expected, reference_weights = _reference_run(strategy)
+            return NEEDS_TWO_REPLICAS
+        shares = [[int(size) for size in sizes] for sizes in run["shares"]]
+        if len(shares) != 2 or any(
+            len(sizes) != replicas or sum(sizes) != STEP_BATCH or min(sizes) < 1 for sizes in shares
+        ):
+            raise ValueError(f"the global batches were split as {shares}")
+        expected, reference_weights = _reference_run(start, images, labels, shares)
 
-        watched = _WatchedStrategy(strategy)
-        try:
-            losses, weights = _run_steps(make_train_step, strategy, watched, start, batches)
-        except (NotImplementedError, StudentCodeFailed) as exc:
-            if isinstance(exc, StudentCodeFailed):
-                raise
+        if "step" in run:
             raise StudentCodeFailed(
-                "not attempted yet: replace the `raise NotImplementedError(...)` lines "
-                "with your code."
-            ) from None
-        except Exception as exc:  # the student's code failed while tracing or running: say why
-            message = _error_line(exc)
-            if watched.runs == 0:
+                f"make_train_step returned a {run['step']}; return the step function "
+                "(train_step) that takes one distributed batch."
+            )
+        raised = run.get("raised")
+        if raised:
+            if raised["not_implemented"]:
+                raise StudentCodeFailed(
+                    "not attempted yet: replace the `raise NotImplementedError(...)` lines "
+                    "with your code."
+                )
+            # the student's code failed while tracing or running: say why
+            message = _error_line(str(raised["type"]), str(raised["message"]))
+            if int(run["runs"]) == 0:
                 failure = (
                     "the model was handed a PerReplica value"
                     if "PerReplica" in message
@@ -209,29 +275,18 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                     "before the tape, records nothing to differentiate."
                 )
             return f"your step raised {message[:300]}."
-        if watched.runs == 0:
+        if int(run["runs"]) == 0:
             return (
                 "strategy.run is never called: each replica must run the step on its own share "
                 "of the batch, with strategy.run(replica_step, args=batch)."
             )
-        first = losses[0]
-        if first is None:
-            return "train_step returns None: return the loss of the global batch (a scalar)."
-        if isinstance(first, tf.distribute.DistributedValues):
-            return (
-                "train_step returns one loss per replica (a PerReplica value): add them into "
-                "the global batch's loss with strategy.reduce(tf.distribute.ReduceOp.SUM, "
-                "per_replica_loss, axis=None)."
-            )
-        try:
-            got = [float(np.asarray(loss)) for loss in losses]
-        except (TypeError, ValueError):
-            shape = getattr(first, "shape", None)
-            return (
-                f"train_step returns a {type(first).__name__}"
-                + (f" of shape {tuple(shape)}" if shape else "")
-                + "; return one number, the loss of the global batch."
-            )
+        records = run["losses"]
+        if records[0]["kind"] in ("none", "per_replica"):
+            return _loss_problem(records[0])
+        if any(record["kind"] != "number" for record in records):
+            return _loss_problem(records[0] | {"kind": "other"})
+        got = [float(record["value"]) for record in records]
+        weights = [[np.asarray(w) for w in step] for step in run["weights"]]
         statistics = [
             index
             for index, variable in enumerate(_step_model().weights)

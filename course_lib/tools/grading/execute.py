@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +58,7 @@ _SENT_SIGNALS = frozenset(
 # models, which travel as their config and a .weights.h5 and are rebuilt in the judge with
 # Keras's safe mode. The others still run their check inside the student's kernel, on test
 # data salted for the run, with the defences described in docs/INSTRUCTORS.md: their answers
-# are datasets, Flask apps, servers, distribution strategies or files the kernel must read.
+# are datasets, Flask apps, servers or files the kernel must read.
 # A fixed list, never a decision on what a notebook exports, so that no notebook can choose
 # the weaker path.
 # Lesson 02: 2.4 (a Sequential of augmentation layers) travels as a model. 2.1's check has the
@@ -71,6 +72,16 @@ _SENT_SIGNALS = frozenset(
 # writes each in a folder of its own) and the backbone as its model; 8.3's stand-in service
 # runs beside predict_all in the kernel, on the check's own model and images, and returns the
 # size of every request; 8.4's generator is read in the kernel, at most 1,001 samples.
+# Lesson 07: 7.2's Flask app cannot travel: the driver flask_exchanges builds it in the kernel
+# around the check's own model, class names and record (not the notebook's), replays the
+# check's requests with Flask's test client and returns the answers as data. 7.4's client
+# talks to a service the judge runs itself (course_lib.checks._batch_service), which counts
+# the requests that reach it, instead of the notebook's server.
+# Lesson 08: 8.1's answer is a train step that must run under a MirroredStrategy, which
+# cannot travel: the driver train_two_steps builds one over the kernel's logical CPUs (the
+# lesson splits the CPU in two), trains the check's CNN (sent as its config and weights) for
+# two steps with the student's step and returns the losses and weights; the judge computes
+# the library's steps itself. The notebook's `strategy` reaches the judge as its type's name.
 TWO_PHASE = frozenset(
     {
         "1.1",
@@ -102,8 +113,11 @@ TWO_PHASE = frozenset(
         "6.5",
         "6.6",
         "7.1",
+        "7.2",
         "7.3",
+        "7.4",
         "7.5",
+        "8.1",
         "8.2",
         "8.3",
         "8.4",
@@ -180,6 +194,11 @@ class Judge:
         root = str(self.snapshot.root)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # A home of its own, made afresh at each start: Keras reads keras.json from the home,
+        # which a notebook graded earlier could have written (-I already ignores the user
+        # site-packages and PYTHON* variables).
+        self.home = tempfile.mkdtemp(prefix="course-judge-")
+        env |= private_home(self.home)
         env.pop("COURSE_FAST", None)
         process = subprocess.Popen(
             [sys.executable, "-I", "-c", _JUDGE_BOOT],
@@ -276,10 +295,38 @@ class Judge:
         if self.process.poll() is None:
             self.process.kill()  # by its own handle: the process this object started
         self.process.wait(timeout=30)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class _Stop(Exception):
     """The kernel can no longer run anything: stop and report ``reason``."""
+
+
+_KERNEL_DIRS: dict[str, str] = {}
+
+
+def _pinned_kernel_manager(kernel_name: str) -> type:
+    """A KernelManager class that finds ``kernel_name`` only where it was when first asked.
+
+    Jupyter looks for kernel specs in per-user folders too, which a notebook can write: a
+    kernel.json planted there would start the next student's kernel with a command of its
+    own. The spec's folder is found once, before the first notebook of the process runs.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    if kernel_name not in _KERNEL_DIRS:
+        found = KernelSpecManager().find_kernel_specs().get(kernel_name)
+        _KERNEL_DIRS[kernel_name] = os.path.dirname(found) if found else ""
+    folder = _KERNEL_DIRS[kernel_name]
+    if not folder:  # no such kernel: nbclient reports it as usual
+        return KernelManager
+
+    class PinnedKernelManager(KernelManager):
+        def _kernel_spec_manager_default(self) -> KernelSpecManager:
+            return KernelSpecManager(parent=self, kernel_dirs=[folder])
+
+    return PinnedKernelManager
 
 
 class _KernelRun:
@@ -295,6 +342,7 @@ class _KernelRun:
             self.nb,
             exempt_tag=GRADER_TAG,
             kernel_name=options.kernel_name,
+            kernel_manager_class=_pinned_kernel_manager(options.kernel_name),
             allow_errors=True,
             interrupt_on_timeout=True,
             error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": "time limit", "traceback": []},
@@ -351,8 +399,62 @@ class _KernelRun:
             raise _Stop(f"{after} did not stop when interrupted; nothing after it could run")
 
 
-def kernel_env(options: GradeOptions) -> dict[str, str]:
-    """The student's kernel environment: the course's own course_lib first, fast mode set."""
+# Where a process looks for per-user configuration and start-up code, relative to a home:
+# IPython runs every file in its profile's startup/ folder, Keras reads keras.json (floatx),
+# Matplotlib its matplotlibrc, Python the user site-packages (a .pth file there runs code).
+_PER_USER = {
+    "HOME": "",
+    "IPYTHONDIR": ".ipython",
+    "KERAS_HOME": ".keras",
+    "MPLCONFIGDIR": ".config/matplotlib",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "JUPYTER_CONFIG_DIR": ".jupyter",
+    "JUPYTER_DATA_DIR": ".local/share/jupyter",
+    "PYTHONUSERBASE": ".local",
+}
+
+
+def private_home(folder: str) -> dict[str, str]:
+    """Environment variables that give a process ``folder`` as its home, empty, for all of these.
+
+    Each student's kernel gets its own: a notebook that writes start-up code or settings into
+    its home (an IPython startup file, a keras.json) changes nothing for the notebooks graded
+    after it. The user site-packages are switched off as well (``PYTHONNOUSERSITE``).
+    """
+    env = {
+        name: os.path.join(folder, relative) if relative else folder
+        for name, relative in _PER_USER.items()
+    }
+    for path in env.values():
+        os.makedirs(path, exist_ok=True)
+    return env | {"PYTHONNOUSERSITE": "1"}
+
+
+def private_build_dir(folder: str, fast: bool) -> str:
+    """A build folder of the kernel's own, holding a copy of the course's saved models.
+
+    Lessons save and load models (lesson 04's, which 05, 07 and 08 use) in the build folder:
+    a shared one would hand the next student's kernel a model another student's notebook
+    trained, or planted. The copy is of the course's own models as grading started; a lesson
+    that finds none trains its quick fallback in its own folder.
+    """
+    build = os.path.join(folder, "build")
+    models = config.build_dir() / "models" / ("fast" if fast else "")
+    target = os.path.join(build, "models", "fast" if fast else "")
+    if models.is_dir():
+        shutil.copytree(models, target, ignore=shutil.ignore_patterns("fast"), dirs_exist_ok=True)
+    os.makedirs(target, exist_ok=True)
+    return build
+
+
+def kernel_env(options: GradeOptions, folder: str | None = None) -> dict[str, str]:
+    """The student's kernel environment: the course's own course_lib first, fast mode set.
+
+    ``folder``: the notebook's own temporary folder, for its private home and build folder.
+    """
     env = dict(os.environ)
     root = str(config.project_root())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
@@ -361,6 +463,12 @@ def kernel_env(options: GradeOptions) -> dict[str, str]:
         env["COURSE_FAST"] = "1"
     else:
         env.pop("COURSE_FAST", None)
+    if folder is not None:
+        # The datasets stay the course's (resolved before the home changes); the rest is private.
+        env["COURSE_DATA_DIR"] = str(config.data_dir())
+        env.pop("PYTHONSTARTUP", None)
+        env |= private_home(os.path.join(folder, "home"))
+        env["COURSE_BUILD_DIR"] = private_build_dir(folder, options.fast)
     return env
 
 
@@ -400,7 +508,11 @@ def grade_notebook(
     stopped = ""
     leftovers.become_subreaper()
     running_before = leftovers.descendants()
-    with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd:
+    with (
+        tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd,
+        # The kernel's home and build folder, made for it and gone with it.
+        tempfile.TemporaryDirectory(prefix="course-home-", ignore_cleanup_errors=True) as private,
+    ):
         kernel = _KernelRun(student_nb, options, cwd)
         own_judge = judge_process is None and needs_judge(key)
         if own_judge:
@@ -411,7 +523,7 @@ def grade_notebook(
             # The kernel's own stderr is TensorFlow's start-up chatter; what the
             # notebook prints reaches the grader as cell outputs either way.
             with kernel.client.setup_kernel(
-                env=kernel_env(options),
+                env=kernel_env(options, private),
                 cwd=cwd,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=isolation.kernel_preexec(),
