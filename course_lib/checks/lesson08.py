@@ -3,7 +3,6 @@ client, the representative dataset and quantisation parameters."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -13,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from course_lib.checks._core import (
+    NOT_ATTEMPTED,
+    NUMPY_IN_GRAPH,
     StudentCodeFailed,
     as_array,
     call_student,
@@ -21,8 +22,10 @@ from course_lib.checks._core import (
     describe,
     drive,
     not_yet,
+    numpy_on_symbolic,
     run_check,
     salted,
+    student_error,
 )
 from course_lib.record import CheckResult
 
@@ -433,98 +436,70 @@ CLIENT_LIMIT = (
 )
 
 
-class _FakeService:
-    """A stand-in for the course service's ``:predict`` route: the same JSON in and out, the same
-    limit.
+CLIENT_IMAGES = 250  # two sets: this many (the last request part-filled), then 200 (all full)
 
-    ``post(body)`` encodes ``body`` as ``requests.post(url, json=body)`` would, answers as the
-    service does (413 above ``limit`` instances, 400 for an empty or malformed request) with a
-    real ``requests.Response``, and records how many instances each request carried."""
 
-    def __init__(
-        self, predict: Callable[[np.ndarray], Any], shape: tuple[int, ...], limit: int
-    ) -> None:
-        self.predict, self.shape, self.limit = predict, shape, limit
-        self.requests: list[int] = []
+def _softmax_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The check's stand-in model: softmax of a linear map, so every image gets its own answer.
 
-    def _response(self, status: int, payload: dict[str, Any]) -> Any:
-        import requests
+    The same arithmetic as the stand-in service's (``_drivers.behind_service``).
+    """
+    z = x.reshape(len(x), -1).astype(np.float64) @ np.asarray(weights, np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
-        response = requests.Response()
-        response.status_code = status
-        response.reason = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}[status]
-        response.url = "http://127.0.0.1:8000/v1/models/fashion_cnn:predict"
-        response.headers["Content-Type"] = "application/json"
-        response._content = json.dumps(payload).encode()
-        return response
 
-    def post(self, body: Any) -> Any:
-        body = json.loads(json.dumps(body))  # what requests does with json=: NumPy values fail here
-        instances = body.get("instances") if isinstance(body, dict) else None
-        self.requests.append(len(instances) if isinstance(instances, list) else -1)
-        if not isinstance(instances, list) or not instances:
-            return self._response(400, {"error": '"instances" must be a non-empty list'})
-        if len(instances) > self.limit:
-            return self._response(
-                413,
-                {"error": f"{len(instances)} instances in one request; the limit is {self.limit}"},
-            )
-        try:
-            x = np.asarray(instances, dtype=np.float32)
-        except (ValueError, TypeError):
-            return self._response(
-                400, {"error": "instances must be numbers, all of the same shape"}
-            )
-        if x.shape[1:] != self.shape:
-            return self._response(400, {"error": f"instances must be shaped {list(self.shape)}"})
-        return self._response(
-            200, {"predictions": np.asarray(self.predict(x), dtype=float).tolist()}
-        )
+def _student_raised(raised: Sequence[str]) -> StudentCodeFailed:
+    """What :func:`call_student` says of an exception a driver returned as (type name, text)."""
+    name, text = str(raised[0]), str(raised[1])
+    exc = type(name, (Exception,), {"__module__": "student"})(text)
+    if name == "NotImplementedError":
+        if numpy_on_symbolic(exc):
+            return StudentCodeFailed(f"your code raised {student_error(exc)}. {NUMPY_IN_GRAPH}")
+        return StudentCodeFailed(NOT_ATTEMPTED)
+    return StudentCodeFailed(f"your code raised {student_error(exc)}")
 
 
 def exercise_8_3(
-    predict_all: Callable[..., Any], predict: Callable[[np.ndarray], Any], images: np.ndarray
+    predict_all: Callable[..., Any], predict: Any = None, images: Any = None
 ) -> CheckResult:
     """predict_all(post, images, max_instances) -> the (n, classes) predictions, in order, in
     requests of at most ``max_instances`` images.
 
     ``post(body)`` is a stand-in for ``requests.post(url, json=body)`` in front of a service
-    that answers with ``predict`` and refuses more than ``max_instances`` instances per request
-    (413), as the course service does. Two sets are sent: one that does not divide into full
-    requests, one that does."""
-    try:  # `serve` and `x_test` are notebook variables too
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim < 2 or len(images) == 0 or not callable(predict):
-            raise ValueError
-        reference = np.asarray(predict(images[:2]), dtype=np.float64)
-        if reference.shape[:1] != (2,):
-            raise ValueError
-    except Exception:
-        return not_yet(
-            "8.3",
-            f"the check needs the lesson's model function (`serve`) and a batch of images "
-            f"(`x_test[:300]`); it got {describe(predict)} and {describe(images)}. "
-            "Re-run the cells that define them.",
-        )
-    shape = tuple(images.shape[1:])
-    sizes = (
-        2 * CLIENT_LIMIT + CLIENT_LIMIT // 2,
-        2 * CLIENT_LIMIT,
-    )  # the last request part-filled, then full
-    if len(images) < sizes[0]:  # a small set (fast mode) is repeated up to the size the check needs
-        images = np.resize(images, (sizes[0], *shape))
+    that refuses more than ``max_instances`` instances per request (413), as the course service
+    does, and answers with a model of the check's own (softmax of a linear map) on images of
+    its own, both drawn afresh: Fashion-MNIST's input shape, (28, 28, 1). Two sets are sent:
+    one that does not divide into full requests, one that does. ``predict`` and ``images``
+    (the lesson's `serve` and `x_test[:300]`, which earlier check cells passed) are not used:
+    a notebook could name anything so."""
+    del predict, images
+    rng = check_rng(83)  # salted in a grading run
+    shape = (28, 28, 1)
+    images = rng.random((CLIENT_IMAGES, *shape), dtype=np.float32)
+    weights = rng.normal(0.0, 0.1, (math.prod(shape), 10))
+    sizes = (CLIENT_IMAGES, 2 * CLIENT_LIMIT)  # the last request part-filled, then full
 
     def diagnose() -> str | None:
-        expected_all = np.asarray(predict(images), dtype=np.float64)
+        if not callable(predict_all):
+            raise StudentCodeFailed(f"expected a function, got {type(predict_all).__name__}.")
+        expected_all = _softmax_rows(images, weights)
         for count in sizes:
             x, expected = images[:count], expected_all[:count]
-            service = _FakeService(predict, shape, CLIENT_LIMIT)
+            # The stand-in service runs where predict_all does (in grading, the student's
+            # kernel): it returns what predict_all returned or raised, and every request's size.
+            served = call_student(
+                lambda x=x: drive("behind_service", predict_all, x, weights, CLIENT_LIMIT)
+            )
+            requests = [int(n) for n in served["requests"]]
             try:
-                out = call_student(predict_all, service.post, x.copy(), CLIENT_LIMIT)
+                if served["raised"] is not None:
+                    raise _student_raised(served["raised"])
+                out = served["returned"]
             except StudentCodeFailed as exc:
-                if any(n > CLIENT_LIMIT for n in service.requests):
-                    return _too_big(service.requests)
-                if 0 in service.requests:
+                if any(n > CLIENT_LIMIT for n in requests):
+                    return _too_big(requests)
+                if 0 in requests:
                     return _empty_request(count)
                 if "not JSON serializable" in str(exc):
                     return (
@@ -537,9 +512,9 @@ def exercise_8_3(
                         '[...]}: read response.json()["predictions"].'
                     )
                 raise
-            if any(n > CLIENT_LIMIT for n in service.requests):
-                return _too_big(service.requests)
-            if 0 in service.requests:
+            if any(n > CLIENT_LIMIT for n in requests):
+                return _too_big(requests)
+            if 0 in requests:
                 return _empty_request(count)
             if out is None:
                 return "predict_all returned None: return the predictions of every image."
@@ -580,9 +555,9 @@ def exercise_8_3(
                     f"{count} images, row {row} is {np.round(got[row], 3).tolist()}, expected "
                     f"{np.round(expected[row], 3).tolist()})."
                 )
-            if len(service.requests) > needed:
+            if len(requests) > needed:
                 return (
-                    f"{len(service.requests)} requests for {count} images where {needed} "
+                    f"{len(requests)} requests for {count} images where {needed} "
                     "suffice: every request costs a round trip, so fill each one up to "
                     f"max_instances ({CLIENT_LIMIT} here)."
                 )
@@ -614,59 +589,105 @@ def _empty_request(count: int) -> str:
 # ---------------------------------------------------------------- 8.4 the representative dataset
 
 
-def _samples(representative_dataset: Callable[[], Any], limit: int = 5000) -> list[Any]:
-    produced = call_student(representative_dataset)
-    if produced is None:
+SAMPLE_LIMIT = 1000  # "more than 1,000" is the check's "too many": one more sample tells it
+
+
+def _samples(
+    representative_dataset: Callable[[], Any], shape: tuple[int, ...], limit: int = SAMPLE_LIMIT
+) -> tuple[list[Any], bool]:
+    """The first ``limit + 1`` samples the generator yields, and whether it reordered the
+    notebook's ``x_train`` meanwhile.
+
+    Run by a driver where the function is (in grading, the student's kernel): a generator
+    cannot travel, and may never end. Samples far bigger than ``shape`` are cut short there.
+    """
+    budget = (limit + 1) * (4 * math.prod(shape) + 256) + (1 << 20)
+    outcome = call_student(
+        lambda: drive("generated_samples", representative_dataset, limit, "x_train", budget)
+    )
+    if outcome["none"]:
         raise StudentCodeFailed(
             "calling representative_dataset() gave None: use `yield` inside it (a generator)."
         )
-    try:
-        return list(itertools.islice(iter(produced), limit + 1))
-    except TypeError:
+    if outcome.get("not_iterable") is not None:
         raise StudentCodeFailed(
-            f"representative_dataset() returned a {type(produced).__name__}, "
+            f"representative_dataset() returned a {outcome['not_iterable']}, "
             "which cannot be iterated: `yield` the samples one at a time."
-        ) from None
-    except Exception as exc:
-        raise StudentCodeFailed(f"your generator raised {type(exc).__name__}: {exc}") from None
+        )
+    if outcome.get("raised") is not None:
+        name, text = outcome["raised"]
+        raise StudentCodeFailed(f"your generator raised {name}: {text}")
+    return list(outcome["samples"]), bool(outcome["reordered"])
 
 
-def _course_test_images(shape: tuple[int, ...]) -> np.ndarray:
+def _course_fashion() -> Any:
+    from course_lib import data  # here: the other checks do not need it
+
+    return data.load_fashion_mnist()
+
+
+def _course_test_images(shape: tuple[int, ...], fashion: Any = None) -> np.ndarray:
     """Fashion-MNIST's test images as the lesson's model sees them, read by the check itself."""
-    from course_lib import data, models  # here: the other checks need neither
+    from course_lib import models  # here: the other checks need neither
 
-    return models.as_model_input(data.load_fashion_mnist().x_test, models.preprocessing_for(shape))
+    fashion = _course_fashion() if fashion is None else fashion
+    return models.as_model_input(fashion.x_test, models.preprocessing_for(shape))
+
+
+def _course_training_starts(shape: tuple[int, ...], count: int, fashion: Any) -> list[np.ndarray]:
+    """The first ``count`` training images of each order the lesson's ``x_train`` may be in:
+    the whole set's, and fast mode's subset's (the judge never runs in fast mode)."""
+    from course_lib import data, models
+
+    prep = models.preprocessing_for(shape)
+    starts = [models.as_model_input(fashion.x_train[:count], prep)]
+    per_class = data.FAST_TRAIN_PER_CLASS
+    if len(fashion.x_train) > per_class * len(fashion.class_names):  # the whole set
+        fast, _ = data.balanced_subset(
+            fashion.x_train, fashion.y_train, per_class, data.SUBSET_SEED
+        )
+        starts.append(models.as_model_input(fast[:count], prep))
+    return starts
 
 
 def exercise_8_4(
     representative_dataset: Callable[[], Any],
-    x_train: np.ndarray,
+    x_train: np.ndarray | None = None,
     x_test: np.ndarray | None = None,
 ) -> CheckResult:
     """A generator of ``[batch]`` lists, each one float32 training image of shape (1, h, w, c),
     scaled like training, 100–500 in all.
 
-    The test images it must avoid are the course's own, read here, unless ``x_test`` is given
-    (for other data): the notebook's variables could name other images by then.
+    The lesson's check cell passes the generator only: the training and test images it is
+    judged against are the course's own Fashion-MNIST, read here as the lesson prepares them
+    (the notebook's variables could name other images by then), and the notebook's
+    ``x_train`` is watched for being reordered where the generator runs. ``x_train`` and
+    ``x_test`` may be given for other data (earlier check cells passed ``x_train`` too).
     """
-    try:  # x_train is a notebook variable too
-        x_train = as_array(x_train)
-        if x_train.ndim < 2:
-            raise StudentCodeFailed("")
-    except StudentCodeFailed:
-        return not_yet(
-            "8.4",
-            f"the check needs the lesson's `x_train` image array; it got {describe(x_train)}. "
-            "Re-run the cell that loads it.",
-        )
-    shape = tuple(np.shape(x_train)[1:])
+    fashion = None
+    if x_train is not None:
+        try:  # x_train is a notebook variable too
+            x_train = as_array(x_train)
+            if x_train.ndim < 2:
+                raise StudentCodeFailed("")
+        except StudentCodeFailed:
+            return not_yet(
+                "8.4",
+                f"the check needs the lesson's `x_train` image array; it got "
+                f"{describe(x_train)}. Re-run the cell that loads it.",
+            )
+    shape = tuple(np.shape(x_train)[1:]) if x_train is not None else (28, 28, 1)
     if x_test is None and shape != (28, 28, 1):
         return not_yet(
             "8.4",
             f"the check needs the lesson's `x_train`, Fashion-MNIST images of shape (n, 28, 28, "
             f"1); it got {describe(x_train)}. Re-run the cell that loads it.",
         )
-    x_test = _course_test_images(shape) if x_test is None else as_array(x_test)
+    if x_test is None:
+        fashion = _course_fashion()
+        x_test = _course_test_images(shape, fashion)
+    else:
+        x_test = as_array(x_test)
 
     def diagnose() -> str | None:
         if not callable(representative_dataset):
@@ -675,10 +696,10 @@ def exercise_8_4(
                 "the converter calls it when it needs samples."
             )
         # A strided look at x_train, enough to see its order change (the whole set is large).
-        step = max(1, len(x_train) // 256)
-        before = np.array(x_train[::step])
-        samples = _samples(representative_dataset)
-        if not np.array_equal(before, x_train[::step]):
+        step = max(1, len(x_train) // 256) if x_train is not None else 1
+        before = np.array(x_train[::step]) if x_train is not None else None
+        samples, reordered = _samples(representative_dataset, shape)
+        if reordered or (x_train is not None and not np.array_equal(before, x_train[::step])):
             return (
                 "your generator reordered x_train itself (np.random.shuffle(x_train) shuffles "
                 "in place): its images no longer line up with y_train. Shuffle a copy, or draw "
@@ -750,7 +771,10 @@ def exercise_8_4(
                 "some samples are test images: calibrating on the test set lets it shape the model "
                 "you then score on it. Use training images."
             )
-        if np.array_equal(images, np.asarray(x_train[: len(images)], np.float32)):
+        stored = [x_train[: len(images)]] if x_train is not None else []
+        if fashion is not None:
+            stored += _course_training_starts(shape, len(images), fashion)
+        if any(np.array_equal(images, np.asarray(start, np.float32)) for start in stored):
             return (
                 f"the samples are the first {len(images)} training images in their stored "
                 "order: take them from a shuffled copy (rng.permutation(len(x_train))), since a "

@@ -72,6 +72,10 @@ _SENT_SIGNALS = frozenset(
 # buffers, and the batches of each epoch, capped); 2.3's answers are datasets the notebook
 # made, kept in the kernel (exported as marks, like functions), whose batches a driver
 # returns, and the folder's file names too: the judge never opens the kernel's folder.
+# 6.3, 8.3 and 8.4 through drivers too: 6.3's photo files travel as their bytes (the kernel
+# writes each in a folder of its own) and the backbone as its model; 8.3's stand-in service
+# runs beside predict_all in the kernel, on the check's own model and images, and returns the
+# size of every request; 8.4's generator is read in the kernel, at most 1,001 samples.
 # Lesson 07: 7.2's Flask app cannot travel: the driver flask_exchanges builds it in the kernel
 # around the check's own model, class names and record (not the notebook's), replays the
 # check's requests with Flask's test client and returns the answers as data. 7.4's client
@@ -111,6 +115,7 @@ TWO_PHASE = frozenset(
         "5.6",
         "6.1",
         "6.2",
+        "6.3",
         "6.4",
         "6.5",
         "6.6",
@@ -121,6 +126,8 @@ TWO_PHASE = frozenset(
         "7.5",
         "8.1",
         "8.2",
+        "8.3",
+        "8.4",
         "8.5",
         "9.1",
         "9.2",
