@@ -490,6 +490,43 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     assert reply["message"] == direct.message
 
 
+def _nested_head(backbone, num_classes):  # the red team's right answer: a head of its own
+    import keras
+
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    feats = backbone(inputs, training=False)
+    head = keras.Sequential(
+        [keras.layers.Dropout(0.5), keras.layers.Dense(num_classes, activation="softmax")]
+    )
+    return keras.Model(inputs, head(feats))
+
+
+def _nested_head_without_dropout(backbone, num_classes):
+    import keras
+
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    head = keras.Sequential([keras.layers.Dense(num_classes, activation="softmax")])
+    return keras.Model(inputs, head(backbone(inputs, training=False)))
+
+
+def test_a_head_written_as_a_nested_model_is_judged_inside_when_rebuilt(tmp_path):
+    reply = judge.judge_locally(
+        _expression("6.4"), {"build_transfer_model": _nested_head}, 21, str(tmp_path / "right")
+    )
+    assert reply["status"] == "passed", reply
+    wrong = judge.judge_locally(
+        _expression("6.4"),
+        {"build_transfer_model": _nested_head_without_dropout},
+        21,
+        str(tmp_path / "wrong"),
+    )
+    assert wrong["status"] == "failed" and "your model has no Dropout" in wrong["message"], wrong
+    with fresh_inputs(21):
+        assert wrong["message"] == checks.exercise_6_4(_nested_head_without_dropout).message
+
+
 # ---------------------------------------------------------------- lesson 09's photos and split
 
 
