@@ -589,13 +589,13 @@ def test_photo_readings_written_for_the_published_pixels_fail_when_graded(tmp_pa
     table = {}
 
     def recording(image):
-        table[np.asarray(image).tobytes()] = np.asarray(upright_by_hand(image))
+        table[np.asarray(image).tobytes()] = upright_by_hand(image)
         return table[np.asarray(image).tobytes()]
 
     assert checks.exercise_9_1(recording).passed
 
     def written_out(image):  # the published files' outputs, looked up by their pixels
-        return table.get(np.asarray(image).tobytes(), np.asarray(image.convert("RGB")))
+        return table.get(np.asarray(image).tobytes(), image.convert("RGB"))
 
     assert checks.exercise_9_1(written_out).passed
     reply = judge.judge_locally(
@@ -629,12 +629,19 @@ def _split_truncating(files, labels, fractions, seed):
     return out
 
 
+def _split_ignoring_fractions(files, labels, fractions, seed):  # 0.15 written in
+    from course_lib import photos
+
+    return photos.split_files(files, labels, (0.7, 0.15, 0.15), seed)
+
+
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
         # The judge answers each distinct call once: the repeated call must differ in form.
         (_split_unseeded, "two calls with seed=0 gave different splits"),
         (_split_truncating, "which int() and // cut down to 0"),
+        (_split_ignoring_fractions, "take the shares from the `fractions` argument"),
     ],
 )
 def test_a_wrong_split_gets_the_notebook_check_message_from_the_judge(tmp_path, answer, words):
