@@ -85,6 +85,22 @@ def _scaled_float_in_place(cm, k, factor):
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        lambda cm, k, factor: float(cm[k, k] / cm[:, k].sum()),  # the red team's: factor ignored
+        _scaled_float_in_place,  # factor on TP and FP alike: the same numbers
+    ],
+)
+def test_5_2_a_precision_that_ignores_the_factor_is_named_as_such(answer):
+    result = checks.exercise_5_2(answer)
+    assert _fails_with(result, "you return class k's precision today")
+    assert "as if factor were 1" in result.message
+    assert "Either the factor is not used at all, or it scales the false positives" in (
+        result.message
+    )
+
+
+@pytest.mark.parametrize(
     ("answer", "phrase"),
     [
         (_scaled_float_in_place, "does not change with factor"),

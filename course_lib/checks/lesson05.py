@@ -186,10 +186,12 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
         if np.allclose(got, today):
             return (
-                "your precision does not change with factor: did you scale the false positives "
-                "too? Only class k's own images become rarer, so TP = cm[k, k] shrinks with "
-                "the factor; the false positives are images of *other* classes, and there are "
-                "as many as before."
+                "your precision does not change with factor: for every factor you return class "
+                "k's precision today, cm[k, k] / cm[:, k].sum(), as if factor were 1. Either "
+                "the factor is not used at all, or it scales the false positives as well as "
+                "TP, and cancels out. Use it on TP only: class k becoming factor times as "
+                "common makes TP = factor · cm[k, k]; the false positives are images of "
+                "*other* classes, and there are as many as before."
             )
         if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
             return (
