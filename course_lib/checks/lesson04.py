@@ -78,6 +78,14 @@ def _metric_names(metrics: Any) -> list[str]:
     return names
 
 
+def _is_a_model(value: Any) -> bool:
+    """Does ``value`` look like a Keras model (it can be compiled)? Never raises."""
+    try:
+        return callable(getattr(value, "compile", None)) and hasattr(value, "layers")
+    except Exception:  # an object that raises even on this question
+        return False
+
+
 # Learning rates for Adam that can train the lesson's CNN: section 5 compares 0.0001 to 0.01.
 ADAM_RATES = (1e-5, 0.1)
 ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
@@ -90,7 +98,7 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     def diagnose() -> str | None:
         returned = call_student(compile_model, model)
         if not model.compiled:
-            if returned is not model and callable(getattr(returned, "compile", None)):
+            if returned is not model and _is_a_model(returned):
                 return (
                     "the model your function was given is still not compiled: your function "
                     f"returned {describe(returned)}, another model (a clone or a new one?). "

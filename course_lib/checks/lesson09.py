@@ -88,7 +88,11 @@ def _pixels_of(value: Any, what: str) -> np.ndarray:
                 f"'{value.mode}'; the model takes 3 channels: return it in mode 'RGB'."
             )
         return np.asarray(value)
-    if isinstance(value, np.ndarray) or hasattr(value, "numpy"):  # pixels, not an image
+    try:
+        pixels = isinstance(value, np.ndarray) or hasattr(value, "numpy")
+    except Exception:  # an object that raises even on this question
+        pixels = False
+    if pixels:  # pixels (an array, a tensor), not an image
         raise StudentCodeFailed(
             f"on the {what}, your function returned {describe(value)}, not a Pillow image: "
             "the task asks for a Pillow image in mode 'RGB'. Return the image itself "
