@@ -892,9 +892,8 @@ def _floats_problem(answer: tuple[Any, Any]) -> str | None:
         return None
     shown = ", ".join(f"{value!r}" for value in answer)
     return (
-        f"the epochs are right, but you return floats ({shown}); the task asks for ints, as "
-        "exercise 3.6 does: an epoch number or a count of epochs is whole. Use // instead of "
-        "/, or int(...)."
+        f"the epochs are right, but you return floats ({shown}); the task asks for ints: an "
+        "epoch number or a count of epochs is whole. Use // instead of /, or int(...)."
     )
 
 
