@@ -184,6 +184,30 @@ def test_1_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_2(answer), phrase)
 
 
+def _crop_refusing_the_whole_image(image, height, width):  # the red team's: >= for >
+    h, w = image.shape[:2]
+    if height >= h or width >= w:
+        raise ValueError("too big")
+    return _crop(image, height, width)
+
+
+def test_1_2_a_crop_as_large_as_the_image_that_raises_says_which_call_raised():
+    result = checks.exercise_1_2(_crop_refusing_the_whole_image)
+    assert _fails_with(result, "asked for a 9 x 5 crop of a 9 x 8 image (the crop's height equal")
+    assert "your code raised ValueError: too big" in result.message
+    assert "Raise only when the crop is larger" in result.message
+
+
+def test_1_2_any_error_says_which_call_raised():
+    def indexing_past_the_end(image, height, width):
+        return _crop(image, height, width) if image.ndim == 2 else image[99]
+
+    result = checks.exercise_1_2(indexing_past_the_end)
+    assert _fails_with(
+        result, "asked for a 9 x 5 crop of a 9 x 8 image, your code raised IndexError"
+    )
+
+
 # ---------------------------------------------------------------- 1.3 nearest-neighbour resize
 
 

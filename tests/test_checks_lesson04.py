@@ -85,9 +85,9 @@ def test_4_1_names_the_mistake(kwargs, phrase):
 
 @pytest.mark.parametrize(
     "optimizer",
-    [keras.optimizers.Adam(1e-4), keras.optimizers.Adam(learning_rate=0.01), "Adam"],
+    [keras.optimizers.Adam(1e-3), keras.optimizers.Adam(learning_rate=0.001), "Adam"],
 )
-def test_4_1_accepts_adam_at_a_learning_rate_the_lesson_trains_with(optimizer):
+def test_4_1_accepts_adam_at_its_default_learning_rate_however_it_is_written(optimizer):
     compile_model = _compiler(
         optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -110,6 +110,51 @@ def test_4_1_names_a_learning_rate_far_from_adams_range(rate, phrase):
     result = checks.exercise_4_1(compile_for_integer_labels)
     assert _fails_with(result, f"Adam's learning rate is {rate:g}: ")
     assert phrase in result.message and "Keep Adam's default, 0.001" in result.message
+
+
+@pytest.mark.parametrize("rate", [0.01, 1e-4, 0.003])
+def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate):
+    def compile_for_integer_labels(model):  # the red team's answer: Adam(0.01)
+        model.compile(
+            optimizer=keras.optimizers.Adam(rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, f"Adam's learning rate is {rate:g}: the task fixes Adam at its")
+    assert "Keep Adam's default, 0.001" in result.message
+
+
+def test_4_1_says_to_compile_the_model_given_when_a_clone_was_compiled():
+    def compile_for_integer_labels(model):  # the red team's answer
+        m = keras.models.clone_model(model)
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, "the model your function was given is still not compiled")
+    assert "Compile the model given, in place" in result.message
+    assert "returns nothing" in result.message
+
+
+@pytest.mark.parametrize(
+    ("metric", "phrase"),
+    [
+        (keras.metrics.BinaryAccuracy(), "binary_accuracy is the accuracy of yes/no outputs"),
+        ("binary_accuracy", "binary_accuracy is the accuracy of yes/no outputs"),
+        (
+            keras.metrics.TopKCategoricalAccuracy(),
+            "top_k_categorical_accuracy is not the accuracy for integer labels",
+        ),
+    ],
+)
+def test_4_1_names_the_wrong_accuracy_as_an_accuracy(metric, phrase):
+    result = checks.exercise_4_1(
+        _compiler(loss="sparse_categorical_crossentropy", metrics=[metric])
+    )
+    assert _fails_with(result, phrase)
+    assert "no accuracy metric" not in result.message
 
 
 def test_4_1_notices_a_model_left_uncompiled_or_an_unattempted_exercise():
@@ -432,3 +477,16 @@ def _ties_improve(val_loss, patience):  # counts an equal loss as an improvement
 )
 def test_4_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_4_4(answer), phrase)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda v, p: tuple(float(n) for n in _loop(v, p)),  # the red team's (5.0, 3.0)
+        lambda v, p: (np.float64(_loop(v, p)[0]), _loop(v, p)[1]),
+    ],
+)
+def test_4_4_rejects_right_epochs_returned_as_floats_as_3_6_does(answer):
+    result = checks.exercise_4_4(answer)
+    assert _fails_with(result, "the epochs are right, but you return floats")
+    assert "the task asks for ints" in result.message

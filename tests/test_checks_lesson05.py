@@ -85,6 +85,22 @@ def _scaled_float_in_place(cm, k, factor):
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        lambda cm, k, factor: float(cm[k, k] / cm[:, k].sum()),  # the red team's: factor ignored
+        _scaled_float_in_place,  # factor on TP and FP alike: the same numbers
+    ],
+)
+def test_5_2_a_precision_that_ignores_the_factor_is_named_as_such(answer):
+    result = checks.exercise_5_2(answer)
+    assert _fails_with(result, "you return class k's precision today")
+    assert "as if factor were 1" in result.message
+    assert "Either the factor is not used at all, or it scales the false positives" in (
+        result.message
+    )
+
+
+@pytest.mark.parametrize(
     ("answer", "phrase"),
     [
         (_scaled_float_in_place, "does not change with factor"),
@@ -504,6 +520,40 @@ def test_5_6_training_mode_and_min_max_scaling_are_named_on_a_second_model(answe
     result = checks.exercise_5_6(answer)
     assert _fails_with(result, phrase)
     assert result.message.startswith("on a second grad model")
+
+
+def _relu_after_normalising(grad_model, images, class_index, no_nan=False):
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images, training=False)
+        scores = tf.gather(logits, tf.convert_to_tensor(class_index), axis=1, batch_dims=1)
+    w = tf.reduce_mean(tape.gradient(scores, maps), axis=(1, 2))
+    cam = tf.einsum("nhwk,nk->nhw", maps, w)  # the red team's answer: ReLU last
+    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+    cam = tf.math.divide_no_nan(cam, peak) if no_nan else cam / (peak + 1e-8)
+    return tf.nn.relu(cam).numpy()
+
+
+@pytest.mark.parametrize("no_nan", [False, True])
+def test_5_6_relu_after_the_normalisation_is_named_on_a_class_with_no_evidence(no_nan):
+    result = checks.exercise_5_6(lambda m, x, c: _relu_after_normalising(m, x, c, no_nan))
+    assert _fails_with(result, "you divided by the maximum before the ReLU")
+    assert result.message.startswith("on a grad model where class 0 has no evidence at all")
+    assert "Apply ReLU first" in result.message
+
+
+@pytest.mark.parametrize("salt", [0, 1, 2, 3])
+def test_5_6_third_model_has_a_class_with_no_evidence_on_every_draw(salt):
+    from course_lib.checks import lesson05
+    from course_lib.checks._core import fresh_inputs
+
+    with fresh_inputs(salt):
+        grad_model, images = lesson05._grad_cam_case_3()
+        right = explain.grad_cam_heatmaps(grad_model, images, lesson05.GRAD_CAM_CLASSES_3)
+        wrong = _relu_after_normalising(grad_model, images, lesson05.GRAD_CAM_CLASSES_3)
+    empty = lesson05.GRAD_CAM_CLASSES_3 == 0
+    assert np.all(np.asarray(right)[empty] == 0) and np.asarray(right)[~empty].max() > 0.99
+    assert np.all(wrong[empty].max(axis=(1, 2)) > 0.5)
 
 
 def test_5_6_second_model_tells_training_mode_and_min_max_apart():

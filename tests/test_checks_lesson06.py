@@ -290,9 +290,83 @@ def _frozen_by_layer(backbone, num_classes):
     return keras.Model(inputs=inputs, outputs=x)
 
 
-@pytest.mark.parametrize("answer", [_transfer(), _frozen_after_building, _frozen_by_layer])
+def nested_head(backbone, num_classes):
+    """Right, written differently (the red team's): the head is a Sequential of its own."""
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    feats = backbone(inputs, training=False)
+    head = keras.Sequential(
+        [keras.layers.Dropout(0.5), keras.layers.Dense(num_classes, activation="softmax")]
+    )
+    return keras.Model(inputs, head(feats))
+
+
+def _nested_backbone(backbone, num_classes):
+    """Right, written differently: the backbone called inside a functional model of its own."""
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    features = keras.Model(inputs, backbone(inputs, training=False), name="features")
+    outer = keras.Input(backbone.input_shape[1:])
+    x = keras.layers.Dropout(0.5)(features(outer))
+    return keras.Model(outer, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+@pytest.mark.parametrize(
+    "answer", [_transfer(), _frozen_after_building, _frozen_by_layer, nested_head, _nested_backbone]
+)
 def test_6_4_accepts_a_frozen_backbone_with_a_softmax_head(answer):
-    assert checks.exercise_6_4(answer).passed
+    result = checks.exercise_6_4(answer)
+    assert result.passed, result.message
+
+
+def _nested_head_with(*head_layers, training=False):
+    def build(backbone, num_classes):
+        backbone.trainable = False
+        inputs = keras.Input(backbone.input_shape[1:])
+        feats = backbone(inputs, training=training)
+        head = keras.Sequential(
+            [
+                layer if layer != "dense" else keras.layers.Dense(num_classes, activation="softmax")
+                for layer in head_layers
+            ]
+        )
+        return keras.Model(inputs, head(feats))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_nested_head_with(keras.layers.Dropout(0.2), "dense"), "Dropout with rate [0.2]"),
+        (_nested_head_with("dense"), "no Dropout"),
+        (
+            _nested_head_with("dense", keras.layers.Dropout(0.5)),
+            "Dropout comes after the Dense layer",
+        ),
+        (
+            _nested_head_with(keras.layers.Dropout(0.5), "dense", training=None),
+            "without training=False",
+        ),
+    ],
+)
+def test_6_4_looks_inside_a_head_written_as_a_model_of_its_own(answer, phrase):
+    assert _fails_with(checks.exercise_6_4(answer), phrase)
+
+
+def test_6_4_a_sequential_around_the_backbone_calls_it_in_training_mode():
+    def build(backbone, num_classes):
+        backbone.trainable = False
+        return keras.Sequential(
+            [
+                keras.Input(backbone.input_shape[1:]),
+                backbone,
+                keras.layers.Dropout(0.5),
+                keras.layers.Dense(num_classes, activation="softmax"),
+            ]
+        )
+
+    assert _fails_with(checks.exercise_6_4(build), "without training=False")
 
 
 def _dropout_after(where):

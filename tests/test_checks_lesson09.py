@@ -45,7 +45,12 @@ def upright_as_array(image):
     return (rgba[..., :3] * alpha + 255 * (1 - alpha)).round().astype(np.uint8)
 
 
-@pytest.mark.parametrize("answer", [photos.upright_rgb, upright_by_hand, upright_as_array])
+def upright_blended_in_numpy(image):
+    """Right, written differently: the blend on white in NumPy, then back to a Pillow image."""
+    return Image.fromarray(upright_as_array(image))
+
+
+@pytest.mark.parametrize("answer", [photos.upright_rgb, upright_by_hand, upright_blended_in_numpy])
 def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
     verdict(checks.exercise_9_1(answer), True)
 
@@ -78,6 +83,37 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
 )
 def test_9_1_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_1(answer), False, phrase)
+
+
+def only_rgba_on_white(image):  # the red team's answer: LA left out of the alpha modes
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA",):
+        white = Image.new("RGBA", image.size, "white")
+        return Image.alpha_composite(white, image).convert("RGB")
+    return image.convert("RGB")
+
+
+def test_9_1_a_transparent_la_image_is_put_on_white_too():
+    result = checks.exercise_9_1(only_rgba_on_white)
+    verdict(result, False, "on the LA PNG (gray and alpha) with a transparent band, the ")
+    assert "transparent pixels came out as (" in result.message
+    assert "not white" in result.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda im: np.asarray(upright_by_hand(im)),  # the red team's: right pixels, as an array
+        upright_as_array,
+        lambda im: __import__("tensorflow").constant(np.asarray(upright_by_hand(im))),
+    ],
+)
+def test_9_1_pixels_returned_instead_of_a_pillow_image_are_named(answer):
+    result = checks.exercise_9_1(answer)
+    verdict(result, False, "not a Pillow image: the task asks for a Pillow image in mode 'RGB'")
+    assert "Image.fromarray(pixels)" in result.message
 
 
 # ------------------------------------------------------------------ 9.2
@@ -234,6 +270,28 @@ def overlapping(files, labels, fractions, seed):
 )
 def test_9_2_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_2(answer), False, phrase)
+
+
+def split_with_fixed_shares(files, labels, fractions, seed):
+    """The red team's answer: right with the default shares, `fractions` ignored."""
+    return split_with_random(files, labels, (0.7, 0.15, 0.15), seed)
+
+
+def split_with_shares_swapped(files, labels, fractions, seed):
+    return split_with_random(files, labels, (fractions[0], fractions[2], fractions[1]), seed)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (split_with_fixed_shares, "take the shares from the `fractions` argument"),
+        (split_with_shares_swapped, "Validation and test are swapped"),
+    ],
+)
+def test_9_2_is_called_with_other_fractions_too(answer, phrase):
+    result = checks.exercise_9_2(answer)
+    verdict(result, False, "with fractions=(0.6, 0.25, 0.15), class 'roses' (20 files) gets ")
+    assert phrase in result.message
 
 
 # ------------------------------------------------------------------ 9.3

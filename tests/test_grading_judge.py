@@ -74,6 +74,17 @@ def test_right_answers_pass_on_every_fresh_draw_of_the_test_data(tmp_path, numbe
             },
             "Raise a ValueError when the crop is larger than the image",
         ),
+        (
+            "1.2",
+            {
+                "centre_crop": lambda im, h, w: (
+                    _centre_crop(im, h, w)
+                    if h < im.shape[0] and w < im.shape[1]
+                    else (_ for _ in ()).throw(ValueError("too big"))
+                )
+            },
+            "crop of a 9 x 8 image (the crop's height equal to the image's), your code raised",
+        ),
         ("1.3", {"resize_nearest": lambda im, h, w: None}, "did you forget to `return` it?"),
         (
             "1.4",
@@ -295,6 +306,31 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
     assert reply["status"] == "failed", reply
 
 
+@pytest.mark.parametrize(
+    ("number", "answer", "message"),
+    [
+        (
+            "4.4",
+            lambda v, p: tuple(float(n) for n in checks.lesson04.keras_early_stopping(list(v), p)),
+            "the epochs are right, but you return floats",
+        ),
+        (
+            "5.2",
+            lambda cm, k, factor: float(cm[k, k] / cm[:, k].sum()),
+            "as if factor were 1",
+        ),
+    ],
+)
+def test_low_findings_get_the_notebook_message_in_two_phases(tmp_path, number, answer, message):
+    expression = _check_expression(number)
+    (name,) = judge.answer_names(expression)
+    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
+    assert reply["status"] == "failed" and message in reply["message"], reply
+    with fresh_inputs(21):
+        direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
 # -------------------------------------------------- models, exported as config and weights
 
 
@@ -401,6 +437,49 @@ def _wrong_cnn(input_shape, num_classes):  # no pooling: a common first attempt
 
 def _compile_categorical(model):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+
+def _compile_at_a_rate_of_its_own(model):
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def _compile_a_clone(model):
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return clone
+
+
+def _compile_with_binary_accuracy(model):
+    import keras
+
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy()],
+    )
+
+
+def _grad_cam_relu_last(grad_model, images, class_index):
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(images, training=False)
+        scores = tf.gather(
+            logits, tf.convert_to_tensor(class_index, tf.int32), axis=1, batch_dims=1
+        )
+    w = tf.reduce_mean(tape.gradient(scores, maps), axis=(1, 2))
+    cam = tf.einsum("nhwk,nk->nhw", maps, w)
+    cam = cam / (tf.reduce_max(cam, axis=(1, 2), keepdims=True) + 1e-8)
+    return tf.nn.relu(cam).numpy()
 
 
 def _unfreeze_everything(backbone, first_layer):
@@ -516,6 +595,10 @@ def _images_in_squashed(backbone, head, image_size):
         ("9.3", _images_in_squashed, "squashed to a square, not cropped"),
         ("3.5", _wrong_cnn, "MaxPooling"),
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
+        ("4.1", _compile_at_a_rate_of_its_own, "Adam's learning rate is 0.01"),
+        ("4.1", _compile_a_clone, "Compile the model given, in place"),
+        ("4.1", _compile_with_binary_accuracy, "binary_accuracy is the accuracy of yes/no"),
+        ("5.6", _grad_cam_relu_last, "you divided by the maximum before the ReLU"),
         ("6.5", _unfreeze_everything, "keep the layers before"),
         ("6.4", _transfer_not_frozen, "backbone.trainable = False"),
         ("5.6", _grad_cam_without_relu, "negative values"),
@@ -530,6 +613,43 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     with fresh_inputs(21):
         direct = eval(expression, {"checks": checks, _NAMES[number][0]: answer})
     assert reply["message"] == direct.message
+
+
+def _nested_head(backbone, num_classes):  # the red team's right answer: a head of its own
+    import keras
+
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    feats = backbone(inputs, training=False)
+    head = keras.Sequential(
+        [keras.layers.Dropout(0.5), keras.layers.Dense(num_classes, activation="softmax")]
+    )
+    return keras.Model(inputs, head(feats))
+
+
+def _nested_head_without_dropout(backbone, num_classes):
+    import keras
+
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input_shape[1:])
+    head = keras.Sequential([keras.layers.Dense(num_classes, activation="softmax")])
+    return keras.Model(inputs, head(backbone(inputs, training=False)))
+
+
+def test_a_head_written_as_a_nested_model_is_judged_inside_when_rebuilt(tmp_path):
+    reply = judge.judge_locally(
+        _expression("6.4"), {"build_transfer_model": _nested_head}, 21, str(tmp_path / "right")
+    )
+    assert reply["status"] == "passed", reply
+    wrong = judge.judge_locally(
+        _expression("6.4"),
+        {"build_transfer_model": _nested_head_without_dropout},
+        21,
+        str(tmp_path / "wrong"),
+    )
+    assert wrong["status"] == "failed" and "your model has no Dropout" in wrong["message"], wrong
+    with fresh_inputs(21):
+        assert wrong["message"] == checks.exercise_6_4(_nested_head_without_dropout).message
 
 
 # ---------------------------------------------------------------- lesson 09's photos and split
@@ -594,13 +714,13 @@ def test_photo_readings_written_for_the_published_pixels_fail_when_graded(tmp_pa
     table = {}
 
     def recording(image):
-        table[np.asarray(image).tobytes()] = np.asarray(upright_by_hand(image))
+        table[np.asarray(image).tobytes()] = upright_by_hand(image)
         return table[np.asarray(image).tobytes()]
 
     assert checks.exercise_9_1(recording).passed
 
     def written_out(image):  # the published files' outputs, looked up by their pixels
-        return table.get(np.asarray(image).tobytes(), np.asarray(image.convert("RGB")))
+        return table.get(np.asarray(image).tobytes(), image.convert("RGB"))
 
     assert checks.exercise_9_1(written_out).passed
     reply = judge.judge_locally(
@@ -634,12 +754,19 @@ def _split_truncating(files, labels, fractions, seed):
     return out
 
 
+def _split_ignoring_fractions(files, labels, fractions, seed):  # 0.15 written in
+    from course_lib import photos
+
+    return photos.split_files(files, labels, (0.7, 0.15, 0.15), seed)
+
+
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
         # The judge answers each distinct call once: the repeated call must differ in form.
         (_split_unseeded, "two calls with seed=0 gave different splits"),
         (_split_truncating, "which int() and // cut down to 0"),
+        (_split_ignoring_fractions, "take the shares from the `fractions` argument"),
     ],
 )
 def test_a_wrong_split_gets_the_notebook_check_message_from_the_judge(tmp_path, answer, words):
@@ -659,13 +786,13 @@ def test_splits_written_for_the_published_file_names_pass_in_the_notebook_and_fa
     table = {}
 
     def recording(files, labels, fractions, seed):
-        table[seed] = photos.split_files(files, labels, fractions, seed)
-        return table[seed]
+        table[seed, tuple(fractions)] = photos.split_files(files, labels, fractions, seed)
+        return table[seed, tuple(fractions)]
 
     assert checks.exercise_9_2(recording).passed
 
-    def written_out(files, labels, fractions, seed):  # the published splits, by seed
-        return table[seed]
+    def written_out(files, labels, fractions, seed):  # the published splits, by seed and shares
+        return table[seed, tuple(fractions)]
 
     assert checks.exercise_9_2(written_out).passed
     failed = [

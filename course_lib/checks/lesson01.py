@@ -148,7 +148,25 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
         what = f"your crop of a {rows} x {cols} image"
-        out = _numpy_result(call_pure(centre_crop, image, height, width, names=("image",)), what)
+        try:
+            returned = call_pure(centre_crop, image, height, width, names=("image",))
+        except StudentCodeFailed as exc:
+            if not str(exc).startswith("your code raised"):
+                raise
+            asked = f"asked for a {height} x {width} crop of a {rows} x {cols} image"
+            same = [
+                name
+                for name, size, whole in (("height", height, rows), ("width", width, cols))
+                if size == whole
+            ]
+            if same and str(exc).startswith("your code raised ValueError"):
+                raise StudentCodeFailed(
+                    f"{asked} (the crop's {' and '.join(same)} equal to the image's), "
+                    f"{exc}. A crop may be as large as the image: nothing is cut on that "
+                    "axis. Raise only when the crop is larger (height > h or width > w)."
+                ) from None
+            raise StudentCodeFailed(f"{asked}, {exc}") from None
+        out = _numpy_result(returned, what)
         want = (height, width, *image.shape[2:])
         if out.shape != want:
             if out.ndim < 2:

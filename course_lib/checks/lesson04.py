@@ -78,8 +78,17 @@ def _metric_names(metrics: Any) -> list[str]:
     return names
 
 
+def _is_a_model(value: Any) -> bool:
+    """Does ``value`` look like a Keras model (it can be compiled)? Never raises."""
+    try:
+        return callable(getattr(value, "compile", None)) and hasattr(value, "layers")
+    except Exception:  # an object that raises even on this question
+        return False
+
+
 # Learning rates for Adam that can train the lesson's CNN: section 5 compares 0.0001 to 0.01.
 ADAM_RATES = (1e-5, 0.1)
+ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
 
 
 def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
@@ -87,8 +96,15 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     model = _tiny_classifier()
 
     def diagnose() -> str | None:
-        call_student(compile_model, model)
+        returned = call_student(compile_model, model)
         if not model.compiled:
+            if returned is not model and _is_a_model(returned):
+                return (
+                    "the model your function was given is still not compiled: your function "
+                    f"returned {describe(returned)}, another model (a clone or a new one?). "
+                    "Compile the model given, in place: model.compile(...) changes it and "
+                    "returns nothing, so the function needs no return."
+                )
             return (
                 "the model is not compiled: call model.compile(optimizer=..., loss=..., "
                 "metrics=[...])."
@@ -129,16 +145,22 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
             rate = float(np.asarray(model.optimizer.learning_rate))
         except Exception:  # a schedule or a value the check cannot read: not this mistake
             rate = None
-        if rate is not None and not ADAM_RATES[0] <= rate <= ADAM_RATES[1]:
-            effect = (
-                "steps that large overshoot every minimum and the loss blows up"
-                if rate > ADAM_RATES[1]
-                else "steps that small leave the weights almost where they started"
-            )
+        if rate is not None and not np.isclose(rate, ADAM_DEFAULT_RATE, rtol=1e-4, atol=0):
+            if not ADAM_RATES[0] <= rate <= ADAM_RATES[1]:
+                effect = (
+                    "steps that large overshoot every minimum and the loss blows up"
+                    if rate > ADAM_RATES[1]
+                    else "steps that small leave the weights almost where they started"
+                )
+            else:
+                effect = (
+                    "the task fixes Adam at its default rate, so that the runs after this "
+                    "exercise compare models, not learning rates (section 5 changes the rate, "
+                    "one thing at a time)"
+                )
             return (
                 f"Adam's learning rate is {rate:g}: {effect}. Keep Adam's default, 0.001 "
-                "(optimizer='adam'), or a rate near it; section 5 compares rates from "
-                "0.0001 to 0.01."
+                "(optimizer='adam', or keras.optimizers.Adam() without a rate)."
             )
         metrics = _metric_names(model.get_compile_config().get("metrics"))
         if "Accuracy" in metrics:
@@ -153,6 +175,18 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 "'accuracy'."
             )
         if not _ACCURACY_NAMES.intersection(metrics):
+            other = next((m for m in metrics if "acc" in m.lower()), None)
+            if other is not None and "binary" in other.lower():
+                return (
+                    f"{other} is the accuracy of yes/no outputs (one probability, cut at 0.5); "
+                    "this model picks one of several classes from integer labels: use "
+                    "metrics=['accuracy'], and Keras picks the accuracy for them."
+                )
+            if other is not None:
+                return (
+                    f"{other} is not the accuracy for integer labels and a softmax over "
+                    "classes: use metrics=['accuracy'], and Keras picks the right one."
+                )
             return (
                 "no accuracy metric: add metrics=['accuracy'] so that fit reports it every epoch."
             )
@@ -822,8 +856,9 @@ def keras_early_stopping(val_loss: Sequence[float], patience: int) -> tuple[int,
     return epochs_run, callback.best_epoch + 1
 
 
-def _pair(answer: Any) -> tuple[int, int] | str:
-    """The student's (epochs run, epoch restored) as two ints, or what is wrong with it."""
+def _pair(answer: Any) -> tuple[int | float, int | float] | str:
+    """The student's (epochs run, epoch restored) as two whole numbers (ints, or floats as the
+    student returned them), or what is wrong with it."""
     if answer is None:
         return "your function returned None: return the two numbers, (epochs_run, restored_epoch)."
     if isinstance(answer, int | np.integer | float | np.floating):
@@ -839,14 +874,27 @@ def _pair(answer: Any) -> tuple[int, int] | str:
     for value in (first, second):
         if hasattr(value, "numpy"):
             value = value.numpy()
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
         if (
             isinstance(value, bool)
             or not isinstance(value, int | np.integer | float | np.floating)
             or not float(value).is_integer()
         ):
             return f"both numbers should be epoch numbers (ints), got {answer!r}."
-        values.append(int(value))
+        values.append(int(value) if isinstance(value, int | np.integer) else float(value))
     return values[0], values[1]
+
+
+def _floats_problem(answer: tuple[Any, Any]) -> str | None:
+    """The message for right epochs returned as floats (5.0, 3.0): counts are whole numbers."""
+    if all(isinstance(value, int) for value in answer):
+        return None
+    shown = ", ".join(f"{value!r}" for value in answer)
+    return (
+        f"the epochs are right, but you return floats ({shown}); the task asks for ints: an "
+        "epoch number or a count of epochs is whole. Use // instead of /, or int(...)."
+    )
 
 
 def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
@@ -935,16 +983,18 @@ def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> Ch
     EarlyStopping."""
 
     def diagnose() -> str | None:
+        floats = None
         for number, (val_loss, patience) in enumerate(_STOPPING_CASES):
             # Half the cases come as a NumPy array, as a History's values often end up.
             losses = list(val_loss) if number % 2 == 0 else np.array(val_loss)
             got = _pair(call_student(early_stopping_epochs, losses, patience))
             if isinstance(got, str):
                 return got
-            problem = _stopping_problem(val_loss, patience, got)
+            problem = _stopping_problem(val_loss, patience, (int(got[0]), int(got[1])))
             if problem:
                 return problem
-        return None
+            floats = floats or _floats_problem(got)
+        return floats  # right values everywhere: only their type may be wrong
 
     return run_check(
         "4.4", diagnose, "the same epochs as Keras' EarlyStopping, ties and short runs included."

@@ -186,10 +186,12 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
         if np.allclose(got, today):
             return (
-                "your precision does not change with factor: did you scale the false positives "
-                "too? Only class k's own images become rarer, so TP = cm[k, k] shrinks with "
-                "the factor; the false positives are images of *other* classes, and there are "
-                "as many as before."
+                "your precision does not change with factor: for every factor you return class "
+                "k's precision today, cm[k, k] / cm[:, k].sum(), as if factor were 1. Either "
+                "the factor is not used at all, or it scales the false positives as well as "
+                "TP, and cancels out. Use it on TP only: class k becoming factor times as "
+                "common makes TP = factor · cm[k, k]; the false positives are images of "
+                "*other* classes, and there are as many as before."
             )
         if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
             return (
@@ -765,6 +767,101 @@ def _grad_cam_2_problem(grad_cam_heatmaps: Any) -> str | None:
     )
 
 
+GRAD_CAM_CLASSES_3 = np.array([0, 1, 0])  # class 0 has no positive evidence anywhere
+
+
+def _grad_cam_case_3() -> tuple[Any, np.ndarray]:
+    """A third grad model, in which class 0 has no evidence at all, in any image.
+
+    Its feature maps come out of a softplus, positive everywhere, and go through global
+    average pooling into the logits: each map's pooled gradient is its Dense weight for the
+    class, negative for every map for class 0 and positive for class 1. Class 0's weighted
+    sum is negative everywhere: the right heatmap is all zeros, and dividing by its (negative)
+    maximum before the ReLU turns it into an inverted map that is not. Drawn from
+    ``check_rng``, so fresh in each grading run.
+    """
+    import keras
+    from keras import layers
+
+    rng = check_rng(57)
+    inputs = keras.Input((28, 28, 1), name="check_images_3")
+    x = layers.Conv2D(3, 3, padding="same", name="check_conv_3a")(inputs)
+    maps = layers.Conv2D(4, 3, padding="same", activation="softplus", name="check_maps_3")(
+        layers.MaxPooling2D(name="check_pool_3")(x)
+    )
+    logits = layers.Dense(2, name="check_logits_3")(
+        layers.GlobalAveragePooling2D(name="check_gap_3")(maps)
+    )
+    grad_model = keras.Model(inputs, [maps, logits], name="check_grad_model_3")
+    kernel1, bias1, kernel2, bias2, dense, dense_bias = grad_model.get_weights()
+    signs = np.array([-1.0, 1.0])  # class 0: every map counts against it; class 1: for it
+    weights = [
+        rng.normal(0, 0.5, kernel1.shape),
+        rng.normal(0, 0.2, bias1.shape),
+        rng.normal(0, 0.5, kernel2.shape),
+        rng.normal(0, 0.5, bias2.shape),
+        np.abs(rng.normal(0, 1, dense.shape)) * signs + 0.05 * signs,
+        rng.normal(0, 0.5, dense_bias.shape),
+    ]
+    grad_model.set_weights([w.astype(np.float32) for w in weights])
+    images = rng.random((len(GRAD_CAM_CLASSES_3), 28, 28, 1)).astype(np.float32)
+    return grad_model, images
+
+
+def _grad_cam_3_problem(grad_cam_heatmaps: Any) -> str | None:
+    """What a class with no evidence shows wrong in heatmaps right otherwise, or None."""
+    import tensorflow as tf
+
+    grad_model, images = _grad_cam_case_3()
+    with tf.GradientTape() as tape:
+        maps, logits = grad_model(tf.constant(images), training=False)
+        scores = tf.gather(logits, GRAD_CAM_CLASSES_3, axis=1, batch_dims=1)
+    weights = tape.gradient(scores, maps).numpy().astype(np.float64).mean(axis=(1, 2))
+    cam = np.einsum("nhwk,nk->nhw", maps.numpy().astype(np.float64), weights)
+    expected = _normalise(np.maximum(cam, 0))
+    value = _call_with_hints(
+        grad_cam_heatmaps,
+        grad_model,
+        images,
+        GRAD_CAM_CLASSES_3,
+        names=("grad_model", "images", "class_index"),
+    )
+    returned = _numbers(value, "your heatmaps")
+    got = returned.astype(np.float64)
+    if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
+        return None
+    empty = [i for i, c in enumerate(GRAD_CAM_CLASSES_3) if c == 0]
+    if got.shape == expected.shape and np.allclose(got[1], expected[1], atol=1e-4):
+        if np.isnan(got[empty]).any():
+            return (
+                "on a grad model where class 0 has no evidence at all (its weighted maps are "
+                "negative everywhere), your maps hold NaN: divide with tf.math.divide_no_nan "
+                "so that a map with no evidence stays 0."
+            )
+        peak = cam.max(axis=(1, 2), keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relu_after = np.maximum(cam / peak, 0)
+        if np.allclose(got[empty], relu_after[empty], atol=1e-3, rtol=1e-3):
+            return (
+                "on a grad model where class 0 has no evidence at all (its weighted maps are "
+                "negative everywhere), your maps for class 0 are not zero: you divided by the "
+                "maximum before the ReLU. That maximum is negative, so the division flips the "
+                "map's sign and the ReLU keeps the inverted map. Apply ReLU first, then divide "
+                "each map by its own maximum (tf.math.divide_no_nan keeps an empty map at 0)."
+            )
+        return (
+            "on a grad model where class 0 has no evidence at all (its weighted maps are "
+            "negative everywhere), your maps for class 0 are not all zeros: the ReLU of a "
+            "map that is negative everywhere is 0, and so is the map divided by its maximum "
+            "with tf.math.divide_no_nan."
+        )
+    return (
+        "on a grad model where class 0 has no evidence at all, your maps differ from "
+        "ReLU(sum over k of mean(gradients of map k) × map k), each divided by its maximum; "
+        + first_difference(returned, expected, "your maps", atol=1e-4)
+    )
+
+
 def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]) -> CheckResult:
     """grad_cam_heatmaps(grad_model, images, class_index) -> (n, h, w) maps in [0, 1], one per
     image."""
@@ -801,7 +898,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
                 + ". Divide with tf.math.divide_no_nan so an empty map stays 0."
             )
         if np.allclose(got, expected, atol=1e-4):
-            return _grad_cam_2_problem(grad_cam_heatmaps)
+            return _grad_cam_2_problem(grad_cam_heatmaps) or _grad_cam_3_problem(grad_cam_heatmaps)
         if got.min() < -1e-6:
             return (
                 "your maps have negative values: apply ReLU to the weighted sum (tf.nn.relu), "

@@ -516,17 +516,54 @@ def _is_backbone(layer: Any, backbone: Any) -> bool:
     )
 
 
+def _head_layers(model: Any, backbone: Any) -> list[Any]:
+    """The layers of ``model`` in the order the data flows, nested models opened up.
+
+    A head written as a model of its own (``keras.Sequential([Dropout, Dense])`` called on the
+    features) counts layer by layer, in its place. The backbone stays one layer: the Dropout
+    and Dense layers inside it are not the head's.
+    """
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        if _is_backbone(layer, backbone):
+            found.append(layer)
+        elif hasattr(layer, "layers") and callable(getattr(layer, "get_config", None)):
+            found.extend(_head_layers(layer, backbone))
+        else:
+            found.append(layer)
+    return found
+
+
 def _called_in_training_mode(model: Any, backbone: Any) -> bool:
-    """True unless every call of the backbone inside ``model`` passes ``training=False``."""
-    for layer in model.get_config().get("layers", []):
-        if layer.get("config", {}).get("name") != backbone.name:
-            continue
-        nodes = layer.get("inbound_nodes") or [{}]
-        return any(
-            not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
-            for node in nodes
-        )
-    return True
+    """True unless every call of the backbone inside ``model`` passes ``training=False``.
+
+    The call may be in a model nested in ``model``: its config is searched too. A Sequential
+    that holds the backbone calls it with the flag of its own call, so it is not False.
+    """
+
+    def calls(config: Any) -> list[Any] | None:  # the backbone's calls in this config
+        if isinstance(config, dict):
+            for layer in config.get("layers", []) if isinstance(config.get("layers"), list) else []:
+                if isinstance(layer, dict) and layer.get("config", {}).get("name") == backbone.name:
+                    return layer.get("inbound_nodes") or [{}]
+            for value in config.values():
+                found = calls(value)
+                if found is not None:
+                    return found
+        elif isinstance(config, list):
+            for value in config:
+                found = calls(value)
+                if found is not None:
+                    return found
+        return None
+
+    nodes = calls(model.get_config())
+    if nodes is None:
+        return True
+    return any(
+        not isinstance(node, dict) or node.get("kwargs", {}).get("training") is not False
+        for node in nodes
+    )
 
 
 # A backbone built once, with its first weights and trainable flags.
@@ -584,7 +621,8 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 f"output shape is {model.output_shape}; expected (None, {num_classes}), one "
                 "score per class."
             )
-        if not any(_is_backbone(layer, backbone) for layer in model.layers):
+        layers = _head_layers(model, backbone)  # nested models (a head of its own) opened
+        if not any(_is_backbone(layer, backbone) for layer in layers):
             return (
                 "the backbone is not inside your model: call it on the input, x = "
                 "backbone(inputs, training=False)."
@@ -603,9 +641,7 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 "training=False), so that its BatchNormalization layers keep their statistics, "
                 "also once you unfreeze it."
             )
-        rates = [
-            float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
-        ]
+        rates = [float(layer.rate) for layer in layers if isinstance(layer, keras.layers.Dropout)]
         if rates != [0.5]:
             return "the head should be Dropout(0.5) then the Dense layer; " + (
                 f"your model has Dropout with rate {rates}."
@@ -613,7 +649,6 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 else "your model has no Dropout."
             )
         # Functional models list their layers in the order the data flows through them.
-        layers = list(model.layers)
         dropout = next(
             i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dropout)
         )

@@ -59,10 +59,20 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     palette_expected = np.asarray(palette.convert("RGB")).copy()
     palette_expected[:, 36:] = 255
     gray = Image.fromarray(base).convert("L")
+    gray_alpha = gray.convert("LA")
+    alpha_left = np.full((height, width), 255, np.uint8)
+    alpha_left[:, :10] = 0  # a transparent band on the left, over the gray of the image
+    gray_alpha.putalpha(Image.fromarray(alpha_left))
+    gray_on_white = np.repeat(np.asarray(gray)[..., None], 3, axis=-1)
+    gray_on_white[:, :10] = 255
     return {
         "plain RGB PNG": (reopen(upright, "PNG"), base),
         "phone photo stored sideways with an EXIF orientation tag": (phone, base),
         "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white),
+        "LA PNG (gray and alpha) with a transparent band": (
+            reopen(gray_alpha, "PNG"),
+            gray_on_white,
+        ),
         "palette PNG with a transparent colour": (palette_file, palette_expected),
         "grayscale PNG": (reopen(gray, "PNG"), np.repeat(np.asarray(gray)[..., None], 3, axis=-1)),
     }
@@ -78,16 +88,20 @@ def _pixels_of(value: Any, what: str) -> np.ndarray:
                 f"'{value.mode}'; the model takes 3 channels: return it in mode 'RGB'."
             )
         return np.asarray(value)
-    if (
-        isinstance(value, np.ndarray)
-        and value.dtype == np.uint8
-        and value.ndim == 3
-        and value.shape[-1] == 3
-    ):
-        return value
+    try:
+        pixels = isinstance(value, np.ndarray) or hasattr(value, "numpy")
+    except Exception:  # an object that raises even on this question
+        pixels = False
+    if pixels:  # pixels (an array, a tensor), not an image
+        raise StudentCodeFailed(
+            f"on the {what}, your function returned {describe(value)}, not a Pillow image: "
+            "the task asks for a Pillow image in mode 'RGB'. Return the image itself "
+            "(image.convert('RGB') gives one), or Image.fromarray(pixels) if you worked on "
+            "a uint8 array."
+        )
     raise StudentCodeFailed(
         f"on the {what}, your function returned {describe(value)}; "
-        "return the Pillow image in mode 'RGB' (or its uint8 (h, w, 3) pixels)."
+        "return a Pillow image in mode 'RGB'."
     )
 
 
@@ -143,12 +157,56 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
     return run_check(
         "9.1",
         diagnose,
-        "plain, sideways, transparent, palette and gray files all come out upright "
-        "RGB, transparency on white.",
+        "plain, sideways, transparent (RGBA and LA), palette and gray files all come out "
+        "upright RGB Pillow images, transparency on white.",
     )
 
 
 # ------------------------------------------------------------------ 9.2 split per class
+
+
+# Shares other than the default, validation and test unequal: an answer that ignores its
+# `fractions` argument (0.15 written in) or swaps validation and test shows.
+OTHER_FRACTIONS = (0.6, 0.25, 0.15)
+
+
+def _other_fractions_problem(
+    parts: Callable[..., tuple[list[str], list[str], list[str]]],
+    files: list[str],
+    label_of: dict[str, int],
+    sizes: dict[str, int],
+) -> str | None:
+    """What a split with OTHER_FRACTIONS shows wrong in one right with the default, or None."""
+    train, val, test = parts(0, OTHER_FRACTIONS)  # a call of its own: other arguments
+    seen = train + val + test
+    if sorted(seen) != sorted(files):
+        return (
+            f"with fractions={OTHER_FRACTIONS} your split does not put every file in exactly "
+            "one split, as it does with the default shares."
+        )
+    for k, (name, n) in enumerate(sizes.items()):
+        got = [sum(label_of[f] == k for f in part) for part in (val, test)]
+        expected = [max(1, round(n * f)) for f in OTHER_FRACTIONS[1:]]
+        if got == expected:
+            continue
+        shown = (
+            f"with fractions={OTHER_FRACTIONS}, class '{name}' ({n} files) gets {got[0]} "
+            f"validation and {got[1]} test files; expected max(1, round({n} × "
+            f"{OTHER_FRACTIONS[1]})) = {expected[0]} and max(1, round({n} × "
+            f"{OTHER_FRACTIONS[2]})) = {expected[1]}."
+        )
+        if got == [max(1, round(n * 0.15))] * 2:
+            return (
+                f"{shown} Those are the default shares, 0.15 each: take the shares from the "
+                "`fractions` argument (fractions[1] for validation, fractions[2] for test) "
+                "instead of writing them in."
+            )
+        if got == expected[::-1]:
+            return (
+                f"{shown} Validation and test are swapped: fractions is (train, validation, test)."
+            )
+        return shown
+    return None
 
 
 def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
@@ -250,6 +308,9 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                         f"class '{name}' has {n} files and {count} of them in {split}; "
                         f"max(1, round({n} × {fraction})) = {expected}.{cause}"
                     )
+        problem = _other_fractions_problem(parts, files, label_of, sizes)
+        if problem:
+            return problem
         # The same shares as a list: a call of its own, also when the grader answers each
         # distinct call once, so that an unseeded shuffle shows.
         if parts(0, list(fractions)) != (train, val, test):
