@@ -135,3 +135,76 @@ def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_ev
     finally:
         judge.close()
     assert not Path(judge.home).exists()
+
+
+def _answered_once(tmp_path):
+    """Exercise 1.2, right, answered up to its first call: the request the judge reads next."""
+    from course_lib.tools.grading import judge, kernel_code
+
+    def centre_crop(image, height, width):  # right: the check goes on to its next call
+        rows, cols = image.shape[:2]
+        if height > rows or width > cols:
+            raise ValueError("crop larger than the image")
+        top, left = (rows - height) // 2, (cols - width) // 2
+        return image[top : top + height, left : left + width]
+
+    namespace = {"centre_crop": centre_crop}
+    values = str(tmp_path / "values")
+    kernel_code.export_values({"names": ["centre_crop"], "dir": values}, namespace)
+    request = {
+        "expression": "checks.exercise_1_2(centre_crop)",
+        "values": values,
+        "calls": [],
+        "salt": 3,
+        "next": str(tmp_path / "call0"),
+    }
+    need = judge.handle(request)
+    assert need["status"] == "need", need
+    out = str(tmp_path / "out0")
+    kernel_code.call_answer(
+        {"name": need["name"], "request": need["request"], "out": out}, namespace
+    )
+    call = {"name": need["name"], "request": need["request"], "out": out}
+    return request | {"calls": [call], "next": str(tmp_path / "call1")}, out
+
+
+def _handled_within(request, seconds=20):
+    import concurrent.futures
+
+    from course_lib.tools.grading import judge
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(judge.handle, request).result(timeout=seconds)
+
+
+@pytest.mark.parametrize("planted", ["fifo", "link"])
+def test_a_pipe_or_link_put_where_the_judge_reads_an_export_is_refused_without_waiting(
+    tmp_path, planted
+):
+    import os
+
+    request, out = _answered_once(tmp_path)
+    outcome = os.path.join(out, "outcome.json")
+    os.replace(outcome, outcome + ".real")
+    if planted == "fifo":  # opening a named pipe to read waits for a writer that never comes
+        os.mkfifo(outcome)
+    else:
+        os.symlink(outcome + ".real", outcome)
+    reply = _handled_within(request)
+    assert (
+        reply["status"] == "error"
+        and "not a regular file" in reply["message"]
+        or ("could not be read" in reply["message"])
+    ), reply
+
+
+def test_the_judge_never_writes_through_a_link_planted_where_its_next_request_goes(tmp_path):
+    import os
+
+    request, _ = _answered_once(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, request["next"])
+    reply = _handled_within(request)
+    assert reply["status"] == "error", reply
+    assert list(elsewhere.iterdir()) == []

@@ -247,10 +247,7 @@ def _exception(raised: dict[str, Any]) -> BaseException:
 def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
     """The classes of an exported model config that safe mode refuses: Lambda, not Keras's own."""
     try:
-        with open(
-            os.path.join(folder, os.path.basename(tree["file"]) + ".json"), encoding="utf-8"
-        ) as handle:
-            config = json.load(handle)
+        config = _read_json(os.path.join(folder, os.path.basename(tree["file"]) + ".json"))
     except (OSError, ValueError, KeyError):
         return []
     found: list[str] = []
@@ -329,20 +326,22 @@ def _drivers_source() -> str:
     return _DRIVERS_SOURCE[0]
 
 
+def _read_json(path: str) -> Any:
+    """An exported JSON file; never waits on a named pipe planted in its place."""
+    return json.loads(kernel_code.read_file(path).decode("utf-8"))
+
+
 def judge(request: dict[str, Any]) -> dict[str, Any]:
     """One round of judging an exercise; see :func:`handle` for the request's fields."""
     from course_lib import checks
     from course_lib.checks import _core
 
     names = answer_names(request["expression"])
-    with open(os.path.join(request["values"], "values.json"), encoding="utf-8") as handle:
-        exported = json.load(handle)
+    exported = _read_json(os.path.join(request["values"], "values.json"))
     outcomes: dict[str, tuple[dict[str, Any], str]] = {}
     for call in request.get("calls", []):
-        with open(os.path.join(call["request"], "call.json"), encoding="utf-8") as handle:
-            sent = json.load(handle)
-        with open(os.path.join(call["out"], "outcome.json"), encoding="utf-8") as handle:
-            outcome = json.load(handle)
+        sent = _read_json(os.path.join(call["request"], "call.json"))
+        outcome = _read_json(os.path.join(call["out"], "outcome.json"))
         args = tuple(decode(tree, call["request"]) for tree in sent["args"])
         outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, call["out"])
     namespace: dict[str, Any] = {"checks": checks}
@@ -367,7 +366,7 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         if len(outcomes) >= MAX_CALLS:
             return {"status": "error", "message": "the check needed too many calls"}
         folder = request["next"]
-        os.makedirs(folder, exist_ok=True)
+        os.mkdir(folder)  # new each round: anything already there was put there by the kernel
         counter = [0]
         try:
             trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
@@ -378,8 +377,8 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
             sent |= {"driver": need.driver, "driver_source": _drivers_source()}
-        with open(os.path.join(folder, "call.json"), "w", encoding="utf-8") as handle:
-            json.dump(sent, handle)
+        with kernel_code.create_file(os.path.join(folder, "call.json")) as handle:
+            handle.write(json.dumps(sent).encode("utf-8"))
         return {"status": "need", "name": need.name, "request": folder}
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}

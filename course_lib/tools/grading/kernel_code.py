@@ -461,7 +461,8 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     if array is not None and array.dtype.kind in "biufcUS" and array.dtype.hasobject is False:
         counter[0] += 1
         name = f"v{counter[0]}.npy"
-        np.save(os.path.join(folder, name), array, allow_pickle=False)
+        with create_file(os.path.join(folder, name)) as handle:
+            np.save(handle, array, allow_pickle=False)
         return {"t": kind, "file": name}
     if type(value) in (tuple, list) and len(value) <= MAX_ITEMS:
         return {"t": type(value).__name__, "items": [encode(v, folder, counter) for v in value]}
@@ -513,6 +514,7 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     import json
     import os
     import sys
+    import tempfile
 
     keras = sys.modules.get("keras")
     if keras is None or not isinstance(value, keras.Model):
@@ -521,12 +523,20 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     stem = f"m{counter[0]}"
     try:
         config = keras.saving.serialize_keras_object(value)
-        with open(os.path.join(folder, stem + ".json"), "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
+        with create_file(os.path.join(folder, stem + ".json")) as handle:
+            handle.write(json.dumps(config).encode("utf-8"))
         # A model never called (a Sequential of augmentation layers, say) has no weights yet:
         # its config is all of it.
         if value.built:
-            value.save_weights(os.path.join(folder, stem + ".weights.h5"))
+            # Saved in a folder of this process's own, then copied as a new file.
+            with tempfile.TemporaryDirectory(prefix="course-weights-") as own:
+                saved = os.path.join(own, "model.weights.h5")
+                value.save_weights(saved)
+                with (
+                    open(saved, "rb") as source,
+                    create_file(os.path.join(folder, stem + ".weights.h5")) as handle,
+                ):
+                    handle.write(source.read())
     except Exception as exc:  # a model that is not built, or of classes Keras cannot describe
         return {
             "t": "opaque",
@@ -564,8 +574,46 @@ def _image_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
         return {"t": "opaque", "type": type(value).__name__[:80], "module": "PIL.Image"}
     counter[0] += 1
     name = f"v{counter[0]}.npy"
-    np.save(os.path.join(folder, name), pixels, allow_pickle=False)
+    with create_file(os.path.join(folder, name)) as handle:
+        np.save(handle, pixels, allow_pickle=False)
     return {"t": "image", "mode": str(value.mode)[:16], "size": list(value.size), "file": name}
+
+
+def create_file(path: str) -> Any:
+    """A new file opened for writing; fails if anything (a link, a named pipe) is there already.
+
+    The judge writes into the exchange folder, inside the student's kernel's working folder:
+    a link planted where a file is about to be written would otherwise redirect the write.
+    """
+    import os
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
+
+
+def read_file(path: str) -> bytes:
+    """A regular file's bytes; a named pipe, a device or a link in its place is refused at once.
+
+    The exchange folder is inside the student's kernel's working folder: a notebook can put a
+    named pipe where a file is expected, and a plain open() would wait for a writer forever.
+    """
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{os.path.basename(path)} is not a regular file")
+        return handle.read()
+
+
+def load_array(path: str) -> Any:
+    """A ``.npy`` file, read without pickle through :func:`read_file`."""
+    import io
+
+    import numpy as np
+
+    return np.load(io.BytesIO(read_file(path)), allow_pickle=False)
 
 
 def load_image(tree: dict[str, Any], folder: str) -> Any:
@@ -574,13 +622,12 @@ def load_image(tree: dict[str, Any], folder: str) -> Any:
     import io
     import os
 
-    import numpy as np
     from PIL import Image
 
     if tree["t"] == "image_file":  # returned as it is, it goes back as pixels
         return Image.open(io.BytesIO(base64.b64decode(tree["v"])))
     width, height = (int(v) for v in tree["size"])
-    pixels = np.load(os.path.join(folder, os.path.basename(tree["file"])), allow_pickle=False)
+    pixels = load_array(os.path.join(folder, os.path.basename(tree["file"])))
     return Image.frombytes(str(tree["mode"]), (width, height), pixels.tobytes())
 
 
@@ -588,18 +635,23 @@ def load_model(tree: dict[str, Any], folder: str) -> Any:
     """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code)."""
     import json
     import os
+    import tempfile
 
     import keras
 
     stem = os.path.basename(tree["file"])
-    with open(os.path.join(folder, stem + ".json"), encoding="utf-8") as handle:
-        config = json.load(handle)
+    config = json.loads(read_file(os.path.join(folder, stem + ".json")).decode("utf-8"))
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not isinstance(model, keras.Model):
         raise ValueError(f"the exported model is a {type(model).__name__}")
     weights = os.path.join(folder, stem + ".weights.h5")
-    if model.built or os.path.exists(weights):  # only a model not built yet comes without
-        model.load_weights(weights)
+    if model.built or os.path.lexists(weights):  # only a model not built yet comes without
+        # Read as a regular file into a folder of this process's own, then loaded from there.
+        with tempfile.TemporaryDirectory(prefix="course-weights-") as own:
+            copy = os.path.join(own, "model.weights.h5")
+            with open(copy, "wb") as handle:
+                handle.write(read_file(weights))
+            model.load_weights(copy)
     return model
 
 
@@ -622,7 +674,7 @@ def decode_plain(tree: dict[str, Any], folder: str) -> Any:
     if kind == "bytes":
         return base64.b64decode(tree["v"])
     if kind in ("array", "scalar", "tensor"):
-        array = np.load(os.path.join(folder, os.path.basename(tree["file"])), allow_pickle=False)
+        array = load_array(os.path.join(folder, os.path.basename(tree["file"])))
         if kind == "tensor":  # the check made a tensor: the student's function gets one
             import tensorflow as tf
 
