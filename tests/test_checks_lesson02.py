@@ -150,8 +150,12 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
             "buffer is too small",
         ),
         (
+            lambda ds, b, s: ds.cache().shuffle(100, seed=s).batch(b).prefetch(AUTOTUNE),
+            "holds 100 elements, fewer than the 137",
+        ),
+        (
             lambda ds, b, s: ds.cache().shuffle(60, seed=s).batch(b).prefetch(AUTOTUNE),
-            "holds 60 elements, fewer than the 100",
+            "holds 60 elements, fewer than the 137",
         ),
         (
             lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE),
@@ -178,7 +182,7 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         ),
         (
             lambda ds, b, s: ds.cache().shuffle(1000, seed=s).take(50).batch(b).prefetch(AUTOTUNE),
-            "only 50 of the 100",
+            "only 50 of the 137",
         ),
         (
             lambda ds, b, s: (
@@ -211,7 +215,7 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
             lambda ds, b, s: (
                 ds.cache().shuffle(1000, seed=s).batch(b, drop_remainder=True).prefetch(AUTOTUNE)
             ),
-            "only 96 of the 100",
+            "only 132 of the 137",
         ),
         (
             lambda ds, b, s: ds.cache().shuffle(1000).batch(b).prefetch(AUTOTUNE),

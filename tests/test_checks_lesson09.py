@@ -350,3 +350,35 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
 )
 def test_9_3_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_3(answer), False, phrase)
+
+
+def split_shuffling_in_place(files, labels, fractions, seed):
+    """Right splits, but the caller's lists come back shuffled (random.shuffle on them)."""
+    import random
+
+    pairs = list(zip(files, labels, strict=True))
+    random.Random(seed).shuffle(pairs)
+    files[:], labels[:] = [f for f, _ in pairs], [k for _, k in pairs]
+    return split_with_random(list(files), list(labels), fractions, seed)
+
+
+def test_9_2_names_a_split_that_shuffles_the_caller_s_lists_in_place():
+    verdict(
+        checks.exercise_9_2(split_shuffling_in_place),
+        False,
+        "changed the caller's `files` list in place",
+    )
+
+
+def test_9_2_a_list_shuffled_in_place_is_seen_when_graded_in_two_phases(tmp_path):
+    from course_lib.checks._core import fresh_inputs
+    from course_lib.tools.grading import judge
+
+    expression = "checks.exercise_9_2(split_files)"
+    reply = judge.judge_locally(
+        expression, {"split_files": split_shuffling_in_place}, 31, str(tmp_path)
+    )
+    with fresh_inputs(31):
+        direct = checks.exercise_9_2(split_shuffling_in_place)
+    assert reply["status"] == "failed" and reply["message"] == direct.message, reply
+    assert "in place" in reply["message"]

@@ -109,7 +109,7 @@ def _untouched(ds, b, s):
         ),
         (
             lambda ds, b, s: ds.cache().shuffle(60, seed=s).batch(b).prefetch(AUTOTUNE),
-            "holds 60 elements, fewer than the 100",
+            "holds 60 elements, fewer than the 137",
         ),
         (
             lambda ds, b, s: (

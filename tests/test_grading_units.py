@@ -597,3 +597,17 @@ def test_a_file_the_grader_cannot_write_leaves_no_trace_it_would_blame_on_a_note
         folder.write("executed/student/" + "y" * 300 + ".ipynb", b"{}")  # over the limit
     assert folder.changes() == []
     assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
+
+
+def test_every_exercise_of_the_course_is_judged_in_two_phases():
+    from course_lib.config import project_root
+    from course_lib.tools.grading.execute import TWO_PHASE
+    from course_lib.tools.grading.submissions import lesson_key
+
+    numbers = {
+        e.number
+        for path in sorted((project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
+        for e in lesson_key(path).exercises
+    }
+    assert len(numbers) >= 40
+    assert numbers - TWO_PHASE == set()

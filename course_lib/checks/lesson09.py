@@ -223,7 +223,17 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     fractions = (0.7, 0.15, 0.15)
 
     def parts(seed: int, shares: Any = fractions) -> tuple[list[str], list[str], list[str]]:
-        result = call_student(split_files, list(files), list(labels), shares, seed)
+        given_files, given_labels = list(files), list(labels)
+        result = call_student(split_files, given_files, given_labels, shares, seed)
+        for name, given, original in (
+            ("files", given_files, files),
+            ("labels", given_labels, labels),
+        ):
+            if given != original:
+                raise StudentCodeFailed(
+                    f"your function changed the caller's `{name}` list in place: the caller "
+                    "still needs it as it was. Work on copies, or on new lists."
+                )
         if not isinstance(result, tuple | list) or len(result) != 3:
             raise StudentCodeFailed(
                 f"your function returned {describe(result)}; return three lists: "

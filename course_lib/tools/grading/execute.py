@@ -694,6 +694,9 @@ class _Grading:
             if fate:
                 message = f"the judge process {fate} while this notebook ran"
                 self.results[exercise.number] = {"status": "error", "message": message}
+            # A judge that stopped answering is replaced at once: the notebook's next
+            # exercises are judged by a fresh one, not each left to time out in turn.
+            self.judge.for_next_notebook().wait_ready(_STARTUP_TIMEOUT)
 
     def _judge_fate(self) -> str:
         """How the judge was stopped by another process (the notebook's), noted as tampering."""

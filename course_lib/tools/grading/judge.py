@@ -300,6 +300,8 @@ class Replay:
             target = args[int(position)]
             if _is_model(target) and tree.get("t") == "model":
                 _take_state(target, decode(tree, folder))
+            elif type(target) is list and tree.get("t") == "list":
+                target[:] = decode(tree, folder)
             elif isinstance(target, np.ndarray) and target.flags.writeable:
                 changed = decode(tree, folder)
                 if changed.shape == target.shape:

@@ -742,7 +742,7 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     with open(os.path.join(args["request"], "call.json"), encoding="utf-8") as handle:
         request = json.load(handle)
     given = [decode_plain(tree, args["request"]) for tree in request["args"]]
-    pristine = [a.copy() if isinstance(a, np.ndarray) else None for a in given]
+    pristine = [a.copy() if isinstance(a, (np.ndarray, list)) else None for a in given]
     out = args["out"]
     os.makedirs(out, exist_ok=True)
     func = namespace.get(args["name"])
@@ -763,7 +763,16 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     counter = [1000]
     changed = {}
     for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
-        if before is not None and not np.array_equal(
+        if isinstance(before, list):  # a list the student's code reordered or changed
+            try:
+                same = len(before) == len(after) and all(
+                    a is b or a == b for a, b in zip(before, after, strict=True)
+                )
+            except Exception:  # items whose == is not a truth value
+                same = False
+            if not same:
+                changed[str(position)] = encode(list(after), out, counter)
+        elif before is not None and not np.array_equal(
             before, after, equal_nan=before.dtype.kind == "f"
         ):
             changed[str(position)] = encode(np.asarray(after), out, counter)
