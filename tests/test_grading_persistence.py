@@ -208,3 +208,46 @@ def test_the_judge_never_writes_through_a_link_planted_where_its_next_request_go
     reply = _handled_within(request)
     assert reply["status"] == "error", reply
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    grader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from course_lib.tools.grading.execute import Judge\n"
+            "print(Judge().process.pid, flush=True)\n"
+            "time.sleep(100)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        judge_pid = int(grader.stdout.readline())
+        assert psutil.pid_exists(judge_pid)
+        grader.send_signal(signal.SIGKILL)  # no clean-up code of the grader's runs
+        grader.wait(timeout=30)
+        # At once: not when it has loaded every check and then finds its input closed.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(judge_pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the judge still runs after its grader was killed")
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+            grader.wait(timeout=30)

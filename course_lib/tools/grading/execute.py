@@ -215,6 +215,7 @@ class Judge:
             # notebook can plant one outside a read-only container); its packages are found
             # on the grader's own path, as it was when the grader started.
             [sys.executable, "-I", "-S", "-c", _JUDGE_BOOT],
+            preexec_fn=isolation.die_with_parent(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -66,6 +67,28 @@ def is_dumpable() -> bool:
     if libc is None:
         return True
     return libc.prctl(3, 0, 0, 0, 0) != 0  # PR_GET_DUMPABLE
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """What a helper process runs before it starts: it is killed when the grader ends.
+
+    The judge would otherwise outlive a grader stopped by a signal (Ctrl-C, a scheduler's
+    SIGTERM), and keep its memory and its CPU. Linux only; None elsewhere.
+    """
+    libc = _libc()
+    if libc is None:
+        return None
+    parent = os.getpid()
+
+    def arrange() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the grader ended already, before the line above
+            os._exit(1)
+
+    return arrange
 
 
 def kernel_preexec() -> Callable[[], None] | None:
