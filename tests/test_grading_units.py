@@ -176,6 +176,23 @@ def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_
     assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].outputs == []
 
 
+def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
+    text = (
+        '{"cells": [{"cell_type": "code", "source": "x = 1"}], '
+        '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    (tmp_path / "x.ipynb").write_text(text, encoding="utf-8-sig")
+    assert analysis.read_notebook(tmp_path / "x.ipynb").cells[0].source == "x = 1"
+
+
+def test_a_submission_that_is_a_link_to_another_file_is_not_read(tmp_path):
+    key = tmp_path / "answers.ipynb"
+    key.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (tmp_path / "x.ipynb").symlink_to(key)
+    with pytest.raises(ValueError, match="a link to another file"):
+        analysis.read_notebook(tmp_path / "x.ipynb")
+
+
 def test_a_notebook_of_the_old_format_3_is_converted_not_refused(tmp_path):
     from nbformat import v3
 

@@ -30,8 +30,11 @@ _SHOWN_NAMES = 6
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """The notebook at ``path``, validated; ValueError with a short reason otherwise."""
+    if path.is_symlink():  # an archive can hold a link to the answer keys or any file
+        raise ValueError("a link to another file, not a notebook: hand in the notebook itself")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: some editors on Windows start the file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
         content = json.loads(text)
     except UnicodeDecodeError:
         raise ValueError("not a text file") from None

@@ -125,7 +125,7 @@ def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
 
 def _lesson_from_title(path: Path, lessons: list[str]) -> str:
     try:
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        cells = json.loads(path.read_text(encoding="utf-8-sig")).get("cells", [])
         source = cells[0].get("source", "") if cells else ""
         title = "".join(source) if isinstance(source, list) else str(source)
     except (OSError, ValueError, AttributeError, TypeError):
