@@ -251,3 +251,18 @@ def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal():
         if grader.poll() is None:
             grader.kill()
             grader.wait(timeout=30)
+
+
+def test_an_answer_the_grader_cannot_export_is_not_called_an_error_of_the_student_s_code(tmp_path):
+    from course_lib.tools.grading import judge
+
+    def centre_crop(image, height, width):
+        looped = []
+        looped.append(looped)  # a list that holds itself: the export cannot finish it
+        return looped
+
+    reply = judge.judge_locally(
+        "checks.exercise_1_2(centre_crop)", {"centre_crop": centre_crop}, 5, str(tmp_path)
+    )
+    assert reply["status"] == "failed", reply
+    assert "RecursionError" not in reply["message"] and "raised" not in reply["message"], reply

@@ -749,7 +749,7 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     if request.get("driver"):
         func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
     try:
-        outcome = {"returned": encode(func(*given), out)}
+        result = func(*given)
     except BaseException as exc:  # the student's code may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -760,6 +760,17 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
                 "builtin": type(exc).__module__ == "builtins",
             }
         }
+    else:
+        try:
+            outcome = {"returned": encode(result, out)}
+        except Exception:  # the export, not the student's code, failed (a list nested too deep)
+            outcome = {
+                "returned": {
+                    "t": "opaque",
+                    "type": type(result).__name__[:80],
+                    "module": str(type(result).__module__)[:80],
+                }
+            }
     counter = [1000]
     changed = {}
     for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
