@@ -500,3 +500,15 @@ def test_8_2_names_an_answer_written_for_two_workers_only():
 
     result = checks.exercise_8_2(two_only)
     assert not result.passed and "every worker's address" in result.message
+
+
+def test_8_5_a_range_written_in_for_uint8_is_named_without_handing_over_the_formula():
+    def uint8_range(low, high, dtype):
+        qmin, qmax = 0, 255  # uint8's, whatever dtype says
+        low, high = min(low, 0.0), max(high, 0.0)
+        scale = (high - low) / (qmax - qmin)
+        return scale, qmin - round(low / scale)
+
+    result = checks.exercise_8_5(uint8_range)
+    assert not result.passed
+    assert "np.iinfo" in result.message and "qmin - round" not in result.message

@@ -899,18 +899,19 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                 return (
                     f"for {name}, zero_point is {zero_point:g}, which maps low onto 0; but "
                     f"{name}'s integers run from {info.min} to {info.max}: low must map onto "
-                    "qmin, so zero_point = qmin - round(low / scale)."
+                    "qmin, the type's smallest integer. Take qmin and qmax from the dtype "
+                    "(np.iinfo), not from another type's range."
                 )
             if zero_point == int(info.min) + round(low / scale) != expected_zero:
                 return (
                     "zero_point has the wrong sign of low / scale: low must map onto qmin, "
-                    "qmin = low / scale + zero_point, so zero_point = qmin - round(low / scale)."
+                    "that is qmin = low / scale + zero_point; solve that for zero_point."
                 )
             if zero_point != expected_zero:
                 return (
                     f"for ({low}, {high}, {name}) zero_point is {zero_point:g}; expected "
-                    f"{expected_zero}: low maps onto qmin, so zero_point = qmin - round(low / "
-                    "scale)."
+                    f"{expected_zero}: low must map onto qmin, qmin = low / scale + "
+                    "zero_point, with zero_point rounded to an integer."
                 )
         return None
 
