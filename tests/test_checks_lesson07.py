@@ -856,3 +856,18 @@ def test_7_5_names_the_mistake():
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_5(answer), phrase)
+
+
+def test_7_3_an_answer_that_lets_every_unreadable_file_through_is_told_so_not_sent_to_if_not_data():
+    def swallows_errors(data, max_pixels):
+        try:
+            image = _open(data)
+            image.load()
+            return None if image.width * image.height <= max_pixels else "too big"
+        except Exception:
+            return None
+
+    result = checks.exercise_7_3(swallows_errors)
+    assert not result.passed
+    assert "none of the unreadable files got a reason" in result.message
+    assert "if not data" not in result.message

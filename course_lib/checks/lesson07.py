@@ -925,6 +925,15 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
     ]
 
 
+def _passes(watched: Callable[[bytes, int], Any], data: bytes, max_pixels: int) -> bool:
+    """Whether the answer lets ``data`` through (returns None); False if it raised."""
+    try:
+        answer, _ = call_student(watched, data, max_pixels)
+    except StudentCodeFailed:
+        return False
+    return answer is None
+
+
 def exercise_7_3(
     check_upload: Callable[[bytes, int], Any], max_pixels: int | None = None
 ) -> CheckResult:
@@ -975,6 +984,17 @@ def exercise_7_3(
             if should_pass and answer is not None:
                 return f"{mistake} (your reason: {answer!r})."
             if not should_pass and answer is None:
+                unreadable = ("an empty file", "a text file", "a truncated PNG")
+                if name in unreadable and all(
+                    _passes(watched, case_data, max_pixels)
+                    for case_name, case_data, _, _ in _upload_cases(max_pixels)
+                    if case_name in unreadable
+                ):
+                    return (
+                        "none of the unreadable files got a reason (an empty file, a text "
+                        "file, a truncated PNG all passed): when Pillow cannot read the bytes, "
+                        "that is a reason to give, not None."
+                    )
                 return f"{mistake}."
             too_big = [(int(w), int(h)) for w, h in decoded if int(w) * int(h) > max_pixels]
             if too_big:
