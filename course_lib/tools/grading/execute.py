@@ -328,7 +328,10 @@ def _pinned_kernel_manager(kernel_name: str) -> type:
     own. The spec's folder is found once, before the first notebook of the process runs.
     """
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager as KernelManager
+
+    # The asynchronous manager, nbclient's own: with a synchronous one the kernel starts but
+    # nbclient's interrupt, when a cell runs out of time, never reaches it.
 
     if kernel_name not in _KERNEL_DIRS:
         found = KernelSpecManager().find_kernel_specs().get(kernel_name)
