@@ -62,9 +62,11 @@ def drive(driver: str, func: Any, *args: Any) -> Any:
     function in the judge, and the student's kernel runs the driver: the check gets the data
     it returned, or the exception the student's code raised.
     """
-    in_kernel = getattr(func, "course_drive", None)
-    if in_kernel is not None and type(func).__module__.startswith("course_lib.tools.grading"):
-        return in_kernel(driver, *args)
+    # By the type first: a student's object may raise on any attribute looked up on it.
+    if type(func).__module__.startswith("course_lib.tools.grading") and hasattr(
+        type(func), "course_drive"
+    ):
+        return func.course_drive(driver, *args)
     from course_lib.checks import _drivers
 
     return _drivers.DRIVERS[driver](func, *args)
