@@ -112,4 +112,10 @@ def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded)
     grade = grades["b_kill_judge"]
     assert f"tampering: {KILLED}" in grade.problems
     expected = f"not credited, the notebook tampers with grading; check did not run: {KILLED}"
-    assert [(e.passed, e.message) for e in grade.exercises] == [(False, expected)] * 4
+    # The exercise being judged when the judge died says so; a fresh judge takes the others,
+    # and none of the notebook's exercises is credited.
+    assert (grade.exercises[0].passed, grade.exercises[0].message) == (False, expected)
+    assert all(
+        not e.passed and e.message.startswith("not credited, the notebook tampers with grading;")
+        for e in grade.exercises
+    )
