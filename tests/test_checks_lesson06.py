@@ -58,14 +58,19 @@ def test_6_1_right_indices_in_python_lists_are_not_the_array_asked_for(answer):
 # --- 6.2 preprocessing -----------------------------------------------------------------
 
 
-def _resize(images, method="bilinear"):
-    return tf.image.resize(images.astype("float32"), (224, 224), method=method).numpy()
+def _resize(images, method="bilinear", antialias=True):
+    return tf.image.resize(
+        images.astype("float32"), (224, 224), method=method, antialias=antialias
+    ).numpy()
 
 
-def test_6_2_accepts_a_bilinear_resize_then_the_lite0_scaling():
+def test_6_2_accepts_an_antialiased_bilinear_resize_then_the_lite0_scaling():
     assert checks.exercise_6_2(lambda im: (_resize(im) - 127) / 128).passed
-    # Keras' own resize, Pillow's bilinear and an antialiased resize pass too
-    resized = lambda im: keras.ops.image.resize(im.astype("float32"), (224, 224)).numpy()  # noqa: E731
+    # Keras' own resize, Pillow's bilinear (antialiased when shrinking) and the course's
+    # own pretrained.resize pass too
+    resized = lambda im: keras.ops.image.resize(  # noqa: E731
+        im.astype("float32"), (224, 224), antialias=True
+    ).numpy()
     assert checks.exercise_6_2(lambda im: (resized(im) - 127) / 128).passed
     assert checks.exercise_6_2(lambda im: (_resize_pillow(im) - 127) / 128).passed
     assert checks.exercise_6_2(
@@ -73,6 +78,25 @@ def test_6_2_accepts_a_bilinear_resize_then_the_lite0_scaling():
             (tf.image.resize(tf.cast(im, tf.float32), (224, 224), antialias=True) - 127) / 128
         )
     ).passed
+    assert checks.exercise_6_2(lambda im: (pretrained.resize(im, 224) - 127) / 128).passed
+
+
+def test_6_2_a_resize_without_antialiasing_is_right_only_until_the_images_must_shrink():
+    result = checks.exercise_6_2(lambda im: (_resize(im, antialias=False) - 127) / 128)
+    assert _fails_with(result, "shrunk without antialiasing")
+    assert "antialias=True" in result.message
+    keras_default = lambda im: keras.ops.image.resize(  # noqa: E731
+        im.astype("float32"), (224, 224)
+    ).numpy()
+    assert _fails_with(
+        checks.exercise_6_2(lambda im: (keras_default(im) - 127) / 128), "antialias=True"
+    )
+
+
+def test_6_2_a_box_filter_is_not_the_bilinear_resize_asked_for():
+    result = checks.exercise_6_2(lambda im: (_resize(im, "area") - 127) / 128)
+    assert _fails_with(result, "blocks of repeated pixels")
+    assert "use bilinear" in result.message
 
 
 def _resize_pillow(images):
@@ -101,7 +125,8 @@ def _subtract_in_uint8(images):
         ),
         (lambda im: (_resize(im)[..., ::-1] - 127) / 128, "BGR"),
         (lambda im: (keras.ops.image.resize(im, (224, 224)).numpy() - 127) / 128, "wrapped around"),
-        (lambda im: (_resize(im, "nearest") - 127) / 128, "nearest-neighbour"),
+        (lambda im: (_resize(im, "nearest", antialias=False) - 127) / 128, "nearest-neighbour"),
+        (lambda im: (_resize(im, "bicubic") - 127) / 128, "differ from a bilinear resize"),
         (lambda im: (im.astype("float32") - 127) / 128, "resize them to 224x224"),
         (lambda im: (_resize(im)[..., :1] - 127) / 128, "expected (2, 224, 224, 3)"),
         (lambda im: (_resize(im) - 100) / 128, "differ from a bilinear resize"),

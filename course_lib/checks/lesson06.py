@@ -88,14 +88,26 @@ def _photo_batch() -> np.ndarray:
     return batch.astype(np.uint8)
 
 
-def _resize(images: np.ndarray, size: int, method: str) -> np.ndarray:
+def _large_photo_batch() -> np.ndarray:
+    # Larger than 224 with fine texture: shrinking it without antialiasing skips pixels,
+    # and the result differs clearly from an antialiased resize (Pillow's, TF's, Keras')
+    rng = check_rng(62)
+    yy, xx = np.mgrid[0:300, 0:340]
+    base = np.stack([yy * 0.8, xx * 0.7, 255 - yy * 0.4 - xx * 0.3], axis=-1)
+    batch = np.clip(base[None] + rng.normal(0, 40, size=(2, 300, 340, 3)), 0, 255)
+    return batch.astype(np.uint8)
+
+
+def _resize(images: np.ndarray, size: int, method: str, antialias: bool = False) -> np.ndarray:
     import tensorflow as tf
 
-    return tf.image.resize(images.astype("float32"), (size, size), method=method).numpy()
+    return tf.image.resize(
+        images.astype("float32"), (size, size), method=method, antialias=antialias
+    ).numpy()
 
 
 def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
-    """prepare(images) -> float32 (n, 224, 224, 3): bilinear resize, then (x - 127) / 128."""
+    """prepare(images) -> float32 (n, 224, 224, 3): antialiased bilinear resize, (x - 127) / 128."""
     images = _photo_batch()
     resized = _resize(images, LITE0_SIZE, "bilinear")
     expected = (resized - 127.0) / 128.0
@@ -146,7 +158,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
             < close / 2
         ):
             return (
-                "you resized with nearest-neighbour; use bilinear, as the backbone's training did."
+                "enlarged to 224x224, your images are blocks of repeated pixels, as a "
+                "nearest-neighbour (or \"area\") resize gives; use bilinear, as the backbone's "
+                "training did."
             )
         if np.abs(values - expected).mean() > close:
             return (
@@ -172,7 +186,30 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 f"values are right but dtype is {got.dtype}; use float32, the type Keras "
                 "models use."
             )
-        return None
+        return shrinking_problem()
+
+    def shrinking_problem() -> str | None:
+        large = _large_photo_batch()
+        got = as_array(call_pure(prepare, large, names=("images",)), "your prepared batch")
+        wanted = (_resize(large, LITE0_SIZE, "bilinear", antialias=True) - 127.0) / 128.0
+        problem = shape_problem(got, wanted.shape, "your prepared batch of 300x340 photos")
+        if problem:
+            return problem
+        values = got.astype(np.float64)
+        if np.abs(values - wanted).mean() < 0.02:
+            return None
+        skipped = (_resize(large, LITE0_SIZE, "bilinear") - 127.0) / 128.0
+        if np.abs(values - skipped).mean() < 0.02:
+            return (
+                "right on images smaller than 224, but a 300x340 batch was shrunk without "
+                "antialiasing: each output pixel then comes from the 4 input pixels nearest "
+                "to it and the ones in between are skipped. Pass antialias=True to the resize."
+            )
+        return (
+            "right on images smaller than 224, but not on a 300x340 batch, which must shrink: "
+            "use a bilinear resize with antialias=True; "
+            + first_difference(got, wanted, "your batch", atol=0.02)
+        )
 
     return run_check("6.2", diagnose, "224x224 RGB, scaled the way the backbone was trained.")
 
