@@ -295,6 +295,20 @@ def test_1_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_3(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda n, m: np.round((np.arange(m) + 0.5) * n / m - 0.5).astype(int),
+        lambda n, m: (np.ceil((np.arange(m) + 0.5) * n / m) - 1).astype(int),
+    ],
+)
+def test_1_3_a_centre_on_a_border_must_go_to_the_pixel_that_starts_there(rule):
+    result = checks.exercise_1_3(_by_rule(rule))
+    assert _fails_with(result, "exact halving")
+    assert "resizing 8 x 6 to 4 x 3" in result.message
+    assert "np.floor or int()" in result.message
+
+
 def test_1_3_rounding_kept_in_bounds_is_still_named():
     rounded = _by_rule(
         lambda n, m: np.minimum(np.round((np.arange(m) + 0.5) * n / m), n - 1).astype(int)
@@ -325,7 +339,7 @@ def _standardise_with_keras(x_train, x_test):
 def _standardise_scaled_first(x_train, x_test):
     scale = 255.0 if x_train.dtype == np.uint8 else 1.0
     train, test = x_train / np.float32(scale), x_test / np.float32(scale)
-    mean, std = np.mean(train, dtype=np.float64), np.std(train, ddof=1, dtype=np.float64)
+    mean, std = np.mean(train, dtype=np.float64), np.std(train, dtype=np.float64)
     return [np.float32((train - mean) / std), np.float32((test - mean) / std)]
 
 
@@ -387,6 +401,11 @@ def _per_image(train, test):
         (lambda a, b: _standardise(a, b) + (None,), "length 3"),
         (lambda a, b: (_standardise(a, b)[0], _standardise(a, b)[1][:2]), "expected (10, 6, 6)"),
         (_with(lambda a, b: (a.mean(), 0.0, a.mean(), 0.0)), "inf or NaN"),
+        (_with(lambda a, b: (a.mean(), a.std(ddof=1), a.mean(), a.std(ddof=1))), "(ddof=1)"),
+        (
+            _with(lambda a, b: (a.mean(), a.std(ddof=1), a.mean(), a.std(ddof=1))),
+            "as np.std computes it",
+        ),
     ],
 )
 def test_1_4_names_the_mistake(answer, phrase):

@@ -263,13 +263,16 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
 
 
 def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
-    # Odd source sizes: no output centre falls exactly on a border between two source
-    # pixels, so every correct way of computing the index agrees (Pillow's too).
+    # Odd source sizes first: no output centre falls exactly on a border between two source
+    # pixels, so the index rules students write are told apart by what they get wrong
+    # everywhere. Then an exact halving, where every centre lies on a border: pixel k covers
+    # [k, k + 1), so the centre belongs to the pixel that starts there (floor, as Pillow).
     rng = check_rng(13)
     shrink = rng.integers(0, 256, size=(9, 13), dtype=np.uint8)
     grow = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
     mixed = rng.random((15, 5, 3)).astype(np.float32)  # (h, w, 3), as the task names
-    return [(shrink, 4, 5), (grow, 10, 15), (mixed, 6, 8)]
+    halve = rng.integers(0, 256, size=(8, 6, 3), dtype=np.uint8)
+    return [(shrink, 4, 5), (grow, 10, 15), (mixed, 6, 8), (halve, 4, 3)]
 
 
 def _sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
@@ -352,6 +355,18 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
         }
         if np.array_equal(out, sampled["centre"]):
             return None
+        # after three odd-sized cases passed, a mismatch here is about ties only
+        on_border = np.ceil((np.arange(height) + 0.5) * rows / height) - 1
+        if rows == 2 * height and np.array_equal(
+            out, _sample(image, on_border, np.ceil((np.arange(width) + 0.5) * cols / width) - 1)
+        ):
+            return (
+                f"{what}, an exact halving: the centre of output row 0 lands at 1.0, exactly on "
+                "the border between source rows 0 and 1, and you took row 0. Pixel k covers "
+                "[k, k + 1), so a centre on a border lies in the pixel that starts there: take "
+                "the whole-number part (np.floor or int()), as Pillow does; rounding "
+                "(np.round(c - 0.5), np.ceil(c) - 1) picks the pixel before."
+            )
         for name, hint in _RULE_HINTS.items():
             candidate = sampled[name]
             if candidate is not None and np.array_equal(out, candidate):
@@ -395,6 +410,8 @@ def _standardise_cases() -> list[tuple[np.ndarray, np.ndarray]]:
         (train, test),
         (train.astype(np.float32) / 255, test.astype(np.float32) / 255),
         (train.astype(np.float64) / 255, test.astype(np.float64) / 255),
+        # Few pixels: the sample standard deviation (ddof=1) is 4 % larger than np.std's
+        (train[:3, :2, :2], test[:2, :2, :2]),
     ]
 
 
@@ -441,6 +458,16 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
 
         def close(x: np.ndarray, y: np.ndarray) -> bool:
             return bool(np.allclose(x, y, atol=2e-3))
+
+        sample_std = data.std(ddof=1)
+        if not close(a, want_train) and close(a, _standardised(train, mean, sample_std)):
+            return (
+                f"on {train.size} training pixels your standard deviation is the sample one, "
+                "with n - 1 in the denominator (ddof=1), "
+                f"{sample_std:.3f} where np.std gives {std:.3f}; the exercise asks for the "
+                "standard deviation of the training pixels as np.std computes it (ddof=0), "
+                "as Keras' Normalization layer does too."
+            )
 
         if close(a, want_train) and not close(b, want_test):
             if close(b, _standardised(test, test.mean(), test.std())):
