@@ -159,7 +159,7 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         ):
             return (
                 "enlarged to 224x224, your images are blocks of repeated pixels, as a "
-                "nearest-neighbour (or \"area\") resize gives; use bilinear, as the backbone's "
+                'nearest-neighbour (or "area") resize gives; use bilinear, as the backbone\'s '
                 "training did."
             )
         if np.abs(values - expected).mean() > close:
