@@ -329,6 +329,26 @@ def test_batcher_alone_does_not_wait_and_respects_max_batch():
     assert max(classifier.batch_sizes) <= 4
 
 
+def test_batcher_lets_a_request_that_finds_it_idle_call_the_model_in_its_own_thread():
+    class Where(CountingClassifier):
+        def predict_inputs(self, inputs):
+            self.threads.append(threading.current_thread().name)
+            return super().predict_inputs(inputs)
+
+    classifier = Where(delay=0.01)
+    classifier.threads = []
+    batcher = MicroBatcher(classifier, max_batch=64)
+    assert batcher.predict(pixels(7))[0, 0] == 7
+    assert classifier.threads == [threading.current_thread().name] and batcher.direct_calls == 1
+    # under load the others still queue and share the inference thread's calls, one at a time
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda v: batcher.predict(pixels(v)), range(60)))
+    batcher.close()
+    assert [int(r[0, 0]) for r in results] == list(range(60))
+    assert "micro-batcher" in classifier.threads and max(classifier.batch_sizes) > 1
+    assert classifier.max_active == 1
+
+
 def test_batcher_hands_model_errors_to_the_waiting_requests_and_keeps_going():
     class Flaky(CountingClassifier):
         def predict_inputs(self, inputs):
