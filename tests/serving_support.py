@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import io
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +96,26 @@ def save_fruit_version(root: Path, version: int, favourite: str) -> Path:
     )
     model = photos.build_images_in_model(backbone, head, 8, name="fruit")
     return photos.save_photo_model(model, versions.version_folder(root, version), FRUIT_CLASSES)
+
+
+@contextlib.contextmanager
+def course_service_url(db: Path, classifier) -> Iterator[str]:
+    """The course service for ``classifier`` on 127.0.0.1 (a free port), in a thread.
+
+    Stopped, and its model host closed, when the block ends, even if a test failed.
+    """
+    from werkzeug.serving import make_server
+
+    from course_lib.serving import ServeConfig, create_app, free_port
+
+    app = create_app(ServeConfig(db=db, load_in_background=False), classifier)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        app.extensions["course_serving"]["host"].close()

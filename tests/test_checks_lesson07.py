@@ -1,7 +1,6 @@
 """Lesson 07 checks accept right answers written in different ways and name each common mistake."""
 
 import io
-import threading
 
 import keras
 import numpy as np
@@ -9,10 +8,10 @@ import pytest
 import requests
 from flask import Flask, abort, jsonify, request
 from PIL import Image, UnidentifiedImageError
-from werkzeug.serving import make_server
+from serving_support import course_service_url
 
 from course_lib import checks
-from course_lib.serving import Classifier, ServeConfig, create_app, create_minimal_app, free_port
+from course_lib.serving import Classifier, create_minimal_app
 from course_lib.serving.uploads import header_only_png
 
 GRAY_28 = {
@@ -670,18 +669,8 @@ class Fake(Classifier):
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    config = ServeConfig(db=tmp_path_factory.mktemp("c7") / "p.sqlite3", load_in_background=False)
-    app = create_app(config, Fake())
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        app.extensions["course_serving"]["host"].close()
+    with course_service_url(tmp_path_factory.mktemp("c7") / "p.sqlite3", Fake()) as url:
+        yield url
 
 
 def classify_batch(url, files):

@@ -11,7 +11,6 @@ same fresh draw of test data.
 
 import io
 import re
-import threading
 
 import keras
 import numpy as np
@@ -19,14 +18,14 @@ import pytest
 import requests
 from flask import Flask, jsonify, request
 from PIL import Image
+from serving_support import course_service_url
 from test_checks_lesson07 import Fake, _red_team_route, _route
-from werkzeug.serving import make_server
 
 from course_lib import checks
 from course_lib.checks import _batch_service, _drivers, lesson07
 from course_lib.checks._core import fresh_inputs
 from course_lib.data import FASHION_MNIST_CLASSES
-from course_lib.serving import ServeConfig, create_app, create_minimal_app, free_port
+from course_lib.serving import create_minimal_app
 from course_lib.tools.grading import execute, judge
 
 SALT = 7070
@@ -241,18 +240,8 @@ def test_7_2_is_judged_in_two_phases():
 @pytest.fixture(scope="module")
 def course_url(tmp_path_factory):
     """The course service, for the check run as in a notebook."""
-    config = ServeConfig(db=tmp_path_factory.mktemp("d7") / "p.sqlite3", load_in_background=False)
-    app = create_app(config, Fake())
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        app.extensions["course_serving"]["host"].close()
+    with course_service_url(tmp_path_factory.mktemp("d7") / "p.sqlite3", Fake()) as url:
+        yield url
 
 
 class _Server:
