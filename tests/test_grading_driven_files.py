@@ -8,7 +8,6 @@ a notebook, on the same fresh draw of test data, and the judge's test data do no
 the notebook's variables.
 """
 
-import math
 import os
 
 import keras
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from test_checks_lesson08 import _predict_all, _predict_all_balanced, _predict_all_while
 
 from course_lib import checks, data, models, pretrained
 from course_lib.checks import _drivers
@@ -156,31 +156,7 @@ def test_6_3_the_backbone_the_kernel_builds_prepares_as_the_course_s_does():
 PREDICT_ALL = "checks.exercise_8_3(predict_all)"
 
 
-def _predict_all(post, images, max_instances):
-    predictions = []
-    for start in range(0, len(images), max_instances):
-        response = post({"instances": images[start : start + max_instances].tolist()})
-        response.raise_for_status()
-        predictions.extend(response.json()["predictions"])
-    return np.asarray(predictions, dtype=np.float32)
-
-
-def _balanced(post, images, max_instances):
-    parts = np.array_split(images, math.ceil(len(images) / max_instances))
-    return np.concatenate([post({"instances": p.tolist()}).json()["predictions"] for p in parts])
-
-
-def _while_left(post, images, max_instances):
-    rest, out = images, []
-    while len(rest):
-        chunk, rest = rest[:max_instances], rest[max_instances:]
-        out += post({"signature_name": "serving_default", "instances": chunk.tolist()}).json()[
-            "predictions"
-        ]
-    return out
-
-
-@pytest.mark.parametrize("answer", [_predict_all, _balanced, _while_left])
+@pytest.mark.parametrize("answer", [_predict_all, _predict_all_balanced, _predict_all_while])
 def test_8_3_a_right_client_passes_against_the_service_in_the_kernel(tmp_path, answer):
     _same_verdict(tmp_path, PREDICT_ALL, {"predict_all": answer}, passed=True)
 
