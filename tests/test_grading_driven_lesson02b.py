@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_checks_lesson02 import _augmented, _pipelines_per_image, _pipelines_written_out
 
 from course_lib import checks, data
 from course_lib.checks import _drivers, lesson02
@@ -298,24 +299,7 @@ def test_a_folder_listing_from_the_kernel_cannot_write_outside_the_checks_scratc
 # ---------------------------------------------------------------- 2.5
 
 
-def _per_image(ds_train, ds_val, augment, batch_size, seed):
-    # Augmenting single images, after the cache and before batching, is right too.
-    train = ds_train.cache().shuffle(10_000, seed=seed)
-    train = train.map(lambda x, y: (augment(x, training=True), y)).batch(batch_size)
-    return [train.prefetch(2), ds_val.batch(batch_size).prefetch(2)]
-
-
-def _written_out(ds_train, ds_val, augment, batch_size, seed):
-    def augment_batch(images, labels):
-        return augment(images, training=True), labels
-
-    size = int(ds_train.cardinality())
-    train = ds_train.cache().shuffle(size, seed=seed).batch(batch_size).map(augment_batch)
-    val = ds_val.batch(batch_size)
-    return train.prefetch(buffer_size=AUTOTUNE), val.prefetch(buffer_size=AUTOTUNE)
-
-
-@pytest.mark.parametrize("answer", [_per_image, _written_out])
+@pytest.mark.parametrize("answer", [_pipelines_per_image, _pipelines_written_out])
 def test_right_augmented_pipelines_pass_when_the_kernel_builds_and_reads_them(tmp_path, answer):
     reply, direct = _graded_and_direct(tmp_path, AUGMENTED, {"make_pipelines": answer})
     assert reply["status"] == "passed", reply
@@ -325,10 +309,6 @@ def test_right_augmented_pipelines_pass_when_the_kernel_builds_and_reads_them(tm
 def _train(t, a, b, s, seed=True):
     shuffled = t.cache().shuffle(1000, seed=s) if seed else t.cache().shuffle(1000)
     return shuffled.batch(b).map(lambda x, y: (a(x, training=True), y)).prefetch(AUTOTUNE)
-
-
-def _augmented(ds, augment):
-    return ds.map(lambda x, y: (augment(x, training=True), y))
 
 
 @pytest.mark.parametrize(
