@@ -19,7 +19,7 @@ import requests
 from flask import Flask, jsonify, request
 from PIL import Image
 from serving_support import course_service_url
-from test_checks_lesson07 import Fake, _red_team_route, _route
+from test_checks_lesson07 import Fake, _red_team_route, _rgb_for_a_grayscale_model, _route
 
 from course_lib import checks
 from course_lib.checks import _batch_service, _drivers, lesson07
@@ -110,27 +110,6 @@ def _unfinished(model, class_names, preprocessing):
     @app.post("/predict")
     def predict():
         raise NotImplementedError("Exercise 7.2")
-
-    return app
-
-
-def _rgb_for_a_grayscale_model(model, class_names, preprocessing):
-    app = Flask(__name__)
-
-    @app.post("/predict")
-    def predict():
-        upload = request.files.get("file")
-        if upload is None:
-            return jsonify(error="no file"), 400
-        try:
-            image = Image.open(io.BytesIO(upload.read())).convert("RGB")
-            image = image.resize(
-                (preprocessing["width"], preprocessing["height"]), Image.Resampling.BILINEAR
-            )
-        except OSError:
-            return jsonify(error="not an image"), 400
-        p = model.predict(np.asarray(image, np.float32)[None] * preprocessing["scale"])[0]
-        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
 
     return app
 

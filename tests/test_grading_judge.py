@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from test_checks_lesson06 import nested_head
 from test_checks_lesson09 import upright_by_hand  # the reference the check tests use too
 
 from course_lib import checks
@@ -615,18 +616,6 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     assert reply["message"] == direct.message
 
 
-def _nested_head(backbone, num_classes):  # the red team's right answer: a head of its own
-    import keras
-
-    backbone.trainable = False
-    inputs = keras.Input(backbone.input_shape[1:])
-    feats = backbone(inputs, training=False)
-    head = keras.Sequential(
-        [keras.layers.Dropout(0.5), keras.layers.Dense(num_classes, activation="softmax")]
-    )
-    return keras.Model(inputs, head(feats))
-
-
 def _nested_head_without_dropout(backbone, num_classes):
     import keras
 
@@ -638,7 +627,7 @@ def _nested_head_without_dropout(backbone, num_classes):
 
 def test_a_head_written_as_a_nested_model_is_judged_inside_when_rebuilt(tmp_path):
     reply = judge.judge_locally(
-        _expression("6.4"), {"build_transfer_model": _nested_head}, 21, str(tmp_path / "right")
+        _expression("6.4"), {"build_transfer_model": nested_head}, 21, str(tmp_path / "right")
     )
     assert reply["status"] == "passed", reply
     wrong = judge.judge_locally(
