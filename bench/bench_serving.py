@@ -351,8 +351,8 @@ def stage_costs(
 
     The steps are the service's own functions, called as ``/predict`` calls them, on the
     benchmark's files in turn; the last row is the whole request through Flask's test client
-    (no HTTP), which also parses the upload, hands the input to the micro-batcher and answers
-    JSON.
+    (no HTTP), which also parses the upload, calls the model through the micro-batcher and
+    answers JSON.
     """
     from course_lib.serving import KerasClassifier, create_app, litert, uploads
     from course_lib.serving.store import NewPrediction, PredictionStore
@@ -551,9 +551,10 @@ def report(
     lines += [
         "",
         "The service runs LiteRT one image per call from a single interpreter: its input is "
-        "never resized, because XNNPACK plans the graph again at each new batch size. The "
-        "micro-batcher still groups the requests that arrive while the model is busy (on "
-        "Keras they share one call); the table shows what a batch saves per image on each "
+        "never resized, because XNNPACK plans the graph again at each new batch size. A "
+        "request that finds the model idle and nobody queued calls it in its own thread; the "
+        "micro-batcher groups the requests that arrive while the model is busy (on Keras "
+        "they share one call); the table shows what a batch saves per image on each "
         "runtime.",
         "",
         "The service also decodes and checks each upload, keeps a preview and writes a SQLite "
@@ -587,8 +588,9 @@ def report(
         lines += [
             "",
             "Each step is the service's own function on the benchmark's files in turn; the "
-            "whole request also parses the upload, hands the input to the micro-batcher's "
-            "thread and answers JSON. What the HTTP figures above add to it is gunicorn, the "
+            "whole request also parses the upload (Werkzeug's multipart parser), calls the "
+            "model through the micro-batcher (in the request's own thread when the model is "
+            "idle) and answers JSON. What the HTTP figures above add to it is gunicorn, the "
             "connection and the client.",
             "",
         ]
