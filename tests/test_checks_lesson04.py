@@ -455,9 +455,36 @@ def _ties_improve(val_loss, patience):  # counts an equal loss as an improvement
     return _loop(val_loss, patience, improves=operator.le)
 
 
+def _wait_never_reset(val_loss, patience):  # the red team's: every non-improving epoch counts
+    best, best_epoch, wait = float("inf"), 0, 0
+    for epoch, value in enumerate(val_loss, start=1):
+        if value < best:
+            best, best_epoch = value, epoch
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_loss), best_epoch
+
+
+def _against_the_epoch_before(val_loss, patience):  # the red team's: not the best so far
+    previous, wait, best_epoch = float("inf"), 0, 1
+    for epoch, value in enumerate(val_loss, start=1):
+        if value < previous:
+            wait, best_epoch = 0, epoch
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+        previous = value
+    return len(val_loss), best_epoch
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
+        (_wait_never_reset, "goes back to 0 at each new best"),
+        (_against_the_epoch_before, "strictly lower than the best so far"),
         (_shifted(stop_shift=1), "one too late"),
         (_shifted(stop_shift=-1), "one too early"),
         (_shifted(-1, -1), "counted from 0"),

@@ -828,6 +828,10 @@ _STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
     ((0.50, 0.60, 0.70, 0.30), 2),  # stops at 3, before the lowest value ever comes
     ((0.50, 0.40, 0.45), 5),  # patience longer than the run
     ((0.60, 0.50, 0.55, 0.40, 0.45, 0.47), 1),  # patience 1
+    # epochs without improvement, but never 2 in a row: all 9 run, the last is best
+    ((1.00, 1.10, 0.90, 1.00, 0.80, 0.85, 0.70, 0.75, 0.60), 2),
+    # the loss falls after a bump, yet never below epoch 1: (4, 1)
+    ((0.50, 0.90, 0.80, 0.70, 0.60, 0.55, 0.52), 3),
 )
 
 
@@ -910,6 +914,32 @@ def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
     return len(val_loss), best
 
 
+def _never_reset(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """The answer of someone who counts every epoch without improvement, never restarting."""
+    best, wait = 1, 0
+    for epoch in range(2, len(val_loss) + 1):
+        if val_loss[epoch - 1] < val_loss[best - 1]:
+            best = epoch
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best
+    return len(val_loss), best
+
+
+def _against_previous(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """The answer of someone who compares each loss with the epoch before, not the best."""
+    best, wait = 1, 0
+    for epoch in range(2, len(val_loss) + 1):
+        if val_loss[epoch - 1] < val_loss[epoch - 2]:
+            best, wait = epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best
+    return len(val_loss), best
+
+
 def _waited(best: int, stopped: int) -> str:
     after = f"epoch {stopped}" if stopped == best + 1 else f"epochs {best + 1} to {stopped}"
     return f"the best was epoch {best}, and {after} brought no lower loss"
@@ -959,6 +989,18 @@ def _stopping_problem(
             f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal "
             "to the best so far "
             "is not an improvement: the loss has to go strictly lower to reset the count."
+        )
+    if got == _never_reset(val_loss, patience):
+        return (
+            f"{shown} you return {got}; Keras' answer is {(run, restored)}. You count every "
+            "epoch without improvement since the start; the count goes back to 0 at each new "
+            f"best, and training stops only after {patience} epochs in a row without one."
+        )
+    if got == _against_previous(val_loss, patience):
+        return (
+            f"{shown} you return {got}; Keras' answer is {(run, restored)}. You compare each "
+            "loss with the epoch before; an improvement is a loss strictly lower than the best "
+            "so far, so a loss that falls after a rise but stays above the best resets nothing."
         )
     if got[0] == len(val_loss) and run < len(val_loss):
         return (
