@@ -561,7 +561,7 @@ def test_7_3_accepts_checks_written_other_ways():
         if image.width * image.height > max_pixels:
             return "too many pixels"
         try:
-            image.verify()
+            image.load()
         except Exception:
             return "damaged image"
         return None
@@ -627,6 +627,19 @@ def test_7_3_names_the_mistake():
     def extension_only(data, max_pixels):
         return None if data else "empty"
 
+    def verify_instead_of_load(data, max_pixels):  # the red team's: verify() decodes no JPEG
+        try:
+            image = _open(data)
+        except (OSError, Image.DecompressionBombError):
+            return "not an image"
+        if image.width * image.height > max_pixels:
+            return "too big"
+        try:
+            image.verify()
+        except OSError:
+            return "damaged"
+        return None
+
     cases = [
         (no_bomb, "DecompressionBombError, which is not an OSError"),
         (no_load, "truncated PNG passed"),
@@ -635,6 +648,7 @@ def test_7_3_names_the_mistake():
         (greater_or_equal, "use >, not >="),
         (raises, "catch Pillow's errors"),
         (extension_only, "a text file passed"),
+        (verify_instead_of_load, "image.verify() decodes no JPEG pixels"),
         (lambda d, m: "bad", "you rejected a valid PNG"),
         (lambda d, m: False, "return None for a good upload"),
         (lambda d, m: "", "empty string"),

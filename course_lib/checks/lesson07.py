@@ -354,6 +354,12 @@ def _truncated_png() -> bytes:
     return noise[: len(noise) // 2]
 
 
+def _truncated_jpeg() -> bytes:
+    """A JPEG cut short: Image.open and image.verify() accept it, image.load() raises."""
+    noise = _encode(check_rng(74).integers(0, 256, (48, 64, 3), dtype=np.uint8), "JPEG")
+    return noise[: len(noise) // 2]
+
+
 def _bad_uploads() -> list[tuple[str, list[list[Any]]]]:
     """(what, the form's files as [field, file name, bytes]) for uploads a route must refuse."""
     png = _encode(np.full((20, 30), 120, np.uint8))
@@ -902,6 +908,13 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             "decode the pixels",
         ),
         (
+            "a truncated JPEG",
+            _truncated_jpeg(),
+            False,
+            "a JPEG cut in half passed: Image.open reads only its header, and image.verify() "
+            "decodes no JPEG pixels; only image.load() finds the missing data",
+        ),
+        (
             f"an image of {exact.size + side:,} pixels",
             _encode(np.zeros((exact.shape[0] + 1, side), np.uint8)),
             False,
@@ -984,7 +997,7 @@ def exercise_7_3(
             if should_pass and answer is not None:
                 return f"{mistake} (your reason: {answer!r})."
             if not should_pass and answer is None:
-                unreadable = ("an empty file", "a text file", "a truncated PNG")
+                unreadable = ("an empty file", "a text file", "a truncated PNG", "a truncated JPEG")
                 if name in unreadable and all(
                     _passes(watched, case_data, max_pixels)
                     for case_name, case_data, _, _ in _upload_cases(max_pixels)
@@ -992,7 +1005,8 @@ def exercise_7_3(
                 ):
                     return (
                         "none of the unreadable files got a reason (an empty file, a text "
-                        "file, a truncated PNG all passed): when Pillow cannot read the bytes, "
+                        "file, a truncated PNG and JPEG all passed): when Pillow cannot read "
+                        "the bytes, "
                         "that is a reason to give, not None."
                     )
                 return f"{mistake}."
