@@ -117,9 +117,11 @@ def test_2_2_accepts_cache_shuffle_batch_prefetch():
         return ds.cache().shuffle(ds.cardinality(), seed=seed).batch(batch_size).prefetch(AUTOTUNE)
 
     assert checks.exercise_2_2(right).passed
-    # Written differently: a larger buffer, the seed passed by keyword, a fixed prefetch depth.
+    # Written differently: the size as an int, the seed passed by keyword, a fixed prefetch depth.
     assert checks.exercise_2_2(
-        lambda ds, b, s: ds.cache().shuffle(buffer_size=10_000, seed=s).batch(b).prefetch(2)
+        lambda ds, b, s: (
+            ds.cache().shuffle(buffer_size=int(ds.cardinality()), seed=s).batch(b).prefetch(2)
+        )
     ).passed
     # The size counted by hand, every argument by keyword.
     assert checks.exercise_2_2(
@@ -487,7 +489,10 @@ def _pipelines(train, val, augment, batch_size, seed):
 def _pipelines_per_image(train, val, augment, batch_size, seed):
     # Augmenting single images before batching is right too, as long as it comes after the cache.
     train = (
-        train.cache().shuffle(10_000, seed=seed).map(lambda x, y: (augment(x), y)).batch(batch_size)
+        train.cache()
+        .shuffle(train.cardinality(), seed=seed)
+        .map(lambda x, y: (augment(x), y))
+        .batch(batch_size)
     )
     return [train.prefetch(2), val.cache().batch(batch_size).prefetch(2)]
 
@@ -705,3 +710,44 @@ def test_2_3_datasets_without_labels_are_named(folder):
         checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1),
         "(images, labels) pairs",
     )
+
+
+def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
+    result = checks.exercise_2_2(
+        lambda ds, b, s: ds.cache().shuffle(10_000, seed=s).batch(b).prefetch(AUTOTUNE)
+    )
+    assert _fails_with(result, "holds 10000 elements, a number written in")
+    assert "ds.cardinality()" in result.message
+
+    def fixed_buffer(train, val, augment, batch_size, seed):  # the red team's 2.5 answer
+        f = lambda x, y: (augment(x, training=True), y)  # noqa: E731
+        train = train.cache().shuffle(100, seed=seed).batch(batch_size).map(f).prefetch(AUTOTUNE)
+        return train, val.batch(batch_size).prefetch(AUTOTUNE)
+
+    assert _fails_with(checks.exercise_2_5(fixed_buffer), "holds 100 elements, a number written in")
+
+
+def test_labels_changed_by_a_map_are_named_not_counted():
+    def zeroed(train, val, augment, batch_size, seed):  # the red team's 2.5 answer
+        train = (
+            train.cache()
+            .shuffle(train.cardinality(), seed=seed)
+            .batch(batch_size)
+            .map(lambda x, y: (augment(x, training=True), tf.zeros_like(y)))
+            .prefetch(AUTOTUNE)
+        )
+        return train, val.batch(batch_size).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_5(zeroed)
+    assert _fails_with(result, "as many as went in, but only 1 different labels")
+    assert "your pipeline changed the labels" in result.message
+    result = checks.exercise_2_2(
+        lambda ds, b, s: (
+            ds.map(lambda x, y: (x, y + 1000))
+            .cache()
+            .shuffle(ds.cardinality(), seed=s)
+            .batch(b)
+            .prefetch(AUTOTUNE)
+        )
+    )
+    assert _fails_with(result, "your pipeline changed the labels")

@@ -240,17 +240,56 @@ def _counted(count: int, view: dict[str, Any], index: int = 0) -> str:
     return f"more than {count}" if view["passes"][index].get("cut") else str(count)
 
 
+def _labels_changed(labels: np.ndarray, expected: range, name: str) -> str | None:
+    """When one epoch's labels are not those that went in, though as many as went in."""
+    got = labels.tolist()
+    if len(got) != len(expected):
+        return None
+    if not set(got) - set(expected):
+        return (
+            f"one epoch of {name} gave {len(got)} images, as many as went in, but only "
+            f"{len(set(got))} different labels: either some images came more than once and "
+            "others never, or your pipeline changed the labels. Each image must come exactly "
+            "once per epoch, with its own label; a map over (images, labels) pairs returns the "
+            "labels untouched, lambda x, y: (f(x), y)."
+        )
+    strange = sorted(set(got) - set(expected))[:3]
+    return (
+        f"one epoch of {name} gave {len(got)} images, as many as went in, but labels such as "
+        f"{strange} were never in it: your pipeline changed the labels. Leave them as they "
+        "come; a map over (images, labels) pairs returns the labels untouched, "
+        "lambda x, y: (f(x), y)."
+    )
+
+
 def _positions(steps: list[str], word: str) -> list[int]:
     return [i for i, step in enumerate(steps) if word in step]
 
 
 def _buffer_problem(buffers: list[int], n: int, name: str = "the dataset") -> str | None:
     small = [b for b in buffers if 0 < b < n]
-    if not small:
+    if small:
+        return (
+            f"the shuffle buffer holds {small[0]} elements, fewer than the {n} of {name}: an "
+            "element can then only move a limited distance. Use a buffer as large as the "
+            "dataset, ds.cardinality()."
+        )
+    return None
+
+
+def _written_in_buffer(buffers: list[int], n: int, name: str = "the dataset") -> str | None:
+    """A buffer larger than the check's small dataset: a number written in, not its size.
+
+    Asked last, once everything else is right: on the lesson's 60,000 training images the
+    same number may shuffle only locally.
+    """
+    large = [b for b in buffers if b > n]
+    if not large:
         return None
     return (
-        f"the shuffle buffer holds {small[0]} elements, fewer than the {n} of {name}: an "
-        "element can then only move a limited distance. Use a buffer as large as the dataset, "
+        f"everything else is right, but the shuffle buffer holds {large[0]} elements, a number "
+        f"written in: {name} has {n}. Here that shuffles fully, but a dataset larger than "
+        f"{large[0]} would only be shuffled locally. Take the size from the dataset, "
         "ds.cardinality()."
     )
 
@@ -339,6 +378,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "once per epoch (no .take, no drop_remainder)."
             )
         if sorted(order.tolist()) != list(range(n)):
+            changed = _labels_changed(order, range(n), "the dataset")
+            if changed:
+                return changed
             return (
                 f"one epoch gave {_counted(len(order), view)} images for {n}: some came more "
                 "than once. Each "
@@ -394,7 +436,7 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not "
                 "a fixed number."
             )
-        return None
+        return _written_in_buffer(view["buffers"], n)
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
 
@@ -900,6 +942,9 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
                 return "val holds training images: keep the two datasets apart."
+            changed = _labels_changed(labels, range(1000, 1000 + AUGMENT_VAL), "val")
+            if changed:
+                return changed
             return (
                 f"one pass over val gave {_counted(len(labels), val)} images for {AUGMENT_VAL}: "
                 "each validation "
@@ -929,6 +974,9 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         epochs = [_epoch(train, epoch, "train") for epoch in range(2)]
         sizes, labels, values = epochs[0]
         if sorted(labels.tolist()) != list(range(AUGMENT_TRAIN)):
+            changed = _labels_changed(labels, range(AUGMENT_TRAIN), "train")
+            if changed:
+                return changed
             return (
                 f"one epoch of train gave {_counted(len(labels), train)} images for "
                 f"{AUGMENT_TRAIN}: each training "
@@ -1002,7 +1050,7 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "seeds 0 and 1 gave the training images in the same order: shuffle with the "
                 "argument, seed=seed, not a fixed number."
             )
-        return None
+        return _written_in_buffer(train["buffers"], AUGMENT_TRAIN, "the training dataset")
 
     return run_check(
         "2.5",
