@@ -119,6 +119,8 @@ def test_5_2_a_precision_that_ignores_the_factor_is_named_as_such(answer):
         ),
         (lambda cm, k, f: f * cm[k, k], "between 0 and 1"),
         (lambda cm, k, f: [_precision_at_prevalence(cm, k, f)] * 2, "one number"),
+        (lambda cm, k, f: (_precision_at_prevalence(cm, k, f),), "a tuple of length 1"),
+        (lambda cm, k, f: np.array([_precision_at_prevalence(cm, k, f)]), "one number (a float)"),
         (lambda cm, k, f: None, "forget to `return`"),
         (lambda cm, k, f: 0.5, "values differ"),
     ],

@@ -36,6 +36,7 @@ def test_6_1_accepts_argsort_and_argpartition_variants():
         (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "row 0 is ["),
         (lambda p, k: np.argsort(-p, axis=1)[:, :k].astype(float), "holds float64 values"),
         (lambda p, k: None, "forget to `return`"),
+        (lambda p, k: np.squeeze(np.argsort(-p, axis=1)[:, :k]), "no np.squeeze"),
     ],
 )
 def test_6_1_names_the_mistake(answer, phrase):

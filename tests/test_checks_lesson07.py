@@ -732,6 +732,14 @@ def test_7_4_names_the_mistake(url):
         response = requests.post(f"{url}/predict", files=[("image", f) for f in files], timeout=30)
         response.raise_for_status()
 
+    def first_file_read_as_a_batch(url, files):  # the red team's: one file, a batch's reading
+        response = requests.post(f"{url}/predict", files=[("file", files[0])], timeout=30)
+        return [p["label"] for p in response.json()["predictions"]]
+
+    def generator(url, files):
+        body = requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30)
+        return (p["label"] for p in body.json()["predictions"])
+
     def reversed_labels(url, files):
         return classify_batch(url, files)[::-1]
 
@@ -751,6 +759,8 @@ def test_7_4_names_the_mistake(url):
             "whole predictions",
         ),
         (first_only, "1 label(s) for 4 files"),
+        (first_file_read_as_a_batch, "Did only one file go?"),
+        (generator, "return a list of labels"),
         (wrong_field, "multipart field 'file'"),
         (lambda u, f: None, "forget to `return`"),
         (no_status_check, "response.raise_for_status()"),

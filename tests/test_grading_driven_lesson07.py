@@ -304,6 +304,11 @@ def _stub(url, files):
     raise NotImplementedError("Exercise 7.4")
 
 
+def _generator(url, files):
+    body = requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30).json()
+    return (p["label"] for p in body["predictions"])
+
+
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
@@ -314,6 +319,7 @@ def _stub(url, files):
         (_no_status_check, "response.raise_for_status()"),
         (_stub, "not attempted yet"),
         (lambda url, files: None, "forget to `return`"),
+        (_generator, "return a list of labels"),
     ],
 )
 def test_7_4_a_wrong_client_gets_the_notebook_message_from_the_judge(

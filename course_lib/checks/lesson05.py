@@ -166,10 +166,16 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         got = []
         for k, factor in cases:
             try:
-                value = _numbers(
-                    _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",)),
-                    "your precision",
-                )
+                returned = _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",))
+                if isinstance(returned, tuple | list) or (
+                    isinstance(returned, np.ndarray) and returned.ndim > 0
+                ):
+                    return (
+                        f"you returned a {type(returned).__name__} of length {len(returned)}; "
+                        "return one number (a float), the precision of class k: "
+                        "`return tp / (tp + fp)`, not `return (tp / (tp + fp),)`."
+                    )
+                value = _numbers(returned, "your precision")
             except StudentCodeFailed as exc:
                 if "in place" in str(exc):
                     return (

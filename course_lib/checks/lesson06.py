@@ -74,6 +74,24 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
                 f"some indices are not the most probable classes of their row: row {row} is "
                 f"{got[row].tolist()}, expected {expected[row].tolist()}."
             )
+        return edge_shapes()
+
+    def edge_shapes() -> str | None:
+        # k = 1 and a single image still give (n, k): np.squeeze, or [:, 0], would drop an axis
+        for rows, top in ((probabilities, 1), (probabilities[:1], k)):
+            got = as_array(call_pure(top_k, rows, top, names=("probabilities",)), "your top-k")
+            wanted = expected[: len(rows), :top]
+            if got.shape != wanted.shape:
+                return (
+                    f"for {len(rows)} image(s) and k={top} your top-k has shape {got.shape}, "
+                    f"expected {wanted.shape}: keep both axes, one row per image and one "
+                    "column per class, even when one of them has length 1 (no np.squeeze)."
+                )
+            if not np.array_equal(got, wanted):
+                return (
+                    f"for {len(rows)} image(s) and k={top} you returned {got.tolist()}, "
+                    f"expected {wanted.tolist()}."
+                )
         return None
 
     return run_check("6.1", diagnose, "the k most probable classes of each image, best first.")

@@ -1129,6 +1129,13 @@ def exercise_7_4(
                     f"{exc}. The server refused the request: send the images in the "
                     "multipart field 'file', e.g. files=[('file', (name, data)), ...]."
                 ) from None
+            if "KeyError" in str(exc) and "predictions" in str(exc):
+                raise StudentCodeFailed(
+                    f"{exc}. The server answers {{'predictions': [...]}} only to a request "
+                    "with several files; to a single file it answers one prediction. Did "
+                    "only one file go? Send every file: "
+                    "files=[('file', (name, data)) for name, data in files]."
+                ) from None
             raise
         if labels is None:
             return "your function returned None: did you forget to `return` the labels?"
@@ -1136,6 +1143,11 @@ def exercise_7_4(
             return (
                 "you returned the whole JSON body; return its labels: "
                 "[p['label'] for p in body['predictions']]."
+            )
+        if not isinstance(labels, list | tuple):
+            return (
+                f"you returned {describe(labels)}; return a list of labels, one per file, "
+                "e.g. [p['label'] for p in body['predictions']]."
             )
         labels = list(labels)
         if labels and isinstance(labels[0], dict):

@@ -162,9 +162,20 @@ class _Opaque:
         return f"<{type(self).__name__}>"
 
 
-def _opaque(type_name: str, module: str) -> Any:
+class _OpaqueIterator(_Opaque):
+    """Stands for an iterator (a generator, say): described as one, but its values stayed."""
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        raise TypeError("the values of an iterator stay in the notebook")
+
+
+def _opaque(type_name: str, module: str, iterator: bool = False) -> Any:
     # Same name and module as the student's object, so that the checks describe it the same way.
-    return type(type_name or "object", (_Opaque,), {"__module__": module or "builtins"})()
+    base = _OpaqueIterator if iterator else _Opaque
+    return type(type_name or "object", (base,), {"__module__": module or "builtins"})()
 
 
 class SentFile:
@@ -226,7 +237,9 @@ def decode(tree: dict[str, Any], folder: str) -> Any:
         )
     if kind == "opaque" or kind in ("dataset", "path"):
         # A dataset or a path the student's function returned: only its kind travels.
-        return _opaque(tree.get("type", "object"), tree.get("module", "builtins"))
+        return _opaque(
+            tree.get("type", "object"), tree.get("module", "builtins"), tree.get("iterator") is True
+        )
     if kind == "missing":
         raise NameError("not defined in the notebook")
     return kernel_code.decode_plain(tree, folder)

@@ -478,11 +478,19 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
             return {"t": "function", "type": type(value).__name__}
     except Exception:
         pass
-    return {
+    tree = {
         "t": "opaque",
         "type": type(value).__name__[:80],
         "module": str(type(value).__module__)[:80],
     }
+    try:  # an iterator is described as one ("its values are produced once"); they stay here
+        import collections.abc
+
+        if isinstance(value, collections.abc.Iterator):
+            tree["iterator"] = True
+    except Exception:
+        pass
+    return tree
 
 
 def _held_tree(value: Any) -> dict[str, Any] | None:
