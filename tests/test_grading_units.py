@@ -72,11 +72,13 @@ def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     assert found == [("gina_02_pipelines.ipynb", "02_pipelines.ipynb")]
 
 
-def _graded_offline(tmp_path, monkeypatch, folder):
+def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
     monkeypatch.setattr(
-        tables, "grade_notebook", lambda submission, *args, **kwargs: NotebookGrade(submission)
+        tables,
+        "grade_notebook",
+        grade or (lambda submission, *args, **kwargs: NotebookGrade(submission)),
     )
     solutions = tmp_path / "solutions"
     solutions.mkdir()
@@ -87,6 +89,24 @@ def _graded_offline(tmp_path, monkeypatch, folder):
         solutions / "02_pipelines.ipynb",
     )
     return tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+
+
+def test_a_notebook_that_breaks_the_grader_gets_a_note_and_the_run_goes_on(tmp_path, monkeypatch):
+    for student in ("ann", "ben"):
+        _touch(tmp_path / "in" / student / "02_pipelines.ipynb", nbformat.writes(new_notebook()))
+
+    def grade(submission, *args, **kwargs):
+        if submission.student == "ann":
+            raise RuntimeError("something no one foresaw")
+        return NotebookGrade(submission)
+
+    graded = _graded_offline(tmp_path, monkeypatch, tmp_path / "in", grade)
+    assert [g.submission.student for g in graded] == ["ann", "ben"]
+    assert graded[0].problems == [
+        "the grader could not grade this notebook (RuntimeError: something no one foresaw); "
+        "no exercise was credited"
+    ]
+    assert graded[1].problems == []
 
 
 def test_a_lesson_told_from_the_title_alone_is_noted(tmp_path, monkeypatch):
@@ -174,6 +194,24 @@ def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_
     (tmp_path / "x.ipynb").write_text(text)
     nb = analysis.read_notebook(tmp_path / "x.ipynb")
     assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].outputs == []
+
+
+def test_fields_a_cell_type_does_not_have_are_dropped_so_the_layout_can_be_read(tmp_path):
+    # The red team's notebook: a markdown cell with "outputs" (and a stray field) opens in
+    # every editor, but failed nbformat's validation later and stopped the whole run.
+    text = (
+        '{"cells": [{"cell_type": "markdown", "source": "### Exercise 1.1 \u2014 Grey", '
+        '"outputs": [], "execution_count": 3, "x": 1}, '
+        '{"cell_type": "code", "source": "x = 1", "attachments": {}}], '
+        '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    (tmp_path / "x.ipynb").write_text(text)
+    nb = analysis.read_notebook(tmp_path / "x.ipynb")
+    assert set(nb.cells[0]) == {"cell_type", "id", "source", "metadata"}
+    assert "attachments" not in nb.cells[1]
+    nbformat.validate(nb)
+    key = LessonKey("01_pixels", (ExerciseKey("1.1", "Grey", "checks.exercise_1_1(f)"),))
+    assert analysis.Layout.of(nb, key).headings == {"1.1": "Grey"}
 
 
 def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
@@ -479,8 +517,8 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
 
     def fake_grade(submission, key, options, judge_process=None):
         given.append((submission.student, key.lesson, judge_process))
-        if submission.student == "dan":
-            raise RuntimeError("the run stops here")
+        if submission.student == "dan":  # the instructor presses Ctrl-C
+            raise KeyboardInterrupt
         return NotebookGrade(submission)
 
     monkeypatch.setattr(tables, "Judge", FakeJudge)
@@ -507,7 +545,7 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
         ("cal", "01_pixels", judge),
     ]
     _touch(folder / "dan" / "01_pixels.ipynb")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(KeyboardInterrupt):
         tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
     assert len(started) == 2 and closed == started
 

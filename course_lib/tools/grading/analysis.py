@@ -28,6 +28,13 @@ _LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6
 
 
+_CELL_FIELDS = {
+    "code": {"cell_type", "id", "source", "metadata", "outputs", "execution_count"},
+    "markdown": {"cell_type", "id", "source", "metadata", "attachments"},
+    "raw": {"cell_type", "id", "source", "metadata", "attachments"},
+}
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """The notebook at ``path``, validated; ValueError with a short reason otherwise."""
     if path.is_symlink():  # an archive can hold a link to the answer keys or any file
@@ -75,6 +82,12 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
             cell["metadata"] = {}
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None  # run afresh anyway
+        # Only the fields nbformat's schema allows for the cell's type: a markdown cell with
+        # "outputs", say, opens in every editor but would fail validation later.
+        allowed = _CELL_FIELDS[cell["cell_type"]]
+        cells[number - 1] = cell = {k: v for k, v in cell.items() if k in allowed}
+        if not isinstance(cell["id"], str) or not cell["id"]:
+            cell["id"] = f"cell-{number}"
     if not isinstance(content.get("metadata"), dict):
         content["metadata"] = {}
     content["nbformat"] = 4

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from course_lib.messages import first_line
 from course_lib.tools.grading.analysis import TAMPERING
 from course_lib.tools.grading.execute import (
     GradeOptions,
@@ -99,7 +100,14 @@ def grade_folder(
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
                     judge_process = Judge(options.snapshot)
-                grade = grade_notebook(submission, key, options, judge_process)
+                try:
+                    grade = grade_notebook(submission, key, options, judge_process)
+                except Exception as exc:  # one notebook the grader cannot handle: on to the next
+                    grade = NotebookGrade(submission)
+                    grade.problems.append(
+                        f"the grader could not grade this notebook ({type(exc).__name__}: "
+                        f"{first_line(exc)[:300]}); no exercise was credited"
+                    )
                 if submission.from_title:
                     grade.problems.append(
                         f"the file name {submission.path.name} names no lesson of this course; "
