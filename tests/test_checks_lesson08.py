@@ -370,6 +370,47 @@ def test_8_4_finds_test_images_by_the_course_s_own_test_set_whatever_the_noteboo
     assert _fails_with(checks.exercise_8_4(leaking, real_test), "some samples are test images")
 
 
+@pytest.fixture(scope="module")
+def course_train():
+    """The course's training images as the lesson's model sees them, and their classes."""
+    from course_lib import data, models
+
+    fashion = data.load_fashion_mnist()  # in fast mode, a subset
+    prep = models.preprocessing_for((28, 28, 1))
+    return models.as_model_input(fashion.x_train, prep), fashion.y_train
+
+
+def test_8_4_asks_for_the_count_the_task_names_and_accepts_it(course_train):
+    x_train, _ = course_train
+    order = np.random.default_rng(0).permutation(len(x_train))
+    right = _representative(x_train[order], count=120)
+    assert checks.exercise_8_4(right, count=120).passed
+    result = checks.exercise_8_4(_representative(x_train[order], count=300), count=120)
+    assert _fails_with(result, "yields 300 samples; the task asks for CALIBRATION_IMAGES = 120")
+
+
+@pytest.mark.parametrize(
+    ("scaled", "phrase"),
+    [
+        (lambda x: x / 255, "divided by 255 a second time"),  # the red team's
+        (lambda x: x * 2 - 1, "the model sees its images in [0, 1]"),
+    ],
+)
+def test_8_4_names_training_images_on_another_scale(course_train, scaled, phrase):
+    x_train, _ = course_train
+    order = np.random.default_rng(0).permutation(len(x_train))
+    answer = _representative(scaled(x_train[order]).astype(np.float32), count=150)
+    assert _fails_with(checks.exercise_8_4(answer), phrase)
+
+
+def test_8_4_names_a_calibration_set_from_a_few_classes(course_train):
+    x_train, y_train = course_train
+    by_class = np.argsort(y_train, kind="stable")  # the red team's: all of class 0 first
+    answer = _representative(x_train[by_class], count=150)
+    result = checks.exercise_8_4(answer)
+    assert _fails_with(result, "come from 1 of the 10 classes only (T-shirt/top)")
+
+
 # ---------------------------------------------------------------- 8.5 the quantisation parameters
 
 

@@ -58,7 +58,7 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda im: im.convert("RGB"), "is still sideways"),
+        (lambda im: im.convert("RGB"), "comes out sideways"),
         (
             lambda im: ImageOps.exif_transpose(im).convert("RGB"),
             "convert('RGB') drops the alpha channel",
@@ -83,6 +83,18 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
 )
 def test_9_1_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_1(answer), False, phrase)
+
+
+def one_quarter_turn_for_every_tag(image):  # the red team's: the same turn, whatever the tag
+    if image.getexif().get(0x0112, 1) != 1:
+        return image.rotate(-90, expand=True).convert("RGB")
+    return upright_by_hand(image)
+
+
+def test_9_1_a_fixed_turn_for_every_tagged_photo_is_caught_on_the_other_orientations():
+    result = checks.exercise_9_1(one_quarter_turn_for_every_tag)
+    verdict(result, False, "EXIF orientation")
+    assert "exif_transpose" in result.message
 
 
 def only_rgba_on_white(image):  # the red team's answer: LA left out of the alpha modes

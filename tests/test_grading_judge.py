@@ -657,7 +657,7 @@ def _upright_in_place_if_rgb(image):  # the image it was given, when that is alr
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
-        (lambda image: image.convert("RGB"), "is still sideways"),
+        (lambda image: image.convert("RGB"), "comes out sideways"),
         (_upright_keeping_alpha, "in mode 'RGBA'"),
         (lambda image: np.asarray(upright_by_hand(image), np.float32) / 255, "float32 array"),
         (

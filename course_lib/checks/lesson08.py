@@ -650,10 +650,28 @@ def _course_training_starts(shape: tuple[int, ...], count: int, fashion: Any) ->
     return starts
 
 
+def _training_classes(images: np.ndarray, fashion: Any) -> list[int | None]:
+    """The class of each sample that is one of the course's training images as the model sees
+    them (pixels / 255), None for the others; found by a fingerprint of each image's pixels."""
+    pixels = np.rint(np.asarray(images, np.float64) * 255).clip(0, 255).astype(np.uint8)
+    pixels = pixels.reshape(len(pixels), -1)
+    train = np.asarray(fashion.x_train).reshape(len(fashion.x_train), -1)
+
+    def keys(rows: np.ndarray) -> list[bytes]:
+        # a few pixels and the sum: enough to tell 60,000 images apart, small to keep
+        sums = rows.sum(axis=1, dtype=np.int64)
+        return [row.tobytes() + int(total).to_bytes(4, "little") for row, total in
+                zip(rows[:, ::37], sums, strict=True)]  # fmt: skip
+
+    label_of = dict(zip(keys(train), np.asarray(fashion.y_train).tolist(), strict=True))
+    return [label_of.get(key) for key in keys(pixels)]
+
+
 def exercise_8_4(
     representative_dataset: Callable[[], Any],
     x_train: np.ndarray | None = None,
     x_test: np.ndarray | None = None,
+    count: int | None = None,
 ) -> CheckResult:
     """A generator of ``[batch]`` lists, each one float32 training image of shape (1, h, w, c),
     scaled like training, 100–500 in all.
@@ -663,6 +681,7 @@ def exercise_8_4(
     (the notebook's variables could name other images by then), and the notebook's
     ``x_train`` is watched for being reordered where the generator runs. ``x_train`` and
     ``x_test`` may be given for other data (earlier check cells passed ``x_train`` too).
+    ``count`` is the number of samples the task asks for (the lesson's ``CALIBRATION_IMAGES``).
     """
     fashion = None
     if x_train is not None:
@@ -747,6 +766,24 @@ def exercise_8_4(
                 f"values go up to {images.max():.0f}: calibrate on what the model really sees, "
                 "images scaled to [0, 1] as in training."
             )
+        if images.min() < -0.01:
+            return (
+                f"values go from {images.min():.2f} to {images.max():.2f}: the model sees its "
+                "images in [0, 1], as x_train holds them; calibrating on another range gives "
+                "the int8 model the wrong input scale."
+            )
+        if images.max() < 0.1:
+            return (
+                f"values go only up to {images.max():.4f}: the images were divided by 255 a "
+                "second time. x_train already holds what the model sees, in [0, 1]: yield it "
+                "as it is."
+            )
+        if count is not None and isinstance(count, int) and len(images) != count:
+            more = " or more" if len(images) > SAMPLE_LIMIT else ""
+            return (
+                f"your generator yields {len(images)}{more} samples; the task asks for "
+                f"CALIBRATION_IMAGES = {count}: take that many from the shuffled order."
+            )
         if len(images) < 100:
             return (
                 f"{len(images)} images: too few to measure each layer's range reliably; use "
@@ -780,6 +817,23 @@ def exercise_8_4(
                 "order: take them from a shuffled copy (rng.permutation(len(x_train))), since a "
                 "set stored by class or by date would calibrate on a few classes only."
             )
+        if fashion is not None and shape == (28, 28, 1):
+            classes = _training_classes(images, fashion)
+            if classes.count(None) > len(classes) // 10:
+                return (
+                    f"{classes.count(None)} of {len(classes)} samples are not Fashion-MNIST "
+                    "training images as the model sees them: yield x_train's images as they "
+                    "are, x_train[i:i + 1]."
+                )
+            found = sorted({c for c in classes if c is not None})
+            if len(found) < len(fashion.class_names) // 2:
+                names = ", ".join(fashion.class_names[c] for c in found)
+                return (
+                    f"your {len(classes)} samples come from {len(found)} of the "
+                    f"{len(fashion.class_names)} classes only ({names}): the ranges must cover "
+                    "every kind of image the model will see. Take them from a shuffled copy of "
+                    "the training set (rng.permutation(len(x_train)))."
+                )
         return None
 
     return run_check("8.4", diagnose, "a calibration set the int8 converter can use.")

@@ -45,6 +45,18 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored turned a quarter to the left; shown after turning it back
     phone = reopen(upright.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
+    # Other orientations, so that one fixed rotation for every tagged photo does not pass
+    other_ways = {}
+    for tag, stored, how in (
+        (8, Image.Transpose.ROTATE_270, "turned the other way, EXIF orientation 8"),
+        (3, Image.Transpose.ROTATE_180, "upside down, EXIF orientation 3"),
+    ):
+        tagged = Image.Exif()
+        tagged[0x0112] = tag
+        other_ways[f"phone photo stored {how}"] = (
+            reopen(upright.transpose(stored), "PNG", exif=tagged),
+            base,
+        )
     rgba = upright.convert("RGBA")
     alpha = np.full((height, width), 255, np.uint8)
     alpha[:, -10:] = 0  # a transparent band on the right
@@ -68,6 +80,7 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     return {
         "plain RGB PNG": (reopen(upright, "PNG"), base),
         "phone photo stored sideways with an EXIF orientation tag": (phone, base),
+        **other_ways,
         "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white),
         "LA PNG (gray and alpha) with a transparent band": (
             reopen(gray_alpha, "PNG"),
@@ -114,7 +127,7 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
             if got.shape != expected.shape:
                 if got.shape[:2] == expected.shape[1::-1]:
                     return (
-                        f"the {what} is still sideways ({got.shape[1]}×{got.shape[0]} instead of "
+                        f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
                         f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
                         "e.g. PIL.ImageOps.exif_transpose(image)."
                     )
