@@ -69,14 +69,60 @@ KILL_JUDGE = """
 KILLED = "the judge process was killed (SIGKILL) while this notebook ran"
 
 
+# Read the answer keys, the course's tests and history, and another student's notebook, as
+# the red team's notebooks did (and run a solution cell if one could be read); write down what
+# happened to each attempt.
+STEAL = """
+    import gc, json, os, subprocess, course_lib
+    _root = os.path.dirname(os.path.dirname(course_lib.__file__))
+    _tried = {}
+
+    def _try(name, action):
+        try:
+            _tried[name] = "read: " + str(action())[:80]
+        except PermissionError as _error:
+            _tried[name] = "refused: " + str(_error)
+        except Exception as _error:
+            _tried[name] = f"failed: {type(_error).__name__}"
+
+    def _steal():
+        _key = json.load(open(os.path.join(_root, "solutions", "01_pixels.ipynb")))
+        for _cell in _key["cells"]:
+            if _cell["cell_type"] == "code" and "def to_grayscale(" in "".join(_cell["source"]):
+                exec("".join(_cell["source"]), globals())
+        return "solution run"
+
+    _try("solutions", _steal)
+    _try("solutions listed", lambda: os.listdir(os.path.join(_root, "solutions")))
+    _try("tests", lambda: open(os.path.join(_root, "tests", "conftest.py")).read())
+    _try("git", lambda: open(os.path.join(_root, ".git", "HEAD")).read())
+    _try("peer", lambda: open(os.path.join(SUBMISSIONS, "z_later", "01_pixels.ipynb")).read())
+    _try("cat", lambda: subprocess.run(
+        ["cat", os.path.join(_root, "solutions", "01_pixels.ipynb")], capture_output=True
+    ).stdout)
+    _hook = next(f for f in gc.get_objects()
+                 if getattr(f, "__name__", "") == "_course_fence")  # fmt: skip
+
+    def _unfence():
+        _hook.__defaults__ = ((),) + _hook.__defaults__[1:]
+        return open(os.path.join(_root, "solutions", "01_pixels.ipynb")).read()
+
+    _try("unfenced", _unfence)
+    _try("own folder", lambda: open("mine.txt", "w").write("kept"))
+    open(REPORT, "w").write(json.dumps(_tried))
+"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
     report = folder / "ptrace.json"
     submissions = folder / "submissions"
+    steal = STEAL.replace("REPORT", repr(str(folder / "steal.json")))
     for student, prelude in {
         "a_ptrace": PTRACE.replace("REPORT", repr(str(report))),
         "b_kill_judge": KILL_JUDGE,
+        "c_steal": steal.replace("SUBMISSIONS", repr(str(submissions))),
         "z_later": "",
     }.items():
         (submissions / student).mkdir(parents=True)
@@ -119,3 +165,16 @@ def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded)
         not e.passed and e.message.startswith("not credited, the notebook tampers with grading;")
         for e in grade.exercises
     )
+
+
+@pytest.mark.timeout(900)
+def test_a_notebook_cannot_read_the_answer_keys_or_another_students_notebook(graded):
+    grades, folder = graded
+    tried = json.loads((folder / "steal.json").read_text())
+    for name in ("solutions", "solutions listed", "tests", "git", "peer", "cat", "unfenced"):
+        assert tried[name].startswith("refused: "), (name, tried[name])
+    assert "out of reach while the notebook is graded" in tried["solutions"]
+    assert "cannot be changed" in tried["unfenced"]
+    assert tried["own folder"] == "read: 4"  # its own folder stays its own
+    exercises = grades["c_steal"].exercises
+    assert [(e.passed, e.message) for e in exercises] == [(False, NOT_ATTEMPTED)] * 4

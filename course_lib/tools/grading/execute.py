@@ -38,7 +38,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.messages import first_line
-from course_lib.tools.grading import analysis, isolation, judge, kernel_code, leftovers
+from course_lib.tools.grading import analysis, fence, isolation, judge, kernel_code, leftovers
 from course_lib.tools.grading.output import OutputFolder
 from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
@@ -154,6 +154,9 @@ class GradeOptions:
     executed_dir: Path | None = None  # keep each executed notebook here
     # ...or in executed/ of the run's output folder, written safely (see grading.output)
     output: OutputFolder | None = None
+    # Folders the kernel may not read besides the course's own (grading.fence): the
+    # submissions being graded, say
+    fenced: tuple[str, ...] = ()
     # The course's files as grading started; taken by grade_folder (or grade_notebook)
     snapshot: CourseSnapshot | None = None
 
@@ -500,6 +503,16 @@ def kernel_env(options: GradeOptions, folder: str | None = None) -> dict[str, st
         env.pop("PYTHONSTARTUP", None)
         env |= private_home(os.path.join(folder, "home"))
         env["COURSE_BUILD_DIR"] = private_build_dir(folder, options.fast)
+        # The answer keys, the course's tests and history, other students' notebooks and
+        # what the grader wrote: out of the kernel's reach (its own folder and the data stay in)
+        outputs = [options.output.path] if options.output is not None else []
+        if options.executed_dir is not None:
+            outputs.append(options.executed_dir)
+        fence.install(
+            env["IPYTHONDIR"],
+            fence.fenced_folders([*outputs, *options.fenced]),
+            allowed=[folder, env["COURSE_DATA_DIR"]],
+        )
     return env
 
 

@@ -77,6 +77,8 @@ def grade_folder(
     # them (the answer keys are read here too), restored after each notebook.
     if options.snapshot is None:
         options = dataclasses.replace(options, snapshot=CourseSnapshot.take())
+    # The notebooks handed in and the answer keys: out of every graded kernel's reach
+    options = dataclasses.replace(options, fenced=(*options.fenced, str(folder), str(solutions)))
     keys = answer_keys(solutions)
     submissions = find_submissions(folder, list(keys))
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
