@@ -292,6 +292,7 @@ def _nested_blocks(input_shape, num_classes):
     return model
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     "build",
     [models.build_better_cnn, _builder(), _functional, _nested_blocks],
@@ -435,7 +436,37 @@ def _vectorised(val_loss, patience):
 
 
 def _recorded_by_keras(val_loss, patience):
-    return list(checks.lesson04.keras_early_stopping(val_loss, patience))
+    """Keras' own EarlyStopping, fed one loss per epoch on a stand-in model."""
+    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
+    stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+    stop.set_model(model)
+    model.stop_training = False
+    stop.on_train_begin()
+    for epoch, value in enumerate(val_loss):
+        stop.on_epoch_end(epoch, {"val_loss": float(value)})
+        if model.stop_training:
+            break
+    return [epoch + 1, stop.best_epoch + 1]
+
+
+def test_an_answer_that_calls_the_check_s_own_code_is_not_credited():
+    result = checks.exercise_4_4(lambda v, p: checks.lesson04.keras_early_stopping(v, p))
+    assert _fails_with(result, "calls course_lib.checks.lesson04.keras_early_stopping")
+    assert "part of the check" in result.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        models.build_better_cnn,  # the library's copy handed in
+        lambda input_shape=(28, 28, 1), num_classes=10: models.build_better_cnn(  # wrapped
+            input_shape, num_classes
+        ),
+    ],
+)
+def test_4_3_the_library_s_copy_is_no_answer(answer):
+    result = checks.exercise_4_3(answer)
+    assert _fails_with(result, "calls course_lib.models.build_better_cnn, the course's own copy")
 
 
 @pytest.mark.parametrize("answer", [_loop, _vectorised, _recorded_by_keras])

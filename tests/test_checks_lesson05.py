@@ -406,6 +406,7 @@ def _gather_nd_grad_cam(grad_model, images, class_index):
     return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), 0.0)
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 def test_5_6_accepts_grad_cam_written_in_different_ways():
     assert checks.exercise_5_6(explain.grad_cam_heatmaps).passed
     assert checks.exercise_5_6(_numpy_grad_cam).passed
@@ -463,6 +464,7 @@ def _shifted_grad_cam(grad_model, images, class_index):
     return np.roll(np.asarray(maps, dtype=np.float32), 1, axis=2)
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [

@@ -209,6 +209,7 @@ def _app(route):
     return factory
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 def test_7_2_accepts_the_library_app(model):
     assert checks.exercise_7_2(create_minimal_app, model, CLASSES, GRAY_28).passed
 

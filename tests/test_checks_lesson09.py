@@ -50,6 +50,7 @@ def upright_blended_in_numpy(image):
     return Image.fromarray(upright_as_array(image))
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize("answer", [photos.upright_rgb, upright_by_hand, upright_blended_in_numpy])
 def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
     verdict(checks.exercise_9_1(answer), True)
@@ -162,6 +163,7 @@ def split_by_random_keys(files, labels, fractions, seed):
     return out
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize("answer", [photos.split_files, split_with_random, split_by_random_keys])
 def test_9_2_accepts_stratified_seeded_splits(answer):
     verdict(checks.exercise_9_2(answer), True)
@@ -262,6 +264,7 @@ def overlapping(files, labels, fractions, seed):
     return train + test[:1], val, test
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -327,6 +330,7 @@ def build_with_a_scaling_function(backbone, head, image_size):
     return keras.Model(inputs, head(backbone(x, training=False)))
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     "answer", [photos.build_images_in_model, build_with_ops, build_with_a_scaling_function]
 )

@@ -877,3 +877,34 @@ def test_answers_written_for_the_published_tables_pass_in_the_notebook_and_fail_
         for salt in (1, 2, 3)
     ]
     assert failed == ["failed"] * 3, failed
+
+
+# ------------------------------------------------- the course's own copy of an exercise
+
+
+@pytest.mark.parametrize(
+    ("number", "name", "answer", "words"),
+    [
+        ("4.3", "build_better_cnn", "models.build_better_cnn", "models.build_better_cnn"),
+        ("9.1", "upright_rgb", "lambda image: photos.upright_rgb(image)", "photos.upright_rgb"),
+        (
+            "4.4",
+            "early_stopping_epochs",
+            "lambda v, p: checks.lesson04.keras_early_stopping(v, p)",
+            "part of the check",
+        ),
+    ],
+)
+def test_the_library_s_copy_or_the_check_s_code_is_refused_by_the_judge_as_in_the_notebook(
+    tmp_path, number, name, answer, words
+):
+    from course_lib import models, photos
+
+    names = {"models": models, "photos": photos, "checks": checks}
+    handed = eval(answer, names)  # noqa: S307  (the test's own expressions)
+    expression = f"checks.exercise_{number.replace('.', '_')}({name})"
+    reply = judge.judge_locally(expression, {name: handed}, 22, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(22):
+        direct = getattr(checks, f"exercise_{number.replace('.', '_')}")(handed)
+    assert reply["message"] == direct.message

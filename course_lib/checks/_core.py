@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks import _copies
 from course_lib.record import CheckResult
 
 _SALTS: list[int] = []
@@ -106,7 +107,11 @@ def call_student(func: Any, *args: Any) -> Any:
     if not callable(func):
         raise StudentCodeFailed(f"expected a function, got {type(func).__name__}.")
     try:
-        return func(*args)
+        with _copies.watching() as used:
+            result = func(*args)
+        if used:
+            raise _copies.CourseCopyUsed(_copies.message(used[0]))
+        return result
     except NotImplementedError as exc:
         if numpy_on_symbolic(exc):  # TensorFlow's error, not the exercise's stub
             raise StudentCodeFailed(
@@ -114,6 +119,8 @@ def call_student(func: Any, *args: Any) -> Any:
             ) from None
         raise StudentCodeFailed(NOT_ATTEMPTED) from None
     except Exception as exc:  # any bug in student code is feedback, not a crash
+        if type(exc).__name__ == _copies.COPY_USED:  # here, or in a graded kernel
+            raise StudentCodeFailed(str(exc)) from None
         raise StudentCodeFailed(f"your code raised {student_error(exc)}") from None
 
 

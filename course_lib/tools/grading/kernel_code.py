@@ -757,7 +757,13 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     if request.get("driver"):
         func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
     try:
-        result = func(*given)
+        # A call of the course's own copy of the exercise, or of a check's code, is no answer
+        from course_lib.checks import _copies
+
+        with _copies.watching() as used:
+            result = func(*given)
+        if used:
+            raise _copies.CourseCopyUsed(_copies.message(used[0]))
     except BaseException as exc:  # the student's code may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
