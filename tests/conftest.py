@@ -171,11 +171,13 @@ def fashion_export(trained_fashion, tmp_path_factory):
 
 @pytest.fixture
 def library_copies_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Checks accept the library's own copy of an exercise, as they refuse it otherwise.
+    """Checks accept the library's own copy of an exercise and their own code, which they
+    refuse otherwise.
 
     For the tests that show the copy and the exercise's check agree, and for wrong answers
-    built from the copy (the right maps, shifted by a pixel).
+    built from the copy or from the check's own reckoning (the right maps, shifted by a pixel).
     """
     from course_lib.checks import _copies
 
     monkeypatch.setattr(_copies, "COPIES", ())
+    monkeypatch.setattr(_copies, "WATCH_CHECKS", False)

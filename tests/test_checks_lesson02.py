@@ -751,3 +751,13 @@ def test_labels_changed_by_a_map_are_named_not_counted():
         )
     )
     assert _fails_with(result, "your pipeline changed the labels")
+
+
+def test_images_and_labels_shuffled_apart_are_named_as_such():
+    def zipped(ds, batch_size, seed):  # the red team's: pairs broken, images unchanged
+        images = ds.map(lambda x, y: x).cache().shuffle(ds.cardinality(), seed=seed)
+        labels = ds.map(lambda x, y: y).cache().shuffle(ds.cardinality(), seed=seed + 1)
+        return tf.data.Dataset.zip((images, labels)).batch(batch_size).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_2(zipped)
+    assert _fails_with(result, "no longer with its own label")

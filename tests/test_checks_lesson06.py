@@ -128,6 +128,7 @@ def _subtract_in_uint8(images):
         (lambda im: (keras.ops.image.resize(im, (224, 224)).numpy() - 127) / 128, "wrapped around"),
         (lambda im: (_resize(im, "nearest", antialias=False) - 127) / 128, "nearest-neighbour"),
         (lambda im: (_resize(im, "bicubic") - 127) / 128, "differ from a bilinear resize"),
+        (lambda im: (_resize(im).astype(np.uint8).astype("float32") - 127) / 128, "cut to whole"),
         (lambda im: (im.astype("float32") - 127) / 128, "resize them to 224x224"),
         (lambda im: (_resize(im)[..., :1] - 127) / 128, "expected (2, 224, 224, 3)"),
         (lambda im: (_resize(im) - 100) / 128, "differ from a bilinear resize"),

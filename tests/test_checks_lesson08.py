@@ -311,6 +311,11 @@ def test_8_4_accepts_a_few_hundred_training_images_one_at_a_time():
     assert checks.exercise_8_4(from_a_shuffled_copy, X_TRAIN, X_TEST).passed
 
 
+def _past_the_end():  # the red team's: indices of one array slicing a shorter one
+    for index in range(len(X_TRAIN), len(X_TRAIN) + 300):
+        yield [X_TEST[index : index + 1]]
+
+
 def _batches_of_ten():
     for start in range(0, 300, 10):
         yield [X_TRAIN[SHUFFLED[start : start + 10]]]
@@ -339,6 +344,7 @@ def test_8_4_names_x_train_shuffled_in_place_and_images_in_their_stored_order():
         (_representative(X_TRAIN, wrap=lambda image: [image[None].astype(np.float64)]), "float32"),
         (_representative(X_TRAIN * 255), "up to 255"),
         (_batches_of_ten, "a batch of 10 images, shape (10, 28, 28, 1); the task asks for one"),
+        (_past_the_end, "holds no image"),
         (_representative(X_TRAIN, count=20), "too few"),
         (_representative(np.concatenate([X_TRAIN] * 3), count=1500), "more than 1,000"),
         (_representative(np.repeat(X_TRAIN[:1], 300, axis=0)), "same image"),

@@ -313,7 +313,7 @@ def test_9_2_is_called_with_other_fractions_too(answer, phrase):
 
 
 def build_with_ops(backbone, head, image_size):
-    inputs = keras.Input((None, None, 3), dtype="uint8")
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
     x = keras.layers.Lambda(
         lambda t: keras.ops.image.resize(
             keras.ops.cast(t, "float32"), (image_size, image_size), crop_to_aspect_ratio=True
@@ -324,8 +324,10 @@ def build_with_ops(backbone, head, image_size):
 
 
 def build_with_a_scaling_function(backbone, head, image_size):
-    inputs = keras.Input((None, None, 3), dtype="uint8")
-    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True)(inputs)
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+        inputs
+    )
     x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32") / 128.0 - 127.0 / 128.0)(x)
     return keras.Model(inputs, head(backbone(x, training=False)))
 
@@ -398,3 +400,30 @@ def test_9_2_a_list_shuffled_in_place_is_seen_when_graded_in_two_phases(tmp_path
         direct = checks.exercise_9_2(split_shuffling_in_place)
     assert reply["status"] == "failed" and reply["message"] == direct.message, reply
     assert "in place" in reply["message"]
+
+
+def _images_in_model(input_name="image", resize_name="resize", size=None):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name=input_name)
+        side = size or image_size
+        x = keras.layers.Resizing(side, side, crop_to_aspect_ratio=True, name=resize_name)(inputs)
+        x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+        return keras.Model(inputs, head(backbone(x, training=False)))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_images_in_model(input_name="photo"), "name it 'image'"),
+        (_images_in_model(resize_name="resizing_7"), "model.get_layer('resize')"),
+        (_images_in_model(size=224), "not a size written in"),
+    ],
+)
+def test_9_3_names_what_the_task_prescribes_by_name_and_size(answer, phrase):
+    verdict(checks.exercise_9_3(answer), False, phrase)
+
+
+def test_9_3_the_names_and_size_the_task_gives_pass():
+    verdict(checks.exercise_9_3(_images_in_model()), True)

@@ -307,6 +307,7 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
     assert reply["status"] == "failed", reply
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     ("number", "answer", "message"),
     [
@@ -749,6 +750,7 @@ def _split_ignoring_fractions(files, labels, fractions, seed):  # 0.15 written i
     return photos.split_files(files, labels, (0.7, 0.15, 0.15), seed)
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
@@ -767,6 +769,7 @@ def test_a_wrong_split_gets_the_notebook_check_message_from_the_judge(tmp_path, 
         assert reply["message"] == checks.exercise_9_2(answer).message
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 def test_splits_written_for_the_published_file_names_pass_in_the_notebook_and_fail_when_graded(
     tmp_path,
 ):
@@ -855,6 +858,7 @@ def _upload_checked_against_10_000(data, max_pixels):  # ignores the limit it is
     return None
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 @pytest.mark.parametrize(
     ("expression", "name", "answer"),
     [

@@ -28,6 +28,8 @@ COPIES = (
     ("course_lib.photos", "split_files"),
     ("course_lib.photos", "build_images_in_model"),
 )
+# Whether a call of a check's own code counts too (tests turn both off to build answers)
+WATCH_CHECKS = True
 # The exception's name: it travels from a graded kernel to the judge as a name and a message
 COPY_USED = "CourseCopyUsed"
 
@@ -46,8 +48,7 @@ class CourseCopyUsed(Exception):
 def message(name: str) -> str:
     if name.startswith("course_lib.checks."):
         return (
-            f"your code calls {name}, part of the check that judges it; write the answer "
-            "yourself."
+            f"your code calls {name}, part of the check that judges it; write the answer yourself."
         )
     return (
         f"your code calls {name}, the course's own copy of this exercise, kept for the "
@@ -91,7 +92,11 @@ def watching() -> Iterator[list[str]]:
                 used.append(name)
             return
         filename = code.co_filename
-        if not filename.startswith(_CHECKS + os.sep) or os.path.basename(filename) in _MACHINERY:
+        if (
+            not WATCH_CHECKS
+            or not filename.startswith(_CHECKS + os.sep)
+            or os.path.basename(filename) in _MACHINERY
+        ):
             return
         if caller.startswith(_COURSE + os.sep):  # a check calling its own code
             return

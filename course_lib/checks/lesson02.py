@@ -327,6 +327,13 @@ def _images_problem(elements: list[Any], images: np.ndarray) -> str | None:
                     "the images were divided by 255 again: the elements arrive prepared, in "
                     "[0, 1]; the pipeline only reorders and groups them."
                 )
+            known = {np.asarray(image).tobytes() for image in images}
+            if all(np.asarray(image).tobytes() in known for image in batch):
+                return (
+                    "every image comes out unchanged, but no longer with its own label: "
+                    "images and labels were shuffled apart. Shuffle the (image, label) pairs "
+                    "together, in one dataset."
+                )
             return (
                 "the images change on their way through your pipeline, which should only "
                 "reorder and group them. First difference: "

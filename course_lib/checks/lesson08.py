@@ -748,6 +748,12 @@ def exercise_8_4(
                 return (
                     f"a sample has shape {batch.shape}; expected (1, {', '.join(map(str, shape))})."
                 )
+            if batch.shape[0] == 0:
+                return (
+                    f"a sample holds no image, shape {batch.shape}: an index past the end of "
+                    "the array it slices? calibration_order numbers the training images, "
+                    "x_train[i:i + 1]."
+                )
             if batch.shape[0] != 1:
                 return (
                     f"a sample holds a batch of {batch.shape[0]} images, shape {batch.shape}; "

@@ -429,7 +429,18 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
 
     def diagnose() -> str | None:
         backbone, head = _tiny_parts()
-        model = call_student(build_images_in_model, backbone, head, _SIZE)
+        try:
+            model = call_student(build_images_in_model, backbone, head, _SIZE)
+        except StudentCodeFailed as exc:
+            if "incompatible with the layer" in str(exc) and f"(None, {_SIZE}, {_SIZE}," in str(
+                exc
+            ):
+                raise StudentCodeFailed(
+                    f"the backbone here takes {_SIZE}×{_SIZE} images (image_size={_SIZE}), and "
+                    "your model gives it another size: resize to image_size × image_size, the "
+                    "argument, not a size written in."
+                ) from None
+            raise
         if not isinstance(model, keras.Model):
             return f"your function returned {describe(model)}; return the keras.Model."
         inputs = getattr(model, "inputs", None) or []
@@ -446,6 +457,17 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 f"the model's input has shape {tuple(spec.shape)}: it only takes photos of one "
                 "size. Leave height and width free, (None, None, 3), and resize inside the "
                 "model."
+            )
+        resizing = [layer for layer in model.layers if isinstance(layer, keras.layers.Resizing)]
+        fixed = [
+            (layer.height, layer.width)
+            for layer in resizing
+            if (layer.height, layer.width) != (_SIZE, _SIZE)
+        ]
+        if fixed:
+            return (
+                f"your model resizes to {fixed[0][0]}×{fixed[0][1]}, a size written in; resize "
+                f"to image_size × image_size (here {_SIZE}), the argument."
             )
         for what, image in photos.items():
             try:
@@ -500,6 +522,23 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 "the backbone is called without training=False: call it as "
                 "backbone(x, training=False), so that its BatchNormalization layers keep "
                 "their statistics if the model is ever trained or fine-tuned."
+            )
+        # The model computes the right thing: now the names the task gives, which the
+        # exported signature and the lesson's later cells use
+        entries = [
+            layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)
+        ]
+        name = entries[0] if entries else str(getattr(spec, "name", ""))
+        if name != "image":
+            return (
+                f"the model's input is named {name!r}; name it 'image', "
+                "keras.Input(..., name='image'): a client of the exported model sends the "
+                "photo under that name."
+            )
+        if resizing and not any(layer.name == "resize" for layer in resizing):
+            return (
+                "name the Resizing layer 'resize' (name='resize', as the task says): the "
+                "lesson finds it by that name, model.get_layer('resize')."
             )
         return None
 

@@ -396,8 +396,12 @@ class _KernelRun:
     def grader(self, action: str, args: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Run one grader cell; its payload, or None if it produced no trustworthy one."""
         nonce = secrets.token_hex(16)
+        # `import` finds the real builtins module (a notebook's own `exec` or `compile` in
+        # its namespace would otherwise receive the nonce)
         source = (
-            f"exec(compile({_KERNEL_SOURCE!r}, 'course-grader', 'exec'), "
+            "import builtins as __course_builtins__\n"
+            f"__course_builtins__.exec(__course_builtins__.compile({_KERNEL_SOURCE!r}, "
+            "'course-grader', 'exec'), "
             f"{{'__name__': '__course_grader__', 'ACTION': {action!r}, "
             f"'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
         )
