@@ -537,8 +537,13 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
             )
         if out_train.dtype != np.float32 or out_test.dtype != np.float32:
             return (
-                f"the values are right but of type {out_train.dtype} and {out_test.dtype}: "
-                f"return float32 (for {kind}), what Keras models use."
+                "the values are right but "
+                + (
+                    f"both arrays are {out_train.dtype}"
+                    if out_train.dtype == out_test.dtype
+                    else f"the arrays are {out_train.dtype} and {out_test.dtype}"
+                )
+                + f": return float32 (for {kind}), what Keras models use."
             )
         return None
 
