@@ -458,6 +458,12 @@ def _grad_cam_with(
     return answer
 
 
+def _gradients_ignored(grad_model, images, class_index):  # the red team's: maps averaged
+    maps, _ = grad_model(images, training=False)
+    cam = tf.nn.relu(tf.reduce_mean(maps, axis=-1))
+    return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
+
+
 def _shifted_grad_cam(grad_model, images, class_index):
     """Right maps, each rolled by one pixel: no known mistake, so the message says where."""
     maps = explain.grad_cam_heatmaps(grad_model, images, class_index)
@@ -475,6 +481,8 @@ def _shifted_grad_cam(grad_model, images, class_index):
         (_grad_cam_with(pooled=False), "pools the gradients first"),
         (_grad_cam_with(pool_axis=(0, 1, 2)), "over the batch too"),
         (_grad_cam_with(pool_axis=-1), "over the feature maps"),
+        (_grad_cam_with(pool_axis=(0, 1, 2, 3)), "every feature map got the same weight"),
+        (_gradients_ignored, "every feature map got the same weight"),
         (_grad_cam_with(score=lambda lg, c: tf.gather(lg, c, axis=1)), "other images' classes"),
         (_grad_cam_with(score=lambda lg, c: tf.reduce_max(lg, axis=1)), "*predicted* class"),
         (

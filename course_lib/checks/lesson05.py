@@ -342,10 +342,10 @@ def _threshold_problem(
     for i in (at - 1, at + 1):
         if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
             return (
-                "that is the neighbouring threshold. sklearn's precision and recall have one "
-                "entry more than thresholds (the last point, at recall 0, has none): "
-                "precision[i] belongs to thresholds[i], and an image counts as positive when "
-                "score >= threshold."
+                f"that is the neighbouring threshold, {'one below' if i < at else 'one above'} "
+                "the right one. An image counts as positive when score >= threshold (not >); "
+                "if you used sklearn's precision_recall_curve, its precision and recall have "
+                "one entry more than thresholds: precision[i] belongs to thresholds[i]."
             )
     highest = thresholds[np.flatnonzero(precision >= target)[-1]]
     if np.isclose(got, highest):
@@ -651,8 +651,9 @@ _GRAD_CAM_MESSAGES = {
         "height and width, axis=(1, 2), to get one weight per map."
     ),
     "pooled over everything": (
-        "you averaged the gradients into a single number; average over height and width "
-        "only, axis=(1, 2), to get one weight per map and image."
+        "every feature map got the same weight (the gradients averaged into one number, or "
+        "not used at all): weight each map by the mean of its own gradients over height and "
+        "width, axis=(1, 2), one weight per map and image."
     ),
     "mixed classes": (
         "each image's map mixes in the other images' classes: logits[:, class_index] is an n × n "
