@@ -316,7 +316,7 @@ def _in_place(cm):
     ("answer", "phrase"),
     [
         (lambda cm: np.unravel_index(np.argmax(cm), cm.shape), "diagonal"),
-        (lambda cm: _most_confused(cm)[::-1], "(predicted, true)"),
+        (lambda cm: _most_confused(cm)[::-1], "the mirror image of the right cell"),
         (lambda cm: np.argmax(cm - np.diag(np.diag(cm))), "np.unravel_index"),
         (
             lambda cm: tuple(

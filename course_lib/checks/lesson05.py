@@ -473,7 +473,11 @@ def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
                 "aside first (np.fill_diagonal on a copy)."
             )
         if pair == expected[::-1]:
-            return "the order is (predicted, true); rows are true classes, so return (row, column)."
+            return (
+                f"you returned {pair}, the mirror image of the right cell: rows are true "
+                "classes and columns predictions, so return (row, column). cm[a, b] and "
+                "cm[b, a] are different mistakes: do not swap them, or add them up (cm + cm.T)."
+            )
         off_no_diag = cm.astype(float)
         np.fill_diagonal(off_no_diag, np.inf)
         if pair == tuple(int(i) for i in np.unravel_index(np.argmin(off_no_diag), cm.shape)):
