@@ -255,6 +255,7 @@ def _in_requests_of(size):
             'read response.json()["predictions"]',
         ),
         (lambda post, x, k: _predict_all(post, x, k)[::-1], "reverse order"),
+        (lambda post, x, k: _predict_all(post, x * 255, k), "for any of the images"),
         (
             lambda post, x, k: _predict_all(
                 post, x[np.random.default_rng(0).permutation(len(x))], k

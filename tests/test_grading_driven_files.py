@@ -228,7 +228,8 @@ def test_8_3_the_lesson_s_check_cell_sends_only_the_answer():
     path = next((project_root() / "solutions").glob("08_*.ipynb"))
     cells = {e.number: e.check for e in lesson_key(path).exercises}
     assert judge.answer_names(cells["8.3"]) == ["predict_all"]
-    assert judge.answer_names(cells["8.4"]) == ["representative_dataset"]
+    # and the number of samples the task asks for: an int, sent as data
+    assert judge.answer_names(cells["8.4"]) == ["representative_dataset", "CALIBRATION_IMAGES"]
 
 
 # ---------------------------------------------------------------- 8.4 the representative dataset

@@ -549,6 +549,15 @@ def exercise_8_3(
                         "the rows come back in reverse order: keep them in the order of the images."
                     )
                 row = int(np.flatnonzero(~np.isclose(got, expected, atol=1e-5).all(axis=1))[0])
+                distances = np.abs(got[:, None, :] - expected[None, :, :]).max(axis=-1)
+                if not (distances.min(axis=1) <= 1e-5).all():
+                    return (
+                        "some rows are not the predictions the service gives for any of the "
+                        "images: send each image exactly as given, chunk.tolist() of the array "
+                        "you were passed, and keep the service's answers as they come "
+                        f"(of {count} images, row {row} is {np.round(got[row], 3).tolist()}, "
+                        f"expected {np.round(expected[row], 3).tolist()})."
+                    )
                 return (
                     "the rows are not the predictions of the images in their order: send the "
                     "images in order and keep the answers in the order they come back (of "
