@@ -333,9 +333,7 @@ def build_with_a_scaling_function(backbone, head, image_size):
 
 
 @pytest.mark.usefixtures("library_copies_allowed")
-@pytest.mark.parametrize(
-    "answer", [photos.build_images_in_model, build_with_ops, build_with_a_scaling_function]
-)
+@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_a_scaling_function])
 def test_9_3_accepts_images_in_models_built_differently(answer):
     verdict(checks.exercise_9_3(answer), True)
 
@@ -418,6 +416,7 @@ def _images_in_model(input_name="image", resize_name="resize", size=None):
     [
         (_images_in_model(input_name="photo"), "name it 'image'"),
         (_images_in_model(resize_name="resizing_7"), "model.get_layer('resize')"),
+        (build_with_ops, "finds no Resizing layer"),  # right numbers, but no layer to find
         (_images_in_model(size=224), "not a size written in"),
     ],
 )
@@ -427,3 +426,33 @@ def test_9_3_names_what_the_task_prescribes_by_name_and_size(answer, phrase):
 
 def test_9_3_the_names_and_size_the_task_gives_pass():
     verdict(checks.exercise_9_3(_images_in_model()), True)
+
+
+def _in_a_thread(image):  # the red team's: the library's copy called from a thread
+    import threading
+
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("v", photos.upright_rgb(image)))
+    thread.start()
+    thread.join()
+    return out["v"]
+
+
+def _watch_switched_off(image):  # the red team's: the profiler switched off first
+    import sys
+
+    sys.setprofile(None)
+    return photos.upright_rgb(image)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_in_a_thread, "calls course_lib.photos.upright_rgb"),
+        (_watch_switched_off, "sys.setprofile"),
+    ],
+)
+def test_9_1_the_library_s_copy_is_refused_from_a_thread_or_with_the_watch_switched_off(
+    answer, phrase
+):
+    verdict(checks.exercise_9_1(answer), False, phrase)

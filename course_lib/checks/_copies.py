@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ COPIES = (
     ("course_lib.photos", "upright_rgb"),
     ("course_lib.photos", "split_files"),
     ("course_lib.photos", "build_images_in_model"),
+    ("course_lib.edge", "representative_dataset"),
 )
 # Whether a call of a check's own code counts too (tests turn both off to build answers)
 WATCH_CHECKS = True
@@ -46,6 +48,8 @@ class CourseCopyUsed(Exception):
 
 
 def message(name: str) -> str:
+    if name.startswith("sys.setprofile"):
+        return f"your code calls {name}; leave it alone, and write the answer yourself."
     if name.startswith("course_lib.checks."):
         return (
             f"your code calls {name}, part of the check that judges it; write the answer yourself."
@@ -103,9 +107,13 @@ def watching() -> Iterator[list[str]]:
         module = os.path.basename(filename).removesuffix(".py")
         used.append(f"course_lib.checks.{module}.{code.co_name}")
 
-    previous = sys.getprofile()
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
     sys.setprofile(profile)
+    threading.setprofile(profile)  # threads the student's code starts meanwhile
     try:
         yield used
+        if sys.getprofile() is not profile and not used:
+            used.append("sys.setprofile, which switched off the check's watch on these calls")
     finally:
         sys.setprofile(previous)
+        threading.setprofile(previous_threads)

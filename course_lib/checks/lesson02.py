@@ -287,10 +287,10 @@ def _written_in_buffer(buffers: list[int], n: int, name: str = "the dataset") ->
     if not large:
         return None
     return (
-        f"everything else is right, but the shuffle buffer holds {large[0]} elements, a number "
-        f"written in: {name} has {n}. Here that shuffles fully, but a dataset larger than "
-        f"{large[0]} would only be shuffled locally. Take the size from the dataset, "
-        "ds.cardinality()."
+        f"everything else is right, but the shuffle buffer holds {large[0]} elements where "
+        f"{name} has {n}: a size other than the dataset's (a number written in, say) is large "
+        f"enough here by chance, and a dataset larger than {large[0]} would be shuffled only "
+        "locally. Take the size from the dataset, ds.cardinality()."
     )
 
 

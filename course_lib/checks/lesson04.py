@@ -832,6 +832,8 @@ _STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
     ((1.00, 1.10, 0.90, 1.00, 0.80, 0.85, 0.70, 0.75, 0.60), 2),
     # the loss falls after a bump, yet never below epoch 1: (4, 1)
     ((0.50, 0.90, 0.80, 0.70, 0.60, 0.55, 0.52), 3),
+    # improvements of 1e-5: any loss strictly lower is one, however small: (6, 4)
+    ((0.50000, 0.49999, 0.49998, 0.49997, 0.60, 0.61), 2),
 )
 
 
@@ -1014,9 +1016,17 @@ def _stopping_problem(
             "training stopped "
             f"at epoch {run} and never got there."
         )
+    steps = np.diff(np.minimum.accumulate(np.asarray(val_loss, np.float64)))
+    tiny = steps[(steps < 0) & (steps > -1e-3)]
+    hint = (
+        f" Here the loss improves by as little as {abs(tiny).min():.0e}: a loss strictly lower "
+        "than the best so far is an improvement, however small (no threshold, no rounding)."
+        if len(tiny)
+        else ""
+    )
     return (
         f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch "
-        f"{restored}."
+        f"{restored}.{hint}"
     )
 
 

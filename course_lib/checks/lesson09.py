@@ -50,6 +50,7 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     for tag, stored, how in (
         (8, Image.Transpose.ROTATE_270, "turned the other way, EXIF orientation 8"),
         (3, Image.Transpose.ROTATE_180, "upside down, EXIF orientation 3"),
+        (5, Image.Transpose.TRANSPOSE, "mirrored and turned, EXIF orientation 5"),
     ):
         tagged = Image.Exif()
         tagged[0x0112] = tag
@@ -535,10 +536,15 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 "keras.Input(..., name='image'): a client of the exported model sends the "
                 "photo under that name."
             )
-        if resizing and not any(layer.name == "resize" for layer in resizing):
+        try:
+            found = model.get_layer("resize")
+        except ValueError:
+            found = None
+        if not isinstance(found, keras.layers.Resizing):
             return (
-                "name the Resizing layer 'resize' (name='resize', as the task says): the "
-                "lesson finds it by that name, model.get_layer('resize')."
+                "model.get_layer('resize') finds no Resizing layer in your model: resize with "
+                "keras.layers.Resizing(..., name='resize') as a layer of the model itself, as "
+                "the task says; the lesson finds it by that name."
             )
         return None
 
