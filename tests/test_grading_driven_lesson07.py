@@ -93,6 +93,7 @@ def _create_app_with_pil_errors_caught(model, class_names, preprocessing):
     return app
 
 
+@pytest.mark.usefixtures("library_copies_allowed")  # the library's app, to show they agree
 @pytest.mark.parametrize(
     "answer", [create_minimal_app, _create_app_with_pil_errors_caught, _red_team_route()]
 )
@@ -148,6 +149,7 @@ def _without_dropout_draws(message):
     return re.sub(r"twice differently \(.*?\): ", "twice differently (...): ", message)
 
 
+@pytest.mark.usefixtures("library_copies_allowed")
 def test_7_2_the_kernel_builds_the_app_around_the_checks_model_not_the_notebooks(tmp_path):
     seen = []
 
