@@ -628,6 +628,11 @@ def test_7_3_names_the_mistake():
     def extension_only(data, max_pixels):
         return None if data else "empty"
 
+    def verify_and_end_marker(data, max_pixels):  # the red team's: whole files, never decoded
+        if not data.rstrip().endswith((b"\xff\xd9", b"IEND\xaeB`\x82")):
+            return "cut short"
+        return verify_instead_of_load(data, max_pixels)
+
     def verify_instead_of_load(data, max_pixels):  # the red team's: verify() decodes no JPEG
         try:
             image = _open(data)
@@ -650,6 +655,7 @@ def test_7_3_names_the_mistake():
         (raises, "catch Pillow's errors"),
         (extension_only, "a text file passed"),
         (verify_instead_of_load, "image.verify() decodes no JPEG pixels"),
+        (verify_and_end_marker, "pixel data is damaged passed"),
         (lambda d, m: "bad", "you rejected a valid PNG"),
         (lambda d, m: False, "return None for a good upload"),
         (lambda d, m: "", "empty string"),

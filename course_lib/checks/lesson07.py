@@ -360,6 +360,24 @@ def _truncated_jpeg() -> bytes:
     return noise[: len(noise) // 2]
 
 
+def _damaged_png() -> bytes:
+    """A whole PNG whose pixel data is damaged, checksums made right again: image.verify()
+    accepts it, its end marker is in place, only decoding it (image.load()) fails."""
+    import struct
+    import zlib
+
+    data = bytearray(_encode(check_rng(75).integers(0, 256, (20, 24), dtype=np.uint8)))
+    at = data.find(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    start = at + 4
+    for k in range(start + 10, start + length - 4, 7):
+        data[k] ^= 0xFF
+    data[start + length : start + length + 4] = struct.pack(
+        ">I", zlib.crc32(bytes(data[at : start + length])) & 0xFFFFFFFF
+    )
+    return bytes(data)
+
+
 def _bad_uploads() -> list[tuple[str, list[list[Any]]]]:
     """(what, the form's files as [field, file name, bytes]) for uploads a route must refuse."""
     png = _encode(np.full((20, 30), 120, np.uint8))
@@ -915,6 +933,13 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             "decodes no JPEG pixels; only image.load() finds the missing data",
         ),
         (
+            "a PNG with damaged pixel data",
+            _damaged_png(),
+            False,
+            "a complete PNG whose pixel data is damaged passed: its checksums and end marker "
+            "are in place, so only decoding the pixels, image.load(), finds the damage",
+        ),
+        (
             f"an image of {exact.size + side:,} pixels",
             _encode(np.zeros((exact.shape[0] + 1, side), np.uint8)),
             False,
@@ -997,7 +1022,13 @@ def exercise_7_3(
             if should_pass and answer is not None:
                 return f"{mistake} (your reason: {answer!r})."
             if not should_pass and answer is None:
-                unreadable = ("an empty file", "a text file", "a truncated PNG", "a truncated JPEG")
+                unreadable = (
+                    "an empty file",
+                    "a text file",
+                    "a truncated PNG",
+                    "a truncated JPEG",
+                    "a PNG with damaged pixel data",
+                )
                 if name in unreadable and all(
                     _passes(watched, case_data, max_pixels)
                     for case_name, case_data, _, _ in _upload_cases(max_pixels)
