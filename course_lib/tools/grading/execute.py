@@ -568,11 +568,14 @@ def grade_notebook(
         elif judge_process is not None:
             judge_process = judge_process.for_next_notebook() if needs_judge(key) else None
         try:
-            # The kernel's own stderr is TensorFlow's start-up chatter; what the
-            # notebook prints reaches the grader as cell outputs either way.
+            # The kernel's own stderr is TensorFlow's start-up chatter, and what it writes to
+            # its stdout directly (os.write(1, ...)) would land in the grader's console, among
+            # the grader's own lines; what the notebook prints reaches the grader as cell
+            # outputs either way.
             with kernel.client.setup_kernel(
                 env=kernel_env(options, private),
                 cwd=cwd,
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=isolation.kernel_preexec(),
             ):
