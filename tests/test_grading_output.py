@@ -27,6 +27,7 @@ NOT_ATTEMPTED = (
 # the instructor's folder where the next student's executed copy goes.
 GRIEF = """
     import os
+    os.write(1, b"    4/4 passed in 1 s SPOOFED\\n")  # a line among the grader's own
     _argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().decode().split("\\0")
     _out = _argv[_argv.index("--output") + 1]
     for _name in ("grades.csv", "summary.csv"):  # written after the students before
@@ -83,6 +84,7 @@ def test_student_names_never_become_spreadsheet_formulas_nor_break_the_printed_t
     assert len(table) == 5, table  # header, rule, one line per student
     assert table[2].startswith('=HYPERLINK("http:,evil")\\nx,1.1,True  0/4'), table
     assert '[1/3] =HYPERLINK("http:,evil")\\nx,1.1,True/01_pixels.ipynb ...' in result.stdout
+    assert "SPOOFED" not in result.stdout + result.stderr  # the kernel's stdout goes nowhere
 
 
 @pytest.mark.timeout(1500)
