@@ -903,43 +903,38 @@ def _floats_problem(answer: tuple[Any, Any]) -> str | None:
     )
 
 
-def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
-    """The answer of someone who counts an equal loss as an improvement (``<=``, not ``<``)."""
+def _mistaken_stop(
+    val_loss: Sequence[float],
+    patience: int,
+    improves: Callable[[float, float, float], bool],
+    restart: bool = True,
+) -> tuple[int, int]:
+    """(epochs run, epoch restored) by an early stopping whose rule for an improvement,
+    ``improves(loss, best loss so far, loss of the epoch before)``, may be a student's."""
     best, wait = 1, 0
     for epoch in range(2, len(val_loss) + 1):
-        if val_loss[epoch - 1] <= val_loss[best - 1]:
-            best, wait = epoch, 0
+        if improves(val_loss[epoch - 1], val_loss[best - 1], val_loss[epoch - 2]):
+            best, wait = epoch, 0 if restart else wait
         else:
             wait += 1
             if wait >= patience:
                 return epoch, best
     return len(val_loss), best
+
+
+def _ties_count(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """The answer of someone who counts an equal loss as an improvement (``<=``, not ``<``)."""
+    return _mistaken_stop(val_loss, patience, lambda loss, best, _: loss <= best)
 
 
 def _never_reset(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
     """The answer of someone who counts every epoch without improvement, never restarting."""
-    best, wait = 1, 0
-    for epoch in range(2, len(val_loss) + 1):
-        if val_loss[epoch - 1] < val_loss[best - 1]:
-            best = epoch
-        else:
-            wait += 1
-            if wait >= patience:
-                return epoch, best
-    return len(val_loss), best
+    return _mistaken_stop(val_loss, patience, lambda loss, best, _: loss < best, restart=False)
 
 
 def _against_previous(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
     """The answer of someone who compares each loss with the epoch before, not the best."""
-    best, wait = 1, 0
-    for epoch in range(2, len(val_loss) + 1):
-        if val_loss[epoch - 1] < val_loss[epoch - 2]:
-            best, wait = epoch, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                return epoch, best
-    return len(val_loss), best
+    return _mistaken_stop(val_loss, patience, lambda loss, _, before: loss < before)
 
 
 def _waited(best: int, stopped: int) -> str:
