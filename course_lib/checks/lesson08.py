@@ -793,7 +793,7 @@ def exercise_8_4(
                 "second time. x_train already holds what the model sees, in [0, 1]: yield it "
                 "as it is."
             )
-        if count is not None and isinstance(count, int) and len(images) != count:
+        if isinstance(count, int | np.integer) and len(images) != count:
             more = " or more" if len(images) > SAMPLE_LIMIT else ""
             return (
                 f"your generator yields {len(images)}{more} samples; the task asks for "
