@@ -7,6 +7,10 @@ for every exercise; at the end, one that writes the file back as it was. It is g
 real, with an untouched lesson-01 notebook after it, in one run, in a copy of the course: the
 forger writes to the course it is graded with, and other tests of this checkout running
 meanwhile must not see that (nor another grading run take it for its own notebook's doing).
+
+The kernels run in the system's view of the files (``own_view=False``), as they do where the
+system gives them no view of their own: in theirs the course is read-only and the forger's
+write fails (tests/test_grading_isolation.py).
 """
 
 import json
@@ -58,7 +62,7 @@ import json, sys
 from pathlib import Path
 from course_lib.tools.grading import GradeOptions, grade_folder
 from course_lib.config import project_root
-options = GradeOptions(timeout=900, cell_timeout=180, fast=True)
+options = GradeOptions(timeout=900, cell_timeout=180, fast=True, own_view=False)
 grades = grade_folder(Path(sys.argv[1]), project_root() / "solutions", options,
                       progress=lambda _: None)
 print(json.dumps({g.submission.student: {"problems": g.problems, "exercises": [

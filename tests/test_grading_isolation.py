@@ -14,7 +14,7 @@ import pytest
 from grading_support import student_notebook
 
 from course_lib.config import project_root
-from course_lib.tools.grading import GradeOptions, grade_folder, isolation
+from course_lib.tools.grading import GradeOptions, grade_folder, isolation, own_view
 
 ROOT = project_root()
 LESSON = "01_pixels"
@@ -113,6 +113,60 @@ STEAL = """
 """
 
 
+# The ways past the fence (an audit hook sees only Python's own file calls): a library's
+# reader, a path relative to an open folder, the C library, programs that find the files by
+# themselves, another process's view of the files; then changing the course's checks and
+# planting a start-up file. With a view of its own, each one fails.
+PAST_THE_FENCE = """
+    import ctypes, errno, json, os, subprocess, sysconfig, course_lib
+    _root = os.path.dirname(os.path.dirname(course_lib.__file__))
+    _key = os.path.join(_root, "solutions", "01_pixels.ipynb")
+    _tried = {}
+
+    def _try(name, action):
+        try:
+            _tried[name] = "read: " + repr(action())[:80]
+        except OSError as _error:
+            _name = errno.errorcode.get(_error.errno or 0, type(_error).__name__)
+            _tried[name] = "failed: " + _name
+        except Exception as _error:
+            _tried[name] = f"failed: {type(_error).__name__}"
+
+    def _tf():
+        import tensorflow as tf
+        return tf.io.gfile.GFile(_key, "rb").read()
+
+    def _dir_fd():
+        _fd = os.open(_root, os.O_RDONLY)
+        return os.read(os.open("solutions/01_pixels.ipynb", os.O_RDONLY, dir_fd=_fd), 80)
+
+    def _libc():
+        _c = ctypes.CDLL(None, use_errno=True)
+        _fd = _c.open(_key.encode(), 0)
+        if _fd < 0:
+            raise OSError(ctypes.get_errno(), "open")
+        _buffer = ctypes.create_string_buffer(80)
+        _c.read(_fd, _buffer, 80)
+        return _buffer.raw
+
+    def _run(command, **kwargs):
+        return subprocess.run(command, capture_output=True, check=True, **kwargs).stdout
+
+    _try("tf.io", _tf)
+    _try("dir_fd", _dir_fd)
+    _try("ctypes", _libc)
+    _try("git show", lambda: _run(["git", "-C", _root, "show", "HEAD:solutions/01_pixels.ipynb"]))
+    _try("shell glob", lambda: _run(f"cat {_root}/sol*/01_* {_root}/tes*/conf*", shell=True))
+    _try("proc root", lambda: open("/proc/1/root" + _key).read())
+    _try("course file", lambda: open(
+        os.path.join(_root, "course_lib", "checks", "lesson01.py"), "a").write("#"))
+    _try("start-up file", lambda: open(
+        os.path.join(sysconfig.get_paths()["purelib"], "zz_course.pth"), "w").write("import os"))
+    _try("own folder", lambda: open("mine.txt", "w").write("kept"))
+    open(REPORT, "w").write(json.dumps(_tried))
+"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
@@ -123,6 +177,7 @@ def graded(tmp_path_factory):
         "a_ptrace": PTRACE.replace("REPORT", repr(str(report))),
         "b_kill_judge": KILL_JUDGE,
         "c_steal": steal.replace("SUBMISSIONS", repr(str(submissions))),
+        "d_past_the_fence": PAST_THE_FENCE.replace("REPORT", repr(str(folder / "past.json"))),
         "z_later": "",
     }.items():
         (submissions / student).mkdir(parents=True)
@@ -178,3 +233,20 @@ def test_a_notebook_cannot_read_the_answer_keys_or_another_students_notebook(gra
     assert tried["own folder"] == "read: 4"  # its own folder stays its own
     exercises = grades["c_steal"].exercises
     assert [(e.passed, e.message) for e in exercises] == [(False, NOT_ATTEMPTED)] * 4
+
+
+@pytest.mark.skipif(not own_view.possible(), reason="kernels get views of their own as root only")
+@pytest.mark.timeout(900)
+def test_in_its_own_view_no_way_past_the_fence_reaches_the_answer_keys_or_changes_the_course(
+    graded,
+):
+    grades, folder = graded
+    tried = json.loads((folder / "past.json").read_text())
+    assert tried.pop("own folder") == "read: 4"
+    assert tried["course file"] == "failed: EROFS" and tried["start-up file"] == "failed: EROFS"
+    for name, outcome in tried.items():
+        assert outcome.startswith("failed: "), (name, outcome)
+    assert not (ROOT / "course_lib" / "checks" / "lesson01.py").read_text().endswith("#")
+    exercises = grades["d_past_the_fence"].exercises
+    assert [(e.passed, e.message) for e in exercises] == [(False, NOT_ATTEMPTED)] * 4
+    assert grades["d_past_the_fence"].problems == []

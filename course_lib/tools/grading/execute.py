@@ -38,7 +38,15 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
 from course_lib.messages import first_line
-from course_lib.tools.grading import analysis, fence, isolation, judge, kernel_code, leftovers
+from course_lib.tools.grading import (
+    analysis,
+    fence,
+    isolation,
+    judge,
+    kernel_code,
+    leftovers,
+    own_view,
+)
 from course_lib.tools.grading.output import OutputFolder
 from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
@@ -157,6 +165,9 @@ class GradeOptions:
     # Folders the kernel may not read besides the course's own (grading.fence): the
     # submissions being graded, say
     fenced: tuple[str, ...] = ()
+    # Each kernel in a view of the file systems of its own, with the fenced folders empty and
+    # the course read-only, where the system allows it (grading.own_view: root on Linux)
+    own_view: bool = True
     # The course's files as grading started; taken by grade_folder (or grade_notebook)
     snapshot: CourseSnapshot | None = None
 
@@ -509,15 +520,25 @@ def kernel_env(options: GradeOptions, folder: str | None = None) -> dict[str, st
         env["COURSE_BUILD_DIR"] = private_build_dir(folder, options.fast)
         # The answer keys, the course's tests and history, other students' notebooks and
         # what the grader wrote: out of the kernel's reach (its own folder and the data stay in)
-        outputs = [options.output.path] if options.output is not None else []
-        if options.executed_dir is not None:
-            outputs.append(options.executed_dir)
         fence.install(
-            env["IPYTHONDIR"],
-            fence.fenced_folders([*outputs, *options.fenced]),
-            allowed=[folder, env["COURSE_DATA_DIR"]],
+            env["IPYTHONDIR"], fenced_folders(options), allowed=[folder, env["COURSE_DATA_DIR"]]
         )
     return env
+
+
+def fenced_folders(options: GradeOptions) -> tuple[str, ...]:
+    """The folders a kernel may not read: the course's answer keys and everything graded."""
+    outputs = [options.output.path] if options.output is not None else []
+    if options.executed_dir is not None:
+        outputs.append(options.executed_dir)
+    return fence.fenced_folders([*outputs, *options.fenced])
+
+
+def kernel_view(options: GradeOptions, *own: str) -> own_view.View | None:
+    """The kernel's own view of the file systems, whose own folders are ``own``; None if none."""
+    if not options.own_view or not own_view.possible():
+        return None
+    return own_view.view_for(fenced_folders(options), own)
 
 
 def needs_judge(key: LessonKey) -> bool:
@@ -577,7 +598,7 @@ def grade_notebook(
                 cwd=cwd,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=isolation.kernel_preexec(),
+                preexec_fn=isolation.kernel_preexec(kernel_view(options, cwd, private)),
             ):
                 _Grading(
                     kernel,

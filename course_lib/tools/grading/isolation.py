@@ -8,9 +8,11 @@ could attach to them with ``ptrace`` (gdb, or ``ctypes``) or write their memory 
   (``prctl(PR_SET_DUMPABLE, 0)``) before any student code runs: a process of the same user
   may then no longer attach to them nor open their memory, unless it holds
   ``CAP_SYS_PTRACE``;
-- the kernel starts without ``CAP_SYS_PTRACE`` (dropped from its capability sets and from
-  its bounding set, so no program it starts gets it back) and with ``no_new_privs`` (no
-  set-user-id program gives it privileges), which matters when grading runs as root;
+- the kernel starts without any capability (dropped from its capability sets and from its
+  bounding set, so no program it starts gets one back) and with ``no_new_privs`` (no
+  set-user-id program gives it privileges), which matters when grading runs as root; there,
+  it also gets a view of the file systems of its own, with the answer keys empty and the
+  course read-only (:mod:`course_lib.tools.grading.own_view`);
   and it is the first process the system kills when memory runs out.
 
 Elsewhere these are no-ops: see ``docs/INSTRUCTORS.md`` for what that leaves open.
@@ -24,10 +26,13 @@ import signal
 import sys
 from collections.abc import Callable
 
+from course_lib.tools.grading import own_view
+
 _PR_SET_DUMPABLE = 4  # from <linux/prctl.h>
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
-_CAP_SYS_PTRACE = 19  # from <linux/capability.h>
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CAP_LAST = 63  # the bounding set's last bit; the system refuses those it does not have
 _CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -91,25 +96,34 @@ def die_with_parent() -> Callable[[], None] | None:
     return arrange
 
 
-def kernel_preexec() -> Callable[[], None] | None:
-    """What the kernel's process runs before it starts: no ptrace capability, no new privileges.
+def kernel_preexec(view: own_view.View | None = None) -> Callable[[], None] | None:
+    """What the kernel's process runs before it starts: no capability, no new privileges.
 
-    Runs between ``fork`` and ``exec``, where only async-signal-safe work is sound: the C
-    library is loaded here, in the grading process, and the child only makes system calls.
+    ``view``: its own view of the file systems (:mod:`.own_view`), None for the system's.
+
+    A kernel started by root keeps root's user id but no capability, in any of its sets nor
+    in its bounding set (so no program it starts gets one back): it cannot attach to other
+    processes, read what others than root may not, mount or unmount, nor get past a file's
+    permissions. Runs between ``fork`` and ``exec``, where only async-signal-safe work is
+    sound: the C library is loaded here, in the grading process, and the child only makes
+    system calls.
     """
     libc = _libc()
     if libc is None or not hasattr(libc, "capset"):
         return None
     header = _CapHeader(_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
-    keep = ~(1 << _CAP_SYS_PTRACE) & 0xFFFFFFFF
+    encoded = view.encoded() if view is not None else None
 
     def confine() -> None:
-        libc.prctl(_PR_CAPBSET_DROP, _CAP_SYS_PTRACE, 0, 0, 0)  # fails harmlessly if not root
+        if encoded is not None:
+            own_view.enter(libc, *encoded)
+        for capability in range(_CAP_LAST + 1):  # fails harmlessly if not root
+            libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)
+        libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
         if libc.capget(ctypes.byref(header), data) == 0:
-            data[0].effective &= keep
-            data[0].permitted &= keep
-            data[0].inheritable &= keep
+            for half in data:
+                half.effective = half.permitted = half.inheritable = 0
             libc.capset(ctypes.byref(header), data)
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         # When memory runs out, the system kills the kernel first, never the judge: a judge
