@@ -1,5 +1,7 @@
 """Lesson 05 checks accept right answers written in different ways and name each common mistake."""
 
+from fractions import Fraction
+
 import keras
 import numpy as np
 import pandas as pd
@@ -70,6 +72,14 @@ def test_5_2_accepts_true_positives_scaled_and_false_positives_kept():
     assert checks.exercise_5_2(
         lambda cm, k, f: 1 / (1 + (cm[:, k].sum() - cm[k, k]) / (f * cm[k, k]))
     ).passed
+
+
+def test_5_2_accepts_the_precision_as_an_exact_fraction():
+    def exact(cm, k, factor):
+        true_positives = Fraction(float(factor)) * int(cm[k, k])
+        return true_positives / (true_positives + int(cm[:, k].sum() - cm[k, k]))
+
+    assert checks.exercise_5_2(exact).passed
 
 
 def _scaled_integer_copy(cm, k, factor):

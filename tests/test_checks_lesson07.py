@@ -646,7 +646,17 @@ def test_7_3_names_the_mistake():
             return "damaged"
         return None
 
+    def truncated_allowed(data, max_pixels):  # the red team's: load() told to accept a cut file
+        from PIL import ImageFile
+
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            return check_upload(data, max_pixels)
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+
     cases = [
+        (truncated_allowed, "LOAD_TRUNCATED_IMAGES left False"),
         (no_bomb, "DecompressionBombError, which is not an OSError"),
         (no_load, "truncated PNG passed"),
         (load_first, "before finding it too big"),

@@ -355,6 +355,8 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
         (variant(crop=False), "squashed to a square, not cropped"),
         (variant(scale=1 / 255, offset=0.0), "scaled to [0, 1]"),
         (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
+        (variant(scale=1 / 127.5, offset=-1.0), "scaled to [-1, 1] with 127.5"),
+        (variant(scale=1 / 128, offset=-1.0), "check each step"),
         (variant(dtype="float32"), "input is float32"),
         (variant(size=224), "only takes photos of one size"),
         (variant(training=None), "without training=False"),

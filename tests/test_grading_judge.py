@@ -111,6 +111,19 @@ def test_a_change_to_the_input_in_place_is_seen_across_the_process_boundary(tmp_
     assert reply["status"] == "failed" and "changed its input `photo` in place" in reply["message"]
 
 
+def test_a_precision_returned_as_an_exact_fraction_is_judged_as_in_the_notebook(tmp_path):
+    from fractions import Fraction
+
+    def exact(cm, k, factor):
+        true_positives = Fraction(float(factor)) * int(cm[k, k])
+        return true_positives / (true_positives + int(cm[:, k].sum() - cm[k, k]))
+
+    expression = "checks.exercise_5_2(precision_at_prevalence)"
+    namespace = {"precision_at_prevalence": exact}
+    reply = judge.judge_locally(expression, namespace, 12345, str(tmp_path / "5.2"))
+    assert reply["status"] == "passed", reply
+
+
 def test_answers_computed_for_the_published_test_data_fail_on_a_fresh_draw(tmp_path):
     # A lookup table of the right outputs for the check's own seeded inputs: right in the
     # notebook (the test data are public), wrong when the grader draws new ones.

@@ -2,7 +2,9 @@
 
 One run of the command on a folder of real lesson-01 notebooks (unsolved, so each is quick):
 a student whose folder name is a spreadsheet formula with a newline in it, notebooks that
-attack the output folder, and an untouched notebook graded after them.
+attack the output folder, and an untouched notebook graded after them. Where kernels get a view
+of their own (grading.own_view), the output folder is empty in it and the attack fails at once;
+tests/test_grading_units.py plants the same things in an output folder directly.
 """
 
 import csv
@@ -14,6 +16,7 @@ import pytest
 from grading_support import student_notebook
 
 from course_lib.config import project_root
+from course_lib.tools.grading import own_view
 
 ROOT = project_root()
 LESSON = "01_pixels"
@@ -103,8 +106,13 @@ def test_a_notebook_that_plants_folders_and_links_in_the_output_loses_nobody_s_r
     later = [row for row in grades[1:] if row[0] == "z_later"]
     assert [(row[3], row[4]) for row in later] == [("False", NOT_ATTEMPTED)] * 4
     notes = [row[4] for row in grades[1:] if row[0] == "b_grief" and row[2] == "notebook"]
-    assert any(
-        n.startswith("tampering: the notebook changed the grader's output folder (") for n in notes
-    ), notes
+    if own_view.possible():  # the output folder is empty in the kernel's view: nothing to attack
+        assert len(notes) == 1, notes
+        assert "raised PermissionError" in notes[0] and "grades.csv" in notes[0], notes
+    else:  # the notebook changes the folder; the grader names it and writes past it
+        assert any(
+            n.startswith("tampering: the notebook changed the grader's output folder (")
+            for n in notes
+        ), notes
     credited = {row[3] for row in grades[1:] if row[0] == "b_grief" and row[2] != "notebook"}
     assert credited == {"False"}

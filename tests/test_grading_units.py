@@ -654,6 +654,37 @@ def test_a_file_the_grader_cannot_write_leaves_no_trace_it_would_blame_on_a_note
     assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
 
 
+def test_folders_and_links_planted_in_the_output_are_named_moved_aside_and_written_past(tmp_path):
+    # What a kernel without a view of its own can do to the output folder between two
+    # notebooks (tests/test_grading_output.py grades such a notebook where kernels get one).
+    from course_lib.tools.grading.output import OutputFolder
+
+    instructor = tmp_path / "instructor"
+    instructor.mkdir()
+    (instructor / "notes.txt").write_text("the instructor's notes")
+    folder = OutputFolder(tmp_path / "out")
+    for name in ("grades.csv", "summary.csv", "executed/a/01_pixels.ipynb"):
+        folder.write(name, b"before")
+    folder.accept()
+    out = tmp_path / "out"
+    (out / "grades.csv").unlink()
+    (out / "grades.csv" / "x").mkdir(parents=True)
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").symlink_to(instructor / "notes.txt")
+    (out / "executed" / "z_later").symlink_to(instructor)
+    changed = folder.changes()
+    assert changed == ["executed/z_later", "grades.csv", "grades.csv/x", "summary.csv"]
+    folder.repair(changed)
+    for name in ("grades.csv", "summary.csv", "executed/z_later/01_pixels.ipynb"):
+        folder.write(name, b"after")
+    folder.accept()
+    assert (out / "grades.csv").read_bytes() == (out / "summary.csv").read_bytes() == b"after"
+    assert not (out / "summary.csv").is_symlink() and not (out / "executed/z_later").is_symlink()
+    assert (instructor / "notes.txt").read_text() == "the instructor's notes"
+    assert sorted(p.name for p in instructor.iterdir()) == ["notes.txt"]
+    assert len(list(out.glob("*.moved-aside-*"))) == 2 and folder.changes() == []
+
+
 def test_every_exercise_of_the_course_is_judged_in_two_phases():
     from course_lib.config import project_root
     from course_lib.tools.grading.execute import TWO_PHASE

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import decimal
 import functools
 import inspect
+import numbers
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -271,6 +273,12 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
         array = np.asarray(value)
     except Exception:
         raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.") from None
+    if (
+        array.dtype == object
+        and array.size
+        and all(isinstance(x, numbers.Real | decimal.Decimal) for x in array.flat)
+    ):
+        array = array.astype(np.float64)  # exact numbers: a Fraction, a Decimal
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise StudentCodeFailed(
             f"{what} is {describe(value)}, holding {array.dtype} values, not an array of numbers."

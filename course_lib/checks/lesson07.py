@@ -922,15 +922,17 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             "a truncated PNG",
             _truncated_png(),
             False,
-            "a truncated PNG passed: Image.open only reads the header; call image.load() to "
-            "decode the pixels",
+            "a truncated PNG passed: Image.open only reads the header; decode the pixels with "
+            "image.load() and let its error reach you (ImageFile.LOAD_TRUNCATED_IMAGES "
+            "left False, as it is by default)",
         ),
         (
             "a truncated JPEG",
             _truncated_jpeg(),
             False,
             "a JPEG cut in half passed: Image.open reads only its header, and image.verify() "
-            "decodes no JPEG pixels; only image.load() finds the missing data",
+            "decodes no JPEG pixels; only image.load() finds the missing data (with "
+            "ImageFile.LOAD_TRUNCATED_IMAGES left False, as it is by default)",
         ),
         (
             "a PNG with damaged pixel data",

@@ -507,6 +507,12 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 ),
                 "the photo was squashed, not cropped, and scaled to [0, 1]: "
                 "crop_to_aspect_ratio=True, and (x - 127) / 128.": (False, 1 / 255, 0.0),
+                "the pixels were scaled to [-1, 1] with 127.5; EfficientNet-Lite was trained on "
+                "(x - 127) / 128: Rescaling(1 / 128, offset=-127 / 128).": (
+                    True,
+                    1 / 127.5,
+                    -1.0,
+                ),
             }
             for message, (crop, scale, offset) in variants.items():
                 if np.allclose(
@@ -515,8 +521,8 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     return f"on a {what}: {message}"
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
-                f"{np.abs(got - expected).max():.3g}: resize (bilinear, cropped to the aspect "
-                "ratio), scale, then the backbone and the head, in that order."
+                f"{np.abs(got - expected).max():.3g}: check each step: resize (bilinear, cropped "
+                "to the aspect ratio), scale to (x - 127) / 128, then the backbone and the head."
             )
         if _called_without_training_false(model, backbone):
             return (

@@ -427,6 +427,12 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
         return {"t": "int", "v": str(value)}
     if isinstance(value, float) and type(value) is float:
         return {"t": "float", "v": repr(value) if not math.isfinite(value) else value}
+    if type(value).__name__ in ("Fraction", "Decimal") and type(value).__module__ in (
+        "fractions",
+        "decimal",
+        "_pydecimal",
+    ):  # an exact number, which the checks take as the float it stands for
+        return encode(float(value), folder, counter)
     if type(value) is str:
         return {"t": "str", "v": value}
     if type(value) is bytes:
