@@ -58,6 +58,8 @@ def _junk_values() -> dict[str, Any]:
         "bytes": b"\x00\x01",
         "int": 7,
         "float nan": float("nan"),
+        "int too large for 64 bits": 10**400,
+        "list holding an int too large for 64 bits": [1, 10**400],
         "bool": True,
         "tuple": (1, "x", None),
         "empty array": np.zeros((0,), dtype=np.float32),

@@ -71,6 +71,18 @@ def test_1_1_accepts_rounded_luminance_however_computed(answer):
     assert checks.exercise_1_1(answer).passed
 
 
+def _with_nan(photo):
+    gray = np.round(photo @ WEIGHTS)
+    gray[0, 0] = np.nan  # one pixel lost on the way
+    return gray
+
+
+def _paired_indices(image, height, width):  # rows[:, None] forgotten
+    rows = ((np.arange(height) + 0.5) * image.shape[0] / height).astype(int)
+    cols = ((np.arange(width) + 0.5) * image.shape[1] / width).astype(int)
+    return image[rows, cols]
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -95,6 +107,7 @@ def test_1_1_accepts_rounded_luminance_however_computed(answer):
         (lambda p: None, "forget to `return`"),
         (lambda p: np.round(p @ WEIGHTS).astype(np.uint8).T, "swapped"),
         (lambda p: p @ np.ones(4), "ValueError"),
+        (_with_nan, "1 of 96 values of your grayscale image are not numbers"),
     ],
 )
 def test_1_1_names_the_mistake(answer, phrase):
@@ -289,10 +302,16 @@ def _by_rule(rule):
         ),
         (lambda im, h, w: _resize(im, h, w)[::-1], "not the source pixel under their centre"),
         (_resize_gray_only, "ValueError"),
+        (_paired_indices, "image[rows[:, None], cols]"),
     ],
 )
 def test_1_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_3(answer), phrase)
+
+
+def test_1_3_indices_paired_instead_of_crossed_are_not_told_they_ran_past_the_edge():
+    result = checks.exercise_1_3(_paired_indices)
+    assert not result.passed and "one past the last pixel" not in result.message
 
 
 @pytest.mark.parametrize(
@@ -398,6 +417,7 @@ def _per_image(train, test):
         ),
         (lambda a, b: tuple(x.astype(np.float64) for x in _standardise(a, b)), "float64"),
         (lambda a, b: _standardise(a, b)[0], "return two arrays"),
+        (lambda a, b: _standardise(a, b)[::-1], "you returned the test images first"),
         (lambda a, b: _standardise(a, b) + (None,), "length 3"),
         (lambda a, b: (_standardise(a, b)[0], _standardise(a, b)[1][:2]), "expected (10, 6, 6)"),
         (_with(lambda a, b: (a.mean(), 0.0, a.mean(), 0.0)), "inf or NaN"),

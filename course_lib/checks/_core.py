@@ -198,6 +198,17 @@ def guarded(exercise: str, check: Callable[..., CheckResult]) -> Callable[..., C
     return safe
 
 
+def _a(word: object) -> str:
+    """``word`` with its article: "a float32", "an int64", "an object", "a uint8"."""
+    text = str(word)
+    return f"{'an' if text[:1].lower() in 'aeio' else 'a'} {text}"
+
+
+def _short_repr(value: object, limit: int = 30) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def describe(value: Any) -> str:
     """What a value is, in the words a student recognises: "None", "a dict", "a float32 array of
     shape (2, 3)"."""
@@ -205,7 +216,7 @@ def describe(value: Any) -> str:
         if value is None:
             return "None"
         if isinstance(value, np.ndarray):
-            return f"a {value.dtype} array of shape {value.shape}"
+            return f"{_a(value.dtype)} array of shape {value.shape}"
         if isinstance(value, np.generic):
             return f"a NumPy {value.dtype} scalar ({value!r})"
         module = type(value).__module__ or ""
@@ -215,9 +226,9 @@ def describe(value: Any) -> str:
             and hasattr(value, "shape")
         ):
             dtype = getattr(value.dtype, "name", value.dtype)
-            return f"a {type(value).__name__} of dtype {dtype} and shape {tuple(value.shape)}"
+            return f"{_a(type(value).__name__)} of dtype {dtype} and shape {tuple(value.shape)}"
         if isinstance(value, (bool, int, float, complex)):
-            return f"a {type(value).__name__} ({value!r})"
+            return f"{_a(type(value).__name__)} ({_short_repr(value)})"
         if isinstance(value, (str, bytes)):
             shown = (
                 value
@@ -235,7 +246,7 @@ def describe(value: Any) -> str:
             return f"a function ({getattr(value, '__name__', '?')})"
         if inspect.isclass(value):
             return f"the class {value.__name__}"
-        return f"a {type(value).__name__}"
+        return _a(type(value).__name__)
     except Exception:  # an object that raises even on these questions
         return "an object the check cannot inspect"
 
@@ -278,7 +289,13 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
         and array.size
         and all(isinstance(x, numbers.Real | decimal.Decimal) for x in array.flat)
     ):
-        array = array.astype(np.float64)  # exact numbers: a Fraction, a Decimal
+        try:
+            array = array.astype(np.float64)  # exact numbers: a Fraction, a Decimal
+        except (OverflowError, ValueError, TypeError):
+            where = "" if array.ndim == 0 else "holding a number "
+            raise StudentCodeFailed(
+                f"{what} is {describe(value)}, {where}too large for a 64-bit number."
+            ) from None
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise StudentCodeFailed(
             f"{what} is {describe(value)}, holding {array.dtype} values, not an array of numbers."

@@ -528,12 +528,16 @@ def _what_it_is(value: Any) -> str:
 
     import numpy as np
 
+    def a(word: object) -> str:
+        return f"{'an' if str(word)[:1].lower() in 'aeio' else 'a'} {word}"
+
     if value is None:
         return "None"
     if isinstance(value, np.ndarray):
-        return f"a {value.dtype} array of shape {value.shape}"
+        return f"{a(value.dtype)} array of shape {value.shape}"
     if isinstance(value, (bool, int, float, complex)):
-        return f"a {type(value).__name__} ({value!r})"
+        text = repr(value)
+        return f"{a(type(value).__name__)} ({text if len(text) <= 30 else text[:29] + '…'})"
     if isinstance(value, (str, bytes)):
         shown = (
             value
@@ -547,7 +551,7 @@ def _what_it_is(value: Any) -> str:
         return f"the class {value.__name__}"
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         return f"a {type(value).__name__} of length {len(value)}"
-    return f"a {type(value).__name__}"
+    return a(type(value).__name__)
 
 
 def _reading_error(exc: BaseException) -> dict[str, Any]:

@@ -67,6 +67,13 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
         if not (np.issubdtype(gray.dtype, np.integer) or np.issubdtype(gray.dtype, np.floating)):
             return f"the values are of type {gray.dtype}; return numbers, a uint8 array."
         values = gray.astype(np.float64)
+        if not np.isfinite(values).all():
+            bad = np.argwhere(~np.isfinite(values))
+            return (
+                f"{len(bad)} of {values.size} values of your grayscale image are not numbers "
+                f"(NaN or infinity), the first at [{bad[0][0]}, {bad[0][1]}]: every pixel must be "
+                "a whole number from 0 to 255."
+            )
         if np.allclose(values, photo.mean(axis=-1), atol=0.51):
             return (
                 "you averaged the channels equally; the eye is most sensitive to green: "
@@ -328,7 +335,13 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
                 f"your result of {what}",
             )
         except StudentCodeFailed as exc:
-            if "IndexError" in str(exc) or "out of bounds" in str(exc):
+            if "could not be broadcast" in str(exc):
+                raise StudentCodeFailed(
+                    f"{what}: {exc} Indexing with two 1-D arrays pairs them element by element; "
+                    "for every (row, column) pair, index with a column of rows and a row of "
+                    "columns: image[rows[:, None], cols]."
+                ) from None
+            if "out of bounds" in str(exc) or "is not in [" in str(exc):
                 raise StudentCodeFailed(
                     f"{what}: {exc} An index reached the image's size, one past the last pixel: "
                     "the last output pixel's centre lies inside the last source pixel, so take the "
@@ -436,10 +449,19 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                 f" of length {len(result)}" if isinstance(result, tuple | list) else ""
             )
             return f"return two arrays, `return train_std, test_std`; got {shown}."
-        out_train = _numpy_result(result[0], "the standardised training images")
-        out_test = _numpy_result(result[1], "the standardised test images")
+        out_train = _numpy_result(result[0], "the array of standardised training images")
+        out_test = _numpy_result(result[1], "the array of standardised test images")
+        if train.shape != test.shape and (out_train.shape, out_test.shape) == (
+            test.shape,
+            train.shape,
+        ):
+            return (
+                f"you returned the test images first (shapes {out_train.shape} and "
+                f"{out_test.shape}): return them in the order they came, "
+                "`return train_std, test_std`."
+            )
         for name, out, source in (("training", out_train, train), ("test", out_test, test)):
-            problem = shape_problem(out, source.shape, f"the standardised {name} images")
+            problem = shape_problem(out, source.shape, f"the array of standardised {name} images")
             if problem:
                 return problem
         if not (

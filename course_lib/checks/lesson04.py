@@ -885,7 +885,7 @@ def _pair(answer: Any) -> tuple[int | float, int | float] | str:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | np.integer | float | np.floating)
-            or not float(value).is_integer()
+            or (isinstance(value, float | np.floating) and not float(value).is_integer())
         ):
             return f"both numbers should be epoch numbers (ints), got {answer!r}."
         values.append(int(value) if isinstance(value, int | np.integer) else float(value))

@@ -900,7 +900,7 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                 )
             try:
                 scale, zero_point = float(answer[0]), float(answer[1])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 return (
                     f"for ({low}, {high}, {name}) you returned {answer!r}: scale and "
                     "zero_point are numbers."
