@@ -4,13 +4,14 @@ The real student notebook of lesson 02 (most of its checks run in the kernel), u
 answers of 2.3 and 2.4 set to None so that every check expression runs, and two cells
 added: after the set-up, one that appends to ``course_lib/checks/lesson02.py`` a forged pass
 for every exercise; at the end, one that writes the file back as it was. It is graded for
-real, with an untouched lesson-01 notebook after it, in one run, in a copy of the course: the
+real, with a lesson-01 notebook that kills the judge and an untouched one after them, in one
+run, in a copy of the course: the
 forger writes to the course it is graded with, and other tests of this checkout running
 meanwhile must not see that (nor another grading run take it for its own notebook's doing).
 
 The kernels run in the system's view of the files (``own_view=False``), as they do where the
-system gives them no view of their own: in theirs the course is read-only and the forger's
-write fails (tests/test_grading_isolation.py).
+system gives them no view of their own: in theirs the course is read-only, the forger's write
+fails and the judge is another user's process (tests/test_grading_isolation.py).
 """
 
 import json
@@ -22,7 +23,9 @@ import textwrap
 
 import nbformat
 import pytest
+from grading_support import student_notebook
 from nbformat.v4 import new_code_cell
+from test_grading_isolation import KILL_JUDGE, KILLED, NOT_ATTEMPTED
 
 from course_lib.config import project_root
 
@@ -81,6 +84,10 @@ def graded(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("course-files")
     (submissions / "a_forger").mkdir()
     nbformat.write(_forging_notebook(), submissions / "a_forger" / "02_pipelines.ipynb")
+    (submissions / "b_kill_judge").mkdir()
+    nbformat.write(
+        student_notebook("01_pixels", KILL_JUDGE), submissions / "b_kill_judge" / "01_pixels.ipynb"
+    )
     (submissions / "z_later").mkdir()
     later = nbformat.read(ROOT / "notebooks" / "01_pixels.ipynb", as_version=4)
     nbformat.write(later, submissions / "z_later" / "01_pixels.ipynb")
@@ -124,3 +131,20 @@ def test_a_notebook_that_changed_the_course_files_is_flagged_and_they_are_restor
     assert unchanged
     later = grades["z_later"]
     assert later["problems"] == [] and [e["passed"] for e in later["exercises"]] == [False] * 4
+
+
+@pytest.mark.timeout(1500)
+def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded):
+    grades, _ = graded
+    grade = grades["b_kill_judge"]
+    assert f"tampering: {KILLED}" in grade["problems"]
+    expected = f"not credited, the notebook tampers with grading; check did not run: {KILLED}"
+    # The exercise being judged when the judge died says so; a fresh judge takes the others,
+    # and none of the notebook's exercises is credited.
+    exercises = grade["exercises"]
+    assert (exercises[0]["passed"], exercises[0]["message"]) == (False, expected)
+    assert all(
+        not e["passed"] and e["message"].startswith("not credited, the notebook tampers")
+        for e in exercises
+    )
+    assert [e["message"] for e in grades["z_later"]["exercises"]] == [NOT_ATTEMPTED] * 4

@@ -7,7 +7,9 @@ and the later student's grades are the honest ones.
 """
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -50,7 +52,7 @@ PTRACE = """
         except OSError as _error:
             _mem = errno.errorcode[_error.errno]
         _found[_who] = {"ptrace": _ptrace, "mem": _mem}
-    open(REPORT, "w").write(json.dumps(_found))
+    print("REPORT " + json.dumps(_found))
 """
 
 # Kill this run's judge, as a notebook that wants its checks (or a later student's) to fail.
@@ -109,7 +111,7 @@ STEAL = """
 
     _try("unfenced", _unfence)
     _try("own folder", lambda: open("mine.txt", "w").write("kept"))
-    open(REPORT, "w").write(json.dumps(_tried))
+    print("REPORT " + json.dumps(_tried))
 """
 
 
@@ -162,36 +164,58 @@ PAST_THE_FENCE = """
         os.path.join(_root, "course_lib", "checks", "lesson01.py"), "a").write("#"))
     _try("start-up file", lambda: open(
         os.path.join(sysconfig.get_paths()["purelib"], "zz_course.pth"), "w").write("import os"))
+    _try("system config", lambda: open("/etc/ipython_kernel_config.py", "w").write("x = 1"))
+    _try("the grader's home", lambda: open(SECRET).read())
+    _try("other folders", lambda: [p for p in os.listdir("/tmp") if not os.getcwd().startswith(
+        "/tmp/" + p) and not os.environ["HOME"].startswith("/tmp/" + p)])
+    if os.getuid():  # another user than the grader's: its processes are out of reach
+        _try("signal the grader", lambda: os.kill(os.getppid(), 0))
     _try("own folder", lambda: open("mine.txt", "w").write("kept"))
-    open(REPORT, "w").write(json.dumps(_tried))
+    print("REPORT " + json.dumps({**_tried, "uid": os.getuid()}))
 """
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
-    report = folder / "ptrace.json"
     submissions = folder / "submissions"
-    steal = STEAL.replace("REPORT", repr(str(folder / "steal.json")))
+    # A file in the grader's home, as a cache or a Jupyter connection file would be
+    secret = Path.home() / f".course-grading-test-{os.getpid()}"
     for student, prelude in {
-        "a_ptrace": PTRACE.replace("REPORT", repr(str(report))),
+        "a_ptrace": PTRACE,
         "b_kill_judge": KILL_JUDGE,
-        "c_steal": steal.replace("SUBMISSIONS", repr(str(submissions))),
-        "d_past_the_fence": PAST_THE_FENCE.replace("REPORT", repr(str(folder / "past.json"))),
+        "c_steal": STEAL.replace("SUBMISSIONS", repr(str(submissions))),
+        "d_past_the_fence": PAST_THE_FENCE.replace("SECRET", repr(str(secret))),
         "z_later": "",
     }.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(student_notebook(LESSON, prelude), submissions / student / f"{LESSON}.ipynb")
-    options = GradeOptions(timeout=600, cell_timeout=120, fast=True)
-    grades = grade_folder(submissions, ROOT / "solutions", options, progress=lambda _: None)
-    return {g.submission.student: g for g in grades}, folder
+    executed = folder / "executed"
+    options = GradeOptions(timeout=600, cell_timeout=120, fast=True, executed_dir=executed)
+    try:
+        secret.write_text("the grader's own file")
+        grades = grade_folder(submissions, ROOT / "solutions", options, progress=lambda _: None)
+    finally:
+        secret.unlink(missing_ok=True)
+    return {g.submission.student: g for g in grades}, executed
+
+
+def _report(executed, student):
+    """What the attack printed (kernels in a view of their own see none of the test's folders)."""
+    nb = nbformat.read(executed / student / f"{LESSON}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("REPORT "):
+                    return json.loads(line.split(" ", 1)[1])
+    raise AssertionError(f"{student} printed no report")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 @pytest.mark.timeout(900)
 def test_a_notebook_cannot_ptrace_or_open_the_memory_of_the_grader_or_the_judge(graded):
-    _, folder = graded
-    found = json.loads((folder / "ptrace.json").read_text())
+    _, executed = graded
+    found = _report(executed, "a_ptrace")
     assert set(found) == {"grader", "judge"}, found
     for who in found:
         assert found[who] == {"ptrace": "EPERM", "mem": "EACCES"}, (who, found)
@@ -209,8 +233,14 @@ def test_the_attacker_and_the_students_after_it_get_their_honest_grades(graded):
 
 @pytest.mark.timeout(900)
 def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded):
-    grades, _ = graded
+    grades, executed = graded
     grade = grades["b_kill_judge"]
+    if own_view.possible() and _report(executed, "d_past_the_fence")["uid"]:
+        # The kernel runs as another user: the signal is refused, the judge goes on.
+        # (test_grading_course_files.py kills it from a kernel in the system's view.)
+        assert len(grade.problems) == 1 and "raised PermissionError" in grade.problems[0]
+        assert [(e.passed, e.message) for e in grade.exercises] == [(False, NOT_ATTEMPTED)] * 4
+        return
     assert f"tampering: {KILLED}" in grade.problems
     expected = f"not credited, the notebook tampers with grading; check did not run: {KILLED}"
     # The exercise being judged when the judge died says so; a fresh judge takes the others,
@@ -224,8 +254,8 @@ def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded)
 
 @pytest.mark.timeout(900)
 def test_a_notebook_cannot_read_the_answer_keys_or_another_students_notebook(graded):
-    grades, folder = graded
-    tried = json.loads((folder / "steal.json").read_text())
+    grades, executed = graded
+    tried = _report(executed, "c_steal")
     for name in ("solutions", "solutions listed", "tests", "git", "peer", "cat", "unfenced"):
         assert tried[name].startswith("refused: "), (name, tried[name])
     assert "out of reach while the notebook is graded" in tried["solutions"]
@@ -240,10 +270,15 @@ def test_a_notebook_cannot_read_the_answer_keys_or_another_students_notebook(gra
 def test_in_its_own_view_no_way_past_the_fence_reaches_the_answer_keys_or_changes_the_course(
     graded,
 ):
-    grades, folder = graded
-    tried = json.loads((folder / "past.json").read_text())
+    grades, executed = graded
+    tried = _report(executed, "d_past_the_fence")
     assert tried.pop("own folder") == "read: 4"
-    assert tried["course file"] == "failed: EROFS" and tried["start-up file"] == "failed: EROFS"
+    assert tried.pop("uid") != 0 or "signal the grader" not in tried
+    assert tried["other folders"] == "read: []", tried["other folders"]
+    tried.pop("other folders")
+    # Read-only, and not the kernel's where it runs as another user
+    for name in ("course file", "start-up file", "system config"):
+        assert tried[name] in ("failed: EROFS", "failed: EACCES"), (name, tried[name])
     for name, outcome in tried.items():
         assert outcome.startswith("failed: "), (name, outcome)
     assert not (ROOT / "course_lib" / "checks" / "lesson01.py").read_text().endswith("#")

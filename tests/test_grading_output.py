@@ -108,7 +108,7 @@ def test_a_notebook_that_plants_folders_and_links_in_the_output_loses_nobody_s_r
     notes = [row[4] for row in grades[1:] if row[0] == "b_grief" and row[2] == "notebook"]
     if own_view.possible():  # the output folder is empty in the kernel's view: nothing to attack
         assert len(notes) == 1, notes
-        assert "raised PermissionError" in notes[0] and "grades.csv" in notes[0], notes
+        assert "raised PermissionError" in notes[0], notes
     else:  # the notebook changes the folder; the grader names it and writes past it
         assert any(
             n.startswith("tampering: the notebook changed the grader's output folder (")

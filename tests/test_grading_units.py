@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import os
 import types
 from pathlib import Path
 
@@ -58,12 +59,31 @@ def test_the_lesson_falls_back_to_the_notebook_title_and_otherwise_stays_unknown
     _touch(tmp_path / "frank" / "homework.ipynb", nbformat.writes(titled))
     _touch(tmp_path / "frank" / "scratch.ipynb", nbformat.writes(new_notebook()))
     _touch(tmp_path / "frank" / "broken.ipynb", "{not json")
+    _touch(tmp_path / "frank" / "cells.ipynb", '{"cells": {"x": 1}}')
+    _touch(tmp_path / "frank" / "deep.ipynb", "[" * 200_000 + "]" * 200_000)
     found = [(s.path.name, s.lesson) for s in submissions.find_submissions(tmp_path, LESSONS)]
     assert found == [
         ("homework.ipynb", "03_cnn_layers"),
         ("broken.ipynb", ""),
+        ("cells.ipynb", ""),
+        ("deep.ipynb", ""),
         ("scratch.ipynb", ""),
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_written_to_the_tables_escaped(tmp_path, monkeypatch):
+    name = os.fsdecode(b"\xff\xfe_02_pipelines.ipynb")
+    _touch(tmp_path / "in" / name, "not json")
+    (grade,) = _graded_offline(
+        tmp_path,
+        monkeypatch,
+        tmp_path / "in",
+        lambda submission, *args, **kwargs: NotebookGrade(submission, problems=["not JSON"]),
+    )
+    rows = tables.rows_of([grade])
+    text = tables.grades_csv(rows)
+    text.encode("utf-8")  # what the command writes
+    assert "\\xff\\xfe" in text
 
 
 def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):

@@ -355,8 +355,15 @@ def _pinned_kernel_manager(kernel_name: str) -> type:
         return KernelManager
 
     class PinnedKernelManager(KernelManager):
+        kernel_owner: tuple[int, int] | None = None  # the user the kernel runs as, if another
+
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
             return KernelSpecManager(parent=self, kernel_dirs=[folder])
+
+        def write_connection_file(self, **kwargs: Any) -> None:
+            super().write_connection_file(**kwargs)
+            if self.kernel_owner is not None:
+                os.chown(self.connection_file, *self.kernel_owner)
 
     return PinnedKernelManager
 
@@ -468,18 +475,29 @@ def private_home(folder: str) -> dict[str, str]:
         os.makedirs(path, exist_ok=True)
     # Matplotlib's list of the system's fonts, as the grader found it: without it, every
     # process that imports Matplotlib would scan the fonts again (seconds of CPU each).
-    for cache in _font_caches():
-        shutil.copy2(cache, env["MPLCONFIGDIR"])
+    for name, data in _font_caches():
+        with open(os.path.join(env["MPLCONFIGDIR"], name), "xb") as handle:
+            handle.write(data)
     return env | {"PYTHONNOUSERSITE": "1"}
 
 
 @functools.cache
-def _font_caches() -> list[str]:
-    """Matplotlib's font list files of the grader's user, found once, before any notebook ran."""
+def _font_caches() -> tuple[tuple[str, bytes], ...]:
+    """Matplotlib's font list files of the grader's user, read once, before any notebook ran.
+
+    Kept in memory: a notebook may delete them, or put a link in their place, before the
+    next kernel's home is made; only regular files are read.
+    """
     folder = os.environ.get("MPLCONFIGDIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib"
     )
-    return sorted(glob.glob(os.path.join(folder, "fontlist-*.json")))
+    found = []
+    for path in sorted(glob.glob(os.path.join(folder, "fontlist-*.json"))):
+        try:
+            found.append((os.path.basename(path), kernel_code.read_file(path)))
+        except (OSError, ValueError):
+            continue
+    return tuple(found)
 
 
 def private_build_dir(folder: str, fast: bool) -> str:
@@ -534,11 +552,27 @@ def fenced_folders(options: GradeOptions) -> tuple[str, ...]:
     return fence.fenced_folders([*outputs, *options.fenced])
 
 
-def kernel_view(options: GradeOptions, *own: str) -> own_view.View | None:
-    """The kernel's own view of the file systems, whose own folders are ``own``; None if none."""
+def kernel_view(options: GradeOptions, root: str, *own: str) -> own_view.View | None:
+    """The kernel's own view of the file systems, built in the empty folder ``root``, whose
+    own folders are ``own`` (its working folder first); None where there is none."""
     if not options.own_view or not own_view.possible():
         return None
-    return own_view.view_for(fenced_folders(options), own)
+    return own_view.view_for(fenced_folders(options), own, root, _kernel_python(options))
+
+
+@functools.cache
+def _kernel_python_of(kernel_name: str) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel_name).argv[0]
+    except (NoSuchKernel, IndexError):
+        return sys.executable
+
+
+def _kernel_python(options: GradeOptions) -> str:
+    """The Python the kernel spec starts (its folders are in the kernel's view)."""
+    return _kernel_python_of(options.kernel_name)
 
 
 def needs_judge(key: LessonKey) -> bool:
@@ -581,6 +615,8 @@ def grade_notebook(
         tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as cwd,
         # The kernel's home and build folder, made for it and gone with it.
         tempfile.TemporaryDirectory(prefix="course-home-", ignore_cleanup_errors=True) as private,
+        # Where its own view's root is built (grading.own_view), empty for the grader.
+        tempfile.TemporaryDirectory(prefix="course-view-", ignore_cleanup_errors=True) as root,
     ):
         kernel = _KernelRun(student_nb, options, cwd)
         own_judge = judge_process is None and needs_judge(key)
@@ -593,12 +629,18 @@ def grade_notebook(
             # its stdout directly (os.write(1, ...)) would land in the grader's console, among
             # the grader's own lines; what the notebook prints reaches the grader as cell
             # outputs either way.
+            env = kernel_env(options, private)
+            view = kernel_view(options, root, cwd, private)
+            if view is not None:  # the connection file, in the kernel's view and readable by it
+                km = kernel.client.km or kernel.client.create_kernel_manager()
+                km.connection_file = os.path.join(private, "kernel.json")
+                km.kernel_owner = (view.uid, view.gid)
             with kernel.client.setup_kernel(
-                env=kernel_env(options, private),
+                env=env,
                 cwd=cwd,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=isolation.kernel_preexec(kernel_view(options, cwd, private)),
+                preexec_fn=isolation.kernel_preexec(view),
             ):
                 _Grading(
                     kernel,

@@ -11,8 +11,8 @@ could attach to them with ``ptrace`` (gdb, or ``ctypes``) or write their memory 
 - the kernel starts without any capability (dropped from its capability sets and from its
   bounding set, so no program it starts gets one back) and with ``no_new_privs`` (no
   set-user-id program gives it privileges), which matters when grading runs as root; there,
-  it also gets a view of the file systems of its own, with the answer keys empty and the
-  course read-only (:mod:`course_lib.tools.grading.own_view`);
+  it also gets a view of the file systems of its own, holding only what it needs, and runs as
+  an unprivileged user where it can (:mod:`course_lib.tools.grading.own_view`);
   and it is the first process the system kills when memory runs out.
 
 Elsewhere these are no-ops: see ``docs/INSTRUCTORS.md`` for what that leaves open.
@@ -114,12 +114,17 @@ def kernel_preexec(view: own_view.View | None = None) -> Callable[[], None] | No
     header = _CapHeader(_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     encoded = view.encoded() if view is not None else None
+    uid, gid = (view.uid, view.gid) if view is not None else (0, 0)
 
     def confine() -> None:
         if encoded is not None:
             own_view.enter(libc, *encoded)
         for capability in range(_CAP_LAST + 1):  # fails harmlessly if not root
             libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)
+        if uid:  # after the view and the bounding set, which need root
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
         libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
         if libc.capget(ctypes.byref(header), data) == 0:
             for half in data:

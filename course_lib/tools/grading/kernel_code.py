@@ -598,11 +598,13 @@ def create_file(path: str) -> Any:
 
     The judge writes into the exchange folder, inside the student's kernel's working folder:
     a link planted where a file is about to be written would otherwise redirect the write.
+    Readable by others: the kernel may run as another user than the judge (grading.own_view),
+    and the folder is the kernel's own.
     """
     import os
 
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.fdopen(os.open(path, flags, 0o600), "wb")
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
 
 
 def read_file(path: str) -> bytes:

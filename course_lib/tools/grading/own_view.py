@@ -1,21 +1,27 @@
-"""A student's kernel's own view of the file systems: the answer keys empty, the course read-only.
+"""A student's kernel's own view of the file systems: only what it needs, and nothing to keep.
 
 The audit hook of :mod:`course_lib.tools.grading.fence` turns Python's ways of opening the answer
 keys away, but not the C library called through ``ctypes``, a program that finds them by itself
-(``git show``, a shell's ``*``) nor libraries with readers of their own (``tf.io``). When the
-grader runs as root on Linux, each kernel starts in a mount namespace of its own (the
-mechanism containers are made of) where:
+(``git show``, a shell's ``*``) nor libraries with readers of their own (``tf.io``). And the
+answer keys are not the only thing to keep from a notebook: another copy of the course, last
+week's submissions, the grader's own caches, the system's configuration (``/etc/ipython`` runs
+in every later kernel). When the grader runs as root on Linux, each kernel starts in a mount
+namespace of its own (the mechanism containers are made of), in a root folder built for it
+from an allow-list:
 
-- every fenced folder (the solutions, the course's tests and history, the build folder, the
-  submissions and the grader's output) is an empty, read-only file system: there is nothing
-  under that name to read, by any means;
-- the course and the Python it runs on (the interpreter and its packages) are read-only: a
-  notebook can change neither the checks later notebooks import nor the files Python runs at
-  start-up.
+- the system's programs and libraries (``/usr``, ``/etc``, ``/opt``), ``/sys``, the course
+  and the Python it runs on (the interpreter and its packages) and the dataset cache:
+  read-only; every fenced folder of the course (solutions, tests, history, build folder) is
+  empty in it;
+- ``/dev`` and ``/proc`` as they are, and an empty ``/tmp`` of its own;
+- its own working folder and home: the only places it can write.
 
-The kernel has no capability left (:func:`isolation.kernel_preexec`), so it cannot unmount any
-of this, nor reach the system's view through another process's ``/proc/<pid>/root``. Nothing
-changes on disk or for any other process, and the view ends with the kernel.
+Nothing else of the machine is in its view: not root's home, not other copies of the course,
+not the submissions, not the grader's output. The kernel then runs as an unprivileged user
+(``nobody``) where the folders it needs are readable by others, else as root without any
+capability (:func:`isolation.kernel_preexec`): it can neither leave the view, nor unmount any
+of it, nor look through another process's ``/proc/<pid>/root``. Nothing changes on disk or
+for any other process, and the view ends with the kernel.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import pwd
 import site
+import stat
 import subprocess
 import sys
 import tempfile
@@ -36,89 +44,154 @@ _CLONE_NEWNS = 0x00020000  # from <sched.h>
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8  # from <sys/mount.h>
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 _EMPTY = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+# The system's own folders, read-only (those that are links, as /bin -> usr/bin, stay links)
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
+AS_THEY_ARE = ("/dev", "/proc")
+KERNEL_USER = "nobody"
 
 
 @dataclass(frozen=True)
 class View:
-    """Folders a kernel sees empty, and folders it sees read-only (real paths)."""
+    """How a kernel's root folder is built: real paths; ``root`` is an empty folder."""
 
-    hidden: tuple[str, ...]
+    root: str
     read_only: tuple[str, ...]
+    writable: tuple[str, ...]
+    hidden: tuple[str, ...]
+    cwd: str
+    uid: int = 0
+    gid: int = 0
 
-    def encoded(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """As bytes, made before ``fork``: the child only makes system calls with them."""
-        return tuple(map(os.fsencode, self.hidden)), tuple(map(os.fsencode, self.read_only))
+    def encoded(self) -> tuple[bytes, list[tuple[bytes, int]], tuple[bytes, ...], bytes]:
+        """Made before ``fork``: (root, [(path, how)], hidden, cwd) with how 0 a link, 1
+        read-only, 2 writable; parents before what they hold."""
+        binds = [(p, 1) for p in self.read_only] + [(p, 2) for p in self.writable]
+        binds.sort(key=lambda item: (item[0].count("/"), item[0]))
+        order = [(os.fsencode(p), 0 if os.path.islink(p) else how) for p, how in binds]
+        return (
+            os.fsencode(self.root),
+            order,
+            tuple(map(os.fsencode, self.hidden)),
+            os.fsencode(self.cwd),
+        )
 
 
 def _holds(folder: str, path: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def course_and_python() -> list[str]:
-    """What a notebook may not change: the course, the interpreter and its packages."""
+def course_and_python(kernel_python: str = sys.executable) -> list[str]:
+    """What a notebook may read but not change: the course, the interpreter and its packages."""
     folders = [str(config.project_root()), sys.prefix, sys.base_prefix]
-    folders += [*site.getsitepackages(), site.getusersitepackages()]
-    return [os.path.realpath(f) for f in folders]
+    folders += [os.path.dirname(os.path.dirname(kernel_python))]
+    folders += [os.path.dirname(os.path.dirname(os.path.realpath(kernel_python)))]
+    folders += [*site.getsitepackages(), config.data_dir()]
+    return [os.path.realpath(f) for f in folders if os.path.isdir(f)]
 
 
-def view_for(fenced: Iterable[str], kernel_folders: Iterable[str]) -> View:
-    """The view of a kernel whose own folders are ``kernel_folders``.
+def _kernel_user(read_only: Iterable[str], writable: Iterable[str]) -> tuple[int, int]:
+    """``nobody`` if it can read every folder the kernel needs, else root (uid 0)."""
+    try:
+        entry = pwd.getpwnam(KERNEL_USER)
+    except KeyError:
+        return 0, 0
+    for folder in read_only:
+        mode = os.stat(folder).st_mode
+        if mode & (stat.S_IROTH | stat.S_IXOTH) != stat.S_IROTH | stat.S_IXOTH:
+            return 0, 0
+    for folder in writable:
+        hand_over(folder, entry.pw_uid, entry.pw_gid)
+    return entry.pw_uid, entry.pw_gid
 
-    A fenced folder that holds one of the kernel's own folders, or the course or Python,
-    stays visible (the fence alone guards it); so does a read-only one that holds the
-    kernel's own folders, which must stay writable.
-    """
-    own = [os.path.realpath(f) for f in kernel_folders]
-    needed = [*own, *course_and_python(), os.path.realpath(config.data_dir())]
+
+def hand_over(folder: str, uid: int, gid: int) -> None:
+    """Make ``uid`` the owner of ``folder`` and everything in it."""
+    os.chown(folder, uid, gid)
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            os.lchown(os.path.join(parent, name), uid, gid)
+
+
+def view_for(
+    fenced: Iterable[str], own: Iterable[str], root: str, kernel_python: str = sys.executable
+) -> View:
+    """The view of a kernel whose own folders are ``own`` (its working folder first), built in
+    the empty folder ``root``; hands ``own`` over to the user the kernel will run as."""
+    own = [os.path.realpath(f) for f in own]
+    read_only = [f for f in SYSTEM if os.path.lexists(f)]
+    read_only += [f for f in course_and_python(kernel_python) if not any(_holds(f, o) for o in own)]
+    read_only = sorted(set(read_only))
     hidden = sorted(
         {
             os.path.realpath(f)
             for f in fenced
-            if os.path.isdir(f) and not any(_holds(os.path.realpath(f), n) for n in needed)
+            if os.path.isdir(f)
+            and any(_holds(r, os.path.realpath(f)) for r in read_only)
+            and not any(_holds(os.path.realpath(f), n) for n in [*own, *read_only])
         }
     )
-    read_only = sorted(
-        {f for f in course_and_python() if os.path.isdir(f) and not any(_holds(f, o) for o in own)}
-    )
-    # A folder inside another read-only one is read-only already (the binds are recursive).
-    read_only = [f for f in read_only if not any(_holds(o, f) and o != f for o in read_only)]
-    return View(tuple(hidden), tuple(read_only))
+    checked = [f for f in read_only if not os.path.islink(f) and f not in ("/sys",)]
+    uid, gid = _kernel_user(checked, own)
+    return View(root, tuple(read_only), (*AS_THEY_ARE, *own), tuple(hidden), own[0], uid, gid)
 
 
 def _fail(what: str) -> None:
     raise OSError(ctypes.get_errno(), what)
 
 
-def enter(libc: ctypes.CDLL, hidden: tuple[bytes, ...], read_only: tuple[bytes, ...]) -> None:
-    """Give this process its own view of the file systems (between ``fork`` and ``exec``)."""
+def _bind(libc: ctypes.CDLL, source: bytes, target: bytes, how: int) -> None:
+    if how == 0:  # a link such as /bin -> usr/bin: the same link in the view
+        os.symlink(os.readlink(source), target)
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    if libc.mount(source, target, None, _MS_BIND | _MS_REC, None) != 0:
+        _fail(f"mount --bind {source.decode()}")
+    if how == 1:
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        if libc.mount(None, target, None, flags, None) != 0:
+            _fail(f"mount -o remount,ro {target.decode()}")
+
+
+def enter(
+    libc: ctypes.CDLL,
+    root: bytes,
+    binds: list[tuple[bytes, int]],
+    hidden: tuple[bytes, ...],
+    cwd: bytes,
+) -> None:
+    """Give this process its own view (between ``fork`` and ``exec``, as root) and enter it."""
     if libc.unshare(_CLONE_NEWNS) != 0:
         _fail("unshare(CLONE_NEWNS)")
     # Nothing mounted from here on reaches the system's view, nor comes back from it.
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         _fail("mount --make-rprivate /")
-    for folder in read_only:
-        if libc.mount(folder, folder, None, _MS_BIND | _MS_REC, None) != 0:
-            _fail(f"mount --bind {folder.decode()}")
-        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
-        if libc.mount(None, folder, None, flags, None) != 0:
-            _fail(f"mount -o remount,ro {folder.decode()}")
+    flags = _MS_NOSUID | _MS_NODEV
+    if libc.mount(b"tmpfs", root, b"tmpfs", flags, b"size=1m,mode=0755") != 0:
+        _fail(f"mount tmpfs on {root.decode()}")
+    tmp = root + b"/tmp"
+    os.mkdir(tmp)
+    if libc.mount(b"tmpfs", tmp, b"tmpfs", flags, b"size=2g,mode=1777") != 0:
+        _fail("mount tmpfs on /tmp")
+    for source, how in binds:
+        _bind(libc, source, root + source, how)
     for folder in hidden:
-        if libc.mount(b"tmpfs", folder, b"tmpfs", _EMPTY, b"size=4k,mode=000") != 0:
+        if libc.mount(b"tmpfs", root + folder, b"tmpfs", _EMPTY, b"size=4k,mode=000") != 0:
             _fail(f"mount tmpfs on {folder.decode()}")
+    os.chroot(root)
+    os.chdir(cwd)  # the working folder set before was outside the new root
 
 
 _PROBE = """
 import ctypes, os, sys
 from course_lib.tools.grading import own_view
-hidden, read_only = sys.argv[1:3]
-own_view.enter(ctypes.CDLL(None, use_errno=True), (hidden.encode(),), (read_only.encode(),))
-assert not os.listdir(hidden)
-try:
-    open(os.path.join(read_only, "x"), "w")
-except OSError as error:
-    assert error.errno == 30  # EROFS: the view took
-else:
-    raise SystemExit("the view did not take")
+root, kept, hidden = sys.argv[1:4]
+view = own_view.View(root, ("/usr", "/etc"), (kept,), (), kept)
+own_view.enter(ctypes.CDLL(None, use_errno=True), *view.encoded())
+assert os.listdir(kept) == ["x"] and not os.path.exists(hidden)
 """
 
 
@@ -132,13 +205,13 @@ def possible() -> bool:
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return False
     with tempfile.TemporaryDirectory() as folder:
-        hidden, read_only = os.path.join(folder, "hidden"), os.path.join(folder, "read-only")
-        os.mkdir(hidden)
-        os.mkdir(read_only)
-        open(os.path.join(hidden, "x"), "w").close()
+        paths = [os.path.join(folder, name) for name in ("root", "kept", "hidden")]
+        for path in paths:
+            os.mkdir(path)
+        open(os.path.join(paths[1], "x"), "w").close()
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _PROBE, hidden, read_only],
+                [sys.executable, "-c", _PROBE, *paths],
                 env={**os.environ, "PYTHONPATH": str(config.project_root())},
                 capture_output=True,
                 timeout=60,

@@ -43,6 +43,12 @@ def _from_spreadsheet_safe(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: bytes of a file name that are not UTF-8 (which Python keeps as
+    lone surrogates) are written out as ``\\xff``, so that the tables can be written at all."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def printable(text: str) -> str:
     """``text`` on one line of a terminal: newlines and control characters shown escaped."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
@@ -155,7 +161,7 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
     rows = []
     for grade in grades:
-        student = grade.submission.student
+        student = valid_text(grade.submission.student)
         lesson = grade.submission.lesson or UNKNOWN_LESSON
         notebook = str(grade.submission.path)
         prefix = (
@@ -171,7 +177,7 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
                 lesson,
                 exercise,
                 passed,
-                prefix + _TERMINAL_CODES.sub("", message),
+                valid_text(prefix + _TERMINAL_CODES.sub("", message)),
                 notebook,
             )
             for exercise, passed, message in findings
