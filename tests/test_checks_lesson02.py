@@ -233,6 +233,57 @@ def test_2_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_2(answer), phrase)
 
 
+def _deterministic():
+    options = tf.data.Options()
+    options.deterministic = True
+    return options
+
+
+def test_2_2_options_set_after_the_prefetch_leave_it_the_last_step():
+    # with_options only attaches options: the pipeline still ends by prefetching.
+    def with_options(ds, batch_size, seed):
+        return (
+            ds.cache()
+            .shuffle(ds.cardinality(), seed=seed)
+            .batch(batch_size)
+            .prefetch(AUTOTUNE)
+            .with_options(_deterministic())
+        )
+
+    result = checks.exercise_2_2(with_options)
+    assert result.passed, result.message
+    # Options set earlier on count for nothing either way.
+    result = checks.exercise_2_2(
+        lambda ds, b, s: (
+            ds.with_options(_deterministic())
+            .cache()
+            .shuffle(ds.cardinality(), seed=s)
+            .batch(b)
+            .prefetch(AUTOTUNE)
+        )
+    )
+    assert result.passed, result.message
+
+
+def test_2_2_options_at_the_end_do_not_hide_a_missing_or_misplaced_prefetch():
+    no_prefetch = checks.exercise_2_2(
+        lambda ds, b, s: (
+            ds.cache().shuffle(ds.cardinality(), seed=s).batch(b).with_options(_deterministic())
+        )
+    )
+    assert _fails_with(no_prefetch, "add .prefetch")
+    misplaced = checks.exercise_2_2(
+        lambda ds, b, s: (
+            ds.cache()
+            .prefetch(AUTOTUNE)
+            .shuffle(ds.cardinality(), seed=s)
+            .batch(b)
+            .with_options(_deterministic())
+        )
+    )
+    assert _fails_with(misplaced, "your pipeline ends with batch.")
+
+
 # ---------------------------------------------------------------- 2.3
 
 
@@ -507,9 +558,27 @@ def _pipelines_written_out(ds_train, ds_val, augment, batch_size, seed):
     return train.prefetch(buffer_size=AUTOTUNE), val.prefetch(buffer_size=AUTOTUNE)
 
 
-@pytest.mark.parametrize("answer", [_pipelines, _pipelines_per_image, _pipelines_written_out])
+def _pipelines_with_options(train, val, augment, batch_size, seed):
+    # with_options after the prefetch (the red team's answer): both still prefetch last.
+    train, val = _pipelines(train, val, augment, batch_size, seed)
+    return train.with_options(_deterministic()), val.with_options(_deterministic())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_pipelines, _pipelines_per_image, _pipelines_written_out, _pipelines_with_options],
+)
 def test_2_5_accepts_augmentation_after_the_cache_on_training_only(answer):
-    assert checks.exercise_2_5(answer).passed
+    result = checks.exercise_2_5(answer)
+    assert result.passed, result.message
+
+
+def test_2_5_options_after_the_batches_do_not_stand_in_for_the_prefetch():
+    def options_only(train, val, augment, batch_size, seed):
+        train = _pipelines(train, val, augment, batch_size, seed)[0]
+        return train, val.batch(batch_size).with_options(_deterministic())
+
+    assert _fails_with(checks.exercise_2_5(options_only), "end both pipelines with .prefetch")
 
 
 def _augmented(ds, augment):
