@@ -233,6 +233,58 @@ def test_2_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_2(answer), phrase)
 
 
+@pytest.fixture(params=[None, 0, 42])
+def global_seed(request):
+    """TensorFlow's global seed (42: the lesson's), which changes the orders shuffles draw."""
+    tf.random.set_seed(request.param)
+    yield request.param
+    tf.random.set_seed(None)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # The red team's: batches shuffled, then unbatched and batched again. Where the short
+        # last batch lands in the middle, the new batches straddle two old ones.
+        lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).unbatch().batch(b).prefetch(1),
+        lambda ds, b, s: (
+            ds.cache().batch(b).shuffle(ds.cardinality(), seed=s).unbatch().batch(b).prefetch(1)
+        ),
+        lambda ds, b, s: ds.cache().batch(b).shuffle(ds.cardinality(), seed=s).prefetch(1),
+        # Batched by another size before the shuffle: no batch is one run of neighbours.
+        lambda ds, b, s: ds.cache().batch(5).shuffle(1000, seed=s).unbatch().batch(b).prefetch(1),
+    ],
+)
+def test_2_2_whole_batches_shuffled_are_named_whatever_the_buffer_or_the_rebatching(
+    global_seed, answer
+):
+    result = checks.exercise_2_2(answer)
+    assert _fails_with(result, "you shuffled after batching")
+    assert "everything else is right" not in result.message
+    assert "shuffle buffer" not in result.message
+
+
+def test_2_2_a_small_buffer_over_single_images_is_not_taken_for_shuffled_batches(global_seed):
+    # A buffer of 2 keeps many neighbours together too, but no batch was shuffled.
+    result = checks.exercise_2_2(
+        lambda ds, b, s: ds.cache().shuffle(2, seed=s).batch(b).prefetch(AUTOTUNE)
+    )
+    assert _fails_with(result, "buffer is too small")
+    assert "after batching" not in result.message
+    # Batches of one shuffled are single images shuffled: right.
+    result = checks.exercise_2_2(
+        lambda ds, b, s: (
+            ds.cache()
+            .batch(1)
+            .shuffle(ds.cardinality(), seed=s)
+            .unbatch()
+            .batch(b)
+            .prefetch(AUTOTUNE)
+        )
+    )
+    assert result.passed, result.message
+
+
 def _deterministic():
     options = tf.data.Options()
     options.deterministic = True
@@ -583,6 +635,25 @@ def test_2_5_options_after_the_batches_do_not_stand_in_for_the_prefetch():
 
 def _augmented(ds, augment):
     return ds.map(lambda x, y: (augment(x, training=True), y))
+
+
+@pytest.mark.parametrize("buffer", [None, 4, 1000])
+def test_2_5_whole_batches_shuffled_are_named_whatever_the_buffer(global_seed, buffer):
+    def batched_first(ds_train, ds_val, augment, batch_size, seed):  # the red team's
+        size = ds_train.cardinality() if buffer is None else buffer
+        train = (
+            ds_train.cache()
+            .batch(batch_size)
+            .shuffle(size, seed=seed)
+            .map(lambda x, y: (augment(x, training=True), y))
+            .prefetch(AUTOTUNE)
+        )
+        return train, ds_val.batch(batch_size).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_5(batched_first)
+    assert _fails_with(result, "each batch of the training dataset holds consecutive images")
+    assert "you shuffled after batching" in result.message
+    assert "shuffle buffer" not in result.message
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,10 @@ def _untouched(ds, b, s):
             lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).prefetch(AUTOTUNE),
             "shuffled after batching",
         ),
+        (  # the batches mix at their edges once batched again: the steps tell the judge too
+            lambda ds, b, s: ds.cache().batch(5).shuffle(1000, s).unbatch().batch(b).prefetch(1),
+            "come out in runs of neighbours",
+        ),
         (
             lambda ds, b, s: ds.shuffle(1000, seed=s).cache().batch(b).prefetch(AUTOTUNE),
             "Cache first",
@@ -347,6 +351,13 @@ def _train(t, a, b, s, seed=True):
             "exactly once per epoch",
         ),
         (lambda t, v, a, b, s: (_train(t, a, b, s).repeat(), v.batch(b)), "never ends"),
+        (
+            lambda t, v, a, b, s: (
+                t.cache().batch(b).shuffle(50, seed=s).map(lambda x, y: (a(x), y)).prefetch(1),
+                v.batch(b).prefetch(1),
+            ),
+            "you shuffled after batching",
+        ),
         (lambda t, v, a, b, s: _train(t, a, b, s), "return two datasets"),
         (
             lambda t, v, a, b, s: (

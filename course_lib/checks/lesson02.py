@@ -276,6 +276,48 @@ def _last_step(steps: list[str]) -> str:
     return doing[-1] if doing else ""
 
 
+def _shuffles_batches(steps: list[str]) -> bool:
+    """Whether a shuffle step of the pipeline gets whole batches: it comes after a .batch, and
+    before any .unbatch that undoes it."""
+    depth = 0
+    for step in steps:
+        if step == "unbatch":
+            depth = max(depth - 1, 0)
+        elif step.endswith("batch") and step != "rebatch":
+            depth += 1
+        elif "shuffle" in step and depth:
+            return True
+    return False
+
+
+def _whole_batches_shuffled(batches: list[np.ndarray], steps: list[str], what: str) -> str | None:
+    """When the labels of one epoch (``batches``, in order) come out as shuffled batches.
+
+    Each batch a run of neighbours says so alone. Batches shuffled and then unbatched, or
+    batched again, mix at the edges of the runs: then the pipeline's steps must show a shuffle
+    of batches too, and most images must still follow their neighbour (shuffling elements
+    through a small buffer keeps some neighbours together as well).
+    """
+    if not batches:
+        return None
+    consecutive = all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in batches)
+    order = np.concatenate(batches)
+    share = float(np.mean(np.diff(order) == 1)) if len(order) > 1 else 0.0
+    if consecutive:
+        lead = f"each batch of {what} holds consecutive images"
+    elif _shuffles_batches(steps) and share >= 0.3:
+        lead = (
+            f"the images of {what} come out in runs of neighbours ({share:.0%} of them follow "
+            "the image before them in the original order)"
+        )
+    else:
+        return None
+    return (
+        f"{lead}: you shuffled after batching, so whole batches were shuffled and neighbours "
+        "stay together. Shuffle before batch."
+    )
+
+
 def _buffer_problem(buffers: list[int], n: int, name: str = "the dataset") -> str | None:
     small = [b for b in buffers if 0 < b < n]
     if small:
@@ -408,11 +450,9 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
             return problem
         if np.array_equal(order, np.arange(n)):
             return "the images come out in their original order: add .shuffle(...)."
-        if all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in epochs[0]):
-            return (
-                "each batch holds consecutive images: you shuffled after batching, so whole "
-                "batches were shuffled and neighbours stay together. Shuffle before batch."
-            )
+        problem = _whole_batches_shuffled(epochs[0], view["steps"], "your dataset")
+        if problem:
+            return problem
         if np.corrcoef(np.arange(n), order)[0, 1] > 0.5:
             return (
                 "images barely move from their original position: the shuffle buffer is too "
@@ -1028,6 +1068,11 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "batching)."
             )
         steps = train["steps"]
+        problem = _whole_batches_shuffled(
+            np.split(labels, np.cumsum(sizes)[:-1]), steps, "the training dataset"
+        )
+        if problem:
+            return problem
         cache, shuffle = _positions(steps, "cache"), _positions(steps, "shuffle")
         if np.array_equal(epochs[1][1], labels):
             if cache and shuffle and cache[-1] > shuffle[0]:
