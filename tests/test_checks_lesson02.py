@@ -81,6 +81,70 @@ def test_2_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_1(answer), phrase)
 
 
+def test_2_1_a_pair_returned_the_wrong_way_round_is_named_not_taken_for_a_missing_cast():
+    def swapped(image, label):  # the red team's: the image cast and scaled, but second
+        return label, tf.expand_dims(tf.cast(image, tf.float32) / 255.0, -1)
+
+    result = checks.exercise_2_1(swapped)
+    assert _fails_with(result, "the pair is the wrong way round")
+    assert "shape () and the second (28, 28, 1)" in result.message
+    assert "cast" not in result.message
+    # An image whose size is lost is not a label: its other mistakes are named as before.
+    flat = lambda im, y: (tf.reduce_mean(tf.cast(im, tf.float32)), y)  # noqa: E731
+    assert "wrong way round" not in checks.exercise_2_1(flat).message
+
+
+def test_2_1_values_below_0_are_named_with_their_range_not_taken_for_a_missing_division():
+    def standardised(image, label):  # the red team's: scaled, then standardised
+        x = tf.cast(image, tf.float32) / 255.0
+        return tf.expand_dims((x - 0.286) / 0.353, -1), label
+
+    result = checks.exercise_2_1(standardised)
+    assert _fails_with(result, "values go from -0.81 to 2.02, below 0 and above 1")
+    assert "no mean" in result.message and "forget to divide" not in result.message
+    centred = checks.exercise_2_1(lambda im, y: (_preprocess(im, y)[0] - 0.5, y))
+    assert _fails_with(centred, "values go from -0.5 to 0.5, below 0, where")
+    # Not scaled at all still asks about the division.
+    unscaled = checks.exercise_2_1(lambda im, y: (tf.cast(im, tf.float32)[..., None], y))
+    assert _fails_with(unscaled, "did you forget to divide by 255?")
+
+
+def _image_only_argument(image):
+    return tf.expand_dims(tf.cast(image, tf.float32) / 255.0, -1)
+
+
+def _pair_argument(pair):
+    image, label = pair
+    return tf.expand_dims(tf.cast(image, tf.float32) / 255.0, -1), label
+
+
+@pytest.mark.parametrize("answer", [_image_only_argument, _pair_argument])
+def test_2_1_an_error_inside_map_is_quoted_from_the_student_s_code(answer):
+    # tf.data's own first line is always "in user code:"; the cause is the last one.
+    result = checks.exercise_2_1(answer)
+    assert _fails_with(
+        result,
+        f"could not run your function (TypeError: {answer.__name__}() takes 1 positional "
+        "argument but 2 were given)",
+    )
+    assert "define preprocess(image, label)" in result.message
+    assert "in user code" not in result.message and "NumPy" not in result.message
+
+
+def test_2_1_an_error_inside_map_gets_the_numpy_hint_only_when_numpy_caused_it():
+    names = {3: "Dress"}
+
+    def looks_up(image, label):  # works on no tensor, in map or not
+        return tf.cast(image, tf.float32)[..., None] / 255.0, names[label]
+
+    result = checks.exercise_2_1(looks_up)
+    assert _fails_with(result, "(TypeError: Tensor is unhashable")
+    assert "NumPy" not in result.message and "in user code" not in result.message
+    result = checks.exercise_2_1(lambda im, y: (im.astype("float32") / 255, y))
+    assert _fails_with(result, "(AttributeError: SymbolicTensor object has no attribute 'astype')")
+    assert "NumPy methods like `.astype`" in result.message
+
+
 def test_2_1_unattempted_exercise_says_so():
     def untouched(image, label):
         raise NotImplementedError("Exercise 2.1")

@@ -54,6 +54,14 @@ def _stub(image, label):
     raise NotImplementedError
 
 
+def _one_argument(image):
+    return tf.cast(image, tf.float32)[..., tf.newaxis] / 255.0
+
+
+def _swapped(image, label):
+    return label, tf.cast(image, tf.float32)[..., tf.newaxis] / 255.0
+
+
 @pytest.mark.parametrize("answer", [_preprocess, _converted])
 def test_a_right_map_function_passes_when_the_kernel_runs_it_inside_map(tmp_path, answer):
     reply, direct = _graded_and_direct(
@@ -71,6 +79,8 @@ def test_a_right_map_function_passes_when_the_kernel_runs_it_inside_map(tmp_path
         (_image_only, "return two things"),
         (_own_maximum, "divided by the image's own maximum"),
         (_stub, "Not attempted"),
+        (_one_argument, "(TypeError: _one_argument() takes 1 positional argument but 2 were"),
+        (_swapped, "the pair is the wrong way round"),
     ],
 )
 def test_a_wrong_map_function_gets_the_notebook_message_from_the_judge(tmp_path, answer, words):

@@ -6,6 +6,7 @@ checks`` stays quick for lessons that do not need them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
@@ -47,6 +48,33 @@ NUMPY_IN_MAP = (
 
 
 # ---------------------------------------------------------------- 2.1 map function
+
+# What AutoGraph puts before the name of a function it converted, in the errors it raises.
+_AUTOGRAPH_NAME = re.compile(r"outer_factory\.<locals>\.inner_factory\.<locals>\.tf__")
+_CAUSE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")
+_WRONG_ARITY = re.compile(
+    r"takes \d+ positional arguments? but \d+ (were|was) given|missing \d+ required positional"
+)
+
+
+def _traced_error(exc: BaseException, eager: BaseException | None) -> str:
+    """The student's error inside ``map``, as its line: ``TypeError: f() takes 1 ...``.
+
+    tf.data re-raises an error of traced code as "in user code:", the code's lines, then the
+    cause. The cause is the student's own error; when it is not there (a message cut short on
+    its way from a graded kernel), the same function's error in the eager call is.
+    """
+    text = str(exc)
+    if not text.lstrip().startswith("in user code:"):
+        return first_line(exc, with_type=True)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if _CAUSE.match(line)]
+    if causes:
+        line = _AUTOGRAPH_NAME.sub("", causes[-1])
+        return line if len(line) <= 200 else line[:199] + "…"
+    if eager is not None:
+        return student_error(eager)
+    return first_line(exc, with_type=True)
 
 
 def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
@@ -93,12 +121,21 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                 raise StudentCodeFailed(NOT_ATTEMPTED) from None
             if numpy_on_symbolic(exc):
                 return NUMPY_IN_MAP
-            return (
-                f"tf.data could not run your function ({first_line(exc, with_type=True)}). "
-                "Inside `map`, use "
-                "TensorFlow operations such as tf.cast and tf.expand_dims: NumPy methods like "
-                "`.astype` do not work on the symbolic tensors tf.data passes in."
-            )
+            cause = _traced_error(exc, probe if isinstance(probe, BaseException) else None)
+            if _WRONG_ARITY.search(cause):
+                hint = (
+                    " ds.map passes each element's two parts, the image and its label, as two "
+                    "arguments: define preprocess(image, label)."
+                )
+            elif "astype" in cause or "numpy" in cause.lower():
+                hint = (
+                    " Inside `map`, use TensorFlow operations such as tf.cast and "
+                    "tf.expand_dims: NumPy methods like `.astype` do not work on the symbolic "
+                    "tensors tf.data passes in."
+                )
+            else:
+                hint = ""
+            return f"tf.data could not run your function ({cause.rstrip(' .')}).{hint}"
         first = elements[0]
         if not isinstance(first, tuple) or len(first) != 2:
             got = f"a tuple of {len(first)}" if isinstance(first, tuple) else describe(first)
@@ -110,6 +147,12 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
             elements, images, labels, expected, strict=True
         ):
             image, label = np.asarray(image), np.asarray(label)
+            if image.ndim == 0 and label.ndim >= 2:
+                return (
+                    f"the pair is the wrong way round: your first element has shape () and the "
+                    f"second {label.shape}, so the label comes first. Return (image, label): fit "
+                    "takes the first as the model's input and the second as its target."
+                )
             if not (
                 np.issubdtype(image.dtype, np.number) and np.issubdtype(label.dtype, np.number)
             ):
@@ -128,6 +171,13 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                         f"the image has shape {image.shape}: the channel axis goes last, (h, w, 1)."
                     )
                 return problem
+            if image.min() < -1e-6:
+                above = " and above 1" if image.max() > 1.0 + 1e-6 else ""
+                return (
+                    f"values go from {image.min():.3g} to {image.max():.3g}, below 0{above}, "
+                    "where image / 255 stays in [0, 1]: scale the pixels only, with nothing "
+                    "subtracted (no mean, as for standardising)."
+                )
             if image.max() > 2.0:
                 return f"values go up to {image.max():.1f}: did you forget to divide by 255?"
             if image.max() > 1.0 + 1e-6:
