@@ -862,6 +862,63 @@ def test_2_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_5(answer), phrase)
 
 
+def _own_augmentation(*layers):
+    def make_pipelines(ds_train, ds_val, augment, batch_size, seed):
+        own = keras.Sequential(list(layers))
+        train = (
+            ds_train.cache()
+            .shuffle(ds_train.cardinality(), seed=seed)
+            .batch(batch_size)
+            .map(lambda x, y: (own(x, training=True), y))
+            .prefetch(AUTOTUNE)
+        )
+        return train, ds_val.batch(batch_size).prefetch(AUTOTUNE)
+
+    return make_pipelines
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [keras.layers.RandomFlip("horizontal", seed=1)],  # the red team's
+        [keras.layers.RandomFlip("horizontal", seed=1), keras.layers.RandomRotation(0.1, seed=2)],
+    ],
+)
+def test_2_5_an_augmentation_other_than_the_argument_is_named_not_taken_for_none(layers):
+    result = checks.exercise_2_5(_own_augmentation(*layers))
+    assert _fails_with(result, "the training images change, but not as the augment passed in")
+    assert "Apply the augment argument" in result.message
+    assert "come out unchanged" not in result.message
+
+
+def test_2_5_augment_switched_off_or_left_out_still_leaves_the_images_unchanged():
+    def switched_off(t, v, a, b, s):
+        train = t.cache().shuffle(t.cardinality(), seed=s).batch(b)
+        return train.map(lambda x, y: (a(x, training=False), y)).prefetch(1), v.batch(b)
+
+    def left_out(t, v, a, b, s):
+        return t.cache().shuffle(t.cardinality(), seed=s).batch(b).prefetch(1), v.batch(b)
+
+    for answer in (switched_off, left_out):
+        result = checks.exercise_2_5(answer)
+        assert _fails_with(result, "the training images come out unchanged")
+        assert "augment passed in" not in result.message
+
+
+def test_2_5_datasets_returned_the_wrong_way_round_are_named_as_swapped():
+    def swapped(ds_train, ds_val, augment, batch_size, seed):  # the red team's
+        train, val = _pipelines(ds_train, ds_val, augment, batch_size, seed)
+        return val, train
+
+    result = checks.exercise_2_5(swapped)
+    assert _fails_with(result, "the two datasets come back the wrong way round")
+    assert "Return (train, val), in that order." in result.message
+    assert "keep the two datasets apart" not in result.message
+    # The training data in both is no swap.
+    both = checks.exercise_2_5(lambda t, v, a, b, s: _pipelines(t, t, a, b, s))
+    assert _fails_with(both, "val holds training images: keep the two datasets apart")
+
+
 # ---------------------------------------------------------------- any answer at all
 
 

@@ -358,6 +358,17 @@ def _train(t, a, b, s, seed=True):
             ),
             "you shuffled after batching",
         ),
+        (
+            lambda t, v, a, b, s: (v.batch(b).prefetch(1), _train(t, a, b, s)),
+            "the two datasets come back the wrong way round",
+        ),
+        (
+            lambda t, v, a, b, s: (
+                _train(t, keras.layers.RandomFlip("horizontal", seed=1), b, s),
+                v.batch(b).prefetch(1),
+            ),
+            "the training images change, but not as the augment passed in changes them",
+        ),
         (lambda t, v, a, b, s: _train(t, a, b, s), "return two datasets"),
         (
             lambda t, v, a, b, s: (

@@ -955,13 +955,18 @@ AUGMENT_SEED = 25
 
 
 def _augment_pipeline_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Mid-gray images with their own index as the label: (images, labels) for train and val."""
+    """Mid-gray images with their own index as the label: (images, labels) for train and val.
+
+    Each image darker on the left than on the right, by a ramp whose mean is 0: a flip or a
+    turn changes its pixels but not its mean, a brightness shift its mean.
+    """
 
     def source(n: int, first_id: int) -> tuple[np.ndarray, np.ndarray]:
         images = np.full((n, 4, 4, 1), 0.5, dtype=np.float32)
         images += np.linspace(-0.1, 0.1, n, dtype=np.float32)[
             :, None, None, None
         ]  # tell images apart
+        images += np.array([-0.03, -0.01, 0.01, 0.03], dtype=np.float32)[None, None, :, None]
         return images, np.arange(first_id, first_id + n)
 
     return source(AUGMENT_TRAIN, 0), source(AUGMENT_VAL, 1000)
@@ -1001,6 +1006,19 @@ def _epoch(
     return sizes, np.array(labels), values
 
 
+def _changed_otherwise(view: dict[str, Any], images: np.ndarray) -> int | None:
+    """A training image (its label) whose pixels changed in the first pass, if any did."""
+    for element in view["passes"][0]["elements"]:
+        batch, ids = (np.asarray(t) for t in element)
+        for i, image in zip(ids, batch, strict=True):
+            if not 0 <= int(i) < len(images):
+                continue
+            want = images[int(i)]
+            if image.shape != want.shape or not np.allclose(image, want, atol=1e-4):
+                return int(i)
+    return None
+
+
 def _train_of(view: dict[str, Any]) -> dict[str, Any]:
     """The training dataset of what make_pipelines returned (a pair, checked before)."""
     if not view["pair"]:
@@ -1008,6 +1026,17 @@ def _train_of(view: dict[str, Any]) -> dict[str, Any]:
             f"called a second time, your function returned {view['described']}, not (train, val)."
         )
     return view["train"]
+
+
+def _swapped(val_labels: np.ndarray, train: dict[str, Any]) -> bool:
+    """Whether val holds only training images while train holds only validation ones."""
+    if not set(val_labels.tolist()) <= set(range(AUGMENT_TRAIN)):
+        return False
+    try:
+        train_labels = _epoch(train, 0, "train")[1]
+    except StudentCodeFailed:
+        return False
+    return set(train_labels.tolist()) <= set(range(1000, 1000 + AUGMENT_VAL))
 
 
 def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
@@ -1048,6 +1077,12 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         sizes, labels, values = _epoch(val, 0, "val")
         if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):
+                if _swapped(labels, train):
+                    return (
+                        "the two datasets come back the wrong way round: the first holds the "
+                        "validation images and the second the training images. Return "
+                        "(train, val), in that order."
+                    )
                 return "val holds training images: keep the two datasets apart."
             changed = _labels_changed(labels, range(1000, 1000 + AUGMENT_VAL), "val")
             if changed:
@@ -1096,6 +1131,15 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             )
         shifted = [abs(values[i] - originals[i]) > 1e-4 for i in labels]
         if not any(shifted):
+            other = _changed_otherwise(train, train_data[0])
+            if other is not None:
+                return (
+                    "the training images change, but not as the augment passed in changes "
+                    "them: in this test it shifts each image's brightness, and none got "
+                    f"brighter or darker (training image {other} changed otherwise). Apply the "
+                    "augment argument, augment(images, training=True), in a .map, and no other "
+                    "augmentation."
+                )
             return (
                 "the training images come out unchanged: apply augment to them, "
                 "augment(images, training=True), in a .map."
