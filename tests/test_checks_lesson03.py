@@ -498,6 +498,8 @@ def _field_backward(stack):
 
 
 def _field_numpy(stack):
+    if not stack:
+        return 1
     kernels, strides = np.array(stack).T
     jumps = np.concatenate([[1], np.cumprod(strides)[:-1]])
     return np.int64(1 + ((kernels - 1) * jumps).sum())
@@ -540,3 +542,67 @@ def test_3_6_accepts_forward_backward_and_vectorised_answers(answer):
 )
 def test_3_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_6(answer), phrase)
+
+
+def _field_popping(stack):  # the red team's: right numbers, but the caller's list is emptied
+    field, jump = 1, 1
+    while stack:
+        k, s = stack.pop(0)
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def _field_sorting(stack):  # sorts the caller's list: a list is passed by reference
+    stack.sort()
+    return 1 + sum(k - 1 for k, _ in stack)
+
+
+def test_3_6_says_the_function_emptied_the_caller_s_list_of_layers():
+    result = checks.exercise_3_6(_field_popping)
+    assert _fails_with(result, "your function changed the list `stack` it was given")
+    assert _fails_with(result, "it held 1 item, 0 after the call (pop, remove and del")
+    assert "another order" not in result.message
+
+
+def test_3_6_says_the_function_reordered_the_caller_s_list_of_layers():
+    result = checks.exercise_3_6(_field_sorting)
+    assert _fails_with(result, "its items are in another order after the call (sort or reverse)")
+
+
+def test_3_6_reading_the_list_or_a_copy_of_it_is_fine():
+    def on_a_copy(stack):
+        stack = list(stack)
+        stack.reverse()
+        return _field_backward(stack[::-1])
+
+    assert checks.exercise_3_6(on_a_copy).passed
+
+
+def _field_max_of_layers(stack):  # the red team's: max() of an empty list raises
+    fields, field, jump = [], 1, 1
+    for k, s in stack:
+        field += (k - 1) * jump
+        jump *= s
+        fields.append(field)
+    return max(fields)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            lambda stack: _field_forward(stack) if stack else 0,
+            "for an empty stack, [], you return 0",
+        ),
+        (
+            _field_max_of_layers,
+            "for an empty stack, [], your code raised ValueError: max()",
+        ),
+    ],
+)
+def test_3_6_the_empty_stack_sees_one_pixel_as_the_task_says(answer, phrase):
+    result = checks.exercise_3_6(answer)
+    assert _fails_with(result, phrase)
+    assert _fails_with(result, "right for every stack of layers")
+    assert _fails_with(result, "so its field is 1")

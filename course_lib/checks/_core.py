@@ -133,13 +133,22 @@ def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
     after the call: a function that writes into them (``x -= mean``, ``np.fill_diagonal(cm, 0)``)
     corrupts the caller's data. ``names`` are the parameters' names, for the message.
     """
-    given = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    given = [
+        a.copy() if isinstance(a, np.ndarray) else list(a) if type(a) is list else a for a in args
+    ]
     result = call_student(func, *given)
     for position, (before, after) in enumerate(zip(args, given, strict=True)):
+        name = names[position] if position < len(names) else f"argument {position + 1}"
+        if type(before) is list and not _same_list(before, after):
+            raise StudentCodeFailed(
+                f"your function changed the list `{name}` it was given: "
+                f"{_list_change(before, after, name)}. The caller still needs it (a list is passed "
+                "by reference, not copied): read it without changing it, or work on a copy, "
+                f"list({name})."
+            )
         if isinstance(before, np.ndarray) and not np.array_equal(
             before, after, equal_nan=before.dtype.kind == "f"
         ):
-            name = names[position] if position < len(names) else f"argument {position + 1}"
             changed = int(np.sum(before != after))
             raise StudentCodeFailed(
                 f"your function changed its input `{name}` in place ({changed} of "
@@ -149,6 +158,37 @@ def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
                 "array such as `x - mean` instead of `x -= mean`)."
             )
     return result
+
+
+def _same_list(before: list[Any], after: list[Any]) -> bool:
+    try:
+        return len(before) == len(after) and all(
+            a is b or bool(a == b) for a, b in zip(before, after, strict=True)
+        )
+    except Exception:  # items whose == is not a truth value
+        return False
+
+
+def _list_change(before: list[Any], after: list[Any], name: str) -> str:
+    """How ``after`` differs from ``before``, in the words of the list method that did it."""
+    if len(after) < len(before):
+        return (
+            f"it held {_items(len(before))}, {len(after)} after the call (pop, remove and del "
+            "take items out of the list itself)"
+        )
+    if len(after) > len(before):
+        return f"it held {_items(len(before))}, {len(after)} after the call (append or insert)"
+    try:
+        reordered = sorted(before) == sorted(after)
+    except Exception:  # items that cannot be ordered
+        reordered = False
+    if reordered:
+        return "its items are in another order after the call (sort or reverse)"
+    return f"some of its items were replaced (an assignment such as {name}[i] = ...)"
+
+
+def _items(count: int) -> str:
+    return "1 item" if count == 1 else f"{count} items"
 
 
 CHECK_FAILED = "the check itself failed on what your code gave it"

@@ -191,15 +191,19 @@ def exercise_3_2(kernel: Any) -> CheckResult:
 
 
 def _numbers_returned(
-    func: Callable[..., Any], cases: list[tuple[Any, ...]], kinds: list[str] | None = None
+    func: Callable[..., Any],
+    cases: list[tuple[Any, ...]],
+    kinds: list[str] | None = None,
+    names: tuple[str, ...] = (),
 ) -> list[float]:
-    """The student's function called on every case; each result must be a number.
+    """The student's function called on every case; each result must be a number, and the
+    arguments (a list of layers) must come back unchanged.
 
     ``kinds`` receives each result's kind: 'int' (a Python or NumPy integer), or its type's name.
     """
     answers = []
     for case in cases:
-        value = raw = call_student(func, *case)
+        value = raw = call_pure(func, *case, names=names)
         if value is None:
             raise StudentCodeFailed("your function returned None: did you forget to `return`?")
         value = as_array(value, "your result")
@@ -826,14 +830,32 @@ _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
 ]
 
 
+def _empty_stack_problem(receptive_field: Callable[..., Any]) -> str | None:
+    """The task's rule for a stack with no layer: each value is one input pixel, a field of 1."""
+    right = "right for every stack of layers, but for an empty stack, []"
+    rule = "with no layer at all, each value is a single input pixel, so its field is 1"
+    try:
+        (answer,) = _numbers_returned(receptive_field, [([],)], names=("stack",))
+    except StudentCodeFailed as exc:
+        return f"{right}, {str(exc).rstrip(' .')}: {rule}."
+    if answer != 1:
+        return f"{right}, you return {answer:g}: {rule}."
+    return None
+
+
 def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> CheckResult:
     """receptive_field([(k, s), ...]) -> the side of the input square one output value sees."""
 
     def diagnose() -> str | None:
         kinds: list[str] = []
-        answers = _numbers_returned(receptive_field, [([*stack],) for stack in _FIELD_CASES], kinds)
+        answers = _numbers_returned(
+            receptive_field, [([*stack],) for stack in _FIELD_CASES], kinds, names=("stack",)
+        )
         expected = [_field_reference(stack) for stack in _FIELD_CASES]
         if answers == expected:
+            problem = _empty_stack_problem(receptive_field)
+            if problem:
+                return problem
             if any(kind != "int" for kind in kinds):
                 kind = next(kind for kind in kinds if kind != "int")
                 return (
