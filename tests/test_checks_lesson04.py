@@ -548,3 +548,73 @@ def test_4_4_rejects_right_epochs_returned_as_floats_as_3_6_does(answer):
     result = checks.exercise_4_4(answer)
     assert _fails_with(result, "the epochs are right, but you return floats")
     assert "the task asks for ints" in result.message
+
+
+def _popping(val_loss, patience):  # the red team's: empties the History's list it is given
+    best, best_epoch, wait, epoch = float("inf"), 0, 0, 0
+    n = len(val_loss)
+    while len(val_loss):
+        loss = val_loss.pop(0) if isinstance(val_loss, list) else val_loss[0]
+        if not isinstance(val_loss, list):
+            val_loss = val_loss[1:]
+        epoch += 1
+        if loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return n, best_epoch
+
+
+def _sorting_the_array(val_loss, patience):  # sorts the caller's array in place
+    stop, best = _loop(val_loss, patience)
+    if isinstance(val_loss, np.ndarray):
+        val_loss.sort()
+    return stop, best
+
+
+def test_4_4_says_the_function_emptied_the_caller_s_list_of_losses():
+    result = checks.exercise_4_4(_popping)
+    assert _fails_with(result, "your function changed the list `val_loss` it was given")
+    assert _fails_with(result, "it held 7 items, 2 after the call (pop, remove and del")
+
+
+def test_4_4_says_the_function_changed_the_caller_s_array_of_losses():
+    result = checks.exercise_4_4(_sorting_the_array)
+    assert _fails_with(result, "your function changed its input `val_loss` in place")
+
+
+def test_4_4_reading_the_losses_without_changing_them_is_fine():
+    def on_a_copy(val_loss, patience):
+        losses = list(val_loss)
+        losses.reverse()
+        return _loop(losses[::-1], patience)
+
+    assert checks.exercise_4_4(on_a_copy).passed
+
+
+def _best_of_the_whole_list_plus_patience(val_loss, patience):  # the red team's
+    best = int(np.argmin(val_loss)) + 1
+    return min(best + patience, len(val_loss)), best
+
+
+def _patience_fixed_at(fixed):
+    def answer(val_loss, patience):
+        return _loop(val_loss, fixed)
+
+    return answer
+
+
+def test_4_4_names_a_rule_only_when_the_answer_follows_it_on_every_run():
+    # On one run the lowest loss plus patience gives what counting ties gives: not the mistake.
+    result = checks.exercise_4_4(_best_of_the_whole_list_plus_patience)
+    assert _fails_with(result, "the lowest value of the whole list")
+    assert "equal to the best" not in result.message
+
+
+@pytest.mark.parametrize("fixed", [1, 2, 3])
+def test_4_4_says_a_patience_written_in_ignores_the_argument(fixed):
+    result = checks.exercise_4_4(_patience_fixed_at(fixed))
+    assert _fails_with(result, f"Your answers are those of patience={fixed} whatever patience")
+    assert "one too" not in result.message

@@ -111,6 +111,57 @@ def test_a_change_to_the_input_in_place_is_seen_across_the_process_boundary(tmp_
     assert reply["status"] == "failed" and "changed its input `photo` in place" in reply["message"]
 
 
+def _field_popping(stack):
+    field, jump = 1, 1
+    while stack:
+        k, s = stack.pop(0)
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def _stopping_popping(val_loss, patience):
+    best, best_epoch, wait, epoch = float("inf"), 0, 0, 0
+    while len(val_loss):
+        loss = val_loss.pop(0) if isinstance(val_loss, list) else val_loss[0]
+        val_loss = val_loss if isinstance(val_loss, list) else val_loss[1:]
+        epoch += 1
+        if loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return epoch, best_epoch
+
+
+@pytest.mark.parametrize(
+    ("expression", "name", "answer", "words"),
+    [
+        (
+            "checks.exercise_3_6(receptive_field)",
+            "receptive_field",
+            _field_popping,
+            "your function changed the list `stack` it was given",
+        ),
+        (
+            "checks.exercise_4_4(early_stopping_epochs)",
+            "early_stopping_epochs",
+            _stopping_popping,
+            "your function changed the list `val_loss` it was given: it held 7 items, 2 after",
+        ),
+    ],
+)
+def test_a_list_changed_in_place_is_seen_across_the_process_boundary(
+    tmp_path, expression, name, answer, words
+):
+    reply = judge.judge_locally(expression, {name: answer}, 12345, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(12345):
+        direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
 def test_a_precision_returned_as_an_exact_fraction_is_judged_as_in_the_notebook(tmp_path):
     from fractions import Fraction
 

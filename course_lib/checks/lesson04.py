@@ -10,6 +10,7 @@ import numpy as np
 
 from course_lib.checks._core import (
     StudentCodeFailed,
+    call_pure,
     call_student,
     describe,
     run_check,
@@ -981,24 +982,6 @@ def _stopping_problem(
             "restore_best_weights=True gives back "
             f"the weights of the best epoch, {restored}."
         )
-    if got == _ties_count(val_loss, patience) != (run, restored):
-        return (
-            f"{shown} you return {got}; Keras' answer is {(run, restored)}. A value equal "
-            "to the best so far "
-            "is not an improvement: the loss has to go strictly lower to reset the count."
-        )
-    if got == _never_reset(val_loss, patience):
-        return (
-            f"{shown} you return {got}; Keras' answer is {(run, restored)}. You count every "
-            "epoch without improvement since the start; the count goes back to 0 at each new "
-            f"best, and training stops only after {patience} epochs in a row without one."
-        )
-    if got == _against_previous(val_loss, patience):
-        return (
-            f"{shown} you return {got}; Keras' answer is {(run, restored)}. You compare each "
-            "loss with the epoch before; an improvement is a loss strictly lower than the best "
-            "so far, so a loss that falls after a rise but stays above the best resets nothing."
-        )
     if got[0] == len(val_loss) and run < len(val_loss):
         return (
             f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of "
@@ -1025,23 +1008,103 @@ def _stopping_problem(
     )
 
 
+def _rule_problem(cases: list[tuple[tuple[float, ...], int, tuple[int, int]]]) -> str | None:
+    """The message for an answer that follows a mistaken rule on every case it was tried on.
+
+    A rule is named only when the answer agrees with it everywhere, never because one case
+    happens to come out the same (the lowest loss of the whole list plus the patience gives
+    a tie's answer on one list, for instance).
+    """
+    keras_answers = [keras_early_stopping(val_loss, patience) for val_loss, patience, _ in cases]
+
+    def follows(rule: Callable[[Sequence[float], int], tuple[int, int]]) -> int | None:
+        """The first case where the answer, like ``rule``, differs from Keras; None when the
+        answer does not follow ``rule`` everywhere."""
+        if any(got != rule(val_loss, patience) for val_loss, patience, got in cases):
+            return None
+        return next(
+            (i for i, (*_, got) in enumerate(cases) if got != keras_answers[i]),
+            None,
+        )
+
+    for rule, reason in (
+        (
+            _ties_count,
+            "A value equal to the best so far is not an improvement: the loss has to go "
+            "strictly lower to reset the count.",
+        ),
+        (
+            _never_reset,
+            "You count every epoch without improvement since the start; the count goes back "
+            "to 0 at each new best, and training stops only after patience epochs in a row "
+            "without one.",
+        ),
+        (
+            _against_previous,
+            "You compare each loss with the epoch before; an improvement is a loss strictly "
+            "lower than the best so far, so a loss that falls after a rise but stays above the "
+            "best resets nothing.",
+        ),
+    ):
+        i = follows(rule)
+        if i is not None:
+            val_loss, patience, got = cases[i]
+            return (
+                f"for val_loss {list(val_loss)} and patience={patience} you return {got}; "
+                f"Keras' answer is {keras_answers[i]}. {reason}"
+            )
+    patiences = {patience for _, patience, _ in cases}
+    for fixed in range(1, 11):
+        i = follows(lambda val_loss, _, fixed=fixed: _mistaken_stop(val_loss, fixed, _lower))
+        if i is not None and patiences != {fixed}:
+            val_loss, patience, got = cases[i]
+            return (
+                f"for val_loss {list(val_loss)} and patience={patience} you return {got}; "
+                f"Keras' answer is {keras_answers[i]}. Your answers are those of patience="
+                f"{fixed} whatever patience is passed: use the patience argument, not a "
+                "number written in."
+            )
+    return None
+
+
+def _lower(loss: float, best: float, _: float) -> bool:
+    return loss < best
+
+
 def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> CheckResult:
     """early_stopping_epochs(val_loss, patience) -> (epochs run, epoch restored), as Keras'
     EarlyStopping."""
 
     def diagnose() -> str | None:
-        floats = None
+        answers: list[tuple[tuple[float, ...], int, tuple[int, int]]] = []
+        floats, junk = None, None
         for number, (val_loss, patience) in enumerate(_STOPPING_CASES):
             # Half the cases come as a NumPy array, as a History's values often end up.
             losses = list(val_loss) if number % 2 == 0 else np.array(val_loss)
-            got = _pair(call_student(early_stopping_epochs, losses, patience))
+            # On a copy, compared after: a History's losses are still needed after the call.
+            try:
+                got = _pair(
+                    call_pure(
+                        early_stopping_epochs, losses, patience, names=("val_loss", "patience")
+                    )
+                )
+            except StudentCodeFailed as exc:
+                junk = str(exc)
+                break
             if isinstance(got, str):
-                return got
-            problem = _stopping_problem(val_loss, patience, (int(got[0]), int(got[1])))
+                junk = got
+                break
+            answers.append((val_loss, patience, (int(got[0]), int(got[1]))))
+            floats = floats or _floats_problem(got)
+        if any(got != keras_early_stopping(v, p) for v, p, got in answers):
+            problem = _rule_problem(answers)
             if problem:
                 return problem
-            floats = floats or _floats_problem(got)
-        return floats  # right values everywhere: only their type may be wrong
+        for val_loss, patience, got in answers:
+            problem = _stopping_problem(val_loss, patience, got)
+            if problem:
+                return problem
+        return junk or floats  # right values everywhere: only their type may be wrong
 
     return run_check(
         "4.4", diagnose, "the same epochs as Keras' EarlyStopping, ties and short runs included."
