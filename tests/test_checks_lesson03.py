@@ -167,6 +167,12 @@ def test_3_2_names_the_mistake(kernel, phrase):
     assert _fails_with(checks.exercise_3_2(kernel), phrase)
 
 
+def test_3_2_a_complex_kernel_is_no_array_of_weights_and_the_check_warns_nothing(recwarn):
+    result = checks.exercise_3_2(np.array(SOBEL_X, dtype=float).astype(complex))
+    assert _fails_with(result, "your kernel holds complex128 values, complex numbers")
+    assert not [w for w in recwarn if "ComplexWarning" in type(w.message).__name__]
+
+
 # --- 3.3: one filter over all channels ---------------------------------------------------------
 
 
@@ -267,6 +273,37 @@ def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
 )
 def test_3_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_3(answer), phrase)
+
+
+def _channels_into(dtype):  # the red team's: an output array of 8-bit pixels, values clipped
+    def answer(image, kernel):
+        out = np.zeros(_loop_channels(image, kernel).shape, dtype=dtype)
+        out[...] = np.clip(_loop_channels(image, kernel), 0, 255)
+        return out
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("dtype", "phrase"),
+    [
+        (np.uint8, "dtype uint8, so each weighted sum lost its fraction and a negative one cannot"),
+        (
+            np.int64,
+            "dtype int64, so each weighted sum lost its fraction; the task asks for a float",
+        ),
+    ],
+)
+def test_3_3_an_integer_output_is_named_as_3_1_names_it(dtype, phrase):
+    result = checks.exercise_3_3(_channels_into(dtype))
+    assert _fails_with(result, phrase)
+    assert "values differ" not in result.message
+
+
+def test_3_3_values_that_differ_are_shown_with_the_answer_s_own_dtype():
+    result = checks.exercise_3_3(lambda im, k: (_loop_channels(im, k) + 1).astype(np.float32))
+    assert _fails_with(result, "values differ")
+    assert _fails_with(result, "dtype float32)")
 
 
 # --- 3.4: where 'same' puts its zeros ------------------------------------------------------------
@@ -475,6 +512,87 @@ def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer
 )
 def test_3_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_5(answer), phrase)
+
+
+def _cnn_layers(num_classes, conv=None, dense=None):
+    conv, dense = conv or {}, dense or {}
+    return [
+        layers.Conv2D(16, 3, padding="same", activation="relu", **conv),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, padding="same", activation="relu", **conv),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(8, 1, activation="relu", **conv),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu", **dense),
+        layers.Dense(num_classes, activation="softmax", **dense),
+    ]
+
+
+def test_3_5_a_model_that_never_uses_input_shape_is_told_to_start_with_keras_input():
+    # The red team's: unbuilt, it adapts to whatever batch it is called on, so the test of
+    # two shapes alone cannot tell; 4.3 says the same for the same answer.
+    result = checks.exercise_3_5(lambda shape, n: keras.Sequential(_cnn_layers(n)))
+    assert _fails_with(result, "your model does not know its input shape yet")
+    assert _fails_with(result, "keras.Input(shape=input_shape)")
+
+
+def test_3_5_the_input_shape_given_to_the_first_layer_keras_2_style_still_passes():
+    def keras_2_style(shape, n):
+        first, *rest = _cnn_layers(n)
+        return keras.Sequential(
+            [layers.Conv2D(16, 3, padding="same", activation="relu", input_shape=shape), *rest]
+        )
+
+    with pytest.warns(UserWarning, match="input_shape"):
+        result = checks.exercise_3_5(keras_2_style)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            lambda shape, n: keras.Sequential([keras.Input(shape=shape)]),
+            "no layers after the Input",
+        ),
+        (lambda shape, n: keras.Sequential([]), "your model has no layers: add the layers"),
+    ],
+)
+def test_3_5_a_model_without_layers_is_told_so_not_about_input_shapes(answer, phrase):
+    result = checks.exercise_3_5(answer)
+    assert _fails_with(result, phrase)
+    assert "input_shape" not in result.message
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "tanh"])
+def test_3_5_another_non_linear_activation_is_not_said_to_collapse(activation):
+    result = checks.exercise_3_5(lambda shape, n: _cnn(shape, n, conv_activation=activation))
+    assert _fails_with(result, f"the first Conv2D has activation {activation}; the architecture")
+    assert "collapse" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("conv", "dense", "phrase"),
+    [
+        ({"use_bias": False}, {}, "the first Conv2D has no bias (use_bias=False)"),
+        ({}, {"use_bias": False}, "the hidden Dense layer has no bias (use_bias=False)"),
+    ],
+)
+def test_3_5_a_bias_left_out_is_named_not_only_counted(conv, dense, phrase):
+    def answer(shape, n):
+        return keras.Sequential([keras.Input(shape=shape), *_cnn_layers(n, conv, dense)])
+
+    assert _fails_with(checks.exercise_3_5(answer), phrase)
+
+
+def test_3_5_a_parameter_count_that_differs_names_the_layer():
+    def grouped(shape, n):
+        stack = _cnn_layers(n)
+        stack[2] = layers.Conv2D(32, 3, padding="same", activation="relu", groups=2)
+        return keras.Sequential([keras.Input(shape=shape), *stack])
+
+    result = checks.exercise_3_5(grouped)
+    assert _fails_with(result, "the architecture has 38,834: the second Conv2D has 2,336 where")
 
 
 # --- 3.6: receptive field ------------------------------------------------------------------------

@@ -484,6 +484,24 @@ def test_an_exported_model_config_cannot_make_the_judge_import_or_run_anything(t
     assert reply["status"] in ("unsupported", "error") and not witness.exists(), reply
 
 
+def _cnn_without_input(input_shape, num_classes):  # never uses input_shape: unbuilt
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
 def _wrong_cnn(input_shape, num_classes):  # no pooling: a common first attempt
     import keras
     from keras import layers
@@ -660,6 +678,7 @@ def _images_in_squashed(backbone, head, image_size):
     [
         ("9.3", _images_in_squashed, "squashed to a square, not cropped"),
         ("3.5", _wrong_cnn, "MaxPooling"),
+        ("3.5", _cnn_without_input, "your model does not know its input shape yet"),
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
         ("4.1", _compile_at_a_rate_of_its_own, "Adam's learning rate is 0.01"),
         ("4.1", _compile_a_clone, "Compile the model given, in place"),

@@ -147,6 +147,11 @@ def exercise_3_2(kernel: Any) -> CheckResult:
             return problem
         if not np.issubdtype(got.dtype, np.number):
             raise StudentCodeFailed(f"your kernel holds {got.dtype} values, not numbers.")
+        if got.dtype.kind == "c":
+            return (
+                f"your kernel holds {got.dtype} values, complex numbers; a kernel's weights are "
+                "real numbers, as a Conv2D's are: keep it an array of floats."
+            )
         got = got.astype(np.float64)
         scale = np.abs(got).max()
         if scale == 0:
@@ -276,7 +281,13 @@ def _channels_problem(
     problem = shape_problem(out, expected.shape, "your output")
     if problem:
         return problem
-    out = out.astype(np.float64)
+    if out.dtype.kind in "iu":
+        unsigned = " and a negative one cannot be held in it" if out.dtype.kind == "u" else ""
+        return (
+            f"your output has dtype {out.dtype}, so each weighted sum lost its fraction"
+            f"{unsigned}; the task asks for a float array: start from an array of floats."
+        )
+    given, out = out, out.astype(np.float64)  # given: the dtype the message shows
     if np.allclose(out, expected):
         return None
     if np.allclose(out, expected / c):
@@ -309,7 +320,7 @@ def _channels_problem(
         "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * "
         "kernel).sum(), "
         "the window taken across all channels. First difference: "
-        + first_difference(out, _per_channel(image, kernel).sum(axis=-1), "out")
+        + first_difference(given, expected, "out")
     )
 
 
@@ -546,7 +557,7 @@ def _steps(model: Any) -> list[dict[str, Any]]:
         config = layer.get_config()
         if hasattr(layer, "activation"):
             step["activation"] = _activation_name(layer)
-        for key in ("filters", "units", "padding"):
+        for key in ("filters", "units", "padding", "use_bias"):
             if key in config:
                 step[key] = config[key]
         for key in ("kernel_size", "pool_size", "strides"):
@@ -641,15 +652,20 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
                 "side; the "
                 "architecture says padding='same', so only pooling halves the size."
             )
-        if got.get("activation") != "relu":
-            has = (
-                "no activation"
-                if got.get("activation") == "linear"
-                else f"activation {got.get('activation')}"
-            )
+        if got.get("activation") == "linear":
             return (
-                f"{name} has {has}; use activation='relu'. Without a ReLU, stacked convolutions "
-                "collapse into one linear map."
+                f"{name} has no activation; use activation='relu'. Without a ReLU, stacked "
+                "convolutions collapse into one linear map."
+            )
+        if got.get("activation") != "relu":
+            return (
+                f"{name} has activation {got.get('activation')}; the architecture says "
+                "activation='relu'."
+            )
+        if got.get("use_bias") is False:
+            return (
+                f"{name} has no bias (use_bias=False); the architecture keeps Keras' default, "
+                f"one bias per filter ({want['filters']} parameters): leave use_bias out."
             )
     pools = [step for step in steps if step["kind"] == "MaxPooling2D"]
     for n, step in enumerate(pools):
@@ -664,6 +680,12 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         return f"the hidden Dense layer has {hidden.get('units')} units; the architecture says 64."
     if hidden.get("activation") != "relu":
         return f"the hidden Dense layer has activation {hidden.get('activation')}; use 'relu'."
+    for dense, which in ((hidden, "hidden"), (output, "last")):
+        if dense.get("use_bias") is False:
+            return (
+                f"the {which} Dense layer has no bias (use_bias=False); the architecture keeps "
+                "Keras' default, one bias per unit: leave use_bias out."
+            )
     if output.get("units") != num_classes:
         return (
             f"the last Dense has {output.get('units')} units but num_classes is "
@@ -690,7 +712,32 @@ def _cnn_problem(
         declared = tuple(model.inputs[0].shape[1:]) if model.built and model.inputs else None
     except Exception:  # a subclassed or unbuilt model has no inputs yet
         declared = None
-    if declared is not None and declared != tuple(input_shape):
+    try:
+        named = [type(layer).__name__ for layer in model.layers]
+    except Exception:  # a model whose layers cannot even be listed
+        named = ["?"]
+    if not [name for name in named if name != "InputLayer"]:
+        # A Sequential holding only its Input lists it among _layers, not among layers.
+        try:
+            has_input = declared is not None or any(
+                type(layer).__name__ == "InputLayer" for layer in getattr(model, "_layers", [])
+            )
+        except Exception:  # private state that is not what this Keras has
+            has_input = False
+        after = " after the Input" if has_input else ""
+        return (
+            f"your model has no layers{after}: add the layers the task lists, from the first "
+            "Conv2D to the last Dense."
+        )
+    if declared is None:
+        # Called on a batch, an unbuilt Sequential takes whatever shape comes: the test would
+        # not see that input_shape was never used.
+        return (
+            "your model does not know its input shape yet: the first item of the task is the "
+            "input, so start the Sequential with keras.Input(shape=input_shape), and Keras "
+            "builds every layer for that shape."
+        )
+    if declared != tuple(input_shape):
         return (
             f"your model takes inputs of shape {declared}, but input_shape was "
             f"{tuple(input_shape)}: "
@@ -722,9 +769,30 @@ def _cnn_problem(
     if model.count_params() != expected_params:
         return (
             f"your model has {model.count_params():,} parameters; the architecture has "
-            f"{expected_params:,}."
+            f"{expected_params:,}{_params_difference(model, input_shape, num_classes)}."
         )
     return None
+
+
+def _params_difference(model: Any, input_shape: tuple[int, int, int], num_classes: int) -> str:
+    """ ": the second Conv2D has 4,608 where the architecture's has 4,640", or "" if the layers
+    cannot be paired."""
+    try:
+        mine = [la for la in model.layers if la.count_params()]
+        theirs = [la for la in reference_cnn(input_shape, num_classes).layers if la.count_params()]
+        if len(mine) != len(theirs):
+            return ""
+        for layer, ref in zip(mine, theirs, strict=True):
+            if layer.count_params() != ref.count_params():
+                kind = type(ref).__name__
+                nth = sum(type(la).__name__ == kind for la in theirs[: theirs.index(ref)])
+                return (
+                    f": the {_ORDINALS[nth]} {kind} has {layer.count_params():,} where the "
+                    f"architecture's has {ref.count_params():,}"
+                )
+    except Exception:  # a layer the check cannot count: the totals say enough
+        return ""
+    return ""
 
 
 @lru_cache(maxsize=8)
