@@ -126,6 +126,57 @@ def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate)
     assert "Keep Adam's default, 0.001" in result.message
 
 
+@pytest.mark.parametrize(
+    ("schedule", "name"),
+    [
+        (lambda: keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.5), "ExponentialDecay"),
+        (lambda: keras.optimizers.schedules.CosineDecay(1e-3, 1000), "CosineDecay"),
+    ],
+)
+def test_4_1_a_schedule_that_starts_at_the_default_rate_is_not_the_default_rate(schedule, name):
+    def compile_for_integer_labels(model):  # the red team's answer
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule()),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, f"Adam's learning rate is a schedule ({name}, starting at 0.001)")
+    assert "Keep Adam's default: optimizer='adam'" in result.message
+
+
+def test_4_1_a_loss_dict_is_shown_as_the_dict_it_is():
+    def compile_for_integer_labels(model):  # the red team's answer
+        model.compile(
+            optimizer="adam",
+            loss={model.layers[-1].name: "sparse_categorical_crossentropy"},
+            metrics=["accuracy"],
+        )
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, "the loss is a dict, {'")
+    assert _fails_with(result, "Pass the loss itself, loss='sparse_categorical_crossentropy'")
+    assert "Wrapper" not in result.message
+
+
+def test_4_1_metrics_passed_third_by_position_are_said_to_be_loss_weights():
+    def compile_for_integer_labels(model):  # the red team's answer
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert _fails_with(result, "your ['accuracy'] went to loss_weights")
+    assert _fails_with(result, "the third positional argument of compile is loss_weights")
+
+
+def test_4_1_optimizer_and_loss_by_position_and_metrics_by_name_pass():
+    def compile_for_integer_labels(model):
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    result = checks.exercise_4_1(compile_for_integer_labels)
+    assert result.passed, result.message
+
+
 def test_4_1_says_to_compile_the_model_given_when_a_clone_was_compiled():
     def compile_for_integer_labels(model):  # the red team's answer
         m = keras.models.clone_model(model)

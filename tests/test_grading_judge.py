@@ -523,6 +523,22 @@ def _compile_categorical(model):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
 
 
+def _compile_with_a_schedule(model):
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.5)
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def _compile_metrics_by_position(model):
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+
+
 def _compile_at_a_rate_of_its_own(model):
     import keras
 
@@ -682,6 +698,8 @@ def _images_in_squashed(backbone, head, image_size):
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
         ("4.1", _compile_at_a_rate_of_its_own, "Adam's learning rate is 0.01"),
         ("4.1", _compile_a_clone, "Compile the model given, in place"),
+        ("4.1", _compile_with_a_schedule, "a schedule (ExponentialDecay, starting at 0.001)"),
+        ("4.1", _compile_metrics_by_position, "went to loss_weights"),
         ("4.1", _compile_with_binary_accuracy, "binary_accuracy is the accuracy of yes/no"),
         ("5.6", _grad_cam_relu_last, "you divided by the maximum before the ReLU"),
         ("6.5", _unfreeze_everything, "keep the layers before"),

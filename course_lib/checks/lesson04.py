@@ -87,6 +87,27 @@ def _is_a_model(value: Any) -> bool:
         return False
 
 
+def _schedule_problem(optimizer: Any) -> str | None:
+    """The message for a learning rate that changes during training (a schedule, a function)."""
+    import keras
+
+    rate = getattr(optimizer, "_learning_rate", None)
+    if rate is None or isinstance(rate, float | int | keras.Variable):
+        return None
+    if not (isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or callable(rate)):
+        return None
+    try:
+        start = f", starting at {float(np.asarray(rate(0))):g}"
+    except Exception:  # a function of no argument, or one the check cannot call
+        start = ""
+    return (
+        f"Adam's learning rate is a schedule ({type(rate).__name__}{start}) that changes it as "
+        "training goes; the task fixes Adam at its default rate, 0.001, for the whole run, so "
+        "that the runs after this exercise compare models, not learning rates. Keep Adam's "
+        "default: optimizer='adam', or keras.optimizers.Adam() without a rate."
+    )
+
+
 # Learning rates for Adam that can train the lesson's CNN: section 5 compares 0.0001 to 0.01.
 ADAM_RATES = (1e-5, 0.1)
 ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
@@ -109,6 +130,13 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
             return (
                 "the model is not compiled: call model.compile(optimizer=..., loss=..., "
                 "metrics=[...])."
+            )
+        if isinstance(model.loss, Mapping):  # Keras wraps a dict in a tracking type of its own
+            shown = {str(key): value for key, value in dict(model.loss).items()}
+            return (
+                f"the loss is a dict, {shown}: a dict gives one loss to each output of a "
+                "model with several, and Keras cannot train this one-output model with "
+                "it. Pass the loss itself, loss='sparse_categorical_crossentropy'."
             )
         name, from_logits = _loss_name_and_logits(model.loss)
         if name is None:
@@ -142,6 +170,9 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 f"the optimizer is {optimizer}; the task asks for Adam: optimizer='adam' "
                 "(or keras.optimizers.Adam())."
             )
+        schedule = _schedule_problem(model.optimizer)
+        if schedule:
+            return schedule
         try:
             rate = float(np.asarray(model.optimizer.learning_rate))
         except Exception:  # a schedule or a value the check cannot read: not this mistake
@@ -163,7 +194,19 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 f"Adam's learning rate is {rate:g}: {effect}. Keep Adam's default, 0.001 "
                 "(optimizer='adam', or keras.optimizers.Adam() without a rate)."
             )
-        metrics = _metric_names(model.get_compile_config().get("metrics"))
+        config = model.get_compile_config()
+        metrics = _metric_names(config.get("metrics"))
+        weights = config.get("loss_weights")
+        if (
+            not metrics
+            and isinstance(weights, list | tuple)
+            and any(isinstance(w, str) for w in weights)
+        ):
+            return (
+                f"no accuracy metric: your {list(weights)!r} went to loss_weights, since the "
+                "third positional argument of compile is loss_weights in Keras 3, not metrics. "
+                "Pass it by name: metrics=['accuracy']."
+            )
         if "Accuracy" in metrics:
             return (
                 "keras.metrics.Accuracy() counts exact equality of prediction and label, which "
