@@ -350,6 +350,78 @@ def test_5_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_4(answer), phrase)
 
 
+def _row_with_most_mistakes_first(cm):
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    row = int(off.sum(axis=1).argmax())
+    return row, int(off[row].argmax())
+
+
+def _column_with_most_mistakes_first(cm):
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    column = int(off.sum(axis=0).argmax())
+    return int(off[:, column].argmax()), column
+
+
+def _largest_share_of_the_row(cm):
+    shares = cm / cm.sum(axis=1, keepdims=True)
+    np.fill_diagonal(shares, 0)
+    return tuple(int(i) for i in np.unravel_index(np.argmax(shares), cm.shape))
+
+
+def _largest_pair_then_its_larger_direction(cm):
+    pairs = (cm + cm.T).astype(float)
+    np.fill_diagonal(pairs, 0)
+    i, j = (int(v) for v in np.unravel_index(np.argmax(pairs), cm.shape))
+    return (i, j) if cm[i, j] >= cm[j, i] else (j, i)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_row_with_most_mistakes_first, "the largest count of row 1, the class with the most"),
+        (_column_with_most_mistakes_first, "the largest count of column 1, the class predicted"),
+        (_largest_share_of_the_row, "largest *share* of its row"),
+        (_largest_pair_then_its_larger_direction, "cm[1, 2] + cm[2, 1] = 37 is the largest pair"),
+    ],
+)
+def test_5_4_names_a_method_that_finds_the_right_cell_on_the_first_matrix_only(answer, phrase):
+    # On the 5 x 5 matrix these find the right cell by luck; the second matrix tells them apart.
+    result = checks.exercise_5_4(answer)
+    assert _fails_with(result, "on a second matrix, 4 x 4")
+    assert phrase in result.message
+    assert "cm[3, 2] = 24" in result.message
+
+
+def test_5_4_second_matrix_tells_every_way_of_finding_a_cell_apart():
+    from course_lib.checks import lesson05
+
+    cm = lesson05.CONFUSED_CM_2
+    answers = [
+        _most_confused,
+        _row_with_most_mistakes_first,
+        _column_with_most_mistakes_first,
+        _largest_share_of_the_row,
+        _largest_pair_then_its_larger_direction,
+        lambda cm: _largest_share_of_the_row(cm.T)[::-1],  # the largest share of a column
+    ]
+    cells = [tuple(int(i) for i in answer(cm)) for answer in answers]
+    assert len(set(cells)) == len(cells), cells
+    assert cells[0][::-1] not in cells
+
+
+def test_5_4_names_the_largest_share_of_a_column():
+    def largest_share_of_the_column(cm):
+        shares = cm / cm.sum(axis=0, keepdims=True)
+        np.fill_diagonal(shares, 0)
+        return np.unravel_index(np.argmax(shares), cm.shape)
+
+    assert _fails_with(
+        checks.exercise_5_4(largest_share_of_the_column), "largest *share* of its column"
+    )
+
+
 def _top_k_accuracy(probs, y, k):
     top = np.argsort(probs, axis=1)[:, ::-1][:, :k]
     return (top == y[:, None]).any(axis=1).mean()

@@ -415,77 +415,142 @@ CONFUSED_CM = np.array(
 )
 
 
+# A second matrix, with classes of very different sizes, on which the ways of finding a
+# cell that the first matrix cannot tell apart from the right one each give a different cell:
+# the largest cell of the row (or column) with the most mistakes, the largest share of a row
+# (or column), and the larger direction of the largest pair cm[a, b] + cm[b, a]. No count,
+# share, row, column or pair total ties.
+CONFUSED_CM_2 = np.array(
+    [
+        [15, 16, 0, 7],
+        [9, 120, 19, 22],
+        [21, 18, 250, 4],
+        [10, 12, 24, 60],
+    ]
+)
+
+
+def _off_diagonal(cm: np.ndarray) -> np.ndarray:
+    """A float copy of cm with the diagonal at -inf (never the largest)."""
+    off = cm.astype(float)
+    np.fill_diagonal(off, -np.inf)
+    return off
+
+
+def _largest_cell(table: np.ndarray) -> tuple[int, int]:
+    return tuple(int(i) for i in np.unravel_index(np.argmax(table), table.shape))  # type: ignore[return-value]
+
+
+def _confused_pair(raw: Any, cm: np.ndarray, expected: tuple[int, int]) -> str | None:
+    """What is wrong with ``raw`` as the most confused pair of ``cm``, or None."""
+    if isinstance(raw, (str, bytes, dict)) or raw is None:
+        raise StudentCodeFailed(
+            f"return two ints, (true_class, predicted_class); got {describe(raw)}."
+        )
+    got = _numbers(raw, "your pair").ravel()
+    if not np.isfinite(got.astype(np.float64)).all():
+        return f"return two class indices; got {tuple(got.tolist())}."
+    if got.size == 1:
+        flat = int(got[0])
+        if flat == np.ravel_multi_index(expected, cm.shape):
+            return (
+                "that is the flat index from argmax; turn it into (row, column) with "
+                "np.unravel_index(index, cm.shape)."
+            )
+        return (
+            f"return two class indices, (true_class, predicted_class); got one number, {got[0]!r}."
+        )
+    if got.size != 2:
+        return f"return two class indices, (true_class, predicted_class); got {got.size} values."
+    if got.dtype == np.bool_:
+        return (
+            f"return two ints, (true_class, predicted_class); got booleans {tuple(got.tolist())}."
+        )
+    if not np.all(got == np.round(got)):
+        return f"return two class indices (whole numbers); got {tuple(got.tolist())}."
+    pair = tuple(int(v) for v in got)
+    if not all(0 <= v < len(cm) for v in pair):
+        return (
+            f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from "
+            f"0 to {len(cm) - 1}."
+        )
+    if pair == expected:
+        if not np.issubdtype(got.dtype, np.integer):
+            return (
+                f"the cell is right, but its indices are {got.dtype} numbers; return two ints "
+                "(int(row), int(column)), what indexing expects."
+            )
+        return None
+    if pair[0] == pair[1]:
+        return (
+            "that cell is on the diagonal: those are correct predictions. Set the diagonal "
+            "aside first (np.fill_diagonal on a copy)."
+        )
+    if pair == expected[::-1]:
+        return (
+            f"you returned {pair}, the mirror image of the right cell: rows are true "
+            "classes and columns predictions, so return (row, column). cm[a, b] and "
+            "cm[b, a] are different mistakes: do not swap them, or add them up (cm + cm.T)."
+        )
+    off = _off_diagonal(cm)
+    largest = f"cm[{expected[0]}, {expected[1]}] = {cm[expected]}"
+    if pair == _largest_cell(np.where(np.isinf(off), -np.inf, -off)):
+        return "that is the smallest cell; look for the largest off-diagonal count."
+    mistakes = np.where(np.isinf(off), 0.0, off)
+    row = int(np.argmax(mistakes.sum(axis=1)))
+    if pair == (row, int(np.argmax(off[row]))):
+        return (
+            f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is the largest count of row {row}, the "
+            "class with the most mistakes in all, but a single cell of another row is larger "
+            f"({largest}): look for the largest cell of the whole matrix (off the diagonal) "
+            "at once, not for a row first."
+        )
+    column = int(np.argmax(mistakes.sum(axis=0)))
+    if pair == (int(np.argmax(off[:, column])), column):
+        return (
+            f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is the largest count of column {column}, "
+            "the class predicted wrongly most often, but a single cell of another column is "
+            f"larger ({largest}): look for the largest cell of the whole matrix (off the "
+            "diagonal) at once, not for a column first."
+        )
+    for axis, total in ((1, "row (its true class)"), (0, "column (its predicted class)")):
+        if pair == _largest_cell(off / cm.sum(axis=axis, keepdims=True)):
+            return (
+                f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is the largest *share* of its {total}, "
+                f"not the largest count ({largest}): the task asks for the count itself. "
+                "Shares favour small classes; do not divide by the totals."
+            )
+    pairs = np.triu(np.where(np.isinf(off), 0.0, off + off.T), 1)
+    a, b = _largest_cell(pairs)
+    if set(pair) == {a, b}:
+        return (
+            f"cm[{a}, {b}] + cm[{b}, {a}] = {cm[a, b] + cm[b, a]} is the largest pair in both "
+            f"directions together, but the largest single count is {largest}. cm[a, b] and "
+            "cm[b, a] are different mistakes: do not add them up (cm + cm.T)."
+        )
+    return (
+        f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is not the largest count off the diagonal: "
+        f"that is {cm[expected]}."
+    )
+
+
 def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
     """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell, cm
     unchanged."""
-    cm = CONFUSED_CM
-    off = cm.copy()
-    np.fill_diagonal(off, -1)
-    expected = tuple(int(i) for i in np.unravel_index(np.argmax(off), cm.shape))
 
     def diagnose() -> str | None:
-        raw = call_pure(most_confused, cm, names=("cm",))
-        if isinstance(raw, (str, bytes, dict)) or raw is None:
-            raise StudentCodeFailed(
-                f"return two ints, (true_class, predicted_class); got {describe(raw)}."
-            )
-        got = _numbers(raw, "your pair").ravel()
-        if not np.isfinite(got.astype(np.float64)).all():
-            return f"return two class indices; got {tuple(got.tolist())}."
-        if got.size == 1:
-            flat = int(got[0])
-            if flat == np.ravel_multi_index(expected, cm.shape):
+        for number, cm in enumerate((CONFUSED_CM, CONFUSED_CM_2)):
+            expected = _largest_cell(_off_diagonal(cm))
+            raw = call_pure(most_confused, cm, names=("cm",))
+            problem = _confused_pair(raw, cm, expected)
+            if problem and number:
                 return (
-                    "that is the flat index from argmax; turn it into (row, column) with "
-                    "np.unravel_index(index, cm.shape)."
+                    f"on a second matrix, {len(cm)} x {len(cm)} with classes of very "
+                    f"different sizes ({cm.tolist()}): {problem}"
                 )
-            return (
-                "return two class indices, (true_class, predicted_class); got one number, "
-                f"{got[0]!r}."
-            )
-        if got.size != 2:
-            return (
-                f"return two class indices, (true_class, predicted_class); got {got.size} values."
-            )
-        if got.dtype == np.bool_:
-            return (
-                "return two ints, (true_class, predicted_class); got booleans "
-                f"{tuple(got.tolist())}."
-            )
-        if not np.all(got == np.round(got)):
-            return f"return two class indices (whole numbers); got {tuple(got.tolist())}."
-        pair = tuple(int(v) for v in got)
-        if not all(0 <= v < len(cm) for v in pair):
-            return (
-                f"{pair} is not a cell of the {len(cm)} x {len(cm)} matrix: indices run from "
-                f"0 to {len(cm) - 1}."
-            )
-        if pair == expected:
-            if not np.issubdtype(got.dtype, np.integer):
-                return (
-                    f"the cell is right, but its indices are {got.dtype} numbers; return two ints "
-                    "(int(row), int(column)), what indexing expects."
-                )
-            return None
-        if pair[0] == pair[1]:
-            return (
-                "that cell is on the diagonal: those are correct predictions. Set the diagonal "
-                "aside first (np.fill_diagonal on a copy)."
-            )
-        if pair == expected[::-1]:
-            return (
-                f"you returned {pair}, the mirror image of the right cell: rows are true "
-                "classes and columns predictions, so return (row, column). cm[a, b] and "
-                "cm[b, a] are different mistakes: do not swap them, or add them up (cm + cm.T)."
-            )
-        off_no_diag = cm.astype(float)
-        np.fill_diagonal(off_no_diag, np.inf)
-        if pair == tuple(int(i) for i in np.unravel_index(np.argmin(off_no_diag), cm.shape)):
-            return "that is the smallest cell; look for the largest off-diagonal count."
-        return (
-            f"cm[{pair[0]}, {pair[1]}] = {cm[pair]} is not the largest count off the diagonal: "
-            f"that is {cm[expected]}."
-        )
+            if problem:
+                return problem
+        return None
 
     return run_check("5.4", diagnose, "the largest count off the diagonal, as (true, predicted).")
 
