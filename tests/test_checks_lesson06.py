@@ -572,6 +572,39 @@ def test_6_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_6(answer), phrase)
 
 
+def _keep_below(threshold):
+    """keep_fine_tuned with p compared against threshold(alpha) instead of alpha."""
+
+    def keep(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+        comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)
+        return bool(comparison.only_b_right > comparison.only_a_right) and bool(
+            comparison.p_value < threshold(alpha)
+        )
+
+    return keep
+
+
+@pytest.mark.parametrize(
+    ("threshold", "phrase", "not_said"),
+    [
+        (lambda alpha: alpha / 2, "you compare p with alpha / 2", "fixed 0.05"),
+        (lambda alpha: 2 * alpha, "your threshold is larger than the alpha argument", "fixed"),
+        (lambda alpha: 0.01, "your threshold is stricter than alpha", "alpha / 2"),
+        (lambda alpha: 0.05, "not a fixed 0.05", "alpha / 2"),
+        (lambda alpha: min(alpha, 0.05), "the alpha argument, whatever its value", "fixed 0.05"),
+    ],
+)
+def test_6_6_names_a_threshold_other_than_alpha(threshold, phrase, not_said):
+    result = checks.exercise_6_6(_keep_below(threshold))
+    assert _fails_with(result, phrase)
+    assert not_said not in result.message
+
+
+def test_6_6_accepts_p_compared_with_alpha_however_written():
+    assert checks.exercise_6_6(_keep_below(lambda alpha: alpha)).passed
+    assert checks.exercise_6_6(_keep_below(lambda alpha: alpha + 1e-9)).passed
+
+
 @pytest.mark.parametrize(
     ("value", "phrase_6_3", "phrase_6_6"),
     [

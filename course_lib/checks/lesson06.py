@@ -828,6 +828,10 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
         "clearly better": (3, 20, None, True),
         "clearly worse": (20, 3, None, False),
         "strict alpha": (5, 17, 0.01, False),
+        # p between alpha / 2 and alpha, and, with alpha=0.1, p above and below 0.05
+        "below alpha": (4, 14, None, True),
+        "loose alpha": (3, 11, 0.1, True),
+        "below half the loose alpha": (1, 8, 0.1, True),
     }
 
     def diagnose() -> str | None:
@@ -874,10 +878,38 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 f"images, p = {p_values['clearly worse']:.4f}): a small p alone is not enough, "
                 "check the direction."
             )
+        if answers["strict alpha"] and answers["loose alpha"]:
+            return (
+                f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} you keep fine-tuning, "
+                "yet p is not below alpha: your threshold is larger than the alpha argument. "
+                "Keep fine-tuning only when p < alpha."
+            )
         if answers["strict alpha"]:
             return (
                 f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} the difference is not "
                 "enough: compare p with the alpha argument, not a fixed 0.05."
+            )
+        below = f"p = {p_values['below alpha']:.3f} with alpha=0.05"
+        loose = f"p = {p_values['loose alpha']:.3f} with alpha=0.1"
+        if (
+            not answers["below alpha"]
+            and not answers["loose alpha"]
+            and answers["below half the loose alpha"]
+        ):
+            return (
+                f"you drop fine-tuning at {below}, and at {loose}: you compare p with alpha / 2. "
+                "McNemar's p-value already counts a difference in either direction, so do not "
+                "halve alpha: keep fine-tuning when p < alpha."
+            )
+        if not answers["below alpha"]:
+            return (
+                f"at {below} fine-tuning is better beyond luck, yet you drop it: your threshold "
+                "is stricter than alpha. Keep fine-tuning when p < alpha."
+            )
+        if not (answers["loose alpha"] and answers["below half the loose alpha"]):
+            return (
+                f"at {loose} fine-tuning is better beyond luck, yet you drop it: compare p with "
+                "the alpha argument, whatever its value."
             )
         return None
 
