@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from course_lib import checks, photos
+from course_lib.checks._core import fresh_inputs
 
 
 def verdict(result, passed, phrase=""):
@@ -113,6 +114,115 @@ def test_9_1_a_transparent_la_image_is_put_on_white_too():
     verdict(result, False, "on the LA PNG (gray and alpha) with a transparent band, the ")
     assert "transparent pixels came out as (" in result.message
     assert "not white" in result.message
+
+
+def upright_on(background, white_on_top=False):
+    """upright_by_hand with another background colour (RGBA), or with the layers swapped."""
+
+    def upright(image):
+        image = ImageOps.exif_transpose(image)
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA"):
+            rgba = image.convert("RGBA")
+            back = Image.new("RGBA", rgba.size, background)
+            layers = (rgba, back) if white_on_top else (back, rgba)
+            return Image.alpha_composite(*layers).convert("RGB")
+        return image.convert("RGB")
+
+    return upright
+
+
+def whitened_where(condition):
+    """The red team's: pixels whose alpha meets condition set to white, the others kept."""
+
+    def upright(image):
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "P"):
+            pixels = np.asarray(image.convert("RGBA")).copy()
+            pixels[condition(pixels[..., 3]), :3] = 255
+            return Image.fromarray(pixels[..., :3])
+        return image.convert("RGB")
+
+    return upright
+
+
+def pasted_on_white(image):
+    """Right, written differently: pasted on a white RGB image with the alpha as the mask."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    return image.convert("RGB")
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase", "not_said"),
+    [
+        (
+            upright_on((255, 255, 255, 255), white_on_top=True),
+            "the whole image came out white, its opaque pixels too: the white layer went on top",
+            "convert('RGB')",
+        ),
+        (
+            upright_on((0, 0, 0, 255)),
+            "the transparent pixels came out black (0, 0, 0), not white (255, 255, 255): the "
+            "background you put the image on is black",
+            "convert('RGB')",
+        ),
+        (
+            whitened_where(lambda alpha: alpha < 255),
+            "the half-transparent pixels came out pure white: only fully transparent pixels",
+            "convert('RGB')",
+        ),
+        (
+            whitened_where(lambda alpha: alpha == 0),
+            "the half-transparent pixels kept their own colour, as if they were opaque",
+            "convert('RGB')",
+        ),
+        (
+            upright_on((255, 255, 255, 0)),  # a transparent white shows nothing
+            "the half-transparent pixels kept their own colour",
+            "black",
+        ),
+    ],
+)
+def test_9_1_names_how_transparency_was_put_on_the_background(answer, phrase, not_said):
+    for salt in (None, 3, 41):
+        if salt is None:
+            result = checks.exercise_9_1(answer)
+        else:
+            with fresh_inputs(salt):
+                result = checks.exercise_9_1(answer)
+        verdict(result, False, phrase)
+        assert not_said not in result.message
+
+
+def test_9_1_half_transparent_pixels_are_blended_on_white_however_written():
+    for salt in (None, 3, 41):
+        for answer in (pasted_on_white, upright_blended_in_numpy, upright_on("white")):
+            if salt is None:
+                verdict(checks.exercise_9_1(answer), True)
+            else:
+                with fresh_inputs(salt):
+                    verdict(checks.exercise_9_1(answer), True)
+
+
+def test_9_1_the_test_images_hold_half_transparent_pixels():
+    from course_lib.checks import lesson09
+
+    for salt in (None, 5):
+        if salt is None:
+            images = lesson09._test_images()
+        else:
+            with fresh_inputs(salt):
+                images = lesson09._test_images()
+        for what in ("RGBA PNG", "LA PNG"):
+            image = next(image for name, (image, _) in images.items() if name.startswith(what))
+            alpha = np.asarray(image.getchannel("A"))
+            assert ((alpha > 100) & (alpha < 150)).sum() >= 100, what
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,10 @@ import itertools
 import numpy as np
 import pytest
 from test_checks_lesson06 import nested_head
-from test_checks_lesson09 import upright_by_hand  # the reference the check tests use too
+from test_checks_lesson09 import (  # the reference the check tests use too
+    upright_by_hand,
+    whitened_where,
+)
 
 from course_lib import checks
 from course_lib.checks._core import check_rng, fresh_inputs
@@ -766,6 +769,7 @@ def _upright_in_place_if_rgb(image):  # the image it was given, when that is alr
             lambda image: upright_by_hand(image) if image.mode != "P" else image.convert("RGB"),
             "a palette image keeps its transparency",
         ),
+        (whitened_where(lambda alpha: alpha < 255), "half-transparent pixels came out pure white"),
     ],
 )
 def test_a_wrong_photo_reading_gets_the_notebook_check_message_from_the_judge(

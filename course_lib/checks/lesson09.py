@@ -58,12 +58,17 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
             reopen(upright.transpose(stored), "PNG", exif=tagged),
             base,
         )
+
+    def on_white(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """pixels blended on white by their alpha, as Image.alpha_composite does."""
+        share = alpha[..., None].astype(np.float64) / 255
+        return np.round(pixels * share + 255 * (1 - share)).astype(np.uint8)
+
     rgba = upright.convert("RGBA")
     alpha = np.full((height, width), 255, np.uint8)
     alpha[:, -10:] = 0  # a transparent band on the right
+    alpha[:, -20:-10] = 128  # and a half-transparent one, as at the soft edge of a logo
     rgba.putalpha(Image.fromarray(alpha))
-    on_white = base.copy()
-    on_white[:, -10:] = 255
     palette = Image.fromarray(
         np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P"
     )
@@ -75,20 +80,20 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     gray_alpha = gray.convert("LA")
     alpha_left = np.full((height, width), 255, np.uint8)
     alpha_left[:, :10] = 0  # a transparent band on the left, over the gray of the image
+    alpha_left[:, 10:16] = 120  # and a half-transparent one next to it
     gray_alpha.putalpha(Image.fromarray(alpha_left))
-    gray_on_white = np.repeat(np.asarray(gray)[..., None], 3, axis=-1)
-    gray_on_white[:, :10] = 255
+    gray_rgb = np.repeat(np.asarray(gray)[..., None], 3, axis=-1)
     return {
         "plain RGB PNG": (reopen(upright, "PNG"), base),
         "phone photo stored sideways with an EXIF orientation tag": (phone, base),
         **other_ways,
-        "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white),
+        "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white(base, alpha)),
         "LA PNG (gray and alpha) with a transparent band": (
             reopen(gray_alpha, "PNG"),
-            gray_on_white,
+            on_white(gray_rgb, alpha_left),
         ),
         "palette PNG with a transparent colour": (palette_file, palette_expected),
-        "grayscale PNG": (reopen(gray, "PNG"), np.repeat(np.asarray(gray)[..., None], 3, axis=-1)),
+        "grayscale PNG": (reopen(gray, "PNG"), gray_rgb),
     }
 
 
@@ -119,11 +124,94 @@ def _pixels_of(value: Any, what: str) -> np.ndarray:
     )
 
 
+def _alpha_problem(
+    what: str, got: np.ndarray, expected: np.ndarray, under: np.ndarray, alpha: np.ndarray
+) -> str:
+    """What is wrong with the pixels of an image with an alpha channel, some of them wrong.
+
+    ``under`` holds the colours the file stores under its alpha (what convert('RGB') keeps).
+    """
+
+    def close(a: np.ndarray, b: Any) -> bool:
+        return bool(np.all(np.abs(a.astype(int) - np.asarray(b, int)) <= 2))
+
+    wrong = np.abs(got.astype(int) - expected.astype(int)).max(axis=-1) > 2
+
+    def first(mask: np.ndarray) -> tuple[int, int]:
+        rows, cols = np.nonzero(mask)
+        return int(rows[0]), int(cols[0])
+
+    def colour(pixels: np.ndarray, at: tuple[int, int]) -> tuple[int, ...]:
+        return tuple(int(v) for v in pixels[at])
+
+    opaque, clear = alpha == 255, alpha == 0
+    half = ~opaque & ~clear
+    if (wrong & opaque).any():
+        at = first(wrong & opaque)
+        if close(got, 255):
+            return (
+                f"on the {what}, the whole image came out white, its opaque pixels too: the "
+                "white layer went on top. Image.alpha_composite(background, image) puts its "
+                "second argument over the first: the white background first, the image second."
+            )
+        return (
+            f"on the {what}, opaque pixels (alpha 255) changed: pixel {at} is "
+            f"{colour(got, at)}, expected {colour(expected, at)}. Only pixels that are not "
+            "fully opaque show some of the white background."
+        )
+    if (wrong & clear).any():
+        at = first(wrong & clear)
+        if close(got[clear], 0):
+            return (
+                f"on the {what}, the transparent pixels came out black {colour(got, at)}, not "
+                "white (255, 255, 255): the background you put the image on is black. Make "
+                "it opaque white, Image.new('RGBA', image.size, (255, 255, 255, 255)), and "
+                "composite the image over it."
+            )
+        if close(got[clear], under[clear]):
+            return (
+                f"on the {what}, the transparent pixels came out as {colour(got, at)}, not "
+                "white (255, 255, 255): convert('RGB') drops the alpha channel and keeps "
+                "whatever colour lies under it. Composite on a white background first "
+                "(Image.alpha_composite)."
+            )
+        return (
+            f"on the {what}, the transparent pixels came out as {colour(got, at)}, not white "
+            "(255, 255, 255): put the image on an opaque white background "
+            "(Image.alpha_composite)."
+        )
+    at = first(wrong & half)
+    share = int(alpha[at])
+    blend = (
+        f"pixel {at}, of colour {colour(under, at)} and alpha {share}, should be "
+        f"{colour(expected, at)}: colour × {share}/255 + white × (1 − {share}/255), the blend "
+        "Image.alpha_composite(white, image) makes with an opaque white background"
+    )
+    if close(got[half], 255):
+        return (
+            f"on the {what}, the half-transparent pixels came out pure white: only fully "
+            f"transparent pixels become white; the others are blended with it ({blend})."
+        )
+    if close(got[half], under[half]):
+        return (
+            f"on the {what}, the half-transparent pixels kept their own colour, as if they "
+            f"were opaque: {blend}."
+        )
+    return (
+        f"on the {what}, half-transparent pixels are not blended on white: {blend}; yours is "
+        f"{colour(got, at)}."
+    )
+
+
 def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
     """upright_rgb(image) -> upright RGB, transparency on white."""
 
     def diagnose() -> str | None:
         for what, (image, expected) in _test_images().items():
+            alpha = under = None
+            if image.mode in ("RGBA", "LA"):  # read before the student's code may change it
+                alpha = np.asarray(image.getchannel("A"))
+                under = np.asarray(image.convert("RGB"))
             got = _pixels_of(call_student(upright_rgb, image), what)
             if got.shape != expected.shape:
                 if got.shape[:2] == expected.shape[1::-1]:
@@ -138,21 +226,16 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
             wrong = np.abs(got.astype(int) - expected.astype(int)).max(axis=-1) > 2
             if not wrong.any():
                 continue
+            if alpha is not None and under is not None:
+                return _alpha_problem(what, got, expected, under, alpha)
             if "transparent" in what:
                 rows, cols = np.nonzero(wrong)
                 colour = tuple(int(v) for v in got[rows[0], cols[0]])
-                if "palette" in what:
-                    return (
-                        f"on the {what}, the transparent pixels came out as {colour}, not "
-                        "white: a palette image keeps its transparency in "
-                        "image.info['transparency']; convert it to 'RGBA' first, then put it "
-                        "on white like any RGBA image."
-                    )
                 return (
-                    f"on the {what}, the transparent pixels came out as {colour}, not white "
-                    "(255, 255, 255): convert('RGB') drops the alpha channel and keeps "
-                    "whatever colour lies under it. Composite on a white background first "
-                    "(Image.alpha_composite)."
+                    f"on the {what}, the transparent pixels came out as {colour}, not "
+                    "white: a palette image keeps its transparency in "
+                    "image.info['transparency']; convert it to 'RGBA' first, then put it "
+                    "on white like any RGBA image."
                 )
             if "EXIF" in what:
                 return (
