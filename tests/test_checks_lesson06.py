@@ -430,6 +430,82 @@ def test_6_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_4(answer), phrase)
 
 
+def _head_with_an_extra(layer):
+    """The red team's: a frozen backbone, but one more layer with weights in the head."""
+
+    def build(backbone, num_classes):
+        backbone.trainable = False
+        inputs = keras.Input(backbone.input_shape[1:])
+        x = layer()(backbone(inputs, training=False))
+        x = keras.layers.Dropout(0.5)(x)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            _head_with_an_extra(lambda: keras.layers.Dense(64, activation="relu")),
+            "more layers with weights than the Dense layer: Dense(64) (81,984 weights)",
+        ),
+        (
+            _head_with_an_extra(keras.layers.BatchNormalization),
+            "more layers with weights than the Dense layer: BatchNormalization (2,560 weights)",
+        ),
+        (
+            _nested_head_with(keras.layers.Dense(32), keras.layers.Dropout(0.5), "dense"),
+            "Dense(32)",
+        ),
+    ],
+)
+def test_6_4_an_extra_layer_in_the_head_is_named_not_blamed_on_the_backbone(answer, phrase):
+    result = checks.exercise_6_4(answer)
+    assert _fails_with(result, phrase)
+    assert "the backbone is frozen, right" in result.message
+    assert "backbone.trainable = False" not in result.message
+
+
+class _SubclassedHead(keras.Model):
+    def __init__(self, backbone, num_classes):
+        super().__init__()
+        self.backbone = backbone
+        self.drop = keras.layers.Dropout(0.5)
+        self.out = keras.layers.Dense(num_classes, activation="softmax")
+
+    def call(self, x, training=False):
+        return self.out(self.drop(self.backbone(x, training=False), training=training))
+
+
+def _subclassed(backbone, num_classes):  # the red team's: the model as a subclass
+    backbone.trainable = False
+    model = _SubclassedHead(backbone, num_classes)
+    model(np.zeros((1, *backbone.input_shape[1:]), np.float32))
+    return model
+
+
+def _sequential_never_built(backbone, num_classes):
+    backbone.trainable = False
+    return keras.Sequential(
+        [keras.layers.Dropout(0.5), keras.layers.Dense(num_classes, activation="softmax")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_subclassed, "your model is a subclass of keras.Model (_SubclassedHead)"),
+        (_sequential_never_built, "your Sequential model has no input yet"),
+    ],
+)
+def test_6_4_a_model_keras_cannot_read_the_layers_of_asks_for_the_functional_form(answer, phrase):
+    result = checks.exercise_6_4(answer)
+    assert _fails_with(result, phrase)
+    assert "keras.Input(backbone.input_shape[1:])" in result.message
+    assert "check itself failed" not in result.message
+
+
 def test_6_4_a_frozen_head_is_named():
     def everything_frozen(backbone, num_classes):
         model = _transfer()(backbone, num_classes)

@@ -655,6 +655,43 @@ def _small_lite0() -> Any:
     return backbone
 
 
+def _extra_head_layers(
+    layers: list[Any], backbone_layers: list[Any], trainable: int, head_params: int, classes: int
+) -> str:
+    """The message for a frozen backbone under a head with more trainable layers than Dense."""
+    import keras
+
+    def named(layer: Any) -> str:
+        if isinstance(layer, keras.layers.Dense):
+            return f"Dense({layer.units})"
+        return type(layer).__name__
+
+    weighted = [
+        layer
+        for layer in layers
+        if not any(layer is b for b in backbone_layers) and _trainable_count(layer) > 0
+    ]
+    outputs = [
+        layer
+        for layer in weighted
+        if isinstance(layer, keras.layers.Dense) and layer.units == classes
+    ]
+    extra = [layer for layer in weighted if not outputs or layer is not outputs[-1]]
+    told = f"{trainable:,} weights are trainable, the new head's should be {head_params:,}"
+    if not extra:
+        return (
+            f"the backbone is frozen, but {told}: the head is Dropout(0.5) then "
+            f"Dense({classes}, activation='softmax') on the backbone's features."
+        )
+    names = ", ".join(f"{named(layer)} ({_trainable_count(layer):,} weights)" for layer in extra)
+    return (
+        f"the backbone is frozen, right, but your head has more layers with weights than "
+        f"the Dense layer: {names}. {told}. The task's head is Dropout(0.5) then "
+        f"Dense({classes}, activation='softmax') on the backbone's features, nothing else: "
+        "remove the extra layers."
+    )
+
+
 def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
@@ -672,28 +709,49 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 f"expected a keras.Model, got {type(model).__name__}: did you forget to "
                 "`return` it?"
             )
-        if model.output_shape[-1] == 1000:
+        functional = (
+            "inputs = keras.Input(backbone.input_shape[1:]), x = backbone(inputs, "
+            "training=False), then Dropout and Dense on x, and keras.Model(inputs, outputs)"
+        )
+        try:
+            output_shape = model.output_shape
+        except (AttributeError, ValueError):  # a subclassed model, or one never called
+            if isinstance(model, keras.Sequential):
+                return (
+                    "your Sequential model has no input yet, so Keras does not know its shapes: "
+                    f"build the model on a keras.Input, {functional}."
+                )
+            return (
+                f"your model is a subclass of keras.Model ({type(model).__name__}), whose "
+                "layers are connected only inside its call method, where neither Keras nor "
+                "this check can see how. The task asks for a functional model: "
+                f"{functional}."
+            )
+        if output_shape[-1] == 1000:
             return (
                 "the model ends in 1000 outputs, ImageNet's classes; the new head needs "
                 f"{num_classes}."
             )
-        if tuple(model.output_shape) != (None, num_classes):
+        if tuple(output_shape) != (None, num_classes):
             return (
-                f"output shape is {model.output_shape}; expected (None, {num_classes}), one "
+                f"output shape is {output_shape}; expected (None, {num_classes}), one "
                 "score per class."
             )
         layers = _head_layers(model, backbone)  # nested models (a head of its own) opened
-        if not any(_is_backbone(layer, backbone) for layer in layers):
+        inside_backbone = [layer for layer in layers if _is_backbone(layer, backbone)]
+        if not inside_backbone:
             return (
                 "the backbone is not inside your model: call it on the input, x = "
                 "backbone(inputs, training=False)."
             )
         trainable = _trainable_count(model)
-        if _trainable_count(backbone) > 0 or trainable > head_params:
+        if _trainable_count(backbone) > 0 or any(_trainable_count(b) for b in inside_backbone):
             return (
                 f"{trainable:,} weights are trainable, the backbone's too: set "
                 "backbone.trainable = False so that training only changes the new head."
             )
+        if trainable > head_params:
+            return _extra_head_layers(layers, inside_backbone, trainable, head_params, num_classes)
         if trainable == 0:
             return "nothing is trainable: freeze the backbone, not the new head."
         if _called_in_training_mode(model, backbone):
