@@ -369,6 +369,41 @@ def test_9_2_names_a_per_class_count_that_reaches_0_not_the_stratification(to_in
     assert "max(1" not in result.message  # the mistake is named, the fixing line is not given
 
 
+def training_share_first(to_int):
+    """The red team's: each class shuffled, training cut first with to_int, test gets the rest."""
+
+    def split(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):
+        rng = np.random.default_rng(seed)
+        train, val, test = [], [], []
+        for c in sorted(set(labels)):
+            group = [f for f, label in zip(files, labels, strict=True) if label == c]
+            group = [group[i] for i in rng.permutation(len(group))]
+            n_train = to_int(len(group) * fractions[0])
+            n_val = max(1, round(len(group) * fractions[1]))
+            train += group[:n_train]
+            val += group[n_train : n_train + n_val]
+            test += group[n_train + n_val :]
+        return train, val, test
+
+    return split
+
+
+@pytest.mark.parametrize("to_int", [round, math.ceil])
+def test_9_2_names_the_training_share_taken_first_not_the_stratification(to_int):
+    for salt in (None, 4, 19):
+        if salt is None:
+            result = checks.exercise_9_2(training_share_first(to_int))
+        else:
+            with fresh_inputs(salt):
+                result = checks.exercise_9_2(training_share_first(to_int))
+        verdict(result, False, "has no file in test" if to_int is round else "in validation")
+        assert ": you gave training its share first (" in result.message
+        assert "give validation and test max(1, round(n × fraction)) files each first" in (
+            result.message
+        )
+        assert "split each class on its own" not in result.message
+
+
 def overlapping(files, labels, fractions, seed):
     train, val, test = photos.split_files(files, labels, fractions, seed)
     return train + test[:1], val, test

@@ -306,6 +306,15 @@ def _other_fractions_problem(
     return None
 
 
+# The ways students cut a share of n files to a whole number.
+_CUTS = (
+    round,
+    lambda x: int(np.floor(x)),
+    lambda x: int(np.ceil(x)),
+    lambda x: max(1, round(x)),
+)
+
+
 def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     """split_files(files, labels, fractions, seed) -> (train, validation, test) lists, stratified
     and seeded."""
@@ -378,6 +387,15 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                 if counts[k]:
                     continue
                 n, fraction = sizes[name], shares[split]
+                in_train = [sum(label_of[f] == c for f in train) for c in range(len(names))]
+                first = [[cut(sizes[c] * fractions[0]) for c in names] for cut in _CUTS]
+                if split != "train" and any(in_train == counts for counts in first):
+                    return (
+                        f"class '{name}' ({n} files) has no file in {split}: you gave training "
+                        f"its share first ({in_train[k]} of {n} files), and what was left did "
+                        "not reach every split. Take the other order: give validation and test "
+                        "max(1, round(n × fraction)) files each first, and training the rest."
+                    )
                 # Every class cut to the same share, only too small: the split is per class.
                 if counts == [int(np.floor(sizes[c] * fraction)) for c in names]:
                     return (
