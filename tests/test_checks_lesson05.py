@@ -139,6 +139,32 @@ def test_5_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_2(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    "to_float16",
+    [lambda value: tf.constant(value, tf.float16), np.float16],
+    ids=["tf", "numpy"],
+)
+def test_5_2_a_float16_precision_is_named_by_its_type_not_by_the_formula(to_float16):
+    result = checks.exercise_5_2(lambda cm, k, f: to_float16(_precision_at_prevalence(cm, k, f)))
+    assert _fails_with(result, "you returned float16 numbers, which keep only about 3")
+    assert "values differ" not in result.message
+    assert "Return a Python float" in result.message
+
+
+def test_5_2_a_value_off_in_the_5th_decimal_is_shown_with_the_digits_that_differ():
+    result = checks.exercise_5_2(lambda cm, k, f: round(_precision_at_prevalence(cm, k, f), 4))
+    assert _fails_with(result, "you returned 0.277800, expected 0.277778")
+
+
+def test_5_2_accepts_float32_and_float64_results():
+    assert checks.exercise_5_2(
+        lambda cm, k, f: tf.constant(_precision_at_prevalence(cm, k, f), tf.float32)
+    ).passed
+    assert checks.exercise_5_2(
+        lambda cm, k, f: np.float32(_precision_at_prevalence(cm, k, f))
+    ).passed
+
+
 def test_5_2_names_a_matrix_changed_in_place_and_an_integer_multiply():
     def changes_its_input(cm, k, f):
         cm[:, :] = 0

@@ -178,6 +178,19 @@ def test_a_precision_returned_as_an_exact_fraction_is_judged_as_in_the_notebook(
     assert reply["status"] == "passed", reply
 
 
+def test_a_precision_returned_as_float16_is_named_as_in_the_notebook(tmp_path):
+    def half(cm, k, factor):
+        true_positives = factor * cm[k, k]
+        return np.float16(true_positives / (true_positives + cm[:, k].sum() - cm[k, k]))
+
+    expression = "checks.exercise_5_2(precision_at_prevalence)"
+    namespace = {"precision_at_prevalence": half}
+    reply = judge.judge_locally(expression, namespace, 12345, str(tmp_path / "5.2"))
+    assert reply["status"] == "failed" and "float16 numbers" in reply["message"], reply
+    with fresh_inputs(12345):
+        assert reply["message"] == checks.exercise_5_2(half).message
+
+
 def test_answers_computed_for_the_published_test_data_fail_on_a_fresh_draw(tmp_path):
     # A lookup table of the right outputs for the check's own seeded inputs: right in the
     # notebook (the test data are public), wrong when the grader draws new ones.

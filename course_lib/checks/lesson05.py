@@ -147,6 +147,15 @@ def _precision_at(
     return float(tp / (tp + fp)) if tp + fp else 0.0
 
 
+def _distinct(got: float, expected: float) -> tuple[str, str]:
+    """got and expected with 4 decimals, or with as many more as it takes to tell them apart."""
+    for digits in (4, 6, 8, 10, 17):
+        shown, right = f"{got:.{digits}f}", f"{expected:.{digits}f}"
+        if shown != right:
+            break
+    return shown, right
+
+
 # 0.25 and 0.1 of the diagonal counts are not whole numbers: rounding shows.
 PREVALENCE_FACTORS = (0.1, 0.25, 3.0)
 
@@ -164,6 +173,7 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
 
     def diagnose() -> str | None:
         got = []
+        low_precision = None  # the dtype of a float16 (or bfloat16) answer
         for k, factor in cases:
             try:
                 returned = _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",))
@@ -185,10 +195,21 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
                 raise
             if value.size != 1:
                 return f"return one number, the precision of class k; got shape {value.shape}."
+            if value.dtype != np.bool_ and value.dtype.itemsize <= 2:
+                low_precision = value.dtype
             got.append(float(value.ravel()[0]))
         got = np.array(got)
         if np.allclose(got, expected):
             return None
+        if low_precision is not None and np.allclose(got, expected, rtol=2e-3, atol=1e-4):
+            worst = int(np.argmax(np.abs(got - expected)))
+            return (
+                f"you returned {low_precision} numbers, which keep only about 3 significant "
+                f"digits: for k={cases[worst][0]} and factor={cases[worst][1]} you returned "
+                f"{got[worst]:.7f}, expected {expected[worst]:.7f}. "
+                "Return a Python float, float(tp / (tp + fp)), or compute in float32 or "
+                "float64."
+            )
         today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
         if np.allclose(got, today):
             return (
@@ -224,10 +245,11 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
             return "a precision lies between 0 and 1: divide TP by TP + FP."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
         k, factor = cases[first]
+        shown, right = _distinct(got[first], expected[first])
         return (
             "values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
-            f"column k, unchanged: for k={k} and factor={factor} you returned {got[first]:.4f}, "
-            f"expected {expected[first]:.4f}."
+            f"column k, unchanged: for k={k} and factor={factor} you returned {shown}, "
+            f"expected {right}."
         )
 
     return run_check(
