@@ -760,3 +760,59 @@ def test_5_1_names_integer_division_and_says_where_an_unknown_answer_differs():
         checks.exercise_5_1(lambda cm, k: (0.5, 0.25)),
         "For k=0 you returned (0.5000, 0.2500), expected",
     )
+
+
+def test_5_1_names_a_division_by_the_false_positives_or_negatives_alone():
+    def over_fp(cm, k):
+        return cm[k, k] / (cm[:, k].sum() - cm[k, k]), cm[k, k] / cm[k].sum()
+
+    def over_fp_and_fn(cm, k):
+        return cm[k, k] / (cm[:, k].sum() - cm[k, k]), cm[k, k] / (cm[k].sum() - cm[k, k])
+
+    result = checks.exercise_5_1(over_fp)
+    assert _fails_with(result, "you divided precision by FP alone (use TP + FP")
+    assert "recall by FN" not in result.message and "those are counts" not in result.message
+    assert _fails_with(
+        checks.exercise_5_1(over_fp_and_fn),
+        "precision by FP alone (use TP + FP, the column total) and recall by FN alone",
+    )
+
+
+def test_5_5_names_a_percentage():
+    result = checks.exercise_5_5(lambda p, y, k: 100 * _top_k_accuracy(p, y, k))
+    assert _fails_with(result, "those are percentages")
+    assert "those are counts" not in result.message
+
+
+def test_5_3_names_nan_when_a_threshold_exists():
+    result = checks.exercise_5_3(lambda y, s, target: float("nan"))
+    assert _fails_with(result, "you returned NaN, yet precision 0.7 can be reached")
+    assert "None" not in result.message
+
+
+def _walk_images_one_by_one(y_true, scores, min_precision):
+    """The red team's: precision after each image by score, tied scores not grouped."""
+    order = np.argsort(-np.asarray(scores))
+    labels, ranked = np.asarray(y_true)[order].astype(float), np.asarray(scores)[order]
+    precision = np.cumsum(labels) / np.arange(1, len(labels) + 1)
+    reached = np.flatnonzero(precision >= min_precision)
+    return float(ranked[reached[-1]]) if len(reached) else None
+
+
+@pytest.mark.parametrize("salt", [None, 1, 2, 3, 4])
+def test_5_3_names_tied_scores_counted_one_by_one(salt):
+    from course_lib.checks._core import fresh_inputs
+
+    if salt is None:
+        result = checks.exercise_5_3(_walk_images_one_by_one)
+    else:
+        with fresh_inputs(salt):
+            result = checks.exercise_5_3(_walk_images_one_by_one)
+    assert _fails_with(result, "images share the score")
+    assert "compute the precision at each distinct score" in result.message
+    assert "neighbouring" not in result.message and "searchsorted" not in result.message
+
+
+def test_5_6_names_the_maps_of_class_0_for_every_image():
+    result = checks.exercise_5_6(_grad_cam_with(score=lambda logits, c: logits[:, 0]))
+    assert _fails_with(result, "those are the maps of class 0 for every image")

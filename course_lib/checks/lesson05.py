@@ -72,6 +72,19 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
                 "precision and recall are swapped. Precision divides by the column total "
                 "(everything predicted as k); recall by the row total (everything truly k)."
             )
+        right = np.diag(cm).astype(np.float64)
+        over_fp = right / (cm.sum(axis=0) - right)  # TP / FP
+        over_fn = right / (cm.sum(axis=1) - right)  # TP / FN
+        wrong_parts = []
+        if np.allclose(got[:, 0], over_fp):
+            wrong_parts.append("precision by FP alone (use TP + FP, the column total)")
+        if np.allclose(got[:, 1], over_fn):
+            wrong_parts.append("recall by FN alone (use TP + FN, the row total)")
+        if wrong_parts:
+            return (
+                "you divided " + " and ".join(wrong_parts) + ": the denominator counts the "
+                "right predictions too, so that precision and recall lie between 0 and 1."
+            )
         if got.max() > 1.0:
             return "values above 1: those are counts; divide the diagonal count by a total."
         share_of_all = np.diag(cm) / cm.sum()
@@ -313,6 +326,33 @@ def _as_threshold(value: Any) -> float | None:
     return float(array.ravel()[0])
 
 
+def _tied_problem(got: float, y: np.ndarray, s: np.ndarray, target: float) -> str | None:
+    """The message for a threshold that several images share, whose precision reaches the
+    target only if some of them are counted (walking the images one by one), or None."""
+    positives = np.asarray(y, bool)
+    at = np.isclose(s, got)
+    above = s > got + 1e-12
+    if at.sum() < 2 or not np.isin(got, s):
+        return None
+    tp_above, n_above, pos_at = (
+        int(positives[above].sum()),
+        int(above.sum()),
+        int(positives[at].sum()),
+    )
+    precision = (tp_above + pos_at) / (n_above + int(at.sum()))
+    reachable = any(
+        (tp_above + min(k, pos_at)) / (n_above + k) >= target for k in range(1, int(at.sum()))
+    )
+    if precision >= target or not reachable:
+        return None
+    return (
+        f"{int(at.sum())} images share the score {got:.3g}: with score >= {got:.3g} all of them "
+        f"count as positive, and the precision is only {precision:.3f}, below {target}. "
+        "Walking the images one by one counts only some of them; compute the precision at "
+        "each distinct score (np.unique(scores)), the tied images together."
+    )
+
+
 def _threshold_problem(
     got: float | None, y: np.ndarray, s: np.ndarray, target: float
 ) -> str | None:
@@ -328,10 +368,15 @@ def _threshold_problem(
             f"{precision.max():.3f}), yet you returned {got:.3g}: return None when the target "
             "cannot be met."
         )
-    if got is None or np.isnan(got):
+    if got is None:
         return (
             f"precision {target} can be reached here (at threshold {expected}); return that "
             "threshold. None is for a target no threshold meets."
+        )
+    if np.isnan(got):
+        return (
+            f"you returned NaN, yet precision {target} can be reached here (at threshold "
+            f"{expected}); return that threshold."
         )
     if np.isclose(got, expected):
         return None
@@ -361,6 +406,9 @@ def _threshold_problem(
             "does not rise steadily with the threshold, so a sorted search (np.searchsorted) "
             "can land past it: test every threshold and take the lowest that reaches the target."
         )
+    tied = _tied_problem(got, y, s, target)
+    if tied:
+        return tied
     for i in (at - 1, at + 1):
         if 0 <= i < len(thresholds) and np.isclose(got, thresholds[i]):
             return (
@@ -611,6 +659,12 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
             return None
         if np.allclose(got, expected * len(y)):
             return f"those are counts of images; divide by the number of images ({len(y)})."
+        if np.allclose(got, expected * 100):
+            return (
+                f"those are percentages (for k={ks[0]} you returned {got[0]:.4g}, expected "
+                f"{expected[0]:.4g}): return the share of images, between 0 and 1, without "
+                "the factor 100."
+            )
         if np.allclose(got, [_top_k(probs, y, k, ascending=True) for k in ks]):
             return (
                 "you took the k *least* likely classes: np.argsort sorts ascending; sort "
@@ -693,6 +747,7 @@ def _grad_cam_variants(
             "right": tf.gather(logits, classes, axis=1, batch_dims=1),
             "mixed classes": tf.reduce_sum(tf.gather(logits, classes, axis=1)),
             "predicted class": tf.reduce_max(logits, axis=1),
+            "class 0": logits[:, 0],
             "softmax": tf.gather(tf.nn.softmax(logits), classes, axis=1, batch_dims=1),
         }
     grads = {
@@ -717,7 +772,7 @@ def _grad_cam_variants(
         "pooled over the maps": _normalise(np.maximum(pooled(grads["right"], -1), 0)),
         "pooled over everything": _normalise(np.maximum(pooled(grads["right"], (0, 1, 2, 3)), 0)),
     }
-    for name in ("mixed classes", "predicted class", "softmax"):
+    for name in ("mixed classes", "predicted class", "class 0", "softmax"):
         variants[name] = _normalise(np.maximum(pooled(grads[name]), 0))
     return variants
 
@@ -753,6 +808,11 @@ _GRAD_CAM_MESSAGES = {
     "predicted class": (
         "those are the maps of each image's *predicted* class; explain the class asked for in "
         "class_index."
+    ),
+    "class 0": (
+        "those are the maps of class 0 for every image (logits[:, 0]); explain each image's "
+        "own class, given in class_index: tf.gather(logits, class_index, axis=1, "
+        "batch_dims=1)."
     ),
     "softmax": (
         "you differentiated a softmax probability; Grad-CAM uses the class logit that "
