@@ -94,6 +94,25 @@ def test_6_2_a_resize_without_antialiasing_is_right_only_until_the_images_must_s
     )
 
 
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            lambda im: (_resize(im.astype("float32") / 255.0) - 127.0) / 128.0,
+            "the pixels were divided by 255 before (x - 127) / 128",
+        ),
+        (
+            lambda im: (_resize(im) - 127.0) / 128.0 / 255.0,
+            "(x - 127) / 128 was divided by 255 as well",
+        ),
+    ],
+)
+def test_6_2_names_a_division_by_255_on_top_of_the_scale(answer, phrase):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, phrase)
+    assert "values differ" not in result.message
+
+
 def test_6_2_a_box_filter_is_not_the_bilinear_resize_asked_for():
     result = checks.exercise_6_2(lambda im: (_resize(im, "area") - 127) / 128)
     assert _fails_with(result, "blocks of repeated pixels")

@@ -163,6 +163,18 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 "values are in [0, 1] (divided by 255), the convention of our own models; "
                 "EfficientNet-Lite0 was trained on (x - 127) / 128, which spans [-1, 1]."
             )
+        # Divided by 255 as well: the scale then works on [0, 1] values (or its result shrinks).
+        # Every value lands within 1/128 (or 1/128 of 1/255): compare far more closely.
+        if np.abs(values - (resized / 255.0 - 127.0) / 128.0).mean() < 1e-3:
+            return (
+                "every value is close to -1: the pixels were divided by 255 before "
+                "(x - 127) / 128, which expects 0-255 pixels. Leave out the division by 255."
+            )
+        if np.abs(values - expected / 255.0).mean() < 1e-4 and values.std() > 1e-4:
+            return (
+                "values are 255 times too small: (x - 127) / 128 was divided by 255 as well. "
+                "Leave out the division by 255."
+            )
         imagenet = (resized / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
         if np.abs(values - imagenet).mean() < close:
             return (
