@@ -888,6 +888,54 @@ def test_7_5_names_the_mistake():
         assert _fails_with(checks.exercise_7_5(answer), phrase)
 
 
+def _ranked_by_topicality(body):
+    if isinstance(body, dict) and "responses" in body:
+        best = max(body["responses"][0]["labelAnnotations"], key=lambda e: e["topicality"])
+        return best["description"], best["topicality"]
+    return top_label(body)
+
+
+def _scored_but_topicality_returned(body):
+    if isinstance(body, dict) and "responses" in body:
+        best = max(body["responses"][0]["labelAnnotations"], key=lambda e: e["score"])
+        return best["description"], best["topicality"]
+    return top_label(body)
+
+
+def _type_error_for_non_dicts(body):
+    if not isinstance(body, (dict, list)):
+        raise TypeError("not a dict")
+    return top_label(body)
+
+
+def _percent_guessed_from_the_value(body):
+    if isinstance(body, dict) and "Labels" in body:
+        best = max(body["Labels"], key=lambda e: e["Confidence"])
+        confidence = best["Confidence"]
+        return best["Name"], confidence / 100 if confidence > 1 else confidence
+    return top_label(body)
+
+
+@pytest.mark.parametrize("salt", [None, 0, 1, 2, 3])
+def test_7_5_tells_topicality_from_score_non_dict_bodies_and_a_percentage_below_1(salt):
+    import contextlib
+
+    from course_lib.checks._core import fresh_inputs
+
+    with fresh_inputs(salt) if salt is not None else contextlib.nullcontext():
+        assert checks.exercise_7_5(top_label).passed
+        for answer in (_ranked_by_topicality, _scored_but_topicality_returned):
+            assert _fails_with(checks.exercise_7_5(answer), "read from 'topicality'")
+        result = checks.exercise_7_5(_type_error_for_non_dicts)
+        assert _fails_with(result, "a str ('Service Unavailable'), your code raised TypeError")
+        assert _fails_with(
+            checks.exercise_7_5(_percent_guessed_from_the_value),
+            "a percentage even when it is below 1",
+        )
+        for answer in (_type_error_for_non_dicts, _percent_guessed_from_the_value):
+            assert "topicality" not in checks.exercise_7_5(answer).message
+
+
 def test_7_3_an_answer_that_lets_every_unreadable_file_through_is_told_so_not_sent_to_if_not_data():
     def swallows_errors(data, max_pixels):
         try:

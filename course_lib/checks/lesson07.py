@@ -1269,19 +1269,19 @@ def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
                                 "mid": "<id>",
                                 "description": "Whiskers",
                                 "score": 0.91,
-                                "topicality": 0.91,
+                                "topicality": 0.74,
                             },
                             {
                                 "mid": "<id>",
                                 "description": "Cat",
                                 "score": 0.97,
-                                "topicality": 0.97,
+                                "topicality": 0.62,
                             },
                             {
                                 "mid": "<id>",
                                 "description": "Carnivore",
                                 "score": 0.88,
-                                "topicality": 0.88,
+                                "topicality": 0.95,
                             },
                         ]
                     }
@@ -1315,6 +1315,17 @@ def _answers() -> list[tuple[str, Any, tuple[str, float]]]:
                 "LabelModelVersion": "3.0",
             },
             ("Cat", 0.974),
+        ),
+        (
+            "Amazon Rekognition (labels under 1 %)",
+            {
+                "Labels": [
+                    {"Name": "Blur", "Confidence": 0.41, "Instances": [], "Parents": []},
+                    {"Name": "Fog", "Confidence": 0.87, "Instances": [], "Parents": []},
+                ],
+                "LabelModelVersion": "3.0",
+            },
+            ("Fog", 0.0087),
         ),
         (
             "Azure AI Vision",
@@ -1375,15 +1386,42 @@ def _salted_answers() -> list[tuple[str, Any, tuple[str, float]]]:
         ]
         others = [i for i in range(len(entries)) if names[i] != label]
         order = [names.index(label)] + [others[i] for i in rng.permutation(len(others))]
+        unsure = percent and "under 1 %" in service  # Confidence below 1 percent
         for position, score in zip(order, scores, strict=True):
             entry = entries[position]
-            for key in ("score", "confidence", "topicality"):
+            for key in ("score", "confidence"):
                 if key in entry:
                     entry[key] = score
             if "Confidence" in entry:
-                entry["Confidence"] = round(score * 100, 1)
-        salted_answers.append((service, body, (label, scores[0])))
+                entry["Confidence"] = score if unsure else round(score * 100, 1)
+        if "topicality" in entries[0]:
+            # relevance, not confidence: another order, topped by neither the label nor the
+            # first entry, and never the label's score
+            while True:
+                relevance = sorted(
+                    (float(v) for v in rng.choice(np.arange(5, 100), len(entries), False) / 100),
+                    reverse=True,
+                )
+                if relevance[1:].count(scores[0]) == 0:
+                    break
+            rest = [i for i in range(1, len(entries)) if names[i] != label]
+            relevance_order = [rest[-1]] + [
+                i for i in rng.permutation(len(entries)).tolist() if i != rest[-1]
+            ]
+            for position, value in zip(relevance_order, relevance, strict=True):
+                entries[position]["topicality"] = value
+        salted_answers.append((service, body, (label, scores[0] / 100 if unsure else scores[0])))
     return salted_answers
+
+
+def _by_topicality(body: Any) -> tuple[str, list[float]] | None:
+    """A Google answer's label with the highest topicality, and all its topicalities."""
+    try:
+        entries = body["responses"][0]["labelAnnotations"]
+        best = max(entries, key=lambda e: e["topicality"])
+        return best["description"], [float(e["topicality"]) for e in entries]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _first_entry(body: Any) -> str | None:
@@ -1436,6 +1474,30 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     f"for {service} the confidence is {got_confidence!r}; it must be a "
                     "number in [0, 1]."
                 )
+            topical = _by_topicality(body)
+            if (
+                topical is not None
+                and (
+                    got_label == topical[0]
+                    or any(abs(float(got_confidence) - t) < 1e-6 for t in topical[1])
+                )
+                and not (got_label == label and abs(float(got_confidence) - confidence) <= 1e-6)
+            ):
+                return (
+                    f"for {service} you returned {answer!r}, read from 'topicality': that is "
+                    "how relevant a label is to the image, not how sure the service is. The "
+                    f"confidence is 'score': expected ({label!r}, {confidence})."
+                )
+            if (
+                "under 1 %" in service
+                and got_label == label
+                and abs(float(got_confidence) - confidence * 100) < 1e-6
+            ):
+                return (
+                    f"for {service} you returned a confidence of {got_confidence}: "
+                    "Rekognition's Confidence is a percentage even when it is below 1; "
+                    "divide by 100 always, not depending on the value."
+                )
             if got_label == label and abs(float(got_confidence) - confidence * 100) < 1e-6:
                 return (
                     f"for {service} you returned a confidence of {got_confidence}: its "
@@ -1453,23 +1515,27 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     f"for {service}'s answer you returned {answer!r}; expected ({label!r}, "
                     f"{confidence})."
                 )
-        unknown = {"outputs": [[0.02, 0.98]]}
-        try:
-            answer = top_label(copy.deepcopy(unknown))
-        except NotImplementedError:
-            return NOT_ATTEMPTED
-        except ValueError:
-            return None
-        except Exception as exc:  # the student's bug is feedback, not a crash
+        # JSON bodies of no known shape: another service's object, a bare string (what a
+        # proxy in trouble may send)
+        for unknown in ({"outputs": [[0.02, 0.98]]}, "Service Unavailable"):
+            shown = repr(unknown) if isinstance(unknown, dict) else describe(unknown)
+            try:
+                answer = top_label(copy.deepcopy(unknown))
+            except NotImplementedError:
+                return NOT_ATTEMPTED
+            except ValueError:
+                continue
+            except Exception as exc:  # the student's bug is feedback, not a crash
+                return (
+                    f"for a body of no known shape, {shown}, your code raised "
+                    f"{type(exc).__name__}: {exc}; raise ValueError('...') instead, so the "
+                    "caller knows the answer's shape is not one you read."
+                )
             return (
-                f"for a body of no known shape, {unknown}, your code raised "
-                f"{type(exc).__name__}: {exc}; raise ValueError('...') instead, so the caller "
-                "knows the answer's shape is not one you read."
+                f"for a body of no known shape, {shown}, you returned {answer!r}; raise "
+                "ValueError('...') instead of guessing."
             )
-        return (
-            f"for a body of no known shape, {unknown}, you returned {answer!r}; raise "
-            "ValueError('...') instead of guessing."
-        )
+        return None
 
     return run_check(
         "7.5", diagnose, "one function reads the top label of all five services' answers."
