@@ -136,6 +136,7 @@ def _prepare_without_the_record(upload):  # the exercise as it was first written
         (_typed_in_scale, "with another model's record (height 20, width 30, scale 2/255"),
         (_typed_in_size, "read the size from preprocessing['height']"),
         (_prepare_without_the_record, "prepare takes two arguments"),
+        (lambda d, p: prepare(d, p) / 255, "divided by 255 on top of preprocessing['scale']"),
     ],
 )
 def test_7_1_names_the_mistake(answer, phrase):
@@ -527,6 +528,30 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
         assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
 
 
+def test_7_2_an_error_body_that_is_json_but_not_an_object_is_told_the_error_key_is_missing(
+    model,
+):
+    def string_error(model, class_names, prep):
+        def predict():
+            upload = request.files.get("file")
+            if upload is None:
+                return jsonify("no file"), 400
+            try:
+                x = _pixels(Image.open(io.BytesIO(upload.read())), prep)
+            except OSError:
+                return jsonify("not an image"), 400
+            p = np.asarray(model(x))[0]
+            return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+        return predict
+
+    result = checks.exercise_7_2(_app(string_error), model, CLASSES, GRAY_28)
+    assert _fails_with(
+        result, "got 400 with the JSON 'no file', not an object with the key 'error'"
+    )
+    assert "not JSON" not in result.message
+
+
 # ---------------------------------------------------------------- 7.3 reject a bad upload
 
 
@@ -760,6 +785,13 @@ def test_7_4_names_the_mistake(url):
     def reversed_labels(url, files):
         return classify_batch(url, files)[::-1]
 
+    def as_form_data(url, files):  # data= sends text fields, not files: 415
+        response = requests.post(
+            f"{url}/predict", data={"file": [data for _, data in files]}, timeout=30
+        )
+        response.raise_for_status()
+        return [p["label"] for p in response.json()["predictions"]]
+
     def no_status_check(url, files):  # a refused request comes back as an empty list of labels
         body = requests.post(
             f"{url}/predict", files=[("file", f) for f in files], timeout=30
@@ -781,6 +813,7 @@ def test_7_4_names_the_mistake(url):
         (wrong_field, "multipart field 'file'"),
         (lambda u, f: None, "forget to `return`"),
         (no_status_check, "response.raise_for_status()"),
+        (as_form_data, "sends for files=, not for data= (text fields)"),
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_4(answer, url), phrase)
@@ -934,6 +967,15 @@ def test_7_5_tells_topicality_from_score_non_dict_bodies_and_a_percentage_below_
         )
         for answer in (_type_error_for_non_dicts, _percent_guessed_from_the_value):
             assert "topicality" not in checks.exercise_7_5(answer).message
+
+
+def test_7_3_the_untouched_stub_is_told_only_that_it_is_not_attempted():
+    def check_upload(data, max_pixels):
+        raise NotImplementedError("Exercise 7.3: Reject a bad upload")
+
+    result = checks.exercise_7_3(check_upload)
+    assert _fails_with(result, "not attempted yet")
+    assert "Pillow" not in result.message
 
 
 def test_7_3_an_answer_that_lets_every_unreadable_file_through_is_told_so_not_sent_to_if_not_data():

@@ -205,6 +205,15 @@ def _prepare_problem(
         if returned.dtype != np.float32:
             return f"values are right but the dtype is {returned.dtype}; models take float32."
         return None
+    if np.any(out) and any(
+        np.allclose(out, twice, atol=tolerance / 255)
+        for twice in (expected / 255, (expected - offset) / 255 + offset)
+    ):
+        return (
+            f"for the {name} the values are 255 times too small: the pixels were divided by "
+            f"255 on top of preprocessing['scale'] ({scale:.6g}), which already does it. "
+            "Compute pixels × scale + offset only."
+        )
     if _same_input(out, data, record, Image.Resampling.BILINEAR, False, tolerance):
         return f"the {name} {RESIZE_BEFORE_CONVERT}"
     nearest = _expected_input(data, record, resize="nearest")
@@ -858,6 +867,14 @@ def exercise_7_2(
                     f"{what} got status {response['status']}; a bad upload is the client's "
                     "mistake: answer 400."
                 )
+            if not isinstance(body, dict) and (
+                body is not None or "json" in str(response["content_type"])
+            ):
+                return (
+                    f"{what} got 400 with the JSON {body!r}, not an object with the key "
+                    "'error': programs look the reason up there, "
+                    "`return jsonify(error='...'), 400`."
+                )
             if not isinstance(body, dict):
                 return (
                     f"{what} got 400 but not JSON (content type {response['content_type']!r}): "
@@ -1002,6 +1019,8 @@ def exercise_7_3(
             try:
                 answer, decoded = call_student(watched, data, max_pixels)
             except StudentCodeFailed as exc:
+                if str(exc).startswith("not attempted"):
+                    raise
                 raised = str(exc).rstrip(".")
                 if "DecompressionBombError" in raised:
                     return (
@@ -1161,6 +1180,12 @@ def exercise_7_4(
                 raise StudentCodeFailed(
                     f"{exc}. The server refused the request: send the images in the "
                     "multipart field 'file', e.g. files=[('file', (name, data)), ...]."
+                ) from None
+            if "HTTPError" in str(exc) and "415" in str(exc):
+                raise StudentCodeFailed(
+                    f"{exc}. The server refused the request's type: it takes the images as "
+                    "multipart/form-data, which requests sends for files=, not for data= (text "
+                    "fields) or json=: files=[('file', (name, data)), ...]."
                 ) from None
             if "KeyError" in str(exc) and "predictions" in str(exc):
                 raise StudentCodeFailed(
