@@ -258,6 +258,49 @@ def step_wrong_mean_reduce(strategy, model, optimizer, global_batch_size):
     )
 
 
+def step_wrong_returned_loss_divided_again(strategy, model, optimizer, global_batch_size):
+    """The lesson's step, but the loss it returns is divided by the global batch size again."""
+    solution = step_solution(strategy, model, optimizer, global_batch_size)
+    return lambda batch: solution(batch) / global_batch_size
+
+
+def step_wrong_local_mean_mean_reduce(strategy, model, optimizer, global_batch_size):
+    """Each replica averages over its own share, and the losses are averaged: the loss
+    returned is right, the gradients twice too big."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+    return _step_with(
+        strategy,
+        _replica_step_factory(
+            model,
+            optimizer,
+            lambda labels, probabilities: tf.reduce_mean(loss_fn(labels, probabilities)),
+        ),
+        reduce="MEAN",
+    )
+
+
+def step_wrong_gradients_applied_twice(strategy, model, optimizer, global_batch_size):
+    """The lesson's step with apply_gradients called twice."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            per_example_loss = loss_fn(labels, model(images, training=True))
+            loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss
+
+    return _step_with(strategy, replica_step)
+
+
 def step_wrong_no_reduce(strategy, model, optimizer, global_batch_size):
     """Returns strategy.run's per-replica losses as they are."""
     import keras

@@ -92,12 +92,33 @@ def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
         ("step_wrong_returns_nothing", "make_train_step returned a NoneType"),
         ("step_not_attempted", "not attempted yet"),
         ("step_wrong_inference_mode", "calls the model in inference mode (training=False"),
+        (
+            "step_wrong_returned_loss_divided_again",
+            "the weights are right, but the loss returned is 0.0208x the global batch's",
+        ),
+        ("step_wrong_returned_loss_divided_again", "divided by global_batch_size (48) once more"),
+        ("step_wrong_local_mean_mean_reduce", "each step moves the weights 2x too far:"),
+        (
+            "step_wrong_local_mean_mean_reduce",
+            "the loss returned is right only because ReduceOp.MEAN averaged",
+        ),
+        ("step_wrong_gradients_applied_twice", "the gradients were applied 4 times in 2 steps"),
     ],
 )
 def test_8_1_names_the_mistake(train_step_checks, answer, phrase):
     result = train_step_checks[answer]
     assert not result["passed"], answer
     assert phrase in result["message"], result["message"]
+
+
+@pytest.mark.timeout(630)
+def test_8_1_names_only_the_mistake_made(train_step_checks):
+    # right weights: nothing about gradients; a right loss: no "too big"; applied twice: no
+    # per-replica mean
+    assert "gradients" not in train_step_checks["step_wrong_returned_loss_divided_again"]["message"]
+    assert "too big" not in train_step_checks["step_wrong_local_mean_mean_reduce"]["message"]
+    twice = train_step_checks["step_wrong_gradients_applied_twice"]["message"]
+    assert "its own share" not in twice and "too big" not in twice
 
 
 def test_8_1_needs_two_replicas_and_a_function_and_never_raises():
@@ -147,6 +168,15 @@ def test_8_2_accepts_the_cluster_and_this_process_task_however_built():
             "the integer",
         ),
         (lambda a, i: [a, i], "a dict"),
+        (
+            lambda a, i: {**_tf_config(a, i), "task": {"type": "worker", "index": float(i)}},
+            'task["index"] is 0.0: make it the integer 0',
+        ),
+        (
+            lambda a, i: {**_tf_config(a, i), "task": ["worker", i]},
+            'task is a list of length 2; it is a dict that names this process: {"type": '
+            '"worker", "index": 0}',
+        ),
     ],
 )
 def test_8_2_names_the_mistake(answer, phrase):
@@ -267,6 +297,78 @@ def _in_requests_of(size):
 )
 def test_8_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_3(answer, _predict, CLIENT_IMAGES), phrase)
+
+
+def _predict_all_ignoring_errors(post, images, max_instances):
+    out = []
+    for start in range(0, len(images), max_instances):
+        response = post({"instances": images[start : start + max_instances].tolist()})
+        out.extend(response.json().get("predictions", []))  # a refused request vanishes
+    return np.asarray(out)
+
+
+def _predict_all_retrying(post, images, max_instances):
+    """Right, written differently: a refused request is sent again, up to three times."""
+    out = []
+    for start in range(0, len(images), max_instances):
+        for _ in range(3):
+            response = post({"instances": images[start : start + max_instances].tolist()})
+            if response.ok:
+                break
+        response.raise_for_status()
+        out.extend(response.json()["predictions"])
+    return np.asarray(out)
+
+
+def _sending(body_of):
+    def predict_all(post, images, max_instances):
+        out = []
+        for start in range(0, len(images), max_instances):
+            response = post(body_of(images[start : start + max_instances]))
+            response.raise_for_status()
+            out.extend(response.json()["predictions"])
+        return np.asarray(out)
+
+    return predict_all
+
+
+@pytest.mark.parametrize("salt", [None, 0, 5])
+def test_8_3_a_refused_request_must_raise_or_be_retried(salt):
+    import contextlib
+
+    from course_lib.checks._core import fresh_inputs
+
+    with fresh_inputs(salt) if salt is not None else contextlib.nullcontext():
+        assert checks.exercise_8_3(_predict_all_retrying, _predict, CLIENT_IMAGES).passed
+        result = checks.exercise_8_3(_predict_all_ignoring_errors, _predict, CLIENT_IMAGES)
+    assert _fails_with(result, "refused the second of the requests for 250 images with 503")
+    assert _fails_with(result, "a float64 array of shape (150, 10) instead of raising")
+
+
+@pytest.mark.parametrize(
+    ("body_of", "phrase"),
+    [
+        (lambda chunk: json.dumps({"instances": chunk.tolist()}), "a JSON string, not an object"),
+        (lambda chunk: {"inputs": chunk.tolist()}, 'no key "instances" in the body'),
+        (
+            lambda chunk: {"instances": chunk[..., 0].tolist()},
+            "shaped [28, 28, 1]; these are [28, 28]",
+        ),
+    ],
+)
+def test_8_3_says_why_the_service_refused_a_malformed_request(body_of, phrase):
+    result = checks.exercise_8_3(_sending(body_of), _predict, CLIENT_IMAGES)
+    assert _fails_with(result, "the service refused a request with 400: ")
+    assert _fails_with(result, phrase)
+
+
+def test_8_3_float16_predictions_are_named_not_called_other_predictions():
+    def half(post, images, max_instances):
+        return _predict_all(post, images, max_instances).astype(np.float16)
+
+    result = checks.exercise_8_3(half, _predict, CLIENT_IMAGES)
+    assert _fails_with(result, "the predictions are float16")
+    assert "send each image exactly as given" not in result.message
 
 
 def _predict_all_last_request_first(post, images, max_instances):
@@ -430,11 +532,34 @@ def _quantization(low, high, dtype):
 
 
 def _quantization_by_table(low, high, dtype):
-    """Right, written differently: the integer range by hand, NumPy's rounding, an array back."""
+    """Right, written differently: the integer range by hand, NumPy's rounding and types."""
     qmin, qmax = {np.uint8: (0, 255), np.int8: (-128, 127)}[dtype]
     low, high = np.minimum(low, 0), np.maximum(high, 0)
     scale = (high - low) / (qmax - qmin)
-    return np.array([scale, np.round(qmin - low / scale)])
+    return [scale, np.round(qmin - low / scale).astype(np.int64)]
+
+
+def test_8_5_a_zero_point_of_the_right_value_but_not_an_integer_is_named():
+    def as_float(low, high, dtype):
+        scale, zero_point = _quantization(low, high, dtype)
+        return float(scale), float(zero_point)
+
+    def in_an_array(low, high, dtype):
+        return np.array(_quantization(low, high, dtype))
+
+    result = checks.exercise_8_5(as_float)
+    assert _fails_with(result, "zero_point is a float (")
+    assert _fails_with(result, "the value is right, but the task asks for an integer")
+    assert "return a tuple" not in result.message
+    assert _fails_with(checks.exercise_8_5(in_an_array), "return a tuple")
+    assert _fails_with(
+        checks.exercise_8_5(
+            lambda lo, hi, d: (
+                (_quantization(lo, hi, d)[0], False) if lo >= 0 else _quantization(lo, hi, d)
+            )
+        ),
+        "zero_point is a bool (False)",
+    )
 
 
 def _quantization_clipped(low, high, dtype):
@@ -534,6 +659,11 @@ def test_8_5_reports_code_that_raises_as_not_yet():
         raise ZeroDivisionError("division by zero")
 
     assert _fails_with(checks.exercise_8_5(raises), "ZeroDivisionError")
+
+
+def test_8_2_a_task_given_as_a_list_is_not_told_about_the_chief():
+    result = checks.exercise_8_2(lambda a, i: {**_tf_config(a, i), "task": ["worker", i]})
+    assert not result.passed and "chief" not in result.message
 
 
 def test_8_2_accepts_the_workers_as_a_tuple_json_writes_it_as_a_list():

@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from test_checks_lesson08 import _predict_all, _predict_all_balanced, _predict_all_while
+from test_checks_lesson08 import (
+    _predict_all,
+    _predict_all_balanced,
+    _predict_all_ignoring_errors,
+    _predict_all_while,
+)
 
 from course_lib import checks, data, models, pretrained
 from course_lib.checks import _drivers
@@ -194,6 +199,15 @@ def _every_k(post, x, k):
             "in the order they come back",
         ),
         (lambda post, x, k: (_ for _ in ()).throw(NotImplementedError), "not attempted"),
+        (_predict_all_ignoring_errors, "with 503 (busy)"),
+        (
+            lambda post, x, k: _predict_all(post, x, k).astype(np.float16),
+            "the predictions are float16",
+        ),
+        (
+            lambda post, x, k: _predict_all(lambda body: post({"inputs": body["instances"]}), x, k),
+            'no key "instances" in the body',
+        ),
     ],
 )
 def test_8_3_a_wrong_client_gets_the_notebook_message_from_the_judge(tmp_path, answer, words):

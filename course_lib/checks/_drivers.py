@@ -169,15 +169,18 @@ def _exception_data(exc: BaseException) -> list[str]:
 
 @_driver
 def behind_service(
-    func: Callable[..., Any], images: Any, weights: Any, limit: int
+    func: Callable[..., Any], images: Any, weights: Any, limit: int, refuse: int = -1
 ) -> dict[str, Any]:
     """``func(post, images, limit)`` with ``post`` a stand-in for the course service's route.
 
     ``post(body)`` answers as ``requests.post(url, json=body)`` against the service would: the
     body encoded as JSON (NumPy values fail there), 413 above ``limit`` instances, 400 for an
-    empty or malformed request, else the predictions ``softmax(x @ weights)`` of the instances.
-    Returns what ``func`` returned or raised, and the number of instances of every request
-    (-1 for a body without a list of instances), in order: a refused request counts too.
+    empty or malformed request (its error says what is wrong), else the predictions
+    ``softmax(x @ weights)`` of the instances. ``refuse``: the number (from 0) of a request
+    answered 503 once, whatever it holds, as a busy service may.
+    Returns what ``func`` returned or raised, the number of instances of every request (-1
+    for a body without a list of instances), in order: a refused request counts too, and
+    every refusal as (request number, status, error).
     """
     import json
 
@@ -185,21 +188,39 @@ def behind_service(
     import requests
 
     sent: list[int] = []
+    refusals: list[list[Any]] = []
     shape = tuple(np.shape(images)[1:])
+    reasons = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}
+    reasons[503] = "Service Unavailable"
 
     def respond(status: int, payload: dict[str, Any]) -> Any:
         response = requests.Response()
         response.status_code = status
-        response.reason = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}[status]
-        response.url = "http://127.0.0.1:8000/v1/models/fashion_cnn:predict"
+        response.reason = reasons[status]
+        response.url = "http://check-stand-in/v1/models/fashion_cnn:predict"
         response.headers["Content-Type"] = "application/json"
         response._content = json.dumps(payload).encode()
+        if status != 200:
+            refusals.append([len(sent) - 1, status, payload["error"]])
         return response
 
     def post(body: Any) -> Any:
         body = json.loads(json.dumps(body))  # what requests does with json=: NumPy values fail
         instances = body.get("instances") if isinstance(body, dict) else None
         sent.append(len(instances) if isinstance(instances, list) else -1)
+        if len(sent) - 1 == refuse:
+            return respond(503, {"error": "the service is busy: try again later"})
+        if isinstance(body, str):
+            return respond(
+                400, {"error": "the body is a JSON string, not an object: post the dict itself"}
+            )
+        if not isinstance(body, dict):
+            return respond(
+                400, {"error": f"the body is a JSON {type(body).__name__}, not an object"}
+            )
+        if "instances" not in body:
+            keys = ", ".join(repr(k) for k in body) or "none"
+            return respond(400, {"error": f'no key "instances" in the body (its keys: {keys})'})
         if not isinstance(instances, list) or not instances:
             return respond(400, {"error": '"instances" must be a non-empty list'})
         if len(instances) > limit:
@@ -211,7 +232,10 @@ def behind_service(
         except (ValueError, TypeError):
             return respond(400, {"error": "instances must be numbers, all of the same shape"})
         if x.shape[1:] != shape:
-            return respond(400, {"error": f"instances must be shaped {list(shape)}"})
+            return respond(
+                400,
+                {"error": f"instances must be shaped {list(shape)}; these are {list(x.shape[1:])}"},
+            )
         z = x.reshape(len(x), -1).astype(np.float64) @ np.asarray(weights, np.float64)
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return respond(200, {"predictions": (z / z.sum(axis=1, keepdims=True)).tolist()})
@@ -222,6 +246,7 @@ def behind_service(
     except Exception as exc:  # the check needs the requests made before it too
         outcome["raised"] = _exception_data(exc)
     outcome["requests"] = sent
+    outcome["refusals"] = refusals
     return outcome
 
 
@@ -392,6 +417,10 @@ def train_two_steps(
             "not_implemented": isinstance(exc, NotImplementedError),
         }
     result["runs"] = counting.runs
+    try:  # how many times the gradients were applied (once per step is right)
+        result["updates"] = int(np.asarray(optimizer.iterations))
+    except Exception:
+        pass
     return result
 
 

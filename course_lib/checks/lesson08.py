@@ -333,13 +333,47 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                 "batch's: each replica's loss is already its share of the global mean, so add "
                 "them with ReduceOp.SUM, not average them with ReduceOp.MEAN."
             )
-        if math.isclose(move_ratio, replicas, rel_tol=1e-3):
+        if weights_right:
+            again = (
+                f": it was divided by global_batch_size ({STEP_BATCH}) once more"
+                if math.isclose(loss_ratio, 1 / STEP_BATCH, rel_tol=1e-3)
+                else ""
+            )
             return (
-                f"each step moves the weights {replicas}x too far and the loss is "
-                f"{loss_ratio:.2f}x too big: every replica averaged its loss over its own share "
+                f"the weights are right, but the loss returned is {loss_ratio:.3g}x the global "
+                f"batch's (losses {got[0]:.4f}, {got[1]:.4f}; expected {expected[0]:.4f}, "
+                f"{expected[1]:.4f}){again}. Return the loss the replicas differentiated, "
+                "added up with ReduceOp.SUM, as it is."
+            )
+        updates = run.get("updates")
+        if isinstance(updates, int) and updates > len(records):
+            return (
+                f"the gradients were applied {updates} times in {len(records)} steps, so each "
+                f"step moves the weights {move_ratio:.2g}x too far: call "
+                "optimizer.apply_gradients once per replica step."
+            )
+        if math.isclose(move_ratio, replicas, rel_tol=1e-3):
+            if math.isclose(loss_ratio, 1.0, rel_tol=1e-3):
+                loss_said = (
+                    "; the loss returned is right only because ReduceOp.MEAN averaged the "
+                    "replicas' losses back. Average over the global batch instead (TensorFlow "
+                    "has a function for exactly this), and add the losses with ReduceOp.SUM."
+                )
+            else:
+                loss_said = (
+                    ". Average over the global batch instead (TensorFlow has a function for "
+                    "exactly this)."
+                )
+            return (
+                f"each step moves the weights {replicas}x too far"
+                + (
+                    f" and the loss is {loss_ratio:.2f}x too big"
+                    if math.isclose(loss_ratio, replicas, rel_tol=1e-3)
+                    else ""
+                )
+                + f": every replica averaged its loss over its own share "
                 f"({STEP_BATCH // replicas} images) instead of the global batch ({STEP_BATCH}), "
-                f"so the {replicas} replicas' gradients add up to {replicas}x the mean. Average "
-                "over the global batch instead (TensorFlow has a function for exactly this)."
+                f"so the {replicas} replicas' gradients add up to {replicas}x the mean" + loss_said
             )
         if math.isclose(move_ratio, loss_ratio, rel_tol=1e-2) and weight_gap > 1e-5:
             hint = f" ({STEP_BATCH} in this check)"
@@ -412,13 +446,23 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
                     "order on "
                     f"every worker; got {cluster['worker']!r}."
                 )
-            if not isinstance(task, dict) or task.get("type") != "worker":
+            if not isinstance(task, dict):
+                return (
+                    f"task is {describe(task)}; it is a dict that names this process: "
+                    f'{{"type": "worker", "index": {index}}}.'
+                )
+            if task.get("type") != "worker":
                 return (
                     'task["type"] must be "worker": with MultiWorkerMirroredStrategy worker '
                     "0 also acts as chief."
                 )
-            if task.get("index") != index or isinstance(task.get("index"), bool):
-                if str(task.get("index")) == str(index):
+            given = task.get("index")
+            if (
+                given != index
+                or isinstance(given, bool | np.bool_)
+                or not isinstance(given, int | np.integer)
+            ):
+                if str(given) == str(index) or (isinstance(given, float) and given == index):
                     return f'task["index"] is {task["index"]!r}: make it the integer {index}.'
                 return (
                     f'for worker {index}, task["index"] is {task.get("index")!r}: each '
@@ -506,6 +550,13 @@ def exercise_8_3(
                         "a request holds NumPy values, which JSON cannot encode (requests "
                         "fails the same way): send each chunk as nested lists, chunk.tolist()."
                     )
+                refused = [r for r in served.get("refusals", []) if int(r[1]) == 400]
+                if refused:
+                    return (
+                        f"the service refused a request with 400: {refused[0][2]}. Each request "
+                        'is post({"instances": chunk.tolist()}), with the images as given, '
+                        f"shaped {list(shape)} ({exc})."
+                    )
                 if "KeyError" in str(exc):
                     return (
                         f'{exc}. The service answers a row-format request with {{"predictions": '
@@ -516,6 +567,14 @@ def exercise_8_3(
                 return _too_big(requests)
             if 0 in requests:
                 return _empty_request(count)
+            refused = [r for r in served.get("refusals", []) if int(r[1]) == 400]
+            if refused:
+                return (
+                    f"the service refused a request with 400: {refused[0][2]}; and your code "
+                    "went on without noticing (response.raise_for_status() stops there). "
+                    'Each request is post({"instances": chunk.tolist()}), with the images as '
+                    f"given, shaped {list(shape)}."
+                )
             if out is None:
                 return "predict_all returned None: return the predictions of every image."
             try:
@@ -544,6 +603,19 @@ def exercise_8_3(
                     f"{expected.shape}."
                 )
             if not np.allclose(got, expected, atol=1e-5):
+                low = getattr(out, "dtype", None)
+                if (
+                    low is not None
+                    and np.dtype(low).kind == "f"
+                    and np.dtype(low).itemsize < 4
+                    and np.allclose(got, expected, atol=2e-3)
+                ):
+                    return (
+                        f"the predictions are {np.dtype(low)}, which keeps about 3 digits: "
+                        "the values are off by up to "
+                        f"{np.abs(got - expected).max():.1e}. Keep the service's numbers as "
+                        "float32 (or float64)."
+                    )
                 if np.allclose(got, expected[::-1], atol=1e-5):
                     return (
                         "the rows come back in reverse order: keep them in the order of the images."
@@ -570,12 +642,39 @@ def exercise_8_3(
                     "suffice: every request costs a round trip, so fill each one up to "
                     f"max_instances ({CLIENT_LIMIT} here)."
                 )
-        return None
+        return _refusal_problem(predict_all, images, weights)
 
     return run_check(
         "8.3",
         diagnose,
         "every image classified, in order, and no request above the service's limit.",
+    )
+
+
+def _refusal_problem(
+    predict_all: Callable[..., Any], images: np.ndarray, weights: Any
+) -> str | None:
+    """Whether a request the service refuses (503, busy, the second of three) shows: the
+    answer raises, or (retrying) still returns every prediction in order."""
+    served = call_student(
+        lambda: drive("behind_service", predict_all, images, weights, CLIENT_LIMIT, 1)
+    )
+    if served["raised"] is not None:
+        return None
+    out = served["returned"]
+    try:
+        got = np.asarray(out, dtype=np.float64)
+        if got.shape == (len(images), 10) and np.allclose(
+            got, _softmax_rows(images, weights), atol=2e-3
+        ):
+            return None  # retried
+    except Exception:
+        pass
+    return (
+        f"the service refused the second of the requests for {len(images)} images with 503 "
+        f"(busy), and your function returned {describe(out)} instead of raising: call "
+        "response.raise_for_status() on every response, so that a refused request stops the "
+        "call instead of vanishing from the result."
     )
 
 
@@ -888,10 +987,12 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
         ]
 
     def diagnose() -> str | None:
+        type_problem = None
         for low, high, dtype in cases:
             answer = call_student(choose_quantization, low, high, dtype)
             name = np.dtype(dtype).name
-            if isinstance(answer, np.ndarray) and answer.shape == (2,):
+            from_array = isinstance(answer, np.ndarray) and answer.shape == (2,)
+            if from_array:
                 answer = tuple(answer)
             if not isinstance(answer, tuple | list) or len(answer) != 2:
                 return (
@@ -982,7 +1083,17 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                     f"{expected_zero}: low must map onto qmin, qmin = low / scale + "
                     "zero_point, with zero_point rounded to an integer."
                 )
-        return None
+            given = answer[1]
+            if isinstance(given, bool | np.bool_) or not isinstance(given, int | np.integer):
+                array = (
+                    " (a NumPy array holds one type for both: return a tuple)" if from_array else ""
+                )
+                type_problem = type_problem or (  # named once every value is right
+                    f"for ({low}, {high}, {name}) zero_point is {describe(given)}: the value is "
+                    "right, but the task asks for an integer, the type it is stored as; return "
+                    f"int(...) of it{array}."
+                )
+        return type_problem
 
     return run_check(
         "8.5",
