@@ -191,6 +191,48 @@ def test_a_precision_returned_as_float16_is_named_as_in_the_notebook(tmp_path):
         assert reply["message"] == checks.exercise_5_2(half).message
 
 
+def _row_with_most_mistakes_first(cm):
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    row = int(off.sum(axis=1).argmax())
+    return row, int(off[row].argmax())
+
+
+def _keep_below_half_alpha(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+    from course_lib import metrics
+
+    comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)
+    return bool(comparison.only_b_right > comparison.only_a_right) and bool(
+        comparison.p_value < alpha / 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "name", "answer", "words"),
+    [
+        (
+            "checks.exercise_5_4(most_confused)",
+            "most_confused",
+            _row_with_most_mistakes_first,
+            "on a second matrix, 4 x 4",
+        ),
+        (
+            "checks.exercise_6_6(keep_fine_tuned)",
+            "keep_fine_tuned",
+            _keep_below_half_alpha,
+            "you compare p with alpha / 2",
+        ),
+    ],
+)
+def test_the_added_cases_of_5_4_and_6_6_are_judged_as_in_the_notebook(
+    tmp_path, expression, name, answer, words
+):
+    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        assert reply["message"] == eval(expression, {"checks": checks, name: answer}).message
+
+
 def test_answers_computed_for_the_published_test_data_fail_on_a_fresh_draw(tmp_path):
     # A lookup table of the right outputs for the check's own seeded inputs: right in the
     # notebook (the test data are public), wrong when the grader draws new ones.
