@@ -634,6 +634,35 @@ def test_2_4_accepts_blocks_of_layers_nested_in_sequentials():
     assert _fails_with(checks.exercise_2_4(upside_down), "upside down")
 
 
+def _declared(shape):
+    return keras.Sequential([keras.Input(shape), *_augment().layers])
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28), (28, 28, 3)])
+def test_2_4_an_input_declared_for_other_images_is_named(shape):
+    result = checks.exercise_2_4(_declared(shape))  # (32, 32, 3): the red team's
+    assert _fails_with(result, f"built for inputs of shape {shape}")
+    assert "Fashion-MNIST images are 28 × 28 × 1" in result.message
+    inputs = keras.Input(shape)
+    functional = keras.Model(inputs, _augment()(inputs))
+    assert _fails_with(checks.exercise_2_4(functional), f"built for inputs of shape {shape}")
+
+
+def test_2_4_an_input_for_the_lesson_s_images_or_none_at_all_passes():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    called_on_a_batch = _augment()
+    called_on_a_batch(images)
+    inputs = keras.Input((28, 28, 1))
+    for answer in (
+        _declared((28, 28, 1)),
+        _declared((None, None, 1)),
+        keras.Model(inputs, _augment()(inputs)),
+        called_on_a_batch,
+    ):
+        result = checks.exercise_2_4(answer)
+        assert result.passed, result.message
+
+
 def test_2_4_recognises_augmentation_that_never_changes_anything():
     idle = keras.Sequential([keras.layers.RandomRotation(0.0)])
     assert _fails_with(checks.exercise_2_4(idle), "never change")

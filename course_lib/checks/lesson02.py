@@ -844,6 +844,43 @@ def _largest_turn(layer: Any) -> float:
     return max(abs(float(b)) for b in bounds)
 
 
+def _built_for(model: Any) -> tuple[Any, ...] | None:
+    """The input shape (batch axis first) a model says it takes: a keras.Input's, or that of
+    the first batch it was built on; None when it does not say."""
+    import keras
+
+    try:
+        if isinstance(model, keras.Sequential):
+            first = model.get_config()["layers"][0]
+            if first.get("class_name") != "InputLayer":
+                return None
+            shape = first["config"].get("batch_shape")
+        else:
+            shape = model.inputs[0].shape
+        return None if shape is None else tuple(shape)
+    except Exception:  # a model built otherwise, or not a model: its calls decide
+        return None
+
+
+def _input_problem(model: Any, image_shape: tuple[int, ...]) -> str | None:
+    """When the model declares inputs that are not batches of ``image_shape``."""
+    shape = _built_for(model)
+    if shape is None or (len(shape) != len(image_shape) + 1 and shape[:1] != (None,)):
+        return None  # built on one unbatched image, say: nothing declared
+    if len(shape) == len(image_shape) + 1 and all(
+        d is None or d == want for d, want in zip(shape[1:], image_shape, strict=True)
+    ):
+        return None
+    declared = tuple(shape[1:])
+    size = " × ".join(str(d) for d in image_shape)
+    return (
+        f"your augmentation is built for inputs of shape {declared} (a keras.Input declares "
+        f"it), but Fashion-MNIST images are {size}: start it with keras.Input(shape="
+        f"{tuple(image_shape)}), or with no Input at all. Put in front of a model for these "
+        "images, Keras would refuse it."
+    )
+
+
 def exercise_2_4(augment: Any) -> CheckResult:
     """augment: random layers only, horizontal flip + a geometric one, identity at inference."""
     import keras
@@ -863,6 +900,9 @@ def exercise_2_4(augment: Any) -> CheckResult:
     def diagnose() -> str | None:
         if not isinstance(augment, keras.layers.Layer):
             return f"augment should be a keras.Sequential of layers; got {type(augment).__name__}."
+        problem = _input_problem(augment, x.shape[1:])
+        if problem:
+            return problem
         layers = _all_layers(augment)
         inference = run(augment, training=False)
         if inference.shape != x.shape or not np.allclose(inference, x):
