@@ -669,3 +669,59 @@ def test_4_4_says_a_patience_written_in_ignores_the_argument(fixed):
     result = checks.exercise_4_4(_patience_fixed_at(fixed))
     assert _fails_with(result, f"Your answers are those of patience={fixed} whatever patience")
     assert "one too" not in result.message
+
+
+def _better_cnn_with(bn=None, pool=None, dense_bias=True):
+    def build(input_shape, num_classes):
+        stack = [keras.Input(shape=input_shape)]
+        for width in (16, 32, 64):
+            stack += [
+                layers.Conv2D(width, 3, padding="same", use_bias=False),
+                bn() if bn else layers.BatchNormalization(momentum=0.9),
+                layers.ReLU(),
+                pool() if pool else layers.MaxPooling2D(),
+            ]
+        stack += [
+            layers.Dropout(0.1),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu", use_bias=dense_bias),
+            layers.Dropout(0.2),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+        return keras.Sequential(stack)
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (  # the red team's
+            _better_cnn_with(bn=lambda: layers.BatchNormalization(momentum=0.9, center=False)),
+            "BatchNormalization: center=False drops β, the learned shift",
+        ),
+        (
+            _better_cnn_with(bn=lambda: layers.BatchNormalization(momentum=0.9, scale=False)),
+            "BatchNormalization: scale=False drops γ, the learned scale.",
+        ),
+        (  # the red team's
+            _better_cnn_with(pool=lambda: layers.MaxPooling2D(2, strides=1)),
+            "a MaxPooling2D has pool size (2, 2), strides (1, 1) and padding='valid'",
+        ),
+        (
+            _better_cnn_with(dense_bias=False),
+            "the stated one has 98,778: a Dense has 73,728 where the stated one's has 73,856",
+        ),
+    ],
+)
+def test_4_3_a_setting_that_changes_the_parameter_count_is_named(answer, phrase):
+    result = checks.exercise_4_3(answer)
+    assert _fails_with(result, phrase)
+    assert "center" not in result.message or "center=False" in phrase
+
+
+@pytest.mark.usefixtures("library_copies_allowed")
+def test_4_3_pooling_written_out_with_its_defaults_passes():
+    answer = _better_cnn_with(pool=lambda: layers.MaxPooling2D(pool_size=2, strides=2))
+    result = checks.exercise_4_3(answer)
+    assert result.passed, result.message

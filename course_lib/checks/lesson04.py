@@ -745,6 +745,33 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
                 "0.9, 100 with 0.99, which on a small training set lag behind the weights "
                 "for epochs."
             )
+        elif kind == "bn" and not (mine.center and mine.scale):
+            missing = [
+                f"{flag}=False drops {what}"
+                for flag, ok, what in (
+                    (
+                        "center",
+                        mine.center,
+                        "β, the learned shift that stands in for the convolution's bias",
+                    ),
+                    ("scale", mine.scale, "γ, the learned scale"),
+                )
+                if not ok
+            ]
+            return (
+                f"BatchNormalization: {'; '.join(missing)}. The task keeps the default, "
+                f"{' and '.join(f.split('=')[0] + '=True' for f in missing)}: leave it out."
+            )
+        elif kind == "pool" and (
+            tuple(mine.pool_size) != tuple(ref.pool_size)
+            or tuple(mine.strides) != tuple(ref.strides)
+            or mine.padding != ref.padding
+        ):
+            return (
+                f"a MaxPooling2D has pool size {tuple(mine.pool_size)}, strides "
+                f"{tuple(mine.strides)} and padding='{mine.padding}'; the task uses "
+                "MaxPooling2D(), 2x2 windows with stride 2, which halves the size."
+            )
         elif kind == "dropout" and not np.isclose(mine.rate, ref.rate):
             rates = [la.rate for la in reference if _kind(la) == "dropout"]
             return (
@@ -809,9 +836,17 @@ def _model_problem(
     if problem:
         return problem
     if model.count_params() != reference.count_params():
+        where = ""
+        for mine, ref in zip(layers, ref_layers, strict=False):
+            if mine.count_params() != ref.count_params():
+                where = (
+                    f": a {type(ref).__name__} has {mine.count_params():,} where the stated "
+                    f"one's has {ref.count_params():,}"
+                )
+                break
         return (
             f"your model has {model.count_params():,} parameters; the stated one has "
-            f"{reference.count_params():,}."
+            f"{reference.count_params():,}{where}."
         )
     return None
 
