@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from test_checks_lesson04 import _popping  # empties the list it is given
 from test_checks_lesson06 import nested_head
 from test_checks_lesson09 import (  # the reference the check tests use too
     upright_by_hand,
@@ -123,21 +124,6 @@ def _field_popping(stack):
     return field
 
 
-def _stopping_popping(val_loss, patience):
-    best, best_epoch, wait, epoch = float("inf"), 0, 0, 0
-    while len(val_loss):
-        loss = val_loss.pop(0) if isinstance(val_loss, list) else val_loss[0]
-        val_loss = val_loss if isinstance(val_loss, list) else val_loss[1:]
-        epoch += 1
-        if loss < best:
-            best, best_epoch, wait = loss, epoch, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                return epoch, best_epoch
-    return epoch, best_epoch
-
-
 @pytest.mark.parametrize(
     ("expression", "name", "answer", "words"),
     [
@@ -150,7 +136,7 @@ def _stopping_popping(val_loss, patience):
         (
             "checks.exercise_4_4(early_stopping_epochs)",
             "early_stopping_epochs",
-            _stopping_popping,
+            _popping,
             "your function changed the list `val_loss` it was given: it held 7 items, 2 after",
         ),
     ],
