@@ -165,8 +165,9 @@ class GradeOptions:
     # Folders the kernel may not read besides the course's own (grading.fence): the
     # submissions being graded, say
     fenced: tuple[str, ...] = ()
-    # Each kernel in a view of the file systems of its own, with the fenced folders empty and
-    # the course read-only, where the system allows it (grading.own_view: root on Linux)
+    # Each kernel in a view of the file systems of its own, holding only what it needs (the
+    # course read-only, its answer keys empty), where the system allows it (grading.own_view:
+    # root on Linux)
     own_view: bool = True
     # The course's files as grading started; taken by grade_folder (or grade_notebook)
     snapshot: CourseSnapshot | None = None
