@@ -620,6 +620,7 @@ def grade_notebook(
         tempfile.TemporaryDirectory(prefix="course-view-", ignore_cleanup_errors=True) as root,
     ):
         kernel = _KernelRun(student_nb, options, cwd)
+        view: own_view.View | None = None
         own_judge = judge_process is None and needs_judge(key)
         if own_judge:
             judge_process = Judge(options.snapshot)
@@ -632,6 +633,8 @@ def grade_notebook(
             # outputs either way.
             env = kernel_env(options, private)
             view = kernel_view(options, root, cwd, private)
+            if view is not None and view.uid:  # an account of its own, for the libraries
+                env |= {"USER": "student", "LOGNAME": "student"}
             if view is not None:  # the connection file, in the kernel's view and readable by it
                 km = kernel.client.km or kernel.client.create_kernel_manager()
                 km.connection_file = os.path.join(private, "kernel.json")
@@ -667,6 +670,9 @@ def grade_notebook(
             # before it could touch the grades (the run's shared judge is kept).
             keep = [judge_process.process.pid] if judge_process is not None else []
             stopped_processes = leftovers.stop_new_descendants(running_before, keep)
+            if view is not None and view.uid:  # also those that escaped the process tree
+                escaped = own_view.stop_user(view.uid)
+                stopped_processes += [p for p in escaped if p not in stopped_processes]
             leftovers.become_subreaper(False)
             if stopped_processes:
                 grade.problems.append(

@@ -17,10 +17,13 @@ from an allow-list:
 - its own working folder and home: the only places it can write.
 
 Nothing else of the machine is in its view: not root's home, not other copies of the course,
-not the submissions, not the grader's output. The kernel then runs as an unprivileged user
-(``nobody``) where the folders it needs are readable by others, else as root without any
-capability (:func:`isolation.kernel_preexec`): it can neither leave the view, nor unmount any
-of it, nor look through another process's ``/proc/<pid>/root``. Nothing changes on disk or
+not the submissions, not the grader's output. Its System V shared memory and ``/dev/shm`` are
+its own, and ``/proc/sys`` and the control groups are read-only. The kernel runs as a user id
+of its own, which no account and no other process has, where the folders it needs are
+readable by others, else as root; either way without any capability
+(:func:`isolation.kernel_preexec`): it can neither leave the view, nor unmount any of it, nor
+look through another process's ``/proc/<pid>/root``. What it leaves running is stopped by its
+user id (:func:`stop_user`). Nothing changes on disk or
 for any other process, and the view ends with the kernel.
 """
 
@@ -30,6 +33,8 @@ import ctypes
 import functools
 import os
 import pwd
+import secrets
+import signal
 import site
 import stat
 import subprocess
@@ -38,16 +43,21 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psutil
+
 from course_lib import config
 
-_CLONE_NEWNS = 0x00020000  # from <sched.h>
+_CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000  # from <sched.h>
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8  # from <sys/mount.h>
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 _EMPTY = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
 # The system's own folders, read-only (those that are links, as /bin -> usr/bin, stay links)
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys")
 AS_THEY_ARE = ("/dev", "/proc")
-KERNEL_USER = "nobody"
+# Read-only again inside those: the system's settings, and the control groups under /sys
+SETTINGS = ("/proc/sys", "/sys/fs/cgroup")
+# Kernels' own user ids: a range no account uses
+_FIRST_UID, _UIDS = 1_500_000_000, 400_000_000
 
 
 @dataclass(frozen=True)
@@ -90,18 +100,55 @@ def course_and_python(kernel_python: str = sys.executable) -> list[str]:
 
 
 def _kernel_user(read_only: Iterable[str], writable: Iterable[str]) -> tuple[int, int]:
-    """``nobody`` if it can read every folder the kernel needs, else root (uid 0)."""
-    try:
-        entry = pwd.getpwnam(KERNEL_USER)
-    except KeyError:
-        return 0, 0
+    """A user id of the kernel's own, if it can read every folder it needs, else root (0).
+
+    Drawn afresh for each kernel from ids no account and no running process has: a process
+    a notebook leaves behind can then reach neither another student's kernel nor its files,
+    and the grader stops everything of that id when the notebook is graded
+    (:func:`stop_user`).
+    """
     for folder in read_only:
         mode = os.stat(folder).st_mode
         if mode & (stat.S_IROTH | stat.S_IXOTH) != stat.S_IROTH | stat.S_IXOTH:
             return 0, 0
+    running = {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info["uids"]}
+    while True:
+        uid = _FIRST_UID + secrets.randbelow(_UIDS)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in running:
+                break
     for folder in writable:
-        hand_over(folder, entry.pw_uid, entry.pw_gid)
-    return entry.pw_uid, entry.pw_gid
+        hand_over(folder, uid, uid)
+    return uid, uid
+
+
+def stop_user(uid: int) -> list[str]:
+    """Kill every process of ``uid`` (a kernel's own id), forks made meanwhile included.
+
+    Returns "name (pid)" of each process found first. A process the notebook left running,
+    however it detached, is one of them; ``kill(-1)`` sent as that user reaches them all.
+    """
+    found = []
+    for process in psutil.process_iter(["uids", "name", "status"]):
+        info = process.info
+        if info["uids"] and info["uids"].real == uid and info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(f"{info['name']} ({process.pid})")
+
+    def as_that_user() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        for _ in range(1000):  # until none is left, forks made meanwhile included
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+
+    if found:
+        subprocess.run(["true"], preexec_fn=as_that_user, timeout=60, check=False)
+    return found
 
 
 def hand_over(folder: str, uid: int, gid: int) -> None:
@@ -132,6 +179,7 @@ def view_for(
     )
     checked = [f for f in read_only if not os.path.islink(f) and f not in ("/sys",)]
     uid, gid = _kernel_user(checked, own)
+    read_only += [f for f in SETTINGS if os.path.isdir(f)]
     return View(root, tuple(read_only), (*AS_THEY_ARE, *own), tuple(hidden), own[0], uid, gid)
 
 
@@ -164,8 +212,9 @@ def enter(
     cwd: bytes,
 ) -> None:
     """Give this process its own view (between ``fork`` and ``exec``, as root) and enter it."""
-    if libc.unshare(_CLONE_NEWNS) != 0:
-        _fail("unshare(CLONE_NEWNS)")
+    # Its own mounts, and its own System V shared memory and semaphores
+    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC) != 0:
+        _fail("unshare(CLONE_NEWNS | CLONE_NEWIPC)")
     # Nothing mounted from here on reaches the system's view, nor comes back from it.
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         _fail("mount --make-rprivate /")
@@ -181,6 +230,9 @@ def enter(
     for folder in hidden:
         if libc.mount(b"tmpfs", root + folder, b"tmpfs", _EMPTY, b"size=4k,mode=000") != 0:
             _fail(f"mount tmpfs on {folder.decode()}")
+    shm = root + b"/dev/shm"  # shared memory of its own, not the machine's
+    if os.path.isdir(shm) and libc.mount(b"tmpfs", shm, b"tmpfs", flags, b"size=1g,mode=1777"):
+        _fail("mount tmpfs on /dev/shm")
     os.chroot(root)
     os.chdir(cwd)  # the working folder set before was outside the new root
 
