@@ -166,8 +166,9 @@ PAST_THE_FENCE = """
         os.path.join(sysconfig.get_paths()["purelib"], "zz_course.pth"), "w").write("import os"))
     _try("system config", lambda: open("/etc/ipython_kernel_config.py", "w").write("x = 1"))
     _try("the grader's home", lambda: open(SECRET).read())
-    _try("other folders", lambda: [p for p in os.listdir("/tmp") if not os.getcwd().startswith(
-        "/tmp/" + p) and not os.environ["HOME"].startswith("/tmp/" + p)])
+    _mine = (os.getcwd(), os.environ["HOME"], _root)  # its own folders, and the course
+    _try("other folders", lambda: [p for p in os.listdir("/tmp") if not any(
+        m == "/tmp/" + p or m.startswith("/tmp/" + p + "/") for m in _mine)])
     if os.getuid():  # another user than the grader's: its processes are out of reach
         _try("signal the grader", lambda: os.kill(os.getppid(), 0))
     _try("own folder", lambda: open("mine.txt", "w").write("kept"))
