@@ -147,7 +147,10 @@ def stop_user(uid: int) -> list[str]:
                 return
 
     if found:
-        subprocess.run(["true"], preexec_fn=as_that_user, timeout=60, check=False)
+        try:
+            subprocess.run(["true"], preexec_fn=as_that_user, timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError):  # the killing ran before exec either way
+            pass
     return found
 
 
