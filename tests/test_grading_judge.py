@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from test_checks_lesson03 import _field_popping  # empties the list it is given
 from test_checks_lesson04 import _popping  # empties the list it is given
 from test_checks_lesson06 import nested_head
 from test_checks_lesson09 import (  # the reference the check tests use too
@@ -113,15 +114,6 @@ def test_a_change_to_the_input_in_place_is_seen_across_the_process_boundary(tmp_
 
     reply = _judge(tmp_path, "1.1", {"to_grayscale": grayscale_in_place})
     assert reply["status"] == "failed" and "changed its input `photo` in place" in reply["message"]
-
-
-def _field_popping(stack):
-    field, jump = 1, 1
-    while stack:
-        k, s = stack.pop(0)
-        field += (k - 1) * jump
-        jump *= s
-    return field
 
 
 @pytest.mark.parametrize(
