@@ -558,22 +558,19 @@ def kernel_view(options: GradeOptions, root: str, *own: str) -> own_view.View | 
     own folders are ``own`` (its working folder first); None where there is none."""
     if not options.own_view or not own_view.possible():
         return None
-    return own_view.view_for(fenced_folders(options), own, root, _kernel_python(options))
+    python = _kernel_python(options.kernel_name)
+    return own_view.view_for(fenced_folders(options), own, root, python)
 
 
 @functools.cache
-def _kernel_python_of(kernel_name: str) -> str:
+def _kernel_python(kernel_name: str) -> str:
+    """The Python the kernel spec starts (its folders are in the kernel's view)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         return KernelSpecManager().get_kernel_spec(kernel_name).argv[0]
     except (NoSuchKernel, IndexError):
         return sys.executable
-
-
-def _kernel_python(options: GradeOptions) -> str:
-    """The Python the kernel spec starts (its folders are in the kernel's view)."""
-    return _kernel_python_of(options.kernel_name)
 
 
 def needs_judge(key: LessonKey) -> bool:
