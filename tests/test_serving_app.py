@@ -168,6 +168,39 @@ def test_the_uploaded_image_is_kept_as_a_small_preview(client):
     assert Image.open(io.BytesIO(response.data)).size == (256, 128)
 
 
+def test_the_preview_is_made_while_the_model_runs_not_after_it(tmp_path, monkeypatch):
+    from course_lib.serving import predicting, uploads
+
+    events = []
+    preview_started, serving = threading.Event(), threading.Event()
+    make_preview = uploads.preview_bytes
+
+    def preview(image):
+        events.append(("preview", threading.current_thread().name))
+        preview_started.set()
+        return make_preview(image)
+
+    class Watched(FakeClassifier):
+        def predict_inputs(self, inputs):
+            if serving.is_set():  # not the warm-up: wait here until the preview has begun
+                assert preview_started.wait(10), "no preview was started before the model ran"
+                events.append(("model", threading.current_thread().name))
+            return super().predict_inputs(inputs)
+
+    monkeypatch.setattr(predicting.uploads, "preview_bytes", preview)
+    app = make_app(tmp_path, Watched())
+    serving.set()
+    try:
+        body = upload(app.test_client(), ("big.jpg", jpeg((800, 400)))).get_json()
+        image = app.test_client().get(body["image_url"])
+    finally:
+        app.extensions["course_serving"]["host"].close()
+    assert [kind for kind, _ in events][:2] == ["preview", "model"]
+    assert events[0][1] != events[1][1]  # two threads
+    assert Image.open(io.BytesIO(image.data)).size == (256, 128)
+    assert body["original"]["kept"] and body["label"] in CLASSES
+
+
 def test_feedback_is_stored_replaced_and_shown_in_the_history(client):
     pid = upload(client, ("a.png", png())).get_json()["id"]
     right = client.post(f"/feedback/{pid}", json={"correct": True}).get_json()

@@ -48,11 +48,17 @@ def test_litert_gives_the_keras_top_1_on_real_photos(imagenet_pair):
     assert served.decode_at_least is keras_classifier.decode_at_least is None  # lesson 06's resize
 
 
-def test_a_batch_on_litert_is_its_images_one_by_one(imagenet_pair):
+def test_a_batch_on_litert_is_its_images_one_by_one_spread_over_a_lane_per_core(imagenet_pair):
     _, served = imagenet_pair
+    served.warm_up()  # makes the lanes, so that the first batch under load does not
+    assert served.describe()["runtime_detail"] == {
+        "tflite": served.tflite_path.name,
+        "threads": 2,
+        "batch_lanes": 2,
+    }
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (3, *served.input_shape), dtype=np.uint8)
-    batch = served.predict_batch(pixels)
+    batch = served.predict_batch(pixels)  # images 0 and 2 on one lane, image 1 on the other
     one_by_one = np.concatenate([served.predict_batch(p[None]) for p in pixels])
     np.testing.assert_array_equal(batch, one_by_one)
 

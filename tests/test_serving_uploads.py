@@ -12,6 +12,7 @@ from course_lib.serving.uploads import (
     decode_image,
     decode_upload,
     header_only_png,
+    mime_type,
     preview_bytes,
     to_model_pixels,
 )
@@ -119,6 +120,15 @@ def test_only_jpegs_are_decoded_at_a_reduced_scale_and_each_keeps_its_upright_si
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     turned = decode_upload(encode(photo((1000, 600)), "JPEG", exif=exif.tobytes()), at_least=256)
     assert turned.image.size == (300, 500) and turned.size == (600, 1000)
+
+
+def test_the_upload_knows_its_files_type_as_mime_type_reads_it():
+    mpo = io.BytesIO()
+    photo((64, 48)).save(mpo, "MPO")  # a phone's multi-picture JPEG
+    for data in (png(), jpeg(), encode(photo(), "WEBP"), encode(photo(), "GIF"), mpo.getvalue()):
+        upload = decode_upload(data, at_least=16)
+        assert upload.mime == mime_type(data)
+    assert decode_upload(mpo.getvalue()).mime == "image/jpeg"
 
 
 def test_a_truncated_jpeg_is_refused_also_at_a_reduced_scale():

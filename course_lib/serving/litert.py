@@ -13,9 +13,11 @@ the model file with the file's digest in its name, so a new version (or a retrai
 gets its own and an unchanged model is never converted twice. Where that folder is read-only
 (a mounted volume, the package that ships the ImageNet weights) it goes to ``cache_dir``.
 
-One interpreter per classifier, never resized: XNNPACK re-plans the whole graph when the
-batch size changes, which costs more than it saves on a CPU, so a micro-batch runs as
-batch-1 calls in a row (``bench/bench_serving.py`` measures both ways).
+Interpreters are never resized: XNNPACK re-plans the whole graph when the batch size
+changes, which costs more than it saves on a CPU (``bench/bench_serving.py`` measures both
+ways). One image runs on an interpreter that uses every core; a micro-batch runs as batch-1
+calls spread over one single-thread interpreter per core, side by side, which spends less
+CPU per image than every core working on one image at a time and waiting for each other.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +168,9 @@ class LiteRTClassifier(Classifier):
         expected = (1, *self.input_shape)
         if tuple(int(d) for d in self._input["shape"]) != expected:
             raise ValueError(f"{tflite_path} takes {self._input['shape']}, not {expected}")
-        self._lock = threading.Lock()  # one interpreter: one call at a time
+        self._lock = threading.Lock()  # one call at a time, on one interpreter or on the lanes
+        self._lanes: list[Any] = []  # single-thread interpreters for batches, made when needed
+        self._lane_threads: ThreadPoolExecutor | None = None
 
     @property
     def model(self) -> Any:
@@ -186,19 +191,51 @@ class LiteRTClassifier(Classifier):
         inputs = model_inputs(inputs, self.input_shape)
         out = np.empty((len(inputs), len(self.class_names)), np.float32)
         with self._lock:
-            for i in range(len(inputs)):
-                self._interpreter.set_tensor(self._input["index"], inputs[i : i + 1])
-                self._interpreter.invoke()
-                out[i] = self._interpreter.get_tensor(self._output["index"])[0]
+            if len(inputs) < 2 or self.threads < 2:
+                self._invoke_each(self._interpreter, inputs, out, range(len(inputs)))
+            else:
+                lanes, threads = self._batch_lanes()
+                shares = [range(j, len(inputs), len(lanes)) for j in range(len(lanes))]
+                running = [
+                    threads.submit(self._invoke_each, lane, inputs, out, share)
+                    for lane, share in zip(lanes, shares, strict=True)
+                ]
+                for call in running:
+                    call.result()
         return out
 
+    def _invoke_each(
+        self, interpreter: Any, inputs: np.ndarray, out: np.ndarray, rows: range
+    ) -> None:
+        for i in rows:  # interpreters release the GIL while they run
+            interpreter.set_tensor(self._input["index"], inputs[i : i + 1])
+            interpreter.invoke()
+            out[i] = interpreter.get_tensor(self._output["index"])[0]
+
+    def _batch_lanes(self) -> tuple[list[Any], ThreadPoolExecutor]:
+        """One single-thread interpreter per core (``threads``), and a thread to run each."""
+        if self._lane_threads is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            for _ in range(self.threads):
+                lane = Interpreter(model_path=str(self.tflite_path), num_threads=1)
+                lane.allocate_tensors()
+                self._lanes.append(lane)
+            self._lane_threads = ThreadPoolExecutor(self.threads, thread_name_prefix="litert")
+        return self._lanes, self._lane_threads
+
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> float:
-        # Every call is a batch-1 call of the same interpreter: one warms them all.
-        return super().warm_up((1,))
+        # Every call is a batch-1 call: one image warms the interpreter of single requests, a
+        # batch of one image per core the lanes of micro-batches (made here, not under load).
+        return super().warm_up((1, self.threads) if self.threads > 1 else (1,))
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info["runtime_detail"] = {"tflite": self.tflite_path.name, "threads": self.threads}
+        info["runtime_detail"] = {
+            "tflite": self.tflite_path.name,
+            "threads": self.threads,  # of the interpreter that runs a single image
+            "batch_lanes": len(self._lanes),  # single-thread interpreters a batch is spread over
+        }
         return info
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +21,12 @@ from course_lib.serving.batching import BatcherClosed, ModelNotReady, Served
 from course_lib.serving.classifier import Classifier, top_k
 from course_lib.serving.errors import ApiError
 from course_lib.serving.store import NewPrediction, now
+
+Preview = tuple[bytes, str] | tuple[None, None]
+
+# A request's previews are made here while the model runs: Pillow and both runtimes release
+# the GIL, so the answer does not wait for a preview made after the model.
+_PREVIEW_MAKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="previews")
 
 
 def ready_classifier(wait: bool = True) -> Classifier:
@@ -58,6 +65,7 @@ def classify_files(
         uploads.decode_upload(data, config.max_pixels, name=described, at_least=at_least)
         for _, data, described in files
     ]
+    previews = start_previews(decoded)
     # classifier.prepare: the lesson's own way from photo to model input
     inputs = np.stack([model.classifier.prepare(upload.image) for upload in decoded])
     return classify_inputs(
@@ -69,7 +77,13 @@ def classify_files(
         started,
         decoded,
         [data for _, data, _ in files],
+        previews,
     )
+
+
+def start_previews(decoded: Sequence[uploads.Upload]) -> Future[list[Preview]]:
+    """The previews of ``decoded``, made in another thread from now on."""
+    return _PREVIEW_MAKERS.submit(lambda: [uploads.preview_bytes(u.image) for u in decoded])
 
 
 def classify_inputs(
@@ -81,8 +95,12 @@ def classify_inputs(
     started: float,
     decoded: Sequence[uploads.Upload] | None = None,
     originals: Sequence[bytes | None] | None = None,
+    previews: Future[list[Preview]] | None = None,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Run the model on prepared inputs, record a row each; returns the items and probabilities."""
+    """Run the model on prepared inputs, record a row each; returns the items and probabilities.
+
+    ``previews``: those of ``decoded``, already started (:func:`start_previews`).
+    """
     config = service().config
     try:
         probabilities = model.predict_inputs(inputs, timeout=config.timeout_s)
@@ -104,6 +122,7 @@ def classify_inputs(
         decoded or [None] * len(names),
         source,
         originals or [None] * len(names),
+        previews,
     )
     return items, probabilities
 
@@ -117,14 +136,21 @@ def _record(
     decoded: Sequence[uploads.Upload | None],
     source: str,
     originals: Sequence[bytes | None],
+    previews: Future[list[Preview]] | None,
 ) -> list[dict[str, Any]]:
     store = service().store
     created = now()
+    made: list[Preview] = (
+        previews.result()
+        if previews is not None
+        else [uploads.preview_bytes(u.image) if u else (None, None) for u in decoded]
+    )
     rows, tops = [], []
-    for name, upload, original, probs in zip(names, decoded, originals, probabilities, strict=True):
+    for name, upload, original, probs, (preview, mime) in zip(
+        names, decoded, originals, probabilities, made, strict=True
+    ):
         top = top_k(probs, classifier.class_names, k)
         best = top[0]
-        preview, mime = uploads.preview_bytes(upload.image) if upload else (None, None)
         rows.append(
             NewPrediction(
                 filename=name,
@@ -141,7 +167,8 @@ def _record(
                 image=preview,
                 image_type=mime,
                 original=original,
-                original_type=uploads.mime_type(original) if original is not None else None,
+                original_type=(upload.mime if upload else None)
+                or (uploads.mime_type(original) if original is not None else None),
             )
         )
         tops.append(top)

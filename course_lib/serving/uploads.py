@@ -58,11 +58,13 @@ _QUARTER_TURNS = (5, 6, 7, 8)
 class Upload:
     """A decoded upload: the upright image, and the upload's own upright ``(width, height)``.
 
-    ``size`` is ``image.size`` unless the JPEG was decoded at a reduced scale.
+    ``size`` is ``image.size`` unless the JPEG was decoded at a reduced scale; ``mime`` is
+    the file's own type (:func:`mime_type`), known from the decoding.
     """
 
     image: Image.Image
     size: tuple[int, int]
+    mime: str | None = None
 
 
 def decode_image(
@@ -101,7 +103,7 @@ def decode_upload(
             io.BytesIO(data), formats=_formats()
         )  # verify() leaves the image unusable
         image.seek(0)  # animated GIF/PNG/WebP: the first frame
-        full_size = image.size
+        full_size, mime = image.size, _mime_of(image.format)
         if at_least:
             image.draft(None, (at_least, at_least))  # JPEG only; other formats ignore it
         image.load()
@@ -132,6 +134,7 @@ def decode_upload(
     return Upload(
         normalise_mode(upright if upright is not None else image),
         full_size[::-1] if turned else full_size,
+        mime,
     )
 
 
@@ -225,10 +228,14 @@ def mime_type(data: bytes) -> str | None:
     """The MIME type of an image file from its header (``image/jpeg``, ...), or None if unknown."""
     try:
         with Image.open(io.BytesIO(data), formats=_formats()) as image:
-            # A phone's multi-picture JPEG (MPO) is a JPEG to every reader that matters.
-            return "image/jpeg" if image.format == "MPO" else Image.MIME.get(image.format or "")
+            return _mime_of(image.format)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
+
+
+def _mime_of(image_format: str | None) -> str | None:
+    # A phone's multi-picture JPEG (MPO) is a JPEG to every reader that matters.
+    return "image/jpeg" if image_format == "MPO" else Image.MIME.get(image_format or "")
 
 
 def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE) -> tuple[bytes, str]:
