@@ -6,6 +6,7 @@ has a home and a build folder of its own, and the course's build folder is as it
 """
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -115,6 +116,28 @@ def test_a_notebook_s_planted_start_up_code_settings_and_models_reach_no_later_n
     assert sorted(p.name for p in (config.build_dir() / "models").glob("*")) == course_models
     for private in (planter["home"], planter["build"], victim["home"], victim["build"]):
         assert not (tmp_path / private).exists()
+
+
+def _loaded_tensorflow(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps", encoding="utf-8") as maps:
+        return "libtensorflow" in maps.read()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads the undumpable judge's memory map as root")
+@pytest.mark.timeout(300)
+def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_own():
+    from course_lib.tools.grading.execute import Judge
+
+    eager, lazy = Judge(), Judge(lazy_imports=True)
+    try:
+        assert lazy.wait_ready(240) and eager.wait_ready(240)
+        # A kernel outside a view could rewrite Keras's files on disk while its cells run:
+        # the judge has them in memory before the first cell. In views, it waits for a check.
+        assert _loaded_tensorflow(eager.process.pid)
+        assert not _loaded_tensorflow(lazy.process.pid)
+    finally:
+        eager.close()
+        lazy.close()
 
 
 @pytest.mark.timeout(300)

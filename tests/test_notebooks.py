@@ -17,7 +17,7 @@ import pytest
 from course_lib import memory, record
 from course_lib.config import KERNEL_NAME, project_root
 from course_lib.tools import grading, notebooks, runner
-from course_lib.tools.grading.execute import GRADER_TAG, Judge
+from course_lib.tools.grading.execute import GRADER_TAG, Judge, kernel_views
 from course_lib.tools.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()
@@ -154,8 +154,9 @@ def _errors(cell) -> list[str]:
 
 @pytest.fixture(scope="session")
 def shared_judge():
-    """One judge for this worker's solution runs, as `course grade` shares one across a class."""
-    process = Judge()
+    """One judge for this worker's solution runs, as `course grade` shares one across a class
+    (and starts it: loading Keras only when a check needs it, where kernels get views)."""
+    process = Judge(lazy_imports=kernel_views(grading.GradeOptions()))
     yield process
     process.close()
 

@@ -191,7 +191,7 @@ boot = {"__name__": "course_grader_boot"}
 exec(compile(payload["kernel_code"][1], payload["kernel_code"][0], "exec"), boot)
 sys.meta_path.insert(0, boot["SnapshotFinder"](payload["root"], payload["modules"]))
 from course_lib.tools.grading.judge import main
-main()
+main(lazy_imports=sys.argv[1:] == ["--lazy-imports"])
 """
 
 
@@ -204,8 +204,12 @@ class Judge:
     replaced before the next notebook, so no notebook reads a reply meant for another.
     """
 
-    def __init__(self, snapshot: CourseSnapshot | None = None) -> None:
+    def __init__(self, snapshot: CourseSnapshot | None = None, lazy_imports: bool = False) -> None:
+        """``lazy_imports``: load Keras when a check first needs it, not before "ready"; only
+        for a run whose every kernel is in a view of its own (:func:`kernel_views`), where no
+        kernel can change the files the judge imports."""
         self.snapshot = snapshot or CourseSnapshot.take()
+        self.lazy_imports = lazy_imports
         self.process = self._start()
         self.ready = False
         self.broken = False
@@ -229,7 +233,8 @@ class Judge:
             # -S: no site module, so no .pth file of the environment runs in the judge (a
             # notebook can plant one outside a read-only container); its packages are found
             # on the grader's own path, as it was when the grader started.
-            [sys.executable, "-I", "-S", "-c", _JUDGE_BOOT],
+            [sys.executable, "-I", "-S", "-c", _JUDGE_BOOT]
+            + (["--lazy-imports"] if self.lazy_imports else []),
             preexec_fn=isolation.die_with_parent(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -553,10 +558,15 @@ def fenced_folders(options: GradeOptions) -> tuple[str, ...]:
     return fence.fenced_folders([*outputs, *options.fenced])
 
 
+def kernel_views(options: GradeOptions) -> bool:
+    """Whether every kernel of a run with ``options`` gets a view of its own."""
+    return options.own_view and own_view.possible()
+
+
 def kernel_view(options: GradeOptions, root: str, *own: str) -> own_view.View | None:
     """The kernel's own view of the file systems, built in the empty folder ``root``, whose
     own folders are ``own`` (its working folder first); None where there is none."""
-    if not options.own_view or not own_view.possible():
+    if not kernel_views(options):
         return None
     python = _kernel_python(options.kernel_name)
     return own_view.view_for(fenced_folders(options), own, root, python)
@@ -620,7 +630,7 @@ def grade_notebook(
         view: own_view.View | None = None
         own_judge = judge_process is None and needs_judge(key)
         if own_judge:
-            judge_process = Judge(options.snapshot)
+            judge_process = Judge(options.snapshot, lazy_imports=kernel_views(options))
         elif judge_process is not None:
             judge_process = judge_process.for_next_notebook() if needs_judge(key) else None
         try:
@@ -653,6 +663,7 @@ def grade_notebook(
                     options,
                     judge_process,
                     os.path.join(cwd, _EXCHANGE),
+                    in_own_view=view is not None,
                 ).run()
         except _Stop as stop:
             stopped = str(stop)
@@ -732,10 +743,12 @@ class _Grading:
         options: GradeOptions,
         judge_process: Judge | None = None,
         exchange: str = "",
+        in_own_view: bool = False,
     ):
         self.kernel, self.student_nb, self.key, self.layout = kernel, student_nb, key, layout
         self.grade, self.results, self.options = grade, results, options
         self.judge, self.exchange = judge_process, exchange
+        self.in_own_view = in_own_view
         self.salt = secrets.randbits(
             62
         )  # this run's test data: drawn afresh, never sent to the kernel
@@ -753,7 +766,11 @@ class _Grading:
             if baseline is None:
                 raise _Stop("the kernel could not run the grader's set-up cell")
             self.baseline = baseline
-            if self.judge is not None and not self.judge.wait_ready(_STARTUP_TIMEOUT):
+            # The judge imports Keras and the rest from disk while it starts. A kernel in a
+            # view of its own can change none of those files, so its first cells run while the
+            # judge loads; any other kernel waits, or its cells could rewrite what the judge
+            # is about to import.
+            if not self.in_own_view and not self._judge_ready():
                 raise _Stop("the grader's judge process did not start")
             self._student_cells()
             for exercise in self.key.exercises:
@@ -773,7 +790,12 @@ class _Grading:
                 )
             self.grade.problems.extend(self.tampering)
 
+    def _judge_ready(self) -> bool:
+        return self.judge is None or self.judge.wait_ready(_STARTUP_TIMEOUT)
+
     def _judge(self, exercise: ExerciseKey) -> None:
+        if not self._judge_ready():
+            raise _Stop("the grader's judge process did not start")
         try:
             self.results[exercise.number] = _two_phase(self, exercise)
         except (

@@ -425,7 +425,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def main() -> None:
+def main(lazy_imports: bool = False) -> None:
     # First of all: no process of this user (a student's kernel) may trace this one or
     # open its memory to change a verdict.
     from course_lib.tools.grading import isolation
@@ -433,11 +433,14 @@ def main() -> None:
     isolation.make_undumpable()
     replies = sys.stdout
     sys.stdout = sys.stderr  # whatever the checks print must not mix with the replies
-    # Every check is in memory before the grader lets the student's first cell run: a notebook
-    # that rewrites the course's files on disk (possible outside a read-only container) does
-    # not change the checks that judge it. Keras too, while the student's kernel starts: model
-    # checks then build the same models (names, seeded weights) from their first round on.
-    import keras  # noqa: F401
+    # Keras and every check are in memory before "ready". The grader lets the first cell of a
+    # kernel run only after it, unless the kernel is in a view of its own, where it can
+    # change none of the files read here: a notebook that rewrites files on disk (possible
+    # outside a read-only container) does not change what judges it. When every kernel of
+    # the run has a view (``lazy_imports``), Keras waits for the first check that needs it:
+    # lessons judged with NumPy alone never spend seconds loading it.
+    if not lazy_imports:
+        import keras  # noqa: F401
 
     from course_lib import checks  # noqa: F401
 

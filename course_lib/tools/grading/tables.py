@@ -19,6 +19,7 @@ from course_lib.tools.grading.execute import (
     NotebookGrade,
     discredit_tampering,
     grade_notebook,
+    kernel_views,
     needs_judge,
 )
 from course_lib.tools.grading.snapshot import CourseSnapshot
@@ -107,7 +108,7 @@ def grade_folder(
                 progress(f"[{number}/{len(submissions)}] {printable(str(name))} ...")
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
-                    judge_process = Judge(options.snapshot)
+                    judge_process = Judge(options.snapshot, lazy_imports=kernel_views(options))
                 try:
                     grade = grade_notebook(submission, key, options, judge_process)
                 except Exception as exc:  # one notebook the grader cannot handle: on to the next
