@@ -94,7 +94,7 @@ def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
 
 def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
-    monkeypatch.setattr(tables, "Judge", lambda snapshot=None: None)
+    monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
     monkeypatch.setattr(
         tables,
         "grade_notebook",
@@ -529,7 +529,7 @@ def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path
     started, closed, given = [], [], []
 
     class FakeJudge:
-        def __init__(self, snapshot=None):
+        def __init__(self, snapshot=None, lazy_imports=False):
             started.append(self)
 
         def close(self):
