@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.tools.grading import kernel_code
+from course_lib.tools.grading.in_place import InPlace, NotRestored
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
 # What the kernel keeps and the judge only reaches through calls (kernel_code.encode): the
@@ -129,24 +130,6 @@ def _is_model(value: Any) -> bool:
 def _is_image(value: Any) -> bool:
     pil = sys.modules.get("PIL.Image")
     return pil is not None and isinstance(value, pil.Image)
-
-
-def _take_state(target: Any, changed: Any) -> None:
-    """Make the check's own model ``target`` what the student's code left its copy as.
-
-    The kernel changed a rebuilt copy of the model (compiled it, froze or unfroze layers,
-    trained it); the check looks at its own object, so the copy's state moves onto it.
-    """
-    layers, new_layers = list(target._flatten_layers()), list(changed._flatten_layers())
-    if [type(a).__name__ for a in layers] != [type(b).__name__ for b in new_layers]:
-        raise ValueError("the model came back with other layers")
-    for layer, new in zip(
-        layers, new_layers, strict=True
-    ):  # outer models first, as Keras sets them
-        layer.trainable = new.trainable
-    target.set_weights(changed.get_weights())
-    if changed.compiled:
-        target.compile_from_config(changed.get_compile_config())
 
 
 def fingerprint(name: str, args: tuple[Any, ...], driver: str = "") -> str:
@@ -287,9 +270,16 @@ def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
 class Replay:
     """Stands for one of the student's functions: answers the calls the kernel has made."""
 
-    def __init__(self, name: str, outcomes: dict[str, tuple[dict[str, Any], str]]):
+    def __init__(
+        self,
+        name: str,
+        outcomes: dict[str, tuple[dict[str, Any], str]],
+        changes: InPlace | None = None,
+    ):
         self.__name__ = name
         self.name, self.outcomes = name, outcomes
+        # Where the changes it gives the check's objects are noted, to be undone (in_place)
+        self.changes = changes if changes is not None else InPlace()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
@@ -312,13 +302,13 @@ class Replay:
         for position, tree in outcome.get("changed", {}).items():
             target = args[int(position)]
             if _is_model(target) and tree.get("t") == "model":
-                _take_state(target, decode(tree, folder))
+                self.changes.model(target, decode(tree, folder))
             elif type(target) is list and tree.get("t") == "list":
-                target[:] = decode(tree, folder)
+                self.changes.items(target, decode(tree, folder))
             elif isinstance(target, np.ndarray) and target.flags.writeable:
                 changed = decode(tree, folder)
                 if changed.shape == target.shape:
-                    np.copyto(target, changed, casting="unsafe")
+                    self.changes.array(target, changed)
         if "raised" in outcome:
             raise _exception(outcome["raised"])
         return decode(outcome["returned"], folder)
@@ -347,7 +337,19 @@ def _read_json(path: str) -> Any:
 
 
 def judge(request: dict[str, Any]) -> dict[str, Any]:
-    """One round of judging an exercise; see :func:`handle` for the request's fields."""
+    """One round of judging an exercise; see :func:`handle` for the request's fields.
+
+    What the student's code changed in place is given to the check's objects for this round
+    only: they are put back when it ends, whatever it gives (:mod:`in_place`).
+    """
+    changes = InPlace()
+    try:
+        return _judged(request, changes)
+    finally:
+        changes.undo()
+
+
+def _judged(request: dict[str, Any], changes: InPlace) -> dict[str, Any]:
     from course_lib import checks
     from course_lib.checks import _core
 
@@ -365,7 +367,9 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = (
-            Replay(name, outcomes) if tree.get("t") in HELD else decode(tree, request["values"])
+            Replay(name, outcomes, changes)
+            if tree.get("t") in HELD
+            else decode(tree, request["values"])
         )
     if "keras" in sys.modules:
         # The check may build models: the same names and initial weights on each round, so
@@ -415,6 +419,14 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     """
     try:
         return judge(request)
+    except NotRestored as exc:
+        # A check's object may keep what a kernel reported: this judge must judge no one
+        # else (main stops it, and the grader starts a fresh one).
+        return {
+            "status": "error",
+            "message": f"the judge could not undo a change to the check's objects ({exc})",
+            "stop": True,
+        }
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
     except Exception as exc:  # a malformed export: the student's kernel wrote it
@@ -457,8 +469,11 @@ def main(lazy_imports: bool = False) -> None:
             reply = {"status": "error", "message": "unreadable request"}
         else:
             reply = handle(request)
+        stop = reply.pop("stop", False)
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
+        if stop:
+            return
 
 
 if __name__ == "__main__":
