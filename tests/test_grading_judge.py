@@ -266,6 +266,7 @@ def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
     )
     reply = judge.handle(
         {
+            "root": str(tmp_path),
             "expression": EXPRESSIONS["1.1"],
             "values": str(folder),
             "calls": [],
@@ -280,6 +281,7 @@ def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
     (pickled / "values.json").write_text('{"to_grayscale": {"t": "array", "file": "v1.npy"}}')
     reply = judge.handle(
         {
+            "root": str(tmp_path),
             "expression": EXPRESSIONS["1.1"],
             "values": str(pickled),
             "calls": [],
@@ -510,6 +512,7 @@ def test_an_exported_model_config_cannot_make_the_judge_import_or_run_anything(t
     )
     reply = judge.handle(
         {
+            "root": str(tmp_path),
             "expression": "checks.exercise_4_2(verdicts, best_epoch_a)",
             "values": str(folder),
             "calls": [],
@@ -696,6 +699,7 @@ def test_a_built_model_exported_without_its_weights_is_not_judged(tmp_path):
     weights.unlink()
     reply = judge.handle(
         {
+            "root": str(tmp_path),
             "expression": _expression("2.4"),
             "values": str(values),
             "calls": [],

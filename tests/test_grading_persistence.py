@@ -179,6 +179,7 @@ def _answered_once(tmp_path):
     values = str(tmp_path / "values")
     kernel_code.export_values({"names": ["centre_crop"], "dir": values}, namespace)
     request = {
+        "root": str(tmp_path),
         "expression": "checks.exercise_1_2(centre_crop)",
         "values": values,
         "calls": [],

@@ -928,6 +928,9 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
         reply = grading.judge.ask(
             {
                 "expression": exercise.check,
+                # The kernel's working folder: the judge reaches the exchange from it, through
+                # no link (grading.exchange)
+                "root": os.path.dirname(grading.exchange),
                 "values": values,
                 "calls": calls,
                 "salt": grading.salt,

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.tools.grading import kernel_code
+from course_lib.tools.grading import exchange, kernel_code
 from course_lib.tools.grading.in_place import InPlace, NotRestored
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
@@ -172,8 +172,11 @@ class SentFile:
         self.course_file = data
 
 
-def decode(tree: dict[str, Any], folder: str) -> Any:
-    """A value the kernel exported; never unpickles, never runs the student's code."""
+def decode(tree: dict[str, Any], folder: str | int) -> Any:
+    """A value the kernel exported; never unpickles, never runs the student's code.
+
+    ``folder``: the descriptor of the folder it was exported to (:mod:`exchange`), or a path.
+    """
     kind = tree.get("t")
     if kind == "tensor":
         import tensorflow as tf
@@ -240,10 +243,10 @@ def _exception(raised: dict[str, Any]) -> BaseException:
     return type(name, (Exception,), {"__module__": "student"})(message)
 
 
-def _foreign_classes(tree: dict[str, Any], folder: str) -> list[str]:
+def _foreign_classes(tree: dict[str, Any], folder: str | int) -> list[str]:
     """The classes of an exported model config that safe mode refuses: Lambda, not Keras's own."""
     try:
-        config = _read_json(os.path.join(folder, os.path.basename(tree["file"]) + ".json"))
+        config = _read_json(folder, os.path.basename(tree["file"]) + ".json")
     except (OSError, ValueError, KeyError):
         return []
     found: list[str] = []
@@ -273,7 +276,7 @@ class Replay:
     def __init__(
         self,
         name: str,
-        outcomes: dict[str, tuple[dict[str, Any], str]],
+        outcomes: dict[str, tuple[dict[str, Any], str | int]],
         changes: InPlace | None = None,
     ):
         self.__name__ = name
@@ -331,45 +334,50 @@ def _drivers_source() -> str:
     return _DRIVERS_SOURCE[0]
 
 
-def _read_json(path: str) -> Any:
+def _read_json(folder: str | int, name: str) -> Any:
     """An exported JSON file; never waits on a named pipe planted in its place."""
-    return json.loads(kernel_code.read_file(path).decode("utf-8"))
+    return json.loads(kernel_code.read_file(*kernel_code.place(folder, name)).decode("utf-8"))
 
 
 def judge(request: dict[str, Any]) -> dict[str, Any]:
     """One round of judging an exercise; see :func:`handle` for the request's fields.
 
     What the student's code changed in place is given to the check's objects for this round
-    only: they are put back when it ends, whatever it gives (:mod:`in_place`).
+    only: they are put back when it ends, whatever it gives (:mod:`in_place`). Every folder
+    of the exchange is reached, and every file in it read or created, through no link
+    (:mod:`exchange`): the kernel can change them while the judge works.
     """
+    if not isinstance(request.get("root"), str):
+        return {"status": "error", "message": "the request names no working folder"}
     changes = InPlace()
     try:
-        return _judged(request, changes)
+        with exchange.Folders(request["root"]) as folders:
+            return _judged(request, folders, changes)
     finally:
         changes.undo()
 
 
-def _judged(request: dict[str, Any], changes: InPlace) -> dict[str, Any]:
+def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace) -> dict[str, Any]:
     from course_lib import checks
     from course_lib.checks import _core
 
     names = answer_names(request["expression"])
-    exported = _read_json(os.path.join(request["values"], "values.json"))
-    outcomes: dict[str, tuple[dict[str, Any], str]] = {}
+    values = folders.open(request["values"])
+    exported = _read_json(values, "values.json")
+    outcomes: dict[str, tuple[dict[str, Any], str | int]] = {}
     for call in request.get("calls", []):
-        sent = _read_json(os.path.join(call["request"], "call.json"))
-        outcome = _read_json(os.path.join(call["out"], "outcome.json"))
-        args = tuple(decode(tree, call["request"]) for tree in sent["args"])
-        outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, call["out"])
+        sent_to, out = folders.open(call["request"]), folders.open(call["out"])
+        sent = _read_json(sent_to, "call.json")
+        outcome = _read_json(out, "outcome.json")
+        args = tuple(decode(tree, sent_to) for tree in sent["args"])
+        outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, out)
     namespace: dict[str, Any] = {"checks": checks}
     for name in names:
         tree = exported.get(name, {"t": "missing"})
         if tree.get("t") == "missing":
             return {"status": "error", "message": f"NameError: name {name!r} is not defined"}
         namespace[name] = (
-            Replay(name, outcomes, changes)
-            if tree.get("t") in HELD
-            else decode(tree, request["values"])
+            Replay(name, outcomes, changes) if tree.get("t") in HELD else decode(tree, values)
         )
     if "keras" in sys.modules:
         # The check may build models: the same names and initial weights on each round, so
@@ -384,8 +392,8 @@ def _judged(request: dict[str, Any], changes: InPlace) -> dict[str, Any]:
     except NeedCall as need:
         if len(outcomes) >= MAX_CALLS:
             return {"status": "error", "message": "the check needed too many calls"}
-        folder = request["next"]
-        os.mkdir(folder)  # new each round: anything already there was put there by the kernel
+        # New each round: anything already there was put there by the kernel
+        folder = folders.make(request["next"])
         counter = [0]
         try:
             trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
@@ -396,9 +404,9 @@ def _judged(request: dict[str, Any], changes: InPlace) -> dict[str, Any]:
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
             sent |= {"driver": need.driver, "driver_source": _drivers_source()}
-        with kernel_code.create_file(os.path.join(folder, "call.json")) as handle:
+        with kernel_code.create_file(*kernel_code.place(folder, "call.json")) as handle:
             handle.write(json.dumps(sent).encode("utf-8"))
-        return {"status": "need", "name": need.name, "request": folder}
+        return {"status": "need", "name": need.name, "request": request["next"]}
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
     if not isinstance(outcome, _core.CheckResult):
@@ -410,10 +418,11 @@ def _judged(request: dict[str, Any], changes: InPlace) -> dict[str, Any]:
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     """Answer one request, never raising.
 
-    ``request``: ``expression`` (the check cell's, from the solution notebook), ``values`` (the
-    folder the kernel exported the check's arguments to), ``calls`` (the calls the kernel made:
-    ``name``, ``request`` and ``out`` folders), ``next`` (where to write the next call's
-    arguments) and ``salt`` (this grading run's).
+    ``request``: ``expression`` (the check cell's, from the solution notebook), ``root`` (the
+    kernel's working folder, which the grader made: the folders below lie in it), ``values``
+    (the folder the kernel exported the check's arguments to), ``calls`` (the calls the
+    kernel made: ``name``, ``request`` and ``out`` folders), ``next`` (where to write the
+    next call's arguments) and ``salt`` (this grading run's).
     Reply ``status``: ``passed``/``failed`` with the check's ``message``; ``need`` with the
     ``name`` of the function to call on the arguments in ``request``; ``unsupported`` or ``error``.
     """
@@ -495,6 +504,7 @@ def judge_locally(
         reply = handle(
             {
                 "expression": expression,
+                "root": folder,
                 "values": values,
                 "calls": calls,
                 "salt": salt,

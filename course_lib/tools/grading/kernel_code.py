@@ -402,8 +402,8 @@ def _checked(args: dict[str, Any], finder: SnapshotFinder) -> dict[str, Any]:
 MAX_ITEMS = 10_000  # longer containers are exported as opaque: no answer needs more
 
 
-def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[str, Any]:
-    """``value`` as JSON, arrays saved in ``folder`` as ``.npy`` without pickle.
+def encode(value: Any, folder: str | int, counter: list[int] | None = None) -> dict[str, Any]:
+    """``value`` as JSON, arrays saved in ``folder`` (see :func:`place`) as ``.npy`` without pickle.
 
     Shared by the kernel (which sends this file's text) and the judge (which writes the
     arguments of the calls it needs). Whatever is not plain data (a generator, an object)
@@ -414,7 +414,6 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     """
     import base64
     import math
-    import os
 
     import numpy as np
 
@@ -467,7 +466,7 @@ def encode(value: Any, folder: str, counter: list[int] | None = None) -> dict[st
     if array is not None and array.dtype.kind in "biufcUS" and array.dtype.hasobject is False:
         counter[0] += 1
         name = f"v{counter[0]}.npy"
-        with create_file(os.path.join(folder, name)) as handle:
+        with create_file(*place(folder, name)) as handle:
             np.save(handle, array, allow_pickle=False)
         return {"t": kind, "file": name}
     if type(value) in (tuple, list) and len(value) <= MAX_ITEMS:
@@ -519,7 +518,7 @@ def _held_tree(value: Any) -> dict[str, Any] | None:
     return {"t": kind, "type": type(value).__name__[:80], "module": type(value).__module__[:80]}
 
 
-def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
+def _model_tree(value: Any, folder: str | int, counter: list[int]) -> dict[str, Any] | None:
     """A Keras model as data: its config (JSON, compile settings included) and a ``.weights.h5``.
 
     None for anything that is not a Keras model. The other side rebuilds it with Keras's
@@ -537,7 +536,7 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     stem = f"m{counter[0]}"
     try:
         config = keras.saving.serialize_keras_object(value)
-        with create_file(os.path.join(folder, stem + ".json")) as handle:
+        with create_file(*place(folder, stem + ".json")) as handle:
             handle.write(json.dumps(config).encode("utf-8"))
         # A model never called (a Sequential of augmentation layers, say) has no weights yet:
         # its config is all of it.
@@ -548,7 +547,7 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
                 value.save_weights(saved)
                 with (
                     open(saved, "rb") as source,
-                    create_file(os.path.join(folder, stem + ".weights.h5")) as handle,
+                    create_file(*place(folder, stem + ".weights.h5")) as handle,
                 ):
                     handle.write(source.read())
     except Exception as exc:  # a model that is not built, or of classes Keras cannot describe
@@ -561,7 +560,7 @@ def _model_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     return {"t": "model", "file": stem, "type": type(value).__name__[:80]}
 
 
-def _image_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] | None:
+def _image_tree(value: Any, folder: str | int, counter: list[int]) -> dict[str, Any] | None:
     """A Pillow image as data; None for anything else.
 
     An image a check opened from a file (it keeps the file as ``course_file``, see
@@ -571,7 +570,6 @@ def _image_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
     never parses a file the kernel wrote.
     """
     import base64
-    import os
     import sys
 
     import numpy as np
@@ -588,66 +586,86 @@ def _image_tree(value: Any, folder: str, counter: list[int]) -> dict[str, Any] |
         return {"t": "opaque", "type": type(value).__name__[:80], "module": "PIL.Image"}
     counter[0] += 1
     name = f"v{counter[0]}.npy"
-    with create_file(os.path.join(folder, name)) as handle:
+    with create_file(*place(folder, name)) as handle:
         np.save(handle, pixels, allow_pickle=False)
     return {"t": "image", "mode": str(value.mode)[:16], "size": list(value.size), "file": name}
 
 
-def create_file(path: str) -> Any:
+def place(folder: str | int, name: str) -> tuple[str, int | None]:
+    """Where the file ``name`` of ``folder`` is opened, as ``(path, dir_fd)`` for ``os.open``.
+
+    ``folder``: a path, or the descriptor of a folder the judge opened without following a
+    link (:class:`course_lib.tools.grading.exchange.Folders`): the file is then opened
+    relative to that very folder, wherever the kernel has moved it or put a link since.
+    """
+    import os
+
+    if not isinstance(folder, int):
+        return os.path.join(folder, name), None
+    if name in ("", os.curdir, os.pardir) or os.sep in name:
+        raise ValueError(f"not a file name: {name[:80]!r}")
+    return name, folder
+
+
+def create_file(path: str, dir_fd: int | None = None) -> Any:
     """A new file opened for writing; fails if anything (a link, a named pipe) is there already.
 
     The judge writes into the exchange folder, inside the student's kernel's working folder:
     a link planted where a file is about to be written would otherwise redirect the write.
     Readable by others: the kernel may run as another user than the judge (grading.own_view),
-    and the folder is the kernel's own.
+    and the folder is the kernel's own. ``dir_fd``: as for ``os.open`` (see :func:`place`).
     """
     import os
 
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.fdopen(os.open(path, flags, 0o644), "wb")
+    return os.fdopen(os.open(path, flags, 0o644, dir_fd=dir_fd), "wb")
 
 
-def read_file(path: str) -> bytes:
+def read_file(path: str, dir_fd: int | None = None) -> bytes:
     """A regular file's bytes; a named pipe, a device or a link in its place is refused at once.
 
     The exchange folder is inside the student's kernel's working folder: a notebook can put a
     named pipe where a file is expected, and a plain open() would wait for a writer forever.
+    ``dir_fd``: as for ``os.open`` (see :func:`place`).
     """
     import os
     import stat
 
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{os.path.basename(path)} is not a regular file")
         return handle.read()
 
 
-def load_array(path: str) -> Any:
-    """A ``.npy`` file, read without pickle through :func:`read_file`."""
+def load_array(folder: str | int, name: str) -> Any:
+    """The ``.npy`` file ``name`` of ``folder`` (see :func:`place`), read without pickle through
+    :func:`read_file`."""
     import io
+    import os
 
     import numpy as np
 
-    return np.load(io.BytesIO(read_file(path)), allow_pickle=False)
+    data = read_file(*place(folder, os.path.basename(name)))
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-def load_image(tree: dict[str, Any], folder: str) -> Any:
+def load_image(tree: dict[str, Any], folder: str | int) -> Any:
     """What :func:`_image_tree` wrote, as a Pillow image."""
     import base64
     import io
-    import os
 
     from PIL import Image
 
     if tree["t"] == "image_file":  # returned as it is, it goes back as pixels
         return Image.open(io.BytesIO(base64.b64decode(tree["v"])))
     width, height = (int(v) for v in tree["size"])
-    pixels = load_array(os.path.join(folder, os.path.basename(tree["file"])))
+    pixels = load_array(folder, tree["file"])
     return Image.frombytes(str(tree["mode"]), (width, height), pixels.tobytes())
 
 
-def load_model(tree: dict[str, Any], folder: str) -> Any:
+def load_model(tree: dict[str, Any], folder: str | int) -> Any:
     """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code)."""
     import json
     import os
@@ -656,25 +674,28 @@ def load_model(tree: dict[str, Any], folder: str) -> Any:
     import keras
 
     stem = os.path.basename(tree["file"])
-    config = json.loads(read_file(os.path.join(folder, stem + ".json")).decode("utf-8"))
+    config = json.loads(read_file(*place(folder, stem + ".json")).decode("utf-8"))
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not isinstance(model, keras.Model):
         raise ValueError(f"the exported model is a {type(model).__name__}")
-    weights = os.path.join(folder, stem + ".weights.h5")
-    if model.built or os.path.lexists(weights):  # only a model not built yet comes without
-        # Read as a regular file into a folder of this process's own, then loaded from there.
-        with tempfile.TemporaryDirectory(prefix="course-weights-") as own:
-            copy = os.path.join(own, "model.weights.h5")
-            with open(copy, "wb") as handle:
-                handle.write(read_file(weights))
-            model.load_weights(copy)
+    try:
+        weights = read_file(*place(folder, stem + ".weights.h5"))
+    except FileNotFoundError:
+        if model.built:  # only a model not built yet comes without
+            raise
+        return model
+    # Read as a regular file into a folder of this process's own, then loaded from there.
+    with tempfile.TemporaryDirectory(prefix="course-weights-") as own:
+        copy = os.path.join(own, "model.weights.h5")
+        with open(copy, "wb") as handle:
+            handle.write(weights)
+        model.load_weights(copy)
     return model
 
 
-def decode_plain(tree: dict[str, Any], folder: str) -> Any:
+def decode_plain(tree: dict[str, Any], folder: str | int) -> Any:
     """The inverse of :func:`encode` for plain data (what the grader sends the kernel)."""
     import base64
-    import os
 
     import numpy as np
 
@@ -690,7 +711,7 @@ def decode_plain(tree: dict[str, Any], folder: str) -> Any:
     if kind == "bytes":
         return base64.b64decode(tree["v"])
     if kind in ("array", "scalar", "tensor"):
-        array = load_array(os.path.join(folder, os.path.basename(tree["file"])))
+        array = load_array(folder, tree["file"])
         if kind == "tensor":  # the check made a tensor: the student's function gets one
             import tensorflow as tf
 
