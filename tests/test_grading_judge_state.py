@@ -125,9 +125,14 @@ def _kernel_changes(model, tmp_path):
     return {"returned": {"t": "none"}, "changed": changed}
 
 
-def test_a_replayed_change_in_place_holds_during_the_request_and_is_undone_after_it(tmp_path):
+@pytest.mark.parametrize("compiled_before", [False, True], ids=["new", "compiled before"])
+def test_a_replayed_change_in_place_holds_during_the_request_and_is_undone_after_it(
+    tmp_path, compiled_before
+):
     model, array, items = _small_model(), np.arange(6.0), [1, 2, 3]
-    state = _state(model)
+    if compiled_before:
+        model.compile(optimizer="adam", loss="mae")
+    optimizer, state = getattr(model, "optimizer", None), _state(model)
     key = judge.fingerprint("f", (model, array, items))
     changes = in_place.InPlace()
     replay = judge.Replay("f", {key: (_kernel_changes(model, tmp_path), str(tmp_path))}, changes)
@@ -137,7 +142,7 @@ def test_a_replayed_change_in_place_holds_during_the_request_and_is_undone_after
     assert not model.layers[0].trainable
     assert not array.any() and items == []  # the check sees what the student's code did
     changes.undo()
-    assert _state(model) == state
+    assert _state(model) == state and getattr(model, "optimizer", None) is optimizer
     assert np.array_equal(array, np.arange(6.0)) and items == [1, 2, 3]
 
 

@@ -82,9 +82,11 @@ def _model_restorer(model: Any) -> Callable[[], None]:
     """A function that puts ``model`` back in the state it has now, for :func:`take_state`.
 
     Compiling only sets attributes of the model (Keras does not track them while it
-    compiles): they are put back as they were, those compiling added removed, past Keras's
-    own ``__setattr__``, which would track them anew. Then the trainable flags (each layer's,
-    outer models first, then each variable's, which a layer's flag overrides) and the values.
+    compiles): if the model was compiled, before or since, they are put back as they were,
+    those compiling added removed, past Keras's own ``__setattr__``, which would track them
+    anew. (A model never compiled keeps what the check's own use of it set, a traced predict
+    function, say.) Then the trainable flags (each layer's, outer models first, then each
+    variable's, which a layer's flag overrides) and the values.
     """
     attributes = dict(vars(model))
     layers = list(model._flatten_layers())
@@ -93,11 +95,12 @@ def _model_restorer(model: Any) -> Callable[[], None]:
     saved = [(v.trainable, np.array(v.numpy(), copy=True)) for v in variables]
 
     def restore() -> None:
-        for name in [n for n in vars(model) if n not in attributes]:
-            object.__delattr__(model, name)
-        for name, value in attributes.items():
-            if vars(model).get(name, _ABSENT) is not value:
-                object.__setattr__(model, name, value)
+        if attributes.get("compiled") or vars(model).get("compiled"):
+            for name in [n for n in vars(model) if n not in attributes]:
+                object.__delattr__(model, name)
+            for name, value in attributes.items():
+                if vars(model).get(name, _ABSENT) is not value:
+                    object.__setattr__(model, name, value)
         for layer, flag in zip(layers, flags, strict=True):
             layer.trainable = flag
         for variable, (flag, value) in zip(variables, saved, strict=True):
