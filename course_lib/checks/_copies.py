@@ -4,20 +4,25 @@ doing the work.
 Some lessons keep a tested copy of an exercise's answer in the library, for the lessons
 after it (``models.build_better_cnn``, ``explain.grad_cam_heatmaps``, ...), and the checks
 compute what they expect with code of their own (Keras' EarlyStopping replayed, say). An
-answer that calls one of them passes without being the student's work. :func:`watching`
-notes such a call, made from the student's own code, while a check runs that code: in the
-notebook (``_core.call_student``) and in a graded kernel (``kernel_code.call_answer``).
+answer that calls one of them passes without being the student's work. :func:`watched_call`
+runs the student's code with a profiler that notes such a call: in the notebook
+(``_core.call_student``) and in a graded kernel (``kernel_code.call_answer``).
+
+In a graded kernel this module is not imported: a notebook can replace anything there. The
+judge sends its text and the copies' sources (:func:`copy_sources`) with each call; the
+kernel runs them in a namespace of their own, hands :func:`watched_call` the references to
+``sys.setprofile`` and the like that the grader took before the notebook's first cell
+(``tools/grading/guard.py``), and recognises a copy by its code compiled from those sources
+(:func:`compiled_copies`). So the module imports nothing when it is run, and the watch keeps
+what it decides with in its own locals and defaults while the student's code runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import sys
-import threading
-from collections.abc import Iterator
-from typing import Any
+TYPE_CHECKING = False  # no import at all when the kernel runs this text
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 # The exercises' answers the library keeps, as (module, function)
 COPIES = (
@@ -38,13 +43,16 @@ COPIES = (
 WATCH_CHECKS = True
 # The exception's name: it travels from a graded kernel to the judge as a name and a message
 COPY_USED = "CourseCopyUsed"
-
-_CHECKS = os.path.dirname(os.path.abspath(__file__))
-_COURSE = os.path.dirname(_CHECKS)
-# Code that calls what it is handed: the checks and the grader (``course_lib/tools``)
-_CALLERS_OF_ANSWERS = (_CHECKS + os.sep, os.path.join(_COURSE, "tools") + os.sep)
+# What the student is told when their code switched the watch off
+SWITCHED_OFF = "sys.setprofile, which switched off the check's watch on these calls"
+# The audit events the watch raises for each copy it sees and each thread the student's code
+# starts: the grader's guard counts them (tools/grading/guard.py)
+COPY_EVENT = "course-grader.copy"
+THREAD_EVENT = "course-grader.thread"
 # Grading machinery in checks/, which calls the student's code rather than answering for it
-_MACHINERY = {"__init__.py", "_core.py", "_drivers.py", "_batch_service.py", "_copies.py"}
+_MACHINERY = frozenset(
+    {"__init__.py", "_core.py", "_drivers.py", "_batch_service.py", "_copies.py"}
+)
 
 
 class CourseCopyUsed(Exception):
@@ -64,60 +72,248 @@ def message(name: str) -> str:
     )
 
 
-def _copies() -> dict[Any, str]:
-    found = {}
-    for module, name in COPIES:
-        try:
-            found[getattr(importlib.import_module(module), name).__code__] = f"{module}.{name}"
-        except Exception:  # a copy that does not import here cannot be called either
-            continue
+def copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
+    """``{module: [file, text, [function names]]}``: what a kernel compiles the copies from.
+
+    Each module's text keeps its copies and its other top-level statements at their lines, and
+    leaves out its other functions and classes: the copies compile to code equal (``==``) to
+    the code of the module the kernel imported (the compiler treats names bound by an import
+    differently, so the imports must be there). Read through the module's loader, which in
+    the judge serves the grader's snapshot of the course.
+    """
+    import ast
+    import importlib.util
+
+    found: dict[str, list[Any]] = {}
+    for module, name in copies:
+        if module not in found:
+            spec = importlib.util.find_spec(module)
+            if spec is None or spec.loader is None or spec.origin is None:
+                continue
+            found[module] = [spec.origin, spec.loader.get_source(module), []]
+        found[module][2].append(name)
+    for entry in found.values():
+        lines = entry[1].splitlines()
+        kept = [""] * len(lines)
+        for node in ast.parse(entry[1]).body:
+            defined = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if defined and node.name not in entry[2]:
+                continue
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            kept[start - 1 : node.end_lineno] = lines[start - 1 : node.end_lineno]
+        entry[1] = "\n".join(kept) + "\n"
     return found
 
 
-@contextlib.contextmanager
-def watching() -> Iterator[list[str]]:
-    """While the block runs, the names of the copies the student's code called (at most one).
+def compiled_copies(
+    sources: dict[str, list[Any]], compile_: Callable[..., Any] = compile
+) -> tuple[tuple[Any, str], ...]:
+    """``((code, "module.function"), ...)`` compiled from :func:`copy_sources`' texts."""
+    found = []
+    for module, (filename, text, names) in sources.items():
+        code = compile_(text, filename, "exec", dont_inherit=True)
+        for const in code.co_consts:
+            if getattr(const, "co_name", None) in names:
+                found.append((const, f"{module}.{const.co_name}"))
+    return tuple(found)
+
+
+def _loaded_copies() -> tuple[tuple[Any, str], ...]:
+    """The copies' code as this process imported them (the notebook's watch)."""
+    import importlib
+
+    found = []
+    for module, name in COPIES:
+        try:
+            code = getattr(importlib.import_module(module), name).__code__
+        except Exception:  # a copy that does not import here cannot be called either
+            continue
+        found.append((code, f"{module}.{name}"))
+    return tuple(found)
+
+
+def _own_tools() -> dict[str, Any]:
+    """This process's own profiler switches (the notebook's watch: no guard counts calls)."""
+    import sys
+    import threading
+
+    return {
+        "setprofile": sys.setprofile,
+        "getprofile": sys.getprofile,
+        "thread_setprofile": threading.setprofile,
+        "thread_getprofile": threading.getprofile,
+    }
+
+
+def _course() -> tuple[str, str]:
+    """The folder of course_lib, and the path separator."""
+    import os
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.sep
+
+
+def _profile(
+    copies: tuple[tuple[Any, str], ...],
+    course: tuple[str, str],
+    used: list[str],
+    tools: dict[str, Any],
+    watch_checks: bool,
+    own: Any,
+) -> Callable[..., None]:
+    """The profiler: notes in ``used`` the first copy, or check's code, the student's code calls.
 
     A copy counts unless the library calls it itself; a check's code counts when the
-    student's code calls it (not when a check calls its own code).
+    student's code calls it (not when a check calls its own code). So does a call of
+    ``sys.setprofile`` (not the watch's own, in ``own``) or of ``threading.setprofile``.
+    With a guard (``tools["audit"]``) it reports each copy it notes, and each thread the
+    student's code starts, for the guard to count.
+    Everything it decides with is in its defaults, set before the student's code runs, and
+    it looks up no name at all: the student's code may change any module meanwhile.
     """
-    used: list[str] = []
-    copies = _copies()
+    folder, sep = course
+    checks = folder + sep + "checks" + sep
+    audit, thread_code = tools.get("audit"), getattr(tools["thread_setprofile"], "__code__", None)
+    start, joinable = tools.get("thread_starts", (None, None))
 
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event != "call" or used:
+    def profile(
+        frame: Any,
+        event: str,
+        arg: Any,
+        _codes: frozenset[Any] = frozenset(code for code, _ in copies),
+        _copies: tuple[tuple[Any, str], ...] = copies,
+        _used: list[str] = used,
+        _audit: Any = audit,
+        _event: str = COPY_EVENT,
+        _thread_event: str = THREAD_EVENT,
+        _start: Any = start,
+        _joinable: Any = joinable,
+        _setprofile: Any = tools["setprofile"],
+        _thread_code: Any = thread_code,
+        _own: Any = own,
+        _off: str = SWITCHED_OFF,
+        _course: str = folder + sep,
+        _checks: str = checks,
+        _callers: tuple[str, str] = (checks, folder + sep + "tools" + sep),
+        _machinery: frozenset[str] = _MACHINERY,
+        _watch_checks: bool = watch_checks,
+        _sep: str = sep,
+    ) -> None:
+        if _used:
+            return
+        if event == "c_call":
+            if arg is _setprofile:
+                if frame.f_code is not _own:
+                    _used.append(_off)
+            elif _audit is not None and (arg is _start or arg is _joinable):
+                _audit(_thread_event, "")  # a new thread, which must take this profile
+            return
+        if event != "call":
             return
         code = frame.f_code
-        caller = frame.f_back.f_code.co_filename if frame.f_back is not None else ""
-        name = copies.get(code)
-        if name is not None:
+        if code is _thread_code:
+            _used.append(_off)
+            return
+        back = frame.f_back
+        caller = back.f_code.co_filename if back is not None else ""
+        if code in _codes:
             # the library using its own function is fine; the student's code calling it, or
             # the checks' machinery calling it because it was handed in as the answer, is not
-            library = caller.startswith(_COURSE + os.sep) and not caller.startswith(
-                _CALLERS_OF_ANSWERS
-            )
-            if not library:
-                used.append(name)
+            if caller.startswith(_course) and not caller.startswith(_callers):
+                return
+            for known, name in _copies:
+                if known == code:
+                    _used.append(name)
+                    if _audit is not None:
+                        _audit(_event, name)
+                    return
             return
         filename = code.co_filename
-        if (
-            not WATCH_CHECKS
-            or not filename.startswith(_CHECKS + os.sep)
-            or os.path.basename(filename) in _MACHINERY
-        ):
+        if not _watch_checks or not filename.startswith(_checks):
             return
-        if caller.startswith(_COURSE + os.sep):  # a check calling its own code
+        module = filename.rpartition(_sep)[2]
+        if module in _machinery or caller.startswith(_course):  # a check calling its own code
             return
-        module = os.path.basename(filename).removesuffix(".py")
-        used.append(f"course_lib.checks.{module}.{code.co_name}")
+        _used.append("course_lib.checks." + module.removesuffix(".py") + "." + code.co_name)
+        if _audit is not None:
+            _audit(_event, _used[0])
 
-    previous, previous_threads = sys.getprofile(), threading.getprofile()
-    sys.setprofile(profile)
-    threading.setprofile(profile)  # threads the student's code starts meanwhile
+    return profile
+
+
+def watched_call(
+    func: Callable[..., Any],
+    args: tuple[Any, ...] | list[Any],
+    copies: tuple[tuple[Any, str], ...] | None = None,
+    course: tuple[str, str] | None = None,
+    tools: dict[str, Any] | None = None,
+    watch_checks: bool | None = None,
+) -> tuple[Any, BaseException | None, str, str]:
+    """``func(*args)`` with the watch on: ``(result, what it raised, used, off)``.
+
+    ``used`` names the copy or check's code the student's code called (``SWITCHED_OFF`` if
+    it switched the watch off), "" if none; ``off`` says how the watch was switched off, ""
+    if it stayed on. The watch covers the threads that code starts through ``threading``.
+    In a graded kernel ``copies``, ``course`` and ``tools`` are the grader's (see the module's
+    docstring), and ``tools["counts"]`` gives the guard's counts, which the notebook cannot
+    lower: a call of ``sys.setprofile`` or ``sys.settrace`` but the watch's own two, a copy
+    seen that ``used`` no longer names, or a thread started that did not take the watch's
+    profile, is switching it off.
+    After the student's code ran, this function looks up no name: only its locals.
+    """
+    tools = _own_tools() if tools is None else tools
+    copies = _loaded_copies() if copies is None else copies
+    course = _course() if course is None else course
+    watch_checks = WATCH_CHECKS if watch_checks is None else watch_checks
+    setprofile, getprofile = tools["setprofile"], tools["getprofile"]
+    thread_setprofile, thread_getprofile = tools["thread_setprofile"], tools["thread_getprofile"]
+    counts, sleep = tools.get("counts"), tools.get("sleep")
+    waits = range(40) if counts is not None else range(0)
+    # Bound before the student's code runs, which may rebind any global or built-in name
+    switched_off, caught = SWITCHED_OFF, BaseException
+    used: list[str] = []
+    profile = _profile(copies, course, used, tools, watch_checks, watched_call.__code__)
+    before = counts() if counts is not None else None
+    previous, previous_threads = getprofile(), thread_getprofile()
+    result, raised, off = None, None, ""
     try:
-        yield used
-        if sys.getprofile() is not profile and not used:
-            used.append("sys.setprofile, which switched off the check's watch on these calls")
-    finally:
-        sys.setprofile(previous)
-        threading.setprofile(previous_threads)
+        try:
+            thread_setprofile(profile)  # threads the student's code starts meanwhile
+            setprofile(profile)
+        except caught as exc:  # refused by an audit hook of the notebook's
+            off = f"the watch could not start ({type(exc).__name__})"
+        if not off and getprofile() is not profile:
+            off = "the watch did not start"
+        if not off:
+            try:
+                result = func(*args)
+            except caught as exc:  # the student's code may raise anything
+                raised = exc
+            if getprofile() is not profile:
+                off = "the profile was no longer in place after the call"
+            elif thread_getprofile() is not profile:
+                off = "threading's profile was no longer in place after the call"
+            # A thread the answer started and left running takes the profile as it starts:
+            # a moment to do so, before it is compared with the threads started
+            for _ in waits:
+                now = counts()
+                if now is None or before is None or now[2] - before[2] <= now[3] - before[3]:
+                    break
+                sleep(0.05)
+    finally:  # an interrupt too (a time limit) leaves the kernel's profile as it was
+        setprofile(previous)
+        thread_setprofile(previous_threads)
+    if counts is not None:
+        after = counts()
+        if before is None or after is None:
+            off = off or "the grader's guard did not answer"
+        elif after[0] - before[0] != 2:  # the watch's own: switched on, then off
+            off = off or "sys.setprofile or sys.settrace was called"
+        elif after[1] != before[1] and not used:
+            off = off or "the watch's record of the copies called was emptied"
+        elif after[2] - before[2] > after[3] - before[3]:
+            off = off or "a thread the student's code started was not watched"
+    if used and used[0] is switched_off:
+        off = off or "sys.setprofile or threading.setprofile was called"
+    if off and not used:
+        used.append(switched_off)
+    return result, raised, used[0] if used else "", off

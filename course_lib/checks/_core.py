@@ -109,10 +109,11 @@ def call_student(func: Any, *args: Any) -> Any:
     if not callable(func):
         raise StudentCodeFailed(f"expected a function, got {type(func).__name__}.")
     try:
-        with _copies.watching() as used:
-            result = func(*args)
+        result, raised, used, _ = _copies.watched_call(func, args)
+        if raised is not None:
+            raise raised
         if used:
-            raise _copies.CourseCopyUsed(_copies.message(used[0]))
+            raise _copies.CourseCopyUsed(_copies.message(used))
         return result
     except NotImplementedError as exc:
         if numpy_on_symbolic(exc):  # TensorFlow's error, not the exercise's stub

@@ -37,10 +37,12 @@ import psutil
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import config
+from course_lib.checks import _copies
 from course_lib.messages import first_line
 from course_lib.tools.grading import (
     analysis,
     fence,
+    guard,
     isolation,
     judge,
     kernel_code,
@@ -52,6 +54,12 @@ from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 _KERNEL_SOURCE = Path(kernel_code.__file__).read_text(encoding="utf-8")
+# Sent with the grader's first cell, before the notebook's: the watch on the course's copies
+# takes what it needs from this guard, not from modules the notebook can change
+_GUARD = {
+    "guard": Path(guard.__file__).read_text(encoding="utf-8"),
+    "events": [_copies.COPY_EVENT, _copies.THREAD_EVENT],
+}
 _TIMEOUT_ENAME = "CourseGraderTimeout"
 GRADER_TAG = "course-grader"
 _PING_TIMEOUT = 15
@@ -762,7 +770,7 @@ class _Grading:
 
     def run(self) -> None:
         try:
-            baseline = self.kernel.grader("fingerprint", {}, _STARTUP_TIMEOUT)
+            baseline = self.kernel.grader("fingerprint", _GUARD, _STARTUP_TIMEOUT)
             if baseline is None:
                 raise _Stop("the kernel could not run the grader's set-up cell")
             self.baseline = baseline
@@ -818,6 +826,15 @@ class _Grading:
         if fate and finding not in self.tampering:
             self.tampering.append(finding)
         return fate
+
+    def note_unwatched(self, exercise: str, how: str) -> None:
+        """The student's code switched off the watch on calls of the course's copies."""
+        finding = (
+            f"{analysis.TAMPERING} the notebook switched off the grader's watch on calls of the "
+            f"course's own copies while exercise {exercise} was checked ({how[:200]})"
+        )
+        if finding not in self.tampering:
+            self.tampering.append(finding)
 
     def kernel_modules(self) -> str:
         """course_lib's sources for a check cell (not its tools: the kernel's checks need none)."""
@@ -913,6 +930,8 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
         if kernel.timed_out():
             kernel.ensure_alive(what)
             return False
+        if payload is not None and payload.get("unwatched"):
+            grading.note_unwatched(exercise.number, str(payload["unwatched"]))
         return payload is not None and payload.get("action") == action or None
 
     done = in_kernel(

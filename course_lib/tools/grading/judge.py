@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import functools
 import hashlib
 import json
 import os
@@ -334,6 +335,37 @@ def _drivers_source() -> str:
     return _DRIVERS_SOURCE[0]
 
 
+_COPIES_SOURCE: list[str] = []
+
+
+def _watch() -> dict[str, Any]:
+    """What the kernel watches a call of the student's code with (kernel_code.call_answer).
+
+    The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows,
+    as this process's loader serves them (the grader's snapshot of the course, when
+    grading): the kernel runs them in a namespace of their own, so a notebook that replaced
+    its own ``_copies`` or the library's functions has no say in what is watched.
+    """
+    from course_lib.checks import _copies
+
+    if not _COPIES_SOURCE:
+        _COPIES_SOURCE.append(_copies.__spec__.loader.get_source(_copies.__name__))
+    return {
+        "source": _COPIES_SOURCE[0],
+        "copies": _copy_sources(_copies.COPIES),
+        "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
+        "sep": os.sep,
+        "watch_checks": _copies.WATCH_CHECKS,
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
+    from course_lib.checks import _copies
+
+    return _copies.copy_sources(copies)
+
+
 def _read_json(folder: str | int, name: str) -> Any:
     """An exported JSON file; never waits on a named pipe planted in its place."""
     return json.loads(kernel_code.read_file(*kernel_code.place(folder, name)).decode("utf-8"))
@@ -401,7 +433,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
         if any(t["t"] in ("opaque", *HELD) for t in trees):
             return {"status": "unsupported", "message": "an argument is not plain data"}
-        sent: dict[str, Any] = {"args": trees}
+        sent: dict[str, Any] = {"args": trees, "watch": _watch()}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
             sent |= {"driver": need.driver, "driver_source": _drivers_source()}
         with kernel_code.create_file(*kernel_code.place(folder, "call.json")) as handle:
@@ -466,6 +498,7 @@ def main(lazy_imports: bool = False) -> None:
     from course_lib import checks  # noqa: F401
 
     _drivers_source()
+    _watch()
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
     replies.flush()

@@ -13,8 +13,9 @@ Actions:
     Identities of the objects a check's outcome depends on beyond course_lib
     (NumPy and built-in functions, ``sys`` hooks, IPython's input transformers,
     event callbacks and display machinery), plus threads started by notebook
-    code. Taken in full before the student's cells run; later, given that
-    baseline, only what has changed since.
+    code. Taken in full before the student's cells run, when the grader's guard
+    (:mod:`course_lib.tools.grading.guard`, sent as text) is added too; later,
+    given that baseline, only what has changed since.
 ``check``
     Drop every ``course_lib`` module from ``sys.modules``, import the package
     afresh from the sources the grader read when grading started (sent with the
@@ -33,7 +34,9 @@ Actions:
     (``course_lib.checks._drivers``, sent as text with the call: tf.data's ``map``, say),
     which returns data too. The grader judges these data in another
     process (:mod:`course_lib.tools.grading.judge`): no check, expected value or course
-    answer is ever loaded here.
+    answer is ever loaded here. The call is watched for calls of the course's own copy of
+    the exercise (``course_lib.checks._copies``, sent as text too, with what the guard took
+    before the notebook ran); a notebook that switched the watch off is reported.
 ``ping``
     Answers at once: tells the grader the kernel recovered after an interrupt.
 """
@@ -764,8 +767,81 @@ def _driven(func: Any, driver: str, source: str) -> Any:
     return lambda *given: run(func, *given)
 
 
-def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Call the student's ``args["name"]`` on the grader's arguments; export the outcome."""
+# The grader's first cell adds an audit hook to the kernel (grading/guard.py, sent as text) that
+# holds what the watch on the course's copies needs, taken before the notebook's first cell;
+# the grader's later cells ask it for that by setting a function's defaults to this marker.
+GUARD = "course-grader-guard"
+
+
+def install_guard(source: str, events: list[str]) -> None:
+    """Run guard.py's text, sent with the grader's first cell, and add its audit hook.
+
+    ``events``: the audit events the watch raises for a copy seen and a thread started.
+    """
+    guard: dict[str, Any] = {"__name__": "course_grader_guard"}
+    exec(compile(source, "<course grader guard>", "exec", dont_inherit=True), guard)
+    guard["install"](GUARD, *events)
+
+
+def guard_tools() -> dict[str, Any] | None:
+    """The guard's references (see grading/guard.py); None where no guard was added.
+
+    Asked by an assignment that no module attribute stands in for, and answered by the guard
+    with an exception: its hook is called before any the notebook added.
+    """
+
+    def probe() -> None:
+        pass
+
+    try:
+        probe.__defaults__ = (GUARD,)
+    except Exception as answer:
+        found = answer.args
+        if type(found) is tuple and len(found) == 3 and found[0] == GUARD:
+            return found[2]
+        raise
+    return None
+
+
+def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | None) -> Any:
+    """``(result, raised, unwatched)`` of ``func(*given)`` under the watch sent with the call.
+
+    The watch is ``course_lib/checks/_copies.py``'s text, sent by the judge with the copies'
+    sources and run here in a namespace of its own, with the guard's ``compile``, ``exec``,
+    built-ins and profiler switches (``tools``; this process's own where there is no guard):
+    never a course_lib module of the kernel's, which the notebook may have replaced. A call
+    of the course's own copy of the exercise, or of a check's code, is no answer: ``raised``
+    is then a ``CourseCopyUsed``. ``unwatched`` says how the student's code switched the
+    watch off, "" if it did not.
+    """
+    compile_, exec_ = (tools["compile"], tools["exec"]) if tools else (compile, exec)
+    space: dict[str, Any] = {"__name__": "course_grader_watch"}
+    if tools:
+        space["__builtins__"] = tools["builtins"]
+    exec_(compile_(str(watch["source"]), "<course grader watch>", "exec", dont_inherit=True), space)
+    copies = space["compiled_copies"](watch["copies"], compile_)
+    # Bound now: the student's code may change anything in that namespace while it runs
+    watched_call, message, copy_used = (
+        space["watched_call"],
+        space["message"],
+        space["CourseCopyUsed"],
+    )
+    course = (str(watch["course"]), str(watch["sep"]))
+    result, raised, used, off = watched_call(
+        func, given, copies, course, tools, watch["watch_checks"] is True
+    )
+    if raised is None and used:
+        raised = copy_used(message(used))
+    return result, raised, off
+
+
+def call_answer(
+    args: dict[str, Any], namespace: dict[str, Any] | None = None, guarded: bool = False
+) -> dict[str, Any]:
+    """Call the student's ``args["name"]`` on the grader's arguments; export the outcome.
+
+    ``guarded``: in a graded kernel, whose guard (grading/guard.py) the watch must use.
+    """
     import json
     import os
 
@@ -776,6 +852,7 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
 
         namespace = get_ipython().user_ns
 
+    tools = guard_tools() if guarded else None
     with open(os.path.join(args["request"], "call.json"), encoding="utf-8") as handle:
         request = json.load(handle)
     given = [decode_plain(tree, args["request"]) for tree in request["args"]]
@@ -785,14 +862,17 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     func = namespace.get(args["name"])
     if request.get("driver"):
         func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
+    unwatched = ""
+    if guarded and tools is None:
+        unwatched = "the grader's guard did not answer"
+    elif not isinstance(request.get("watch"), dict):
+        unwatched = "the check sent no watch with the call"
     try:
-        # A call of the course's own copy of the exercise, or of a check's code, is no answer
-        from course_lib.checks import _copies
-
-        with _copies.watching() as used:
-            result = func(*given)
-        if used:
-            raise _copies.CourseCopyUsed(_copies.message(used[0]))
+        if unwatched:  # the call is not made: what it did could not be seen
+            raise RuntimeError(f"the grader could not watch this call: {unwatched}")
+        result, raised, unwatched = _watched(func, given, request["watch"], tools)
+        if raised is not None:
+            raise raised
     except BaseException as exc:  # the student's code may raise anything
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -837,18 +917,20 @@ def call_answer(args: dict[str, Any], namespace: dict[str, Any] | None = None) -
     outcome["changed"] = changed
     with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:
         json.dump(outcome, handle)
-    return {"called": args["name"]}
+    return {"called": args["name"]} | ({"unwatched": unwatched} if unwatched else {})
 
 
 def main(action: str, args: dict[str, Any], nonce: str) -> None:
     if action == "fingerprint":
+        if "guard" in args:  # the grader's first cell, before the notebook's
+            install_guard(args["guard"], args["events"])
         _emit({"action": action, **fingerprint(args.get("baseline"))}, nonce)
     elif action == "check":
         _emit({"action": action, **run_check(args)}, nonce)
     elif action == "values":
         _emit({"action": action, **export_values(args)}, nonce)
     elif action == "call":
-        _emit({"action": action, **call_answer(args)}, nonce)
+        _emit({"action": action, **call_answer(args, guarded=True)}, nonce)
     else:
         _emit({"action": "ping"}, nonce)
 

@@ -1,0 +1,326 @@
+"""The watch on calls of the course's own copies, as a graded kernel runs it, without Jupyter.
+
+In two-phase grading the kernel watches the student's function for calls of the library's
+copy of the exercise, with code and references that are the grader's own: ``_copies``' text
+and the copies' sources sent by the judge, and what the guard (``grading/guard.py``) took
+before the notebook's first cell. A stand-in kernel here (a Python process that runs
+``kernel_code``'s text as the grader's cells do, and the "notebook" code it is sent) shows
+that replacing the kernel's modules changes no verdict, and that switching the watch off
+while the answer runs is reported (``unwatched``, which the grader turns into a
+``tampering:`` finding) and not credited.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from course_lib.checks import _copies
+from course_lib.config import project_root
+from course_lib.tools.grading import guard, judge, kernel_code
+
+ROOT = project_root()
+EXPRESSION = "checks.exercise_1_1(to_grayscale)"
+PASSED = "one luminance value per pixel, weighted as the eye sees."
+COPIED = "your code calls course_lib.images.to_grayscale, the course's own copy"
+SWITCHED_OFF = "your code calls sys.setprofile, which switched off the check's watch"
+
+# The stand-in kernel: kernel_code's text compiled as the grader's cells compile it, the
+# guard added before any "notebook" code, then one JSON request per line on stdin.
+_KERNEL = """
+import json, sys
+replies, sys.stdout = sys.stdout, sys.stderr  # the notebook's prints stay out of the replies
+setup = json.loads(sys.stdin.readline())
+grader = {"__name__": "course_grader_stand_in"}
+exec(compile(setup["kernel_code"], "course-grader", "exec"), grader)
+grader["install_guard"](setup["guard"], setup["events"])
+user = {"__name__": "__main__"}
+for line in sys.stdin:
+    request = json.loads(line)
+    if request["do"] == "run":
+        exec(compile(request["source"], "<notebook cell>", "exec"), user)
+        reply = {}
+    elif request["do"] == "eval":
+        reply = {"value": eval(request["source"], user)}
+    elif request["do"] == "values":
+        reply = grader["export_values"](request["args"], user)
+    else:
+        reply = grader["call_answer"](request["args"], user, guarded=True)
+    replies.write(json.dumps(reply) + "\\n")
+    replies.flush()
+"""
+
+
+class StandInKernel:
+    """A process that runs notebook code and the grader's kernel code, as a kernel would."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_FAST": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _KERNEL],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        self._send(
+            {
+                "kernel_code": Path(kernel_code.__file__).read_text(encoding="utf-8"),
+                "guard": Path(guard.__file__).read_text(encoding="utf-8"),
+                "events": [_copies.COPY_EVENT, _copies.THREAD_EVENT],
+            },
+            reply=False,
+        )
+
+    def _send(self, request: dict, reply: bool = True) -> dict:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        if not reply:
+            return {}
+        line = self.process.stdout.readline()
+        assert line, "the stand-in kernel died"
+        return json.loads(line)
+
+    def run(self, source: str) -> None:
+        self._send({"do": "run", "source": textwrap.dedent(source)})
+
+    def eval(self, source: str):
+        return self._send({"do": "eval", "source": source})["value"]
+
+    def grade(self, folder: Path, answer: str) -> tuple[dict, list[str]]:
+        """The judge's reply to 1.1 answered by ``answer``, and how the watch was switched off."""
+        self.run(answer)
+        values = str(folder / "values")
+        self._send({"do": "values", "args": {"names": ["to_grayscale"], "dir": values}})
+        calls, unwatched = [], []
+        for round_number in range(judge.MAX_CALLS + 1):
+            reply = judge.handle(
+                {
+                    "expression": EXPRESSION,
+                    "values": values,
+                    "calls": calls,
+                    "salt": 7,
+                    "next": str(folder / f"call{round_number}"),
+                }
+            )
+            if reply["status"] != "need":
+                return reply, unwatched
+            call = {
+                "name": reply["name"],
+                "request": reply["request"],
+                "out": str(folder / f"out{round_number}"),
+            }
+            unwatched += [self._send({"do": "call", "args": call}).get("unwatched", "")]
+            calls.append(call)
+        raise AssertionError("the check needed too many calls")
+
+    def close(self) -> None:
+        self.process.kill()  # the process this object started
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def kernel():
+    started = StandInKernel()
+    yield started
+    started.close()
+
+
+HONEST = """
+def to_grayscale(photo):
+    return np.round(photo.astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)
+"""
+# The library's copy, through whatever the notebook kept of it in `_copy`
+COPY = """
+def to_grayscale(photo):
+    return np.round(_copy(photo) * 255).astype(np.uint8)
+"""
+
+
+def test_the_copies_compiled_from_the_judge_s_sources_are_the_code_a_kernel_imports():
+    import importlib
+
+    compiled = dict(_copies.compiled_copies(_copies.copy_sources(_copies.COPIES)))
+    assert sorted(compiled.values()) == sorted(f"{m}.{n}" for m, n in _copies.COPIES)
+    for code, name in compiled.items():
+        module, _, function = name.rpartition(".")
+        loaded = getattr(importlib.import_module(module), function).__code__
+        assert code == loaded and hash(code) == hash(loaded) and code is not loaded, name
+
+
+# Everything the grader's code in the kernel once looked up, or still could, replaced
+REPLACED = """
+import builtins, contextlib, sys, threading
+import numpy as np
+import course_lib.checks._copies as _copies_mod
+from course_lib import images as _images
+
+_copy, _setprofile = _images.to_grayscale, sys.setprofile
+
+@contextlib.contextmanager
+def _quiet():
+    yield []
+
+_copies_mod.watching = _quiet
+_copies_mod.watched_call = lambda func, args, *rest, **options: (func(*args), None, "", "")
+_copies_mod.COPIES, _copies_mod.WATCH_CHECKS = (), False
+_images.to_grayscale = lambda photo: photo[..., 0]  # the module no longer holds the copy
+sys.setprofile = threading.setprofile = lambda function: None
+sys.getprofile = threading.getprofile = lambda: None
+_compile = builtins.compile
+
+def _no_watch(source, filename, *args, **options):  # the watch's text, made harmless
+    if str(filename).startswith("<course grader"):
+        source += "\\nwatched_call = lambda func, args, *rest: (func(*args), None, '', '')\\n"
+    return _compile(source, filename, *args, **options)
+
+builtins.compile = _no_watch
+"""
+
+
+def test_a_kernel_whose_watch_modules_and_profile_switches_are_replaced_is_watched_alike(
+    kernel, tmp_path
+):
+    kernel.run(REPLACED)
+    in_a_thread = textwrap.dedent("""
+        import concurrent.futures
+        def to_grayscale(photo):
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(_answer, photo).result()
+    """)
+    cases = {
+        "copy": (COPY, COPIED),
+        "honest": (HONEST, PASSED),
+        # a new thread takes its profile through sys.setprofile (threading's own code does):
+        # with it replaced, no thread can be watched, which is reported (test below)
+        "sys.setprofile put back": ("sys.setprofile = _setprofile", None),
+        "copy_in_a_thread": (COPY.replace("to_grayscale", "_answer") + in_a_thread, COPIED),
+        "honest_in_a_thread": (HONEST.replace("to_grayscale", "_answer") + in_a_thread, PASSED),
+    }
+    for case, (answer, words) in cases.items():
+        if words is None:
+            kernel.run(answer)
+            continue
+        reply, unwatched = kernel.grade(tmp_path / case, answer)
+        assert words in reply["message"], (case, reply)
+        assert reply["status"] == ("passed" if words == PASSED else "failed"), (case, reply)
+        assert not any(unwatched), (case, unwatched)
+
+
+SWITCHING_OFF = {
+    "setprofile": """
+        def to_grayscale(photo):
+            watch = sys.getprofile()
+            sys.setprofile(None)
+            try:
+                return np.round(_copy(photo) * 255).astype(np.uint8)
+            finally:
+                sys.setprofile(watch)
+    """,
+    "partial": """
+        def to_grayscale(photo):
+            watch = sys.getprofile()
+            functools.partial(sys.setprofile, None)()
+            gray = np.round(_copy(photo) * 255).astype(np.uint8)
+            functools.partial(sys.setprofile, watch)()
+            return gray
+    """,
+    "ctypes": """
+        def to_grayscale(photo):
+            ctypes.pythonapi.PyEval_SetProfile(None, None)
+            return np.round(_copy(photo) * 255).astype(np.uint8)
+    """,
+    "settrace": """
+        def to_grayscale(photo):
+            sys.settrace(lambda *args: None)
+            sys.settrace(None)
+            return np.round(_copy(photo) * 255).astype(np.uint8)
+    """,
+    "threads": """
+        def to_grayscale(photo):
+            watch = threading.getprofile()
+            threading.setprofile(None)
+            out = {}
+            thread = threading.Thread(target=lambda: out.setdefault("v", _copy(photo)))
+            thread.start()
+            thread.join()
+            threading.setprofile(watch)
+            return np.round(out["v"] * 255).astype(np.uint8)
+    """,
+    "sys.setprofile_replaced_for_a_thread": """
+        def to_grayscale(photo):
+            real, sys.setprofile = sys.setprofile, lambda function: None
+            try:
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    return np.round(pool.submit(_copy, photo).result() * 255).astype(np.uint8)
+            finally:
+                sys.setprofile = real
+    """,
+    "raw_thread": """
+        def to_grayscale(photo):
+            out = []
+            _thread.start_new_thread(lambda: out.append(_copy(photo)), ())
+            while not out:
+                time.sleep(0.01)
+            return np.round(out[0] * 255).astype(np.uint8)
+    """,
+    "record_emptied": """
+        def to_grayscale(photo):
+            gray = np.round(_copy(photo) * 255).astype(np.uint8)
+            for kept in sys.getprofile().__defaults__:
+                if type(kept) is list:
+                    kept.clear()
+            return gray
+    """,
+}
+
+
+def test_switching_the_watch_off_while_the_answer_runs_is_reported_and_not_credited(
+    kernel, tmp_path
+):
+    kernel.run("""
+        import _thread, concurrent.futures, ctypes, functools, sys, threading, time
+        import numpy as np
+        from course_lib.images import to_grayscale as _copy
+    """)
+    for case, answer in SWITCHING_OFF.items():
+        reply, unwatched = kernel.grade(tmp_path / case, answer)
+        assert reply["status"] == "failed", (case, reply)
+        # told the watch was switched off, or the copy, if it still saw it (a tracer)
+        assert SWITCHED_OFF in reply["message"] or COPIED in reply["message"], (case, reply)
+        assert any(unwatched), (case, unwatched)
+    reply, unwatched = kernel.grade(tmp_path / "honest", HONEST)  # the watch is on again
+    assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)
+
+
+def test_the_guard_refuses_changes_to_the_grader_s_code_in_the_kernel(kernel):
+    kernel.run("""
+        import gc, sys
+
+        def _probe():
+            pass
+
+        try:
+            _probe.__defaults__ = ("course-grader-guard",)
+        except Exception as answer:
+            handed = answer.args[2]
+        hooks = [o for o in gc.get_objects() if type(o) is type(_probe)
+                 and o.__code__.co_filename == "<course grader guard>"]
+        refused = []
+        for target in [handed["counts"], handed["thread_setprofile"], *hooks]:
+            for name, value in (("__code__", _probe.__code__), ("__defaults__", None)):
+                try:
+                    setattr(target, name, value)
+                except PermissionError:
+                    refused.append(name)
+    """)
+    assert kernel.eval("len(hooks)") >= 2  # the hook, and the counts it hands out
+    assert kernel.eval("len(refused)") == 2 * (2 + kernel.eval("len(hooks)"))
+    assert kernel.eval("handed['setprofile'] is sys.setprofile") is True
