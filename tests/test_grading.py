@@ -54,6 +54,57 @@ NOT_ATTEMPTED = (
     "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
 )
 TAMPERED = "not credited, the notebook tampers with grading; "
+COPIED = (
+    "your code calls course_lib.images.to_grayscale, the course's own copy of this exercise, "
+    "kept for the lessons after it; the exercise is to write it yourself."
+)
+WATCH_OFF = (
+    "your code calls sys.setprofile, which switched off the check's watch on these calls; "
+    "leave it alone, and write the answer yourself."
+)
+# The kernel's own watch on copies made harmless, the copy kept, the library's function and
+# the profiler's switches replaced (sys is not in the tampering fingerprint), and the
+# notebook's built-ins rebound, with a `compile` that rewrites the grader's cells unwatched
+REPLACED_WATCH = r"""
+import builtins, contextlib, sys, types
+import course_lib.checks._copies as _copies_mod
+from course_lib import images as _img
+
+@contextlib.contextmanager
+def _quiet():
+    yield []
+
+_copies_mod.watching = _quiet
+_copies_mod.watched_call = lambda func, args, *rest, **options: (func(*args), None, "", "")
+_copies_mod.COPIES, _copies_mod.WATCH_CHECKS = (), False
+_copy, _img.to_grayscale = _img.to_grayscale, lambda photo: photo[..., 0]
+sys.setprofile, sys.getprofile = (lambda function: None), (lambda: None)
+_own_builtins, _compile = dict(vars(builtins)), builtins.compile
+
+def _unwatched(source, filename, *args, **options):
+    if filename == "course-grader":
+        source = source.replace(
+            'if __name__ == "__course_grader__":',
+            "def _watched(func, given, watch, tools):\n    return func(*given), None, ''\n"
+            'if __name__ == "__course_grader__":',
+        )
+    return _compile(source, filename, *args, **options)
+
+def _import(name, *args, **options):  # `import builtins` in a cell gets the rewriting one
+    if name == "builtins":
+        return types.SimpleNamespace(**{**vars(builtins), "compile": _unwatched})
+    return builtins.__import__(name, *args, **options)
+
+_own_builtins["compile"], _own_builtins["__import__"] = _unwatched, _import
+__builtins__ = _own_builtins
+"""
+SWITCHED_OFF = """\
+watch = sys.getprofile()
+sys.setprofile(None)
+try:
+    return np.round(_copy(photo) * 255).astype(np.uint8)
+finally:
+    sys.setprofile(watch)"""
 
 
 def _student():
@@ -232,6 +283,33 @@ def _make_submissions(folder):
         ["tampering: the notebook changed numpy.array_equal"],
     )
 
+    # The library's copy of 1.1 handed in, with the kernel's watch replaced: the watch that
+    # runs is the grader's own, sent with the call (so is what else the notebook replaced)
+    nb = _student()
+    _answer(nb, "1.1", "return np.round(_copy(photo) * 255).astype(np.uint8)")
+    for number in ("1.2", "1.3", "1.4"):
+        _answer(nb, number, right[number])
+    nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(REPLACED_WATCH))
+    nbformat.write(nb, folder / f"grace_{LESSON}.ipynb")
+    rows("grace", {n: (n != "1.1", SUCCESS[n] if n != "1.1" else COPIED) for n in right})
+
+    # ... or with the watch switched off while the answer runs
+    nb = _student()
+    _answer(nb, "1.1", SWITCHED_OFF)
+    for number in ("1.2", "1.3", "1.4"):
+        _answer(nb, number, right[number])
+    prelude = "import sys\nfrom course_lib.images import to_grayscale as _copy"
+    nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(prelude))
+    nbformat.write(nb, folder / f"heidi_{LESSON}.ipynb")
+    rows(
+        "heidi",
+        {n: (False, TAMPERED + (SUCCESS[n] if n != "1.1" else WATCH_OFF)) for n in right},
+        [
+            "tampering: the notebook switched off the grader's watch on calls of the course's "
+            "own copies while exercise 1.1 was checked (sys.setprofile or sys.settrace was called)"
+        ],
+    )
+
     # Unsolved notebooks that try to score anyway, one per strategy class; judged in another
     # process on data the kernel exported, none of them can.
     for student, code in STRATEGIES.items():
@@ -299,13 +377,16 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     summary = (output / "summary.csv").read_text(encoding="utf-8").splitlines()
     assert summary[0] == f"student,{LESSON},total,notes"
     by_student = {line.split(",")[0]: line for line in summary[1:]}
-    assert [by_student[s] for s in ("alice", "bob", "carol", "dave", "erin", "frank")] == [
+    students = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+    assert [by_student[s] for s in students] == [
         "alice,4/4,4/4,",
         "bob,0/4,0/4,",
         "carol,2/4,2/4,2",
         "dave,0/4,0/4,2",
         "erin,3/4,3/4,1",
         "frank,0/4,0/4,1",
+        "grace,3/4,3/4,",
+        "heidi,0/4,0/4,1",
     ]
     assert {s: by_student[s].split(",")[2] for s in STRATEGIES} == {s: "0/4" for s in STRATEGIES}
     assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()

@@ -382,6 +382,28 @@ def _pinned_kernel_manager(kernel_name: str) -> type:
     return PinnedKernelManager
 
 
+# How a grader cell gets the `exec`, `compile` and built-ins it runs kernel_code with. The
+# notebook may have rebound `__builtins__` in its namespace, where the cell runs, and so
+# every name and `import` there: so the grader's first cell, before any of the notebook's,
+# imports the builtins module and adds the guard (grading/guard.py), and every later cell
+# asks the guard for what it took then, by an assignment no name stands in for. Without an
+# answer the cell fails, and gives no result.
+_UNGUARDED = (
+    "import builtins as __course_builtins__\n"
+    "__course_tools = {'exec': __course_builtins__.exec, 'compile': __course_builtins__.compile,"
+    " 'builtins': __course_builtins__}\n"
+)
+_GUARDED = (
+    "__course_tools = None\n"
+    "def __course_grader():\n"
+    "    pass\n"
+    "try:\n"
+    f"    __course_grader.__defaults__ = ({kernel_code.GUARD!r},)\n"
+    "except BaseException as __course_answer:\n"
+    "    __course_tools = __course_answer.args[2]\n"
+)
+
+
 class _KernelRun:
     """One kernel running one student notebook plus the grader's own cells."""
 
@@ -428,14 +450,11 @@ class _KernelRun:
     def grader(self, action: str, args: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Run one grader cell; its payload, or None if it produced no trustworthy one."""
         nonce = secrets.token_hex(16)
-        # `import` finds the real builtins module (a notebook's own `exec` or `compile` in
-        # its namespace would otherwise receive the nonce)
-        source = (
-            "import builtins as __course_builtins__\n"
-            f"__course_builtins__.exec(__course_builtins__.compile({_KERNEL_SOURCE!r}, "
+        source = (_GUARDED if "guard" not in args else _UNGUARDED) + (
+            f"__course_tools['exec'](__course_tools['compile']({_KERNEL_SOURCE!r}, "
             "'course-grader', 'exec'), "
-            f"{{'__name__': '__course_grader__', 'ACTION': {action!r}, "
-            f"'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
+            "{'__builtins__': __course_tools['builtins'], '__name__': '__course_grader__', "
+            f"'ACTION': {action!r}, 'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
         )
         cell = self.run(new_code_cell(source, metadata={"tags": [GRADER_TAG]}), timeout)
         # The saved copy shows what the cell did, not the grader's whole source.
