@@ -190,7 +190,8 @@ def _answered_once(tmp_path):
     assert need["status"] == "need", need
     out = str(tmp_path / "out0")
     kernel_code.call_answer(
-        {"name": need["name"], "request": need["request"], "out": out}, namespace
+        {"name": need["name"], "request": need["request"], "out": out, "watch": need["watch"]},
+        namespace,
     )
     call = {"name": need["name"], "request": need["request"], "out": out}
     return request | {"calls": [call], "next": str(tmp_path / "call1")}, out

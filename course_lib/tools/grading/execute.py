@@ -987,7 +987,9 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
         out = os.path.join(folder, f"out{round_number}")
         call = {"name": str(reply["name"]), "request": str(reply["request"]), "out": out}
         done = in_kernel(
-            "call", call, f"your code, called by the check of exercise {exercise.number},"
+            "call",
+            call | {"watch": reply.get("watch")},
+            f"your code, called by the check of exercise {exercise.number},",
         )
         if done is False:
             return {"status": "timeout", "message": str(timeout)}

@@ -433,12 +433,18 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
         if any(t["t"] in ("opaque", *HELD) for t in trees):
             return {"status": "unsupported", "message": "an argument is not plain data"}
-        sent: dict[str, Any] = {"args": trees, "watch": _watch()}
+        sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
             sent |= {"driver": need.driver, "driver_source": _drivers_source()}
         with kernel_code.create_file(*kernel_code.place(folder, "call.json")) as handle:
             handle.write(json.dumps(sent).encode("utf-8"))
-        return {"status": "need", "name": need.name, "request": request["next"]}
+        # The watch goes with the grader's cell, never through the kernel's folder
+        return {
+            "status": "need",
+            "name": need.name,
+            "request": request["next"],
+            "watch": _watch(),
+        }
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
     if not isinstance(outcome, _core.CheckResult):
@@ -456,7 +462,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     kernel made: ``name``, ``request`` and ``out`` folders), ``next`` (where to write the
     next call's arguments) and ``salt`` (this grading run's).
     Reply ``status``: ``passed``/``failed`` with the check's ``message``; ``need`` with the
-    ``name`` of the function to call on the arguments in ``request``; ``unsupported`` or ``error``.
+    ``name`` of the function to call on the arguments in ``request``, and the ``watch`` to call
+    it under (:func:`_watch`); ``unsupported`` or ``error``.
     """
     try:
         return judge(request)
@@ -547,8 +554,7 @@ def judge_locally(
         if reply["status"] != "need":
             return reply
         out = os.path.join(folder, f"out{round_number}")
-        kernel_code.call_answer(
-            {"name": reply["name"], "request": reply["request"], "out": out}, namespace
-        )
-        calls.append({"name": reply["name"], "request": reply["request"], "out": out})
+        call = {"name": reply["name"], "request": reply["request"], "out": out}
+        kernel_code.call_answer(call | {"watch": reply["watch"]}, namespace)
+        calls.append(call)
     return {"status": "error", "message": "the check needed too many calls"}

@@ -840,6 +840,9 @@ def call_answer(
 ) -> dict[str, Any]:
     """Call the student's ``args["name"]`` on the grader's arguments; export the outcome.
 
+    ``args``: ``name``, the ``request`` folder holding the arguments (``call.json``), the
+    ``out`` folder, and the ``watch`` the judge sent (sent in the grader's cell, not through
+    the kernel's folder or its ``json``: it decides whether the answer is a copy).
     ``guarded``: in a graded kernel, whose guard (grading/guard.py) the watch must use.
     """
     import json
@@ -865,12 +868,12 @@ def call_answer(
     unwatched = ""
     if guarded and tools is None:
         unwatched = "the grader's guard did not answer"
-    elif not isinstance(request.get("watch"), dict):
+    elif not isinstance(args.get("watch"), dict):
         unwatched = "the check sent no watch with the call"
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
-        result, raised, unwatched = _watched(func, given, request["watch"], tools)
+        result, raised, unwatched = _watched(func, given, args["watch"], tools)
         if raised is not None:
             raise raised
     except BaseException as exc:  # the student's code may raise anything
