@@ -324,14 +324,14 @@ _DRIVERS_SOURCE: list[str] = []
 def _drivers_source() -> str:
     """The text of :mod:`course_lib.checks._drivers` as this process imported it.
 
-    Read once, when the judge starts (:func:`main`), never again from disk: the course's
-    files may have been changed by a notebook since.
+    Read once, when the judge starts (:func:`main`), through the module's loader: in a
+    judge, the grader's snapshot of the course, never the file on disk, which the notebook
+    being graded may have changed (a judge can be started again in the middle of a run).
     """
     if not _DRIVERS_SOURCE:
         from course_lib.checks import _drivers
 
-        with open(_drivers.__file__, encoding="utf-8") as handle:
-            _DRIVERS_SOURCE.append(handle.read())
+        _DRIVERS_SOURCE.append(_drivers.__spec__.loader.get_source(_drivers.__name__))
     return _DRIVERS_SOURCE[0]
 
 
