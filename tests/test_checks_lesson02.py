@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 
 from course_lib import checks, data
+from course_lib.checks import _drivers
+from course_lib.checks.lesson02 import PIPELINE_SIZE
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -347,6 +349,64 @@ def test_2_2_a_small_buffer_over_single_images_is_not_taken_for_shuffled_batches
         )
     )
     assert result.passed, result.message
+
+
+def test_the_expected_order_is_the_one_a_shuffle_made_in_a_graph_gets_too(global_seed):
+    # A dataset a tf.function returns no longer shows its steps, so the check cannot pass it;
+    # its order, the one the seed gives, is the expected one all the same.
+    labels = np.arange(PIPELINE_SIZE)
+
+    @tf.function
+    def shuffled(ds):
+        return ds.shuffle(ds.cardinality(), seed=3)
+
+    in_graph = [int(y) for y in shuffled(tf.data.Dataset.from_tensor_slices(labels))]
+    assert in_graph == _drivers._seeded_order(labels, 3)
+
+
+def _seeded_globally_too(ds, b, s):
+    tf.random.set_seed(s)  # the global seed set as well, and the shuffle given its own
+    return ds.cache().shuffle(ds.cardinality(), seed=s).batch(b).prefetch(AUTOTUNE)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _seeded_globally_too,
+        lambda ds, b, s: ds.cache().shuffle(len(ds), np.int64(s)).batch(b).prefetch(1),
+    ],
+)
+def test_2_2_the_order_the_seed_gives_passes_under_any_global_seed(global_seed, answer):
+    result = checks.exercise_2_2(answer)
+    assert result.passed, result.message
+
+
+def test_2_2_a_seed_derived_from_the_argument_is_named():
+    result = checks.exercise_2_2(
+        lambda ds, b, s: ds.cache().shuffle(ds.cardinality(), seed=s + 1).batch(b).prefetch(1)
+    )
+    assert _fails_with(
+        result, "another order than .shuffle(buffer, seed=seed) gives for seed=0: the order"
+    )
+    assert "Pass the argument itself, seed=seed." in result.message
+    assert "global seed" not in result.message
+
+
+def test_2_2_a_global_seed_in_place_of_the_shuffle_s_own_is_named(global_seed):
+    def global_only(ds, b, s):
+        tf.random.set_seed(s)
+        return ds.cache().shuffle(ds.cardinality()).batch(b).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_2(global_only)
+    assert _fails_with(result, "your function sets TensorFlow's global seed (tf.random.set_seed)")
+    assert "Pass seed=seed to shuffle" in result.message
+
+
+def test_2_2_two_shuffles_are_named_as_two():
+    result = checks.exercise_2_2(
+        lambda ds, b, s: ds.cache().shuffle(1000, seed=s).shuffle(1000, seed=s).batch(b).prefetch(1)
+    )
+    assert _fails_with(result, "your pipeline shuffles 2 times. Shuffle once, with seed=seed.")
 
 
 def _deterministic():
@@ -889,6 +949,33 @@ def test_2_5_whole_batches_shuffled_are_named_whatever_the_buffer(global_seed, b
 )
 def test_2_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_5(answer), phrase)
+
+
+def test_2_5_the_order_the_seed_gives_passes_under_any_global_seed(global_seed):
+    result = checks.exercise_2_5(_pipelines_written_out)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("shuffle", "phrase"),
+    [
+        (
+            lambda t, s: t.shuffle(t.cardinality(), seed=s + 1),
+            "the order changes with the seed, but the seed that reaches shuffle is another one",
+        ),
+        (
+            lambda t, s: tf.random.set_seed(s) or t.shuffle(t.cardinality()),
+            "your function sets TensorFlow's global seed",
+        ),
+    ],
+)
+def test_2_5_an_order_other_than_the_seed_s_is_named(global_seed, shuffle, phrase):
+    def make_pipelines(t, v, a, b, s):
+        return _augmented(shuffle(t.cache(), s), a).batch(b).prefetch(1), v.batch(b).prefetch(1)
+
+    result = checks.exercise_2_5(make_pipelines)
+    assert _fails_with(result, "the training images come out in another order than .shuffle(")
+    assert phrase in result.message
 
 
 def _own_augmentation(*layers):

@@ -68,6 +68,22 @@ def _pipeline_in_steps(ds, batch_size, seed):
     return shuffled.batch(batch_size, drop_remainder=False).prefetch(buffer_size=AUTOTUNE)
 
 
+@pytest.fixture
+def notebook_seed():
+    """The lesson's tf.random.set_seed(SEED), in the kernel: the seeded orders depend on it."""
+    tf.random.set_seed(42)
+    yield
+    tf.random.set_seed(None)
+
+
+def test_the_order_the_seed_gives_under_the_notebook_s_global_seed_passes(tmp_path, notebook_seed):
+    reply, direct = _graded_and_direct(
+        tmp_path, PIPELINE, {"make_train_pipeline": _pipeline_in_steps}
+    )
+    assert reply["status"] == "passed", reply
+    assert direct.passed, direct.message
+
+
 def _pipeline_counted(ds, b, s):
     size = ds.reduce(np.int64(0), lambda count, _: count + 1)  # the size counted, a tensor
     return ds.cache().shuffle(size, s).batch(b).prefetch(1)
@@ -143,6 +159,10 @@ def _untouched(ds, b, s):
         (
             lambda ds, b, s: ds.cache().shuffle(1000, seed=42).batch(b).prefetch(AUTOTUNE),
             "seeds 0 and 1 gave the same order",
+        ),
+        (  # the order the kernel's own shuffle with the seed gives is the one expected
+            lambda ds, b, s: ds.cache().shuffle(1000, seed=s + 1).batch(b).prefetch(AUTOTUNE),
+            "the seed that reaches shuffle is another one",
         ),
         (
             lambda ds, b, s: ds.cache().shuffle(1000, seed=s).batch(b).repeat().prefetch(AUTOTUNE),
@@ -346,6 +366,10 @@ def _train(t, a, b, s, seed=True):
             lambda t, v, a, b, s: (_train(t, a, b, s, seed=False), v.batch(b).prefetch(1)),
             "same seed gave the training images in different orders",
         ),  # fmt: skip
+        (
+            lambda t, v, a, b, s: (_train(t, a, b, s + 1), v.batch(b).prefetch(1)),
+            "the seed that reaches shuffle is another one",
+        ),
         (
             lambda t, v, a, b, s: (_train(t.take(10), a, b, s), v.batch(b).prefetch(1)),
             "exactly once per epoch",

@@ -701,16 +701,59 @@ def _dataset_read(ds: Any, passes: int, limit: int) -> dict[str, Any]:
     return view
 
 
+def _global_seed() -> tuple[int, Any]:
+    """TensorFlow's global seed (its default when none is set), and the generator of operation
+    seeds that each tf.random.set_seed makes anew: compared before and after a call, they show
+    that the call set the global seed, even to the value it had.
+
+    Only read: get_seed is given an op seed of its own, as without one it would draw the next
+    operation seed and so change the orders the student's later shuffles get.
+    """
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    # A private attribute: without it (another TensorFlow), the seed's value alone tells.
+    return int(tf.compat.v1.get_seed(0)[0]), getattr(context.context(), "_rng", None)
+
+
+def _set_global_seed(before: tuple[int, Any]) -> bool:
+    """Whether TensorFlow's global seed was set since :func:`_global_seed` gave ``before``."""
+    after = _global_seed()
+    return after[0] != before[0] or after[1] is not before[1]
+
+
+def _seeded_order(labels: Any, seed: int) -> list[int]:
+    """The first epoch's order of ``labels`` in ``ds.cache().shuffle(ds.cardinality(),
+    seed=seed)``, the shuffle the exercises prescribe.
+
+    Built in the process that ran the student's function, right after it: the order a seed
+    gives depends on TensorFlow's global seed too (a tf.random.set_seed in the notebook), and
+    only this process has it.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(labels)
+    return [int(label) for label in ds.cache().shuffle(ds.cardinality(), seed=seed)]
+
+
 @_driver
 def pipeline_epochs(
     make: Callable[..., Any], images: Any, labels: Any, batch_size: int, seed: int, epochs: int
 ) -> dict[str, Any]:
     """``make(from_tensor_slices((images, labels)), batch_size, seed)``, described, and ``epochs``
-    passes over it (at most twice as many elements as the source has: more are cut)."""
+    passes over it (at most twice as many elements as the source has: more are cut).
+
+    ``seeded_order``: the order the prescribed shuffle with ``seed`` gives the labels here;
+    ``sets_global_seed``: whether ``make`` set TensorFlow's global seed.
+    """
     import tensorflow as tf
 
+    before = _global_seed()
     ds = make(tf.data.Dataset.from_tensor_slices((images, labels)), batch_size, seed)
-    return _dataset_read(ds, epochs, 2 * len(labels) + 2)
+    view = _dataset_read(ds, epochs, 2 * len(labels) + 2)
+    view["sets_global_seed"] = _set_global_seed(before)
+    view["seeded_order"] = _seeded_order(labels, seed)
+    return view
 
 
 @_driver
@@ -727,11 +770,13 @@ def augmented_pipelines(
 ) -> dict[str, Any]:
     """``make(train, val, augment, batch_size, seed)`` with (images, labels) datasets and a
     seeded ``RandomBrightness(brightness, value_range=(0, 1))``; both datasets it returned
-    described and read (val first, as the check reads them)."""
+    described and read (val first, as the check reads them). ``seeded_order`` and
+    ``sets_global_seed`` as :func:`pipeline_epochs` gives them, for the training labels."""
     import keras
     import tensorflow as tf
 
     augment = keras.layers.RandomBrightness(brightness, value_range=(0, 1), seed=brightness_seed)
+    before = _global_seed()
     result = make(
         tf.data.Dataset.from_tensor_slices(tuple(train)),
         tf.data.Dataset.from_tensor_slices(tuple(val)),
@@ -745,6 +790,8 @@ def augmented_pipelines(
     if pair:
         view["val"] = _dataset_read(result[1], val_epochs, 2 * len(val[1]) + 2)
         view["train"] = _dataset_read(result[0], train_epochs, 2 * len(train[1]) + 2)
+    view["sets_global_seed"] = _set_global_seed(before)
+    view["seeded_order"] = _seeded_order(train[1], seed)
     return view
 
 

@@ -396,6 +396,33 @@ def _written_in_buffer(buffers: list[int], n: int, name: str = "the dataset") ->
     )
 
 
+def _seed_problem(order: np.ndarray, view: dict[str, Any], what: str) -> str | None:
+    """When the first epoch's ``order`` is not the one ``.shuffle(buffer, seed=seed)`` gives.
+
+    Asked once the order is known to be repeatable and to change with the seed: a seed
+    derived from the argument (seed + 1) passes both. The driver built the expected order
+    where the student's function ran, right after it, under the same global seed.
+    """
+    seeded = view.get("seeded_order")
+    if seeded is not None and np.array_equal(order, np.asarray(seeded)):
+        return None
+    lead = f"{what} come out in another order than .shuffle(buffer, seed=seed) gives for seed=0"
+    shuffles = len(_positions(view.get("steps", []), "shuffle"))
+    if shuffles > 1:
+        return f"{lead}: your pipeline shuffles {shuffles} times. Shuffle once, with seed=seed."
+    if view.get("sets_global_seed"):
+        return (
+            f"{lead}: your function sets TensorFlow's global seed (tf.random.set_seed), which "
+            "changes the seeds of every random operation the notebook runs after it and does "
+            "not stand in for the shuffle's own seed. Pass seed=seed to shuffle, and leave the "
+            "global seed to the notebook."
+        )
+    return (
+        f"{lead}: the order changes with the seed, but the seed that reaches shuffle is another "
+        "one. Pass the argument itself, seed=seed."
+    )
+
+
 def _first_epoch(view: dict[str, Any]) -> np.ndarray:
     """The labels of the first pass over a pipeline made again, in order."""
     if not view.get("dataset"):
@@ -543,7 +570,7 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not "
                 "a fixed number."
             )
-        return _written_in_buffer(view["buffers"], n)
+        return _seed_problem(order, view, "the images") or _written_in_buffer(view["buffers"], n)
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
 
@@ -1246,7 +1273,13 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "seeds 0 and 1 gave the training images in the same order: shuffle with the "
                 "argument, seed=seed, not a fixed number."
             )
-        return _written_in_buffer(train["buffers"], AUGMENT_TRAIN, "the training dataset")
+        seeded = {
+            "steps": steps,
+            **{k: result.get(k) for k in ("seeded_order", "sets_global_seed")},
+        }
+        return _seed_problem(labels, seeded, "the training images") or _written_in_buffer(
+            train["buffers"], AUGMENT_TRAIN, "the training dataset"
+        )
 
     return run_check(
         "2.5",
