@@ -83,6 +83,42 @@ def test_4_1_names_the_mistake(kwargs, phrase):
     assert _fails_with(checks.exercise_4_1(_compiler(**kwargs)), phrase)
 
 
+@pytest.mark.parametrize("ignored", [0, 2, np.int64(9)])
+def test_4_1_a_loss_that_ignores_a_class_is_named(ignored):
+    loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=ignored)
+    result = checks.exercise_4_1(_compiler(loss=loss, metrics=["accuracy"]))
+    assert _fails_with(result, f"the loss is set to ignore class {ignored} (ignore_class=")
+    assert "the model never learns to recognise them" in result.message
+
+
+class _Squared(keras.losses.SparseCategoricalCrossentropy):
+    """Sparse cross-entropy by its name and settings, of the squared probabilities."""
+
+    def call(self, y_true, y_pred):
+        return super().call(y_true, y_pred**2)
+
+
+def test_4_1_a_loss_that_measures_something_else_under_the_right_name_is_named():
+    result = checks.exercise_4_1(_compiler(loss=_Squared(), metrics=["accuracy"]))
+    assert _fails_with(result, "for one image of class 0 predicted with probabilities")
+    assert "-log(0.7), is 0.3567: your loss measures something else" in result.message
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        # How a batch adds up only scales the steps, which Adam undoes; a label no image has
+        # is ignored harmlessly; the defaults may be spelled out.
+        keras.losses.SparseCategoricalCrossentropy(reduction="sum"),
+        keras.losses.SparseCategoricalCrossentropy(ignore_class=-1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=False, ignore_class=None, axis=-1),
+    ],
+)
+def test_4_1_loss_settings_that_leave_what_is_learned_alone_pass(loss):
+    result = checks.exercise_4_1(_compiler(loss=loss, metrics=["accuracy"]))
+    assert result.passed, result.message
+
+
 @pytest.mark.parametrize(
     "optimizer",
     [keras.optimizers.Adam(1e-3), keras.optimizers.Adam(learning_rate=0.001), "Adam"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,67 @@ def _schedule_problem(optimizer: Any) -> str | None:
     )
 
 
+# What keras.losses.SparseCategoricalCrossentropy computes when left at its defaults.
+_LOSS_DEFAULTS = {"from_logits": False, "ignore_class": None, "axis": -1}
+
+
+def _loss_settings(loss: Any) -> dict[str, Any]:
+    """The settings of a loss object that change its value, those not at their defaults."""
+    settings = dict(getattr(loss, "_fn_kwargs", None) or {})  # axis is in no config
+    try:
+        settings.update(loss.get_config() if hasattr(loss, "get_config") else {})
+    except Exception:  # a loss of the student's own whose config fails: its value decides
+        pass
+    return {
+        key: value
+        for key, value in settings.items()
+        if key in _LOSS_DEFAULTS and value != _LOSS_DEFAULTS[key]
+    }
+
+
+def _loss_problem(loss: Any) -> str | None:
+    """When a sparse cross-entropy loss is set to learn something else than the plain one.
+
+    Its value on one image at a time, against the plain loss's: one image, so that how a
+    loss adds up a batch (its reduction: a mean, a sum, none) does not count. That only
+    scales the steps, which Adam undoes.
+    """
+    import keras
+
+    from course_lib.data import FASHION_MNIST_CLASSES
+
+    ignored = _loss_settings(loss).get("ignore_class")
+    # A label no image has (-1, as for padding) is ignored harmlessly.
+    if isinstance(ignored, numbers.Integral) and 0 <= ignored < len(FASHION_MNIST_CLASSES):
+        return (
+            f"the loss is set to ignore class {ignored} (ignore_class={ignored}; in the "
+            f"lesson, {FASHION_MNIST_CLASSES[ignored]}): the images of that class then count "
+            "for nothing in training, and the model never learns to recognise them. Leave "
+            "ignore_class out."
+        )
+    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]], np.float32)
+    for label, p in enumerate(probabilities):
+        want = float(-np.log(p[label]))
+        try:
+            got = float(np.sum(np.asarray(fn(np.array([label]), p[None]))))
+        except Exception as exc:  # the one training step later says so in its own words
+            if isinstance(exc, NotImplementedError):
+                raise
+            return None
+        if not np.isclose(got, want, rtol=1e-2, atol=1e-4):  # a float16 loss too
+            settings = ", ".join(f"{k}={v!r}" for k, v in _loss_settings(loss).items())
+            changed = f" (with {settings})" if settings else ""
+            return (
+                f"for one image of class {label} predicted with probabilities "
+                f"{[round(float(q), 2) for q in p]}, your loss is {got:.4g}, where sparse "
+                f"cross-entropy, -log({p[label]:.1f}), is {want:.4g}: your loss{changed} "
+                "measures something else, and the model would learn something else. Use "
+                "sparse cross-entropy with its defaults, loss='sparse_categorical_crossentropy'."
+            )
+    return None
+
+
 # Learning rates for Adam that can train the lesson's CNN: section 5 compares 0.0001 to 0.01.
 ADAM_RATES = (1e-5, 0.1)
 ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
@@ -164,6 +226,9 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 "softmax, so "
                 "they are already probabilities: leave from_logits=False (the default)."
             )
+        problem = _loss_problem(model.loss)
+        if problem:
+            return problem
         optimizer = type(getattr(model, "optimizer", None)).__name__
         if optimizer != "Adam":
             return (
