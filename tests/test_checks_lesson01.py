@@ -99,10 +99,13 @@ def _paired_indices(image, height, width):  # rows[:, None] forgotten
         (lambda p: np.round(p @ WEIGHTS).astype(np.uint8)[..., None], "drop the last axis"),
         (lambda p: (p @ WEIGHTS) / 255, "keep the 0-255 scale"),
         (lambda p: np.round(p[..., ::-1] @ WEIGHTS).astype(np.uint8), "reverse (BGR)"),
-        (lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8), "check the weights"),
+        (
+            lambda p: np.round(p @ np.array([0.2, 0.7, 0.1])).astype(np.uint8),
+            "but with weights of about 0.20, 0.70 and 0.10 for R, G and B, not 0.299",
+        ),
         (
             lambda p: (p * np.array([77, 150, 29], np.uint8)).sum(axis=-1, dtype=np.uint8),
-            "uint8 wraps",
+            "in uint8, sums above 255 wrap around",
         ),
         (lambda p: None, "forget to `return`"),
         (lambda p: np.round(p @ WEIGHTS).astype(np.uint8).T, "swapped"),
@@ -211,13 +214,53 @@ def test_1_2_a_crop_as_large_as_the_image_that_raises_says_which_call_raised():
     assert "Raise only when the crop is larger" in result.message
 
 
+def _crop_reading_the_last_two_axes(image, height, width):  # the red team's
+    h, w = image.shape[-2:]
+    if height > h or width > w:
+        raise ValueError
+    top, left = (h - height) // 2, (w - width) // 2
+    return image[top : top + height, left : left + width]
+
+
+def _crop_height_for_both_sides(image, height, width):  # the red team's
+    h, w = image.shape[:2]
+    if height > h or height > w:
+        raise ValueError
+    top, left = (h - height) // 2, (w - height) // 2
+    return image[top : top + height, left : left + height]
+
+
+def test_1_2_an_image_with_channels_read_as_h_w_from_its_last_axes_is_named():
+    result = checks.exercise_1_2(_crop_reading_the_last_two_axes)
+    assert _fails_with(result, "crop of an image of shape (9, 8, 3) (9 x 8, 3 channels), your")
+    assert "though your function crops the same image without its channels" in result.message
+    assert "image.shape[:2]" in result.message
+    assert "Raise only when the crop is larger" not in result.message
+
+
+def test_1_2_a_crop_as_wide_as_high_is_named_not_taken_for_an_odd_margin():
+    result = checks.exercise_1_2(_crop_height_for_both_sides)
+    assert _fails_with(result, "has shape (4, 4), 4 x 4, where a 4 x 3 crop was asked: its width")
+    assert "image[m:-m]" not in result.message
+
+
 def test_1_2_any_error_says_which_call_raised():
     def indexing_past_the_end(image, height, width):
         return _crop(image, height, width) if image.ndim == 2 else image[99]
 
     result = checks.exercise_1_2(indexing_past_the_end)
     assert _fails_with(
-        result, "asked for a 9 x 5 crop of a 9 x 8 image, your code raised IndexError"
+        result,
+        "asked for a 9 x 5 crop of an image of shape (9, 8, 3) (9 x 8, 3 channels), your code "
+        "raised IndexError",
+    )
+
+    def indexing_past_the_end_always(image, height, width):
+        return image[99]
+
+    result = checks.exercise_1_2(indexing_past_the_end_always)
+    assert _fails_with(
+        result, "asked for a 4 x 3 crop of a 7 x 10 image, your code raised IndexError"
     )
 
 
@@ -458,6 +501,38 @@ def _grayscale_into_the_photo(photo):
         photo.astype(np.float64) @ [0.299, 0.587, 0.114]
     )  # reuses the red channel
     return photo[..., 0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (  # the red team's: rounded, but to one decimal
+            lambda p: np.round(p @ WEIGHTS, 1),
+            "your values are the weighted sum rounded, but not to whole numbers: your grayscale "
+            "image[0, 0] is 76.2, where the sum 76.24 rounds to 76",
+        ),
+        (
+            lambda p: np.ceil(p @ WEIGHTS).astype(np.uint8),
+            "pixels are one too high: the fraction was rounded up",
+        ),
+    ],
+)
+def test_1_1_rounding_other_than_to_the_nearest_whole_number_is_named(answer, phrase):
+    result = checks.exercise_1_1(answer)
+    assert _fails_with(result, phrase)
+    assert "check the weights" not in result.message and "by up to" not in result.message
+
+
+def test_1_1_a_difference_below_one_is_not_rounded_away():
+    # Right everywhere but one pixel, 0.4 too high: "by up to 0" would be false.
+    def nearly(photo):
+        gray = np.round(photo @ WEIGHTS)
+        gray[2, 5] += 0.4
+        return gray
+
+    result = checks.exercise_1_1(nearly)
+    assert _fails_with(result, "values differ from the rounded weighted sum by up to 0.4.")
+    assert "Your grayscale image[2, 5] is 143.4" in result.message
 
 
 def test_1_1_names_a_photo_overwritten_in_place():

@@ -375,6 +375,44 @@ def first_difference(
     )
 
 
+def amount(difference: float) -> str:
+    """A difference as a message states it: 0.4, 4.8e-05, 120; never "0" for one that is not.
+
+    Significant digits, not decimals: a fixed number of decimals rounds a small difference
+    away ("differ by up to 0" for values 0.4 apart).
+    """
+    return f"{float(difference):.3g}"
+
+
+def returned_repr(value: Any, limit: int = 60) -> str:
+    """What the student's function returned, as the student wrote it: ``(3, 1)`` for a tuple,
+    not the ``array([3, 1])`` the check turned it into; NumPy scalars inside as plain numbers."""
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, np.generic):
+            return item.item()
+        if type(item).__module__.startswith("tensorflow") and getattr(item, "shape", None) == ():
+            return np.asarray(item.numpy()).item()  # a scalar tensor, by its value
+        return item
+
+    try:
+        if type(value) in (tuple, list):
+            text = repr(type(value)(plain(item) for item in value))
+        elif isinstance(value, np.ndarray | np.generic):
+            text = repr(value) if isinstance(value, np.ndarray) else repr(value.item())
+        elif type(value).__module__.startswith(("tensorflow", "keras")) and hasattr(
+            value, "numpy"
+        ):  # a tensor: what it is, and its values when they are few
+            values = np.asarray(value.numpy())
+            shown = f", {values.tolist()!r}" if values.size <= 10 else ""
+            return describe(value) + shown
+        else:
+            text = repr(value)
+    except Exception:  # an object that raises even on repr
+        return describe(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _number(value: Any) -> str:
     """One array element as a student writes it: 76, 0.25, -1.01459 (no ``np.uint8(...)``)."""
     item = np.asarray(value).item()

@@ -11,6 +11,8 @@ from PIL import Image
 from course_lib.checks._core import (
     NOT_ATTEMPTED,
     StudentCodeFailed,
+    _number,
+    amount,
     as_array,
     call_pure,
     check_rng,
@@ -98,19 +100,54 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                     "the weighted sum is right but it still has fractions: round to the nearest "
                     "whole number (np.round) and return uint8, as Pillow does."
                 )
-            low = expected - values
-            if np.all((low == 0) | (low == 1)):
+            fractions = np.argwhere(values != np.round(values))
+            if len(fractions) and np.abs(values - exact).max() <= 0.5 + 1e-9:
+                i, j = fractions[0]
                 return (
-                    f"{int((low == 1).sum())} of {low.size} pixels are one too low: the fraction "
-                    "was cut off instead of rounded (.astype(np.uint8) does that: 199.9 becomes "
-                    "199); round first with np.round."
+                    f"your values are the weighted sum rounded, but not to whole numbers: your "
+                    f"grayscale image[{i}, {j}] is {_number(gray[i, j])}, where the sum "
+                    f"{exact[i, j]:.4g} rounds to {expected[i, j]:.0f}. Round to whole numbers, "
+                    "np.round with no number of decimals, and return uint8, as Pillow does."
                 )
+            off = values - expected
+            for step, wrong, how in (
+                (-1, "low", "cut off instead of rounded (.astype(np.uint8) does that: 199.9 "
+                 "becomes 199); round first with np.round."),
+                (1, "high", "rounded up instead of to the nearest whole number (np.ceil does "
+                 "that: 199.1 becomes 200); use np.round."),
+            ):  # fmt: skip
+                if (
+                    np.all((off == 0) | (off == step) | (near_half & (np.abs(off) <= 1)))
+                    and ((off == step) & ~near_half).any()
+                ):
+                    return (
+                        f"{int(((off == step) & ~near_half).sum())} of {off.size} pixels are one "
+                        f"too {wrong}: the fraction was {how}"
+                    )
             worst = np.abs(values - expected).max()
+            i, j = np.argwhere(~right)[0]
+            pixels = photo.reshape(-1, 3).astype(np.float64)
+            fitted = np.linalg.lstsq(pixels, values.reshape(-1), rcond=None)[0]
+            if np.abs(pixels @ fitted - values.reshape(-1)).max() <= 0.75 and not np.allclose(
+                fitted, LUMA_WEIGHTS, atol=0.003
+            ):
+                return (
+                    "your values are a weighted sum of the channels, but with weights of about "
+                    "{:.2f}, {:.2f} and {:.2f} for R, G and B, not 0.299, 0.587 and 0.114. "
+                    "First difference: ".format(*fitted)
+                    + first_difference(
+                        gray, expected.astype(np.uint8), "your grayscale image", atol=0
+                    )
+                )
+            r, g, b = (int(v) for v in photo[i, j])
             return (
-                f"values differ from the rounded weighted sum by up to {worst:.0f}: check the "
-                "weights, and do the arithmetic in float (uint8 wraps around at 256). "
-                "First difference: "
-                + first_difference(gray, expected.astype(np.uint8), "your grayscale image", atol=0)
+                f"values differ from the rounded weighted sum by up to {amount(worst)}. Your "
+                f"grayscale image[{i}, {j}] is {_number(gray[i, j])}; that pixel is (R, G, B) = "
+                f"({r}, {g}, {b}), and 0.299 × {r} + 0.587 × {g} + 0.114 × {b} = "
+                f"{exact[i, j]:.4g}, rounded {expected[i, j]:.0f} ("
+                f"{int((~right).sum())} of {right.size} values differ; shape {gray.shape}, "
+                f"dtype {gray.dtype}). Compute that sum in float (in uint8, sums above 255 wrap "
+                "around at 256), then round it."
             )
         if isinstance(returned, list | tuple):
             return (
@@ -152,7 +189,36 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
     """centre_crop(image, height, width) -> the central region, the odd extra cut at the
     bottom/right."""
 
+    def crops_plain(image: np.ndarray, height: int, width: int) -> bool:
+        """Whether the function crops ``image`` right (a 2-D one: no channel axis to misread)."""
+        rows, cols = image.shape
+        top, left = (rows - height) // 2, (cols - width) // 2
+        try:
+            out = np.asarray(centre_crop(image.copy(), height, width))
+        except Exception:  # its failure on the 3-D image is the message then
+            return False
+        return np.array_equal(out, image[top : top + height, left : left + width])
+
+    def channels_misread(image: np.ndarray, height: int, width: int, outcome: str) -> str | None:
+        """The message when the function fails on an (h, w, channels) image only."""
+        if image.ndim != 3 or not crops_plain(image[..., 0], height, width):
+            return None
+        rows, cols, channels = image.shape
+        return (
+            f"asked for a {height} x {width} crop of an image of shape {image.shape} ({rows} x "
+            f"{cols}, {channels} channels), {outcome}, though your function crops the same "
+            f"image without its channels, shape {(rows, cols)}, right: the height and width "
+            "are the first two axes, image.shape[:2], for (h, w) and (h, w, channels) images "
+            "alike."
+        )
+
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
+        problem = check_crop(image, height, width)
+        if problem:
+            return channels_misread(image, height, width, "your crop is wrong") or problem
+        return None
+
+    def check_crop(image: np.ndarray, height: int, width: int) -> str | None:
         rows, cols = image.shape[:2]
         what = f"your crop of a {rows} x {cols} image"
         try:
@@ -160,6 +226,9 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
         except StudentCodeFailed as exc:
             if not str(exc).startswith("your code raised"):
                 raise
+            misread = channels_misread(image, height, width, str(exc).rstrip("."))
+            if misread:
+                raise StudentCodeFailed(misread) from None
             asked = f"asked for a {height} x {width} crop of a {rows} x {cols} image"
             same = [
                 name
@@ -185,13 +254,20 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
                     f"{what} is empty, shape {out.shape}: with nothing to cut on an axis, "
                     "image[m:-m] is image[0:0]. Slice image[top : top + height] instead."
                 )
-            got_rows, got_cols = out.shape[:2]
-            if got_rows == height + 1 or got_cols == width + 1:
+            m_rows, m_cols = (rows - height) // 2, (cols - width) // 2
+            if np.array_equal(out, image[m_rows : rows - m_rows, m_cols : cols - m_cols]):
                 return (
                     f"{what} has shape {out.shape}, one too many rows or columns for a "
                     f"{height} x {width} crop: when the margin is odd, image[m:-m] keeps an "
                     "extra one. Slice image[top : top + height]."
                 )
+            for side, size, other in (("width", height, "height"), ("height", width, "width")):
+                if out.shape[:2] == (size, size) and height != width:
+                    return (
+                        f"{what} has shape {out.shape}, {size} x {size}, where a {height} x "
+                        f"{width} crop was asked: its {side} is the {other} argument. Use "
+                        f"height for the rows and width for the columns."
+                    )
             return (
                 f"{what} has shape {out.shape}; asked for {want} (height {height}, width {width})."
             )

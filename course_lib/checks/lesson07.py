@@ -14,6 +14,7 @@ from PIL import Image
 from course_lib.checks._core import (
     NOT_ATTEMPTED,
     StudentCodeFailed,
+    amount,
     as_array,
     call_student,
     check_rng,
@@ -232,7 +233,7 @@ def _prepare_problem(
             )
     worst = np.abs(out - expected).max()
     return (
-        f"for the {name}, values differ from the expected input by up to {worst:.3f}; "
+        f"for the {name}, values differ from the expected input by up to {amount(worst)}; "
         + first_difference(returned, expected, "your input", atol=tolerance)
     )
 
