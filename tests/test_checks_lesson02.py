@@ -582,6 +582,29 @@ def test_2_3_names_the_mistake(folder, overrides, phrase):
     )
 
 
+def test_2_3_an_image_size_given_is_not_told_about_the_loader_s_default(folder):
+    root, fashion = folder
+    train, val = _load(root, fashion, image_size=(32, 32))
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "images are (32, 32), where the folder's are (28, 28)")
+    assert "256" not in result.message
+    train, val = _load(root, fashion, image_size=DEFAULT)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "images are (256, 256), the loader's default size")
+
+
+def test_2_3_class_names_in_another_order_are_named_as_an_order(folder):
+    root, fashion = folder
+    reversed_names = [data.folder_name(c) for c in fashion.class_names][::-1]
+    train, val = _load(root, fashion, class_names=reversed_names)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "each class has a label of its own, but in another order")
+    assert "the images of 'T-shirt/top' got label 9, where class_names has it at 0" in (
+        result.message
+    )
+    assert "(10 of 10 classes moved)" in result.message
+
+
 def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folder):
     root, fashion = folder
     train = _load(root, fashion, subset="training", seed=1)

@@ -759,10 +759,17 @@ def exercise_2_3(
             return (
                 "images have 3 channels: Fashion-MNIST is grayscale, pass color_mode='grayscale'."
             )
-        if tuple(image_spec["shape"][1:3]) != image_size:
+        loaded = tuple(image_spec["shape"][1:3])
+        if loaded != image_size:
+            if loaded == (256, 256):
+                return (
+                    f"images are {loaded}, the loader's default size, to which it resizes "
+                    f"every image unless told otherwise: pass image_size={image_size}."
+                )
             return (
-                f"images are {tuple(image_spec['shape'][1:3])}; pass image_size={image_size}, "
-                "or the loader resizes every image to its default 256 x 256."
+                f"images are {loaded}, where the folder's are {image_size}: the loader "
+                f"resizes every image to the image_size it is given. Pass "
+                f"image_size={image_size}."
             )
         if _rank(label_spec) != 1:
             return "labels are one-hot vectors: keep label_mode='int' (one class index per image)."
@@ -827,6 +834,20 @@ def exercise_2_3(
                 "labels follow the alphabetical order of the folder names (Ankle boot = 0, …), "
                 "not class_names: pass class_names=[data.folder_name(c) for c in class_names]."
             )
+        given: dict[int, set[int]] = {}
+        for k, y in zip(keys, labels, strict=True):
+            if len(truth[k]) == 1:  # an image that is in one class only says which label it got
+                given.setdefault(next(iter(truth[k])), set()).add(int(y))
+        if given and all(len(ys) == 1 for ys in given.values()):
+            moved = [(c, next(iter(ys))) for c, ys in sorted(given.items()) if {c} != ys]
+            if len({y for ys in given.values() for y in ys}) == len(given) and moved:
+                c, y = moved[0]
+                return (
+                    f"each class has a label of its own, but in another order than "
+                    f"class_names: the images of {class_names[c]!r} got label {y}, where "
+                    f"class_names has it at {c} ({len(moved)} of {len(given)} classes moved). "
+                    "Pass class_names=[data.folder_name(c) for c in class_names], in that order."
+                )
         return f"{(~right).sum()} of {len(right)} labels do not match their images."
 
     size = f"{image_size[0]} x {image_size[1]}"
