@@ -676,6 +676,25 @@ def _field_sorting(stack):  # sorts the caller's list: a list is passed by refer
     return 1 + sum(k - 1 for k, _ in stack)
 
 
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (lambda n, k, s: (0, 1, 2), "your function returned (0, 1, 2); return two numbers"),
+        (lambda n, k, s: (True, False), "your function returned (True, False), not two numbers"),
+        (lambda n, k, s: (np.int64(1),), "your function returned (1,); return two numbers"),
+    ],
+)
+def test_3_4_a_returned_tuple_is_shown_as_the_tuple_it_is(answer, shown):
+    result = checks.exercise_3_4(answer)
+    assert _fails_with(result, shown)
+    assert "array(" not in result.message
+
+
+def test_3_6_a_returned_tuple_is_shown_as_the_tuple_it_is():
+    result = checks.exercise_3_6(lambda stack: (3, np.int64(1)))
+    assert _fails_with(result, "your function returned (3, 1), not a single number.")
+
+
 def test_3_6_says_the_function_emptied_the_caller_s_list_of_layers():
     result = checks.exercise_3_6(_field_popping)
     assert _fails_with(result, "your function changed the list `stack` it was given")

@@ -18,6 +18,7 @@ from course_lib.checks._core import (
     check_rng,
     describe,
     first_difference,
+    returned_repr,
     run_check,
     shape_problem,
     student_error,
@@ -213,7 +214,9 @@ def _numbers_returned(
             raise StudentCodeFailed("your function returned None: did you forget to `return`?")
         value = as_array(value, "your result")
         if value.ndim != 0 or value.dtype.kind not in "iuf":
-            raise StudentCodeFailed(f"your function returned {value!r}, not a single number.")
+            raise StudentCodeFailed(
+                f"your function returned {returned_repr(raw)}, not a single number."
+            )
         if kinds is not None:
             kinds.append("int" if value.dtype.kind in "iu" else type(raw).__name__)
         answers.append(float(value))
@@ -418,17 +421,20 @@ def _pairs_returned(
     """The student's function called on every case; each result must be two numbers."""
     answers = []
     for case in cases:
-        value = as_array(call_student(func, *case), "your result")
+        raw = call_student(func, *case)
+        value = as_array(raw, "your result")
         if value.dtype.kind not in "iuf":
-            raise StudentCodeFailed(f"your function returned {value!r}, not two numbers.")
+            raise StudentCodeFailed(
+                f"your function returned {returned_repr(raw)}, not two numbers."
+            )
         if value.ndim == 0:
             raise StudentCodeFailed(
-                f"your function returned one number ({value.item()!r}); "
+                f"your function returned one number ({returned_repr(raw)}); "
                 "return two, the zeros (before, after)."
             )
         if value.shape != (2,):
             raise StudentCodeFailed(
-                f"your function returned {value.tolist()!r}; return two numbers, (before, after)."
+                f"your function returned {returned_repr(raw)}; return two numbers, (before, after)."
             )
         answers.append((float(value[0]), float(value[1])))
     return answers
