@@ -450,7 +450,19 @@ def _head(*extra):
                     layers.Dense(10),
                 )
             ),
-            "activation='softmax'",
+            "the last Dense has no activation, so the model outputs raw scores (logits)",
+        ),
+        (
+            _builder(
+                head=_head(
+                    layers.Dropout(0.1),
+                    layers.Flatten(),
+                    layers.Dense(128, activation="relu"),
+                    layers.Dropout(0.2),
+                    layers.Dense(10, activation="sigmoid"),
+                )
+            ),
+            "the last Dense has activation='sigmoid'; class probabilities come from",
         ),
         (
             _builder(
@@ -754,6 +766,31 @@ def test_4_3_a_setting_that_changes_the_parameter_count_is_named(answer, phrase)
     result = checks.exercise_4_3(answer)
     assert _fails_with(result, phrase)
     assert "center" not in result.message or "center=False" in phrase
+
+
+def test_4_3_layers_out_of_order_before_a_right_output_layer_are_listed_not_the_output():
+    answer = _builder(
+        head=_head(
+            layers.Flatten(),
+            layers.Dropout(0.1),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        )
+    )
+    result = checks.exercise_4_3(answer)
+    assert _fails_with(result, "pool -> flatten -> dropout -> dense+relu")
+    assert "last Dense" not in result.message
+
+
+def test_4_3_a_setting_that_changes_only_the_outputs_is_named_with_its_layer():
+    answer = _better_cnn_with(bn=lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
+    result = checks.exercise_4_3(answer)
+    assert _fails_with(result, "with the same weights your model's outputs differ")
+    assert "layer 2, a BatchNormalization, has epsilon=1e-05 where the stated model's has" in (
+        result.message
+    )
+    assert "by up to 0:" not in result.message
 
 
 @pytest.mark.usefixtures("library_copies_allowed")

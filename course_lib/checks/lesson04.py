@@ -11,6 +11,7 @@ import numpy as np
 
 from course_lib.checks._core import (
     StudentCodeFailed,
+    amount,
     call_pure,
     call_student,
     describe,
@@ -774,8 +775,20 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
             "a Dropout sits inside the convolution blocks; the task puts one after the last block "
             "(before Flatten) and one before the output layer."
         )
+    if kinds[-1] == "dense":
+        return (
+            "the last Dense has no activation, so the model outputs raw scores (logits), not "
+            "class probabilities: give it activation='softmax'."
+        )
+    if kinds[-1].startswith("dense+") and kinds[-1] != "dense+softmax":
+        return (
+            f"the last Dense has activation='{kinds[-1].removeprefix('dense+')}'; class "
+            "probabilities come from activation='softmax'."
+        )
     if kinds[-1] != "dense+softmax":
-        return f"the last layer is {kinds[-1]}; end with Dense(num_classes, activation='softmax')."
+        return (
+            f"the model ends with {kinds[-1]}; end with Dense(num_classes, activation='softmax')."
+        )
     return f"your layers are {' -> '.join(kinds)};\nexpected {' -> '.join(expected)}."
 
 
@@ -845,6 +858,37 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
             )
         elif kind.startswith("dense") and mine is not layers[-1] and mine.units != ref.units:
             return f"the hidden Dense layer has {mine.units} units; the task asks for {ref.units}."
+    return None
+
+
+def _differing_setting(model: Any, reference: Any) -> str | None:
+    """The first setting of a layer that differs from the stated model's, as words; None when
+    the layers do not pair up one to one or none differs.
+
+    Settings that never change what a layer computes from given weights (its name, dtype,
+    initialisers, regularisers, constraints, seed) are left out.
+    """
+
+    def counts(key: str) -> bool:
+        return key not in ("name", "dtype", "trainable", "seed") and not key.endswith(
+            ("_initializer", "_regularizer", "_constraint")
+        )
+
+    layers, ref_layers = _flat_layers(model), _flat_layers(reference)
+    if [type(la) for la in layers] != [type(la) for la in ref_layers]:
+        return None
+    for position, (mine, ref) in enumerate(zip(layers, ref_layers, strict=True), start=1):
+        try:
+            config, ref_config = mine.get_config(), ref.get_config()
+        except Exception:  # a layer whose config fails: the outputs alone tell
+            continue
+        for key, value in ref_config.items():
+            if counts(key) and key in config and config[key] != value:
+                name = type(ref).__name__
+                return (
+                    f"layer {position}, a {name}, has {key}={config[key]!r} where the stated "
+                    f"model's has {key}={value!r}"
+                )
     return None
 
 
@@ -944,11 +988,14 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             raise StudentCodeFailed(f"calling your model failed: {student_error(exc)}") from None
         difference = float(np.max(np.abs(yours - np.asarray(reference(x, training=False)))))
         if difference > 1e-5:
-            return (
-                "with the same weights your model's outputs differ from the stated "
-                "model's by up to "
-                f"{difference:.2g}: compare each layer's settings with the task."
+            lead = (
+                "with the same weights your model's outputs differ from the stated model's by "
+                f"up to {amount(difference)}"
             )
+            setting = _differing_setting(model, reference)
+            if setting:
+                return f"{lead}: {setting}. Leave out what the task does not set."
+            return f"{lead}: compare each layer's settings with the task."
         outcome.update(params=reference.count_params(), difference=difference)
         return None
 
