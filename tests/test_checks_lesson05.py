@@ -813,6 +813,16 @@ def test_5_3_names_tied_scores_counted_one_by_one(salt):
     assert "neighbouring" not in result.message and "searchsorted" not in result.message
 
 
-def test_5_6_names_the_maps_of_class_0_for_every_image():
-    result = checks.exercise_5_6(_grad_cam_with(score=lambda logits, c: logits[:, 0]))
-    assert _fails_with(result, "those are the maps of class 0 for every image")
+@pytest.mark.parametrize(
+    ("score", "named"),
+    [
+        (lambda logits, c: logits[:, 0], 0),
+        (lambda logits, c: logits[:, 3], 3),
+        # The red team's: one entry of class_index taken as the class of every image.
+        (lambda logits, c: tf.gather(logits, c[-1], axis=1), 1),
+    ],
+)
+def test_5_6_names_the_maps_of_one_class_for_every_image_whichever_class(score, named):
+    result = checks.exercise_5_6(_grad_cam_with(score=score))
+    assert _fails_with(result, f"those are the maps of class {named} for every image")
+    assert f"(logits[:, {named}])" in result.message
