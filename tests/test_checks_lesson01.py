@@ -523,6 +523,11 @@ def test_1_1_rounding_other_than_to_the_nearest_whole_number_is_named(answer, ph
     assert "check the weights" not in result.message and "by up to" not in result.message
 
 
+def test_1_1_a_result_clipped_below_white_is_caught_on_a_white_pixel():
+    result = checks.exercise_1_1(lambda p: np.clip(np.round(p @ WEIGHTS), 0, 254).astype(np.uint8))
+    assert _fails_with(result, "Your grayscale image[0, 3] is 254; that pixel is (R, G, B) = (255")
+
+
 def test_1_1_a_difference_below_one_is_not_rounded_away():
     # Right everywhere but one pixel, 0.4 too high: "by up to 0" would be false.
     def nearly(photo):

@@ -38,12 +38,14 @@ def _numpy_result(value: Any, what: str) -> np.ndarray:
 
 
 def _test_photo() -> np.ndarray:
-    # Seeded, with distinct channels so that channel mix-ups show, and the pure colours on
-    # which the plain average and luminance differ most.
+    # Seeded, with distinct channels so that channel mix-ups show, the pure colours on
+    # which the plain average and luminance differ most, and white, whose gray is 255 (a
+    # result clipped below 255 shows there).
     rng = check_rng(1)
     photo = rng.integers(0, 256, size=(8, 12, 3), dtype=np.uint8)
     photo[..., 1] = np.linspace(0, 255, 12, dtype=np.uint8)[None, :]
     photo[0, :3] = np.eye(3, dtype=np.uint8) * 255
+    photo[0, 3] = 255
     return photo
 
 
@@ -110,15 +112,21 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                     "np.round with no number of decimals, and return uint8, as Pillow does."
                 )
             off = values - expected
-            for step, wrong, how in (
-                (-1, "low", "cut off instead of rounded (.astype(np.uint8) does that: 199.9 "
-                 "becomes 199); round first with np.round."),
-                (1, "high", "rounded up instead of to the nearest whole number (np.ceil does "
-                 "that: 199.1 becomes 200); use np.round."),
+            fraction = exact - np.floor(exact)
+            whole = (fraction < 1e-6) | (fraction > 1 - 1e-6)  # no rounding to do there
+            for step, rounded_other_way, wrong, how in (
+                (-1, fraction > 0.5, "low", "cut off instead of rounded (.astype(np.uint8) "
+                 "does that: 199.9 becomes 199); round first with np.round."),
+                (1, fraction < 0.5, "high", "rounded up instead of to the nearest whole number "
+                 "(np.ceil does that: 199.1 becomes 200); use np.round."),
             ):  # fmt: skip
+                # Off by one that way only, among them pixels whose fraction the nearest
+                # whole number takes the other way: a fraction cut that way, not a whole
+                # number changed (a white pixel clipped to 254, say).
+                telling = rounded_other_way & ~near_half & ~whole
                 if (
                     np.all((off == 0) | (off == step) | (near_half & (np.abs(off) <= 1)))
-                    and ((off == step) & ~near_half).any()
+                    and (off[telling] == step).any()
                 ):
                     return (
                         f"{int(((off == step) & ~near_half).sum())} of {off.size} pixels are one "
