@@ -164,6 +164,127 @@ def test_6_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_2(answer), phrase)
 
 
+def _scaled(x):
+    return (x - 127) / 128
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # tf.image.resize returns float32 whatever the input's float type (the red team's
+        # "float64" answer is one of these)
+        lambda im: _scaled(
+            tf.image.resize(im.astype("float64"), (224, 224), antialias=True).numpy()
+        ),
+        lambda im: _scaled(
+            np.asarray(keras.layers.Resizing(224, 224, antialias=True)(im.astype("float32")))
+        ),
+        lambda im: _scaled(_resize(im.astype("float64")).astype("float64")).astype("float32"),
+        lambda im: _resize(_scaled(im.astype("float32"))),  # scaled first: the resize is linear
+        lambda im: np.stack([_scaled(_resize(image[None]))[0] for image in im]),
+        lambda im: _scaled(np.round(_resize(im))).astype("float32"),  # whole grey levels
+        lambda im: list(_scaled(_resize(im))),
+    ],
+)
+def test_6_2_accepts_a_float32_bilinear_batch_however_it_is_computed(answer):
+    result = checks.exercise_6_2(answer)
+    assert result.passed, result.message
+
+
+def _resize_pillow_with(resample):
+    return lambda im: _scaled(
+        np.stack(
+            [np.asarray(Image.fromarray(i).resize((224, 224), resample), "float32") for i in im]
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda im: _scaled(_resize(im, "mitchellcubic")), "a Mitchell-cubic resize"),
+        (lambda im: _scaled(_resize(im, "lanczos3")), "a Lanczos resize (method='lanczos3')"),
+        (lambda im: _scaled(_resize(im, "gaussian")), "a Gaussian resize"),
+        (_resize_pillow_with(Image.Resampling.BICUBIC), "a bicubic resize"),
+        (_resize_pillow_with(Image.Resampling.HAMMING), "values differ from a bilinear resize"),
+    ],
+)
+def test_6_2_a_resize_filter_other_than_bilinear_is_told_apart_on_hard_edges(answer, phrase):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, phrase)
+    assert "method='bilinear'" in result.message or "your batch[" in result.message
+
+
+def _only_for(condition, wrong):
+    """A right prepare, except on the batches ``condition`` picks, where it does ``wrong``."""
+    return lambda im: wrong(im) if condition(im) else _scaled(_resize(im))
+
+
+def _enlarged(images):
+    return images.shape[1] < 224
+
+
+def _shrunk(images):
+    return len(images) > 1 and images.shape[1] > 224
+
+
+def _one_image(images):
+    return len(images) == 1
+
+
+@pytest.mark.parametrize("which", [_enlarged, _shrunk, _one_image])
+def test_6_2_a_float64_result_is_refused_on_every_batch(which):
+    answer = _only_for(which, lambda im: _scaled(_resize(im).astype("float64")))
+    assert _fails_with(checks.exercise_6_2(answer), "dtype is float64; use float32")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda im: np.squeeze(_scaled(_resize(im))),
+        _only_for(_one_image, lambda im: _scaled(_resize(im))[0]),
+    ],
+)
+def test_6_2_a_batch_of_one_image_stays_a_batch(answer):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, "for a batch of one image, shape (1, 260, 180, 3)")
+    assert "you returned shape (224, 224, 3)" in result.message
+    assert "(1, 224, 224, 3)" in result.message
+
+
+def test_6_2_a_batch_of_one_is_resized_like_the_others():
+    answer = _only_for(_one_image, lambda im: _scaled(_resize(im, antialias=False)))
+    assert _fails_with(checks.exercise_6_2(answer), "not on a batch of one 260x180 photo")
+
+
+def _with_value(value, where=(0, 5, 5, 0)):
+    def prepare(images):
+        x = _scaled(_resize(images))
+        x[where] = value
+        return x
+
+    return prepare
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda im: np.full((len(im), 224, 224, 3), np.nan, "float32"), "301056 of 301056"),
+        (_with_value(np.nan), "1 of 301056 values of your prepared batch are NaN"),
+        (_with_value(np.inf), "1 of 301056 values of your prepared batch are infinite"),
+        (_with_value(np.nan, (slice(None), 0, 0, 0)), "the first at [0, 0, 0, 0]"),
+        # the red team's: NaN only where the images are enlarged, right where they shrink
+        (_only_for(_enlarged, lambda im: np.full((2, 224, 224, 3), np.nan, "float32")), "NaN"),
+        (_only_for(_shrunk, _with_value(-np.inf)), "of 300x340 photos are infinite"),
+        (_only_for(_one_image, _with_value(np.nan)), "of one 260x180 photo are NaN"),
+    ],
+)
+def test_6_2_nan_and_infinite_values_are_named_as_such(answer, phrase):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, phrase)
+    assert "antialias" not in result.message and "right on images" not in result.message
+
+
 # --- 6.3 a photo from a file -----------------------------------------------------------
 
 

@@ -97,13 +97,30 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
     return run_check("6.1", diagnose, "the k most probable classes of each image, best first.")
 
 
+def _with_sharp_edges(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``batch`` with a flat block of hard edges and stripes one pixel wide painted on.
+
+    On smooth gradients bilinear, bicubic and Mitchell resizes agree within a grey level or
+    two; across a hard edge or a one-pixel stripe they differ by tens of levels, which tells
+    the filter apart, while two bilinear implementations still agree within about one level.
+    """
+    n, height, width, _ = batch.shape
+    sharp = batch.copy()
+    sharp[:, height // 4 : height // 2, width // 3 : 2 * width // 3] = rng.integers(
+        0, 256, (n, 1, 1, 3)
+    )
+    stripes = np.where(np.arange(width) % 2 == 0, 250, 5)[None, None, :, None]
+    sharp[:, 2 * height // 3 : 2 * height // 3 + max(2, height // 12)] = stripes
+    return sharp
+
+
 def _photo_batch() -> np.ndarray:
-    # Smooth gradients plus texture, smaller than 224 so that any bilinear upsampling agrees
+    # Gradients plus texture plus hard edges, smaller than 224: the resize enlarges them
     rng = check_rng(61)
     yy, xx = np.mgrid[0:40, 0:56]
     base = np.stack([yy * 6, xx * 4, 255 - yy * 3 - xx * 2], axis=-1).astype(np.float64)
     batch = np.clip(base[None] + rng.normal(0, 25, size=(2, 40, 56, 3)), 0, 255)
-    return batch.astype(np.uint8)
+    return _with_sharp_edges(batch.astype(np.uint8), rng)
 
 
 def _large_photo_batch() -> np.ndarray:
@@ -113,7 +130,17 @@ def _large_photo_batch() -> np.ndarray:
     yy, xx = np.mgrid[0:300, 0:340]
     base = np.stack([yy * 0.8, xx * 0.7, 255 - yy * 0.4 - xx * 0.3], axis=-1)
     batch = np.clip(base[None] + rng.normal(0, 40, size=(2, 300, 340, 3)), 0, 255)
-    return batch.astype(np.uint8)
+    return _with_sharp_edges(batch.astype(np.uint8), rng)
+
+
+def _single_photo() -> np.ndarray:
+    # A batch of one, as lesson 06 prepares a single photo (image[None]): taller than 224 and
+    # narrower, so that it shrinks one way and grows the other
+    rng = check_rng(64)
+    yy, xx = np.mgrid[0:260, 0:180]
+    base = np.stack([255 - yy * 0.9, xx * 1.2, yy * 0.5 + xx * 0.4], axis=-1)
+    batch = np.clip(base[None] + rng.normal(0, 30, size=(1, 260, 180, 3)), 0, 255)
+    return _with_sharp_edges(batch.astype(np.uint8), rng)
 
 
 def _resize(images: np.ndarray, size: int, method: str, antialias: bool = False) -> np.ndarray:
@@ -124,11 +151,67 @@ def _resize(images: np.ndarray, size: int, method: str, antialias: bool = False)
     ).numpy()
 
 
+# Other filters tf.image.resize and keras.ops.image.resize offer, as a student names them
+_OTHER_FILTERS = {
+    "bicubic": "a bicubic",
+    "lanczos3": "a Lanczos",
+    "lanczos5": "a Lanczos",
+    "mitchellcubic": "a Mitchell-cubic",
+    "gaussian": "a Gaussian",
+}
+
+
+def _not_finite(got: np.ndarray, what: str) -> str | None:
+    """Name NaN and infinite values: they would slip through every comparison below."""
+    values = got.astype(np.float64)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    kinds = [
+        kind
+        for kind, found in (("NaN", np.isnan(values)), ("infinite", np.isinf(values)))
+        if found.any()
+    ]
+    where = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+    return (
+        f"{int(bad.sum())} of {values.size} values of {what} are {' or '.join(kinds)}, the "
+        f"first at [{where}]: a prepared pixel is a number, (x - 127) / 128 of a 0-255 "
+        "pixel, between -0.99 and 1. Look for a division by zero, or an array left unfilled "
+        "(np.empty)."
+    )
+
+
+def _other_filter(values: np.ndarray, expected: np.ndarray, images: np.ndarray) -> str | None:
+    """Name the resize filter ``values`` were made with, when it is another one than bilinear."""
+    off = np.abs(values - expected).mean()
+    for method, name in _OTHER_FILTERS.items():
+        # Enlarged images: antialiasing changes nothing, whatever the filter
+        other = (_resize(images, LITE0_SIZE, method, antialias=True) - 127.0) / 128.0
+        if np.abs(values - other).mean() < off / 4:
+            return (
+                f"values differ from a bilinear resize: they are {name} resize "
+                f"(method='{method}'), which weighs the pixels around each output pixel "
+                "differently and sharpens or blurs its edges. EfficientNet-Lite0 was "
+                "trained on bilinear resizes: method='bilinear', the default."
+            )
+    return None
+
+
+def _dtype_problem(got: np.ndarray) -> str | None:
+    if got.dtype == np.float32:
+        return None
+    return f"values are right but dtype is {got.dtype}; use float32, the type Keras models use."
+
+
 def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
     """prepare(images) -> float32 (n, 224, 224, 3): antialiased bilinear resize, (x - 127) / 128."""
     images = _photo_batch()
     resized = _resize(images, LITE0_SIZE, "bilinear")
     expected = (resized - 127.0) / 128.0
+    # Per value: two bilinear implementations (TF's, Keras', Pillow's with its whole-number
+    # output) agree within about one grey level, 0.008 once scaled; any other filter differs by
+    # far more somewhere on the hard edges of the test images. 0.02 is about 2.5 grey levels.
+    close = 0.02
 
     def diagnose() -> str | None:
         got = as_array(call_pure(prepare, images, names=("images",)), "your prepared batch")
@@ -139,8 +222,10 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         problem = shape_problem(got, expected.shape, "your prepared batch")
         if problem:
             return problem
+        problem = _not_finite(got, "your prepared batch")
+        if problem:
+            return problem
         values = got.astype(np.float64)
-        close = 0.02  # about 2.5 grey levels: different resize implementations agree this well
         if values.max() > 10:
             return (
                 f"values go up to {values.max():.0f}: these are still 0-255 pixels; "
@@ -183,16 +268,21 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
             )
         if np.abs(values - (resized[..., ::-1] - 127.0) / 128.0).mean() < close:
             return "the colour channels are reversed (BGR); the backbone takes RGB as loaded."
-        if (
-            np.abs(values - (_resize(images, LITE0_SIZE, "nearest") - 127.0) / 128.0).mean()
-            < close / 2
-        ):
+        # "area" enlarges into the same blocks, their edges averaged: as near to either
+        blocky = min(
+            np.abs(values - (_resize(images, LITE0_SIZE, method) - 127.0) / 128.0).mean()
+            for method in ("nearest", "area")
+        )
+        if blocky < close / 2:
             return (
                 "enlarged to 224x224, your images are blocks of repeated pixels, as a "
                 'nearest-neighbour (or "area") resize gives; use bilinear, as the backbone\'s '
                 "training did."
             )
-        if np.abs(values - expected).mean() > close:
+        problem = _other_filter(values, expected, images)
+        if problem:
+            return problem
+        if not np.allclose(values, expected, rtol=0, atol=close):
             return (
                 "values differ from a bilinear resize followed by (x - 127) / 128; "
                 + first_difference(got, expected, "your batch", atol=close)
@@ -217,25 +307,21 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 "resize: subtract exactly 127 and divide by exactly 128; "
                 + first_difference(got, expected, "your batch", atol=1e-4)
             )
-        if got.dtype != np.float32:
-            return (
-                f"values are right but dtype is {got.dtype}; use float32, the type Keras "
-                "models use."
-            )
-        return shrinking_problem()
+        return _dtype_problem(got) or shrinking_problem() or single_image_problem()
 
     def shrinking_problem() -> str | None:
         large = _large_photo_batch()
         got = as_array(call_pure(prepare, large, names=("images",)), "your prepared batch")
         wanted = (_resize(large, LITE0_SIZE, "bilinear", antialias=True) - 127.0) / 128.0
-        problem = shape_problem(got, wanted.shape, "your prepared batch of 300x340 photos")
+        what = "your prepared batch of 300x340 photos"
+        problem = shape_problem(got, wanted.shape, what) or _not_finite(got, what)
         if problem:
             return problem
         values = got.astype(np.float64)
-        if np.abs(values - wanted).mean() < 0.02:
-            return None
+        if np.allclose(values, wanted, rtol=0, atol=close):
+            return _dtype_problem(got)
         skipped = (_resize(large, LITE0_SIZE, "bilinear") - 127.0) / 128.0
-        if np.abs(values - skipped).mean() < 0.02:
+        if np.abs(values - skipped).mean() < close:
             return (
                 "right on images smaller than 224, but a 300x340 batch was shrunk without "
                 "antialiasing: each output pixel then comes from the 4 input pixels nearest "
@@ -244,8 +330,32 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         return (
             "right on images smaller than 224, but not on a 300x340 batch, which must shrink: "
             "use a bilinear resize with antialias=True; "
-            + first_difference(got, wanted, "your batch", atol=0.02)
+            + first_difference(got, wanted, "your batch", atol=close)
         )
+
+    def single_image_problem() -> str | None:
+        one = _single_photo()
+        got = as_array(call_pure(prepare, one, names=("images",)), "your prepared batch")
+        wanted = (_resize(one, LITE0_SIZE, "bilinear", antialias=True) - 127.0) / 128.0
+        if got.shape == wanted.shape[1:]:
+            return (
+                f"for a batch of one image, shape {one.shape}, you returned shape {got.shape}: "
+                f"keep the batch axis, {wanted.shape}, even when n is 1 (no np.squeeze, no "
+                "[0]); the model takes batches, and the lesson prepares single photos as "
+                "image[None]."
+            )
+        what = "your prepared batch of one 260x180 photo"
+        problem = shape_problem(got, wanted.shape, what) or _not_finite(got, what)
+        if problem:
+            return problem
+        if not np.allclose(got.astype(np.float64), wanted, rtol=0, atol=close):
+            return (
+                "right on batches of 2 images, but not on a batch of one 260x180 photo, which "
+                "shrinks in height and grows in width: resize every batch the same way, "
+                "bilinear with antialias=True, to 224x224; "
+                + first_difference(got, wanted, "your batch", atol=close)
+            )
+        return _dtype_problem(got)
 
     return run_check("6.2", diagnose, "224x224 RGB, scaled the way the backbone was trained.")
 
