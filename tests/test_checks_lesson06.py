@@ -409,6 +409,82 @@ def test_6_3_a_file_read_in_grayscale_only_is_named():
     assert _fails_with(result, "you returned [(") and "expected [(" in result.message
 
 
+def _classify_returning(make_item):
+    """classify_file, right up to the list it returns: each (index, name, probability) is
+    ``make_item(index, name, probability)``, the index a Python int, the probability a float."""
+
+    def classify_file(path, backbone, class_names, k):
+        return [make_item(i, name, p) for i, name, p in _classify()(path, backbone, class_names, k)]
+
+    return classify_file
+
+
+def _classify_with_tensors(path, backbone, class_names, k):
+    """Right, written differently: tf.math.top_k's values and indices, 0-d tensors each."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    probabilities = tf.nn.softmax(backbone.model(backbone.prepare(image[None]), training=False))
+    top = tf.math.top_k(probabilities[0], k=k)
+    return [(i, class_names[int(i)], p) for i, p in zip(top.indices, top.values, strict=True)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _classify_with_tensors,
+        _classify_returning(lambda i, name, p: (np.int64(i), name, np.float32(p))),
+        _classify_returning(lambda i, name, p: (np.uint8(i), name, np.array(p))),
+        _classify_returning(lambda i, name, p: [i, name, p]),
+    ],
+)
+def test_6_3_accepts_indices_and_probabilities_of_any_integer_and_float_type(answer):
+    result = checks.exercise_6_3(answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_classify_returning(lambda i, name, p: (str(i), name, p)), "one is a str ('1')"),
+        (_classify_returning(lambda i, name, p: (float(i), name, p)), "one is a float (1.0)"),
+        (_classify_returning(lambda i, name, p: (np.float64(i), name, p)), "NumPy float64"),
+        (_classify_returning(lambda i, name, p: (i == 0, name, p)), "one is a bool"),
+    ],
+)
+def test_6_3_an_index_that_is_not_an_integer_is_refused(answer, phrase):
+    result = checks.exercise_6_3(answer)
+    assert _fails_with(result, "the index of each prediction should be an integer")
+    assert phrase in result.message
+
+
+def test_6_3_a_probability_that_is_not_a_number_is_refused():
+    result = checks.exercise_6_3(_classify_returning(lambda i, name, p: (i, name, f"{p:.3f}")))
+    assert _fails_with(result, "the probability of each prediction should be a number")
+    assert "a str ('0." in result.message
+
+
+def test_6_3_percentages_are_not_called_logits():
+    result = checks.exercise_6_3(_classify_returning(lambda i, name, p: (i, name, 100 * p)))
+    assert _fails_with(result, "these are percentages (probability × 100)")
+    assert "logits" not in result.message and "apply softmax" not in result.message
+
+
+def test_6_3_values_above_1_that_are_neither_logits_nor_percentages_say_what_they_span():
+    result = checks.exercise_6_3(_classify_returning(lambda i, name, p: (i, name, p + 1)))
+    assert _fails_with(result, "a probability is a number from 0 to 1, yours go from 1.")
+    assert "these are logits" not in result.message and "expected [(" in result.message
+
+
+@pytest.mark.parametrize("container", [tuple, list])
+def test_6_3_a_single_prediction_is_told_apart_from_a_list_of_k(container):
+    def one_prediction(path, backbone, class_names, k):
+        return container(_classify()(path, backbone, class_names, k)[0])
+
+    result = checks.exercise_6_3(one_prediction)
+    assert _fails_with(result, "you returned one prediction, ")
+    assert "return a list of the k most probable predictions" in result.message
+    assert "one is" not in result.message
+
+
 # --- 6.4 transfer model ----------------------------------------------------------------
 
 

@@ -454,6 +454,16 @@ def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
             f"you returned {describe(value)}; return a list of (index, name, probability) tuples."
         )
     if (
+        len(value) == 3
+        and isinstance(value[1], str)
+        and not isinstance(value[0], list | tuple | str)
+        and not isinstance(value[2], list | tuple | str)
+    ):
+        raise StudentCodeFailed(
+            f"you returned one prediction, {_short(value)}; return a list of the k most probable "
+            "predictions, each an (index, name, probability) tuple: [(...), (...), ...]."
+        )
+    if (
         len(value) == 1
         and isinstance(value[0], list | tuple)
         and value[0]
@@ -483,13 +493,48 @@ def _as_predictions(value: Any, k: int) -> list[tuple[int, str, float]]:
             raise StudentCodeFailed(
                 f"the second item of each prediction should be the class name; got {name!r}."
             )
-        try:
-            triples.append((int(index), name, float(probability)))
-        except (TypeError, ValueError):
+        # int() would turn '1' or 1.0 into a class index; a caller that compares the index
+        # with a label, or takes class_names[index], needs an integer, as decode_top_k gives
+        if not _is_number(index, "iu"):
             raise StudentCodeFailed(
-                f"each prediction should be (index, name, probability); one is {item!r}."
-            ) from None
+                "the index of each prediction should be an integer, the class's position in "
+                f"class_names (int(i)); one is {describe(index)}."
+            )
+        if not _is_number(probability, "iuf"):
+            raise StudentCodeFailed(
+                "the probability of each prediction should be a number from 0 to 1 "
+                f"(float(p)); one is {describe(probability)}."
+            )
+        triples.append((int(index), name, float(probability)))
     return triples
+
+
+def _is_number(value: Any, kinds: str) -> bool:
+    """``value`` is one number whose NumPy dtype kind is in ``kinds`` (a bool is not).
+
+    Python and NumPy numbers, and 0-d arrays and tensors (iterating over a tensor of indices
+    gives them).
+    """
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        return "i" in kinds
+    if isinstance(value, float | np.floating):
+        return "f" in kinds
+    if isinstance(value, np.ndarray) or (type(value).__module__ or "").startswith(
+        ("tensorflow", "keras")
+    ):
+        try:
+            array = as_array(value)
+        except StudentCodeFailed:
+            return False
+        return array.shape == () and array.dtype.kind in kinds
+    return False
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _same_predictions(
@@ -573,6 +618,40 @@ def _diagnose_colour_file(
     return None
 
 
+def _out_of_range(
+    got: list[tuple[int, str, float]],
+    expected: list[tuple[int, str, float]],
+    path: str,
+    backbone: Any,
+    k: int,
+) -> str:
+    """The message for "probabilities" below 0 or above 1: what they are, when it is known."""
+    from course_lib import pretrained
+
+    if _same_predictions([(i, name, p / 100) for i, name, p in got], expected):
+        return (
+            "these are percentages (probability × 100): return the probabilities "
+            "themselves, from 0 to 1, as softmax gives them; format them as percentages only "
+            "when you print them."
+        )
+    image = pretrained.read_image(path)
+    try:
+        logits = _top_k_of(backbone, backbone.prepare(image[None]), k, probabilities=False)
+    except Exception:  # without the logits, the message only says less
+        logits = []
+    if logits and _same_predictions(got, logits):
+        return (
+            "these are logits, not probabilities: apply softmax (pretrained.softmax) before "
+            "the top k."
+        )
+    low, high = min(p for *_, p in got), max(p for *_, p in got)
+    return (
+        f"a probability is a number from 0 to 1, yours go from {low:.4g} to {high:.4g}: "
+        "apply softmax (pretrained.softmax) to the model's logits, and return its values "
+        f"as they are; expected {_shown(expected)}."
+    )
+
+
 def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> CheckResult:
     """classify_file(path, backbone, class_names, k) -> the k best (index, name, probability) of
     a photo file."""
@@ -637,10 +716,7 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                     )
                 probabilities = [p for *_, p in got]
                 if min(probabilities) < 0 or max(probabilities) > 1:
-                    return (
-                        "these are logits, not probabilities: apply softmax "
-                        "(pretrained.softmax) before the top k."
-                    )
+                    return _out_of_range(got, expected, path, backbone, k)
                 if _same_predictions(got[::-1], expected):
                     return (
                         "the right classes, but least probable first: put the most probable first."
