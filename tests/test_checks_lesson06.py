@@ -43,6 +43,13 @@ def test_6_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_1(answer), phrase)
 
 
+def test_6_1_a_transposed_top_k_is_told_rows_and_columns_not_height_and_width():
+    result = checks.exercise_6_1(lambda p, k: np.argsort(-p, axis=1)[:, :k].T)
+    assert _fails_with(result, "shape (4, 3), rows and columns swapped (transposed)")
+    assert "one row per image and one column per class, shape (3, 4)" in result.message
+    assert "height" not in result.message
+
+
 @pytest.mark.parametrize(
     "answer",
     [

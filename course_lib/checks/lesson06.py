@@ -49,6 +49,12 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
                 f"you returned one row, shape {got.shape}; keep one row of {k} per image: "
                 f"shape (3, {k})."
             )
+        if got.shape == expected.shape[::-1]:
+            # shape_problem would speak of height and width, which a top-k has not
+            return (
+                f"your top-k has shape {got.shape}, rows and columns swapped (transposed): "
+                f"one row per image and one column per class, shape {expected.shape}."
+            )
         problem = shape_problem(got, expected.shape, "your top-k")
         if problem:
             return problem
