@@ -738,6 +738,58 @@ def test_6_4_a_frozen_head_is_named():
     assert _fails_with(checks.exercise_6_4(everything_frozen), "nothing is trainable")
 
 
+def _unfrozen_again(which):
+    """The red team's: backbone.trainable = False, then some of its layers trainable again."""
+
+    def build(backbone, num_classes):
+        backbone.trainable = False
+        for layer in backbone.layers:
+            if which(layer):
+                layer.trainable = True
+        inputs = keras.Input(backbone.input_shape[1:])
+        x = keras.layers.Dropout(0.5)(backbone(inputs, training=False))
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("which", "phrase"),
+    [
+        (
+            lambda layer: isinstance(layer, keras.layers.BatchNormalization),
+            "but 49 BatchNormalization layers inside it (stem_bn, block0_dw_bn, "
+            "block0_project_bn, ...) were made trainable again afterwards",
+        ),
+        (
+            lambda layer: layer.name == "head_conv",
+            "but 1 layer inside it (head_conv) was made trainable again",
+        ),
+    ],
+)
+def test_6_4_layers_made_trainable_inside_a_frozen_backbone_are_named_not_the_head(which, phrase):
+    result = checks.exercise_6_4(_unfrozen_again(which))
+    assert _fails_with(result, "backbone.trainable is False, but ")
+    assert phrase in result.message and "only the head's 8,967 weights" in result.message
+    assert "the backbone is frozen" not in result.message and "Dropout(0.5)" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda backbone, n: (_transfer()(backbone, n), backbone), "you returned a tuple of 2"),
+        (lambda backbone, n: [_transfer()(backbone, n)], "you returned a list of 1 items"),
+        (lambda backbone, n: "model", "expected a keras.Model, got a str ('model')."),
+    ],
+)
+def test_6_4_something_returned_that_is_not_a_model_is_not_asked_if_return_was_forgotten(
+    answer, phrase
+):
+    result = checks.exercise_6_4(answer)
+    assert _fails_with(result, phrase)
+    assert "forget" not in result.message
+
+
 # --- 6.5 unfreezing --------------------------------------------------------------------
 
 

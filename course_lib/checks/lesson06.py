@@ -896,6 +896,46 @@ def _extra_head_layers(
     )
 
 
+def _trainable_inside(model: Any, inside_backbone: list[Any], head_params: int) -> str | None:
+    """The message for layers inside a backbone whose own flag is False, made trainable again.
+
+    ``backbone.trainable = False`` then ``layer.trainable = True`` for some of its layers:
+    the backbone counts no trainable weight of its own, yet the model trains those layers'.
+    """
+    import keras
+
+    trainable_ids = {id(w) for w in model.trainable_weights}
+    layers = [  # the layers of weights of their own, not the models nested in the backbone
+        layer
+        for backbone in inside_backbone
+        for layer in backbone._flatten_layers(include_self=False)
+        if not list(layer._flatten_layers(include_self=False, recursive=False))
+        and any(id(w) in trainable_ids for w in layer.weights)
+    ]
+    if not layers:
+        return None
+    count = sum(
+        int(np.prod(w.shape)) for layer in layers for w in layer.weights if id(w) in trainable_ids
+    )
+    kind = (
+        "BatchNormalization layer"
+        if all(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+        else "layer"
+    )
+    names = ", ".join(layer.name for layer in layers[:3]) + (", ..." if len(layers) > 3 else "")
+    which = (
+        f"1 {kind} inside it ({names}) was"
+        if len(layers) == 1
+        else f"{len(layers)} {kind}s inside it ({names}) were"
+    )
+    return (
+        f"backbone.trainable is False, but {which} made trainable again afterwards: "
+        f"{count:,} of the backbone's weights would train. In feature extraction nothing in "
+        "the backbone learns: leave every layer of it frozen, so that only the head's "
+        f"{head_params:,} weights are trainable."
+    )
+
+
 def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult:
     """build_transfer_model(backbone, num_classes) -> frozen backbone + new softmax head."""
     import keras
@@ -908,11 +948,15 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
 
     def diagnose() -> str | None:
         model = call_student(build_transfer_model, backbone, num_classes)
-        if not isinstance(model, keras.Model):
+        if model is None:
+            return "your function returned None: did you forget to `return` the model?"
+        if isinstance(model, tuple | list) and any(isinstance(m, keras.Model) for m in model):
             return (
-                f"expected a keras.Model, got {type(model).__name__}: did you forget to "
-                "`return` it?"
+                f"you returned a {type(model).__name__} of {len(model)} items; return the "
+                "keras.Model alone: return model."
             )
+        if not isinstance(model, keras.Model):
+            return f"expected a keras.Model, got {describe(model)}."
         functional = (
             "inputs = keras.Input(backbone.input_shape[1:]), x = backbone(inputs, "
             "training=False), then Dropout and Dense on x, and keras.Model(inputs, outputs)"
@@ -954,6 +998,9 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
                 f"{trainable:,} weights are trainable, the backbone's too: set "
                 "backbone.trainable = False so that training only changes the new head."
             )
+        problem = _trainable_inside(model, inside_backbone, head_params)
+        if problem:
+            return problem
         if trainable > head_params:
             return _extra_head_layers(layers, inside_backbone, trainable, head_params, num_classes)
         if trainable == 0:
