@@ -831,7 +831,21 @@ def _unfreeze_with_a_flag(backbone, first_layer):
     return backbone
 
 
-@pytest.mark.parametrize("answer", [_unfreeze(), _unfreeze_by_slices, _unfreeze_with_a_flag])
+def _unfreeze_until_break(backbone, first_layer):
+    """Right, written differently: freeze until first_layer is met, then BatchNorm everywhere."""
+    backbone.trainable = True
+    for layer in backbone.layers:
+        if layer.name == first_layer:
+            break
+        layer.trainable = False
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+@pytest.mark.parametrize(
+    "answer", [_unfreeze(), _unfreeze_by_slices, _unfreeze_with_a_flag, _unfreeze_until_break]
+)
 def test_6_5_accepts_the_top_layers_unfrozen_with_batchnorm_kept_frozen(answer):
     assert checks.exercise_6_5(answer).passed
 
@@ -856,6 +870,48 @@ def test_6_5_a_few_lower_layers_left_trainable_are_named():
         backbone.get_layer("block3_dw_conv").trainable = True
 
     assert _fails_with(checks.exercise_6_5(leaky), "block3_dw_conv")
+
+
+def _unfreeze_from(offset, keep_bn_frozen=True):
+    """The red team's: unfreezing from ``offset`` layers after first_layer (before, if < 0)."""
+
+    def unfreeze_top(backbone, first_layer):
+        backbone.trainable = True
+        start = [layer.name for layer in backbone.layers].index(first_layer) + offset
+        for i, layer in enumerate(backbone.layers):
+            is_bn = isinstance(layer, keras.layers.BatchNormalization)
+            layer.trainable = i >= start and not (keep_bn_frozen and is_bn)
+
+    return unfreeze_top
+
+
+def test_6_5_a_layer_without_weights_before_first_layer_must_be_frozen_too():
+    result = checks.exercise_6_5(_unfreeze_from(-1))
+    assert _fails_with(result, "you unfreeze from 1 layer before block15_expand_conv")
+    assert "block14_add (no weights) should stay frozen" in result.message
+    assert "without - 1" in result.message
+
+
+def test_6_5_a_cut_two_layers_early_names_both_layers():
+    result = checks.exercise_6_5(_unfreeze_from(-2, keep_bn_frozen=False))
+    assert _fails_with(result, "you unfreeze from 2 layers before block15_expand_conv")
+    assert "block14_project_bn (with weights), block14_add (no weights)" in result.message
+
+
+def test_6_5_first_layer_itself_left_frozen_is_named():
+    result = checks.exercise_6_5(_unfreeze_from(1))
+    assert _fails_with(result, "block15_expand_conv itself is still frozen")
+    assert "(>=, not >)" in result.message
+
+
+def test_6_5_layers_without_weights_far_below_the_cut_are_named():
+    def leaky(backbone, first_layer):
+        _unfreeze()(backbone, first_layer)
+        backbone.get_layer("block4_add").trainable = True
+
+    result = checks.exercise_6_5(leaky)
+    assert _fails_with(result, "1 layer before block15_expand_conv is trainable too")
+    assert "block4_add" in result.message and "those without weights too" in result.message
 
 
 # --- 6.6 keep the fine-tuned model? ----------------------------------------------------

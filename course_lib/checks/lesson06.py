@@ -1071,26 +1071,46 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
                 "backbone.trainable is still False, which keeps every layer inside frozen: "
                 "set backbone.trainable = True first, then freeze the lower layers again."
             )
-        weighted = [layer for layer in backbone.layers if layer.weights]
-        below = [
-            layer.name for layer in weighted if names.index(layer.name) < start and layer.trainable
-        ]
-        above = [layer for layer in weighted if names.index(layer.name) >= start]
-        if len(below) == len([layer for layer in weighted if names.index(layer.name) < start]):
+        # By position, every layer: the layers without weights count too. Their flag changes
+        # nothing here, but a cut one layer off (the Add before block15_expand_conv) would
+        # leave a layer with weights unfrozen at another first_layer.
+        layers = backbone.layers
+        below = [layer for layer in layers[:start] if layer.trainable]
+        if all(layer.trainable for layer in layers[:start] if layer.weights):
             return f"every layer is trainable; keep the layers before {first} frozen."
-        if below:
-            return (
-                f"{len(below)} layers before {first} are trainable too, e.g. {below[0]}: "
-                "keep them frozen."
+        early = [layer for layer in layers[start - len(below) : start] if layer.trainable]
+        if below and early == below and len(below) <= 3:
+            told = ", ".join(
+                f"{layer.name} ({'no weights' if not layer.weights else 'with weights'})"
+                for layer in below
             )
-        if any(is_bn(layer) and layer.trainable for layer in above):
+            return (
+                f"you unfreeze from {len(below)} layer{'s' if len(below) > 1 else ''} before "
+                f"{first}: {told} should stay frozen. Start at the layer named first_layer "
+                "itself, names.index(first_layer), without - 1: with another first_layer, the "
+                "layer before it may hold weights."
+            )
+        if below:
+            many = len(below) > 1
+            return (
+                f"{len(below)} layer{'s' if many else ''} before {first} "
+                f"{'are' if many else 'is'} trainable too, e.g. {below[0].name}: keep every "
+                "layer before it frozen, those without weights too."
+            )
+        weighted = [layer for layer in layers[start:] if layer.weights]
+        if any(is_bn(layer) and layer.trainable for layer in weighted):
             return (
                 "the BatchNormalization layers are trainable: keep them frozen so they stay in "
                 "inference mode and keep ImageNet's statistics."
             )
-        frozen = [layer.name for layer in above if not is_bn(layer) and not layer.trainable]
-        if len(frozen) == len([layer for layer in above if not is_bn(layer)]):
+        frozen = [layer.name for layer in weighted if not is_bn(layer) and not layer.trainable]
+        if len(frozen) == len([layer for layer in weighted if not is_bn(layer)]):
             return f"no layer from {first} on is trainable: unfreeze them."
+        if frozen and frozen[0] == first:
+            return (
+                f"{first} itself is still frozen: unfreeze from the layer named first_layer "
+                "on, that layer included (>=, not >)."
+            )
         if frozen:
             return (
                 f"{frozen[0]} (from {first} on) is still frozen: unfreeze every "
