@@ -1007,6 +1007,38 @@ def test_6_6_names_a_threshold_other_than_alpha(threshold, phrase, not_said):
     assert not_said not in result.message
 
 
+def _keep_on_accuracy_gap(gap, counts=False):
+    """The red team's: fine-tuning kept when it is ahead by more than ``gap``, p never looked at."""
+
+    def keep(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+        comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)
+        if counts:
+            return comparison.only_b_right - comparison.only_a_right > gap
+        return comparison.accuracy_b - comparison.accuracy_a > gap
+
+    return keep
+
+
+@pytest.mark.parametrize(
+    ("answer", "verb"),
+    [
+        (_keep_on_accuracy_gap(0.05), "keep"),
+        (_keep_on_accuracy_gap(0.07), "drop"),
+        (_keep_on_accuracy_gap(10, counts=True), "keep"),
+        (
+            lambda y, f, t, alpha=0.05: bool(_accuracy(y, t) - _accuracy(y, f) > alpha),
+            "keep",
+        ),
+    ],
+)
+def test_6_6_a_rule_that_ignores_p_is_told_so_not_to_compare_p_with_alpha(answer, verb):
+    result = checks.exercise_6_6(answer)
+    assert _fails_with(result, "fine-tuning is 12 images ahead (accuracy +0.06)")
+    assert f"You {verb} it in both: your decision does not follow p." in result.message
+    assert "disagree on 14 images (McNemar p = 0.00" in result.message
+    assert "fixed 0.05" not in result.message and "alpha argument" not in result.message
+
+
 def test_6_6_accepts_p_compared_with_alpha_however_written():
     assert checks.exercise_6_6(_keep_below(lambda alpha: alpha)).passed
     assert checks.exercise_6_6(_keep_below(lambda alpha: alpha + 1e-9)).passed

@@ -1161,13 +1161,20 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
         "below alpha": (4, 14, None, True),
         "loose alpha": (3, 11, 0.1, True),
         "below half the loose alpha": (1, 8, 0.1, True),
+        # Fine-tuning 12 images ahead in both, the same accuracy gap (0.06), with 14 and with
+        # 62 images the models disagree on: p about 0.002 and 0.16. A rule on the gap alone
+        # cannot tell them apart.
+        "ahead, few disagreements": (1, 13, None, True),
+        "as far ahead, many disagreements": (25, 37, None, False),
     }
 
     def diagnose() -> str | None:
-        answers, p_values = {}, {}
+        answers, p_values, gaps = {}, {}, {}
         for seed, (name, (only_fe, only_ft, alpha, _)) in enumerate(cases.items()):
             y, pred_fe, pred_ft = _paired_predictions(only_fe, only_ft, seed=seed)
-            p_values[name] = metrics.compare_classifiers(y, pred_fe, pred_ft).p_value
+            comparison = metrics.compare_classifiers(y, pred_fe, pred_ft)
+            p_values[name] = comparison.p_value
+            gaps[name] = comparison.accuracy_b - comparison.accuracy_a
             args = (y, pred_fe, pred_ft) if alpha is None else (y, pred_fe, pred_ft, alpha)
             answer = call_student(keep_fine_tuned, *args)
             if answer is None:
@@ -1206,6 +1213,18 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 f"here feature extraction is the better one ({worse[0]} against {worse[1]} "
                 f"images, p = {p_values['clearly worse']:.4f}): a small p alone is not enough, "
                 "check the direction."
+            )
+        few, many = "ahead, few disagreements", "as far ahead, many disagreements"
+        if answers[few] == answers[many]:
+            return (
+                f"fine-tuning is {cases[few][1] - cases[few][0]} images ahead (accuracy "
+                f"{gaps[few]:+.2f}) on two validation sets: where "
+                f"the models disagree on {sum(cases[few][:2])} images (McNemar p = "
+                f"{p_values[few]:.4f}) and where they disagree on {sum(cases[many][:2])} "
+                f"(p = {p_values[many]:.2f}). You {'keep' if answers[few] else 'drop'} it "
+                "in both: your decision does not follow p. The same gap is evidence in the "
+                "first, and often luck in the second: keep fine-tuning only when it is ahead "
+                "and p < alpha."
             )
         if answers["strict alpha"] and answers["loose alpha"]:
             return (
