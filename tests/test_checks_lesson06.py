@@ -898,6 +898,15 @@ def test_6_5_a_cut_two_layers_early_names_both_layers():
     assert "block14_project_bn (with weights), block14_add (no weights)" in result.message
 
 
+def test_6_5_the_input_layer_is_left_out_as_its_flag_does_not_survive_a_rebuilt_model():
+    def input_layer_left_trainable(backbone, first_layer):
+        _unfreeze()(backbone, first_layer)
+        backbone.layers[0].trainable = True  # the InputLayer, "image"
+
+    assert isinstance(checks.lesson06._small_lite0().layers[0], keras.layers.InputLayer)
+    assert checks.exercise_6_5(input_layer_left_trainable).passed
+
+
 def test_6_5_first_layer_itself_left_frozen_is_named():
     result = checks.exercise_6_5(_unfreeze_from(1))
     assert _fails_with(result, "block15_expand_conv itself is still frozen")

@@ -1073,9 +1073,15 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
             )
         # By position, every layer: the layers without weights count too. Their flag changes
         # nothing here, but a cut one layer off (the Add before block15_expand_conv) would
-        # leave a layer with weights unfrozen at another first_layer.
+        # leave a layer with weights unfrozen at another first_layer. Not the input layer:
+        # its flag is not in a model's config, so grading, which rebuilds the backbone from
+        # it, could not tell what the student's code set it to.
         layers = backbone.layers
-        below = [layer for layer in layers[:start] if layer.trainable]
+        below = [
+            layer
+            for layer in layers[:start]
+            if layer.trainable and not isinstance(layer, keras.layers.InputLayer)
+        ]
         if all(layer.trainable for layer in layers[:start] if layer.weights):
             return f"every layer is trainable; keep the layers before {first} frozen."
         early = [layer for layer in layers[start - len(below) : start] if layer.trainable]
