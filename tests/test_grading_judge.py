@@ -7,7 +7,21 @@ import numpy as np
 import pytest
 from test_checks_lesson03 import _field_popping  # empties the list it is given
 from test_checks_lesson04 import _popping  # empties the list it is given
-from test_checks_lesson06 import nested_head
+from test_checks_lesson06 import (
+    _classify,
+    _classify_returning,
+    _classify_with_tensors,
+    _keep_on_accuracy_gap,
+    _one_image,
+    _only_for,
+    _resize,
+    _scaled,
+    _unfreeze_from,
+    _unfreeze_until_break,
+    _unfrozen_again,
+    _with_value,
+    nested_head,
+)
 from test_checks_lesson09 import (  # the reference the check tests use too
     upright_by_hand,
     whitened_where,
@@ -781,6 +795,67 @@ def test_a_head_written_as_a_nested_model_is_judged_inside_when_rebuilt(tmp_path
     assert wrong["status"] == "failed" and "your model has no Dropout" in wrong["message"], wrong
     with fresh_inputs(21):
         assert wrong["message"] == checks.exercise_6_4(_nested_head_without_dropout).message
+
+
+_LESSON_06 = {
+    "6.2": ("checks.exercise_6_2(prepare)", "prepare"),
+    "6.3": ("checks.exercise_6_3(classify_file)", "classify_file"),
+    "6.4": ("checks.exercise_6_4(build_transfer_model)", "build_transfer_model"),
+    "6.5": ("checks.exercise_6_5(unfreeze_top)", "unfreeze_top"),
+    "6.6": ("checks.exercise_6_6(keep_fine_tuned)", "keep_fine_tuned"),
+}
+
+
+def _is_batch_norm(layer):
+    import keras
+
+    return isinstance(layer, keras.layers.BatchNormalization)
+
+
+@pytest.mark.parametrize(
+    ("number", "answer", "words"),
+    [
+        ("6.2", lambda im: np.squeeze(_scaled(_resize(im))), "for a batch of one image"),
+        ("6.2", _only_for(_one_image, _with_value(np.nan)), "of one 260x180 photo are NaN"),
+        ("6.2", lambda im: _scaled(_resize(im, "mitchellcubic")), "a Mitchell-cubic resize"),
+        ("6.2", lambda im: _scaled(_resize(im).astype("float64")), "dtype is float64"),
+        ("6.3", _classify_returning(lambda i, name, p: (str(i), name, p)), "one is a str"),
+        ("6.3", _classify_returning(lambda i, name, p: (i, name, 100 * p)), "percentages"),
+        (
+            "6.3",
+            lambda path, backbone, names, k: _classify()(path, backbone, names, k)[0],
+            "you returned one prediction",
+        ),
+        ("6.4", _unfrozen_again(_is_batch_norm), "BatchNormalization layers inside it"),
+        ("6.4", lambda backbone, n: (nested_head(backbone, n), backbone), "a tuple of 2 items"),
+        ("6.5", _unfreeze_from(-1), "block14_add (no weights) should stay frozen"),
+        ("6.5", _unfreeze_from(1), "block15_expand_conv itself is still frozen"),
+        ("6.6", _keep_on_accuracy_gap(0.05), "your decision does not follow p"),
+    ],
+)
+def test_lesson_06_wrong_answers_get_the_notebook_message_from_the_judge(
+    tmp_path, number, answer, words
+):
+    expression, name = _LESSON_06[number]
+    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
+@pytest.mark.parametrize(
+    ("number", "answer"),
+    [
+        ("6.2", lambda im: _scaled(_resize(im))),
+        ("6.3", _classify_with_tensors),  # 0-d tensors as indices, sent back as tensors
+        ("6.5", _unfreeze_until_break),
+    ],
+)
+def test_lesson_06_right_answers_pass_in_the_judge_on_fresh_test_data(tmp_path, number, answer):
+    expression, name = _LESSON_06[number]
+    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
+    assert reply["status"] == "passed", reply
 
 
 # ---------------------------------------------------------------- lesson 09's photos and split
