@@ -469,6 +469,13 @@ def test_6_3_a_probability_that_is_not_a_number_is_refused():
     assert "a str ('0." in result.message
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_6_3_nan_or_infinite_probabilities_are_named(value):
+    result = checks.exercise_6_3(_classify_returning(lambda i, name, p: (i, name, value)))
+    assert _fails_with(result, "a probability that is NaN or infinite")
+    assert f"(1, 'bee', {value})" in result.message and "Expected [(" in result.message
+
+
 def test_6_3_percentages_are_not_called_logits():
     result = checks.exercise_6_3(_classify_returning(lambda i, name, p: (i, name, 100 * p)))
     assert _fails_with(result, "these are percentages (probability × 100)")

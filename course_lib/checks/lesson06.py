@@ -168,7 +168,7 @@ _OTHER_FILTERS = {
 
 
 def _not_finite(got: np.ndarray, what: str) -> str | None:
-    """Name NaN and infinite values: they would slip through every comparison below."""
+    """Name NaN and infinite values, which would slip through the comparisons of means."""
     values = got.astype(np.float64)
     bad = ~np.isfinite(values)
     if not bad.any():
@@ -721,6 +721,14 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                         "an index and its name do not match: the name of class i is class_names[i]."
                     )
                 probabilities = [p for *_, p in got]
+                if not np.isfinite(probabilities).all():
+                    # NaN passes every comparison below unseen: name it first
+                    return (
+                        f"you returned {_shown(got)}: a probability that is NaN or infinite "
+                        "comes from logits that are (or from dividing by zero in a softmax of "
+                        "your own); softmax of finite logits, pretrained.softmax, gives "
+                        f"numbers from 0 to 1. Expected {_shown(expected)}."
+                    )
                 if min(probabilities) < 0 or max(probabilities) > 1:
                     return _out_of_range(got, expected, path, backbone, k)
                 if _same_predictions(got[::-1], expected):
