@@ -42,7 +42,7 @@ def _answered_once(tmp_path):
     need = judge.handle(request)
     assert need["status"] == "need", need
     call = {"name": need["name"], "request": need["request"], "out": str(folder / "out0")}
-    kernel_code.call_answer(call, namespace)
+    kernel_code.call_answer(call | {"watch": need["watch"]}, namespace)
     return request | {"calls": [call], "next": str(folder / "call1")}, folder
 
 

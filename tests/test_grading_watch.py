@@ -104,6 +104,7 @@ class StandInKernel:
             reply = judge.handle(
                 {
                     "expression": EXPRESSION,
+                    "root": str(folder),  # the kernel's working folder, as the grader made it
                     "values": values,
                     "calls": calls,
                     "salt": 7,
