@@ -515,6 +515,68 @@ def test_9_3_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_3(answer), False, phrase)
 
 
+def resized_with(**options):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        x = keras.layers.Resizing(image_size, image_size, name="resize", **options)(inputs)
+        x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+        return keras.Model(inputs, head(backbone(x, training=False)))
+
+    return build
+
+
+def scaled_in_a_lambda(backbone, head, image_size):  # arithmetic on the uint8 photo
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Lambda(lambda t: (t - 127.0) / 128.0)(inputs)
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            resized_with(crop_to_aspect_ratio=True, interpolation="nearest"),
+            "resized with nearest-neighbour interpolation",
+        ),
+        (
+            resized_with(crop_to_aspect_ratio=True, antialias=True),
+            "the resize is antialiased (antialias=True)",
+        ),
+        (
+            resized_with(crop_to_aspect_ratio=True, interpolation="bicubic"),
+            "resized with 'bicubic' interpolation",
+        ),
+        (
+            resized_with(crop_to_aspect_ratio=True, interpolation="area"),
+            "resized with 'area' interpolation",
+        ),
+        (resized_with(pad_to_aspect_ratio=True), "padded to a square (pad_to_aspect_ratio=True)"),
+        (scaled_in_a_lambda, "needs keras.ops.cast(x, 'float32') first"),
+    ],
+)
+def test_9_3_names_a_resize_other_than_bilinear_and_cropped(answer, phrase):
+    result = checks.exercise_9_3(answer)
+    verdict(result, False, phrase)
+    assert "check each step" not in result.message
+
+
+def test_9_3_a_keras_error_is_shown_without_terminal_codes():
+    result = checks.exercise_9_3(scaled_in_a_lambda)
+    verdict(result, False, "Cannot convert 127.0 to EagerTensor of dtype uint8")
+    assert "\x1b" not in result.message and "[1m" not in result.message
+
+
+def test_every_check_message_is_shown_without_terminal_codes():
+    # Built in one place for every check: a Keras error quoted anywhere loses its bold codes.
+    from course_lib.checks._core import correct, not_yet
+
+    assert not_yet("9.3", "raised \x1b[1mCannot convert\x1b[0m here").message == (
+        "raised Cannot convert here"
+    )
+    assert correct("9.3", "\x1b[31mred\x1b[0m and \x1b plain").message == "red and  plain"
+
+
 def split_shuffling_in_place(files, labels, fractions, seed):
     """Right splits, but the caller's lists come back shuffled (random.shuffle on them)."""
     import random

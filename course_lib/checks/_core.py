@@ -80,11 +80,21 @@ class StudentCodeFailed(Exception):
 
 
 def correct(exercise: str, message: str = "well done.") -> CheckResult:
-    return CheckResult(exercise, True, message)
+    return CheckResult(exercise, True, shown(message))
 
 
 def not_yet(exercise: str, message: str) -> CheckResult:
-    return CheckResult(exercise, False, message)
+    return CheckResult(exercise, False, shown(message))
+
+
+# Terminal colour codes, which Keras puts in some error messages (ESC [ 1 m ... ESC [ 0 m)
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def shown(message: str) -> str:
+    """``message`` without terminal colour codes: every check's text passes here, and a quoted
+    error of Keras's would otherwise show as ``ESC[1m`` garbage in the notebook's HTML."""
+    return _TERMINAL_CODES.sub("", str(message)).replace("\x1b", "")  # and any stray ESC
 
 
 NOT_ATTEMPTED = (
@@ -290,10 +300,6 @@ def describe(value: Any) -> str:
         return _a(type(value).__name__)
     except Exception:  # an object that raises even on these questions
         return "an object the check cannot inspect"
-
-
-# Terminal colour codes, which Keras puts in some error messages (ESC [ 1 m ... ESC [ 0 m)
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def student_error(exc: BaseException) -> str:

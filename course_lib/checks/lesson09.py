@@ -16,6 +16,7 @@ from course_lib.checks._core import (
     opened_image,
     run_check,
     salted,
+    student_error,
 )
 from course_lib.record import CheckResult
 
@@ -491,14 +492,76 @@ def _tiny_parts() -> tuple[Any, Any]:
 
 
 def _reference(
-    backbone: Any, head: Any, image: np.ndarray, crop: bool, scale: float, offset: float
+    backbone: Any,
+    head: Any,
+    image: np.ndarray,
+    crop: bool,
+    scale: float,
+    offset: float,
+    in_uint8: bool = False,
+    **resize: Any,
 ) -> np.ndarray:
+    """The probabilities for ``image`` prepared so; ``resize``: other options of the resize
+    (``interpolation``, ``antialias``, ``pad_to_aspect_ratio``), for the mistakes.
+
+    ``in_uint8``: resized as the uint8 photo itself, as a Resizing layer does on the model's
+    uint8 input: its result is rounded to uint8 too (and, for bicubic or lanczos, clipped).
+    """
     import keras
 
-    x = keras.ops.image.resize(
-        image[None].astype("float32"), (_SIZE, _SIZE), crop_to_aspect_ratio=crop
-    )
+    x = image[None] if in_uint8 else image[None].astype("float32")
+    x = keras.ops.image.resize(x, (_SIZE, _SIZE), crop_to_aspect_ratio=crop, **resize)
+    x = keras.ops.cast(x, "float32")
     return np.asarray(head(backbone(x * scale + offset, training=False)))[0]
+
+
+# Resizes other than the training images' (bilinear, not antialiased, cropped), each with what
+# to change; tried once scaling is right, so that the message names the resize alone.
+_OTHER_RESIZES: list[tuple[dict[str, Any], str]] = [
+    (
+        {"interpolation": "nearest"},
+        "the photo was resized with nearest-neighbour interpolation, which copies whole pixels; "
+        "image_dataset_from_directory resized the training images bilinearly: "
+        "Resizing(..., interpolation='bilinear'), its default.",
+    ),
+    (
+        {"antialias": True},
+        "the resize is antialiased (antialias=True), which blurs the photo before shrinking "
+        "it; image_dataset_from_directory resized the training images without: leave "
+        "antialias at its default, False.",
+    ),
+    *(
+        (
+            {"interpolation": method},
+            f"the photo was resized with {method!r} interpolation; "
+            "image_dataset_from_directory resized the training images bilinearly: "
+            "Resizing(..., interpolation='bilinear'), its default.",
+        )
+        for method in ("bicubic", "area", "lanczos3", "lanczos5")
+    ),
+]
+
+PADDED = (
+    "the photo was padded to a square (pad_to_aspect_ratio=True), with bands of zeros the "
+    "training images never had; image_dataset_from_directory cropped them: "
+    "crop_to_aspect_ratio=True."
+)
+
+
+def _resizing_options(model: Any) -> list[dict[str, Any]]:
+    """The configs of the model's Resizing layers (nested models' too)."""
+    import keras
+
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Resizing):
+            try:
+                found.append(layer.get_config())
+            except Exception:  # a layer that cannot say: nothing to tell from it
+                continue
+        elif isinstance(layer, keras.Model):
+            found += _resizing_options(layer)
+    return found
 
 
 def _called_without_training_false(model: Any, backbone: Any) -> bool:
@@ -575,10 +638,20 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
             try:
                 got = np.asarray(model(image[None], training=False))[0]
             except Exception as exc:
-                raise StudentCodeFailed(
-                    f"calling your model on a {what} raised {type(exc).__name__}: "
-                    f"{' '.join(str(exc).split())[:160]}"
-                ) from None
+                error = student_error(exc)
+                raised = error if error.endswith(("…", ".")) else f"{error}."  # one full stop
+                if any(options.get("pad_to_aspect_ratio") for options in _resizing_options(model)):
+                    raise StudentCodeFailed(
+                        f"calling your model on a {what} raised {raised} {PADDED}"
+                    ) from None
+                if "dtype uint8" in error:  # arithmetic with floats on the uint8 photo
+                    raise StudentCodeFailed(
+                        f"calling your model on a {what} raised {raised} The photo arrives as "
+                        "uint8 pixels, which cannot hold 127.0 or a fraction: Rescaling and "
+                        "Resizing compute in float32 themselves; your own arithmetic (a Lambda) "
+                        "needs keras.ops.cast(x, 'float32') first."
+                    ) from None
+                raise StudentCodeFailed(f"calling your model on a {what} raised {error}") from None
             expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128)
             if got.shape != expected.shape:
                 return (
@@ -620,6 +693,18 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     got, _reference(backbone, head, image, crop, scale, offset), atol=1e-4
                 ):
                     return f"on a {what}: {message}"
+            resizes = [({"pad_to_aspect_ratio": True}, PADDED), *_OTHER_RESIZES]
+            for options, message in resizes:
+                crop = not options.get("pad_to_aspect_ratio", False)
+                for in_uint8 in (True, False):  # a Resizing layer, or a resize after a cast
+                    try:
+                        wrong = _reference(
+                            backbone, head, image, crop, 1 / 128, -127 / 128, in_uint8, **options
+                        )
+                    except Exception:  # Keras cannot pad uint8 with 0.0: nobody's answer then
+                        continue
+                    if np.allclose(got, wrong, atol=1e-4):
+                        return f"on a {what}: {message}"
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
                 f"{np.abs(got - expected).max():.3g}: check each step: resize (bilinear, cropped "
