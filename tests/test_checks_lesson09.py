@@ -432,6 +432,43 @@ def test_9_2_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_2(answer), False, phrase)
 
 
+def share_of(index_for_validation):
+    """Per class, as the task says, but validation's count from fractions[index]."""
+
+    def split(files, labels, fractions, seed):
+        rng = np.random.default_rng(seed)
+        train, val, test = [], [], []
+        for label in sorted(set(labels)):
+            own = [f for f, lab in zip(files, labels, strict=True) if lab == label]
+            own = [own[i] for i in rng.permutation(len(own))]
+            n = len(own)
+            n_val = max(1, round(n * fractions[index_for_validation]))
+            n_test = max(1, round(n * fractions[2]))
+            val += own[:n_val]
+            test += own[n_val : n_val + n_test]
+            train += own[n_val + n_test :]
+        return train, val, test
+
+    return split
+
+
+def test_9_2_a_split_per_class_with_validation_given_training_s_share_is_told_so():
+    result = checks.exercise_9_2(share_of(0))  # the red team's
+    verdict(result, False, "validation holds 14 of the 20 files of class 'roses'")
+    assert "the share of train, fractions[0]" in result.message
+    assert "split each class on its own" not in result.message.lower()
+
+
+def test_9_2_only_a_split_of_the_whole_list_is_told_to_split_each_class_on_its_own():
+    verdict(checks.exercise_9_2(unstratified), False, "Split each class on its own")
+    assert "the shares of the whole list" in checks.exercise_9_2(unstratified).message
+    result = checks.exercise_9_2(
+        lambda files, labels, fractions, seed: (files[:20], files[20:24], files[24:])
+    )
+    verdict(result, False, "'tulips' (4 files) has no file in train: it has 0 in train, 4 in")
+    assert "on its own" not in result.message
+
+
 def split_with_fixed_shares(files, labels, fractions, seed):
     """The red team's answer: right with the default shares, `fractions` ignored."""
     return split_with_random(files, labels, (0.7, 0.15, 0.15), seed)

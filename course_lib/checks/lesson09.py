@@ -307,6 +307,31 @@ def _other_fractions_problem(
     return None
 
 
+def _share_mixed_up(
+    splits: tuple[list[str], list[str], list[str]],
+    label_of: dict[str, int],
+    sizes: dict[str, int],
+    fractions: tuple[float, float, float],
+) -> str | None:
+    """Whether validation or test got another split's share of every class, or None."""
+    names = ("train", "validation", "test")
+    for own in (1, 2):
+        counts = [sum(label_of[f] == k for f in splits[own]) for k in range(len(sizes))]
+        for other in (0, 1, 2):
+            if fractions[other] == fractions[own]:
+                continue
+            if counts == [max(1, round(n * fractions[other])) for n in sizes.values()]:
+                name, n = next(iter(sizes.items()))
+                return (
+                    f"{names[own]} holds {counts[0]} of the {n} files of class '{name}', "
+                    f"max(1, round({n} × {fractions[other]})): the share of {names[other]}, "
+                    f"fractions[{other}]. {names[own].capitalize()}'s share is "
+                    f"fractions[{own}] = {fractions[own]}: fractions is (train, validation, "
+                    "test)."
+                )
+    return None
+
+
 # The ways students cut a share of n files to a whole number.
 _CUTS = (
     round,
@@ -411,9 +436,26 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                         f"{fraction}) is 0, and every class needs at least one file in every "
                         "split."
                     )
+                mixed = _share_mixed_up((train, val, test), label_of, sizes, fractions)
+                if mixed:
+                    return mixed
+                whole = len(seen)
+                if all(
+                    len(part) in {cut(whole * share) for cut in _CUTS}
+                    for part, share in ((val, fractions[1]), (test, fractions[2]))
+                ):  # the shares of all the files together: one split of the whole list
+                    return (
+                        f"class '{name}' ({n} files) has no file in {split}: your splits hold "
+                        f"{len(train)}, {len(val)} and {len(test)} of all {whole} files, the "
+                        "shares of the whole list. Split each class on its own, so that every "
+                        "class is in every split."
+                    )
+                held = [sum(label_of[f] == k for f in part) for part in (train, val, test)]
                 return (
-                    f"class '{name}' ({n} files) has no file in {split}: split "
-                    "each class on its own, so that every class is in every split."
+                    f"class '{name}' ({n} files) has no file in {split}: it has {held[0]} in "
+                    f"train, {held[1]} in validation and {held[2]} in test. Give validation and "
+                    "test max(1, round(n × fraction)) files of each class, and training the "
+                    "rest, so that every class is in every split."
                 )
         for k, name in enumerate(names):
             n = sizes[name]
