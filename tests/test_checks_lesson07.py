@@ -72,12 +72,36 @@ def _prepare_with_keyword_arguments(upload, preprocessing):
     return x.astype(np.float32).reshape(preprocessing["height"], preprocessing["width"], 1)
 
 
+def _prepare_dividing_in_float64(upload, preprocessing):
+    """Right, written differently: float64 arithmetic, a division, then float32 at the end."""
+    image = _open(upload).convert("L")
+    image = image.resize((preprocessing["width"], preprocessing["height"]), Image.BILINEAR)
+    pixels = np.array(image, dtype=np.float64)[:, :, np.newaxis]
+    return (pixels / (1 / preprocessing["scale"]) + preprocessing["offset"]).astype("float32")
+
+
+def _prepare_with_the_library_scaling(upload, preprocessing):
+    from course_lib import models
+
+    image = _open(upload).convert("L")
+    image = image.resize((preprocessing["width"], preprocessing["height"]), Image.BILINEAR)
+    return models.scale_pixels(np.asarray(image)[..., None], preprocessing)
+
+
 @pytest.mark.parametrize(
-    "answer", [prepare, _prepare_with_numpy_scaling, _prepare_with_keyword_arguments]
+    "answer",
+    [
+        prepare,
+        _prepare_with_numpy_scaling,
+        _prepare_with_keyword_arguments,
+        _prepare_dividing_in_float64,
+        _prepare_with_the_library_scaling,
+    ],
 )
 def test_7_1_accepts_the_record_read_however_written(answer):
     result = checks.exercise_7_1(answer, GRAY_28)
     assert result.passed, result.message
+    assert "exactly the input the record describes" in result.message
 
 
 def _default_filter(upload, prep):
@@ -131,7 +155,8 @@ def _prepare_without_the_record(upload):  # the exercise as it was first written
         (_default_filter, "Pillow's BICUBIC filter (what Image.resize uses when given none)"),
         (_filter(Image.Resampling.LANCZOS), "Pillow's LANCZOS filter;"),
         (lambda d, p: None, "forget to `return`"),
-        (_resize_before_convert, "the palette PNG was resized before it was converted"),
+        (_resize_before_convert, "the wide RGB PNG was resized in colour and converted to"),
+        (_resize_before_convert, "up to 0.0039 off (1.00 of a grey level)"),
         (_typed_in_scale, "instead of typing the numbers in"),
         (_typed_in_scale, "with another model's record (height 20, width 30, scale 2/255"),
         (_typed_in_size, "read the size from preprocessing['height']"),
@@ -141,6 +166,40 @@ def _prepare_without_the_record(upload):  # the exercise as it was first written
 )
 def test_7_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_7_1(answer, GRAY_28), phrase)
+
+
+def _channel_first(upload, prep):  # the red team's: x[None] where x[..., None] was meant
+    image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[None]
+
+
+def _colour_kept(upload, prep):  # the red team's: no .convert('L'), the axis added anyway
+    image = _open(upload).resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
+
+
+def _resized_in_float(upload, prep):  # tf.image.resize: within a grey level, between levels
+    import tensorflow as tf
+
+    x = np.asarray(_open(upload).convert("L"), np.float32)[..., None]
+    x = tf.image.resize(x, (prep["height"], prep["width"]), antialias=True).numpy()
+    return x * prep["scale"] + prep["offset"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda d, p: np.round(prepare(d, p), 2), "your values are rounded to 2 decimal(s)"),
+        (lambda d, p: np.round(prepare(d, p), 3), "your values are rounded to 3 decimal(s)"),
+        (_resized_in_float, "your values lie between whole grey levels"),
+        (_channel_first, "gave shape (1, 28, 28), the channel axis first"),
+        (_colour_kept, "gave shape (28, 28, 3, 1): the image kept its 3 colour channels"),
+    ],
+)
+def test_7_1_wants_exactly_the_recorded_input_and_names_what_differs(answer, phrase):
+    result = checks.exercise_7_1(answer, GRAY_28)
+    assert _fails_with(result, phrase)
+    assert "resize it to" not in result.message  # these images were resized
 
 
 def test_7_1_resizing_before_converting_differs_only_for_the_palette_upload():

@@ -189,7 +189,24 @@ def _prepare_problem(
         return (
             f"shape {out.shape}: height and width swapped (Pillow's resize takes (width, height))."
         )
+    if out.shape == (channels, height, width):
+        return (
+            f"the {name} gave shape {out.shape}, the channel axis first; the model takes it "
+            f"last, {shape}: add it at the end, x[..., None], not x[None]."
+        )
+    if out.ndim == 4 and out.shape[:2] == shape[:2] and out.shape[3] == 1 and channels == 1:
+        return (
+            f"the {name} gave shape {out.shape}: the image kept its {out.shape[2]} colour "
+            f"channels, and the channel axis went on top of them. Convert it to grayscale "
+            f"first, .convert('L'), so that x[..., None] gives {shape}."
+        )
     if out.shape != shape:
+        if out.shape[:2] == shape[:2]:  # the right size: the axes are what differs
+            return (
+                f"the {name} gave shape {out.shape}; every upload must become {shape}: "
+                f"{height} rows, {width} columns and {channels} channel(s), the channel axis "
+                "last."
+            )
         return (
             f"the {name} gave shape {out.shape}; every upload must become {shape}: resize it to "
             f"{width}×{height}."
@@ -205,7 +222,10 @@ def _prepare_problem(
     if np.allclose(out, expected, atol=tolerance):
         if returned.dtype != np.float32:
             return f"values are right but the dtype is {returned.dtype}; models take float32."
-        return None
+        # Within a grey level is not enough: the model was trained on exactly these numbers,
+        # and the lesson's point is that serving computes them the same way, to the last bit.
+        # Only float32 rounding (a thousandth of a level) is let through.
+        return _inexact_problem(out, expected, data, name, record)
     if np.any(out) and any(
         np.allclose(out, twice, atol=tolerance / 255)
         for twice in (expected / 255, (expected - offset) / 255 + offset)
@@ -235,6 +255,49 @@ def _prepare_problem(
     return (
         f"for the {name}, values differ from the expected input by up to {amount(worst)}; "
         + first_difference(returned, expected, "your input", atol=tolerance)
+    )
+
+
+def _inexact_problem(
+    out: np.ndarray, expected: np.ndarray, data: bytes, name: str, record: dict[str, Any]
+) -> str | None:
+    """What makes values within a grey level of the expected input not equal to it, or None
+    when they are equal (up to float32 rounding)."""
+    scale, offset = float(record["scale"]), float(record["offset"])
+    exact = 1e-3 * abs(scale)  # a thousandth of a grey level: float32's rounding, no more
+    worst = float(np.abs(out - expected).max())
+    if worst <= exact:
+        return None
+    off = f"up to {worst:.2g} off ({worst / abs(scale):.2f} of a grey level)"
+    for decimals in range(1, 5):
+        if np.allclose(out, np.round(expected, decimals), atol=1e-6):
+            return (
+                f"for the {name} your values are rounded to {decimals} decimal(s), {off}: "
+                "the model was trained on pixels × scale + offset as they are; return them "
+                "without rounding."
+            )
+    if _same_input(out, data, record, Image.Resampling.BILINEAR, False, exact):
+        return (
+            f"the {name} was resized in colour and converted to grayscale after it, so its "
+            f"values are {off}: convert first, then resize, as the task says (for a palette "
+            "image, a PNG-8 or a GIF, the order matters even more: Pillow resizes it with "
+            "nearest-neighbour)."
+        )
+    levels = (out - offset) / scale
+    if np.abs(levels - np.round(levels)).max() > 1e-2:
+        return (
+            f"for the {name} your values lie between whole grey levels, {off}: the model "
+            "was trained on Pillow's bilinear resize of the 8-bit image, whole levels 0 to "
+            "255, then × scale + offset. A resize in float (tf.image.resize) or arithmetic "
+            "that rounds on the way gives other numbers: resize with Pillow, "
+            ".resize((width, height), Image.Resampling.BILINEAR), and scale after."
+        )
+    wrong = int(np.sum(np.abs(out - expected) > exact))
+    return (
+        f"for the {name}, {wrong} of {out.size} values differ from the input the record "
+        f"describes, {off}: convert to grayscale with .convert('L'), then resize "
+        "with Pillow's .resize((width, height), Image.Resampling.BILINEAR), then scale, as "
+        "the service does."
     )
 
 
