@@ -395,6 +395,27 @@ def test_7_2_names_the_mistake(model, answer, phrase):
     assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
 
 
+def _no_test_for_a_missing_file(model, class_names, prep):  # the red team's: .get() unchecked
+    def predict():
+        upload = request.files.get("file")
+        try:
+            x = _pixels(Image.open(io.BytesIO(upload.read())), prep)
+        except OSError:
+            return jsonify(error="not an image"), 400
+        p = np.asarray(model(x))[0]
+        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+    return predict
+
+
+def test_7_2_a_route_that_fails_on_a_missing_file_is_told_to_test_for_it_not_to_catch_it(model):
+    result = checks.exercise_7_2(_app(_no_test_for_a_missing_file), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "made your route raise AttributeError")
+    assert _fails_with(result, "request.files.get('file') is None")
+    assert _fails_with(result, "`if 'file' not in request.files:`")
+    assert "OSError" not in result.message
+
+
 def _red_team_route(method=Image.Resampling.BILINEAR, swap=False, training=False):
     """The red team's route, with one of its three mistakes."""
 

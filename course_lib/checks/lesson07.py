@@ -451,14 +451,14 @@ def _damaged_png() -> bytes:
     return bytes(data)
 
 
+NO_FILE = "a request with no file (the image is in the field 'image')"
+
+
 def _bad_uploads() -> list[tuple[str, list[list[Any]]]]:
     """(what, the form's files as [field, file name, bytes]) for uploads a route must refuse."""
     png = _encode(np.full((20, 30), 120, np.uint8))
     return [
-        (
-            "a request with no file (the image is in the field 'image')",
-            [["image", "photo.png", png]],
-        ),
+        (NO_FILE, [["image", "photo.png", png]]),
         ("an empty file", [["file", "empty.png", b""]]),
         ("a text file", [["file", "notes.png", b"name,label\ncat.jpg,cat\n"]]),
         ("a truncated PNG", [["file", "cut.png", _truncated_png()]]),
@@ -561,6 +561,13 @@ def _route_failure(
                 "image to the model's colour mode, resize it, and add the batch axis."
             )
         return f"for {what}, your route raised {text}.{hint}"
+    if what == NO_FILE:  # nothing to decode: the route used the upload that is not there
+        return (
+            f"{what} made your route raise {text}: the form has no field 'file', so "
+            "request.files.get('file') is None (and request.files['file'] raises). Test for it "
+            "before reading the upload, `if 'file' not in request.files:` (or `if upload is "
+            "None:`), and answer `return jsonify(error='...'), 400`."
+        )
     return (
         f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the "
         "error and answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a "
