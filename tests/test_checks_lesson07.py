@@ -766,7 +766,7 @@ def test_7_3_names_the_mistake():
         (no_load, "truncated PNG passed"),
         (load_first, "before finding it too big"),
         (no_limit, "compare width × height"),
-        (greater_or_equal, "use >, not >="),
+        (greater_or_equal, "reject only when width × height is more than max_pixels (>, not"),
         (raises, "catch Pillow's errors"),
         (extension_only, "a text file passed"),
         (verify_instead_of_load, "image.verify() decodes no JPEG pixels"),
@@ -778,6 +778,64 @@ def test_7_3_names_the_mistake():
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_3(answer), phrase)
+
+
+def _limit_on(size_of):
+    """check_upload with the pixel count computed by ``size_of(width, height)``."""
+
+    def answer(data, max_pixels):
+        try:
+            image = _open(data)
+        except (OSError, Image.DecompressionBombError) as exc:
+            return f"not an image: {exc}"
+        if size_of(*image.size) > max_pixels:
+            return f"too many pixels: {image.width}x{image.height}"
+        try:
+            image.load()
+        except (OSError, Image.DecompressionBombError) as exc:
+            return f"cannot decode: {exc}"
+        return None
+
+    return answer
+
+
+_ONE_SIDE_LIMITS = {  # rules on the pixel count right only for square-ish images
+    "longer side squared": lambda w, h: max(w, h) ** 2,
+    "height squared": lambda w, h: h * h,
+    "width squared": lambda w, h: w * w,
+    "shorter side squared": lambda w, h: min(w, h) ** 2,
+    "one column too many": lambda w, h: (w + 1) * h,
+    "tall images only": lambda w, h: w * h if h >= w else 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "phrase"),
+    [
+        ("longer side squared", "a wide 997×10 image, 9,970 pixels, was rejected"),
+        ("height squared", "a tall 10×997 image, 9,970 pixels, was rejected"),
+        ("width squared", "one row more than 10,000, passed"),
+        ("shorter side squared", "one row more than 10,000, passed"),
+        ("one column too many", "is allowed: reject only when width × height is more than"),
+        ("tall images only", "a wide 1050×10 image, 10,500 pixels, passed"),
+    ],
+)
+def test_7_3_the_limit_is_on_width_times_height_for_very_wide_and_very_tall_images(rule, phrase):
+    result = checks.exercise_7_3(_limit_on(_ONE_SIDE_LIMITS[rule]))
+    assert _fails_with(result, phrase)
+    assert "use >, not >=" not in result.message
+    assert "width × height" in result.message
+    assert checks.exercise_7_3(_limit_on(lambda w, h: w * h)).passed
+
+
+@pytest.mark.parametrize("salt", [3, 4])
+def test_7_3_long_sides_show_with_the_limit_drawn_for_a_grading_run(salt):
+    from course_lib.checks._core import fresh_inputs
+
+    with fresh_inputs(salt):
+        assert checks.exercise_7_3(_limit_on(lambda w, h: w * h)).passed
+        for rule in _ONE_SIDE_LIMITS.values():
+            assert _fails_with(checks.exercise_7_3(_limit_on(rule)), "width × height")
 
 
 def test_7_3_bomb_is_a_few_dozen_bytes_that_pillow_refuses_with_a_non_oserror():

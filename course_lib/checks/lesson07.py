@@ -997,7 +997,8 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             f"an image of exactly {exact.size:,} pixels",
             _encode(exact),
             True,
-            f"an image with exactly max_pixels={max_pixels:,} pixels is allowed (use >, not >=)",
+            f"an image of exactly max_pixels={max_pixels:,} pixels ({side}×{exact.shape[0]}) is "
+            "allowed: reject only when width × height is more than max_pixels (>, not >=)",
         ),
         ("an empty file", b"", False, "an empty file passed: check `if not data` first"),
         (
@@ -1043,6 +1044,7 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             f"an image of {side + 10}×{side + 10} pixels passed with max_pixels={max_pixels:,}: "
             "compare width × height with the limit",
         ),
+        *_long_sides(max_pixels),
         (
             f"a {len(bomb)}-byte PNG header claiming {claimed[0]}×{claimed[1]} pixels",
             bomb,
@@ -1051,6 +1053,31 @@ def _upload_cases(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
             "compare width × height with the limit",
         ),
     ]
+
+
+def _long_sides(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
+    """Very wide and very tall images, under and over the limit: the limit is on width ×
+    height, and a rule on one side (the longer side squared, height × height) shows only on an
+    image far from square."""
+    thin = 10
+    under, over = max_pixels // thin - 3, max_pixels // thin + 50
+    cases = []
+    for long, should_pass in ((under, True), (over, False)):
+        for width, height, shape in ((long, thin, "wide"), (thin, long, "tall")):
+            pixels = width * height
+            mistake = (
+                f"a {shape} {width}×{height} image, {pixels:,} pixels, was rejected with "
+                f"max_pixels={max_pixels:,}: the limit is on the number of pixels, width × "
+                "height, however long one side is"
+                if should_pass
+                else f"a {shape} {width}×{height} image, {pixels:,} pixels, passed with "
+                f"max_pixels={max_pixels:,}: compare width × height, both sides, with the limit"
+            )
+            data = _encode(np.zeros((height, width), np.uint8))
+            cases.append(
+                (f"a {shape} image of {width}×{height} pixels", data, should_pass, mistake)
+            )
+    return cases
 
 
 def _passes(watched: Callable[[bytes, int], Any], data: bytes, max_pixels: int) -> bool:
