@@ -937,7 +937,7 @@ def test_7_4_names_the_mistake(url):
         return [p["label"] for p in body.get("predictions", [])]
 
     cases = [
-        (one_by_one, "made 4 requests"),
+        (one_by_one, "made 5 requests"),
         (whole_body, "whole JSON body"),
         (
             lambda u, f: requests.post(
@@ -945,7 +945,7 @@ def test_7_4_names_the_mistake(url):
             ).json()["predictions"],
             "whole predictions",
         ),
-        (first_only, "1 label(s) for 4 files"),
+        (first_only, "1 label(s) for 5 files"),
         (first_file_read_as_a_batch, "Did only one file go?"),
         (generator, "return a list of labels"),
         (wrong_field, "multipart field 'file'"),
@@ -958,13 +958,54 @@ def test_7_4_names_the_mistake(url):
     assert _fails_with(checks.exercise_7_4(reversed_labels, url), "not in the order of the files")
 
 
+def _without_repeats(keep):
+    def answer(url, files):
+        response = requests.post(f"{url}/predict", files=[("file", f) for f in files], timeout=30)
+        response.raise_for_status()
+        return keep([p["label"] for p in response.json()["predictions"]])
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "keep", [lambda labels: list(dict.fromkeys(labels)), lambda labels: sorted(set(labels))]
+)
+def test_7_4_labels_with_repeats_dropped_are_named(url, keep):
+    result = checks.exercise_7_4(_without_repeats(keep), url)
+    assert _fails_with(result, "labels for 5 files: the server answers")
+    assert _fails_with(result, "(item0.png and again_item0.png hold the same image)")
+    assert _fails_with(result, "repeats included (a set or dict.fromkeys drops them)")
+
+
+def test_7_4_sends_a_file_twice_so_that_two_labels_repeat(url):
+    sent = []
+
+    def recording(url, files):
+        sent.append([name for name, _ in files])
+        return classify_batch(url, files)
+
+    files = [("a.png", _open_png(40)), ("b.png", _open_png(200))]
+    assert checks.exercise_7_4(recording, url, files).passed
+    assert sent[0] == ["a.png", "b.png", "again_a.png"]
+
+
+def _open_png(level):
+    out = io.BytesIO()
+    Image.fromarray(np.full((28, 28), level, np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------- 7.5 one client, several services
 
 
 def top_label(body):
     if isinstance(body, list):  # Hugging Face
+        if not all(isinstance(e, dict) and {"label", "score"} <= set(e) for e in body):
+            raise ValueError("a list, but not of Hugging Face's entries")
         best = max(body, key=lambda e: e["score"])
         return best["label"], best["score"]
+    if not isinstance(body, dict):
+        raise ValueError(f"not a JSON object: {body!r:.60}")
     if "label" in body and "confidence" in body:  # the course service
         return body["label"], body["confidence"]
     if "responses" in body:  # Google Cloud Vision

@@ -1235,6 +1235,10 @@ def exercise_7_4(
         service.give_labels(files, [int(c) for c in classes])
         url = service.url
     url = url.rstrip("/")
+    # The first file once more, under another name, so that two files share a label: a client
+    # that drops repeated labels (a set, dict.fromkeys) returns fewer labels than files.
+    first_name, first_data = files[0]
+    files = [*files, (f"again_{first_name}", first_data)]
 
     def call(name: str) -> Callable[..., Any]:
         """classify_batch; in two-phase grading, noting when the kernel is to make the call."""
@@ -1320,6 +1324,15 @@ def exercise_7_4(
             ]
             new_rows = new_rows[: total() - before]
             requests_made = len({row["created_at"] for row in new_rows})
+        repeated = len(set(expected)) < len(expected)
+        if repeated and len(labels) == len(set(expected)) and set(labels) == set(expected):
+            twice = next(label for label in expected if expected.count(label) > 1)
+            return (
+                f"{len(labels)} labels for {len(files)} files: the server answers {twice!r} for "
+                f"more than one file ({files[0][0]} and {files[-1][0]} hold the same image), "
+                "and your list has it once. Return one label per file, in the order of the "
+                "files, repeats included (a set or dict.fromkeys drops them)."
+            )
         if len(labels) != len(files):
             return (
                 f"{len(labels)} label(s) for {len(files)} files: send every file in the same "
