@@ -1028,6 +1028,12 @@ def test_7_5_accepts_adapters_written_differently():
     }
 
     def by_table(body):
+        try:
+            return _by_table(body)
+        except (KeyError, TypeError, IndexError) as exc:  # any other shape
+            raise ValueError(f"not a shape I know: {exc}") from exc
+
+    def _by_table(body):
         if isinstance(body, list):
             entries, name, score, scale = body, "label", "score", 1
         elif "confidence" in body:
@@ -1098,6 +1104,68 @@ def test_7_5_names_the_mistake():
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_5(answer), phrase)
+
+
+def _lowest_score(body):  # min where max was meant
+    if isinstance(body, dict) and "responses" in body:
+        worst = min(body["responses"][0]["labelAnnotations"], key=lambda e: e["score"])
+        return worst["description"], worst["score"]
+    return top_label(body)
+
+
+def _lowest_for_azure_only(body):  # the red team's: Azure's first entry is its lowest too
+    if isinstance(body, dict) and "tagsResult" in body:
+        worst = min(body["tagsResult"]["values"], key=lambda e: e["confidence"])
+        return worst["name"], worst["confidence"]
+    return top_label(body)
+
+
+def _reads_keys_of_anything(body):  # the red team's: `in` and [] on whatever came
+    if isinstance(body, list):
+        best = max(body, key=lambda e: e["score"])
+        return best["label"], best["score"]
+    if "label" in body:
+        return body["label"], body.get("confidence", 1.0)
+    return top_label(body)
+
+
+def _lists_of_anything(body):
+    if isinstance(body, list):
+        best = max(body, key=lambda e: e["score"])
+        return best["label"], best["score"]
+    return top_label(body)
+
+
+def _confidence_made_up(body):
+    if isinstance(body, dict) and "label" in body:
+        return body["label"], body.get("confidence", 1.0)
+    return top_label(body)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_lowest_score, "you took 'Carnivore', the entry with the lowest score (min"),
+        (_lowest_for_azure_only, "the first entry and the one with the lowest score"),
+        (_reads_keys_of_anything, "null (None), your code raised TypeError"),
+        (_lists_of_anything, "a list of lists, [[0.02, 0.98]], your code raised TypeError"),
+        (_confidence_made_up, "you returned ('cat', 1.0); raise ValueError('...') instead"),
+        (_confidence_made_up, "A confidence the body does not hold is made up"),
+    ],
+)
+def test_7_5_names_the_lowest_entry_and_bodies_of_any_other_shape(answer, phrase):
+    result = checks.exercise_7_5(answer)
+    assert _fails_with(result, phrase)
+    assert "you took the first entry" not in result.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, 42, "text", [[0.1, 0.9]], [{"class": "cat"}], [3], {"label": "cat"}, {}, {"a": 1}],
+)
+def test_7_5_the_reference_reader_raises_value_error_for_every_unknown_shape(body):
+    with pytest.raises(ValueError):
+        top_label(body)
 
 
 def _ranked_by_topicality(body):

@@ -1560,8 +1560,8 @@ def _by_topicality(body: Any) -> tuple[str, list[float]] | None:
         return None
 
 
-def _first_entry(body: Any) -> str | None:
-    """The label of a list answer's first entry (what taking [0] gives), or None."""
+def _entries(body: Any) -> list[tuple[str, float]]:
+    """A list answer's entries as (label, score), in the body's order; [] for the others."""
     if isinstance(body, list):
         entries = body
     elif isinstance(body, dict) and "Labels" in body:
@@ -1571,9 +1571,58 @@ def _first_entry(body: Any) -> str | None:
     elif isinstance(body, dict) and "responses" in body:
         entries = body["responses"][0]["labelAnnotations"]
     else:
+        return []
+    return [
+        (
+            e.get("label") or e.get("Name") or e.get("name") or e.get("description"),
+            float(e.get("score", e.get("Confidence", e.get("confidence", 0.0)))),
+        )
+        for e in entries
+    ]
+
+
+def _not_the_top_entry(service: str, body: Any, got_label: Any) -> str | None:
+    """What an answer that took another entry than the most confident one did, or None."""
+    entries = _entries(body)
+    if not entries:
         return None
-    first = entries[0]
-    return first.get("label") or first.get("Name") or first.get("name") or first.get("description")
+    first = entries[0][0]
+    lowest = min(entries, key=lambda e: e[1])[0]
+    take = "take the entry with the highest score, max(entries, key=...)"
+    if got_label == first == lowest:
+        return (
+            f"for {service} you took {got_label!r}, the first entry and the one with the lowest "
+            f"score: {take} (these lists are not always sorted)."
+        )
+    if got_label == lowest:
+        return (
+            f"for {service} you took {got_label!r}, the entry with the lowest score (min, or "
+            f"a sort in ascending order): {take}."
+        )
+    if got_label == first:
+        return (
+            f"for {service} you took the first entry, {got_label!r}; these lists are not "
+            f"always sorted: {take}."
+        )
+    return None
+
+
+# JSON bodies of no known shape, and how the message shows them: another service's object, what
+# a proxy in trouble sends, null, a number, lists of other entries, objects without the keys
+# (a label without a confidence must not get one made up).
+_UNKNOWN_BODIES: list[tuple[Any, str]] = [
+    ({"outputs": [[0.02, 0.98]]}, "{'outputs': [[0.02, 0.98]]}"),
+    ("Service Unavailable", "a str ('Service Unavailable')"),
+    (None, "null (None)"),
+    (42, "a number (42)"),
+    ([[0.02, 0.98]], "a list of lists, [[0.02, 0.98]]"),
+    (
+        [{"class": "cat", "probability": 0.9}],
+        "a list of entries without 'label' and 'score', [{'class': 'cat', 'probability': 0.9}]",
+    ),
+    ({"label": "cat"}, "an object with a 'label' but no 'confidence', {'label': 'cat'}"),
+    ({}, "an empty object, {}"),
+]
 
 
 def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
@@ -1611,10 +1660,15 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     "number in [0, 1]."
                 )
             topical = _by_topicality(body)
+            entries = _entries(body)
+            # The lowest-scored entry may top the relevance too: its own score returned says
+            # min, not topicality (named below).
+            lowest = min(entries, key=lambda e: e[1]) if entries else None
+            took_lowest = lowest is not None and (got_label, float(got_confidence)) == lowest
             if (
                 topical is not None
                 and (
-                    got_label == topical[0]
+                    (got_label == topical[0] and not took_lowest)
                     or any(abs(float(got_confidence) - t) < 1e-6 for t in topical[1])
                 )
                 and not (got_label == label and abs(float(got_confidence) - confidence) <= 1e-6)
@@ -1640,21 +1694,17 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     "Confidence is a percentage (0–100); divide by 100 so every service speaks "
                     "in [0, 1]."
                 )
-            if got_label != label and got_label == _first_entry(body):
-                return (
-                    f"for {service} you took the first entry, {got_label!r}; these lists are "
-                    "not always sorted: take the entry with the highest score (max(entries, "
-                    "key=...))."
-                )
+            wrong_entry = (
+                _not_the_top_entry(service, body, got_label) if got_label != label else None
+            )
+            if wrong_entry:
+                return wrong_entry
             if got_label != label or abs(float(got_confidence) - confidence) > 1e-6:
                 return (
                     f"for {service}'s answer you returned {answer!r}; expected ({label!r}, "
                     f"{confidence})."
                 )
-        # JSON bodies of no known shape: another service's object, a bare string (what a
-        # proxy in trouble may send)
-        for unknown in ({"outputs": [[0.02, 0.98]]}, "Service Unavailable"):
-            shown = repr(unknown) if isinstance(unknown, dict) else describe(unknown)
+        for unknown, shown in _UNKNOWN_BODIES:
             try:
                 answer = top_label(copy.deepcopy(unknown))
             except NotImplementedError:
@@ -1664,12 +1714,18 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
             except Exception as exc:  # the student's bug is feedback, not a crash
                 return (
                     f"for a body of no known shape, {shown}, your code raised "
-                    f"{type(exc).__name__}: {exc}; raise ValueError('...') instead, so the "
+                    f"{student_error(exc)}; raise ValueError('...') instead, so the "
                     "caller knows the answer's shape is not one you read."
                 )
+            made_up = (
+                " A confidence the body does not hold is made up: the caller would take it for "
+                "the service's."
+                if isinstance(unknown, dict) and "label" in unknown
+                else ""
+            )
             return (
                 f"for a body of no known shape, {shown}, you returned {answer!r}; raise "
-                "ValueError('...') instead of guessing."
+                f"ValueError('...') instead of guessing.{made_up}"
             )
         return None
 
