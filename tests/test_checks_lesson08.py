@@ -183,6 +183,25 @@ def test_8_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_2(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    ("jobs", "phrase"),
+    [
+        (lambda a: {"ps": [a[0]]}, "a parameter server belongs to ParameterServerStrategy"),
+        (lambda a: {"chief": [a[0]]}, "worker 0 already acts as chief"),
+        (lambda a: {"evaluator": ["10.0.0.9:2222"]}, "runs workers only"),
+    ],
+)
+def test_8_2_a_cluster_with_a_job_besides_worker_is_named(jobs, phrase):
+    def with_jobs(addresses, index):  # the red team's: a job no process is started for
+        config = _tf_config(addresses, index)
+        config["cluster"].update(jobs(addresses))
+        return config
+
+    result = checks.exercise_8_2(with_jobs)
+    assert _fails_with(result, phrase)
+    assert _fails_with(result, 'Give it the worker job alone: {"worker": addresses}')
+
+
 # ------------------------------------------------------------ 8.3 a client within the request limit
 
 WEIGHTS = RNG.random((28 * 28, 10))

@@ -438,6 +438,9 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
             cluster, task = config["cluster"], config["task"]
             if not isinstance(cluster, dict) or "worker" not in cluster:
                 return 'the cluster must list its machines by job: {"worker": ["host:port", ...]}.'
+            others = sorted(str(job) for job in cluster if job != "worker")
+            if others:
+                return _other_jobs(others, cluster)
             workers = cluster["worker"]
             # A tuple is the same list to JSON (json.dumps writes both as an array).
             if not isinstance(workers, (list, tuple)) or list(workers) != addresses:
@@ -471,6 +474,20 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
         return None
 
     return run_check("8.2", diagnose, "each worker will find the others and know its own place.")
+
+
+def _other_jobs(others: list[str], cluster: dict[str, Any]) -> str:
+    """Why a cluster needs no job besides "worker", in words fit for the first such job."""
+    shown = ", ".join(f"{job!r}: {cluster[job]!r}" for job in others)
+    why = {
+        "ps": "a parameter server belongs to ParameterServerStrategy, another architecture",
+        "chief": "with MultiWorkerMirroredStrategy worker 0 already acts as chief",
+    }.get(others[0], "MultiWorkerMirroredStrategy runs workers only")
+    return (
+        f"the cluster has the job(s) {shown} besides 'worker': it lists every process the "
+        f"cluster waits for, and no such process is started here ({why}). Give it the "
+        'worker job alone: {"worker": addresses}.'
+    )
 
 
 # ------------------------------------------------ 8.3 a client that respects the request limit
