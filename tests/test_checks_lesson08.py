@@ -243,6 +243,20 @@ def _predict_all_while(post, images, max_instances):
     return out
 
 
+def test_8_3_the_task_asks_for_as_few_requests_as_possible():
+    # One image per request is "at most max_instances" too: the task says why it is not right.
+    from course_lib.config import project_root
+
+    path = project_root() / "solutions" / "08_beyond_one_laptop.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    task = next(
+        " ".join("".join(c["source"]).split())
+        for c in cells
+        if "### Exercise 8.3" in "".join(c["source"])
+    )
+    assert "in as few requests as possible, each of at most `max_instances` images" in task
+
+
 @pytest.mark.parametrize("answer", [_predict_all, _predict_all_balanced, _predict_all_while])
 def test_8_3_accepts_every_image_in_order_within_the_limit(answer):
     assert checks.exercise_8_3(answer, _predict, CLIENT_IMAGES).passed
@@ -296,6 +310,8 @@ def _in_requests_of(size):
             "one row per image",
         ),
         (_in_requests_of(1), "250 requests for 250 images where 3 suffice"),
+        (_in_requests_of(1), "the task asks for as few requests as possible"),
+        (_in_requests_of(50), "5 requests for 250 images where 3 suffice"),
         (
             lambda post, x, k: [
                 post({"instances": x[s : s + k].tolist()}).json()["outputs"]

@@ -656,8 +656,9 @@ def exercise_8_3(
             if len(requests) > needed:
                 return (
                     f"{len(requests)} requests for {count} images where {needed} "
-                    "suffice: every request costs a round trip, so fill each one up to "
-                    f"max_instances ({CLIENT_LIMIT} here)."
+                    "suffice: the task asks for as few requests as possible, since every "
+                    f"request costs a round trip; fill each one up to max_instances "
+                    f"({CLIENT_LIMIT} here)."
                 )
         return _refusal_problem(predict_all, images, weights)
 
