@@ -547,6 +547,44 @@ def test_8_4_names_training_images_on_another_scale(course_train, scaled, phrase
     assert _fails_with(checks.exercise_8_4(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    ("pick", "phrase"),
+    [
+        (lambda n: np.arange(n - 150, n), "the last 150 training images in their stored order"),
+        (lambda n: np.arange(200, 350), "training images 200 to 349, one run in their stored"),
+        (lambda n: np.arange(n - 1, n - 151, -1), "one run of the stored order backwards"),
+        (lambda n: np.arange(0, 150 * 6, 6), "every 6th training image of the stored order"),
+    ],
+)
+def test_8_4_names_images_in_their_stored_order_wherever_they_start(course_train, pick, phrase):
+    x_train, _ = course_train
+    answer = _representative(x_train[pick(len(x_train))], count=150)
+    result = checks.exercise_8_4(answer)
+    assert _fails_with(result, phrase)
+    assert _fails_with(result, "take them from a shuffled copy")
+
+
+def test_8_4_names_a_stored_run_of_the_notebook_s_own_x_train():
+    sorted_by_pixels = X_TRAIN[np.argsort(X_TRAIN.reshape(len(X_TRAIN), -1).sum(axis=1))]
+    answer = _representative(sorted_by_pixels[-200:])
+    result = checks.exercise_8_4(answer, sorted_by_pixels, X_TEST)
+    assert _fails_with(result, "the last 200 training images in their stored order")
+
+
+def test_8_4_accepts_a_shuffled_draw_whatever_order_it_is_yielded_in(course_train):
+    x_train, _ = course_train
+    drawn = np.random.default_rng(3).choice(len(x_train), 150, replace=False)
+    for order in (drawn, np.sort(drawn), np.sort(drawn)[::-1]):  # increasing, but not a run
+        assert checks.exercise_8_4(_representative(x_train[order], count=150)).passed
+
+
+def test_8_4_names_a_calibration_set_from_one_class_even_shuffled(course_train):
+    x_train, y_train = course_train
+    one_class = np.random.default_rng(0).permutation(np.flatnonzero(y_train == 3))
+    result = checks.exercise_8_4(_representative(x_train[one_class], count=100))
+    assert _fails_with(result, "come from 1 of the 10 classes only (Dress)")
+
+
 def test_8_4_names_a_calibration_set_from_a_few_classes(course_train):
     x_train, y_train = course_train
     by_class = np.argsort(y_train, kind="stable")  # the red team's: all of class 0 first

@@ -776,21 +776,80 @@ def _course_training_starts(shape: tuple[int, ...], count: int, fashion: Any) ->
     return starts
 
 
+def _image_keys(rows: np.ndarray) -> list[bytes]:
+    """A fingerprint of each uint8 image: a few pixels and the sum, enough to tell 60,000
+    images apart, small to keep."""
+    rows = rows.reshape(len(rows), -1)
+    sums = rows.sum(axis=1, dtype=np.int64)
+    return [row.tobytes() + int(total).to_bytes(4, "little") for row, total in
+            zip(rows[:, ::37], sums, strict=True)]  # fmt: skip
+
+
+def _as_pixels(images: np.ndarray) -> np.ndarray:
+    """Images as the model sees them (pixels / 255) back to the uint8 pixels they came from."""
+    return np.rint(np.asarray(images, np.float64) * 255).clip(0, 255).astype(np.uint8)
+
+
 def _training_classes(images: np.ndarray, fashion: Any) -> list[int | None]:
     """The class of each sample that is one of the course's training images as the model sees
     them (pixels / 255), None for the others; found by a fingerprint of each image's pixels."""
-    pixels = np.rint(np.asarray(images, np.float64) * 255).clip(0, 255).astype(np.uint8)
-    pixels = pixels.reshape(len(pixels), -1)
-    train = np.asarray(fashion.x_train).reshape(len(fashion.x_train), -1)
+    train = np.asarray(fashion.x_train)
+    label_of = dict(zip(_image_keys(train), np.asarray(fashion.y_train).tolist(), strict=True))
+    return [label_of.get(key) for key in _image_keys(_as_pixels(images))]
 
-    def keys(rows: np.ndarray) -> list[bytes]:
-        # a few pixels and the sum: enough to tell 60,000 images apart, small to keep
-        sums = rows.sum(axis=1, dtype=np.int64)
-        return [row.tobytes() + int(total).to_bytes(4, "little") for row, total in
-                zip(rows[:, ::37], sums, strict=True)]  # fmt: skip
 
-    label_of = dict(zip(keys(train), np.asarray(fashion.y_train).tolist(), strict=True))
-    return [label_of.get(key) for key in keys(pixels)]
+def _stored_orders(x_train: np.ndarray | None, fashion: Any) -> list[np.ndarray]:
+    """The uint8 training images in each order the notebook's ``x_train`` may be in: the one
+    given, the course's whole set, and fast mode's subset (the judge never runs in fast mode)."""
+    from course_lib import data
+
+    orders = [_as_pixels(x_train)] if x_train is not None else []
+    if fashion is not None:
+        orders.append(np.asarray(fashion.x_train))
+        per_class = data.FAST_TRAIN_PER_CLASS
+        if len(fashion.x_train) > per_class * len(fashion.class_names):  # the whole set
+            fast, _ = data.balanced_subset(
+                fashion.x_train, fashion.y_train, per_class, data.SUBSET_SEED
+            )
+            orders.append(np.asarray(fast))
+    return orders
+
+
+def _stored_run(images: np.ndarray, orders: list[np.ndarray]) -> tuple[int, int, int] | None:
+    """(first position, step, stored count) when the samples are training images taken at
+    evenly spaced places of one stored order (a run x_train[a:b], every k-th, backwards), or
+    None: a shuffled draw is never evenly spaced."""
+    if len(images) < 3:
+        return None
+    keys = _image_keys(_as_pixels(images))
+    for stored in orders:
+        position = {key: i for i, key in enumerate(_image_keys(stored))}
+        found = [position.get(key) for key in keys]
+        if any(p is None for p in found):
+            continue
+        steps = np.diff(np.asarray(found, np.int64))
+        if steps[0] != 0 and np.all(steps == steps[0]):
+            return int(found[0]), int(steps[0]), len(stored)
+    return None
+
+
+def _run_problem(run: tuple[int, int, int], count: int) -> str:
+    """The message for samples taken in the stored order: which ones, and why not so."""
+    first, step, stored = run
+    last = first + step * (count - 1)
+    if step == 1 and last == stored - 1:
+        which = f"the last {count} training images in their stored order"
+    elif step == 1:
+        which = f"training images {first} to {last}, one run in their stored order"
+    elif step == -1:
+        which = f"training images {first} down to {last}, one run of the stored order backwards"
+    else:
+        which = f"every {abs(step)}th training image of the stored order, from image {first}"
+    return (
+        f"the samples are {which}, not a shuffled draw: take them from a shuffled copy "
+        "(rng.permutation(len(x_train))), since a set stored by class or by date would "
+        "calibrate on a few classes only."
+    )
 
 
 def exercise_8_4(
@@ -949,6 +1008,9 @@ def exercise_8_4(
                 "order: take them from a shuffled copy (rng.permutation(len(x_train))), since a "
                 "set stored by class or by date would calibrate on a few classes only."
             )
+        run = _stored_run(images, _stored_orders(x_train, fashion))
+        if run is not None:
+            return _run_problem(run, len(images))
         if fashion is not None and shape == (28, 28, 1):
             classes = _training_classes(images, fashion)
             if classes.count(None) > len(classes) // 10:
