@@ -612,6 +612,34 @@ def _quantization_by_table(low, high, dtype):
     return [scale, np.round(qmin - low / scale).astype(np.int64)]
 
 
+@pytest.mark.parametrize(
+    ("as_scale", "phrase"),
+    [
+        (str, "scale is a str ("),
+        (lambda x: __import__("fractions").Fraction(x).limit_denominator(10**9), "a Fraction"),
+        (lambda x: np.array(x), "scale is a float64 array of shape ()"),
+    ],
+)
+def test_8_5_a_scale_of_the_right_value_but_not_a_float_is_named(as_scale, phrase):
+    def answer(low, high, dtype):  # the red team's: the right numbers, the scale not a float
+        scale, zero_point = _quantization(low, high, dtype)
+        return as_scale(scale), zero_point
+
+    result = checks.exercise_8_5(answer)
+    assert _fails_with(result, phrase)
+    assert _fails_with(result, "the value is right, but the task asks for a float")
+
+
+@pytest.mark.parametrize("as_scale", [float, np.float64, np.float32])
+def test_8_5_accepts_the_scale_as_any_float(as_scale):
+    def answer(low, high, dtype):
+        scale, zero_point = _quantization(low, high, dtype)
+        return as_scale(scale), zero_point
+
+    result = checks.exercise_8_5(answer)
+    assert result.passed, result.message
+
+
 def test_8_5_a_zero_point_of_the_right_value_but_not_an_integer_is_named():
     def as_float(low, high, dtype):
         scale, zero_point = _quantization(low, high, dtype)

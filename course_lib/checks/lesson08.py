@@ -1163,6 +1163,13 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                     f"{expected_zero}: low must map onto qmin, qmin = low / scale + "
                     "zero_point, with zero_point rounded to an integer."
                 )
+            given_scale = answer[0]
+            if not isinstance(given_scale, float | np.floating):  # bool is no float either
+                type_problem = type_problem or (  # named once every value is right, as below
+                    f"for ({low}, {high}, {name}) scale is {describe(given_scale)}: the value "
+                    "is right, but the task asks for a float, a real number of the step; "
+                    "return float(...) of it."
+                )
             given = answer[1]
             if isinstance(given, bool | np.bool_) or not isinstance(given, int | np.integer):
                 array = (
