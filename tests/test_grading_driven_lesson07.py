@@ -322,7 +322,6 @@ def _generator(url, files):
         (_whole_body, "whole JSON body"),
         (_first_only, "1 label(s) for 5 files"),
         (_reversed, "not in the order of the files"),
-        (_deduplicated, "repeats included (a set or dict.fromkeys drops them)"),
         (_no_status_check, "response.raise_for_status()"),
         (_stub, "not attempted yet"),
         (lambda url, files: None, "forget to `return`"),
@@ -336,6 +335,16 @@ def test_7_4_a_wrong_client_gets_the_notebook_message_from_the_judge(
     assert reply["status"] == "failed", reply
     assert words in reply["message"], reply
     assert reply["message"] == direct.message
+
+
+def test_7_4_labels_with_repeats_dropped_fail_against_the_judges_service_too(tmp_path, course_url):
+    # The two services give other labels, so the messages name other ones: the same finding.
+    reply, direct = _graded_and_direct_7_4(tmp_path, _deduplicated, course_url)
+    for message in (reply["message"], direct.message):
+        assert "labels for 5 files: the server answers" in message
+        assert "(item0.png and again_item0.png hold the same image)" in message
+        assert "repeats included (a set or dict.fromkeys drops them)" in message
+    assert reply["status"] == "failed" and not direct.passed
 
 
 def test_7_4_a_wrong_field_is_refused_by_the_judges_service_as_by_the_course_service(tmp_path):
