@@ -22,7 +22,16 @@ from test_checks_lesson06 import (
     _with_value,
     nested_head,
 )
+from test_checks_lesson07 import (  # the red team's answers, as the check tests have them
+    _ONE_SIDE_LIMITS,
+    _confidence_made_up,
+    _limit_on,
+    _lowest_score,
+    _reads_keys_of_anything,
+)
+from test_checks_lesson07 import prepare as prepare_upload
 from test_checks_lesson09 import (  # the reference the check tests use too
+    share_of,
     upright_by_hand,
     whitened_where,
 )
@@ -446,6 +455,71 @@ def test_low_findings_get_the_notebook_message_in_two_phases(tmp_path, number, a
     assert reply["status"] == "failed" and message in reply["message"], reply
     with fresh_inputs(21):
         direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
+def _one_image_per_request(post, images, max_instances):
+    rows = []
+    for start in range(len(images)):
+        response = post({"instances": images[start : start + 1].tolist()})
+        response.raise_for_status()
+        rows += response.json()["predictions"]
+    return np.asarray(rows, np.float32)
+
+
+def _scale_as_text(low, high, dtype):
+    info = np.iinfo(dtype)
+    low, high = min(low, 0.0), max(high, 0.0)
+    scale = (high - low) / (int(info.max) - int(info.min))
+    return str(scale), int(info.min) - round(low / scale)
+
+
+@pytest.mark.parametrize(
+    ("number", "answer", "message"),
+    [
+        # which image shows it first depends on the limit drawn for the run
+        ("7.3", _limit_on(_ONE_SIDE_LIMITS["height squared"]), "width × height"),
+        ("7.3", _limit_on(_ONE_SIDE_LIMITS["tall images only"]), "width × height"),
+        ("7.5", _reads_keys_of_anything, "null (None), your code raised TypeError"),
+        ("7.5", _confidence_made_up, "A confidence the body does not hold is made up"),
+        ("7.5", _lowest_score, "the lowest score"),
+        (
+            "8.2",
+            lambda a, i: {
+                "cluster": {"worker": list(a), "ps": [a[0]]},
+                "task": {"type": "worker", "index": i},
+            },
+            "ParameterServerStrategy",
+        ),
+        ("8.3", _one_image_per_request, "the task asks for as few requests as possible"),
+        ("8.5", _scale_as_text, "the task asks for a float"),
+        ("9.2", share_of(0), "the share of train, fractions[0]"),
+    ],
+)
+def test_answers_the_red_team_found_passing_fail_in_two_phases_with_the_notebook_message(
+    tmp_path, number, answer, message
+):
+    expression = _check_expression(number)
+    (name,) = judge.answer_names(expression)
+    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
+    assert reply["status"] == "failed" and message in reply["message"], reply
+    with fresh_inputs(21):
+        direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
+def test_a_rounded_upload_is_refused_in_two_phases_with_the_notebook_message(tmp_path):
+    from course_lib import models
+
+    def rounded(upload, preprocessing):
+        return np.round(prepare_upload(upload, preprocessing), 2)
+
+    namespace = {"prepare": rounded, "prep": models.preprocessing_for((28, 28, 1))}
+    reply = judge.judge_locally(_check_expression("7.1"), namespace, 21, str(tmp_path))
+    assert reply["status"] == "failed", reply
+    assert "your values are rounded to 2 decimal(s)" in reply["message"], reply
+    with fresh_inputs(21):
+        direct = checks.exercise_7_1(rounded, namespace["prep"])
     assert reply["message"] == direct.message
 
 
@@ -1040,6 +1114,8 @@ def _published_top_label(
     body,
 ):  # the expected answers of the lesson's check, looked up by the body's shape
     if isinstance(body, list):
+        if not all(isinstance(entry, dict) and "score" in entry for entry in body):
+            raise ValueError("unknown")  # a list of other entries: no shape of the five
         return _PUBLISHED_TOP["list"]
     if not isinstance(body, dict):
         raise ValueError("unknown")
