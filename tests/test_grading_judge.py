@@ -114,6 +114,11 @@ def test_right_answers_pass_on_every_fresh_draw_of_the_test_data(tmp_path, numbe
             },
             "crop of a 9 x 8 image (the crop's height equal to the image's), your code raised",
         ),
+        (  # fails on images with channels only: the check asks the kernel for a 2-D crop too
+            "1.2",
+            {"centre_crop": lambda im, h, w: _centre_crop(im.T, w, h).T},
+            "though your function crops the same image without its channels",
+        ),
         ("1.3", {"resize_nearest": lambda im, h, w: None}, "did you forget to `return` it?"),
         (
             "1.4",
@@ -694,6 +699,13 @@ def _compile_with_binary_accuracy(model):
     )
 
 
+def _compile_ignoring_a_class(model):
+    import keras
+
+    loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=0)
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+
+
 def _grad_cam_relu_last(grad_model, images, class_index):
     import tensorflow as tf
 
@@ -829,6 +841,7 @@ def _images_in_squashed(backbone, head, image_size):
         ("4.1", _compile_with_a_schedule, "a schedule (ExponentialDecay, starting at 0.001)"),
         ("4.1", _compile_metrics_by_position, "went to loss_weights"),
         ("4.1", _compile_with_binary_accuracy, "binary_accuracy is the accuracy of yes/no"),
+        ("4.1", _compile_ignoring_a_class, "the loss is set to ignore class 0"),
         ("5.6", _grad_cam_relu_last, "you divided by the maximum before the ReLU"),
         ("6.5", _unfreeze_everything, "keep the layers before"),
         ("6.4", _transfer_not_frozen, "backbone.trainable = False"),
