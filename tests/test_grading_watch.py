@@ -29,18 +29,23 @@ PASSED = "one luminance value per pixel, weighted as the eye sees."
 COPIED = "your code calls course_lib.images.to_grayscale, the course's own copy"
 SWITCHED_OFF = "your code calls sys.setprofile, which switched off the check's watch"
 
-# The stand-in kernel: kernel_code's text compiled as the grader's cells compile it, the
-# guard added before any "notebook" code, then one JSON request per line on stdin.
+# The stand-in kernel: the guard added before any "notebook" code, then one JSON request per
+# line on stdin; kernel_code's text is run afresh for each, as each grader cell runs it.
 _KERNEL = """
 import json, sys
 replies, sys.stdout = sys.stdout, sys.stderr  # the notebook's prints stay out of the replies
 setup = json.loads(sys.stdin.readline())
-grader = {"__name__": "course_grader_stand_in"}
-exec(compile(setup["kernel_code"], "course-grader", "exec"), grader)
-grader["install_guard"](setup["guard"], setup["events"])
+
+def cell():
+    grader = {"__name__": "course_grader_stand_in"}
+    exec(compile(setup["kernel_code"], "course-grader", "exec"), grader)
+    return grader
+
+cell()["install_guard"](setup["guard"], setup["events"])
 user = {"__name__": "__main__"}
 for line in sys.stdin:
     request = json.loads(line)
+    grader = cell()
     if request["do"] == "run":
         exec(compile(request["source"], "<notebook cell>", "exec"), user)
         reply = {}
@@ -193,6 +198,16 @@ def _load_unwatched(*args, **options):  # any watch read from the kernel's folde
     return data
 
 json.load = _load_unwatched
+
+def _rebind(event, args):  # an audit hook of the notebook's: rebinds the grader's names
+    if event == "open" and str(args[0]).endswith("call.json"):
+        frame = sys._getframe(1)
+        while frame is not None and "_watched" not in frame.f_globals:
+            frame = frame.f_back
+        if frame is not None:
+            frame.f_globals["_watched"] = lambda func, given, *rest: (func(*given), None, "")
+
+sys.addaudithook(_rebind)
 """
 
 
@@ -307,6 +322,10 @@ def test_switching_the_watch_off_while_the_answer_runs_is_reported_and_not_credi
         # told the watch was switched off, or the copy, if it still saw it (a tracer)
         assert SWITCHED_OFF in reply["message"] or COPIED in reply["message"], (case, reply)
         assert any(unwatched), (case, unwatched)
+    kernel.run("sys.settrace(lambda *args: None)")  # a tracer left running by a cell
+    reply, unwatched = kernel.grade(tmp_path / "tracer", COPY)
+    assert reply["status"] == "failed" and any(unwatched), (reply, unwatched)
+    kernel.run("sys.settrace(None)")
     reply, unwatched = kernel.grade(tmp_path / "honest", HONEST)  # the watch is on again
     assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)
 

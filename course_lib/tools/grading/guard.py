@@ -75,6 +75,7 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
     refs = {
         "setprofile": sys.setprofile,
         "getprofile": sys.getprofile,
+        "gettrace": sys.gettrace,
         "thread_setprofile": threading.setprofile,
         "thread_getprofile": threading.getprofile,
         "audit": sys.audit,

@@ -819,13 +819,15 @@ def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | No
     if tools:
         space["__builtins__"] = tools["builtins"]
     exec_(compile_(str(watch["source"]), "<course grader watch>", "exec", dont_inherit=True), space)
-    copies = space["compiled_copies"](watch["copies"], compile_)
-    # Bound now: the student's code may change anything in that namespace while it runs
-    watched_call, message, copy_used = (
+    # Bound at once: the notebook's code may change anything in that namespace later (an
+    # audit hook of its own, called as the copies are compiled; the student's code)
+    compiled_copies, watched_call, message, copy_used = (
+        space["compiled_copies"],
         space["watched_call"],
         space["message"],
         space["CourseCopyUsed"],
     )
+    copies = compiled_copies(watch["copies"], compile_)
     course = (str(watch["course"]), str(watch["sep"]))
     result, raised, used, off = watched_call(
         func, given, copies, course, tools, watch["watch_checks"] is True
@@ -844,7 +846,15 @@ def call_answer(
     ``out`` folder, and the ``watch`` the judge sent (sent in the grader's cell, not through
     the kernel's folder or its ``json``: it decides whether the answer is a copy).
     ``guarded``: in a graded kernel, whose guard (grading/guard.py) the watch must use.
+    Then no profiler or tracer of the notebook's may run in this cell (it could change what
+    the grader's code holds), and ``sys.setprofile`` or ``sys.settrace`` may be called in
+    it only by the watch, switching itself on and off.
     """
+    # Bound before anything else runs here: the notebook's own code may run during what
+    # follows (an audit hook it added, called as a file is opened) and rebind this
+    # namespace's names
+    watched, tools = _watched, guard_tools() if guarded else None
+    before = tools["counts"]() if tools else None
     import json
     import os
 
@@ -855,7 +865,6 @@ def call_answer(
 
         namespace = get_ipython().user_ns
 
-    tools = guard_tools() if guarded else None
     with open(os.path.join(args["request"], "call.json"), encoding="utf-8") as handle:
         request = json.load(handle)
     given = [decode_plain(tree, args["request"]) for tree in request["args"]]
@@ -866,14 +875,22 @@ def call_answer(
     if request.get("driver"):
         func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
     unwatched = ""
-    if guarded and tools is None:
+    if guarded and (tools is None or before is None):
         unwatched = "the grader's guard did not answer"
     elif not isinstance(args.get("watch"), dict):
         unwatched = "the check sent no watch with the call"
+    elif tools and (tools["gettrace"]() is not None or tools["getprofile"]() is not None):
+        unwatched = "a profiler or tracer of the notebook's ran in the grader's cell"
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
-        result, raised, unwatched = _watched(func, given, args["watch"], tools)
+        result, raised, unwatched = watched(func, given, args["watch"], tools)
+        after = tools["counts"]() if tools else None
+        if before is not None and (after is None or after[0] - before[0] != 2):
+            # the watch's own two are all: any other could have changed this cell's work
+            unwatched = unwatched or "sys.setprofile or sys.settrace was called in the cell"
+        if raised is None and unwatched:
+            raised = RuntimeError(f"the grader could not watch this call: {unwatched}")
         if raised is not None:
             raise raised
     except BaseException as exc:  # the student's code may raise anything
