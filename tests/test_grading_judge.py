@@ -84,6 +84,15 @@ def _judge(tmp_path, number, namespace, salt=12345):
 
 @pytest.mark.parametrize("salt", [1, 2, 3, 2**31 + 7])
 @pytest.mark.parametrize("number", sorted(EXPRESSIONS))
+def _fails_as_in_the_notebook(tmp_path, expression, name, answer, words, salt):
+    """The judge refuses ``answer`` with ``words`` in its message, the notebook's own message."""
+    reply = judge.judge_locally(expression, {name: answer}, salt, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(salt):
+        direct = eval(expression, {"checks": checks, name: answer})
+    assert reply["message"] == direct.message
+
+
 def test_right_answers_pass_on_every_fresh_draw_of_the_test_data(tmp_path, number, salt):
     reply = _judge(tmp_path, number, RIGHT, salt)
     assert reply["status"] == "passed", reply
@@ -164,11 +173,7 @@ def test_a_change_to_the_input_in_place_is_seen_across_the_process_boundary(tmp_
 def test_a_list_changed_in_place_is_seen_across_the_process_boundary(
     tmp_path, expression, name, answer, words
 ):
-    reply = judge.judge_locally(expression, {name: answer}, 12345, str(tmp_path))
-    assert reply["status"] == "failed" and words in reply["message"], reply
-    with fresh_inputs(12345):
-        direct = eval(expression, {"checks": checks, name: answer})
-    assert reply["message"] == direct.message
+    _fails_as_in_the_notebook(tmp_path, expression, name, answer, words, 12345)
 
 
 def test_a_precision_returned_as_an_exact_fraction_is_judged_as_in_the_notebook(tmp_path):
@@ -456,11 +461,7 @@ def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_
 def test_low_findings_get_the_notebook_message_in_two_phases(tmp_path, number, answer, message):
     expression = _check_expression(number)
     (name,) = judge.answer_names(expression)
-    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
-    assert reply["status"] == "failed" and message in reply["message"], reply
-    with fresh_inputs(21):
-        direct = eval(expression, {"checks": checks, name: answer})
-    assert reply["message"] == direct.message
+    _fails_as_in_the_notebook(tmp_path, expression, name, answer, message, 21)
 
 
 def _one_image_per_request(post, images, max_instances):
@@ -506,11 +507,7 @@ def test_answers_the_red_team_found_passing_fail_in_two_phases_with_the_notebook
 ):
     expression = _check_expression(number)
     (name,) = judge.answer_names(expression)
-    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
-    assert reply["status"] == "failed" and message in reply["message"], reply
-    with fresh_inputs(21):
-        direct = eval(expression, {"checks": checks, name: answer})
-    assert reply["message"] == direct.message
+    _fails_as_in_the_notebook(tmp_path, expression, name, answer, message, 21)
 
 
 def test_a_rounded_upload_is_refused_in_two_phases_with_the_notebook_message(tmp_path):
@@ -852,11 +849,7 @@ def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(
     tmp_path, number, answer, words
 ):
     expression = _expression(number)
-    reply = judge.judge_locally(expression, {_NAMES[number][0]: answer}, 21, str(tmp_path))
-    assert reply["status"] == "failed" and words in reply["message"], reply
-    with fresh_inputs(21):
-        direct = eval(expression, {"checks": checks, _NAMES[number][0]: answer})
-    assert reply["message"] == direct.message
+    _fails_as_in_the_notebook(tmp_path, expression, _NAMES[number][0], answer, words, 21)
 
 
 def _nested_head_without_dropout(backbone, num_classes):
@@ -924,11 +917,7 @@ def test_lesson_06_wrong_answers_get_the_notebook_message_from_the_judge(
     tmp_path, number, answer, words
 ):
     expression, name = _LESSON_06[number]
-    reply = judge.judge_locally(expression, {name: answer}, 21, str(tmp_path))
-    assert reply["status"] == "failed" and words in reply["message"], reply
-    with fresh_inputs(21):
-        direct = eval(expression, {"checks": checks, name: answer})
-    assert reply["message"] == direct.message
+    _fails_as_in_the_notebook(tmp_path, expression, name, answer, words, 21)
 
 
 @pytest.mark.parametrize(
