@@ -304,7 +304,7 @@ def describe(value: Any) -> str:
 
 def student_error(exc: BaseException) -> str:
     """``ValueError: bad input``, kept to one line of reasonable length, without colour codes."""
-    text = " ".join(_TERMINAL_CODES.sub("", str(exc)).split())
+    text = " ".join(shown(str(exc)).split())
     text = text if len(text) <= 200 else text[:199] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
