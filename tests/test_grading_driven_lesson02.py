@@ -12,7 +12,7 @@ import tensorflow as tf
 from course_lib import checks
 from course_lib.checks import _drivers
 from course_lib.checks._core import fresh_inputs
-from course_lib.tools.grading import execute, judge
+from course_lib.tools.grading import judge, judge_replay, two_phase
 
 SALT = 4242
 
@@ -108,11 +108,11 @@ def test_the_map_function_runs_in_the_kernel_inside_map_not_in_the_judge(tmp_pat
 
 
 def test_only_the_drivers_the_course_defines_can_be_asked_for():
-    replay = judge.Replay("preprocess", {})
+    replay = judge_replay.Replay("preprocess", {})
     with pytest.raises(ValueError, match="no driver"):
         replay.course_drive("exec", "print(1)")
     assert "map_elements" in _drivers.DRIVERS
 
 
 def test_exercises_with_a_driver_are_judged_in_two_phases():
-    assert "2.1" in execute.TWO_PHASE
+    assert "2.1" in two_phase.TWO_PHASE

@@ -21,7 +21,7 @@ from test_checks_lesson02 import _augmented, _pipelines_per_image, _pipelines_wr
 from course_lib import checks, data
 from course_lib.checks import _drivers, lesson02
 from course_lib.checks._core import fresh_inputs
-from course_lib.tools.grading import execute, judge, kernel_code
+from course_lib.tools.grading import judge, judge_decode, judge_replay, kernel_encode, two_phase
 
 SALT = 2252
 AUTOTUNE = tf.data.AUTOTUNE
@@ -312,12 +312,12 @@ def test_the_judge_reads_no_dataset_and_no_folder_of_the_kernels_itself(
 
 def test_datasets_and_paths_stay_in_the_kernel_and_are_never_sent_to_it(tmp_path):
     ds = tf.data.Dataset.range(3)
-    assert kernel_code.encode(ds, str(tmp_path))["t"] == "dataset"
-    assert kernel_code.encode(Path("/etc"), str(tmp_path))["t"] == "path"
+    assert kernel_encode.encode(ds, str(tmp_path))["t"] == "dataset"
+    assert kernel_encode.encode(Path("/etc"), str(tmp_path))["t"] == "path"
     assert {"dataset", "path"} <= set(judge.HELD)  # the judge makes them stand-ins, never values
-    replay = judge.Replay("f", {})
+    replay = judge_replay.Replay("f", {})
     for argument in (ds, Path("/etc")):  # nor does it send them to the kernel
-        with pytest.raises(judge.Unsupported):
+        with pytest.raises(judge_decode.Unsupported):
             replay.course_drive("dataset_passes", argument)
 
 
@@ -424,7 +424,7 @@ def test_a_second_call_that_returns_something_else_is_named_in_both_places(tmp_p
 
 
 def test_the_pipeline_exercises_are_judged_in_two_phases():
-    assert {"2.2", "2.3", "2.5"} <= execute.TWO_PHASE
+    assert {"2.2", "2.3", "2.5"} <= two_phase.TWO_PHASE
     assert {"pipeline_epochs", "augmented_pipelines", "dataset_passes", "folder_files"} <= set(
         _drivers.DRIVERS
     )
@@ -437,7 +437,7 @@ def test_a_dataset_or_path_a_function_returns_reaches_the_check_as_its_kind(tmp_
         (tf.data.Dataset.range(2).batch(1), "_BatchDataset"),
         (tmp_path, type(tmp_path).__name__),
     ):
-        back = judge.decode(kernel_code.encode(value, folder), folder)
+        back = judge_decode.decode(kernel_encode.encode(value, folder), folder)
         assert type(back).__name__ == name and checks._core.describe(back) == f"a {name}"
 
 

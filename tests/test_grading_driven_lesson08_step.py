@@ -24,7 +24,7 @@ import pytest
 from course_lib import checks
 from course_lib.checks import _drivers
 from course_lib.checks._core import fresh_inputs
-from course_lib.tools.grading import execute, judge
+from course_lib.tools.grading import judge, two_phase
 
 TESTS = Path(__file__).resolve().parent
 SALT = 8181
@@ -338,4 +338,4 @@ def test_a_kernel_with_one_device_gets_the_two_devices_message(tmp_path):
 
 def test_the_step_is_run_by_a_driver_and_8_1_is_judged_in_two_phases():
     assert "train_two_steps" in _drivers.DRIVERS
-    assert "8.1" in execute.TWO_PHASE
+    assert "8.1" in two_phase.TWO_PHASE

@@ -10,8 +10,9 @@ import pytest
 from grading_support import student_notebook
 
 from course_lib.config import project_root
-from course_lib.tools.grading import execute
-from course_lib.tools.grading.execute import GradeOptions, grade_notebook
+from course_lib.tools.grading import two_phase
+from course_lib.tools.grading.execute import grade_notebook
+from course_lib.tools.grading.notebook_grade import GradeOptions
 from course_lib.tools.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()
@@ -51,7 +52,7 @@ dataclasses.dataclass = _dataclass
 def test_an_unsolved_notebook_that_patches_dataclasses_scores_zero_and_is_named(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(execute, "TWO_PHASE", frozenset())  # every check runs in the kernel
+    monkeypatch.setattr(two_phase, "TWO_PHASE", frozenset())  # every check runs in the kernel
     nb = student_notebook(LESSON, PATCH)
     path = tmp_path / f"mallory_{LESSON}.ipynb"
     nbformat.write(nb, path)

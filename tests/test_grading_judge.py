@@ -38,7 +38,7 @@ from test_checks_lesson09 import (  # the reference the check tests use too
 
 from course_lib import checks
 from course_lib.checks._core import check_rng, fresh_inputs
-from course_lib.tools.grading import execute, judge
+from course_lib.tools.grading import judge, judge_decode, two_phase
 
 
 def _to_grayscale(photo):
@@ -420,7 +420,7 @@ def _check_expression(number):
 NEEDS_TWO_DEVICES = {"8.1"}
 
 
-@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE - NEEDS_TWO_DEVICES))
+@pytest.mark.parametrize("number", sorted(two_phase.TWO_PHASE - NEEDS_TWO_DEVICES))
 @pytest.mark.parametrize("salt", [11, 2**40 + 3])
 def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number, salt):
     reply = judge.judge_locally(
@@ -429,7 +429,7 @@ def test_every_two_phase_exercise_gives_the_solution_full_marks(tmp_path, number
     assert reply["status"] == "passed", reply
 
 
-@pytest.mark.parametrize("number", sorted(execute.TWO_PHASE - NEEDS_TWO_DEVICES))
+@pytest.mark.parametrize("number", sorted(two_phase.TWO_PHASE - NEEDS_TWO_DEVICES))
 def test_every_two_phase_exercise_fails_an_answer_that_raises_or_is_missing(tmp_path, number):
     namespace = _solution_namespace(number)
     names = judge.answer_names(_check_expression(number))
@@ -786,12 +786,12 @@ def test_an_augmentation_that_turns_garments_upside_down_gets_the_notebook_messa
 
 def test_a_built_model_exported_without_its_weights_is_not_judged(tmp_path):
     """Only a model never called may come as a config alone: a built one needs its weights."""
-    from course_lib.tools.grading import kernel_code
+    from course_lib.tools.grading import kernel_encode
 
     augment = _augment_upside_down()
     augment(np.zeros((1, 28, 28, 1), np.float32), training=True)
     values = tmp_path / "values"
-    kernel_code.export_values({"names": ["augment"], "dir": str(values)}, {"augment": augment})
+    kernel_encode.export_values({"names": ["augment"], "dir": str(values)}, {"augment": augment})
     (weights,) = values.glob("*.weights.h5")
     weights.unlink()
     reply = judge.handle(
@@ -988,8 +988,8 @@ def test_an_image_file_from_the_kernel_is_never_opened_in_the_judge(tmp_path):
     out = io.BytesIO()
     Image.new("RGB", (3, 2), "red").save(out, "PNG")
     tree = {"t": "image_file", "v": base64.b64encode(out.getvalue()).decode("ascii")}
-    decoded = judge.decode(tree, str(tmp_path))
-    assert isinstance(decoded, judge.SentFile) and not isinstance(decoded, Image.Image)
+    decoded = judge_decode.decode(tree, str(tmp_path))
+    assert isinstance(decoded, judge_decode.SentFile) and not isinstance(decoded, Image.Image)
     assert checks.exercise_9_1(lambda image: decoded).passed is False
 
 

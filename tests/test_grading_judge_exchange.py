@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from course_lib.tools.grading import exchange, judge, kernel_code
+from course_lib.tools.grading import exchange, judge, kernel_call, kernel_encode, kernel_files
 
 CHECK_1_2 = "checks.exercise_1_2(centre_crop)"
 
@@ -30,7 +30,9 @@ def _answered_once(tmp_path):
     root = tmp_path / "work"
     folder = root / ".course-grader" / "1.2"
     namespace = {"centre_crop": _centre_crop}
-    kernel_code.export_values({"names": ["centre_crop"], "dir": str(folder / "values")}, namespace)
+    kernel_encode.export_values(
+        {"names": ["centre_crop"], "dir": str(folder / "values")}, namespace
+    )
     request = {
         "expression": CHECK_1_2,
         "root": str(root),
@@ -42,7 +44,7 @@ def _answered_once(tmp_path):
     need = judge.handle(request)
     assert need["status"] == "need", need
     call = {"name": need["name"], "request": need["request"], "out": str(folder / "out0")}
-    kernel_code.call_answer(call | {"watch": need["watch"]}, namespace)
+    kernel_call.call_answer(call | {"watch": need["watch"]}, namespace)
     return request | {"calls": [call], "next": str(folder / "call1")}, folder
 
 
@@ -161,10 +163,10 @@ def test_folders_are_opened_only_inside_the_working_folder_and_closed_with_the_r
         with pytest.raises(ValueError, match="not inside"):
             folders.open(str(tmp_path.parent))
         made = folders.make(str(tmp_path / "a" / "c"))
-        with kernel_code.create_file(*kernel_code.place(made, "x.npy")) as handle:
+        with kernel_files.create_file(*kernel_files.place(made, "x.npy")) as handle:
             np.save(handle, np.arange(3), allow_pickle=False)
     assert np.array_equal(np.load(tmp_path / "a" / "c" / "x.npy"), np.arange(3))
     with pytest.raises(OSError):
         os.fstat(fd)
     with pytest.raises(ValueError, match="not a file name"):
-        kernel_code.place(made, "../x.npy")
+        kernel_files.place(made, "../x.npy")

@@ -15,7 +15,7 @@ from test_checks_lesson07 import _red_team_route
 from course_lib import checks
 from course_lib.checks import _core, lesson05, lesson07
 from course_lib.data import FASHION_MNIST_CLASSES
-from course_lib.tools.grading import in_place, judge, kernel_code
+from course_lib.tools.grading import in_place, judge, judge_replay, kernel_encode
 
 SALT = 5656
 CHECK_5_6 = "checks.exercise_5_6(grad_cam_heatmaps)"
@@ -101,7 +101,7 @@ def _state(model):
     """Everything of a model the judge may change: config (compile settings too), weights,
     and every layer's and variable's trainable flag."""
     return (
-        judge.fingerprint("state", (model,)),
+        judge_replay.fingerprint("state", (model,)),
         [layer.trainable for layer in model._flatten_layers()],
         [v.trainable for v in model.weights],
         model.compiled,
@@ -118,9 +118,9 @@ def _kernel_changes(model, tmp_path):
     _poison(copy)
     counter = [0]
     changed = {
-        "0": kernel_code.encode(copy, str(tmp_path), counter),
-        "1": kernel_code.encode(np.zeros(6), str(tmp_path), counter),
-        "2": kernel_code.encode([], str(tmp_path), counter),
+        "0": kernel_encode.encode(copy, str(tmp_path), counter),
+        "1": kernel_encode.encode(np.zeros(6), str(tmp_path), counter),
+        "2": kernel_encode.encode([], str(tmp_path), counter),
     }
     return {"returned": {"t": "none"}, "changed": changed}
 
@@ -133,9 +133,11 @@ def test_a_replayed_change_in_place_holds_during_the_request_and_is_undone_after
     if compiled_before:
         model.compile(optimizer="adam", loss="mae")
     optimizer, state = getattr(model, "optimizer", None), _state(model)
-    key = judge.fingerprint("f", (model, array, items))
+    key = judge_replay.fingerprint("f", (model, array, items))
     changes = in_place.InPlace()
-    replay = judge.Replay("f", {key: (_kernel_changes(model, tmp_path), str(tmp_path))}, changes)
+    replay = judge_replay.Replay(
+        "f", {key: (_kernel_changes(model, tmp_path), str(tmp_path))}, changes
+    )
 
     replay(model, array, items)
     assert np.isnan(model.get_weights()[0]).all() and model.compiled

@@ -126,7 +126,7 @@ def _loaded_tensorflow(pid: int) -> bool:
 @pytest.mark.skipif(os.geteuid() != 0, reason="reads the undumpable judge's memory map as root")
 @pytest.mark.timeout(300)
 def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_own():
-    from course_lib.tools.grading.execute import Judge
+    from course_lib.tools.grading.judge_process import Judge
 
     eager, lazy = Judge(), Judge(lazy_imports=True)
     try:
@@ -144,7 +144,7 @@ def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_
 def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_every_check():
     import psutil
 
-    from course_lib.tools.grading.execute import Judge
+    from course_lib.tools.grading.judge_process import Judge
 
     judge = Judge()
     try:
@@ -166,7 +166,7 @@ def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_ev
 
 def _answered_once(tmp_path):
     """Exercise 1.2, right, answered up to its first call: the request the judge reads next."""
-    from course_lib.tools.grading import judge, kernel_code
+    from course_lib.tools.grading import judge, kernel_call, kernel_encode
 
     def centre_crop(image, height, width):  # right: the check goes on to its next call
         rows, cols = image.shape[:2]
@@ -177,7 +177,7 @@ def _answered_once(tmp_path):
 
     namespace = {"centre_crop": centre_crop}
     values = str(tmp_path / "values")
-    kernel_code.export_values({"names": ["centre_crop"], "dir": values}, namespace)
+    kernel_encode.export_values({"names": ["centre_crop"], "dir": values}, namespace)
     request = {
         "root": str(tmp_path),
         "expression": "checks.exercise_1_2(centre_crop)",
@@ -189,7 +189,7 @@ def _answered_once(tmp_path):
     need = judge.handle(request)
     assert need["status"] == "need", need
     out = str(tmp_path / "out0")
-    kernel_code.call_answer(
+    kernel_call.call_answer(
         {"name": need["name"], "request": need["request"], "out": out, "watch": need["watch"]},
         namespace,
     )
@@ -253,7 +253,7 @@ def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal():
             sys.executable,
             "-c",
             "import time\n"
-            "from course_lib.tools.grading.execute import Judge\n"
+            "from course_lib.tools.grading.judge_process import Judge\n"
             "print(Judge().process.pid, flush=True)\n"
             "time.sleep(100)\n",
         ],

@@ -20,8 +20,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import judge
-from course_lib.tools.grading.execute import TWO_PHASE, GradeOptions, Judge, grade_notebook
+from course_lib.tools.grading.execute import grade_notebook
+from course_lib.tools.grading.judge_process import Judge
+from course_lib.tools.grading.notebook_grade import GradeOptions
 from course_lib.tools.grading.submissions import LessonKey, Submission, lesson_key
+from course_lib.tools.grading.two_phase import TWO_PHASE
 
 ROOT = project_root()
 EXERCISES = (

@@ -10,8 +10,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_lib.tools.grading import analysis, kernel_code, submissions, tables
-from course_lib.tools.grading.execute import ExerciseResult, GradeOptions, NotebookGrade, kernel_env
+from course_lib.tools.grading import analysis, kernel_check, kernel_code, submissions, tables
+from course_lib.tools.grading.kernel_fingerprint import fingerprint, made_here
+from course_lib.tools.grading.kernel_setup import kernel_env
+from course_lib.tools.grading.notebook_grade import ExerciseResult, GradeOptions, NotebookGrade
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey, Submission
 
 LESSONS = ["01_pixels", "02_pipelines", "03_cnn_layers"]
@@ -402,14 +404,14 @@ def test_made_here_tells_notebook_code_from_library_code():
     import numpy as np
 
     fake = _in_main("def array_equal(a, b):\n    return True", "array_equal")
-    assert kernel_code.made_here(fake)
-    assert kernel_code.made_here(functools.partial(fake, 1))
-    assert kernel_code.made_here(_in_main("class Finder:\n    pass", "Finder"))
-    assert kernel_code.made_here(eval("lambda: 0", {"__name__": "anything"}))  # code from a string
-    assert not kernel_code.made_here(np.array_equal)
-    assert not kernel_code.made_here(len)
-    assert not kernel_code.made_here(functools.partial(np.mean))
-    assert not kernel_code.made_here([].append)
+    assert made_here(fake)
+    assert made_here(functools.partial(fake, 1))
+    assert made_here(_in_main("class Finder:\n    pass", "Finder"))
+    assert made_here(eval("lambda: 0", {"__name__": "anything"}))  # code from a string
+    assert not made_here(np.array_equal)
+    assert not made_here(len)
+    assert not made_here(functools.partial(np.mean))
+    assert not made_here([].append)
 
 
 def test_replaced_names_the_course_lib_functions_and_methods_changed_in_memory():
@@ -432,7 +434,7 @@ def test_replaced_names_the_course_lib_functions_and_methods_changed_in_memory()
         "course_lib.checks": module("course_lib.checks", exercise_1_2=good),
         "course_lib.record": module("course_lib.record", CheckResult=Result),
     }
-    assert kernel_code._replaced(list(fresh.values()), fresh) == []
+    assert kernel_check._replaced(list(fresh.values()), fresh) == []
 
     class Patched:
         def __bool__(self):
@@ -442,7 +444,7 @@ def test_replaced_names_the_course_lib_functions_and_methods_changed_in_memory()
         module("course_lib.checks", exercise_1_2=lambda x: True),
         module("course_lib.record", CheckResult=Patched),
     ]
-    assert kernel_code._replaced(stale, fresh) == [
+    assert kernel_check._replaced(stale, fresh) == [
         "checks.exercise_1_2",
         "record.CheckResult.__bool__",
     ]
@@ -600,17 +602,17 @@ def test_patching_the_standard_library_in_the_kernel_is_tampering(shell, patch, 
     import sys
 
     monkeypatch.delitem(sys.modules, "fractions", raising=False)
-    baseline = kernel_code.fingerprint()
+    baseline = fingerprint()
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     assert "stdlib.dataclasses" in ids and "stdlib.fractions" not in ids
-    assert kernel_code.fingerprint(ids)["entries"] == {}  # nothing changed: nothing reported
+    assert fingerprint(ids)["entries"] == {}  # nothing changed: nothing reported
     saved = {
         name: dict(vars(sys.modules[name])) for name in ("dataclasses", "functools", "logging")
     }
     saved_code, saved_repr = functools.wraps.__code__, vars(dataclasses.Field)["__repr__"]
     try:
         exec(compile(patch, "<ipython-input-1>", "exec"), {"__name__": "__main__"})
-        found = analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook")
+        found = analysis.tampering(baseline, fingerprint(ids), "the notebook")
     finally:
         functools.wraps.__code__ = saved_code
         dataclasses.Field.__repr__ = saved_repr
@@ -622,12 +624,12 @@ def test_patching_the_standard_library_in_the_kernel_is_tampering(shell, patch, 
 def test_a_library_changing_the_standard_library_is_not_the_notebooks_doing(shell):
     import logging
 
-    baseline = kernel_code.fingerprint()
+    baseline = fingerprint()
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     real = logging.getLogger
     try:
         logging.getLogger = functools.partial(real)  # library code, not the notebook's
-        found = analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook")
+        found = analysis.tampering(baseline, fingerprint(ids), "the notebook")
     finally:
         logging.getLogger = real
     assert found == []
@@ -638,10 +640,10 @@ def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(sh
     import sys
 
     monkeypatch.delitem(sys.modules, "sched", raising=False)  # its Event is a namedtuple,
-    baseline = kernel_code.fingerprint()  # whose __new__ the standard library makes from a string
+    baseline = fingerprint()  # whose __new__ the standard library makes from a string
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     importlib.import_module("sched")
-    assert analysis.tampering(baseline, kernel_code.fingerprint(ids), "the notebook") == []
+    assert analysis.tampering(baseline, fingerprint(ids), "the notebook") == []
 
 
 def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):
@@ -707,8 +709,8 @@ def test_folders_and_links_planted_in_the_output_are_named_moved_aside_and_writt
 
 def test_every_exercise_of_the_course_is_judged_in_two_phases():
     from course_lib.config import project_root
-    from course_lib.tools.grading.execute import TWO_PHASE
     from course_lib.tools.grading.submissions import lesson_key
+    from course_lib.tools.grading.two_phase import TWO_PHASE
 
     numbers = {
         e.number

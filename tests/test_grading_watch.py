@@ -21,7 +21,8 @@ import pytest
 
 from course_lib.checks import _copies
 from course_lib.config import project_root
-from course_lib.tools.grading import guard, judge, kernel_code
+from course_lib.tools.grading import guard, judge
+from course_lib.tools.grading.kernel_run import _KERNEL_PARTS, _KERNEL_SOURCE
 
 ROOT = project_root()
 EXPRESSION = "checks.exercise_1_1(to_grayscale)"
@@ -30,7 +31,8 @@ COPIED = "your code calls course_lib.images.to_grayscale, the course's own copy"
 SWITCHED_OFF = "your code calls sys.setprofile, which switched off the check's watch"
 
 # The stand-in kernel: the guard added before any "notebook" code, then one JSON request per
-# line on stdin; kernel_code's text is run afresh for each, as each grader cell runs it.
+# line on stdin; kernel_code's text and its parts' are run afresh for each, as each grader cell
+# runs them.
 _KERNEL = """
 import json, sys
 replies, sys.stdout = sys.stdout, sys.stderr  # the notebook's prints stay out of the replies
@@ -38,7 +40,8 @@ setup = json.loads(sys.stdin.readline())
 
 def cell():
     grader = {"__name__": "course_grader_stand_in"}
-    exec(compile(setup["kernel_code"], "course-grader", "exec"), grader)
+    for text in setup["kernel_code"]:
+        exec(compile(text, "course-grader", "exec"), grader)
     return grader
 
 cell()["install_guard"](setup["guard"], setup["events"])
@@ -76,7 +79,7 @@ class StandInKernel:
         )
         self._send(
             {
-                "kernel_code": Path(kernel_code.__file__).read_text(encoding="utf-8"),
+                "kernel_code": [_KERNEL_SOURCE, *_KERNEL_PARTS],
                 "guard": Path(guard.__file__).read_text(encoding="utf-8"),
                 "events": [_copies.COPY_EVENT, _copies.THREAD_EVENT],
             },

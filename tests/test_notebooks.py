@@ -17,7 +17,9 @@ import pytest
 from course_lib import memory, record
 from course_lib.config import KERNEL_NAME, project_root
 from course_lib.tools import grading, notebooks, runner
-from course_lib.tools.grading.execute import GRADER_TAG, Judge, kernel_views
+from course_lib.tools.grading.judge_process import Judge
+from course_lib.tools.grading.kernel_run import GRADER_TAG
+from course_lib.tools.grading.kernel_setup import kernel_views
 from course_lib.tools.grading.submissions import Submission, lesson_key
 
 ROOT = project_root()

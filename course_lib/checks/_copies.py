@@ -6,7 +6,7 @@ after it (``models.build_better_cnn``, ``explain.grad_cam_heatmaps``, ...), and 
 compute what they expect with code of their own (Keras' EarlyStopping replayed, say). An
 answer that calls one of them passes without being the student's work. :func:`watched_call`
 runs the student's code with a profiler that notes such a call: in the notebook
-(``_core.call_student``) and in a graded kernel (``kernel_code.call_answer``).
+(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``).
 
 In a graded kernel this module is not imported: a notebook can replace anything there. The
 judge sends its text and the copies' sources (:func:`copy_sources`) with each call; the

@@ -6,7 +6,8 @@ results become one row per exercise in ``grades.csv`` plus a per-student summary
 :mod:`course_lib.tools.grading.submissions`.
 """
 
-from course_lib.tools.grading.execute import GradeOptions, NotebookGrade, grade_notebook
+from course_lib.tools.grading.execute import grade_notebook
+from course_lib.tools.grading.notebook_grade import GradeOptions, NotebookGrade
 from course_lib.tools.grading.submissions import answer_keys, find_submissions
 from course_lib.tools.grading.tables import (
     GradeRow,

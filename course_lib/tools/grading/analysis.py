@@ -11,7 +11,7 @@ import nbformat
 
 from course_lib.messages import first_line
 from course_lib.tools import notebooks
-from course_lib.tools.grading import kernel_code
+from course_lib.tools.grading import kernel_fingerprint
 from course_lib.tools.grading.submissions import ExerciseKey, LessonKey
 
 TAMPERING = "tampering:"
@@ -22,7 +22,7 @@ _STRICT = (
     "numpy.",
     "builtins.",
     "importlib.",
-    *(f"stdlib.{name}" for name in kernel_code.RELIED_ON),
+    *(f"stdlib.{name}" for name in kernel_fingerprint.RELIED_ON),
 )
 _LIBRARY_SWAPS = {"builtins.input"}  # ipykernel rebinds input() for every cell
 _SHOWN_NAMES = 6

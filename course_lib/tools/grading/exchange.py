@@ -7,7 +7,7 @@ runs as another user (root, when each kernel gets a user of its own) and sees th
 files, so a link followed there would let a notebook make it create or read files anywhere.
 It follows none: it opens the kernel's working folder, which the grader made, then each
 folder below it relative to the one above, with ``O_NOFOLLOW``, and creates and reads
-files relative to their folder's descriptor (:func:`kernel_code.place`). A descriptor
+files relative to their folder's descriptor (:func:`kernel_files.place`). A descriptor
 stays on its folder: a rename or a link made later, there or above it, redirects nothing.
 """
 

@@ -5,8 +5,8 @@ called the course's own copy of an exercise (``course_lib/checks/_copies.py`` wa
 calls with a profiler). By the time the grader's cell runs, the notebook may have replaced
 any module attribute (``sys.setprofile``, ``threading.setprofile``, ``builtins.compile``...).
 So the watch takes what it needs from this hook, which took it before the notebook ran:
-a grader cell sets a function's ``__defaults__`` to :data:`kernel_code.GUARD
-<course_lib.tools.grading.kernel_code.GUARD>` (an audited operation, which no module attribute
+a grader cell sets a function's ``__defaults__`` to :data:`kernel_watch.GUARD
+<course_lib.tools.grading.kernel_watch.GUARD>` (an audited operation, which no module attribute
 stands in for, and this hook is called before any the notebook adds), and the hook answers by
 raising an exception that carries them.
 

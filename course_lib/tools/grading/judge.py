@@ -1,7 +1,7 @@
 """Phase B of grading: judge what a student's kernel exported, in a process of the grader's own.
 
 The student's notebook runs in its kernel (phase A, :mod:`course_lib.tools.grading.execute`). For
-each exercise, the kernel exports the check's arguments as data (:func:`kernel_code.encode`:
+each exercise, the kernel exports the check's arguments as data (:func:`kernel_encode.encode`:
 JSON and ``.npy`` files written without pickle). This process runs the exercise's *own
 check*, from ``course_lib.checks``, with stand-ins for the student's functions: a stand-in
 answers a call with what the student's function returned (or raised, or changed in place)
@@ -21,43 +21,24 @@ reply per line on stdout (see :func:`handle`).
 from __future__ import annotations
 
 import ast
-import base64
-import builtins
 import functools
-import hashlib
 import json
 import os
 import sys
 from typing import Any
 
-import numpy as np
-
-from course_lib.tools.grading import exchange, kernel_code
+from course_lib.tools.grading import exchange
 from course_lib.tools.grading.in_place import InPlace, NotRestored
+from course_lib.tools.grading.judge_decode import Unsupported, _read_json, decode
+from course_lib.tools.grading.judge_replay import NeedCall, Replay, fingerprint
+from course_lib.tools.grading.kernel_call import call_answer
+from course_lib.tools.grading.kernel_encode import encode, export_values
+from course_lib.tools.grading.kernel_files import create_file, place
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
-# What the kernel keeps and the judge only reaches through calls (kernel_code.encode): the
+# What the kernel keeps and the judge only reaches through calls (kernel_encode.encode): the
 # student's functions, and datasets and paths, which drivers read in the kernel.
 HELD = ("function", "dataset", "path")
-
-
-class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the grader
-    """The check called a student's function with arguments the kernel has not been given yet.
-
-    A BaseException, so that the checks' ``except Exception`` (student bugs become feedback)
-    lets it through.
-    """
-
-    def __init__(self, name: str, args: tuple[Any, ...], driver: str = ""):
-        super().__init__(name)
-        self.name, self.args_given, self.driver = name, args, driver
-
-
-class Unsupported(BaseException):  # noqa: N818
-    """An argument the grader cannot send to the kernel as data (a model, a dataset, a function).
-
-    A BaseException for the same reason as :class:`NeedCall`.
-    """
 
 
 def answer_names(expression: str) -> list[str]:
@@ -71,251 +52,6 @@ def answer_names(expression: str) -> list[str]:
             raise Unsupported(f"argument {ast.unparse(arg)} is not a plain variable")
         names.append(arg.id)
     return names
-
-
-def _fingerprint(value: Any, digest: Any) -> None:
-    """Feed ``value`` into ``digest``: equal data, equal digests, whatever the container type."""
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        array = np.ascontiguousarray(value)
-        digest.update(f"a{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-    elif value is None or isinstance(value, (bool, int, float, str)):
-        digest.update(f"{type(value).__name__}:{value!r};".encode())
-    elif isinstance(value, bytes):
-        digest.update(b"bytes:" + hashlib.sha256(value).digest())
-    elif isinstance(value, (tuple, list)):
-        digest.update(f"{type(value).__name__}[{len(value)}".encode())
-        for item in value:
-            _fingerprint(item, digest)
-        digest.update(b"]")
-    elif isinstance(value, dict):
-        digest.update(f"dict[{len(value)}".encode())
-        for key, item in value.items():
-            _fingerprint(key, digest)
-            _fingerprint(item, digest)
-        digest.update(b"]")
-    elif isinstance(value, type) and value.__module__ == "numpy":
-        digest.update(f"dtype:{np.dtype(value).str};".encode())
-    elif _is_model(value):
-        import keras
-
-        digest.update(
-            b"model:"
-            + json.dumps(
-                keras.saving.serialize_keras_object(value), sort_keys=True, default=str
-            ).encode()
-        )
-        for weight in value.weights:
-            _fingerprint(np.asarray(weight.numpy()), digest)
-    elif _is_image(value) or isinstance(value, SentFile):
-        data = getattr(value, "course_file", None)
-        if type(data) is bytes:  # opened from a file: the file is what the kernel gets
-            digest.update(b"image file:" + hashlib.sha256(data).digest())
-        else:
-            digest.update(f"image:{value.mode}{value.size}".encode())
-            digest.update(hashlib.sha256(value.tobytes()).digest())
-    elif type(value).__module__.startswith("tensorflow") and hasattr(value, "numpy"):
-        try:
-            _fingerprint(np.asarray(value.numpy()), digest)
-        except Exception:
-            raise Unsupported(f"a {type(value).__name__} argument") from None
-    else:
-        raise Unsupported(f"a {type(value).__name__} argument")
-
-
-def _is_model(value: Any) -> bool:
-    keras = sys.modules.get("keras")
-    return keras is not None and isinstance(value, keras.Model)
-
-
-def _is_image(value: Any) -> bool:
-    pil = sys.modules.get("PIL.Image")
-    return pil is not None and isinstance(value, pil.Image)
-
-
-def fingerprint(name: str, args: tuple[Any, ...], driver: str = "") -> str:
-    digest = hashlib.sha256(f"{name}/{driver}(".encode() if driver else name.encode() + b"(")
-    _fingerprint(list(args), digest)
-    return digest.hexdigest()
-
-
-class _Opaque:
-    """Stands for a value the kernel would not export as data; only its type's name travels."""
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
-
-
-class _OpaqueIterator(_Opaque):
-    """Stands for an iterator (a generator, say): described as one, but its values stayed."""
-
-    def __iter__(self) -> Any:
-        return self
-
-    def __next__(self) -> Any:
-        raise TypeError("the values of an iterator stay in the notebook")
-
-
-def _opaque(type_name: str, module: str, iterator: bool = False) -> Any:
-    # Same name and module as the student's object, so that the checks describe it the same way.
-    base = _OpaqueIterator if iterator else _Opaque
-    return type(type_name or "object", (base,), {"__module__": module or "builtins"})()
-
-
-class SentFile:
-    """An image file the judge sent the kernel, known by its bytes: never opened here.
-
-    Only the arguments of calls the judge wrote travel as files (the kernel sends images back
-    as pixels), and they are decoded only to recognise a call already answered.
-    """
-
-    def __init__(self, data: bytes):
-        self.course_file = data
-
-
-def decode(tree: dict[str, Any], folder: str | int) -> Any:
-    """A value the kernel exported; never unpickles, never runs the student's code.
-
-    ``folder``: the descriptor of the folder it was exported to (:mod:`exchange`), or a path.
-    """
-    kind = tree.get("t")
-    if kind == "tensor":
-        import tensorflow as tf
-
-        return tf.constant(kernel_code.decode_plain({"t": "array", "file": tree["file"]}, folder))
-    if kind in ("tuple", "list"):
-        items = [decode(v, folder) for v in tree["items"]]
-        return tuple(items) if kind == "tuple" else items
-    if kind == "dict":
-        result = {}
-        for k, v in tree["items"]:
-            key = decode(k, folder)
-            try:
-                result[key] = decode(v, folder)
-            except TypeError:  # an unhashable key (a list): keep the dict's kind, not its content
-                return _opaque("dict", "builtins")
-        return result
-    if kind == "model":
-        try:
-            return kernel_code.load_model(tree, folder)
-        except Exception as exc:
-            foreign = _foreign_classes(tree, folder)
-            why = (
-                f"it uses {', '.join(foreign)}"
-                if foreign
-                else f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
-            )
-            raise Unsupported(
-                f"your {tree.get('type', 'model')} could not be rebuilt from its config and "
-                f"weights with Keras's safe mode ({why}); build it from Keras's own layers, "
-                "without Lambda layers or classes of your own"
-            ) from None
-    if kind == "image_file":
-        return SentFile(base64.b64decode(tree["v"]))
-    if kind == "image":
-        try:
-            return kernel_code.load_image(tree, folder)
-        except Exception:  # pixels that do not fit the mode and size the kernel gave with them
-            return _opaque("Image", "PIL.Image")
-    if kind == "opaque" and tree.get("why"):
-        raise Unsupported(
-            f"your {tree.get('type', 'object')} could not be saved as a config and weights "
-            f"({str(tree['why'])[:300]})"
-        )
-    if kind == "opaque" or kind in ("dataset", "path"):
-        # A dataset or a path the student's function returned: only its kind travels.
-        return _opaque(
-            tree.get("type", "object"), tree.get("module", "builtins"), tree.get("iterator") is True
-        )
-    if kind == "missing":
-        raise NameError("not defined in the notebook")
-    return kernel_code.decode_plain(tree, folder)
-
-
-def _exception(raised: dict[str, Any]) -> BaseException:
-    """The student's exception, as its built-in type if it was one (checks test ``ValueError``)."""
-    name, message = str(raised.get("type", "Exception")), str(raised.get("message", ""))
-    builtin = getattr(builtins, name, None) if raised.get("builtin") else None
-    if isinstance(builtin, type) and issubclass(builtin, Exception):
-        try:
-            return builtin(message)
-        except Exception:
-            pass
-    return type(name, (Exception,), {"__module__": "student"})(message)
-
-
-def _foreign_classes(tree: dict[str, Any], folder: str | int) -> list[str]:
-    """The classes of an exported model config that safe mode refuses: Lambda, not Keras's own."""
-    try:
-        config = _read_json(folder, os.path.basename(tree["file"]) + ".json")
-    except (OSError, ValueError, KeyError):
-        return []
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            name, module = node.get("class_name"), node.get("module")
-            if (
-                isinstance(name, str)
-                and isinstance(module, str)
-                and (name == "Lambda" or module.partition(".")[0] not in ("keras", "course_lib"))
-            ):
-                found.append(name)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(config)
-    return sorted(set(found))[:5]
-
-
-class Replay:
-    """Stands for one of the student's functions: answers the calls the kernel has made."""
-
-    def __init__(
-        self,
-        name: str,
-        outcomes: dict[str, tuple[dict[str, Any], str | int]],
-        changes: InPlace | None = None,
-    ):
-        self.__name__ = name
-        self.name, self.outcomes = name, outcomes
-        # Where the changes it gives the check's objects are noted, to be undone (in_place)
-        self.changes = changes if changes is not None else InPlace()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            raise Unsupported("a call with keyword arguments")
-        return self._outcome(args, "")
-
-    def course_drive(self, driver: str, *args: Any) -> Any:
-        """What the driver ``driver`` (:mod:`course_lib.checks._drivers`) returned in the kernel."""
-        from course_lib.checks import _drivers
-
-        if driver not in _drivers.DRIVERS:
-            raise ValueError(f"no driver {driver!r}")
-        return self._outcome(args, driver)
-
-    def _outcome(self, args: tuple[Any, ...], driver: str) -> Any:
-        key = fingerprint(self.name, args, driver)
-        if key not in self.outcomes:
-            raise NeedCall(self.name, args, driver)
-        outcome, folder = self.outcomes[key]
-        for position, tree in outcome.get("changed", {}).items():
-            target = args[int(position)]
-            if _is_model(target) and tree.get("t") == "model":
-                self.changes.model(target, decode(tree, folder))
-            elif type(target) is list and tree.get("t") == "list":
-                self.changes.items(target, decode(tree, folder))
-            elif isinstance(target, np.ndarray) and target.flags.writeable:
-                changed = decode(tree, folder)
-                if changed.shape == target.shape:
-                    self.changes.array(target, changed)
-        if "raised" in outcome:
-            raise _exception(outcome["raised"])
-        return decode(outcome["returned"], folder)
 
 
 _DRIVERS_SOURCE: list[str] = []
@@ -339,7 +75,7 @@ _COPIES_SOURCE: list[str] = []
 
 
 def _watch() -> dict[str, Any]:
-    """What the kernel watches a call of the student's code with (kernel_code.call_answer).
+    """What the kernel watches a call of the student's code with (kernel_call.call_answer).
 
     The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows,
     as this process's loader serves them (the grader's snapshot of the course, when
@@ -364,11 +100,6 @@ def _copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
     from course_lib.checks import _copies
 
     return _copies.copy_sources(copies)
-
-
-def _read_json(folder: str | int, name: str) -> Any:
-    """An exported JSON file; never waits on a named pipe planted in its place."""
-    return json.loads(kernel_code.read_file(*kernel_code.place(folder, name)).decode("utf-8"))
 
 
 def judge(request: dict[str, Any]) -> dict[str, Any]:
@@ -428,7 +159,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
         folder = folders.make(request["next"])
         counter = [0]
         try:
-            trees = [kernel_code.encode(a, folder, counter) for a in need.args_given]
+            trees = [encode(a, folder, counter) for a in need.args_given]
         except Exception as exc:
             return {"status": "unsupported", "message": f"cannot send the arguments: {exc}"}
         if any(t["t"] in ("opaque", *HELD) for t in trees):
@@ -436,7 +167,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
             sent |= {"driver": need.driver, "driver_source": _drivers_source()}
-        with kernel_code.create_file(*kernel_code.place(folder, "call.json")) as handle:
+        with create_file(*place(folder, "call.json")) as handle:
             handle.write(json.dumps(sent).encode("utf-8"))
         # The watch goes with the grader's cell, never through the kernel's folder
         return {
@@ -534,11 +265,11 @@ def judge_locally(
 ) -> dict[str, Any]:
     """Both phases in this process, with ``namespace`` standing for the kernel's variables.
 
-    For tests of the protocol: the calls go through the same export (:mod:`kernel_code`) and
+    For tests of the protocol: the calls go through the same export (:mod:`kernel_encode`) and
     the same files as in grading, only without a kernel in between.
     """
     values = os.path.join(folder, "values")
-    kernel_code.export_values({"names": answer_names(expression), "dir": values}, namespace)
+    export_values({"names": answer_names(expression), "dir": values}, namespace)
     calls: list[dict[str, str]] = []
     for round_number in range(MAX_CALLS + 1):
         reply = handle(
@@ -555,6 +286,6 @@ def judge_locally(
             return reply
         out = os.path.join(folder, f"out{round_number}")
         call = {"name": reply["name"], "request": reply["request"], "out": out}
-        kernel_code.call_answer(call | {"watch": reply["watch"]}, namespace)
+        call_answer(call | {"watch": reply["watch"]}, namespace)
         calls.append(call)
     return {"status": "error", "message": "the check needed too many calls"}

@@ -7,7 +7,7 @@ student code runs, and:
 
 - every later import of ``course_lib`` by grading code (the checks that run in a student's
   kernel, and the judge, also one started again in the middle of a run) is served from this
-  snapshot by :class:`kernel_code.SnapshotFinder`, never read from disk;
+  snapshot by :class:`snapshot_finder.SnapshotFinder`, never read from disk;
 - after each notebook, :meth:`CourseSnapshot.restore` compares the files on disk with it
   (content, and the file's identity and change time, which a notebook cannot set back):
   the notebook that changed them is flagged, and they are written back as they were, so

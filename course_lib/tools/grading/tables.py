@@ -13,17 +13,13 @@ from pathlib import Path
 
 from course_lib.messages import first_line
 from course_lib.tools.grading.analysis import TAMPERING
-from course_lib.tools.grading.execute import (
-    GradeOptions,
-    Judge,
-    NotebookGrade,
-    discredit_tampering,
-    grade_notebook,
-    kernel_views,
-    needs_judge,
-)
+from course_lib.tools.grading.execute import grade_notebook
+from course_lib.tools.grading.judge_process import Judge
+from course_lib.tools.grading.kernel_setup import kernel_views
+from course_lib.tools.grading.notebook_grade import GradeOptions, NotebookGrade, discredit_tampering
 from course_lib.tools.grading.snapshot import CourseSnapshot
 from course_lib.tools.grading.submissions import answer_keys, find_submissions
+from course_lib.tools.grading.two_phase import needs_judge
 
 COLUMNS = ("student", "lesson", "exercise", "passed", "message")
 NOTEBOOK = "notebook"  # the exercise column of rows about the notebook as a whole

@@ -1,0 +1,128 @@
+"""The ``call`` action of the grader's code in a student's kernel (:mod:`kernel_code`).
+
+:func:`call_answer` calls one of the student's functions on arguments the judge wrote, or
+runs it through one of the grader's drivers (``course_lib.checks._drivers``, sent as text),
+under the watch on the course's copies (:mod:`kernel_watch`), and exports what it returned
+or raised, and any argument it changed in place (:mod:`kernel_encode`). Sent into the kernel
+as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+if __name__.startswith("course_lib."):  # imported; sent as text, the parts share a namespace
+    from course_lib.tools.grading.kernel_encode import encode
+    from course_lib.tools.grading.kernel_files import decode_plain
+    from course_lib.tools.grading.kernel_watch import _watched, guard_tools
+
+
+def _driven(func: Any, driver: str, source: str) -> Any:
+    """``func`` as the grader's driver runs it (course_lib.checks._drivers, sent as text)."""
+    drivers: dict[str, Any] = {"__name__": "course_grader_drivers"}
+    exec(compile(source, "<course grader drivers>", "exec", dont_inherit=True), drivers)
+    run = drivers["DRIVERS"][driver]
+    return lambda *given: run(func, *given)
+
+
+def call_answer(
+    args: dict[str, Any], namespace: dict[str, Any] | None = None, guarded: bool = False
+) -> dict[str, Any]:
+    """Call the student's ``args["name"]`` on the grader's arguments; export the outcome.
+
+    ``args``: ``name``, the ``request`` folder holding the arguments (``call.json``), the
+    ``out`` folder, and the ``watch`` the judge sent (sent in the grader's cell, not through
+    the kernel's folder or its ``json``: it decides whether the answer is a copy).
+    ``guarded``: in a graded kernel, whose guard (grading/guard.py) the watch must use.
+    Then no profiler or tracer of the notebook's may run in this cell (it could change what
+    the grader's code holds), and ``sys.setprofile`` or ``sys.settrace`` may be called in
+    it only by the watch, switching itself on and off.
+    """
+    # Bound before anything else runs here: the notebook's own code may run during what
+    # follows (an audit hook it added, called as a file is opened) and rebind this
+    # namespace's names
+    watched, tools = _watched, guard_tools() if guarded else None
+    before = tools["counts"]() if tools else None
+    import json
+    import os
+
+    import numpy as np
+
+    if namespace is None:
+        from IPython import get_ipython
+
+        namespace = get_ipython().user_ns
+
+    with open(os.path.join(args["request"], "call.json"), encoding="utf-8") as handle:
+        request = json.load(handle)
+    given = [decode_plain(tree, args["request"]) for tree in request["args"]]
+    pristine = [a.copy() if isinstance(a, (np.ndarray, list)) else None for a in given]
+    out = args["out"]
+    os.makedirs(out, exist_ok=True)
+    func = namespace.get(args["name"])
+    if request.get("driver"):
+        func = _driven(func, str(request["driver"]), str(request.get("driver_source", "")))
+    unwatched = ""
+    if guarded and (tools is None or before is None):
+        unwatched = "the grader's guard did not answer"
+    elif not isinstance(args.get("watch"), dict):
+        unwatched = "the check sent no watch with the call"
+    elif tools and (tools["gettrace"]() is not None or tools["getprofile"]() is not None):
+        unwatched = "a profiler or tracer of the notebook's ran in the grader's cell"
+    try:
+        if unwatched:  # the call is not made: what it did could not be seen
+            raise RuntimeError(f"the grader could not watch this call: {unwatched}")
+        result, raised, unwatched = watched(func, given, args["watch"], tools)
+        after = tools["counts"]() if tools else None
+        if before is not None and (after is None or after[0] - before[0] != 2):
+            # the watch's own two are all: any other could have changed this cell's work
+            unwatched = unwatched or "sys.setprofile or sys.settrace was called in the cell"
+        if raised is None and unwatched:
+            raised = RuntimeError(f"the grader could not watch this call: {unwatched}")
+        if raised is not None:
+            raise raised
+    except BaseException as exc:  # the student's code may raise anything
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        outcome = {
+            "raised": {
+                "type": type(exc).__name__[:80],
+                "message": str(exc)[:500],
+                "builtin": type(exc).__module__ == "builtins",
+            }
+        }
+    else:
+        try:
+            outcome = {"returned": encode(result, out)}
+        except Exception:  # the export, not the student's code, failed (a list nested too deep)
+            outcome = {
+                "returned": {
+                    "t": "opaque",
+                    "type": type(result).__name__[:80],
+                    "module": str(type(result).__module__)[:80],
+                }
+            }
+    counter = [1000]
+    changed = {}
+    for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
+        if isinstance(before, list):  # a list the student's code reordered or changed
+            try:
+                same = len(before) == len(after) and all(
+                    a is b or a == b for a, b in zip(before, after, strict=True)
+                )
+            except Exception:  # items whose == is not a truth value
+                same = False
+            if not same:
+                changed[str(position)] = encode(list(after), out, counter)
+        elif before is not None and not np.array_equal(
+            before, after, equal_nan=before.dtype.kind == "f"
+        ):
+            changed[str(position)] = encode(np.asarray(after), out, counter)
+        elif before is None and request["args"][position].get("t") == "model":
+            # A model the student's code may have changed (compiled, frozen, retrained):
+            # its state after.
+            changed[str(position)] = encode(after, out, counter)
+    outcome["changed"] = changed
+    with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle)
+    return {"called": args["name"]} | ({"unwatched": unwatched} if unwatched else {})
