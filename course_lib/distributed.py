@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -258,9 +257,13 @@ def train(
         if latest:
             checkpoint.restore(latest).assert_existing_objects_matched()
         if index != 0:  # two workers writing one folder would corrupt it
-            scratch = tempfile.mkdtemp(prefix=f"course-worker{index}-checkpoints-")
+            # Inside the run's own folder, so that a worker killed before its clean-up
+            # leaves nothing in the system's temporary folder.
+            scratch = Path(checkpoint_dir) / f".worker{index}-scratch"
+            shutil.rmtree(scratch, ignore_errors=True)  # a killed predecessor's
+            scratch.mkdir(parents=True)
         checkpoints = tf.train.CheckpointManager(
-            checkpoint, scratch or str(checkpoint_dir), max_to_keep=3
+            checkpoint, str(scratch or checkpoint_dir), max_to_keep=3
         )
     start_step = int(step)
     dataset = training_dataset(

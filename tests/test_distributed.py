@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -241,8 +242,11 @@ def test_two_workers_match_one_worker_within_the_stated_tolerance(two_workers, s
 def test_killed_worker_is_reaped_and_a_new_cluster_resumes_from_the_last_checkpoint(
     tmp_path, two_workers
 ):
+    temporary = set(Path(tempfile.gettempdir()).glob("course-worker*"))
     report = distributed_cluster.crash_and_resume(PLAN, tmp_path, timeout=240)
     assert not workers_running(str(tmp_path))
+    # The killed worker's scratch checkpoints stay in the run's folder, nowhere else.
+    assert set(Path(tempfile.gettempdir()).glob("course-worker*")) == temporary
     assert 0 < report.resumed_from <= report.steps_before_crash < PLAN.steps
     assert report.resumed_from % PLAN.checkpoint_every == 0
     assert report.final_step == PLAN.steps and report.workers_agree
