@@ -93,7 +93,7 @@ class _KernelRun:
         self.timeouts: list[int] = []  # indexes in self.nb of cells that timed out
         self.client = CappedClient(
             self.nb,
-            exempt_tag=GRADER_TAG,
+            payload_mime=kernel_code.GRADER_MIME,
             kernel_name=options.kernel_name,
             kernel_manager_class=_pinned_kernel_manager(options.kernel_name),
             allow_errors=True,
@@ -110,10 +110,14 @@ class _KernelRun:
         if execute_reply["content"].get("ename") == _TIMEOUT_ENAME:
             self.timeouts.append(cell_index)
 
-    def run(self, cell: nbformat.NotebookNode, timeout: float) -> nbformat.NotebookNode:
+    def run(
+        self, cell: nbformat.NotebookNode, timeout: float, grader: bool = False
+    ) -> nbformat.NotebookNode:
         from nbclient.exceptions import DeadKernelError
 
         self.nb.cells.append(cell)
+        if grader:
+            self.client.grader_cells.add(len(self.nb.cells) - 1)
         self.client.timeout = max(1, int(timeout))
         try:
             return self.client.execute_cell(cell, len(self.nb.cells) - 1)
@@ -135,7 +139,9 @@ class _KernelRun:
             f"'PARTS': {_KERNEL_PARTS!r}, "
             f"'ACTION': {action!r}, 'ARGS': {args!r}, 'NONCE': {nonce!r}}})"
         )
-        cell = self.run(new_code_cell(source, metadata={"tags": [GRADER_TAG]}), timeout)
+        cell = self.run(
+            new_code_cell(source, metadata={"tags": [GRADER_TAG]}), timeout, grader=True
+        )
         # The saved copy shows what the cell did, not the grader's whole source.
         cell.source = f"# course grader: {action} {args.get('exercise', '')}".rstrip()
         payloads = [

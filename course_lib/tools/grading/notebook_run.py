@@ -53,6 +53,7 @@ class _Grading:
         # the kernel sees it, so it must tell nothing about the judge's.
         self.kernel_salt = secrets.randbits(62)
         self.baseline: dict[str, Any] = {}
+        self.deadline = time.monotonic() + options.timeout
         self.replaced: set[str] = set()
         self.tampering: list[str] = []
         self._kernel_modules = ""
@@ -69,6 +70,9 @@ class _Grading:
             # is about to import.
             if not self.in_own_view and not self._judge_ready():
                 raise _Stop("the grader's judge process did not start")
+            # The notebook's time limit covers its own cells and every call of its code by
+            # the checks that follow them.
+            self.deadline = time.monotonic() + self.options.timeout
             self._student_cells()
             for exercise in self.key.exercises:
                 if exercise.number not in self.results:
@@ -86,6 +90,18 @@ class _Grading:
                     "the checks ran on the course's own code, read when grading started"
                 )
             self.grade.problems.extend(self.tampering)
+
+    def time_left(self) -> int:
+        """Whole seconds the notebook's code may still run: one cell's limit at most."""
+        return int(min(self.options.cell_timeout, self.deadline - time.monotonic()))
+
+    def out_of_time(self) -> dict[str, Any]:
+        """The result of a check that found the notebook's time used up before it could run."""
+        return {
+            "status": "error",
+            "message": f"the notebook had used up its time limit of {self.options.timeout} s "
+            "before the check could call its code",
+        }
 
     def _judge_ready(self) -> bool:
         return self.judge is None or self.judge.wait_ready(_STARTUP_TIMEOUT)
@@ -141,19 +157,17 @@ class _Grading:
     def _student_cells(self) -> None:
         due = self.layout.check_points()
         exercises = {e.number: e for e in self.key.exercises}
-        deadline = time.monotonic() + self.options.timeout
         for index, cell in enumerate(self.student_nb.cells):
             if cell.cell_type != "code":
                 self.kernel.nb.cells.append(cell)
                 continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 1:
+            limit = self.time_left()
+            if limit < 1:
                 self.grade.problems.append(
                     f"the notebook used up its time limit of {self.options.timeout} s; "
                     f"{self.layout.describe(index)} and the cells after it were not run"
                 )
                 return
-            limit = int(min(self.options.cell_timeout, remaining))
             executed = self.kernel.run(cell, limit)
             if self.kernel.timed_out():
                 self.grade.problems.append(
@@ -180,12 +194,13 @@ class _Grading:
             "baseline": self._ids(),
             "salt": self.kernel_salt,
         }
-        result = self.kernel.grader("check", args, self.options.cell_timeout)
+        limit = self.time_left()
+        if limit < 1:
+            self.results[exercise.number] = self.out_of_time()
+            return
+        result = self.kernel.grader("check", args, limit)
         if self.kernel.timed_out():
-            self.results[exercise.number] = {
-                "status": "timeout",
-                "message": str(self.options.cell_timeout),
-            }
+            self.results[exercise.number] = {"status": "timeout", "message": str(limit)}
             self.kernel.ensure_alive(f"the check of exercise {exercise.number}")
             return
         self.results[exercise.number] = result

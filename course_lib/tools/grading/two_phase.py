@@ -105,12 +105,12 @@ def needs_judge(key: LessonKey) -> bool:
 
 def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | None:
     """Phase A exports the check's arguments and makes the calls phase B asks for; B judges."""
-    kernel, timeout = grading.kernel, grading.options.cell_timeout
+    kernel = grading.kernel
     folder = os.path.join(grading.exchange, exercise.number)
     values = os.path.join(folder, "values")
     names = judge.answer_names(exercise.check)
 
-    def in_kernel(action: str, args: dict[str, Any], what: str) -> bool | None:
+    def in_kernel(action: str, args: dict[str, Any], what: str, timeout: int) -> bool | None:
         """Run one grader cell; None if it gave no result, False if it timed out."""
         payload = kernel.grader(action, args, timeout)
         if kernel.timed_out():
@@ -120,11 +120,17 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             grading.note_unwatched(exercise.number, str(payload["unwatched"]))
         return payload is not None and payload.get("action") == action or None
 
+    limit = grading.time_left()
+    if limit < 1:
+        return grading.out_of_time()
     done = in_kernel(
-        "values", {"names": names, "dir": values}, f"the export of exercise {exercise.number}"
+        "values",
+        {"names": names, "dir": values},
+        f"the export of exercise {exercise.number}",
+        limit,
     )
     if done is False:
-        return {"status": "timeout", "message": str(timeout)}
+        return {"status": "timeout", "message": str(limit)}
     if done is None:
         return None
     calls: list[dict[str, str]] = []
@@ -141,7 +147,7 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
                 "salt": grading.salt,
                 "next": os.path.join(folder, f"call{round_number}"),
             },
-            timeout=max(timeout, _STARTUP_TIMEOUT),
+            timeout=max(grading.options.cell_timeout, _STARTUP_TIMEOUT),
         )
         if reply.get("status") != "need":
             if reply.get("status") == "unsupported":
@@ -153,13 +159,17 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             return reply
         out = os.path.join(folder, f"out{round_number}")
         call = {"name": str(reply["name"]), "request": str(reply["request"]), "out": out}
+        limit = grading.time_left()
+        if limit < 1:
+            return grading.out_of_time()
         done = in_kernel(
             "call",
             call | {"watch": reply.get("watch")},
             f"your code, called by the check of exercise {exercise.number},",
+            limit,
         )
         if done is False:
-            return {"status": "timeout", "message": str(timeout)}
+            return {"status": "timeout", "message": str(limit)}
         if done is None:
             return None
         calls.append(call)
