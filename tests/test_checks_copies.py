@@ -21,11 +21,6 @@ def _pairs_by_library(cm):
         (checks.exercise_1_1, _gray_by_library, "images.to_grayscale"),
         (checks.exercise_3_1, images.convolve2d, "images.convolve2d"),
         (checks.exercise_3_1, lambda im, k: images.convolve2d(im, k), "images.convolve2d"),
-        (
-            checks.exercise_3_3,
-            lambda im, k: sum(images.convolve2d(im[..., c], k[..., c]) for c in range(k.shape[-1])),
-            "images.convolve2d",
-        ),
         (checks.exercise_3_4, images.same_padding, "images.same_padding"),
         (checks.exercise_3_4, lambda n, k, s: images.same_padding(n, k, s), "images.same_padding"),
         (checks.exercise_5_4, _pairs_by_library, "metrics.most_confused_pairs"),
@@ -35,3 +30,42 @@ def test_the_library_s_copy_of_an_exercise_is_no_answer(check, answer, copy):
     result = check(answer)
     assert not result.passed
     assert f"calls course_lib.{copy}, the course's own copy" in result.message, result.message
+
+
+def _channels_by_library(image, kernel):  # the red team's 3.3: exercise 3.1's copy per channel
+    return sum(images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1]))
+
+
+def test_an_exercise_may_call_the_copy_of_an_earlier_one_its_lesson_uses_for_it():
+    # The cell after exercise 3.3 sums images.convolve2d over the channels itself.
+    result = checks.exercise_3_3(_channels_by_library)
+    assert result.passed, result.message
+    assert checks.exercise_3_3(lambda im, k: _channels_by_library(im, k)).passed
+    # ... and the copy is still no answer to its own exercise, whichever check ran before.
+    result = checks.exercise_3_1(images.convolve2d)
+    assert not result.passed
+    assert "calls course_lib.images.convolve2d, the course's own copy" in result.message
+
+
+def test_another_copy_is_refused_as_the_copy_of_the_exercise_it_answers():
+    def padded_by_library(image, kernel):
+        images.same_padding(image.shape[0], kernel.shape[0], 1)
+        return _channels_by_library(image, kernel)
+
+    result = checks.exercise_3_3(padded_by_library)
+    assert not result.passed
+    assert (
+        "calls course_lib.images.same_padding, the course's own copy of exercise 3.4, kept for "
+        "the lessons after it; this exercise is to write the code yourself." in result.message
+    ), result.message
+
+
+def test_every_copy_names_the_exercise_it_answers():
+    from course_lib.checks import _copies
+
+    assert sorted(_copies.ANSWERS) == sorted(f"{m}.{n}" for m, n in _copies.COPIES)
+    assert all(
+        (module, name) in _copies.COPIES and _copies.ANSWERS[f"{module}.{name}"] != exercise
+        for exercise, allowed in _copies.ALLOWED.items()
+        for module, name in allowed
+    )

@@ -1197,14 +1197,21 @@ def test_answers_written_for_the_published_tables_pass_in_the_notebook_and_fail_
             "lambda v, p: checks.lesson04.keras_early_stopping(v, p)",
             "part of the check",
         ),
+        (  # a copy the exercise does not allow: that of the exercise it answers is named
+            "3.3",
+            "convolve_channels",
+            "lambda im, k: images.same_padding(3, 3, 1) and sum("
+            "images.convolve2d(im[..., c], k[..., c]) for c in range(im.shape[-1]))",
+            "the course's own copy of exercise 3.4",
+        ),
     ],
 )
 def test_the_library_s_copy_or_the_check_s_code_is_refused_by_the_judge_as_in_the_notebook(
     tmp_path, number, name, answer, words
 ):
-    from course_lib import models, photos
+    from course_lib import images, models, photos
 
-    names = {"models": models, "photos": photos, "checks": checks}
+    names = {"models": models, "photos": photos, "checks": checks, "images": images}
     handed = eval(answer, names)  # noqa: S307  (the test's own expressions)
     expression = f"checks.exercise_{number.replace('.', '_')}({name})"
     reply = judge.judge_locally(expression, {name: handed}, 22, str(tmp_path))
@@ -1212,3 +1219,26 @@ def test_the_library_s_copy_or_the_check_s_code_is_refused_by_the_judge_as_in_th
     with fresh_inputs(22):
         direct = getattr(checks, f"exercise_{number.replace('.', '_')}")(handed)
     assert reply["message"] == direct.message
+
+
+def test_the_copy_an_exercise_may_call_passes_in_the_judge_as_in_the_notebook(tmp_path):
+    # The red team's 3.3: exercise 3.1's copy summed over the channels, as the lesson does it
+    from course_lib import images
+
+    def convolve_channels(image, kernel):
+        return sum(images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1]))
+
+    expression = "checks.exercise_3_3(convolve_channels)"
+    reply = judge.judge_locally(
+        expression, {"convolve_channels": convolve_channels}, 22, str(tmp_path)
+    )
+    assert reply["status"] == "passed", reply
+    reply = judge.judge_locally(
+        "checks.exercise_3_1(convolve_valid)",
+        {"convolve_valid": images.convolve2d},
+        22,
+        str(tmp_path / "3.1"),
+    )
+    assert (
+        reply["status"] == "failed" and "the course's own copy of this exercise" in reply["message"]
+    )

@@ -6,15 +6,18 @@ after it (``models.build_better_cnn``, ``explain.grad_cam_heatmaps``, ...), and 
 compute what they expect with code of their own (Keras' EarlyStopping replayed, say). An
 answer that calls one of them passes without being the student's work. :func:`watched_call`
 runs the student's code with a profiler that notes such a call: in the notebook
-(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``).
+(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``). An exercise
+may call the copy of an earlier one where its lesson does so itself (:data:`ALLOWED`): the
+watch leaves that copy out while the exercise's check runs (:func:`forbidden`).
 
 In a graded kernel this module is not imported: a notebook can replace anything there. The
-judge sends its text and the copies' sources (:func:`copy_sources`) with each call; the
-kernel runs them in a namespace of their own, hands :func:`watched_call` the references to
-``sys.setprofile`` and the like that the grader took before the notebook's first cell
-(``tools/grading/guard.py``), and recognises a copy by its code compiled from those sources
-(:func:`compiled_copies`). So the module imports nothing when it is run, and the watch keeps
-what it decides with in its own locals and defaults while the student's code runs.
+judge sends its text and the sources of the copies the exercise forbids
+(:func:`copy_sources`) with each call; the kernel runs them in a namespace of their own,
+hands :func:`watched_call` the references to ``sys.setprofile`` and the like that the
+grader took before the notebook's first cell (``tools/grading/guard.py``), and recognises a
+copy by its code compiled from those sources (:func:`compiled_copies`). So the module
+imports nothing when it is run, and the watch keeps what it decides with in its own locals
+and defaults while the student's code runs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,29 @@ COPIES = (
     ("course_lib.photos", "build_images_in_model"),
     ("course_lib.edge", "representative_dataset"),
 )
+# The exercise each copy answers
+ANSWERS = {
+    "course_lib.images.to_grayscale": "1.1",
+    "course_lib.images.convolve2d": "3.1",
+    "course_lib.images.same_padding": "3.4",
+    "course_lib.metrics.most_confused_pairs": "5.4",
+    "course_lib.models.build_better_cnn": "4.3",
+    "course_lib.explain.grad_cam_heatmaps": "5.6",
+    "course_lib.serving.minimal.create_minimal_app": "7.2",
+    "course_lib.distributed.make_train_step": "8.1",
+    "course_lib.photos.upright_rgb": "9.1",
+    "course_lib.photos.split_files": "9.2",
+    "course_lib.photos.build_images_in_model": "9.3",
+    "course_lib.edge.representative_dataset": "8.4",
+}
+# The copies an exercise's answer may call, because the lesson itself calls them for that
+# exercise: the cell after exercise 3.3 sums exercise 3.1's convolve2d over the channels.
+# Each of them is still no answer to its own exercise.
+ALLOWED: dict[str, tuple[tuple[str, str], ...]] = {
+    "3.3": (("course_lib.images", "convolve2d"),),
+}
+# The exercises whose checks are running, the innermost last (``_core.run_check`` sets it)
+CHECKING: list[str] = []
 # Whether a call of a check's own code counts too (tests turn both off to build answers)
 WATCH_CHECKS = True
 # The exception's name: it travels from a graded kernel to the judge as a name and a message
@@ -59,17 +85,33 @@ class CourseCopyUsed(Exception):
     """The student's code called the course's own copy of the exercise, or a check's code."""
 
 
-def message(name: str) -> str:
+def message(name: str, exercise: str = "", _answers: dict[str, str] = ANSWERS) -> str:
+    """What the student is told when their code, checked for ``exercise``, called ``name``."""
     if name.startswith("sys.setprofile"):
         return f"your code calls {name}; leave it alone, and write the answer yourself."
     if name.startswith("course_lib.checks."):
         return (
             f"your code calls {name}, part of the check that judges it; write the answer yourself."
         )
+    answered = _answers.get(name, "")
+    if exercise and answered and answered != exercise:
+        return (
+            f"your code calls {name}, the course's own copy of exercise {answered}, kept for "
+            "the lessons after it; this exercise is to write the code yourself."
+        )
     return (
         f"your code calls {name}, the course's own copy of this exercise, kept for the "
         "lessons after it; the exercise is to write it yourself."
     )
+
+
+def forbidden(exercise: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The copies the student's code may not call in ``exercise``: :data:`COPIES` but those
+    the exercise allows (:data:`ALLOWED`). By default, the exercise whose check is running."""
+    if exercise is None:
+        exercise = CHECKING[-1] if CHECKING else ""
+    allowed = ALLOWED.get(exercise, ())
+    return tuple(copy for copy in COPIES if copy not in allowed)
 
 
 def copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
@@ -119,11 +161,12 @@ def compiled_copies(
 
 
 def _loaded_copies() -> tuple[tuple[Any, str], ...]:
-    """The copies' code as this process imported them (the notebook's watch)."""
+    """The code of the copies the running exercise forbids (:func:`forbidden`), as this
+    process imported them (the notebook's watch)."""
     import importlib
 
     found = []
-    for module, name in COPIES:
+    for module, name in forbidden():
         try:
             code = getattr(importlib.import_module(module), name).__code__
         except Exception:  # a copy that does not import here cannot be called either

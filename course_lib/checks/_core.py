@@ -123,7 +123,8 @@ def call_student(func: Any, *args: Any) -> Any:
         if raised is not None:
             raise raised
         if used:
-            raise _copies.CourseCopyUsed(_copies.message(used))
+            exercise = _copies.CHECKING[-1] if _copies.CHECKING else ""
+            raise _copies.CourseCopyUsed(_copies.message(used, exercise))
         return result
     except NotImplementedError as exc:
         if numpy_on_symbolic(exc):  # TensorFlow's error, not the exercise's stub
@@ -209,8 +210,10 @@ def run_check(exercise: str, diagnose: Callable[[], str | None], success: str) -
     """Run ``diagnose`` (returns a problem description, or None when right).
 
     Whatever ``diagnose`` raises is a "Not yet": an answer the check did not foresee must
-    never crash the student's notebook, nor pass.
+    never crash the student's notebook, nor pass. While it runs, the watch on the student's
+    calls knows the exercise, and lets through a copy the exercise may use (_copies.ALLOWED).
     """
+    _copies.CHECKING.append(exercise)
     try:
         problem = diagnose()
     except StudentCodeFailed as exc:
@@ -219,6 +222,8 @@ def run_check(exercise: str, diagnose: Callable[[], str | None], success: str) -
         return not_yet(
             exercise, f"{CHECK_FAILED} ({student_error(exc)}); look at what your code returns."
         )
+    finally:
+        _copies.CHECKING.pop()
     if problem is not None and not isinstance(problem, str):
         return not_yet(exercise, f"{CHECK_FAILED}.")
     return not_yet(exercise, problem) if problem else correct(exercise, success)

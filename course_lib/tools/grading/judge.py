@@ -74,13 +74,14 @@ def _drivers_source() -> str:
 _COPIES_SOURCE: list[str] = []
 
 
-def _watch() -> dict[str, Any]:
+def _watch(exercise: str = "") -> dict[str, Any]:
     """What the kernel watches a call of the student's code with (kernel_call.call_answer).
 
-    The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows,
-    as this process's loader serves them (the grader's snapshot of the course, when
-    grading): the kernel runs them in a namespace of their own, so a notebook that replaced
-    its own ``_copies`` or the library's functions has no say in what is watched.
+    The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows
+    that ``exercise`` forbids (all of them for no exercise), as this process's loader serves
+    them (the grader's snapshot of the course, when grading): the kernel runs them in a
+    namespace of their own, so a notebook that replaced its own ``_copies`` or the library's
+    functions has no say in what is watched.
     """
     from course_lib.checks import _copies
 
@@ -88,10 +89,11 @@ def _watch() -> dict[str, Any]:
         _COPIES_SOURCE.append(_copies.__spec__.loader.get_source(_copies.__name__))
     return {
         "source": _COPIES_SOURCE[0],
-        "copies": _copy_sources(_copies.COPIES),
+        "copies": _copy_sources(_copies.forbidden(exercise)),
         "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
         "sep": os.sep,
         "watch_checks": _copies.WATCH_CHECKS,
+        "exercise": exercise,
     }
 
 
@@ -174,7 +176,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             "status": "need",
             "name": need.name,
             "request": request["next"],
-            "watch": _watch(),
+            "watch": _watch(need.exercise),
         }
     except Unsupported as exc:
         return {"status": "unsupported", "message": str(exc)}
@@ -236,7 +238,10 @@ def main(lazy_imports: bool = False) -> None:
     from course_lib import checks  # noqa: F401
 
     _drivers_source()
-    _watch()
+    from course_lib.checks import _copies
+
+    for exercise in ("", *_copies.ALLOWED):
+        _watch(exercise)
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
     replies.flush()

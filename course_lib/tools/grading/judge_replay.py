@@ -23,12 +23,16 @@ class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the gr
     """The check called a student's function with arguments the kernel has not been given yet.
 
     A BaseException, so that the checks' ``except Exception`` (student bugs become feedback)
-    lets it through.
+    lets it through. ``exercise``: the exercise whose check made the call, which decides the
+    copies the kernel watches the call for (:func:`judge._watch`).
     """
 
     def __init__(self, name: str, args: tuple[Any, ...], driver: str = ""):
+        from course_lib.checks import _copies
+
         super().__init__(name)
         self.name, self.args_given, self.driver = name, args, driver
+        self.exercise = _copies.CHECKING[-1] if _copies.CHECKING else ""
 
 
 def _fingerprint(value: Any, digest: Any) -> None:

@@ -74,9 +74,10 @@ def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | No
     )
     copies = compiled_copies(watch["copies"], compile_)
     course = (str(watch["course"]), str(watch["sep"]))
+    exercise = str(watch.get("exercise", ""))
     result, raised, used, off = watched_call(
         func, given, copies, course, tools, watch["watch_checks"] is True
     )
     if raised is None and used:
-        raised = copy_used(message(used))
+        raised = copy_used(message(used, exercise))
     return result, raised, off
