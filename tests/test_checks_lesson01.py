@@ -523,6 +523,42 @@ def test_1_1_rounding_other_than_to_the_nearest_whole_number_is_named(answer, ph
     assert "check the weights" not in result.message and "by up to" not in result.message
 
 
+def _rounded_with_tensorflow(photo):  # tf.image.rgb_to_grayscale's weights, then np.round
+    import tensorflow as tf
+
+    gray = tf.image.rgb_to_grayscale(tf.cast(photo, tf.float64))
+    return np.round(gray.numpy()[..., 0]).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # the red team's: TensorFlow's weights, rounded
+        lambda p: np.round(p.astype(np.float64) @ [0.2989, 0.5870, 0.1140]).astype(np.uint8),
+        _rounded_with_tensorflow,
+    ],
+)
+def test_1_1_tensorflow_s_weights_rounded_are_named_not_taken_for_truncation(answer):
+    result = checks.exercise_1_1(answer)
+    assert _fails_with(
+        result,
+        "pixels whose weighted sum lies close to a half: your values are rounded, but from "
+        "TensorFlow's weights 0.2989, 0.5870 and 0.1140 (those of tf.image.rgb_to_grayscale), "
+        "not 0.299, 0.587 and 0.114. Your grayscale image[0, 4] is 163; that pixel is (R, G, B) "
+        "= (240, 140, 84), and 0.299 × 240 + 0.587 × 140 + 0.114 × 84 = 163.516, which rounds "
+        "to 164.",
+    )
+    assert "cut off" not in result.message
+
+
+def test_1_1_a_sum_slightly_off_in_float16_is_named_as_such():
+    result = checks.exercise_1_1(
+        lambda p: np.round(p.astype(np.float16) @ WEIGHTS.astype(np.float16)).astype(np.uint8)
+    )
+    assert _fails_with(result, "your values are rounded, but from a sum slightly off 0.299 × R")
+    assert "cut off" not in result.message and "rounded up" not in result.message
+
+
 def test_1_1_a_result_clipped_below_white_is_caught_on_a_white_pixel():
     result = checks.exercise_1_1(lambda p: np.clip(np.round(p @ WEIGHTS), 0, 254).astype(np.uint8))
     assert _fails_with(result, "Your grayscale image[0, 3] is 254; that pixel is (R, G, B) = (255")

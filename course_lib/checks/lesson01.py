@@ -46,7 +46,22 @@ def _test_photo() -> np.ndarray:
     photo[..., 1] = np.linspace(0, 255, 12, dtype=np.uint8)[None, :]
     photo[0, :3] = np.eye(3, dtype=np.uint8) * 255
     photo[0, 3] = 255
+    # 163.516, rounded 164; with TensorFlow's weights (tf.image.rgb_to_grayscale's) 163.492,
+    # rounded 163: weights slightly off show on every draw
+    photo[0, 4] = (240, 140, 84)
     return photo
+
+
+# tf.image.rgb_to_grayscale's weights, a little off the task's
+_TENSORFLOW_WEIGHTS = np.array([0.2989, 0.5870, 0.1140])
+
+
+def _off_by_one(off: np.ndarray, near_half: np.ndarray) -> str:
+    """How many pixels are one too low or one too high, outside those within a hair of .5."""
+    low, high = (int(((off == step) & ~near_half).sum()) for step in (-1, 1))
+    if low and high:
+        return f"{low + high} of {off.size} pixels are off by one ({low} too low, {high} too high)"
+    return f"{low or high} of {off.size} pixels are one too {'low' if low else 'high'}"
 
 
 def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
@@ -113,6 +128,37 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                 )
             off = values - expected
             fraction = exact - np.floor(exact)
+            # Off by one only where the sum lies close to a half, each the way a slightly
+            # different sum rounds: rounded, but not the sum 0.299 R + 0.587 G + 0.114 B
+            wrong = ~right
+            if (
+                np.all(np.abs(off[wrong]) == 1)
+                and np.all(np.abs(fraction[wrong] - 0.5) < 0.1)
+                and np.all((off[wrong] == -1) == (fraction[wrong] >= 0.5))
+            ):
+                i, j = np.argwhere(wrong)[0]
+                r, g, b = (int(v) for v in photo[i, j])
+                tensorflow = np.round(photo.astype(np.float64) @ _TENSORFLOW_WEIGHTS)
+                if np.all((values == tensorflow) | near_half):
+                    cause = (
+                        "TensorFlow's weights 0.2989, 0.5870 and 0.1140 (those of "
+                        "tf.image.rgb_to_grayscale), not 0.299, 0.587 and 0.114"
+                    )
+                    advice = "Use the task's weights, as Pillow does."
+                else:
+                    cause = (
+                        "a sum slightly off 0.299 × R + 0.587 × G + 0.114 × B: weights a "
+                        "little different (TensorFlow's 0.2989, 0.5870 and 0.1140, say), or "
+                        "arithmetic in a low-precision float such as float16, do that"
+                    )
+                    advice = "Use the task's weights, in float32 or float64."
+                return (
+                    f"{_off_by_one(off, near_half)}, pixels whose weighted sum lies close to a "
+                    f"half: your values are rounded, but from {cause}. Your grayscale "
+                    f"image[{i}, {j}] is {_number(gray[i, j])}; that pixel is (R, G, B) = "
+                    f"({r}, {g}, {b}), and 0.299 × {r} + 0.587 × {g} + 0.114 × {b} = "
+                    f"{exact[i, j]:.3f}, which rounds to {expected[i, j]:.0f}. {advice}"
+                )
             whole = (fraction < 1e-6) | (fraction > 1 - 1e-6)  # no rounding to do there
             for step, rounded_other_way, wrong, how in (
                 (-1, fraction > 0.5, "low", "cut off instead of rounded (.astype(np.uint8) "
