@@ -490,6 +490,20 @@ def _standardise_in_place(x_train, x_test):
     return x_train.astype(np.float32), ((x_test - mean) / std).astype(np.float32)
 
 
+def _sample_std_for_floats(x_train, x_test):  # the red team's: ddof=1 for float images only
+    a, b = x_train.astype(np.float64), x_test.astype(np.float64)
+    std = a.std(ddof=1 if x_train.dtype.kind == "f" else 0)
+    return ((a - a.mean()) / std).astype(np.float32), ((b - a.mean()) / std).astype(np.float32)
+
+
+def test_1_4_the_sample_std_is_named_for_float_images_too():
+    assert _fails_with(
+        checks.exercise_1_4(_sample_std_for_floats),
+        "on 12 training pixels (float32 images) your standard deviation is the sample one, "
+        "with n - 1 in the denominator (ddof=1)",
+    )
+
+
 def test_1_4_names_a_training_set_changed_in_place():
     assert _fails_with(
         checks.exercise_1_4(_standardise_in_place), "changed its input `x_train` in place"

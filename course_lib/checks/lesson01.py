@@ -553,8 +553,10 @@ def _standardise_cases() -> list[tuple[np.ndarray, np.ndarray]]:
         (train, test),
         (train.astype(np.float32) / 255, test.astype(np.float32) / 255),
         (train.astype(np.float64) / 255, test.astype(np.float64) / 255),
-        # Few pixels: the sample standard deviation (ddof=1) is 4 % larger than np.std's
+        # Few pixels: the sample standard deviation (ddof=1) is 4 % larger than np.std's,
+        # in 8-bit and in float images
         (train[:3, :2, :2], test[:2, :2, :2]),
+        (train[:3, :2, :2].astype(np.float32) / 255, test[:2, :2, :2].astype(np.float32) / 255),
     ]
 
 
@@ -614,9 +616,9 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
         sample_std = data.std(ddof=1)
         if not close(a, want_train) and close(a, _standardised(train, mean, sample_std)):
             return (
-                f"on {train.size} training pixels your standard deviation is the sample one, "
-                "with n - 1 in the denominator (ddof=1), "
-                f"{sample_std:.3f} where np.std gives {std:.3f}; the exercise asks for the "
+                f"on {train.size} training pixels ({kind}) your standard deviation is the "
+                f"sample one, with n - 1 in the denominator (ddof=1), {sample_std:.3f} where "
+                f"np.std gives {std:.3f}; the exercise asks for the "
                 "standard deviation of the training pixels as np.std computes it (ddof=0), "
                 "as Keras' Normalization layer does too."
             )
