@@ -389,6 +389,21 @@ def test_3_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_4(answer), phrase)
 
 
+def _clipped_half_only(n, k, s):  # the red team's: max(..., 0) on the zeros before only
+    out = -(-n // s)
+    total = (out - 1) * s + k - n
+    return max(total // 2, 0), total - total // 2
+
+
+def test_3_4_windows_that_fit_with_pixels_to_spare_are_tried_too():
+    assert _fails_with(
+        checks.exercise_3_4(_clipped_half_only),
+        "for n=7, k=1, s=4 you return (0, -1), a negative number of zeros: the last of the "
+        "2 windows starts at 4 and reaches pixel 4, inside the 7 pixels (0 to 6), so "
+        "TensorFlow pads (0, 0). Zeros are only ever added: clip the total at 0",
+    )
+
+
 # --- 3.5: build the stated CNN -------------------------------------------------------------------
 
 

@@ -370,6 +370,11 @@ _SAME_CASES = [
     (7, 2, 2),
     (10, 5, 3),
     (28, 2, 2),
+    # The windows fit with room to spare, 2 and 4 pixels (a surplus of 1 is the case above,
+    # n=28, k=1, s=2), and exactly: no zeros at all, and never a negative number
+    (7, 1, 4),
+    (10, 1, 5),
+    (8, 2, 2),
 ]
 
 
@@ -461,9 +466,26 @@ def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
                 return message
         if any(not v.is_integer() for pair in answers for v in pair):
             return "the padding is a number of zeros, a whole number: use // to split it."
+        negative = [i for i, pair in enumerate(answers) if min(pair) < 0]
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
+        i = negative[0] if negative else i
         n, k, s = _SAME_CASES[i]
-        got = tuple(int(v) if v.is_integer() else v for v in answers[i])
+        got = tuple(int(v) for v in answers[i])
+        if negative:
+            out = -(-n // s)
+            start = (out - 1) * s
+            fits = (
+                f": the last of the {out} windows starts at {start} and reaches pixel "
+                f"{start + k - 1}, inside the {n} pixels (0 to {n - 1}), so TensorFlow pads "
+                f"{expected[i]}"
+                if start + k <= n
+                else f"; TensorFlow pads {expected[i]}"
+            )
+            return (
+                f"for n={n}, k={k}, s={s} you return {got}, a negative number of zeros{fits}. "
+                "Zeros are only ever added: clip the total at 0, max(total, 0), before you "
+                "split it."
+            )
         return f"for n={n}, k={k}, s={s} you return {got}; TensorFlow pads {expected[i]}."
 
     return run_check(
