@@ -751,6 +751,50 @@ def test_2_4_recognises_augmentation_that_never_changes_anything():
     assert _fails_with(checks.exercise_2_4(idle), "never change")
 
 
+@pytest.mark.parametrize(
+    ("idle", "phrase"),
+    [
+        (  # the red team's: the flip alone changes the images
+            [keras.layers.RandomRotation(0.0), keras.layers.RandomBrightness(0.0, (0, 1))],
+            "your RandomRotation never changes an image (its factor is 0: the only turn it can "
+            "draw is none), so it is not the augmentation asked for. Give it a factor other "
+            "than 0",
+        ),
+        (
+            [keras.layers.RandomZoom(0.1), keras.layers.RandomBrightness((0.0, 0.0), (0, 1))],
+            "your RandomBrightness never changes an image (its factor is 0: the only change of "
+            "brightness it can draw is none)",
+        ),
+        (
+            [keras.layers.RandomZoom(0.0), _brightness()],
+            "your RandomZoom never changes an image (its height_factor is 0 (and "
+            "width_factor=None takes it too)",
+        ),
+        (
+            [keras.layers.RandomTranslation(0, 0), _brightness()],
+            "your RandomTranslation never changes an image (its height_factor and width_factor "
+            "are 0",
+        ),
+    ],
+)
+def test_2_4_a_layer_whose_factor_changes_nothing_is_no_augmentation(idle, phrase):
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), *idle])
+    assert _fails_with(checks.exercise_2_4(augment), phrase)
+
+
+def test_2_4_a_factor_of_0_on_one_axis_only_still_changes_images():
+    for geometric in (
+        keras.layers.RandomZoom((0.0, 0.0), width_factor=0.1),
+        keras.layers.RandomTranslation(0.0, 0.1),
+        keras.layers.RandomRotation((0.0, 0.05)),
+    ):
+        augment = keras.Sequential(
+            [keras.layers.RandomFlip("horizontal"), geometric, _brightness()]
+        )
+        result = checks.exercise_2_4(augment)
+        assert result.passed, result.message
+
+
 # ---------------------------------------------------------------- 2.5
 
 

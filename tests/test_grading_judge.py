@@ -784,6 +784,24 @@ def test_an_augmentation_that_turns_garments_upside_down_gets_the_notebook_messa
     assert reply["message"] == checks.exercise_2_4(_augment_upside_down()).message
 
 
+def test_an_augmentation_with_a_layer_that_changes_nothing_gets_the_notebook_message(tmp_path):
+    import keras
+
+    def idle():  # the red team's: only the flip changes the images
+        return keras.Sequential(
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomRotation(0.0),
+                keras.layers.RandomBrightness(0.0, value_range=(0, 1)),
+            ]
+        )
+
+    reply = judge.judge_locally(_expression("2.4"), {"augment": idle()}, 21, str(tmp_path))
+    assert reply["status"] == "failed", reply
+    assert "your RandomRotation never changes an image" in reply["message"], reply
+    assert reply["message"] == checks.exercise_2_4(idle()).message
+
+
 def test_a_built_model_exported_without_its_weights_is_not_judged(tmp_path):
     """Only a model never called may come as a config alone: a built one needs its weights."""
     from course_lib.tools.grading import kernel_encode

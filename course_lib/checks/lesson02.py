@@ -892,6 +892,43 @@ def _largest_turn(layer: Any) -> float:
     return max(abs(float(b)) for b in bounds)
 
 
+def _no_change(layer: Any) -> str | None:
+    """Why a random layer of the task's kinds never changes an image (every factor it draws
+    from is 0), in words; None when it may change one."""
+    import keras
+
+    kinds: dict[type, tuple[str, tuple[str, ...]]] = {
+        keras.layers.RandomRotation: ("turn", ("factor",)),
+        keras.layers.RandomZoom: ("zoom", ("height_factor", "width_factor")),
+        keras.layers.RandomTranslation: ("shift", ("height_factor", "width_factor")),
+        keras.layers.RandomBrightness: ("change of brightness", ("factor",)),
+    }
+    if type(layer) not in kinds:
+        return None
+    change, names = kinds[type(layer)]
+    try:
+        config = layer.get_config()
+    except Exception:  # a layer whose config fails: its outputs decide
+        return None
+
+    def zero(factor: Any) -> bool:
+        bounds = factor if isinstance(factor, tuple | list) else (factor,)
+        return all(isinstance(b, int | float) and float(b) == 0.0 for b in bounds)
+
+    factors = [config.get(name) for name in names]
+    follows = len(names) == 2 and factors[1] is None  # RandomZoom: width as height
+    if not all(zero(f) for f in (factors[:1] if follows else factors)):
+        return None
+    if follows:
+        set_to = f"its {names[0]} is 0 (and {names[1]}=None takes it too)"
+    else:
+        set_to = f"its {' and '.join(names)} {'are' if len(names) > 1 else 'is'} 0"
+    return (
+        f"your {type(layer).__name__} never changes an image ({set_to}: the only {change} it "
+        "can draw is none)"
+    )
+
+
 def _built_for(model: Any) -> tuple[Any, ...] | None:
     """The input shape (batch axis first) a model says it takes: a keras.Input's, or that of
     the first batch it was built on; None when it does not say."""
@@ -1023,6 +1060,13 @@ def exercise_2_4(augment: Any) -> CheckResult:
                 "add RandomBrightness(factor, value_range=(0, 1)): the same garment photographed "
                 "in other light is lighter or darker, and still the same garment."
             )
+        for layer in layers:
+            idle = _no_change(layer)
+            if idle:
+                return (
+                    f"{idle}, so it is not the augmentation asked for. Give it a factor other "
+                    "than 0 (0.1, say)."
+                )
         return None
 
     return run_check("2.4", diagnose, "random in training, exactly the input at inference.")
