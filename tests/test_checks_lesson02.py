@@ -1161,6 +1161,7 @@ def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
         lambda ds, b, s: ds.cache().shuffle(10_000, seed=s).batch(b).prefetch(AUTOTUNE)
     )
     assert _fails_with(result, "holds 10000 elements where")
+    assert _fails_with(result, "and as many for a dataset of 61: a fixed size (a number written")
     assert "ds.cardinality()" in result.message
 
     def fixed_buffer(train, val, augment, batch_size, seed):  # the red team's 2.5 answer
@@ -1169,6 +1170,57 @@ def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
         return train, val.batch(batch_size).prefetch(AUTOTUNE)
 
     assert _fails_with(checks.exercise_2_5(fixed_buffer), "holds 100 elements where")
+
+
+def _pipeline_with_buffer(size):
+    def make_train_pipeline(ds, batch_size, seed):
+        buffer = size(int(ds.cardinality()))
+        return ds.cache().shuffle(buffer, seed=seed).batch(batch_size).prefetch(AUTOTUNE)
+
+    return make_train_pipeline
+
+
+def _pipelines_with_buffer(size):
+    def make_pipelines(train, val, augment, batch_size, seed):
+        f = lambda x, y: (augment(x, training=True), y)  # noqa: E731
+        buffer = size(int(train.cardinality()))
+        train = train.cache().shuffle(buffer, seed=seed).batch(batch_size).map(f)
+        return train.prefetch(AUTOTUNE), val.batch(batch_size).prefetch(AUTOTUNE)
+
+    return make_pipelines
+
+
+@pytest.mark.parametrize(
+    ("check", "answer", "phrase"),
+    [
+        (  # the red team's: taken from the dataset, ten times over
+            checks.exercise_2_2,
+            _pipeline_with_buffer(lambda n: 10 * n),
+            "everything else is right, but the shuffle buffer holds 1370 elements where the "
+            "dataset has 137, 10 times its size (610 for a dataset of 61): the task asks for a "
+            "buffer as large as the dataset, ds.cardinality() itself. A larger one shuffles no "
+            "better",
+        ),
+        (
+            checks.exercise_2_5,
+            _pipelines_with_buffer(lambda n: 3 * n),
+            "the shuffle buffer holds 150 elements where the training dataset has 50, 3 times "
+            "its size (87 for a dataset of 29)",
+        ),
+        (
+            checks.exercise_2_2,
+            _pipeline_with_buffer(lambda n: n + 100),
+            "the shuffle buffer holds 237 elements where the dataset has 137: the task asks for "
+            "a buffer as large as the dataset, ds.cardinality().",
+        ),
+    ],
+)
+def test_a_shuffle_buffer_that_grows_with_the_dataset_is_not_called_written_in(
+    check, answer, phrase
+):
+    result = check(answer)
+    assert _fails_with(result, phrase)
+    assert "written in" not in result.message and "only locally" not in result.message
 
 
 def test_labels_changed_by_a_map_are_named_not_counted():

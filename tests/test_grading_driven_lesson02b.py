@@ -104,6 +104,14 @@ def test_a_buffer_written_in_is_named_by_the_judge_too(tmp_path):
     _assert_fails_alike(reply, direct, "holds 10000 elements where")
 
 
+def test_a_buffer_that_grows_with_the_dataset_is_named_by_the_judge_too(tmp_path):
+    def ten_times(ds, b, s):  # the red team's
+        return ds.cache().shuffle(10 * int(ds.cardinality()), seed=s).batch(b).prefetch(1)
+
+    reply, direct = _graded_and_direct(tmp_path, PIPELINE, {"make_train_pipeline": ten_times})
+    _assert_fails_alike(reply, direct, "holds 1370 elements where the dataset has 137, 10 times")
+
+
 def _numpy_in_map(ds, b, s):
     ds = ds.map(lambda x, y: (np.asarray(x) * 1.0, y))
     return ds.cache().shuffle(1000, seed=s).batch(b).prefetch(AUTOTUNE)

@@ -225,6 +225,7 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
 # written in, such as 100, is smaller).
 PIPELINE_SIZE = 137
 PIPELINE_BATCH = 12
+PIPELINE_OTHER_SIZE = 61  # a smaller dataset, for a buffer larger than the first
 INFINITE = -1  # tf.data.INFINITE_CARDINALITY, as the drivers report a dataset's cardinality
 
 # The pipeline checks never read a dataset themselves: a driver (course_lib.checks._drivers)
@@ -379,21 +380,41 @@ def _buffer_problem(buffers: list[int], n: int, name: str = "the dataset") -> st
     return None
 
 
-def _written_in_buffer(buffers: list[int], n: int, name: str = "the dataset") -> str | None:
-    """A buffer larger than the check's small dataset: a number written in, not its size.
+def _larger_buffer(
+    buffers: list[int],
+    n: int,
+    name: str = "the dataset",
+    smaller: tuple[int, list[int]] | None = None,
+) -> str | None:
+    """A buffer larger than the check's small dataset, where the task asks for its size.
 
-    Asked last, once everything else is right: on the lesson's 60,000 training images the
-    same number may shuffle only locally.
+    Asked last, once everything else is right. ``smaller``: the size of another dataset and
+    the buffers of the pipeline made for it (None when that failed), which tell a number
+    written in (the same buffer) from a multiple of the size (a buffer that grows with it).
     """
     large = [b for b in buffers if b > n]
     if not large:
         return None
-    return (
+    lead = (
         f"everything else is right, but the shuffle buffer holds {large[0]} elements where "
-        f"{name} has {n}: a size other than the dataset's (a number written in, say) is large "
-        f"enough here by chance, and a dataset larger than {large[0]} would be shuffled only "
-        "locally. Take the size from the dataset, ds.cardinality()."
+        f"{name} has {n}"
     )
+    other = None
+    if smaller is not None and len(smaller[1]) == len(buffers):
+        m, other = smaller[0], smaller[1][buffers.index(large[0])]
+    if other == large[0]:
+        return (
+            f"{lead}, and as many for a dataset of {m}: a fixed size (a number written in, "
+            f"say) is large enough here by chance, and a dataset larger than {large[0]} would "
+            "be shuffled only locally. Take the size from the dataset, ds.cardinality()."
+        )
+    if other is not None and abs(other - large[0] * m / n) <= 1:
+        return (
+            f"{lead}, {large[0] / n:.3g} times its size ({other} for a dataset of {m}): the "
+            "task asks for a buffer as large as the dataset, ds.cardinality() itself. A larger "
+            "one shuffles no better, as the buffer never holds more than the whole dataset."
+        )
+    return f"{lead}: the task asks for a buffer as large as the dataset, ds.cardinality()."
 
 
 def _seed_problem(order: np.ndarray, view: dict[str, Any], what: str) -> str | None:
@@ -570,7 +591,25 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
                 "seeds 0 and 1 gave the same order: shuffle with the argument, seed=seed, not "
                 "a fixed number."
             )
-        return _seed_problem(order, view, "the images") or _written_in_buffer(view["buffers"], n)
+        problem = _seed_problem(order, view, "the images")
+        if problem or not any(b > n for b in view["buffers"]):
+            return problem
+        # A buffer larger than the dataset: the same pipeline for a smaller dataset says
+        # whether it is a number written in or grows with the dataset
+        try:
+            fewer = _drive_student(
+                "pipeline_epochs",
+                make_train_pipeline,
+                images[:PIPELINE_OTHER_SIZE],
+                labels[:PIPELINE_OTHER_SIZE],
+                PIPELINE_BATCH,
+                0,
+                0,
+            )
+        except StudentCodeFailed:
+            fewer = {}
+        smaller = (PIPELINE_OTHER_SIZE, fewer["buffers"]) if fewer.get("dataset") else None
+        return _larger_buffer(view["buffers"], n, smaller=smaller)
 
     return run_check("2.2", diagnose, "cache → shuffle → batch → prefetch, reshuffled every epoch.")
 
@@ -1084,6 +1123,7 @@ AUGMENT_BATCH = 8
 # function runs: RandomBrightness(AUGMENT_SHIFT, value_range=(0, 1), seed=AUGMENT_SEED).
 AUGMENT_SHIFT = 0.2
 AUGMENT_SEED = 25
+AUGMENT_OTHER_TRAIN = 29  # a smaller training dataset, for a buffer larger than the first
 
 
 def _augment_pipeline_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -1180,13 +1220,15 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
         **{1000 + i: float(0.5 + v) for i, v in enumerate(np.linspace(-0.1, 0.1, AUGMENT_VAL))},
     }
 
-    def made(seed: int, train_epochs: int, val_epochs: int) -> dict[str, Any]:
+    def made(
+        seed: int, train_epochs: int, val_epochs: int, train: Any = train_data
+    ) -> dict[str, Any]:
         # The driver makes the datasets (from_tensor_slices) and the augmentation layer, calls
         # make_pipelines and reads val's epochs, then train's, as this check reads them.
         return _drive_student(
             "augmented_pipelines",
             make_pipelines,
-            train_data,
+            train,
             val_data,
             AUGMENT_SHIFT,
             AUGMENT_SEED,
@@ -1342,8 +1384,21 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
             "steps": steps,
             **{k: result.get(k) for k in ("seeded_order", "sets_global_seed")},
         }
-        return _seed_problem(labels, seeded, "the training images") or _written_in_buffer(
-            train["buffers"], AUGMENT_TRAIN, "the training dataset"
+        problem = _seed_problem(labels, seeded, "the training images")
+        if problem or not any(b > AUGMENT_TRAIN for b in train["buffers"]):
+            return problem
+        # A buffer larger than the dataset: the same pipelines for a smaller training dataset
+        # say whether it is a number written in or grows with the dataset
+        fewer_data = tuple(part[:AUGMENT_OTHER_TRAIN] for part in train_data)
+        try:
+            fewer = made(0, 0, 0, fewer_data)
+        except StudentCodeFailed:
+            fewer = {}
+        smaller = None
+        if fewer.get("pair") and fewer["train"].get("dataset"):
+            smaller = (AUGMENT_OTHER_TRAIN, fewer["train"]["buffers"])
+        return _larger_buffer(
+            train["buffers"], AUGMENT_TRAIN, "the training dataset", smaller=smaller
         )
 
     return run_check(
