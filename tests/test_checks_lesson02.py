@@ -582,6 +582,32 @@ def test_2_3_names_the_mistake(folder, overrides, phrase):
     )
 
 
+def test_2_3_the_two_datasets_unpacked_the_wrong_way_round_are_named_swapped(folder):
+    root, fashion = folder
+    train, val = _load(root, fashion)
+    result = checks.exercise_2_3(val, train, root, fashion, batch_size=16, seed=1)  # red team's
+    assert _fails_with(
+        result,
+        "ds_folder_train and ds_folder_val are swapped: ds_folder_train holds the 20% of the "
+        "images the loader set aside for validation, and ds_folder_val the training images. "
+        "With subset='both' the loader returns (train, validation), in that order",
+    )
+    # Swapped, with a split the seed does not make: the check cannot tell it from a split of 0.8
+    train, val = _load(root, fashion, seed=3)
+    result = checks.exercise_2_3(val, train, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(
+        result,
+        "validation holds 80% of the images and training 20%: either the two datasets are "
+        "swapped (with subset='both' the loader returns (train, validation), in that order) or "
+        "validation_split was 0.8; the task asks for validation_split=0.2, and ds_folder_train "
+        "first.",
+    )
+    train, val = _load(root, fashion, validation_split=0.8)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "or validation_split was 0.8")
+    assert "are swapped:" not in result.message
+
+
 def test_2_3_an_image_size_given_is_not_told_about_the_loader_s_default(folder):
     root, fashion = folder
     train, val = _load(root, fashion, image_size=(32, 32))

@@ -286,6 +286,10 @@ def test_wrong_folder_answers_of_other_kinds_get_the_notebook_message(tmp_path, 
     train, val = _loaded(root, fashion)
     cases = [
         (unseeded, "both training and"),
+        (  # the red team's: unpacked the wrong way round
+            {"ds_folder_train": val, "ds_folder_val": train, "folder": root},
+            "ds_folder_train and ds_folder_val are swapped",
+        ),
         ({"ds_folder_train": train, "ds_folder_val": None, "folder": root}, "subset='both'"),
         ({"ds_folder_train": lambda: train, "ds_folder_val": val, "folder": root}, "a function"),
         ({"ds_folder_train": train.take(0), "ds_folder_val": val, "folder": root}, "hold 10"),

@@ -740,24 +740,27 @@ def exercise_2_3(
             return np.zeros((0, *image_size, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
-    def seed_problem(val: dict[str, Any]) -> str | None:
+    def validation_files(shuffle: bool) -> set[str]:
         # The files the loader puts in validation with seed=SEED, known without reading them.
-        paths = val.get("file_paths")
-        if paths is None:  # a dataset transformed after loading: the split cannot be told
+        return _validation_files(
+            listing["files"],
+            [folder_name(c) for c in class_names],
+            image_size,
+            batch_size,
+            validation_split,
+            seed,
+            shuffle,
+        )
+
+    def files_of(view: dict[str, Any]) -> set[str] | None:
+        """The files a dataset was loaded from; None for one transformed after loading."""
+        paths = view.get("file_paths")
+        return None if paths is None else {_relative(str(p), listing["root"]) for p in paths}
+
+    def seed_problem(val: dict[str, Any]) -> str | None:
+        chosen = files_of(val)
+        if chosen is None:  # a dataset transformed after loading: the split cannot be told
             return None
-
-        def validation_files(shuffle: bool) -> set[str]:
-            return _validation_files(
-                listing["files"],
-                [folder_name(c) for c in class_names],
-                image_size,
-                batch_size,
-                validation_split,
-                seed,
-                shuffle,
-            )
-
-        chosen = {_relative(str(p), listing["root"]) for p in paths}
         if chosen == validation_files(shuffle=True):
             return None
         if chosen == validation_files(shuffle=False):
@@ -847,10 +850,27 @@ def exercise_2_3(
             held = f"more than {len(keys)}" if cut else str(len(keys))
             return f"the two datasets hold {held} images, but the folder has {n_files}."
         share = len(x_val) / len(keys)
-        if abs(share - validation_split) > 1.5 / len(keys) + 1e-9:
+        tolerance = 1.5 / len(keys) + 1e-9
+        if abs(share - validation_split) > tolerance:
+            if abs(1 - share - validation_split) > tolerance:
+                return (
+                    f"validation holds {share:.0%} of the images; asked for "
+                    f"validation_split={validation_split}."
+                )
+            if files_of(views["ds_folder_train"]) == validation_files(shuffle=True):
+                return (
+                    f"ds_folder_train and ds_folder_val are swapped: ds_folder_train holds the "
+                    f"{1 - share:.0%} of the images the loader set aside for validation, and "
+                    "ds_folder_val the training images. With subset='both' the loader returns "
+                    "(train, validation), in that order: ds_folder_train, ds_folder_val = "
+                    "keras.utils.image_dataset_from_directory(...)."
+                )
             return (
-                f"validation holds {share:.0%} of the images; asked for "
-                f"validation_split={validation_split}."
+                f"validation holds {share:.0%} of the images and training {1 - share:.0%}: "
+                "either the two datasets are swapped (with subset='both' the loader returns "
+                "(train, validation), in that order) or validation_split was "
+                f"{1 - validation_split:g}; the task asks for "
+                f"validation_split={validation_split}, and ds_folder_train first."
             )
         if first_batch != min(batch_size, len(x_train)):
             default = " (32 is the loader's default)" if first_batch == 32 else ""
