@@ -719,12 +719,14 @@ def test_4_4_says_a_patience_written_in_ignores_the_argument(fixed):
     assert "one too" not in result.message
 
 
-def _better_cnn_with(bn=None, pool=None, dense_bias=True):
+def _better_cnn_with(bn=None, pool=None, dense_bias=True, first_conv=None):
     def build(input_shape, num_classes):
         stack = [keras.Input(shape=input_shape)]
         for width in (16, 32, 64):
             stack += [
-                layers.Conv2D(width, 3, padding="same", use_bias=False),
+                first_conv()
+                if first_conv and width == 16
+                else layers.Conv2D(width, 3, padding="same", use_bias=False),
                 bn() if bn else layers.BatchNormalization(momentum=0.9),
                 layers.ReLU(),
                 pool() if pool else layers.MaxPooling2D(),
@@ -791,6 +793,59 @@ def test_4_3_a_setting_that_changes_only_the_outputs_is_named_with_its_layer():
         result.message
     )
     assert "by up to 0:" not in result.message
+
+
+def _l2_on_the_first_conv():  # the red team's: the L2 penalty of the lesson's section 4
+    return layers.Conv2D(16, 3, padding="same", use_bias=False, kernel_regularizer="l2")
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (
+            _better_cnn_with(first_conv=_l2_on_the_first_conv),
+            "layer 1, a Conv2D, has kernel_regularizer=L2(l2=0.01), which the task does not "
+            "set: with the same weights the outputs are the same, but its penalty is added to "
+            "the loss the model is trained on, so the trained model differs. Leave out what the "
+            "task does not set.",
+        ),
+        (
+            _better_cnn_with(
+                bn=lambda: layers.BatchNormalization(
+                    momentum=0.9, gamma_constraint=keras.constraints.NonNeg()
+                )
+            ),
+            "layer 2, a BatchNormalization, has gamma_constraint=NonNeg(), which the task does "
+            "not set: with the same weights the outputs are the same, but it changes the "
+            "weights after every training step",
+        ),
+    ],
+)
+def test_4_3_a_penalty_or_constraint_the_task_does_not_set_is_named_with_its_layer(answer, phrase):
+    result = checks.exercise_4_3(answer)
+    assert _fails_with(result, phrase)
+    assert "outputs differ" not in result.message
+
+
+@pytest.mark.usefixtures("library_copies_allowed")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _better_cnn_with(  # an initialiser changes where training starts, not the network
+            first_conv=lambda: layers.Conv2D(
+                16, 3, padding="same", use_bias=False, kernel_initializer="he_normal"
+            )
+        ),
+        _better_cnn_with(  # a regulariser of None set explicitly is none
+            first_conv=lambda: layers.Conv2D(
+                16, 3, padding="same", use_bias=False, kernel_regularizer=None
+            )
+        ),
+    ],
+)
+def test_4_3_settings_that_leave_the_training_loss_alone_pass(answer):
+    result = checks.exercise_4_3(answer)
+    assert result.passed, result.message
 
 
 @pytest.mark.usefixtures("library_copies_allowed")

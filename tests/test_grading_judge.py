@@ -6,7 +6,11 @@ import itertools
 import numpy as np
 import pytest
 from test_checks_lesson03 import _field_popping  # empties the list it is given
-from test_checks_lesson04 import _popping  # empties the list it is given
+from test_checks_lesson04 import (
+    _better_cnn_with,  # the stated CNN, one layer changed
+    _l2_on_the_first_conv,  # the red team's 4.3
+    _popping,  # empties the list it is given
+)
 from test_checks_lesson06 import (
     _classify,
     _classify_returning,
@@ -536,6 +540,7 @@ _NAMES = {
     "2.4": ["augment"],
     "3.5": ["build_cnn"],
     "4.1": ["compile_for_integer_labels"],
+    "4.3": ["build_better_cnn"],
     "6.4": ["build_transfer_model"],
     "6.5": ["unfreeze_top"],
     "5.6": ["grad_cam_heatmaps"],
@@ -861,6 +866,11 @@ def _images_in_squashed(backbone, head, image_size):
         ("6.5", _unfreeze_everything, "keep the layers before"),
         ("6.4", _transfer_not_frozen, "backbone.trainable = False"),
         ("5.6", _grad_cam_without_relu, "negative values"),
+        (
+            "4.3",
+            _better_cnn_with(first_conv=_l2_on_the_first_conv),
+            "layer 1, a Conv2D, has kernel_regularizer=L2(l2=0.01), which the task does not set",
+        ),
     ],
 )
 def test_a_wrong_model_answer_gets_the_notebook_check_message_from_the_judge(

@@ -892,6 +892,54 @@ def _differing_setting(model: Any, reference: Any) -> str | None:
     return None
 
 
+def _shown_setting(value: Any) -> str:
+    """A setting as get_config gives it, as it is written: ``L2(l2=0.01)``, not its dict."""
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        config = value.get("config") if isinstance(value.get("config"), dict) else {}
+        shown = (
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in config.items()
+        )
+        return f"{value['class_name']}({', '.join(shown)})"
+    return repr(value)
+
+
+def _training_setting(model: Any, reference: Any) -> str | None:
+    """A weight penalty or constraint of the student's model that the stated one does not
+    have, as words; None when there is none.
+
+    Outputs compared with the same weights cannot show them: they change the training, the
+    loss it minimises (a regulariser) or the weights after each step (a constraint). Layers
+    are paired by type, in order (the order was checked before).
+    """
+    mine_by_type: dict[type, int] = {}
+    ref_layers = _flat_layers(reference)
+    for position, mine in enumerate(_flat_layers(model), start=1):
+        occurrence = mine_by_type.get(type(mine), 0)
+        mine_by_type[type(mine)] = occurrence + 1
+        same_type = [la for la in ref_layers if type(la) is type(mine)]
+        try:
+            config = mine.get_config()
+            ref_config = same_type[occurrence].get_config() if occurrence < len(same_type) else {}
+        except Exception:  # a layer whose config fails: the outputs alone tell
+            continue
+        for key, value in config.items():
+            if not key.endswith(("_regularizer", "_constraint")) or value is None:
+                continue
+            if value == ref_config.get(key):
+                continue
+            effect = (
+                "its penalty is added to the loss the model is trained on"
+                if key.endswith("_regularizer")
+                else "it changes the weights after every training step"
+            )
+            return (
+                f"layer {position}, a {type(mine).__name__}, has {key}="
+                f"{_shown_setting(value)}, which the task does not set: with the same weights "
+                f"the outputs are the same, but {effect}, so the trained model differs"
+            )
+    return None
+
+
 def _model_problem(
     build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int
 ) -> str | None:
@@ -996,6 +1044,9 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             if setting:
                 return f"{lead}: {setting}. Leave out what the task does not set."
             return f"{lead}: compare each layer's settings with the task."
+        setting = _training_setting(model, reference)
+        if setting:
+            return f"{setting}. Leave out what the task does not set."
         outcome.update(params=reference.count_params(), difference=difference)
         return None
 
