@@ -529,7 +529,7 @@ def _vectorised(val_loss, patience):
     running_best = np.minimum.accumulate(losses)
     improved = np.r_[True, losses[1:] < running_best[:-1]]
     last_improvement = np.maximum.accumulate(np.where(improved, np.arange(len(losses)), 0))
-    stalled = np.flatnonzero(np.arange(len(losses)) - last_improvement >= patience)
+    stalled = np.flatnonzero((np.arange(len(losses)) - last_improvement >= patience) & ~improved)
     stop = int(stalled[0]) if len(stalled) else len(losses) - 1
     return np.int64(stop + 1), np.int64(last_improvement[stop] + 1)
 
@@ -621,7 +621,10 @@ def _against_the_epoch_before(val_loss, patience):  # the red team's: not the be
         (_ties_improve, "strictly lower"),
         (lambda v, p: (_loop(v, p)[0], _loop(v, p)[0]), "the last one run"),
         (lambda v, p: (_loop(v, p)[0], int(np.argmin(v)) + 1), "never got there"),
-        (lambda v, p: (len(v), _loop(v, p)[1]), "you let all 7 epochs run"),
+        (
+            lambda v, p: (len(v), _loop(v, p)[1]),
+            "you return (7, 3); Keras' answer is (5, 3). Your function never stops early",
+        ),
         (lambda v, p: (_loop(v, p)[1] + p, _loop(v, p)[1]), "the run has only 5"),
         (lambda v, p: _loop(v, p)[0], "one number"),
         (lambda v, p: None, "returned None"),
@@ -710,6 +713,73 @@ def test_4_4_names_a_rule_only_when_the_answer_follows_it_on_every_run():
     result = checks.exercise_4_4(_best_of_the_whole_list_plus_patience)
     assert _fails_with(result, "the lowest value of the whole list")
     assert "equal to the best" not in result.message
+
+
+def _stops_when_wait_equals_patience(val_loss, patience):  # the red team's: never for 0
+    best, best_i, wait = float("inf"), 0, 0
+    for i, v in enumerate(val_loss):
+        if v < best:
+            best, best_i, wait = v, i, 0
+        else:
+            wait += 1
+            if wait == patience:
+                return i + 1, best_i + 1
+    return len(val_loss), best_i + 1
+
+
+def _stalled_from_the_start(val_loss, patience):  # counts the first epoch as one without
+    losses = np.asarray(val_loss, dtype=float)
+    running_best = np.minimum.accumulate(losses)
+    improved = np.r_[True, losses[1:] < running_best[:-1]]
+    last_improvement = np.maximum.accumulate(np.where(improved, np.arange(len(losses)), 0))
+    stalled = np.flatnonzero(np.arange(len(losses)) - last_improvement >= patience)
+    stop = int(stalled[0]) if len(stalled) else len(losses) - 1
+    return int(stop + 1), int(last_improvement[stop] + 1)
+
+
+def test_4_4_patience_0_stops_at_the_first_epoch_without_improvement_as_in_keras():
+    assert _recorded_by_keras([0.7, 0.6, 0.65, 0.5, 0.55], 0) == [3, 2]
+    result = checks.exercise_4_4(_stops_when_wait_equals_patience)
+    assert _fails_with(
+        result,
+        "for val_loss [0.7, 0.6, 0.65, 0.5, 0.55] and patience=0 you let all 5 epochs run; "
+        "Keras stops at the end of epoch 3, with patience=0 (EarlyStopping's default) at the "
+        "first epoch without a lower loss: the best was epoch 2, and epoch 3 brought no lower "
+        "loss.",
+    )
+    result = checks.exercise_4_4(_stalled_from_the_start)
+    assert _fails_with(
+        result,
+        "and patience=0 you return (1, 1); Keras' EarlyStopping runs 3 epochs and restores "
+        "epoch 2. With patience=0 (EarlyStopping's default) Keras stops at the end of the first "
+        "epoch without a lower loss than the best so far; an epoch with one never stops it.",
+    )
+
+
+def _never_stops(val_loss, patience):  # the red team's, for lists and arrays alike
+    losses = list(val_loss)
+    return len(losses), losses.index(min(losses)) + 1
+
+
+def test_4_4_an_answer_that_never_stops_is_told_so_not_that_its_patience_is_written_in():
+    result = checks.exercise_4_4(_never_stops)
+    assert _fails_with(
+        result,
+        "for val_loss [0.9, 0.7, 0.6, 0.62, 0.65, 0.7, 0.8] and patience=2 you return (7, 3); "
+        "Keras' answer is (5, 3). Your function never stops early: it lets every epoch run in "
+        "all 10 runs the check tried, whatever patience is passed. Keras stops at the end of "
+        "the patience-th epoch in a row without a lower loss: here the best was epoch 3, and "
+        "epochs 4 to 5 brought no lower loss.",
+    )
+    assert "written in" not in result.message
+    # As the red team wrote it: list.index, which a NumPy array (the second run) lacks
+    result = checks.exercise_4_4(lambda v, p: (len(v), v.index(min(v)) + 1))
+    assert _fails_with(
+        result,
+        "for val_loss [0.9, 0.7, 0.6, 0.62, 0.65, 0.7, 0.8] and patience=2 you let all 7 "
+        "epochs run; Keras stops at the end of epoch 5",
+    )
+    assert "written in" not in result.message and "whatever patience" not in result.message
 
 
 @pytest.mark.parametrize("fixed", [1, 2, 3])

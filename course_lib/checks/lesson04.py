@@ -1076,6 +1076,8 @@ _STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
     ((0.50, 0.90, 0.80, 0.70, 0.60, 0.55, 0.52), 3),
     # improvements of 1e-5: any loss strictly lower is one, however small: (6, 4)
     ((0.50000, 0.49999, 0.49998, 0.49997, 0.60, 0.61), 2),
+    # patience=0, EarlyStopping's default: it stops at the first epoch without one: (3, 2)
+    ((0.70, 0.60, 0.65, 0.50, 0.55), 0),
 )
 
 
@@ -1224,10 +1226,14 @@ def _stopping_problem(
             f"the weights of the best epoch, {restored}."
         )
     if got[0] == len(val_loss) and run < len(val_loss):
+        default = (
+            ", with patience=0 (EarlyStopping's default) at the first epoch without a lower loss"
+            if patience == 0
+            else ""
+        )
         return (
             f"{shown} you let all {len(val_loss)} epochs run; Keras stops at the end of "
-            f"epoch {run}: "
-            f"{_waited(restored, run)}."
+            f"epoch {run}{default}: {_waited(restored, run)}."
         )
     if got[1] == best and best > run:
         return (
@@ -1243,6 +1249,11 @@ def _stopping_problem(
         if len(tiny)
         else ""
     )
+    if patience == 0:
+        hint += (
+            " With patience=0 (EarlyStopping's default) Keras stops at the end of the first "
+            "epoch without a lower loss than the best so far; an epoch with one never stops it."
+        )
     return (
         f"{shown} you return {got}; Keras' EarlyStopping runs {run} epochs and restores epoch "
         f"{restored}.{hint}"
@@ -1295,9 +1306,28 @@ def _rule_problem(cases: list[tuple[tuple[float, ...], int, tuple[int, int]]]) -
                 f"Keras' answer is {keras_answers[i]}. {reason}"
             )
     patiences = {patience for _, patience, _ in cases}
+    # "Whatever patience is passed" is said only of answers tried with more than one
+    if len(patiences) > 1 and all(got[0] == len(val_loss) for val_loss, _, got in cases):
+        # Every epoch run in every case: no patience at all, not a patience written in
+        i = next(i for i, (*_, got) in enumerate(cases) if got != keras_answers[i])
+        val_loss, patience, got = cases[i]
+        run, restored = keras_answers[i]
+        rule = (
+            "the first epoch without a lower loss, with patience=0"
+            if patience == 0
+            else "the patience-th epoch in a row without a lower loss"
+        )
+        if run < len(val_loss):
+            return (
+                f"for val_loss {list(val_loss)} and patience={patience} you return {got}; "
+                f"Keras' answer is {keras_answers[i]}. Your function never stops early: it "
+                f"lets every epoch run in all {len(cases)} runs the check tried, whatever "
+                f"patience is passed. Keras stops at the end of {rule}: here "
+                f"{_waited(restored, run)}."
+            )
     for fixed in range(1, 11):
         i = follows(lambda val_loss, _, fixed=fixed: _mistaken_stop(val_loss, fixed, _lower))
-        if i is not None and patiences != {fixed}:
+        if i is not None and len(patiences) > 1:
             val_loss, patience, got = cases[i]
             return (
                 f"for val_loss {list(val_loss)} and patience={patience} you return {got}; "
