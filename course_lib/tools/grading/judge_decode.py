@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any
 
+from course_lib.tools.grading import model_config
 from course_lib.tools.grading.kernel_files import (
     decode_plain,
     load_image,
@@ -25,8 +26,13 @@ from course_lib.tools.grading.kernel_files import (
 class Unsupported(BaseException):  # noqa: N818
     """An argument the grader cannot send to the kernel as data (a model, a dataset, a function).
 
-    A BaseException for the same reason as :class:`judge_replay.NeedCall`.
+    A BaseException for the same reason as :class:`judge_replay.NeedCall`. ``tampering``: a
+    finding about the notebook, when what it exported can only have been forged.
     """
+
+    def __init__(self, message: str = "", tampering: str = "") -> None:
+        super().__init__(message)
+        self.tampering = tampering
 
 
 class _Opaque:
@@ -87,7 +93,13 @@ def decode(tree: dict[str, Any], folder: str | int) -> Any:
         return result
     if kind == "model":
         try:
-            return load_model(tree, folder)
+            return load_model(tree, folder, vet=model_config)
+        except model_config.Refused as exc:
+            raise Unsupported(
+                f"your {tree.get('type', 'model')} could not be rebuilt from its config with "
+                f"Keras's safe mode and the grader's limits: {exc}",
+                exc.tampering,
+            ) from None
         except Exception as exc:
             foreign = _foreign_classes(tree, folder)
             why = (

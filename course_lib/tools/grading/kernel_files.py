@@ -43,12 +43,13 @@ def create_file(path: str, dir_fd: int | None = None) -> Any:
     return os.fdopen(os.open(path, flags, 0o644, dir_fd=dir_fd), "wb")
 
 
-def read_file(path: str, dir_fd: int | None = None) -> bytes:
+def read_file(path: str, dir_fd: int | None = None, limit: int = 1 << 30) -> bytes:
     """A regular file's bytes; a named pipe, a device or a link in its place is refused at once.
 
     The exchange folder is inside the student's kernel's working folder: a notebook can put a
     named pipe where a file is expected, and a plain open() would wait for a writer forever.
-    ``dir_fd``: as for ``os.open`` (see :func:`place`).
+    ``dir_fd``: as for ``os.open`` (see :func:`place`). A file of more than ``limit`` bytes is
+    refused unread (1 GiB unless told: a notebook can export a file as large as its disk).
     """
     import os
     import stat
@@ -58,7 +59,12 @@ def read_file(path: str, dir_fd: int | None = None) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{os.path.basename(path)} is not a regular file")
-        return handle.read()
+        data = handle.read(limit + 1)  # the file may grow while it is read
+        if len(data) > limit:
+            raise ValueError(
+                f"{os.path.basename(path)} has more than {limit:,} bytes, the grader's limit"
+            )
+        return data
 
 
 def load_array(folder: str | int, name: str) -> Any:
@@ -87,8 +93,14 @@ def load_image(tree: dict[str, Any], folder: str | int) -> Any:
     return Image.frombytes(str(tree["mode"]), (width, height), pixels.tobytes())
 
 
-def load_model(tree: dict[str, Any], folder: str | int) -> Any:
-    """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code)."""
+def load_model(tree: dict[str, Any], folder: str | int, vet: Any = None) -> Any:
+    """What :func:`_model_tree` wrote, rebuilt in Keras's safe mode (no Lambda, no own code).
+
+    ``vet``: in the judge, :mod:`course_lib.tools.grading.model_config`, which refuses a
+    config that names anything but Keras's modelling objects or exceeds its size budget,
+    before anything is built, and caps the files read and the weights made.
+    """
+    import contextlib
     import json
     import os
     import tempfile
@@ -96,12 +108,16 @@ def load_model(tree: dict[str, Any], folder: str | int) -> Any:
     import keras
 
     stem = os.path.basename(tree["file"])
-    config = json.loads(read_file(*place(folder, stem + ".json")).decode("utf-8"))
-    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    limits = (vet.MAX_CONFIG_BYTES, vet.MAX_WEIGHTS_BYTES) if vet else (1 << 30, 1 << 30)
+    config = json.loads(read_file(*place(folder, stem + ".json"), limit=limits[0]).decode("utf-8"))
+    if vet:
+        vet.check(config)
+    with vet.weight_budget() if vet else contextlib.nullcontext():
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not isinstance(model, keras.Model):
         raise ValueError(f"the exported model is a {type(model).__name__}")
     try:
-        weights = read_file(*place(folder, stem + ".weights.h5"))
+        weights = read_file(*place(folder, stem + ".weights.h5"), limit=limits[1])
     except FileNotFoundError:
         if model.built:  # only a model not built yet comes without
             raise
