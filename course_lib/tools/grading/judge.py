@@ -27,7 +27,7 @@ import os
 import sys
 from typing import Any
 
-from course_lib.tools.grading import exchange
+from course_lib.tools.grading import exchange, judge_settings
 from course_lib.tools.grading.in_place import InPlace, NotRestored
 from course_lib.tools.grading.judge_decode import Unsupported, _read_json, decode
 from course_lib.tools.grading.judge_replay import NeedCall, Replay, fingerprint
@@ -179,15 +179,38 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             "watch": _watch(need.exercise),
         }
     except Unsupported as exc:
-        return {"status": "unsupported", "message": str(exc)}
+        return _unsupported(exc)
     if not isinstance(outcome, _core.CheckResult):
         return {"status": "error", "message": f"the check returned a {type(outcome).__name__}"}
     message = str(outcome.message)
     return {"status": "passed" if outcome.passed is True else "failed", "message": message}
 
 
+def _unsupported(exc: Unsupported) -> dict[str, Any]:
+    reply = {"status": "unsupported", "message": str(exc)}
+    return reply | ({"tampering": exc.tampering} if exc.tampering else {})
+
+
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    """Answer one request, never raising.
+    """Answer one request, never raising; Keras's process-wide settings as they were before.
+
+    A reply may carry ``tampering``: what the notebook's export did to the judge (a setting
+    of Keras's it changed, which is put back; a config only a forged export has), for a
+    finding against the notebook being graded.
+    """
+    reply = _handled(request)
+    changed = judge_settings.restore()
+    if changed:
+        finding = (
+            "what the notebook exported changed the judge's Keras settings "
+            f"({'; '.join(changed)}); the grader put them back"
+        )
+        reply["tampering"] = "; ".join(filter(None, [reply.get("tampering", ""), finding]))
+    return reply
+
+
+def _handled(request: dict[str, Any]) -> dict[str, Any]:
+    """:func:`handle`, before Keras's settings are compared with the judge's baseline.
 
     ``request``: ``expression`` (the check cell's, from the solution notebook), ``root`` (the
     kernel's working folder, which the grader made: the folders below lie in it), ``values``
@@ -209,7 +232,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             "stop": True,
         }
     except Unsupported as exc:
-        return {"status": "unsupported", "message": str(exc)}
+        return _unsupported(exc)
     except Exception as exc:  # a malformed export: the student's kernel wrote it
         return {
             "status": "error",
@@ -242,6 +265,7 @@ def main(lazy_imports: bool = False) -> None:
 
     for exercise in ("", *_copies.ALLOWED):
         _watch(exercise)
+    judge_settings.record()  # now, or right after Keras is imported (lazy_imports)
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
     replies.flush()

@@ -139,6 +139,12 @@ class _Grading:
         if finding not in self.tampering:
             self.tampering.append(finding)
 
+    def note_judged(self, exercise: str, what: str) -> None:
+        """The judge found that what the notebook exported for ``exercise`` tampered with it."""
+        finding = f"{analysis.TAMPERING} {what[:400]} (exercise {exercise})"
+        if finding not in self.tampering:
+            self.tampering.append(finding)
+
     def kernel_modules(self) -> str:
         """course_lib's sources for a check cell (not its tools: the kernel's checks need none)."""
         if not self._kernel_modules:

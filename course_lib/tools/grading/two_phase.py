@@ -149,6 +149,8 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             },
             timeout=max(grading.options.cell_timeout, _STARTUP_TIMEOUT),
         )
+        if reply.get("tampering"):  # what the export did to the judge: the notebook is named
+            grading.note_judged(exercise.number, str(reply["tampering"]))
         if reply.get("status") != "need":
             if reply.get("status") == "unsupported":
                 return {
