@@ -31,6 +31,14 @@ _SENT_SIGNALS = frozenset(
 )
 
 
+# How far the judge's resident memory may grow beyond its size when it was ready before it is
+# replaced between two notebooks. A judge that has loaded Keras and judged every lesson keeps
+# well under 1 GB (about 700 MB measured); the largest model a config may ask for
+# (model_config.MAX_WEIGHTS, 60 M weights: 240 MB, three times that with an optimizer's
+# slots) stays far below this, while a model that got past the budget, or memory that
+# TensorFlow keeps, would otherwise be carried to the next student's notebook.
+MAX_GROWTH = 1_500_000_000
+
 # The grader's module path as it started, before any notebook ran: the judge's packages.
 _GRADER_PATH = [p for p in sys.path if p and os.path.isabs(p)]
 _JUDGE_BOOT = """
@@ -63,6 +71,7 @@ class Judge:
         self.process = self._start()
         self.ready = False
         self.broken = False
+        self.ready_memory = 0
 
     def _start(self) -> subprocess.Popen[str]:
         """The judge, with every course_lib module served from the snapshot, never from disk.
@@ -110,8 +119,9 @@ class Judge:
         return process
 
     def for_next_notebook(self) -> Judge:
-        """This judge, or a fresh one in its place if it stopped answering."""
-        if self.broken or self.process.poll() is not None:
+        """This judge, or a fresh one in its place if it stopped answering or its memory grew
+        more than :data:`MAX_GROWTH` beyond its size when it was ready."""
+        if self.broken or self.process.poll() is not None or self.grown():
             self.close()
             self.process, self.ready, self.broken = self._start(), False, False
         return self
@@ -124,7 +134,20 @@ class Judge:
         """
         if not self.ready:
             self.ready = self._reply(timeout, loading=True).get("status") == "ready"
+            if self.ready:
+                self.ready_memory = self.memory()
         return self.ready
+
+    def memory(self) -> int:
+        """The judge's resident memory in bytes; 0 if it cannot be read."""
+        try:
+            return int(psutil.Process(self.process.pid).memory_info().rss)
+        except psutil.Error:
+            return 0
+
+    def grown(self) -> bool:
+        """Whether the judge holds far more memory than when it was ready."""
+        return self.ready and self.memory() - self.ready_memory > MAX_GROWTH
 
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         stdin = self.process.stdin
