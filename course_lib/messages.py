@@ -5,6 +5,18 @@ from __future__ import annotations
 import re
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes, as in a kernel's traceback
+# Terminal colour codes (ESC [ 1 m ... ESC [ 0 m, which Keras puts in some error messages),
+# then every character a message never shows: the C0 controls but tab and newline (ESC, NUL,
+# BEL, CR ...), DEL and C1, and the bidi overrides, embeddings and isolates, which would make
+# a message read otherwise than it is written in a table or a viewer.
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal codes, control characters (tab and newline stay) or bidi
+    controls: every message a student or an instructor reads passes here."""
+    return _HIDDEN.sub("", _TERMINAL_CODES.sub("", str(text)))
 
 
 def first_line(

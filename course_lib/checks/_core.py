@@ -7,13 +7,13 @@ import decimal
 import functools
 import inspect
 import numbers
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from course_lib.checks import _copies
+from course_lib.messages import plain_text
 from course_lib.record import CheckResult
 
 _SALTS: list[int] = []
@@ -87,14 +87,11 @@ def not_yet(exercise: str, message: str) -> CheckResult:
     return CheckResult(exercise, False, shown(message))
 
 
-# Terminal colour codes, which Keras puts in some error messages (ESC [ 1 m ... ESC [ 0 m)
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
 def shown(message: str) -> str:
-    """``message`` without terminal colour codes: every check's text passes here, and a quoted
-    error of Keras's would otherwise show as ``ESC[1m`` garbage in the notebook's HTML."""
-    return _TERMINAL_CODES.sub("", str(message)).replace("\x1b", "")  # and any stray ESC
+    """``message`` without terminal colour codes or control characters (:func:`plain_text`):
+    every check's text passes here, and a quoted error of Keras's would otherwise show as
+    ``ESC[1m`` garbage in the notebook's HTML."""
+    return plain_text(message)
 
 
 NOT_ATTEMPTED = (

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from course_lib.messages import first_line
+from course_lib.messages import first_line, plain_text
 from course_lib.tools.grading.analysis import TAMPERING
 from course_lib.tools.grading.execute import grade_notebook
 from course_lib.tools.grading.judge_process import Judge
@@ -27,8 +26,6 @@ UNKNOWN_LESSON = "?"
 # A cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...):
 # student names come from folder and file names, which the students choose.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Terminal colour codes, which some libraries put in their error messages
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -174,7 +171,7 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
                 lesson,
                 exercise,
                 passed,
-                valid_text(prefix + _TERMINAL_CODES.sub("", message)),
+                valid_text(prefix + plain_text(message)),
                 notebook,
             )
             for exercise, passed, message in findings
