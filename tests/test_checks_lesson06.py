@@ -171,6 +171,25 @@ def test_6_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_2(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        # the red team's: about 0.008 off at the ends of the range, like MobileNet's scaling
+        (lambda im: ((_resize(im) - 127) / 127).astype("float32"), "(x - 127) / 127"),
+        (lambda im: ((_resize(im) - 127) / 129).astype("float32"), "(x - 127) / 129"),
+        (lambda im: ((_resize_pillow(im) - 127) / 127).astype("float32"), "/ 127 (a line"),
+        (lambda im: ((_resize(im) - 127) / 125).astype("float32"), "(x - 127) / 125"),
+        (lambda im: ((_resize(im) - 128) / 127).astype("float32"), "(x - 128) / 127"),
+    ],
+)
+def test_6_2_a_division_by_another_number_than_128_is_named(answer, phrase):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, "your values follow (x - ")
+    assert phrase in result.message
+    assert "not (x - 127) / 128" in result.message
+    assert "Divide by exactly 128" in result.message
+
+
 def _scaled(x):
     return (x - 127) / 128
 
@@ -191,6 +210,13 @@ def _scaled(x):
         lambda im: np.stack([_scaled(_resize(image[None]))[0] for image in im]),
         lambda im: _scaled(np.round(_resize(im))).astype("float32"),  # whole grey levels
         lambda im: list(_scaled(_resize(im))),
+        # the scale written other ways: a multiplication, float64 arithmetic, TF and Keras ops
+        lambda im: ((_resize(im) - 127) * (1 / 128)).astype("float32"),
+        lambda im: (_resize(im).astype("float64") * 0.0078125 - 0.9921875).astype("float32"),
+        lambda im: tf.math.divide(tf.subtract(_resize(im), 127.0), 128.0).numpy(),
+        lambda im: keras.ops.convert_to_numpy(
+            keras.layers.Rescaling(1 / 128, -127 / 128)(_resize(im))
+        ),
     ],
 )
 def test_6_2_accepts_a_float32_bilinear_batch_however_it_is_computed(answer):

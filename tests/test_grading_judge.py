@@ -927,6 +927,7 @@ def _is_batch_norm(layer):
         ("6.2", _only_for(_one_image, _with_value(np.nan)), "of one 260x180 photo are NaN"),
         ("6.2", lambda im: _scaled(_resize(im, "mitchellcubic")), "a Mitchell-cubic resize"),
         ("6.2", lambda im: _scaled(_resize(im).astype("float64")), "dtype is float64"),
+        ("6.2", lambda im: (_resize(im) - 127) / 127, "your values follow (x - 127) / 127"),
         ("6.3", _classify_returning(lambda i, name, p: (str(i), name, p)), "one is a str"),
         ("6.3", _classify_returning(lambda i, name, p: (i, name, 100 * p)), "percentages"),
         (

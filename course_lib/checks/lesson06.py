@@ -203,6 +203,35 @@ def _other_filter(values: np.ndarray, expected: np.ndarray, images: np.ndarray) 
     return None
 
 
+def _number_text(value: float) -> str:
+    """A fitted number as a student would write it: 127, 126.9."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _scale_problem(values: np.ndarray, resized: np.ndarray, close: float) -> str | None:
+    """Name a division by another number than 128, or None.
+
+    A straight line fitted through the values against the bilinear resize says which scaling
+    they follow: resize implementations differ pixel by pixel, not in slope (Pillow's whole
+    grey levels move it by about 3e-4 of itself), while (x - 127) / 127 or / 129 is 0.8 %
+    steeper or flatter, up to 0.008 off at the ends of the range.
+    """
+    x = resized.astype(np.float64).ravel()
+    y = values.ravel()
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0 or np.abs(y - (slope * x + intercept)).max() > close:
+        return None  # not a line: another mistake than the scale
+    if abs(slope * 128 - 1) <= 2e-3:
+        return None
+    divisor, centre = 1 / slope, -intercept / slope
+    return (
+        f"your values follow (x - {_number_text(centre)}) / {_number_text(divisor)} (a line "
+        "fitted through them), not (x - 127) / 128: EfficientNet-Lite0 was trained on "
+        "values that change by exactly 1/128 per grey level, from -0.992 at 0 to 1.0 at 255. "
+        f"Divide by exactly 128; a scale {abs(slope * 128 - 1):.1%} off fails silently."
+    )
+
+
 def _dtype_problem(got: np.ndarray) -> str | None:
     if got.dtype == np.float32:
         return None
@@ -289,6 +318,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         if problem:
             return problem
         if not np.allclose(values, expected, rtol=0, atol=close):
+            problem = _scale_problem(values, resized, close)
+            if problem:
+                return problem
             return (
                 "values differ from a bilinear resize followed by (x - 127) / 128; "
                 + first_difference(got, expected, "your batch", atol=close)
@@ -307,6 +339,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 "that is x / 127.5 - 1, MobileNetV2's scaling; EfficientNet-Lite0 was trained on "
                 "(x - 127) / 128, so every value is off by up to 0.008: use (x - 127) / 128."
             )
+        problem = _scale_problem(values, resized, close)
+        if problem:
+            return problem
         if abs(offset) > 2e-3:
             return (
                 f"values are on average {offset:+.4f} away from (x - 127) / 128 after a bilinear "
