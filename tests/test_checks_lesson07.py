@@ -219,6 +219,41 @@ def _swapped(data, prep):
     return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
 
 
+def _offset_added_first(upload, prep):  # the red team's: (x + offset) * scale
+    image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return ((np.asarray(image, np.float32) + prep["offset"]) * prep["scale"])[..., None]
+
+
+def _offset_left_out(upload, prep):
+    image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, np.float32) * prep["scale"])[..., None]
+
+
+def test_7_1_an_offset_added_before_the_multiplication_is_told_the_order_is_wrong():
+    result = checks.exercise_7_1(_offset_added_first, GRAY_28)
+    assert _fails_with(result, "with another model's record (height 20, width 30")
+    assert "you added the offset before multiplying, (pixels + offset) × scale" in result.message
+    assert "multiply by 0.00784314 first, then add -1" in result.message
+    # An offset left out altogether is not told it came first
+    result = checks.exercise_7_1(_offset_left_out, GRAY_28)
+    assert _fails_with(result, "values go up to 2: scale them as in training")
+    assert "before multiplying" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (lambda d, p: prepare(d, p).tolist(), "list"),
+        (lambda d, p: tuple(prepare(d, p)), "tuple"),
+    ],
+)
+def test_7_1_right_values_in_a_python_list_are_not_called_float64(answer, kind):
+    result = checks.exercise_7_1(answer, GRAY_28)
+    assert _fails_with(result, f"values are right, but your input is a Python {kind}, not an array")
+    assert "leave out .tolist()" in result.message
+    assert "float64" not in result.message
+
+
 def test_7_1_catches_swapped_width_and_height_for_a_non_square_model():
     wide = dict(GRAY_28, height=20, width=30)
     assert _fails_with(checks.exercise_7_1(_swapped, wide), "height and width swapped")
@@ -606,6 +641,57 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
+
+
+def _route_at(path, batch_axis=True):
+    """The red team's right app, its route at ``path``, its image given with or without the
+    batch axis."""
+
+    def create_minimal_app(model, class_names, preprocessing):
+        app = Flask("route_at")
+
+        @app.post(path)
+        def predict():
+            upload = request.files.get("file")
+            if upload is None:
+                return jsonify(error="no file"), 400
+            try:
+                x = _pixels(Image.open(io.BytesIO(upload.read())), preprocessing)
+            except OSError:
+                return jsonify(error="not an image"), 400
+            height, width = preprocessing["height"], preprocessing["width"]
+            x = x.reshape(1, height, width, -1) if batch_axis else x.reshape(height, width, -1)
+            p = np.asarray(model(x, training=False))[0]
+            return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+        return app
+
+    return create_minimal_app
+
+
+def test_7_2_an_image_given_without_the_batch_axis_is_named_not_only_keras_s_error(model):
+    result = checks.exercise_7_2(_route_at("/predict", False), model, CLASSES, GRAY_28)
+    assert _fails_with(
+        result, "your route gave the model one image of shape (28, 28, 1), without the batch axis"
+    )
+    assert "the model takes a batch, (1, 28, 28, 1)" in result.message
+    assert "x[None]" in result.message
+
+
+def test_7_2_a_route_at_another_path_is_told_the_path_not_the_method(model):
+    result = checks.exercise_7_2(_route_at("/classify"), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "POST /predict answered 404 (Not Found): the app has no route")
+    assert "at the path /predict" in result.message
+    assert "register the route for POST" not in result.message
+
+
+def test_7_2_a_404_the_route_answers_itself_is_not_called_a_missing_route(model):
+    def route(model, class_names, prep):
+        return lambda: (jsonify(error="no such model"), 404)
+
+    result = checks.exercise_7_2(_app(route), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "is a valid image but got status 404 ('no such model')")
+    assert "no route" not in result.message
 
 
 def test_7_2_an_error_body_that_is_json_but_not_an_object_is_told_the_error_key_is_missing(
@@ -1104,6 +1190,29 @@ def test_7_5_names_the_mistake():
     ]
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_5(answer), phrase)
+
+
+def _in_percent_everywhere(body):  # the red team's: every confidence multiplied by 100
+    label, confidence = top_label(body)
+    return label, 100 * confidence
+
+
+def _rekognition_left_in_percent(body):
+    if isinstance(body, dict) and "Labels" in body:
+        best = max(body["Labels"], key=lambda e: e["Confidence"])
+        return best["Name"], best["Confidence"]
+    return top_label(body)
+
+
+def test_7_5_a_confidence_multiplied_by_100_is_not_told_the_service_speaks_in_percent():
+    result = checks.exercise_7_5(_in_percent_everywhere)
+    assert _fails_with(result, "for the course service you returned a confidence of 91.0")
+    assert "100 times the 0.91 its answer holds" in result.message
+    assert "already in [0, 1], and you multiplied it by 100" in result.message
+    assert "its Confidence is a percentage" not in result.message
+    result = checks.exercise_7_5(_rekognition_left_in_percent)
+    assert _fails_with(result, "for Amazon Rekognition you returned a confidence of 97.4: its")
+    assert "Confidence is a percentage (0–100); divide by 100" in result.message
 
 
 def _lowest_score(body):  # min where max was meant

@@ -19,7 +19,13 @@ import requests
 from flask import Flask, jsonify, request
 from PIL import Image
 from serving_support import course_service_url
-from test_checks_lesson07 import Fake, _red_team_route, _rgb_for_a_grayscale_model, _route
+from test_checks_lesson07 import (
+    Fake,
+    _red_team_route,
+    _rgb_for_a_grayscale_model,
+    _route,
+    _route_at,
+)
 
 from course_lib import checks
 from course_lib.checks import _batch_service, _drivers, lesson07
@@ -131,6 +137,8 @@ def _unfinished(model, class_names, preprocessing):
         (_red_team_route(swap=True), "height and width swapped"),
         (_red_team_route(training=True), "the model ran in training mode"),
         (_red_team_route(Image.Resampling.NEAREST), "resized with nearest-neighbour"),
+        (_route_at("/predict", batch_axis=False), "one image of shape (28, 28, 1), without the"),
+        (_route_at("/classify"), "the app has no route at the path /predict"),
         (_unfinished, "not attempted yet"),
         (lambda model, class_names, prep: None, "forget to `return app`"),
         (lambda model, class_names, prep: "app", "return the Flask app itself"),

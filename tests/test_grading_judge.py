@@ -29,8 +29,10 @@ from test_checks_lesson06 import (
 from test_checks_lesson07 import (  # the red team's answers, as the check tests have them
     _ONE_SIDE_LIMITS,
     _confidence_made_up,
+    _in_percent_everywhere,
     _limit_on,
     _lowest_score,
+    _offset_added_first,
     _reads_keys_of_anything,
 )
 from test_checks_lesson07 import prepare as prepare_upload
@@ -493,6 +495,7 @@ def _scale_as_text(low, high, dtype):
         ("7.5", _reads_keys_of_anything, "null (None), your code raised TypeError"),
         ("7.5", _confidence_made_up, "A confidence the body does not hold is made up"),
         ("7.5", _lowest_score, "the lowest score"),
+        ("7.5", _in_percent_everywhere, "you multiplied it by 100"),
         (
             "8.2",
             lambda a, i: {
@@ -512,6 +515,26 @@ def test_answers_the_red_team_found_passing_fail_in_two_phases_with_the_notebook
     expression = _check_expression(number)
     (name,) = judge.answer_names(expression)
     _fails_as_in_the_notebook(tmp_path, expression, name, answer, message, 21)
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (_offset_added_first, "you added the offset before multiplying"),
+        (lambda upload, prep: prepare_upload(upload, prep).tolist(), "is a Python list, not an"),
+    ],
+)
+def test_7_1_an_upload_scaled_in_the_wrong_order_or_listed_gets_the_notebook_message(
+    tmp_path, answer, words
+):
+    from course_lib import models
+
+    namespace = {"prepare": answer, "prep": models.preprocessing_for((28, 28, 1))}
+    reply = judge.judge_locally(_check_expression("7.1"), namespace, 21, str(tmp_path))
+    assert reply["status"] == "failed" and words in reply["message"], reply
+    with fresh_inputs(21):
+        direct = checks.exercise_7_1(answer, namespace["prep"])
+    assert reply["message"] == direct.message
 
 
 def test_a_rounded_upload_is_refused_in_two_phases_with_the_notebook_message(tmp_path):

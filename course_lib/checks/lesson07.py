@@ -153,7 +153,8 @@ def _prepare_problem(
     shape = (height, width, channels)
     scale, offset = float(record["scale"]), float(record["offset"])
     tolerance = 1.5 * abs(scale)  # one grey level: Pillow rounds to whole levels at each step
-    out = as_array(call_student(prepare, data, dict(record)), f"your input for the {name}")
+    returned_value = call_student(prepare, data, dict(record))
+    out = as_array(returned_value, f"your input for the {name}")
     expected = _expected_input(data, record)
     if lesson is not None:
         typed = (int(lesson["height"]), int(lesson["width"]))
@@ -211,6 +212,15 @@ def _prepare_problem(
             f"the {name} gave shape {out.shape}; every upload must become {shape}: resize it to "
             f"{width}×{height}."
         )
+    levels = (expected.astype(np.float64) - offset) / scale  # the resized pixels, 0 to 255
+    # Within half of offset × scale: an offset left out (pixels × scale) is that far away
+    near = min(tolerance, abs(offset * scale) / 2)
+    if offset != 0 and np.allclose(out, (levels + offset) * scale, atol=near):
+        return (
+            f"for the {name} you added the offset before multiplying, (pixels + offset) × "
+            f"scale; the record means pixels × scale + offset: multiply by {scale:.6g} first, "
+            f"then add {offset:g}."
+        )
     if np.issubdtype(out.dtype, np.integer) or out.max() > 1.5:
         return (
             f"values go up to {out.max():.0f}: scale them as in training (× {scale:.6g}, "
@@ -220,6 +230,12 @@ def _prepare_problem(
     if offset == 0 and np.allclose(out, 1.0 - expected, atol=tolerance):
         return "the image is inverted (1 - x): keep the pixel values as they are."
     if np.allclose(out, expected, atol=tolerance):
+        if isinstance(returned_value, (list, tuple)):
+            return (
+                f"values are right, but your input is a Python {type(returned_value).__name__}, "
+                "not an array: the model takes a NumPy float32 array. Return the array itself "
+                "(leave out .tolist() and list(...))."
+            )
         if returned.dtype != np.float32:
             return f"values are right but the dtype is {returned.dtype}; models take float32."
         # Within a grey level is not enough: the model was trained on exactly these numbers,
@@ -475,7 +491,18 @@ def _wrong_batch(given: Any, model: Any, preprocessing: dict[str, Any]) -> str |
         wanted = tuple(model.input_shape)[1:] if model is not None else None
     except Exception:  # a model without one input shape: nothing to compare with
         wanted = None
-    if given is None or not wanted or len(given) != len(wanted) + 1:
+    if given is None or not wanted:
+        return None
+    if len(given) == len(wanted) and all(
+        w is None or g == w for g, w in zip(given, wanted, strict=True)
+    ):
+        shown = "(1, " + ", ".join("?" if w is None else str(w) for w in wanted) + ")"
+        return (
+            f"your route gave the model one image of shape {given}, without the batch axis: "
+            f"the model takes a batch, {shown}: add the batch axis, as the task says, a batch "
+            "of one image: x[None], or reshape(1, height, width, -1)."
+        )
+    if len(given) != len(wanted) + 1:
         return None
     if all(w is None or g == w for g, w in zip(given[1:], wanted, strict=True)):
         return None
@@ -853,10 +880,17 @@ def exercise_7_2(
             what = f"the {name}"
             response = _response(exchanges[number], what, True, model, dict(preprocessing))
             body = response["json"]
-            if response["status"] in (404, 405):
+            if response["status"] == 404 and not isinstance(body, dict):
                 return (
-                    f"POST /predict answered {response['status']}: register the route for POST, "
-                    "@app.post('/predict') (or @app.route('/predict', methods=['POST']))."
+                    "POST /predict answered 404 (Not Found): the app has no route at the path "
+                    "/predict. Register the route at exactly that path, @app.post('/predict') "
+                    "(or @app.route('/predict', methods=['POST']))."
+                )
+            if response["status"] == 405:
+                return (
+                    "POST /predict answered 405 (Method Not Allowed): the route /predict does "
+                    "not take POST: register the route for POST, @app.post('/predict') (or "
+                    "@app.route('/predict', methods=['POST']))."
                 )
             if response["status"] != 200:
                 reason = (
@@ -1689,10 +1723,17 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     "divide by 100 always, not depending on the value."
                 )
             if got_label == label and abs(float(got_confidence) - confidence * 100) < 1e-6:
+                if isinstance(body, dict) and "Labels" in body:
+                    return (
+                        f"for {service} you returned a confidence of {got_confidence}: its "
+                        "Confidence is a percentage (0–100); divide by 100 so every service "
+                        "speaks in [0, 1]."
+                    )
                 return (
-                    f"for {service} you returned a confidence of {got_confidence}: its "
-                    "Confidence is a percentage (0–100); divide by 100 so every service speaks "
-                    "in [0, 1]."
+                    f"for {service} you returned a confidence of {got_confidence}, 100 times "
+                    f"the {confidence} its answer holds: that number is already in [0, 1], and "
+                    "you multiplied it by 100. Only Amazon Rekognition's Confidence is a "
+                    "percentage; return the other services' numbers as they are."
                 )
             wrong_entry = (
                 _not_the_top_entry(service, body, got_label) if got_label != label else None
