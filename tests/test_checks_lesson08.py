@@ -334,6 +334,29 @@ def test_8_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_8_3(answer, _predict, CLIENT_IMAGES), phrase)
 
 
+def test_8_3_a_limit_written_in_is_told_to_use_the_argument():
+    # The red team's: requests of 100, the limit of the first sets, whatever max_instances says
+    result = checks.exercise_8_3(_in_requests_of(100), _predict, CLIENT_IMAGES)
+    assert _fails_with(result, "with max_instances=64, a request carried 100 instances")
+    assert "refused it (413): your requests fit the limit of 100" in result.message
+    assert "at most max_instances, the argument" in result.message
+
+
+def test_8_3_tries_another_limit_the_task_names():
+    from course_lib.checks import lesson08
+    from course_lib.config import project_root
+
+    path = project_root() / "solutions" / "08_beyond_one_laptop.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    task = " ".join(
+        " ".join("".join(c["source"]).split())
+        for c in cells
+        if "The check stands in for the service" in "".join(c["source"])
+    )
+    assert f"a limit of {lesson08.CLIENT_LIMIT} images per request" in task
+    assert f"then under a limit of {lesson08.OTHER_LIMIT}" in task
+
+
 def _predict_all_ignoring_errors(post, images, max_instances):
     out = []
     for start in range(0, len(images), max_instances):
@@ -576,6 +599,42 @@ def test_8_4_accepts_a_shuffled_draw_whatever_order_it_is_yielded_in(course_trai
     drawn = np.random.default_rng(3).choice(len(x_train), 150, replace=False)
     for order in (drawn, np.sort(drawn), np.sort(drawn)[::-1]):  # increasing, but not a run
         assert checks.exercise_8_4(_representative(x_train[order], count=150)).passed
+
+
+def _twice_each(order, count):  # the red team's: each image of half the count, twice
+    return np.repeat(order[: count // 2], 2)
+
+
+def _drawn_with_replacement(order, count):  # rng.choice(..., replace=True), one repeat forced
+    drawn = np.random.default_rng(5).choice(order, count, replace=True)
+    drawn[-1] = drawn[0]
+    return drawn
+
+
+@pytest.mark.parametrize(
+    ("pick", "phrase"),
+    [
+        (_twice_each, "50 of your 100 samples repeat an image yielded before (sample 1 is the"),
+        (_drawn_with_replacement, "of your 100 samples repeat an image yielded before"),
+    ],
+)
+def test_8_4_names_samples_that_repeat_an_image(course_train, pick, phrase):
+    x_train, _ = course_train
+    order = np.random.default_rng(0).permutation(len(x_train))
+    result = checks.exercise_8_4(_representative(x_train[pick(order, 100)], count=100), count=100)
+    assert _fails_with(result, phrase)
+    assert "a shuffled copy of the training set holds each training image once" in result.message
+
+
+def test_8_4_accepts_an_image_repeated_as_often_as_the_training_set_holds_it():
+    x_train = X_TRAIN.copy()
+    x_train[7] = x_train[3]  # the same image twice in the training set itself
+    order = np.random.default_rng(2).permutation(len(x_train))
+    order = np.concatenate([[3, 7], order[(order != 3) & (order != 7)]])
+    assert checks.exercise_8_4(_representative(x_train[order]), x_train, X_TEST).passed
+    twice = np.concatenate([[3, 3, 7], order[2:199]])  # three times, held twice
+    result = checks.exercise_8_4(_representative(x_train[twice]), x_train, X_TEST)
+    assert _fails_with(result, "2 of your 200 samples repeat an image yielded before")
 
 
 def test_8_4_names_a_calibration_set_from_one_class_even_shuffled(course_train):

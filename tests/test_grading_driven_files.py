@@ -178,6 +178,7 @@ def _every_k(post, x, k):
     [
         (lambda post, x, k: post({"instances": x.tolist()}).json()["predictions"], "(413"),
         (lambda post, x, k: _predict_all(post, x, 256), "max_instances, the argument"),
+        (lambda post, x, k: _predict_all(post, x, 100), "with max_instances=64, a request"),
         (_every_k, "the 50 images left over"),
         (
             lambda post, x, k: _predict_all(
@@ -303,6 +304,12 @@ def _forever(images):
         (_forever, "more than 1,000"),
         (lambda x: _yielding([x] * 300, wrap=lambda images: [images]), "a batch of 1000 images"),
         (lambda x: _yielding(x[:200]), "the first 200 training images in their stored order"),
+        (
+            lambda x: _yielding(
+                np.repeat(x[np.random.default_rng(0).permutation(len(x))[:75]], 2, 0)
+            ),
+            "75 of your 150 samples repeat an image yielded before",
+        ),
         (lambda x: lambda: None, "use `yield`"),
         (lambda x: lambda: 5, "returned a int, which cannot be iterated"),
         (

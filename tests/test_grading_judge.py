@@ -479,6 +479,15 @@ def _one_image_per_request(post, images, max_instances):
     return np.asarray(rows, np.float32)
 
 
+def _in_requests_of_100(post, images, max_instances):  # the limit of the first sets written in
+    rows = []
+    for start in range(0, len(images), 100):
+        response = post({"instances": images[start : start + 100].tolist()})
+        response.raise_for_status()
+        rows += response.json()["predictions"]
+    return np.asarray(rows, np.float32)
+
+
 def _scale_as_text(low, high, dtype):
     info = np.iinfo(dtype)
     low, high = min(low, 0.0), max(high, 0.0)
@@ -505,6 +514,7 @@ def _scale_as_text(low, high, dtype):
             "ParameterServerStrategy",
         ),
         ("8.3", _one_image_per_request, "the task asks for as few requests as possible"),
+        ("8.3", _in_requests_of_100, "with max_instances=64, a request carried 100 instances"),
         ("8.5", _scale_as_text, "the task asks for a float"),
         ("9.2", share_of(0), "the share of train, fractions[0]"),
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -498,6 +499,9 @@ CLIENT_LIMIT = (
 
 
 CLIENT_IMAGES = 250  # two sets: this many (the last request part-filled), then 200 (all full)
+# The third set: CLIENT_IMAGES again, with another max_instances, so that a client that writes
+# in the limit of the first two (100) shows
+OTHER_LIMIT = 64
 
 
 def _softmax_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -530,8 +534,9 @@ def exercise_8_3(
     ``post(body)`` is a stand-in for ``requests.post(url, json=body)`` in front of a service
     that refuses more than ``max_instances`` instances per request (413), as the course service
     does, and answers with a model of the check's own (softmax of a linear map) on images of
-    its own, both drawn afresh: Fashion-MNIST's input shape, (28, 28, 1). Two sets are sent:
-    one that does not divide into full requests, one that does. ``predict`` and ``images``
+    its own, both drawn afresh: Fashion-MNIST's input shape, (28, 28, 1). Three sets are sent:
+    one that does not divide into full requests, one that does, and the first again with
+    another ``max_instances``, so that a limit written in shows. ``predict`` and ``images``
     (the lesson's `serve` and `x_test[:300]`, which earlier check cells passed) are not used:
     a notebook could name anything so."""
     del predict, images
@@ -539,18 +544,20 @@ def exercise_8_3(
     shape = (28, 28, 1)
     images = rng.random((CLIENT_IMAGES, *shape), dtype=np.float32)
     weights = rng.normal(0.0, 0.1, (math.prod(shape), 10))
-    sizes = (CLIENT_IMAGES, 2 * CLIENT_LIMIT)  # the last request part-filled, then full
+    # The last request part-filled, then full, then part-filled under another limit
+    sets = ((CLIENT_IMAGES, CLIENT_LIMIT), (2 * CLIENT_LIMIT, CLIENT_LIMIT))
+    sets += ((CLIENT_IMAGES, OTHER_LIMIT),)
 
     def diagnose() -> str | None:
         if not callable(predict_all):
             raise StudentCodeFailed(f"expected a function, got {type(predict_all).__name__}.")
         expected_all = _softmax_rows(images, weights)
-        for count in sizes:
+        for count, limit in sets:
             x, expected = images[:count], expected_all[:count]
             # The stand-in service runs where predict_all does (in grading, the student's
             # kernel): it returns what predict_all returned or raised, and every request's size.
             served = call_student(
-                lambda x=x: drive("behind_service", predict_all, x, weights, CLIENT_LIMIT)
+                lambda x=x, limit=limit: drive("behind_service", predict_all, x, weights, limit)
             )
             requests = [int(n) for n in served["requests"]]
             try:
@@ -558,8 +565,8 @@ def exercise_8_3(
                     raise _student_raised(served["raised"])
                 out = served["returned"]
             except StudentCodeFailed as exc:
-                if any(n > CLIENT_LIMIT for n in requests):
-                    return _too_big(requests)
+                if any(n > limit for n in requests):
+                    return _too_big(requests, limit)
                 if 0 in requests:
                     return _empty_request(count)
                 if "not JSON serializable" in str(exc):
@@ -580,8 +587,8 @@ def exercise_8_3(
                         '[...]}: read response.json()["predictions"].'
                     )
                 raise
-            if any(n > CLIENT_LIMIT for n in requests):
-                return _too_big(requests)
+            if any(n > limit for n in requests):
+                return _too_big(requests, limit)
             if 0 in requests:
                 return _empty_request(count)
             refused = [r for r in served.get("refusals", []) if int(r[1]) == 400]
@@ -603,14 +610,14 @@ def exercise_8_3(
                     f"predict_all returned {describe(out)}, not one array of numbers: put the "
                     "predictions of every request together, in order, one row per image."
                 )
-            needed = math.ceil(count / CLIENT_LIMIT)
+            needed = math.ceil(count / limit)
             if got.ndim == 3 or (got.dtype == object):
                 return (
                     "you returned one list per request: put the requests' predictions together "
                     "into one row per image (list.extend, or np.concatenate)."
                 )
             if got.shape != expected.shape:
-                if got.ndim == 2 and len(got) < count and len(got) % CLIENT_LIMIT == 0:
+                if got.ndim == 2 and len(got) < count and len(got) % limit == 0:
                     return (
                         f"{len(got)} rows for {count} images: the last, smaller request with the "
                         f"{count - len(got)} images left over is missing."
@@ -658,7 +665,7 @@ def exercise_8_3(
                     f"{len(requests)} requests for {count} images where {needed} "
                     "suffice: the task asks for as few requests as possible, since every "
                     f"request costs a round trip; fill each one up to max_instances "
-                    f"({CLIENT_LIMIT} here)."
+                    f"({limit} here)."
                 )
         return _refusal_problem(predict_all, images, weights)
 
@@ -696,10 +703,18 @@ def _refusal_problem(
     )
 
 
-def _too_big(sizes: list[int]) -> str:
+def _too_big(sizes: list[int], limit: int = CLIENT_LIMIT) -> str:
+    if limit != CLIENT_LIMIT:
+        return (
+            f"with max_instances={limit}, a request carried {max(sizes)} instances and the "
+            f"service refused it (413): your requests fit the limit of {CLIENT_LIMIT} the "
+            "check passed before, not this one. Split the images into requests of at most "
+            "max_instances, the argument, rather than a number written in (the course service "
+            "allows 256)."
+        )
     return (
         f"a request carried {max(sizes)} instances and the service refused it (413: at most "
-        f"{CLIENT_LIMIT} in this check): split the images into requests of at most "
+        f"{limit} in this check): split the images into requests of at most "
         "max_instances, the argument (the course service allows 256)."
     )
 
@@ -852,6 +867,37 @@ def _run_problem(run: tuple[int, int, int], count: int) -> str:
     )
 
 
+def _repeated_problem(flat: np.ndarray, x_train: np.ndarray | None, fashion: Any) -> str | None:
+    """Name samples that repeat an image yielded before, or None.
+
+    A shuffled copy of the training set holds each image once, so the samples are so many
+    different images, unless the training set itself holds an image that often.
+    """
+    counts = Counter(row.tobytes() for row in flat)
+    repeated = {key: count for key, count in counts.items() if count > 1}
+    if not repeated:
+        return None
+    first_at: dict[bytes, int] = {}
+    for position, row in enumerate(flat):
+        first_at.setdefault(row.tobytes(), position)
+    rows = np.stack([np.frombuffer(key, flat.dtype) for key in repeated])
+    keys = _image_keys(_as_pixels(rows))
+    for stored in _stored_orders(x_train, fashion):
+        held = Counter(_image_keys(stored))
+        if all(held[key] >= count for key, count in zip(keys, repeated.values(), strict=True)):
+            return None  # the training set holds these images as often
+    sample = next(i for i, row in enumerate(flat) if first_at[row.tobytes()] != i)
+    extra = sum(repeated.values()) - len(repeated)
+    return (
+        f"{extra} of your {len(flat)} samples repeat an image yielded before (sample {sample} "
+        f"is the image of sample {first_at[flat[sample].tobytes()]}): a shuffled copy of the "
+        f"training set holds each training image once, so the converter would calibrate on "
+        f"{len(counts)} different images, not {len(flat)}. Take the first CALIBRATION_IMAGES "
+        "of one permutation, calibration_order[:CALIBRATION_IMAGES], not a draw with "
+        "replacement or an index used twice."
+    )
+
+
 def exercise_8_4(
     representative_dataset: Callable[[], Any],
     x_train: np.ndarray | None = None,
@@ -991,6 +1037,9 @@ def exercise_8_4(
                 "most samples are the same image: the ranges need varied images (different "
                 "training images)."
             )
+        problem = _repeated_problem(flat, x_train, fashion)
+        if problem:
+            return problem
         test_rows = {
             row.tobytes() for row in np.asarray(x_test, np.float32).reshape(len(x_test), -1)
         }
