@@ -538,7 +538,7 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
         (variant(scale=1 / 255, offset=0.0), "scaled to [0, 1]"),
         (variant(scale=1.0, offset=0.0), "unscaled, 0 to 255"),
         (variant(scale=1 / 127.5, offset=-1.0), "scaled to [-1, 1] with 127.5"),
-        (variant(scale=1 / 128, offset=-1.0), "check each step"),
+        (variant(scale=1 / 128, offset=-1.0), "x × 0.0078125 - 1, which takes the pixels 0"),
         (variant(dtype="float32"), "input is float32"),
         (variant(size=224), "only takes photos of one size"),
         (variant(training=None), "without training=False"),
@@ -550,6 +550,115 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
 )
 def test_9_3_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_3(answer), False, phrase)
+
+
+def with_input(shape):
+    def build(backbone, head, image_size):
+        inputs = keras.Input(shape, dtype="uint8", name="image")
+        x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+            inputs
+        )
+        x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+        return keras.Model(inputs, head(backbone(x, training=False)))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("shape", "phrase"),
+    [
+        # the red team's: Keras lets a 3-channel photo through, but the signature says otherwise
+        ((None, None, 1), "input has shape (None, None, None, 1): it declares 1 channel, and"),
+        ((None, None, None), "(None, None, None, None): it leaves the channels free, and"),
+    ],
+)
+def test_9_3_an_input_declared_with_other_channels_than_3_is_refused(shape, phrase):
+    result = checks.exercise_9_3(with_input(shape))
+    verdict(result, False, phrase)
+    assert "photos arrive in RGB, 3 channels" in result.message
+    assert "keras.Input((None, None, 3), dtype='uint8', name='image')" in result.message
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_9_3_an_input_whose_channels_the_backbone_refuses_is_told_the_channels_not_the_size(
+    channels,
+):
+    result = checks.exercise_9_3(with_input((None, None, channels)))
+    verdict(
+        result,
+        False,
+        f"gives it images of shape (None, 16, 16, {channels}), {channels} channels",
+    )
+    assert "the backbone takes RGB images, 3 channels" in result.message
+    assert "size" not in result.message
+
+
+def rescaled_with(*rescalings):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+            inputs
+        )
+        for scale, offset in rescalings:
+            x = keras.layers.Rescaling(scale, offset=offset)(x)
+        return keras.Model(inputs, head(backbone(x, training=False)))
+
+    return build
+
+
+def without_a_resize(backbone, head, image_size):  # the red team's
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(inputs)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        # the red team's: the offset in pixel units, the mistake "read its offset" warns of
+        (rescaled_with((1 / 128, -127)), "your Rescaling layer computes x × 0.0078125 - 127,"),
+        (rescaled_with((1 / 128, -127)), "offset=-127 counts in pixels, -127 / 128 in scaled"),
+        (rescaled_with((1 / 127, -1)), "x × 0.00787402 - 1, which takes the pixels 0 and 255 to"),
+        (rescaled_with((1 / 127, -1)), "-1.000 and 1.008; EfficientNet-Lite was trained on"),
+        (
+            rescaled_with((1 / 128, 0.0), (1.0, -1.0)),
+            "your 2 Rescaling layers compute, one after the other, x × 0.0078125 - 1",
+        ),
+        (without_a_resize, "your model has no Resizing layer, and the photo reaches the backbone"),
+        (without_a_resize, "at its own size, 40×90"),
+    ],
+)
+def test_9_3_names_a_scaling_or_a_missing_resize_from_the_model_s_layers(answer, phrase):
+    result = checks.exercise_9_3(answer)
+    verdict(result, False, phrase)
+    assert "check each step" not in result.message
+
+
+@pytest.mark.parametrize(
+    "rescalings",
+    [
+        ((1 / 128, -127 / 128),),
+        ((1.0, -127.0), (1 / 128, 0.0)),
+        ((0.0078125, -0.9921875),),
+        ((1 / 128, -0.992),),  # the offset rounded: a fortieth of a grey level off
+    ],
+)
+def test_9_3_accepts_the_scaling_in_one_or_two_rescaling_layers(rescalings):
+    verdict(checks.exercise_9_3(rescaled_with(*rescalings)), True)
+
+
+@pytest.mark.parametrize("salt", [None, 21, 4, 9])
+@pytest.mark.parametrize(("scale", "offset"), [(1 / 127, -1.0), (1 / 129, -127 / 129)])
+def test_9_3_a_scale_a_little_off_is_named_whatever_weights_the_tiny_model_draws(
+    salt, scale, offset
+):
+    # On some draws of the tiny backbone's weights, (x - 127) / 127 moves the probabilities by
+    # less than the check's tolerance: the Rescaling layer tells it all the same.
+    import contextlib
+
+    with fresh_inputs(salt) if salt is not None else contextlib.nullcontext():
+        result = checks.exercise_9_3(rescaled_with((scale, offset)))
+    verdict(result, False, f"your Rescaling layer computes x × {scale:.6g} - {-offset:.6g},")
 
 
 def resized_with(**options):

@@ -37,9 +37,12 @@ from test_checks_lesson07 import (  # the red team's answers, as the check tests
 )
 from test_checks_lesson07 import prepare as prepare_upload
 from test_checks_lesson09 import (  # the reference the check tests use too
+    rescaled_with,
     share_of,
     upright_by_hand,
     whitened_where,
+    with_input,
+    without_a_resize,
 )
 
 from course_lib import checks
@@ -886,6 +889,11 @@ def _images_in_squashed(backbone, head, image_size):
     ("number", "answer", "words"),
     [
         ("9.3", _images_in_squashed, "squashed to a square, not cropped"),
+        ("9.3", with_input((None, None, 1)), "it declares 1 channel, and photos arrive in RGB"),
+        ("9.3", with_input((None, None, 4)), "images of shape (None, 16, 16, 4), 4 channels"),
+        ("9.3", rescaled_with((1 / 128, -127)), "offset=-127 counts in pixels"),
+        ("9.3", rescaled_with((1 / 127, -1)), "your Rescaling layer computes x × 0.00787402 - 1"),
+        ("9.3", without_a_resize, "your model has no Resizing layer"),
         ("3.5", _wrong_cnn, "MaxPooling"),
         ("3.5", _cnn_without_input, "your model does not know its input shape yet"),
         ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),

@@ -76,7 +76,13 @@ def drive(driver: str, func: Any, *args: Any) -> Any:
 
 
 class StudentCodeFailed(Exception):
-    """Raised inside a check when calling the student's code failed; becomes a 'Not yet'."""
+    """Raised inside a check when calling the student's code failed; becomes a 'Not yet'.
+
+    ``raised``: the student's own exception, when there is one, whose whole text a check may
+    read (the message quotes one line of it).
+    """
+
+    raised: BaseException | None = None
 
 
 def correct(exercise: str, message: str = "well done.") -> CheckResult:
@@ -132,7 +138,9 @@ def call_student(func: Any, *args: Any) -> Any:
     except Exception as exc:  # any bug in student code is feedback, not a crash
         if type(exc).__name__ == _copies.COPY_USED:  # here, or in a graded kernel
             raise StudentCodeFailed(str(exc)) from None
-        raise StudentCodeFailed(f"your code raised {student_error(exc)}") from None
+        failed = StudentCodeFailed(f"your code raised {student_error(exc)}")
+        failed.raised = exc
+        raise failed from None
 
 
 def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from course_lib.checks._core import (
     opened_image,
     run_check,
     salted,
+    shown,
     student_error,
 )
 from course_lib.record import CheckResult
@@ -606,6 +608,99 @@ def _resizing_options(model: Any) -> list[dict[str, Any]]:
     return found
 
 
+def _rescalings(model: Any) -> list[tuple[float, float]] | None:
+    """(scale, offset) of each Rescaling layer of the model (nested models' too), in order;
+    None when one has a scale or offset that is not one number (per channel, say)."""
+    import keras
+
+    found: list[tuple[float, float]] = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Rescaling):
+            try:
+                found.append((float(np.squeeze(layer.scale)), float(np.squeeze(layer.offset))))
+            except Exception:  # not one number each
+                return None
+        elif isinstance(layer, keras.Model):
+            inner = _rescalings(layer)
+            if inner is None:
+                return None
+            found += inner
+    return found
+
+
+def _composed(rescalings: list[tuple[float, float]]) -> tuple[float, float]:
+    """(scale, offset) of Rescaling layers applied one after the other."""
+    scale, offset = 1.0, 0.0
+    for one_scale, one_offset in rescalings:
+        scale, offset = scale * one_scale, offset * one_scale + one_offset
+    return scale, offset
+
+
+def _scaling_off(scale: float, offset: float) -> bool:
+    """Does x × scale + offset miss (x - 127) / 128 by more than half a grey level somewhere
+    in 0-255? (A rounded offset, -0.992, does not; 1 / 127 or an offset of -1 does.)"""
+    return any(abs(scale * x + offset - (x - 127) / 128) > 0.5 / 128 for x in (0.0, 255.0))
+
+
+def _rescaling_problem(rescalings: list[tuple[float, float]]) -> str:
+    """What the model's Rescaling layers do, against (x - 127) / 128, for a model whose
+    probabilities are those of the photo scaled that way."""
+    scale, offset = _composed(rescalings)
+    layers = (
+        "your Rescaling layer computes"
+        if len(rescalings) == 1
+        else f"your {len(rescalings)} Rescaling layers compute, one after the other,"
+    )
+    message = (
+        f"{layers} x × {scale:.6g} {'-' if offset < 0 else '+'} {abs(offset):.6g}, which takes "
+        f"the pixels 0 and 255 to {offset:.3f} and {255 * scale + offset:.3f}; "
+        "EfficientNet-Lite was trained on (x - 127) / 128, from -0.992 to 1.000: "
+        "Rescaling(1 / 128, offset=-127 / 128)."
+    )
+    if len(rescalings) == 1 and abs(offset) > 2:
+        message += (
+            f" Its offset is added after the multiplication, to values already scaled: "
+            f"offset={offset:g} counts in pixels, -127 / 128 in scaled units."
+        )
+    return message
+
+
+# Keras's words when the backbone gets another shape than it was built for
+_INCOMPATIBLE = re.compile(
+    r"expected shape=\(None, (\d+), (\d+), (\d+)\), found shape=\(None, (\w+), (\w+), (\w+)\)"
+)
+
+
+def _build_failure(exc: StudentCodeFailed) -> StudentCodeFailed:
+    """The message for building the model failing, when the backbone got another shape."""
+    text = " ".join(shown(str(exc.raised if exc.raised is not None else exc)).split())
+    if "incompatible with the layer" not in text:
+        return exc
+    found = _INCOMPATIBLE.search(text)
+    if found and found.group(4, 5) == (str(_SIZE), str(_SIZE)) and found.group(6) != "3":
+        channels = found.group(6)
+        counted = (
+            f"{channels} channel{'s' * (channels != '1')}"
+            if channels.isdigit()
+            else "channels not fixed"
+        )
+        return StudentCodeFailed(
+            f"the backbone takes RGB images, 3 channels, and your model gives it images of "
+            f"shape (None, {_SIZE}, {_SIZE}, {channels}), {counted}: the photo "
+            "arrives in RGB, keras.Input((None, None, 3), dtype='uint8', name='image'), as the "
+            "task says."
+        )
+    if (found and found.group(4, 5) != (str(_SIZE), str(_SIZE))) or (
+        not found and f"(None, {_SIZE}, {_SIZE}," in text
+    ):
+        return StudentCodeFailed(
+            f"the backbone here takes {_SIZE}×{_SIZE} images (image_size={_SIZE}), and "
+            "your model gives it another size: resize to image_size × image_size, the "
+            "argument, not a size written in."
+        )
+    return exc
+
+
 def _called_without_training_false(model: Any, backbone: Any) -> bool:
     """True when the model's config shows a call of ``backbone`` without ``training=False``."""
     try:
@@ -639,15 +734,7 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
         try:
             model = call_student(build_images_in_model, backbone, head, _SIZE)
         except StudentCodeFailed as exc:
-            if "incompatible with the layer" in str(exc) and f"(None, {_SIZE}, {_SIZE}," in str(
-                exc
-            ):
-                raise StudentCodeFailed(
-                    f"the backbone here takes {_SIZE}×{_SIZE} images (image_size={_SIZE}), and "
-                    "your model gives it another size: resize to image_size × image_size, the "
-                    "argument, not a size written in."
-                ) from None
-            raise
+            raise _build_failure(exc) from None
         if not isinstance(model, keras.Model):
             return f"your function returned {describe(model)}; return the keras.Model."
         inputs = getattr(model, "inputs", None) or []
@@ -665,6 +752,20 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 "size. Leave height and width free, (None, None, 3), and resize inside the "
                 "model."
             )
+        if len(spec.shape) != 4 or spec.shape[-1] != 3:
+            channels = (
+                "leaves the channels free"
+                if len(spec.shape) == 4 and spec.shape[-1] is None
+                else f"declares {spec.shape[-1]} channel{'s' * (spec.shape[-1] != 1)}"
+                if len(spec.shape) == 4
+                else f"has {len(spec.shape) - 1} axes besides the batch"
+            )
+            return (
+                f"the model's input has shape {tuple(spec.shape)}: it {channels}, and photos "
+                "arrive in RGB, 3 channels. The exported model's signature tells every client "
+                "what to send: keras.Input((None, None, 3), dtype='uint8', name='image'), as "
+                "the task says."
+            )
         resizing = [layer for layer in model.layers if isinstance(layer, keras.layers.Resizing)]
         fixed = [
             (layer.height, layer.width)
@@ -676,9 +777,10 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 f"your model resizes to {fixed[0][0]}×{fixed[0][1]}, a size written in; resize "
                 f"to image_size × image_size (here {_SIZE}), the argument."
             )
+        outputs = {}
         for what, image in photos.items():
             try:
-                got = np.asarray(model(image[None], training=False))[0]
+                got = outputs[what] = np.asarray(model(image[None], training=False))[0]
             except Exception as exc:
                 error = student_error(exc)
                 raised = error if error.endswith(("…", ".")) else f"{error}."  # one full stop
@@ -747,11 +849,55 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                         continue
                     if np.allclose(got, wrong, atol=1e-4):
                         return f"on a {what}: {message}"
+            rescalings = _rescalings(model)
+            if rescalings:
+                scale, offset = _composed(rescalings)
+                if _scaling_off(scale, offset) and any(
+                    np.allclose(
+                        got,
+                        _reference(backbone, head, image, True, scale, offset, in_uint8),
+                        atol=1e-4,
+                    )
+                    for in_uint8 in (True, False)
+                ):
+                    return f"on a {what}: {_rescaling_problem(rescalings)}"
+            if not _resizing_options(model):
+                try:
+                    unresized = np.asarray(
+                        head(backbone(image[None].astype("float32") / 128 - 127 / 128))
+                    )[0]
+                except Exception:  # the backbone takes no other size: not what the model did
+                    unresized = None
+                if unresized is not None and np.allclose(got, unresized, atol=1e-4):
+                    height, width = image.shape[:2]
+                    return (
+                        f"on a {what}: your model has no Resizing layer, and the photo reaches "
+                        f"the backbone at its own size, {height}×{width}; the training images "
+                        "were cropped and resized to image_size × image_size first: "
+                        "keras.layers.Resizing(image_size, image_size, "
+                        "crop_to_aspect_ratio=True, name='resize'), before the scaling."
+                    )
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
                 f"{np.abs(got - expected).max():.3g}: check each step: resize (bilinear, cropped "
                 "to the aspect ratio), scale to (x - 127) / 128, then the backbone and the head."
             )
+        # A scale a little off can change a tiny model's probabilities by less than the
+        # tolerance: the Rescaling layers say what the model computes
+        rescalings = _rescalings(model)
+        if rescalings and _scaling_off(*_composed(rescalings)):
+            scale, offset = _composed(rescalings)
+            for what, image in photos.items():
+                expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128)
+                theirs = min(
+                    np.abs(
+                        outputs[what]
+                        - _reference(backbone, head, image, True, scale, offset, in_uint8)
+                    ).max()
+                    for in_uint8 in (True, False)
+                )
+                if theirs < np.abs(outputs[what] - expected).max():
+                    return f"on a {what}: {_rescaling_problem(rescalings)}"
         if _called_without_training_false(model, backbone):
             return (
                 "the backbone is called without training=False: call it as "
