@@ -626,6 +626,14 @@ def test_8_4_names_samples_that_repeat_an_image(course_train, pick, phrase):
     assert "a shuffled copy of the training set holds each training image once" in result.message
 
 
+def test_8_4_nan_images_are_not_called_repeats():
+    # The red team's: every sample the same NaN image; repeats, but NaN is the mistake
+    nan = np.full((100, 28, 28, 1), np.nan, np.float32)
+    result = checks.exercise_8_4(_representative(nan, count=100), count=100)
+    assert _fails_with(result, "samples are not Fashion-MNIST training images")
+    assert "repeat" not in result.message
+
+
 def test_8_4_accepts_an_image_repeated_as_often_as_the_training_set_holds_it():
     x_train = X_TRAIN.copy()
     x_train[7] = x_train[3]  # the same image twice in the training set itself

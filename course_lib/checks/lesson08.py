@@ -873,6 +873,8 @@ def _repeated_problem(flat: np.ndarray, x_train: np.ndarray | None, fashion: Any
     A shuffled copy of the training set holds each image once, so the samples are so many
     different images, unless the training set itself holds an image that often.
     """
+    if not np.isfinite(flat).all():
+        return None  # NaN images are another mistake, named later
     counts = Counter(row.tobytes() for row in flat)
     repeated = {key: count for key, count in counts.items() if count > 1}
     if not repeated:
@@ -892,9 +894,9 @@ def _repeated_problem(flat: np.ndarray, x_train: np.ndarray | None, fashion: Any
         f"{extra} of your {len(flat)} samples repeat an image yielded before (sample {sample} "
         f"is the image of sample {first_at[flat[sample].tobytes()]}): a shuffled copy of the "
         f"training set holds each training image once, so the converter would calibrate on "
-        f"{len(counts)} different images, not {len(flat)}. Take the first CALIBRATION_IMAGES "
-        "of one permutation, calibration_order[:CALIBRATION_IMAGES], not a draw with "
-        "replacement or an index used twice."
+        f"{len(counts)} different image{'s' * (len(counts) != 1)}, not {len(flat)}. Take the "
+        "first CALIBRATION_IMAGES of one permutation, calibration_order[:CALIBRATION_IMAGES], "
+        "not a draw with replacement or an index used twice."
     )
 
 
