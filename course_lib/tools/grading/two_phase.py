@@ -110,29 +110,28 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
     values = os.path.join(folder, "values")
     names = judge.answer_names(exercise.check)
 
-    def in_kernel(action: str, args: dict[str, Any], what: str, timeout: int) -> bool | None:
-        """Run one grader cell; None if it gave no result, False if it timed out."""
-        payload = kernel.grader(action, args, timeout)
+    def in_kernel(action: str, args: dict[str, Any], what: str) -> tuple[bool, dict | None]:
+        """One grader cell, within the notebook's time left.
+
+        ``(True, None)`` when it answered; else ``(False, the exercise's result)``, whose
+        result is None when the cell gave none.
+        """
+        limit = grading.time_left()
+        if limit < 1:
+            return False, grading.out_of_time()
+        payload = kernel.grader(action, args, limit)
         if kernel.timed_out():
             kernel.ensure_alive(what)
-            return False
+            return False, {"status": "timeout", "message": str(limit)}
         if payload is not None and payload.get("unwatched"):
             grading.note_unwatched(exercise.number, str(payload["unwatched"]))
-        return payload is not None and payload.get("action") == action or None
+        return payload is not None and payload.get("action") == action, None
 
-    limit = grading.time_left()
-    if limit < 1:
-        return grading.out_of_time()
-    done = in_kernel(
-        "values",
-        {"names": names, "dir": values},
-        f"the export of exercise {exercise.number}",
-        limit,
+    answered, result = in_kernel(
+        "values", {"names": names, "dir": values}, f"the export of exercise {exercise.number}"
     )
-    if done is False:
-        return {"status": "timeout", "message": str(limit)}
-    if done is None:
-        return None
+    if not answered:
+        return result
     calls: list[dict[str, str]] = []
     assert grading.judge is not None
     for round_number in range(judge.MAX_CALLS + 1):
@@ -161,18 +160,12 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             return reply
         out = os.path.join(folder, f"out{round_number}")
         call = {"name": str(reply["name"]), "request": str(reply["request"]), "out": out}
-        limit = grading.time_left()
-        if limit < 1:
-            return grading.out_of_time()
-        done = in_kernel(
+        answered, result = in_kernel(
             "call",
             call | {"watch": reply.get("watch")},
             f"your code, called by the check of exercise {exercise.number},",
-            limit,
         )
-        if done is False:
-            return {"status": "timeout", "message": str(limit)}
-        if done is None:
-            return None
+        if not answered:
+            return result
         calls.append(call)
     return {"status": "error", "message": "the check needed too many calls"}
