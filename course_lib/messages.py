@@ -19,6 +19,15 @@ def plain_text(text: str) -> str:
     return _HIDDEN.sub("", _TERMINAL_CODES.sub("", str(text)))
 
 
+def escaped_hidden(text: str) -> str:
+    """``text`` with what :func:`plain_text` removes written out instead (``\\u202e``).
+
+    For names, which must stay unique and recognisable: a folder name with a bidi control
+    in it is shown with that control spelled out, never obeyed nor silently dropped.
+    """
+    return _HIDDEN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
 def first_line(
     error: BaseException | str, limit: int | None = 200, *, with_type: bool = False
 ) -> str:

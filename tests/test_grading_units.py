@@ -514,6 +514,26 @@ def test_terminal_colour_codes_never_reach_the_grades():
     assert row.message == "your code raised ValueError: Input 0 is wrong"
 
 
+def test_control_and_bidi_characters_in_a_student_s_name_are_written_out_not_obeyed(tmp_path):
+    name = "eve\u202etxt.exe\x07"
+    grades = [_grade(name, "01_pixels", [True], name="01_pixels.ipynb")]
+    grades.append(_grade(name, "01_pixels", [False], name="01_pixels\u2066 (1).ipynb"))
+    rows = tables.rows_of(grades)
+    assert {row.student for row in rows} == {"eve\\u202etxt.exe\\x07"}
+    assert rows[1].message == "01_pixels\\u2066 (1).ipynb: m"
+    tables.write_grades_csv(rows, tmp_path / "grades.csv")
+    written = (tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert "\u202e" not in written and "\x07" not in written and "\u2066" not in written
+
+
+def test_a_student_whose_name_is_not_utf_8_handing_in_twice_gets_rows_told_apart():
+    name = "b\udcffn"  # a byte of a file name that is not UTF-8, as Python keeps it
+    grades = [_grade(name, "01_pixels", [True], name=n) for n in ("a.ipynb", "b.ipynb")]
+    rows = tables.rows_of(grades)
+    assert [row.student for row in rows] == ["b\\xffn"] * 2
+    assert [row.message for row in rows] == ["a.ipynb: m", "b.ipynb: m"]
+
+
 def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     from course_lib.tools import cli
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from course_lib.messages import first_line, plain_text
+from course_lib.messages import escaped_hidden, first_line, plain_text
 from course_lib.tools.grading.analysis import TAMPERING
 from course_lib.tools.grading.execute import grade_notebook
 from course_lib.tools.grading.judge_process import Judge
@@ -155,12 +155,12 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
     rows = []
     for grade in grades:
-        student = valid_text(grade.submission.student)
+        student = escaped_hidden(valid_text(grade.submission.student))
         lesson = grade.submission.lesson or UNKNOWN_LESSON
         notebook = str(grade.submission.path)
         prefix = (
-            f"{grade.submission.path.name}: "
-            if handed_in[(student, grade.submission.lesson)] > 1
+            f"{escaped_hidden(grade.submission.path.name)}: "
+            if handed_in[(grade.submission.student, grade.submission.lesson)] > 1
             else ""
         )
         findings = [(e.exercise, e.passed, e.message) for e in grade.exercises]
