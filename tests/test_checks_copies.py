@@ -32,7 +32,7 @@ def test_the_library_s_copy_of_an_exercise_is_no_answer(check, answer, copy):
     assert f"calls course_lib.{copy}, the course's own copy" in result.message, result.message
 
 
-def _channels_by_library(image, kernel):  # the red team's 3.3: exercise 3.1's copy per channel
+def _channels_by_library(image, kernel):  # a student's 3.3: exercise 3.1's copy per channel
     return sum(images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1]))
 
 

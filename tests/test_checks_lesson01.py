@@ -200,7 +200,7 @@ def test_1_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_2(answer), phrase)
 
 
-def _crop_refusing_the_whole_image(image, height, width):  # the red team's: >= for >
+def _crop_refusing_the_whole_image(image, height, width):  # a student's: >= for >
     h, w = image.shape[:2]
     if height >= h or width >= w:
         raise ValueError("too big")
@@ -214,7 +214,7 @@ def test_1_2_a_crop_as_large_as_the_image_that_raises_says_which_call_raised():
     assert "Raise only when the crop is larger" in result.message
 
 
-def _crop_reading_the_last_two_axes(image, height, width):  # the red team's
+def _crop_reading_the_last_two_axes(image, height, width):  # a student's
     h, w = image.shape[-2:]
     if height > h or width > w:
         raise ValueError
@@ -222,7 +222,7 @@ def _crop_reading_the_last_two_axes(image, height, width):  # the red team's
     return image[top : top + height, left : left + width]
 
 
-def _crop_height_for_both_sides(image, height, width):  # the red team's
+def _crop_height_for_both_sides(image, height, width):  # a student's
     h, w = image.shape[:2]
     if height > h or height > w:
         raise ValueError
@@ -490,7 +490,7 @@ def _standardise_in_place(x_train, x_test):
     return x_train.astype(np.float32), ((x_test - mean) / std).astype(np.float32)
 
 
-def _sample_std_for_floats(x_train, x_test):  # the red team's: ddof=1 for float images only
+def _sample_std_for_floats(x_train, x_test):  # a student's: ddof=1 for float images only
     a, b = x_train.astype(np.float64), x_test.astype(np.float64)
     std = a.std(ddof=1 if x_train.dtype.kind == "f" else 0)
     return ((a - a.mean()) / std).astype(np.float32), ((b - a.mean()) / std).astype(np.float32)
@@ -520,7 +520,7 @@ def _grayscale_into_the_photo(photo):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (  # the red team's: rounded, but to one decimal
+        (  # a student's: rounded, but to one decimal
             lambda p: np.round(p @ WEIGHTS, 1),
             "your values are the weighted sum rounded, but not to whole numbers: your grayscale "
             "image[0, 0] is 76.2, where the sum 76.24 rounds to 76",
@@ -547,7 +547,7 @@ def _rounded_with_tensorflow(photo):  # tf.image.rgb_to_grayscale's weights, the
 @pytest.mark.parametrize(
     "answer",
     [
-        # the red team's: TensorFlow's weights, rounded
+        # a student's: TensorFlow's weights, rounded
         lambda p: np.round(p.astype(np.float64) @ [0.2989, 0.5870, 0.1140]).astype(np.uint8),
         _rounded_with_tensorflow,
     ],

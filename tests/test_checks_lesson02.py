@@ -84,7 +84,7 @@ def test_2_1_names_the_mistake(answer, phrase):
 
 
 def test_2_1_a_pair_returned_the_wrong_way_round_is_named_not_taken_for_a_missing_cast():
-    def swapped(image, label):  # the red team's: the image cast and scaled, but second
+    def swapped(image, label):  # a student's: the image cast and scaled, but second
         return label, tf.expand_dims(tf.cast(image, tf.float32) / 255.0, -1)
 
     result = checks.exercise_2_1(swapped)
@@ -97,7 +97,7 @@ def test_2_1_a_pair_returned_the_wrong_way_round_is_named_not_taken_for_a_missin
 
 
 def test_2_1_values_below_0_are_named_with_their_range_not_taken_for_a_missing_division():
-    def standardised(image, label):  # the red team's: scaled, then standardised
+    def standardised(image, label):  # a student's: scaled, then standardised
         x = tf.cast(image, tf.float32) / 255.0
         return tf.expand_dims((x - 0.286) / 0.353, -1), label
 
@@ -310,7 +310,7 @@ def global_seed(request):
 @pytest.mark.parametrize(
     "answer",
     [
-        # The red team's: batches shuffled, then unbatched and batched again. Where the short
+        # A student's: batches shuffled, then unbatched and batched again. Where the short
         # last batch lands in the middle, the new batches straddle two old ones.
         lambda ds, b, s: ds.cache().batch(b).shuffle(1000, seed=s).unbatch().batch(b).prefetch(1),
         lambda ds, b, s: (
@@ -585,7 +585,7 @@ def test_2_3_names_the_mistake(folder, overrides, phrase):
 def test_2_3_the_two_datasets_unpacked_the_wrong_way_round_are_named_swapped(folder):
     root, fashion = folder
     train, val = _load(root, fashion)
-    result = checks.exercise_2_3(val, train, root, fashion, batch_size=16, seed=1)  # red team's
+    result = checks.exercise_2_3(val, train, root, fashion, batch_size=16, seed=1)  # a student's
     assert _fails_with(
         result,
         "ds_folder_train and ds_folder_val are swapped: ds_folder_train holds the 20% of the "
@@ -749,7 +749,7 @@ def _declared(shape):
 
 @pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28), (28, 28, 3)])
 def test_2_4_an_input_declared_for_other_images_is_named(shape):
-    result = checks.exercise_2_4(_declared(shape))  # (32, 32, 3): the red team's
+    result = checks.exercise_2_4(_declared(shape))  # (32, 32, 3): a student's
     assert _fails_with(result, f"built for inputs of shape {shape}")
     assert "Fashion-MNIST images are 28 × 28 × 1" in result.message
     inputs = keras.Input(shape)
@@ -780,7 +780,7 @@ def test_2_4_recognises_augmentation_that_never_changes_anything():
 @pytest.mark.parametrize(
     ("idle", "phrase"),
     [
-        (  # the red team's: the flip alone changes the images
+        (  # a student's: the flip alone changes the images
             [keras.layers.RandomRotation(0.0), keras.layers.RandomBrightness(0.0, (0, 1))],
             "your RandomRotation never changes an image (its factor is 0: the only turn it can "
             "draw is none), so it is not the augmentation asked for. Give it a factor other "
@@ -857,7 +857,7 @@ def _pipelines_written_out(ds_train, ds_val, augment, batch_size, seed):
 
 
 def _pipelines_with_options(train, val, augment, batch_size, seed):
-    # with_options after the prefetch (the red team's answer): both still prefetch last.
+    # with_options after the prefetch (a student's answer): both still prefetch last.
     train, val = _pipelines(train, val, augment, batch_size, seed)
     return train.with_options(_deterministic()), val.with_options(_deterministic())
 
@@ -885,7 +885,7 @@ def _augmented(ds, augment):
 
 @pytest.mark.parametrize("buffer", [None, 4, 1000])
 def test_2_5_whole_batches_shuffled_are_named_whatever_the_buffer(global_seed, buffer):
-    def batched_first(ds_train, ds_val, augment, batch_size, seed):  # the red team's
+    def batched_first(ds_train, ds_val, augment, batch_size, seed):  # a student's
         size = ds_train.cardinality() if buffer is None else buffer
         train = (
             ds_train.cache()
@@ -1089,7 +1089,7 @@ def _own_augmentation(*layers):
 @pytest.mark.parametrize(
     "layers",
     [
-        [keras.layers.RandomFlip("horizontal", seed=1)],  # the red team's
+        [keras.layers.RandomFlip("horizontal", seed=1)],  # a student's
         [keras.layers.RandomFlip("horizontal", seed=1), keras.layers.RandomRotation(0.1, seed=2)],
     ],
 )
@@ -1115,7 +1115,7 @@ def test_2_5_augment_switched_off_or_left_out_still_leaves_the_images_unchanged(
 
 
 def test_2_5_datasets_returned_the_wrong_way_round_are_named_as_swapped():
-    def swapped(ds_train, ds_val, augment, batch_size, seed):  # the red team's
+    def swapped(ds_train, ds_val, augment, batch_size, seed):  # a student's
         train, val = _pipelines(ds_train, ds_val, augment, batch_size, seed)
         return val, train
 
@@ -1190,7 +1190,7 @@ def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
     assert _fails_with(result, "and as many for a dataset of 61: a fixed size (a number written")
     assert "ds.cardinality()" in result.message
 
-    def fixed_buffer(train, val, augment, batch_size, seed):  # the red team's 2.5 answer
+    def fixed_buffer(train, val, augment, batch_size, seed):  # a student's 2.5 answer
         f = lambda x, y: (augment(x, training=True), y)  # noqa: E731
         train = train.cache().shuffle(100, seed=seed).batch(batch_size).map(f).prefetch(AUTOTUNE)
         return train, val.batch(batch_size).prefetch(AUTOTUNE)
@@ -1219,7 +1219,7 @@ def _pipelines_with_buffer(size):
 @pytest.mark.parametrize(
     ("check", "answer", "phrase"),
     [
-        (  # the red team's: taken from the dataset, ten times over
+        (  # a student's: taken from the dataset, ten times over
             checks.exercise_2_2,
             _pipeline_with_buffer(lambda n: 10 * n),
             "everything else is right, but the shuffle buffer holds 1370 elements where the "
@@ -1250,7 +1250,7 @@ def test_a_shuffle_buffer_that_grows_with_the_dataset_is_not_called_written_in(
 
 
 def test_labels_changed_by_a_map_are_named_not_counted():
-    def zeroed(train, val, augment, batch_size, seed):  # the red team's 2.5 answer
+    def zeroed(train, val, augment, batch_size, seed):  # a student's 2.5 answer
         train = (
             train.cache()
             .shuffle(train.cardinality(), seed=seed)
@@ -1276,7 +1276,7 @@ def test_labels_changed_by_a_map_are_named_not_counted():
 
 
 def test_images_and_labels_shuffled_apart_are_named_as_such():
-    def zipped(ds, batch_size, seed):  # the red team's: pairs broken, images unchanged
+    def zipped(ds, batch_size, seed):  # a student's: pairs broken, images unchanged
         images = ds.map(lambda x, y: x).cache().shuffle(ds.cardinality(), seed=seed)
         labels = ds.map(lambda x, y: y).cache().shuffle(ds.cardinality(), seed=seed + 1)
         return tf.data.Dataset.zip((images, labels)).batch(batch_size).prefetch(AUTOTUNE)

@@ -275,7 +275,7 @@ def test_3_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_3(answer), phrase)
 
 
-def _channels_into(dtype):  # the red team's: an output array of 8-bit pixels, values clipped
+def _channels_into(dtype):  # a student's: an output array of 8-bit pixels, values clipped
     def answer(image, kernel):
         out = np.zeros(_loop_channels(image, kernel).shape, dtype=dtype)
         out[...] = np.clip(_loop_channels(image, kernel), 0, 255)
@@ -389,7 +389,7 @@ def test_3_4_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_4(answer), phrase)
 
 
-def _clipped_half_only(n, k, s):  # the red team's: max(..., 0) on the zeros before only
+def _clipped_half_only(n, k, s):  # a student's: max(..., 0) on the zeros before only
     out = -(-n // s)
     total = (out - 1) * s + k - n
     return max(total // 2, 0), total - total // 2
@@ -544,7 +544,7 @@ def _cnn_layers(num_classes, conv=None, dense=None):
 
 
 def test_3_5_a_model_that_never_uses_input_shape_is_told_to_start_with_keras_input():
-    # The red team's: unbuilt, it adapts to whatever batch it is called on, so the test of
+    # A student's: unbuilt, it adapts to whatever batch it is called on, so the test of
     # two shapes alone cannot tell; 4.3 says the same for the same answer.
     result = checks.exercise_3_5(lambda shape, n: keras.Sequential(_cnn_layers(n)))
     assert _fails_with(result, "your model does not know its input shape yet")
@@ -677,7 +677,7 @@ def test_3_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_6(answer), phrase)
 
 
-def _field_popping(stack):  # the red team's: right numbers, but the caller's list is emptied
+def _field_popping(stack):  # a student's: right numbers, but the caller's list is emptied
     field, jump = 1, 1
     while stack:
         k, s = stack.pop(0)
@@ -731,7 +731,7 @@ def test_3_6_reading_the_list_or_a_copy_of_it_is_fine():
     assert checks.exercise_3_6(on_a_copy).passed
 
 
-def _field_max_of_layers(stack):  # the red team's: max() of an empty list raises
+def _field_max_of_layers(stack):  # a student's: max() of an empty list raises
     fields, field, jump = [], 1, 1
     for k, s in stack:
         field += (k - 1) * jump

@@ -136,7 +136,7 @@ def test_4_1_accepts_adam_at_its_default_learning_rate_however_it_is_written(opt
     [(10.0, "the loss blows up"), (1.0, "the loss blows up"), (1e-8, "almost where they")],
 )
 def test_4_1_names_a_learning_rate_far_from_adams_range(rate, phrase):
-    def compile_for_integer_labels(model):  # the red team's answer, with other rates
+    def compile_for_integer_labels(model):  # a student's answer, with other rates
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
             loss="sparse_categorical_crossentropy",
@@ -150,7 +150,7 @@ def test_4_1_names_a_learning_rate_far_from_adams_range(rate, phrase):
 
 @pytest.mark.parametrize("rate", [0.01, 1e-4, 0.003])
 def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate):
-    def compile_for_integer_labels(model):  # the red team's answer: Adam(0.01)
+    def compile_for_integer_labels(model):  # a student's answer: Adam(0.01)
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
             loss="sparse_categorical_crossentropy",
@@ -170,7 +170,7 @@ def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate)
     ],
 )
 def test_4_1_a_schedule_that_starts_at_the_default_rate_is_not_the_default_rate(schedule, name):
-    def compile_for_integer_labels(model):  # the red team's answer
+    def compile_for_integer_labels(model):  # a student's answer
         model.compile(
             optimizer=keras.optimizers.Adam(schedule()),
             loss="sparse_categorical_crossentropy",
@@ -183,7 +183,7 @@ def test_4_1_a_schedule_that_starts_at_the_default_rate_is_not_the_default_rate(
 
 
 def test_4_1_a_loss_dict_is_shown_as_the_dict_it_is():
-    def compile_for_integer_labels(model):  # the red team's answer
+    def compile_for_integer_labels(model):  # a student's answer
         model.compile(
             optimizer="adam",
             loss={model.layers[-1].name: "sparse_categorical_crossentropy"},
@@ -197,7 +197,7 @@ def test_4_1_a_loss_dict_is_shown_as_the_dict_it_is():
 
 
 def test_4_1_metrics_passed_third_by_position_are_said_to_be_loss_weights():
-    def compile_for_integer_labels(model):  # the red team's answer
+    def compile_for_integer_labels(model):  # a student's answer
         model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
 
     result = checks.exercise_4_1(compile_for_integer_labels)
@@ -214,7 +214,7 @@ def test_4_1_optimizer_and_loss_by_position_and_metrics_by_name_pass():
 
 
 def test_4_1_says_to_compile_the_model_given_when_a_clone_was_compiled():
-    def compile_for_integer_labels(model):  # the red team's answer
+    def compile_for_integer_labels(model):  # a student's answer
         m = keras.models.clone_model(model)
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return m
@@ -585,7 +585,7 @@ def _ties_improve(val_loss, patience):  # counts an equal loss as an improvement
     return _loop(val_loss, patience, improves=operator.le)
 
 
-def _wait_never_reset(val_loss, patience):  # the red team's: every non-improving epoch counts
+def _wait_never_reset(val_loss, patience):  # a student's: every non-improving epoch counts
     best, best_epoch, wait = float("inf"), 0, 0
     for epoch, value in enumerate(val_loss, start=1):
         if value < best:
@@ -597,7 +597,7 @@ def _wait_never_reset(val_loss, patience):  # the red team's: every non-improvin
     return len(val_loss), best_epoch
 
 
-def _against_the_epoch_before(val_loss, patience):  # the red team's: not the best so far
+def _against_the_epoch_before(val_loss, patience):  # a student's: not the best so far
     previous, wait, best_epoch = float("inf"), 0, 1
     for epoch, value in enumerate(val_loss, start=1):
         if value < previous:
@@ -642,7 +642,7 @@ def test_4_4_names_the_mistake(answer, phrase):
 @pytest.mark.parametrize(
     "answer",
     [
-        lambda v, p: tuple(float(n) for n in _loop(v, p)),  # the red team's (5.0, 3.0)
+        lambda v, p: tuple(float(n) for n in _loop(v, p)),  # a student's (5.0, 3.0)
         lambda v, p: (np.float64(_loop(v, p)[0]), _loop(v, p)[1]),
     ],
 )
@@ -652,7 +652,7 @@ def test_4_4_rejects_right_epochs_returned_as_floats_as_3_6_does(answer):
     assert "the task asks for ints" in result.message
 
 
-def _popping(val_loss, patience):  # the red team's: empties the History's list it is given
+def _popping(val_loss, patience):  # a student's: empties the History's list it is given
     best, best_epoch, wait, epoch = float("inf"), 0, 0, 0
     n = len(val_loss)
     while len(val_loss):
@@ -696,7 +696,7 @@ def test_4_4_reading_the_losses_without_changing_them_is_fine():
     assert checks.exercise_4_4(on_a_copy).passed
 
 
-def _best_of_the_whole_list_plus_patience(val_loss, patience):  # the red team's
+def _best_of_the_whole_list_plus_patience(val_loss, patience):  # a student's
     best = int(np.argmin(val_loss)) + 1
     return min(best + patience, len(val_loss)), best
 
@@ -715,7 +715,7 @@ def test_4_4_names_a_rule_only_when_the_answer_follows_it_on_every_run():
     assert "equal to the best" not in result.message
 
 
-def _stops_when_wait_equals_patience(val_loss, patience):  # the red team's: never for 0
+def _stops_when_wait_equals_patience(val_loss, patience):  # a student's: never for 0
     best, best_i, wait = float("inf"), 0, 0
     for i, v in enumerate(val_loss):
         if v < best:
@@ -756,7 +756,7 @@ def test_4_4_patience_0_stops_at_the_first_epoch_without_improvement_as_in_keras
     )
 
 
-def _never_stops(val_loss, patience):  # the red team's, for lists and arrays alike
+def _never_stops(val_loss, patience):  # a student's, for lists and arrays alike
     losses = list(val_loss)
     return len(losses), losses.index(min(losses)) + 1
 
@@ -772,7 +772,7 @@ def test_4_4_an_answer_that_never_stops_is_told_so_not_that_its_patience_is_writ
         "epochs 4 to 5 brought no lower loss.",
     )
     assert "written in" not in result.message
-    # As the red team wrote it: list.index, which a NumPy array (the second run) lacks
+    # As a student wrote it: list.index, which a NumPy array (the second run) lacks
     result = checks.exercise_4_4(lambda v, p: (len(v), v.index(min(v)) + 1))
     assert _fails_with(
         result,
@@ -816,7 +816,7 @@ def _better_cnn_with(bn=None, pool=None, dense_bias=True, first_conv=None):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (  # the red team's
+        (  # a student's
             _better_cnn_with(bn=lambda: layers.BatchNormalization(momentum=0.9, center=False)),
             "BatchNormalization: center=False drops β, the learned shift",
         ),
@@ -824,7 +824,7 @@ def _better_cnn_with(bn=None, pool=None, dense_bias=True, first_conv=None):
             _better_cnn_with(bn=lambda: layers.BatchNormalization(momentum=0.9, scale=False)),
             "BatchNormalization: scale=False drops γ, the learned scale.",
         ),
-        (  # the red team's
+        (  # a student's
             _better_cnn_with(pool=lambda: layers.MaxPooling2D(2, strides=1)),
             "a MaxPooling2D has pool size (2, 2), strides (1, 1) and padding='valid'",
         ),
@@ -865,7 +865,7 @@ def test_4_3_a_setting_that_changes_only_the_outputs_is_named_with_its_layer():
     assert "by up to 0:" not in result.message
 
 
-def _l2_on_the_first_conv():  # the red team's: the L2 penalty of the lesson's section 4
+def _l2_on_the_first_conv():  # a student's: the L2 penalty of the lesson's section 4
     return layers.Conv2D(16, 3, padding="same", use_bias=False, kernel_regularizer="l2")
 
 

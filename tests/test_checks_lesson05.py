@@ -97,7 +97,7 @@ def _scaled_float_in_place(cm, k, factor):
 @pytest.mark.parametrize(
     "answer",
     [
-        lambda cm, k, factor: float(cm[k, k] / cm[:, k].sum()),  # the red team's: factor ignored
+        lambda cm, k, factor: float(cm[k, k] / cm[:, k].sum()),  # a student's: factor ignored
         _scaled_float_in_place,  # factor on TP and FP alike: the same numbers
     ],
 )
@@ -566,7 +566,7 @@ def _grad_cam_with(
     return answer
 
 
-def _gradients_ignored(grad_model, images, class_index):  # the red team's: maps averaged
+def _gradients_ignored(grad_model, images, class_index):  # a student's: maps averaged
     maps, _ = grad_model(images, training=False)
     cam = tf.nn.relu(tf.reduce_mean(maps, axis=-1))
     return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
@@ -611,7 +611,7 @@ def test_5_6_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_5_6(answer), phrase)
 
 
-def _red_team_grad_cam(grad_model, images, class_index, training=True, min_max=False):
+def _students_grad_cam(grad_model, images, class_index, training=True, min_max=False):
     images = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape() as tape:
         maps, logits = grad_model(images, training=training)
@@ -626,10 +626,10 @@ def _red_team_grad_cam(grad_model, images, class_index, training=True, min_max=F
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_red_team_grad_cam, "Call grad_model(images, training=False)"),
+        (_students_grad_cam, "Call grad_model(images, training=False)"),
         (_grad_cam_with(training=True), "run in training mode"),
         (
-            lambda m, x, c: _red_team_grad_cam(m, x, c, training=False, min_max=True),
+            lambda m, x, c: _students_grad_cam(m, x, c, training=False, min_max=True),
             "you subtracted each map's minimum",
         ),
         (_grad_cam_with(normalise="min-max"), "Divide each map by its own maximum only"),
@@ -648,7 +648,7 @@ def _relu_after_normalising(grad_model, images, class_index, no_nan=False):
         maps, logits = grad_model(images, training=False)
         scores = tf.gather(logits, tf.convert_to_tensor(class_index), axis=1, batch_dims=1)
     w = tf.reduce_mean(tape.gradient(scores, maps), axis=(1, 2))
-    cam = tf.einsum("nhwk,nk->nhw", maps, w)  # the red team's answer: ReLU last
+    cam = tf.einsum("nhwk,nk->nhw", maps, w)  # a student's answer: ReLU last
     peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
     cam = tf.math.divide_no_nan(cam, peak) if no_nan else cam / (peak + 1e-8)
     return tf.nn.relu(cam).numpy()
@@ -791,7 +791,7 @@ def test_5_3_names_nan_when_a_threshold_exists():
 
 
 def _walk_images_one_by_one(y_true, scores, min_precision):
-    """The red team's: precision after each image by score, tied scores not grouped."""
+    """A student's: precision after each image by score, tied scores not grouped."""
     order = np.argsort(-np.asarray(scores))
     labels, ranked = np.asarray(y_true)[order].astype(float), np.asarray(scores)[order]
     precision = np.cumsum(labels) / np.arange(1, len(labels) + 1)
@@ -818,7 +818,7 @@ def test_5_3_names_tied_scores_counted_one_by_one(salt):
     [
         (lambda logits, c: logits[:, 0], 0),
         (lambda logits, c: logits[:, 3], 3),
-        # The red team's: one entry of class_index taken as the class of every image.
+        # A student's: one entry of class_index taken as the class of every image.
         (lambda logits, c: tf.gather(logits, c[-1], axis=1), 1),
     ],
 )

@@ -174,7 +174,7 @@ def test_6_2_names_the_mistake(answer, phrase):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        # the red team's: about 0.008 off at the ends of the range, like MobileNet's scaling
+        # a student's: about 0.008 off at the ends of the range, like MobileNet's scaling
         (lambda im: ((_resize(im) - 127) / 127).astype("float32"), "(x - 127) / 127"),
         (lambda im: ((_resize(im) - 127) / 129).astype("float32"), "(x - 127) / 129"),
         (lambda im: ((_resize_pillow(im) - 127) / 127).astype("float32"), "/ 127 (a line"),
@@ -197,7 +197,7 @@ def _scaled(x):
 @pytest.mark.parametrize(
     "answer",
     [
-        # tf.image.resize returns float32 whatever the input's float type (the red team's
+        # tf.image.resize returns float32 whatever the input's float type (a student's
         # "float64" answer is one of these)
         lambda im: _scaled(
             tf.image.resize(im.astype("float64"), (224, 224), antialias=True).numpy()
@@ -306,7 +306,7 @@ def _with_value(value, where=(0, 5, 5, 0)):
         (_with_value(np.nan), "1 of 301056 values of your prepared batch are NaN"),
         (_with_value(np.inf), "1 of 301056 values of your prepared batch are infinite"),
         (_with_value(np.nan, (slice(None), 0, 0, 0)), "the first at [0, 0, 0, 0]"),
-        # the red team's: NaN only where the images are enlarged, right where they shrink
+        # a student's: NaN only where the images are enlarged, right where they shrink
         (_only_for(_enlarged, lambda im: np.full((2, 224, 224, 3), np.nan, "float32")), "NaN"),
         (_only_for(_shrunk, _with_value(-np.inf)), "of 300x340 photos are infinite"),
         (_only_for(_one_image, _with_value(np.nan)), "of one 260x180 photo are NaN"),
@@ -574,7 +574,7 @@ def _frozen_by_layer(backbone, num_classes):
 
 
 def nested_head(backbone, num_classes):
-    """Right, written differently (the red team's): the head is a Sequential of its own."""
+    """Right, written differently (a student's): the head is a Sequential of its own."""
     backbone.trainable = False
     inputs = keras.Input(backbone.input_shape[1:])
     feats = backbone(inputs, training=False)
@@ -687,7 +687,7 @@ def test_6_4_names_the_mistake(answer, phrase):
 
 
 def _head_with_an_extra(layer):
-    """The red team's: a frozen backbone, but one more layer with weights in the head."""
+    """A student's: a frozen backbone, but one more layer with weights in the head."""
 
     def build(backbone, num_classes):
         backbone.trainable = False
@@ -734,7 +734,7 @@ class _SubclassedHead(keras.Model):
         return self.out(self.drop(self.backbone(x, training=False), training=training))
 
 
-def _subclassed(backbone, num_classes):  # the red team's: the model as a subclass
+def _subclassed(backbone, num_classes):  # a student's: the model as a subclass
     backbone.trainable = False
     model = _SubclassedHead(backbone, num_classes)
     model(np.zeros((1, *backbone.input_shape[1:]), np.float32))
@@ -772,7 +772,7 @@ def test_6_4_a_frozen_head_is_named():
 
 
 def _unfrozen_again(which):
-    """The red team's: backbone.trainable = False, then some of its layers trainable again."""
+    """A student's: backbone.trainable = False, then some of its layers trainable again."""
 
     def build(backbone, num_classes):
         backbone.trainable = False
@@ -906,7 +906,7 @@ def test_6_5_a_few_lower_layers_left_trainable_are_named():
 
 
 def _unfreeze_from(offset, keep_bn_frozen=True):
-    """The red team's: unfreezing from ``offset`` layers after first_layer (before, if < 0)."""
+    """A student's: unfreezing from ``offset`` layers after first_layer (before, if < 0)."""
 
     def unfreeze_top(backbone, first_layer):
         backbone.trainable = True
@@ -1050,7 +1050,7 @@ def test_6_6_names_a_threshold_other_than_alpha(threshold, phrase, not_said):
 
 
 def _keep_on_accuracy_gap(gap, counts=False):
-    """The red team's: fine-tuning kept when it is ahead by more than ``gap``, p never looked at."""
+    """A student's: fine-tuning kept when it is ahead by more than ``gap``, p never looked at."""
 
     def keep(y_val, pred_features, pred_fine_tuned, alpha=0.05):
         comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)

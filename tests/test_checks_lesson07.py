@@ -117,7 +117,7 @@ def _filter(method):
     return prepare_with
 
 
-def _typed_in_scale(upload, prep):  # the red team's: the size read, the scale typed in
+def _typed_in_scale(upload, prep):  # a student's: the size read, the scale typed in
     image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
     return (np.asarray(image, np.float32) / 255.0)[..., None]
 
@@ -127,7 +127,7 @@ def _typed_in_size(upload, prep):
     return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
 
 
-def _resize_before_convert(upload, prep):  # the red team's second answer
+def _resize_before_convert(upload, prep):  # a student's second answer
     image = _open(upload).resize((prep["width"], prep["height"]), Image.BILINEAR).convert("L")
     return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
 
@@ -168,12 +168,12 @@ def test_7_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_7_1(answer, GRAY_28), phrase)
 
 
-def _channel_first(upload, prep):  # the red team's: x[None] where x[..., None] was meant
+def _channel_first(upload, prep):  # a student's: x[None] where x[..., None] was meant
     image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
     return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[None]
 
 
-def _colour_kept(upload, prep):  # the red team's: no .convert('L'), the axis added anyway
+def _colour_kept(upload, prep):  # a student's: no .convert('L'), the axis added anyway
     image = _open(upload).resize((prep["width"], prep["height"]), Image.BILINEAR)
     return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
 
@@ -219,7 +219,7 @@ def _swapped(data, prep):
     return (np.asarray(image, dtype=np.float32) * prep["scale"] + prep["offset"])[..., None]
 
 
-def _offset_added_first(upload, prep):  # the red team's: (x + offset) * scale
+def _offset_added_first(upload, prep):  # a student's: (x + offset) * scale
     image = _open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
     return ((np.asarray(image, np.float32) + prep["offset"]) * prep["scale"])[..., None]
 
@@ -430,7 +430,7 @@ def test_7_2_names_the_mistake(model, answer, phrase):
     assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
 
 
-def _no_test_for_a_missing_file(model, class_names, prep):  # the red team's: .get() unchecked
+def _no_test_for_a_missing_file(model, class_names, prep):  # a student's: .get() unchecked
     def predict():
         upload = request.files.get("file")
         try:
@@ -451,8 +451,8 @@ def test_7_2_a_route_that_fails_on_a_missing_file_is_told_to_test_for_it_not_to_
     assert "OSError" not in result.message
 
 
-def _red_team_route(method=Image.Resampling.BILINEAR, swap=False, training=False):
-    """The red team's route, with one of its three mistakes."""
+def _students_route(method=Image.Resampling.BILINEAR, swap=False, training=False):
+    """A student's route, with one of its three mistakes."""
 
     def create_minimal_app(model, class_names, preprocessing):
         app = Flask(__name__)
@@ -525,8 +525,8 @@ def _always_gray_route(model, class_names, preprocessing):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_red_team_route(swap=True), "height and width swapped"),
-        (_red_team_route(training=True), "the model ran in training mode"),
+        (_students_route(swap=True), "height and width swapped"),
+        (_students_route(training=True), "the model ran in training mode"),
         (_typed_in_route, "instead of typing the numbers in"),
         (_always_gray_route, "convert every upload with .convert('RGB')"),
     ],
@@ -539,7 +539,7 @@ def test_7_2_names_on_a_second_model_what_the_lessons_model_cannot_show(model, a
 
 
 def test_7_2_names_nearest_neighbour_resizing(model):
-    answer = _red_team_route(Image.Resampling.NEAREST)
+    answer = _students_route(Image.Resampling.NEAREST)
     result = checks.exercise_7_2(answer, model, CLASSES, GRAY_28)
     assert _fails_with(result, "it was resized with nearest-neighbour")
     assert "Image.Resampling.BILINEAR" in result.message
@@ -562,8 +562,8 @@ def test_7_2_names_resizing_before_converting(model):
     assert _fails_with(result, "for the palette PNG: it was resized before it was converted")
 
 
-def test_7_2_accepts_the_red_teams_route_without_its_mistakes(model):
-    result = checks.exercise_7_2(_red_team_route(), model, CLASSES, GRAY_28)
+def test_7_2_accepts_a_students_route_without_its_mistakes(model):
+    result = checks.exercise_7_2(_students_route(), model, CLASSES, GRAY_28)
     assert result.passed, result.message
 
 
@@ -644,7 +644,7 @@ def test_7_2_names_mistakes_in_the_app_itself(model):
 
 
 def _route_at(path, batch_axis=True):
-    """The red team's right app, its route at ``path``, its image given with or without the
+    """A student's right app, its route at ``path``, its image given with or without the
     batch axis."""
 
     def create_minimal_app(model, class_names, preprocessing):
@@ -819,12 +819,12 @@ def test_7_3_names_the_mistake():
     def extension_only(data, max_pixels):
         return None if data else "empty"
 
-    def verify_and_end_marker(data, max_pixels):  # the red team's: whole files, never decoded
+    def verify_and_end_marker(data, max_pixels):  # a student's: whole files, never decoded
         if not data.rstrip().endswith((b"\xff\xd9", b"IEND\xaeB`\x82")):
             return "cut short"
         return verify_instead_of_load(data, max_pixels)
 
-    def verify_instead_of_load(data, max_pixels):  # the red team's: verify() decodes no JPEG
+    def verify_instead_of_load(data, max_pixels):  # a student's: verify() decodes no JPEG
         try:
             image = _open(data)
         except (OSError, Image.DecompressionBombError):
@@ -837,7 +837,7 @@ def test_7_3_names_the_mistake():
             return "damaged"
         return None
 
-    def truncated_allowed(data, max_pixels):  # the red team's: load() told to accept a cut file
+    def truncated_allowed(data, max_pixels):  # a student's: load() told to accept a cut file
         from PIL import ImageFile
 
         ImageFile.LOAD_TRUNCATED_IMAGES = True
@@ -998,7 +998,7 @@ def test_7_4_names_the_mistake(url):
         response = requests.post(f"{url}/predict", files=[("image", f) for f in files], timeout=30)
         response.raise_for_status()
 
-    def first_file_read_as_a_batch(url, files):  # the red team's: one file, a batch's reading
+    def first_file_read_as_a_batch(url, files):  # a student's: one file, a batch's reading
         response = requests.post(f"{url}/predict", files=[("file", files[0])], timeout=30)
         return [p["label"] for p in response.json()["predictions"]]
 
@@ -1192,7 +1192,7 @@ def test_7_5_names_the_mistake():
         assert _fails_with(checks.exercise_7_5(answer), phrase)
 
 
-def _in_percent_everywhere(body):  # the red team's: every confidence multiplied by 100
+def _in_percent_everywhere(body):  # a student's: every confidence multiplied by 100
     label, confidence = top_label(body)
     return label, 100 * confidence
 
@@ -1222,14 +1222,14 @@ def _lowest_score(body):  # min where max was meant
     return top_label(body)
 
 
-def _lowest_for_azure_only(body):  # the red team's: Azure's first entry is its lowest too
+def _lowest_for_azure_only(body):  # a student's: Azure's first entry is its lowest too
     if isinstance(body, dict) and "tagsResult" in body:
         worst = min(body["tagsResult"]["values"], key=lambda e: e["confidence"])
         return worst["name"], worst["confidence"]
     return top_label(body)
 
 
-def _reads_keys_of_anything(body):  # the red team's: `in` and [] on whatever came
+def _reads_keys_of_anything(body):  # a student's: `in` and [] on whatever came
     if isinstance(body, list):
         best = max(body, key=lambda e: e["score"])
         return best["label"], best["score"]

@@ -192,7 +192,7 @@ def test_8_2_names_the_mistake(answer, phrase):
     ],
 )
 def test_8_2_a_cluster_with_a_job_besides_worker_is_named(jobs, phrase):
-    def with_jobs(addresses, index):  # the red team's: a job no process is started for
+    def with_jobs(addresses, index):  # a student's: a job no process is started for
         config = _tf_config(addresses, index)
         config["cluster"].update(jobs(addresses))
         return config
@@ -335,7 +335,7 @@ def test_8_3_names_the_mistake(answer, phrase):
 
 
 def test_8_3_a_limit_written_in_is_told_to_use_the_argument():
-    # The red team's: requests of 100, the limit of the first sets, whatever max_instances says
+    # A student's: requests of 100, the limit of the first sets, whatever max_instances says
     result = checks.exercise_8_3(_in_requests_of(100), _predict, CLIENT_IMAGES)
     assert _fails_with(result, "with max_instances=64, a request carried 100 instances")
     assert "refused it (413): your requests fit the limit of 100" in result.message
@@ -472,7 +472,7 @@ def test_8_4_accepts_a_few_hundred_training_images_one_at_a_time():
     assert checks.exercise_8_4(from_a_shuffled_copy, X_TRAIN, X_TEST).passed
 
 
-def _past_the_end():  # the red team's: indices of one array slicing a shorter one
+def _past_the_end():  # a student's: indices of one array slicing a shorter one
     for index in range(len(X_TRAIN), len(X_TRAIN) + 300):
         yield [X_TEST[index : index + 1]]
 
@@ -559,7 +559,7 @@ def test_8_4_asks_for_the_count_the_task_names_and_accepts_it(course_train):
 @pytest.mark.parametrize(
     ("scaled", "phrase"),
     [
-        (lambda x: x / 255, "divided by 255 a second time"),  # the red team's
+        (lambda x: x / 255, "divided by 255 a second time"),  # a student's
         (lambda x: x * 2 - 1, "the model sees its images in [0, 1]"),
     ],
 )
@@ -601,7 +601,7 @@ def test_8_4_accepts_a_shuffled_draw_whatever_order_it_is_yielded_in(course_trai
         assert checks.exercise_8_4(_representative(x_train[order], count=150)).passed
 
 
-def _twice_each(order, count):  # the red team's: each image of half the count, twice
+def _twice_each(order, count):  # a student's: each image of half the count, twice
     return np.repeat(order[: count // 2], 2)
 
 
@@ -627,7 +627,7 @@ def test_8_4_names_samples_that_repeat_an_image(course_train, pick, phrase):
 
 
 def test_8_4_nan_images_are_not_called_repeats():
-    # The red team's: every sample the same NaN image; repeats, but NaN is the mistake
+    # A student's: every sample the same NaN image; repeats, but NaN is the mistake
     nan = np.full((100, 28, 28, 1), np.nan, np.float32)
     result = checks.exercise_8_4(_representative(nan, count=100), count=100)
     assert _fails_with(result, "samples are not Fashion-MNIST training images")
@@ -654,7 +654,7 @@ def test_8_4_names_a_calibration_set_from_one_class_even_shuffled(course_train):
 
 def test_8_4_names_a_calibration_set_from_a_few_classes(course_train):
     x_train, y_train = course_train
-    by_class = np.argsort(y_train, kind="stable")  # the red team's: all of class 0 first
+    by_class = np.argsort(y_train, kind="stable")  # a student's: all of class 0 first
     answer = _representative(x_train[by_class], count=150)
     result = checks.exercise_8_4(answer)
     # one class of the whole set, two of fast mode's smaller one
@@ -688,7 +688,7 @@ def _quantization_by_table(low, high, dtype):
     ],
 )
 def test_8_5_a_scale_of_the_right_value_but_not_a_float_is_named(as_scale, phrase):
-    def answer(low, high, dtype):  # the red team's: the right numbers, the scale not a float
+    def answer(low, high, dtype):  # a student's: the right numbers, the scale not a float
         scale, zero_point = _quantization(low, high, dtype)
         return as_scale(scale), zero_point
 
@@ -808,7 +808,7 @@ def _zero_point_cut(cut, whole_expression=True):
 @pytest.mark.parametrize(
     "answer",
     [
-        _zero_point_cut(int),  # the red team's: int(i.min - low / s)
+        _zero_point_cut(int),  # a student's: int(i.min - low / s)
         _zero_point_cut(math.floor),
         _zero_point_cut(math.ceil),
         _zero_point_cut(int, whole_expression=False),

@@ -87,7 +87,7 @@ def test_9_1_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_1(answer), False, phrase)
 
 
-def one_quarter_turn_for_every_tag(image):  # the red team's: the same turn, whatever the tag
+def one_quarter_turn_for_every_tag(image):  # a student's: the same turn, whatever the tag
     if image.getexif().get(0x0112, 1) != 1:
         return image.rotate(-90, expand=True).convert("RGB")
     return upright_by_hand(image)
@@ -99,7 +99,7 @@ def test_9_1_a_fixed_turn_for_every_tagged_photo_is_caught_on_the_other_orientat
     assert "exif_transpose" in result.message
 
 
-def only_rgba_on_white(image):  # the red team's answer: LA left out of the alpha modes
+def only_rgba_on_white(image):  # a student's answer: LA left out of the alpha modes
     image = ImageOps.exif_transpose(image)
     if image.mode == "P":
         image = image.convert("RGBA")
@@ -134,7 +134,7 @@ def upright_on(background, white_on_top=False):
 
 
 def whitened_where(condition):
-    """The red team's: pixels whose alpha meets condition set to white, the others kept."""
+    """A student's: pixels whose alpha meets condition set to white, the others kept."""
 
     def upright(image):
         image = ImageOps.exif_transpose(image)
@@ -228,7 +228,7 @@ def test_9_1_the_test_images_hold_half_transparent_pixels():
 @pytest.mark.parametrize(
     "answer",
     [
-        lambda im: np.asarray(upright_by_hand(im)),  # the red team's: right pixels, as an array
+        lambda im: np.asarray(upright_by_hand(im)),  # a student's: right pixels, as an array
         upright_as_array,
         lambda im: __import__("tensorflow").constant(np.asarray(upright_by_hand(im))),
     ],
@@ -370,7 +370,7 @@ def test_9_2_names_a_per_class_count_that_reaches_0_not_the_stratification(to_in
 
 
 def training_share_first(to_int):
-    """The red team's: each class shuffled, training cut first with to_int, test gets the rest."""
+    """A student's: each class shuffled, training cut first with to_int, test gets the rest."""
 
     def split(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):
         rng = np.random.default_rng(seed)
@@ -453,7 +453,7 @@ def share_of(index_for_validation):
 
 
 def test_9_2_a_split_per_class_with_validation_given_training_s_share_is_told_so():
-    result = checks.exercise_9_2(share_of(0))  # the red team's
+    result = checks.exercise_9_2(share_of(0))  # a student's
     verdict(result, False, "validation holds 14 of the 20 files of class 'roses'")
     assert "the share of train, fractions[0]" in result.message
     assert "split each class on its own" not in result.message.lower()
@@ -470,7 +470,7 @@ def test_9_2_only_a_split_of_the_whole_list_is_told_to_split_each_class_on_its_o
 
 
 def split_with_fixed_shares(files, labels, fractions, seed):
-    """The red team's answer: right with the default shares, `fractions` ignored."""
+    """A student's answer: right with the default shares, `fractions` ignored."""
     return split_with_random(files, labels, (0.7, 0.15, 0.15), seed)
 
 
@@ -567,7 +567,7 @@ def with_input(shape):
 @pytest.mark.parametrize(
     ("shape", "phrase"),
     [
-        # the red team's: Keras lets a 3-channel photo through, but the signature says otherwise
+        # a student's: Keras lets a 3-channel photo through, but the signature says otherwise
         ((None, None, 1), "input has shape (None, None, None, 1): it declares 1 channel, and"),
         ((None, None, None), "(None, None, None, None): it leaves the channels free, and"),
     ],
@@ -606,7 +606,7 @@ def rescaled_with(*rescalings):
     return build
 
 
-def without_a_resize(backbone, head, image_size):  # the red team's
+def without_a_resize(backbone, head, image_size):  # a student's
     inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
     x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(inputs)
     return keras.Model(inputs, head(backbone(x, training=False)))
@@ -615,7 +615,7 @@ def without_a_resize(backbone, head, image_size):  # the red team's
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        # the red team's: the offset in pixel units, the mistake "read its offset" warns of
+        # a student's: the offset in pixel units, the mistake "read its offset" warns of
         (rescaled_with((1 / 128, -127)), "your Rescaling layer computes x × 0.0078125 - 127,"),
         (rescaled_with((1 / 128, -127)), "offset=-127 counts in pixels, -127 / 128 in scaled"),
         (rescaled_with((1 / 127, -1)), "x × 0.00787402 - 1, which takes the pixels 0 and 255 to"),
@@ -783,7 +783,7 @@ def test_9_3_the_names_and_size_the_task_gives_pass():
     verdict(checks.exercise_9_3(_images_in_model()), True)
 
 
-def _in_a_thread(image):  # the red team's: the library's copy called from a thread
+def _in_a_thread(image):  # a student's: the library's copy called from a thread
     import threading
 
     out = {}
@@ -793,7 +793,7 @@ def _in_a_thread(image):  # the red team's: the library's copy called from a thr
     return out["v"]
 
 
-def _watch_switched_off(image):  # the red team's: the profiler switched off first
+def _watch_switched_off(image):  # a student's: the profiler switched off first
     import sys
 
     sys.setprofile(None)

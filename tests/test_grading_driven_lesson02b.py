@@ -105,7 +105,7 @@ def test_a_buffer_written_in_is_named_by_the_judge_too(tmp_path):
 
 
 def test_a_buffer_that_grows_with_the_dataset_is_named_by_the_judge_too(tmp_path):
-    def ten_times(ds, b, s):  # the red team's
+    def ten_times(ds, b, s):  # a student's
         return ds.cache().shuffle(10 * int(ds.cardinality()), seed=s).batch(b).prefetch(1)
 
     reply, direct = _graded_and_direct(tmp_path, PIPELINE, {"make_train_pipeline": ten_times})
@@ -286,7 +286,7 @@ def test_wrong_folder_answers_of_other_kinds_get_the_notebook_message(tmp_path, 
     train, val = _loaded(root, fashion)
     cases = [
         (unseeded, "both training and"),
-        (  # the red team's: unpacked the wrong way round
+        (  # a student's: unpacked the wrong way round
             {"ds_folder_train": val, "ds_folder_val": train, "folder": root},
             "ds_folder_train and ds_folder_val are swapped",
         ),

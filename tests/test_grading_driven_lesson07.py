@@ -21,10 +21,10 @@ from PIL import Image
 from serving_support import course_service_url
 from test_checks_lesson07 import (
     Fake,
-    _red_team_route,
     _rgb_for_a_grayscale_model,
     _route,
     _route_at,
+    _students_route,
 )
 
 from course_lib import checks
@@ -101,7 +101,7 @@ def _create_app_with_pil_errors_caught(model, class_names, preprocessing):
 
 @pytest.mark.usefixtures("library_copies_allowed")  # the library's app, to show they agree
 @pytest.mark.parametrize(
-    "answer", [create_minimal_app, _create_app_with_pil_errors_caught, _red_team_route()]
+    "answer", [create_minimal_app, _create_app_with_pil_errors_caught, _students_route()]
 )
 def test_7_2_a_right_app_passes_when_the_kernel_builds_it_and_replays_the_requests(
     tmp_path, answer
@@ -134,9 +134,9 @@ def _unfinished(model, class_names, preprocessing):
         (_route(softmax_again=True), "do not apply it again"),
         (_route(to_json=lambda label, p, i: f"{label} ({p[i]:.0%})"), "not a JSON object"),
         (_rgb_for_a_grayscale_model, "a batch of shape (1, 28, 28, 3), but it takes"),
-        (_red_team_route(swap=True), "height and width swapped"),
-        (_red_team_route(training=True), "the model ran in training mode"),
-        (_red_team_route(Image.Resampling.NEAREST), "resized with nearest-neighbour"),
+        (_students_route(swap=True), "height and width swapped"),
+        (_students_route(training=True), "the model ran in training mode"),
+        (_students_route(Image.Resampling.NEAREST), "resized with nearest-neighbour"),
         (_route_at("/predict", batch_axis=False), "one image of shape (28, 28, 1), without the"),
         (_route_at("/classify"), "the app has no route at the path /predict"),
         (_unfinished, "not attempted yet"),
@@ -310,7 +310,7 @@ def _no_status_check(url, files):
     return [p["label"] for p in body.get("predictions", [])]
 
 
-def _deduplicated(url, files):  # the red team's: one label per class, not per file
+def _deduplicated(url, files):  # a student's: one label per class, not per file
     return list(dict.fromkeys(_solution(url, files)))
 
 

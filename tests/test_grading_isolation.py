@@ -72,7 +72,7 @@ KILLED = "the judge process was killed (SIGKILL) while this notebook ran"
 
 
 # Read the answer keys, the course's tests and history, and another student's notebook, as
-# the red team's notebooks did (and run a solution cell if one could be read); write down what
+# a student's notebooks did (and run a solution cell if one could be read); write down what
 # happened to each attempt.
 STEAL = """
     import gc, json, os, subprocess, course_lib

@@ -8,7 +8,7 @@ import pytest
 from test_checks_lesson03 import _field_popping  # empties the list it is given
 from test_checks_lesson04 import (
     _better_cnn_with,  # the stated CNN, one layer changed
-    _l2_on_the_first_conv,  # the red team's 4.3
+    _l2_on_the_first_conv,  # a student's 4.3
     _popping,  # empties the list it is given
 )
 from test_checks_lesson06 import (
@@ -26,7 +26,7 @@ from test_checks_lesson06 import (
     _with_value,
     nested_head,
 )
-from test_checks_lesson07 import (  # the red team's answers, as the check tests have them
+from test_checks_lesson07 import (  # a student's answers, as the check tests have them
     _ONE_SIDE_LIMITS,
     _confidence_made_up,
     _in_percent_everywhere,
@@ -522,7 +522,7 @@ def _scale_as_text(low, high, dtype):
         ("9.2", share_of(0), "the share of train, fractions[0]"),
     ],
 )
-def test_answers_the_red_team_found_passing_fail_in_two_phases_with_the_notebook_message(
+def test_answers_students_wrote_that_passed_fail_in_two_phases_with_the_notebook_message(
     tmp_path, number, answer, message
 ):
     expression = _check_expression(number)
@@ -828,7 +828,7 @@ def test_an_augmentation_that_turns_garments_upside_down_gets_the_notebook_messa
 def test_an_augmentation_with_a_layer_that_changes_nothing_gets_the_notebook_message(tmp_path):
     import keras
 
-    def idle():  # the red team's: only the flip changes the images
+    def idle():  # a student's: only the flip changes the images
         return keras.Sequential(
             [
                 keras.layers.RandomFlip("horizontal"),
@@ -1292,7 +1292,7 @@ def test_the_library_s_copy_or_the_check_s_code_is_refused_by_the_judge_as_in_th
 
 
 def test_the_copy_an_exercise_may_call_passes_in_the_judge_as_in_the_notebook(tmp_path):
-    # The red team's 3.3: exercise 3.1's copy summed over the channels, as the lesson does it
+    # A student's 3.3: exercise 3.1's copy summed over the channels, as the lesson does it
     from course_lib import images
 
     def convolve_channels(image, kernel):

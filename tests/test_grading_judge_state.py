@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 from test_checks_lesson05 import _numpy_grad_cam
-from test_checks_lesson07 import _red_team_route
+from test_checks_lesson07 import _students_route
 
 from course_lib import checks
 from course_lib.checks import _core, lesson05, lesson07
@@ -58,7 +58,7 @@ def test_a_5_6_answer_that_poisons_the_checks_grad_model_does_not_fail_the_next_
 def _app_poisoning_the_second_model(model, class_names, preprocessing):
     if model.name == "check_second_model":  # the one the check keeps (lru_cache)
         _poison(model)
-    return _red_team_route()(model, class_names, preprocessing)
+    return _students_route()(model, class_names, preprocessing)
 
 
 def _namespace_7_2(answer):
@@ -80,7 +80,7 @@ def test_a_7_2_app_that_poisons_the_checks_second_model_does_not_fail_the_next_s
     )
     assert _same_weights(second, before)
     honest = judge.judge_locally(
-        CHECK_7_2, _namespace_7_2(_red_team_route()), SALT, str(tmp_path / "b")
+        CHECK_7_2, _namespace_7_2(_students_route()), SALT, str(tmp_path / "b")
     )
     assert honest["status"] == "passed", honest
 

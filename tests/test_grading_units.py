@@ -219,7 +219,7 @@ def test_notebooks_from_other_editors_are_read_even_when_not_schema_perfect(tmp_
 
 
 def test_fields_a_cell_type_does_not_have_are_dropped_so_the_layout_can_be_read(tmp_path):
-    # The red team's notebook: a markdown cell with "outputs" (and a stray field) opens in
+    # A student's notebook: a markdown cell with "outputs" (and a stray field) opens in
     # every editor, but failed nbformat's validation later and stopped the whole run.
     text = (
         '{"cells": [{"cell_type": "markdown", "source": "### Exercise 1.1 \u2014 Grey", '
