@@ -15,10 +15,12 @@ import textwrap
 import nbformat
 import pytest
 from grading_support import ANSWERS, STRATEGIES
+from solution_support import solution_cells
 
 from course_lib.config import project_root
 from course_lib.tools import notebooks
 from course_lib.tools.grading import answer_keys, find_submissions
+from course_lib.tools.grading.submissions import lesson_key
 
 ROOT = project_root()
 LESSON = "01_pixels"
@@ -113,15 +115,11 @@ def _student():
 
 def _solutions():
     """Exercise number -> the code between the solution markers, dedented."""
-    nb = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
-    found, current = {}, None
-    for cell in nb.cells:
-        numbers = re.findall(r"### Exercise (\d+\.\d+)", cell.source)
-        if cell.cell_type == "markdown" and numbers:
-            current = numbers[-1]
-        elif notebooks.BEGIN in cell.source:
-            body = cell.source.split(notebooks.BEGIN, 1)[1].split(notebooks.END, 1)[0]
-            found[current] = textwrap.dedent(body.split("\n", 1)[1]).rstrip()
+    numbers = [e.number for e in lesson_key(ROOT / "solutions" / f"{LESSON}.ipynb").exercises]
+    found = {}
+    for number, source in solution_cells(numbers).items():
+        body = source.split(notebooks.BEGIN, 1)[1].split(notebooks.END, 1)[0]
+        found[number] = textwrap.dedent(body.split("\n", 1)[1]).rstrip()
     return found
 
 

@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
+from solution_support import exercises_key, lesson_path, solution_cells
 from test_checks_lesson03 import _field_popping  # empties the list it is given
 from test_checks_lesson04 import (
     _better_cnn_with,  # the stated CNN, one layer changed
@@ -340,13 +341,8 @@ def test_a_tampered_export_is_an_error_not_a_crash(tmp_path):
 def _solution_namespace(number):
     """The solution notebook's answer to exercise ``number``, defined as the student would."""
     import json
-    import re
 
-    from course_lib.config import project_root
-
-    lesson = number.split(".")[0].zfill(2)
-    path = next((project_root() / "solutions").glob(f"{lesson}_*.ipynb"))
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = json.loads(lesson_path(number).read_text(encoding="utf-8"))["cells"]
     namespace = {}
     for cell in cells:  # the notebook's imports, as its set-up cells make them
         try:
@@ -402,25 +398,12 @@ def _solution_namespace(number):
         namespace["x_test"] = np.arange(10 * 28 * 28, dtype=np.uint8).reshape(10, 28, 28)
         namespace["y_test"] = np.arange(10)
         namespace["server"] = object()  # the judge talks to a service of its own
-    current = None
-    for cell in cells:
-        source = "".join(cell["source"])
-        found = re.findall(r"### Exercise (\d+\.\d+)", source)
-        if cell["cell_type"] == "markdown" and found:
-            current = found[-1]
-        elif current == number and "BEGIN SOLUTION" in source:
-            exec(source, namespace)
-            return namespace
-    raise AssertionError(f"no solution cell for {number}")
+    exec(solution_cells([number])[number], namespace)
+    return namespace
 
 
 def _check_expression(number):
-    from course_lib.config import project_root
-    from course_lib.tools.grading.submissions import lesson_key
-
-    lesson = number.split(".")[0].zfill(2)
-    path = next((project_root() / "solutions").glob(f"{lesson}_*.ipynb"))
-    return next(e.check for e in lesson_key(path).exercises if e.number == number)
+    return exercises_key("one", [number]).exercises[0].check
 
 
 # 8.1 trains under a MirroredStrategy of two logical CPUs, which this process does not have

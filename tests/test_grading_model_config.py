@@ -2,21 +2,20 @@
 notebook's export can change none of its process-wide settings for the notebooks after it."""
 
 import json
-import re
 
 import nbformat
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from solution_support import exercises_key, solution_cells
 
-from course_lib.config import project_root
 from course_lib.messages import plain_text
 from course_lib.tools.grading import judge, judge_settings, model_config
 from course_lib.tools.grading.execute import grade_notebook
 from course_lib.tools.grading.judge_process import MAX_GROWTH, Judge
 from course_lib.tools.grading.kernel_files import read_file
 from course_lib.tools.grading.notebook_grade import GradeOptions
-from course_lib.tools.grading.submissions import LessonKey, Submission, lesson_key
+from course_lib.tools.grading.submissions import Submission
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -281,27 +280,8 @@ augment_fashion = keras.Sequential([
 """
 
 
-def _solution_cells():
-    found = {}
-    for number in EXERCISES:
-        path = next((project_root() / "solutions").glob(f"0{number[0]}_*.ipynb"))
-        current = None
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            source = "".join(cell["source"])
-            numbers = re.findall(r"### Exercise (\d+\.\d+)", source)
-            if cell["cell_type"] == "markdown" and numbers:
-                current = numbers[-1]
-            elif current == number and "BEGIN SOLUTION" in source:
-                found[number] = source
-    return found
-
-
 def _key():
-    keys = {}
-    for number in EXERCISES:
-        path = next((project_root() / "solutions").glob(f"0{number[0]}_*.ipynb"))
-        keys.update({e.number: e for e in lesson_key(path).exercises})
-    return LessonKey("two_phase", tuple(keys[n] for n in EXERCISES))
+    return exercises_key("two_phase", EXERCISES)
 
 
 def _grade(tmp_path, name, answers, shared):
@@ -321,7 +301,7 @@ def _grade(tmp_path, name, answers, shared):
 def test_a_poisoning_export_is_tampering_and_the_honest_notebook_after_it_scores_full_marks(
     tmp_path,
 ):
-    solutions = _solution_cells()
+    solutions = solution_cells(EXERCISES)
     shared = Judge()
     try:
         mallory = _grade(tmp_path, "mallory", {**solutions, "2.4": POISONING}, shared)

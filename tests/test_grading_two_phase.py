@@ -7,8 +7,6 @@ an empty one 0, and one per tampering strategy class (``grading_support.py``, sh
 ``test_grading.py``) scores 0 on every exercise while leaving them unsolved.
 """
 
-import ast
-import json
 import re
 import textwrap
 
@@ -17,16 +15,15 @@ import pytest
 from grading_support import ANSWERS
 from grading_support import STRATEGIES as TAMPERING
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from solution_support import exercises_key, lesson_imports, solution_cells
 
-from course_lib.config import project_root
 from course_lib.tools.grading import judge
 from course_lib.tools.grading.execute import grade_notebook
 from course_lib.tools.grading.judge_process import Judge
 from course_lib.tools.grading.notebook_grade import GradeOptions
-from course_lib.tools.grading.submissions import LessonKey, Submission, lesson_key
+from course_lib.tools.grading.submissions import Submission
 from course_lib.tools.grading.two_phase import TWO_PHASE
 
-ROOT = project_root()
 EXERCISES = (
     "3.5",
     "4.1",
@@ -47,46 +44,15 @@ EXERCISES = (
 CELL_TIMEOUT = 240  # a busy 2-core machine: importing TensorFlow alone has taken over 40 s
 
 
-def _lesson(number):
-    return next((ROOT / "solutions").glob(f"{number.split('.')[0].zfill(2)}_*.ipynb"))
-
-
 def _key():
-    keys = {}
-    for number in EXERCISES:
-        keys.update({e.number: e for e in lesson_key(_lesson(number)).exercises})
-    return LessonKey("two_phase", tuple(keys[n] for n in EXERCISES))
-
-
-def _solutions():
-    """Exercise number -> its solution cell; and the imports of the lessons they come from."""
-    found, imports = {}, []
-    for path in sorted({_lesson(n) for n in EXERCISES}):
-        current = None
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            source = "".join(cell["source"])
-            numbers = re.findall(r"### Exercise (\d+\.\d+)", source)
-            if cell["cell_type"] == "markdown" and numbers:
-                current = numbers[-1]
-            elif cell["cell_type"] == "code":
-                if current in EXERCISES and "BEGIN SOLUTION" in source:
-                    found[current] = source
-                try:
-                    tree = ast.parse(source)
-                except SyntaxError:  # a cell with IPython magics
-                    continue
-                imports += [
-                    ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
-                ]
-    return found, list(dict.fromkeys(imports))
+    return exercises_key("two_phase", EXERCISES)
 
 
 def _notebook(answers, prelude=""):
     """The set-up cell, then for each exercise its heading, ``answers[number]``, its check cell."""
-    _, imports = _solutions()
     setup = "\n".join(
         [
-            *imports,
+            *lesson_imports(EXERCISES),
             "from course_lib import checks, models",
             # the lesson reads it from the model's metadata
             "prep = models.preprocessing_for((28, 28, 1))",
@@ -113,7 +79,7 @@ def _answering(make):
     """Every exercise answered by ``make()``'s expression: functions return it, values are it."""
     answers = {}
     for number in EXERCISES:
-        solution = _solutions()[0][number]
+        solution = solution_cells(EXERCISES)[number]
         lines = []
         for name in _names(number):
             if re.search(rf"^def {name}\(", solution, re.MULTILINE):
@@ -149,7 +115,7 @@ def test_every_exercise_here_is_judged_in_two_phases():
 
 @pytest.mark.timeout(1800)
 def test_an_honest_notebook_scores_full_marks_and_an_empty_one_zero(tmp_path, shared_judge):
-    honest = _grade(tmp_path, "honest", _notebook(_solutions()[0]), shared_judge)
+    honest = _grade(tmp_path, "honest", _notebook(solution_cells(EXERCISES)), shared_judge)
     assert [(r.exercise, r.passed) for r in honest.exercises] == [(n, True) for n in EXERCISES], [
         (r.exercise, r.message) for r in honest.exercises if not r.passed
     ]

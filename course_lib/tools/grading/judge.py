@@ -21,13 +21,12 @@ reply per line on stdout (see :func:`handle`).
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import os
 import sys
 from typing import Any
 
-from course_lib.tools.grading import exchange, judge_settings
+from course_lib.tools.grading import exchange, judge_settings, judge_sources
 from course_lib.tools.grading.in_place import InPlace, NotRestored
 from course_lib.tools.grading.judge_decode import Unsupported, _read_json, decode
 from course_lib.tools.grading.judge_replay import NeedCall, Replay, fingerprint
@@ -52,56 +51,6 @@ def answer_names(expression: str) -> list[str]:
             raise Unsupported(f"argument {ast.unparse(arg)} is not a plain variable")
         names.append(arg.id)
     return names
-
-
-_DRIVERS_SOURCE: list[str] = []
-
-
-def _drivers_source() -> str:
-    """The text of :mod:`course_lib.checks._drivers` as this process imported it.
-
-    Read once, when the judge starts (:func:`main`), through the module's loader: in a
-    judge, the grader's snapshot of the course, never the file on disk, which the notebook
-    being graded may have changed (a judge can be started again in the middle of a run).
-    """
-    if not _DRIVERS_SOURCE:
-        from course_lib.checks import _drivers
-
-        _DRIVERS_SOURCE.append(_drivers.__spec__.loader.get_source(_drivers.__name__))
-    return _DRIVERS_SOURCE[0]
-
-
-_COPIES_SOURCE: list[str] = []
-
-
-def _watch(exercise: str = "") -> dict[str, Any]:
-    """What the kernel watches a call of the student's code with (kernel_call.call_answer).
-
-    The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows
-    that ``exercise`` forbids (all of them for no exercise), as this process's loader serves
-    them (the grader's snapshot of the course, when grading): the kernel runs them in a
-    namespace of their own, so a notebook that replaced its own ``_copies`` or the library's
-    functions has no say in what is watched.
-    """
-    from course_lib.checks import _copies
-
-    if not _COPIES_SOURCE:
-        _COPIES_SOURCE.append(_copies.__spec__.loader.get_source(_copies.__name__))
-    return {
-        "source": _COPIES_SOURCE[0],
-        "copies": _copy_sources(_copies.forbidden(exercise)),
-        "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
-        "sep": os.sep,
-        "watch_checks": _copies.WATCH_CHECKS,
-        "exercise": exercise,
-    }
-
-
-@functools.lru_cache(maxsize=4)
-def _copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
-    from course_lib.checks import _copies
-
-    return _copies.copy_sources(copies)
 
 
 def judge(request: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +117,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             return {"status": "unsupported", "message": "an argument is not plain data"}
         sent: dict[str, Any] = {"args": trees}
         if need.driver:  # the kernel runs the driver's code, sent as text with the call
-            sent |= {"driver": need.driver, "driver_source": _drivers_source()}
+            sent |= {"driver": need.driver, "driver_source": judge_sources.drivers_source()}
         with create_file(*place(folder, "call.json")) as handle:
             handle.write(json.dumps(sent).encode("utf-8"))
         # The watch goes with the grader's cell, never through the kernel's folder
@@ -176,7 +125,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
             "status": "need",
             "name": need.name,
             "request": request["next"],
-            "watch": _watch(need.exercise),
+            "watch": judge_sources.watch(need.exercise),
         }
     except Unsupported as exc:
         return _unsupported(exc)
@@ -260,11 +209,11 @@ def main(lazy_imports: bool = False) -> None:
 
     from course_lib import checks  # noqa: F401
 
-    _drivers_source()
+    judge_sources.drivers_source()
     from course_lib.checks import _copies
 
     for exercise in ("", *_copies.ALLOWED):
-        _watch(exercise)
+        judge_sources.watch(exercise)
     judge_settings.record()  # now, or right after Keras is imported (lazy_imports)
 
     replies.write(json.dumps({"status": "ready"}) + "\n")
