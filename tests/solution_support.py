@@ -71,3 +71,11 @@ def exercises_key(name: str, numbers: Iterable[str]) -> LessonKey:
     for path in sorted({lesson_path(n) for n in numbers}):
         keys.update({e.number: e for e in lesson_key(path).exercises})
     return LessonKey(name, tuple(keys[n] for n in numbers))
+
+
+def task_text(number: str) -> str:
+    """The Markdown cell that sets exercise ``number``, its whitespace folded to single spaces."""
+    for cell in nbformat.read(lesson_path(number), as_version=4).cells:
+        if cell.cell_type == "markdown" and f"### Exercise {number} " in cell.source:
+            return " ".join(cell.source.split())
+    raise AssertionError(f"no task text for exercise {number}")

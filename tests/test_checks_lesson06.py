@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from solution_support import task_text
 
 from course_lib import checks, metrics, pretrained
 
@@ -124,6 +125,18 @@ def test_6_2_a_box_filter_is_not_the_bilinear_resize_asked_for():
     result = checks.exercise_6_2(lambda im: (_resize(im, "area") - 127) / 128)
     assert _fails_with(result, "blocks of repeated pixels")
     assert "use bilinear" in result.message
+
+
+def _prepare_reordering_channels_in_place(images):  # a student's: BGR to RGB, in the batch
+    images[...] = images[..., ::-1]
+    return _scaled(_resize(images))
+
+
+def test_6_2_a_batch_changed_in_place_is_refused_as_the_task_says():
+    result = checks.exercise_6_2(_prepare_reordering_channels_in_place)
+    assert _fails_with(result, "your function changed its input `images` in place")
+    assert "the caller still needs it" in result.message
+    assert "Leave `images` as it is: the caller still needs it" in task_text("6.2")
 
 
 def _resize_pillow(images):
@@ -525,6 +538,25 @@ def test_6_3_a_single_prediction_is_told_apart_from_a_list_of_k(container):
     assert "one is" not in result.message
 
 
+def _classify_with_k_written_in(path, backbone, class_names, k=5):  # a student's: k ignored
+    x = np.asarray(Image.open(path).convert("RGB"))
+    probs = pretrained.softmax(backbone.model.predict_on_batch(backbone.prepare(x[None])))
+    return pretrained.decode_top_k(probs, 3, class_names)[0]  # k ignored, 3 typed in
+
+
+def test_6_3_a_k_written_in_is_caught_with_another_k():
+    result = checks.exercise_6_3(_classify_with_k_written_in)
+    assert _fails_with(result, "right for k=3, but for k=2 you returned 3 predictions again")
+    assert "k the argument, not a number written in" in result.message
+
+
+def test_6_3_an_index_beyond_the_classes_is_called_out_of_range():
+    result = checks.exercise_6_3(lambda path, backbone, names, k: [(99, "x", 0.5)] * k)
+    assert _fails_with(result, "you returned the index 99, out of range")
+    assert "class_names has 6 classes here, indices 0 to 5" in result.message
+    assert "do not match" not in result.message
+
+
 # --- 6.4 transfer model ----------------------------------------------------------------
 
 
@@ -897,6 +929,28 @@ def test_6_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_5(answer), phrase)
 
 
+def _unfreeze_a_clone(backbone, first_layer):  # a student's: the copy unfrozen, not the backbone
+    m = keras.models.clone_model(backbone)
+    m.trainable = True
+    frozen = True
+    for layer in m.layers:
+        if layer.name == first_layer:
+            frozen = False
+        layer.trainable = not frozen and not isinstance(layer, keras.layers.BatchNormalization)
+    return m
+
+
+@pytest.mark.parametrize(
+    ("answer", "returned"), [(_unfreeze_a_clone, True), (lambda b, first: None, False)]
+)
+def test_6_5_a_backbone_left_as_it_was_is_told_to_be_changed_in_place(answer, returned):
+    result = checks.exercise_6_5(answer)
+    assert _fails_with(result, "backbone.trainable is still False and no layer's flag changed")
+    assert "must change the backbone it is given, in place, as the task says" in result.message
+    assert ("returned another model" in result.message) is returned
+    assert "not on a copy (keras.models.clone_model)" in result.message
+
+
 def test_6_5_a_few_lower_layers_left_trainable_are_named():
     def leaky(backbone, first_layer):
         _unfreeze()(backbone, first_layer)
@@ -1093,7 +1147,8 @@ def test_6_6_accepts_p_compared_with_alpha_however_written():
         ({"ant": 0.9}, "returned a dict", "type dict"),
         ([], "0 predictions for k=3", "type list"),
         (np.array([True]), "array of shape (1,)", "type ndarray"),
-        ([(99, "ant", 0.5)] * 3, "do not match", "type list"),
+        ([(99, "ant", 0.5)] * 3, "the index 99, out of range", "type list"),
+        ([(1, "ant", 0.5)] * 3, "an index and its name do not match", "type list"),
     ],
 )
 def test_6_3_and_6_6_say_what_came_back_whatever_it_is(value, phrase_6_3, phrase_6_6):

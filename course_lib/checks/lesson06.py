@@ -701,7 +701,7 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
 
     from course_lib import efficientnet_lite, pretrained
 
-    k = 3
+    k, other_k = 3, 2  # the second only on the colour file, so that a k written in shows
 
     def in_kernel(name: str, data: bytes, *rest: Any) -> Any:
         return drive("with_file", classify_file, name, data, *rest)
@@ -748,10 +748,15 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                         "(Image.open(path).convert('RGB'), or tf.io.decode_image(..., "
                         "channels=3))."
                     )
-                if any(
-                    class_name != _TINY_CLASSES[index] if 0 <= index < len(_TINY_CLASSES) else True
-                    for index, class_name, _ in got
-                ):
+                outside = [i for i, _, _ in got if not 0 <= i < len(_TINY_CLASSES)]
+                if outside:
+                    return (
+                        f"you returned the index {outside[0]}, out of range: class_names has "
+                        f"{len(_TINY_CLASSES)} classes here, indices 0 to "
+                        f"{len(_TINY_CLASSES) - 1}. Return the indices of the model's "
+                        "outputs, the positions of the k largest probabilities."
+                    )
+                if any(name != _TINY_CLASSES[index] for index, name, _ in got):
                     return (
                         "an index and its name do not match: the name of class i is class_names[i]."
                     )
@@ -795,6 +800,31 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                         "backbone.prepare(image[None]), the model, softmax and the top k: "
                         + difference
                     )
+            return other_k_problem(files["colour"], backbone, fields)
+        return None
+
+    def other_k_problem(path: str, backbone: Any, fields: dict[str, Any]) -> str | None:
+        """The colour file again with another k: a k written in (the check's 3) shows."""
+        expected = pretrained.classify_file(path, backbone, _TINY_CLASSES, other_k)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        returned = call_student(
+            in_kernel, os.path.basename(path), data, fields, list(_TINY_CLASSES), other_k
+        )
+        if isinstance(returned, list | tuple) and len(returned) == k:
+            return (
+                f"right for k={k}, but for k={other_k} you returned {k} predictions again: "
+                "return the k most probable, k the argument, not a number written in."
+            )
+        try:
+            got = _as_predictions(returned, other_k)
+        except StudentCodeFailed as failure:
+            raise StudentCodeFailed(f"right for k={k}, but for k={other_k}: {failure}") from None
+        if not _same_predictions(got, expected):
+            return (
+                f"right for k={k}, but for k={other_k} you returned {_shown(got)}, expected "
+                f"{_shown(expected)}: the k most probable classes, most probable first."
+            )
         return None
 
     return run_check(
@@ -1108,7 +1138,21 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
         return isinstance(layer, keras.layers.BatchNormalization)
 
     def diagnose() -> str | None:
-        call_student(unfreeze_top, backbone, first)
+        flags = [layer.trainable for layer in backbone.layers]
+        returned = call_student(unfreeze_top, backbone, first)
+        if not backbone.trainable and flags == [layer.trainable for layer in backbone.layers]:
+            copy = (
+                "Your function returned another model, and left the one it was given as it was"
+                if isinstance(returned, keras.Model) and returned is not backbone
+                else "Your function left the model it was given as it was"
+            )
+            return (
+                f"backbone.trainable is still False and no layer's flag changed. {copy}: "
+                "unfreeze_top must change the backbone it is given, in place, as the task "
+                "says, since the caller goes on with that model (compiles and trains it). Set "
+                "backbone.trainable = True on it, not on a copy (keras.models.clone_model), "
+                "then freeze its lower layers again."
+            )
         if not backbone.trainable:
             return (
                 "backbone.trainable is still False, which keeps every layer inside frozen: "
