@@ -866,6 +866,52 @@ def test_7_3_names_the_mistake():
         assert _fails_with(checks.exercise_7_3(answer), phrase)
 
 
+def _limit_set_for_pillow(data, max_pixels):  # a student's: Pillow's own limit set to max_pixels
+    import warnings
+
+    Image.MAX_IMAGE_PIXELS = max_pixels  # global Pillow setting
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            im.load()
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        return f"refused: {e}"
+    return None
+
+
+def _limit_set_and_put_back(data, max_pixels):  # the same, Pillow's limit put back after
+    before = Image.MAX_IMAGE_PIXELS
+    try:
+        return _limit_set_for_pillow(data, max_pixels)
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+@pytest.mark.parametrize(
+    ("answer", "when"),
+    [
+        (_limit_set_for_pillow, "and left it so (the check put it back)"),
+        (_limit_set_and_put_back, "while it ran: put back afterwards or not"),
+    ],
+)
+def test_7_3_pillow_s_limit_for_the_whole_process_is_put_back_and_named(answer, when):
+    before = Image.MAX_IMAGE_PIXELS
+    result = checks.exercise_7_3(answer)
+    assert Image.MAX_IMAGE_PIXELS == before
+    assert _fails_with(result, "your function changed Image.MAX_IMAGE_PIXELS, Pillow's limit")
+    assert f"from {before!r} to 10000, {when}" in result.message
+    assert "compare the image's size, width × height, with max_pixels" in result.message
+    with _open(_encode_gray(300, 451)) as image:  # the lesson's cat photo's size opens as before
+        image.load()
+
+
+def _encode_gray(width, height):
+    out = io.BytesIO()
+    Image.new("L", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
 def _limit_on(size_of):
     """check_upload with the pixel count computed by ``size_of(width, height)``."""
 

@@ -75,3 +75,33 @@ def test_an_answer_that_is_not_a_function_is_named_in_both_phases(tmp_path):
     assert reply["status"] == "failed"
     assert reply["message"] == direct.message
     assert "expected a function, got int" in reply["message"]
+
+
+def _limit_set_for_pillow(data, max_pixels):  # a student's: Pillow's own limit changed
+    import io
+    import warnings
+
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            im.load()
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        return f"refused: {e}"
+    return None
+
+
+def test_pillow_s_limit_changed_in_the_kernel_is_put_back_there_and_named_by_the_judge(tmp_path):
+    before = Image.MAX_IMAGE_PIXELS
+    reply = judge.judge_locally(
+        EXPRESSION, {"check_upload": _limit_set_for_pillow}, SALT, str(tmp_path)
+    )
+    assert Image.MAX_IMAGE_PIXELS == before  # the kernel's, here the same process
+    assert reply["status"] == "failed", reply
+    assert "your function changed Image.MAX_IMAGE_PIXELS" in reply["message"], reply
+    assert "and left it so (the check put it back)" in reply["message"]
+    with fresh_inputs(SALT):
+        direct = checks.exercise_7_3(_limit_set_for_pillow)
+    assert reply["message"] == direct.message
+    assert Image.MAX_IMAGE_PIXELS == before

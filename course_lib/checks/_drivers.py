@@ -38,19 +38,64 @@ def map_elements(func: Callable[..., Any], images: Any, labels: Any) -> list[Any
     return list(ds.as_numpy_iterator())
 
 
+# Pillow's settings for the whole process, which a function that checks one upload must leave
+# as they are: (module, name)
+PILLOW_SETTINGS = (("Image", "MAX_IMAGE_PIXELS"), ("ImageFile", "LOAD_TRUNCATED_IMAGES"))
+
+
+def _setting_value(value: Any) -> Any:
+    """A setting's value as plain data: None, a bool or a number as it is, else its repr."""
+    import numbers
+
+    if value is None or type(value) in (bool, int, float):
+        return value
+    try:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        return repr(value)[:80]
+    except Exception:  # an object that raises even on repr
+        return type(value).__name__[:80]
+
+
 @_driver
-def decoding_watched(func: Callable[..., Any], *args: Any) -> tuple[Any, list[tuple[int, int]]]:
-    """``func(*args)``, and the (width, height) of each image whose pixels Pillow decoded meanwhile.
+def decoding_watched(
+    func: Callable[..., Any], *args: Any
+) -> tuple[Any, list[tuple[int, int]], list[list[Any]]]:
+    """``func(*args)``, the (width, height) of each image whose pixels Pillow decoded meanwhile,
+    and the settings of Pillow's that ``func`` changed, each as ``[module, name, before,
+    changed to, still changed after the call]``.
 
     Pillow decodes in ``ImageFile.load``: a size check that comes before it decodes nothing.
+    A setting counts as changed if it differs after the call, or while an image is decoded
+    (a change put back in a ``finally``). It is put back as it was after the call, so that
+    nothing else in this process (the notebook's later cells, a service's other requests)
+    runs with it.
     """
-    from PIL import ImageFile
+    from PIL import Image, ImageFile
+
+    modules = {"Image": Image, "ImageFile": ImageFile}
+    before = {(m, n): getattr(modules[m], n) for m, n in PILLOW_SETTINGS}
+    changed: dict[tuple[str, str], list[Any]] = {}
+
+    def note(after: bool = False) -> None:
+        for (module, name), value in before.items():
+            now = getattr(modules[module], name)
+            try:
+                differs = bool(now != value)
+            except Exception:  # a value whose != is not a truth value
+                differs = now is not value
+            if differs:
+                seen = changed.setdefault((module, name), [_setting_value(now), False])
+                seen[1] = seen[1] or after
 
     sizes: list[tuple[int, int]] = []
     original = ImageFile.ImageFile.load
 
     def load(self: Any, *given: Any, **options: Any) -> Any:
         sizes.append((int(self.size[0]), int(self.size[1])))
+        note()
         return original(self, *given, **options)
 
     ImageFile.ImageFile.load = load
@@ -58,7 +103,14 @@ def decoding_watched(func: Callable[..., Any], *args: Any) -> tuple[Any, list[tu
         result = func(*args)
     finally:
         ImageFile.ImageFile.load = original
-    return result, sizes
+        note(after=True)
+        for (module, name), value in before.items():
+            setattr(modules[module], name, value)
+    settings = [
+        [module, name, _setting_value(before[(module, name)]), now, left]
+        for (module, name), (now, left) in changed.items()
+    ]
+    return result, sizes, settings
 
 
 class Backbone:

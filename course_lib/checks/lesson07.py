@@ -1117,10 +1117,35 @@ def _long_sides(max_pixels: int) -> list[tuple[str, bytes, bool, str]]:
 def _passes(watched: Callable[[bytes, int], Any], data: bytes, max_pixels: int) -> bool:
     """Whether the answer lets ``data`` through (returns None); False if it raised."""
     try:
-        answer, _ = call_student(watched, data, max_pixels)
+        answer, *_ = call_student(watched, data, max_pixels)
     except StudentCodeFailed:
         return False
     return answer is None
+
+
+def _settings_problem(setting: Any, max_pixels: int) -> str:
+    """The message for an answer that changed a setting of Pillow's for the whole process:
+    ``setting`` is ``[module, name, before, changed to, still changed after the call]``."""
+    module, name, before, after, left = setting
+    what = (
+        "Pillow's limit on the pixels of every image the process opens"
+        if name == "MAX_IMAGE_PIXELS"
+        else "a setting of Pillow's for every image the process decodes"
+    )
+    when = (
+        "and left it so (the check put it back): it is one setting for the whole process, and "
+        "every later Image.open in the notebook, every later request of a service, would run "
+        "with your value"
+        if left
+        else "while it ran: put back afterwards or not, it is one setting for the whole "
+        "process, and a service's other requests, running at the same time in other threads, "
+        "would get your value"
+    )
+    return (
+        f"your function changed {module}.{name}, {what}, from {before!r} to {after!r}, {when}. "
+        "Leave Pillow's settings as they are, and compare the image's size, width × height, "
+        f"with max_pixels yourself ({max_pixels:,} here)."
+    )
 
 
 def exercise_7_3(
@@ -1147,9 +1172,10 @@ def exercise_7_3(
             # The answer, and the size of every image whose pixels Pillow decoded meanwhile.
             return drive("decoding_watched", check_upload, data, limit)
 
+        settings: list[Any] = []  # Pillow's settings the answer changed, on the first upload
         for name, data, should_pass, mistake in _upload_cases(max_pixels):
             try:
-                answer, decoded = call_student(watched, data, max_pixels)
+                answer, decoded, changed = call_student(watched, data, max_pixels)
             except StudentCodeFailed as exc:
                 if str(exc).startswith("not attempted"):
                     raise
@@ -1202,7 +1228,10 @@ def exercise_7_3(
                     "big: compare image.size with the limit before image.load(), so that a "
                     "small file claiming millions of pixels is never decoded."
                 )
-        return None
+            settings = settings or list(changed)
+        # Named once every upload is judged right: an answer that changed a setting and
+        # also lets a bad upload through is told of the upload first
+        return _settings_problem(settings[0], max_pixels) if settings else None
 
     return run_check(
         "7.3",
