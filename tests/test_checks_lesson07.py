@@ -202,6 +202,26 @@ def test_7_1_wants_exactly_the_recorded_input_and_names_what_differs(answer, phr
     assert "resize it to" not in result.message  # these images were resized
 
 
+def _prepare_with_tensorflow_only(upload, p):  # a student's: decoded gray, resized in float
+    import tensorflow as tf
+
+    x = tf.io.decode_image(upload, channels=1, expand_animations=False)  # gray first
+    x = tf.image.resize(
+        tf.cast(x, tf.float32), (p["height"], p["width"]), method="bilinear", antialias=True
+    )
+    return (x.numpy() * p["scale"] + p["offset"]).astype(np.float32)
+
+
+def test_7_1_a_tensorflow_only_input_is_not_told_it_resized_a_palette_image_first():
+    result = checks.exercise_7_1(_prepare_with_tensorflow_only, GRAY_28)
+    assert _fails_with(result, "for the wide RGB PNG, values differ by up to 0.0064")
+    assert "from the input the model was trained on (with Pillow: .convert('L')" in result.message
+    assert "your input[0, 0, 0] is 0.560095, expected 0.560784" in result.message
+    assert "Your values lie between whole grey levels" in result.message
+    assert "The task prescribes Pillow's steps" in result.message
+    assert "palette" not in result.message and "resized before" not in result.message
+
+
 def test_7_1_resizing_before_converting_differs_only_for_the_palette_upload():
     # RGB and gray: the two orders agree within a grey level; a palette image is resized with
     # nearest-neighbour by Pillow, so the order matters there.
