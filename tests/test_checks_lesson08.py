@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from solution_support import task_text
 
 from course_lib import checks
 
@@ -401,6 +402,66 @@ def test_8_3_a_refused_request_must_raise_or_be_retried(salt):
         result = checks.exercise_8_3(_predict_all_ignoring_errors, _predict, CLIENT_IMAGES)
     assert _fails_with(result, "refused the second of the requests for 250 images with 503")
     assert _fails_with(result, "a float64 array of shape (150, 10) instead of raising")
+
+
+def _predict_all_retrying_once_then_dropping(post, images, max_instances):  # a student's
+    out = []
+    for s in range(0, len(images), max_instances):
+        chunk = images[s : s + max_instances]
+        r = post({"instances": chunk.tolist()})
+        if not r.ok:
+            r = post({"instances": chunk.tolist()})  # one retry
+        if r.ok:
+            out.append(np.asarray(r.json()["predictions"], np.float32))  # else: chunk dropped
+    return np.concatenate(out)
+
+
+def _predict_all_until_accepted(post, images, max_instances):
+    """Right, written differently: a refused request is sent again until it is accepted."""
+    out = []
+    for start in range(0, len(images), max_instances):
+        while True:
+            response = post({"instances": images[start : start + max_instances].tolist()})
+            if response.status_code != 503:
+                break
+        response.raise_for_status()
+        out.extend(response.json()["predictions"])
+    return np.asarray(out, dtype=np.float32)
+
+
+def test_8_3_a_request_refused_several_times_must_not_vanish_either():
+    from course_lib.checks import lesson08
+
+    result = checks.exercise_8_3(_predict_all_retrying_once_then_dropping)
+    assert _fails_with(result, "a refused request vanished from the result: the service refused")
+    assert (
+        f"the requests for 250 images {lesson08.REFUSED_TIMES} times in a row (503, busy)"
+        in result.message
+    )
+    assert "your code sent it 2 times, then returned a float32 array of shape (150, 10)" in (
+        result.message
+    )
+    assert checks.exercise_8_3(_predict_all_until_accepted).passed
+    assert checks.exercise_8_3(_predict_all_retrying).passed  # three sends, then it raises
+    assert "once, then several times in a row" in task_text("8.3")
+
+
+def test_8_3_a_request_refused_several_times_is_judged_alike_in_two_phases(tmp_path):
+    from course_lib.checks._core import fresh_inputs
+    from course_lib.tools.grading import judge
+
+    expression = "checks.exercise_8_3(predict_all)"
+    for number, answer in enumerate(
+        [_predict_all_retrying_once_then_dropping, _predict_all_until_accepted]
+    ):
+        reply = judge.judge_locally(
+            expression, {"predict_all": answer}, 83, str(tmp_path / str(number))
+        )
+        with fresh_inputs(83):
+            direct = checks.exercise_8_3(answer)
+        assert reply["status"] == ("passed" if direct.passed else "failed"), reply
+        assert reply["message"] == direct.message
+        assert ("a refused request vanished" in reply["message"]) is (number == 0)
 
 
 @pytest.mark.parametrize(

@@ -221,7 +221,12 @@ def _exception_data(exc: BaseException) -> list[str]:
 
 @_driver
 def behind_service(
-    func: Callable[..., Any], images: Any, weights: Any, limit: int, refuse: int = -1
+    func: Callable[..., Any],
+    images: Any,
+    weights: Any,
+    limit: int,
+    refuse: int = -1,
+    times: int = 1,
 ) -> dict[str, Any]:
     """``func(post, images, limit)`` with ``post`` a stand-in for the course service's route.
 
@@ -229,7 +234,9 @@ def behind_service(
     body encoded as JSON (NumPy values fail there), 413 above ``limit`` instances, 400 for an
     empty or malformed request (its error says what is wrong), else the predictions
     ``softmax(x @ weights)`` of the instances. ``refuse``: the number (from 0) of a request
-    answered 503 once, whatever it holds, as a busy service may.
+    answered 503, whatever it holds, as a busy service may; the same body sent again is
+    refused too, ``times`` refusals in all: a client that sends it again until it is accepted
+    gets its answer on the ``times + 1``-th send.
     Returns what ``func`` returned or raised, the number of instances of every request (-1
     for a body without a list of instances), in order: a refused request counts too, and
     every refusal as (request number, status, error).
@@ -241,6 +248,7 @@ def behind_service(
 
     sent: list[int] = []
     refusals: list[list[Any]] = []
+    busy: dict[str, Any] = {"body": None, "count": 0}  # the refused body, and its refusals
     shape = tuple(np.shape(images)[1:])
     reasons = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}
     reasons[503] = "Service Unavailable"
@@ -260,7 +268,11 @@ def behind_service(
         body = json.loads(json.dumps(body))  # what requests does with json=: NumPy values fail
         instances = body.get("instances") if isinstance(body, dict) else None
         sent.append(len(instances) if isinstance(instances, list) else -1)
-        if len(sent) - 1 == refuse:
+        number = len(sent) - 1
+        if busy["count"] < times and (
+            number == refuse if not busy["count"] else body == busy["body"]
+        ):
+            busy["body"], busy["count"] = body, busy["count"] + 1
             return respond(503, {"error": "the service is busy: try again later"})
         if isinstance(body, str):
             return respond(
