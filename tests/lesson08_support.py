@@ -150,6 +150,37 @@ def step_wrong_inference_mode(strategy, model, optimizer, global_batch_size):
     return _step_with(strategy, replica_step)
 
 
+def step_wrong_no_training_argument(strategy, model, optimizer, global_batch_size):
+    """A student's: the model called without a training argument, in inference mode."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            probs = model(images)  # no training=True
+            loss = tf.nn.compute_average_loss(
+                loss_fn(labels, probs), global_batch_size=global_batch_size
+            )
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function
+    def train_step(batch):
+        return strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=batch), axis=None
+        )
+
+    return train_step
+
+
+def step_wrong_factory_raises(strategy, model, optimizer, global_batch_size):
+    """A student's: make_train_step fails before it makes any step."""
+    raise RuntimeError("boom")
+
+
 def step_wrong_no_strategy_run(strategy, model, optimizer, global_batch_size):
     """Calls the replica step on the distributed batch directly."""
     import keras

@@ -122,6 +122,31 @@ def test_8_1_names_only_the_mistake_made(train_step_checks):
     assert "its own share" not in twice and "too big" not in twice
 
 
+@pytest.mark.timeout(630)
+def test_8_1_a_model_called_without_training_true_is_refused_as_the_task_says(train_step_checks):
+    result = train_step_checks["step_wrong_no_training_argument"]
+    assert not result["passed"]
+    assert (
+        "calls the model in inference mode (training=False, or no training argument)"
+        in (result["message"])
+    )
+    assert "call model(images, training=True)" in result["message"]
+    assert "calling the model with `training=True`" in task_text("8.1")
+
+
+@pytest.mark.timeout(630)
+def test_8_1_a_factory_that_raises_is_told_so_not_that_its_step_skips_strategy_run(
+    train_step_checks,
+):
+    result = train_step_checks["step_wrong_factory_raises"]
+    assert not result["passed"]
+    assert (
+        "make_train_step itself raised RuntimeError: boom, before it returned any step"
+        in (result["message"])
+    )
+    assert "strategy.run" not in result["message"]
+
+
 def test_8_1_needs_two_replicas_and_a_function_and_never_raises():
     import tensorflow as tf
 

@@ -434,8 +434,9 @@ def train_two_steps(
     is one step. Returns ``replicas``, each batch's ``shares`` (images per replica), how often
     the step called ``strategy.run`` (``runs``), what each step returned (``losses``) and the
     weights after each step; ``step`` (its type's name) if make_train_step returned no
-    function; ``raised`` if the student's code raised (type, message, and whether it was a
-    NotImplementedError): a traced step's error ends with its cause, which the check reads.
+    function; ``raised`` if the student's code raised (type, message, whether it was a
+    NotImplementedError, and whether make_train_step itself raised, before returning a step):
+    a traced step's error ends with its cause, which the check reads.
     """
     import json
 
@@ -467,8 +468,10 @@ def train_two_steps(
         model.set_weights(start)
         optimizer = keras.optimizers.SGD(learning_rate)  # updates proportional to the gradients
     counting = _CountingStrategy(strategy)
+    made = False  # whether make_train_step returned: an error before it is the factory's own
     try:
         step = make_train_step(counting, model, optimizer, global_batch_size)
+        made = True
         if not callable(step):
             return result | {"step": type(step).__name__}
         for batch in batches:
@@ -479,6 +482,7 @@ def train_two_steps(
             "type": type(exc).__name__,
             "message": str(exc)[-20_000:],  # the cause is at the end
             "not_implemented": isinstance(exc, NotImplementedError),
+            "in_factory": not made,
         }
     result["runs"] = counting.runs
     try:  # how many times the gradients were applied (once per step is right)

@@ -256,6 +256,12 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                 )
             # the student's code failed while tracing or running: say why
             message = _error_line(str(raised["type"]), str(raised["message"]))
+            if raised.get("in_factory"):
+                return (
+                    f"make_train_step itself raised {message[:300]}, before it returned any "
+                    "step: it only defines replica_step and train_step, and returns "
+                    "train_step, which the check then calls on each batch."
+                )
             if int(run["runs"]) == 0:
                 failure = (
                     "the model was handed a PerReplica value"
