@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from solution_support import task_text
 
 from course_lib import checks, photos
 from course_lib.checks._core import fresh_inputs
@@ -85,6 +86,28 @@ def test_9_1_accepts_upright_rgb_written_in_several_ways(answer):
 )
 def test_9_1_names_each_mistake(answer, phrase):
     verdict(checks.exercise_9_1(answer), False, phrase)
+
+
+def composited_then_turned(image):  # a student's: exif_transpose last, after alpha_composite
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    return ImageOps.exif_transpose(image.convert("RGB"))
+
+
+def test_9_1_a_transparent_photo_stored_sideways_must_come_out_upright_too():
+    result = checks.exercise_9_1(composited_then_turned)
+    verdict(
+        result,
+        False,
+        "the transparent RGBA PNG stored sideways with an EXIF orientation tag comes out "
+        "sideways (30×48 instead of 48×30), though the sideways photo without transparency "
+        "came out upright",
+    )
+    assert "exif_transpose applied after them finds no orientation tag" in result.message
+    assert "to the image as it was opened, first" in result.message
+    assert "a sideways RGBA PNG" in task_text("9.1")
 
 
 def one_quarter_turn_for_every_tag(image):  # a student's: the same turn, whatever the tag
@@ -731,6 +754,31 @@ def split_shuffling_in_place(files, labels, fractions, seed):
     random.Random(seed).shuffle(pairs)
     files[:], labels[:] = [f for f, _ in pairs], [k for _, k in pairs]
     return split_with_random(list(files), list(labels), fractions, seed)
+
+
+def split_mutating_the_inputs(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):  # a student's
+    rng = np.random.default_rng(seed)
+    pairs = list(zip(files, labels, strict=True))
+    rng.shuffle(pairs)
+    files[:] = [p[0] for p in pairs]  # mutates the inputs
+    labels[:] = [p[1] for p in pairs]
+    tr, va, te = [], [], []
+    for c in sorted(set(labels)):
+        m = [f for f, label in zip(files, labels, strict=True) if label == c]
+        nv, nt = max(1, round(len(m) * fractions[1])), max(1, round(len(m) * fractions[2]))
+        va += m[:nv]
+        te += m[nv : nv + nt]
+        tr += m[nv + nt :]
+    return tr, va, te
+
+
+def test_9_2_lists_changed_in_place_are_refused_as_the_task_says():
+    verdict(
+        checks.exercise_9_2(split_mutating_the_inputs),
+        False,
+        "your function changed the caller's `files` list in place: the caller",
+    )
+    assert "Leave `files` and `labels` as they are: the caller still needs them" in task_text("9.2")
 
 
 def test_9_2_names_a_split_that_shuffles_the_caller_s_lists_in_place():

@@ -25,6 +25,9 @@ from course_lib.record import CheckResult
 # ------------------------------------------------------------------ 9.1 upright RGB
 
 
+SIDEWAYS_RGBA = "transparent RGBA PNG stored sideways with an EXIF orientation tag"
+
+
 def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     """Pillow images as opened from files, and the upright RGB pixels each should give."""
     from PIL import Image
@@ -72,6 +75,9 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
     alpha[:, -10:] = 0  # a transparent band on the right
     alpha[:, -20:-10] = 128  # and a half-transparent one, as at the soft edge of a logo
     rgba.putalpha(Image.fromarray(alpha))
+    # The same, stored sideways with an orientation tag: a function that composites first
+    # and applies the tag after finds none (alpha_composite's new image has no EXIF data)
+    sideways_rgba = reopen(rgba.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
     palette = Image.fromarray(
         np.repeat(np.arange(4, dtype=np.uint8), 12)[None, :].repeat(height, axis=0), "P"
     )
@@ -91,6 +97,7 @@ def _test_images() -> dict[str, tuple[Any, np.ndarray]]:
         "phone photo stored sideways with an EXIF orientation tag": (phone, base),
         **other_ways,
         "RGBA PNG with a transparent band": (reopen(rgba, "PNG"), on_white(base, alpha)),
+        SIDEWAYS_RGBA: (sideways_rgba, on_white(base, alpha)),
         "LA PNG (gray and alpha) with a transparent band": (
             reopen(gray_alpha, "PNG"),
             on_white(gray_rgb, alpha_left),
@@ -209,14 +216,26 @@ def _alpha_problem(
 def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
     """upright_rgb(image) -> upright RGB, transparency on white."""
 
+    from PIL import ImageOps
+
     def diagnose() -> str | None:
         for what, (image, expected) in _test_images().items():
             alpha = under = None
             if image.mode in ("RGBA", "LA"):  # read before the student's code may change it
-                alpha = np.asarray(image.getchannel("A"))
-                under = np.asarray(image.convert("RGB"))
+                upright = ImageOps.exif_transpose(image)  # a copy, turned as the tag says
+                alpha = np.asarray(upright.getchannel("A"))
+                under = np.asarray(upright.convert("RGB"))
             got = _pixels_of(call_student(upright_rgb, image), what)
             if got.shape != expected.shape:
+                if got.shape[:2] == expected.shape[1::-1] and what == SIDEWAYS_RGBA:
+                    return (
+                        f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
+                        f"{expected.shape[1]}×{expected.shape[0]}), though the sideways photo "
+                        "without transparency came out upright: Image.alpha_composite and "
+                        "convert make new images without the file's EXIF data, so "
+                        "exif_transpose applied after them finds no orientation tag. Apply "
+                        "PIL.ImageOps.exif_transpose to the image as it was opened, first."
+                    )
                 if got.shape[:2] == expected.shape[1::-1]:
                     return (
                         f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
@@ -257,8 +276,8 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
     return run_check(
         "9.1",
         diagnose,
-        "plain, sideways, transparent (RGBA and LA), palette and gray files all come out "
-        "upright RGB Pillow images, transparency on white.",
+        "plain, sideways, transparent (RGBA and LA, RGBA sideways too), palette and gray files "
+        "all come out upright RGB Pillow images, transparency on white.",
     )
 
 
