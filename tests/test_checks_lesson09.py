@@ -537,10 +537,84 @@ def build_with_a_scaling_function(backbone, head, image_size):
     return keras.Model(inputs, head(backbone(x, training=False)))
 
 
+def build_with_a_cast_first(backbone, head, image_size):
+    """Right, written differently: the photo cast to float32 in a Lambda before the Resizing."""
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32"))(inputs)
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(x)
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128, name="scale")(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
 @pytest.mark.usefixtures("library_copies_allowed")
-@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_a_scaling_function])
+@pytest.mark.parametrize("answer", [photos.build_images_in_model, build_with_a_cast_first])
 def test_9_3_accepts_images_in_models_built_differently(answer):
     verdict(checks.exercise_9_3(answer), True)
+
+
+def rescaled_before_resized(backbone, head, image_size):  # a student's: the order swapped
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    resize = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")
+    rescale = keras.layers.Rescaling(scale=0.0078125, offset=-0.9921875)
+    x = resize(rescale(inputs))  # order swapped
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+def scaled_in_a_lambda_after_the_resize(backbone, head, image_size):  # a student's
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+        inputs
+    )
+    x = keras.layers.Lambda(lambda t: (keras.ops.cast(t, "float32") - 127.0) / 128.0)(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrases"),
+    [
+        (
+            rescaled_before_resized,
+            [
+                "your model scales the photo (Rescaling) before it resizes it (Resizing): the "
+                "task gives the order, Resizing first",
+                "model.get_layer('resize') no longer gives pixels",
+            ],
+        ),
+        (
+            scaled_in_a_lambda_after_the_resize,
+            [
+                "your model scales the pixels without a keras.layers.Rescaling layer (your "
+                "Lambda layer 'lambda",
+                "the task prescribes Rescaling(1 / 128, offset=-127 / 128)",
+            ],
+        ),
+        (build_with_a_scaling_function, ["without a keras.layers.Rescaling layer"]),
+    ],
+)
+def test_9_3_names_the_order_and_the_layer_the_task_prescribes_for_the_scaling(answer, phrases):
+    result = checks.exercise_9_3(answer)
+    verdict(result, False, phrases[0])
+    assert all(phrase in result.message for phrase in phrases), result.message
+
+
+def with_a_dict_output(backbone, head, image_size):  # a student's: the output named in a dict
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+        inputs
+    )
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+    return keras.Model(inputs, {"probs": head(backbone(x, training=False))})
+
+
+def test_9_3_a_model_with_a_dict_output_is_told_so_not_an_index_error():
+    result = checks.exercise_9_3(with_a_dict_output)
+    verdict(
+        result,
+        False,
+        "on a wide photo (40×90), your model returns a dict (keys 'probs') where one array of "
+        "probabilities is expected",
+    )
+    assert "IndexError" not in result.message and "raised" not in result.message
 
 
 def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None, training=False):
@@ -721,7 +795,7 @@ def scaled_in_a_lambda(backbone, head, image_size):  # arithmetic on the uint8 p
             "resized with 'area' interpolation",
         ),
         (resized_with(pad_to_aspect_ratio=True), "padded to a square (pad_to_aspect_ratio=True)"),
-        (scaled_in_a_lambda, "needs keras.ops.cast(x, 'float32') first"),
+        (scaled_in_a_lambda, "scale with keras.layers.Rescaling after the Resizing"),
     ],
 )
 def test_9_3_names_a_resize_other_than_bilinear_and_cropped(answer, phrase):

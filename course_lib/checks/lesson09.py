@@ -647,6 +647,34 @@ def _rescalings(model: Any) -> list[tuple[float, float]] | None:
     return found
 
 
+def _layers_in_order(model: Any) -> list[Any]:
+    """The model's layers in the order the data flows, nested models opened up."""
+    import keras
+
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        found += _layers_in_order(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
+def _order_problem(model: Any) -> str | None:
+    """The message for a model that scales the photo before resizing it, or None."""
+    import keras
+
+    layers = _layers_in_order(model)
+    resizing = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Resizing)]
+    rescaling = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Rescaling)]
+    if not resizing or not rescaling or min(rescaling) > min(resizing):
+        return None
+    return (
+        "your model scales the photo (Rescaling) before it resizes it (Resizing): the task "
+        "gives the order, Resizing first, on the photo's 0-255 pixels as "
+        "image_dataset_from_directory resized the training images, then Rescaling. With the "
+        "scaling first the resize works on scaled values, and model.get_layer('resize') no "
+        "longer gives pixels (the lesson reads it so)."
+    )
+
+
 def _composed(rescalings: list[tuple[float, float]]) -> tuple[float, float]:
     """(scale, offset) of Rescaling layers applied one after the other."""
     scale, offset = 1.0, 0.0
@@ -718,6 +746,24 @@ def _build_failure(exc: StudentCodeFailed) -> StudentCodeFailed:
             "argument, not a size written in."
         )
     return exc
+
+
+def _several_outputs(given: Any) -> str | None:
+    """The message for a model whose output is a dict, a list or a tuple, or None."""
+    if isinstance(given, dict):
+        keys = ", ".join(repr(key) for key in list(given)[:5])
+        return (
+            f"your model returns a dict (keys {keys}) where one array of probabilities is "
+            "expected, one row per photo: give keras.Model the head's output itself as its "
+            "outputs, keras.Model(inputs, head(x)), not a dict holding it."
+        )
+    if isinstance(given, list | tuple):
+        return (
+            f"your model returns a {type(given).__name__} of {len(given)} outputs where one "
+            "array of probabilities is expected, one row per photo: give keras.Model the "
+            "head's output itself as its outputs, keras.Model(inputs, head(x))."
+        )
+    return None
 
 
 def _called_without_training_false(model: Any, backbone: Any) -> bool:
@@ -796,10 +842,17 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 f"your model resizes to {fixed[0][0]}×{fixed[0][1]}, a size written in; resize "
                 f"to image_size × image_size (here {_SIZE}), the argument."
             )
+        order = _order_problem(model)
+        if order:
+            return order
         outputs = {}
         for what, image in photos.items():
             try:
-                got = outputs[what] = np.asarray(model(image[None], training=False))[0]
+                given = model(image[None], training=False)
+                several = _several_outputs(given)
+                if several:
+                    return f"on a {what}, {several}"
+                got = outputs[what] = np.asarray(given)[0]
             except Exception as exc:
                 error = student_error(exc)
                 raised = error if error.endswith(("…", ".")) else f"{error}."  # one full stop
@@ -810,9 +863,10 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 if "dtype uint8" in error:  # arithmetic with floats on the uint8 photo
                     raise StudentCodeFailed(
                         f"calling your model on a {what} raised {raised} The photo arrives as "
-                        "uint8 pixels, which cannot hold 127.0 or a fraction: Rescaling and "
-                        "Resizing compute in float32 themselves; your own arithmetic (a Lambda) "
-                        "needs keras.ops.cast(x, 'float32') first."
+                        "uint8 pixels, which cannot hold 127.0 or a fraction: scale with "
+                        "keras.layers.Rescaling after the Resizing, as the task says; both "
+                        "compute in float32 themselves (arithmetic of your own would need "
+                        "keras.ops.cast(x, 'float32') first)."
                     ) from None
                 raise StudentCodeFailed(f"calling your model on a {what} raised {error}") from None
             expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128)
@@ -944,6 +998,17 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 "model.get_layer('resize') finds no Resizing layer in your model: resize with "
                 "keras.layers.Resizing(..., name='resize') as a layer of the model itself, as "
                 "the task says; the lesson finds it by that name."
+            )
+        if _rescalings(model) == []:  # None: a Rescaling whose scale is not one number
+            lambdas = [
+                layer for layer in _layers_in_order(model) if isinstance(layer, keras.layers.Lambda)
+            ]
+            where = f" (your Lambda layer {lambdas[0].name!r} computes it)" if lambdas else ""
+            return (
+                f"your model scales the pixels without a keras.layers.Rescaling layer{where}: "
+                "the task prescribes Rescaling(1 / 128, offset=-127 / 128). A Rescaling layer "
+                "is saved as two numbers; a Lambda layer is saved as Python code, which "
+                "keras.models.load_model refuses to load unless safe_mode=False."
             )
         return None
 
