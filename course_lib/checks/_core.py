@@ -319,12 +319,16 @@ def student_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def as_array(value: Any, what: str = "your result") -> np.ndarray:
+def as_array(
+    value: Any, what: str = "your result", wanted: str = "an array of numbers"
+) -> np.ndarray:
     """The student's value as a numeric array, or a StudentCodeFailed naming what it was.
 
     Accepts NumPy arrays, TensorFlow/Keras tensors, Python numbers and (nested) lists or tuples
     of numbers. Anything else (None, a dict, a generator, strings, ragged lists, objects) is
-    answered with what it was, never converted into a meaningless 0-d object array.
+    answered with what it was, never converted into a meaningless 0-d object array, and with
+    ``wanted``, what the task asks for in its words: "a number (a float)", "a pair of whole
+    numbers".
     """
     if value is None:
         raise StudentCodeFailed(f"{what} is None: did you forget to `return` it?")
@@ -334,13 +338,13 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
         or inspect.isclass(value)
         or (isinstance(value, Iterator) and not isinstance(value, np.ndarray))
     ):
-        raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.")
+        raise StudentCodeFailed(f"{what} is {describe(value)}, not {wanted}.")
     try:
         if not isinstance(value, np.ndarray) and hasattr(value, "numpy") and callable(value.numpy):
             value = value.numpy()  # a TensorFlow tensor, or a Keras variable
         array = np.asarray(value)
     except Exception:
-        raise StudentCodeFailed(f"{what} is {describe(value)}, not an array of numbers.") from None
+        raise StudentCodeFailed(f"{what} is {describe(value)}, not {wanted}.") from None
     if (
         array.dtype == object
         and array.size
@@ -355,7 +359,7 @@ def as_array(value: Any, what: str = "your result") -> np.ndarray:
             ) from None
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise StudentCodeFailed(
-            f"{what} is {describe(value)}, holding {array.dtype} values, not an array of numbers."
+            f"{what} is {describe(value)}, holding {array.dtype} values, not {wanted}."
         )
     return array
 
