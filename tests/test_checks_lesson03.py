@@ -610,6 +610,139 @@ def test_3_5_a_parameter_count_that_differs_names_the_layer():
     assert _fails_with(result, "the architecture has 38,834: the second Conv2D has 2,336 where")
 
 
+def _leaky_relu_layer_after_the_second_conv(input_shape, num_classes):  # a student's
+    stack = [
+        keras.Input(shape=input_shape),
+        layers.Conv2D(16, 3, padding="same"),
+        layers.ReLU(),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, padding="same"),
+        layers.ReLU(negative_slope=0.2),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(8, 1),
+        layers.ReLU(),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(num_classes, activation="softmax"),
+    ]
+    return keras.Sequential([la for la in stack if la is not None])
+
+
+def _capped_relu_after_the_hidden_dense(input_shape, num_classes):  # a student's
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64),
+            layers.ReLU(max_value=0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+def _relu6_layers(input_shape, num_classes):  # a student's
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(16, 3, padding="same"),
+            layers.ReLU(max_value=6.0),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same"),
+            layers.ReLU(max_value=6.0),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1),
+            layers.ReLU(max_value=6.0),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+def _dilated_first_conv(input_shape, num_classes):  # a student's
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(16, 3, padding="same", activation="relu", dilation_rate=2),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+_NOT_THE_PLAIN_RELU = (
+    ": another activation than the architecture's ReLU, max(x, 0). Write layers.ReLU() "
+    "without arguments, or activation='relu'."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            _leaky_relu_layer_after_the_second_conv,
+            "the second Conv2D is followed by a ReLU layer with negative_slope=0.2, which lets "
+            "values below 0 through, multiplied by 0.2 (a leaky ReLU)" + _NOT_THE_PLAIN_RELU,
+        ),
+        (
+            _capped_relu_after_the_hidden_dense,
+            "the hidden Dense layer is followed by a ReLU layer with max_value=0.5, which caps "
+            "its outputs at 0.5" + _NOT_THE_PLAIN_RELU,
+        ),
+        (
+            _relu6_layers,
+            "the first Conv2D is followed by a ReLU layer with max_value=6, which caps its "
+            "outputs at 6" + _NOT_THE_PLAIN_RELU,
+        ),
+        (
+            _dilated_first_conv,
+            "the first Conv2D has dilation_rate (2, 2): its 3x3 kernel is spread out with gaps "
+            "between its weights and covers a 5x5 field, with the same parameters and output "
+            "shape. The architecture has a plain 3x3 window: leave dilation_rate at its "
+            "default, 1.",
+        ),
+    ],
+)
+def test_3_5_a_relu_layer_s_settings_and_a_dilation_are_compared(answer, message):
+    result = checks.exercise_3_5(answer)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 3.5): {message}"
+
+
+def test_3_5_plain_relu_layers_everywhere_and_a_dilated_1x1_conv_pass():
+    def separate_relus(shape, n):  # ReLU() after every layer that has one, the Dense too
+        return keras.Sequential(
+            [
+                keras.Input(shape=shape),
+                layers.Conv2D(16, 3, padding="same"),
+                layers.ReLU(),
+                layers.MaxPooling2D(2),
+                layers.Conv2D(32, 3, padding="same"),
+                layers.ReLU(max_value=None, negative_slope=0.0, threshold=0.0),
+                layers.MaxPooling2D(2),
+                layers.Conv2D(8, 1, dilation_rate=2),  # a 1x1 window has no gaps to spread
+                layers.ReLU(),
+                layers.Flatten(),
+                layers.Dense(64),
+                layers.ReLU(),
+                layers.Dense(n, activation="softmax"),
+            ]
+        )
+
+    result = checks.exercise_3_5(separate_relus)
+    assert result.passed, result.message
+
+
 # --- 3.6: receptive field ------------------------------------------------------------------------
 
 

@@ -789,7 +789,9 @@ def test_4_4_says_a_patience_written_in_ignores_the_argument(fixed):
     assert "one too" not in result.message
 
 
-def _better_cnn_with(bn=None, pool=None, dense_bias=True, first_conv=None):
+def _better_cnn_with(
+    bn=None, pool=None, dense_bias=True, first_conv=None, relu=None, hidden_relu=None
+):
     def build(input_shape, num_classes):
         stack = [keras.Input(shape=input_shape)]
         for width in (16, 32, 64):
@@ -798,13 +800,18 @@ def _better_cnn_with(bn=None, pool=None, dense_bias=True, first_conv=None):
                 if first_conv and width == 16
                 else layers.Conv2D(width, 3, padding="same", use_bias=False),
                 bn() if bn else layers.BatchNormalization(momentum=0.9),
-                layers.ReLU(),
+                relu() if relu else layers.ReLU(),
                 pool() if pool else layers.MaxPooling2D(),
             ]
+        hidden = (
+            [layers.Dense(128, use_bias=dense_bias), hidden_relu()]
+            if hidden_relu
+            else [layers.Dense(128, activation="relu", use_bias=dense_bias)]
+        )
         stack += [
             layers.Dropout(0.1),
             layers.Flatten(),
-            layers.Dense(128, activation="relu", use_bias=dense_bias),
+            *hidden,
             layers.Dropout(0.2),
             layers.Dense(num_classes, activation="softmax"),
         ]
@@ -923,3 +930,89 @@ def test_4_3_pooling_written_out_with_its_defaults_passes():
     answer = _better_cnn_with(pool=lambda: layers.MaxPooling2D(pool_size=2, strides=2))
     result = checks.exercise_4_3(answer)
     assert result.passed, result.message
+
+
+def _capped_relu_blocks(cap):  # a student's: ReLU(max_value=1.0), or ReLU6 with 6.0
+    def build_better_cnn(input_shape=(28, 28, 1), num_classes=10):
+        blocks = [
+            la
+            for f in (16, 32, 64)
+            for la in (
+                layers.Conv2D(f, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(momentum=0.9),
+                layers.ReLU(max_value=cap),
+                layers.MaxPooling2D(),
+            )
+        ]
+        return keras.Sequential(
+            [
+                keras.Input(shape=input_shape),
+                *blocks,
+                layers.Dropout(0.1),
+                layers.Flatten(),
+                layers.Dense(128, activation="relu"),
+                layers.Dropout(0.2),
+                layers.Dense(num_classes, activation="softmax"),
+            ]
+        )
+
+    return build_better_cnn
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            _capped_relu_blocks(1.0),
+            "layer 3, a ReLU, has max_value=1, which caps its outputs at 1",
+        ),
+        (
+            _capped_relu_blocks(6.0),
+            "layer 3, a ReLU, has max_value=6, which caps its outputs at 6",
+        ),
+        (
+            _better_cnn_with(relu=lambda: layers.ReLU(negative_slope=0.1)),
+            "layer 3, a ReLU, has negative_slope=0.1, which lets values below 0 through, "
+            "multiplied by 0.1 (a leaky ReLU)",
+        ),
+        (
+            _better_cnn_with(relu=lambda: layers.ReLU(threshold=0.5)),
+            "layer 3, a ReLU, has threshold=0.5, which sets values below 0.5 to 0, not only "
+            "those below 0",
+        ),
+        (
+            _better_cnn_with(hidden_relu=lambda: layers.ReLU(max_value=6.0)),
+            "layer 16, a ReLU, has max_value=6, which caps its outputs at 6",
+        ),
+    ],
+)
+def test_4_3_every_setting_of_a_relu_layer_is_compared(answer, message):
+    result = checks.exercise_4_3(answer)
+    assert not result.passed
+    assert str(result) == (
+        f"❌ Not yet (exercise 4.3): {message}: another activation than the task's ReLU(), "
+        "max(x, 0). Leave out what the task does not set."
+    )
+
+
+class ReLU(layers.ReLU):  # a ReLU whose cap its settings do not show
+    def call(self, inputs):
+        return keras.ops.minimum(super().call(inputs), 1.0)
+
+
+def test_4_3_outputs_are_compared_on_inputs_that_reach_a_cap():
+    # The lesson's images in [0, 1] keep every activation below 1; pixels in 0-255 do not.
+    result = checks.exercise_4_3(_better_cnn_with(relu=ReLU))
+    assert _fails_with(result, "with the same weights your model's outputs differ from the")
+    assert "compare each layer's settings with the task" in result.message
+
+
+@pytest.mark.usefixtures("library_copies_allowed")
+def test_4_3_a_relu_layer_written_with_its_defaults_or_after_the_dense_passes():
+    answer = _better_cnn_with(
+        relu=lambda: layers.ReLU(max_value=None, negative_slope=0.0, threshold=0.0),
+        hidden_relu=layers.ReLU,
+    )
+    result = checks.exercise_4_3(answer)
+    assert result.passed, result.message
+    assert "largest difference between outputs is 0.0e+00" in result.message

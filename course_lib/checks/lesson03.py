@@ -553,6 +553,44 @@ def reference_cnn(input_shape: tuple[int, int, int], num_classes: int) -> Any:
     )
 
 
+def _setting(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else repr(value)
+
+
+def relu_settings(layer: Any) -> str | None:
+    """What a separate ReLU layer's arguments make of it, in words ("max_value=6 caps its
+    outputs at 6"); None for a plain ``ReLU()``, max(x, 0), or a layer that is no ReLU.
+
+    Lessons 03 and 04 both ask for a plain ReLU: a cap, a slope below the threshold or a
+    threshold of another value is another activation, which a model's outputs on small
+    inputs may not show (a cap of 6 on activations that stay below it).
+    """
+    if type(layer).__name__ != "ReLU":
+        return None
+    try:
+        config = layer.get_config()
+    except Exception:  # a layer whose config fails: the other comparisons decide
+        return None
+    words = []
+    cap, slope, threshold = (
+        config.get(key) for key in ("max_value", "negative_slope", "threshold")
+    )
+    below = _setting(threshold or 0)  # where the slope starts: the threshold
+    if cap is not None:
+        words.append(f"max_value={_setting(cap)}, which caps its outputs at {_setting(cap)}")
+    if slope not in (None, 0):
+        words.append(
+            f"negative_slope={_setting(slope)}, which lets values below {below} through, "
+            f"multiplied by {_setting(slope)} (a leaky ReLU)"
+        )
+    if threshold not in (None, 0):
+        words.append(
+            f"threshold={_setting(threshold)}, which sets values below {_setting(threshold)} "
+            "to 0, not only those below 0"
+        )
+    return " and ".join(words) or None
+
+
 def _activation_name(layer: Any) -> str:
     kind = type(layer).__name__
     if kind == "ReLU":
@@ -578,6 +616,7 @@ def _steps(model: Any) -> list[dict[str, Any]]:
                 and "activation" in steps[-1]
             ):
                 steps[-1]["activation"] = _activation_name(layer)
+                steps[-1]["relu_settings"] = relu_settings(layer)
                 continue
             steps.append({"kind": kind, "activation": _activation_name(layer)})
             continue
@@ -588,7 +627,7 @@ def _steps(model: Any) -> list[dict[str, Any]]:
         for key in ("filters", "units", "padding", "use_bias"):
             if key in config:
                 step[key] = config[key]
-        for key in ("kernel_size", "pool_size", "strides"):
+        for key in ("kernel_size", "pool_size", "strides", "dilation_rate"):
             if key in config and config[key] is not None:
                 value = config[key]
                 step[key] = tuple(value) if isinstance(value, list | tuple) else (value, value)
@@ -695,6 +734,18 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
                 f"{name} has no bias (use_bias=False); the architecture keeps Keras' default, "
                 f"one bias per filter ({want['filters']} parameters): leave use_bias out."
             )
+        k, dilation = want["kernel_size"][0], got.get("dilation_rate", (1, 1))
+        if k > 1 and dilation != (1, 1):
+            field = "x".join(str((k - 1) * d + 1) for d in dilation)
+            return (
+                f"{name} has dilation_rate {dilation}: its {k}x{k} kernel is spread out with "
+                f"gaps between its weights and covers a {field} field, with the same "
+                "parameters and output shape. The architecture has a plain "
+                f"{k}x{k} window: leave dilation_rate at its default, 1."
+            )
+        problem = _relu_problem(got, name)
+        if problem:
+            return problem
     pools = [step for step in steps if step["kind"] == "MaxPooling2D"]
     for n, step in enumerate(pools):
         if step.get("pool_size") != (2, 2) or step.get("strides") != (2, 2):
@@ -708,6 +759,9 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         return f"the hidden Dense layer has {hidden.get('units')} units; the architecture says 64."
     if hidden.get("activation") != "relu":
         return f"the hidden Dense layer has activation {hidden.get('activation')}; use 'relu'."
+    problem = _relu_problem(hidden, "the hidden Dense layer")
+    if problem:
+        return problem
     for dense, which in ((hidden, "hidden"), (output, "last")):
         if dense.get("use_bias") is False:
             return (
@@ -721,6 +775,18 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
             "per class, units=num_classes."
         )
     return None
+
+
+def _relu_problem(step: dict[str, Any], name: str) -> str | None:
+    """When the separate ReLU layer after ``name`` is not a plain one."""
+    settings = step.get("relu_settings")
+    if not settings:
+        return None
+    return (
+        f"{name} is followed by a ReLU layer with {settings}: another activation than the "
+        "architecture's ReLU, max(x, 0). Write layers.ReLU() without arguments, or "
+        "activation='relu'."
+    )
 
 
 def _cnn_problem(

@@ -18,6 +18,7 @@ from course_lib.checks._core import (
     run_check,
     student_error,
 )
+from course_lib.checks.lesson03 import relu_settings
 from course_lib.record import CheckResult
 
 _ACCURACY_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy"}
@@ -992,6 +993,13 @@ def _model_problem(
     problem = _settings_problem(layers, ref_layers)
     if problem:
         return problem
+    for position, layer in enumerate(_flat_layers(model), start=1):
+        settings = relu_settings(layer)
+        if settings:
+            return (
+                f"layer {position}, a ReLU, has {settings}: another activation than the task's "
+                "ReLU(), max(x, 0). Leave out what the task does not set."
+            )
     if model.count_params() != reference.count_params():
         where = ""
         for mine, ref in zip(layers, ref_layers, strict=False):
@@ -1029,7 +1037,10 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             model.set_weights(reference.get_weights())
         except ValueError as exc:
             return f"your weights do not line up with the stated model's: {student_error(exc)}"
+        # Images in [0, 1], as the lesson's, and the same in 0-255, whose activations reach
+        # whatever cap a layer may put on them (ReLU's max_value, say)
         x = np.random.default_rng(3).random((16, 28, 28, 1), dtype=np.float32)
+        x = np.concatenate([x, 255 * x])
         try:
             yours = np.asarray(model(x, training=False))
         except Exception as exc:  # whatever the model does wrong, say so instead of crashing
