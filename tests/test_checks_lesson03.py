@@ -306,6 +306,21 @@ def test_3_3_values_that_differ_are_shown_with_the_answer_s_own_dtype():
     assert _fails_with(result, "dtype float32)")
 
 
+def test_3_3_an_output_with_extra_axes_is_shown_with_its_whole_shape():
+    def convolve_channels(image, kernel):  # a student's
+        return np.dot(image, kernel)
+
+    result = checks.exercise_3_3(convolve_channels)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 3.3): your output has shape (6, 7, 3, 3): the image's height and "
+        "width (6, 7), then 2 extra axes (3, 3). One filter gives a single number per window "
+        "position, a 2-D output of shape (4, 5): with valid padding the 3x3 window fits only "
+        "(h - k + 1, w - k + 1) = (4, 5) times, and each window's weighted sum adds its rows, "
+        "columns and channels into one number."
+    )
+
+
 # --- 3.4: where 'same' puts its zeros ------------------------------------------------------------
 
 
@@ -402,6 +417,58 @@ def test_3_4_windows_that_fit_with_pixels_to_spare_are_tried_too():
         "2 windows starts at 4 and reaches pixel 4, inside the 7 pixels (0 to 6), so "
         "TensorFlow pads (0, 0). Zeros are only ever added: clip the total at 0",
     )
+
+
+def _same_padding_times_one(n, k, s):  # a student's: floats from / 2, then * 1.0
+    out = math.ceil(n / s)
+    total = max((out - 1) * s + k - n, 0)
+    return math.floor(total / 2) * 1.0, total - math.floor(total / 2) * 1.0
+
+
+def _same_padding_with_np_ceil(n, k, s):  # a student's: np.ceil gives NumPy floats
+    out = np.ceil(n / s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+_WHOLE = (
+    " for n=28, k=3, s=1); the task asks for two ints: a number of zeros is whole, and np.pad, "
+    "say, refuses a float. Compute with ints (// instead of /, math.ceil or -(-n // s) instead "
+    "of np.ceil), or convert with int(...)."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            _same_padding_times_one,
+            "the values are right, but you return floats ((1.0, 1.0)" + _WHOLE,
+        ),
+        (
+            _same_padding_with_np_ceil,
+            "the values are right, but you return NumPy float64 numbers ((1.0, 1.0)" + _WHOLE,
+        ),
+        (
+            lambda n, k, s: "0, 1",
+            "your result is a str ('0, 1'), not a pair of whole numbers, (before, after).",
+        ),
+    ],
+)
+def test_3_4_padding_counts_must_be_whole_numbers_as_in_3_6(answer, message):
+    result = checks.exercise_3_4(answer)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 3.4): {message}"
+
+
+def test_3_4_numpy_integers_and_a_mix_with_python_ints_pass():
+    def mixed(n, k, s):
+        before, after = _same_padding_as_numpy_ints(n, k, s)
+        return int(before), np.int32(after)
+
+    for answer in (_same_padding_as_numpy_ints, mixed):
+        result = checks.exercise_3_4(answer)
+        assert result.passed, result.message
 
 
 # --- 3.5: build the stated CNN -------------------------------------------------------------------
@@ -891,3 +958,25 @@ def test_3_6_the_empty_stack_sees_one_pixel_as_the_task_says(answer, phrase):
     assert _fails_with(result, phrase)
     assert _fails_with(result, "right for every stack of layers")
     assert _fails_with(result, "so its field is 1")
+
+
+def _field_yielding(stack):  # a student's: a generator function
+    for k, _ in stack:
+        yield k
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda stack: "10", "your result is a str ('10'), not a whole number (an int)."),
+        (
+            _field_yielding,
+            "your result is a generator (an iterator: its values are produced once, on "
+            "demand), not a whole number (an int).",
+        ),
+    ],
+)
+def test_3_6_what_is_no_number_is_told_it_is_no_int(answer, message):
+    result = checks.exercise_3_6(answer)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 3.6): {message}"

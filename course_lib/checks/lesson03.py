@@ -212,7 +212,7 @@ def _numbers_returned(
         value = raw = call_pure(func, *case, names=names)
         if value is None:
             raise StudentCodeFailed("your function returned None: did you forget to `return`?")
-        value = as_array(value, "your result")
+        value = as_array(value, "your result", "a whole number (an int)")
         if value.ndim != 0 or value.dtype.kind not in "iuf":
             raise StudentCodeFailed(
                 f"your function returned {returned_repr(raw)}, not a single number."
@@ -271,10 +271,19 @@ def _channels_problem(
             f"shape {expected.shape}."
         )
     if out.shape[:2] == (h, w):
+        fits = (
+            f"with valid padding the {k}x{k} window fits only (h - k + 1, w - k + 1) = "
+            f"{expected.shape} times"
+        )
+        if out.ndim == 2:
+            return f"the output has the image's height and width {(h, w)}; {fits}."
+        extra = out.shape[2:]
+        axes = "an extra axis" if len(extra) == 1 else f"{len(extra)} extra axes"
         return (
-            f"the output has the image's height and width {(h, w)}; with valid padding the "
-            f"{k}x{k} window "
-            f"fits only (h - k + 1, w - k + 1) = {expected.shape} times."
+            f"your output has shape {out.shape}: the image's height and width {(h, w)}, then "
+            f"{axes} {extra}. One filter gives a single number per window position, a 2-D "
+            f"output of shape {expected.shape}: {fits}, and each window's weighted sum adds "
+            "its rows, columns and channels into one number."
         )
     if k != 3 and out.shape[:2] == (h - 2, w - 2):
         return (
@@ -420,14 +429,35 @@ _SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
 ]
 
 
+def _not_whole(raw: Any, value: np.ndarray) -> str | None:
+    """What kind of numbers a pair holds, in words, when they are not integers: "floats",
+    "NumPy float64 numbers"; None for Python or NumPy integers."""
+    if value.dtype.kind in "iu":
+        return None
+    items = raw if isinstance(raw, tuple | list) else [raw]
+    for item in items:
+        if isinstance(item, bool | int | np.integer):
+            continue
+        if type(item) is float:
+            return "floats"
+        if isinstance(item, np.generic | np.ndarray):
+            return f"NumPy {item.dtype} numbers"
+        return f"{type(item).__name__} values"
+    return f"{value.dtype} numbers"
+
+
 def _pairs_returned(
-    func: Callable[..., Any], cases: list[tuple[int, ...]]
+    func: Callable[..., Any], cases: list[tuple[int, ...]], kinds: list[str | None] | None = None
 ) -> list[tuple[float, float]]:
-    """The student's function called on every case; each result must be two numbers."""
+    """The student's function called on every case; each result must be two numbers.
+
+    ``kinds`` receives, per case, what the numbers are when they are not integers
+    (:func:`_not_whole`), else None.
+    """
     answers = []
     for case in cases:
         raw = call_student(func, *case)
-        value = as_array(raw, "your result")
+        value = as_array(raw, "your result", "a pair of whole numbers, (before, after)")
         if value.dtype.kind not in "iuf":
             raise StudentCodeFailed(
                 f"your function returned {returned_repr(raw)}, not two numbers."
@@ -441,6 +471,8 @@ def _pairs_returned(
             raise StudentCodeFailed(
                 f"your function returned {returned_repr(raw)}; return two numbers, (before, after)."
             )
+        if kinds is not None:
+            kinds.append(_not_whole(raw, value))
         answers.append((float(value[0]), float(value[1])))
     return answers
 
@@ -449,10 +481,19 @@ def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
     """same_padding(n, k, s) -> (before, after), the zeros TensorFlow adds for padding='same'."""
 
     def diagnose() -> str | None:
-        answers = _pairs_returned(same_padding, _SAME_CASES)
+        kinds: list[str | None] = []
+        answers = _pairs_returned(same_padding, _SAME_CASES, kinds)
         expected = [_tf_same_padding(*case) for case in _SAME_CASES]
         if answers == expected:
             returned = call_student(same_padding, 28, 3, 1)
+            kind = next((kind for kind in kinds if kind), None)
+            if kind:
+                return (
+                    f"the values are right, but you return {kind} ({returned_repr(returned)} "
+                    "for n=28, k=3, s=1); the task asks for two ints: a number of zeros is "
+                    "whole, and np.pad, say, refuses a float. Compute with ints (// instead "
+                    "of /, math.ceil or -(-n // s) instead of np.ceil), or convert with int(...)."
+                )
             if isinstance(returned, tuple):
                 return None
             return (
