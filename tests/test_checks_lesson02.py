@@ -364,21 +364,35 @@ def test_the_expected_order_is_the_one_a_shuffle_made_in_a_graph_gets_too(global
     assert in_graph == _drivers._seeded_order(labels, 3)
 
 
-def _seeded_globally_too(ds, b, s):
-    tf.random.set_seed(s)  # the global seed set as well, and the shuffle given its own
-    return ds.cache().shuffle(ds.cardinality(), seed=s).batch(b).prefetch(AUTOTUNE)
+def _seeded_globally_too(ds, batch_size, seed):  # a student's
+    tf.random.set_seed(seed)  # the global seed set as well, and the shuffle given its own
+    return ds.cache().shuffle(ds.cardinality(), seed=seed).batch(batch_size).prefetch(AUTOTUNE)
 
 
 @pytest.mark.parametrize(
     "answer",
     [
-        _seeded_globally_too,
+        lambda ds, b, s: ds.cache().shuffle(ds.cardinality(), seed=s).batch(b).prefetch(1),
         lambda ds, b, s: ds.cache().shuffle(len(ds), np.int64(s)).batch(b).prefetch(1),
     ],
 )
 def test_2_2_the_order_the_seed_gives_passes_under_any_global_seed(global_seed, answer):
     result = checks.exercise_2_2(answer)
     assert result.passed, result.message
+
+
+def test_2_2_the_global_seed_set_as_well_as_the_shuffle_s_own_is_refused(global_seed):
+    # The order is the one seed=seed gives, but every random operation the notebook runs
+    # after the call draws other numbers.
+    result = checks.exercise_2_2(_seeded_globally_too)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 2.2): the images come out in the order .shuffle(buffer, "
+        "seed=seed) gives, but your function sets TensorFlow's global seed "
+        "(tf.random.set_seed), which changes the seeds of every random operation the notebook "
+        "runs after it. The shuffle's own seed, seed=seed, is all the task asks for: take the "
+        "tf.random.set_seed line out, and leave the global seed to the notebook."
+    )
 
 
 def test_2_2_a_seed_derived_from_the_argument_is_named():
@@ -631,6 +645,43 @@ def test_2_3_class_names_in_another_order_are_named_as_an_order(folder):
     assert "(10 of 10 classes moved)" in result.message
 
 
+def test_2_3_the_training_dataset_given_as_validation_too_is_named_so(folder):
+    root, fashion = folder
+    # A student's: one call without validation_split, its dataset given twice
+    ds_folder_train = keras.utils.image_dataset_from_directory(
+        root,
+        class_names=[data.folder_name(c) for c in fashion.class_names],
+        color_mode="grayscale",
+        image_size=(28, 28),
+        batch_size=16,
+        seed=1,
+    )
+    ds_folder_val = ds_folder_train
+    result = checks.exercise_2_3(ds_folder_train, ds_folder_val, root, batch_size=16, seed=1)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 2.3): ds_folder_val holds the very images of ds_folder_train, "
+        "all 50 of the folder: the validation dataset is the training one, and no "
+        "validation_split was made. Validation must be images the model does not train on: "
+        "make one call with validation_split=0.2, subset='both' and seed=SEED, which returns "
+        "(train, validation)."
+    )
+    # The training part of a split given twice; a split for validation beside no split
+    train, val = _load(root, fashion)
+    result = checks.exercise_2_3(train, train, root, batch_size=16, seed=1)
+    assert _fails_with(
+        result,
+        "ds_folder_val holds the very images of ds_folder_train (40): the validation dataset "
+        "is the training one. Validation must",
+    )
+    result = checks.exercise_2_3(ds_folder_train, val, root, batch_size=16, seed=1)
+    assert _fails_with(
+        result,
+        "ds_folder_train holds all 50 images of the folder: it was loaded without "
+        "validation_split, so every validation image is a training image too. Make one call",
+    )
+
+
 def test_2_3_recognises_overlap_between_two_unseeded_calls_and_wrong_types(folder):
     root, fashion = folder
     train = _load(root, fashion, subset="training", seed=1)
@@ -717,6 +768,7 @@ def test_2_4_accepts_random_layers_only():
         (lambda: [keras.layers.RandomFlip("horizontal")], "keras.Sequential"),
         (lambda: _augment(keras.layers.RandomRotation(0.5)), "up to 180°"),
         (lambda: _augment(keras.layers.RandomRotation((-0.1, 0.3))), "up to 108°"),
+        (lambda: _augment(keras.layers.RandomRotation(0.25)), "at 90° a garment lies on its"),
     ],
 )
 def test_2_4_names_the_mistake(answer, phrase):
@@ -727,8 +779,99 @@ def test_2_4_rotations_that_turn_garments_upside_down_fail_without_the_fixing_li
     result = checks.exercise_2_4(_augment(keras.layers.RandomRotation(0.5, seed=1)))
     assert _fails_with(result, "upside down")
     assert "RandomRotation(" not in result.message
-    # Up to a quarter turn is a tilt, however strong.
-    assert checks.exercise_2_4(_augment(keras.layers.RandomRotation(0.25, seed=1))).passed
+    # Under a quarter turn is a tilt, however strong.
+    assert checks.exercise_2_4(_augment(keras.layers.RandomRotation(0.24, seed=1))).passed
+
+
+_AT_MOST = (
+    "; keep its factor at most 0.3 (the task keeps zooms, shifts and changes of brightness to "
+    "at most 30%)."
+)
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        (  # a student's
+            [
+                keras.layers.RandomFlip("horizontal", seed=1),
+                keras.layers.RandomTranslation(0.1, 0.1, seed=2),
+                keras.layers.RandomBrightness(1.0, value_range=(0, 1), seed=3),
+            ],
+            "RandomBrightness shifts every pixel by up to 100% of the value range: a draw of "
+            "+1 turns every pixel white; a draw of -1 turns every pixel black. That is no "
+            "longer the same garment in other light" + _AT_MOST,
+        ),
+        (  # a student's
+            [
+                keras.layers.RandomFlip("horizontal", seed=1),
+                keras.layers.RandomZoom(0.9, seed=2),
+                keras.layers.RandomBrightness(0.1, value_range=(0, 1), seed=3),
+            ],
+            "RandomZoom zooms in by up to 90%: the frame then keeps only the middle 10% of the "
+            "image's height and width, a piece of a garment rather than a garment" + _AT_MOST,
+        ),
+        (  # a student's
+            [
+                keras.layers.RandomFlip("horizontal", seed=1),
+                keras.layers.RandomRotation(0.25, seed=2),
+                keras.layers.RandomBrightness(0.1, value_range=(0, 1), seed=3),
+            ],
+            "RandomRotation turns images by up to 90°: at 90° a garment lies on its side, "
+            "which Fashion-MNIST never shows. Keep turns under a quarter turn, a factor below "
+            "0.25.",
+        ),
+        (
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomZoom((0.0, 0.5)),
+                keras.layers.RandomBrightness((-0.1, 0.5), value_range=(0, 1)),
+            ],
+            "RandomZoom zooms out by up to 50%: the garment then shrinks to 67% of its size, "
+            "and what the fill mode adds around it (mirrored copies of it, by default) takes "
+            "up the rest of the frame" + _AT_MOST,
+        ),
+        (
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomTranslation(0.1, (-0.5, 0.2)),
+                _brightness(),
+            ],
+            "RandomTranslation shifts images by up to 50% of their height or width: that much "
+            "of a garment leaves the frame" + _AT_MOST,
+        ),
+        (
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomZoom(0.1),
+                keras.layers.RandomBrightness((-0.1, 0.5), value_range=(0, 1)),
+            ],
+            "RandomBrightness shifts every pixel by up to 50% of the value range: a draw of "
+            "+0.5 lifts the black background to 0.5, a gray, and clips every pixel above 0.5 "
+            "to white. That is no longer the same garment in other light" + _AT_MOST,
+        ),
+    ],
+)
+def test_2_4_changes_too_strong_for_a_garment_to_stay_the_same_are_named(layers, message):
+    result = checks.exercise_2_4(keras.Sequential(layers))
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 2.4): {message}"
+
+
+def test_2_4_the_strongest_changes_the_lesson_shows_pass():
+    # The lesson's demonstration on a photo, with the turn under a quarter turn
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=1),
+            keras.layers.RandomRotation(0.2, seed=2),
+            keras.layers.RandomZoom(0.3, seed=3),
+            keras.layers.RandomTranslation(0.2, (-0.3, 0.3), seed=4),
+            keras.layers.RandomBrightness(0.3, value_range=(0, 1), seed=5),
+            keras.layers.RandomContrast(0.6, value_range=(0, 1), seed=6),
+        ]
+    )
+    result = checks.exercise_2_4(augment)
+    assert result.passed, result.message
 
 
 def test_2_4_accepts_blocks_of_layers_nested_in_sequentials():
@@ -1047,6 +1190,19 @@ def test_2_5_names_the_mistake(answer, phrase):
 def test_2_5_the_order_the_seed_gives_passes_under_any_global_seed(global_seed):
     result = checks.exercise_2_5(_pipelines_written_out)
     assert result.passed, result.message
+
+
+def test_2_5_the_global_seed_set_as_well_as_the_shuffle_s_own_is_refused_as_in_2_2():
+    def make_pipelines(t, v, a, b, s):
+        tf.random.set_seed(s)
+        return _pipelines_written_out(t, v, a, b, s)
+
+    result = checks.exercise_2_5(make_pipelines)
+    assert _fails_with(
+        result,
+        "the training images come out in the order .shuffle(buffer, seed=seed) gives, but "
+        "your function sets TensorFlow's global seed (tf.random.set_seed)",
+    )
 
 
 @pytest.mark.parametrize(

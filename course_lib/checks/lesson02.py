@@ -425,7 +425,17 @@ def _seed_problem(order: np.ndarray, view: dict[str, Any], what: str) -> str | N
     where the student's function ran, right after it, under the same global seed.
     """
     seeded = view.get("seeded_order")
+    global_seed = (
+        "your function sets TensorFlow's global seed (tf.random.set_seed), which changes the "
+        "seeds of every random operation the notebook runs after it"
+    )
     if seeded is not None and np.array_equal(order, np.asarray(seeded)):
+        if view.get("sets_global_seed"):
+            return (
+                f"{what} come out in the order .shuffle(buffer, seed=seed) gives, but "
+                f"{global_seed}. The shuffle's own seed, seed=seed, is all the task asks for: "
+                "take the tf.random.set_seed line out, and leave the global seed to the notebook."
+            )
         return None
     lead = f"{what} come out in another order than .shuffle(buffer, seed=seed) gives for seed=0"
     shuffles = len(_positions(view.get("steps", []), "shuffle"))
@@ -433,10 +443,8 @@ def _seed_problem(order: np.ndarray, view: dict[str, Any], what: str) -> str | N
         return f"{lead}: your pipeline shuffles {shuffles} times. Shuffle once, with seed=seed."
     if view.get("sets_global_seed"):
         return (
-            f"{lead}: your function sets TensorFlow's global seed (tf.random.set_seed), which "
-            "changes the seeds of every random operation the notebook runs after it and does "
-            "not stand in for the shuffle's own seed. Pass seed=seed to shuffle, and leave the "
-            "global seed to the notebook."
+            f"{lead}: {global_seed} and does not stand in for the shuffle's own seed. Pass "
+            "seed=seed to shuffle, and leave the global seed to the notebook."
         )
     return (
         f"{lead}: the order changes with the seed, but the seed that reaches shuffle is another "
@@ -840,6 +848,30 @@ def exercise_2_3(
                 "some images differ from the files in the folder: leave the pixels as loaded "
                 "(0-255)."
             )
+        one_call = (
+            f"make one call with validation_split={validation_split}, subset='both' and "
+            "seed=SEED, which returns (train, validation)"
+        )
+        train_keys, val_keys = keys[: len(x_train)], keys[len(x_train) :]
+        if val_keys and sorted(train_keys) == sorted(val_keys):
+            every = len(train_keys) == n_files
+            return (
+                "ds_folder_val holds the very images of ds_folder_train"
+                + (f", all {n_files} of the folder" if every else f" ({len(train_keys)})")
+                + ": the validation dataset is the training one"
+                + (", and no validation_split was made" if every else "")
+                + ". Validation must be images the model does not train on: "
+                + one_call
+                + "."
+            )
+        if len(train_keys) == n_files and val_keys:
+            return (
+                f"ds_folder_train holds all {n_files} images of the folder: it was loaded "
+                "without validation_split, so every validation image is a training image too. "
+                + one_call[0].upper()
+                + one_call[1:]
+                + "."
+            )
         if len(set(keys[: len(x_train)]) & set(keys[len(x_train) :])) > 0:
             return (
                 "some images are in both training and validation: make one call with "
@@ -935,9 +967,14 @@ def _all_layers(model: Any) -> list[Any]:
     return found
 
 
-# A quarter turn: a garment turned further has its top below its middle, upside down, which
-# the check already forbids RandomFlip("vertical") for.
+# A quarter turn: a garment turned that far lies on its side, and turned further has its top
+# below its middle, upside down, which the check already forbids RandomFlip("vertical") for.
+# Turns must stay below it.
 MAX_TURN = 0.25
+# The largest zoom, shift and change of brightness, as a fraction of the image's size or of
+# the value range: the lesson's strongest demonstration of each (RandomZoom(0.3),
+# RandomBrightness(0.3)), which still shows the same garment; its own answer uses 0.1.
+MAX_SHARE = 0.3
 
 
 def _largest_turn(layer: Any) -> float:
@@ -949,6 +986,78 @@ def _largest_turn(layer: Any) -> float:
     factor = layer.factor
     bounds = factor if isinstance(factor, tuple | list) else (-factor, factor)
     return max(abs(float(b)) for b in bounds)
+
+
+def _bounds(factor: Any) -> tuple[float, float]:
+    """The range a layer's factor draws from: a number f is (-f, f), a pair is itself."""
+    if isinstance(factor, tuple | list) and len(factor) == 2:
+        return float(factor[0]), float(factor[1])
+    return -abs(float(factor)), abs(float(factor))
+
+
+def _strength_problem(layer: Any) -> str | None:
+    """Why a zoom, shift or change of brightness is too strong for a garment to stay the same
+    garment (more than MAX_SHARE), in words; None when it is not, or for other layers."""
+    import keras
+
+    names = {
+        keras.layers.RandomZoom: ("height_factor", "width_factor"),
+        keras.layers.RandomTranslation: ("height_factor", "width_factor"),
+        keras.layers.RandomBrightness: ("factor",),
+    }
+    if type(layer) not in names:
+        return None
+    try:
+        config = layer.get_config()
+        factors = [config.get(name) for name in names[type(layer)]]
+        if len(factors) == 2 and factors[1] is None:  # RandomZoom: width as height
+            factors[1] = factors[0]
+        low = min(_bounds(f)[0] for f in factors)
+        high = max(_bounds(f)[1] for f in factors)
+    except Exception:  # a factor that is no number: Keras itself refuses it
+        return None
+    limit = (
+        f"keep its factor at most {MAX_SHARE} (the task keeps zooms, shifts and changes of "
+        f"brightness to at most {MAX_SHARE:.0%})"
+    )
+    if isinstance(layer, keras.layers.RandomZoom):
+        if -low > MAX_SHARE:
+            return (
+                f"RandomZoom zooms in by up to {-low:.0%}: the frame then keeps only the middle "
+                f"{1 + low:.0%} of the image's height and width, a piece of a garment rather "
+                f"than a garment; {limit}."
+            )
+        if high > MAX_SHARE:
+            return (
+                f"RandomZoom zooms out by up to {high:.0%}: the garment then shrinks to "
+                f"{1 / (1 + high):.0%} of its size, and what the fill mode adds around it "
+                f"(mirrored copies of it, by default) takes up the rest of the frame; {limit}."
+            )
+        return None
+    largest = max(-low, high)
+    if largest <= MAX_SHARE:
+        return None
+    if isinstance(layer, keras.layers.RandomTranslation):
+        return (
+            f"RandomTranslation shifts images by up to {largest:.0%} of their height or width: "
+            f"that much of a garment leaves the frame; {limit}."
+        )
+    effects = []
+    if high >= 1:
+        effects.append(f"a draw of +{high:.2g} turns every pixel white")
+    elif high > MAX_SHARE:
+        effects.append(
+            f"a draw of +{high:.2g} lifts the black background to {high:.2g}, a gray, and "
+            f"clips every pixel above {1 - high:.2g} to white"
+        )
+    if low <= -1:
+        effects.append(f"a draw of -{-low:.2g} turns every pixel black")
+    elif -low > MAX_SHARE:
+        effects.append(f"a draw of -{-low:.2g} turns every pixel below {-low:.2g} black")
+    return (
+        f"RandomBrightness shifts every pixel by up to {largest:.0%} of the value range: "
+        f"{'; '.join(effects)}. That is no longer the same garment in other light; {limit}."
+    )
 
 
 def _no_change(layer: Any) -> str | None:
@@ -1073,11 +1182,17 @@ def exercise_2_4(augment: Any) -> CheckResult:
                     "never shows (and RandomFlip() does that by default): use mode='horizontal'."
                 )
             turn = _largest_turn(layer)
-            if turn > MAX_TURN:
+            if turn >= MAX_TURN:
+                quarter = f"{MAX_TURN * 360:.0f}°"
+                seen = (
+                    f"past {quarter} a garment's top ends up below its middle, upside down"
+                    if turn > MAX_TURN
+                    else f"at {quarter} a garment lies on its side"
+                )
                 return (
-                    f"{type(layer).__name__} turns images by up to {turn * 360:.0f}°: past "
-                    f"{MAX_TURN * 360:.0f}° a garment's top ends up below its middle, upside "
-                    "down, which Fashion-MNIST never shows."
+                    f"{type(layer).__name__} turns images by up to {turn * 360:.0f}°: {seen}, "
+                    "which Fashion-MNIST never shows. Keep turns under a quarter turn, a "
+                    f"factor below {MAX_TURN}."
                 )
         draws = [run(augment, training=True) for _ in range(3)]
         if any(d.shape != x.shape for d in draws):
@@ -1126,6 +1241,10 @@ def exercise_2_4(augment: Any) -> CheckResult:
                     f"{idle}, so it is not the augmentation asked for. Give it a factor other "
                     "than 0 (0.1, say)."
                 )
+        for layer in layers:
+            strong = _strength_problem(layer)
+            if strong:
+                return strong
         return None
 
     return run_check("2.4", diagnose, "random in training, exactly the input at inference.")
