@@ -299,6 +299,32 @@ def test_4_2_names_the_mistake(verdicts, best, phrase):
     assert _fails_with(checks.exercise_4_2(verdicts, best), phrase)
 
 
+@pytest.mark.parametrize(
+    ("verdicts", "message"),
+    [
+        (  # a student's
+            {"A": "overfit", "B": "underfitting", "C": "still improving", "D": "?"},
+            "verdicts has the extra key 'D': it holds exactly one verdict per curve, under the "
+            "keys 'A', 'B' and 'C'.",
+        ),
+        (
+            {"a": "overfitting", "b": "underfitting", "c": "still improving"},
+            "verdicts has no entry for curves 'A', 'B' and 'C', and the extra keys 'a', 'b' and "
+            "'c': it holds exactly one verdict per curve, under the keys 'A', 'B' and 'C'.",
+        ),
+        (
+            {"A": "overfitting", "B": "underfitting"},
+            "verdicts has no entry for curve 'C': it holds exactly one verdict per curve, under "
+            "the keys 'A', 'B' and 'C'.",
+        ),
+    ],
+)
+def test_4_2_the_dict_has_exactly_the_keys_a_b_and_c(verdicts, message):
+    result = checks.exercise_4_2(verdicts, 7)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 4.2): {message}"
+
+
 def test_4_2_curves_say_what_the_verdicts_claim():
     curves = checks.lesson04.LEARNING_CURVES
     a, b, c = curves["A"], curves["B"], curves["C"]

@@ -651,6 +651,29 @@ def _best_epoch_problem(answer: Any) -> str | None:
     return f"best_epoch_a = {answer}: that is not where A's validation loss is lowest."
 
 
+def _listed(items: list[str]) -> str:
+    """'A', 'A' and 'B', 'A', 'B' and 'C'."""
+    shown = [repr(item) for item in items]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _keys_problem(verdicts: Mapping[Any, Any]) -> str | None:
+    """When the dict's keys are not exactly the curves' names: which are missing, which extra."""
+    missing = [name for name in LEARNING_CURVES if name not in verdicts]
+    extra = [key for key in verdicts if key not in LEARNING_CURVES]
+    if not missing and not extra:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"no entry for curve{'s' if len(missing) > 1 else ''} {_listed(missing)}")
+    if extra:
+        parts.append(f"the extra key{'s' if len(extra) > 1 else ''} {_listed(extra)}")
+    return (
+        f"verdicts has {', and '.join(parts)}: it holds exactly one verdict per curve, under "
+        f"the keys {_listed(list(LEARNING_CURVES))}."
+    )
+
+
 def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
     """verdicts: {'A': ..., 'B': ..., 'C': ...} from VERDICTS; best_epoch_a: A's epoch of lowest
     val_loss."""
@@ -661,9 +684,10 @@ def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
                 f"verdicts should be a dict such as {{'A': 'overfitting', 'B': ..., 'C': ...}}, "
                 f"got {type(verdicts).__name__}."
             )
+        problem = _keys_problem(verdicts)
+        if problem:
+            return problem
         for name in LEARNING_CURVES:
-            if name not in verdicts:
-                return f"verdicts has no entry for curve {name!r}."
             got = _verdict(verdicts[name])
             if got is None:
                 return (
