@@ -264,6 +264,27 @@ def test_1_2_any_error_says_which_call_raised():
     )
 
 
+def _channels_only(image, height, width):  # a student's: (h, w, c) images only
+    h, w, c = image.shape
+    if height > h or width > w:
+        raise ValueError("too big")
+    top, left = (h - height) // 2, (w - width) // 2
+    return image[top : top + height, left : left + width, :]
+
+
+def test_1_2_a_function_that_fails_on_a_2_d_image_only_is_told_the_image_was_2_d():
+    result = checks.exercise_1_2(_channels_only)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 1.2): asked for a 4 x 3 crop of a 2-D image of shape (7, 10) "
+        "(h, w: a grayscale image, without a channel axis), your code raised ValueError: not "
+        "enough values to unpack (expected 3, got 2), though your function crops the same "
+        "image with a channel axis, shape (7, 10, 1), right. The task asks for (h, w) and "
+        "(h, w, channels) images alike: read the height and width as image.shape[:2], which "
+        "both have, rather than unpacking three sizes from image.shape."
+    )
+
+
 # ---------------------------------------------------------------- 1.3 nearest-neighbour resize
 
 
@@ -606,13 +627,32 @@ def test_1_2_names_a_crop_too_wide_that_raises_nothing():
     assert _fails_with(checks.exercise_1_2(_crop_checks_height_only), "in height or in width")
 
 
-def test_1_1_names_truncation_by_tensorflows_grayscale():
-    import tensorflow as tf
+def _tensorflow_s_grayscale(photo):  # a student's: weights 0.2989, 0.587, 0.114, then its
+    import tensorflow as tf  # own conversion back to uint8, not the task's sum cut off
 
-    def with_tensorflow(photo):
-        return tf.squeeze(tf.image.rgb_to_grayscale(photo), -1)
+    return tf.image.rgb_to_grayscale(photo)[..., 0].numpy()
 
-    assert _fails_with(checks.exercise_1_1(with_tensorflow), "cut off instead of rounded")
+
+def test_1_1_tensorflow_s_grayscale_is_not_blamed_on_astype():
+    result = checks.exercise_1_1(_tensorflow_s_grayscale)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 1.1): 18 of 96 pixels are one too low: your values are close to "
+        "the rounded weighted sum, but they are neither that sum rounded, nor cut off, nor "
+        "rounded up. Your grayscale image[0, 1] is 149; that pixel is (R, G, B) = (0, 255, 0), "
+        "and 0.299 × 0 + 0.587 × 255 + 0.114 × 0 = 149.685, which rounds to 150. The task "
+        "fixes the weights, 0.299, 0.587 and 0.114 (Pillow's, not those of another library's "
+        "grayscale function): compute that sum in float32 or float64, and round it with "
+        "np.round."
+    )
+
+
+def test_1_1_the_task_s_sum_cut_off_in_float32_is_still_named_truncation():
+    def truncated_in_float32(photo):
+        return (photo.astype(np.float32) @ WEIGHTS.astype(np.float32)).astype(np.uint8)
+
+    result = checks.exercise_1_1(truncated_in_float32)
+    assert _fails_with(result, "52 of 96 pixels are one too low: the fraction was cut off")
 
 
 @pytest.mark.parametrize(
@@ -659,3 +699,43 @@ def test_a_python_list_is_named_as_such_not_as_a_dtype_change(exercise, answer, 
     assert _fails_with(result, phrase)
     assert "return the NumPy array itself" in result.message
     assert "dtype from" not in result.message and "float64" not in result.message
+
+
+def _index_far_past_the_end(image, height, width):  # a student's junk
+    return image[height * 1000]
+
+
+def _far_edge(image, height, width):  # a student's: the pixel under each far edge
+    rows = (np.arange(1, height + 1) * image.shape[0]) // height
+    cols = (np.arange(1, width + 1) * image.shape[1]) // width
+    return image[rows[:, None], cols]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            _index_far_past_the_end,
+            "resizing 9 x 13 to 4 x 5: your code raised IndexError: index 4000 is out of "
+            "bounds for axis 0 with size 9. The indices into an axis of n pixels run from 0 "
+            "to n - 1: each source index is the pixel under an output pixel's centre.",
+        ),
+        (
+            _far_edge,
+            "resizing 9 x 13 to 4 x 5: your code raised IndexError: index 9 is out of bounds "
+            "for axis 0 with size 9. An index reached the image's size, one past the last "
+            "pixel: the last output pixel's centre lies inside the last source pixel, so take "
+            "the whole-number part (floor) of (i + 0.5) * h / height, never round up.",
+        ),
+        (
+            _paired_indices,
+            "resizing 9 x 13 to 4 x 5: your code raised IndexError: shape mismatch: indexing "
+            "arrays could not be broadcast together with shapes (4,) (5,). Indexing with two "
+            "1-D arrays pairs them element by element;",
+        ),
+    ],
+)
+def test_1_3_the_rounding_hint_comes_only_for_an_index_one_past_the_end(answer, message):
+    result = checks.exercise_1_3(answer)
+    assert not result.passed
+    assert str(result).startswith(f"❌ Not yet (exercise 1.3): {message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -160,24 +161,40 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                     f"{exact[i, j]:.3f}, which rounds to {expected[i, j]:.0f}. {advice}"
                 )
             whole = (fraction < 1e-6) | (fraction > 1 - 1e-6)  # no rounding to do there
-            for step, rounded_other_way, wrong, how in (
-                (-1, fraction > 0.5, "low", "cut off instead of rounded (.astype(np.uint8) "
-                 "does that: 199.9 becomes 199); round first with np.round."),
-                (1, fraction < 0.5, "high", "rounded up instead of to the nearest whole number "
-                 "(np.ceil does that: 199.1 becomes 200); use np.round."),
+            for step, cut, rounded_other_way, wrong, how in (
+                (-1, np.floor(exact), fraction > 0.5, "low", "cut off instead of rounded "
+                 "(.astype(np.uint8) does that: 199.9 becomes 199); round first with np.round."),
+                (1, np.ceil(exact), fraction < 0.5, "high", "rounded up instead of to the "
+                 "nearest whole number (np.ceil does that: 199.1 becomes 200); use np.round."),
             ):  # fmt: skip
                 # Off by one that way only, among them pixels whose fraction the nearest
                 # whole number takes the other way: a fraction cut that way, not a whole
-                # number changed (a white pixel clipped to 254, say).
+                # number changed (a white pixel clipped to 254, say). And every value is
+                # the task's sum cut that way (but for sums a float error away from a whole
+                # number): not some other sum that happens to come out lower or higher.
                 telling = rounded_other_way & ~near_half & ~whole
                 if (
                     np.all((off == 0) | (off == step) | (near_half & (np.abs(off) <= 1)))
                     and (off[telling] == step).any()
+                    and np.all((values == cut) | (whole & (np.abs(off) <= 1)))
                 ):
                     return (
                         f"{int(((off == step) & ~near_half).sum())} of {off.size} pixels are one "
                         f"too {wrong}: the fraction was {how}"
                     )
+            if np.isin(off, (-1, 0, 1)).all():
+                i, j = np.argwhere(~right)[0]
+                r, g, b = (int(v) for v in photo[i, j])
+                return (
+                    f"{_off_by_one(off, near_half)}: your values are close to the rounded "
+                    "weighted sum, but they are neither that sum rounded, nor cut off, nor "
+                    f"rounded up. Your grayscale image[{i}, {j}] is {_number(gray[i, j])}; that "
+                    f"pixel is (R, G, B) = ({r}, {g}, {b}), and 0.299 × {r} + 0.587 × {g} + "
+                    f"0.114 × {b} = {exact[i, j]:.3f}, which rounds to {expected[i, j]:.0f}. "
+                    "The task fixes the weights, 0.299, 0.587 and 0.114 (Pillow's, not those "
+                    "of another library's grayscale function): compute that sum in float32 or "
+                    "float64, and round it with np.round."
+                )
             worst = np.abs(values - expected).max()
             i, j = np.argwhere(~right)[0]
             pixels = photo.reshape(-1, 3).astype(np.float64)
@@ -266,6 +283,26 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             "alike."
         )
 
+    def flat_failed(image: np.ndarray, height: int, width: int, raised: str) -> str | None:
+        """The message when the function fails on an (h, w) image, one without channels, and
+        crops the same image with a channel axis right; None when it fails on that too."""
+        rows, cols = image.shape
+        top, left = (rows - height) // 2, (cols - width) // 2
+        try:
+            out = np.asarray(centre_crop(image[..., np.newaxis].copy(), height, width))
+        except Exception:  # its failure on the 2-D image is the message then
+            return None
+        if not np.array_equal(out, image[top : top + height, left : left + width, np.newaxis]):
+            return None
+        return (
+            f"asked for a {height} x {width} crop of a 2-D image of shape {image.shape} "
+            f"(h, w: a grayscale image, without a channel axis), {raised.rstrip(' .')}, though "
+            f"your function crops the same image with a channel axis, shape {(rows, cols, 1)}, "
+            "right. The task asks for (h, w) and (h, w, channels) images alike: read the "
+            "height and width as image.shape[:2], which both have, rather than unpacking "
+            "three sizes from image.shape."
+        )
+
     def check_case(image: np.ndarray, height: int, width: int) -> str | None:
         problem = check_crop(image, height, width)
         if problem:
@@ -284,6 +321,9 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
             if misread:
                 raise StudentCodeFailed(misread) from None
             asked = f"asked for a {height} x {width} crop of a {rows} x {cols} image"
+            flat = flat_failed(image, height, width, str(exc)) if image.ndim == 2 else None
+            if flat:
+                raise StudentCodeFailed(flat) from None
             same = [
                 name
                 for name, size, whole in (("height", height, rows), ("width", width, cols))
@@ -452,6 +492,13 @@ _RULE_HINTS = {
 _RULE_HINTS["corners_floor"] = _RULE_HINTS["corners"]
 
 
+# NumPy's and TensorFlow's words for an index past the end of an axis
+_OUT_OF_BOUNDS = re.compile(
+    r"index (?P<index>-?\d+) is out of bounds for axis \d+ with size (?P<size>\d+)"
+)
+_NOT_IN_RANGE = re.compile(r"= (?P<index>-?\d+) is not in \[0, (?P<size>\d+)\)")
+
+
 def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
     """resize_nearest(image, height, width) -> each output pixel copies the source pixel under its
     centre."""
@@ -465,17 +512,25 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
                 f"your result of {what}",
             )
         except StudentCodeFailed as exc:
-            if "could not be broadcast" in str(exc):
+            raised = str(exc).rstrip(" .")
+            if "could not be broadcast" in raised:
                 raise StudentCodeFailed(
-                    f"{what}: {exc} Indexing with two 1-D arrays pairs them element by element; "
-                    "for every (row, column) pair, index with a column of rows and a row of "
-                    "columns: image[rows[:, None], cols]."
+                    f"{what}: {raised}. Indexing with two 1-D arrays pairs them element by "
+                    "element; for every (row, column) pair, index with a column of rows and a "
+                    "row of columns: image[rows[:, None], cols]."
                 ) from None
-            if "out of bounds" in str(exc) or "is not in [" in str(exc):
+            past = _OUT_OF_BOUNDS.search(raised) or _NOT_IN_RANGE.search(raised)
+            if past and int(past["index"]) == int(past["size"]):
                 raise StudentCodeFailed(
-                    f"{what}: {exc} An index reached the image's size, one past the last pixel: "
-                    "the last output pixel's centre lies inside the last source pixel, so take the "
-                    "whole-number part (floor) of (i + 0.5) * h / height, never round up."
+                    f"{what}: {raised}. An index reached the image's size, one past the last "
+                    "pixel: the last output pixel's centre lies inside the last source pixel, "
+                    "so take the whole-number part (floor) of (i + 0.5) * h / height, never "
+                    "round up."
+                ) from None
+            if past:
+                raise StudentCodeFailed(
+                    f"{what}: {raised}. The indices into an axis of n pixels run from 0 to "
+                    "n - 1: each source index is the pixel under an output pixel's centre."
                 ) from None
             raise
         want = (height, width, *image.shape[2:])
