@@ -826,3 +826,95 @@ def test_5_6_names_the_maps_of_one_class_for_every_image_whichever_class(score, 
     result = checks.exercise_5_6(_grad_cam_with(score=score))
     assert _fails_with(result, f"those are the maps of class {named} for every image")
     assert f"(logits[:, {named}])" in result.message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "message"),
+    [
+        (  # a student's
+            "5.1",
+            lambda cm, k: {"precision": 0.5, "recall": 0.5},
+            "your result is a dict of length 2, not a pair of numbers, (precision, recall).",
+        ),
+        (  # a student's
+            "5.1",
+            lambda cm, k: "high precision, low recall",
+            "your result is a str ('high precision, low recall'), not a pair of numbers, "
+            "(precision, recall).",
+        ),
+        (  # a student's
+            "5.2",
+            lambda cm, k, factor: "lower",
+            "your precision is a str ('lower'), not a number (a float).",
+        ),
+        (  # a student's
+            "5.5",
+            lambda probabilities, y, k: "95%",
+            "your accuracy is a str ('95%'), not a number (a float in [0, 1]).",
+        ),
+    ],
+)
+def test_5_what_is_no_number_is_told_what_the_task_asks_for(exercise, answer, message):
+    result = getattr(checks, f"exercise_{exercise.replace('.', '_')}")(answer)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise {exercise}): {message}"
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "message"),
+    [
+        (  # a student's
+            "5.2",
+            lambda cm, k, factor: complex(0.5, 0.1),
+            "your precision is a complex ((0.5+0.1j)), complex: the task asks for a number "
+            "(a float), without an imaginary part (j). Look for where the complex value comes "
+            "from.",
+        ),
+        (
+            "5.1",
+            lambda cm, k: np.array(_precision_and_recall(cm, k), dtype=np.complex128),
+            "your result is a complex128 array of shape (2,), complex: the task asks for a "
+            "pair of numbers, (precision, recall), without an imaginary part (j).",
+        ),
+    ],
+)
+def test_5_a_complex_value_is_named_complex_and_the_check_warns_nothing(
+    exercise, answer, message, recwarn
+):
+    result = getattr(checks, f"exercise_{exercise.replace('.', '_')}")(answer)
+    assert not result.passed
+    assert str(result).startswith(f"❌ Not yet (exercise {exercise}): {message}")
+    assert not [w for w in recwarn if "complex" in str(w.message).lower()], [
+        str(w.message) for w in recwarn
+    ]
+
+
+def _threshold_for_0_9(y_true, scores, min_precision):  # a student's: 0.9 written in
+    p, r, t = precision_recall_curve(y_true, scores)
+    reached = np.flatnonzero(p[:-1] >= 0.9)
+    return float(t[reached[0]]) if len(reached) else None
+
+
+def test_5_3_a_target_written_in_is_said_to_ignore_min_precision():
+    result = checks.exercise_5_3(_threshold_for_0_9)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 5.3): your function seems to ignore min_precision: on the same "
+        "scores it returns 0.78 for min_precision 0.6, 0.7, 0.8, 0.9 and 0.95 alike, the "
+        "lowest threshold that reaches a precision of 0.9 there, and on every test the "
+        "threshold of that one target. Compare the precision with the argument, not with a "
+        "number written in."
+    )
+
+
+def test_5_3_a_function_that_uses_min_precision_wrongly_is_not_said_to_ignore_it():
+    def assumes_precision_rises(y_true, scores, min_precision):  # a student's
+        p, r, t = precision_recall_curve(y_true, scores)
+        below = np.flatnonzero(p[:-1] < min_precision)
+        start = below[-1] + 1 if len(below) else 0
+        return float(t[start]) if start < len(t) else None
+
+    for answer in (assumes_precision_rises, lambda y, s, target: None):
+        result = checks.exercise_5_3(answer)
+        assert _fails_with(result, "precision 0.7 can be reached here (at threshold 0.42)")
+        assert "ignore" not in result.message

@@ -32,12 +32,19 @@ TEST_CM = np.array(
 )
 
 
-def _numbers(value: Any, what: str) -> np.ndarray:
-    """as_array, refusing what is not numbers (a string, a dict, a list of those)."""
-    array = as_array(value, what)
+def _numbers(value: Any, what: str, wanted: str = "an array of numbers") -> np.ndarray:
+    """as_array, refusing what is not numbers (a string, a dict, a list of those) and complex
+    numbers, whose imaginary part a conversion to float would drop with a warning; ``wanted``
+    is what the task asks for, in its words."""
+    array = as_array(value, what, wanted)
     if array.dtype != bool and not np.issubdtype(array.dtype, np.number):
         raise StudentCodeFailed(
             f"{what} should be numbers; got a {type(value).__name__} ({array.dtype})."
+        )
+    if array.dtype.kind == "c":
+        raise StudentCodeFailed(
+            f"{what} is {describe(value)}, complex: the task asks for {wanted}, without an "
+            "imaginary part (j). Look for where the complex value comes from."
         )
     return array
 
@@ -47,7 +54,8 @@ def _precision_recall(cm: np.ndarray, k: int) -> tuple[float, float]:
 
 
 def _pair(value: Any) -> np.ndarray:
-    pair = _numbers(value, "your result").astype(np.float64).ravel()
+    pair = _numbers(value, "your result", "a pair of numbers, (precision, recall)")
+    pair = pair.astype(np.float64).ravel()
     if pair.shape != (2,):
         raise StudentCodeFailed(
             f"return two numbers, (precision, recall); got {np.size(pair)} values."
@@ -198,7 +206,7 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
                         "return one number (a float), the precision of class k: "
                         "`return tp / (tp + fp)`, not `return (tp / (tp + fp),)`."
                     )
-                value = _numbers(returned, "your precision")
+                value = _numbers(returned, "your precision", "a number (a float)")
             except StudentCodeFailed as exc:
                 if "in place" in str(exc):
                     return (
@@ -450,20 +458,76 @@ def _threshold_problem(
     )
 
 
+# Scores whose positives thin out down the ranking, so that every target from 0.6 to 0.95
+# has a threshold of its own: an answer that stays the same for all of them ignores the
+# target it is given.
+_LADDER_SCORES = np.round(np.linspace(0.98, 0.20, 40), 2)
+_LADDER_LABELS = np.array(
+    [int(i < 8 or (i < 20 and i % 3 != 2) or i % 3 == 0) for i in range(40)], dtype=np.int64
+)
+_LADDER_TARGETS = (0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _fixed_target_problem(
+    answer: Callable[[np.ndarray, np.ndarray, float], float | None],
+    cases: list[tuple[np.ndarray, np.ndarray, float]],
+) -> str | None:
+    """When the function gives every min_precision the threshold of one and the same target
+    (a number written in, such as 0.9), on the ladder of scores and on the check's cases; None
+    otherwise. ``answer`` calls the student's function."""
+
+    def same(got: float | None, expected: float | None) -> bool:
+        if got is None or expected is None:
+            return got is None and expected is None
+        return bool(np.isclose(got, expected))
+
+    y, s = _LADDER_LABELS, _LADDER_SCORES
+    got = [answer(y, s, target) for target in _LADDER_TARGETS]
+    if got[0] is None or not all(same(g, got[0]) for g in got):
+        return None
+    answers = [answer(*case) for case in cases]
+    fixed = [
+        float(t)
+        for t in np.round(np.arange(0.01, 1.0001, 0.01), 2)
+        if same(got[0], _threshold_for_precision(y, s, t))
+        and all(
+            same(a, _threshold_for_precision(cy, cs, t))
+            for a, (cy, cs, _) in zip(answers, cases, strict=True)
+        )
+    ]
+    if not fixed:
+        return None
+    shown = min(fixed, key=lambda t: (len(f"{t:g}"), -t))  # 0.9 rather than 0.87 or 0.1
+    targets = ", ".join(f"{t:g}" for t in _LADDER_TARGETS[:-1])
+    return (
+        f"your function seems to ignore min_precision: on the same scores it returns {got[0]:g} "
+        f"for min_precision {targets} and {_LADDER_TARGETS[-1]:g} alike, the lowest threshold "
+        f"that reaches a precision of {shown:g} there, and on every test the threshold of that "
+        "one target. Compare the precision with the argument, not with a number written in."
+    )
+
+
 def exercise_5_3(
     threshold_for_precision: Callable[[np.ndarray, np.ndarray, float], Any],
 ) -> CheckResult:
     """threshold_for_precision(y_true, scores, min_precision) -> lowest threshold reaching it,
     or None."""
 
+    def answer(y: np.ndarray, s: np.ndarray, target: float) -> float | None:
+        return _as_threshold(
+            _call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores"))
+        )
+
     def diagnose() -> str | None:
-        for y, s, target in _threshold_cases():
-            got = _as_threshold(
-                _call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores"))
-            )
+        cases = _threshold_cases()
+        for y, s, target in cases:
+            got = answer(y, s, target)
             problem = _threshold_problem(got, y, s, target)
             if problem:
-                return problem
+                try:
+                    return _fixed_target_problem(answer, cases) or problem
+                except StudentCodeFailed:  # another call fails: the case at hand tells
+                    return problem
         return None
 
     return run_check(
@@ -517,7 +581,7 @@ def _confused_pair(raw: Any, cm: np.ndarray, expected: tuple[int, int]) -> str |
         raise StudentCodeFailed(
             f"return two ints, (true_class, predicted_class); got {describe(raw)}."
         )
-    got = _numbers(raw, "your pair").ravel()
+    got = _numbers(raw, "your pair", "two ints, (true_class, predicted_class)").ravel()
     if not np.isfinite(got.astype(np.float64)).all():
         return f"return two class indices; got {tuple(got.tolist())}."
     if got.size == 1:
@@ -650,7 +714,7 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
         got = []
         for k in ks:
             called = call_pure(top_k_accuracy, probs, y, k, names=("probabilities", "y"))
-            value = _numbers(called, "your accuracy")
+            value = _numbers(called, "your accuracy", "a number (a float in [0, 1])")
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
@@ -906,7 +970,7 @@ def _grad_cam_2_problem(grad_cam_heatmaps: Any) -> str | None:
         GRAD_CAM_CLASSES_2,
         names=("grad_model", "images", "class_index"),
     )
-    returned = _numbers(value, "your heatmaps")
+    returned = _numbers(value, "your heatmaps", "an array (n, h, w) of numbers")
     got = returned.astype(np.float64)
     expected = variants["right"]
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
@@ -981,7 +1045,7 @@ def _grad_cam_3_problem(grad_cam_heatmaps: Any) -> str | None:
         GRAD_CAM_CLASSES_3,
         names=("grad_model", "images", "class_index"),
     )
-    returned = _numbers(value, "your heatmaps")
+    returned = _numbers(value, "your heatmaps", "an array (n, h, w) of numbers")
     got = returned.astype(np.float64)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
         return None
@@ -1032,7 +1096,8 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
             GRAD_CAM_CLASSES,
             names=("grad_model", "images", "class_index"),
         )
-        returned = _numbers(value, "your heatmaps")  # its own dtype, for the messages
+        # its own dtype, for the messages
+        returned = _numbers(value, "your heatmaps", "an array (n, h, w) of numbers")
         got = returned.astype(np.float64)
         n, h, w = expected.shape
         if got.shape == (n, *images.shape[1:3]):
