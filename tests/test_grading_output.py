@@ -1,7 +1,8 @@
 """What ``course grade`` writes, when students choose names and notebooks aim at the output.
 
 One run of the command on a folder of real lesson-01 notebooks (unsolved, so each is quick):
-a student whose folder name is a spreadsheet formula with a newline in it, notebooks that
+a student whose folder name is a spreadsheet formula with a newline in it, two students whose
+names differ by a hidden character (with a notebook that is no lesson: no kernel), notebooks that
 attack the output folder, and an untouched notebook graded after them. Where kernels get a view
 of their own (grading.own_view), the output folder is empty in it and the attack fails at once;
 tests/test_grading_units.py plants the same things in an output folder directly.
@@ -14,6 +15,7 @@ import sys
 import nbformat
 import pytest
 from grading_support import student_notebook
+from nbformat.v4 import new_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import own_view
@@ -21,6 +23,9 @@ from course_lib.tools.grading import own_view
 ROOT = project_root()
 LESSON = "01_pixels"
 FORMULA = '=HYPERLINK("http:,evil")\nx,1.1,True'
+SHOWN_FORMULA = FORMULA.replace("\n", "\\n")  # as every output writes it
+# A folder named with a real RIGHT-TO-LEFT OVERRIDE, and one that spells it out
+TWINS = {"alice\u202e": "alice\\u202e", "alice\\u202e": "alice\\\\u202e"}
 NOT_ATTEMPTED = (
     "not attempted yet: replace the `raise NotImplementedError(...)` line with your code."
 )
@@ -58,6 +63,9 @@ def graded(tmp_path_factory):
     for student, prelude in students.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(student_notebook(LESSON, prelude), submissions / student / f"{LESSON}.ipynb")
+    for student in TWINS:
+        (submissions / student).mkdir(parents=True)
+        nbformat.write(new_notebook(), submissions / student / "notes.ipynb")
     result = subprocess.run(
         [sys.executable, "-m", "course_lib.tools.cli", "grade", str(submissions)]
         + ["--output", str(output), "--cell-timeout", "120", "--timeout", "400"],
@@ -79,15 +87,43 @@ def test_student_names_never_become_spreadsheet_formulas_nor_break_the_printed_t
     result, output, _ = graded
     assert result.returncode == 0, result.stderr[-3000:]
     grades = _rows(output / "grades.csv")
-    assert {row[0] for row in grades[1:]} == {"'" + FORMULA, "b_grief", "z_later"}
-    assert [row[4] for row in grades[1:] if row[0] == "'" + FORMULA] == [NOT_ATTEMPTED] * 4
+    students = ["'" + SHOWN_FORMULA, *sorted(TWINS.values()), "b_grief", "z_later"]
+    assert {row[0] for row in grades[1:]} == set(students)
+    assert [row[4] for row in grades[1:] if row[0] == "'" + SHOWN_FORMULA] == [NOT_ATTEMPTED] * 4
     summary = _rows(output / "summary.csv")
-    assert [row[0] for row in summary[1:]] == ["'" + FORMULA, "b_grief", "z_later"]
-    table = result.stdout[result.stdout.index("student ") :].split("\n\n")[0].splitlines()
-    assert len(table) == 5, table  # header, rule, one line per student
+    assert [row[0] for row in summary[1:]] == students
+    table = _printed_table(result)
+    assert len(table) == 7, table  # header, rule, one line per student
     assert table[2].startswith('=HYPERLINK("http:,evil")\\nx,1.1,True  0/4'), table
-    assert '[1/3] =HYPERLINK("http:,evil")\\nx,1.1,True/01_pixels.ipynb ...' in result.stdout
+    assert '[1/5] =HYPERLINK("http:,evil")\\nx,1.1,True/01_pixels.ipynb ...' in result.stdout
     assert "SPOOFED" not in result.stdout + result.stderr  # the kernel's stdout goes nowhere
+
+
+@pytest.mark.timeout(1500)
+def test_two_students_whose_names_differ_by_a_hidden_character_stay_two_in_every_output(graded):
+    result, output, _ = graded
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = sorted(TWINS.values())
+    grades = _rows(output / "grades.csv")
+    assert [(row[0], row[4][:28]) for row in grades[1:] if row[0].startswith("alice")] == [
+        (name, "not a lesson of this course:") for name in shown
+    ]
+    summary = _rows(output / "summary.csv")
+    assert [row for row in summary[1:] if row[0].startswith("alice")] == [
+        [name, "-", "0/0", "1"] for name in shown
+    ]
+    table = [line.split() for line in _printed_table(result) if line.startswith("alice")]
+    assert table == [[name, "-", "0/0", "1"] for name in shown]
+    for text in (
+        (output / "grades.csv").read_text("utf-8"),
+        (output / "summary.csv").read_text("utf-8"),
+        result.stdout,
+    ):
+        assert "\u202e" not in text
+
+
+def _printed_table(result):
+    return result.stdout[result.stdout.index("student ") :].split("\n\n")[0].splitlines()
 
 
 @pytest.mark.timeout(1500)

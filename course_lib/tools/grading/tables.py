@@ -26,26 +26,31 @@ UNKNOWN_LESSON = "?"
 # A cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...), =cmd|...):
 # student names come from folder and file names, which the students choose.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell that starts with ' gets one more, so that the names '=x and =x are never written alike.
+_QUOTED_STARTS = (*_FORMULA_STARTS, "'")
 
 
 def spreadsheet_safe(text: str) -> str:
-    """``text``, never a formula to a spreadsheet: a leading ``'`` if it could be one."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """``text``, never a formula to a spreadsheet: a leading ``'`` if it could be one (or if it
+    starts with ``'`` already, so that two different texts are never written alike)."""
+    return "'" + text if text.startswith(_QUOTED_STARTS) else text
 
 
 def _from_spreadsheet_safe(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+    return text[1:] if text.startswith("'") and text[1:].startswith(_QUOTED_STARTS) else text
 
 
 def valid_text(text: str) -> str:
     """``text`` as valid Unicode: bytes of a file name that are not UTF-8 (which Python keeps as
-    lone surrogates) are written out as ``\\xff``, so that the tables can be written at all."""
+    lone surrogates) are written out as ``\\xff``, so that the tables can be written at all.
+    For messages; a name is written with :func:`escaped_hidden`, which writes them out too."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def printable(text: str) -> str:
-    """``text`` on one line of a terminal: newlines and control characters shown escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+def shown_path(path: Path | str) -> str:
+    """A relative path for a line of text, each of its names as :func:`escaped_hidden` writes it
+    (``alice\\x20/01_pixels.ipynb``)."""
+    return "/".join(escaped_hidden(part) for part in Path(path).parts)
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,11 @@ def grade_folder(
             if submission.lesson not in keys:
                 grade = NotebookGrade(submission)
                 grade.problems.append(
-                    f"not a lesson of this course: {submission.path.name} "
+                    f"not a lesson of this course: {escaped_hidden(submission.path.name)} "
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
                 )
             else:
-                progress(f"[{number}/{len(submissions)}] {printable(str(name))} ...")
+                progress(f"[{number}/{len(submissions)}] {shown_path(name)} ...")
                 key = keys[submission.lesson]
                 if judge_process is None and needs_judge(key):
                     judge_process = Judge(options.snapshot, lazy_imports=kernel_views(options))
@@ -112,7 +117,8 @@ def grade_folder(
                     )
                 if submission.from_title:
                     grade.problems.append(
-                        f"the file name {submission.path.name} names no lesson of this course; "
+                        f"the file name {escaped_hidden(submission.path.name)} names no lesson "
+                        "of this course; "
                         f"graded as {submission.lesson}, the lesson its title names"
                     )
                 passed = sum(e.passed for e in grade.exercises)
@@ -123,12 +129,13 @@ def grade_folder(
             twins = by_pair[(submission.student, submission.lesson)]
             if len(twins) > 1 and submission.path.name == twins[0]:  # said once, not per twin
                 grade.problems.append(
-                    f"{len(twins)} notebooks for this lesson from this student: " + ", ".join(twins)
+                    f"{len(twins)} notebooks for this lesson from this student: "
+                    + ", ".join(escaped_hidden(twin) for twin in twins)
                 )
             if options.output is not None:
                 changed = options.output.changes()
                 if changed:
-                    shown = ", ".join(printable(c) for c in changed[:6])
+                    shown = ", ".join(shown_path(c) for c in changed[:6])
                     grade.problems.append(
                         f"{TAMPERING} the notebook changed the grader's output folder ({shown}"
                         + (" …)" if changed[6:] else ")")
@@ -150,12 +157,14 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     """One row per exercise of each notebook, then one per finding about the notebook.
 
     When a student handed in several notebooks of one lesson, each of their messages starts
-    with the notebook's file name, so that their rows can be told apart.
+    with the notebook's file name, so that their rows can be told apart. Names (the student's,
+    the file's) are written with :func:`escaped_hidden`: two different names are never written
+    alike, in the files or in the printed table.
     """
     handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
     rows = []
     for grade in grades:
-        student = escaped_hidden(valid_text(grade.submission.student))
+        student = escaped_hidden(grade.submission.student)
         lesson = grade.submission.lesson or UNKNOWN_LESSON
         notebook = str(grade.submission.path)
         prefix = (
@@ -257,9 +266,9 @@ def write_summary_csv(rows: list[GradeRow], exercises: dict[str, int], path: Pat
 
 
 def format_summary(rows: list[GradeRow], exercises: dict[str, int]) -> str:
-    """The summary as an aligned plain-text table."""
+    """The summary as an aligned plain-text table, names written as in the files (rows_of)."""
     header, table = summary(rows, exercises)
-    everything = [header, *([printable(cell) for cell in line] for line in table)]
+    everything = [header, *table]
     widths = [max(len(line[i]) for line in everything) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
