@@ -866,15 +866,15 @@ def test_5_what_is_no_number_is_told_what_the_task_asks_for(exercise, answer, me
         (  # a student's
             "5.2",
             lambda cm, k, factor: complex(0.5, 0.1),
-            "your precision is a complex ((0.5+0.1j)), complex: the task asks for a number "
-            "(a float), without an imaginary part (j). Look for where the complex value comes "
-            "from.",
+            "your precision is a complex ((0.5+0.1j)); its imaginary part (the j) must not be "
+            "there: the task asks for a number (a float). Look for where the complex value "
+            "comes from.",
         ),
         (
             "5.1",
             lambda cm, k: np.array(_precision_and_recall(cm, k), dtype=np.complex128),
-            "your result is a complex128 array of shape (2,), complex: the task asks for a "
-            "pair of numbers, (precision, recall), without an imaginary part (j).",
+            "your result is a complex128 array of shape (2,); its imaginary part (the j) must "
+            "not be there: the task asks for a pair of numbers, (precision, recall).",
         ),
     ],
 )

@@ -212,6 +212,19 @@ def test_a_precision_returned_as_float16_is_named_as_in_the_notebook(tmp_path):
         assert reply["message"] == checks.exercise_5_2(half).message
 
 
+@pytest.mark.parametrize("value", [complex(0.5, 0.1), complex(float("nan"), float("inf"))])
+def test_a_complex_precision_is_named_complex_as_in_the_notebook(tmp_path, value):
+    def complex_precision(cm, k, factor):  # a student's, with a square root of a negative
+        return value
+
+    expression = "checks.exercise_5_2(precision_at_prevalence)"
+    namespace = {"precision_at_prevalence": complex_precision}
+    reply = judge.judge_locally(expression, namespace, 12345, str(tmp_path / "5.2"))
+    assert reply["status"] == "failed" and "imaginary part" in reply["message"], reply
+    with fresh_inputs(12345):
+        assert reply["message"] == checks.exercise_5_2(complex_precision).message
+
+
 def _row_with_most_mistakes_first(cm):
     off = cm.copy()
     np.fill_diagonal(off, 0)

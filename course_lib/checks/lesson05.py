@@ -43,8 +43,8 @@ def _numbers(value: Any, what: str, wanted: str = "an array of numbers") -> np.n
         )
     if array.dtype.kind == "c":
         raise StudentCodeFailed(
-            f"{what} is {describe(value)}, complex: the task asks for {wanted}, without an "
-            "imaginary part (j). Look for where the complex value comes from."
+            f"{what} is {describe(value)}; its imaginary part (the j) must not be there: the "
+            f"task asks for {wanted}. Look for where the complex value comes from."
         )
     return array
 

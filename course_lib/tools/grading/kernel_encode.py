@@ -42,6 +42,8 @@ def encode(value: Any, folder: str | int, counter: list[int] | None = None) -> d
         return {"t": "int", "v": str(value)}
     if isinstance(value, float) and type(value) is float:
         return {"t": "float", "v": repr(value) if not math.isfinite(value) else value}
+    if isinstance(value, complex) and type(value) is complex:  # named as such by the checks
+        return {"t": "complex", "v": [repr(value.real), repr(value.imag)]}
     if type(value).__name__ in ("Fraction", "Decimal") and type(value).__module__ in (
         "fractions",
         "decimal",

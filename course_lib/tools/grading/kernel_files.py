@@ -146,6 +146,9 @@ def decode_plain(tree: dict[str, Any], folder: str | int) -> Any:
         return int(tree["v"])
     if kind == "float":
         return float(tree["v"])
+    if kind == "complex":
+        real, imag = tree["v"]
+        return complex(float(real), float(imag))
     if kind == "bytes":
         return base64.b64decode(tree["v"])
     if kind in ("array", "scalar", "tensor"):
