@@ -7,7 +7,7 @@ an answer decodes first shows only while it runs, so the kernel runs it through 
 
 import pytest
 from PIL import Image
-from test_checks_lesson07 import _open, check_upload
+from test_checks_lesson07 import _limit_set_for_pillow, _open, check_upload
 
 from course_lib import checks
 from course_lib.checks._core import fresh_inputs
@@ -75,21 +75,6 @@ def test_an_answer_that_is_not_a_function_is_named_in_both_phases(tmp_path):
     assert reply["status"] == "failed"
     assert reply["message"] == direct.message
     assert "expected a function, got int" in reply["message"]
-
-
-def _limit_set_for_pillow(data, max_pixels):  # a student's: Pillow's own limit changed
-    import io
-    import warnings
-
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            im.load()
-    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return f"refused: {e}"
-    return None
 
 
 def test_pillow_s_limit_changed_in_the_kernel_is_put_back_there_and_named_by_the_judge(tmp_path):
