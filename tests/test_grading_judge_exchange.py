@@ -95,6 +95,17 @@ def test_an_export_file_swapped_for_a_link_is_never_read(tmp_path, where, name):
     assert not (folder / "call1").exists() or not any((folder / "call1").iterdir())
 
 
+def test_an_answer_file_that_cannot_be_read_ends_the_round_and_is_not_taken_for_a_raise(
+    tmp_path,
+):
+    request, folder = _answered_once(tmp_path)
+    (folder / "out0" / "v1.npy").write_bytes(b"not an array")
+    reply = judge.handle(request)
+    # Taken for the student's function raising, the check would go on to other calls.
+    assert reply["status"] == "error" and "could not be read" in reply["message"], reply
+    assert not (folder / "call1").exists()
+
+
 def test_a_link_planted_where_the_judge_makes_its_request_folder_is_not_written_through(
     tmp_path,
 ):

@@ -29,7 +29,7 @@ from typing import Any
 from course_lib.tools.grading import exchange, judge_settings, judge_sources
 from course_lib.tools.grading.in_place import InPlace, NotRestored
 from course_lib.tools.grading.judge_decode import Unsupported, _read_json, decode
-from course_lib.tools.grading.judge_replay import NeedCall, Replay, fingerprint
+from course_lib.tools.grading.judge_replay import NeedCall, Replay, UnreadableOutcome, fingerprint
 from course_lib.tools.grading.kernel_call import call_answer
 from course_lib.tools.grading.kernel_encode import encode, export_values
 from course_lib.tools.grading.kernel_files import create_file, place
@@ -182,6 +182,8 @@ def _handled(request: dict[str, Any]) -> dict[str, Any]:
         }
     except Unsupported as exc:
         return _unsupported(exc)
+    except UnreadableOutcome as exc:
+        return {"status": "error", "message": f"the exported answer could not be read ({exc})"}
     except Exception as exc:  # a malformed export: the student's kernel wrote it
         return {
             "status": "error",

@@ -35,6 +35,13 @@ class NeedCall(BaseException):  # noqa: N818 - not an error: a request to the gr
         self.exercise = _copies.CHECKING[-1] if _copies.CHECKING else ""
 
 
+class UnreadableOutcome(BaseException):  # noqa: N818 - ends the round, as NeedCall does
+    """What the kernel wrote for one of its calls cannot be read (a file missing or swapped
+    for a link, malformed JSON). A BaseException: a check's ``except Exception`` would take it
+    for the student's function raising, and go on to other calls.
+    """
+
+
 def _fingerprint(value: Any, digest: Any) -> None:
     """Feed ``value`` into ``digest``: equal data, equal digests, whatever the container type."""
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
@@ -133,16 +140,21 @@ class Replay:
         if key not in self.outcomes:
             raise NeedCall(self.name, args, driver)
         outcome, folder = self.outcomes[key]
-        for position, tree in outcome.get("changed", {}).items():
-            target = args[int(position)]
-            if _is_model(target) and tree.get("t") == "model":
-                self.changes.model(target, decode(tree, folder))
-            elif type(target) is list and tree.get("t") == "list":
-                self.changes.items(target, decode(tree, folder))
-            elif isinstance(target, np.ndarray) and target.flags.writeable:
-                changed = decode(tree, folder)
-                if changed.shape == target.shape:
-                    self.changes.array(target, changed)
-        if "raised" in outcome:
-            raise _exception(outcome["raised"])
-        return decode(outcome["returned"], folder)
+        try:
+            for position, tree in outcome.get("changed", {}).items():
+                target = args[int(position)]
+                if _is_model(target) and tree.get("t") == "model":
+                    self.changes.model(target, decode(tree, folder))
+                elif type(target) is list and tree.get("t") == "list":
+                    self.changes.items(target, decode(tree, folder))
+                elif isinstance(target, np.ndarray) and target.flags.writeable:
+                    changed = decode(tree, folder)
+                    if changed.shape == target.shape:
+                        self.changes.array(target, changed)
+            if "raised" in outcome:
+                raised = _exception(outcome["raised"])
+            else:
+                return decode(outcome["returned"], folder)
+        except Exception as exc:
+            raise UnreadableOutcome(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        raise raised  # the student's function raised it: the check is meant to see it
