@@ -793,7 +793,7 @@ def test_4_4_an_answer_that_never_stops_is_told_so_not_that_its_patience_is_writ
         result,
         "for val_loss [0.9, 0.7, 0.6, 0.62, 0.65, 0.7, 0.8] and patience=2 you return (7, 3); "
         "Keras' answer is (5, 3). Your function never stops early: it lets every epoch run in "
-        "all 10 runs the check tried, whatever patience is passed. Keras stops at the end of "
+        "all 12 runs the check tried, whatever patience is passed. Keras stops at the end of "
         "the patience-th epoch in a row without a lower loss: here the best was epoch 3, and "
         "epochs 4 to 5 brought no lower loss.",
     )

@@ -429,6 +429,31 @@ _SAME_MISTAKES: list[tuple[Callable[[int, int, int], tuple[int, int]], str]] = [
 ]
 
 
+def _fresh_same_cases(count: int = 3) -> list[tuple[int, int, int]]:
+    """``count`` more (n, k, s), drawn with :func:`check_rng`: the same in the notebook, new in
+    each grading run, so that answers written in for the cases above do not pass.
+
+    Each adds zeros (not (0, 0)), and not the (k - 1) // 2 on each side of stride 1: a stride
+    of 2 to 4 on n from 8 to 64 pixels, with a kernel of 2 to 7 (at most half of n).
+    """
+    rng = check_rng(34)
+    cases: list[tuple[int, int, int]] = []
+    while len(cases) < count:
+        n, k, s = int(rng.integers(8, 65)), int(rng.integers(2, 8)), int(rng.integers(2, 5))
+        case = (n, k, s)
+        right = _tf_same_padding(*case)
+        if (
+            2 * k > n
+            or case in _SAME_CASES
+            or case in cases
+            or right == (0, 0)
+            or right == ((k - 1) // 2, (k - 1) // 2)
+        ):
+            continue
+        cases.append(case)
+    return cases
+
+
 def _not_whole(raw: Any, value: np.ndarray) -> str | None:
     """What kind of numbers a pair holds, in words, when they are not integers: "floats",
     "NumPy float64 numbers"; None for Python or NumPy integers."""
@@ -480,10 +505,13 @@ def _pairs_returned(
 def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
     """same_padding(n, k, s) -> (before, after), the zeros TensorFlow adds for padding='same'."""
 
+    # The cases that name the usual mistakes, then fresh ones (the same in the notebook)
+    cases = [*_SAME_CASES, *_fresh_same_cases()]
+
     def diagnose() -> str | None:
         kinds: list[str | None] = []
-        answers = _pairs_returned(same_padding, _SAME_CASES, kinds)
-        expected = [_tf_same_padding(*case) for case in _SAME_CASES]
+        answers = _pairs_returned(same_padding, cases, kinds)
+        expected = [_tf_same_padding(*case) for case in cases]
         if answers == expected:
             returned = call_student(same_padding, 28, 3, 1)
             kind = next((kind for kind in kinds if kind), None)
@@ -503,14 +531,14 @@ def exercise_3_4(same_padding: Callable[[int, int, int], Any]) -> CheckResult:
                 f"{returned!r}."
             )
         for formula, message in _SAME_MISTAKES:
-            if answers == [formula(*case) for case in _SAME_CASES]:
+            if answers == [formula(*case) for case in cases]:
                 return message
         if any(not v.is_integer() for pair in answers for v in pair):
             return "the padding is a number of zeros, a whole number: use // to split it."
         negative = [i for i, pair in enumerate(answers) if min(pair) < 0]
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
         i = negative[0] if negative else i
-        n, k, s = _SAME_CASES[i]
+        n, k, s = cases[i]
         got = tuple(int(v) for v in answers[i])
         if negative:
             out = -(-n // s)
@@ -560,6 +588,20 @@ _CNN_STEPS: list[dict[str, Any]] = [
     {"kind": "Dense", "units": None, "activation": "softmax"},  # None: num_classes
 ]
 _CNN_CASES: list[tuple[tuple[int, int, int], int]] = [((32, 32, 3), 10), ((28, 28, 1), 4)]
+
+
+def _fresh_cnn_case() -> tuple[tuple[int, int, int], int]:
+    """One more (input_shape, num_classes), drawn with :func:`check_rng`: the same in the
+    notebook, new in each grading run. Images of 20 to 48 pixels a side, not square, with 1 to
+    4 channels, and 2 to 20 classes: nothing in the model may be written for one shape."""
+    rng = check_rng(35)
+    while True:
+        height, width = (int(side) for side in rng.integers(20, 49, 2))
+        case = ((height, width, int(rng.integers(1, 5))), int(rng.integers(2, 21)))
+        if height != width and case not in _CNN_CASES:
+            return case
+
+
 _ORDINALS = [
     "first",
     "second",
@@ -939,8 +981,11 @@ def exercise_3_5(build_cnn: Callable[[tuple[int, int, int], int], Any]) -> Check
     """build_cnn(input_shape, num_classes) -> the stated CNN: layer order, settings, output shape,
     parameters."""
 
+    # The stated shapes, then a fresh one (the same in the notebook, new in each grading run)
+    cases = [*_CNN_CASES, _fresh_cnn_case()]
+
     def diagnose() -> str | None:
-        for number, (input_shape, num_classes) in enumerate(_CNN_CASES):
+        for number, (input_shape, num_classes) in enumerate(cases):
             problem = _cnn_problem(build_cnn, input_shape, num_classes)
             if problem:
                 where = f"for input_shape={input_shape}, num_classes={num_classes}: "
@@ -1033,6 +1078,27 @@ _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
 ]
 
 
+def _fresh_field_stacks(count: int = 2) -> list[list[tuple[int, int]]]:
+    """``count`` more stacks of 3 to 5 layers (k from 1 to 7, s from 1 to 3), drawn with
+    :func:`check_rng`: the same in the notebook, new in each grading run, so that answers
+    written in for the stacks above do not pass. Each has a stride above 1 before a layer
+    that widens the field, and a field no rule of ``_FIELD_MISTAKES`` gives."""
+    rng = check_rng(36)
+    stacks: list[list[tuple[int, int]]] = []
+    while len(stacks) < count:
+        layers = int(rng.integers(3, 6))
+        stack = [(int(rng.integers(1, 8)), int(rng.integers(1, 4))) for _ in range(layers)]
+        right = _field_reference(stack)
+        if (
+            stack in _FIELD_CASES
+            or stack in stacks
+            or any(formula(stack) == right for formula, _ in _FIELD_MISTAKES)
+        ):
+            continue
+        stacks.append(stack)
+    return stacks
+
+
 def _empty_stack_problem(receptive_field: Callable[..., Any]) -> str | None:
     """The task's rule for a stack with no layer: each value is one input pixel, a field of 1."""
     right = "right for every stack of layers, but for an empty stack, []"
@@ -1049,12 +1115,15 @@ def _empty_stack_problem(receptive_field: Callable[..., Any]) -> str | None:
 def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> CheckResult:
     """receptive_field([(k, s), ...]) -> the side of the input square one output value sees."""
 
+    # The stacks that name the usual mistakes, then fresh ones (the same in the notebook)
+    stacks = [*_FIELD_CASES, *_fresh_field_stacks()]
+
     def diagnose() -> str | None:
         kinds: list[str] = []
         answers = _numbers_returned(
-            receptive_field, [([*stack],) for stack in _FIELD_CASES], kinds, names=("stack",)
+            receptive_field, [([*stack],) for stack in stacks], kinds, names=("stack",)
         )
-        expected = [_field_reference(stack) for stack in _FIELD_CASES]
+        expected = [_field_reference(stack) for stack in stacks]
         if answers == expected:
             problem = _empty_stack_problem(receptive_field)
             if problem:
@@ -1068,7 +1137,7 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
                 )
             return None
         for formula, message in _FIELD_MISTAKES:
-            if answers == [formula(stack) for stack in _FIELD_CASES]:
+            if answers == [formula(stack) for stack in stacks]:
                 return message
         if answers[0] != 3:
             return (
@@ -1077,7 +1146,7 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
             )
         i = next(i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e)
         return (
-            f"for {_FIELD_CASES[i]} you return {answers[i]:g}; each output value there sees "
+            f"for {stacks[i]} you return {answers[i]:g}; each output value there sees "
             f"{expected[i]} pixels."
         )
 

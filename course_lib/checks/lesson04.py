@@ -14,6 +14,7 @@ from course_lib.checks._core import (
     amount,
     call_pure,
     call_student,
+    check_rng,
     describe,
     run_check,
     student_error,
@@ -179,7 +180,9 @@ ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
 
 def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
     """compile_model(model) compiles a softmax classifier for integer labels, with accuracy."""
-    model = _tiny_classifier()
+    # Its number of classes drawn with check_rng: the same in the notebook, new in each
+    # grading run
+    model = _tiny_classifier(int(check_rng(41).integers(3, 11)))
 
     def diagnose() -> str | None:
         returned = call_student(compile_model, model)
@@ -1040,18 +1043,35 @@ def _model_problem(
     return None
 
 
+def _fresh_better_cnn_case() -> tuple[tuple[int, int, int], int]:
+    """One more (input_shape, num_classes), drawn with :func:`check_rng`: the same in the
+    notebook, new in each grading run. Images of 24 to 48 pixels a side, not square, with 1 to
+    4 channels, and 2 to 20 classes other than 7 and 10."""
+    rng = check_rng(43)
+    while True:
+        height, width = (int(side) for side in rng.integers(24, 49, 2))
+        channels, classes = int(rng.integers(1, 5)), int(rng.integers(2, 21))
+        if height != width and classes not in (7, 10):
+            return (height, width, channels), classes
+
+
 def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
     """build_better_cnn(input_shape, num_classes): Conv -> BN -> ReLU -> pool blocks, dropout,
     softmax.
 
-    Checked on two input shapes and class counts (so nothing is hard-coded), on the layer order,
+    Checked on three input shapes and class counts, the last drawn afresh in each grading run
+    (so nothing is hard-coded), on the layer order,
     where BatchNorm and Dropout sit, the settings, the parameter count, and finally, given the
     library copy's weights, on producing the same outputs as ``models.build_better_cnn``.
     """
     outcome: dict[str, Any] = {}
 
+    # The lesson's shape, another stated one, and a fresh one (the same in the notebook, new
+    # in each grading run)
+    shapes = [((28, 28, 1), 10), ((32, 32, 3), 7), _fresh_better_cnn_case()]
+
     def diagnose() -> str | None:
-        for input_shape, num_classes in (((28, 28, 1), 10), ((32, 32, 3), 7)):
+        for input_shape, num_classes in shapes:
             problem = _model_problem(build_better_cnn, input_shape, num_classes)
             if problem:
                 return problem
@@ -1114,6 +1134,31 @@ _STOPPING_CASES: tuple[tuple[tuple[float, ...], int], ...] = (
     # patience=0, EarlyStopping's default: it stops at the first epoch without one: (3, 2)
     ((0.70, 0.60, 0.65, 0.50, 0.55), 0),
 )
+
+
+def _fresh_stopping_cases(count: int = 2) -> list[tuple[tuple[float, ...], int]]:
+    """``count`` more runs, drawn with :func:`check_rng`: the same in the notebook, new in each
+    grading run, so that answers written in for the runs above do not pass.
+
+    Each is a validation loss shaped like a real run's: it falls, bottoms out, then rises, with
+    noise and two decimals (ties happen), over 6 to 11 epochs, with a patience of 1 to 3. Each
+    stops early and restores an epoch before the last one run.
+    """
+    rng = check_rng(44)
+    cases: list[tuple[tuple[float, ...], int]] = []
+    while len(cases) < count:
+        epochs, patience = int(rng.integers(6, 12)), int(rng.integers(1, 4))
+        epoch = np.arange(epochs)
+        lowest = int(rng.integers(2, epochs - 1))  # where the trend bottoms out, from 0
+        trend = rng.uniform(0.6, 1.2) * np.exp(-rng.uniform(0.15, 0.35) * np.minimum(epoch, lowest))
+        trend += rng.uniform(0.02, 0.08) * np.maximum(epoch - lowest, 0)  # overfitting
+        noisy = np.round(trend + rng.normal(0.0, 0.03, epochs), 2)
+        val_loss = tuple(float(value) for value in noisy)
+        run, restored = _mistaken_stop(val_loss, patience, _lower)  # Keras's rule
+        if run == epochs or restored == run or (val_loss, patience) in [*_STOPPING_CASES, *cases]:
+            continue
+        cases.append((val_loss, patience))
+    return cases
 
 
 def keras_early_stopping(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
@@ -1384,7 +1429,9 @@ def exercise_4_4(early_stopping_epochs: Callable[[list[float], int], Any]) -> Ch
     def diagnose() -> str | None:
         answers: list[tuple[tuple[float, ...], int, tuple[int, int]]] = []
         floats, junk = None, None
-        for number, (val_loss, patience) in enumerate(_STOPPING_CASES):
+        # The runs that name the usual mistakes, then fresh ones (the same in the notebook)
+        cases = [*_STOPPING_CASES, *_fresh_stopping_cases()]
+        for number, (val_loss, patience) in enumerate(cases):
             # Half the cases come as a NumPy array, as a History's values often end up.
             losses = list(val_loss) if number % 2 == 0 else np.array(val_loss)
             # On a copy, compared after: a History's losses are still needed after the call.

@@ -32,6 +32,28 @@ TEST_CM = np.array(
 )
 
 
+def fresh_confusion_matrix(seed: int) -> np.ndarray:
+    """A confusion matrix drawn with :func:`check_rng`: the same in the notebook, new in each
+    grading run, so that answers written in for the matrices in this file do not pass.
+
+    3 to 5 classes, most images on the diagonal, every cell off it at least 1 (so no
+    denominator is ever 0), and, as in ``TEST_CM``, every class with different row and column
+    totals, so that precision and recall differ.
+    """
+    rng = check_rng(seed)
+    while True:
+        size = int(rng.integers(3, 6))
+        cm = rng.integers(1, 12, (size, size))
+        np.fill_diagonal(cm, rng.integers(15, 80, size))
+        if np.all(cm.sum(axis=0) != cm.sum(axis=1)):
+            return cm
+
+
+def _on_matrix(cm: np.ndarray) -> str:
+    """The matrix a message is about, after its ``k=2``: nothing for ``TEST_CM``."""
+    return "" if cm is TEST_CM else f" on the check's other matrix, {cm.tolist()},"
+
+
 def _numbers(value: Any, what: str, wanted: str = "an array of numbers") -> np.ndarray:
     """as_array, refusing what is not numbers (a string, a dict, a list of those) and complex
     numbers, whose imaginary part a conversion to float would drop with a warning; ``wanted``
@@ -65,13 +87,18 @@ def _pair(value: Any) -> np.ndarray:
 
 def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> CheckResult:
     """precision_and_recall(cm, k) -> (precision, recall) of class k from a confusion matrix."""
-    cm = TEST_CM
-    classes = range(len(cm))
-    expected = np.array([_precision_recall(cm, k) for k in classes])
+    # Every class of TEST_CM, whose numbers name the usual mistakes, then every class of a
+    # fresh matrix (the same in the notebook, new in each grading run)
+    fresh = fresh_confusion_matrix(51)
+    cases = [(TEST_CM, k) for k in range(len(TEST_CM))] + [(fresh, k) for k in range(len(fresh))]
+    expected = np.array([_precision_recall(cm, k) for cm, k in cases])
+
+    def each(rule: Callable[[np.ndarray, int], Any]) -> np.ndarray:
+        return np.array([rule(cm, k) for cm, k in cases], dtype=np.float64)
 
     def diagnose() -> str | None:
         got = np.array(
-            [_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for k in classes]
+            [_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for cm, k in cases]
         )
         if np.allclose(got, expected):
             return None
@@ -80,9 +107,8 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
                 "precision and recall are swapped. Precision divides by the column total "
                 "(everything predicted as k); recall by the row total (everything truly k)."
             )
-        right = np.diag(cm).astype(np.float64)
-        over_fp = right / (cm.sum(axis=0) - right)  # TP / FP
-        over_fn = right / (cm.sum(axis=1) - right)  # TP / FN
+        over_fp = each(lambda cm, k: cm[k, k] / (cm[:, k].sum() - cm[k, k]))  # TP / FP
+        over_fn = each(lambda cm, k: cm[k, k] / (cm[k].sum() - cm[k, k]))  # TP / FN
         wrong_parts = []
         if np.allclose(got[:, 0], over_fp):
             wrong_parts.append("precision by FP alone (use TP + FP, the column total)")
@@ -95,14 +121,15 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
             )
         if got.max() > 1.0:
             return "values above 1: those are counts; divide the diagonal count by a total."
-        share_of_all = np.diag(cm) / cm.sum()
+        share_of_all = each(lambda cm, k: cm[k, k] / cm.sum())
         if np.allclose(got, np.stack([share_of_all] * 2, axis=1)):
             return (
                 "you divided by the number of all images; precision divides by the column "
                 "total of class k, recall by its row total."
             )
         for shift in (-1, 1):
-            if np.allclose(got, np.roll(expected, -shift, axis=0)):
+            neighbour = np.array([_precision_recall(cm, (k + shift) % len(cm)) for cm, k in cases])
+            if np.allclose(got, neighbour):
                 return (
                     "those are the numbers of a neighbouring class: the counts of class k "
                     "are cm[k, k], cm[:, k] and cm[k, :]."
@@ -119,9 +146,10 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
                 "recall is right; precision is cm[k, k] divided by the column total cm[:, k].sum()."
             )
         first = int(np.flatnonzero(~np.isclose(got, expected).all(axis=1))[0])
+        cm, k = cases[first]
         return (
             "neither number matches: precision = cm[k, k] / cm[:, k].sum(), "
-            f"recall = cm[k, k] / cm[k, :].sum(). For k={classes[first]} you returned "
+            f"recall = cm[k, k] / cm[k, :].sum(). For k={k}{_on_matrix(cm)} you returned "
             f"({got[first, 0]:.4f}, {got[first, 1]:.4f}), expected "
             f"({expected[first, 0]:.4f}, {expected[first, 1]:.4f})."
         )
@@ -181,21 +209,38 @@ def _distinct(got: float, expected: float) -> tuple[str, str]:
 PREVALENCE_FACTORS = (0.1, 0.25, 3.0)
 
 
+def _fresh_prevalence_cases(count: int = 2) -> list[tuple[np.ndarray, int, float]]:
+    """``count`` (cm, k, factor) on a fresh matrix (:func:`fresh_confusion_matrix`), each with
+    a factor of 0.1 to 4 (two decimals, never 1) that leaves factor · cm[k, k] a fraction, so
+    that rounding shows as it does on TEST_CM."""
+    cm = fresh_confusion_matrix(52)
+    rng = check_rng(520)
+    cases: list[tuple[np.ndarray, int, float]] = []
+    while len(cases) < count:
+        k, factor = int(rng.integers(len(cm))), float(np.round(rng.uniform(0.1, 4.0), 2))
+        if factor == 1 or float(cm[k, k] * factor).is_integer():
+            continue
+        cases.append((cm, k, factor))
+    return cases
+
+
 def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any]) -> CheckResult:
     """precision_at_prevalence(cm, k, factor) -> class k's precision if it were factor times as
     common."""
-    # integers, like confusion_matrix's: multiplying in place fails, assigning truncates
-    cm = TEST_CM
-    cases = [(k, f) for f in PREVALENCE_FACTORS for k in range(len(cm))]
-    expected = np.array([_precision_at(cm, k, f) for k, f in cases])
+    # integers, like confusion_matrix's: multiplying in place fails, assigning truncates.
+    # Every class of TEST_CM at each factor, whose numbers name the usual mistakes, then
+    # fresh cases (the same in the notebook, new in each grading run)
+    cases = [(TEST_CM, k, f) for f in PREVALENCE_FACTORS for k in range(len(TEST_CM))]
+    cases += _fresh_prevalence_cases()
+    expected = np.array([_precision_at(cm, k, f) for cm, k, f in cases])
 
     def variant(**kwargs: Any) -> np.ndarray:
-        return np.array([_precision_at(cm, k, f, **kwargs) for k, f in cases])
+        return np.array([_precision_at(cm, k, f, **kwargs) for cm, k, f in cases])
 
     def diagnose() -> str | None:
         got = []
         low_precision = None  # the dtype of a float16 (or bfloat16) answer
-        for k, factor in cases:
+        for cm, k, factor in cases:
             try:
                 returned = _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",))
                 if isinstance(returned, tuple | list) or (
@@ -224,14 +269,15 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
             return None
         if low_precision is not None and np.allclose(got, expected, rtol=2e-3, atol=1e-4):
             worst = int(np.argmax(np.abs(got - expected)))
+            cm, k, factor = cases[worst]
             return (
                 f"you returned {low_precision} numbers, which keep only about 3 significant "
-                f"digits: for k={cases[worst][0]} and factor={cases[worst][1]} you returned "
+                f"digits: for k={k} and factor={factor}{_on_matrix(cm)} you returned "
                 f"{got[worst]:.7f}, expected {expected[worst]:.7f}. "
                 "Return a Python float, float(tp / (tp + fp)), or compute in float32 or "
                 "float64."
             )
-        today = np.array([_precision_recall(cm, k)[0] for k, _ in cases])
+        today = np.array([_precision_recall(cm, k)[0] for cm, k, _ in cases])
         if np.allclose(got, today):
             return (
                 "your precision does not change with factor: for every factor you return class "
@@ -241,14 +287,14 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
                 "common makes TP = factor · cm[k, k]; the false positives are images of "
                 "*other* classes, and there are as many as before."
             )
-        if np.allclose(got, [_precision_recall(cm, k)[1] for k, _ in cases]):
+        if np.allclose(got, [_precision_recall(cm, k)[1] for cm, k, _ in cases]):
             return (
                 "that is recall, and recall does not depend on how common the class is (both "
                 "of its counts shrink together). The question is about precision: TP / (TP + "
                 "FP)."
             )
         # Multiplying FP by the factor gives the same numbers as dividing TP by it.
-        if np.allclose(got, [_precision_at(cm, k, 1 / f) for k, f in cases]):
+        if np.allclose(got, [_precision_at(cm, k, 1 / f) for cm, k, f in cases]):
             return (
                 "the factor works the wrong way round (TP divided by it, or FP multiplied by "
                 "it). Class k becomes factor times as common: multiply its true positives, "
@@ -265,12 +311,12 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         if (got > 1).any() or (got < 0).any():
             return "a precision lies between 0 and 1: divide TP by TP + FP."
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
-        k, factor = cases[first]
+        cm, k, factor = cases[first]
         shown, right = _distinct(got[first], expected[first])
         return (
             "values differ from TP / (TP + FP) with TP = factor · cm[k, k] and FP = the rest of "
-            f"column k, unchanged: for k={k} and factor={factor} you returned {shown}, "
-            f"expected {right}."
+            f"column k, unchanged: for k={k} and factor={factor}{_on_matrix(cm)} you returned "
+            f"{shown}, expected {right}."
         )
 
     return run_check(
@@ -668,20 +714,63 @@ def _confused_pair(raw: Any, cm: np.ndarray, expected: tuple[int, int]) -> str |
     )
 
 
+def _fresh_confused_matrices(count: int = 2) -> list[np.ndarray]:
+    """``count`` confusion matrices of 4 to 6 classes, drawn with :func:`check_rng`: the same in
+    the notebook, new in each grading run, so that answers written in for the two matrices
+    above do not pass.
+
+    Each has one largest count off the diagonal, larger than its mirror image, and classes of
+    different sizes: a cell no rule of the usual mistakes finds (the largest of the row or of
+    the column with the most mistakes, the largest share, the largest pair), so that a wrong
+    way is told as it is on ``CONFUSED_CM_2``.
+    """
+    rng = check_rng(54)
+    matrices: list[np.ndarray] = []
+    while len(matrices) < count:
+        size = int(rng.integers(4, 7))
+        cm = rng.integers(0, 25, (size, size))
+        np.fill_diagonal(cm, rng.integers(30, 250, size))
+        off = _off_diagonal(cm)
+        mistakes = np.where(np.isinf(off), 0.0, off)
+        right = _largest_cell(off)
+        row, column = int(np.argmax(mistakes.sum(axis=1))), int(np.argmax(mistakes.sum(axis=0)))
+        others = {
+            (row, int(np.argmax(off[row]))),
+            (int(np.argmax(off[:, column])), column),
+            _largest_cell(off / cm.sum(axis=1, keepdims=True)),
+            _largest_cell(off / cm.sum(axis=0, keepdims=True)),
+        }
+        pairs = np.triu(mistakes + mistakes.T, 1)
+        if (
+            np.sum(off == off.max()) == 1
+            and cm[right] > cm[right[::-1]]
+            and right not in others
+            and set(right) != set(_largest_cell(pairs))
+        ):
+            matrices.append(cm)
+    return matrices
+
+
 def exercise_5_4(most_confused: Callable[[np.ndarray], Any]) -> CheckResult:
     """most_confused(cm) -> (true_class, predicted_class) of the largest off-diagonal cell, cm
     unchanged."""
 
+    # The two matrices that name the usual mistakes, then fresh ones (the same in the
+    # notebook, new in each grading run)
+    fresh = _fresh_confused_matrices()
+
     def diagnose() -> str | None:
-        for number, cm in enumerate((CONFUSED_CM, CONFUSED_CM_2)):
+        for number, cm in enumerate((CONFUSED_CM, CONFUSED_CM_2, *fresh)):
             expected = _largest_cell(_off_diagonal(cm))
             raw = call_pure(most_confused, cm, names=("cm",))
             problem = _confused_pair(raw, cm, expected)
-            if problem and number:
+            if problem and number == 1:
                 return (
                     f"on a second matrix, {len(cm)} x {len(cm)} with classes of very "
                     f"different sizes ({cm.tolist()}): {problem}"
                 )
+            if problem and number:
+                return f"on another matrix, {len(cm)} x {len(cm)} ({cm.tolist()}): {problem}"
             if problem:
                 return problem
         return None

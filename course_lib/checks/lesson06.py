@@ -913,12 +913,16 @@ def _small_lite0() -> Any:
 
     Building it takes seconds, so outside a grading run one backbone is built once and put
     back as built (weights and trainable flags) for each check. A grading run builds it afresh
-    in each round (the judge seeds Keras for each round, and recognises the calls it has
-    answered by the backbone's weights).
+    in each round, with weights drawn from a seed of :func:`check_rng`: the same in every round
+    of the run (the judge recognises the calls it has answered by the backbone's weights), new
+    in each run.
     """
     from course_lib import efficientnet_lite
 
     if salted():
+        import keras
+
+        keras.utils.set_random_seed(int(check_rng(65).integers(2**31)))
         return efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
     if not _LITE0:
         built = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
@@ -1239,6 +1243,41 @@ def _paired_predictions(
     return y, pred_a, pred_b
 
 
+def _fresh_keep_cases() -> list[tuple[str, tuple[int, int, float | None, bool], int]]:
+    """Three more validation sets, drawn with :func:`check_rng`: the same in the notebook, new
+    in each grading run, so that answers written in for the sets above do not pass.
+
+    (what the set shows, (only feature extraction right, only fine-tuned right, alpha or None
+    for the default, the right answer), the seed of its labels): fine-tuning ahead beyond luck,
+    ahead by luck, and behind beyond luck, each with its p-value far from alpha (below a
+    quarter of it, or above 2.5 times it). No answer that ignores the p-value, nor one that
+    ignores the direction, gets all three right.
+    """
+    from course_lib import metrics
+
+    rng = check_rng(66)
+    wanted = [("another, ahead beyond luck", True, True)]
+    wanted += [
+        ("another, ahead by luck", True, False),
+        ("another, behind beyond luck", False, False),
+    ]
+    cases: list[tuple[str, tuple[int, int, float | None, bool], int]] = []
+    for shows, ahead, keep in wanted:
+        while True:
+            alpha = [None, 0.01, 0.1][int(rng.integers(3))]
+            disagree = int(rng.integers(8, 80))
+            fewer = int(rng.integers(0, (disagree + 1) // 2))  # right where the other is wrong
+            only_fe, only_ft = (fewer, disagree - fewer) if ahead else (disagree - fewer, fewer)
+            seed = int(rng.integers(1000, 100_000))
+            y, pred_fe, pred_ft = _paired_predictions(only_fe, only_ft, seed=seed)
+            p = metrics.compare_classifiers(y, pred_fe, pred_ft).p_value
+            level = 0.05 if alpha is None else alpha
+            if only_fe != only_ft and (p < level / 4 if keep or not ahead else p > 2.5 * level):
+                break
+        cases.append((shows, (only_fe, only_ft, alpha, keep), seed))
+    return cases
+
+
 def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
     """keep_fine_tuned(y_val, pred_features, pred_fine_tuned, alpha=0.05) -> bool."""
     from course_lib import metrics
@@ -1261,10 +1300,17 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
         "as far ahead, many disagreements": (25, 37, None, False),
     }
 
+    # The sets above name the usual mistakes; then fresh ones (the same in the notebook)
+    fresh = _fresh_keep_cases()
+    seeds = {name: seed for seed, name in enumerate(cases)}
+    for shows, case, seed in fresh:
+        cases[shows] = case
+        seeds[shows] = seed
+
     def diagnose() -> str | None:
         answers, p_values, gaps = {}, {}, {}
-        for seed, (name, (only_fe, only_ft, alpha, _)) in enumerate(cases.items()):
-            y, pred_fe, pred_ft = _paired_predictions(only_fe, only_ft, seed=seed)
+        for name, (only_fe, only_ft, alpha, _) in cases.items():
+            y, pred_fe, pred_ft = _paired_predictions(only_fe, only_ft, seed=seeds[name])
             comparison = metrics.compare_classifiers(y, pred_fe, pred_ft)
             p_values[name] = comparison.p_value
             gaps[name] = comparison.accuracy_b - comparison.accuracy_a
@@ -1352,6 +1398,23 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 f"at {loose} fine-tuning is better beyond luck, yet you drop it: compare p with "
                 "the alpha argument, whatever its value."
             )
+        for shows, (only_fe, only_ft, alpha, keep), _ in fresh:
+            if answers[shows] != keep:
+                level = "alpha=0.05 (the default)" if alpha is None else f"alpha={alpha}"
+                rule = (
+                    "it is ahead and p < alpha: keep it"
+                    if keep
+                    else "p is not below alpha: a difference that size is often luck"
+                    if only_ft > only_fe
+                    else "it is behind, however small p is"
+                )
+                return (
+                    f"on another validation set, fine-tuning is right on {only_ft} images "
+                    f"that feature extraction gets wrong, and wrong on {only_fe} it gets "
+                    f"right: McNemar p = {p_values[shows]:.2g} with {level}. You return "
+                    f"{answers[shows]}, but {rule}. Keep fine-tuning only when it is ahead and "
+                    "p < alpha."
+                )
         return None
 
     return run_check("6.6", diagnose, "fine-tuning kept only when it is better beyond luck.")
