@@ -71,6 +71,7 @@ LONGEST_GROUPS = {
     "tests/test_grading_two_phase.py": 260,
     f"{SOLUTION_RUNS}[09_your_own_photos]": 139,
     "tests/test_grading_judge.py": 126,
+    "tests/test_checks_fresh_cases.py": 250,  # measured alone, niced, on a loaded machine
     "notebooks/09_your_own_photos.ipynb": 121,
     "tests/test_distributed.py": 110,
     f"{SOLUTION_RUNS}[06_transfer_learning]": 109,
