@@ -560,9 +560,18 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         if problem:
             return problem
         if np.corrcoef(np.arange(n), order)[0, 1] > 0.5:
+            # How far a buffer lets images move depends on the seeds: its size, when the
+            # pipeline shows it, is named whichever message comes first.
+            small = [b for b in view["buffers"] if 0 < b < n]
+            held = (
+                f": it holds {small[0]} elements, fewer than the {n} of the dataset"
+                if small
+                else ""
+            )
             return (
                 "images barely move from their original position: the shuffle buffer is too "
-                "small. Use a buffer at least as large as the dataset, e.g. ds.cardinality()."
+                f"small{held}. Use a buffer at least as large as the dataset, e.g. "
+                "ds.cardinality()."
             )
         problem = _buffer_problem(view["buffers"], n)
         if problem:
