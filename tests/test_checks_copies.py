@@ -69,3 +69,84 @@ def test_every_copy_names_the_exercise_it_answers():
         for exercise, allowed in _copies.ALLOWED.items()
         for module, name in allowed
     )
+
+
+def test_a_copy_the_library_calls_itself_passes_where_the_exercise_allows_the_caller():
+    # 3.3 may call convolve2d, which pads with same_padding (3.4's copy) itself
+    def convolve_channels(image, kernel):
+        k, (h, w) = kernel.shape[0], image.shape[:2]
+        top = (k - 1) // 2
+        same = sum(
+            images.convolve2d(image[..., c], kernel[..., c], padding="same")
+            for c in range(image.shape[-1])
+        )
+        return same[top : top + h - k + 1, top : top + w - k + 1]
+
+    result = checks.exercise_3_3(convolve_channels)
+    assert result.passed, result.message
+
+
+# --------------------------- wrappers compiled under a file name of the library's, or a check's
+
+_FILE = "import os, course_lib\nfile = os.path.dirname(course_lib.__file__)\n"
+
+
+def _compiled_under(relative, source, **names):
+    """``source`` compiled as if it were the library's file ``relative``, run with ``names``."""
+    import os
+
+    import course_lib
+
+    space = dict(names)
+    path = os.path.join(os.path.dirname(course_lib.__file__), relative)
+    exec(compile(source, path, "exec"), space)  # noqa: S102 - the test's own code
+    return space
+
+
+def _s2_answers():
+    from course_lib import models, photos
+
+    convolve_valid = _compiled_under(
+        "legacy.py",
+        "def convolve_valid(image, kernel):\n    return conv(image, kernel)\n",
+        conv=images.convolve2d,
+    )["convolve_valid"]
+    build = _compiled_under(
+        "legacy.py",
+        "def build_better_cnn(input_shape, num_classes):\n    return b(input_shape, num_classes)\n",
+        b=models.build_better_cnn,
+    )["build_better_cnn"]
+    split = _compiled_under(
+        "legacy.py",
+        "def split_files(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):\n"
+        "    return f(files, labels, fractions, seed)\n",
+        f=photos.split_files,
+    )["split_files"]
+    return [
+        (checks.exercise_3_1, convolve_valid, "images.convolve2d"),
+        (checks.exercise_4_3, build, "models.build_better_cnn"),
+        (checks.exercise_9_2, split, "photos.split_files"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_a_wrapper_compiled_under_a_library_file_name_does_not_pass_for_the_library(case):
+    check, answer, copy = _s2_answers()[case]
+    result = check(answer)
+    assert not result.passed
+    assert f"calls course_lib.{copy}, the course's own copy of this exercise" in result.message, (
+        result.message
+    )
+
+
+@pytest.mark.parametrize("relative", ["checks/lesson04.py", "checks/_core.py", "legacy.py"])
+def test_a_wrapper_compiled_under_a_check_s_file_name_does_not_pass_for_the_check(relative):
+    early_stopping_epochs = _compiled_under(
+        relative,
+        "def early_stopping_epochs(val_loss, patience):\n    return replay(val_loss, patience)\n",
+        replay=checks.lesson04.keras_early_stopping,
+    )["early_stopping_epochs"]
+    result = checks.exercise_4_4(early_stopping_epochs)
+    assert not result.passed
+    assert "calls course_lib.checks.lesson04.keras_early_stopping" in result.message, result.message
+    assert "part of the check" in result.message

@@ -102,16 +102,20 @@ class StandInKernel:
     def eval(self, source: str):
         return self._send({"do": "eval", "source": source})["value"]
 
-    def grade(self, folder: Path, answer: str) -> tuple[dict, list[str]]:
-        """The judge's reply to 1.1 answered by ``answer``, and how the watch was switched off."""
+    def grade(
+        self, folder: Path, answer: str, expression: str = EXPRESSION
+    ) -> tuple[dict, list[str]]:
+        """The judge's reply to ``expression`` (1.1 by default) once the notebook ran
+        ``answer``, and how the watch was switched off."""
         self.run(answer)
         values = str(folder / "values")
-        self._send({"do": "values", "args": {"names": ["to_grayscale"], "dir": values}})
+        names = judge.answer_names(expression)
+        self._send({"do": "values", "args": {"names": names, "dir": values}})
         calls, unwatched = [], []
         for round_number in range(judge.MAX_CALLS + 1):
             reply = judge.handle(
                 {
-                    "expression": EXPRESSION,
+                    "expression": expression,
                     "root": str(folder),  # the kernel's working folder, as the grader made it
                     "values": values,
                     "calls": calls,
@@ -154,15 +158,40 @@ def to_grayscale(photo):
 """
 
 
-def test_the_copies_compiled_from_the_judge_s_sources_are_the_code_a_kernel_imports():
+def _imported_code(module: str, name: str):
+    """The code of the function (or method, ``Class.method``) ``name`` as ``module`` imported it."""
     import importlib
 
-    compiled = dict(_copies.compiled_copies(_copies.copy_sources(_copies.COPIES)))
-    assert sorted(compiled.values()) == sorted(f"{m}.{n}" for m, n in _copies.COPIES)
-    for code, name in compiled.items():
-        module, _, function = name.rpartition(".")
-        loaded = getattr(importlib.import_module(module), function).__code__
-        assert code == loaded and hash(code) == hash(loaded) and code is not loaded, name
+    found = importlib.import_module(module)
+    for part in name.split("."):
+        found = vars(found)[part] if isinstance(found, type) else getattr(found, part)
+    found = getattr(found, "fget", found)  # a property's
+    return getattr(found, "__wrapped__", found).__code__  # functools.cache's
+
+
+def _nested(code) -> list:
+    inner = [c for c in code.co_consts if type(c) is type(code)]
+    return inner + [n for c in inner for n in _nested(c)]
+
+
+@pytest.mark.parametrize("which", ["copies", "their callers"])
+def test_the_functions_compiled_from_the_judge_s_sources_are_the_code_a_kernel_imports(which):
+    functions = _copies.COPIES
+    if which == "their callers":
+        functions = _copies.library_callers(_copies.COPIES)
+        assert ("course_lib.images", "convolve2d") not in functions  # a copy already
+        assert ("course_lib.photos", "prepare_folder") in functions  # calls split_files
+        assert ("course_lib.explain", "grad_cam") in functions
+    compiled = _copies.compiled_copies(_copies.copy_sources(functions))
+    assert {name for _, name in compiled} == {f"{m}.{n}" for m, n in functions}
+    for module, name in functions:
+        loaded = _imported_code(module, name)
+        codes = [code for code, named in compiled if named == f"{module}.{name}"]
+        # the function's own code first found, then the code nested in it (its closures too)
+        where = lambda c: (c.co_qualname, c.co_firstlineno)  # noqa: E731
+        assert sorted(codes, key=where) == sorted([loaded, *_nested(loaded)], key=where), name
+        own = next(code for code in codes if code.co_qualname == name)
+        assert own == loaded and hash(own) == hash(loaded) and own is not loaded, name
 
 
 # Everything the grader's code in the kernel once looked up, or still could, replaced
@@ -357,3 +386,89 @@ def test_the_guard_refuses_changes_to_the_grader_s_code_in_the_kernel(kernel):
     assert kernel.eval("len(hooks)") >= 2  # the hook, and the counts it hands out
     assert kernel.eval("len(refused)") == 2 * (2 + kernel.eval("len(hooks)"))
     assert kernel.eval("handed['setprofile'] is sys.setprofile") is True
+
+
+# ------------------------- the library's copies, and code passed off as the library's, graded
+
+# A notebook's helper: ``src`` compiled under a file name of the course's (``relative`` in
+# course_lib/), so that its code claims to be the library's, or a check's
+AS_LIBRARY = """
+import os as _os, course_lib as _cl
+import numpy as np
+
+def _as_library(src, relative="legacy.py", **names):
+    space = dict(names)
+    where = _os.path.join(_os.path.dirname(_cl.__file__), relative)
+    exec(compile(src, where, "exec"), space)
+    return space
+"""
+WRAPPED = {
+    "3.1": (
+        "checks.exercise_3_1(convolve_valid)",
+        """
+        from course_lib import images as _images
+        convolve_valid = _as_library(
+            'def convolve_valid(image, kernel):\\n    return conv(image, kernel)\\n',
+            conv=_images.convolve2d,
+        )['convolve_valid']
+        """,
+        "course_lib.images.convolve2d",
+    ),
+    "4.3": (
+        "checks.exercise_4_3(build_better_cnn)",
+        """
+        from course_lib import models as _models
+        build_better_cnn = _as_library(
+            'def build_better_cnn(input_shape, num_classes):\\n'
+            '    return b(input_shape, num_classes)\\n',
+            b=_models.build_better_cnn,
+        )['build_better_cnn']
+        """,
+        "course_lib.models.build_better_cnn",
+    ),
+    "9.2": (
+        "checks.exercise_9_2(split_files)",
+        """
+        from course_lib import photos as _photos
+        split_files = _as_library(
+            'def split_files(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):\\n'
+            '    return f(files, labels, fractions, seed)\\n',
+            f=_photos.split_files,
+        )['split_files']
+        """,
+        "course_lib.photos.split_files",
+    ),
+}
+
+
+@pytest.mark.parametrize("exercise", sorted(WRAPPED))
+def test_a_copy_called_through_code_compiled_under_a_library_file_name_is_seen(
+    kernel, tmp_path, exercise
+):
+    expression, cell, copy = WRAPPED[exercise]
+    kernel.run(AS_LIBRARY)
+    reply, unwatched = kernel.grade(tmp_path, textwrap.dedent(cell), expression)
+    assert reply["status"] == "failed", reply
+    assert f"your code calls {copy}, the course's own copy of this exercise" in reply["message"]
+    assert not any(unwatched), unwatched
+
+
+@pytest.mark.parametrize("relative", ["checks/lesson04.py", "checks/_core.py"])
+def test_a_check_s_code_called_through_code_compiled_under_its_file_name_is_seen(
+    kernel, tmp_path, relative
+):
+    kernel.run(AS_LIBRARY)
+    cell = f"""
+        from course_lib.checks import lesson04 as _lesson04
+        early_stopping_epochs = _as_library(
+            'def early_stopping_epochs(val_loss, patience):\\n'
+            '    return replay(val_loss, patience)\\n',
+            {relative!r},
+            replay=_lesson04.keras_early_stopping,
+        )['early_stopping_epochs']
+    """
+    expression = "checks.exercise_4_4(early_stopping_epochs)"
+    reply, unwatched = kernel.grade(tmp_path, textwrap.dedent(cell), expression)
+    assert reply["status"] == "failed", reply
+    assert "your code calls course_lib.checks.lesson04." in reply["message"], reply
+    assert "part of the check" in reply["message"], reply

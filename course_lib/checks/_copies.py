@@ -6,18 +6,28 @@ after it (``models.build_better_cnn``, ``explain.grad_cam_heatmaps``, ...), and 
 compute what they expect with code of their own (Keras' EarlyStopping replayed, say). An
 answer that calls one of them passes without being the student's work. :func:`watched_call`
 runs the student's code with a profiler that notes such a call: in the notebook
-(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``). An exercise
-may call the copy of an earlier one where its lesson does so itself (:data:`ALLOWED`): the
-watch leaves that copy out while the exercise's check runs (:func:`forbidden`).
+(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``). An exercise may
+call the copy of an earlier one where its lesson does so itself (:data:`ALLOWED`): the watch
+leaves that copy out while the exercise's check runs (:func:`forbidden`).
+
+A copy called by the library's own code is the library at work, not the student: a copy
+whose caller is a copy, or a function of the library found in its sources to call one
+(:func:`library_callers`), counts only when the student's code called that. Which code is
+the library's is decided by the code itself, compiled from the library's sources at their
+lines (:func:`copy_sources`, :func:`compiled_copies`: code objects compare equal, ``==``,
+whatever their file name), never by the file name the calling code claims: a notebook can
+compile its own code under any name. So is a check's code calling its own (the checks'
+code as the process imported it; no check runs in a graded kernel).
 
 In a graded kernel this module is not imported: a notebook can replace anything there. The
-judge sends its text and the sources of the copies the exercise forbids
-(:func:`copy_sources`) with each call; the kernel runs them in a namespace of their own,
-hands :func:`watched_call` the references to ``sys.setprofile`` and the like that the
-grader took before the notebook's first cell (``tools/grading/guard.py``), and recognises a
-copy by its code compiled from those sources (:func:`compiled_copies`). So the module
-imports nothing when it is run, and the watch keeps what it decides with in its own locals
-and defaults while the student's code runs.
+judge sends its text and the sources of the copies the exercise forbids and of the
+library's functions that call them with each call; the kernel runs them in a namespace of
+their own, hands :func:`watched_call` the references to ``sys.setprofile`` and the like that
+the grader took before the notebook's first cell (``tools/grading/guard.py``), and
+recognises a copy, and the library's code, by its code compiled from those sources. The
+notebook's watch compiles the same sources, read once. So the module imports nothing when
+it is run, and the watch keeps what it decides with in its own locals and defaults while
+the student's code runs.
 """
 
 from __future__ import annotations
@@ -79,6 +89,10 @@ THREAD_EVENT = "course-grader.thread"
 _MACHINERY = frozenset(
     {"__init__.py", "_core.py", "_drivers.py", "_batch_service.py", "_copies.py"}
 )
+# Grading machinery in checks/ that serves the student's code (the web service 7.4's client
+# talks to, run by the judge): its own calls of a copy (the service's upload decoder) are the
+# checks', not the student's
+_SERVICES = frozenset({"_batch_service.py"})
 
 
 class CourseCopyUsed(Exception):
@@ -114,35 +128,34 @@ def forbidden(exercise: str | None = None) -> tuple[tuple[str, str], ...]:
     return tuple(copy for copy in COPIES if copy not in allowed)
 
 
-def copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
-    """``{module: [file, text, [function names]]}``: what a kernel compiles the copies from.
+def copy_sources(functions: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
+    """``{module: [file, text, [names]]}``: what a kernel compiles functions of the library from.
 
-    Each module's text keeps its copies and its other top-level statements at their lines, and
-    leaves out its other functions and classes: the copies compile to code equal (``==``) to
-    the code of the module the kernel imported (the compiler treats names bound by an import
-    differently, so the imports must be there). Read through the module's loader, which in
-    the judge serves the grader's snapshot of the course.
+    ``functions``: ``((module, name), ...)``, a name being a function's or a method's
+    (``"Backbone.prepare"``). Each module's text keeps those functions (a method: with its
+    class's header) and the module's statements that import at their lines, and leaves out
+    the rest: the functions compile to code equal (``==``) to the code of the module as
+    imported (the ``__future__`` import changes how a module compiles, and a method called on
+    a name the module imports, even under ``if TYPE_CHECKING:``, compiles otherwise). Read
+    through the loader of course_lib (:func:`_source`), which in the judge serves the
+    grader's snapshot of the course.
     """
-    import ast
-    import importlib.util
-
     found: dict[str, list[Any]] = {}
-    for module, name in copies:
+    for module, name in functions:
         if module not in found:
-            spec = importlib.util.find_spec(module)
-            if spec is None or spec.loader is None or spec.origin is None:
+            source = _source(module)
+            if source is None:
                 continue
-            found[module] = [spec.origin, spec.loader.get_source(module), []]
-        found[module][2].append(name)
-    for entry in found.values():
-        lines = entry[1].splitlines()
+            found[module] = [source[0], source[1], []]
+        if name not in found[module][2]:
+            found[module][2].append(name)
+    for module, entry in found.items():
+        lines, names = entry[1].splitlines(), set(entry[2])
+        names.update(name.partition(".")[0] for name in entry[2])  # a method's class header
         kept = [""] * len(lines)
-        for node in ast.parse(entry[1]).body:
-            defined = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            if defined and node.name not in entry[2]:
-                continue
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            kept[start - 1 : node.end_lineno] = lines[start - 1 : node.end_lineno]
+        for name, start, end in _references(module)[2]:
+            if name is None or name in names:
+                kept[start - 1 : end] = lines[start - 1 : end]
         entry[1] = "\n".join(kept) + "\n"
     return found
 
@@ -150,28 +163,211 @@ def copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
 def compiled_copies(
     sources: dict[str, list[Any]], compile_: Callable[..., Any] = compile
 ) -> tuple[tuple[Any, str], ...]:
-    """``((code, "module.function"), ...)`` compiled from :func:`copy_sources`' texts."""
+    """``((code, "module.function"), ...)`` compiled from :func:`copy_sources`' texts.
+
+    The code of each function named there, and the code nested in it (its inner functions,
+    lambdas and comprehensions: a closure a copy returns is the copy too), each named after
+    the function.
+    """
     found = []
     for module, (filename, text, names) in sources.items():
         code = compile_(text, filename, "exec", dont_inherit=True)
-        for const in code.co_consts:
-            if getattr(const, "co_name", None) in names:
-                found.append((const, f"{module}.{const.co_name}"))
+        pending = [(code, "")]
+        while pending:
+            current, owner = pending.pop()
+            if not owner and current.co_qualname in names:
+                owner = f"{module}.{current.co_qualname}"
+            if owner:
+                found.append((current, owner))
+            pending.extend((c, owner) for c in current.co_consts if type(c) is type(code))
     return tuple(found)
 
 
-def _loaded_copies() -> tuple[tuple[Any, str], ...]:
-    """The code of the copies the running exercise forbids (:func:`forbidden`), as this
-    process imported them (the notebook's watch)."""
-    import importlib
+def library_callers(copies: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``((module, name), ...)``: the library's other functions and methods that call ``copies``.
 
+    Found in the sources (:func:`_source`) of course_lib outside checks/ and tools/: a
+    top-level function, or a method of a top-level class, whose code (nested code included)
+    names a copy, as a name the module defines or imports for it, or as any attribute of that
+    name (``images.convolve2d``, ``self.scale``, ``backbone.prepare``). Naming more functions
+    than truly call a copy lets through only calls made by the library's own code.
+    """
+    wanted = set(copies)
+    attributes = {name.rpartition(".")[2] for _, name in copies}
     found = []
-    for module, name in forbidden():
-        try:
-            code = getattr(importlib.import_module(module), name).__code__
-        except Exception:  # a copy that does not import here cannot be called either
+    for module in _library_modules():
+        imported, units, _ = _references(module)
+        names = {name for where, name in wanted if where == module and "." not in name}
+        names.update(alias for alias, copy in imported if copy in wanted)
+        found.extend(
+            (module, name)
+            for name, attributes_named, names_named in units
+            if (attributes_named & attributes or names_named & names)
+            and (module, name) not in wanted
+        )
+    return tuple(found)
+
+
+# What each module's functions name: {module: (imported names, units)} (:func:`_references`)
+_REFERENCES: dict[str, Any] = {}
+
+
+def _references(module: str) -> Any:
+    """What a module's source holds, read once: ``(imported, units, spans)``.
+
+    ``imported``: ``((alias, (module, name)), ...)``, the names its ``from ... import``
+    statements bind; ``units``: ``((function, attributes, names), ...)``, for each top-level
+    function or method of a top-level class, the attribute names and the plain names its
+    code (nested code included) uses; ``spans``: ``((name, first line, last line), ...)``,
+    the lines of each top-level statement that imports (named None), top-level function
+    (its decorators included), method of a top-level class (``"Class.method"``) and class
+    header (the class's name: its lines before its body).
+    """
+    if module not in _REFERENCES:
+        import ast
+
+        source = _source(module)
+        tree = ast.parse(source[1]) if source is not None else ast.Module([], [])
+        imported = tuple(
+            (alias.asname or alias.name, (node.module, alias.name))
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and not node.level
+            for alias in node.names
+        )
+        functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+        units, spans = [], []
+        for node in tree.body:
+            if not isinstance(node, (*functions, ast.ClassDef)) and any(
+                isinstance(part, (ast.Import, ast.ImportFrom)) for part in ast.walk(node)
+            ):  # an import, or a statement holding one (``if TYPE_CHECKING:``)
+                spans.append((None, node.lineno, node.end_lineno))
+            if isinstance(node, functions):
+                named = [(node.name, node)]
+            elif isinstance(node, ast.ClassDef):
+                named = [
+                    (f"{node.name}.{i.name}", i) for i in node.body if isinstance(i, functions)
+                ]
+                opened = _first_line(node.body[0])  # the class's header ends before it
+                spans.append((node.name, _first_line(node), max(node.lineno, opened - 1)))
+            else:
+                continue
+            for name, unit in named:
+                spans.append((name, _first_line(unit), unit.end_lineno))
+                parts = list(ast.walk(unit))
+                units.append(
+                    (
+                        name,
+                        frozenset(p.attr for p in parts if isinstance(p, ast.Attribute)),
+                        frozenset(p.id for p in parts if isinstance(p, ast.Name)),
+                    )
+                )
+        _REFERENCES[module] = (imported, tuple(units), tuple(spans))
+    return _REFERENCES[module]
+
+
+def _first_line(node: Any) -> int:
+    """A definition's first line: its first decorator's, if it has one."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
+# The course's modules as course_lib's loader has them: {name: [file, text or None]}
+_SOURCES: dict[str, list[Any]] = {}
+
+
+def _course_modules() -> dict[str, list[Any]]:
+    """Every module of course_lib: ``{name: [file, text]}``, the text read when first asked for.
+
+    From the grader's snapshot where course_lib was imported from it (the judge), else from
+    the folder course_lib was imported from. Importing none of them.
+    """
+    if _SOURCES:
+        return _SOURCES
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("course_lib")
+    served = getattr(spec.loader, "modules", None) if spec is not None else None
+    if isinstance(served, dict):  # the grader's snapshot (tools/grading/snapshot_finder.py)
+        root = str(spec.loader.root)
+        for name, (relative, text, _) in served.items():
+            _SOURCES[name] = [os.path.join(root, relative), text]
+    elif spec is not None and spec.origin is not None:
+        folder = os.path.dirname(spec.origin)
+        for where, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+            package = os.path.relpath(where, os.path.dirname(folder)).replace(os.sep, ".")
+            for file in sorted(files):
+                if file.endswith(".py"):
+                    stem = file[:-3]
+                    name = package if stem == "__init__" else f"{package}.{stem}"
+                    _SOURCES[name] = [os.path.join(where, file), None]
+    return _SOURCES
+
+
+def _source(module: str) -> tuple[str, str] | None:
+    """``(file, text)`` of a course_lib module, as course_lib's loader has it; None if none."""
+    entry = _course_modules().get(module)
+    if entry is None:
+        return None
+    if entry[1] is None:
+        with open(entry[0], encoding="utf-8") as handle:
+            entry[1] = handle.read()
+    return entry[0], entry[1]
+
+
+def _library_modules() -> list[str]:
+    """The library's modules: course_lib but its checks and the tools."""
+    return [
+        name
+        for name in _course_modules()
+        if not name.startswith(("course_lib.checks.", "course_lib.tools."))
+        and name not in ("course_lib.checks", "course_lib.tools")
+    ]
+
+
+# What the notebook's watch compiled, by the copies it watches: (copies, the library's code)
+_PREPARED: dict[tuple[tuple[str, str], ...], tuple[Any, Any]] = {}
+
+
+def _loaded_copies() -> tuple[tuple[tuple[Any, str], ...], tuple[tuple[Any, str], ...]]:
+    """The code of the copies the running exercise forbids (:func:`forbidden`), and of the
+    library's functions that call them (:func:`library_callers`), compiled from the sources
+    of the modules as this process imports them (the notebook's watch), once."""
+    copies = forbidden()
+    if copies not in _PREPARED:
+        _PREPARED[copies] = (
+            compiled_copies(copy_sources(copies)),
+            compiled_copies(copy_sources(library_callers(copies))),
+        )
+    return _PREPARED[copies]
+
+
+def _check_code() -> tuple[Any, ...]:
+    """The code of the checks as this process imported them: their functions and methods,
+    and the code nested in them (the notebook's watch; a graded kernel runs no check)."""
+    import sys
+
+    function, code_type = type(_check_code), type(_check_code.__code__)
+    found: list[Any] = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("course_lib.checks.") or module is None:
             continue
-        found.append((code, f"{module}.{name}"))
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name:
+                held = [getattr(item, "__func__", item) for item in vars(value).values()]
+                held += [getattr(item, "fget", None) for item in vars(value).values()]
+            elif type(value) is function:
+                held = [value]
+            else:
+                continue
+            found.extend(
+                item.__code__ for item in held if type(item) is function and item.__module__ == name
+            )
+    pending = list(found)
+    while pending:
+        nested = [c for c in pending.pop().co_consts if type(c) is code_type]
+        found.extend(nested)
+        pending.extend(nested)
     return tuple(found)
 
 
@@ -202,11 +398,16 @@ def _profile(
     tools: dict[str, Any],
     watch_checks: bool,
     own: Any,
+    callers: tuple[tuple[Any, str], ...] = (),
+    check_code: tuple[Any, ...] = (),
 ) -> Callable[..., None]:
     """The profiler: notes in ``used`` the first copy, or check's code, the student's code calls.
 
-    A copy counts unless the library calls it itself; a check's code counts when the
-    student's code calls it (not when a check calls its own code). So does a call of
+    A copy counts unless the library's own code calls it: the copies' and ``callers``' code
+    (:func:`library_callers`), compiled from the library's sources, whatever the file name
+    the calling code claims; or a service of the checks' (:data:`_SERVICES`), in
+    ``check_code``. A check's code counts unless a check's own code calls it (``check_code``:
+    the checks' code as this process imported it). So does a call of
     ``sys.setprofile`` (not the watch's own, in ``own``) or of ``threading.setprofile``.
     With a guard (``tools["audit"]``) it reports each copy it notes, and each thread the
     student's code starts, for the guard to count.
@@ -214,7 +415,6 @@ def _profile(
     it looks up no name at all: the student's code may change any module meanwhile.
     """
     folder, sep = course
-    checks = folder + sep + "checks" + sep
     audit, thread_code = tools.get("audit"), getattr(tools["thread_setprofile"], "__code__", None)
     start, joinable = tools.get("thread_starts", (None, None))
 
@@ -223,6 +423,12 @@ def _profile(
         event: str,
         arg: Any,
         _codes: frozenset[Any] = frozenset(code for code, _ in copies),
+        _names: frozenset[str] = frozenset(code.co_qualname for code, _ in copies),
+        _library: frozenset[Any] = frozenset(code for code, _ in copies + callers),
+        _check_code: frozenset[Any] = frozenset(check_code),
+        _services: frozenset[Any] = frozenset(
+            code for code in check_code if code.co_filename.rpartition(sep)[2] in _SERVICES
+        ),
         _copies: tuple[tuple[Any, str], ...] = copies,
         _used: list[str] = used,
         _audit: Any = audit,
@@ -234,9 +440,7 @@ def _profile(
         _thread_code: Any = thread_code,
         _own: Any = own,
         _off: str = SWITCHED_OFF,
-        _course: str = folder + sep,
-        _checks: str = checks,
-        _callers: tuple[str, str] = (checks, folder + sep + "tools" + sep),
+        _checks: str = folder + sep + "checks" + sep,
         _machinery: frozenset[str] = _MACHINERY,
         _watch_checks: bool = watch_checks,
         _sep: str = sep,
@@ -256,12 +460,12 @@ def _profile(
         if code is _thread_code:
             _used.append(_off)
             return
-        back = frame.f_back
-        caller = back.f_code.co_filename if back is not None else ""
-        if code in _codes:
-            # the library using its own function is fine; the student's code calling it, or
-            # the checks' machinery calling it because it was handed in as the answer, is not
-            if caller.startswith(_course) and not caller.startswith(_callers):
+        if code.co_qualname in _names and code in _codes:
+            # the library's own code calling its function is fine; the student's code calling
+            # it, or the checks' machinery calling it because it was handed in as the answer,
+            # is not, nor code compiled under a file name of the library's
+            back = frame.f_back
+            if back is not None and (back.f_code in _library or back.f_code in _services):
                 return
             for known, name in _copies:
                 if known == code:
@@ -270,11 +474,16 @@ def _profile(
                         _audit(_event, name)
                     return
             return
+        if not _watch_checks:
+            return
         filename = code.co_filename
-        if not _watch_checks or not filename.startswith(_checks):
+        if not filename.startswith(_checks):
             return
         module = filename.rpartition(_sep)[2]
-        if module in _machinery or caller.startswith(_course):  # a check calling its own code
+        if module in _machinery:
+            return
+        back = frame.f_back
+        if back is not None and back.f_code in _check_code:  # a check calling its own code
             return
         _used.append("course_lib.checks." + module.removesuffix(".py") + "." + code.co_name)
         if _audit is not None:
@@ -290,23 +499,30 @@ def watched_call(
     course: tuple[str, str] | None = None,
     tools: dict[str, Any] | None = None,
     watch_checks: bool | None = None,
+    callers: tuple[tuple[Any, str], ...] | None = None,
+    check_code: tuple[Any, ...] | None = None,
 ) -> tuple[Any, BaseException | None, str, str]:
     """``func(*args)`` with the watch on: ``(result, what it raised, used, off)``.
 
     ``used`` names the copy or check's code the student's code called (``SWITCHED_OFF`` if
     it switched the watch off), "" if none; ``off`` says how the watch was switched off, ""
     if it stayed on. The watch covers the threads that code starts through ``threading``.
-    In a graded kernel ``copies``, ``course`` and ``tools`` are the grader's (see the module's
-    docstring), and ``tools["counts"]`` gives the guard's counts, which the notebook cannot
-    lower: a call of ``sys.setprofile`` or ``sys.settrace`` but the watch's own two, a copy
-    seen that ``used`` no longer names, or a thread started that did not take the watch's
-    profile, is switching it off.
+    In a graded kernel ``copies``, ``callers``, ``course`` and ``tools`` are the grader's (see
+    the module's docstring), ``check_code`` is empty (no check runs there), and
+    ``tools["counts"]`` gives the guard's counts, which the notebook cannot lower: a call of
+    ``sys.setprofile`` or ``sys.settrace`` but the watch's own two, a copy seen that ``used``
+    no longer names, or a thread started that did not take the watch's profile, is
+    switching it off.
     After the student's code ran, this function looks up no name: only its locals.
     """
     tools = _own_tools() if tools is None else tools
-    copies = _loaded_copies() if copies is None else copies
+    if copies is None:
+        copies, callers = _loaded_copies()
+    callers = () if callers is None else callers
     course = _course() if course is None else course
     watch_checks = WATCH_CHECKS if watch_checks is None else watch_checks
+    if check_code is None:
+        check_code = _check_code() if watch_checks else ()
     setprofile, getprofile = tools["setprofile"], tools["getprofile"]
     thread_setprofile, thread_getprofile = tools["thread_setprofile"], tools["thread_getprofile"]
     counts, sleep = tools.get("counts"), tools.get("sleep")
@@ -314,7 +530,9 @@ def watched_call(
     # Bound before the student's code runs, which may rebind any global or built-in name
     switched_off, caught = SWITCHED_OFF, BaseException
     used: list[str] = []
-    profile = _profile(copies, course, used, tools, watch_checks, watched_call.__code__)
+    profile = _profile(
+        copies, course, used, tools, watch_checks, watched_call.__code__, callers, check_code
+    )
     before = counts() if counts is not None else None
     previous, previous_threads = getprofile(), thread_getprofile()
     result, raised, off = None, None, ""

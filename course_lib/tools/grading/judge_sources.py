@@ -35,19 +35,23 @@ _COPIES_SOURCE: list[str] = []
 def watch(exercise: str = "") -> dict[str, Any]:
     """What the kernel watches a call of the student's code with (kernel_call.call_answer).
 
-    The text of :mod:`course_lib.checks._copies` and the sources of the copies it knows
-    that ``exercise`` forbids (all of them for no exercise), as this process's loader serves
-    them (the grader's snapshot of the course, when grading): the kernel runs them in a
-    namespace of their own, so a notebook that replaced its own ``_copies`` or the library's
-    functions has no say in what is watched.
+    The text of :mod:`course_lib.checks._copies`, the sources of the copies it knows that
+    ``exercise`` forbids (all of them for no exercise), and those of the library's functions
+    that call them (found in the sources: ``_copies.library_callers``), as this process's
+    loader serves them (the grader's snapshot of the course, when grading): the kernel runs
+    them in a namespace of their own, so a notebook that replaced its own ``_copies`` or the
+    library's functions has no say in what is watched, and a copy is let through only when
+    the code that calls it is the library's own, compiled from those sources.
     """
     from course_lib.checks import _copies
 
     if not _COPIES_SOURCE:
         _COPIES_SOURCE.append(_copies.__spec__.loader.get_source(_copies.__name__))
+    forbidden = _copies.forbidden(exercise)
     return {
         "source": _COPIES_SOURCE[0],
-        "copies": _copy_sources(_copies.forbidden(exercise)),
+        "copies": _copy_sources(forbidden),
+        "callers": _copy_sources(_library_callers(forbidden)),
         "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
         "sep": os.sep,
         "watch_checks": _copies.WATCH_CHECKS,
@@ -60,3 +64,10 @@ def _copy_sources(copies: tuple[tuple[str, str], ...]) -> dict[str, list[Any]]:
     from course_lib.checks import _copies
 
     return _copies.copy_sources(copies)
+
+
+@functools.lru_cache(maxsize=4)
+def _library_callers(copies: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    from course_lib.checks import _copies
+
+    return _copies.library_callers(copies)

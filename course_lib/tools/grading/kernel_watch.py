@@ -51,12 +51,15 @@ def guard_tools() -> dict[str, Any] | None:
 def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | None) -> Any:
     """``(result, raised, unwatched)`` of ``func(*given)`` under the watch sent with the call.
 
-    The watch is ``course_lib/checks/_copies.py``'s text, sent by the judge with the copies'
-    sources and run here in a namespace of its own, with the guard's ``compile``, ``exec``,
-    built-ins and profiler switches (``tools``; this process's own where there is no guard):
-    never a course_lib module of the kernel's, which the notebook may have replaced. A call
-    of the course's own copy of the exercise, or of a check's code, is no answer: ``raised``
-    is then a ``CourseCopyUsed``. ``unwatched`` says how the student's code switched the
+    The watch is ``course_lib/checks/_copies.py``'s text, sent by the judge with the sources
+    of the copies and of the library's functions that call them, and run here in a namespace
+    of its own, with the guard's ``compile``, ``exec``, built-ins and profiler switches
+    (``tools``; this process's own where there is no guard): never a course_lib module of the
+    kernel's, which the notebook may have replaced. A call of the course's own copy of the
+    exercise, or of a check's code, is no answer: ``raised`` is then a ``CourseCopyUsed``.
+    A copy called by the library's own code is let through only when the calling code is
+    that compiled from the sources sent (``callers``); no check runs in a graded kernel, so
+    any call of a check's code counts there. ``unwatched`` says how the student's code switched the
     watch off, "" if it did not.
     """
     compile_, exec_ = (tools["compile"], tools["exec"]) if tools else (compile, exec)
@@ -73,10 +76,14 @@ def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | No
         space["CourseCopyUsed"],
     )
     copies = compiled_copies(watch["copies"], compile_)
+    callers = compiled_copies(watch["callers"], compile_)
+    # No check runs in a graded kernel; without a guard (tests that stand in for a kernel in
+    # the judge's process), the checks of this process
+    checked = () if tools else None
     course = (str(watch["course"]), str(watch["sep"]))
     exercise = str(watch.get("exercise", ""))
     result, raised, used, off = watched_call(
-        func, given, copies, course, tools, watch["watch_checks"] is True
+        func, given, copies, course, tools, watch["watch_checks"] is True, callers, checked
     )
     if raised is None and used:
         raised = copy_used(message(used, exercise))
