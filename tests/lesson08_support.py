@@ -390,6 +390,13 @@ def step_not_attempted(strategy, model, optimizer, global_batch_size):
     return train_step
 
 
+def step_wrong_the_library_s_copy(strategy, model, optimizer, global_batch_size):
+    """The library's own step, called from the student's function: not the student's work."""
+    from course_lib import distributed
+
+    return distributed.make_train_step(strategy, model, optimizer, global_batch_size)
+
+
 STEP_ANSWERS = {name: obj for name, obj in globals().items() if name.startswith("step_")}
 
 

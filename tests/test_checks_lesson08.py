@@ -104,6 +104,10 @@ def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
             "the loss returned is right only because ReduceOp.MEAN averaged",
         ),
         ("step_wrong_gradients_applied_twice", "the gradients were applied 4 times in 2 steps"),
+        (
+            "step_wrong_the_library_s_copy",
+            "calls course_lib.distributed.make_train_step, the course's own copy of this exercise",
+        ),
     ],
 )
 def test_8_1_names_the_mistake(train_step_checks, answer, phrase):

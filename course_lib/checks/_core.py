@@ -143,6 +143,26 @@ def call_student(func: Any, *args: Any) -> Any:
         raise failed from None
 
 
+def call_watched(func: Any, *args: Any) -> Any:
+    """``func(*args)`` under the watch on the course's copies, raising what it raised as it is.
+
+    For a check that reads the student's exception itself (tf.data's, say) where
+    :func:`call_student` would turn it into a reason. A call of the library's copy of an
+    exercise, or of a check's code, is a :class:`StudentCodeFailed` that names it.
+    """
+    result, raised, used, _ = _copies.watched_call(func, args)
+    if raised is not None and not isinstance(raised, Exception):
+        raise raised  # an interrupt, or the judge asking the kernel for a call
+    if used:
+        exercise = _copies.CHECKING[-1] if _copies.CHECKING else ""
+        raise StudentCodeFailed(_copies.message(used, exercise))
+    if raised is not None:
+        if type(raised).__name__ == _copies.COPY_USED:  # found in a graded kernel
+            raise StudentCodeFailed(str(raised)) from None
+        raise raised
+    return result
+
+
 def call_pure(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
     """Call the student's function on copies of ``args`` and make sure it left them unchanged.
 

@@ -34,6 +34,15 @@ def map_elements(func: Callable[..., Any], images: Any, labels: Any) -> list[Any
     """
     import tensorflow as tf
 
+    # Traced once more as written, without AutoGraph, whatever that gives: AutoGraph runs a
+    # converted copy of each function the student's calls, in which the watch on the
+    # course's copies would not know the library's
+    try:
+        tf.data.Dataset.from_tensor_slices((images[:1], labels[:1])).map(
+            tf.autograph.experimental.do_not_convert(func)
+        )
+    except Exception:  # noqa: S110 - only the calls it makes are looked at
+        pass
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(func)
     return list(ds.as_numpy_iterator())
 

@@ -18,6 +18,7 @@ from course_lib.checks._core import (
     NUMPY_IN_GRAPH,
     StudentCodeFailed,
     call_student,
+    call_watched,
     check_rng,
     describe,
     drive,
@@ -94,7 +95,9 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         # One eager call first: what the function returns (or raises) reads plainly there,
         # while tf.data wraps both in its own errors.
         try:
-            probe = preprocess(tf.constant(images[0]), tf.constant(labels[0]))
+            probe = call_watched(preprocess, tf.constant(images[0]), tf.constant(labels[0]))
+        except StudentCodeFailed:  # a copy of the library's, or of the check's code, called
+            raise
         except Exception as exc:
             if _not_attempted(exc):
                 raise StudentCodeFailed(NOT_ATTEMPTED) from None
@@ -115,7 +118,9 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
         ):
             raise StudentCodeFailed(f"your code raised {student_error(probe)}")
         try:
-            elements = drive("map_elements", preprocess, images, labels)
+            elements = call_watched(drive, "map_elements", preprocess, images, labels)
+        except StudentCodeFailed:
+            raise
         except Exception as exc:  # student code, traced by tf.data
             if _not_attempted(exc):
                 raise StudentCodeFailed(NOT_ATTEMPTED) from None
