@@ -7,7 +7,7 @@ import tensorflow as tf
 from PIL import Image
 from solution_support import task_text
 
-from course_lib import checks, metrics, pretrained
+from course_lib import checks, efficientnet_lite, metrics, pretrained
 
 
 def _fails_with(result, phrase):
@@ -75,8 +75,7 @@ def _resize(images, method="bilinear", antialias=True):
 
 def test_6_2_accepts_an_antialiased_bilinear_resize_then_the_lite0_scaling():
     assert checks.exercise_6_2(lambda im: (_resize(im) - 127) / 128).passed
-    # Keras' own resize, Pillow's bilinear (antialiased when shrinking) and the course's
-    # own pretrained.resize pass too
+    # Keras' own resize and Pillow's bilinear (antialiased when shrinking) pass too
     resized = lambda im: keras.ops.image.resize(  # noqa: E731
         im.astype("float32"), (224, 224), antialias=True
     ).numpy()
@@ -87,7 +86,18 @@ def test_6_2_accepts_an_antialiased_bilinear_resize_then_the_lite0_scaling():
             (tf.image.resize(tf.cast(im, tf.float32), (224, 224), antialias=True) - 127) / 128
         )
     ).passed
-    assert checks.exercise_6_2(lambda im: (pretrained.resize(im, 224) - 127) / 128).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "copy"),
+    [
+        (lambda im: (pretrained.resize(im, 224) - 127) / 128, "pretrained.resize"),
+        (lambda im: efficientnet_lite.scale(_resize(im)), "efficientnet_lite.scale"),
+    ],
+)
+def test_6_2_the_library_s_resize_or_scaling_is_the_course_s_copy(answer, copy):
+    result = checks.exercise_6_2(answer)
+    assert _fails_with(result, f"calls course_lib.{copy}, the course's own copy of this exercise")
 
 
 def test_6_2_a_resize_without_antialiasing_is_right_only_until_the_images_must_shrink():
@@ -400,9 +410,19 @@ def test_6_3_accepts_pillow_tensorflow_and_keras_ways_of_reading_the_file():
     assert checks.exercise_6_3(_classify()).passed
     assert checks.exercise_6_3(_classify_with_tensorflow).passed
     assert checks.exercise_6_3(_classify_with_keras_load_img).passed
-    assert checks.exercise_6_3(
-        lambda path, backbone, names, k: pretrained.classify_file(path, backbone, names, k)
-    ).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "copy"),
+    [
+        (lambda path, b, names, k: pretrained.classify_file(path, b, names, k), "classify_file"),
+        (_classify(read=lambda path: pretrained.read_image(path)), "read_image"),
+    ],
+)
+def test_6_3_the_library_s_classify_file_or_read_image_is_the_course_s_copy(answer, copy):
+    result = checks.exercise_6_3(answer)
+    words = f"calls course_lib.pretrained.{copy}, the course's own copy of this exercise"
+    assert _fails_with(result, words)
 
 
 @pytest.mark.parametrize(

@@ -91,9 +91,16 @@ def _classify(read=lambda path: np.asarray(Image.open(path).convert("RGB")), sof
     return classify_file
 
 
-@pytest.mark.parametrize("answer", [_with_tensorflow, _with_keras_load_img, _with_the_library])
+@pytest.mark.parametrize("answer", [_with_tensorflow, _with_keras_load_img])
 def test_6_3_a_right_answer_reads_the_file_in_the_kernel_and_passes(tmp_path, answer):
     _same_verdict(tmp_path, CLASSIFY, {"classify_file": answer}, passed=True)
+
+
+def test_6_3_the_library_s_own_classify_file_is_refused_in_the_kernel_as_in_the_notebook(tmp_path):
+    words = "calls course_lib.pretrained.classify_file, the course's own copy of this exercise"
+    _same_verdict(
+        tmp_path, CLASSIFY, {"classify_file": _with_the_library}, passed=False, words=words
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,7 +128,7 @@ def test_6_3_the_file_is_written_in_a_folder_of_its_own_and_removed_after(tmp_pa
 
     def recording(path, backbone, class_names, k):
         seen.append((path, os.path.isfile(path), type(backbone).__name__))
-        return _with_the_library(path, backbone, class_names, k)
+        return _with_tensorflow(path, backbone, class_names, k)
 
     reply = judge.judge_locally(CLASSIFY, {"classify_file": recording}, SALT, str(tmp_path))
     assert reply["status"] == "passed", reply

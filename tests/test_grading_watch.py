@@ -179,9 +179,11 @@ def test_the_functions_compiled_from_the_judge_s_sources_are_the_code_a_kernel_i
     functions = _copies.COPIES
     if which == "their callers":
         functions = _copies.library_callers(_copies.COPIES)
-        assert ("course_lib.images", "convolve2d") not in functions  # a copy already
-        assert ("course_lib.photos", "prepare_folder") in functions  # calls split_files
-        assert ("course_lib.explain", "grad_cam") in functions
+        assert ("course_lib.photos", "upright_rgb") not in functions  # a copy already
+        assert ("course_lib.images", "convolve2d") not in functions
+        assert ("course_lib.retrain_data", "read_folder") not in functions
+        assert ("course_lib.pretrained", "load_backbone") in functions  # efficientnet's scale
+        assert ("course_lib.pipeline", "make_dataset") in functions  # in a nested function
     compiled = _copies.compiled_copies(_copies.copy_sources(functions))
     assert {name for _, name in compiled} == {f"{m}.{n}" for m, n in functions}
     for module, name in functions:
@@ -472,3 +474,59 @@ def test_a_check_s_code_called_through_code_compiled_under_its_file_name_is_seen
     assert reply["status"] == "failed", reply
     assert "your code calls course_lib.checks.lesson04." in reply["message"], reply
     assert "part of the check" in reply["message"], reply
+
+
+# Copies the library keeps that lessons 02, 06, 07 and 08 do not show as the exercise's copy
+LIBRARY_ANSWERS = {
+    "6.1": (
+        "checks.exercise_6_1(top_k)",
+        """
+        from course_lib import pretrained
+        def top_k(probabilities, k):
+            rows = pretrained.decode_top_k(probabilities, k, list(range(probabilities.shape[1])))
+            return np.array([[i for i, _, _ in row] for row in rows])
+        """,
+        "course_lib.pretrained.decode_top_k",
+    ),
+    "8.2": (
+        "checks.exercise_8_2(make_tf_config)",
+        """
+        from course_lib import distributed_cluster as _cluster
+        def make_tf_config(addresses, index):
+            return _cluster.tf_config(addresses, index)
+        """,
+        "course_lib.distributed_cluster.tf_config",
+    ),
+    "7.3": (
+        "checks.exercise_7_3(check_upload)",
+        """
+        from course_lib.serving import uploads as _uploads
+        def check_upload(data, max_pixels):
+            try:
+                _uploads.decode_image(data, max_pixels)
+            except _uploads.UploadError as error:
+                return str(error)
+            return None
+        """,
+        "course_lib.serving.uploads.decode_image",
+    ),
+    "2.1": (
+        "checks.exercise_2_1(preprocess)",
+        """
+        from course_lib import pipeline as _pipeline
+        def preprocess(image, label):
+            return _pipeline._scale_batch(image[None])[0], label
+        """,
+        "course_lib.pipeline._scale_batch",
+    ),
+}
+
+
+@pytest.mark.parametrize("exercise", sorted(LIBRARY_ANSWERS))
+def test_a_graded_kernel_sees_the_library_s_other_copies(kernel, tmp_path, exercise):
+    expression, cell, copy = LIBRARY_ANSWERS[exercise]
+    kernel.run("import numpy as np")
+    reply, unwatched = kernel.grade(tmp_path, textwrap.dedent(cell), expression)
+    assert reply["status"] == "failed", reply
+    assert f"your code calls {copy}, the course's own copy of this exercise" in reply["message"]
+    assert not any(unwatched), unwatched

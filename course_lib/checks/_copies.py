@@ -1,12 +1,15 @@
 """Answers that call the course's own copy of an exercise, or a check's code, instead of
 doing the work.
 
-Some lessons keep a tested copy of an exercise's answer in the library, for the lessons
-after it (``models.build_better_cnn``, ``explain.grad_cam_heatmaps``, ...), and the checks
-compute what they expect with code of their own (Keras' EarlyStopping replayed, say). An
-answer that calls one of them passes without being the student's work. :func:`watched_call`
-runs the student's code with a profiler that notes such a call: in the notebook
-(``_core.call_student``) and in a graded kernel (``kernel_call.call_answer``). An exercise may
+The library keeps functions that compute an exercise's answer, or its core: tested copies
+of what a lesson has students write, for the lessons after it (``models.build_better_cnn``,
+``explain.grad_cam_heatmaps``, ...), and the library's own ways to the same result
+(``pretrained.classify_file`` reads and classifies a photo file as exercise 6.3 does, the
+service's upload decoder answers 7.3). The checks compute what they expect with code of
+their own (Keras' EarlyStopping replayed, say). An answer that calls one of them passes
+without being the student's work. :func:`watched_call` runs the student's code with a
+profiler that notes such a call: in the notebook (``_core.call_student``,
+``_core.call_watched``) and in a graded kernel (``kernel_call.call_answer``). An exercise may
 call the copy of an earlier one where its lesson does so itself (:data:`ALLOWED`): the watch
 leaves that copy out while the exercise's check runs (:func:`forbidden`).
 
@@ -37,41 +40,97 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-# The exercises' answers the library keeps, as (module, function)
-COPIES = (
-    ("course_lib.images", "to_grayscale"),
-    ("course_lib.images", "convolve2d"),
-    ("course_lib.images", "same_padding"),
-    ("course_lib.metrics", "most_confused_pairs"),
-    ("course_lib.models", "build_better_cnn"),
-    ("course_lib.explain", "grad_cam_heatmaps"),
-    ("course_lib.serving.minimal", "create_minimal_app"),
-    ("course_lib.distributed", "make_train_step"),
-    ("course_lib.photos", "upright_rgb"),
-    ("course_lib.photos", "split_files"),
-    ("course_lib.photos", "build_images_in_model"),
-    ("course_lib.edge", "representative_dataset"),
+# The exercises' answers the library keeps: ``(exercise, module, function)``, a method as
+# ``Class.method``. A copy is a function of the library that computes an exercise's answer,
+# or its core (what the exercise is about), whether the lesson shows it as the library's
+# copy or uses it later on; with the library's functions that hand on what a copy computes
+# (classify_file reads its file as read_image does, the service's route answers as the
+# minimal app's does), since the library calling its own copy is let through.
+_ANSWERED = (
+    # 01: a grayscale photo; a centred crop (the service's crop to the model's aspect ratio)
+    ("1.1", "course_lib.images", "to_grayscale"),
+    ("1.2", "course_lib.serving.uploads", "_crop_to_aspect"),
+    # 02: images to float32 in [0, 1] with a channel axis, as the pipelines and models do
+    ("2.1", "course_lib.pipeline", "_scale_batch"),
+    ("2.1", "course_lib.models", "scale_pixels"),
+    ("2.1", "course_lib.models", "as_model_input"),
+    ("2.1", "course_lib.serving.classifier", "Classifier.to_inputs"),
+    ("2.1", "course_lib.serving.litert", "LiteRTClassifier.to_inputs"),
+    # 03: the convolution; "same" padding
+    ("3.1", "course_lib.images", "convolve2d"),
+    ("3.4", "course_lib.images", "same_padding"),
+    # 04: the regularised CNN
+    ("4.3", "course_lib.models", "build_better_cnn"),
+    # 05: the most confused pair; Grad-CAM
+    ("5.4", "course_lib.metrics", "most_confused_pairs"),
+    ("5.6", "course_lib.explain", "grad_cam_heatmaps"),
+    # 06: top-k (the service ranks its answers the same way); EfficientNet-Lite0's
+    # preparation; a photo file read in RGB and classified; the top blocks unfrozen
+    ("6.1", "course_lib.pretrained", "decode_top_k"),
+    ("6.1", "course_lib.serving.classifier", "top_k"),
+    ("6.1", "course_lib.serving.predicting", "classify_inputs"),
+    ("6.1", "course_lib.serving.predicting", "_record"),
+    ("6.2", "course_lib.pretrained", "resize"),
+    ("6.2", "course_lib.efficientnet_lite", "scale"),
+    ("6.2", "course_lib.pretrained", "Backbone.prepare"),
+    ("6.2", "course_lib.serving.classifier", "ImageNetClassifier.prepare"),
+    ("6.3", "course_lib.pretrained", "read_image"),
+    ("6.3", "course_lib.pretrained", "classify_file"),
+    ("6.3", "course_lib.photos", "read_photo"),
+    ("6.3", "course_lib.photos", "read_photo_bytes"),
+    ("6.3", "course_lib.photos", "predict_file"),
+    ("6.3", "course_lib.retrain_data", "Examples.pixels"),
+    ("6.3", "course_lib.retrain_data", "Examples.images"),
+    ("6.5", "course_lib.pretrained", "unfreeze_from"),
+    # 07: an upload prepared for a model; the /predict route (the minimal app's, and the
+    # service's); an upload's size checked before it is decoded, and a reason for a bad one
+    ("7.1", "course_lib.serving.uploads", "to_model_pixels"),
+    ("7.1", "course_lib.serving.classifier", "Classifier.prepare"),
+    ("7.1", "course_lib.serving.classifier", "KerasClassifier.prepare"),
+    ("7.1", "course_lib.serving.litert", "LiteRTClassifier.prepare"),
+    ("7.2", "course_lib.serving.minimal", "create_minimal_app"),
+    ("7.2", "course_lib.serving.app", "create_app"),
+    ("7.2", "course_lib.serving.predicting", "classify_files"),
+    ("7.3", "course_lib.serving.uploads", "decode_image"),
+    ("7.3", "course_lib.serving.uploads", "decode_upload"),
+    ("7.3", "course_lib.serving.uploads", "_check_size"),
+    ("7.3", "course_lib.retrain_data", "Examples.add"),
+    ("7.3", "course_lib.retrain_data", "read_folder"),
+    ("7.3", "course_lib.retrain_data", "feedback_examples"),
+    # 08: the distributed train step; TF_CONFIG; the representative dataset
+    ("8.1", "course_lib.distributed", "make_train_step"),
+    ("8.2", "course_lib.distributed_cluster", "tf_config"),
+    ("8.4", "course_lib.edge", "representative_dataset"),
+    # 09: a photo upright in RGB, transparency on white; the split by class; the images-in
+    # model
+    ("9.1", "course_lib.photos", "upright_rgb"),
+    ("9.1", "course_lib.serving.uploads", "normalise_mode"),
+    ("9.1", "course_lib.serving.uploads", "_on_white"),
+    ("9.2", "course_lib.photos", "split_files"),
+    ("9.2", "course_lib.photos", "split_counts"),
+    ("9.2", "course_lib.photos", "prepare_folder"),
+    ("9.3", "course_lib.photos", "build_images_in_model"),
 )
+COPIES = tuple((module, name) for _, module, name in _ANSWERED)
 # The exercise each copy answers
-ANSWERS = {
-    "course_lib.images.to_grayscale": "1.1",
-    "course_lib.images.convolve2d": "3.1",
-    "course_lib.images.same_padding": "3.4",
-    "course_lib.metrics.most_confused_pairs": "5.4",
-    "course_lib.models.build_better_cnn": "4.3",
-    "course_lib.explain.grad_cam_heatmaps": "5.6",
-    "course_lib.serving.minimal.create_minimal_app": "7.2",
-    "course_lib.distributed.make_train_step": "8.1",
-    "course_lib.photos.upright_rgb": "9.1",
-    "course_lib.photos.split_files": "9.2",
-    "course_lib.photos.build_images_in_model": "9.3",
-    "course_lib.edge.representative_dataset": "8.4",
-}
+ANSWERS = {f"{module}.{name}": exercise for exercise, module, name in _ANSWERED}
 # The copies an exercise's answer may call, because the lesson itself calls them for that
-# exercise: the cell after exercise 3.3 sums exercise 3.1's convolve2d over the channels.
-# Each of them is still no answer to its own exercise.
+# exercise (the cell after exercise 3.3 sums exercise 3.1's convolve2d over the channels) or
+# its task asks for them (6.3 prepares the file with backbone.prepare and may give its answer
+# in decode_top_k's format). Each of them is still no answer to its own exercise.
+_AS_IN_TRAINING = (("course_lib.models", "scale_pixels"), ("course_lib.models", "as_model_input"))
 ALLOWED: dict[str, tuple[tuple[str, str], ...]] = {
     "3.3": (("course_lib.images", "convolve2d"),),
+    "6.3": (
+        ("course_lib.pretrained", "Backbone.prepare"),
+        ("course_lib.pretrained", "decode_top_k"),
+    ),
+    # pixels scaled "as in training": lesson 07 does it with models.as_model_input before
+    # asking for an upload prepared (7.1) and a route that prepares one (7.2); lesson 08 just
+    # before asking for calibration images "scaled exactly as the model sees them" (8.4)
+    "7.1": _AS_IN_TRAINING,
+    "7.2": _AS_IN_TRAINING,
+    "8.4": _AS_IN_TRAINING,
 }
 # The exercises whose checks are running, the innermost last (``_core.run_check`` sets it)
 CHECKING: list[str] = []
