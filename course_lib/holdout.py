@@ -65,26 +65,13 @@ def compare_on_holdout(
     resamples: int = 2000,
 ) -> HoldoutComparison:
     """Both versions' holdout scores, the paired difference's 95% interval and McNemar's p."""
-    from scipy.stats import bootstrap
-
     from course_lib import metrics
 
     paired = metrics.compare_classifiers(y_true, old_pred, new_pred)
+    interval = metrics.accuracy_difference_interval(
+        y_true, old_pred, new_pred, confidence=0.95, resamples=resamples, seed=seed
+    )
     y_true, old_pred, new_pred = (np.asarray(v).ravel() for v in (y_true, old_pred, new_pred))
-    # resampling photos, not predictions: each photo keeps both versions' answers (paired)
-    gain = (new_pred == y_true).astype(float) - (old_pred == y_true)
-    if np.all(gain == gain[0]):  # every photo the same: no spread to resample
-        interval = (float(gain[0]), float(gain[0]))
-    else:
-        result = bootstrap(
-            (gain,),
-            np.mean,
-            n_resamples=resamples,
-            confidence_level=0.95,
-            method="percentile",
-            random_state=np.random.default_rng(seed),
-        )
-        interval = (float(result.confidence_interval.low), float(result.confidence_interval.high))
     return HoldoutComparison(
         len(y_true),
         int(np.sum(old_pred == y_true)),

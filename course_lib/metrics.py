@@ -4,8 +4,8 @@ Accuracy, precision, recall, F1, confusion matrices and calibration curves
 come from :mod:`sklearn.metrics` and :mod:`sklearn.calibration`; this module
 adds the few summaries a lesson needs on top of them: the most confused class
 pairs of a confusion matrix, and the per-bin calibration table with its
-expected calibration error (ECE); and McNemar's test for two classifiers scored on
-one set.
+expected calibration error (ECE); and, for two classifiers scored on one set, McNemar's
+test and a paired-bootstrap interval for the difference of their accuracies.
 """
 
 from __future__ import annotations
@@ -148,3 +148,40 @@ def compare_classifiers(
     return PairedComparison(
         len(y_true), float(right_a.mean()), float(right_b.mean()), only_a, only_b, float(p_value)
     )
+
+
+def accuracy_difference_interval(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A paired-bootstrap interval for accuracy(B) - accuracy(A) on one set (percentile method).
+
+    Each resample draws the examples again with replacement, and every drawn example keeps
+    both classifiers' answers: the interval is that of a paired difference, which only the
+    examples where exactly one of them is right can move. McNemar's test
+    (:func:`compare_classifiers`) says whether B differs from A at all; this interval says by
+    how much, as a share of the examples (multiply by 100 for accuracy points). When every
+    example gives the same difference (say the two are right on the same ones) there is nothing
+    to resample, and the interval is that one value.
+    """
+    from scipy.stats import bootstrap
+
+    compare_classifiers(y_true, pred_a, pred_b)  # refuses mismatched or empty arrays
+    y_true, pred_a, pred_b = (np.asarray(v).ravel() for v in (y_true, pred_a, pred_b))
+    # resampling examples, not predictions: each example keeps both answers (paired)
+    gain = (pred_b == y_true).astype(float) - (pred_a == y_true)
+    if np.all(gain == gain[0]):
+        return float(gain[0]), float(gain[0])
+    result = bootstrap(
+        (gain,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)

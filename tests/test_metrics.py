@@ -94,3 +94,54 @@ def test_compare_classifiers_that_never_disagree_cannot_be_told_apart():
 def test_compare_classifiers_refuses_arrays_of_different_lengths():
     with pytest.raises(ValueError, match="equal"):
         metrics.compare_classifiers(np.zeros(3), np.zeros(3), np.zeros(2))
+
+
+def _pair_with_disagreements(only_a: int, only_b: int, both: int, neither: int):
+    """Labels and two classifiers' answers with the given counts of each kind of example."""
+    n = only_a + only_b + both + neither
+    y = np.zeros(n, dtype=int)
+    pred_a, pred_b = y.copy(), y.copy()
+    pred_b[:only_a] = 1  # A right, B wrong
+    pred_a[only_a : only_a + only_b] = 1  # B right, A wrong
+    pred_a[n - neither :] = pred_b[n - neither :] = 1  # both wrong
+    return y, pred_a, pred_b
+
+
+def test_accuracy_difference_interval_brackets_the_difference_like_the_normal_approximation():
+    # Lesson 06's full-run counts: 138 only A right, 257 only B right, of 2,000
+    y, pred_a, pred_b = _pair_with_disagreements(138, 257, 1400, 205)
+    low, high = metrics.accuracy_difference_interval(y, pred_a, pred_b, seed=1)
+    difference = (257 - 138) / 2000
+    # the normal approximation from the discordant counts: the same interval, give or take
+    se = np.sqrt((138 + 257) - (257 - 138) ** 2 / 2000) / 2000
+    assert low < difference < high
+    assert low == pytest.approx(difference - 1.96 * se, abs=0.003)
+    assert high == pytest.approx(difference + 1.96 * se, abs=0.003)
+    # B against A is A against B turned round
+    flipped = metrics.accuracy_difference_interval(y, pred_b, pred_a, seed=1)
+    assert flipped == pytest.approx((-high, -low), abs=1e-9)
+    # a wider confidence, a wider interval; the seed is what makes it repeatable
+    wide = metrics.accuracy_difference_interval(y, pred_a, pred_b, confidence=0.99, seed=1)
+    assert wide[0] < low and wide[1] > high
+    assert metrics.accuracy_difference_interval(y, pred_a, pred_b, seed=1) == (low, high)
+
+
+def test_accuracy_difference_interval_is_paired_not_two_separate_accuracies():
+    # B is right on 30 more of 1,000 examples and never wrong where A is right: a sure gain,
+    # although two separate 95% intervals of accuracies near 0.5 would overlap widely
+    y, pred_a, pred_b = _pair_with_disagreements(0, 30, 470, 500)
+    low, high = metrics.accuracy_difference_interval(y, pred_a, pred_b)
+    assert 0 < low < 0.03 < high < 0.05
+
+
+def test_accuracy_difference_interval_of_classifiers_that_never_disagree_is_one_value():
+    y = np.arange(10) % 3
+    pred = np.where(y == 2, 0, y)  # wrong on the three 2s
+    assert metrics.accuracy_difference_interval(y, pred, pred) == (0.0, 0.0)
+    # B right on every example, A on none: every example gives the same difference, 1
+    assert metrics.accuracy_difference_interval(y, (y + 1) % 3, y) == (1.0, 1.0)
+
+
+def test_accuracy_difference_interval_refuses_arrays_of_different_lengths():
+    with pytest.raises(ValueError, match="equal"):
+        metrics.accuracy_difference_interval(np.zeros(3), np.zeros(3), np.zeros(2))
