@@ -33,7 +33,10 @@ EQUIVALENTS = {
         "where brightness_range multiplies by one (Pillow's `ImageEnhance.Brightness`)"
     ),
     "shear_range": "`RandomShear(x_factor, y_factor)`",
-    "zoom_range": "`RandomZoom(height_factor)`",
+    "zoom_range": (
+        "`RandomZoom(height_factor, width_factor)`: zoom_range draws a zoom for each axis; "
+        "RandomZoom with a height_factor only uses one zoom for both"
+    ),
     "channel_shift_range": (
         "`RandomBrightness(factor, value_range=(0, 255))`: both add one random amount "
         "to every channel of an image. channel_shift_range counts in pixel values (it runs "
