@@ -153,7 +153,9 @@ def load_or_train_fashion_cnn(
     model = build_baseline_cnn(x_train.shape[1:], fashion.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     batches = pipeline.ArrayBatches(x_train, fashion.y_train, batch_size=128, shuffle=True, seed=0)
-    model.fit(batches, epochs=epochs or config.pick(full=3, fast=1), verbose=0)
+    # shuffle=False: the batches reshuffle themselves; Keras would also shuffle their order,
+    # drawing from Python's global random state, which whatever ran before has moved.
+    model.fit(batches, epochs=epochs or config.pick(full=3, fast=1), shuffle=False, verbose=0)
     save_model(model, path, fashion.class_names, prep, dataset="fashion-mnist")
     del model, batches, x_train, fashion
     return load_model(path)

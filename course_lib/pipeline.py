@@ -135,7 +135,9 @@ class ArrayBatches(keras.utils.PyDataset):
     taken from the arrays themselves, so no second copy is made. With ``shuffle``
     every epoch visits the examples in a new order, drawn from ``seed``; without it
     (validation data) the order is the arrays' own. Every example is seen once per
-    epoch; the last batch may be smaller.
+    epoch; the last batch may be smaller. Pass ``shuffle=False`` to ``model.fit``: Keras
+    otherwise also shuffles the order of the batches, drawing from Python's global random
+    state, so that training would depend on whatever used it before.
     """
 
     def __init__(

@@ -193,6 +193,37 @@ def test_array_batches_shuffle_is_seeded_and_new_every_epoch():
     np.testing.assert_array_equal(first, again)
 
 
+def _batch_order_keras_asks_for(python_seed, **fit_options):
+    import random
+
+    import keras
+
+    class Logged(pipeline.ArrayBatches):
+        def __getitem__(self, index):
+            asked.append(index)
+            return super().__getitem__(index)
+
+    asked = []
+    x, y = _images(40).astype(np.float32)[..., None], np.arange(40) % 2
+    model = keras.Sequential(
+        [keras.Input((6, 5, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    model.compile(
+        optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    random.seed(python_seed)  # what cells run before training leave behind
+    model.fit(Logged(x, y, batch_size=4, shuffle=True, seed=1), epochs=1, verbose=0, **fit_options)
+    return asked[-10:]  # the epoch's 10 batches (Keras first looks at one or two to learn shapes)
+
+
+def test_array_batches_fit_with_shuffle_false_ignores_python_s_global_random_state():
+    # Keras shuffles a PyDataset's batch order with Python's `random` unless told not to: the
+    # lessons pass shuffle=False, as the batches reshuffle themselves from their own seed.
+    assert _batch_order_keras_asks_for(1, shuffle=False) == list(range(10))
+    assert _batch_order_keras_asks_for(2, shuffle=False) == list(range(10))
+    assert _batch_order_keras_asks_for(1) != _batch_order_keras_asks_for(2)
+
+
 def test_array_batches_refuse_labels_of_another_length_and_empty_sets():
     with pytest.raises(ValueError, match="10 examples but 3 labels"):
         pipeline.ArrayBatches(_images(10), np.arange(3))
