@@ -36,8 +36,13 @@ def show_images(
     ncols: int = 8,
     size: float = 1.6,
     suptitle: str | None = None,
+    background: str | None = None,
 ) -> None:
-    """Show images in a grid, each with an optional title (grayscale in gray)."""
+    """Show images in a grid, each with an optional title (grayscale in gray).
+
+    ``background`` colours the figure behind the images (``"0.8"``: light grey), so that white
+    areas of an image stand out from the page.
+    """
     images = list(images)
     if not images:
         raise ValueError("show_images needs at least one image")
@@ -48,6 +53,8 @@ def show_images(
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False
     )
+    if background is not None:
+        fig.set_facecolor(background)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):

@@ -23,6 +23,14 @@ def test_show_images_keeps_grayscale_dark_images_dark():
     assert image.get_clim() == (0, 255) and image.get_cmap().name == "gray"
 
 
+def test_show_images_background_colours_the_figure_behind_the_images():
+    plots.show_images([np.full((4, 4, 3), 255, np.uint8)], background="0.8")
+    assert plt.gcf().get_facecolor() == pytest.approx((0.8, 0.8, 0.8, 1.0))
+    plt.close("all")
+    plots.show_images([np.full((4, 4, 3), 255, np.uint8)])
+    assert plt.gcf().get_facecolor() == pytest.approx((1.0, 1.0, 1.0, 1.0))
+
+
 def test_show_images_rejects_mismatched_titles_and_bad_shapes():
     with pytest.raises(ValueError, match="2 images but 1 titles"):
         plots.show_images([np.zeros((2, 2))] * 2, titles=["a"])
