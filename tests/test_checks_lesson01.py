@@ -181,7 +181,7 @@ def test_1_2_accepts_the_centred_crop_however_sliced(answer):
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_crop_top_extra, "one too far down or right"),
+        (_crop_top_extra, "one row too far down and one column too far right"),
         (_crop_halves, "rounds twice"),
         (_crop_minus_margin, "one too many rows or columns"),
         (_crop_negative_end, "is empty"),
@@ -198,6 +198,35 @@ def test_1_2_accepts_the_centred_crop_however_sliced(answer):
 )
 def test_1_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_2(answer), phrase)
+
+
+def _crop_halving_each_size(image, height, width):  # a student's, as the task warns
+    h, w = image.shape[:2]
+    if height > h or width > w:
+        raise ValueError("too big")
+    top = h // 2 - height // 2
+    left = w // 2 - width // 2
+    return image[top : top + height, left : left + width]
+
+
+def test_1_2_a_crop_one_off_on_one_axis_names_that_axis_only():
+    result = checks.exercise_1_2(_crop_halving_each_size)
+    assert _fails_with(
+        result,
+        "your crop of a 7 x 10 image starts at column 4, one column too far right (its row, 1, "
+        "is right): with an odd margin the extra column goes at the right, so top = "
+        "(h - height) // 2 = 1 and left = (w - width) // 2 = 3.",
+    )
+    assert "row 1, column 4" not in result.message
+
+
+def test_1_2_a_crop_one_row_too_low_names_the_row_only():
+    def answer(image, height, width):
+        top = -(-(image.shape[0] - height) // 2)
+        left = (image.shape[1] - width) // 2
+        return image[top : top + height, left : left + width]
+
+    assert _fails_with(checks.exercise_1_2(answer), "one row too far down (its column, ")
 
 
 def _crop_refusing_the_whole_image(image, height, width):  # a student's: >= for >
@@ -371,6 +400,21 @@ def _by_rule(rule):
 )
 def test_1_3_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_1_3(answer), phrase)
+
+
+def test_1_3_an_answer_that_resizes_with_pillow_is_told_the_error_is_pillow_s():
+    def answer(image, height, width):  # a student's: the task says without Pillow
+        resized = Image.fromarray(image).resize((width, height), Image.Resampling.NEAREST)
+        return np.asarray(resized)
+
+    result = checks.exercise_1_3(answer)
+    assert _fails_with(
+        result,
+        "resizing 15 x 5 to 6 x 8: your code raised TypeError: Cannot handle this data type: "
+        "(1, 1, 3), <f4. That error is Pillow's: Image.fromarray has no mode for a float32 "
+        "colour image, one of those the check resizes. The task asks for NumPy indexing, "
+        "without Pillow",
+    )
 
 
 def test_1_3_indices_paired_instead_of_crossed_are_not_told_they_ran_past_the_edge():

@@ -12,6 +12,7 @@ from PIL import Image
 from course_lib.checks._core import (
     NOT_ATTEMPTED,
     StudentCodeFailed,
+    _a,
     _number,
     amount,
     as_array,
@@ -256,6 +257,28 @@ def _find_window(image: np.ndarray, crop: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+def _one_off_crop(what: str, found: tuple[int, int], top: int, left: int) -> str:
+    """A crop that starts one row too low, one column too far right, or both: which of them."""
+    down, right = found[0] != top, found[1] != left
+    if down and right:
+        start = (
+            f"starts at row {found[0]}, column {found[1]}, one row too far down and one column "
+            "too far right"
+        )
+        extra = "row goes at the bottom and the extra column at the right"
+    elif down:
+        start = f"starts at row {found[0]}, one row too far down (its column, {left}, is right)"
+        extra = "row goes at the bottom"
+    else:
+        start = f"starts at column {found[1]}, one column too far right (its row, {top}, is right)"
+        extra = "column goes at the right"
+    return (
+        f"{what} {start}: with an odd margin the extra {extra}, so top = (h - height) // 2 "
+        f"= {top} and left = (w - width) // 2 = {left}. (h // 2 - height // 2 rounds twice "
+        "and can be one off.)"
+    )
+
+
 def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckResult:
     """centre_crop(image, height, width) -> the central region, the odd extra cut at the
     bottom/right."""
@@ -388,12 +411,7 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
                 "centre it."
             )
         if found[0] in (top, top + 1) and found[1] in (left, left + 1):
-            return (
-                f"{what} starts at row {found[0]}, column {found[1]}, one too far down or right: "
-                f"with an odd margin the extra row goes at the bottom, so top = (h - height) // 2 "
-                f"= {top} and left = {left}. (h // 2 - height // 2 rounds twice and can be "
-                "one off.)"
-            )
+            return _one_off_crop(what, found, top, left)
         return (
             f"{what} starts at row {found[0]}, column {found[1]}; the centred crop starts at "
             f"{top}, {left}."
@@ -437,6 +455,11 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
 
 
 # ---------------------------------------------------------------- 1.3 nearest-neighbour resize
+
+
+# Pillow's refusal of an array it has no mode for (a float32 colour image): an answer that
+# resizes with Pillow, which the task rules out, fails with it.
+_PILLOW_DTYPE = "Cannot handle this data type"
 
 
 def _resize_cases() -> list[tuple[np.ndarray, int, int]]:
@@ -513,6 +536,14 @@ def exercise_1_3(resize_nearest: Callable[[np.ndarray, int, int], Any]) -> Check
             )
         except StudentCodeFailed as exc:
             raised = str(exc).rstrip(" .")
+            if _PILLOW_DTYPE in raised:  # read from the text: the judge gets no traceback
+                raise StudentCodeFailed(
+                    f"{what}: {raised}. That error is Pillow's: Image.fromarray has no mode "
+                    f"for {_a(str(image.dtype))} {'colour ' if image.ndim == 3 else ''}image, "
+                    "one of those the check resizes. The task asks for NumPy indexing, "
+                    "without Pillow: compute the source row of every output row and the source "
+                    "column of every output column, and index the image with them."
+                ) from None
             if "could not be broadcast" in raised:
                 raise StudentCodeFailed(
                     f"{what}: {raised}. Indexing with two 1-D arrays pairs them element by "
