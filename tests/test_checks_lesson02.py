@@ -535,6 +535,18 @@ def test_2_3_accepts_one_call_with_its_arguments_written_otherwise(folder):
     assert result.passed, result.message
 
 
+def test_2_3_the_check_prints_nothing_of_the_loader_s_own(folder, capsys):
+    root, fashion = folder
+    train, val = _load(root, fashion)
+    capsys.readouterr()  # the student's own call prints its counts; the check's may not
+    assert checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1).passed
+    train, val = _load(root, fashion, seed=0)  # a student's: another seed, both splits asked
+    capsys.readouterr()
+    assert not checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1).passed
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == "", printed
+
+
 def test_2_3_judges_labels_by_the_course_data_not_the_notebooks_dataset(folder):
     """Alphabetical labels fail even when the notebook's dataset is relabelled to match them."""
     root, fashion = folder
@@ -830,6 +842,36 @@ _AT_MOST = (
             "RandomZoom zooms out by up to 50%: the garment then shrinks to 67% of its size, "
             "and what the fill mode adds around it (mirrored copies of it, by default) takes "
             "up the rest of the frame" + _AT_MOST,
+        ),
+        (  # a student's: only the width zooms too far
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomZoom(0.2, width_factor=0.5),
+                keras.layers.RandomBrightness(0.2, value_range=(0, 1)),
+            ],
+            "RandomZoom zooms in by up to 50% (width_factor): the frame then keeps only the "
+            "middle 50% of the image's width, a piece of a garment rather than a garment"
+            + _AT_MOST,
+        ),
+        (
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomZoom((-0.5, 0.0), width_factor=(-0.4, 0.0)),
+                _brightness(),
+            ],
+            "RandomZoom zooms in by up to 50%: the frame then keeps only the middle 50% of the "
+            "image's height and 60% of its width, a piece of a garment rather than a garment"
+            + _AT_MOST,
+        ),
+        (
+            [
+                keras.layers.RandomFlip("horizontal"),
+                keras.layers.RandomZoom((0.0, 0.1), width_factor=(0.0, 0.6)),
+                _brightness(),
+            ],
+            "RandomZoom zooms out by up to 60% (width_factor): the garment then shrinks to 62% "
+            "of its width, and what the fill mode adds around it (mirrored copies of it, by "
+            "default) takes up the rest of the frame" + _AT_MOST,
         ),
         (
             [
@@ -1343,7 +1385,9 @@ def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
         lambda ds, b, s: ds.cache().shuffle(10_000, seed=s).batch(b).prefetch(AUTOTUNE)
     )
     assert _fails_with(result, "holds 10000 elements where")
-    assert _fails_with(result, "and as many for a dataset of 61: a fixed size (a number written")
+    assert _fails_with(
+        result, "; for a dataset of 61 it holds 10000 too: a fixed size (a number written"
+    )
     assert "ds.cardinality()" in result.message
 
     def fixed_buffer(train, val, augment, batch_size, seed):  # a student's 2.5 answer
@@ -1351,7 +1395,13 @@ def test_a_shuffle_buffer_written_in_is_named_once_everything_else_is_right():
         train = train.cache().shuffle(100, seed=seed).batch(batch_size).map(f).prefetch(AUTOTUNE)
         return train, val.batch(batch_size).prefetch(AUTOTUNE)
 
-    assert _fails_with(checks.exercise_2_5(fixed_buffer), "holds 100 elements where")
+    assert _fails_with(
+        checks.exercise_2_5(fixed_buffer),
+        "everything else is right, but the shuffle buffer holds 100 elements where the training "
+        "dataset has 50; for a dataset of 29 it holds 100 too: a fixed size (a number written "
+        "in, say) is large enough here by chance, and a dataset larger than 100 would be "
+        "shuffled only locally.",
+    )
 
 
 def _pipeline_with_buffer(size):

@@ -409,9 +409,10 @@ def _larger_buffer(
         m, other = smaller[0], smaller[1][buffers.index(large[0])]
     if other == large[0]:
         return (
-            f"{lead}, and as many for a dataset of {m}: a fixed size (a number written in, "
-            f"say) is large enough here by chance, and a dataset larger than {large[0]} would "
-            "be shuffled only locally. Take the size from the dataset, ds.cardinality()."
+            f"{lead}; for a dataset of {m} it holds {large[0]} too: a fixed size (a number "
+            f"written in, say) is large enough here by chance, and a dataset larger than "
+            f"{large[0]} would be shuffled only locally. Take the size from the dataset, "
+            "ds.cardinality()."
         )
     if other is not None and abs(other - large[0] * m / n) <= 1:
         return (
@@ -669,6 +670,8 @@ def _validation_files(
     has the names (the student's kernel listed the folder in grading), so it asks the loader
     itself on a copy of the folder made of empty files with those names.
     """
+    import contextlib
+    import io
     import os
     import tempfile
 
@@ -685,18 +688,19 @@ def _validation_files(
             open(os.path.join(root, *parts), "wb").close()  # noqa: SIM115 - an empty file
         for name in class_names:  # every class folder, as the course writes them
             os.makedirs(os.path.join(root, name), exist_ok=True)
-        _, reference = keras.utils.image_dataset_from_directory(
-            root,
-            class_names=class_names,
-            color_mode="grayscale",
-            image_size=image_size,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            subset="both",
-            shuffle=shuffle,
-            seed=seed,
-            verbose=False,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # its "Using 800 files for ..." lines
+            _, reference = keras.utils.image_dataset_from_directory(
+                root,
+                class_names=class_names,
+                color_mode="grayscale",
+                image_size=image_size,
+                batch_size=batch_size,
+                validation_split=validation_split,
+                subset="both",
+                shuffle=shuffle,
+                seed=seed,
+                verbose=False,
+            )
         return {_relative(str(p), root) for p in reference.file_paths}
 
 
@@ -1009,6 +1013,47 @@ def _bounds(factor: Any) -> tuple[float, float]:
     return -abs(float(factor)), abs(float(factor))
 
 
+def _zoom_problem(factors: list[Any], limit: str) -> str | None:
+    """Why RandomZoom's (height_factor, width_factor) zoom too far, naming the axis that does."""
+    axes = list(zip(("height", "width"), (_bounds(f) for f in factors), strict=True))
+    zoom_in = [(axis, -low) for axis, (low, _) in axes if -low > MAX_SHARE]
+    zoom_out = [(axis, high) for axis, (_, high) in axes if high > MAX_SHARE]
+    if zoom_in:
+        largest = max(amount for _, amount in zoom_in)
+        kept = _per_axis(
+            [(axis, 1 - amount) for axis, amount in zoom_in], "the image's", "height and width"
+        )
+        return (
+            f"RandomZoom zooms in by up to {largest:.0%}{_factor_names(zoom_in)}: the frame then "
+            f"keeps only the middle {kept}, a piece of a garment rather than a garment; {limit}."
+        )
+    if zoom_out:
+        largest = max(amount for _, amount in zoom_out)
+        kept = _per_axis([(axis, 1 / (1 + amount)) for axis, amount in zoom_out], "its", "size")
+        return (
+            f"RandomZoom zooms out by up to {largest:.0%}{_factor_names(zoom_out)}: the garment "
+            f"then shrinks to {kept}, and what the fill mode adds around it (mirrored copies "
+            f"of it, by default) takes up the rest of the frame; {limit}."
+        )
+    return None
+
+
+def _factor_names(axes: list[tuple[str, float]]) -> str:
+    """The factor's name when one axis only goes too far, " (width_factor)"; else nothing."""
+    return f" ({axes[0][0]}_factor)" if len(axes) == 1 else ""
+
+
+def _per_axis(shares: list[tuple[str, float]], whose: str, both: str) -> str:
+    """The share kept on each axis: "50% of the image's width", "80% of its size" (``both``,
+    the same share on both axes), "80% of the image's height and 50% of its width"."""
+    if len(shares) == 2 and f"{shares[0][1]:.0%}" == f"{shares[1][1]:.0%}":
+        return f"{shares[0][1]:.0%} of {whose} {both}"
+    return " and ".join(
+        f"{share:.0%} of {whose if number == 0 else 'its'} {axis}"
+        for number, (axis, share) in enumerate(shares)
+    )
+
+
 def _strength_problem(layer: Any) -> str | None:
     """Why a zoom, shift or change of brightness is too strong for a garment to stay the same
     garment (more than MAX_SHARE), in words; None when it is not, or for other layers."""
@@ -1035,19 +1080,7 @@ def _strength_problem(layer: Any) -> str | None:
         f"brightness to at most {MAX_SHARE:.0%})"
     )
     if isinstance(layer, keras.layers.RandomZoom):
-        if -low > MAX_SHARE:
-            return (
-                f"RandomZoom zooms in by up to {-low:.0%}: the frame then keeps only the middle "
-                f"{1 + low:.0%} of the image's height and width, a piece of a garment rather "
-                f"than a garment; {limit}."
-            )
-        if high > MAX_SHARE:
-            return (
-                f"RandomZoom zooms out by up to {high:.0%}: the garment then shrinks to "
-                f"{1 / (1 + high):.0%} of its size, and what the fill mode adds around it "
-                f"(mirrored copies of it, by default) takes up the rest of the frame; {limit}."
-            )
-        return None
+        return _zoom_problem(factors, limit)
     largest = max(-low, high)
     if largest <= MAX_SHARE:
         return None
