@@ -83,6 +83,19 @@ def test_2_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_1(answer), phrase)
 
 
+def test_2_1_a_label_cast_to_another_integer_dtype_is_not_unchanged():
+    def preprocess(image, label):  # a student's: the value kept, the dtype not
+        return tf.cast(image, tf.float32)[..., None] / 255.0, tf.cast(label, tf.int32)
+
+    result = checks.exercise_2_1(preprocess)
+    assert _fails_with(
+        result,
+        "the label came in as int64 and goes out as int32: the value is right, but the task "
+        "asks for the label unchanged, so return it as it came, without a cast.",
+    )
+    assert "untouched" not in result.message
+
+
 def test_2_1_a_pair_returned_the_wrong_way_round_is_named_not_taken_for_a_missing_cast():
     def swapped(image, label):  # a student's: the image cast and scaled, but second
         return label, tf.expand_dims(tf.cast(image, tf.float32) / 255.0, -1)

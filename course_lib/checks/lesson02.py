@@ -219,6 +219,12 @@ def exercise_2_1(preprocess: Callable[[Any, Any], Any]) -> CheckResult:
                 )
             if int(label) != int(original):
                 return f"the label changed from {original} to {label}: return it unchanged."
+            if label.dtype != original.dtype:
+                return (
+                    f"the label came in as {original.dtype} and goes out as {label.dtype}: the "
+                    "value is right, but the task asks for the label unchanged, so return it "
+                    "as it came, without a cast."
+                )
         return None
 
     return run_check("2.1", diagnose, "float32 (h, w, 1) images in [0, 1], labels untouched.")
