@@ -132,6 +132,53 @@ def test_3_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_1(answer), phrase)
 
 
+def _correlate_as(dtype):
+    def convolve_valid(image, kernel):  # a student's, scipy's result cast at the end
+        return scipy.signal.correlate2d(image, kernel, mode="valid").astype(dtype)
+
+    return convolve_valid
+
+
+@pytest.mark.parametrize(
+    ("dtype", "message"),
+    [
+        (
+            np.complex128,
+            "your output holds complex128 values, complex numbers; the task asks for a float "
+            "array: each weighted sum of real pixels and weights is a real number, so start "
+            "from an array of floats (np.zeros gives float64).",
+        ),
+        (
+            object,
+            "your output is a NumPy array of dtype object (or of another dtype that holds no "
+            "plain numbers), not the float array the task asks for: start from an array of "
+            "floats (np.zeros gives float64), or turn yours into one with .astype(np.float64).",
+        ),
+    ],
+)
+def test_3_1_an_output_of_no_float_dtype_is_refused_and_the_check_warns_nothing(
+    dtype, message, recwarn
+):
+    result = checks.exercise_3_1(_correlate_as(dtype))
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 3.1): {message}"
+    assert not [w for w in recwarn if "ComplexWarning" in type(w.message).__name__]
+
+
+def test_3_1_a_float16_output_is_told_its_precision_is_what_differs():
+    result = checks.exercise_3_1(_correlate_as(np.float16))
+    assert _fails_with(
+        result,
+        "your output has dtype float16, which keeps only about 3 significant digits, so every "
+        "weighted sum comes out rounded: output[0, 0] is ",
+    )
+    assert result.message.endswith("dtype float16). The task asks for float32 or float64.")
+    assert "right shape, but the values differ" not in result.message
+    # Values wrong beyond rounding are named as they are in any dtype
+    wrong = checks.exercise_3_1(lambda im, k: (_loop_convolve(im, k) * 2).astype(np.float16))
+    assert _fails_with(wrong, "right shape, but the values differ")
+
+
 def test_3_1_unattempted_exercise_says_so():
     def untouched(image, kernel):
         raise NotImplementedError("Exercise 3.1")

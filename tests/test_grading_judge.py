@@ -225,6 +225,26 @@ def test_a_complex_precision_is_named_complex_as_in_the_notebook(tmp_path, value
         assert reply["message"] == checks.exercise_5_2(complex_precision).message
 
 
+@pytest.mark.parametrize(
+    ("dtype", "words"),
+    [
+        (np.complex128, "complex numbers"),
+        (object, "your output is a NumPy array of dtype object"),  # no data: only its type travels
+        (np.float16, "which keeps only about 3 significant digits"),
+    ],
+)
+def test_3_1_an_output_of_no_float32_or_float64_dtype_gets_the_notebook_message(
+    tmp_path, dtype, words
+):
+    import scipy.signal
+
+    def convolve_valid(image, kernel):  # a student's
+        return scipy.signal.correlate2d(image, kernel, mode="valid").astype(dtype)
+
+    expression = "checks.exercise_3_1(convolve_valid)"
+    _fails_as_in_the_notebook(tmp_path, expression, "convolve_valid", convolve_valid, words, 21)
+
+
 def _row_with_most_mistakes_first(cm):
     off = cm.copy()
     np.fill_diagonal(off, 0)

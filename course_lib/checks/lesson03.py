@@ -70,12 +70,32 @@ def exercise_3_1(convolve_valid: Callable[[np.ndarray, np.ndarray], Any]) -> Che
     )
 
 
+def _array_of_objects(value: Any) -> bool:
+    """A NumPy array of Python objects (dtype object), or of no plain numbers (datetimes).
+
+    Known by its type's name and module: in two-phase grading such an array does not travel
+    as data, and the judge gets a stand-in of that name (grading.judge_decode).
+    """
+    kind = type(value)
+    if kind.__name__ != "ndarray" or kind.__module__ != "numpy":
+        return False
+    return not isinstance(value, np.ndarray) or (
+        value.dtype.hasobject or value.dtype.kind not in "biufcUS"
+    )
+
+
 def _slide_problem(
     convolve_valid: Callable[..., Any], image: np.ndarray, kernel: np.ndarray
 ) -> str | None:
     expected = images.convolve2d(image, kernel)
     k = kernel.shape[0]
     returned = call_pure(convolve_valid, image, kernel, names=("image", "kernel"))
+    if _array_of_objects(returned):
+        return (
+            "your output is a NumPy array of dtype object (or of another dtype that holds no "
+            "plain numbers), not the float array the task asks for: start from an array of "
+            "floats (np.zeros gives float64), or turn yours into one with .astype(np.float64)."
+        )
     out = as_array(returned, "your output")
     h, w = image.shape
     if out.shape == image.shape:
@@ -97,7 +117,20 @@ def _slide_problem(
             "negative one wrapped around, in unsigned pixels); the task asks for a float array, "
             "whatever the image's dtype: start from an array of floats."
         )
+    if out.dtype.kind == "c":
+        return (
+            f"your output holds {out.dtype} values, complex numbers; the task asks for a float "
+            "array: each weighted sum of real pixels and weights is a real number, so start "
+            "from an array of floats (np.zeros gives float64)."
+        )
     given, out = out, out.astype(np.float64)  # given: the dtype the message shows
+    if given.dtype == np.float16 and np.allclose(out, expected, rtol=2e-3, atol=2e-3):
+        return (
+            "your output has dtype float16, which keeps only about 3 significant digits, so "
+            "every weighted sum comes out rounded: "
+            + first_difference(given, expected, "output")
+            + " The task asks for float32 or float64."
+        )
     if np.allclose(out[:-1, :-1], expected[:-1, :-1]) and (
         np.allclose(out[-1], 0) or np.allclose(out[:, -1], 0)
     ):
