@@ -260,16 +260,52 @@ RIGHT_VERDICTS = {"A": "overfitting", "B": "underfitting", "C": "still improving
     ("verdicts", "best"),
     [
         (RIGHT_VERDICTS, 7),
-        (
-            {"A": "Over-fitting ", "B": "underfit", "C": "Improving"},
-            np.int64(7),
-        ),  # other spellings, a NumPy int
-        ({"C": "still learning", "B": "UNDERFITTING", "A": "overfit"}, 7.0),
+        (RIGHT_VERDICTS, np.int64(7)),
+        ({"C": "still improving", "B": "underfitting", "A": "overfitting"}, 7.0),
         (RIGHT_VERDICTS, np.array(7)),
     ],
 )
-def test_4_2_accepts_the_diagnosis_however_it_is_spelled(verdicts, best):
+def test_4_2_accepts_the_three_verdicts_in_any_order_and_the_epoch_as_any_number(verdicts, best):
     assert checks.exercise_4_2(verdicts, best).passed
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "respelled"),
+    [
+        (  # students'
+            {"A": "overfit", "B": "underfitting", "C": "still improving"},
+            "verdicts['A'] = 'overfit' for 'overfitting'",
+        ),
+        (
+            {"A": "overfits", "B": "underfitting", "C": "still improving"},
+            "verdicts['A'] = 'overfits' for 'overfitting'",
+        ),
+        (
+            {"A": "overfitting", "B": "underfitting", "C": "improving"},
+            "verdicts['C'] = 'improving' for 'still improving'",
+        ),
+        (
+            {"A": "Over-fitting ", "B": "underfit", "C": "still improving"},
+            "verdicts['A'] = 'Over-fitting ' for 'overfitting'; verdicts['B'] = 'underfit' for "
+            "'underfitting'",
+        ),
+    ],
+)
+def test_4_2_the_right_diagnosis_written_otherwise_than_the_task_s_strings_is_named(
+    verdicts, respelled
+):
+    result = checks.exercise_4_2(verdicts, 7)
+    assert not result.passed
+    assert str(result) == (
+        "❌ Not yet (exercise 4.2): the diagnoses are right, but written otherwise than the "
+        f"task writes them: {respelled}. Each verdict is exactly one of the three strings "
+        "'overfitting', 'underfitting', 'still improving', as code that compares them expects."
+    )
+
+
+def test_4_2_a_wrong_diagnosis_is_named_before_its_spelling():
+    result = checks.exercise_4_2({**RIGHT_VERDICTS, "A": "Improving", "B": "underfit"}, 7)
+    assert _fails_with(result, "made it worse on new images")
 
 
 @pytest.mark.parametrize(

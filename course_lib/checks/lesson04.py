@@ -677,6 +677,24 @@ def _keys_problem(verdicts: Mapping[Any, Any]) -> str | None:
     )
 
 
+def _spelling_problem(verdicts: Mapping[str, Any]) -> str | None:
+    """The right diagnoses written otherwise than the task's three strings ('overfit',
+    'Improving'), which code matching those strings would not find."""
+    respelled = [
+        f"verdicts[{name!r}] = {verdicts[name]!r} for {_verdict(verdicts[name])!r}"
+        for name in LEARNING_CURVES
+        if verdicts[name] != _verdict(verdicts[name])
+    ]
+    if not respelled:
+        return None
+    return (
+        f"the diagnoses are right, but written otherwise than the task writes them: "
+        f"{'; '.join(respelled)}. Each verdict is exactly one of the three strings "
+        + ", ".join(repr(v) for v in VERDICTS)
+        + ", as code that compares them expects."
+    )
+
+
 def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
     """verdicts: {'A': ..., 'B': ..., 'C': ...} from VERDICTS; best_epoch_a: A's epoch of lowest
     val_loss."""
@@ -701,7 +719,7 @@ def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
             problem = _verdict_problem(name, got)
             if problem:
                 return problem
-        return _best_epoch_problem(best_epoch_a)
+        return _spelling_problem(verdicts) or _best_epoch_problem(best_epoch_a)
 
     return run_check(
         "4.2",
