@@ -554,6 +554,52 @@ def test_4_3_names_the_mistake(build, phrase):
     assert _fails_with(checks.exercise_4_3(build), phrase)
 
 
+def _head_with_rates(first, second):
+    return _head(
+        layers.Dropout(first),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(second),
+        layers.Dense(10, activation="softmax"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (  # a student's
+            _builder(widths=(32, 64, 128)),
+            "the first Conv2D (block 1) has 32 filters of (3, 3); the blocks have 16, 32, 64 "
+            "filters of 3x3.",
+        ),
+        (
+            _builder(widths=(16, 64, 64)),
+            "the second Conv2D (block 2) has 64 filters of (3, 3); the blocks have 16, 32, 64 "
+            "filters of 3x3.",
+        ),
+        (  # a student's
+            _builder(head=_head_with_rates(0.2, 0.1)),
+            "the two Dropout rates are swapped: yours are 0.2 after the blocks and 0.1 before "
+            "the output; the task asks for 0.1 after the blocks and 0.2 before the output.",
+        ),
+        (
+            _builder(head=_head_with_rates(0.1, 0.5)),
+            "the second Dropout (before the output) has rate 0.5; the task asks for 0.1 after "
+            "the blocks and 0.2 before the output.",
+        ),
+        (
+            _builder(head=_head_with_rates(0.3, 0.2)),
+            "the first Dropout (after the blocks) has rate 0.3; the task asks for 0.1 after "
+            "the blocks and 0.2 before the output.",
+        ),
+    ],
+)
+def test_4_3_a_conv_or_dropout_setting_names_which_layer_has_it(build, message):
+    result = checks.exercise_4_3(build)
+    assert not result.passed
+    assert str(result) == f"❌ Not yet (exercise 4.3): {message}"
+
+
 def test_4_3_notices_a_momentum_left_at_the_keras_default():
     def default_momentum(input_shape, num_classes):
         model = _builder()(input_shape, num_classes)

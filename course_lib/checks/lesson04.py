@@ -838,15 +838,22 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
     return f"your layers are {' -> '.join(kinds)};\nexpected {' -> '.join(expected)}."
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+
+
 def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
+    seen: dict[str, int] = {}
     for mine, ref in zip(layers, reference, strict=True):
         kind = _kind(ref)
+        seen[kind] = seen.get(kind, 0) + 1
+        nth = _ORDINALS[seen[kind] - 1] if seen[kind] <= len(_ORDINALS) else f"#{seen[kind]}"
         if kind == "conv":
             if mine.filters != ref.filters or tuple(mine.kernel_size) != tuple(ref.kernel_size):
                 widths = [la.filters for la in reference if _kind(la) == "conv"]
                 return (
-                    f"a Conv2D has {mine.filters} filters of {mine.kernel_size}; the blocks have "
-                    f"{', '.join(map(str, widths))} filters of 3x3."
+                    f"the {nth} Conv2D (block {seen[kind]}) has {mine.filters} filters of "
+                    f"{mine.kernel_size}; the blocks have {', '.join(map(str, widths))} filters "
+                    "of 3x3."
                 )
             if mine.padding != "same":
                 return (
@@ -898,9 +905,17 @@ def _settings_problem(layers: list[Any], reference: list[Any]) -> str | None:
             )
         elif kind == "dropout" and not np.isclose(mine.rate, ref.rate):
             rates = [la.rate for la in reference if _kind(la) == "dropout"]
+            given = [la.rate for la in layers if _kind(la) == "dropout"]
+            if len(given) == 2 and np.allclose(given, rates[::-1]):
+                return (
+                    f"the two Dropout rates are swapped: yours are {given[0]} after the blocks "
+                    f"and {given[1]} before the output; the task asks for {rates[0]} after the "
+                    f"blocks and {rates[1]} before the output."
+                )
+            where = "after the blocks" if seen[kind] == 1 else "before the output"
             return (
-                f"a Dropout has rate {mine.rate}; the task asks for {rates[0]} after the "
-                f"blocks and {rates[1]} before the output."
+                f"the {nth} Dropout ({where}) has rate {mine.rate}; the task asks for "
+                f"{rates[0]} after the blocks and {rates[1]} before the output."
             )
         elif kind.startswith("dense") and mine is not layers[-1] and mine.units != ref.units:
             return f"the hidden Dense layer has {mine.units} units; the task asks for {ref.units}."
