@@ -828,6 +828,30 @@ def test_5_6_names_the_maps_of_one_class_for_every_image_whichever_class(score, 
     assert f"(logits[:, {named}])" in result.message
 
 
+def test_5_6_the_first_entry_of_class_index_for_every_image_is_not_called_written_in_only():
+    # A student's: scores = logits[:, int(class_index[0])]; class_index[0] is 0 in the check
+    result = checks.exercise_5_6(_grad_cam_with(score=lambda lg, c: lg[:, int(c[0])]))
+    assert not result.passed
+    assert result.message == (
+        "those are the maps of class 0 for every image (logits[:, 0]), one class for all the "
+        "images, whether written in or taken from one entry of class_index (here "
+        "class_index[0] is 0); explain each image's own class, given in class_index: "
+        "tf.gather(logits, class_index, axis=1, batch_dims=1)."
+    )
+
+
+def test_5_4_class_names_for_indices_are_named_as_names():
+    result = checks.exercise_5_4(lambda cm: ("Shirt", "T-shirt/top"))  # a student's
+    assert not result.passed
+    assert result.message == (
+        "your pair holds names, ('Shirt', 'T-shirt/top'); return the class indices, two ints "
+        "(true_class, predicted_class): the row and the column of the count in cm."
+    )
+    # Other values that are no numbers are named in words, not as NumPy's dtype codes
+    result = checks.exercise_5_4(lambda cm: [b"3", b"1"])
+    assert _fails_with(result, "your pair is a list of length 2, holding bytes, not two ints")
+
+
 @pytest.mark.parametrize(
     ("exercise", "answer", "message"),
     [

@@ -379,9 +379,21 @@ def as_array(
             ) from None
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise StudentCodeFailed(
-            f"{what} is {describe(value)}, holding {array.dtype} values, not {wanted}."
+            f"{what} is {describe(value)}, holding {_held_values(array.dtype)}, not {wanted}."
         )
     return array
+
+
+def _held_values(dtype: np.dtype) -> str:
+    """What an array of no numbers holds, in words: "strings", not NumPy's ``<U11``."""
+    words = {
+        "U": "strings",
+        "S": "bytes",
+        "O": "Python objects",
+        "M": "dates (datetime64)",
+        "m": "time spans (timedelta64)",
+    }
+    return words.get(dtype.kind, f"{dtype} values")
 
 
 def first_difference(

@@ -15,6 +15,7 @@ from course_lib.checks._core import (
     check_rng,
     describe,
     first_difference,
+    returned_repr,
     run_check,
     shape_problem,
 )
@@ -627,6 +628,15 @@ def _confused_pair(raw: Any, cm: np.ndarray, expected: tuple[int, int]) -> str |
         raise StudentCodeFailed(
             f"return two ints, (true_class, predicted_class); got {describe(raw)}."
         )
+    if (
+        isinstance(raw, (tuple, list))
+        and raw
+        and all(isinstance(item, str | np.str_) for item in raw)
+    ):
+        raise StudentCodeFailed(
+            f"your pair holds names, {returned_repr(raw)}; return the class indices, two ints "
+            "(true_class, predicted_class): the row and the column of the count in cm."
+        )
     got = _numbers(raw, "your pair", "two ints, (true_class, predicted_class)").ravel()
     if not np.isfinite(got.astype(np.float64)).all():
         return f"return two class indices; got {tuple(got.tolist())}."
@@ -1219,10 +1229,17 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         for name in variants:
             if name.startswith("class ") and np.allclose(got, variants[name], atol=1e-4):
                 c = name.removeprefix("class ")
+                entries = np.flatnonzero(GRAD_CAM_CLASSES == int(c))
+                source = (
+                    f", whether written in or taken from one entry of class_index (here "
+                    f"class_index[{entries[0]}] is {c})"
+                    if entries.size
+                    else ""
+                )
                 return (
-                    f"those are the maps of class {c} for every image (logits[:, {c}]); explain "
-                    "each image's own class, given in class_index: tf.gather(logits, "
-                    "class_index, axis=1, batch_dims=1)."
+                    f"those are the maps of class {c} for every image (logits[:, {c}]), one "
+                    f"class for all the images{source}; explain each image's own class, given "
+                    "in class_index: tf.gather(logits, class_index, axis=1, batch_dims=1)."
                 )
         peaks = got.max(axis=(1, 2))
         if not np.all(np.isclose(peaks, 1.0, atol=1e-4) | np.isclose(peaks, 0.0)):
