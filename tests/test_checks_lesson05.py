@@ -840,6 +840,31 @@ def test_5_6_the_first_entry_of_class_index_for_every_image_is_not_called_writte
     )
 
 
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (  # a student's
+            lambda y, s, m: [0.5],
+            "you returned [0.5], a list of length 1; return the threshold itself, a float: t, "
+            "not [t] (a mask such as thresholds[ok][:1] keeps an array of one element; "
+            "thresholds[ok][0] or .min() gives the number).",
+        ),
+        (
+            lambda y, s, m: (
+                _pr_threshold(y, s, m)
+                if _pr_threshold(y, s, m) is None
+                else np.array([_pr_threshold(y, s, m)])
+            ),
+            "you returned array([",
+        ),
+    ],
+)
+def test_5_3_a_threshold_inside_a_list_or_array_is_named_as_such(answer, message):
+    result = checks.exercise_5_3(answer)
+    assert _fails_with(result, message)
+    assert "a float: t, not [t]" in result.message
+
+
 def test_5_4_class_names_for_indices_are_named_as_names():
     result = checks.exercise_5_4(lambda cm: ("Shirt", "T-shirt/top"))  # a student's
     assert not result.passed

@@ -378,6 +378,12 @@ def _as_threshold(value: Any) -> float | None:
         raise StudentCodeFailed(
             f"return one threshold (a float), or None; got shape {array.shape}."
         )
+    if array.ndim:
+        raise StudentCodeFailed(
+            f"you returned {returned_repr(value)}, {describe(value)}; return the threshold "
+            "itself, a float: t, not [t] (a mask such as thresholds[ok][:1] "
+            "keeps an array of one element; thresholds[ok][0] or .min() gives the number)."
+        )
     return float(array.ravel()[0])
 
 
