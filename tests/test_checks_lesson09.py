@@ -951,3 +951,79 @@ def test_9_1_the_library_s_copy_is_refused_from_a_thread_or_with_the_watch_switc
     answer, phrase
 ):
     verdict(checks.exercise_9_1(answer), False, phrase)
+
+
+# --- rt12-b: answers of a teacher's red-team round -----------------------------------------
+
+
+def split_by_runs_of_a_label(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):
+    """A student's: a class taken to be the files that come one after another."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    tr, va, te = [], [], []
+    for _, group in itertools.groupby(zip(files, labels, strict=True), key=lambda p: p[1]):
+        own = [f for f, _ in group]
+        own = [own[i] for i in rng.permutation(len(own))]
+        n = len(own)
+        nv, nt = max(1, round(n * fractions[1])), max(1, round(n * fractions[2]))
+        va += own[:nv]
+        te += own[nv : nv + nt]
+        tr += own[nv + nt :]
+    return tr, va, te
+
+
+def test_9_2_a_split_that_needs_the_classes_grouped_is_told_the_labels_come_mixed():
+    result = checks.exercise_9_2(split_by_runs_of_a_label)
+    verdict(result, False, "with the same files listed with the classes mixed (labels [0, 1, 2")
+    assert "it is right only when each class's files come one after another" in result.message
+
+
+def test_9_2_labels_sorted_in_place_are_seen_on_the_mixed_list():
+    def split_sorting_labels(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):
+        labels.sort()  # a student's: a no-op on labels that come grouped
+        return split_by_runs_of_a_label(files, labels, fractions, seed)
+
+    verdict(
+        checks.exercise_9_2(split_sorting_labels),
+        False,
+        "your function changed the caller's `labels` list in place",
+    )
+
+
+def test_9_2_a_mixed_list_is_judged_alike_in_two_phases(tmp_path):
+    from course_lib.checks._core import fresh_inputs
+    from course_lib.tools.grading import judge
+
+    reply = judge.judge_locally(
+        "checks.exercise_9_2(split_files)",
+        {"split_files": split_by_runs_of_a_label},
+        31,
+        str(tmp_path),
+    )
+    with fresh_inputs(31):
+        direct = checks.exercise_9_2(split_by_runs_of_a_label)
+    assert reply["status"] == "failed" and reply["message"] == direct.message, reply
+    assert "with the classes mixed" in reply["message"]
+
+
+@pytest.mark.usefixtures("library_copies_allowed")
+def test_9_2_the_three_lists_in_another_order_are_named_so():
+    def split(files, labels, fractions, seed):
+        train, val, test = photos.split_files(files, labels, fractions, seed)
+        return val, test, train
+
+    verdict(
+        checks.exercise_9_2(split),
+        False,
+        "the three lists come back in another order: yours hold the validation, test and train "
+        "shares of each class, in that order. Return them as (train, validation, test).",
+    )
+
+
+@pytest.mark.usefixtures("library_copies_allowed")
+def test_9_2_the_splits_as_numpy_arrays_are_accepted():
+    def split(files, labels, fractions, seed):
+        return tuple(np.array(p) for p in photos.split_files(files, labels, fractions, seed))
+
+    verdict(checks.exercise_9_2(split), True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -353,6 +354,84 @@ def _share_mixed_up(
     return None
 
 
+def _class_starts(sizes: dict[str, int], rank: int) -> list[int]:
+    """The index, in the files listed class after class, of each class's file ``rank``."""
+    out, start = [], 0
+    for n in sizes.values():
+        if rank < n:
+            out.append(start + rank)
+        start += n
+    return out
+
+
+def _split_counts(
+    splits: tuple[list[str], list[str], list[str]], label_of: dict[str, int], classes: int
+) -> list[list[int]]:
+    """How many files of each class each split holds."""
+    return [[sum(label_of[f] == k for f in part) for k in range(classes)] for part in splits]
+
+
+def _wanted_counts(sizes: dict[str, int], fractions: Any) -> list[list[int]]:
+    """The files of each class each split should hold."""
+    val = [max(1, round(n * fractions[1])) for n in sizes.values()]
+    test = [max(1, round(n * fractions[2])) for n in sizes.values()]
+    train = [n - v - t for n, v, t in zip(sizes.values(), val, test, strict=True)]
+    return [train, val, test]
+
+
+def _splits_order_problem(
+    splits: tuple[list[str], list[str], list[str]],
+    label_of: dict[str, int],
+    sizes: dict[str, int],
+    fractions: Any,
+) -> str | None:
+    """Whether the three lists hold the right shares, only returned in another order."""
+    got, wanted = _split_counts(splits, label_of, len(sizes)), _wanted_counts(sizes, fractions)
+    if got == wanted:
+        return None
+    names = ("train", "validation", "test")
+    for order in itertools.permutations(range(3)):
+        if [got[i] for i in order] == wanted:
+            held = [names[order.index(place)] for place in range(3)]
+            return (
+                f"the three lists come back in another order: yours hold the {held[0]}, "
+                f"{held[1]} and {held[2]} shares of each class, in that order. Return them as "
+                "(train, validation, test)."
+            )
+    return None
+
+
+def _mixed_problem(
+    splits: tuple[list[str], list[str], list[str]],
+    label_of: dict[str, int],
+    sizes: dict[str, int],
+    fractions: Any,
+    mixed_labels: list[int],
+) -> str | None:
+    """What goes wrong when the classes' files come mixed in the list, or None."""
+    seen = [f for part in splits for f in part]
+    got, wanted = _split_counts(splits, label_of, len(sizes)), _wanted_counts(sizes, fractions)
+    if sorted(seen) == sorted(label_of) and got == wanted:
+        return None
+    if sorted(seen) != sorted(label_of):
+        wrong = "does not put every file in exactly one split"
+    else:
+        k = next(k for k in range(len(sizes)) if [g[k] for g in got] != [w[k] for w in wanted])
+        name, n = list(sizes.items())[k]
+        wrong = (
+            f"gives class '{name}' ({n} files) {got[0][k]} training, {got[1][k]} validation "
+            f"and {got[2][k]} test files, where {wanted[0][k]}, {wanted[1][k]} and "
+            f"{wanted[2][k]} are right"
+        )
+    shown_labels = ", ".join(map(str, mixed_labels[:8]))
+    return (
+        f"with the same files listed with the classes mixed (labels [{shown_labels}, ...]), "
+        f"your split {wrong}; it is right only when each class's files come one after "
+        "another. The labels may come in any order: pick each class's files by their label "
+        "(e.g. [f for f, label in zip(files, labels) if label == c])."
+    )
+
+
 # The ways students cut a share of n files to a whole number.
 _CUTS = (
     round,
@@ -375,12 +454,20 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
     names = list(sizes)
     fractions = (0.7, 0.15, 0.15)
 
-    def parts(seed: int, shares: Any = fractions) -> tuple[list[str], list[str], list[str]]:
-        given_files, given_labels = list(files), list(labels)
+    # The same files with the classes mixed, one file of each in turn: a split that takes a
+    # class to be the files that come one after another goes wrong on it.
+    mixed = [i for rank in range(max(sizes.values())) for i in _class_starts(sizes, rank)]
+    mixed_files, mixed_labels = [files[i] for i in mixed], [labels[i] for i in mixed]
+
+    def parts(
+        seed: int, shares: Any = fractions, mix: bool = False
+    ) -> tuple[list[str], list[str], list[str]]:
+        own_files, own_labels = (mixed_files, mixed_labels) if mix else (files, labels)
+        given_files, given_labels = list(own_files), list(own_labels)
         result = call_student(split_files, given_files, given_labels, shares, seed)
         for name, given, original in (
-            ("files", given_files, files),
-            ("labels", given_labels, labels),
+            ("files", given_files, own_files),
+            ("labels", given_labels, own_labels),
         ):
             if given != original:
                 raise StudentCodeFailed(
@@ -478,6 +565,9 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                     "test max(1, round(n × fraction)) files of each class, and training the "
                     "rest, so that every class is in every split."
                 )
+        order = _splits_order_problem((train, val, test), label_of, sizes, fractions)
+        if order:
+            return order
         for k, name in enumerate(names):
             n = sizes[name]
             counts = [sum(label_of[f] == k for f in part) for part in (train, val, test)]
@@ -497,6 +587,9 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                         f"class '{name}' has {n} files and {count} of them in {split}; "
                         f"max(1, round({n} × {fraction})) = {expected}.{cause}"
                     )
+        problem = _mixed_problem(parts(0, mix=True), label_of, sizes, fractions, mixed_labels)
+        if problem:
+            return problem
         problem = _other_fractions_problem(parts, files, label_of, sizes)
         if problem:
             return problem
