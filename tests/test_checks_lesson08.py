@@ -263,14 +263,14 @@ def _predict_all_balanced(post, images, max_instances):
 
 
 def _predict_all_while(post, images, max_instances):
-    """Right, written differently: a while loop over what is left, answers as a list of lists."""
+    """Right, written differently: a while loop over what is left, one array made at the end."""
     rest, out = images, []
     while len(rest):
         chunk, rest = rest[:max_instances], rest[max_instances:]
         out += post({"signature_name": "serving_default", "instances": chunk.tolist()}).json()[
             "predictions"
         ]
-    return out
+    return np.array(out)
 
 
 def test_8_3_the_task_asks_for_as_few_requests_as_possible():
@@ -949,3 +949,95 @@ def test_8_5_a_range_written_in_for_uint8_is_named_without_handing_over_the_form
     result = checks.exercise_8_5(uint8_range)
     assert not result.passed
     assert "np.iinfo" in result.message and "qmin - round" not in result.message
+
+
+def _predict_all_as_rows(post, images, max_instances):  # a student's: the rows as a list
+    out = []
+    for i in range(0, len(images), max_instances):
+        r = post({"instances": images[i : i + max_instances].tolist()})
+        r.raise_for_status()
+        out += r.json()["predictions"]
+    return out
+
+
+@pytest.mark.parametrize("container", [list, tuple])
+def test_8_3_right_rows_in_a_python_list_are_not_the_one_array_the_task_asks_for(container):
+    def answer(post, images, max_instances):
+        return container(_predict_all_as_rows(post, images, max_instances))
+
+    result = checks.exercise_8_3(answer)
+    assert _fails_with(result, f"the right predictions, as a Python {container.__name__} of rows")
+    assert "one array of shape (n, 10), (250, 10) here" in result.message
+    assert "returns the predictions as one array `(n, 10)`" in task_text("8.3")
+
+
+def test_8_3_a_list_of_rows_is_named_alike_in_two_phases(tmp_path):
+    from course_lib.checks._core import fresh_inputs
+    from course_lib.tools.grading import judge
+
+    reply = judge.judge_locally(
+        "checks.exercise_8_3(predict_all)", {"predict_all": _predict_all_as_rows}, 83, str(tmp_path)
+    )
+    with fresh_inputs(83):
+        direct = checks.exercise_8_3(_predict_all_as_rows)
+    assert reply["status"] == "failed" and reply["message"] == direct.message, reply
+    assert "as a Python list of rows" in reply["message"]
+
+
+def test_8_3_no_rows_and_no_request_is_not_called_a_missing_last_request():
+    result = checks.exercise_8_3(lambda post, images, max_instances: np.empty((0, 10)))
+    assert _fails_with(result, "predict_all sent no request and returned a float64 array of shape")
+    assert "left over" not in result.message
+
+
+def _calibration_as_a_list():  # a student's: a plain function, every sample made at once
+    return [[X_TRAIN[i][None]] for i in SHUFFLED[:200]]
+
+
+def test_8_4_a_function_that_returns_a_list_is_told_to_yield():
+    result = checks.exercise_8_4(_calibration_as_a_list, X_TRAIN, X_TEST)
+    assert _fails_with(result, "returned a list of 200 samples, made all at once")
+    assert "`yield` each sample" in result.message
+    assert "Write a generator function `representative_dataset()` that yields" in task_text("8.4")
+
+
+def test_8_4_a_generator_expression_returned_is_still_accepted():
+    def representative_dataset():
+        return ([X_TRAIN[i][None]] for i in SHUFFLED[:200])
+
+    assert checks.exercise_8_4(representative_dataset, X_TRAIN, X_TEST).passed
+
+
+def test_8_4_test_images_taken_round_the_test_set_are_named_test_images_not_repeats():
+    x_test = np.random.default_rng(7).random((150, 28, 28, 1), dtype=np.float32)
+
+    def representative_dataset():  # a student's: training indices into the test set
+        for i in SHUFFLED[:200]:
+            yield [x_test[i % len(x_test)][None]]
+
+    result = checks.exercise_8_4(representative_dataset, X_TRAIN, x_test)
+    assert _fails_with(result, "some samples are test images")
+    assert "repeat" not in result.message
+
+
+def test_8_2_a_string_that_is_no_json_config_is_not_told_about_json_dumps():
+    result = checks.exercise_8_2(lambda addresses, index: "worker")
+    assert _fails_with(result, "got a str ('worker'); TF_CONFIG is a dict")
+    assert "json.dumps" not in result.message
+    dumped = checks.exercise_8_2(
+        lambda addresses, index: json.dumps(
+            {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
+        )
+    )
+    assert _fails_with(dumped, "it becomes a string only when it goes into the environment")
+
+
+def test_8_5_a_float16_scale_is_named_as_the_precision_lost():
+    def choose_quantization(low, high, dtype):  # a student's
+        low, high = min(low, 0), max(high, 0)
+        qmin, qmax = np.iinfo(dtype).min, np.iinfo(dtype).max
+        scale = (high - low) / (qmax - qmin)
+        return np.float16(scale), int(qmin - round(low / scale))
+
+    result = checks.exercise_8_5(choose_quantization)
+    assert _fails_with(result, "a float16, which keeps about 3 digits; expected 0.00392157")

@@ -351,7 +351,8 @@ def generated_samples(
     order the student's code must not change; ``reordered`` says whether it did. Items are
     kept until they pass ``budget`` bytes (the first is always kept): a sample far too big is
     already wrong, and must not be copied a thousand times. Returns ``samples``, or
-    ``none``, ``not_iterable`` (the type's name) or ``raised`` (while iterating).
+    ``none``, ``not_iterable`` (the type's name) or ``raised`` (while iterating); and
+    ``made_at_once`` (type name, length) when ``func`` returned a list or array, not a generator.
     """
     import itertools
 
@@ -363,6 +364,8 @@ def generated_samples(
     before = np.array(array[::step]) if array is not None else None
     produced = func()  # what it raises here propagates, as from a plain call
     outcome: dict[str, Any] = {"samples": None, "none": produced is None}
+    if isinstance(produced, list | tuple | dict) or getattr(produced, "ndim", 0):  # made at once
+        outcome["made_at_once"] = [type(produced).__name__, len(produced)]
     if produced is not None:
         try:
             iterator = iter(produced)

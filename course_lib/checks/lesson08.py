@@ -31,6 +31,14 @@ from course_lib.checks._core import (
 from course_lib.record import CheckResult
 
 
+def _decoded(text: str) -> Any:
+    """``text`` decoded as JSON, or None when it is no JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _json_problem(value: Any, what: str) -> str | None:
     try:
         json.dumps(value)
@@ -430,7 +438,7 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
     def diagnose() -> str | None:
         for index in range(len(addresses)):
             config = call_student(make_tf_config, list(addresses), index)
-            if isinstance(config, str):
+            if isinstance(config, str) and isinstance(_decoded(config), dict):
                 return (
                     "return the dict; it becomes a string only when it goes into the environment: "
                     "os.environ['TF_CONFIG'] = json.dumps(config)."
@@ -627,7 +635,13 @@ def exercise_8_3(
                     "into one row per image (list.extend, or np.concatenate)."
                 )
             if got.shape != expected.shape:
-                if got.ndim == 2 and len(got) < count and len(got) % limit == 0:
+                if not requests and not got.size:
+                    return (
+                        f"predict_all sent no request and returned {describe(out)}: post the "
+                        "images to the service, max_instances at a time, and return its "
+                        "predictions."
+                    )
+                if got.ndim == 2 and 0 < len(got) < count and len(got) % limit == 0:
                     return (
                         f"{len(got)} rows for {count} images: the last, smaller request with the "
                         f"{count - len(got)} images left over is missing."
@@ -676,6 +690,13 @@ def exercise_8_3(
                     "suffice: the task asks for as few requests as possible, since every "
                     f"request costs a round trip; fill each one up to max_instances "
                     f"({limit} here)."
+                )
+            if isinstance(out, list | tuple):
+                return (
+                    f"the right predictions, as a Python {type(out).__name__} of rows; the "
+                    f"task asks for one array of shape (n, 10), {expected.shape} here, which "
+                    "rows and columns can be sliced from: np.array(rows), or np.concatenate "
+                    "of the requests' arrays."
                 )
         return _refusal_problem(predict_all, images, weights)
 
@@ -784,6 +805,13 @@ def _samples(
         raise StudentCodeFailed(
             f"representative_dataset() returned a {outcome['not_iterable']}, "
             "which cannot be iterated: `yield` the samples one at a time."
+        )
+    if outcome.get("made_at_once") is not None:
+        kind, length = outcome["made_at_once"]
+        raise StudentCodeFailed(
+            f"representative_dataset() returned a {kind} of {length} samples, made all at "
+            "once; the task asks for a generator function: `yield` each sample inside the "
+            "loop, so that the converter draws them one at a time."
         )
     if outcome.get("raised") is not None:
         name, text = outcome["raised"]
@@ -1069,9 +1097,7 @@ def exercise_8_4(
                 "most samples are the same image: the ranges need varied images (different "
                 "training images)."
             )
-        problem = _repeated_problem(flat, x_train, fashion)
-        if problem:
-            return problem
+        # Test images before repeats: x_test[i % len(x_test)] repeats them too.
         test_rows = {
             row.tobytes() for row in np.asarray(x_test, np.float32).reshape(len(x_test), -1)
         }
@@ -1080,6 +1106,9 @@ def exercise_8_4(
                 "some samples are test images: calibrating on the test set lets it shape the model "
                 "you then score on it. Use training images."
             )
+        problem = _repeated_problem(flat, x_train, fashion)
+        if problem:
+            return problem
         stored = [x_train[: len(images)]] if x_train is not None else []
         if fashion is not None:
             stored += _course_training_starts(shape, len(images), fashion)
@@ -1202,6 +1231,20 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                     f"for the range [{low}, {high}] the real number 0 falls between two "
                     "integers: widen the range to include 0 before computing the scale, so "
                     "that 0, the padding and ReLU's output, is stored exactly."
+                )
+            given_scale = answer[0]
+            low_precision = getattr(given_scale, "dtype", None)
+            if (
+                low_precision is not None
+                and np.dtype(low_precision).kind == "f"
+                and np.dtype(low_precision).itemsize < 4
+                and math.isclose(scale, expected_scale, rel_tol=2e-3)
+                and not math.isclose(scale, expected_scale, rel_tol=1e-6)
+            ):
+                return (
+                    f"for ({low}, {high}, {name}) scale is {scale:.6g}, a "
+                    f"{np.dtype(low_precision).name}, which keeps about 3 digits; expected "
+                    f"{expected_scale:.6g}. Keep the scale a float (Python's, or float32/64)."
                 )
             if not math.isclose(scale, expected_scale, rel_tol=1e-6):
                 return (
