@@ -9,6 +9,7 @@ import requests
 from flask import Flask, abort, jsonify, request
 from PIL import Image, UnidentifiedImageError
 from serving_support import course_service_url
+from solution_support import task_text
 
 from course_lib import checks
 from course_lib.serving import Classifier, create_minimal_app
@@ -1413,3 +1414,29 @@ def test_7_3_an_answer_that_lets_every_unreadable_file_through_is_told_so_not_se
     assert not result.passed
     assert "none of the unreadable files got a reason" in result.message
     assert "if not data" not in result.message
+
+
+# --- rt12-b: answers of a teacher's red-team round -----------------------------------------
+
+
+def test_7_5_a_string_body_decoded_as_json_is_refused():
+    import json
+
+    def top_label_decoding(body):  # a student's: a string body decoded once more
+        if isinstance(body, str):
+            body = json.loads(body)
+        return top_label(body)
+
+    result = checks.exercise_7_5(top_label_decoding)
+    assert _fails_with(result, "a str that holds JSON text")
+    assert "you returned ('cat', 0.9); raise ValueError('...') instead" in result.message
+    assert "The body comes decoded already, as response.json() gives it" in result.message
+    text = " ".join(task_text("7.5").split())
+    assert "a string (even one that holds JSON text)" in text
+    assert "already decoded as `response.json()` returns it" in text
+
+
+def test_7_4_a_dict_that_is_not_the_server_s_body_is_not_called_the_whole_body(url):
+    result = checks.exercise_7_4(lambda url, files: {"labels": []}, url)
+    assert _fails_with(result, "you returned a dict of length 1; return a list of labels")
+    assert "whole JSON body" not in result.message

@@ -1409,10 +1409,15 @@ def exercise_7_4(
             raise
         if labels is None:
             return "your function returned None: did you forget to `return` the labels?"
-        if isinstance(labels, dict):
+        if isinstance(labels, dict) and "predictions" in labels:
             return (
                 "you returned the whole JSON body; return its labels: "
                 "[p['label'] for p in body['predictions']]."
+            )
+        if isinstance(labels, dict):
+            return (
+                f"you returned {describe(labels)}; return a list of labels, one per file, "
+                "read from the server's answer: [p['label'] for p in body['predictions']]."
             )
         if not isinstance(labels, list | tuple):
             return (
@@ -1732,6 +1737,11 @@ _UNKNOWN_BODIES: list[tuple[Any, str]] = [
     ),
     ({"label": "cat"}, "an object with a 'label' but no 'confidence', {'label': 'cat'}"),
     ({}, "an empty object, {}"),
+    # Last: an answer that reads keys of anything is named by the bodies above first
+    (
+        '{"label": "cat", "confidence": 0.9}',
+        """a str that holds JSON text, '{"label": "cat", "confidence": 0.9}'""",
+    ),
 ]
 
 
@@ -1838,6 +1848,10 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 " A confidence the body does not hold is made up: the caller would take it for "
                 "the service's."
                 if isinstance(unknown, dict) and "label" in unknown
+                else " The body comes decoded already, as response.json() gives it: a string "
+                "in its place is what the service sent as a JSON string, not JSON text to "
+                "decode again."
+                if isinstance(unknown, str) and unknown.startswith("{")
                 else ""
             )
             return (
