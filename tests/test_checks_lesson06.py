@@ -1206,3 +1206,79 @@ def test_6_5_gets_the_backbone_as_built_whatever_the_last_answer_did_to_it():
     (flags_before, weights_before), (flags_after, weights_after) = seen
     assert flags_before == flags_after and not any(flags_before)
     assert all(np.array_equal(a, b) for a, b in zip(weights_before, weights_after, strict=True))
+
+
+# --- rt12-b: answers of a teacher's red-team round -----------------------------------------
+
+
+def test_6_1_argpartition_without_a_sort_is_told_its_picks_are_unordered():
+    # With 12 classes and k=4 np.argpartition happens to sort; with 1000 and k=20 it does not.
+    result = checks.exercise_6_1(lambda p, k: np.argpartition(-p, k - 1, axis=1)[:, :k])
+    assert _fails_with(result, "for 1 image of 1000 classes and k=20, the right 20 classes, but")
+    assert "np.argpartition picks the k best without sorting them" in result.message
+    assert "most probable first" in task_text("6.1")
+
+
+def test_6_1_argpartition_followed_by_a_sort_is_accepted():
+    def top_k(probabilities, k):
+        picked = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(probabilities, picked, axis=1), axis=1)
+        return np.take_along_axis(picked, order, axis=1)
+
+    assert checks.exercise_6_1(top_k).passed
+
+
+def test_6_2_images_cropped_to_a_square_are_named_cropped():
+    def prepare(images):  # a student's: Keras' crop_to_aspect_ratio
+        x = keras.ops.image.resize(
+            keras.ops.cast(images, "float32"), (224, 224), antialias=True, crop_to_aspect_ratio=True
+        )
+        return np.asarray((x - 127.0) / 128.0, dtype="float32")
+
+    result = checks.exercise_6_2(prepare)
+    assert _fails_with(result, "your images were cropped to a square (40x40 of 40x56)")
+    assert "squashed to a square, not cropped" in task_text("6.2")
+
+
+def test_6_2_colour_lost_to_grayscale_is_named():
+    def prepare(images):  # a student's: grayscale, then the channel repeated
+        x = tf.image.resize(
+            tf.image.rgb_to_grayscale(tf.cast(images, tf.float32)), (224, 224), antialias=True
+        )
+        return np.repeat(((x - 127) / 128).numpy(), 3, axis=-1)
+
+    assert _fails_with(checks.exercise_6_2(prepare), "the colour was lost")
+
+
+def test_6_2_an_integer_batch_is_named_by_its_dtype_first():
+    result = checks.exercise_6_2(lambda images: np.zeros((len(images), 224, 224, 3), np.int8))
+    assert _fails_with(result, "your prepared batch holds int8 values")
+    assert "values differ" not in result.message
+
+
+def test_6_3_an_exception_quoted_in_the_message_is_cut_between_words():
+    result = checks.exercise_6_3(_classify(read=lambda path: np.asarray(Image.open(path))))
+    assert _fails_with(result, "your code raised ValueError")
+    assert "layer: ex." not in result.message
+    assert " …. Convert every file to RGB" in result.message
+
+
+@pytest.mark.parametrize(
+    ("number", "copies"),
+    [
+        ("6.3", "`pretrained.read_image` and `pretrained.classify_file` are the course's copies"),
+        ("6.5", "`pretrained.unfreeze_from` is the course's copy"),
+    ],
+)
+def test_6_3_and_6_5_task_texts_say_the_course_s_copies_are_refused(number, copies):
+    text = " ".join(task_text(number).split())
+    assert copies in text
+    assert "the check refuses" in text
+
+
+def test_6_6_an_object_returned_is_described_not_cut_mid_word():
+    result = checks.exercise_6_6(lambda y, a, b, alpha=0.05: metrics.compare_classifiers(y, a, b))
+    assert _fails_with(
+        result, "you returned PairedComparison(n=200, accuracy_a=0.855, accuracy_b=0.88, … (type"
+    )
+    assert "PairedComparison); return the decision" in result.message

@@ -335,7 +335,8 @@ def describe(value: Any) -> str:
 def student_error(exc: BaseException) -> str:
     """``ValueError: bad input``, kept to one line of reasonable length, without colour codes."""
     text = " ".join(shown(str(exc)).split())
-    text = text if len(text) <= 200 else text[:199] + "…"
+    # Cut at a space, so that no word is left cut in half
+    text = text if len(text) <= 200 else text[:199].rsplit(" ", 1)[0] + " …"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

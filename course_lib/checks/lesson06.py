@@ -98,7 +98,36 @@ def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
                     f"for {len(rows)} image(s) and k={top} you returned {got.tolist()}, "
                     f"expected {wanted.tolist()}."
                 )
-        return None
+        return many_classes()
+
+    def many_classes() -> str | None:
+        # An ImageNet-sized row and a larger k: np.argpartition picks the k best without
+        # promising their order, and with few classes or a small k it happens to sort them.
+        row = np.random.default_rng(97).random((1, 1000))
+        many = (row / row.sum()).astype(np.float32)
+        top = 20
+        wanted = np.argsort(-many, axis=1)[:, :top]
+        got = as_array(call_pure(top_k, many, top, names=("probabilities",)), "your top-k")
+        if got.shape != wanted.shape:
+            return (
+                f"for 1 image of 1000 classes and k={top} your top-k has shape {got.shape}, "
+                f"expected {wanted.shape}."
+            )
+        if np.array_equal(got, wanted):
+            return None
+        if sorted(got[0].tolist()) == sorted(wanted[0].tolist()):
+            place = int(np.flatnonzero(got[0] != wanted[0])[0])
+            return (
+                f"for 1 image of 1000 classes and k={top}, the right {top} classes, but not "
+                f"most probable first: place {place} holds class {int(got[0, place])}, "
+                f"expected {int(wanted[0, place])}. np.argpartition picks the k best without "
+                "sorting them (with few classes it happens to): sort what it picks by "
+                "probability, or use np.argsort."
+            )
+        return (
+            f"for 1 image of 1000 classes and k={top} you returned {got[0].tolist()}, "
+            f"expected {wanted[0].tolist()}."
+        )
 
     return run_check("6.1", diagnose, "the k most probable classes of each image, best first.")
 
@@ -238,6 +267,35 @@ def _dtype_problem(got: np.ndarray) -> str | None:
     return f"values are right but dtype is {got.dtype}; use float32, the type Keras models use."
 
 
+def _cut_repr(value: Any, limit: int) -> str:
+    """repr(value), cut at a space past ``limit`` characters, so that no word is cut in half."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def _colour_or_crop_problem(
+    values: np.ndarray, images: np.ndarray, expected: np.ndarray, close: float
+) -> str | None:
+    """Name a batch whose colour was lost, or whose images were cropped to a square first."""
+    if np.abs(values - values.mean(axis=-1, keepdims=True)).max() < 1e-3:
+        return (
+            "the three colour channels of your batch hold the same values: the colour was lost "
+            "(a grayscale conversion?). Keep the images' RGB channels as they are."
+        )
+    height, width = images.shape[1:3]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = images[:, top : top + side, left : left + side]
+    cropped = (_resize(square, LITE0_SIZE, "bilinear") - 127.0) / 128.0
+    if np.abs(values - cropped).mean() < close / 2 < np.abs(cropped - expected).mean():
+        return (
+            f"your images were cropped to a square ({side}x{side} of {height}x{width}) before "
+            "the resize, as crop_to_aspect_ratio=True does: resize the whole image to "
+            "224x224, squashed if need be, as the backbone's training did."
+        )
+    return None
+
+
 def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
     """prepare(images) -> float32 (n, 224, 224, 3): antialiased bilinear resize, (x - 127) / 128."""
     images = _photo_batch()
@@ -265,6 +323,11 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
             return (
                 f"values go up to {values.max():.0f}: these are still 0-255 pixels; "
                 "scale them as the backbone was trained, (x - 127) / 128."
+            )
+        if not np.issubdtype(got.dtype, np.floating):
+            return (
+                f"your prepared batch holds {got.dtype} values: (x - 127) / 128 gives "
+                "fractions in [-1, 1], which integers cannot hold. Return float32."
             )
         # 127 subtracted from uint8 pixels wraps around, before the resize or after it
         wrapped_after = ((np.round(resized) - 127) % 256) / 128.0
@@ -314,6 +377,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
                 'nearest-neighbour (or "area") resize gives; use bilinear, as the backbone\'s '
                 "training did."
             )
+        problem = _colour_or_crop_problem(values, images, expected, close)
+        if problem:
+            return problem
         problem = _other_filter(values, expected, images)
         if problem:
             return problem
@@ -741,7 +807,10 @@ def exercise_6_3(classify_file: Callable[[str, Any, list[str], int], Any]) -> Ch
                 except StudentCodeFailed as failure:
                     if kind == "colour" or "raised" not in str(failure):
                         raise
-                    reason = str(failure).splitlines()[0][:160].rstrip(".:")
+                    reason = str(failure).splitlines()[0]
+                    if len(reason) > 160:  # cut at a space, no word cut in half
+                        reason = reason[:160].rsplit(" ", 1)[0].rstrip(".:,;") + " …"
+                    reason = reason.rstrip(".:")
                     return (
                         f"right on a colour PNG, but on a {_FILE_KINDS[kind]}, {reason}. "
                         "Convert every file to RGB when you read it "
@@ -1320,8 +1389,8 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 return "your function returned None: did you forget to `return` the decision?"
             if not isinstance(answer, bool | np.bool_):
                 return (
-                    f"you returned {answer!r:.60} (type {type(answer).__name__}); return the "
-                    "decision, True (keep the fine-tuned model) or False (keep feature "
+                    f"you returned {_cut_repr(answer, 60)} (type {type(answer).__name__}); "
+                    "return the decision, True (keep the fine-tuned model) or False (keep feature "
                     "extraction)."
                 )
             answers[name] = bool(answer)
