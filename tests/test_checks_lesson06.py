@@ -1282,3 +1282,11 @@ def test_6_6_an_object_returned_is_described_not_cut_mid_word():
         result, "you returned PairedComparison(n=200, accuracy_a=0.855, accuracy_b=0.88, … (type"
     )
     assert "PairedComparison); return the decision" in result.message
+
+
+def test_a_long_student_error_is_cut_between_words():
+    from course_lib.checks import _core
+
+    shown = _core.student_error(ValueError("incompatible with the layer: expected " * 10))
+    assert shown.endswith(" …") and len(shown) <= 220
+    assert shown[: -len(" …")].endswith(("the", "layer:", "expected", "incompatible", "with"))
