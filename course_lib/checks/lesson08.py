@@ -76,6 +76,18 @@ NEEDS_TWO_REPLICAS = (
 )
 
 
+def _half_precision(value: Any) -> np.dtype | None:
+    """The float dtype narrower than float32 (float16, say) that ``value`` holds, else None."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return None
+    return dtype if dtype.kind == "f" and dtype.itemsize < 4 else None
+
+
 def _step_model() -> Any:
     """A small CNN that ends in softmax, like the course's models: quick to trace and to run.
 
@@ -651,15 +663,10 @@ def exercise_8_3(
                     f"{expected.shape}."
                 )
             if not np.allclose(got, expected, atol=1e-5):
-                low = getattr(out, "dtype", None)
-                if (
-                    low is not None
-                    and np.dtype(low).kind == "f"
-                    and np.dtype(low).itemsize < 4
-                    and np.allclose(got, expected, atol=2e-3)
-                ):
+                low = _half_precision(out)
+                if low is not None and np.allclose(got, expected, atol=2e-3):
                     return (
-                        f"the predictions are {np.dtype(low)}, which keeps about 3 digits: "
+                        f"the predictions are {low}, which keeps about 3 digits: "
                         "the values are off by up to "
                         f"{np.abs(got - expected).max():.1e}. Keep the service's numbers as "
                         "float32 (or float64)."
@@ -1233,17 +1240,15 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
                     "that 0, the padding and ReLU's output, is stored exactly."
                 )
             given_scale = answer[0]
-            low_precision = getattr(given_scale, "dtype", None)
+            low_precision = _half_precision(given_scale)
             if (
                 low_precision is not None
-                and np.dtype(low_precision).kind == "f"
-                and np.dtype(low_precision).itemsize < 4
                 and math.isclose(scale, expected_scale, rel_tol=2e-3)
                 and not math.isclose(scale, expected_scale, rel_tol=1e-6)
             ):
                 return (
                     f"for ({low}, {high}, {name}) scale is {scale:.6g}, a "
-                    f"{np.dtype(low_precision).name}, which keeps about 3 digits; expected "
+                    f"{low_precision.name}, which keeps about 3 digits; expected "
                     f"{expected_scale:.6g}. Keep the scale a float (Python's, or float32/64)."
                 )
             if not math.isclose(scale, expected_scale, rel_tol=1e-6):
