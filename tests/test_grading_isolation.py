@@ -98,6 +98,17 @@ STEAL = """
     _try("solutions listed", lambda: os.listdir(os.path.join(_root, "solutions")))
     _try("tests", lambda: open(os.path.join(_root, "tests", "conftest.py")).read())
     _try("git", lambda: open(os.path.join(_root, ".git", "HEAD")).read())
+    # The checks' code and the expected values in it
+    _try("checks", lambda: open(os.path.join(_root, "course_lib", "checks", "lesson04.py")).read())
+    _try("checks listed", lambda: os.listdir(os.path.join(_root, "course_lib", "checks")))
+    _try("check imported", lambda: __import__("course_lib.checks.lesson04").checks.lesson04)
+
+    def _afresh():
+        import sys
+        del sys.modules["course_lib.checks"]
+        import course_lib.checks
+        return course_lib.checks.exercise_1_1
+    _try("checks imported afresh", _afresh)
     _try("peer", lambda: open(os.path.join(SUBMISSIONS, "z_later", "01_pixels.ipynb")).read())
     _try("cat", lambda: subprocess.run(
         ["cat", os.path.join(_root, "solutions", "01_pixels.ipynb")], capture_output=True
@@ -143,8 +154,11 @@ PAST_THE_FENCE = """
         return os.read(os.open("solutions/01_pixels.ipynb", os.O_RDONLY, dir_fd=_fd), 80)
 
     def _libc():
+        return _c_read(_key)
+
+    def _c_read(path):
         _c = ctypes.CDLL(None, use_errno=True)
-        _fd = _c.open(_key.encode(), 0)
+        _fd = _c.open(path.encode(), 0)
         if _fd < 0:
             raise OSError(ctypes.get_errno(), "open")
         _buffer = ctypes.create_string_buffer(80)
@@ -161,7 +175,8 @@ PAST_THE_FENCE = """
     _try("shell glob", lambda: _run(f"cat {_root}/sol*/01_* {_root}/tes*/conf*", shell=True))
     _try("proc root", lambda: open("/proc/1/root" + _key).read())
     _try("course file", lambda: open(
-        os.path.join(_root, "course_lib", "checks", "lesson01.py"), "a").write("#"))
+        os.path.join(_root, "course_lib", "images.py"), "a").write("#"))
+    _try("checks", lambda: _c_read(os.path.join(_root, "course_lib", "checks", "lesson04.py")))
     _try("start-up file", lambda: open(
         os.path.join(sysconfig.get_paths()["purelib"], "zz_course.pth"), "w").write("import os"))
     _try("system config", lambda: open("/etc/ipython_kernel_config.py", "w").write("x = 1"))
@@ -191,6 +206,9 @@ def graded(tmp_path_factory):
     }.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(student_notebook(LESSON, prelude), submissions / student / f"{LESSON}.ipynb")
+    (submissions / "y_solved").mkdir()
+    solved = nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)
+    nbformat.write(solved, submissions / "y_solved" / f"{LESSON}.ipynb")
     executed = folder / "executed"
     options = GradeOptions(timeout=600, cell_timeout=120, fast=True, executed_dir=executed)
     try:
@@ -254,11 +272,30 @@ def test_a_notebook_that_kills_the_judge_is_told_so_and_credited_nothing(graded)
 
 
 @pytest.mark.timeout(900)
+def test_a_solved_notebook_runs_its_check_cells_on_the_stand_in_and_gets_full_marks(graded):
+    grades, executed = graded
+    assert [e.passed for e in grades["y_solved"].exercises] == [True] * 4
+    assert grades["y_solved"].problems == []
+    nb = nbformat.read(executed / "y_solved" / f"{LESSON}.ipynb", as_version=4)
+    shown = [
+        output.get("data", {}).get("text/plain", "")
+        for cell in nb.cells
+        if "checks.exercise_" in cell.source
+        for output in cell.get("outputs", [])
+    ]
+    assert len(shown) == 4 and all("is checked by the grader" in text for text in shown), shown
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.timeout(900)
 def test_a_notebook_cannot_read_the_answer_keys_or_another_students_notebook(graded):
     grades, executed = graded
     tried = _report(executed, "c_steal")
     for name in ("solutions", "solutions listed", "tests", "git", "peer", "cat", "unfenced"):
         assert tried[name].startswith("refused: "), (name, tried[name])
+    for name in ("checks", "checks listed", "check imported", "checks imported afresh"):
+        assert not tried[name].startswith("read: "), (name, tried[name])
+    assert tried["checks"].startswith("refused: ")
     assert "out of reach while the notebook is graded" in tried["solutions"]
     assert "cannot be changed" in tried["unfenced"]
     assert tried["own folder"] == "read: 4"  # its own folder stays its own
@@ -282,7 +319,7 @@ def test_in_its_own_view_no_way_past_the_fence_reaches_the_answer_keys_or_change
         assert tried[name] in ("failed: EROFS", "failed: EACCES"), (name, tried[name])
     for name, outcome in tried.items():
         assert outcome.startswith("failed: "), (name, outcome)
-    assert not (ROOT / "course_lib" / "checks" / "lesson01.py").read_text().endswith("#")
+    assert not (ROOT / "course_lib" / "images.py").read_text().endswith("#")
     exercises = grades["d_past_the_fence"].exercises
     assert [(e.passed, e.message) for e in exercises] == [(False, NOT_ATTEMPTED)] * 4
     assert grades["d_past_the_fence"].problems == []

@@ -88,6 +88,7 @@ def fenced_folders(extra: Iterable[Path | str] = ()) -> tuple[str, ...]:
     """The course's answer keys and everything graded: real paths, for the hook to compare."""
     root = config.project_root()
     folders = [root / name for name in ("solutions", "tests", ".git", "build")]
+    folders.append(root / "course_lib" / "checks")
     folders += [Path(p) for p in extra]
     return tuple(sorted({os.path.realpath(p) for p in folders}))
 

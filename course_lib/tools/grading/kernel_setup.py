@@ -13,10 +13,11 @@ import glob
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from course_lib import config
-from course_lib.tools.grading import fence, own_view
+from course_lib.tools.grading import checks_stand_in, fence, own_view
 from course_lib.tools.grading.kernel_files import read_file
 from course_lib.tools.grading.notebook_grade import GradeOptions
 
@@ -156,11 +157,39 @@ def kernel_env(options: GradeOptions, folder: str | None = None) -> dict[str, st
         fence.install(
             env["IPYTHONDIR"], fenced_folders(options), allowed=[folder, env["COURSE_DATA_DIR"]]
         )
+        stand_in_for_checks(env["IPYTHONDIR"])
     return env
 
 
+# Runs in the kernel's namespace before the notebook's first cell: leaves no name behind
+_STAND_IN = """
+def _course_checks_stand_in(text):
+    import sys, types
+    module = types.ModuleType("course_lib.checks")
+    exec(compile(text, "<course_lib.checks, graded>", "exec", dont_inherit=True), vars(module))
+    sys.modules["course_lib.checks"] = module
+_course_checks_stand_in({text!r})
+del _course_checks_stand_in
+"""
+
+
+def stand_in_for_checks(ipython_dir: str) -> Path:
+    """Write the start-up file that gives the kernel :mod:`checks_stand_in` as course_lib.checks.
+
+    The checks' folder is fenced (:func:`fenced_folders`): the notebook's check cells run on
+    the stand-in, which shows that the grader checks the exercise.
+    """
+    text = Path(checks_stand_in.__file__).read_text(encoding="utf-8")
+    startup = Path(ipython_dir) / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    path = startup / "01-course-checks.py"
+    path.write_text(_STAND_IN.format(text=text), encoding="utf-8")
+    return path
+
+
 def fenced_folders(options: GradeOptions) -> tuple[str, ...]:
-    """The folders a kernel may not read: the course's answer keys and everything graded."""
+    """The folders a kernel may not read: the course's answer keys (the checks' code too: the
+    kernel has :mod:`checks_stand_in` instead) and everything graded."""
     outputs = [options.output.path] if options.output is not None else []
     if options.executed_dir is not None:
         outputs.append(options.executed_dir)
