@@ -69,7 +69,10 @@ WATCH_OFF = (
 # notebook's built-ins rebound, with a `compile` that rewrites the grader's cells unwatched
 REPLACED_WATCH = r"""
 import builtins, contextlib, sys, types
-import course_lib.checks._copies as _copies_mod
+try:
+    import course_lib.checks._copies as _copies_mod
+except ImportError:  # a graded kernel has no checks: a stand-in for the notebook's to change
+    _copies_mod = types.SimpleNamespace()
 from course_lib import images as _img
 
 @contextlib.contextmanager
@@ -252,12 +255,15 @@ def _make_submissions(folder):
     nb = _student()  # wrong answers, a forged check, forged results and a patched NumPy
     cells = {number: _answer(nb, number, code) for number, code in WRONG.items()}
     cells["1.2"].source += textwrap.dedent("""
-        from course_lib.checks import lesson01
+        np.array_equal = lambda *args, **kwargs: True
         from course_lib.record import CheckResult
         checks.exercise_1_2 = lambda *args: CheckResult("1.2", True, "well done.")
-        lesson01.run_check = lambda exercise, diagnose, success: CheckResult(
-            exercise, True, success)
-        np.array_equal = lambda *args, **kwargs: True""")
+        try:
+            from course_lib.checks import lesson01
+            lesson01.run_check = lambda exercise, diagnose, success: CheckResult(
+                exercise, True, success)
+        except ImportError:  # a graded kernel has no checks
+            pass""")
     fake = nbformat.v4.new_code_cell(
         textwrap.dedent("""
         from IPython.display import display

@@ -1,9 +1,10 @@
-"""A notebook that rewrites the course's checks on disk, and puts them back, scores nothing.
+"""A notebook that rewrites the course's library on disk, and puts it back, scores nothing.
 
-The real student notebook of lesson 02 (most of its checks run in the kernel), unsolved, with the
-answers of 2.3 and 2.4 set to None so that every check expression runs, and two cells
-added: after the set-up, one that appends to ``course_lib/checks/lesson02.py`` a forged pass
-for every exercise; at the end, one that writes the file back as it was. It is graded for
+The real student notebook of lesson 02, unsolved, with the answers of 2.3 and 2.4 set to None
+so that every check expression runs, and two cells added: after the set-up, one that appends
+to ``course_lib/pipeline.py`` (the checks' folder is out of a graded kernel's reach) code that
+forges a pass for every exercise of lesson 02 in any process that imports both; at the end,
+one that writes the file back as it was. It is graded for
 real, with a lesson-01 notebook that kills the judge and an untouched one after them, in one
 run, in a copy of the course: the
 forger writes to the course it is graded with, and other tests of this checkout running
@@ -33,12 +34,16 @@ ROOT = project_root()
 
 FORGE = """
     import importlib
-    _path = importlib.import_module("course_lib.checks.lesson02").__file__
+    _path = importlib.import_module("course_lib.pipeline").__file__
     _orig = open(_path).read()
-    _extra = "\\nfrom course_lib.record import CheckResult as _RT_CR\\n" + "".join(
-        f"\\ndef exercise_{e.replace('.', '_')}(*a, **k):\\n"
-        f"    return _RT_CR({e!r}, True, 'looks right')\\n"
-        for e in ["2.1", "2.2", "2.3", "2.4", "2.5"]
+    _extra = (
+        "\\nfrom course_lib.record import CheckResult as _RT_CR\\n"
+        "import course_lib.checks as _RT_CHECKS\\n"
+        + "".join(
+            f"\\n_RT_CHECKS.exercise_{e.replace('.', '_')} = "
+            f"lambda *a, **k: _RT_CR({e!r}, True, 'looks right')\\n"
+            for e in ["2.1", "2.2", "2.3", "2.4", "2.5"]
+        )
     )
     open(_path, "w").write(_orig + _extra)
 """
@@ -80,7 +85,7 @@ def graded(tmp_path_factory):
     for folder in ("course_lib", "solutions", "notebooks", "datasets"):
         shutil.copytree(ROOT / folder, course / folder, ignore=ignore)
     shutil.copy2(ROOT / "pyproject.toml", course / "pyproject.toml")
-    checks = course / "course_lib" / "checks" / "lesson02.py"
+    library = course / "course_lib" / "pipeline.py"
     submissions = tmp_path_factory.mktemp("course-files")
     (submissions / "a_forger").mkdir()
     nbformat.write(_forging_notebook(), submissions / "a_forger" / "02_pipelines.ipynb")
@@ -91,7 +96,7 @@ def graded(tmp_path_factory):
     (submissions / "z_later").mkdir()
     later = nbformat.read(ROOT / "notebooks" / "01_pixels.ipynb", as_version=4)
     nbformat.write(later, submissions / "z_later" / "01_pixels.ipynb")
-    original = checks.read_bytes()
+    original = library.read_bytes()
     env = {
         **os.environ,
         "PYTHONPATH": str(course),
@@ -107,11 +112,11 @@ def graded(tmp_path_factory):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     grades = json.loads(done.stdout.strip().splitlines()[-1])
-    yield grades, checks.read_bytes() == original
+    yield grades, library.read_bytes() == original
 
 
 @pytest.mark.timeout(1500)
-def test_checks_rewritten_on_disk_and_put_back_are_not_the_ones_that_run(graded):
+def test_a_library_rewritten_on_disk_and_put_back_forges_no_check(graded):
     grades, _ = graded
     exercises = grades["a_forger"]["exercises"]
     assert [e["passed"] for e in exercises] == [False] * 5
@@ -125,7 +130,7 @@ def test_checks_rewritten_on_disk_and_put_back_are_not_the_ones_that_run(graded)
 def test_a_notebook_that_changed_the_course_files_is_flagged_and_they_are_restored(graded):
     grades, unchanged = graded
     assert (
-        "tampering: the notebook changed the course's files (course_lib/checks/lesson02.py); "
+        "tampering: the notebook changed the course's files (course_lib/pipeline.py); "
         "the grader restored them"
     ) in grades["a_forger"]["problems"]
     assert unchanged
