@@ -504,6 +504,13 @@ def _per_image(train, test):
     )
 
 
+def _per_last_axis(train, test):
+    """Statistics for each index of the last axis, as Normalization(axis=-1) computes them."""
+    axes = tuple(range(train.ndim - 1))
+    mean, std = train.mean(axis=axes), train.std(axis=axes)
+    return mean, std, mean, std
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -514,6 +521,7 @@ def _per_image(train, test):
         (_with(_pooled), "training and test images together"),
         (_with(_per_image), "each image was standardised on its own"),
         (_with(lambda a, b: (a.mean(0), a.std(0), a.mean(0), a.std(0))), "per pixel position"),
+        (_with(_per_last_axis), "for each index along axis 2 (statistics over axis (0, 1)"),
         (_with(lambda a, b: (0, 255, 0, 255)), "only scaled"),
         (_with(lambda a, b: (a.mean(), 1, a.mean(), 1)), "divide by the training std"),
         (_with(lambda a, b: (0, a.std(), 0, a.std())), "subtract the training mean"),

@@ -604,6 +604,12 @@ def _shifted_grad_cam(grad_model, images, class_index):
         (_grad_cam_with(resize=True), "feature maps' resolution, (14, 14)"),
         (_shifted_grad_cam, "values differ; shape (6, 14, 14), dtype float32)"),
         (_grad_cam_with(keepdims=True), "drop the last axis"),
+        (
+            lambda grad_model, images, class_index: np.asarray(
+                explain.grad_cam_heatmaps(grad_model, images, class_index), np.float16
+            ),
+            "right to float16's precision",
+        ),
         (lambda grad_model, images, class_index: None, "forget to `return`"),
     ],
 )
