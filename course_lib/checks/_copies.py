@@ -449,9 +449,10 @@ def opcodes() -> tuple[int, int, int, int]:
     return tuple(dis.opmap[name] for name in ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR"))
 
 
-# A copy's code at least this long (bytes of bytecode) is known by what it does
-# (:func:`code_key`), whatever its name, file name and first line; shorter code, which a
-# student's own function could match by chance, only as compiled from the library's source
+# A copy's own code (not the code nested in it) at least this long (bytes of bytecode) is
+# known by what it does (:func:`code_key`), whatever its name, file name and first line;
+# shorter code, and a comprehension or closure, which a student's own could match by chance,
+# only as compiled from the library's source
 KEYED_LENGTH = 40
 # The flags of code run as a generator or coroutine, resumed rather than called
 _RESUMED = 0x20 | 0x80 | 0x200
@@ -561,14 +562,14 @@ def _profile(
     """The profiler: notes in ``used`` each copy, or check's code, the student's code calls.
 
     A copy is known by its code: equal (``==``) to the code compiled from the library's
-    source, or, for code long enough (:data:`KEYED_LENGTH`), doing the same (:func:`code_key`:
-    a copy renamed, moved to other lines or given another file name). It counts unless the
-    library's own code calls it: the copies' and ``callers``' code (:func:`library_callers`),
-    compiled from the library's sources, whatever the file name the calling code claims, and
-    only a copy that code names (``named``: :func:`named_copies`; any copy without it), called
-    by that code itself (``ops``, :func:`opcodes`: not through a function of C's it called,
-    such as ``map`` handed the copy by the student's code; a generator may be resumed by
-    anything); or a service of the checks' (:data:`_SERVICES`), in ``check_code``. A check's
+    source, or, for a copy's own code long enough (:data:`KEYED_LENGTH`), doing the same
+    (:func:`code_key`: a copy renamed, moved to other lines or given another file name).
+    It counts unless the library's own code calls it: the copies' and ``callers``' code
+    (:func:`library_callers`), compiled from the library's sources, whatever the file name
+    the calling code claims, and only a copy that code names (``named``:
+    :func:`named_copies`; any copy without it), called by that code itself (``ops``,
+    :func:`opcodes`: not through a function of C's it called, such as ``map`` handed the
+    copy by the student's code; a generator may be resumed by anything); or a service of the checks' (:data:`_SERVICES`), in ``check_code``. A check's
     code counts unless a check's own code calls it (``check_code``: the checks' code as this
     process imported it). So does a call of ``sys.setprofile`` (not the watch's own, in
     ``own``) or of ``threading.setprofile``.
@@ -588,7 +589,11 @@ def _profile(
         allowed = frozenset(
             (code, name) for code, owner in library for name in named.get(owner, ())
         )
-    keyed = tuple((code, name) for code, name in copies if len(code.co_code) >= KEYED_LENGTH)
+    keyed = tuple(
+        (code, name)
+        for code, name in copies
+        if len(code.co_code) >= KEYED_LENGTH and "<" not in code.co_qualname  # not nested code
+    )
     cache, call, call_ex, load_attr = ops if ops is not None else (None, None, None, None)
 
     def profile(
