@@ -569,10 +569,11 @@ def _profile(
     the calling code claims, and only a copy that code names (``named``:
     :func:`named_copies`; any copy without it), called by that code itself (``ops``,
     :func:`opcodes`: not through a function of C's it called, such as ``map`` handed the
-    copy by the student's code; a generator may be resumed by anything); or a service of the checks' (:data:`_SERVICES`), in ``check_code``. A check's
-    code counts unless a check's own code calls it (``check_code``: the checks' code as this
-    process imported it). So does a call of ``sys.setprofile`` (not the watch's own, in
-    ``own``) or of ``threading.setprofile``.
+    copy by the student's code; a generator may be resumed by anything); or a service of
+    the checks' (:data:`_SERVICES`), in ``check_code``. A check's code counts unless a
+    check's own code calls it (``check_code``: the checks' code as this process imported it).
+    So does a call of ``sys.setprofile`` (not the watch's own, in ``own``) or of
+    ``threading.setprofile``.
     With a guard (``tools["audit"]``) it reports each copy it notes, and each thread the
     student's code starts, for the guard to count. Nothing ``used`` holds changes what it
     does: the student's code can reach that list (see :func:`watched_call`).
