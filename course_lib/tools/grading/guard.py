@@ -10,6 +10,9 @@ a grader cell sets a function's ``__defaults__`` to :data:`kernel_watch.GUARD
 stands in for, and this hook is called before any the notebook adds), and the hook answers by
 raising an exception that carries them.
 
+It also hands out what writes the outcome of a call (a JSON encoder and ``sha256``, for
+the digest of the file the judge checks), taken before the notebook could replace ``json``.
+
 It also counts, with counters the notebook can only advance:
 
 - calls of ``sys.setprofile`` and ``sys.settrace`` (through ``functools.partial``, or
@@ -47,8 +50,10 @@ OWN_FILES = ("course-grader", "<course grader")
 
 def install(marker: str, copy_event: str, thread_event: str) -> None:
     """Add the hook; the grader's cells ask it for its references with ``marker``."""
+    import _json
     import _thread
     import builtins
+    import hashlib
     import itertools
     import sys
     import threading
@@ -72,6 +77,9 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             return answer.args[1]
         return None
 
+    def not_json(value: Any, _refused: type = TypeError) -> None:
+        raise _refused("not JSON")
+
     refs = {
         "setprofile": sys.setprofile,
         "getprofile": sys.getprofile,
@@ -88,6 +96,13 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
         "sleep": time.sleep,
         "compile": builtins.compile,
         "exec": builtins.exec,
+        # what writes the outcome of a call, and its digest, which the judge checks: JSON as
+        # json.dumps writes it, by the C encoder it uses (``encode(value, 0)``: the text's
+        # parts), with nothing the notebook can replace in json's module
+        "json_encode": _json.make_encoder(
+            None, not_json, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+        ),
+        "sha256": hashlib.sha256,
     }
     kept = tuple(refs.items())  # a fresh dict for each answer: the one handed out may be changed
     own_builtins = tuple(vars(builtins).items())
