@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -668,3 +669,85 @@ def test_json_replaced_in_the_kernel_does_not_change_the_outcome_written(kernel,
     reply, unwatched = kernel.grade(tmp_path, COPY)
     assert reply["status"] == "failed", reply
     assert COPIED in reply["message"], reply
+
+
+# A thread the notebook started before the check, which runs the copy for the answer
+THREADS_BEFORE = {
+    # a standard pool, warmed up in an earlier cell (and shut down in the last one)
+    "pool": (
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=1)
+        _pool.submit(int).result()
+        """,
+        """
+        def to_grayscale(photo):
+            return np.round(_pool.submit(_copy, photo).result() * 255).astype(np.uint8)
+        """,
+        "_pool.shutdown(wait=True)",
+    ),
+    # the notebook's own worker loop, run by a threading.Timer (no target of the notebook's)
+    "timer": (
+        """
+        import queue, threading
+        _jobs = queue.Queue()
+        def _worker():
+            while True:
+                job = _jobs.get()
+                if job is None:
+                    return
+                function, args, box, done = job
+                box.append(function(*args))
+                done.set()
+        threading.Timer(0, _worker).start()
+        def _ask(function, *args):
+            box, done = [], threading.Event()
+            _jobs.put((function, args, box, done))
+            done.wait()
+            return box[0]
+        """,
+        """
+        def to_grayscale(photo):
+            return np.round(_ask(_copy, photo) * 255).astype(np.uint8)
+        """,
+        "_jobs.put(None)",
+    ),
+    # a thread started through _thread, which threading does not list
+    "raw": (
+        """
+        import _thread, queue
+        _raw_jobs, _raw_done = queue.Queue(), queue.Queue()
+        def _raw_worker():
+            while True:
+                job = _raw_jobs.get()
+                if job is None:
+                    return
+                _raw_done.put(job[0](*job[1]))
+        _thread.start_new_thread(_raw_worker, ())
+        """,
+        """
+        def to_grayscale(photo):
+            _raw_jobs.put((_copy, (photo,)))
+            return np.round(_raw_done.get() * 255).astype(np.uint8)
+        """,
+        "_raw_jobs.put(None)",
+    ),
+}
+
+
+def test_a_thread_the_notebook_started_before_the_check_is_reported_and_not_credited(
+    kernel, tmp_path
+):
+    kernel.run(
+        "import time\nimport numpy as np\nfrom course_lib.images import to_grayscale as _copy"
+    )
+    for case, (started, answer, stop) in THREADS_BEFORE.items():
+        kernel.run(started)
+        reply, unwatched = kernel.grade(tmp_path / case, answer)
+        assert reply["status"] == "failed", (case, reply)
+        assert "the grader could not watch this call: a thread" in reply["message"], (case, reply)
+        assert any("a thread the notebook started was running" in u for u in unwatched), case
+        kernel.run(stop)
+        time.sleep(0.5)  # the thread ends
+    reply, unwatched = kernel.grade(tmp_path / "honest", HONEST)  # none left running
+    assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)

@@ -10,6 +10,10 @@ a grader cell sets a function's ``__defaults__`` to :data:`kernel_watch.GUARD
 stands in for, and this hook is called before any the notebook adds), and the hook answers by
 raising an exception that carries them.
 
+It also tells which Python threads are running that were not when it was added: the
+watch follows only the threads the student's code starts while it watches, so a thread the
+notebook started before (a pool warmed up, a ``threading.Timer``) could run a copy unseen.
+
 It also hands out what writes the outcome of a call (a JSON encoder and ``sha256``, for
 the digest of the file the judge checks), taken before the notebook could replace ``json``.
 
@@ -77,6 +81,16 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             return answer.args[1]
         return None
 
+    def threads_started(
+        _frames: Any = sys._current_frames,
+        _present: frozenset[int] = frozenset(sys._current_frames()),
+        _ident: Any = _thread.get_ident,
+        _frozenset: type = frozenset,
+    ) -> frozenset[int]:
+        """The Python threads running now (any running Python code: started through
+        ``threading`` or ``_thread``) but the caller's that did not when the hook was added."""
+        return _frozenset(_frames()) - _present - _frozenset((_ident(),))
+
     def not_json(value: Any, _refused: type = TypeError) -> None:
         raise _refused("not JSON")
 
@@ -94,6 +108,7 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             getattr(_thread, "start_joinable_thread", _thread.start_new_thread),
         ),
         "sleep": time.sleep,
+        "threads_started": threads_started,
         "compile": builtins.compile,
         "exec": builtins.exec,
         # what writes the outcome of a call, and its digest, which the judge checks: JSON as

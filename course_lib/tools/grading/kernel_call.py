@@ -25,6 +25,15 @@ def _driven(func: Any, driver: str, source: str) -> Any:
     return lambda *given: run(func, *given)
 
 
+def _threads_running(tools: dict[str, Any]) -> bool:
+    """Whether a Python thread runs that did not when the guard was added (grading/guard.py):
+    started by the notebook, or for it, before the call."""
+    try:
+        return bool(tools["threads_started"]())
+    except Exception:  # an audit hook of the notebook's refused to list them
+        return True
+
+
 def call_answer(
     args: dict[str, Any], namespace: dict[str, Any] | None = None, guarded: bool = False
 ) -> dict[str, Any]:
@@ -43,7 +52,8 @@ def call_answer(
     # Bound before anything else runs here: the notebook's own code may run during what
     # follows (an audit hook it added, called as a file is opened) and rebind this
     # namespace's names
-    watched, tools = _watched, guard_tools() if guarded else None
+    watched, threads_running = _watched, _threads_running
+    tools = guard_tools() if guarded else None
     before = tools["counts"]() if tools else None
     # What writes the outcome, taken from the guard before the student's code runs (which
     # can reach this cell's dict of tools, and may have replaced json)
@@ -75,6 +85,9 @@ def call_answer(
         unwatched = "the check sent no watch with the call"
     elif tools and (tools["gettrace"]() is not None or tools["getprofile"]() is not None):
         unwatched = "a profiler or tracer of the notebook's ran in the grader's cell"
+    elif tools and threads_running(tools):
+        # the watch cannot follow a thread already running: it could run a copy for the answer
+        unwatched = "a thread the notebook started was running while its answer was checked"
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
