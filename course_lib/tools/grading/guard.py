@@ -52,6 +52,23 @@ SWITCHES = (
 OWN_FILES = ("course-grader", "<course grader")
 
 
+def _start_kernel_threads() -> None:
+    """Start now the threads a kernel would start later on its own, so that they are running
+    before the notebook's first cell: pyzmq's garbage collector, which the kernel starts when
+    it first sends a message without copying it (an image, say)."""
+    import sys
+
+    if "zmq" not in sys.modules:  # not a Jupyter kernel
+        return
+    try:
+        from zmq.utils.garbage import gc
+
+        if not gc.is_alive():
+            gc.start()
+    except Exception:  # another pyzmq: its thread, if any, is found running later
+        return
+
+
 def install(marker: str, copy_event: str, thread_event: str) -> None:
     """Add the hook; the grader's cells ask it for its references with ``marker``."""
     import _json
@@ -81,15 +98,27 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             return answer.args[1]
         return None
 
+    _start_kernel_threads()
+
     def threads_started(
         _frames: Any = sys._current_frames,
         _present: frozenset[int] = frozenset(sys._current_frames()),
         _ident: Any = _thread.get_ident,
-        _frozenset: type = frozenset,
-    ) -> frozenset[int]:
+        _list: type = list,
+        _str: type = str,
+    ) -> list[str]:
         """The Python threads running now (any running Python code: started through
-        ``threading`` or ``_thread``) but the caller's that did not when the hook was added."""
-        return _frozenset(_frames()) - _present - _frozenset((_ident(),))
+        ``threading`` or ``_thread``) but the caller's that did not when the hook was added:
+        for each, the function it started with and the one it runs now."""
+        found, own = [], _ident()
+        for ident, frame in _list(_frames().items()):
+            if ident in _present or ident == own:
+                continue
+            now = frame.f_code
+            while frame.f_back is not None:
+                frame = frame.f_back
+            found.append(_str(frame.f_code.co_qualname) + " in " + _str(now.co_qualname))
+        return found
 
     def not_json(value: Any, _refused: type = TypeError) -> None:
         raise _refused("not JSON")

@@ -25,13 +25,13 @@ def _driven(func: Any, driver: str, source: str) -> Any:
     return lambda *given: run(func, *given)
 
 
-def _threads_running(tools: dict[str, Any]) -> bool:
-    """Whether a Python thread runs that did not when the guard was added (grading/guard.py):
-    started by the notebook, or for it, before the call."""
+def _threads_running(tools: dict[str, Any]) -> str:
+    """The Python threads running that did not when the guard was added (grading/guard.py),
+    started by the notebook, or for it, before the call; "" if none."""
     try:
-        return bool(tools["threads_started"]())
+        return ", ".join(tools["threads_started"]())[:300]
     except Exception:  # an audit hook of the notebook's refused to list them
-        return True
+        return "?"
 
 
 def call_answer(
@@ -85,9 +85,11 @@ def call_answer(
         unwatched = "the check sent no watch with the call"
     elif tools and (tools["gettrace"]() is not None or tools["getprofile"]() is not None):
         unwatched = "a profiler or tracer of the notebook's ran in the grader's cell"
-    elif tools and threads_running(tools):
+    elif tools and (running := threads_running(tools)):
         # the watch cannot follow a thread already running: it could run a copy for the answer
-        unwatched = "a thread the notebook started was running while its answer was checked"
+        unwatched = (
+            f"a thread the notebook started was running while its answer was checked ({running})"
+        )
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
