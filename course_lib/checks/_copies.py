@@ -438,15 +438,21 @@ def _loaded_named() -> dict[str, tuple[str, ...]]:
     return _NAMED[copies]
 
 
-def opcodes() -> tuple[int, int, int, int]:
+def opcodes() -> tuple[int, int, int, int] | None:
     """This Python's ``CACHE``, ``CALL``, ``CALL_FUNCTION_EX`` and ``LOAD_ATTR`` opcodes: the
     watch tells a function called by the code of its calling frame from one called through
     a function of C's that frame called (``map``, ``list``, ``sorted``...). The judge sends
     its own with each call (the same Python as the kernel's); the notebook's watch takes them
-    from :mod:`dis`."""
+    from :mod:`dis`. None but on Python 3.11, whose frames this reading of them is true of
+    (a call the interpreter makes itself leaves the calling frame at the call's last cache
+    entry; one made by a function of C's, at the call of that function)."""
     import dis
+    import sys
 
-    return tuple(dis.opmap[name] for name in ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR"))
+    if sys.version_info[:2] != (3, 11):
+        return None
+    names = ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR")
+    return (dis.opmap[names[0]], dis.opmap[names[1]], dis.opmap[names[2]], dis.opmap[names[3]])
 
 
 # A copy's own code (not the code nested in it) at least this long (bytes of bytecode) is

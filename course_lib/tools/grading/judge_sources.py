@@ -55,7 +55,7 @@ def watch(exercise: str = "") -> dict[str, Any]:
         "copies": _copy_sources(forbidden),
         "callers": _copy_sources(callers),
         "named": _named(forbidden + callers, forbidden),
-        "opcodes": list(_copies.opcodes()),
+        "opcodes": list(_copies.opcodes() or ()),
         "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
         "sep": os.sep,
         "watch_checks": _copies.WATCH_CHECKS,
