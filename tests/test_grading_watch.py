@@ -671,20 +671,31 @@ def test_json_replaced_in_the_kernel_does_not_change_the_outcome_written(kernel,
     assert COPIED in reply["message"], reply
 
 
-# A thread the notebook started before the check, which runs the copy for the answer
+# A thread of the notebook's code started before the check, which runs the copy for the
+# answer (a pool of the standard library's, whose threads run its code only, is not told)
 THREADS_BEFORE = {
-    # a standard pool, warmed up in an earlier cell (and shut down in the last one)
-    "pool": (
+    # the notebook's own worker loop in a thread of its own (stopped in the last cell)
+    "worker": (
         """
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=1)
-        _pool.submit(int).result()
+        import queue, threading
+        _work = queue.Queue()
+        def _serve():
+            while True:
+                job = _work.get()
+                if job is None:
+                    return
+                job[2].append(job[0](*job[1]))
+                job[3].set()
+        threading.Thread(target=_serve, daemon=True).start()
         """,
         """
         def to_grayscale(photo):
-            return np.round(_pool.submit(_copy, photo).result() * 255).astype(np.uint8)
+            box, done = [], threading.Event()
+            _work.put((_copy, (photo,), box, done))
+            done.wait()
+            return np.round(box[0] * 255).astype(np.uint8)
         """,
-        "_pool.shutdown(wait=True)",
+        "_work.put(None)",
     ),
     # the notebook's own worker loop, run by a threading.Timer (no target of the notebook's)
     "timer": (

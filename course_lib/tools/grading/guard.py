@@ -10,9 +10,11 @@ a grader cell sets a function's ``__defaults__`` to :data:`kernel_watch.GUARD
 stands in for, and this hook is called before any the notebook adds), and the hook answers by
 raising an exception that carries them.
 
-It also tells which Python threads are running that were not when it was added: the
-watch follows only the threads the student's code starts while it watches, so a thread the
-notebook started before (a pool warmed up, a ``threading.Timer``) could run a copy unseen.
+It also tells which Python threads running the notebook's own code (code compiled from no
+file of the installation's: a cell's) were not running when it was added: the watch follows
+only the threads the student's code starts while it watches, so such a thread (a
+``threading.Timer``, the notebook's worker loop, a thread started through ``_thread``) could
+run a copy unseen.
 
 It also hands out what writes the outcome of a call (a JSON encoder and ``sha256``, for
 the digest of the file the judge checks), taken before the notebook could replace ``json``.
@@ -52,23 +54,6 @@ SWITCHES = (
 OWN_FILES = ("course-grader", "<course grader")
 
 
-def _start_kernel_threads() -> None:
-    """Start now the threads a kernel would start later on its own, so that they are running
-    before the notebook's first cell: pyzmq's garbage collector, which the kernel starts when
-    it first sends a message without copying it (an image, say)."""
-    import sys
-
-    if "zmq" not in sys.modules:  # not a Jupyter kernel
-        return
-    try:
-        from zmq.utils.garbage import gc
-
-        if not gc.is_alive():
-            gc.start()
-    except Exception:  # another pyzmq: its thread, if any, is found running later
-        return
-
-
 def install(marker: str, copy_event: str, thread_event: str) -> None:
     """Add the hook; the grader's cells ask it for its references with ``marker``."""
     import _json
@@ -76,6 +61,8 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
     import builtins
     import hashlib
     import itertools
+    import os
+    import stat
     import sys
     import threading
     import time
@@ -98,26 +85,42 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             return answer.args[1]
         return None
 
-    _start_kernel_threads()
-
-    def threads_started(
+    def notebook_threads(
         _frames: Any = sys._current_frames,
         _present: frozenset[int] = frozenset(sys._current_frames()),
         _ident: Any = _thread.get_ident,
+        _stat: Any = os.stat,
+        _regular: Any = stat.S_ISREG,
+        _outside: str = os.path.join(os.getcwd(), ""),
+        _frozen: str = "<frozen ",
         _list: type = list,
         _str: type = str,
+        _failed: type = Exception,
     ) -> list[str]:
-        """The Python threads running now (any running Python code: started through
-        ``threading`` or ``_thread``) but the caller's that did not when the hook was added:
-        for each, the function it started with and the one it runs now."""
+        """The Python threads running now that did not when the hook was added (started
+        through ``threading`` or ``_thread``), but the caller's, whose code running now is in
+        part the notebook's: compiled from no file of the installation's or the course's (a
+        notebook cell's code, or code compiled from a text; nor a file in the kernel's working
+        folder, the notebook's). For each, the function it started with and
+        the one it runs now. A thread of a library's own, waiting for work (a pool of the
+        standard library's, a server's), runs only files of the installation's."""
         found, own = [], _ident()
         for ident, frame in _list(_frames().items()):
             if ident in _present or ident == own:
                 continue
-            now = frame.f_code
-            while frame.f_back is not None:
+            now, first, notebook = frame.f_code, frame.f_code, False
+            while frame is not None:
+                first, name = frame.f_code, frame.f_code.co_filename
+                try:
+                    installed = name.startswith(_frozen) or (
+                        not name.startswith(_outside) and _regular(_stat(name).st_mode)
+                    )
+                except _failed:  # no such file: a cell's, or a text's
+                    installed = False
+                notebook = notebook or not installed
                 frame = frame.f_back
-            found.append(_str(frame.f_code.co_qualname) + " in " + _str(now.co_qualname))
+            if notebook:
+                found.append(_str(first.co_qualname) + " in " + _str(now.co_qualname))
         return found
 
     def not_json(value: Any, _refused: type = TypeError) -> None:
@@ -137,7 +140,7 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             getattr(_thread, "start_joinable_thread", _thread.start_new_thread),
         ),
         "sleep": time.sleep,
-        "threads_started": threads_started,
+        "notebook_threads": notebook_threads,
         "compile": builtins.compile,
         "exec": builtins.exec,
         # what writes the outcome of a call, and its digest, which the judge checks: JSON as

@@ -26,10 +26,10 @@ def _driven(func: Any, driver: str, source: str) -> Any:
 
 
 def _threads_running(tools: dict[str, Any]) -> str:
-    """The Python threads running that did not when the guard was added (grading/guard.py),
-    started by the notebook, or for it, before the call; "" if none."""
+    """The Python threads running the notebook's own code that did not when the guard was
+    added (grading/guard.py): started by the notebook before the call; "" if none."""
     try:
-        return ", ".join(tools["threads_started"]())[:300]
+        return ", ".join(tools["notebook_threads"]())[:300]
     except Exception:  # an audit hook of the notebook's refused to list them
         return "?"
 
