@@ -438,21 +438,15 @@ def _loaded_named() -> dict[str, tuple[str, ...]]:
     return _NAMED[copies]
 
 
-def opcodes() -> tuple[int, int, int, int] | None:
+def opcodes() -> tuple[int, int, int, int]:
     """This Python's ``CACHE``, ``CALL``, ``CALL_FUNCTION_EX`` and ``LOAD_ATTR`` opcodes: the
     watch tells a function called by the code of its calling frame from one called through
     a function of C's that frame called (``map``, ``list``, ``sorted``...). The judge sends
     its own with each call (the same Python as the kernel's); the notebook's watch takes them
-    from :mod:`dis`. None but on Python 3.11, whose frames this reading of them is true of
-    (a call the interpreter makes itself leaves the calling frame at the call's last cache
-    entry; one made by a function of C's, at the call of that function)."""
+    from :mod:`dis`."""
     import dis
-    import sys
 
-    if sys.version_info[:2] != (3, 11):
-        return None
-    names = ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR")
-    return (dis.opmap[names[0]], dis.opmap[names[1]], dis.opmap[names[2]], dis.opmap[names[3]])
+    return tuple(dis.opmap[name] for name in ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR"))
 
 
 # A copy's own code (not the code nested in it) at least this long (bytes of bytecode) is
@@ -640,6 +634,8 @@ def _profile(
         _machinery: frozenset[str] = _MACHINERY,
         _watch_checks: bool = watch_checks,
         _sep: str = sep,
+        _len: Any = len,
+        _kept: int = 1000,
     ) -> None:
         if event == "c_call":
             if arg is _setprofile:
@@ -692,7 +688,8 @@ def _profile(
                             return
                     elif op == _call_ex or (op == _load_attr and code.co_argcount == 1):
                         return  # f(*args), or a property's getter
-            _used.append(name)
+            if _len(_used) < _kept:  # a copy called in a loop: its first calls are enough
+                _used.append(name)
             if _audit is not None:
                 _audit(_event, name)
             return
@@ -708,7 +705,8 @@ def _profile(
         if back is not None and back.f_code in _check_code:  # a check calling its own code
             return
         name = "course_lib.checks." + module.removesuffix(".py") + "." + code.co_name
-        _used.append(name)
+        if _len(_used) < _kept:
+            _used.append(name)
         if _audit is not None:
             _audit(_event, name)
 
