@@ -559,3 +559,100 @@ def test_a_wrapper_compiled_under_a_check_s_file_name_does_not_pass_for_the_chec
     assert not result.passed
     assert "calls course_lib.checks.lesson04.keras_early_stopping" in result.message, result.message
     assert "part of the check" in result.message
+
+
+# ------------------------------- the library's code calling a copy, as the watch tells it
+
+# A library of two copies and two functions that name the first, compiled from this text as
+# the watch compiles the library's sources
+_LIBRARY = """
+def copy(values):
+    total = 0
+    for value in values:
+        total = total + value * 2 - 1
+    return total
+
+
+def other(values):
+    total = 1
+    for value in values:
+        total = total * value + 3
+    return total
+
+
+def caller(items):
+    found = []
+    for item in items:
+        found.append(item)
+    return copy(found)
+
+
+def sorter(items):
+    return sorted(items), copy
+"""
+
+
+def _watched_by_the_library(call):
+    sources = {"lib": ["lib.py", _LIBRARY, ["copy", "other"]]}
+    copies = _copies.compiled_copies(sources)
+    callers = _copies.compiled_copies({"lib": ["lib.py", _LIBRARY, ["caller", "sorter"]]})
+    named = {"lib.caller": ("lib.copy",), "lib.sorter": ("lib.copy",)}
+    space: dict = {}
+    exec(compile(_LIBRARY, "lib.py", "exec", dont_inherit=True), space)  # noqa: S102
+    _, raised, used, off = _copies.watched_call(
+        lambda: call(space),
+        (),
+        copies,
+        ("/nowhere", "/"),
+        None,
+        False,
+        callers,
+        (),
+        named,
+        _copies.opcodes(),
+    )
+    assert raised is None and not off, (raised, off)
+    return used
+
+
+def test_a_library_function_lets_through_only_the_copies_it_names_and_calls_itself():
+    assert _watched_by_the_library(lambda lib: lib["caller"]([1, 2])) == ""
+    # the student's map of a copy, run by the library's loop or by a C function it calls
+    assert _watched_by_the_library(lambda lib: lib["caller"](map(lib["copy"], [[1]]))) == "lib.copy"
+    assert _watched_by_the_library(lambda lib: lib["sorter"](map(lib["copy"], [[1]]))) == "lib.copy"
+    # a copy the library's function does not name
+    assert _watched_by_the_library(lambda lib: lib["caller"](map(lib["other"], [[1]]))) == (
+        "lib.other"
+    )
+    assert _watched_by_the_library(lambda lib: lib["copy"]([1])) == "lib.copy"
+
+
+def test_a_copy_renamed_and_moved_is_known_by_its_code():
+    import types
+
+    def renamed(function):
+        code = function.__code__.replace(
+            co_name="mine", co_qualname="mine", co_filename="<student>", co_firstlineno=7
+        )
+        return types.FunctionType(code, function.__globals__, "mine", function.__defaults__)
+
+    result = checks.exercise_3_1(renamed(images.convolve2d))
+    assert not result.passed
+    assert "calls course_lib.images.convolve2d, the course's own copy" in result.message
+    result = checks.exercise_3_4(renamed(images.same_padding))
+    assert not result.passed
+    assert "calls course_lib.images.same_padding, the course's own copy" in result.message
+
+
+def test_what_the_answer_writes_into_the_watch_s_record_hides_no_copy():
+    import sys
+
+    def same_padding(n, k, s):
+        for kept in sys.getprofile().__defaults__:
+            if type(kept) is list:
+                kept.append("")  # once, the profile stopped at its first line
+        return images.same_padding(n, k, s)
+
+    result = checks.exercise_3_4(same_padding)
+    assert not result.passed
+    assert "calls course_lib.images.same_padding, the course's own copy" in result.message

@@ -112,6 +112,45 @@ finally:
     sys.setprofile(watch)"""
 
 
+WORKER = """\
+import queue, threading
+from course_lib.images import to_grayscale as _copy
+_work = queue.Queue()
+
+def _serve():
+    while True:
+        job = _work.get()
+        if job is None:
+            return
+        job[2].append(job[0](*job[1]))
+        job[3].set()
+
+threading.Thread(target=_serve, daemon=True).start()
+
+def _ask(function, *args):
+    box, done = [], threading.Event()
+    _work.put((function, args, box, done))
+    done.wait()
+    return box[0]"""
+BLIND_AND_DUMP = """\
+import json as _json, sys
+from course_lib.images import to_grayscale as _copy
+_dump = _json.dump
+
+def _blind():
+    for kept in sys.getprofile().__defaults__:
+        if type(kept) is list:
+            kept.append("")
+            return
+
+def _as_returned(value, *args, **options):
+    if isinstance(value, dict) and value.get("raised", {}).get("type") == "CourseCopyUsed":
+        value = {"returned": {"t": "int", "v": "0"}, "changed": {}}
+    return _dump(value, *args, **options)
+
+_json.dump = _as_returned"""
+
+
 def _student():
     return nbformat.read(ROOT / "notebooks" / f"{LESSON}.ipynb", as_version=4)
 
@@ -314,6 +353,48 @@ def _make_submissions(folder):
         ],
     )
 
+    # The library's copy of 1.1 run by the notebook's worker thread, started before the check
+    # (stopped after it): the watch cannot follow a thread already running, so the call is
+    # not made
+    nb = _student()
+    _answer(nb, "1.1", "return np.round(_ask(_copy, photo) * 255).astype(np.uint8)")
+    for number in ("1.2", "1.3", "1.4"):
+        _answer(nb, number, right[number])
+    nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(WORKER))
+    after = _index(nb, "checks.exercise_1_1(") + 1
+    nb.cells.insert(after, nbformat.v4.new_code_cell("_work.put(None)\nimport time\ntime.sleep(1)"))
+    nbformat.write(nb, folder / f"ivan_{LESSON}.ipynb")
+    unwatched = (
+        "the grader could not watch this call: a thread the notebook started was running "
+        "while its answer was checked (Thread._bootstrap in Condition.wait)"
+    )
+    rows(
+        "ivan",
+        {
+            n: (
+                False,
+                TAMPERED
+                + (SUCCESS[n] if n != "1.1" else f"your code raised RuntimeError: {unwatched}"),
+            )
+            for n in right
+        },
+        [
+            "tampering: the notebook switched off the grader's watch on calls of the course's "
+            f"own copies while exercise 1.1 was checked ({unwatched.split(': ', 1)[1]})"
+        ],
+    )
+
+    # ... or called with an empty name put in the watch's record first, and json.dump
+    # patched to write "returned" for it (put back in the last cell)
+    nb = _student()
+    _answer(nb, "1.1", "_blind()\nreturn np.round(_copy(photo) * 255).astype(np.uint8)")
+    for number in ("1.2", "1.3", "1.4"):
+        _answer(nb, number, right[number])
+    nb.cells.insert(_index(nb, "### Exercise 1.1"), nbformat.v4.new_code_cell(BLIND_AND_DUMP))
+    nb.cells.append(nbformat.v4.new_code_cell("_json.dump = _dump  # put back"))
+    nbformat.write(nb, folder / f"judy_{LESSON}.ipynb")
+    rows("judy", {n: (n != "1.1", SUCCESS[n] if n != "1.1" else COPIED) for n in right})
+
     # Unsolved notebooks that try to score anyway, one per strategy class; judged in another
     # process on data the kernel exported, none of them can.
     for student, code in STRATEGIES.items():
@@ -381,7 +462,7 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
     summary = (output / "summary.csv").read_text(encoding="utf-8").splitlines()
     assert summary[0] == f"student,{LESSON},total,notes"
     by_student = {line.split(",")[0]: line for line in summary[1:]}
-    students = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+    students = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
     assert [by_student[s] for s in students] == [
         "alice,4/4,4/4,",
         "bob,0/4,0/4,",
@@ -391,6 +472,8 @@ def test_course_grade_writes_exactly_the_expected_csv(tmp_path):
         "frank,0/4,0/4,1",
         "grace,3/4,3/4,",
         "heidi,0/4,0/4,1",
+        "ivan,0/4,0/4,1",
+        "judy,3/4,3/4,",
     ]
     assert {s: by_student[s].split(",")[2] for s in STRATEGIES} == {s: "0/4" for s in STRATEGIES}
     assert (output / "executed" / "frank" / f"frank_{LESSON}.ipynb").is_file()

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -103,10 +104,11 @@ class StandInKernel:
         return self._send({"do": "eval", "source": source})["value"]
 
     def grade(
-        self, folder: Path, answer: str, expression: str = EXPRESSION
+        self, folder: Path, answer: str, expression: str = EXPRESSION, meddle=None
     ) -> tuple[dict, list[str]]:
         """The judge's reply to ``expression`` (1.1 by default) once the notebook ran
-        ``answer``, and how the watch was switched off."""
+        ``answer``, and how the watch was switched off. ``meddle(out)``: done to each call's
+        outcome folder once the kernel replied, before the judge reads it."""
         self.run(answer)
         values = str(folder / "values")
         names = judge.answer_names(expression)
@@ -132,7 +134,9 @@ class StandInKernel:
             }
             called = self._send({"do": "call", "args": call | {"watch": reply["watch"]}})
             unwatched.append(called.get("unwatched", ""))
-            calls.append(call)
+            if meddle is not None:
+                meddle(Path(call["out"]))
+            calls.append(call | {"digest": called.get("digest", "")})  # as the grader does
         raise AssertionError("the check needed too many calls")
 
     def close(self) -> None:
@@ -530,3 +534,231 @@ def test_a_graded_kernel_sees_the_library_s_other_copies(kernel, tmp_path, exerc
     assert reply["status"] == "failed", reply
     assert f"your code calls {copy}, the course's own copy of this exercise" in reply["message"]
     assert not any(unwatched), unwatched
+
+
+# ----------------------------------- ways past the watch an outside round found, closed
+
+# Writing into the watch's record (a list reachable from sys.getprofile()) while the answer
+# runs: what it then holds changes nothing the watch sees, or is reported
+INTO_THE_RECORD = """
+def _record():
+    for kept in sys.getprofile().__defaults__:
+        if type(kept) is list:
+            return kept
+"""
+RECORD_WRITTEN = {
+    # an empty name first: the profile once stopped at its first line
+    "prefilled": (
+        """
+        def to_grayscale(photo):
+            _record().append("")
+            return np.round(_copy(photo) * 255).astype(np.uint8)
+    """,
+        COPIED,
+    ),
+    "replaced_after_the_copy": (
+        """
+        def to_grayscale(photo):
+            gray = np.round(_copy(photo) * 255).astype(np.uint8)
+            _record()[:] = ["", "course_lib.images.something_else"]
+            return gray
+    """,
+        SWITCHED_OFF,
+    ),
+}
+
+
+def test_what_the_notebook_writes_into_the_watch_s_record_hides_no_copy(kernel, tmp_path):
+    kernel.run("""
+        import sys
+        import numpy as np
+        from course_lib.images import to_grayscale as _copy
+    """)
+    kernel.run(INTO_THE_RECORD)
+    for case, (answer, words) in RECORD_WRITTEN.items():
+        reply, unwatched = kernel.grade(tmp_path / case, answer)
+        assert reply["status"] == "failed", (case, reply)
+        assert words in reply["message"], (case, reply)
+        assert any(unwatched) is (words == SWITCHED_OFF), (case, unwatched)
+    honest = "def to_grayscale(photo):\n    _record().append('')\n" + HONEST.split(":", 1)[1]
+    reply, unwatched = kernel.grade(tmp_path / "honest", honest)  # junk, and no copy
+    assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)
+
+
+def test_a_copy_renamed_moved_or_given_another_file_name_is_known_by_its_code(kernel, tmp_path):
+    kernel.run("""
+        import types
+        import numpy as np
+        from course_lib import images as _images
+
+        _code = _images.to_grayscale.__code__.replace(
+            co_name="bb", co_qualname="bb", co_filename="<student>", co_firstlineno=3
+        )
+        _copy = types.FunctionType(_code, _images.to_grayscale.__globals__, "bb")
+    """)
+    reply, unwatched = kernel.grade(tmp_path, COPY)
+    assert reply["status"] == "failed", reply
+    assert COPIED in reply["message"], reply
+    assert not any(unwatched), unwatched
+
+
+def test_a_copy_handed_to_a_library_function_to_call_is_the_student_s_call(kernel, tmp_path):
+    # memory.usage_of names an attribute `add` (as retrain_data.Examples.add, a copy) and
+    # iterates what it is given: a map of the copy ran it from the library's frame
+    kernel.run("""
+        import numpy as np
+        from course_lib import images as _images, memory as _memory
+
+        def _launder(function, *args):
+            store = []
+            try:
+                _memory.usage_of(map(store.append, map(function, *[[a] for a in args])))
+            except AttributeError:
+                pass
+            return store[0]
+    """)
+    answer = (
+        "def to_grayscale(photo):\n"
+        "    return np.round(_launder(_images.to_grayscale, photo) * 255).astype(np.uint8)\n"
+    )
+    reply, unwatched = kernel.grade(tmp_path, answer)
+    assert reply["status"] == "failed", reply
+    assert COPIED in reply["message"], reply
+    assert not any(unwatched), unwatched
+
+
+# ----------------------------------------- the outcome of a call, as the judge reads it
+
+
+def test_an_outcome_file_changed_after_the_kernel_wrote_it_is_refused_as_tampering(
+    kernel, tmp_path
+):
+    kernel.run("import numpy as np\nfrom course_lib.images import to_grayscale as _copy")
+
+    def forge(out: Path) -> None:  # what a thread of the notebook's did, in a race
+        outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
+        if outcome.get("raised", {}).get("type") == "CourseCopyUsed":
+            forged = {"returned": {"t": "int", "v": "0"}, "changed": {}}
+            (out / "outcome.json").write_text(json.dumps(forged), encoding="utf-8")
+
+    reply, _ = kernel.grade(tmp_path / "race", COPY, meddle=forge)
+    assert reply["status"] == "error", reply
+    assert "outcome.json is not the file the grader's code in the kernel wrote" in reply["message"]
+    assert "the notebook changed what the grader's code in its kernel wrote" in reply["tampering"]
+    reply, _ = kernel.grade(tmp_path / "untouched", HONEST, meddle=forge)
+    assert reply["status"] == "passed" and "tampering" not in reply, reply
+
+
+def test_json_replaced_in_the_kernel_does_not_change_the_outcome_written(kernel, tmp_path):
+    kernel.run("""
+        import json
+        import numpy as np
+        from course_lib.images import to_grayscale as _copy
+
+        _forged = {"returned": {"t": "int", "v": "0"}, "changed": {}}
+        _dump, _dumps = json.dump, json.dumps
+
+        def _as_returned(value):
+            if isinstance(value, dict) and "raised" in value:
+                return _forged
+            return value
+
+        json.dump = lambda value, *args, **options: _dump(_as_returned(value), *args, **options)
+        json.dumps = lambda value, *args, **options: _dumps(_as_returned(value), *args, **options)
+    """)
+    reply, unwatched = kernel.grade(tmp_path, COPY)
+    assert reply["status"] == "failed", reply
+    assert COPIED in reply["message"], reply
+
+
+# A thread of the notebook's code started before the check, which runs the copy for the
+# answer (a pool of the standard library's, whose threads run its code only, is not told)
+THREADS_BEFORE = {
+    # the notebook's own worker loop in a thread of its own (stopped in the last cell)
+    "worker": (
+        """
+        import queue, threading
+        _work = queue.Queue()
+        def _serve():
+            while True:
+                job = _work.get()
+                if job is None:
+                    return
+                job[2].append(job[0](*job[1]))
+                job[3].set()
+        threading.Thread(target=_serve, daemon=True).start()
+        """,
+        """
+        def to_grayscale(photo):
+            box, done = [], threading.Event()
+            _work.put((_copy, (photo,), box, done))
+            done.wait()
+            return np.round(box[0] * 255).astype(np.uint8)
+        """,
+        "_work.put(None)",
+    ),
+    # the notebook's own worker loop, run by a threading.Timer (no target of the notebook's)
+    "timer": (
+        """
+        import queue, threading
+        _jobs = queue.Queue()
+        def _worker():
+            while True:
+                job = _jobs.get()
+                if job is None:
+                    return
+                function, args, box, done = job
+                box.append(function(*args))
+                done.set()
+        threading.Timer(0, _worker).start()
+        def _ask(function, *args):
+            box, done = [], threading.Event()
+            _jobs.put((function, args, box, done))
+            done.wait()
+            return box[0]
+        """,
+        """
+        def to_grayscale(photo):
+            return np.round(_ask(_copy, photo) * 255).astype(np.uint8)
+        """,
+        "_jobs.put(None)",
+    ),
+    # a thread started through _thread, which threading does not list
+    "raw": (
+        """
+        import _thread, queue
+        _raw_jobs, _raw_done = queue.Queue(), queue.Queue()
+        def _raw_worker():
+            while True:
+                job = _raw_jobs.get()
+                if job is None:
+                    return
+                _raw_done.put(job[0](*job[1]))
+        _thread.start_new_thread(_raw_worker, ())
+        """,
+        """
+        def to_grayscale(photo):
+            _raw_jobs.put((_copy, (photo,)))
+            return np.round(_raw_done.get() * 255).astype(np.uint8)
+        """,
+        "_raw_jobs.put(None)",
+    ),
+}
+
+
+def test_a_thread_the_notebook_started_before_the_check_is_reported_and_not_credited(
+    kernel, tmp_path
+):
+    kernel.run(
+        "import time\nimport numpy as np\nfrom course_lib.images import to_grayscale as _copy"
+    )
+    for case, (started, answer, stop) in THREADS_BEFORE.items():
+        kernel.run(started)
+        reply, unwatched = kernel.grade(tmp_path / case, answer)
+        assert reply["status"] == "failed", (case, reply)
+        assert "the grader could not watch this call: a thread" in reply["message"], (case, reply)
+        assert any("a thread the notebook started was running" in u for u in unwatched), case
+        kernel.run(stop)
+        time.sleep(0.5)  # the thread ends
+    reply, unwatched = kernel.grade(tmp_path / "honest", HONEST)  # none left running
+    assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)

@@ -249,22 +249,47 @@ def library_callers(copies: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str
     top-level function, or a method of a top-level class, whose code (nested code included)
     names a copy, as a name the module defines or imports for it, or as any attribute of that
     name (``images.convolve2d``, ``self.scale``, ``backbone.prepare``). Naming more functions
-    than truly call a copy lets through only calls made by the library's own code.
+    than truly call a copy lets through only calls made by the library's own code, of the
+    copies each names (:func:`named_copies`).
     """
     wanted = set(copies)
-    attributes = {name.rpartition(".")[2] for _, name in copies}
     found = []
     for module in _library_modules():
-        imported, units, _ = _references(module)
-        names = {name for where, name in wanted if where == module and "." not in name}
-        names.update(alias for alias, copy in imported if copy in wanted)
-        found.extend(
-            (module, name)
-            for name, attributes_named, names_named in units
-            if (attributes_named & attributes or names_named & names)
-            and (module, name) not in wanted
-        )
+        for name, _, _ in _references(module)[1]:
+            if (module, name) not in wanted and _named_in(module, name, copies):
+                found.append((module, name))
     return tuple(found)
+
+
+def named_copies(
+    functions: tuple[tuple[str, str], ...], copies: tuple[tuple[str, str], ...]
+) -> dict[str, tuple[str, ...]]:
+    """``{"module.function": ("module.copy", ...)}``: the ``copies`` each of ``functions``
+    names in its source (as :func:`library_callers` finds them), the only ones its code, and
+    the code nested in it, may call for the student."""
+    named = {}
+    for module, name in functions:
+        found = _named_in(module, name, copies)
+        if found:
+            named[f"{module}.{name}"] = found
+    return named
+
+
+def _named_in(module: str, unit: str, copies: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The ``copies`` (as ``"module.name"``) that ``module``'s function ``unit`` names."""
+    imported, units, _ = _references(module)
+    for name, attributes_named, names_named in units:
+        if name != unit:
+            continue
+        aliases = {alias: copy for alias, copy in imported}
+        return tuple(
+            f"{where}.{copy}"
+            for where, copy in copies
+            if copy.rpartition(".")[2] in attributes_named
+            or (where == module and "." not in copy and copy in names_named)
+            or any(aliases.get(alias) == (where, copy) for alias in names_named)
+        )
+    return ()
 
 
 # What each module's functions name: {module: (imported names, units)} (:func:`_references`)
@@ -401,6 +426,78 @@ def _loaded_copies() -> tuple[tuple[tuple[Any, str], ...], tuple[tuple[Any, str]
     return _PREPARED[copies]
 
 
+# What each watched function of the library names, by the copies watched (:func:`named_copies`)
+_NAMED: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]] = {}
+
+
+def _loaded_named() -> dict[str, tuple[str, ...]]:
+    """The copies the running exercise forbids that each copy and library caller names."""
+    copies = forbidden()
+    if copies not in _NAMED:
+        _NAMED[copies] = named_copies(copies + library_callers(copies), copies)
+    return _NAMED[copies]
+
+
+def opcodes() -> tuple[int, int, int, int]:
+    """This Python's ``CACHE``, ``CALL``, ``CALL_FUNCTION_EX`` and ``LOAD_ATTR`` opcodes: the
+    watch tells a function called by the code of its calling frame from one called through
+    a function of C's that frame called (``map``, ``list``, ``sorted``...). The judge sends
+    its own with each call (the same Python as the kernel's); the notebook's watch takes them
+    from :mod:`dis`."""
+    import dis
+
+    return tuple(dis.opmap[name] for name in ("CACHE", "CALL", "CALL_FUNCTION_EX", "LOAD_ATTR"))
+
+
+# A copy's own code (not the code nested in it) at least this long (bytes of bytecode) is
+# known by what it does (:func:`code_key`), whatever its name, file name and first line;
+# shorter code, and a comprehension or closure, which a student's own could match by chance,
+# only as compiled from the library's source
+KEYED_LENGTH = 40
+# The flags of code run as a generator or coroutine, resumed rather than called
+_RESUMED = 0x20 | 0x80 | 0x200
+
+
+def code_key(code: Any, _type: Any = type, _tuple: Any = tuple, _str: Any = str) -> tuple[Any, ...]:
+    """What ``code`` does, without its name, file name, first line or local variables' names.
+
+    Its bytecode, the names and constants it uses (a docstring left out), its arguments'
+    names and count, its flags, and the same of the code nested in it, in order. Looks up no
+    name: the watch calls it while the student's code runs.
+    """
+    code_type = _type(code)
+    parts, pending = [], [code]
+    while pending:
+        current = pending.pop()
+        consts, first = [], True
+        for const in current.co_consts:
+            if _type(const) is code_type:
+                consts.append(code_type)
+                pending.append(const)
+            elif first and _type(const) is _str:
+                consts.append(None)  # a docstring, which changes nothing the code does
+            else:
+                consts.append((_type(const), const))
+            first = False
+        arguments = current.co_argcount + current.co_kwonlyargcount
+        parts.append(
+            (
+                current.co_code,
+                current.co_names,
+                current.co_varnames[:arguments],
+                current.co_nlocals,
+                current.co_freevars,
+                current.co_cellvars,
+                current.co_argcount,
+                current.co_posonlyargcount,
+                current.co_kwonlyargcount,
+                current.co_flags,
+                _tuple(consts),
+            )
+        )
+    return _tuple(parts)
+
+
 def _check_code() -> tuple[Any, ...]:
     """The code of the checks as this process imported them: their functions and methods,
     and the code nested in them (the notebook's watch; a graded kernel runs no check)."""
@@ -459,23 +556,46 @@ def _profile(
     own: Any,
     callers: tuple[tuple[Any, str], ...] = (),
     check_code: tuple[Any, ...] = (),
+    named: dict[str, tuple[str, ...]] | None = None,
+    ops: tuple[int, ...] | None = None,
 ) -> Callable[..., None]:
-    """The profiler: notes in ``used`` the first copy, or check's code, the student's code calls.
+    """The profiler: notes in ``used`` each copy, or check's code, the student's code calls.
 
-    A copy counts unless the library's own code calls it: the copies' and ``callers``' code
+    A copy is known by its code: equal (``==``) to the code compiled from the library's
+    source, or, for a copy's own code long enough (:data:`KEYED_LENGTH`), doing the same
+    (:func:`code_key`: a copy renamed, moved to other lines or given another file name).
+    It counts unless the library's own code calls it: the copies' and ``callers``' code
     (:func:`library_callers`), compiled from the library's sources, whatever the file name
-    the calling code claims; or a service of the checks' (:data:`_SERVICES`), in
-    ``check_code``. A check's code counts unless a check's own code calls it (``check_code``:
-    the checks' code as this process imported it). So does a call of
-    ``sys.setprofile`` (not the watch's own, in ``own``) or of ``threading.setprofile``.
+    the calling code claims, and only a copy that code names (``named``:
+    :func:`named_copies`; any copy without it), called by that code itself (``ops``,
+    :func:`opcodes`: not through a function of C's it called, such as ``map`` handed the
+    copy by the student's code; a generator may be resumed by anything); or a service of
+    the checks' (:data:`_SERVICES`), in ``check_code``. A check's code counts unless a
+    check's own code calls it (``check_code``: the checks' code as this process imported it).
+    So does a call of ``sys.setprofile`` (not the watch's own, in ``own``) or of
+    ``threading.setprofile``.
     With a guard (``tools["audit"]``) it reports each copy it notes, and each thread the
-    student's code starts, for the guard to count.
+    student's code starts, for the guard to count. Nothing ``used`` holds changes what it
+    does: the student's code can reach that list (see :func:`watched_call`).
     Everything it decides with is in its defaults, set before the student's code runs, and
     it looks up no name at all: the student's code may change any module meanwhile.
     """
     folder, sep = course
     audit, thread_code = tools.get("audit"), getattr(tools["thread_setprofile"], "__code__", None)
     start, joinable = tools.get("thread_starts", (None, None))
+    library = copies + callers
+    if named is None:
+        allowed = frozenset((code, name) for code, _ in library for _, name in copies)
+    else:
+        allowed = frozenset(
+            (code, name) for code, owner in library for name in named.get(owner, ())
+        )
+    keyed = tuple(
+        (code, name)
+        for code, name in copies
+        if len(code.co_code) >= KEYED_LENGTH and "<" not in code.co_qualname  # not nested code
+    )
+    cache, call, call_ex, load_attr = ops if ops is not None else (None, None, None, None)
 
     def profile(
         frame: Any,
@@ -483,7 +603,18 @@ def _profile(
         arg: Any,
         _codes: frozenset[Any] = frozenset(code for code, _ in copies),
         _names: frozenset[str] = frozenset(code.co_qualname for code, _ in copies),
-        _library: frozenset[Any] = frozenset(code for code, _ in copies + callers),
+        _shapes: frozenset[tuple[int, int, int]] = frozenset(
+            (code.co_argcount, code.co_nlocals, code.co_stacksize) for code, _ in keyed
+        ),
+        _keyed: tuple[tuple[Any, str], ...] = tuple((code_key(c), name) for c, name in keyed),
+        _key: Callable[..., Any] = code_key,
+        _allowed: frozenset[tuple[Any, str]] = allowed,
+        _direct: bool = ops is not None,
+        _cache: Any = cache,
+        _call: Any = call,
+        _call_ex: Any = call_ex,
+        _load_attr: Any = load_attr,
+        _resumed: int = _RESUMED,
         _check_code: frozenset[Any] = frozenset(check_code),
         _services: frozenset[Any] = frozenset(
             code for code in check_code if code.co_filename.rpartition(sep)[2] in _SERVICES
@@ -503,13 +634,15 @@ def _profile(
         _machinery: frozenset[str] = _MACHINERY,
         _watch_checks: bool = watch_checks,
         _sep: str = sep,
+        _len: Any = len,
+        _kept: int = 1000,
     ) -> None:
-        if _used:
-            return
         if event == "c_call":
             if arg is _setprofile:
                 if frame.f_code is not _own:
                     _used.append(_off)
+                    if _audit is not None:
+                        _audit(_event, _off)
             elif _audit is not None and (arg is _start or arg is _joinable):
                 _audit(_thread_event, "")  # a new thread, which must take this profile
             return
@@ -518,20 +651,47 @@ def _profile(
         code = frame.f_code
         if code is _thread_code:
             _used.append(_off)
+            if _audit is not None:
+                _audit(_event, _off)
             return
+        name = ""
         if code.co_qualname in _names and code in _codes:
+            for known, copy in _copies:
+                if known == code:
+                    name = copy
+                    break
+        elif (code.co_argcount, code.co_nlocals, code.co_stacksize) in _shapes:
+            key = _key(code)  # a copy's code renamed, moved or given another file name
+            for known, copy in _keyed:
+                if known == key:
+                    name = copy
+                    break
+        if name:
             # the library's own code calling its function is fine; the student's code calling
             # it, or the checks' machinery calling it because it was handed in as the answer,
-            # is not, nor code compiled under a file name of the library's
+            # is not, nor code compiled under a file name of the library's, nor the library's
+            # code handed the copy to call (a C function it calls, such as list(), running
+            # the student's map(copy, ...))
             back = frame.f_back
-            if back is not None and (back.f_code in _library or back.f_code in _services):
-                return
-            for known, name in _copies:
-                if known == code:
-                    _used.append(name)
-                    if _audit is not None:
-                        _audit(_event, name)
+            if back is not None:
+                if back.f_code in _services:
                     return
+                if (back.f_code, name) in _allowed:
+                    if not _direct or code.co_flags & _resumed:
+                        return
+                    bytecode, at = back.f_code.co_code, back.f_lasti
+                    op = bytecode[at]
+                    if op == _cache:  # an inlined call leaves its frame past the call's cache
+                        while at > 0 and bytecode[at] == _cache:
+                            at -= 2
+                        if bytecode[at] == _call:
+                            return
+                    elif op == _call_ex or (op == _load_attr and code.co_argcount == 1):
+                        return  # f(*args), or a property's getter
+            if _len(_used) < _kept:  # a copy called in a loop: its first calls are enough
+                _used.append(name)
+            if _audit is not None:
+                _audit(_event, name)
             return
         if not _watch_checks:
             return
@@ -544,9 +704,11 @@ def _profile(
         back = frame.f_back
         if back is not None and back.f_code in _check_code:  # a check calling its own code
             return
-        _used.append("course_lib.checks." + module.removesuffix(".py") + "." + code.co_name)
+        name = "course_lib.checks." + module.removesuffix(".py") + "." + code.co_name
+        if _len(_used) < _kept:
+            _used.append(name)
         if _audit is not None:
-            _audit(_event, _used[0])
+            _audit(_event, name)
 
     return profile
 
@@ -560,23 +722,27 @@ def watched_call(
     watch_checks: bool | None = None,
     callers: tuple[tuple[Any, str], ...] | None = None,
     check_code: tuple[Any, ...] | None = None,
+    named: dict[str, tuple[str, ...]] | None = None,
+    ops: tuple[int, ...] | None = None,
 ) -> tuple[Any, BaseException | None, str, str]:
     """``func(*args)`` with the watch on: ``(result, what it raised, used, off)``.
 
     ``used`` names the copy or check's code the student's code called (``SWITCHED_OFF`` if
     it switched the watch off), "" if none; ``off`` says how the watch was switched off, ""
     if it stayed on. The watch covers the threads that code starts through ``threading``.
-    In a graded kernel ``copies``, ``callers``, ``course`` and ``tools`` are the grader's (see
-    the module's docstring), ``check_code`` is empty (no check runs there), and
-    ``tools["counts"]`` gives the guard's counts, which the notebook cannot lower: a call of
-    ``sys.setprofile`` or ``sys.settrace`` but the watch's own two, a copy seen that ``used``
-    no longer names, or a thread started that did not take the watch's profile, is
-    switching it off.
+    In a graded kernel ``copies``, ``callers``, ``named``, ``ops``, ``course`` and ``tools``
+    are the grader's (see the module's docstring), ``check_code`` is empty (no check runs
+    there), and ``tools["counts"]`` gives the guard's counts, which the notebook cannot lower:
+    a call of ``sys.setprofile`` or ``sys.settrace`` but the watch's own two, a copy seen
+    while the watch's record (which the student's code can reach) names none it knows, or a
+    thread started that did not take the watch's profile, is switching it off.
     After the student's code ran, this function looks up no name: only its locals.
     """
     tools = _own_tools() if tools is None else tools
     if copies is None:
         copies, callers = _loaded_copies()
+        named = _loaded_named() if copies else named
+        ops = opcodes() if ops is None else ops
     callers = () if callers is None else callers
     course = _course() if course is None else course
     watch_checks = WATCH_CHECKS if watch_checks is None else watch_checks
@@ -587,10 +753,23 @@ def watched_call(
     counts, sleep = tools.get("counts"), tools.get("sleep")
     waits = range(40) if counts is not None else range(0)
     # Bound before the student's code runs, which may rebind any global or built-in name
-    switched_off, caught = SWITCHED_OFF, BaseException
+    switched_off, caught, as_tuple, type_of, text = SWITCHED_OFF, BaseException, tuple, type, str
+    known, of_checks = (
+        frozenset([switched_off, *(name for _, name in copies)]),
+        "course_lib.checks.",
+    )
     used: list[str] = []
     profile = _profile(
-        copies, course, used, tools, watch_checks, watched_call.__code__, callers, check_code
+        copies,
+        course,
+        used,
+        tools,
+        watch_checks,
+        watched_call.__code__,
+        callers,
+        check_code,
+        named,
+        ops,
     )
     before = counts() if counts is not None else None
     previous, previous_threads = getprofile(), thread_getprofile()
@@ -622,18 +801,25 @@ def watched_call(
     finally:  # an interrupt too (a time limit) leaves the kernel's profile as it was
         setprofile(previous)
         thread_setprofile(previous_threads)
+    # The first name in the record that the watch writes: the student's code can reach the
+    # list, and put anything in it or take anything out
+    found = ""
+    for item in as_tuple(used):
+        if type_of(item) is text and (item in known or item.startswith(of_checks)):
+            found = item
+            break
     if counts is not None:
         after = counts()
         if before is None or after is None:
             off = off or "the grader's guard did not answer"
         elif after[0] - before[0] != 2:  # the watch's own: switched on, then off
             off = off or "sys.setprofile or sys.settrace was called"
-        elif after[1] != before[1] and not used:
-            off = off or "the watch's record of the copies called was emptied"
+        elif after[1] != before[1] and not found:
+            off = off or "the watch's record of the copies called was emptied or changed"
         elif after[2] - before[2] > after[3] - before[3]:
             off = off or "a thread the student's code started was not watched"
-    if used and used[0] is switched_off:
+    if found == switched_off:
         off = off or "sys.setprofile or threading.setprofile was called"
-    if off and not used:
-        used.append(switched_off)
-    return result, raised, used[0] if used else "", off
+    if off and not found:
+        found = switched_off
+    return result, raised, found, off

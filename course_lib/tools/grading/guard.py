@@ -10,6 +10,15 @@ a grader cell sets a function's ``__defaults__`` to :data:`kernel_watch.GUARD
 stands in for, and this hook is called before any the notebook adds), and the hook answers by
 raising an exception that carries them.
 
+It also tells which Python threads running the notebook's own code (code compiled from no
+file of the installation's: a cell's) were not running when it was added: the watch follows
+only the threads the student's code starts while it watches, so such a thread (a
+``threading.Timer``, the notebook's worker loop, a thread started through ``_thread``) could
+run a copy unseen.
+
+It also hands out what writes the outcome of a call (a JSON encoder and ``sha256``, for
+the digest of the file the judge checks), taken before the notebook could replace ``json``.
+
 It also counts, with counters the notebook can only advance:
 
 - calls of ``sys.setprofile`` and ``sys.settrace`` (through ``functools.partial``, or
@@ -47,9 +56,13 @@ OWN_FILES = ("course-grader", "<course grader")
 
 def install(marker: str, copy_event: str, thread_event: str) -> None:
     """Add the hook; the grader's cells ask it for its references with ``marker``."""
+    import _json
     import _thread
     import builtins
+    import hashlib
     import itertools
+    import os
+    import stat
     import sys
     import threading
     import time
@@ -72,6 +85,47 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             return answer.args[1]
         return None
 
+    def notebook_threads(
+        _frames: Any = sys._current_frames,
+        _present: frozenset[int] = frozenset(sys._current_frames()),
+        _ident: Any = _thread.get_ident,
+        _stat: Any = os.stat,
+        _regular: Any = stat.S_ISREG,
+        _outside: str = os.path.join(os.getcwd(), ""),
+        _frozen: str = "<frozen ",
+        _list: type = list,
+        _str: type = str,
+        _failed: type = Exception,
+    ) -> list[str]:
+        """The Python threads running now that did not when the hook was added (started
+        through ``threading`` or ``_thread``), but the caller's, whose code running now is in
+        part the notebook's: compiled from no file of the installation's or the course's (a
+        notebook cell's code, or code compiled from a text; nor a file in the kernel's working
+        folder, the notebook's). For each, the function it started with and
+        the one it runs now. A thread of a library's own, waiting for work (a pool of the
+        standard library's, a server's), runs only files of the installation's."""
+        found, own = [], _ident()
+        for ident, frame in _list(_frames().items()):
+            if ident in _present or ident == own:
+                continue
+            now, first, notebook = frame.f_code, frame.f_code, False
+            while frame is not None:
+                first, name = frame.f_code, frame.f_code.co_filename
+                try:
+                    installed = name.startswith(_frozen) or (
+                        not name.startswith(_outside) and _regular(_stat(name).st_mode)
+                    )
+                except _failed:  # no such file: a cell's, or a text's
+                    installed = False
+                notebook = notebook or not installed
+                frame = frame.f_back
+            if notebook:
+                found.append(_str(first.co_qualname) + " in " + _str(now.co_qualname))
+        return found
+
+    def not_json(value: Any, _refused: type = TypeError) -> None:
+        raise _refused("not JSON")
+
     refs = {
         "setprofile": sys.setprofile,
         "getprofile": sys.getprofile,
@@ -86,8 +140,16 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
             getattr(_thread, "start_joinable_thread", _thread.start_new_thread),
         ),
         "sleep": time.sleep,
+        "notebook_threads": notebook_threads,
         "compile": builtins.compile,
         "exec": builtins.exec,
+        # what writes the outcome of a call, and its digest, which the judge checks: JSON as
+        # json.dumps writes it, by the C encoder it uses (``encode(value, 0)``: the text's
+        # parts), with nothing the notebook can replace in json's module
+        "json_encode": _json.make_encoder(
+            None, not_json, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+        ),
+        "sha256": hashlib.sha256,
     }
     kept = tuple(refs.items())  # a fresh dict for each answer: the one handed out may be changed
     own_builtins = tuple(vars(builtins).items())

@@ -21,6 +21,7 @@ reply per line on stdout (see :func:`handle`).
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import sys
@@ -29,10 +30,16 @@ from typing import Any
 from course_lib.tools.grading import exchange, judge_settings, judge_sources
 from course_lib.tools.grading.in_place import InPlace, NotRestored
 from course_lib.tools.grading.judge_decode import Unsupported, _read_json, decode
-from course_lib.tools.grading.judge_replay import NeedCall, Replay, UnreadableOutcome, fingerprint
+from course_lib.tools.grading.judge_replay import (
+    ForgedOutcome,
+    NeedCall,
+    Replay,
+    UnreadableOutcome,
+    fingerprint,
+)
 from course_lib.tools.grading.kernel_call import call_answer
 from course_lib.tools.grading.kernel_encode import encode, export_values
-from course_lib.tools.grading.kernel_files import create_file, place
+from course_lib.tools.grading.kernel_files import create_file, place, read_file
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
 # What the kernel keeps and the judge only reaches through calls (kernel_encode.encode): the
@@ -82,7 +89,7 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
     for call in request.get("calls", []):
         sent_to, out = folders.open(call["request"]), folders.open(call["out"])
         sent = _read_json(sent_to, "call.json")
-        outcome = _read_json(out, "outcome.json")
+        outcome = _outcome(out, call)
         args = tuple(decode(tree, sent_to) for tree in sent["args"])
         outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, out)
     namespace: dict[str, Any] = {"checks": checks}
@@ -135,6 +142,19 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
     return {"status": "passed" if outcome.passed is True else "failed", "message": message}
 
 
+def _outcome(out: str | int, call: dict[str, Any]) -> Any:
+    """What the kernel wrote for ``call`` in ``out``: refused (:class:`ForgedOutcome`) unless
+    its bytes are those whose digest the kernel replied with, when the call carries one (the
+    grader's calls always do)."""
+    data = read_file(*place(out, "outcome.json"))
+    if "digest" in call and hashlib.sha256(data).hexdigest() != str(call["digest"]):
+        raise ForgedOutcome(
+            "outcome.json is not the file the grader's code in the kernel wrote"
+            + ("" if call["digest"] else " (the kernel gave no digest of it)")
+        )
+    return json.loads(data.decode("utf-8"))
+
+
 def _unsupported(exc: Unsupported) -> dict[str, Any]:
     reply = {"status": "unsupported", "message": str(exc)}
     return reply | ({"tampering": exc.tampering} if exc.tampering else {})
@@ -182,6 +202,12 @@ def _handled(request: dict[str, Any]) -> dict[str, Any]:
         }
     except Unsupported as exc:
         return _unsupported(exc)
+    except ForgedOutcome as exc:
+        return {
+            "status": "error",
+            "message": f"the exported answer could not be read ({exc})",
+            "tampering": f"the notebook changed what the grader's code in its kernel wrote: {exc}",
+        }
     except UnreadableOutcome as exc:
         return {"status": "error", "message": f"the exported answer could not be read ({exc})"}
     except Exception as exc:  # a malformed export: the student's kernel wrote it

@@ -42,6 +42,11 @@ class UnreadableOutcome(BaseException):  # noqa: N818 - ends the round, as NeedC
     """
 
 
+class ForgedOutcome(UnreadableOutcome):  # noqa: N818 - as UnreadableOutcome
+    """The outcome file of a call is not the one the kernel's grader code wrote: its bytes do
+    not match the digest the kernel replied with (the notebook changed or replaced it)."""
+
+
 def _fingerprint(value: Any, digest: Any) -> None:
     """Feed ``value`` into ``digest``: equal data, equal digests, whatever the container type."""
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):

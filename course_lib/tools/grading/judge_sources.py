@@ -41,17 +41,21 @@ def watch(exercise: str = "") -> dict[str, Any]:
     loader serves them (the grader's snapshot of the course, when grading): the kernel runs
     them in a namespace of their own, so a notebook that replaced its own ``_copies`` or the
     library's functions has no say in what is watched, and a copy is let through only when
-    the code that calls it is the library's own, compiled from those sources.
+    the code that calls it is the library's own, compiled from those sources, names that
+    copy (``named``) and calls it itself (``opcodes``: the judge runs the kernel's Python).
     """
     from course_lib.checks import _copies
 
     if not _COPIES_SOURCE:
         _COPIES_SOURCE.append(_copies.__spec__.loader.get_source(_copies.__name__))
     forbidden = _copies.forbidden(exercise)
+    callers = _library_callers(forbidden)
     return {
         "source": _COPIES_SOURCE[0],
         "copies": _copy_sources(forbidden),
-        "callers": _copy_sources(_library_callers(forbidden)),
+        "callers": _copy_sources(callers),
+        "named": _named(forbidden + callers, forbidden),
+        "opcodes": list(_copies.opcodes() or ()),
         "course": os.path.dirname(os.path.dirname(os.path.abspath(_copies.__file__))),
         "sep": os.sep,
         "watch_checks": _copies.WATCH_CHECKS,
@@ -71,3 +75,12 @@ def _library_callers(copies: tuple[tuple[str, str], ...]) -> tuple[tuple[str, st
     from course_lib.checks import _copies
 
     return _copies.library_callers(copies)
+
+
+@functools.lru_cache(maxsize=4)
+def _named(
+    functions: tuple[tuple[str, str], ...], copies: tuple[tuple[str, str], ...]
+) -> dict[str, list[str]]:
+    from course_lib.checks import _copies
+
+    return {owner: list(names) for owner, names in _copies.named_copies(functions, copies).items()}

@@ -25,6 +25,15 @@ def _driven(func: Any, driver: str, source: str) -> Any:
     return lambda *given: run(func, *given)
 
 
+def _threads_running(tools: dict[str, Any]) -> str:
+    """The Python threads running the notebook's own code that did not when the guard was
+    added (grading/guard.py): started by the notebook before the call; "" if none."""
+    try:
+        return ", ".join(tools["notebook_threads"]())[:300]
+    except Exception:  # an audit hook of the notebook's refused to list them
+        return "?"
+
+
 def call_answer(
     args: dict[str, Any], namespace: dict[str, Any] | None = None, guarded: bool = False
 ) -> dict[str, Any]:
@@ -37,12 +46,19 @@ def call_answer(
     Then no profiler or tracer of the notebook's may run in this cell (it could change what
     the grader's code holds), and ``sys.setprofile`` or ``sys.settrace`` may be called in
     it only by the watch, switching itself on and off.
+    The reply carries the ``digest`` (sha256) of the outcome file written, which the judge
+    checks (a file the notebook changed or replaced after it was written is not read).
     """
     # Bound before anything else runs here: the notebook's own code may run during what
     # follows (an audit hook it added, called as a file is opened) and rebind this
     # namespace's names
-    watched, tools = _watched, guard_tools() if guarded else None
+    watched, threads_running = _watched, _threads_running
+    tools = guard_tools() if guarded else None
     before = tools["counts"]() if tools else None
+    # What writes the outcome, taken from the guard before the student's code runs (which
+    # can reach this cell's dict of tools, and may have replaced json)
+    to_json, sha256 = (tools["json_encode"], tools["sha256"]) if tools else (None, None)
+    import hashlib
     import json
     import os
 
@@ -69,6 +85,11 @@ def call_answer(
         unwatched = "the check sent no watch with the call"
     elif tools and (tools["gettrace"]() is not None or tools["getprofile"]() is not None):
         unwatched = "a profiler or tracer of the notebook's ran in the grader's cell"
+    elif tools and (running := threads_running(tools)):
+        # the watch cannot follow a thread already running: it could run a copy for the answer
+        unwatched = (
+            f"a thread the notebook started was running while its answer was checked ({running})"
+        )
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
@@ -123,6 +144,12 @@ def call_answer(
             # its state after.
             changed[str(position)] = encode(after, out, counter)
     outcome["changed"] = changed
-    with open(os.path.join(out, "outcome.json"), "w", encoding="utf-8") as handle:
-        json.dump(outcome, handle)
-    return {"called": args["name"]} | ({"unwatched": unwatched} if unwatched else {})
+    # Written once, as the digest the judge checks the file against says: a file changed
+    # after this (by a thread of the notebook's) is not the kernel's outcome
+    text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
+    data = text.encode("utf-8")
+    digest = (sha256 or hashlib.sha256)(data).hexdigest()
+    with open(os.path.join(out, "outcome.json"), "wb") as handle:
+        handle.write(data)
+    reply = {"called": args["name"], "digest": digest}
+    return reply | ({"unwatched": unwatched} if unwatched else {})

@@ -58,9 +58,10 @@ def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | No
     kernel's, which the notebook may have replaced. A call of the course's own copy of the
     exercise, or of a check's code, is no answer: ``raised`` is then a ``CourseCopyUsed``.
     A copy called by the library's own code is let through only when the calling code is
-    that compiled from the sources sent (``callers``); no check runs in a graded kernel, so
-    any call of a check's code counts there. ``unwatched`` says how the student's code switched the
-    watch off, "" if it did not.
+    that compiled from the sources sent (``callers``), names that copy (``named``) and called
+    it itself (not through a function of C's it called: ``opcodes``); no check runs in a
+    graded kernel, so any call of a check's code counts there. ``unwatched`` says how the
+    student's code switched the watch off, "" if it did not.
     """
     compile_, exec_ = (tools["compile"], tools["exec"]) if tools else (compile, exec)
     space: dict[str, Any] = {"__name__": "course_grader_watch"}
@@ -82,8 +83,26 @@ def _watched(func: Any, given: list[Any], watch: Any, tools: dict[str, Any] | No
     checked = () if tools else None
     course = (str(watch["course"]), str(watch["sep"]))
     exercise = str(watch.get("exercise", ""))
+    # The copies each of those functions names, the only ones it may call for the student
+    # (none named: any), and how this Python's bytecode calls a function
+    named = watch.get("named")
+    if isinstance(named, dict):
+        named = {str(owner): tuple(str(copy) for copy in names) for owner, names in named.items()}
+    else:
+        named = None
+    ops = watch.get("opcodes")
+    ops = tuple(int(op) for op in ops) if isinstance(ops, list) and len(ops) == 4 else None
     result, raised, used, off = watched_call(
-        func, given, copies, course, tools, watch["watch_checks"] is True, callers, checked
+        func,
+        given,
+        copies,
+        course,
+        tools,
+        watch["watch_checks"] is True,
+        callers,
+        checked,
+        named,
+        ops,
     )
     if raised is None and used:
         raised = copy_used(message(used, exercise))

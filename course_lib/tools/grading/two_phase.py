@@ -110,11 +110,13 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
     values = os.path.join(folder, "values")
     names = judge.answer_names(exercise.check)
 
+    replies: list[dict[str, Any]] = []
+
     def in_kernel(action: str, args: dict[str, Any], what: str) -> tuple[bool, dict | None]:
         """One grader cell, within the notebook's time left.
 
-        ``(True, None)`` when it answered; else ``(False, the exercise's result)``, whose
-        result is None when the cell gave none.
+        ``(True, None)`` when it answered (its reply last in ``replies``); else ``(False,
+        the exercise's result)``, whose result is None when the cell gave none.
         """
         limit = grading.time_left()
         if limit < 1:
@@ -125,6 +127,7 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
             return False, {"status": "timeout", "message": str(limit)}
         if payload is not None and payload.get("unwatched"):
             grading.note_unwatched(exercise.number, str(payload["unwatched"]))
+        replies.append(payload or {})
         return payload is not None and payload.get("action") == action, None
 
     answered, result = in_kernel(
@@ -167,5 +170,6 @@ def _two_phase(grading: _Grading, exercise: ExerciseKey) -> dict[str, Any] | Non
         )
         if not answered:
             return result
-        calls.append(call)
+        # The digest of the outcome file the kernel wrote: the judge reads no other
+        calls.append(call | {"digest": str(replies[-1].get("digest", ""))})
     return {"status": "error", "message": "the check needed too many calls"}
