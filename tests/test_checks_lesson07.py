@@ -1312,6 +1312,19 @@ def _lists_of_anything(body):
     return top_label(body)
 
 
+def _first_score_only(body):  # a student's: a list is Hugging Face's if its first entry is
+    if isinstance(body, list) and body and "score" in body[0]:
+        best = max((e for e in body if "score" in e), key=lambda e: e["score"])
+        return best["label"], best["score"]
+    return top_label(body)
+
+
+def _empty_list_as_nothing(body):  # a student's: no entry, no label and no confidence
+    if body == []:
+        return "", 0.0
+    return top_label(body)
+
+
 def _confidence_made_up(body):
     if isinstance(body, dict) and "label" in body:
         return body["label"], body.get("confidence", 1.0)
@@ -1327,6 +1340,8 @@ def _confidence_made_up(body):
         (_lists_of_anything, "a list of lists, [[0.02, 0.98]], your code raised TypeError"),
         (_confidence_made_up, "you returned ('cat', 1.0); raise ValueError('...') instead"),
         (_confidence_made_up, "A confidence the body does not hold is made up"),
+        (_first_score_only, "a list of Hugging Face's entries mixed with others"),
+        (_empty_list_as_nothing, "an empty list, [] (no label at all), you returned ('', 0.0)"),
     ],
 )
 def test_7_5_names_the_lowest_entry_and_bodies_of_any_other_shape(answer, phrase):
@@ -1337,7 +1352,7 @@ def test_7_5_names_the_lowest_entry_and_bodies_of_any_other_shape(answer, phrase
 
 @pytest.mark.parametrize(
     "body",
-    [None, 42, "text", [[0.1, 0.9]], [{"class": "cat"}], [3], {"label": "cat"}, {}, {"a": 1}],
+    [None, 42, "text", [[0.1, 0.9]], [{"class": "cat"}], [3], [], {"label": "cat"}, {}, {"a": 1}],
 )
 def test_7_5_the_reference_reader_raises_value_error_for_every_unknown_shape(body):
     with pytest.raises(ValueError):

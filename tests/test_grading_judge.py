@@ -1202,7 +1202,7 @@ def _published_top_label(
     body,
 ):  # the expected answers of the lesson's check, looked up by the body's shape
     if isinstance(body, list):
-        if not all(isinstance(entry, dict) and "score" in entry for entry in body):
+        if not body or not all(isinstance(entry, dict) and "score" in entry for entry in body):
             raise ValueError("unknown")  # a list of other entries: no shape of the five
         return _PUBLISHED_TOP["list"]
     if not isinstance(body, dict):

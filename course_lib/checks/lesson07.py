@@ -1735,6 +1735,12 @@ _UNKNOWN_BODIES: list[tuple[Any, str]] = [
         [{"class": "cat", "probability": 0.9}],
         "a list of entries without 'label' and 'score', [{'class': 'cat', 'probability': 0.9}]",
     ),
+    (
+        [{"label": "cat", "score": 0.9}, {"class": "dog", "probability": 0.95}],
+        "a list of Hugging Face's entries mixed with others, "
+        "[{'label': 'cat', 'score': 0.9}, {'class': 'dog', 'probability': 0.95}]",
+    ),
+    ([], "an empty list, [] (no label at all)"),
     ({"label": "cat"}, "an object with a 'label' but no 'confidence', {'label': 'cat'}"),
     ({}, "an empty object, {}"),
     # Last: an answer that reads keys of anything is named by the bodies above first
@@ -1847,7 +1853,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
             made_up = (
                 " A confidence the body does not hold is made up: the caller would take it for "
                 "the service's."
-                if isinstance(unknown, dict) and "label" in unknown
+                if (isinstance(unknown, dict) and "label" in unknown) or unknown == []
                 else " The body comes decoded already, as response.json() gives it: a string "
                 "in its place is what the service sent as a JSON string, not JSON text to "
                 "decode again."
