@@ -1157,7 +1157,18 @@ def test_6_6_a_rule_that_ignores_p_is_told_so_not_to_compare_p_with_alpha(answer
 
 def test_6_6_accepts_p_compared_with_alpha_however_written():
     assert checks.exercise_6_6(_keep_below(lambda alpha: alpha)).passed
-    assert checks.exercise_6_6(_keep_below(lambda alpha: alpha + 1e-9)).passed
+    assert checks.exercise_6_6(_keep_below(lambda alpha: alpha - 1e-12)).passed
+
+
+def test_6_6_p_equal_to_alpha_is_not_below_it():
+    def keep(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+        comparison = metrics.compare_classifiers(y_val, pred_features, pred_fine_tuned)
+        ahead = comparison.only_b_right > comparison.only_a_right
+        return bool(ahead and comparison.p_value <= alpha)
+
+    result = checks.exercise_6_6(keep)
+    assert _fails_with(result, "with alpha=0.0625 and p = 0.0625 exactly, you keep fine-tuning")
+    assert "not p <= alpha" in result.message
 
 
 @pytest.mark.parametrize(

@@ -1367,6 +1367,8 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
         # cannot tell them apart.
         "ahead, few disagreements": (1, 13, None, True),
         "as far ahead, many disagreements": (25, 37, None, False),
+        # 5 images to 0: p = 2 / 2**5 = 0.0625 exactly, as alpha; not strictly below it
+        "p equal to alpha": (0, 5, 0.0625, False),
     }
 
     # The sets above name the usual mistakes; then fresh ones (the same in the notebook)
@@ -1466,6 +1468,12 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
             return (
                 f"at {loose} fine-tuning is better beyond luck, yet you drop it: compare p with "
                 "the alpha argument, whatever its value."
+            )
+        if answers["p equal to alpha"]:
+            return (
+                f"with alpha=0.0625 and p = {p_values['p equal to alpha']} exactly, you keep "
+                "fine-tuning: the task asks for p strictly below alpha (p < alpha), not p <= "
+                "alpha."
             )
         for shows, (only_fe, only_ft, alpha, keep), _ in fresh:
             if answers[shows] != keep:
