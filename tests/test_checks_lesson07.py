@@ -141,6 +141,7 @@ def _prepare_without_the_record(upload):  # the exercise as it was first written
     ("answer", "phrase"),
     [
         (lambda d, p: prepare(d, p) * 255, "scale them as in training"),
+        (lambda d, p: prepare(d, p).astype(np.uint8), "a cast to integers cuts them"),
         (lambda d, p: prepare(d, p)[..., 0], "add the channel axis"),
         (lambda d, p: prepare(d, p)[None], "return one image"),
         (lambda d, p: np.repeat(prepare(d, p), 3, axis=-1), "convert the image to grayscale"),
@@ -1455,3 +1456,10 @@ def test_7_4_a_dict_that_is_not_the_server_s_body_is_not_called_the_whole_body(u
     result = checks.exercise_7_4(lambda url, files: {"labels": []}, url)
     assert _fails_with(result, "you returned a dict of length 1; return a list of labels")
     assert "whole JSON body" not in result.message
+
+
+def test_7_3_a_long_reason_for_a_valid_upload_is_shown_cut():
+    result = checks.exercise_7_3(lambda data, max_pixels: "x" * 10**6)
+    assert _fails_with(result, "(your reason: 'xxx")
+    assert len(result.message) < 1000, len(result.message)
+

@@ -14,6 +14,7 @@ from PIL import Image
 from course_lib.checks._core import (
     NOT_ATTEMPTED,
     StudentCodeFailed,
+    _short_repr,
     amount,
     as_array,
     call_student,
@@ -28,6 +29,11 @@ from course_lib.checks._core import (
 )
 from course_lib.data import FASHION_MNIST_CLASSES
 from course_lib.record import CheckResult
+
+
+def _said(value: Any) -> str:
+    """What the student's code returned, as a message shows it: 200 characters at most."""
+    return _short_repr(value, 200)
 
 
 def _encode(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -220,6 +226,12 @@ def _prepare_problem(
             f"for the {name} you added the offset before multiplying, (pixels + offset) × "
             f"scale; the record means pixels × scale + offset: multiply by {scale:.6g} first, "
             f"then add {offset:g}."
+        )
+    if np.issubdtype(out.dtype, np.integer) and out.max() <= 1 and levels.max() > 1:
+        return (
+            f"the {name} gave {out.dtype} values, only {sorted(set(np.unique(out).tolist()))[:3]}: "
+            "scaled pixels lie between 0 and 1, and a cast to integers cuts them to whole "
+            "numbers. Return the scaled array as float32."
         )
     if np.issubdtype(out.dtype, np.integer) or out.max() > 1.5:
         return (
@@ -1240,13 +1252,13 @@ def exercise_7_3(
                 )
             if answer is not None and not isinstance(answer, str):
                 return (
-                    f"for {name} you returned {answer!r}; return None for a good upload or a "
+                    f"for {name} you returned {_said(answer)}; return None for a good upload or a "
                     "reason (a string)."
                 )
             if answer == "":
                 return f"for {name} you returned an empty string; give a reason the user can read."
             if should_pass and answer is not None:
-                return f"{mistake} (your reason: {answer!r})."
+                return f"{mistake} (your reason: {_said(answer)})."
             if not should_pass and answer is None:
                 unreadable = (
                     "an empty file",
@@ -1774,7 +1786,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 or len(answer) != 2
             ):
                 return (
-                    f"for {service}'s answer you returned {answer!r}; return a pair (label, "
+                    f"for {service}'s answer you returned {_said(answer)}; return a pair (label, "
                     "confidence)."
                 )
             got_label, got_confidence = answer
@@ -1800,7 +1812,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 and not (got_label == label and abs(float(got_confidence) - confidence) <= 1e-6)
             ):
                 return (
-                    f"for {service} you returned {answer!r}, read from 'topicality': that is "
+                    f"for {service} you returned {_said(answer)}, read from 'topicality': that is "
                     "how relevant a label is to the image, not how sure the service is. The "
                     f"confidence is 'score': expected ({label!r}, {confidence})."
                 )
@@ -1834,7 +1846,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 return wrong_entry
             if got_label != label or abs(float(got_confidence) - confidence) > 1e-6:
                 return (
-                    f"for {service}'s answer you returned {answer!r}; expected ({label!r}, "
+                    f"for {service}'s answer you returned {_said(answer)}; expected ({label!r}, "
                     f"{confidence})."
                 )
         for unknown, shown in _UNKNOWN_BODIES:
@@ -1861,7 +1873,7 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                 else ""
             )
             return (
-                f"for a body of no known shape, {shown}, you returned {answer!r}; raise "
+                f"for a body of no known shape, {shown}, you returned {_said(answer)}; raise "
                 f"ValueError('...') instead of guessing.{made_up}"
             )
         return None
