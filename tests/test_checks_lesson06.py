@@ -681,7 +681,7 @@ def _nested_head_with(*head_layers, training=False):
         ),
         (
             _nested_head_with(keras.layers.Dropout(0.5), "dense", training=None),
-            "without training=False",
+            "not called with training=False (it was left out, or True)",
         ),
     ],
 )
@@ -701,7 +701,9 @@ def test_6_4_a_sequential_around_the_backbone_calls_it_in_training_mode():
             ]
         )
 
-    assert _fails_with(checks.exercise_6_4(build), "without training=False")
+    assert _fails_with(
+        checks.exercise_6_4(build), "not called with training=False (it was left out, or True)"
+    )
 
 
 def _dropout_after(where):
@@ -726,8 +728,8 @@ def _dropout_after(where):
         (_transfer(activation=None), "activation='softmax'"),
         (_transfer(use_backbone=False), "not inside your model"),
         (lambda backbone, n: None, "forget to `return`"),
-        (_transfer(training=None), "without training=False"),
-        (_transfer(training=True), "without training=False"),
+        (_transfer(training=None), "not called with training=False (it was left out, or True)"),
+        (_transfer(training=True), "not called with training=False (it was left out, or True)"),
         (_transfer(rate=0.2), "Dropout with rate [0.2]"),
         (_transfer(rate=0), "no Dropout"),
         (_dropout_after("dense"), "Dropout comes after the Dense layer"),

@@ -1153,7 +1153,8 @@ def exercise_6_4(build_transfer_model: Callable[[Any, int], Any]) -> CheckResult
             return "nothing is trainable: freeze the backbone, not the new head."
         if _called_in_training_mode(model, backbone):
             return (
-                "the backbone is called without training=False: call it as backbone(inputs, "
+                "the backbone is not called with training=False (it was left out, or True): call "
+                "it as backbone(inputs, "
                 "training=False), so that its BatchNormalization layers keep their statistics, "
                 "also once you unfreeze it."
             )

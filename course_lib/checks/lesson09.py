@@ -1076,7 +1076,8 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     return f"on a {what}: {_rescaling_problem(rescalings)}"
         if _called_without_training_false(model, backbone):
             return (
-                "the backbone is called without training=False: call it as "
+                "the backbone is not called with training=False (it was left out, or True): "
+                "call it as "
                 "backbone(x, training=False), so that its BatchNormalization layers keep "
                 "their statistics if the model is ever trained or fine-tuned."
             )
