@@ -179,12 +179,18 @@ def stand_in_for_checks(ipython_dir: str) -> Path:
     The checks' folder is fenced (:func:`fenced_folders`): the notebook's check cells run on
     the stand-in, which shows that the grader checks the exercise.
     """
-    text = Path(checks_stand_in.__file__).read_text(encoding="utf-8")
     startup = Path(ipython_dir) / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     path = startup / "01-course-checks.py"
-    path.write_text(_STAND_IN.format(text=text), encoding="utf-8")
+    path.write_text(_STAND_IN.format(text=_stand_in_text()), encoding="utf-8")
     return path
+
+
+@functools.cache
+def _stand_in_text() -> str:
+    """The stand-in's source, read once, when the first kernel of the run is set up: a
+    notebook that rewrites the file changes nothing for the kernels after it."""
+    return Path(checks_stand_in.__file__).read_text(encoding="utf-8")
 
 
 def fenced_folders(options: GradeOptions) -> tuple[str, ...]:
