@@ -1303,3 +1303,9 @@ def test_a_long_student_error_is_cut_between_words():
     shown = _core.student_error(ValueError("incompatible with the layer: expected " * 10))
     assert shown.endswith(" …") and len(shown) <= 220
     assert shown[: -len(" …")].endswith(("the", "layer:", "expected", "incompatible", "with"))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_6_1_indices_in_a_type_too_small_for_1000_classes_are_told_they_wrapped(dtype):
+    result = checks.exercise_6_1(lambda p, k: np.argsort(-p, axis=1)[:, :k].astype(dtype))
+    assert _fails_with(result, f"your indices are {np.dtype(dtype)}, which holds numbers up to")
