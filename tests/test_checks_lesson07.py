@@ -1462,4 +1462,3 @@ def test_7_3_a_long_reason_for_a_valid_upload_is_shown_cut():
     result = checks.exercise_7_3(lambda data, max_pixels: "x" * 10**6)
     assert _fails_with(result, "(your reason: 'xxx")
     assert len(result.message) < 1000, len(result.message)
-
