@@ -563,7 +563,7 @@ def test_a_wrapper_compiled_under_a_check_s_file_name_does_not_pass_for_the_chec
 
 # ------------------------------- the library's code calling a copy, as the watch tells it
 
-# A library of two copies and two functions that name the first, compiled from this text as
+# A library of three copies and three functions that name them, compiled from this text as
 # the watch compiles the library's sources
 _LIBRARY = """
 def copy(values):
@@ -589,14 +589,26 @@ def caller(items):
 
 def sorter(items):
     return sorted(items), copy
+
+
+def doubled(values):
+    return [value * 2 for value in values]
+
+
+def lister(items):
+    return doubled(list(items))
 """
 
 
 def _watched_by_the_library(call):
-    sources = {"lib": ["lib.py", _LIBRARY, ["copy", "other"]]}
+    sources = {"lib": ["lib.py", _LIBRARY, ["copy", "other", "doubled"]]}
     copies = _copies.compiled_copies(sources)
-    callers = _copies.compiled_copies({"lib": ["lib.py", _LIBRARY, ["caller", "sorter"]]})
-    named = {"lib.caller": ("lib.copy",), "lib.sorter": ("lib.copy",)}
+    callers = _copies.compiled_copies({"lib": ["lib.py", _LIBRARY, ["caller", "sorter", "lister"]]})
+    named = {
+        "lib.caller": ("lib.copy",),
+        "lib.sorter": ("lib.copy",),
+        "lib.lister": ("lib.doubled",),
+    }
     space: dict = {}
     exec(compile(_LIBRARY, "lib.py", "exec", dont_inherit=True), space)  # noqa: S102
     _, raised, used, off = _copies.watched_call(
@@ -625,6 +637,11 @@ def test_a_library_function_lets_through_only_the_copies_it_names_and_calls_itse
         "lib.other"
     )
     assert _watched_by_the_library(lambda lib: lib["copy"]([1])) == "lib.copy"
+
+
+def test_a_copy_the_library_calls_may_run_the_comprehension_inside_it():
+    assert _watched_by_the_library(lambda lib: lib["lister"]([1, 2])) == ""
+    assert _watched_by_the_library(lambda lib: lib["doubled"]([1, 2])) == "lib.doubled"
 
 
 def test_a_copy_renamed_and_moved_is_known_by_its_code():

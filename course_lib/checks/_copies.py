@@ -589,7 +589,7 @@ def _profile(
     else:
         allowed = frozenset(
             (code, name) for code, owner in library for name in named.get(owner, ())
-        )
+        ) | frozenset(copies)  # a copy's code calling the code nested in it (a comprehension)
     keyed = tuple(
         (code, name)
         for code, name in copies
