@@ -635,13 +635,15 @@ def test_9_3_a_model_with_a_dict_output_is_told_so_not_an_index_error():
     assert "IndexError" not in result.message and "raised" not in result.message
 
 
-def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None, training=False):
-    def build(backbone, head, image_size):
+def variant(
+    crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=None, training=False, head=True
+):
+    def build(backbone, head_model, image_size):
         inputs = keras.Input((size, size, 3), dtype=dtype)
         x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=crop)(inputs)
         x = keras.layers.Rescaling(scale, offset=offset)(x)
         features = backbone(x) if training is None else backbone(x, training=training)
-        return keras.Model(inputs, head(features))
+        return keras.Model(inputs, head_model(features) if head else features)
 
     return build
 
@@ -658,6 +660,7 @@ def variant(crop=True, scale=1 / 128, offset=-127 / 128, dtype="uint8", size=Non
         (variant(size=224), "only takes photos of one size"),
         (variant(training=None), "not called with training=False (it was left out, or True)"),
         (variant(training=True), "not called with training=False (it was left out, or True)"),
+        (variant(head=False), "returned the backbone's features, shape (4,), not the head's"),
         (lambda backbone, head, image_size: keras.Sequential([backbone, head]), "input is float32"),
         (lambda backbone, head, image_size: head, "input is float32"),
         (lambda backbone, head, image_size: None, "returned None"),

@@ -967,6 +967,13 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
             # up to about 1e-4, more on some photos than the tolerance: right too.
             expected = _reference(backbone, head, image, True, 1 / 128, -127 / 128, True)
             if got.shape != expected.shape:
+                features = tuple(backbone.output_shape[1:])
+                if got.shape == features:
+                    return (
+                        f"on a {what}, the model returned the backbone's features, shape "
+                        f"{got.shape}, not the head's probabilities, shape {expected.shape}: "
+                        "pass the backbone's output through the head."
+                    )
                 return (
                     f"on a {what}, the model returned shape {got.shape}, expected {expected.shape}."
                 )
