@@ -572,6 +572,27 @@ def _gradients_ignored(grad_model, images, class_index):  # a student's: maps av
     return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
 
 
+def _grad_cam_weighing(weigh, relu_each_map=False):
+    """A student's Grad-CAM with the maps' weights from ``weigh(grads)``."""
+
+    def answer(grad_model, images, class_index):
+        with tf.GradientTape() as tape:
+            maps, logits = grad_model(images, training=False)
+            chosen = tf.gather(logits, class_index, axis=1, batch_dims=1)
+        weighted = maps * weigh(tape.gradient(chosen, maps))
+        if relu_each_map:
+            cam = tf.reduce_sum(tf.nn.relu(weighted), axis=-1)
+        else:
+            cam = tf.nn.relu(tf.reduce_sum(weighted, axis=-1))
+        return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
+
+    return answer
+
+
+def _mean(grads):
+    return tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+
+
 def _shifted_grad_cam(grad_model, images, class_index):
     """Right maps, each rolled by one pixel: no known mistake, so the message says where."""
     maps = explain.grad_cam_heatmaps(grad_model, images, class_index)
@@ -591,6 +612,15 @@ def _shifted_grad_cam(grad_model, images, class_index):
         (_grad_cam_with(pool_axis=-1), "over the feature maps"),
         (_grad_cam_with(pool_axis=(0, 1, 2, 3)), "every feature map got the same weight"),
         (_gradients_ignored, "every feature map got the same weight"),
+        (_grad_cam_weighing(_mean, relu_each_map=True), "ReLU to each weighted map before"),
+        (
+            _grad_cam_weighing(lambda g: tf.reduce_max(g, axis=(1, 2), keepdims=True)),
+            "each map's weight is its largest gradient",
+        ),
+        (
+            _grad_cam_weighing(lambda g: _mean(tf.nn.relu(g))),
+            "you kept only the positive gradients",
+        ),
         (_grad_cam_with(score=lambda lg, c: tf.gather(lg, c, axis=1)), "other images' classes"),
         (_grad_cam_with(score=lambda lg, c: tf.reduce_max(lg, axis=1)), "*predicted* class"),
         (

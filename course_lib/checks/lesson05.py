@@ -941,6 +941,13 @@ def _grad_cam_variants(
         "pooled over the batch": _normalise(np.maximum(pooled(grads["right"], (0, 1, 2)), 0)),
         "pooled over the maps": _normalise(np.maximum(pooled(grads["right"], -1), 0)),
         "pooled over everything": _normalise(np.maximum(pooled(grads["right"], (0, 1, 2, 3)), 0)),
+        "relu before the sum": _normalise(
+            np.maximum(a * grads["right"].mean(axis=(1, 2), keepdims=True), 0).sum(axis=-1)
+        ),
+        "largest gradient": _normalise(
+            np.maximum((a * grads["right"].max(axis=(1, 2), keepdims=True)).sum(axis=-1), 0)
+        ),
+        "positive gradients": _normalise(np.maximum(pooled(np.maximum(grads["right"], 0)), 0)),
     }
     for name in grads:
         if name != "right":
@@ -971,6 +978,19 @@ _GRAD_CAM_MESSAGES = {
         "every feature map got the same weight (the gradients averaged into one number, or "
         "not used at all): weight each map by the mean of its own gradients over height and "
         "width, axis=(1, 2), one weight per map and image."
+    ),
+    "relu before the sum": (
+        "you applied ReLU to each weighted map before adding them up; Grad-CAM adds the "
+        "weighted maps first, so that evidence against the class cancels evidence for it, "
+        "and applies ReLU to the sum."
+    ),
+    "largest gradient": (
+        "each map's weight is its largest gradient; Grad-CAM weighs a map by the mean of its "
+        "gradients over height and width (tf.reduce_mean(grads, axis=(1, 2)))."
+    ),
+    "positive gradients": (
+        "you kept only the positive gradients before averaging them; Grad-CAM averages every "
+        "gradient, negative ones too, and applies ReLU only to the weighted sum of the maps."
     ),
     "mixed classes": (
         "each image's map mixes in the other images' classes: logits[:, class_index] is an n × n "
