@@ -18,6 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from course_lib.checks import _copies
@@ -762,3 +763,133 @@ def test_a_thread_the_notebook_started_before_the_check_is_reported_and_not_cred
         time.sleep(0.5)  # the thread ends
     reply, unwatched = kernel.grade(tmp_path / "honest", HONEST)  # none left running
     assert reply["status"] == "passed" and not any(unwatched), (reply, unwatched)
+
+
+# ------------------------- the student's code the grader's cell runs besides the answer's call
+
+# An answer that calls the copy only when the grader's code asks what it returned: the export
+# runs under the watch too
+AFTER_THE_CALL = {
+    # an object that claims to be an array, and becomes one when asked for its values
+    "claimed class": """
+        class _Later:
+            def __init__(self, photo):
+                self._photo = photo
+            @property
+            def __class__(self):
+                return np.ndarray
+            def __array__(self, dtype=None, copy=None):
+                return np.round(_copy(self._photo) * 255).astype(np.uint8)
+        def to_grayscale(photo):
+            return _Later(photo)
+        """,
+    # named as TensorFlow's tensors are, whose numpy() the export calls
+    "tensor by name": """
+        class EagerTensor:
+            def __init__(self, photo):
+                self._photo = photo
+            def numpy(self):
+                return np.round(_copy(self._photo) * 255).astype(np.uint8)
+        EagerTensor.__module__ = "tensorflow.python.framework.ops"
+        def to_grayscale(photo):
+            return EagerTensor(photo)
+        """,
+    # a real array, filled by a finaliser left in the watch's record, run as the watch ends
+    "finaliser": """
+        import sys
+        class _AfterWatch:
+            def __init__(self, fill):
+                self._fill = fill
+            def __del__(self):
+                self._fill()
+        def to_grayscale(photo):
+            out = np.zeros(photo.shape[:2], np.uint8)
+            def fill():
+                out[...] = np.round(_copy(photo) * 255).astype(np.uint8)
+            for kept in sys.getprofile().__defaults__:
+                if type(kept) is list:
+                    kept.append(_AfterWatch(fill))
+                    break
+            return out
+        """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(AFTER_THE_CALL))
+def test_an_answer_that_calls_the_copy_only_once_its_call_returned_is_not_credited(
+    kernel, tmp_path, case
+):
+    kernel.run("import numpy as np\nfrom course_lib.images import to_grayscale as _copy")
+    reply, _ = kernel.grade(tmp_path, AFTER_THE_CALL[case])
+    assert reply["status"] == "failed", reply
+    if case == "tensor by name":  # its numpy() ran while the export was watched
+        assert COPIED in reply["message"], reply
+    elif case == "claimed class":  # exported as what it is
+        assert "_Later" in reply["message"], reply
+
+
+def test_an_audit_hook_the_notebook_adds_is_left_out_in_a_graded_kernel(kernel, tmp_path):
+    kernel.run("""
+        import sys
+        import numpy as np
+        from course_lib.images import to_grayscale as _copy
+        _heard = []
+        sys.addaudithook(lambda event, args: _heard.append(event))
+        """)
+    reply, _ = kernel.grade(tmp_path, HONEST)
+    assert reply["status"] == "passed", reply
+    assert kernel.eval("len(_heard)") == 0  # it would have heard every file the cells opened
+
+
+def test_an_exported_array_changed_after_the_kernel_wrote_it_is_refused_as_tampering(
+    kernel, tmp_path
+):
+    from course_lib import images
+    from course_lib.tools.grading.kernel_files import decode_plain
+
+    kernel.run("import numpy as np")
+    wrong = "def to_grayscale(photo):\n    return np.zeros(photo.shape[:2], np.uint8)\n"
+
+    def rewrite(out: Path) -> None:  # the right answer, written over the wrong one exported
+        sent = out.parent / out.name.replace("out", "call")
+        request = json.loads((sent / "call.json").read_text(encoding="utf-8"))
+        photo = decode_plain(request["args"][0], str(sent))
+        right = np.round(images.to_grayscale(photo) * 255).astype(np.uint8)
+        outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
+        assert outcome["returned"]["file"] in outcome["files"]  # listed with its digest
+        (out / outcome["returned"]["file"]).unlink()
+        np.save(out / outcome["returned"]["file"], right)
+
+    reply, _ = kernel.grade(tmp_path / "rewritten", wrong, meddle=rewrite)
+    assert reply["status"] == "error", reply
+    assert "v1.npy is not the file the grader's code in the kernel wrote" in reply["message"]
+    assert "the notebook changed what the grader's code in its kernel wrote" in reply["tampering"]
+    reply, _ = kernel.grade(tmp_path / "honest", HONEST)
+    assert reply["status"] == "passed" and "tampering" not in reply, reply
+
+
+def test_a_model_whose_config_and_weights_come_from_the_copy_when_exported_is_not_credited(
+    kernel, tmp_path
+):
+    kernel.run("""
+        import keras
+        from course_lib import models
+        def build_better_cnn(input_shape=(28, 28, 1), num_classes=10):
+            # a real model holding only its input; its config and weights, asked for by the
+            # export, are the copy's
+            shell = keras.Sequential([keras.Input(shape=tuple(input_shape))], name="better_cnn")
+            made = []
+            def real():
+                if not made:
+                    made.append(models.build_better_cnn(input_shape, num_classes))
+                return made[0]
+            object.__setattr__(shell, "get_config", lambda: real().get_config())
+            object.__setattr__(
+                shell, "save_weights", lambda path, *a, **k: real().save_weights(path, *a, **k)
+            )
+            object.__setattr__(shell, "built", True)
+            return shell
+        """)
+    reply, _ = kernel.grade(tmp_path, "", "checks.exercise_4_3(build_better_cnn)")
+    assert reply["status"] == "failed", reply
+    assert "calls course_lib.models.build_better_cnn, the course's own copy" in reply["message"]

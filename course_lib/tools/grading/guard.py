@@ -31,6 +31,9 @@ It also counts, with counters the notebook can only advance:
   those that took the watch's profile as they started: so is a thread that did not (started
   through ``_thread``, or with ``sys.setprofile`` or threading's hook replaced).
 
+It refuses every audit hook added after it (the notebook's: run as the grader's cells open
+files, with the watch off, it could compute an answer there).
+
 An audit hook cannot be removed. This one refuses changes to the code and defaults of the
 grader's own functions in the kernel (compiled under the file names ``course-grader`` and
 ``<course grader ...>``), its own included, and of the functions it hands out.
@@ -184,6 +187,8 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
         _int: type = int,
         _refused: type = PermissionError,
         _failed: type = ValueError,
+        _add_hook: str = "sys.addaudithook",
+        _not_added: type = RuntimeError,  # Python then leaves the new hook out, silently
     ) -> None:
         if event in _switches:
             try:
@@ -198,6 +203,10 @@ def install(marker: str, copy_event: str, thread_event: str) -> None:
                     _own_files
                 )
                 _next(_counters[3] if ours else _counters[0])
+        elif event == _add_hook:
+            # A hook of the notebook's would run the notebook's code inside the grader's
+            # cells (as a file is opened), where the watch is not on: not added
+            raise _not_added("a graded notebook cannot add an audit hook")
         elif event == _copy_event:
             _next(_counters[1])
         elif event == _thread_event:

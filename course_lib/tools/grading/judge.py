@@ -39,7 +39,11 @@ from course_lib.tools.grading.judge_replay import (
 )
 from course_lib.tools.grading.kernel_call import call_answer
 from course_lib.tools.grading.kernel_encode import encode, export_values
-from course_lib.tools.grading.kernel_files import create_file, place, read_file
+from course_lib.tools.grading.kernel_files import FilesRead, create_file, place, read_file
+from course_lib.tools.grading.model_config import MAX_WEIGHTS_BYTES
+
+# The largest file of an export the judge reads: a model's weights are the largest there are
+MAX_EXPORT_FILE_BYTES = MAX_WEIGHTS_BYTES
 
 MAX_CALLS = 60  # an exercise's check calls the student's functions at most this often
 # What the kernel keeps and the judge only reaches through calls (kernel_encode.encode): the
@@ -89,9 +93,9 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
     for call in request.get("calls", []):
         sent_to, out = folders.open(call["request"]), folders.open(call["out"])
         sent = _read_json(sent_to, "call.json")
-        outcome = _outcome(out, call)
+        outcome, files = _outcome(out, call)
         args = tuple(decode(tree, sent_to) for tree in sent["args"])
-        outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, out)
+        outcomes[fingerprint(call["name"], args, sent.get("driver", ""))] = (outcome, files)
     namespace: dict[str, Any] = {"checks": checks}
     for name in names:
         tree = exported.get(name, {"t": "missing"})
@@ -142,17 +146,39 @@ def _judged(request: dict[str, Any], folders: exchange.Folders, changes: InPlace
     return {"status": "passed" if outcome.passed is True else "failed", "message": message}
 
 
-def _outcome(out: str | int, call: dict[str, Any]) -> Any:
-    """What the kernel wrote for ``call`` in ``out``: refused (:class:`ForgedOutcome`) unless
-    its bytes are those whose digest the kernel replied with, when the call carries one (the
-    grader's calls always do)."""
+def _outcome(out: str | int, call: dict[str, Any]) -> tuple[Any, Any]:
+    """What the kernel wrote for ``call`` in ``out``, and the folder its files are read from.
+
+    When the call carries a digest (the grader's calls always do), outcome.json's bytes must
+    be those the kernel replied with, and every file it lists those of the digest it gives:
+    each is read once, here, and the rest of the round reads it from memory
+    (:class:`FilesRead`); a file it does not list is never read. Otherwise
+    :class:`ForgedOutcome`.
+    """
     data = read_file(*place(out, "outcome.json"))
-    if "digest" in call and hashlib.sha256(data).hexdigest() != str(call["digest"]):
+    if "digest" not in call:  # a test standing in for a kernel
+        return json.loads(data.decode("utf-8")), out
+    if hashlib.sha256(data).hexdigest() != str(call["digest"]):
         raise ForgedOutcome(
             "outcome.json is not the file the grader's code in the kernel wrote"
             + ("" if call["digest"] else " (the kernel gave no digest of it)")
         )
-    return json.loads(data.decode("utf-8"))
+    outcome = json.loads(data.decode("utf-8"))
+    listed = outcome.get("files") if isinstance(outcome, dict) else None
+    if not isinstance(listed, dict):
+        raise ForgedOutcome("outcome.json lists none of the files of the export")
+    files = FilesRead()
+    for name, digest in listed.items():
+        try:
+            content = read_file(*place(out, str(name)), limit=MAX_EXPORT_FILE_BYTES)
+        except (OSError, ValueError) as exc:
+            raise ForgedOutcome(f"{str(name)[:80]} could not be read ({exc})") from None
+        if hashlib.sha256(content).hexdigest() != str(digest):
+            raise ForgedOutcome(
+                f"{str(name)[:80]} is not the file the grader's code in the kernel wrote"
+            )
+        files[str(name)] = content
+    return outcome, files
 
 
 def _unsupported(exc: Unsupported) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 if __name__.startswith("course_lib."):  # imported; sent as text, the parts share a namespace
     from course_lib.tools.grading.kernel_encode import encode
-    from course_lib.tools.grading.kernel_files import decode_plain
+    from course_lib.tools.grading.kernel_files import decode_plain, read_file
     from course_lib.tools.grading.kernel_watch import _watched, guard_tools
 
 
@@ -46,13 +46,16 @@ def call_answer(
     Then no profiler or tracer of the notebook's may run in this cell (it could change what
     the grader's code holds), and ``sys.setprofile`` or ``sys.settrace`` may be called in
     it only by the watch, switching itself on and off.
-    The reply carries the ``digest`` (sha256) of the outcome file written, which the judge
-    checks (a file the notebook changed or replaced after it was written is not read).
+    The answer is exported while the watch is still on (the export calls the student's
+    objects: a returned array-like's ``__array__``, a model's ``get_config``).
+    The reply carries the ``digest`` (sha256) of the outcome file written, which lists the
+    other files of the export with their own digests, taken under the watch; the judge checks
+    both (a file the notebook changed or replaced after it was written is not read).
     """
     # Bound before anything else runs here: the notebook's own code may run during what
     # follows (an audit hook it added, called as a file is opened) and rebind this
     # namespace's names
-    watched, threads_running = _watched, _threads_running
+    watched, threads_running, export, read = _watched, _threads_running, encode, read_file
     tools = guard_tools() if guarded else None
     before = tools["counts"]() if tools else None
     # What writes the outcome, taken from the guard before the student's code runs (which
@@ -90,10 +93,75 @@ def call_answer(
         unwatched = (
             f"a thread the notebook started was running while its answer was checked ({running})"
         )
+
+    def exported(outcome: dict[str, Any]) -> tuple[bytes, str]:
+        """``outcome`` with what the arguments became, as the bytes of outcome.json and
+        their digest; the files it names are listed with their own digests."""
+        counter = [1000]
+        changed = {}
+        for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
+            if isinstance(before, list):  # a list the student's code reordered or changed
+                try:
+                    same = len(before) == len(after) and all(
+                        a is b or a == b for a, b in zip(before, after, strict=True)
+                    )
+                except Exception:  # items whose == is not a truth value
+                    same = False
+                if not same:
+                    changed[str(position)] = export(list(after), out, counter)
+            elif before is not None and not np.array_equal(
+                before, after, equal_nan=before.dtype.kind == "f"
+            ):
+                changed[str(position)] = export(np.asarray(after), out, counter)
+            elif before is None and request["args"][position].get("t") == "model":
+                # A model the student's code may have changed (compiled, frozen, retrained):
+                # its state after.
+                changed[str(position)] = export(after, out, counter)
+        outcome["changed"] = changed
+        files = {}
+        for name in sorted(os.listdir(out)):
+            try:
+                data = read(os.path.join(out, name))
+            except ValueError:  # not a regular file: not the export's, never read by the judge
+                continue
+            files[name] = (sha256 or hashlib.sha256)(data).hexdigest()
+        outcome["files"] = files
+        text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
+        data = text.encode("utf-8")
+        return data, (sha256 or hashlib.sha256)(data).hexdigest()
+
+    def answered(*arguments: Any) -> tuple[bytes, str]:
+        """The student's call, and its export, all of it under the watch: the export runs
+        the student's code too (a returned object's ``__array__``, a model's ``get_config``),
+        and nothing of what it wrote may change after."""
+        try:
+            result = func(*arguments)
+        except BaseException as exc:  # the student's code may raise anything
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return exported(
+                {
+                    "raised": {
+                        "type": type(exc).__name__[:80],
+                        "message": str(exc)[:500],
+                        "builtin": type(exc).__module__ == "builtins",
+                    }
+                }
+            )
+        try:
+            returned = export(result, out)
+        except Exception:  # the export, not the student's code, failed (a list nested too deep)
+            returned = {
+                "t": "opaque",
+                "type": type(result).__name__[:80],
+                "module": str(type(result).__module__)[:80],
+            }
+        return exported({"returned": returned})
+
     try:
         if unwatched:  # the call is not made: what it did could not be seen
             raise RuntimeError(f"the grader could not watch this call: {unwatched}")
-        result, raised, unwatched = watched(func, given, args["watch"], tools)
+        written, raised, unwatched = watched(answered, given, args["watch"], tools)
         after = tools["counts"]() if tools else None
         if before is not None and (after is None or after[0] - before[0] != 2):
             # the watch's own two are all: any other could have changed this cell's work
@@ -102,53 +170,25 @@ def call_answer(
             raised = RuntimeError(f"the grader could not watch this call: {unwatched}")
         if raised is not None:
             raise raised
-    except BaseException as exc:  # the student's code may raise anything
+        data, digest = written
+    except BaseException as exc:  # the watch's verdict (a copy called), or the grader's own
         if isinstance(exc, KeyboardInterrupt):
             raise
+        # Nothing of what the student's code exported counts: no file is listed
         outcome = {
             "raised": {
                 "type": type(exc).__name__[:80],
                 "message": str(exc)[:500],
                 "builtin": type(exc).__module__ == "builtins",
-            }
+            },
+            "changed": {},
+            "files": {},
         }
-    else:
-        try:
-            outcome = {"returned": encode(result, out)}
-        except Exception:  # the export, not the student's code, failed (a list nested too deep)
-            outcome = {
-                "returned": {
-                    "t": "opaque",
-                    "type": type(result).__name__[:80],
-                    "module": str(type(result).__module__)[:80],
-                }
-            }
-    counter = [1000]
-    changed = {}
-    for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
-        if isinstance(before, list):  # a list the student's code reordered or changed
-            try:
-                same = len(before) == len(after) and all(
-                    a is b or a == b for a, b in zip(before, after, strict=True)
-                )
-            except Exception:  # items whose == is not a truth value
-                same = False
-            if not same:
-                changed[str(position)] = encode(list(after), out, counter)
-        elif before is not None and not np.array_equal(
-            before, after, equal_nan=before.dtype.kind == "f"
-        ):
-            changed[str(position)] = encode(np.asarray(after), out, counter)
-        elif before is None and request["args"][position].get("t") == "model":
-            # A model the student's code may have changed (compiled, frozen, retrained):
-            # its state after.
-            changed[str(position)] = encode(after, out, counter)
-    outcome["changed"] = changed
+        text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
+        data = text.encode("utf-8")
+        digest = (sha256 or hashlib.sha256)(data).hexdigest()
     # Written once, as the digest the judge checks the file against says: a file changed
     # after this (by a thread of the notebook's) is not the kernel's outcome
-    text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
-    data = text.encode("utf-8")
-    digest = (sha256 or hashlib.sha256)(data).hexdigest()
     with open(os.path.join(out, "outcome.json"), "wb") as handle:
         handle.write(data)
     reply = {"called": args["name"], "digest": digest}
