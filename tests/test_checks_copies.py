@@ -673,3 +673,82 @@ def test_what_the_answer_writes_into_the_watch_s_record_hides_no_copy():
     result = checks.exercise_3_4(same_padding)
     assert not result.passed
     assert "calls course_lib.images.same_padding, the course's own copy" in result.message
+
+
+# ------------------------------------------- code built by hand, whose parts run code of their own
+
+
+class _RunsWhenHashed:
+    """A constant, or a name, whose hash or comparison runs ``job``: inside the watch's
+    profile, were the watch to hash it, where nothing is watched."""
+
+    job = None
+
+    def __hash__(self):
+        if _RunsWhenHashed.job is not None:
+            _RunsWhenHashed.job()
+        return 0
+
+    def __eq__(self, other):
+        return self is other
+
+
+class _NameRunsWhenHashed(str):
+    def __hash__(self):
+        if _RunsWhenHashed.job is not None:
+            _RunsWhenHashed.job()
+        return str.__hash__(self)
+
+
+def _hand_built(**parts):
+    def trigger():
+        return None
+
+    trigger.__code__ = trigger.__code__.replace(**parts)
+    return trigger
+
+
+def _through(trigger):
+    """same_padding for 3.4, the copy run by ``trigger``'s code being hashed."""
+
+    def same_padding(n, k, s):
+        box = []
+        _RunsWhenHashed.job = lambda: box.append(images.same_padding(n, k, s))
+        try:
+            trigger()
+        finally:
+            _RunsWhenHashed.job = None
+        return box[0] if box else (0, 0)
+
+    return same_padding
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        # named as the copy, with a constant of its own: the watch would hash it
+        lambda code: {
+            "co_name": "same_padding",
+            "co_qualname": "same_padding",
+            "co_consts": code.co_consts + (_RunsWhenHashed(),),
+        },
+        # a name of its own type, which the watch would hash on any call
+        lambda code: {"co_qualname": _NameRunsWhenHashed("anything")},
+    ],
+    ids=["constant", "name"],
+)
+def test_code_built_by_hand_with_objects_of_its_own_is_told_not_hashed(parts):
+    trigger = _hand_built()
+    trigger = _hand_built(**parts(trigger.__code__))
+    result = checks.exercise_3_4(_through(trigger))
+    assert not result.passed
+    assert "your code calls code built by hand (code.replace)" in result.message, result.message
+
+
+def test_the_library_s_code_and_compiled_code_are_plain():
+    for code, _ in _copies.compiled_copies(_copies.copy_sources(_copies.COPIES)):
+        assert _copies.plain_code(code)
+    assert _copies.plain_code(images.same_padding.__code__)
+    built = _hand_built(co_consts=(None, _RunsWhenHashed())).__code__
+    assert not _copies.plain_code(built)
+    assert not _copies.plain_code(_hand_built(co_qualname=_NameRunsWhenHashed("x")).__code__)

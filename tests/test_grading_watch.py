@@ -893,3 +893,41 @@ def test_a_model_whose_config_and_weights_come_from_the_copy_when_exported_is_no
     reply, _ = kernel.grade(tmp_path, "", "checks.exercise_4_3(build_better_cnn)")
     assert reply["status"] == "failed", reply
     assert "calls course_lib.models.build_better_cnn, the course's own copy" in reply["message"]
+
+
+def test_code_built_by_hand_that_runs_the_copy_when_hashed_is_reported_and_not_credited(
+    kernel, tmp_path
+):
+    kernel.run("""
+        import numpy as np
+        from course_lib.images import to_grayscale as _copy
+
+        class _Inside:
+            job = None
+            def __hash__(self):
+                if _Inside.job is not None:
+                    _Inside.job()
+                return 0
+            def __eq__(self, other):
+                return self is other
+
+        def _trigger():
+            return None
+
+        _trigger.__code__ = _trigger.__code__.replace(
+            co_name="to_grayscale",
+            co_qualname="to_grayscale",
+            co_consts=_trigger.__code__.co_consts + (_Inside(),),
+        )
+        """)
+    answer = """
+        def to_grayscale(photo):
+            box = []
+            _Inside.job = lambda: box.append(np.round(_copy(photo) * 255).astype(np.uint8))
+            _trigger()
+            return box[0]
+        """
+    reply, unwatched = kernel.grade(tmp_path, answer)
+    assert reply["status"] == "failed", reply
+    assert "your code calls code built by hand (code.replace)" in reply["message"], reply
+    assert any("code built by hand" in u for u in unwatched), unwatched

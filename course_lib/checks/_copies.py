@@ -140,6 +140,10 @@ WATCH_CHECKS = True
 COPY_USED = "CourseCopyUsed"
 # What the student is told when their code switched the watch off
 SWITCHED_OFF = "sys.setprofile, which switched off the check's watch on these calls"
+# What the student is told when their code called code built by hand with objects of its own
+# among its names or constants (code.replace), which the watch cannot look at safely: hashing
+# or comparing them would run the student's code inside the watch, where nothing is watched
+HAND_BUILT = "code built by hand (code.replace) holding objects of its own"
 # The audit events the watch raises for each copy it sees and each thread the student's code
 # starts: the grader's guard counts them (tools/grading/guard.py)
 COPY_EVENT = "course-grader.copy"
@@ -162,6 +166,8 @@ def message(name: str, exercise: str = "", _answers: dict[str, str] = ANSWERS) -
     """What the student is told when their code, checked for ``exercise``, called ``name``."""
     if name.startswith("sys.setprofile"):
         return f"your code calls {name}; leave it alone, and write the answer yourself."
+    if name == HAND_BUILT:
+        return f"your code calls {name}; write the answer as ordinary Python code."
     if name.startswith("course_lib.checks."):
         return (
             f"your code calls {name}, part of the check that judges it; write the answer yourself."
@@ -458,6 +464,64 @@ KEYED_LENGTH = 40
 _RESUMED = 0x20 | 0x80 | 0x200
 
 
+# The types of the constants a compiler puts in code (besides tuples, frozensets and code)
+_COMPILED_CONSTANTS = (type(None), type(...), bool, int, float, complex, str, bytes)
+
+
+def plain_code(
+    code: Any,
+    _type: Any = type,
+    _str: Any = str,
+    _tuple: Any = tuple,
+    _frozenset: Any = frozenset,
+    _constants: tuple[type, ...] = _COMPILED_CONSTANTS,
+) -> bool:
+    """Whether ``code``, and the code nested in it, holds only what a compiler puts there.
+
+    Its names are ``str`` and its constants of the built-in types a compiler makes, exactly:
+    not subclasses, not objects of the student's. Only such code may be hashed or compared:
+    ``code in ...`` hashes its constants, ``==`` compares them, and code built by hand
+    (``code.replace``) could run the student's code that way inside the watch, where nothing
+    is watched. Looks at types only, by identity, and looks up no name.
+    """
+    code_type = _type(code)
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        if (
+            _type(current.co_name) is not _str
+            or _type(current.co_qualname) is not _str
+            or _type(current.co_filename) is not _str
+        ):
+            return False
+        for names in (
+            current.co_names,
+            current.co_varnames,
+            current.co_freevars,
+            current.co_cellvars,
+        ):
+            if _type(names) is not _tuple:
+                return False
+            for name in names:
+                if _type(name) is not _str:
+                    return False
+        values = [current.co_consts]
+        while values:
+            value = values.pop()
+            kind = _type(value)
+            if kind is _tuple or kind is _frozenset:
+                values.extend(value)
+            elif kind is code_type:
+                pending.append(value)
+            else:
+                for constant in _constants:
+                    if kind is constant:
+                        break
+                else:
+                    return False
+    return True
+
+
 def code_key(code: Any, _type: Any = type, _tuple: Any = tuple, _str: Any = str) -> tuple[Any, ...]:
     """What ``code`` does, without its name, file name, first line or local variables' names.
 
@@ -608,6 +672,10 @@ def _profile(
         ),
         _keyed: tuple[tuple[Any, str], ...] = tuple((code_key(c), name) for c, name in keyed),
         _key: Callable[..., Any] = code_key,
+        _plain: Callable[..., bool] = plain_code,
+        _hand: str = HAND_BUILT,
+        _type: Any = type,
+        _str: Any = str,
         _allowed: frozenset[tuple[Any, str]] = allowed,
         _direct: bool = ops is not None,
         _cache: Any = cache,
@@ -655,12 +723,32 @@ def _profile(
                 _audit(_event, _off)
             return
         name = ""
-        if code.co_qualname in _names and code in _codes:
-            for known, copy in _copies:
-                if known == code:
-                    name = copy
-                    break
+        qualname = code.co_qualname
+        if _type(qualname) is not _str:  # a name of the student's type: hashing it runs it
+            if _len(_used) < _kept:
+                _used.append(_hand)
+            if _audit is not None:
+                _audit(_event, _hand)
+            return
+        if qualname in _names:
+            if not _plain(code):
+                if _len(_used) < _kept:
+                    _used.append(_hand)
+                if _audit is not None:
+                    _audit(_event, _hand)
+                return
+            if code in _codes:
+                for known, copy in _copies:
+                    if known == code:
+                        name = copy
+                        break
         elif (code.co_argcount, code.co_nlocals, code.co_stacksize) in _shapes:
+            if not _plain(code):
+                if _len(_used) < _kept:
+                    _used.append(_hand)
+                if _audit is not None:
+                    _audit(_event, _hand)
+                return
             key = _key(code)  # a copy's code renamed, moved or given another file name
             for known, copy in _keyed:
                 if known == key:
@@ -673,6 +761,8 @@ def _profile(
             # code handed the copy to call (a C function it calls, such as list(), running
             # the student's map(copy, ...))
             back = frame.f_back
+            if back is not None and not _plain(back.f_code):
+                back = None  # code built by hand calling a copy: the student's code
             if back is not None:
                 if back.f_code in _services:
                     return
@@ -696,14 +786,14 @@ def _profile(
         if not _watch_checks:
             return
         filename = code.co_filename
-        if not filename.startswith(_checks):
-            return
+        if _type(filename) is not _str or not filename.startswith(_checks):
+            return  # (a file name of the student's type: its code is no check's either)
         module = filename.rpartition(_sep)[2]
         if module in _machinery:
             return
         back = frame.f_back
-        if back is not None and back.f_code in _check_code:  # a check calling its own code
-            return
+        if back is not None and _plain(back.f_code) and back.f_code in _check_code:
+            return  # a check calling its own code
         name = "course_lib.checks." + module.removesuffix(".py") + "." + code.co_name
         if _len(_used) < _kept:
             _used.append(name)
@@ -754,8 +844,9 @@ def watched_call(
     waits = range(40) if counts is not None else range(0)
     # Bound before the student's code runs, which may rebind any global or built-in name
     switched_off, caught, as_tuple, type_of, text = SWITCHED_OFF, BaseException, tuple, type, str
+    hand_built = HAND_BUILT
     known, of_checks = (
-        frozenset([switched_off, *(name for _, name in copies)]),
+        frozenset([switched_off, hand_built, *(name for _, name in copies)]),
         "course_lib.checks.",
     )
     used: list[str] = []
@@ -820,6 +911,11 @@ def watched_call(
             off = off or "a thread the student's code started was not watched"
     if found == switched_off:
         off = off or "sys.setprofile or threading.setprofile was called"
+    elif found == hand_built:
+        off = off or (
+            "code built by hand (code.replace), with objects of its own among its names or "
+            "constants, was called"
+        )
     if off and not found:
         found = switched_off
     return result, raised, found, off
