@@ -723,37 +723,33 @@ def _profile(
                 _audit(_event, _off)
             return
         name = ""
+        # Code built by hand with objects of the student's among its names or constants:
+        # hashing or comparing them would run them here, inside the watch, unwatched
         qualname = code.co_qualname
-        if _type(qualname) is not _str:  # a name of the student's type: hashing it runs it
-            if _len(_used) < _kept:
-                _used.append(_hand)
-            if _audit is not None:
-                _audit(_event, _hand)
-            return
-        if qualname in _names:
-            if not _plain(code):
-                if _len(_used) < _kept:
-                    _used.append(_hand)
-                if _audit is not None:
-                    _audit(_event, _hand)
-                return
-            if code in _codes:
+        hand = _type(qualname) is not _str
+        if hand:
+            pass
+        elif qualname in _names:
+            hand = not _plain(code)
+            if not hand and code in _codes:
                 for known, copy in _copies:
                     if known == code:
                         name = copy
                         break
         elif (code.co_argcount, code.co_nlocals, code.co_stacksize) in _shapes:
-            if not _plain(code):
-                if _len(_used) < _kept:
-                    _used.append(_hand)
-                if _audit is not None:
-                    _audit(_event, _hand)
-                return
-            key = _key(code)  # a copy's code renamed, moved or given another file name
-            for known, copy in _keyed:
-                if known == key:
-                    name = copy
-                    break
+            hand = not _plain(code)
+            if not hand:
+                key = _key(code)  # a copy's code renamed, moved or given another file name
+                for known, copy in _keyed:
+                    if known == key:
+                        name = copy
+                        break
+        if hand:
+            if _len(_used) < _kept:
+                _used.append(_hand)
+            if _audit is not None:
+                _audit(_event, _hand)
+            return
         if name:
             # the library's own code calling its function is fine; the student's code calling
             # it, or the checks' machinery calling it because it was handed in as the answer,
