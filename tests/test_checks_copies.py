@@ -661,6 +661,40 @@ def test_a_copy_renamed_and_moved_is_known_by_its_code():
     assert "calls course_lib.images.same_padding, the course's own copy" in result.message
 
 
+def _rebuilt(function, **parts):
+    import types
+
+    code = function.__code__.replace(**parts)
+    return types.FunctionType(code, function.__globals__, code.co_name, function.__defaults__)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        # the library's source compiled again a line lower, its name kept
+        {"co_firstlineno": images.convolve2d.__code__.co_firstlineno + 1},
+        # renamed, with a larger stack
+        {
+            "co_name": "mine",
+            "co_qualname": "mine",
+            "co_stacksize": images.convolve2d.__code__.co_stacksize + 1,
+        },
+        # one local variable more, which the bytecode never uses
+        {
+            "co_varnames": images.convolve2d.__code__.co_varnames + ("unused",),
+            "co_nlocals": images.convolve2d.__code__.co_nlocals + 1,
+        },
+    ],
+    ids=["moved, same name", "renamed, larger stack", "one more local"],
+)
+def test_a_copy_rebuilt_without_changing_what_it_does_is_known_by_its_code(parts):
+    result = checks.exercise_3_1(_rebuilt(images.convolve2d, **parts))
+    assert not result.passed
+    assert "calls course_lib.images.convolve2d, the course's own copy" in result.message, (
+        result.message
+    )
+
+
 def test_what_the_answer_writes_into_the_watch_s_record_hides_no_copy():
     import sys
 

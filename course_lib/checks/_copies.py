@@ -549,7 +549,6 @@ def code_key(code: Any, _type: Any = type, _tuple: Any = tuple, _str: Any = str)
                 current.co_code,
                 current.co_names,
                 current.co_varnames[:arguments],
-                current.co_nlocals,
                 current.co_freevars,
                 current.co_cellvars,
                 current.co_argcount,
@@ -667,8 +666,11 @@ def _profile(
         arg: Any,
         _codes: frozenset[Any] = frozenset(code for code, _ in copies),
         _names: frozenset[str] = frozenset(code.co_qualname for code, _ in copies),
-        _shapes: frozenset[tuple[int, int, int]] = frozenset(
-            (code.co_argcount, code.co_nlocals, code.co_stacksize) for code, _ in keyed
+        # What a copy keeps however it is renamed, moved or rebuilt (a larger stack, more
+        # local variables): its arguments' count and its bytecode's length, a cheap look
+        # before its key (:func:`code_key`)
+        _shapes: frozenset[tuple[int, int]] = frozenset(
+            (code.co_argcount, len(code.co_code)) for code, _ in keyed
         ),
         _keyed: tuple[tuple[Any, str], ...] = tuple((code_key(c), name) for c, name in keyed),
         _key: Callable[..., Any] = code_key,
@@ -727,16 +729,15 @@ def _profile(
         # hashing or comparing them would run them here, inside the watch, unwatched
         qualname = code.co_qualname
         hand = _type(qualname) is not _str
-        if hand:
-            pass
-        elif qualname in _names:
+        if not hand and qualname in _names:
             hand = not _plain(code)
             if not hand and code in _codes:
                 for known, copy in _copies:
                     if known == code:
                         name = copy
                         break
-        elif (code.co_argcount, code.co_nlocals, code.co_stacksize) in _shapes:
+        # named as a copy or not: a copy moved to other lines keeps its name
+        if not hand and not name and (code.co_argcount, _len(code.co_code)) in _shapes:
             hand = not _plain(code)
             if not hand:
                 key = _key(code)  # a copy's code renamed, moved or given another file name
