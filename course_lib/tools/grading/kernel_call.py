@@ -99,24 +99,24 @@ def call_answer(
         their digest; the files it names are listed with their own digests."""
         counter = [1000]
         changed = {}
-        for position, (before, after) in enumerate(zip(pristine, given, strict=True)):
-            if isinstance(before, list):  # a list the student's code reordered or changed
+        for position, (sent, now) in enumerate(zip(pristine, given, strict=True)):
+            if isinstance(sent, list):  # a list the student's code reordered or changed
                 try:
-                    same = len(before) == len(after) and all(
-                        a is b or a == b for a, b in zip(before, after, strict=True)
+                    same = len(sent) == len(now) and all(
+                        a is b or a == b for a, b in zip(sent, now, strict=True)
                     )
                 except Exception:  # items whose == is not a truth value
                     same = False
                 if not same:
-                    changed[str(position)] = export(list(after), out, counter)
-            elif before is not None and not np.array_equal(
-                before, after, equal_nan=before.dtype.kind == "f"
+                    changed[str(position)] = export(list(now), out, counter)
+            elif sent is not None and not np.array_equal(
+                sent, now, equal_nan=sent.dtype.kind == "f"
             ):
-                changed[str(position)] = export(np.asarray(after), out, counter)
-            elif before is None and request["args"][position].get("t") == "model":
+                changed[str(position)] = export(np.asarray(now), out, counter)
+            elif sent is None and request["args"][position].get("t") == "model":
                 # A model the student's code may have changed (compiled, frozen, retrained):
                 # its state after.
-                changed[str(position)] = export(after, out, counter)
+                changed[str(position)] = export(now, out, counter)
         outcome["changed"] = changed
         files = {}
         for name in sorted(os.listdir(out)):
