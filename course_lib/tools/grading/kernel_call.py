@@ -94,6 +94,19 @@ def call_answer(
             f"a thread the notebook started was running while its answer was checked ({running})"
         )
 
+    def raised_tree(exc: BaseException) -> dict[str, Any]:
+        return {
+            "type": type(exc).__name__[:80],
+            "message": str(exc)[:500],
+            "builtin": type(exc).__module__ == "builtins",
+        }
+
+    def serialised(outcome: dict[str, Any]) -> tuple[bytes, str]:
+        """outcome.json's bytes, written by the guard's encoder, and their digest."""
+        text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
+        data = text.encode("utf-8")
+        return data, (sha256 or hashlib.sha256)(data).hexdigest()
+
     def exported(outcome: dict[str, Any]) -> tuple[bytes, str]:
         """``outcome`` with what the arguments became, as the bytes of outcome.json and
         their digest; the files it names are listed with their own digests."""
@@ -126,9 +139,7 @@ def call_answer(
                 continue
             files[name] = (sha256 or hashlib.sha256)(data).hexdigest()
         outcome["files"] = files
-        text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
-        data = text.encode("utf-8")
-        return data, (sha256 or hashlib.sha256)(data).hexdigest()
+        return serialised(outcome)
 
     def answered(*arguments: Any) -> tuple[bytes, str]:
         """The student's call, and its export, all of it under the watch: the export runs
@@ -139,15 +150,7 @@ def call_answer(
         except BaseException as exc:  # the student's code may raise anything
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return exported(
-                {
-                    "raised": {
-                        "type": type(exc).__name__[:80],
-                        "message": str(exc)[:500],
-                        "builtin": type(exc).__module__ == "builtins",
-                    }
-                }
-            )
+            return exported({"raised": raised_tree(exc)})
         try:
             returned = export(result, out)
         except Exception:  # the export, not the student's code, failed (a list nested too deep)
@@ -175,18 +178,7 @@ def call_answer(
         if isinstance(exc, KeyboardInterrupt):
             raise
         # Nothing of what the student's code exported counts: no file is listed
-        outcome = {
-            "raised": {
-                "type": type(exc).__name__[:80],
-                "message": str(exc)[:500],
-                "builtin": type(exc).__module__ == "builtins",
-            },
-            "changed": {},
-            "files": {},
-        }
-        text = "".join(to_json(outcome, 0)) if to_json is not None else json.dumps(outcome)
-        data = text.encode("utf-8")
-        digest = (sha256 or hashlib.sha256)(data).hexdigest()
+        data, digest = serialised({"raised": raised_tree(exc), "changed": {}, "files": {}})
     # Written once, as the digest the judge checks the file against says: a file changed
     # after this (by a thread of the notebook's) is not the kernel's outcome
     with open(os.path.join(out, "outcome.json"), "wb") as handle:
