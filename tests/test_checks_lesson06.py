@@ -1,5 +1,7 @@
 """Lesson 06 checks accept the right answer and name each common mistake."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -1225,9 +1227,11 @@ def test_6_5_gets_the_backbone_as_built_whatever_the_last_answer_did_to_it():
 
 
 def test_6_1_argpartition_without_a_sort_is_told_its_picks_are_unordered():
-    # With 12 classes and k=4 np.argpartition happens to sort; with 1000 and k=20 it does not.
+    # With 12 classes and k=4 np.argpartition happens to sort; with 1000 classes and a k large
+    # enough for this CPU (20 on some, 300 where NumPy selects with AVX-512) it does not.
     result = checks.exercise_6_1(lambda p, k: np.argpartition(-p, k - 1, axis=1)[:, :k])
-    assert _fails_with(result, "for 1 image of 1000 classes and k=20, the right 20 classes, but")
+    assert _fails_with(result, "for 1 image of 1000 classes and k=")
+    assert re.search(r"k=(\d+), the right \1 classes, but not most probable first", result.message)
     assert "np.argpartition picks the k best without sorting them" in result.message
     assert "most probable first" in task_text("6.1")
 
