@@ -257,9 +257,11 @@ SECOND_SALT = FIRST_SALT + 2**32
 
 
 @pytest.mark.parametrize("number", sorted(two_phase.TWO_PHASE - NEEDS_TWO_DEVICES))
-def test_every_check_gives_the_student_s_code_test_data_drawn_afresh_in_each_grading_run(
+def test_every_check_passes_the_solution_on_test_data_drawn_afresh_in_each_grading_run(
     tmp_path, number
 ):
+    """The judge gives the solution full marks under two salts, and the calls it has the
+    kernel make differ between them wherever the check has test data to draw."""
     first, first_calls = _calls_made(tmp_path, number, FIRST_SALT)
     second, second_calls = _calls_made(tmp_path, number, SECOND_SALT)
     assert first["status"] == second["status"] == "passed", (first, second)
