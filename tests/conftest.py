@@ -57,31 +57,35 @@ SOLUTION_RUNS = (
 ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.
 _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
-# The longest groups, with the seconds each took in the last measured run
-# (bench/bench_tests.py; bench/results/tests.md: the fresh clone of 2026-12-02 16:23; the
-# CSV grading test and the three grading-attack files from a later run of those files alone,
-# the CSV test after its cell limit was lowered). They are handed out longest first, so
-# that the two workers finish close together instead of one waiting on a late long group;
-# the two model chains start at once, one on each worker. Only the order matters, so
-# figures from a loaded machine do; a group not listed (a short one) comes after, in
-# collection order, and a new test file needs nothing here.
+# The longest groups, with the seconds each took in the last measured run (a fresh clone
+# at 8794a3b on 2026-12-04, bench/bench_tests.py; the judge's file without the 155 s of
+# solutions it no longer judges). They are handed out longest first, so that the two
+# workers finish close together instead of one waiting on a late long group. Only the
+# order matters; a group not listed (a short one) comes after, in collection order, and a
+# new test file needs nothing here.
 LONGEST_GROUPS = {
-    "solutions-model-chain": 476,
-    "notebooks-model-chain": 402,
-    "tests/test_grading_two_phase.py": 260,
-    f"{SOLUTION_RUNS}[09_your_own_photos]": 139,
-    "tests/test_grading_judge.py": 126,
-    "tests/test_checks_fresh_cases.py": 250,  # measured alone, niced, on a loaded machine
-    "notebooks/09_your_own_photos.ipynb": 121,
-    "tests/test_distributed.py": 110,
-    f"{SOLUTION_RUNS}[06_transfer_learning]": 109,
-    "tests/test_colab.py": 102,
-    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 100,
-    "tests/test_binder.py": 81,
-    "tests/test_grading_isolation.py": 60,
-    "tests/test_grading_course_files.py": 60,
-    "notebooks/06_transfer_learning.ipynb": 59,
-    "tests/test_grading_output.py": 55,
+    "solutions-model-chain": 261,
+    "tests/test_grading_judge.py": 228,
+    "notebooks-model-chain": 205,
+    "tests/test_grading_two_phase.py": 172,
+    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 165,
+    "tests/test_checks_fresh_cases.py": 165,
+    "tests/test_checks_lesson08.py": 136,
+    "tests/test_grading_driven_files.py": 102,
+    "tests/test_grading_watch.py": 82,
+    f"{SOLUTION_RUNS}[06_transfer_learning]": 75,
+    f"{SOLUTION_RUNS}[09_your_own_photos]": 72,
+    "tests/test_colab.py": 71,
+    "tests/test_checks_lesson02.py": 70,
+    "notebooks/09_your_own_photos.ipynb": 64,
+    "tests/test_grading_driven_lesson02b.py": 59,
+    "tests/test_grading_driven_lesson08_step.py": 56,
+    "tests/test_grading_course_files.py": 54,
+    "tests/test_distributed.py": 52,
+    "tests/test_same_answer_everywhere.py": 48,
+    "tests/test_checks_junk.py": 46,
+    "tests/test_grading_isolation.py": 45,
+    "tests/test_binder.py": 44,
 }
 
 
