@@ -312,6 +312,20 @@ def test_2_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_2(answer), phrase)
 
 
+def test_2_2_whole_batches_shuffled_with_the_short_one_first_are_named_not_called_a_batch_size():
+    # Whole batches shuffled put the remainder (137 = 11 x 12 + 5) first under some seeds;
+    # here it is first whatever the seeds.
+    def short_batch_first(ds, batch_size, seed):
+        batches = ds.cache().batch(batch_size).shuffle(1000, seed=seed)
+        short = batches.filter(lambda x, y: tf.shape(y)[0] < batch_size)
+        full = batches.filter(lambda x, y: tf.shape(y)[0] == batch_size)
+        return short.concatenate(full).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_2(short_batch_first)
+    assert _fails_with(result, "you shuffled after batching")
+    assert "batch_size was" not in result.message
+
+
 @pytest.fixture(params=[None, 0, 42])
 def global_seed(request):
     """TensorFlow's global seed (42: the lesson's), which changes the orders shuffles draw."""
@@ -1098,6 +1112,19 @@ def test_2_5_whole_batches_shuffled_are_named_whatever_the_buffer(global_seed, b
     assert _fails_with(result, "each batch of the training dataset holds consecutive images")
     assert "you shuffled after batching" in result.message
     assert "shuffle buffer" not in result.message
+
+
+def test_2_5_whole_batches_shuffled_with_the_short_one_first_are_named_not_called_a_batch_size():
+    def short_batch_first(ds_train, ds_val, augment, batch_size, seed):  # 50 = 6 x 8 + 2
+        batches = ds_train.cache().batch(batch_size).shuffle(1000, seed=seed)
+        short = batches.filter(lambda x, y: tf.shape(y)[0] < batch_size)
+        full = batches.filter(lambda x, y: tf.shape(y)[0] == batch_size)
+        train = short.concatenate(full).map(lambda x, y: (augment(x, training=True), y))
+        return train.prefetch(AUTOTUNE), ds_val.batch(batch_size).prefetch(AUTOTUNE)
+
+    result = checks.exercise_2_5(short_batch_first)
+    assert _fails_with(result, "you shuffled after batching")
+    assert "batches hold" not in result.message
 
 
 @pytest.mark.parametrize(

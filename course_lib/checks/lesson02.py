@@ -542,10 +542,12 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         epochs = [[np.atleast_1d(np.asarray(y)) for _, y in elements] for elements in passes]
         if not epochs[0]:
             return "your dataset is empty: it must hold every image once per epoch."
-        sizes = [len(b) for b in epochs[0]]
-        if sizes[0] != PIPELINE_BATCH:
+        # The largest batch is the batch size: the one smaller batch, the remainder, may come
+        # first when whole batches are shuffled, which is named below as what it is.
+        batch_size = max(len(b) for b in epochs[0])
+        if batch_size != PIPELINE_BATCH:
             return (
-                f"batches hold {sizes[0]} images, but batch_size was {PIPELINE_BATCH}: "
+                f"batches hold {batch_size} images, but batch_size was {PIPELINE_BATCH}: "
                 "use the argument, not a fixed number."
             )
         order = np.concatenate(epochs[0])
@@ -1477,9 +1479,9 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 "no longer "
                 "line up with the labels. Do not shuffle validation data."
             )
-        if sizes[0] != AUGMENT_BATCH:
+        if max(sizes) != AUGMENT_BATCH:  # the largest batch: the remainder may be anywhere
             return (
-                f"val batches hold {sizes[0]} images; use batch_size ({AUGMENT_BATCH}) for "
+                f"val batches hold {max(sizes)} images; use batch_size ({AUGMENT_BATCH}) for "
                 "both datasets."
             )
         epochs = [_epoch(train, epoch, "train") for epoch in range(2)]
@@ -1493,9 +1495,9 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 f"{AUGMENT_TRAIN}: each training "
                 "image must come exactly once per epoch."
             )
-        if sizes[0] != AUGMENT_BATCH:
+        if max(sizes) != AUGMENT_BATCH:  # whole batches shuffled may put the remainder first
             return (
-                f"train batches hold {sizes[0]} images; use the batch_size argument "
+                f"train batches hold {max(sizes)} images; use the batch_size argument "
                 f"({AUGMENT_BATCH})."
             )
         shifted = [abs(values[i] - originals[i]) > 1e-4 for i in labels]
