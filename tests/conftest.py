@@ -1,9 +1,11 @@
 """Shared test set-up: figures draw off-screen and never pile up between tests; each pytest
-process has a build folder of its own; under pytest-xdist, what must run in order runs on
-one worker and the longest work starts first."""
+process has a build folder of its own; each test file starts without TensorFlow's global
+seed; under pytest-xdist, what must run in order runs on one worker and the longest work
+starts first."""
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -146,6 +148,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     # Keep the order collected above (longest first) rather than the largest groups first.
     config.option.loadscopereorder = False
     return LessonGroupScheduling(config, log)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tensorflow_s_global_seed_unset():
+    """Each test file starts with TensorFlow's global seed unset, as when it runs alone.
+
+    A seed set by a file run before it on the same worker (a test, a check, a lesson helper)
+    would change every seeded shuffle and draw of this one, and which files run before it
+    changes with the xdist groups. Within a file the seeds stay as its tests set them.
+    """
+    tensorflow = sys.modules.get("tensorflow")  # a file that never imported it needs nothing
+    if tensorflow is not None:
+        tensorflow.random.set_seed(None)
 
 
 @pytest.fixture(autouse=True)
