@@ -441,12 +441,11 @@ def _check_expression(number):
 
 # 8.1 trains under a MirroredStrategy of two logical CPUs, which this process does not have
 # (TensorFlow fixes its devices when it starts): tests/test_grading_driven_lesson08_step.py
-# runs both of these for it in a process whose CPU is split in two.
+# judges its right and wrong answers in a process whose CPU is split in two.
 NEEDS_TWO_DEVICES = {"8.1"}
 
-
-# That the solution of every two-phase exercise passes the judge under two salts (one above
-# 2**32) is asserted by tests/test_checks_fresh_cases.py, which judges it under both anyway.
+# That the solution of every other two-phase exercise passes the judge under two salts (one
+# above 2**32) is asserted by tests/test_checks_fresh_cases.py, which judges it under both.
 
 
 @pytest.mark.parametrize("number", sorted(two_phase.TWO_PHASE - NEEDS_TWO_DEVICES))
