@@ -312,14 +312,17 @@ def test_2_2_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_2_2(answer), phrase)
 
 
+def _whole_batches_shuffled_short_one_first(ds, batch_size, seed):
+    """Whole batches shuffled, as some seeds order them: the remainder first."""
+    batches = ds.cache().batch(batch_size).shuffle(1000, seed=seed)
+    short = batches.filter(lambda x, y: tf.shape(y)[0] < batch_size)
+    full = batches.filter(lambda x, y: tf.shape(y)[0] == batch_size)
+    return short.concatenate(full)
+
+
 def test_2_2_whole_batches_shuffled_with_the_short_one_first_are_named_not_called_a_batch_size():
-    # Whole batches shuffled put the remainder (137 = 11 x 12 + 5) first under some seeds;
-    # here it is first whatever the seeds.
-    def short_batch_first(ds, batch_size, seed):
-        batches = ds.cache().batch(batch_size).shuffle(1000, seed=seed)
-        short = batches.filter(lambda x, y: tf.shape(y)[0] < batch_size)
-        full = batches.filter(lambda x, y: tf.shape(y)[0] == batch_size)
-        return short.concatenate(full).prefetch(AUTOTUNE)
+    def short_batch_first(ds, batch_size, seed):  # 137 = 11 x 12 + 5
+        return _whole_batches_shuffled_short_one_first(ds, batch_size, seed).prefetch(AUTOTUNE)
 
     result = checks.exercise_2_2(short_batch_first)
     assert _fails_with(result, "you shuffled after batching")
@@ -1116,10 +1119,9 @@ def test_2_5_whole_batches_shuffled_are_named_whatever_the_buffer(global_seed, b
 
 def test_2_5_whole_batches_shuffled_with_the_short_one_first_are_named_not_called_a_batch_size():
     def short_batch_first(ds_train, ds_val, augment, batch_size, seed):  # 50 = 6 x 8 + 2
-        batches = ds_train.cache().batch(batch_size).shuffle(1000, seed=seed)
-        short = batches.filter(lambda x, y: tf.shape(y)[0] < batch_size)
-        full = batches.filter(lambda x, y: tf.shape(y)[0] == batch_size)
-        train = short.concatenate(full).map(lambda x, y: (augment(x, training=True), y))
+        train = _augmented(
+            _whole_batches_shuffled_short_one_first(ds_train, batch_size, seed), augment
+        )
         return train.prefetch(AUTOTUNE), ds_val.batch(batch_size).prefetch(AUTOTUNE)
 
     result = checks.exercise_2_5(short_batch_first)
