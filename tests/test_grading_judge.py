@@ -396,14 +396,12 @@ def _solution_namespace(number):
 
         namespace["prep"] = models.preprocessing_for((28, 28, 1))
     if number == "2.3":  # the lesson writes its folder of PNG files before the exercise
-        import tempfile
-
-        from course_lib import data
+        from course_lib import config, data
 
         fashion = data.load_fashion_mnist(subset=5)
         namespace["class_names"] = fashion.class_names
-        namespace["folder"] = data.make_image_folder(
-            fashion, tempfile.mkdtemp(prefix="fashion-png-"), per_class=5
+        namespace["folder"] = data.make_image_folder(  # the worker's build folder: removed at exit
+            fashion, config.build_dir() / "judge-tests" / "fashion-png", per_class=5
         )
     if number == "8.4":  # the lesson loads Fashion-MNIST early on; the exercise's cell reads it
         from course_lib import data, models

@@ -240,7 +240,8 @@ def test_the_judge_never_writes_through_a_link_planted_where_its_next_request_go
 
 
 @pytest.mark.timeout(120)
-def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal():
+def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal(tmp_path):
+    import os
     import signal
     import subprocess
     import sys
@@ -259,6 +260,8 @@ def test_the_judge_does_not_outlive_a_grader_stopped_by_a_signal():
         ],
         stdout=subprocess.PIPE,
         text=True,
+        # A grader killed with SIGKILL cannot remove its judge's home: here it is in tmp_path.
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         judge_pid = int(grader.stdout.readline())

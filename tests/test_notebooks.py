@@ -73,6 +73,20 @@ def test_lesson_follows_the_template(path):
     assert "## Recap" in nb.cells[-1].source
 
 
+# A temporary folder or file that nothing removes: each run of the lesson would leave one more.
+_LEFT_BEHIND = re.compile(r"\b(mkdtemp|mkstemp)\s*\(|NamedTemporaryFile\([^)]*delete\s*=\s*False")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=IDS)
+def test_lesson_writes_its_files_in_the_build_folder_never_in_temporary_ones_it_leaves(path):
+    sources = "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+    )
+    assert not _LEFT_BEHIND.search(sources), (
+        "write under config.build_dir() (or in a `with tempfile.TemporaryDirectory()` block)"
+    )
+
+
 def _solution_line_counts(nb):
     """Per solution region, how many lines of code the answer takes (comments and blanks aside)."""
     counts = []
