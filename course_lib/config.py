@@ -44,6 +44,18 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as a lesson prints it: relative to the course folder (or, for an installed
+    package, the working folder) when it lies inside it, so that no output names the folders
+    of the machine it ran on."""
+    path = Path(path)
+    base = project_root() if is_checkout() else Path.cwd()
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def is_checkout() -> bool:
     """True when the package runs from a copy of the course (``pip install -e .``)."""
     root = project_root()

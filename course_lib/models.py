@@ -142,8 +142,8 @@ def load_or_train_fashion_cnn(
     from course_lib import data, pipeline
 
     print(
-        f"No saved model at {path}: training a quick baseline CNN instead (run lesson 04 for the "
-        "better one)."
+        f"No saved model at {config.shown_path(path)}: training a quick baseline CNN instead "
+        "(run lesson 04 for the better one)."
     )
     fashion = data.load_fashion_mnist()
     # One float32 copy of the images, fed to fit a batch at a time: the lesson that called

@@ -32,3 +32,11 @@ def test_fast_mode_is_read_on_every_call(monkeypatch):
     assert config.is_fast() and config.pick(full=10, fast=1) == 1
     monkeypatch.setenv("COURSE_FAST", "0")
     assert not config.is_fast() and config.pick(full=10, fast=1) == 10
+
+
+def test_a_path_in_the_course_folder_is_shown_relative_to_it_and_one_outside_as_given(tmp_path):
+    from course_lib import config
+
+    inside = config.project_root() / "build" / "models" / "fashion_cnn.keras"
+    assert config.shown_path(inside) == "build/models/fashion_cnn.keras"
+    assert config.shown_path(tmp_path / "x.keras") == str(tmp_path / "x.keras")
