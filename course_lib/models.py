@@ -127,14 +127,43 @@ def load_model(path: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     return keras.models.load_model(path), json.loads(metadata_file.read_text(encoding="utf-8"))
 
 
+# Lesson 04's validation split: its parameters VAL_FRACTION and SEED.
+VAL_FRACTION, SPLIT_SEED = 0.1, 42
+
+
+def fashion_validation_split(
+    fashion: Any, fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lesson 04's split of Fashion-MNIST's training images: ``x_train, x_val, y_train, y_val``.
+
+    ``fashion`` is what :func:`course_lib.data.load_fashion_mnist` returns. The split is
+    lesson 04's ``train_test_split`` call (stratified, seeded; a test checks they agree),
+    so a later lesson can make its own decisions on the validation images that lesson 04's
+    model never trained on, and the quick baseline of :func:`load_or_train_fashion_cnn`
+    never trains on them either.
+    """
+    from sklearn.model_selection import train_test_split
+
+    return tuple(
+        train_test_split(
+            fashion.x_train,
+            fashion.y_train,
+            test_size=fraction,
+            stratify=fashion.y_train,
+            random_state=seed,
+        )
+    )
+
+
 def load_or_train_fashion_cnn(
     path: str | Path | None = None, epochs: int | None = None
 ) -> tuple[keras.Model, dict[str, Any]]:
     """The Fashion-MNIST model saved by lesson 04, or a quick baseline trained now if it is missing.
 
     Lets every later lesson run on its own. ``path`` defaults to
-    :func:`fashion_model_path`. The quick model trains for ``epochs`` (default 3,
-    or 1 in fast mode) and is saved to ``path``.
+    :func:`fashion_model_path`. The quick model trains on lesson 04's training part
+    (:func:`fashion_validation_split`) for ``epochs`` (default 3; fast mode's few images
+    train in seconds) and is saved to ``path``.
     """
     path = Path(path) if path is not None else fashion_model_path()
     if path.is_file() and metadata_path(path).is_file():
@@ -146,18 +175,21 @@ def load_or_train_fashion_cnn(
         "(run lesson 04 for the better one)."
     )
     fashion = data.load_fashion_mnist()
+    # Lesson 04's training part only: its validation images stay unseen, as with its model.
+    x_pixels, _, y_train, _ = fashion_validation_split(fashion)
     # One float32 copy of the images, fed to fit a batch at a time: the lesson that called
     # this still has its own work to do within the same memory.
-    prep = preprocessing_for((*fashion.x_train.shape[1:], 1))
-    x_train = as_model_input(fashion.x_train, prep)
+    prep = preprocessing_for((*x_pixels.shape[1:], 1))
+    x_train = as_model_input(x_pixels, prep)
+    del x_pixels
     model = build_baseline_cnn(x_train.shape[1:], fashion.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    batches = pipeline.ArrayBatches(x_train, fashion.y_train, batch_size=128, shuffle=True, seed=0)
+    batches = pipeline.ArrayBatches(x_train, y_train, batch_size=128, shuffle=True, seed=0)
     # shuffle=False: the batches reshuffle themselves; Keras would also shuffle their order,
     # drawing from Python's global random state, which whatever ran before has moved.
-    model.fit(batches, epochs=epochs or config.pick(full=3, fast=1), shuffle=False, verbose=0)
+    model.fit(batches, epochs=epochs or 3, shuffle=False, verbose=0)
     save_model(model, path, fashion.class_names, prep, dataset="fashion-mnist")
-    del model, batches, x_train, fashion
+    del model, batches, x_train, y_train, fashion
     return load_model(path)
 
 

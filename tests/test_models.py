@@ -1,12 +1,19 @@
 """Course models build as documented and survive a save/load round trip with metadata."""
 
+import ast
 import json
+import types
 
 import keras
+import nbformat
 import numpy as np
 import pytest
+from sklearn.model_selection import train_test_split
 
 from course_lib import models
+from course_lib.config import project_root
+
+ROOT = project_root()
 
 
 def test_baseline_cnn_has_the_classic_layers_and_parameter_count():
@@ -177,3 +184,67 @@ def test_captured_messages_catches_the_legacy_h5_warning(tmp_path):
     with models.captured_messages() as messages:
         model.save(tmp_path / "new.keras")
     assert messages == []
+
+
+def _lesson04_split_call() -> tuple[dict, ast.Call]:
+    """Lesson 04's parameters cell (as values) and its ``train_test_split(...)`` call."""
+    cells = [
+        c.source
+        for c in nbformat.read(ROOT / "solutions" / "04_training.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+    ]
+    parameters: dict = {}
+    exec(cells[0], {}, parameters)  # the parameters cell: plain assignments
+    calls = [
+        node
+        for source in cells
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "train_test_split"
+    ]
+    assert len(calls) == 1, "lesson 04 should make its validation split in one call"
+    return parameters, calls[0]
+
+
+def test_the_validation_split_is_the_one_lesson_04_makes():
+    parameters, call = _lesson04_split_call()
+    assert (models.VAL_FRACTION, models.SPLIT_SEED) == (
+        parameters["VAL_FRACTION"],
+        parameters["SEED"],
+    )
+    rng = np.random.default_rng(0)
+    fashion = types.SimpleNamespace(
+        x_train=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+        y_train=np.repeat(np.arange(10), 20),
+    )
+    lesson = eval(  # lesson 04's own call, on the same images
+        compile(ast.Expression(call), "<lesson 04>", "eval"),
+        {"train_test_split": train_test_split, "fashion": fashion, **parameters},
+    )
+    library = models.fashion_validation_split(fashion)
+    assert len(library) == len(lesson) == 4
+    for ours, theirs in zip(library, lesson, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    x_train, x_val, y_train, y_val = library
+    assert len(x_val) == 20 and np.bincount(y_val).tolist() == [2] * 10  # stratified
+
+
+def test_the_quick_model_never_trains_on_lesson_04s_validation_images(tmp_path, monkeypatch):
+    from course_lib import data, pipeline
+
+    monkeypatch.setenv("COURSE_FAST", "1")
+    seen = []
+    real = pipeline.ArrayBatches
+
+    def recording(x, y, *args, **kwargs):
+        seen.append(np.asarray(y).copy())
+        seen.append(np.asarray(x).copy())
+        return real(x, y, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ArrayBatches", recording)
+    models.load_or_train_fashion_cnn(tmp_path / "quick.keras", epochs=1)
+    fashion = data.load_fashion_mnist()
+    _, x_val, _, _ = models.fashion_validation_split(fashion)
+    y_seen, x_seen = seen
+    assert len(y_seen) == len(fashion.y_train) - len(x_val)
+    trained = {image.tobytes() for image in np.rint(x_seen[..., 0] * 255).astype(np.uint8)}
+    assert not trained & {image.tobytes() for image in x_val}
