@@ -84,13 +84,10 @@ AUTOML_VISION = ManagedAPI(
         "you upload labelled training images; Google trains and hosts a model of your own classes"
     ),
     example_response=None,
-    confidence_scale="scores of your own model's classes",
-    price="billed for training, for hosting the model and for predictions: see Vertex AI's pricing",
-    privacy="see Vertex AI's data governance terms before uploading photos",
-    sources=(
-        "https://cloud.google.com/vision/docs/labels",
-        "https://cloud.google.com/vertex-ai/pricing",
-    ),
+    confidence_scale="see Vertex AI's documentation for your model's predictions",
+    price="see Vertex AI's pricing page: training and hosting a model of your own",
+    privacy="see Vertex AI's data terms before uploading photos",
+    sources=("https://cloud.google.com/vision/docs/labels",),
 )
 
 REKOGNITION = ManagedAPI(
@@ -155,8 +152,8 @@ AZURE_VISION = ManagedAPI(
     },  # the documentation's own example (a house), first three tags
     confidence_scale="confidence in [0, 1]",
     price=(
-        "per 1,000 transactions, by region and tier: see Azure's pricing page; note that Image "
-        "Analysis 4.0 is deprecated and will be retired on 25 September 2028"
+        "see Azure's pricing page; note that Image Analysis 4.0 is deprecated and will be "
+        "retired on 25 September 2028"
     ),
     privacy=(
         "Microsoft publishes a data, privacy and security page for Image Analysis (third "
