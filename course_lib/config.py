@@ -9,7 +9,7 @@ dataset cache and ``COURSE_BUILD_DIR`` the folder of saved models and run output
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -45,15 +45,31 @@ def project_root() -> Path:
 
 
 def shown_path(path: str | Path) -> str:
-    """``path`` as a lesson prints it: relative to the course folder (or, for an installed
-    package, the working folder) when it lies inside it, so that no output names the folders
-    of the machine it ran on."""
-    path = Path(path)
-    base = project_root() if is_checkout() else Path.cwd()
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """``path`` as a lesson prints it, never naming the folders of the machine it ran on
+    (a reader's machine has others, and an output should not tell where the course sat):
+
+    - in the course folder (for an installed package, the working folder): relative to it,
+      ``build/models/fashion_cnn.keras``;
+    - in a build folder that ``COURSE_BUILD_DIR`` puts elsewhere (the grader's, a teacher's):
+      ``$COURSE_BUILD_DIR/models/fashion_cnn.keras``, which a shell expands where it runs;
+    - in the installed package itself (site-packages on Colab): ``course_lib/<path in it>``;
+    - in the home folder: ``~/<path in it>``, which a shell also expands;
+    - elsewhere: a relative path as given, an absolute one by its file name only.
+
+    The first of these folders that holds ``path`` decides: a build folder inside the home
+    folder shows as ``$COURSE_BUILD_DIR/...``.
+    """
+    given = Path(path)
+    full = given.expanduser().resolve()
+    places = [("", project_root() if is_checkout() else Path.cwd())]
+    if os.environ.get("COURSE_BUILD_DIR"):
+        places.append(("$COURSE_BUILD_DIR", build_dir()))
+    places += [("course_lib", Path(__file__).parent), ("~", Path.home())]
+    for prefix, folder in places:
+        folder = folder.resolve()
+        if full.is_relative_to(folder):
+            return PurePosixPath(prefix, full.relative_to(folder).as_posix()).as_posix()
+    return given.name if given.is_absolute() else given.as_posix()
 
 
 def is_checkout() -> bool:
