@@ -57,7 +57,8 @@ def shown_path(path: str | Path) -> str:
     - elsewhere: a relative path as given, an absolute one by its file name only.
 
     The first of these folders that holds ``path`` decides: a build folder inside the home
-    folder shows as ``$COURSE_BUILD_DIR/...``.
+    folder shows as ``$COURSE_BUILD_DIR/...``. A folder that is the file system's root (a
+    container's home at ``/``) holds nothing here.
     """
     given = Path(path)
     full = given.expanduser().resolve()
@@ -67,6 +68,8 @@ def shown_path(path: str | Path) -> str:
     places += [("course_lib", Path(__file__).parent), ("~", Path.home())]
     for prefix, folder in places:
         folder = folder.resolve()
+        if folder.parent == folder:  # a home or working folder at "/" would show every path
+            continue
         if full.is_relative_to(folder):
             return PurePosixPath(prefix, full.relative_to(folder).as_posix()).as_posix()
     return given.name if given.is_absolute() else given.as_posix()

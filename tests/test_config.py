@@ -85,3 +85,9 @@ def test_an_absolute_path_elsewhere_is_shown_by_its_file_name(monkeypatch, tmp_p
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
     assert config.shown_path(tmp_path / "photos" / "x.keras") == "x.keras"
+
+
+def test_a_home_folder_at_the_root_does_not_turn_every_path_into_a_home_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", "/")
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    assert config.shown_path(tmp_path / "photos" / "x.keras") == "x.keras"
