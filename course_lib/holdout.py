@@ -84,5 +84,5 @@ def compare_on_holdout(
 
 
 def should_promote(comparison: HoldoutComparison) -> bool:
-    """:data:`PROMOTION_RULE`: not worse on the holdout, counted in photos."""
+    """:data:`PROMOTION_RULE`: at least as many photos right on the holdout."""
     return comparison.new_correct >= comparison.old_correct

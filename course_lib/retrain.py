@@ -171,7 +171,7 @@ def retrain(
     elif not promote:
         reason = f"promotion not asked for; {numbers}"
     else:
-        reason = f"worse on the holdout: {numbers}; version {old_version} stays served"
+        reason = f"fewer photos right on the holdout: {numbers}; version {old_version} stays served"
     return RetrainResult(
         root,
         old_version,

@@ -180,7 +180,10 @@ def test_a_worse_version_is_written_but_not_promoted_and_the_served_one_stays(se
     assert bad.old_version == 2 and bad.new_version == 3
     assert bad.comparison.new_correct < bad.comparison.old_correct
     assert not bad.promoted
-    assert bad.reason.startswith("worse on the holdout") and "version 2 stays served" in bad.reason
+    assert (
+        bad.reason.startswith("fewer photos right on the holdout")
+        and "version 2 stays served" in bad.reason
+    )
     assert versions.list_versions(root) == [1, 2, 3]
     assert versions.served_version(root) == 2
 
@@ -276,7 +279,9 @@ def test_retrain_command_reads_the_service_database_and_prints_the_decision_with
     assert "95% interval" in out and retrain.PROMOTION_RULE in out
     decision = out.strip().splitlines()[-1]
     assert decision.startswith("promoted: holdout") == (versions.served_version(root) == 2)
-    assert decision.startswith(("promoted: holdout", "written, not promoted: worse on the holdout"))
+    assert decision.startswith(
+        ("promoted: holdout", "written, not promoted: fewer photos right on the holdout")
+    )
 
 
 def test_rollback_command_says_when_there_is_nothing_to_go_back_to(setup, capsys):
