@@ -237,7 +237,8 @@ def prepare_folder(
                 continue
             data = path.read_bytes()
             try:
-                decoded = decode_image(data, max_pixels, name=relative)
+                # "it": the warning names the file before the reason
+                decoded = decode_image(data, max_pixels, name="it")
             except UploadError as error:
                 _skip(report, relative, error.message)
                 continue
