@@ -32,11 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
     build = Path(tempfile.mkdtemp(prefix=f"pytest-{worker}-", dir=ROOT / "build"))
     config.stash[_BUILD_DIR] = build
     os.environ["COURSE_BUILD_DIR"] = str(build)
-    if worker != "main":
-        # Two workers share the machine's cores: TensorFlow in each of them, and in every
-        # kernel, server and training worker they start, computes each op on one thread
-        # instead of one per core, so that two busy workers do not fight over the cores.
-        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
