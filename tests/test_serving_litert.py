@@ -2,8 +2,10 @@
 digest, a new conversion for each newly served version, and Keras when LiteRT cannot run,
 with the runtime named in ``/model`` and in every prediction."""
 
+import gc
 import io
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -61,6 +63,30 @@ def test_a_batch_on_litert_is_its_images_one_by_one_spread_over_a_lane_per_core(
     batch = served.predict_batch(pixels)  # images 0 and 2 on one lane, image 1 on the other
     one_by_one = np.concatenate([served.predict_batch(p[None]) for p in pixels])
     np.testing.assert_array_equal(batch, one_by_one)
+
+
+def test_requests_at_once_on_litert_each_get_the_answers_of_their_own_images(imagenet_pair):
+    _, served = imagenet_pair
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (1 + k % 2, *served.input_shape), np.uint8) for k in range(8)]
+    alone = [served.predict_batch(x) for x in images]  # one request at a time
+    with ThreadPoolExecutor(8) as pool:  # all at once: the images share the lanes
+        together = list(pool.map(served.predict_batch, images))
+    for one, other in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(other, one)
+
+
+def test_the_lanes_threads_end_when_their_classifier_is_no_longer_used(tmp_path):
+    classifier = KerasClassifier.from_saved(saved_copy(tmp_path))
+    served = litert.with_runtime(classifier, "litert", tmp_path / "cache", threads=2)
+    served.warm_up()
+    threads = served._lanes.threads
+    assert len(threads) == 2 and all(t.is_alive() for t in threads)
+    del served
+    gc.collect()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive(), thread.name
 
 
 def saved_copy(tmp_path, name="model"):

@@ -349,6 +349,28 @@ def test_batcher_lets_a_request_that_finds_it_idle_call_the_model_in_its_own_thr
     assert classifier.max_active == 1
 
 
+def test_batcher_lets_a_classifier_that_takes_concurrent_calls_have_them_all_at_once():
+    class Concurrent(CountingClassifier):
+        concurrent_calls = True
+
+        def predict_inputs(self, inputs, timeout=None):
+            self.threads.add(threading.current_thread().name)
+            self.timeouts.add(timeout)
+            return super().predict_inputs(inputs)
+
+    classifier = Concurrent(delay=0.02)
+    classifier.threads, classifier.timeouts = set(), set()
+    batcher = MicroBatcher(classifier, max_batch=64)
+    with ThreadPoolExecutor(6, thread_name_prefix="request") as pool:
+        results = list(pool.map(lambda v: batcher.predict(pixels(v), timeout=7.0), range(24)))
+    batcher.close()
+    assert [int(r[0, 0]) for r in results] == list(range(24))
+    assert classifier.batch_sizes == [1] * 24  # never joined into batches
+    assert classifier.max_active > 1  # called from several requests at once
+    assert all(name.startswith("request") for name in classifier.threads)
+    assert classifier.timeouts == {7.0}  # the request's own limit reaches the classifier
+
+
 def test_batcher_hands_model_errors_to_the_waiting_requests_and_keeps_going():
     class Flaky(CountingClassifier):
         def predict_inputs(self, inputs):

@@ -47,6 +47,10 @@ class MicroBatcher:
     switches, about a millisecond with the GIL, on a model call of a few milliseconds.
     One lock keeps model calls one at a time either way; the inference thread takes it
     before it gathers a batch, so what queued during a direct call shares the next one.
+
+    A classifier with ``concurrent_calls`` (LiteRT, :mod:`~course_lib.serving.lanes`) is
+    called in each request's own thread, without the lock: it spreads the images of
+    concurrent requests over its cores itself, and a batch would make them wait for each other.
     """
 
     def __init__(
@@ -58,7 +62,7 @@ class MicroBatcher:
         self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
         self._closed = False
         self._model_lock = threading.Lock()  # one model call at a time
-        self.calls = 0  # model calls made, for tests and monitoring
+        self.calls = 0  # model calls made, for tests and monitoring (not of concurrent_calls)
         self.direct_calls = 0  # of those, made by an idle request in its own thread
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._thread.start()
@@ -82,6 +86,8 @@ class MicroBatcher:
         if self._closed:
             raise BatcherClosed("the model is shutting down")
         inputs = np.asarray(inputs, np.float32)
+        if self.classifier.concurrent_calls:  # it shares out concurrent calls itself
+            return self.classifier.predict_inputs(inputs, timeout=timeout)
         if len(inputs) <= self.max_batch and self._model_lock.acquire(blocking=False):
             try:
                 if self._queue.empty():  # idle: no hand-off to the inference thread

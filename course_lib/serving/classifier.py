@@ -37,6 +37,9 @@ class Classifier(ABC):
     preprocessing: dict[str, Any]
     runtime: str = "keras"  # what runs the model: "keras" or "litert"
     runtime_note: str | None = None  # why it is not the runtime asked for, if it is not
+    # True: predict_inputs takes calls from many threads at once and shares out the work
+    # itself (LiteRT's lanes), so the service does not join concurrent requests into batches
+    concurrent_calls: bool = False
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

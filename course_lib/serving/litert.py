@@ -15,9 +15,10 @@ gets its own and an unchanged model is never converted twice. Where that folder 
 
 Interpreters are never resized: XNNPACK re-plans the whole graph when the batch size
 changes, which costs more than it saves on a CPU (``bench/bench_serving.py`` measures both
-ways). One image runs on an interpreter that uses every core; a micro-batch runs as batch-1
-calls spread over one single-thread interpreter per core, side by side, which spends less
-CPU per image than every core working on one image at a time and waiting for each other.
+ways). One image with nothing else running goes to an interpreter that uses every core;
+under load, every image goes to the next free single-thread interpreter of one per core
+(:mod:`~course_lib.serving.lanes`), which spends less CPU per image than every core working
+on one image at a time and waiting for each other, and never waits for a batch to finish.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import logging
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from course_lib.serving.classifier import (
     model_inputs,
 )
 from course_lib.serving.config import ServeConfig
+from course_lib.serving.lanes import Lanes
 
 log = logging.getLogger(__name__)
 
@@ -151,26 +153,30 @@ class LiteRTClassifier(Classifier):
     """
 
     runtime = "litert"
+    concurrent_calls = True  # shares concurrent calls out over its lanes: no micro-batcher
 
     def __init__(self, keras_classifier: KerasClassifier, tflite_path: Path, threads: int) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
         self.keras = keras_classifier
         self.name, self.version = keras_classifier.name, keras_classifier.version
         self.class_names = list(keras_classifier.class_names)
         self.preprocessing = dict(keras_classifier.preprocessing)
         self.tflite_path, self.threads = Path(tflite_path), int(threads)
-        # The default op resolver applies the XNNPACK delegate to a float model.
-        self._interpreter = Interpreter(model_path=str(tflite_path), num_threads=self.threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = self._interpreter_of(self.threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         expected = (1, *self.input_shape)
         if tuple(int(d) for d in self._input["shape"]) != expected:
             raise ValueError(f"{tflite_path} takes {self._input['shape']}, not {expected}")
-        self._lock = threading.Lock()  # one call at a time, on one interpreter or on the lanes
-        self._lanes: list[Any] = []  # single-thread interpreters for batches, made when needed
-        self._lane_threads: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # one call at a time when there are no lanes
+        self._lanes: Lanes | None = None  # one single-thread interpreter per core, made when needed
+
+    def _interpreter_of(self, threads: int) -> Any:
+        from ai_edge_litert.interpreter import Interpreter
+
+        # The default op resolver applies the XNNPACK delegate to a float model.
+        interpreter = Interpreter(model_path=str(self.tflite_path), num_threads=threads)
+        interpreter.allocate_tensors()
+        return interpreter
 
     @property
     def model(self) -> Any:
@@ -187,21 +193,31 @@ class LiteRTClassifier(Classifier):
     def to_inputs(self, pixels: np.ndarray) -> np.ndarray:
         return self.keras.to_inputs(pixels)
 
-    def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+    def predict_inputs(self, inputs: np.ndarray, timeout: float | None = None) -> np.ndarray:
+        """Probabilities for float32 ``inputs``; many threads may call it at once.
+
+        One image while nothing else runs: the interpreter that uses every core, in the
+        caller's thread. Anything else: each image to the next free lane (:mod:`lanes`).
+        ``timeout``: seconds to wait for the lanes before :class:`TimeoutError`.
+        """
         inputs = model_inputs(inputs, self.input_shape)
         out = np.empty((len(inputs), len(self.class_names)), np.float32)
-        with self._lock:
-            if len(inputs) < 2 or self.threads < 2:
+        if self.threads < 2:
+            with self._lock:
                 self._invoke_each(self._interpreter, inputs, out, range(len(inputs)))
-            else:
-                lanes, threads = self._batch_lanes()
-                shares = [range(j, len(inputs), len(lanes)) for j in range(len(lanes))]
-                running = [
-                    threads.submit(self._invoke_each, lane, inputs, out, share)
-                    for lane, share in zip(lanes, shares, strict=True)
-                ]
-                for call in running:
-                    call.result()
+            return out
+        lanes = self._batch_lanes()
+        if len(inputs) == 1 and lanes.start_alone():
+            try:
+                self._invoke_each(self._interpreter, inputs, out, range(1))
+            finally:
+                lanes.end_alone()
+            return out
+
+        def invoke(lane: Any, row: int) -> None:
+            self._invoke_each(lane, inputs, out, range(row, row + 1))
+
+        lanes.run(invoke, len(inputs), timeout)
         return out
 
     def _invoke_each(
@@ -212,17 +228,14 @@ class LiteRTClassifier(Classifier):
             interpreter.invoke()
             out[i] = interpreter.get_tensor(self._output["index"])[0]
 
-    def _batch_lanes(self) -> tuple[list[Any], ThreadPoolExecutor]:
-        """One single-thread interpreter per core (``threads``), and a thread to run each."""
-        if self._lane_threads is None:
-            from ai_edge_litert.interpreter import Interpreter
-
-            for _ in range(self.threads):
-                lane = Interpreter(model_path=str(self.tflite_path), num_threads=1)
-                lane.allocate_tensors()
-                self._lanes.append(lane)
-            self._lane_threads = ThreadPoolExecutor(self.threads, thread_name_prefix="litert")
-        return self._lanes, self._lane_threads
+    def _batch_lanes(self) -> Lanes:
+        """One single-thread interpreter per core (``threads``), made on first use."""
+        with self._lock:
+            if self._lanes is None:
+                self._lanes = Lanes(self._interpreter_of(1) for _ in range(self.threads))
+                # the lanes' threads end when this classifier is no longer used
+                weakref.finalize(self, self._lanes.stop)
+            return self._lanes
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> float:
         # Every call is a batch-1 call: one image warms the interpreter of single requests, a
@@ -234,7 +247,7 @@ class LiteRTClassifier(Classifier):
         info["runtime_detail"] = {
             "tflite": self.tflite_path.name,
             "threads": self.threads,  # of the interpreter that runs a single image
-            "batch_lanes": len(self._lanes),  # single-thread interpreters a batch is spread over
+            "batch_lanes": len(self._lanes or ()),  # single-thread interpreters, one per core
         }
         return info
 
