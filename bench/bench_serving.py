@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +60,10 @@ OLD_SERVICE_RATE, TARGET_RATE_RATIO = 43.0, 2.5
 TARGET_FASHION_SPEEDUP = 12.0
 
 # The run counts as quiet when the 1-minute load average is below this many per core at the
-# start, before the benchmark's own apps and clients run (1.5 on 2 cores), and below twice
-# that at the end, when it includes them (a quiet run on 2 cores ended at 1.7).
+# start, before the benchmark's own apps and clients run (1.5 on 2 cores), and other
+# processes (and the kernel's own work) took less than this share of the cores meanwhile.
 QUIET_LOAD_PER_CORE = 0.75
+QUIET_OTHER_SHARE = 0.10
 
 RESULTS = ROOT / "bench" / "results" / "serving.md"
 WORK = config.build_dir() / "bench" / "serving"
@@ -205,31 +207,67 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def load_average() -> tuple[float, float, float]:
-    """The 1, 5 and 15 minute load averages."""
-    return os.getloadavg()
+@dataclass(frozen=True)
+class Snapshot:
+    """The machine at one moment: load average, CPU seconds busy, this run's CPU seconds."""
+
+    load: tuple[float, float, float]  # 1, 5 and 15 minute load averages
+    busy: float | None  # every core's busy seconds since boot (/proc/stat), None off Linux
+    own: float  # this process's CPU seconds and its waited-for children's (the apps)
+    at: float  # time.monotonic()
+
+    @classmethod
+    def now(cls) -> Snapshot:
+        times = os.times()
+        return cls(
+            os.getloadavg(),
+            machine_busy_seconds(),
+            times.user + times.system + times.children_user + times.children_system,
+            time.monotonic(),
+        )
+
+
+def machine_busy_seconds() -> float | None:
+    """Seconds all cores spent busy since boot, from ``/proc/stat``; None where it is missing."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def shown(load: tuple[float, float, float]) -> str:
     return ", ".join(f"{value:.1f}" for value in load)
 
 
-def machine_paragraph(loads: list[tuple[float, float, float]], cores: int) -> tuple[str, bool]:
-    """What the load averages say about the run, and whether the machine was quiet.
+def machine_paragraph(start: Snapshot, end: Snapshot, cores: int) -> tuple[str, bool]:
+    """What the machine did besides the benchmark, and whether it was quiet.
 
-    Quiet: the 1-minute load is below :data:`QUIET_LOAD_PER_CORE` per core at the start and
-    below twice that at the end, which includes the benchmark's own apps and clients.
+    Quiet: the 1-minute load is below :data:`QUIET_LOAD_PER_CORE` per core at the start, and
+    the CPU time spent outside the benchmark's own processes (its apps are its children) is
+    below :data:`QUIET_OTHER_SHARE` of the cores' time over the run. Where ``/proc/stat`` is
+    missing, the end's load average stands in (it includes the benchmark's own work).
     """
     limit = QUIET_LOAD_PER_CORE * cores
     measured = (
-        f"load average (1, 5, 15 min) {shown(loads[0])} at the start and {shown(loads[-1])} "
-        f"at the end, on {cores} cores"
+        f"load average (1, 5, 15 min) {shown(start.load)} at the start and {shown(end.load)} "
+        f"at the end, on {cores} cores (the end includes the benchmark's own apps and clients)"
     )
-    if loads[0][0] < limit and loads[-1][0] < 2 * limit:
+    if start.busy is not None and end.busy is not None:
+        capacity = (end.at - start.at) * cores
+        other = max(0.0, (end.busy - start.busy) - (end.own - start.own)) / capacity
+        measured += (
+            f"; CPU time outside the benchmark's own processes: {other:.1%} of the cores' "
+            f"{end.at - start.at:.0f} s"
+        )
+        quiet = start.load[0] < limit and other < QUIET_OTHER_SHARE
+    else:
+        quiet = start.load[0] < limit and end.load[0] < 2 * limit
+    if quiet:
         return (
-            f"The machine was quiet: {measured} (the end includes the benchmark's own apps and "
-            "clients). The apps ran side by side, in rotating rounds, so the figures of one run "
-            "compare with each other.",
+            f"The machine was quiet: {measured}. The apps ran side by side, in rotating rounds, "
+            "so the figures of one run compare with each other.",
             True,
         )
     return (
@@ -503,7 +541,7 @@ def ratio_line(name: str, value: float, target: float, higher_is_better: bool) -
 def report(
     results: list[dict],
     calls: dict[str, dict[str, float]],
-    loads: list[tuple[float, float, float]],
+    machine: tuple[Snapshot, Snapshot],
     cores: int | None = None,
     stages: dict[str, dict[str, float]] | None = None,
 ) -> str:
@@ -511,7 +549,7 @@ def report(
     import tensorflow as tf
 
     cores = cores or os.cpu_count() or 1
-    machine, quiet = machine_paragraph(loads, cores)
+    machine_text, quiet = machine_paragraph(*machine, cores)
     lines = [
         "# Serving benchmark: the course service on Keras and on LiteRT vs `model.predict`",
         "",
@@ -519,7 +557,7 @@ def report(
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}.",
         "",
-        machine,
+        machine_text,
         "",
         f"The three apps run at the same time under gunicorn (1 worker, {THREADS} threads) on "
         "127.0.0.1, load the same `.keras` file and receive the same image files over HTTP. "
@@ -684,8 +722,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    loads = [load_average()]
-    print(f"load average at the start: {shown(loads[0])}", flush=True)
+    start = Snapshot.now()
+    print(f"load average at the start: {shown(start.load)}", flush=True)
     fashion_path, fashion_images = fashion_case()
     results = [
         bench_model(
@@ -713,8 +751,7 @@ def main() -> None:
         )
         calls["EfficientNet-Lite0"] = in_process_costs(imagenet_path, 24)
         stages["EfficientNet-Lite0"] = stage_costs(imagenet_path, photos, 120)
-    loads.append(load_average())
-    text = report(results, calls, loads, stages=stages)
+    text = report(results, calls, (start, Snapshot.now()), stages=stages)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print("\n" + text)
