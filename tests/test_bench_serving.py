@@ -106,7 +106,11 @@ def test_a_run_is_quiet_only_when_little_cpu_went_to_other_processes(bench):
     # the same run with 40 CPU s of other work beside it (20 %)
     text, quiet = bench.machine_paragraph(start, snapshot(bench, 3.5, 1190.0, 160.0, 100.0), 2)
     assert not quiet and "shared with other work" in text and "20.0%" in text
-    # a busy start is never quiet
-    busy_start = snapshot(bench, 2.5, 1000.0, 10.0, 0.0)
-    end = snapshot(bench, 2.5, 1155.0, 160.0, 100.0)
-    assert not bench.machine_paragraph(busy_start, end, 2)[1]
+    # a load average left high by what ran before, nothing else during the run: quiet
+    after_work = snapshot(bench, 2.5, 1000.0, 10.0, 0.0)
+    assert bench.machine_paragraph(after_work, snapshot(bench, 3.5, 1150.0, 160.0, 100.0), 2)[1]
+    # without /proc/stat the load averages decide
+    start, end = snapshot(bench, 2.5, None, 10.0, 0.0), snapshot(bench, 2.5, None, 160.0, 100.0)
+    assert not bench.machine_paragraph(start, end, 2)[1]
+    start, end = snapshot(bench, 0.5, None, 10.0, 0.0), snapshot(bench, 1.7, None, 160.0, 100.0)
+    assert bench.machine_paragraph(start, end, 2)[1]
