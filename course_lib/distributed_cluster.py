@@ -58,6 +58,10 @@ def tf_config(addresses: list[str], index: int) -> dict[str, Any]:
         raise ValueError("a cluster needs at least one worker address")
     if not 0 <= index < len(addresses):
         raise ValueError(f"worker index {index} is outside the cluster's {len(addresses)} workers")
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"worker address {address!r} is not host:port with a port number")
     return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
 
 

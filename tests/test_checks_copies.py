@@ -183,6 +183,12 @@ def _check_upload(data, max_pixels):
 
 
 def _make_tf_config(addresses, index):
+    if not 0 <= index < len(addresses):
+        raise ValueError(f"no worker {index} among {len(addresses)}")
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{address!r} is not host:port")
     return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
 
 

@@ -165,16 +165,87 @@ def test_8_1_needs_two_replicas_and_a_function_and_never_raises():
 # ---------------------------------------------------------------- 8.2 TF_CONFIG
 
 
-def _tf_config(addresses, index):
+def _tf_config(addresses, index):  # the configuration, with no look at its input
     return {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
 
 
+def _refusing(build):
+    """``build`` behind the checks the exercise asks for: an index and addresses that work."""
+
+    def make_tf_config(addresses, index):
+        if not 0 <= index < len(addresses):
+            raise ValueError(f"worker {index} is not one of the {len(addresses)} workers")
+        for address in addresses:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{address!r} is not host:port")
+        return build(addresses, index)
+
+    return make_tf_config
+
+
+def _split_refusing(addresses, index):  # a student's way: unpacking fails on a missing port
+    if index not in range(len(addresses)):
+        raise ValueError(f"index {index} out of range")
+    for address in addresses:
+        host, port = address.split(":")
+        int(port)  # ValueError: invalid literal for int() with base 10: 'tf'
+    return _tf_config(addresses, index)
+
+
 def test_8_2_accepts_the_cluster_and_this_process_task_however_built():
-    assert checks.exercise_8_2(_tf_config).passed
+    assert checks.exercise_8_2(_refusing(_tf_config)).passed
     assert checks.exercise_8_2(
-        lambda a, i: dict(task=dict(index=i, type="worker"), cluster=dict(worker=[*a]))
+        _refusing(lambda a, i: dict(task=dict(index=i, type="worker"), cluster=dict(worker=[*a])))
     ).passed
-    assert checks.exercise_8_2(lambda a, i: json.loads(json.dumps(_tf_config(a, i)))).passed
+    assert checks.exercise_8_2(
+        _refusing(lambda a, i: json.loads(json.dumps(_tf_config(a, i))))
+    ).passed
+    assert checks.exercise_8_2(_split_refusing).passed
+
+
+def _index_below_only(addresses, index):  # forgets that -1 is no worker either
+    if index >= len(addresses):
+        raise ValueError(f"no worker {index}")
+    return _tf_config(addresses, index)
+
+
+def _asserting(addresses, index):
+    assert 0 <= index < len(addresses), "bad index"
+    return _tf_config(addresses, index)
+
+
+def _index_error(addresses, index):
+    addresses[index]  # IndexError for 3, but -1 is the last worker
+    return _tf_config(addresses, index)
+
+
+def _silent_value_error(addresses, index):
+    if not 0 <= index < len(addresses):
+        raise ValueError
+    return _tf_config(addresses, index)
+
+
+def _index_only(addresses, index):
+    if not 0 <= index < len(addresses):
+        raise ValueError(f"no worker {index}")
+    return _tf_config(addresses, index)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_tf_config, "there is no worker 3: the 3 workers are numbered 0 to 2. Raise a ValueError"),
+        (_index_below_only, "make_tf_config(['127.0.0.1:23456', '127.0.0.1:23457', "
+         "'10.0.0.7:2222'], -1) returned a configuration; there is no worker -1"),
+        (_asserting, "Python skips asserts when run with -O"),
+        (_index_error, "raised IndexError: list index out of range; there is no worker 3"),
+        (_silent_value_error, "raised a ValueError without a message"),
+        (_index_only, "the address '127.0.0.1' has no port"),
+    ],
+)  # fmt: skip
+def test_8_2_names_an_index_or_address_it_lets_through(answer, phrase):
+    assert _fails_with(checks.exercise_8_2(answer), phrase)
 
 
 @pytest.mark.parametrize(
@@ -928,7 +999,7 @@ def test_8_2_accepts_the_workers_as_a_tuple_json_writes_it_as_a_list():
     def as_tuple(addresses, index):
         return {"cluster": {"worker": tuple(addresses)}, "task": {"type": "worker", "index": index}}
 
-    assert checks.exercise_8_2(as_tuple).passed
+    assert checks.exercise_8_2(_refusing(as_tuple)).passed
 
 
 def test_8_2_names_an_answer_written_for_two_workers_only():

@@ -77,8 +77,11 @@ def test_tf_config_names_the_cluster_and_this_workers_place():
     (["127.0.0.1:1"], 1, "outside the cluster's 1 workers"),
     (["127.0.0.1:1"], -1, "outside"),
     ([], 0, "at least one worker address"),
+    (["127.0.0.1:1", "127.0.0.1"], 0, "'127.0.0.1' is not host:port"),
+    (["127.0.0.1:tf"], 0, "with a port number"),
+    ([":2222"], 0, "not host:port"),
 ])  # fmt: skip
-def test_tf_config_rejects_a_bad_index_or_an_empty_cluster(addresses, index, message):
+def test_tf_config_rejects_a_bad_index_address_or_an_empty_cluster(addresses, index, message):
     with pytest.raises(ValueError, match=message):
         distributed_cluster.tf_config(addresses, index)
 

@@ -502,9 +502,60 @@ def exercise_8_2(make_tf_config: Callable[[Sequence[str], int], Any]) -> CheckRe
                     f'for worker {index}, task["index"] is {task.get("index")!r}: each '
                     "process gives its own position."
                 )
-        return None
+        return _refuses_bad_input(make_tf_config, addresses)
 
-    return run_check("8.2", diagnose, "each worker will find the others and know its own place.")
+    return run_check(
+        "8.2",
+        diagnose,
+        "each worker will find the others and know its own place, and a wrong index or "
+        "address stops at once with a ValueError that names it.",
+    )
+
+
+def _refuses_bad_input(make_tf_config: Callable[..., Any], addresses: list[str]) -> str | None:
+    """What is wrong with how ``make_tf_config`` treats an index or address it cannot use."""
+    n, host = len(addresses), addresses[0].rpartition(":")[0]
+    cases = [
+        (addresses, n, f"there is no worker {n}: the {n} workers are numbered 0 to {n - 1}"),
+        (addresses, -1, f"there is no worker -1: the {n} workers are numbered 0 to {n - 1}"),
+        (
+            [host, *addresses[1:]],
+            0,
+            f"the address {host!r} has no port: a worker listens on host:port",
+        ),
+        (
+            [f"{host}:tf", *addresses[1:]],
+            0,
+            f"the port of {host + ':tf'!r} is not a number",
+        ),
+    ]
+    for given, index, why in cases:
+        call = f"make_tf_config({given!r}, {index})"
+        try:
+            config = call_student(make_tf_config, list(given), index)
+        except StudentCodeFailed as exc:
+            raised = getattr(exc, "raised", None)
+            if raised is None:
+                raise
+            if isinstance(raised, AssertionError):
+                return (
+                    f"{call} failed an assert; Python skips asserts when run with -O, so "
+                    f"raise ValueError yourself: {why}."
+                )
+            if not isinstance(raised, ValueError):
+                return (
+                    f"{call} raised {student_error(raised)}; {why}, which is a wrong value: "
+                    "raise a ValueError that says so."
+                )
+            if not str(raised).strip():
+                return f"{call} raised a ValueError without a message; say what is wrong: {why}."
+            continue
+        returned = "a configuration" if isinstance(config, dict) else describe(config)
+        return (
+            f"{call} returned {returned}; {why}. Raise a ValueError that says so, "
+            "before any worker starts with a configuration that cannot work."
+        )
+    return None
 
 
 def _other_jobs(others: list[str], cluster: dict[str, Any]) -> str:
