@@ -2,8 +2,8 @@
 
 A server with several requests at once gets the most images per second from its cores when
 each core runs a whole image on an interpreter of its own, rather than every core working
-on one image and waiting for the others (``bench/results/serving.md``: 9.4 against 9.7 ms of
-CPU per EfficientNet-Lite0 image). :class:`Lanes` keeps one such interpreter per core, each
+on one image and waiting for the others (``bench/results/serving.md`` measures the CPU time
+per EfficientNet-Lite0 image both ways). :class:`Lanes` keeps one such interpreter per core, each
 with a thread that takes the next image from one queue, whichever request it belongs to:
 a lane that finishes starts on the next image at once, instead of waiting for the other
 lanes to finish a batch. A lone image with nothing else running is better served by the

@@ -239,7 +239,7 @@ class LiteRTClassifier(Classifier):
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> float:
         # Every call is a batch-1 call: one image warms the interpreter of single requests, a
-        # batch of one image per core the lanes of micro-batches (made here, not under load).
+        # batch of one image per core the lanes (made here, not under the first load).
         return super().warm_up((1, self.threads) if self.threads > 1 else (1,))
 
     def describe(self) -> dict[str, Any]:
