@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from course_lib.serving.batching import MicroBatcher, ModelHost, ModelNotReady
+from course_lib.serving.batching import BatcherClosed, MicroBatcher, ModelHost, ModelNotReady
 from course_lib.serving.classifier import Classifier, top_k
 from course_lib.serving.config import ServeConfig
 from course_lib.serving.store import SCHEMA, NewPrediction, PredictionStore, timestamp
@@ -369,6 +369,22 @@ def test_batcher_lets_a_classifier_that_takes_concurrent_calls_have_them_all_at_
     assert classifier.max_active > 1  # called from several requests at once
     assert all(name.startswith("request") for name in classifier.threads)
     assert classifier.timeouts == {7.0}  # the request's own limit reaches the classifier
+
+
+def test_batcher_starts_no_inference_thread_for_a_classifier_that_takes_concurrent_calls():
+    class Concurrent(CountingClassifier):
+        concurrent_calls = True
+
+        def predict_inputs(self, inputs, timeout=None):
+            return super().predict_inputs(inputs)
+
+    before = {t.name for t in threading.enumerate()}
+    batcher = MicroBatcher(Concurrent())
+    assert batcher.predict(pixels(3))[0, 0] == 3
+    assert "micro-batcher" not in {t.name for t in threading.enumerate()} - before
+    batcher.close()
+    with pytest.raises(BatcherClosed):
+        batcher.predict(pixels(3))
 
 
 def test_batcher_hands_model_errors_to_the_waiting_requests_and_keeps_going():

@@ -64,8 +64,12 @@ class MicroBatcher:
         self._model_lock = threading.Lock()  # one model call at a time
         self.calls = 0  # model calls made, for tests and monitoring (not of concurrent_calls)
         self.direct_calls = 0  # of those, made by an idle request in its own thread
-        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
-        self._thread.start()
+        # A classifier that takes concurrent calls is called in the requests' threads: no
+        # inference thread waits for work that never comes (one per served version).
+        self._thread: threading.Thread | None = None
+        if not classifier.concurrent_calls:
+            self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
+            self._thread.start()
 
     def predict(self, pixels: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
         """Probabilities for uint8 ``pixels`` (n, h, w, c) at the model's size, in a shared batch.
@@ -106,11 +110,12 @@ class MicroBatcher:
         return self._closed
 
     def close(self) -> None:
-        """Stop the inference thread after the requests already queued."""
+        """Stop the inference thread after the requests already queued; refuse new ones."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout=10)
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:

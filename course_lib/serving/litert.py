@@ -206,7 +206,7 @@ class LiteRTClassifier(Classifier):
             with self._lock:
                 self._invoke_each(self._interpreter, inputs, out, range(len(inputs)))
             return out
-        lanes = self._batch_lanes()
+        lanes = self._lanes_of_cores()
         if len(inputs) == 1 and lanes.start_alone():
             try:
                 self._invoke_each(self._interpreter, inputs, out, range(1))
@@ -228,7 +228,7 @@ class LiteRTClassifier(Classifier):
             interpreter.invoke()
             out[i] = interpreter.get_tensor(self._output["index"])[0]
 
-    def _batch_lanes(self) -> Lanes:
+    def _lanes_of_cores(self) -> Lanes:
         """One single-thread interpreter per core (``threads``), made on first use."""
         with self._lock:
             if self._lanes is None:
