@@ -172,7 +172,8 @@ def _format(value: float) -> str:
         return str(int(value))
     if abs(value) < 1e-3:  # a tiny difference must not read as 0.0000
         return f"{value:.1e}"
-    return f"{value:.4f}"
+    # four decimals at most, none that say nothing: 2.69 rather than 2.6900
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def _format_cell(value: Any) -> str:

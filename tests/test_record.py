@@ -80,6 +80,15 @@ def test_table_refuses_non_finite_numbers():
         record.table("bad", pd.DataFrame({"x": [math.inf]}))
 
 
+def test_a_figure_shows_four_decimals_at_most_without_trailing_zeros():
+    shown = [
+        record.metric("figure", v)._repr_mimebundle_()["text/plain"]
+        for v in (2.69, 0.9, 1.41402, 0.5)
+    ]
+    assert shown == ["figure: 2.69", "figure: 0.9", "figure: 1.414", "figure: 0.5"]
+    assert record.metric("count", 240.0)._repr_mimebundle_()["text/plain"] == "count: 240"
+
+
 def test_tiny_figures_are_not_shown_as_zero():
     assert (
         record.metric("weight difference", 4.5e-7)._repr_mimebundle_()["text/plain"]
