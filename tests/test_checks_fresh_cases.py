@@ -228,7 +228,7 @@ def test_answers_recorded_in_the_notebook_pass_there_and_fail_when_graded(tmp_pa
 NO_TEST_DATA = {
     "2.3": "the notebook's own datasets and image folder, which the check reads",
     "2.4": "a Keras model of augmentation layers, which the judge runs itself",
-    "3.2": "a 3x3 kernel, an array",
+    "3.2": "a 3x3 kernel, an array the check applies itself to the edges it draws",
     "4.2": "the verdicts and the best epoch read off the lesson's curves",
     "8.4": "a generator without arguments over the course's own Fashion-MNIST images",
 }

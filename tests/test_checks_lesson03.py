@@ -1,5 +1,6 @@
 """Lesson 03 checks accept the right answer and name each common mistake."""
 
+import contextlib
 import math
 
 import keras
@@ -9,6 +10,7 @@ import scipy.signal
 from keras import layers
 
 from course_lib import checks, images
+from course_lib.checks._core import fresh_inputs
 
 # Answers and mistakes are built from the library's copies here (images.convolve2d and
 # images.same_padding); tests/test_checks_copies.py shows they are refused as answers.
@@ -187,37 +189,149 @@ def test_3_1_unattempted_exercise_says_so():
 
 
 SOBEL_X = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+SOBEL_Y = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
+# K[i, j] = j - i: the diagonal Sobel kernel, 0 on '/' edges and strong on '\' ones
+RIGHT_DIAGONAL = [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]]
+
+
+def _j_minus_i():
+    i, j = np.indices((3, 3))
+    return (j - i).astype(np.float32)
 
 
 @pytest.mark.parametrize(
-    "kernel", [SOBEL_X, np.array(SOBEL_X).T.T * -1.0, [[-1, 0, 1]] * 3, [[0, 1, -1]] * 3]
-)
-def test_3_2_accepts_vertical_edge_kernels_of_either_sign(kernel):
-    assert checks.exercise_3_2(kernel).passed
-
-
-@pytest.mark.parametrize(
-    ("kernel", "phrase"),
+    "kernel",
     [
-        (np.array(SOBEL_X).T, "detects horizontal edges"),
-        (np.ones((3, 3)), "that is a blur"),
-        (np.ones((3, 3)) / 9, "that is a blur"),
-        ([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], "not 0"),
-        ([[-1, 0, 2], [-1, 0, 2], [-1, 0, 2]], "add up to 0"),
-        ([[0, 1, 0], [1, -4, 1], [0, 1, 0]], "also responds to horizontal edges"),
-        (np.zeros((3, 3)), "all weights are 0"),
-        ([[0, 0, 0], [0, 1, -1], [0, 0, 0]][:2], "expected (3, 3)"),
-        (None, "None"),
+        RIGHT_DIAGONAL,  # a list of lists
+        -np.array(RIGHT_DIAGONAL, dtype=np.float64),  # the other sign: dark above the diagonal
+        _j_minus_i(),  # built from the indices, float32
+        np.array([[0, 0, 1], [0, 0, 0], [-1, 0, 0]]),  # only the two far corners, ints
+        np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]]) * 0.5,  # Prewitt's diagonal, scaled
     ],
 )
-def test_3_2_names_the_mistake(kernel, phrase):
-    assert _fails_with(checks.exercise_3_2(kernel), phrase)
+def test_3_2_accepts_diagonal_edge_kernels_written_in_different_ways(kernel):
+    result = checks.exercise_3_2(kernel)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("kernel", "message"),
+    [
+        (
+            SOBEL_X,
+            "your kernel finds vertical edges (a change from left to right: it gives 0 on "
+            "horizontal ones), and it responds to '/' edges too: on the '/' edge [[0, 0, 1], "
+            "[0, 1, 1], [1, 1, 1]] it gives 3, not 0. A '/' edge also changes from left to "
+            "right; a diagonal-edge kernel must ignore it.",
+        ),
+        (
+            SOBEL_Y,
+            "your kernel finds horizontal edges (a change from top to bottom: it gives 0 on "
+            "vertical ones), and it responds to '/' edges too: on the '/' edge [[0, 0, 1], "
+            "[0, 1, 1], [1, 1, 1]] it gives 3, not 0. A '/' edge also changes from top to "
+            "bottom; a diagonal-edge kernel must ignore it.",
+        ),
+        (
+            np.fliplr(RIGHT_DIAGONAL),
+            "your kernel finds the other diagonal, edges that run like '/' (on the '/' edge "
+            "[[0, 0, 1], [0, 1, 1], [1, 1, 1]] it gives -4, not 0), and gives 0 on every '\\' "
+            "edge. The task asks for the opposite: 0 on '/' edges and a response on '\\' ones "
+            "(mirror your kernel left to right).",
+        ),
+        (
+            [[1, 1, 2], [-1, 1, 1], [-2, -1, 1]],  # a diagonal step with a bright centre
+            "on a flat area, where every pixel is 1, your kernel gives 3 (the sum of its "
+            "weights), not 0; on a flat area of brightness b it gives b times that. Make the "
+            "weights add up to 0, so that only a change lights the kernel up.",
+        ),
+        (
+            [[0, -1, 0], [-1, 4, -1], [0, -1, 0]],  # a Laplacian: edges of every direction
+            "your kernel responds to edges that run like '/': on the '/' edge [[0, 0, 1], "
+            "[0, 1, 1], [1, 1, 1]] it gives 2, not 0. Along each line from bottom-left to "
+            "top-right such an edge has one brightness, wherever the step sits in the window; "
+            "your kernel must give 0 on every one of them.",
+        ),
+        (
+            [[0, 0, 1], [0, -1, 0], [0, 0, 0]],  # off the centre: blind when the diagonal is bright
+            "your kernel gives 0 on the '\\' edge [[1, 1, 1], [0, 1, 1], [0, 0, 1]], which "
+            "runs through the window's centre; it must respond to such an edge whether the "
+            "diagonal pixels belong to the bright side or to the dark side.",
+        ),
+        (
+            np.ones((3, 3)) / 9,
+            "every weight has the same sign: that is a blur, an average of the neighbourhood. "
+            "An edge detector subtracts one side from the other.",
+        ),
+        (
+            np.zeros((3, 3)),
+            "all weights are 0, so the output is 0 everywhere, on a '\\' edge too: give the "
+            "weights values that tell the two sides of a '\\' edge apart.",
+        ),
+        ([[0, 1], [-1, 0]], "your kernel has shape (2, 2); expected (3, 3)."),
+        (np.array(RIGHT_DIAGONAL)[:, :, None], "drop the last axis of size 1"),
+        (None, "your kernel is None"),
+        (np.ones((3, 3), dtype=bool), "your kernel holds bool values, not numbers."),
+        (
+            [[0, 1, float("nan")], [-1, 0, 1], [-2, -1, 0]],
+            "your kernel holds NaN or infinite weights, so the windows it touches give NaN or "
+            "infinity instead of a response: every weight must be an ordinary number.",
+        ),
+    ],
+)
+def test_3_2_names_the_mistake(kernel, message):
+    assert _fails_with(checks.exercise_3_2(kernel), message)
 
 
 def test_3_2_a_complex_kernel_is_no_array_of_weights_and_the_check_warns_nothing(recwarn):
-    result = checks.exercise_3_2(np.array(SOBEL_X, dtype=float).astype(complex))
+    result = checks.exercise_3_2(np.array(RIGHT_DIAGONAL, dtype=float).astype(complex))
     assert _fails_with(result, "your kernel holds complex128 values, complex numbers")
     assert not [w for w in recwarn if "ComplexWarning" in type(w.message).__name__]
+
+
+def _drawn_edges():
+    from course_lib.checks import lesson03
+
+    return lesson03._slash_edges()[8:], lesson03._backslash_edges()[4:]
+
+
+def _is_step(patch, line):
+    """Constant along each line of ``line`` (i + j or j - i), two levels at least 0.3 apart."""
+    i, j = np.indices((3, 3))
+    position = i + j if line == "/" else j - i
+    levels = sorted({float(v) for v in patch.flat})
+    constant = all(len({float(v) for v in patch[position == p]}) == 1 for p in np.unique(position))
+    return constant and len(levels) == 2 and levels[1] - levels[0] >= 0.3
+
+
+def test_3_2_draws_edges_afresh_in_each_grading_run():
+    slash, backslash = _drawn_edges()
+    again = _drawn_edges()
+    assert [p.tolist() for p in slash + backslash] == [p.tolist() for p in again[0] + again[1]]
+    with fresh_inputs(7):
+        graded = _drawn_edges()
+    assert len(slash) == len(graded[0]) == 4 and len(backslash) == len(graded[1]) == 2
+    assert not all(np.array_equal(a, b) for a, b in zip(slash, graded[0], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(backslash, graded[1], strict=True))
+    for patches, line in [(slash + graded[0], "/"), (backslash + graded[1], "\\")]:
+        assert all(_is_step(p, line) for p in patches), patches
+    # A '\' edge runs through the centre: the diagonal on one side, its neighbours on the other
+    assert all(p[1, 1] != p[1, 0] or p[1, 1] != p[1, 2] for p in backslash + graded[1])
+
+
+def test_3_2_judges_the_edges_it_draws(monkeypatch):
+    from course_lib.checks import lesson03
+
+    # Only the drawn '/' edges left: the vertical-edge kernel is still named on one of them
+    every_edge = lesson03._slash_edges
+    monkeypatch.setattr(lesson03, "_slash_edges", lambda: every_edge()[8:])
+    for salt in (None, 1, 2):
+        with contextlib.nullcontext() if salt is None else fresh_inputs(salt):
+            drawn = [lesson03._rows(p) for p in every_edge()[8:]]
+            wrong = checks.exercise_3_2(SOBEL_X)
+            right = checks.exercise_3_2(RIGHT_DIAGONAL)
+        assert right.passed, right.message
+        assert _fails_with(wrong, "your kernel finds vertical edges")
+        assert any(f"on the '/' edge {rows} it gives" in wrong.message for rows in drawn)
 
 
 # --- 3.3: one filter over all channels ---------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -160,19 +159,67 @@ def _slide_problem(
     return None
 
 
-def _step_image(vertical: bool, size: int = 9) -> np.ndarray:
-    # Dark on one side, bright on the other: a vertical edge is a left-right change.
-    step = np.zeros((size, size))
-    if vertical:
-        step[:, size // 2 :] = 1.0
-    else:
-        step[size // 2 :, :] = 1.0
-    return step
+# --- 3.2: a diagonal-edge kernel ---------------------------------------------------------------
+
+
+def _edge_patch(along: str, offset: int, dark: float, bright: float) -> np.ndarray:
+    """A 3x3 window holding a straight edge, row i down and column j to the right.
+
+    ``along="/"``: constant along each line i + j = const, bright where i + j >= offset (from
+    bottom-left to top-right). ``along="\\"``: constant along each line j - i = const, bright
+    where j - i >= offset, above the main diagonal (offset 1) or on and above it (offset 0).
+    """
+    i, j = np.indices((3, 3))
+    position = i + j if along == "/" else j - i
+    return np.where(position >= offset, bright, dark).astype(np.float64)
+
+
+def _levels(rng: np.random.Generator) -> tuple[float, float]:
+    """A dark and a bright level in [0, 1], at least 0.3 apart, either way round."""
+    low = float(rng.uniform(0.0, 0.6))
+    high = float(rng.uniform(low + 0.3, 1.0))
+    return (low, high) if rng.random() < 0.5 else (high, low)
+
+
+def _slash_edges() -> list[np.ndarray]:
+    """'/' edges: the step through the centre first, then off-centre ones, both polarities;
+    then some drawn with check_rng, afresh in each grading run."""
+    fixed = [
+        _edge_patch("/", offset, dark, bright)
+        for offset in (2, 3, 1, 4)
+        for dark, bright in ((0.0, 1.0), (1.0, 0.0))
+    ]
+    rng = check_rng(32)
+    drawn = [_edge_patch("/", int(rng.integers(1, 5)), *_levels(rng)) for _ in range(4)]
+    return fixed + drawn
+
+
+def _backslash_edges() -> list[np.ndarray]:
+    """'\\' edges through the centre: the diagonal pixels bright, then dark; both polarities,
+    then some drawn with check_rng."""
+    fixed = [
+        _edge_patch("\\", offset, dark, bright)
+        for offset in (0, 1)
+        for dark, bright in ((0.0, 1.0), (1.0, 0.0))
+    ]
+    rng = check_rng(33)
+    drawn = [_edge_patch("\\", int(rng.integers(0, 2)), *_levels(rng)) for _ in range(2)]
+    return fixed + drawn
+
+
+def _rows(patch: np.ndarray) -> str:
+    """A small window written as its rows, e.g. [[0, 0, 1], [0, 1, 1], [1, 1, 1]]."""
+    return "[" + ", ".join("[" + ", ".join(f"{v:.2g}" for v in row) + "]" for row in patch) + "]"
+
+
+def _response(kernel: np.ndarray, patch: np.ndarray) -> float:
+    # One window of the convolution: images.convolve2d on a 3x3 image gives this one number.
+    return float((kernel * patch).sum())
 
 
 def exercise_3_2(kernel: Any) -> CheckResult:
-    """A 3x3 kernel that responds to vertical edges, not to horizontal ones, and gives 0 on flat
-    areas."""
+    """A 3x3 kernel that gives 0 on flat areas and on edges running like '/', and not 0 on an edge
+    running like '\\' through its centre."""
 
     def diagnose() -> str | None:
         got = as_array(kernel, "your kernel")
@@ -187,45 +234,80 @@ def exercise_3_2(kernel: Any) -> CheckResult:
                 "real numbers, as a Conv2D's are: keep it an array of floats."
             )
         got = got.astype(np.float64)
-        scale = np.abs(got).max()
+        if not np.isfinite(got).all():
+            return (
+                "your kernel holds NaN or infinite weights, so the windows it touches give NaN "
+                "or infinity instead of a response: every weight must be an ordinary number."
+            )
+        scale = np.abs(got).sum()  # the largest response on a window of values in [0, 1]
         if scale == 0:
             return (
-                "all weights are 0, so the output is 0 everywhere: give the columns different "
-                "weights."
+                "all weights are 0, so the output is 0 everywhere, on a '\\' edge too: give the "
+                "weights values that tell the two sides of a '\\' edge apart."
             )
-        vertical = np.abs(images.convolve2d(_step_image(vertical=True), got)).max() / scale
-        horizontal = np.abs(images.convolve2d(_step_image(vertical=False), got)).max() / scale
-        flat_response = got.sum()
+        tolerance = 1e-6 * scale
         if np.all(got > 0) or np.all(got < 0):
             return (
                 "every weight has the same sign: that is a blur, an average of the neighbourhood. "
                 "An edge detector subtracts one side from the other."
             )
-        if not math.isclose(flat_response, 0.0, abs_tol=1e-6 * scale):
+        flat = got.sum()
+        if abs(flat) > tolerance:
             return (
-                f"on a flat area (all pixels 1) your kernel gives {flat_response:g}, not 0: "
-                "make the weights add up to 0 so that only changes light it up."
+                f"on a flat area, where every pixel is 1, your kernel gives {flat:g} (the sum of "
+                "its weights), not 0; on a flat area of brightness b it gives b times that. "
+                "Make the weights add up to 0, so that only a change lights the kernel up."
             )
-        if horizontal > 1e-6 and vertical <= 1e-6:
+        backslash = [(patch, _response(got, patch)) for patch in _backslash_edges()]
+        # Every '\' edge, wherever its step sits in the window: all 0 for the other diagonal
+        anywhere = [_edge_patch("\\", offset, 0.0, 1.0) for offset in (-1, 0, 1, 2)]
+        blind_to_backslash = all(abs(_response(got, p)) <= tolerance for p in anywhere)
+        for patch in _slash_edges():
+            response = _response(got, patch)
+            if abs(response) <= tolerance:
+                continue
+            on_slash = f"on the '/' edge {_rows(patch)} it gives {response:.3g}, not 0"
+            if blind_to_backslash:
+                return (
+                    "your kernel finds the other diagonal, edges that run like '/' ("
+                    f"{on_slash}), and gives 0 on every '\\' edge. The task asks for the "
+                    "opposite: 0 on '/' edges and a response on '\\' ones (mirror your kernel "
+                    "left to right)."
+                )
+            columns, rows = got.sum(axis=0), got.sum(axis=1)
+            if np.allclose(columns, 0, atol=tolerance):
+                return (
+                    "your kernel finds horizontal edges (a change from top to bottom: it gives 0 "
+                    f"on vertical ones), and it responds to '/' edges too: {on_slash}. A '/' edge "
+                    "also changes from top to bottom; a diagonal-edge kernel must ignore it."
+                )
+            if np.allclose(rows, 0, atol=tolerance):
+                return (
+                    "your kernel finds vertical edges (a change from left to right: it gives 0 "
+                    f"on horizontal ones), and it responds to '/' edges too: {on_slash}. A '/' "
+                    "edge also changes from left to right; a diagonal-edge kernel must ignore it."
+                )
             return (
-                "your kernel detects horizontal edges (a change from top to bottom); a "
-                "vertical edge "
-                "is a change from left to right: transpose it."
+                f"your kernel responds to edges that run like '/': {on_slash}. Along each line "
+                "from bottom-left to top-right such an edge has one brightness, wherever the "
+                "step sits in the window; your kernel must give 0 on every one of them."
             )
-        if horizontal > 1e-6:
-            return (
-                "your kernel also responds to horizontal edges; give every row the same "
-                "left-to-right pattern, e.g. [-1, 0, 1]."
-            )
-        if vertical <= 1e-6:
-            return (
-                "your kernel gives 0 on a vertical edge too: the left and right columns need "
-                "opposite weights."
-            )
+        for patch, response in backslash:
+            if abs(response) <= tolerance:
+                if blind_to_backslash:
+                    return (
+                        "your kernel gives 0 on '/' edges, as asked, but also on every '\\' "
+                        f"edge, e.g. {_rows(patch)}: it finds no diagonal edge at all."
+                    )
+                return (
+                    f"your kernel gives 0 on the '\\' edge {_rows(patch)}, which runs through "
+                    "the window's centre; it must respond to such an edge whether the diagonal "
+                    "pixels belong to the bright side or to the dark side."
+                )
         return None
 
     return run_check(
-        "3.2", diagnose, "0 on flat areas and horizontal edges, strong on vertical edges."
+        "3.2", diagnose, "0 on flat areas and on '/' edges, not 0 on '\\' edges through the centre."
     )
 
 
