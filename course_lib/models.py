@@ -49,18 +49,23 @@ def build_baseline_cnn(
     import keras
     from keras import layers
 
+    # Each layer is named after its role, so that a summary reads as the network does.
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(
-                32, 3, activation="relu"
-            ),  # 32 filters of 3x3: 28x28 -> 26x26 (valid padding)
-            layers.MaxPooling2D(2),  # the strongest response of each 2x2 block: -> 13x13
-            layers.Conv2D(64, 3, activation="relu"),  # each filter spans all 32 maps: -> 11x11
-            layers.MaxPooling2D(2),  # -> 5x5 (the odd last row and column are dropped)
-            layers.Flatten(),  # 5 * 5 * 64 = 1,600 numbers per image
-            layers.Dense(128, activation="relu"),  # every one of the 1,600 to each of 128 units
-            layers.Dense(num_classes, activation="softmax"),  # one probability per class
+            # 32 filters of 3x3: 28x28 -> 26x26 (valid padding)
+            layers.Conv2D(32, 3, activation="relu", name="conv_1"),
+            # the strongest response of each 2x2 block: -> 13x13
+            layers.MaxPooling2D(2, name="pool_1"),
+            # each filter spans all 32 maps: -> 11x11
+            layers.Conv2D(64, 3, activation="relu", name="conv_2"),
+            # -> 5x5 (the odd last row and column are dropped)
+            layers.MaxPooling2D(2, name="pool_2"),
+            layers.Flatten(name="flatten"),  # 5 * 5 * 64 = 1,600 numbers per image
+            # every one of the 1,600 to each of 128 units
+            layers.Dense(128, activation="relu", name="hidden"),
+            # one probability per class
+            layers.Dense(num_classes, activation="softmax", name="probabilities"),
         ],
         name="baseline_cnn",
     )
