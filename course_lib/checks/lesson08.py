@@ -1011,7 +1011,7 @@ def _repeated_problem(flat: np.ndarray, x_train: np.ndarray | None, fashion: Any
         f"is the image of sample {first_at[flat[sample].tobytes()]}): a shuffled copy of the "
         f"training set holds each training image once, so the converter would calibrate on "
         f"{len(counts)} different image{'s' * (len(counts) != 1)}, not {len(flat)}. Take the "
-        "first CALIBRATION_IMAGES of one permutation, calibration_order[:CALIBRATION_IMAGES], "
+        "first CALIBRATION_IMAGES of one permutation, rng.permutation(len(x_train)), "
         "not a draw with replacement or an index used twice."
     )
 
@@ -1100,7 +1100,7 @@ def exercise_8_4(
             if batch.shape[0] == 0:
                 return (
                     f"a sample holds no image, shape {batch.shape}: an index past the end of "
-                    "the array it slices? calibration_order numbers the training images, "
+                    "the array it slices? The indices must number the training images, "
                     "x_train[i:i + 1]."
                 )
             if batch.shape[0] != 1:
