@@ -1,5 +1,6 @@
 """Lesson 04 checks accept the right answer and name each common mistake."""
 
+import functools
 import operator
 
 import keras
@@ -23,58 +24,91 @@ def _compiler(**kwargs):
     return compile_model
 
 
+def _cross_entropy_of_scores(y_true, y_pred):  # a student's own loss, written out
+    return keras.losses.categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+def _logits():
+    return keras.losses.CategoricalCrossentropy(from_logits=True)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-        {"loss": keras.losses.SparseCategoricalCrossentropy(), "metrics": ["acc"]},
+        {"loss": keras.losses.CategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]},
+        {"loss": _logits(), "metrics": ["categorical_accuracy"]},
+        {"loss": _logits(), "metrics": ["acc"]},
+        {"loss": _logits(), "metrics": [keras.metrics.CategoricalAccuracy(name="acc")]},
+        {"loss": _cross_entropy_of_scores, "metrics": ["accuracy"]},
         {
-            "loss": keras.losses.sparse_categorical_crossentropy,
-            "metrics": [keras.metrics.SparseCategoricalAccuracy()],
+            "loss": lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True),
+            "metrics": ["accuracy"],
+        },
+        {
+            "loss": functools.partial(keras.losses.categorical_crossentropy, from_logits=True),
+            "metrics": [keras.metrics.CategoricalAccuracy()],
         },
     ],
 )
-def test_4_1_accepts_sparse_cross_entropy_with_accuracy(kwargs):
-    assert checks.exercise_4_1(_compiler(**kwargs)).passed
+def test_4_1_accepts_cross_entropy_from_raw_scores_with_accuracy(kwargs):
+    result = checks.exercise_4_1(_compiler(**kwargs))
+    assert result.passed, result.message
 
 
 @pytest.mark.parametrize(
     ("kwargs", "phrase"),
     [
-        ({"loss": "categorical_crossentropy", "metrics": ["accuracy"]}, "one-hot"),
-        ({"loss": "binary_crossentropy", "metrics": ["accuracy"]}, "yes/no"),
-        ({"loss": "mse", "metrics": ["accuracy"]}, "the loss is mean_squared_error"),
+        (
+            {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+            "sparse_categorical_crossentropy takes integer labels, one class number per image;"
+            " here each label is a one-hot row",
+        ),
         (
             {
                 "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 "metrics": ["accuracy"],
             },
-            "already probabilities",
-        ),
-        ({"loss": "sparse_categorical_crossentropy"}, "no accuracy metric"),
-        (
-            {"loss": "sparse_categorical_crossentropy", "metrics": [keras.metrics.Accuracy()]},
-            "exact equality",
+            "sparse_categorical_crossentropy takes integer labels",
         ),
         (
-            {"loss": "sparse_categorical_crossentropy", "metrics": ["categorical_accuracy"]},
-            "one-hot labels",
+            {"loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+            "the string 'categorical_crossentropy' gives the loss with its defaults, "
+            "from_logits=False: it expects probabilities",
+        ),
+        (
+            {"loss": keras.losses.CategoricalCrossentropy(), "metrics": ["accuracy"]},
+            "your categorical cross-entropy has from_logits=False (the default): it treats "
+            "the model's outputs as probabilities",
+        ),
+        (
+            {"loss": keras.losses.categorical_crossentropy, "metrics": ["accuracy"]},
+            "has from_logits=False (the default)",
+        ),
+        (
+            {"loss": "binary_crossentropy", "metrics": ["accuracy"]},
+            "binary_crossentropy is for yes/no outputs",
+        ),
+        (
+            {
+                "loss": keras.losses.BinaryCrossentropy(from_logits=True),
+                "metrics": ["accuracy"],
+            },
+            "binary_crossentropy is for yes/no outputs",
+        ),
+        ({"loss": "mse", "metrics": ["accuracy"]}, "the loss is mean_squared_error"),
+        ({"loss": _logits()}, "no accuracy metric"),
+        ({"loss": _logits(), "metrics": [keras.metrics.Accuracy()]}, "exact equality"),
+        (
+            {"loss": _logits(), "metrics": ["sparse_categorical_accuracy"]},
+            "sparse_categorical_accuracy compares the highest output with an integer label",
         ),
         ({"metrics": ["accuracy"]}, "no loss"),
         (
-            {
-                "optimizer": "sgd",
-                "loss": "sparse_categorical_crossentropy",
-                "metrics": ["accuracy"],
-            },
+            {"optimizer": "sgd", "loss": _logits(), "metrics": ["accuracy"]},
             "the optimizer is SGD; the task asks for Adam",
         ),
         (
-            {
-                "optimizer": keras.optimizers.RMSprop(),
-                "loss": "sparse_categorical_crossentropy",
-                "metrics": ["accuracy"],
-            },
+            {"optimizer": keras.optimizers.RMSprop(), "loss": _logits(), "metrics": ["accuracy"]},
             "the optimizer is RMSprop",
         ),
     ],
@@ -83,35 +117,104 @@ def test_4_1_names_the_mistake(kwargs, phrase):
     assert _fails_with(checks.exercise_4_1(_compiler(**kwargs)), phrase)
 
 
-@pytest.mark.parametrize("ignored", [0, 2, np.int64(9)])
-def test_4_1_a_loss_that_ignores_a_class_is_named(ignored):
-    loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=ignored)
+def test_4_1_the_sparse_loss_really_stops_at_the_first_batch_of_one_hot_labels():
+    """What the message about the sparse loss says Keras does, Keras does."""
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="rank"):
+        model.train_on_batch(np.zeros((2, 3), np.float32), np.eye(4, dtype=np.float32)[[0, 1]])
+
+
+def _sparse_accuracy_on_one_hot(images, classes):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(classes)])
+    model.compile(optimizer="adam", loss=_logits(), metrics=["sparse_categorical_accuracy"])
+    x = np.random.default_rng(0).random((images, 3), dtype=np.float32)
+    labels = np.eye(classes, dtype=np.float32)[np.arange(images) % classes]
+    right = float(np.mean(np.argmax(model.predict(x, verbose=0), 1) == np.argmax(labels, 1)))
+    reported = model.train_on_batch(x, labels, return_dict=True)["sparse_categorical_accuracy"]
+    return right, float(reported)
+
+
+def test_4_1_the_sparse_accuracy_really_stops_or_reports_a_wrong_figure_on_one_hot_labels():
+    """What the message about sparse_categorical_accuracy says, Keras does."""
+    with pytest.raises(ValueError, match="Dimensions must be equal"):
+        _sparse_accuracy_on_one_hot(4, 8)
+    right, reported = _sparse_accuracy_on_one_hot(4, 4)  # as many images as classes
+    assert not np.isclose(right, reported), (right, reported)
+
+
+def test_4_1_accuracy_as_a_string_is_categorical_accuracy_for_one_hot_labels():
+    """What the exercise says of 'accuracy': Keras 3 picks categorical accuracy by the shapes,
+    the share of images whose highest raw score is their label's 1."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(8)])
+    model.compile(optimizer="adam", loss=_logits(), metrics=["accuracy"])
+    x = np.random.default_rng(1).random((16, 3), dtype=np.float32)
+    labels = np.eye(8, dtype=np.float32)[np.arange(16) % 8]
+    right = np.mean(np.argmax(model.predict(x, verbose=0), 1) == np.arange(16) % 8)
+    reported = model.train_on_batch(x, labels, return_dict=True)["accuracy"]
+    assert np.isclose(reported, right), (reported, right)
+
+
+@pytest.mark.parametrize(
+    ("loss", "phrase"),
+    [
+        (
+            lambda y, p: keras.losses.categorical_crossentropy(y, p),
+            "your loss is 0.4383: it reads the scores as if they were probabilities. The "
+            "cross-entropy of the softmax of those scores is 0.417",
+        ),
+        (
+            lambda y, p: keras.losses.sparse_categorical_crossentropy(y, p, from_logits=True),
+            "your loss takes integer labels, one class number per image (the sparse "
+            "cross-entropy), and fails on one-hot labels such as [1, 0, 0]",
+        ),
+    ],
+)
+def test_4_1_a_loss_of_the_students_own_is_judged_by_its_values(loss, phrase):
+    assert _fails_with(checks.exercise_4_1(_compiler(loss=loss, metrics=["accuracy"])), phrase)
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.2])
+def test_4_1_label_smoothing_is_named(smoothing):
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing)
     result = checks.exercise_4_1(_compiler(loss=loss, metrics=["accuracy"]))
-    assert _fails_with(result, f"the loss is set to ignore class {ignored} (ignore_class=")
-    assert "the model never learns to recognise them" in result.message
+    assert _fails_with(result, f"the loss is set to label_smoothing={smoothing:g}: it trains")
+    assert "leave label_smoothing out" in result.message
 
 
-class _Squared(keras.losses.SparseCategoricalCrossentropy):
-    """Sparse cross-entropy by its name and settings, of the squared probabilities."""
+class _Squared(keras.losses.CategoricalCrossentropy):
+    """Categorical cross-entropy by its name and settings, of the squared scores."""
 
     def call(self, y_true, y_pred):
         return super().call(y_true, y_pred**2)
 
 
-def test_4_1_a_loss_that_measures_something_else_under_the_right_name_is_named():
-    result = checks.exercise_4_1(_compiler(loss=_Squared(), metrics=["accuracy"]))
-    assert _fails_with(result, "for one image of class 0 predicted with probabilities")
-    assert "-log(0.7), is 0.3567: your loss measures something else" in result.message
+@pytest.mark.parametrize(
+    ("loss", "phrase"),
+    [
+        (_Squared(from_logits=True), "your loss measures something else"),
+        (
+            keras.losses.CategoricalCrossentropy(from_logits=True, axis=0),
+            "your loss (with axis=0) measures something else",
+        ),
+    ],
+)
+def test_4_1_a_loss_that_measures_something_else_under_the_right_name_is_named(loss, phrase):
+    result = checks.exercise_4_1(_compiler(loss=loss, metrics=["accuracy"]))
+    assert _fails_with(result, "for one image of class 0 with raw scores [2.0, 1.0, 0.1]")
+    assert "minus the log of its probability for class 0, is 0.417" in result.message
+    assert phrase in result.message
 
 
 @pytest.mark.parametrize(
     "loss",
     [
-        # How a batch adds up only scales the steps, which Adam undoes; a label no image has
-        # is ignored harmlessly; the defaults may be spelled out.
-        keras.losses.SparseCategoricalCrossentropy(reduction="sum"),
-        keras.losses.SparseCategoricalCrossentropy(ignore_class=-1),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=False, ignore_class=None, axis=-1),
+        # How a batch adds up only scales the steps, which Adam undoes; the right settings may
+        # be spelled out.
+        keras.losses.CategoricalCrossentropy(from_logits=True, reduction="sum"),
+        keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.0, axis=-1),
     ],
 )
 def test_4_1_loss_settings_that_leave_what_is_learned_alone_pass(loss):
@@ -119,14 +222,22 @@ def test_4_1_loss_settings_that_leave_what_is_learned_alone_pass(loss):
     assert result.passed, result.message
 
 
+def test_4_1_a_softmax_added_to_the_model_is_named():
+    def compile_for_one_hot_logits(model):  # a student's answer: softmax back, then the string
+        model.layers[-1].activation = keras.activations.softmax
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
+    assert _fails_with(result, "your function changed what the model outputs")
+    assert "tells the loss so instead" in result.message
+
+
 @pytest.mark.parametrize(
     "optimizer",
     [keras.optimizers.Adam(1e-3), keras.optimizers.Adam(learning_rate=0.001), "Adam"],
 )
 def test_4_1_accepts_adam_at_its_default_learning_rate_however_it_is_written(optimizer):
-    compile_model = _compiler(
-        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    compile_model = _compiler(optimizer=optimizer, loss=_logits(), metrics=["accuracy"])
     result = checks.exercise_4_1(compile_model)
     assert result.passed, result.message
 
@@ -136,28 +247,28 @@ def test_4_1_accepts_adam_at_its_default_learning_rate_however_it_is_written(opt
     [(10.0, "the loss blows up"), (1.0, "the loss blows up"), (1e-8, "almost where they")],
 )
 def test_4_1_names_a_learning_rate_far_from_adams_range(rate, phrase):
-    def compile_for_integer_labels(model):  # a student's answer, with other rates
+    def compile_for_one_hot_logits(model):  # a student's answer, with other rates
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
-            loss="sparse_categorical_crossentropy",
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, f"Adam's learning rate is {rate:g}: ")
     assert phrase in result.message and "Keep Adam's default, 0.001" in result.message
 
 
 @pytest.mark.parametrize("rate", [0.01, 1e-4, 0.003])
 def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate):
-    def compile_for_integer_labels(model):  # a student's answer: Adam(0.01)
+    def compile_for_one_hot_logits(model):  # a student's answer: Adam(0.01)
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
-            loss="sparse_categorical_crossentropy",
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, f"Adam's learning rate is {rate:g}: the task fixes Adam at its")
     assert "Keep Adam's default, 0.001" in result.message
 
@@ -170,56 +281,59 @@ def test_4_1_names_a_learning_rate_other_than_adams_default_the_task_fixes(rate)
     ],
 )
 def test_4_1_a_schedule_that_starts_at_the_default_rate_is_not_the_default_rate(schedule, name):
-    def compile_for_integer_labels(model):  # a student's answer
+    def compile_for_one_hot_logits(model):  # a student's answer
         model.compile(
             optimizer=keras.optimizers.Adam(schedule()),
-            loss="sparse_categorical_crossentropy",
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, f"Adam's learning rate is a schedule ({name}, starting at 0.001)")
     assert "Keep Adam's default: optimizer='adam'" in result.message
 
 
 def test_4_1_a_loss_dict_is_shown_as_the_dict_it_is():
-    def compile_for_integer_labels(model):  # a student's answer
+    def compile_for_one_hot_logits(model):  # a student's answer
         model.compile(
             optimizer="adam",
-            loss={model.layers[-1].name: "sparse_categorical_crossentropy"},
+            loss={model.layers[-1].name: keras.losses.CategoricalCrossentropy(from_logits=True)},
             metrics=["accuracy"],
         )
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, "the loss is a dict, {'")
-    assert _fails_with(result, "Pass the loss itself, loss='sparse_categorical_crossentropy'")
+    assert "': CategoricalCrossentropy(from_logits=True)}: a dict gives" in result.message
+    assert _fails_with(result, "Pass the loss itself.")
     assert "Wrapper" not in result.message
 
 
 def test_4_1_metrics_passed_third_by_position_are_said_to_be_loss_weights():
-    def compile_for_integer_labels(model):  # a student's answer
-        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    def compile_for_one_hot_logits(model):  # a student's answer
+        model.compile("adam", keras.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"])
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, "your ['accuracy'] went to loss_weights")
     assert _fails_with(result, "the third positional argument of compile is loss_weights")
 
 
 def test_4_1_optimizer_and_loss_by_position_and_metrics_by_name_pass():
-    def compile_for_integer_labels(model):
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    def compile_for_one_hot_logits(model):
+        model.compile(
+            "adam", keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+        )
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert result.passed, result.message
 
 
 def test_4_1_says_to_compile_the_model_given_when_a_clone_was_compiled():
-    def compile_for_integer_labels(model):  # a student's answer
+    def compile_for_one_hot_logits(model):  # a student's answer
         m = keras.models.clone_model(model)
-        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        m.compile(optimizer="adam", loss=_logits(), metrics=["accuracy"])
         return m
 
-    result = checks.exercise_4_1(compile_for_integer_labels)
+    result = checks.exercise_4_1(compile_for_one_hot_logits)
     assert _fails_with(result, "the model your function was given is still not compiled")
     assert "Compile the model given, in place" in result.message
     assert "returns nothing" in result.message
@@ -232,16 +346,23 @@ def test_4_1_says_to_compile_the_model_given_when_a_clone_was_compiled():
         ("binary_accuracy", "binary_accuracy is the accuracy of yes/no outputs"),
         (
             keras.metrics.TopKCategoricalAccuracy(),
-            "top_k_categorical_accuracy is not the accuracy for integer labels",
+            "top_k_categorical_accuracy is not the share of images whose class is right",
         ),
     ],
 )
 def test_4_1_names_the_wrong_accuracy_as_an_accuracy(metric, phrase):
-    result = checks.exercise_4_1(
-        _compiler(loss="sparse_categorical_crossentropy", metrics=[metric])
-    )
+    result = checks.exercise_4_1(_compiler(loss=_logits(), metrics=[metric]))
     assert _fails_with(result, phrase)
     assert "no accuracy metric" not in result.message
+
+
+def test_4_1_the_binary_accuracy_really_counts_the_zeros_of_a_one_hot_row():
+    """What the message about binary_accuracy says: every image wrong, and yet a high figure."""
+    scores = np.array([[0.0, 3.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0]], np.float32)
+    labels = np.eye(4, dtype=np.float32)[[0, 1]]  # both images wrong
+    binary = keras.metrics.BinaryAccuracy()
+    binary.update_state(labels, scores)
+    assert float(binary.result()) == 0.5
 
 
 def test_4_1_notices_a_model_left_uncompiled_or_an_unattempted_exercise():

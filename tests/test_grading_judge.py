@@ -583,7 +583,7 @@ def _expression(number):
 _NAMES = {
     "2.4": ["augment"],
     "3.5": ["build_cnn"],
-    "4.1": ["compile_for_integer_labels"],
+    "4.1": ["compile_for_one_hot_logits"],
     "4.3": ["build_better_cnn"],
     "6.4": ["build_transfer_model"],
     "6.5": ["unfreeze_top"],
@@ -697,8 +697,32 @@ def _wrong_cnn(input_shape, num_classes):  # no pooling: a common first attempt
     )
 
 
-def _compile_categorical(model):
+def _compile_sparse(model):  # the loss for integer labels, on one-hot ones
+    import keras
+
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def _compile_categorical_string(model):  # the string cannot say from_logits=True
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+
+def _compile_without_logits(model):
+    import keras
+
+    model.compile(
+        optimizer="adam", loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"]
+    )
+
+
+def _logits_loss():
+    import keras
+
+    return keras.losses.CategoricalCrossentropy(from_logits=True)
 
 
 def _compile_with_a_schedule(model):
@@ -708,47 +732,43 @@ def _compile_with_a_schedule(model):
         optimizer=keras.optimizers.Adam(
             keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.5)
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=_logits_loss(),
         metrics=["accuracy"],
     )
 
 
 def _compile_metrics_by_position(model):
-    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile("adam", _logits_loss(), ["accuracy"])
 
 
 def _compile_at_a_rate_of_its_own(model):
     import keras
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.01),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=_logits_loss(), metrics=["accuracy"])
 
 
 def _compile_a_clone(model):
     import keras
 
     clone = keras.models.clone_model(model)
-    clone.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    clone.compile(optimizer="adam", loss=_logits_loss(), metrics=["accuracy"])
     return clone
 
 
 def _compile_with_binary_accuracy(model):
     import keras
 
-    model.compile(
-        optimizer="adam",
-        loss="sparse_categorical_crossentropy",
-        metrics=[keras.metrics.BinaryAccuracy()],
-    )
+    model.compile(optimizer="adam", loss=_logits_loss(), metrics=[keras.metrics.BinaryAccuracy()])
 
 
-def _compile_ignoring_a_class(model):
+def _compile_with_sparse_accuracy(model):
+    model.compile(optimizer="adam", loss=_logits_loss(), metrics=["sparse_categorical_accuracy"])
+
+
+def _compile_smoothing_labels(model):
     import keras
 
-    loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=0)
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
     model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
 
 
@@ -904,13 +924,16 @@ def _images_in_squashed(backbone, head, image_size):
         ("9.3", without_a_resize, "your model has no Resizing layer"),
         ("3.5", _wrong_cnn, "MaxPooling"),
         ("3.5", _cnn_without_input, "your model does not know its input shape yet"),
-        ("4.1", _compile_categorical, "categorical_crossentropy expects one-hot labels"),
+        ("4.1", _compile_sparse, "sparse_categorical_crossentropy takes integer labels"),
+        ("4.1", _compile_categorical_string, "the string 'categorical_crossentropy' gives"),
+        ("4.1", _compile_without_logits, "has from_logits=False (the default)"),
         ("4.1", _compile_at_a_rate_of_its_own, "Adam's learning rate is 0.01"),
         ("4.1", _compile_a_clone, "Compile the model given, in place"),
         ("4.1", _compile_with_a_schedule, "a schedule (ExponentialDecay, starting at 0.001)"),
         ("4.1", _compile_metrics_by_position, "went to loss_weights"),
         ("4.1", _compile_with_binary_accuracy, "binary_accuracy is the accuracy of yes/no"),
-        ("4.1", _compile_ignoring_a_class, "the loss is set to ignore class 0"),
+        ("4.1", _compile_with_sparse_accuracy, "sparse_categorical_accuracy compares"),
+        ("4.1", _compile_smoothing_labels, "the loss is set to label_smoothing=0.1"),
         ("5.6", _grad_cam_relu_last, "you divided by the maximum before the ReLU"),
         ("6.5", _unfreeze_everything, "keep the layers before"),
         ("6.4", _transfer_not_frozen, "backbone.trainable = False"),

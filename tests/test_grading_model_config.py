@@ -254,7 +254,10 @@ def test_no_control_or_bidi_character_reaches_a_message():
     assert plain_text(text) == "abcd]0;tefghj\tk\nl"
 
 
-# Two-phase grading, in real kernels, with one judge: the poisoning notebook, then an honest one
+# Two-phase grading, in real kernels, with one judge: the poisoning notebook, then an honest one.
+# 4.1 is a model compiled in place, judged from its exported compile config. Its check no
+# longer reads keras.config.epsilon (its loss works on raw scores): an epsilon left changed
+# in the judge would show as a settings change on the honest notebook's requests, a problem.
 EXERCISES = ("2.4", "4.1")
 POISONING = """
 import keras

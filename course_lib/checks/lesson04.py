@@ -23,11 +23,15 @@ from course_lib.checks.lesson03 import relu_settings
 from course_lib.record import CheckResult
 from course_lib.training import LEARNING_CURVES
 
-_ACCURACY_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy"}
+# "accuracy" (or "acc") resolves, in Keras 3, by the shapes of the labels and the outputs:
+# one-hot labels of shape (n, classes) against outputs of the same shape give categorical
+# accuracy, which compares the highest output with the label's 1 (raw scores or
+# probabilities alike: softmax keeps their order).
+_ACCURACY_NAMES = {"accuracy", "acc", "categorical_accuracy"}
 
 
-def _tiny_classifier(num_classes: int = 3) -> Any:
-    """A small softmax model, quick to build and to train one step."""
+def _logits_classifier(num_classes: int = 3) -> Any:
+    """A small model that ends in Dense(classes) without softmax: it outputs raw scores."""
     import keras
     from keras import layers
 
@@ -36,14 +40,14 @@ def _tiny_classifier(num_classes: int = 3) -> Any:
             keras.Input(shape=(6, 6, 1)),
             layers.Conv2D(2, 3, activation="relu"),
             layers.Flatten(),
-            layers.Dense(num_classes, activation="softmax"),
+            layers.Dense(num_classes),
         ],
-        name="tiny_classifier",
+        name="tiny_logits_classifier",
     )
 
 
 def _loss_name_and_logits(loss: Any) -> tuple[str | None, bool]:
-    """The loss's function name (e.g. ``sparse_categorical_crossentropy``) and its from_logits."""
+    """The loss's function name (e.g. ``categorical_crossentropy``) and its from_logits."""
     import keras
 
     if loss is None:
@@ -53,15 +57,40 @@ def _loss_name_and_logits(loss: Any) -> tuple[str | None, bool]:
             loss = keras.losses.get(loss)
         except ValueError:
             return loss.lower(), False
+    if isinstance(loss, functools.partial):  # partial(categorical_crossentropy, from_logits=...)
+        name = getattr(loss.func, "__name__", type(loss.func).__name__)
+        return name, bool(loss.keywords.get("from_logits", False))
     fn = getattr(loss, "fn", loss)
     name = getattr(fn, "__name__", type(loss).__name__)
-    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    try:
+        config = loss.get_config() if hasattr(loss, "get_config") else {}
+    except Exception:  # a loss of the student's own whose config fails: its value decides
+        config = {}
     return name, bool(config.get("from_logits", False))
 
 
+def _loss_shown(loss: Any) -> str:
+    """A loss as a student wrote it: 'categorical_crossentropy', or
+    CategoricalCrossentropy(from_logits=True)."""
+    if isinstance(loss, str):
+        return repr(loss)
+    try:
+        config = loss.get_config() if hasattr(loss, "get_config") else None
+    except Exception:  # a loss of the student's own whose config fails
+        config = None
+    if isinstance(config, dict) and "from_logits" in config:
+        return f"{type(loss).__name__}(from_logits={bool(config['from_logits'])})"
+    return getattr(loss, "__name__", type(loss).__name__)
+
+
+def _snake(name: str) -> str:
+    """``CategoricalAccuracy`` -> ``categorical_accuracy``."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
 def _metric_names(metrics: Any) -> list[str]:
-    """Names of the compiled metrics; Keras metric objects by their class, ``Accuracy`` as
-    ``Accuracy``."""
+    """Names of the compiled metrics: strings as written, Keras metric objects by their class
+    (``categorical_accuracy`` whatever the object was named), ``Accuracy`` as ``Accuracy``."""
     if not metrics:
         return []
     if isinstance(metrics, dict):
@@ -74,11 +103,16 @@ def _metric_names(metrics: Any) -> list[str]:
             names.append(metric.lower())
         elif isinstance(metric, dict):  # a serialised metric object
             class_name = metric.get("class_name", "")
-            names.append(
-                "Accuracy"
-                if class_name == "Accuracy"
-                else metric.get("config", {}).get("name", class_name)
-            )
+            if class_name == "Accuracy":
+                names.append("Accuracy")
+            elif metric.get("module") == "keras.metrics" and class_name:
+                names.append(_snake(class_name))
+            else:
+                names.append(metric.get("config", {}).get("name", class_name))
+        elif type(metric).__name__ == "Accuracy":
+            names.append("Accuracy")
+        elif type(metric).__module__.startswith("keras."):  # a Keras metric object
+            names.append(_snake(type(metric).__name__))
         else:
             names.append(getattr(metric, "__name__", type(metric).__name__))
     return names
@@ -107,18 +141,18 @@ def _schedule_problem(optimizer: Any) -> str | None:
         start = ""
     return (
         f"Adam's learning rate is a schedule ({type(rate).__name__}{start}) that changes it as "
-        "training goes; the task fixes Adam at its default rate, 0.001, for the whole run, so "
-        "that the runs after this exercise compare models, not learning rates. Keep Adam's "
-        "default: optimizer='adam', or keras.optimizers.Adam() without a rate."
+        "training goes; the task fixes Adam at its default rate, 0.001, for the whole run. "
+        "Keep Adam's default: optimizer='adam', or keras.optimizers.Adam() without a rate."
     )
 
 
-# What keras.losses.SparseCategoricalCrossentropy computes when left at its defaults.
-_LOSS_DEFAULTS = {"from_logits": False, "ignore_class": None, "axis": -1}
+# What keras.losses.CategoricalCrossentropy computes for this task: from raw scores, against
+# the one-hot labels as they are.
+_LOSS_RIGHT = {"from_logits": True, "label_smoothing": 0.0, "axis": -1}
 
 
 def _loss_settings(loss: Any) -> dict[str, Any]:
-    """The settings of a loss object that change its value, those not at their defaults."""
+    """The settings of a loss object that change its value, those not as the task needs."""
     settings = dict(getattr(loss, "_fn_kwargs", None) or {})  # axis is in no config
     try:
         settings.update(loss.get_config() if hasattr(loss, "get_config") else {})
@@ -127,50 +161,130 @@ def _loss_settings(loss: Any) -> dict[str, Any]:
     return {
         key: value
         for key, value in settings.items()
-        if key in _LOSS_DEFAULTS and value != _LOSS_DEFAULTS[key]
+        if key in _LOSS_RIGHT and key != "from_logits" and value != _LOSS_RIGHT[key]
     }
 
 
-def _loss_problem(loss: Any) -> str | None:
-    """When a sparse cross-entropy loss is set to learn something else than the plain one.
+# Raw scores for three images of three classes, the first one's right class, and so on. The
+# scores include negative ones, as a Dense layer without softmax gives.
+_SCORES = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0], [-0.3, 0.2, 1.7]], np.float32)
 
-    Its value on one image at a time, against the plain loss's: one image, so that how a
-    loss adds up a batch (its reduction: a mean, a sum, none) does not count. That only
-    scales the steps, which Adam undoes.
+
+def _loss_value(loss: Any, labels: Any, scores: Any) -> float:
+    """The student's loss on one image (``labels``, ``scores`` of one row), as one number."""
+    import keras
+
+    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+    return float(np.sum(np.asarray(fn(labels, scores))))
+
+
+def _loss_problem(loss: Any) -> str | None:
+    """When the loss does not learn what categorical cross-entropy from raw scores learns.
+
+    Its value on one image at a time, against the cross-entropy of the softmax of the scores:
+    one image, so that how a loss adds up a batch (its reduction: a mean, a sum, none) does
+    not count. That only scales the steps, which Adam undoes.
     """
     import keras
 
-    from course_lib.data import FASHION_MNIST_CLASSES
-
-    ignored = _loss_settings(loss).get("ignore_class")
-    # A label no image has (-1, as for padding) is ignored harmlessly.
-    if isinstance(ignored, numbers.Integral) and 0 <= ignored < len(FASHION_MNIST_CLASSES):
+    smoothing = _loss_settings(loss).get("label_smoothing")
+    if isinstance(smoothing, numbers.Real) and smoothing > 0:
         return (
-            f"the loss is set to ignore class {ignored} (ignore_class={ignored}; in the "
-            f"lesson, {FASHION_MNIST_CLASSES[ignored]}): the images of that class then count "
-            "for nothing in training, and the model never learns to recognise them. Leave "
-            "ignore_class out."
+            f"the loss is set to label_smoothing={smoothing:g}: it trains towards targets "
+            f"of {1 - smoothing:g} for the right class and a share of {smoothing:g} spread "
+            "over all the classes, not towards the one-hot labels given. The task asks for "
+            "plain cross-entropy: leave label_smoothing out."
         )
-    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
-    probabilities = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]], np.float32)
-    for label, p in enumerate(probabilities):
-        want = float(-np.log(p[label]))
+    one_hot = np.eye(3, dtype=np.float32)
+    for label, scores in enumerate(_SCORES):
+        exp = np.exp(scores.astype(np.float64) - scores.max())
+        want = float(-np.log(exp[label] / exp.sum()))
         try:
-            got = float(np.sum(np.asarray(fn(np.array([label]), p[None]))))
-        except Exception as exc:  # the one training step later says so in its own words
+            got = _loss_value(loss, one_hot[label][None], scores[None])
+        except Exception as exc:
             if isinstance(exc, NotImplementedError):
                 raise
+            try:  # a loss that only takes integer labels: the sparse cross-entropy
+                sparse = _loss_value(loss, np.array([label]), scores[None])
+            except Exception:  # the one training step later says so in its own words
+                return None
+            if np.isclose(sparse, want, rtol=1e-2, atol=1e-4):
+                return (
+                    "your loss takes integer labels, one class number per image (the sparse "
+                    "cross-entropy), and fails on one-hot labels such as "
+                    f"{one_hot[label].astype(int).tolist()}: here the labels are one-hot rows. "
+                    "Use the cross-entropy for one-hot labels."
+                )
             return None
-        if not np.isclose(got, want, rtol=1e-2, atol=1e-4):  # a float16 loss too
-            settings = ", ".join(f"{k}={v!r}" for k, v in _loss_settings(loss).items())
-            changed = f" (with {settings})" if settings else ""
-            return (
-                f"for one image of class {label} predicted with probabilities "
-                f"{[round(float(q), 2) for q in p]}, your loss is {got:.4g}, where sparse "
-                f"cross-entropy, -log({p[label]:.1f}), is {want:.4g}: your loss{changed} "
-                "measures something else, and the model would learn something else. Use "
-                "sparse cross-entropy with its defaults, loss='sparse_categorical_crossentropy'."
+        if np.isclose(got, want, rtol=1e-2, atol=1e-4):  # a float16 loss too
+            continue
+        shown = [round(float(s), 2) for s in scores]
+        as_probabilities = float(
+            np.sum(
+                np.asarray(
+                    keras.losses.categorical_crossentropy(
+                        one_hot[label][None], scores[None], from_logits=False
+                    )
+                )
             )
+        )
+        if np.isclose(got, as_probabilities, rtol=1e-2, atol=1e-4):
+            return (
+                f"for one image of class {label} with raw scores {shown}, your loss is "
+                f"{got:.4g}: it reads the scores as if they were probabilities. The "
+                f"cross-entropy of the softmax of those scores is {want:.4g}. Tell the loss "
+                "that the outputs are raw scores: from_logits=True."
+            )
+        settings = ", ".join(f"{k}={v!r}" for k, v in _loss_settings(loss).items())
+        changed = f" (with {settings})" if settings else ""
+        return (
+            f"for one image of class {label} with raw scores {shown}, your loss is "
+            f"{got:.4g}, where the cross-entropy of the softmax of those scores, minus the log "
+            f"of its probability for class {label}, is {want:.4g}: your loss{changed} "
+            "measures something else, and the model would learn something else. Use the "
+            "cross-entropy for one-hot labels, told that the outputs are raw scores."
+        )
+    return None
+
+
+def _name_problem(loss: Any, name: str, from_logits: bool) -> str | None:
+    """The message for a loss recognised by its name: the wrong encoding, yes/no, no logits."""
+    import keras
+
+    if name == "sparse_categorical_crossentropy":
+        return (
+            "sparse_categorical_crossentropy takes integer labels, one class number per "
+            "image; here each label is a one-hot row such as [0, 0, 1, 0, ...], of shape "
+            "(n, classes), and Keras stops at the first batch (a label of rank 2 where it "
+            "expects rank 1). Use the cross-entropy for one-hot labels."
+        )
+    if name in ("binary_crossentropy", "binary_focal_crossentropy"):
+        return (
+            f"{name} is for yes/no outputs: it scores each output as a question of its own "
+            "(is it this class?), not one choice among the classes, and its loss does not "
+            "push the right class's score up against the others'. Each image has exactly one "
+            "class: use the cross-entropy for one-hot labels."
+        )
+    if name == "categorical_crossentropy" and not from_logits:
+        if isinstance(loss, str):
+            return (
+                f"the string {loss!r} gives the loss with its defaults, from_logits=False: it "
+                "expects probabilities, the outputs of a softmax, and this model ends in "
+                "Dense without softmax, so its outputs are raw scores (some negative, summing "
+                "to anything). A string cannot say from_logits=True: pass the loss object, "
+                "created with from_logits=True."
+            )
+        return (
+            "your categorical cross-entropy has from_logits=False (the default): it treats "
+            "the model's outputs as probabilities, but this model ends in Dense without "
+            "softmax, so they are raw scores. Pass from_logits=True, and the loss applies "
+            "the softmax itself."
+        )
+    if name != "categorical_crossentropy" and callable(getattr(keras.losses, name, None)):
+        return (
+            f"the loss is {name}; a classifier that picks one class per image from one-hot "
+            "labels uses the categorical cross-entropy."
+        )
     return None
 
 
@@ -180,12 +294,15 @@ ADAM_DEFAULT_RATE = 0.001  # the rate the task asks for
 
 
 def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
-    """compile_model(model) compiles a softmax classifier for integer labels, with accuracy."""
+    """compile_model(model) compiles a raw-score classifier for one-hot labels, with accuracy."""
     # Its number of classes drawn with check_rng: the same in the notebook, new in each
     # grading run
-    model = _tiny_classifier(int(check_rng(41).integers(3, 11)))
+    classes = int(check_rng(41).integers(3, 11))
+    model = _logits_classifier(classes)
+    x = np.random.default_rng(0).random((4, 6, 6, 1), dtype=np.float32)
 
     def diagnose() -> str | None:
+        before = np.asarray(model(x))
         returned = call_student(compile_model, model)
         if not model.compiled:
             if returned is not model and _is_a_model(returned):
@@ -199,40 +316,25 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 "the model is not compiled: call model.compile(optimizer=..., loss=..., "
                 "metrics=[...])."
             )
-        if isinstance(model.loss, Mapping):  # Keras wraps a dict in a tracking type of its own
-            shown = {str(key): value for key, value in dict(model.loss).items()}
+        if not np.allclose(np.asarray(model(x)), before, rtol=1e-5, atol=1e-6):
             return (
-                f"the loss is a dict, {shown}: a dict gives one loss to each output of a "
+                "your function changed what the model outputs (a softmax added to its last "
+                "layer?): the task compiles the model as it is, ending in raw scores, and "
+                "tells the loss so instead."
+            )
+        if isinstance(model.loss, Mapping):  # Keras wraps a dict in a tracking type of its own
+            shown = ", ".join(
+                f"{str(key)!r}: {_loss_shown(value)}" for key, value in dict(model.loss).items()
+            )
+            return (
+                f"the loss is a dict, {{{shown}}}: a dict gives one loss to each output of a "
                 "model with several, and Keras cannot train this one-output model with "
-                "it. Pass the loss itself, loss='sparse_categorical_crossentropy'."
+                "it. Pass the loss itself."
             )
         name, from_logits = _loss_name_and_logits(model.loss)
         if name is None:
             return "no loss given: pass loss=... to compile."
-        if name == "categorical_crossentropy":
-            return (
-                "categorical_crossentropy expects one-hot labels such as [0, 0, 1, 0, "
-                "...]; our labels "
-                "are integers 0-9: use sparse_categorical_crossentropy."
-            )
-        if name == "binary_crossentropy":
-            return (
-                "binary_crossentropy is for yes/no outputs; with 10 classes and one label "
-                "per image "
-                "use sparse_categorical_crossentropy."
-            )
-        if name != "sparse_categorical_crossentropy":
-            return (
-                f"the loss is {name}; a classifier with integer labels uses "
-                "sparse_categorical_crossentropy."
-            )
-        if from_logits:
-            return (
-                "from_logits=True says the outputs are raw scores, but the model ends in "
-                "softmax, so "
-                "they are already probabilities: leave from_logits=False (the default)."
-            )
-        problem = _loss_problem(model.loss)
+        problem = _name_problem(model.loss, name, from_logits) or _loss_problem(model.loss)
         if problem:
             return problem
         optimizer = type(getattr(model, "optimizer", None)).__name__
@@ -256,16 +358,15 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                     else "steps that small leave the weights almost where they started"
                 )
             else:
-                effect = (
-                    "the task fixes Adam at its default rate, so that the runs after this "
-                    "exercise compare models, not learning rates (section 5 changes the rate, "
-                    "one thing at a time)"
-                )
+                effect = "the task fixes Adam at its default rate"
             return (
                 f"Adam's learning rate is {rate:g}: {effect}. Keep Adam's default, 0.001 "
                 "(optimizer='adam', or keras.optimizers.Adam() without a rate)."
             )
-        config = model.get_compile_config()
+        try:
+            config = model.get_compile_config()
+        except Exception:  # a loss Keras cannot serialise (a functools.partial): as given
+            config = dict(getattr(getattr(model, "_compile_config", None), "config", {}) or {})
         metrics = _metric_names(config.get("metrics"))
         weights = config.get("loss_weights")
         if (
@@ -276,48 +377,55 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
             return (
                 f"no accuracy metric: your {list(weights)!r} went to loss_weights, since the "
                 "third positional argument of compile is loss_weights in Keras 3, not metrics. "
-                "Pass it by name: metrics=['accuracy']."
+                "Pass it by name: metrics=[...]."
             )
         if "Accuracy" in metrics:
             return (
-                "keras.metrics.Accuracy() counts exact equality of prediction and label, which "
-                "probabilities never reach: pass the string 'accuracy' and Keras picks the "
-                "right one."
+                "keras.metrics.Accuracy() counts exact equality of output and label, which "
+                "raw scores never reach: pass the string 'accuracy' and Keras picks the "
+                "accuracy for one-hot labels."
             )
-        if "categorical_accuracy" in metrics:
+        if "sparse_categorical_accuracy" in metrics:
             return (
-                "categorical_accuracy compares with one-hot labels; with integer labels use "
-                "'accuracy'."
+                "sparse_categorical_accuracy compares the highest output with an integer "
+                "label, one class number per image; given one-hot rows Keras stops at the first "
+                "batch, or, when a batch holds as many images as there are classes, reports a "
+                "wrong figure. Use metrics=['accuracy'] (with one-hot labels Keras picks "
+                "categorical accuracy) or 'categorical_accuracy'."
             )
         if not _ACCURACY_NAMES.intersection(metrics):
             other = next((m for m in metrics if "acc" in m.lower()), None)
             if other is not None and "binary" in other.lower():
                 return (
-                    f"{other} is the accuracy of yes/no outputs (one probability, cut at 0.5); "
-                    "this model picks one of several classes from integer labels: use "
-                    "metrics=['accuracy'], and Keras picks the accuracy for them."
+                    f"{other} is the accuracy of yes/no outputs: it cuts each of the "
+                    f"{classes} outputs at 0.5 and compares it with its 0 or 1, so the many "
+                    "0s of a one-hot row count as right answers. It is not the share of "
+                    "images whose class is right: use metrics=['accuracy']."
                 )
             if other is not None:
                 return (
-                    f"{other} is not the accuracy for integer labels and a softmax over "
-                    "classes: use metrics=['accuracy'], and Keras picks the right one."
+                    f"{other} is not the share of images whose class is right: use "
+                    "metrics=['accuracy'], and Keras picks the accuracy for one-hot labels."
                 )
             return (
                 "no accuracy metric: add metrics=['accuracy'] so that fit reports it every epoch."
             )
-        x = np.random.default_rng(0).random((4, 6, 6, 1), dtype=np.float32)
+        labels = np.eye(classes, dtype=np.float32)[[0, 1, 2, 1]]
         # One step run eagerly: the same arithmetic, without tracing a graph for a single step.
         model.run_eagerly = True
         try:
-            model.train_on_batch(x, np.array([0, 1, 2, 1]))
+            model.train_on_batch(x, labels)
         except Exception as exc:  # whatever the compile set-up broke, say so
             raise StudentCodeFailed(
-                f"one training step on integer labels failed: {student_error(exc)}"
+                f"one training step on one-hot labels failed: {student_error(exc)}"
             ) from None
         return None
 
     return run_check(
-        "4.1", diagnose, "sparse cross-entropy on softmax probabilities, and accuracy reported."
+        "4.1",
+        diagnose,
+        "categorical cross-entropy from raw scores (from_logits=True), Adam at 0.001, and "
+        "accuracy reported.",
     )
 
 
