@@ -16,13 +16,13 @@
 # by lesson 09, mount it:
 #
 #   docker run --rm -p 127.0.0.1:8000:8000 -v course-data:/data -e COURSE_SERVE_TOKEN=... \
-#       -v "$(pwd)/build/lesson09/full/models:/models:ro" \
+#       -v "$(pwd)/build/lesson09/models:/models:ro" \
 #       -e COURSE_SERVE_MODEL=/models/photo_classifier/1 course-serve
 #
 # (COURSE_SERVE_MODEL=/models/photo_classifier, the folder of numbered versions, serves the
 # promoted version and follows promotions and rollbacks without a restart. Each version's
 # .tflite goes beside its model.keras, or to /data/litert when /models is mounted read-only.)
-# Or bake it in with `COPY build/lesson09/full/models /models` below (and remove `build`
+# Or bake it in with `COPY build/lesson09/models /models` below (and remove `build`
 # from .dockerignore). Every COURSE_SERVE_* variable of README's table works with -e.
 FROM python:3.11-slim
 

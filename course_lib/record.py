@@ -9,6 +9,8 @@ instead of scraping printed text.
 in a notebook, so a figure reaches the report whether the call ends its cell,
 sits in the middle of one, or is wrapped in ``display(...)``; the object they
 return then displays nothing more, so the notebook shows each figure once.
+``metric(..., echo=False)`` sends a figure to the report without its
+``name: value`` line, for a cell that has just printed that value in its own words.
 """
 
 from __future__ import annotations
@@ -36,29 +38,35 @@ class Metric:
     headline: bool = True
     # True once the notebook shows it (see metric()): displaying it again would duplicate it
     shown: bool = dataclasses.field(default=False, compare=False, repr=False)
+    # False: the notebook shows no "name: value" line, the report still gets the figure
+    echo: bool = dataclasses.field(default=True, compare=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "headline": self.headline}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": f"{self.name}: {_format(self.value)}", METRIC_MIME: self.payload()}
+        # Without the echo, an empty text/plain (as in Table) keeps Jupyter from saying that it
+        # has no renderer for the course's type.
+        text = f"{self.name}: {_format(self.value)}" if self.echo else ""
+        return {"text/plain": text, METRIC_MIME: self.payload()}
 
     def _ipython_display_(self) -> None:
         if not self.shown:
             _publish(self._repr_mimebundle_())
 
 
-def metric(name: str, value: float, headline: bool = True) -> Metric:
+def metric(name: str, value: float, headline: bool = True, *, echo: bool = True) -> Metric:
     """Report a figure the notebook computed; shows ``name: value`` in the notebook.
 
     ``headline=True`` marks the figure that the ``make course`` table and report
     show for this lesson. In a notebook the line is shown at once, wherever the
-    call is in its cell.
+    call is in its cell. ``echo=False`` leaves the line out (for a cell that has
+    just printed the value itself); the report gets the figure all the same.
     """
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"metric {name!r} is not a finite number: {value}")
-    result = Metric(name, value, headline)
+    result = Metric(name, value, headline, echo=echo)
     return dataclasses.replace(result, shown=_publish(result._repr_mimebundle_()))
 
 

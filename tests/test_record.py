@@ -99,6 +99,20 @@ def test_tiny_figures_are_not_shown_as_zero():
     )
 
 
+def test_a_metric_without_echo_shows_no_line_and_still_carries_its_figure():
+    quiet = record.metric("test accuracy", 0.91234, echo=False)
+    bundle = quiet._repr_mimebundle_()
+    assert bundle["text/plain"] == ""
+    assert bundle[record.METRIC_MIME] == {
+        "name": "test accuracy",
+        "value": 0.91234,
+        "headline": True,
+    }
+    assert quiet == record.metric("test accuracy", 0.91234)  # the same figure for the report
+    with pytest.raises(TypeError):
+        record.metric("test accuracy", 0.91234, True, False)  # echo is named, never positional
+
+
 def test_outside_a_notebook_metric_and_table_publish_nothing_and_keep_their_bundle():
     import pandas as pd
 
@@ -134,6 +148,8 @@ def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_repo
         "frame = pd.DataFrame({'model': ['a'], 'KB': [1.5]}).set_index('model')\n"
         "record.table('Sizes', frame)\n'after the table'",
         "record.table('Sizes again', frame)",
+        "print('said in the cell: 4')\nrecord.metric('said', 4, headline=False, echo=False)",
+        "display(record.metric('said and displayed', 5, headline=False, echo=False))",
     ]
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
     nb.metadata["kernelspec"] = {
@@ -148,6 +164,8 @@ def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_repo
         ("last expression", 1, True),
         ("displayed", 2, False),
         ("mid-cell", 3, False),
+        ("said", 4, False),
+        ("said and displayed", 5, False),
     ]
     assert run.headline == record.Metric("last expression", 1)
     assert run.tables == [
@@ -161,5 +179,7 @@ def test_every_way_a_lesson_records_a_figure_shows_one_line_and_reaches_the_repo
         ["displayed: 2"],
         ["mid-cell: 3", "42"],
         ["'after the table'"],
+        [],
+        ["said in the cell: 4"],
         [],
     ]
