@@ -285,3 +285,19 @@ def split_at(
         model.get_layer(last_layer).output
     )
     return bottom, keras.Model(cut, pooled, name=f"{model.name}_top_to_{last_layer}")
+
+
+def predict_in_chunks(model: keras.Model, x: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """``model(x)`` in inference mode, ``chunk`` inputs at a time, as one NumPy array.
+
+    For the halves :func:`split_at` gives, the heads trained on their features, and any
+    small model a lesson builds: a plain call of the model, not ``model.predict``, which
+    compiles a new prediction function for every model it is given, slow in a lesson that
+    builds many. Each call keeps every layer's output for its whole chunk in memory at once:
+    smaller chunks take less memory. ``x`` must hold at least one input.
+    """
+    if len(x) == 0:
+        raise ValueError("predict_in_chunks needs at least one input; x is empty")
+    return np.concatenate(
+        [np.asarray(model(x[i : i + chunk], training=False)) for i in range(0, len(x), chunk)]
+    )

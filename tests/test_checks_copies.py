@@ -94,8 +94,9 @@ def _preprocess(image, label):
     return tf.cast(image, tf.float32)[..., tf.newaxis] / 255.0, label
 
 
-def _top_k(probabilities, k):
-    return np.argsort(-probabilities, axis=-1)[:, :k]
+def _top_k_accuracy(probabilities, y, k):
+    top = np.argsort(-probabilities, axis=-1)[:, :k]
+    return float(np.mean((top == np.asarray(y)[:, None]).any(axis=1)))
 
 
 def _prepare_lite0(batch):
@@ -226,7 +227,7 @@ CLASSES = [f"class {i}" for i in range(10)]
 EXERCISES = {
     "1.2": (checks.exercise_1_2, _centre_crop),
     "2.1": (checks.exercise_2_1, _preprocess),
-    "6.1": (checks.exercise_6_1, _top_k),
+    "5.5": (checks.exercise_5_5, _top_k_accuracy),
     "6.2": (checks.exercise_6_2, _prepare_lite0),
     "6.3": (checks.exercise_6_3, _classify_file),
     "6.5": (checks.exercise_6_5, _unfreeze_top),
@@ -388,9 +389,10 @@ def test_an_answer_that_calls_a_copy_of_the_library_is_told_so(copy):
 # ------------------------------------ answers written around the library's copies, as found
 
 
-def _top_k_by_decode_top_k(probabilities, k):
+def _top_k_accuracy_by_decode_top_k(probabilities, y, k):
     rows = pretrained.decode_top_k(probabilities, k, list(range(probabilities.shape[1])))
-    return np.array([[i for i, _, _ in row] for row in rows])
+    found = [label in [i for i, _, _ in row] for row, label in zip(rows, y, strict=True)]
+    return float(np.mean(found))
 
 
 def _prepare_by_the_library(images):
@@ -437,7 +439,7 @@ def _preprocess_by_the_pipeline_in_graphs_only(image, label):
 @pytest.mark.parametrize(
     ("check", "answer", "copy", "of_this"),
     [
-        (checks.exercise_6_1, _top_k_by_decode_top_k, "pretrained.decode_top_k", True),
+        (checks.exercise_5_5, _top_k_accuracy_by_decode_top_k, "pretrained.decode_top_k", True),
         (checks.exercise_6_2, _prepare_by_the_library, "pretrained.resize", True),
         (
             checks.exercise_6_3,

@@ -1,7 +1,5 @@
 """Lesson 06 checks accept the right answer and name each common mistake."""
 
-import re
-
 import keras
 import numpy as np
 import pytest
@@ -18,52 +16,175 @@ def _fails_with(result, phrase):
     return True
 
 
-# --- 6.1 top-k -------------------------------------------------------------------------
+# --- 6.1 how many classes hold a share of the probability ------------------------------
 
 
-def test_6_1_accepts_argsort_and_argpartition_variants():
-    assert checks.exercise_6_1(lambda p, k: np.argsort(-p, axis=-1)[:, :k]).passed
-    assert checks.exercise_6_1(lambda p, k: np.argsort(p, axis=1)[:, ::-1][:, :k]).passed
-    assert checks.exercise_6_1(lambda p, k: tf.math.top_k(p, k).indices).passed
+def _cover_by_cumsum(probabilities, mass):
+    running = np.cumsum(np.sort(probabilities, axis=1)[:, ::-1], axis=1)
+    return np.argmax(running >= mass, axis=1) + 1
+
+
+def _cover_by_a_loop(probabilities, mass):
+    counts = np.zeros(len(probabilities), dtype=int)
+    for i, row in enumerate(probabilities):
+        total = 0.0
+        for k, p in enumerate(sorted(row, reverse=True), start=1):
+            total += p
+            if total >= mass:
+                counts[i] = k
+                break
+    return counts
+
+
+def _cover_by_searchsorted(probabilities, mass):
+    running = np.cumsum(-np.sort(-probabilities, axis=-1), axis=-1)
+    return np.array([np.searchsorted(row, mass) + 1 for row in running])
+
+
+def _cover_in_float32_with_tensorflow(probabilities, mass):
+    ranked = tf.sort(tf.constant(probabilities, tf.float32), axis=-1, direction="DESCENDING")
+    return tf.reduce_sum(tf.cast(tf.cumsum(ranked, axis=-1) < mass, tf.int32), axis=-1) + 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _cover_by_cumsum,
+        _cover_by_a_loop,
+        _cover_by_searchsorted,
+        _cover_in_float32_with_tensorflow,
+    ],
+)
+def test_6_1_accepts_counts_written_in_different_ways(answer):
+    result = checks.exercise_6_1(answer)
+    assert result.passed, result.message
+
+
+def _running(p):
+    return np.cumsum(np.sort(p, axis=1)[:, ::-1], axis=1)
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (lambda p, k: np.argsort(p, axis=1)[:, :k], "least* probable"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, :k][:, ::-1], "least probable first"),
-        (lambda p, k: np.sort(p, axis=1)[:, ::-1][:, :k], "probabilities themselves"),
-        (lambda p, k: np.argsort(-p, axis=1)[0, :k], "one row"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, : k + 1], "expected (3, 4)"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "not the most probable"),
-        (lambda p, k: np.argsort(-p, axis=1)[:, 1 : k + 1], "row 0 is ["),
-        (lambda p, k: np.argsort(-p, axis=1)[:, :k].astype(float), "holds float64 values"),
-        (lambda p, k: None, "forget to `return`"),
-        (lambda p, k: np.squeeze(np.argsort(-p, axis=1)[:, :k]), "no np.squeeze"),
+        # sorted ascending, or np.sort(p)[::-1], which reverses the images instead
+        (
+            lambda p, m: np.argmax(np.cumsum(np.sort(p, axis=1), axis=1) >= m, axis=1) + 1,
+            "add up the *least* probable classes first",
+        ),
+        (
+            lambda p, m: np.argmax(np.cumsum(np.sort(p)[::-1], axis=1) >= m, axis=1) + 1,
+            "[::-1] alone reverses the order of the images",
+        ),
+        # the classes in their index order, never sorted
+        (
+            lambda p, m: np.argmax(np.cumsum(p, axis=1) >= m, axis=1) + 1,
+            "in the order of their indices",
+        ),
+        # an index where a count is asked
+        (lambda p, m: np.argmax(_running(p) >= m, axis=1), "each count is one short"),
+        (lambda p, m: (_running(p) < m).sum(axis=1) + 2, "each count is one too many"),
+        # > where the task says at least
+        (
+            lambda p, m: np.argmax(_running(p) > m, axis=1) + 1,
+            "'At least mass' is >=, not >",
+        ),
+        (
+            lambda p, m: np.array([np.searchsorted(r, m, side="right") + 1 for r in _running(p)]),
+            "two classes hold exactly 0.75, so the answer is 2; you return 3",
+        ),
+        # one running sum over the whole batch
+        (
+            lambda p, m: np.argmax(np.cumsum(np.sort(p, axis=1)[:, ::-1]) >= m) + 1,
+            "you returned one number, 1, for a batch of 4 images",
+        ),
+        (
+            lambda p, m: (np.cumsum(np.sort(p, axis=1)[:, ::-1]).reshape(p.shape) < m).sum(1) + 1,
+            "carries on from one image to the next",
+        ),
+        # the classes that reach the mass on their own
+        (lambda p, m: (p >= m).sum(axis=1), "have a probability of at least 0.9 each"),
+        # the classes themselves
+        (
+            lambda p, m: [
+                np.argsort(-row)[:k] for row, k in zip(p, _cover_by_cumsum(p, m), strict=True)
+            ],
+            "those are the classes themselves",
+        ),
+        (lambda p, m: _running(p) < m, "the classes, not how many of them"),
+        # the form of the answer
+        (lambda p, m: _cover_by_cumsum(p, m).astype(float), "their dtype is float64"),
+        (lambda p, m: _cover_by_cumsum(p, m).tolist(), "without .tolist()"),
+        (lambda p, m: _cover_by_cumsum(p, m)[:, None], "drop the last axis of size 1"),
+        (lambda p, m: np.squeeze(_cover_by_cumsum(p, m)), "no np.squeeze"),
+        (lambda p, m: _running(p)[:, 0], "not whole numbers"),
+        (lambda p, m: _cover_by_cumsum(p, 0.9), "use the argument `mass`"),
+        (lambda p, m: None, "forget to `return`"),
     ],
 )
 def test_6_1_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_6_1(answer), phrase)
 
 
-def test_6_1_a_transposed_top_k_is_told_rows_and_columns_not_height_and_width():
-    result = checks.exercise_6_1(lambda p, k: np.argsort(-p, axis=1)[:, :k].T)
-    assert _fails_with(result, "shape (4, 3), rows and columns swapped (transposed)")
-    assert "one row per image and one column per class, shape (3, 4)" in result.message
-    assert "height" not in result.message
+def test_6_1_sorting_the_caller_s_probabilities_in_place_is_refused():
+    def classes_to_cover(probabilities, mass):  # a student's: sorts the rows it was given
+        probabilities.sort(axis=1)
+        return np.argmax(np.cumsum(probabilities[:, ::-1], axis=1) >= mass, axis=1) + 1
+
+    result = checks.exercise_6_1(classes_to_cover)
+    assert _fails_with(result, "changed its input `probabilities` in place")
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        lambda p, k: np.argsort(-p, axis=1)[:, :k].tolist(),
-        lambda p, k: [tuple(row) for row in np.argsort(-p, axis=1)[:, :k]],
-    ],
-)
-def test_6_1_right_indices_in_python_lists_are_not_the_array_asked_for(answer):
-    result = checks.exercise_6_1(answer)
-    assert _fails_with(result, "the exercise asks for an integer array of shape (n, k)")
-    assert "without .tolist()" in result.message
+def test_6_1_fixed_cases_stay_clear_of_the_masses_and_reach_0_75_exactly():
+    from course_lib.checks import lesson06
+
+    batch, exact = lesson06._cover_cases()
+    assert np.allclose(batch.sum(axis=1), 1) and np.allclose(exact.sum(axis=1), 1)
+    for mass in (0.9, 0.65):
+        assert np.abs(_running(batch) - mass).min() >= 0.01 - 1e-12
+    # the rows are shuffled: adding the classes in their index order gives other counts
+    in_index_order = np.argmax(np.cumsum(batch, axis=1) >= 0.9, axis=1) + 1
+    assert not np.array_equal(lesson06._cover(batch, 0.9), in_index_order)
+    running = _running(exact)
+    assert all((row == 0.75).any() for row in running)  # exactly, whatever the order of adding
+    assert lesson06._cover(exact, 0.75).tolist() == [2, 3, 1]
+
+
+def test_6_1_draws_float32_and_float64_batches_afresh_in_each_grading_run():
+    from course_lib.checks import lesson06
+    from course_lib.checks._core import fresh_inputs
+
+    drawn = lesson06._fresh_cover_cases()
+    with fresh_inputs(7):
+        other = lesson06._fresh_cover_cases()
+    assert [p.dtype for p, _ in drawn] == [np.float32, np.float64]
+    assert drawn[0][0].shape[1] == 1000
+    assert not any(np.array_equal(a, b) for (a, _), (b, _) in zip(drawn, other, strict=True))
+    for probabilities, mass in drawn + other:
+        # no running sum so close to the mass that float32 additions could change a count
+        assert np.abs(_running(probabilities.astype(np.float64)) - mass).min() > 1e-4
+
+
+def test_6_1_a_fresh_batch_s_wrong_count_names_the_batch_and_the_image():
+    from course_lib.checks import lesson06
+
+    (float32_batch, mass), _ = lesson06._fresh_cover_cases()
+    right = lesson06._cover(float32_batch, mass)
+
+    def classes_to_cover(probabilities, m):  # right on the fixed cases, wrong on 1000 classes
+        counts = _cover_by_cumsum(probabilities, m)
+        return np.minimum(counts, 1) if probabilities.shape[1] == 1000 else counts
+
+    result = checks.exercise_6_1(classes_to_cover)
+    image = int(np.flatnonzero(right != 1)[0])
+    assert _fails_with(result, f"on another batch ({len(float32_batch)} images of 1000 classes")
+    assert f"image {image}: you return 1, expected {right[image]}" in result.message
+
+
+def test_6_1_the_task_states_at_least_and_the_shape_and_shows_no_code():
+    text = task_text("6.1")
+    assert "at least `mass`" in text and "`(n,)`" in text
+    assert "cumsum" not in text and "argsort" not in text
 
 
 # --- 6.2 preprocessing -----------------------------------------------------------------
@@ -1191,18 +1312,6 @@ def test_6_3_and_6_6_say_what_came_back_whatever_it_is(value, phrase_6_3, phrase
     assert _fails_with(checks.exercise_6_6(lambda *args: value), phrase_6_6)
 
 
-def _top_k_sorting_in_place(probabilities, k):
-    order = np.argsort(-probabilities, axis=1)[:, :k]
-    probabilities.sort(axis=1)  # to look at the k largest values: the caller's array is now sorted
-    return order
-
-
-def test_6_1_names_probabilities_sorted_in_place():
-    assert _fails_with(
-        checks.exercise_6_1(_top_k_sorting_in_place), "changed its input `probabilities` in place"
-    )
-
-
 def test_6_5_gets_the_backbone_as_built_whatever_the_last_answer_did_to_it():
     seen = []
 
@@ -1224,25 +1333,6 @@ def test_6_5_gets_the_backbone_as_built_whatever_the_last_answer_did_to_it():
 
 
 # --- rt12-b: answers of a teacher's red-team round -----------------------------------------
-
-
-def test_6_1_argpartition_without_a_sort_is_told_its_picks_are_unordered():
-    # With 12 classes and k=4 np.argpartition happens to sort; with 1000 classes and a k large
-    # enough for this CPU (20 on some, 300 where NumPy selects with AVX-512) it does not.
-    result = checks.exercise_6_1(lambda p, k: np.argpartition(-p, k - 1, axis=1)[:, :k])
-    assert _fails_with(result, "for 1 image of 1000 classes and k=")
-    assert re.search(r"k=(\d+), the right \1 classes, but not most probable first", result.message)
-    assert "np.argpartition picks the k best without sorting them" in result.message
-    assert "most probable first" in task_text("6.1")
-
-
-def test_6_1_argpartition_followed_by_a_sort_is_accepted():
-    def top_k(probabilities, k):
-        picked = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(probabilities, picked, axis=1), axis=1)
-        return np.take_along_axis(picked, order, axis=1)
-
-    assert checks.exercise_6_1(top_k).passed
 
 
 def test_6_2_images_cropped_to_a_square_are_named_cropped():
@@ -1310,6 +1400,10 @@ def test_a_long_student_error_is_cut_between_words():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
-def test_6_1_indices_in_a_type_too_small_for_1000_classes_are_told_they_wrapped(dtype):
-    result = checks.exercise_6_1(lambda p, k: np.argsort(-p, axis=1)[:, :k].astype(dtype))
-    assert _fails_with(result, f"your indices are {np.dtype(dtype)}, which holds numbers up to")
+def test_6_1_counts_in_a_type_too_small_for_1000_classes_are_told_they_wrapped(dtype):
+    from course_lib.checks import lesson06
+
+    (float32_batch, mass), _ = lesson06._fresh_cover_cases()
+    assert lesson06._cover(float32_batch, mass).max() > np.iinfo(dtype).max  # the case exists
+    result = checks.exercise_6_1(lambda p, m: _cover_by_cumsum(p, m).astype(dtype))
+    assert _fails_with(result, f"your counts are {np.dtype(dtype)}, which holds numbers up to")

@@ -481,15 +481,15 @@ def test_a_check_s_code_called_through_code_compiled_under_its_file_name_is_seen
     assert "part of the check" in reply["message"], reply
 
 
-# Copies the library keeps that lessons 02, 06, 07 and 08 do not show as the exercise's copy
+# Copies the library keeps that lessons 02, 05, 06, 07 and 08 do not show as the exercise's copy
 LIBRARY_ANSWERS = {
-    "6.1": (
-        "checks.exercise_6_1(top_k)",
+    "5.5": (
+        "checks.exercise_5_5(top_k_accuracy)",
         """
         from course_lib import pretrained
-        def top_k(probabilities, k):
+        def top_k_accuracy(probabilities, y, k):
             rows = pretrained.decode_top_k(probabilities, k, list(range(probabilities.shape[1])))
-            return np.array([[i for i, _, _ in row] for row in rows])
+            return float(np.mean([t in [i for i, _, _ in row] for row, t in zip(rows, y)]))
         """,
         "course_lib.pretrained.decode_top_k",
     ),

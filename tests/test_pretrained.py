@@ -254,6 +254,38 @@ def test_split_at_gives_halves_that_compose_to_the_whole_model():
     )
 
 
+@pytest.mark.parametrize(("size", "chunk"), [(10, 3), (10, 64), (4, 1)])
+def test_predict_in_chunks_is_the_model_in_inference_mode_over_every_input(size, chunk):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dropout(0.5), keras.layers.Dense(3, activation="softmax")]
+    )
+    x = np.random.default_rng(0).normal(size=(size, 5)).astype("float32")
+    seen = []
+    original_call = model.call
+
+    def counting(inputs, *args, **kwargs):
+        seen.append(int(inputs.shape[0]))
+        return original_call(inputs, *args, **kwargs)
+
+    model.call = counting
+    out = pretrained.predict_in_chunks(model, x, chunk=chunk)
+    assert seen == [min(chunk, size - i) for i in range(0, size, chunk)]
+    assert out.shape == (size, 3) and isinstance(out, np.ndarray)
+    # inference mode: dropout off, so the same as the whole batch at once, every time
+    np.testing.assert_allclose(out, np.asarray(model(x, training=False)), atol=1e-6)
+    np.testing.assert_array_equal(out, pretrained.predict_in_chunks(model, x, chunk=chunk))
+
+
+def test_predict_in_chunks_refuses_no_inputs():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="at least one input"):
+        pretrained.predict_in_chunks(model, np.zeros((0, 2), "float32"))
+
+
 def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
     import keras
 

@@ -61,15 +61,16 @@ _ANSWERED = (
     ("3.4", "course_lib.images", "same_padding"),
     # 04: the regularised CNN
     ("4.3", "course_lib.models", "build_better_cnn"),
-    # 05: the most confused pair; Grad-CAM
+    # 05: the most confused pair; the k most probable classes, at the core of top-k accuracy
+    # (the service ranks its answers the same way); Grad-CAM
     ("5.4", "course_lib.metrics", "most_confused_pairs"),
+    ("5.5", "course_lib.pretrained", "decode_top_k"),
+    ("5.5", "course_lib.serving.classifier", "top_k"),
+    ("5.5", "course_lib.serving.predicting", "classify_inputs"),
+    ("5.5", "course_lib.serving.predicting", "_record"),
     ("5.6", "course_lib.explain", "grad_cam_heatmaps"),
-    # 06: top-k (the service ranks its answers the same way); EfficientNet-Lite0's
-    # preparation; a photo file read in RGB and classified; the top blocks unfrozen
-    ("6.1", "course_lib.pretrained", "decode_top_k"),
-    ("6.1", "course_lib.serving.classifier", "top_k"),
-    ("6.1", "course_lib.serving.predicting", "classify_inputs"),
-    ("6.1", "course_lib.serving.predicting", "_record"),
+    # 06: EfficientNet-Lite0's preparation; a photo file read in RGB and classified; the top
+    # blocks unfrozen
     ("6.2", "course_lib.pretrained", "resize"),
     ("6.2", "course_lib.efficientnet_lite", "scale"),
     ("6.2", "course_lib.pretrained", "Backbone.prepare"),

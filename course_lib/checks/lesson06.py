@@ -25,135 +25,294 @@ from course_lib.record import CheckResult
 LITE0_SIZE = 224
 
 
-def exercise_6_1(top_k: Callable[[np.ndarray, int], Any]) -> CheckResult:
-    """top_k(probabilities, k) -> (n, k) class indices, most probable first."""
+# --- 6.1: how many classes hold a share of the probability --------------------------------
+
+# Four images of ten classes, from a confident answer to a spread one (written most probable
+# first; the check shuffles each row, as a network's classes come in no order of probability).
+# Their running sums stay at least 0.01 away from the masses the check asks for (0.9, 0.65).
+_COVER_ROWS = (
+    (0.93, 0.03, 0.015, 0.01, 0.005, 0.004, 0.003, 0.001, 0.001, 0.001),
+    (0.62, 0.24, 0.08, 0.03, 0.01, 0.008, 0.005, 0.004, 0.002, 0.001),
+    (0.35, 0.2, 0.12, 0.09, 0.07, 0.06, 0.05, 0.03, 0.02, 0.01),
+    (0.14, 0.13, 0.12, 0.11, 0.1, 0.1, 0.09, 0.08, 0.07, 0.06),
+)
+# Three images whose running sums reach 0.75 exactly: halves, quarters and eighths are exact
+# in binary, so any order of adding them gives exactly 0.75 (no rounding to blame)
+_EXACT_ROWS = (
+    (0.5, 0.25, 0.125, 0.0625, 0.0625),
+    (0.25, 0.25, 0.25, 0.125, 0.125),
+    (0.75, 0.125, 0.0625, 0.0625, 0.0),
+)
+_EXACT_MASS = 0.75
+
+
+def _shuffled(rows: tuple[tuple[float, ...], ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.array([rng.permutation(row) for row in rows], dtype=np.float64)
+
+
+def _cover_cases() -> tuple[np.ndarray, np.ndarray]:
+    """The check's fixed batches: four images of ten classes, and three that reach 0.75 exactly."""
+    return _shuffled(_COVER_ROWS, 60), _shuffled(_EXACT_ROWS, 61)
+
+
+def _running(probabilities: np.ndarray, descending: bool = True) -> np.ndarray:
+    """Each row's running sum, its classes taken most probable first (or least probable first)."""
+    ranked = np.sort(probabilities.astype(np.float64), axis=1)
+    return np.cumsum(ranked[:, ::-1] if descending else ranked, axis=1)
+
+
+def _cover(probabilities: np.ndarray, mass: float) -> np.ndarray:
+    """How many of its most probable classes each row needs to reach ``mass`` (>=)."""
+    return (_running(probabilities) < mass).sum(axis=1) + 1
+
+
+def _fresh_cover_cases() -> list[tuple[np.ndarray, float]]:
+    """Two more batches drawn with :func:`check_rng`: the same in the notebook, new in each
+    grading run. float32 softmax outputs of 1000 classes, as an ImageNet network gives them,
+    and float64 probabilities of a few classes. Drawn again until no running sum lies within
+    1e-4 of the mass, so that adding float32 values in float32 gives the same counts."""
     rng = check_rng(6)
-    logits = rng.normal(size=(3, 12)) * 3
-    # float32, as the backbone's softmax gives them
-    probabilities = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
-    k = 4
-    expected = np.argsort(-probabilities, axis=1)[:, :k]
+    cases = []
+    for dtype, classes in ((np.float32, 1000), (np.float64, None)):
+        while True:
+            n = int(rng.integers(3, 7))
+            mass = float(round(rng.uniform(0.5, 0.95), 2))
+            if classes is None:
+                alpha = rng.uniform(0.1, 1.5, size=(n, 1))
+                size = int(rng.integers(5, 31))
+                probabilities = rng.gamma(alpha * np.ones((n, size)))
+                probabilities = (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(
+                    dtype
+                )
+            else:
+                logits = rng.normal(size=(n, classes)) * rng.uniform(0.5, 4.0, size=(n, 1))
+                exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+                probabilities = (exp / exp.sum(axis=1, keepdims=True)).astype(dtype)
+            running = _running(probabilities)
+            if np.abs(running - mass).min() > 1e-4 and running[:, -1].min() > mass + 1e-4:
+                break
+        cases.append((probabilities, mass))
+    return cases
+
+
+def _counts_problem(returned: Any, n: int, where: str) -> tuple[np.ndarray | None, str | None]:
+    """The student's counts as an integer-valued array of shape (n,), or what is wrong with
+    their form: a Python list, the classes themselves, one count for the batch, a float dtype."""
+    if isinstance(returned, (list, tuple)) and len(returned) == n and n > 0:
+        items = list(returned)
+        if all(isinstance(item, (list, tuple, np.ndarray)) for item in items):
+            return None, (
+                f"{where}you returned {describe(returned)} holding lists of classes, one per "
+                "image: those are the classes themselves. The exercise asks how many there are: "
+                "one count per image, an integer array of shape (n,)."
+            )
+    got = as_array(returned, f"{where}your result", "an integer array of counts, shape (n,)")
+    if isinstance(returned, (list, tuple)):
+        return None, (
+            f"{where}you returned a Python {type(returned).__name__}; the exercise asks for an "
+            f"integer NumPy array of shape ({n},): return the array itself, without .tolist()."
+        )
+    if got.ndim == 0 or (got.size == 1 and n > 1):
+        return None, (
+            f"{where}you returned one number, {_number_of(got)}, for a batch of {n} images: "
+            f"count for each image on its own, along axis 1, into an array of shape ({n},). "
+            "np.sort or np.cumsum without axis= flattens the batch into one row."
+        )
+    if got.ndim == 2 and got.shape[0] == n and got.shape[1] > 1:
+        what = "True/False values" if got.dtype == np.bool_ else "values"
+        return None, (
+            f"{where}your result has shape {got.shape}, {what} for every class of every "
+            "image: the classes, not how many of them. Return one count per image, shape "
+            f"({n},)."
+        )
+    problem = shape_problem(got, (n,), f"{where}your result")
+    if problem:
+        return None, problem
+    if got.dtype == np.bool_ or not np.issubdtype(got.dtype, np.number):
+        return None, f"{where}your result holds {got.dtype} values; return integer counts."
+    if not np.issubdtype(got.dtype, np.integer):
+        values = got.astype(np.float64)
+        if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)):
+            return None, (
+                f"{where}your result holds {got.dtype} values such as "
+                f"{_number_of(got[np.argmax(values != np.round(values))])}, not whole numbers: "
+                "return how many classes each image needs, not a probability."
+            )
+    return got, None
+
+
+def _number_of(value: Any) -> str:
+    item = np.asarray(value).item()
+    return f"{item:.4g}" if isinstance(item, float) else repr(item)
+
+
+def _float_dtype_problem(got: np.ndarray, where: str = "") -> str | None:
+    if np.issubdtype(got.dtype, np.integer):
+        return None
+    return (
+        f"{where}the counts are right but their dtype is {got.dtype}; counts are whole numbers: "
+        "return an integer array (.astype(int))."
+    )
+
+
+def exercise_6_1(classes_to_cover: Callable[[np.ndarray, float], Any]) -> CheckResult:
+    """classes_to_cover(probabilities, mass) -> (n,) integers: for each image, the smallest k
+    whose k most probable classes hold at least ``mass`` of its probability."""
+    batch, exact = _cover_cases()
+    names = ("probabilities",)
+
+    def call(probabilities: np.ndarray, mass: float, where: str = "") -> Any:
+        returned = call_pure(classes_to_cover, probabilities, mass, names=names)
+        return _counts_problem(returned, len(probabilities), where)
 
     def diagnose() -> str | None:
-        returned = call_pure(top_k, probabilities, k, names=("probabilities",))
-        if isinstance(returned, (list, tuple)):
-            return (
-                f"your top-k is a Python {type(returned).__name__}; the exercise asks for an "
-                "integer array of shape (n, k), which rows and columns can be sliced from "
-                "(top[:, 0] is every image's best class): return the array itself, without "
-                ".tolist()."
-            )
-        got = as_array(returned, "your top-k")
-        if got.shape == (k,) or got.shape == (1, k):
-            return (
-                f"you returned one row, shape {got.shape}; keep one row of {k} per image: "
-                f"shape (3, {k})."
-            )
-        if got.shape == expected.shape[::-1]:
-            # shape_problem would speak of height and width, which a top-k has not
-            return (
-                f"your top-k has shape {got.shape}, rows and columns swapped (transposed): "
-                f"one row per image and one column per class, shape {expected.shape}."
-            )
-        problem = shape_problem(got, expected.shape, "your top-k")
+        mass = 0.9
+        expected = _cover(batch, mass)
+        got, problem = call(batch, mass)
         if problem:
             return problem
-        if not np.issubdtype(got.dtype, np.integer):
-            if np.allclose(got, np.sort(probabilities, axis=1)[:, ::-1][:, :k]):
-                return (
-                    "these are the probabilities themselves; return the class indices (np.argsort)."
-                )
-            raise StudentCodeFailed(
-                f"your top-k holds {got.dtype} values; it should hold integer class indices "
-                "(np.argsort gives them)."
-            )
-        if np.array_equal(got, expected[:, ::-1]):
-            return "the right classes, but least probable first: put the most probable first."
-        if np.array_equal(got, np.argsort(probabilities, axis=1)[:, :k]):
+        assert got is not None
+        if not np.array_equal(got, expected):
+            return _named_mistake(got, expected, mass)
+        problem = _float_dtype_problem(got)
+        if problem:
+            return problem
+        other_mass = 0.65
+        got_other, problem = call(batch, other_mass, f"with mass={other_mass}, ")
+        if problem:
+            return problem
+        assert got_other is not None
+        wanted = _cover(batch, other_mass)
+        if np.array_equal(got_other, expected) and not np.array_equal(wanted, expected):
             return (
-                "these are the k *least* probable classes: sort in descending order "
-                "(argsort of -probabilities)."
+                f"with mass={other_mass} you return the same counts as with mass=0.9, "
+                f"{got_other.tolist()}; expected {wanted.tolist()}: use the argument `mass`, "
+                "not a number of your own."
+            )
+        if not np.array_equal(got_other, wanted):
+            return _image_difference(got_other, wanted, batch, other_mass, "with mass=0.65, ")
+        return reached_exactly()
+
+    def _named_mistake(got: np.ndarray, expected: np.ndarray, mass: float) -> str:
+        least_first = (_running(batch, descending=False) < mass).sum(axis=1) + 1
+        in_index_order = (np.cumsum(batch, axis=1) < mass).sum(axis=1) + 1
+        carried = np.cumsum(np.sort(batch, axis=1)[:, ::-1].ravel())
+        carried_counts = (carried.reshape(batch.shape) < mass).sum(axis=1) + 1
+        if np.array_equal(got, least_first) or np.array_equal(got, least_first[::-1]):
+            return (
+                f"your counts, {got.tolist()}, add up the *least* probable classes first. "
+                "np.sort sorts in ascending order: reverse each row, along the last axis "
+                "([:, ::-1]), so that the most probable class comes first. [::-1] alone "
+                "reverses the order of the images, not of the classes within each row."
+            )
+        if np.array_equal(got, in_index_order):
+            return (
+                f"your counts, {got.tolist()}, add up the classes in the order of their "
+                "indices (class 0, class 1, ...): take them most probable first, so sort each "
+                "row's probabilities before adding them up."
+            )
+        if np.array_equal(got, (batch >= mass).sum(axis=1)):
+            return (
+                f"your counts, {got.tolist()}, are how many classes have a probability of at "
+                f"least {mass} each. The task adds up the probabilities of the most probable "
+                f"classes until their sum reaches {mass}: image 3 needs {int(expected[3])} "
+                "classes, none of which reaches it alone."
+            )
+        if np.array_equal(got, expected - 1):
+            return (
+                f"each count is one short: {got.tolist()}, expected {expected.tolist()}. The "
+                "position where the running sum first reaches the mass is an index, counted "
+                "from 0; the number of classes up to it is one more."
+            )
+        if np.array_equal(got, expected + 1):
+            return (
+                f"each count is one too many: {got.tolist()}, expected {expected.tolist()}: "
+                "stop at the first class that brings the sum to the mass, and count it."
+            )
+        if np.array_equal(got, carried_counts) and not np.array_equal(got, expected):
+            return (
+                f"your counts, {got.tolist()}, come from one running sum that carries on from "
+                "one image to the next (np.cumsum without axis= flattens the batch): add up "
+                "along axis 1, each image on its own."
+            )
+        return _image_difference(got, expected, batch, mass)
+
+    def reached_exactly() -> str | None:
+        expected = _cover(exact, _EXACT_MASS)
+        where = f"with mass={_EXACT_MASS}, "
+        got, problem = call(exact, _EXACT_MASS, where)
+        if problem:
+            return problem
+        assert got is not None
+        if np.array_equal(got, expected + 1):
+            first = _running(exact)[0]
+            return (
+                f"{where}the first image's classes, most probable first, add up to "
+                f"{first[0]:g}, {first[1]:g}, {first[2]:g}: two classes hold exactly "
+                f"{_EXACT_MASS}, so the answer is {int(expected[0])}; you return "
+                f"{int(got[0])}. 'At least mass' is >=, not >: a sum equal to the mass is "
+                "enough."
             )
         if not np.array_equal(got, expected):
-            row = int(np.flatnonzero((got != expected).any(axis=1))[0])
-            return (
-                f"some indices are not the most probable classes of their row: row {row} is "
-                f"{got[row].tolist()}, expected {expected[row].tolist()}."
-            )
-        return edge_shapes()
+            return _image_difference(got, expected, exact, _EXACT_MASS, where)
+        return single_image()
 
-    def edge_shapes() -> str | None:
-        # k = 1 and a single image still give (n, k): np.squeeze, or [:, 0], would drop an axis
-        for rows, top in ((probabilities, 1), (probabilities[:1], k)):
-            got = as_array(call_pure(top_k, rows, top, names=("probabilities",)), "your top-k")
-            wanted = expected[: len(rows), :top]
-            if got.shape != wanted.shape:
+    def single_image() -> str | None:
+        one = batch[:1]
+        returned = call_pure(classes_to_cover, one, 0.9, names=names)
+        got = as_array(returned, "for a batch of one image, your result")
+        if got.shape != (1,):
+            return (
+                f"for a batch of one image your result has shape {got.shape}, expected (1,): "
+                "keep one count per image, even for a single image (no np.squeeze or .item())."
+            )
+        return fresh()
+
+    def fresh() -> str | None:
+        for probabilities, mass in _fresh_cover_cases():
+            n, classes = probabilities.shape
+            where = (
+                f"on another batch ({n} images of {classes} classes, {probabilities.dtype}, "
+                f"mass={mass}), "
+            )
+            got, problem = call(probabilities, mass, where)
+            if problem:
+                return problem
+            assert got is not None
+            expected = _cover(probabilities, mass)
+            if (
+                np.issubdtype(got.dtype, np.integer)
+                and expected.max() > np.iinfo(got.dtype).max
+                and np.array_equal(got, expected.astype(got.dtype))
+            ):
                 return (
-                    f"for {len(rows)} image(s) and k={top} your top-k has shape {got.shape}, "
-                    f"expected {wanted.shape}: keep both axes, one row per image and one "
-                    "column per class, even when one of them has length 1 (no np.squeeze)."
+                    f"{where}your counts are {got.dtype}, which holds numbers up to "
+                    f"{np.iinfo(got.dtype).max}: a count of {int(expected.max())} wrapped "
+                    "around. Keep the integers NumPy gives (int64)."
                 )
-            if not np.array_equal(got, wanted):
-                return (
-                    f"for {len(rows)} image(s) and k={top} you returned {got.tolist()}, "
-                    f"expected {wanted.tolist()}."
-                )
-        return many_classes()
+            if not np.array_equal(got, expected):
+                return _image_difference(got, expected, probabilities, mass, where)
+        return None
 
-    def many_classes() -> str | None:
-        # An ImageNet-sized row and a larger k: np.argpartition picks the k best without
-        # promising their order, and with few classes or a small k it happens to sort them.
-        # How large a k that takes depends on the CPU (NumPy's AVX-512 selection sorts the
-        # last few hundred it narrows down to), so the k is the first that NumPy leaves
-        # unsorted here.
-        row = np.random.default_rng(97).random((1, 1000))
-        many = (row / row.sum()).astype(np.float32)
-        top = _first_k_argpartition_leaves_unsorted(-many)
-        wanted = np.argsort(-many, axis=1)[:, :top]
-        got = as_array(call_pure(top_k, many, top, names=("probabilities",)), "your top-k")
-        if got.shape != wanted.shape:
-            return (
-                f"for 1 image of 1000 classes and k={top} your top-k has shape {got.shape}, "
-                f"expected {wanted.shape}."
-            )
-        if np.array_equal(got, wanted):
-            return None
-        if sorted(got[0].tolist()) == sorted(wanted[0].tolist()):
-            place = int(np.flatnonzero(got[0] != wanted[0])[0])
-            return (
-                f"for 1 image of 1000 classes and k={top}, the right {top} classes, but not "
-                f"most probable first: place {place} holds class {int(got[0, place])}, "
-                f"expected {int(wanted[0, place])}. np.argpartition picks the k best without "
-                "sorting them (with few classes it happens to): sort what it picks by "
-                "probability, or use np.argsort."
-            )
-        if (
-            np.issubdtype(got.dtype, np.integer)
-            and wanted.max() > np.iinfo(got.dtype).max
-            and np.array_equal(got, wanted.astype(got.dtype))
-        ):
-            return (
-                f"for 1 image of 1000 classes your indices are {got.dtype}, which holds numbers "
-                f"up to {np.iinfo(got.dtype).max}: class {int(wanted.max())} wrapped around. "
-                "Keep the integers np.argsort gives (int64)."
-            )
-        return (
-            f"for 1 image of 1000 classes and k={top} you returned {got[0].tolist()}, "
-            f"expected {wanted[0].tolist()}."
-        )
-
-    return run_check("6.1", diagnose, "the k most probable classes of each image, best first.")
+    return run_check(
+        "6.1", diagnose, "the fewest most probable classes that hold the mass, for each image."
+    )
 
 
-def _first_k_argpartition_leaves_unsorted(
-    row: np.ndarray, candidates: tuple[int, ...] = (20, 50, 100, 300, 500)
-) -> int:
-    """The first of ``candidates`` whose ``np.argpartition`` picks come out unsorted here."""
-    for k in candidates:
-        picked = np.argpartition(row, k - 1, axis=1)[:, :k]
-        if not np.array_equal(picked, np.argsort(row, axis=1)[:, :k]):
-            return k
-    return candidates[-1]
+def _image_difference(
+    got: np.ndarray, expected: np.ndarray, probabilities: np.ndarray, mass: float, where: str = ""
+) -> str:
+    """The first image whose count is wrong, with its running sum around the right count."""
+    image = int(np.flatnonzero(got != expected)[0])
+    want = int(expected[image])
+    running = _running(probabilities)[image]
+    before = f", {want - 1} hold {running[want - 2]:.4g}" if want > 1 else ""
+    return (
+        f"{where}image {image}: you return {_number_of(got[image])}, expected {want}: its "
+        f"{want} most probable classes hold {running[want - 1]:.4g} of its probability"
+        f"{before} (at least {mass} is asked)."
+    )
 
 
 def _with_sharp_edges(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
