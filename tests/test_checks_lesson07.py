@@ -276,6 +276,19 @@ def test_7_1_right_values_in_a_python_list_are_not_called_float64(answer, kind):
     assert "float64" not in result.message
 
 
+def _opened_as_a_file_name(upload, prep):  # a student's: Image.open given the bytes themselves
+    image = Image.open(upload).convert("L").resize((prep["width"], prep["height"]), Image.BILINEAR)
+    return (np.asarray(image, np.float32) * prep["scale"] + prep["offset"])[..., None]
+
+
+def test_7_1_bytes_given_to_image_open_are_told_to_go_through_a_file_object():
+    result = checks.exercise_7_1(_opened_as_a_file_name, GRAY_28)
+    assert _fails_with(result, "your code raised ValueError: embedded null byte")
+    assert "Wrap the upload in io.BytesIO(upload)" in result.message
+    # The task leaves the way to open bytes, and the traps, to the student and this message
+    assert "BytesIO" not in task_text("7.1") and "Hints" not in task_text("7.1")
+
+
 def test_7_1_catches_swapped_width_and_height_for_a_non_square_model():
     wide = dict(GRAY_28, height=20, width=30)
     assert _fails_with(checks.exercise_7_1(_swapped, wide), "height and width swapped")
@@ -1110,6 +1123,22 @@ def test_7_4_names_the_mistake(url):
     for answer, phrase in cases:
         assert _fails_with(checks.exercise_7_4(answer, url), phrase)
     assert _fails_with(checks.exercise_7_4(reversed_labels, url), "not in the order of the files")
+
+
+def test_7_4_a_dict_holding_the_list_of_files_is_told_to_send_a_list_of_pairs(url):
+    def dict_of_a_list(url, files):  # a student's: the one-file form, given every file
+        response = requests.post(f"{url}/predict", files={"file": files}, timeout=30)
+        response.raise_for_status()
+        return [p["label"] for p in response.json()["predictions"]]
+
+    result = checks.exercise_7_4(dict_of_a_list, url)
+    assert _fails_with(result, "too many values to unpack")
+    assert "a dict holds one value per field" in result.message
+    assert "files=[('file', (name, data)) for name, data in files]" in result.message
+    # The task names the section of requests' documentation, not the form of the call
+    text = task_text("7.4")
+    assert '"POST Multiple Multipart-Encoded Files"' in text
+    assert "raise_for_status" not in text and "list of pairs instead" not in text
 
 
 def _without_repeats(keep):

@@ -354,9 +354,9 @@ def _inexact_problem(
     if _same_input(out, data, record, Image.Resampling.BILINEAR, False, exact):
         return (
             f"the {name} was resized in colour and converted to grayscale after it, so its "
-            f"values are {off}: convert first, then resize, as the task says (for a palette "
-            "image, a PNG-8 or a GIF, the order matters even more: Pillow resizes it with "
-            "nearest-neighbour)."
+            f"values are {off}: convert first, then resize, as the service does (for a "
+            "palette image, a PNG-8 or a GIF, the order matters even more: Pillow resizes it "
+            "with nearest-neighbour)."
         )
     levels = (out - offset) / scale
     if np.abs(levels - np.round(levels)).max() > 1e-2:
@@ -393,6 +393,12 @@ def exercise_7_1(
             try:
                 problem = _prepare_problem(prepare, name, data, lesson, None)
             except StudentCodeFailed as exc:
+                if "ValueError: embedded null byte" in str(exc):
+                    raise StudentCodeFailed(
+                        f"{exc}. Image.open takes a file name or a file object; given bytes, it "
+                        "takes them for a file name. Wrap the upload in io.BytesIO(upload), a "
+                        "file object that reads from memory."
+                    ) from None
                 if "positional argument" in str(exc) and "TypeError" in str(exc):
                     raise StudentCodeFailed(
                         f"{exc}. prepare takes two arguments, prepare(upload, preprocessing): "
@@ -558,8 +564,8 @@ def _wrong_batch(given: Any, model: Any, preprocessing: dict[str, Any]) -> str |
         shown = "(1, " + ", ".join("?" if w is None else str(w) for w in wanted) + ")"
         return (
             f"your route gave the model one image of shape {given}, without the batch axis: "
-            f"the model takes a batch, {shown}: add the batch axis, as the task says, a batch "
-            "of one image: x[None], or reshape(1, height, width, -1)."
+            f"the model takes a batch, {shown}: add the batch axis, a batch of one image: "
+            "x[None], or reshape(1, height, width, -1)."
         )
     if len(given) != len(wanted) + 1:
         return None
@@ -1416,6 +1422,14 @@ def exercise_7_4(
                     f"{exc}. The server answers {{'predictions': [...]}} only to a request "
                     "with several files; to a single file it answers one prediction. Did "
                     "only one file go? Send every file: "
+                    "files=[('file', (name, data)) for name, data in files]."
+                ) from None
+            if "ValueError" in str(exc) and "unpack" in str(exc):
+                raise StudentCodeFailed(
+                    f"{exc}. Did you give files= a dict whose value for 'file' is the list of "
+                    "files? requests reads a dict's value as one file, (name, content, type, "
+                    "headers), and a dict holds one value per field. To send the field 'file' "
+                    "once per image, give files= a list of pairs instead: "
                     "files=[('file', (name, data)) for name, data in files]."
                 ) from None
             raise
