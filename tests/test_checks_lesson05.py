@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 from sklearn.metrics import precision_recall_curve, top_k_accuracy_score
+from solution_support import task_text
 
 from course_lib import checks, explain
 
@@ -806,11 +807,11 @@ def test_5_1_names_a_division_by_the_false_positives_or_negatives_alone():
         return cm[k, k] / (cm[:, k].sum() - cm[k, k]), cm[k, k] / (cm[k].sum() - cm[k, k])
 
     result = checks.exercise_5_1(over_fp)
-    assert _fails_with(result, "you divided precision by FP alone (use TP + FP")
-    assert "recall by FN" not in result.message and "those are counts" not in result.message
+    assert _fails_with(result, "you divided precision by the rest of column k alone")
+    assert "recall by the rest" not in result.message and "those are counts" not in result.message
     assert _fails_with(
         checks.exercise_5_1(over_fp_and_fn),
-        "precision by FP alone (use TP + FP, the column total) and recall by FN alone",
+        "(use the whole column total) and recall by the rest of row k alone",
     )
 
 
@@ -1003,3 +1004,15 @@ def test_5_3_a_function_that_uses_min_precision_wrongly_is_not_said_to_ignore_it
         result = checks.exercise_5_3(answer)
         assert _fails_with(result, "precision 0.7 can be reached here (at threshold 0.42)")
         assert "ignore" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("number", "recipe"),
+    [
+        ("5.1", ["TP", "FP", "FN", "column k", "row k"]),
+        ("5.6", ["GradientTape", "gather", "reduce_mean", "einsum", "divide_no_nan", "relu"]),
+    ],
+)
+def test_5_1_and_5_6_task_texts_state_the_contract_not_the_steps(number, recipe):
+    text = task_text(number)
+    assert [step for step in recipe if step in text] == []

@@ -1096,6 +1096,29 @@ def test_6_5_a_backbone_left_as_it_was_is_told_to_be_changed_in_place(answer, re
     assert "not on a copy (keras.models.clone_model)" in result.message
 
 
+def test_6_5_the_model_flag_set_after_the_layers_flags_is_told_it_undoes_them():
+    def flags_then_model(backbone, first_layer):  # a student's: the model's flag set last
+        _unfreeze(set_backbone=False)(backbone, first_layer)
+        backbone.trainable = True
+
+    result = checks.exercise_6_5(flags_then_model)
+    assert _fails_with(result, "every layer is trainable")
+    assert "set after the layers' own flags, it undoes them" in result.message
+
+
+@pytest.mark.parametrize(
+    ("number", "recipe"),
+    [
+        ("6.2", ["antialias", "image.resize", "astype", "(x - 127) / 128"]),
+        ("6.5", ["trainable = True", "non-trainable"]),
+        ("6.6", ["only_b_right >", "both hold", "clearly behind, too"]),
+    ],
+)
+def test_6_2_6_5_and_6_6_task_texts_state_the_contract_not_the_steps(number, recipe):
+    text = task_text(number)
+    assert [step for step in recipe if step in text] == []
+
+
 def test_6_5_a_few_lower_layers_left_trainable_are_named():
     def leaky(backbone, first_layer):
         _unfreeze()(backbone, first_layer)

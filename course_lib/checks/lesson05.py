@@ -112,13 +112,20 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
         over_fn = each(lambda cm, k: cm[k, k] / (cm[k].sum() - cm[k, k]))  # TP / FN
         wrong_parts = []
         if np.allclose(got[:, 0], over_fp):
-            wrong_parts.append("precision by FP alone (use TP + FP, the column total)")
+            wrong_parts.append(
+                "precision by the rest of column k alone, the other classes predicted as k "
+                "(use the whole column total)"
+            )
         if np.allclose(got[:, 1], over_fn):
-            wrong_parts.append("recall by FN alone (use TP + FN, the row total)")
+            wrong_parts.append(
+                "recall by the rest of row k alone, the k predicted as other classes (use the "
+                "whole row total)"
+            )
         if wrong_parts:
             return (
                 "you divided " + " and ".join(wrong_parts) + ": the denominator counts the "
-                "right predictions too, so that precision and recall lie between 0 and 1."
+                "right predictions, cm[k, k], too, so that precision and recall lie between 0 "
+                "and 1."
             )
         if got.max() > 1.0:
             return "values above 1: those are counts; divide the diagonal count by a total."

@@ -1427,7 +1427,11 @@ def exercise_6_5(unfreeze_top: Callable[[Any, str], Any]) -> CheckResult:
             if layer.trainable and not isinstance(layer, keras.layers.InputLayer)
         ]
         if all(layer.trainable for layer in layers[:start] if layer.weights):
-            return f"every layer is trainable; keep the layers before {first} frozen."
+            return (
+                f"every layer is trainable; keep the layers before {first} frozen. (Setting "
+                "backbone.trainable sets the flag of every layer inside it: set after the "
+                "layers' own flags, it undoes them.)"
+            )
         early = [layer for layer in layers[start - len(below) : start] if layer.trainable]
         if below and early == below and len(below) <= 3:
             told = ", ".join(
