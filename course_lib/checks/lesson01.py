@@ -710,9 +710,8 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
             return (
                 f"on {train.size} training pixels ({kind}) your standard deviation is the "
                 f"sample one, with n - 1 in the denominator (ddof=1), {sample_std:.3f} where "
-                f"np.std gives {std:.3f}; the exercise asks for the "
-                "standard deviation of the training pixels as np.std computes it (ddof=0), "
-                "as Keras' Normalization layer does too."
+                f"np.std gives {std:.3f}; the exercise asks for the standard deviation as "
+                "np.std computes it (ddof=0), as Keras' Normalization layer does too."
             )
 
         if close(a, want_train) and not close(b, want_test):
@@ -747,9 +746,9 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
         per_position = _standardised(train, data.mean(axis=0), data.std(axis=0))
         if close(a, per_position):
             return (
-                "you computed a mean and std per pixel position (axis=0); the exercise "
-                "asks for one "
-                "mean and one standard deviation over all training pixels (axis=None)."
+                "you computed a mean and std per pixel position (axis=0); the exercise asks "
+                "for one mean and one standard deviation, not one per position: compute them "
+                "over all training pixels (axis=None)."
             )
         # Statistics over some axes only, one pair per index of the others (per channel, as
         # Normalization(axis=-1) gives; per row...): name the axes that were kept
@@ -765,7 +764,7 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
                     f"you computed a mean and std for each index along axis {_axes(kept)} "
                     f"(statistics over axis {_axes(reduced)} only, as with "
                     f"np.mean(x, axis={_axes(reduced)})); the exercise asks for one mean and one "
-                    "standard deviation over all training pixels (axis=None)."
+                    "standard deviation: compute them over all training pixels (axis=None)."
                 )
         scale = 255.0 if np.issubdtype(train.dtype, np.integer) else 1.0
         if close(a, data / scale) or close(a, data / data.max()):
