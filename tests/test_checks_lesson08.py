@@ -688,8 +688,9 @@ def test_8_4_finds_test_images_by_the_course_s_own_test_set_whatever_the_noteboo
 
     fashion = data.load_fashion_mnist()  # in fast mode, a subset
     prep = models.preprocessing_for((28, 28, 1))
-    n = min(3000, len(fashion.x_train), len(fashion.x_test))
-    real_train = models.as_model_input(fashion.x_train[:n], prep)
+    training_part = models.fashion_validation_split(fashion)[0]  # what the lesson calibrates on
+    n = min(3000, len(training_part), len(fashion.x_test))
+    real_train = models.as_model_input(training_part[:n], prep)
     real_test = models.as_model_input(fashion.x_test[:n], prep)
     order = np.random.default_rng(0).permutation(n)[:300]
     honest = _representative(real_train[order], count=300)
@@ -708,8 +709,20 @@ def course_train():
     return models.as_model_input(fashion.x_train, prep), fashion.y_train
 
 
-def test_8_4_asks_for_the_count_the_task_names_and_accepts_it(course_train):
-    x_train, _ = course_train
+@pytest.fixture(scope="module")
+def course_split():
+    """Lesson 04's split of the course's training images, as the lesson's model sees them:
+    the training part the lesson calibrates on, and the validation part it judges int8 on."""
+    from course_lib import data, models
+
+    fashion = data.load_fashion_mnist()  # in fast mode, a subset
+    prep = models.preprocessing_for((28, 28, 1))
+    x_train, x_val, _, _ = models.fashion_validation_split(fashion)
+    return models.as_model_input(x_train, prep), models.as_model_input(x_val, prep)
+
+
+def test_8_4_asks_for_the_count_the_task_names_and_accepts_it(course_split):
+    x_train, _ = course_split
     order = np.random.default_rng(0).permutation(len(x_train))
     right = _representative(x_train[order], count=120)
     assert checks.exercise_8_4(right, count=120).passed
@@ -755,11 +768,28 @@ def test_8_4_names_a_stored_run_of_the_notebook_s_own_x_train():
     assert _fails_with(result, "the last 200 training images in their stored order")
 
 
-def test_8_4_accepts_a_shuffled_draw_whatever_order_it_is_yielded_in(course_train):
-    x_train, _ = course_train
+def test_8_4_accepts_a_shuffled_draw_whatever_order_it_is_yielded_in(course_split):
+    x_train, _ = course_split
     drawn = np.random.default_rng(3).choice(len(x_train), 150, replace=False)
     for order in (drawn, np.sort(drawn), np.sort(drawn)[::-1]):  # increasing, but not a run
         assert checks.exercise_8_4(_representative(x_train[order], count=150)).passed
+
+
+def test_8_4_names_validation_images_the_lesson_judges_int8_on(course_split, course_train):
+    x_train, x_val = course_split
+    order = np.random.default_rng(4).permutation(len(x_val))
+    result = checks.exercise_8_4(_representative(x_val[order], count=100), count=100)
+    assert _fails_with(result, "100 of your 100 samples are validation images")
+    assert "this section decides on them whether int8 costs too much accuracy" in result.message
+    # a draw from all the course's training images, lesson 04's validation part included
+    whole, _ = course_train
+    drawn = np.random.default_rng(5).permutation(len(whole))[:150]
+    result = checks.exercise_8_4(_representative(whole[drawn], count=150), count=150)
+    assert _fails_with(result, "of your 150 samples are validation images")
+    assert "repeat" not in result.message and "stored order" not in result.message
+    # the training part alone passes, drawn in any order
+    right = np.random.default_rng(6).permutation(len(x_train))[:150]
+    assert checks.exercise_8_4(_representative(x_train[right], count=150), count=150).passed
 
 
 def _twice_each(order, count):  # a student's: each image of half the count, twice

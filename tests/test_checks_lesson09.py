@@ -132,6 +132,22 @@ def only_rgba_on_white(image):  # a student's answer: LA left out of the alpha m
     return image.convert("RGB")
 
 
+def la_composited_as_it_is(image):  # a student's: alpha_composite on an LA image
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image)
+    return image.convert("RGB")
+
+
+def test_9_1_alpha_composite_on_an_image_that_is_not_rgba_is_explained():
+    result = checks.exercise_9_1(la_composited_as_it_is)
+    verdict(result, False, "on the LA PNG (gray and alpha) with a transparent band (mode LA)")
+    assert "alpha_composite's complaint: it takes two RGBA images" in result.message
+
+
 def test_9_1_a_transparent_la_image_is_put_on_white_too():
     result = checks.exercise_9_1(only_rgba_on_white)
     verdict(result, False, "on the LA PNG (gray and alpha) with a transparent band, the ")
@@ -594,7 +610,8 @@ def scaled_in_a_lambda_after_the_resize(backbone, head, image_size):  # a studen
             rescaled_before_resized,
             [
                 "your model scales the photo (Rescaling) before it resizes it (Resizing): the "
-                "task gives the order, Resizing first",
+                "lesson compares what the 'resize' layer gives with the training images on the "
+                "0-255 scale, so the resize comes first",
                 "model.get_layer('resize') no longer gives pixels",
             ],
         ),
@@ -603,7 +620,9 @@ def scaled_in_a_lambda_after_the_resize(backbone, head, image_size):  # a studen
             [
                 "your model scales the pixels without a keras.layers.Rescaling layer (your "
                 "Lambda layer 'lambda",
-                "the task prescribes Rescaling(1 / 128, offset=-127 / 128)",
+                "the task asks for each step as a Keras layer, and for this scaling that is "
+                "Rescaling(1 / 128, offset=-127 / 128)",
+                "A Lambda layer is saved as Python code",
             ],
         ),
         (build_with_a_scaling_function, ["without a keras.layers.Rescaling layer"]),
@@ -613,6 +632,21 @@ def test_9_3_names_the_order_and_the_layer_the_task_prescribes_for_the_scaling(a
     result = checks.exercise_9_3(answer)
     verdict(result, False, phrases[0])
     assert all(phrase in result.message for phrase in phrases), result.message
+
+
+def scaled_with_ops_after_the_resize(backbone, head, image_size):  # a student's: no layer
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+        inputs
+    )
+    x = keras.ops.cast(x, "float32") / 128.0 - 127.0 / 128.0
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+def test_9_3_a_scaling_written_as_arithmetic_is_asked_for_as_a_layer_not_told_of_lambdas():
+    result = checks.exercise_9_3(scaled_with_ops_after_the_resize)
+    verdict(result, False, "without a keras.layers.Rescaling layer: the task asks for each step")
+    assert "Lambda" not in result.message
 
 
 def with_a_dict_output(backbone, head, image_size):  # a student's: the output named in a dict
@@ -733,7 +767,7 @@ def without_a_resize(backbone, head, image_size):  # a student's
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        # a student's: the offset in pixel units, the mistake "read its offset" warns of
+        # a student's: the offset in pixel units, not in scaled ones
         (rescaled_with((1 / 128, -127)), "your Rescaling layer computes x × 0.0078125 - 127,"),
         (rescaled_with((1 / 128, -127)), "offset=-127 counts in pixels, -127 / 128 in scaled"),
         (rescaled_with((1 / 127, -1)), "x × 0.00787402 - 1, which takes the pixels 0 and 255 to"),
@@ -816,7 +850,7 @@ def scaled_in_a_lambda(backbone, head, image_size):  # arithmetic on the uint8 p
             "resized with 'area' interpolation",
         ),
         (resized_with(pad_to_aspect_ratio=True), "padded to a square (pad_to_aspect_ratio=True)"),
-        (scaled_in_a_lambda, "scale with keras.layers.Rescaling after the Resizing"),
+        (scaled_in_a_lambda, "keras.layers.Rescaling, after the Resizing, computes in float32"),
     ],
 )
 def test_9_3_names_a_resize_other_than_bilinear_and_cropped(answer, phrase):

@@ -9,6 +9,7 @@ the notebook's variables.
 """
 
 import os
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -267,6 +268,14 @@ def course_train():
     return models.as_model_input(fashion.x_train[:1000], models.preprocessing_for((28, 28, 1)))
 
 
+@pytest.fixture(scope="module")
+def course_training_part():
+    """Lesson 04's training part, the images the lesson calibrates on (its validation part is
+    where the lesson judges int8, and a calibration set must not hold those)."""
+    x_train = models.fashion_validation_split(data.load_fashion_mnist())[0]
+    return models.as_model_input(x_train[:1000], models.preprocessing_for((28, 28, 1)))
+
+
 def _yielding(images, wrap=lambda image: [image[None]]):
     def representative_dataset():
         for image in images:
@@ -275,13 +284,15 @@ def _yielding(images, wrap=lambda image: [image[None]]):
     return representative_dataset
 
 
-def test_8_4_right_generators_pass_when_the_kernel_reads_them(tmp_path, course_train):
+def test_8_4_right_generators_pass_when_the_kernel_reads_them(tmp_path, course_training_part):
+    x_train = course_training_part
+
     def slices_of_one():
-        for index in np.random.default_rng(1).permutation(len(course_train))[:300]:
-            yield (course_train[index : index + 1],)
+        for index in np.random.default_rng(1).permutation(len(x_train))[:300]:
+            yield (x_train[index : index + 1],)
 
     def from_a_shuffled_copy():
-        shuffled = course_train.copy()
+        shuffled = x_train.copy()
         np.random.default_rng(0).shuffle(shuffled)  # the copy, not x_train
         for image in shuffled[:250]:
             yield [tf.constant(np.expand_dims(image, 0))]
@@ -384,3 +395,28 @@ def test_8_4_the_judge_knows_the_course_s_training_order_whatever_the_notebook_n
         )
         assert reply["status"] == "failed", reply
         assert "the first 200 training images in their stored order" in reply["message"], reply
+
+
+def test_8_4_the_judge_names_validation_images_of_a_fast_run_and_passes_its_training_part(
+    tmp_path, monkeypatch
+):
+    # The kernel ran in fast mode, the judge runs in full mode: the samples are judged by
+    # lesson 04's split of fast mode's subset, the one the kernel's x_train came from.
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    fashion = data.load_fashion_mnist()
+    prep = models.preprocessing_for((28, 28, 1))
+    fast_x, fast_y = data.balanced_subset(
+        fashion.x_train, fashion.y_train, data.FAST_TRAIN_PER_CLASS, data.SUBSET_SEED
+    )
+    fast = SimpleNamespace(x_train=fast_x, y_train=fast_y)
+    x_train, x_val, _, _ = models.fashion_validation_split(fast)
+    replies = {}
+    for name, images in (("validation", x_val), ("training", x_train)):
+        order = np.random.default_rng(0).permutation(len(images))[:100]
+        answer = _yielding(models.as_model_input(images[order], prep))
+        replies[name] = judge.judge_locally(
+            REPRESENTATIVE, {"representative_dataset": answer}, SALT, str(tmp_path / name)
+        )
+    assert replies["validation"]["status"] == "failed", replies["validation"]
+    assert "100 of your 100 samples are validation images" in replies["validation"]["message"]
+    assert replies["training"]["status"] == "passed", replies["training"]

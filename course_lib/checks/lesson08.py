@@ -387,13 +387,14 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
             if math.isclose(loss_ratio, 1.0, rel_tol=1e-3):
                 loss_said = (
                     "; the loss returned is right only because ReduceOp.MEAN averaged the "
-                    "replicas' losses back. Average over the global batch instead (TensorFlow "
-                    "has a function for exactly this), and add the losses with ReduceOp.SUM."
+                    "replicas' losses back. Divide the sum of each replica's per-example "
+                    "losses by global_batch_size instead (tf.nn has a function for exactly "
+                    "this), and add the replicas' losses with ReduceOp.SUM."
                 )
             else:
                 loss_said = (
-                    ". Average over the global batch instead (TensorFlow has a function for "
-                    "exactly this)."
+                    ". Divide the sum of each replica's per-example losses by "
+                    "global_batch_size instead (tf.nn has a function for exactly this)."
                 )
             return (
                 f"each step moves the weights {replicas}x too far"
@@ -1016,6 +1017,39 @@ def _repeated_problem(flat: np.ndarray, x_train: np.ndarray | None, fashion: Any
     )
 
 
+def _validation_problem(images: np.ndarray, fashion: Any) -> str | None:
+    """Name samples that are lesson 04's validation images, on which the lesson judges the int8
+    model, or None.
+
+    The split is lesson 04's (:func:`course_lib.models.fashion_validation_split`) of the
+    training images the notebook ran with: fast mode's subset when every sample lies in it (a
+    few hundred draws from the whole set never do), else the whole set. An image held by both
+    parts (Fashion-MNIST repeats a few) is not counted.
+    """
+    from types import SimpleNamespace
+
+    from course_lib import data, models
+
+    keys = _image_keys(_as_pixels(images))
+    x, y = np.asarray(fashion.x_train), np.asarray(fashion.y_train)
+    per_class = data.FAST_TRAIN_PER_CLASS
+    if len(x) > per_class * len(fashion.class_names):  # the whole set: was the run a fast one?
+        fast_x, fast_y = data.balanced_subset(x, y, per_class, data.SUBSET_SEED)
+        if set(keys) <= set(_image_keys(fast_x)):
+            x, y = fast_x, fast_y
+    train, val, _, _ = models.fashion_validation_split(SimpleNamespace(x_train=x, y_train=y))
+    only_val = set(_image_keys(val)) - set(_image_keys(train))
+    found = [i for i, key in enumerate(keys) if key in only_val]
+    if not found:
+        return None
+    return (
+        f"{len(found)} of your {len(keys)} samples are validation images (sample {found[0]}, "
+        "for one), the part of lesson 04's split the lesson keeps as x_val_pixels: this "
+        "section decides on them whether int8 costs too much accuracy, and calibrating on "
+        "them lets them shape the model that decision judges. Use the training part, x_train."
+    )
+
+
 def exercise_8_4(
     representative_dataset: Callable[[], Any],
     x_train: np.ndarray | None = None,
@@ -1162,7 +1196,7 @@ def exercise_8_4(
         if any(row.tobytes() in test_rows for row in flat):
             return (
                 "some samples are test images: calibrating on the test set lets it shape the model "
-                "you then score on it. Use training images."
+                "you then score on it. Use the training part, x_train."
             )
         problem = _repeated_problem(flat, x_train, fashion)
         if problem:
@@ -1196,6 +1230,7 @@ def exercise_8_4(
                     "every kind of image the model will see. Take them from a shuffled copy of "
                     "the training set (rng.permutation(len(x_train)))."
                 )
+            return _validation_problem(images, fashion)
         return None
 
     return run_check("8.4", diagnose, "a calibration set the int8 converter can use.")

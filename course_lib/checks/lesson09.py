@@ -226,7 +226,20 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                 upright = ImageOps.exif_transpose(image)  # a copy, turned as the tag says
                 alpha = np.asarray(upright.getchannel("A"))
                 under = np.asarray(upright.convert("RGB"))
-            got = _pixels_of(call_student(upright_rgb, image), what)
+            mode = image.mode
+            try:
+                returned = call_student(upright_rgb, image)
+            except StudentCodeFailed as exc:
+                if "images do not match" not in str(exc):
+                    raise
+                raise StudentCodeFailed(
+                    f"on the {what} (mode {mode}), your code raised ValueError: images do not "
+                    "match. That is Image.alpha_composite's complaint: it takes two RGBA images "
+                    "of the same size, so convert an image with transparency to 'RGBA' before "
+                    "compositing it, and make the background the size of the image turned "
+                    "upright."
+                ) from None
+            got = _pixels_of(returned, what)
             if got.shape != expected.shape:
                 if got.shape[:2] == expected.shape[1::-1] and what == SIDEWAYS_RGBA:
                     return (
@@ -760,11 +773,12 @@ def _order_problem(model: Any) -> str | None:
     if not resizing or not rescaling or min(rescaling) > min(resizing):
         return None
     return (
-        "your model scales the photo (Rescaling) before it resizes it (Resizing): the task "
-        "gives the order, Resizing first, on the photo's 0-255 pixels as "
-        "image_dataset_from_directory resized the training images, then Rescaling. With the "
-        "scaling first the resize works on scaled values, and model.get_layer('resize') no "
-        "longer gives pixels (the lesson reads it so)."
+        "your model scales the photo (Rescaling) before it resizes it (Resizing): the lesson "
+        "compares what the 'resize' layer gives with the training images on the 0-255 "
+        "scale, so the resize comes first, on the photo's own pixels as "
+        "image_dataset_from_directory resized the training images, then the Rescaling. With "
+        "the scaling first the resize works on scaled values, and model.get_layer('resize') "
+        "no longer gives pixels."
     )
 
 
@@ -956,10 +970,9 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 if "dtype uint8" in error:  # arithmetic with floats on the uint8 photo
                     raise StudentCodeFailed(
                         f"calling your model on a {what} raised {raised} The photo arrives as "
-                        "uint8 pixels, which cannot hold 127.0 or a fraction: scale with "
-                        "keras.layers.Rescaling after the Resizing, as the task says; both "
-                        "compute in float32 themselves (arithmetic of your own would need "
-                        "keras.ops.cast(x, 'float32') first)."
+                        "uint8 pixels, which cannot hold 127.0 or a fraction. The task asks "
+                        "for each step as a Keras layer: keras.layers.Rescaling, after the "
+                        "Resizing, computes in float32 itself, as Resizing does."
                     ) from None
                 raise StudentCodeFailed(f"calling your model on a {what} raised {error}") from None
             # As the task's model computes it: a Resizing layer on the uint8 photo rounds what
@@ -1115,11 +1128,16 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 layer for layer in _layers_in_order(model) if isinstance(layer, keras.layers.Lambda)
             ]
             where = f" (your Lambda layer {lambdas[0].name!r} computes it)" if lambdas else ""
+            saved = (
+                " A Lambda layer is saved as Python code, which keras.models.load_model "
+                "refuses to load unless safe_mode=False."
+                if lambdas
+                else ""
+            )
             return (
                 f"your model scales the pixels without a keras.layers.Rescaling layer{where}: "
-                "the task prescribes Rescaling(1 / 128, offset=-127 / 128). A Rescaling layer "
-                "is saved as two numbers; a Lambda layer is saved as Python code, which "
-                "keras.models.load_model refuses to load unless safe_mode=False."
+                "the task asks for each step as a Keras layer, and for this scaling that is "
+                "Rescaling(1 / 128, offset=-127 / 128), saved as two numbers." + saved
             )
         return None
 
