@@ -334,12 +334,98 @@ def test_3_2_judges_the_edges_it_draws(monkeypatch):
         assert any(f"on the '/' edge {rows} it gives" in wrong.message for rows in drawn)
 
 
-# --- 3.3: one filter over all channels ---------------------------------------------------------
+# --- 3.3: a whole convolution layer, all channels and all filters ------------------------------
 
 
 def _loop_channels(image, kernel):
+    # A student's: the window loop of 3.1, each window weighed by every filter's kernel at once
     k = kernel.shape[0]
     h, w, _ = image.shape
+    out = np.zeros((h - k + 1, w - k + 1, kernel.shape[-1]))
+    for i in range(h - k + 1):
+        for j in range(w - k + 1):
+            out[i, j] = (image[i : i + k, j : j + k, :, None] * kernel).sum(axis=(0, 1, 2))
+    return out
+
+
+def _offsets_channels(image, kernel):
+    # A student's: one kernel offset at a time, every window at once, channels by a matmul
+    k = kernel.shape[0]
+    rows, cols = image.shape[0] - k + 1, image.shape[1] - k + 1
+    out = np.zeros((rows, cols, kernel.shape[-1]))
+    for di in range(k):
+        for dj in range(k):
+            out += image[di : di + rows, dj : dj + cols] @ kernel[di, dj]
+    return out
+
+
+def _per_channel_maps(image, kernel):  # (h', w', c, f): nothing summed over the channels
+    return np.stack(
+        [
+            np.stack(
+                [
+                    images.convolve2d(image[..., c], kernel[:, :, c, m])
+                    for m in range(kernel.shape[-1])
+                ],
+                axis=-1,
+            )
+            for c in range(image.shape[-1])
+        ],
+        axis=-2,
+    )
+
+
+def _filters_from_library(image, kernel):  # a student's: exercise 3.1's copy, summed
+    return np.stack(
+        [
+            sum(
+                images.convolve2d(image[..., c], kernel[:, :, c, m]) for c in range(image.shape[-1])
+            )
+            for m in range(kernel.shape[-1])
+        ],
+        axis=-1,
+    )
+
+
+def _einsum_channels(image, kernel):
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape[:3])[:, :, 0]
+    return np.einsum("ijklc,klcf->ijf", windows, kernel)
+
+
+def _keras_channels(image, kernel):
+    # One Conv2D holding the kernel: float32 arithmetic, a right answer all the same.
+    conv = layers.Conv2D(kernel.shape[-1], kernel.shape[0], use_bias=False)
+    conv.build((None, *image.shape))
+    conv.set_weights([kernel.astype("float32")])
+    return conv(image[None].astype("float32"))[0]
+
+
+def _three_channels_only(image, kernel):
+    return _filters_from_library(image[..., :3], kernel[:, :, :3]) + 0 * image[0, 0, 2]
+
+
+def _output_sized_for_k_three(image, kernel):
+    k = kernel.shape[0]
+    h, w, _ = image.shape
+    out = np.zeros((h - 2, w - 2, kernel.shape[-1]))  # h - 3 + 1: written for a 3x3 kernel
+    for i in range(h - 2):
+        for j in range(w - 2):
+            out[i, j] = (image[i : i + k, j : j + k, :, None] * kernel).sum(axis=(0, 1, 2))
+    return out
+
+
+def _window_of_three(image, kernel):
+    h, w, _ = image.shape
+    out = np.zeros((h - 2, w - 2, kernel.shape[-1]))
+    for i in range(h - 2):
+        for j in range(w - 2):  # fails for a 2x2 kernel
+            out[i, j] = (image[i : i + 3, j : j + 3, :, None] * kernel).sum(axis=(0, 1, 2))
+    return out
+
+
+def _one_filter_copied_from_the_lesson(image, kernel):  # a student's: 3.1's window loop
+    k = kernel.shape[0]
+    h, w = image.shape[:2]
     out = np.zeros((h - k + 1, w - k + 1))
     for i in range(h - k + 1):
         for j in range(w - k + 1):
@@ -347,85 +433,90 @@ def _loop_channels(image, kernel):
     return out
 
 
-def _per_channel_maps(image, kernel):
-    return np.stack(
-        [images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1
-    )
-
-
-def _einsum_channels(image, kernel):
-    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)[:, :, 0]
-    return np.einsum("ijklc,klc->ij", windows, kernel)
-
-
-def _keras_channels(image, kernel):
-    # One Conv2D filter holding the kernel: float32 arithmetic, a right answer all the same.
-    conv = layers.Conv2D(1, kernel.shape[0], use_bias=False)
-    conv.build((None, *image.shape))
-    conv.set_weights([kernel[..., None].astype("float32")])
-    return conv(image[None].astype("float32"))[0, :, :, 0]
-
-
-def _three_channels_only(image, kernel):
-    k = kernel.shape[0]
-    return sum(images.convolve2d(image[..., c], kernel[:, :, c]) for c in range(3)) + 0 * k
-
-
-def _output_sized_for_k_three(image, kernel):
-    k = kernel.shape[0]
-    h, w, _ = image.shape
-    out = np.zeros((h - 2, w - 2))  # h - 3 + 1: the size written for the 3x3 kernel of the example
-    for i in range(h - 2):
-        for j in range(w - 2):
-            out[i, j] = (image[i : i + k, j : j + k, :] * kernel).sum()
-    return out
-
-
-def _window_of_three(image, kernel):
-    h, w, _ = image.shape
-    out = np.zeros((h - 2, w - 2))
-    for i in range(h - 2):
-        for j in range(w - 2):
-            out[i, j] = (image[i : i + 3, j : j + 3, :] * kernel).sum()  # fails for a 2x2 kernel
-    return out
+def _list_of_maps(image, kernel):  # a student's: one map per filter, in a list
+    return [
+        _filters_from_library(image, kernel[..., m : m + 1])[..., 0]
+        for m in range(kernel.shape[-1])
+    ]
 
 
 @pytest.mark.parametrize(
     "answer",
     [
         _loop_channels,
+        _offsets_channels,
+        _filters_from_library,
         _einsum_channels,
         _keras_channels,
-        lambda im, k: scipy.signal.correlate(im, k, mode="valid")[..., 0],
+        lambda im, k: np.stack(
+            [
+                scipy.signal.correlate(im, k[..., m], mode="valid")[..., 0]
+                for m in range(k.shape[-1])
+            ],
+            axis=-1,
+        ),
     ],
 )
-def test_3_3_accepts_loops_einsum_keras_and_scipy(answer):
+def test_3_3_accepts_loops_offsets_einsum_keras_and_scipy(answer):
     assert checks.exercise_3_3(answer).passed, checks.exercise_3_3(answer).message
 
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
-        (_per_channel_maps, "one map per channel"),
-        (lambda im, k: _per_channel_maps(im, k).mean(axis=-1), "averaged the channels"),
-        (lambda im, k: images.convolve2d(im[..., 0], k[..., 0]), "only the first channel"),
+        (_per_channel_maps, "one map per channel and per filter"),
         (
-            lambda im, k: sum(
-                images.convolve2d(im[..., c], k[..., 0]) for c in range(im.shape[-1])
-            ),
-            "kernel[:, :, 0]",
+            lambda im, k: _per_channel_maps(im, k).sum(axis=-1),
+            "your output has one map per input channel, shape (4, 5, 3)",
         ),
-        (lambda im, k: _loop_channels(im, k[..., ::-1]), "reverse order"),
+        (
+            lambda im, k: _offsets_channels(im, k).sum(axis=-1),
+            "you added the maps of the 4 filters into one",
+        ),
+        (
+            lambda im, k: _offsets_channels(im, k)[..., 0],
+            "your output is the first filter's map only",
+        ),
+        (
+            _one_filter_copied_from_the_lesson,
+            "operands could not be broadcast together with shapes (3,3,3) (3,3,3,4). The kernel "
+            "has one axis more than a window of the image, the filters",
+        ),
+        (_list_of_maps, "the maps are right, but stacked on the first axis, shape (4, 4, 5)"),
+        (lambda im, k: _per_channel_maps(im, k).mean(axis=-2), "averaged the channels"),
+        (lambda im, k: _per_channel_maps(im, k)[:, :, 0], "only the first channel"),
+        (
+            lambda im, k: _offsets_channels(im, np.repeat(k[:, :, :1], im.shape[-1], axis=2)),
+            "kernel[:, :, 0, m]",
+        ),
+        (lambda im, k: _offsets_channels(im, k[:, :, ::-1]), "paired in reverse order"),
+        (
+            lambda im, k: np.repeat(_offsets_channels(im, k)[..., :1], k.shape[-1], axis=-1),
+            "every map is the first filter's",
+        ),
+        (lambda im, k: _offsets_channels(im, k[..., ::-1]), "the maps come in reverse order"),
         (lambda im, k: _loop_channels(im, k[::-1, ::-1]), "flipped the kernel"),
-        (_three_channels_only, "right for an RGB image with a 3x3 kernel, but with a 2-channel"),
+        (lambda im, k: _offsets_channels(im, k.transpose(1, 0, 2, 3)), "kernel transposed"),
+        (
+            _three_channels_only,
+            "right for a 3-channel float32 image and a 3x3 kernel of 4 filters, but with a "
+            "2-channel float64 image and a 2x2 kernel of 3 filters, your code raised",
+        ),
         (_output_sized_for_k_three, "take k from kernel.shape[0]"),
         (_window_of_three, "your code raised ValueError"),
         (
-            lambda im, k: sum(
-                images.convolve2d(im[..., c], k[..., c], padding="same")
-                for c in range(im.shape[-1])
+            lambda im, k: np.stack(
+                [
+                    sum(
+                        images.convolve2d(im[..., c], k[:, :, c, m], padding="same")
+                        for c in range(im.shape[-1])
+                    )
+                    for m in range(k.shape[-1])
+                ],
+                axis=-1,
             ),
-            "fits only",
+            "the output has the image's height and width (6, 7); with valid padding the 3x3 "
+            "window fits only",
         ),
         (lambda im, k: _loop_channels(im, k) + 1, "values differ"),
         (lambda im, k: None, "forget to `return`"),
@@ -474,11 +565,11 @@ def test_3_3_an_output_with_extra_axes_is_shown_with_its_whole_shape():
     result = checks.exercise_3_3(convolve_channels)
     assert not result.passed
     assert str(result) == (
-        "❌ Not yet (exercise 3.3): your output has shape (6, 7, 3, 3): the image's height and "
-        "width (6, 7), then 2 extra axes (3, 3). One filter gives a single number per window "
-        "position, a 2-D output of shape (4, 5): with valid padding the 3x3 window fits only "
-        "(h - k + 1, w - k + 1) = (4, 5) times, and each window's weighted sum adds its rows, "
-        "columns and channels into one number."
+        "❌ Not yet (exercise 3.3): your output has shape (6, 7, 3, 3, 4): the image's height "
+        "and width (6, 7), then 3 extra axes (3, 3, 4). A layer gives one number per window "
+        "position and filter, an output of shape (4, 5, 4): with valid padding the 3x3 window "
+        "fits only (h - k + 1, w - k + 1) = (4, 5) times, and each window's weighted sum adds "
+        "its rows, columns and channels into one number."
     )
 
 
@@ -719,7 +810,8 @@ def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer
         ),
         (
             lambda shape, n: _cnn(shape, n, filters=(32, 64, 8)),
-            "the first Conv2D has 32 filters; the architecture says 16",
+            "the first Conv2D has 32 filters; the architecture says 16: in the table its output "
+            "has 16",
         ),
         (
             lambda shape, n: _cnn(shape, n, declared_shape=(28, 28, 1)),
@@ -727,8 +819,15 @@ def test_3_5_accepts_sequential_functional_and_separate_activation_layers(answer
         ),
         (lambda shape, n: _cnn(shape, 10), "num_classes is 4"),
         (lambda shape, n: _cnn(shape, n, padding="valid"), "padding='valid'"),
-        (lambda shape, n: _cnn(shape, n, one_by_one=False), "1x1 Conv2D with 8 filters is missing"),
-        (lambda shape, n: _cnn(shape, n, kernels=(3, 3, 3)), "the third Conv2D has a 3x3 kernel"),
+        (
+            lambda shape, n: _cnn(shape, n, one_by_one=False),
+            "the third Conv2D is missing, the one the table gives an 8x8x8 output",
+        ),
+        (
+            lambda shape, n: _cnn(shape, n, kernels=(3, 3, 3)),
+            "the third Conv2D has a 3x3 kernel; the architecture says 1x1: the table gives it 264 "
+            "parameters",
+        ),
         (
             lambda shape, n: _cnn(shape, n, conv_activation=None),
             "the first Conv2D has no activation",
@@ -1025,7 +1124,7 @@ def test_3_6_accepts_forward_backward_and_vectorised_answers(answer):
             ),
             "strides multiply",
         ),
-        (lambda stack: math.prod(s for _, s in stack), "that is the jump"),
+        (lambda stack: math.prod(s for _, s in stack), "that is the product of the strides"),
         (lambda stack: _field_forward(stack) - 1, "for [(3, 1)]"),
         (lambda stack: _field_forward(stack) + (len(stack) > 3), "each output value there sees"),
         (lambda stack: None, "forget to `return`"),

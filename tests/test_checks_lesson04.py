@@ -1077,18 +1077,46 @@ def test_4_3_a_setting_that_changes_the_parameter_count_is_named(answer, phrase)
 
 
 def test_4_3_layers_out_of_order_before_a_right_output_layer_are_listed_not_the_output():
-    answer = _builder(
+    answer = _builder(  # a student's: both dropouts after the hidden layer
         head=_head(
             layers.Flatten(),
-            layers.Dropout(0.1),
             layers.Dense(128, activation="relu"),
+            layers.Dropout(0.1),
             layers.Dropout(0.2),
             layers.Dense(10, activation="softmax"),
         )
     )
     result = checks.exercise_4_3(answer)
-    assert _fails_with(result, "pool -> flatten -> dropout -> dense+relu")
+    assert _fails_with(result, "pool -> flatten -> dense+relu -> dropout -> dropout")
     assert "last Dense" not in result.message
+
+
+def _dropout_after_flatten(first=0.1, second=0.2):
+    def build(input_shape, num_classes):  # a student's
+        stack = [keras.Input(shape=input_shape)]
+        for width in (16, 32, 64):
+            stack += _block(width)
+        stack += [
+            layers.Flatten(),
+            layers.Dropout(first),
+            layers.Dense(128),
+            layers.ReLU(),
+            layers.Dropout(second),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+        return keras.Sequential(stack)
+
+    return build
+
+
+def test_4_3_the_first_dropout_may_come_before_or_after_flatten():
+    # Flatten only reshapes: the rules' "after the convolution blocks" holds either way.
+    result = checks.exercise_4_3(_dropout_after_flatten())
+    assert result.passed, result.message
+    assert "largest difference between outputs is 0.0e+00" in result.message
+    # ... and its rates are still read in order
+    swapped = checks.exercise_4_3(_dropout_after_flatten(0.2, 0.1))
+    assert _fails_with(swapped, "the two Dropout rates are swapped")
 
 
 def test_4_3_a_setting_that_changes_only_the_outputs_is_named_with_its_layer():

@@ -1307,8 +1307,9 @@ def test_answers_written_for_the_published_tables_pass_in_the_notebook_and_fail_
         (  # a copy the exercise does not allow: that of the exercise it answers is named
             "3.3",
             "convolve_channels",
-            "lambda im, k: images.same_padding(3, 3, 1) and sum("
-            "images.convolve2d(im[..., c], k[..., c]) for c in range(im.shape[-1]))",
+            "lambda im, k: images.same_padding(3, 3, 1) and np.stack([sum("
+            "images.convolve2d(im[..., c], k[:, :, c, m]) for c in range(im.shape[-1])) "
+            "for m in range(k.shape[-1])], axis=-1)",
             "the course's own copy of exercise 3.4",
         ),
     ],
@@ -1318,7 +1319,7 @@ def test_the_library_s_copy_or_the_check_s_code_is_refused_by_the_judge_as_in_th
 ):
     from course_lib import images, models, photos
 
-    names = {"models": models, "photos": photos, "checks": checks, "images": images}
+    names = {"models": models, "photos": photos, "checks": checks, "images": images, "np": np}
     handed = eval(answer, names)  # noqa: S307  (the test's own expressions)
     expression = f"checks.exercise_{number.replace('.', '_')}({name})"
     reply = judge.judge_locally(expression, {name: handed}, 22, str(tmp_path))
@@ -1333,7 +1334,16 @@ def test_the_copy_an_exercise_may_call_passes_in_the_judge_as_in_the_notebook(tm
     from course_lib import images
 
     def convolve_channels(image, kernel):
-        return sum(images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1]))
+        return np.stack(
+            [
+                sum(
+                    images.convolve2d(image[..., c], kernel[:, :, c, m])
+                    for c in range(image.shape[-1])
+                )
+                for m in range(kernel.shape[-1])
+            ],
+            axis=-1,
+        )
 
     expression = "checks.exercise_3_3(convolve_channels)"
     reply = judge.judge_locally(

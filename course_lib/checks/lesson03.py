@@ -338,65 +338,111 @@ def _numbers_returned(
     return answers
 
 
-# --- 3.3: a convolution over all the channels -------------------------------------------------
+# --- 3.3: a whole convolution layer, all channels and all filters ----------------------------
 
 
 def _channels_test_cases() -> list[tuple[np.ndarray, np.ndarray]]:
-    # A float32 RGB-like image with a float64 kernel, then a float64 image with 2 channels and a
-    # 2x2 kernel: hard-coded 3 channels or k = 3 show, and each channel has its own kernel slice,
-    # so using kernel[:, :, 0] everywhere or pairing channels in the wrong order shows too.
+    # A float32 RGB-like image with a float64 kernel of 4 filters, then a float64 image with 2
+    # channels and a 2x2 kernel of 3 filters: hard-coded 3 channels, k = 3 or a filter count
+    # show, the channel and filter counts differ, so that their axes cannot be mistaken for
+    # each other, and every channel and filter has its own kernel slice, so that one slice used
+    # everywhere or slices paired in the wrong order show too.
     rng = check_rng(5)
     return [
-        (rng.random((6, 7, 3), dtype=np.float32), rng.normal(size=(3, 3, 3))),
-        (rng.random((5, 8, 2)), rng.normal(size=(2, 2, 2))),
+        (rng.random((6, 7, 3), dtype=np.float32), rng.normal(size=(3, 3, 3, 4))),
+        (rng.random((5, 8, 2)), rng.normal(size=(2, 2, 2, 3))),
     ]
 
 
 def _per_channel(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """One valid convolution per channel, image channel c with kernel[:, :, c]: (h', w', c)."""
+    """One valid convolution per channel and filter, image channel c with kernel[:, :, c, m]:
+    (h', w', c, f)."""
     return np.stack(
-        [images.convolve2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])], axis=-1
+        [
+            np.stack(
+                [
+                    images.convolve2d(image[..., c], kernel[:, :, c, m])
+                    for m in range(kernel.shape[-1])
+                ],
+                axis=-1,
+            )
+            for c in range(image.shape[-1])
+        ],
+        axis=-2,
     )
 
 
-def _channels_problem(
-    convolve_channels: Callable[..., Any], image: np.ndarray, kernel: np.ndarray
-) -> str | None:
+def _layer(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """What a Conv2D without bias computes: (h', w', f)."""
+    return _per_channel(image, kernel).sum(axis=-2)
+
+
+def _channels_shape_problem(out: np.ndarray, image: np.ndarray, kernel: np.ndarray) -> str | None:
+    """The output's shape, when it is not (h - k + 1, w - k + 1, f), in words."""
     h, w, c = image.shape
-    k = kernel.shape[0]
-    expected_maps = _per_channel(image, kernel)
-    expected = expected_maps.sum(axis=-1)
-    out = as_array(
-        call_pure(convolve_channels, image, kernel, names=("image", "kernel")), "your output"
-    )
-    if out.dtype.kind not in "iuf":
-        raise StudentCodeFailed(
-            f"your output holds {out.dtype} values ({type(out).__name__}), not numbers."
-        )
-    if out.shape == expected_maps.shape:
-        if np.allclose(out, expected_maps):
+    k, f = kernel.shape[0], kernel.shape[-1]
+    maps = _per_channel(image, kernel)
+    expected = maps.sum(axis=-2)
+    rows, cols = expected.shape[:2]
+    last = f"stacked on the last axis: shape {expected.shape}"
+    if out.shape == expected.shape:
+        return None
+    if out.shape == maps.shape:
+        if np.allclose(out, maps):
             return (
-                f"you return one map per channel, shape {out.shape}: a filter adds the "
-                "weighted sums of "
-                f"all {c} channels into one number per position. Sum over the channel axis too."
+                f"you return one map per channel and per filter, shape {out.shape}: a filter "
+                f"adds the weighted sums of all {c} channels into one number per position. Sum "
+                "over the channel axis too."
             )
         return (
-            f"your output has shape {out.shape}, one map per channel; one filter gives a "
-            "single map of "
-            f"shape {expected.shape}."
+            f"your output has shape {out.shape}, one map per channel and per filter; a layer "
+            f"gives one map per filter, {last}."
+        )
+    if out.shape == (rows, cols):
+        if np.allclose(out, expected.sum(axis=-1)):
+            return (
+                f"you added the maps of the {f} filters into one, shape {out.shape}; a Conv2D "
+                f"keeps one map per filter, {last}."
+            )
+        if np.allclose(out, expected[..., 0]):
+            return (
+                f"your output is the first filter's map only, shape {out.shape}; this kernel "
+                f"holds {f} filters (its last axis), and the layer returns one map per filter, "
+                f"{last}."
+            )
+        return (
+            f"your output is a single map, shape {out.shape}; this kernel holds {f} filters "
+            f"(its last axis), and the layer returns one map per filter, {last}."
+        )
+    if c != f and out.shape == (rows, cols, c):
+        return (
+            f"your output has one map per input channel, shape {out.shape}; the channels are "
+            f"what each filter adds up, and the maps are one per filter, {f} of them "
+            f"(kernel.shape[-1]), {last}."
+        )
+    if out.shape == (f, rows, cols):
+        if np.allclose(np.moveaxis(out, 0, -1), expected):
+            return (
+                f"the maps are right, but stacked on the first axis, shape {out.shape}; Keras "
+                f"keeps the channels last, and so does the task: {expected.shape}, as "
+                "np.stack(..., axis=-1) or np.moveaxis would give."
+            )
+        return (
+            f"your maps are stacked on the first axis, shape {out.shape}; the task keeps them "
+            f"on the last one, as Keras does: {expected.shape}."
         )
     if out.shape[:2] == (h, w):
         fits = (
             f"with valid padding the {k}x{k} window fits only (h - k + 1, w - k + 1) = "
-            f"{expected.shape} times"
+            f"{(rows, cols)} times"
         )
-        if out.ndim == 2:
+        if out.shape[2:] == (f,):
             return f"the output has the image's height and width {(h, w)}; {fits}."
         extra = out.shape[2:]
         axes = "an extra axis" if len(extra) == 1 else f"{len(extra)} extra axes"
         return (
             f"your output has shape {out.shape}: the image's height and width {(h, w)}, then "
-            f"{axes} {extra}. One filter gives a single number per window position, a 2-D "
+            f"{axes} {extra}. A layer gives one number per window position and filter, an "
             f"output of shape {expected.shape}: {fits}, and each window's weighted sum adds "
             "its rows, columns and channels into one number."
         )
@@ -405,7 +451,22 @@ def _channels_problem(
             f"your output is the size a 3x3 kernel gives; this kernel is {k}x{k}: take k from "
             "kernel.shape[0]."
         )
-    problem = shape_problem(out, expected.shape, "your output")
+    return shape_problem(out, expected.shape, "your output")
+
+
+def _channels_problem(
+    convolve_channels: Callable[..., Any], image: np.ndarray, kernel: np.ndarray
+) -> str | None:
+    c = image.shape[-1]
+    expected = _layer(image, kernel)
+    out = as_array(
+        call_pure(convolve_channels, image, kernel, names=("image", "kernel")), "your output"
+    )
+    if out.dtype.kind not in "iuf":
+        raise StudentCodeFailed(
+            f"your output holds {out.dtype} values ({type(out).__name__}), not numbers."
+        )
+    problem = _channels_shape_problem(out, image, kernel)
     if problem:
         return problem
     if out.dtype.kind in "iu":
@@ -417,68 +478,98 @@ def _channels_problem(
     given, out = out, out.astype(np.float64)  # given: the dtype the message shows
     if np.allclose(out, expected):
         return None
-    if np.allclose(out, expected / c):
-        return (
+    f = kernel.shape[-1]
+    mistakes = [
+        (
+            expected / c,
             "you averaged the channels; Conv2D adds them (the kernel's weights already say "
-            "how much "
-            "each channel counts)."
-        )
-    if np.allclose(out, expected_maps[..., 0]):
-        return (
-            f"only the first channel is used; the window spans all {c} channels: each "
-            "output value sums over the window's rows, columns and channels."
-        )
-    same_slice = _per_channel(image, np.repeat(kernel[..., :1], c, axis=-1)).sum(axis=-1)
-    if np.allclose(out, same_slice):
-        return (
-            "every channel is multiplied by kernel[:, :, 0]; channel c of the image goes with "
-            "kernel[:, :, c]."
-        )
-    if np.allclose(out, _per_channel(image, kernel[..., ::-1]).sum(axis=-1)):
-        return (
-            "the channels are paired in reverse order: image channel c goes with kernel[:, :, c]."
-        )
-    if np.allclose(out, _per_channel(image, kernel[::-1, ::-1]).sum(axis=-1)):
-        return (
+            "how much each channel counts).",
+        ),
+        (
+            _per_channel(image, kernel)[:, :, 0, :],
+            f"only the first channel is used; the window spans all {c} channels: each output "
+            "value sums over the window's rows, columns and channels.",
+        ),
+        (
+            _layer(image, np.repeat(kernel[:, :, :1], c, axis=2)),
+            "every channel is multiplied by kernel[:, :, 0, m]; channel c of the image goes "
+            "with kernel[:, :, c, m].",
+        ),
+        (
+            _layer(image, kernel[:, :, ::-1]),
+            "the channels are paired in reverse order: image channel c goes with "
+            "kernel[:, :, c, m].",
+        ),
+        (
+            np.repeat(expected[..., :1], f, axis=-1),
+            "every map is the first filter's; map m is the one filter m's kernel, "
+            "kernel[:, :, :, m], gives.",
+        ),
+        (
+            expected[..., ::-1],
+            "the maps come in reverse order; map m is the one filter m's kernel, "
+            "kernel[:, :, :, m], gives.",
+        ),
+        (
+            _layer(image, kernel[::-1, ::-1]),
             "you flipped the kernel (convolution as in a maths textbook); Conv2D does not flip: "
-            "multiply each window by the kernel as it is."
-        )
+            "multiply each window by the kernel as it is.",
+        ),
+        (
+            _layer(image, kernel.transpose(1, 0, 2, 3)),
+            "you used the kernel transposed (its rows and columns swapped): the window's row i, "
+            "column j goes with kernel[i, j].",
+        ),
+    ]
+    for wrong, message in mistakes:
+        if np.allclose(out, wrong):
+            return message
     return (
-        "right shape, but the values differ: out[i, j] should be (image[i:i+k, j:j+k, :] * "
-        "kernel).sum(), "
-        "the window taken across all channels. First difference: "
-        + first_difference(given, expected, "out")
+        "right shape, but the values differ: out[i, j, m] is the k x k x c window at row i, "
+        "column j, multiplied element by element with filter m's kernel, kernel[:, :, :, m], "
+        "and summed. First difference: " + first_difference(given, expected, "out")
     )
 
 
 def exercise_3_3(convolve_channels: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
-    """convolve_channels(image (h, w, c), kernel (k, k, c)) -> (h - k + 1, w - k + 1): one Conv2D
-    filter."""
+    """convolve_channels(image (h, w, c), kernel (k, k, c, f)) -> (h - k + 1, w - k + 1, f): a
+    Conv2D layer without bias."""
+
+    def where(image: np.ndarray, kernel: np.ndarray) -> str:
+        k, f = kernel.shape[0], kernel.shape[-1]
+        return (
+            f"a {image.shape[-1]}-channel {image.dtype} image and a {k}x{k} kernel of {f} filters"
+        )
 
     def diagnose() -> str | None:
-        for number, (image, kernel) in enumerate(_channels_test_cases()):
-            where = (
-                f"with a {image.shape[-1]}-channel {image.dtype} image and a "
-                f"{kernel.shape[0]}x{kernel.shape[0]} kernel"
-            )
+        cases = _channels_test_cases()
+        for number, (image, kernel) in enumerate(cases):
             try:
                 problem = _channels_problem(convolve_channels, image, kernel)
             except StudentCodeFailed as exc:
+                raised = getattr(exc, "raised", None)
                 if number == 0:
+                    if isinstance(raised, ValueError) and "broadcast" in str(raised):
+                        return (
+                            f"{str(exc).rstrip(' .')}. The kernel has one axis more than a "
+                            "window of the image, the filters: a (k, k, c) window goes with "
+                            "one filter's kernel, kernel[:, :, :, m]."
+                        )
                     raise
                 return (
-                    f"right for an RGB image with a 3x3 kernel, but {where}, "
-                    f"{str(exc).rstrip(' .')}. "
-                    "Take the number of channels and k from the arrays' shapes."
+                    f"right for {where(*cases[0])}, but with {where(image, kernel)}, "
+                    f"{str(exc).rstrip(' .')}. Take the numbers of channels and filters and k "
+                    "from the arrays' shapes."
                 )
             if problem:
-                return problem if number == 0 else f"{where}: {problem}"
+                return problem if number == 0 else f"with {where(image, kernel)}: {problem}"
         return None
 
     return run_check(
         "3.3",
         diagnose,
-        "each window is weighed across all channels and summed, as one Conv2D filter does.",
+        "each filter weighs every window across all channels and sums it, one map per filter, "
+        "as a Conv2D layer does.",
     )
 
 
@@ -702,6 +793,8 @@ _CNN_STEPS: list[dict[str, Any]] = [
     {"kind": "Dense", "units": 64, "activation": "relu"},
     {"kind": "Dense", "units": None, "activation": "softmax"},  # None: num_classes
 ]
+# The input channels of each Conv2D for the 32x32x3 input of the exercise's table
+_TABLE_INPUT_CHANNELS = (3, 16, 32)
 _CNN_CASES: list[tuple[tuple[int, int, int], int]] = [((32, 32, 3), 10), ((28, 28, 1), 4)]
 
 
@@ -857,8 +950,8 @@ def _order_problem(kinds: list[str]) -> str | None:
         )
     if kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]:
         return (
-            "the 1x1 Conv2D with 8 filters is missing: it goes after the second pooling, "
-            "before Flatten."
+            "the third Conv2D is missing, the one the table gives an 8x8x8 output and 264 "
+            "parameters: it comes after the second pooling, before Flatten."
         )
     if kinds.count("Conv2D") == 3 and kinds.count("MaxPooling2D") < 2:
         return (
@@ -897,14 +990,20 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         got = steps[i]
         name = f"the {_ORDINALS[n]} Conv2D"
         if got.get("filters") != want["filters"]:
+            filters = want["filters"]
             return (
-                f"{name} has {got.get('filters')} filters; the architecture says {want['filters']}."
+                f"{name} has {got.get('filters')} filters; the architecture says {filters}: in "
+                f"the table its output has {filters} channels, one per filter."
             )
         if got.get("kernel_size") != want["kernel_size"]:
             size = "x".join(map(str, want["kernel_size"]))
+            k, c_in = want["kernel_size"][0], _TABLE_INPUT_CHANNELS[n]
+            params = (k * k * c_in + 1) * want["filters"]
             return (
                 f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the "
-                f"architecture says {size}."
+                f"architecture says {size}: the table gives it {params:,} parameters, "
+                f"(k·k·c_in + 1)·filters with c_in = {c_in} for a 32x32x3 input, which k = {k} "
+                "gives."
             )
         if got.get("strides", (1, 1)) != (1, 1):
             return (
@@ -914,8 +1013,8 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
         if want.get("padding") == "same" and got.get("padding") != "same":
             return (
                 f"{name} uses padding='{got.get('padding')}', which trims a pixel on each "
-                "side; the "
-                "architecture says padding='same', so only pooling halves the size."
+                "side; in the table each 3x3 convolution keeps the height and width of its "
+                "maps, and only pooling halves them: padding='same'."
             )
         if got.get("activation") == "linear":
             return (
@@ -1018,16 +1117,16 @@ def _cnn_problem(
             has_input = False
         after = " after the Input" if has_input else ""
         return (
-            f"your model has no layers{after}: add the layers the task lists, from the first "
-            "Conv2D to the last Dense."
+            f"your model has no layers{after}: add the layers of the task's table, from the "
+            "first Conv2D to the last Dense."
         )
     if declared is None:
         # Called on a batch, an unbuilt Sequential takes whatever shape comes: the test would
         # not see that input_shape was never used.
         return (
-            "your model does not know its input shape yet: the first item of the task is the "
-            "input, so start the Sequential with keras.Input(shape=input_shape), and Keras "
-            "builds every layer for that shape."
+            "your model does not know its input shape yet: the model takes images of shape "
+            "input_shape, so start the Sequential with keras.Input(shape=input_shape), and "
+            "Keras builds every layer for that shape."
         )
     if declared != tuple(input_shape):
         return (
@@ -1176,8 +1275,9 @@ _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
     ),
     (
         _field_own_stride_first,
-        "a layer's own stride does not widen its own window: add (k - 1) * jump first, "
-        "then multiply the jump by s.",
+        "a layer's own stride does not widen its own window: each of its k - 1 extra steps "
+        "is as many input pixels wide as the product of the strides of the layers below it; "
+        "its own stride counts only for the layers above.",
     ),
     (
         _field_previous_stride_only,
@@ -1186,9 +1286,9 @@ _FIELD_MISTAKES: list[tuple[Callable[[list[tuple[int, int]]], int], str]] = [
     ),
     (
         _field_jump,
-        "that is the jump (the product of the strides), how far apart neighbouring outputs "
-        "look; the field is "
-        "1 + the sum of (k - 1) * jump so far.",
+        "that is the product of the strides, how many input pixels apart two neighbouring "
+        "values of the last layer are; the field is 1 plus, for each layer, (k - 1) times the "
+        "product of the strides of the layers below it.",
     ),
 ]
 

@@ -715,8 +715,8 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
         )
     if any(i < blocks[-2] for i in dropouts):
         return (
-            "a Dropout sits inside the convolution blocks; the task puts one after the last block "
-            "(before Flatten) and one before the output layer."
+            "a Dropout sits inside the convolution blocks; the rules put one after the last "
+            "block and one after the hidden Dense layer, before the output layer."
         )
     if kinds[-1] == "dense":
         return (
@@ -942,9 +942,13 @@ def _model_problem(
         kinds.append(kind)
         dense_layers.append(layer)
     layers = dense_layers
-    problem = _order_problem(
-        kinds, [_kind(la) for la in ref_layers], sum(_kind(la) == "conv" for la in ref_layers)
-    )
+    ref_kinds = [_kind(la) for la in ref_layers]
+    # The first Dropout before or after Flatten is the same network: Flatten only reshapes.
+    at = ref_kinds.index("flatten") - 1
+    if kinds[at : at + 3] == ["flatten", "dropout", "dense+relu"]:
+        kinds[at : at + 2] = ["dropout", "flatten"]
+        layers[at : at + 2] = layers[at + 1], layers[at]
+    problem = _order_problem(kinds, ref_kinds, sum(kind == "conv" for kind in ref_kinds))
     if problem:
         return problem
     problem = _settings_problem(layers, ref_layers)
