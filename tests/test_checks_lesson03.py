@@ -856,6 +856,37 @@ def test_3_5_names_the_mistake(answer, phrase):
     assert _fails_with(checks.exercise_3_5(answer), phrase)
 
 
+@pytest.mark.parametrize(
+    ("pool", "phrase"),
+    [
+        (
+            {"pool_size": 2, "padding": "same"},
+            "the first MaxPooling2D has padding='same'; both poolings are the baseline's, "
+            "MaxPooling2D(2), with padding='valid'",
+        ),
+        (
+            {"pool_size": 3, "strides": 2, "padding": "same"},
+            "the first MaxPooling2D has pool size (3, 3) and strides (2, 2); use MaxPooling2D(2)",
+        ),
+    ],
+)
+def test_3_5_a_same_padded_pooling_that_fits_the_table_is_named(pool, phrase):
+    # Both also give 16x16 and 8x8 on the table's 32x32 input: only an odd side tells them
+    # apart from MaxPooling2D(2), where the parameter count alone would not say why.
+    def answer(shape, n):
+        stack = _cnn_layers(n)
+        stack[1], stack[3] = layers.MaxPooling2D(**pool), layers.MaxPooling2D(**pool)
+        return keras.Sequential([keras.Input(shape=shape), *stack])
+
+    from course_lib.checks import lesson03
+
+    table = answer((32, 32, 3), 10)
+    assert table.count_params() == lesson03.reference_cnn((32, 32, 3), 10).count_params()
+    result = checks.exercise_3_5(answer)
+    assert _fails_with(result, phrase)
+    assert "Dense" not in result.message
+
+
 def _cnn_layers(num_classes, conv=None, dense=None):
     conv, dense = conv or {}, dense or {}
     return [

@@ -659,6 +659,20 @@ def _head(*extra):
             ),
             "rate 0.5",
         ),
+        (
+            _builder(
+                head=_head(
+                    layers.Dropout(0.1),
+                    layers.Flatten(),
+                    layers.Dense(128),
+                    layers.Dropout(0.2),
+                    layers.ReLU(),
+                    layers.Dense(10, activation="softmax"),
+                )
+            ),
+            "the second Dropout sits between the hidden Dense layer and its ReLU; the task puts "
+            "it after the hidden layer's ReLU",
+        ),
         (_builder(classes=10), "use the num_classes argument"),
         (_builder(shape=(28, 28, 1)), "use the input_shape argument"),
         (lambda input_shape, num_classes: None, "forget to `return`"),

@@ -1051,6 +1051,14 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
                 "and strides "
                 f"{step.get('strides')}; use MaxPooling2D(2), which halves the size."
             )
+        if step.get("padding", "valid") != "valid":
+            return (
+                f"the {_ORDINALS[n]} MaxPooling2D has padding='{step.get('padding')}'; both "
+                "poolings are the baseline's, MaxPooling2D(2), with padding='valid' (the "
+                "default). On the table's 32x32 input the two give the same size, but on a "
+                "side of odd length 'same' keeps the last row or column, which 'valid' drops: "
+                "a 21-pixel side pools to 11, not 10."
+            )
     hidden, output = steps[-2], steps[-1]
     if hidden.get("units") != 64:
         return f"the hidden Dense layer has {hidden.get('units')} units; the architecture says 64."

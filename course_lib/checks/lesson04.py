@@ -716,8 +716,15 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
     if any(i < blocks[-2] for i in dropouts):
         return (
             "a Dropout sits inside the convolution blocks; the rules put one after the last "
-            "block and one after the hidden Dense layer, before the output layer."
+            "block and one after the hidden Dense layer's ReLU, before the output layer."
         )
+    for i in range(len(kinds) - 2):
+        if kinds[i : i + 3] == ["dense", "dropout", "relu"]:
+            return (
+                "the second Dropout sits between the hidden Dense layer and its ReLU; the "
+                "task puts it after the hidden layer's ReLU: Dense(128, activation='relu') "
+                "(or Dense, then ReLU), then Dropout(0.2)."
+            )
     if kinds[-1] == "dense":
         return (
             "the last Dense has no activation, so the model outputs raw scores (logits), not "
