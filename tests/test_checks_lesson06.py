@@ -1396,11 +1396,12 @@ def test_6_3_an_exception_quoted_in_the_message_is_cut_between_words():
 @pytest.mark.parametrize(
     ("number", "copies"),
     [
+        ("6.2", "`classifier.prepare` and `pretrained.resize` (used above) are the course's"),
         ("6.3", "`pretrained.read_image` and `pretrained.classify_file` are the course's copies"),
         ("6.5", "`pretrained.unfreeze_from` is the course's copy"),
     ],
 )
-def test_6_3_and_6_5_task_texts_say_the_course_s_copies_are_refused(number, copies):
+def test_6_2_6_3_and_6_5_task_texts_say_the_course_s_copies_are_refused(number, copies):
     text = " ".join(task_text(number).split())
     assert copies in text
     assert "the check refuses" in text
