@@ -793,8 +793,6 @@ _CNN_STEPS: list[dict[str, Any]] = [
     {"kind": "Dense", "units": 64, "activation": "relu"},
     {"kind": "Dense", "units": None, "activation": "softmax"},  # None: num_classes
 ]
-# The input channels of each Conv2D for the 32x32x3 input of the exercise's table
-_TABLE_INPUT_CHANNELS = (3, 16, 32)
 _CNN_CASES: list[tuple[tuple[int, int, int], int]] = [((32, 32, 3), 10), ((28, 28, 1), 4)]
 
 
@@ -997,7 +995,9 @@ def _settings_problem(steps: list[dict[str, Any]], num_classes: int) -> str | No
             )
         if got.get("kernel_size") != want["kernel_size"]:
             size = "x".join(map(str, want["kernel_size"]))
-            k, c_in = want["kernel_size"][0], _TABLE_INPUT_CHANNELS[n]
+            # the table's input has 3 channels; each later Conv2D reads the one before it
+            c_in = 3 if n == 0 else _CNN_STEPS[convs[n - 1]]["filters"]
+            k = want["kernel_size"][0]
             params = (k * k * c_in + 1) * want["filters"]
             return (
                 f"{name} has a {'x'.join(map(str, got.get('kernel_size', ())))} kernel; the "
