@@ -21,14 +21,25 @@ def _experiment_processes() -> list[psutil.Process]:
     return found
 
 
-def test_a_child_that_loads_its_own_model_after_the_fork_answers():
-    result = forking.fork_experiment("after", child_timeout=60)
+@pytest.fixture(scope="module")
+def results():
+    """Both experiments, run as lesson 07 runs them: in one process, one import of TensorFlow."""
+    after, before = forking.fork_experiments(
+        ["after", "before"], child_timeout={"after": 60, "before": 5}
+    )
+    return {"after": after, "before": before}
+
+
+def test_a_child_that_loads_its_own_model_after_the_fork_answers(results):
+    result = results["after"]
+    assert result.load == "after" and result.child_timeout == 60
     assert result.answered and 0 < result.seconds < 60
     assert not _experiment_processes()
 
 
-def test_the_wait_for_a_child_is_bounded_and_nothing_is_left_running():
-    result = forking.fork_experiment("before", child_timeout=5)
+def test_the_wait_for_a_child_is_bounded_and_nothing_is_left_running(results):
+    result = results["before"]
+    assert result.load == "before" and result.child_timeout == 5
     # Whether this child hangs depends on the system (on Linux it does); either way the wait ends
     # at the timeout, and a child still running then is killed.
     assert result.seconds <= 6
@@ -38,3 +49,5 @@ def test_the_wait_for_a_child_is_bounded_and_nothing_is_left_running():
 def test_only_before_or_after_is_accepted():
     with pytest.raises(ValueError, match="before"):
         forking.fork_experiment("during")
+    with pytest.raises(ValueError, match="before"):
+        forking.fork_experiments(["after", "during"])
