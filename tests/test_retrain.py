@@ -3,6 +3,7 @@ the served one on a fixed holdout and promoted only by the stated rule; the comm
 what is wrong with bad arguments instead of a traceback."""
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -125,11 +126,24 @@ def test_the_rule_promotes_a_tie_and_refuses_one_photo_fewer():
     assert not retrain.should_promote(comparison(40, 39))
 
 
-def test_a_better_version_is_written_promoted_and_recorded(setup):
-    root, train, holdout = setup
+@pytest.fixture(scope="module")
+def better_round(tmp_path_factory):
+    """One round on good feedback from a fresh setup, shared: (root, train, holdout, result).
+
+    Tests that go on from it work on a copy of ``root``.
+    """
+    folder = tmp_path_factory.mktemp("better")
+    root = tiny_model_root(folder / "models" / "tiny")
+    train = photo_folder(folder / "train", 6, seed=1)
+    holdout = photo_folder(folder / "holdout", 15, seed=2)
     result = retrain.retrain(
         root, labelled_rows(10, seed=3), train, holdout, epochs=40, learning_rate=0.05
     )
+    return root, train, holdout, result
+
+
+def test_a_better_version_is_written_promoted_and_recorded(better_round):
+    root, train, holdout, result = better_round
     assert (result.old_version, result.new_version) == (1, 2)
     assert result.n_original == 12 and result.n_feedback == 20
     assert result.promoted and result.reason.startswith("promoted: holdout")
@@ -167,11 +181,11 @@ def test_the_same_feedback_and_seed_give_the_same_version_whatever_ran_before(se
     np.testing.assert_array_equal(first.new_predictions, second.new_predictions)
 
 
-def test_a_worse_version_is_written_but_not_promoted_and_the_served_one_stays(setup):
-    root, train, holdout = setup
-    good = retrain.retrain(
-        root, labelled_rows(10, seed=3), train, holdout, epochs=40, learning_rate=0.05
-    )
+def test_a_worse_version_is_written_but_not_promoted_and_the_served_one_stays(
+    better_round, tmp_path
+):
+    shared_root, train, holdout, good = better_round
+    root = shutil.copytree(shared_root, tmp_path / "tiny")  # version 2 promoted from good rows
     assert good.promoted
     # wrong corrections only, many of them: every photo taught as the other colour
     bad = retrain.retrain(
