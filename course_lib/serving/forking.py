@@ -150,6 +150,9 @@ def _run(load: str, child_timeout: float) -> dict[str, object]:
 
 
 if __name__ == "__main__":
+    from course_lib.serving.process import skip_unused_imports
+
+    skip_unused_imports()  # this process only builds and runs a small model
     for argument in sys.argv[1:]:  # LOAD=SECONDS, "after" before "before"
         load, seconds = argument.split("=")
         print(json.dumps(_run(load, float(seconds))), flush=True)

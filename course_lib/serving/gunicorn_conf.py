@@ -9,6 +9,8 @@ Use with ``gunicorn -c python:course_lib.serving.gunicorn_conf course_lib.servin
 - No ``preload_app``: the model is loaded in each worker after the fork.
   TensorFlow is not safe to fork once it has started its thread pools, and
   each worker needs its own warmed-up copy anyway.
+- A worker starts without the modules Keras would import for features the service never
+  uses (:func:`post_fork`).
 - A worker that has stopped serving ends at once (:func:`worker_exit`), without
   Python's slow teardown of TensorFlow.
 """
@@ -22,6 +24,7 @@ import threading
 import time
 
 from course_lib.serving.config import ServeConfig
+from course_lib.serving.process import skip_unused_imports
 
 _config = ServeConfig.from_env()
 
@@ -67,6 +70,11 @@ def when_ready(server) -> None:
                 pass  # alive, owned by someone else
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def post_fork(server, worker) -> None:
+    """In each new worker, before it loads the app: no imports the service never uses."""
+    skip_unused_imports()
 
 
 def worker_exit(server, worker) -> None:
