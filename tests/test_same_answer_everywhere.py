@@ -79,8 +79,8 @@ def test_keras_savedmodel_and_tflite_give_the_same_top_1(
 
     by_pixels = export.load_serving_function(exported)
     savedmodel_top = [int(np.argmax(by_pixels(p[None]))) for p in pixels]
-    loaded = tf.saved_model.load(str(exported))
-    by_bytes = loaded.signatures[export.BYTES_SIGNATURE]
+    # the other signature of the same loaded SavedModel, as lesson 09 reads it
+    by_bytes = by_pixels.loaded.signatures[export.BYTES_SIGNATURE]
     encoded = tf.constant([path.read_bytes() for path in photo_files])
     bytes_top = np.argmax(by_bytes(image_bytes=encoded)["probabilities"].numpy(), axis=1).tolist()
 
