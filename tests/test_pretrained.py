@@ -88,6 +88,23 @@ def classifier():
     return pretrained.load_backbone(include_top=True)
 
 
+@pytest.fixture(scope="module")
+def features_64():
+    """The pretrained feature extractor at 64 pixels, built once for the tests that read it."""
+    return pretrained.load_backbone(input_size=64)
+
+
+@pytest.fixture(scope="module")
+def random_lite0_32():
+    """EfficientNet-Lite0 at 32 pixels with random weights, for the tests of its layers."""
+    return efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+
+
+def _run(model, x):
+    """``model(x)`` in inference mode, as NumPy: one eager call, no prediction function."""
+    return np.asarray(model(x, training=False))
+
+
 def _pillow_224(photo):
     return np.asarray(Image.fromarray(photo).resize((224, 224), Image.Resampling.BILINEAR))
 
@@ -144,8 +161,8 @@ def test_every_pretrained_number_is_in_the_keras_model(classifier, state_dict):
     assert classifier.model.count_params() == floats == 4_694_024
 
 
-def test_feature_extractor_gives_1280_features_at_any_size():
-    backbone = pretrained.load_backbone(input_size=64)
+def test_feature_extractor_gives_1280_features_at_any_size(features_64):
+    backbone = features_64
     features = backbone.model.predict_on_batch(backbone.prepare(np.zeros((2, 28, 28), np.uint8)))
     assert features.shape == (2, 1280)
     assert (
@@ -153,8 +170,8 @@ def test_feature_extractor_gives_1280_features_at_any_size():
     )  # pretrained, not zeros
 
 
-def test_weights_with_a_wrong_shape_fail_loudly(state_dict, monkeypatch):
-    model = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+def test_weights_with_a_wrong_shape_fail_loudly(state_dict, random_lite0_32, monkeypatch):
+    model = random_lite0_32
     broken = dict(state_dict)
     broken["_conv_head.weight"] = broken["_conv_head.weight"][:, :100]
     monkeypatch.setattr(pth, "load_state_dict", lambda path: broken)
@@ -193,15 +210,14 @@ def test_online_backbones_build_through_the_same_path_without_downloading(name, 
     assert backbone.name == name and len(backbone.model.layers) > layer_count
     x = backbone.prepare(np.full((1, 28, 28), 255, np.uint8))
     backbone.check_input(x)
-    features = backbone.model.predict_on_batch(x)
+    features = _run(backbone.model, x)
     bottom, top = pretrained.split_at(backbone.model, pretrained.TOP_BLOCKS_START[name])
-    np.testing.assert_allclose(
-        top.predict_on_batch(bottom.predict_on_batch(x)), features, rtol=1e-4, atol=1e-4
-    )
+    cut = _run(bottom, x)
+    np.testing.assert_allclose(_run(top, cut), features, rtol=1e-4, atol=1e-4)
     _, middle = pretrained.split_at(
         backbone.model, pretrained.TOP_BLOCKS_START[name], pretrained.FEATURE_LAYER[name]
     )
-    assert middle.predict_on_batch(bottom.predict_on_batch(x)).ndim == 2
+    assert _run(middle, cut).ndim == 2
 
 
 def test_a_failed_download_falls_back_to_the_offline_backbone(monkeypatch, capsys):
@@ -236,21 +252,21 @@ def test_check_input_names_unscaled_pixels_and_wrong_sizes():
 # --- fine-tuning helpers ---------------------------------------------------------------
 
 
-def test_split_at_gives_halves_that_compose_to_the_whole_model():
+def test_split_at_gives_halves_that_compose_to_the_whole_model(features_64):
     import keras
 
-    model = efficientnet_lite.efficientnet_lite0((64, 64, 3), include_top=False)
+    model = features_64.model  # EfficientNet-Lite0 at 64 pixels, ImageNet weights, no top
     bottom, top = pretrained.split_at(model, "block14_expand_conv")
     assert bottom.output_shape == (None, 2, 2, 192) and top.output_shape == (None, 1280)
     x = efficientnet_lite.scale(np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)))
-    whole = model.predict_on_batch(x)
-    np.testing.assert_allclose(top.predict_on_batch(bottom.predict_on_batch(x)), whole, atol=1e-5)
+    whole = _run(model, x)
+    np.testing.assert_allclose(_run(top, _run(bottom, x)), whole, atol=1e-5)
     assert top.get_layer("head_conv") is model.get_layer("head_conv")  # shared, not copied
     bottom11, middle = pretrained.split_at(model, "block11_expand_conv", "block14_add")
     assert middle.output_shape == (None, 192)
-    block14 = keras.Model(model.input, model.get_layer("block14_add").output).predict_on_batch(x)
+    block14 = _run(keras.Model(model.input, model.get_layer("block14_add").output), x)
     np.testing.assert_allclose(
-        middle.predict_on_batch(bottom11.predict_on_batch(x)), block14.mean(axis=(1, 2)), atol=1e-5
+        _run(middle, _run(bottom11, x)), block14.mean(axis=(1, 2)), atol=1e-5
     )
 
 
@@ -286,10 +302,10 @@ def test_predict_in_chunks_refuses_no_inputs():
         pretrained.predict_in_chunks(model, np.zeros((0, 2), "float32"))
 
 
-def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen():
+def test_unfreeze_from_keeps_batchnorm_and_lower_layers_frozen(random_lite0_32):
     import keras
 
-    model = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
+    model = random_lite0_32
     model.trainable = False
     pretrained.unfreeze_from(model, "block15_expand_conv")
     trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}

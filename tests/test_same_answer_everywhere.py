@@ -56,21 +56,31 @@ def photo_classifier(imagenet_images_in):
     return load_classifier(str(saved))
 
 
-def keras_top_1(model, photo_files):
-    return [
-        int(np.argmax(model(photos.read_photo(path)[None], training=False))) for path in photo_files
-    ]
+@pytest.fixture(scope="module")
+def keras_probabilities(photo_files, imagenet_images_in):
+    """The Keras call's probabilities on each photo file, one file at a time (computed once for
+    the tests that compare with them)."""
+    model, _, _ = imagenet_images_in
+    return np.concatenate(
+        [np.asarray(model(photos.read_photo(path)[None], training=False)) for path in photo_files]
+    )
 
 
-def test_keras_savedmodel_and_tflite_give_the_same_top_1(photo_files, imagenet_images_in):
-    model, _, exported = imagenet_images_in
+def keras_top_1(keras_probabilities):
+    return [int(i) for i in np.argmax(keras_probabilities, axis=1)]
+
+
+def test_keras_savedmodel_and_tflite_give_the_same_top_1(
+    photo_files, imagenet_images_in, keras_probabilities
+):
+    _, _, exported = imagenet_images_in
     pixels = [photos.read_photo(path) for path in photo_files]
-    keras_top = keras_top_1(model, photo_files)
+    keras_top = keras_top_1(keras_probabilities)
 
     by_pixels = export.load_serving_function(exported)
     savedmodel_top = [int(np.argmax(by_pixels(p[None]))) for p in pixels]
-    loaded = tf.saved_model.load(str(exported))
-    by_bytes = loaded.signatures[export.BYTES_SIGNATURE]
+    # the other signature of the same loaded SavedModel, as lesson 09 reads it
+    by_bytes = by_pixels.loaded.signatures[export.BYTES_SIGNATURE]
     encoded = tf.constant([path.read_bytes() for path in photo_files])
     bytes_top = np.argmax(by_bytes(image_bytes=encoded)["probabilities"].numpy(), axis=1).tolist()
 
@@ -95,9 +105,8 @@ def test_keras_savedmodel_and_tflite_give_the_same_top_1(photo_files, imagenet_i
 
 
 def test_the_classifier_the_service_loads_gives_the_keras_top_1(
-    photo_files, imagenet_images_in, photo_classifier
+    photo_files, keras_probabilities, photo_classifier
 ):
-    model, _, _ = imagenet_images_in
     classifier = photo_classifier
     served = [
         int(
@@ -107,20 +116,14 @@ def test_the_classifier_the_service_loads_gives_the_keras_top_1(
         )
         for path in photo_files
     ]
-    assert served == keras_top_1(model, photo_files)
-
-
-def keras_probabilities(model, photo_files):
-    return np.concatenate(
-        [np.asarray(model(photos.read_photo(path)[None], training=False)) for path in photo_files]
-    )
+    assert served == keras_top_1(keras_probabilities)
 
 
 @pytest.mark.parametrize("runtime", ["keras", "litert"])
 def test_service_predict_and_tf_serving_routes_give_the_keras_answer(
-    photo_files, imagenet_images_in, tmp_path, runtime
+    photo_files, imagenet_images_in, keras_probabilities, tmp_path, runtime
 ):
-    model, saved, _ = imagenet_images_in
+    _, saved, _ = imagenet_images_in
     app = create_app(
         ServeConfig(
             model=str(saved), db=tmp_path / "p.sqlite3", load_in_background=False, runtime=runtime
@@ -144,7 +147,7 @@ def test_service_predict_and_tf_serving_routes_give_the_keras_answer(
         ).get_json()
     finally:
         app.extensions["course_serving"]["host"].close()
-    expected = keras_probabilities(model, photo_files)
+    expected = keras_probabilities
     assert service_top == expected.argmax(axis=1).tolist()
     # Not only the top-1: the service computes the Keras call's probabilities on the file itself.
     confidences = [item["confidence"] for item in body["predictions"]]
@@ -188,15 +191,13 @@ def test_savedmodel_signatures_name_their_inputs(imagenet_images_in):
 
 
 def test_service_prepare_is_the_keras_call_on_the_photo(
-    photo_files, imagenet_images_in, photo_classifier
+    photo_files, keras_probabilities, photo_classifier
 ):
-    model, _, _ = imagenet_images_in
     classifier = photo_classifier
     assert isinstance(classifier, KerasClassifier) and classifier.name == "imagenet_photos"
-    for path in photo_files[:3]:
+    for path, direct in zip(photo_files[:3], keras_probabilities, strict=False):
         image = decode_image(path.read_bytes())
         served = classifier.predict_inputs(classifier.prepare(image)[None])[0]
-        direct = np.asarray(model(photos.read_photo(path)[None], training=False))[0]
         np.testing.assert_allclose(served, direct, atol=1e-5)
 
 
