@@ -628,8 +628,7 @@ def _collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if was_on:
-            gc.enable()
+        (gc.enable if was_on else gc.disable)()
 
 
 def _student_raised(raised: Sequence[str]) -> StudentCodeFailed:
