@@ -672,7 +672,8 @@ def _labels_read(fast: bool, folder: str) -> dict[bytes, frozenset[int]]:
     truth: dict[bytes, set[int]] = {}
     for x, y in zip(fashion.x_train, fashion.y_train, strict=True):
         truth.setdefault(x.tobytes(), set()).add(int(y))
-    return {key: frozenset(labels) for key, labels in truth.items()}
+    shared: dict[frozenset[int], frozenset[int]] = {}  # one object per set of labels
+    return {key: shared.setdefault(frozenset(ls), frozenset(ls)) for key, ls in truth.items()}
 
 
 def _validation_files(
