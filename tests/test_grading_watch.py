@@ -424,6 +424,7 @@ WRAPPED = {
     "4.3": (
         "checks.exercise_4_3(build_better_cnn)",
         """
+        import keras  # as the lesson's set-up cell does, before any answer is checked
         from course_lib import models as _models
         build_better_cnn = _as_library(
             'def build_better_cnn(input_shape, num_classes):\\n'
@@ -466,6 +467,7 @@ def test_a_check_s_code_called_through_code_compiled_under_its_file_name_is_seen
 ):
     kernel.run(AS_LIBRARY)
     cell = f"""
+        import keras  # as the lesson's set-up cell does, before any answer is checked
         from course_lib.checks import lesson04 as _lesson04
         early_stopping_epochs = _as_library(
             'def early_stopping_epochs(val_loss, patience):\\n'

@@ -6,6 +6,7 @@ checks`` stays quick for lessons that do not need them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path, PurePath
@@ -648,19 +649,31 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
 # ---------------------------------------------------------------- 2.3 image folder
 
 
-def _course_labels() -> tuple[dict[bytes, set[int]], list[str]]:
+def _course_labels() -> tuple[dict[bytes, frozenset[int]], list[str]]:
     """Each Fashion-MNIST training image's labels by its pixels, and the course's class order.
 
     Read from the course's own copy: the notebook's ``fashion`` can be replaced, the course's
-    files cannot from a check cell.
+    files cannot from a check cell. Read once for the images fast mode and the data folder
+    give (a judge runs the check again for each call it needs of the kernel); the labels
+    are only ever read.
     """
+    from course_lib import config, data
+
+    return _labels_read(config.is_fast(), str(config.data_dir())), list(data.FASHION_MNIST_CLASSES)
+
+
+@functools.lru_cache(maxsize=1)
+def _labels_read(fast: bool, folder: str) -> dict[bytes, frozenset[int]]:
+    """:func:`_course_labels`' labels, for fast mode as ``fast`` says, from ``folder``."""
     from course_lib import data
 
+    del fast, folder  # the cache's key: load_fashion_mnist reads both itself
     fashion = data.load_fashion_mnist()
     truth: dict[bytes, set[int]] = {}
     for x, y in zip(fashion.x_train, fashion.y_train, strict=True):
         truth.setdefault(x.tobytes(), set()).add(int(y))
-    return truth, list(data.FASHION_MNIST_CLASSES)
+    shared: dict[frozenset[int], frozenset[int]] = {}  # one object per set of labels
+    return {key: shared.setdefault(frozenset(ls), frozenset(ls)) for key, ls in truth.items()}
 
 
 def _validation_files(
@@ -743,7 +756,7 @@ def exercise_2_3(
     they are: here in a notebook, in the student's kernel in two-phase grading, where the judge
     gets their batches and the folder's file names as data and never opens the folder.
     """
-    truth: dict[bytes, set[int]] = {}
+    truth: dict[bytes, frozenset[int]] = {}
     alphabetical: dict[int, int] = {}
     class_names: list[str] = []
     listing: dict[str, Any] = {}
