@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -1158,34 +1159,72 @@ def _called_in_training_mode(model: Any, backbone: Any) -> bool:
 
 # A backbone built once, with its first weights and trainable flags.
 _LITE0: list[tuple[Any, list[np.ndarray], list[bool]]] = []
+# A grading run's backbone, by the seed it was drawn from (the last seed only): the model, its
+# weights and flags as built, and what building it did to Python's random state and to
+# Keras's counters of names, which the rest of the round goes on from.
+_SALTED_LITE0: dict[int, tuple[Any, list[np.ndarray], list[bool], Any, dict[str, int]]] = {}
 
 
-def _small_lite0() -> Any:
-    """EfficientNet-Lite0 at 32×32 with random weights, as built: every layer trainable.
+def _name_counts() -> dict[str, int]:
+    from keras.src.backend.common import global_state
 
-    Building it takes seconds, so outside a grading run one backbone is built once and put
-    back as built (weights and trainable flags) for each check. A grading run builds it afresh
-    in each round, with weights drawn from a seed of :func:`check_rng`: the same in every round
-    of the run (the judge recognises the calls it has answered by the backbone's weights), new
-    in each run.
-    """
+    return dict(global_state.get_global_attribute("object_name_uids", default=None) or {})
+
+
+def _built_lite0() -> Any:
     from course_lib import efficientnet_lite
 
-    if salted():
-        import keras
+    return efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
 
-        keras.utils.set_random_seed(int(check_rng(65).integers(2**31)))
-        return efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
-    if not _LITE0:
-        built = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, weights=None)
-        flags = [layer.trainable for layer in built._flatten_layers()]
-        _LITE0.append((built, built.get_weights(), flags))
-    backbone, weights, flags = _LITE0[0]
+
+def _as_built(backbone: Any, weights: list[np.ndarray], flags: list[bool]) -> Any:
     # Outer layers first: setting a model's flag sets every layer inside it.
     for layer, trainable in zip(backbone._flatten_layers(), flags, strict=True):
         layer.trainable = trainable
     backbone.set_weights(weights)
     return backbone
+
+
+def _small_lite0() -> Any:
+    """EfficientNet-Lite0 at 32×32 with random weights, as built: every layer trainable.
+
+    Building it takes seconds, so one backbone is built once and put back as built (weights
+    and trainable flags) for each check. A grading run draws its weights from a seed of
+    :func:`check_rng`: the same in every round of the run (the judge recognises the calls it
+    has answered by the backbone's weights), new in each run. Each round gets the backbone a
+    build from that seed gives, and Python's random state and Keras's counters of names as
+    that build leaves them.
+    """
+    if salted():
+        import random
+
+        import keras
+        from keras.src.backend.common import global_state
+
+        seed = int(check_rng(65).integers(2**31))
+        keras.utils.set_random_seed(seed)
+        if seed not in _SALTED_LITE0:
+            before = _name_counts()
+            built = _built_lite0()
+            after = _name_counts()
+            made = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+            flags = [layer.trainable for layer in built._flatten_layers()]
+            _SALTED_LITE0.clear()
+            _SALTED_LITE0[seed] = (built, built.get_weights(), flags, random.getstate(), made)
+            return built
+        backbone, weights, flags, state, made = _SALTED_LITE0[seed]
+        random.setstate(state)
+        counts = global_state.get_global_attribute(
+            "object_name_uids", default=collections.defaultdict(int), set_to_default=True
+        )
+        for prefix, n in made.items():
+            counts[prefix] += n
+        return _as_built(backbone, weights, flags)
+    if not _LITE0:
+        built = _built_lite0()
+        flags = [layer.trainable for layer in built._flatten_layers()]
+        _LITE0.append((built, built.get_weights(), flags))
+    return _as_built(*_LITE0[0])
 
 
 def _extra_head_layers(
