@@ -4,12 +4,14 @@ Shared by ``test_grading.py`` (lesson 01, through ``course grade``) and
 ``test_grading_two_phase.py`` (two-phase exercises of lessons 02 to 09): each prelude is a
 code cell put before the first exercise; :data:`ANSWERS` is what an exercise's answer returns
 for the strategies that need the answers' help. :func:`student_notebook` gives a lesson's
-student notebook with an attack's cell after its set-up cell.
+student notebook with an attack's cell after its set-up cell. :func:`unrendered_plots` keeps
+the graded kernels from drawing figures that no test looks at.
 """
 
 import textwrap
 
 import nbformat
+import pytest
 
 from course_lib.config import project_root
 
@@ -113,3 +115,13 @@ def student_notebook(lesson: str, prelude: str = "") -> nbformat.NotebookNode:
         )
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(textwrap.dedent(prelude)))
     return nb
+
+
+@pytest.fixture(scope="module")
+def unrendered_plots():
+    """Kernels started while a module's tests run (and graders they start) draw no figures:
+    Matplotlib's Agg backend instead of the inline one, which renders every figure to a PNG.
+    What a notebook prints, raises or changes, and so its grade, is the same either way."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MPLBACKEND", "agg")
+        yield

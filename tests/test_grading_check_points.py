@@ -9,12 +9,16 @@ import copy
 
 import nbformat
 import pytest
+from grading_support import unrendered_plots  # noqa: F401 - used by name below
 from nbformat.v4 import new_code_cell
 from test_grading import LESSON, SUCCESS, WRONG, _answer, _index, _solutions, _student
 
 from course_lib.config import project_root
 from course_lib.tools.grading import GradeOptions, answer_keys, grade_notebook
 from course_lib.tools.grading.submissions import Submission
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 DIED = "the kernel died (the notebook ran out of memory or ended the process)"
 

@@ -24,11 +24,17 @@ import textwrap
 
 import nbformat
 import pytest
-from grading_support import student_notebook
+from grading_support import (
+    student_notebook,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 from nbformat.v4 import new_code_cell
 from test_grading_isolation import KILL_JUDGE, KILLED, NOT_ATTEMPTED
 
 from course_lib.config import project_root
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 ROOT = project_root()
 

@@ -7,13 +7,19 @@ Every exercise of the course is judged in two phases; an exercise added without 
 
 import nbformat
 import pytest
-from grading_support import student_notebook
+from grading_support import (
+    student_notebook,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 
 from course_lib.config import project_root
 from course_lib.tools.grading import two_phase
 from course_lib.tools.grading.execute import grade_notebook
 from course_lib.tools.grading.notebook_grade import GradeOptions
 from course_lib.tools.grading.submissions import Submission, lesson_key
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 ROOT = project_root()
 LESSON = "02_pipelines"

@@ -13,10 +13,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_support import student_notebook
+from grading_support import (
+    student_notebook,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 
 from course_lib.config import project_root
 from course_lib.tools.grading import GradeOptions, grade_folder, isolation, own_view
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 ROOT = project_root()
 LESSON = "01_pixels"

@@ -13,11 +13,15 @@ import textwrap
 import nbformat
 import psutil
 import pytest
+from grading_support import unrendered_plots  # noqa: F401 - used by name below
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import GradeOptions, answer_keys, grade_notebook
 from course_lib.tools.grading.submissions import Submission
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 LESSON = "01_pixels"
 

@@ -6,6 +6,7 @@ import json
 import nbformat
 import numpy as np
 import pytest
+from grading_support import unrendered_plots  # noqa: F401 - used by name below
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from solution_support import exercises_key, solution_cells
 
@@ -16,6 +17,9 @@ from course_lib.tools.grading.judge_process import MAX_GROWTH, Judge
 from course_lib.tools.grading.kernel_files import read_file
 from course_lib.tools.grading.notebook_grade import GradeOptions
 from course_lib.tools.grading.submissions import Submission
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 keras = pytest.importorskip("keras")
 L = keras.layers

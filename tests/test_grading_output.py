@@ -14,11 +14,17 @@ import sys
 
 import nbformat
 import pytest
-from grading_support import student_notebook
+from grading_support import (
+    student_notebook,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 from nbformat.v4 import new_notebook
 
 from course_lib.config import project_root
 from course_lib.tools.grading import own_view
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 ROOT = project_root()
 LESSON = "01_pixels"

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_support import student_notebook
+from grading_support import (
+    student_notebook,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 
 from course_lib import config
 from course_lib.tools.grading import GradeOptions, grade_folder, snapshot
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 LESSON = "01_pixels"
 
@@ -123,12 +129,23 @@ def _loaded_tensorflow(pid: int) -> bool:
         return "libtensorflow" in maps.read()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="reads the undumpable judge's memory map as root")
-@pytest.mark.timeout(300)
-def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_own():
+@pytest.fixture(scope="module")
+def eager_judge():
+    """A judge as a run without kernel views starts it (Keras loaded before "ready"), shared by
+    the tests that look at it just after it started; the last of them closes it."""
     from course_lib.tools.grading.judge_process import Judge
 
-    eager, lazy = Judge(), Judge(lazy_imports=True)
+    judge = Judge()
+    yield judge
+    judge.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads the undumpable judge's memory map as root")
+@pytest.mark.timeout(300)
+def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_own(eager_judge):
+    from course_lib.tools.grading.judge_process import Judge
+
+    eager, lazy = eager_judge, Judge(lazy_imports=True)
     try:
         assert lazy.wait_ready(240) and eager.wait_ready(240)
         # A kernel outside a view could rewrite Keras's files on disk while its cells run:
@@ -136,17 +153,16 @@ def test_a_judge_loads_keras_before_ready_unless_every_kernel_has_a_view_of_its_
         assert _loaded_tensorflow(eager.process.pid)
         assert not _loaded_tensorflow(lazy.process.pid)
     finally:
-        eager.close()
         lazy.close()
 
 
 @pytest.mark.timeout(300)
-def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_every_check():
+def test_the_judge_starts_without_the_environment_s_pth_files_and_still_loads_every_check(
+    eager_judge,
+):
     import psutil
 
-    from course_lib.tools.grading.judge_process import Judge
-
-    judge = Judge()
+    judge = eager_judge
     try:
         assert judge.wait_ready(240), "the judge never said it was ready"
         command = psutil.Process(judge.process.pid).cmdline()

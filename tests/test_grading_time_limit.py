@@ -8,11 +8,15 @@ import time
 
 import nbformat
 import pytest
+from grading_support import unrendered_plots  # noqa: F401 - used by name below
 from test_grading import LESSON, _answer, _solutions, _student
 
 from course_lib.config import project_root
 from course_lib.tools.grading import GradeOptions, answer_keys, grade_notebook
 from course_lib.tools.grading.submissions import Submission
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 LIMIT, CELL_LIMIT, NAP = 30, 20, 10
 

@@ -12,7 +12,10 @@ import textwrap
 
 import nbformat
 import pytest
-from grading_support import ANSWERS
+from grading_support import (
+    ANSWERS,
+    unrendered_plots,  # noqa: F401 - used by name below
+)
 from grading_support import STRATEGIES as TAMPERING
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from solution_support import exercises_key, lesson_imports, solution_cells
@@ -23,6 +26,9 @@ from course_lib.tools.grading.judge_process import Judge
 from course_lib.tools.grading.notebook_grade import GradeOptions
 from course_lib.tools.grading.submissions import Submission
 from course_lib.tools.grading.two_phase import TWO_PHASE
+
+# The graded kernels draw no figures (grading_support.unrendered_plots).
+pytestmark = pytest.mark.usefixtures("unrendered_plots")
 
 EXERCISES = (
     "3.5",
