@@ -60,34 +60,33 @@ ONE_GROUP_PER_TEST = ("tests/test_grading.py", "tests/test_notebooks.py")
 # A lesson whose notebook saves or loads lesson 04's model joins its kind's model chain.
 _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
 # The longest groups, with the seconds each took in the last measured run (a fresh clone
-# at 8794a3b on 2026-12-04, bench/bench_tests.py; the judge's file without the 155 s of
-# solutions it no longer judges). They are handed out longest first, so that the two
-# workers finish close together instead of one waiting on a late long group. Only the
-# order matters; a group not listed (a short one) comes after, in collection order, and a
+# at 30eaa29 on 2026-12-05, bench/bench_tests.py). They are handed out longest first, so
+# that the two workers finish close together instead of one waiting on a late long group.
+# Only the order matters; a group not listed (a short one) comes after, in collection order, and a
 # new test file needs nothing here.
 LONGEST_GROUPS = {
-    "solutions-model-chain": 261,
-    "tests/test_grading_judge.py": 228,
-    "notebooks-model-chain": 205,
-    "tests/test_grading_two_phase.py": 172,
-    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 165,
-    "tests/test_checks_fresh_cases.py": 165,
-    "tests/test_checks_lesson08.py": 136,
-    "tests/test_grading_driven_files.py": 102,
-    "tests/test_grading_watch.py": 82,
-    f"{SOLUTION_RUNS}[06_transfer_learning]": 75,
-    f"{SOLUTION_RUNS}[09_your_own_photos]": 72,
-    "tests/test_colab.py": 71,
-    "tests/test_checks_lesson02.py": 70,
-    "notebooks/09_your_own_photos.ipynb": 64,
-    "tests/test_grading_driven_lesson02b.py": 59,
-    "tests/test_grading_driven_lesson08_step.py": 56,
-    "tests/test_grading_course_files.py": 54,
-    "tests/test_distributed.py": 52,
-    "tests/test_same_answer_everywhere.py": 48,
-    "tests/test_checks_junk.py": 46,
-    "tests/test_grading_isolation.py": 45,
-    "tests/test_binder.py": 44,
+    "solutions-model-chain": 166,
+    "notebooks-model-chain": 134,
+    "tests/test_grading_two_phase.py": 110,
+    "tests/test_grading_judge.py": 86,
+    "tests/test_grading.py::test_course_grade_writes_exactly_the_expected_csv": 78,
+    "tests/test_checks_fresh_cases.py": 70,
+    "tests/test_checks_lesson02.py": 53,
+    "tests/test_grading_driven_files.py": 48,
+    "tests/test_checks_lesson08.py": 48,
+    "tests/test_checks_junk.py": 48,
+    f"{SOLUTION_RUNS}[09_your_own_photos]": 47,
+    "notebooks/09_your_own_photos.ipynb": 45,
+    f"{SOLUTION_RUNS}[06_transfer_learning]": 44,
+    "tests/test_grading_driven_lesson08_step.py": 42,
+    "tests/test_distributed.py": 39,
+    "tests/test_colab.py": 37,
+    "tests/test_same_answer_everywhere.py": 36,
+    "tests/test_grading_watch.py": 32,
+    "tests/test_grading_time_limit.py": 31,
+    "tests/test_binder.py": 28,
+    "tests/test_grading_driven_lesson02b.py": 28,
+    "tests/test_grading_isolation.py": 27,
 }
 
 
