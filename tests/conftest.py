@@ -62,8 +62,8 @@ _MODEL_CHAIN_MARKERS = ("fashion_model_path", "load_or_train_fashion_cnn")
 # The longest groups, with the seconds each took in the last measured run (a fresh clone
 # at 30eaa29 on 2026-12-05, bench/bench_tests.py). They are handed out longest first, so
 # that the two workers finish close together instead of one waiting on a late long group.
-# Only the order matters; a group not listed (a short one) comes after, in collection order, and a
-# new test file needs nothing here.
+# Only the order matters; a group not listed (a short one) comes after, in collection
+# order, and a new test file needs nothing here.
 LONGEST_GROUPS = {
     "solutions-model-chain": 166,
     "notebooks-model-chain": 134,
