@@ -3,13 +3,12 @@ client, the representative dataset and quantisation parameters."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
+import functools
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,29 +126,20 @@ def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.ravel(a).astype(np.float64) for a in arrays])
 
 
-# What the checks read off the step model, which is the same every time (its layers are
-# named): its config (JSON), its weights' shapes, and which weights are BatchNormalization's
-# variances and moving statistics. Read once per process: building the model takes as long
-# as a quarter of the check.
-_STEP_MODEL_PARTS: list[tuple[str, list[tuple[int, ...]], list[int], list[int]]] = []
-
-
+@functools.cache  # the same every time (its layers are named); building it is slow
 def _step_model_parts() -> tuple[str, list[tuple[int, ...]], list[int], list[int]]:
-    """The step model's config (JSON), weight shapes, variance and moving statistics indexes."""
-    if not _STEP_MODEL_PARTS:
-        import keras
+    """What the checks read off the step model: its config (JSON), its weights' shapes, and
+    which weights are BatchNormalization's variances and moving statistics."""
+    import keras
 
-        model = _step_model()
-        paths = [variable.path for variable in model.weights]
-        _STEP_MODEL_PARTS.append(
-            (
-                json.dumps(keras.saving.serialize_keras_object(model), sort_keys=True),
-                [tuple(w.shape) for w in model.get_weights()],
-                [index for index, path in enumerate(paths) if "variance" in path],
-                [index for index, path in enumerate(paths) if "moving" in path],
-            )
-        )
-    return _STEP_MODEL_PARTS[0]
+    model = _step_model()
+    paths = [variable.path for variable in model.weights]
+    return (
+        json.dumps(keras.saving.serialize_keras_object(model), sort_keys=True),
+        [tuple(w.shape) for w in model.get_weights()],
+        [index for index, path in enumerate(paths) if "variance" in path],
+        [index for index, path in enumerate(paths) if "moving" in path],
+    )
 
 
 def _step_inputs() -> tuple[str, list[np.ndarray], np.ndarray, np.ndarray]:
@@ -615,22 +605,6 @@ def _softmax_rows(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while the check's requests go back and forth.
-
-    Every request and every answer is a JSON round trip of nested lists: hundreds of thousands
-    of short-lived lists and floats, which refcounting frees on its own, and which would
-    otherwise set the collector walking every object of the kernel (TensorFlow's among them)
-    again and again, two thirds of the check's time. It is switched back on as it was found."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        (gc.enable if was_on else gc.disable)()
-
-
 def _student_raised(raised: Sequence[str]) -> StudentCodeFailed:
     """What :func:`call_student` says of an exception a driver returned as (type name, text)."""
     name, text = str(raised[0]), str(raised[1])
@@ -794,12 +768,11 @@ def exercise_8_3(
                 )
         return _refusal_problem(predict_all, images, weights)
 
-    with _collector_paused():
-        return run_check(
-            "8.3",
-            diagnose,
-            "every image classified, in order, and no request above the service's limit.",
-        )
+    return run_check(
+        "8.3",
+        diagnose,
+        "every image classified, in order, and no request above the service's limit.",
+    )
 
 
 # The second case of a busy service: the same request refused this many times in a row, then
