@@ -783,6 +783,23 @@ def test_8_4_names_images_in_their_stored_order_wherever_they_start(course_train
     assert _fails_with(result, "take them from a shuffled copy")
 
 
+@pytest.mark.parametrize(
+    ("pick", "phrase"),
+    [
+        (lambda n: np.arange(150), "the first 150 training images in their stored order"),
+        (lambda n: np.arange(300, 450), "training images 300 to 449, one run in their stored"),
+    ],
+)
+def test_8_4_names_a_slice_of_the_lesson_s_x_train_which_is_no_draw(course_split, pick, phrase):
+    # x_train[:CALIBRATION_IMAGES]: lesson 04's split left x_train in an order of its own,
+    # but the task asks for an order drawn with a generator seeded with SEED
+    x_train, _ = course_split
+    answer = _representative(x_train[pick(len(x_train))], count=150)
+    result = checks.exercise_8_4(answer, count=150)
+    assert _fails_with(result, phrase)
+    assert _fails_with(result, "take them from a shuffled copy")
+
+
 def test_8_4_names_a_stored_run_of_the_notebook_s_own_x_train():
     sorted_by_pixels = X_TRAIN[np.argsort(X_TRAIN.reshape(len(X_TRAIN), -1).sum(axis=1))]
     answer = _representative(sorted_by_pixels[-200:])

@@ -902,19 +902,33 @@ def _course_test_images(shape: tuple[int, ...], fashion: Any = None) -> np.ndarr
 
 
 def _course_training_starts(shape: tuple[int, ...], count: int, fashion: Any) -> list[np.ndarray]:
-    """The first ``count`` training images of each order the lesson's ``x_train`` may be in:
-    the whole set's, and fast mode's subset's (the judge never runs in fast mode)."""
-    from course_lib import data, models
+    """The first ``count`` training images of each order the lesson's ``x_train`` may be in
+    (:func:`_course_orders`), as the model sees them."""
+    from course_lib import models
 
     prep = models.preprocessing_for(shape)
-    starts = [models.as_model_input(fashion.x_train[:count], prep)]
+    return [models.as_model_input(order[:count], prep) for order in _course_orders(fashion)]
+
+
+def _course_orders(fashion: Any) -> list[np.ndarray]:
+    """The course's uint8 training images in each order the lesson's ``x_train`` may be in:
+    the whole set's and fast mode's subset's (the judge never runs in fast mode), each as
+    stored and as the training part of lesson 04's split, the lesson's own ``x_train``."""
+    from types import SimpleNamespace
+
+    from course_lib import data, models
+
+    sets = [(np.asarray(fashion.x_train), np.asarray(fashion.y_train))]
     per_class = data.FAST_TRAIN_PER_CLASS
     if len(fashion.x_train) > per_class * len(fashion.class_names):  # the whole set
-        fast, _ = data.balanced_subset(
-            fashion.x_train, fashion.y_train, per_class, data.SUBSET_SEED
+        sets.append(
+            data.balanced_subset(fashion.x_train, fashion.y_train, per_class, data.SUBSET_SEED)
         )
-        starts.append(models.as_model_input(fast[:count], prep))
-    return starts
+    orders = []
+    for x, y in sets:
+        split = models.fashion_validation_split(SimpleNamespace(x_train=x, y_train=y))
+        orders += [np.asarray(x), np.asarray(split[0])]
+    return orders
 
 
 def _image_keys(rows: np.ndarray) -> list[bytes]:
@@ -941,19 +955,9 @@ def _training_classes(images: np.ndarray, fashion: Any) -> list[int | None]:
 
 def _stored_orders(x_train: np.ndarray | None, fashion: Any) -> list[np.ndarray]:
     """The uint8 training images in each order the notebook's ``x_train`` may be in: the one
-    given, the course's whole set, and fast mode's subset (the judge never runs in fast mode)."""
-    from course_lib import data
-
+    given, and the course's (:func:`_course_orders`)."""
     orders = [_as_pixels(x_train)] if x_train is not None else []
-    if fashion is not None:
-        orders.append(np.asarray(fashion.x_train))
-        per_class = data.FAST_TRAIN_PER_CLASS
-        if len(fashion.x_train) > per_class * len(fashion.class_names):  # the whole set
-            fast, _ = data.balanced_subset(
-                fashion.x_train, fashion.y_train, per_class, data.SUBSET_SEED
-            )
-            orders.append(np.asarray(fast))
-    return orders
+    return orders + (_course_orders(fashion) if fashion is not None else [])
 
 
 def _stored_run(images: np.ndarray, orders: list[np.ndarray]) -> tuple[int, int, int] | None:
