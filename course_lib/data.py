@@ -164,9 +164,11 @@ def _shrink(ds: ImageDataset, subset: int | None) -> ImageDataset:
 
 # Subsets of Fashion-MNIST (fast mode, or subset=N) already loaded by this process, keyed by
 # the bytes of the files they came from: loading one again reads and hashes the .gz files
-# (0.03 s) instead of decompressing, verifying and parsing 55 MB (0.4 s). Only subsets are
-# kept: a second copy of the whole set would weigh on the memory of the lesson that loads it.
+# (0.03 s) instead of decompressing, verifying and parsing 55 MB (0.4 s). Only small subsets
+# are kept (fast mode's is 1 MB): a second copy of a large one, or of the whole set, would
+# weigh on the memory of the lesson that loads it.
 _FASHION_SUBSETS: dict[tuple, ImageDataset] = {}
+_KEEP_AT_MOST = 4_000_000  # bytes of images and labels
 
 
 def _fashion_files_key(subset: int | None) -> tuple | None:
@@ -207,13 +209,14 @@ def load_fashion_mnist(subset: int | None = None) -> ImageDataset:
     or installed by ``sudo apt-get install dataset-fashion-mnist``; otherwise downloads them
     once. ``subset=N`` keeps N training images per class (and a proportional test set).
     """
-    keep = subset is not None or config.is_fast()  # a subset: small enough to keep
+    keep = subset is not None or config.is_fast()  # a subset: perhaps small enough to keep
     key = _fashion_files_key(subset) if keep else None
     if key is not None and key in _FASHION_SUBSETS:
         return _copy(_FASHION_SUBSETS[key])
     ds = _load_fashion_mnist(subset)
     # kept only when fetch read the very files hashed before it (it may have replaced them)
-    if key is not None and _fashion_files_key(subset) == key:
+    size = sum(a.nbytes for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test))
+    if key is not None and size <= _KEEP_AT_MOST and _fashion_files_key(subset) == key:
         _FASHION_SUBSETS[key] = _copy(ds)
     return ds
 
