@@ -123,6 +123,31 @@ def test_fashion_mnist_uses_recompressed_debian_files_when_cache_is_empty(fashio
     assert not (tmp_path / "cache" / "fashion-mnist").exists()
 
 
+def test_fashion_mnist_subsets_are_kept_per_process_as_fresh_copies_of_the_files_read(
+    fashion, tmp_path, monkeypatch
+):
+    mirror, arrays = fashion
+    monkeypatch.setenv("COURSE_FAST", "1")  # a subset: kept for the next load
+    data.load_fashion_mnist()  # downloads into the cache
+    first = data.load_fashion_mnist()  # reads the cache
+    assert_same(first, arrays)  # 2 training and 1 test image per class: fast mode keeps all
+    first.x_train[:] = 0  # a caller's changes stay its own
+    first.class_names.clear()
+    parsed = []
+    original = downloads.parse_idx
+    monkeypatch.setattr(downloads, "parse_idx", lambda b: parsed.append(1) or original(b))
+    monkeypatch.setattr(data, "parse_idx", downloads.parse_idx)
+    second = data.load_fashion_mnist()
+    assert_same(second, arrays)
+    assert second.class_names[0] == "T-shirt/top" and not parsed  # nothing parsed again
+    # Other bytes in the cache: read, checked and parsed again, as on a first load.
+    cached = tmp_path / "cache" / "fashion-mnist" / "train-labels-idx1-ubyte.gz"
+    cached.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="fetching it again"):
+        assert_same(data.load_fashion_mnist(), arrays)
+    assert parsed
+
+
 def test_fashion_mnist_unavailable_everywhere_names_the_fixes(fashion, tmp_path, monkeypatch):
     serve(
         monkeypatch, "fashion-mnist", tmp_path / "nowhere", downloads.SOURCES["fashion-mnist"].files
