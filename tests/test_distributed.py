@@ -133,21 +133,38 @@ def test_worker_environment_adds_the_memory_settings_unless_the_caller_set_its_o
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(config.project_root())
 
 
-@pytest.mark.timeout(360)
-def test_a_worker_trains_without_importing_the_packages_keras_only_might_use():
+@pytest.fixture(scope="module")
+def fresh_process_lines() -> tuple[dict[str, str], str]:
+    """One fresh process, as a worker starts, that also splits its CPU before TensorFlow starts.
+
+    Both need a Python that has not imported TensorFlow yet; they share it, and so its import.
+    Returns the lines it printed, by their first word, and the end of its stderr.
+    """
     script = textwrap.dedent("""
         import sys
         from course_lib import distributed_worker
         skipped = distributed_worker.skip_optional_packages()
         from course_lib import distributed
+        devices = distributed.use_logical_cpus(2)
+        print("devices", len(devices))
+        print("again", distributed.use_logical_cpus(2) == devices)
+        import tensorflow as tf
         run = distributed.train(distributed.TrainingPlan(steps=3, subset=10))
+        plan = distributed.TrainingPlan(steps=10, optimizer="sgd", learning_rate=0.01)
+        mirrored = distributed.train(plan, tf.distribute.MirroredStrategy(devices))
+        single = distributed.train(plan)
+        print("difference", distributed.max_weight_difference(mirrored.weights, single.weights))
+        try:
+            distributed.use_logical_cpus(3)
+        except RuntimeError as exc:
+            print("refused", exc)
         loaded = [name for name in distributed_worker.OPTIONAL_PACKAGES
                   if sys.modules.get(name) is not None]
         print("skipped", ",".join(skipped))
         print("loaded", ",".join(loaded) or "none")
         print("steps", run.final_step)
     """)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "COURSE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -157,9 +174,13 @@ def test_a_worker_trains_without_importing_the_packages_keras_only_might_use():
         env=env,
     )
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
-    assert lines.get("skipped") == ",".join(distributed_worker.OPTIONAL_PACKAGES), out.stderr[
-        -2000:
-    ]
+    return lines, out.stderr[-2000:]
+
+
+@pytest.mark.timeout(360)
+def test_a_worker_trains_without_importing_the_packages_keras_only_might_use(fresh_process_lines):
+    lines, stderr = fresh_process_lines
+    assert lines.get("skipped") == ",".join(distributed_worker.OPTIONAL_PACKAGES), stderr
     assert lines["loaded"] == "none"
     assert lines["steps"] == "3"
 
@@ -176,33 +197,9 @@ def test_skip_optional_packages_leaves_imported_ones_alone_and_makes_the_others_
 
 
 @pytest.mark.timeout(360)
-def test_logical_cpus_run_mirrored_training_and_refuse_a_late_change():
-    script = textwrap.dedent("""
-        from course_lib import distributed
-        devices = distributed.use_logical_cpus(2)
-        print("devices", len(devices))
-        print("again", distributed.use_logical_cpus(2) == devices)
-        import tensorflow as tf
-        plan = distributed.TrainingPlan(steps=10, optimizer="sgd", learning_rate=0.01)
-        mirrored = distributed.train(plan, tf.distribute.MirroredStrategy(devices))
-        single = distributed.train(plan)
-        print("difference", distributed.max_weight_difference(mirrored.weights, single.weights))
-        try:
-            distributed.use_logical_cpus(3)
-        except RuntimeError as exc:
-            print("refused", exc)
-    """)
-    env = {**os.environ, "COURSE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=330,  # a guard against a hang: TensorFlow starts slowly on a busy machine
-        cwd=ROOT,
-        env=env,
-    )
-    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
-    assert lines.get("devices") == "2", out.stderr[-2000:]
+def test_logical_cpus_run_mirrored_training_and_refuse_a_late_change(fresh_process_lines):
+    lines, stderr = fresh_process_lines
+    assert lines.get("devices") == "2", stderr
     assert lines["again"] == "True"
     assert float(lines["difference"]) <= distributed.MATCH_TOLERANCE["sgd"]
     assert "Restart the kernel" in lines["refused"]
