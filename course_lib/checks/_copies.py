@@ -668,10 +668,11 @@ def _profile(
         _codes: frozenset[Any] = frozenset(code for code, _ in copies),
         _names: frozenset[str] = frozenset(code.co_qualname for code, _ in copies),
         # What a copy keeps however it is renamed, moved or rebuilt (a larger stack, more
-        # local variables): its arguments' count and its bytecode's length, a cheap look
-        # before its key (:func:`code_key`)
-        _shapes: frozenset[tuple[int, int]] = frozenset(
-            (code.co_argcount, len(code.co_code)) for code, _ in keyed
+        # local variables): its arguments' count and its bytecode, both in its key
+        # (:func:`code_key`), a cheap look before it: the bytecode is bytes Python made,
+        # whatever the code was built from, and other code rarely has a copy's
+        _shapes: frozenset[tuple[int, bytes]] = frozenset(
+            (code.co_argcount, code.co_code) for code, _ in keyed
         ),
         _keyed: tuple[tuple[Any, str], ...] = tuple((code_key(c), name) for c, name in keyed),
         _key: Callable[..., Any] = code_key,
@@ -738,7 +739,7 @@ def _profile(
                         name = copy
                         break
         # named as a copy or not: a copy moved to other lines keeps its name
-        if not hand and not name and (code.co_argcount, _len(code.co_code)) in _shapes:
+        if not hand and not name and (code.co_argcount, code.co_code) in _shapes:
             hand = not _plain(code)
             if not hand:
                 key = _key(code)  # a copy's code renamed, moved or given another file name
