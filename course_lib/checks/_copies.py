@@ -583,12 +583,21 @@ def _check_code() -> tuple[Any, ...]:
             found.extend(
                 item.__code__ for item in held if type(item) is function and item.__module__ == name
             )
+    functions = tuple(found)
+    for known, code in _CHECK_CODE:
+        if len(known) == len(functions) and known == functions:  # identity first, each
+            return code
     pending = list(found)
     while pending:
         nested = [c for c in pending.pop().co_consts if type(c) is code_type]
         found.extend(nested)
         pending.extend(nested)
+    _CHECK_CODE[:] = [(functions, tuple(found))]
     return tuple(found)
+
+
+# The checks' functions' code as last found, with the code nested in it
+_CHECK_CODE: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
 
 
 def _own_tools() -> dict[str, Any]:
