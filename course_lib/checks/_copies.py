@@ -583,12 +583,21 @@ def _check_code() -> tuple[Any, ...]:
             found.extend(
                 item.__code__ for item in held if type(item) is function and item.__module__ == name
             )
+    functions = tuple(found)
+    for known, code in _CHECK_CODE:
+        if len(known) == len(functions) and known == functions:  # identity first, each
+            return code
     pending = list(found)
     while pending:
         nested = [c for c in pending.pop().co_consts if type(c) is code_type]
         found.extend(nested)
         pending.extend(nested)
+    _CHECK_CODE[:] = [(functions, tuple(found))]
     return tuple(found)
+
+
+# The checks' functions' code as last found, with the code nested in it
+_CHECK_CODE: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
 
 
 def _own_tools() -> dict[str, Any]:
@@ -609,6 +618,25 @@ def _course() -> tuple[str, str]:
     import os
 
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.sep
+
+
+# The sets the watch makes of the checks' code, for the last code it was given: the next
+# call of the student's code is most often watched with the same
+_CHECK_SETS: list[tuple[tuple[Any, ...], str, frozenset[Any], frozenset[Any]]] = []
+
+
+def _check_sets(check_code: tuple[Any, ...], sep: str) -> tuple[frozenset[Any], frozenset[Any]]:
+    """The checks' code as a set, and the code of the checks' services (:data:`_SERVICES`)."""
+    for known, known_sep, codes, services in _CHECK_SETS:
+        # the same code objects, in the same order (compared by identity first, each)
+        if known_sep == sep and len(known) == len(check_code) and known == check_code:
+            return codes, services
+    codes = frozenset(check_code)
+    services = frozenset(
+        code for code in check_code if code.co_filename.rpartition(sep)[2] in _SERVICES
+    )
+    _CHECK_SETS[:] = [(tuple(check_code), sep, codes, services)]
+    return codes, services
 
 
 def _profile(
@@ -661,11 +689,35 @@ def _profile(
     )
     cache, call, call_ex, load_attr = ops if ops is not None else (None, None, None, None)
 
+    # What the watch needs on a rare event only (a copy's name, the checks' code): one
+    # default, so that the common events, a call of code of no concern, start a small frame
+    rare = (
+        frozenset(code for code, _ in copies),
+        tuple((code_key(c), name) for c, name in keyed),
+        code_key,
+        plain_code,
+        HAND_BUILT,
+        allowed,
+        ops is not None,
+        cache,
+        call,
+        call_ex,
+        load_attr,
+        _RESUMED,
+        *_check_sets(check_code, sep),
+        copies,
+        COPY_EVENT,
+        THREAD_EVENT,
+        SWITCHED_OFF,
+        _MACHINERY,
+        sep,
+        1000,
+    )
+
     def profile(
         frame: Any,
         event: str,
         arg: Any,
-        _codes: frozenset[Any] = frozenset(code for code, _ in copies),
         _names: frozenset[str] = frozenset(code.co_qualname for code, _ in copies),
         # What a copy keeps however it is renamed, moved or rebuilt (a larger stack, more
         # local variables): its arguments' count and its bytecode, both in its key
@@ -674,63 +726,76 @@ def _profile(
         _shapes: frozenset[tuple[int, bytes]] = frozenset(
             (code.co_argcount, code.co_code) for code, _ in keyed
         ),
-        _keyed: tuple[tuple[Any, str], ...] = tuple((code_key(c), name) for c, name in keyed),
-        _key: Callable[..., Any] = code_key,
-        _plain: Callable[..., bool] = plain_code,
-        _hand: str = HAND_BUILT,
         _type: Any = type,
         _str: Any = str,
-        _allowed: frozenset[tuple[Any, str]] = allowed,
-        _direct: bool = ops is not None,
-        _cache: Any = cache,
-        _call: Any = call,
-        _call_ex: Any = call_ex,
-        _load_attr: Any = load_attr,
-        _resumed: int = _RESUMED,
-        _check_code: frozenset[Any] = frozenset(check_code),
-        _services: frozenset[Any] = frozenset(
-            code for code in check_code if code.co_filename.rpartition(sep)[2] in _SERVICES
-        ),
-        _copies: tuple[tuple[Any, str], ...] = copies,
         _used: list[str] = used,
         _audit: Any = audit,
-        _event: str = COPY_EVENT,
-        _thread_event: str = THREAD_EVENT,
         _start: Any = start,
         _joinable: Any = joinable,
         _setprofile: Any = tools["setprofile"],
         _thread_code: Any = thread_code,
         _own: Any = own,
-        _off: str = SWITCHED_OFF,
         _checks: str = folder + sep + "checks" + sep,
-        _machinery: frozenset[str] = _MACHINERY,
         _watch_checks: bool = watch_checks,
-        _sep: str = sep,
         _len: Any = len,
-        _kept: int = 1000,
+        _rare: tuple[Any, ...] = rare,
     ) -> None:
         if event == "c_call":
             if arg is _setprofile:
                 if frame.f_code is not _own:
+                    _off = _rare[17]
                     _used.append(_off)
                     if _audit is not None:
-                        _audit(_event, _off)
+                        _audit(_rare[15], _off)
             elif _audit is not None and (arg is _start or arg is _joinable):
-                _audit(_thread_event, "")  # a new thread, which must take this profile
+                _audit(_rare[16], "")  # a new thread, which must take this profile
             return
         if event != "call":
             return
         code = frame.f_code
         if code is _thread_code:
+            _off = _rare[17]
             _used.append(_off)
             if _audit is not None:
-                _audit(_event, _off)
+                _audit(_rare[15], _off)
             return
-        name = ""
         # Code built by hand with objects of the student's among its names or constants:
         # hashing or comparing them would run them here, inside the watch, unwatched
         qualname = code.co_qualname
         hand = _type(qualname) is not _str
+        if hand or qualname in _names:
+            pass
+        elif (code.co_argcount, _len(code.co_code)) not in _shapes:
+            # the common case: code of no copy's name or shape, a check's code at most
+            if not _watch_checks:
+                return
+            filename = code.co_filename
+            if _type(filename) is not _str or not filename.startswith(_checks):
+                return  # (a file name of the student's type: its code is no check's either)
+        (
+            _codes,
+            _keyed,
+            _key,
+            _plain,
+            _hand,
+            _allowed,
+            _direct,
+            _cache,
+            _call,
+            _call_ex,
+            _load_attr,
+            _resumed,
+            _check_code,
+            _services,
+            _copies,
+            _event,
+            _thread_event,
+            _off,
+            _machinery,
+            _sep,
+            _kept,
+        ) = _rare
+        name = ""
         if not hand and qualname in _names:
             hand = not _plain(code)
             if not hand and code in _codes:
