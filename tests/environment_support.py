@@ -6,8 +6,9 @@ environment's own Jupyter kernel, registered in that environment and found throu
 temporary Jupyter data folder: the user's kernels are never read or written.
 
 The environment itself and what the platform installs before the course's own steps
-(Binder's pinned packages, Colab's TensorFlow) are installed with uv: the same packages and versions from the same
-indexes as pip, in seconds rather than minutes, from uv's cache after the first run.
+(Binder's pinned packages, Colab's TensorFlow) are installed with uv: the same packages
+and versions from the same indexes as pip, in seconds rather than minutes, from uv's
+cache after the first run.
 What the course's own files run (postBuild, the Colab cell) runs with pip, as there.
 """
 
