@@ -27,6 +27,12 @@ def keras_predictions(trained_fashion):
 
 
 @pytest.fixture(scope="module")
+def float_tflite(fashion_export):
+    """The float conversion, made once for the tests that read it."""
+    return edge.convert_to_tflite(fashion_export)
+
+
+@pytest.fixture(scope="module")
 def int8_model(trained_fashion, fashion_export):
     return edge.TFLiteModel(
         edge.convert_to_tflite(fashion_export, representative(trained_fashion.x_train))
@@ -38,9 +44,9 @@ def accuracy(predictions, labels):
 
 
 def test_float_tflite_agrees_with_keras_on_99_percent_of_the_test_set(
-    trained_fashion, fashion_export, keras_predictions
+    trained_fashion, float_tflite, keras_predictions
 ):
-    model = edge.TFLiteModel(edge.convert_to_tflite(fashion_export))
+    model = edge.TFLiteModel(float_tflite)
     assert model.input_dtype == np.float32 and model.input_quantization == (0.0, 0)
     predictions = model.predict(trained_fashion.x_test).argmax(axis=1)
     assert len(predictions) == len(trained_fashion.y_test) > 1000
@@ -62,8 +68,8 @@ def test_int8_model_takes_raw_pixels_and_loses_at_most_the_allowed_accuracy(
     assert int8_accuracy >= keras_accuracy - MAX_INT8_LOSS
 
 
-def test_int8_model_is_about_four_times_smaller(fashion_export, int8_model):
-    float_size = len(edge.convert_to_tflite(fashion_export))
+def test_int8_model_is_about_four_times_smaller(float_tflite, int8_model):
+    float_size = len(float_tflite)
     assert int8_model.size_bytes < float_size / 3
 
 
