@@ -765,7 +765,7 @@ def _profile(
         hand = _type(qualname) is not _str
         if hand or qualname in _names:
             pass
-        elif (code.co_argcount, _len(code.co_code)) not in _shapes:
+        elif (code.co_argcount, code.co_code) not in _shapes:
             # the common case: code of no copy's name or shape, a check's code at most
             if not _watch_checks:
                 return
