@@ -200,3 +200,25 @@ def library_copies_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_copies, "COPIES", ())
     monkeypatch.setattr(_copies, "WATCH_CHECKS", False)
+
+
+@pytest.fixture(scope="module")
+def check_8_4_reads_fashion_once():
+    """Check 8.4 reads the course's Fashion-MNIST itself, verifying and parsing its files on
+    every call (tests/test_data.py tests that loading): the checks of a test file that uses this
+    share one copy per mode (fast or full) and data folder, each check getting the same arrays."""
+    from course_lib import config
+    from course_lib.checks import lesson08
+
+    read = lesson08._course_fashion
+    copies = {}
+
+    def course_fashion():
+        key = (config.is_fast(), str(config.data_dir()))
+        if key not in copies:
+            copies[key] = read()
+        return copies[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lesson08, "_course_fashion", course_fashion)
+        yield

@@ -23,6 +23,9 @@ from course_lib import checks
 from course_lib.checks._core import CHECK_FAILED
 from course_lib.record import CheckResult
 
+# Check 8.4 reads the course's Fashion-MNIST once for this file (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("check_8_4_reads_fashion_once")
+
 
 class Hostile:
     """An object every operation on which raises: len, iteration, comparison, conversion,

@@ -21,26 +21,8 @@ X_TRAIN = RNG.random((600, 28, 28, 1), dtype=np.float32)
 X_TEST = RNG.random((50, 28, 28, 1), dtype=np.float32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _course_fashion_read_once():
-    """Check 8.4 reads the course's Fashion-MNIST itself, verifying and parsing its files on
-    every call (tests/test_data.py tests that loading): here the checks of this file share one
-    copy per mode (fast or full) and data folder, each check getting the same arrays."""
-    from course_lib import config
-    from course_lib.checks import lesson08
-
-    read = lesson08._course_fashion
-    copies = {}
-
-    def course_fashion():
-        key = (config.is_fast(), str(config.data_dir()))
-        if key not in copies:
-            copies[key] = read()
-        return copies[key]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lesson08, "_course_fashion", course_fashion)
-        yield
+# Check 8.4 reads the course's Fashion-MNIST once for this file (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("check_8_4_reads_fashion_once")
 
 
 def _fails_with(result, phrase):
