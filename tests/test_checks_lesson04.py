@@ -1287,3 +1287,132 @@ def test_4_3_a_relu_layer_written_with_its_defaults_or_after_the_dense_passes():
     result = checks.exercise_4_3(answer)
     assert result.passed, result.message
     assert "largest difference between outputs is 0.0e+00" in result.message
+
+
+def test_4_1_a_class_given_where_an_object_made_from_it_belongs_is_named():
+    logits = _logits()
+    assert _fails_with(
+        checks.exercise_4_1(
+            _compiler(loss=keras.losses.CategoricalCrossentropy, metrics=["accuracy"])
+        ),
+        "the loss is the class CategoricalCrossentropy itself",
+    )
+    assert _fails_with(
+        checks.exercise_4_1(_compiler(loss=logits, metrics=[keras.metrics.CategoricalAccuracy])),
+        "metrics holds the class CategoricalAccuracy itself",
+    )
+    assert _fails_with(
+        checks.exercise_4_1(
+            _compiler(optimizer=keras.optimizers.Adam, loss=logits, metrics=["accuracy"])
+        ),
+        "Hint: that is the optimizer's class",
+    )
+
+
+def test_4_4_a_dict_is_not_read_as_a_pair_of_epochs():
+    def as_dict(val_loss, patience):
+        best, waited, run = 1, 0, len(val_loss)
+        for epoch in range(2, len(val_loss) + 1):
+            if val_loss[epoch - 1] < val_loss[best - 1]:
+                best, waited = epoch, 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    run = epoch
+                    break
+        return {"epochs_run": run, "restored_epoch": best}
+
+    assert _fails_with(
+        checks.exercise_4_4(as_dict), "return a pair (epochs_run, restored_epoch), got a dict"
+    )
+
+
+def _one_pooling_layer_for_every_block(input_shape, num_classes):
+    pool = layers.MaxPooling2D()  # no weights: one layer serves the three blocks
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for width in (16, 32, 64):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = pool(layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x)))
+    x = layers.Flatten()(layers.Dropout(0.1)(x))
+    x = layers.Dropout(0.2)(layers.Dense(128, activation="relu")(x))
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x))
+
+
+def _activations_as_functions(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for width in (16, 32, 64):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.activations.relu(layers.BatchNormalization(momentum=0.9)(x))
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(layers.Dropout(0.1)(x))
+    x = layers.Dropout(0.2)(keras.ops.relu(layers.Dense(128)(x)))
+    return keras.Model(inputs, keras.activations.softmax(layers.Dense(num_classes)(x)))
+
+
+class _SubclassedCnn(keras.Model):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.steps = []
+        for width in (16, 32, 64):
+            self.steps += [
+                layers.Conv2D(width, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(momentum=0.9),
+                layers.ReLU(),
+                layers.MaxPooling2D(),
+            ]
+        self.steps += [
+            layers.Dropout(0.1),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+
+    def call(self, x, training=False):
+        for step in self.steps:
+            x = step(x, training=training) if isinstance(step, layers.Dropout) else step(x)
+        return x
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        _one_pooling_layer_for_every_block,
+        _activations_as_functions,
+        lambda input_shape, num_classes: _SubclassedCnn(num_classes),
+    ],
+    ids=["one-pooling-layer", "activation-functions", "subclassed"],
+)
+def test_4_3_accepts_a_layer_called_twice_activation_functions_and_a_subclassed_model(build):
+    result = checks.exercise_4_3(build)
+    assert result.passed, result.message
+
+
+def test_4_3_a_relu_called_as_a_function_before_batchnorm_is_named():
+    def relu_first(input_shape, num_classes):
+        inputs = keras.Input(shape=input_shape)
+        x = inputs
+        for width in (16, 32, 64):
+            x = keras.ops.relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x))
+            x = layers.MaxPooling2D()(layers.BatchNormalization(momentum=0.9)(x))
+        x = layers.Flatten()(layers.Dropout(0.1)(x))
+        x = layers.Dropout(0.2)(layers.Dense(128, activation="relu")(x))
+        return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x))
+
+    assert _fails_with(checks.exercise_4_3(relu_first), "in block 1 ReLU comes before BatchNorm")
+
+
+def test_4_3_names_a_softmax_applied_twice():
+    answer = _builder(
+        head=_head(
+            layers.Dropout(0.1),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+            layers.Softmax(),
+        )
+    )
+    assert _fails_with(checks.exercise_4_3(answer), "the softmax is applied twice")

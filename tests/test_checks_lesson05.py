@@ -1016,3 +1016,96 @@ def test_5_3_a_function_that_uses_min_precision_wrongly_is_not_said_to_ignore_it
 def test_5_1_and_5_6_task_texts_state_the_contract_not_the_steps(number, recipe):
     text = task_text(number)
     assert [step for step in recipe if step in text] == []
+
+
+def test_5_1_names_percentages_as_percentages_not_counts():
+    def in_percent(cm, k):
+        precision, recall = _precision_and_recall(cm, k)
+        return 100 * precision, 100 * recall
+
+    result = checks.exercise_5_1(in_percent)
+    assert _fails_with(result, "those are percentages")
+    assert "counts" not in result.message
+
+
+def test_5_1_a_single_value_is_one_value_and_an_in_place_division_gets_its_hint():
+    assert _fails_with(
+        checks.exercise_5_1(lambda cm, k: cm[k, k] / cm[:, k].sum()), "got one value."
+    )
+
+    def divides_in_place(cm, k):
+        cm /= cm.sum(axis=0)  # an integer matrix: numpy refuses to store the fractions
+        return cm[k, k], cm[k, k]
+
+    assert _fails_with(
+        checks.exercise_5_1(divides_in_place), "Hint: the matrix holds integers: an in-place"
+    )
+
+
+def test_5_2_names_today_s_precision_multiplied_by_the_factor():
+    assert _fails_with(
+        checks.exercise_5_2(lambda cm, k, factor: cm[k, k] / cm[:, k].sum() * factor),
+        "you multiplied class k's precision today by the factor",
+    )
+
+
+def test_an_index_error_gets_only_the_hint_of_its_own_exercise():
+    def overruns_the_column(cm, k, factor):  # one row too many
+        fp = sum(cm[i, k] for i in range(len(cm) + 1) if i != k)
+        return cm[k, k] * factor / (cm[k, k] * factor + fp)
+
+    result = checks.exercise_5_2(overruns_the_column)
+    assert _fails_with(result, "IndexError")
+    assert "sklearn" not in result.message
+
+    def overruns_the_maps(grad_model, images, class_index):
+        maps, _ = grad_model(images, training=False)
+        return maps.numpy()[..., 7]
+
+    result = checks.exercise_5_6(overruns_the_maps)
+    assert _fails_with(result, "IndexError")
+    assert "sklearn" not in result.message
+
+
+def test_5_6_logits_indexed_with_the_array_of_classes_gets_a_hint():
+    def indexes_with_the_classes(grad_model, images, class_index):
+        with tf.GradientTape() as tape:
+            maps, logits = grad_model(images, training=False)
+            scores = logits[:, class_index]
+        return tape.gradient(scores, maps).numpy().mean(axis=-1)
+
+    assert _fails_with(
+        checks.exercise_5_6(indexes_with_the_classes),
+        "Hint: a TensorFlow tensor cannot be indexed with an array of classes",
+    )
+
+
+@pytest.mark.parametrize("pick", [np.min, np.max])
+def test_5_3_precision_and_recall_swapped_when_unpacking_is_named(pick):
+    def swapped(y_true, scores, min_precision):
+        recall, precision, thresholds = precision_recall_curve(y_true, scores)
+        reached = thresholds[precision[:-1] >= min_precision]
+        return float(pick(reached)) if reached.size else None
+
+    result = checks.exercise_5_3(swapped)
+    assert _fails_with(result, "the *recall* reaches min_precision")
+    assert "ignore min_precision" not in result.message
+
+
+def test_5_5_names_a_mean_over_the_k_columns_and_integer_division():
+    def mean_over_columns(probabilities, y, k):
+        top = np.argsort(-probabilities, axis=1)[:, :k]
+        return float((top == y[:, None]).mean())
+
+    assert _fails_with(
+        checks.exercise_5_5(mean_over_columns), "your mean runs over the k columns too"
+    )
+
+    def floor_division(probabilities, y, k):
+        top = np.argsort(-probabilities, axis=1)[:, :k]
+        return int((top == y[:, None]).any(axis=1).sum()) // len(y)
+
+    assert _fails_with(checks.exercise_5_5(floor_division), "`//` divides")
+    # a float 0 everywhere is no floor division: it is told where it differs
+    result = checks.exercise_5_5(lambda probabilities, y, k: 0.0)
+    assert _fails_with(result, "values differ")

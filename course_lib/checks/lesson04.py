@@ -303,7 +303,16 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
 
     def diagnose() -> str | None:
         before = np.asarray(model(x))
-        returned = call_student(compile_model, model)
+        try:
+            returned = call_student(compile_model, model)
+        except StudentCodeFailed as exc:
+            if "Could not interpret optimizer identifier: <class" in str(exc):
+                raise StudentCodeFailed(
+                    f"{exc} Hint: that is the optimizer's class; compile takes an optimizer "
+                    "made from it, keras.optimizers.Adam() with its parentheses, or "
+                    "optimizer='adam'."
+                ) from None
+            raise
         if not model.compiled:
             if returned is not model and _is_a_model(returned):
                 return (
@@ -330,6 +339,12 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
                 f"the loss is a dict, {{{shown}}}: a dict gives one loss to each output of a "
                 "model with several, and Keras cannot train this one-output model with "
                 "it. Pass the loss itself."
+            )
+        if isinstance(model.loss, type):
+            return (
+                f"the loss is the class {model.loss.__name__} itself, not a loss made from "
+                f"it: create one with its parentheses, {model.loss.__name__}(...), with the "
+                "settings these outputs need."
             )
         name, from_logits = _loss_name_and_logits(model.loss)
         if name is None:
@@ -367,7 +382,19 @@ def exercise_4_1(compile_model: Callable[[Any], Any]) -> CheckResult:
             config = model.get_compile_config()
         except Exception:  # a loss Keras cannot serialise (a functools.partial): as given
             config = dict(getattr(getattr(model, "_compile_config", None), "config", {}) or {})
-        metrics = _metric_names(config.get("metrics"))
+        given = config.get("metrics")
+        metric_classes = [
+            m.__name__
+            for m in (given if isinstance(given, list | tuple) else [given])
+            if isinstance(m, type)
+        ]
+        if metric_classes:
+            return (
+                f"metrics holds the class {metric_classes[0]} itself, not a metric made from it: "
+                f"create one with its parentheses, keras.metrics.{metric_classes[0]}(), or write "
+                "'accuracy'."
+            )
+        metrics = _metric_names(given)
         weights = config.get("loss_weights")
         if (
             not metrics
@@ -626,12 +653,25 @@ def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
 
 
 # Exercise 4.3: the regularised CNN, compared layer by layer with the library's copy.
+def _called_layers(model: Any) -> list[Any]:
+    """The model's layers in the order they run. A functional model's come from its graph, so
+    that a layer called more than once (one MaxPooling2D for every block) counts at each call,
+    and so does an operation called on a Keras tensor (keras.activations.relu(x)); other
+    models' as they list them."""
+    import keras
+
+    nodes = getattr(model, "_nodes_by_depth", None)
+    if isinstance(model, keras.Sequential) or not isinstance(nodes, dict):
+        return list(model.layers)
+    return [node.operation for depth in sorted(nodes, reverse=True) for node in nodes[depth]]
+
+
 def _flat_layers(model: Any) -> list[Any]:
     """The model's layers in order, with nested models (blocks built as Sequentials) opened up."""
     import keras
 
     out = []
-    for layer in model.layers:
+    for layer in _called_layers(model):
         if isinstance(layer, keras.Model):
             out += _flat_layers(layer)
         elif type(layer).__name__ != "InputLayer":
@@ -652,6 +692,7 @@ def _kind(layer: Any) -> str:
     return {
         "BatchNormalization": "bn",
         "ReLU": "relu",
+        "Relu": "relu",  # keras.ops.relu called on a Keras tensor
         "MaxPooling2D": "pool",
         "Dropout": "dropout",
         "Flatten": "flatten",
@@ -734,6 +775,11 @@ def _order_problem(kinds: list[str], expected: list[str], n_blocks: int) -> str 
         return (
             f"the last Dense has activation='{kinds[-1].removeprefix('dense+')}'; class "
             "probabilities come from activation='softmax'."
+        )
+    if kinds[-2:] == ["dense+softmax", "softmax"]:
+        return (
+            "the last Dense already has activation='softmax', and a Softmax layer follows it: "
+            "the softmax is applied twice, which flattens the probabilities. Keep one of them."
         )
     if kinds[-1] != "dense+softmax":
         return (
@@ -905,6 +951,37 @@ def _training_setting(model: Any, reference: Any) -> str | None:
     return None
 
 
+def _subclassed(model: Any) -> bool:
+    """Is ``model`` an instance of the student's own subclass of keras.Model, whose layers run
+    in its own ``call``, so that it has no input shape of its own?"""
+    import keras
+
+    if isinstance(model, keras.Sequential) or type(model).__module__.startswith("keras."):
+        return False
+    try:
+        model.input_shape  # noqa: B018 (a subclass that builds a functional graph has one)
+    except (AttributeError, ValueError):
+        return True
+    return False
+
+
+def _on_an_input(model: Any, input_shape: tuple[int, ...]) -> Any:
+    """A subclassed model called on keras.Input(shape=input_shape), wrapped in a functional
+    model, so that its shapes, layers and weights read as a Sequential's do; other models as
+    they are."""
+    import keras
+
+    if not _subclassed(model):
+        return model
+    try:
+        inputs = keras.Input(shape=input_shape)
+        return keras.Model(inputs, model(inputs))
+    except Exception as exc:  # whatever the student's call does wrong, say so
+        raise StudentCodeFailed(
+            f"calling your model on keras.Input(shape={input_shape}) failed: {student_error(exc)}"
+        ) from None
+
+
 def _model_problem(
     build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int
 ) -> str | None:
@@ -915,6 +992,8 @@ def _model_problem(
         return "build_better_cnn returned None: did you forget to `return` the model?"
     if not isinstance(model, keras.Model):
         return f"build_better_cnn should return a keras Model, got {type(model).__name__}."
+    subclassed = _subclassed(model)
+    model = _on_an_input(model, input_shape)
     try:
         model_input, model_output = model.input_shape, model.output_shape
     except (AttributeError, ValueError):
@@ -956,6 +1035,11 @@ def _model_problem(
         kinds[at : at + 2] = ["dropout", "flatten"]
         layers[at : at + 2] = layers[at + 1], layers[at]
     problem = _order_problem(kinds, ref_kinds, sum(kind == "conv" for kind in ref_kinds))
+    if problem and subclassed:
+        return (
+            f"{problem} (Of a subclassed model, the check reads the layers in the order its "
+            "__init__ creates them: create them in the order call uses them.)"
+        )
     if problem:
         return problem
     problem = _settings_problem(layers, ref_layers)
@@ -971,9 +1055,10 @@ def _model_problem(
     if model.count_params() != reference.count_params():
         where = ""
         for mine, ref in zip(layers, ref_layers, strict=False):
-            if mine.count_params() != ref.count_params():
+            params = mine.count_params() if hasattr(mine, "count_params") else 0  # an op: none
+            if params != ref.count_params():
                 where = (
-                    f": a {type(ref).__name__} has {mine.count_params():,} where the stated "
+                    f": a {type(ref).__name__} has {params:,} where the stated "
                     f"one's has {ref.count_params():,}"
                 )
                 break
@@ -1016,7 +1101,7 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             problem = _model_problem(build_better_cnn, input_shape, num_classes)
             if problem:
                 return problem
-        model = call_student(build_better_cnn, (28, 28, 1), 10)
+        model = _on_an_input(call_student(build_better_cnn, (28, 28, 1), 10), (28, 28, 1))
         reference = _reference_model((28, 28, 1), 10)
         try:
             model.set_weights(reference.get_weights())
@@ -1137,6 +1222,8 @@ def _pair(answer: Any) -> tuple[int | float, int | float] | str:
             f"your function returned one number, {answer}; return two: (epochs_run, "
             "restored_epoch)."
         )
+    if isinstance(answer, Mapping | str):  # two keys or two letters unpack, but are no epochs
+        return f"return a pair (epochs_run, restored_epoch), got {describe(answer)}."
     try:
         first, second = answer
     except Exception:  # not a pair, or an object that cannot even be unpacked

@@ -80,9 +80,8 @@ def _pair(value: Any) -> np.ndarray:
     pair = _numbers(value, "your result", "a pair of numbers, (precision, recall)")
     pair = pair.astype(np.float64).ravel()
     if pair.shape != (2,):
-        raise StudentCodeFailed(
-            f"return two numbers, (precision, recall); got {np.size(pair)} values."
-        )
+        got = "one value" if pair.size == 1 else f"{pair.size} values"
+        raise StudentCodeFailed(f"return two numbers, (precision, recall); got {got}.")
     return pair
 
 
@@ -99,7 +98,10 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
 
     def diagnose() -> str | None:
         got = np.array(
-            [_pair(call_pure(precision_and_recall, cm, k, names=("cm",))) for cm, k in cases]
+            [
+                _pair(_call_with_hints("5.1", precision_and_recall, cm, k, names=("cm",)))
+                for cm, k in cases
+            ]
         )
         if np.allclose(got, expected):
             return None
@@ -126,6 +128,12 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
                 "you divided " + " and ".join(wrong_parts) + ": the denominator counts the "
                 "right predictions, cm[k, k], too, so that precision and recall lie between 0 "
                 "and 1."
+            )
+        if np.allclose(got, expected * 100):
+            return (
+                f"those are percentages (for k={cases[0][1]} you returned ({got[0, 0]:.4g}, "
+                f"{got[0, 1]:.4g}), expected ({expected[0, 0]:.4g}, {expected[0, 1]:.4g})): "
+                "return shares between 0 and 1, without the factor 100."
             )
         if got.max() > 1.0:
             return "values above 1: those are counts; divide the diagonal count by a total."
@@ -165,30 +173,54 @@ def exercise_5_1(precision_and_recall: Callable[[np.ndarray, int], Any]) -> Chec
     return run_check("5.1", diagnose, "precision over the column, recall over the row.")
 
 
-# Exceptions students meet, and what each usually means here.
-_HINTS = (
-    (
-        "NoneType",
-        "tape.gradient gave None: call grad_model inside the `with tf.GradientTape()` block, "
-        "so the tape records how the scores follow from the maps.",
+# Exceptions students meet, and what each usually means here, exercise by exercise: an
+# IndexError means one thing in 5.3 (sklearn's curve) and another in 5.2 or 5.6.
+_HINTS = {
+    "5.1": (
+        (
+            "Cannot cast ufunc",
+            "the matrix holds integers: an in-place division (cm /= ...) cannot store fractions "
+            "in it. Divide into a new number or array (cm[k, k] / cm[:, k].sum()), and leave cm "
+            "as it is.",
+        ),
     ),
-    ("Cannot cast ufunc", "the matrix holds integers: multiply a float copy, cm.astype(float)."),
-    (
-        "index",
-        "sklearn's precision and recall have one entry more than thresholds: the last point, "
-        "at recall 0, has no threshold.",
+    "5.2": (
+        (
+            "Cannot cast ufunc",
+            "the matrix holds integers: multiply a float copy, cm.astype(float).",
+        ),
     ),
-)
+    "5.3": (
+        (
+            "index",
+            "sklearn's precision and recall have one entry more than thresholds: the last "
+            "point, at recall 0, has no threshold.",
+        ),
+    ),
+    "5.6": (
+        (
+            "NoneType",
+            "tape.gradient gave None: call grad_model inside the `with tf.GradientTape()` "
+            "block, so the tape records how the scores follow from the maps.",
+        ),
+        (
+            "are valid indices",
+            "a TensorFlow tensor cannot be indexed with an array of classes "
+            "(logits[:, class_index]); take each image's own class with "
+            "tf.gather(logits, class_index, axis=1, batch_dims=1).",
+        ),
+    ),
+}
 
 
-def _call_with_hints(func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
-    """call_student, with a hint added to the errors students meet most in this lesson."""
+def _call_with_hints(exercise: str, func: Any, *args: Any, names: tuple[str, ...] = ()) -> Any:
+    """call_pure, with a hint added to the errors students meet most in this exercise."""
     try:
         return call_pure(func, *args, names=names)
     except StudentCodeFailed as exc:
         message = str(exc)
         if message.startswith("your code raised"):
-            for clue, hint in _HINTS:
+            for clue, hint in _HINTS.get(exercise, ()):
                 if clue in message:
                     raise StudentCodeFailed(f"{message} Hint: {hint}") from None
         raise
@@ -250,7 +282,9 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
         low_precision = None  # the dtype of a float16 (or bfloat16) answer
         for cm, k, factor in cases:
             try:
-                returned = _call_with_hints(precision_at_prevalence, cm, k, factor, names=("cm",))
+                returned = _call_with_hints(
+                    "5.2", precision_at_prevalence, cm, k, factor, names=("cm",)
+                )
                 if isinstance(returned, tuple | list) or (
                     isinstance(returned, np.ndarray) and returned.ndim > 0
                 ):
@@ -294,6 +328,13 @@ def exercise_5_2(precision_at_prevalence: Callable[[np.ndarray, int, float], Any
                 "TP, and cancels out. Use it on TP only: class k becoming factor times as "
                 "common makes TP = factor · cm[k, k]; the false positives are images of "
                 "*other* classes, and there are as many as before."
+            )
+        if np.allclose(got, today * [f for _, _, f in cases]):
+            return (
+                "you multiplied class k's precision today by the factor; precision is not "
+                "proportional to how common the class is (it never passes 1). Scale the "
+                "counts instead: TP = factor · cm[k, k] grows with the class; the false "
+                "positives are images of *other* classes, and there are as many as before."
             )
         if np.allclose(got, [_precision_recall(cm, k)[1] for cm, k, _ in cases]):
             return (
@@ -528,6 +569,36 @@ _LADDER_LABELS = np.array(
 _LADDER_TARGETS = (0.6, 0.7, 0.8, 0.9, 0.95)
 
 
+def _same_threshold(got: float | None, expected: float | None) -> bool:
+    if got is None or expected is None:
+        return got is None and expected is None
+    return bool(np.isclose(got, expected))
+
+
+def _recall_problem(
+    answer: Callable[[np.ndarray, np.ndarray, float], float | None],
+    cases: list[tuple[np.ndarray, np.ndarray, float]],
+) -> str | None:
+    """When the function compares the *recall* with min_precision, on every case: the lowest
+    or the highest threshold whose recall reaches it (precision and recall swapped when
+    unpacking precision_recall_curve); None otherwise."""
+    answers = [answer(*case) for case in cases]
+    for pick in (0, -1):
+        by_recall = []
+        for y, s, target in cases:
+            thresholds, _, recall = _curve(y, s)
+            reached = thresholds[recall >= target]
+            by_recall.append(float(reached[pick]) if len(reached) else None)
+        if all(_same_threshold(a, r) for a, r in zip(answers, by_recall, strict=True)):
+            return (
+                "your thresholds are those where the *recall* reaches min_precision, on every "
+                "test: precision_recall_curve returns precision, recall, thresholds, in that "
+                "order (unpacking them as recall, precision, ... swaps the two). Compare the "
+                "precision with min_precision."
+            )
+    return None
+
+
 def _fixed_target_problem(
     answer: Callable[[np.ndarray, np.ndarray, float], float | None],
     cases: list[tuple[np.ndarray, np.ndarray, float]],
@@ -535,12 +606,7 @@ def _fixed_target_problem(
     """When the function gives every min_precision the threshold of one and the same target
     (a number written in, such as 0.9), on the ladder of scores and on the check's cases; None
     otherwise. ``answer`` calls the student's function."""
-
-    def same(got: float | None, expected: float | None) -> bool:
-        if got is None or expected is None:
-            return got is None and expected is None
-        return bool(np.isclose(got, expected))
-
+    same = _same_threshold
     y, s = _LADDER_LABELS, _LADDER_SCORES
     got = [answer(y, s, target) for target in _LADDER_TARGETS]
     if got[0] is None or not all(same(g, got[0]) for g in got):
@@ -575,7 +641,9 @@ def exercise_5_3(
 
     def answer(y: np.ndarray, s: np.ndarray, target: float) -> float | None:
         return _as_threshold(
-            _call_with_hints(threshold_for_precision, y, s, target, names=("y_true", "scores"))
+            _call_with_hints(
+                "5.3", threshold_for_precision, y, s, target, names=("y_true", "scores")
+            )
         )
 
     def diagnose() -> str | None:
@@ -585,7 +653,11 @@ def exercise_5_3(
             problem = _threshold_problem(got, y, s, target)
             if problem:
                 try:
-                    return _fixed_target_problem(answer, cases) or problem
+                    return (
+                        _recall_problem(answer, cases)
+                        or _fixed_target_problem(answer, cases)
+                        or problem
+                    )
                 except StudentCodeFailed:  # another call fails: the case at hand tells
                     return problem
         return None
@@ -823,13 +895,14 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
     expected = np.array([_top_k(probs, y, k) for k in ks])
 
     def diagnose() -> str | None:
-        got = []
+        got, whole = [], True  # whole: every value returned as an integer
         for k in ks:
             called = call_pure(top_k_accuracy, probs, y, k, names=("probabilities", "y"))
             value = _numbers(called, "your accuracy", "a number (a float in [0, 1])")
             if value.size != 1:
                 return f"return a single number (a share of images), got shape {value.shape}."
             got.append(float(value.ravel()[0]))
+            whole = whole and bool(np.issubdtype(value.dtype, np.integer))
         got = np.array(got)
         if np.allclose(got, expected):
             return None
@@ -858,6 +931,18 @@ def exercise_5_5(top_k_accuracy: Callable[[np.ndarray, np.ndarray, int], Any]) -
             )
         if np.allclose(got, expected[0]):
             return "the result is the same for every k: it is top-1 accuracy. Use k."
+        if np.allclose(got, expected / np.array(ks)):
+            return (
+                f"for k={ks[1]} you returned {got[1]:.4f}, the top-{ks[1]} accuracy "
+                f"({expected[1]:.4f}) divided by {ks[1]}: your mean runs over the k columns "
+                "too, where at most one holds the label. First ask whether the label is among "
+                "an image's k classes (.any(axis=1)), then take the mean over the images."
+            )
+        if whole and np.allclose(got, np.floor(expected)):
+            return (
+                "every value is a whole number: `//` divides and drops the fraction, and a "
+                "share below 1 becomes 0. Use `/`."
+            )
         first = int(np.flatnonzero(~np.isclose(got, expected))[0])
         return (
             "values differ from the share of images whose label is among the k highest "
@@ -1096,6 +1181,7 @@ def _grad_cam_2_problem(grad_cam_heatmaps: Any) -> str | None:
     grad_model, images = _grad_cam_case_2()
     variants = _grad_cam_2_variants()
     value = _call_with_hints(
+        "5.6",
         grad_cam_heatmaps,
         grad_model,
         images,
@@ -1171,6 +1257,7 @@ def _grad_cam_3_problem(grad_cam_heatmaps: Any) -> str | None:
     cam = np.einsum("nhwk,nk->nhw", maps.numpy().astype(np.float64), weights)
     expected = _normalise(np.maximum(cam, 0))
     value = _call_with_hints(
+        "5.6",
         grad_cam_heatmaps,
         grad_model,
         images,
@@ -1222,6 +1309,7 @@ def exercise_5_6(grad_cam_heatmaps: Callable[[Any, np.ndarray, np.ndarray], Any]
         variants = _grad_cam_variants(grad_model, images, GRAD_CAM_CLASSES)
         expected = variants["right"]
         value = _call_with_hints(
+            "5.6",
             grad_cam_heatmaps,
             grad_model,
             images,
