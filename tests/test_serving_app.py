@@ -475,6 +475,17 @@ def test_request_larger_than_the_upload_limit(tmp_path):
     assert_error(upload(client, ("big.png", big)), 413, "0.01 MB upload limit")
 
 
+@pytest.mark.parametrize(
+    "form",
+    [{f"field{i}": "x" for i in range(1500)}, {"note": "x" * 600_000}],
+    ids=["1500-parts", "600-kb-text"],
+)
+def test_a_small_form_refused_for_its_shape_is_not_called_too_large(client, form):
+    form = {**form, "file": (io.BytesIO(png()), "a.png")}
+    response = client.post("/predict", data=form, content_type="multipart/form-data")
+    assert_error(response, 413, "the form has too many parts, or a text field too long")
+
+
 def test_image_with_too_many_pixels(tmp_path):
     client = make_app(tmp_path, max_pixels=10_000).test_client()
     assert_error(
@@ -675,6 +686,23 @@ def test_tf_serving_b64_may_be_wrapped_in_lines_as_the_base64_command_writes_it(
     response = client.post("/v1/models/fake:predict", json={"instances": [{"b64": wrapped}]})
     plain = client.post("/v1/models/fake:predict", json={"instances": [{"b64": b64(data)}]})
     assert response.status_code == 200 and response.get_json() == plain.get_json()
+
+
+def test_tf_serving_b64_images_share_the_pixels_of_predict_s_largest_request(tmp_path):
+    client = make_app(tmp_path, max_files=2, max_pixels=10_000).test_client()
+    image = {"b64": b64(png((100, 100)))}  # 10,000 pixels: the most one file may hold
+    path = "/v1/models/fake:predict"
+    assert client.post(path, json={"instances": [image] * 2}).status_code == 200
+    response = client.post(path, json={"instances": [image] * 3})
+    assert_error(response, 413, "hold more than 2 × 10,000 pixels together; send fewer at once")
+    assert client.get("/history").get_json()["total"] == 2
+
+
+def test_tf_serving_reads_json_sent_without_its_content_type_as_curl_d_sends_it(client):
+    body = json.dumps({"instances": [{"b64": b64(png())}]})
+    for content_type in ("application/x-www-form-urlencoded", None):
+        response = client.post("/v1/models/fake:predict", data=body, content_type=content_type)
+        assert response.status_code == 200 and len(response.get_json()["predictions"]) == 1
 
 
 def test_tf_serving_tensor_and_named_instances(client):

@@ -49,8 +49,16 @@ def refused(exc: ApiError | UploadError) -> Response:
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> Response:
+    config = service().config
+    if request.content_length is not None and request.content_length <= config.max_upload_bytes:
+        # small enough: Flask refused the form's shape (MAX_FORM_PARTS, MAX_FORM_MEMORY_SIZE)
+        return error_response(
+            "the form has too many parts, or a text field too long, to be read: send the "
+            f"images in the field 'file' (at most {config.max_files}) and little else",
+            413,
+        )
     return error_response(
-        f"the request is larger than the {service().config.max_upload_mb:g} MB upload limit; "
+        f"the request is larger than the {config.max_upload_mb:g} MB upload limit; "
         "send a smaller image (or fewer at once)",
         413,
     )

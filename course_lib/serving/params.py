@@ -101,9 +101,13 @@ def upload_name(raw: str | None, limit: int = MAX_NAME) -> str:
     return name
 
 
-def json_body() -> Any:
-    """The request's JSON, None when it is not JSON; a 400 when it nests too deep to read."""
+def json_body(force: bool = False) -> Any:
+    """The request's JSON, None when it is not JSON; a 400 when it nests too deep to read.
+
+    ``force``: read the body as JSON whatever its Content-Type says (curl's ``-d`` sends
+    ``application/x-www-form-urlencoded``).
+    """
     try:
-        return request.get_json(silent=True)
+        return request.get_json(force=force, silent=True)
     except RecursionError:
         raise ApiError("the JSON body is nested too deeply to read") from None

@@ -62,8 +62,17 @@ def classify_files(
     needed = model.classifier.decode_at_least
     at_least = None if needed is None else max(needed, uploads.PREVIEW_SIDE)
     decoded, prepared = [], []
+    # the pixels of a request's photos together: as many as /predict's largest request holds
+    budget = config.max_files * config.max_pixels
     for i, (_, data, described) in enumerate(files):
         upload = uploads.decode_upload(data, config.max_pixels, name=described, at_least=at_least)
+        budget -= upload.size[0] * upload.size[1]
+        if budget < 0:
+            raise ApiError(
+                f"the images of one request hold more than {config.max_files:,} × "
+                f"{config.max_pixels:,} pixels together; send fewer at once",
+                413,
+            )
         # classifier.prepare: the lesson's own way from photo to model input
         prepared.append(model.classifier.prepare(upload.image))
         if i < len(files) - 1:  # one photo at full size in memory at a time, not all of them

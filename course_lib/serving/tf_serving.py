@@ -49,7 +49,7 @@ def predict(name: str, version: str | None = None) -> Response:
     started = time.perf_counter()
     with served() as model:
         classifier = _model_named(name, model.classifier)
-        body = json_body()
+        body = json_body(force=True)  # as TF Serving, whatever the Content-Type says
         if not isinstance(body, dict):
             raise ApiError(
                 'send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)'
