@@ -187,6 +187,7 @@ def test_svg_and_heic_are_refused_naming_the_formats_accepted(data):
     with pytest.raises(UploadError) as info:
         decode_image(data, name="'photo'")
     assert info.value.status == 415 and "JPEG, PNG" in info.value.message
+    assert ("iPhone" in info.value.message) == (b"heic" in data)
 
 
 @pytest.mark.parametrize(

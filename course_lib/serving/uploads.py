@@ -116,9 +116,11 @@ def decode_upload(
             413,
         ) from None
     except UnidentifiedImageError:
+        heic = data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1")
         raise UploadError(
             f"{name} is not an image in a format the service accepts "
-            f"({', '.join(f for f in _formats() if f != 'MPO')}).",
+            f"({', '.join(f for f in _formats() if f != 'MPO')})"
+            + ("; it is HEIC, an iPhone's own format: send it as JPEG." if heic else "."),
             415,
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
