@@ -443,6 +443,50 @@ def test_a_chunked_upload_and_a_lying_content_length_get_a_json_answer(tmp_path)
         assert status == 400 and "could not be read" in body["error"]
 
 
+class Stalled(io.BytesIO):
+    """A request body that stops arriving: reading it times out, as gunicorn's socket does."""
+
+    def read(self, size=-1):
+        raise TimeoutError("timed out")
+
+    readinto = read1 = read
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "phrase"),
+    [
+        (Stalled(), 408, "stopped arriving for 30 s"),
+        (io.BytesIO(b"--B\r\nContent-Disposition: form-data"), 400, "ended before its Content"),
+    ],
+    ids=["stalled", "shorter"],
+)
+def test_a_body_that_stops_before_its_content_length_is_answered_not_waited_for(
+    client, body, status, phrase
+):
+    for path in ("/predict", "/v1/models/fake:predict"):
+        body.seek(0)
+        response = client.post(
+            path,
+            input_stream=body,
+            content_type="multipart/form-data; boundary=B",
+            environ_overrides={"CONTENT_LENGTH": "5000"},  # more than it sends
+        )
+        assert_error(response, status, phrase)
+    assert client.get("/history").get_json()["total"] == 0
+
+
+def test_gunicorn_gives_a_request_s_body_the_service_s_timeout(monkeypatch):
+    import socket
+    from types import SimpleNamespace
+
+    from course_lib.serving import gunicorn_conf
+
+    server, client = socket.socketpair()
+    with server, client:
+        gunicorn_conf.pre_request(None, SimpleNamespace(unreader=SimpleNamespace(sock=server)))
+        assert server.gettimeout() == ServeConfig.from_env().timeout_s
+
+
 def test_not_multipart(client):
     assert_error(client.post("/predict", json={"file": "cat.jpg"}), 415, "multipart/form-data")
     assert_error(client.post("/predict"), 415, "multipart/form-data")
