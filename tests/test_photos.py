@@ -127,6 +127,35 @@ def test_jpegs_are_stored_lossless_unless_asked_to_keep_them(messy_folder, tmp_p
     )  # a rotated JPEG is rewritten either way
 
 
+def test_odd_files_in_a_class_folder_are_skipped_with_a_reason_or_read_right(tmp_path):
+    from course_lib.serving.uploads import header_only_png
+
+    root = tmp_path / "photos"
+    pages = [picture(40, 30, (200, 40, 40)), picture(40, 30, (40, 40, 200))]
+    for name in ("cats", "dogs"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            picture(50, 40, (40, 200, 40)).save(root / name / f"{i}.jpg")
+        (root / name / "empty.jpg").write_bytes(b"")
+        (root / name / "drawing.png").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+        (root / name / "bomb.png").write_bytes(header_only_png(50_000, 50_000))
+        dark = np.full((30, 40), 200, np.uint16)  # 200 of 65535: nearly black
+        Image.fromarray(dark).save(root / name / "dark16.png")
+        pages[0].save(root / name / "scan.tif", save_all=True, append_images=pages[1:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = photos.prepare_folder(root, tmp_path / "prepared", seed=0)
+    skipped = dict(report.skipped)
+    assert "empty (0 bytes)" in skipped["cats/empty.jpg"]
+    assert "not an image in a format" in skipped["cats/drawing.png"]
+    assert "more pixels than can be decoded safely" in skipped["cats/bomb.png"]
+    assert sum(report.counts[s]["cats"] for s in photos.SPLITS) == 5
+    with Image.open(next((tmp_path / "prepared").rglob("dark16.png.png"))) as dark:
+        assert np.asarray(dark).max() <= 1  # as dark as the file, not 200 of 255
+    with Image.open(next((tmp_path / "prepared").rglob("scan.tif.png"))) as scan:
+        assert scan.size == (40, 30) and np.asarray(scan)[20, 0].tolist() == [200, 40, 0]
+
+
 def test_folders_that_cannot_train_a_classifier_say_why(tmp_path):
     (tmp_path / "flat").mkdir()
     picture(10, 10, (1, 2, 3)).save(tmp_path / "flat" / "a.png")

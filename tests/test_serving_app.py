@@ -3,6 +3,7 @@
 import base64
 import csv
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -143,6 +144,57 @@ def test_several_files_in_one_request_come_back_in_order(client):
     predictions = response.get_json()["predictions"]
     assert [p["filename"] for p in predictions] == ["a.png", "b.jpg", "c.png"]
     assert [p["id"] for p in predictions] == sorted(p["id"] for p in predictions)
+
+
+def test_a_request_of_many_large_photos_holds_one_at_full_size_at_a_time(tmp_path):
+    from course_lib.serving.uploads import preview_bytes
+
+    seen, sizes = [], []
+
+    class Watching(FakeClassifier):
+        def prepare(self, image):
+            # every photo prepared before this one has shrunk to its preview's size
+            assert all(max(earlier.size) <= 256 for earlier in seen), [e.size for e in seen]
+            seen.append(image)
+            sizes.append(image.size)
+            return super().prepare(image)
+
+    app = make_app(tmp_path, Watching())
+    datas = [png((900, 600), seed=i) for i in range(3)]
+    items = upload(app.test_client(), *[(f"{i}.png", d) for i, d in enumerate(datas)])
+    items = items.get_json()["predictions"]
+    assert sizes == [(900, 600)] * 3  # each whole when prepared
+    for item, data in zip(items, datas, strict=True):
+        expected = FakeClassifier().predict_batch(
+            to_model_pixels(decode_image(data), FakeClassifier.preprocessing)[None]
+        )[0]
+        assert np.isclose(item["top_k"][0]["confidence"], expected.max(), atol=1e-6)
+        preview = app.test_client().get(item["image_url"]).data
+        assert preview == preview_bytes(decode_image(data))[0]  # the same preview as before
+    app.extensions["course_serving"]["host"].close()
+
+
+def test_concurrent_good_and_bad_uploads_record_exactly_the_good_ones(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    bad = [b"", b"text", png()[:80], jpeg()[:300]]
+
+    def send(i):
+        files = [(f"good{i}.png", png(seed=i % 5))]
+        if i % 3 == 0:
+            files.append((f"bad{i}.png", bad[i % 4]))
+        response = upload(client, *files)
+        return response.status_code, len(files) if response.status_code == 200 else 0
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(60)))
+    assert {status for status, _ in results} <= {200, 400, 415}
+    assert sum(status == 200 for status, _ in results) == 40
+    history = client.get("/history?per_page=100").get_json()
+    assert history["total"] == sum(n for _, n in results) == 40
+    assert sorted(item["filename"] for item in history["items"]) == sorted(
+        f"good{i}.png" for i in range(60) if i % 3
+    )
 
 
 def test_top_k_can_be_asked_for(client):
@@ -293,6 +345,13 @@ def test_uploaded_file_names_are_made_safe(client):
     assert upload(client, ("../../etc/passwd", png())).get_json()["filename"] == "etc_passwd"
 
 
+def test_file_names_in_another_script_or_too_long_stay_readable_and_short(client):
+    assert upload(client, ("写真 😀.png", png())).get_json()["filename"] == "upload.png"
+    long_name = upload(client, ("a" * 5000 + ".png", png())).get_json()["filename"]
+    assert long_name == "a" * 116 + ".png"
+    assert client.get("/history").get_json()["items"][0]["filename"] == long_name
+
+
 def test_responses_carry_security_headers(client):
     headers = client.get("/").headers
     assert (
@@ -317,6 +376,115 @@ def test_no_file_chosen_in_the_browser(client):
         "/predict", data={"file": (io.BytesIO(b""), "")}, content_type="multipart/form-data"
     )
     assert_error(response, 400, "choose an image")
+
+
+def test_a_text_field_named_file_asks_for_the_file_itself(client):
+    # curl -F file=photo.jpg, without the @, sends the words "photo.jpg"
+    response = client.post(
+        "/predict", data={"file": "photo.jpg"}, content_type="multipart/form-data"
+    )
+    assert_error(response, 400, "holds text, not a file")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"--B\r\nxx"),  # no boundary
+        ("multipart/form-data; boundary=B", b"--B\r\nContent-Disposition: form-da"),  # cut short
+    ],
+    ids=["no-boundary", "cut-short"],
+)
+def test_a_multipart_body_that_cannot_be_read_is_named_as_such(client, content_type, body):
+    response = client.post("/predict", data=body, content_type=content_type)
+    assert_error(response, 400, "multipart/form-data body could not be read")
+    assert client.get("/history").get_json()["total"] == 0
+
+
+def test_a_chunked_upload_and_a_lying_content_length_get_a_json_answer(tmp_path):
+    import http.client
+    import urllib.parse
+
+    from serving_support import course_service_url
+
+    head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    form = head + png() + b"\r\n--B--\r\n"
+    too_big = head + b"\0" * (10 * 2**20 + 1) + b"\r\n--B--\r\n"
+
+    def post(url, body, headers):
+        connection = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=30)
+        try:
+            connection.putrequest("POST", "/predict")
+            connection.putheader("Content-Type", "multipart/form-data; boundary=B")
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            try:
+                if "Transfer-Encoding" in headers:
+                    for start in range(0, len(body), 2**16):
+                        part = body[start : start + 2**16]
+                        connection.send(b"%x\r\n%s\r\n" % (len(part), part))
+                    connection.send(b"0\r\n\r\n")
+                else:
+                    connection.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered and closed before reading it all
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    with course_service_url(tmp_path / "p.sqlite3", FakeClassifier()) as url:
+        chunked = {"Transfer-Encoding": "chunked"}
+        status, body = post(url, form, chunked)
+        assert status == 200 and body["filename"] == "a.png"
+        status, body = post(url, too_big, chunked)
+        assert status == 413 and "10 MB upload limit" in body["error"]
+        status, body = post(url, form, {"Content-Length": "100"})  # says less than it sends
+        assert status == 400 and "could not be read" in body["error"]
+
+
+class Stalled(io.BytesIO):
+    """A request body that stops arriving: reading it times out, as gunicorn's socket does."""
+
+    def read(self, size=-1):
+        raise TimeoutError("timed out")
+
+    readinto = read1 = read
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "phrase"),
+    [
+        (Stalled(), 408, "stopped arriving for 30 s"),
+        (io.BytesIO(b"--B\r\nContent-Disposition: form-data"), 400, "ended before its Content"),
+    ],
+    ids=["stalled", "shorter"],
+)
+def test_a_body_that_stops_before_its_content_length_is_answered_not_waited_for(
+    client, body, status, phrase
+):
+    for path in ("/predict", "/v1/models/fake:predict"):
+        body.seek(0)
+        response = client.post(
+            path,
+            input_stream=body,
+            content_type="multipart/form-data; boundary=B",
+            environ_overrides={"CONTENT_LENGTH": "5000"},  # more than it sends
+        )
+        assert_error(response, status, phrase)
+    assert client.get("/history").get_json()["total"] == 0
+
+
+def test_gunicorn_gives_a_request_s_body_the_service_s_timeout(monkeypatch):
+    import socket
+    from types import SimpleNamespace
+
+    from course_lib.serving import gunicorn_conf
+
+    server, client = socket.socketpair()
+    with server, client:
+        gunicorn_conf.pre_request(None, SimpleNamespace(unreader=SimpleNamespace(sock=server)))
+        assert server.gettimeout() == ServeConfig.from_env().timeout_s
 
 
 def test_not_multipart(client):
@@ -351,6 +519,17 @@ def test_request_larger_than_the_upload_limit(tmp_path):
     assert_error(upload(client, ("big.png", big)), 413, "0.01 MB upload limit")
 
 
+@pytest.mark.parametrize(
+    "form",
+    [{f"field{i}": "x" for i in range(1500)}, {"note": "x" * 600_000}],
+    ids=["1500-parts", "600-kb-text"],
+)
+def test_a_small_form_refused_for_its_shape_is_not_called_too_large(client, form):
+    form = {**form, "file": (io.BytesIO(png()), "a.png")}
+    response = client.post("/predict", data=form, content_type="multipart/form-data")
+    assert_error(response, 413, "the form has too many parts, or a text field too long")
+
+
 def test_image_with_too_many_pixels(tmp_path):
     client = make_app(tmp_path, max_pixels=10_000).test_client()
     assert_error(
@@ -383,6 +562,38 @@ def test_wrong_method(client, method, path, allowed):
 @pytest.mark.parametrize("path", ["/history/999", "/history/999/image"])
 def test_unknown_prediction_id(client, path):
     assert_error(client.get(path), 404, "no prediction with id 999")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/history/{id}"),
+        ("get", "/history/{id}/image"),
+        ("get", "/history/{id}/original"),
+        ("delete", "/history/{id}/image"),
+        ("post", "/feedback/{id}"),
+    ],
+)
+def test_an_id_past_the_largest_sqlite_number_is_unknown_too(client, method, path):
+    huge = 2**63
+    response = getattr(client, method)(path.format(id=huge), json={"correct": True})
+    assert_error(response, 404, f"no prediction with id {huge}")
+
+
+def test_a_json_body_nested_too_deep_to_read_is_a_400(client):
+    pid = upload(client, ("a.png", png())).get_json()["id"]
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in ("/v1/models/fake:predict", f"/feedback/{pid}"):
+        response = client.post(path, data=deep, content_type="application/json")
+        assert_error(response, 400, "nested too deeply")
+
+
+def test_feedback_correct_may_be_json_1_or_0(client):
+    pid = upload(client, ("a.png", png())).get_json()["id"]
+    assert client.post(f"/feedback/{pid}", json={"correct": 1}).get_json()["feedback"]["correct"]
+    body = client.post(f"/feedback/{pid}", json={"correct": 0, "label": "dog"}).get_json()
+    assert body["feedback"]["correct"] is False and body["feedback"]["correct_label"] == "dog"
+    assert_error(client.post(f"/feedback/{pid}", json={"correct": 2}), 400, "true or false")
 
 
 def test_feedback_on_unknown_id(client):
@@ -512,6 +723,32 @@ def test_tf_serving_b64_instances_give_the_same_probabilities_as_predict(client)
     assert np.allclose(predictions[0], [by_index[i] for i in range(4)], atol=1e-6)
 
 
+def test_tf_serving_b64_may_be_wrapped_in_lines_as_the_base64_command_writes_it(client):
+    data = png((64, 64), seed=2)
+    wrapped = base64.encodebytes(data).decode()  # a line break every 76 characters
+    assert "\n" in wrapped
+    response = client.post("/v1/models/fake:predict", json={"instances": [{"b64": wrapped}]})
+    plain = client.post("/v1/models/fake:predict", json={"instances": [{"b64": b64(data)}]})
+    assert response.status_code == 200 and response.get_json() == plain.get_json()
+
+
+def test_tf_serving_b64_images_share_the_pixels_of_predict_s_largest_request(tmp_path):
+    client = make_app(tmp_path, max_files=2, max_pixels=10_000).test_client()
+    image = {"b64": b64(png((100, 100)))}  # 10,000 pixels: the most one file may hold
+    path = "/v1/models/fake:predict"
+    assert client.post(path, json={"instances": [image] * 2}).status_code == 200
+    response = client.post(path, json={"instances": [image] * 3})
+    assert_error(response, 413, "hold more than 2 × 10,000 pixels together; send fewer at once")
+    assert client.get("/history").get_json()["total"] == 2
+
+
+def test_tf_serving_reads_json_sent_without_its_content_type_as_curl_d_sends_it(client):
+    body = json.dumps({"instances": [{"b64": b64(png())}]})
+    for content_type in ("application/x-www-form-urlencoded", None):
+        response = client.post("/v1/models/fake:predict", data=body, content_type=content_type)
+        assert response.status_code == 200 and len(response.get_json()["predictions"]) == 1
+
+
 def test_tf_serving_tensor_and_named_instances(client):
     tensor = np.full((8, 8, 3), 0.5).tolist()
     assert (
@@ -561,6 +798,7 @@ def test_tf_serving_model_status(client):
         ("fake", {"instances": [np.zeros((4, 4, 3)).tolist()]}, 400, "the model takes [8, 8, 3]"),
         ("fake", {"instances": [[1, 2], [3]]}, 400, "all the same shape"),
         ("fake", {"instances": [{"b64": "***"}]}, 400, "not valid base64"),
+        ("fake", {"instances": [{"b64": 5}]}, 400, '"b64" must be text'),
         ("fake", {"instances": [{"b64": b64(b"text")}]}, 415, "not an image"),
         ("fake", {"instances": [{"b64": b64(png())}, np.zeros((8, 8, 3)).tolist()]}, 400, "mix of"),
         ("fake", {"instances": [np.full((8, 8, 3), np.nan).tolist()]}, 400, "NaN"),

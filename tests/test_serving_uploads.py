@@ -14,6 +14,7 @@ from course_lib.serving.uploads import (
     header_only_png,
     mime_type,
     preview_bytes,
+    shrink_to_preview,
     to_model_pixels,
 )
 
@@ -86,6 +87,14 @@ def test_16_bit_grayscale_is_scaled_to_8_bits_not_clipped():
     assert np.asarray(decoded).tolist() == [[0, 128, 255]]
 
 
+def test_a_dark_16_bit_image_stays_dark():
+    # every value at most 255 out of 65535: nearly black, not an 8-bit image
+    values = np.array([[0, 200, 255]], np.uint16)
+    for fmt in ("PNG", "TIFF"):
+        decoded = decode_image(encode(Image.fromarray(values), fmt))
+        assert np.asarray(decoded).tolist() == [[0, 1, 1]]
+
+
 def test_float_and_32_bit_images_become_8_bit_gray():
     floats = Image.fromarray(np.array([[0.0, 0.5, 1.0]], np.float32))
     assert np.asarray(decode_image(encode(floats, "TIFF"))).tolist() == [[0, 128, 255]]
@@ -142,6 +151,43 @@ def test_animated_gif_gives_its_first_frame():
     assert Image.open(io.BytesIO(data)).n_frames == 2
     red, green, blue = pixel(decode_image(data))
     assert red > 200 and blue < 50
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF"])
+def test_animated_png_webp_and_multi_page_tiff_give_their_first_frame(fmt):
+    frames = [Image.new("RGB", (6, 6), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    data = encode(frames[0], fmt, save_all=True, append_images=frames[1:], **options)
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    assert pixel(decode_image(data)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("size", "fmt"),
+    [((1, 1), "PNG"), ((1, 1), "JPEG"), ((1, 3000), "PNG"), ((3000, 1), "BMP"), ((5, 4), "AVIF")],
+)
+def test_tiny_and_thin_images_decode_and_fit_the_model(size, fmt):
+    if fmt not in Image.OPEN:
+        pytest.skip(f"this Pillow cannot read {fmt}")
+    image = decode_image(encode(Image.new("RGB", size, (90, 90, 90)), fmt))
+    assert image.size == size
+    assert to_model_pixels(image, GRAY_28).shape == (28, 28, 1)
+    assert preview_bytes(image)[1] == "image/png"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect/></svg>',
+        b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64,  # an iPhone's HEIC header
+    ],
+    ids=["svg", "heic"],
+)
+def test_svg_and_heic_are_refused_naming_the_formats_accepted(data):
+    with pytest.raises(UploadError) as info:
+        decode_image(data, name="'photo'")
+    assert info.value.status == 415 and "JPEG, PNG" in info.value.message
+    assert ("iPhone" in info.value.message) == (b"heic" in data)
 
 
 @pytest.mark.parametrize(
@@ -234,6 +280,13 @@ def test_center_crop_keeps_the_middle_of_a_wide_image():
 def test_unknown_resize_method_is_named():
     with pytest.raises(ValueError, match="unknown resize method 'sideways'"):
         to_model_pixels(photo(), {**GRAY_28, "resize": "sideways"})
+
+
+def test_a_photo_shrunk_in_place_to_its_preview_gives_the_same_preview():
+    for image in (photo((1200, 600)), photo((300, 40)), photo((100, 80))):
+        before = preview_bytes(image)
+        shrink_to_preview(image)
+        assert max(image.size) <= 256 and preview_bytes(image) == before
 
 
 def test_previews_are_small_png_for_tiny_images_and_jpeg_for_photos():

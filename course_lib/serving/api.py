@@ -7,13 +7,19 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from werkzeug.utils import secure_filename
 
 import course_lib
 from course_lib.serving.app import service
 from course_lib.serving.classifier import VersionWatch
 from course_lib.serving.errors import ApiError
-from course_lib.serving.params import clean_text, int_arg, parse_bool, uploaded_files
+from course_lib.serving.params import (
+    clean_text,
+    int_arg,
+    json_body,
+    parse_bool,
+    upload_name,
+    uploaded_files,
+)
 from course_lib.serving.predicting import classify_files, existing, public, ready_classifier, served
 
 bp = Blueprint("api", __name__)
@@ -77,7 +83,7 @@ def predict() -> Response:
         k = int_arg("top_k", config.top_k, 1, len(model.classifier.class_names))
         files = []
         for file in uploaded_files(config):
-            name = secure_filename(file.filename or "") or "upload"
+            name = upload_name(file.filename)
             files.append((name, file.read(), f"'{name}'"))
         items, _ = classify_files(model, files, k, "upload", started)
     return jsonify(items[0] if len(items) == 1 else {"predictions": items})
@@ -102,7 +108,7 @@ def feedback(prediction_id: int) -> Response:
     existing(prediction_id)
     form: Any = request.form
     if request.is_json:
-        form = request.get_json(silent=True)
+        form = json_body()
         if not isinstance(form, dict):
             raise ApiError(
                 'send feedback as a JSON object, e.g. {"correct": false, "label": "Sneaker"}'

@@ -9,7 +9,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
 
 from course_lib.serving.app import service
 from course_lib.serving.uploads import UploadError
@@ -49,10 +55,31 @@ def refused(exc: ApiError | UploadError) -> Response:
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> Response:
+    config = service().config
+    if request.content_length is not None and request.content_length <= config.max_upload_bytes:
+        # small enough: Flask refused the form's shape (MAX_FORM_PARTS, MAX_FORM_MEMORY_SIZE)
+        return error_response(
+            "the form has too many parts, or a text field too long, to be read: send the "
+            f"images in the field 'file' (at most {config.max_files}) and little else",
+            413,
+        )
     return error_response(
-        f"the request is larger than the {service().config.max_upload_mb:g} MB upload limit; "
+        f"the request is larger than the {config.max_upload_mb:g} MB upload limit; "
         "send a smaller image (or fewer at once)",
         413,
+    )
+
+
+@bp.app_errorhandler(ClientDisconnected)
+def body_cut_short(exc: ClientDisconnected) -> Response:
+    if isinstance(exc.__context__, TimeoutError):  # the socket's timeout: gunicorn_conf
+        return error_response(
+            f"the request's body stopped arriving for {service().config.timeout_s:g} s "
+            "before its end (check its Content-Length); send it again",
+            408,
+        )
+    return error_response(
+        "the request's body ended before its Content-Length said it would; send it again", 400
     )
 
 

@@ -9,6 +9,8 @@ Use with ``gunicorn -c python:course_lib.serving.gunicorn_conf course_lib.servin
 - No ``preload_app``: the model is loaded in each worker after the fork.
   TensorFlow is not safe to fork once it has started its thread pools, and
   each worker needs its own warmed-up copy anyway.
+- A client that stops sending a request's body is answered 408 after ``timeout_s``
+  (:func:`pre_request`).
 - A worker starts without the modules Keras would import for features the service never
   uses (:func:`post_fork`).
 - A worker that has stopped serving ends at once (:func:`worker_exit`), without
@@ -70,6 +72,18 @@ def when_ready(server) -> None:
                 pass  # alive, owned by someone else
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def pre_request(worker, req) -> None:
+    """A request's body must keep arriving: a client silent for ``timeout_s`` frees its thread.
+
+    gunicorn otherwise reads a body for as long as the connection stays open, so a client
+    that announced more bytes than it sends (a wrong Content-Length, a stalled upload) would
+    hold one of the worker's threads for good; the service answers it 408.
+    """
+    sock = getattr(req.unreader, "sock", None)
+    if sock is not None:
+        sock.settimeout(_config.timeout_s)
 
 
 def post_fork(server, worker) -> None:

@@ -61,13 +61,25 @@ def classify_files(
     # preview, unless the classifier's prepare needs the photo as decoded.
     needed = model.classifier.decode_at_least
     at_least = None if needed is None else max(needed, uploads.PREVIEW_SIDE)
-    decoded = [
-        uploads.decode_upload(data, config.max_pixels, name=described, at_least=at_least)
-        for _, data, described in files
-    ]
+    decoded, prepared = [], []
+    # the pixels of a request's photos together: as many as /predict's largest request holds
+    budget = config.max_files * config.max_pixels
+    for i, (_, data, described) in enumerate(files):
+        upload = uploads.decode_upload(data, config.max_pixels, name=described, at_least=at_least)
+        budget -= upload.size[0] * upload.size[1]
+        if budget < 0:
+            raise ApiError(
+                f"the images of one request hold more than {config.max_files:,} × "
+                f"{config.max_pixels:,} pixels together; send fewer at once",
+                413,
+            )
+        # classifier.prepare: the lesson's own way from photo to model input
+        prepared.append(model.classifier.prepare(upload.image))
+        if i < len(files) - 1:  # one photo at full size in memory at a time, not all of them
+            uploads.shrink_to_preview(upload.image)
+        decoded.append(upload)
     previews = start_previews(decoded)
-    # classifier.prepare: the lesson's own way from photo to model input
-    inputs = np.stack([model.classifier.prepare(upload.image) for upload in decoded])
+    inputs = np.stack(prepared)
     return classify_inputs(
         model,
         inputs,
@@ -223,7 +235,8 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
 
 def existing(prediction_id: int) -> dict[str, Any]:
     """The stored prediction, or a 404 naming the id."""
-    item = service().store.get(prediction_id)
+    # a number past SQLite's largest id (2**63 - 1) names no prediction either
+    item = service().store.get(prediction_id) if 0 < prediction_id < 2**63 else None
     if item is None:
         raise ApiError(f"no prediction with id {prediction_id}", 404)
     return item

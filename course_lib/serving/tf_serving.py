@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from course_lib.serving.classifier import Classifier
 from course_lib.serving.errors import ApiError
+from course_lib.serving.params import json_body
 from course_lib.serving.predicting import classify_files, classify_inputs, ready_classifier, served
 
 bp = Blueprint("tf_serving", __name__)
@@ -48,7 +49,7 @@ def predict(name: str, version: str | None = None) -> Response:
     started = time.perf_counter()
     with served() as model:
         classifier = _model_named(name, model.classifier)
-        body = request.get_json(silent=True)
+        body = json_body(force=True)  # as TF Serving, whatever the Content-Type says
         if not isinstance(body, dict):
             raise ApiError(
                 'send a JSON object: {"instances": [...]} (TensorFlow Serving\'s REST format)'
@@ -99,7 +100,9 @@ def _b64_of(instance: Any) -> str | None:
     """The base64 text of ``{"b64": ...}`` or ``{"input_name": {"b64": ...}}``, else None."""
     if isinstance(instance, dict):
         if "b64" in instance:
-            return instance["b64"] if isinstance(instance["b64"], str) else ""
+            if not isinstance(instance["b64"], str):
+                raise ApiError('"b64" must be text: the image file\'s bytes in base64')
+            return instance["b64"]
         if len(instance) == 1:
             return _b64_of(next(iter(instance.values())))
         raise ApiError('an instance object must be {"b64": ...} or hold one named input')
@@ -108,6 +111,8 @@ def _b64_of(instance: Any) -> str | None:
 
 def _decode_b64(text: str, index: int) -> bytes:
     try:
+        # without line breaks: `base64 photo.jpg` wraps its output every 76 characters
+        text = "".join(text.split())
         return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(f'instance {index}: "b64" is not valid base64') from None

@@ -116,9 +116,11 @@ def decode_upload(
             413,
         ) from None
     except UnidentifiedImageError:
+        heic = data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1")
         raise UploadError(
             f"{name} is not an image in a format the service accepts "
-            f"({', '.join(f for f in _formats() if f != 'MPO')}).",
+            f"({', '.join(f for f in _formats() if f != 'MPO')})"
+            + ("; it is HEIC, an iPhone's own format: send it as JPEG." if heic else "."),
             415,
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -128,14 +130,10 @@ def decode_upload(
         ) from None
     try:
         turned = image.getexif().get(ExifTags.Base.Orientation) in _QUARTER_TURNS
-        upright = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # no copy of a photo that is upright
     except Exception:  # a broken EXIF block should not lose the picture itself
-        turned, upright = False, image
-    return Upload(
-        normalise_mode(upright if upright is not None else image),
-        full_size[::-1] if turned else full_size,
-        mime,
-    )
+        turned = False
+    return Upload(normalise_mode(image), full_size[::-1] if turned else full_size, mime)
 
 
 def _formats() -> tuple[str, ...]:
@@ -153,11 +151,12 @@ def normalise_mode(image: Image.Image) -> Image.Image:
         has_alpha = "transparency" in image.info or image.palette.mode == "RGBA"
         return _on_white(image.convert("RGBA")) if has_alpha else image.convert("RGB")
     if mode in ("RGBA", "RGBa", "LA", "La", "PA"):
-        return _on_white(image.convert("RGBA"))
+        return _on_white(image if mode == "RGBA" else image.convert("RGBA"))
     if mode == "1":
         return image.convert("L")
     if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_to_uint8(np.asarray(image)), mode="L")
+        sixteen_bit = mode.startswith("I;16")  # a 16-bit file: 65535 is white, whatever it holds
+        return Image.fromarray(_to_uint8(np.asarray(image), sixteen_bit), mode="L")
     return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
 
 
@@ -166,8 +165,16 @@ def _on_white(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def _to_uint8(values: np.ndarray) -> np.ndarray:
-    """16-bit, 32-bit and float pixel values → 0..255."""
+def _to_uint8(values: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """16-bit, 32-bit and float pixel values → 0..255.
+
+    ``sixteen_bit``: the values are 0..65535 even if none is above 255 (a dark 16-bit photo).
+    """
+    if sixteen_bit:  # v / 257 rounded, in whole numbers: a quarter of the memory of floats
+        whole = values.astype(np.uint32)
+        whole += 128
+        whole //= 257
+        return whole.astype(np.uint8)
     values = values.astype(np.float64)
     if values.size and np.isfinite(values).all() and 0 <= values.min() and values.max() <= 1.0:
         values = values * 255  # float images in [0, 1]
@@ -247,13 +254,19 @@ def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE) -> tuple[byt
     bilinear resize from the full photo, and as sharp at preview size.
     """
     small = image.copy()
-    small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
+    shrink_to_preview(small, max_side)
     out = io.BytesIO()
     if small.width * small.height <= 64 * 64:
         small.save(out, "PNG")
         return out.getvalue(), "image/png"
     small.save(out, "JPEG", quality=85)
     return out.getvalue(), "image/jpeg"
+
+
+def shrink_to_preview(image: Image.Image, max_side: int = PREVIEW_SIDE) -> None:
+    """Shrink ``image`` in place as :func:`preview_bytes` shrinks its copy: its preview stays the
+    same, and a large photo no longer holds its full size in memory."""
+    image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
 
 
 def header_only_png(width: int, height: int) -> bytes:
