@@ -656,8 +656,8 @@ def exercise_4_2(verdicts: Any, best_epoch_a: Any) -> CheckResult:
 def _called_layers(model: Any) -> list[Any]:
     """The model's layers in the order they run. A functional model's come from its graph, so
     that a layer called more than once (one MaxPooling2D for every block) counts at each call,
-    and so does an operation called on a Keras tensor (keras.activations.relu(x)); other
-    models' as they list them."""
+    and so does an operation called on a Keras tensor (keras.activations.relu(x), which the
+    check refuses); other models' as they list them."""
     import keras
 
     nodes = getattr(model, "_nodes_by_depth", None)
@@ -692,7 +692,6 @@ def _kind(layer: Any) -> str:
     return {
         "BatchNormalization": "bn",
         "ReLU": "relu",
-        "Relu": "relu",  # keras.ops.relu called on a Keras tensor
         "MaxPooling2D": "pool",
         "Dropout": "dropout",
         "Flatten": "flatten",
@@ -965,23 +964,6 @@ def _subclassed(model: Any) -> bool:
     return False
 
 
-def _on_an_input(model: Any, input_shape: tuple[int, ...]) -> Any:
-    """A subclassed model called on keras.Input(shape=input_shape), wrapped in a functional
-    model, so that its shapes, layers and weights read as a Sequential's do; other models as
-    they are."""
-    import keras
-
-    if not _subclassed(model):
-        return model
-    try:
-        inputs = keras.Input(shape=input_shape)
-        return keras.Model(inputs, model(inputs))
-    except Exception as exc:  # whatever the student's call does wrong, say so
-        raise StudentCodeFailed(
-            f"calling your model on keras.Input(shape={input_shape}) failed: {student_error(exc)}"
-        ) from None
-
-
 def _model_problem(
     build: Callable[..., Any], input_shape: tuple[int, ...], num_classes: int
 ) -> str | None:
@@ -992,8 +974,13 @@ def _model_problem(
         return "build_better_cnn returned None: did you forget to `return` the model?"
     if not isinstance(model, keras.Model):
         return f"build_better_cnn should return a keras Model, got {type(model).__name__}."
-    subclassed = _subclassed(model)
-    model = _on_an_input(model, input_shape)
+    if _subclassed(model):
+        return (
+            f"your model is a subclass of keras.Model ({type(model).__name__}), whose layers only "
+            "its call method connects: build it with keras.Sequential, or with keras.Input and "
+            "keras.Model(inputs, outputs) as the baseline is built, so that its layers read in "
+            "order (the grader, too, rebuilds a model from its layers)."
+        )
     try:
         model_input, model_output = model.input_shape, model.output_shape
     except (AttributeError, ValueError):
@@ -1016,6 +1003,14 @@ def _model_problem(
         )
     reference = _reference_model(input_shape, num_classes)
     layers, ref_layers = _flat_layers(model), _flat_layers(reference)
+    functions = [layer for layer in layers if not isinstance(layer, keras.layers.Layer)]
+    if functions:
+        return (
+            f"your model applies a function ({type(functions[0]).__name__}, from keras.activations "
+            "or keras.ops) to a Keras tensor: an operation, not a layer. Make every step a "
+            "Keras layer, layers.ReLU() or activation='relu' (the grader rebuilds a model from "
+            "Keras's layers only)."
+        )
     # A Dense followed by a separate ReLU or softmax layer is the same step as
     # Dense(activation=...).
     kinds: list[str] = []
@@ -1035,11 +1030,6 @@ def _model_problem(
         kinds[at : at + 2] = ["dropout", "flatten"]
         layers[at : at + 2] = layers[at + 1], layers[at]
     problem = _order_problem(kinds, ref_kinds, sum(kind == "conv" for kind in ref_kinds))
-    if problem and subclassed:
-        return (
-            f"{problem} (Of a subclassed model, the check reads the layers in the order its "
-            "__init__ creates them: create them in the order call uses them.)"
-        )
     if problem:
         return problem
     problem = _settings_problem(layers, ref_layers)
@@ -1101,7 +1091,7 @@ def exercise_4_3(build_better_cnn: Callable[..., Any]) -> CheckResult:
             problem = _model_problem(build_better_cnn, input_shape, num_classes)
             if problem:
                 return problem
-        model = _on_an_input(call_student(build_better_cnn, (28, 28, 1), 10), (28, 28, 1))
+        model = call_student(build_better_cnn, (28, 28, 1), 10)
         reference = _reference_model((28, 28, 1), 10)
         try:
             model.set_weights(reference.get_weights())
