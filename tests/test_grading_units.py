@@ -94,6 +94,60 @@ def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     assert found == [("gina_02_pipelines.ipynb", "02_pipelines.ipynb")]
 
 
+def test_files_that_are_not_notebooks_and_folders_not_followed_get_a_row_each(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "in"
+    outside = tmp_path / "outside"
+    _touch(outside / "02_pipelines.ipynb")
+    for name in (
+        "ann/02_pipelines.ipynb",
+        "ann/02_pipelines.py",
+        "ann/Thumbs.db",
+        "ann/.ipynb_checkpoints/02_pipelines-checkpoint.ipynb",
+        "bob_02_pipelines.zip",
+        "cat/02_Pipelines.IPYNB",
+        "dan/02_pipelines.ipynb",
+        ".DS_Store",
+        "__MACOSX/ann/._02_pipelines.ipynb",
+    ):
+        _touch(folder / name)
+    (folder / "eve").symlink_to(outside, target_is_directory=True)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # dan's folder as a system would refuse it (root reads anything)
+        if os.fspath(path).endswith("dan"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    progress = []
+    monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
+    monkeypatch.setattr(tables, "grade_notebook", lambda s, *a, **k: NotebookGrade(s))
+    solutions = tmp_path / "solutions"
+    _touch(solutions / "02_pipelines.ipynb", nbformat.writes(_solution()))
+    grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=progress.append)
+    rows = [(r.student, r.lesson, r.message) for r in tables.rows_of(grades)]
+    assert rows == [
+        ("ann", "?", "02_pipelines.py: not a notebook, only .ipynb files are graded"),
+        (
+            "bob",
+            "?",
+            "bob_02_pipelines.zip: not a notebook, only .ipynb files are graded; "
+            "unpack the archive first",
+        ),
+        ("dan", "?", "dan: a folder the grader may not read (Permission denied)"),
+        ("eve", "?", "eve: a link to a folder, not followed; hand in the notebooks themselves"),
+    ]
+    graded = [(g.submission.student, g.submission.path.name) for g in grades if not g.problems]
+    assert graded == [("ann", "02_pipelines.ipynb"), ("cat", "02_Pipelines.IPYNB")]
+    assert "[1/6] ann/02_pipelines.ipynb ..." in progress
+    assert (
+        "[2/6] ann/02_pipelines.py: not graded, not a notebook, only .ipynb files are graded"
+        in progress
+    )
+
+
 def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
@@ -189,6 +243,8 @@ def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, p
     "text, reason",
     [
         ('{"cells": [', "not valid JSON (Expecting value at line 1, column 12)"),
+        ("", "an empty file: the notebook was not saved, or not uploaded"),
+        (" \n", "an empty file: the notebook was not saved, or not uploaded"),
         ("[1, 2]", "JSON, but not a notebook (no cells)"),
         (
             '{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
@@ -243,6 +299,29 @@ def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
     )
     (tmp_path / "x.ipynb").write_text(text, encoding="utf-8-sig")
     assert analysis.read_notebook(tmp_path / "x.ipynb").cells[0].source == "x = 1"
+
+
+def test_a_notebook_the_grader_may_not_read_gets_a_short_reason(tmp_path, monkeypatch):
+    (tmp_path / "x.ipynb").write_text("{}")
+    (tmp_path / "x.ipynb").chmod(0)  # and, as root reads it anyway, as the system would say
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    with pytest.raises(ValueError, match=r"^the grader may not read this file \(permission"):
+        analysis.read_notebook(tmp_path / "x.ipynb")
+
+
+@pytest.mark.parametrize("cells", [[], [new_code_cell(""), new_markdown_cell(" \n")]])
+def test_a_notebook_with_no_cells_is_called_empty_and_not_run(tmp_path, cells):
+    from course_lib.tools.grading.execute import grade_notebook
+
+    nbformat.write(new_notebook(cells=cells), tmp_path / "01_pixels.ipynb")
+    submission = Submission(tmp_path / "01_pixels.ipynb", "ann", "01_pixels")
+    grade = grade_notebook(submission, KEY, GradeOptions(snapshot=types.SimpleNamespace()))
+    assert grade.problems == ["the notebook is empty: it has no cells, or only blank ones"]
+    assert grade.exercises == []
 
 
 def test_a_submission_that_is_a_link_to_another_file_is_not_read(tmp_path):
@@ -332,6 +411,16 @@ def test_headings_from_another_version_of_the_lesson_are_named():
         "### Exercise 1.2 —  mirror "
     )  # spacing and case are not a version
     assert len(analysis.Layout.of(nb, KEY).outdated_headings()) == 1
+
+
+def test_a_notebook_of_another_lesson_is_named_so_in_one_note():
+    nb = _student_nb()
+    nb.cells[1] = new_markdown_cell("### Exercise 2.1 — A map function")
+    nb.cells[6] = new_markdown_cell("### Exercise 2.2 — Build the pipeline")
+    assert analysis.Layout.of(nb, KEY).outdated_headings() == [
+        "exercises 2.1, 2.2 are lesson 02's, not 01_pixels's: the notebook is another lesson's, "
+        "graded as 01_pixels because of its file name"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -545,6 +634,57 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     (tmp_path / "alice_01_pixels.ipynb").unlink()
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "no .ipynb files" in capsys.readouterr().err
+    _touch(tmp_path / "submissions.zip")
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("; only submissions.zip")
+
+
+def _cli_grade(tmp_path, monkeypatch, grade_folder):
+    """`course grade` over one notebook, the grading itself ``grade_folder``'s."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from course_lib.tools import cli, grading
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", lambda self, name: None)
+    monkeypatch.setattr(grading, "grade_folder", grade_folder)
+    _touch(tmp_path / "in" / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "in" / "ben_01_pixels.ipynb")
+    return cli.main(["grade", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+
+
+def test_a_second_run_keeps_the_first_run_s_grades_and_says_where(tmp_path, monkeypatch, capsys):
+    def grade_folder(folder, solutions, options, after_each):
+        options.output.write("executed/ann/ann_01_pixels.ipynb", b"{}")
+        grades = [_grade("ann", "01_pixels", [True] * 4)]
+        after_each(grades)
+        return grades
+
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0
+    first = (tmp_path / "out" / "grades.csv").read_text()
+    assert "earlier" not in capsys.readouterr().out
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0
+    (kept,) = (tmp_path / "out" / "earlier").iterdir()
+    assert f"the grades of an earlier run in {tmp_path / 'out'} are kept in {kept}" in (
+        capsys.readouterr().out
+    )
+    assert (kept / "grades.csv").read_text() == first
+    assert (kept / "executed" / "ann" / "ann_01_pixels.ipynb").is_file()
+    assert sorted(p.name for p in (kept).iterdir()) == ["executed", "grades.csv", "summary.csv"]
+    assert (tmp_path / "out" / "grades.csv").read_text() == first
+
+
+def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, monkeypatch, capsys):
+    def grade_folder(folder, solutions, options, after_each):
+        after_each([_grade("ann", "01_pixels", [True] * 4)])
+        raise KeyboardInterrupt
+
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"\ninterrupted: {tmp_path / 'out' / 'grades.csv'} and summary.csv hold the first 1 "
+        "of 2 submissions; the rest were not graded\n"
+    )
+    assert (tmp_path / "out" / "summary.csv").read_text().splitlines()[1:] == ["ann,4/4,4/4,"]
 
 
 def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path, monkeypatch):

@@ -241,8 +241,14 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
         return 2
     keys = grading.answer_keys(args.solutions)
-    if not grading.find_submissions(args.submissions, list(keys)):
-        print(f"course grade: no .ipynb files under {args.submissions}", file=sys.stderr)
+    found = grading.find_submissions(args.submissions, list(keys))
+    if all(submission.not_graded for submission in found):
+        others = [str(s.path.relative_to(args.submissions)) for s in found]
+        print(
+            f"course grade: no .ipynb files under {args.submissions}"
+            + (f"; only {', '.join(others[:3])}{' …' if others[3:] else ''}" if others else ""),
+            file=sys.stderr,
+        )
         return 2
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -260,9 +266,12 @@ def _grade(args: argparse.Namespace) -> int:
 
     try:
         output = OutputFolder(args.output)
+        earlier = output.set_aside_earlier_run()
     except OSError as exc:
         print(f"course grade: cannot write to {args.output}: {exc}", file=sys.stderr)
         return 2
+    if earlier:
+        print(f"the grades of an earlier run in {args.output} are kept in {earlier}")
     options = grading.GradeOptions(
         timeout=args.timeout, cell_timeout=args.cell_timeout, fast=not args.full, output=output
     )
@@ -272,10 +281,12 @@ def _grade(args: argparse.Namespace) -> int:
     )
     exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
     failed: list[str] = []
+    written: list[int] = [0]  # how many submissions the files hold
 
     def write(grades: list[grading.NotebookGrade]) -> None:
         # After every notebook, so that a run that stops loses nothing already graded.
         rows = grading.rows_of(grades)
+        written[0] = len(grades)
         failed.clear()
         for name, text in (
             ("grades.csv", tables.grades_csv(rows)),
@@ -286,7 +297,15 @@ def _grade(args: argparse.Namespace) -> int:
             except OSError as exc:
                 failed.append(f"{name} ({exc})")
 
-    grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
+    try:
+        grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: {args.output / 'grades.csv'} and summary.csv hold the first "
+            f"{written[0]} of {len(found)} submissions; the rest were not graded",
+            file=sys.stderr,
+        )
+        return 130
     rows = grading.rows_of(grades)
     write(grades)
     print()

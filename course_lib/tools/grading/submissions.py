@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,10 @@ from course_lib.tools import notebooks
 _CHECK_CALL = re.compile(r"\bchecks\.exercise_(\d+)_(\d+)\(")
 _LESSON_NUMBER = re.compile(r"(?<!\d)(\d\d)_")
 _TITLE = re.compile(r"^#\s*Lesson\s+(\d+)\b")
-_SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX"}
+_SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+# What operating systems leave in folders (hidden files, starting with ".", are left out too)
+_SKIPPED_FILES = {"Thumbs.db", "desktop.ini"}
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Submission:
     student: str
     lesson: str  # a LessonKey.lesson, or "" when it could not be told
     from_title: bool = False  # the file name names no lesson: the notebook's title did
+    # Why it is not graded, for what is not a notebook the grader can open (a .py file, an
+    # archive, a link to a folder, a folder it may not read): a row of its own, not silence
+    not_graded: str = ""
 
 
 class AnswerKeyError(ValueError):
@@ -87,23 +94,53 @@ def answer_keys(solutions: Path) -> dict[str, LessonKey]:
 
 
 def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
-    """Every notebook under ``folder``, with the student and lesson it belongs to."""
+    """Every notebook under ``folder``, with the student and lesson it belongs to.
+
+    Also, as submissions that are ``not_graded``, every other file a student may have meant
+    to hand in (``01_pixels.py``, an archive), links to folders (not followed) and folders
+    the grader may not read, so that none of them goes unnoticed.
+    """
     found = []
-    for path in sorted(folder.rglob("*.ipynb")):
+
+    def other(path: Path, reason: str) -> None:
         relative = path.relative_to(folder)
-        if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
-            continue
-        if not path.is_file():  # a folder named like a notebook: its notebooks are found too
-            continue
-        lesson, matched = _lesson_from_name(path.stem, lessons)
-        from_title = not lesson
-        if from_title:
-            lesson, matched = _lesson_from_title(path, lessons), ""
         if len(relative.parts) > 1:
             student = relative.parts[0]
-        else:
-            student = _student_from_name(path.stem, matched) or path.stem
-        found.append(Submission(path, student, lesson, from_title=from_title and bool(lesson)))
+        else:  # named as a notebook's student would be: bob_01_pixels.py is bob's
+            stem = path.name.split(".", 1)[0] or path.name
+            student = _student_from_name(stem, _lesson_from_name(stem, lessons)[1]) or stem
+        found.append(Submission(path, student, "", not_graded=reason))
+
+    def unreadable(error: OSError) -> None:
+        other(Path(error.filename), f"a folder the grader may not read ({error.strerror})")
+
+    for top, folders, files in os.walk(folder, onerror=unreadable):
+        here = Path(top)
+        folders[:] = [f for f in folders if f not in _SKIPPED_FOLDERS and not f.startswith(".")]
+        for name in [f for f in folders if (here / f).is_symlink()]:
+            other(here / name, "a link to a folder, not followed; hand in the notebooks themselves")
+        for name in files:
+            if name.startswith(".") or name in _SKIPPED_FILES:
+                continue
+            path = here / name
+            if not name.lower().endswith(".ipynb"):
+                archive = name.lower().endswith(_ARCHIVES)
+                other(
+                    path,
+                    "not a notebook, only .ipynb files are graded"
+                    + ("; unpack the archive first" if archive else ""),
+                )
+                continue
+            relative = path.relative_to(folder)
+            lesson, matched = _lesson_from_name(path.stem, lessons)
+            from_title = not lesson
+            if from_title:
+                lesson, matched = _lesson_from_title(path, lessons), ""
+            if len(relative.parts) > 1:
+                student = relative.parts[0]
+            else:
+                student = _student_from_name(path.stem, matched) or path.stem
+            found.append(Submission(path, student, lesson, from_title=from_title and bool(lesson)))
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
 
 

@@ -88,7 +88,8 @@ def grade_folder(
     submissions = find_submissions(folder, list(keys))
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
     for submission in submissions:
-        by_pair[(submission.student, submission.lesson)].append(submission.path.name)
+        if submission.lesson in keys:
+            by_pair[(submission.student, submission.lesson)].append(submission.path.name)
     grades = []
     # One judge process for the whole run, started by the first notebook that needs one and
     # stopped when the run ends, whatever happened.
@@ -96,11 +97,17 @@ def grade_folder(
     try:
         for number, submission in enumerate(submissions, start=1):
             name = submission.path.relative_to(folder)
-            if submission.lesson not in keys:
+            if submission.not_graded or submission.lesson not in keys:
                 grade = NotebookGrade(submission)
                 grade.problems.append(
-                    f"not a lesson of this course: {escaped_hidden(submission.path.name)} "
+                    f"{escaped_hidden(submission.path.name)}: {submission.not_graded}"
+                    if submission.not_graded
+                    else f"not a lesson of this course: {escaped_hidden(submission.path.name)} "
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
+                )
+                progress(
+                    f"[{number}/{len(submissions)}] {shown_path(name)}: not graded, "
+                    + (submission.not_graded or "not a lesson of this course")
                 )
             else:
                 progress(f"[{number}/{len(submissions)}] {shown_path(name)} ...")
@@ -126,7 +133,7 @@ def grade_folder(
                     f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
                     + (f", {len(grade.problems)} note(s)" if grade.problems else "")
                 )
-            twins = by_pair[(submission.student, submission.lesson)]
+            twins = by_pair.get((submission.student, submission.lesson), [])
             if len(twins) > 1 and submission.path.name == twins[0]:  # said once, not per twin
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: "
@@ -161,7 +168,10 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     the file's) are written with :func:`escaped_hidden`: two different names are never written
     alike, in the files or in the printed table.
     """
-    handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
+    # Of a lesson: the rows of what is of none (not graded) name their file already.
+    handed_in = Counter(
+        (g.submission.student, g.submission.lesson) for g in grades if g.submission.lesson
+    )
     rows = []
     for grade in grades:
         student = escaped_hidden(grade.submission.student)
