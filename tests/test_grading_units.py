@@ -10,7 +10,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_lib.tools.grading import analysis, kernel_check, kernel_code, submissions, tables
+from course_lib.tools.grading import (
+    analysis,
+    kernel_check,
+    kernel_code,
+    notebook_grade,
+    submissions,
+    tables,
+)
 from course_lib.tools.grading.kernel_fingerprint import fingerprint, made_here
 from course_lib.tools.grading.kernel_setup import kernel_env
 from course_lib.tools.grading.notebook_grade import ExerciseResult, GradeOptions, NotebookGrade
@@ -148,7 +155,7 @@ def test_files_that_are_not_notebooks_and_folders_not_followed_get_a_row_each(
     )
 
 
-def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
+def _graded_offline(tmp_path, monkeypatch, folder, grade=None, options=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
     monkeypatch.setattr(
@@ -164,7 +171,8 @@ def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
         ),
         solutions / "02_pipelines.ipynb",
     )
-    return tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    options = options or GradeOptions()
+    return tables.grade_folder(folder, solutions, options, progress=lambda _: None)
 
 
 def test_a_notebook_that_breaks_the_grader_gets_a_note_and_the_run_goes_on(tmp_path, monkeypatch):
@@ -804,6 +812,40 @@ def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(sh
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     importlib.import_module("sched")
     assert analysis.tampering(baseline, fingerprint(ids), "the notebook") == []
+
+
+def test_two_notebooks_of_a_student_with_one_file_name_in_two_folders_stay_two(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "submissions"
+    for week in ("week 1", "week 2"):
+        _touch(folder / "ann" / week / "02_pipelines.ipynb", nbformat.writes(new_notebook()))
+    _touch(folder / "ann" / "week 2" / "notes.txt")
+
+    def grade(submission, key, options, judge_process=None):
+        notebook_grade._save_executed(new_notebook(cells=[new_code_cell("x")]), submission, options)
+        return NotebookGrade(
+            submission, [ExerciseResult("2.1", submission.name.startswith("week 1"), "m")]
+        )
+
+    options = GradeOptions(executed_dir=tmp_path / "executed")
+    grades = _graded_offline(tmp_path, monkeypatch, folder, grade, options)
+    assert [(r.exercise, r.passed, r.message) for r in tables.rows_of(grades)] == [
+        ("2.1", True, "week 1/02_pipelines.ipynb: m"),
+        (
+            "notebook",
+            False,
+            "week 1/02_pipelines.ipynb: 2 notebooks for this lesson from this student: "
+            "week 1/02_pipelines.ipynb, week 2/02_pipelines.ipynb",
+        ),
+        ("2.1", False, "week 2/02_pipelines.ipynb: m"),
+        ("notebook", False, "week 2/notes.txt: not a notebook, only .ipynb files are graded"),
+    ]
+    executed = sorted(p.relative_to(tmp_path) for p in (tmp_path / "executed").rglob("*.ipynb"))
+    assert executed == [
+        Path("executed/ann/week 1/02_pipelines.ipynb"),
+        Path("executed/ann/week 2/02_pipelines.ipynb"),
+    ]
 
 
 def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):

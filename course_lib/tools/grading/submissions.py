@@ -56,6 +56,14 @@ class Submission:
     # Why it is not graded, for what is not a notebook the grader can open (a .py file, an
     # archive, a link to a folder, a folder it may not read): a row of its own, not silence
     not_graded: str = ""
+    # The path below the student's folder when deeper than the file (``week 2/01_pixels.ipynb``):
+    # two notebooks of a student with one file name stay two in the tables and executed/
+    within: str = ""
+
+    @property
+    def name(self) -> str:
+        """The file's name, or its path below the student's folder if deeper."""
+        return self.within or self.path.name
 
 
 class AnswerKeyError(ValueError):
@@ -109,7 +117,8 @@ def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
         else:  # named as a notebook's student would be: bob_01_pixels.py is bob's
             stem = path.name.split(".", 1)[0] or path.name
             student = _student_from_name(stem, _lesson_from_name(stem, lessons)[1]) or stem
-        found.append(Submission(path, student, "", not_graded=reason))
+        within = "/".join(relative.parts[1:]) if len(relative.parts) > 2 else ""
+        found.append(Submission(path, student, "", not_graded=reason, within=within))
 
     def unreadable(error: OSError) -> None:
         other(Path(error.filename), f"a folder the grader may not read ({error.strerror})")
@@ -140,7 +149,15 @@ def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
                 student = relative.parts[0]
             else:
                 student = _student_from_name(path.stem, matched) or path.stem
-            found.append(Submission(path, student, lesson, from_title=from_title and bool(lesson)))
+            found.append(
+                Submission(
+                    path,
+                    student,
+                    lesson,
+                    from_title=from_title and bool(lesson),
+                    within="/".join(relative.parts[1:]) if len(relative.parts) > 2 else "",
+                )
+            )
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
 
 

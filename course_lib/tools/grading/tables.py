@@ -89,7 +89,7 @@ def grade_folder(
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
     for submission in submissions:
         if submission.lesson in keys:
-            by_pair[(submission.student, submission.lesson)].append(submission.path.name)
+            by_pair[(submission.student, submission.lesson)].append(submission.name)
     grades = []
     # One judge process for the whole run, started by the first notebook that needs one and
     # stopped when the run ends, whatever happened.
@@ -100,9 +100,9 @@ def grade_folder(
             if submission.not_graded or submission.lesson not in keys:
                 grade = NotebookGrade(submission)
                 grade.problems.append(
-                    f"{escaped_hidden(submission.path.name)}: {submission.not_graded}"
+                    f"{shown_path(submission.name)}: {submission.not_graded}"
                     if submission.not_graded
-                    else f"not a lesson of this course: {escaped_hidden(submission.path.name)} "
+                    else f"not a lesson of this course: {shown_path(submission.name)} "
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
                 )
                 progress(
@@ -124,7 +124,7 @@ def grade_folder(
                     )
                 if submission.from_title:
                     grade.problems.append(
-                        f"the file name {escaped_hidden(submission.path.name)} names no lesson "
+                        f"the file name {shown_path(submission.name)} names no lesson "
                         "of this course; "
                         f"graded as {submission.lesson}, the lesson its title names"
                     )
@@ -134,10 +134,10 @@ def grade_folder(
                     + (f", {len(grade.problems)} note(s)" if grade.problems else "")
                 )
             twins = by_pair.get((submission.student, submission.lesson), [])
-            if len(twins) > 1 and submission.path.name == twins[0]:  # said once, not per twin
+            if len(twins) > 1 and submission.name == twins[0]:  # said once, not per twin
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: "
-                    + ", ".join(escaped_hidden(twin) for twin in twins)
+                    + ", ".join(shown_path(twin) for twin in twins)
                 )
             if options.output is not None:
                 changed = options.output.changes()
@@ -178,7 +178,7 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
         lesson = grade.submission.lesson or UNKNOWN_LESSON
         notebook = str(grade.submission.path)
         prefix = (
-            f"{escaped_hidden(grade.submission.path.name)}: "
+            f"{shown_path(grade.submission.name)}: "
             if handed_in[(grade.submission.student, grade.submission.lesson)] > 1
             else ""
         )
