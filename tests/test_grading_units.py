@@ -681,6 +681,14 @@ def test_a_second_run_keeps_the_first_run_s_grades_and_says_where(tmp_path, monk
     assert (tmp_path / "out" / "grades.csv").read_text() == first
 
 
+def test_an_output_folder_inside_the_submissions_is_not_graded_on_the_next_run(tmp_path):
+    _touch(tmp_path / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "grades" / "executed" / "ann" / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "grades" / "grades.csv")
+    found = submissions.find_submissions(tmp_path, LESSONS, tmp_path / "grades")
+    assert [s.path.relative_to(tmp_path) for s in found] == [Path("ann_01_pixels.ipynb")]
+
+
 def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, monkeypatch, capsys):
     def grade_folder(folder, solutions, options, after_each):
         after_each([_grade("ann", "01_pixels", [True] * 4)])

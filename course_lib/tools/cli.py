@@ -241,7 +241,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
         return 2
     keys = grading.answer_keys(args.solutions)
-    found = grading.find_submissions(args.submissions, list(keys))
+    found = grading.find_submissions(args.submissions, list(keys), args.output)
     if all(submission.not_graded for submission in found):
         others = [str(s.path.relative_to(args.submissions)) for s in found]
         print(

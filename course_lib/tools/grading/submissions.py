@@ -101,14 +101,18 @@ def answer_keys(solutions: Path) -> dict[str, LessonKey]:
     return {p.stem: lesson_key(p) for p in sorted(solutions.glob("[0-9][0-9]_*.ipynb"))}
 
 
-def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
+def find_submissions(
+    folder: Path, lessons: list[str], output: Path | None = None
+) -> list[Submission]:
     """Every notebook under ``folder``, with the student and lesson it belongs to.
 
     Also, as submissions that are ``not_graded``, every other file a student may have meant
     to hand in (``01_pixels.py``, an archive), links to folders (not followed) and folders
-    the grader may not read, so that none of them goes unnoticed.
+    the grader may not read, so that none of them goes unnoticed. The grader's ``output``
+    folder, if it is below ``folder``, is not searched: its executed copies are no submissions.
     """
     found = []
+    skipped = os.path.realpath(output) if output is not None else None
 
     def other(path: Path, reason: str) -> None:
         relative = path.relative_to(folder)
@@ -125,7 +129,13 @@ def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
 
     for top, folders, files in os.walk(folder, onerror=unreadable):
         here = Path(top)
-        folders[:] = [f for f in folders if f not in _SKIPPED_FOLDERS and not f.startswith(".")]
+        folders[:] = [
+            f
+            for f in folders
+            if f not in _SKIPPED_FOLDERS
+            and not f.startswith(".")
+            and os.path.realpath(here / f) != skipped
+        ]
         for name in [f for f in folders if (here / f).is_symlink()]:
             other(here / name, "a link to a folder, not followed; hand in the notebooks themselves")
         for name in files:

@@ -85,7 +85,8 @@ def grade_folder(
     # The notebooks handed in and the answer keys: out of every graded kernel's reach
     options = dataclasses.replace(options, fenced=(*options.fenced, str(folder), str(solutions)))
     keys = answer_keys(solutions)
-    submissions = find_submissions(folder, list(keys))
+    output = options.output.path if options.output is not None else None
+    submissions = find_submissions(folder, list(keys), output)
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
     for submission in submissions:
         if submission.lesson in keys:
