@@ -95,6 +95,18 @@ def test_a_file_name_that_is_not_utf8_is_written_to_the_tables_escaped(tmp_path,
     assert "\\xff\\xfe" in text
 
 
+def test_a_name_spelled_composed_or_decomposed_is_one_student(tmp_path):
+    _touch(tmp_path / "Zo\u00eb" / "01_pixels.ipynb")
+    _touch(tmp_path / "Zoe\u0308" / "02_pipelines.ipynb")
+    _touch(tmp_path / "Zoe\u0308_03_cnn_layers.ipynb")
+    found = submissions.find_submissions(tmp_path, LESSONS)
+    assert [(s.student, s.lesson) for s in found] == [
+        ("Zo\u00eb", "01_pixels"),
+        ("Zo\u00eb", "02_pipelines"),
+        ("Zo\u00eb", "03_cnn_layers"),
+    ]
+
+
 def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     _touch(tmp_path / "gina_02_pipelines.ipynb" / "02_pipelines.ipynb")
     found = [(s.student, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)]

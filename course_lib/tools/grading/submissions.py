@@ -18,6 +18,7 @@ import ast
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def find_submissions(
             stem = path.name.split(".", 1)[0] or path.name
             student = _student_from_name(stem, _lesson_from_name(stem, lessons)[1]) or stem
         within = "/".join(relative.parts[1:]) if len(relative.parts) > 2 else ""
-        found.append(Submission(path, student, "", not_graded=reason, within=within))
+        found.append(Submission(path, _one_spelling(student), "", not_graded=reason, within=within))
 
     def unreadable(error: OSError) -> None:
         other(Path(error.filename), f"a folder the grader may not read ({error.strerror})")
@@ -162,13 +163,19 @@ def find_submissions(
             found.append(
                 Submission(
                     path,
-                    student,
+                    _one_spelling(student),
                     lesson,
                     from_title=from_title and bool(lesson),
                     within="/".join(relative.parts[1:]) if len(relative.parts) > 2 else "",
                 )
             )
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
+
+
+def _one_spelling(student: str) -> str:
+    """The student's name in Unicode's composed form (NFC): ``Zoë`` typed on one system and
+    unpacked from another's archive (``Zoe`` and a combining diaeresis) is one student."""
+    return unicodedata.normalize("NFC", student)
 
 
 def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
