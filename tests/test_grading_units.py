@@ -659,6 +659,17 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     assert capsys.readouterr().err.rstrip().endswith("; only submissions.zip")
 
 
+def test_cli_grade_says_so_of_a_folder_it_may_not_read(tmp_path, capsys, monkeypatch):
+    from course_lib.tools import cli
+
+    def scandir(path="."):  # as the system refuses a folder to all but root
+        raise PermissionError(13, "Permission denied", os.fspath(path))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"course grade: cannot read {tmp_path}: Permission denied\n"
+
+
 def _cli_grade(tmp_path, monkeypatch, grade_folder):
     """`course grade` over one notebook, the grading itself ``grade_folder``'s."""
     from jupyter_client.kernelspec import KernelSpecManager

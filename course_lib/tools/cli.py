@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -239,6 +240,11 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     if not args.submissions.is_dir():
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
+        return 2
+    try:
+        os.scandir(args.submissions).close()
+    except OSError as exc:
+        print(f"course grade: cannot read {args.submissions}: {exc.strerror}", file=sys.stderr)
         return 2
     keys = grading.answer_keys(args.solutions)
     found = grading.find_submissions(args.submissions, list(keys), args.output)
