@@ -713,6 +713,8 @@ def test_an_output_folder_inside_the_submissions_is_not_graded_on_the_next_run(t
 
 
 def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, monkeypatch, capsys):
+    from course_lib.tools import cli, grading
+
     def grade_folder(folder, solutions, options, after_each):
         after_each([_grade("ann", "01_pixels", [True] * 4)])
         raise KeyboardInterrupt
@@ -724,6 +726,13 @@ def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, m
         "of 2 submissions; the rest were not graded\n"
     )
     assert (tmp_path / "out" / "summary.csv").read_text().splitlines()[1:] == ["ann,4/4,4/4,"]
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grading, "answer_keys", interrupted)  # before grading starts
+    assert cli.main(["grade", str(tmp_path / "in")]) == 130
+    assert capsys.readouterr().err == "\ncourse grade: interrupted\n"
 
 
 def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path, monkeypatch):

@@ -189,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return doctor.main(args.skip)
     if args.command == "grade":
-        return _grade(args)
+        try:
+            return _grade(args)
+        except KeyboardInterrupt:  # before grading started, or pressed twice
+            print("\ncourse grade: interrupted", file=sys.stderr)
+            return 130
     if args.command == "download":
         return _download(args.names or ["fashion-mnist"])
     if args.command == "retrain":
