@@ -107,6 +107,21 @@ def test_a_name_spelled_composed_or_decomposed_is_one_student(tmp_path):
     ]
 
 
+@pytest.mark.timeout(60)
+def test_pipes_and_links_to_them_are_never_read_while_finding_submissions(tmp_path):
+    (tmp_path / "ann").mkdir()
+    os.mkfifo(tmp_path / "ann" / "02_pipelines.ipynb")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "homework.ipynb").symlink_to(tmp_path / "ann" / "02_pipelines.ipynb")
+    found = [
+        (s.student, s.lesson, s.not_graded) for s in submissions.find_submissions(tmp_path, LESSONS)
+    ]
+    assert found == [
+        ("ann", "", "not a regular file (a pipe or a device)"),
+        ("bob", "", ""),  # not a lesson; grading would refuse the link
+    ]
+
+
 def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     _touch(tmp_path / "gina_02_pipelines.ipynb" / "02_pipelines.ipynb")
     found = [(s.student, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)]

@@ -143,6 +143,9 @@ def find_submissions(
             if name.startswith(".") or name in _SKIPPED_FILES:
                 continue
             path = here / name
+            if not path.is_symlink() and not path.is_file():  # reading it could wait forever
+                other(path, "not a regular file (a pipe or a device)")
+                continue
             if not name.lower().endswith(".ipynb"):
                 archive = name.lower().endswith(_ARCHIVES)
                 other(
@@ -195,6 +198,8 @@ def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
 
 
 def _lesson_from_title(path: Path, lessons: list[str]) -> str:
+    if path.is_symlink():  # to a pipe, a device: never read (grading refuses links anyway)
+        return ""
     try:
         cells = json.loads(path.read_text(encoding="utf-8-sig")).get("cells", [])
         source = cells[0].get("source", "") if cells else ""
