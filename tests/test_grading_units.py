@@ -671,7 +671,10 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     assert "no .ipynb files" in capsys.readouterr().err
     _touch(tmp_path / "submissions.zip")
     assert cli.main(["grade", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.rstrip().endswith("; only submissions.zip")
+    assert capsys.readouterr().err.endswith(
+        "\n  submissions.zip: not a notebook, only .ipynb files are graded; "
+        "unpack the archive first\n"
+    )
 
 
 def test_cli_grade_says_so_of_a_folder_it_may_not_read(tmp_path, capsys, monkeypatch):

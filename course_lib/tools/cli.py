@@ -253,10 +253,15 @@ def _grade(args: argparse.Namespace) -> int:
     keys = grading.answer_keys(args.solutions)
     found = grading.find_submissions(args.submissions, list(keys), args.output)
     if all(submission.not_graded for submission in found):
-        others = [str(s.path.relative_to(args.submissions)) for s in found]
+        from course_lib.tools.grading.tables import shown_path
+
+        others = [
+            f"{shown_path(s.path.relative_to(args.submissions))}: {s.not_graded}" for s in found
+        ]
         print(
             f"course grade: no .ipynb files under {args.submissions}"
-            + (f"; only {', '.join(others[:3])}{' …' if others[3:] else ''}" if others else ""),
+            + "".join(f"\n  {other}" for other in others[:5])
+            + ("\n  …" if others[5:] else ""),
             file=sys.stderr,
         )
         return 2
