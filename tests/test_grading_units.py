@@ -138,6 +138,7 @@ def test_files_that_are_not_notebooks_and_folders_not_followed_get_a_row_each(
         "ann/02_pipelines.ipynb",
         "ann/02_pipelines.py",
         "ann/Thumbs.db",
+        "ann/02_pipelines.ipynb:Zone.Identifier",
         "ann/.ipynb_checkpoints/02_pipelines-checkpoint.ipynb",
         "bob_02_pipelines.zip",
         "cat/02_Pipelines.IPYNB",

@@ -30,7 +30,8 @@ _CHECK_CALL = re.compile(r"\bchecks\.exercise_(\d+)_(\d+)\(")
 _LESSON_NUMBER = re.compile(r"(?<!\d)(\d\d)_")
 _TITLE = re.compile(r"^#\s*Lesson\s+(\d+)\b")
 _SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
-# What operating systems leave in folders (hidden files, starting with ".", are left out too)
+# What operating systems leave in folders (hidden files, starting with ".", are left out too,
+# and the NAME:Zone.Identifier files that Windows' downloads leave in WSL)
 _SKIPPED_FILES = {"Thumbs.db", "desktop.ini"}
 _ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
 
@@ -140,7 +141,7 @@ def find_submissions(
         for name in [f for f in folders if (here / f).is_symlink()]:
             other(here / name, "a link to a folder, not followed; hand in the notebooks themselves")
         for name in files:
-            if name.startswith(".") or name in _SKIPPED_FILES:
+            if name.startswith(".") or name in _SKIPPED_FILES or name.endswith(":Zone.Identifier"):
                 continue
             path = here / name
             if not path.is_symlink() and not path.is_file():  # reading it could wait forever
