@@ -678,6 +678,20 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     )
 
 
+def test_cli_grade_refuses_an_output_folder_that_holds_the_submissions(tmp_path, capsys):
+    from course_lib.tools import cli
+
+    _touch(tmp_path / "in" / "alice_01_pixels.ipynb")
+    for output in (tmp_path / "in", tmp_path):
+        args = ["grade", str(tmp_path / "in"), "--output", str(output)]
+        assert cli.main(args) == 2
+        assert capsys.readouterr().err == (
+            f"course grade: the submissions {tmp_path / 'in'} are in the output folder "
+            f"{output}: give another --output\n"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
 def test_cli_grade_says_so_of_a_folder_it_may_not_read(tmp_path, capsys, monkeypatch):
     from course_lib.tools import cli
 

@@ -245,6 +245,14 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
         return 2
+    if args.submissions.resolve().is_relative_to(args.output.resolve()):
+        # The output's earlier files are moved aside when a run starts: the submissions too
+        print(
+            f"course grade: the submissions {args.submissions} are in the output folder "
+            f"{args.output}: give another --output",
+            file=sys.stderr,
+        )
+        return 2
     try:
         os.scandir(args.submissions).close()
     except OSError as exc:
