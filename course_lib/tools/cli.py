@@ -323,11 +323,13 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: {args.output / 'grades.csv'} and summary.csv hold the first "
-            f"{written[0]} of {len(found)} submissions; the rest were not graded",
-            file=sys.stderr,
+        held = (
+            f"could not write {', '.join(failed)}"
+            if failed
+            else f"{args.output / 'grades.csv'} and summary.csv hold the first {written[0]} "
+            f"of {len(found)} submissions"
         )
+        print(f"\ninterrupted: {held}; the rest were not graded", file=sys.stderr)
         return 130
     rows = grading.rows_of(grades)
     write(grades)
