@@ -10,7 +10,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_lib.tools.grading import analysis, kernel_check, kernel_code, submissions, tables
+from course_lib.tools.grading import (
+    analysis,
+    kernel_check,
+    kernel_code,
+    notebook_grade,
+    submissions,
+    tables,
+)
 from course_lib.tools.grading.kernel_fingerprint import fingerprint, made_here
 from course_lib.tools.grading.kernel_setup import kernel_env
 from course_lib.tools.grading.notebook_grade import ExerciseResult, GradeOptions, NotebookGrade
@@ -88,13 +95,95 @@ def test_a_file_name_that_is_not_utf8_is_written_to_the_tables_escaped(tmp_path,
     assert "\\xff\\xfe" in text
 
 
+def test_a_name_spelled_composed_or_decomposed_is_one_student(tmp_path):
+    _touch(tmp_path / "Zo\u00eb" / "01_pixels.ipynb")
+    _touch(tmp_path / "Zoe\u0308" / "02_pipelines.ipynb")
+    _touch(tmp_path / "Zoe\u0308_03_cnn_layers.ipynb")
+    found = submissions.find_submissions(tmp_path, LESSONS)
+    assert [(s.student, s.lesson) for s in found] == [
+        ("Zo\u00eb", "01_pixels"),
+        ("Zo\u00eb", "02_pipelines"),
+        ("Zo\u00eb", "03_cnn_layers"),
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_pipes_and_links_to_them_are_never_read_while_finding_submissions(tmp_path):
+    (tmp_path / "ann").mkdir()
+    os.mkfifo(tmp_path / "ann" / "02_pipelines.ipynb")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "homework.ipynb").symlink_to(tmp_path / "ann" / "02_pipelines.ipynb")
+    found = [
+        (s.student, s.lesson, s.not_graded) for s in submissions.find_submissions(tmp_path, LESSONS)
+    ]
+    assert found == [
+        ("ann", "", "not a regular file (a pipe or a device)"),
+        ("bob", "", ""),  # not a lesson; grading would refuse the link
+    ]
+
+
 def test_a_folder_named_like_a_notebook_is_searched_not_graded(tmp_path):
     _touch(tmp_path / "gina_02_pipelines.ipynb" / "02_pipelines.ipynb")
     found = [(s.student, s.path.name) for s in submissions.find_submissions(tmp_path, LESSONS)]
     assert found == [("gina_02_pipelines.ipynb", "02_pipelines.ipynb")]
 
 
-def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
+def test_files_that_are_not_notebooks_and_folders_not_followed_get_a_row_each(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "in"
+    outside = tmp_path / "outside"
+    _touch(outside / "02_pipelines.ipynb")
+    for name in (
+        "ann/02_pipelines.ipynb",
+        "ann/02_pipelines.py",
+        "ann/Thumbs.db",
+        "ann/02_pipelines.ipynb:Zone.Identifier",
+        "ann/.ipynb_checkpoints/02_pipelines-checkpoint.ipynb",
+        "bob_02_pipelines.zip",
+        "cat/02_Pipelines.IPYNB",
+        "dan/02_pipelines.ipynb",
+        ".DS_Store",
+        "__MACOSX/ann/._02_pipelines.ipynb",
+    ):
+        _touch(folder / name)
+    (folder / "eve").symlink_to(outside, target_is_directory=True)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # dan's folder as a system would refuse it (root reads anything)
+        if os.fspath(path).endswith("dan"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    progress = []
+    monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
+    monkeypatch.setattr(tables, "grade_notebook", lambda s, *a, **k: NotebookGrade(s))
+    solutions = tmp_path / "solutions"
+    _touch(solutions / "02_pipelines.ipynb", nbformat.writes(_solution()))
+    grades = tables.grade_folder(folder, solutions, GradeOptions(), progress=progress.append)
+    rows = [(r.student, r.lesson, r.message) for r in tables.rows_of(grades)]
+    assert rows == [
+        ("ann", "?", "02_pipelines.py: not a notebook, only .ipynb files are graded"),
+        (
+            "bob",
+            "?",
+            "bob_02_pipelines.zip: not a notebook, only .ipynb files are graded; "
+            "unpack the archive first",
+        ),
+        ("dan", "?", "dan: a folder the grader may not read (Permission denied)"),
+        ("eve", "?", "eve: a link to a folder, not followed; hand in the notebooks themselves"),
+    ]
+    graded = [(g.submission.student, g.submission.path.name) for g in grades if not g.problems]
+    assert graded == [("ann", "02_pipelines.ipynb"), ("cat", "02_Pipelines.IPYNB")]
+    assert "[1/6] ann/02_pipelines.ipynb ..." in progress
+    assert (
+        "[2/6] ann/02_pipelines.py: not graded, not a notebook, only .ipynb files are graded"
+        in progress
+    )
+
+
+def _graded_offline(tmp_path, monkeypatch, folder, grade=None, options=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
     monkeypatch.setattr(
@@ -110,7 +199,8 @@ def _graded_offline(tmp_path, monkeypatch, folder, grade=None):
         ),
         solutions / "02_pipelines.ipynb",
     )
-    return tables.grade_folder(folder, solutions, GradeOptions(), progress=lambda _: None)
+    options = options or GradeOptions()
+    return tables.grade_folder(folder, solutions, options, progress=lambda _: None)
 
 
 def test_a_notebook_that_breaks_the_grader_gets_a_note_and_the_run_goes_on(tmp_path, monkeypatch):
@@ -189,6 +279,8 @@ def test_answer_key_refuses_exercises_it_could_not_grade(tmp_path, check_cell, p
     "text, reason",
     [
         ('{"cells": [', "not valid JSON (Expecting value at line 1, column 12)"),
+        ("", "an empty file: the notebook was not saved, or not uploaded"),
+        (" \n", "an empty file: the notebook was not saved, or not uploaded"),
         ("[1, 2]", "JSON, but not a notebook (no cells)"),
         (
             '{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
@@ -243,6 +335,29 @@ def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
     )
     (tmp_path / "x.ipynb").write_text(text, encoding="utf-8-sig")
     assert analysis.read_notebook(tmp_path / "x.ipynb").cells[0].source == "x = 1"
+
+
+def test_a_notebook_the_grader_may_not_read_gets_a_short_reason(tmp_path, monkeypatch):
+    (tmp_path / "x.ipynb").write_text("{}")
+    (tmp_path / "x.ipynb").chmod(0)  # and, as root reads it anyway, as the system would say
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    with pytest.raises(ValueError, match=r"^the grader may not read this file \(permission"):
+        analysis.read_notebook(tmp_path / "x.ipynb")
+
+
+@pytest.mark.parametrize("cells", [[], [new_code_cell(""), new_markdown_cell(" \n")]])
+def test_a_notebook_with_no_cells_is_called_empty_and_not_run(tmp_path, cells):
+    from course_lib.tools.grading.execute import grade_notebook
+
+    nbformat.write(new_notebook(cells=cells), tmp_path / "01_pixels.ipynb")
+    submission = Submission(tmp_path / "01_pixels.ipynb", "ann", "01_pixels")
+    grade = grade_notebook(submission, KEY, GradeOptions(snapshot=types.SimpleNamespace()))
+    assert grade.problems == ["the notebook is empty: it has no cells, or only blank ones"]
+    assert grade.exercises == []
 
 
 def test_a_submission_that_is_a_link_to_another_file_is_not_read(tmp_path):
@@ -332,6 +447,16 @@ def test_headings_from_another_version_of_the_lesson_are_named():
         "### Exercise 1.2 —  mirror "
     )  # spacing and case are not a version
     assert len(analysis.Layout.of(nb, KEY).outdated_headings()) == 1
+
+
+def test_a_notebook_of_another_lesson_is_named_so_in_one_note():
+    nb = _student_nb()
+    nb.cells[1] = new_markdown_cell("### Exercise 2.1 — A map function")
+    nb.cells[6] = new_markdown_cell("### Exercise 2.2 — Build the pipeline")
+    assert analysis.Layout.of(nb, KEY).outdated_headings() == [
+        "exercises 2.1, 2.2 are lesson 02's, not 01_pixels's: the notebook is another lesson's, "
+        "graded as 01_pixels because of its file name"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -545,6 +670,102 @@ def test_cli_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     (tmp_path / "alice_01_pixels.ipynb").unlink()
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "no .ipynb files" in capsys.readouterr().err
+    _touch(tmp_path / "submissions.zip")
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "\n  submissions.zip: not a notebook, only .ipynb files are graded; "
+        "unpack the archive first\n"
+    )
+
+
+def test_cli_grade_refuses_an_output_folder_that_holds_the_submissions(tmp_path, capsys):
+    from course_lib.tools import cli
+
+    _touch(tmp_path / "in" / "alice_01_pixels.ipynb")
+    for output in (tmp_path / "in", tmp_path):
+        args = ["grade", str(tmp_path / "in"), "--output", str(output)]
+        assert cli.main(args) == 2
+        assert capsys.readouterr().err == (
+            f"course grade: the submissions {tmp_path / 'in'} are in the output folder "
+            f"{output}: give another --output\n"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_cli_grade_says_so_of_a_folder_it_may_not_read(tmp_path, capsys, monkeypatch):
+    from course_lib.tools import cli
+
+    def scandir(path="."):  # as the system refuses a folder to all but root
+        raise PermissionError(13, "Permission denied", os.fspath(path))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"course grade: cannot read {tmp_path}: Permission denied\n"
+
+
+def _cli_grade(tmp_path, monkeypatch, grade_folder):
+    """`course grade` over one notebook, the grading itself ``grade_folder``'s."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from course_lib.tools import cli, grading
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", lambda self, name: None)
+    monkeypatch.setattr(grading, "grade_folder", grade_folder)
+    _touch(tmp_path / "in" / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "in" / "ben_01_pixels.ipynb")
+    return cli.main(["grade", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+
+
+def test_a_second_run_keeps_the_first_run_s_grades_and_says_where(tmp_path, monkeypatch, capsys):
+    def grade_folder(folder, solutions, options, after_each):
+        options.output.write("executed/ann/ann_01_pixels.ipynb", b"{}")
+        grades = [_grade("ann", "01_pixels", [True] * 4)]
+        after_each(grades)
+        return grades
+
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0
+    first = (tmp_path / "out" / "grades.csv").read_text()
+    assert "earlier" not in capsys.readouterr().out
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0
+    (kept,) = (tmp_path / "out" / "earlier").iterdir()
+    assert f"the grades of an earlier run in {tmp_path / 'out'} are kept in {kept}" in (
+        capsys.readouterr().out
+    )
+    assert (kept / "grades.csv").read_text() == first
+    assert (kept / "executed" / "ann" / "ann_01_pixels.ipynb").is_file()
+    assert sorted(p.name for p in (kept).iterdir()) == ["executed", "grades.csv", "summary.csv"]
+    assert (tmp_path / "out" / "grades.csv").read_text() == first
+
+
+def test_an_output_folder_inside_the_submissions_is_not_graded_on_the_next_run(tmp_path):
+    _touch(tmp_path / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "grades" / "executed" / "ann" / "ann_01_pixels.ipynb")
+    _touch(tmp_path / "grades" / "grades.csv")
+    found = submissions.find_submissions(tmp_path, LESSONS, tmp_path / "grades")
+    assert [s.path.relative_to(tmp_path) for s in found] == [Path("ann_01_pixels.ipynb")]
+
+
+def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, monkeypatch, capsys):
+    from course_lib.tools import cli, grading
+
+    def grade_folder(folder, solutions, options, after_each):
+        after_each([_grade("ann", "01_pixels", [True] * 4)])
+        raise KeyboardInterrupt
+
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"\ninterrupted: {tmp_path / 'out' / 'grades.csv'} and summary.csv hold the first 1 "
+        "of 2 submissions; the rest were not graded\n"
+    )
+    assert (tmp_path / "out" / "summary.csv").read_text().splitlines()[1:] == ["ann,4/4,4/4,"]
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grading, "answer_keys", interrupted)  # before grading starts
+    assert cli.main(["grade", str(tmp_path / "in")]) == 130
+    assert capsys.readouterr().err == "\ncourse grade: interrupted\n"
 
 
 def test_a_grading_run_shares_one_judge_process_and_stops_it_at_the_end(tmp_path, monkeypatch):
@@ -664,6 +885,40 @@ def test_a_standard_library_module_loaded_after_the_baseline_is_not_tampering(sh
     ids = {name: entry[0] for name, entry in baseline["entries"].items()}
     importlib.import_module("sched")
     assert analysis.tampering(baseline, fingerprint(ids), "the notebook") == []
+
+
+def test_two_notebooks_of_a_student_with_one_file_name_in_two_folders_stay_two(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "submissions"
+    for week in ("week 1", "week 2"):
+        _touch(folder / "ann" / week / "02_pipelines.ipynb", nbformat.writes(new_notebook()))
+    _touch(folder / "ann" / "week 2" / "notes.txt")
+
+    def grade(submission, key, options, judge_process=None):
+        notebook_grade._save_executed(new_notebook(cells=[new_code_cell("x")]), submission, options)
+        return NotebookGrade(
+            submission, [ExerciseResult("2.1", submission.name.startswith("week 1"), "m")]
+        )
+
+    options = GradeOptions(executed_dir=tmp_path / "executed")
+    grades = _graded_offline(tmp_path, monkeypatch, folder, grade, options)
+    assert [(r.exercise, r.passed, r.message) for r in tables.rows_of(grades)] == [
+        ("2.1", True, "week 1/02_pipelines.ipynb: m"),
+        (
+            "notebook",
+            False,
+            "week 1/02_pipelines.ipynb: 2 notebooks for this lesson from this student: "
+            "week 1/02_pipelines.ipynb, week 2/02_pipelines.ipynb",
+        ),
+        ("2.1", False, "week 2/02_pipelines.ipynb: m"),
+        ("notebook", False, "week 2/notes.txt: not a notebook, only .ipynb files are graded"),
+    ]
+    executed = sorted(p.relative_to(tmp_path) for p in (tmp_path / "executed").rglob("*.ipynb"))
+    assert executed == [
+        Path("executed/ann/week 1/02_pipelines.ipynb"),
+        Path("executed/ann/week 2/02_pipelines.ipynb"),
+    ]
 
 
 def test_a_lesson_handed_in_twice_is_noted_once(tmp_path, monkeypatch):

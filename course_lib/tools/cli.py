@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -188,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return doctor.main(args.skip)
     if args.command == "grade":
-        return _grade(args)
+        try:
+            return _grade(args)
+        except KeyboardInterrupt:  # before grading started, or pressed twice
+            print("\ncourse grade: interrupted", file=sys.stderr)
+            return 130
     if args.command == "download":
         return _download(args.names or ["fashion-mnist"])
     if args.command == "retrain":
@@ -240,9 +245,33 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"course grade: no such folder: {args.submissions}", file=sys.stderr)
         return 2
+    if args.submissions.resolve().is_relative_to(args.output.resolve()):
+        # The output's earlier files are moved aside when a run starts: the submissions too
+        print(
+            f"course grade: the submissions {args.submissions} are in the output folder "
+            f"{args.output}: give another --output",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        os.scandir(args.submissions).close()
+    except OSError as exc:
+        print(f"course grade: cannot read {args.submissions}: {exc.strerror}", file=sys.stderr)
+        return 2
     keys = grading.answer_keys(args.solutions)
-    if not grading.find_submissions(args.submissions, list(keys)):
-        print(f"course grade: no .ipynb files under {args.submissions}", file=sys.stderr)
+    found = grading.find_submissions(args.submissions, list(keys), args.output)
+    if all(submission.not_graded for submission in found):
+        from course_lib.tools.grading.tables import shown_path
+
+        others = [
+            f"{shown_path(s.path.relative_to(args.submissions))}: {s.not_graded}" for s in found
+        ]
+        print(
+            f"course grade: no .ipynb files under {args.submissions}"
+            + "".join(f"\n  {other}" for other in others[:5])
+            + ("\n  …" if others[5:] else ""),
+            file=sys.stderr,
+        )
         return 2
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -260,9 +289,12 @@ def _grade(args: argparse.Namespace) -> int:
 
     try:
         output = OutputFolder(args.output)
+        earlier = output.set_aside_earlier_run()
     except OSError as exc:
         print(f"course grade: cannot write to {args.output}: {exc}", file=sys.stderr)
         return 2
+    if earlier:
+        print(f"the grades of an earlier run in {args.output} are kept in {earlier}")
     options = grading.GradeOptions(
         timeout=args.timeout, cell_timeout=args.cell_timeout, fast=not args.full, output=output
     )
@@ -272,10 +304,12 @@ def _grade(args: argparse.Namespace) -> int:
     )
     exercises = {lesson: len(key.exercises) for lesson, key in keys.items()}
     failed: list[str] = []
+    written: list[int] = [0]  # how many submissions the files hold
 
     def write(grades: list[grading.NotebookGrade]) -> None:
         # After every notebook, so that a run that stops loses nothing already graded.
         rows = grading.rows_of(grades)
+        written[0] = len(grades)
         failed.clear()
         for name, text in (
             ("grades.csv", tables.grades_csv(rows)),
@@ -286,7 +320,17 @@ def _grade(args: argparse.Namespace) -> int:
             except OSError as exc:
                 failed.append(f"{name} ({exc})")
 
-    grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
+    try:
+        grades = grading.grade_folder(args.submissions, args.solutions, options, after_each=write)
+    except KeyboardInterrupt:
+        held = (
+            f"could not write {', '.join(failed)}"
+            if failed
+            else f"{args.output / 'grades.csv'} and summary.csv hold the first {written[0]} "
+            f"of {len(found)} submissions"
+        )
+        print(f"\ninterrupted: {held}; the rest were not graded", file=sys.stderr)
+        return 130
     rows = grading.rows_of(grades)
     write(grades)
     print()

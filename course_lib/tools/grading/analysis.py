@@ -42,7 +42,11 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     try:
         # utf-8-sig: some editors on Windows start the file with a byte-order mark
         text = path.read_text(encoding="utf-8-sig")
+        if not text.strip():
+            raise ValueError("an empty file: the notebook was not saved, or not uploaded")
         content = json.loads(text)
+    except PermissionError:
+        raise ValueError("the grader may not read this file (permission denied)") from None
     except UnicodeDecodeError:
         raise ValueError("not a text file") from None
     except json.JSONDecodeError as exc:
@@ -223,7 +227,19 @@ class Layout:
         """
         current = {e.number: e.title for e in self.key.exercises}
         problems = []
+        lesson = self.key.lesson[:2]
+        others = [
+            n for n in self.headings if lesson.isdigit() and int(n.split(".")[0]) != int(lesson)
+        ]
+        if others:  # a notebook of another lesson, renamed or handed in under this one's name
+            problems.append(
+                f"exercises {', '.join(others)} are lesson {int(others[0].split('.')[0]):02d}'s, "
+                f"not {self.key.lesson}'s: the notebook is another lesson's, graded as "
+                f"{self.key.lesson} because of its file name"
+            )
         for number, title in self.headings.items():
+            if number in others:
+                continue
             if number not in current:
                 problems.append(
                     f"exercise {number} ({title!r}) is not in the current lesson: "

@@ -72,6 +72,9 @@ def grade_notebook(
     except (OSError, ValueError) as exc:
         grade.problems.append(f"could not read the notebook: {first_line(exc)}")
         return grade
+    if not any(cell.source.strip() for cell in student_nb.cells):  # nothing to run: no kernel
+        grade.problems.append("the notebook is empty: it has no cells, or only blank ones")
+        return grade
     layout = analysis.Layout.of(student_nb, key)
     grade.problems.extend(layout.check_cell_problems())
     grade.problems.extend(layout.outdated_headings())

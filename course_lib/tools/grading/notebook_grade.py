@@ -73,12 +73,12 @@ def _save_executed(
         return
     try:
         if options.output is not None:
-            relative = f"executed/{submission.student}/{submission.path.name}"
+            relative = f"executed/{submission.student}/{submission.name}"
             options.output.write(relative, nbformat.writes(nb).encode("utf-8"))
             return
         assert options.executed_dir is not None
-        folder = options.executed_dir / submission.student
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, folder / submission.path.name)
+        path = options.executed_dir / submission.student / submission.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
     except (OSError, ValueError):  # the copy is for reading only; grading goes on without it
         pass

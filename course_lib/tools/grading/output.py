@@ -16,8 +16,10 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 
+_RUN_FILES = ("grades.csv", "summary.csv", "executed")
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -30,6 +32,37 @@ class OutputFolder:
         self.written: set[str] = set()  # since the last accept(): not changes of a notebook's
         self._accepted_moves = 0
         self.expected = self._state()
+
+    def set_aside_earlier_run(self) -> Path | None:
+        """Move the files of an earlier run (``grades.csv``, ``summary.csv``, ``executed/``)
+        into ``earlier/<when it was written>/``, so that this run's files are its own and none
+        of the earlier grades is lost; that folder, or None if there was no earlier run."""
+        present = []
+        for name in _RUN_FILES:
+            try:
+                present.append((name, os.stat(name, dir_fd=self.fd, follow_symlinks=False)))
+            except FileNotFoundError:
+                continue
+        if not present:
+            return None
+        last = max(info.st_mtime for _, info in present)
+        when = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(last))
+        earlier = self._folder(["earlier"])
+        try:
+            folder = when
+            while True:
+                try:
+                    os.mkdir(folder, dir_fd=earlier)
+                    break
+                except FileExistsError:  # two runs within a second
+                    folder = f"{when}-{secrets.token_hex(2)}"
+        finally:
+            os.close(earlier)
+        folder = f"earlier/{folder}"
+        for name, _ in present:
+            os.rename(name, f"{folder}/{name}", src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        self.accept()
+        return self.path / folder
 
     def write(self, relative: str, data: bytes) -> Path:
         """Write ``data`` to ``relative`` (``a/b.csv``) in the folder, atomically; its path."""

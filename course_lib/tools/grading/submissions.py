@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,11 @@ from course_lib.tools import notebooks
 _CHECK_CALL = re.compile(r"\bchecks\.exercise_(\d+)_(\d+)\(")
 _LESSON_NUMBER = re.compile(r"(?<!\d)(\d\d)_")
 _TITLE = re.compile(r"^#\s*Lesson\s+(\d+)\b")
-_SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX"}
+_SKIPPED_FOLDERS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+# What operating systems leave in folders (hidden files, starting with ".", are left out too,
+# and the NAME:Zone.Identifier files that Windows' downloads leave in WSL)
+_SKIPPED_FILES = {"Thumbs.db", "desktop.ini"}
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,17 @@ class Submission:
     student: str
     lesson: str  # a LessonKey.lesson, or "" when it could not be told
     from_title: bool = False  # the file name names no lesson: the notebook's title did
+    # Why it is not graded, for what is not a notebook the grader can open (a .py file, an
+    # archive, a link to a folder, a folder it may not read): a row of its own, not silence
+    not_graded: str = ""
+    # The path below the student's folder when deeper than the file (``week 2/01_pixels.ipynb``):
+    # two notebooks of a student with one file name stay two in the tables and executed/
+    within: str = ""
+
+    @property
+    def name(self) -> str:
+        """The file's name, or its path below the student's folder if deeper."""
+        return self.within or self.path.name
 
 
 class AnswerKeyError(ValueError):
@@ -86,25 +103,83 @@ def answer_keys(solutions: Path) -> dict[str, LessonKey]:
     return {p.stem: lesson_key(p) for p in sorted(solutions.glob("[0-9][0-9]_*.ipynb"))}
 
 
-def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
-    """Every notebook under ``folder``, with the student and lesson it belongs to."""
+def find_submissions(
+    folder: Path, lessons: list[str], output: Path | None = None
+) -> list[Submission]:
+    """Every notebook under ``folder``, with the student and lesson it belongs to.
+
+    Also, as submissions that are ``not_graded``, every other file a student may have meant
+    to hand in (``01_pixels.py``, an archive), links to folders (not followed) and folders
+    the grader may not read, so that none of them goes unnoticed. The grader's ``output``
+    folder, if it is below ``folder``, is not searched: its executed copies are no submissions.
+    """
     found = []
-    for path in sorted(folder.rglob("*.ipynb")):
+    skipped = os.path.realpath(output) if output is not None else None
+
+    def other(path: Path, reason: str) -> None:
         relative = path.relative_to(folder)
-        if any(part in _SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
-            continue
-        if not path.is_file():  # a folder named like a notebook: its notebooks are found too
-            continue
-        lesson, matched = _lesson_from_name(path.stem, lessons)
-        from_title = not lesson
-        if from_title:
-            lesson, matched = _lesson_from_title(path, lessons), ""
         if len(relative.parts) > 1:
             student = relative.parts[0]
-        else:
-            student = _student_from_name(path.stem, matched) or path.stem
-        found.append(Submission(path, student, lesson, from_title=from_title and bool(lesson)))
+        else:  # named as a notebook's student would be: bob_01_pixels.py is bob's
+            stem = path.name.split(".", 1)[0] or path.name
+            student = _student_from_name(stem, _lesson_from_name(stem, lessons)[1]) or stem
+        within = "/".join(relative.parts[1:]) if len(relative.parts) > 2 else ""
+        found.append(Submission(path, _one_spelling(student), "", not_graded=reason, within=within))
+
+    def unreadable(error: OSError) -> None:
+        other(Path(error.filename), f"a folder the grader may not read ({error.strerror})")
+
+    for top, folders, files in os.walk(folder, onerror=unreadable):
+        here = Path(top)
+        folders[:] = [
+            f
+            for f in folders
+            if f not in _SKIPPED_FOLDERS
+            and not f.startswith(".")
+            and os.path.realpath(here / f) != skipped
+        ]
+        for name in [f for f in folders if (here / f).is_symlink()]:
+            other(here / name, "a link to a folder, not followed; hand in the notebooks themselves")
+        for name in files:
+            if name.startswith(".") or name in _SKIPPED_FILES or name.endswith(":Zone.Identifier"):
+                continue
+            path = here / name
+            if not path.is_symlink() and not path.is_file():  # reading it could wait forever
+                other(path, "not a regular file (a pipe or a device)")
+                continue
+            if not name.lower().endswith(".ipynb"):
+                archive = name.lower().endswith(_ARCHIVES)
+                other(
+                    path,
+                    "not a notebook, only .ipynb files are graded"
+                    + ("; unpack the archive first" if archive else ""),
+                )
+                continue
+            relative = path.relative_to(folder)
+            lesson, matched = _lesson_from_name(path.stem, lessons)
+            from_title = not lesson
+            if from_title:
+                lesson, matched = _lesson_from_title(path, lessons), ""
+            if len(relative.parts) > 1:
+                student = relative.parts[0]
+            else:
+                student = _student_from_name(path.stem, matched) or path.stem
+            found.append(
+                Submission(
+                    path,
+                    _one_spelling(student),
+                    lesson,
+                    from_title=from_title and bool(lesson),
+                    within="/".join(relative.parts[1:]) if len(relative.parts) > 2 else "",
+                )
+            )
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
+
+
+def _one_spelling(student: str) -> str:
+    """The student's name in Unicode's composed form (NFC): ``Zoë`` typed on one system and
+    unpacked from another's archive (``Zoe`` and a combining diaeresis) is one student."""
+    return unicodedata.normalize("NFC", student)
 
 
 def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
@@ -124,6 +199,8 @@ def _lesson_from_name(stem: str, lessons: list[str]) -> tuple[str, str]:
 
 
 def _lesson_from_title(path: Path, lessons: list[str]) -> str:
+    if path.is_symlink():  # to a pipe, a device: never read (grading refuses links anyway)
+        return ""
     try:
         cells = json.loads(path.read_text(encoding="utf-8-sig")).get("cells", [])
         source = cells[0].get("source", "") if cells else ""

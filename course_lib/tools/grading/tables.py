@@ -85,10 +85,12 @@ def grade_folder(
     # The notebooks handed in and the answer keys: out of every graded kernel's reach
     options = dataclasses.replace(options, fenced=(*options.fenced, str(folder), str(solutions)))
     keys = answer_keys(solutions)
-    submissions = find_submissions(folder, list(keys))
+    output = options.output.path if options.output is not None else None
+    submissions = find_submissions(folder, list(keys), output)
     by_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
     for submission in submissions:
-        by_pair[(submission.student, submission.lesson)].append(submission.path.name)
+        if submission.lesson in keys:
+            by_pair[(submission.student, submission.lesson)].append(submission.name)
     grades = []
     # One judge process for the whole run, started by the first notebook that needs one and
     # stopped when the run ends, whatever happened.
@@ -96,11 +98,17 @@ def grade_folder(
     try:
         for number, submission in enumerate(submissions, start=1):
             name = submission.path.relative_to(folder)
-            if submission.lesson not in keys:
+            if submission.not_graded or submission.lesson not in keys:
                 grade = NotebookGrade(submission)
                 grade.problems.append(
-                    f"not a lesson of this course: {escaped_hidden(submission.path.name)} "
+                    f"{shown_path(submission.name)}: {submission.not_graded}"
+                    if submission.not_graded
+                    else f"not a lesson of this course: {shown_path(submission.name)} "
                     "(name it after the lesson, e.g. 01_pixels.ipynb)"
+                )
+                progress(
+                    f"[{number}/{len(submissions)}] {shown_path(name)}: not graded, "
+                    + (submission.not_graded or "not a lesson of this course")
                 )
             else:
                 progress(f"[{number}/{len(submissions)}] {shown_path(name)} ...")
@@ -117,7 +125,7 @@ def grade_folder(
                     )
                 if submission.from_title:
                     grade.problems.append(
-                        f"the file name {escaped_hidden(submission.path.name)} names no lesson "
+                        f"the file name {shown_path(submission.name)} names no lesson "
                         "of this course; "
                         f"graded as {submission.lesson}, the lesson its title names"
                     )
@@ -126,11 +134,11 @@ def grade_folder(
                     f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
                     + (f", {len(grade.problems)} note(s)" if grade.problems else "")
                 )
-            twins = by_pair[(submission.student, submission.lesson)]
-            if len(twins) > 1 and submission.path.name == twins[0]:  # said once, not per twin
+            twins = by_pair.get((submission.student, submission.lesson), [])
+            if len(twins) > 1 and submission.name == twins[0]:  # said once, not per twin
                 grade.problems.append(
                     f"{len(twins)} notebooks for this lesson from this student: "
-                    + ", ".join(escaped_hidden(twin) for twin in twins)
+                    + ", ".join(shown_path(twin) for twin in twins)
                 )
             if options.output is not None:
                 changed = options.output.changes()
@@ -161,14 +169,17 @@ def rows_of(grades: list[NotebookGrade]) -> list[GradeRow]:
     the file's) are written with :func:`escaped_hidden`: two different names are never written
     alike, in the files or in the printed table.
     """
-    handed_in = Counter((g.submission.student, g.submission.lesson) for g in grades)
+    # Of a lesson: the rows of what is of none (not graded) name their file already.
+    handed_in = Counter(
+        (g.submission.student, g.submission.lesson) for g in grades if g.submission.lesson
+    )
     rows = []
     for grade in grades:
         student = escaped_hidden(grade.submission.student)
         lesson = grade.submission.lesson or UNKNOWN_LESSON
         notebook = str(grade.submission.path)
         prefix = (
-            f"{escaped_hidden(grade.submission.path.name)}: "
+            f"{shown_path(grade.submission.name)}: "
             if handed_in[(grade.submission.student, grade.submission.lesson)] > 1
             else ""
         )
