@@ -1576,3 +1576,10 @@ def test_2_2_and_2_5_a_missing_return_is_named():
     assert _fails_with(
         checks.exercise_2_5(_pipelines_not_returned), "did you forget to `return train, val`?"
     )
+
+
+def test_2_4_a_value_range_other_than_0_255_is_quoted_as_given():
+    # a student's: images taken to be in [-1, 1], as some backbones want them
+    result = checks.exercise_2_4(_augment(_brightness(value_range=(-1, 1)), brightness=False))
+    assert _fails_with(result, "you gave RandomBrightness value_range=(-1, 1)")
+    assert "pass value_range=(0, 1)" in result.message

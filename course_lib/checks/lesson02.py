@@ -1286,15 +1286,22 @@ def exercise_2_4(augment: Any) -> CheckResult:
         if low < -1e-4 or high > 1 + 1e-4:
             reached = f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]"
             ranged = [
-                type(layer).__name__
+                (type(layer).__name__, tuple(float(v) for v in layer.value_range))
                 for layer in layers
                 if getattr(layer, "value_range", None) is not None
                 and [float(v) for v in layer.value_range] != [0.0, 1.0]
             ]
-            if ranged:
+            if ranged and all(bounds == (0.0, 255.0) for _, bounds in ranged):
+                names = [name for name, _ in ranged]
                 return (
-                    f"{reached}: {' and '.join(ranged)} assume{'s' if len(ranged) == 1 else ''} "
+                    f"{reached}: {' and '.join(names)} assume{'s' if len(names) == 1 else ''} "
                     "pixel values in 0-255 unless you pass value_range=(0, 1)."
+                )
+            if ranged:
+                told = " and ".join(f"{name} value_range=({a:g}, {b:g})" for name, (a, b) in ranged)
+                return (
+                    f"{reached}: you gave {told}, the range its pixel values are taken to be "
+                    "in; the images here are in [0, 1]: pass value_range=(0, 1)."
                 )
             return (
                 f"{reached}, where the images must stay: call each layer on its own with "
