@@ -791,3 +791,73 @@ def test_1_3_the_rounding_hint_comes_only_for_an_index_one_past_the_end(answer, 
     result = checks.exercise_1_3(answer)
     assert not result.passed
     assert str(result).startswith(f"❌ Not yet (exercise 1.3): {message}")
+
+
+def test_1_1_values_right_but_wrapped_by_int8_are_named_as_int8():
+    result = checks.exercise_1_1(lambda p: np.round(p @ WEIGHTS).astype(np.int8))
+    assert _fails_with(result, "their type is int8, which holds -128 to 127")
+    assert "in uint8, sums above 255 wrap" not in result.message
+
+
+def _crop_or_none(image, height, width):  # a student's: warns and returns nothing
+    if height > image.shape[0] or width > image.shape[1]:
+        print("the crop is larger than the image")
+        return None
+    return _crop(image, height, width)
+
+
+def _crop_or_whole_image(image, height, width):  # a student's: gives the image back uncropped
+    if height > image.shape[0] or width > image.shape[1]:
+        return image
+    return _crop(image, height, width)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_crop_or_none, "your function returned None"),
+        (_crop_or_whole_image, "returned the whole image, shape (5, 6), uncropped"),
+    ],
+)
+def test_1_2_a_crop_too_large_answered_otherwise_than_by_slicing_is_named_as_such(answer, phrase):
+    result = checks.exercise_1_2(answer)
+    assert _fails_with(result, phrase)
+    assert "Raise a ValueError" in result.message
+    assert "slicing stops silently" not in result.message
+
+
+def _standardise_by_variance(x_train, x_test):  # a student's: np.var for np.std
+    mean, var = x_train.mean(), x_train.var()
+    return ((x_train - mean) / var).astype(np.float32), ((x_test - mean) / var).astype(np.float32)
+
+
+def _standardise_without_parentheses(x_train, x_test):  # a student's: x - mean / std
+    mean, std = x_train.mean(), x_train.std()
+    return (x_train - mean / std).astype(np.float32), (x_test - mean / std).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_standardise_by_variance, "you divided by the variance"),
+        (_standardise_without_parentheses, "you computed x - mean / std"),
+        (lambda x_train, x_test: None, "did you forget to `return train, test`?"),
+    ],
+)
+def test_1_4_names_the_variance_the_missing_parentheses_and_a_missing_return(answer, phrase):
+    result = checks.exercise_1_4(answer)
+    assert _fails_with(result, phrase)
+    assert "wrap around" not in result.message
+
+
+def _standardise_in_place_on_uint8(x_train, x_test):  # a student's: x -= mean on the uint8 images
+    mean, std = x_train.mean(), x_train.std()
+    x_train -= mean
+    x_test -= mean
+    return (x_train / std).astype(np.float32), (x_test / std).astype(np.float32)
+
+
+def test_1_4_an_in_place_subtraction_numpy_refuses_on_uint8_is_explained():
+    result = checks.exercise_1_4(_standardise_in_place_on_uint8)
+    assert _fails_with(result, "with uint8 images, your code raised UFuncTypeError")
+    assert "An in-place operation such as x -= mean" in result.message

@@ -1531,3 +1531,55 @@ def test_images_and_labels_shuffled_apart_are_named_as_such():
 
     result = checks.exercise_2_2(zipped)
     assert _fails_with(result, "no longer with its own label")
+
+
+def _steps_not_kept(ds, batch_size, seed):  # a student's: each method's result thrown away
+    ds.cache()
+    ds.shuffle(ds.cardinality(), seed=seed)
+    ds.batch(batch_size)
+    ds.prefetch(AUTOTUNE)
+    return ds
+
+
+def _pipelines_not_kept(ds_train, ds_val, augment, batch_size, seed):  # the same, in 2.5
+    ds_train.cache()
+    ds_train.shuffle(ds_train.cardinality(), seed=seed)
+    ds_train.batch(batch_size)
+    ds_train.map(lambda x, y: (augment(x, training=True), y))
+    ds_train.prefetch(AUTOTUNE)
+    ds_val.batch(batch_size)
+    ds_val.prefetch(AUTOTUNE)
+    return ds_train, ds_val
+
+
+def test_2_2_and_2_5_methods_whose_results_are_not_kept_are_named_as_such():
+    result = checks.exercise_2_2(_steps_not_kept)
+    assert _fails_with(result, "your dataset has none of the four steps")
+    assert "ds = ds.cache()" in result.message
+    result = checks.exercise_2_5(_pipelines_not_kept)
+    assert _fails_with(result, "train and val have none of the steps")
+    assert "val = ds_val.batch(...)" in result.message
+
+
+def _pipeline_not_returned(ds, batch_size, seed):  # a student's
+    ds = ds.cache().shuffle(ds.cardinality(), seed=seed).batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _pipelines_not_returned(ds_train, ds_val, augment, batch_size, seed):  # a student's
+    val = ds_val.batch(batch_size).prefetch(AUTOTUNE)  # noqa: F841
+
+
+def test_2_2_and_2_5_a_missing_return_is_named():
+    assert _fails_with(
+        checks.exercise_2_2(_pipeline_not_returned), "did you forget to `return` the dataset?"
+    )
+    assert _fails_with(
+        checks.exercise_2_5(_pipelines_not_returned), "did you forget to `return train, val`?"
+    )
+
+
+def test_2_4_a_value_range_other_than_0_255_is_quoted_as_given():
+    # a student's: images taken to be in [-1, 1], as some backbones want them
+    result = checks.exercise_2_4(_augment(_brightness(value_range=(-1, 1)), brightness=False))
+    assert _fails_with(result, "you gave RandomBrightness value_range=(-1, 1)")
+    assert "pass value_range=(0, 1)" in result.message

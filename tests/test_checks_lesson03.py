@@ -1265,3 +1265,75 @@ def test_3_6_what_is_no_number_is_told_it_is_no_int(answer, message):
     result = checks.exercise_3_6(answer)
     assert not result.passed
     assert str(result) == f"❌ Not yet (exercise 3.6): {message}"
+
+
+def test_3_2_a_line_detector_is_not_said_to_find_horizontal_edges():
+    # the textbook's 45° line kernel: its rows and its columns all add up to 0
+    line = np.array([[2, -1, -1], [-1, 2, -1], [-1, -1, 2]], dtype=np.float64)
+    result = checks.exercise_3_2(line)
+    assert _fails_with(result, "your kernel responds to edges that run like '/'")
+    assert "horizontal" not in result.message and "vertical" not in result.message
+
+
+def _maps_per_channel_and_filter(image, kernel):  # a student's: the channels never added up
+    return np.stack(
+        [
+            images.convolve2d(image[..., c], kernel[:, :, c, m])
+            for m in range(kernel.shape[-1])
+            for c in range(image.shape[-1])
+        ],
+        axis=-1,
+    )
+
+
+def test_3_3_one_map_per_channel_and_filter_side_by_side_is_named():
+    result = checks.exercise_3_3(_maps_per_channel_and_filter)
+    assert _fails_with(result, "12 maps for 4 filters: 3 channels times 4 filters")
+    assert "add up each filter's channel maps" in result.message
+
+
+class _SubclassedCnn(keras.Model):  # a student's: the right layers, in a subclass
+    def __init__(self, num_classes):
+        super().__init__()
+        self.convs = [
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 1, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+
+    def call(self, x):
+        for layer in self.convs:
+            x = layer(x)
+        return x
+
+
+def _subclassed_cnn(input_shape, num_classes):
+    model = _SubclassedCnn(num_classes)
+    model(np.zeros((1, *input_shape), dtype="float32"))  # builds every layer for input_shape
+    return model
+
+
+def test_3_5_a_subclassed_model_is_told_to_use_sequential_or_functional():
+    result = checks.exercise_3_5(_subclassed_cnn)
+    assert _fails_with(result, "your model is a subclass of keras.Model (_SubclassedCnn)")
+    assert "functional API" in result.message
+    assert "start the Sequential" not in result.message
+
+
+def _field_pairs_swapped(stack):  # a student's: each pair unpacked as (s, k)
+    field, jump = 1, 1
+    for s, k in stack:
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def test_3_6_pairs_read_as_stride_then_kernel_are_named():
+    result = checks.exercise_3_6(_field_pairs_swapped)
+    assert _fails_with(result, "you read each pair as (stride, kernel size)")
+    assert "`for k, s in stack`" in result.message

@@ -114,6 +114,14 @@ def exercise_1_1(to_grayscale: Callable[[np.ndarray], Any]) -> CheckResult:
                 "the weights are applied to the channels in reverse (BGR) order: the photo is RGB."
             )
         right = (values == expected) | (near_half & (np.abs(values - expected) <= 1))
+        if gray.dtype == np.int8 and (values < 0).any() and np.array_equal(values % 256, expected):
+            i, j = np.argwhere(values < 0)[0]
+            return (
+                f"the values are right but their type is int8, which holds -128 to 127: values "
+                f"above 127 wrap around to negative numbers (your grayscale image[{i}, {j}] is "
+                f"{_number(gray[i, j])}, for {expected[i, j]:.0f}). Return uint8, 0 to 255, as "
+                "Pillow does: .astype(np.uint8) after rounding."
+            )
         if not (right.all() or np.array_equal(values, pillow)):
             if np.issubdtype(gray.dtype, np.floating) and np.allclose(values, exact, atol=1e-3):
                 return (
@@ -435,12 +443,23 @@ def exercise_1_2(centre_crop: Callable[[np.ndarray, int, int], Any]) -> CheckRes
                 f"{asked}, your code raised {type(exc).__name__}; "
                 "raise ValueError, the exception for an argument with a bad value."
             )
+        raise_it = "Raise a ValueError when the crop is larger than the image" + (
+            ", in height or in width." if (height, width) == (4, 7) else "."
+        )
+        if out is None:
+            return (
+                f"{asked}, your function returned None (printing a warning, or a bare return, "
+                f"does that): the caller's code carries on with no image. {raise_it}"
+            )
+        if getattr(out, "shape", None) == image.shape:
+            return (
+                f"{asked}, your function returned the whole image, shape {image.shape}, "
+                f"uncropped, and the caller cannot tell. {raise_it}"
+            )
         shape = getattr(out, "shape", type(out).__name__)
         return (
             f"{asked}, your function returned {shape} without "
-            "complaint: NumPy slicing stops silently at the edge. Raise a ValueError when the "
-            "crop is larger than the image"
-            + (", in height or in width." if (height, width) == (4, 7) else ".")
+            f"complaint: NumPy slicing stops silently at the edge. {raise_it}"
         )
 
     def diagnose() -> str | None:
@@ -663,7 +682,21 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
 
     def check_case(train: np.ndarray, test: np.ndarray) -> str | None:
         kind = f"{train.dtype} images"
-        result = call_pure(standardise, train, test, names=("x_train", "x_test"))
+        try:
+            result = call_pure(standardise, train, test, names=("x_train", "x_test"))
+        except StudentCodeFailed as exc:
+            raised = str(exc).rstrip(" .")
+            if "Cannot cast ufunc" in raised and "to dtype('uint8')" in raised:
+                # read from the text: the judge gets no traceback
+                raise StudentCodeFailed(
+                    f"with {kind}, {raised}. An in-place operation such as x -= mean writes its "
+                    "float result into the uint8 array itself, which NumPy refuses (and which "
+                    "would change the caller's images): compute new arrays in float, "
+                    "(x - mean) / std."
+                ) from None
+            raise
+        if result is None:
+            return "your function returned None: did you forget to `return train, test`?"
         if (
             isinstance(result, np.ndarray)
             or not isinstance(result, tuple | list)
@@ -781,6 +814,18 @@ def exercise_1_4(standardise: Callable[[np.ndarray, np.ndarray], Any]) -> CheckR
             return (
                 f"the values have spread 1 but their mean is {a.mean():.2f}, not 0: subtract "
                 "the training mean."
+            )
+        if close(a, data - mean / std) and not close(a, want_train):
+            return (
+                "you computed x - mean / std, where the division comes first: it subtracts "
+                "mean / std from every pixel. Put the subtraction in parentheses, "
+                "(x - mean) / std."
+            )
+        if close(a, (data - mean) / std**2) and not close(a, want_train):
+            return (
+                f"you divided by the variance ({std**2:.4g}, the square of the standard "
+                f"deviation, np.var), not by the standard deviation ({std:.4g}, np.std): the "
+                f"values' spread is {a.std():.3g}, not 1."
             )
         if a.min() >= 0 and np.issubdtype(train.dtype, np.integer) and abs(a.mean()) > 0.5:
             return (

@@ -531,6 +531,8 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
     def diagnose() -> str | None:
         view = made(0, 2)
         if not view["dataset"]:
+            if view["type"] == "NoneType":
+                return "your function returned None: did you forget to `return` the dataset?"
             return f"return the tf.data.Dataset; got {view['type']}."
         if view["cardinality"] == INFINITE:
             return "the dataset never ends: leave out .repeat(), fit loops over the epochs itself."
@@ -538,6 +540,16 @@ def exercise_2_2(make_train_pipeline: Callable[..., Any]) -> CheckResult:
         if spec["kind"] != "tuple" or len(spec["items"]) != 2:
             return "each element should stay an (images, labels) pair: keep the labels."
         if _rank(spec["items"][1]) == 0:
+            if not any(
+                _positions(view["steps"], word)
+                for word in ("cache", "shuffle", "batch", "prefetch")
+            ):
+                return (
+                    "your dataset has none of the four steps, cache, shuffle, batch and "
+                    "prefetch. A dataset's method, ds.cache() say, leaves ds as it is and returns "
+                    "a new dataset: chain the calls, ds.cache().shuffle(...)..., or keep each "
+                    "result, ds = ds.cache()."
+                )
             return "elements are single images, not batches: add .batch(batch_size)."
         passes = [_elements(view, epoch) for epoch in range(2)]
         epochs = [[np.atleast_1d(np.asarray(y)) for _, y in elements] for elements in passes]
@@ -1274,15 +1286,22 @@ def exercise_2_4(augment: Any) -> CheckResult:
         if low < -1e-4 or high > 1 + 1e-4:
             reached = f"augmented values reach [{low:.2f}, {high:.2f}], outside [0, 1]"
             ranged = [
-                type(layer).__name__
+                (type(layer).__name__, tuple(float(v) for v in layer.value_range))
                 for layer in layers
                 if getattr(layer, "value_range", None) is not None
                 and [float(v) for v in layer.value_range] != [0.0, 1.0]
             ]
-            if ranged:
+            if ranged and all(bounds == (0.0, 255.0) for _, bounds in ranged):
+                names = [name for name, _ in ranged]
                 return (
-                    f"{reached}: {' and '.join(ranged)} assume{'s' if len(ranged) == 1 else ''} "
+                    f"{reached}: {' and '.join(names)} assume{'s' if len(names) == 1 else ''} "
                     "pixel values in 0-255 unless you pass value_range=(0, 1)."
+                )
+            if ranged:
+                told = " and ".join(f"{name} value_range=({a:g}, {b:g})" for name, (a, b) in ranged)
+                return (
+                    f"{reached}: you gave {told}, the range its pixel values are taken to be "
+                    "in; the images here are in [0, 1]: pass value_range=(0, 1)."
                 )
             return (
                 f"{reached}, where the images must stay: call each layer on its own with "
@@ -1451,6 +1470,8 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
     def diagnose() -> str | None:
         result = made(0, 2, 1)
         if not result["pair"]:
+            if result["type"] == "NoneType":
+                return "your function returned None: did you forget to `return train, val`?"
             return f"return two datasets, `return train, val`; got {result['type']}."
         train, val = result["train"], result["val"]
         for name, ds in (("train", train), ("val", val)):
@@ -1458,6 +1479,17 @@ def exercise_2_5(make_pipelines: Callable[..., Any]) -> CheckResult:
                 return f"{name} is a {ds['type']}, not a tf.data.Dataset."
             if ds["cardinality"] == INFINITE:
                 return f"{name} never ends: leave out .repeat(), fit loops over the epochs itself."
+        if not any(
+            _positions(ds["steps"], word)
+            for ds in (train, val)
+            for word in ("cache", "shuffle", "batch", "map", "prefetch")
+        ):
+            return (
+                "train and val have none of the steps, not even a batch: they are the datasets "
+                "your function received. A dataset's method, ds.batch(...) say, leaves ds as it "
+                "is and returns a new dataset: chain the calls, ds_val.batch(...).prefetch(...), "
+                "or keep each result, val = ds_val.batch(...)."
+            )
         sizes, labels, values = _epoch(val, 0, "val")
         if sorted(labels.tolist()) != list(range(1000, 1000 + AUGMENT_VAL)):
             if set(labels.tolist()) & set(range(AUGMENT_TRAIN)):

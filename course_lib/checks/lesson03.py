@@ -275,13 +275,13 @@ def exercise_3_2(kernel: Any) -> CheckResult:
                     "left to right)."
                 )
             columns, rows = got.sum(axis=0), got.sum(axis=1)
-            if np.allclose(columns, 0, atol=tolerance):
+            if np.allclose(columns, 0, atol=tolerance) and not np.allclose(rows, 0, atol=tolerance):
                 return (
                     "your kernel finds horizontal edges (a change from top to bottom: it gives 0 "
                     f"on vertical ones), and it responds to '/' edges too: {on_slash}. A '/' edge "
                     "also changes from top to bottom; a diagonal-edge kernel must ignore it."
                 )
-            if np.allclose(rows, 0, atol=tolerance):
+            if np.allclose(rows, 0, atol=tolerance) and not np.allclose(columns, 0, atol=tolerance):
                 return (
                     "your kernel finds vertical edges (a change from left to right: it gives 0 "
                     f"on horizontal ones), and it responds to '/' edges too: {on_slash}. A '/' "
@@ -397,6 +397,13 @@ def _channels_shape_problem(out: np.ndarray, image: np.ndarray, kernel: np.ndarr
         return (
             f"your output has shape {out.shape}, one map per channel and per filter; a layer "
             f"gives one map per filter, {last}."
+        )
+    if c > 1 and out.shape == (rows, cols, c * f):
+        return (
+            f"your output has shape {out.shape}, {c * f} maps for {f} filters: {c} channels "
+            f"times {f} filters, one map per channel and per filter. A filter adds the weighted "
+            f"sums of all {c} channels into one number per position: add up each filter's "
+            f"channel maps, for one map per filter, {last}."
         )
     if out.shape == (rows, cols):
         if np.allclose(out, expected.sum(axis=-1)):
@@ -1128,6 +1135,16 @@ def _cnn_problem(
             f"your model has no layers{after}: add the layers of the task's table, from the "
             "first Conv2D to the last Dense."
         )
+    if declared is None and not isinstance(model, keras.Sequential):
+        # A subclass of keras.Model records neither its input shape nor the order in which its
+        # call uses its layers, which the check compares.
+        return (
+            f"your model is a subclass of keras.Model ({type(model).__name__}): Keras does not "
+            "record its input shape, nor the order in which call() uses its layers, which "
+            "this check compares. Build it as the task says, with keras.Sequential (starting "
+            "with keras.Input(shape=input_shape)) or with the functional API (keras.Input, "
+            "then keras.Model(inputs, outputs))."
+        )
     if declared is None:
         # Called on a batch, an unbuilt Sequential takes whatever shape comes: the test would
         # not see that input_shape was never used.
@@ -1362,6 +1379,12 @@ def exercise_3_6(receptive_field: Callable[[list[tuple[int, int]]], Any]) -> Che
         for formula, message in _FIELD_MISTAKES:
             if answers == [formula(stack) for stack in stacks]:
                 return message
+        if answers == [_field_reference([(s, k) for k, s in stack]) for stack in stacks]:
+            return (
+                f"you read each pair as (stride, kernel size): for [(3, 1)], one 3x3 "
+                f"convolution of stride 1, you return {answers[0]:g}. Each pair is (k, s), the "
+                "kernel size first: `for k, s in stack`."
+            )
         if answers[0] != 3:
             return (
                 f"a single 3x3 convolution sees a 3x3 patch, but you return {answers[0]:g} for "
