@@ -211,6 +211,34 @@ def test_6_2_accepts_an_antialiased_bilinear_resize_then_the_lite0_scaling():
     ).passed
 
 
+def _resize_skimage(images, mode):
+    from skimage.transform import resize
+
+    return np.stack(
+        [
+            resize(im, (224, 224), order=1, mode=mode, anti_aliasing=True, preserve_range=True)
+            for im in images
+        ]
+    )
+
+
+def test_6_2_a_resize_that_mirrors_the_border_is_told_that_only_the_edges_differ():
+    # A student's: skimage's bilinear resize, whose default mode='reflect' mirrors the pixels
+    # beyond the border; inside the images it is TensorFlow's bilinear resize
+    result = checks.exercise_6_2(
+        lambda im: ((_resize_skimage(im, "reflect") - 127) / 128).astype("float32")
+    )
+    assert _fails_with(result, "values match a bilinear resize inside the images")
+    assert "mode='reflect'" in result.message
+    # With mode='edge' it is right until the images must shrink: its anti_aliasing smooths too
+    # little there
+    result = checks.exercise_6_2(
+        lambda im: ((_resize_skimage(im, "edge") - 127) / 128).astype("float32")
+    )
+    assert _fails_with(result, "shrunk without antialiasing")
+    assert "skimage.transform.resize's anti_aliasing smooths far too little" in result.message
+
+
 @pytest.mark.parametrize(
     ("answer", "copy"),
     [
@@ -1269,6 +1297,27 @@ def test_6_6_names_a_threshold_other_than_alpha(threshold, phrase, not_said):
     result = checks.exercise_6_6(_keep_below(threshold))
     assert _fails_with(result, phrase)
     assert not_said not in result.message
+
+
+def _keep_one_sided(y_val, pred_features, pred_fine_tuned, alpha=0.05):
+    """A student's: a one-sided binomial test, "is fine-tuning better?", instead of McNemar's."""
+    from scipy.stats import binomtest
+
+    only_features = int(np.sum((pred_features == y_val) & (pred_fine_tuned != y_val)))
+    only_fine_tuned = int(np.sum((pred_fine_tuned == y_val) & (pred_features != y_val)))
+    if only_features + only_fine_tuned == 0:
+        return False
+    test = binomtest(only_fine_tuned, only_features + only_fine_tuned, alternative="greater")
+    return bool(test.pvalue < alpha)
+
+
+def test_6_6_a_one_sided_test_is_named():
+    result = checks.exercise_6_6(_keep_one_sided)
+    assert _fails_with(result, "a one-sided test (binomtest(..., alternative='greater'))")
+    assert "McNemar's p-value, two-sided" in result.message
+    # p < 2 alpha makes the same decisions: the message names it too
+    result = checks.exercise_6_6(_keep_below(lambda alpha: 2 * alpha))
+    assert _fails_with(result, "those of p < 2 × alpha")
 
 
 def _keep_on_accuracy_gap(gap, counts=False):

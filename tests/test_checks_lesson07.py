@@ -204,6 +204,21 @@ def test_7_1_wants_exactly_the_recorded_input_and_names_what_differs(answer, phr
     assert "resize it to" not in result.message  # these images were resized
 
 
+def _resized_by_tensorflow_without_antialiasing(upload, prep):  # a student's, lesson 06's way
+    import tensorflow as tf
+
+    x = np.asarray(_open(upload).convert("L"), np.float32)[..., None]
+    x = tf.image.resize(x, (prep["height"], prep["width"])).numpy()
+    return x * prep["scale"] + prep["offset"]
+
+
+def test_7_1_a_tensorflow_resize_without_antialiasing_is_named():
+    result = checks.exercise_7_1(_resized_by_tensorflow_without_antialiasing, GRAY_28)
+    assert _fails_with(result, "the wide RGB PNG was resized by TensorFlow (tf.image.resize")
+    assert "bilinear without antialias=True" in result.message
+    assert ".resize((width, height), Image.Resampling.BILINEAR)" in result.message
+
+
 def _prepare_with_tensorflow_only(upload, p):  # a student's: decoded gray, resized in float
     import tensorflow as tf
 
@@ -463,6 +478,32 @@ def _route(
 )
 def test_7_2_names_the_mistake(model, answer, phrase):
     assert _fails_with(checks.exercise_7_2(answer, model, CLASSES, GRAY_28), phrase)
+
+
+def _try_around_image_open_only(model, class_names, prep):  # a student's: decoded outside
+    def predict():
+        upload = request.files.get("file")
+        if upload is None:
+            return jsonify(error="no file"), 400
+        try:
+            image = Image.open(io.BytesIO(upload.read()))
+        except OSError:
+            return jsonify(error="not an image"), 400
+        p = np.asarray(model(_pixels(image, prep)))[0]
+        return jsonify(label=class_names[int(p.argmax())], confidence=float(p.max()))
+
+    return predict
+
+
+def test_7_2_a_truncated_file_that_fails_outside_the_try_is_told_where_pillow_decodes(model):
+    result = checks.exercise_7_2(_app(_try_around_image_open_only), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "a truncated PNG made your route raise OSError")
+    assert "Image.open reads only the file's header" in result.message
+    assert "belong inside the try as well" in result.message
+    # Only for a truncated file: an unreadable one fails in Image.open itself
+    result = checks.exercise_7_2(_route(catch=()), model, CLASSES, GRAY_28)
+    assert _fails_with(result, "made your route raise UnidentifiedImageError")
+    assert "reads only the file's header" not in result.message
 
 
 def _no_test_for_a_missing_file(model, class_names, prep):  # a student's: .get() unchecked
@@ -1317,6 +1358,25 @@ def _lowest_score(body):  # min where max was meant
         worst = min(body["responses"][0]["labelAnnotations"], key=lambda e: e["score"])
         return worst["description"], worst["score"]
     return top_label(body)
+
+
+def _top_topicality_with_its_score(body):  # a student's: the most relevant entry, its score
+    if isinstance(body, dict) and "responses" in body:
+        best = max(body["responses"][0]["labelAnnotations"], key=lambda e: e["topicality"])
+        return best["description"], best["score"]
+    return top_label(body)
+
+
+def test_7_5_an_entry_lowest_in_score_and_highest_in_topicality_is_named_both_ways():
+    # In the notebook's Google answer 'Carnivore' has the lowest score and the highest
+    # topicality: a student who took either is told of both
+    for answer in (_lowest_score, _top_topicality_with_its_score):
+        result = checks.exercise_7_5(answer)
+        assert _fails_with(result, "you took 'Carnivore', the entry with the lowest score (min")
+        assert "It is also the entry with the highest 'topicality'" in result.message
+    result = checks.exercise_7_5(_lowest_for_azure_only)
+    assert _fails_with(result, "the first entry and the one with the lowest score")
+    assert "topicality" not in result.message
 
 
 def _lowest_for_azure_only(body):  # a student's: Azure's first entry is its lowest too

@@ -416,6 +416,26 @@ def _other_filter(values: np.ndarray, expected: np.ndarray, images: np.ndarray) 
     return None
 
 
+def _edge_problem(
+    got: np.ndarray, expected: np.ndarray, images: np.ndarray, close: float
+) -> str | None:
+    """Name values that match a bilinear resize except near the images' borders, or None."""
+    values = got.astype(np.float64)
+    # An input pixel spans 224 / side output pixels: past its centre, the edge pixel's outer
+    # half is interpolated with whatever the resize takes for the pixels beyond the border
+    margin = int(np.ceil(LITE0_SIZE / min(images.shape[1:3]) / 2)) + 1
+    inside = (slice(None), slice(margin, -margin), slice(margin, -margin))
+    if not np.allclose(values[inside], expected[inside], rtol=0, atol=close):
+        return None
+    return (
+        f"values match a bilinear resize inside the images, but not within {margin} pixels of "
+        "their borders: your resize fills in the pixels beyond the border another way. "
+        "TensorFlow's and Pillow's resizes repeat the edge pixels; skimage.transform.resize "
+        "mirrors them by default (mode='reflect'); "
+        + first_difference(got, expected, "your batch", atol=close)
+    )
+
+
 def _number_text(value: float) -> str:
     """A fitted number as a student would write it: 127, 126.9."""
     return f"{value:.1f}".removesuffix(".0")
@@ -568,7 +588,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
         if problem:
             return problem
         if not np.allclose(values, expected, rtol=0, atol=close):
-            problem = _scale_problem(values, resized, close)
+            problem = _scale_problem(values, resized, close) or _edge_problem(
+                got, expected, images, close
+            )
             if problem:
                 return problem
             return (
@@ -616,7 +638,9 @@ def exercise_6_2(prepare: Callable[[np.ndarray], Any]) -> CheckResult:
             return (
                 "right on images smaller than 224, but a 300x340 batch was shrunk without "
                 "antialiasing: each output pixel then comes from the 4 input pixels nearest "
-                "to it and the ones in between are skipped. Pass antialias=True to the resize."
+                "to it and the ones in between are skipped. Pass antialias=True to the resize "
+                "(tf.image.resize, keras.ops.image.resize; skimage.transform.resize's "
+                "anti_aliasing smooths far too little at this scale to make up for it)."
             )
         return (
             "right on images smaller than 224, but not on a 300x340 batch, which must shrink: "
@@ -1662,6 +1686,21 @@ def exercise_6_6(keep_fine_tuned: Callable[..., Any]) -> CheckResult:
                 "in both: your decision does not follow p. The same gap is evidence in the "
                 "first, and often luck in the second: keep fine-tuning only when it is ahead "
                 "and p < alpha."
+            )
+        # A one-sided test (binomtest(..., alternative="greater")) halves McNemar's p-value
+        # when fine-tuning is ahead: its decisions are those of p / 2 < alpha
+        one_sided = {
+            name: only_ft > only_fe and p_values[name] / 2 < (0.05 if alpha is None else alpha)
+            for name, (only_fe, only_ft, alpha, _) in cases.items()
+        }
+        if answers == one_sided:
+            return (
+                f"with alpha=0.01 and p = {p_values['strict alpha']:.3f} you keep fine-tuning, "
+                "yet p is not below alpha: your threshold is larger than the alpha argument. "
+                "Your decisions are those of p < 2 × alpha, or of p / 2 < alpha, the p-value "
+                "of a one-sided test (binomtest(..., alternative='greater')). The rule uses "
+                "McNemar's p-value, two-sided, as metrics.compare_classifiers gives it: keep "
+                "fine-tuning when it is ahead and that p < alpha."
             )
         if answers["strict alpha"] and answers["loose alpha"]:
             return (

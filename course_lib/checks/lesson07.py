@@ -287,10 +287,35 @@ def _prepare_problem(
     worst = np.abs(out - expected).max()
     if worst <= 4 * abs(scale):  # a few grey levels: the same steps, computed another way
         return _other_computation_problem(out, returned, expected, name, record)
+    if _tf_resized(out, data, record, tolerance):
+        return (
+            f"the {name} was resized by TensorFlow (tf.image.resize, or keras.ops.image.resize, "
+            "bilinear without antialias=True): shrinking an image, it reads only the 4 input "
+            "pixels nearest to each output pixel, where Pillow's bilinear averages all the "
+            "pixels under it. The task prescribes Pillow's steps, which the service runs too: "
+            ".resize((width, height), Image.Resampling.BILINEAR)."
+        )
     return (
         f"for the {name}, values differ from the expected input by up to {amount(worst)}; "
         + first_difference(returned, expected, "your input", atol=tolerance)
     )
+
+
+def _tf_resized(out: np.ndarray, data: bytes, record: dict[str, Any], tolerance: float) -> bool:
+    """Is ``out`` the input made with TensorFlow's bilinear resize, without antialiasing, of
+    the converted image? False when TensorFlow cannot make it."""
+    height, width = int(record["height"]), int(record["width"])
+    mode = "L" if record.get("color_mode") == "grayscale" else "RGB"
+    try:
+        import tensorflow as tf
+
+        pixels = np.asarray(Image.open(io.BytesIO(data)).convert(mode), dtype=np.float32)
+        pixels = pixels.reshape(*pixels.shape[:2], -1)
+        resized = tf.image.resize(pixels, (height, width)).numpy().astype(np.float64)
+    except Exception:  # an upload TensorFlow cannot resize is not what the student did
+        return False
+    made = resized * float(record["scale"]) + float(record["offset"])
+    return made.shape == out.shape and np.allclose(out, made, atol=tolerance)
 
 
 def _is_palette(data: bytes) -> bool:
@@ -660,10 +685,17 @@ def _route_failure(
             "before reading the upload, `if 'file' not in request.files:` (or `if upload is "
             "None:`), and answer `return jsonify(error='...'), 400`."
         )
+    later = (
+        " Image.open reads only the file's header: a truncated file raises later, when its "
+        "pixels are decoded (by .convert, .resize or np.asarray), so those steps belong inside "
+        "the try as well."
+        if "truncated" in what
+        else ""
+    )
     return (
         f"{what} made your route raise {text}. A bad upload is the client's mistake: catch the "
         "error and answer `return jsonify(error='...'), 400` (UnidentifiedImageError and a "
-        "truncated file's error are both OSErrors)."
+        f"truncated file's error are both OSErrors).{later}"
     )
 
 
@@ -1727,8 +1759,13 @@ def _entries(body: Any) -> list[tuple[str, float]]:
     ]
 
 
-def _not_the_top_entry(service: str, body: Any, got_label: Any) -> str | None:
-    """What an answer that took another entry than the most confident one did, or None."""
+def _not_the_top_entry(
+    service: str, body: Any, got_label: Any, most_topical: Any = None
+) -> str | None:
+    """What an answer that took another entry than the most confident one did, or None.
+
+    ``most_topical``: the label of a Google answer's entry with the highest topicality, which
+    may also be the one with the lowest score: then the message names both readings."""
     entries = _entries(body)
     if not entries:
         return None
@@ -1741,9 +1778,15 @@ def _not_the_top_entry(service: str, body: Any, got_label: Any) -> str | None:
             f"score: {take} (these lists are not always sorted)."
         )
     if got_label == lowest:
+        topical = (
+            " It is also the entry with the highest 'topicality', which says how relevant a "
+            "label is to the image, not how sure the service is: the confidence is 'score'."
+            if got_label == most_topical
+            else ""
+        )
         return (
             f"for {service} you took {got_label!r}, the entry with the lowest score (min, or "
-            f"a sort in ascending order): {take}."
+            f"a sort in ascending order): {take}.{topical}"
         )
     if got_label == first:
         return (
@@ -1859,7 +1902,9 @@ def exercise_7_5(top_label: Callable[[Any], Any]) -> CheckResult:
                     "percentage; return the other services' numbers as they are."
                 )
             wrong_entry = (
-                _not_the_top_entry(service, body, got_label) if got_label != label else None
+                _not_the_top_entry(service, body, got_label, topical[0] if topical else None)
+                if got_label != label
+                else None
             )
             if wrong_entry:
                 return wrong_entry
