@@ -245,8 +245,8 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                     return (
                         f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
                         f"{expected.shape[1]}×{expected.shape[0]}), though the sideways photo "
-                        "without transparency came out upright: Image.alpha_composite and "
-                        "convert make new images without the file's EXIF data, so "
+                        "without transparency came out upright: Image.alpha_composite, like "
+                        "Image.new, makes a new image without the file's EXIF data, so "
                         "exif_transpose applied after them finds no orientation tag. Apply "
                         "PIL.ImageOps.exif_transpose to the image as it was opened, first."
                     )
@@ -254,7 +254,9 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                     return (
                         f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
                         f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
-                        "e.g. PIL.ImageOps.exif_transpose(image)."
+                        "e.g. PIL.ImageOps.exif_transpose(image), to the image as it was opened, "
+                        "first: Image.alpha_composite, like Image.new, makes a new image "
+                        "without the file's EXIF data, in which exif_transpose finds no tag."
                     )
                 return (
                     f"on the {what}, the pixels have shape {got.shape}, expected {expected.shape}."
@@ -445,6 +447,19 @@ def _mixed_problem(
     )
 
 
+def _cut_in_name_order(
+    splits: tuple[list[str], list[str], list[str]], files: list[str], name: str
+) -> bool:
+    """Whether each split holds one run of class ``name``'s files in their listed (name)
+    order, as a cut of the unshuffled list gives: a shuffle of 20 files never does."""
+    position = {f: i for i, f in enumerate(files)}
+    for part in splits:
+        held = sorted(position[f] for f in part if f.startswith(f"{name}/"))
+        if held and held[-1] - held[0] != len(held) - 1:
+            return False
+    return True
+
+
 # The ways students cut a share of n files to a whole number.
 _CUTS = (
     round,
@@ -615,6 +630,14 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                 "repeated."
             )
         if all(parts(seed) == (train, val, test) for seed in (1, 2, 3)):
+            if not _cut_in_name_order((train, val, test), files, names[0]):
+                return (
+                    "seeds 0, 1, 2 and 3 all give the same split, not cut from the files in "
+                    "their listed order: your order does not depend on the `seed` argument (a "
+                    "seed written in, np.random.default_rng(42)?). Make the generator from the "
+                    "argument, "
+                    "np.random.default_rng(seed), so that other seeds give other splits."
+                )
             return (
                 "seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. "
                 "Files listed in name order often follow the order they were taken in; shuffle "
@@ -1073,6 +1096,24 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                         "keras.layers.Resizing(image_size, image_size, "
                         "crop_to_aspect_ratio=True, name='resize'), before the scaling."
                     )
+            again = np.exp(expected - expected.max())
+            if np.allclose(got, again / again.sum(), atol=1e-4):
+                return (
+                    f"on a {what}, your model's output is a softmax of the head's "
+                    "probabilities: the head already ends in softmax, so a second one flattens "
+                    "them towards 1/n each. Return the head's output as it is, head(x)."
+                )
+            if not _resizing_options(model) and any(
+                isinstance(layer, keras.layers.CenterCrop) for layer in _layers_in_order(model)
+            ):
+                return (
+                    f"on a {what}: your model cuts the photo's centre to image_size × "
+                    "image_size with CenterCrop, which keeps a small patch of a large photo "
+                    "instead of the whole photo scaled down; image_dataset_from_directory "
+                    "cropped the training images to the aspect ratio and resized them: "
+                    "keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, "
+                    "name='resize')."
+                )
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
                 f"{np.abs(got - expected).max():.3g}: check each step: resize (bilinear, cropped "
