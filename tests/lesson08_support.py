@@ -437,6 +437,25 @@ def step_wrong_own_strategy(strategy, model, optimizer, global_batch_size):
     return _step_with(own, _replica_step_factory(model, optimizer, loss_of))
 
 
+def step_wrong_returns_per_example_losses(strategy, model, optimizer, global_batch_size):
+    """A student's: replica_step returns its per-example losses, which strategy.reduce with
+    axis=None adds element by element into one vector of a share's length."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            per_example = loss_fn(labels, model(images, training=True)) / global_batch_size
+            loss = tf.reduce_sum(per_example)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return per_example
+
+    return _step_with(strategy, replica_step)
+
+
 STEP_ANSWERS = {name: obj for name, obj in globals().items() if name.startswith("step_")}
 
 

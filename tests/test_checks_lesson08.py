@@ -113,6 +113,8 @@ def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
         ("step_wrong_own_model", "AssertionError, with no message"),
         ("step_wrong_own_model", "Use the arguments `model` and `optimizer`"),
         ("step_wrong_own_strategy", "runs on another strategy than the one make_train_step"),
+        ("step_wrong_returns_per_example_losses", "returns an EagerTensor of shape (24,); return"),
+        ("step_wrong_returns_per_example_losses", "adds the replicas' values element by element"),
         (
             "step_wrong_the_library_s_copy",
             "calls course_lib.distributed.make_train_step, the course's own copy of this exercise",

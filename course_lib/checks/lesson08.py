@@ -221,7 +221,7 @@ def _devices(strategy: Any) -> list[str] | None:
     return devices if devices and all(isinstance(d, str) for d in devices) else None
 
 
-def _loss_problem(record: dict[str, Any]) -> str | None:
+def _loss_problem(record: dict[str, Any], replicas: int) -> str | None:
     """The message for a step that returned something other than one number."""
     if record["kind"] == "none":
         return "train_step returns None: return the loss of the global batch (a scalar)."
@@ -232,10 +232,19 @@ def _loss_problem(record: dict[str, Any]) -> str | None:
             "per_replica_loss, axis=None)."
         )
     shape = record.get("shape")
+    kind = str(record["type"])
+    vector = (
+        " strategy.reduce with axis=None adds the replicas' values element by element: have "
+        "replica_step return one number, the sum of its per-example losses divided by "
+        "global_batch_size."
+        if shape == [STEP_BATCH // replicas]  # one replica's share: per-example losses
+        else ""
+    )
     return (
-        f"train_step returns a {record['type']}"
+        f"train_step returns {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
         + (f" of shape {tuple(shape)}" if shape else "")
         + "; return one number, the loss of the global batch."
+        + vector
     )
 
 
@@ -364,9 +373,9 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
             )
         records = run["losses"]
         if records[0]["kind"] in ("none", "per_replica"):
-            return _loss_problem(records[0])
+            return _loss_problem(records[0], replicas)
         if any(record["kind"] != "number" for record in records):
-            return _loss_problem(records[0] | {"kind": "other"})
+            return _loss_problem(records[0] | {"kind": "other"}, replicas)
         got = [float(record["value"]) for record in records]
         weights = [[np.asarray(w) for w in step] for step in run["weights"]]
         statistics = _step_model_parts()[3]
