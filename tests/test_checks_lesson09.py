@@ -1128,3 +1128,48 @@ def build_with_a_centre_crop(backbone, head, image_size):
 )
 def test_9_3_a_second_softmax_or_a_centre_crop_is_named(answer, phrase):
     verdict(checks.exercise_9_3(answer), False, phrase)
+
+
+def scaled_by(layer):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+            inputs
+        )
+        return keras.Model(inputs, head(backbone(layer()(x), training=False)))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: keras.layers.Normalization(mean=127.0, variance=128.0**2),
+        lambda: keras.layers.Normalization(mean=[127.0] * 3, variance=[128.0**2] * 3),
+    ],
+)
+def test_9_3_accepts_the_scaling_as_a_normalization_layer(layer):
+    # A Keras layer too, saved as its configuration: (x - 127) / sqrt(128²)
+    verdict(checks.exercise_9_3(scaled_by(layer)), True)
+
+
+@pytest.mark.parametrize("salt", [None, 1, 2])
+def test_9_3_a_normalization_a_little_off_is_named(salt):
+    answer = scaled_by(lambda: keras.layers.Normalization(mean=127.0, variance=127.0**2))
+    if salt is None:
+        result = checks.exercise_9_3(answer)
+    else:
+        with fresh_inputs(salt):
+            result = checks.exercise_9_3(answer)
+    verdict(result, False, "your Normalization layer computes x × 0.00787402 - 1")
+
+
+def test_9_3_a_scaling_off_is_not_called_a_squashed_photo_on_any_draw():
+    # With some draws of the tiny model's weights a squashed photo gives probabilities within
+    # the tolerance of this one's: the model's Resizing says it crops, its Rescaling says how
+    # it scales
+    answer = scaled_by(lambda: keras.layers.Rescaling(1 / 128, offset=-126 / 128))
+    with fresh_inputs(1):
+        result = checks.exercise_9_3(answer)
+    verdict(result, False, "your Rescaling layer computes x × 0.0078125 - 0.984375")
+    assert "squashed" not in result.message
