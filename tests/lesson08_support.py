@@ -397,6 +397,65 @@ def step_wrong_the_library_s_copy(strategy, model, optimizer, global_batch_size)
     return distributed.make_train_step(strategy, model, optimizer, global_batch_size)
 
 
+def _averaged_over_the_global_batch(global_batch_size):
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+    return lambda labels, probabilities: tf.nn.compute_average_loss(
+        loss_fn(labels, probabilities), global_batch_size=global_batch_size
+    )
+
+
+def step_wrong_own_optimizer(strategy, model, optimizer, global_batch_size):
+    """A student's: an optimizer of its own, made outside the strategy's scope."""
+    import keras
+
+    own = keras.optimizers.Adam(1e-3)
+    loss_of = _averaged_over_the_global_batch(global_batch_size)
+    return _step_with(strategy, _replica_step_factory(model, own, loss_of))
+
+
+def step_wrong_own_model(strategy, model, optimizer, global_batch_size):
+    """A student's: a model of its own (not the argument), made outside the strategy's scope."""
+    import keras
+
+    own = keras.Sequential(
+        [keras.Input((12, 12, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    loss_of = _averaged_over_the_global_batch(global_batch_size)
+    return _step_with(strategy, _replica_step_factory(own, optimizer, loss_of))
+
+
+def step_wrong_own_strategy(strategy, model, optimizer, global_batch_size):
+    """A student's: a MirroredStrategy of its own, as the lesson's cell makes one, not the
+    argument."""
+    import tensorflow as tf
+
+    own = tf.distribute.MirroredStrategy()
+    loss_of = _averaged_over_the_global_batch(global_batch_size)
+    return _step_with(own, _replica_step_factory(model, optimizer, loss_of))
+
+
+def step_wrong_returns_per_example_losses(strategy, model, optimizer, global_batch_size):
+    """A student's: replica_step returns its per-example losses, which strategy.reduce with
+    axis=None adds element by element into one vector of a share's length."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            per_example = loss_fn(labels, model(images, training=True)) / global_batch_size
+            loss = tf.reduce_sum(per_example)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return per_example
+
+    return _step_with(strategy, replica_step)
+
+
 STEP_ANSWERS = {name: obj for name, obj in globals().items() if name.startswith("step_")}
 
 

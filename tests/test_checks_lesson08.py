@@ -108,6 +108,13 @@ def test_8_1_accepts_the_step_written_with_other_losses_and_without_tf_function(
             "the loss returned is right only because ReduceOp.MEAN averaged",
         ),
         ("step_wrong_gradients_applied_twice", "the gradients were applied 4 times in 2 steps"),
+        ("step_wrong_own_optimizer", "Mixing different tf.distribute.Strategy objects"),
+        ("step_wrong_own_optimizer", "Use the arguments `model` and `optimizer`"),
+        ("step_wrong_own_model", "AssertionError, with no message"),
+        ("step_wrong_own_model", "Use the arguments `model` and `optimizer`"),
+        ("step_wrong_own_strategy", "runs on another strategy than the one make_train_step"),
+        ("step_wrong_returns_per_example_losses", "returns an EagerTensor of shape (24,); return"),
+        ("step_wrong_returns_per_example_losses", "adds the replicas' values element by element"),
         (
             "step_wrong_the_library_s_copy",
             "calls course_lib.distributed.make_train_step, the course's own copy of this exercise",
@@ -1163,3 +1170,97 @@ def test_8_5_a_float16_scale_is_named_as_the_precision_lost():
 
     result = checks.exercise_8_5(choose_quantization)
     assert _fails_with(result, "a float16, which keeps about 3 digits; expected 0.00392157")
+
+
+def _unseeded():  # a student's: the order drawn anew at every call
+    for index in np.random.permutation(len(X_TRAIN))[:200]:
+        yield [X_TRAIN[index][None]]
+
+
+_NOTEBOOK_RNG = np.random.default_rng(42)
+
+
+def _drawn_from_a_generator_made_outside():  # a student's: the rng made once, in the cell
+    for index in _NOTEBOOK_RNG.permutation(len(X_TRAIN))[:200]:
+        yield [X_TRAIN[index][None]]
+
+
+_ORDER = np.random.default_rng(42).permutation(len(X_TRAIN))
+
+
+def _an_order_drawn_once_outside():  # right: the same order at every call
+    for index in _ORDER[:200]:
+        yield [X_TRAIN[index][None]]
+
+
+def _seeded_inside():  # right: the task's way
+    order = np.random.default_rng(42).permutation(len(X_TRAIN))
+    for index in order[:200]:
+        yield [X_TRAIN[index : index + 1]]
+
+
+@pytest.mark.parametrize("answer", [_unseeded, _drawn_from_a_generator_made_outside])
+def test_8_4_an_order_drawn_anew_at_every_call_is_named_not_repeatable(answer):
+    result = checks.exercise_8_4(answer, X_TRAIN, X_TEST)
+    assert _fails_with(result, "two calls of representative_dataset() yield different samples")
+    assert "np.random.default_rng(SEED)" in result.message
+    assert "every call of `representative_dataset()` yields the same" in task_text("8.4")
+
+
+@pytest.mark.parametrize("answer", [_an_order_drawn_once_outside, _seeded_inside])
+def test_8_4_an_order_that_every_call_repeats_passes(answer):
+    assert checks.exercise_8_4(answer, X_TRAIN, X_TEST).passed
+
+
+def test_8_4_an_unseeded_order_is_named_alike_in_two_phases(tmp_path, course_split):
+    from course_lib.checks._core import fresh_inputs
+    from course_lib.tools.grading import judge
+
+    x_train = course_split[0]
+
+    def representative_dataset():  # a student's, on the lesson's training part
+        # default_rng() unseeded: np.random's own state is seeded by the judge when it runs
+        # in this process, before each of its rounds (a real kernel is not)
+        for index in np.random.default_rng().permutation(len(x_train))[:100]:
+            yield [x_train[index][None]]
+
+    expression = "checks.exercise_8_4(representative_dataset)"
+    answers = {"representative_dataset": representative_dataset}
+    reply = judge.judge_locally(expression, dict(answers), 6384, str(tmp_path))
+    with fresh_inputs(6384):
+        direct = checks.exercise_8_4(representative_dataset)
+    assert reply["status"] == "failed", reply
+    assert reply["message"] == direct.message
+    assert "two calls of representative_dataset() yield different samples" in reply["message"]
+
+
+def test_8_5_the_pair_in_the_other_order_is_named_so():
+    def choose_quantization(low, high, dtype):  # a student's: (zero_point, scale)
+        scale, zero_point = _quantization(low, high, dtype)
+        return zero_point, scale
+
+    result = checks.exercise_8_5(choose_quantization)
+    assert _fails_with(result, "the right values in the other order")
+    assert "Return (scale, zero_point), the scale first." in result.message
+
+
+def test_8_5_a_range_that_wraps_round_in_the_dtype_s_own_integers_is_named():
+    def choose_quantization(low, high, dtype):  # a student's: qmin, qmax as the dtype itself
+        qmin, qmax = dtype(np.iinfo(dtype).min), dtype(np.iinfo(dtype).max)
+        low, high = min(low, 0.0), max(high, 0.0)
+        with np.errstate(over="ignore"):
+            scale = (high - low) / (qmax - qmin)  # int8: 127 - (-128) wraps round to -1
+        return float(scale), int(round(qmin - low / scale))
+
+    result = checks.exercise_8_5(choose_quantization)
+    assert _fails_with(result, "below 0: qmax - qmin came out as -1, not 255")
+    assert "int(np.iinfo(dtype).max) - int(np.iinfo(dtype).min)" in result.message
+
+
+def test_8_3_one_class_number_per_image_is_told_to_keep_the_probabilities():
+    def predict_all(post, images, max_instances):  # a student's: the classes, not the rows
+        return _predict_all(post, images, max_instances).argmax(axis=1)
+
+    result = checks.exercise_8_3(predict_all)
+    assert _fails_with(result, "one class number per image (argmax)")
+    assert "one row of 10 per image, shape (250, 10)" in result.message

@@ -1064,3 +1064,112 @@ def test_9_2_the_splits_as_numpy_arrays_are_accepted():
         return tuple(np.array(p) for p in photos.split_files(files, labels, fractions, seed))
 
     verdict(checks.exercise_9_2(split), True)
+
+
+def every_image_composited_then_turned(image):  # a student's: the tag looked for too late
+    rgba = image.convert("RGBA")
+    on_white = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return ImageOps.exif_transpose(on_white).convert("RGB")
+
+
+def test_9_1_a_tag_looked_for_after_compositing_is_told_where_it_went():
+    result = checks.exercise_9_1(every_image_composited_then_turned)
+    verdict(result, False, "the phone photo stored sideways with an EXIF orientation tag comes")
+    assert "to the image as it was opened, first" in result.message
+    assert "Image.alpha_composite, like Image.new, makes a new image without" in result.message
+
+
+def split_with_a_seed_written_in(files, labels, fractions=(0.7, 0.15, 0.15), seed=0):
+    """A student's: shuffled, but with the lesson's seed, whatever `seed` says."""
+    rng = np.random.default_rng(42)
+    train, validation, test = [], [], []
+    for label in sorted(set(labels)):
+        members = [f for f, c in zip(files, labels, strict=True) if c == label]
+        members = [members[i] for i in rng.permutation(len(members))]
+        n_val = max(1, round(len(members) * fractions[1]))
+        n_test = max(1, round(len(members) * fractions[2]))
+        validation += members[:n_val]
+        test += members[n_val : n_val + n_test]
+        train += members[n_val + n_test :]
+    return train, validation, test
+
+
+def test_9_2_a_seed_written_in_is_not_called_no_shuffle():
+    result = checks.exercise_9_2(split_with_a_seed_written_in)
+    verdict(result, False, "seeds 0, 1, 2 and 3 all give the same split, not cut from the files")
+    assert "np.random.default_rng(seed)" in result.message
+    assert "not shuffled" not in result.message
+
+
+def build_with_a_second_softmax(backbone, head, image_size):
+    """A student's: a softmax after the head, which already ends in one."""
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+        inputs
+    )
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(head(backbone(x, training=False))))
+
+
+def build_with_a_centre_crop(backbone, head, image_size):
+    """A student's: the centre cut out at image_size, not the photo cropped and resized."""
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = keras.layers.CenterCrop(image_size, image_size, name="resize")(inputs)
+    x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(x)
+    return keras.Model(inputs, head(backbone(x, training=False)))
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (build_with_a_second_softmax, "your model's output is a softmax of the head's"),
+        (build_with_a_centre_crop, "cuts the photo's centre to image_size × image_size with"),
+    ],
+)
+def test_9_3_a_second_softmax_or_a_centre_crop_is_named(answer, phrase):
+    verdict(checks.exercise_9_3(answer), False, phrase)
+
+
+def scaled_by(layer):
+    def build(backbone, head, image_size):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        x = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, name="resize")(
+            inputs
+        )
+        return keras.Model(inputs, head(backbone(layer()(x), training=False)))
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: keras.layers.Normalization(mean=127.0, variance=128.0**2),
+        lambda: keras.layers.Normalization(mean=[127.0] * 3, variance=[128.0**2] * 3),
+    ],
+)
+def test_9_3_accepts_the_scaling_as_a_normalization_layer(layer):
+    # A Keras layer too, saved as its configuration: (x - 127) / sqrt(128²)
+    verdict(checks.exercise_9_3(scaled_by(layer)), True)
+
+
+@pytest.mark.parametrize("salt", [None, 1, 2])
+def test_9_3_a_normalization_a_little_off_is_named(salt):
+    answer = scaled_by(lambda: keras.layers.Normalization(mean=127.0, variance=127.0**2))
+    if salt is None:
+        result = checks.exercise_9_3(answer)
+    else:
+        with fresh_inputs(salt):
+            result = checks.exercise_9_3(answer)
+    verdict(result, False, "your Normalization layer computes x × 0.00787402 - 1")
+
+
+def test_9_3_a_scaling_off_is_not_called_a_squashed_photo_on_any_draw():
+    # With some draws of the tiny model's weights a squashed photo gives probabilities within
+    # the tolerance of this one's: the model's Resizing says it crops, its Rescaling says how
+    # it scales
+    answer = scaled_by(lambda: keras.layers.Rescaling(1 / 128, offset=-126 / 128))
+    with fresh_inputs(1):
+        result = checks.exercise_9_3(answer)
+    verdict(result, False, "your Rescaling layer computes x × 0.0078125 - 0.984375")
+    assert "squashed" not in result.message

@@ -221,7 +221,7 @@ def _devices(strategy: Any) -> list[str] | None:
     return devices if devices and all(isinstance(d, str) for d in devices) else None
 
 
-def _loss_problem(record: dict[str, Any]) -> str | None:
+def _loss_problem(record: dict[str, Any], replicas: int) -> str | None:
     """The message for a step that returned something other than one number."""
     if record["kind"] == "none":
         return "train_step returns None: return the loss of the global batch (a scalar)."
@@ -232,10 +232,52 @@ def _loss_problem(record: dict[str, Any]) -> str | None:
             "per_replica_loss, axis=None)."
         )
     shape = record.get("shape")
+    kind = str(record["type"])
+    vector = (
+        " strategy.reduce with axis=None adds the replicas' values element by element: have "
+        "replica_step return one number, the sum of its per-example losses divided by "
+        "global_batch_size."
+        if shape == [STEP_BATCH // replicas]  # one replica's share: per-example losses
+        else ""
+    )
     return (
-        f"train_step returns a {record['type']}"
+        f"train_step returns {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
         + (f" of shape {tuple(shape)}" if shape else "")
         + "; return one number, the loss of the global batch."
+        + vector
+    )
+
+
+def _other_strategy_problem(line: str, text: str, never_ran: bool) -> str | None:
+    """The message for a step that trained something the strategy it was given does not hold
+    (the notebook's model, strategy or optimizer, or one of its own), or None.
+
+    TensorFlow says "Mixing different tf.distribute.Strategy objects" when a variable made
+    under one strategy (or none) meets another; the optimizer it is given asserts, with no
+    message, when it updates variables made outside the strategy's scope."""
+    if never_ran and "Mixing different tf.distribute.Strategy objects" in text:
+        return (
+            "your step runs on another strategy than the one make_train_step is given: use "
+            "its argument, strategy.run and strategy.reduce of `strategy`, not a strategy of "
+            "the notebook's. The check trains under a MirroredStrategy of its own."
+        )
+    mixed = "Mixing different tf.distribute.Strategy objects" in text
+    # "AssertionError: ", or in a traced step "AssertionError: AssertionError:"
+    bare = line.startswith("AssertionError") and not line.replace("AssertionError:", "").strip()
+    if not mixed and not bare:
+        return None
+    cause = (
+        "TensorFlow found variables of two strategies in one step (Mixing different "
+        "tf.distribute.Strategy objects)"
+        if mixed
+        else "AssertionError, with no message: what the optimizer raises when it updates "
+        "variables made outside the strategy's scope"
+    )
+    return (
+        f"your step raised an error: {cause}. It trains a model, or uses an optimizer, other "
+        "than the ones make_train_step is given: the notebook's model, or a model or optimizer "
+        "made inside make_train_step, belongs to no strategy or to another. Use the arguments "
+        "`model` and `optimizer`, which the caller made under strategy.scope()."
     )
 
 
@@ -299,6 +341,11 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
                     "step: it only defines replica_step and train_step, and returns "
                     "train_step, which the check then calls on each batch."
                 )
+            other_strategy = _other_strategy_problem(
+                message, str(raised["message"]), int(run["runs"]) == 0
+            )
+            if other_strategy:
+                return other_strategy
             if int(run["runs"]) == 0:
                 failure = (
                     "the model was handed a PerReplica value"
@@ -326,9 +373,9 @@ def exercise_8_1(make_train_step: Callable[..., Any], strategy: Any) -> CheckRes
             )
         records = run["losses"]
         if records[0]["kind"] in ("none", "per_replica"):
-            return _loss_problem(records[0])
+            return _loss_problem(records[0], replicas)
         if any(record["kind"] != "number" for record in records):
-            return _loss_problem(records[0] | {"kind": "other"})
+            return _loss_problem(records[0] | {"kind": "other"}, replicas)
         got = [float(record["value"]) for record in records]
         weights = [[np.asarray(w) for w in step] for step in run["weights"]]
         statistics = _step_model_parts()[3]
@@ -713,6 +760,12 @@ def exercise_8_3(
                         f"predict_all sent no request and returned {describe(out)}: post the "
                         "images to the service, max_instances at a time, and return its "
                         "predictions."
+                    )
+                if got.shape == (count,) and np.array_equal(got, expected.argmax(axis=1)):
+                    return (
+                        f"the predictions have shape {got.shape}, one class number per image "
+                        "(argmax); the task asks for the service's probabilities, one row of "
+                        f"{expected.shape[1]} per image, shape {expected.shape}."
                     )
                 if got.ndim == 2 and 0 < len(got) < count and len(got) % limit == 0:
                     return (
@@ -1243,10 +1296,36 @@ def exercise_8_4(
                     "every kind of image the model will see. Take them from a shuffled copy of "
                     "the training set (rng.permutation(len(x_train)))."
                 )
-            return _validation_problem(images, fashion)
-        return None
+            problem = _validation_problem(images, fashion)
+            if problem:
+                return problem
+        return _unrepeatable_problem(representative_dataset, shape, images)
 
     return run_check("8.4", diagnose, "a calibration set the int8 converter can use.")
+
+
+def _unrepeatable_problem(
+    representative_dataset: Callable[[], Any], shape: tuple[int, ...], images: np.ndarray
+) -> str | None:
+    """Whether a second call of the generator yields other samples than the first, ``images``.
+
+    A call of its own (another limit: in two-phase grading each distinct call is run once), so
+    that an order drawn unseeded, or from a random state made once outside the function, shows."""
+    try:
+        again, _ = _samples(representative_dataset, shape, limit=len(images) - 1)
+        second = np.concatenate([as_array(item[0], "a sample") for item in again])
+        same = second.shape == images.shape and np.array_equal(second, images)
+    except Exception:  # a second call that fails or yields something else: not the same samples
+        same = False
+    if same:
+        return None
+    return (
+        "two calls of representative_dataset() yield different samples, so the conversion "
+        "cannot be repeated: the order is drawn unseeded (np.random.permutation, "
+        "np.random.default_rng()), or from a random state that moves on at every call (a "
+        "generator made outside the function, tf.random.shuffle). Make the generator inside "
+        "the function, np.random.default_rng(SEED), so that every call yields the same samples."
+    )
 
 
 # ---------------------------------------------- 8.5 the quantisation parameters of a range
@@ -1306,6 +1385,20 @@ def exercise_8_5(choose_quantization: Callable[[float, float, Any], Any]) -> Che
             info = np.iinfo(dtype)
             steps = int(info.max) - int(info.min)
             span = high - low
+            if scale == expected_zero and math.isclose(zero_point, expected_scale, rel_tol=1e-6):
+                return (
+                    f"for ({low}, {high}, {name}) you returned {answer!r}: the right values in "
+                    "the other order. Return (scale, zero_point), the scale first."
+                )
+            if scale < 0:
+                wrapped = math.isclose(scale, -(max(high, 0.0) - min(low, 0.0)), rel_tol=1e-6)
+                return f"for ({low}, {high}, {name}) scale is {scale:.6g}, below 0" + (
+                    f": qmax - qmin came out as -1, not {steps}. In {name}'s own integers "
+                    f"{info.max} - ({info.min}) wraps around; compute with Python's integers, "
+                    "int(np.iinfo(dtype).max) - int(np.iinfo(dtype).min)."
+                    if wrapped
+                    else "; the size of one integer step is positive, (high - low) / (qmax - qmin)."
+                )
             if math.isclose(scale, steps / span, rel_tol=1e-6) or math.isclose(
                 scale, 1 / expected_scale, rel_tol=1e-6
             ):

@@ -245,8 +245,8 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                     return (
                         f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
                         f"{expected.shape[1]}×{expected.shape[0]}), though the sideways photo "
-                        "without transparency came out upright: Image.alpha_composite and "
-                        "convert make new images without the file's EXIF data, so "
+                        "without transparency came out upright: Image.alpha_composite, like "
+                        "Image.new, makes a new image without the file's EXIF data, so "
                         "exif_transpose applied after them finds no orientation tag. Apply "
                         "PIL.ImageOps.exif_transpose to the image as it was opened, first."
                     )
@@ -254,7 +254,9 @@ def exercise_9_1(upright_rgb: Callable[[Any], Any]) -> CheckResult:
                     return (
                         f"the {what} comes out sideways ({got.shape[1]}×{got.shape[0]} instead of "
                         f"{expected.shape[1]}×{expected.shape[0]}): apply the EXIF orientation, "
-                        "e.g. PIL.ImageOps.exif_transpose(image)."
+                        "e.g. PIL.ImageOps.exif_transpose(image), to the image as it was opened, "
+                        "first: Image.alpha_composite, like Image.new, makes a new image "
+                        "without the file's EXIF data, in which exif_transpose finds no tag."
                     )
                 return (
                     f"on the {what}, the pixels have shape {got.shape}, expected {expected.shape}."
@@ -445,6 +447,19 @@ def _mixed_problem(
     )
 
 
+def _cut_in_name_order(
+    splits: tuple[list[str], list[str], list[str]], files: list[str], name: str
+) -> bool:
+    """Whether each split holds one run of class ``name``'s files in their listed (name)
+    order, as a cut of the unshuffled list gives: a shuffle of 20 files never does."""
+    position = {f: i for i, f in enumerate(files)}
+    for part in splits:
+        held = sorted(position[f] for f in part if f.startswith(f"{name}/"))
+        if held and held[-1] - held[0] != len(held) - 1:
+            return False
+    return True
+
+
 # The ways students cut a share of n files to a whole number.
 _CUTS = (
     round,
@@ -615,6 +630,14 @@ def exercise_9_2(split_files: Callable[..., Any]) -> CheckResult:
                 "repeated."
             )
         if all(parts(seed) == (train, val, test) for seed in (1, 2, 3)):
+            if not _cut_in_name_order((train, val, test), files, names[0]):
+                return (
+                    "seeds 0, 1, 2 and 3 all give the same split, not cut from the files in "
+                    "their listed order: your order does not depend on the `seed` argument (a "
+                    "seed written in, np.random.default_rng(42)?). Make the generator from the "
+                    "argument, "
+                    "np.random.default_rng(seed), so that other seeds give other splits."
+                )
             return (
                 "seeds 0, 1, 2 and 3 all give the same split: the files are not shuffled. "
                 "Files listed in name order often follow the order they were taken in; shuffle "
@@ -753,6 +776,40 @@ def _rescalings(model: Any) -> list[tuple[float, float]] | None:
     return found
 
 
+def _normalizations(model: Any) -> list[tuple[float, float]] | None:
+    """(scale, offset) of each Normalization layer of the model given its mean and variance
+    (nested models' too), in order: x × scale + offset is (x - mean) / sqrt(variance). None
+    when one has none given, or per-channel values that differ, or is inverted."""
+    import keras
+
+    found: list[tuple[float, float]] = []
+    for layer in _layers_in_order(model):
+        if not isinstance(layer, keras.layers.Normalization):
+            continue
+        try:
+            config = layer.get_config()
+            mean = np.unique(np.asarray(config["mean"], np.float64))
+            variance = np.unique(np.asarray(config["variance"], np.float64))
+            if config.get("invert") or mean.size != 1 or variance.size != 1 or variance[0] <= 0:
+                return None
+        except Exception:  # no mean and variance in its config (adapted to data, say)
+            return None
+        deviation = float(np.sqrt(variance[0]))
+        found.append((1 / deviation, -float(mean[0]) / deviation))
+    return found
+
+
+def _normalization_problem(scale: float, offset: float) -> str:
+    """What the model's Normalization layers compute, against (x - 127) / 128."""
+    return (
+        f"your Normalization layer computes x × {scale:.6g} {'-' if offset < 0 else '+'} "
+        f"{abs(offset):.6g}, which takes the pixels 0 and 255 to {offset:.3f} and "
+        f"{255 * scale + offset:.3f}; EfficientNet-Lite was trained on (x - 127) / 128, from "
+        "-0.992 to 1.000: Normalization(mean=127, variance=128 ** 2), or "
+        "Rescaling(1 / 128, offset=-127 / 128)."
+    )
+
+
 def _layers_in_order(model: Any) -> list[Any]:
     """The model's layers in the order the data flows, nested models opened up."""
     import keras
@@ -794,6 +851,13 @@ def _scaling_off(scale: float, offset: float) -> bool:
     """Does x × scale + offset miss (x - 127) / 128 by more than half a grey level somewhere
     in 0-255? (A rounded offset, -0.992, does not; 1 / 127 or an offset of -1 does.)"""
     return any(abs(scale * x + offset - (x - 127) / 128) > 0.5 / 128 for x in (0.0, 255.0))
+
+
+def _same_scaling(one: tuple[float, float], other: tuple[float, float]) -> bool:
+    """Whether two x × scale + offset agree within half a grey level over 0-255."""
+    return all(
+        abs(one[0] * x + one[1] - (other[0] * x + other[1])) <= 0.5 / 128 for x in (0.0, 255.0)
+    )
 
 
 def _rescaling_problem(rescalings: list[tuple[float, float]]) -> str:
@@ -1028,7 +1092,15 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     -1.0,
                 ),
             }
+            # What the model's layers say they do: a variant they contradict is not named,
+            # however close a tiny model's probabilities come (some draws come within 1e-4)
+            crops = {bool(o.get("crop_to_aspect_ratio")) for o in _resizing_options(model)}
+            layer_scalings = _rescalings(model) or _normalizations(model)
             for message, (crop, scale, offset) in variants.items():
+                if len(crops) == 1 and crop not in crops:
+                    continue
+                if layer_scalings and not _same_scaling(_composed(layer_scalings), (scale, offset)):
+                    continue
                 if np.allclose(
                     got, _reference(backbone, head, image, crop, scale, offset), atol=1e-4
                 ):
@@ -1057,6 +1129,18 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     for in_uint8 in (True, False)
                 ):
                     return f"on a {what}: {_rescaling_problem(rescalings)}"
+            normalizations = _normalizations(model)
+            if normalizations:
+                scale, offset = _composed(normalizations)
+                if _scaling_off(scale, offset) and any(
+                    np.allclose(
+                        got,
+                        _reference(backbone, head, image, True, scale, offset, in_uint8),
+                        atol=1e-4,
+                    )
+                    for in_uint8 in (True, False)
+                ):
+                    return f"on a {what}: {_normalization_problem(scale, offset)}"
             if not _resizing_options(model):
                 try:
                     unresized = np.asarray(
@@ -1073,6 +1157,24 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                         "keras.layers.Resizing(image_size, image_size, "
                         "crop_to_aspect_ratio=True, name='resize'), before the scaling."
                     )
+            again = np.exp(expected - expected.max())
+            if np.allclose(got, again / again.sum(), atol=1e-4):
+                return (
+                    f"on a {what}, your model's output is a softmax of the head's "
+                    "probabilities: the head already ends in softmax, so a second one flattens "
+                    "them towards 1/n each. Return the head's output as it is, head(x)."
+                )
+            if not _resizing_options(model) and any(
+                isinstance(layer, keras.layers.CenterCrop) for layer in _layers_in_order(model)
+            ):
+                return (
+                    f"on a {what}: your model cuts the photo's centre to image_size × "
+                    "image_size with CenterCrop, which keeps a small patch of a large photo "
+                    "instead of the whole photo scaled down; image_dataset_from_directory "
+                    "cropped the training images to the aspect ratio and resized them: "
+                    "keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True, "
+                    "name='resize')."
+                )
             return (
                 f"on a {what}, the probabilities differ from the expected ones by up to "
                 f"{np.abs(got - expected).max():.3g}: check each step: resize (bilinear, cropped "
@@ -1123,7 +1225,12 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                 "keras.layers.Resizing(..., name='resize') as a layer of the model itself, as "
                 "the task says; the lesson finds it by that name."
             )
-        if _rescalings(model) == []:  # None: a Rescaling whose scale is not one number
+        normalizations = _normalizations(model) if _rescalings(model) == [] else None
+        if normalizations:  # the scaling as a Normalization layer: a Keras layer too
+            scale, offset = _composed(normalizations)
+            if _scaling_off(scale, offset):
+                return _normalization_problem(scale, offset)
+        elif _rescalings(model) == []:  # None: a Rescaling whose scale is not one number
             lambdas = [
                 layer for layer in _layers_in_order(model) if isinstance(layer, keras.layers.Lambda)
             ]
