@@ -614,3 +614,39 @@ def test_lesson_cells_use_a_students_answer_only_through_answers_use(path):
             continue
         unguarded = _loads_outside_answers_use(tree, names)
         assert not unguarded, f"cell {index} uses {sorted(set(unguarded))} unguarded"
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    """The names a cell binds: assignments, loops, `with ... as`, functions, classes, imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(SOLUTIONS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_lesson_cell_rebinds_a_course_module_it_imported(path):
+    """A cell that named a variable `answers` or `plots` would break every earlier cell that
+    uses the module, when a student runs it again: each module keeps its name."""
+    modules: set[str] = set()
+    for index, cell in enumerate(nbformat.read(path, 4).cells):
+        if cell.cell_type != "code" or cell.source.lstrip().startswith("%"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics inside
+            continue
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "course_lib"
+            for alias in node.names
+        }
+        rebound = (_bound(tree) - imported) & modules
+        assert not rebound, f"cell {index} rebinds {sorted(rebound)}"
+        modules |= imported
