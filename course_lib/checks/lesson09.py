@@ -799,6 +799,21 @@ def _normalizations(model: Any) -> list[tuple[float, float]] | None:
     return found
 
 
+def _scalings(model: Any) -> list[tuple[float, float, Callable[[], str]]]:
+    """(scale, offset, what to say if it is off) of the model's Rescaling layers together, and
+    of its Normalization layers together: those it has."""
+    found: list[tuple[float, float, Callable[[], str]]] = []
+    rescalings = _rescalings(model)
+    if rescalings:
+        scale, offset = _composed(rescalings)
+        found.append((scale, offset, lambda: _rescaling_problem(rescalings)))
+    normalizations = _normalizations(model)
+    if normalizations:
+        scale, offset = _composed(normalizations)
+        found.append((scale, offset, lambda s=scale, o=offset: _normalization_problem(s, o)))
+    return found
+
+
 def _normalization_problem(scale: float, offset: float) -> str:
     """What the model's Normalization layers compute, against (x - 127) / 128."""
     return (
@@ -1117,9 +1132,7 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                         continue
                     if np.allclose(got, wrong, atol=1e-4):
                         return f"on a {what}: {message}"
-            rescalings = _rescalings(model)
-            if rescalings:
-                scale, offset = _composed(rescalings)
+            for scale, offset, problem in _scalings(model):
                 if _scaling_off(scale, offset) and any(
                     np.allclose(
                         got,
@@ -1128,19 +1141,7 @@ def exercise_9_3(build_images_in_model: Callable[[Any, Any, int], Any]) -> Check
                     )
                     for in_uint8 in (True, False)
                 ):
-                    return f"on a {what}: {_rescaling_problem(rescalings)}"
-            normalizations = _normalizations(model)
-            if normalizations:
-                scale, offset = _composed(normalizations)
-                if _scaling_off(scale, offset) and any(
-                    np.allclose(
-                        got,
-                        _reference(backbone, head, image, True, scale, offset, in_uint8),
-                        atol=1e-4,
-                    )
-                    for in_uint8 in (True, False)
-                ):
-                    return f"on a {what}: {_normalization_problem(scale, offset)}"
+                    return f"on a {what}: {problem()}"
             if not _resizing_options(model):
                 try:
                     unresized = np.asarray(
