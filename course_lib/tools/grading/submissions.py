@@ -117,14 +117,10 @@ def find_submissions(
     skipped = os.path.realpath(output) if output is not None else None
 
     def other(path: Path, reason: str) -> None:
-        relative = path.relative_to(folder)
-        if len(relative.parts) > 1:
-            student = relative.parts[0]
-        else:  # named as a notebook's student would be: bob_01_pixels.py is bob's
-            stem = path.name.split(".", 1)[0] or path.name
-            student = _student_from_name(stem, _lesson_from_name(stem, lessons)[1]) or stem
-        within = "/".join(relative.parts[1:]) if len(relative.parts) > 2 else ""
-        found.append(Submission(path, _one_spelling(student), "", not_graded=reason, within=within))
+        # named as a notebook's student would be: bob_01_pixels.py is bob's
+        stem = path.name.split(".", 1)[0] or path.name
+        student, within = _owner(folder, path, stem, _lesson_from_name(stem, lessons)[1])
+        found.append(Submission(path, student, "", not_graded=reason, within=within))
 
     def unreadable(error: OSError) -> None:
         other(Path(error.filename), f"a folder the grader may not read ({error.strerror})")
@@ -155,25 +151,26 @@ def find_submissions(
                     + ("; unpack the archive first" if archive else ""),
                 )
                 continue
-            relative = path.relative_to(folder)
             lesson, matched = _lesson_from_name(path.stem, lessons)
             from_title = not lesson
             if from_title:
                 lesson, matched = _lesson_from_title(path, lessons), ""
-            if len(relative.parts) > 1:
-                student = relative.parts[0]
-            else:
-                student = _student_from_name(path.stem, matched) or path.stem
+            student, within = _owner(folder, path, path.stem, matched)
             found.append(
                 Submission(
-                    path,
-                    _one_spelling(student),
-                    lesson,
-                    from_title=from_title and bool(lesson),
-                    within="/".join(relative.parts[1:]) if len(relative.parts) > 2 else "",
+                    path, student, lesson, from_title=from_title and bool(lesson), within=within
                 )
             )
     return sorted(found, key=lambda s: (s.student, not s.lesson, s.lesson, str(s.path)))
+
+
+def _owner(folder: Path, path: Path, stem: str, matched: str) -> tuple[str, str]:
+    """(student, path below the student's folder if deeper than the file) of a file in
+    ``folder``: the first folder below it, or for a file at the top the name's rest once the
+    lesson's part (``matched``) is taken out (bob_01_pixels.ipynb is bob's)."""
+    parts = path.relative_to(folder).parts
+    student = parts[0] if len(parts) > 1 else _student_from_name(stem, matched) or stem
+    return _one_spelling(student), "/".join(parts[1:]) if len(parts) > 2 else ""
 
 
 def _one_spelling(student: str) -> str:
