@@ -459,6 +459,34 @@ def test_a_notebook_of_another_lesson_is_named_so_in_one_note():
     ]
 
 
+def test_a_notebook_of_another_lesson_is_not_run_and_says_why(tmp_path, monkeypatch):
+    from course_lib.tools.grading import execute
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a kernel was started for a notebook of another lesson")
+
+    monkeypatch.setattr(execute, "_KernelRun", no_kernel)
+    nb = _student_nb()
+    nb.cells[1] = new_markdown_cell("### Exercise 2.1 — A map function")
+    nb.cells[6] = new_markdown_cell("### Exercise 2.2 — Build the pipeline")
+    path = tmp_path / "01_pixels.ipynb"
+    nbformat.write(nb, path)
+    grade = execute.grade_notebook(Submission(path, "ann", "01_pixels"), KEY, GradeOptions())
+    assert grade.exercises == []
+    assert grade.problems == [
+        "exercises 2.1, 2.2 are lesson 02's, not 01_pixels's: the notebook is another lesson's, "
+        "graded as 01_pixels because of its file name",
+        "the notebook was not run: none of its exercises is 01_pixels's (hand in that lesson's "
+        "notebook)",
+    ]
+    # One heading of this lesson among them: the notebook runs as any other.
+    nb.cells[1] = new_markdown_cell("### Exercise 1.1 — Grey")
+    assert not analysis.Layout.of(nb, KEY).is_another_lessons()
+    assert not analysis.Layout.of(
+        new_notebook(cells=[new_code_cell("1")]), KEY
+    ).is_another_lessons()
+
+
 @pytest.mark.parametrize(
     "payload, expected",
     [

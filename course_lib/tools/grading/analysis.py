@@ -218,6 +218,17 @@ class Layout:
                 )
         return problems
 
+    def _other_lessons(self) -> list[str]:
+        """The exercise numbers among the headings that are another lesson's."""
+        lesson = self.key.lesson[:2]
+        if not lesson.isdigit():
+            return []
+        return [n for n in self.headings if int(n.split(".")[0]) != int(lesson)]
+
+    def is_another_lessons(self) -> bool:
+        """Every exercise heading is another lesson's: a wrong file, which running cannot credit."""
+        return bool(self.headings) and len(self._other_lessons()) == len(self.headings)
+
     def outdated_headings(self) -> list[str]:
         """Exercises whose heading differs from the current lesson's: an older notebook.
 
@@ -227,10 +238,7 @@ class Layout:
         """
         current = {e.number: e.title for e in self.key.exercises}
         problems = []
-        lesson = self.key.lesson[:2]
-        others = [
-            n for n in self.headings if lesson.isdigit() and int(n.split(".")[0]) != int(lesson)
-        ]
+        others = self._other_lessons()
         if others:  # a notebook of another lesson, renamed or handed in under this one's name
             problems.append(
                 f"exercises {', '.join(others)} are lesson {int(others[0].split('.')[0]):02d}'s, "

@@ -76,6 +76,13 @@ def grade_notebook(
         grade.problems.append("the notebook is empty: it has no cells, or only blank ones")
         return grade
     layout = analysis.Layout.of(student_nb, key)
+    if layout.is_another_lessons():  # minutes of running would earn nothing: say so at once
+        grade.problems.extend(layout.outdated_headings())
+        grade.problems.append(
+            f"the notebook was not run: none of its exercises is {key.lesson}'s "
+            "(hand in that lesson's notebook)"
+        )
+        return grade
     grade.problems.extend(layout.check_cell_problems())
     grade.problems.extend(layout.outdated_headings())
     results: dict[str, dict[str, Any] | None] = {}
