@@ -787,6 +787,20 @@ def test_ctrl_c_keeps_the_grades_so_far_and_says_what_was_not_graded(tmp_path, m
         "of 2 submissions; the rest were not graded\n"
     )
     assert (tmp_path / "out" / "summary.csv").read_text().splitlines()[1:] == ["ann,4/4,4/4,"]
+    assert (
+        (tmp_path / "out" / "INTERRUPTED.txt")
+        .read_text()
+        .startswith(
+            "This grading run was interrupted: grades.csv and summary.csv hold the first 1 of 2 "
+            f"submissions of {tmp_path / 'in'}.\n"
+        )
+    )
+    # The next run, whole, sets the partial one aside with its mark.
+    whole = [_grade("ann", "01_pixels", [True] * 4), _grade("ben", "01_pixels", [True] * 4)]
+    assert _cli_grade(tmp_path, monkeypatch, lambda *args, **kwargs: whole) == 0
+    assert not (tmp_path / "out" / "INTERRUPTED.txt").exists()
+    (kept,) = (tmp_path / "out" / "earlier").iterdir()
+    assert (kept / "INTERRUPTED.txt").is_file()
 
     def interrupted(*args):
         raise KeyboardInterrupt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -285,7 +286,7 @@ def _grade(args: argparse.Namespace) -> int:
         )
         return 2
     from course_lib.tools.grading import tables
-    from course_lib.tools.grading.output import OutputFolder
+    from course_lib.tools.grading.output import INTERRUPTED, OutputFolder
 
     try:
         output = OutputFolder(args.output)
@@ -330,6 +331,15 @@ def _grade(args: argparse.Namespace) -> int:
             f"of {len(found)} submissions"
         )
         print(f"\ninterrupted: {held}; the rest were not graded", file=sys.stderr)
+        # Beside the files, for whoever opens them later: they are not the whole class.
+        with contextlib.suppress(OSError):
+            output.write(
+                INTERRUPTED,
+                f"This grading run was interrupted: grades.csv and summary.csv hold the first "
+                f"{written[0]} of {len(found)} submissions of {args.submissions}.\n"
+                "Run `course grade` again to grade them all (this run's files are then kept "
+                "in earlier/).\n".encode(),
+            )
         return 130
     rows = grading.rows_of(grades)
     write(grades)

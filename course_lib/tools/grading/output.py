@@ -19,7 +19,8 @@ import stat
 import time
 from pathlib import Path
 
-_RUN_FILES = ("grades.csv", "summary.csv", "executed")
+INTERRUPTED = "INTERRUPTED.txt"  # a run stopped before its last notebook: its files are partial
+_RUN_FILES = ("grades.csv", "summary.csv", "executed", INTERRUPTED)
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -34,9 +35,10 @@ class OutputFolder:
         self.expected = self._state()
 
     def set_aside_earlier_run(self) -> Path | None:
-        """Move the files of an earlier run (``grades.csv``, ``summary.csv``, ``executed/``)
-        into ``earlier/<when it was written>/``, so that this run's files are its own and none
-        of the earlier grades is lost; that folder, or None if there was no earlier run."""
+        """Move the files of an earlier run (``grades.csv``, ``summary.csv``, ``executed/``,
+        ``INTERRUPTED.txt``) into ``earlier/<when it was written>/``, so that this run's files
+        are its own and none of the earlier grades is lost; that folder, or None if there was
+        no earlier run."""
         present = []
         for name in _RUN_FILES:
             try:
