@@ -606,6 +606,24 @@ def test_2_3_names_shuffle_false_not_the_seed_when_shuffle_false_made_the_split(
     assert "seed=SEED" not in result.message
 
 
+def test_2_3_one_load_cut_with_take_and_skip_is_told_it_reshuffles(folder):
+    """A student's split of one load by batches: the loader reshuffles on every pass."""
+    root, fashion = folder
+    for seed in (None, 1):
+        whole = _load(root, fashion, validation_split=DEFAULT, subset=DEFAULT, seed=seed)
+        cut = int(whole.cardinality()) - 1
+        result = checks.exercise_2_3(
+            whole.take(cut), whole.skip(cut), root, fashion, batch_size=16, seed=1
+        )
+        assert _fails_with(result, "take() and skip() is no fixed split")
+        assert "Make one call with validation_split=0.2, subset='both'" in result.message
+    # Two calls with two seeds: the same message names their case first.
+    train = _load(root, fashion, subset="training", seed=1)
+    val = _load(root, fashion, subset="validation", seed=2)
+    result = checks.exercise_2_3(train, val, root, fashion, batch_size=16, seed=1)
+    assert _fails_with(result, "split alike only with the same seed")
+
+
 def test_2_3_recognises_alphabetical_labels_when_folder_names_sort_differently(tmp_path):
     fashion = data.load_fashion_mnist(subset=2)
     root = data.make_image_folder(fashion, tmp_path, per_class=2)

@@ -925,8 +925,11 @@ def exercise_2_3(
             )
         if len(set(keys[: len(x_train)]) & set(keys[len(x_train) :])) > 0:
             return (
-                "some images are in both training and validation: make one call with "
-                "subset='both', or give both calls the same seed."
+                "some images are in both training and validation. Two calls of the loader "
+                "(subset='training', then 'validation') split alike only with the same seed; "
+                "one dataset cut with take() and skip() is no fixed split, since the "
+                "loader shuffles it again on every pass (shuffle=True), so its first batches "
+                "hold other images each time. " + one_call[0].upper() + one_call[1:] + "."
             )
         if len(keys) != n_files:
             cut = any(view["passes"][0].get("cut") for view in (train, val))
