@@ -765,6 +765,26 @@ def test_a_second_run_keeps_the_first_run_s_grades_and_says_where(tmp_path, monk
     assert (tmp_path / "out" / "grades.csv").read_text() == first
 
 
+def test_once_earlier_keeps_five_runs_the_grader_says_how_much_they_hold(
+    tmp_path, monkeypatch, capsys
+):
+    def grade_folder(folder, solutions, options, after_each):
+        return [_grade("ann", "01_pixels", [True] * 4)]
+
+    for run in range(3):  # three earlier runs kept, 1 MB each
+        _touch(tmp_path / "out" / "earlier" / f"2026-01-0{run + 1}_10-00-00" / "grades.csv")
+        (tmp_path / "out" / "earlier" / f"2026-01-0{run + 1}_10-00-00" / "big").write_bytes(
+            b"x" * 1_000_000
+        )
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0  # nothing to set aside yet
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0  # the fourth kept
+    assert "earlier runs" not in capsys.readouterr().out
+    assert _cli_grade(tmp_path, monkeypatch, grade_folder) == 0  # the fifth
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'out' / 'earlier'} keeps 5 earlier runs (3.0 MB); nothing there" in out
+    assert len(list((tmp_path / "out" / "earlier").iterdir())) == 5  # none deleted
+
+
 def test_an_output_folder_inside_the_submissions_is_not_graded_on_the_next_run(tmp_path):
     _touch(tmp_path / "ann_01_pixels.ipynb")
     _touch(tmp_path / "grades" / "executed" / "ann" / "ann_01_pixels.ipynb")

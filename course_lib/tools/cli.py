@@ -10,6 +10,8 @@ from pathlib import Path
 
 from course_lib import config
 
+# From this many runs kept in OUTPUT/earlier/, `course grade` says how much they hold.
+_EARLIER_RUNS_NOTED = 5
 _LOADERS = {
     "fashion-mnist": "load_fashion_mnist",
     "mnist": "load_mnist",
@@ -296,6 +298,12 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     if earlier:
         print(f"the grades of an earlier run in {args.output} are kept in {earlier}")
+        runs, size = output.earlier_runs()
+        if runs >= _EARLIER_RUNS_NOTED:
+            print(
+                f"{earlier.parent} keeps {runs} earlier runs ({size / 1e6:.1f} MB); "
+                "nothing there is deleted by the grader: remove the runs you no longer need"
+            )
     options = grading.GradeOptions(
         timeout=args.timeout, cell_timeout=args.cell_timeout, fast=not args.full, output=output
     )

@@ -13,6 +13,7 @@ not write, so that the notebook can be flagged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -65,6 +66,19 @@ class OutputFolder:
             os.rename(name, f"{folder}/{name}", src_dir_fd=self.fd, dst_dir_fd=self.fd)
         self.accept()
         return self.path / folder
+
+    def earlier_runs(self) -> tuple[int, int]:
+        """How many earlier runs ``earlier/`` keeps, and their size in bytes (links not
+        followed): nothing there is ever deleted, so the instructor is told when it grows."""
+        folder = self.path / "earlier"
+        runs = [entry for entry in _entries(folder) if entry.is_dir(follow_symlinks=False)]
+        size = 0
+        for run in runs:
+            for top, _, files in os.walk(run.path):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        size += os.lstat(os.path.join(top, name)).st_size
+        return len(runs), size
 
     def write(self, relative: str, data: bytes) -> Path:
         """Write ``data`` to ``relative`` (``a/b.csv``) in the folder, atomically; its path."""
@@ -171,3 +185,11 @@ class OutputFolder:
                 else:
                     state[relative] = (0, info.st_ino, info.st_mode, info.st_ctime_ns)
         return state
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError:
+        return []
