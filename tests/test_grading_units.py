@@ -183,7 +183,7 @@ def test_files_that_are_not_notebooks_and_folders_not_followed_get_a_row_each(
     )
 
 
-def _graded_offline(tmp_path, monkeypatch, folder, grade=None, options=None):
+def _graded_offline(tmp_path, monkeypatch, folder, grade=None, options=None, progress=None):
     """grade_folder over ``folder`` against a one-exercise lesson 02, no kernel and no judge."""
     monkeypatch.setattr(tables, "Judge", lambda snapshot=None, lazy_imports=False: None)
     monkeypatch.setattr(
@@ -200,7 +200,24 @@ def _graded_offline(tmp_path, monkeypatch, folder, grade=None, options=None):
         solutions / "02_pipelines.ipynb",
     )
     options = options or GradeOptions()
-    return tables.grade_folder(folder, solutions, options, progress=lambda _: None)
+    shown = progress.append if progress is not None else lambda _: None
+    return tables.grade_folder(folder, solutions, options, progress=shown)
+
+
+def test_a_notebook_graded_without_a_run_counts_out_of_its_lesson_s_exercises(
+    tmp_path, monkeypatch
+):
+    """The console line says 0/1, as summary.csv does, not 0/0 (a wrong or empty notebook)."""
+    _touch(tmp_path / "in" / "ann" / "02_pipelines.ipynb", nbformat.writes(new_notebook()))
+
+    def not_run(submission, *args, **kwargs):
+        grade = NotebookGrade(submission)
+        grade.problems.append("the notebook is empty: it has no cells, or only blank ones")
+        return grade
+
+    progress = []
+    _graded_offline(tmp_path, monkeypatch, tmp_path / "in", not_run, progress=progress)
+    assert "    0/1 passed in 0 s, 1 note(s)" in progress
 
 
 def test_a_notebook_that_breaks_the_grader_gets_a_note_and_the_run_goes_on(tmp_path, monkeypatch):

@@ -131,7 +131,9 @@ def grade_folder(
                     )
                 passed = sum(e.passed for e in grade.exercises)
                 progress(
-                    f"    {passed}/{len(grade.exercises)} passed in {grade.seconds:.0f} s"
+                    # out of the lesson's exercises, as in summary.csv, also for a
+                    # notebook that was not run (empty, another lesson's, unreadable)
+                    f"    {passed}/{len(key.exercises)} passed in {grade.seconds:.0f} s"
                     + (f", {len(grade.problems)} note(s)" if grade.problems else "")
                 )
             twins = by_pair.get((submission.student, submission.lesson), [])
